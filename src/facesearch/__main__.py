@@ -1,0 +1,3 @@
+from facesearch.cli import main
+
+raise SystemExit(main())

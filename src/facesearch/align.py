@@ -1,0 +1,58 @@
+"""Five-point similarity alignment onto the standard 112x112 ArcFace template. Pure.
+
+The transform is the least-squares similarity (rotation, uniform scale, translation) that maps
+the detected landmarks onto the template (Umeyama 1991, without reflection).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from facesearch.types import Image
+
+# ArcFace / InsightFace reference points for a 112x112 crop, in landmark order
+# (eye on the image's left, eye on the image's right, nose, mouth left, mouth right).
+TEMPLATE_112 = np.array(
+    [
+        [38.2946, 51.6963],
+        [73.5318, 51.5014],
+        [56.0252, 71.7366],
+        [41.5493, 92.3655],
+        [70.7299, 92.2041],
+    ],
+    dtype=np.float64,
+)
+
+Matrix = npt.NDArray[np.float64]
+
+
+def similarity_transform(src: npt.ArrayLike, dst: npt.ArrayLike = TEMPLATE_112) -> Matrix:
+    """The 2x3 matrix of the similarity transform taking ``src`` points onto ``dst``."""
+    s = np.asarray(src, dtype=np.float64).reshape(-1, 2)
+    d = np.asarray(dst, dtype=np.float64).reshape(-1, 2)
+    s_mean, d_mean = s.mean(axis=0), d.mean(axis=0)
+    s_c, d_c = s - s_mean, d - d_mean
+    cov = d_c.T @ s_c / len(s)
+    u, sig, vt = np.linalg.svd(cov)
+    sign = np.ones(2)
+    if np.linalg.det(u) * np.linalg.det(vt) < 0:
+        sign[-1] = -1.0
+    rot = u @ np.diag(sign) @ vt
+    var_s = (s_c**2).sum() / len(s)
+    scale = float((sig * sign).sum() / var_s) if var_s > 0 else 1.0
+    matrix = np.empty((2, 3), dtype=np.float64)
+    matrix[:, :2] = scale * rot
+    matrix[:, 2] = d_mean - scale * rot @ s_mean
+    return matrix
+
+
+def align_face(image: Image, landmarks: npt.ArrayLike, size: int = 112) -> Image:
+    """Warp ``image`` so that ``landmarks`` land on the template; returns size x size x 3."""
+    template = TEMPLATE_112 * (size / 112.0)
+    matrix = similarity_transform(landmarks, template)
+    out = cv2.warpAffine(
+        image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
+    )
+    return np.ascontiguousarray(out, dtype=np.uint8)

@@ -1,0 +1,100 @@
+"""The one exception tree of facesearch.
+
+    FaceSearchError                 anything facesearch raises on purpose
+    ├── ConfigError                 a setting or option has a bad value
+    ├── InputError                  the caller's input cannot be used
+    │   ├── ImageError              a file is not a usable image (carries .path)
+    │   │   ├── ImageTooLargeError  over the byte or pixel limit
+    │   │   └── CorruptImageError   truncated, zero-byte, not an image, bad format
+    │   ├── NoFaceError             an image holds no face (carries .path)
+    │   └── PoorProbeError          a face too small, blurred or turned to search with
+    ├── ModelError                  a model cannot be loaded or run
+    │   └── ModelFileError          a model file is missing or its sha256 is wrong
+    ├── CatalogError                the catalog database cannot be used
+    │   └── NotFoundError           a face, image, subject or collection does not exist
+    ├── VectorIndexError            the vector index cannot be used
+    └── AccessError                 authentication or authorisation failed (server side)
+        ├── AuthenticationError     who you are is unknown (bad login, token)
+        └── PermissionDeniedError   who you are may not do this
+
+The CLI maps every FaceSearchError to one line on stderr and exit code 2; the HTTP layer maps
+them to one JSON error shape. A traceback in front of a user is a bug.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class FaceSearchError(Exception):
+    """Base class of every error facesearch raises on purpose."""
+
+    code = "error"
+
+
+class ConfigError(FaceSearchError):
+    code = "config_error"
+
+
+class InputError(FaceSearchError):
+    code = "bad_input"
+
+
+class ImageError(InputError):
+    code = "bad_image"
+
+    def __init__(self, message: str, path: str | Path | None = None) -> None:
+        self.path = str(path) if path is not None else None
+        super().__init__(f"{self.path}: {message}" if self.path else message)
+
+
+class ImageTooLargeError(ImageError):
+    code = "image_too_large"
+
+
+class CorruptImageError(ImageError):
+    code = "corrupt_image"
+
+
+class NoFaceError(InputError):
+    code = "no_face"
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = str(path) if path is not None else None
+        super().__init__(f"{self.path}: no face found" if self.path else "no face found")
+
+
+class PoorProbeError(InputError):
+    code = "poor_probe"
+
+
+class ModelError(FaceSearchError):
+    code = "model_error"
+
+
+class ModelFileError(ModelError):
+    code = "model_file_error"
+
+
+class CatalogError(FaceSearchError):
+    code = "catalog_error"
+
+
+class NotFoundError(CatalogError):
+    code = "not_found"
+
+
+class VectorIndexError(FaceSearchError):
+    code = "index_error"
+
+
+class AccessError(FaceSearchError):
+    code = "access_denied"
+
+
+class AuthenticationError(AccessError):
+    code = "unauthenticated"
+
+
+class PermissionDeniedError(AccessError):
+    code = "forbidden"

@@ -1,0 +1,59 @@
+"""Model registry, inference runtimes, and the detector and embedder built from them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from facesearch.models.detector import DetectorConfig, FaceDetector
+from facesearch.models.embedder import EmbedderConfig, FaceEmbedder
+from facesearch.models.prepare import prepare_model, prepared_path
+from facesearch.models.registry import ModelRegistry, ModelSpec, locate
+from facesearch.models.runtime import open_session
+from facesearch.settings import Settings
+
+__all__ = [
+    "FaceDetector",
+    "FaceEmbedder",
+    "ModelRegistry",
+    "ModelSpec",
+    "load_detector",
+    "load_embedder",
+]
+
+
+def _prepared(spec: ModelSpec, settings: Settings, spatial: bool) -> str:
+    source = locate(spec)
+    target = prepared_path(settings.cache_dir, spec.name, spec.sha256)
+    return str(prepare_model(source, target, dynamic_batch=True, dynamic_spatial=spatial))
+
+
+def load_detector(settings: Settings, registry: ModelRegistry | None = None) -> FaceDetector:
+    spec = (registry or ModelRegistry(settings)).get(settings.detector, "detector")
+    session = open_session(Path(_prepared(spec, settings, spatial=True)), settings)
+    config = DetectorConfig(
+        max_side=settings.detect_max_side,
+        score_threshold=settings.det_score_threshold,
+        nms_threshold=settings.nms_threshold,
+        min_face_size=settings.min_face_size,
+        channel_order=spec.channel_order,
+        mean=spec.mean,
+        std=spec.std,
+    )
+    return FaceDetector(session, config)
+
+
+def load_embedder(
+    settings: Settings, registry: ModelRegistry | None = None
+) -> tuple[FaceEmbedder, ModelSpec]:
+    spec = (registry or ModelRegistry(settings)).get(settings.embedder, "embedder")
+    session = open_session(Path(_prepared(spec, settings, spatial=False)), settings)
+    config = EmbedderConfig(
+        input_size=spec.input_size,
+        embedding_dim=int(spec.embedding_dim or 0),
+        channel_order=spec.channel_order,
+        mean=spec.mean,
+        std=spec.std,
+        batch_size=settings.batch_size,
+        flip_average=settings.flip_average,
+    )
+    return FaceEmbedder(session, config), spec

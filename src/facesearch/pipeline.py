@@ -1,0 +1,164 @@
+"""decode -> detect -> align -> embed, batched.
+
+``FacePipeline.run`` takes (source, bytes) items and yields one ``ImageFaces`` or one
+``FaceSearchError`` per item, in input order. Work is done in chunks: the chunk's images are
+decoded in a small thread pool (Pillow releases the GIL), detected in same-size batches,
+aligned, and embedded in batches; the next chunk is decoded while the current one runs
+through the models, so both cores stay busy.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from itertools import islice
+from pathlib import Path
+
+import numpy as np
+
+from facesearch.align import align_face
+from facesearch.decode import Decoded, decode_image
+from facesearch.errors import FaceSearchError, ImageError, ImageTooLargeError
+from facesearch.models import FaceDetector, FaceEmbedder, ModelSpec, load_detector, load_embedder
+from facesearch.models.registry import ModelRegistry
+from facesearch.quality import assess, main_face
+from facesearch.settings import Settings
+from facesearch.types import Face, Image, ImageFaces
+
+log = logging.getLogger(__name__)
+
+Result = ImageFaces | FaceSearchError
+
+
+@dataclass(frozen=True)
+class Decodable:
+    source: str
+    data: bytes
+
+
+def read_file(path: Path, max_bytes: int) -> Decodable:
+    """Read an image file, refusing one over ``max_bytes`` before reading it."""
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise ImageTooLargeError(
+                f"file is {size:,} bytes, over the limit of {max_bytes:,}", path
+            )
+        return Decodable(str(path), path.read_bytes())
+    except OSError as exc:
+        raise ImageError(f"cannot read file: {exc.strerror or exc}", path) from exc
+
+
+class FacePipeline:
+    """Loads its models lazily; one instance is meant to be reused for many images."""
+
+    def __init__(self, settings: Settings, registry: ModelRegistry | None = None) -> None:
+        self.settings = settings
+        self._registry = registry or ModelRegistry(settings)
+        self._detector: FaceDetector | None = None
+        self._embedder: FaceEmbedder | None = None
+        self._embedder_spec: ModelSpec | None = None
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="decode")
+
+    @property
+    def detector(self) -> FaceDetector:
+        if self._detector is None:
+            self._detector = load_detector(self.settings, self._registry)
+        return self._detector
+
+    @property
+    def embedder(self) -> FaceEmbedder:
+        if self._embedder is None:
+            self._embedder, self._embedder_spec = load_embedder(self.settings, self._registry)
+        return self._embedder
+
+    @property
+    def embedder_spec(self) -> ModelSpec:
+        if self._embedder_spec is None:
+            self._embedder_spec = self._registry.get(self.settings.embedder, "embedder")
+        return self._embedder_spec
+
+    @property
+    def model_id(self) -> str:
+        return self.embedder_spec.model_id
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def decode(self, item: Decodable) -> Decoded:
+        s = self.settings
+        return decode_image(
+            item.data, source=item.source, max_bytes=s.max_file_bytes, max_pixels=s.max_pixels
+        )
+
+    def run(
+        self,
+        items: Iterable[Decodable],
+        *,
+        embed: bool = True,
+        main_only: bool = False,
+        chunk: int = 64,
+    ) -> Iterator[Result]:
+        """Analyse every item; yields results in input order."""
+        iterator = iter(items)
+        pending = self._submit(list(islice(iterator, chunk)))
+        while pending:
+            decoded = [f.result() for f in pending]
+            pending = self._submit(list(islice(iterator, chunk)))
+            yield from self.analyse(decoded, embed=embed, main_only=main_only)
+
+    def _submit(
+        self, batch: Sequence[Decodable]
+    ) -> list[Future[tuple[str, Decoded | FaceSearchError]]]:
+        return [self._pool.submit(self._safe_decode, item) for item in batch]
+
+    def _safe_decode(self, item: Decodable) -> tuple[str, Decoded | FaceSearchError]:
+        try:
+            return item.source, self.decode(item)
+        except FaceSearchError as exc:
+            return item.source, exc
+
+    def analyse(
+        self,
+        decoded: Sequence[tuple[str, Decoded | FaceSearchError]],
+        *,
+        embed: bool = True,
+        main_only: bool = False,
+    ) -> list[Result]:
+        """Detect, align, assess and (optionally) embed already decoded images."""
+        ok = [(i, d) for i, (_, d) in enumerate(decoded) if isinstance(d, Decoded)]
+        detections = self.detector.detect([d.pixels for _, d in ok]) if ok else []
+        out: dict[int, Result] = {
+            i: d for i, (_, d) in enumerate(decoded) if isinstance(d, FaceSearchError)
+        }
+        crops: list[Image] = []
+        owners: list[tuple[int, int]] = []
+        per_image: dict[int, list[Face]] = {}
+        for (i, dec), found in zip(ok, detections, strict=True):
+            main = main_face([f.bbox for f in found], dec.width, dec.height)
+            chosen = [main] if (main_only and main is not None) else range(len(found))
+            faces = []
+            for k in chosen:
+                aligned = align_face(dec.pixels, found[k].landmarks_array())
+                faces.append(Face(index=k, detection=found[k], quality=assess(found[k], aligned)))
+                crops.append(aligned)
+                owners.append((i, len(faces) - 1))
+            per_image[i] = faces
+            out[i] = ImageFaces(
+                source=decoded[i][0],
+                width=dec.width,
+                height=dec.height,
+                faces=(),
+                main=main,
+            )
+        if embed and crops:
+            vectors = self.embedder.embed(np.stack(crops))
+            for (i, slot), vector in zip(owners, vectors, strict=True):
+                per_image[i][slot] = replace(per_image[i][slot], embedding=vector)
+        for i, faces in per_image.items():
+            current = out[i]
+            assert isinstance(current, ImageFaces)
+            out[i] = replace(current, faces=tuple(faces))
+        return [out[i] for i in range(len(decoded))]

@@ -1,0 +1,185 @@
+"""The one settings object. Built once (``Settings.from_env()``) and passed in.
+
+Every field is documented in its ``doc`` metadata and can be set through the environment
+variable ``FACESEARCH_<FIELD NAME IN CAPITALS>``. ``facesearch settings`` prints them all.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from facesearch.errors import ConfigError
+
+
+def _data_home() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "facesearch"
+
+
+def _cache_home() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "facesearch"
+
+
+def _doc(text: str) -> dict[str, str]:
+    return {"doc": text}
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path = field(
+        default_factory=_data_home,
+        metadata=_doc("Folder holding the catalog (SQLite) and the vector index files."),
+    )
+    cache_dir: Path = field(
+        default_factory=_cache_home,
+        metadata=_doc(
+            "Folder for derived files: dequantised models, compiled-model cache, "
+            "evaluation embedding caches. Safe to delete."
+        ),
+    )
+    lfw_dir: Path = field(
+        default_factory=lambda: Path("../shared/data/lfw"),
+        metadata=_doc("LFW data folder (lfw-deepfunneled/ and pairs.txt) for eval and tests."),
+    )
+    models_dir: Path | None = field(
+        default=None,
+        metadata=_doc(
+            "Optional folder of operator models: each model is NAME.onnx plus NAME.json "
+            "(its spec: task, input size, normalisation, sha256)."
+        ),
+    )
+    detector: str = field(default="yunet", metadata=_doc("Name of the detector model."))
+    embedder: str = field(default="sface", metadata=_doc("Name of the embedder model."))
+    runtime: str = field(
+        default="auto",
+        metadata=_doc("Inference runtime: auto (fastest available), openvino or onnxruntime."),
+    )
+    precision: str = field(
+        default="auto",
+        metadata=_doc(
+            "OpenVINO inference precision: auto (bf16 where the CPU supports it), bf16 or fp32."
+        ),
+    )
+    threads: int = field(
+        default=0, metadata=_doc("Inference threads per model; 0 = the runtime's default.")
+    )
+    batch_size: int = field(default=32, metadata=_doc("Faces embedded per inference call."))
+    max_file_bytes: int = field(
+        default=50 * 1024 * 1024, metadata=_doc("Largest image file accepted, in bytes.")
+    )
+    max_pixels: int = field(
+        default=80_000_000,
+        metadata=_doc("Largest image accepted, in pixels (decompression-bomb guard)."),
+    )
+    detect_max_side: int = field(
+        default=640,
+        metadata=_doc(
+            "Images are downscaled so that their longer side is at most this for detection."
+        ),
+    )
+    det_score_threshold: float = field(
+        default=0.7, metadata=_doc("Detector score below which a face is dropped (0..1).")
+    )
+    nms_threshold: float = field(
+        default=0.3, metadata=_doc("IoU above which overlapping detections are merged.")
+    )
+    min_face_size: int = field(
+        default=20,
+        metadata=_doc("Faces whose shorter box side is smaller than this (pixels) are dropped."),
+    )
+    flip_average: bool = field(
+        default=False,
+        metadata=_doc(
+            "Average the embeddings of the face and its mirror image (off: it did not help "
+            "on LFW, see the README)."
+        ),
+    )
+    calibration_file: Path | None = field(
+        default=None,
+        metadata=_doc(
+            "Calibration table (JSON from 'facesearch calibrate') to use instead of the one "
+            "shipped for the embedder."
+        ),
+    )
+    verify_max_fmr: float = field(
+        default=1e-3,
+        metadata=_doc(
+            "False match rate at which verify's default threshold is set, read from the "
+            "calibration table."
+        ),
+    )
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
+        """Build the settings from FACESEARCH_* variables, then apply explicit overrides."""
+        env = dict(os.environ if env is None else env)
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            key = "FACESEARCH_" + f.name.upper()
+            if key in env and env[key] != "":
+                values[f.name] = _parse(f, env[key])
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        unknown = set(values) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def replace(self, **changes: Any) -> Settings:
+        new = dataclasses.replace(self, **changes)
+        new.validate()
+        return new
+
+    def validate(self) -> None:
+        if self.runtime not in ("auto", "openvino", "onnxruntime"):
+            raise ConfigError(
+                f"runtime must be auto, openvino or onnxruntime, not {self.runtime!r}"
+            )
+        if self.precision not in ("auto", "bf16", "fp32"):
+            raise ConfigError(f"precision must be auto, bf16 or fp32, not {self.precision!r}")
+        if not 0.0 < self.det_score_threshold < 1.0:
+            raise ConfigError("det_score_threshold must be between 0 and 1")
+        if not 0.0 < self.verify_max_fmr < 1.0:
+            raise ConfigError("verify_max_fmr must be between 0 and 1")
+        for name in ("batch_size", "max_file_bytes", "max_pixels", "detect_max_side"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be positive")
+        if self.min_face_size < 0 or self.threads < 0:
+            raise ConfigError("min_face_size and threads must not be negative")
+
+    @staticmethod
+    def describe() -> list[tuple[str, str, str]]:
+        """(environment variable, default, description) for every setting."""
+        out = []
+        defaults = Settings()
+        for f in fields(Settings):
+            out.append(
+                ("FACESEARCH_" + f.name.upper(), str(getattr(defaults, f.name)), f.metadata["doc"])
+            )
+        return out
+
+
+def _parse(f: dataclasses.Field[Any], raw: str) -> Any:
+    kind = str(f.type)
+    try:
+        if "Path" in kind:
+            return Path(raw).expanduser()
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        if kind == "bool":
+            if raw.lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+    except ValueError as exc:
+        raise ConfigError(f"FACESEARCH_{f.name.upper()}: cannot read {raw!r} as {kind}") from exc
+    return raw

@@ -1,0 +1,94 @@
+"""Plain data that crosses module boundaries.
+
+Coordinate convention (the one place it is written down): pixel coordinates in the decoded
+image after EXIF orientation has been applied, origin at the top-left corner, x to the right,
+y down. A box is (x, y, w, h) with (x, y) its top-left corner. Landmarks are five (x, y)
+points in this order: right eye, left eye (from the viewer: the eye on the left of the image
+first), nose tip, right mouth corner, left mouth corner -- YuNet's and ArcFace's order.
+
+Embeddings are numpy float32 vectors of unit L2 norm; similarity is their dot product (cosine).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+Embedding = npt.NDArray[np.float32]
+Image = npt.NDArray[np.uint8]  # H x W x 3, RGB
+
+
+@dataclass(frozen=True)
+class BBox:
+    x: float
+    y: float
+    w: float
+    h: float
+
+    def as_list(self) -> list[float]:
+        return [round(self.x, 2), round(self.y, 2), round(self.w, 2), round(self.h, 2)]
+
+    @property
+    def center(self) -> tuple[float, float]:
+        return (self.x + self.w / 2.0, self.y + self.h / 2.0)
+
+
+@dataclass(frozen=True)
+class Quality:
+    """How usable a face is for recognition; computed from the detection and the aligned crop."""
+
+    size: float  # the shorter side of the face box, in pixels
+    sharpness: float  # variance of the Laplacian of the aligned 112x112 grey crop
+    yaw: float  # degrees, estimated from the landmarks; 0 = frontal
+    pitch: float  # degrees, rough estimate from the landmarks
+    roll: float  # degrees, in-plane rotation of the eye line
+    score: float  # detection score
+
+    def as_dict(self) -> dict[str, float]:
+        return {
+            "size": round(self.size, 1),
+            "sharpness": round(self.sharpness, 1),
+            "yaw": round(self.yaw, 1),
+            "pitch": round(self.pitch, 1),
+            "roll": round(self.roll, 1),
+            "score": round(self.score, 4),
+        }
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One face as the detector found it."""
+
+    bbox: BBox
+    landmarks: tuple[tuple[float, float], ...]  # five (x, y) points
+    score: float
+
+    def landmarks_array(self) -> npt.NDArray[np.float32]:
+        return np.asarray(self.landmarks, dtype=np.float32).reshape(5, 2)
+
+
+@dataclass(frozen=True)
+class Face:
+    """A detected face with its quality and, once embedded, its embedding."""
+
+    index: int  # position of the face in its image, largest-first order of the detector
+    detection: Detection
+    quality: Quality
+    embedding: Embedding | None = None
+
+    @property
+    def bbox(self) -> BBox:
+        return self.detection.bbox
+
+
+@dataclass(frozen=True)
+class ImageFaces:
+    """Every face found in one image (path or source id), in detection order."""
+
+    source: str
+    width: int
+    height: int
+    faces: tuple[Face, ...]
+    main: int | None  # index of the main face, None when there is no face

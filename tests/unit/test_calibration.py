@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from facesearch.calibration import build_table, describe_fmr, load_table, save_table
+from facesearch.errors import ConfigError
+
+
+def clustered(
+    people: int = 40, per: int = 5, dim: int = 32, spread: float = 0.4
+) -> tuple[np.ndarray, list[str]]:
+    rng = np.random.default_rng(1)
+    centres = rng.normal(size=(people, dim))
+    x = np.repeat(centres, per, axis=0) + spread * rng.normal(size=(people * per, dim))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    return x.astype(np.float32), [f"p{i}" for i in range(people) for _ in range(per)]
+
+
+def test_counts_every_pair_once() -> None:
+    x, labels = clustered()
+    t = build_table(x, labels, model_id="m:1", source="test", chunk=37)
+    n = len(x)
+    assert t.genuine_pairs == 40 * (5 * 4 // 2)
+    assert t.impostor_pairs == n * (n - 1) // 2 - t.genuine_pairs
+    assert t.fmr[0] == 1.0 and t.fnmr[0] == 0.0
+
+
+def test_fmr_matches_brute_force() -> None:
+    x, labels = clustered()
+    t = build_table(x, labels, model_id="m:1", source="test")
+    sims = x @ x.T
+    lab = np.array(labels)
+    iu = np.triu_indices(len(x), 1)
+    imp = sims[iu][lab[iu[0]] != lab[iu[1]]]
+    for s in (0.0, 0.2, 0.4):
+        assert t.fmr_at(s) == pytest.approx((imp >= s).mean(), rel=0.05, abs=2e-4)
+
+
+def test_threshold_monotone_and_resolution() -> None:
+    x, labels = clustered()
+    t = build_table(x, labels, model_id="m:1", source="test")
+    assert t.threshold_for_fmr(1e-2) <= t.threshold_for_fmr(1e-3)
+    with pytest.raises(ConfigError, match="resolve"):
+        t.threshold_for_fmr(t.min_fmr / 10)
+
+
+def test_words() -> None:
+    assert describe_fmr(1e-3, 1e-8) == "about 1 in 1,000 different people score this high"
+    assert describe_fmr(1 / 12345, 1e-8) == "about 1 in 12,000 different people score this high"
+    assert describe_fmr(1e-9, 1e-8).startswith("fewer than 1 in 100,000,000")
+
+
+def test_round_trip_and_model_check(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    x, labels = clustered()
+    t = build_table(x, labels, model_id="m:1", source="test")
+    save_table(t, tmp_path / "c.json")
+    assert load_table("m:1", tmp_path / "c.json") == t
+    with pytest.raises(ConfigError, match="not m:2"):
+        load_table("m:2", tmp_path / "c.json")
+
+
+def test_shipped_table_for_sface() -> None:
+    from facesearch.models.registry import BUILTIN
+
+    sface = next(s for s in BUILTIN if s.name == "sface")
+    t = load_table(sface.model_id)
+    assert t.impostor_pairs > 10_000_000
+    assert 0.2 < t.threshold_for_fmr(1e-3) < 0.6
