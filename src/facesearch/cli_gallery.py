@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from pathlib import Path
 from typing import Any
+
+from facesearch.settings import Settings
 
 
 def add_case_arguments(p: argparse.ArgumentParser) -> None:
@@ -12,8 +17,243 @@ def add_case_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def add_eval_parsers(ev: Any) -> None:
-    return None
+    q = ev.add_parser("lfw-1n", help="open-set 1:N on LFW: rank-1, FNIR at FPIR")
+    q.add_argument("--data", type=Path, help="LFW folder (default: setting lfw_dir)")
+    q.add_argument("--out", type=Path, default=Path("eval-results"), help="folder for JSON")
+    q.set_defaults(handler=cmd_eval_1n)
 
 
 def add_parsers(sub: Any) -> None:
-    return None
+    p = sub.add_parser("ingest", help="add the faces of images, folders, archives, lists")
+    p.add_argument("paths", nargs="+", type=Path)
+    p.add_argument("--collection", default="default")
+    p.add_argument("--label-from-dir", action="store_true", help="label faces with the folder name")
+    p.add_argument("--workers", type=int, help="inference threads (default: all cores)")
+    p.add_argument("--json", action="store_true", help="print one summary object at the end")
+    p.set_defaults(handler=cmd_ingest)
+
+    p = sub.add_parser("search", help="1:N: who in the gallery looks like this probe?")
+    p.add_argument("probe", type=Path)
+    p.add_argument("--collection", action="append", help="collection(s) to search (default: all)")
+    p.add_argument("--top", type=int, help="candidates per probe face (default 10)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--max-fmr", type=float, help="only candidates at or below this FMR")
+    g.add_argument("--threshold", type=float, help="only candidates at or above this similarity")
+    p.add_argument("--face", type=int, help="search only face number N of the probe")
+    p.add_argument("--allow-poor", action="store_true", help="search even with a poor probe")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--report", type=Path, help="write a self-contained HTML report")
+    add_case_arguments(p)
+    p.set_defaults(handler=cmd_search)
+
+    p = sub.add_parser("forget", help="erase faces (catalog, index files) and optionally blocklist")
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--face", type=int, action="append", help="face id (repeatable)")
+    g.add_argument("--image", type=int, help="image id")
+    g.add_argument("--subject", help="every face labelled with this subject")
+    g.add_argument("--like", type=Path, help="every face like this photo's; blocklists it too")
+    p.add_argument("--max-fmr", type=float, help="with --like: match threshold as an FMR")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_forget)
+
+    p = sub.add_parser("stats", help="what the gallery holds")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_stats)
+
+    p = sub.add_parser("export", help="everything held about a subject, as JSON")
+    p.add_argument("--subject", required=True)
+    p.set_defaults(handler=cmd_export)
+
+    p = sub.add_parser("reindex", help="rebuild the vector indexes from the catalog")
+    p.set_defaults(handler=cmd_reindex)
+
+
+def _emit(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, separators=(",", ":")) + "\n")
+
+
+def _engine(settings: Settings) -> Any:
+    from facesearch.engine import Engine
+
+    return Engine(settings)
+
+
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    if args.workers is not None:
+        settings = settings.replace(threads=args.workers)
+    engine = _engine(settings)
+    bar = None
+    if sys.stderr.isatty() and not args.json:
+        from tqdm import tqdm
+
+        bar = tqdm(unit="img", desc="ingest", file=sys.stderr)
+
+    def progress(summary: Any) -> None:
+        if bar is not None:
+            bar.n = summary.images_seen
+            elapsed = max(bar.format_dict["elapsed"], 1e-6)
+            bar.set_postfix(
+                faces=summary.faces_added,
+                faces_s=f"{summary.faces_added / elapsed:.0f}",
+                failed=len(summary.failed),
+                refresh=False,
+            )
+            bar.refresh()
+
+    try:
+        summary = engine.ingest(
+            args.paths,
+            collection=args.collection,
+            label_from_dir=args.label_from_dir,
+            progress=progress,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+        engine.close()
+    if args.json:
+        _emit(summary.as_dict())
+    else:
+        rate = summary.images_seen / max(summary.seconds, 1e-6)
+        print(
+            f"{summary.images_seen:,} images seen, {summary.images_added:,} added, "
+            f"{summary.duplicates:,} duplicates, {summary.faces_added:,} faces added, "
+            f"{len(summary.failed):,} failed ({summary.seconds:.1f} s, {rate:.0f} images/s)"
+        )
+        for fail in summary.failed[:20]:
+            print(f"  failed: {fail['path']}: {fail['reason']}", file=sys.stderr)
+        if len(summary.failed) > 20:
+            print(f"  ... and {len(summary.failed) - 20} more (see --json)", file=sys.stderr)
+    return 0
+
+
+def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    engine = _engine(settings)
+    try:
+        result = engine.search(
+            args.probe,
+            collections=args.collection,
+            top=args.top,
+            max_fmr=args.max_fmr,
+            threshold=args.threshold,
+            face=args.face,
+            allow_poor=args.allow_poor,
+        )
+        if args.report:
+            from facesearch.report import write_report
+
+            write_report(result, args.report, engine)
+    finally:
+        engine.close()
+    if args.json:
+        _emit(result.as_dict())
+        return 0
+    print(
+        f"probe {result.probe}: {len(result.faces)} face(s) searched in "
+        f"{result.gallery_faces:,} gallery faces ({', '.join(result.collections)})"
+    )
+    for pf in result.faces:
+        print(f"face {pf.face} at {pf.bbox.as_list()}")
+        for w in pf.warnings:
+            print(f"  warning: {w}")
+        if pf.refused:
+            print("  not searched: the face is too poor (use --allow-poor to search anyway)")
+            continue
+        if not pf.hits:
+            print("  no candidate above the threshold")
+        for h in pf.hits:
+            label = h.subject or "(no label)"
+            print(
+                f"  #{h.rank:<3} {h.similarity:.4f}  {label:<28} face {h.face_id:<7} {h.image_path}"
+            )
+            print(
+                f"        {h.fmr_words}; ~{h.expected_false:.2g} such strangers expected "
+                f"in this gallery"
+            )
+    print("A candidate is a lead for a person to check, not an identification.")
+    if args.report:
+        print(f"report written to {args.report}")
+    return 0
+
+
+def cmd_forget(args: argparse.Namespace, settings: Settings) -> int:
+    engine = _engine(settings)
+    try:
+        result = engine.forget(
+            face_ids=args.face,
+            image_id=args.image,
+            subject=args.subject,
+            like=args.like,
+            max_fmr=args.max_fmr,
+        )
+    finally:
+        engine.close()
+    out = result.as_dict()
+    if args.json:
+        _emit(out)
+    else:
+        print(
+            f"removed {out['faces_removed']} face(s) from the catalog and "
+            f"{out['index_vectors_removed']} from the index files"
+        )
+        for img in out["images"][:20]:
+            print(f"  from {img}")
+        if out["blocklisted"]:
+            print(
+                "the probe was added to the erasure blocklist: matching faces are skipped "
+                "at future ingests"
+            )
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
+    engine = _engine(settings)
+    try:
+        stats = engine.stats()
+    finally:
+        engine.close()
+    if args.json:
+        _emit(stats)
+    else:
+        for key, value in stats.items():
+            print(f"{key:<20} {value}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    engine = _engine(settings)
+    try:
+        data = engine.export_subject(args.subject)
+    finally:
+        engine.close()
+    sys.stdout.write(json.dumps(data, indent=1) + "\n")
+    return 0
+
+
+def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
+    engine = _engine(settings)
+    try:
+        n = engine.reindex()
+    finally:
+        engine.close()
+    print(f"rebuilt the vector indexes from the catalog: {n:,} faces")
+    return 0
+
+
+def cmd_eval_1n(args: argparse.Namespace, settings: Settings) -> int:
+    from facesearch.evaluation import lfw, open_set
+    from facesearch.pipeline import FacePipeline
+
+    data = args.data or settings.lfw_dir
+    names = lfw.all_images(data)
+    pipeline = FacePipeline(settings)
+    try:
+        emb = lfw.embed_images(pipeline, data / lfw.IMAGES, names, progress=sys.stderr.isatty())
+    finally:
+        pipeline.close()
+    result = open_set.evaluate(emb, threads=settings.threads)
+    result["model_id"] = pipeline.model_id
+    lfw.save_json(result, args.out / "lfw-1n.json")
+    print(open_set.describe(result))
+    print(f"  written         {args.out / 'lfw-1n.json'}")
+    return 0

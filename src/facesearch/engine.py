@@ -6,14 +6,21 @@ first use), the catalog (source of truth) and the vector indexes derived from it
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from facesearch.calibration import CalibrationTable, load_table
-from facesearch.errors import InputError, NoFaceError
+from facesearch.catalog import Catalog, FaceRecord
+from facesearch.errors import InputError, NoFaceError, PoorProbeError
+from facesearch.indexes import IndexSet
+from facesearch.ingest import Ingestor, IngestSummary, ProgressFn
 from facesearch.pipeline import Decodable, FacePipeline, read_file
+from facesearch.search import ProbeFace, SearchResult, make_hits, probe_problems
 from facesearch.settings import Settings
 from facesearch.types import Face, ImageFaces
 from facesearch.verify import Verification, compare
@@ -21,6 +28,23 @@ from facesearch.verify import Verification, compare
 log = logging.getLogger(__name__)
 
 ImageInput = str | Path | bytes
+
+
+@dataclass(frozen=True)
+class ForgetResult:
+    faces: tuple[FaceRecord, ...]
+    blocklisted: bool
+    index_vectors_removed: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "faces_removed": len(self.faces),
+            "face_ids": [f.id for f in self.faces],
+            "images": sorted({f.source for f in self.faces}),
+            "subjects": sorted({f.subject for f in self.faces if f.subject}),
+            "index_vectors_removed": self.index_vectors_removed,
+            "blocklisted": self.blocklisted,
+        }
 
 
 @dataclass(frozen=True)
@@ -47,7 +71,8 @@ class Engine:
         self.settings = settings
         self._pipeline = pipeline
         self._calibration: CalibrationTable | None = None
-        self._gallery: Any = None
+        self._catalog: Catalog | None = None
+        self._indexes: IndexSet | None = None
         self._open_catalog = open_catalog
 
     # -- parts, loaded lazily ------------------------------------------------------------
@@ -63,12 +88,34 @@ class Engine:
             self._calibration = load_table(self.pipeline.model_id, self.settings.calibration_file)
         return self._calibration
 
+    @property
+    def catalog(self) -> Catalog:
+        if self._catalog is None:
+            if not self._open_catalog:
+                raise InputError("this engine was opened without a gallery")
+            self._catalog = Catalog.open_home(self.settings.home)
+        return self._catalog
+
+    @property
+    def indexes(self) -> IndexSet:
+        if self._indexes is None:
+            spec = self.pipeline.embedder_spec
+            self._indexes = IndexSet(
+                self.settings.home,
+                self.catalog,
+                spec.model_id,
+                int(spec.embedding_dim or 0),
+                threads=self.settings.threads,
+            )
+        return self._indexes
+
     def close(self) -> None:
         if self._pipeline is not None:
             self._pipeline.close()
-        if self._gallery is not None:
-            self._gallery.close()
-            self._gallery = None
+        if self._catalog is not None:
+            self._catalog.close()
+            self._catalog = None
+            self._indexes = None
 
     def __enter__(self) -> Engine:
         return self
@@ -124,3 +171,159 @@ class Engine:
             threshold=threshold,
         )
         return VerifyResult(verification, img_a, img_b, face_a, face_b)
+
+    # -- gallery -------------------------------------------------------------------------
+    def ingest(
+        self,
+        paths: Sequence[str | Path],
+        *,
+        collection: str = "default",
+        label_from_dir: bool = False,
+        progress: ProgressFn | None = None,
+    ) -> IngestSummary:
+        """Add every face of the images under ``paths`` to ``collection``."""
+        if not paths:
+            raise InputError("nothing to ingest: give at least one path")
+        ingestor = Ingestor(
+            self.catalog,
+            self.indexes,
+            self.pipeline,
+            blocklist_threshold=self.calibration.threshold_for_fmr(self.settings.blocklist_max_fmr),
+        )
+        return ingestor.run(
+            paths, collection=collection, label_from_dir=label_from_dir, progress=progress
+        )
+
+    def search(
+        self,
+        image: ImageInput,
+        *,
+        collections: Sequence[str] | None = None,
+        top: int | None = None,
+        max_fmr: float | None = None,
+        threshold: float | None = None,
+        face: int | None = None,
+        allow_poor: bool = False,
+        name: str | None = None,
+    ) -> SearchResult:
+        """Search every face of the probe (or face number ``face``) in the gallery."""
+        started = _now()
+        if threshold is not None and max_fmr is not None:
+            raise InputError("give either a threshold or a maximum false match rate, not both")
+        top = top or self.settings.search_top
+        if not 1 <= top <= 1000:
+            raise InputError("top must be between 1 and 1000")
+        known = {c.name for c in self.catalog.collections()}
+        names = tuple(collections) if collections else tuple(sorted(known))
+        missing = [c for c in names if c not in known]
+        if missing:
+            from facesearch.errors import NotFoundError
+
+            raise NotFoundError(f"no collection named {missing[0]!r}")
+        item = self.read_input(image, name)
+        faces = self.analyse(item.data, name=item.source)
+        if not faces.faces:
+            raise NoFaceError(faces.source)
+        chosen = list(faces.faces)
+        if face is not None:
+            chosen = [f for f in faces.faces if f.index == face]
+            if not chosen:
+                raise InputError(f"the probe has {len(faces.faces)} face(s); no face number {face}")
+        limit = threshold
+        if max_fmr is not None:
+            limit = self.calibration.threshold_for_fmr(max_fmr)
+        gallery = self.indexes.size(names)
+        results = []
+        refused_reasons = []
+        for f in chosen:
+            problems = probe_problems(f.quality, self.settings)
+            if problems and not allow_poor:
+                refused_reasons.extend(problems)
+                results.append(ProbeFace(f.index, f.bbox, f.quality, tuple(problems), True, ()))
+                continue
+            assert f.embedding is not None
+            sims, ids = self.indexes.search(f.embedding[None, :], top, names)
+            keep = [
+                (float(sv), int(iv))
+                for sv, iv in zip(sims[0], ids[0], strict=True)
+                if iv >= 0 and (limit is None or sv >= limit)
+            ]
+            records = self.catalog.faces([i for _, i in keep])
+            hits = make_hits([sv for sv, _ in keep], records, self.calibration, gallery)
+            results.append(ProbeFace(f.index, f.bbox, f.quality, tuple(problems), False, hits))
+        if all(r.refused for r in results):
+            raise PoorProbeError(
+                "probe refused: "
+                + "; ".join(dict.fromkeys(refused_reasons))
+                + " (search anyway with allow_poor / --allow-poor)"
+            )
+        return SearchResult(
+            probe=item.source,
+            probe_sha256=hashlib.sha256(item.data).hexdigest(),
+            gallery_faces=gallery,
+            collections=names,
+            threshold=limit,
+            top=top,
+            faces=tuple(results),
+            started=started,
+            finished=_now(),
+        )
+
+    def forget(
+        self,
+        *,
+        face_ids: Sequence[int] | None = None,
+        image_id: int | None = None,
+        subject: str | None = None,
+        like: ImageInput | None = None,
+        max_fmr: float | None = None,
+    ) -> ForgetResult:
+        """Erase faces from the catalog and the index files; ``like`` also blocklists."""
+        chosen = [x is not None for x in (face_ids, image_id, subject, like)]
+        if sum(chosen) != 1:
+            raise InputError("forget takes exactly one of face ids, image id, subject or like")
+        blocklisted = False
+        if face_ids is not None:
+            removed = self.catalog.delete_faces(list(face_ids))
+        elif image_id is not None:
+            removed = self.catalog.delete_image(image_id)
+        elif subject is not None:
+            removed = self.catalog.delete_subject(subject)
+        else:
+            assert like is not None
+            _, probe = self.main_face(like)
+            assert probe.embedding is not None
+            limit = self.calibration.threshold_for_fmr(max_fmr or self.settings.blocklist_max_fmr)
+            self.indexes.ensure_loaded()
+            total = max(self.indexes.size(), 1)
+            sims, ids = self.indexes.search(probe.embedding[None, :], min(total, 10_000), None)
+            matched = [
+                int(i) for s, i in zip(sims[0], ids[0], strict=True) if i >= 0 and s >= limit
+            ]
+            removed = self.catalog.delete_faces(matched) if matched else []
+            self.catalog.blocklist_add(
+                self.pipeline.model_id, probe.embedding, note=f"forget --like, {_now()}"
+            )
+            blocklisted = True
+        n = self.indexes.remove(f.id for f in removed)
+        self.indexes.save()
+        self.catalog.checkpoint()
+        return ForgetResult(tuple(removed), blocklisted, n)
+
+    def stats(self) -> dict[str, Any]:
+        out = dict(self.catalog.stats())
+        out["indexed_faces"] = self.indexes.size()
+        out["model_id"] = self.pipeline.model_id
+        out["home"] = str(self.settings.home)
+        return out
+
+    def export_subject(self, name: str) -> dict[str, Any]:
+        return self.catalog.export_subject(name)
+
+    def reindex(self) -> int:
+        """Rebuild every vector index from the catalog; returns the number of faces."""
+        return self.indexes.rebuild()
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")

@@ -114,6 +114,26 @@ class Settings:
         ),
     )
 
+    search_top: int = field(default=10, metadata=_doc("Candidates returned per probe face."))
+    probe_min_face_size: int = field(
+        default=32,
+        metadata=_doc("Probe faces smaller than this (pixels, shorter box side) are refused."),
+    )
+    probe_min_sharpness: float = field(
+        default=10.0,
+        metadata=_doc("Probe faces less sharp than this (Laplacian variance) are refused."),
+    )
+    probe_max_yaw: float = field(
+        default=50.0, metadata=_doc("Probe faces turned further than this (degrees) are refused.")
+    )
+    blocklist_max_fmr: float = field(
+        default=1e-4,
+        metadata=_doc(
+            "A new face matching an erasure-blocklist entry at this false match rate or "
+            "rarer is skipped at ingest; forget --like uses it too."
+        ),
+    )
+
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
         """Build the settings from FACESEARCH_* variables, then apply explicit overrides."""

@@ -1,0 +1,232 @@
+"""Bulk ingest: sources -> pipeline -> catalog (batched transactions) -> indexes.
+
+Crash safety: every batch of images and their faces is one catalog transaction, and an image
+is identified by its content sha256 within its collection. A run killed at any moment leaves
+whole batches committed and nothing half-written; running the same command again skips what
+is committed (counted as duplicates) and does the rest. The vector index is derived: its
+manifest records the catalog state it reflects, and the next open catches it up (see
+``indexes``). Failures (unreadable files, non-images, images without a face) are recorded
+with their reason in the run's record and never stop the run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from facesearch.catalog import Catalog, NewFace, NewImage
+from facesearch.errors import FaceSearchError
+from facesearch.indexes import IndexSet
+from facesearch.pipeline import Decodable, FacePipeline
+from facesearch.sources import Source, iter_sources
+from facesearch.types import ImageFaces
+
+log = logging.getLogger(__name__)
+
+COMMIT_EVERY = 128  # images per catalog transaction
+SAVE_INDEX_EVERY_S = 600.0
+
+
+@dataclass
+class IngestSummary:
+    run_id: int
+    images_seen: int = 0
+    images_added: int = 0
+    duplicates: int = 0
+    faces_added: int = 0
+    faces_blocked: int = 0
+    failed: list[dict[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "images_seen": self.images_seen,
+            "images_added": self.images_added,
+            "duplicates": self.duplicates,
+            "faces_added": self.faces_added,
+            "faces_blocked": self.faces_blocked,
+            "failed": self.failed,
+            "run_id": self.run_id,
+            "seconds": round(self.seconds, 2),
+        }
+
+
+@dataclass(frozen=True)
+class _Pending:
+    source: Source
+    sha256: str
+    size: int
+
+
+ProgressFn = Callable[[IngestSummary], None]
+
+
+class Ingestor:
+    def __init__(
+        self,
+        catalog: Catalog,
+        indexes: IndexSet,
+        pipeline: FacePipeline,
+        *,
+        blocklist_threshold: float,
+    ) -> None:
+        self.catalog = catalog
+        self.indexes = indexes
+        self.pipeline = pipeline
+        self.blocklist_threshold = blocklist_threshold
+
+    def run(
+        self,
+        paths: Sequence[str | Path],
+        *,
+        collection: str = "default",
+        label_from_dir: bool = False,
+        progress: ProgressFn | None = None,
+    ) -> IngestSummary:
+        started = time.monotonic()
+        self.catalog.ensure_collection(collection)
+        self.indexes.ensure_loaded()
+        run_id = self.catalog.start_run(
+            {
+                "paths": [str(p) for p in paths],
+                "collection": collection,
+                "label_from_dir": label_from_dir,
+                "model_id": self.pipeline.model_id,
+            }
+        )
+        summary = IngestSummary(run_id=run_id)
+        blocked = self.catalog.blocklist(self.pipeline.model_id)
+        pending: deque[_Pending] = deque()
+        in_run: set[str] = set()
+        batch: list[tuple[NewImage, _Pending]] = []
+        last_save = time.monotonic()
+        status = "failed"
+        try:
+            feed = self._feed(paths, collection, summary, pending, in_run, run_id)
+            for result in self.pipeline.run(feed):
+                item = pending.popleft()
+                new = self._to_record(result, item, label_from_dir, blocked, summary, run_id)
+                if new is not None:
+                    batch.append((new, item))
+                if len(batch) >= COMMIT_EVERY:
+                    self._commit(collection, batch, summary)
+                    batch = []
+                    if time.monotonic() - last_save > SAVE_INDEX_EVERY_S:
+                        self.indexes.save()
+                        last_save = time.monotonic()
+                if progress is not None:
+                    progress(summary)
+            self._commit(collection, batch, summary)
+            self.indexes.save()
+            status = "completed"
+        except KeyboardInterrupt:
+            status = "interrupted"
+            raise
+        finally:
+            summary.seconds = time.monotonic() - started
+            self.catalog.finish_run(run_id, summary.as_dict(), status)  # type: ignore[arg-type]
+        return summary
+
+    def _feed(
+        self,
+        paths: Sequence[str | Path],
+        collection: str,
+        summary: IngestSummary,
+        pending: deque[_Pending],
+        in_run: set[str],
+        run_id: int,
+    ) -> Iterator[Decodable]:
+        for source in iter_sources(paths, self.pipeline.settings.max_file_bytes):
+            summary.images_seen += 1
+            try:
+                data = source.read()
+            except FaceSearchError as exc:
+                self._fail(summary, run_id, source.id, str(exc))
+                continue
+            sha = hashlib.sha256(data).hexdigest()
+            if sha in in_run or self.catalog.has_image(sha, collection):
+                summary.duplicates += 1
+                continue
+            in_run.add(sha)
+            pending.append(_Pending(source, sha, len(data)))
+            yield Decodable(source.id, data)
+
+    def _fail(self, summary: IngestSummary, run_id: int, source: str, reason: str) -> None:
+        prefix = f"{source}: "
+        reason = reason[len(prefix) :] if reason.startswith(prefix) else reason
+        summary.failed.append({"path": source, "reason": reason})
+        self.catalog.record_failure(run_id, source, reason)
+
+    def _to_record(
+        self,
+        result: ImageFaces | FaceSearchError,
+        item: _Pending,
+        label_from_dir: bool,
+        blocked: npt.NDArray[np.float32],
+        summary: IngestSummary,
+        run_id: int,
+    ) -> NewImage | None:
+        if not isinstance(result, ImageFaces):
+            self._fail(summary, run_id, item.source.id, str(result))
+            return None
+        if not result.faces:
+            self._fail(summary, run_id, item.source.id, "no face found")
+            return None
+        faces = []
+        model_id = self.pipeline.model_id
+        for face in result.faces:
+            assert face.embedding is not None
+            if len(blocked) and float((blocked @ face.embedding).max()) >= self.blocklist_threshold:
+                summary.faces_blocked += 1
+                continue
+            faces.append(
+                NewFace(
+                    face_index=face.index,
+                    bbox=face.bbox,
+                    landmarks=face.detection.landmarks,
+                    det_score=face.detection.score,
+                    quality=face.quality.as_dict(),
+                    model_id=model_id,
+                    embedding=face.embedding,
+                )
+            )
+        if not faces:
+            self._fail(summary, run_id, item.source.id, "every face matches the erasure blocklist")
+            return None
+        return NewImage(
+            sha256=item.sha256,
+            source=item.source.id,
+            size_bytes=item.size,
+            width=result.width,
+            height=result.height,
+            subject=item.source.label if label_from_dir else None,
+            faces=tuple(faces),
+        )
+
+    def _commit(
+        self, collection: str, batch: list[tuple[NewImage, _Pending]], summary: IngestSummary
+    ) -> None:
+        if not batch:
+            return
+        added = self.catalog.add_images(collection, [new for new, _ in batch])
+        ids: list[int] = []
+        vectors: list[npt.NDArray[np.float32]] = []
+        for result, (new, _) in zip(added, batch, strict=True):
+            if result.duplicate:
+                summary.duplicates += 1
+                continue
+            summary.images_added += 1
+            summary.faces_added += len(result.face_ids)
+            ids.extend(result.face_ids)
+            vectors.extend(f.embedding for f in new.faces)
+        if ids:
+            self.indexes.add(collection, np.asarray(ids, np.int64), np.stack(vectors))

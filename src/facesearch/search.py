@@ -1,0 +1,145 @@
+"""1:N search results and the probe quality gate.
+
+A candidate is a lead for a person to check, never an identification. Each hit carries its
+similarity, the estimated false match rate of that similarity (the share of different people
+who score at least that high, from the calibration table), and the number of false
+candidates to expect at or above that score in a gallery of this size (FMR x gallery size):
+with 1,000,000 faces, a hit at FMR 1e-4 is one of about 100 strangers expected to score as
+high.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from facesearch.calibration import CalibrationTable, describe_fmr
+from facesearch.catalog import FaceRecord
+from facesearch.settings import Settings
+from facesearch.types import BBox, Quality
+
+LEAD_NOTE = (
+    "A candidate is a lead for a person to check, not an identification. Similar-looking "
+    "people exist; confirm with independent evidence."
+)
+
+
+@dataclass(frozen=True)
+class Hit:
+    rank: int
+    similarity: float
+    fmr: float
+    expected_false: float  # impostors expected at or above this similarity in this gallery
+    fmr_words: str
+    face_id: int
+    image_id: int
+    image_path: str
+    bbox: BBox
+    subject: str | None
+    collection: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rank": self.rank,
+            "similarity": round(self.similarity, 5),
+            "fmr": self.fmr,
+            "expected_false": round(self.expected_false, 4),
+            "fmr_words": self.fmr_words,
+            "face_id": self.face_id,
+            "image_id": self.image_id,
+            "image_path": self.image_path,
+            "bbox": self.bbox.as_list(),
+            "subject": self.subject,
+            "collection": self.collection,
+        }
+
+
+@dataclass(frozen=True)
+class ProbeFace:
+    face: int
+    bbox: BBox
+    quality: Quality
+    warnings: tuple[str, ...]
+    refused: bool
+    hits: tuple[Hit, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "face": self.face,
+            "bbox": self.bbox.as_list(),
+            "quality": self.quality.as_dict(),
+            "warnings": list(self.warnings),
+            "refused": self.refused,
+            "hits": [h.as_dict() for h in self.hits],
+        }
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    probe: str
+    probe_sha256: str
+    gallery_faces: int
+    collections: tuple[str, ...]
+    threshold: float | None
+    top: int
+    faces: tuple[ProbeFace, ...]
+    started: str
+    finished: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "probe": self.probe,
+            "probe_sha256": self.probe_sha256,
+            "gallery_faces": self.gallery_faces,
+            "collections": list(self.collections),
+            "threshold": self.threshold,
+            "top": self.top,
+            "faces": [f.as_dict() for f in self.faces],
+            "note": LEAD_NOTE,
+        }
+
+
+def probe_problems(quality: Quality, settings: Settings) -> list[str]:
+    """Why a face is too poor to search with; empty when it is fine."""
+    problems = []
+    if quality.size < settings.probe_min_face_size:
+        problems.append(
+            f"face is {quality.size:.0f} px, under the {settings.probe_min_face_size} px minimum"
+        )
+    if quality.sharpness < settings.probe_min_sharpness:
+        problems.append(
+            f"face is blurred (sharpness {quality.sharpness:.0f} "
+            f"< {settings.probe_min_sharpness:g})"
+        )
+    if abs(quality.yaw) > settings.probe_max_yaw:
+        problems.append(
+            f"face is turned {abs(quality.yaw):.0f} degrees (over {settings.probe_max_yaw:g})"
+        )
+    return problems
+
+
+def make_hits(
+    sims: list[float],
+    records: list[FaceRecord],
+    table: CalibrationTable,
+    gallery_faces: int,
+) -> tuple[Hit, ...]:
+    hits = []
+    for rank, (sim, rec) in enumerate(zip(sims, records, strict=True), start=1):
+        fmr = table.fmr_at(sim)
+        hits.append(
+            Hit(
+                rank=rank,
+                similarity=sim,
+                fmr=fmr,
+                expected_false=fmr * gallery_faces,
+                fmr_words=describe_fmr(fmr, table.min_fmr),
+                face_id=rec.id,
+                image_id=rec.image_id,
+                image_path=rec.source,
+                bbox=rec.bbox,
+                subject=rec.subject,
+                collection=rec.collection,
+            )
+        )
+    return tuple(hits)

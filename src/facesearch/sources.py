@@ -1,0 +1,293 @@
+"""What ingest reads: image files, folders, archives and list files -> ``Source`` items.
+
+``iter_sources(paths, max_file_bytes)`` turns each PATH into sources, in a deterministic order:
+
+- an image file: itself. A file named explicitly is always passed through, whatever its
+  extension (decoding will say if it is not an image);
+- a folder: every image file below it (by extension, case-insensitive: jpg jpeg png webp bmp
+  tif tiff gif), recursively, sorted by name; hidden files and folders (".name") are skipped;
+  symbolic links are followed, but a folder already visited in this walk is not entered again
+  (no loops);
+- a .zip, .tar, .tar.gz/.tgz (or .tar.bz2, .tar.xz) archive: its image members, in archive
+  order, read in memory and never extracted to disk. Directories, links and device members
+  are ignored, and so are hidden members and ``__MACOSX`` resource forks. A member's name is
+  only ever a name: ``../x.jpg`` or ``/etc/x.jpg`` never becomes a path that is opened;
+- a .txt or .lst file: a list of PATHs, one a line, each handled as if named explicitly;
+  blank lines and lines starting with # are skipped, relative paths are taken from the list
+  file's folder, and surrounding white space is dropped.
+
+Failures are items, not exceptions. A path that does not exist, a folder that cannot be listed,
+an archive or member that cannot be read, or anything over the byte limit still yields a
+``Source``: its ``read()`` raises ``ImageError`` (``ImageTooLargeError`` past the limit,
+``CorruptImageError`` for a broken archive or member) and, where the problem is known while
+listing, ``problem`` says it. So the caller records every failure in one place:
+
+    for source in iter_sources(paths, settings.max_file_bytes):
+        try:
+            data = source.read()
+        except ImageError as exc:
+            catalog.record_failure(run_id, source.id, str(exc))
+            continue
+        ...
+
+A member larger than the limit is refused from its declared size, without reading it; a member
+whose data runs past its declared size fails its read (zip bombs). Archive members are read
+while the iteration passes them (an archive cannot be re-opened cheaply per member), so a
+member's Source holds its bytes: consume sources as they come rather than collecting them all.
+Files on disk are read only when ``read()`` is called.
+"""
+
+from __future__ import annotations
+
+import logging
+import lzma
+import os
+import stat
+import tarfile
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from facesearch.errors import CorruptImageError, ImageError, ImageTooLargeError, InputError
+
+log = logging.getLogger(__name__)
+
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"})
+LIST_EXTENSIONS = (".txt", ".lst")
+ZIP_EXTENSIONS = (".zip",)
+TAR_EXTENSIONS = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
+
+_ARCHIVE_ERRORS = (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError, zlib.error,
+                   lzma.LZMAError, RuntimeError, NotImplementedError, ValueError)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Source:
+    """One image to ingest, or one failure to record."""
+
+    id: str  # stable: the resolved file path, or "ARCHIVE!member/name" for an archive member
+    label: str | None  # the name of the image's parent folder (for --label-from-dir)
+    size: int  # bytes, as listed (a member's declared size); 0 when unknown
+    reader: Callable[[], bytes] = field(repr=False, compare=False)
+    problem: str | None = None  # why read() will fail, when known while listing
+
+    def read(self) -> bytes:
+        """The file's bytes; ImageError (or a subclass) when they cannot be had."""
+        return self.reader()
+
+
+def is_image_name(name: str) -> bool:
+    return Path(name).suffix.lower() in IMAGE_EXTENSIONS
+
+
+def iter_sources(paths: Sequence[str | Path], max_file_bytes: int) -> Iterator[Source]:
+    """Every source named by ``paths``, in order; see the module docstring."""
+    if isinstance(paths, str | Path):
+        raise InputError("iter_sources takes a sequence of paths, not a single path")
+    if isinstance(max_file_bytes, bool) or not isinstance(max_file_bytes, int):
+        raise InputError(f"max_file_bytes must be an integer, not {max_file_bytes!r}")
+    if max_file_bytes <= 0:
+        raise InputError("max_file_bytes must be positive")
+    lists_read: set[Path] = set()
+    for path in paths:
+        yield from _named(Path(os.path.abspath(path)), max_file_bytes, lists_read)
+
+
+def _named(path: Path, limit: int, lists_read: set[Path]) -> Iterator[Source]:
+    """A path named explicitly (on the command line or in a list file); ``path`` is absolute."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        yield _failure(_resolved(path), "not found")
+        return
+    except OSError as exc:
+        yield _failure(_resolved(path), f"cannot access: {exc.strerror or exc}")
+        return
+    name = path.name.lower()
+    if stat.S_ISDIR(mode):
+        yield from _walk(path, path.resolve(), limit, set())
+    elif not stat.S_ISREG(mode):
+        yield _failure(_resolved(path), "not a regular file or folder")
+    elif name.endswith(ZIP_EXTENSIONS):
+        yield from _zip_members(path, limit)
+    elif name.endswith(TAR_EXTENSIONS):
+        yield from _tar_members(path, limit)
+    elif name.endswith(LIST_EXTENSIONS):
+        yield from _listed(path, limit, lists_read)
+    else:
+        yield _file(path, str(path.resolve()), _label(path.parent.name), limit)
+
+
+def _walk(folder: Path, real: Path, limit: int, visited: set[tuple[int, int]]) -> Iterator[Source]:
+    """Images below ``folder`` (as walked; ``real`` is its resolved path), sorted by name."""
+    try:
+        info = os.stat(folder)
+        key = (info.st_dev, info.st_ino)
+        if key in visited:
+            log.debug("%s: folder already visited (symbolic link loop?), skipped", folder)
+            return
+        visited.add(key)
+        with os.scandir(folder) as listing:
+            entries = sorted(listing, key=lambda entry: entry.name)
+    except OSError as exc:
+        yield _failure(str(real), f"cannot list folder: {exc.strerror or exc}")
+        return
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        path = folder / entry.name
+        try:
+            linked = entry.is_symlink()
+            target = path.resolve() if linked else real / entry.name
+            if entry.is_dir():
+                yield from _walk(path, target, limit, visited)
+            elif entry.is_file() and is_image_name(entry.name):
+                yield _file(path, str(target), _label(folder.name), limit, entry.stat().st_size)
+        except OSError as exc:
+            yield _failure(str(real / entry.name), f"cannot access: {exc.strerror or exc}")
+
+
+def _file(path: Path, source_id: str, label: str | None, limit: int, size: int = -1) -> Source:
+    if size < 0:
+        try:
+            size = path.stat().st_size
+        except OSError:
+            size = 0
+
+    def read() -> bytes:
+        try:
+            with open(path, "rb") as handle:
+                if os.fstat(handle.fileno()).st_size > limit:
+                    raise _too_large(source_id, limit)
+                data = handle.read(limit + 1)
+        except OSError as exc:
+            raise ImageError(f"cannot read: {exc.strerror or exc}", source_id) from exc
+        if len(data) > limit:
+            raise _too_large(source_id, limit)
+        return data
+
+    return Source(id=source_id, label=label, size=size, reader=read)
+
+
+def _listed(path: Path, limit: int, lists_read: set[Path]) -> Iterator[Source]:
+    real = path.resolve()
+    if real in lists_read:
+        yield _failure(str(real), "list file already read (it lists itself?)")
+        return
+    lists_read.add(real)
+    try:
+        with open(path, encoding="utf-8-sig", errors="surrogateescape") as lines:
+            for line in lines:
+                entry = line.strip()
+                if entry and not entry.startswith("#"):
+                    yield from _named(Path(os.path.abspath(path.parent / entry)), limit, lists_read)
+    except OSError as exc:
+        yield _failure(str(real), f"cannot read list file: {exc.strerror or exc}")
+
+
+# -- archives ---------------------------------------------------------------------------------
+
+
+def _zip_members(path: Path, limit: int) -> Iterator[Source]:
+    archive = str(path.resolve())
+    try:
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                if info.is_dir() or not _zip_regular(info) or not _wanted(info.filename):
+                    continue
+                source_id = f"{archive}!{info.filename}"
+                label = _label(PurePosixPath(info.filename).parent.name)
+                if info.file_size > limit:
+                    yield _oversized(source_id, label, info.file_size, limit)
+                    continue
+                try:
+                    with zf.open(info) as member:
+                        data = member.read(limit + 1)
+                except _ARCHIVE_ERRORS as exc:
+                    yield _failure(source_id, f"cannot read archive member: {exc}", label=label,
+                                   error=CorruptImageError)  # fmt: skip
+                    continue
+                yield _member(source_id, label, info.file_size, data, limit)
+    except _ARCHIVE_ERRORS as exc:
+        yield _failure(archive, f"cannot read zip archive: {exc}", error=CorruptImageError)
+
+
+def _zip_regular(info: zipfile.ZipInfo) -> bool:
+    """False for members that a Unix zip marks as links, devices or pipes."""
+    kind = stat.S_IFMT(info.external_attr >> 16)
+    return kind in (0, stat.S_IFREG)
+
+
+def _tar_members(path: Path, limit: int) -> Iterator[Source]:
+    archive = str(path.resolve())
+    try:
+        with tarfile.open(path, mode="r:*") as tf:
+            while (member := tf.next()) is not None:
+                # TarFile keeps every header it has read; we never look back, so drop them to keep
+                # memory flat on archives of millions of members.
+                tf.members.clear()  # type: ignore[attr-defined]
+                if not member.isreg() or not _wanted(member.name):
+                    continue
+                source_id = f"{archive}!{member.name}"
+                label = _label(PurePosixPath(member.name).parent.name)
+                if member.size > limit:
+                    yield _oversized(source_id, label, member.size, limit)
+                    continue
+                handle = tf.extractfile(member)
+                data = b"" if handle is None else handle.read(limit + 1)
+                yield _member(source_id, label, member.size, data, limit)
+    except _ARCHIVE_ERRORS as exc:
+        yield _failure(archive, f"cannot read tar archive: {exc}", error=CorruptImageError)
+
+
+def _wanted(name: str) -> bool:
+    parts = PurePosixPath(name).parts
+    hidden = any((p.startswith(".") and p not in (".", "..")) or p == "__MACOSX" for p in parts)
+    return not hidden and is_image_name(name)
+
+
+def _member(source_id: str, label: str | None, size: int, data: bytes, limit: int) -> Source:
+    if len(data) > limit:
+        return _oversized(source_id, label, size, limit)
+    return Source(id=source_id, label=label, size=size, reader=lambda: data)
+
+
+# -- failures -----------------------------------------------------------------------------------
+
+
+def _too_large(source_id: str, limit: int) -> ImageTooLargeError:
+    return ImageTooLargeError(f"larger than the limit of {limit} bytes", source_id)
+
+
+def _failure(
+    source_id: str,
+    message: str,
+    *,
+    error: type[ImageError] = ImageError,
+    size: int = 0,
+    label: str | None = None,
+) -> Source:
+    """A Source whose read() raises ``error(message)``."""
+
+    def read() -> bytes:
+        raise error(message, source_id)
+
+    return Source(id=source_id, label=label, size=size, reader=read, problem=message)
+
+
+def _oversized(source_id: str, label: str | None, size: int, limit: int) -> Source:
+    message = f"larger than the limit of {limit} bytes"
+    return _failure(source_id, message, error=ImageTooLargeError, size=size, label=label)
+
+
+def _resolved(path: Path) -> str:
+    try:
+        return str(path.resolve())
+    except OSError:
+        return str(path)
+
+
+def _label(name: str) -> str | None:
+    return name if name not in ("", ".", "..") else None
