@@ -1,0 +1,423 @@
+"""The audit trail: append-only, hash-chained entries of who did what, when, for which case.
+
+Every entry holds seq (1, 2, 3, ... without gaps), time (UTC, microseconds), actor (a user name,
+``os:<login>`` for the CLI, ``system:...`` for housekeeping), action, case number, purpose and
+a JSON payload, and is chained to the one before by its hash (``chain.py`` says how, and how
+``verify`` finds an entry edited, deleted, inserted, reordered or cut off in the file).
+
+Payloads carry ids, counts, digests and scores, never embeddings or image bytes; ``append``
+refuses a payload with a long list of floats or with bytes.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, TextIO
+
+from facesearch.accountability.chain import (
+    AUDIT_COLUMNS,
+    AuditHead,
+    AuditReport,
+    canonical_json,
+    entry_hash,
+    verify_chain,
+)
+from facesearch.accountability.db import Database, format_time, parse_time
+from facesearch.errors import CatalogError, InputError, NotFoundError
+
+__all__ = ["Action", "AuditEntry", "AuditTrail", "Candidate", "FaceId", "SearchRecord"]
+
+FaceId = int | str
+
+MAX_PAYLOAD_BYTES = 1024 * 1024
+MAX_FLOAT_RUN = 64  # a list of more floats than this looks like an embedding
+MAX_ACTOR_CHARS = 128
+MAX_CASE_CHARS = 200
+MAX_PURPOSE_CHARS = 2000
+
+
+class Action(StrEnum):
+    """What an entry records. The payload each one carries is described here, once."""
+
+    SEARCH = "search"  # SearchRecord.payload(): times, collections, probe, parameters, hits
+    VERIFY = "verify"  # 1:1 comparison: probe digests, score, threshold, result
+    DECISION = "decision"  # search_seq, face_id, verdict, note, status_before/after
+    INGEST = "ingest"  # collection, counts, source ids
+    ERASE = "erase"  # reason, what was removed: counts and ids per kind (never pixels)
+    EXPORT = "export"  # format, filters, count of entries written
+    LOGIN = "login"  # client, method
+    LOGIN_FAILED = "login_failed"  # name tried, reason, client
+    LOGOUT = "logout"
+    USER_ADD = "user_add"  # name, role
+    USER_DISABLE = "user_disable"  # name
+    USER_ENABLE = "user_enable"  # name
+    PASSWORD_SET = "password_set"  # name
+    TOKEN_ISSUE = "token_issue"  # name, prefix
+    TOKEN_REVOKE = "token_revoke"  # name, count
+    SETTINGS = "settings"  # changed settings, old and new values
+    PROBE_PURGE = "probe_purge"  # sha256 of the probe images whose bytes were deleted
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    seq: int
+    time: datetime
+    actor: str
+    action: str
+    case: str | None
+    purpose: str | None
+    payload: Mapping[str, Any]
+    prev_hash: str
+    hash: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """The entry as exported: exactly the fields its hash covers, plus the hash."""
+        return {
+            "seq": self.seq,
+            "time": format_time(self.time),
+            "actor": self.actor,
+            "action": self.action,
+            "case": self.case,
+            "purpose": self.purpose,
+            "payload": dict(self.payload),
+            "prev_hash": self.prev_hash,
+            "hash": self.hash,
+        }
+
+
+@dataclass(frozen=True)
+class Candidate:
+    face_id: FaceId
+    score: float
+
+
+@dataclass(frozen=True)
+class SearchRecord:
+    """What Art. 12(3) of the AI Act asks to be logged about one 1:N search."""
+
+    started: datetime
+    ended: datetime
+    collections: Mapping[str, int]  # collection name -> number of faces searched
+    probe_sha256: str
+    parameters: Mapping[str, Any]  # threshold, top-k, model names ...
+    candidates: Sequence[Candidate] = field(default_factory=tuple)
+
+    def payload(self) -> dict[str, Any]:
+        if self.ended < self.started:
+            raise InputError("a search cannot end before it started")
+        if len(self.probe_sha256) != 64:
+            raise InputError("probe_sha256 must be a hex SHA-256")
+        return {
+            "started": format_time(self.started),
+            "ended": format_time(self.ended),
+            "collections": [{"name": n, "size": int(s)} for n, s in self.collections.items()],
+            "probe_sha256": self.probe_sha256.lower(),
+            "parameters": dict(self.parameters),
+            "candidates": [
+                {"face_id": c.face_id, "score": round(float(c.score), 6)} for c in self.candidates
+            ],
+        }
+
+
+EXPORT_FIELDS = (
+    "seq",
+    "time",
+    "actor",
+    "action",
+    "case",
+    "purpose",
+    "payload",
+    "prev_hash",
+    "hash",
+)
+
+
+def _entry(row: sqlite3.Row) -> AuditEntry:
+    try:
+        return AuditEntry(
+            seq=int(row["seq"]),
+            time=parse_time(row["time"]),
+            actor=row["actor"],
+            action=row["action"],
+            case=row["case_number"],
+            purpose=row["purpose"],
+            payload=json.loads(row["payload"]),
+            prev_hash=row["prev_hash"],
+            hash=row["hash"],
+        )
+    except (TypeError, ValueError) as exc:
+        raise CatalogError(f"audit entry {row['seq']} is unreadable; run verify") from exc
+
+
+def _optional_text(value: str | None, what: str, limit: int, *, one_line: bool) -> str | None:
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    if len(value) > limit:
+        raise InputError(f"{what} is longer than {limit} characters")
+    allowed = "\t" if one_line else "\t\n"
+    if any(ord(ch) < 32 and ch not in allowed for ch in value):
+        extra = " or line breaks" if one_line else ""
+        raise InputError(f"{what} contains control characters{extra}")
+    return value
+
+
+def _required_text(value: str | None, what: str, limit: int, *, one_line: bool) -> str:
+    text = _optional_text(value, what, limit, one_line=one_line)
+    if text is None:
+        raise InputError(f"{what} is required")
+    return text
+
+
+def _refuse_vectors(value: Any, path: str = "payload") -> None:
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            _refuse_vectors(item, f"{path}.{key}")
+    elif isinstance(value, list | tuple):
+        if len(value) > MAX_FLOAT_RUN and all(isinstance(v, float) for v in value):
+            raise InputError(
+                f"{path} is a list of {len(value)} floats: the audit trail takes ids, "
+                "counts and scores, never embeddings"
+            )
+        for i, item in enumerate(value):
+            _refuse_vectors(item, f"{path}[{i}]")
+    elif isinstance(value, bytes | bytearray | memoryview):
+        raise InputError(f"{path} holds bytes: the audit trail never stores image data")
+
+
+def _action(action: Action | str) -> Action:
+    try:
+        return Action(action)
+    except ValueError as exc:
+        raise InputError(f"unknown audit action {action!r}") from exc
+
+
+def _select(
+    actor: str | None,
+    action: Action | None,
+    case: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int | None,
+    offset: int,
+) -> tuple[str, list[Any]]:
+    """The parameterised SELECT behind entries() and export()."""
+    if (limit is not None and limit < 0) or offset < 0:
+        raise InputError("limit and offset must not be negative")
+    where: list[str] = []
+    args: list[Any] = []
+    if actor is not None:
+        where.append("actor = ?")
+        args.append(actor)
+    if action is not None:
+        where.append("action = ?")
+        args.append(_action(action).value)
+    if case is not None:
+        where.append("case_number = ?")
+        args.append(case)
+    if since is not None:
+        where.append("time >= ?")
+        args.append(format_time(since))
+    if until is not None:
+        where.append("time < ?")
+        args.append(format_time(until))
+    sql = f"SELECT {AUDIT_COLUMNS} FROM audit_log"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY seq LIMIT ? OFFSET ?"
+    return sql, [*args, -1 if limit is None else limit, offset]
+
+
+def _csv_cell(value: str | None) -> str:
+    """Free text that a spreadsheet would run as a formula gets a leading apostrophe."""
+    if value and value[0] in "=+-@\t\r":
+        return "'" + value
+    return value or ""
+
+
+class AuditTrail:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    # --- writing --------------------------------------------------------------------------
+
+    def append(
+        self,
+        *,
+        actor: str,
+        action: Action,
+        case: str | None = None,
+        purpose: str | None = None,
+        payload: Mapping[str, Any] | None = None,
+    ) -> AuditEntry:
+        """Add one entry, chained to the last, atomically (joins the caller's transaction)."""
+        actor_text = _required_text(actor, "actor", MAX_ACTOR_CHARS, one_line=True)
+        action = _action(action)
+        case = _optional_text(case, "case number", MAX_CASE_CHARS, one_line=True)
+        purpose = _optional_text(purpose, "purpose", MAX_PURPOSE_CHARS, one_line=False)
+        body: Mapping[str, Any] = payload if payload is not None else {}
+        if not isinstance(body, Mapping):
+            raise InputError("an audit payload is a JSON object")
+        _refuse_vectors(body)
+        try:
+            text = canonical_json(body)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"audit payload is not plain JSON: {exc}") from exc
+        if len(text.encode("utf-8")) > MAX_PAYLOAD_BYTES:
+            raise InputError("audit payload is larger than 1 MiB")
+        parsed = json.loads(text)  # hash exactly what verify() will read back
+        with self._db.write() as conn:
+            head = conn.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
+            if head is None:
+                raise CatalogError("the audit head row is missing; run verify")
+            seq = int(head["seq"]) + 1
+            when = format_time(self._db.now())
+            digest = entry_hash(
+                seq, when, actor_text, action.value, case, purpose, parsed, head["hash"]
+            )
+            conn.execute(
+                f"INSERT INTO audit_log ({AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (seq, when, actor_text, action.value, case, purpose, text, head["hash"], digest),
+            )
+            conn.execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (seq, digest))
+        return AuditEntry(
+            seq,
+            parse_time(when),
+            actor_text,
+            action.value,
+            case,
+            purpose,
+            parsed,
+            head["hash"],
+            digest,
+        )
+
+    def record_search(
+        self, record: SearchRecord, *, actor: str, case: str | None, purpose: str | None
+    ) -> AuditEntry:
+        return self.append(
+            actor=actor, action=Action.SEARCH, case=case, purpose=purpose, payload=record.payload()
+        )
+
+    def record_erasure(
+        self,
+        *,
+        actor: str,
+        reason: str,
+        removed: Mapping[str, Sequence[FaceId]],
+        case: str | None = None,
+        purpose: str | None = None,
+    ) -> AuditEntry:
+        """Log an erasure: why, and the ids removed per kind (faces, images, subjects ...)."""
+        why = _required_text(reason, "reason", MAX_PURPOSE_CHARS, one_line=False)
+        payload = {
+            "reason": why,
+            "counts": {kind: len(ids) for kind, ids in removed.items()},
+            "removed": {kind: list(ids) for kind, ids in removed.items()},
+        }
+        return self.append(
+            actor=actor, action=Action.ERASE, case=case, purpose=purpose, payload=payload
+        )
+
+    # --- reading --------------------------------------------------------------------------
+
+    def get(self, seq: int) -> AuditEntry:
+        with self._db.read() as conn:
+            sql = f"SELECT {AUDIT_COLUMNS} FROM audit_log WHERE seq = ?"
+            row = conn.execute(sql, (seq,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no audit entry {seq}")
+        return _entry(row)
+
+    def head(self) -> AuditHead:
+        """Seq and hash of the last entry (0 and GENESIS_HASH for an empty trail)."""
+        with self._db.read() as conn:
+            row = conn.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
+        if row is None:
+            raise CatalogError("the audit head row is missing; run verify")
+        return AuditHead(int(row["seq"]), row["hash"])
+
+    def entries(
+        self,
+        *,
+        actor: str | None = None,
+        action: Action | None = None,
+        case: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int | None = 100,
+        offset: int = 0,
+    ) -> list[AuditEntry]:
+        """Entries in seq order; since is inclusive, until exclusive; limit None = all."""
+        sql, args = _select(actor, action, case, since, until, limit, offset)
+        with self._db.read() as conn:
+            return [_entry(row) for row in conn.execute(sql, args)]
+
+    def export(
+        self,
+        fmt: str,
+        out: TextIO,
+        *,
+        actor: str,
+        case: str | None = None,
+        purpose: str | None = None,
+        filter_actor: str | None = None,
+        filter_action: Action | None = None,
+        filter_case: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> int:
+        """Write matching entries as "csv" or "jsonl"; log the export; return the count.
+
+        JSON lines are exact (re-verifiable with ``entry_hash``). In CSV, an actor, case number
+        or purpose starting with = + - @ gets a leading apostrophe so that spreadsheets do not
+        run it as a formula; the payload column is the canonical JSON.
+        """
+        if fmt not in ("csv", "jsonl"):
+            raise InputError(f"export format must be csv or jsonl, not {fmt!r}")
+        count = 0
+        sql, args = _select(filter_actor, filter_action, filter_case, since, until, None, 0)
+        with self._db.read() as conn:
+            rows = (_entry(row) for row in conn.execute(sql, args))
+            if fmt == "csv":
+                writer = csv.writer(out, lineterminator="\n")
+                writer.writerow(EXPORT_FIELDS)
+                for e in rows:
+                    cells = e.as_dict()
+                    cells["payload"] = canonical_json(e.payload)
+                    for name in ("actor", "case", "purpose"):
+                        cells[name] = _csv_cell(cells[name])
+                    writer.writerow([cells[name] for name in EXPORT_FIELDS])
+                    count += 1
+            else:
+                for e in rows:
+                    out.write(canonical_json(e.as_dict()) + "\n")
+                    count += 1
+        filters = {
+            "actor": filter_actor,
+            "action": None if filter_action is None else _action(filter_action).value,
+            "case": filter_case,
+            "since": None if since is None else format_time(since),
+            "until": None if until is None else format_time(until),
+        }
+        self.append(
+            actor=actor,
+            action=Action.EXPORT,
+            case=case,
+            purpose=purpose,
+            payload={"format": fmt, "count": count, "filters": filters},
+        )
+        return count
+
+    # --- verification ---------------------------------------------------------------------
+
+    def verify(self, expected_head: AuditHead | None = None) -> AuditReport:
+        """Re-check every hash and link, the head row, and the anchor if one is given."""
+        with self._db.read() as conn:
+            return verify_chain(conn, expected_head)

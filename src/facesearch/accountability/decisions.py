@@ -1,0 +1,302 @@
+"""The two-person rule (AI Act Art. 14(5)): no action on a match unless two people verified it.
+
+A candidate is one face returned by one search: (search audit seq, face id). Reviewers record a
+verdict on it, ``possible_match`` or ``rejected``, and its status follows this table
+(``TRANSITIONS``; the rows are all the pairs there are)::
+
+    status          verdict          -> status
+    unreviewed      possible_match   -> possible_match
+    unreviewed      rejected         -> rejected
+    possible_match  possible_match   -> confirmed       only from a second, different person
+    possible_match  rejected         -> disputed
+    rejected        possible_match   -> disputed
+    rejected        rejected         -> rejected
+    confirmed       possible_match   -> confirmed       a further person agrees
+    confirmed       rejected         -> disputed
+    disputed        possible_match   -> disputed
+    disputed        rejected         -> disputed
+
+and two rules over the whole history:
+
+- a person records each verdict on a candidate at most once: the same investigator saying
+  ``possible_match`` twice does not confirm (PermissionDeniedError: two-person rule);
+- a rejection by anyone, the first reviewer included, at any point after a possible match
+  makes it ``disputed``; nothing leads out of ``disputed``. Only ``confirmed`` is actionable.
+
+Deciding takes the DECIDE permission (investigators and admins; auditors get
+PermissionDeniedError). Every verdict is an audit entry (action ``decision``); the
+``decisions`` table only indexes those entries, and the status is always replayed from the
+entries themselves, so it cannot say more than the hash-chained trail does.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any
+
+from facesearch.accountability.accounts import Actor, Permission, current_actor, require
+from facesearch.accountability.audit import Action, AuditTrail, FaceId
+from facesearch.accountability.chain import BreakKind, ChainBreak
+from facesearch.accountability.db import Database, parse_time
+from facesearch.errors import CatalogError, InputError, NotFoundError, PermissionDeniedError
+
+__all__ = [
+    "TRANSITIONS",
+    "CandidateState",
+    "CandidateStatus",
+    "DecisionRecord",
+    "Decisions",
+    "Verdict",
+    "next_status",
+]
+
+MAX_NOTE_CHARS = 2000
+
+
+class Verdict(StrEnum):
+    POSSIBLE_MATCH = "possible_match"  # "this may be the person" (a second one confirms)
+    REJECTED = "rejected"  # "this is not the person"
+
+
+class CandidateStatus(StrEnum):
+    UNREVIEWED = "unreviewed"
+    POSSIBLE_MATCH = "possible_match"  # one person says possible match; waits for a second
+    REJECTED = "rejected"  # rejected, nobody said possible match
+    CONFIRMED = "confirmed"  # two different people said possible match: actionable
+    DISPUTED = "disputed"  # both verdicts were given: not actionable
+
+
+_S, _V = CandidateStatus, Verdict
+TRANSITIONS: MappingProxyType[tuple[CandidateStatus, Verdict], CandidateStatus] = MappingProxyType(
+    {
+        (_S.UNREVIEWED, _V.POSSIBLE_MATCH): _S.POSSIBLE_MATCH,
+        (_S.UNREVIEWED, _V.REJECTED): _S.REJECTED,
+        (_S.POSSIBLE_MATCH, _V.POSSIBLE_MATCH): _S.CONFIRMED,  # second person only
+        (_S.POSSIBLE_MATCH, _V.REJECTED): _S.DISPUTED,
+        (_S.REJECTED, _V.POSSIBLE_MATCH): _S.DISPUTED,
+        (_S.REJECTED, _V.REJECTED): _S.REJECTED,
+        (_S.CONFIRMED, _V.POSSIBLE_MATCH): _S.CONFIRMED,
+        (_S.CONFIRMED, _V.REJECTED): _S.DISPUTED,
+        (_S.DISPUTED, _V.POSSIBLE_MATCH): _S.DISPUTED,
+        (_S.DISPUTED, _V.REJECTED): _S.DISPUTED,
+    }
+)
+
+
+def next_status(status: CandidateStatus, verdict: Verdict) -> CandidateStatus:
+    return TRANSITIONS[(CandidateStatus(status), Verdict(verdict))]
+
+
+@dataclass(frozen=True)
+class DecisionRecord:
+    audit_seq: int
+    time: datetime
+    actor: str
+    verdict: Verdict
+    note: str
+    status: CandidateStatus  # the candidate's status after this verdict
+
+
+@dataclass(frozen=True)
+class CandidateState:
+    search_seq: int
+    face_id: FaceId
+    status: CandidateStatus
+    history: tuple[DecisionRecord, ...]
+
+    @property
+    def confirmed(self) -> bool:
+        """True only when two different people verified the match: the one actionable state."""
+        return self.status is CandidateStatus.CONFIRMED
+
+    @property
+    def verified_by(self) -> tuple[str, ...]:
+        """The people who said possible_match, in order."""
+        return tuple(r.actor for r in self.history if r.verdict is Verdict.POSSIBLE_MATCH)
+
+    def awaits_second_person(self, name: str) -> bool:
+        """Whether ``name`` could confirm now (for a UI's "confirm" button)."""
+        return self.status is CandidateStatus.POSSIBLE_MATCH and name not in self.verified_by
+
+
+def replay(
+    search_seq: int, face_id: FaceId, steps: Iterable[tuple[int, datetime, str, Verdict, str]]
+) -> CandidateState:
+    """The state after (audit seq, time, actor, verdict, note) steps, in order."""
+    status = CandidateStatus.UNREVIEWED
+    history: list[DecisionRecord] = []
+    for seq, when, actor, verdict, note in steps:
+        status = next_status(status, verdict)
+        history.append(DecisionRecord(seq, when, actor, verdict, note, status))
+    return CandidateState(search_seq, face_id, status, tuple(history))
+
+
+def check_allowed(state: CandidateState, actor: str, verdict: Verdict) -> None:
+    """Refuse a verdict the rules forbid: the same person giving the same verdict twice."""
+    if any(r.actor == actor and r.verdict is verdict for r in state.history):
+        if verdict is Verdict.POSSIBLE_MATCH and state.status is CandidateStatus.POSSIBLE_MATCH:
+            raise PermissionDeniedError(
+                "two-person rule: a second, different person must confirm this possible match"
+            )
+        raise InputError(f"{actor} has already marked this candidate {verdict.value}")
+
+
+def _same_id(a: Any, b: FaceId) -> bool:
+    return type(a) is type(b) and a == b
+
+
+class Decisions:
+    def __init__(self, db: Database, audit: AuditTrail) -> None:
+        self._db = db
+        self._audit = audit
+
+    def decide(
+        self,
+        by: Actor,
+        search_seq: int,
+        face_id: FaceId,
+        verdict: Verdict | str,
+        note: str = "",
+        *,
+        case: str | None = None,
+        purpose: str | None = None,
+    ) -> CandidateState:
+        """Record one person's verdict on a candidate of a search; return the new state.
+
+        Case number and purpose default to the search's.
+        """
+        try:
+            verdict = Verdict(verdict)
+        except ValueError as exc:
+            raise InputError(f"a verdict is one of {', '.join(v.value for v in Verdict)}") from exc
+        if not isinstance(face_id, int | str) or isinstance(face_id, bool):
+            raise InputError("a face id is an integer or a string")
+        note = (note or "").strip()
+        if len(note) > MAX_NOTE_CHARS:
+            raise InputError(f"a note is at most {MAX_NOTE_CHARS} characters")
+        with self._db.write() as conn:
+            actor = current_actor(conn, by)
+            require(actor, Permission.DECIDE)
+            search = self._search(conn, search_seq)
+            candidates = search["payload"].get("candidates", [])
+            if not any(_same_id(c.get("face_id"), face_id) for c in candidates):
+                raise InputError(f"face {face_id!r} is not a candidate of search {search_seq}")
+            before = self._state(conn, search_seq, face_id)
+            check_allowed(before, actor.name, verdict)
+            after = next_status(before.status, verdict)
+            entry = self._audit.append(
+                actor=actor.name,
+                action=Action.DECISION,
+                case=case if case is not None else search["case"],
+                purpose=purpose if purpose is not None else search["purpose"],
+                payload={
+                    "search_seq": search_seq,
+                    "face_id": face_id,
+                    "verdict": verdict.value,
+                    "note": note,
+                    "status_before": before.status.value,
+                    "status_after": after.value,
+                },
+            )
+            conn.execute(
+                "INSERT INTO decisions (audit_seq, search_seq, face_id) VALUES (?, ?, ?)",
+                (entry.seq, search_seq, face_id),
+            )
+            return self._state(conn, search_seq, face_id)
+
+    def state(self, search_seq: int, face_id: FaceId) -> CandidateState:
+        with self._db.read() as conn:
+            return self._state(conn, search_seq, face_id)
+
+    def states(self, search_seq: int) -> list[CandidateState]:
+        """Every candidate of a search that has at least one verdict, by face id order."""
+        with self._db.read() as conn:
+            ids = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT DISTINCT face_id FROM decisions WHERE search_seq = ? ORDER BY face_id",
+                    (search_seq,),
+                )
+            ]
+            return [self._state(conn, search_seq, face_id) for face_id in ids]
+
+    def check_against_trail(self, conn: sqlite3.Connection) -> list[ChainBreak]:
+        """Decision entries missing from the index, and index rows no entry backs."""
+        found: list[ChainBreak] = []
+        for row in conn.execute(
+            "SELECT a.seq FROM audit_log a LEFT JOIN decisions d ON d.audit_seq = a.seq "
+            "WHERE a.action = ? AND d.audit_seq IS NULL ORDER BY a.seq",
+            (Action.DECISION.value,),
+        ):
+            seq = int(row[0])
+            found.append(
+                ChainBreak(
+                    BreakKind.INDEX, seq, seq, f"decision entry {seq} is missing from the index"
+                )
+            )
+        for row in conn.execute(
+            "SELECT d.audit_seq FROM decisions d LEFT JOIN audit_log a ON a.seq = d.audit_seq "
+            "WHERE a.seq IS NULL OR a.action IS NOT ? "
+            "OR json_extract(a.payload, '$.search_seq') IS NOT d.search_seq "
+            "OR json_extract(a.payload, '$.face_id') IS NOT d.face_id "
+            "ORDER BY d.audit_seq",
+            (Action.DECISION.value,),
+        ):
+            seq = int(row[0])
+            found.append(
+                ChainBreak(
+                    BreakKind.INDEX,
+                    seq,
+                    seq,
+                    f"the decision index points at entry {seq}, which is not that decision",
+                )
+            )
+        return found
+
+    # --- helpers --------------------------------------------------------------------------
+
+    def _search(self, conn: sqlite3.Connection, search_seq: int) -> dict[str, Any]:
+        row = conn.execute(
+            "SELECT action, case_number, purpose, payload FROM audit_log WHERE seq = ?",
+            (search_seq,),
+        ).fetchone()
+        if row is None or row["action"] != Action.SEARCH.value:
+            raise NotFoundError(f"audit entry {search_seq} is not a search")
+        try:
+            payload = json.loads(row["payload"])
+        except ValueError as exc:
+            raise CatalogError(f"audit entry {search_seq} is unreadable; run verify") from exc
+        if not isinstance(payload, Mapping):
+            raise CatalogError(f"audit entry {search_seq} is unreadable; run verify")
+        return {"case": row["case_number"], "purpose": row["purpose"], "payload": payload}
+
+    def _state(self, conn: sqlite3.Connection, search_seq: int, face_id: FaceId) -> CandidateState:
+        steps: list[tuple[int, datetime, str, Verdict, str]] = []
+        for row in conn.execute(
+            "SELECT a.seq, a.time, a.actor, a.action, a.payload FROM decisions d "
+            "JOIN audit_log a ON a.seq = d.audit_seq "
+            "WHERE d.search_seq = ? AND d.face_id = ? ORDER BY a.seq",
+            (search_seq, face_id),
+        ):
+            seq = int(row["seq"])
+            try:
+                payload = json.loads(row["payload"])
+                if (
+                    row["action"] != Action.DECISION.value
+                    or payload["search_seq"] != search_seq
+                    or not _same_id(payload["face_id"], face_id)
+                ):
+                    raise ValueError("entry does not match the index")
+                step = (seq, parse_time(row["time"]), str(row["actor"]))
+                steps.append((*step, Verdict(payload["verdict"]), str(payload.get("note", ""))))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise CatalogError(
+                    f"decision entry {seq} does not match the decision index; run verify"
+                ) from exc
+        return replay(search_seq, face_id, steps)

@@ -1,0 +1,96 @@
+"""Probe images kept for a while after a search, so a match can be re-checked, then deleted.
+
+The audit entry of a search names its probe by SHA-256; ``ProbeStore`` keeps the bytes under
+that digest until the retention period ends. ``purge_expired`` deletes the bytes, never the
+audit entry. The connection runs with ``secure_delete=ON``, so freed pages are overwritten
+with zeros, and the purge ends with a ``wal_checkpoint(TRUNCATE)`` so the old page images do
+not linger in the write-ahead log. What the file system or an SSD does with blocks it freed,
+and backups, are outside this file's reach.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import datetime, timedelta
+
+from facesearch.accountability.audit import Action, AuditTrail
+from facesearch.accountability.db import Database, format_time, parse_time
+from facesearch.errors import InputError, NotFoundError
+
+__all__ = ["PURGE_ACTOR", "ProbeStore"]
+
+log = logging.getLogger(__name__)
+
+PURGE_ACTOR = "system:retention"
+MAX_RETENTION_DAYS = 3650
+
+
+class ProbeStore:
+    def __init__(self, db: Database, audit: AuditTrail) -> None:
+        self._db = db
+        self._audit = audit
+
+    def keep(self, data: bytes, *, retention_days: int) -> str:
+        """Store a probe image for ``retention_days``; return its SHA-256 (hex).
+
+        Keeping the same bytes again extends the period, never shortens it.
+        """
+        if not isinstance(data, bytes) or not data:
+            raise InputError("a probe image is non-empty bytes")
+        if not 1 <= retention_days <= MAX_RETENTION_DAYS:
+            raise InputError(f"retention_days must be between 1 and {MAX_RETENTION_DAYS}")
+        digest = hashlib.sha256(data).hexdigest()
+        now = self._db.now()
+        expires = format_time(now + timedelta(days=retention_days))
+        with self._db.write() as conn:
+            conn.execute(
+                "INSERT INTO probes (sha256, data, stored_at, expires_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (sha256) DO UPDATE "
+                "SET expires_at = MAX(expires_at, excluded.expires_at)",
+                (digest, data, format_time(now), expires),
+            )
+        return digest
+
+    def get(self, sha256: str) -> bytes:
+        """The bytes of a kept probe; NotFoundError once its retention period is over."""
+        with self._db.read() as conn:
+            row = conn.execute(
+                "SELECT data, expires_at FROM probes WHERE sha256 = ?", (sha256.lower(),)
+            ).fetchone()
+        if row is None or parse_time(row["expires_at"]) <= self._db.now():
+            raise NotFoundError(f"no probe image {sha256} is kept")
+        return bytes(row["data"])
+
+    def expires(self, sha256: str) -> datetime:
+        with self._db.read() as conn:
+            row = conn.execute(
+                "SELECT expires_at FROM probes WHERE sha256 = ?", (sha256.lower(),)
+            ).fetchone()
+        if row is None:
+            raise NotFoundError(f"no probe image {sha256} is kept")
+        return parse_time(row["expires_at"])
+
+    def purge_expired(self, now: datetime | None = None, *, actor: str = PURGE_ACTOR) -> int:
+        """Delete the bytes of every probe past its retention; log it; return how many."""
+        moment = format_time(now if now is not None else self._db.now())
+        with self._db.write() as conn:
+            digests = [
+                str(r[0])
+                for r in conn.execute(
+                    "SELECT sha256 FROM probes WHERE expires_at <= ? ORDER BY sha256", (moment,)
+                )
+            ]
+            if digests:
+                conn.execute("DELETE FROM probes WHERE expires_at <= ?", (moment,))
+                self._audit.append(
+                    actor=actor,
+                    action=Action.PROBE_PURGE,
+                    payload={"count": len(digests), "sha256": digests},
+                )
+        if digests and not self._db.checkpoint():
+            log.warning(
+                "probe images deleted, but a reader kept the write-ahead log from being "
+                "truncated; it will be overwritten by later writes"
+            )
+        return len(digests)

@@ -1,0 +1,38 @@
+"""The catalog: images, faces, subjects, collections, ingest runs and the erasure blocklist.
+
+SQLite, one file per home (``catalog.sqlite``). It is the source of truth; the vector index is
+derived from it (``Catalog.face_vectors``) and tells whether it is stale from ``Catalog.state``.
+"""
+
+from facesearch.catalog.records import (
+    RUN_STATUSES,
+    AddedImage,
+    CatalogState,
+    CollectionInfo,
+    FaceRecord,
+    ImageRecord,
+    IngestFailure,
+    IngestRun,
+    NewFace,
+    NewImage,
+    RunStatus,
+)
+from facesearch.catalog.schema import SCHEMA_VERSION
+from facesearch.catalog.store import CATALOG_FILE, Catalog
+
+__all__ = [
+    "CATALOG_FILE",
+    "RUN_STATUSES",
+    "SCHEMA_VERSION",
+    "AddedImage",
+    "Catalog",
+    "CatalogState",
+    "CollectionInfo",
+    "FaceRecord",
+    "ImageRecord",
+    "IngestFailure",
+    "IngestRun",
+    "NewFace",
+    "NewImage",
+    "RunStatus",
+]

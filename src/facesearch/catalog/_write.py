@@ -1,0 +1,112 @@
+"""INSERTs, UPDATEs and DELETEs. Every function runs inside the caller's write transaction."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+
+from facesearch.catalog import _codec, _read
+from facesearch.catalog._prepare import PreparedImage
+from facesearch.catalog.records import AddedImage, FaceRecord
+from facesearch.errors import CatalogError, NotFoundError
+
+
+def ensure_collection(conn: sqlite3.Connection, name: str) -> int:
+    cid = _read.collection_id(conn, name)
+    if cid is None:
+        cur = conn.execute(
+            "INSERT INTO collections (name, created) VALUES (?, ?)", (name, _codec.now_utc())
+        )
+        cid = int(cur.lastrowid or 0)
+    return cid
+
+
+def ensure_subject(conn: sqlite3.Connection, name: str) -> int:
+    conn.execute("INSERT INTO subjects (name) VALUES (?) ON CONFLICT (name) DO NOTHING", (name,))
+    return _read.subject_id(conn, name)
+
+
+def model_key(
+    conn: sqlite3.Connection, name: str, dim: int, cache: dict[str, tuple[int, int]]
+) -> int:
+    model = cache.get(name) or _read.model(conn, name)
+    if model is None:
+        cur = conn.execute("INSERT INTO models (name, dim) VALUES (?, ?)", (name, dim))
+        model = (int(cur.lastrowid or 0), dim)
+    if model[1] != dim:
+        raise CatalogError(
+            f"model {name!r} has {model[1]}-dimensional embeddings in this catalog, not {dim}"
+        )
+    cache[name] = model
+    return model[0]
+
+
+def insert_images(
+    conn: sqlite3.Connection, cid: int, prepared: Sequence[PreparedImage]
+) -> list[AddedImage]:
+    models: dict[str, tuple[int, int]] = {}
+    in_batch: dict[str, int] = {}
+    out: list[AddedImage] = []
+    for item in prepared:
+        existing = in_batch.get(item.sha256)
+        if existing is None:
+            row = conn.execute(
+                "SELECT id FROM images WHERE collection_id = ? AND sha256 = ?", (cid, item.sha256)
+            ).fetchone()
+            existing = None if row is None else int(row[0])
+        if existing is not None:
+            out.append(AddedImage(image_id=existing, face_ids=(), duplicate=True))
+            continue
+        cur = conn.execute(
+            """INSERT INTO images (collection_id, sha256, source, size_bytes, width, height,
+                added, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+            (cid, item.sha256, item.source, item.size_bytes, item.width, item.height,
+             _codec.now_utc(), item.metadata),
+        )  # fmt: skip
+        image_id = int(cur.lastrowid or 0)
+        in_batch[item.sha256] = image_id
+        labelled = item.subject is not None and any(f.labelled for f in item.faces)
+        subject = ensure_subject(conn, item.subject) if labelled and item.subject else None
+        face_ids = []
+        for face in item.faces:
+            cur = conn.execute(
+                """INSERT INTO faces (image_id, face_index, x, y, w, h, landmarks, det_score,
+                    quality, model_id, dim, embedding, subject_id)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                (image_id, face.face_index, *face.bbox, face.landmarks, face.det_score,
+                 face.quality, model_key(conn, face.model_id, face.dim, models), face.dim,
+                 face.embedding, subject if face.labelled else None),
+            )  # fmt: skip
+            face_ids.append(int(cur.lastrowid or 0))
+        out.append(AddedImage(image_id=image_id, face_ids=tuple(face_ids), duplicate=False))
+    return out
+
+
+def require_faces(conn: sqlite3.Connection, ids: Sequence[int]) -> None:
+    present = 0
+    for part in _read.chunks(ids):
+        present += conn.execute(
+            f"SELECT count(*) FROM faces WHERE id IN ({_read.placeholders(len(part))})", part
+        ).fetchone()[0]
+    if present != len(ids):
+        raise NotFoundError(f"{len(ids) - present} of the {len(ids)} face ids do not exist")
+
+
+def require_run(conn: sqlite3.Connection, run_id: int) -> None:
+    if conn.execute("SELECT 1 FROM ingest_runs WHERE id = ?", (int(run_id),)).fetchone() is None:
+        raise NotFoundError(f"no ingest run with id {run_id}")
+
+
+def erase_faces(
+    conn: sqlite3.Connection, records: Sequence[FaceRecord], prune_images: bool
+) -> None:
+    ids = [r.id for r in records]
+    for part in _read.chunks(ids):
+        conn.execute(f"DELETE FROM faces WHERE id IN ({_read.placeholders(len(part))})", part)
+    if prune_images:
+        for part in _read.chunks(sorted({r.image_id for r in records})):
+            conn.execute(
+                f"""DELETE FROM images WHERE id IN ({_read.placeholders(len(part))})
+                AND NOT EXISTS (SELECT 1 FROM faces WHERE faces.image_id = images.id)""",
+                part,
+            )

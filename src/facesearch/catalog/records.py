@@ -1,0 +1,152 @@
+"""Plain data that goes in and out of the catalog.
+
+``New*`` records are what ingest hands in; the others are what the catalog hands back. Box and
+landmark coordinates follow the convention written down in ``facesearch.types``. Times are UTC
+ISO 8601 strings. Embeddings are numpy float32 vectors; they are left out of equality.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from facesearch.types import BBox, Embedding
+
+RunStatus = Literal["completed", "failed", "interrupted"]
+RUN_STATUSES: tuple[str, ...] = ("running", "completed", "failed", "interrupted")
+
+
+@dataclass(frozen=True)
+class NewFace:
+    """A face to store: where it is in its image, how good it is, and its embedding."""
+
+    face_index: int  # position of the face in its image (the detector's order)
+    bbox: BBox
+    landmarks: tuple[tuple[float, float], ...]  # five (x, y) points
+    det_score: float
+    quality: Mapping[str, float]  # Quality.as_dict(): size, sharpness, yaw, pitch, roll, score
+    model_id: str  # the embedder that produced the embedding
+    embedding: Embedding = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class NewImage:
+    """An image to store in a collection, with every face found in it."""
+
+    sha256: str  # of the file's bytes, lower-case hex; (collection, sha256) is unique
+    source: str  # where it came from: a path, an archive member, a URI
+    size_bytes: int
+    width: int
+    height: int
+    metadata: Mapping[str, Any] | None = None  # any JSON object
+    subject: str | None = None  # label the faces with this subject (created on demand)
+    faces: tuple[NewFace, ...] = ()
+    label_faces: tuple[int, ...] | None = None  # face_index values the subject applies to;
+    # None: every face of the image
+
+
+@dataclass(frozen=True)
+class AddedImage:
+    """What ``add_images`` did with one NewImage, in the order they were given."""
+
+    image_id: int  # the new image, or the one already there for a duplicate
+    face_ids: tuple[int, ...]  # in the order of NewImage.faces; empty for a duplicate
+    duplicate: bool  # the collection already held this sha256: nothing was added
+
+
+@dataclass(frozen=True)
+class CollectionInfo:
+    name: str
+    images: int
+    faces: int
+    created: str
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    id: int
+    sha256: str
+    collection: str
+    source: str
+    size_bytes: int
+    width: int
+    height: int
+    added: str
+    metadata: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class FaceRecord:
+    """A stored face with what a search result needs to show it."""
+
+    id: int
+    image_id: int
+    collection: str
+    source: str  # the image's source
+    face_index: int
+    bbox: BBox
+    landmarks: tuple[tuple[float, float], ...]
+    det_score: float
+    quality: dict[str, float]
+    model_id: str
+    subject: str | None
+    embedding: Embedding | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class IngestRun:
+    id: int
+    started: str
+    finished: str | None  # None while running, or when the run was cut short by a crash
+    arguments: dict[str, Any]
+    summary: dict[str, Any] | None
+    status: str  # one of RUN_STATUSES
+    failures: int
+
+
+@dataclass(frozen=True)
+class IngestFailure:
+    run_id: int
+    source: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class CatalogState:
+    """What a derived vector index records to tell later whether it is stale.
+
+    Two states are equal exactly when the faces of the model are the same ones: adding a face
+    raises ``max_face_id`` (ids are never reused), deleting one raises ``erasure_generation``,
+    and ``catalog_id`` differs between two catalog files.
+    """
+
+    catalog_id: str
+    model_id: str
+    dim: int | None  # None while the catalog holds no embedding of this model
+    face_count: int
+    max_face_id: int  # 0 when there is no face
+    erasure_generation: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "catalog_id": self.catalog_id,
+            "model_id": self.model_id,
+            "dim": self.dim,
+            "face_count": self.face_count,
+            "max_face_id": self.max_face_id,
+            "erasure_generation": self.erasure_generation,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CatalogState:
+        """Read back ``as_dict()``; KeyError or ValueError if it is not one."""
+        dim = data["dim"]
+        return cls(
+            catalog_id=str(data["catalog_id"]),
+            model_id=str(data["model_id"]),
+            dim=None if dim is None else int(dim),
+            face_count=int(data["face_count"]),
+            max_face_id=int(data["max_face_id"]),
+            erasure_generation=int(data["erasure_generation"]),
+        )

@@ -1,0 +1,188 @@
+"""The catalog's schema, as an ordered list of forward migrations.
+
+The version of a database is SQLite's ``PRAGMA user_version``: 0 for a new file, N once the
+first N migrations have run. ``migrate`` applies the missing ones, in order, inside one
+``BEGIN IMMEDIATE`` transaction, so a crash or a concurrent opener never sees half a migration,
+and refuses a database written by a newer facesearch. Never edit a released migration: append
+a new one.
+
+Tables (integer ids are AUTOINCREMENT, so an id deleted is never handed out again and a stale
+vector index can never mistake a new face for an erased one):
+
+    collections      id, name (unique), created; image_count and face_count kept by triggers
+    subjects         id, name (unique)
+    models           id, name (unique, the embedder's model id), dim; face_count kept by triggers
+    images           id, collection_id, sha256 (unique within a collection), source, size_bytes,
+                     width, height, added (UTC ISO 8601), metadata (JSON object or NULL)
+    faces            id, image_id, face_index (unique within an image), bbox x y w h,
+                     landmarks (ten little-endian float64: five (x, y) points), det_score,
+                     quality (JSON object), model_id, dim, embedding (dim little-endian
+                     float32), subject_id (NULL: unlabelled)
+    ingest_runs      id, started, finished, arguments (JSON), summary (JSON), status
+    ingest_failures  id, run_id, source, reason
+    blocklist        id, model_id, dim, embedding, added, note                    (version 2)
+    catalog_state    one row: catalog_id (random, per file), erasure_generation  (version 2)
+
+The counters exist so that ``Catalog.state`` and ``Catalog.collections`` stay O(1) at 10^7 faces.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+from facesearch.errors import CatalogError
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    statements: tuple[str, ...]
+
+
+_V1 = (
+    """CREATE TABLE collections (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL UNIQUE,
+        created TEXT NOT NULL,
+        image_count INTEGER NOT NULL DEFAULT 0,
+        face_count INTEGER NOT NULL DEFAULT 0
+    )""",
+    """CREATE TABLE subjects (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL UNIQUE
+    )""",
+    """CREATE TABLE models (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL UNIQUE,
+        dim INTEGER NOT NULL CHECK (dim > 0),
+        face_count INTEGER NOT NULL DEFAULT 0
+    )""",
+    """CREATE TABLE images (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        collection_id INTEGER NOT NULL REFERENCES collections (id),
+        sha256 TEXT NOT NULL CHECK (length(sha256) = 64),
+        source TEXT NOT NULL,
+        size_bytes INTEGER NOT NULL CHECK (size_bytes >= 0),
+        width INTEGER NOT NULL CHECK (width >= 0),
+        height INTEGER NOT NULL CHECK (height >= 0),
+        added TEXT NOT NULL,
+        metadata TEXT,
+        UNIQUE (collection_id, sha256)
+    )""",
+    """CREATE TABLE faces (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        image_id INTEGER NOT NULL REFERENCES images (id),
+        face_index INTEGER NOT NULL CHECK (face_index >= 0),
+        x REAL NOT NULL,
+        y REAL NOT NULL,
+        w REAL NOT NULL,
+        h REAL NOT NULL,
+        landmarks BLOB NOT NULL CHECK (length(landmarks) = 80),
+        det_score REAL NOT NULL,
+        quality TEXT NOT NULL,
+        model_id INTEGER NOT NULL REFERENCES models (id),
+        dim INTEGER NOT NULL,
+        embedding BLOB NOT NULL CHECK (length(embedding) = 4 * dim),
+        subject_id INTEGER REFERENCES subjects (id),
+        UNIQUE (image_id, face_index)
+    )""",
+    # faces(image_id) is served by the UNIQUE (image_id, face_index) index.
+    "CREATE INDEX faces_by_model ON faces (model_id, id)",
+    "CREATE INDEX faces_by_subject ON faces (subject_id) WHERE subject_id IS NOT NULL",
+    """CREATE TABLE ingest_runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        started TEXT NOT NULL,
+        finished TEXT,
+        arguments TEXT NOT NULL,
+        summary TEXT,
+        status TEXT NOT NULL
+    )""",
+    """CREATE TABLE ingest_failures (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id INTEGER NOT NULL REFERENCES ingest_runs (id),
+        source TEXT NOT NULL,
+        reason TEXT NOT NULL
+    )""",
+    "CREATE INDEX ingest_failures_by_run ON ingest_failures (run_id)",
+    """CREATE TRIGGER images_count_insert AFTER INSERT ON images BEGIN
+        UPDATE collections SET image_count = image_count + 1 WHERE id = NEW.collection_id;
+    END""",
+    """CREATE TRIGGER images_count_delete AFTER DELETE ON images BEGIN
+        UPDATE collections SET image_count = image_count - 1 WHERE id = OLD.collection_id;
+    END""",
+    """CREATE TRIGGER faces_count_insert AFTER INSERT ON faces BEGIN
+        UPDATE models SET face_count = face_count + 1 WHERE id = NEW.model_id;
+        UPDATE collections SET face_count = face_count + 1
+            WHERE id = (SELECT collection_id FROM images WHERE id = NEW.image_id);
+    END""",
+    """CREATE TRIGGER faces_count_delete AFTER DELETE ON faces BEGIN
+        UPDATE models SET face_count = face_count - 1 WHERE id = OLD.model_id;
+        UPDATE collections SET face_count = face_count - 1
+            WHERE id = (SELECT collection_id FROM images WHERE id = OLD.image_id);
+    END""",
+)
+
+_V2 = (
+    """CREATE TABLE blocklist (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        model_id INTEGER NOT NULL REFERENCES models (id),
+        dim INTEGER NOT NULL,
+        embedding BLOB NOT NULL CHECK (length(embedding) = 4 * dim),
+        added TEXT NOT NULL,
+        note TEXT NOT NULL
+    )""",
+    "CREATE INDEX blocklist_by_model ON blocklist (model_id)",
+    """CREATE TABLE catalog_state (
+        singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+        catalog_id TEXT NOT NULL,
+        erasure_generation INTEGER NOT NULL
+    )""",
+    "INSERT INTO catalog_state VALUES (1, lower(hex(randomblob(16))), 0)",
+    """CREATE TRIGGER faces_erasure AFTER DELETE ON faces BEGIN
+        UPDATE catalog_state SET erasure_generation = erasure_generation + 1;
+    END""",
+)
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "images, faces, subjects, collections, models, ingest runs", _V1),
+    Migration(2, "erasure: blocklist, catalog id and erasure generation", _V2),
+)
+
+SCHEMA_VERSION = MIGRATIONS[-1].version
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(conn: sqlite3.Connection, target: int | None = None) -> int:
+    """Bring the database up to ``target`` (default: the latest); return the version before.
+
+    ``conn`` must be in autocommit mode (``isolation_level=None``) with no open transaction.
+    """
+    latest = MIGRATIONS[-1].version
+    target = latest if target is None else target
+    if not 0 <= target <= latest:
+        raise CatalogError(f"no schema version {target}; this code knows 0..{latest}")
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        before = schema_version(conn)
+        if before > latest:
+            raise CatalogError(
+                f"the catalog has schema version {before}, newer than this facesearch "
+                f"understands ({latest}); upgrade facesearch"
+            )
+        for migration in MIGRATIONS:
+            if before < migration.version <= target:
+                for statement in migration.statements:
+                    conn.execute(statement)
+        if target > before:
+            # PRAGMA takes no parameters; target is an int checked above.
+            conn.execute(f"PRAGMA user_version = {int(target)}")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return before

@@ -1,0 +1,25 @@
+"""Vector index: unit embeddings in, nearest faces out (inner product = cosine).
+
+One protocol (``VectorIndex``), two backends: ``NumpyIndex`` (brute force, the reference
+and test oracle) and ``FaissIndex`` (exact, then IVF-SQ8 past a size). ``make_index`` and
+``load_index`` pick a backend by kind. Conventions (padding, ties, erasure) are in ``base``;
+the atomic save protocol in ``storage``.
+
+The index is derived data: the catalog holds the embeddings and can rebuild it.
+"""
+
+from facesearch.index.base import PAD_ID, PAD_SIMILARITY, VectorIndex
+from facesearch.index.factory import KINDS, load_index, make_index
+from facesearch.index.faiss_index import FaissIndex
+from facesearch.index.numpy_index import NumpyIndex
+
+__all__ = [
+    "KINDS",
+    "PAD_ID",
+    "PAD_SIMILARITY",
+    "FaissIndex",
+    "NumpyIndex",
+    "VectorIndex",
+    "load_index",
+    "make_index",
+]

@@ -1,0 +1,288 @@
+"""sources: files, folders, archives and list files -> Source items, failures included."""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from facesearch.errors import CorruptImageError, ImageError, ImageTooLargeError, InputError
+from facesearch.sources import Source, is_image_name, iter_sources
+
+LIMIT = 1000
+
+
+def write(path: Path, data: bytes | None = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data if data is not None else path.name.encode())
+    return path
+
+
+def collect(*paths: str | Path, limit: int = LIMIT) -> list[Source]:
+    return list(iter_sources(list(paths), limit))
+
+
+@pytest.fixture
+def gallery(tmp_path: Path) -> Path:
+    root = tmp_path / "gallery"
+    write(root / "Person_Name" / "Person_Name_0002.JPG")
+    write(root / "Person_Name" / "Person_Name_0001.jpg")
+    write(root / "Other" / "x.png")
+    write(root / "Other" / "notes.txt")  # not an image: skipped inside a folder
+    write(root / "Other" / ".hidden.jpg")
+    write(root / ".cache" / "y.jpg")
+    write(root / "b.jpeg")
+    write(root / "z" / "deeper" / "w.webp")
+    return root
+
+
+def test_a_folder_yields_its_images_sorted_with_their_folder_as_label(gallery: Path) -> None:
+    found = collect(gallery)
+    real = gallery.resolve()
+    assert [(s.id, s.label) for s in found] == [
+        (str(real / "Other" / "x.png"), "Other"),
+        (str(real / "Person_Name" / "Person_Name_0001.jpg"), "Person_Name"),
+        (str(real / "Person_Name" / "Person_Name_0002.JPG"), "Person_Name"),
+        (str(real / "b.jpeg"), "gallery"),
+        (str(real / "z" / "deeper" / "w.webp"), "deeper"),
+    ]
+    assert found[1].read() == b"Person_Name_0001.jpg"
+    assert found[1].size == len(b"Person_Name_0001.jpg") and found[1].problem is None
+    assert [s.id for s in collect(gallery)] == [s.id for s in found]  # deterministic
+
+
+def test_a_relative_folder_and_its_label(gallery: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(gallery / "Person_Name")
+    (first, _) = collect(".")
+    assert first.label == "Person_Name" and Path(first.id).is_absolute()
+
+
+def test_a_named_file_passes_whatever_its_extension(tmp_path: Path) -> None:
+    path = write(tmp_path / "Ann" / "photo.dat", b"\x89PNG...")
+    (source,) = collect(path)
+    assert (source.id, source.label, source.read()) == (str(path.resolve()), "Ann", b"\x89PNG...")
+
+
+def test_a_missing_path_is_an_item_that_fails_to_read(tmp_path: Path) -> None:
+    good = write(tmp_path / "a.jpg")
+    missing, source = collect(tmp_path / "nope.jpg", good)
+    assert missing.id == str(tmp_path.resolve() / "nope.jpg") and missing.problem == "not found"
+    with pytest.raises(ImageError, match="not found") as caught:
+        missing.read()
+    assert caught.value.path == missing.id
+    assert source.read() == b"a.jpg"
+
+
+def test_files_over_the_limit_are_refused(tmp_path: Path) -> None:
+    at_limit = write(tmp_path / "ok.jpg", b"x" * LIMIT)
+    over = write(tmp_path / "big.jpg", b"x" * (LIMIT + 1))
+    ok, big = collect(at_limit, over)
+    assert len(ok.read()) == LIMIT
+    assert big.size == LIMIT + 1
+    with pytest.raises(ImageTooLargeError):
+        big.read()
+
+
+def test_a_file_gone_before_it_is_read(tmp_path: Path) -> None:
+    (source,) = collect(write(tmp_path / "a.jpg"))
+    (tmp_path / "a.jpg").unlink()
+    with pytest.raises(ImageError, match="cannot read"):
+        source.read()
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="needs symbolic links")
+def test_symbolic_links_are_followed_without_looping(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    write(root / "a" / "1.jpg")
+    os.symlink(root, root / "a" / "loop")  # a folder that contains itself
+    outside = write(tmp_path / "elsewhere" / "2.jpg")
+    os.symlink(outside, root / "a" / "alias.jpg")
+    os.symlink(tmp_path / "gone.jpg", root / "a" / "dangling.jpg")
+    found = collect(root)
+    assert [(s.id, s.label) for s in found] == [
+        (str((root / "a" / "1.jpg").resolve()), "a"),
+        (str(outside.resolve()), "a"),  # id: the resolved path; label: where it was found
+    ]
+
+
+def test_bad_arguments_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(InputError):
+        list(iter_sources([tmp_path], 0))
+    with pytest.raises(InputError):
+        list(iter_sources(str(tmp_path), LIMIT))  # type: ignore[arg-type]
+
+
+def test_image_names() -> None:
+    assert all(is_image_name(n) for n in ["a.jpg", "B.JPEG", "c.Png", "d.tiff", "e.gif"])
+    assert not any(is_image_name(n) for n in ["a.txt", "jpg", "a.jpg.zip", "a.heic"])
+
+
+# -- archives -----------------------------------------------------------------------------------
+
+
+def make_zip(path: Path, members: dict[str, bytes], link: str | None = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+        zf.writestr(zipfile.ZipInfo("dir/"), b"")
+        if link:
+            info = zipfile.ZipInfo(link)
+            info.create_system = 3
+            info.external_attr = (stat.S_IFLNK | 0o777) << 16
+            zf.writestr(info, "/etc/passwd")
+    return path
+
+
+ARCHIVE_MEMBERS = {
+    "Person_Name/Person_Name_0001.jpg": b"one",
+    "Person_Name/notes.txt": b"skipped",
+    "top.png": b"top",
+    "../../evil.jpg": b"evil",
+    "/abs/olute.jpg": b"abs",
+    "__MACOSX/Person_Name/._Person_Name_0001.jpg": b"fork",
+    "a/.hidden.jpg": b"hidden",
+}
+EXPECTED = [
+    ("Person_Name/Person_Name_0001.jpg", "Person_Name", b"one"),
+    ("top.png", None, b"top"),
+    ("../../evil.jpg", None, b"evil"),
+    ("/abs/olute.jpg", "abs", b"abs"),
+]
+
+
+def test_zip_members_are_names_never_paths(tmp_path: Path) -> None:
+    archive = make_zip(tmp_path / "in" / "g.zip", ARCHIVE_MEMBERS, link="link.jpg")
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    found = collect(archive)
+    prefix = f"{archive.resolve()}!"
+    assert [(s.id, s.label, s.read()) for s in found] == [
+        (prefix + name, label, data) for name, label, data in EXPECTED
+    ]
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before  # nothing extracted
+
+
+def test_a_huge_zip_member_is_refused_without_reading_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    archive = make_zip(tmp_path / "bomb.zip", {"small.jpg": b"s", "huge.jpg": bytes(50 * LIMIT)})
+    opened: list[str] = []
+    real_open = zipfile.ZipFile.open
+
+    def spy(self: zipfile.ZipFile, name: str | zipfile.ZipInfo, *a: object, **k: object) -> object:
+        opened.append(name.filename if isinstance(name, zipfile.ZipInfo) else name)
+        return real_open(self, name, *a, **k)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(zipfile.ZipFile, "open", spy)
+    _, huge = collect(archive)
+    assert opened == ["small.jpg"]
+    assert huge.size == 50 * LIMIT and huge.label is None and "limit" in (huge.problem or "")
+    with pytest.raises(ImageTooLargeError):
+        huge.read()
+
+
+def test_a_zip_member_that_lies_about_its_size_fails(tmp_path: Path) -> None:
+    archive = make_zip(tmp_path / "liar.zip", {"liar.jpg": bytes(100 * LIMIT)})
+    data = bytearray(archive.read_bytes())
+    for signature, offset in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):  # local, central
+        at = data.index(signature) + offset
+        data[at : at + 4] = (10).to_bytes(4, "little")  # "10 bytes, honest"
+    archive.write_bytes(bytes(data))
+    (source,) = collect(archive)
+    with pytest.raises(CorruptImageError):
+        source.read()
+
+
+@pytest.mark.parametrize("suffix", [".tar", ".tar.gz", ".tgz"])
+def test_tar_members(tmp_path: Path, suffix: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    archive = tmp_path / f"g{suffix}"
+    members = {**ARCHIVE_MEMBERS, "huge.jpg": bytes(2 * LIMIT)}
+    with tarfile.open(archive, "w:gz" if suffix != ".tar" else "w") as tf:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+        for name, kind in (("dir", tarfile.DIRTYPE), ("dev.jpg", tarfile.CHRTYPE),
+                           ("fifo.jpg", tarfile.FIFOTYPE)):  # fmt: skip
+            info = tarfile.TarInfo(name)
+            info.type = kind
+            tf.addfile(info)
+        for name, kind in (("sym.jpg", tarfile.SYMTYPE), ("hard.jpg", tarfile.LNKTYPE)):
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname = kind, "top.png"
+            tf.addfile(info)
+    extracted: list[str] = []
+    real_extract = tarfile.TarFile.extractfile
+
+    def spy(self: tarfile.TarFile, member: tarfile.TarInfo) -> object:
+        extracted.append(member.name)
+        return real_extract(self, member)
+
+    monkeypatch.setattr(tarfile.TarFile, "extractfile", spy)
+    found = collect(archive)
+    prefix = f"{archive.resolve()}!"
+    assert [(s.id, s.label, s.read()) for s in found[:-1]] == [
+        (prefix + name, label, data) for name, label, data in EXPECTED
+    ]
+    assert found[-1].id == prefix + "huge.jpg" and found[-1].size == 2 * LIMIT
+    with pytest.raises(ImageTooLargeError):
+        found[-1].read()
+    assert "huge.jpg" not in extracted
+
+
+def test_broken_archives_are_failures_not_exceptions(tmp_path: Path) -> None:
+    garbage = write(tmp_path / "garbage.zip", b"not a zip at all" * 10)
+    good = tmp_path / "good.tar.gz"
+    with tarfile.open(good, "w:gz") as tf:
+        for i in range(30):
+            info = tarfile.TarInfo(f"p/{i:02d}.jpg")
+            payload = os.urandom(500)  # does not compress: the cut lands among the members
+            info.size = len(payload)
+            tf.addfile(info, io.BytesIO(payload))
+    cut = write(tmp_path / "cut.tar.gz", good.read_bytes()[: good.stat().st_size // 2])
+    broken, *members = collect(garbage, cut)
+    assert broken.id == str(garbage.resolve())
+    with pytest.raises(CorruptImageError):
+        broken.read()
+    assert 0 < len(members) - 1 < 30 and all(m.problem is None for m in members[:-1])
+    assert members[-1].id == str(cut.resolve()) and members[-1].problem
+    with pytest.raises(CorruptImageError):
+        members[-1].read()
+
+
+# -- list files -------------------------------------------------------------------------------
+
+
+def test_a_list_file(tmp_path: Path, gallery: Path) -> None:
+    one = write(tmp_path / "lists" / "rel" / "one.jpg")
+    absolute = write(tmp_path / "abs.png")
+    listing = tmp_path / "lists" / "photos.txt"
+    listing.write_text(
+        "\ufeff# photos to ingest\n"
+        "rel/one.jpg\n"
+        "\n"
+        f"   {absolute}   \n"
+        "  # indented comment\n"
+        "missing.jpg\n"
+        f"{gallery / 'Other'}\n"
+        "photos.txt\n",  # a list that lists itself
+        encoding="utf-8",
+    )
+    found = collect(listing)
+    assert [s.id for s in found] == [
+        str(one.resolve()),
+        str(absolute.resolve()),
+        str((tmp_path / "lists" / "missing.jpg").resolve()),
+        str((gallery / "Other" / "x.png").resolve()),
+        str(listing.resolve()),
+    ]
+    assert found[0].label == "rel" and found[0].read() == b"one.jpg"
+    assert found[2].problem == "not found"
+    assert found[4].problem and "already read" in found[4].problem
+    lst = write(tmp_path / "more.lst", b"lists/rel/one.jpg\n")
+    assert [s.id for s in collect(lst)] == [str(one.resolve())]
