@@ -1,0 +1,205 @@
+"""End-to-end throughput of the face pipeline, side by side with ageitgey/face_recognition.
+
+    .venv/bin/pip install '.[bench]'      # face_recognition + dlib (compiles dlib once)
+    .venv/bin/python benchmarks/pipeline.py [--images 1000] [--dlib-images 200]
+
+Measures, in one run on the same LFW images (read from disk each time):
+
+- facesearch end to end (read + decode + detect + align + embed, all faces), images/s;
+- each stage alone (decode, detect, align, embed) to show where the time goes;
+- the embedder under each runtime / precision (OpenVINO bf16, OpenVINO fp32, ONNX Runtime);
+- start-up: a fresh ``facesearch embed`` process on 3 images, first call and second call
+  (compiled models come from the on-disk cache the second time);
+- face_recognition (dlib HOG detector + ResNet encoder, its defaults) on the same images.
+
+Prints a table and writes benchmarks/results/pipeline.json. Absolute numbers drift with
+the machine's load; the ratios are measured side by side in one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from facesearch.align import align_face
+from facesearch.pipeline import Decodable, FacePipeline
+from facesearch.settings import Settings
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def sample_images(lfw: Path, n: int) -> list[Path]:
+    files = sorted((lfw / "lfw-deepfunneled").glob("*/*.jpg"))
+    if not files:
+        sys.exit(f"no LFW images under {lfw} (set FACESEARCH_LFW_DIR)")
+    step = max(1, len(files) // n)
+    return files[::step][:n]
+
+
+def rate(n: int, seconds: float) -> float:
+    return n / seconds if seconds > 0 else float("inf")
+
+
+def bench_facesearch(settings: Settings, files: list[Path]) -> dict[str, Any]:
+    pipeline = FacePipeline(settings)
+    warm = [Decodable(str(f), f.read_bytes()) for f in files[:16]]
+    list(pipeline.run(warm))
+    t = time.perf_counter()
+    items = (Decodable(str(f), f.read_bytes()) for f in files)
+    results = list(pipeline.run(items))
+    end_to_end = time.perf_counter() - t
+    faces = sum(len(getattr(r, "faces", ())) for r in results)
+    items_l = [Decodable(str(f), f.read_bytes()) for f in files]
+    t = time.perf_counter()
+    decoded = [pipeline.decode(i) for i in items_l]
+    t_decode = time.perf_counter() - t
+    pixels = [d.pixels for d in decoded]
+    t = time.perf_counter()
+    dets = pipeline.detector.detect(pixels)
+    t_detect = time.perf_counter() - t
+    t = time.perf_counter()
+    crops = np.stack([align_face(p, d[0].landmarks_array()) for p, d in zip(pixels, dets, strict=True) if d])
+    t_align = time.perf_counter() - t
+    t = time.perf_counter()
+    pipeline.embedder.embed(crops)
+    t_embed = time.perf_counter() - t
+    pipeline.close()
+    n = len(files)
+    return {
+        "images": n,
+        "faces": faces,
+        "end_to_end_images_per_s": rate(n, end_to_end),
+        "end_to_end_faces_per_s": rate(faces, end_to_end),
+        "decode_images_per_s": rate(n, t_decode),
+        "detect_images_per_s": rate(n, t_detect),
+        "align_faces_per_s": rate(len(crops), t_align),
+        "embed_faces_per_s": rate(len(crops), t_embed),
+        "runtime": pipeline.embedder._session.runtime,
+    }
+
+
+def bench_runtimes(settings: Settings, files: list[Path]) -> dict[str, float]:
+    base = FacePipeline(settings)
+    pixels = [base.decode(Decodable(str(f), f.read_bytes())).pixels for f in files[:256]]
+    dets = base.detector.detect(pixels)
+    crops = np.stack([align_face(p, d[0].landmarks_array()) for p, d in zip(pixels, dets, strict=True) if d])
+    base.close()
+    out = {}
+    reference = None
+    for label, changes in (
+        ("openvino-bf16", {"runtime": "openvino", "precision": "bf16"}),
+        ("openvino-fp32", {"runtime": "openvino", "precision": "fp32"}),
+        ("onnxruntime-fp32", {"runtime": "onnxruntime"}),
+    ):
+        p = FacePipeline(settings.replace(**changes))
+        p.embedder.embed(crops[:32])
+        t = time.perf_counter()
+        vectors = p.embedder.embed(crops)
+        out[f"{label}_faces_per_s"] = rate(len(crops), time.perf_counter() - t)
+        if reference is None and label == "onnxruntime-fp32":
+            reference = vectors
+        out[f"{label}_vectors"] = vectors  # type: ignore[assignment]
+        p.close()
+    ref = out.pop("onnxruntime-fp32_vectors")
+    for label in ("openvino-bf16", "openvino-fp32"):
+        vec = out.pop(f"{label}_vectors")
+        out[f"{label}_min_cosine_to_ort_fp32"] = float((vec * ref).sum(axis=1).min())  # type: ignore[operator]
+    return out
+
+
+def bench_startup(settings: Settings, files: list[Path]) -> dict[str, float]:
+    env = {**os.environ, "FACESEARCH_CACHE_DIR": str(settings.cache_dir)}
+    args = [sys.executable, "-m", "facesearch", "embed", *map(str, files[:3])]
+    out = {}
+    for label in ("first_call_s", "second_call_s"):
+        t = time.perf_counter()
+        subprocess.run(args, check=True, capture_output=True, env=env)
+        out[label] = time.perf_counter() - t
+    return out
+
+
+def bench_dlib(files: list[Path]) -> dict[str, Any] | None:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import face_recognition
+    except ImportError:
+        return None
+    face_recognition.face_encodings(face_recognition.load_image_file(str(files[0])))
+    t = time.perf_counter()
+    faces = 0
+    for f in files:
+        img = face_recognition.load_image_file(str(f))
+        boxes = face_recognition.face_locations(img)
+        faces += len(face_recognition.face_encodings(img, boxes))
+    seconds = time.perf_counter() - t
+    return {"images": len(files), "faces": faces, "images_per_s": rate(len(files), seconds)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--images", type=int, default=1000)
+    ap.add_argument("--dlib-images", type=int, default=200)
+    ap.add_argument("--skip-dlib", action="store_true")
+    args = ap.parse_args()
+    settings = Settings.from_env()
+    lfw = settings.lfw_dir.resolve()
+    files = sample_images(lfw, args.images)
+    report: dict[str, Any] = {
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "load_avg_1m": os.getloadavg()[0]},
+    }
+    print(f"facesearch pipeline on {len(files)} LFW images ...", flush=True)
+    report["facesearch"] = bench_facesearch(settings, files)
+    print("runtimes ...", flush=True)
+    report["runtimes"] = bench_runtimes(settings, files)
+    print("start-up ...", flush=True)
+    report["startup"] = bench_startup(settings, files)
+    dlib = None
+    if not args.skip_dlib:
+        print(f"face_recognition on {min(len(files), args.dlib_images)} images ...", flush=True)
+        dlib = bench_dlib(files[: args.dlib_images])
+    report["face_recognition"] = dlib
+    fs = report["facesearch"]
+    rows = [
+        ("facesearch end to end", f"{fs['end_to_end_images_per_s']:.1f} images/s",
+         f"{fs['end_to_end_faces_per_s']:.1f} faces/s"),
+        ("  decode", f"{fs['decode_images_per_s']:.0f} images/s", ""),
+        ("  detect (YuNet)", f"{fs['detect_images_per_s']:.0f} images/s", ""),
+        ("  align", f"{fs['align_faces_per_s']:.0f} faces/s", ""),
+        (f"  embed (SFace, {fs['runtime']})", f"{fs['embed_faces_per_s']:.0f} faces/s", ""),
+    ]
+    rt = report["runtimes"]
+    for label in ("openvino-bf16", "openvino-fp32", "onnxruntime-fp32"):
+        extra = rt.get(f"{label}_min_cosine_to_ort_fp32")
+        rows.append((f"  embed {label}", f"{rt[f'{label}_faces_per_s']:.0f} faces/s",
+                     f"min cos to ORT fp32 {extra:.5f}" if extra is not None else "reference"))
+    st = report["startup"]
+    rows.append(("start-up, embed 3 images", f"{st['first_call_s']:.2f} s first",
+                 f"{st['second_call_s']:.2f} s second"))
+    if dlib:
+        ratio = fs["end_to_end_images_per_s"] / dlib["images_per_s"]
+        report["ratio_facesearch_over_face_recognition"] = ratio
+        rows.append(("face_recognition (dlib HOG)", f"{dlib['images_per_s']:.1f} images/s",
+                     f"facesearch is {ratio:.1f}x faster"))
+    width = max(len(r[0]) for r in rows)
+    print()
+    for r in rows:
+        print(f"{r[0]:<{width}}  {r[1]:>18}  {r[2]}")
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "pipeline.json").write_text(json.dumps(report, indent=1))
+    print(f"\nwritten {RESULTS / 'pipeline.json'}")
+
+
+if __name__ == "__main__":
+    main()
