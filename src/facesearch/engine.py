@@ -284,11 +284,11 @@ class Engine:
             raise InputError("forget takes exactly one of face ids, image id, subject or like")
         blocklisted = False
         if face_ids is not None:
-            removed = self.catalog.delete_faces(list(face_ids))
+            removed = self.catalog.delete_faces(list(face_ids), prune_images=True)
         elif image_id is not None:
             removed = self.catalog.delete_image(image_id)
         elif subject is not None:
-            removed = self.catalog.delete_subject(subject)
+            removed = self.catalog.delete_subject(subject, prune_images=True)
         else:
             assert like is not None
             _, probe = self.main_face(like)
@@ -300,7 +300,7 @@ class Engine:
             matched = [
                 int(i) for s, i in zip(sims[0], ids[0], strict=True) if i >= 0 and s >= limit
             ]
-            removed = self.catalog.delete_faces(matched) if matched else []
+            removed = self.catalog.delete_faces(matched, prune_images=True) if matched else []
             self.catalog.blocklist_add(
                 self.pipeline.model_id, probe.embedding, note=f"forget --like, {_now()}"
             )
