@@ -98,7 +98,7 @@ body{{font-family:system-ui,sans-serif;margin:1.5rem;color:#222}}
 .card{{border:1px solid #ccc;border-radius:6px;padding:.5rem;width:170px;font-size:.9rem}}
 .card img{{width:160px;height:160px;object-fit:cover;display:block}}
 .probe{{border-color:#1a5fb4;border-width:2px}}
-.small{{font-size:.75rem;color:#555;word-break:break-all}}
+.small{{font-size:.75rem;color:#555;overflow-wrap:anywhere}}
 .warn{{color:#a40000}} .na{{width:160px;height:160px;background:#eee}}
 </style></head><body>
 <h1>facesearch search report</h1>

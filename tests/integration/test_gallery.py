@@ -189,3 +189,16 @@ def test_catalog_is_shared_source_of_truth(engine: Engine, lfw: Path, tmp_path: 
     engine.ingest([make_gallery(lfw, tmp_path / "photos", per_person=2)], label_from_dir=True)
     with Catalog.open_home(engine.settings.home) as other:
         assert other.state(engine.pipeline.model_id).face_count == engine.indexes.size()
+
+
+def test_html_report_is_self_contained(engine: Engine, lfw: Path, tmp_path: Path) -> None:
+    from facesearch.report import write_report
+
+    engine.ingest([make_gallery(lfw, tmp_path / "photos", per_person=2)], label_from_dir=True)
+    result = engine.search(probe(lfw, "Colin_Powell"), top=3)
+    out = tmp_path / "r.html"
+    write_report(result, out, engine)
+    page = out.read_text()
+    assert "lead for a person to check, not an identification" in page
+    assert page.count("data:image/jpeg;base64,") == 1 + len(result.faces[0].hits)
+    assert "http://" not in page and "https://" not in page
