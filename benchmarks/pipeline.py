@@ -68,7 +68,9 @@ def bench_facesearch(settings: Settings, files: list[Path]) -> dict[str, Any]:
     dets = pipeline.detector.detect(pixels)
     t_detect = time.perf_counter() - t
     t = time.perf_counter()
-    crops = np.stack([align_face(p, d[0].landmarks_array()) for p, d in zip(pixels, dets, strict=True) if d])
+    crops = np.stack(
+        [align_face(p, d[0].landmarks_array()) for p, d in zip(pixels, dets, strict=True) if d]
+    )
     t_align = time.perf_counter() - t
     t = time.perf_counter()
     pipeline.embedder.embed(crops)
@@ -92,7 +94,9 @@ def bench_runtimes(settings: Settings, files: list[Path]) -> dict[str, float]:
     base = FacePipeline(settings)
     pixels = [base.decode(Decodable(str(f), f.read_bytes())).pixels for f in files[:256]]
     dets = base.detector.detect(pixels)
-    crops = np.stack([align_face(p, d[0].landmarks_array()) for p, d in zip(pixels, dets, strict=True) if d])
+    crops = np.stack(
+        [align_face(p, d[0].landmarks_array()) for p, d in zip(pixels, dets, strict=True) if d]
+    )
     base.close()
     out = {}
     reference = None
@@ -156,8 +160,11 @@ def main() -> None:
     lfw = settings.lfw_dir.resolve()
     files = sample_images(lfw, args.images)
     report: dict[str, Any] = {
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "load_avg_1m": os.getloadavg()[0]},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_avg_1m": os.getloadavg()[0],
+        },
     }
     print(f"facesearch pipeline on {len(files)} LFW images ...", flush=True)
     report["facesearch"] = bench_facesearch(settings, files)
@@ -172,8 +179,11 @@ def main() -> None:
     report["face_recognition"] = dlib
     fs = report["facesearch"]
     rows = [
-        ("facesearch end to end", f"{fs['end_to_end_images_per_s']:.1f} images/s",
-         f"{fs['end_to_end_faces_per_s']:.1f} faces/s"),
+        (
+            "facesearch end to end",
+            f"{fs['end_to_end_images_per_s']:.1f} images/s",
+            f"{fs['end_to_end_faces_per_s']:.1f} faces/s",
+        ),
         ("  decode", f"{fs['decode_images_per_s']:.0f} images/s", ""),
         ("  detect (YuNet)", f"{fs['detect_images_per_s']:.0f} images/s", ""),
         ("  align", f"{fs['align_faces_per_s']:.0f} faces/s", ""),
@@ -182,16 +192,31 @@ def main() -> None:
     rt = report["runtimes"]
     for label in ("openvino-bf16", "openvino-fp32", "onnxruntime-fp32"):
         extra = rt.get(f"{label}_min_cosine_to_ort_fp32")
-        rows.append((f"  embed {label}", f"{rt[f'{label}_faces_per_s']:.0f} faces/s",
-                     f"min cos to ORT fp32 {extra:.5f}" if extra is not None else "reference"))
+        rows.append(
+            (
+                f"  embed {label}",
+                f"{rt[f'{label}_faces_per_s']:.0f} faces/s",
+                f"min cos to ORT fp32 {extra:.5f}" if extra is not None else "reference",
+            )
+        )
     st = report["startup"]
-    rows.append(("start-up, embed 3 images", f"{st['first_call_s']:.2f} s first",
-                 f"{st['second_call_s']:.2f} s second"))
+    rows.append(
+        (
+            "start-up, embed 3 images",
+            f"{st['first_call_s']:.2f} s first",
+            f"{st['second_call_s']:.2f} s second",
+        )
+    )
     if dlib:
         ratio = fs["end_to_end_images_per_s"] / dlib["images_per_s"]
         report["ratio_facesearch_over_face_recognition"] = ratio
-        rows.append(("face_recognition (dlib HOG)", f"{dlib['images_per_s']:.1f} images/s",
-                     f"facesearch is {ratio:.1f}x faster"))
+        rows.append(
+            (
+                "face_recognition (dlib HOG)",
+                f"{dlib['images_per_s']:.1f} images/s",
+                f"facesearch is {ratio:.1f}x faster",
+            )
+        )
     width = max(len(r[0]) for r in rows)
     print()
     for r in rows:

@@ -45,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from facesearch import cli_gallery
+    from facesearch import cli_gallery, cli_server
 
     parser = argparse.ArgumentParser(
         prog="facesearch",
@@ -102,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_settings)
 
     cli_gallery.add_parsers(sub)
+    cli_server.add_parsers(sub)
     return parser
 
 
@@ -172,23 +173,29 @@ def cmd_embed(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
+    from facesearch.accountability import AccountabilityStore, local_actor
     from facesearch.engine import Engine
+    from facesearch.usage import audited_verify
 
     engine = Engine(settings, open_catalog=False)
     try:
-        result = engine.verify(
-            args.a,
-            args.b,
-            threshold=args.threshold,
-            max_fmr=args.max_fmr,
-            case=args.case,
-            purpose=args.purpose,
-        )
+        with AccountabilityStore.open(settings.home) as store:
+            result, entry = audited_verify(
+                engine,
+                store,
+                local_actor(),
+                case=args.case,
+                purpose=args.purpose,
+                a=args.a,
+                b=args.b,
+                threshold=args.threshold,
+                max_fmr=args.max_fmr,
+            )
     finally:
         engine.close()
     v = result.verification
     if args.json:
-        emit({"a": str(args.a), "b": str(args.b), **v.as_dict()})
+        emit({"a": str(args.a), "b": str(args.b), **v.as_dict(), "audit_seq": entry.seq})
     else:
         verdict = "SAME PERSON (likely)" if v.same else "DIFFERENT PEOPLE (likely)"
         print(f"{verdict}: similarity {v.similarity:.4f}, threshold {v.threshold:.4f}")

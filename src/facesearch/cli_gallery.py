@@ -30,6 +30,7 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--label-from-dir", action="store_true", help="label faces with the folder name")
     p.add_argument("--workers", type=int, help="inference threads (default: all cores)")
     p.add_argument("--json", action="store_true", help="print one summary object at the end")
+    add_case_arguments(p)
     p.set_defaults(handler=cmd_ingest)
 
     p = sub.add_parser("search", help="1:N: who in the gallery looks like this probe?")
@@ -53,7 +54,9 @@ def add_parsers(sub: Any) -> None:
     g.add_argument("--subject", help="every face labelled with this subject")
     g.add_argument("--like", type=Path, help="every face like this photo's; blocklists it too")
     p.add_argument("--max-fmr", type=float, help="with --like: match threshold as an FMR")
+    p.add_argument("--reason", help="why (recorded; required once accounts exist)")
     p.add_argument("--json", action="store_true")
+    add_case_arguments(p)
     p.set_defaults(handler=cmd_forget)
 
     p = sub.add_parser("stats", help="what the gallery holds")
@@ -78,6 +81,18 @@ def _engine(settings: Settings) -> Any:
     return Engine(settings)
 
 
+def _store(settings: Settings) -> Any:
+    from facesearch.accountability import AccountabilityStore
+
+    return AccountabilityStore.open(settings.home)
+
+
+def _actor() -> Any:
+    from facesearch.accountability import local_actor
+
+    return local_actor()
+
+
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     if args.workers is not None:
         settings = settings.replace(threads=args.workers)
@@ -100,13 +115,21 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
             )
             bar.refresh()
 
+    from facesearch.usage import audited_ingest
+
     try:
-        summary = engine.ingest(
-            args.paths,
-            collection=args.collection,
-            label_from_dir=args.label_from_dir,
-            progress=progress,
-        )
+        with _store(settings) as store:
+            summary, _ = audited_ingest(
+                engine,
+                store,
+                _actor(),
+                args.paths,
+                collection=args.collection,
+                label_from_dir=args.label_from_dir,
+                progress=progress,
+                case=args.case,
+                purpose=args.purpose,
+            )
     finally:
         if bar is not None:
             bar.close()
@@ -128,17 +151,26 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    from facesearch.usage import audited_search
+
     engine = _engine(settings)
     try:
-        result = engine.search(
-            args.probe,
-            collections=args.collection,
-            top=args.top,
-            max_fmr=args.max_fmr,
-            threshold=args.threshold,
-            face=args.face,
-            allow_poor=args.allow_poor,
-        )
+        with _store(settings) as store:
+            result, entry = audited_search(
+                engine,
+                store,
+                _actor(),
+                case=args.case,
+                purpose=args.purpose,
+                image=args.probe,
+                name=str(args.probe),
+                collections=args.collection,
+                top=args.top,
+                max_fmr=args.max_fmr,
+                threshold=args.threshold,
+                face=args.face,
+                allow_poor=args.allow_poor,
+            )
         if args.report:
             from facesearch.report import write_report
 
@@ -146,7 +178,7 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         engine.close()
     if args.json:
-        _emit(result.as_dict())
+        _emit({**result.as_dict(), "audit_seq": entry.seq})
         return 0
     print(
         f"probe {result.probe}: {len(result.faces)} face(s) searched in "
@@ -171,24 +203,34 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
                 f"in this gallery"
             )
     print("A candidate is a lead for a person to check, not an identification.")
+    print(f"recorded as audit entry {entry.seq}")
     if args.report:
         print(f"report written to {args.report}")
     return 0
 
 
 def cmd_forget(args: argparse.Namespace, settings: Settings) -> int:
+    from facesearch.usage import audited_forget
+
     engine = _engine(settings)
     try:
-        result = engine.forget(
-            face_ids=args.face,
-            image_id=args.image,
-            subject=args.subject,
-            like=args.like,
-            max_fmr=args.max_fmr,
-        )
+        with _store(settings) as store:
+            result, entry = audited_forget(
+                engine,
+                store,
+                _actor(),
+                reason=args.reason,
+                face_ids=args.face,
+                image_id=args.image,
+                subject=args.subject,
+                like=args.like,
+                max_fmr=args.max_fmr,
+                case=args.case,
+                purpose=args.purpose,
+            )
     finally:
         engine.close()
-    out = result.as_dict()
+    out = {**result.as_dict(), "audit_seq": entry.seq}
     if args.json:
         _emit(out)
     else:

@@ -133,6 +133,61 @@ class Settings:
             "rarer is skipped at ingest; forget --like uses it too."
         ),
     )
+    probe_retention_days: int = field(
+        default=30,
+        metadata=_doc(
+            "Days a searched or verified probe image is kept (named by its sha256 in the "
+            "audit trail) so a match can be re-checked; then its bytes are deleted."
+        ),
+    )
+    min_password_length: int = field(
+        default=12, metadata=_doc("Shortest password accepted for a user account (at least 8).")
+    )
+    login_max_failures: int = field(
+        default=5,
+        metadata=_doc("Failed logins for one name within 15 minutes that lock it for 15 minutes."),
+    )
+    session_idle_minutes: int = field(
+        default=30, metadata=_doc("A browser session unused for this many minutes ends.")
+    )
+    session_lifetime_hours: int = field(
+        default=12,
+        metadata=_doc("A browser session ends this many hours after login, used or not."),
+    )
+    server_max_upload_bytes: int = field(
+        default=25 * 1024 * 1024,
+        metadata=_doc(
+            "Largest request body the server accepts, in bytes (search, verify, every form); "
+            "larger is refused with 413."
+        ),
+    )
+    server_max_ingest_bytes: int = field(
+        default=2 * 1024 * 1024 * 1024,
+        metadata=_doc(
+            "Largest ingest upload (images or zip/tar archives in one request), in bytes; "
+            "larger is refused with 413."
+        ),
+    )
+    server_rate_limit: int = field(
+        default=600,
+        metadata=_doc(
+            "Requests per minute per user (per client address before login) before the "
+            "server answers 429; short bursts of up to this many are allowed. 0 = no limit."
+        ),
+    )
+    server_login_rate_limit: int = field(
+        default=30,
+        metadata=_doc(
+            "Login attempts per minute per client address before the server answers 429."
+        ),
+    )
+    server_request_timeout: float = field(
+        default=60.0,
+        metadata=_doc(
+            "Seconds a request may take (waiting for the engine included) before the server "
+            "answers 503; uploads to ingest are exempt."
+        ),
+    )
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:

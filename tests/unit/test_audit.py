@@ -201,6 +201,12 @@ def test_verify_names_two_swapped_entries(store: AccountabilityStore, clock: Fak
     assert "written as entry 3" in str(report.breaks[1])
 
 
+def test_verify_names_an_entry_moved_before_the_first(store, clock):
+    fill(store, clock, 4)
+    tamper(store, "UPDATE audit_log SET seq = 0 WHERE seq = 2")
+    assert kinds(store.verify()) == [(BreakKind.INSERTED, 0, 0), (BreakKind.DELETED, 2, 2)]
+
+
 def test_verify_names_swapped_neighbours_and_swapped_contents(store, clock):
     fill(store, clock, 6)
     cols = "time, actor, action, case_number, purpose, payload, prev_hash, hash"
@@ -524,6 +530,9 @@ def test_keeping_a_probe_again_extends_never_shortens(store, clock):
 
 
 def test_the_package_exports_what_it_lists():
-    assert sorted(acc.__all__) == sorted(set(acc.__all__))
+    assert len(acc.__all__) == len(set(acc.__all__))
     for name in acc.__all__:
-        assert getattr(acc, name) is not None
+        assert hasattr(acc, name), name
+    public = {n for n in dir(acc) if not n.startswith("_")}
+    modules = {n for n in public if type(getattr(acc, n)).__name__ == "module"}
+    assert public - modules - set(acc.__all__) == set(), "exported but not in __all__"

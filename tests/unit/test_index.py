@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pytest
 
-from facesearch.errors import ConfigError, VectorIndexError
+from facesearch.errors import VectorIndexError
 from facesearch.index import (
     PAD_ID,
     FaissIndex,
     NumpyIndex,
     VectorIndex,
-    load_index,
     make_index,
 )
 
@@ -26,13 +25,15 @@ I64 = npt.NDArray[np.int64]
 
 def unit(rng: np.random.Generator, n: int, dim: int = DIM) -> F32:
     x = rng.standard_normal((n, dim)).astype(np.float32)
-    return x / np.linalg.norm(x, axis=1, keepdims=True)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    return x
 
 
 def near(rng: np.random.Generator, x: F32, noise: float) -> F32:
     """Unit vectors close to the rows of ``x`` (planted near-duplicates)."""
     y = x + noise * rng.standard_normal(x.shape).astype(np.float32)
-    return y / np.linalg.norm(y, axis=1, keepdims=True)
+    y /= np.linalg.norm(y, axis=1, keepdims=True)
+    return y
 
 
 def ids_for(n: int, offset: int = 0) -> I64:
@@ -237,9 +238,29 @@ def test_faiss_flat_remove_scrubs_its_buffer(rng: np.random.Generator) -> None:
     x, ids = unit(rng, 500), ids_for(500)
     index = FaissIndex(DIM)
     index.add(ids, x)
-    flat = faiss.downcast_index(index._index.index)
+    flat: Any = faiss.downcast_index(index._index.index)
     view = faiss.rev_swig_ptr(flat.get_xb(), 500 * DIM)  # old size: includes freed tail
     assert x[498].tobytes() in view.tobytes()
     index.remove(ids[[10, 499]])
     raw = view.tobytes()
     assert x[10].tobytes() not in raw and x[499].tobytes() not in raw
+
+
+def test_faiss_ivf_remove_scrubs_its_lists(rng: np.random.Generator) -> None:
+    import faiss
+
+    x, ids = unit(rng, 2000), ids_for(2000)
+    index = FaissIndex(DIM, approx_threshold=1000)
+    index.add(ids, x)
+    invlists: Any = faiss.downcast_InvertedLists(index._index.invlists)
+    code_size = int(invlists.code_size)
+    list_no = int(np.argmax([invlists.list_size(i) for i in range(invlists.nlist)]))
+    size = int(invlists.list_size(list_no))
+    codes = faiss.rev_swig_ptr(invlists.get_codes(list_no), size * code_size)
+    list_ids = faiss.rev_swig_ptr(invlists.get_ids(list_no), size).copy()
+    victims = list_ids[[0, size - 1]]  # one swapped over by FAISS, one only truncated away
+    victim_codes = [codes[i * code_size : (i + 1) * code_size].tobytes() for i in (0, size - 1)]
+    assert all(c in codes.tobytes() for c in victim_codes)
+    assert index.remove(victims) == 2
+    raw = codes.tobytes()  # the list's old extent, freed tail included
+    assert not any(c in raw for c in victim_codes)

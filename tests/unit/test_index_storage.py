@@ -4,16 +4,42 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import faiss
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from facesearch.errors import ConfigError, VectorIndexError
 from facesearch.index import FaissIndex, NumpyIndex, VectorIndex, load_index, make_index, storage
-from tests.unit.test_index import BACKENDS, DIM, filled, ids_for, unit
+
+DIM = 32
+F32 = npt.NDArray[np.float32]
+I64 = npt.NDArray[np.int64]
+BACKENDS: dict[str, Callable[[], VectorIndex]] = {
+    "numpy": lambda: NumpyIndex(DIM),
+    "flat": lambda: make_index(DIM, "flat"),
+    "ivf": lambda: make_index(DIM, "ivf", probe_fraction=1.0),
+}
+
+
+def unit(rng: np.random.Generator, n: int, dim: int = DIM) -> F32:
+    x = rng.standard_normal((n, dim)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    return x
+
+
+def ids_for(n: int) -> I64:
+    return np.random.default_rng(n).permutation(np.arange(n, dtype=np.int64) * 7 + 3)
+
+
+def filled(name: str, ids: I64, x: F32) -> VectorIndex:
+    index = BACKENDS[name]()
+    index.add(ids, x)
+    return index
 
 
 @pytest.fixture(params=sorted(BACKENDS))
@@ -159,7 +185,7 @@ def test_crash_at_commit_keeps_previous(
         real_replace(src, dst)
 
     with monkeypatch.context() as m:
-        m.setattr(storage.os, "replace", replace)
+        m.setattr(os, "replace", replace)
         with pytest.raises(VectorIndexError):
             index.save(tmp_path)
     assert sorted(os.listdir(tmp_path)) == before
@@ -263,6 +289,7 @@ def test_threads_parameter_is_applied(rng: np.random.Generator) -> None:
     before = faiss.omp_get_max_threads()
     try:
         index = FaissIndex(DIM, threads=1)
+        index.add(np.arange(10), unit(rng, 10))
         faiss.omp_set_num_threads(2)
         index.search(unit(rng, 2), 3)
         assert faiss.omp_get_max_threads() == 1
@@ -279,3 +306,13 @@ def test_512_dimensional(tmp_path: Path) -> None:
     np.testing.assert_array_equal(got[:, 0], np.arange(20))
     index.save(tmp_path)
     assert load_index(tmp_path).dim == 512
+
+
+def test_one_big_add_goes_straight_to_ivf(rng: np.random.Generator) -> None:
+    x, ids = unit(rng, 5000), ids_for(5000)
+    index = FaissIndex(DIM, approx_threshold=2000, probe_fraction=1.0)
+    index.add(ids[:500], x[:500])
+    index.add(ids[500:], x[500:])  # crosses the threshold in one call
+    assert index.mode == "ivf" and len(index) == 5000
+    _, got = index.search(x[::50], 1)
+    np.testing.assert_array_equal(got[:, 0], ids[::50])

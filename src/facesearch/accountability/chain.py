@@ -223,6 +223,7 @@ class _Verifier:
                 )
             elif seq < expected_seq:  # only a seq below 1 can get here
                 self.add(BreakKind.INSERTED, seq, seq, f"entry with seq {seq} before entry 1")
+                continue
             intact = _row_hash(row) == row["hash"]
             if not intact:
                 broken_seqs.append(seq)

@@ -104,8 +104,9 @@ def check_vectors(vectors: object, dim: int, n: int | None = None) -> Vectors:
     if not np.issubdtype(arr.dtype, np.floating):
         raise VectorIndexError(f"vectors must be floating point, got {arr.dtype}")
     out = np.ascontiguousarray(arr, dtype=np.float32)
-    if not np.isfinite(out).all():
-        raise VectorIndexError("vectors contain NaN or infinity")
+    for start in range(0, len(out), 65536):  # in slices: no n x dim temporary
+        if not np.isfinite(out[start : start + 65536]).all():
+            raise VectorIndexError("vectors contain NaN or infinity")
     return out
 
 

@@ -172,12 +172,14 @@ class FaissIndex:
         if len(new_ids) == 0:
             return
         self._set_threads()
-        for start in range(0, len(new_ids), _ADD_CHUNK):
-            stop = start + _ADD_CHUNK
-            self._index.add_with_ids(vecs[start:stop], new_ids[start:stop])
+        if self._needs_rebuild(len(self) + len(new_ids)):
+            self._rebuild(new_ids, vecs)  # the new vectors go straight into the new index
+        else:
+            for start in range(0, len(new_ids), _ADD_CHUNK):
+                stop = start + _ADD_CHUNK
+                self._index.add_with_ids(vecs[start:stop], new_ids[start:stop])
         order = np.sort(new_ids)
         self._sorted = np.insert(self._sorted, np.searchsorted(self._sorted, order), order)
-        self._maybe_rebuild()
 
     def remove(self, ids: Ids) -> int:
         gone = check_ids(ids)
@@ -219,40 +221,50 @@ class FaissIndex:
 
     # --- switching to (and retraining) the approximate index ---------------------------------
 
-    def _maybe_rebuild(self) -> None:
-        n = len(self)
+    def _needs_rebuild(self, total: int) -> bool:
         if self.mode == "flat":
-            if self.approx_threshold is not None and n >= max(self.approx_threshold, MIN_APPROX):
-                log.info("index: %d vectors, switching from exact to IVF-SQ8", n)
-                self.rebuild()
-        elif self.retrain_growth is not None and n >= self.retrain_growth * self._trained_n:
-            log.info("index: grew from %d to %d vectors, retraining IVF", self._trained_n, n)
-            self.rebuild()
+            return self.approx_threshold is not None and total >= max(
+                self.approx_threshold, MIN_APPROX
+            )
+        return self.retrain_growth is not None and total >= self.retrain_growth * self._trained_n
 
     def rebuild(self) -> None:
         """Train a new IVF-SQ8 index for the current size from the stored vectors (float32
         in flat mode; decoded codes in IVF mode) and move every vector into it."""
-        n = len(self)
-        if n < MIN_APPROX:
+        if len(self) < MIN_APPROX:
             raise VectorIndexError(f"need at least {MIN_APPROX} vectors to build an IVF index")
         self._set_threads()
+        self._rebuild(np.zeros(0, np.int64), np.zeros((0, self._dim), np.float32))
+
+    def _rebuild(self, extra_ids: Ids, extra: Vectors) -> None:
+        """Rebuild as IVF-SQ8 holding the stored vectors plus (extra_ids, extra)."""
+        n_old = len(self)
+        n = n_old + len(extra_ids)
         nlist = self.nlist or auto_nlist(n)
+        log.info(
+            "index: building IVF-SQ8 with %d lists for %d vectors (was %s)", nlist, n, self.mode
+        )
         rng = np.random.default_rng(self.seed)
         sample = np.sort(rng.choice(n, size=min(n, TRAIN_PER_LIST * nlist), replace=False))
+        old_rows, new_rows = sample[sample < n_old], sample[sample >= n_old] - n_old
         new = self._new_ivf(nlist)
         if self.mode == "flat":
             flat = faiss.downcast_index(self._index.index)
-            vectors = flat.reconstruct_n(0, n)
+            vectors = flat.reconstruct_n(0, n_old) if n_old else extra[:0]
             id_map = faiss.vector_to_array(self._index.id_map)
-            new.train(vectors[sample])
-            for start in range(0, n, _ADD_CHUNK):
+            new.train(np.concatenate([vectors[old_rows], extra[new_rows]]))
+            for start in range(0, n_old, _ADD_CHUNK):
                 stop = start + _ADD_CHUNK
                 new.add_with_ids(vectors[start:stop], id_map[start:stop])
-            vectors.fill(0.0)
+            vectors.fill(0.0)  # scrub the temporary float32 copy
         else:
-            new.train(self._decoded_rows(sample))
+            old = self._decoded_rows(old_rows) if len(old_rows) else extra[:0]
+            new.train(np.concatenate([old, extra[new_rows]]))
             for list_ids, vectors in self._decoded_lists():
                 new.add_with_ids(vectors, list_ids)
+        for start in range(0, len(extra_ids), _ADD_CHUNK):
+            stop = start + _ADD_CHUNK
+            new.add_with_ids(extra[start:stop], extra_ids[start:stop])
         self._index = new
         self._trained_n = n
 
@@ -305,9 +317,9 @@ class FaissIndex:
     def search(self, queries: Vectors, k: int) -> tuple[Vectors, Ids]:
         q = check_vectors(queries, self._dim)
         k = check_k(k)
+        self._set_threads()
         if len(q) == 0 or len(self) == 0:
             return padded(len(q), k)
-        self._set_threads()
         if self.mode == "ivf":
             threads = self.threads or faiss.omp_get_max_threads()
             self._index.parallel_mode = 1 if len(q) < threads else 0
