@@ -249,7 +249,9 @@ class Engine:
                 if iv >= 0 and (limit is None or sv >= limit)
             ]
             records = self.catalog.faces([i for _, i in keep])
-            hits = make_hits([sv for sv, _ in keep], records, self.calibration, gallery)
+            # A face erased by another process since the index was loaded is not shown.
+            score = {i: sv for sv, i in keep}
+            hits = make_hits([score[r.id] for r in records], records, self.calibration, gallery)
             results.append(ProbeFace(f.index, f.bbox, f.quality, tuple(problems), False, hits))
         if all(r.refused for r in results):
             raise PoorProbeError(

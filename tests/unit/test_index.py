@@ -17,6 +17,7 @@ from facesearch.index import (
     VectorIndex,
     make_index,
 )
+from facesearch.index.faiss_ivf import IvfStore
 
 DIM = 32
 F32 = npt.NDArray[np.float32]
@@ -42,15 +43,14 @@ def ids_for(n: int, offset: int = 0) -> I64:
     return np.random.default_rng(n + offset).permutation(ids)
 
 
-# Backends built small: "ivf" approximates from 1 000 vectors, with every list probed
-# (exhaustive over the 8-bit codes) where the tests below need results comparable to exact.
+# Backends built small: "ivf" approximates from 1 000 vectors and probes every list, so its
+# results are comparable to exact ones (PQ candidates re-ranked from 8-bit codes).
 Factory = Callable[[], VectorIndex]
 BACKENDS: dict[str, Factory] = {
     "numpy": lambda: NumpyIndex(DIM),
     "flat": lambda: make_index(DIM, "flat"),
     "ivf": lambda: make_index(DIM, "ivf", probe_fraction=1.0),
 }
-EXACT = ("numpy", "flat")
 
 
 @pytest.fixture(params=sorted(BACKENDS))
@@ -238,7 +238,7 @@ def test_faiss_flat_remove_scrubs_its_buffer(rng: np.random.Generator) -> None:
     x, ids = unit(rng, 500), ids_for(500)
     index = FaissIndex(DIM)
     index.add(ids, x)
-    flat: Any = faiss.downcast_index(index._index.index)
+    flat: Any = faiss.downcast_index(index._store.index.index)  # type: ignore[union-attr]
     view = faiss.rev_swig_ptr(flat.get_xb(), 500 * DIM)  # old size: includes freed tail
     assert x[498].tobytes() in view.tobytes()
     index.remove(ids[[10, 499]])
@@ -246,21 +246,56 @@ def test_faiss_flat_remove_scrubs_its_buffer(rng: np.random.Generator) -> None:
     assert x[10].tobytes() not in raw and x[499].tobytes() not in raw
 
 
-def test_faiss_ivf_remove_scrubs_its_lists(rng: np.random.Generator) -> None:
+def ivf_index(rng: np.random.Generator, n: int) -> tuple[FaissIndex, IvfStore, F32, I64]:
+    x, ids = unit(rng, n), ids_for(n)
+    index = FaissIndex(DIM, approx_threshold=1000, probe_fraction=1.0)
+    index.add(ids, x)
+    store = index._store
+    assert isinstance(store, IvfStore)
+    return index, store, x, ids
+
+
+def test_ivf_remove_scrubs_pq_blocks(rng: np.random.Generator) -> None:
     import faiss
 
-    x, ids = unit(rng, 2000), ids_for(2000)
-    index = FaissIndex(DIM, approx_threshold=1000)
-    index.add(ids, x)
-    invlists: Any = faiss.downcast_InvertedLists(index._index.invlists)
-    code_size = int(invlists.code_size)
+    index, store, _, _ = ivf_index(rng, 2000)
+    invlists: Any = faiss.downcast_InvertedLists(store.coarse.invlists)
     list_no = int(np.argmax([invlists.list_size(i) for i in range(invlists.nlist)]))
     size = int(invlists.list_size(list_no))
-    codes = faiss.rev_swig_ptr(invlists.get_codes(list_no), size * code_size)
-    list_ids = faiss.rev_swig_ptr(invlists.get_ids(list_no), size).copy()
-    victims = list_ids[[0, size - 1]]  # one swapped over by FAISS, one only truncated away
-    victim_codes = [codes[i * code_size : (i + 1) * code_size].tobytes() for i in (0, size - 1)]
-    assert all(c in codes.tobytes() for c in victim_codes)
-    assert index.remove(victims) == 2
-    raw = codes.tobytes()  # the list's old extent, freed tail included
-    assert not any(c in raw for c in victim_codes)
+    n_blocks = -(-size // int(invlists.n_per_block))
+    blocks = faiss.rev_swig_ptr(
+        invlists.get_codes(list_no), n_blocks * int(invlists.block_size)
+    ).reshape(n_blocks, int(invlists.block_size))
+    rows = faiss.rev_swig_ptr(invlists.get_ids(list_no), size)
+    last_code = invlists.packer.unpack_1(blocks, size - 1)
+    assert last_code.any()
+    assert index.remove(store.row_ids[[rows[size - 1]]]) == 1  # the list's last entry
+    # FAISS only shrinks the list: without scrubbing, the code would stay in the block.
+    assert not invlists.packer.unpack_1(blocks, size - 1).any()
+
+
+def test_ivf_remove_keeps_rows_dense_and_consistent(rng: np.random.Generator) -> None:
+    index, store, x, ids = ivf_index(rng, 3000)
+    gone = ids[rng.choice(3000, 700, replace=False)]
+    index.remove(gone)
+    n = len(store)
+    assert n == 2300 and not np.isin(gone, store.row_ids[:n]).any()
+    assert np.all(store.row_ids[n:] == -1) and not store.codes[n:].any()
+    # the lookup maps every live id to the row holding it
+    np.testing.assert_array_equal(store.row_ids[store.sorted_rows], store.sorted_ids)
+    # every row appears exactly once in the lists
+    rows = np.concatenate([list_ids.copy() for _, list_ids in store._lists()])
+    np.testing.assert_array_equal(np.sort(rows), np.arange(n))
+    # and each face is still found by its own vector
+    keep = ~np.isin(ids, gone)
+    _, got = index.search(x[keep][:200], 1)
+    np.testing.assert_array_equal(got[:, 0], ids[keep][:200])
+
+
+def test_ivf_remove_scrubs_sq8_codes(rng: np.random.Generator) -> None:
+    index, store, x, ids = ivf_index(rng, 1500)
+    victims = [5, 1499]  # a hole refilled from the tail, and the tail itself
+    codes = [store.sq.encode(x[v : v + 1]).tobytes() for v in victims]
+    assert all(c in store.codes.tobytes() for c in codes)
+    index.remove(ids[victims])
+    assert not any(c in store.codes.tobytes() for c in codes)

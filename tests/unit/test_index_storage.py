@@ -15,6 +15,7 @@ import pytest
 
 from facesearch.errors import ConfigError, VectorIndexError
 from facesearch.index import FaissIndex, NumpyIndex, VectorIndex, load_index, make_index, storage
+from facesearch.index.faiss_ivf import IvfStore
 
 DIM = 32
 F32 = npt.NDArray[np.float32]
@@ -85,22 +86,23 @@ def test_empty_round_trip(backend: str, tmp_path: Path) -> None:
 
 
 def test_faiss_params_survive_save(rng: np.random.Generator, tmp_path: Path) -> None:
-    index = FaissIndex(DIM, approx_threshold=1000, nprobe=3, retrain_growth=None)
+    index = FaissIndex(DIM, approx_threshold=1000, nprobe=3, rerank=7, retrain_growth=None)
     index.add(ids_for(1200), unit(rng, 1200))
     index.save(tmp_path)
     loaded = load_index(tmp_path, threads=1)
     assert isinstance(loaded, FaissIndex)
     assert (loaded.mode, loaded.nprobe, loaded.approx_threshold) == ("ivf", 3, 1000)
     assert loaded.retrain_growth is None and loaded.effective_nprobe() == 3
+    assert loaded.rerank == 7
 
 
 # --- erasure on disk --------------------------------------------------------------------------
 
 
 def removed_fingerprint(index: VectorIndex, vector: Any) -> bytes:
-    """The bytes a vector is stored as: raw float32, or its 8-bit code in IVF mode."""
-    if isinstance(index, FaissIndex) and index.mode == "ivf":
-        return bytes(index._index.sq.compute_codes(vector[None, :]).tobytes())
+    """The bytes a vector is stored as: raw float32, or its SQ8 code in IVF mode."""
+    if isinstance(index, FaissIndex) and isinstance(index._store, IvfStore):
+        return bytes(index._store.sq.encode(vector[None, :]).tobytes())
     return bytes(vector.astype(np.float32).tobytes())
 
 
@@ -270,16 +272,23 @@ def test_switches_to_ivf_at_threshold(rng: np.random.Generator) -> None:
     np.testing.assert_array_equal(index.ids(), np.sort(ids))
     _, got = index.search(x[:100], 1)
     assert np.mean(got[:, 0] == ids[:100]) >= 0.99
-    assert index.memory_bytes() < 3000 * (DIM + 8) + 64 * DIM * 4 + 3000 * 8 + 1
+    per_face = DIM // 4 + 8 + DIM + 8 + 16
+    assert index.memory_bytes() == 3000 * per_face + index.lists * DIM * 4
 
 
 def test_retrains_when_grown(rng: np.random.Generator) -> None:
     x, ids = unit(rng, 9000), ids_for(9000)
     index = FaissIndex(DIM, approx_threshold=1000, retrain_growth=4.0, probe_fraction=1.0)
     index.add(ids[:1000], x[:1000])
-    small = int(index._index.nlist)
+    small = index.lists
+    codes_before = index._store.codes[:1000].copy()  # type: ignore[union-attr]
     index.add(ids[1000:], x[1000:])
-    assert int(index._index.nlist) > small
+    assert index.lists > small
+    # retraining keeps the SQ8 codes of the first faces bit for bit
+    store = index._store
+    assert isinstance(store, IvfStore)
+    rows = store.sorted_rows[np.searchsorted(store.sorted_ids, ids[:1000])]
+    np.testing.assert_array_equal(store.codes[rows], codes_before)
     assert len(index) == 9000
     _, got = index.search(x[-50:], 1)
     assert np.mean(got[:, 0] == ids[-50:]) >= 0.98

@@ -105,6 +105,7 @@ PERMISSIONS: MappingProxyType[Role, frozenset[Permission]] = MappingProxyType(
                 Permission.ERASE,
                 Permission.READ_GALLERY,
                 Permission.DECIDE,
+                Permission.READ_AUDIT,  # the issue: "the audit trail (auditor, admin)"
             }
         ),
         Role.INVESTIGATOR: frozenset(

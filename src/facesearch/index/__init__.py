@@ -1,7 +1,8 @@
 """Vector index: unit embeddings in, nearest faces out (inner product = cosine).
 
 One protocol (``VectorIndex``), two backends: ``NumpyIndex`` (brute force, the reference
-and test oracle) and ``FaissIndex`` (exact, then IVF-SQ8 past a size). ``make_index`` and
+and test oracle) and ``FaissIndex`` (exact, then IVF-PQ fast-scan with SQ8 re-ranking past a
+size). ``make_index`` and
 ``load_index`` pick a backend by kind. Conventions (padding, ties, erasure) are in ``base``;
 the atomic save protocol in ``storage``.
 

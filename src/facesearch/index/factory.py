@@ -2,7 +2,8 @@
 
 Kinds:
 
-``auto``   ``FaissIndex``: exact up to ``approx_threshold`` (default 200 000), IVF-SQ8 past it.
+``auto``   ``FaissIndex``: exact up to ``approx_threshold`` (default 200 000), approximate
+           (IVF-PQ fast-scan + SQ8 re-ranking) past it.
 ``flat``   ``FaissIndex`` that never approximates (``approx_threshold=None``).
 ``ivf``    ``FaissIndex`` that approximates as soon as it holds ``MIN_APPROX`` (1 000) vectors.
 ``numpy``  ``NumpyIndex``: brute force in numpy (reference; small galleries and tests).
@@ -25,7 +26,16 @@ from facesearch.index.numpy_index import NumpyIndex
 
 KINDS = ("auto", "flat", "ivf", "numpy")
 _FAISS_PARAMS = frozenset(
-    {"approx_threshold", "nlist", "nprobe", "probe_fraction", "retrain_growth", "threads", "seed"}
+    {
+        "approx_threshold",
+        "nlist",
+        "nprobe",
+        "probe_fraction",
+        "rerank",
+        "retrain_growth",
+        "threads",
+        "seed",
+    }
 )
 
 
@@ -33,7 +43,8 @@ def make_index(dim: int, kind: str = "auto", **params: Any) -> VectorIndex:
     """A new, empty index of ``kind`` (see the module docstring) for ``dim``-wide vectors.
 
     ``params`` go to the backend: for the FAISS kinds ``approx_threshold``, ``nlist``,
-    ``nprobe``, ``probe_fraction``, ``retrain_growth``, ``threads``, ``seed``; none for numpy."""
+    ``nprobe``, ``probe_fraction``, ``rerank``, ``retrain_growth``, ``threads``, ``seed`` (see
+    ``FaissIndex``); none for numpy."""
     if kind == "numpy":
         if params:
             raise ConfigError(f"numpy index takes no parameters, got {sorted(params)}")

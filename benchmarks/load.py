@@ -1,0 +1,271 @@
+"""Load test: concurrent 1:N searches through the HTTP API of a facesearch server on 127.0.0.1.
+
+    .venv/bin/python benchmarks/load.py                      # own server, 50 workers, 60 s
+    .venv/bin/python benchmarks/load.py --duration 20 --max-requests 500
+    .venv/bin/python benchmarks/load.py --url http://127.0.0.1:8000 --token fs_...
+
+Without --url it builds a throwaway home (LFW photos of --people people, --per-person each,
+ingested with the CLI), adds one investigator per worker (each with its own API token, so the
+per-user rate limit applies as in real use), starts ``facesearch serve`` on a free port and
+stops it at the end. Each worker searches held-out LFW photos (never in the gallery) in a loop
+until --duration seconds or --max-requests requests in all. Only 127.0.0.1 is ever targeted.
+
+Prints a table and writes benchmarks/results/load.json: requests, errors (any answer but 201),
+throughput, latency p50/p90/p99/max.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import httpx
+
+REPO = Path(__file__).resolve().parent.parent
+LFW = Path(os.environ.get("FACESEARCH_LFW_DIR", REPO.parent / "shared" / "data" / "lfw"))
+RESULTS = REPO / "benchmarks" / "results" / "load.json"
+PASSWORD = "load-test-password-1"
+
+
+def people(n: int, per_person: int) -> list[str]:
+    """The n people with the most LFW photos (enough for the gallery and held-out probes)."""
+    root = LFW / "lfw-deepfunneled"
+    counts = sorted(
+        ((len(list(d.iterdir())), d.name) for d in root.iterdir() if d.is_dir()), reverse=True
+    )
+    return [name for count, name in counts if count >= per_person + 3][:n]
+
+
+def photo(person: str, number: int) -> Path:
+    return LFW / "lfw-deepfunneled" / person / f"{person}_{number:04d}.jpg"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def cli(home: Path, *args: str, stdin: str | None = None) -> str:
+    r = subprocess.run(
+        [sys.executable, "-m", "facesearch", "--home", str(home), *args],
+        capture_output=True,
+        text=True,
+        input=stdin,
+        check=False,
+    )
+    if r.returncode != 0:
+        raise SystemExit(f"facesearch {' '.join(args)} failed: {r.stderr}")
+    return r.stdout
+
+
+def prepare(home: Path, args: argparse.Namespace, who: list[str]) -> dict[str, str]:
+    """Ingest the gallery and add one investigator (with a token) per worker."""
+    from facesearch.accountability import AccountabilityStore, local_actor
+
+    listing = home.parent / "gallery.txt"
+    listing.write_text(
+        "\n".join(str(photo(p, n)) for p in who for n in range(1, args.per_person + 1)) + "\n"
+    )
+    print(f"ingesting {len(who) * args.per_person} LFW photos of {len(who)} people ...")
+    print("  " + cli(home, "ingest", str(listing), "--label-from-dir").strip())
+    tokens = {}
+    me = local_actor("load-test")
+    with AccountabilityStore.open(home) as store:
+        for i in range(args.users):
+            name = f"load{i:02d}"
+            store.accounts.add_user(name, "investigator", PASSWORD, by=me)
+            tokens[name] = store.accounts.issue_token(name, by=me)
+    return tokens
+
+
+async def worker(
+    client: httpx.AsyncClient,
+    token: str,
+    probes: list[bytes],
+    offset: int,
+    deadline: float,
+    budget: list[int],
+    out: list[tuple[float, int]],
+) -> None:
+    i = offset
+    while time.monotonic() < deadline and budget[0] > 0:
+        budget[0] -= 1
+        data = probes[i % len(probes)]
+        i += 1
+        started = time.perf_counter()
+        try:
+            r = await client.post(
+                "/api/v1/searches",
+                headers={"Authorization": f"Bearer {token}"},
+                files={"image": ("probe.jpg", data, "image/jpeg")},
+                data={"case": "LOAD-1", "purpose": "load test", "top": "10"},
+            )
+            status = r.status_code
+        except httpx.HTTPError:
+            status = 0
+        out.append((time.perf_counter() - started, status))
+
+
+async def drive(
+    url: str, tokens: list[str], probes: list[bytes], args: argparse.Namespace
+) -> tuple[list[tuple[float, int]], float]:
+    limits = httpx.Limits(
+        max_connections=args.concurrency, max_keepalive_connections=args.concurrency
+    )
+    async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as client:
+        # warm the server up (models, index) and keep the probes it can search (some LFW
+        # photos hold no face the quality gate accepts); not counted
+        usable = []
+        for data in probes:
+            r = await client.post(
+                "/api/v1/searches",
+                headers={"Authorization": f"Bearer {tokens[0]}"},
+                files={"image": ("p.jpg", data, "image/jpeg")},
+                data={"case": "LOAD-0", "purpose": "warm-up"},
+            )
+            if r.status_code == 201:
+                usable.append(data)
+        print(f"{len(usable)} of {len(probes)} probe photos are searchable")
+        probes = usable
+        out: list[tuple[float, int]] = []
+        budget = [args.max_requests]
+        started = time.monotonic()
+        deadline = started + args.duration
+        await asyncio.gather(
+            *(
+                worker(client, tokens[i % len(tokens)], probes, i, deadline, budget, out)
+                for i in range(args.concurrency)
+            )
+        )
+        return out, time.monotonic() - started
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--url", help="a running server on 127.0.0.1 (default: start one)")
+    ap.add_argument("--token", help="with --url: an investigator's API token")
+    ap.add_argument("--concurrency", type=int, default=50)
+    ap.add_argument("--duration", type=float, default=60.0, help="seconds (default 60)")
+    ap.add_argument("--max-requests", type=int, default=3000)
+    ap.add_argument("--users", type=int, default=50, help="investigators (own server only)")
+    ap.add_argument("--people", type=int, default=40)
+    ap.add_argument("--per-person", type=int, default=5)
+    args = ap.parse_args()
+
+    who = people(args.people, args.per_person)
+    probes = [photo(p, args.per_person + k).read_bytes() for p in who for k in (1, 2, 3)]
+    server: subprocess.Popen[str] | None = None
+    tmp = tempfile.TemporaryDirectory(prefix="facesearch-load-")
+    try:
+        if args.url:
+            host = urlparse(args.url).hostname
+            if host not in ("127.0.0.1", "localhost"):
+                raise SystemExit("load.py only ever targets 127.0.0.1")
+            if not args.token:
+                raise SystemExit("--url needs --token (an investigator's API token)")
+            url, tokens, gallery = args.url.rstrip("/"), [args.token], None
+        else:
+            home = Path(tmp.name) / "home"
+            tokens = list(prepare(home, args, who).values())
+            gallery = len(who) * args.per_person
+            port = free_port()
+            url = f"http://127.0.0.1:{port}"
+            server = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "facesearch",
+                    "--home",
+                    str(home),
+                    "serve",
+                    "--port",
+                    str(port),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    if httpx.get(url + "/health", timeout=2).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit("the server did not start")
+                time.sleep(0.2)
+        print(
+            f"{args.concurrency} concurrent searches against {url} for up to {args.duration:g} s "
+            f"or {args.max_requests} requests ..."
+        )
+        results, seconds = asyncio.run(drive(url, tokens, probes, args))
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+        tmp.cleanup()
+
+    latencies = [t for t, status in results if status == 201]
+    errors = {}
+    for _, status in results:
+        if status != 201:
+            errors[str(status)] = errors.get(str(status), 0) + 1
+    report: dict[str, Any] = {
+        "requests": len(results),
+        "errors": sum(errors.values()),
+        "errors_by_status": errors,
+        "seconds": round(seconds, 2),
+        "throughput_per_s": round(len(results) / seconds, 2) if seconds else 0.0,
+        "concurrency": args.concurrency,
+        "users": len(tokens),
+        "gallery_images": gallery,
+        "latency_s": {
+            "p50": round(percentile(latencies, 50), 4) if latencies else None,
+            "p90": round(percentile(latencies, 90), 4) if latencies else None,
+            "p99": round(percentile(latencies, 99), 4) if latencies else None,
+            "max": round(max(latencies), 4) if latencies else None,
+            "mean": round(statistics.fmean(latencies), 4) if latencies else None,
+        },
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+    }
+    lat = report["latency_s"]
+    print()
+    print("| requests | errors | seconds | searches/s | p50 s | p90 s | p99 s | max s |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    print(
+        f"| {report['requests']} | {report['errors']} | {report['seconds']} | "
+        f"{report['throughput_per_s']} | {lat['p50']} | {lat['p90']} | {lat['p99']} | "
+        f"{lat['max']} |"
+    )
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(report, indent=1) + "\n")
+    print(f"\nwritten {RESULTS}")
+    return 0 if report["errors"] == 0 and report["requests"] > 0 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,226 @@
+"""CLI commands of the server side: serve, users, audit.
+
+    facesearch serve [--host 127.0.0.1] [--port 8000]
+    facesearch users add NAME --role admin|investigator|auditor [--password-stdin]
+    facesearch users list | disable NAME | enable NAME | token NAME
+    facesearch audit verify [--head SEQ:HASH] | export --format csv|jsonl [--out FILE] | head
+
+The person at the CLI acts as ``os:<login>`` (``local_actor()``); every change is in the audit
+trail like one made through the server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from pathlib import Path
+from typing import Any
+
+from facesearch.settings import Settings
+
+
+def add_parsers(sub: Any) -> None:
+    p = sub.add_parser("serve", help="run the web UI and the HTTP API")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.set_defaults(handler=cmd_serve)
+
+    p = sub.add_parser("users", help="user accounts of the server")
+    us = p.add_subparsers(title="actions", metavar="ACTION", required=True)
+    q = us.add_parser("add", help="add a user (asks for the password)")
+    q.add_argument("name")
+    q.add_argument("--role", required=True, choices=["admin", "investigator", "auditor"])
+    q.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    q.set_defaults(handler=cmd_users_add)
+    q = us.add_parser("list", help="list the users")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(handler=cmd_users_list)
+    q = us.add_parser("disable", help="disable a user (sessions end, tokens stop working)")
+    q.add_argument("name")
+    q.set_defaults(handler=cmd_users_disable)
+    q = us.add_parser("enable", help="enable a disabled user again")
+    q.add_argument("name")
+    q.set_defaults(handler=cmd_users_enable)
+    q = us.add_parser("token", help="issue an API token for a user (shown once)")
+    q.add_argument("name")
+    q.set_defaults(handler=cmd_users_token)
+
+    p = sub.add_parser("audit", help="the audit trail: verify, export, head")
+    au = p.add_subparsers(title="actions", metavar="ACTION", required=True)
+    q = au.add_parser("verify", help="check the hash chain; exit 0 intact, 1 broken")
+    q.add_argument("--head", help="an anchor written down earlier (SEQ:HASH from 'audit head')")
+    q.set_defaults(handler=cmd_audit_verify)
+    q = au.add_parser("export", help="write the entries as CSV or JSON lines (logged)")
+    q.add_argument("--format", required=True, choices=["csv", "jsonl"])
+    q.add_argument("--out", type=Path, help="file to write (default: stdout)")
+    q.add_argument("--actor", help="only entries of this actor")
+    q.add_argument("--action", help="only entries of this action")
+    q.add_argument("--case", help="only entries of this case number")
+    q.set_defaults(handler=cmd_audit_export)
+    q = au.add_parser("head", help="print the chain head (SEQ:HASH) to write down as an anchor")
+    q.set_defaults(handler=cmd_audit_head)
+
+
+def _store(settings: Settings) -> Any:
+    from facesearch.accountability import AccountabilityStore
+    from facesearch.server.app import policy_for
+
+    return AccountabilityStore.open(settings.home, policy=policy_for(settings))
+
+
+def _actor() -> Any:
+    from facesearch.accountability import local_actor
+
+    return local_actor()
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from facesearch.server import create_app
+
+    app = create_app(settings)
+    with _store(settings) as store:
+        has_users = store.accounts.has_users()
+    url = f"http://{'[' + args.host + ']' if ':' in args.host else args.host}:{args.port}/"
+    print(f"facesearch: serving {settings.home} at {url}", file=sys.stderr)
+    print("  open it in a browser and log in with a user account; API: /docs", file=sys.stderr)
+    if not has_users:
+        print(
+            "  no user accounts yet: add one with\n"
+            "    facesearch users add NAME --role admin   (or investigator, auditor)",
+            file=sys.stderr,
+        )
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(
+            "  warning: listening beyond this machine without TLS; put a TLS reverse proxy "
+            "in front",
+            file=sys.stderr,
+        )
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    return 0
+
+
+def _read_password(from_stdin: bool) -> str:
+    from facesearch.errors import InputError
+
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            raise InputError("the two passwords differ")
+    if not password:
+        raise InputError("no password given")
+    return password
+
+
+def cmd_users_add(args: argparse.Namespace, settings: Settings) -> int:
+    password = _read_password(args.password_stdin)
+    with _store(settings) as store:
+        user = store.accounts.add_user(args.name, args.role, password, by=_actor())
+    print(f"added {user.name} ({user.role.value})")
+    return 0
+
+
+def cmd_users_list(args: argparse.Namespace, settings: Settings) -> int:
+    import json
+
+    with _store(settings) as store:
+        rows = []
+        for u in store.accounts.users():
+            live = sum(1 for t in store.accounts.tokens(u.name) if t.revoked_at is None)
+            rows.append(
+                {
+                    "name": u.name,
+                    "role": u.role.value,
+                    "disabled": u.disabled,
+                    "created_at": u.created_at.isoformat(timespec="seconds"),
+                    "tokens": live,
+                }
+            )
+    if args.json:
+        for row in rows:
+            print(json.dumps(row))
+        return 0
+    if not rows:
+        print("no users (add one with: facesearch users add NAME --role admin)")
+    for r in rows:
+        state = "disabled" if r["disabled"] else "active"
+        print(f"{r['name']:<24} {r['role']:<13} {state:<9} tokens {r['tokens']}  {r['created_at']}")
+    return 0
+
+
+def cmd_users_disable(args: argparse.Namespace, settings: Settings) -> int:
+    with _store(settings) as store:
+        user = store.accounts.disable_user(args.name, by=_actor())
+    print(f"{user.name} disabled: its sessions ended and its tokens no longer work")
+    return 0
+
+
+def cmd_users_enable(args: argparse.Namespace, settings: Settings) -> int:
+    with _store(settings) as store:
+        user = store.accounts.enable_user(args.name, by=_actor())
+    print(f"{user.name} enabled")
+    return 0
+
+
+def cmd_users_token(args: argparse.Namespace, settings: Settings) -> int:
+    with _store(settings) as store:
+        token = store.accounts.issue_token(args.name, by=_actor())
+    print(token)
+    print(
+        f"API token for {args.name}: shown only this once; send it as "
+        "'Authorization: Bearer <token>'",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
+    from facesearch.accountability import AuditHead
+
+    expected = AuditHead.parse(args.head) if args.head else None
+    with _store(settings) as store:
+        report = store.verify(expected)
+    print(report.summary())
+    return 0 if report.ok else 1
+
+
+def cmd_audit_export(args: argparse.Namespace, settings: Settings) -> int:
+    from facesearch.accountability import Action
+    from facesearch.errors import InputError
+
+    try:
+        action = Action(args.action) if args.action else None
+    except ValueError as exc:
+        names = ", ".join(a.value for a in Action)
+        raise InputError(f"unknown action {args.action!r}; one of {names}") from exc
+    with _store(settings) as store:
+        if args.out is None:
+            count = _export(store, args, action, sys.stdout)
+        else:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            with args.out.open("w", encoding="utf-8", newline="") as out:
+                count = _export(store, args, action, out)
+    print(f"exported {count} entries", file=sys.stderr)
+    return 0
+
+
+def _export(store: Any, args: argparse.Namespace, action: Any, out: Any) -> int:
+    count: int = store.audit.export(
+        args.format,
+        out,
+        actor=_actor().name,
+        filter_actor=args.actor,
+        filter_action=action,
+        filter_case=args.case,
+    )
+    return count
+
+
+def cmd_audit_head(args: argparse.Namespace, settings: Settings) -> int:
+    with _store(settings) as store:
+        print(store.audit.head())
+    return 0

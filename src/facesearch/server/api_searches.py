@@ -1,0 +1,161 @@
+"""API: detect, search, candidates and their decisions, verify (``/api/v1``).
+
+Request bodies are ``multipart/form-data`` (or ``application/x-www-form-urlencoded`` when no
+file is sent). Every search and verification needs a case number and a stated purpose.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Depends, File, Form, UploadFile
+from fastapi.responses import Response
+
+from facesearch.accountability import Permission
+from facesearch.errors import NotFoundError
+from facesearch.server import services
+from facesearch.server.auth import Principal, needs
+from facesearch.server.context import Context, ctx
+from facesearch.server.media import crop, image_type
+from facesearch.types import BBox
+
+router = APIRouter(prefix="/api/v1", tags=["searches"])
+
+Searcher = Annotated[Principal, Depends(needs(Permission.SEARCH))]
+Reviewer = Annotated[Principal, Depends(needs(Permission.DECIDE))]
+Verifier = Annotated[Principal, Depends(needs(Permission.VERIFY))]
+Ctx = Annotated[Context, Depends(ctx)]
+
+CASE_DOC = "Case number this use belongs to (required)."
+PURPOSE_DOC = "Stated purpose of this use (required)."
+
+
+@router.post("/detect", summary="Faces in a photo (boxes, quality), to choose one to search")
+async def detect(
+    who: Searcher, c: Ctx, image: Annotated[UploadFile, File(description="The photo.")]
+) -> dict[str, Any]:
+    return await services.detect(c, who, await services.read_image(image, c))
+
+
+@router.post("/searches", status_code=201, summary="Search a probe photo in the gallery (1:N)")
+async def create_search(
+    who: Searcher,
+    c: Ctx,
+    image: Annotated[UploadFile, File(description="The probe photo.")],
+    case: Annotated[str, Form(description=CASE_DOC)],
+    purpose: Annotated[str, Form(description=PURPOSE_DOC)],
+    collections: Annotated[list[str] | None, Form(description="Collections (default all).")] = None,
+    top: Annotated[int | None, Form(ge=1, le=1000)] = None,
+    max_fmr: Annotated[float | None, Form(gt=0, lt=1)] = None,
+    threshold: Annotated[float | None, Form(ge=-1, le=1)] = None,
+    face: Annotated[int | None, Form(ge=0, description="Search only this probe face.")] = None,
+    allow_poor: Annotated[bool, Form()] = False,
+) -> dict[str, Any]:
+    data = await services.read_image(image, c)
+    return await services.search(
+        c,
+        who,
+        data,
+        case=case,
+        purpose=purpose,
+        collections=collections,
+        top=top,
+        max_fmr=max_fmr,
+        threshold=threshold,
+        face=face,
+        allow_poor=allow_poor,
+    )
+
+
+@router.get("/searches", summary="Your recent searches (last 30 days)")
+async def list_searches(who: Reviewer, c: Ctx) -> dict[str, Any]:
+    return {"items": await services.recent_searches(c, who, limit=100)}
+
+
+@router.get("/searches/{search_id:int}", summary="A search, as logged, with review status")
+async def get_search(search_id: int, who: Reviewer, c: Ctx) -> dict[str, Any]:
+    return await services.load_search(c, search_id)
+
+
+async def _probe(c: Context, search_id: int) -> tuple[dict[str, Any], bytes]:
+    search = await services.load_search(c, search_id)
+    sha = search["probe"]["sha256"]
+    if not search["probe"]["kept"]:
+        raise NotFoundError("the probe image is no longer kept (retention period over)")
+    data = await anyio.to_thread.run_sync(c.store.probes.get, sha)
+    return search, data
+
+
+@router.get(
+    "/searches/{search_id:int}/probe",
+    summary="The probe image of a search (while kept)",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}}},
+)
+async def get_probe(search_id: int, who: Reviewer, c: Ctx) -> Response:
+    _, data = await _probe(c, search_id)
+    return Response(data, media_type=image_type(data))
+
+
+@router.get(
+    "/searches/{search_id:int}/probe/faces/{face:int}/crop",
+    summary="A JPEG crop of one probe face",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}}},
+)
+async def get_probe_crop(search_id: int, face: int, who: Reviewer, c: Ctx) -> Response:
+    search, data = await _probe(c, search_id)
+    for pf in search["faces"]:
+        if pf["face"] == face and pf["bbox"]:
+            box = BBox(*[float(v) for v in pf["bbox"]])
+            jpeg = await anyio.to_thread.run_sync(crop, data, box, c.settings)
+            return Response(jpeg, media_type="image/jpeg")
+    raise NotFoundError(f"search {search_id} has no probe face {face}")
+
+
+@router.get("/candidates", summary="Possible matches waiting for you as the second person")
+async def list_pending(who: Reviewer, c: Ctx) -> dict[str, Any]:
+    return {"items": await services.pending(c, who)}
+
+
+@router.get(
+    "/searches/{search_id:int}/candidates/{face_id:int}",
+    summary="One candidate of a search: its review status and history",
+)
+async def get_candidate(search_id: int, face_id: int, who: Reviewer, c: Ctx) -> dict[str, Any]:
+    return await services.candidate(c, who, search_id, face_id)
+
+
+@router.post(
+    "/searches/{search_id:int}/candidates/{face_id:int}/decisions",
+    status_code=201,
+    summary="Record your verdict on a candidate (two-person rule)",
+)
+async def create_decision(
+    search_id: int,
+    face_id: int,
+    who: Reviewer,
+    c: Ctx,
+    verdict: Annotated[str, Form(description="possible_match or rejected")],
+    note: Annotated[str | None, Form(max_length=2000)] = None,
+) -> dict[str, Any]:
+    return await services.decide(c, who, search_id, face_id, verdict, note)
+
+
+@router.post("/verifications", status_code=201, summary="Are two photos the same person? (1:1)")
+async def create_verification(
+    who: Verifier,
+    c: Ctx,
+    a: Annotated[UploadFile, File(description="First photo.")],
+    b: Annotated[UploadFile, File(description="Second photo.")],
+    case: Annotated[str, Form(description=CASE_DOC)],
+    purpose: Annotated[str, Form(description=PURPOSE_DOC)],
+    threshold: Annotated[float | None, Form(ge=-1, le=1)] = None,
+    max_fmr: Annotated[float | None, Form(gt=0, lt=1)] = None,
+) -> dict[str, Any]:
+    data_a = await services.read_image(a, c, "first photo")
+    data_b = await services.read_image(b, c, "second photo")
+    return await services.verify(
+        c, who, data_a, data_b, case=case, purpose=purpose, threshold=threshold, max_fmr=max_fmr
+    )

@@ -1,0 +1,167 @@
+"""``create_app(settings)``: the FastAPI application, API and pages together.
+
+Layers, outermost first: Starlette's server-error guard (500 in the one error shape), security
+headers, request timeout, authentication and per-user rate limit (``auth.py``), body size
+limit (``limits.py``), then the routes. The application owns one ``Context``: the
+accountability store, the worker lanes with the engine, the ingest jobs and the metrics; they
+are opened when the server starts and closed when it stops.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from facesearch import __version__
+from facesearch.accountability import AccountabilityStore, AccountPolicy, Permission
+from facesearch.errors import ConfigError, FaceSearchError
+from facesearch.search import LEAD_NOTE
+from facesearch.server import api_admin, api_gallery, api_searches, pages, system
+from facesearch.server.auth import CSRF_FIELD, AuthMiddleware
+from facesearch.server.context import Context
+from facesearch.server.errors import handle_error
+from facesearch.server.jobs import Jobs
+from facesearch.server.limits import (
+    BodyLimitMiddleware,
+    RateLimiter,
+    SecurityHeadersMiddleware,
+    TimeoutMiddleware,
+)
+from facesearch.server.metrics import Metrics
+from facesearch.server.workers import Workers
+from facesearch.settings import Settings
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).resolve().parent
+INGEST_PATHS = ("/api/v1/ingest-jobs", "/ingest")
+PURGE_EVERY_S = 3600.0
+
+DESCRIPTION = """Self-hosted face search. **A candidate is a lead for a person to check, never
+an identification.** Log in with an API token: `Authorization: Bearer fs_...`
+(`facesearch users token NAME`). Errors are `{"error": {"code", "message"}}`."""
+
+
+def policy_for(settings: Settings) -> AccountPolicy:
+    try:
+        return AccountPolicy(
+            min_password_length=settings.min_password_length,
+            max_failures=settings.login_max_failures,
+            session_idle=timedelta(minutes=settings.session_idle_minutes),
+            session_lifetime=timedelta(hours=settings.session_lifetime_hours),
+        )
+    except FaceSearchError as exc:
+        raise ConfigError(f"account settings: {exc}") from exc
+
+
+def _check(settings: Settings) -> None:
+    for name in ("server_max_upload_bytes", "server_max_ingest_bytes", "probe_retention_days"):
+        if getattr(settings, name) <= 0:
+            raise ConfigError(f"{name} must be positive")
+    if settings.server_rate_limit < 0 or settings.server_login_rate_limit < 0:
+        raise ConfigError("rate limits must not be negative")
+    if settings.server_request_timeout < 0:
+        raise ConfigError("server_request_timeout must not be negative")
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The application for the facesearch home in ``settings``."""
+    _check(settings)
+    policy = policy_for(settings)
+    store = AccountabilityStore.open(settings.home, policy=policy)
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    templates.env.filters["strangers"] = strangers
+    templates.env.globals.update(
+        version=__version__, P=Permission, csrf_field=CSRF_FIELD, lead_note=LEAD_NOTE
+    )
+    stop = threading.Event()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        workers = Workers(settings)
+        context = Context(
+            settings=settings,
+            store=store,
+            workers=workers,
+            jobs=Jobs(settings.home, settings.max_file_bytes),
+            metrics=Metrics(),
+            templates=templates,
+        )
+        app.state.ctx = context
+        workers.warm_up()
+        purger = threading.Thread(
+            target=_purge_loop, args=(store, stop), name="fs-probe-purge", daemon=True
+        )
+        purger.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            workers.close()
+            purger.join(timeout=5)
+            store.close()
+
+    app = FastAPI(
+        title="facesearch",
+        version=__version__,
+        description=DESCRIPTION,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        lifespan=lifespan,
+    )
+    app.state.templates = templates
+    for kind in (FaceSearchError, RequestValidationError, StarletteHTTPException, Exception):
+        app.add_exception_handler(kind, handle_error)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit=settings.server_max_upload_bytes,
+        big_limit=settings.server_max_ingest_bytes,
+        big_paths=INGEST_PATHS,
+    )
+    app.add_middleware(
+        AuthMiddleware,
+        store=store,
+        limiter=RateLimiter(settings.server_rate_limit),
+        login_limiter=RateLimiter(settings.server_login_rate_limit),
+    )
+    app.add_middleware(
+        TimeoutMiddleware, seconds=settings.server_request_timeout, exempt=INGEST_PATHS
+    )
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    for module in (system, api_searches, api_gallery, api_admin, pages):
+        app.include_router(module.router)
+    return app
+
+
+def strangers(expected: float) -> str:
+    """An expected number of false candidates, in plain figures (no 5.5e-06)."""
+    if expected < 0.01:
+        return "fewer than 0.01"
+    if expected < 10:
+        return "about " + f"{expected:.2f}".rstrip("0").rstrip(".")
+    return f"about {expected:,.0f}"
+
+
+def _purge_loop(store: AccountabilityStore, stop: threading.Event) -> None:
+    """Delete kept probe images past their retention period, at start and every hour."""
+    while True:
+        try:
+            n = store.probes.purge_expired()
+            if n:
+                log.info("deleted %d probe image(s) past their retention period", n)
+        except FaceSearchError as exc:
+            log.warning("purging expired probe images failed: %s", exc)
+        if stop.wait(PURGE_EVERY_S):
+            return

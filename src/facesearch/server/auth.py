@@ -1,0 +1,245 @@
+"""Who is asking, and may they: sessions, API tokens, CSRF, roles, rate limits.
+
+Two ways in, both checked by ``AuthMiddleware`` before any route runs:
+
+- **browsers**: ``POST /login`` checks the password (argon2id, throttled by the accounts
+  layer) and sets the session cookie ``fs_session`` (HttpOnly, SameSite=Strict, Secure over
+  HTTPS). Every unsafe request (POST, PUT, PATCH, DELETE) made with the cookie must also carry
+  the session's CSRF token, as the form field ``csrf_token`` or the header ``X-CSRF-Token``,
+  and, when the browser sends one, an Origin equal to the server's. The login form itself is
+  protected by a double-submit token (cookie ``fs_login`` + field).
+- **API clients**: ``Authorization: Bearer fs_...`` (``facesearch users token NAME``). A
+  request with this header is judged by the token alone; no CSRF token is needed.
+
+Nothing but ``/health``, ``/login`` and ``/static/`` answers without one of these: everything
+else gets 401 (a browser asking for a page is sent to the login page). What a role may do is
+read from ``accountability.PERMISSIONS`` through ``require`` (403 otherwise); routes declare
+the permission they need with ``Depends(needs(Permission.X))``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import anyio
+from fastapi import Request
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from facesearch.accountability import AccountabilityStore, Permission, Role, User, can, require
+from facesearch.errors import AuthenticationError
+from facesearch.server.errors import CsrfError, RateLimitedError
+from facesearch.server.limits import RateLimiter, retry_seconds, send_error
+
+SESSION_COOKIE = "fs_session"
+LOGIN_COOKIE = "fs_login"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+PUBLIC_PATHS = frozenset({"/health", "/login"})
+PUBLIC_PREFIXES = ("/static/",)
+UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated user, and how they came in."""
+
+    user: User
+    via: Literal["session", "token"]
+    csrf: str | None = None  # the session's CSRF token (sessions only)
+    session_id: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.user.name
+
+    def can(self, permission: Permission) -> bool:
+        return can(self.user.role, permission)
+
+    @property
+    def home(self) -> str:
+        """The page a user lands on after login."""
+        if self.can(Permission.SEARCH):
+            return "/search"
+        if self.can(Permission.READ_GALLERY):
+            return "/gallery"
+        return "/audit"
+
+
+def is_public(path: str) -> bool:
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+
+
+def client_address(scope: Scope) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
+def resolve(
+    store: AccountabilityStore, headers: dict[str, str], cookies: dict[str, str]
+) -> Principal | None:
+    """The principal behind a request's credentials; None without any; 401 if they are bad."""
+    auth = headers.get("authorization")
+    if auth is not None:
+        scheme, _, token = auth.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise AuthenticationError("the Authorization header must be 'Bearer <API token>'")
+        return Principal(store.accounts.user_for_token(token.strip()), "token")
+    session_id = cookies.get(SESSION_COOKIE)
+    if session_id:
+        user, csrf = store.accounts.session_user(session_id)
+        return Principal(user, "session", csrf, session_id)
+    return None
+
+
+class AuthMiddleware:
+    """Authenticate every non-public request and apply the per-user rate limit."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        store: AccountabilityStore,
+        limiter: RateLimiter,
+        login_limiter: RateLimiter,
+    ) -> None:
+        self.app = app
+        self.store = store
+        self.limiter = limiter
+        self.login_limiter = login_limiter
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        state = scope.setdefault("state", {})
+        request = Request(scope, receive)
+        if is_public(path):
+            if path == "/login" and request.method == "POST":
+                wait = self.login_limiter.take("login:" + client_address(scope))
+                if wait:
+                    await send_error(scope, receive, send, _rate_error(wait))
+                    return
+            await self._public(scope, receive, send, request)
+            return
+        try:
+            principal = await anyio.to_thread.run_sync(
+                resolve, self.store, dict(request.headers), dict(request.cookies)
+            )
+        except AuthenticationError as exc:
+            await send_error(scope, receive, send, exc)
+            return
+        if principal is None:
+            await send_error(scope, receive, send, AuthenticationError("log in first"))
+            return
+        wait = self.limiter.take("user:" + principal.name.casefold())
+        if wait:
+            await send_error(scope, receive, send, _rate_error(wait))
+            return
+        state["principal"] = principal
+        await self.app(scope, receive, send)
+
+    async def _public(self, scope: Scope, receive: Receive, send: Send, request: Request) -> None:
+        """Public pages still learn who is logged in (the login page, error pages)."""
+        if request.cookies.get(SESSION_COOKIE) and not request.headers.get("authorization"):
+            try:
+                principal = await anyio.to_thread.run_sync(
+                    resolve, self.store, {}, dict(request.cookies)
+                )
+            except AuthenticationError:
+                principal = None
+            if principal is not None:
+                scope["state"]["principal"] = principal
+        await self.app(scope, receive, send)
+
+
+def _rate_error(wait: float) -> RateLimitedError:
+    seconds = retry_seconds(wait)
+    return RateLimitedError(f"too many requests; try again in {seconds} s", retry_after=seconds)
+
+
+def current(request: Request) -> Principal:
+    principal = request.scope.get("state", {}).get("principal")
+    if not isinstance(principal, Principal):
+        raise AuthenticationError("log in first")
+    return principal
+
+
+def optional_principal(request: Request) -> Principal | None:
+    principal = request.scope.get("state", {}).get("principal")
+    return principal if isinstance(principal, Principal) else None
+
+
+async def check_csrf(request: Request) -> None:
+    """Unsafe requests made with the session cookie must carry its CSRF token."""
+    if request.method not in UNSAFE:
+        return
+    principal = current(request)
+    if principal.via != "session":
+        return
+    origin = request.headers.get("origin")
+    own = f"{request.url.scheme}://{request.url.netloc}"
+    if origin not in (None, "null", own):  # "null": privacy settings hide it; the token decides
+        raise CsrfError("cross-origin request refused")
+    sent = request.headers.get(CSRF_HEADER)
+    if sent is None and "form" in request.headers.get("content-type", ""):
+        form = await request.form()
+        value = form.get(CSRF_FIELD)
+        sent = value if isinstance(value, str) else None
+    if not sent or not principal.csrf or not hmac.compare_digest(sent, principal.csrf):
+        raise CsrfError("missing or wrong CSRF token: reload the page and try again")
+
+
+def needs(permission: Permission) -> Callable[[Request], Awaitable[Principal]]:
+    """A dependency: the principal, after checking CSRF and that their role may ``permission``."""
+
+    async def dependency(request: Request) -> Principal:
+        principal = current(request)
+        await check_csrf(request)
+        require(principal.user, permission)
+        return principal
+
+    dependency.__name__ = f"needs_{permission.value}"
+    return dependency
+
+
+async def authenticated(request: Request) -> Principal:
+    """A dependency: any logged-in user (CSRF checked for unsafe requests)."""
+    principal = current(request)
+    await check_csrf(request)
+    return principal
+
+
+def new_login_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def check_login_token(request: Request, sent: str | None) -> None:
+    cookie = request.cookies.get(LOGIN_COOKIE)
+    if not cookie or not sent or not hmac.compare_digest(cookie, sent):
+        raise CsrfError("the login form expired; reload the page and try again")
+
+
+def safe_next(target: str | None, fallback: str) -> str:
+    """A local path to go to after login (never another site)."""
+    if (
+        target
+        and target.startswith("/")
+        and not target.startswith("//")
+        and "\\" not in target
+        and not target.startswith("/login")
+        and all(32 < ord(ch) < 127 for ch in target)
+    ):
+        return target
+    return fallback
+
+
+ROLE_WORDS = {
+    Role.ADMIN: "users, ingest, erasure, settings; may confirm candidates",
+    Role.INVESTIGATOR: "search, verify, decide on candidates",
+    Role.AUDITOR: "read the audit trail",
+}

@@ -1,0 +1,29 @@
+"""What every route reaches through ``request.app.state.ctx``: one object per server."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+from fastapi.templating import Jinja2Templates
+
+from facesearch.accountability import AccountabilityStore
+from facesearch.server.jobs import Jobs
+from facesearch.server.metrics import Metrics
+from facesearch.server.workers import Workers
+from facesearch.settings import Settings
+
+
+@dataclass
+class Context:
+    settings: Settings
+    store: AccountabilityStore
+    workers: Workers
+    jobs: Jobs
+    metrics: Metrics
+    templates: Jinja2Templates
+
+
+def ctx(request: Request) -> Context:
+    context: Context = request.app.state.ctx
+    return context

@@ -1,0 +1,248 @@
+"""Ingest by upload: files land under ``HOME/uploads/<job>/``, a background job ingests them.
+
+An upload (images and/or zip and tar archives) is saved as it arrives to
+``HOME/uploads/<job>/incoming/``; each file's type is read from its bytes (415 otherwise).
+The job, on the ingest lane, then
+
+1. unpacks archives with the same guarded reader as the CLI (``sources.iter_sources``: no
+   member name ever becomes a path, size limits, no links): each image becomes its own file,
+   ``labelled/<folder>/NNNNNN-name`` when labels come from folder names, else
+   ``plain/NNNNNN-name``. The archives are then deleted, so erasing an image can delete its
+   file;
+2. ingests ``labelled/`` with labels from folder names and ``plain/`` without, each through
+   ``usage.audited_ingest`` (one audit entry each), reporting progress as it goes.
+
+The files stay as the gallery's source images (crops and the source image are read from
+them); an erasure deletes the file of an image left without faces. Jobs are kept in memory:
+their ids mean nothing after a restart (the audit trail and the catalog's ingest runs keep
+the record).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import shutil
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from facesearch.accountability import AccountabilityStore, Actor
+from facesearch.engine import Engine
+from facesearch.errors import FaceSearchError
+from facesearch.ingest import IngestSummary
+from facesearch.sources import is_image_name, iter_sources
+from facesearch.usage import UPLOADS, audited_ingest
+
+log = logging.getLogger(__name__)
+
+MAX_LISTED_FAILURES = 50
+MAX_JOBS_KEPT = 200
+_UNSAFE = re.compile(r"[^\w.\- ]+")
+
+
+def safe_name(name: str, fallback: str = "file") -> str:
+    """A file or folder name that is only ever a name: no separators, no leading dot."""
+    base = PurePosixPath(name.replace("\\", "/")).name
+    cleaned = _UNSAFE.sub("_", base).strip(" .")[:80]
+    return cleaned or fallback
+
+
+@dataclass
+class IngestJob:
+    id: str
+    actor: str
+    collection: str
+    label_from_dir: bool
+    subject: str | None
+    files: int
+    bytes: int
+    folder: Path
+    created: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    status: str = "queued"  # queued, unpacking, ingesting, completed, failed
+    images_total: int = 0
+    images_done: int = 0  # images of finished runs, for progress across runs
+    images_seen: int = 0
+    images_added: int = 0
+    duplicates: int = 0
+    faces_added: int = 0
+    faces_blocked: int = 0
+    failures: list[dict[str, str]] = field(default_factory=list)
+    failed: int = 0
+    audit_seqs: list[int] = field(default_factory=list)
+    error: str | None = None
+    finished: str | None = None
+
+    def view(self) -> dict[str, Any]:
+        total = self.images_total
+        progress = (
+            1.0
+            if self.status == "completed"
+            else (min(1.0, self.images_seen / total) if total else 0.0)
+        )
+        return {
+            "id": self.id,
+            "status": self.status,
+            "actor": self.actor,
+            "collection": self.collection,
+            "label_from_dir": self.label_from_dir,
+            "subject": self.subject,
+            "files": self.files,
+            "bytes": self.bytes,
+            "created": self.created,
+            "finished": self.finished,
+            "progress": round(progress, 4),
+            "images_total": total,
+            "images_seen": self.images_seen,
+            "images_added": self.images_added,
+            "duplicates": self.duplicates,
+            "faces_added": self.faces_added,
+            "faces_blocked": self.faces_blocked,
+            "failed": self.failed,
+            "failures": list(self.failures),
+            "audit_seqs": list(self.audit_seqs),
+            "error": self.error,
+        }
+
+
+class Jobs:
+    """The ingest jobs of this server process."""
+
+    def __init__(self, home: Path, max_file_bytes: int) -> None:
+        self.root = home / UPLOADS
+        self.max_file_bytes = max_file_bytes
+        self._jobs: dict[str, IngestJob] = {}
+        self._lock = threading.Lock()
+
+    def new(
+        self, actor: str, collection: str, label_from_dir: bool, subject: str | None
+    ) -> IngestJob:
+        job_id = secrets.token_hex(8)
+        folder = self.root / job_id
+        (folder / "incoming").mkdir(parents=True)
+        job = IngestJob(job_id, actor, collection, label_from_dir, subject, 0, 0, folder)
+        with self._lock:
+            self._jobs[job_id] = job
+            if len(self._jobs) > MAX_JOBS_KEPT:
+                done = [j for j in self._jobs.values() if j.finished]
+                for old in done[: len(self._jobs) - MAX_JOBS_KEPT]:
+                    del self._jobs[old.id]
+        return job
+
+    def get(self, job_id: str) -> IngestJob | None:
+        with self._lock:
+            return self._jobs.get(job_id)
+
+    def all(self) -> list[IngestJob]:
+        with self._lock:
+            return sorted(self._jobs.values(), key=lambda j: j.created, reverse=True)
+
+    def discard(self, job: IngestJob) -> None:
+        with self._lock:
+            self._jobs.pop(job.id, None)
+        shutil.rmtree(job.folder, ignore_errors=True)
+
+    # --- the job, on the ingest lane -------------------------------------------------------
+
+    def run(
+        self,
+        job: IngestJob,
+        engine: Engine,
+        store: AccountabilityStore,
+        actor: Actor,
+        on_summary: Any = None,
+    ) -> None:
+        try:
+            job.status = "unpacking"
+            labelled, plain = self._unpack(job)
+            job.status = "ingesting"
+            runs = [(labelled, True), (plain, False)]
+            for folder, from_dir in runs:
+                if not folder.is_dir() or not any(folder.iterdir()):
+                    continue
+                done_before = job.images_seen
+
+                def progress(summary: IngestSummary, base: int = done_before) -> None:
+                    job.images_seen = base + summary.images_seen
+
+                summary, entry = audited_ingest(
+                    engine,
+                    store,
+                    actor,
+                    [folder],
+                    collection=job.collection,
+                    label_from_dir=from_dir,
+                    progress=progress,
+                    extra={"upload_job": job.id},
+                )
+                job.images_seen = done_before + summary.images_seen
+                job.images_added += summary.images_added
+                job.duplicates += summary.duplicates
+                job.faces_added += summary.faces_added
+                job.faces_blocked += summary.faces_blocked
+                job.failed += len(summary.failed)
+                room = MAX_LISTED_FAILURES - len(job.failures)
+                job.failures += [_shorter(f, job.folder) for f in summary.failed[: max(room, 0)]]
+                job.audit_seqs.append(entry.seq)
+                if on_summary is not None:
+                    on_summary(summary)
+            job.status = "completed"
+        except FaceSearchError as exc:
+            job.status, job.error = "failed", str(exc)
+        except Exception:
+            log.exception("ingest job %s failed", job.id)
+            job.status, job.error = "failed", "internal error; it was logged"
+        finally:
+            job.finished = datetime.now(UTC).isoformat(timespec="seconds")
+
+    def _unpack(self, job: IngestJob) -> tuple[Path, Path]:
+        incoming = job.folder / "incoming"
+        labelled, plain = job.folder / "labelled", job.folder / "plain"
+        count = 0
+        for upload in sorted(incoming.iterdir()):
+            if upload.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".gif"):
+                count += 1
+                name = f"{count:06d}-{safe_name(upload.name[7:])}"
+                if job.subject:
+                    target = labelled / safe_name(job.subject, "unnamed") / name
+                else:
+                    target = plain / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                upload.replace(target)
+                continue
+            for source in iter_sources([upload], self.max_file_bytes):
+                member = source.id.rpartition("!")[2]
+                if not is_image_name(member):
+                    continue
+                try:
+                    data = source.read()
+                except FaceSearchError as exc:
+                    job.failed += 1
+                    if len(job.failures) < MAX_LISTED_FAILURES:
+                        job.failures.append({"path": member, "reason": str(exc)})
+                    continue
+                count += 1
+                name = f"{count:06d}-{safe_name(member)}"
+                if job.label_from_dir and source.label:
+                    target = labelled / safe_name(source.label, "unnamed") / name
+                else:
+                    target = plain / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+                job.images_total = count
+            upload.unlink()
+        job.images_total = count
+        shutil.rmtree(incoming, ignore_errors=True)
+        return labelled, plain
+
+
+def _shorter(failure: dict[str, str], folder: Path) -> dict[str, str]:
+    path = failure.get("path", "")
+    prefix = str(folder.resolve()) + "/"
+    return {
+        "path": path[len(prefix) :] if path.startswith(prefix) else path,
+        "reason": failure.get("reason", ""),
+    }

@@ -1,0 +1,102 @@
+"""Prometheus text exposition for ``/metrics`` (no client library: a few counters suffice).
+
+facesearch_http_requests_total{status="2xx"}       answers by status class
+facesearch_searches_total{outcome="ok|error"}      1:N searches
+facesearch_search_seconds (histogram)              search latency, engine queue included
+facesearch_verifications_total{outcome=...}        1:1 verifications
+facesearch_decisions_total{verdict=...}            verdicts on candidates
+facesearch_erasures_total / _faces_erased_total    erasures and the faces they removed
+facesearch_ingest_jobs_total{status=...}           finished ingest jobs
+facesearch_ingest_images_total / _faces_total      images and faces added by ingest
+facesearch_gallery_faces                           faces in the catalog now (gauge)
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+
+BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+HELP = {
+    "facesearch_http_requests_total": ("counter", "HTTP answers by status class."),
+    "facesearch_searches_total": ("counter", "1:N searches by outcome."),
+    "facesearch_verifications_total": ("counter", "1:1 verifications by outcome."),
+    "facesearch_decisions_total": ("counter", "Verdicts recorded on candidates."),
+    "facesearch_erasures_total": ("counter", "Erasures (forget) carried out."),
+    "facesearch_faces_erased_total": ("counter", "Faces removed by erasures."),
+    "facesearch_ingest_jobs_total": ("counter", "Finished ingest jobs by status."),
+    "facesearch_ingest_images_total": ("counter", "Images added by ingest jobs."),
+    "facesearch_ingest_faces_total": ("counter", "Faces added by ingest jobs."),
+}
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counters: dict[tuple[str, tuple[tuple[str, str], ...]], float] = defaultdict(float)
+        self._buckets = [0] * (len(BUCKETS) + 1)
+        self._sum = 0.0
+        self._count = 0
+
+    def inc(self, name: str, amount: float = 1.0, **labels: str) -> None:
+        key = (name, tuple(sorted(labels.items())))
+        with self._lock:
+            self._counters[key] += amount
+
+    def observe_search(self, seconds: float) -> None:
+        with self._lock:
+            self._sum += seconds
+            self._count += 1
+            for i, bound in enumerate(BUCKETS):
+                if seconds <= bound:
+                    self._buckets[i] += 1
+                    break
+            else:
+                self._buckets[-1] += 1
+
+    def render(self, gallery_faces: int | None) -> str:
+        lines: list[str] = []
+        with self._lock:
+            counters = dict(self._counters)
+            buckets, total, count = list(self._buckets), self._sum, self._count
+        for name, (kind, text) in HELP.items():
+            lines += [f"# HELP {name} {text}", f"# TYPE {name} {kind}"]
+            rows = [(labels, v) for (n, labels), v in sorted(counters.items()) if n == name]
+            if not rows:
+                lines.append(f"{name} 0")
+            for labels, value in rows:
+                lines.append(f"{name}{_labels(labels)} {_num(value)}")
+        lines += [
+            "# HELP facesearch_search_seconds Search latency in seconds, engine queue included.",
+            "# TYPE facesearch_search_seconds histogram",
+        ]
+        running = 0
+        for bound, n in zip(BUCKETS, buckets, strict=False):
+            running += n
+            lines.append(f'facesearch_search_seconds_bucket{{le="{bound:g}"}} {running}')
+        lines.append(f'facesearch_search_seconds_bucket{{le="+Inf"}} {count}')
+        lines.append(f"facesearch_search_seconds_sum {_num(total)}")
+        lines.append(f"facesearch_search_seconds_count {count}")
+        lines += [
+            "# HELP facesearch_gallery_faces Faces in the gallery catalog.",
+            "# TYPE facesearch_gallery_faces gauge",
+        ]
+        if gallery_faces is not None:
+            lines.append(f"facesearch_gallery_faces {gallery_faces}")
+        return "\n".join(lines) + "\n"
+
+
+def _labels(labels: tuple[tuple[str, str], ...]) -> str:
+    if not labels:
+        return ""
+    inner = ",".join(f'{k}="{_escape(v)}"' for k, v in labels)
+    return "{" + inner + "}"
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))

@@ -1,0 +1,170 @@
+"""Where the server's work runs: never on the event loop, never two model calls at once.
+
+Three lanes, each a thread pool:
+
+- **engine** (one thread): the serving ``Engine`` (its models, its catalog connection, its
+  vector indexes) and everything that uses it: detect, search, verify, erasure. One thread
+  means the engine and its SQLite connection are only ever used by one thread, and model
+  calls run one at a time.
+- **catalog** (a few threads): read-only catalog lookups and face crops, each thread with its
+  own ``Catalog`` connection (SQLite in WAL mode lets them read while another writes).
+- **ingest** (one thread): ingest jobs, with their own ``Engine`` and their own models, so a
+  long ingest does not stop searches. Ingest and erasure exclude each other
+  (``gallery_write``): an erasure during an ingest is refused with 409, since the ingest's
+  in-memory index would otherwise save the erased faces back to disk.
+
+The serving engine notices a catalog changed by anyone else (an ingest job here, the CLI)
+by comparing ``Catalog.state`` before each use, and is then replaced by a fresh one sharing
+the loaded models, which catches its index up from the catalog.
+
+Awaiting a lane is cancellable: a request that times out drops the work it queued.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TypeVar
+
+from facesearch.calibration import CalibrationTable
+from facesearch.catalog import Catalog, CatalogState
+from facesearch.engine import Engine
+from facesearch.pipeline import FacePipeline
+from facesearch.settings import Settings
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+CATALOG_THREADS = 3
+
+
+class Workers:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._engine_pool = ThreadPoolExecutor(1, thread_name_prefix="fs-engine")
+        self._catalog_pool = ThreadPoolExecutor(CATALOG_THREADS, thread_name_prefix="fs-catalog")
+        self._ingest_pool = ThreadPoolExecutor(1, thread_name_prefix="fs-ingest")
+        self.gallery_write = threading.Lock()
+        self._local = threading.local()
+        self._catalogs: list[Catalog] = []
+        self._catalogs_lock = threading.Lock()
+        # touched on the engine thread only
+        self._engine: Engine | None = None
+        self._pipeline: FacePipeline | None = None
+        self._state: CatalogState | None = None
+        # touched on the ingest thread only
+        self._ingest_pipeline: FacePipeline | None = None
+        probe = Engine(settings, open_catalog=False)
+        try:
+            self.model_id = probe.pipeline.model_id
+            self.calibration: CalibrationTable = probe.calibration
+        finally:
+            probe.close()
+
+    # --- lanes ---------------------------------------------------------------------------
+
+    async def on_engine(self, fn: Callable[[Engine], T], *, writes: bool = False) -> T:
+        """Run ``fn(engine)`` on the engine thread."""
+        return await _wait(self._engine_pool.submit(self._with_engine, fn, writes))
+
+    async def on_catalog(self, fn: Callable[[Catalog], T]) -> T:
+        """Run ``fn(catalog)`` on a catalog thread (read-only use)."""
+        return await _wait(self._catalog_pool.submit(self._with_catalog, fn))
+
+    def submit_ingest(self, fn: Callable[[Engine], T]) -> Future[T]:
+        """Queue ``fn(engine)`` on the ingest thread, holding ``gallery_write`` while it runs."""
+        return self._ingest_pool.submit(self._with_ingest_engine, fn)
+
+    def warm_up(self) -> Future[None]:
+        """Load the models and the index in the background, so the first search is quick."""
+
+        def load(engine: Engine) -> None:
+            engine.pipeline.detector  # noqa: B018 - loading is the point
+            engine.pipeline.embedder  # noqa: B018
+            engine.indexes.ensure_loaded()
+
+        return self._engine_pool.submit(self._with_engine, load, False)
+
+    # --- inside the lanes ------------------------------------------------------------------
+
+    def _with_engine(self, fn: Callable[[Engine], T], writes: bool) -> T:
+        engine = self._current_engine()
+        try:
+            return fn(engine)
+        finally:
+            if writes:
+                self._state = engine.catalog.state(self.model_id)
+
+    def _current_engine(self) -> Engine:
+        if self._pipeline is None:
+            self._pipeline = FacePipeline(self.settings)
+        engine = self._engine
+        if (
+            engine is not None
+            and not self.gallery_write.locked()
+            and engine.catalog.state(self.model_id) != self._state
+        ):
+            log.info("the catalog changed; reloading the vector indexes")
+            _drop(engine)
+            engine = None
+        if engine is None:
+            engine = Engine(self.settings, pipeline=self._pipeline)
+            engine.indexes.ensure_loaded()
+            self._state = engine.catalog.state(self.model_id)
+            self._engine = engine
+        return engine
+
+    def _with_catalog(self, fn: Callable[[Catalog], T]) -> T:
+        catalog: Catalog | None = getattr(self._local, "catalog", None)
+        if catalog is None:
+            catalog = Catalog.open_home(self.settings.home)
+            self._local.catalog = catalog
+            with self._catalogs_lock:
+                self._catalogs.append(catalog)
+        return fn(catalog)
+
+    def _with_ingest_engine(self, fn: Callable[[Engine], T]) -> T:
+        if self._ingest_pipeline is None:
+            self._ingest_pipeline = FacePipeline(self.settings)
+        with self.gallery_write:
+            engine = Engine(self.settings, pipeline=self._ingest_pipeline)
+            try:
+                return fn(engine)
+            finally:
+                _drop(engine)
+
+    # --- shutdown ------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._ingest_pool.shutdown(wait=True, cancel_futures=True)
+
+        def stop_engine() -> None:
+            if self._engine is not None:
+                _drop(self._engine)
+            if self._pipeline is not None:
+                self._pipeline.close()
+
+        self._engine_pool.submit(stop_engine).result()
+        self._engine_pool.shutdown(wait=True, cancel_futures=True)
+        self._catalog_pool.shutdown(wait=True, cancel_futures=True)
+        with self._catalogs_lock:
+            for catalog in self._catalogs:
+                catalog.close()
+            self._catalogs.clear()
+        if self._ingest_pipeline is not None:
+            self._ingest_pipeline.close()
+
+
+def _drop(engine: Engine) -> None:
+    """Close an engine's catalog but not the models it shares with the next one."""
+    try:
+        engine.catalog.close()
+    except Exception:  # closing a connection that is already gone
+        log.debug("closing a catalog failed", exc_info=True)
+
+
+async def _wait(future: Future[T]) -> T:
+    return await asyncio.wrap_future(future)

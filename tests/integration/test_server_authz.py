@@ -1,0 +1,240 @@
+"""Authorisation matrix: every route x {anonymous, bad token, disabled user, each role}.
+
+The expected roles are written out here, not read from the code's permission table, so a
+change in who may do what fails this test until it is made here too. Every route of the app
+must appear in ROUTES: a new route without an entry fails ``test_every_route_is_in_the_matrix``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+
+from facesearch.server import create_app
+
+pytestmark = pytest.mark.lfw
+
+ALL = frozenset({"admin", "investigator", "auditor"})
+SEARCH = frozenset({"investigator"})
+REVIEW = frozenset({"investigator", "admin"})  # decide, read gallery
+ADMIN = frozenset({"admin"})
+AUDIT = frozenset({"auditor", "admin"})
+METRICS = frozenset({"admin", "auditor"})
+PUBLIC = None
+
+# (method, route path) -> (who may, concrete path, expected status for those who may)
+ROUTES: dict[tuple[str, str], tuple[frozenset[str] | None, str, int]] = {
+    ("GET", "/health"): (PUBLIC, "/health", 200),
+    ("GET", "/metrics"): (METRICS, "/metrics", 200),
+    ("GET", "/openapi.json"): (ALL, "/openapi.json", 200),
+    ("GET", "/docs"): (ALL, "/docs", 200),
+    ("POST", "/api/v1/detect"): (SEARCH, "/api/v1/detect", 422),
+    ("POST", "/api/v1/searches"): (SEARCH, "/api/v1/searches", 422),
+    ("GET", "/api/v1/searches"): (REVIEW, "/api/v1/searches", 200),
+    ("GET", "/api/v1/searches/{search_id:int}"): (REVIEW, "/api/v1/searches/{S}", 200),
+    ("GET", "/api/v1/searches/{search_id:int}/probe"): (REVIEW, "/api/v1/searches/{S}/probe", 200),
+    ("GET", "/api/v1/searches/{search_id:int}/probe/faces/{face:int}/crop"): (
+        REVIEW,
+        "/api/v1/searches/{S}/probe/faces/{P}/crop",
+        200,
+    ),
+    ("GET", "/api/v1/candidates"): (REVIEW, "/api/v1/candidates", 200),
+    ("GET", "/api/v1/searches/{search_id:int}/candidates/{face_id:int}"): (
+        REVIEW,
+        "/api/v1/searches/{S}/candidates/{F}",
+        200,
+    ),
+    ("POST", "/api/v1/searches/{search_id:int}/candidates/{face_id:int}/decisions"): (
+        REVIEW,
+        "/api/v1/searches/{S}/candidates/{F}/decisions",
+        422,
+    ),
+    ("POST", "/api/v1/verifications"): (SEARCH, "/api/v1/verifications", 422),
+    ("GET", "/api/v1/faces/{face_id:int}"): (REVIEW, "/api/v1/faces/{F}", 200),
+    ("GET", "/api/v1/faces/{face_id:int}/crop"): (REVIEW, "/api/v1/faces/{F}/crop", 200),
+    ("GET", "/api/v1/images/{image_id:int}"): (REVIEW, "/api/v1/images/{I}", 200),
+    ("GET", "/api/v1/images/{image_id:int}/file"): (REVIEW, "/api/v1/images/{I}/file", 200),
+    ("GET", "/api/v1/subjects/{name}"): (REVIEW, "/api/v1/subjects/Colin_Powell", 200),
+    ("GET", "/api/v1/collections"): (REVIEW, "/api/v1/collections", 200),
+    ("GET", "/api/v1/collections/{name}"): (REVIEW, "/api/v1/collections/default", 200),
+    ("GET", "/api/v1/stats"): (REVIEW, "/api/v1/stats", 200),
+    ("POST", "/api/v1/erasures"): (ADMIN, "/api/v1/erasures", 422),
+    ("POST", "/api/v1/ingest-jobs"): (ADMIN, "/api/v1/ingest-jobs", 422),
+    ("GET", "/api/v1/ingest-jobs"): (ADMIN, "/api/v1/ingest-jobs", 200),
+    ("GET", "/api/v1/ingest-jobs/{job_id}"): (ADMIN, "/api/v1/ingest-jobs/0123456789abcdef", 404),
+    ("GET", "/api/v1/users"): (ADMIN, "/api/v1/users", 200),
+    ("POST", "/api/v1/users"): (ADMIN, "/api/v1/users", 422),
+    ("GET", "/api/v1/users/{name}"): (ADMIN, "/api/v1/users/inv1", 200),
+    ("POST", "/api/v1/users/{name}/disable"): (ADMIN, "/api/v1/users/nobody/disable", 404),
+    ("POST", "/api/v1/users/{name}/enable"): (ADMIN, "/api/v1/users/nobody/enable", 404),
+    ("POST", "/api/v1/users/{name}/password"): (ADMIN, "/api/v1/users/nobody/password", 422),
+    ("POST", "/api/v1/users/{name}/tokens"): (ADMIN, "/api/v1/users/nobody/tokens", 404),
+    ("DELETE", "/api/v1/users/{name}/tokens"): (ADMIN, "/api/v1/users/nobody/tokens", 404),
+    ("GET", "/api/v1/me"): (ALL, "/api/v1/me", 200),
+    ("POST", "/api/v1/me/tokens"): (ALL, "/api/v1/me/tokens", 201),
+    ("GET", "/api/v1/audit"): (AUDIT, "/api/v1/audit", 200),
+    ("GET", "/api/v1/audit/head"): (AUDIT, "/api/v1/audit/head", 200),
+    ("GET", "/api/v1/audit/verify"): (AUDIT, "/api/v1/audit/verify", 200),
+    ("GET", "/api/v1/audit/export"): (AUDIT, "/api/v1/audit/export?format=csv", 200),
+    ("GET", "/api/v1/audit/{seq:int}"): (AUDIT, "/api/v1/audit/1", 200),
+    ("GET", "/api/v1/settings"): (ADMIN, "/api/v1/settings", 200),
+    ("GET", "/login"): (PUBLIC, "/login", 200),
+    ("POST", "/login"): (PUBLIC, "/login", 403),  # no login form token
+    ("POST", "/logout"): (ALL, "/logout", 303),
+    ("GET", "/"): (ALL, "/", 303),
+    ("GET", "/search"): (SEARCH, "/search", 200),
+    ("POST", "/search"): (SEARCH, "/search", 422),
+    ("GET", "/searches/{search_id:int}"): (REVIEW, "/searches/{S}", 200),
+    ("GET", "/searches/{search_id:int}/candidates/{face_id:int}"): (
+        REVIEW,
+        "/searches/{S}/candidates/{F}",
+        200,
+    ),
+    ("POST", "/searches/{search_id:int}/candidates/{face_id:int}"): (
+        REVIEW,
+        "/searches/{S}/candidates/{F}",
+        422,
+    ),
+    ("GET", "/audit"): (AUDIT, "/audit", 200),
+    ("GET", "/users"): (ADMIN, "/users", 200),
+    ("POST", "/users"): (ADMIN, "/users", 422),
+    ("POST", "/users/{name}/{action}"): (ADMIN, "/users/nobody/disable", 404),
+    ("GET", "/gallery"): (REVIEW, "/gallery", 200),
+    ("POST", "/gallery/erase"): (ADMIN, "/gallery/erase", 422),
+    ("GET", "/ingest"): (ADMIN, "/ingest", 200),
+    ("POST", "/ingest"): (ADMIN, "/ingest", 422),
+    ("GET", "/ingest/{job_id}"): (ADMIN, "/ingest/0123456789abcdef", 404),
+    # last: it revokes the caller's own tokens
+    ("DELETE", "/api/v1/me/tokens"): (ALL, "/api/v1/me/tokens", 200),
+}
+
+ROLE_USERS = {"admin": "admin1", "investigator": "inv1", "auditor": "aud1"}
+
+
+@pytest.fixture(scope="module")
+def home(server_home: Any) -> Any:
+    return server_home("authz")
+
+
+@pytest.fixture(scope="module")
+def client(home: Any) -> Iterator[TestClient]:
+    with TestClient(create_app(home.settings), raise_server_exceptions=False) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def ids(client: TestClient, home: Any, probe_photo: Any) -> dict[str, int]:
+    """Ids of a real search, one of its candidates, that candidate's image and probe face."""
+    r = client.post(
+        "/api/v1/searches",
+        headers=home.auth("inv1"),
+        files={"image": ("p.jpg", probe_photo("Colin_Powell").read_bytes(), "image/jpeg")},
+        data={"case": "K-matrix", "purpose": "authorisation matrix"},
+    )
+    assert r.status_code == 201, r.text
+    search = r.json()
+    face = search["faces"][0]
+    cand = face["candidates"][0]
+    return {"S": search["id"], "F": cand["face_id"], "I": cand["image_id"], "P": face["face"]}
+
+
+def identities(home: Any) -> dict[str, dict[str, str]]:
+    return {
+        "anonymous": {},
+        "bad token": {"Authorization": "Bearer fs_" + "x" * 43},
+        "malformed header": {"Authorization": "Basic YWRtaW4xOnB3"},
+        "disabled user": home.auth("ghost"),
+        **{role: home.auth(user) for role, user in ROLE_USERS.items()},
+    }
+
+
+def app_routes(client: TestClient) -> set[tuple[str, str]]:
+    """(method, path) of every route: the routers' routes, checked against the OpenAPI paths."""
+    from facesearch.server import api_admin, api_gallery, api_searches, pages, system
+
+    routes = {
+        (method, route.path)
+        for module in (system, api_searches, api_gallery, api_admin, pages)
+        for route in module.router.routes
+        if isinstance(route, APIRoute)
+        for method in route.methods
+    }
+    documented = client.app.openapi()["paths"]  # type: ignore[attr-defined]
+    plain = {(m, re.sub(r":\w+}", "}", p)) for m, p in routes}
+    for path, methods in documented.items():
+        for method in methods:
+            assert (method.upper(), path) in plain, f"{method} {path} is served by another router"
+    return routes
+
+
+def test_every_route_is_in_the_matrix(client: TestClient) -> None:
+    routes = app_routes(client)
+    assert routes - set(ROUTES) == set(), "routes missing from the matrix"
+    assert set(ROUTES) - routes == set(), "matrix names routes the app does not have"
+
+
+def test_static_and_unknown_paths(client: TestClient, home: Any) -> None:
+    assert client.get("/static/style.css").status_code == 200
+    assert client.get("/static/../../etc/passwd").status_code in (401, 404)
+    anonymous = client.get("/no/such/page")
+    assert anonymous.status_code == 401  # nothing but the public paths answers anonymously
+    r = client.get("/no/such/page", headers=home.auth("inv1"))
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+    r = client.put("/api/v1/stats", headers=home.auth("inv1"))
+    assert r.status_code == 405 and r.json()["error"]["code"] == "method_not_allowed"
+    page = client.get("/search", headers={"Accept": "text/html"}, follow_redirects=False)
+    assert page.status_code == 303 and page.headers["location"].startswith("/login?next=")
+
+
+def test_bearer_wins_over_cookie_and_headers_are_set(client: TestClient, home: Any) -> None:
+    r = client.get("/api/v1/me", headers=home.auth("aud1"))
+    assert r.json()["name"] == "aud1" and r.json()["via"] == "token"
+    assert "default-src 'self'" in r.headers["content-security-policy"]
+    assert r.headers["x-frame-options"] == "DENY"
+    assert r.headers["cache-control"] == "no-store"
+    assert r.headers["x-content-type-options"] == "nosniff"
+
+
+def test_unexpected_error_is_500_without_traceback(
+    client: TestClient, home: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from facesearch.server import services
+
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("secret internals /etc/shadow")
+
+    monkeypatch.setattr(services, "recent_searches", broken)
+    r = client.get("/api/v1/searches", headers=home.auth("inv1"))
+    assert r.status_code == 500
+    assert r.json() == {"error": {"code": "internal", "message": "internal error; it was logged"}}
+    assert "Traceback" not in r.text and "shadow" not in r.text
+    page = client.get("/search", headers={**home.auth("inv1"), "Accept": "text/html"})
+    assert page.status_code == 500 and "Traceback" not in page.text and "shadow" not in page.text
+
+
+# Last in this file: the matrix ends by revoking every role's own tokens.
+def test_authorisation_matrix(client: TestClient, home: Any, ids: dict[str, int]) -> None:
+    wrong: list[str] = []
+    who = identities(home)
+    for (method, _), (allowed, template, ok_status) in ROUTES.items():
+        path = template.format(**ids)
+        for identity, headers in who.items():
+            if allowed is PUBLIC:
+                expected = ok_status
+            elif identity in ROLE_USERS:
+                expected = ok_status if identity in allowed else 403
+            else:
+                expected = 401
+            r = client.request(method, path, headers=headers, follow_redirects=False)
+            if r.status_code != expected:
+                wrong.append(f"{method} {path} as {identity}: {r.status_code}, not {expected}")
+            elif r.status_code >= 400 and "json" in r.headers.get("content-type", ""):
+                body = r.json()
+                if set(body) != {"error"} or set(body["error"]) != {"code", "message"}:
+                    wrong.append(f"{method} {path} as {identity}: error shape {body}")
+    assert wrong == []

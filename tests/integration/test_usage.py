@@ -1,0 +1,168 @@
+"""``facesearch.usage``: every use checked and audited, the same for the CLI and the server."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from facesearch.accountability import AccountabilityStore, local_actor
+from facesearch.engine import Engine
+from facesearch.errors import InputError, PermissionDeniedError
+from facesearch.settings import Settings
+from facesearch.usage import (
+    audited_forget,
+    audited_ingest,
+    audited_search,
+    audited_verify,
+    check_case,
+)
+
+pytestmark = pytest.mark.lfw
+
+
+@pytest.fixture()
+def home(server_home: Any) -> Any:
+    return server_home("usage")
+
+
+@pytest.fixture()
+def engine(home: Any, pipeline: Any) -> Iterator[Engine]:
+    e = Engine(home.settings, pipeline=pipeline)
+    yield e
+    e.catalog.close()
+
+
+@pytest.fixture()
+def store(home: Any) -> Iterator[AccountabilityStore]:
+    with AccountabilityStore.open(home.home) as s:
+        yield s
+
+
+def floats_longer_than(value: Any, n: int) -> bool:
+    if isinstance(value, dict):
+        return any(floats_longer_than(v, n) for v in value.values())
+    if isinstance(value, list):
+        if len(value) > n and all(isinstance(v, float) for v in value):
+            return True
+        return any(floats_longer_than(v, n) for v in value)
+    return False
+
+
+def test_search_entry_holds_everything(
+    engine: Engine, store: AccountabilityStore, probe_photo: Any
+) -> None:
+    inv = store.accounts.get_user("inv1")
+    photo = probe_photo("Colin_Powell")
+    result, entry = audited_search(
+        engine, store, inv, case=" K-1 ", purpose="a robbery", image=photo, top=3
+    )
+    assert entry.actor == "inv1" and entry.action == "search"
+    assert entry.case == "K-1" and entry.purpose == "a robbery"
+    p = entry.payload
+    assert p["started"] <= p["ended"]
+    assert p["collections"] == [{"name": "default", "size": engine.indexes.size(["default"])}]
+    digest = hashlib.sha256(photo.read_bytes()).hexdigest()
+    assert p["probe_sha256"] == digest == result.probe_sha256
+    assert store.probes.get(digest) == photo.read_bytes()
+    expires = store.probes.expires(digest) - entry.time
+    assert abs(expires.days - engine.settings.probe_retention_days) <= 1
+    hits = [(h.face_id, round(h.similarity, 6)) for f in result.faces for h in f.hits]
+    assert [(c["face_id"], c["score"]) for c in p["candidates"]] == hits
+    assert p["parameters"]["top"] == 3 and p["parameters"]["model_id"].startswith("sface")
+    assert [f["face"] for f in p["probe_faces"]] == [f.face for f in result.faces]
+    assert not floats_longer_than(dict(p), 8)
+    assert store.verify().ok
+
+
+def test_case_and_purpose_rules(
+    engine: Engine,
+    store: AccountabilityStore,
+    probe_photo: Any,
+    tmp_path: Path,
+    pipeline: Any,
+    gallery_template: Path,
+    settings: Settings,
+) -> None:
+    photo = probe_photo("Tony_Blair")
+    inv = store.accounts.get_user("inv1")
+    head = store.audit.head()
+    for case, purpose in ((None, "x"), ("K", None), ("  ", "x"), ("K\n2", "x")):
+        with pytest.raises(InputError):
+            audited_search(engine, store, inv, case=case, purpose=purpose, image=photo)
+    with pytest.raises(InputError, match="case number is required"):  # the CLI too
+        audited_search(engine, store, local_actor("x"), case=None, purpose=None, image=photo)
+    assert store.audit.head() == head
+    with pytest.raises(InputError, match="longer than"):
+        check_case("K" * 201, "x", required=True)
+
+    # a home without accounts: no case needed at the CLI, but always through the server
+    bare = tmp_path / "bare"
+    shutil.copytree(gallery_template, bare)
+    e2 = Engine(settings.replace(home=bare), pipeline=pipeline)
+    try:
+        with AccountabilityStore.open(bare) as s2:
+            _, entry = audited_search(
+                e2, s2, local_actor("x"), case=None, purpose=None, image=photo
+            )
+            assert entry.case is None and entry.actor == "os:x"
+            with pytest.raises(InputError):
+                audited_search(
+                    e2,
+                    s2,
+                    local_actor("x"),
+                    case=None,
+                    purpose=None,
+                    image=photo,
+                    require_case=True,
+                )
+    finally:
+        e2.catalog.close()
+
+
+def test_roles_are_checked(engine: Engine, store: AccountabilityStore, probe_photo: Any) -> None:
+    photo = probe_photo("Hugo_Chavez")
+    use = {"case": "K", "purpose": "p"}
+    for name in ("aud1", "admin1"):  # auditors and admins do not search
+        with pytest.raises(PermissionDeniedError):
+            audited_search(engine, store, store.accounts.get_user(name), image=photo, **use)
+    with pytest.raises(PermissionDeniedError):
+        audited_forget(engine, store, store.accounts.get_user("inv1"), reason="r", face_ids=[1])
+    with pytest.raises(PermissionDeniedError):
+        audited_ingest(engine, store, store.accounts.get_user("inv1"), [photo])
+    with pytest.raises(PermissionDeniedError):
+        audited_verify(engine, store, store.accounts.get_user("aud1"), a=photo, b=photo, **use)
+
+
+def test_forget_verify_and_ingest_entries(
+    engine: Engine, store: AccountabilityStore, probe_photo: Any
+) -> None:
+    admin = store.accounts.get_user("admin1")
+    with pytest.raises(InputError, match="reason"):
+        audited_forget(engine, store, admin, reason=" ", subject="Tony_Blair")
+    faces = engine.catalog.faces_of_subject("Tony_Blair")
+    result, entry = audited_forget(engine, store, admin, reason="DSR-1", subject="Tony_Blair")
+    assert entry.actor == "admin1" and entry.action == "erase"
+    p = entry.payload
+    assert p["reason"] == "DSR-1" and p["selector"] == {"subject": "Tony_Blair"}
+    assert sorted(p["removed"]["faces"]) == sorted(f.id for f in faces)
+    assert p["removed"]["images"] == sorted({f.image_id for f in faces})
+    assert p["removed"]["subjects"] == ["Tony_Blair"] and p["counts"]["faces"] == len(faces)
+    assert not floats_longer_than(dict(p), 8) and len(result.faces) == len(faces)
+
+    inv = store.accounts.get_user("inv1")
+    a, b = probe_photo("Colin_Powell", 11), probe_photo("Colin_Powell", 12)
+    v, entry = audited_verify(engine, store, inv, case="K-2", purpose="p", a=a, b=b)
+    assert entry.action == "verify" and entry.payload["same_person"] == v.verification.same
+    assert entry.payload["probe_sha256"][1] == hashlib.sha256(b.read_bytes()).hexdigest()
+
+    summary, entry = audited_ingest(
+        engine, store, admin, [probe_photo("Laura_Bush", 1)], collection="extra"
+    )
+    assert entry.action == "ingest" and entry.payload["run_id"] == summary.run_id
+    assert entry.payload["images_added"] == 1 and entry.payload["collection"] == "extra"
+    assert store.verify().ok
