@@ -11,8 +11,9 @@ LFW="${FACESEARCH_LFW_DIR:-../shared/data/lfw}"
 $FS models
 if [ -d "$LFW/lfw-deepfunneled" ]; then
   $FS eval lfw --data "$LFW"
-  $FS ingest "$LFW/lfw-deepfunneled" --label-from-dir
-  $FS verify "$LFW/lfw-deepfunneled/Aaron_Peirsol/Aaron_Peirsol_000"{1,2}.jpg || true
+  $FS ingest "$LFW/lfw-deepfunneled" --label-from-dir --case DEMO-1 --purpose "demo gallery"
+  $FS verify "$LFW/lfw-deepfunneled/Aaron_Peirsol/Aaron_Peirsol_000"{1,2}.jpg \
+    --case DEMO-1 --purpose "demonstration verify" || true
 else
   echo "LFW not found at $LFW: ingest your own photos with '$FS ingest PATH'" >&2
 fi
