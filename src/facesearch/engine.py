@@ -133,12 +133,7 @@ class Engine:
         self, image: ImageInput, *, embed: bool = True, name: str | None = None
     ) -> ImageFaces:
         """Every face of one image (raises on an unreadable image)."""
-        item = self.read_input(image, name)
-        decoded = self.pipeline._safe_decode(item)
-        result = self.pipeline.analyse([decoded], embed=embed)[0]
-        if not isinstance(result, ImageFaces):
-            raise result
-        return result
+        return self.pipeline.analyse_one(self.read_input(image, name), embed=embed)
 
     def main_face(self, image: ImageInput, name: str | None = None) -> tuple[ImageFaces, Face]:
         faces = self.analyse(image, name=name)
@@ -205,8 +200,12 @@ class Engine:
         face: int | None = None,
         allow_poor: bool = False,
         name: str | None = None,
+        analysed: ImageFaces | None = None,
     ) -> SearchResult:
-        """Search every face of the probe (or face number ``face``) in the gallery."""
+        """Search every face of the probe (or face number ``face``) in the gallery.
+
+        ``analysed``: the probe's faces, already detected and embedded by this engine's
+        pipeline (the server does that in parallel, off the engine's thread)."""
         started = _now()
         if threshold is not None and max_fmr is not None:
             raise InputError("give either a threshold or a maximum false match rate, not both")
@@ -221,7 +220,7 @@ class Engine:
 
             raise NotFoundError(f"no collection named {missing[0]!r}")
         item = self.read_input(image, name)
-        faces = self.analyse(item.data, name=item.source)
+        faces = analysed or self.pipeline.analyse_one(item)
         if not faces.faces:
             raise NoFaceError(faces.source)
         chosen = list(faces.faces)

@@ -109,6 +109,18 @@ class FacePipeline:
             pending = self._submit(list(islice(iterator, chunk)))
             yield from self.analyse(decoded, embed=embed, main_only=main_only)
 
+    def analyse_one(self, item: Decodable, *, embed: bool = True) -> ImageFaces:
+        """Every face of one image; raises the image's error. Safe to call from several
+        threads at once once the models are loaded (sessions create a request per call)."""
+        result = self.analyse([self._safe_decode(item)], embed=embed)[0]
+        if not isinstance(result, ImageFaces):
+            raise result
+        return result
+
+    def load_models(self) -> None:
+        """Load both models now (before sharing the pipeline between threads)."""
+        _ = self.detector, self.embedder
+
     def _submit(
         self, batch: Sequence[Decodable]
     ) -> list[Future[tuple[str, Decoded | FaceSearchError]]]:

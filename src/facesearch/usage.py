@@ -154,6 +154,7 @@ def audited_search(
     face: int | None = None,
     allow_poor: bool = False,
     require_case: bool | None = None,
+    analysed: ImageFaces | None = None,
 ) -> tuple[SearchResult, AuditEntry]:
     """Search the probe in the gallery and log it (see the module docstring)."""
     _check(actor, Permission.SEARCH)
@@ -168,6 +169,7 @@ def audited_search(
         threshold=threshold,
         face=face,
         allow_poor=allow_poor,
+        analysed=analysed,
     )
     digest = store.probes.keep(data, retention_days=engine.settings.probe_retention_days)
     record = SearchRecord(

@@ -99,6 +99,11 @@ async def search(
 ) -> dict[str, Any]:
     check_case(case, purpose, required=True)  # before queueing for the engine
     started = time.monotonic()
+    try:
+        analysed = await ctx.workers.analyse(data, "probe")
+    except Exception:
+        ctx.metrics.inc("facesearch_searches_total", outcome="error")
+        raise
 
     def run(engine: Engine) -> int:
         _, entry = audited_search(
@@ -116,6 +121,7 @@ async def search(
             face=face,
             allow_poor=allow_poor,
             require_case=True,
+            analysed=analysed,
         )
         return entry.seq
 

@@ -1,6 +1,11 @@
 """Where the server's work runs: never on the event loop, never two model calls at once.
 
-Three lanes, each a thread pool:
+Four lanes, each a thread pool:
+
+- **analysis** (one thread per core): decode, detect and embed a probe with the engine's
+  models, shared (their sessions take concurrent calls; each OpenVINO call gets its own
+  request). Searches run their probe analysis here, in parallel, and only the index search,
+  the catalog lookups and the audit entry on the engine thread.
 
 - **engine** (one thread): the serving ``Engine`` (its models, its catalog connection, its
   vector indexes) and everything that uses it: detect, search, verify, erasure. One thread
@@ -24,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -32,8 +38,9 @@ from typing import TypeVar
 from facesearch.calibration import CalibrationTable
 from facesearch.catalog import Catalog, CatalogState
 from facesearch.engine import Engine
-from facesearch.pipeline import FacePipeline
+from facesearch.pipeline import Decodable, FacePipeline
 from facesearch.settings import Settings
+from facesearch.types import ImageFaces
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +52,10 @@ class Workers:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._engine_pool = ThreadPoolExecutor(1, thread_name_prefix="fs-engine")
+        self._analysis_pool = ThreadPoolExecutor(
+            max(1, os.cpu_count() or 1), thread_name_prefix="fs-analysis"
+        )
+        self._pipeline_lock = threading.Lock()
         self._catalog_pool = ThreadPoolExecutor(CATALOG_THREADS, thread_name_prefix="fs-catalog")
         self._ingest_pool = ThreadPoolExecutor(1, thread_name_prefix="fs-ingest")
         self.gallery_write = threading.Lock()
@@ -69,6 +80,21 @@ class Workers:
     async def on_engine(self, fn: Callable[[Engine], T], *, writes: bool = False) -> T:
         """Run ``fn(engine)`` on the engine thread."""
         return await _wait(self._engine_pool.submit(self._with_engine, fn, writes))
+
+    async def analyse(self, data: bytes, name: str, *, embed: bool = True) -> ImageFaces:
+        """Detect (and embed) the faces of an uploaded image on an analysis thread."""
+
+        def run() -> ImageFaces:
+            return self._shared_pipeline().analyse_one(Decodable(name, data), embed=embed)
+
+        return await _wait(self._analysis_pool.submit(run))
+
+    def _shared_pipeline(self) -> FacePipeline:
+        with self._pipeline_lock:
+            if self._pipeline is None:
+                self._pipeline = FacePipeline(self.settings)
+            self._pipeline.load_models()
+            return self._pipeline
 
     async def on_catalog(self, fn: Callable[[Catalog], T]) -> T:
         """Run ``fn(catalog)`` on a catalog thread (read-only use)."""
@@ -99,8 +125,7 @@ class Workers:
                 self._state = engine.catalog.state(self.model_id)
 
     def _current_engine(self) -> Engine:
-        if self._pipeline is None:
-            self._pipeline = FacePipeline(self.settings)
+        pipeline = self._shared_pipeline()
         engine = self._engine
         if (
             engine is not None
@@ -111,7 +136,7 @@ class Workers:
             _drop(engine)
             engine = None
         if engine is None:
-            engine = Engine(self.settings, pipeline=self._pipeline)
+            engine = Engine(self.settings, pipeline=pipeline)
             engine.indexes.ensure_loaded()
             self._state = engine.catalog.state(self.model_id)
             self._engine = engine
@@ -147,6 +172,7 @@ class Workers:
             if self._pipeline is not None:
                 self._pipeline.close()
 
+        self._analysis_pool.shutdown(wait=True, cancel_futures=True)
         self._engine_pool.submit(stop_engine).result()
         self._engine_pool.shutdown(wait=True, cancel_futures=True)
         self._catalog_pool.shutdown(wait=True, cancel_futures=True)
