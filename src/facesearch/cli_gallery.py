@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from facesearch.search import describe_expected
 from facesearch.settings import Settings
 
 
@@ -199,8 +200,8 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
                 f"  #{h.rank:<3} {h.similarity:.4f}  {label:<28} face {h.face_id:<7} {h.image_path}"
             )
             print(
-                f"        {h.fmr_words}; ~{h.expected_false:.2g} such strangers expected "
-                f"in this gallery"
+                f"        {h.fmr_words}; {describe_expected(h.expected_false)} such "
+                f"strangers expected in this gallery"
             )
     print("A candidate is a lead for a person to check, not an identification.")
     print(f"recorded as audit entry {entry.seq}")

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from PIL import Image
 
-from facesearch.search import LEAD_NOTE, SearchResult
+from facesearch.search import LEAD_NOTE, SearchResult, describe_expected
 from facesearch.types import BBox
 
 if TYPE_CHECKING:
@@ -73,8 +73,8 @@ def render(result: SearchResult, engine: Engine) -> str:
             cards.append(
                 f"<div class=card>{img}<div><b>#{h.rank}</b> similarity {h.similarity:.3f}</div>"
                 f"<div>{esc(h.subject or '(no label)')}</div>"
-                f"<div class=small>{esc(h.fmr_words)}; about {h.expected_false:.2g} such "
-                f"strangers expected in {result.gallery_faces:,} faces</div>"
+                f"<div class=small>{esc(h.fmr_words)}; {describe_expected(h.expected_false)} "
+                f"such strangers expected in {result.gallery_faces:,} faces</div>"
                 f"<div class=small>face {h.face_id} in {esc(h.image_path)}</div></div>"
             )
         warn = "".join(f"<div class=warn>{esc(w)}</div>" for w in pf.warnings)

@@ -99,6 +99,15 @@ class SearchResult:
         }
 
 
+def describe_expected(expected: float) -> str:
+    """An expected number of false candidates in plain figures (no 5.5e-06)."""
+    if expected < 0.01:
+        return "fewer than 0.01"
+    if expected < 10:
+        return "about " + f"{expected:.2f}".rstrip("0").rstrip(".")
+    return f"about {expected:,.0f}"
+
+
 def probe_problems(quality: Quality, settings: Settings) -> list[str]:
     """Why a face is too poor to search with; empty when it is fine."""
     problems = []

@@ -25,7 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from facesearch import __version__
 from facesearch.accountability import AccountabilityStore, AccountPolicy, Permission
 from facesearch.errors import ConfigError, FaceSearchError
-from facesearch.search import LEAD_NOTE
+from facesearch.search import LEAD_NOTE, describe_expected
 from facesearch.server import api_admin, api_gallery, api_searches, pages, system
 from facesearch.server.auth import CSRF_FIELD, AuthMiddleware
 from facesearch.server.context import Context
@@ -80,7 +80,7 @@ def create_app(settings: Settings) -> FastAPI:
     policy = policy_for(settings)
     store = AccountabilityStore.open(settings.home, policy=policy)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
-    templates.env.filters["strangers"] = strangers
+    templates.env.filters["strangers"] = describe_expected
     templates.env.globals.update(
         version=__version__, P=Permission, csrf_field=CSRF_FIELD, lead_note=LEAD_NOTE
     )
@@ -143,15 +143,6 @@ def create_app(settings: Settings) -> FastAPI:
     for module in (system, api_searches, api_gallery, api_admin, pages):
         app.include_router(module.router)
     return app
-
-
-def strangers(expected: float) -> str:
-    """An expected number of false candidates, in plain figures (no 5.5e-06)."""
-    if expected < 0.01:
-        return "fewer than 0.01"
-    if expected < 10:
-        return "about " + f"{expected:.2f}".rstrip("0").rstrip(".")
-    return f"about {expected:,.0f}"
 
 
 def _purge_loop(store: AccountabilityStore, stop: threading.Event) -> None:
