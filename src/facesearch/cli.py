@@ -177,22 +177,21 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     from facesearch.engine import Engine
     from facesearch.usage import audited_verify
 
-    engine = Engine(settings, open_catalog=False)
-    try:
-        with AccountabilityStore.open(settings.home) as store:
-            result, entry = audited_verify(
-                engine,
-                store,
-                local_actor(),
-                case=args.case,
-                purpose=args.purpose,
-                a=args.a,
-                b=args.b,
-                threshold=args.threshold,
-                max_fmr=args.max_fmr,
-            )
-    finally:
-        engine.close()
+    with (
+        Engine(settings, open_catalog=False) as engine,
+        AccountabilityStore.open(settings.home) as store,
+    ):
+        result, entry = audited_verify(
+            engine,
+            store,
+            local_actor(),
+            case=args.case,
+            purpose=args.purpose,
+            a=args.a,
+            b=args.b,
+            threshold=args.threshold,
+            max_fmr=args.max_fmr,
+        )
     v = result.verification
     if args.json:
         emit({"a": str(args.a), "b": str(args.b), **v.as_dict(), "audit_seq": entry.seq})

@@ -154,8 +154,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     from facesearch.usage import audited_search
 
-    engine = _engine(settings)
-    try:
+    with _engine(settings) as engine:
         with _store(settings) as store:
             result, entry = audited_search(
                 engine,
@@ -176,8 +175,6 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
             from facesearch.report import write_report
 
             write_report(result, args.report, engine)
-    finally:
-        engine.close()
     if args.json:
         _emit({**result.as_dict(), "audit_seq": entry.seq})
         return 0
@@ -213,24 +210,20 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_forget(args: argparse.Namespace, settings: Settings) -> int:
     from facesearch.usage import audited_forget
 
-    engine = _engine(settings)
-    try:
-        with _store(settings) as store:
-            result, entry = audited_forget(
-                engine,
-                store,
-                _actor(),
-                reason=args.reason,
-                face_ids=args.face,
-                image_id=args.image,
-                subject=args.subject,
-                like=args.like,
-                max_fmr=args.max_fmr,
-                case=args.case,
-                purpose=args.purpose,
-            )
-    finally:
-        engine.close()
+    with _engine(settings) as engine, _store(settings) as store:
+        result, entry = audited_forget(
+            engine,
+            store,
+            _actor(),
+            reason=args.reason,
+            face_ids=args.face,
+            image_id=args.image,
+            subject=args.subject,
+            like=args.like,
+            max_fmr=args.max_fmr,
+            case=args.case,
+            purpose=args.purpose,
+        )
     out = {**result.as_dict(), "audit_seq": entry.seq}
     if args.json:
         _emit(out)
@@ -250,11 +243,8 @@ def cmd_forget(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
-    engine = _engine(settings)
-    try:
+    with _engine(settings) as engine:
         stats = engine.stats()
-    finally:
-        engine.close()
     if args.json:
         _emit(stats)
     else:
@@ -264,21 +254,15 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
-    engine = _engine(settings)
-    try:
+    with _engine(settings) as engine:
         data = engine.export_subject(args.subject)
-    finally:
-        engine.close()
     sys.stdout.write(json.dumps(data, indent=1) + "\n")
     return 0
 
 
 def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
-    engine = _engine(settings)
-    try:
+    with _engine(settings) as engine:
         n = engine.reindex()
-    finally:
-        engine.close()
     print(f"rebuilt the vector indexes from the catalog: {n:,} faces")
     return 0
 
