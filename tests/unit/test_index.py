@@ -114,7 +114,7 @@ def test_ivf_scores_close_to_exact(rng: np.random.Generator) -> None:
 
 
 def test_approximate_recall_of_planted_near_duplicates(rng: np.random.Generator) -> None:
-    """Default IVF settings (1/8 of the lists probed) find >= 99 % of near-duplicates."""
+    """Default IVF settings (half the lists probed) find >= 99 % of near-duplicates."""
     n, dim = 40_000, 64
     x, ids = unit(rng, n, dim), ids_for(n)
     index = FaissIndex(dim, approx_threshold=1_000)
