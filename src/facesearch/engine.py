@@ -106,6 +106,8 @@ class Engine:
                 spec.model_id,
                 int(spec.embedding_dim or 0),
                 threads=self.settings.threads,
+                kind=self.settings.index_kind,
+                approx_threshold=self.settings.index_approx_threshold,
             )
         return self._indexes
 

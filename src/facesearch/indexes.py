@@ -36,12 +36,23 @@ MANIFEST = "manifest.json"
 
 
 class IndexSet:
-    def __init__(self, home: Path, catalog: Catalog, model_id: str, dim: int, threads: int = 0):
+    def __init__(
+        self,
+        home: Path,
+        catalog: Catalog,
+        model_id: str,
+        dim: int,
+        threads: int = 0,
+        kind: str = "auto",
+        approx_threshold: int = 200_000,
+    ):
         self.root = home / "index"
         self.catalog = catalog
         self.model_id = model_id
         self.dim = dim
         self.threads = threads
+        self.kind = kind
+        self.approx_threshold = approx_threshold
         self._indexes: dict[str, VectorIndex] = {}
         self._dirty: set[str] = set()
         self._loaded = False
@@ -80,7 +91,7 @@ class IndexSet:
         names = [c.name for c in self.catalog.collections()]
         for name, folder in manifest["collections"].items():
             if name in names:
-                self._indexes[name] = load_index(self.root / folder)
+                self._indexes[name] = load_index(self.root / folder, threads=self.threads)
         if saved == state:
             return
         # Catch up: faces committed after the last save (e.g. an ingest killed mid-run).
@@ -120,7 +131,14 @@ class IndexSet:
     def _index_for(self, collection: str) -> VectorIndex:
         index = self._indexes.get(collection)
         if index is None:
-            index = make_index(self.dim, threads=self.threads)
+            if self.kind == "numpy":
+                index = make_index(self.dim, "numpy")
+            elif self.kind == "auto":
+                index = make_index(
+                    self.dim, "auto", threads=self.threads, approx_threshold=self.approx_threshold
+                )
+            else:
+                index = make_index(self.dim, self.kind, threads=self.threads)
             self._indexes[collection] = index
         return index
 

@@ -114,6 +114,19 @@ class Settings:
         ),
     )
 
+    index_kind: str = field(
+        default="auto",
+        metadata=_doc(
+            "Vector index per collection: auto (exact FAISS, approximate IVF-PQ past "
+            "index_approx_threshold faces), flat (always exact), ivf, or numpy (reference)."
+        ),
+    )
+    index_approx_threshold: int = field(
+        default=200_000,
+        metadata=_doc(
+            "With index_kind=auto: faces in a collection past which search is approximate."
+        ),
+    )
     search_top: int = field(default=10, metadata=_doc("Candidates returned per probe face."))
     probe_min_face_size: int = field(
         default=32,
@@ -212,6 +225,10 @@ class Settings:
         return new
 
     def validate(self) -> None:
+        if self.index_kind not in ("auto", "flat", "ivf", "numpy"):
+            raise ConfigError(
+                f"index_kind must be auto, flat, ivf or numpy, not {self.index_kind!r}"
+            )
         if self.runtime not in ("auto", "openvino", "onnxruntime"):
             raise ConfigError(
                 f"runtime must be auto, openvino or onnxruntime, not {self.runtime!r}"

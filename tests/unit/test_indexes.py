@@ -1,0 +1,73 @@
+"""IndexSet over a real catalog with synthetic faces: approximate mode, erasure, staleness."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from facesearch.catalog import Catalog, NewFace, NewImage
+from facesearch.index import FaissIndex
+from facesearch.indexes import IndexSet
+from facesearch.types import BBox
+
+MODEL = "synthetic:0"
+DIM = 32
+
+
+def fill(cat: Catalog, n: int, seed: int = 0, collection: str = "c") -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    vecs = rng.normal(size=(n, DIM)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    items = [
+        NewImage(
+            sha256=f"{seed:04d}{i:060d}",
+            source=f"img{seed}-{i}.jpg",
+            size_bytes=1,
+            width=100,
+            height=100,
+            faces=(
+                NewFace(0, BBox(10, 10, 50, 50), ((1.0, 1.0),) * 5, 0.9, {"size": 50.0}, MODEL, v),
+            ),
+        )
+        for i, v in enumerate(vecs)
+    ]
+    cat.add_images(collection, items)
+    return vecs
+
+
+def test_auto_switches_to_approximate_and_erases(tmp_path: Path) -> None:
+    with Catalog.open_home(tmp_path) as cat:
+        vecs = fill(cat, 3000)
+        indexes = IndexSet(tmp_path, cat, MODEL, DIM, approx_threshold=1000)
+        indexes.ensure_loaded()
+        index = indexes._indexes["c"]
+        assert isinstance(index, FaissIndex) and index.mode == "ivf"
+        probe = vecs[123] + 0.05 * np.random.default_rng(9).normal(size=DIM).astype(np.float32)
+        probe /= np.linalg.norm(probe)
+        sims, ids = indexes.search(probe[None, :], 5, ["c"])
+        target = cat.faces_of_image(124)[0].id  # image ids and face ids start at 1
+        assert ids[0, 0] == target
+        gone = cat.delete_faces([target])
+        assert indexes.remove(f.id for f in gone) == 1
+        indexes.save()
+        sims, ids = indexes.search(probe[None, :], 5, ["c"])
+        assert target not in ids[0]
+    # reopened: the saved index agrees with the catalog, without a rebuild
+    with Catalog.open_home(tmp_path) as cat:
+        again = IndexSet(tmp_path, cat, MODEL, DIM, approx_threshold=1000)
+        assert again.size() == 2999 and not again.rebuilt
+        assert target not in again.search(probe[None, :], 5, None)[1][0]
+
+
+def test_faces_added_behind_its_back_are_caught_up(tmp_path: Path) -> None:
+    with Catalog.open_home(tmp_path) as cat:
+        fill(cat, 50)
+        first = IndexSet(tmp_path, cat, MODEL, DIM)
+        first.ensure_loaded()
+        fill(cat, 30, seed=1)  # committed by "another process"; the index files are older
+        second = IndexSet(tmp_path, cat, MODEL, DIM)
+        assert second.size() == 80 and not second.rebuilt
+        cat.delete_faces([1])  # an erasure the files do not know about: rebuilt
+        third = IndexSet(tmp_path, cat, MODEL, DIM)
+        assert third.size() == 79 and third.rebuilt
