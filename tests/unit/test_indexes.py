@@ -45,13 +45,13 @@ def test_auto_switches_to_approximate_and_erases(tmp_path: Path) -> None:
         assert isinstance(index, FaissIndex) and index.mode == "ivf"
         probe = vecs[123] + 0.05 * np.random.default_rng(9).normal(size=DIM).astype(np.float32)
         probe /= np.linalg.norm(probe)
-        sims, ids = indexes.search(probe[None, :], 5, ["c"])
+        _, ids = indexes.search(probe[None, :], 5, ["c"])
         target = cat.faces_of_image(124)[0].id  # image ids and face ids start at 1
         assert ids[0, 0] == target
         gone = cat.delete_faces([target])
         assert indexes.remove(f.id for f in gone) == 1
         indexes.save()
-        sims, ids = indexes.search(probe[None, :], 5, ["c"])
+        _, ids = indexes.search(probe[None, :], 5, ["c"])
         assert target not in ids[0]
     # reopened: the saved index agrees with the catalog, without a rebuild
     with Catalog.open_home(tmp_path) as cat:
