@@ -92,7 +92,7 @@ def bench_facesearch(settings: Settings, files: list[Path]) -> dict[str, Any]:
 
 def bench_runtimes(settings: Settings, files: list[Path]) -> dict[str, float]:
     base = FacePipeline(settings)
-    pixels = [base.decode(Decodable(str(f), f.read_bytes())).pixels for f in files[:256]]
+    pixels = [base.decode(Decodable(str(f), f.read_bytes())).pixels for f in files[:512]]
     dets = base.detector.detect(pixels)
     crops = np.stack(
         [align_face(p, d[0].landmarks_array()) for p, d in zip(pixels, dets, strict=True) if d]
@@ -106,10 +106,13 @@ def bench_runtimes(settings: Settings, files: list[Path]) -> dict[str, float]:
         ("onnxruntime-fp32", {"runtime": "onnxruntime"}),
     ):
         p = FacePipeline(settings.replace(**changes))
-        p.embedder.embed(crops[:32])
-        t = time.perf_counter()
-        vectors = p.embedder.embed(crops)
-        out[f"{label}_faces_per_s"] = rate(len(crops), time.perf_counter() - t)
+        p.embedder.embed(crops[:64])
+        best = 0.0
+        for _ in range(3):  # best of three: the least disturbed by other load
+            t = time.perf_counter()
+            vectors = p.embedder.embed(crops)
+            best = max(best, rate(len(crops), time.perf_counter() - t))
+        out[f"{label}_faces_per_s"] = best
         if reference is None and label == "onnxruntime-fp32":
             reference = vectors
         out[f"{label}_vectors"] = vectors  # type: ignore[assignment]
