@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from accountability_helpers import CHEAP, PW, T0, FakeClock
 from argon2 import PasswordHasher
 
 from facesearch.accountability import (
@@ -32,32 +31,7 @@ from facesearch.errors import (
     PermissionDeniedError,
 )
 
-CHEAP = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-T0 = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
-PW = "correct horse battery"
 ROOT = local_actor("root")
-
-
-class FakeClock:
-    def __init__(self, start: datetime = T0) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def store(tmp_path: Path, clock: FakeClock) -> Iterator[AccountabilityStore]:
-    with AccountabilityStore.open(tmp_path, clock=clock, hasher=CHEAP) as s:
-        yield s
 
 
 @pytest.fixture

@@ -13,12 +13,11 @@ import stat
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from argon2 import PasswordHasher
+from accountability_helpers import CHEAP, T0, FakeClock
 
 import facesearch.accountability as acc
 from facesearch.accountability import (
@@ -34,31 +33,6 @@ from facesearch.accountability import (
     entry_hash,
 )
 from facesearch.errors import CatalogError, InputError, NotFoundError
-
-CHEAP = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-T0 = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
-
-
-class FakeClock:
-    def __init__(self, start: datetime = T0) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def store(tmp_path: Path, clock: FakeClock) -> Iterator[AccountabilityStore]:
-    with AccountabilityStore.open(tmp_path, clock=clock, hasher=CHEAP) as s:
-        yield s
 
 
 def fill(store: AccountabilityStore, clock: FakeClock, n: int) -> None:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from itertools import product
-from pathlib import Path
 
 import pytest
-from argon2 import PasswordHasher
+from accountability_helpers import PW, T0
 
 from facesearch.accountability import (
     TRANSITIONS,
@@ -33,33 +31,8 @@ from facesearch.errors import (
     PermissionDeniedError,
 )
 
-CHEAP = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-T0 = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
-PW = "correct horse battery"
 S, V = CandidateStatus, Verdict
 MATCH, REJECT = Verdict.POSSIBLE_MATCH, Verdict.REJECTED
-
-
-class FakeClock:
-    def __init__(self, start: datetime = T0) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def store(tmp_path: Path, clock: FakeClock) -> Iterator[AccountabilityStore]:
-    with AccountabilityStore.open(tmp_path, clock=clock, hasher=CHEAP) as s:
-        yield s
 
 
 @pytest.fixture
