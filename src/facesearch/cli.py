@@ -110,18 +110,6 @@ def emit(obj: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(obj, separators=(",", ":")) + "\n")
 
 
-def read_images(paths: Sequence[Path], settings: Settings) -> tuple[list[Any], list[ImageError]]:
-    from facesearch.pipeline import read_file
-
-    items, errors = [], []
-    for path in paths:
-        try:
-            items.append(read_file(path, settings.max_file_bytes))
-        except ImageError as exc:
-            errors.append(exc)
-    return items, errors
-
-
 def face_json(source: str, face: Any, with_embedding: bool) -> dict[str, Any]:
     det = face.detection
     obj: dict[str, Any] = {
@@ -138,17 +126,30 @@ def face_json(source: str, face: Any, with_embedding: bool) -> dict[str, Any]:
 
 
 def _run_images(args: argparse.Namespace, settings: Settings, embed: bool, main_only: bool) -> int:
-    from facesearch.pipeline import FacePipeline
+    """One JSON line per face (or per failed image), in input order. Files are read as the
+    pipeline pulls them, a chunk ahead, so memory stays bounded however many are named."""
+    from collections import deque
+
+    from facesearch.pipeline import Decodable, FacePipeline, read_file
     from facesearch.types import ImageFaces
 
-    items, errors = read_images(args.images, settings)
-    pipeline = FacePipeline(settings)
-    failed = bool(errors)
-    for err in errors:
-        emit({"path": err.path, "face": None, "error": str(err)})
-        print(f"facesearch: {err}", file=sys.stderr)
-    try:
-        for result in pipeline.run(items, embed=embed, main_only=main_only):
+    read_errors: deque[ImageError | None] = deque()
+
+    def feed() -> Any:
+        for path in args.images:
+            try:
+                item = read_file(path, settings.max_file_bytes)
+            except ImageError as exc:
+                read_errors.append(exc)
+                yield Decodable(str(path), b"")  # placeholder: its result is replaced below
+                continue
+            read_errors.append(None)
+            yield item
+
+    failed = False
+    with FacePipeline(settings) as pipeline:
+        for analysed in pipeline.run(feed(), embed=embed, main_only=main_only):
+            result = read_errors.popleft() or analysed
             if isinstance(result, ImageFaces):
                 if not result.faces:
                     emit({"path": result.source, "face": None, "error": "no face found"})
@@ -159,8 +160,6 @@ def _run_images(args: argparse.Namespace, settings: Settings, embed: bool, main_
                 emit({"path": getattr(result, "path", None), "face": None, "error": str(result)})
                 print(f"facesearch: {result}", file=sys.stderr)
             sys.stdout.flush()
-    finally:
-        pipeline.close()
     return 2 if failed else 0
 
 

@@ -87,6 +87,12 @@ class FacePipeline:
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
+    def __enter__(self) -> FacePipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def decode(self, item: Decodable) -> Decoded:
         s = self.settings
         return decode_image(

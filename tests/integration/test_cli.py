@@ -54,7 +54,10 @@ def test_embed_main_no_face_and_unreadable(settings, lfw_image, tmp_path: Path) 
     r = run(["embed", str(bad), str(lfw_image("Aaron_Peirsol", 2))], settings)
     assert r.returncode == 2
     assert "Traceback" not in r.stderr and "bad.jpg" in r.stderr
-    assert any(json.loads(line).get("embedding") for line in r.stdout.splitlines())
+    rows = [json.loads(line) for line in r.stdout.splitlines()]
+    # one line per input, in input order, the unreadable one included
+    assert rows[0]["path"] == str(bad) and rows[0]["face"] is None and "bad.jpg" in rows[0]["error"]
+    assert rows[1]["path"] == str(lfw_image("Aaron_Peirsol", 2)) and rows[1]["embedding"]
 
 
 def test_verify_exit_codes(settings, lfw_image, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
