@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from facesearch.errors import FaceSearchError, ImageError, NoFaceError
+from facesearch.errors import FaceSearchError, ImageError, InputError
 from facesearch.settings import Settings
 
 log = logging.getLogger("facesearch")
@@ -249,7 +249,7 @@ def cmd_calibrate(args: argparse.Namespace, settings: Settings) -> int:
         if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
     )
     if not names:
-        raise NoFaceError(f"{images_root} (no Person/photo files)")
+        raise InputError(f"{images_root}: no Person/photo image files to calibrate from")
     pipeline = FacePipeline(settings)
     try:
         emb = lfw.embed_images(pipeline, images_root, names, progress=sys.stderr.isatty())

@@ -54,6 +54,7 @@ class IndexSet:
         self.kind = kind
         self.approx_threshold = approx_threshold
         self._indexes: dict[str, VectorIndex] = {}
+        self._folders: dict[str, str] = {}  # collection -> its folder under root
         self._dirty: set[str] = set()
         self._loaded = False
         self.rebuilt = False
@@ -92,6 +93,7 @@ class IndexSet:
         for name, folder in manifest["collections"].items():
             if name in names:
                 self._indexes[name] = load_index(self.root / folder, threads=self.threads)
+                self._folders[name] = folder
         if saved == state:
             return
         # Catch up: faces committed after the last save (e.g. an ingest killed mid-run).
@@ -116,6 +118,7 @@ class IndexSet:
         """Drop every index and build them again from the catalog."""
         state = self.catalog.state(self.model_id)
         self._indexes = {}
+        self._folders = {}
         for info in self.catalog.collections():
             for ids, vecs in self.catalog.face_vectors([info.name], self.model_id):
                 self._index_for(info.name).add(ids, vecs)
@@ -190,7 +193,9 @@ class IndexSet:
         self.root.mkdir(parents=True, exist_ok=True)
         collections = {}
         for name, index in self._indexes.items():
-            folder = f"c{self.catalog.ensure_collection(name)}"
+            if name not in self._folders:  # a collection indexed for the first time
+                self._folders[name] = f"c{self.catalog.ensure_collection(name)}"
+            folder = self._folders[name]
             if name in self._dirty or not (self.root / folder).exists():
                 index.save(self.root / folder)
             collections[name] = folder
