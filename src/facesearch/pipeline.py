@@ -148,12 +148,9 @@ class FacePipeline:
         """Detect, align, assess and (optionally) embed already decoded images."""
         ok = [(i, d) for i, (_, d) in enumerate(decoded) if isinstance(d, Decoded)]
         detections = self.detector.detect([d.pixels for _, d in ok]) if ok else []
-        out: dict[int, Result] = {
-            i: d for i, (_, d) in enumerate(decoded) if isinstance(d, FaceSearchError)
-        }
         crops: list[Image] = []
-        owners: list[tuple[int, int]] = []
-        per_image: dict[int, list[Face]] = {}
+        owners: list[tuple[int, int]] = []  # (image number, face slot) of each crop
+        per_image: dict[int, tuple[Decoded, list[Face], int | None]] = {}
         for (i, dec), found in zip(ok, detections, strict=True):
             main = main_face([f.bbox for f in found], dec.width, dec.height)
             chosen = [main] if (main_only and main is not None) else range(len(found))
@@ -163,20 +160,17 @@ class FacePipeline:
                 faces.append(Face(index=k, detection=found[k], quality=assess(found[k], aligned)))
                 crops.append(aligned)
                 owners.append((i, len(faces) - 1))
-            per_image[i] = faces
-            out[i] = ImageFaces(
-                source=decoded[i][0],
-                width=dec.width,
-                height=dec.height,
-                faces=(),
-                main=main,
-            )
+            per_image[i] = (dec, faces, main)
         if embed and crops:
             vectors = self.embedder.embed(np.stack(crops))
             for (i, slot), vector in zip(owners, vectors, strict=True):
-                per_image[i][slot] = replace(per_image[i][slot], embedding=vector)
-        for i, faces in per_image.items():
-            current = out[i]
-            assert isinstance(current, ImageFaces)
-            out[i] = replace(current, faces=tuple(faces))
-        return [out[i] for i in range(len(decoded))]
+                faces = per_image[i][1]
+                faces[slot] = replace(faces[slot], embedding=vector)
+        out: list[Result] = []
+        for i, (source, item) in enumerate(decoded):
+            if isinstance(item, FaceSearchError):
+                out.append(item)
+                continue
+            dec, faces, main = per_image[i]
+            out.append(ImageFaces(source, dec.width, dec.height, tuple(faces), main))
+        return out
