@@ -57,6 +57,7 @@ from facesearch.accountability.audit import MAX_CASE_CHARS, MAX_PURPOSE_CHARS
 from facesearch.engine import Engine, ForgetResult, ImageInput, VerifyResult
 from facesearch.errors import InputError, NotFoundError
 from facesearch.ingest import IngestSummary, ProgressFn
+from facesearch.pipeline import Decodable, FacePipeline
 from facesearch.search import SearchResult
 from facesearch.types import ImageFaces
 
@@ -132,10 +133,12 @@ def _now() -> datetime:
 # --- uses ----------------------------------------------------------------------------------
 
 
-def detect_faces(engine: Engine, actor: Actor, image: bytes, name: str | None = None) -> ImageFaces:
+def detect_faces(
+    pipeline: FacePipeline, actor: Actor, image: bytes, name: str | None = None
+) -> ImageFaces:
     """Every face of a probe image (no embedding), to choose one before searching."""
     _check(actor, Permission.SEARCH)
-    return engine.analyse(image, embed=False, name=name or "<upload>")
+    return pipeline.analyse_one(Decodable(name or "<upload>", image), embed=False)
 
 
 def audited_search(

@@ -66,7 +66,7 @@ async def read_image(upload: UploadFile | None, ctx: Context, what: str = "photo
 
 
 async def detect(ctx: Context, who: Principal, data: bytes) -> dict[str, Any]:
-    faces = await ctx.workers.on_engine(lambda e: detect_faces(e, who.user, data))
+    faces = await ctx.workers.on_analysis(lambda p: detect_faces(p, who.user, data))
     return {
         "width": faces.width,
         "height": faces.height,

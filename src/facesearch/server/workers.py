@@ -81,13 +81,13 @@ class Workers:
         """Run ``fn(engine)`` on the engine thread."""
         return await _wait(self._engine_pool.submit(self._with_engine, fn, writes))
 
-    async def analyse(self, data: bytes, name: str, *, embed: bool = True) -> ImageFaces:
-        """Detect (and embed) the faces of an uploaded image on an analysis thread."""
+    async def on_analysis(self, fn: Callable[[FacePipeline], T]) -> T:
+        """Run ``fn(pipeline)`` on an analysis thread, with the shared, loaded models."""
+        return await _wait(self._analysis_pool.submit(lambda: fn(self._shared_pipeline())))
 
-        def run() -> ImageFaces:
-            return self._shared_pipeline().analyse_one(Decodable(name, data), embed=embed)
-
-        return await _wait(self._analysis_pool.submit(run))
+    async def analyse(self, data: bytes, name: str) -> ImageFaces:
+        """Detect and embed the faces of an uploaded image on an analysis thread."""
+        return await self.on_analysis(lambda p: p.analyse_one(Decodable(name, data)))
 
     def _shared_pipeline(self) -> FacePipeline:
         with self._pipeline_lock:
