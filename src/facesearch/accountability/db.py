@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from facesearch.errors import CatalogError, InputError
+from facesearch.sqlite_wal import enable_wal
 
 log = logging.getLogger(__name__)
 
@@ -182,8 +183,8 @@ class Database:
             raise CatalogError(f"{path}: cannot open: {exc}") from exc
         try:
             conn.row_factory = sqlite3.Row
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
+            mode = enable_wal(conn, BUSY_TIMEOUT_S)
+            if mode != "wal":
                 raise CatalogError(f"{path}: cannot switch to WAL mode (got {mode})")
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA secure_delete = ON")

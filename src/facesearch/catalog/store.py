@@ -48,6 +48,7 @@ from facesearch.catalog.records import (
 )
 from facesearch.catalog.schema import SCHEMA_VERSION, migrate
 from facesearch.errors import CatalogError, InputError, NotFoundError
+from facesearch.sqlite_wal import enable_wal
 
 log = logging.getLogger(__name__)
 
@@ -503,7 +504,7 @@ def _configure(conn: sqlite3.Connection, busy_timeout_s: float) -> str:
     conn.execute("PRAGMA page_size = 8192")
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA secure_delete = ON")
-    mode = str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]).lower()
+    mode = enable_wal(conn, busy_timeout_s)
     synchronous = "NORMAL" if mode == "wal" else "FULL"
     if mode != "wal":  # e.g. a file system without shared memory: a rollback journal, synced
         log.warning("the catalog cannot use WAL here (journal mode %s): slower writes", mode)
