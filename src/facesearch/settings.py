@@ -202,6 +202,63 @@ class Settings:
         ),
     )
 
+    trusted_proxies: str = field(
+        default="",
+        metadata=_doc(
+            "Comma-separated addresses (or CIDR networks) of reverse proxies whose "
+            "X-Forwarded-For / X-Forwarded-Proto headers are believed; empty = none, the "
+            "client address is the socket's peer."
+        ),
+    )
+    token_lifetime_days: int = field(
+        default=90,
+        metadata=_doc("An API token expires this many days after it was issued (0 = never)."),
+    )
+    min_password_score: int = field(
+        default=3,
+        metadata=_doc(
+            "Lowest zxcvbn strength score (0..4) a new password must reach; common passwords "
+            "from the shipped list are refused whatever their score."
+        ),
+    )
+    server_max_analyses: int = field(
+        default=0,
+        metadata=_doc(
+            "Probe analyses (decode + detect + embed) running or queued at once in the server; "
+            "more are refused with 503 and Retry-After. 0 = twice the number of CPU cores."
+        ),
+    )
+    server_max_analyses_per_user: int = field(
+        default=2,
+        metadata=_doc(
+            "Probe analyses one user may have running or queued at once; more are refused "
+            "with 429 and Retry-After."
+        ),
+    )
+    server_read_rate_limit: int = field(
+        default=120,
+        metadata=_doc(
+            "Reads of personal data (probe photos, face crops, gallery images, search records, "
+            "subject exports) per minute per user before the server answers 429. 0 = no limit."
+        ),
+    )
+    audit_key_file: Path | None = field(
+        default=None,
+        metadata=_doc(
+            "Secret key (HMAC) that signs every audit entry; keep it outside the home. "
+            "Unset: a key file in the user's config folder (XDG_CONFIG_HOME/facesearch), made "
+            "on first use with mode 0600."
+        ),
+    )
+    audit_anchor_file: Path | None = field(
+        default=None,
+        metadata=_doc(
+            "Append-only file outside the home that records every new audit-chain head, so "
+            "that 'audit verify' catches an appended, rewritten or truncated chain. Unset: a "
+            "file in the user's state folder (XDG_STATE_HOME/facesearch)."
+        ),
+    )
+
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
         """Build the settings from FACESEARCH_* variables, then apply explicit overrides."""
