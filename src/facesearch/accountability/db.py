@@ -144,8 +144,34 @@ def _migrate_to_1(conn: sqlite3.Connection) -> None:
     conn.execute("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, ?)", (GENESIS_HASH,))
 
 
+_V2 = (
+    # Failed logins and lockouts are per (name, client address), so that one address cannot
+    # lock a name out for everyone; a lock's level doubles its length each time it recurs.
+    "ALTER TABLE login_failures ADD COLUMN client TEXT NOT NULL DEFAULT ''",
+    "CREATE INDEX login_failures_key_client_at ON login_failures (name_key, client, at)",
+    """CREATE TABLE login_locks (
+        name_key TEXT NOT NULL,
+        client TEXT NOT NULL,
+        level INTEGER NOT NULL,
+        failures INTEGER NOT NULL,
+        locked_at TEXT NOT NULL,
+        locked_until TEXT NOT NULL,
+        PRIMARY KEY (name_key, client)
+    )""",
+    # API tokens expire (NULL: issued when tokens did not; the lifetime setting then counts
+    # from created_at) and remember when they were last used (refreshed at most once a minute).
+    "ALTER TABLE api_tokens ADD COLUMN expires_at TEXT",
+    "ALTER TABLE api_tokens ADD COLUMN last_used_at TEXT",
+)
+
+
+def _migrate_to_2(conn: sqlite3.Connection) -> None:
+    for statement in _V2:
+        conn.execute(statement)
+
+
 Migration = Callable[[sqlite3.Connection], None]
-MIGRATIONS: tuple[Migration, ...] = (_migrate_to_1,)
+MIGRATIONS: tuple[Migration, ...] = (_migrate_to_1, _migrate_to_2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
