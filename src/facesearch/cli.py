@@ -147,6 +147,9 @@ def _run_images(args: argparse.Namespace, settings: Settings, embed: bool, main_
             yield item
 
     failed = False
+    # The JSON line on stdout already says why a file failed; say it on stderr too, unless
+    # both go to one place (a terminal, 2>&1), where it would be read twice.
+    echo = not _same_stream(sys.stdout, sys.stderr)
     with FacePipeline(settings) as pipeline:
         for analysed in pipeline.run(feed(), embed=embed, main_only=main_only):
             result = read_errors.popleft() or analysed
@@ -158,9 +161,21 @@ def _run_images(args: argparse.Namespace, settings: Settings, embed: bool, main_
             else:
                 failed = True
                 emit({"path": getattr(result, "path", None), "face": None, "error": str(result)})
-                print(f"facesearch: {result}", file=sys.stderr)
+                if echo:
+                    print(f"facesearch: {result}", file=sys.stderr)
             sys.stdout.flush()
     return 2 if failed else 0
+
+
+def _same_stream(a: Any, b: Any) -> bool:
+    """Do two open files write to the same place (one terminal, or one pipe or file)?"""
+    import os
+
+    try:
+        sa, sb = os.fstat(a.fileno()), os.fstat(b.fileno())
+    except (AttributeError, OSError, ValueError):
+        return False
+    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
 
 
 def cmd_detect(args: argparse.Namespace, settings: Settings) -> int:
@@ -172,6 +187,7 @@ def cmd_embed(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
+    from facesearch import cli_gallery
     from facesearch.accountability import AccountabilityStore, local_actor
     from facesearch.engine import Engine
     from facesearch.usage import audited_verify
@@ -180,6 +196,7 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
         Engine(settings, open_catalog=False) as engine,
         AccountabilityStore.open(settings.home) as store,
     ):
+        cli_gallery.require_case_options(args, store)
         result, entry = audited_verify(
             engine,
             store,
@@ -213,7 +230,7 @@ def cmd_eval_lfw(args: argparse.Namespace, settings: Settings) -> int:
     names = sorted({p.a for p in pairs} | {p.b for p in pairs})
     pipeline = FacePipeline(settings)
     try:
-        emb = lfw.embed_images(pipeline, data / lfw.IMAGES, names, progress=sys.stderr.isatty())
+        emb = lfw.embed_images(pipeline, data / lfw.IMAGES, names, progress=True)
     finally:
         pipeline.close()
     result = lfw.evaluate(pairs, emb)
@@ -252,7 +269,7 @@ def cmd_calibrate(args: argparse.Namespace, settings: Settings) -> int:
         raise InputError(f"{images_root}: no Person/photo image files to calibrate from")
     pipeline = FacePipeline(settings)
     try:
-        emb = lfw.embed_images(pipeline, images_root, names, progress=sys.stderr.isatty())
+        emb = lfw.embed_images(pipeline, images_root, names, progress=True)
     finally:
         pipeline.close()
     labels = np.array([n.split("/")[0] for n in names])

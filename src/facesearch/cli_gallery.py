@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from facesearch.errors import InputError
 from facesearch.search import describe_expected
 from facesearch.settings import Settings
 
@@ -15,6 +16,24 @@ from facesearch.settings import Settings
 def add_case_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--case", help="case number this use belongs to (required once accounts exist)")
     p.add_argument("--purpose", help="stated purpose of this use (required once accounts exist)")
+
+
+def require_case_options(args: argparse.Namespace, store: Any) -> None:
+    """On a home with user accounts, name the options a use needs when they are missing."""
+    if not store.accounts.has_users():
+        return
+    case = (getattr(args, "case", None) or "").strip()
+    purpose = (getattr(args, "purpose", None) or "").strip()
+    if not case:
+        raise InputError(
+            "a case number is required, and a stated purpose: give --case NUMBER "
+            "--purpose TEXT (this home has user accounts, so every use is tied to a case)"
+        )
+    if not purpose:
+        raise InputError(
+            "a stated purpose is required: give --purpose TEXT with --case (this home has "
+            "user accounts, so every use is tied to a case)"
+        )
 
 
 def add_eval_parsers(ev: Any) -> None:
@@ -97,24 +116,17 @@ def _actor() -> Any:
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     if args.workers is not None:
         settings = settings.replace(threads=args.workers)
-    engine = _engine(settings)
-    bar = None
-    if sys.stderr.isatty() and not args.json:
-        from tqdm import tqdm
+    from facesearch.progress import Progress
 
-        bar = tqdm(unit="img", desc="ingest", file=sys.stderr)
+    engine = _engine(settings)
+    bar = Progress("ingest", unit="img")
 
     def progress(summary: Any) -> None:
-        if bar is not None:
-            bar.n = summary.images_seen
-            elapsed = max(bar.format_dict["elapsed"], 1e-6)
-            bar.set_postfix(
-                faces=summary.faces_added,
-                faces_s=f"{summary.faces_added / elapsed:.0f}",
-                failed=len(summary.failed),
-                refresh=False,
-            )
-            bar.refresh()
+        bar.update(
+            summary.images_seen,
+            faces=summary.faces_added,
+            failed=len(summary.failed),
+        )
 
     from facesearch.usage import audited_ingest
 
@@ -132,8 +144,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
                 purpose=args.purpose,
             )
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
         engine.close()
     if args.json:
         _emit(summary.as_dict())
@@ -156,6 +167,7 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
 
     with _engine(settings) as engine:
         with _store(settings) as store:
+            require_case_options(args, store)
             result, entry = audited_search(
                 engine,
                 store,
@@ -248,9 +260,40 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         _emit(stats)
     else:
-        for key, value in stats.items():
-            print(f"{key:<20} {value}")
+        print(stats_table(stats))
     return 0
+
+
+def stats_table(stats: dict[str, Any]) -> str:
+    """``Engine.stats()`` as aligned lines: scalars first, then a table per list (models)."""
+    lines = []
+    tables = []
+    for key, value in stats.items():
+        if isinstance(value, list):
+            tables.append((key, value))
+            continue
+        text = f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else value
+        lines.append(f"{key.replace('_', ' '):<16} {text}")
+    for key, rows in tables:
+        lines.append("")
+        lines.append(key.replace("_", " "))
+        if not rows:
+            lines.append("  (none)")
+            continue
+        columns = list(rows[0])
+        cells = [[_cell(row.get(c)) for c in columns] for row in rows]
+        widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+        for row in [columns, *cells]:
+            lines.append(
+                "  " + "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip()
+            )
+    return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return "" if value is None else str(value)
 
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
@@ -275,7 +318,7 @@ def cmd_eval_1n(args: argparse.Namespace, settings: Settings) -> int:
     names = lfw.all_images(data)
     pipeline = FacePipeline(settings)
     try:
-        emb = lfw.embed_images(pipeline, data / lfw.IMAGES, names, progress=sys.stderr.isatty())
+        emb = lfw.embed_images(pipeline, data / lfw.IMAGES, names, progress=True)
     finally:
         pipeline.close()
     result = open_set.evaluate(emb, threads=settings.threads)

@@ -154,12 +154,14 @@ class Engine:
         max_fmr: float | None = None,
         case: str | None = None,
         purpose: str | None = None,
+        names: tuple[str | None, str | None] = (None, None),
     ) -> VerifyResult:
-        """Compare the main faces of two images at the calibrated threshold."""
+        """Compare the main faces of two images at the calibrated threshold; ``names`` are
+        what errors call images given as bytes."""
         if threshold is not None and max_fmr is not None:
             raise InputError("give either a threshold or a maximum false match rate, not both")
-        img_a, face_a = self.main_face(a)
-        img_b, face_b = self.main_face(b)
+        img_a, face_a = self.main_face(a, names[0])
+        img_b, face_b = self.main_face(b, names[1])
         verification = compare(
             face_a,
             face_b,

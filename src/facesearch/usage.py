@@ -75,6 +75,7 @@ log = logging.getLogger(__name__)
 
 UPLOADS = "uploads"  # HOME/uploads/: files uploaded to the server for ingest
 MAX_LOGGED_PATHS = 100
+UPLOADED_PHOTO = "the uploaded photo"  # what messages call an upload with no usable file name
 NO_REASON = "no reason given (home without user accounts)"
 
 
@@ -121,7 +122,7 @@ def _check(actor: Actor, permission: Permission) -> None:
 
 def _bytes_of(engine: Engine, image: ImageInput, name: str | None) -> tuple[bytes, str]:
     if isinstance(image, bytes):
-        return image, name or "<upload>"
+        return image, name or UPLOADED_PHOTO
     item = engine.read_input(image)
     return item.data, name or item.source
 
@@ -138,7 +139,7 @@ def detect_faces(
 ) -> ImageFaces:
     """Every face of a probe image (no embedding), to choose one before searching."""
     _check(actor, Permission.SEARCH)
-    return pipeline.analyse_one(Decodable(name or "<upload>", image), embed=False)
+    return pipeline.analyse_one(Decodable(name or UPLOADED_PHOTO, image), embed=False)
 
 
 def audited_search(
@@ -219,14 +220,18 @@ def audited_verify(
     threshold: float | None = None,
     max_fmr: float | None = None,
     require_case: bool | None = None,
+    names: tuple[str | None, str | None] = (None, None),
 ) -> tuple[VerifyResult, AuditEntry]:
-    """Compare the main faces of two photos 1:1 and log it."""
+    """Compare the main faces of two photos 1:1 and log it. ``names``: what errors call the
+    photos (a file's path by default)."""
     _check(actor, Permission.VERIFY)
     case, purpose = check_case(case, purpose, required=_required(store, require_case))
     started = _now()
-    data_a, _ = _bytes_of(engine, a, None)
-    data_b, _ = _bytes_of(engine, b, None)
-    result = engine.verify(data_a, data_b, threshold=threshold, max_fmr=max_fmr)
+    data_a, name_a = _bytes_of(engine, a, names[0])
+    data_b, name_b = _bytes_of(engine, b, names[1])
+    result = engine.verify(
+        data_a, data_b, threshold=threshold, max_fmr=max_fmr, names=(name_a, name_b)
+    )
     keep = engine.settings.probe_retention_days
     digests = [store.probes.keep(d, retention_days=keep) for d in (data_a, data_b)]
     v = result.verification

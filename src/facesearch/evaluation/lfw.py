@@ -167,9 +167,9 @@ def _progress(results: Iterator[Any], total: int, show: bool) -> Iterator[Any]:
     if not show:
         yield from results
         return
-    from tqdm import tqdm
+    from facesearch.progress import track
 
-    yield from tqdm(results, total=total, unit="img", desc="embedding LFW", leave=False)
+    yield from track(results, "embedding LFW", total=total, unit="img")
 
 
 def score_pairs(pairs: Sequence[Pair], emb: EmbeddingSet) -> npt.NDArray[np.float64]:
