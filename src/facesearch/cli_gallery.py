@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from facesearch.errors import InputError
-from facesearch.search import describe_expected
+from facesearch.search import SAME_FILE_NOTE, describe_expected
 from facesearch.settings import Settings
 
 
@@ -183,10 +183,11 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
                 face=args.face,
                 allow_poor=args.allow_poor,
             )
+            head = store.audit.head()
         if args.report:
             from facesearch.report import write_report
 
-            write_report(result, args.report, engine)
+            write_report(result, args.report, engine, entry=entry, head=str(head))
     if args.json:
         _emit({**result.as_dict(), "audit_seq": entry.seq})
         return 0
@@ -208,6 +209,8 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
             print(
                 f"  #{h.rank:<3} {h.similarity:.4f}  {label:<28} face {h.face_id:<7} {h.image_path}"
             )
+            if h.same_file:
+                print(f"        {SAME_FILE_NOTE}")
             print(
                 f"        {h.fmr_words}; {describe_expected(h.expected_false)} such "
                 f"strangers expected in this gallery"

@@ -20,7 +20,13 @@ from facesearch.errors import InputError, NoFaceError, PoorProbeError
 from facesearch.indexes import IndexSet
 from facesearch.ingest import Ingestor, IngestSummary, ProgressFn
 from facesearch.pipeline import Decodable, FacePipeline, read_file
-from facesearch.search import ProbeFace, SearchResult, make_hits, probe_problems
+from facesearch.search import (
+    ProbeFace,
+    SearchResult,
+    make_hits,
+    probe_problems,
+    same_file_images,
+)
 from facesearch.settings import Settings
 from facesearch.types import Face, ImageFaces
 from facesearch.verify import Verification, compare
@@ -224,6 +230,7 @@ class Engine:
 
             raise NotFoundError(f"no collection named {missing[0]!r}")
         item = self.read_input(image, name)
+        probe_sha256 = hashlib.sha256(item.data).hexdigest()
         faces = analysed or self.pipeline.analyse_one(item)
         if not faces.faces:
             raise NoFaceError(faces.source)
@@ -254,7 +261,10 @@ class Engine:
             records = self.catalog.faces([i for _, i in keep])
             # A face erased by another process since the index was loaded is not shown.
             score = {i: sv for sv, i in keep}
-            hits = make_hits([score[r.id] for r in records], records, self.calibration, gallery)
+            same = same_file_images(self.catalog, records, probe_sha256)
+            hits = make_hits(
+                [score[r.id] for r in records], records, self.calibration, gallery, same
+            )
             results.append(ProbeFace(f.index, f.bbox, f.quality, tuple(problems), False, hits))
         if all(r.refused for r in results):
             raise PoorProbeError(
@@ -264,7 +274,7 @@ class Engine:
             )
         return SearchResult(
             probe=item.source,
-            probe_sha256=hashlib.sha256(item.data).hexdigest(),
+            probe_sha256=probe_sha256,
             gallery_faces=gallery,
             collections=names,
             threshold=limit,

@@ -1,5 +1,8 @@
 """A self-contained HTML page for one search: probe face and candidate faces side by side.
 
+The page is evidence: it carries the case, purpose, operator, time, the audit entry that
+recorded the search and the chain head after it, and every parameter of the search.
+
 Face crops are read from the source images at report time (facesearch stores no crops) and
 embedded as data: URIs, so the page is one file that opens anywhere without a server.
 """
@@ -9,15 +12,18 @@ from __future__ import annotations
 import base64
 import html
 import io
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
-from facesearch.search import LEAD_NOTE, SearchResult, describe_expected
+from facesearch.search import LEAD_NOTE, SAME_FILE_NOTE, SearchResult, describe_expected
 from facesearch.types import BBox
 
 if TYPE_CHECKING:
+    from facesearch.accountability import AuditEntry
     from facesearch.engine import Engine
 
 
@@ -47,7 +53,77 @@ def _data_uri(jpeg: bytes | None) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(jpeg).decode()
 
 
-def render(result: SearchResult, engine: Engine) -> str:
+def format_time(value: datetime | str | None) -> str:
+    """``2026-11-30 13:05:12 UTC`` from a datetime or an ISO 8601 string; '' for None."""
+    if value is None or value == "":
+        return ""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%S") + " UTC"
+
+
+def _evidence(result: SearchResult, entry: AuditEntry | None, head: str | None) -> str:
+    """What makes the page evidence: who searched, when, for which case, under which audit
+    entry, the chain head after it, and every parameter of the search."""
+    esc = html.escape
+    p: Mapping[str, Any] = entry.payload.get("parameters", {}) if entry is not None else {}
+    sizes = {
+        str(c.get("name")): c.get("size")
+        for c in (entry.payload.get("collections", []) if entry is not None else [])
+        if isinstance(c, Mapping)
+    }
+    collections = ", ".join(
+        f"{c} ({sizes[c]:,} faces)" if isinstance(sizes.get(c), int) else c
+        for c in result.collections
+    )
+    threshold = "none" if result.threshold is None else f"{result.threshold:.4f}"
+    max_fmr = p.get("max_fmr")
+    face = p.get("face")
+    rows: list[tuple[str, str]] = []
+    if entry is not None:
+        rows += [
+            ("Case", entry.case or "–"),
+            ("Purpose", entry.purpose or "–"),
+            ("Operator", entry.actor),
+            ("Time", format_time(entry.time)),
+            ("Audit entry", f"audit entry {entry.seq} ({entry.action})"),
+            ("Entry hash", entry.hash),
+        ]
+    if head is not None:
+        rows.append(
+            ("Chain head", f"{head} (after this search; check with 'facesearch audit verify')")
+        )
+    rows += [
+        ("Probe", f"{result.probe} (sha256 {result.probe_sha256})"),
+        ("Searched", f"{result.gallery_faces:,} faces"),
+        ("Parameters", ""),
+        ("collections", collections),
+        ("top", str(result.top)),
+        ("threshold", threshold),
+        ("max FMR", "none" if max_fmr is None else f"{max_fmr:g}"),
+        ("face", "every face" if face is None else str(face)),
+        ("allow poor", "yes" if p.get("allow_poor") else "no"),
+        ("model", str(p.get("model_id") or "")),
+    ]
+    body = "".join(
+        f"<tr><th colspan=2>{esc(k)}</th></tr>"
+        if not v and k == "Parameters"
+        else f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>"
+        for k, v in rows
+    )
+    return f"<table class=evidence>{body}</table>"
+
+
+def render(
+    result: SearchResult,
+    engine: Engine,
+    *,
+    entry: AuditEntry | None = None,
+    head: str | None = None,
+) -> str:
+    """The page for ``result``; ``entry`` (its audit entry) and ``head`` (the chain head after
+    it) make it evidence."""
     s = engine.settings
     probe_bytes = engine.read_input(result.probe).data if Path(result.probe).exists() else None
     esc = html.escape
@@ -70,9 +146,10 @@ def render(result: SearchResult, engine: Engine) -> str:
                 if crop
                 else "<div class=na>source not available</div>"
             )
+            same = f"<div class=same>{esc(SAME_FILE_NOTE)}</div>" if h.same_file else ""
             cards.append(
                 f"<div class=card>{img}<div><b>#{h.rank}</b> similarity {h.similarity:.3f}</div>"
-                f"<div>{esc(h.subject or '(no label)')}</div>"
+                f"<div>{esc(h.subject or '(no label)')}</div>{same}"
                 f"<div class=small>{esc(h.fmr_words)}; {describe_expected(h.expected_false)} "
                 f"such strangers expected in {result.gallery_faces:,} faces</div>"
                 f"<div class=small>face {h.face_id} in {esc(h.image_path)}</div></div>"
@@ -86,9 +163,6 @@ def render(result: SearchResult, engine: Engine) -> str:
             f"<img src='{probe_img}' alt='probe face'><div>probe</div></div>{body}</div>"
             f"{warn}</section>"
         )
-    threshold = (
-        f"none (top {result.top})" if result.threshold is None else f"{result.threshold:.4f}"
-    )
     return f"""<!doctype html><html lang=en><head><meta charset=utf-8>
 <meta name=viewport content="width=device-width, initial-scale=1">
 <title>facesearch report</title><style>
@@ -100,16 +174,27 @@ body{{font-family:system-ui,sans-serif;margin:1.5rem;color:#222}}
 .probe{{border-color:#1a5fb4;border-width:2px}}
 .small{{font-size:.75rem;color:#555;overflow-wrap:anywhere}}
 .warn{{color:#a40000}} .na{{width:160px;height:160px;background:#eee}}
+.same{{color:#a40000;font-weight:600;font-size:.8rem}}
+.evidence{{border-collapse:collapse;margin:1rem 0;font-size:.9rem}}
+.evidence th,.evidence td{{text-align:left;padding:.15rem .8rem .15rem 0;vertical-align:top}}
+.evidence td{{overflow-wrap:anywhere;font-family:ui-monospace,monospace}}
+.evidence th[colspan]{{padding-top:.6rem}}
 </style></head><body>
 <h1>facesearch search report</h1>
 <p class=lead>{esc(LEAD_NOTE)}</p>
-<p>Probe {esc(result.probe)} (sha256 {result.probe_sha256[:16]}...), searched
-{result.gallery_faces:,} faces in {esc(", ".join(result.collections))} at {esc(result.started)}.
-Threshold: {threshold}.</p>
+{_evidence(result, entry, head)}
 {"".join(rows)}
+<p class=small>Report written {esc(format_time(datetime.now(UTC)))}.</p>
 </body></html>"""
 
 
-def write_report(result: SearchResult, path: Path, engine: Engine) -> None:
+def write_report(
+    result: SearchResult,
+    path: Path,
+    engine: Engine,
+    *,
+    entry: AuditEntry | None = None,
+    head: str | None = None,
+) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(result, engine), encoding="utf-8")
+    path.write_text(render(result, engine, entry=entry, head=head), encoding="utf-8")

@@ -10,17 +10,24 @@ high.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from facesearch.calibration import CalibrationTable, describe_fmr
-from facesearch.catalog import FaceRecord
+from facesearch.catalog import Catalog, FaceRecord
+from facesearch.errors import NotFoundError
 from facesearch.settings import Settings
 from facesearch.types import BBox, Quality
 
 LEAD_NOTE = (
     "A candidate is a lead for a person to check, not an identification. Similar-looking "
     "people exist; confirm with independent evidence."
+)
+
+SAME_FILE_NOTE = (
+    "same file as the probe: this gallery image is the probe photo itself (same sha256), "
+    "not another photo of the person"
 )
 
 
@@ -37,6 +44,7 @@ class Hit:
     bbox: BBox
     subject: str | None
     collection: str
+    same_file: bool = False  # the candidate's image is the probe's own file (same sha256)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -51,6 +59,7 @@ class Hit:
             "bbox": self.bbox.as_list(),
             "subject": self.subject,
             "collection": self.collection,
+            "same_file": self.same_file,
         }
 
 
@@ -132,7 +141,9 @@ def make_hits(
     records: list[FaceRecord],
     table: CalibrationTable,
     gallery_faces: int,
+    same_file: Collection[int] = frozenset(),
 ) -> tuple[Hit, ...]:
+    """Hits of ranked faces; ``same_file``: the image ids that are the probe's own file."""
     hits = []
     for rank, (sim, rec) in enumerate(zip(sims, records, strict=True), start=1):
         fmr = table.fmr_at(sim)
@@ -149,6 +160,20 @@ def make_hits(
                 bbox=rec.bbox,
                 subject=rec.subject,
                 collection=rec.collection,
+                same_file=rec.image_id in same_file,
             )
         )
     return tuple(hits)
+
+
+def same_file_images(catalog: Catalog, records: Sequence[FaceRecord], sha256: str) -> set[int]:
+    """The image ids among ``records`` whose file is the probe's (same sha256): a search that
+    finds its own probe in the gallery proves nothing about the person."""
+    same = set()
+    for image_id in {r.image_id for r in records}:
+        try:
+            if catalog.image(image_id).sha256 == sha256:
+                same.add(image_id)
+        except NotFoundError:  # erased since the index was searched
+            continue
+    return same

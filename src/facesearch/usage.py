@@ -199,6 +199,7 @@ def audited_search(
             "refused": pf.refused,
             "warnings": list(pf.warnings),
             "candidates": [h.face_id for h in pf.hits],
+            "same_file": [h.face_id for h in pf.hits if h.same_file],
         }
         for pf in result.faces
     ]

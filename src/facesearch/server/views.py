@@ -149,6 +149,7 @@ def search_view(
     position = 0
     for pf in p.get("probe_faces", []):
         candidates = []
+        same_file = {int(i) for i in pf.get("same_file", [])}
         for rank, face_id in enumerate(pf.get("candidates", []), start=1):
             fid, score = flat[position] if position < len(flat) else (face_id, float("nan"))
             position += 1
@@ -164,6 +165,8 @@ def search_view(
                     states.get(fid),
                 )
             )
+            # the candidate's image is the probe's own file (same sha256), as logged
+            candidates[-1]["same_file"] = int(fid) in same_file
         faces_out.append(
             {
                 "face": pf.get("face"),
