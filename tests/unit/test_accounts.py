@@ -103,7 +103,7 @@ def test_add_list_get_disable_enable(store: AccountabilityStore, clock: FakeCloc
     assert logged == [
         ("os:root", "user_add", {"name": "alice", "role": "investigator"}),
         ("os:root", "user_add", {"name": "admin", "role": "admin"}),
-        ("admin", "user_disable", {"name": "alice"}),
+        ("admin", "user_disable", {"name": "alice", "tokens_revoked": 0}),
         ("admin", "user_enable", {"name": "alice"}),
     ]
     assert store.verify().ok
@@ -128,10 +128,10 @@ def test_duplicates_roles_and_passwords_are_checked(store: AccountabilityStore):
         store.accounts.add_user("Alice", Role.ADMIN, PW, by=ROOT)
     with pytest.raises(InputError, match="role"):
         store.accounts.add_user("bob", "boss", PW, by=ROOT)
-    with pytest.raises(InputError, match="at least 10"):
-        store.accounts.add_user("bob", Role.ADMIN, "short12345"[:9], by=ROOT)
+    with pytest.raises(InputError, match="at least 12"):
+        store.accounts.add_user("bob", Role.ADMIN, "short1234567"[:11], by=ROOT)
     with pytest.raises(InputError, match="user name"):
-        store.accounts.add_user("bob.smith1", Role.ADMIN, "Bob.Smith1", by=ROOT)
+        store.accounts.add_user("bob.smith.jones", Role.ADMIN, "Bob.Smith.Jones", by=ROOT)
     with pytest.raises(InputError, match="at most"):
         store.accounts.add_user("bob", Role.ADMIN, "x" * 1025, by=ROOT)
     assert [u.name for u in store.accounts.users()] == ["alice"]
@@ -228,7 +228,7 @@ def test_throttling_locks_a_name_even_with_the_right_password(store, people, clo
         with pytest.raises(AuthenticationError, match="wrong password"):
             store.accounts.check_password("alice", "guess guess guess")
     clock.advance(seconds=10)
-    with pytest.raises(AuthenticationError, match="too many"):
+    with pytest.raises(AuthenticationError, match=r"too many .* try again in 1 min"):
         store.accounts.check_password("alice", PW)
     assert store.accounts.check_password("bob", PW).name == "bob"  # other names unaffected
     # The failures are in the file: another process sees the lock too.
@@ -237,10 +237,10 @@ def test_throttling_locks_a_name_even_with_the_right_password(store, people, clo
         pytest.raises(AuthenticationError, match="too many"),
     ):
         other.accounts.check_password("alice", PW)
-    clock.advance(minutes=14)
+    clock.advance(seconds=40)
     with pytest.raises(AuthenticationError, match="too many"):
         store.accounts.check_password("alice", PW)
-    clock.advance(minutes=1, seconds=1)  # 15 minutes after the fifth failure
+    clock.advance(seconds=11)  # a minute after the fifth failure (the first lock's length)
     assert store.accounts.check_password("alice", PW).name == "alice"
     reasons = [e.payload["reason"] for e in store.audit.entries(action=Action.LOGIN_FAILED)]
     assert reasons == ["bad_password"] * 5 + ["locked_out"] * 3
@@ -299,11 +299,6 @@ def test_tokens(store: AccountabilityStore, people: dict[str, User], clock: Fake
 
 def test_tokens_stop_when_revoked_or_disabled(store, people):
     token = store.accounts.issue_token("alice", by=people["admin"])
-    store.accounts.disable_user("alice", by=people["admin"])
-    with pytest.raises(AuthenticationError):
-        store.accounts.user_for_token(token)
-    store.accounts.enable_user("alice", by=people["admin"])
-    assert store.accounts.user_for_token(token).name == "alice"
     assert store.accounts.revoke_tokens("alice", by=people["alice"]) == 1
     with pytest.raises(AuthenticationError):
         store.accounts.user_for_token(token)

@@ -6,12 +6,22 @@ permission)`` and ``require(actor, permission)`` read it and nothing else decide
 Passwords are hashed with argon2id (argon2-cffi's ``PasswordHasher``; its defaults are RFC 9106's
 low-memory profile, 64 MiB). ``check_password`` answers every failure (unknown name, wrong
 password, disabled account) with the same message and about the same delay. Each attempt is
-recorded as a failure *before* the password is checked and cleared on success, so parallel
-guesses count too; ``max_failures`` of them within ``failure_window`` lock the name (known or
-not) for ``lockout``, even against the right password.
+recorded as a failure of its (name, client address) *before* the password is checked and cleared
+on success, so parallel guesses count too; ``max_failures`` of them within ``failure_window``
+lock that name (known or not) *for that address*, even against the right password: for
+``lockout`` the first time, twice as long each time it recurs (up to ``max_lockout``), until a
+login from that address succeeds. An attacker locks out only their own address, never the
+user; ``lockouts()`` lists the locks in force for the admins, and each is in the audit trail.
+
+New passwords must be ``min_password_length`` long, not on the shipped list of common
+passwords (``data/common-passwords.txt``) and reach ``min_password_score`` (0..4) on zxcvbn's
+strength estimate.
 
 API tokens (``fs_`` + 43 urlsafe characters, 256 random bits) and browser session ids are shown
-once and stored only as SHA-256 digests: they are random, so a fast hash is enough.
+once and stored only as SHA-256 digests: they are random, so a fast hash is enough. A token
+expires ``token_lifetime`` after it was issued, and every token of a user is revoked when their
+password is set or their account disabled (enabling it again revives none). Its last use is
+kept, refreshed at most once a minute so that the API does not write on every request.
 
 Every change to an account is written to the audit trail in the same transaction.
 
@@ -25,6 +35,7 @@ from __future__ import annotations
 
 import getpass
 import hashlib
+import math
 import os
 import re
 import secrets
@@ -32,10 +43,13 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from importlib import resources
 from types import MappingProxyType
+from typing import Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from zxcvbn import zxcvbn
 
 from facesearch.accountability.audit import Action, AuditTrail
 from facesearch.accountability.chain import BreakKind, ChainBreak
@@ -52,6 +66,7 @@ __all__ = [
     "AccountPolicy",
     "Accounts",
     "Actor",
+    "LoginLock",
     "Permission",
     "Role",
     "TokenInfo",
@@ -61,16 +76,21 @@ __all__ = [
     "require",
 ]
 
-MIN_PASSWORD_LENGTH = 10
+MIN_PASSWORD_LENGTH = 12  # the default of the min_password_length setting
 MAX_PASSWORD_LENGTH = 1024
+STRENGTH_CHARS = 100  # zxcvbn looks at this many characters (its time grows with the length)
+COMMON_PASSWORDS = "data/common-passwords.txt"
 LOCAL_PREFIX = "os:"
 TOKEN_PREFIX = "fs_"
 TOKEN_BYTES = 32
 TOKEN_DISPLAY_CHARS = 10  # "fs_" and 7 more: enough to tell tokens apart in a list
 SESSION_TOUCH_INTERVAL = timedelta(seconds=60)  # last_seen is refreshed at most this often
+TOKEN_TOUCH_INTERVAL = timedelta(seconds=60)  # a token's last_used_at, likewise
+LOCK_MEMORY = timedelta(days=1)  # a lock over for longer than this no longer doubles the next
+MAX_LOCK_LEVEL = 32
 
 BAD_LOGIN = "unknown user name or wrong password"
-LOCKED_OUT = "too many failed logins for this name; try again later"
+LOCKED_OUT = "too many failed logins for this name from this address"
 BAD_TOKEN = "unknown or revoked API token"
 BAD_SESSION = "session unknown or expired; log in again"
 
@@ -139,28 +159,73 @@ class User(Actor):
     created_at: datetime
 
 
+TokenState = Literal["live", "expired", "revoked"]
+
+
 @dataclass(frozen=True)
 class TokenInfo:
+    """One API token as its owner and the admins see it (never the token itself)."""
+
     prefix: str  # the first characters of the token, for display
     created_at: datetime
     revoked_at: datetime | None
+    expires_at: datetime | None  # None: never
+    last_used_at: datetime | None  # to the minute; None: never used
+    state: TokenState  # when it was read
+
+    @property
+    def live(self) -> bool:
+        return self.state == "live"
+
+
+@dataclass(frozen=True)
+class LoginLock:
+    """A name locked for one client address after too many failed logins."""
+
+    name: str  # the account's name, or the name tried when there is no such account
+    client: str  # the address the failures came from ("" when unknown)
+    failures: int  # failed logins that led to this lock
+    level: int  # 1 the first time, +1 each time it recurs (the lock doubles)
+    locked_at: datetime
+    locked_until: datetime
+
+    def minutes_left(self, now: datetime) -> int:
+        return max(1, math.ceil((self.locked_until - now).total_seconds() / 60))
+
+    def describe(self, now: datetime) -> str:
+        where = self.client or "an unknown address"
+        return (
+            f"locked for {self.minutes_left(now)} min after {self.failures} failed logins "
+            f"from {where}"
+        )
 
 
 @dataclass(frozen=True)
 class AccountPolicy:
+    """The rules for accounts; the server builds one from the settings (``policy_for``)."""
+
     min_password_length: int = MIN_PASSWORD_LENGTH
-    max_failures: int = 5  # failed logins for one name ...
+    min_password_score: int = 3  # zxcvbn's 0..4
+    max_failures: int = 5  # failed logins for one name from one address ...
     failure_window: timedelta = timedelta(minutes=15)  # ... within this long ...
-    lockout: timedelta = timedelta(minutes=15)  # ... lock it for this long after the last
+    lockout: timedelta = timedelta(minutes=1)  # ... lock it (for that address) this long, ...
+    max_lockout: timedelta = timedelta(hours=1)  # ... doubled each time, up to this long
     session_idle: timedelta = timedelta(minutes=30)  # a session unused this long ends
     session_lifetime: timedelta = timedelta(hours=12)  # a session ends this long after login
+    token_lifetime: timedelta | None = timedelta(days=90)  # None: tokens never expire
 
     def __post_init__(self) -> None:
         if self.min_password_length < 8 or self.max_failures < 1:
             raise InputError("min_password_length must be >= 8 and max_failures >= 1")
+        if not 0 <= self.min_password_score <= 4:
+            raise InputError("min_password_score must be between 0 and 4")
         for name in ("failure_window", "lockout", "session_idle", "session_lifetime"):
             if getattr(self, name) <= timedelta(0):
                 raise InputError(f"{name} must be positive")
+        if self.max_lockout < self.lockout:
+            raise InputError("max_lockout must be at least lockout")
+        if self.token_lifetime is not None and self.token_lifetime <= timedelta(0):
+            raise InputError("token_lifetime must be positive (or None: never expire)")
 
 
 def require(actor: Actor, permission: Permission) -> None:
@@ -198,6 +263,21 @@ def _user(row: sqlite3.Row) -> User:
         role=Role(row["role"]),
         disabled=bool(row["disabled"]),
         created_at=parse_time(row["created_at"]),
+    )
+
+
+def _maybe_time(text: str | None) -> datetime | None:
+    return None if text is None else parse_time(text)
+
+
+def _login_lock(row: sqlite3.Row) -> LoginLock:
+    return LoginLock(
+        name=row["user_name"] or row["name_key"],
+        client=row["client"],
+        failures=int(row["failures"]),
+        level=int(row["level"]),
+        locked_at=parse_time(row["locked_at"]),
+        locked_until=parse_time(row["locked_until"]),
     )
 
 
@@ -281,6 +361,7 @@ class Accounts:
         self.policy = policy
         self._hasher = hasher
         self._dummy_hash: str | None = None
+        self._common: frozenset[str] | None = None
 
     # --- users ----------------------------------------------------------------------------
 
@@ -325,7 +406,8 @@ class Accounts:
         return self.get_user(name)
 
     def disable_user(self, name: str, *, by: Actor) -> User:
-        """Disable an account: its sessions end, its tokens stop working (until enabled)."""
+        """Disable an account: its sessions end and its tokens are revoked (for good: enabling
+        it again revives none)."""
         with self._db.write() as conn:
             actor = current_actor(conn, by)
             require(actor, Permission.MANAGE_USERS)
@@ -335,8 +417,11 @@ class Accounts:
                     raise InputError(f"{row['name']} is the last enabled admin")
                 conn.execute("UPDATE users SET disabled = 1 WHERE id = ?", (row["id"],))
                 conn.execute("DELETE FROM sessions WHERE user_id = ?", (row["id"],))
+                revoked = self._revoke_all(conn, row["id"])
                 self._audit.append(
-                    actor=actor.name, action=Action.USER_DISABLE, payload={"name": row["name"]}
+                    actor=actor.name,
+                    action=Action.USER_DISABLE,
+                    payload={"name": row["name"], "tokens_revoked": revoked},
                 )
             return _user(self._existing(conn, name))
 
@@ -353,7 +438,8 @@ class Accounts:
             return _user(self._existing(conn, name))
 
     def set_password(self, name: str, password: str, *, by: Actor) -> None:
-        """Set a new password (yourself, or anyone's as an admin); ends the user's sessions."""
+        """Set a new password (yourself, or anyone's as an admin); ends the user's sessions
+        and revokes their API tokens."""
         hashed = self._hash_new(name, password)
         with self._db.write() as conn:
             actor = current_actor(conn, by)
@@ -362,8 +448,11 @@ class Accounts:
                 require(actor, Permission.MANAGE_USERS)
             conn.execute("UPDATE users SET password_hash = ? WHERE id = ?", (hashed, row["id"]))
             conn.execute("DELETE FROM sessions WHERE user_id = ?", (row["id"],))
+            revoked = self._revoke_all(conn, row["id"])
             self._audit.append(
-                actor=actor.name, action=Action.PASSWORD_SET, payload={"name": row["name"]}
+                actor=actor.name,
+                action=Action.PASSWORD_SET,
+                payload={"name": row["name"], "tokens_revoked": revoked},
             )
 
     # --- passwords and throttling ---------------------------------------------------------
@@ -371,19 +460,25 @@ class Accounts:
     def check_password(self, name: str, password: str, *, client: str | None = None) -> User:
         """The user behind a name and password, or AuthenticationError (one message for all).
 
-        ``client`` (an IP address, "cli") goes into the audit entry.
+        ``client`` (an IP address, "cli") goes into the audit entry, and failures count against
+        the name for that client only.
         """
         key = name.casefold()[:128] if isinstance(name, str) else ""
+        addr = "" if client is None else client[:200]
         shown = name if isinstance(name, str) and _NAME.fullmatch(name) else "anonymous"
-        detail = {
-            "name": name[:64] if key else "",
-            "client": None if client is None else client[:200],
-        }
+        detail = {"name": name[:64] if key else "", "client": None if client is None else addr}
         now = self._db.now()
         row: sqlite3.Row | None = None
+        lock: LoginLock | None = None
         with self._db.write() as conn:
-            locked = self._locked(conn, key, now)
-            if locked:
+            self._prune_failures(conn, now)
+            lock = self._lock_in_force(conn, key, addr, now)
+            if lock is None and self._recent_failures(conn, key, addr, now) >= (
+                self.policy.max_failures
+            ):
+                # Attempts still being checked (in parallel) have reached the limit already.
+                lock = self._lock(conn, key, addr, now)
+            if lock is not None:
                 self._audit.append(
                     actor=shown,
                     action=Action.LOGIN_FAILED,
@@ -392,14 +487,12 @@ class Accounts:
             else:
                 # Count the attempt before checking it; cleared below if it succeeds.
                 conn.execute(
-                    "INSERT INTO login_failures (name_key, at) VALUES (?, ?)",
-                    (key, format_time(now)),
+                    "INSERT INTO login_failures (name_key, client, at) VALUES (?, ?, ?)",
+                    (key, addr, format_time(now)),
                 )
-                horizon = now - self.policy.failure_window - self.policy.lockout
-                conn.execute("DELETE FROM login_failures WHERE at < ?", (format_time(horizon),))
                 row = _user_row(conn, name) if shown != "anonymous" else None
-        if locked:
-            raise AuthenticationError(LOCKED_OUT)
+        if lock is not None:
+            raise AuthenticationError(f"{LOCKED_OUT}; try again in {lock.minutes_left(now)} min")
 
         stored = row["password_hash"] if row is not None else self._dummy()
         ok = self._verify(stored, password)  # checked in every case: same time for all
@@ -417,11 +510,20 @@ class Accounts:
         rehashed = self._hasher.hash(password) if user and self._needs_rehash(stored) else None
         with self._db.write() as conn:
             if user is None:
-                self._audit.append(
-                    actor=shown, action=Action.LOGIN_FAILED, payload={**detail, "reason": reason}
-                )
+                payload: dict[str, object] = {**detail, "reason": reason}
+                failures = self._recent_failures(conn, key, addr, now)
+                if failures >= self.policy.max_failures:
+                    new_lock = self._lock(conn, key, addr, now)
+                    payload["failures"] = new_lock.failures
+                    payload["locked_minutes"] = new_lock.minutes_left(now)
+                self._audit.append(actor=shown, action=Action.LOGIN_FAILED, payload=payload)
             else:
-                conn.execute("DELETE FROM login_failures WHERE name_key = ?", (key,))
+                conn.execute(
+                    "DELETE FROM login_failures WHERE name_key = ? AND client = ?", (key, addr)
+                )
+                conn.execute(
+                    "DELETE FROM login_locks WHERE name_key = ? AND client = ?", (key, addr)
+                )
                 if rehashed is not None:
                     conn.execute(
                         "UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?",
@@ -436,21 +538,66 @@ class Accounts:
             raise AuthenticationError(BAD_LOGIN)
         return user
 
-    def _locked(self, conn: sqlite3.Connection, key: str, now: datetime) -> bool:
-        """max_failures within failure_window, the last of them less than lockout ago."""
-        policy = self.policy
-        since = now - policy.failure_window - policy.lockout
-        times = [
-            parse_time(r[0])
-            for r in conn.execute(
-                "SELECT at FROM login_failures WHERE name_key = ? AND at >= ? ORDER BY at",
-                (key, format_time(since)),
-            )
-        ]
-        n = policy.max_failures
-        return any(
-            times[i] - times[i - n + 1] <= policy.failure_window and now < times[i] + policy.lockout
-            for i in range(n - 1, len(times))
+    def lockouts(self) -> list[LoginLock]:
+        """The locks in force now, newest first (for the admins)."""
+        now = self._db.now()
+        with self._db.read() as conn:
+            rows = conn.execute(
+                "SELECT l.*, u.name AS user_name FROM login_locks l "
+                "LEFT JOIN users u ON u.name = l.name_key "
+                "WHERE l.locked_until > ? ORDER BY l.locked_at DESC",
+                (format_time(now),),
+            ).fetchall()
+        return [_login_lock(r) for r in rows]
+
+    def _recent_failures(self, conn: sqlite3.Connection, key: str, addr: str, now: datetime) -> int:
+        since = format_time(now - self.policy.failure_window)
+        return int(
+            conn.execute(
+                "SELECT COUNT(*) FROM login_failures WHERE name_key = ? AND client = ? AND at >= ?",
+                (key, addr, since),
+            ).fetchone()[0]
+        )
+
+    def _lock_in_force(
+        self, conn: sqlite3.Connection, key: str, addr: str, now: datetime
+    ) -> LoginLock | None:
+        row = conn.execute(
+            "SELECT *, NULL AS user_name FROM login_locks WHERE name_key = ? AND client = ? "
+            "AND locked_until > ?",
+            (key, addr, format_time(now)),
+        ).fetchone()
+        return None if row is None else _login_lock(row)
+
+    def _lock(self, conn: sqlite3.Connection, key: str, addr: str, now: datetime) -> LoginLock:
+        """Lock ``key`` for ``addr``: twice as long as last time, if that was recent."""
+        failures = self._recent_failures(conn, key, addr, now)
+        previous = conn.execute(
+            "SELECT level, locked_until FROM login_locks WHERE name_key = ? AND client = ?",
+            (key, addr),
+        ).fetchone()
+        level = 1
+        if previous is not None and now - parse_time(previous["locked_until"]) <= LOCK_MEMORY:
+            level = min(int(previous["level"]) + 1, MAX_LOCK_LEVEL)
+        length = min(self.policy.lockout * 2 ** (level - 1), self.policy.max_lockout)
+        until = now + length
+        conn.execute(
+            "INSERT INTO login_locks (name_key, client, level, failures, locked_at, locked_until) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name_key, client) DO UPDATE SET "
+            "level = excluded.level, failures = excluded.failures, "
+            "locked_at = excluded.locked_at, locked_until = excluded.locked_until",
+            (key, addr, level, failures, format_time(now), format_time(until)),
+        )
+        conn.execute("DELETE FROM login_failures WHERE name_key = ? AND client = ?", (key, addr))
+        return LoginLock(key, addr, failures, level, now, until)
+
+    def _prune_failures(self, conn: sqlite3.Connection, now: datetime) -> None:
+        conn.execute(
+            "DELETE FROM login_failures WHERE at < ?",
+            (format_time(now - self.policy.failure_window),),
+        )
+        conn.execute(
+            "DELETE FROM login_locks WHERE locked_until < ?", (format_time(now - LOCK_MEMORY),)
         )
 
     def _needs_rehash(self, stored: str) -> bool:
@@ -484,7 +631,34 @@ class Accounts:
             raise InputError(f"a password has at most {MAX_PASSWORD_LENGTH} characters")
         if password.casefold() == name.casefold():
             raise InputError("a password must not be the user name")
+        common = self._common_passwords()
+        if password.casefold() in common:
+            raise InputError(
+                f"this password is one of the {len(common):,} most common passwords "
+                "(leaked-password lists); choose another"
+            )
+        result = zxcvbn(password[:STRENGTH_CHARS], user_inputs=[name, "facesearch"])
+        score, needed = int(result["score"]), self.policy.min_password_score
+        if score < needed:
+            feedback = result.get("feedback") or {}
+            hints = [feedback.get("warning") or "", *(feedback.get("suggestions") or [])]
+            why = " ".join(h.strip() for h in hints if h and h.strip())
+            raise InputError(
+                f"this password is too easy to guess (strength {score} of 4; at least {needed} "
+                f"needed): {why or 'use a longer passphrase of uncommon words'}"
+            )
         return str(self._hasher.hash(password))
+
+    def _common_passwords(self) -> frozenset[str]:
+        """The shipped list of common passwords, casefolded (read once)."""
+        if self._common is None:
+            text = (resources.files("facesearch") / COMMON_PASSWORDS).read_text(encoding="utf-8")
+            self._common = frozenset(
+                line.strip().casefold()
+                for line in text.splitlines()
+                if line.strip() and not line.startswith("#")
+            )
+        return self._common
 
     # --- API tokens -----------------------------------------------------------------------
 
@@ -499,9 +673,13 @@ class Accounts:
             if row["disabled"]:
                 raise InputError(f"{row['name']} is disabled")
             prefix = token[:TOKEN_DISPLAY_CHARS]
+            now = self._db.now()
+            lifetime = self.policy.token_lifetime
+            expires = None if lifetime is None else format_time(now + lifetime)
             conn.execute(
-                "INSERT INTO api_tokens (user_id, digest, prefix, created_at) VALUES (?, ?, ?, ?)",
-                (row["id"], _digest(token), prefix, format_time(self._db.now())),
+                "INSERT INTO api_tokens (user_id, digest, prefix, created_at, expires_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (row["id"], _digest(token), prefix, format_time(now), expires),
             )
             self._audit.append(
                 actor=actor.name,
@@ -511,35 +689,83 @@ class Accounts:
         return token
 
     def tokens(self, name: str) -> list[TokenInfo]:
+        """Every token of a user, oldest first, with its state now."""
+        now = self._db.now()
         with self._db.read() as conn:
             row = self._existing(conn, name)
             rows = conn.execute(
-                "SELECT prefix, created_at, revoked_at FROM api_tokens WHERE user_id = ? "
-                "ORDER BY id",
+                "SELECT prefix, created_at, revoked_at, expires_at, last_used_at "
+                "FROM api_tokens WHERE user_id = ? ORDER BY id",
                 (row["id"],),
             ).fetchall()
-        return [
-            TokenInfo(
-                r["prefix"],
-                parse_time(r["created_at"]),
-                None if r["revoked_at"] is None else parse_time(r["revoked_at"]),
+        out = []
+        for r in rows:
+            revoked = _maybe_time(r["revoked_at"])
+            expires = self._expiry(r["created_at"], r["expires_at"])
+            state: TokenState = (
+                "revoked"
+                if revoked is not None
+                else "expired"
+                if expires is not None and now >= expires
+                else "live"
             )
-            for r in rows
-        ]
+            out.append(
+                TokenInfo(
+                    r["prefix"],
+                    parse_time(r["created_at"]),
+                    revoked,
+                    expires,
+                    _maybe_time(r["last_used_at"]),
+                    state,
+                )
+            )
+        return out
 
     def user_for_token(self, token: str) -> User:
+        """The user behind a live API token (and its last use noted, at most once a minute)."""
         if not isinstance(token, str) or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
             raise AuthenticationError(BAD_TOKEN)
+        now = self._db.now()
         with self._db.read() as conn:
             row = conn.execute(
-                f"SELECT {', '.join('u.' + c for c in _USER_COLUMNS.split(', '))} "
+                "SELECT t.id AS tid, t.created_at AS issued, t.expires_at, t.last_used_at, "
+                f"{', '.join('u.' + c for c in _USER_COLUMNS.split(', '))} "
                 "FROM api_tokens t JOIN users u ON u.id = t.user_id "
                 "WHERE t.digest = ? AND t.revoked_at IS NULL",
                 (_digest(token),),
             ).fetchone()
         if row is None or row["disabled"]:
             raise AuthenticationError(BAD_TOKEN)
+        expires = self._expiry(row["issued"], row["expires_at"])
+        if expires is not None and now >= expires:
+            raise AuthenticationError(
+                f"this API token expired on {expires.date().isoformat()}; issue a new one"
+            )
+        last = _maybe_time(row["last_used_at"])
+        if last is None or now - last >= TOKEN_TOUCH_INTERVAL:
+            with self._db.write() as conn:
+                conn.execute(
+                    "UPDATE api_tokens SET last_used_at = ? WHERE id = ? "
+                    "AND (last_used_at IS NULL OR last_used_at < ?)",
+                    (format_time(now), row["tid"], format_time(now - TOKEN_TOUCH_INTERVAL)),
+                )
         return _user(row)
+
+    def _expiry(self, created_at: str, expires_at: str | None) -> datetime | None:
+        """When a token stops working: its own expiry, or its issue + the lifetime now in
+        force, whichever comes first (tokens from before expiry existed have only the latter)."""
+        ends = [] if expires_at is None else [parse_time(expires_at)]
+        if self.policy.token_lifetime is not None:
+            ends.append(parse_time(created_at) + self.policy.token_lifetime)
+        return min(ends) if ends else None
+
+    def _revoke_all(self, conn: sqlite3.Connection, user_id: int) -> int:
+        return int(
+            conn.execute(
+                "UPDATE api_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
+                (format_time(self._db.now()), user_id),
+            ).rowcount
+        )
 
     def revoke_tokens(self, name: str, *, by: Actor) -> int:
         """Revoke every live token of a user (yourself, or anyone as an admin)."""
@@ -548,10 +774,7 @@ class Accounts:
             row = self._existing(conn, name)
             if actor.name != row["name"]:
                 require(actor, Permission.MANAGE_USERS)
-            count = conn.execute(
-                "UPDATE api_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
-                (format_time(self._db.now()), row["id"]),
-            ).rowcount
+            count = self._revoke_all(conn, row["id"])
             self._audit.append(
                 actor=actor.name,
                 action=Action.TOKEN_REVOKE,
