@@ -4,17 +4,26 @@ Layout under ``HOME/index/``::
 
     manifest.json                  {"state": CatalogState.as_dict(), "collections": {name: dir}}
     c<collection id>/              one VectorIndex saved by its own backend (atomic)
+    .lock                          serialises savers (exclusive) and loaders (shared)
 
-The catalog is the source of truth. ``manifest.json`` is written last, after every index it
-names was saved, and records the catalog state the indexes reflect. On open, the manifest is
-compared with ``catalog.state()``: equal -> load the files; only new faces since (no erasure)
--> load and add the missing faces from the catalog; anything else (erasure, missing or damaged
-files, another model) -> rebuild from the catalog. So an index can be stale on disk after a
-crash but never serves stale answers.
+The catalog is the source of truth; any number of processes may write it and the index files
+at once. The rules that make that safe:
+
+- **In memory, an IndexSet knows which catalog state it reflects** (``_synced``): its vectors
+  are exactly the faces of that state, plus the faces it added itself since (``_recent``).
+  ``sync()`` brings it up to the catalog's current state before every search and every save:
+  faces committed since (by anyone) are fetched and added; when anything else changed (an
+  erasure, another catalog) the ids are compared with one catalog snapshot and the
+  difference repaired. A face count that disagrees with the catalog's forces that repair. So
+  a short or stale index is never searched.
+- **On disk, the manifest records the state that the saved files hold**, never merely the
+  catalog's current state; a save first syncs, then writes, under an exclusive lock, with
+  unique temporary names. Loading checks the face count against the manifest, then syncs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -29,10 +38,12 @@ import numpy.typing as npt
 from facesearch.catalog import Catalog, CatalogState
 from facesearch.errors import FaceSearchError, VectorIndexError
 from facesearch.index import VectorIndex, load_index, make_index
+from facesearch.private import file_lock, make_private_dir, write_private
 
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
+LOCK = ".lock"
 
 
 class IndexSet:
@@ -46,7 +57,7 @@ class IndexSet:
         kind: str = "auto",
         approx_threshold: int = 200_000,
     ):
-        self.root = home / "index"
+        self.root = Path(home) / "index"
         self.catalog = catalog
         self.model_id = model_id
         self.dim = dim
@@ -57,22 +68,32 @@ class IndexSet:
         self._folders: dict[str, str] = {}  # collection -> its folder under root
         self._dirty: set[str] = set()
         self._loaded = False
+        self._synced: CatalogState | None = None  # the catalog state the vectors reflect
+        self._recent: set[int] = set()  # ids this set added itself since ``_synced``
         self.rebuilt = False
 
     # -- opening -------------------------------------------------------------------------
     def ensure_loaded(self) -> None:
         if self._loaded:
             return
-        state = self.catalog.state(self.model_id)
-        manifest = self._read_manifest()
+        manifest = None
         try:
-            if manifest is not None:
-                self._load_from(manifest, state)
-                self._loaded = True
-                return
-        except (FaceSearchError, OSError, ValueError, KeyError) as exc:
+            with self._lock(shared=True):
+                manifest = self._read_manifest()
+                if manifest is not None:
+                    self._load_from(manifest)
+        except (FaceSearchError, OSError, ValueError, KeyError, TypeError) as exc:
             log.warning("index files unusable (%s); rebuilding from the catalog", exc)
-        self.rebuild()
+            manifest = None
+        if manifest is None:
+            self.rebuild()
+            return
+        self._loaded = True
+        self.sync()
+
+    def _lock(self, *, shared: bool) -> contextlib.AbstractContextManager[None]:
+        make_private_dir(self.root)
+        return file_lock(self.root / LOCK, shared=shared)
 
     def _read_manifest(self) -> dict[str, Any] | None:
         try:
@@ -81,53 +102,102 @@ class IndexSet:
             return None
         return raw if isinstance(raw, dict) else None
 
-    def _load_from(self, manifest: dict[str, Any], state: CatalogState) -> None:
+    def _load_from(self, manifest: dict[str, Any]) -> None:
         saved = CatalogState.from_dict(manifest["state"])
-        if saved.catalog_id != state.catalog_id or saved.model_id != self.model_id:
+        current = self.catalog.state(self.model_id)
+        if saved.catalog_id != current.catalog_id or saved.model_id != self.model_id:
             raise VectorIndexError("index belongs to another catalog or model")
-        if saved.erasure_generation != state.erasure_generation:
-            raise VectorIndexError("faces were erased since the index was saved")
-        if saved.max_face_id > state.max_face_id:
-            raise VectorIndexError("index holds faces the catalog does not")
-        names = [c.name for c in self.catalog.collections()]
-        for name, folder in manifest["collections"].items():
-            if name in names:
-                self._indexes[name] = load_index(self.root / folder, threads=self.threads)
-                self._folders[name] = folder
-        if saved == state:
-            return
-        # Catch up: faces committed after the last save (e.g. an ingest killed mid-run).
-        added = 0
-        for name in names:
-            held = self._indexes[name].ids() if name in self._indexes else None
-            for ids, vecs in self.catalog.face_vectors([name], self.model_id):
-                keep = ids > saved.max_face_id
-                if held is not None and len(held):
-                    keep &= ~np.isin(ids, held)
-                if keep.any():
-                    self._index_for(name).add(ids[keep], vecs[keep])
-                    self._dirty.add(name)
-                    added += int(keep.sum())
-        total = sum(len(i) for i in self._indexes.values())
-        if total != state.face_count:
-            raise VectorIndexError(f"index holds {total} faces, the catalog {state.face_count}")
-        log.info("index caught up with %d faces committed after its last save", added)
-        self.save(state)
+        indexes: dict[str, VectorIndex] = {}
+        folders: dict[str, str] = {}
+        for name, folder in dict(manifest["collections"]).items():
+            indexes[str(name)] = load_index(self.root / str(folder), threads=self.threads)
+            folders[str(name)] = str(folder)
+        held = sum(len(i) for i in indexes.values())
+        if held != saved.face_count:
+            raise VectorIndexError(
+                f"index files hold {held} faces, their manifest says {saved.face_count}"
+            )
+        self._indexes, self._folders = indexes, folders
+        self._synced, self._recent = saved, set()
+        self._last = manifest
 
     def rebuild(self) -> int:
         """Drop every index and build them again from the catalog."""
+        with self._lock(shared=False):
+            state, ids_by_collection = self.catalog.index_snapshot(self.model_id)
+            self._indexes, self._folders = {}, {}
+            for name, ids in ids_by_collection.items():
+                found, vecs = self.catalog.vectors_of(self.model_id, ids)
+                if len(found):
+                    self._index_for(name).add(found, vecs)
+            self._synced, self._recent = state, set()
+            self._dirty = set(self._indexes)
+            self._loaded = True
+            self.rebuilt = True
+            for child in self.root.iterdir():
+                if child.name == LOCK:
+                    continue
+                if child.is_dir():
+                    shutil.rmtree(child)
+                else:
+                    child.unlink()
+            self._save_locked()
+        return self._held()
+
+    # -- keeping up with the catalog -----------------------------------------------------
+    def sync(self) -> None:
+        """Make the vectors exactly the catalog's faces, whoever changed the catalog."""
         state = self.catalog.state(self.model_id)
-        self._indexes = {}
-        self._folders = {}
-        for info in self.catalog.collections():
-            for ids, vecs in self.catalog.face_vectors([info.name], self.model_id):
-                self._index_for(info.name).add(ids, vecs)
-        self._dirty = set(self._indexes)
-        self._loaded = True
-        self.rebuilt = True
-        if self.root.exists():
-            shutil.rmtree(self.root)
-        self.save(state)
+        synced = self._synced
+        if state == synced:
+            return
+        if (
+            synced is None
+            or state.catalog_id != synced.catalog_id
+            or state.erasure_generation != synced.erasure_generation
+            or state.max_face_id < synced.max_face_id
+        ):
+            self._repair()
+            return
+        added = 0
+        for name, ids, vecs in self.catalog.face_vectors_between(
+            self.model_id, synced.max_face_id, state.max_face_id
+        ):
+            keep = np.fromiter((int(i) not in self._recent for i in ids), bool, len(ids))
+            if keep.any():
+                self._index_for(name).add(ids[keep], vecs[keep])
+                self._dirty.add(name)
+                added += int(keep.sum())
+        if self._held() == state.face_count:
+            self._synced, self._recent = state, set()
+            if added:
+                log.info("index caught up with %d faces committed by another writer", added)
+            return
+        self._repair()
+
+    def _repair(self) -> None:
+        """Compare ids with one catalog snapshot; remove what is gone, add what is missing."""
+        state, ids_by_collection = self.catalog.index_snapshot(self.model_id)
+        removed = added = 0
+        for name in set(self._indexes) | set(ids_by_collection):
+            want = ids_by_collection.get(name, np.empty(0, np.int64))
+            index = self._indexes.get(name)
+            have = index.ids() if index is not None else np.empty(0, np.int64)
+            extra = np.setdiff1d(have, want, assume_unique=True)
+            missing = np.setdiff1d(want, have, assume_unique=True)
+            if len(extra) and index is not None:
+                removed += index.remove(extra)
+                self._dirty.add(name)
+            if len(missing):
+                found, vecs = self.catalog.vectors_of(self.model_id, missing)
+                if len(found):
+                    self._index_for(name).add(found, vecs)
+                    self._dirty.add(name)
+                    added += len(found)
+        self._synced, self._recent = state, set()
+        log.info("index repaired against the catalog: %d removed, %d added", removed, added)
+
+    def _held(self) -> int:
         return sum(len(i) for i in self._indexes.values())
 
     # -- use -----------------------------------------------------------------------------
@@ -147,16 +217,20 @@ class IndexSet:
 
     def size(self, collections: Sequence[str] | None = None) -> int:
         self.ensure_loaded()
+        self.sync()
         names = self._indexes if collections is None else collections
         return sum(len(self._indexes[n]) for n in names if n in self._indexes)
 
     def add(
         self, collection: str, ids: npt.NDArray[np.int64], vectors: npt.NDArray[np.float32]
     ) -> None:
+        """Add faces this process just committed to the catalog."""
         self.ensure_loaded()
         if len(ids):
             self._index_for(collection).add(ids, vectors)
+            self._recent.update(int(i) for i in ids)
             self._dirty.add(collection)
+            self.sync()
 
     def remove(self, ids: Iterable[int]) -> int:
         self.ensure_loaded()
@@ -167,6 +241,7 @@ class IndexSet:
             if n:
                 removed += n
                 self._dirty.add(name)
+        self._recent.difference_update(int(i) for i in arr)
         return removed
 
     def search(
@@ -174,6 +249,7 @@ class IndexSet:
     ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
         """Top ``k`` over the named collections (all when None), merged; padding id -1."""
         self.ensure_loaded()
+        self.sync()
         names = list(self._indexes) if collections is None else list(collections)
         parts = [self._indexes[n].search(queries, k) for n in names if n in self._indexes]
         n = len(queries)
@@ -187,24 +263,36 @@ class IndexSet:
         order = np.argsort(-sims, axis=1, kind="stable")[:, :k]
         return np.take_along_axis(sims, order, 1), np.take_along_axis(ids, order, 1)
 
-    def save(self, state: CatalogState | None = None) -> None:
-        """Save changed indexes, then the manifest naming them (the commit point)."""
-        state = state or self.catalog.state(self.model_id)
-        self.root.mkdir(parents=True, exist_ok=True)
+    def save(self) -> None:
+        """Bring the vectors up to the catalog, then save the changed indexes and the
+        manifest naming them (the commit point), holding the exclusive lock."""
+        self.ensure_loaded()
+        with self._lock(shared=False):
+            self._save_locked()
+
+    def _save_locked(self) -> None:
+        self.sync()
+        assert self._synced is not None
+        on_disk = self._read_manifest()
+        disk_folders = dict(on_disk.get("collections", {})) if on_disk else {}
         collections = {}
         for name, index in self._indexes.items():
             if name not in self._folders:  # a collection indexed for the first time
                 self._folders[name] = f"c{self.catalog.ensure_collection(name)}"
             folder = self._folders[name]
-            if name in self._dirty or not (self.root / folder).exists():
+            # Another writer may have saved this folder since: our copy is the current one.
+            if name in self._dirty or disk_folders.get(name) != folder or on_disk != self._last:
                 index.save(self.root / folder)
             collections[name] = folder
-        tmp = self.root / (MANIFEST + ".tmp")
-        tmp.write_text(json.dumps({"state": state.as_dict(), "collections": collections}))
-        with tmp.open("rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.root / MANIFEST)
+        body = {"state": self._synced.as_dict(), "collections": collections}
+        write_private(self.root / MANIFEST, json.dumps(body).encode())
+        with contextlib.suppress(OSError):
+            fd = os.open(self.root, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        self._last = body
         self._dirty.clear()
 
-    def index_files(self) -> list[Path]:
-        return sorted(p for p in self.root.rglob("*") if p.is_file()) if self.root.exists() else []
+    _last: dict[str, Any] | None = None  # the manifest this set wrote last

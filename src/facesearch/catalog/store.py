@@ -23,6 +23,7 @@ concurrently with a writer under WAL, writers queue behind each other (busy time
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -48,6 +49,7 @@ from facesearch.catalog.records import (
 )
 from facesearch.catalog.schema import SCHEMA_VERSION, migrate
 from facesearch.errors import CatalogError, InputError, NotFoundError
+from facesearch.private import FILE_MODE, make_private_dir, private_file
 from facesearch.sqlite_wal import enable_wal
 
 log = logging.getLogger(__name__)
@@ -87,9 +89,18 @@ class Catalog:
     @classmethod
     def open(cls, path: str | Path, *, busy_timeout_s: float = 30.0) -> Catalog:
         """Open (creating the folders and file if needed) and migrate the catalog at ``path``."""
-        path = Path(path)
+        path = Path(path).expanduser()
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            make_private_dir(path.parent)
+            # Biometric data: owner-only. SQLite gives -wal and -shm the main file's mode.
+            os.close(os.open(path, os.O_CREAT | os.O_RDWR, FILE_MODE))
+            for part in (
+                path,
+                path.with_name(path.name + "-wal"),
+                path.with_name(path.name + "-shm"),
+            ):
+                if part.exists():
+                    private_file(part)
             conn = sqlite3.connect(
                 path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
             )
@@ -331,26 +342,87 @@ class Catalog:
         Costs three indexed lookups whatever the size of the catalog.
         """
         with self._reading() as conn:
-            catalog_id, generation = conn.execute(
-                "SELECT catalog_id, erasure_generation FROM catalog_state"
-            ).fetchone()
-            row = conn.execute(
-                "SELECT id, dim, face_count FROM models WHERE name = ?", (model_id,)
-            ).fetchone()
-            max_id = 0
-            if row is not None:
-                found = conn.execute(
-                    "SELECT max(id) FROM faces WHERE model_id = ?", (row[0],)
-                ).fetchone()[0]
-                max_id = int(found or 0)
-        return CatalogState(
-            catalog_id=catalog_id,
-            model_id=model_id,
-            dim=None if row is None else int(row[1]),
-            face_count=0 if row is None else int(row[2]),
-            max_face_id=max_id,
-            erasure_generation=int(generation),
-        )
+            return _state(conn, model_id)
+
+    def index_snapshot(
+        self, model_id: str
+    ) -> tuple[CatalogState, dict[str, npt.NDArray[np.int64]]]:
+        """The state and, per collection, the ids of ``model_id``'s faces, from one snapshot.
+
+        What a vector index compares itself with to repair any difference (faces erased or
+        added by another process): the ids are exactly the faces of that state."""
+        with self._reading() as conn:
+            state = _state(conn, model_id)
+            rows = conn.execute(
+                """SELECT c.name, f.id FROM faces f
+                JOIN images i ON i.id = f.image_id JOIN collections c ON c.id = i.collection_id
+                JOIN models m ON m.id = f.model_id
+                WHERE m.name = ? ORDER BY c.name, f.id""",
+                (model_id,),
+            ).fetchall()
+        out: dict[str, list[int]] = {}
+        for name, face_id in rows:
+            out.setdefault(name, []).append(face_id)
+        return state, {n: np.asarray(v, dtype=np.int64) for n, v in out.items()}
+
+    def face_vectors_between(
+        self, model_id: str, after_id: int, upto_id: int, chunk: int = 50_000
+    ) -> Iterator[tuple[str, npt.NDArray[np.int64], npt.NDArray[np.float32]]]:
+        """Stream (collection, ids, embeddings) of faces with ``after_id < id <= upto_id``."""
+        with self._reading() as conn:
+            model = _read.model(conn, model_id)
+        if model is None:
+            return
+        key, dim = model
+        last = after_id
+        while last < upto_id:
+            with _sqlite_errors():
+                rows = (
+                    self._live()
+                    .execute(
+                        """SELECT c.name, f.id, f.embedding FROM faces f
+                    JOIN images i ON i.id = f.image_id
+                    JOIN collections c ON c.id = i.collection_id
+                    WHERE f.model_id = ? AND f.id > ? AND f.id <= ? ORDER BY f.id LIMIT ?""",
+                        (key, last, upto_id, chunk),
+                    )
+                    .fetchall()
+                )
+            if not rows:
+                return
+            by_collection: dict[str, list[tuple[int, bytes]]] = {}
+            for name, face_id, blob in rows:
+                by_collection.setdefault(name, []).append((face_id, blob))
+            for name, part in by_collection.items():
+                ids = np.fromiter((r[0] for r in part), dtype=np.int64, count=len(part))
+                yield name, ids, _codec.decode_embeddings([r[1] for r in part], dim)
+            last = int(rows[-1][1])
+            if len(rows) < chunk:
+                return
+
+    def vectors_of(
+        self, model_id: str, ids: npt.NDArray[np.int64]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+        """(ids, embeddings) of those of ``ids`` that still exist, ids ascending."""
+        with self._reading() as conn:
+            model = _read.model(conn, model_id)
+            if model is None or not len(ids):
+                return np.empty(0, np.int64), np.empty(
+                    (0, 0 if model is None else model[1]), np.float32
+                )
+            key, dim = model
+            rows: list[tuple[int, bytes]] = []
+            for part in _read.chunks([int(i) for i in ids]):
+                rows.extend(
+                    conn.execute(
+                        f"SELECT id, embedding FROM faces WHERE model_id = ? "
+                        f"AND id IN ({_read.placeholders(len(part))})",
+                        (key, *part),
+                    ).fetchall()
+                )
+        rows.sort()
+        found = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        return found, _codec.decode_embeddings([r[1] for r in rows], dim)
 
     # -- ingest runs ------------------------------------------------------------------------
 
@@ -511,3 +583,26 @@ def _configure(conn: sqlite3.Connection, busy_timeout_s: float) -> str:
     conn.execute(f"PRAGMA synchronous = {synchronous}")
     conn.execute("PRAGMA journal_size_limit = 67108864")
     return synchronous
+
+
+def _state(conn: sqlite3.Connection, model_id: str) -> CatalogState:
+    catalog_id, generation = conn.execute(
+        "SELECT catalog_id, erasure_generation FROM catalog_state"
+    ).fetchone()
+    row = conn.execute(
+        "SELECT id, dim, face_count FROM models WHERE name = ?", (model_id,)
+    ).fetchone()
+    max_id = 0
+    if row is not None:
+        found = conn.execute("SELECT max(id) FROM faces WHERE model_id = ?", (row[0],)).fetchone()[
+            0
+        ]
+        max_id = int(found or 0)
+    return CatalogState(
+        catalog_id=catalog_id,
+        model_id=model_id,
+        dim=None if row is None else int(row[1]),
+        face_count=0 if row is None else int(row[2]),
+        max_face_id=max_id,
+        erasure_generation=int(generation),
+    )

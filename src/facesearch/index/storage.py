@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from facesearch.errors import VectorIndexError
+from facesearch.private import make_private_dir, private_file
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,7 @@ def save_generation(
     ``manifest.files`` is filled in here. On any failure nothing visible changes."""
     directory = Path(directory)
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        make_private_dir(directory)
     except OSError as exc:
         raise VectorIndexError(f"{directory}: cannot create the index folder: {exc}") from exc
     generation = f"{time.time_ns():016x}"[-16:] + secrets.token_hex(4)
@@ -110,9 +111,10 @@ def save_generation(
     try:
         for role, (ext, write) in writers.items():
             name = f"{role}-{generation}.{ext}"
-            tmp = directory / f".{name}.tmp"
+            tmp = directory / f".{name}.{os.getpid()}.tmp"
             written.append(tmp)
             write(tmp)
+            private_file(tmp)
             _fsync_file(tmp)
             os.replace(tmp, directory / name)
             written.append(directory / name)
@@ -126,9 +128,10 @@ def save_generation(
             "params": manifest.params,
             "files": files,
         }
-        tmp = directory / f".{MANIFEST}.tmp"
+        tmp = directory / f".{MANIFEST}.{generation}.tmp"
         written.append(tmp)
         tmp.write_text(json.dumps(body, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        private_file(tmp)
         _fsync_file(tmp)
         os.replace(tmp, directory / MANIFEST)  # the commit
         _fsync_dir(directory)

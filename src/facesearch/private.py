@@ -1,0 +1,102 @@
+"""Files that hold biometric data: private modes, and a lock shared between processes.
+
+Everything facesearch creates under a home is readable by its owner alone: folders 0700,
+files 0600 (``make_private_dir``, ``private_file``, ``write_private``). ``loose_modes`` lists
+what is not, for ``serve`` to warn about at start. ``file_lock`` serialises writers of one
+folder across processes (``fcntl.flock``; local file systems).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import secrets
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+
+
+def make_private_dir(path: Path) -> Path:
+    """Create ``path`` (and missing parents inside it) as 0700; tighten it if it exists."""
+    path = Path(path)
+    missing = []
+    probe = path
+    while not probe.exists():
+        missing.append(probe)
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    for folder in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            folder.mkdir(mode=DIR_MODE)
+    _tighten(path, DIR_MODE)
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """Make an existing file 0600 (owner read/write only)."""
+    _tighten(Path(path), FILE_MODE)
+    return Path(path)
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (unique temp name, fsync, rename), mode 0600."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def _tighten(path: Path, mode: int) -> None:
+    try:
+        current = stat.S_IMODE(path.stat().st_mode)
+        if current & ~mode:
+            path.chmod(current & mode)
+    except OSError:
+        pass  # not ours to change (e.g. a shared parent); loose_modes reports it
+
+
+def loose_modes(home: Path, limit: int = 20) -> list[str]:
+    """Paths under ``home`` (itself included) that group or others can read, write or enter."""
+    found: list[str] = []
+    home = Path(home)
+    if not home.exists():
+        return found
+    for root, dirs, files in os.walk(home):
+        for name in [".", *dirs, *files]:
+            path = Path(root) if name == "." else Path(root) / name
+            try:
+                info = path.lstat()
+            except OSError:
+                continue
+            if stat.S_ISLNK(info.st_mode):
+                continue
+            if stat.S_IMODE(info.st_mode) & 0o077:
+                found.append(f"{path} ({stat.S_IMODE(info.st_mode):04o})")
+                if len(found) >= limit:
+                    return found
+    return found
+
+
+@contextlib.contextmanager
+def file_lock(path: Path, *, shared: bool = False) -> Iterator[None]:
+    """Hold an advisory lock on ``path`` (created 0600) across processes and threads."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock

@@ -1,0 +1,70 @@
+"""Issue 7, item 2: everything facesearch creates under a home is 0600 / 0700."""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from tests.unit.test_indexes import DIM, MODEL, fill
+
+from facesearch.accountability import AccountabilityStore
+from facesearch.catalog import Catalog
+from facesearch.indexes import IndexSet
+from facesearch.private import loose_modes
+from facesearch.settings import Settings
+
+
+def _modes(home: Path) -> dict[str, int]:
+    out = {}
+    for root, dirs, files in os.walk(home):
+        for name in [*dirs, *files]:
+            path = Path(root) / name
+            out[str(path.relative_to(home))] = stat.S_IMODE(path.lstat().st_mode)
+    return out
+
+
+def test_catalog_index_and_accounts_are_private(tmp_path: Path) -> None:
+    old = os.umask(0o022)  # a usual login umask: what users have
+    try:
+        home = tmp_path / "home"
+        with Catalog.open_home(home) as cat:
+            fill(cat, 40)
+            indexes = IndexSet(home, cat, MODEL, DIM)
+            indexes.ensure_loaded()
+            indexes.save()
+        AccountabilityStore.open(home).close()
+    finally:
+        os.umask(old)
+    modes = _modes(home)
+    assert "catalog.sqlite" in modes and any(k.startswith("index/c") for k in modes)
+    loose = {k: oct(v) for k, v in modes.items() if v & 0o077}
+    assert loose == {}
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+    assert loose_modes(home) == []
+
+
+def test_an_existing_loose_home_is_tightened_on_open(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    with Catalog.open_home(home) as cat:
+        fill(cat, 3)
+    home.chmod(0o755)
+    (home / "catalog.sqlite").chmod(0o644)
+    assert loose_modes(home)
+    Catalog.open_home(home).close()
+    assert stat.S_IMODE((home / "catalog.sqlite").stat().st_mode) == 0o600
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+
+
+def test_serve_warns_about_loose_modes(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from facesearch.server.app import warn_loose_modes
+
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "stray.jpg").write_bytes(b"x")
+    (home / "stray.jpg").chmod(0o644)
+    with caplog.at_level(logging.WARNING):
+        warn_loose_modes(Settings.from_env(env={}, home=home))
+    assert "stray.jpg" in caplog.text and "0644" in caplog.text
