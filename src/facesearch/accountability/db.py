@@ -12,18 +12,25 @@ is how an account change and its audit entry commit (or roll back) together.
 
 The schema version is SQLite's ``user_version``; ``MIGRATIONS[i]`` takes a file from version
 ``i`` to ``i + 1``. A file from a newer facesearch is refused, never downgraded.
+
+A write transaction can carry commit hooks (``on_commit``): ``prepare()`` runs just before
+COMMIT (an error there rolls back), ``committed()`` after it, ``aborted()`` after a rollback.
+The audit trail uses them to lock its anchor file before COMMIT and write the new head to it
+after (``keying.py``).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import secrets
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 from facesearch.errors import CatalogError, InputError
 from facesearch.sqlite_wal import enable_wal
@@ -170,12 +177,51 @@ def _migrate_to_2(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+def _migrate_to_3(conn: sqlite3.Connection) -> None:
+    """Keyed audit entries: the MAC of each entry from ``keyed_from`` on, and the trail's id.
+
+    Entries already there (a trail written before keys existed) get no MAC: keying starts at
+    the next seq, where the store appends an ``audit_keyed`` marker entry (``store.py``).
+    Nothing already there is re-keyed, so nothing forged earlier is turned into "valid".
+    """
+    conn.execute("CREATE TABLE audit_mac (seq INTEGER PRIMARY KEY, mac TEXT NOT NULL)")
+    for verb in ("UPDATE", "DELETE"):
+        conn.execute(
+            f"""CREATE TRIGGER audit_mac_no_{verb.lower()} BEFORE {verb} ON audit_mac
+            BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END"""
+        )
+    conn.execute(
+        """CREATE TABLE audit_keying (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            trail TEXT NOT NULL,
+            keyed_from INTEGER NOT NULL,
+            key_id TEXT
+        )"""
+    )
+    row = conn.execute(
+        "SELECT max(coalesce((SELECT seq FROM audit_head WHERE id = 1), 0), "
+        "coalesce((SELECT max(seq) FROM audit_log), 0))"
+    ).fetchone()
+    conn.execute(
+        "INSERT INTO audit_keying (id, trail, keyed_from, key_id) VALUES (1, ?, ?, NULL)",
+        (secrets.token_hex(16), int(row[0]) + 1),
+    )
+
+
 Migration = Callable[[sqlite3.Connection], None]
-MIGRATIONS: tuple[Migration, ...] = (_migrate_to_1, _migrate_to_2)
+MIGRATIONS: tuple[Migration, ...] = (_migrate_to_1, _migrate_to_2, _migrate_to_3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
 # --- connection -------------------------------------------------------------------------------
+
+
+class CommitHook(Protocol):
+    def prepare(self) -> None: ...
+
+    def committed(self) -> None: ...
+
+    def aborted(self) -> None: ...
 
 
 class Database:
@@ -192,6 +238,7 @@ class Database:
         self._lock = threading.RLock()
         self._depth = 0
         self._writing = False
+        self._hooks: list[CommitHook] = []
 
     @classmethod
     def open(cls, path: Path, clock: Clock | None = None) -> Database:
@@ -247,6 +294,14 @@ class Database:
             with self._transaction("BEGIN IMMEDIATE", writing=True):
                 yield self._conn
 
+    def on_commit(self, hook: CommitHook) -> None:
+        """Run ``hook`` around the COMMIT of the write transaction now open (once each)."""
+        with self._lock:
+            if not (self._depth and self._writing):
+                raise RuntimeError("on_commit() outside write()")
+            if not any(h is hook for h in self._hooks):
+                self._hooks.append(hook)
+
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
         """A read transaction: one consistent snapshot. Joins any open transaction."""
@@ -270,12 +325,15 @@ class Database:
         self._depth, self._writing = 1, writing
         try:
             yield
+            for hook in self._hooks:
+                hook.prepare()
         except BaseException as exc:
             self._depth, self._writing = 0, False
             try:
                 self._conn.execute("ROLLBACK")
             except sqlite3.Error:
                 log.exception("rollback failed")
+            self._end_hooks(committed=False)
             if isinstance(exc, sqlite3.Error):
                 raise CatalogError(f"{self.path}: {exc}") from exc
             raise
@@ -285,7 +343,17 @@ class Database:
         except sqlite3.Error as exc:
             with suppress(sqlite3.Error):
                 self._conn.execute("ROLLBACK")
+            self._end_hooks(committed=False)
             raise CatalogError(f"{self.path}: commit failed: {exc}") from exc
+        self._end_hooks(committed=True)
+
+    def _end_hooks(self, *, committed: bool) -> None:
+        hooks, self._hooks = self._hooks, []
+        for hook in hooks:
+            try:
+                hook.committed() if committed else hook.aborted()
+            except Exception:
+                log.exception("commit hook failed")
 
     def checkpoint(self) -> bool:
         """Copy the WAL into the main file and truncate it; False if readers blocked it."""
