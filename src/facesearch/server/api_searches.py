@@ -35,7 +35,8 @@ PURPOSE_DOC = "Stated purpose of this use (required)."
 async def detect(
     who: Searcher, c: Ctx, image: Annotated[UploadFile, File(description="The photo.")]
 ) -> dict[str, Any]:
-    return await services.detect(c, who, await services.read_image(image, c))
+    data = await services.read_image(image, c)
+    return await services.detect(c, who, data, services.upload_label(image))
 
 
 @router.post("/searches", status_code=201, summary="Search a probe photo in the gallery (1:N)")
@@ -65,6 +66,7 @@ async def create_search(
         threshold=threshold,
         face=face,
         allow_poor=allow_poor,
+        name=services.upload_label(image),
     )
 
 
@@ -157,5 +159,13 @@ async def create_verification(
     data_a = await services.read_image(a, c, "first photo")
     data_b = await services.read_image(b, c, "second photo")
     return await services.verify(
-        c, who, data_a, data_b, case=case, purpose=purpose, threshold=threshold, max_fmr=max_fmr
+        c,
+        who,
+        data_a,
+        data_b,
+        case=case,
+        purpose=purpose,
+        threshold=threshold,
+        max_fmr=max_fmr,
+        names=(services.upload_label(a), services.upload_label(b)),
     )

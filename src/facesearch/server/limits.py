@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 import threading
 import time
 import warnings
@@ -25,7 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 import anyio
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -62,8 +63,9 @@ def _magic_image(head: bytes) -> bool:
     )
 
 
-def sniff_image(data: bytes, max_pixels: int) -> tuple[str, int, int]:
-    """(format, width, height) of an uploaded image, read from its bytes.
+def sniff_image(data: bytes, max_pixels: int, name: str | None = None) -> tuple[str, int, int]:
+    """(format, width, height) of an uploaded image, read from its bytes; ``name`` is what
+    errors call it (the client's file name, made safe).
 
     415 if the bytes are not an image of a supported format, 413 over ``max_pixels``,
     422 (CorruptImageError) if they start like an image but cannot be read.
@@ -80,7 +82,7 @@ def sniff_image(data: bytes, max_pixels: int) -> tuple[str, int, int]:
         except Image.DecompressionBombError as exc:
             raise PayloadTooLargeError(f"image has too many pixels: {exc}") from exc
         except Exception as exc:  # Pillow raises many kinds for broken headers
-            raise CorruptImageError(f"cannot read the image: {exc}") from exc
+            raise CorruptImageError(_unreadable(exc), name or "the uploaded photo") from exc
     if fmt not in FORMATS:
         raise UnsupportedMediaError(f"image format {fmt} is not supported")
     if width * height > max_pixels:
@@ -88,6 +90,14 @@ def sniff_image(data: bytes, max_pixels: int) -> tuple[str, int, int]:
             f"image is {width} x {height} pixels, over the limit of {max_pixels:,}"
         )
     return fmt, width, height
+
+
+def _unreadable(exc: Exception) -> str:
+    """Pillow's reason in words, without the ``<_io.BytesIO object at 0x...>`` it names."""
+    if isinstance(exc, UnidentifiedImageError):
+        return "cannot read the image (damaged, or not the format its first bytes claim)"
+    reason = re.sub(r"\s*<_io\.BytesIO object at 0x[0-9a-fA-F]+>", "", str(exc)).strip()
+    return f"cannot read the image: {reason}" if reason else "cannot read the image"
 
 
 def sniff_ingest(head: bytes) -> str:

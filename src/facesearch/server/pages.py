@@ -215,6 +215,7 @@ async def search_submit(
             face=face_no,
             top=top_no,
             collections=[collection] if collection else None,
+            name=services.upload_label(photo),
         )
     except FaceSearchError as exc:
         status, message = failure(exc)

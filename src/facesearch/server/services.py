@@ -24,6 +24,7 @@ from facesearch.server.errors import ConflictError
 from facesearch.server.jobs import IngestJob, safe_name
 from facesearch.server.limits import sniff_image, sniff_ingest
 from facesearch.usage import (
+    UPLOADED_PHOTO,
     audited_forget,
     audited_search,
     audited_verify,
@@ -58,15 +59,24 @@ async def read_image(upload: UploadFile | None, ctx: Context, what: str = "photo
     data = await upload.read()
     if not data:
         raise InputError(f"the {what} is empty")
-    sniff_image(data, ctx.settings.max_pixels)
+    sniff_image(data, ctx.settings.max_pixels, upload_label(upload))
     return data
+
+
+def upload_label(upload: UploadFile | None) -> str:
+    """What messages call an uploaded file: its client file name cut down to a plain name,
+    or "the uploaded photo" when it has none."""
+    name = upload.filename if upload is not None else None
+    return safe_name(name, UPLOADED_PHOTO) if name else UPLOADED_PHOTO
 
 
 # --- detect, search, verify ----------------------------------------------------------------------
 
 
-async def detect(ctx: Context, who: Principal, data: bytes) -> dict[str, Any]:
-    faces = await ctx.workers.on_analysis(lambda p: detect_faces(p, who.user, data))
+async def detect(
+    ctx: Context, who: Principal, data: bytes, name: str = UPLOADED_PHOTO
+) -> dict[str, Any]:
+    faces = await ctx.workers.on_analysis(lambda p: detect_faces(p, who.user, data, name))
     return {
         "width": faces.width,
         "height": faces.height,
@@ -96,11 +106,12 @@ async def search(
     threshold: float | None = None,
     face: int | None = None,
     allow_poor: bool = False,
+    name: str = UPLOADED_PHOTO,
 ) -> dict[str, Any]:
     check_case(case, purpose, required=True)  # before queueing for the engine
     started = time.monotonic()
     try:
-        analysed = await ctx.workers.analyse(data, "probe")
+        analysed = await ctx.workers.analyse(data, name)
     except Exception:
         ctx.metrics.inc("facesearch_searches_total", outcome="error")
         raise
@@ -113,7 +124,7 @@ async def search(
             case=case,
             purpose=purpose,
             image=data,
-            name="probe",
+            name=name,
             collections=list(collections) if collections else None,
             top=top,
             max_fmr=max_fmr,
@@ -165,6 +176,7 @@ async def verify(
     purpose: str | None,
     threshold: float | None,
     max_fmr: float | None,
+    names: tuple[str, str] = (UPLOADED_PHOTO, UPLOADED_PHOTO),
 ) -> dict[str, Any]:
     check_case(case, purpose, required=True)
 
@@ -180,6 +192,7 @@ async def verify(
             threshold=threshold,
             max_fmr=max_fmr,
             require_case=True,
+            names=names,
         )
         return views.verification_view(result, entry)
 

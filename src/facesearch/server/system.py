@@ -1,6 +1,9 @@
 """Health, metrics and the API description.
 
-``/health`` answers without login (for load balancers; it says nothing about the gallery).
+``/health`` answers without login (for load balancers; it says nothing about the gallery):
+``{"status": "ok", "version", "storage": {"writable", "free_bytes", "min_free_bytes"}}``, or
+503 with ``"status": "unavailable"`` and a ``"reason"`` when the home folder cannot be written
+or its disk has less than ``MIN_FREE_BYTES`` free.
 ``/metrics`` (Prometheus text) is for admins and auditors, e.g. a scraper with an admin's API
 token. ``/openapi.json`` and ``/docs`` (a page rendered here from the OpenAPI document, with
 no script from elsewhere) are for any logged-in user.
@@ -8,10 +11,15 @@ no script from elsewhere) are for any logged-in user.
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Annotated, Any
 
+import anyio
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, PlainTextResponse
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 
 from facesearch import __version__
 from facesearch.accountability import Permission
@@ -21,13 +29,67 @@ from facesearch.server.context import Context, ctx
 
 router = APIRouter(tags=["system"])
 
+# /health answers 503 when the home's disk has less free than this: ingest, the audit trail
+# and the index files could no longer be written.
+MIN_FREE_BYTES = 256 * 1024 * 1024
+
 Anyone = Annotated[Principal, Depends(authenticated)]
 Ctx = Annotated[Context, Depends(ctx)]
 
 
-@router.get("/health", summary="Liveness (no login needed)")
-async def health() -> dict[str, Any]:
-    return {"status": "ok", "version": __version__}
+@router.get(
+    "/health",
+    summary="Liveness and storage (no login needed); 503 when the home cannot take writes",
+    responses={503: {"description": "Storage problem: the home is not writable or nearly full"}},
+)
+async def health(c: Ctx) -> JSONResponse:
+    storage = await anyio.to_thread.run_sync(check_storage, c.settings.home)
+    body: dict[str, Any] = {"status": "ok", "version": __version__, "storage": storage}
+    problems = storage_problems(storage)
+    if problems:
+        body["status"] = "unavailable"
+        body["reason"] = "; ".join(problems)
+    return JSONResponse(body, status_code=503 if problems else 200)
+
+
+def check_storage(home: Path) -> dict[str, Any]:
+    """Whether a file can be created in ``home`` (a tiny temporary one, removed at once) and
+    how many bytes its file system has free. Cheap: a create, an unlink and a statvfs."""
+    writable, error = True, None
+    try:
+        fd, name = tempfile.mkstemp(prefix=".health-", dir=home)
+        os.close(fd)
+        os.unlink(name)
+    except OSError as exc:
+        writable, error = False, exc.strerror or type(exc).__name__
+    try:
+        free: int | None = shutil.disk_usage(home).free
+    except OSError:
+        free = None
+    out: dict[str, Any] = {
+        "writable": writable,
+        "free_bytes": free,
+        "min_free_bytes": MIN_FREE_BYTES,
+    }
+    if error is not None:
+        out["error"] = error
+    return out
+
+
+def storage_problems(storage: dict[str, Any]) -> list[str]:
+    """Why the home cannot take writes, in words; empty when it can."""
+    problems = []
+    if not storage["writable"]:
+        problems.append(f"the home folder is not writable ({storage.get('error', 'unknown')})")
+    free = storage["free_bytes"]
+    if free is None:
+        problems.append("the free space of the home's disk cannot be read")
+    elif free < storage["min_free_bytes"]:
+        problems.append(
+            f"the home's disk has {free:,} bytes free, under the minimum of "
+            f"{storage['min_free_bytes']:,}"
+        )
+    return problems
 
 
 @router.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics")
