@@ -37,6 +37,20 @@ def lfw_image(lfw: Path):  # type: ignore[no-untyped-def]
     return get
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _audit_keys_outside_the_real_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Audit keys and anchor files (defaults under XDG_CONFIG_HOME and XDG_STATE_HOME) go to a
+    temporary folder for the whole session, never to the real ~/.config: one key for every
+    test, as one user has. Subprocesses (CLI, server) inherit it."""
+    base = tmp_path_factory.mktemp("xdg")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_CONFIG_HOME", str(base / "config"))
+        mp.setenv("XDG_STATE_HOME", str(base / "state"))
+        mp.delenv("FACESEARCH_AUDIT_KEY_FILE", raising=False)
+        mp.delenv("FACESEARCH_AUDIT_ANCHOR_FILE", raising=False)
+        yield
+
+
 @pytest.fixture(scope="session")
 def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shared = os.environ.get("FACESEARCH_TEST_CACHE")
