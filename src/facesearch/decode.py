@@ -4,16 +4,27 @@ Accepted formats: JPEG (and MPO), PNG, WebP, BMP, TIFF, GIF (first frame). Every
 brought to 8-bit RGB: grayscale and palette are expanded, transparency is composited onto
 white, CMYK is converted, 16-bit and 32-bit integer images are scaled down by their range
 (not clipped, which would turn most 16-bit photos white).
+
+**Reduced decoding.** With ``min_side``, an image whose longer side is at least twice
+``min_side`` is decoded at 1/``reduction`` of its size, the largest whole factor that keeps
+the longer side at ``min_side`` or more: a JPEG through its DCT scaling (``Image.draft``: 1/2,
+1/4, 1/8, never holding the full-size pixels), any other format decoded and then box-averaged
+(``Image.reduce``) before the copies that conversion to RGB and to numpy make. Pixel ``(x, y)``
+of the result covers original pixels ``[x * reduction, (x + 1) * reduction)``: multiply
+coordinates found on ``pixels`` by ``reduction`` to map them back (``Decoded.width`` and
+``height`` are the original's, oriented).
 """
 
 from __future__ import annotations
 
 import io
+import math
+import re
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from facesearch.errors import CorruptImageError, ImageTooLargeError
 from facesearch.types import Image as Pixels
@@ -21,24 +32,55 @@ from facesearch.types import Image as Pixels
 FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "BMP", "TIFF", "GIF"})
 
 
+# EXIF orientation -> the transposition that shows the image upright (as ImageOps.exif_transpose)
+_ORIENT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+_PILLOW_PIXELS = re.compile(r"\((\d+) pixels\)")
+
+
 @dataclass(frozen=True)
 class Decoded:
-    pixels: Pixels  # H x W x 3 RGB uint8, C-contiguous
+    pixels: Pixels  # H x W x 3 RGB uint8, C-contiguous; 1/reduction of the original's size
     format: str
+    reduction: int = 1  # original pixels per decoded pixel, along each axis
+    size: tuple[int, int] | None = None  # (width, height) of the original, oriented
 
     @property
     def width(self) -> int:
-        return int(self.pixels.shape[1])
+        """Width of the original image (after EXIF orientation)."""
+        return self.size[0] if self.size else int(self.pixels.shape[1])
 
     @property
     def height(self) -> int:
-        return int(self.pixels.shape[0])
+        """Height of the original image (after EXIF orientation)."""
+        return self.size[1] if self.size else int(self.pixels.shape[0])
+
+
+def reduction_for(width: int, height: int, min_side: int) -> int:
+    """The largest whole factor that keeps the longer side at ``min_side`` or more (>= 1)."""
+    if min_side <= 0:
+        return 1
+    return max(1, max(width, height) // min_side)
 
 
 def decode_image(
-    data: bytes, *, source: str | None = None, max_bytes: int, max_pixels: int
+    data: bytes,
+    *,
+    source: str | None = None,
+    max_bytes: int,
+    max_pixels: int,
+    min_side: int = 0,
 ) -> Decoded:
-    """Decode ``data``; every failure is an ImageError naming ``source``."""
+    """Decode ``data``; every failure is an ImageError naming ``source``.
+
+    ``min_side`` > 0 allows decoding at reduced size (see the module docstring)."""
     if len(data) == 0:
         raise CorruptImageError("empty file (0 bytes)", source)
     if len(data) > max_bytes:
@@ -53,7 +95,7 @@ def decode_image(
         except UnidentifiedImageError as exc:
             raise CorruptImageError("not an image file (format not recognised)", source) from exc
         except Image.DecompressionBombError as exc:
-            raise ImageTooLargeError(str(exc), source) from exc
+            raise _bomb(exc, max_pixels, source) from exc
         except (OSError, ValueError, SyntaxError) as exc:
             raise CorruptImageError(f"cannot read image: {exc}", source) from exc
         if image.format not in FORMATS:
@@ -70,23 +112,76 @@ def decode_image(
             )
         try:
             image.seek(0)
+            orientation = _orientation(image)
+            factor = reduction_for(width, height, min_side)
+            if factor > 1 and fmt in ("JPEG", "MPO"):
+                image.draft(None, (math.ceil(width / factor), math.ceil(height / factor)))
             image.load()
-            pixels = _to_rgb(ImageOps.exif_transpose(image) or image)
+            # what draft() achieved: the DCT scale whose rounded-up size we got
+            reduction = 1
+            if image.size[0] != width:
+                reduction = next(k for k in (2, 4, 8) if math.ceil(width / k) == image.size[0])
+            sixteen_bit = image.mode.startswith("I;16")
+            picture: Image.Image = image
+            if factor // reduction > 1:
+                picture = _reduce(picture, factor // reduction)
+                reduction *= factor // reduction
+            transpose = _ORIENT.get(orientation)
+            if transpose is not None:
+                picture = picture.transpose(transpose)
+            pixels = _to_rgb(picture, sixteen_bit)
         except Image.DecompressionBombError as exc:
-            raise ImageTooLargeError(str(exc), source) from exc
+            raise _bomb(exc, max_pixels, source) from exc
         except (OSError, ValueError, SyntaxError, EOFError) as exc:
             raise CorruptImageError(
                 f"cannot decode image (truncated or damaged): {exc}", source
             ) from exc
-    return Decoded(pixels=pixels, format=fmt)
+    size = (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+    return Decoded(pixels=pixels, format=fmt, reduction=reduction, size=size)
 
 
-def _to_rgb(image: Image.Image) -> Pixels:
+def _bomb(exc: Exception, max_pixels: int, source: str | None) -> ImageTooLargeError:
+    return ImageTooLargeError(bomb_message(exc, max_pixels), source)
+
+
+def bomb_message(exc: Exception, max_pixels: int) -> str:
+    """Our message for Pillow's own refusal (DecompressionBombError), stating our limit, not
+    Pillow's constant."""
+    found = _PILLOW_PIXELS.search(str(exc))
+    count = f"{int(found.group(1)):,} pixels" if found else "too many pixels"
+    return f"image has {count}, over the limit of {max_pixels:,}"
+
+
+def _orientation(image: Image.Image) -> int:
+    try:
+        value = image.getexif().get(0x0112, 1)
+    except Exception:  # a damaged EXIF block: show the image as stored
+        return 1
+    return value if isinstance(value, int) else 1
+
+
+def _reduce(image: Image.Image, factor: int) -> Image.Image:
+    """Box-average by ``factor``; transparency is averaged premultiplied (no colour fringes)."""
+    if image.mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    elif image.mode == "1":
+        image = image.convert("L")
+    elif image.mode.startswith("I;16"):
+        image = image.convert("I")
+    if image.mode in ("RGBA", "LA", "PA"):
+        premultiplied = "La" if image.mode == "LA" else "RGBa"
+        plain = "LA" if image.mode == "LA" else "RGBA"
+        return image.convert(premultiplied).reduce(factor).convert(plain)
+    return image.reduce(factor)
+
+
+def _to_rgb(image: Image.Image, sixteen_bit: bool = False) -> Pixels:
     mode = image.mode
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
         arr = np.asarray(image).astype(np.float64)
-        top = 65535.0 if mode.startswith("I;16") else max(float(arr.max()), 1.0)
-        if mode in ("I", "F") and top <= 255.0:
+        sixteen_bit = sixteen_bit or mode.startswith("I;16")
+        top = 65535.0 if sixteen_bit else max(float(arr.max()), 1.0)
+        if not sixteen_bit and top <= 255.0:
             top = 255.0
         grey = np.clip(arr * (255.0 / top), 0, 255).round().astype(np.uint8)
         return np.ascontiguousarray(np.repeat(grey[:, :, None], 3, axis=2))

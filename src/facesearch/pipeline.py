@@ -5,6 +5,14 @@
 decoded in a small thread pool (Pillow releases the GIL), detected in same-size batches,
 aligned, and embedded in batches; the next chunk is decoded while the current one runs
 through the models, so both cores stay busy.
+
+Big images are decoded at reduced size (``decode.decode_image``'s ``min_side``): their longer
+side is kept at ``DECODE_SIDE_FACTOR`` x ``detect_max_side`` or more. The detector sees at
+most ``detect_max_side`` pixels anyway, so a face it can find (some 10 pixels there) keeps 40
+or more pixels in the reduced image, and every face of 28 detector pixels or more keeps the
+full 112 pixels the embedder's crop asks for (checked with the real models in
+``tests/integration/test_big_images.py``).
+Boxes and landmarks are mapped back to the original's pixel grid.
 """
 
 from __future__ import annotations
@@ -25,11 +33,12 @@ from facesearch.models import FaceDetector, FaceEmbedder, ModelSpec, load_detect
 from facesearch.models.registry import ModelRegistry
 from facesearch.quality import assess, main_face
 from facesearch.settings import Settings
-from facesearch.types import Face, Image, ImageFaces
+from facesearch.types import BBox, Detection, Face, Image, ImageFaces
 
 log = logging.getLogger(__name__)
 
 Result = ImageFaces | FaceSearchError
+DECODE_SIDE_FACTOR = 4
 
 
 @dataclass(frozen=True)
@@ -96,7 +105,11 @@ class FacePipeline:
     def decode(self, item: Decodable) -> Decoded:
         s = self.settings
         return decode_image(
-            item.data, source=item.source, max_bytes=s.max_file_bytes, max_pixels=s.max_pixels
+            item.data,
+            source=item.source,
+            max_bytes=s.max_file_bytes,
+            max_pixels=s.max_pixels,
+            min_side=DECODE_SIDE_FACTOR * s.detect_max_side,
         )
 
     def run(
@@ -151,12 +164,14 @@ class FacePipeline:
         crops: list[Image] = []
         owners: list[tuple[int, int]] = []  # (image number, face slot) of each crop
         per_image: dict[int, tuple[Decoded, list[Face], int | None]] = {}
-        for (i, dec), found in zip(ok, detections, strict=True):
+        for (i, dec), on_pixels in zip(ok, detections, strict=True):
+            # detected on the (maybe reduced) pixels; boxes in the original's pixels
+            found = [_scaled(d, dec.reduction) for d in on_pixels]
             main = main_face([f.bbox for f in found], dec.width, dec.height)
             chosen = [main] if (main_only and main is not None) else range(len(found))
             faces = []
             for k in chosen:
-                aligned = align_face(dec.pixels, found[k].landmarks_array())
+                aligned = align_face(dec.pixels, on_pixels[k].landmarks_array())
                 faces.append(Face(index=k, detection=found[k], quality=assess(found[k], aligned)))
                 crops.append(aligned)
                 owners.append((i, len(faces) - 1))
@@ -174,3 +189,15 @@ class FacePipeline:
             dec, faces, main = per_image[i]
             out.append(ImageFaces(source, dec.width, dec.height, tuple(faces), main))
         return out
+
+
+def _scaled(detection: Detection, factor: int) -> Detection:
+    """A detection on an image reduced by ``factor``, in the original image's pixels."""
+    if factor == 1:
+        return detection
+    b = detection.bbox
+    return Detection(
+        bbox=BBox(b.x * factor, b.y * factor, b.w * factor, b.h * factor),
+        landmarks=tuple((x * factor, y * factor) for x, y in detection.landmarks),
+        score=detection.score,
+    )

@@ -114,3 +114,97 @@ def test_unsupported_format() -> None:
     data = encode(gradient(), "PPM")
     with pytest.raises(CorruptImageError, match="unsupported"):
         decode_image(data, **LIMITS)
+
+
+# --- big images: reduced decoding (issue 7, item 8) and the pixel-limit message (item 15) ----
+
+
+def marked(w: int, h: int, box: tuple[int, int, int, int]) -> Image.Image:
+    """Black, with a white rectangle (x, y, w, h) to find again after reduction."""
+    img = Image.new("RGB", (w, h))
+    x, y, bw, bh = box
+    img.paste((255, 255, 255), (x, y, x + bw, y + bh))
+    return img
+
+
+def white_box(pixels: np.ndarray) -> tuple[int, int, int, int]:
+    ys, xs = np.nonzero(pixels[..., 0] > 128)
+    return int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1)
+
+
+def test_big_png_is_decoded_reduced_and_maps_back() -> None:
+    data = encode(marked(5000, 3000, (2500, 1000, 400, 200)), "PNG")
+    d = decode_image(data, max_bytes=10**9, max_pixels=10**9, min_side=1000)
+    assert d.reduction == 5  # 5000 // 1000
+    assert d.pixels.shape == (600, 1000, 3)
+    assert (d.width, d.height) == (5000, 3000)  # the original's size
+    x, y, w, h = (v * d.reduction for v in white_box(d.pixels))
+    assert (x, y, w, h) == (2500, 1000, 400, 200)
+
+
+def test_big_jpeg_is_decoded_reduced_through_dct_scaling() -> None:
+    data = encode(marked(6000, 4000, (3000, 2000, 800, 400)), "JPEG", quality=90)
+    d = decode_image(data, max_bytes=10**9, max_pixels=10**9, min_side=1000)
+    assert d.reduction == 4  # the largest DCT scale (1/2, 1/4, 1/8) within 6000 // 1000
+    assert d.pixels.shape == (1000, 1500, 3)
+    assert (d.width, d.height) == (6000, 4000)
+    x, y, w, h = (v * d.reduction for v in white_box(d.pixels))
+    assert abs(x - 3000) <= 8 and abs(y - 2000) <= 8
+    assert abs(w - 800) <= 16 and abs(h - 400) <= 16
+
+
+def test_reduced_decoding_keeps_the_exif_orientation() -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise for display
+    data = encode(marked(4000, 2000, (0, 0, 400, 400)), "JPEG", exif=exif)
+    d = decode_image(data, max_bytes=10**9, max_pixels=10**9, min_side=1000)
+    assert d.reduction == 4
+    assert (d.width, d.height) == (2000, 4000)
+    assert d.pixels.shape == (1000, 500, 3)
+    x, y, _, _ = white_box(d.pixels)
+    assert x > 350 and y < 10  # the top-left corner went to the top-right
+
+
+def test_small_images_and_no_min_side_are_decoded_at_full_size() -> None:
+    data = encode(marked(1999, 1500, (0, 0, 10, 10)), "PNG")
+    assert decode_image(data, max_bytes=10**9, max_pixels=10**9, min_side=1000).reduction == 1
+    full = decode_image(data, max_bytes=10**9, max_pixels=10**9)
+    assert full.reduction == 1 and full.pixels.shape == (1500, 1999, 3)
+
+
+@pytest.mark.parametrize("mode", ["P", "RGBA", "L", "I;16", "1"])
+def test_reduced_decoding_of_every_mode(mode: str) -> None:
+    img = marked(3000, 2000, (1500, 1000, 300, 300))
+    if mode == "I;16":
+        arr = (np.asarray(img.convert("L"), dtype=np.uint16) * 257).astype(np.uint16)
+        img = Image.fromarray(arr)
+    else:
+        img = img.convert(mode)
+    d = decode_image(encode(img, "PNG"), max_bytes=10**9, max_pixels=10**9, min_side=1000)
+    assert d.reduction == 3 and d.pixels.shape == (667, 1000, 3)
+    x, y, w, h = (v * d.reduction for v in white_box(d.pixels))
+    assert abs(x - 1500) <= 3 and abs(y - 1000) <= 3  # within one reduced pixel
+    assert abs(w - 300) <= 6 and abs(h - 300) <= 6
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG that claims width x height pixels (and holds none)."""
+    import struct
+    import zlib
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    chunk = b"IHDR" + ihdr
+    body = struct.pack(">I", len(ihdr)) + chunk + struct.pack(">I", zlib.crc32(chunk))
+    end = struct.pack(">I", 0) + b"IEND" + struct.pack(">I", zlib.crc32(b"IEND"))
+    return b"\x89PNG\r\n\x1a\n" + body + end
+
+
+def test_pixel_limit_message_states_the_configured_limit() -> None:
+    # 200 million pixels: past Pillow's own bomb limit (178,956,970) as well as ours
+    with pytest.raises(ImageTooLargeError) as caught:
+        decode_image(png_header(20_000, 10_000), source="huge.png", max_bytes=10**9,
+                     max_pixels=50_000_000)  # fmt: skip
+    message = str(caught.value)
+    assert "50,000,000" in message and "200,000,000" in message
+    assert "178,956,970" not in message and "178956970" not in message
+    assert "huge.png" in message

@@ -37,7 +37,7 @@ from facesearch.server.limits import (
     SecurityHeadersMiddleware,
     TimeoutMiddleware,
 )
-from facesearch.server.metrics import Metrics
+from facesearch.server.metrics import HttpMetricsMiddleware, Metrics
 from facesearch.server.workers import Workers
 from facesearch.settings import Settings
 
@@ -85,6 +85,7 @@ def create_app(settings: Settings) -> FastAPI:
         version=__version__, P=Permission, csrf_field=CSRF_FIELD, lead_note=LEAD_NOTE
     )
     stop = threading.Event()
+    metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -94,7 +95,7 @@ def create_app(settings: Settings) -> FastAPI:
             store=store,
             workers=workers,
             jobs=Jobs(settings.home, settings.max_file_bytes),
-            metrics=Metrics(),
+            metrics=metrics,
             templates=templates,
         )
         app.state.ctx = context
@@ -139,6 +140,7 @@ def create_app(settings: Settings) -> FastAPI:
         TimeoutMiddleware, seconds=settings.server_request_timeout, exempt=INGEST_PATHS
     )
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(HttpMetricsMiddleware, metrics=metrics)  # every answer, counted
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     for module in (system, api_searches, api_gallery, api_admin, pages):
         app.include_router(module.router)

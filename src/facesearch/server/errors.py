@@ -17,6 +17,7 @@ are logged and replaced by a generic one.
     404 not_found              no such resource or page
     405 method_not_allowed
     409 conflict               e.g. an erasure while an ingest is running
+    409 erased                 a verdict on a candidate face that has been erased
     413 payload_too_large      body, file or pixel count over the limit
     415 unsupported_media_type an upload that is not an image (or archive, for ingest)
     422 bad_input, invalid_request, no_face, poor_probe, bad_image, ...
@@ -39,6 +40,7 @@ from facesearch.errors import (
     AuthenticationError,
     CatalogError,
     ConfigError,
+    ErasedError,
     FaceSearchError,
     ImageTooLargeError,
     InputError,
@@ -91,6 +93,12 @@ class BusyError(ServerError):
     code = "timeout"
 
 
+class OverloadedError(BusyError):
+    """Every analysis slot is taken (``workers.AnalysisSlots``)."""
+
+    code = "busy"
+
+
 _HTTP_CODES = {
     400: "bad_request",
     401: "unauthenticated",
@@ -125,6 +133,8 @@ def classify(exc: BaseException) -> tuple[int, str, str, dict[str, str]]:
         return 404, exc.code, str(exc), headers
     if isinstance(exc, ImageTooLargeError):
         return 413, exc.code, str(exc), headers
+    if isinstance(exc, ErasedError):
+        return 409, exc.code, str(exc), headers
     if isinstance(exc, InputError):
         return 422, exc.code, str(exc), headers
     for kind, (status, message) in _GENERIC.items():

@@ -31,7 +31,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from facesearch.decode import FORMATS
+from facesearch.decode import FORMATS, bomb_message
 from facesearch.errors import CorruptImageError
 from facesearch.server.errors import (
     BusyError,
@@ -80,14 +80,15 @@ def sniff_image(data: bytes, max_pixels: int, name: str | None = None) -> tuple[
             with Image.open(io.BytesIO(data)) as image:
                 fmt, (width, height) = str(image.format), image.size
         except Image.DecompressionBombError as exc:
-            raise PayloadTooLargeError(f"image has too many pixels: {exc}") from exc
+            raise PayloadTooLargeError(bomb_message(exc, max_pixels)) from exc
         except Exception as exc:  # Pillow raises many kinds for broken headers
             raise CorruptImageError(_unreadable(exc), name or "the uploaded photo") from exc
     if fmt not in FORMATS:
         raise UnsupportedMediaError(f"image format {fmt} is not supported")
     if width * height > max_pixels:
         raise PayloadTooLargeError(
-            f"image is {width} x {height} pixels, over the limit of {max_pixels:,}"
+            f"image is {width} x {height} = {width * height:,} pixels, "
+            f"over the limit of {max_pixels:,}"
         )
     return fmt, width, height
 

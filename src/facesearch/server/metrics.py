@@ -1,6 +1,7 @@
 """Prometheus text exposition for ``/metrics`` (no client library: a few counters suffice).
 
-facesearch_http_requests_total{status="2xx"}       answers by status class
+facesearch_http_requests_total{method,status}      every answer, by method and status class
+                                                   (2xx..5xx), counted by HttpMetricsMiddleware
 facesearch_searches_total{outcome="ok|error"}      1:N searches
 facesearch_search_seconds (histogram)              search latency, engine queue included
 facesearch_verifications_total{outcome=...}        1:1 verifications
@@ -16,10 +17,15 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
 BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 HELP = {
-    "facesearch_http_requests_total": ("counter", "HTTP answers by status class."),
+    "facesearch_http_requests_total": (
+        "counter",
+        "HTTP answers by method and status class (2xx, 3xx, 4xx, 5xx).",
+    ),
     "facesearch_searches_total": ("counter", "1:N searches by outcome."),
     "facesearch_verifications_total": ("counter", "1:1 verifications by outcome."),
     "facesearch_decisions_total": ("counter", "Verdicts recorded on candidates."),
@@ -85,6 +91,45 @@ class Metrics:
         if gallery_faces is not None:
             lines.append(f"facesearch_gallery_faces {gallery_faces}")
         return "\n".join(lines) + "\n"
+
+
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+class HttpMetricsMiddleware:
+    """Counts every HTTP answer in ``facesearch_http_requests_total`` by method and status
+    class. Placed outermost but for Starlette's error guard: an exception that escapes the
+    app (answered 500 by the guard) is counted as 5xx."""
+
+    def __init__(self, app: ASGIApp, *, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        method = str(scope.get("method", "")).upper()
+        method = method if method in METHODS else "other"
+        status: int | None = None
+
+        async def counted(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, counted)
+        except Exception:
+            if status is None:
+                status = 500
+            raise
+        finally:
+            if status is not None:
+                self.metrics.inc(
+                    "facesearch_http_requests_total", method=method, status=f"{status // 100}xx"
+                )
 
 
 def _labels(labels: tuple[tuple[str, str], ...]) -> str:

@@ -76,7 +76,9 @@ def upload_label(upload: UploadFile | None) -> str:
 async def detect(
     ctx: Context, who: Principal, data: bytes, name: str = UPLOADED_PHOTO
 ) -> dict[str, Any]:
-    faces = await ctx.workers.on_analysis(lambda p: detect_faces(p, who.user, data, name))
+    faces = await ctx.workers.on_analysis(
+        lambda p: detect_faces(p, who.user, data, name), user=who.name
+    )
     return {
         "width": faces.width,
         "height": faces.height,
@@ -111,7 +113,7 @@ async def search(
     check_case(case, purpose, required=True)  # before queueing for the engine
     started = time.monotonic()
     try:
-        analysed = await ctx.workers.analyse(data, name)
+        analysed = await ctx.workers.analyse(data, name, user=who.name)
     except Exception:
         ctx.metrics.inc("facesearch_searches_total", outcome="error")
         raise
@@ -197,7 +199,7 @@ async def verify(
         return views.verification_view(result, entry)
 
     try:
-        out = await ctx.workers.on_engine(run)
+        out = await ctx.workers.on_engine(run, analysis_by=who.name)
     except Exception:
         ctx.metrics.inc("facesearch_verifications_total", outcome="error")
         raise

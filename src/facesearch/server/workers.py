@@ -23,14 +23,26 @@ by comparing ``Catalog.state`` before each use, and is then replaced by a fresh 
 the loaded models, which catches its index up from the catalog.
 
 Awaiting a lane is cancellable: a request that times out drops the work it queued.
+
+**Admission** (``AnalysisSlots``): a probe analysis (search, detect, verify) takes a slot
+before it is queued and gives it back when its thread is done with it (not when a timed-out
+request stops waiting). At most ``server_max_analyses`` (0 = twice the cores) are running or
+queued at once; past that the server answers 503 ``busy``, and past
+``server_max_analyses_per_user`` for one user 429 ``rate_limited``, both with Retry-After.
+With images decoded at reduced size (``decode.py``) this bounds the memory of analyses: at
+most one analysis per analysis thread holds a decoded image (the largest transient is one
+full-size decode of a non-JPEG, 4 bytes x ``max_pixels``); the queued ones hold only their
+upload (``server_max_upload_bytes``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
@@ -39,6 +51,7 @@ from facesearch.calibration import CalibrationTable
 from facesearch.catalog import Catalog, CatalogState
 from facesearch.engine import Engine
 from facesearch.pipeline import Decodable, FacePipeline
+from facesearch.server.errors import OverloadedError, RateLimitedError
 from facesearch.settings import Settings
 from facesearch.types import ImageFaces
 
@@ -48,12 +61,65 @@ T = TypeVar("T")
 CATALOG_THREADS = 3
 
 
+class AnalysisSlots:
+    """How many probe analyses run or wait at once, in all and per user."""
+
+    def __init__(self, total: int, per_user: int, threads: int) -> None:
+        self.total = total
+        self.per_user = per_user
+        self.threads = max(1, threads)
+        self._lock = threading.Lock()
+        self._held: dict[str, int] = {}
+        self._in_flight = 0
+        self._seconds = 1.0  # running mean of how long an analysis holds its slot
+
+    def take(self, user: str) -> float:
+        """Take a slot for ``user`` (raises 429/503 when none is free); returns the time taken,
+        to hand back to ``give``."""
+        with self._lock:
+            if self.per_user > 0 and self._held.get(user, 0) >= self.per_user:
+                raise RateLimitedError(
+                    f"you have {self._held[user]} photo analyses running; "
+                    f"at most {self.per_user} at once",
+                    retry_after=self._retry(self._held[user]),
+                )
+            if self.total > 0 and self._in_flight >= self.total:
+                raise OverloadedError(
+                    "the server is analysing as many photos as it can; try again shortly",
+                    retry_after=self._retry(self._in_flight),
+                )
+            self._held[user] = self._held.get(user, 0) + 1
+            self._in_flight += 1
+        return time.monotonic()
+
+    def give(self, user: str, taken: float) -> None:
+        with self._lock:
+            left = self._held.get(user, 0) - 1
+            if left > 0:
+                self._held[user] = left
+            else:
+                self._held.pop(user, None)
+            self._in_flight = max(0, self._in_flight - 1)
+            self._seconds = 0.8 * self._seconds + 0.2 * (time.monotonic() - taken)
+
+    def in_flight(self, user: str | None = None) -> int:
+        with self._lock:
+            return self._in_flight if user is None else self._held.get(user, 0)
+
+    def _retry(self, ahead: int) -> int:
+        return max(1, math.ceil(self._seconds * max(1, ahead) / self.threads))
+
+
 class Workers:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._engine_pool = ThreadPoolExecutor(1, thread_name_prefix="fs-engine")
-        self._analysis_pool = ThreadPoolExecutor(
-            max(1, os.cpu_count() or 1), thread_name_prefix="fs-analysis"
+        cores = max(1, os.cpu_count() or 1)
+        self._analysis_pool = ThreadPoolExecutor(cores, thread_name_prefix="fs-analysis")
+        self.slots = AnalysisSlots(
+            settings.server_max_analyses or 2 * cores,
+            settings.server_max_analyses_per_user,
+            cores,
         )
         self._pipeline_lock = threading.Lock()
         self._catalog_pool = ThreadPoolExecutor(CATALOG_THREADS, thread_name_prefix="fs-catalog")
@@ -77,17 +143,39 @@ class Workers:
 
     # --- lanes ---------------------------------------------------------------------------
 
-    async def on_engine(self, fn: Callable[[Engine], T], *, writes: bool = False) -> T:
-        """Run ``fn(engine)`` on the engine thread."""
-        return await _wait(self._engine_pool.submit(self._with_engine, fn, writes))
+    async def on_engine(
+        self, fn: Callable[[Engine], T], *, writes: bool = False, analysis_by: str | None = None
+    ) -> T:
+        """Run ``fn(engine)`` on the engine thread; ``analysis_by``: ``fn`` analyses photos
+        for that user, so it takes an analysis slot (429/503 when none is free)."""
+        if analysis_by is None:
+            return await _wait(self._engine_pool.submit(self._with_engine, fn, writes))
+        return await self._admitted(
+            analysis_by, lambda: self._engine_pool.submit(self._with_engine, fn, writes)
+        )
 
-    async def on_analysis(self, fn: Callable[[FacePipeline], T]) -> T:
-        """Run ``fn(pipeline)`` on an analysis thread, with the shared, loaded models."""
-        return await _wait(self._analysis_pool.submit(lambda: fn(self._shared_pipeline())))
+    async def on_analysis(self, fn: Callable[[FacePipeline], T], *, user: str = "") -> T:
+        """Run ``fn(pipeline)`` on an analysis thread, with the shared, loaded models, once
+        ``user`` has an analysis slot (429/503 when none is free)."""
+        return await self._admitted(
+            user, lambda: self._analysis_pool.submit(lambda: fn(self._shared_pipeline()))
+        )
 
-    async def analyse(self, data: bytes, name: str) -> ImageFaces:
+    async def analyse(self, data: bytes, name: str, *, user: str = "") -> ImageFaces:
         """Detect and embed the faces of an uploaded image on an analysis thread."""
-        return await self.on_analysis(lambda p: p.analyse_one(Decodable(name, data)))
+        return await self.on_analysis(lambda p: p.analyse_one(Decodable(name, data)), user=user)
+
+    async def _admitted(self, user: str, submit: Callable[[], Future[T]]) -> T:
+        taken = self.slots.take(user)
+        try:
+            future = submit()
+        except BaseException:
+            self.slots.give(user, taken)
+            raise
+        # given back when the thread is done with it, not when a timed-out request stops
+        # waiting: the memory is held until then
+        future.add_done_callback(lambda _: self.slots.give(user, taken))
+        return await _wait(future)
 
     def _shared_pipeline(self) -> FacePipeline:
         with self._pipeline_lock:
