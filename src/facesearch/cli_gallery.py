@@ -83,8 +83,11 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_stats)
 
-    p = sub.add_parser("export", help="everything held about a subject, as JSON")
+    p = sub.add_parser(
+        "export", help="everything held about a subject, embeddings included, as JSON (logged)"
+    )
     p.add_argument("--subject", required=True)
+    add_case_arguments(p)
     p.set_defaults(handler=cmd_export)
 
     p = sub.add_parser("reindex", help="rebuild the vector indexes from the catalog")
@@ -300,8 +303,13 @@ def _cell(value: Any) -> str:
 
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
-    with _engine(settings) as engine:
-        data = engine.export_subject(args.subject)
+    from facesearch.usage import audited_export_subject
+
+    with _engine(settings) as engine, _store(settings) as store:
+        require_case_options(args, store)
+        data, _ = audited_export_subject(
+            engine, store, _actor(), args.subject, case=args.case, purpose=args.purpose
+        )
     sys.stdout.write(json.dumps(data, indent=1) + "\n")
     return 0
 

@@ -7,7 +7,8 @@
     │   │   ├── ImageTooLargeError  over the byte or pixel limit
     │   │   └── CorruptImageError   truncated, zero-byte, not an image, bad format
     │   ├── NoFaceError             an image holds no face (carries .path)
-    │   └── PoorProbeError          a face too small, blurred or turned to search with
+    │   ├── PoorProbeError          a face too small, blurred or turned to search with
+    │   └── ErasedError             the face was erased: it cannot be acted on any more
     ├── ModelError                  a model cannot be loaded or run
     │   └── ModelFileError          a model file is missing or its sha256 is wrong
     ├── CatalogError                the catalog database cannot be used
@@ -66,6 +67,12 @@ class NoFaceError(InputError):
 
 class PoorProbeError(InputError):
     code = "poor_probe"
+
+
+class ErasedError(InputError):
+    """A verdict on a candidate face that has been erased (HTTP 409)."""
+
+    code = "erased"
 
 
 class ModelError(FaceSearchError):

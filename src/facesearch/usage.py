@@ -49,31 +49,46 @@ from facesearch.accountability import (
     Actor,
     AuditEntry,
     Candidate,
+    CandidateState,
     Permission,
+    Role,
     SearchRecord,
+    Verdict,
+    can,
     require,
 )
-from facesearch.accountability.audit import MAX_CASE_CHARS, MAX_PURPOSE_CHARS
+from facesearch.accountability.audit import MAX_CASE_CHARS, MAX_PURPOSE_CHARS, FaceId
+from facesearch.accountability.db import format_time
+from facesearch.catalog import Catalog
 from facesearch.engine import Engine, ForgetResult, ImageInput, VerifyResult
-from facesearch.errors import InputError, NotFoundError
+from facesearch.errors import ErasedError, FaceSearchError, InputError, NotFoundError
 from facesearch.ingest import IngestSummary, ProgressFn
 from facesearch.pipeline import Decodable, FacePipeline
 from facesearch.search import SearchResult
 from facesearch.types import ImageFaces
 
 __all__ = [
+    "READS",
     "UPLOADS",
+    "audited_export_subject",
     "audited_forget",
     "audited_ingest",
+    "audited_read",
     "audited_search",
     "audited_verify",
     "check_case",
+    "decide_on_candidate",
     "detect_faces",
+    "may_see_search",
+    "record_failed_search",
+    "visible_search",
 ]
 
 log = logging.getLogger(__name__)
 
 UPLOADS = "uploads"  # HOME/uploads/: files uploaded to the server for ingest
+OUTCOME_OK = "ok"  # a search's "outcome" when it ran; else the error's code (no_face ...)
+MAX_ERROR_CHARS = 500
 MAX_LOGGED_PATHS = 100
 UPLOADED_PHOTO = "the uploaded photo"  # what messages call an upload with no usable file name
 NO_REASON = "no reason given (home without user accounts)"
@@ -163,18 +178,41 @@ def audited_search(
     """Search the probe in the gallery and log it (see the module docstring)."""
     _check(actor, Permission.SEARCH)
     case, purpose = check_case(case, purpose, required=_required(store, require_case))
-    data, source = _bytes_of(engine, image, name)
-    result = engine.search(
-        data,
-        name=source,
-        collections=collections,
-        top=top,
-        max_fmr=max_fmr,
-        threshold=threshold,
-        face=face,
-        allow_poor=allow_poor,
-        analysed=analysed,
-    )
+    started = _now()
+    data: bytes | None = None
+    try:
+        data, source = _bytes_of(engine, image, name)
+        result = engine.search(
+            data,
+            name=source,
+            collections=collections,
+            top=top,
+            max_fmr=max_fmr,
+            threshold=threshold,
+            face=face,
+            allow_poor=allow_poor,
+            analysed=analysed,
+        )
+    except FaceSearchError as exc:  # no face, a poor probe, an unreadable file ...: logged
+        record_failed_search(
+            store,
+            actor,
+            case=case,
+            purpose=purpose,
+            error=exc,
+            data=data,
+            started=started,
+            parameters={
+                "top": top,
+                "threshold": threshold,
+                "max_fmr": max_fmr,
+                "face": face,
+                "allow_poor": allow_poor,
+                "collections": list(collections) if collections else None,
+                "model_id": engine.pipeline.model_id,
+            },
+        )
+        raise
     digest = store.probes.keep(data, retention_days=engine.settings.probe_retention_days)
     record = SearchRecord(
         started=datetime.fromisoformat(result.started),
@@ -192,6 +230,7 @@ def audited_search(
         candidates=[Candidate(h.face_id, h.similarity) for pf in result.faces for h in pf.hits],
     )
     payload = record.payload()
+    payload["outcome"] = OUTCOME_OK
     payload["probe_faces"] = [
         {
             "face": pf.face,
@@ -207,6 +246,42 @@ def audited_search(
         actor=actor.name, action=Action.SEARCH, case=case, purpose=purpose, payload=payload
     )
     return result, entry
+
+
+def record_failed_search(
+    store: AccountabilityStore,
+    actor: Actor,
+    *,
+    case: str | None,
+    purpose: str | None,
+    error: FaceSearchError,
+    data: bytes | None = None,
+    started: datetime | None = None,
+    parameters: Mapping[str, Any] | None = None,
+) -> AuditEntry:
+    """Log a search attempt that failed (``outcome``: the error's code, e.g. ``no_face``).
+
+    The entry has the shape of a search's, with no candidates; the probe is named by its
+    sha256 when its bytes were read, but not kept (nothing was searched with it).
+    ``audited_search`` calls this itself; the server calls it for an upload refused before
+    the search could start (not an image, too many pixels, undecodable).
+    """
+    case, purpose = check_case(case, purpose, required=False)
+    moment = _now()
+    payload: dict[str, Any] = {
+        "outcome": error.code,
+        "error": str(error)[:MAX_ERROR_CHARS],
+        "started": format_time(started or moment),
+        "ended": format_time(moment),
+        "collections": [],
+        "probe_sha256": hashlib.sha256(data).hexdigest() if data else None,
+        "parameters": dict(parameters or {}),
+        "candidates": [],
+        "probe_faces": [],
+    }
+    return store.audit.append(
+        actor=actor.name, action=Action.SEARCH, case=case, purpose=purpose, payload=payload
+    )
 
 
 def audited_verify(
@@ -308,7 +383,7 @@ def audited_forget(
         "images": images,
         "subjects": sorted({f.subject for f in result.faces if f.subject}),
     }
-    payload = {
+    payload: dict[str, Any] = {
         "reason": why,
         "selector": selector,
         "counts": {kind: len(ids) for kind, ids in removed.items()},
@@ -317,10 +392,42 @@ def audited_forget(
         "blocklisted": result.blocklisted,
         "uploaded_files_deleted": deleted,
     }
-    entry = store.audit.append(
-        actor=actor.name, action=Action.ERASE, case=case, purpose=purpose, payload=payload
-    )
+    probes = _kept_probes_like(engine, store, like_data, max_fmr) if like_data else []
+    if like_data is not None:
+        payload["probes_deleted"] = {"count": len(probes), "sha256": probes}
+
+    def log() -> AuditEntry:
+        return store.audit.append(
+            actor=actor.name, action=Action.ERASE, case=case, purpose=purpose, payload=payload
+        )
+
+    # the kept probes' bytes go in the same transaction as the entry that records them
+    entry = store.probes.erase(probes, then=log) if probes else log()
     return result, entry
+
+
+def _kept_probes_like(
+    engine: Engine, store: AccountabilityStore, like: bytes, max_fmr: float | None
+) -> list[str]:
+    """The sha256 of every kept probe image with a face like ``like``'s main face, at the
+    threshold ``forget --like`` erases gallery faces with (the blocklist's by default)."""
+    _, person = engine.main_face(like)
+    if person.embedding is None:
+        return []
+    limit = engine.calibration.threshold_for_fmr(max_fmr or engine.settings.blocklist_max_fmr)
+    found = []
+    for digest in store.probes.kept():
+        try:
+            data = store.probes.get(digest)
+            faces = engine.pipeline.analyse_one(Decodable("kept probe", data))
+        except FaceSearchError:  # gone meanwhile, or unreadable: nothing to compare
+            continue
+        if any(
+            f.embedding is not None and float(f.embedding @ person.embedding) >= limit
+            for f in faces.faces
+        ):
+            found.append(digest)
+    return found
 
 
 def _delete_uploaded_copies(engine: Engine, result: ForgetResult) -> int:
@@ -349,7 +456,22 @@ def _delete_uploaded_copies(engine: Engine, result: ForgetResult) -> int:
         if not left:
             path.unlink(missing_ok=True)
             deleted += 1
+            _remove_empty_folders(path.parent, root)
     return deleted
+
+
+def _remove_empty_folders(folder: Path, root: Path) -> None:
+    """Remove ``folder`` and its parents while they are empty, up to (not including) root."""
+    try:
+        current = folder.resolve()
+    except OSError:
+        return
+    while current != root and current.is_relative_to(root):
+        try:
+            current.rmdir()  # only ever succeeds on an empty folder
+        except OSError:
+            return
+        current = current.parent
 
 
 def audited_ingest(
@@ -390,3 +512,128 @@ def audited_ingest(
         actor=actor.name, action=Action.INGEST, case=case, purpose=purpose, payload=payload
     )
     return summary, entry
+
+
+# --- reads of personal data ----------------------------------------------------------------
+
+# What a ``read`` entry's payload names as "what": the search routes' reads, then the gallery's.
+SEARCH_READS = frozenset(
+    {"search", "search_page", "candidate", "candidate_page", "probe", "probe_crop"}
+)
+GALLERY_READS = frozenset({"face", "face_crop", "image", "image_file", "subject", "subject_export"})
+READS = SEARCH_READS | GALLERY_READS
+
+
+def may_see_search(store: AccountabilityStore, actor: Actor, entry: AuditEntry) -> bool:
+    """Whether ``actor`` may see this search, its candidates and its probe.
+
+    Its author may; admins and auditors may (and the local CLI actor); and so may the
+    reviewers of its candidates: whoever recorded a verdict on one, and, while a candidate
+    waits for a second person's verdict (two-person rule), every other person who may decide.
+    """
+    if actor.is_local or actor.role in (Role.ADMIN, Role.AUDITOR) or entry.actor == actor.name:
+        return True
+    may_decide = can(actor.role, Permission.DECIDE)
+    for state in store.decisions.states(entry.seq):
+        if any(r.actor == actor.name for r in state.history):
+            return True
+        if may_decide and state.awaits_second_person(actor.name):
+            return True
+    return False
+
+
+def visible_search(store: AccountabilityStore, actor: Actor, seq: int) -> AuditEntry:
+    """The audit entry of search ``seq``; NotFoundError, the same as for a search that does
+    not exist, when ``actor`` may not see it (no existence oracle)."""
+    try:
+        entry: AuditEntry | None = store.audit.get(seq)
+    except NotFoundError:
+        entry = None
+    if entry is None or entry.action != Action.SEARCH.value:
+        raise NotFoundError(f"no search {seq}")
+    if not may_see_search(store, actor, entry):
+        raise NotFoundError(f"no search {seq}")
+    return entry
+
+
+def audited_read(
+    store: AccountabilityStore,
+    actor: Actor,
+    what: str,
+    *,
+    search: AuditEntry | None = None,
+    case: str | None = None,
+    purpose: str | None = None,
+    **ids: Any,
+) -> AuditEntry:
+    """Log one read of personal data: ``what`` (one of READS) and the ids read.
+
+    A read through a search (its record, probe, candidates, or a candidate's crop reached
+    from it) is logged under the search's case, with ``search``: its seq. Any other read is
+    logged under the case the reader gave, or none. Call it after the read succeeded and
+    before its data is handed out.
+    """
+    if what not in READS:
+        raise InputError(f"unknown kind of read {what!r}")
+    if what in GALLERY_READS:
+        _check(actor, Permission.READ_GALLERY)
+    payload: dict[str, Any] = {"what": what}
+    if search is not None:
+        case = search.case
+        payload["search"] = search.seq
+    case, purpose = check_case(case, purpose, required=False)
+    payload.update(ids)
+    return store.audit.append(
+        actor=actor.name, action=Action.READ, case=case, purpose=purpose, payload=payload
+    )
+
+
+def audited_export_subject(
+    engine: Engine,
+    store: AccountabilityStore,
+    actor: Actor,
+    subject: str,
+    *,
+    case: str | None,
+    purpose: str | None,
+    require_case: bool | None = None,
+) -> tuple[dict[str, Any], AuditEntry]:
+    """Everything held about a subject, embeddings included (a subject-access export), logged
+    as a read. Case number and purpose follow the rule of ``audited_search``."""
+    _check(actor, Permission.READ_GALLERY)
+    case, purpose = check_case(case, purpose, required=_required(store, require_case))
+    data = engine.export_subject(subject)
+    entry = audited_read(
+        store,
+        actor,
+        "subject_export",
+        case=case,
+        purpose=purpose,
+        subject=subject,
+        face_ids=[f["id"] for f in data.get("faces", [])],
+        image_ids=[i["id"] for i in data.get("images", [])],
+        embeddings=True,
+    )
+    return data, entry
+
+
+def decide_on_candidate(
+    catalog: Catalog,
+    store: AccountabilityStore,
+    actor: Actor,
+    search_seq: int,
+    face_id: FaceId,
+    verdict: Verdict | str,
+    note: str = "",
+) -> CandidateState:
+    """Record ``actor``'s verdict on a candidate of a search they may see (``Decisions``
+    logs it). ErasedError for a candidate face that has been erased since: nothing can be
+    confirmed about a face the gallery no longer holds."""
+    entry = visible_search(store, actor, search_seq)
+    listed = any(
+        type(c.get("face_id")) is type(face_id) and c.get("face_id") == face_id
+        for c in entry.payload.get("candidates", [])
+    )
+    if listed and isinstance(face_id, int) and not catalog.faces([face_id]):
+        raise ErasedError(f"face {face_id} has been erased; no verdict can be recorded on it")
+    return store.decisions.decide(actor, search_seq, face_id, verdict, note)

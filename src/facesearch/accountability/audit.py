@@ -62,6 +62,7 @@ class Action(StrEnum):
     TOKEN_REVOKE = "token_revoke"  # name, count
     SETTINGS = "settings"  # changed settings, old and new values
     PROBE_PURGE = "probe_purge"  # sha256 of the probe images whose bytes were deleted
+    READ = "read"  # a read of personal data: what (search, probe, face_crop ...) and its ids
 
 
 @dataclass(frozen=True)

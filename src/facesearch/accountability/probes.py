@@ -2,17 +2,21 @@
 
 The audit entry of a search names its probe by SHA-256; ``ProbeStore`` keeps the bytes under
 that digest until the retention period ends. ``purge_expired`` deletes the bytes, never the
-audit entry. The connection runs with ``secure_delete=ON``, so freed pages are overwritten
-with zeros, and the purge ends with a ``wal_checkpoint(TRUNCATE)`` so the old page images do
-not linger in the write-ahead log. What the file system or an SSD does with blocks it freed,
-and backups, are outside this file's reach.
+audit entry; ``erase`` deletes chosen probes early (``forget --like`` of the person they
+show), in the transaction of the entry that records it. The connection runs with
+``secure_delete=ON``, so freed pages are overwritten with zeros, and both end with a
+``wal_checkpoint(TRUNCATE)`` so the old page images do not linger in the write-ahead log.
+What the file system or an SSD does with blocks it freed, and backups, are outside this
+file's reach.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from facesearch.accountability.audit import Action, AuditTrail
 from facesearch.accountability.db import Database, format_time, parse_time
@@ -23,6 +27,7 @@ __all__ = ["PURGE_ACTOR", "ProbeStore"]
 log = logging.getLogger(__name__)
 
 PURGE_ACTOR = "system:retention"
+T = TypeVar("T")
 MAX_RETENTION_DAYS = 3650
 
 
@@ -70,6 +75,32 @@ class ProbeStore:
         if row is None:
             raise NotFoundError(f"no probe image {sha256} is kept")
         return parse_time(row["expires_at"])
+
+    def kept(self) -> list[str]:
+        """The sha256 of every probe image kept now (its retention period not over)."""
+        moment = format_time(self._db.now())
+        with self._db.read() as conn:
+            return [
+                str(r[0])
+                for r in conn.execute(
+                    "SELECT sha256 FROM probes WHERE expires_at > ? ORDER BY sha256", (moment,)
+                )
+            ]
+
+    def erase(self, digests: Sequence[str], *, then: Callable[[], T]) -> T:
+        """Delete the bytes of these probes before their time (an erasure), and run ``then``
+        (which writes the audit entry recording it) in the same transaction; return its result.
+        """
+        wanted = sorted({d.lower() for d in digests})
+        with self._db.write() as conn:
+            conn.executemany("DELETE FROM probes WHERE sha256 = ?", [(d,) for d in wanted])
+            out = then()
+        if wanted and not self._db.checkpoint():
+            log.warning(
+                "probe images erased, but a reader kept the write-ahead log from being "
+                "truncated; it will be overwritten by later writes"
+            )
+        return out
 
     def purge_expired(self, now: datetime | None = None, *, actor: str = PURGE_ACTOR) -> int:
         """Delete the bytes of every probe past its retention; log it; return how many."""

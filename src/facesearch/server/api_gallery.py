@@ -1,11 +1,19 @@
-"""API: the gallery (faces, images, subjects, collections, stats), erasure, ingest jobs."""
+"""API: the gallery (faces, images, subjects, collections, stats), erasure, ingest jobs.
+
+Reading a face, its crop, an image, its file or a subject is a read of personal data: an
+audit entry (action ``read``) and one of the reader's ``server_read_rate_limit`` reads a minute
+(429 with Retry-After when spent). A read names its case with ``?case=``, or is logged under
+none; the crop and file links of a search's candidates carry ``?search=ID`` instead, and are
+logged under that search's case (for users who may see that search, of its candidates only).
+Sources are shown as file names (``name.jpg``, ``archive.zip!member``), never server paths.
+"""
 
 from __future__ import annotations
 
 import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from fastapi.responses import JSONResponse, Response
 
 from facesearch.accountability import Permission
@@ -23,12 +31,24 @@ Eraser = Annotated[Principal, Depends(needs(Permission.ERASE))]
 Ingester = Annotated[Principal, Depends(needs(Permission.INGEST))]
 Ctx = Annotated[Context, Depends(ctx)]
 IMAGE_RESPONSE: dict[int | str, dict[str, Any]] = {200: {"content": {"image/jpeg": {}}}}
+CaseQuery = Annotated[
+    str | None,
+    Query(max_length=200, description="Case number this read is for (goes into the audit trail)."),
+]
+SearchQuery = Annotated[
+    int | None,
+    Query(
+        ge=1, le=2**63 - 1, description="The search whose candidate this is (its case is logged)."
+    ),
+]
 JOB_ID = re.compile(r"[0-9a-f]{16}")
 
 
 @router.get("/faces/{face_id:int}", summary="A face: box, landmarks, quality, subject")
-async def get_face(face_id: int, who: Reader, c: Ctx) -> dict[str, Any]:
-    return await c.workers.on_catalog(lambda cat: views.face_view(cat.face(face_id)))
+async def get_face(face_id: int, who: Reader, c: Ctx, case: CaseQuery = None) -> dict[str, Any]:
+    return await services.read_gallery(
+        c, who, "face", lambda cat: views.face_view(cat.face(face_id)), case=case, face_id=face_id
+    )
 
 
 @router.get(
@@ -37,22 +57,27 @@ async def get_face(face_id: int, who: Reader, c: Ctx) -> dict[str, Any]:
     response_class=Response,
     responses=IMAGE_RESPONSE,
 )
-async def get_face_crop(face_id: int, who: Reader, c: Ctx) -> Response:
+async def get_face_crop(
+    face_id: int, who: Reader, c: Ctx, case: CaseQuery = None, search: SearchQuery = None
+) -> Response:
     settings = c.settings
 
     def make(cat: Catalog) -> bytes:
         face = cat.face(face_id)
         return crop(read_source(face.source, settings.max_file_bytes), face.bbox, settings)
 
-    return Response(await c.workers.on_catalog(make), media_type="image/jpeg")
+    jpeg = await services.read_gallery(
+        c, who, "face_crop", make, case=case, search=search, face_id=face_id
+    )
+    return Response(jpeg, media_type="image/jpeg")
 
 
 @router.get("/images/{image_id:int}", summary="An image of the gallery and its faces")
-async def get_image(image_id: int, who: Reader, c: Ctx) -> dict[str, Any]:
+async def get_image(image_id: int, who: Reader, c: Ctx, case: CaseQuery = None) -> dict[str, Any]:
     def make(cat: Catalog) -> dict[str, Any]:
         return views.image_view(cat.image(image_id), cat.faces_of_image(image_id))
 
-    return await c.workers.on_catalog(make)
+    return await services.read_gallery(c, who, "image", make, case=case, image_id=image_id)
 
 
 @router.get(
@@ -61,23 +86,27 @@ async def get_image(image_id: int, who: Reader, c: Ctx) -> dict[str, Any]:
     response_class=Response,
     responses=IMAGE_RESPONSE,
 )
-async def get_image_file(image_id: int, who: Reader, c: Ctx) -> Response:
+async def get_image_file(
+    image_id: int, who: Reader, c: Ctx, case: CaseQuery = None, search: SearchQuery = None
+) -> Response:
     limit = c.settings.max_file_bytes
 
     def make(cat: Catalog) -> bytes:
         return read_source(cat.image(image_id).source, limit)
 
-    data = await c.workers.on_catalog(make)
+    data = await services.read_gallery(
+        c, who, "image_file", make, case=case, search=search, image_id=image_id
+    )
     return Response(data, media_type=image_type(data))
 
 
 @router.get("/subjects/{name}", summary="A subject (label) and its faces")
-async def get_subject(name: str, who: Reader, c: Ctx) -> dict[str, Any]:
+async def get_subject(name: str, who: Reader, c: Ctx, case: CaseQuery = None) -> dict[str, Any]:
     def make(cat: Catalog) -> dict[str, Any]:
         faces = cat.faces_of_subject(name)
         return {"name": name, "faces": [views.face_view(f) for f in faces]}
 
-    return await c.workers.on_catalog(make)
+    return await services.read_gallery(c, who, "subject", make, case=case, subject=name)
 
 
 @router.get("/collections", summary="Every collection with its counts")

@@ -1,24 +1,28 @@
 """API: detect, search, candidates and their decisions, verify (``/api/v1``).
 
 Request bodies are ``multipart/form-data`` (or ``application/x-www-form-urlencoded`` when no
-file is sent). Every search and verification needs a case number and a stated purpose.
+file is sent). Every search and verification needs a case number and a stated purpose; every
+attempt is logged, a failed one with its outcome.
+
+A search, its candidates and its probe are seen only by its author, the reviewers of its
+candidates (whoever gave a verdict, and everyone who may decide while a candidate waits for a
+second person), admins and auditors; anyone else gets the 404 of a search that does not exist.
+Each read is an audit entry (action ``read``, under the search's case) and counts against the
+reader's ``server_read_rate_limit`` (429 with Retry-After).
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-import anyio
 from fastapi import APIRouter, Depends, File, Form, UploadFile
 from fastapi.responses import Response
 
 from facesearch.accountability import Permission
-from facesearch.errors import NotFoundError
 from facesearch.server import services
 from facesearch.server.auth import Principal, needs
 from facesearch.server.context import Context, ctx
-from facesearch.server.media import crop, image_type
-from facesearch.types import BBox
+from facesearch.server.media import image_type
 
 router = APIRouter(prefix="/api/v1", tags=["searches"])
 
@@ -53,11 +57,10 @@ async def create_search(
     face: Annotated[int | None, Form(ge=0, description="Search only this probe face.")] = None,
     allow_poor: Annotated[bool, Form()] = False,
 ) -> dict[str, Any]:
-    data = await services.read_image(image, c)
     return await services.search(
         c,
         who,
-        data,
+        image,
         case=case,
         purpose=purpose,
         collections=collections,
@@ -77,16 +80,7 @@ async def list_searches(who: Reviewer, c: Ctx) -> dict[str, Any]:
 
 @router.get("/searches/{search_id:int}", summary="A search, as logged, with review status")
 async def get_search(search_id: int, who: Reviewer, c: Ctx) -> dict[str, Any]:
-    return await services.load_search(c, search_id)
-
-
-async def _probe(c: Context, search_id: int) -> tuple[dict[str, Any], bytes]:
-    search = await services.load_search(c, search_id)
-    sha = search["probe"]["sha256"]
-    if not search["probe"]["kept"]:
-        raise NotFoundError("the probe image is no longer kept (retention period over)")
-    data = await anyio.to_thread.run_sync(c.store.probes.get, sha)
-    return search, data
+    return await services.read_search(c, who, search_id)
 
 
 @router.get(
@@ -96,7 +90,7 @@ async def _probe(c: Context, search_id: int) -> tuple[dict[str, Any], bytes]:
     responses={200: {"content": {"image/jpeg": {}}}},
 )
 async def get_probe(search_id: int, who: Reviewer, c: Ctx) -> Response:
-    _, data = await _probe(c, search_id)
+    data = await services.read_probe(c, who, search_id)
     return Response(data, media_type=image_type(data))
 
 
@@ -107,13 +101,8 @@ async def get_probe(search_id: int, who: Reviewer, c: Ctx) -> Response:
     responses={200: {"content": {"image/jpeg": {}}}},
 )
 async def get_probe_crop(search_id: int, face: int, who: Reviewer, c: Ctx) -> Response:
-    search, data = await _probe(c, search_id)
-    for pf in search["faces"]:
-        if pf["face"] == face and pf["bbox"]:
-            box = BBox(*[float(v) for v in pf["bbox"]])
-            jpeg = await anyio.to_thread.run_sync(crop, data, box, c.settings)
-            return Response(jpeg, media_type="image/jpeg")
-    raise NotFoundError(f"search {search_id} has no probe face {face}")
+    jpeg = await services.read_probe(c, who, search_id, face)
+    return Response(jpeg, media_type="image/jpeg")
 
 
 @router.get("/candidates", summary="Possible matches waiting for you as the second person")

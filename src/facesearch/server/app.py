@@ -97,6 +97,7 @@ def create_app(settings: Settings) -> FastAPI:
             jobs=Jobs(settings.home, settings.max_file_bytes),
             metrics=metrics,
             templates=templates,
+            reads=RateLimiter(settings.server_read_rate_limit),
         )
         app.state.ctx = context
         workers.warm_up()

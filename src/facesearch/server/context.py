@@ -9,6 +9,7 @@ from fastapi.templating import Jinja2Templates
 
 from facesearch.accountability import AccountabilityStore
 from facesearch.server.jobs import Jobs
+from facesearch.server.limits import RateLimiter
 from facesearch.server.metrics import Metrics
 from facesearch.server.workers import Workers
 from facesearch.settings import Settings
@@ -22,6 +23,7 @@ class Context:
     jobs: Jobs
     metrics: Metrics
     templates: Jinja2Templates
+    reads: RateLimiter  # reads of personal data per user (settings.server_read_rate_limit)
 
 
 def ctx(request: Request) -> Context:

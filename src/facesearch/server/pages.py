@@ -205,11 +205,10 @@ async def search_submit(
     try:
         face_no = _optional_int(face, "face")
         top_no = _optional_int(top, "number of candidates")
-        data = await services.read_image(photo if photo and photo.filename else None, c)
         result = await services.search(
             c,
             who,
-            data,
+            photo if photo and photo.filename else None,
             case=case,
             purpose=purpose,
             face=face_no,
@@ -236,12 +235,12 @@ def _optional_int(text: str, what: str) -> int | None:
 async def search_result(
     search_id: int, request: Request, who: Reviewer, c: Ctx, face: int | None = None
 ) -> HTMLResponse:
-    search = await services.load_search(c, search_id)
+    search = await services.read_search(c, who, search_id, "search_page")
     shown = [f for f in search["faces"] if face is None or f["face"] == face] or search["faces"]
     size = None
     if search["probe"]["kept"]:
         sha = search["probe"]["sha256"]
-        try:
+        try:  # only its size, to draw the face boxes: the image itself is read (and logged) apart
             data = await anyio.to_thread.run_sync(c.store.probes.get, sha)
             size = display_size(data)
         except NotFoundError:
@@ -265,8 +264,7 @@ async def _candidate_page(
     status: int = 200,
     error: str | None = None,
 ) -> HTMLResponse:
-    out = await services.candidate(c, who, search_id, face_id)
-    search = await services.load_search(c, search_id)
+    out, search = await services.read_candidate(c, who, search_id, face_id, "candidate_page")
     mine = {h["verdict"] for h in out["history"] if h["actor"] == who.name}
     return render(
         c,
@@ -365,6 +363,11 @@ def audit_summary(entry: dict[str, Any]) -> str:
     """One line about an entry's payload, for the audit page."""
     p = entry.get("payload", {})
     action = entry.get("action")
+    if action == "search" and p.get("outcome", "ok") != "ok":
+        return f"failed: {p.get('outcome')}: {p.get('error', '')}"
+    if action == "read":
+        ids = ", ".join(f"{k} {v}" for k, v in p.items() if k != "what" and not isinstance(v, list))
+        return f"read {str(p.get('what', '')).replace('_', ' ')}" + (f": {ids}" if ids else "")
     if action == "search":
         faces = p.get("probe_faces", [])
         sizes = sum(int(c.get("size", 0)) for c in p.get("collections", []))

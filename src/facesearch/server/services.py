@@ -5,32 +5,46 @@ use through ``usage.py`` in the right worker lane, counts it, and returns a reso
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 from fastapi import UploadFile
 
-from facesearch.accountability import Action, CandidateState, CandidateStatus, Verdict
+from facesearch.accountability import (
+    Action,
+    AuditEntry,
+    CandidateState,
+    CandidateStatus,
+    Verdict,
+)
 from facesearch.catalog import Catalog
 from facesearch.engine import Engine
-from facesearch.errors import InputError, NotFoundError
+from facesearch.errors import FaceSearchError, InputError, NotFoundError
 from facesearch.search import probe_problems
 from facesearch.server import views
 from facesearch.server.auth import Principal
 from facesearch.server.context import Context
-from facesearch.server.errors import ConflictError
+from facesearch.server.errors import ConflictError, RateLimitedError, ServerError
 from facesearch.server.jobs import IngestJob, safe_name
-from facesearch.server.limits import sniff_image, sniff_ingest
+from facesearch.server.limits import retry_seconds, sniff_image, sniff_ingest
+from facesearch.server.media import crop
+from facesearch.types import BBox
 from facesearch.usage import (
     UPLOADED_PHOTO,
     audited_forget,
+    audited_read,
     audited_search,
     audited_verify,
     check_case,
+    decide_on_candidate,
     detect_faces,
+    record_failed_search,
+    visible_search,
 )
+
+T = TypeVar("T")
 
 INGEST_EXT = {
     "zip": ".zip",
@@ -98,7 +112,7 @@ async def detect(
 async def search(
     ctx: Context,
     who: Principal,
-    data: bytes,
+    image: UploadFile | None,
     *,
     case: str | None,
     purpose: str | None,
@@ -108,15 +122,23 @@ async def search(
     threshold: float | None = None,
     face: int | None = None,
     allow_poor: bool = False,
-    name: str = UPLOADED_PHOTO,
+    name: str | None = None,
 ) -> dict[str, Any]:
-    check_case(case, purpose, required=True)  # before queueing for the engine
+    """Search an uploaded probe (checked here). Every attempt that names its case and purpose
+    is logged: a refused upload or a failed analysis here, anything later by usage."""
+    case, purpose = check_case(case, purpose, required=True)  # before queueing for the engine
+    name = name or upload_label(image)
     started = time.monotonic()
+    data: bytes | None = None
     try:
+        data = await read_image(image, ctx)
         analysed = await ctx.workers.analyse(data, name, user=who.name)
-    except Exception:
+    except Exception as exc:
         ctx.metrics.inc("facesearch_searches_total", outcome="error")
+        if isinstance(exc, FaceSearchError) and _is_attempt(exc):
+            await _log_failed_search(ctx, who, case, purpose, exc, data)
         raise
+    probe = data
 
     def run(engine: Engine) -> int:
         _, entry = audited_search(
@@ -125,7 +147,7 @@ async def search(
             who.user,
             case=case,
             purpose=purpose,
-            image=data,
+            image=probe,
             name=name,
             collections=list(collections) if collections else None,
             top=top,
@@ -149,23 +171,52 @@ async def search(
 
 
 async def load_search(ctx: Context, seq: int) -> dict[str, Any]:
+    """A search resource, not logged as a read: for the answer to its own search or verdict."""
+    return await ctx.workers.on_catalog(
+        lambda catalog: _search_view(ctx, catalog, ctx.store.audit.get(seq))
+    )
+
+
+def _search_view(ctx: Context, catalog: Catalog, entry: AuditEntry) -> dict[str, Any]:
     store = ctx.store
+    if entry.action != Action.SEARCH.value:
+        raise NotFoundError(f"no search {entry.seq}")
+    ids = [int(c["face_id"]) for c in entry.payload.get("candidates", [])]
+    records = {r.id: r for r in catalog.faces(ids)}
+    states: dict[Any, CandidateState] = {s.face_id: s for s in store.decisions.states(entry.seq)}
+    sha = str(entry.payload.get("probe_sha256") or "")
+    try:
+        kept = bool(sha) and store.probes.expires(sha) > datetime.now(UTC)
+    except NotFoundError:
+        kept = False
+    return views.search_view(entry, records, ctx.workers.calibration, states, kept)
 
-    def build(catalog: Catalog) -> dict[str, Any]:
-        entry = store.audit.get(seq)
-        if entry.action != Action.SEARCH.value:
-            raise NotFoundError(f"no search {seq}")
-        ids = [int(c["face_id"]) for c in entry.payload.get("candidates", [])]
-        records = {r.id: r for r in catalog.faces(ids)}
-        states: dict[Any, CandidateState] = {s.face_id: s for s in store.decisions.states(seq)}
-        sha = str(entry.payload.get("probe_sha256", ""))
-        try:
-            kept = store.probes.expires(sha) > datetime.now(UTC)
-        except NotFoundError:
-            kept = False
-        return views.search_view(entry, records, ctx.workers.calibration, states, kept)
 
-    return await ctx.workers.on_catalog(build)
+def _is_attempt(exc: FaceSearchError) -> bool:
+    """A failed search attempt to log: anything but the server being busy or rate-limiting
+    (logging those would let a flood of refused requests flood the trail too)."""
+    return not (isinstance(exc, ServerError) and exc.status in (429, 503))
+
+
+async def _log_failed_search(
+    ctx: Context,
+    who: Principal,
+    case: str | None,
+    purpose: str | None,
+    exc: FaceSearchError,
+    data: bytes | None,
+) -> None:
+    await anyio.to_thread.run_sync(
+        lambda: record_failed_search(
+            ctx.store,
+            who.user,
+            case=case,
+            purpose=purpose,
+            error=exc,
+            data=data,
+            parameters={"model_id": ctx.workers.model_id},
+        )
+    )
 
 
 async def verify(
@@ -213,23 +264,137 @@ async def verify(
 async def decide(
     ctx: Context, who: Principal, seq: int, face_id: int, verdict: str, note: str | None
 ) -> dict[str, Any]:
+    """Record a verdict on a candidate of a search the user may see (404 otherwise; 409
+    ``erased`` for a candidate face erased since)."""
     try:
         chosen = Verdict(verdict)
     except ValueError as exc:
         raise InputError("verdict must be possible_match or rejected") from exc
-    state = await anyio.to_thread.run_sync(
-        lambda: ctx.store.decisions.decide(who.user, seq, face_id, chosen, note or "")
-    )
+
+    def run(catalog: Catalog) -> dict[str, Any]:
+        state = decide_on_candidate(catalog, ctx.store, who.user, seq, face_id, chosen, note or "")
+        search_out = _search_view(ctx, catalog, ctx.store.audit.get(seq))
+        return views.candidate_state_view(search_out, face_id, state, who.name)
+
+    out = await ctx.workers.on_catalog(run)
     ctx.metrics.inc("facesearch_decisions_total", verdict=chosen.value)
-    search_out = await load_search(ctx, seq)
-    return views.candidate_state_view(search_out, face_id, state, who.name)
+    return out
+
+
+# --- reads of personal data: scoped, rate-limited, logged ----------------------------------------
+
+
+def take_read(ctx: Context, who: Principal) -> None:
+    """Count one read of personal data against the user's budget (429 when spent)."""
+    wait = ctx.reads.take(who.name)
+    if wait > 0:
+        raise RateLimitedError(
+            f"too many reads of personal data: at most {ctx.reads.per_minute} a minute",
+            retry_after=retry_seconds(wait),
+        )
+
+
+async def read_search(
+    ctx: Context, who: Principal, seq: int, what: str = "search"
+) -> dict[str, Any]:
+    """A search the user may see, logged as a read under its case."""
+    take_read(ctx, who)
+
+    def run(catalog: Catalog) -> dict[str, Any]:
+        entry = visible_search(ctx.store, who.user, seq)
+        out = _search_view(ctx, catalog, entry)
+        audited_read(ctx.store, who.user, what, search=entry)
+        return out
+
+    return await ctx.workers.on_catalog(run)
+
+
+async def read_candidate(
+    ctx: Context, who: Principal, seq: int, face_id: int, what: str = "candidate"
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(candidate with its review, its search) of a search the user may see, logged."""
+    take_read(ctx, who)
+
+    def run(catalog: Catalog) -> tuple[dict[str, Any], dict[str, Any]]:
+        entry = visible_search(ctx.store, who.user, seq)
+        search_out = _search_view(ctx, catalog, entry)
+        views.find_candidate(search_out, face_id)
+        state = ctx.store.decisions.state(seq, face_id)
+        out = views.candidate_state_view(search_out, face_id, state, who.name)
+        audited_read(ctx.store, who.user, what, search=entry, face_id=face_id)
+        return out, search_out
+
+    return await ctx.workers.on_catalog(run)
 
 
 async def candidate(ctx: Context, who: Principal, seq: int, face_id: int) -> dict[str, Any]:
-    search_out = await load_search(ctx, seq)
-    views.find_candidate(search_out, face_id)
-    state = await anyio.to_thread.run_sync(lambda: ctx.store.decisions.state(seq, face_id))
-    return views.candidate_state_view(search_out, face_id, state, who.name)
+    out, _ = await read_candidate(ctx, who, seq, face_id)
+    return out
+
+
+async def read_probe(ctx: Context, who: Principal, seq: int, face: int | None = None) -> bytes:
+    """The kept probe image of a search the user may see, or a JPEG crop of one of its
+    faces; logged as a read under the search's case."""
+    take_read(ctx, who)
+    settings = ctx.settings
+
+    def run() -> bytes:
+        entry = visible_search(ctx.store, who.user, seq)
+        sha = str(entry.payload.get("probe_sha256") or "")
+        try:
+            data = ctx.store.probes.get(sha) if sha else b""
+        except NotFoundError:
+            data = b""
+        if not data:
+            raise NotFoundError("the probe image is no longer kept (retention period over)")
+        if face is None:
+            audited_read(ctx.store, who.user, "probe", search=entry)
+            return data
+        for pf in entry.payload.get("probe_faces", []):
+            if pf.get("face") == face and pf.get("bbox"):
+                jpeg = crop(data, BBox(*[float(v) for v in pf["bbox"]]), settings)
+                audited_read(ctx.store, who.user, "probe_crop", search=entry, face=face)
+                return jpeg
+        raise NotFoundError(f"search {seq} has no probe face {face}")
+
+    return await anyio.to_thread.run_sync(run)
+
+
+async def read_gallery(
+    ctx: Context,
+    who: Principal,
+    what: str,
+    make: Callable[[Catalog], T],
+    *,
+    case: str | None = None,
+    search: int | None = None,
+    **ids: Any,
+) -> T:
+    """``make(catalog)``, logged as a read of ``what`` (face, face_crop, image, image_file,
+    subject) with ``ids``. With ``search``: a read reached from that search's candidates (the
+    user must be able to see the search, and the face or image must be one of its
+    candidates), logged under its case; else under ``case`` as the reader gave it, or none."""
+    take_read(ctx, who)
+    check_case(case, None, required=False)
+
+    def run(catalog: Catalog) -> T:
+        entry = None
+        if search is not None:
+            entry = visible_search(ctx.store, who.user, search)
+            listed = [int(c["face_id"]) for c in entry.payload.get("candidates", [])]
+            if "face_id" in ids and ids["face_id"] not in listed:
+                raise NotFoundError(f"face {ids['face_id']} is not a candidate of search {search}")
+            if "image_id" in ids and ids["image_id"] not in {
+                r.image_id for r in catalog.faces(listed)
+            }:
+                raise NotFoundError(
+                    f"image {ids['image_id']} holds no candidate of search {search}"
+                )
+        out = make(catalog)
+        audited_read(ctx.store, who.user, what, search=entry, case=case, **ids)
+        return out
+
+    return await ctx.workers.on_catalog(run)
 
 
 async def pending(ctx: Context, who: Principal) -> list[dict[str, Any]]:
@@ -280,6 +445,7 @@ async def recent_searches(ctx: Context, who: Principal, limit: int = 10) -> list
                 "case": e.case,
                 "purpose": e.purpose,
                 "candidates": len(e.payload.get("candidates", [])),
+                "outcome": e.payload.get("outcome", "ok"),
             }
             for e in entries[-limit:][::-1]
         ]

@@ -13,6 +13,7 @@ the decisions in the trail.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import PurePath
 from typing import Any
 
 from facesearch.accountability import (
@@ -28,6 +29,7 @@ from facesearch.catalog import CollectionInfo, FaceRecord, ImageRecord
 from facesearch.engine import ForgetResult, VerifyResult
 from facesearch.errors import NotFoundError
 from facesearch.search import LEAD_NOTE
+from facesearch.sources import TAR_EXTENSIONS, ZIP_EXTENSIONS
 
 API = "/api/v1"
 
@@ -49,13 +51,27 @@ def entry_view(entry: AuditEntry) -> dict[str, Any]:
     return entry.as_dict()
 
 
+def shown_source(source: str) -> str:
+    """A gallery source as the API shows it: the file name, never a path on the server.
+
+    A file ingested from a folder is shown by its name (``Colin_Powell_0001.jpg``), an archive
+    member by the archive's name and the member's path inside it (``batch.zip!a/b.jpg``): the
+    ingest root is not stored, and the image id names the image exactly. The CLI, run by
+    whoever owns the home, prints full paths.
+    """
+    archive, sep, member = source.partition("!")
+    if sep and archive.lower().endswith(ZIP_EXTENSIONS + TAR_EXTENSIONS):
+        return f"{PurePath(archive).name}!{member}"
+    return PurePath(source).name
+
+
 def face_view(face: FaceRecord) -> dict[str, Any]:
     return {
         "id": face.id,
         "image_id": face.image_id,
         "collection": face.collection,
         "subject": face.subject,
-        "source": face.source,
+        "source": shown_source(face.source),
         "face_index": face.face_index,
         "bbox": face.bbox.as_list(),
         "landmarks": [[round(x, 2), round(y, 2)] for x, y in face.landmarks],
@@ -74,7 +90,7 @@ def image_view(image: ImageRecord, faces: Sequence[FaceRecord]) -> dict[str, Any
         "id": image.id,
         "sha256": image.sha256,
         "collection": image.collection,
-        "source": image.source,
+        "source": shown_source(image.source),
         "size_bytes": image.size_bytes,
         "width": image.width,
         "height": image.height,
@@ -182,6 +198,8 @@ def search_view(
         "actor": entry.actor,
         "case": entry.case,
         "purpose": entry.purpose,
+        "outcome": p.get("outcome", "ok"),  # else why it failed: no_face, poor_probe ...
+        "error": p.get("error"),
         "started": p.get("started"),
         "ended": p.get("ended"),
         "probe": {
@@ -234,11 +252,13 @@ def candidate_view(
             subject=record.subject,
             collection=record.collection,
             image_id=record.image_id,
-            source=record.source,
+            source=shown_source(record.source),
             bbox=record.bbox.as_list(),
         )
+        # reads through these links are logged under the search's case
         out["links"].update(
-            crop=f"{API}/faces/{face_id}/crop", image=f"{API}/images/{record.image_id}/file"
+            crop=f"{API}/faces/{face_id}/crop?search={search_id}",
+            image=f"{API}/images/{record.image_id}/file?search={search_id}",
         )
     return out
 
