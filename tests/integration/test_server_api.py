@@ -73,7 +73,9 @@ def test_search_is_audited_and_two_person_rule(
     top = best(body)
     assert top["subject"] == "Colin_Powell" and top["rank"] == 1
     assert "lead" in body["note"] and top["fmr_words"] and top["expected_false"] >= 0
-    assert api.get(f"/api/v1/searches/{body['id']}", headers=home.auth("inv2")).json() == body
+    assert api.get(f"/api/v1/searches/{body['id']}", headers=home.auth("admin1")).json() == body
+    # another investigator may not see it until asked to confirm one of its candidates
+    assert api.get(f"/api/v1/searches/{body['id']}", headers=home.auth("inv2")).status_code == 404
 
     entry = api.get(f"/api/v1/audit/{body['id']}", headers=home.auth("aud1")).json()
     assert entry["actor"] == "inv1" and entry["action"] == "search"
