@@ -68,3 +68,30 @@ def test_serve_warns_about_loose_modes(tmp_path: Path, caplog: pytest.LogCapture
     with caplog.at_level(logging.WARNING):
         warn_loose_modes(Settings.from_env(env={}, home=home))
     assert "stray.jpg" in caplog.text and "0644" in caplog.text
+
+
+def test_opening_the_catalog_again_keeps_other_connections_locks(tmp_path: Path) -> None:
+    """Opening a second Catalog in a process must not touch the file behind SQLite's back:
+    closing any descriptor of it drops every POSIX lock the process holds on it, and another
+    process may then take the file over while it is in use (seen as a corrupted catalog in
+    the concurrent-writers test)."""
+    import subprocess
+    import sys
+
+    home = tmp_path / "home"
+    code = (
+        "import sqlite3, sys; c = sqlite3.connect(sys.argv[1], timeout=0);"
+        "print(c.execute('PRAGMA journal_mode = DELETE').fetchone()[0])"
+    )
+    with Catalog.open_home(home) as first:
+        fill(first, 2)
+        Catalog.open_home(home).close()  # a second catalog in the same process
+        other = subprocess.run(
+            [sys.executable, "-c", code, str(home / "catalog.sqlite")],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert first.state(MODEL).face_count == 2
+    # while `first` is open, no other process may switch the file out of WAL mode
+    assert other.stdout.strip() != "delete", other

@@ -22,6 +22,7 @@ concurrently with a writer under WAL, writers queue behind each other (busy time
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sqlite3
@@ -93,7 +94,11 @@ class Catalog:
         try:
             make_private_dir(path.parent)
             # Biometric data: owner-only. SQLite gives -wal and -shm the main file's mode.
-            os.close(os.open(path, os.O_CREAT | os.O_RDWR, FILE_MODE))
+            # Create it only when missing: closing a descriptor of a database file that this
+            # process has open elsewhere drops SQLite's POSIX locks and corrupts it.
+            if not path.exists():
+                with contextlib.suppress(FileExistsError):
+                    os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, FILE_MODE))
             for part in (
                 path,
                 path.with_name(path.name + "-wal"),
