@@ -1,6 +1,6 @@
 """Every use of the gallery, checked and audited in one place: the CLI and the server call this.
 
-    with AccountabilityStore.open(settings.home) as store, Engine(settings) as engine:
+    with AccountabilityStore.from_settings(settings) as store, Engine(settings) as engine:
         result, entry = audited_search(engine, store, local_actor(), case="K-1",
                                        purpose="robbery, 3 May", image=Path("probe.jpg"))
 
@@ -20,15 +20,28 @@ the server (``require_case=True``). Erasures also need a reason under the same r
 What the entries hold (payloads carry ids, digests, counts and scores, never embeddings or
 image bytes):
 
-- ``search``: start and end time, every collection searched with its size, the probe's sha256
-  (its bytes are kept by ``ProbeStore`` for ``settings.probe_retention_days``), the parameters
-  (top, threshold, max_fmr, face, allow_poor, model), every candidate returned with its score,
-  and per probe face its box and which candidates it returned (``probe_faces``);
+- ``search``: ``outcome`` (``ok``), start and end time, every collection searched with its
+  size, the probe's sha256 (its bytes are kept by ``ProbeStore`` for
+  ``settings.probe_retention_days``), the parameters (top, threshold, max_fmr, face,
+  allow_poor, model), every candidate returned with its score, and per probe face its box and
+  which candidates it returned (``probe_faces``). Every attempt is logged: one that failed (no
+  face, a refused poor probe, an unreadable file ...) has ``outcome`` = the error's code, the
+  message in ``error``, no candidates, and its probe is named but not kept;
 - ``verify``: start and end time, both probes' sha256 (kept like a search probe), the boxes of
   the faces compared, similarity, threshold, the false match rate and the decision;
 - ``erase``: the reason, what selected the faces (face ids, an image, a subject, or the sha256
   of a "like" photo), and what was removed: counts and the face ids, image ids and subjects;
-- ``ingest``: collection, the paths given, the catalog's run id and the counts.
+  for a "like" photo also ``probes_deleted``: the kept probe photos showing a matching face,
+  deleted in the entry's transaction (count and sha256);
+- ``ingest``: collection, the paths given, the catalog's run id and the counts;
+- ``read`` (``audited_read``): a read of personal data, ``what`` (one of ``READS``) and its ids,
+  under the case of the search it went through, else the case the reader gave (or none).
+  ``audited_export_subject`` (embeddings included) is a read that needs a case and a purpose
+  like a search.
+
+Who may see a search, its candidates and its probe: ``may_see_search``; ``visible_search``
+answers the same NotFoundError for a search the actor may not see as for one that does not
+exist. ``decide_on_candidate`` refuses a verdict on an erased face (ErasedError).
 
 ``detect_faces`` (the faces of a probe, before a search) is checked but not logged: it reads
 no gallery data.

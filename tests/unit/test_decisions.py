@@ -247,3 +247,29 @@ def test_pointing_the_index_at_another_entry_is_found_and_refused(store, people,
     with pytest.raises(CatalogError, match="run verify"):
         store.decisions.state(search, 11)
     assert state.history[0].audit_seq != 1
+
+
+# --- who may see a search (usage.may_see_search, built on the decisions) ------------------------
+
+
+def test_a_search_is_seen_by_author_reviewers_and_those_asked_to_confirm(
+    store: AccountabilityStore, people: dict[str, User], search: int
+) -> None:
+    from facesearch.usage import may_see_search, visible_search
+
+    def seen_by() -> set[str]:
+        entry = store.audit.get(search)
+        return {name for name, user in people.items() if may_see_search(store, user, entry)}
+
+    assert seen_by() == {"admin", "alice", "audrey"}  # author, admin, auditor
+    with pytest.raises(NotFoundError, match=f"no search {search}"):
+        visible_search(store, people["bob"], search)
+    with pytest.raises(NotFoundError, match="no search 999"):  # the same as a missing one
+        visible_search(store, people["bob"], 999)
+    store.decisions.decide(people["alice"], search, 12, REJECT)
+    assert seen_by() == {"admin", "alice", "audrey"}  # a rejection asks nobody
+    store.decisions.decide(people["alice"], search, 11, MATCH)
+    assert seen_by() == set(people)  # a possible match asks every other reviewer to confirm
+    store.decisions.decide(people["bob"], search, 11, MATCH)
+    assert seen_by() == {"admin", "alice", "audrey", "bob"}  # confirmed: carol is not asked now
+    assert may_see_search(store, local_actor("root"), store.audit.get(search))
