@@ -76,10 +76,8 @@ class Progress:
         elapsed = max(self.clock() - self.started, 0.0)
         done = f"{self.n:,}" if self.total is None else f"{self.n:,} of {self.total:,}"
         extra = "".join(f", {k.replace('_', ' ')} {_fmt(v)}" for k, v in self.extra.items())
-        rate = self.n / elapsed if elapsed > 0 else 0.0
-        self.stream.write(
-            f"{self.desc}: {done} {self.unit}{extra} ({elapsed:.0f} s, {rate:.0f} {self.unit}/s)\n"
-        )
+        rate = f", {self.n / elapsed:.0f} {self.unit}/s" if elapsed >= 1 else ""
+        self.stream.write(f"{self.desc}: {done} {self.unit}{extra} ({elapsed:.0f} s{rate})\n")
         self.stream.flush()
 
     def __enter__(self) -> Progress:

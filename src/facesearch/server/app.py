@@ -26,7 +26,7 @@ from facesearch import __version__
 from facesearch.accountability import AccountabilityStore, AccountPolicy, Permission
 from facesearch.errors import ConfigError, FaceSearchError
 from facesearch.search import LEAD_NOTE, describe_expected
-from facesearch.server import api_admin, api_gallery, api_searches, pages, system
+from facesearch.server import api_admin, api_gallery, api_searches, formatting, pages, system
 from facesearch.server.auth import CSRF_FIELD, AuthMiddleware
 from facesearch.server.context import Context
 from facesearch.server.errors import handle_error
@@ -81,6 +81,7 @@ def create_app(settings: Settings) -> FastAPI:
     store = AccountabilityStore.open(settings.home, policy=policy)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.filters["strangers"] = describe_expected
+    formatting.register(templates.env)  # | when, | count
     templates.env.globals.update(
         version=__version__, P=Permission, csrf_field=CSRF_FIELD, lead_note=LEAD_NOTE
     )

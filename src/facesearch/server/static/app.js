@@ -30,7 +30,15 @@
     const faces = document.getElementById("faces");
     const status = document.getElementById("detect-status");
     const manual = document.getElementById("manual-face");
+    const button = document.getElementById("search-button");
     let url = null;
+
+    // A photo without a face cannot be searched: say so on the button too.
+    function allowSearch(ok, why) {
+      if (!button) return;
+      button.disabled = !ok;
+      button.title = ok ? "" : why;
+    }
 
     function choose(n) {
       svg.querySelectorAll("rect").forEach(function (r) {
@@ -47,8 +55,10 @@
       svg.setAttribute("preserveAspectRatio", "none");
       if (!result.faces.length) {
         status.textContent = "No face found in this photo.";
+        allowSearch(false, "No face found in this photo: choose another one.");
         return;
       }
+      allowSearch(true, "");
       status.textContent = result.faces.length === 1
         ? "One face found."
         : result.faces.length + " faces found: pick the one to search (click a box or a button).";
@@ -91,6 +101,7 @@
       img.src = url;
       area.classList.remove("hidden");
       status.textContent = "Finding faces…";
+      allowSearch(true, "");
       const data = new FormData();
       data.append("image", file);
       fetch("/api/v1/detect", {
@@ -126,8 +137,8 @@
         detect(input.files[0]);
       }
     });
-    form.addEventListener("submit", function () {
-      const button = document.getElementById("search-button");
+    form.addEventListener("submit", function (e) {
+      if (button && button.disabled) { e.preventDefault(); return; }
       if (button) { button.disabled = true; button.textContent = "Searching…"; }
     });
   }

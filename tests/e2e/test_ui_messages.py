@@ -1,0 +1,125 @@
+"""The web UI in Debian's chromium (issue 7, items 16-17): a photo without a face disables
+the Search button; result pages flag the probe's own file; times and counts are readable.
+
+Screenshots go to test-artifacts/ (gitignored) for a person to look at.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+pytestmark = [pytest.mark.browser, pytest.mark.lfw]
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+PASSWORD = "correct-horse-battery"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
+RAW_ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d")
+READABLE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.skip(
+            "CHROMIUM MISSING at /usr/bin/chromium: browser tests skipped "
+            "(apt-get install chromium; scripts/test.sh does it when run as root)"
+        )
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        yield b
+        b.close()
+
+
+def shot(page: Any, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def login(page: Any, url: str, name: str, target: str) -> None:
+    page.goto(url + target)
+    page.wait_for_url(re.compile(r".*/login\?next=.*"))
+    page.fill("#name", name)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(url + target)
+
+
+def sky_jpeg() -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (320, 240), (100, 150, 220)).save(buf, format="JPEG")
+    return buf.getvalue()
+
+
+def test_no_face_disables_search_and_own_file_is_flagged(
+    browser: Any, server_url: str, lfw: Path
+) -> None:
+    url = server_url
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    login(page, url, "inv1", "/search")
+    button = page.locator("#search-button")
+    page.set_input_files(
+        "#photo", files=[{"name": "sky.jpg", "mimeType": "image/jpeg", "buffer": sky_jpeg()}]
+    )
+    page.locator("#detect-status", has_text="No face found").wait_for()
+    assert button.is_disabled()
+    shot(page, "20-search-no-face")
+    # a photo with a face enables it again; searching the gallery's own file flags it
+    own = lfw / "lfw-deepfunneled" / "Tony_Blair" / "Tony_Blair_0002.jpg"
+    page.set_input_files("#photo", str(own))
+    page.wait_for_selector("#faces input[type=radio]")
+    assert button.is_enabled()
+    page.fill("#case", "K-17")
+    page.fill("#purpose", "UI messages")
+    button.click()
+    page.wait_for_url(re.compile(r".*/searches/\d+$"))
+    main = page.inner_text("main")
+    assert "same file as the probe" in page.inner_text(".card.candidate >> nth=0")
+    assert READABLE.search(main) and not RAW_ISO.search(main), main
+    shot(page, "21-result-same-file")
+    page.locator(".card.candidate >> nth=0").locator("a.open").click()
+    page.wait_for_url(re.compile(r".*/candidates/\d+$"))
+    assert "same file as the probe" in page.inner_text("main")
+    shot(page, "22-candidate-same-file")
+    page.goto(url + "/search")
+    recent = page.inner_text("main")
+    assert READABLE.search(recent) and not RAW_ISO.search(recent), recent
+    shot(page, "23-search-recent")
+    assert errors == [], errors
+    context.close()
+
+
+def test_pages_show_readable_times_and_counts(browser: Any, server_url: str) -> None:
+    url = server_url
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    login(page, url, "admin1", "/gallery")
+    text = page.inner_text("main")
+    assert READABLE.search(text) and not RAW_ISO.search(text), text
+    shot(page, "24-gallery-formatted")
+    page.goto(url + "/ingest")
+    shot(page, "25-ingest")
+    page.goto(url + "/docs")
+    shot(page, "26-docs")
+    page.goto(url + "/searches/999999")
+    shot(page, "27-error")
+    context.close()
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    login(page, url, "aud1", "/audit")
+    text = page.inner_text("#audit-table")
+    assert READABLE.search(text) and not RAW_ISO.search(text), text
+    shot(page, "28-audit-formatted")
+    context.close()
