@@ -6,8 +6,9 @@ The library layer under the CLI and the server (no web framework here). One SQLi
 - accounts (``accounts.py``): roles and the permission table, argon2id passwords with login
   throttling, API tokens, browser sessions;
 - the audit trail (``audit.py``): append-only entries, filters, CSV/JSON-lines export; its
-  hash chain (``chain.py``) and ``verify``, which finds entries edited, deleted, inserted or
-  reordered in the file;
+  hash chain and MACs (``chain.py``) and ``verify``, which finds entries edited, deleted,
+  inserted, reordered, forged or cut off in the file; the MAC key and the anchor file, both
+  outside the home (``keying.py``);
 - the two-person rule (``decisions.py``): a candidate is confirmed only when two different
   people have verified it;
 - kept probe images (``probes.py``), deleted when their retention period ends.
@@ -49,6 +50,7 @@ from facesearch.accountability.chain import (
     ChainBreak,
     canonical_json,
     entry_hash,
+    entry_mac,
 )
 from facesearch.accountability.db import FILENAME, SCHEMA_VERSION
 from facesearch.accountability.decisions import (
@@ -60,6 +62,7 @@ from facesearch.accountability.decisions import (
     Verdict,
     next_status,
 )
+from facesearch.accountability.keying import default_anchor_file, default_key_file
 from facesearch.accountability.probes import ProbeStore
 from facesearch.accountability.store import AccountabilityStore
 
@@ -96,7 +99,10 @@ __all__ = [
     "Verdict",
     "can",
     "canonical_json",
+    "default_anchor_file",
+    "default_key_file",
     "entry_hash",
+    "entry_mac",
     "local_actor",
     "next_status",
     "require",

@@ -1,9 +1,11 @@
-"""The audit trail: append-only, hash-chained entries of who did what, when, for which case.
+"""The audit trail: append-only, hash-chained, keyed entries of who did what, when, for which case.
 
 Every entry holds seq (1, 2, 3, ... without gaps), time (UTC, microseconds), actor (a user name,
 ``os:<login>`` for the CLI, ``system:...`` for housekeeping), action, case number, purpose and
-a JSON payload, and is chained to the one before by its hash (``chain.py`` says how, and how
-``verify`` finds an entry edited, deleted, inserted, reordered or cut off in the file).
+a JSON payload, and is chained to the one before by its hash and by its MAC, made with a key
+kept outside the home; every new head is also written to an anchor file outside the home
+(``chain.py`` says how, and how ``verify`` finds an entry edited, deleted, inserted, reordered,
+forged or cut off in the file; ``keying.py`` where the key and the anchor live).
 
 Payloads carry ids, counts, digests and scores, never embeddings or image bytes; ``append``
 refuses a payload with a long list of floats or with bytes.
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,14 +25,20 @@ from typing import Any, TextIO
 
 from facesearch.accountability.chain import (
     AUDIT_COLUMNS,
+    GENESIS_HASH,
     AuditHead,
     AuditReport,
+    Seal,
     canonical_json,
     entry_hash,
+    entry_mac,
     verify_chain,
 )
 from facesearch.accountability.db import Database, format_time, parse_time
-from facesearch.errors import CatalogError, InputError, NotFoundError
+from facesearch.accountability.keying import Keyring, key_id
+from facesearch.errors import CatalogError, ConfigError, FaceSearchError, InputError, NotFoundError
+
+log = logging.getLogger(__name__)
 
 __all__ = ["Action", "AuditEntry", "AuditTrail", "Candidate", "FaceId", "SearchRecord"]
 
@@ -62,6 +71,7 @@ class Action(StrEnum):
     TOKEN_REVOKE = "token_revoke"  # name, count
     SETTINGS = "settings"  # changed settings, old and new values
     PROBE_PURGE = "probe_purge"  # sha256 of the probe images whose bytes were deleted
+    AUDIT_KEYED = "audit_keyed"  # keyed_from, legacy_head, key_id: keying starts here
     READ = "read"  # a read of personal data: what (search, probe, face_crop ...) and its ids
 
 
@@ -76,9 +86,10 @@ class AuditEntry:
     payload: Mapping[str, Any]
     prev_hash: str
     hash: str
+    mac: str | None = None  # None: written before audit keys existed
 
     def as_dict(self) -> dict[str, Any]:
-        """The entry as exported: exactly the fields its hash covers, plus the hash."""
+        """The entry as exported: exactly the fields its hash covers, the hash and the MAC."""
         return {
             "seq": self.seq,
             "time": format_time(self.time),
@@ -89,6 +100,7 @@ class AuditEntry:
             "payload": dict(self.payload),
             "prev_hash": self.prev_hash,
             "hash": self.hash,
+            "mac": self.mac,
         }
 
 
@@ -136,6 +148,7 @@ EXPORT_FIELDS = (
     "payload",
     "prev_hash",
     "hash",
+    "mac",
 )
 
 
@@ -151,6 +164,7 @@ def _entry(row: sqlite3.Row) -> AuditEntry:
             payload=json.loads(row["payload"]),
             prev_hash=row["prev_hash"],
             hash=row["hash"],
+            mac=row["mac"],
         )
     except (TypeError, ValueError) as exc:
         raise CatalogError(f"audit entry {row['seq']} is unreadable; run verify") from exc
@@ -228,11 +242,18 @@ def _select(
     if until is not None:
         where.append("time < ?")
         args.append(format_time(until))
-    sql = f"SELECT {AUDIT_COLUMNS} FROM audit_log"
+    sql = f"SELECT {_COLUMNS_WITH_MAC} FROM audit_log"
     if where:
         sql += " WHERE " + " AND ".join(where)
     sql += " ORDER BY seq LIMIT ? OFFSET ?"
     return sql, [*args, -1 if limit is None else limit, offset]
+
+
+_COLUMNS_WITH_MAC = (
+    f"{AUDIT_COLUMNS}, (SELECT mac FROM audit_mac m WHERE m.seq = audit_log.seq) AS mac"
+)
+_KEYING = "SELECT trail, keyed_from, key_id FROM audit_keying WHERE id = 1"
+MARKER_ACTOR = "system:facesearch"
 
 
 def _csv_cell(value: str | None) -> str:
@@ -243,8 +264,99 @@ def _csv_cell(value: str | None) -> str:
 
 
 class AuditTrail:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, keyring: Keyring) -> None:
         self._db = db
+        self._keyring = keyring
+
+    # --- keying ---------------------------------------------------------------------------
+
+    def start_keying(self) -> None:
+        """At open: refuse a keyed trail without its key; key a trail written before keys.
+
+        A trail from before keys existed gets an ``audit_keyed`` entry now, the first keyed
+        one, so that a trail without keyed entries never looks normal after an open; its old
+        entries stay as they are (hash-chained, pinned by the anchor's start record).
+        """
+        with self._db.write() as conn:
+            keying = _keying_row(conn)
+            head = _head_row(conn)
+            keyed_from = int(keying["keyed_from"])
+            if head.seq >= keyed_from:
+                if self._keyring.key(create=False) is None:
+                    raise self._keyring.missing_key_error(keyed_from, head.seq)
+                return
+            if head.seq == 0:
+                return  # a new trail: its first entry is keyed
+            if self._keyring.anchor.exists():
+                log.warning(
+                    "the audit trail in %s has no keyed entry but its anchor file %s exists: "
+                    "run 'facesearch audit verify'",
+                    self._db.path,
+                    self._keyring.anchor.path,
+                )
+                return
+            if keyed_from != head.seq + 1:
+                conn.execute("UPDATE audit_keying SET keyed_from = ? WHERE id = 1", (head.seq + 1,))
+            key = self._keyring.key(create=True)
+            assert key is not None
+            log.warning(
+                "keying the audit trail of %s from entry %d on; entries 1..%d were written "
+                "before audit keys existed",
+                self._db.path,
+                head.seq + 1,
+                head.seq,
+            )
+            self.append(
+                actor=MARKER_ACTOR,
+                action=Action.AUDIT_KEYED,
+                payload={
+                    "keyed_from": head.seq + 1,
+                    "legacy_head": {"seq": head.seq, "hash": head.hash},
+                    "key_id": key_id(key),
+                },
+            )
+
+    def _mac(
+        self,
+        conn: sqlite3.Connection,
+        keying: sqlite3.Row,
+        head: AuditHead,
+        envelope: tuple[int, str, str, str, str | None, str | None, Any],
+    ) -> str:
+        """The new entry's MAC; the key checked (made if none yet); the anchor started."""
+        seq = envelope[0]
+        keyed_from = int(keying["keyed_from"])
+        key = self._keyring.key(create=head.seq < keyed_from)
+        if key is None:
+            raise self._keyring.missing_key_error(keyed_from, head.seq)
+        kid = key_id(key)
+        if keying["key_id"] is None:
+            conn.execute("UPDATE audit_keying SET key_id = ? WHERE id = 1", (kid,))
+        elif keying["key_id"] != kid:
+            raise ConfigError(
+                f"the audit key {self._keyring.key_path} (id {kid}) is not the key this trail "
+                f"was written with (id {keying['key_id']}): wrong FACESEARCH_AUDIT_KEY_FILE? "
+                "Nothing was written"
+            )
+        prev_mac = GENESIS_HASH
+        if seq > keyed_from:
+            row = conn.execute("SELECT mac FROM audit_mac WHERE seq = ?", (seq - 1,)).fetchone()
+            if row is None:
+                log.warning("audit entry %d has no MAC; run 'facesearch audit verify'", seq - 1)
+            else:
+                prev_mac = row["mac"]
+        self._keyring.anchor.ensure(
+            {
+                "trail": keying["trail"],
+                "seq": head.seq,
+                "hash": head.hash,
+                "mac": None if head.seq < keyed_from else prev_mac,
+                "keyed_from": keyed_from,
+                "home": str(self._db.path.parent),
+                "time": format_time(self._db.now()),
+            }
+        )
+        return entry_mac(key, keying["trail"], *envelope, head.hash, prev_mac)
 
     # --- writing --------------------------------------------------------------------------
 
@@ -274,19 +386,31 @@ class AuditTrail:
             raise InputError("audit payload is larger than 1 MiB")
         parsed = json.loads(text)  # hash exactly what verify() will read back
         with self._db.write() as conn:
-            head = conn.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
-            if head is None:
-                raise CatalogError("the audit head row is missing; run verify")
-            seq = int(head["seq"]) + 1
+            head = _head_row(conn)
+            keying = _keying_row(conn)
+            seq = head.seq + 1
             when = format_time(self._db.now())
-            digest = entry_hash(
-                seq, when, actor_text, action.value, case, purpose, parsed, head["hash"]
-            )
+            envelope = (seq, when, actor_text, action.value, case, purpose, parsed)
+            digest = entry_hash(*envelope, head.hash)
+            mac = None
+            if seq >= int(keying["keyed_from"]):
+                mac = self._mac(conn, keying, head, envelope)
             conn.execute(
                 f"INSERT INTO audit_log ({AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (seq, when, actor_text, action.value, case, purpose, text, head["hash"], digest),
+                (seq, when, actor_text, action.value, case, purpose, text, head.hash, digest),
             )
             conn.execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (seq, digest))
+            if mac is not None:
+                conn.execute("INSERT INTO audit_mac (seq, mac) VALUES (?, ?)", (seq, mac))
+                writer = self._keyring.writer
+                writer.record = {
+                    "trail": keying["trail"],
+                    "seq": seq,
+                    "hash": digest,
+                    "mac": mac,
+                    "time": when,
+                }
+                self._db.on_commit(writer)
         return AuditEntry(
             seq,
             parse_time(when),
@@ -295,8 +419,9 @@ class AuditTrail:
             case,
             purpose,
             parsed,
-            head["hash"],
+            head.hash,
             digest,
+            mac,
         )
 
     def record_search(
@@ -330,7 +455,7 @@ class AuditTrail:
 
     def get(self, seq: int) -> AuditEntry:
         with self._db.read() as conn:
-            sql = f"SELECT {AUDIT_COLUMNS} FROM audit_log WHERE seq = ?"
+            sql = f"SELECT {_COLUMNS_WITH_MAC} FROM audit_log WHERE seq = ?"
             row = conn.execute(sql, (seq,)).fetchone()
         if row is None:
             raise NotFoundError(f"no audit entry {seq}")
@@ -418,7 +543,50 @@ class AuditTrail:
 
     # --- verification ---------------------------------------------------------------------
 
+    @property
+    def key_file(self) -> str:
+        return str(self._keyring.key_path)
+
+    @property
+    def anchor_file(self) -> str:
+        return str(self._keyring.anchor.path)
+
     def verify(self, expected_head: AuditHead | None = None) -> AuditReport:
-        """Re-check every hash and link, the head row, and the anchor if one is given."""
-        with self._db.read() as conn:
-            return verify_chain(conn, expected_head)
+        """Re-check every hash, MAC and link, the head row, the anchor file, and the head
+        written down by hand if one is given.
+
+        Holds the anchor file's shared lock while it reads (after the database's lock, the
+        order appenders take them in), so that no append commits in between.
+        """
+        with self._db.read() as conn, self._keyring.anchor.shared():
+            keying = _keying_row(conn)
+            key, problem = None, None
+            try:
+                key = self._keyring.key(create=False)
+            except FaceSearchError as exc:
+                problem = str(exc)
+            seal = Seal(
+                trail=keying["trail"],
+                keyed_from=int(keying["keyed_from"]),
+                key_id=keying["key_id"],
+                key=key,
+                key_path=str(self._keyring.key_path),
+                anchor=self._keyring.anchor.read(keying["trail"]),
+                key_problem=problem,
+            )
+            return verify_chain(conn, expected_head, seal)
+
+
+def _head_row(conn: sqlite3.Connection) -> AuditHead:
+    row = conn.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
+    if row is None:
+        raise CatalogError("the audit head row is missing; run verify")
+    return AuditHead(int(row["seq"]), row["hash"])
+
+
+def _keying_row(conn: sqlite3.Connection) -> sqlite3.Row:
+    row = conn.execute(_KEYING).fetchone()
+    if row is None:
+        raise CatalogError("the audit keying row is missing; run 'facesearch audit verify'")
+    result: sqlite3.Row = row
+    return result

@@ -257,7 +257,7 @@ class AnchorFile:
         foreign: list[int] = []
         count = 0
         with handle:
-            for count, raw in enumerate(handle, start=1):  # noqa: B007 - count is used after
+            for count, raw in enumerate(handle, start=1):
                 try:
                     if len(raw) > MAX_ANCHOR_LINE or not raw.endswith(b"\n"):
                         raise ValueError("too long or cut")
@@ -325,3 +325,32 @@ class AnchorWriter:
 def _line(record: dict[str, Any]) -> bytes:
     text = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return (text + "\n").encode("ascii")
+
+
+class Keyring:
+    """The key and the anchor file of one open store (the key is read once and kept)."""
+
+    def __init__(self, key_path: Path, anchor_path: Path) -> None:
+        self.key_path = key_path
+        self.anchor = AnchorFile(anchor_path)
+        self.writer = AnchorWriter(self.anchor)
+        self._key: bytes | None = None
+        if key_path.exists():
+            self._key = read_key(key_path)  # a loose or short key is refused at open
+
+    def key(self, *, create: bool) -> bytes | None:
+        """The key; made on first use only if ``create`` (the trail has no keyed entry yet)."""
+        if self._key is None:
+            if self.key_path.exists():
+                self._key = read_key(self.key_path)
+            elif create:
+                self._key = create_key(self.key_path)
+        return self._key
+
+    def missing_key_error(self, keyed_from: int, head: int) -> ConfigError:
+        return ConfigError(
+            f"the audit key {self.key_path} is missing, but entries {keyed_from}..{head} of "
+            "this trail were keyed with it: restore it from your backup (or set "
+            "FACESEARCH_AUDIT_KEY_FILE to it). A new key would make those entries unverifiable, "
+            "so none is made"
+        )

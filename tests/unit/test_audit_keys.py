@@ -1,0 +1,331 @@
+"""The keyed audit trail (issue 7, item 7): MACs with a key outside the home, and the anchor
+file that catches an appended, rewritten or truncated chain without a written-down head."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from accountability_helpers import CHEAP, FakeClock
+
+import facesearch.accountability as acc
+from facesearch.accountability import (
+    FILENAME,
+    AccountabilityStore,
+    Action,
+    AuditHead,
+    BreakKind,
+    entry_hash,
+)
+from facesearch.accountability.db import _migrate_to_1, _migrate_to_2
+from facesearch.errors import ConfigError
+
+
+@pytest.fixture
+def paths(tmp_path: Path) -> dict[str, Path]:
+    return {
+        "home": tmp_path / "home",
+        "key_file": tmp_path / "config" / "audit.key",
+        "anchor_file": tmp_path / "state" / "anchor.jsonl",
+    }
+
+
+def open_store(paths: dict[str, Path], clock: FakeClock | None = None) -> AccountabilityStore:
+    return AccountabilityStore.open(
+        paths["home"],
+        clock=clock,
+        hasher=CHEAP,
+        key_file=paths["key_file"],
+        anchor_file=paths["anchor_file"],
+    )
+
+
+@pytest.fixture
+def keyed(paths: dict[str, Path], clock: FakeClock) -> Iterator[AccountabilityStore]:
+    with open_store(paths, clock) as s:
+        for i in range(6):
+            clock.advance(seconds=1)
+            s.audit.append(actor=f"user{i % 2}", action=Action.INGEST, payload={"i": i})
+        yield s
+
+
+def tamper(store: AccountabilityStore, *statements: str) -> None:
+    conn = sqlite3.connect(store.path)
+    for trigger in ("audit_log_no_update", "audit_log_no_delete", "audit_mac_no_delete"):
+        conn.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+    for statement in statements:
+        conn.execute(statement)
+    conn.commit()
+    conn.close()
+
+
+def forge_append(store: AccountabilityStore, action: str, payload: dict[str, object]) -> int:
+    """Append a correctly hash-chained entry and move the head row, as the file allows."""
+    head = store.audit.head()
+    seq, when = head.seq + 1, "2025-03-01T10:00:00.000000+00:00"
+    digest = entry_hash(seq, when, "inv2", action, "K-1", "forged", payload, head.hash)
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    tamper(
+        store,
+        f"INSERT INTO audit_log VALUES ({seq}, '{when}', 'inv2', '{action}', 'K-1', 'forged', "
+        f"'{text}', '{head.hash}', '{digest}')",
+        f"UPDATE audit_head SET seq = {seq}, hash = '{digest}'",
+    )
+    return seq
+
+
+def kinds(report: acc.AuditReport) -> list[tuple[BreakKind, int | None, int | None]]:
+    return [(b.kind, b.first, b.last) for b in report.breaks]
+
+
+# --- what verify catches without a written-down head ------------------------------------------
+
+
+def test_a_forged_entry_appended_with_a_correct_hash_chain_is_caught(keyed: AccountabilityStore):
+    early = keyed.audit.get(3)
+    seq = forge_append(keyed, "decision", {"verdict": "confirmed", "face_id": 7})
+    report = keyed.verify()
+    assert not report.ok
+    assert (BreakKind.MAC, seq, seq) in kinds(report)
+    assert (BreakKind.UNANCHORED, seq, seq) in kinds(report)  # behind the anchor's head
+    assert f"mac [{seq}]" in report.summary() and "forged" in report.summary()
+    # an earlier written-down head does not make it pass either
+    assert not keyed.verify(expected_head=AuditHead(early.seq, early.hash)).ok
+
+
+def test_a_rewritten_entry_is_caught_even_with_the_chain_recomputed(keyed: AccountabilityStore):
+    entries = keyed.audit.entries(limit=None)
+    prev = entries[2].prev_hash
+    statements = []
+    for e in entries[2:]:  # rewrite entry 3 and re-chain everything after it, head row too
+        payload = {"i": 99} if e.seq == 3 else dict(e.payload)
+        when = e.time.isoformat(timespec="microseconds")
+        digest = entry_hash(e.seq, when, e.actor, e.action, e.case, e.purpose, payload, prev)
+        text = json.dumps(payload, separators=(",", ":"))
+        statements.append(
+            f"UPDATE audit_log SET payload = '{text}', prev_hash = '{prev}', hash = '{digest}' "
+            f"WHERE seq = {e.seq}"
+        )
+        prev = digest
+    statements.append(f"UPDATE audit_head SET hash = '{prev}'")
+    tamper(keyed, *statements)
+    report = keyed.verify()
+    assert [k for k in kinds(report) if k[0] is BreakKind.MAC] == [
+        (BreakKind.MAC, seq, seq) for seq in range(3, 7)
+    ]
+    assert "entry 3's MAC does not match the audit key" in report.summary()
+
+
+def test_a_truncated_chain_is_caught_through_the_anchor(keyed: AccountabilityStore):
+    five = keyed.audit.get(4)
+    tamper(
+        keyed,
+        "DELETE FROM audit_log WHERE seq > 4",
+        "DELETE FROM audit_mac WHERE seq > 4",
+        f"UPDATE audit_head SET seq = 4, hash = '{five.hash}'",
+    )
+    report = keyed.verify()
+    assert kinds(report) == [(BreakKind.TRUNCATED, 5, 6)]
+    assert "anchor" in report.breaks[0].detail
+
+
+def test_an_older_copy_of_the_file_put_back_is_caught(paths, clock: FakeClock, tmp_path: Path):
+    with open_store(paths, clock) as s:
+        for i in range(3):
+            s.audit.append(actor="a", action=Action.LOGIN, payload={"i": i})
+        s._db.checkpoint()
+    backup = tmp_path / "backup.sqlite"
+    shutil.copy(paths["home"] / FILENAME, backup)
+    with open_store(paths, clock) as s:
+        s.audit.append(actor="a", action=Action.LOGOUT)
+        s._db.checkpoint()
+    for suffix in ("-wal", "-shm"):
+        (paths["home"] / (FILENAME + suffix)).unlink(missing_ok=True)
+    shutil.copy(backup, paths["home"] / FILENAME)
+    with open_store(paths, clock) as s:
+        assert kinds(s.verify()) == [(BreakKind.TRUNCATED, 4, 4)]
+
+
+def test_a_wrong_key_is_named_and_never_written_with(paths, keyed: AccountabilityStore):
+    other = paths["key_file"].with_name("other.key")
+    fd = os.open(other, os.O_WRONLY | os.O_CREAT, 0o600)
+    os.write(fd, os.urandom(32))
+    os.close(fd)
+    head = keyed.audit.head()
+    with AccountabilityStore.open(
+        paths["home"], hasher=CHEAP, key_file=other, anchor_file=paths["anchor_file"]
+    ) as s:
+        report = s.verify()
+        assert kinds(report) == [(BreakKind.KEY, None, None)]
+        assert "not the key this trail was written with" in report.summary()
+        with pytest.raises(ConfigError, match="not the key this trail"):
+            s.audit.append(actor="a", action=Action.LOGIN)
+        assert s.audit.head() == head  # nothing written
+
+
+def test_a_missing_key_of_a_keyed_trail_is_refused_never_replaced(paths, keyed):
+    keyed.close()
+    paths["key_file"].unlink()
+    with pytest.raises(ConfigError, match="restore it from your backup"):
+        open_store(paths)
+    assert not paths["key_file"].exists()
+
+
+# --- the key file -----------------------------------------------------------------------------
+
+
+def test_the_key_is_made_on_first_use_owner_only(paths, keyed):
+    key = paths["key_file"]
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert stat.S_IMODE(key.parent.stat().st_mode) == 0o700
+    assert len(key.read_bytes()) == 32
+    anchor = paths["anchor_file"]
+    assert stat.S_IMODE(anchor.stat().st_mode) == 0o600
+    assert not str(key).startswith(str(paths["home"]))
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o620])
+def test_a_key_others_may_read_or_write_is_refused(paths, mode: int):
+    paths["key_file"].parent.mkdir(parents=True)
+    paths["key_file"].write_bytes(os.urandom(32))
+    os.chmod(paths["key_file"], mode)
+    with pytest.raises(ConfigError, match="chmod 600"):
+        open_store(paths)
+
+
+def test_a_short_key_is_refused(paths):
+    paths["key_file"].parent.mkdir(parents=True)
+    fd = os.open(paths["key_file"], os.O_WRONLY | os.O_CREAT, 0o600)
+    os.write(fd, b"0123456789abcdef")
+    os.close(fd)
+    with pytest.raises(ConfigError, match="at least 32"):
+        open_store(paths)
+
+
+# --- the anchor file --------------------------------------------------------------------------
+
+
+def test_a_deleted_anchor_fails_verify_unless_acknowledged(paths, keyed):
+    paths["anchor_file"].unlink()
+    report = keyed.verify()
+    assert kinds(report) == [(BreakKind.ANCHOR_LOST, None, None)]
+    assert "is missing" in report.summary()
+    acknowledged = keyed.verify(anchor_lost=True)
+    assert acknowledged.ok and "WARNING anchor-lost" in acknowledged.summary()
+    keyed.audit.append(actor="a", action=Action.LOGIN)  # starts a new anchor at entry 6
+    assert kinds(keyed.verify()) == [(BreakKind.ANCHOR_LOST, 1, 6)]
+    assert keyed.verify(anchor_lost=True).ok
+
+
+def test_the_anchor_holds_a_start_record_and_one_head_per_transaction(paths, keyed):
+    lines = [json.loads(x) for x in paths["anchor_file"].read_text().splitlines()]
+    assert lines[0]["start"] is True and lines[0]["seq"] == 0 and lines[0]["keyed_from"] == 1
+    assert [x["seq"] for x in lines[1:]] == [1, 2, 3, 4, 5, 6]
+    assert lines[-1]["hash"] == keyed.audit.head().hash
+    assert lines[-1]["mac"] == keyed.audit.get(6).mac
+
+
+def test_a_rolled_back_transaction_anchors_nothing(paths, keyed):
+    before = paths["anchor_file"].read_text()
+    with pytest.raises(RuntimeError), keyed._db.write():
+        keyed.audit.append(actor="a", action=Action.LOGIN)
+        raise RuntimeError("boom")
+    assert paths["anchor_file"].read_text() == before
+    assert keyed.verify().ok
+
+
+_APPENDER = """
+import sys
+from pathlib import Path
+from argon2 import PasswordHasher
+from facesearch.accountability import AccountabilityStore, Action
+home, key, anchor, name = sys.argv[1:5]
+with AccountabilityStore.open(Path(home), hasher=PasswordHasher(1, 8, 1), key_file=Path(key),
+                              anchor_file=Path(anchor)) as s:
+    for i in range(40):
+        s.audit.append(actor=name, action=Action.SEARCH, payload={"i": i})
+"""
+
+
+def test_two_processes_appending_keep_chain_and_anchor_consistent(paths):
+    src = Path(acc.__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    args = [str(paths[k]) for k in ("home", "key_file", "anchor_file")]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", _APPENDER, *args, f"p{i}"], env=env)
+        for i in range(3)
+    ]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0, 0]
+    with open_store(paths) as s:
+        report = s.verify()
+        assert report.ok, report.summary()
+        assert report.entries == 120
+    lines = [json.loads(x) for x in paths["anchor_file"].read_text().splitlines()]
+    assert sum(1 for x in lines if x.get("start")) == 1
+    assert sorted(x["seq"] for x in lines[1:]) == list(range(1, 121))
+
+
+# --- a trail written before keys existed ------------------------------------------------------
+
+
+def legacy_home(home: Path, n: int) -> list[str]:
+    """A schema-2 file (before keys) holding n hash-chained entries; returns their hashes."""
+    home.mkdir(parents=True)
+    conn = sqlite3.connect(home / FILENAME)
+    _migrate_to_1(conn)
+    _migrate_to_2(conn)
+    conn.execute("PRAGMA user_version = 2")
+    prev, hashes = "0" * 64, []
+    for seq in range(1, n + 1):
+        when = f"2024-01-01T00:00:0{seq}.000000+00:00"
+        digest = entry_hash(seq, when, "old", "login", None, None, {}, prev)
+        conn.execute(
+            "INSERT INTO audit_log VALUES (?, ?, 'old', 'login', NULL, NULL, '{}', ?, ?)",
+            (seq, when, prev, digest),
+        )
+        prev = digest
+        hashes.append(digest)
+    conn.execute("UPDATE audit_head SET seq = ?, hash = ?", (n, prev))
+    conn.commit()
+    conn.close()
+    return hashes
+
+
+def test_a_trail_from_before_keys_is_kept_and_keyed_from_the_next_entry(paths):
+    hashes = legacy_home(paths["home"], 4)
+    with open_store(paths) as s:
+        old = s.audit.entries(limit=None)
+        assert [e.hash for e in old[:4]] == hashes  # nothing re-keyed or rewritten
+        assert [e.mac for e in old[:4]] == [None] * 4
+        marker = old[4]
+        assert marker.seq == 5 and marker.action == "audit_keyed" and marker.mac
+        assert marker.payload["legacy_head"] == {"seq": 4, "hash": hashes[-1]}
+        report = s.verify()
+        assert report.ok, report.summary()
+        assert [(w.kind, w.first, w.last) for w in report.warnings] == [(BreakKind.UNKEYED, 1, 4)]
+        s.audit.append(actor="a", action=Action.LOGIN)
+    start = json.loads(paths["anchor_file"].read_text().splitlines()[0])
+    assert (start["seq"], start["hash"], start["keyed_from"]) == (4, hashes[-1], 5)
+    with open_store(paths) as s:  # opening again adds nothing
+        assert s.audit.head().seq == 6
+        tamper(s, "UPDATE audit_log SET actor = 'someone' WHERE seq = 2")
+        assert kinds(s.verify()) == [(BreakKind.EDITED, 2, 2)]
+
+
+def test_stripping_the_keys_to_pass_for_an_old_trail_is_caught(paths, keyed):
+    tamper(
+        keyed,
+        "DELETE FROM audit_mac",
+        "UPDATE audit_keying SET keyed_from = 7, key_id = NULL",
+    )
+    report = keyed.verify()
+    assert not report.ok
+    assert BreakKind.KEY in {b.kind for b in report.breaks}
