@@ -194,7 +194,7 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
 
     with (
         Engine(settings, open_catalog=False) as engine,
-        AccountabilityStore.open(settings.home) as store,
+        AccountabilityStore.from_settings(settings) as store,
     ):
         cli_gallery.require_case_options(args, store)
         result, entry = audited_verify(

@@ -107,7 +107,7 @@ def _engine(settings: Settings) -> Any:
 def _store(settings: Settings) -> Any:
     from facesearch.accountability import AccountabilityStore
 
-    return AccountabilityStore.open(settings.home)
+    return AccountabilityStore.from_settings(settings)
 
 
 def _actor() -> Any:

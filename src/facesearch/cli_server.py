@@ -3,7 +3,8 @@
     facesearch serve [--host 127.0.0.1] [--port 8000]
     facesearch users add NAME --role admin|investigator|auditor [--password-stdin]
     facesearch users list | disable NAME | enable NAME | token NAME
-    facesearch audit verify [--head SEQ:HASH] | export --format csv|jsonl [--out FILE] | head
+    facesearch audit verify [--head SEQ:HASH] [--anchor-lost] | export --format csv|jsonl
+        [--out FILE] | head
 
 The person at the CLI acts as ``os:<login>`` (``local_actor()``); every change is in the audit
 trail like one made through the server.
@@ -48,8 +49,16 @@ def add_parsers(sub: Any) -> None:
 
     p = sub.add_parser("audit", help="the audit trail: verify, export, head")
     au = p.add_subparsers(title="actions", metavar="ACTION", required=True)
-    q = au.add_parser("verify", help="check the hash chain; exit 0 intact, 1 broken")
-    q.add_argument("--head", help="an anchor written down earlier (SEQ:HASH from 'audit head')")
+    q = au.add_parser(
+        "verify",
+        help="check the hash chain, the MACs and the anchor file; exit 0 intact, 1 broken",
+    )
+    q.add_argument("--head", help="a head written down earlier (SEQ:HASH from 'audit head')")
+    q.add_argument(
+        "--anchor-lost",
+        action="store_true",
+        help="the anchor file is gone or was started over on purpose: warn, do not fail",
+    )
     q.set_defaults(handler=cmd_audit_verify)
     q = au.add_parser("export", help="write the entries as CSV or JSON lines (logged)")
     q.add_argument("--format", required=True, choices=["csv", "jsonl"])
@@ -66,7 +75,7 @@ def _store(settings: Settings) -> Any:
     from facesearch.accountability import AccountabilityStore
     from facesearch.server.app import policy_for
 
-    return AccountabilityStore.open(settings.home, policy=policy_for(settings))
+    return AccountabilityStore.from_settings(settings, policy=policy_for(settings))
 
 
 def _actor() -> Any:
@@ -183,8 +192,9 @@ def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
 
     expected = AuditHead.parse(args.head) if args.head else None
     with _store(settings) as store:
-        report = store.verify(expected)
-    print(report.summary())
+        report = store.verify(expected, anchor_lost=args.anchor_lost)
+        print(report.summary())
+        print(f"key: {store.audit.key_file}\nanchor: {store.audit.anchor_file}", file=sys.stderr)
     return 0 if report.ok else 1
 
 

@@ -178,16 +178,23 @@ async def audit_head(who: Auditor, c: Ctx) -> dict[str, Any]:
     return {"seq": head.seq, "hash": head.hash, "anchor": str(head)}
 
 
-@router.get("/audit/verify", tags=["audit"], summary="Check the hash chain (and an anchor)")
+@router.get(
+    "/audit/verify",
+    tags=["audit"],
+    summary="Check the hash chain, the MACs, the anchor file (and a written-down head)",
+)
 async def audit_verify(
     who: Auditor,
     c: Ctx,
-    head: Annotated[str | None, Query(description="An anchor written down earlier: SEQ:HASH")] = (
+    head: Annotated[str | None, Query(description="A head written down earlier: SEQ:HASH")] = (
         None
     ),
+    anchor_lost: Annotated[
+        bool, Query(description="The anchor file is gone on purpose: warn, do not fail")
+    ] = False,
 ) -> dict[str, Any]:
     expected = AuditHead.parse(head) if head else None
-    report = await _blocking(c.store.verify, expected)
+    report = await _blocking(lambda: c.store.verify(expected, anchor_lost=anchor_lost))
     return {
         "ok": report.ok,
         "entries": report.entries,
@@ -195,6 +202,10 @@ async def audit_verify(
         "breaks": [
             {"kind": b.kind.value, "first": b.first, "last": b.last, "detail": b.detail}
             for b in report.breaks
+        ],
+        "warnings": [
+            {"kind": b.kind.value, "first": b.first, "last": b.last, "detail": b.detail}
+            for b in report.warnings
         ],
         "omitted": report.omitted,
         "summary": report.summary(),

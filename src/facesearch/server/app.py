@@ -78,7 +78,7 @@ def create_app(settings: Settings) -> FastAPI:
     """The application for the facesearch home in ``settings``."""
     _check(settings)
     policy = policy_for(settings)
-    store = AccountabilityStore.open(settings.home, policy=policy)
+    store = AccountabilityStore.from_settings(settings, policy=policy)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.filters["strangers"] = describe_expected
     formatting.register(templates.env)  # | when, | count
