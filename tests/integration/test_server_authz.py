@@ -76,6 +76,7 @@ ROUTES: dict[tuple[str, str], tuple[frozenset[str] | None, str, int]] = {
     ("POST", "/api/v1/users/{name}/tokens"): (ADMIN, "/api/v1/users/nobody/tokens", 404),
     ("DELETE", "/api/v1/users/{name}/tokens"): (ADMIN, "/api/v1/users/nobody/tokens", 404),
     ("GET", "/api/v1/me"): (ALL, "/api/v1/me", 200),
+    ("GET", "/api/v1/me/tokens"): (ALL, "/api/v1/me/tokens", 200),
     ("POST", "/api/v1/me/tokens"): (ALL, "/api/v1/me/tokens", 201),
     ("GET", "/api/v1/audit"): (AUDIT, "/api/v1/audit", 200),
     ("GET", "/api/v1/audit/head"): (AUDIT, "/api/v1/audit/head", 200),

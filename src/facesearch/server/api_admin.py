@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from dataclasses import fields
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import anyio
@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Form, Query
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
-from facesearch.accountability import Action, AuditHead, Permission, Role
+from facesearch.accountability import Action, AuditHead, LoginLock, Permission, Role, User
 from facesearch.errors import InputError
 from facesearch.server import views
 from facesearch.server.auth import Principal, authenticated, needs
@@ -36,14 +36,19 @@ async def _blocking(fn: Any, *args: Any) -> Any:
 # --- users ---------------------------------------------------------------------------------
 
 
-@router.get("/users", tags=["users"], summary="Every user account")
+def load_account(c: Context, user: User, locks: list[LoginLock] | None = None) -> dict[str, Any]:
+    """``views.account_view`` of a user (``locks``: ``lockouts()``, read once for a list)."""
+    if locks is None:
+        locks = c.store.accounts.lockouts()
+    tokens = c.store.accounts.tokens(user.name)
+    return views.account_view(user, tokens, locks, datetime.now(UTC))
+
+
+@router.get("/users", tags=["users"], summary="Every user account, its tokens and lockouts")
 async def list_users(who: Admin, c: Ctx) -> dict[str, Any]:
     def make() -> list[dict[str, Any]]:
-        out = []
-        for u in c.store.accounts.users():
-            live = sum(1 for t in c.store.accounts.tokens(u.name) if t.revoked_at is None)
-            out.append(views.user_view(u, live))
-        return out
+        locks = c.store.accounts.lockouts()
+        return [load_account(c, u, locks) for u in c.store.accounts.users()]
 
     return {"items": await _blocking(make)}
 
@@ -60,14 +65,17 @@ async def create_user(
     return views.user_view(user, 0)
 
 
-@router.get("/users/{name}", tags=["users"], summary="One user account")
+@router.get("/users/{name}", tags=["users"], summary="One user account, its tokens and lockouts")
 async def get_user(name: str, who: Admin, c: Ctx) -> dict[str, Any]:
-    user = await _blocking(c.store.accounts.get_user, name)
-    tokens = await _blocking(c.store.accounts.tokens, name)
-    return views.user_view(user, sum(1 for t in tokens if t.revoked_at is None))
+    out: dict[str, Any] = await _blocking(lambda: load_account(c, c.store.accounts.get_user(name)))
+    return out
 
 
-@router.post("/users/{name}/disable", tags=["users"], summary="Disable an account")
+@router.post(
+    "/users/{name}/disable",
+    tags=["users"],
+    summary="Disable an account (ends its sessions, revokes its API tokens for good)",
+)
 async def disable_user(name: str, who: Admin, c: Ctx) -> dict[str, Any]:
     user = await _blocking(lambda: c.store.accounts.disable_user(name, by=who.user))
     return views.user_view(user)
@@ -79,7 +87,11 @@ async def enable_user(name: str, who: Admin, c: Ctx) -> dict[str, Any]:
     return views.user_view(user)
 
 
-@router.post("/users/{name}/password", tags=["users"], summary="Set a user's password")
+@router.post(
+    "/users/{name}/password",
+    tags=["users"],
+    summary="Set a user's password (ends their sessions, revokes their API tokens)",
+)
 async def set_password(
     name: str, who: Admin, c: Ctx, password: Annotated[str, Form(max_length=1024)]
 ) -> dict[str, Any]:
@@ -89,8 +101,17 @@ async def set_password(
 
 @router.post("/users/{name}/tokens", tags=["users"], status_code=201, summary="Issue an API token")
 async def issue_token(name: str, who: Admin, c: Ctx) -> dict[str, Any]:
-    token: str = await _blocking(lambda: c.store.accounts.issue_token(name, by=who.user))
-    return {"name": name, "token": token, "prefix": token[:10], "shown_once": True}
+    return await _issue(c, name, who)
+
+
+async def _issue(c: Context, name: str, who: Principal) -> dict[str, Any]:
+    def issue() -> dict[str, Any]:
+        token = c.store.accounts.issue_token(name, by=who.user)
+        info = views.token_view(c.store.accounts.tokens(name)[-1])
+        return {"name": name, "token": token, **info, "shown_once": True}
+
+    out: dict[str, Any] = await _blocking(issue)
+    return out
 
 
 @router.delete("/users/{name}/tokens", tags=["users"], summary="Revoke every token of a user")
@@ -102,15 +123,25 @@ async def revoke_tokens(name: str, who: Admin, c: Ctx) -> dict[str, Any]:
 # --- me ------------------------------------------------------------------------------------
 
 
-@router.get("/me", tags=["users"], summary="Who you are and what you may do")
-async def me(who: Anyone) -> dict[str, Any]:
-    return {**views.user_view(who.user), "via": who.via}
+@router.get("/me", tags=["users"], summary="Who you are, what you may do, your API tokens")
+async def me(who: Anyone, c: Ctx) -> dict[str, Any]:
+    tokens = await _blocking(c.store.accounts.tokens, who.name)
+    return {
+        **views.user_view(who.user),
+        "via": who.via,
+        "tokens": [views.token_view(t) for t in tokens],
+    }
+
+
+@router.get("/me/tokens", tags=["users"], summary="Your API tokens: issued, expires, last used")
+async def my_tokens(who: Anyone, c: Ctx) -> dict[str, Any]:
+    tokens = await _blocking(c.store.accounts.tokens, who.name)
+    return {"items": [views.token_view(t) for t in tokens]}
 
 
 @router.post("/me/tokens", tags=["users"], status_code=201, summary="Issue yourself an API token")
 async def my_token(who: Anyone, c: Ctx) -> dict[str, Any]:
-    token: str = await _blocking(lambda: c.store.accounts.issue_token(who.name, by=who.user))
-    return {"name": who.name, "token": token, "prefix": token[:10], "shown_once": True}
+    return await _issue(c, who.name, who)
 
 
 @router.delete("/me/tokens", tags=["users"], summary="Revoke every token of yours")

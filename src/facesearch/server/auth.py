@@ -15,11 +15,20 @@ Nothing but ``/health``, ``/login`` and ``/static/`` answers without one of thes
 else gets 401 (a browser asking for a page is sent to the login page). What a role may do is
 read from ``accountability.PERMISSIONS`` through ``require`` (403 otherwise); routes declare
 the permission they need with ``Depends(needs(Permission.X))``.
+
+**Client addresses** (login throttling, lockouts, the audit trail) are the socket's peer.
+``X-Forwarded-For`` is believed only when that peer is one of ``trusted_proxies``; then the
+client is the last hop that is not a trusted proxy. ``AuthMiddleware`` works this out once per
+request, whatever the ASGI server in front did: when the server already replaced the peer with
+an address from ``X-Forwarded-For`` that we were not told to trust (uvicorn does so for loopback
+by default), the address is unknowable and the request counts as ``UNTRUSTED_FORWARD``.
 """
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
+import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -30,7 +39,7 @@ from fastapi import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from facesearch.accountability import AccountabilityStore, Permission, Role, User, can, require
-from facesearch.errors import AuthenticationError
+from facesearch.errors import AuthenticationError, ConfigError
 from facesearch.server.errors import CsrfError, RateLimitedError
 from facesearch.server.limits import RateLimiter, retry_seconds, send_error
 
@@ -41,6 +50,11 @@ CSRF_HEADER = "x-csrf-token"
 PUBLIC_PATHS = frozenset({"/health", "/login"})
 PUBLIC_PREFIXES = ("/static/",)
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+CLIENT_KEY = "client_address"  # where AuthMiddleware leaves the client address in scope["state"]
+UNTRUSTED_FORWARD = "unknown (X-Forwarded-For from an untrusted proxy)"
+MAX_FORWARDED_HOPS = 32
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -73,9 +87,99 @@ def is_public(path: str) -> bool:
     return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
 
 
-def client_address(scope: Scope) -> str:
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True)
+class TrustedProxies:
+    """The reverse proxies whose ``X-Forwarded-For`` is believed (``trusted_proxies``)."""
+
+    networks: tuple[Network, ...] = ()
+
+    @classmethod
+    def parse(cls, text: str) -> TrustedProxies:
+        """From the setting: comma-separated addresses or CIDR networks; empty: none."""
+        networks = []
+        for item in (part.strip() for part in text.split(",")):
+            if not item:
+                continue
+            try:
+                networks.append(ipaddress.ip_network(item, strict=False))
+            except ValueError as exc:
+                raise ConfigError(
+                    f"trusted_proxies: {item!r} is not an IP address or network "
+                    "(e.g. 127.0.0.1, 10.0.0.0/8, ::1)"
+                ) from exc
+        return cls(tuple(networks))
+
+    def __bool__(self) -> bool:
+        return bool(self.networks)
+
+    def trusts(self, host: str) -> bool:
+        address = _ip(host)
+        return address is not None and any(address in net for net in self.networks)
+
+    def as_list(self) -> list[str]:
+        return [str(net) for net in self.networks]
+
+
+def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        address = ipaddress.ip_address(host.strip())
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def _forwarded_hops(scope: Scope) -> list[str]:
+    """The addresses of X-Forwarded-For, first (the original client) to last, ports dropped."""
+    hops: list[str] = []
+    for name, value in scope.get("headers") or ():
+        if name.lower() != b"x-forwarded-for":
+            continue
+        for part in value.decode("latin-1").split(","):
+            hop = part.strip()
+            if hop.startswith("[") and "]" in hop:  # [v6]:port
+                hop = hop[1 : hop.index("]")]
+            elif hop.count(":") == 1:  # v4:port
+                hop = hop.split(":", 1)[0]
+            if hop:
+                hops.append(hop)
+    return hops[-MAX_FORWARDED_HOPS:]
+
+
+def resolve_client(scope: Scope, trusted: TrustedProxies) -> str:
+    """The client's address: the peer, or what a trusted proxy says the client was."""
     client = scope.get("client")
-    return str(client[0]) if client else "unknown"
+    peer = str(client[0]) if client else ""
+    hops = _forwarded_hops(scope)
+    if not hops:
+        return peer or "unknown"
+    if peer and trusted.trusts(peer):
+        for hop in reversed(hops):
+            if not trusted.trusts(hop):
+                return hop if _ip(hop) is not None else UNTRUSTED_FORWARD
+        return hops[0]
+    if peer in hops and not trusted:
+        # The ASGI server already put a forwarded address in place of the peer although no
+        # proxy is trusted here: the real peer is lost; count all such requests as one.
+        log.warning(
+            "the server in front replaced the client address with X-Forwarded-For although "
+            "FACESEARCH_TRUSTED_PROXIES is empty; run it without proxy headers "
+            "(uvicorn --no-proxy-headers) or set FACESEARCH_TRUSTED_PROXIES"
+        )
+        return UNTRUSTED_FORWARD
+    return peer or "unknown"
+
+
+def client_address(scope: Scope) -> str:
+    """The client address AuthMiddleware worked out (trusting no proxy if it did not run)."""
+    known = scope.get("state", {}).get(CLIENT_KEY)
+    if isinstance(known, str):
+        return known
+    return resolve_client(scope, TrustedProxies())
 
 
 def resolve(
@@ -105,11 +209,13 @@ class AuthMiddleware:
         store: AccountabilityStore,
         limiter: RateLimiter,
         login_limiter: RateLimiter,
+        trusted_proxies: TrustedProxies | None = None,
     ) -> None:
         self.app = app
         self.store = store
         self.limiter = limiter
         self.login_limiter = login_limiter
+        self.trusted = trusted_proxies or TrustedProxies()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -117,6 +223,7 @@ class AuthMiddleware:
             return
         path = scope["path"]
         state = scope.setdefault("state", {})
+        state[CLIENT_KEY] = resolve_client(scope, self.trusted)
         request = Request(scope, receive)
         if is_public(path):
             if path == "/login" and request.method == "POST":

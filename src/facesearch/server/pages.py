@@ -16,9 +16,10 @@ import anyio
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from facesearch.accountability import Action, AuditHead, Permission, Role
+from facesearch.accountability import PERMISSIONS, Action, AuditHead, Permission, Role
 from facesearch.errors import FaceSearchError, InputError, NotFoundError
 from facesearch.server import services, views
+from facesearch.server.api_admin import load_account
 from facesearch.server.auth import (
     LOGIN_COOKIE,
     ROLE_WORDS,
@@ -48,6 +49,8 @@ Eraser = Annotated[Principal, Depends(needs(Permission.ERASE))]
 Ingester = Annotated[Principal, Depends(needs(Permission.INGEST))]
 Ctx = Annotated[Context, Depends(ctx)]
 AUDIT_PAGE = 50
+# The Users page offers the role with the fewest permissions first (least privilege).
+LEAST_PRIVILEGED = min(Role, key=lambda role: len(PERMISSIONS[role]))
 
 
 def render(
@@ -418,13 +421,11 @@ async def _users_page(
     c: Context, request: Request, who: Principal, status: int = 200, **values: Any
 ) -> HTMLResponse:
     def load() -> list[dict[str, Any]]:
-        out = []
-        for u in c.store.accounts.users():
-            live = sum(1 for t in c.store.accounts.tokens(u.name) if t.revoked_at is None)
-            out.append(views.user_view(u, live))
-        return out
+        locks = c.store.accounts.lockouts()
+        return [load_account(c, u, locks) for u in c.store.accounts.users()]
 
     users = await anyio.to_thread.run_sync(load)
+    values.setdefault("form", {})
     return render(
         c,
         request,
@@ -434,7 +435,9 @@ async def _users_page(
         users=users,
         roles=list(Role),
         role_words=ROLE_WORDS,
+        default_role=LEAST_PRIVILEGED,
         min_length=c.store.accounts.policy.min_password_length,
+        min_score=c.store.accounts.policy.min_password_score,
         **values,
     )
 
@@ -459,7 +462,8 @@ async def users_add(
         )
     except FaceSearchError as exc:
         status, message = failure(exc)
-        return await _users_page(c, request, who, status, error=message, form={"name": name})
+        form = {"name": name, "role": role}
+        return await _users_page(c, request, who, status, error=message, form=form)
     return await _users_page(c, request, who, message=f"user {name.strip()} added")
 
 

@@ -13,6 +13,7 @@ the decisions in the trail.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from pathlib import PurePath
 from typing import Any
 
@@ -20,7 +21,9 @@ from facesearch.accountability import (
     AuditEntry,
     CandidateState,
     CandidateStatus,
+    LoginLock,
     Permission,
+    TokenInfo,
     User,
     can,
 )
@@ -45,6 +48,50 @@ def user_view(user: User, tokens: int | None = None) -> dict[str, Any]:
     if tokens is not None:
         out["live_tokens"] = tokens
     return out
+
+
+def token_view(token: TokenInfo) -> dict[str, Any]:
+    """An API token as its owner and the admins see it: never the token itself."""
+
+    def when(moment: datetime | None) -> str | None:
+        return None if moment is None else moment.isoformat()
+
+    return {
+        "prefix": token.prefix,
+        "state": token.state,  # live, expired or revoked
+        "created_at": when(token.created_at),
+        "expires_at": when(token.expires_at),  # null: never
+        "last_used_at": when(token.last_used_at),  # to the minute; null: never used
+        "revoked_at": when(token.revoked_at),
+    }
+
+
+def account_view(
+    user: User, tokens: Sequence[TokenInfo], locks: Sequence[LoginLock], now: datetime
+) -> dict[str, Any]:
+    """A user as the admins see it: the account, its API tokens, the lockouts of its name."""
+    return {
+        **user_view(user, sum(1 for t in tokens if t.live)),
+        "tokens": [token_view(t) for t in tokens],
+        "lockouts": [
+            lockout_view(lock, now)
+            for lock in locks
+            if lock.name.casefold() == user.name.casefold()
+        ],
+    }
+
+
+def lockout_view(lock: LoginLock, now: datetime) -> dict[str, Any]:
+    """A name locked for one client address after failed logins (for the admins)."""
+    return {
+        "client": lock.client,
+        "failures": lock.failures,
+        "level": lock.level,
+        "locked_at": lock.locked_at.isoformat(),
+        "locked_until": lock.locked_until.isoformat(),
+        "minutes_left": lock.minutes_left(now),
+        "message": lock.describe(now),
+    }
 
 
 def entry_view(entry: AuditEntry) -> dict[str, Any]:
