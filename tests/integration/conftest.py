@@ -84,11 +84,24 @@ class Home:
         return {"Authorization": f"Bearer {self.tokens[name]}"}
 
 
+def copy_anchor(home: Path, dest: Path) -> None:
+    """A copied home takes its audit anchor file along (it is kept outside the home, under a
+    name made from the home's path); without it, 'audit verify' says the anchor was lost."""
+    from facesearch.accountability import default_anchor_file
+
+    source = default_anchor_file(home)
+    if source.exists():
+        target = default_anchor_file(dest)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)
+
+
 def make_home(template: Path, dest: Path, settings: Settings, **overrides: object) -> Home:
     """A copy of the gallery with the users of USERS (ghost disabled) and a token each."""
     from facesearch.accountability import AccountabilityStore, local_actor
 
     shutil.copytree(template, dest)
+    copy_anchor(template, dest)
     server_settings = settings.replace(home=dest, server_login_rate_limit=10_000, **overrides)
     out = Home(server_settings)
     me = local_actor("tester")
