@@ -2,7 +2,7 @@
 
     facesearch serve [--host 127.0.0.1] [--port 8000]
     facesearch users add NAME --role admin|investigator|auditor [--password-stdin]
-    facesearch users list | disable NAME | enable NAME | token NAME
+    facesearch users list | disable NAME | enable NAME | token NAME | tokens NAME
     facesearch audit verify [--head SEQ:HASH] [--anchor-lost] | export --format csv|jsonl
         [--out FILE] | head
 
@@ -15,6 +15,8 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +48,10 @@ def add_parsers(sub: Any) -> None:
     q = us.add_parser("token", help="issue an API token for a user (shown once)")
     q.add_argument("name")
     q.set_defaults(handler=cmd_users_token)
+    q = us.add_parser("tokens", help="list a user's API tokens: issued, expires, last used")
+    q.add_argument("name")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(handler=cmd_users_tokens)
 
     p = sub.add_parser("audit", help="the audit trail: verify, export, head")
     au = p.add_subparsers(title="actions", metavar="ACTION", required=True)
@@ -78,6 +84,21 @@ def _store(settings: Settings) -> Any:
     return AccountabilityStore.from_settings(settings, policy=policy_for(settings))
 
 
+@contextmanager
+def _users_store(settings: Settings) -> Iterator[Any]:
+    """The store, for commands naming a user: "no user X" says which home it looked in."""
+    from facesearch.errors import NotFoundError
+
+    with _store(settings) as store:
+        try:
+            yield store
+        except NotFoundError as exc:
+            raise NotFoundError(
+                f"{exc} in the home {settings.home} (choose the server's home with --home "
+                "or FACESEARCH_HOME)"
+            ) from exc
+
+
 def _actor() -> Any:
     from facesearch.accountability import local_actor
 
@@ -88,8 +109,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from facesearch.server import create_app
+    from facesearch.server.auth import TrustedProxies
 
     app = create_app(settings)
+    trusted = TrustedProxies.parse(settings.trusted_proxies)
     with _store(settings) as store:
         has_users = store.accounts.has_users()
     url = f"http://{'[' + args.host + ']' if ':' in args.host else args.host}:{args.port}/"
@@ -107,7 +130,18 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             "in front",
             file=sys.stderr,
         )
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    if trusted:
+        print(f"  believing X-Forwarded-For from {', '.join(trusted.as_list())}", file=sys.stderr)
+    # Forwarded headers only from the trusted proxies (uvicorn's default trusts loopback).
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        access_log=False,
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted.as_list() if trusted else [],
+    )
     return 0
 
 
@@ -139,7 +173,7 @@ def cmd_users_list(args: argparse.Namespace, settings: Settings) -> int:
     with _store(settings) as store:
         rows = []
         for u in store.accounts.users():
-            live = sum(1 for t in store.accounts.tokens(u.name) if t.revoked_at is None)
+            live = sum(1 for t in store.accounts.tokens(u.name) if t.live)
             rows.append(
                 {
                     "name": u.name,
@@ -162,28 +196,64 @@ def cmd_users_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_users_disable(args: argparse.Namespace, settings: Settings) -> int:
-    with _store(settings) as store:
+    with _users_store(settings) as store:
         user = store.accounts.disable_user(args.name, by=_actor())
     print(f"{user.name} disabled: its sessions ended and its tokens no longer work")
     return 0
 
 
 def cmd_users_enable(args: argparse.Namespace, settings: Settings) -> int:
-    with _store(settings) as store:
+    with _users_store(settings) as store:
         user = store.accounts.enable_user(args.name, by=_actor())
     print(f"{user.name} enabled")
     return 0
 
 
 def cmd_users_token(args: argparse.Namespace, settings: Settings) -> int:
-    with _store(settings) as store:
+    with _users_store(settings) as store:
         token = store.accounts.issue_token(args.name, by=_actor())
+        expires = store.accounts.tokens(args.name)[-1].expires_at
     print(token)
+    until = "never expires" if expires is None else f"expires {expires:%Y-%m-%d %H:%M} UTC"
     print(
-        f"API token for {args.name}: shown only this once; send it as "
+        f"API token for {args.name}: shown only this once ({until}); send it as "
         "'Authorization: Bearer <token>'",
         file=sys.stderr,
     )
+    return 0
+
+
+def cmd_users_tokens(args: argparse.Namespace, settings: Settings) -> int:
+    import json
+
+    with _users_store(settings) as store:
+        tokens = store.accounts.tokens(args.name)
+
+    def when(moment: Any) -> str | None:
+        return None if moment is None else moment.isoformat(timespec="seconds")
+
+    rows = [
+        {
+            "prefix": t.prefix,
+            "state": t.state,
+            "created_at": when(t.created_at),
+            "expires_at": when(t.expires_at),
+            "last_used_at": when(t.last_used_at),
+            "revoked_at": when(t.revoked_at),
+        }
+        for t in tokens
+    ]
+    if args.json:
+        for row in rows:
+            print(json.dumps(row))
+        return 0
+    if not rows:
+        print(f"{args.name} has no API tokens")
+    for r in rows:
+        print(
+            f"{r['prefix']}…  {r['state']:<8} issued {r['created_at']}  "
+            f"expires {r['expires_at'] or 'never'}  last used {r['last_used_at'] or 'never'}"
+        )
     return 0
 
 

@@ -24,10 +24,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from facesearch import __version__
 from facesearch.accountability import AccountabilityStore, AccountPolicy, Permission
-from facesearch.errors import ConfigError, FaceSearchError
+from facesearch.errors import ConfigError, FaceSearchError, InputError
 from facesearch.search import LEAD_NOTE, describe_expected
 from facesearch.server import api_admin, api_gallery, api_searches, formatting, pages, system
-from facesearch.server.auth import CSRF_FIELD, AuthMiddleware
+from facesearch.server.auth import CSRF_FIELD, AuthMiddleware, TrustedProxies
 from facesearch.server.context import Context
 from facesearch.server.errors import handle_error
 from facesearch.server.jobs import Jobs
@@ -54,11 +54,19 @@ an identification.** Log in with an API token: `Authorization: Bearer fs_...`
 
 def policy_for(settings: Settings) -> AccountPolicy:
     try:
+        if settings.token_lifetime_days < 0:
+            raise InputError("token_lifetime_days must not be negative (0: never expire)")
         return AccountPolicy(
             min_password_length=settings.min_password_length,
+            min_password_score=settings.min_password_score,
             max_failures=settings.login_max_failures,
             session_idle=timedelta(minutes=settings.session_idle_minutes),
             session_lifetime=timedelta(hours=settings.session_lifetime_hours),
+            token_lifetime=(
+                timedelta(days=settings.token_lifetime_days)
+                if settings.token_lifetime_days
+                else None
+            ),
         )
     except FaceSearchError as exc:
         raise ConfigError(f"account settings: {exc}") from exc
@@ -72,6 +80,7 @@ def _check(settings: Settings) -> None:
         raise ConfigError("rate limits must not be negative")
     if settings.server_request_timeout < 0:
         raise ConfigError("server_request_timeout must not be negative")
+    TrustedProxies.parse(settings.trusted_proxies)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -137,6 +146,7 @@ def create_app(settings: Settings) -> FastAPI:
         store=store,
         limiter=RateLimiter(settings.server_rate_limit),
         login_limiter=RateLimiter(settings.server_login_rate_limit),
+        trusted_proxies=TrustedProxies.parse(settings.trusted_proxies),
     )
     app.add_middleware(
         TimeoutMiddleware, seconds=settings.server_request_timeout, exempt=INGEST_PATHS
