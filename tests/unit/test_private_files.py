@@ -95,3 +95,13 @@ def test_opening_the_catalog_again_keeps_other_connections_locks(tmp_path: Path)
         assert first.state(MODEL).face_count == 2
     # while `first` is open, no other process may switch the file out of WAL mode
     assert other.stdout.strip() != "delete", other
+
+
+def test_accounts_first_still_makes_a_private_home(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        AccountabilityStore.open(tmp_path / "fresh" / "home").close()
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "fresh" / "home").stat().st_mode) == 0o700
+    assert loose_modes(tmp_path / "fresh" / "home") == []

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Protocol
 
 from facesearch.errors import CatalogError, InputError
+from facesearch.private import make_private_dir
 from facesearch.sqlite_wal import enable_wal
 
 log = logging.getLogger(__name__)
@@ -243,7 +244,7 @@ class Database:
     @classmethod
     def open(cls, path: Path, clock: Clock | None = None) -> Database:
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            make_private_dir(path.parent)
             if not path.exists():  # owner-only: it holds password hashes and probe images
                 os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
         except OSError as exc:
