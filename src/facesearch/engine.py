@@ -134,7 +134,7 @@ class Engine:
     # -- analysis ------------------------------------------------------------------------
     def read_input(self, image: ImageInput, name: str | None = None) -> Decodable:
         if isinstance(image, bytes):
-            return Decodable(name or "<bytes>", image)
+            return Decodable(name or "the photo", image)
         return read_file(Path(image), self.settings.max_file_bytes)
 
     def analyse(
