@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -141,7 +143,7 @@ def build_table(
 
 def save_table(table: CalibrationTable, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
     tmp.write_text(json.dumps(table.as_dict(), separators=(",", ":")))
     tmp.replace(path)
 

@@ -67,3 +67,20 @@ def test_shipped_table_for_sface() -> None:
     t = load_table(sface.model_id)
     assert t.impostor_pairs > 10_000_000
     assert 0.2 < t.threshold_for_fmr(1e-3) < 0.6
+
+
+def test_two_writers_of_one_table_do_not_collide(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 7, item 1 (unique temp names): two `calibrate --out` at once shared one temp file."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    x, labels = clustered()
+    t = build_table(x, labels, model_id="m:1", source="test")
+
+    def write(_: int) -> None:
+        for _ in range(40):
+            save_table(t, tmp_path / "c.json")
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(write, range(4)))
+    assert load_table("m:1", tmp_path / "c.json") == t
+    assert [p.name for p in tmp_path.iterdir()] == ["c.json"]

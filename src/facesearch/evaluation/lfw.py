@@ -13,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import secrets
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -153,7 +155,7 @@ def embed_images(
 def _save_cache(cache: Path, known: dict[str, tuple[npt.NDArray[np.float32], bool]]) -> None:
     cache.parent.mkdir(parents=True, exist_ok=True)
     keys = sorted(known)
-    tmp = cache.with_name(cache.stem + ".tmp.npz")
+    tmp = cache.with_name(f"{cache.stem}.{os.getpid()}-{secrets.token_hex(4)}.tmp.npz")
     np.savez(
         tmp,
         names=np.array(keys),
