@@ -1,0 +1,121 @@
+"""`facesearch audit verify` and `/api/v1/audit/verify` on a keyed, anchored trail (issue 7,
+item 7): a forged entry appended with a correct hash chain, a cut-off chain and a deleted
+anchor are named by seq and reason, with exit code 1, without a written-down head."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from facesearch.accountability import FILENAME, AccountabilityStore, entry_hash, local_actor
+from facesearch.settings import Settings
+
+PASSWORD = "correct-horse-battery-staple-42"
+
+
+def cli(home: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "facesearch", "--home", str(home), *args],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        timeout=120,
+        input=stdin,
+    )
+
+
+def forge_confirmed_decision(home: Path) -> int:
+    """What issue 7 did: append a correctly chained "confirmed" decision, head row moved."""
+    conn = sqlite3.connect(home / FILENAME)
+    seq, prev = conn.execute("SELECT seq, hash FROM audit_head").fetchone()
+    seq += 1
+    when = "2030-01-01T00:00:00.000000+00:00"
+    payload = {"search_seq": 1, "face_id": 7, "verdict": "confirmed"}
+    digest = entry_hash(seq, when, "inv2", "decision", "K-1", "review", payload, prev)
+    conn.execute(
+        "INSERT INTO audit_log VALUES (?, ?, 'inv2', 'decision', 'K-1', 'review', ?, ?, ?)",
+        (seq, when, json.dumps(payload, sort_keys=True, separators=(",", ":")), prev, digest),
+    )
+    conn.execute("UPDATE audit_head SET seq = ?, hash = ?", (seq, digest))
+    conn.execute("INSERT INTO decisions VALUES (?, 1, 7)", (seq,))  # its index row too
+    conn.commit()
+    conn.close()
+    return int(seq)
+
+
+def make_trail(home: Path) -> None:
+    for name, role in (("alice", "admin"), ("bob", "auditor")):
+        r = cli(home, "users", "add", name, "--role", role, "--password-stdin", stdin=PASSWORD)
+        assert r.returncode == 0, r.stderr
+
+
+def test_cli_verify_names_a_forged_appended_entry(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    make_trail(home)
+    r = cli(home, "audit", "verify")
+    assert r.returncode == 0 and "intact" in r.stdout, r.stdout + r.stderr
+    head = cli(home, "audit", "head").stdout.strip()
+    seq = forge_confirmed_decision(home)
+    for extra in ([], ["--head", head]):
+        r = cli(home, "audit", "verify", *extra)
+        assert r.returncode == 1, r.stdout
+        assert f"mac [{seq}]: entry {seq}" in r.stdout and "forged" in r.stdout
+        assert f"unanchored [{seq}]" in r.stdout
+        assert "Traceback" not in r.stderr
+    # the export of a broken trail still works (that is how it gets looked at)
+    r = cli(home, "audit", "export", "--format", "jsonl")
+    assert r.returncode == 0 and f'"seq":{seq}' in r.stdout
+
+
+def test_cli_verify_names_a_cut_chain_and_a_lost_anchor(tmp_path: Path) -> None:
+    from facesearch.accountability import default_anchor_file
+
+    home = tmp_path / "home"
+    make_trail(home)
+    cli(home, "audit", "export", "--format", "csv", "--out", str(tmp_path / "a.csv"))
+    conn = sqlite3.connect(home / FILENAME)
+    seq, _ = conn.execute("SELECT seq, hash FROM audit_head").fetchone()
+    (prev,) = conn.execute("SELECT hash FROM audit_log WHERE seq = ?", (seq - 1,)).fetchone()
+    for statement in (
+        "DROP TRIGGER audit_log_no_delete",
+        f"DELETE FROM audit_log WHERE seq = {seq}",
+        f"UPDATE audit_head SET seq = {seq - 1}, hash = '{prev}'",
+    ):
+        conn.execute(statement)
+    conn.commit()
+    conn.close()
+    r = cli(home, "audit", "verify")
+    assert r.returncode == 1 and f"truncated [{seq}]" in r.stdout, r.stdout
+    default_anchor_file(home).unlink()
+    r = cli(home, "audit", "verify")
+    assert r.returncode == 1 and "anchor-lost" in r.stdout and "is missing" in r.stdout
+    r = cli(home, "audit", "verify", "--anchor-lost")
+    assert r.returncode == 0 and "WARNING anchor-lost" in r.stdout, r.stdout
+
+
+def test_api_verify_says_the_same(tmp_path: Path, settings: Settings, serve: Any) -> None:
+    home = tmp_path / "home"
+    me = local_actor("tester")
+    with AccountabilityStore.open(home) as store:
+        store.accounts.add_user("aud", "auditor", PASSWORD, by=me)
+        token = store.accounts.issue_token("aud", by=me)
+    seq = forge_confirmed_decision(home)
+    with serve(settings.replace(home=home)) as url:
+        r = httpx.get(
+            url + "/api/v1/audit/verify",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+    assert r.status_code == 200
+    body = r.json()
+    assert body["ok"] is False
+    found = {(b["kind"], b["first"]) for b in body["breaks"]}
+    assert ("mac", seq) in found and ("unanchored", seq) in found
+    assert f"mac [{seq}]" in body["summary"]
