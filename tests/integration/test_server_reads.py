@@ -227,9 +227,23 @@ def test_failed_searches_are_logged(
             files={"photo": ("sky.jpg", sky(), "image/jpeg")},
             data={"case": "K-UI", "purpose": "ui attempt", "csrf_token": csrf},
         )
-        assert (r.status_code == 422 and "No face" in r.text) or "no face" in r.text
-    ui = entries_after(api, home, mark, action="search", actor="inv2")
-    assert [(e["case"], e["payload"]["outcome"]) for e in ui] == [("K-UI", "no_face")]
+        assert r.status_code == 422 and "no face" in r.text.lower()
+        r = browser.post(  # the form sent without a photo
+            "/search", data={"case": "K-UI-2", "purpose": "ui attempt", "csrf_token": csrf}
+        )
+        assert r.status_code == 422
+        ui = entries_after(api, home, mark, action="search", actor="inv2")
+        assert [(e["case"], e["payload"]["outcome"]) for e in ui] == [
+            ("K-UI", "no_face"),
+            ("K-UI-2", "bad_input"),
+        ]
+        assert ui[1]["payload"]["probe_sha256"] is None
+        # a failed search is shown to its author as what it is
+        for e in ui:
+            page = browser.get(f"/searches/{e['seq']}")
+            assert page.status_code == 200 and "failed" in page.text, page.text
+        recent = browser.get("/search").text
+        assert "failed (no face)" in recent
 
 
 def test_an_erased_candidate_cannot_be_decided(
