@@ -381,7 +381,11 @@ async def read_gallery(
         entry = None
         if search is not None:
             entry = visible_search(ctx.store, who.user, search)
-            listed = [int(c["face_id"]) for c in entry.payload.get("candidates", [])]
+            listed = [
+                c["face_id"]
+                for c in entry.payload.get("candidates", [])
+                if isinstance(c.get("face_id"), int)
+            ]
             if "face_id" in ids and ids["face_id"] not in listed:
                 raise NotFoundError(f"face {ids['face_id']} is not a candidate of search {search}")
             if "image_id" in ids and ids["image_id"] not in {
