@@ -59,6 +59,11 @@ def test_unreadable_upload_names_the_file(api: httpx.Client, home: Any) -> None:
         r = api.post(route, headers=auth, files={field: ("holiday.jpg", broken)}, data=form)
         assert r.status_code == 422, r.text
         assert "holiday.jpg" in message(r) and "BytesIO" not in r.text, r.text
+    for data in [b"just some text", b"\x89PNG\r\n\x1a\n" + b"x" * 100]:  # 415, 422
+        r = api.post(
+            "/api/v1/searches", headers=auth, files={"image": ("notes.jpg", data)}, data=FORM
+        )
+        assert r.status_code in (415, 422) and message(r).startswith("notes.jpg: "), r.text
     # a path or markup in the client's file name is cut down to a plain name
     r = api.post(
         "/api/v1/searches",

@@ -70,9 +70,11 @@ def sniff_image(data: bytes, max_pixels: int, name: str | None = None) -> tuple[
     415 if the bytes are not an image of a supported format, 413 over ``max_pixels``,
     422 (CorruptImageError) if they start like an image but cannot be read.
     """
+    label = name or "the uploaded photo"
     if not _magic_image(data[:16]):
         raise UnsupportedMediaError(
-            "not an image: JPEG, PNG, WebP, BMP, TIFF or GIF expected (read from the bytes)"
+            f"{label}: not an image: JPEG, PNG, WebP, BMP, TIFF or GIF expected "
+            "(read from the bytes)"
         )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -80,14 +82,14 @@ def sniff_image(data: bytes, max_pixels: int, name: str | None = None) -> tuple[
             with Image.open(io.BytesIO(data)) as image:
                 fmt, (width, height) = str(image.format), image.size
         except Image.DecompressionBombError as exc:
-            raise PayloadTooLargeError(bomb_message(exc, max_pixels)) from exc
+            raise PayloadTooLargeError(f"{label}: {bomb_message(exc, max_pixels)}") from exc
         except Exception as exc:  # Pillow raises many kinds for broken headers
-            raise CorruptImageError(_unreadable(exc), name or "the uploaded photo") from exc
+            raise CorruptImageError(_unreadable(exc), label) from exc
     if fmt not in FORMATS:
-        raise UnsupportedMediaError(f"image format {fmt} is not supported")
+        raise UnsupportedMediaError(f"{label}: image format {fmt} is not supported")
     if width * height > max_pixels:
         raise PayloadTooLargeError(
-            f"image is {width} x {height} = {width * height:,} pixels, "
+            f"{label}: image is {width} x {height} = {width * height:,} pixels, "
             f"over the limit of {max_pixels:,}"
         )
     return fmt, width, height
