@@ -24,6 +24,10 @@ are logged and replaced by a generic one.
     429 rate_limited           too many requests (Retry-After says when to come back)
     500 internal, model_error, config_error
     503 timeout, busy, catalog_error, index_error
+
+Ids in paths are SQLite integers (0 .. 2**63 - 1): the ``int`` path convertor is replaced
+here by one that matches only those, so ``/api/v1/faces/9223372036854775808`` is a 404 like
+any other face that does not exist, never an overflow deep in a store.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.convertors import IntegerConvertor, register_url_convertor
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from facesearch.errors import (
@@ -51,6 +56,29 @@ from facesearch.errors import (
 )
 
 log = logging.getLogger(__name__)
+
+INT64_MAX = 2**63 - 1
+
+
+def _at_most(bound: str) -> str:
+    """A regular expression for the decimal numbers from 0 to ``bound`` (no sign)."""
+    n = len(bound)
+    alternatives = [f"[0-9]{{1,{n - 1}}}"] if n > 1 else []
+    for i, digit in enumerate(bound):
+        if digit != "0":
+            tail = f"[0-9]{{{n - i - 1}}}" if n - i - 1 else ""
+            alternatives.append(f"{bound[:i]}[0-{int(digit) - 1}]{tail}")
+    alternatives.append(bound)
+    return "(?:" + "|".join(alternatives) + ")"
+
+
+class IdConvertor(IntegerConvertor):
+    """``{name:int}`` in a path: 0 .. 2**63 - 1 (what SQLite stores); larger does not match."""
+
+    regex = _at_most(str(INT64_MAX))
+
+
+register_url_convertor("int", IdConvertor())
 
 
 class ServerError(FaceSearchError):
