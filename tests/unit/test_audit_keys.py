@@ -329,3 +329,8 @@ def test_stripping_the_keys_to_pass_for_an_old_trail_is_caught(paths, keyed):
     report = keyed.verify()
     assert not report.ok
     assert BreakKind.KEY in {b.kind for b in report.breaks}
+
+
+def test_a_deleted_keying_record_is_named_not_a_crash(keyed):
+    tamper(keyed, "DELETE FROM audit_keying")
+    assert kinds(keyed.verify()) == [(BreakKind.KEY, None, None)]

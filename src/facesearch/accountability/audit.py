@@ -28,6 +28,8 @@ from facesearch.accountability.chain import (
     GENESIS_HASH,
     AuditHead,
     AuditReport,
+    BreakKind,
+    ChainBreak,
     Seal,
     canonical_json,
     entry_hash,
@@ -559,7 +561,15 @@ class AuditTrail:
         order appenders take them in), so that no append commits in between.
         """
         with self._db.read() as conn, self._keyring.anchor.shared():
-            keying = _keying_row(conn)
+            keying = conn.execute(_KEYING).fetchone()
+            if keying is None:
+                gone = ChainBreak(
+                    BreakKind.KEY,
+                    None,
+                    None,
+                    "the audit_keying record is gone from the file: the MACs cannot be checked",
+                )
+                return verify_chain(conn, expected_head).with_findings([gone])
             key, problem = None, None
             try:
                 key = self._keyring.key(create=False)
