@@ -242,6 +242,13 @@ class Settings:
             "subject exports) per minute per user before the server answers 429. 0 = no limit."
         ),
     )
+    server_min_free_bytes: int = field(
+        default=256 * 1024 * 1024,
+        metadata=_doc(
+            "Free bytes on the home's disk below which /health answers 503 (storage nearly "
+            "full: ingest and the audit trail would fail)."
+        ),
+    )
     audit_key_file: Path | None = field(
         default=None,
         metadata=_doc(

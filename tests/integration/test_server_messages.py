@@ -191,12 +191,10 @@ def test_health_fails_when_the_home_is_not_writable(server_home: Any, serve: Any
 def test_health_fails_when_the_disk_is_nearly_full(
     server_home: Any, serve: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from facesearch.server import system
-
     h = server_home("health-full")
-    with serve(h.settings) as base:
-        free = shutil.disk_usage(h.home).free
-        monkeypatch.setattr(system, "MIN_FREE_BYTES", free * 4)  # as if the disk were full
+    free = shutil.disk_usage(h.home).free
+    # as if the disk were full
+    with serve(h.settings.replace(server_min_free_bytes=free * 4)) as base:
         r = httpx.get(base + "/health", timeout=30)
         assert r.status_code == 503, r.text
         body = r.json()

@@ -3,7 +3,7 @@
 ``/health`` answers without login (for load balancers; it says nothing about the gallery):
 ``{"status": "ok", "version", "storage": {"writable", "free_bytes", "min_free_bytes"}}``, or
 503 with ``"status": "unavailable"`` and a ``"reason"`` when the home folder cannot be written
-or its disk has less than ``MIN_FREE_BYTES`` free.
+or its disk has less than ``settings.server_min_free_bytes`` free.
 ``/metrics`` (Prometheus text) is for admins and auditors, e.g. a scraper with an admin's API
 token. ``/openapi.json`` and ``/docs`` (a page rendered here from the OpenAPI document, with
 no script from elsewhere) are for any logged-in user.
@@ -31,7 +31,6 @@ router = APIRouter(tags=["system"])
 
 # /health answers 503 when the home's disk has less free than this: ingest, the audit trail
 # and the index files could no longer be written.
-MIN_FREE_BYTES = 256 * 1024 * 1024
 
 Anyone = Annotated[Principal, Depends(authenticated)]
 Ctx = Annotated[Context, Depends(ctx)]
@@ -43,7 +42,9 @@ Ctx = Annotated[Context, Depends(ctx)]
     responses={503: {"description": "Storage problem: the home is not writable or nearly full"}},
 )
 async def health(c: Ctx) -> JSONResponse:
-    storage = await anyio.to_thread.run_sync(check_storage, c.settings.home)
+    storage = await anyio.to_thread.run_sync(
+        check_storage, c.settings.home, c.settings.server_min_free_bytes
+    )
     body: dict[str, Any] = {"status": "ok", "version": __version__, "storage": storage}
     problems = storage_problems(storage)
     if problems:
@@ -52,7 +53,7 @@ async def health(c: Ctx) -> JSONResponse:
     return JSONResponse(body, status_code=503 if problems else 200)
 
 
-def check_storage(home: Path) -> dict[str, Any]:
+def check_storage(home: Path, min_free_bytes: int) -> dict[str, Any]:
     """Whether a file can be created in ``home`` (a tiny temporary one, removed at once) and
     how many bytes its file system has free. Cheap: a create, an unlink and a statvfs."""
     writable, error = True, None
@@ -69,7 +70,7 @@ def check_storage(home: Path) -> dict[str, Any]:
     out: dict[str, Any] = {
         "writable": writable,
         "free_bytes": free,
-        "min_free_bytes": MIN_FREE_BYTES,
+        "min_free_bytes": min_free_bytes,
     }
     if error is not None:
         out["error"] = error
