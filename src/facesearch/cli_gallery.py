@@ -162,6 +162,11 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
             print(f"  failed: {fail['path']}: {fail['reason']}", file=sys.stderr)
         if len(summary.failed) > 20:
             print(f"  ... and {len(summary.failed) - 20} more (see --json)", file=sys.stderr)
+        for skip in summary.skipped[:20]:  # archive members not ingested on purpose
+            print(f"  skipped: {skip['path']}: {skip['reason']}", file=sys.stderr)
+        if summary.skipped_count > 20:
+            more = summary.skipped_count - 20
+            print(f"  ... and {more} more skipped (see --json)", file=sys.stderr)
     return 0
 
 
@@ -243,6 +248,8 @@ def cmd_forget(args: argparse.Namespace, settings: Settings) -> int:
             purpose=args.purpose,
         )
     out = {**result.as_dict(), "audit_seq": entry.seq}
+    if args.like is not None:  # kept probe photos of the person, deleted too
+        out["probes_deleted"] = entry.payload.get("probes_deleted", {}).get("count", 0)
     if args.json:
         _emit(out)
     else:
@@ -257,6 +264,8 @@ def cmd_forget(args: argparse.Namespace, settings: Settings) -> int:
                 "the probe was added to the erasure blocklist: matching faces are skipped "
                 "at future ingests"
             )
+        if "probes_deleted" in out:
+            print(f"deleted {out['probes_deleted']} kept probe photo(s) showing the person")
     return 0
 
 

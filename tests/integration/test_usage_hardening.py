@@ -172,3 +172,19 @@ def test_cli_export_without_accounts_needs_no_case_but_is_logged(
         last = s.audit.entries(limit=None)[-1]
     assert last.action == "read" and last.payload["what"] == "subject_export"
     assert last.case is None and last.actor.startswith("os:")
+
+
+def test_cli_forget_like_reports_the_kept_probes_it_deleted(home: Any, probe_photo: Any) -> None:
+    use = ["--case", "K-L", "--purpose", "search, then erasure"]
+    probe = probe_photo("Gerhard_Schroeder", 10)
+    r = cli(home.home, home.settings, "search", str(probe), *use)
+    assert r.returncode == 0, r.stderr
+    like = str(probe_photo("Gerhard_Schroeder", 11))
+    r = cli(home.home, home.settings, "forget", "--like", like, "--reason", "DSR-9", "--json", *use)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["probes_deleted"] == 1 and out["faces_removed"] >= 1
+    r = cli(home.home, home.settings, "forget", "--like", like, "--reason", "DSR-9", *use)
+    assert r.returncode == 0 and "0 kept probe photo(s)" in r.stdout, r.stdout
+    with AccountabilityStore.open(home.home) as s, pytest.raises(NotFoundError):
+        s.probes.get(sha(probe))

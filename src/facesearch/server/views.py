@@ -177,6 +177,7 @@ def erasure_view(result: ForgetResult, entry: AuditEntry) -> dict[str, Any]:
         "index_vectors_removed": result.index_vectors_removed,
         "blocklisted": result.blocklisted,
         "uploaded_files_deleted": entry.payload.get("uploaded_files_deleted", 0),
+        "probes_deleted": entry.payload.get("probes_deleted", {}).get("count", 0),
     }
 
 
