@@ -119,3 +119,41 @@ def test_api_verify_says_the_same(tmp_path: Path, settings: Settings, serve: Any
     found = {(b["kind"], b["first"]) for b in body["breaks"]}
     assert ("mac", seq) in found and ("unanchored", seq) in found
     assert f"mac [{seq}]" in body["summary"]
+
+
+def test_cli_and_server_appending_at_once_keep_chain_and_anchor_whole(
+    tmp_path: Path, settings: Settings, serve: Any
+) -> None:
+    from facesearch.accountability import default_anchor_file
+
+    home = tmp_path / "home"
+    me = local_actor("tester")
+    with AccountabilityStore.open(home) as store:
+        store.accounts.add_user("aud", "auditor", PASSWORD, by=me)
+        token = store.accounts.issue_token("aud", by=me)
+    auth = {"Authorization": f"Bearer {token}"}
+    with serve(settings.replace(home=home)) as url:
+        # every export is an audit entry: the server's and the CLI's go into one chain at once
+        export = [sys.executable, "-m", "facesearch", "--home", str(home), "audit", "export"]
+        clis = [
+            subprocess.Popen(
+                [*export, "--format", "jsonl", "--out", str(tmp_path / f"cli{i}.jsonl")],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+            for i in range(4)
+        ]
+        with httpx.Client(base_url=url, headers=auth, timeout=60) as api:
+            n_api = 0  # the server exports for as long as the CLIs run, and a few more
+            while n_api < 5 or any(p.poll() is None for p in clis):
+                assert api.get("/api/v1/audit/export?format=jsonl").status_code == 200
+                n_api += 1
+        errors = [p.communicate(timeout=120)[1] for p in clis]
+        assert [p.returncode for p in clis] == [0] * 4, errors
+        with httpx.Client(base_url=url, headers=auth, timeout=60) as api:
+            body = api.get("/api/v1/audit/verify").json()
+    assert body["ok"] is True, body["summary"]
+    assert body["entries"] == 2 + n_api + 4  # the user, its token, then the exports
+    lines = [json.loads(x) for x in default_anchor_file(home).read_text().splitlines()]
+    heads = sorted(x["seq"] for x in lines if not x.get("start"))
+    assert heads == list(range(1, body["entries"] + 1))
