@@ -284,24 +284,24 @@ def test_an_erased_candidate_cannot_be_decided(
     }
 
 
-# Last: it spends admin1's reads.
+# Last: it spends inv2's reads.
 def test_bulk_reads_are_rate_limited_per_user(api: httpx.Client, home: Any) -> None:
-    admin = home.auth("admin1")
+    reader = home.auth("inv2")
     start = head(api, home)
-    spent = len(entries_after(api, home, 0, action="read", actor="admin1"))
+    spent = len(entries_after(api, home, 0, action="read", actor="inv2"))
     answers = [
-        api.get(f"/api/v1/images/{(n % 30) + 1}/file", headers=admin)
+        api.get(f"/api/v1/images/{(n % 30) + 1}/file", headers=reader)
         for n in range(READ_LIMIT + 10)
     ]
     codes = [r.status_code for r in answers]
-    # a full bucket less what admin1 read before serves at once; then 429 (it refills slowly)
+    # a full bucket less what inv2 read before serves at once; then 429 (it refills slowly)
     assert codes[: READ_LIMIT - spent] == [200] * (READ_LIMIT - spent)
     assert 429 in codes, codes
     limited = answers[codes.index(429)]
     assert limited.json()["error"]["code"] == "rate_limited"
     assert int(limited.headers["retry-after"]) >= 1
     # another user is not held back
-    assert api.get("/api/v1/images/1/file", headers=home.auth("inv1")).status_code == 200
-    served = [e for e in entries_after(api, home, start, action="read", actor="admin1")]
+    assert api.get("/api/v1/images/1/file", headers=home.auth("admin1")).status_code == 200
+    served = [e for e in entries_after(api, home, start, action="read", actor="inv2")]
     assert len(served) == codes.count(200)
     assert all(e["payload"]["what"] == "image_file" for e in served)
