@@ -51,7 +51,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -428,14 +428,19 @@ def _kept_probes_like(
     if person.embedding is None:
         return []
     limit = engine.calibration.threshold_for_fmr(max_fmr or engine.settings.blocklist_max_fmr)
+    digests = store.probes.kept()
+
+    def probes() -> Iterator[Decodable]:  # read as the pipeline pulls them (bounded memory)
+        for digest in digests:
+            try:
+                data = store.probes.get(digest)
+            except NotFoundError:  # its time ran out meanwhile: an empty image, skipped
+                data = b""
+            yield Decodable(f"kept probe {digest[:12]}", data)
+
     found = []
-    for digest in store.probes.kept():
-        try:
-            data = store.probes.get(digest)
-            faces = engine.pipeline.analyse_one(Decodable("kept probe", data))
-        except FaceSearchError:  # gone meanwhile, or unreadable: nothing to compare
-            continue
-        if any(
+    for digest, faces in zip(digests, engine.pipeline.run(probes()), strict=True):
+        if isinstance(faces, ImageFaces) and any(
             f.embedding is not None and float(f.embedding @ person.embedding) >= limit
             for f in faces.faces
         ):
