@@ -264,3 +264,32 @@ def test_the_common_password_list_ships_with_the_package():
     assert any(fnmatch.fnmatch("data/common-passwords.txt", p) for p in patterns)
     deps = config["project"]["dependencies"]
     assert any(d.startswith("zxcvbn") for d in deps)
+
+
+def test_token_use_is_not_written_in_the_request_path(store, people, clock):
+    """A use is noted in memory and written later with the others: no request waits for it."""
+    token = store.accounts.issue_token("alice", by=people["alice"])
+    clock.advance(seconds=5)
+    store.accounts.user_for_token(token)
+    assert raw(store, "SELECT last_used_at FROM api_tokens") == [(None,)]
+    clock.advance(seconds=61)  # a minute later the next use writes both (the later one)
+    store.accounts.user_for_token(token)
+    (stored,) = raw(store, "SELECT last_used_at FROM api_tokens")[0]
+    assert stored == (T0 + timedelta(seconds=66)).isoformat(timespec="microseconds")
+
+
+def test_token_uses_are_written_when_the_store_closes(tmp_path: Path, clock: FakeClock):
+    with AccountabilityStore.open(tmp_path, clock=clock, hasher=CHEAP) as s:
+        s.accounts.add_user("alice", Role.INVESTIGATOR, PW, by=ROOT)
+        token = s.accounts.issue_token("alice", by=ROOT)
+        s.accounts.user_for_token(token)
+    with AccountabilityStore.open(tmp_path, clock=clock, hasher=CHEAP) as s:
+        assert s.accounts.tokens("alice")[0].last_used_at == T0
+
+
+def raw(store: AccountabilityStore, sql: str) -> list[tuple[object, ...]]:
+    conn = sqlite3.connect(store.path)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()

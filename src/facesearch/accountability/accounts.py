@@ -21,7 +21,9 @@ API tokens (``fs_`` + 43 urlsafe characters, 256 random bits) and browser sessio
 once and stored only as SHA-256 digests: they are random, so a fast hash is enough. A token
 expires ``token_lifetime`` after it was issued, and every token of a user is revoked when their
 password is set or their account disabled (enabling it again revives none). Its last use is
-kept, refreshed at most once a minute so that the API does not write on every request.
+kept to the minute: a use is noted in memory and written with the others at most once a minute
+(``flush_token_use``; also before ``tokens()`` reads them and when the store closes), so that no
+API request waits for a write. A crash loses at most the last minute of last-use times.
 
 Every change to an account is written to the audit trail in the same transaction.
 
@@ -35,11 +37,13 @@ from __future__ import annotations
 
 import getpass
 import hashlib
+import logging
 import math
 import os
 import re
 import secrets
 import sqlite3
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -56,6 +60,7 @@ from facesearch.accountability.chain import BreakKind, ChainBreak
 from facesearch.accountability.db import Database, format_time, parse_time
 from facesearch.errors import (
     AuthenticationError,
+    FaceSearchError,
     InputError,
     NotFoundError,
     PermissionDeniedError,
@@ -75,6 +80,8 @@ __all__ = [
     "local_actor",
     "require",
 ]
+
+log = logging.getLogger(__name__)
 
 MIN_PASSWORD_LENGTH = 12  # the default of the min_password_length setting
 MAX_PASSWORD_LENGTH = 1024
@@ -362,6 +369,9 @@ class Accounts:
         self._hasher = hasher
         self._dummy_hash: str | None = None
         self._common: frozenset[str] | None = None
+        self._uses: dict[int, datetime] = {}  # token id -> last use not yet written
+        self._uses_lock = threading.Lock()
+        self._uses_since: datetime | None = None  # when the oldest of them was noted
 
     # --- users ----------------------------------------------------------------------------
 
@@ -690,6 +700,7 @@ class Accounts:
 
     def tokens(self, name: str) -> list[TokenInfo]:
         """Every token of a user, oldest first, with its state now."""
+        self.flush_token_use()
         now = self._db.now()
         with self._db.read() as conn:
             row = self._existing(conn, name)
@@ -741,15 +752,37 @@ class Accounts:
             raise AuthenticationError(
                 f"this API token expired on {expires.date().isoformat()}; issue a new one"
             )
-        last = _maybe_time(row["last_used_at"])
-        if last is None or now - last >= TOKEN_TOUCH_INTERVAL:
+        self._note_use(int(row["tid"]), _maybe_time(row["last_used_at"]), now)
+        return _user(row)
+
+    def _note_use(self, token_id: int, stored: datetime | None, now: datetime) -> None:
+        """Remember a token's use (to the minute); write the uses once a minute at most."""
+        with self._uses_lock:
+            noted = self._uses.get(token_id)
+            seen = max((t for t in (stored, noted) if t is not None), default=None)
+            if seen is None or now - seen >= TOKEN_TOUCH_INTERVAL:
+                self._uses[token_id] = now
+                if self._uses_since is None:
+                    self._uses_since = now
+            due = self._uses_since is not None and now - self._uses_since >= TOKEN_TOUCH_INTERVAL
+        if due:
+            self.flush_token_use()
+
+    def flush_token_use(self) -> None:
+        """Write the token uses noted since the last flush (a failure only logs a warning)."""
+        with self._uses_lock:
+            uses, self._uses, self._uses_since = self._uses, {}, None
+        if not uses:
+            return
+        try:
             with self._db.write() as conn:
-                conn.execute(
+                conn.executemany(
                     "UPDATE api_tokens SET last_used_at = ? WHERE id = ? "
                     "AND (last_used_at IS NULL OR last_used_at < ?)",
-                    (format_time(now), row["tid"], format_time(now - TOKEN_TOUCH_INTERVAL)),
+                    [(format_time(t), tid, format_time(t)) for tid, t in uses.items()],
                 )
-        return _user(row)
+        except FaceSearchError as exc:
+            log.warning("could not record when API tokens were last used: %s", exc)
 
     def _expiry(self, created_at: str, expires_at: str | None) -> datetime | None:
         """When a token stops working: its own expiry, or its issue + the lifetime now in

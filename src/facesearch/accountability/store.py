@@ -109,6 +109,7 @@ class AccountabilityStore:
         return report.accepting(BreakKind.ANCHOR_LOST) if anchor_lost else report
 
     def close(self) -> None:
+        self.accounts.flush_token_use()  # last uses of API tokens noted since the last write
         self._db.close()
 
     def __enter__(self) -> AccountabilityStore:
