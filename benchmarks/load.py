@@ -12,6 +12,21 @@ until --duration seconds or --max-requests requests in all. Only 127.0.0.1 is ev
 
 Prints a table and writes benchmarks/results/load.json: requests, errors (any answer but 201),
 throughput, latency p50/p90/p99/max.
+
+Big images (issue 7, item 8):
+
+    .venv/bin/python benchmarks/load.py --big                # 16 concurrent 8,944 x 8,944 PNGs
+    .venv/bin/python benchmarks/load.py --big --src /tmp/old/src --label before
+
+--big sends --concurrency (default 16) searches at once, one per investigator, each with an
+8,944 x 8,944 PNG (a grey frame around one LFW face, some 230 KB: far under the byte limit,
+under the pixel limit). A client honours 503/429 answers with Retry-After and tries again, as
+a well-behaved one would; the table shows the wall time until every search had its answer,
+the latency of each, how often it was told to come back, and the server's peak memory
+(VmHWM) and its memory before the burst. --src runs the server (and the ingest) from another
+source tree, e.g. an older commit checked out with ``git worktree add /tmp/old <commit>``, to
+measure before and after on one machine. Writes benchmarks/results/load-big[-LABEL].json,
+with the CPU model and flags.
 """
 
 from __future__ import annotations
@@ -36,7 +51,7 @@ import httpx
 REPO = Path(__file__).resolve().parent.parent
 LFW = Path(os.environ.get("FACESEARCH_LFW_DIR", REPO.parent / "shared" / "data" / "lfw"))
 RESULTS = REPO / "benchmarks" / "results" / "load.json"
-PASSWORD = "load-test-password-1"
+PASSWORD = "Quartz-lantern-orbit-7291"
 
 
 def people(n: int, per_person: int) -> list[str]:
@@ -58,36 +73,66 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def cli(home: Path, *args: str, stdin: str | None = None) -> str:
+SANDBOX: dict[str, str] = {}  # XDG folders of this run (audit key and anchor files)
+
+
+def server_env(src: str | None) -> dict[str, str]:
+    """The environment of facesearch processes: this run's XDG folders, and ``src`` (another
+    source tree) first on the path if given."""
+    env = {**os.environ, **SANDBOX}
+    if src:
+        env["PYTHONPATH"] = str(Path(src).resolve())
+    return env
+
+
+def cli(home: Path, *args: str, stdin: str | None = None, src: str | None = None) -> str:
     r = subprocess.run(
         [sys.executable, "-m", "facesearch", "--home", str(home), *args],
         capture_output=True,
         text=True,
         input=stdin,
         check=False,
+        env=server_env(src),
     )
     if r.returncode != 0:
         raise SystemExit(f"facesearch {' '.join(args)} failed: {r.stderr}")
     return r.stdout
 
 
-def prepare(home: Path, args: argparse.Namespace, who: list[str]) -> dict[str, str]:
-    """Ingest the gallery and add one investigator (with a token) per worker."""
-    from facesearch.accountability import AccountabilityStore, local_actor
+USERS_SCRIPT = """
+import json, sys
+from pathlib import Path
+from facesearch.accountability import AccountabilityStore, local_actor
+home, n, password = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+me, tokens = local_actor("load-test"), {}
+with AccountabilityStore.open(home) as store:
+    for i in range(n):
+        name = f"load{i:02d}"
+        store.accounts.add_user(name, "investigator", password, by=me)
+        tokens[name] = store.accounts.issue_token(name, by=me)
+print(json.dumps(tokens))
+"""
 
+
+def prepare(home: Path, args: argparse.Namespace, who: list[str]) -> dict[str, str]:
+    """Ingest the gallery and add one investigator (with a token) per worker, with the code
+    the server will run (``--src``)."""
     listing = home.parent / "gallery.txt"
     listing.write_text(
         "\n".join(str(photo(p, n)) for p in who for n in range(1, args.per_person + 1)) + "\n"
     )
     print(f"ingesting {len(who) * args.per_person} LFW photos of {len(who)} people ...")
-    print("  " + cli(home, "ingest", str(listing), "--label-from-dir").strip())
-    tokens = {}
-    me = local_actor("load-test")
-    with AccountabilityStore.open(home) as store:
-        for i in range(args.users):
-            name = f"load{i:02d}"
-            store.accounts.add_user(name, "investigator", PASSWORD, by=me)
-            tokens[name] = store.accounts.issue_token(name, by=me)
+    print("  " + cli(home, "ingest", str(listing), "--label-from-dir", src=args.src).strip())
+    r = subprocess.run(
+        [sys.executable, "-c", USERS_SCRIPT, str(home), str(args.users), PASSWORD],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=server_env(args.src),
+    )
+    if r.returncode != 0:
+        raise SystemExit(f"adding the users failed: {r.stderr}")
+    tokens: dict[str, str] = json.loads(r.stdout)
     return tokens
 
 
@@ -153,6 +198,97 @@ async def drive(
         return out, time.monotonic() - started
 
 
+def big_png(side: int = 8944) -> bytes:
+    """A side x side PNG: a grey frame around one LFW photo (enlarged to 1,000 px, so that its
+    face is found), well under a megabyte."""
+    import io
+
+    from PIL import Image
+
+    canvas = Image.new("RGB", (side, side), (128, 128, 128))
+    face = Image.open(photo("Colin_Powell", 10)).convert("RGB").resize((1000, 1000))
+    canvas.paste(face, (side // 2, side // 3))
+    buf = io.BytesIO()
+    canvas.save(buf, format="PNG", optimize=True)
+    return buf.getvalue()
+
+
+async def big_search(
+    client: httpx.AsyncClient, token: str, data: bytes, out: list[dict[str, Any]]
+) -> None:
+    """One search, tried again after Retry-After when the server says 503 or 429."""
+    started = time.perf_counter()
+    told_to_wait = 0
+    while True:
+        try:
+            r = await client.post(
+                "/api/v1/searches",
+                headers={"Authorization": f"Bearer {token}"},
+                files={"image": ("big.png", data, "image/png")},
+                data={"case": "LOAD-BIG", "purpose": "big image load test"},
+            )
+            status = r.status_code
+        except httpx.HTTPError:
+            status = 0
+        if status in (429, 503) and "retry-after" in r.headers and told_to_wait < 100:
+            told_to_wait += 1
+            await asyncio.sleep(float(r.headers["retry-after"]))
+            continue
+        break
+    out.append(
+        {"seconds": time.perf_counter() - started, "status": status, "retries": told_to_wait}
+    )
+
+
+async def drive_big(
+    url: str, tokens: list[str], data: bytes, args: argparse.Namespace
+) -> tuple[list[dict[str, Any]], float]:
+    async with httpx.AsyncClient(base_url=url, timeout=600) as client:
+        # warm up: models and index loaded, one small search (not counted)
+        r = await client.post(
+            "/api/v1/searches",
+            headers={"Authorization": f"Bearer {tokens[0]}"},
+            files={"image": ("p.jpg", photo("Colin_Powell", 10).read_bytes(), "image/jpeg")},
+            data={"case": "LOAD-0", "purpose": "warm-up"},
+        )
+        print(f"warm-up search: {r.status_code}")
+        out: list[dict[str, Any]] = []
+        started = time.monotonic()
+        await asyncio.gather(
+            *(
+                big_search(client, tokens[i % len(tokens)], data, out)
+                for i in range(args.concurrency)
+            )
+        )
+        return out, time.monotonic() - started
+
+
+def memory_kib(pid: int) -> dict[str, int]:
+    """VmRSS and VmHWM (peak) of a process, in KiB."""
+    out = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            out[key] = int(value.split()[0])
+    return out
+
+
+def cpu() -> dict[str, Any]:
+    """The CPU model and flags (from /proc/cpuinfo), for the record."""
+    model, flags = platform.processor() or platform.machine(), ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and not model.startswith(value.strip()):
+                model = value.strip()
+            if key.strip() == "flags":
+                flags = value.strip()
+                break
+    except OSError:
+        pass
+    return {"model": model, "flags": flags, "cpus": os.cpu_count()}
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     k = max(0, min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1))))
@@ -169,12 +305,23 @@ def main() -> int:
     ap.add_argument("--users", type=int, default=50, help="investigators (own server only)")
     ap.add_argument("--people", type=int, default=40)
     ap.add_argument("--per-person", type=int, default=5)
+    ap.add_argument("--big", action="store_true", help="concurrent searches of a huge PNG")
+    ap.add_argument("--src", help="run the server from this source tree (before/after runs)")
+    ap.add_argument("--label", default="", help="--big: a name for this run (before, after)")
     args = ap.parse_args()
+    if args.big and "--concurrency" not in sys.argv:
+        args.concurrency = 16
+    if args.big and "--users" not in sys.argv:
+        args.users = args.concurrency
+    if args.big and args.url:
+        raise SystemExit("--big starts its own server (to read its memory); drop --url")
 
     who = people(args.people, args.per_person)
     probes = [photo(p, args.per_person + k).read_bytes() for p in who for k in (1, 2, 3)]
     server: subprocess.Popen[str] | None = None
     tmp = tempfile.TemporaryDirectory(prefix="facesearch-load-")
+    for var in ("XDG_CONFIG_HOME", "XDG_STATE_HOME"):
+        SANDBOX[var] = str(Path(tmp.name) / var.lower())
     try:
         if args.url:
             host = urlparse(args.url).hostname
@@ -201,8 +348,9 @@ def main() -> int:
                     str(port),
                 ],
                 stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
                 text=True,
+                env=server_env(args.src),
             )
             deadline = time.monotonic() + 120
             while True:
@@ -214,6 +362,9 @@ def main() -> int:
                 if server.poll() is not None or time.monotonic() > deadline:
                     raise SystemExit("the server did not start")
                 time.sleep(0.2)
+        if args.big:
+            assert server is not None
+            return report_big(server.pid, url, tokens, args)
         print(
             f"{args.concurrency} concurrent searches against {url} for up to {args.duration:g} s "
             f"or {args.max_requests} requests ..."
@@ -265,6 +416,57 @@ def main() -> int:
     RESULTS.write_text(json.dumps(report, indent=1) + "\n")
     print(f"\nwritten {RESULTS}")
     return 0 if report["errors"] == 0 and report["requests"] > 0 else 1
+
+
+def report_big(pid: int, url: str, tokens: list[str], args: argparse.Namespace) -> int:
+    data = big_png()
+    print(
+        f"{args.concurrency} concurrent searches of an 8944 x 8944 PNG ({len(data):,} bytes) "
+        f"against {url} (server from {args.src or 'this tree'}) ..."
+    )
+    before = memory_kib(pid)
+    results, seconds = asyncio.run(drive_big(url, tokens, data, args))
+    after = memory_kib(pid)
+    latencies = [r["seconds"] for r in results if r["status"] == 201]
+    statuses: dict[str, int] = {}
+    for r in results:
+        statuses[str(r["status"])] = statuses.get(str(r["status"]), 0) + 1
+    report: dict[str, Any] = {
+        "label": args.label,
+        "src": args.src or str(REPO / "src"),
+        "image": {"width": 8944, "height": 8944, "format": "PNG", "bytes": len(data)},
+        "concurrency": args.concurrency,
+        "answers_by_status": statuses,
+        "retries_after_503_or_429": sum(r["retries"] for r in results),
+        "wall_seconds": round(seconds, 2),
+        "latency_s": {
+            "p50": round(percentile(latencies, 50), 2) if latencies else None,
+            "max": round(max(latencies), 2) if latencies else None,
+        },
+        "server_memory_mib": {
+            "rss_before_burst": round(before["VmRSS"] / 1024),
+            "peak": round(after["VmHWM"] / 1024),
+            "rss_after_burst": round(after["VmRSS"] / 1024),
+        },
+        "machine": {**cpu(), "python": platform.python_version()},
+    }
+    mem, lat = report["server_memory_mib"], report["latency_s"]
+    print()
+    print("| run | searches | answers | retries | wall s | p50 s | max s | RSS before MiB "
+          "| peak MiB | RSS after MiB |")  # fmt: skip
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print(
+        f"| {args.label or '-'} | {args.concurrency} | {statuses} | "
+        f"{report['retries_after_503_or_429']} | {report['wall_seconds']} | {lat['p50']} | "
+        f"{lat['max']} | {mem['rss_before_burst']} | {mem['peak']} | {mem['rss_after_burst']} |"
+    )
+    print(f"\nCPU: {report['machine']['model']}, {report['machine']['cpus']} cores")
+    name = f"load-big-{args.label}.json" if args.label else "load-big.json"
+    out = RESULTS.parent / name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1) + "\n")
+    print(f"written {out}")
+    return 0 if statuses == {"201": args.concurrency} else 1
 
 
 if __name__ == "__main__":

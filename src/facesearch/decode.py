@@ -17,10 +17,13 @@ coordinates found on ``pixels`` by ``reduction`` to map them back (``Decoded.wid
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 import re
 import warnings
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,10 +80,14 @@ def decode_image(
     max_bytes: int,
     max_pixels: int,
     min_side: int = 0,
+    admit: Callable[[int], AbstractContextManager[object]] | None = None,
 ) -> Decoded:
     """Decode ``data``; every failure is an ImageError naming ``source``.
 
-    ``min_side`` > 0 allows decoding at reduced size (see the module docstring)."""
+    ``min_side`` > 0 allows decoding at reduced size (see the module docstring). ``admit(n)``,
+    if given, is entered before the pixels are decoded and left once they are converted, ``n``
+    being the pixels decoded (before any ``Image.reduce``): a caller can bound how many pixels
+    its threads hold at once."""
     if len(data) == 0:
         raise CorruptImageError("empty file (0 bytes)", source)
     if len(data) > max_bytes:
@@ -112,24 +119,29 @@ def decode_image(
             )
         try:
             image.seek(0)
-            orientation = _orientation(image)
             factor = reduction_for(width, height, min_side)
             if factor > 1 and fmt in ("JPEG", "MPO"):
                 image.draft(None, (math.ceil(width / factor), math.ceil(height / factor)))
-            image.load()
-            # what draft() achieved: the DCT scale whose rounded-up size we got
-            reduction = 1
-            if image.size[0] != width:
-                reduction = next(k for k in (2, 4, 8) if math.ceil(width / k) == image.size[0])
-            sixteen_bit = image.mode.startswith("I;16")
-            picture: Image.Image = image
-            if factor // reduction > 1:
-                picture = _reduce(picture, factor // reduction)
-                reduction *= factor // reduction
-            transpose = _ORIENT.get(orientation)
-            if transpose is not None:
-                picture = picture.transpose(transpose)
-            pixels = _to_rgb(picture, sixteen_bit)
+            with admit(image.size[0] * image.size[1]) if admit else contextlib.nullcontext():
+                image.load()
+                # after load(): a PNG's getexif() would otherwise decode the whole image to look
+                # for an eXIf chunk after the pixels, outside ``admit``
+                orientation = _orientation(image)
+                # what draft() achieved: the DCT scale whose rounded-up size we got
+                reduction = 1
+                if image.size[0] != width:
+                    reduction = next(k for k in (2, 4, 8) if math.ceil(width / k) == image.size[0])
+                sixteen_bit = image.mode.startswith("I;16")
+                picture: Image.Image = image
+                if factor // reduction > 1:
+                    picture = _reduce(picture, factor // reduction)
+                    reduction *= factor // reduction
+                if picture is not image:
+                    image.close()  # the full-size pixels go before the copies below
+                transpose = _ORIENT.get(orientation)
+                if transpose is not None:
+                    picture = picture.transpose(transpose)
+                pixels = _to_rgb(picture, sixteen_bit)
         except Image.DecompressionBombError as exc:
             raise _bomb(exc, max_pixels, source) from exc
         except (OSError, ValueError, SyntaxError, EOFError) as exc:

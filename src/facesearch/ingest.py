@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 COMMIT_EVERY = 128  # images per catalog transaction
 SAVE_INDEX_EVERY_S = 600.0
+MAX_SKIPPED_LISTED = 1000  # skipped archive members listed in a summary
 
 
 @dataclass
@@ -45,7 +46,16 @@ class IngestSummary:
     faces_added: int = 0
     faces_blocked: int = 0
     failed: list[dict[str, str]] = field(default_factory=list)
+    # archive members skipped on purpose (links, devices, nested archives, not images), with
+    # their reason; the first MAX_SKIPPED_LISTED are listed, skipped_count counts them all
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    skipped_count: int = 0
     seconds: float = 0.0
+
+    def skip(self, source: str, reason: str) -> None:
+        self.skipped_count += 1
+        if len(self.skipped) < MAX_SKIPPED_LISTED:
+            self.skipped.append({"path": source, "reason": reason})
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -55,6 +65,8 @@ class IngestSummary:
             "faces_added": self.faces_added,
             "faces_blocked": self.faces_blocked,
             "failed": self.failed,
+            "skipped": self.skipped,
+            "skipped_count": self.skipped_count,
             "run_id": self.run_id,
             "seconds": round(self.seconds, 2),
         }
@@ -145,7 +157,8 @@ class Ingestor:
         in_run: set[str],
         run_id: int,
     ) -> Iterator[Decodable]:
-        for source in iter_sources(paths, self.pipeline.settings.max_file_bytes):
+        limit = self.pipeline.settings.max_file_bytes
+        for source in iter_sources(paths, limit, on_skip=summary.skip):
             summary.images_seen += 1
             try:
                 data = source.read()

@@ -13,13 +13,19 @@ or more pixels in the reduced image, and every face of 28 detector pixels or mor
 full 112 pixels the embedder's crop asks for (checked with the real models in
 ``tests/integration/test_big_images.py``).
 Boxes and landmarks are mapped back to the original's pixel grid.
+
+Memory: the threads sharing one pipeline (its decode pool, the server's analysis threads) hold
+at most ``max_pixels`` decoded full-size pixels at once (``PixelBudget``); a decode that would
+pass it waits for the others to finish theirs (one image is always let through).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from itertools import islice
 from pathlib import Path
@@ -60,6 +66,32 @@ def read_file(path: Path, max_bytes: int) -> Decodable:
         raise ImageError(f"cannot read file: {exc.strerror or exc}", path) from exc
 
 
+class PixelBudget:
+    """At most ``limit`` pixels held by decodes at once; a larger one runs alone."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._held = 0
+        self._ready = threading.Condition()
+
+    @contextmanager
+    def admit(self, pixels: int) -> Iterator[None]:
+        with self._ready:
+            self._ready.wait_for(lambda: self._held == 0 or self._held + pixels <= self.limit)
+            self._held += pixels
+        try:
+            yield
+        finally:
+            with self._ready:
+                self._held -= pixels
+                self._ready.notify_all()
+
+    @property
+    def held(self) -> int:
+        with self._ready:
+            return self._held
+
+
 class FacePipeline:
     """Loads its models lazily; one instance is meant to be reused for many images."""
 
@@ -70,6 +102,7 @@ class FacePipeline:
         self._embedder: FaceEmbedder | None = None
         self._embedder_spec: ModelSpec | None = None
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="decode")
+        self.pixels = PixelBudget(settings.max_pixels)
 
     @property
     def detector(self) -> FaceDetector:
@@ -110,6 +143,7 @@ class FacePipeline:
             max_bytes=s.max_file_bytes,
             max_pixels=s.max_pixels,
             min_side=DECODE_SIDE_FACTOR * s.detect_max_side,
+            admit=self.pixels.admit,
         )
 
     def run(

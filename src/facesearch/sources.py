@@ -9,8 +9,10 @@
   symbolic links are followed, but a folder already visited in this walk is not entered again
   (no loops);
 - a .zip, .tar, .tar.gz/.tgz (or .tar.bz2, .tar.xz) archive: its image members, in archive
-  order, read in memory and never extracted to disk. Directories, links and device members
-  are ignored, and so are hidden members and ``__MACOSX`` resource forks. A member's name is
+  order, read in memory and never extracted to disk. Symbolic and hard links, devices, pipes,
+  archives inside the archive and files that are not images (by name) are skipped, each
+  reported with its reason to ``on_skip(source id, reason)`` when given; directories, hidden
+  members and ``__MACOSX`` resource forks are skipped without a word. A member's name is
   only ever a name: ``../x.jpg`` or ``/etc/x.jpg`` never becomes a path that is opened;
 - a .txt or .lst file: a list of PATHs, one a line, each handled as if named explicitly;
   blank lines and lines starting with # are skipped, relative paths are taken from the list
@@ -55,6 +57,8 @@ from facesearch.errors import CorruptImageError, ImageError, ImageTooLargeError,
 log = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"})
+NESTED_ARCHIVES = (".zip", ".tar", ".tgz", ".gz", ".bz2", ".tbz2", ".xz", ".txz", ".7z", ".rar")
+SkipFn = Callable[[str, str], None]  # (source id, reason) of a member skipped on purpose
 LIST_EXTENSIONS = (".txt", ".lst")
 ZIP_EXTENSIONS = (".zip",)
 TAR_EXTENSIONS = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
@@ -82,8 +86,11 @@ def is_image_name(name: str) -> bool:
     return Path(name).suffix.lower() in IMAGE_EXTENSIONS
 
 
-def iter_sources(paths: Sequence[str | Path], max_file_bytes: int) -> Iterator[Source]:
-    """Every source named by ``paths``, in order; see the module docstring."""
+def iter_sources(
+    paths: Sequence[str | Path], max_file_bytes: int, *, on_skip: SkipFn | None = None
+) -> Iterator[Source]:
+    """Every source named by ``paths``, in order; archive members skipped on purpose are
+    told to ``on_skip`` (see the module docstring)."""
     if isinstance(paths, str | Path):
         raise InputError("iter_sources takes a sequence of paths, not a single path")
     if isinstance(max_file_bytes, bool) or not isinstance(max_file_bytes, int):
@@ -91,11 +98,16 @@ def iter_sources(paths: Sequence[str | Path], max_file_bytes: int) -> Iterator[S
     if max_file_bytes <= 0:
         raise InputError("max_file_bytes must be positive")
     lists_read: set[Path] = set()
+    skip = on_skip or _quiet
     for path in paths:
-        yield from _named(Path(os.path.abspath(path)), max_file_bytes, lists_read)
+        yield from _named(Path(os.path.abspath(path)), max_file_bytes, lists_read, skip)
 
 
-def _named(path: Path, limit: int, lists_read: set[Path]) -> Iterator[Source]:
+def _quiet(source_id: str, reason: str) -> None:
+    log.debug("%s: skipped: %s", source_id, reason)
+
+
+def _named(path: Path, limit: int, lists_read: set[Path], skip: SkipFn) -> Iterator[Source]:
     """A path named explicitly (on the command line or in a list file); ``path`` is absolute."""
     try:
         mode = path.stat().st_mode
@@ -111,11 +123,11 @@ def _named(path: Path, limit: int, lists_read: set[Path]) -> Iterator[Source]:
     elif not stat.S_ISREG(mode):
         yield _failure(_resolved(path), "not a regular file or folder")
     elif name.endswith(ZIP_EXTENSIONS):
-        yield from _zip_members(path, limit)
+        yield from _zip_members(path, limit, skip)
     elif name.endswith(TAR_EXTENSIONS):
-        yield from _tar_members(path, limit)
+        yield from _tar_members(path, limit, skip)
     elif name.endswith(LIST_EXTENSIONS):
-        yield from _listed(path, limit, lists_read)
+        yield from _listed(path, limit, lists_read, skip)
     else:
         yield _file(path, str(path.resolve()), _label(path.parent.name), limit)
 
@@ -171,7 +183,7 @@ def _file(path: Path, source_id: str, label: str | None, limit: int, size: int =
     return Source(id=source_id, label=label, size=size, reader=read)
 
 
-def _listed(path: Path, limit: int, lists_read: set[Path]) -> Iterator[Source]:
+def _listed(path: Path, limit: int, lists_read: set[Path], skip: SkipFn) -> Iterator[Source]:
     real = path.resolve()
     if real in lists_read:
         yield _failure(str(real), "list file already read (it lists itself?)")
@@ -182,7 +194,8 @@ def _listed(path: Path, limit: int, lists_read: set[Path]) -> Iterator[Source]:
             for line in lines:
                 entry = line.strip()
                 if entry and not entry.startswith("#"):
-                    yield from _named(Path(os.path.abspath(path.parent / entry)), limit, lists_read)
+                    target = Path(os.path.abspath(path.parent / entry))
+                    yield from _named(target, limit, lists_read, skip)
     except OSError as exc:
         yield _failure(str(real), f"cannot read list file: {exc.strerror or exc}")
 
@@ -190,14 +203,18 @@ def _listed(path: Path, limit: int, lists_read: set[Path]) -> Iterator[Source]:
 # -- archives ---------------------------------------------------------------------------------
 
 
-def _zip_members(path: Path, limit: int) -> Iterator[Source]:
+def _zip_members(path: Path, limit: int, skip: SkipFn) -> Iterator[Source]:
     archive = str(path.resolve())
     try:
         with zipfile.ZipFile(path) as zf:
             for info in zf.infolist():
-                if info.is_dir() or not _zip_regular(info) or not _wanted(info.filename):
+                if info.is_dir() or _hidden(info.filename):
                     continue
                 source_id = f"{archive}!{info.filename}"
+                why = _zip_kind(info) or _not_image(info.filename)
+                if why:
+                    skip(source_id, why)
+                    continue
                 label = _label(PurePosixPath(info.filename).parent.name)
                 if info.file_size > limit:
                     yield _oversized(source_id, label, info.file_size, limit)
@@ -214,13 +231,42 @@ def _zip_members(path: Path, limit: int) -> Iterator[Source]:
         yield _failure(archive, f"cannot read zip archive: {exc}", error=CorruptImageError)
 
 
-def _zip_regular(info: zipfile.ZipInfo) -> bool:
-    """False for members that a Unix zip marks as links, devices or pipes."""
+def _zip_kind(info: zipfile.ZipInfo) -> str | None:
+    """Why a member that a Unix zip marks as a link, device or pipe is skipped; None for a
+    regular file."""
     kind = stat.S_IFMT(info.external_attr >> 16)
-    return kind in (0, stat.S_IFREG)
+    if kind in (0, stat.S_IFREG):
+        return None
+    if kind == stat.S_IFLNK:
+        return "symbolic link: links are not followed"
+    return _special(kind)
 
 
-def _tar_members(path: Path, limit: int) -> Iterator[Source]:
+def _special(kind: int) -> str:
+    if kind in (stat.S_IFCHR, stat.S_IFBLK):
+        return "device file: only regular files are read"
+    if kind == stat.S_IFIFO:
+        return "named pipe: only regular files are read"
+    return "not a regular file: only regular files are read"
+
+
+def _tar_kind(member: tarfile.TarInfo) -> str | None:
+    if member.isreg():
+        return None
+    if member.issym():
+        return f"symbolic link (to {member.linkname}): links are not followed"
+    if member.islnk():
+        return f"hard link (to {member.linkname}): links are not followed"
+    if member.ischr():
+        return _special(stat.S_IFCHR)
+    if member.isblk():
+        return _special(stat.S_IFBLK)
+    if member.isfifo():
+        return _special(stat.S_IFIFO)
+    return _special(0)
+
+
+def _tar_members(path: Path, limit: int, skip: SkipFn) -> Iterator[Source]:
     archive = str(path.resolve())
     try:
         with tarfile.open(path, mode="r:*") as tf:
@@ -228,9 +274,13 @@ def _tar_members(path: Path, limit: int) -> Iterator[Source]:
                 # TarFile keeps every header it has read; we never look back, so drop them to keep
                 # memory flat on archives of millions of members.
                 tf.members.clear()  # type: ignore[attr-defined]
-                if not member.isreg() or not _wanted(member.name):
+                if member.isdir() or _hidden(member.name):
                     continue
                 source_id = f"{archive}!{member.name}"
+                why = _tar_kind(member) or _not_image(member.name)
+                if why:
+                    skip(source_id, why)
+                    continue
                 label = _label(PurePosixPath(member.name).parent.name)
                 if member.size > limit:
                     yield _oversized(source_id, label, member.size, limit)
@@ -242,10 +292,18 @@ def _tar_members(path: Path, limit: int) -> Iterator[Source]:
         yield _failure(archive, f"cannot read tar archive: {exc}", error=CorruptImageError)
 
 
-def _wanted(name: str) -> bool:
+def _hidden(name: str) -> bool:
     parts = PurePosixPath(name).parts
-    hidden = any((p.startswith(".") and p not in (".", "..")) or p == "__MACOSX" for p in parts)
-    return not hidden and is_image_name(name)
+    return any((p.startswith(".") and p not in (".", "..")) or p == "__MACOSX" for p in parts)
+
+
+def _not_image(name: str) -> str | None:
+    """Why a member is skipped by its name; None for an image name."""
+    if is_image_name(name):
+        return None
+    if name.lower().endswith(NESTED_ARCHIVES):
+        return "archive inside an archive: not opened (upload it on its own)"
+    return "not an image file (by its name)"
 
 
 def _member(source_id: str, label: str | None, size: int, data: bytes, limit: int) -> Source:

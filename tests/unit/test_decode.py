@@ -208,3 +208,47 @@ def test_pixel_limit_message_states_the_configured_limit() -> None:
     assert "50,000,000" in message and "200,000,000" in message
     assert "178,956,970" not in message and "178956970" not in message
     assert "huge.png" in message
+
+
+def test_admit_is_told_the_pixels_held_while_decoding() -> None:
+    from collections.abc import Iterator
+    from contextlib import contextmanager
+
+    told: list[int] = []
+
+    @contextmanager
+    def admit(pixels: int) -> Iterator[None]:
+        told.append(pixels)
+        yield
+
+    png = encode(marked(5000, 3000, (0, 0, 10, 10)), "PNG")
+    decode_image(png, max_bytes=10**9, max_pixels=10**9, min_side=1000, admit=admit)
+    jpeg = encode(marked(6000, 4000, (0, 0, 10, 10)), "JPEG")
+    decode_image(jpeg, max_bytes=10**9, max_pixels=10**9, min_side=1000, admit=admit)
+    assert told == [5000 * 3000, 1500 * 1000]  # a JPEG is decoded small from the start
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_no_pixels_are_decoded_outside_admit(fmt: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from collections.abc import Iterator
+    from contextlib import contextmanager
+
+    from PIL import ImageFile
+
+    admitted, loads = [False], []
+    real_load = ImageFile.ImageFile.load
+
+    def load(self: ImageFile.ImageFile) -> object:
+        loads.append(admitted[0])
+        return real_load(self)
+
+    @contextmanager
+    def admit(pixels: int) -> Iterator[None]:
+        admitted[0] = True
+        yield
+        admitted[0] = False
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", load)
+    data = encode(marked(3000, 2000, (0, 0, 10, 10)), fmt)
+    decode_image(data, max_bytes=10**9, max_pixels=10**9, min_side=1000, admit=admit)
+    assert loads and all(loads)  # PNG's getexif() would load the pixels before admit

@@ -245,6 +245,16 @@ class Catalog:
         with self._reading() as conn:
             return _read.image(conn, image_id)
 
+    def sources_under(self, folder: str | Path) -> set[str]:
+        """The sources of the images whose file lies under ``folder`` (as the source ids
+        spell it: a resolved path), e.g. to tell an upload's kept files from its leftovers."""
+        prefix = str(folder).rstrip("/") + "/"
+        with self._reading() as conn:
+            rows = conn.execute(
+                "SELECT source FROM images WHERE substr(source, 1, ?) = ?", (len(prefix), prefix)
+            ).fetchall()
+        return {str(row[0]) for row in rows}
+
     # -- faces ------------------------------------------------------------------------------
 
     def faces(self, ids: Sequence[int], *, with_embeddings: bool = False) -> list[FaceRecord]:

@@ -12,15 +12,25 @@ The job, on the ingest lane, then
 2. ingests ``labelled/`` with labels from folder names and ``plain/`` without, each through
    ``usage.audited_ingest`` (one audit entry each), reporting progress as it goes.
 
-The files stay as the gallery's source images (crops and the source image are read from
-them); an erasure deletes the file of an image left without faces. Jobs are kept in memory:
-their ids mean nothing after a restart (the audit trail and the catalog's ingest runs keep
-the record).
+Archive members skipped on purpose (links, devices, pipes, archives inside the archive, files
+that are not images) are listed in the job with their reason (``skipped``).
+
+The files of the images added stay as the gallery's source images (crops and the source image
+are read from them); an erasure deletes the file of an image left without faces. **Everything
+else goes** when the job ends, whether it completed or failed: files that failed, duplicates,
+unpacked junk, archives never unpacked, empty folders. While a job lives it holds a lock on
+``HOME/uploads/<job>/.job.lock``; when the server starts, the folders of jobs whose lock no
+process holds (a server that was stopped or killed mid-job, jobs queued but never run) are
+cleaned the same way. Jobs are kept in memory: their ids mean nothing after a restart (the
+audit trail and the catalog's ingest runs keep the record).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
+import os
 import re
 import secrets
 import shutil
@@ -31,16 +41,20 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from facesearch.accountability import AccountabilityStore, Actor
+from facesearch.catalog import Catalog
 from facesearch.engine import Engine
 from facesearch.errors import FaceSearchError
 from facesearch.ingest import IngestSummary
-from facesearch.sources import is_image_name, iter_sources
+from facesearch.sources import iter_sources
 from facesearch.usage import UPLOADS, audited_ingest
 
 log = logging.getLogger(__name__)
 
 MAX_LISTED_FAILURES = 50
+MAX_LISTED_SKIPPED = 200
 MAX_JOBS_KEPT = 200
+LOCK = ".job.lock"
+_JOB_ID = re.compile(r"[0-9a-f]{16}")
 _UNSAFE = re.compile(r"[^\w.\- ]+")
 
 
@@ -73,8 +87,18 @@ class IngestJob:
     failures: list[dict[str, str]] = field(default_factory=list)
     failed: int = 0
     audit_seqs: list[int] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    skipped_count: int = 0
+    files_removed: int = 0  # leftovers deleted when the job ended
     error: str | None = None
     finished: str | None = None
+    lock_fd: int | None = field(default=None, repr=False)
+
+    def skip(self, path: str, reason: str) -> None:
+        """An archive member not ingested on purpose."""
+        self.skipped_count += 1
+        if len(self.skipped) < MAX_LISTED_SKIPPED:
+            self.skipped.append({"path": path, "reason": reason})
 
     def view(self) -> dict[str, Any]:
         total = self.images_total
@@ -103,27 +127,56 @@ class IngestJob:
             "faces_blocked": self.faces_blocked,
             "failed": self.failed,
             "failures": list(self.failures),
+            "skipped": list(self.skipped),
+            "skipped_count": self.skipped_count,
+            "files_removed": self.files_removed,
             "audit_seqs": list(self.audit_seqs),
             "error": self.error,
         }
 
 
 class Jobs:
-    """The ingest jobs of this server process."""
+    """The ingest jobs of this server process. Made at server start: cleans up after the
+    jobs of servers that are gone (``remove_leftovers``)."""
 
     def __init__(self, home: Path, max_file_bytes: int) -> None:
+        self.home = home
         self.root = home / UPLOADS
         self.max_file_bytes = max_file_bytes
         self._jobs: dict[str, IngestJob] = {}
         self._lock = threading.Lock()
+        self.remove_leftovers()
+
+    def remove_leftovers(self) -> int:
+        """Clean the folder of every job that no process runs any more; files removed."""
+        if not self.root.is_dir():
+            return 0
+        removed = 0
+        with Catalog.open_home(self.home) as catalog:
+            for folder in sorted(self.root.iterdir()):
+                if not (_JOB_ID.fullmatch(folder.name) and folder.is_dir()):
+                    continue
+                fd = _try_lock(folder)
+                if fd is None:
+                    continue  # a live job of another server on this home
+                try:
+                    removed += _sweep(folder, catalog)
+                finally:
+                    _release(folder, fd)
+        if removed:
+            log.info("removed %d file(s) left behind by ingest jobs that did not finish", removed)
+        return removed
 
     def new(
         self, actor: str, collection: str, label_from_dir: bool, subject: str | None
     ) -> IngestJob:
         job_id = secrets.token_hex(8)
         folder = self.root / job_id
-        (folder / "incoming").mkdir(parents=True)
+        folder.mkdir(parents=True)
+        fd = _try_lock(folder)
+        (folder / "incoming").mkdir()
         job = IngestJob(job_id, actor, collection, label_from_dir, subject, 0, 0, folder)
+        job.lock_fd = fd
         with self._lock:
             self._jobs[job_id] = job
             if len(self._jobs) > MAX_JOBS_KEPT:
@@ -141,9 +194,13 @@ class Jobs:
             return sorted(self._jobs.values(), key=lambda j: j.created, reverse=True)
 
     def discard(self, job: IngestJob) -> None:
+        """Forget a job whose upload failed, and its files."""
         with self._lock:
             self._jobs.pop(job.id, None)
         shutil.rmtree(job.folder, ignore_errors=True)
+        if job.lock_fd is not None:
+            os.close(job.lock_fd)
+            job.lock_fd = None
 
     # --- the job, on the ingest lane -------------------------------------------------------
 
@@ -196,7 +253,19 @@ class Jobs:
             log.exception("ingest job %s failed", job.id)
             job.status, job.error = "failed", "internal error; it was logged"
         finally:
+            self._clean(job, engine.catalog)
             job.finished = datetime.now(UTC).isoformat(timespec="seconds")
+
+    def _clean(self, job: IngestJob, catalog: Catalog) -> None:
+        """Delete every file of the job that is not the source of an image in the catalog."""
+        try:
+            job.files_removed = _sweep(job.folder, catalog)
+        except Exception:  # cleaning must not hide the job's own outcome
+            log.exception("cleaning up after ingest job %s failed", job.id)
+        finally:
+            if job.lock_fd is not None:
+                _release(job.folder, job.lock_fd)
+                job.lock_fd = None
 
     def _unpack(self, job: IngestJob) -> tuple[Path, Path]:
         incoming = job.folder / "incoming"
@@ -213,16 +282,20 @@ class Jobs:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 upload.replace(target)
                 continue
-            for source in iter_sources([upload], self.max_file_bytes):
-                member = source.id.rpartition("!")[2]
-                if not is_image_name(member):
-                    continue
+
+            def skipped(source_id: str, reason: str) -> None:
+                job.skip(source_id.rpartition("!")[2], reason)
+
+            for source in iter_sources([upload], self.max_file_bytes, on_skip=skipped):
+                # a member ("ARCHIVE!name"), or the archive itself when it cannot be read
+                member = source.id.rpartition("!")[2] if "!" in source.id else upload.name[7:]
                 try:
                     data = source.read()
                 except FaceSearchError as exc:
                     job.failed += 1
                     if len(job.failures) < MAX_LISTED_FAILURES:
-                        job.failures.append({"path": member, "reason": str(exc)})
+                        reason = source.problem or str(exc).removeprefix(f"{source.id}: ")
+                        job.failures.append({"path": member, "reason": reason})
                     continue
                 count += 1
                 name = f"{count:06d}-{safe_name(member)}"
@@ -237,6 +310,44 @@ class Jobs:
         job.images_total = count
         shutil.rmtree(incoming, ignore_errors=True)
         return labelled, plain
+
+
+def _try_lock(folder: Path) -> int | None:
+    """Lock a job folder (its lock file): the descriptor, or None if a live process holds it."""
+    fd = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _release(folder: Path, fd: int) -> None:
+    """Unlock a job folder: remove its lock file, and the folder if nothing else is left."""
+    with contextlib.suppress(OSError):
+        (folder / LOCK).unlink()
+        folder.rmdir()  # only ever succeeds on an empty folder
+    os.close(fd)
+
+
+def _sweep(folder: Path, catalog: Catalog) -> int:
+    """Delete every file below a job's folder that no catalog image comes from, then the
+    empty folders; the number of files deleted."""
+    real = folder.resolve()
+    keep = catalog.sources_under(real)
+    removed = 0
+    for path in sorted(real.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        if path.name == LOCK and path.parent == real:
+            continue
+        if path.is_dir() and not path.is_symlink():
+            with contextlib.suppress(OSError):
+                path.rmdir()  # only ever succeeds on an empty folder
+        elif str(path) not in keep:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                removed += 1
+    return removed
 
 
 def _shorter(failure: dict[str, str], folder: Path) -> dict[str, str]:
