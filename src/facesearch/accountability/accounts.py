@@ -22,8 +22,8 @@ once and stored only as SHA-256 digests: they are random, so a fast hash is enou
 expires ``token_lifetime`` after it was issued, and every token of a user is revoked when their
 password is set or their account disabled (enabling it again revives none). Its last use is
 kept to the minute: a use is noted in memory and written with the others at most once a minute
-(``flush_token_use``; also before ``tokens()`` reads them and when the store closes), so that no
-API request waits for a write. A crash loses at most the last minute of last-use times.
+(``flush_token_use``, and when the store closes; ``tokens()`` shows the noted ones too), so
+that no API request waits for a write. A crash loses at most the last minute of last-use times.
 
 Every change to an account is written to the audit trail in the same transaction.
 
@@ -700,15 +700,16 @@ class Accounts:
 
     def tokens(self, name: str) -> list[TokenInfo]:
         """Every token of a user, oldest first, with its state now."""
-        self.flush_token_use()
         now = self._db.now()
         with self._db.read() as conn:
             row = self._existing(conn, name)
             rows = conn.execute(
-                "SELECT prefix, created_at, revoked_at, expires_at, last_used_at "
+                "SELECT id, prefix, created_at, revoked_at, expires_at, last_used_at "
                 "FROM api_tokens WHERE user_id = ? ORDER BY id",
                 (row["id"],),
             ).fetchall()
+        with self._uses_lock:
+            noted = {int(r["id"]): self._uses.get(int(r["id"])) for r in rows}
         out = []
         for r in rows:
             revoked = _maybe_time(r["revoked_at"])
@@ -726,7 +727,10 @@ class Accounts:
                     parse_time(r["created_at"]),
                     revoked,
                     expires,
-                    _maybe_time(r["last_used_at"]),
+                    max(
+                        (t for t in (_maybe_time(r["last_used_at"]), noted[r["id"]]) if t),
+                        default=None,
+                    ),
                     state,
                 )
             )
