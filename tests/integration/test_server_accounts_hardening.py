@@ -4,6 +4,7 @@ messages of item 17 (``users token`` on the wrong home, the Users page's default
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -229,8 +230,14 @@ def test_trivial_passwords_are_refused_by_api_and_cli(server_home: Any, serve: A
 # --- item 17: messages ------------------------------------------------------------------------
 
 
-def cli(home: Any, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "FACESEARCH_CACHE_DIR": str(home.settings.cache_dir)}
+def cli(
+    home: Any, *args: str, stdin: str | None = None, **settings: str
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "FACESEARCH_CACHE_DIR": str(home.settings.cache_dir),
+        **{"FACESEARCH_" + k.upper(): v for k, v in settings.items()},
+    }
     return subprocess.run(
         [sys.executable, "-m", "facesearch", "--home", str(home.home), *args],
         capture_output=True,
@@ -255,3 +262,20 @@ def test_users_page_defaults_to_the_least_privileged_role(server_home: Any, serv
         page = httpx.get(url + "/users", headers=home.auth("admin1"))
     selected = re.findall(r'<option value="(\w+)"[^>]*\bselected\b', page.text)
     assert selected == ["auditor"], selected  # the role with the fewest permissions
+
+
+def test_users_tokens_lists_issue_expiry_and_last_use(server_home: Any) -> None:
+    home = server_home("cli-tokens")
+    r = cli(home, "users", "token", "inv1", token_lifetime_days="7")
+    assert r.returncode == 0 and "expires" in r.stderr, r.stderr
+    # The fixture's token was issued for 90 days: the shorter lifetime now in force wins.
+    r = cli(home, "users", "tokens", "inv1", "--json", token_lifetime_days="7")
+    assert r.returncode == 0, r.stderr
+    rows = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [row["state"] for row in rows] == ["live", "live"]
+    for row in rows:
+        issued = datetime.fromisoformat(row["created_at"])
+        assert datetime.fromisoformat(row["expires_at"]) - issued <= timedelta(days=7)
+    assert rows[0]["last_used_at"] is None  # made by the fixture, never used
+    r = cli(home, "users", "tokens", "nobody")
+    assert r.returncode == 2 and str(home.home) in r.stderr
