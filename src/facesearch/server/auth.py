@@ -165,11 +165,6 @@ def resolve_client(scope: Scope, trusted: TrustedProxies) -> str:
     if peer in hops and not trusted:
         # The ASGI server already put a forwarded address in place of the peer although no
         # proxy is trusted here: the real peer is lost; count all such requests as one.
-        log.warning(
-            "the server in front replaced the client address with X-Forwarded-For although "
-            "FACESEARCH_TRUSTED_PROXIES is empty; run it without proxy headers "
-            "(uvicorn --no-proxy-headers) or set FACESEARCH_TRUSTED_PROXIES"
-        )
         return UNTRUSTED_FORWARD
     return peer or "unknown"
 
@@ -216,6 +211,7 @@ class AuthMiddleware:
         self.limiter = limiter
         self.login_limiter = login_limiter
         self.trusted = trusted_proxies or TrustedProxies()
+        self._warned = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -224,6 +220,14 @@ class AuthMiddleware:
         path = scope["path"]
         state = scope.setdefault("state", {})
         state[CLIENT_KEY] = resolve_client(scope, self.trusted)
+        if state[CLIENT_KEY] == UNTRUSTED_FORWARD and not self._warned:
+            self._warned = True
+            log.warning(
+                "a request came with X-Forwarded-For that no trusted proxy vouches for, or the "
+                "server in front already put it in place of the client address; such requests "
+                "count as one client. Run uvicorn without proxy headers, or name the proxy in "
+                "FACESEARCH_TRUSTED_PROXIES"
+            )
         request = Request(scope, receive)
         if is_public(path):
             if path == "/login" and request.method == "POST":
