@@ -158,7 +158,10 @@ class Settings:
     )
     login_max_failures: int = field(
         default=5,
-        metadata=_doc("Failed logins for one name within 15 minutes that lock it for 15 minutes."),
+        metadata=_doc(
+            "Failed logins for one name from one address within 15 minutes that lock that name "
+            "for that address: 1 minute, doubling with each further lock, at most an hour."
+        ),
     )
     session_idle_minutes: int = field(
         default=30, metadata=_doc("A browser session unused for this many minutes ends.")
