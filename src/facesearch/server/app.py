@@ -10,6 +10,7 @@ are opened when the server starts and closed when it stops.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,6 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from facesearch import __version__
 from facesearch.accountability import AccountabilityStore, AccountPolicy, Permission
 from facesearch.errors import ConfigError, FaceSearchError, InputError
+from facesearch.private import loose_modes
 from facesearch.search import LEAD_NOTE, describe_expected
 from facesearch.server import api_admin, api_gallery, api_searches, formatting, pages, system
 from facesearch.server.auth import CSRF_FIELD, AuthMiddleware, TrustedProxies
@@ -83,9 +85,23 @@ def _check(settings: Settings) -> None:
     TrustedProxies.parse(settings.trusted_proxies)
 
 
+def warn_loose_modes(settings: Settings) -> None:
+    """Log a warning naming files or folders under the home that others may read."""
+    loose = loose_modes(settings.home)
+    if loose:
+        log.warning(
+            "files under %s hold biometric data but are readable by others (want 0600 files, "
+            "0700 folders; fix with chmod -R go-rwx): %s",
+            settings.home,
+            ", ".join(loose),
+        )
+
+
 def create_app(settings: Settings) -> FastAPI:
     """The application for the facesearch home in ``settings``."""
     _check(settings)
+    os.umask(0o077)  # uploads, kept probes, index files: owner-only (issue 7, item 2)
+    warn_loose_modes(settings)
     policy = policy_for(settings)
     store = AccountabilityStore.from_settings(settings, policy=policy)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
