@@ -27,7 +27,9 @@ def test_skipped_tar_members_are_reported_with_their_reason(tmp_path: Path) -> N
     archive = tmp_path / "g.tar.gz"
     with tarfile.open(archive, "w:gz") as tf:
 
-        def add(name: str, data: bytes = b"", kind: bytes = tarfile.REGTYPE, link: str = "") -> None:
+        def add(
+            name: str, data: bytes = b"", kind: bytes = tarfile.REGTYPE, link: str = ""
+        ) -> None:
             info = tarfile.TarInfo(name)
             info.type, info.linkname, info.size = kind, link, len(data)
             tf.addfile(info, io.BytesIO(data) if data else None)
@@ -61,7 +63,9 @@ def test_skipped_tar_members_are_reported_with_their_reason(tmp_path: Path) -> N
     assert "hard link" in reasons["p/hard.jpg"]
     assert "device" in reasons["p/dev.jpg"] and "device" in reasons["p/blk"]
     assert "pipe" in reasons["p/fifo.jpg"]
-    assert "archive inside" in reasons["p/inner.zip"] and "archive inside" in reasons["p/more.tar.gz"]
+    assert (
+        "archive inside" in reasons["p/inner.zip"] and "archive inside" in reasons["p/more.tar.gz"]
+    )
     assert "not an image" in reasons["p/notes.txt"]
 
 
