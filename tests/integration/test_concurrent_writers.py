@@ -185,3 +185,45 @@ def test_concurrent_writers_end_like_a_serial_run(
                     result = engine.search(path, top=1, allow_poor=True)
                     best = result.faces[0].hits[0]
                     assert best.similarity > 0.99, (home, path, best)
+
+
+def test_a_running_server_follows_other_writers_without_reloading(
+    server_home, serve, settings: Settings, lfw: Path, tmp_path: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """The server's index catches up with a CLI ingest and a CLI erasure by itself, without
+    reading the index files again (at 10^6 faces a reload is seconds per search)."""
+    import facesearch.indexes
+
+    loads: list[Path] = []
+    real_load = facesearch.indexes.load_index
+
+    def counting_load(path, **kw):  # type: ignore[no-untyped-def]
+        loads.append(path)
+        return real_load(path, **kw)
+
+    monkeypatch.setattr(facesearch.indexes, "load_index", counting_load)
+    h = server_home("follows")
+    person = "Vladimir_Putin"  # not in the session gallery
+    folder = _folder(lfw, tmp_path / "new", [person])
+    probe = lfw / "lfw-deepfunneled" / person / f"{person}_{PER_PERSON + 1:04d}.jpg"
+
+    def best_subject(url: str) -> str | None:
+        r = httpx.post(
+            f"{url}/api/v1/searches",
+            headers=h.auth("inv1"),
+            files={"image": (probe.name, probe.read_bytes(), "image/jpeg")},
+            data={"case": "K-1", "purpose": "follow other writers"},
+            timeout=120,
+        )
+        assert r.status_code == 201, r.text
+        cands = [c for f in r.json()["faces"] for c in f["candidates"]]
+        return max(cands, key=lambda c: c["similarity"])["subject"] if cands else None
+
+    with serve(h.settings) as url:
+        assert best_subject(url) != person
+        before = len(loads)
+        _run(_cli(h.home, h.settings, "ingest", str(folder), "--label-from-dir"))
+        assert best_subject(url) == person
+        _run(_cli(h.home, h.settings, "forget", "--subject", person, "--reason", "test"))
+        assert best_subject(url) != person
+        assert len(loads) == before, "the server read the index files again"

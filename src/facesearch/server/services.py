@@ -500,7 +500,7 @@ async def erase(
     chosen = [x is not None for x in (face_ids or None, image_id, subject, like)]
     if sum(chosen) != 1:
         raise InputError("give exactly one of: face ids, an image id, a subject, a photo")
-    out = await workers.on_engine(run, writes=True)
+    out = await workers.on_engine(run)
     ctx.metrics.inc("facesearch_erasures_total")
     ctx.metrics.inc("facesearch_faces_erased_total", out["faces_removed"])
     return out

@@ -54,7 +54,7 @@ from typing import TypeVar
 from PIL import Image as PILImage
 
 from facesearch.calibration import CalibrationTable
-from facesearch.catalog import Catalog, CatalogState
+from facesearch.catalog import Catalog
 from facesearch.engine import Engine
 from facesearch.pipeline import Decodable, FacePipeline
 from facesearch.server.errors import OverloadedError, RateLimitedError
@@ -139,7 +139,6 @@ class Workers:
         # touched on the engine thread only
         self._engine: Engine | None = None
         self._pipeline: FacePipeline | None = None
-        self._state: CatalogState | None = None
         # touched on the ingest thread only
         self._ingest_pipeline: FacePipeline | None = None
         probe = Engine(settings, open_catalog=False)
@@ -152,14 +151,14 @@ class Workers:
     # --- lanes ---------------------------------------------------------------------------
 
     async def on_engine(
-        self, fn: Callable[[Engine], T], *, writes: bool = False, analysis_by: str | None = None
+        self, fn: Callable[[Engine], T], *, analysis_by: str | None = None
     ) -> T:
         """Run ``fn(engine)`` on the engine thread; ``analysis_by``: ``fn`` analyses photos
         for that user, so it takes an analysis slot (429/503 when none is free)."""
         if analysis_by is None:
-            return await _wait(self._engine_pool.submit(self._with_engine, fn, writes))
+            return await _wait(self._engine_pool.submit(self._with_engine, fn))
         return await self._admitted(
-            analysis_by, lambda: self._engine_pool.submit(self._with_engine, fn, writes)
+            analysis_by, lambda: self._engine_pool.submit(self._with_engine, fn)
         )
 
     async def on_analysis(self, fn: Callable[[FacePipeline], T], *, user: str = "") -> T:
@@ -208,33 +207,22 @@ class Workers:
             engine.pipeline.embedder  # noqa: B018
             engine.indexes.ensure_loaded()
 
-        return self._engine_pool.submit(self._with_engine, load, False)
+        return self._engine_pool.submit(self._with_engine, load)
 
     # --- inside the lanes ------------------------------------------------------------------
 
-    def _with_engine(self, fn: Callable[[Engine], T], writes: bool) -> T:
-        engine = self._current_engine()
-        try:
-            return fn(engine)
-        finally:
-            if writes:
-                self._state = engine.catalog.state(self.model_id)
+    def _with_engine(self, fn: Callable[[Engine], T]) -> T:
+        return fn(self._current_engine())
 
     def _current_engine(self) -> Engine:
+        """The engine thread's engine, opened once. Its vector index follows the catalog by
+        itself (IndexSet.sync before every search): faces that the server's ingest, a CLI
+        ingest or an erasure anywhere committed are caught up without reloading the files."""
         pipeline = self._shared_pipeline()
         engine = self._engine
-        if (
-            engine is not None
-            and not self.gallery_write.locked()
-            and engine.catalog.state(self.model_id) != self._state
-        ):
-            log.info("the catalog changed; reloading the vector indexes")
-            _drop(engine)
-            engine = None
         if engine is None:
             engine = Engine(self.settings, pipeline=pipeline)
             engine.indexes.ensure_loaded()
-            self._state = engine.catalog.state(self.model_id)
             self._engine = engine
         return engine
 
