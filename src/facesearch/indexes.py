@@ -12,8 +12,9 @@ at once. The rules that make that safe:
 - **In memory, an IndexSet knows which catalog state it reflects** (``_synced``): its vectors
   are exactly the faces of that state, plus the faces it added itself since (``_recent``).
   ``sync()`` brings it up to the catalog's current state before every search and every save:
-  faces committed since (by anyone) are fetched and added; when anything else changed (an
-  erasure, another catalog) the ids are compared with one catalog snapshot and the
+  faces committed since (by anyone) are fetched and added, faces erased since are read from
+  the catalog's erasure log and removed; when anything else changed (another catalog, a log
+  that does not cover the gap) the ids are compared with one catalog snapshot and the
   difference repaired. A face count that disagrees with the catalog's forces that repair. So
   a short or stale index is never searched.
 - **On disk, the manifest records the state that the saved files hold**, never merely the
@@ -154,11 +155,19 @@ class IndexSet:
         if (
             synced is None
             or state.catalog_id != synced.catalog_id
-            or state.erasure_generation != synced.erasure_generation
+            or state.erasure_generation < synced.erasure_generation
             or state.max_face_id < synced.max_face_id
         ):
             self._repair()
             return
+        if state.erasure_generation > synced.erasure_generation:
+            erased = self.catalog.erased_between(
+                synced.erasure_generation, state.erasure_generation
+            )
+            if erased is None:
+                self._repair()
+                return
+            self.remove(erased)
         added = 0
         for name, ids, vecs in self.catalog.face_vectors_between(
             self.model_id, synced.max_face_id, state.max_face_id

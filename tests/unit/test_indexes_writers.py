@@ -11,6 +11,7 @@ import multiprocessing as mp
 from pathlib import Path
 
 import numpy as np
+import pytest
 from tests.unit.test_indexes import DIM, MODEL, fill
 
 from facesearch.catalog import Catalog, NewFace, NewImage
@@ -111,3 +112,31 @@ def test_processes_writing_at_once_end_like_a_serial_run(tmp_path: Path) -> None
         assert np.array_equal(held, expected)
     leftovers = [p.name for p in (tmp_path / "index").rglob("*.tmp")]
     assert leftovers == []
+
+
+def test_erasures_by_another_writer_are_read_from_the_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with Catalog.open_home(tmp_path) as cat, Catalog.open_home(tmp_path) as other:
+        ids, vecs = _added_ids(cat, 30, seed=5)
+        reader = IndexSet(tmp_path, cat, MODEL, DIM)
+        reader.ensure_loaded()
+
+        def no_repair() -> None:
+            raise AssertionError("compared every id instead of reading the erasure log")
+
+        monkeypatch.setattr(reader, "_repair", no_repair)
+        other.delete_faces([int(ids[3]), int(ids[7])])
+        more, more_vecs = _added_ids(other, 4, seed=6)
+        _, got = reader.search(vecs[[3, 7]], 1, None)
+        assert not set(got[:, 0].tolist()) & {int(ids[3]), int(ids[7])}
+        assert reader.size() == 32
+        _, got = reader.search(more_vecs, 1, None)
+        assert (got[:, 0] == more).all()
+        monkeypatch.undo()
+        # a catalog whose log does not cover the gap (written before the log existed): repaired
+        other._live().execute("DELETE FROM erased_faces")
+        other.delete_faces([int(ids[0])])
+        other._live().execute("DELETE FROM erased_faces")
+        assert reader.size() == 31
+        assert int(ids[0]) not in reader.search(vecs[:1], 3, None)[1][0]

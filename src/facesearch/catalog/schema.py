@@ -22,6 +22,7 @@ vector index can never mistake a new face for an erased one):
     ingest_failures  id, run_id, source, reason
     blocklist        id, model_id, dim, embedding, added, note                    (version 2)
     catalog_state    one row: catalog_id (random, per file), erasure_generation  (version 2)
+    erased_faces     generation (primary key), face_id: which id each erasure removed (version 3)
 
 The counters exist so that ``Catalog.state`` and ``Catalog.collections`` stay O(1) at 10^7 faces.
 """
@@ -145,9 +146,26 @@ _V2 = (
     END""",
 )
 
+_V3 = (
+    # One row per erased face: which generation erased which id. A long-lived vector index
+    # (the server's) removes exactly those ids instead of comparing every id with the
+    # catalog. Ids only: the face itself is gone.
+    """CREATE TABLE erased_faces (
+        generation INTEGER PRIMARY KEY,
+        face_id INTEGER NOT NULL
+    )""",
+    "DROP TRIGGER faces_erasure",
+    """CREATE TRIGGER faces_erasure AFTER DELETE ON faces BEGIN
+        UPDATE catalog_state SET erasure_generation = erasure_generation + 1;
+        INSERT INTO erased_faces (generation, face_id)
+            SELECT erasure_generation, OLD.id FROM catalog_state;
+    END""",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "images, faces, subjects, collections, models, ingest runs", _V1),
     Migration(2, "erasure: blocklist, catalog id and erasure generation", _V2),
+    Migration(3, "erasure log: the face id each erasure generation removed", _V3),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -380,6 +380,20 @@ class Catalog:
             out.setdefault(name, []).append(face_id)
         return state, {n: np.asarray(v, dtype=np.int64) for n, v in out.items()}
 
+    def erased_between(self, after: int, upto: int) -> npt.NDArray[np.int64] | None:
+        """Ids of the faces erased by generations ``after < g <= upto``; None when the log
+        does not cover them all (a catalog from before the log)."""
+        if upto <= after:
+            return np.empty(0, np.int64)
+        with self._reading() as conn:
+            rows = conn.execute(
+                "SELECT face_id FROM erased_faces WHERE generation > ? AND generation <= ?",
+                (after, upto),
+            ).fetchall()
+        if len(rows) != upto - after:
+            return None
+        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
     def face_vectors_between(
         self, model_id: str, after_id: int, upto_id: int, chunk: int = 50_000
     ) -> Iterator[tuple[str, npt.NDArray[np.int64], npt.NDArray[np.float32]]]:
