@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -28,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from facesearch.errors import ConfigError
+from facesearch.private import write_private
 
 GRID_STEP = 0.0025
 GRID = np.round(np.arange(-1.0, 1.0 + GRID_STEP / 2, GRID_STEP), 4)
@@ -143,9 +142,7 @@ def build_table(
 
 def save_table(table: CalibrationTable, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
-    tmp.write_text(json.dumps(table.as_dict(), separators=(",", ":")))
-    tmp.replace(path)
+    write_private(path, json.dumps(table.as_dict(), separators=(",", ":")).encode())
 
 
 def table_from_dict(raw: dict[str, Any]) -> CalibrationTable:

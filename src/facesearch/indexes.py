@@ -39,7 +39,7 @@ import numpy.typing as npt
 from facesearch.catalog import Catalog, CatalogState
 from facesearch.errors import FaceSearchError, VectorIndexError
 from facesearch.index import VectorIndex, load_index, make_index
-from facesearch.private import file_lock, make_private_dir, write_private
+from facesearch.private import file_lock, make_private_dir, tighten_tree, write_private
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +78,7 @@ class IndexSet:
         if self._loaded:
             return
         manifest = None
+        tighten_tree(self.root)  # index files written by an older facesearch were 0644
         try:
             with self._lock(shared=True):
                 manifest = self._read_manifest()

@@ -76,7 +76,9 @@ def loose_modes(home: Path, limit: int = 20) -> list[str]:
     if not home.exists():
         return found
     for root, dirs, files in os.walk(home):
-        for name in [".", *dirs, *files]:
+        # each folder once: the home itself here, every other one as an entry of its parent
+        names = [*dirs, *files] if Path(root) != home else [".", *dirs, *files]
+        for name in names:
             path = Path(root) if name == "." else Path(root) / name
             try:
                 info = path.lstat()
@@ -89,6 +91,22 @@ def loose_modes(home: Path, limit: int = 20) -> list[str]:
                 if len(found) >= limit:
                     return found
     return found
+
+
+def tighten_tree(root: Path) -> None:
+    """Make ``root`` and everything below it owner-only (folders 0700, files 0600): for
+    folders written before this rule (an older facesearch, a umask of 022)."""
+    root = Path(root)
+    if not root.is_dir():
+        return
+    _tighten(root, DIR_MODE)
+    for folder, dirs, files in os.walk(root):
+        for name in dirs:
+            _tighten(Path(folder) / name, DIR_MODE)
+        for name in files:
+            path = Path(folder) / name
+            if not path.is_symlink():
+                _tighten(path, FILE_MODE)
 
 
 @contextlib.contextmanager

@@ -105,3 +105,18 @@ def test_accounts_first_still_makes_a_private_home(tmp_path: Path) -> None:
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "fresh" / "home").stat().st_mode) == 0o700
     assert loose_modes(tmp_path / "fresh" / "home") == []
+
+
+def test_index_files_of_an_older_facesearch_are_tightened_and_listed_once(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    with Catalog.open_home(home) as cat:
+        fill(cat, 5)
+        IndexSet(home, cat, MODEL, DIM).save()
+    for path in [home / "index", *(home / "index").rglob("*")]:  # as an older version left them
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    listed = loose_modes(home)
+    assert len(listed) == len(set(listed))  # each path once
+    assert any("index/c" in p for p in listed)
+    with Catalog.open_home(home) as cat:
+        IndexSet(home, cat, MODEL, DIM).ensure_loaded()
+    assert loose_modes(home) == []

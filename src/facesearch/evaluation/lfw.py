@@ -11,10 +11,9 @@ against everything (counted and reported, never dropped).
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
-import os
-import secrets
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ import numpy.typing as npt
 from facesearch.errors import ConfigError
 from facesearch.evaluation import metrics
 from facesearch.pipeline import Decodable, FacePipeline
+from facesearch.private import write_private
 from facesearch.types import ImageFaces
 
 log = logging.getLogger(__name__)
@@ -155,14 +155,14 @@ def embed_images(
 def _save_cache(cache: Path, known: dict[str, tuple[npt.NDArray[np.float32], bool]]) -> None:
     cache.parent.mkdir(parents=True, exist_ok=True)
     keys = sorted(known)
-    tmp = cache.with_name(f"{cache.stem}.{os.getpid()}-{secrets.token_hex(4)}.tmp.npz")
+    buf = io.BytesIO()
     np.savez(
-        tmp,
+        buf,
         names=np.array(keys),
         embeddings=np.stack([known[k][0] for k in keys]),
         found=np.array([known[k][1] for k in keys]),
     )
-    tmp.replace(cache)
+    write_private(cache, buf.getvalue())
 
 
 def _progress(results: Iterator[Any], total: int, show: bool) -> Iterator[Any]:
