@@ -235,7 +235,7 @@ class Settings:
         default=2,
         metadata=_doc(
             "Probe analyses one user may have running or queued at once; more are refused "
-            "with 429 and Retry-After."
+            "with 429 and Retry-After. 0 = no limit per user (the total cap still holds)."
         ),
     )
     server_read_rate_limit: int = field(
