@@ -128,3 +128,7 @@ def test_no_500_and_one_error_shape(api_schema: Any, fuzz_url: str, fuzz_home: A
             failures.append(f"{name}: {exc}")
     assert operations > 20
     assert not failures, "\n".join(failures)
+    # the run kept its logins (a lost token would have made every later operation a 401)
+    for user in ("admin1", "inv1"):
+        me = httpx.get(f"{fuzz_url}/api/v1/me", headers=fuzz_home.auth(user), timeout=60)
+        assert me.status_code == 200, (user, me.text)
