@@ -37,6 +37,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FaceSearchError as exc:
         print(f"facesearch: error: {exc}", file=sys.stderr)
         return 2
+    except OverflowError as exc:  # an id past int64, a date past year 9999, ...
+        print(f"facesearch: error: a number or date is out of range ({exc})", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("facesearch: interrupted", file=sys.stderr)
         return 130

@@ -88,6 +88,46 @@ def test_ids_past_int64_are_not_found(fuzz_url: str, fuzz_home: Any) -> None:
         assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
 
 
+def test_numbers_and_dates_out_of_range_in_forms_and_filters(fuzz_url: str, fuzz_home: Any) -> None:
+    """Second attack pass: form fields and filters (not path ids) past int64 or year 9999
+    gave 500 and dropped the connection."""
+    auth = fuzz_home.auth("admin1")
+    with httpx.Client(base_url=fuzz_url, headers=auth, timeout=30) as api:
+        tries: list[tuple[str, str, dict[str, Any]]] = [
+            ("POST", "/api/v1/erasures", {"data": {"face_id": str(2**63), "reason": "x"}}),
+            ("POST", "/api/v1/erasures", {"data": {"face_id": str(-(2**63) - 1), "reason": "x"}}),
+            ("POST", "/api/v1/erasures", {"data": {"image_id": str(2**63), "reason": "x"}}),
+            ("GET", "/api/v1/audit/verify", {"params": {"head": f"{2**63}:{'a' * 64}"}}),
+            ("GET", "/api/v1/audit", {"params": {"until": "9999-12-31T23:59:59-23:59"}}),
+            ("GET", "/api/v1/audit", {"params": {"since": "0001-01-01T00:00:00+23:59"}}),
+            ("GET", "/api/v1/audit/export", {"params": {"until": "9999-12-31T23:59:59-23:59"}}),
+        ]
+        for method, path, kw in tries:
+            r = api.request(method, path, **kw)
+            where = f"{method} {path} {kw}"
+            assert 400 <= r.status_code < 500, (where, r.status_code, r.text)
+            assert_error_shape(r.status_code, r.json(), where)
+        assert api.get("/api/v1/me").status_code == 200  # the connection is still good
+
+
+def test_cli_numbers_out_of_range_are_one_line_errors(fuzz_home: Any) -> None:
+    import subprocess
+    import sys
+
+    for args in (
+        ["forget", "--face", str(2**63), "--reason", "x"],
+        ["audit", "verify", "--head", f"{2**63}:{'a' * 64}"],
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "facesearch", "--home", str(fuzz_home.home), *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode in (1, 2), (args, done.stderr)
+        assert "Traceback" not in done.stderr and "facesearch: error" in done.stderr, done.stderr
+
+
 def fuzz(operation: Any, url: str, auth: dict[str, str]) -> list[int]:
     """Call ``operation`` with FUZZ_EXAMPLES generated requests; the statuses it answered."""
     statuses: list[int] = []

@@ -149,7 +149,14 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.templates = templates
-    for kind in (FaceSearchError, RequestValidationError, StarletteHTTPException, Exception):
+    # OverflowError has its own entry so it is answered like the others (not re-raised)
+    for kind in (
+        FaceSearchError,
+        RequestValidationError,
+        StarletteHTTPException,
+        OverflowError,
+        Exception,
+    ):
         app.add_exception_handler(kind, handle_error)
     app.add_middleware(
         BodyLimitMiddleware,

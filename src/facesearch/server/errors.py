@@ -171,6 +171,8 @@ def classify(exc: BaseException) -> tuple[int, str, str, dict[str, str]]:
             return status, exc.code, message, headers  # type: ignore[attr-defined]
     if isinstance(exc, RequestValidationError):
         return 422, "invalid_request", _validation_message(exc), headers
+    if isinstance(exc, OverflowError):  # an id past int64, a date past year 9999, ...
+        return 422, "invalid_request", "a number or date in the request is out of range", headers
     if isinstance(exc, StarletteHTTPException):
         code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
         message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
