@@ -85,7 +85,7 @@ log = logging.getLogger(__name__)
 
 MIN_PASSWORD_LENGTH = 12  # the default of the min_password_length setting
 MAX_PASSWORD_LENGTH = 1024
-STRENGTH_CHARS = 100  # zxcvbn looks at this many characters (its time grows with the length)
+STRENGTH_CHARS = 72  # zxcvbn looks at this many (its time grows with length; 4.5 refuses > 72)
 COMMON_PASSWORDS = "data/common-passwords.txt"
 LOCAL_PREFIX = "os:"
 TOKEN_PREFIX = "fs_"
