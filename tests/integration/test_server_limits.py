@@ -160,3 +160,34 @@ def test_every_answer_is_counted_by_method_and_status_class(client: TestClient, 
     assert counted(after, "GET", "4xx") - counted(before, "GET", "4xx") == 2
     assert counted(after, "POST", "4xx") - counted(before, "POST", "4xx") == 1
     assert not re.search(r"^facesearch_http_requests_total 0$", after, re.M)
+
+
+def test_the_web_search_form_sends_retry_after_too(
+    client: TestClient, home: Any, probe_photo: Any
+) -> None:
+    """Second attack pass: the search page answered 429 without Retry-After."""
+    import re
+
+    token = re.search(r'name="login_token" value="([^"]*)"', client.get("/login").text)
+    assert token
+    form = {"name": "inv1", "password": "correct-horse-battery", "login_token": token.group(1)}
+    r = client.post("/login", data=form, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    csrf = re.search(r'name="csrf_token" value="([^"]*)"', client.get("/search").text)
+    assert csrf
+    slots = client.app.state.ctx.workers.slots  # type: ignore[attr-defined]
+    taken = slots.take("inv1")
+    try:
+        photo = probe_photo("Tony_Blair")
+        r = client.post(
+            "/search",
+            files={"photo": (photo.name, photo.read_bytes(), "image/jpeg")},
+            data={**FORM, "csrf_token": csrf.group(1)},
+            headers={"Accept": "text/html"},
+            follow_redirects=False,
+        )
+    finally:
+        slots.give("inv1", taken)
+        client.cookies.clear()
+    assert r.status_code == 429, r.text[:300]
+    assert int(r.headers["retry-after"]) >= 1

@@ -76,6 +76,12 @@ def failure(exc: FaceSearchError) -> tuple[int, str]:
     return status, message
 
 
+def answered(response: Response, exc: FaceSearchError) -> Response:
+    """``response`` (a page showing ``exc``) with the error's headers, e.g. Retry-After."""
+    response.headers.update(classify(exc)[3])
+    return response
+
+
 def _secure(request: Request) -> bool:
     return request.url.scheme == "https"
 
@@ -135,7 +141,7 @@ async def login(
         )
     except FaceSearchError as exc:
         status, message = failure(exc)
-        return _login_page(c, request, safe_next(next, ""), message, status)
+        return answered(_login_page(c, request, safe_next(next, ""), message, status), exc)
     who = Principal(user, "session", csrf, session_id)
     response = RedirectResponse(safe_next(next, who.home), status_code=303)
     response.set_cookie(
@@ -221,7 +227,8 @@ async def search_submit(
         )
     except FaceSearchError as exc:
         status, message = failure(exc)
-        return await _search_page(c, request, who, status, error=message, form=form)
+        page = await _search_page(c, request, who, status, error=message, form=form)
+        return answered(page, exc)
     return RedirectResponse(f"/searches/{result['id']}", status_code=303)
 
 
@@ -238,7 +245,7 @@ def _optional_int(text: str, what: str) -> int | None:
 async def search_result(
     search_id: int, request: Request, who: Reviewer, c: Ctx, face: int | None = None
 ) -> HTMLResponse:
-    search = await services.read_search(c, who, search_id, "search_page")
+    search = await services.read_search(c, who, search_id, "search_page", face)
     shown = [f for f in search["faces"] if face is None or f["face"] == face] or search["faces"]
     size = None
     if search["probe"]["kept"]:
@@ -296,7 +303,8 @@ async def candidate_decide(
         await services.decide(c, who, search_id, face_id, verdict, note)
     except FaceSearchError as exc:
         status, message = failure(exc)
-        return await _candidate_page(c, request, who, search_id, face_id, status, message)
+        page = await _candidate_page(c, request, who, search_id, face_id, status, message)
+        return answered(page, exc)
     return RedirectResponse(f"/searches/{search_id}/candidates/{face_id}", status_code=303)
 
 
@@ -463,7 +471,8 @@ async def users_add(
     except FaceSearchError as exc:
         status, message = failure(exc)
         form = {"name": name, "role": role}
-        return await _users_page(c, request, who, status, error=message, form=form)
+        page = await _users_page(c, request, who, status, error=message, form=form)
+        return answered(page, exc)
     return await _users_page(c, request, who, message=f"user {name.strip()} added")
 
 
@@ -488,7 +497,7 @@ async def users_action(name: str, action: str, request: Request, who: Admin, c: 
             raise NotFoundError("no such action")
     except FaceSearchError as exc:
         status, text = failure(exc)
-        return await _users_page(c, request, who, status, error=text)
+        return answered(await _users_page(c, request, who, status, error=text), exc)
     return await _users_page(c, request, who, message=message, token=token)
 
 
@@ -554,7 +563,8 @@ async def gallery_erase(
         )
     except FaceSearchError as exc:
         status, message = failure(exc)
-        return await _gallery_page(c, request, who, status, error=message, form=form)
+        page = await _gallery_page(c, request, who, status, error=message, form=form)
+        return answered(page, exc)
     return await _gallery_page(c, request, who, erased=result)
 
 
@@ -587,7 +597,8 @@ async def ingest_submit(
     except FaceSearchError as exc:
         status, message = failure(exc)
         jobs = [j.view() for j in c.jobs.all()]
-        return render(c, request, "ingest.html", who, status, jobs=jobs, form=form, error=message)
+        page = render(c, request, "ingest.html", who, status, jobs=jobs, form=form, error=message)
+        return answered(page, exc)
     return RedirectResponse(f"/ingest/{job.id}", status_code=303)
 
 
