@@ -79,9 +79,17 @@ def add_parsers(sub: Any) -> None:
 
 def _store(settings: Settings) -> Any:
     from facesearch.accountability import AccountabilityStore
-    from facesearch.server.app import policy_for
 
-    return AccountabilityStore.from_settings(settings, policy=policy_for(settings))
+    return AccountabilityStore.from_settings(settings)
+
+
+def _print_audit_files(settings: Settings) -> None:
+    """Which key and anchor files this process uses: they follow HOME/XDG unless set, so a
+    server run as another user may look elsewhere than the CLI (see the README)."""
+    from facesearch.accountability.store import audit_files
+
+    key_file, anchor_file = audit_files(settings)
+    print(f"  audit key: {key_file}\n  audit anchor: {anchor_file}", file=sys.stderr)
 
 
 @contextmanager
@@ -117,6 +125,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         has_users = store.accounts.has_users()
     url = f"http://{'[' + args.host + ']' if ':' in args.host else args.host}:{args.port}/"
     print(f"facesearch: serving {settings.home} at {url}", file=sys.stderr)
+    _print_audit_files(settings)
     print("  open it in a browser and log in with a user account; API: /docs", file=sys.stderr)
     if not has_users:
         print(
@@ -261,10 +270,10 @@ def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
     from facesearch.accountability import AuditHead
 
     expected = AuditHead.parse(args.head) if args.head else None
+    _print_audit_files(settings)  # before opening: a refused key is named with its anchor
     with _store(settings) as store:
         report = store.verify(expected, anchor_lost=args.anchor_lost)
         print(report.summary())
-        print(f"key: {store.audit.key_file}\nanchor: {store.audit.anchor_file}", file=sys.stderr)
     return 0 if report.ok else 1
 
 

@@ -60,6 +60,17 @@ def write_private(path: Path, data: bytes) -> None:
         raise
 
 
+def fsync_dir(path: Path) -> None:
+    """Flush a folder's entries (a file made, renamed or linked in it) to disk; silently
+    nothing where the folder is gone or the file system cannot fsync a folder."""
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
 def _tighten(path: Path, mode: int) -> None:
     try:
         current = stat.S_IMODE(path.stat().st_mode)

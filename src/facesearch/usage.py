@@ -74,7 +74,14 @@ from facesearch.accountability.audit import MAX_CASE_CHARS, MAX_PURPOSE_CHARS, F
 from facesearch.accountability.db import format_time
 from facesearch.catalog import Catalog
 from facesearch.engine import Engine, ForgetResult, ImageInput, VerifyResult
-from facesearch.errors import ErasedError, FaceSearchError, InputError, NotFoundError
+from facesearch.errors import (
+    CatalogError,
+    ConfigError,
+    ErasedError,
+    FaceSearchError,
+    InputError,
+    NotFoundError,
+)
 from facesearch.ingest import IngestSummary, ProgressFn
 from facesearch.pipeline import Decodable, FacePipeline
 from facesearch.search import SearchResult
@@ -382,6 +389,11 @@ def audited_forget(
         selector = {"like_sha256": hashlib.sha256(like_data).hexdigest(), "max_fmr": max_fmr}
     else:
         selector = {}
+    # Everything that can fail or take long comes before the erasure (the kept probes' scan
+    # runs the pipeline over each of them), and the trail is checked writable (key, anchor):
+    # the entry can only be written after the erasure, so that window stays short.
+    probes = _kept_probes_like(engine, store, like_data, max_fmr) if like_data else []
+    store.audit.check_writable()
     result = engine.forget(
         face_ids=face_ids,
         image_id=image_id,
@@ -405,7 +417,6 @@ def audited_forget(
         "blocklisted": result.blocklisted,
         "uploaded_files_deleted": deleted,
     }
-    probes = _kept_probes_like(engine, store, like_data, max_fmr) if like_data else []
     if like_data is not None:
         payload["probes_deleted"] = {"count": len(probes), "sha256": probes}
 
@@ -414,9 +425,29 @@ def audited_forget(
             actor=actor.name, action=Action.ERASE, case=case, purpose=purpose, payload=payload
         )
 
-    # the kept probes' bytes go in the same transaction as the entry that records them
-    entry = store.probes.erase(probes, then=log) if probes else log()
+    try:
+        # the kept probes' bytes go in the same transaction as the entry that records them
+        entry = store.probes.erase(probes, then=log) if probes else log()
+    except FaceSearchError as exc:
+        ids = ", ".join(str(i) for i in removed["faces"][:20])
+        more = " ..." if len(removed["faces"]) > 20 else ""
+        kept = f"; the {len(probes)} kept probe images like it were NOT deleted" if probes else ""
+        raise _entry_missing(
+            exc,
+            f"erased {len(removed['faces'])} faces (ids {ids}{more}) and "
+            f"{len(images)} images{kept}",
+        ) from exc
     return result, entry
+
+
+def _entry_missing(exc: FaceSearchError, done: str) -> FaceSearchError:
+    """The error for a change made whose audit entry could not be written after it."""
+    message = (
+        f"{done}, but no audit entry records it: {exc}. Write down what was done and fix the "
+        "cause ('facesearch audit verify' names the trail's key and anchor files)"
+    )
+    kind = type(exc) if type(exc) in (ConfigError, CatalogError, InputError) else CatalogError
+    return kind(message)
 
 
 def _kept_probes_like(
@@ -508,6 +539,7 @@ def audited_ingest(
     """Add the faces of the images under ``paths`` to ``collection`` and log the run."""
     _check(actor, Permission.INGEST)
     case, purpose = check_case(case, purpose, required=False)
+    store.audit.check_writable()  # an ingest must not happen unlogged: key and anchor first
     summary = engine.ingest(
         paths, collection=collection, label_from_dir=label_from_dir, progress=progress
     )
@@ -526,9 +558,16 @@ def audited_ingest(
     }
     if extra:
         payload.update(extra)
-    entry = store.audit.append(
-        actor=actor.name, action=Action.INGEST, case=case, purpose=purpose, payload=payload
-    )
+    try:
+        entry = store.audit.append(
+            actor=actor.name, action=Action.INGEST, case=case, purpose=purpose, payload=payload
+        )
+    except FaceSearchError as exc:
+        raise _entry_missing(
+            exc,
+            f"added {summary.faces_added} faces from {summary.images_added} images to the "
+            f"collection {collection!r} (ingest run {summary.run_id})",
+        ) from exc
     return summary, entry
 
 

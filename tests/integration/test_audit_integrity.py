@@ -13,8 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
-from facesearch.accountability import FILENAME, AccountabilityStore, entry_hash, local_actor
+from facesearch.accountability import (
+    FILENAME,
+    AccountabilityStore,
+    AuditEnvelope,
+    entry_hash,
+    local_actor,
+)
 from facesearch.settings import Settings
 
 PASSWORD = "correct-horse-battery-staple-42"
@@ -38,7 +45,9 @@ def forge_confirmed_decision(home: Path) -> int:
     seq += 1
     when = "2030-01-01T00:00:00.000000+00:00"
     payload = {"search_seq": 1, "face_id": 7, "verdict": "confirmed"}
-    digest = entry_hash(seq, when, "inv2", "decision", "K-1", "review", payload, prev)
+    digest = entry_hash(
+        AuditEnvelope(seq, when, "inv2", "decision", "K-1", "review", payload, prev)
+    )
     conn.execute(
         "INSERT INTO audit_log VALUES (?, ?, 'inv2', 'decision', 'K-1', 'review', ?, ?, ?)",
         (seq, when, json.dumps(payload, sort_keys=True, separators=(",", ":")), prev, digest),
@@ -157,3 +166,133 @@ def test_cli_and_server_appending_at_once_keep_chain_and_anchor_whole(
     lines = [json.loads(x) for x in default_anchor_file(home).read_text().splitlines()]
     heads = sorted(x["seq"] for x in lines if not x.get("start"))
     assert heads == list(range(1, body["entries"] + 1))
+
+
+# --- review of item 7: no erasure or ingest without its audit entry ---------------------------
+
+
+def _cli_env(home: Any, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "facesearch", "--home", str(home.home), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "FACESEARCH_CACHE_DIR": str(home.settings.cache_dir), **env},
+        timeout=300,
+    )
+
+
+def _counts(home: Any) -> dict[str, int]:
+    with sqlite3.connect(home.home / "catalog.sqlite") as conn:
+        return {
+            table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            for table in ("faces", "images")
+        }
+
+
+@pytest.mark.lfw
+def test_forget_with_the_wrong_key_erases_nothing_and_says_so(
+    server_home: Any, tmp_path: Path
+) -> None:
+    """The reviewer's reproduction: a wrong key file used to erase the face and its image,
+    then fail to log it with "Nothing was written"."""
+    h = server_home("wrong-key")
+    wrong = tmp_path / "wrong.key"
+    fd = os.open(wrong, os.O_WRONLY | os.O_CREAT, 0o600)
+    os.write(fd, os.urandom(32))
+    os.close(fd)
+    before, head = _counts(h), _cli_env(h, "audit", "head").stdout
+    r = _cli_env(
+        h, "forget", "--face", "5", "--reason", "DSR-1", FACESEARCH_AUDIT_KEY_FILE=str(wrong)
+    )
+    assert r.returncode == 2, r.stderr
+    assert str(wrong) in r.stderr and "not the key this trail was written with" in r.stderr
+    assert _counts(h) == before and _cli_env(h, "audit", "head").stdout == head
+    assert "Traceback" not in r.stderr
+
+
+@pytest.fixture()
+def unanchorable(server_home: Any, tmp_path: Path) -> Any:
+    """A home whose anchor file cannot be written (its folder is a regular file)."""
+    h = server_home("unanchorable")
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    return h, blocker / "anchor.jsonl"
+
+
+@pytest.mark.lfw
+def test_an_erasure_whose_entry_cannot_be_written_erases_nothing(
+    unanchorable: Any, pipeline: Any
+) -> None:
+    from facesearch.engine import Engine
+    from facesearch.errors import ConfigError
+    from facesearch.usage import audited_forget
+
+    h, anchor = unanchorable
+    before = _counts(h)
+    engine = Engine(h.settings, pipeline=pipeline)
+    try:
+        with AccountabilityStore.open(h.home, anchor_file=anchor) as store:
+            admin = store.accounts.get_user("admin1")
+            with pytest.raises(ConfigError, match="anchor"):
+                audited_forget(engine, store, admin, reason="DSR-2", subject="Colin_Powell")
+            assert store.audit.entries(action=acc_action("erase")) == []
+    finally:
+        engine.catalog.close()
+    assert _counts(h) == before
+
+
+@pytest.mark.lfw
+def test_an_ingest_whose_entry_cannot_be_written_adds_nothing(
+    unanchorable: Any, pipeline: Any, probe_photo: Any
+) -> None:
+    from facesearch.engine import Engine
+    from facesearch.errors import ConfigError
+    from facesearch.usage import audited_ingest
+
+    h, anchor = unanchorable
+    before = _counts(h)
+    engine = Engine(h.settings, pipeline=pipeline)
+    try:
+        with AccountabilityStore.open(h.home, anchor_file=anchor) as store:
+            admin = store.accounts.get_user("admin1")
+            with pytest.raises(ConfigError, match="anchor"):
+                audited_ingest(engine, store, admin, [probe_photo("Colin_Powell", 12)])
+    finally:
+        engine.catalog.close()
+    assert _counts(h) == before
+
+
+@pytest.mark.lfw
+def test_an_entry_lost_after_the_erasure_says_what_was_erased(
+    server_home: Any, pipeline: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the entry can only be written after the change (the database fails between the
+    two), the message says what was done and that its entry is missing."""
+    from facesearch.engine import Engine
+    from facesearch.errors import CatalogError
+    from facesearch.usage import audited_forget
+
+    h = server_home("entry-lost")
+    engine = Engine(h.settings, pipeline=pipeline)
+    try:
+        with AccountabilityStore.open(h.home) as store:
+            admin = store.accounts.get_user("admin1")
+
+            def fail(**_: Any) -> Any:
+                raise CatalogError("database or disk is full")
+
+            monkeypatch.setattr(store.audit, "append", fail)
+            with pytest.raises(CatalogError) as raised:
+                audited_forget(engine, store, admin, reason="DSR-3", subject="Colin_Powell")
+    finally:
+        engine.catalog.close()
+    message = str(raised.value)
+    assert "Nothing was written" not in message
+    assert "erased 5 faces" in message and "no audit entry" in message, message
+    assert "database or disk is full" in message
+
+
+def acc_action(name: str) -> Any:
+    from facesearch.accountability import Action
+
+    return Action(name)

@@ -26,6 +26,7 @@ from facesearch.accountability import (
     SCHEMA_VERSION,
     AccountabilityStore,
     Action,
+    AuditEnvelope,
     AuditHead,
     BreakKind,
     Candidate,
@@ -212,7 +213,9 @@ def test_verify_names_entries_appended_behind_its_back(store, clock):
     fill(store, clock, 3)
     head = store.audit.head()
     forged = entry_hash(
-        4, "2025-03-01T10:00:00.000000+00:00", "x", "login", None, None, {}, head.hash
+        AuditEnvelope(
+            4, "2025-03-01T10:00:00.000000+00:00", "x", "login", None, None, {}, head.hash
+        )
     )
     tamper(
         store,
@@ -226,14 +229,16 @@ def test_verify_names_a_forged_entry_with_a_recomputed_hash(store, clock):
     fill(store, clock, 5)
     e = store.audit.get(3)
     new_hash = entry_hash(
-        3,
-        "2025-03-01T09:30:03.000000+00:00",
-        "user2",
-        "ingest",
-        "C-0",
-        "test",
-        {"i": 42},
-        e.prev_hash,
+        AuditEnvelope(
+            3,
+            "2025-03-01T09:30:03.000000+00:00",
+            "user2",
+            "ingest",
+            "C-0",
+            "test",
+            {"i": 42},
+            e.prev_hash,
+        )
     )
     tamper(
         store, f"""UPDATE audit_log SET payload = '{{"i":42}}', hash = '{new_hash}' WHERE seq = 3"""
@@ -248,14 +253,16 @@ def test_verify_names_a_forged_last_entry_and_an_edited_head(store, clock):
     fill(store, clock, 3)
     e = store.audit.get(3)
     new_hash = entry_hash(
-        3,
-        "2025-03-01T09:30:03.000000+00:00",
-        "user2",
-        "ingest",
-        "C-0",
-        "test",
-        {"i": 7},
-        e.prev_hash,
+        AuditEnvelope(
+            3,
+            "2025-03-01T09:30:03.000000+00:00",
+            "user2",
+            "ingest",
+            "C-0",
+            "test",
+            {"i": 7},
+            e.prev_hash,
+        )
     )
     tamper(
         store, f"""UPDATE audit_log SET payload = '{{"i":7}}', hash = '{new_hash}' WHERE seq = 3"""
@@ -362,7 +369,10 @@ def test_export_jsonl_is_exact_and_logged(store: AccountabilityStore, clock: Fak
     assert [r["seq"] for r in rows] == [2, 4]
     for r in rows:  # each exported line re-hashes to its hash
         fields = {k: r[k] for k in ("seq", "time", "actor", "action", "case", "purpose")}
-        assert entry_hash(**fields, payload=r["payload"], prev_hash=r["prev_hash"]) == r["hash"]
+        assert (
+            entry_hash(AuditEnvelope(**fields, payload=r["payload"], prev_hash=r["prev_hash"]))
+            == r["hash"]
+        )
     logged = store.audit.entries(action=Action.EXPORT)
     assert len(logged) == 1 and logged[0].actor == "auditor1"
     assert logged[0].payload == {

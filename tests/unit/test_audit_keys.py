@@ -21,6 +21,7 @@ from facesearch.accountability import (
     FILENAME,
     AccountabilityStore,
     Action,
+    AuditEnvelope,
     AuditHead,
     BreakKind,
     entry_hash,
@@ -71,7 +72,9 @@ def forge_append(store: AccountabilityStore, action: str, payload: dict[str, obj
     """Append a correctly hash-chained entry and move the head row, as the file allows."""
     head = store.audit.head()
     seq, when = head.seq + 1, "2025-03-01T10:00:00.000000+00:00"
-    digest = entry_hash(seq, when, "inv2", action, "K-1", "forged", payload, head.hash)
+    digest = entry_hash(
+        AuditEnvelope(seq, when, "inv2", action, "K-1", "forged", payload, head.hash)
+    )
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
     tamper(
         store,
@@ -108,7 +111,9 @@ def test_a_rewritten_entry_is_caught_even_with_the_chain_recomputed(keyed: Accou
     for e in entries[2:]:  # rewrite entry 3 and re-chain everything after it, head row too
         payload = {"i": 99} if e.seq == 3 else dict(e.payload)
         when = e.time.isoformat(timespec="microseconds")
-        digest = entry_hash(e.seq, when, e.actor, e.action, e.case, e.purpose, payload, prev)
+        digest = entry_hash(
+            AuditEnvelope(e.seq, when, e.actor, e.action, e.case, e.purpose, payload, prev)
+        )
         text = json.dumps(payload, separators=(",", ":"))
         statements.append(
             f"UPDATE audit_log SET payload = '{text}', prev_hash = '{prev}', hash = '{digest}' "
@@ -154,21 +159,33 @@ def test_an_older_copy_of_the_file_put_back_is_caught(paths, clock: FakeClock, t
         assert kinds(s.verify()) == [(BreakKind.TRUNCATED, 4, 4)]
 
 
-def test_a_wrong_key_is_named_and_never_written_with(paths, keyed: AccountabilityStore):
+def test_a_wrong_key_is_refused_at_open_naming_the_key_file(paths, keyed: AccountabilityStore):
+    """Review of item 7: the key id is compared when the store opens, so that no operation
+    (an erasure, an ingest) starts with a key it could not log with."""
     other = paths["key_file"].with_name("other.key")
     fd = os.open(other, os.O_WRONLY | os.O_CREAT, 0o600)
     os.write(fd, os.urandom(32))
     os.close(fd)
     head = keyed.audit.head()
-    with AccountabilityStore.open(
-        paths["home"], hasher=CHEAP, key_file=other, anchor_file=paths["anchor_file"]
-    ) as s:
+    with pytest.raises(ConfigError) as raised:
+        AccountabilityStore.open(
+            paths["home"], hasher=CHEAP, key_file=other, anchor_file=paths["anchor_file"]
+        )
+    message = str(raised.value)
+    assert str(other) in message and "not the key this trail was written with" in message
+    assert "FACESEARCH_AUDIT_KEY_FILE" in message and "Nothing was written" not in message
+    assert keyed.audit.head() == head  # nothing written
+
+
+def test_a_key_replaced_after_open_is_still_named_by_verify(paths, keyed: AccountabilityStore):
+    """The MAC check in verify still names a key that does not match (a key file swapped
+    under a store opened with the right one)."""
+    keyed.close()
+    with open_store(paths) as s:
+        s.audit._keyring._key = os.urandom(32)  # what a swapped key file would read as
         report = s.verify()
         assert kinds(report) == [(BreakKind.KEY, None, None)]
         assert "not the key this trail was written with" in report.summary()
-        with pytest.raises(ConfigError, match="not the key this trail"):
-            s.audit.append(actor="a", action=Action.LOGIN)
-        assert s.audit.head() == head  # nothing written
 
 
 def test_a_missing_key_of_a_keyed_trail_is_refused_never_replaced(paths, keyed):
@@ -286,7 +303,7 @@ def legacy_home(home: Path, n: int) -> list[str]:
     prev, hashes = "0" * 64, []
     for seq in range(1, n + 1):
         when = f"2024-01-01T00:00:0{seq}.000000+00:00"
-        digest = entry_hash(seq, when, "old", "login", None, None, {}, prev)
+        digest = entry_hash(AuditEnvelope(seq, when, "old", "login", None, None, {}, prev))
         conn.execute(
             "INSERT INTO audit_log VALUES (?, ?, 'old', 'login', NULL, NULL, '{}', ?, ?)",
             (seq, when, prev, digest),
@@ -334,3 +351,59 @@ def test_stripping_the_keys_to_pass_for_an_old_trail_is_caught(paths, keyed):
 def test_a_deleted_keying_record_is_named_not_a_crash(keyed):
     tamper(keyed, "DELETE FROM audit_keying")
     assert kinds(keyed.verify()) == [(BreakKind.KEY, None, None)]
+
+
+# --- review of item 7: policy wiring, one envelope, shared helpers --------------------------
+
+
+def test_from_settings_builds_the_account_policy_of_the_settings(tmp_path: Path):
+    """Every CLI command and the server get the configured account rules from from_settings."""
+    from facesearch.settings import Settings
+
+    settings = Settings(
+        home=tmp_path / "home",
+        audit_key_file=tmp_path / "k" / "audit.key",
+        audit_anchor_file=tmp_path / "a.jsonl",
+        min_password_length=30,
+        token_lifetime_days=0,
+    )
+    with AccountabilityStore.from_settings(settings, hasher=CHEAP) as s:
+        assert s.accounts.policy.min_password_length == 30
+        assert s.accounts.policy.token_lifetime is None
+    with pytest.raises(ConfigError, match="token_lifetime_days"):
+        AccountabilityStore.from_settings(settings.replace(token_lifetime_days=-1), hasher=CHEAP)
+
+
+def test_entry_hash_and_mac_take_one_envelope():
+    from dataclasses import FrozenInstanceError
+
+    from facesearch.accountability import entry_mac
+
+    env = AuditEnvelope(
+        1, "2025-01-01T00:00:00.000000+00:00", "a", "login", None, None, {}, "0" * 64
+    )
+    assert entry_hash(env) == entry_hash(env)
+    assert entry_mac(b"k" * 32, "t", env, "0" * 64) != entry_mac(b"j" * 32, "t", env, "0" * 64)
+    with pytest.raises(FrozenInstanceError):
+        env.seq = 2  # type: ignore[misc]
+
+
+def test_fsync_dir_is_shared_by_keying_and_index_storage(tmp_path: Path):
+    import facesearch.accountability.keying as keying
+    import facesearch.index.storage as storage
+    from facesearch.private import fsync_dir
+
+    fsync_dir(tmp_path)
+    fsync_dir(tmp_path / "missing")  # nothing to sync: no error
+    assert not hasattr(keying, "_fsync_folder")  # one copy, in private.py
+    assert not hasattr(storage, "_fsync_dir")
+
+
+def test_the_key_folder_is_made_private_but_an_existing_one_is_left_alone(tmp_path: Path):
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o755)
+    os.chmod(shared, 0o755)
+    acc.keying.create_key(shared / "audit.key")
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o755  # e.g. a user's home: not ours to change
+    acc.keying.create_key(tmp_path / "new" / "deeper" / "audit.key")
+    assert stat.S_IMODE((tmp_path / "new" / "deeper").stat().st_mode) == 0o700

@@ -44,6 +44,7 @@ from facesearch.accountability.audit import (
 )
 from facesearch.accountability.chain import (
     GENESIS_HASH,
+    AuditEnvelope,
     AuditHead,
     AuditReport,
     BreakKind,
@@ -78,6 +79,7 @@ __all__ = [
     "Action",
     "Actor",
     "AuditEntry",
+    "AuditEnvelope",
     "AuditHead",
     "AuditReport",
     "AuditTrail",

@@ -26,6 +26,7 @@ from typing import Any, TextIO
 from facesearch.accountability.chain import (
     AUDIT_COLUMNS,
     GENESIS_HASH,
+    AuditEnvelope,
     AuditHead,
     AuditReport,
     BreakKind,
@@ -38,7 +39,7 @@ from facesearch.accountability.chain import (
 )
 from facesearch.accountability.db import Database, format_time, parse_time
 from facesearch.accountability.keying import Keyring, key_id
-from facesearch.errors import CatalogError, ConfigError, FaceSearchError, InputError, NotFoundError
+from facesearch.errors import CatalogError, FaceSearchError, InputError, NotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -273,22 +274,22 @@ class AuditTrail:
     # --- keying ---------------------------------------------------------------------------
 
     def start_keying(self) -> None:
-        """At open: refuse a keyed trail without its key; key a trail written before keys.
+        """At open: refuse a keyed trail without its key or with another key; key a trail
+        written before keys.
 
-        A trail from before keys existed gets an ``audit_keyed`` entry now, the first keyed
-        one, so that a trail without keyed entries never looks normal after an open; its old
-        entries stay as they are (hash-chained, pinned by the anchor's start record).
+        The key's id is compared here, not at the first append, so that no operation (an
+        erasure, an ingest) starts with a key it could not log with. A trail from before
+        keys existed gets an ``audit_keyed`` entry now, the first keyed one, so that a trail
+        without keyed entries never looks normal after an open; its old entries stay as they
+        are (hash-chained, pinned by the anchor's start record).
         """
         with self._db.write() as conn:
             keying = _keying_row(conn)
             head = _head_row(conn)
             keyed_from = int(keying["keyed_from"])
-            if head.seq >= keyed_from:
-                if self._keyring.key(create=False) is None:
-                    raise self._keyring.missing_key_error(keyed_from, head.seq)
-                return
-            if head.seq == 0:
-                return  # a new trail: its first entry is keyed
+            self._keyring.check(keying["key_id"], keyed_from, head.seq)
+            if head.seq >= keyed_from or head.seq == 0:
+                return  # keyed already, or a new trail: its first entry is keyed
             if self._keyring.anchor.exists():
                 log.warning(
                     "the audit trail in %s has no keyed entry but its anchor file %s exists: "
@@ -318,15 +319,25 @@ class AuditTrail:
                 },
             )
 
+    def check_writable(self) -> None:
+        """ConfigError unless an entry could be appended now: the key is this trail's (or
+        none is needed yet) and the anchor file can be written. Called before a change that
+        must not happen without its entry, which can only be written after it."""
+        with self._db.read() as conn:
+            keying = _keying_row(conn)
+            head = _head_row(conn)
+        self._keyring.check(keying["key_id"], int(keying["keyed_from"]), head.seq)
+        self._keyring.anchor.check_writable()
+
     def _mac(
         self,
         conn: sqlite3.Connection,
         keying: sqlite3.Row,
         head: AuditHead,
-        envelope: tuple[int, str, str, str, str | None, str | None, Any],
+        envelope: AuditEnvelope,
     ) -> str:
         """The new entry's MAC; the key checked (made if none yet); the anchor started."""
-        seq = envelope[0]
+        seq = envelope.seq
         keyed_from = int(keying["keyed_from"])
         key = self._keyring.key(create=head.seq < keyed_from)
         if key is None:
@@ -335,11 +346,7 @@ class AuditTrail:
         if keying["key_id"] is None:
             conn.execute("UPDATE audit_keying SET key_id = ? WHERE id = 1", (kid,))
         elif keying["key_id"] != kid:
-            raise ConfigError(
-                f"the audit key {self._keyring.key_path} (id {kid}) is not the key this trail "
-                f"was written with (id {keying['key_id']}): wrong FACESEARCH_AUDIT_KEY_FILE? "
-                "Nothing was written"
-            )
+            raise self._keyring.wrong_key_error(kid, keying["key_id"])
         prev_mac = GENESIS_HASH
         if seq > keyed_from:
             row = conn.execute("SELECT mac FROM audit_mac WHERE seq = ?", (seq - 1,)).fetchone()
@@ -358,7 +365,7 @@ class AuditTrail:
                 "time": format_time(self._db.now()),
             }
         )
-        return entry_mac(key, keying["trail"], *envelope, head.hash, prev_mac)
+        return entry_mac(key, keying["trail"], envelope, prev_mac)
 
     # --- writing --------------------------------------------------------------------------
 
@@ -392,8 +399,10 @@ class AuditTrail:
             keying = _keying_row(conn)
             seq = head.seq + 1
             when = format_time(self._db.now())
-            envelope = (seq, when, actor_text, action.value, case, purpose, parsed)
-            digest = entry_hash(*envelope, head.hash)
+            envelope = AuditEnvelope(
+                seq, when, actor_text, action.value, case, purpose, parsed, head.hash
+            )
+            digest = entry_hash(envelope)
             mac = None
             if seq >= int(keying["keyed_from"]):
                 mac = self._mac(conn, keying, head, envelope)
@@ -544,14 +553,6 @@ class AuditTrail:
         return count
 
     # --- verification ---------------------------------------------------------------------
-
-    @property
-    def key_file(self) -> str:
-        return str(self._keyring.key_path)
-
-    @property
-    def anchor_file(self) -> str:
-        return str(self._keyring.anchor.path)
 
     def verify(self, expected_head: AuditHead | None = None) -> AuditReport:
         """Re-check every hash, MAC and link, the head row, the anchor file, and the head

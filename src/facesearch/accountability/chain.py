@@ -41,7 +41,7 @@ import hmac
 import json
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -51,6 +51,7 @@ from facesearch.errors import InputError
 
 __all__ = [
     "GENESIS_HASH",
+    "AuditEnvelope",
     "AuditHead",
     "AuditReport",
     "BreakKind",
@@ -181,7 +182,6 @@ class Seal:
     key_path: str
     anchor: AnchorReading
     key_problem: str | None = None
-    home: str = field(default="")
 
 
 def canonical_json(value: Any) -> str:
@@ -190,97 +190,72 @@ def canonical_json(value: Any) -> str:
     )
 
 
-def _envelope(
-    seq: int,
-    time: str,
-    actor: str,
-    action: str,
-    case: str | None,
-    purpose: str | None,
-    payload: Any,
-    prev_hash: str,
-) -> dict[str, Any]:
-    return {
-        "seq": seq,
-        "time": time,
-        "actor": actor,
-        "action": action,
-        "case": case,
-        "purpose": purpose,
-        "payload": payload,
-        "prev_hash": prev_hash,
-    }
+@dataclass(frozen=True)
+class AuditEnvelope:
+    """What an entry's hash covers (and, with ``prev_mac`` and ``trail``, its MAC)."""
 
+    seq: int
+    time: str  # the stored text, e.g. 2025-01-31T12:00:00.000000+00:00
+    actor: str
+    action: str
+    case: str | None
+    purpose: str | None
+    payload: Any  # the parsed canonical JSON
+    prev_hash: str
 
-def entry_hash(
-    seq: int,
-    time: str,
-    actor: str,
-    action: str,
-    case: str | None,
-    purpose: str | None,
-    payload: Any,
-    prev_hash: str,
-) -> str:
-    envelope = _envelope(seq, time, actor, action, case, purpose, payload, prev_hash)
-    return hashlib.sha256(canonical_json(envelope).encode("utf-8")).hexdigest()
-
-
-def entry_mac(
-    key: bytes,
-    trail: str,
-    seq: int,
-    time: str,
-    actor: str,
-    action: str,
-    case: str | None,
-    purpose: str | None,
-    payload: Any,
-    prev_hash: str,
-    prev_mac: str,
-) -> str:
-    """HMAC-SHA256 of an entry, chained to the MAC before it (see the module docstring)."""
-    envelope = _envelope(seq, time, actor, action, case, purpose, payload, prev_hash)
-    message = canonical_json({"entry": envelope, "prev_mac": prev_mac, "trail": trail})
-    return hmac.new(key, message.encode("utf-8"), hashlib.sha256).hexdigest()
-
-
-def _row_hash(row: sqlite3.Row, seq: int | None = None) -> str | None:
-    """The hash a stored row should have at ``seq`` (its own by default); None if unreadable."""
-    try:
-        payload = json.loads(row["payload"])
-        return entry_hash(
+    @classmethod
+    def of_row(cls, row: sqlite3.Row, seq: int | None = None) -> AuditEnvelope:
+        """The envelope of a stored row (at ``seq``, its own by default); ValueError or
+        TypeError if its payload is not JSON."""
+        return cls(
             row["seq"] if seq is None else seq,
             row["time"],
             row["actor"],
             row["action"],
             row["case_number"],
             row["purpose"],
-            payload,
+            json.loads(row["payload"]),
             row["prev_hash"],
         )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "time": self.time,
+            "actor": self.actor,
+            "action": self.action,
+            "case": self.case,
+            "purpose": self.purpose,
+            "payload": self.payload,
+            "prev_hash": self.prev_hash,
+        }
+
+
+def entry_hash(envelope: AuditEnvelope) -> str:
+    """sha256 of the canonical JSON of the envelope (see the module docstring)."""
+    return hashlib.sha256(canonical_json(envelope.as_dict()).encode("utf-8")).hexdigest()
+
+
+def entry_mac(key: bytes, trail: str, envelope: AuditEnvelope, prev_mac: str) -> str:
+    """HMAC-SHA256 of an entry, chained to the MAC before it (see the module docstring)."""
+    message = canonical_json({"entry": envelope.as_dict(), "prev_mac": prev_mac, "trail": trail})
+    return hmac.new(key, message.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def _row_hash(row: sqlite3.Row, seq: int | None = None) -> str | None:
+    """The hash a stored row should have at ``seq`` (its own by default); None if unreadable."""
+    try:
+        return entry_hash(AuditEnvelope.of_row(row, seq))
     except (TypeError, ValueError):
         return None
 
 
 def _row_mac(row: sqlite3.Row, key: bytes, trail: str, prev_mac: str) -> str | None:
     try:
-        payload = json.loads(row["payload"])
+        envelope = AuditEnvelope.of_row(row)
     except (TypeError, ValueError):
         return None
-    return entry_mac(
-        key,
-        trail,
-        row["seq"],
-        row["time"],
-        row["actor"],
-        row["action"],
-        row["case_number"],
-        row["purpose"],
-        payload,
-        row["prev_hash"],
-        prev_mac,
-    )
+    return entry_mac(key, trail, envelope, prev_mac)
 
 
 def verify_chain(

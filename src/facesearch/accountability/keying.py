@@ -36,12 +36,13 @@ import os
 import secrets
 import stat
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from facesearch.errors import ConfigError
+from facesearch.private import fsync_dir, make_private_dir, write_private
 
 log = logging.getLogger(__name__)
 
@@ -77,25 +78,10 @@ def key_id(key: bytes) -> str:
 
 
 def _private_folder(folder: Path) -> None:
-    """Make ``folder`` (and missing parents) with mode 0700; leave existing ones alone."""
-    missing = []
-    current = folder
-    while not current.exists():
-        missing.append(current)
-        current = current.parent
-    for path in reversed(missing):
-        with suppress(FileExistsError):
-            path.mkdir(mode=0o700)
-            os.chmod(path, 0o700)
-
-
-def _fsync_folder(folder: Path) -> None:
-    with suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    """Make ``folder`` (and missing parents) 0700; an existing one is left as it is (it may be
+    a folder the user shares with other programs, or the home folder itself)."""
+    if not folder.is_dir():
+        make_private_dir(folder)
 
 
 def read_key(path: Path) -> bytes:
@@ -127,13 +113,8 @@ def create_key(path: Path) -> bytes:
     """Make a new key file (32 random bytes, 0600) unless one appeared meanwhile; read it."""
     try:
         _private_folder(path.parent)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            os.write(fd, secrets.token_bytes(KEY_BYTES))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.new")
+        write_private(tmp, secrets.token_bytes(KEY_BYTES))
         try:
             os.link(tmp, path)  # never replaces a key another process just made
             log.warning("made a new audit key %s: back it up, verify needs it", path)
@@ -141,7 +122,7 @@ def create_key(path: Path) -> bytes:
             pass
         finally:
             os.unlink(tmp)
-        _fsync_folder(path.parent)
+        fsync_dir(path.parent)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot create the audit key: {exc.strerror or exc}") from exc
     return read_key(path)
@@ -191,7 +172,6 @@ class AnchorReading:
     path: Path
     exists: bool
     start: AnchorRecord | None = None  # the first line, if it is a start record
-    first: AnchorRecord | None = None  # the first line, whatever it is
     latest: AnchorRecord | None = None  # the record with the highest seq
     bad_lines: tuple[int, ...] = ()  # lines that are not anchor records
     foreign_lines: tuple[int, ...] = ()  # records of another trail
@@ -226,8 +206,27 @@ class AnchorFile:
             raise ConfigError(f"{self.path}: cannot write the audit anchor: {exc}") from exc
         finally:
             os.close(fd)
-        _fsync_folder(self.path.parent)
+        fsync_dir(self.path.parent)
         log.info("started the audit anchor file %s", self.path)
+
+    def check_writable(self) -> None:
+        """ConfigError if a head line could not be appended now (checked before a change
+        that must not happen unlogged: an erasure, an ingest)."""
+        try:
+            if self.path.exists():
+                os.close(os.open(self.path, os.O_WRONLY | os.O_APPEND))
+                return
+            folder = self.path.parent
+            while not folder.exists() and folder.parent != folder:
+                folder = folder.parent
+            if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+                raise OSError(f"{folder} is not a folder this process may write in")
+        except OSError as exc:
+            raise ConfigError(
+                f"{self.path}: cannot write the audit anchor file: {exc.strerror or exc}; "
+                "set FACESEARCH_AUDIT_ANCHOR_FILE (setting audit_anchor_file) to a file this "
+                "process may write. Nothing was done"
+            ) from exc
 
     @contextmanager
     def shared(self) -> Iterator[None]:
@@ -252,7 +251,7 @@ class AnchorFile:
             return AnchorReading(self.path, exists=False)
         except OSError as exc:
             raise ConfigError(f"{self.path}: cannot read the audit anchor: {exc}") from exc
-        start = first = latest = None
+        start = latest = None
         bad: list[int] = []
         foreign: list[int] = []
         count = 0
@@ -266,18 +265,15 @@ class AnchorFile:
                     if len(bad) < 10:
                         bad.append(count)
                     continue
-                if count == 1:
-                    first = record
-                    start = record if record.start else None
+                if count == 1 and record.start:
+                    start = record
                 if record.trail != trail:
                     if len(foreign) < 10:
                         foreign.append(count)
                     continue
                 if latest is None or record.seq >= latest.seq:
                     latest = record
-        return AnchorReading(
-            self.path, True, start, first, latest, tuple(bad), tuple(foreign), count
-        )
+        return AnchorReading(self.path, True, start, latest, tuple(bad), tuple(foreign), count)
 
 
 class AnchorWriter:
@@ -346,6 +342,27 @@ class Keyring:
             elif create:
                 self._key = create_key(self.key_path)
         return self._key
+
+    def check(self, recorded_id: str | None, keyed_from: int, head: int) -> None:
+        """Refuse the key file if the trail's keyed entries were written with another key
+        (``recorded_id``), or if it is gone while they need it."""
+        if head < keyed_from and recorded_id is None:
+            return  # nothing keyed yet: the first keyed entry makes or reads the key
+        key = self.key(create=False)
+        if key is None:
+            if head >= keyed_from:
+                raise self.missing_key_error(keyed_from, head)
+            return
+        if recorded_id is not None and key_id(key) != recorded_id:
+            raise self.wrong_key_error(key_id(key), recorded_id)
+
+    def wrong_key_error(self, found: str, recorded: str) -> ConfigError:
+        return ConfigError(
+            f"the audit key {self.key_path} (id {found}) is not the key this trail was written "
+            f"with (id {recorded}): set FACESEARCH_AUDIT_KEY_FILE (setting audit_key_file) to "
+            "the key file this home's trail was written with. The CLI and the server of one "
+            "home must use the same key file, whichever user runs them. Nothing was done"
+        )
 
     def missing_key_error(self, keyed_from: int, head: int) -> ConfigError:
         return ConfigError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
 
@@ -18,9 +19,41 @@ from facesearch.accountability.db import FILENAME, Clock, Database
 from facesearch.accountability.decisions import Decisions
 from facesearch.accountability.keying import Keyring, default_anchor_file, default_key_file
 from facesearch.accountability.probes import ProbeStore
+from facesearch.errors import ConfigError, FaceSearchError
 from facesearch.settings import Settings
 
-__all__ = ["AccountabilityStore"]
+__all__ = ["AccountabilityStore", "account_policy", "audit_files"]
+
+
+def account_policy(settings: Settings) -> AccountPolicy:
+    """The account rules of the settings (password strength, lockout, session and token
+    lifetimes); ConfigError naming the setting if one is out of range."""
+    try:
+        if settings.token_lifetime_days < 0:
+            raise ConfigError("token_lifetime_days must not be negative (0: never expire)")
+        return AccountPolicy(
+            min_password_length=settings.min_password_length,
+            min_password_score=settings.min_password_score,
+            max_failures=settings.login_max_failures,
+            session_idle=timedelta(minutes=settings.session_idle_minutes),
+            session_lifetime=timedelta(hours=settings.session_lifetime_hours),
+            token_lifetime=(
+                timedelta(days=settings.token_lifetime_days)
+                if settings.token_lifetime_days
+                else None
+            ),
+        )
+    except FaceSearchError as exc:
+        raise ConfigError(f"account settings: {exc}") from exc
+
+
+def audit_files(settings: Settings) -> tuple[Path, Path]:
+    """The audit key file and the anchor file the home of ``settings`` is opened with: the
+    settings, else the defaults of ``keying.py`` (which follow this process's HOME and XDG
+    variables, so a server run as another user looks elsewhere unless both are set)."""
+    key = settings.audit_key_file or default_key_file()
+    anchor = settings.audit_anchor_file or default_anchor_file(settings.home)
+    return Path(key).expanduser(), Path(anchor).expanduser()
 
 
 class AccountabilityStore:
@@ -79,17 +112,19 @@ class AccountabilityStore:
         settings: Settings,
         *,
         clock: Clock | None = None,
-        policy: AccountPolicy | None = None,
         hasher: PasswordHasher | None = None,
     ) -> AccountabilityStore:
-        """``open`` the home of ``settings`` with its audit key and anchor files."""
+        """``open`` the home of ``settings`` with its account policy (``account_policy``)
+        and its audit key and anchor files (``audit_files``): what every CLI command and the
+        server use."""
+        key_file, anchor_file = audit_files(settings)
         return cls.open(
             settings.home,
             clock=clock,
-            policy=policy,
+            policy=account_policy(settings),
             hasher=hasher,
-            key_file=settings.audit_key_file,
-            anchor_file=settings.audit_anchor_file,
+            key_file=key_file,
+            anchor_file=anchor_file,
         )
 
     def verify(

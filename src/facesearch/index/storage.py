@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from facesearch.errors import VectorIndexError
-from facesearch.private import make_private_dir, private_file
+from facesearch.private import fsync_dir, make_private_dir, private_file
 
 log = logging.getLogger(__name__)
 
@@ -88,11 +88,6 @@ def _fsync_file(path: Path) -> None:
         os.close(fd)
 
 
-def _fsync_dir(directory: Path) -> None:
-    with contextlib.suppress(OSError):  # not every file system lets a directory be fsynced
-        _fsync_file(directory)
-
-
 def save_generation(
     directory: Path, manifest: Manifest, writers: Mapping[str, tuple[str, Writer]]
 ) -> None:
@@ -119,7 +114,7 @@ def save_generation(
             os.replace(tmp, directory / name)
             written.append(directory / name)
             files[role] = name
-        _fsync_dir(directory)
+        fsync_dir(directory)
         body = {
             "format": FORMAT,
             "kind": manifest.kind,
@@ -134,7 +129,7 @@ def save_generation(
         private_file(tmp)
         _fsync_file(tmp)
         os.replace(tmp, directory / MANIFEST)  # the commit
-        _fsync_dir(directory)
+        fsync_dir(directory)
     except BaseException as exc:
         for path in written:
             with contextlib.suppress(OSError):

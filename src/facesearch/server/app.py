@@ -14,7 +14,6 @@ import os
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -24,8 +23,9 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from facesearch import __version__
-from facesearch.accountability import AccountabilityStore, AccountPolicy, Permission
-from facesearch.errors import ConfigError, FaceSearchError, InputError
+from facesearch.accountability import AccountabilityStore, Permission
+from facesearch.accountability.store import audit_files
+from facesearch.errors import ConfigError, FaceSearchError
 from facesearch.private import loose_modes
 from facesearch.search import LEAD_NOTE, describe_expected
 from facesearch.server import api_admin, api_gallery, api_searches, formatting, pages, system
@@ -52,26 +52,6 @@ PURGE_EVERY_S = 3600.0
 DESCRIPTION = """Self-hosted face search. **A candidate is a lead for a person to check, never
 an identification.** Log in with an API token: `Authorization: Bearer fs_...`
 (`facesearch users token NAME`). Errors are `{"error": {"code", "message"}}`."""
-
-
-def policy_for(settings: Settings) -> AccountPolicy:
-    try:
-        if settings.token_lifetime_days < 0:
-            raise InputError("token_lifetime_days must not be negative (0: never expire)")
-        return AccountPolicy(
-            min_password_length=settings.min_password_length,
-            min_password_score=settings.min_password_score,
-            max_failures=settings.login_max_failures,
-            session_idle=timedelta(minutes=settings.session_idle_minutes),
-            session_lifetime=timedelta(hours=settings.session_lifetime_hours),
-            token_lifetime=(
-                timedelta(days=settings.token_lifetime_days)
-                if settings.token_lifetime_days
-                else None
-            ),
-        )
-    except FaceSearchError as exc:
-        raise ConfigError(f"account settings: {exc}") from exc
 
 
 def _check(settings: Settings) -> None:
@@ -102,8 +82,9 @@ def create_app(settings: Settings) -> FastAPI:
     _check(settings)
     os.umask(0o077)  # uploads, kept probes, index files: owner-only (issue 7, item 2)
     warn_loose_modes(settings)
-    policy = policy_for(settings)
-    store = AccountabilityStore.from_settings(settings, policy=policy)
+    store = AccountabilityStore.from_settings(settings)  # with the settings' account policy
+    key_file, anchor_file = audit_files(settings)
+    log.info("audit key %s, audit anchor %s", key_file, anchor_file)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.filters["strangers"] = describe_expected
     formatting.register(templates.env)  # | when, | count
