@@ -22,6 +22,7 @@ pytestmark = pytest.mark.lfw
 ALL = frozenset({"admin", "investigator", "auditor"})
 SEARCH = frozenset({"investigator"})
 REVIEW = frozenset({"investigator", "admin"})  # decide, read gallery
+OVERSEE = frozenset({"investigator", "admin", "auditor"})  # read a search (auditors oversee)
 ADMIN = frozenset({"admin"})
 AUDIT = frozenset({"auditor", "admin"})
 METRICS = frozenset({"admin", "auditor"})
@@ -36,16 +37,16 @@ ROUTES: dict[tuple[str, str], tuple[frozenset[str] | None, str, int]] = {
     ("POST", "/api/v1/detect"): (SEARCH, "/api/v1/detect", 422),
     ("POST", "/api/v1/searches"): (SEARCH, "/api/v1/searches", 422),
     ("GET", "/api/v1/searches"): (REVIEW, "/api/v1/searches", 200),
-    ("GET", "/api/v1/searches/{search_id:int}"): (REVIEW, "/api/v1/searches/{S}", 200),
-    ("GET", "/api/v1/searches/{search_id:int}/probe"): (REVIEW, "/api/v1/searches/{S}/probe", 200),
+    ("GET", "/api/v1/searches/{search_id:int}"): (OVERSEE, "/api/v1/searches/{S}", 200),
+    ("GET", "/api/v1/searches/{search_id:int}/probe"): (OVERSEE, "/api/v1/searches/{S}/probe", 200),
     ("GET", "/api/v1/searches/{search_id:int}/probe/faces/{face:int}/crop"): (
-        REVIEW,
+        OVERSEE,
         "/api/v1/searches/{S}/probe/faces/{P}/crop",
         200,
     ),
     ("GET", "/api/v1/candidates"): (REVIEW, "/api/v1/candidates", 200),
     ("GET", "/api/v1/searches/{search_id:int}/candidates/{face_id:int}"): (
-        REVIEW,
+        OVERSEE,
         "/api/v1/searches/{S}/candidates/{F}",
         200,
     ),
@@ -90,9 +91,9 @@ ROUTES: dict[tuple[str, str], tuple[frozenset[str] | None, str, int]] = {
     ("GET", "/"): (ALL, "/", 303),
     ("GET", "/search"): (SEARCH, "/search", 200),
     ("POST", "/search"): (SEARCH, "/search", 422),
-    ("GET", "/searches/{search_id:int}"): (REVIEW, "/searches/{S}", 200),
+    ("GET", "/searches/{search_id:int}"): (OVERSEE, "/searches/{S}", 200),
     ("GET", "/searches/{search_id:int}/candidates/{face_id:int}"): (
-        REVIEW,
+        OVERSEE,
         "/searches/{S}/candidates/{F}",
         200,
     ),

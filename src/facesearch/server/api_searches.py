@@ -20,7 +20,7 @@ from fastapi.responses import Response
 
 from facesearch.accountability import Permission
 from facesearch.server import services
-from facesearch.server.auth import Principal, needs
+from facesearch.server.auth import Principal, needs, needs_any
 from facesearch.server.context import Context, ctx
 from facesearch.server.media import image_type
 
@@ -28,6 +28,9 @@ router = APIRouter(prefix="/api/v1", tags=["searches"])
 
 Searcher = Annotated[Principal, Depends(needs(Permission.SEARCH))]
 Reviewer = Annotated[Principal, Depends(needs(Permission.DECIDE))]
+# Reading a search (its record, probe and candidates): reviewers, and auditors for oversight;
+# which searches each may see is decided by usage.may_see_search.
+SearchReader = Annotated[Principal, Depends(needs_any(Permission.DECIDE, Permission.READ_AUDIT))]
 Verifier = Annotated[Principal, Depends(needs(Permission.VERIFY))]
 Ctx = Annotated[Context, Depends(ctx)]
 
@@ -79,7 +82,7 @@ async def list_searches(who: Reviewer, c: Ctx) -> dict[str, Any]:
 
 
 @router.get("/searches/{search_id:int}", summary="A search, as logged, with review status")
-async def get_search(search_id: int, who: Reviewer, c: Ctx) -> dict[str, Any]:
+async def get_search(search_id: int, who: SearchReader, c: Ctx) -> dict[str, Any]:
     return await services.read_search(c, who, search_id)
 
 
@@ -89,7 +92,7 @@ async def get_search(search_id: int, who: Reviewer, c: Ctx) -> dict[str, Any]:
     response_class=Response,
     responses={200: {"content": {"image/jpeg": {}}}},
 )
-async def get_probe(search_id: int, who: Reviewer, c: Ctx) -> Response:
+async def get_probe(search_id: int, who: SearchReader, c: Ctx) -> Response:
     data = await services.read_probe(c, who, search_id)
     return Response(data, media_type=image_type(data))
 
@@ -100,7 +103,7 @@ async def get_probe(search_id: int, who: Reviewer, c: Ctx) -> Response:
     response_class=Response,
     responses={200: {"content": {"image/jpeg": {}}}},
 )
-async def get_probe_crop(search_id: int, face: int, who: Reviewer, c: Ctx) -> Response:
+async def get_probe_crop(search_id: int, face: int, who: SearchReader, c: Ctx) -> Response:
     jpeg = await services.read_probe(c, who, search_id, face)
     return Response(jpeg, media_type="image/jpeg")
 
@@ -114,7 +117,7 @@ async def list_pending(who: Reviewer, c: Ctx) -> dict[str, Any]:
     "/searches/{search_id:int}/candidates/{face_id:int}",
     summary="One candidate of a search: its review status and history",
 )
-async def get_candidate(search_id: int, face_id: int, who: Reviewer, c: Ctx) -> dict[str, Any]:
+async def get_candidate(search_id: int, face_id: int, who: SearchReader, c: Ctx) -> dict[str, Any]:
     return await services.candidate(c, who, search_id, face_id)
 
 

@@ -21,7 +21,9 @@ the permission they need with ``Depends(needs(Permission.X))``.
 client is the last hop that is not a trusted proxy. ``AuthMiddleware`` works this out once per
 request, whatever the ASGI server in front did: when the server already replaced the peer with
 an address from ``X-Forwarded-For`` that we were not told to trust (uvicorn does so for loopback
-by default), the address is unknowable and the request counts as ``UNTRUSTED_FORWARD``.
+by default, with port 0), the address is unknowable and the request counts as
+``UNTRUSTED_FORWARD``. With no trusted proxy, a real peer (``facesearch serve`` turns uvicorn's
+proxy headers off) is the client whatever ``X-Forwarded-For`` says.
 """
 
 from __future__ import annotations
@@ -162,9 +164,11 @@ def resolve_client(scope: Scope, trusted: TrustedProxies) -> str:
             if not trusted.trusts(hop):
                 return hop if _ip(hop) is not None else UNTRUSTED_FORWARD
         return hops[0]
-    if peer in hops and not trusted:
-        # The ASGI server already put a forwarded address in place of the peer although no
-        # proxy is trusted here: the real peer is lost; count all such requests as one.
+    if client and client[1] == 0 and peer in hops and not trusted:
+        # The ASGI server already put a forwarded address in place of the peer (uvicorn's
+        # proxy headers give it port 0; a socket's peer never has it) although no proxy is
+        # trusted here: the real peer is lost; count all such requests as one. A real peer
+        # is kept whatever X-Forwarded-For says, even when it names the peer itself.
         return UNTRUSTED_FORWARD
     return peer or "unknown"
 
@@ -315,6 +319,21 @@ def needs(permission: Permission) -> Callable[[Request], Awaitable[Principal]]:
         return principal
 
     dependency.__name__ = f"needs_{permission.value}"
+    return dependency
+
+
+def needs_any(*permissions: Permission) -> Callable[[Request], Awaitable[Principal]]:
+    """Like ``needs``, for a route that any one of ``permissions`` opens (the route itself
+    then decides what the principal may see)."""
+
+    async def dependency(request: Request) -> Principal:
+        principal = current(request)
+        await check_csrf(request)
+        if not any(principal.can(p) for p in permissions):
+            require(principal.user, permissions[0])  # raises, naming the first
+        return principal
+
+    dependency.__name__ = "needs_" + "_or_".join(p.value for p in permissions)
     return dependency
 
 

@@ -29,6 +29,7 @@ from facesearch.server.auth import (
     check_login_token,
     client_address,
     needs,
+    needs_any,
     new_login_token,
     optional_principal,
     safe_next,
@@ -42,6 +43,9 @@ router = APIRouter(include_in_schema=False)
 Anyone = Annotated[Principal, Depends(authenticated)]
 Searcher = Annotated[Principal, Depends(needs(Permission.SEARCH))]
 Reviewer = Annotated[Principal, Depends(needs(Permission.DECIDE))]
+# Reading a search (its record, probe and candidates): reviewers, and auditors for oversight;
+# which searches each may see is decided by usage.may_see_search.
+SearchReader = Annotated[Principal, Depends(needs_any(Permission.DECIDE, Permission.READ_AUDIT))]
 Auditor = Annotated[Principal, Depends(needs(Permission.READ_AUDIT))]
 Admin = Annotated[Principal, Depends(needs(Permission.MANAGE_USERS))]
 Reader = Annotated[Principal, Depends(needs(Permission.READ_GALLERY))]
@@ -243,7 +247,7 @@ def _optional_int(text: str, what: str) -> int | None:
 
 @router.get("/searches/{search_id:int}")
 async def search_result(
-    search_id: int, request: Request, who: Reviewer, c: Ctx, face: int | None = None
+    search_id: int, request: Request, who: SearchReader, c: Ctx, face: int | None = None
 ) -> HTMLResponse:
     search = await services.read_search(c, who, search_id, "search_page", face)
     shown = [f for f in search["faces"] if face is None or f["face"] == face] or search["faces"]
@@ -260,7 +264,7 @@ async def search_result(
 
 @router.get("/searches/{search_id:int}/candidates/{face_id:int}")
 async def candidate_page(
-    search_id: int, face_id: int, request: Request, who: Reviewer, c: Ctx
+    search_id: int, face_id: int, request: Request, who: SearchReader, c: Ctx
 ) -> HTMLResponse:
     return await _candidate_page(c, request, who, search_id, face_id)
 
