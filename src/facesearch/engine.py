@@ -298,6 +298,10 @@ class Engine:
         if sum(chosen) != 1:
             raise InputError("forget takes exactly one of face ids, image id, subject or like")
         blocklisted = False
+        bad = [i for i in (face_ids or []) if not 1 <= int(i) < 2**63]
+        if bad or (image_id is not None and not 1 <= int(image_id) < 2**63):
+            what = f"face id {bad[0]}" if bad else f"image id {image_id}"
+            raise InputError(f"{what} is not a valid id (ids are whole numbers from 1)")
         if face_ids is not None:
             removed = self.catalog.delete_faces(list(face_ids), prune_images=True)
         elif image_id is not None:

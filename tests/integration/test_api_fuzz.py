@@ -172,3 +172,13 @@ def test_no_500_and_one_error_shape(api_schema: Any, fuzz_url: str, fuzz_home: A
     for user in ("admin1", "inv1"):
         me = httpx.get(f"{fuzz_url}/api/v1/me", headers=fuzz_home.auth(user), timeout=60)
         assert me.status_code == 200, (user, me.text)
+
+
+def test_erasing_id_zero_or_below_is_an_input_error(fuzz_url: str, fuzz_home: Any) -> None:
+    """Second attack pass: face_id -1 or 0 answered 201 with an audit entry for 0 faces."""
+    auth = fuzz_home.auth("admin1")
+    with httpx.Client(base_url=fuzz_url, headers=auth, timeout=30) as api:
+        for field, value in (("face_id", "0"), ("face_id", "-1"), ("image_id", "0")):
+            r = api.post("/api/v1/erasures", data={field: value, "reason": "x"})
+            assert r.status_code == 422, (field, value, r.text)
+            assert_error_shape(r.status_code, r.json(), f"{field}={value}")
