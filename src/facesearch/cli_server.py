@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -291,7 +292,8 @@ def cmd_audit_export(args: argparse.Namespace, settings: Settings) -> int:
             count = _export(store, args, action, sys.stdout)
         else:
             args.out.parent.mkdir(parents=True, exist_ok=True)
-            with args.out.open("w", encoding="utf-8", newline="") as out:
+            fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # personal data
+            with open(fd, "w", encoding="utf-8", newline="") as out:
                 count = _export(store, args, action, out)
     print(f"exported {count} entries", file=sys.stderr)
     return 0

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
+from facesearch.private import write_private
 from facesearch.search import LEAD_NOTE, SAME_FILE_NOTE, SearchResult, describe_expected
 from facesearch.types import BBox
 
@@ -197,4 +198,5 @@ def write_report(
     head: str | None = None,
 ) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(result, engine, entry=entry, head=head), encoding="utf-8")
+    # face crops of the probe and the candidates: owner-only, like everything in the home
+    write_private(path, render(result, engine, entry=entry, head=head).encode("utf-8"))

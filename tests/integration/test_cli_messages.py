@@ -154,3 +154,25 @@ def test_same_file_flag_and_evidence_report(home: Any, lfw: Path, tmp_path: Path
     for parameter in ("collections", "default", "top", "max FMR", "0.01", "allow poor", "sface"):
         assert parameter in text, parameter
     assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", text)
+
+
+def test_report_and_audit_export_are_owner_only(
+    home: Any, probe_photo: Any, tmp_path: Path
+) -> None:
+    """Second attack pass: the HTML report (face crops) and the audit export were 0644."""
+    import stat
+
+    old = os.umask(0o022)  # a usual login umask
+    try:
+        report, export = tmp_path / "r.html", tmp_path / "trail.csv"
+        args = ["search", str(probe_photo("Tony_Blair")), "--case", "K-17", "--purpose", "modes"]
+        r = run(home.home, home.settings, *args, "--report", str(report))
+        assert r.returncode == 0, r.stderr
+        r = run(
+            home.home, home.settings, "audit", "export", "--format", "csv", "--out", str(export)
+        )
+        assert r.returncode == 0, r.stderr
+    finally:
+        os.umask(old)
+    for path in (report, export):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
