@@ -10,9 +10,10 @@
   (no loops);
 - a .zip, .tar, .tar.gz/.tgz (or .tar.bz2, .tar.xz) archive: its image members, in archive
   order, read in memory and never extracted to disk. Symbolic and hard links, devices, pipes,
-  archives inside the archive and files that are not images (by name) are skipped, each
-  reported with its reason to ``on_skip(source id, reason)`` when given; directories, hidden
-  members and ``__MACOSX`` resource forks are skipped without a word. A member's name is
+  archives inside the archive, hidden members (".name"), ``__MACOSX`` resource forks and
+  files that are not images (by name) are skipped, each reported with its reason to
+  ``on_skip(source id, reason)`` when given; only directories pass without a word. A member's
+  name is
   only ever a name: ``../x.jpg`` or ``/etc/x.jpg`` never becomes a path that is opened;
 - a .txt or .lst file: a list of PATHs, one a line, each handled as if named explicitly;
   blank lines and lines starting with # are skipped, relative paths are taken from the list
@@ -208,10 +209,10 @@ def _zip_members(path: Path, limit: int, skip: SkipFn) -> Iterator[Source]:
     try:
         with zipfile.ZipFile(path) as zf:
             for info in zf.infolist():
-                if info.is_dir() or _hidden(info.filename):
+                if info.is_dir():
                     continue
                 source_id = f"{archive}!{info.filename}"
-                why = _zip_kind(info) or _not_image(info.filename)
+                why = _hidden(info.filename) or _zip_kind(info) or _not_image(info.filename)
                 if why:
                     skip(source_id, why)
                     continue
@@ -274,10 +275,10 @@ def _tar_members(path: Path, limit: int, skip: SkipFn) -> Iterator[Source]:
                 # TarFile keeps every header it has read; we never look back, so drop them to keep
                 # memory flat on archives of millions of members.
                 tf.members.clear()  # type: ignore[attr-defined]
-                if member.isdir() or _hidden(member.name):
+                if member.isdir():
                     continue
                 source_id = f"{archive}!{member.name}"
-                why = _tar_kind(member) or _not_image(member.name)
+                why = _hidden(member.name) or _tar_kind(member) or _not_image(member.name)
                 if why:
                     skip(source_id, why)
                     continue
@@ -292,9 +293,15 @@ def _tar_members(path: Path, limit: int, skip: SkipFn) -> Iterator[Source]:
         yield _failure(archive, f"cannot read tar archive: {exc}", error=CorruptImageError)
 
 
-def _hidden(name: str) -> bool:
+def _hidden(name: str) -> str | None:
+    """Why a hidden member (a part of its name starts with '.', or a macOS resource fork) is
+    skipped; None for a visible one."""
     parts = PurePosixPath(name).parts
-    return any((p.startswith(".") and p not in (".", "..")) or p == "__MACOSX" for p in parts)
+    if "__MACOSX" in parts:
+        return "macOS resource fork (__MACOSX): not a photo"
+    if any(p.startswith(".") and p not in (".", "..") for p in parts):
+        return "hidden file or folder (a name part starts with '.'): not read"
+    return None
 
 
 def _not_image(name: str) -> str | None:

@@ -44,8 +44,9 @@ def test_skipped_tar_members_are_reported_with_their_reason(tmp_path: Path) -> N
         add("p/more.tar.gz", b"\x1f\x8b nested")
         add("p/notes.txt", b"text")
         add("p/dir", kind=tarfile.DIRTYPE)  # folders: not worth a word
-        add("p/.hidden.jpg", b"x")  # hidden and resource forks: not worth a word either
+        add("p/.hidden.jpg", b"x")  # hidden and resource forks: reported too (attack pass 2)
         add("__MACOSX/p/._ok.jpg", b"x")
+        add("..\\..\\evil/c.jpg", b"x")
     ids, skipped = skipped_of(archive)
     assert ids == ["p/ok.jpg"]
     reasons = dict(skipped)
@@ -58,7 +59,12 @@ def test_skipped_tar_members_are_reported_with_their_reason(tmp_path: Path) -> N
         "p/inner.zip",
         "p/more.tar.gz",
         "p/notes.txt",
+        "p/.hidden.jpg",
+        "__MACOSX/p/._ok.jpg",
+        "..\\..\\evil/c.jpg",
     ]
+    assert "hidden" in reasons["p/.hidden.jpg"] and "hidden" in reasons["..\\..\\evil/c.jpg"]
+    assert "__MACOSX" in reasons["__MACOSX/p/._ok.jpg"]
     assert "symbolic link" in reasons["p/sym.jpg"] and "/etc/passwd" in reasons["p/sym.jpg"]
     assert "hard link" in reasons["p/hard.jpg"]
     assert "device" in reasons["p/dev.jpg"] and "device" in reasons["p/blk"]
