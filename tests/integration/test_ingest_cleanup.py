@@ -164,9 +164,11 @@ def test_leftovers_of_dead_jobs_are_removed_at_start(
     kept_folder = home.home / "uploads" / job["id"]
     kept = files_under(kept_folder)
     (kept_folder / "plain").mkdir()
-    (kept_folder / "plain" / "000099-junk.jpg").write_bytes(b"junk")  # as if killed mid-job
+    (kept_folder / "plain" / "000099-junk.jpg").write_bytes(b"junk")  # as if killed mid-job:
+    (kept_folder / ".job.lock").touch()  # a job that did not end still has its lock file
     dead = home.home / "uploads" / "0123456789abcdef"  # a job whose server died
     (dead / "incoming").mkdir(parents=True)
+    (dead / ".job.lock").touch()
     (dead / "incoming" / "000001-big.zip").write_bytes(os.urandom(10_000))
     (dead / "plain").mkdir()
     (dead / "plain" / "000001-a.jpg").write_bytes(b"a")
@@ -181,12 +183,32 @@ def test_leftovers_of_dead_jobs_are_removed_at_start(
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         with TestClient(create_app(home.settings), raise_server_exceptions=False) as again:
             assert again.get("/health").status_code in (200, 503)
-        assert files_under(kept_folder) == kept  # the images added stay
+        assert files_under(kept_folder) == kept  # the images added stay, the junk went
         assert not dead.exists()
         assert files_under(alive) == [".job.lock", "incoming/000001-x.zip"]
         assert files_under(other) == ["keep.txt"]
     finally:
         os.close(lock)
+
+
+def test_a_killed_job_keeps_an_image_under_another_name_by_its_sha256(
+    client: TestClient, home: Any, probe_photo: Any
+) -> None:
+    """A file whose path no catalog source ends in is still kept when its bytes are those of
+    an image of that job; a copy of an image that came from elsewhere is not."""
+    job = finished(client, home, upload(client, home, archive(probe_photo, (11, 12))))
+    folder = home.home / "uploads" / job["id"]
+    first, second = files_under(folder)
+    assert first.startswith("labelled/Colin_Powell/"), first
+    (folder / first).rename(folder / "labelled" / "Colin_Powell" / "renamed.jpg")
+    (folder / "plain").mkdir()
+    gallery_copy = folder / "plain" / "000098-dup.jpg"  # in the catalog, from the gallery
+    gallery_copy.write_bytes(probe_photo("Colin_Powell", 1).read_bytes())
+    (folder / "plain" / "000099-junk.jpg").write_bytes(b"junk")
+    (folder / ".job.lock").touch()  # as if its server was killed mid-job
+    with TestClient(create_app(home.settings), raise_server_exceptions=False) as again:
+        assert again.get("/health").status_code in (200, 503)
+    assert files_under(folder) == sorted(["labelled/Colin_Powell/renamed.jpg", second])
 
 
 def test_cli_ingest_reports_skipped_members(
@@ -217,3 +239,83 @@ def test_cli_ingest_reports_skipped_members(
     assert len(lines) == 2, r.stderr
     assert "links/sym.jpg" in lines[0] and "symbolic link" in lines[0]
     assert "nested/more.zip" in lines[1] and "archive inside" in lines[1]
+
+
+def test_a_moved_home_keeps_its_uploads_and_shows_them(
+    server_home: Any, serve: Any, probe_photo: Any, tmp_path: Path
+) -> None:
+    """Moving (or restoring) a home keeps every uploaded photo: the catalog still names the old
+    path, the files are matched by their place under ``uploads/`` (or their sha256), and the
+    images are still served from the new place. A dead job's junk still goes."""
+    import httpx
+
+    from facesearch.accountability import default_anchor_file
+
+    home = server_home("moved", server_rate_limit=0)
+    person = "Jennifer_Capriati"
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for n in (1, 2, 3):
+            zf.writestr(f"{person}/{n}.jpg", probe_photo(person, n).read_bytes())
+    admin = home.auth("admin1")
+    with serve(home.settings) as url, httpx.Client(base_url=url, timeout=60) as api:
+        r = api.post(
+            "/api/v1/ingest-jobs",
+            headers=admin,
+            files={"files": ("batch.zip", buf.getvalue())},
+            data={"collection": "uploads", "label_from_dir": "true"},
+        )
+        assert r.status_code == 202, r.text
+        job = r.json()
+        deadline = time.monotonic() + 180
+        while job["status"] not in ("completed", "failed"):
+            assert time.monotonic() < deadline, job
+            time.sleep(0.2)
+            job = api.get(f"/api/v1/ingest-jobs/{job['id']}", headers=admin).json()
+    assert job["status"] == "completed" and job["images_added"] == 3, job
+    uploads = home.home / "uploads"
+    photos = {
+        str(p.relative_to(uploads)): p.read_bytes() for p in uploads.rglob("*.jpg") if p.is_file()
+    }
+    assert len(photos) == 3, photos
+    dead = uploads / "0123456789abcdef"  # a job of this home whose server was killed
+    (dead / "plain").mkdir(parents=True)
+    (dead / "plain" / "000001-junk.jpg").write_bytes(os.urandom(3000))
+    (dead / ".job.lock").touch()
+    stranger = uploads / "00000000000000aa"  # looks like a job, but no job made it: left alone
+    stranger.mkdir()
+    (stranger / "mine.jpg").write_bytes(b"mine")
+
+    moved = tmp_path / "elsewhere" / "home2"
+    moved.parent.mkdir()
+    anchor = default_anchor_file(home.home)  # kept outside the home: moved along with it
+    if anchor.exists():
+        default_anchor_file(moved).parent.mkdir(parents=True, exist_ok=True)
+        anchor.replace(default_anchor_file(moved))
+    home.home.rename(moved)
+    settings = home.settings.replace(home=moved)
+    with serve(settings) as url, httpx.Client(base_url=url, timeout=60) as api:
+        now = moved / "uploads"
+        for rel, data in photos.items():
+            assert (now / rel).is_file(), rel  # every uploaded photo is still there
+            assert (now / rel).read_bytes() == data
+        assert not (now / dead.name).exists()  # the dead job's junk went
+        assert (now / stranger.name / "mine.jpg").read_bytes() == b"mine"
+
+        form = {"case": "K-2025-001", "purpose": "moved home", "collections": "uploads"}
+        probe = probe_photo(person, 10)
+        r = api.post(
+            "/api/v1/searches",
+            headers=home.auth("inv1"),
+            files={"image": (probe.name, probe.read_bytes(), "image/jpeg")},
+            data=form,
+        )
+        assert r.status_code == 201, r.text
+        cands = [c for f in r.json()["faces"] for c in f["candidates"]]
+        top = max(cands, key=lambda c: c["similarity"])
+        assert top["subject"] == person
+        image = api.get(top["links"]["image"], headers=home.auth("inv1"))
+        assert image.status_code == 200, image.text
+        assert image.content in photos.values()  # the bytes of the uploaded photo
+        crop = api.get(top["links"]["crop"], headers=home.auth("inv1"))
+        assert crop.status_code == 200 and crop.headers["content-type"] == "image/jpeg"

@@ -245,15 +245,20 @@ class Catalog:
         with self._reading() as conn:
             return _read.image(conn, image_id)
 
-    def sources_under(self, folder: str | Path) -> set[str]:
-        """The sources of the images whose file lies under ``folder`` (as the source ids
-        spell it: a resolved path), e.g. to tell an upload's kept files from its leftovers."""
-        prefix = str(folder).rstrip("/") + "/"
+    def sources_under(self, folder_glob: str) -> dict[str, str]:
+        """``{source: sha256}`` of the images whose file lies in a folder (at any depth) whose
+        name matches the GLOB pattern ``folder_glob``, e.g. an upload job's id.
+
+        Matched by the folder's name, not by an absolute path, so that the files of a home that
+        was moved or restored to another path are still found: the sources keep the old path.
+        """
+        if "/" in folder_glob or not folder_glob:
+            raise InputError("folder_glob is the pattern of one folder name")
         with self._reading() as conn:
             rows = conn.execute(
-                "SELECT source FROM images WHERE substr(source, 1, ?) = ?", (len(prefix), prefix)
+                "SELECT source, sha256 FROM images WHERE source GLOB ?", (f"*/{folder_glob}/*",)
             ).fetchall()
-        return {str(row[0]) for row in rows}
+        return {str(row[0]): str(row[1]) for row in rows}
 
     # -- faces ------------------------------------------------------------------------------
 

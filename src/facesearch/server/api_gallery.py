@@ -64,7 +64,8 @@ async def get_face_crop(
 
     def make(cat: Catalog) -> bytes:
         face = cat.face(face_id)
-        return crop(read_source(face.source, settings.max_file_bytes), face.bbox, settings)
+        data = read_source(face.source, settings.max_file_bytes, settings.home)
+        return crop(data, face.bbox, settings)
 
     jpeg = await services.read_gallery(
         c, who, "face_crop", make, case=case, search=search, face_id=face_id
@@ -92,7 +93,7 @@ async def get_image_file(
     limit = c.settings.max_file_bytes
 
     def make(cat: Catalog) -> bytes:
-        return read_source(cat.image(image_id).source, limit)
+        return read_source(cat.image(image_id).source, limit, c.settings.home)
 
     data = await services.read_gallery(
         c, who, "image_file", make, case=case, search=search, image_id=image_id

@@ -19,22 +19,32 @@ The files of the images added stay as the gallery's source images (crops and the
 are read from them); an erasure deletes the file of an image left without faces. **Everything
 else goes** when the job ends, whether it completed or failed: files that failed, duplicates,
 unpacked junk, archives never unpacked, empty folders. While a job lives it holds a lock on
-``HOME/uploads/<job>/.job.lock``; when the server starts, the folders of jobs whose lock no
-process holds (a server that was stopped or killed mid-job, jobs queued but never run) are
-cleaned the same way. Jobs are kept in memory: their ids mean nothing after a restart (the
-audit trail and the catalog's ingest runs keep the record).
+``HOME/uploads/<job>/.job.lock``, a file it removes when it ends; when the server starts, the
+folders that still have that file and whose lock no process holds (a server that was stopped
+or killed mid-job, jobs queued but never run) are cleaned the same way. Folders without it
+(finished jobs, anything a person put there) are never touched.
+
+A file is kept when it is the source of an image of the catalog, matched by **where it lies
+below the job's folder** (the catalog's source ends in ``/<job>/<that path>``) or by **its
+sha256** (that of an image whose source lies in a folder of that job): never by its absolute
+path, so a home moved or restored to another path keeps its uploads (the catalog still names
+the old path; ``media.read_source`` finds the file at the new one). Jobs are kept in memory:
+their ids mean nothing after a restart (the audit trail and the catalog's ingest runs keep the
+record).
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import logging
 import os
 import re
 import secrets
 import shutil
 import threading
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -55,6 +65,7 @@ MAX_LISTED_SKIPPED = 200
 MAX_JOBS_KEPT = 200
 LOCK = ".job.lock"
 _JOB_ID = re.compile(r"[0-9a-f]{16}")
+_JOB_GLOB = "[0-9a-f]" * 16  # a job's folder name, as a GLOB pattern
 _UNSAFE = re.compile(r"[^\w.\- ]+")
 
 
@@ -148,21 +159,36 @@ class Jobs:
         self.remove_leftovers()
 
     def remove_leftovers(self) -> int:
-        """Clean the folder of every job that no process runs any more; files removed."""
+        """Clean the folder of every job that died unfinished (it still has its lock file)
+        and that no process runs any more; files removed."""
         if not self.root.is_dir():
             return 0
+        folders = [
+            folder
+            for folder in sorted(self.root.iterdir())
+            if _JOB_ID.fullmatch(folder.name)
+            and folder.is_dir()
+            and not folder.is_symlink()
+            and (folder / LOCK).is_file()
+            and not (folder / LOCK).is_symlink()
+        ]
+        locked: list[tuple[Path, int]] = []
         removed = 0
-        with Catalog.open_home(self.home) as catalog:
-            for folder in sorted(self.root.iterdir()):
-                if not (_JOB_ID.fullmatch(folder.name) and folder.is_dir()):
-                    continue
-                fd = _try_lock(folder)
-                if fd is None:
-                    continue  # a live job of another server on this home
-                try:
-                    removed += _sweep(folder, catalog)
-                finally:
-                    _release(folder, fd)
+        try:
+            for folder in folders:
+                fd = _try_lock(folder, create=False)
+                if fd is not None:  # else a live job of another server on this home
+                    locked.append((folder, fd))
+            if not locked:
+                return 0
+            # read the catalog only now that no other process can be adding to these jobs
+            with Catalog.open_home(self.home) as catalog:
+                kept = _kept_files(catalog, _JOB_GLOB, {f.name for f, _ in locked})
+            for folder, _ in locked:
+                removed += _sweep(folder, kept.get(folder.name, {}), self.max_file_bytes)
+        finally:
+            for folder, fd in locked:
+                _release(folder, fd)
         if removed:
             log.info("removed %d file(s) left behind by ingest jobs that did not finish", removed)
         return removed
@@ -259,7 +285,9 @@ class Jobs:
     def _clean(self, job: IngestJob, catalog: Catalog) -> None:
         """Delete every file of the job that is not the source of an image in the catalog."""
         try:
-            job.files_removed = _sweep(job.folder, catalog)
+            name = job.folder.name
+            kept = _kept_files(catalog, name, {name}).get(name, {})
+            job.files_removed = _sweep(job.folder, kept, self.max_file_bytes)
         except Exception:  # cleaning must not hide the job's own outcome
             log.exception("cleaning up after ingest job %s failed", job.id)
         finally:
@@ -312,12 +340,21 @@ class Jobs:
         return labelled, plain
 
 
-def _try_lock(folder: Path) -> int | None:
-    """Lock a job folder (its lock file): the descriptor, or None if a live process holds it."""
-    fd = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+def _try_lock(folder: Path, *, create: bool = True) -> int | None:
+    """Lock a job folder (its lock file): the descriptor, or None if a live process holds it
+    (or, with ``create=False``, if the folder has no lock file)."""
+    flags = os.O_RDWR | os.O_NOFOLLOW | (os.O_CREAT if create else 0)
+    try:
+        fd = os.open(folder / LOCK, flags, 0o600)
+    except OSError:
+        if create:
+            raise
+        return None  # gone, or not a plain file: not a job's lock
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
+        if not create and os.fstat(fd).st_ino != os.stat(folder / LOCK).st_ino:
+            raise BlockingIOError  # its job ended and removed it while we were locking it
+    except OSError:
         os.close(fd)
         return None
     return fd
@@ -331,23 +368,60 @@ def _release(folder: Path, fd: int) -> None:
     os.close(fd)
 
 
-def _sweep(folder: Path, catalog: Catalog) -> int:
-    """Delete every file below a job's folder that no catalog image comes from, then the
-    empty folders; the number of files deleted."""
-    real = folder.resolve()
-    keep = catalog.sources_under(real)
+def _kept_files(
+    catalog: Catalog, folder_glob: str, names: Collection[str]
+) -> dict[str, dict[str, str]]:
+    """``{job: {path below the job's folder: sha256}}`` of the catalog's images whose source
+    lies in the folder of one of the jobs ``names`` (``folder_glob`` matches them all).
+
+    The source's path above the job's folder is ignored: it is the home's path when the image
+    was ingested, which moving or restoring the home changes.
+    """
+    kept: dict[str, dict[str, str]] = {}
+    for source, sha256 in catalog.sources_under(folder_glob).items():
+        parts = source.split("/")
+        for i in range(len(parts) - 2, -1, -1):  # the innermost folder named like a job
+            if parts[i] in names:
+                kept.setdefault(parts[i], {})["/".join(parts[i + 1 :])] = sha256
+                break
+    return kept
+
+
+def _sweep(folder: Path, kept: Mapping[str, str], max_bytes: int) -> int:
+    """Delete every file below a job's folder that is not in ``kept`` (``{path below the
+    folder: sha256}``, from ``_kept_files``) by its path or by its sha256, then the empty
+    folders; the number of files deleted."""
+    digests = set(kept.values())
     removed = 0
-    for path in sorted(real.rglob("*"), key=lambda p: len(p.parts), reverse=True):
-        if path.name == LOCK and path.parent == real:
+    for path in sorted(folder.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        if path.name == LOCK and path.parent == folder:
             continue
         if path.is_dir() and not path.is_symlink():
             with contextlib.suppress(OSError):
                 path.rmdir()  # only ever succeeds on an empty folder
-        elif str(path) not in keep:
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
-                removed += 1
+            continue
+        if path.relative_to(folder).as_posix() in kept:
+            continue
+        if digests and _sha256(path, max_bytes) in digests:
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+            removed += 1
     return removed
+
+
+def _sha256(path: Path, max_bytes: int) -> str | None:
+    """The sha256 of a regular file of at most ``max_bytes`` (no image is bigger); else None."""
+    try:
+        if path.is_symlink() or not path.is_file() or path.stat().st_size > max_bytes:
+            return None
+        digest = hashlib.sha256()
+        with path.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return None
+    return digest.hexdigest()
 
 
 def _shorter(failure: dict[str, str], folder: Path) -> dict[str, str]:

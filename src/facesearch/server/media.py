@@ -2,7 +2,10 @@
 
 A gallery image is read back from its catalog ``source``: a file path, or
 ``ARCHIVE!member`` for an image ingested from a zip or tar archive (``sources.py``). Paths
-come from the catalog only, never from a request, so no request can name a file to read.
+come from the catalog only, never from a request, so no request can name a file to read. A
+file uploaded to the server (``HOME/uploads/<job>/...``) whose home has since been moved or
+restored to another path is read from the same place under the current home: the catalog
+still names the old path.
 Crops are JPEGs made by ``report.face_crop_jpeg`` (the face box widened by 30 %, at most
 160 px). The content type of anything served is read from its bytes.
 """
@@ -10,6 +13,7 @@ Crops are JPEGs made by ``report.face_crop_jpeg`` (the face box widened by 30 %,
 from __future__ import annotations
 
 import io
+import re
 import tarfile
 import warnings
 import zipfile
@@ -22,14 +26,22 @@ from facesearch.report import face_crop_jpeg
 from facesearch.server.limits import IMAGE_MIME
 from facesearch.settings import Settings
 from facesearch.types import BBox
+from facesearch.usage import UPLOADS
 
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
+_JOB_ID = re.compile(r"[0-9a-f]{16}")  # an upload job's folder (server/jobs.py)
 
 
-def read_source(source: str, max_bytes: int) -> bytes:
-    """The bytes of a gallery image from its catalog source; NotFoundError if gone."""
+def read_source(source: str, max_bytes: int, home: Path | None = None) -> bytes:
+    """The bytes of a gallery image from its catalog source; NotFoundError if gone.
+
+    With ``home``, an uploaded file no longer where the source says is looked for under
+    ``home/uploads/`` (``moved_upload``).
+    """
     path = Path(source)
     try:
+        if not path.is_file() and home is not None:
+            path = moved_upload(source, home) or path
         if path.is_file():
             if path.stat().st_size > max_bytes:
                 raise NotFoundError("the source image is over the size limit")
@@ -40,6 +52,21 @@ def read_source(source: str, max_bytes: int) -> bytes:
     except OSError as exc:
         raise NotFoundError(f"the source image cannot be read: {exc.strerror or exc}") from exc
     raise NotFoundError("the source image is no longer available")
+
+
+def moved_upload(source: str, home: Path) -> Path | None:
+    """Where an uploaded file whose source names another home's ``uploads/<job>/REST`` lies
+    under ``home``, if it is there: the innermost folder named like a job wins. None if not
+    found, or if the place would not be inside ``home/uploads``."""
+    root = (home / UPLOADS).resolve()
+    parts = source.split("/")
+    for i in range(len(parts) - 2, -1, -1):
+        if not _JOB_ID.fullmatch(parts[i]):
+            continue
+        candidate = (root / "/".join(parts[i:])).resolve()
+        if candidate.is_relative_to(root) and candidate.is_file():
+            return candidate
+    return None
 
 
 def _member(archive: Path, member: str, max_bytes: int) -> bytes:
