@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,10 +26,49 @@ def home(server_home: Any) -> Any:
     return server_home("reads", server_read_rate_limit=READ_LIMIT)
 
 
+class Clock:
+    """The read limiter's clock: real time, until a test stops it (``frozen``): then no
+    bucket refills, whatever the speed of the machine."""
+
+    def __init__(self) -> None:
+        self.frozen: float | None = None
+
+    def __call__(self) -> float:
+        return time.monotonic() if self.frozen is None else self.frozen
+
+
 @pytest.fixture(scope="module")
-def url(home: Any, serve: Any) -> Iterator[str]:
-    with serve(home.settings) as base:
-        yield base
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture(scope="module")
+def url(home: Any, serve: Any, clock: Clock) -> Iterator[str]:
+    from facesearch.server import app as app_module
+    from facesearch.server.limits import RateLimiter
+
+    def limiter(per_minute: int) -> RateLimiter:
+        return RateLimiter(per_minute, clock=clock)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(app_module, "RateLimiter", limiter)  # taken when the server starts
+        with serve(home.settings) as base:
+            mp.undo()
+            yield base
+
+
+def new_user(api: httpx.Client, home: Any, name: str) -> dict[str, str]:
+    """A fresh investigator (a full read budget of its own) and its auth header."""
+    admin = home.auth("admin1")
+    r = api.post(
+        "/api/v1/users",
+        headers=admin,
+        data={"name": name, "role": "investigator", "password": "correct-horse-battery"},
+    )
+    assert r.status_code == 201, r.text
+    r = api.post(f"/api/v1/users/{name}/tokens", headers=admin)
+    assert r.status_code == 201, r.text
+    return {"Authorization": f"Bearer {r.json()['token']}"}
 
 
 @pytest.fixture(scope="module")
@@ -37,11 +77,18 @@ def api(url: str) -> Iterator[httpx.Client]:
         yield client
 
 
-def search(api: httpx.Client, home: Any, data: bytes, user: str = "inv1", **form: Any) -> Any:
+def search(
+    api: httpx.Client,
+    home: Any,
+    data: bytes,
+    user: str = "inv1",
+    auth: dict[str, str] | None = None,
+    **form: Any,
+) -> Any:
     fields = {"case": CASE, "purpose": "reads are scoped", **form}
     return api.post(
         "/api/v1/searches",
-        headers=home.auth(user),
+        headers=auth or home.auth(user),
         files={"image": ("probe.jpg", data, "image/jpeg")},
         data=fields,
     )
@@ -119,8 +166,10 @@ def test_a_search_and_its_probe_are_seen_only_by_author_reviewers_admins(
     reads = entries_after(api, home, start, action="read")
     seen = {(e["actor"], e["payload"]["what"]) for e in reads}
     for user in ("inv1", "admin1"):
-        for what in ("search", "probe", "probe_crop", "candidate", "search_page", "candidate_page"):
+        for what in ("search", "candidate", "search_page", "candidate_page"):
             assert (user, what) in seen, (user, what)
+    # the probe and its crops are part of the search read (the search's entry names them)
+    assert not {what for _, what in seen} & {"probe", "probe_crop"}
     assert all(e["case"] == CASE and e["payload"]["search"] == sid for e in reads)
     assert {e["payload"].get("face_id") for e in reads if "candidate" in e["payload"]["what"]} == {
         fid
@@ -157,17 +206,74 @@ def test_gallery_reads_are_logged_with_their_case(
         (e["payload"]["what"], e["case"], e["payload"].get("search"))
         for e in entries_after(api, home, start, action="read", actor="inv1")
     ]
+    # a candidate's crop and image, reached from its search (links carry ?search=ID), are
+    # part of the read of that search; gallery reads without it are one read each
     assert got == [
-        ("face_crop", CASE, body["id"]),  # a candidate's links carry their search
-        ("image_file", CASE, body["id"]),
         ("face_crop", "K-G-9", None),
         ("image", None, None),
         ("face", None, None),
         ("subject", None, None),
     ]
     # a search link for a face that is not its candidate is refused
-    other = api.get("/api/v1/faces/1/crop", headers=inv, params={"search": body["id"]})
-    assert other.status_code == 404 or cand["face_id"] == 1
+    listed = {c["face_id"] for f in body["faces"] for c in f["candidates"]}
+    stranger = min(set(range(1, 1000)) - listed)
+    other = api.get(f"/api/v1/faces/{stranger}/crop", headers=inv, params={"search": body["id"]})
+    assert other.status_code == 404, other.text
+    image = api.get("/api/v1/images/999999/file", headers=inv, params={"search": body["id"]})
+    assert image.status_code == 404, image.text
+
+
+def test_a_search_page_and_its_images_are_one_read(
+    api: httpx.Client, home: Any, probe_photo: Any, clock: Clock
+) -> None:
+    reader = new_user(api, home, "viewer1")
+    body = search(
+        api, home, probe_photo("Tony_Blair").read_bytes(), auth=reader, top=100, threshold=-1
+    )
+    assert body.status_code == 201, body.text
+    sid = body.json()["id"]
+    listed = sorted(c["face_id"] for f in body.json()["faces"] for c in f["candidates"])
+    assert len(listed) > READ_LIMIT // 3  # more candidates than a view's share of the budget
+    start = head(api, home)
+    clock.frozen = time.monotonic()  # no refill: every token a view takes is gone
+    try:
+        views = 4
+        for _ in range(views):
+            page = api.get(f"/searches/{sid}", headers=reader)
+            assert page.status_code == 200
+            srcs = re.findall(r'<img src="([^"]+)"', page.text)
+            assert len(srcs) >= len(listed)
+            for src in srcs:
+                r = api.get(src.replace("&amp;", "&"), headers=reader)
+                assert r.status_code == 200, (src, r.status_code)
+        for _ in range(views):
+            assert api.get(f"/api/v1/searches/{sid}", headers=reader).status_code == 200
+        reads = entries_after(api, home, start, action="read", actor="viewer1")
+        assert [e["payload"]["what"] for e in reads] == ["search_page"] * views + ["search"] * views
+        for e in reads:
+            assert e["payload"]["search"] == sid and e["case"] == CASE
+            assert sorted(e["payload"]["face_ids"]) == listed
+        # the views took 2 * views of the budget; the rest is there
+        left = READ_LIMIT - 2 * views
+        for n in range(left):
+            r = api.get(f"/api/v1/faces/{listed[n % len(listed)]}", headers=reader)
+            assert r.status_code == 200, (n, r.text)
+        assert api.get(f"/api/v1/faces/{listed[0]}", headers=reader).status_code == 429
+        # covered reads are still checked: a face that is not a candidate is refused
+        stranger = min(set(range(1, 1000)) - set(listed))
+        r = api.get(f"/api/v1/faces/{stranger}/crop", headers=reader, params={"search": sid})
+        assert r.status_code == 404
+        # and another user's search stays hidden, with or without budget
+        other = search(api, home, probe_photo("Tony_Blair").read_bytes(), user="inv1").json()
+        r = api.get(
+            f"/api/v1/faces/{other['faces'][0]['candidates'][0]['face_id']}/crop",
+            headers=reader,
+            params={"search": other["id"]},
+        )
+        assert r.status_code == 404
+        assert api.get(f"/api/v1/searches/{other['id']}/probe", headers=reader).status_code == 404
+    finally:
+        clock.frozen = None
 
 
 def test_api_answers_hold_no_server_paths(
@@ -284,24 +390,25 @@ def test_an_erased_candidate_cannot_be_decided(
     }
 
 
-# Last: it spends inv2's reads.
-def test_bulk_reads_are_rate_limited_per_user(api: httpx.Client, home: Any) -> None:
-    reader = home.auth("inv2")
+def test_bulk_reads_are_rate_limited_per_user(api: httpx.Client, home: Any, clock: Clock) -> None:
+    reader = new_user(api, home, "bulk1")
     start = head(api, home)
-    answers = [
-        api.get(f"/api/v1/images/{(n % 30) + 1}/file", headers=reader)
-        for n in range(READ_LIMIT + 10)
-    ]
-    codes = [r.status_code for r in answers]
-    # what is left of inv2's full bucket (a few reads went before, refused ones included)
-    # serves at once; then 429, as it refills by one a second
-    assert codes[: READ_LIMIT // 2] == [200] * (READ_LIMIT // 2)
-    assert 429 in codes, codes
-    limited = answers[codes.index(429)]
-    assert limited.json()["error"]["code"] == "rate_limited"
-    assert int(limited.headers["retry-after"]) >= 1
-    # another user is not held back
-    assert api.get("/api/v1/images/1/file", headers=home.auth("admin1")).status_code == 200
-    served = [e for e in entries_after(api, home, start, action="read", actor="inv2")]
-    assert len(served) == codes.count(200)
+    clock.frozen = time.monotonic()  # no refill while it runs, however slow the machine
+    try:
+        answers = [
+            api.get(f"/api/v1/images/{(n % 30) + 1}/file", headers=reader)
+            for n in range(READ_LIMIT + 10)
+        ]
+        codes = [r.status_code for r in answers]
+        # a full bucket serves READ_LIMIT reads at once; then 429
+        assert codes == [200] * READ_LIMIT + [429] * 10, codes
+        limited = answers[-1]
+        assert limited.json()["error"]["code"] == "rate_limited"
+        assert int(limited.headers["retry-after"]) == 60 // READ_LIMIT
+        # another user is not held back
+        assert api.get("/api/v1/images/1/file", headers=home.auth("admin1")).status_code == 200
+    finally:
+        clock.frozen = None
+    served = entries_after(api, home, start, action="read", actor="bulk1")
+    assert len(served) == READ_LIMIT  # refused reads are not logged
     assert all(e["payload"]["what"] == "image_file" for e in served)

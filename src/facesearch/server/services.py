@@ -294,16 +294,28 @@ def take_read(ctx: Context, who: Principal) -> None:
         )
 
 
+def _shown_face_ids(search_out: dict[str, Any], face: int | None) -> list[int]:
+    """The candidate face ids a view of the search shows (all its faces, or probe face
+    ``face`` alone when it has one), in the order shown."""
+    faces = search_out.get("faces", [])
+    shown = [f for f in faces if face is None or f.get("face") == face] or faces
+    return [int(c["face_id"]) for f in shown for c in f.get("candidates", [])]
+
+
 async def read_search(
-    ctx: Context, who: Principal, seq: int, what: str = "search"
+    ctx: Context, who: Principal, seq: int, what: str = "search", face: int | None = None
 ) -> dict[str, Any]:
-    """A search the user may see, logged as a read under its case."""
+    """A search the user may see: one read, logged under its case, naming the candidate
+    face ids shown (those of probe face ``face`` alone when given). The images such a view
+    shows (probe, probe crops, candidates' crops and files reached with ``?search=``) are
+    part of this read: not charged or logged again."""
     take_read(ctx, who)
 
     def run(catalog: Catalog) -> dict[str, Any]:
         entry = visible_search(ctx.store, who.user, seq)
         out = _search_view(ctx, catalog, entry)
-        audited_read(ctx.store, who.user, what, search=entry)
+        face_ids = _shown_face_ids(out, face)
+        audited_read(ctx.store, who.user, what, search=entry, face_ids=face_ids)
         return out
 
     return await ctx.workers.on_catalog(run)
@@ -334,8 +346,8 @@ async def candidate(ctx: Context, who: Principal, seq: int, face_id: int) -> dic
 
 async def read_probe(ctx: Context, who: Principal, seq: int, face: int | None = None) -> bytes:
     """The kept probe image of a search the user may see, or a JPEG crop of one of its
-    faces; logged as a read under the search's case."""
-    take_read(ctx, who)
+    faces. Part of the read of the search (its page or record, one logged read): neither
+    charged nor logged again; 404, as for a search that does not exist, to anyone else."""
     settings = ctx.settings
 
     def run() -> bytes:
@@ -348,13 +360,10 @@ async def read_probe(ctx: Context, who: Principal, seq: int, face: int | None = 
         if not data:
             raise NotFoundError("the probe image is no longer kept (retention period over)")
         if face is None:
-            audited_read(ctx.store, who.user, "probe", search=entry)
             return data
         for pf in entry.payload.get("probe_faces", []):
             if pf.get("face") == face and pf.get("bbox"):
-                jpeg = crop(data, BBox(*[float(v) for v in pf["bbox"]]), settings)
-                audited_read(ctx.store, who.user, "probe_crop", search=entry, face=face)
-                return jpeg
+                return crop(data, BBox(*[float(v) for v in pf["bbox"]]), settings)
         raise NotFoundError(f"search {seq} has no probe face {face}")
 
     return await anyio.to_thread.run_sync(run)
@@ -370,33 +379,34 @@ async def read_gallery(
     search: int | None = None,
     **ids: Any,
 ) -> T:
-    """``make(catalog)``, logged as a read of ``what`` (face, face_crop, image, image_file,
-    subject) with ``ids``. With ``search``: a read reached from that search's candidates (the
+    """``make(catalog)``, a read of ``what`` (face, face_crop, image, image_file, subject)
+    with ``ids``: one of the reader's reads, logged under ``case`` as the reader gave it, or
+    none. With ``search``: a candidate's crop or file reached from that search's view (the
     user must be able to see the search, and the face or image must be one of its
-    candidates), logged under its case; else under ``case`` as the reader gave it, or none."""
-    take_read(ctx, who)
+    candidates; 404 otherwise), part of the read of that search, which named its candidates:
+    neither charged nor logged again."""
+    if search is None:
+        take_read(ctx, who)
     check_case(case, None, required=False)
 
     def run(catalog: Catalog) -> T:
-        entry = None
-        if search is not None:
-            entry = visible_search(ctx.store, who.user, search)
-            listed = [
-                c["face_id"]
-                for c in entry.payload.get("candidates", [])
-                if isinstance(c.get("face_id"), int)
-            ]
-            if "face_id" in ids and ids["face_id"] not in listed:
-                raise NotFoundError(f"face {ids['face_id']} is not a candidate of search {search}")
-            if "image_id" in ids and ids["image_id"] not in {
-                r.image_id for r in catalog.faces(listed)
-            }:
-                raise NotFoundError(
-                    f"image {ids['image_id']} holds no candidate of search {search}"
-                )
-        out = make(catalog)
-        audited_read(ctx.store, who.user, what, search=entry, case=case, **ids)
-        return out
+        if search is None:
+            out = make(catalog)
+            audited_read(ctx.store, who.user, what, case=case, **ids)
+            return out
+        entry = visible_search(ctx.store, who.user, search)
+        listed = [
+            c["face_id"]
+            for c in entry.payload.get("candidates", [])
+            if isinstance(c.get("face_id"), int)
+        ]
+        if "face_id" in ids and ids["face_id"] not in listed:
+            raise NotFoundError(f"face {ids['face_id']} is not a candidate of search {search}")
+        if "image_id" in ids and ids["image_id"] not in {r.image_id for r in catalog.faces(listed)}:
+            raise NotFoundError(f"image {ids['image_id']} holds no candidate of search {search}")
+        if not {"face_id", "image_id"} & ids.keys():
+            raise NotFoundError(f"a {what} is not a candidate of search {search}")
+        return make(catalog)
 
     return await ctx.workers.on_catalog(run)
 
