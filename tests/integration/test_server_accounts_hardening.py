@@ -109,6 +109,17 @@ def test_serve_ignores_a_spoofed_forwarded_for(server_home: Any, serve_cli: Any)
     assert failed_login_clients(home.home) == ["127.0.0.1"] * 5  # the socket's address
 
 
+def test_serve_keeps_the_address_of_a_client_claiming_its_own(
+    server_home: Any, serve_cli: Any
+) -> None:
+    """A client must not blank its address in the trail by sending its own as X-Forwarded-For."""
+    home = server_home("xff-self")
+    url = serve_cli(home)
+    with httpx.Client(base_url=url, timeout=60) as client:
+        assert login(client, "nobody", "wrong password", "127.0.0.1").status_code == 401
+    assert failed_login_clients(home.home) == ["127.0.0.1"]
+
+
 def test_the_app_ignores_forwarded_for_even_when_uvicorn_believes_it(
     server_home: Any, serve: Any
 ) -> None:

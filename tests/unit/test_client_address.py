@@ -53,6 +53,15 @@ def test_a_peer_already_replaced_by_the_server_in_front_is_not_believed():
     assert resolve_client(scope("198.51.100.1", 0, "198.51.100.1"), NONE) == UNTRUSTED_FORWARD
 
 
+def test_a_client_cannot_blank_its_own_address_by_claiming_it():
+    # Served as `facesearch serve` does (no proxy headers): the peer is a real socket, with
+    # a port; X-Forwarded-For naming the peer itself must not hide who it is.
+    assert resolve_client(scope("203.0.113.5", 40000, "203.0.113.5"), NONE) == "203.0.113.5"
+    claim = scope("203.0.113.5", 40000, "198.51.100.1, 203.0.113.5")
+    assert resolve_client(claim, NONE) == "203.0.113.5"
+    assert resolve_client(scope("::1", 5000, "::1"), NONE) == "::1"
+
+
 def test_client_address_reads_what_the_middleware_worked_out():
     s = scope("127.0.0.1", 1, "198.51.100.1")
     assert client_address(s) == "127.0.0.1"
