@@ -118,6 +118,63 @@ def test_parallel_guesses_still_count(store, people):
     assert not locked(store, "alice", "y")
 
 
+def test_a_name_has_a_ceiling_across_addresses(store, people, clock):
+    """Rotating addresses (a botnet) does not give unlimited guesses: 20 failures for a name
+    within an hour, from any addresses, lock it for every address, 1 min doubling to 15."""
+    policy = store.accounts.policy
+    assert (policy.name_max_failures, policy.name_failure_window) == (20, timedelta(hours=1))
+    bots = [f"198.51.100.{n}" for n in range(1, 250)]
+    for level, minutes in enumerate((1, 2, 4, 8, 15, 15), start=1):
+        for n in range(20):
+            fail(store, "admin", bots[(level * 20 + n) % len(bots)])
+            clock.advance(seconds=1)
+        # the admin too, from their own address, with the right password
+        with pytest.raises(AuthenticationError, match="for this name; try again in"):
+            store.accounts.check_password("admin", PW, client="10.0.0.2")
+        (lock,) = [x for x in store.accounts.lockouts() if x.client == "*"]
+        assert (lock.name, lock.failures, lock.level) == ("admin", 20, level)
+        assert lock.describe(clock.now).startswith(f"locked for {minutes} min for every address")
+        clock.advance(minutes=minutes)
+    assert store.accounts.check_password("admin", PW, client="10.0.0.2").name == "admin"
+    told = [
+        e
+        for e in store.audit.entries(action=Action.LOGIN_FAILED, limit=None)
+        if e.payload.get("every_address")
+    ]
+    assert [e.payload["locked_minutes"] for e in told] == [1, 2, 4, 8, 15, 15]
+    assert all(e.payload["failures"] == 20 for e in told)
+
+
+def test_a_success_does_not_forgive_the_others_failures(store, people, clock):
+    for n in range(19):
+        fail(store, "alice", f"198.51.100.{n + 1}")
+    assert store.accounts.check_password("alice", PW, client="10.0.0.2").name == "alice"
+    fail(store, "alice", "198.51.100.200")  # the twentieth
+    assert locked(store, "alice", "10.0.0.2")
+    # failures older than the window no longer count
+    clock.advance(hours=2)
+    for n in range(19):
+        fail(store, "alice", f"198.51.100.{n + 1}")
+    clock.advance(hours=1, seconds=1)
+    fail(store, "alice", "198.51.100.200")
+    assert not locked(store, "alice", "10.0.0.2")
+
+
+def test_an_ipv6_64_is_one_address(store, people, clock):
+    for n in range(5):  # one host hopping through its /64
+        fail(store, "alice", f"2001:db8:1:2::{n + 1:x}")
+    assert locked(store, "alice", "2001:db8:1:2:ffff::9")
+    assert not locked(store, "alice", "2001:db8:1:3::1")  # the next /64 is someone else
+    (lock,) = store.accounts.lockouts()
+    assert lock.client == "2001:db8:1:2::/64"
+    # the trail keeps the address itself
+    last = [e for e in store.audit.entries(action=Action.LOGIN_FAILED) if e.payload.get("failures")]
+    assert last[-1].payload["client"] == "2001:db8:1:2::5"
+    # IPv4: each address is its own
+    fail(store, "alice", "203.0.113.1", 4)
+    assert not locked(store, "alice", "203.0.113.2")
+
+
 # --- item 11: tokens expire, die with a password change or a disable, show their last use -----
 
 

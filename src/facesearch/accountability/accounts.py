@@ -11,7 +11,15 @@ on success, so parallel guesses count too; ``max_failures`` of them within ``fai
 lock that name (known or not) *for that address*, even against the right password: for
 ``lockout`` the first time, twice as long each time it recurs (up to ``max_lockout``), until a
 login from that address succeeds. An attacker locks out only their own address, never the
-user; ``lockouts()`` lists the locks in force for the admins, and each is in the audit trail.
+user. An address is an IPv4 address, or an IPv6 /64 (what one host usually holds).
+
+A name also has a ceiling across all addresses, so that rotating them (a botnet) does not give
+unlimited guesses: ``name_max_failures`` failures within ``name_failure_window``, from any
+addresses, lock the name *for every address* (its user too) for ``name_lockout``, twice as long
+each time it recurs, up to ``max_name_lockout`` (shorter than ``max_lockout``: it locks the user
+out too). A successful login does not forgive the others' failures. Each such lock is written
+to the audit trail (``every_address``) and logged as a warning. ``lockouts()`` lists the locks
+in force for the admins (a name-wide lock with ``client`` ``"*"``).
 
 New passwords must be ``min_password_length`` long, not on the shipped list of common
 passwords (``data/common-passwords.txt``) and reach ``min_password_score`` (0..4) on zxcvbn's
@@ -37,6 +45,7 @@ from __future__ import annotations
 
 import getpass
 import hashlib
+import ipaddress
 import logging
 import math
 import os
@@ -44,6 +53,7 @@ import re
 import secrets
 import sqlite3
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -98,6 +108,8 @@ MAX_LOCK_LEVEL = 32
 
 BAD_LOGIN = "unknown user name or wrong password"
 LOCKED_OUT = "too many failed logins for this name from this address"
+NAME_LOCKED_OUT = "too many failed logins for this name"
+EVERY_ADDRESS = "*"  # the client of a name-wide lock and of the name-wide failure counts
 BAD_TOKEN = "unknown or revoked API token"
 BAD_SESSION = "session unknown or expired; log in again"
 
@@ -200,6 +212,11 @@ class LoginLock:
         return max(1, math.ceil((self.locked_until - now).total_seconds() / 60))
 
     def describe(self, now: datetime) -> str:
+        if self.client == EVERY_ADDRESS:
+            return (
+                f"locked for {self.minutes_left(now)} min for every address after "
+                f"{self.failures} failed logins from any address"
+            )
         where = self.client or "an unknown address"
         return (
             f"locked for {self.minutes_left(now)} min after {self.failures} failed logins "
@@ -217,20 +234,35 @@ class AccountPolicy:
     failure_window: timedelta = timedelta(minutes=15)  # ... within this long ...
     lockout: timedelta = timedelta(minutes=1)  # ... lock it (for that address) this long, ...
     max_lockout: timedelta = timedelta(hours=1)  # ... doubled each time, up to this long
+    name_max_failures: int = 20  # failed logins for one name from any addresses ...
+    name_failure_window: timedelta = timedelta(hours=1)  # ... within this long ...
+    name_lockout: timedelta = timedelta(minutes=1)  # ... lock it for every address, ...
+    max_name_lockout: timedelta = timedelta(minutes=15)  # ... doubled each time, up to this
     session_idle: timedelta = timedelta(minutes=30)  # a session unused this long ends
     session_lifetime: timedelta = timedelta(hours=12)  # a session ends this long after login
     token_lifetime: timedelta | None = timedelta(days=90)  # None: tokens never expire
 
     def __post_init__(self) -> None:
-        if self.min_password_length < 8 or self.max_failures < 1:
-            raise InputError("min_password_length must be >= 8 and max_failures >= 1")
+        if self.min_password_length < 8 or self.max_failures < 1 or self.name_max_failures < 1:
+            raise InputError(
+                "min_password_length must be >= 8, max_failures and name_max_failures >= 1"
+            )
         if not 0 <= self.min_password_score <= 4:
             raise InputError("min_password_score must be between 0 and 4")
-        for name in ("failure_window", "lockout", "session_idle", "session_lifetime"):
+        for name in (
+            "failure_window",
+            "lockout",
+            "name_failure_window",
+            "name_lockout",
+            "session_idle",
+            "session_lifetime",
+        ):
             if getattr(self, name) <= timedelta(0):
                 raise InputError(f"{name} must be positive")
-        if self.max_lockout < self.lockout:
-            raise InputError("max_lockout must be at least lockout")
+        if self.max_lockout < self.lockout or self.max_name_lockout < self.name_lockout:
+            raise InputError(
+                "max_lockout must be at least lockout, max_name_lockout at least name_lockout"
+            )
         if self.token_lifetime is not None and self.token_lifetime <= timedelta(0):
             raise InputError("token_lifetime must be positive (or None: never expire)")
 
@@ -359,6 +391,18 @@ def check_accounts_against_trail(conn: sqlite3.Connection) -> list[ChainBreak]:
     return found
 
 
+def address_key(client: str) -> str:
+    """What failures are counted against: an IPv4 address as it is, an IPv6 address as its
+    /64 (one host usually holds the whole /64), anything else ("cli", "") as it is."""
+    try:
+        address = ipaddress.ip_address(client.strip())
+    except ValueError:
+        return client
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is None:
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return client
+
+
 class Accounts:
     def __init__(
         self, db: Database, audit: AuditTrail, policy: AccountPolicy, hasher: PasswordHasher
@@ -474,20 +518,30 @@ class Accounts:
         the name for that client only.
         """
         key = name.casefold()[:128] if isinstance(name, str) else ""
-        addr = "" if client is None else client[:200]
+        addr = "" if client is None else address_key(client[:200])
         shown = name if isinstance(name, str) and _NAME.fullmatch(name) else "anonymous"
-        detail = {"name": name[:64] if key else "", "client": None if client is None else addr}
+        detail = {
+            "name": name[:64] if key else "",
+            "client": None if client is None else client[:200],
+        }
         now = self._db.now()
         row: sqlite3.Row | None = None
         lock: LoginLock | None = None
+        counted = 0  # the row id of this attempt in the name-wide count
         with self._db.write() as conn:
             self._prune_failures(conn, now)
-            lock = self._lock_in_force(conn, key, addr, now)
+            lock = self._lock_in_force(conn, key, EVERY_ADDRESS, now) or self._lock_in_force(
+                conn, key, addr, now
+            )
+            # Attempts still being checked (in parallel) may have reached a limit already.
             if lock is None and self._recent_failures(conn, key, addr, now) >= (
                 self.policy.max_failures
             ):
-                # Attempts still being checked (in parallel) have reached the limit already.
                 lock = self._lock(conn, key, addr, now)
+            if lock is None and self._name_failures(conn, key, now) >= (
+                self.policy.name_max_failures
+            ):
+                lock = self._lock_name(conn, key, shown, detail, now)
             if lock is not None:
                 self._audit.append(
                     actor=shown,
@@ -496,13 +550,15 @@ class Accounts:
                 )
             else:
                 # Count the attempt before checking it; cleared below if it succeeds.
-                conn.execute(
-                    "INSERT INTO login_failures (name_key, client, at) VALUES (?, ?, ?)",
-                    (key, addr, format_time(now)),
+                insert = "INSERT INTO login_failures (name_key, client, at) VALUES (?, ?, ?)"
+                conn.execute(insert, (key, addr, format_time(now)))
+                counted = int(
+                    conn.execute(insert, (key, EVERY_ADDRESS, format_time(now))).lastrowid or 0
                 )
                 row = _user_row(conn, name) if shown != "anonymous" else None
         if lock is not None:
-            raise AuthenticationError(f"{LOCKED_OUT}; try again in {lock.minutes_left(now)} min")
+            message = NAME_LOCKED_OUT if lock.client == EVERY_ADDRESS else LOCKED_OUT
+            raise AuthenticationError(f"{message}; try again in {lock.minutes_left(now)} min")
 
         stored = row["password_hash"] if row is not None else self._dummy()
         ok = self._verify(stored, password)  # checked in every case: same time for all
@@ -527,7 +583,11 @@ class Accounts:
                     payload["failures"] = new_lock.failures
                     payload["locked_minutes"] = new_lock.minutes_left(now)
                 self._audit.append(actor=shown, action=Action.LOGIN_FAILED, payload=payload)
+                if self._name_failures(conn, key, now) >= self.policy.name_max_failures:
+                    self._lock_name(conn, key, shown, detail, now)
             else:
+                # this attempt no longer counts against the name; the others' failures still do
+                conn.execute("DELETE FROM login_failures WHERE id = ?", (counted,))
                 conn.execute(
                     "DELETE FROM login_failures WHERE name_key = ? AND client = ?", (key, addr)
                 )
@@ -569,6 +629,56 @@ class Accounts:
             ).fetchone()[0]
         )
 
+    def _name_failures(self, conn: sqlite3.Connection, key: str, now: datetime) -> int:
+        since = format_time(now - self.policy.name_failure_window)
+        return int(
+            conn.execute(
+                "SELECT COUNT(*) FROM login_failures WHERE name_key = ? AND client = ? AND at >= ?",
+                (key, EVERY_ADDRESS, since),
+            ).fetchone()[0]
+        )
+
+    def _lock_name(
+        self,
+        conn: sqlite3.Connection,
+        key: str,
+        shown: str,
+        detail: Mapping[str, object],
+        now: datetime,
+    ) -> LoginLock:
+        """Lock ``key`` for every address (its failures from any address reached the
+        ceiling), in the trail and the log."""
+        failures = self._name_failures(conn, key, now)
+        lock = self._lock(
+            conn,
+            key,
+            EVERY_ADDRESS,
+            now,
+            failures=failures,
+            base=self.policy.name_lockout,
+            cap=self.policy.max_name_lockout,
+        )
+        self._audit.append(
+            actor=shown,
+            action=Action.LOGIN_FAILED,
+            payload={
+                **detail,
+                "reason": "name_locked",
+                "every_address": True,
+                "failures": failures,
+                "locked_minutes": lock.minutes_left(now),
+            },
+        )
+        log.warning(
+            "the name %r is locked for every address for %d min: %d failed logins within %s "
+            "from any address (guessing from many addresses?)",
+            shown,
+            lock.minutes_left(now),
+            failures,
+            self.policy.name_failure_window,
+        )
+        return lock
+
     def _lock_in_force(
         self, conn: sqlite3.Connection, key: str, addr: str, now: datetime
     ) -> LoginLock | None:
@@ -579,9 +689,20 @@ class Accounts:
         ).fetchone()
         return None if row is None else _login_lock(row)
 
-    def _lock(self, conn: sqlite3.Connection, key: str, addr: str, now: datetime) -> LoginLock:
+    def _lock(
+        self,
+        conn: sqlite3.Connection,
+        key: str,
+        addr: str,
+        now: datetime,
+        *,
+        failures: int | None = None,
+        base: timedelta | None = None,
+        cap: timedelta | None = None,
+    ) -> LoginLock:
         """Lock ``key`` for ``addr``: twice as long as last time, if that was recent."""
-        failures = self._recent_failures(conn, key, addr, now)
+        if failures is None:
+            failures = self._recent_failures(conn, key, addr, now)
         previous = conn.execute(
             "SELECT level, locked_until FROM login_locks WHERE name_key = ? AND client = ?",
             (key, addr),
@@ -589,7 +710,9 @@ class Accounts:
         level = 1
         if previous is not None and now - parse_time(previous["locked_until"]) <= LOCK_MEMORY:
             level = min(int(previous["level"]) + 1, MAX_LOCK_LEVEL)
-        length = min(self.policy.lockout * 2 ** (level - 1), self.policy.max_lockout)
+        base = self.policy.lockout if base is None else base
+        cap = self.policy.max_lockout if cap is None else cap
+        length = min(base * 2 ** (level - 1), cap)
         until = now + length
         conn.execute(
             "INSERT INTO login_locks (name_key, client, level, failures, locked_at, locked_until) "
@@ -603,8 +726,12 @@ class Accounts:
 
     def _prune_failures(self, conn: sqlite3.Connection, now: datetime) -> None:
         conn.execute(
-            "DELETE FROM login_failures WHERE at < ?",
-            (format_time(now - self.policy.failure_window),),
+            "DELETE FROM login_failures WHERE at < ? AND client != ?",
+            (format_time(now - self.policy.failure_window), EVERY_ADDRESS),
+        )
+        conn.execute(
+            "DELETE FROM login_failures WHERE at < ? AND client = ?",
+            (format_time(now - self.policy.name_failure_window), EVERY_ADDRESS),
         )
         conn.execute(
             "DELETE FROM login_locks WHERE locked_until < ?", (format_time(now - LOCK_MEMORY),)
