@@ -625,10 +625,12 @@ def audited_read(
 ) -> AuditEntry:
     """Log one read of personal data: ``what`` (one of READS) and the ids read.
 
-    A read through a search (its record, probe, candidates, or a candidate's crop reached
-    from it) is logged under the search's case, with ``search``: its seq. Any other read is
-    logged under the case the reader gave, or none. Call it after the read succeeded and
-    before its data is handed out.
+    A read through a search (a view of its record or page, a candidate) is logged under the
+    search's case, with ``search``: its seq; a view of the search names the candidate face ids
+    it shows (``face_ids``) and covers the images it shows (probe, probe crops, candidates'
+    crops and files reached with ``?search=``), which the server neither charges nor logs
+    again. Any other read is logged under the case the reader gave, or none. Call it after
+    the read succeeded and before its data is handed out.
     """
     if what not in READS:
         raise InputError(f"unknown kind of read {what!r}")
