@@ -3,8 +3,9 @@
 Reading a face, its crop, an image, its file or a subject is a read of personal data: an
 audit entry (action ``read``) and one of the reader's ``server_read_rate_limit`` reads a minute
 (429 with Retry-After when spent). A read names its case with ``?case=``, or is logged under
-none; the crop and file links of a search's candidates carry ``?search=ID`` instead, and are
-logged under that search's case (for users who may see that search, of its candidates only).
+none. The crop and file links of a search's candidates carry ``?search=ID`` instead: they are
+part of the read of that search's view (which named its candidates), neither charged nor
+logged again (for users who may see that search, of its candidates only; 404 otherwise).
 Sources are shown as file names (``name.jpg``, ``archive.zip!member``), never server paths.
 """
 
