@@ -215,7 +215,13 @@ class Settings:
     )
     token_lifetime_days: int = field(
         default=90,
-        metadata=_doc("An API token expires this many days after it was issued (0 = never)."),
+        metadata=_doc(
+            "An API token stops working this many days after it was issued, or at the expiry "
+            "it was given when issued, whichever comes first. 0 = tokens issued from now on "
+            "never expire (it does not lengthen tokens issued before). Tokens from a home made "
+            "before token expiry existed expire this many days after issue: those older stop "
+            "working at once."
+        ),
     )
     min_password_score: int = field(
         default=3,
