@@ -189,6 +189,11 @@ def test_a_search_and_its_probe_are_seen_only_by_author_reviewers_admins(
     assert api.get(f"/api/v1/searches/{sid}", headers=home.auth("aud1")).status_code == 200
     (read,) = entries_after(api, home, mark, action="read", actor="aud1")
     assert read["payload"]["what"] == "search" and read["payload"]["search"] == sid
+    # ... with the candidates' images the result page shows them, but not the gallery at large
+    aud = home.auth("aud1")
+    assert api.get(f"/api/v1/faces/{fid}/crop?search={sid}", headers=aud).status_code == 200
+    assert api.get(f"/api/v1/images/{top['image_id']}/file?search={sid}", headers=aud).is_success
+    assert api.get(f"/api/v1/faces/{fid}/crop", headers=aud).status_code == 403
 
 
 def test_gallery_reads_are_logged_with_their_case(

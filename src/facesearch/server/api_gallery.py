@@ -21,13 +21,18 @@ from facesearch.accountability import Permission
 from facesearch.catalog import Catalog
 from facesearch.errors import NotFoundError
 from facesearch.server import services, views
-from facesearch.server.auth import Principal, needs
+from facesearch.server.auth import Principal, needs, needs_any
 from facesearch.server.context import Context, ctx
 from facesearch.server.media import crop, image_type, read_source
 
 router = APIRouter(prefix="/api/v1", tags=["gallery"])
 
 Reader = Annotated[Principal, Depends(needs(Permission.READ_GALLERY))]
+# A candidate's crop or file: gallery readers, and auditors reaching it from a search they
+# oversee (``?search=``; without it services.read_gallery asks for read_gallery).
+CandidateReader = Annotated[
+    Principal, Depends(needs_any(Permission.READ_GALLERY, Permission.READ_AUDIT))
+]
 Eraser = Annotated[Principal, Depends(needs(Permission.ERASE))]
 Ingester = Annotated[Principal, Depends(needs(Permission.INGEST))]
 Ctx = Annotated[Context, Depends(ctx)]
@@ -59,7 +64,7 @@ async def get_face(face_id: int, who: Reader, c: Ctx, case: CaseQuery = None) ->
     responses=IMAGE_RESPONSE,
 )
 async def get_face_crop(
-    face_id: int, who: Reader, c: Ctx, case: CaseQuery = None, search: SearchQuery = None
+    face_id: int, who: CandidateReader, c: Ctx, case: CaseQuery = None, search: SearchQuery = None
 ) -> Response:
     settings = c.settings
 
@@ -89,7 +94,7 @@ async def get_image(image_id: int, who: Reader, c: Ctx, case: CaseQuery = None) 
     responses=IMAGE_RESPONSE,
 )
 async def get_image_file(
-    image_id: int, who: Reader, c: Ctx, case: CaseQuery = None, search: SearchQuery = None
+    image_id: int, who: CandidateReader, c: Ctx, case: CaseQuery = None, search: SearchQuery = None
 ) -> Response:
     limit = c.settings.max_file_bytes
 

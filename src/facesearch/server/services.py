@@ -17,7 +17,9 @@ from facesearch.accountability import (
     AuditEntry,
     CandidateState,
     CandidateStatus,
+    Permission,
     Verdict,
+    require,
 )
 from facesearch.catalog import Catalog
 from facesearch.engine import Engine
@@ -386,6 +388,7 @@ async def read_gallery(
     candidates; 404 otherwise), part of the read of that search, which named its candidates:
     neither charged nor logged again."""
     if search is None:
+        require(who.user, Permission.READ_GALLERY)  # auditors reach candidates via a search
         take_read(ctx, who)
     check_case(case, None, required=False)
 
