@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
-from facesearch.server.formatting import count, when
+from facesearch.server.formatting import thousands, when
 
 
 def test_when() -> None:
@@ -15,6 +15,6 @@ def test_when() -> None:
     assert when(None) == "" and when("") == "" and when("yesterday") == "yesterday"
 
 
-def test_count() -> None:
-    assert count(1_234_567) == "1,234,567" and count(12) == "12" and count(3.0) == "3"
-    assert count(None) == "" and count(True) == "True" and count(0.5) == "0.5"
+def test_thousands() -> None:
+    assert thousands(1_234_567) == "1,234,567" and thousands(12) == "12" and thousands(3.0) == "3"
+    assert thousands(None) == "" and thousands(True) == "True" and thousands(0.5) == "0.5"

@@ -1,7 +1,7 @@
 """Jinja filters for the pages: times and counts as people read them.
 
     {{ entry.time | when }}     2026-11-30 13:05:12 UTC   (from a datetime or an ISO string)
-    {{ stats.faces | count }}   12,345
+    {{ stats.faces | thousands }}   12,345
 
 The JSON API keeps ISO 8601 times and plain numbers; only the pages format them.
 """
@@ -26,7 +26,7 @@ def when(value: datetime | str | None) -> str:
         return str(value)
 
 
-def count(value: Any) -> str:
+def thousands(value: Any) -> str:
     """A whole number with thousands separators (``12,345``); anything else as it is."""
     if isinstance(value, bool) or value is None:
         return "" if value is None else str(value)
@@ -38,6 +38,7 @@ def count(value: Any) -> str:
 
 
 def register(env: Environment) -> None:
-    """Add the ``when`` and ``count`` filters to a Jinja environment."""
+    """Add the ``when`` and ``thousands`` filters to a Jinja environment (not ``count``:
+    that name is Jinja's own length filter)."""
     env.filters["when"] = when
-    env.filters["count"] = count
+    env.filters["thousands"] = thousands
