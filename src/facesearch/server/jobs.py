@@ -87,7 +87,7 @@ class IngestJob:
     bytes: int
     folder: Path
     created: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
-    status: str = "queued"  # queued, unpacking, ingesting, completed, failed
+    status: str = "queued"  # queued, unpacking, ingesting, cleaning up, completed, failed
     images_total: int = 0
     images_done: int = 0  # images of finished runs, for progress across runs
     images_seen: int = 0
@@ -238,6 +238,7 @@ class Jobs:
         actor: Actor,
         on_summary: Any = None,
     ) -> None:
+        outcome: tuple[str, str | None] = ("failed", "interrupted")
         try:
             job.status = "unpacking"
             labelled, plain = self._unpack(job)
@@ -272,14 +273,18 @@ class Jobs:
                 job.audit_seqs.append(entry.seq)
                 if on_summary is not None:
                     on_summary(summary)
-            job.status = "completed"
+            outcome = ("completed", None)
         except FaceSearchError as exc:
-            job.status, job.error = "failed", str(exc)
+            outcome = ("failed", str(exc))
         except Exception:
             log.exception("ingest job %s failed", job.id)
-            job.status, job.error = "failed", "internal error; it was logged"
+            outcome = ("failed", "internal error; it was logged")
         finally:
+            # the job is done only once its leftovers are gone (a client polling for
+            # "completed" must find the folder clean)
+            job.status = "cleaning up"
             self._clean(job, engine.catalog)
+            job.status, job.error = outcome
             job.finished = datetime.now(UTC).isoformat(timespec="seconds")
 
     def _clean(self, job: IngestJob, catalog: Catalog) -> None:
