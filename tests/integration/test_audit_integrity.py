@@ -296,3 +296,73 @@ def acc_action(name: str) -> Any:
     from facesearch.accountability import Action
 
     return Action(name)
+
+
+# --- review of item 7: which key and anchor files a process uses -----------------------------
+
+
+def test_audit_verify_names_its_key_and_anchor_files_even_when_the_key_is_refused(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    make_trail(home)
+    wrong = tmp_path / "wrong.key"
+    fd = os.open(wrong, os.O_WRONLY | os.O_CREAT, 0o600)
+    os.write(fd, os.urandom(32))
+    os.close(fd)
+    anchor = tmp_path / "elsewhere" / "anchor.jsonl"
+    r = subprocess.run(
+        [sys.executable, "-m", "facesearch", "--home", str(home), "audit", "verify"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={
+            **os.environ,
+            "FACESEARCH_AUDIT_KEY_FILE": str(wrong),
+            "FACESEARCH_AUDIT_ANCHOR_FILE": str(anchor),
+        },
+    )
+    assert r.returncode == 2, r.stderr  # refused at open: a usage error, not a broken trail
+    assert f"audit key: {wrong}" in r.stderr and f"audit anchor: {anchor}" in r.stderr
+    assert "not the key this trail was written with" in r.stderr
+    assert "Traceback" not in r.stderr and r.stdout == ""
+
+
+def test_serve_names_its_key_and_anchor_files_at_start(tmp_path: Path, settings: Settings) -> None:
+    """The key and anchor defaults follow the process's HOME/XDG: a server run as another
+    user than the CLI would silently use other files, so serve says which it uses."""
+    import select
+    import signal
+    import socket
+    import time
+
+    key, anchor = tmp_path / "k" / "audit.key", tmp_path / "a" / "anchor.jsonl"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    command = [sys.executable, "-m", "facesearch", "--home", str(tmp_path / "home"), "serve"]
+    proc = subprocess.Popen(
+        [*command, "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={
+            **os.environ,
+            "FACESEARCH_CACHE_DIR": str(settings.cache_dir),
+            "FACESEARCH_AUDIT_KEY_FILE": str(key),
+            "FACESEARCH_AUDIT_ANCHOR_FILE": str(anchor),
+        },
+    )
+    try:
+        assert proc.stderr is not None
+        fd, seen = proc.stderr.fileno(), b""
+        deadline = time.monotonic() + 60
+        while b"audit anchor:" not in seen or not seen.endswith(b"\n"):
+            assert time.monotonic() < deadline and proc.poll() is None, seen
+            # the server prints nothing more once it serves: never block on a missing line
+            if select.select([fd], [], [], 1.0)[0]:
+                seen += os.read(fd, 65536)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=60)
+    text = seen.decode()
+    assert f"audit key: {key}" in text and f"audit anchor: {anchor}" in text, text
