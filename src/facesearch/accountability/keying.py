@@ -13,7 +13,9 @@ would let whoever edits the home point facesearch at a fresh key) nor on the hom
 (moving the home would orphan the key). It is made on first use: 32 random bytes, mode 0600,
 folder 0700. A key file that the group or others may read or write, or that holds fewer
 than 32 bytes, is refused. A trail that already has keyed entries never gets a new key: if
-the key file is gone, opening the home fails until it is restored from a backup.
+the key file is gone, opening the home fails until it is restored from a backup. The trail
+records its key's id (``key_id``); a home opened with another key file is refused at once
+(``Keyring.check``), before any command could change data it cannot log.
 
 The anchor: ``settings.audit_anchor_file`` (``FACESEARCH_AUDIT_ANCHOR_FILE``), by default
 ``$XDG_STATE_HOME/facesearch/audit-anchor-<digest of the home's path>.jsonl``: one file per
