@@ -86,10 +86,10 @@ from facesearch.ingest import IngestSummary, ProgressFn
 from facesearch.pipeline import Decodable, FacePipeline
 from facesearch.search import SearchResult
 from facesearch.types import ImageFaces
+from facesearch.uploads import UPLOADS, current_upload
 
 __all__ = [
     "READS",
-    "UPLOADS",
     "audited_export_subject",
     "audited_forget",
     "audited_ingest",
@@ -106,7 +106,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-UPLOADS = "uploads"  # HOME/uploads/: files uploaded to the server for ingest
 OUTCOME_OK = "ok"  # a search's "outcome" when it ran; else the error's code (no_face ...)
 MAX_ERROR_CHARS = 500
 MAX_LOGGED_PATHS = 100
@@ -491,12 +490,9 @@ def _delete_uploaded_copies(engine: Engine, result: ForgetResult) -> int:
         if face.image_id in seen:
             continue
         seen.add(face.image_id)
-        path = Path(face.source)
-        try:
-            inside = path.resolve().is_relative_to(root)
-        except OSError:
-            continue
-        if not inside or not path.is_file():
+        # at its stored path, or under the home as it is now if the home was moved since
+        path = current_upload(face.source, engine.settings.home)
+        if path is None:
             continue
         try:
             left = engine.catalog.faces_of_image(face.image_id)

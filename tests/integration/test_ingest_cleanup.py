@@ -319,3 +319,14 @@ def test_a_moved_home_keeps_its_uploads_and_shows_them(
         assert image.content in photos.values()  # the bytes of the uploaded photo
         crop = api.get(top["links"]["crop"], headers=home.auth("inv1"))
         assert crop.status_code == 200 and crop.headers["content-type"] == "image/jpeg"
+
+        # erasing the person in the moved home deletes the uploaded copies where they are now
+        r = api.post(
+            "/api/v1/erasures",
+            headers=home.auth("admin1"),
+            data={"subject": person, "reason": "erasure after a move"},
+        )
+        assert r.status_code == 201, r.text
+        assert r.json()["uploaded_files_deleted"] == len(photos), r.json()
+        for rel in photos:
+            assert not (now / rel).exists(), rel

@@ -56,7 +56,8 @@ from facesearch.engine import Engine
 from facesearch.errors import FaceSearchError
 from facesearch.ingest import IngestSummary
 from facesearch.sources import iter_sources
-from facesearch.usage import UPLOADS, audited_ingest
+from facesearch.uploads import JOB_ID, UPLOADS
+from facesearch.usage import audited_ingest
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,6 @@ MAX_LISTED_FAILURES = 50
 MAX_LISTED_SKIPPED = 200
 MAX_JOBS_KEPT = 200
 LOCK = ".job.lock"
-_JOB_ID = re.compile(r"[0-9a-f]{16}")
 _JOB_GLOB = "[0-9a-f]" * 16  # a job's folder name, as a GLOB pattern
 _UNSAFE = re.compile(r"[^\w.\- ]+")
 
@@ -166,7 +166,7 @@ class Jobs:
         folders = [
             folder
             for folder in sorted(self.root.iterdir())
-            if _JOB_ID.fullmatch(folder.name)
+            if JOB_ID.fullmatch(folder.name)
             and folder.is_dir()
             and not folder.is_symlink()
             and (folder / LOCK).is_file()

@@ -13,7 +13,6 @@ Crops are JPEGs made by ``report.face_crop_jpeg`` (the face box widened by 30 %,
 from __future__ import annotations
 
 import io
-import re
 import tarfile
 import warnings
 import zipfile
@@ -26,10 +25,9 @@ from facesearch.report import face_crop_jpeg
 from facesearch.server.limits import IMAGE_MIME
 from facesearch.settings import Settings
 from facesearch.types import BBox
-from facesearch.usage import UPLOADS
+from facesearch.uploads import moved_upload
 
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
-_JOB_ID = re.compile(r"[0-9a-f]{16}")  # an upload job's folder (server/jobs.py)
 
 
 def read_source(source: str, max_bytes: int, home: Path | None = None) -> bytes:
@@ -52,21 +50,6 @@ def read_source(source: str, max_bytes: int, home: Path | None = None) -> bytes:
     except OSError as exc:
         raise NotFoundError(f"the source image cannot be read: {exc.strerror or exc}") from exc
     raise NotFoundError("the source image is no longer available")
-
-
-def moved_upload(source: str, home: Path) -> Path | None:
-    """Where an uploaded file whose source names another home's ``uploads/<job>/REST`` lies
-    under ``home``, if it is there: the innermost folder named like a job wins. None if not
-    found, or if the place would not be inside ``home/uploads``."""
-    root = (home / UPLOADS).resolve()
-    parts = source.split("/")
-    for i in range(len(parts) - 2, -1, -1):
-        if not _JOB_ID.fullmatch(parts[i]):
-            continue
-        candidate = (root / "/".join(parts[i:])).resolve()
-        if candidate.is_relative_to(root) and candidate.is_file():
-            return candidate
-    return None
 
 
 def _member(archive: Path, member: str, max_bytes: int) -> bytes:
