@@ -101,6 +101,7 @@ __all__ = [
     "detect_faces",
     "may_see_search",
     "record_failed_search",
+    "record_failed_verify",
     "visible_search",
 ]
 
@@ -303,6 +304,35 @@ def record_failed_search(
     )
 
 
+def record_failed_verify(
+    store: AccountabilityStore,
+    actor: Actor,
+    *,
+    case: str | None,
+    purpose: str | None,
+    error: FaceSearchError,
+    data: Sequence[bytes] = (),
+    started: datetime | None = None,
+    parameters: Mapping[str, Any] | None = None,
+) -> AuditEntry:
+    """Log a 1:1 comparison that failed (``outcome``: the error's code); the photos read are
+    named by their sha256 but not kept. ``audited_verify`` calls this itself; the server calls
+    it for an upload refused before the comparison could start."""
+    case, purpose = check_case(case, purpose, required=False)
+    moment = _now()
+    payload: dict[str, Any] = {
+        "outcome": error.code,
+        "error": str(error)[:MAX_ERROR_CHARS],
+        "started": format_time(started or moment),
+        "ended": format_time(moment),
+        "probe_sha256": [hashlib.sha256(d).hexdigest() for d in data],
+        "parameters": dict(parameters or {}),
+    }
+    return store.audit.append(
+        actor=actor.name, action=Action.VERIFY, case=case, purpose=purpose, payload=payload
+    )
+
+
 def audited_verify(
     engine: Engine,
     store: AccountabilityStore,
@@ -322,15 +352,33 @@ def audited_verify(
     _check(actor, Permission.VERIFY)
     case, purpose = check_case(case, purpose, required=_required(store, require_case))
     started = _now()
-    data_a, name_a = _bytes_of(engine, a, names[0])
-    data_b, name_b = _bytes_of(engine, b, names[1])
-    result = engine.verify(
-        data_a, data_b, threshold=threshold, max_fmr=max_fmr, names=(name_a, name_b)
-    )
+    parameters = {"threshold": threshold, "max_fmr": max_fmr, "model_id": engine.pipeline.model_id}
+    read: list[bytes] = []
+    try:
+        data_a, name_a = _bytes_of(engine, a, names[0])
+        read.append(data_a)
+        data_b, name_b = _bytes_of(engine, b, names[1])
+        read.append(data_b)
+        result = engine.verify(
+            data_a, data_b, threshold=threshold, max_fmr=max_fmr, names=(name_a, name_b)
+        )
+    except FaceSearchError as exc:  # every attempt is logged with its outcome
+        record_failed_verify(
+            store,
+            actor,
+            case=case,
+            purpose=purpose,
+            error=exc,
+            data=read,
+            started=started,
+            parameters=parameters,
+        )
+        raise
     keep = engine.settings.probe_retention_days
     digests = [store.probes.keep(d, retention_days=keep) for d in (data_a, data_b)]
     v = result.verification
     payload = {
+        "outcome": "ok",
         "started": started.isoformat(timespec="microseconds"),
         "ended": _now().isoformat(timespec="microseconds"),
         "probe_sha256": digests,
@@ -339,11 +387,7 @@ def audited_verify(
         "threshold": round(v.threshold, 6),
         "fmr": v.fmr,
         "same_person": v.same,
-        "parameters": {
-            "threshold": threshold,
-            "max_fmr": max_fmr,
-            "model_id": engine.pipeline.model_id,
-        },
+        "parameters": parameters,
     }
     entry = store.audit.append(
         actor=actor.name, action=Action.VERIFY, case=case, purpose=purpose, payload=payload

@@ -420,3 +420,31 @@ def test_bulk_reads_are_rate_limited_per_user(api: httpx.Client, home: Any, cloc
     served = entries_after(api, home, start, action="read", actor="bulk1")
     assert len(served) == READ_LIMIT  # refused reads are not logged
     assert all(e["payload"]["what"] == "image_file" for e in served)
+
+
+def test_failed_verifications_are_logged(api: httpx.Client, home: Any, probe_photo: Any) -> None:
+    """Second attack pass: a verification whose photo had no face, or was not an image, left
+    no audit entry; every attempt is logged with its outcome, a success as 'ok'."""
+    face = probe_photo("Tony_Blair").read_bytes()
+    start = head(api, home)
+    attempts = {
+        "ok": face,
+        "no_face": sky(),
+        "unsupported_media_type": b"just some text, not a picture",
+    }
+    for outcome, other in attempts.items():
+        r = api.post(
+            "/api/v1/verifications",
+            headers=home.auth("inv1"),
+            files={"a": ("a.jpg", face, "image/jpeg"), "b": ("b.jpg", other, "image/jpeg")},
+            data={"case": f"K-V-{outcome}", "purpose": "verify attempts"},
+        )
+        if outcome == "ok":
+            assert r.status_code == 201, r.text
+        else:
+            assert r.status_code in (415, 422) and r.json()["error"]["code"] == outcome, r.text
+    logged = entries_after(api, home, start, action="verify", actor="inv1")
+    assert [(e["case"], e["payload"]["outcome"]) for e in logged] == [
+        (f"K-V-{o}", o) for o in attempts
+    ]
+    assert all(e["payload"].get("error") for e in logged[1:])

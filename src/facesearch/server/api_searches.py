@@ -19,6 +19,7 @@ from fastapi import APIRouter, Depends, File, Form, UploadFile
 from fastapi.responses import Response
 
 from facesearch.accountability import Permission
+from facesearch.errors import FaceSearchError
 from facesearch.server import services
 from facesearch.server.auth import Principal, needs, needs_any
 from facesearch.server.context import Context, ctx
@@ -148,8 +149,12 @@ async def create_verification(
     threshold: Annotated[float | None, Form(ge=-1, le=1)] = None,
     max_fmr: Annotated[float | None, Form(gt=0, lt=1)] = None,
 ) -> dict[str, Any]:
-    data_a = await services.read_image(a, c, "first photo")
-    data_b = await services.read_image(b, c, "second photo")
+    try:
+        data_a = await services.read_image(a, c, "first photo")
+        data_b = await services.read_image(b, c, "second photo")
+    except FaceSearchError as exc:  # an upload refused before the comparison: logged too
+        await services.failed_verify(c, who, exc, case=case, purpose=purpose)
+        raise
     return await services.verify(
         c,
         who,

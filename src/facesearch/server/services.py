@@ -43,6 +43,7 @@ from facesearch.usage import (
     decide_on_candidate,
     detect_faces,
     record_failed_search,
+    record_failed_verify,
     visible_search,
 )
 
@@ -216,6 +217,25 @@ async def _log_failed_search(
             purpose=purpose,
             error=exc,
             data=data,
+            parameters={"model_id": ctx.workers.model_id},
+        )
+    )
+
+
+async def failed_verify(
+    ctx: Context, who: Principal, exc: FaceSearchError, *, case: str | None, purpose: str | None
+) -> None:
+    """Log a comparison whose uploads were refused before it could start (not the server
+    being busy or rate-limiting, and not a request without case or purpose)."""
+    if not _is_attempt(exc) or not (case and purpose):
+        return
+    await anyio.to_thread.run_sync(
+        lambda: record_failed_verify(
+            ctx.store,
+            who.user,
+            case=case,
+            purpose=purpose,
+            error=exc,
             parameters={"model_id": ctx.workers.model_id},
         )
     )
