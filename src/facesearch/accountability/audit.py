@@ -477,7 +477,10 @@ class AuditTrail:
         with self._db.read() as conn:
             row = conn.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
         if row is None:
-            raise CatalogError("the audit head row is missing; run verify")
+            raise CatalogError(
+            "the audit trail's head record is missing: accountability.sqlite was edited "
+            "outside facesearch or is damaged; restore it from a backup"
+        )
         return AuditHead(int(row["seq"]), row["hash"])
 
     def entries(
@@ -591,13 +594,20 @@ class AuditTrail:
 def _head_row(conn: sqlite3.Connection) -> AuditHead:
     row = conn.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
     if row is None:
-        raise CatalogError("the audit head row is missing; run verify")
+        raise CatalogError(
+            "the audit trail's head record is missing: accountability.sqlite was edited "
+            "outside facesearch or is damaged; restore it from a backup"
+        )
     return AuditHead(int(row["seq"]), row["hash"])
 
 
 def _keying_row(conn: sqlite3.Connection) -> sqlite3.Row:
     row = conn.execute(_KEYING).fetchone()
     if row is None:
-        raise CatalogError("the audit keying row is missing; run 'facesearch audit verify'")
+        raise CatalogError(
+            "the audit trail's keying record is missing: accountability.sqlite was edited "
+            "outside facesearch or is damaged, and nothing more can be written to it; restore "
+            "it from a backup (the anchor file outside the home names the last good head)"
+        )
     result: sqlite3.Row = row
     return result
