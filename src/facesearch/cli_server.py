@@ -78,9 +78,18 @@ def add_parsers(sub: Any) -> None:
     q.set_defaults(handler=cmd_audit_head)
 
 
-def _store(settings: Settings) -> Any:
+def _store(settings: Settings, *, existing: bool = False) -> Any:
+    """The accountability store of the home; ``existing``: for commands that read or change
+    what is there (a mistyped --home must not make a new, empty trail that then "verifies")."""
     from facesearch.accountability import AccountabilityStore
+    from facesearch.accountability.db import FILENAME
+    from facesearch.errors import NotFoundError
 
+    if existing and not (settings.home / FILENAME).is_file():
+        raise NotFoundError(
+            f"no facesearch accounts or audit trail in {settings.home} (no {FILENAME}); "
+            "choose the home with --home or FACESEARCH_HOME"
+        )
     return AccountabilityStore.from_settings(settings)
 
 
@@ -98,7 +107,7 @@ def _users_store(settings: Settings) -> Iterator[Any]:
     """The store, for commands naming a user: "no user X" says which home it looked in."""
     from facesearch.errors import NotFoundError
 
-    with _store(settings) as store:
+    with _store(settings, existing=True) as store:
         try:
             yield store
         except NotFoundError as exc:
@@ -180,7 +189,7 @@ def cmd_users_add(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_users_list(args: argparse.Namespace, settings: Settings) -> int:
     import json
 
-    with _store(settings) as store:
+    with _store(settings, existing=True) as store:
         rows = []
         for u in store.accounts.users():
             live = sum(1 for t in store.accounts.tokens(u.name) if t.live)
@@ -272,7 +281,7 @@ def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
 
     expected = AuditHead.parse(args.head) if args.head else None
     _print_audit_files(settings)  # before opening: a refused key is named with its anchor
-    with _store(settings) as store:
+    with _store(settings, existing=True) as store:
         report = store.verify(expected, anchor_lost=args.anchor_lost)
         print(report.summary())
     return 0 if report.ok else 1
@@ -287,7 +296,7 @@ def cmd_audit_export(args: argparse.Namespace, settings: Settings) -> int:
     except ValueError as exc:
         names = ", ".join(a.value for a in Action)
         raise InputError(f"unknown action {args.action!r}; one of {names}") from exc
-    with _store(settings) as store:
+    with _store(settings, existing=True) as store:
         if args.out is None:
             count = _export(store, args, action, sys.stdout)
         else:
@@ -312,6 +321,6 @@ def _export(store: Any, args: argparse.Namespace, action: Any, out: Any) -> int:
 
 
 def cmd_audit_head(args: argparse.Namespace, settings: Settings) -> int:
-    with _store(settings) as store:
+    with _store(settings, existing=True) as store:
         print(store.audit.head())
     return 0

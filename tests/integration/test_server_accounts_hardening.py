@@ -277,7 +277,15 @@ def test_users_token_on_the_wrong_home_names_the_home(server_home: Any, tmp_path
     other = type(home)(home.settings.replace(home=tmp_path / "elsewhere"))
     r = cli(other, "users", "token", "inv1")
     assert r.returncode == 2
-    assert "no user inv1" in r.stderr and str(tmp_path / "elsewhere") in r.stderr, r.stderr
+    assert "no facesearch accounts" in r.stderr and str(tmp_path / "elsewhere") in r.stderr
+    assert not (tmp_path / "elsewhere").exists()  # a mistyped home is not created (attack 2)
+    # a home with accounts, but not this user
+    r = cli(home, "users", "token", "nobody")
+    assert r.returncode == 2
+    assert "no user nobody" in r.stderr and str(home.home) in r.stderr, r.stderr
+    # nor does a mistyped home "verify" as an empty, intact trail
+    r = cli(other, "audit", "verify")
+    assert r.returncode == 2 and "no facesearch accounts" in r.stderr, r.stderr
 
 
 def test_users_page_defaults_to_the_least_privileged_role(server_home: Any, serve: Any) -> None:
