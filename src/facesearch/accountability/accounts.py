@@ -226,7 +226,7 @@ class LoginLock:
 
 @dataclass(frozen=True)
 class AccountPolicy:
-    """The rules for accounts; the server builds one from the settings (``policy_for``)."""
+    """The rules for accounts; ``store.account_policy(settings)`` builds one from the settings."""
 
     min_password_length: int = MIN_PASSWORD_LENGTH
     min_password_score: int = 3  # zxcvbn's 0..4
