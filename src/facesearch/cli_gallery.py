@@ -146,6 +146,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
                 case=args.case,
                 purpose=args.purpose,
             )
+        progress(summary)  # the last line counts the last batch's faces too
     finally:
         bar.close()
         engine.close()

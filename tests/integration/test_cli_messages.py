@@ -126,6 +126,9 @@ def test_ingest_shows_progress_when_stderr_is_not_a_terminal(
     lines = [line for line in r.stderr.splitlines() if line.startswith("ingest:")]
     assert lines, r.stderr
     assert "3 img" in lines[-1] and "\r" not in r.stderr, r.stderr
+    # the last line counts every face, the last batch's included (it said 15,641 of 15,706)
+    added = re.search(r"([\d,]+) faces added", r.stdout)
+    assert added and f"faces {added.group(1)}" in lines[-1], (r.stdout, lines[-1])
 
 
 def test_same_file_flag_and_evidence_report(home: Any, lfw: Path, tmp_path: Path) -> None:
