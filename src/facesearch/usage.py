@@ -268,6 +268,35 @@ def audited_search(
     return result, entry
 
 
+def _record_failure(
+    store: AccountabilityStore,
+    actor: Actor,
+    action: Action,
+    *,
+    case: str | None,
+    purpose: str | None,
+    error: FaceSearchError,
+    started: datetime | None,
+    parameters: Mapping[str, Any] | None,
+    **fields: Any,
+) -> AuditEntry:
+    """One entry for an attempt that failed: ``outcome`` is the error's code (e.g.
+    ``no_face``), ``error`` its message; ``fields`` add what the action's entries carry."""
+    case, purpose = check_case(case, purpose, required=False)
+    moment = _now()
+    payload: dict[str, Any] = {
+        "outcome": error.code,
+        "error": str(error)[:MAX_ERROR_CHARS],
+        "started": format_time(started or moment),
+        "ended": format_time(moment),
+        "parameters": dict(parameters or {}),
+        **fields,
+    }
+    return store.audit.append(
+        actor=actor.name, action=action, case=case, purpose=purpose, payload=payload
+    )
+
+
 def record_failed_search(
     store: AccountabilityStore,
     actor: Actor,
@@ -286,21 +315,19 @@ def record_failed_search(
     ``audited_search`` calls this itself; the server calls it for an upload refused before
     the search could start (not an image, too many pixels, undecodable).
     """
-    case, purpose = check_case(case, purpose, required=False)
-    moment = _now()
-    payload: dict[str, Any] = {
-        "outcome": error.code,
-        "error": str(error)[:MAX_ERROR_CHARS],
-        "started": format_time(started or moment),
-        "ended": format_time(moment),
-        "collections": [],
-        "probe_sha256": hashlib.sha256(data).hexdigest() if data else None,
-        "parameters": dict(parameters or {}),
-        "candidates": [],
-        "probe_faces": [],
-    }
-    return store.audit.append(
-        actor=actor.name, action=Action.SEARCH, case=case, purpose=purpose, payload=payload
+    return _record_failure(
+        store,
+        actor,
+        Action.SEARCH,
+        case=case,
+        purpose=purpose,
+        error=error,
+        started=started,
+        parameters=parameters,
+        collections=[],
+        probe_sha256=hashlib.sha256(data).hexdigest() if data else None,
+        candidates=[],
+        probe_faces=[],
     )
 
 
@@ -318,18 +345,16 @@ def record_failed_verify(
     """Log a 1:1 comparison that failed (``outcome``: the error's code); the photos read are
     named by their sha256 but not kept. ``audited_verify`` calls this itself; the server calls
     it for an upload refused before the comparison could start."""
-    case, purpose = check_case(case, purpose, required=False)
-    moment = _now()
-    payload: dict[str, Any] = {
-        "outcome": error.code,
-        "error": str(error)[:MAX_ERROR_CHARS],
-        "started": format_time(started or moment),
-        "ended": format_time(moment),
-        "probe_sha256": [hashlib.sha256(d).hexdigest() for d in data],
-        "parameters": dict(parameters or {}),
-    }
-    return store.audit.append(
-        actor=actor.name, action=Action.VERIFY, case=case, purpose=purpose, payload=payload
+    return _record_failure(
+        store,
+        actor,
+        Action.VERIFY,
+        case=case,
+        purpose=purpose,
+        error=error,
+        started=started,
+        parameters=parameters,
+        probe_sha256=[hashlib.sha256(d).hexdigest() for d in data],
     )
 
 

@@ -15,7 +15,10 @@ MODEL = "synthetic:0"
 DIM = 32
 
 
-def fill(cat: Catalog, n: int, seed: int = 0, collection: str = "c") -> np.ndarray:
+def add_faces(
+    cat: Catalog, n: int, seed: int = 0, collection: str = "c"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Commit ``n`` one-face images; the ids the catalog gave the faces, and their vectors."""
     rng = np.random.default_rng(seed)
     vecs = rng.normal(size=(n, DIM)).astype(np.float32)
     vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
@@ -32,8 +35,12 @@ def fill(cat: Catalog, n: int, seed: int = 0, collection: str = "c") -> np.ndarr
         )
         for i, v in enumerate(vecs)
     ]
-    cat.add_images(collection, items)
-    return vecs
+    added = cat.add_images(collection, items)
+    return np.asarray([f for a in added for f in a.face_ids], np.int64), vecs
+
+
+def fill(cat: Catalog, n: int, seed: int = 0, collection: str = "c") -> np.ndarray:
+    return add_faces(cat, n, seed, collection)[1]
 
 
 def test_auto_switches_to_approximate_and_erases(tmp_path: Path) -> None:

@@ -12,35 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.unit.test_indexes import DIM, MODEL, fill
+from tests.unit.test_indexes import DIM, MODEL, add_faces, fill
 
-from facesearch.catalog import Catalog, NewFace, NewImage
+from facesearch.catalog import Catalog
 from facesearch.indexes import IndexSet
-from facesearch.types import BBox
-
-
-def _added_ids(
-    cat: Catalog, n: int, seed: int, collection: str = "c"
-) -> tuple[np.ndarray, np.ndarray]:
-    """Commit ``n`` one-face images; return the ids the catalog gave them and their vectors."""
-    rng = np.random.default_rng(seed)
-    vecs = rng.normal(size=(n, DIM)).astype(np.float32)
-    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
-    box, points = BBox(10, 10, 50, 50), ((1.0, 1.0),) * 5
-    items = [
-        NewImage(
-            sha256=f"{seed:04d}{i:060d}",
-            source=f"img{seed}-{i}.jpg",
-            size_bytes=1,
-            width=100,
-            height=100,
-            faces=(NewFace(0, box, points, 0.9, {"size": 50.0}, MODEL, v),),
-        )
-        for i, v in enumerate(vecs)
-    ]
-    added = cat.add_images(collection, items)
-    ids = [face_id for result in added for face_id in result.face_ids]
-    return np.asarray(ids, np.int64), vecs
 
 
 def test_interleaved_writers_leave_a_complete_index(tmp_path: Path) -> None:
@@ -51,9 +26,9 @@ def test_interleaved_writers_leave_a_complete_index(tmp_path: Path) -> None:
         a.ensure_loaded()
         b.ensure_loaded()
         # writer A commits faces to the catalog and its index, then B does, then both save
-        ids_a, vecs_a = _added_ids(cat, 15, seed=1)
+        ids_a, vecs_a = add_faces(cat, 15, seed=1)
         a.add("c", ids_a, vecs_a)
-        ids_b, vecs_b = _added_ids(cat, 25, seed=2, collection="d")
+        ids_b, vecs_b = add_faces(cat, 25, seed=2, collection="d")
         b.add("d", ids_b, vecs_b)
         b.save()
         a.save()  # A's in-memory index lacks B's faces
@@ -73,7 +48,7 @@ def test_a_long_lived_reader_catches_up_before_searching(tmp_path: Path) -> None
         fill(cat, 10)
         reader = IndexSet(tmp_path, cat, MODEL, DIM)
         reader.ensure_loaded()
-        ids, vecs = _added_ids(cat, 5, seed=3)  # another process's ingest
+        ids, vecs = add_faces(cat, 5, seed=3)  # another process's ingest
         _, got = reader.search(vecs, 1, None)
         assert (got[:, 0] == ids).all()
         gone = cat.delete_faces([int(ids[0])])  # another process's erasure
@@ -88,7 +63,7 @@ def _writer(home: str, seed: int, rounds: int) -> None:
         indexes = IndexSet(Path(home), cat, MODEL, DIM)
         indexes.ensure_loaded()
         for r in range(rounds):
-            ids, vecs = _added_ids(cat, 7, seed=seed * 100 + r, collection=f"w{seed % 2}")
+            ids, vecs = add_faces(cat, 7, seed=seed * 100 + r, collection=f"w{seed % 2}")
             indexes.add(f"w{seed % 2}", ids, vecs)
             indexes.save()
 
@@ -118,7 +93,7 @@ def test_erasures_by_another_writer_are_read_from_the_log(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with Catalog.open_home(tmp_path) as cat, Catalog.open_home(tmp_path) as other:
-        ids, vecs = _added_ids(cat, 30, seed=5)
+        ids, vecs = add_faces(cat, 30, seed=5)
         reader = IndexSet(tmp_path, cat, MODEL, DIM)
         reader.ensure_loaded()
 
@@ -127,7 +102,7 @@ def test_erasures_by_another_writer_are_read_from_the_log(
 
         monkeypatch.setattr(reader, "_repair", no_repair)
         other.delete_faces([int(ids[3]), int(ids[7])])
-        more, more_vecs = _added_ids(other, 4, seed=6)
+        more, more_vecs = add_faces(other, 4, seed=6)
         _, got = reader.search(vecs[[3, 7]], 1, None)
         assert not set(got[:, 0].tolist()) & {int(ids[3]), int(ids[7])}
         assert reader.size() == 32

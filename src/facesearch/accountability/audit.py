@@ -475,13 +475,7 @@ class AuditTrail:
     def head(self) -> AuditHead:
         """Seq and hash of the last entry (0 and GENESIS_HASH for an empty trail)."""
         with self._db.read() as conn:
-            row = conn.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
-        if row is None:
-            raise CatalogError(
-            "the audit trail's head record is missing: accountability.sqlite was edited "
-            "outside facesearch or is damaged; restore it from a backup"
-        )
-        return AuditHead(int(row["seq"]), row["hash"])
+            return _head_row(conn)
 
     def entries(
         self,

@@ -138,8 +138,10 @@ async def search(
         analysed = await ctx.workers.analyse(data, name, user=who.name)
     except Exception as exc:
         ctx.metrics.inc("facesearch_searches_total", outcome="error")
-        if isinstance(exc, FaceSearchError) and _is_attempt(exc):
-            await _log_failed_search(ctx, who, case, purpose, exc, data)
+        if isinstance(exc, FaceSearchError):
+            await _log_failure(
+                ctx, who, record_failed_search, exc, case=case, purpose=purpose, data=data
+            )
         raise
     probe = data
 
@@ -201,23 +203,30 @@ def _is_attempt(exc: FaceSearchError) -> bool:
     return not (isinstance(exc, ServerError) and exc.status in (429, 503))
 
 
-async def _log_failed_search(
+async def _log_failure(
     ctx: Context,
     who: Principal,
+    record: Callable[..., Any],
+    exc: FaceSearchError,
+    *,
     case: str | None,
     purpose: str | None,
-    exc: FaceSearchError,
-    data: bytes | None,
+    **fields: Any,
 ) -> None:
+    """Log an attempt (search or verify) refused before usage could start it, with
+    ``record`` (usage.record_failed_*); not the server being busy or rate-limiting, and not
+    a request without case or purpose (usage refuses those itself, unlogged)."""
+    if not _is_attempt(exc) or not (case and purpose):
+        return
     await anyio.to_thread.run_sync(
-        lambda: record_failed_search(
+        lambda: record(
             ctx.store,
             who.user,
             case=case,
             purpose=purpose,
             error=exc,
-            data=data,
             parameters={"model_id": ctx.workers.model_id},
+            **fields,
         )
     )
 
@@ -225,20 +234,8 @@ async def _log_failed_search(
 async def failed_verify(
     ctx: Context, who: Principal, exc: FaceSearchError, *, case: str | None, purpose: str | None
 ) -> None:
-    """Log a comparison whose uploads were refused before it could start (not the server
-    being busy or rate-limiting, and not a request without case or purpose)."""
-    if not _is_attempt(exc) or not (case and purpose):
-        return
-    await anyio.to_thread.run_sync(
-        lambda: record_failed_verify(
-            ctx.store,
-            who.user,
-            case=case,
-            purpose=purpose,
-            error=exc,
-            parameters={"model_id": ctx.workers.model_id},
-        )
-    )
+    """Log a comparison whose uploads were refused before it could start."""
+    await _log_failure(ctx, who, record_failed_verify, exc, case=case, purpose=purpose)
 
 
 async def verify(

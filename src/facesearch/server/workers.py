@@ -150,9 +150,7 @@ class Workers:
 
     # --- lanes ---------------------------------------------------------------------------
 
-    async def on_engine(
-        self, fn: Callable[[Engine], T], *, analysis_by: str | None = None
-    ) -> T:
+    async def on_engine(self, fn: Callable[[Engine], T], *, analysis_by: str | None = None) -> T:
         """Run ``fn(engine)`` on the engine thread; ``analysis_by``: ``fn`` analyses photos
         for that user, so it takes an analysis slot (429/503 when none is free)."""
         if analysis_by is None:
