@@ -9,6 +9,7 @@ folder across processes (``fcntl.flock``; local file systems).
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import secrets
@@ -123,7 +124,19 @@ def tighten_tree(root: Path) -> None:
 @contextlib.contextmanager
 def file_lock(path: Path, *, shared: bool = False) -> Iterator[None]:
     """Hold an advisory lock on ``path`` (created 0600) across processes and threads."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+    except OSError as exc:
+        # A reader on a read-only home (a mounted snapshot, a replica) cannot create or
+        # write the lock file; it can still take a shared lock on one that is there, and
+        # where there is none, nobody can be writing.
+        if not shared or exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+            raise
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            yield
+            return
     try:
         fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
         yield

@@ -115,3 +115,32 @@ def test_erasures_by_another_writer_are_read_from_the_log(
         other._live().execute("DELETE FROM erased_faces")
         assert reader.size() == 31
         assert int(ids[0]) not in reader.search(vecs[:1], 3, None)[1][0]
+
+
+def test_a_read_only_home_can_still_be_searched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The shared lock a reader takes must not need to write (a mounted snapshot, a replica;
+    chmod does not stop root, so the read-only file system is simulated)."""
+    import errno
+    import os
+
+    import facesearch.private
+
+    with Catalog.open_home(tmp_path) as cat:
+        ids, vecs = add_faces(cat, 12, seed=8)
+        IndexSet(tmp_path, cat, MODEL, DIM).save()
+        real_open = os.open
+
+        def read_only_open(path, flags, *args):  # type: ignore[no-untyped-def]
+            if flags & (os.O_CREAT | os.O_WRONLY | os.O_RDWR):
+                raise OSError(errno.EROFS, "Read-only file system", str(path))
+            return real_open(path, flags, *args)
+
+        monkeypatch.setattr(facesearch.private.os, "open", read_only_open)
+        reader = IndexSet(tmp_path, cat, MODEL, DIM)
+        _, got = reader.search(vecs, 1, None)
+        assert (got[:, 0] == ids).all() and not reader.rebuilt
+        (tmp_path / "index" / ".lock").unlink()  # no lock file at all: still readable
+        again = IndexSet(tmp_path, cat, MODEL, DIM)
+        assert again.size() == 12
