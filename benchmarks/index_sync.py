@@ -6,7 +6,8 @@ one IndexSet on it as a long-lived reader (the server's), and times:
 - ``sync`` when nothing changed (paid by every search),
 - catching up after another writer committed a batch of 128 faces,
 - repairing after another writer erased one face (ids compared with one snapshot),
-- opening the saved index (load + check), and saving it (sync + write, under the lock).
+- opening the saved index (load + check), saving it (sync + write, under the lock), and
+  rebuilding it from the catalog.
 
     .venv/bin/python benchmarks/index_sync.py --faces 100000
 
@@ -56,10 +57,11 @@ def add_faces(cat: Catalog, n: int, start: int, rng: np.random.Generator) -> Non
         cat.add_images("bench", items)
 
 
-def timed(fn: Callable[[], Any], repeat: int) -> float:
-    """Median seconds of ``repeat`` runs."""
+def timed(fn: Callable[[], Any], repeat: int, before: Callable[[], Any] = lambda: None) -> float:
+    """Median seconds of ``repeat`` runs of ``fn``, each after an untimed ``before()``."""
     out = []
     for _ in range(repeat):
+        before()
         t = time.perf_counter()
         fn()
         out.append(time.perf_counter() - t)
@@ -80,35 +82,13 @@ def main() -> int:
             reader = IndexSet(home, reader_cat, MODEL, DIM, kind="flat")
             reader.ensure_loaded()
             rows["sync, nothing changed (per search)"] = timed(reader.sync, 200)
-            added = args.faces
-
-            def catch_up() -> None:
-                nonlocal added
-                add_faces(writer, 128, added, rng)
-                added += 128
-                t = time.perf_counter()
-                reader.sync()
-                catch_up.seconds.append(time.perf_counter() - t)  # type: ignore[attr-defined]
-
-            catch_up.seconds = []  # type: ignore[attr-defined]
-            for _ in range(10):
-                catch_up()
-            rows["catch up 128 faces another writer added"] = statistics.median(
-                catch_up.seconds  # type: ignore[attr-defined]
+            added = iter(range(args.faces, args.faces + 10 * 128, 128))
+            rows["catch up 128 faces another writer added"] = timed(
+                reader.sync, 10, before=lambda: add_faces(writer, 128, next(added), rng)
             )
             victims = iter(range(1, 100))
-
-            def repair() -> None:
-                writer.delete_faces([next(victims)])
-                t = time.perf_counter()
-                reader.sync()
-                repair.seconds.append(time.perf_counter() - t)  # type: ignore[attr-defined]
-
-            repair.seconds = []  # type: ignore[attr-defined]
-            for _ in range(5):
-                repair()
-            rows["catch up after another writer erased 1 face"] = statistics.median(
-                repair.seconds  # type: ignore[attr-defined]
+            rows["catch up after another writer erased 1 face"] = timed(
+                reader.sync, 5, before=lambda: writer.delete_faces([next(victims)])
             )
             rows["save (sync + write, exclusive lock)"] = timed(reader.save, 3)
 
@@ -116,6 +96,7 @@ def main() -> int:
                 IndexSet(home, reader_cat, MODEL, DIM, kind="flat").ensure_loaded()
 
             rows["open the saved index (load + count check + sync)"] = timed(reopen, 3)
+            rows["rebuild from the catalog (reindex)"] = timed(reader.rebuild, 1)
             assert reader.size() == reader_cat.state(MODEL).face_count
     print(f"faces: {args.faces:,}  (flat FAISS index, 128-d)")
     print("| operation | median |")

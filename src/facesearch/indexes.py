@@ -126,12 +126,15 @@ class IndexSet:
     def rebuild(self) -> int:
         """Drop every index and build them again from the catalog."""
         with self._lock(shared=False):
-            state, ids_by_collection = self.catalog.index_snapshot(self.model_id)
+            # Faces committed while streaming are left to the next sync (ids past the state's
+            # maximum); faces erased meanwhile show as a count below the state's, repaired then.
+            state = self.catalog.state(self.model_id)
             self._indexes, self._folders = {}, {}
-            for name, ids in ids_by_collection.items():
-                found, vecs = self.catalog.vectors_of(self.model_id, ids)
-                if len(found):
-                    self._index_for(name).add(found, vecs)
+            for info in self.catalog.collections():
+                for ids, vecs in self.catalog.face_vectors([info.name], self.model_id):
+                    keep = ids <= state.max_face_id
+                    if keep.any():
+                        self._index_for(info.name).add(ids[keep], vecs[keep])
             self._synced, self._recent = state, set()
             self._dirty = set(self._indexes)
             self._loaded = True

@@ -371,19 +371,21 @@ class Catalog:
 
         What a vector index compares itself with to repair any difference (faces erased or
         added by another process): the ids are exactly the faces of that state."""
+        out: dict[str, npt.NDArray[np.int64]] = {}
         with self._reading() as conn:
             state = _state(conn, model_id)
-            rows = conn.execute(
-                """SELECT c.name, f.id FROM faces f
-                JOIN images i ON i.id = f.image_id JOIN collections c ON c.id = i.collection_id
-                JOIN models m ON m.id = f.model_id
-                WHERE m.name = ? ORDER BY c.name, f.id""",
-                (model_id,),
-            ).fetchall()
-        out: dict[str, list[int]] = {}
-        for name, face_id in rows:
-            out.setdefault(name, []).append(face_id)
-        return state, {n: np.asarray(v, dtype=np.int64) for n, v in out.items()}
+            model = _read.model(conn, model_id)
+            if model is not None:
+                for cid, name in conn.execute("SELECT id, name FROM collections").fetchall():
+                    rows = conn.execute(
+                        """SELECT f.id FROM faces f JOIN images i ON i.id = f.image_id
+                        WHERE i.collection_id = ? AND f.model_id = ? ORDER BY f.id""",
+                        (cid, model[0]),
+                    )
+                    ids = np.fromiter((r[0] for r in rows), dtype=np.int64)
+                    if len(ids):
+                        out[name] = ids
+        return state, out
 
     def erased_between(self, after: int, upto: int) -> npt.NDArray[np.int64] | None:
         """Ids of the faces erased by generations ``after < g <= upto``; None when the log
