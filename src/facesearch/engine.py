@@ -25,7 +25,6 @@ from facesearch.search import (
     SearchResult,
     make_hits,
     probe_problems,
-    same_file_images,
 )
 from facesearch.settings import Settings
 from facesearch.types import Face, ImageFaces
@@ -261,9 +260,8 @@ class Engine:
             records = self.catalog.faces([i for _, i in keep])
             # A face erased by another process since the index was loaded is not shown.
             score = {i: sv for sv, i in keep}
-            same = same_file_images(self.catalog, records, probe_sha256)
             hits = make_hits(
-                [score[r.id] for r in records], records, self.calibration, gallery, same
+                [score[r.id] for r in records], records, self.calibration, gallery, probe_sha256
             )
             results.append(ProbeFace(f.index, f.bbox, f.quality, tuple(problems), False, hits))
         if all(r.refused for r in results):

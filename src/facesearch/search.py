@@ -10,13 +10,11 @@ high.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from facesearch.calibration import CalibrationTable, describe_fmr
-from facesearch.catalog import Catalog, FaceRecord
-from facesearch.errors import NotFoundError
+from facesearch.catalog import FaceRecord
 from facesearch.settings import Settings
 from facesearch.types import BBox, Quality
 
@@ -141,9 +139,9 @@ def make_hits(
     records: list[FaceRecord],
     table: CalibrationTable,
     gallery_faces: int,
-    same_file: Collection[int] = frozenset(),
+    probe_sha256: str | None = None,
 ) -> tuple[Hit, ...]:
-    """Hits of ranked faces; ``same_file``: the image ids that are the probe's own file."""
+    """Hits of ranked faces; a face whose image has ``probe_sha256`` is the probe's own file."""
     hits = []
     for rank, (sim, rec) in enumerate(zip(sims, records, strict=True), start=1):
         fmr = table.fmr_at(sim)
@@ -160,20 +158,7 @@ def make_hits(
                 bbox=rec.bbox,
                 subject=rec.subject,
                 collection=rec.collection,
-                same_file=rec.image_id in same_file,
+                same_file=probe_sha256 is not None and rec.image_sha256 == probe_sha256,
             )
         )
     return tuple(hits)
-
-
-def same_file_images(catalog: Catalog, records: Sequence[FaceRecord], sha256: str) -> set[int]:
-    """The image ids among ``records`` whose file is the probe's (same sha256): a search that
-    finds its own probe in the gallery proves nothing about the person."""
-    same = set()
-    for image_id in {r.image_id for r in records}:
-        try:
-            if catalog.image(image_id).sha256 == sha256:
-                same.add(image_id)
-        except NotFoundError:  # erased since the index was searched
-            continue
-    return same

@@ -21,7 +21,7 @@ T = TypeVar("T")
 ID_CHUNK = 500
 
 _FACE_SELECT = """SELECT f.id, f.image_id, c.name, i.source, f.face_index, f.x, f.y, f.w, f.h,
-        f.landmarks, f.det_score, f.quality, m.name, s.name, f.dim, {embedding}
+        f.landmarks, f.det_score, f.quality, m.name, s.name, f.dim, {embedding}, i.sha256
     FROM faces f
     JOIN images i ON i.id = f.image_id
     JOIN collections c ON c.id = i.collection_id
@@ -58,6 +58,7 @@ def _face(row: sqlite3.Row | tuple[Any, ...]) -> FaceRecord:
         quality=_codec.load_json(row[11]),
         model_id=row[12],
         subject=row[13],
+        image_sha256=row[16],
         embedding=embedding,
     )
 

@@ -91,6 +91,7 @@ class FaceRecord:
     quality: dict[str, float]
     model_id: str
     subject: str | None
+    image_sha256: str = ""  # the image file's sha256 (a search flags its own probe by it)
     embedding: Embedding | None = field(default=None, compare=False, repr=False)
 
 
