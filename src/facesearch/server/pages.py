@@ -65,24 +65,19 @@ def render(
     status_code: int = 200,
     **values: Any,
 ) -> HTMLResponse:
+    """A page. ``error`` may be the FaceSearchError the page shows: its status, message and
+    headers (e.g. Retry-After) are then the API's for the same error (``classify``)."""
+    headers: dict[str, str] = {}
+    if isinstance(values.get("error"), FaceSearchError):
+        status_code, _, values["error"], headers = classify(values["error"])
     values.setdefault("error", None)
     response: HTMLResponse = c.templates.TemplateResponse(
         request,
         template,
         {"principal": who, **values},
         status_code=status_code,
+        headers=headers,
     )
-    return response
-
-
-def failure(exc: FaceSearchError) -> tuple[int, str]:
-    status, _, message, _ = classify(exc)
-    return status, message
-
-
-def answered(response: Response, exc: FaceSearchError) -> Response:
-    """``response`` (a page showing ``exc``) with the error's headers, e.g. Retry-After."""
-    response.headers.update(classify(exc)[3])
     return response
 
 
@@ -94,7 +89,7 @@ def _secure(request: Request) -> bool:
 
 
 def _login_page(
-    c: Context, request: Request, next_url: str, error: str | None = None, status: int = 200
+    c: Context, request: Request, next_url: str, error: str | FaceSearchError | None = None
 ) -> HTMLResponse:
     token = new_login_token()
     response = render(
@@ -102,7 +97,6 @@ def _login_page(
         request,
         "login.html",
         optional_principal(request),
-        status,
         error=error,
         login_token=token,
         next_url=next_url,
@@ -144,8 +138,7 @@ async def login(
             c.store.accounts.create_session, user.name
         )
     except FaceSearchError as exc:
-        status, message = failure(exc)
-        return answered(_login_page(c, request, safe_next(next, ""), message, status), exc)
+        return _login_page(c, request, safe_next(next, ""), exc)
     who = Principal(user, "session", csrf, session_id)
     response = RedirectResponse(safe_next(next, who.home), status_code=303)
     response.set_cookie(
@@ -230,9 +223,7 @@ async def search_submit(
             name=services.upload_label(photo),
         )
     except FaceSearchError as exc:
-        status, message = failure(exc)
-        page = await _search_page(c, request, who, status, error=message, form=form)
-        return answered(page, exc)
+        return await _search_page(c, request, who, error=exc, form=form)
     return RedirectResponse(f"/searches/{result['id']}", status_code=303)
 
 
@@ -275,8 +266,7 @@ async def _candidate_page(
     who: Principal,
     search_id: int,
     face_id: int,
-    status: int = 200,
-    error: str | None = None,
+    error: FaceSearchError | None = None,
 ) -> HTMLResponse:
     out, search = await services.read_candidate(c, who, search_id, face_id, "candidate_page")
     mine = {h["verdict"] for h in out["history"] if h["actor"] == who.name}
@@ -285,7 +275,6 @@ async def _candidate_page(
         request,
         "candidate.html",
         who,
-        status,
         cand=out,
         search=search,
         mine=mine,
@@ -306,9 +295,7 @@ async def candidate_decide(
     try:
         await services.decide(c, who, search_id, face_id, verdict, note)
     except FaceSearchError as exc:
-        status, message = failure(exc)
-        page = await _candidate_page(c, request, who, search_id, face_id, status, message)
-        return answered(page, exc)
+        return await _candidate_page(c, request, who, search_id, face_id, exc)
     return RedirectResponse(f"/searches/{search_id}/candidates/{face_id}", status_code=303)
 
 
@@ -353,7 +340,7 @@ async def audit_page(
     except ValueError:
         error = "unknown action"
     except FaceSearchError as exc:
-        error = failure(exc)[1]
+        error = classify(exc)[2]
     head = await anyio.to_thread.run_sync(c.store.audit.head)
     return render(
         c,
@@ -473,10 +460,8 @@ async def users_add(
             lambda: c.store.accounts.add_user(name.strip(), role, password, by=who.user)
         )
     except FaceSearchError as exc:
-        status, message = failure(exc)
         form = {"name": name, "role": role}
-        page = await _users_page(c, request, who, status, error=message, form=form)
-        return answered(page, exc)
+        return await _users_page(c, request, who, error=exc, form=form)
     return await _users_page(c, request, who, message=f"user {name.strip()} added")
 
 
@@ -500,8 +485,7 @@ async def users_action(name: str, action: str, request: Request, who: Admin, c: 
         else:
             raise NotFoundError("no such action")
     except FaceSearchError as exc:
-        status, text = failure(exc)
-        return answered(await _users_page(c, request, who, status, error=text), exc)
+        return await _users_page(c, request, who, error=exc)
     return await _users_page(c, request, who, message=message, token=token)
 
 
@@ -566,9 +550,7 @@ async def gallery_erase(
             c, request, who, 422, error="face ids are whole numbers", form=form
         )
     except FaceSearchError as exc:
-        status, message = failure(exc)
-        page = await _gallery_page(c, request, who, status, error=message, form=form)
-        return answered(page, exc)
+        return await _gallery_page(c, request, who, error=exc, form=form)
     return await _gallery_page(c, request, who, erased=result)
 
 
@@ -599,10 +581,8 @@ async def ingest_submit(
             subject=subject,
         )
     except FaceSearchError as exc:
-        status, message = failure(exc)
         jobs = [j.view() for j in c.jobs.all()]
-        page = render(c, request, "ingest.html", who, status, jobs=jobs, form=form, error=message)
-        return answered(page, exc)
+        return render(c, request, "ingest.html", who, jobs=jobs, form=form, error=exc)
     return RedirectResponse(f"/ingest/{job.id}", status_code=303)
 
 
