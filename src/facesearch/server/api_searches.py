@@ -19,7 +19,6 @@ from fastapi import APIRouter, Depends, File, Form, UploadFile
 from fastapi.responses import Response
 
 from facesearch.accountability import Permission
-from facesearch.errors import FaceSearchError
 from facesearch.server import services
 from facesearch.server.auth import Principal, needs, needs_any
 from facesearch.server.context import Context, ctx
@@ -73,7 +72,6 @@ async def create_search(
         threshold=threshold,
         face=face,
         allow_poor=allow_poor,
-        name=services.upload_label(image),
     )
 
 
@@ -149,20 +147,6 @@ async def create_verification(
     threshold: Annotated[float | None, Form(ge=-1, le=1)] = None,
     max_fmr: Annotated[float | None, Form(gt=0, lt=1)] = None,
 ) -> dict[str, Any]:
-    try:
-        data_a = await services.read_image(a, c, "first photo")
-        data_b = await services.read_image(b, c, "second photo")
-    except FaceSearchError as exc:  # an upload refused before the comparison: logged too
-        await services.failed_verify(c, who, exc, case=case, purpose=purpose)
-        raise
     return await services.verify(
-        c,
-        who,
-        data_a,
-        data_b,
-        case=case,
-        purpose=purpose,
-        threshold=threshold,
-        max_fmr=max_fmr,
-        names=(services.upload_label(a), services.upload_label(b)),
+        c, who, a, b, case=case, purpose=purpose, threshold=threshold, max_fmr=max_fmr
     )

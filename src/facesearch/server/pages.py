@@ -220,7 +220,6 @@ async def search_submit(
             face=face_no,
             top=top_no,
             collections=[collection] if collection else None,
-            name=services.upload_label(photo),
         )
     except FaceSearchError as exc:
         return await _search_page(c, request, who, error=exc, form=form)

@@ -125,12 +125,11 @@ async def search(
     threshold: float | None = None,
     face: int | None = None,
     allow_poor: bool = False,
-    name: str | None = None,
 ) -> dict[str, Any]:
     """Search an uploaded probe (checked here). Every attempt that names its case and purpose
     is logged: a refused upload or a failed analysis here, anything later by usage."""
     case, purpose = check_case(case, purpose, required=True)  # before queueing for the engine
-    name = name or upload_label(image)
+    name = upload_label(image)
     started = time.monotonic()
     data: bytes | None = None
     try:
@@ -231,26 +230,28 @@ async def _log_failure(
     )
 
 
-async def failed_verify(
-    ctx: Context, who: Principal, exc: FaceSearchError, *, case: str | None, purpose: str | None
-) -> None:
-    """Log a comparison whose uploads were refused before it could start."""
-    await _log_failure(ctx, who, record_failed_verify, exc, case=case, purpose=purpose)
-
-
 async def verify(
     ctx: Context,
     who: Principal,
-    a: bytes,
-    b: bytes,
+    a: UploadFile,
+    b: UploadFile,
     *,
     case: str | None,
     purpose: str | None,
     threshold: float | None,
     max_fmr: float | None,
-    names: tuple[str, str] = (UPLOADED_PHOTO, UPLOADED_PHOTO),
 ) -> dict[str, Any]:
+    """Compare two uploaded photos 1:1 (checked here). Every attempt that names its case and
+    purpose is logged: a refused upload here, anything later by usage."""
     check_case(case, purpose, required=True)
+    names = (upload_label(a), upload_label(b))
+    try:
+        data_a = await read_image(a, ctx, "first photo")
+        data_b = await read_image(b, ctx, "second photo")
+    except FaceSearchError as exc:
+        ctx.metrics.inc("facesearch_verifications_total", outcome="error")
+        await _log_failure(ctx, who, record_failed_verify, exc, case=case, purpose=purpose)
+        raise
 
     def run(engine: Engine) -> dict[str, Any]:
         result, entry = audited_verify(
@@ -259,8 +260,8 @@ async def verify(
             who.user,
             case=case,
             purpose=purpose,
-            a=a,
-            b=b,
+            a=data_a,
+            b=data_b,
             threshold=threshold,
             max_fmr=max_fmr,
             require_case=True,
@@ -349,7 +350,6 @@ async def read_candidate(
     def run(catalog: Catalog) -> tuple[dict[str, Any], dict[str, Any]]:
         entry = visible_search(ctx.store, who.user, seq)
         search_out = _search_view(ctx, catalog, entry)
-        views.find_candidate(search_out, face_id)
         state = ctx.store.decisions.state(seq, face_id)
         out = views.candidate_state_view(search_out, face_id, state, who.name)
         audited_read(ctx.store, who.user, what, search=entry, face_id=face_id)
