@@ -27,7 +27,7 @@ from facesearch.search import (
     probe_problems,
 )
 from facesearch.settings import Settings
-from facesearch.types import Face, ImageFaces
+from facesearch.types import MAX_ID, Face, ImageFaces
 from facesearch.verify import Verification, compare
 
 log = logging.getLogger(__name__)
@@ -296,8 +296,8 @@ class Engine:
         if sum(chosen) != 1:
             raise InputError("forget takes exactly one of face ids, image id, subject or like")
         blocklisted = False
-        bad = [i for i in (face_ids or []) if not 1 <= int(i) < 2**63]
-        if bad or (image_id is not None and not 1 <= int(image_id) < 2**63):
+        bad = [i for i in (face_ids or []) if not 1 <= int(i) <= MAX_ID]
+        if bad or (image_id is not None and not 1 <= int(image_id) <= MAX_ID):
             what = f"face id {bad[0]}" if bad else f"image id {image_id}"
             raise InputError(f"{what} is not a valid id (ids are whole numbers from 1)")
         if face_ids is not None:

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+MAX_ID = 2**63 - 1  # the largest SQLite integer: no id of the catalog or the trail is larger
+
 Embedding = npt.NDArray[np.float32]
 Image = npt.NDArray[np.uint8]  # H x W x 3, RGB
 

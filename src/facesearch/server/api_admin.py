@@ -19,6 +19,7 @@ from facesearch.server import views
 from facesearch.server.auth import Principal, authenticated, needs
 from facesearch.server.context import Context, ctx
 from facesearch.settings import Settings
+from facesearch.types import MAX_ID
 
 router = APIRouter(prefix="/api/v1")
 
@@ -177,7 +178,7 @@ async def list_audit(
     since: Annotated[str | None, Query(description="ISO time, inclusive")] = None,
     until: Annotated[str | None, Query(description="ISO time, exclusive")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> dict[str, Any]:
     start, end = _time(since, "since"), _time(until, "until")
 

@@ -11,7 +11,6 @@ Sources are shown as file names (``name.jpg``, ``archive.zip!member``), never se
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
@@ -24,6 +23,8 @@ from facesearch.server import services, views
 from facesearch.server.auth import Principal, needs, needs_any
 from facesearch.server.context import Context, ctx
 from facesearch.server.media import crop, image_type, read_source
+from facesearch.types import MAX_ID
+from facesearch.uploads import JOB_ID
 
 router = APIRouter(prefix="/api/v1", tags=["gallery"])
 
@@ -43,11 +44,8 @@ CaseQuery = Annotated[
 ]
 SearchQuery = Annotated[
     int | None,
-    Query(
-        ge=1, le=2**63 - 1, description="The search whose candidate this is (its case is logged)."
-    ),
+    Query(ge=1, le=MAX_ID, description="The search whose candidate this is (its case is logged)."),
 ]
-JOB_ID = re.compile(r"[0-9a-f]{16}")
 
 
 @router.get("/faces/{face_id:int}", summary="A face: box, landmarks, quality, subject")

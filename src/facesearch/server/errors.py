@@ -54,10 +54,9 @@ from facesearch.errors import (
     PermissionDeniedError,
     VectorIndexError,
 )
+from facesearch.types import MAX_ID
 
 log = logging.getLogger(__name__)
-
-INT64_MAX = 2**63 - 1
 
 
 def _at_most(bound: str) -> str:
@@ -75,7 +74,7 @@ def _at_most(bound: str) -> str:
 class IdConvertor(IntegerConvertor):
     """``{name:int}`` in a path: 0 .. 2**63 - 1 (what SQLite stores); larger does not match."""
 
-    regex = _at_most(str(INT64_MAX))
+    regex = _at_most(str(MAX_ID))
 
 
 register_url_convertor("int", IdConvertor())

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import logging
 import os
 import re
@@ -55,8 +54,9 @@ from facesearch.catalog import Catalog
 from facesearch.engine import Engine
 from facesearch.errors import FaceSearchError
 from facesearch.ingest import IngestSummary
+from facesearch.models.registry import sha256_file
 from facesearch.sources import iter_sources
-from facesearch.uploads import JOB_ID, UPLOADS
+from facesearch.uploads import JOB_ID, UPLOADS, job_parts
 from facesearch.usage import audited_ingest
 
 log = logging.getLogger(__name__)
@@ -384,11 +384,9 @@ def _kept_files(
     """
     kept: dict[str, dict[str, str]] = {}
     for source, sha256 in catalog.sources_under(folder_glob).items():
-        parts = source.split("/")
-        for i in range(len(parts) - 2, -1, -1):  # the innermost folder named like a job
-            if parts[i] in names:
-                kept.setdefault(parts[i], {})["/".join(parts[i + 1 :])] = sha256
-                break
+        for job, rest in job_parts(source, names.__contains__):  # the innermost job folder
+            kept.setdefault(job, {})[rest] = sha256
+            break
     return kept
 
 
@@ -420,13 +418,9 @@ def _sha256(path: Path, max_bytes: int) -> str | None:
     try:
         if path.is_symlink() or not path.is_file() or path.stat().st_size > max_bytes:
             return None
-        digest = hashlib.sha256()
-        with path.open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
+        return sha256_file(path)
     except OSError:
         return None
-    return digest.hexdigest()
 
 
 def _shorter(failure: dict[str, str], folder: Path) -> dict[str, str]:

@@ -40,6 +40,7 @@ from facesearch.server.errors import (
     classify,
     error_response,
 )
+from facesearch.usage import UPLOADED_PHOTO
 
 IMAGE_MIME = {
     "JPEG": "image/jpeg",
@@ -70,7 +71,7 @@ def sniff_image(data: bytes, max_pixels: int, name: str | None = None) -> tuple[
     415 if the bytes are not an image of a supported format, 413 over ``max_pixels``,
     422 (CorruptImageError) if they start like an image but cannot be read.
     """
-    label = name or "the uploaded photo"
+    label = name or UPLOADED_PHOTO
     if not _magic_image(data[:16]):
         raise UnsupportedMediaError(
             f"{label}: not an image: JPEG, PNG, WebP, BMP, TIFF or GIF expected "
