@@ -27,12 +27,21 @@ from facesearch.search import (
     probe_problems,
 )
 from facesearch.settings import Settings
-from facesearch.types import MAX_ID, Face, ImageFaces
+from facesearch.types import MAX_ID, Embedding, Face, ImageFaces
 from facesearch.verify import Verification, compare
 
 log = logging.getLogger(__name__)
 
 ImageInput = str | Path | bytes
+
+
+@dataclass(frozen=True)
+class PersonLike:
+    """The main face of a photo and the similarity at or above which a face is that person,
+    at the erasure blocklist's false match rate unless another is asked for."""
+
+    embedding: Embedding
+    threshold: float
 
 
 @dataclass(frozen=True)
@@ -282,16 +291,24 @@ class Engine:
             finished=_now(),
         )
 
+    def person_like(self, image: ImageInput, max_fmr: float | None = None) -> PersonLike:
+        """What ``forget --like`` looks for: the photo's main face and the threshold."""
+        _, face = self.main_face(image)
+        assert face.embedding is not None
+        fmr = max_fmr or self.settings.blocklist_max_fmr
+        return PersonLike(face.embedding, self.calibration.threshold_for_fmr(fmr))
+
     def forget(
         self,
         *,
         face_ids: Sequence[int] | None = None,
         image_id: int | None = None,
         subject: str | None = None,
-        like: ImageInput | None = None,
+        like: ImageInput | PersonLike | None = None,
         max_fmr: float | None = None,
     ) -> ForgetResult:
-        """Erase faces from the catalog and the index files; ``like`` also blocklists."""
+        """Erase faces from the catalog and the index files; ``like`` (a photo, or the
+        ``person_like`` of one) also blocklists."""
         chosen = [x is not None for x in (face_ids, image_id, subject, like)]
         if sum(chosen) != 1:
             raise InputError("forget takes exactly one of face ids, image id, subject or like")
@@ -308,18 +325,18 @@ class Engine:
             removed = self.catalog.delete_subject(subject, prune_images=True)
         else:
             assert like is not None
-            _, probe = self.main_face(like)
-            assert probe.embedding is not None
-            limit = self.calibration.threshold_for_fmr(max_fmr or self.settings.blocklist_max_fmr)
+            person = like if isinstance(like, PersonLike) else self.person_like(like, max_fmr)
             self.indexes.ensure_loaded()
             total = max(self.indexes.size(), 1)
-            sims, ids = self.indexes.search(probe.embedding[None, :], min(total, 10_000), None)
+            sims, ids = self.indexes.search(person.embedding[None, :], min(total, 10_000), None)
             matched = [
-                int(i) for s, i in zip(sims[0], ids[0], strict=True) if i >= 0 and s >= limit
+                int(i)
+                for s, i in zip(sims[0], ids[0], strict=True)
+                if i >= 0 and s >= person.threshold
             ]
             removed = self.catalog.delete_faces(matched, prune_images=True) if matched else []
             self.catalog.blocklist_add(
-                self.pipeline.model_id, probe.embedding, note=f"forget --like, {_now()}"
+                self.pipeline.model_id, person.embedding, note=f"forget --like, {_now()}"
             )
             blocklisted = True
         n = self.indexes.remove(f.id for f in removed)

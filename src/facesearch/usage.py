@@ -73,7 +73,7 @@ from facesearch.accountability import (
 from facesearch.accountability.audit import MAX_CASE_CHARS, MAX_PURPOSE_CHARS, FaceId
 from facesearch.accountability.db import format_time
 from facesearch.catalog import Catalog
-from facesearch.engine import Engine, ForgetResult, ImageInput, VerifyResult
+from facesearch.engine import Engine, ForgetResult, ImageInput, PersonLike, VerifyResult
 from facesearch.errors import (
     CatalogError,
     ConfigError,
@@ -460,13 +460,14 @@ def audited_forget(
     # Everything that can fail or take long comes before the erasure (the kept probes' scan
     # runs the pipeline over each of them), and the trail is checked writable (key, anchor):
     # the entry can only be written after the erasure, so that window stays short.
-    probes = _kept_probes_like(engine, store, like_data, max_fmr) if like_data else []
+    person = engine.person_like(like_data, max_fmr) if like_data else None
+    probes = _kept_probes_like(engine, store, person) if person else []
     store.audit.check_writable()
     result = engine.forget(
         face_ids=face_ids,
         image_id=image_id,
         subject=subject,
-        like=like_data,
+        like=person,
         max_fmr=max_fmr,
     )
     images = sorted({f.image_id for f in result.faces} | ({image_id} if image_id else set()))
@@ -518,15 +519,9 @@ def _entry_missing(exc: FaceSearchError, done: str) -> FaceSearchError:
     return kind(message)
 
 
-def _kept_probes_like(
-    engine: Engine, store: AccountabilityStore, like: bytes, max_fmr: float | None
-) -> list[str]:
-    """The sha256 of every kept probe image with a face like ``like``'s main face, at the
-    threshold ``forget --like`` erases gallery faces with (the blocklist's by default)."""
-    _, person = engine.main_face(like)
-    if person.embedding is None:
-        return []
-    limit = engine.calibration.threshold_for_fmr(max_fmr or engine.settings.blocklist_max_fmr)
+def _kept_probes_like(engine: Engine, store: AccountabilityStore, person: PersonLike) -> list[str]:
+    """The sha256 of every kept probe image with a face of ``person``, at the threshold
+    ``forget --like`` erases gallery faces with."""
     digests = store.probes.kept()
 
     def probes() -> Iterator[Decodable]:  # read as the pipeline pulls them (bounded memory)
@@ -540,7 +535,7 @@ def _kept_probes_like(
     found = []
     for digest, faces in zip(digests, engine.pipeline.run(probes()), strict=True):
         if isinstance(faces, ImageFaces) and any(
-            f.embedding is not None and float(f.embedding @ person.embedding) >= limit
+            f.embedding is not None and float(f.embedding @ person.embedding) >= person.threshold
             for f in faces.faces
         ):
             found.append(digest)
