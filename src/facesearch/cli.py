@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from facesearch.errors import FaceSearchError, ImageError, InputError
+from facesearch.errors import CaseRequiredError, FaceSearchError, ImageError, InputError
 from facesearch.settings import Settings
 
 log = logging.getLogger("facesearch")
@@ -35,7 +35,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler: Handler = args.handler
         return handler(args, settings)
     except FaceSearchError as exc:
-        print(f"facesearch: error: {exc}", file=sys.stderr)
+        # the case check is usage's; here its options are named
+        message = case_options_message(exc) if isinstance(exc, CaseRequiredError) else exc
+        print(f"facesearch: error: {message}", file=sys.stderr)
         return 2
     except OverflowError as exc:  # an id past int64, a date past year 9999, ...
         print(f"facesearch: error: a number or date is out of range ({exc})", file=sys.stderr)
@@ -45,6 +47,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+
+
+def case_options_message(exc: CaseRequiredError) -> str:
+    why = "this home has user accounts, so every use is tied to a case"
+    if "case" in exc.missing:
+        return (
+            f"a case number is required, and a stated purpose: give --case NUMBER "
+            f"--purpose TEXT ({why})"
+        )
+    return f"a stated purpose is required: give --purpose TEXT with --case ({why})"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -190,7 +202,6 @@ def cmd_embed(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
-    from facesearch import cli_gallery
     from facesearch.accountability import AccountabilityStore, local_actor
     from facesearch.engine import Engine
     from facesearch.usage import audited_verify
@@ -199,7 +210,6 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
         Engine(settings, open_catalog=False) as engine,
         AccountabilityStore.from_settings(settings) as store,
     ):
-        cli_gallery.require_case_options(args, store)
         result, entry = audited_verify(
             engine,
             store,

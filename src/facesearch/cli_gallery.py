@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from facesearch.errors import InputError
 from facesearch.search import SAME_FILE_NOTE, describe_expected
 from facesearch.settings import Settings
 
@@ -16,24 +15,6 @@ from facesearch.settings import Settings
 def add_case_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--case", help="case number this use belongs to (required once accounts exist)")
     p.add_argument("--purpose", help="stated purpose of this use (required once accounts exist)")
-
-
-def require_case_options(args: argparse.Namespace, store: Any) -> None:
-    """On a home with user accounts, name the options a use needs when they are missing."""
-    if not store.accounts.has_users():
-        return
-    case = (getattr(args, "case", None) or "").strip()
-    purpose = (getattr(args, "purpose", None) or "").strip()
-    if not case:
-        raise InputError(
-            "a case number is required, and a stated purpose: give --case NUMBER "
-            "--purpose TEXT (this home has user accounts, so every use is tied to a case)"
-        )
-    if not purpose:
-        raise InputError(
-            "a stated purpose is required: give --purpose TEXT with --case (this home has "
-            "user accounts, so every use is tied to a case)"
-        )
 
 
 def add_eval_parsers(ev: Any) -> None:
@@ -176,7 +157,6 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
 
     with _engine(settings) as engine:
         with _store(settings) as store:
-            require_case_options(args, store)
             result, entry = audited_search(
                 engine,
                 store,
@@ -316,7 +296,6 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     from facesearch.usage import audited_export_subject
 
     with _engine(settings) as engine, _store(settings) as store:
-        require_case_options(args, store)
         data, _ = audited_export_subject(
             engine, store, _actor(), args.subject, case=args.case, purpose=args.purpose
         )

@@ -8,7 +8,8 @@
     │   │   └── CorruptImageError   truncated, zero-byte, not an image, bad format
     │   ├── NoFaceError             an image holds no face (carries .path)
     │   ├── PoorProbeError          a face too small, blurred or turned to search with
-    │   └── ErasedError             the face was erased: it cannot be acted on any more
+    │   ├── ErasedError             the face was erased: it cannot be acted on any more
+    │   └── CaseRequiredError       a use without the case number or purpose it needs
     ├── ModelError                  a model cannot be loaded or run
     │   └── ModelFileError          a model file is missing or its sha256 is wrong
     ├── CatalogError                the catalog database cannot be used
@@ -73,6 +74,16 @@ class ErasedError(InputError):
     """A verdict on a candidate face that has been erased (HTTP 409)."""
 
     code = "erased"
+
+
+class CaseRequiredError(InputError):
+    """A search, verification or export without the case number or stated purpose that a
+    home with user accounts requires; ``missing``: "case", "purpose" or both. Each front end
+    names its own fields for them (the CLI: --case and --purpose)."""
+
+    def __init__(self, message: str, missing: tuple[str, ...]) -> None:
+        self.missing = missing
+        super().__init__(message)
 
 
 class ModelError(FaceSearchError):

@@ -75,6 +75,7 @@ from facesearch.accountability.db import format_time
 from facesearch.catalog import Catalog
 from facesearch.engine import Engine, ForgetResult, ImageInput, PersonLike, VerifyResult
 from facesearch.errors import (
+    CaseRequiredError,
     CatalogError,
     ConfigError,
     ErasedError,
@@ -140,9 +141,10 @@ def check_case(
     case_text = _clean(case, "the case number", MAX_CASE_CHARS, one_line=True)
     purpose_text = _clean(purpose, "the purpose", MAX_PURPOSE_CHARS, one_line=False)
     if required and case_text is None:
-        raise InputError("a case number is required")
+        missing = ("case",) if purpose_text else ("case", "purpose")
+        raise CaseRequiredError("a case number is required", missing)
     if required and purpose_text is None:
-        raise InputError("a stated purpose is required")
+        raise CaseRequiredError("a stated purpose is required", ("purpose",))
     return case_text, purpose_text
 
 
