@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from facesearch.private import FILE_MODE, private_file
 from facesearch.settings import Settings
 
 
@@ -301,7 +302,8 @@ def cmd_audit_export(args: argparse.Namespace, settings: Settings) -> int:
             count = _export(store, args, action, sys.stdout)
         else:
             args.out.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # personal data
+            fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+            private_file(args.out)  # personal data: a file that was there keeps no looser mode
             with open(fd, "w", encoding="utf-8", newline="") as out:
                 count = _export(store, args, action, out)
     print(f"exported {count} entries", file=sys.stderr)

@@ -168,6 +168,8 @@ def test_report_and_audit_export_are_owner_only(
     old = os.umask(0o022)  # a usual login umask
     try:
         report, export = tmp_path / "r.html", tmp_path / "trail.csv"
+        export.write_text("an older export, left readable by others\n")  # overwritten below
+        export.chmod(0o644)
         args = ["search", str(probe_photo("Tony_Blair")), "--case", "K-17", "--purpose", "modes"]
         r = run(home.home, home.settings, *args, "--report", str(report))
         assert r.returncode == 0, r.stderr
