@@ -405,7 +405,7 @@ def audited_verify(
     digests = [store.probes.keep(d, retention_days=keep) for d in (data_a, data_b)]
     v = result.verification
     payload = {
-        "outcome": "ok",
+        "outcome": OUTCOME_OK,
         "started": started.isoformat(timespec="microseconds"),
         "ended": _now().isoformat(timespec="microseconds"),
         "probe_sha256": digests,

@@ -403,6 +403,15 @@ def address_key(client: str) -> str:
     return client
 
 
+def _failures(conn: sqlite3.Connection, key: str, client: str, since: datetime) -> int:
+    return int(
+        conn.execute(
+            "SELECT COUNT(*) FROM login_failures WHERE name_key = ? AND client = ? AND at >= ?",
+            (key, client, format_time(since)),
+        ).fetchone()[0]
+    )
+
+
 class Accounts:
     def __init__(
         self, db: Database, audit: AuditTrail, policy: AccountPolicy, hasher: PasswordHasher
@@ -621,22 +630,12 @@ class Accounts:
         return [_login_lock(r) for r in rows]
 
     def _recent_failures(self, conn: sqlite3.Connection, key: str, addr: str, now: datetime) -> int:
-        since = format_time(now - self.policy.failure_window)
-        return int(
-            conn.execute(
-                "SELECT COUNT(*) FROM login_failures WHERE name_key = ? AND client = ? AND at >= ?",
-                (key, addr, since),
-            ).fetchone()[0]
-        )
+        """Failed logins for the name from ``addr`` within the failure window."""
+        return _failures(conn, key, addr, now - self.policy.failure_window)
 
     def _name_failures(self, conn: sqlite3.Connection, key: str, now: datetime) -> int:
-        since = format_time(now - self.policy.name_failure_window)
-        return int(
-            conn.execute(
-                "SELECT COUNT(*) FROM login_failures WHERE name_key = ? AND client = ? AND at >= ?",
-                (key, EVERY_ADDRESS, since),
-            ).fetchone()[0]
-        )
+        """Failed logins for the name from any address within the name-wide window."""
+        return _failures(conn, key, EVERY_ADDRESS, now - self.policy.name_failure_window)
 
     def _lock_name(
         self,
