@@ -6,10 +6,8 @@ from __future__ import annotations
 import hashlib
 import io
 import re
-import struct
 import time
 import zipfile
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from tests.made_images import png_header
 
 from facesearch.server import create_app
 
@@ -154,15 +153,6 @@ def test_verify(api: httpx.Client, home: Any, probe_photo: Any) -> None:
         "/api/v1/verifications", headers=home.auth("inv1"), files=files, data={"case": "K"}
     )
     assert r.status_code == 422
-
-
-def png_header(width: int, height: int) -> bytes:
-    """A PNG that claims width x height pixels (and holds none)."""
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    chunk = b"IHDR" + ihdr
-    body = struct.pack(">I", len(ihdr)) + chunk + struct.pack(">I", zlib.crc32(chunk))
-    end = struct.pack(">I", 0) + b"IEND" + struct.pack(">I", zlib.crc32(b"IEND"))
-    return b"\x89PNG\r\n\x1a\n" + body + end
 
 
 def test_uploads_are_refused_cleanly(api: httpx.Client, home: Any, probe_photo: Any) -> None:

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import io
 import re
-import struct
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +13,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
+from tests.made_images import png_header
 
 from facesearch.server import create_app
 
@@ -38,15 +37,6 @@ def client(home: Any) -> Iterator[TestClient]:
 
 def jpeg(path: Path) -> dict[str, tuple[str, bytes, str]]:
     return {"image": (path.name, path.read_bytes(), "image/jpeg")}
-
-
-def png_header(width: int, height: int) -> bytes:
-    """A PNG that claims width x height pixels (and holds none)."""
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    chunk = b"IHDR" + ihdr
-    body = struct.pack(">I", len(ihdr)) + chunk + struct.pack(">I", zlib.crc32(chunk))
-    end = struct.pack(">I", 0) + b"IEND" + struct.pack(">I", zlib.crc32(b"IEND"))
-    return b"\x89PNG\r\n\x1a\n" + body + end
 
 
 def test_analyses_are_capped_per_user_with_429(

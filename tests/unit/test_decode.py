@@ -5,6 +5,7 @@ import io
 import numpy as np
 import pytest
 from PIL import Image
+from tests.made_images import png_header
 
 from facesearch.decode import decode_image
 from facesearch.errors import CorruptImageError, ImageTooLargeError
@@ -185,18 +186,6 @@ def test_reduced_decoding_of_every_mode(mode: str) -> None:
     x, y, w, h = (v * d.reduction for v in white_box(d.pixels))
     assert abs(x - 1500) <= 3 and abs(y - 1000) <= 3  # within one reduced pixel
     assert abs(w - 300) <= 6 and abs(h - 300) <= 6
-
-
-def png_header(width: int, height: int) -> bytes:
-    """A PNG that claims width x height pixels (and holds none)."""
-    import struct
-    import zlib
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    chunk = b"IHDR" + ihdr
-    body = struct.pack(">I", len(ihdr)) + chunk + struct.pack(">I", zlib.crc32(chunk))
-    end = struct.pack(">I", 0) + b"IEND" + struct.pack(">I", zlib.crc32(b"IEND"))
-    return b"\x89PNG\r\n\x1a\n" + body + end
 
 
 def test_pixel_limit_message_states_the_configured_limit() -> None:

@@ -1,0 +1,15 @@
+"""Images the tests make from nothing (edge cases that need no photo)."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG that claims width x height pixels (and holds none)."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    chunk = b"IHDR" + ihdr
+    body = struct.pack(">I", len(ihdr)) + chunk + struct.pack(">I", zlib.crc32(chunk))
+    end = struct.pack(">I", 0) + b"IEND" + struct.pack(">I", zlib.crc32(b"IEND"))
+    return b"\x89PNG\r\n\x1a\n" + body + end
