@@ -13,49 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.e2e.chromium import PASSWORD, launch, login, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.lfw]
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-PASSWORD = "correct-horse-battery"
-ARGS = [
-    "--no-sandbox",
-    "--disable-background-networking",
-    "--disable-gpu",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip(
-            "CHROMIUM MISSING at /usr/bin/chromium: browser tests skipped "
-            "(apt-get install chromium; scripts/test.sh does it when run as root)"
-        )
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        yield b
-        b.close()
-
-
-def shot(page: Any, name: str) -> None:
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
-def login(page: Any, url: str, name: str, target: str) -> None:
-    page.goto(url + target)
-    page.wait_for_url(re.compile(r".*/login\?next=.*"))
-    page.fill("#name", name)
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(url + target)
+    yield from launch()
 
 
 def logout(page: Any) -> None:

@@ -14,44 +14,17 @@ from typing import Any
 
 import pytest
 from PIL import Image
+from tests.e2e.chromium import launch, login, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.lfw]
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-PASSWORD = "correct-horse-battery"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 RAW_ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d")
 READABLE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC")
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip(
-            "CHROMIUM MISSING at /usr/bin/chromium: browser tests skipped "
-            "(apt-get install chromium; scripts/test.sh does it when run as root)"
-        )
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        yield b
-        b.close()
-
-
-def shot(page: Any, name: str) -> None:
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
-def login(page: Any, url: str, name: str, target: str) -> None:
-    page.goto(url + target)
-    page.wait_for_url(re.compile(r".*/login\?next=.*"))
-    page.fill("#name", name)
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(url + target)
+    yield from launch()
 
 
 def sky_jpeg() -> bytes:
