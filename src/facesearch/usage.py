@@ -70,7 +70,12 @@ from facesearch.accountability import (
     can,
     require,
 )
-from facesearch.accountability.audit import MAX_CASE_CHARS, MAX_PURPOSE_CHARS, FaceId
+from facesearch.accountability.audit import (
+    MAX_CASE_CHARS,
+    MAX_PURPOSE_CHARS,
+    FaceId,
+    clean_text,
+)
 from facesearch.accountability.db import format_time
 from facesearch.catalog import Catalog
 from facesearch.engine import Engine, ForgetResult, ImageInput, PersonLike, VerifyResult
@@ -118,28 +123,12 @@ NO_REASON = "no reason given (home without user accounts)"
 # --- checks --------------------------------------------------------------------------------
 
 
-def _clean(value: str | None, what: str, limit: int, *, one_line: bool) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise InputError(f"{what} must be text")
-    text = value.strip()
-    if not text:
-        return None
-    if len(text) > limit:
-        raise InputError(f"{what} is longer than {limit} characters")
-    allowed = "\t" if one_line else "\t\n\r"
-    if any(ord(ch) < 32 and ch not in allowed for ch in text):
-        raise InputError(f"{what} contains control characters")
-    return text
-
-
 def check_case(
     case: str | None, purpose: str | None, *, required: bool
 ) -> tuple[str | None, str | None]:
     """The case number and purpose, trimmed; InputError if required and missing, or unusable."""
-    case_text = _clean(case, "the case number", MAX_CASE_CHARS, one_line=True)
-    purpose_text = _clean(purpose, "the purpose", MAX_PURPOSE_CHARS, one_line=False)
+    case_text = clean_text(case, "the case number", MAX_CASE_CHARS, one_line=True)
+    purpose_text = clean_text(purpose, "the purpose", MAX_PURPOSE_CHARS, one_line=False)
     if required and case_text is None:
         missing = ("case",) if purpose_text else ("case", "purpose")
         raise CaseRequiredError("a case number is required", missing)
@@ -441,7 +430,7 @@ def audited_forget(
     _check(actor, Permission.ERASE)
     required = _required(store, require_case)
     case, purpose = check_case(case, purpose, required=False)
-    why = _clean(reason, "the reason", MAX_PURPOSE_CHARS, one_line=False)
+    why = clean_text(reason, "the reason", MAX_PURPOSE_CHARS, one_line=False)
     if why is None:
         if required:
             raise InputError("a reason is required for an erasure")

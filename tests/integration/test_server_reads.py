@@ -448,3 +448,21 @@ def test_failed_verifications_are_logged(api: httpx.Client, home: Any, probe_pho
         (f"K-V-{o}", o) for o in attempts
     ]
     assert all(e["payload"].get("error") for e in logged[1:])
+
+
+def test_a_purpose_typed_on_two_lines_is_searched_and_logged(
+    api: httpx.Client, home: Any, probe_photo: Any
+) -> None:
+    """Third attack pass: a textarea's line break arrives as CRLF; the search ran, then its
+    audit entry was refused and the user saw 'purpose contains control characters'."""
+    start = head(api, home)
+    r = search(
+        api,
+        home,
+        probe_photo("Tony_Blair").read_bytes(),
+        case="K-CRLF",
+        purpose="robbery at the station\r\nsuspect seen on CCTV",
+    )
+    assert r.status_code == 201, r.text
+    (entry,) = entries_after(api, home, start, action="search", actor="inv1")
+    assert entry["purpose"] == "robbery at the station\nsuspect seen on CCTV"

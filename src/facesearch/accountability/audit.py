@@ -173,21 +173,38 @@ def _entry(row: sqlite3.Row) -> AuditEntry:
         raise CatalogError(f"audit entry {row['seq']} is unreadable; run verify") from exc
 
 
-def _optional_text(value: str | None, what: str, limit: int, *, one_line: bool) -> str | None:
-    if value is None or not value.strip():
+# Marks that reverse or isolate the direction of the text after them: a case number written
+# K-1<U+202E>9102-K would show as another number in the trail.
+_DIRECTION_MARKS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+
+
+def clean_text(value: str | None, what: str, limit: int, *, one_line: bool) -> str | None:
+    """The one check of a use's free text (case number, purpose, reason, actor): trimmed,
+    None when empty; line breaks as ``\n`` (browsers send a textarea's as CRLF) and only
+    where ``one_line`` is false; InputError for other control characters, direction marks
+    or more than ``limit`` characters."""
+    if value is None:
         return None
-    value = value.strip()
-    if len(value) > limit:
+    if not isinstance(value, str):
+        raise InputError(f"{what} must be text")
+    text = value.replace("\r\n", "\n").replace("\r", "\n").strip()
+    if not text:
+        return None
+    if len(text) > limit:
         raise InputError(f"{what} is longer than {limit} characters")
-    allowed = "\t" if one_line else "\t\n"
-    if any(ord(ch) < 32 and ch not in allowed for ch in value):
-        extra = " or line breaks" if one_line else ""
-        raise InputError(f"{what} contains control characters{extra}")
-    return value
+    if one_line and "\n" in text:
+        raise InputError(f"{what} must be on one line (no line breaks)")
+    if any((ord(ch) < 32 and ch not in "\t\n") or 0x7F <= ord(ch) <= 0x9F for ch in text):
+        raise InputError(f"{what} contains control characters")
+    if any(ch in _DIRECTION_MARKS for ch in text):
+        raise InputError(f"{what} contains marks that change the text's direction")
+    return text
 
 
 def _required_text(value: str | None, what: str, limit: int, *, one_line: bool) -> str:
-    text = _optional_text(value, what, limit, one_line=one_line)
+    text = clean_text(value, what, limit, one_line=one_line)
     if text is None:
         raise InputError(f"{what} is required")
     return text
@@ -381,8 +398,8 @@ class AuditTrail:
         """Add one entry, chained to the last, atomically (joins the caller's transaction)."""
         actor_text = _required_text(actor, "actor", MAX_ACTOR_CHARS, one_line=True)
         action = _action(action)
-        case = _optional_text(case, "case number", MAX_CASE_CHARS, one_line=True)
-        purpose = _optional_text(purpose, "purpose", MAX_PURPOSE_CHARS, one_line=False)
+        case = clean_text(case, "case number", MAX_CASE_CHARS, one_line=True)
+        purpose = clean_text(purpose, "purpose", MAX_PURPOSE_CHARS, one_line=False)
         body: Mapping[str, Any] = payload if payload is not None else {}
         if not isinstance(body, Mapping):
             raise InputError("an audit payload is a JSON object")
