@@ -317,6 +317,9 @@ class Engine:
         if bad or (image_id is not None and not 1 <= int(image_id) <= MAX_ID):
             what = f"face id {bad[0]}" if bad else f"image id {image_id}"
             raise InputError(f"{what} is not a valid id (ids are whole numbers from 1)")
+        # Loaded before the catalog changes: loading later would already drop the erased
+        # faces (it catches up with the catalog) and the count below would say 0.
+        self.indexes.ensure_loaded()
         if face_ids is not None:
             removed = self.catalog.delete_faces(list(face_ids), prune_images=True)
         elif image_id is not None:
@@ -326,7 +329,6 @@ class Engine:
         else:
             assert like is not None
             person = like if isinstance(like, PersonLike) else self.person_like(like, max_fmr)
-            self.indexes.ensure_loaded()
             total = max(self.indexes.size(), 1)
             sims, ids = self.indexes.search(person.embedding[None, :], min(total, 10_000), None)
             matched = [

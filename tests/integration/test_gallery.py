@@ -202,3 +202,22 @@ def test_html_report_is_self_contained(engine: Engine, lfw: Path, tmp_path: Path
     assert "lead for a person to check, not an identification" in page
     assert page.count("data:image/jpeg;base64,") == 1 + len(result.faces[0].hits)
     assert "http://" not in page and "https://" not in page
+
+
+def test_forget_in_a_fresh_process_counts_the_vectors_it_removed(
+    engine: Engine, lfw: Path, tmp_path: Path
+) -> None:
+    """Third attack pass: `forget` in a new CLI process said '0 from the index files' (the
+    index was loaded, and the erased faces dropped, only after the count was taken)."""
+    engine.ingest([make_gallery(lfw, tmp_path / "photos", per_person=2)], label_from_dir=True)
+    fresh = Engine(engine.settings, pipeline=engine.pipeline)
+    try:
+        result = fresh.forget(subject="Colin_Powell")
+        assert len(result.faces) >= 2
+        assert result.index_vectors_removed == len(result.faces)
+        assert (
+            fresh.stats()["indexed_faces"]
+            == fresh.catalog.state(fresh.pipeline.model_id).face_count
+        )
+    finally:
+        fresh.catalog.close()
