@@ -330,3 +330,28 @@ def test_a_moved_home_keeps_its_uploads_and_shows_them(
         assert r.json()["uploaded_files_deleted"] == len(photos), r.json()
         for rel in photos:
             assert not (now / rel).exists(), rel
+
+
+def test_unusable_collection_and_subject_names_are_refused_at_once(
+    client: TestClient, home: Any, probe_photo: Any
+) -> None:
+    """Third attack pass: a 10 kB collection name, or one with CR/LF, made a collection that
+    broke the Gallery table and the CLI's output; one with NUL failed only when the job ran."""
+    photo = probe_photo("Colin_Powell", 2).read_bytes()
+    for field, value in (
+        ("collection", "z" * 10_000),
+        ("collection", "bad\r\ncol"),
+        ("collection", "a\x00b"),
+        ("subject", "x\x1b[31m"),
+    ):
+        r = client.post(
+            "/api/v1/ingest-jobs",
+            headers=home.auth("admin1"),
+            files={"files": ("p.jpg", photo, "image/jpeg")},
+            data={field: value},
+        )
+        assert r.status_code == 422, (field, value[:20], r.status_code, r.text[:200])
+        assert r.json()["error"]["code"] == "bad_input"
+    listed = client.get("/api/v1/collections", headers=home.auth("admin1")).json()["items"]
+    names = [c["name"] for c in listed]
+    assert all(len(n) < 256 and "\n" not in n for n in names), names

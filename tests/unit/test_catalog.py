@@ -192,8 +192,14 @@ NASTY_NAMES = [
     "Robert'); DROP TABLE faces;--",
     "100%_match\\",
     "Zoë 李 😀",
-    "a\nb",
 ]
+
+
+@pytest.mark.parametrize("name", ["a\nb", "a\rb", "x\x1b[31m", "z" * 256])
+def test_names_that_would_break_a_page_or_a_terminal_are_refused(cat: Catalog, name: str) -> None:
+    """A name is shown in tables and the CLI (third attack pass: "a\nb" was accepted)."""
+    with pytest.raises(InputError):
+        cat.ensure_collection(name)
 
 
 @pytest.mark.parametrize("name", NASTY_NAMES)

@@ -4,6 +4,7 @@ SQLite, one file per home (``catalog.sqlite``). It is the source of truth; the v
 derived from it (``Catalog.face_vectors``) and tells whether it is stale from ``Catalog.state``.
 """
 
+from facesearch.catalog._codec import check_name
 from facesearch.catalog.records import (
     RUN_STATUSES,
     AddedImage,
@@ -35,4 +36,5 @@ __all__ = [
     "NewFace",
     "NewImage",
     "RunStatus",
+    "check_name",
 ]

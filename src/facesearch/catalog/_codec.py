@@ -24,12 +24,20 @@ def now_utc() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
+MAX_NAME_CHARS = 255  # a folder name's limit on common file systems (subjects come from them)
+
+
 def check_name(name: str, what: str) -> str:
-    """A collection, subject or model name: any non-blank text without NUL characters."""
+    """A collection, subject or model name: non-blank text of at most MAX_NAME_CHARS, on one
+    line, without control characters (it is shown in pages, tables and the CLI)."""
     if not isinstance(name, str) or not name.strip():
         raise InputError(f"{what} name must be a non-empty string, not {name!r}")
     if "\x00" in name:
         raise InputError(f"{what} name must not contain NUL characters")
+    if len(name) > MAX_NAME_CHARS:
+        raise InputError(f"a {what} name has at most {MAX_NAME_CHARS} characters")
+    if any(ord(ch) < 32 or 0x7F <= ord(ch) <= 0x9F for ch in name):
+        raise InputError(f"a {what} name must not contain line breaks or control characters")
     return name
 
 

@@ -21,7 +21,7 @@ from facesearch.accountability import (
     Verdict,
     require,
 )
-from facesearch.catalog import Catalog
+from facesearch.catalog import Catalog, check_name
 from facesearch.engine import Engine
 from facesearch.errors import FaceSearchError, InputError, NotFoundError
 from facesearch.search import probe_problems
@@ -551,8 +551,11 @@ async def start_ingest(
     files = [f for f in files if f.filename or f.size]
     if not files:
         raise InputError("choose at least one image or archive to upload")
-    collection = (collection or "default").strip()
+    # names checked now (422), not when the job runs
+    collection = check_name((collection or "default").strip(), "collection")
     subject = subject.strip() if subject and subject.strip() else None
+    if subject is not None:
+        check_name(subject, "subject")
     job = ctx.jobs.new(who.name, collection, label_from_dir, subject)
     try:
         for n, upload in enumerate(files, start=1):
