@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from facesearch.catalog import Catalog, NewFace, NewImage
-from facesearch.indexes import IndexSet
+from facesearch.gallery.catalog import Catalog, NewFace, NewImage
+from facesearch.gallery.collections import IndexSet
 from facesearch.types import BBox
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from facesearch.catalog import Catalog
+from facesearch.gallery.catalog import Catalog
 from facesearch.settings import Settings
 
 RESULTS = Path(__file__).resolve().parent / "results"

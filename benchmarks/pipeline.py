@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from facesearch.align import align_face
+from facesearch.core.align import align_face
 from facesearch.pipeline import Decodable, FacePipeline
 from facesearch.settings import Settings
 

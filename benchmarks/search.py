@@ -33,7 +33,7 @@ below 200 000 faces, IVF-PQ fast-scan + SQ8 re-ranking above; below 200 000 the 
 uses kind ``ivf`` instead so the approximate index is measured there too) swept over
 ``probe_fraction``, and, with ``--compare``, raw FAISS IVF-SQ8 (same lists, no re-ranking)
 and HNSW32 on float32 over efSearch (sizes <= 1 M; HNSW is not offered by the library, see
-``facesearch.index.faiss_index``). Machine load is recorded: other processes on the
+``facesearch.gallery.vectors.faiss_index``). Machine load is recorded: other processes on the
 machine make the latencies worse, never better. Results: a table on stdout, JSON in ``--out``
 (default ``benchmarks/results/search.json``; sizes already there are kept unless re-run).
 """
@@ -59,8 +59,8 @@ import numpy.typing as npt
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import synth
-from facesearch.index import FaissIndex, make_index
-from facesearch.index.faiss_index import auto_nlist
+from facesearch.gallery.vectors import FaissIndex, make_index
+from facesearch.gallery.vectors.faiss_index import auto_nlist
 
 F32 = npt.NDArray[np.float32]
 I64 = npt.NDArray[np.int64]

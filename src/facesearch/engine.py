@@ -14,13 +14,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from facesearch.calibration import CalibrationTable, load_table
-from facesearch.catalog import Catalog, FaceRecord
+from facesearch.core.calibration import CalibrationTable, load_table
+from facesearch.core.matching import Verification, compare
 from facesearch.errors import InputError, NoFaceError, PoorProbeError
-from facesearch.indexes import IndexSet
-from facesearch.ingest import Ingestor, IngestSummary, ProgressFn
+from facesearch.gallery.catalog import Catalog, FaceRecord
+from facesearch.gallery.collections import IndexSet
+from facesearch.gallery.ingest import Ingestor, IngestSummary, ProgressFn
 from facesearch.pipeline import Decodable, FacePipeline, read_file
-from facesearch.search import (
+from facesearch.results import (
     ProbeFace,
     SearchResult,
     make_hits,
@@ -28,7 +29,6 @@ from facesearch.search import (
 )
 from facesearch.settings import Settings
 from facesearch.types import MAX_ID, Embedding, Face, ImageFaces
-from facesearch.verify import Verification, compare
 
 log = logging.getLogger(__name__)
 

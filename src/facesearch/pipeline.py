@@ -32,12 +32,12 @@ from pathlib import Path
 
 import numpy as np
 
-from facesearch.align import align_face
-from facesearch.decode import Decoded, decode_image
+from facesearch.core.align import align_face
+from facesearch.core.decode import Decoded, decode_image
+from facesearch.core.quality import assess, main_face
 from facesearch.errors import FaceSearchError, ImageError, ImageTooLargeError
 from facesearch.models import FaceDetector, FaceEmbedder, ModelSpec, load_detector, load_embedder
 from facesearch.models.registry import ModelRegistry
-from facesearch.quality import assess, main_face
 from facesearch.settings import Settings
 from facesearch.types import BBox, Detection, Face, Image, ImageFaces
 

@@ -36,8 +36,8 @@ def photo(lfw: Path, person: str, number: int) -> Path:
 def browser_home(settings: Settings, pipeline: Any, lfw: Path, tmp_path_factory) -> Settings:  # type: ignore[no-untyped-def]
     """A home with 40 LFW photos of 8 people (photo 10 of each held out) and four users."""
     from facesearch.accountability import AccountabilityStore, local_actor
+    from facesearch.app.usage import audited_ingest
     from facesearch.engine import Engine
-    from facesearch.usage import audited_ingest
 
     home = tmp_path_factory.mktemp("browser") / "home"
     server = settings.replace(home=home, server_login_rate_limit=10_000)

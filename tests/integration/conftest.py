@@ -54,8 +54,8 @@ def probe(lfw: Path, person: str) -> Path:
 def gallery_template(settings: Settings, pipeline, lfw: Path, tmp_path_factory):  # type: ignore[no-untyped-def]
     """A home with the 40-photo gallery ingested (through usage, by the local actor)."""
     from facesearch.accountability import AccountabilityStore, local_actor
+    from facesearch.app.usage import audited_ingest
     from facesearch.engine import Engine
-    from facesearch.usage import audited_ingest
 
     home = tmp_path_factory.mktemp("gallery-template")
     paths = [photo(lfw, p, n) for p in PEOPLE for n in range(1, PER_PERSON + 1)]

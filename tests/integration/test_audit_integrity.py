@@ -223,9 +223,9 @@ def unanchorable(server_home: Any, tmp_path: Path) -> Any:
 def test_an_erasure_whose_entry_cannot_be_written_erases_nothing(
     unanchorable: Any, pipeline: Any
 ) -> None:
+    from facesearch.app.usage import audited_forget
     from facesearch.engine import Engine
     from facesearch.errors import ConfigError
-    from facesearch.usage import audited_forget
 
     h, anchor = unanchorable
     before = _counts(h)
@@ -245,9 +245,9 @@ def test_an_erasure_whose_entry_cannot_be_written_erases_nothing(
 def test_an_ingest_whose_entry_cannot_be_written_adds_nothing(
     unanchorable: Any, pipeline: Any, probe_photo: Any
 ) -> None:
+    from facesearch.app.usage import audited_ingest
     from facesearch.engine import Engine
     from facesearch.errors import ConfigError
-    from facesearch.usage import audited_ingest
 
     h, anchor = unanchorable
     before = _counts(h)
@@ -268,9 +268,9 @@ def test_an_entry_lost_after_the_erasure_says_what_was_erased(
 ) -> None:
     """Where the entry can only be written after the change (the database fails between the
     two), the message says what was done and that its entry is missing."""
+    from facesearch.app.usage import audited_forget
     from facesearch.engine import Engine
     from facesearch.errors import CatalogError
-    from facesearch.usage import audited_forget
 
     h = server_home("entry-lost")
     engine = Engine(h.settings, pipeline=pipeline)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from facesearch.decode import decode_image
+from facesearch.core.decode import decode_image
 from facesearch.pipeline import Decodable, FacePipeline
 from facesearch.types import ImageFaces
 

@@ -192,16 +192,16 @@ def test_a_running_server_follows_other_writers_without_reloading(
 ) -> None:  # type: ignore[no-untyped-def]
     """The server's index catches up with a CLI ingest and a CLI erasure by itself, without
     reading the index files again (at 10^6 faces a reload is seconds per search)."""
-    import facesearch.indexes
+    import facesearch.gallery.collections
 
     loads: list[Path] = []
-    real_load = facesearch.indexes.load_index
+    real_load = facesearch.gallery.collections.load_index
 
     def counting_load(path, **kw):  # type: ignore[no-untyped-def]
         loads.append(path)
         return real_load(path, **kw)
 
-    monkeypatch.setattr(facesearch.indexes, "load_index", counting_load)
+    monkeypatch.setattr(facesearch.gallery.collections, "load_index", counting_load)
     h = server_home("follows")
     person = "Vladimir_Putin"  # not in the session gallery
     folder = _folder(lfw, tmp_path / "new", [person])

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facesearch.catalog import Catalog
-from facesearch.index import load_index
+from facesearch.gallery.catalog import Catalog
+from facesearch.gallery.vectors import load_index
 from facesearch.settings import Settings
 
 pytestmark = [pytest.mark.lfw, pytest.mark.slow]

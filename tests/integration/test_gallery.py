@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from facesearch.catalog import Catalog
 from facesearch.engine import Engine
 from facesearch.errors import NotFoundError, PoorProbeError
+from facesearch.gallery.catalog import Catalog
 from facesearch.settings import Settings
 
 pytestmark = pytest.mark.lfw
@@ -192,7 +192,7 @@ def test_catalog_is_shared_source_of_truth(engine: Engine, lfw: Path, tmp_path: 
 
 
 def test_html_report_is_self_contained(engine: Engine, lfw: Path, tmp_path: Path) -> None:
-    from facesearch.report import write_report
+    from facesearch.reports.html import write_report
 
     engine.ingest([make_gallery(lfw, tmp_path / "photos", per_person=2)], label_from_dir=True)
     result = engine.search(probe(lfw, "Colin_Powell"), top=3)

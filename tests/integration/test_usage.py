@@ -1,4 +1,4 @@
-"""``facesearch.usage``: every use checked and audited, the same for the CLI and the server."""
+"""``facesearch.app.usage``: every use checked and audited, the same for the CLI and the server."""
 
 from __future__ import annotations
 
@@ -11,16 +11,16 @@ from typing import Any
 import pytest
 
 from facesearch.accountability import AccountabilityStore, local_actor
-from facesearch.engine import Engine
-from facesearch.errors import InputError, PermissionDeniedError
-from facesearch.settings import Settings
-from facesearch.usage import (
+from facesearch.app.usage import (
     audited_forget,
     audited_ingest,
     audited_search,
     audited_verify,
     check_case,
 )
+from facesearch.engine import Engine
+from facesearch.errors import InputError, PermissionDeniedError
+from facesearch.settings import Settings
 
 pytestmark = pytest.mark.lfw
 

@@ -19,9 +19,9 @@ import pytest
 from PIL import Image
 
 from facesearch.accountability import AccountabilityStore, local_actor
+from facesearch.app.usage import audited_forget, audited_ingest, audited_search
 from facesearch.engine import Engine
 from facesearch.errors import NoFaceError, NotFoundError
-from facesearch.usage import audited_forget, audited_ingest, audited_search
 
 pytestmark = pytest.mark.lfw
 

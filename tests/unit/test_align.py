@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from facesearch.align import TEMPLATE_112, align_face, similarity_transform
+from facesearch.core.align import TEMPLATE_112, align_face, similarity_transform
 
 
 def apply(m: np.ndarray, pts: np.ndarray) -> np.ndarray:

@@ -390,7 +390,7 @@ def test_entry_hash_and_mac_take_one_envelope():
 
 def test_fsync_dir_is_shared_by_keying_and_index_storage(tmp_path: Path):
     import facesearch.accountability.keying as keying
-    import facesearch.index.storage as storage
+    import facesearch.gallery.vectors.storage as storage
     from facesearch.private import fsync_dir
 
     fsync_dir(tmp_path)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facesearch.calibration import build_table, describe_fmr, load_table, save_table
+from facesearch.core.calibration import build_table, describe_fmr, load_table, save_table
 from facesearch.errors import ConfigError
 
 

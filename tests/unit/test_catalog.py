@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facesearch.catalog import CATALOG_FILE, Catalog, NewFace, NewImage
 from facesearch.errors import CatalogError, InputError, NotFoundError
+from facesearch.gallery.catalog import CATALOG_FILE, Catalog, NewFace, NewImage
 from facesearch.types import BBox
 
 LANDMARKS = ((10.25, 20.5), (30.125, 20.0), (20.0, 30.0), (12.0, 40.0), (28.0, 40.0))

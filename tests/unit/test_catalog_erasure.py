@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facesearch.catalog import Catalog, CatalogState, NewFace, NewImage
 from facesearch.errors import CatalogError, NotFoundError
+from facesearch.gallery.catalog import Catalog, CatalogState, NewFace, NewImage
 from facesearch.types import BBox
 
 LANDMARKS = ((1.0, 2.0), (3.0, 2.0), (2.0, 3.0), (1.0, 4.0), (3.0, 4.0))
@@ -83,7 +83,7 @@ def test_a_reader_delays_the_wipe_until_the_next_checkpoint(
         reader = sqlite3.connect(path)
         reader.execute("BEGIN")
         reader.execute("SELECT count(*) FROM faces").fetchone()  # holds an old snapshot
-        with caplog.at_level(logging.WARNING, logger="facesearch.catalog.store"):
+        with caplog.at_level(logging.WARNING, logger="facesearch.gallery.catalog.store"):
             cat.delete_faces(added.face_ids)
         assert "until the next checkpoint" in caplog.text
         assert reader.execute("SELECT count(*) FROM faces").fetchone()[0] == 1  # its snapshot

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 import facesearch
-from facesearch.catalog import SCHEMA_VERSION, Catalog, NewFace, NewImage, schema
-from facesearch.catalog.schema import Migration, migrate, schema_version
 from facesearch.errors import CatalogError
+from facesearch.gallery.catalog import SCHEMA_VERSION, Catalog, NewFace, NewImage, schema
+from facesearch.gallery.catalog.schema import Migration, migrate, schema_version
 from facesearch.types import BBox
 
 LANDMARKS = ((1.0, 2.0), (3.0, 2.0), (2.0, 3.0), (1.0, 4.0), (3.0, 4.0))
@@ -123,7 +123,7 @@ def test_a_file_that_is_not_a_catalog_is_refused(tmp_path: Path) -> None:
 _CRASHING_CHILD = """
 import os, sys
 from pathlib import Path
-from facesearch.catalog import Catalog, _write
+from facesearch.gallery.catalog import Catalog, _write
 sys.path.insert(0, sys.argv[2])
 from test_catalog_schema import new_image
 

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 from tests.made_images import png_header
 
-from facesearch.decode import decode_image
+from facesearch.core.decode import decode_image
 from facesearch.errors import CorruptImageError, ImageTooLargeError
 
 LIMITS = {"max_bytes": 10_000_000, "max_pixels": 10_000_000}

@@ -10,14 +10,14 @@ import numpy.typing as npt
 import pytest
 
 from facesearch.errors import VectorIndexError
-from facesearch.index import (
+from facesearch.gallery.vectors import (
     PAD_ID,
     FaissIndex,
     NumpyIndex,
     VectorIndex,
     make_index,
 )
-from facesearch.index.faiss_ivf import IvfStore
+from facesearch.gallery.vectors.faiss_ivf import IvfStore
 
 DIM = 32
 F32 = npt.NDArray[np.float32]

@@ -14,8 +14,15 @@ import numpy.typing as npt
 import pytest
 
 from facesearch.errors import ConfigError, VectorIndexError
-from facesearch.index import FaissIndex, NumpyIndex, VectorIndex, load_index, make_index, storage
-from facesearch.index.faiss_ivf import IvfStore
+from facesearch.gallery.vectors import (
+    FaissIndex,
+    NumpyIndex,
+    VectorIndex,
+    load_index,
+    make_index,
+    storage,
+)
+from facesearch.gallery.vectors.faiss_ivf import IvfStore
 
 DIM = 32
 F32 = npt.NDArray[np.float32]

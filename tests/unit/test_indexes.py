@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from facesearch.catalog import Catalog, NewFace, NewImage
-from facesearch.index import FaissIndex
-from facesearch.indexes import IndexSet
+from facesearch.gallery.catalog import Catalog, NewFace, NewImage
+from facesearch.gallery.collections import IndexSet
+from facesearch.gallery.vectors import FaissIndex
 from facesearch.types import BBox
 
 MODEL = "synthetic:0"

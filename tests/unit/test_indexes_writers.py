@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from tests.unit.test_indexes import DIM, MODEL, add_faces, fill
 
-from facesearch.catalog import Catalog
-from facesearch.indexes import IndexSet
+from facesearch.gallery.catalog import Catalog
+from facesearch.gallery.collections import IndexSet
 
 
 def test_interleaved_writers_leave_a_complete_index(tmp_path: Path) -> None:

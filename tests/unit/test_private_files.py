@@ -11,8 +11,8 @@ import pytest
 from tests.unit.test_indexes import DIM, MODEL, fill
 
 from facesearch.accountability import AccountabilityStore
-from facesearch.catalog import Catalog
-from facesearch.indexes import IndexSet
+from facesearch.gallery.catalog import Catalog
+from facesearch.gallery.collections import IndexSet
 from facesearch.private import loose_modes
 from facesearch.settings import Settings
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facesearch.align import TEMPLATE_112
-from facesearch.quality import main_face, pose, sharpness
+from facesearch.core.align import TEMPLATE_112
+from facesearch.core.quality import main_face, pose, sharpness
 from facesearch.types import BBox
 
 

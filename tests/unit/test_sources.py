@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from facesearch.errors import CorruptImageError, ImageError, ImageTooLargeError, InputError
-from facesearch.sources import Source, is_image_name, iter_sources
+from facesearch.gallery.sources import Source, is_image_name, iter_sources
 
 LIMIT = 1000
 

@@ -9,7 +9,7 @@ import tarfile
 import zipfile
 from pathlib import Path
 
-from facesearch.sources import iter_sources
+from facesearch.gallery.sources import iter_sources
 
 LIMIT = 1000
 

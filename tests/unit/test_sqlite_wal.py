@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from facesearch.sqlite_wal import enable_wal
+from facesearch.gallery.sqlite_wal import enable_wal
 
 
 def test_waits_for_a_lock_held_by_another_connection(tmp_path: Path) -> None:

@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import Protocol
 
 from facesearch.errors import CatalogError, InputError
+from facesearch.gallery.sqlite_wal import enable_wal
 from facesearch.private import make_private_dir
-from facesearch.sqlite_wal import enable_wal
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from facesearch.evaluation.lfw import EmbeddingSet
-from facesearch.index import make_index
+from facesearch.gallery.vectors import make_index
 
 FPIR_TARGETS = (0.1, 0.01, 0.003)
 

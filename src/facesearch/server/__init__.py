@@ -10,7 +10,7 @@ Layout (by resource and concern, one file each):
     errors.py        the one error shape and the one handler
     limits.py        upload size and type, pixel count, rate, timeout, security headers
     workers.py       engine / catalog / ingest lanes (inference never on the event loop)
-    services.py      what the API and the pages both do, through facesearch.usage
+    services.py      what the API and the pages both do, through facesearch.app.usage
     views.py         the JSON resource shapes (the API contract)
     media.py         source images, face crops
     jobs.py          ingest by upload, as background jobs

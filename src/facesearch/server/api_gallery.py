@@ -17,14 +17,14 @@ from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from fastapi.responses import JSONResponse, Response
 
 from facesearch.accountability import Permission
-from facesearch.catalog import Catalog
 from facesearch.errors import NotFoundError
+from facesearch.gallery.catalog import Catalog
+from facesearch.gallery.uploads import JOB_ID
 from facesearch.server import services, views
 from facesearch.server.auth import Principal, needs, needs_any
 from facesearch.server.context import Context, ctx
 from facesearch.server.media import crop, image_type, read_source
 from facesearch.types import MAX_ID
-from facesearch.uploads import JOB_ID
 
 router = APIRouter(prefix="/api/v1", tags=["gallery"])
 

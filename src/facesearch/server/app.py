@@ -27,7 +27,7 @@ from facesearch.accountability import AccountabilityStore, Permission
 from facesearch.accountability.store import audit_files
 from facesearch.errors import ConfigError, FaceSearchError
 from facesearch.private import loose_modes
-from facesearch.search import LEAD_NOTE, describe_expected
+from facesearch.results import LEAD_NOTE, describe_expected
 from facesearch.server import api_admin, api_gallery, api_searches, formatting, pages, system
 from facesearch.server.auth import CSRF_FIELD, AuthMiddleware, TrustedProxies
 from facesearch.server.context import Context

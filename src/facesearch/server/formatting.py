@@ -13,7 +13,7 @@ from typing import Any
 
 from jinja2 import Environment
 
-from facesearch.report import format_time
+from facesearch.reports.html import format_time
 
 
 def when(value: datetime | str | None) -> str:

@@ -50,14 +50,14 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from facesearch.accountability import AccountabilityStore, Actor
-from facesearch.catalog import Catalog
+from facesearch.app.usage import audited_ingest
 from facesearch.engine import Engine
 from facesearch.errors import FaceSearchError
-from facesearch.ingest import IngestSummary
+from facesearch.gallery.catalog import Catalog
+from facesearch.gallery.ingest import IngestSummary
+from facesearch.gallery.sources import iter_sources
+from facesearch.gallery.uploads import JOB_ID, UPLOADS, job_parts
 from facesearch.models.registry import sha256_file
-from facesearch.sources import iter_sources
-from facesearch.uploads import JOB_ID, UPLOADS, job_parts
-from facesearch.usage import audited_ingest
 
 log = logging.getLogger(__name__)
 

@@ -31,7 +31,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from facesearch.decode import FORMATS, bomb_message
+from facesearch.app.usage import UPLOADED_PHOTO
+from facesearch.core.decode import FORMATS, bomb_message
 from facesearch.errors import CorruptImageError
 from facesearch.server.errors import (
     BusyError,
@@ -40,7 +41,6 @@ from facesearch.server.errors import (
     classify,
     error_response,
 )
-from facesearch.usage import UPLOADED_PHOTO
 
 IMAGE_MIME = {
     "JPEG": "image/jpeg",

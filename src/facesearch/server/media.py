@@ -21,11 +21,11 @@ from pathlib import Path
 from PIL import Image
 
 from facesearch.errors import CorruptImageError, ImageError, NotFoundError
-from facesearch.report import face_crop_jpeg
+from facesearch.gallery.uploads import moved_upload
+from facesearch.reports.html import face_crop_jpeg
 from facesearch.server.limits import IMAGE_MIME
 from facesearch.settings import Settings
 from facesearch.types import BBox
-from facesearch.uploads import moved_upload
 
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
 

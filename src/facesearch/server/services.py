@@ -21,19 +21,7 @@ from facesearch.accountability import (
     Verdict,
     require,
 )
-from facesearch.catalog import Catalog, check_name
-from facesearch.engine import Engine
-from facesearch.errors import FaceSearchError, InputError, NotFoundError
-from facesearch.search import probe_problems
-from facesearch.server import views
-from facesearch.server.auth import Principal
-from facesearch.server.context import Context
-from facesearch.server.errors import ConflictError, RateLimitedError, ServerError
-from facesearch.server.jobs import IngestJob, safe_name
-from facesearch.server.limits import retry_seconds, sniff_image, sniff_ingest
-from facesearch.server.media import crop
-from facesearch.types import BBox
-from facesearch.usage import (
+from facesearch.app.usage import (
     UPLOADED_PHOTO,
     audited_forget,
     audited_read,
@@ -46,6 +34,18 @@ from facesearch.usage import (
     record_failed_verify,
     visible_search,
 )
+from facesearch.engine import Engine
+from facesearch.errors import FaceSearchError, InputError, NotFoundError
+from facesearch.gallery.catalog import Catalog, check_name
+from facesearch.results import probe_problems
+from facesearch.server import views
+from facesearch.server.auth import Principal
+from facesearch.server.context import Context
+from facesearch.server.errors import ConflictError, RateLimitedError, ServerError
+from facesearch.server.jobs import IngestJob, safe_name
+from facesearch.server.limits import retry_seconds, sniff_image, sniff_ingest
+from facesearch.server.media import crop
+from facesearch.types import BBox
 
 T = TypeVar("T")
 

@@ -27,12 +27,12 @@ from facesearch.accountability import (
     User,
     can,
 )
-from facesearch.calibration import CalibrationTable, describe_fmr
-from facesearch.catalog import CollectionInfo, FaceRecord, ImageRecord
+from facesearch.core.calibration import CalibrationTable, describe_fmr
 from facesearch.engine import ForgetResult, VerifyResult
 from facesearch.errors import NotFoundError
-from facesearch.search import LEAD_NOTE
-from facesearch.sources import TAR_EXTENSIONS, ZIP_EXTENSIONS
+from facesearch.gallery.catalog import CollectionInfo, FaceRecord, ImageRecord
+from facesearch.gallery.sources import TAR_EXTENSIONS, ZIP_EXTENSIONS
+from facesearch.results import LEAD_NOTE
 
 API = "/api/v1"
 

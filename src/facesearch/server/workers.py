@@ -53,9 +53,9 @@ from typing import TypeVar
 
 from PIL import Image as PILImage
 
-from facesearch.calibration import CalibrationTable
-from facesearch.catalog import Catalog
+from facesearch.core.calibration import CalibrationTable
 from facesearch.engine import Engine
+from facesearch.gallery.catalog import Catalog
 from facesearch.pipeline import Decodable, FacePipeline
 from facesearch.server.errors import OverloadedError, RateLimitedError
 from facesearch.settings import Settings

@@ -23,11 +23,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from facesearch.catalog import Catalog, NewFace, NewImage
 from facesearch.errors import FaceSearchError
-from facesearch.indexes import IndexSet
+from facesearch.gallery.catalog import Catalog, NewFace, NewImage
+from facesearch.gallery.collections import IndexSet
+from facesearch.gallery.sources import Source, iter_sources
 from facesearch.pipeline import Decodable, FacePipeline
-from facesearch.sources import Source, iter_sources
 from facesearch.types import ImageFaces
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from PIL import Image
 
 from facesearch.private import write_private
-from facesearch.search import LEAD_NOTE, SAME_FILE_NOTE, SearchResult, describe_expected
+from facesearch.results import LEAD_NOTE, SAME_FILE_NOTE, SearchResult, describe_expected
 from facesearch.types import BBox
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 def face_crop_jpeg(pixels_source: bytes, bbox: BBox, max_bytes: int, max_pixels: int) -> bytes:
     """A JPEG of the face box widened by 30 %, at most 160 px."""
-    from facesearch.decode import decode_image
+    from facesearch.core.decode import decode_image
 
     decoded = decode_image(pixels_source, max_bytes=max_bytes, max_pixels=max_pixels)
     image = Image.fromarray(decoded.pixels)

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from facesearch.errors import VectorIndexError
-from facesearch.index import storage
-from facesearch.index.base import (
+from facesearch.gallery.vectors import storage
+from facesearch.gallery.vectors.base import (
     Ids,
     Vectors,
     check_ids,

@@ -35,9 +35,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from facesearch.catalog import _codec, _read, _write
-from facesearch.catalog._prepare import prepare_image
-from facesearch.catalog.records import (
+from facesearch.errors import CatalogError, InputError, NotFoundError
+from facesearch.gallery.catalog import _codec, _read, _write
+from facesearch.gallery.catalog._prepare import prepare_image
+from facesearch.gallery.catalog.records import (
     AddedImage,
     CatalogState,
     CollectionInfo,
@@ -48,10 +49,9 @@ from facesearch.catalog.records import (
     NewImage,
     RunStatus,
 )
-from facesearch.catalog.schema import SCHEMA_VERSION, migrate
-from facesearch.errors import CatalogError, InputError, NotFoundError
+from facesearch.gallery.catalog.schema import SCHEMA_VERSION, migrate
+from facesearch.gallery.sqlite_wal import enable_wal
 from facesearch.private import FILE_MODE, make_private_dir, private_file
-from facesearch.sqlite_wal import enable_wal
 
 log = logging.getLogger(__name__)
 

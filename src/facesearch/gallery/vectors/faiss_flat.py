@@ -15,7 +15,7 @@ import faiss
 import numpy as np
 
 from facesearch.errors import VectorIndexError
-from facesearch.index.base import Ids, Vectors
+from facesearch.gallery.vectors.base import Ids, Vectors
 
 _CHUNK = 262_144
 

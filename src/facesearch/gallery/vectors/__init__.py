@@ -9,10 +9,10 @@ the atomic save protocol in ``storage``.
 The index is derived data: the catalog holds the embeddings and can rebuild it.
 """
 
-from facesearch.index.base import PAD_ID, PAD_SIMILARITY, VectorIndex
-from facesearch.index.factory import KINDS, load_index, make_index
-from facesearch.index.faiss_index import FaissIndex
-from facesearch.index.numpy_index import NumpyIndex
+from facesearch.gallery.vectors.base import PAD_ID, PAD_SIMILARITY, VectorIndex
+from facesearch.gallery.vectors.factory import KINDS, load_index, make_index
+from facesearch.gallery.vectors.faiss_index import FaissIndex
+from facesearch.gallery.vectors.numpy_index import NumpyIndex
 
 __all__ = [
     "KINDS",

@@ -4,8 +4,8 @@ SQLite, one file per home (``catalog.sqlite``). It is the source of truth; the v
 derived from it (``Catalog.face_vectors``) and tells whether it is stale from ``Catalog.state``.
 """
 
-from facesearch.catalog._codec import check_name
-from facesearch.catalog.records import (
+from facesearch.gallery.catalog._codec import check_name
+from facesearch.gallery.catalog.records import (
     RUN_STATUSES,
     AddedImage,
     CatalogState,
@@ -18,8 +18,8 @@ from facesearch.catalog.records import (
     NewImage,
     RunStatus,
 )
-from facesearch.catalog.schema import SCHEMA_VERSION
-from facesearch.catalog.store import CATALOG_FILE, Catalog
+from facesearch.gallery.catalog.schema import SCHEMA_VERSION
+from facesearch.gallery.catalog.store import CATALOG_FILE, Catalog
 
 __all__ = [
     "CATALOG_FILE",

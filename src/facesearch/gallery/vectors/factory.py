@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from facesearch.errors import ConfigError, VectorIndexError
-from facesearch.index import storage
-from facesearch.index.base import VectorIndex
-from facesearch.index.faiss_index import MIN_APPROX, FaissIndex
-from facesearch.index.numpy_index import NumpyIndex
+from facesearch.gallery.vectors import storage
+from facesearch.gallery.vectors.base import VectorIndex
+from facesearch.gallery.vectors.faiss_index import MIN_APPROX, FaissIndex
+from facesearch.gallery.vectors.numpy_index import NumpyIndex
 
 KINDS = ("auto", "flat", "ivf", "numpy")
 _FAISS_PARAMS = frozenset(

@@ -30,8 +30,8 @@ import numpy as np
 import numpy.typing as npt
 
 from facesearch.errors import VectorIndexError
-from facesearch.index.base import PAD_ID, PAD_SIMILARITY, Ids, Vectors
-from facesearch.index.sq8 import SQ8, Codes
+from facesearch.gallery.vectors.base import PAD_ID, PAD_SIMILARITY, Ids, Vectors
+from facesearch.gallery.vectors.sq8 import SQ8, Codes
 
 KMEANS_ITERATIONS = 10
 _CHUNK = 262_144

@@ -10,9 +10,9 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from typing import Any, TypeVar
 
-from facesearch.catalog import _codec
-from facesearch.catalog.records import FaceRecord, ImageRecord, IngestRun
 from facesearch.errors import NotFoundError
+from facesearch.gallery.catalog import _codec
+from facesearch.gallery.catalog.records import FaceRecord, ImageRecord, IngestRun
 from facesearch.types import BBox
 
 T = TypeVar("T")

@@ -62,8 +62,8 @@ import faiss
 import numpy as np
 
 from facesearch.errors import ConfigError, VectorIndexError
-from facesearch.index import storage
-from facesearch.index.base import (
+from facesearch.gallery.vectors import storage
+from facesearch.gallery.vectors.base import (
     Ids,
     Vectors,
     check_ids,
@@ -73,8 +73,8 @@ from facesearch.index.base import (
     padded,
     sort_hits,
 )
-from facesearch.index.faiss_flat import FlatStore
-from facesearch.index.faiss_ivf import IvfStore
+from facesearch.gallery.vectors.faiss_flat import FlatStore
+from facesearch.gallery.vectors.faiss_ivf import IvfStore
 
 log = logging.getLogger(__name__)
 

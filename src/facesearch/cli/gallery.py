@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from facesearch.search import SAME_FILE_NOTE, describe_expected
+from facesearch.results import SAME_FILE_NOTE, describe_expected
 from facesearch.settings import Settings
 
 
@@ -112,7 +112,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
             failed=len(summary.failed),
         )
 
-    from facesearch.usage import audited_ingest
+    from facesearch.app.usage import audited_ingest
 
     try:
         with _store(settings) as store:
@@ -153,7 +153,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
-    from facesearch.usage import audited_search
+    from facesearch.app.usage import audited_search
 
     with _engine(settings) as engine:
         with _store(settings) as store:
@@ -174,7 +174,7 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
             )
             head = store.audit.head()
         if args.report:
-            from facesearch.report import write_report
+            from facesearch.reports.html import write_report
 
             write_report(result, args.report, engine, entry=entry, head=str(head))
     if args.json:
@@ -212,7 +212,7 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_forget(args: argparse.Namespace, settings: Settings) -> int:
-    from facesearch.usage import audited_forget
+    from facesearch.app.usage import audited_forget
 
     with _engine(settings) as engine, _store(settings) as store:
         result, entry = audited_forget(
@@ -293,7 +293,7 @@ def _cell(value: Any) -> str:
 
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
-    from facesearch.usage import audited_export_subject
+    from facesearch.app.usage import audited_export_subject
 
     with _engine(settings) as engine, _store(settings) as store:
         data, _ = audited_export_subject(

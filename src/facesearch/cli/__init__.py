@@ -60,7 +60,8 @@ def case_options_message(exc: CaseRequiredError) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from facesearch import cli_gallery, cli_server
+    from facesearch.cli import gallery as cli_gallery
+    from facesearch.cli import server as cli_server
 
     parser = argparse.ArgumentParser(
         prog="facesearch",
@@ -203,8 +204,8 @@ def cmd_embed(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     from facesearch.accountability import AccountabilityStore, local_actor
+    from facesearch.app.usage import audited_verify
     from facesearch.engine import Engine
-    from facesearch.usage import audited_verify
 
     with (
         Engine(settings, open_catalog=False) as engine,
@@ -267,7 +268,7 @@ def cmd_eval_lfw(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_calibrate(args: argparse.Namespace, settings: Settings) -> int:
     import numpy as np
 
-    from facesearch.calibration import build_table, save_table
+    from facesearch.core.calibration import build_table, save_table
     from facesearch.evaluation import lfw
     from facesearch.pipeline import FacePipeline
 

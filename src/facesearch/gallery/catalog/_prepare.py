@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from facesearch.catalog import _codec
-from facesearch.catalog.records import NewFace, NewImage
 from facesearch.errors import InputError
+from facesearch.gallery.catalog import _codec
+from facesearch.gallery.catalog.records import NewFace, NewImage
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from facesearch.calibration import CalibrationTable, describe_fmr
-from facesearch.catalog import FaceRecord
+from facesearch.core.calibration import CalibrationTable, describe_fmr
+from facesearch.gallery.catalog import FaceRecord
 from facesearch.settings import Settings
 from facesearch.types import BBox, Quality
 

@@ -36,9 +36,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from facesearch.catalog import Catalog, CatalogState
 from facesearch.errors import FaceSearchError, VectorIndexError
-from facesearch.index import VectorIndex, load_index, make_index
+from facesearch.gallery.catalog import Catalog, CatalogState
+from facesearch.gallery.vectors import VectorIndex, load_index, make_index
 from facesearch.private import file_lock, make_private_dir, tighten_tree, write_private
 
 log = logging.getLogger(__name__)

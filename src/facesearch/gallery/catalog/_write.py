@@ -5,10 +5,10 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
-from facesearch.catalog import _codec, _read
-from facesearch.catalog._prepare import PreparedImage
-from facesearch.catalog.records import AddedImage, FaceRecord
 from facesearch.errors import CatalogError, NotFoundError
+from facesearch.gallery.catalog import _codec, _read
+from facesearch.gallery.catalog._prepare import PreparedImage
+from facesearch.gallery.catalog.records import AddedImage, FaceRecord
 
 
 def ensure_collection(conn: sqlite3.Connection, name: str) -> int:

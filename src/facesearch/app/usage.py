@@ -77,7 +77,6 @@ from facesearch.accountability.audit import (
     clean_text,
 )
 from facesearch.accountability.db import format_time
-from facesearch.catalog import Catalog
 from facesearch.engine import Engine, ForgetResult, ImageInput, PersonLike, VerifyResult
 from facesearch.errors import (
     CaseRequiredError,
@@ -88,11 +87,12 @@ from facesearch.errors import (
     InputError,
     NotFoundError,
 )
-from facesearch.ingest import IngestSummary, ProgressFn
+from facesearch.gallery.catalog import Catalog
+from facesearch.gallery.ingest import IngestSummary, ProgressFn
+from facesearch.gallery.uploads import UPLOADS, current_upload
 from facesearch.pipeline import Decodable, FacePipeline
-from facesearch.search import SearchResult
+from facesearch.results import SearchResult
 from facesearch.types import ImageFaces
-from facesearch.uploads import UPLOADS, current_upload
 
 __all__ = [
     "READS",

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from facesearch.calibration import CalibrationTable, describe_fmr
+from facesearch.core.calibration import CalibrationTable, describe_fmr
 from facesearch.errors import InputError
 from facesearch.types import Face
 

@@ -1,0 +1,1 @@
+"""Pure functions: decoding, alignment, quality, calibration and matching; no I/O state."""

@@ -1,0 +1,1 @@
+"""Reports of searches for people to read (HTML)."""
