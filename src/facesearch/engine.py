@@ -99,7 +99,9 @@ class Engine:
     @property
     def calibration(self) -> CalibrationTable:
         if self._calibration is None:
-            self._calibration = load_table(self.pipeline.model_id, self.settings.calibration_file)
+            self._calibration = load_table(
+                self.pipeline.model_id, self.settings.models.calibration_file
+            )
         return self._calibration
 
     @property
@@ -119,9 +121,9 @@ class Engine:
                 self.catalog,
                 spec.model_id,
                 int(spec.embedding_dim or 0),
-                threads=self.settings.threads,
-                kind=self.settings.index_kind,
-                approx_threshold=self.settings.index_approx_threshold,
+                threads=self.settings.models.threads,
+                kind=self.settings.index.kind,
+                approx_threshold=self.settings.index.approx_threshold,
             )
         return self._indexes
 
@@ -143,7 +145,7 @@ class Engine:
     def read_input(self, image: ImageInput, name: str | None = None) -> Decodable:
         if isinstance(image, bytes):
             return Decodable(name or "the photo", image)
-        return read_file(Path(image), self.settings.max_file_bytes)
+        return read_file(Path(image), self.settings.limits.max_file_bytes)
 
     def analyse(
         self, image: ImageInput, *, embed: bool = True, name: str | None = None
@@ -180,7 +182,7 @@ class Engine:
             face_a,
             face_b,
             self.calibration,
-            max_fmr=max_fmr or self.settings.verify_max_fmr,
+            max_fmr=max_fmr or self.settings.matching.verify_max_fmr,
             threshold=threshold,
         )
         return VerifyResult(verification, img_a, img_b, face_a, face_b)
@@ -201,7 +203,9 @@ class Engine:
             self.catalog,
             self.indexes,
             self.pipeline,
-            blocklist_threshold=self.calibration.threshold_for_fmr(self.settings.blocklist_max_fmr),
+            blocklist_threshold=self.calibration.threshold_for_fmr(
+                self.settings.matching.blocklist_max_fmr
+            ),
         )
         return ingestor.run(
             paths, collection=collection, label_from_dir=label_from_dir, progress=progress
@@ -227,7 +231,7 @@ class Engine:
         started = _now()
         if threshold is not None and max_fmr is not None:
             raise InputError("give either a threshold or a maximum false match rate, not both")
-        top = top or self.settings.search_top
+        top = top or self.settings.matching.top
         if not 1 <= top <= 1000:
             raise InputError("top must be between 1 and 1000")
         known = {c.name for c in self.catalog.collections()}
@@ -295,7 +299,7 @@ class Engine:
         """What ``forget --like`` looks for: the photo's main face and the threshold."""
         _, face = self.main_face(image)
         assert face.embedding is not None
-        fmr = max_fmr or self.settings.blocklist_max_fmr
+        fmr = max_fmr or self.settings.matching.blocklist_max_fmr
         return PersonLike(face.embedding, self.calibration.threshold_for_fmr(fmr))
 
     def forget(

@@ -102,7 +102,7 @@ class FacePipeline:
         self._embedder: FaceEmbedder | None = None
         self._embedder_spec: ModelSpec | None = None
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="decode")
-        self.pixels = PixelBudget(settings.max_pixels)
+        self.pixels = PixelBudget(settings.limits.max_pixels)
 
     @property
     def detector(self) -> FaceDetector:
@@ -119,7 +119,7 @@ class FacePipeline:
     @property
     def embedder_spec(self) -> ModelSpec:
         if self._embedder_spec is None:
-            self._embedder_spec = self._registry.get(self.settings.embedder, "embedder")
+            self._embedder_spec = self._registry.get(self.settings.models.embedder, "embedder")
         return self._embedder_spec
 
     @property
@@ -140,9 +140,9 @@ class FacePipeline:
         return decode_image(
             item.data,
             source=item.source,
-            max_bytes=s.max_file_bytes,
-            max_pixels=s.max_pixels,
-            min_side=DECODE_SIDE_FACTOR * s.detect_max_side,
+            max_bytes=s.limits.max_file_bytes,
+            max_pixels=s.limits.max_pixels,
+            min_side=DECODE_SIDE_FACTOR * s.models.detect_max_side,
             admit=self.pixels.admit,
         )
 

@@ -118,18 +118,18 @@ def describe_expected(expected: float) -> str:
 def probe_problems(quality: Quality, settings: Settings) -> list[str]:
     """Why a face is too poor to search with; empty when it is fine."""
     problems = []
-    if quality.size < settings.probe_min_face_size:
+    if quality.size < settings.probe.min_face_size:
         problems.append(
-            f"face is {quality.size:.0f} px, under the {settings.probe_min_face_size} px minimum"
+            f"face is {quality.size:.0f} px, under the {settings.probe.min_face_size} px minimum"
         )
-    if quality.sharpness < settings.probe_min_sharpness:
+    if quality.sharpness < settings.probe.min_sharpness:
         problems.append(
             f"face is blurred (sharpness {quality.sharpness:.0f} "
-            f"< {settings.probe_min_sharpness:g})"
+            f"< {settings.probe.min_sharpness:g})"
         )
-    if abs(quality.yaw) > settings.probe_max_yaw:
+    if abs(quality.yaw) > settings.probe.max_yaw:
         problems.append(
-            f"face is turned {abs(quality.yaw):.0f} degrees (over {settings.probe_max_yaw:g})"
+            f"face is turned {abs(quality.yaw):.0f} degrees (over {settings.probe.max_yaw:g})"
         )
     return problems
 

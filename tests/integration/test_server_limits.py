@@ -125,7 +125,7 @@ def test_the_pixel_limit_message_states_the_configured_limit(client: TestClient,
     )
     assert r.status_code == 413, r.text
     message = r.json()["error"]["message"]
-    assert f"{home.settings.max_pixels:,}" in message, message
+    assert f"{home.settings.limits.max_pixels:,}" in message, message
     assert "178,956,970" not in message and "178956970" not in message
 
 

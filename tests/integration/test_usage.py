@@ -70,7 +70,7 @@ def test_search_entry_holds_everything(
     assert p["probe_sha256"] == digest == result.probe_sha256
     assert store.probes.get(digest) == photo.read_bytes()
     expires = store.probes.expires(digest) - entry.time
-    assert abs(expires.days - engine.settings.probe_retention_days) <= 1
+    assert abs(expires.days - engine.settings.probe.retention_days) <= 1
     hits = [(h.face_id, round(h.similarity, 6)) for f in result.faces for h in f.hits]
     assert [(c["face_id"], c["score"]) for c in p["candidates"]] == hits
     assert p["parameters"]["top"] == 3 and p["parameters"]["model_id"].startswith("sface")

@@ -304,10 +304,10 @@ def test_the_score_is_a_setting(tmp_path: Path):
 def test_policy_defaults_are_the_settings_defaults():
     """One minimum length (and one of everything else): the settings' (issue 7, item 12)."""
     policy, settings = AccountPolicy(), Settings()
-    assert policy.min_password_length == settings.min_password_length == 12
-    assert policy.min_password_score == settings.min_password_score
-    assert policy.max_failures == settings.login_max_failures
-    assert policy.token_lifetime == timedelta(days=settings.token_lifetime_days)
+    assert policy.min_password_length == settings.accounts.min_password_length == 12
+    assert policy.min_password_score == settings.accounts.min_password_score
+    assert policy.max_failures == settings.accounts.login_max_failures
+    assert policy.token_lifetime == timedelta(days=settings.accounts.token_lifetime_days)
 
 
 def test_the_common_password_list_ships_with_the_package():

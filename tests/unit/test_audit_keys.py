@@ -360,7 +360,8 @@ def test_from_settings_builds_the_account_policy_of_the_settings(tmp_path: Path)
     """Every CLI command and the server get the configured account rules from from_settings."""
     from facesearch.settings import Settings
 
-    settings = Settings(
+    settings = Settings.from_env(
+        env={},
         home=tmp_path / "home",
         audit_key_file=tmp_path / "k" / "audit.key",
         audit_anchor_file=tmp_path / "a.jsonl",

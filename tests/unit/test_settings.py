@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -10,9 +9,8 @@ from facesearch.settings import Settings
 
 
 def test_every_setting_is_documented() -> None:
-    for f in fields(Settings):
-        doc = f.metadata.get("doc", "")
-        assert len(doc) > 15, f"setting {f.name} has no description"
+    for env, _, doc in Settings.describe():
+        assert len(doc) > 15, f"setting {env} has no description"
 
 
 def test_every_setting_is_in_the_readme() -> None:
@@ -29,7 +27,7 @@ def test_env_parsing() -> None:
             "FACESEARCH_HOME": "/x",
         }
     )
-    assert s.batch_size == 8 and s.flip_average is True and s.home == Path("/x")
+    assert s.models.batch_size == 8 and s.models.flip_average is True and s.home == Path("/x")
 
 
 @pytest.mark.parametrize(
@@ -47,6 +45,39 @@ def test_bad_values_are_config_errors(key: str, value: str) -> None:
 
 def test_overrides_win_and_unknown_rejected() -> None:
     s = Settings.from_env(env={"FACESEARCH_BATCH_SIZE": "8"}, batch_size=4)
-    assert s.batch_size == 4
+    assert s.models.batch_size == 4
     with pytest.raises(ConfigError, match="unknown"):
         Settings.from_env(env={}, no_such_thing=1)
+
+
+def test_a_home_given_with_a_tilde_is_under_the_users_home(monkeypatch, tmp_path) -> None:
+    """Engine("~/faces") made a literal ./~/faces (the README's own example)."""
+    from facesearch import Engine
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert Engine("~/faces").settings.home == tmp_path / "faces"
+    built = Settings.from_env(env={"FACESEARCH_AUDIT_KEY_FILE": "~/k/audit.key"}, home="~/h")
+    assert built.home == tmp_path / "h"
+    assert built.audit.key_file == tmp_path / "k" / "audit.key"
+    assert "~" not in str(built.cache_dir)
+
+
+def test_settings_built_directly_are_validated() -> None:
+    from facesearch.settings import IndexSettings, ServerSettings
+
+    with pytest.raises(ConfigError, match="index_kind"):
+        Settings(index=IndexSettings(kind="annoy"))
+    with pytest.raises(ConfigError, match="trusted_proxies"):
+        Settings(server=ServerSettings(trusted_proxies="not-an-address"))
+    with pytest.raises(ConfigError, match="server_max_upload_bytes"):
+        Settings().replace(server_max_upload_bytes=0)
+
+
+def test_settings_come_in_groups_with_stable_variable_names() -> None:
+    s = Settings.from_env(
+        env={"FACESEARCH_INDEX_KIND": "flat", "FACESEARCH_SERVER_RATE_LIMIT": "7"},
+        probe_min_face_size=40,
+    )
+    assert s.index.kind == "flat" and s.server.rate_limit == 7 and s.probe.min_face_size == 40
+    assert s.value("index_kind") == "flat"
+    assert len(Settings.keys()) == len({env for env, _, _ in Settings.describe()})

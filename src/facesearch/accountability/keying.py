@@ -6,7 +6,7 @@ home, and every new head of the chain is appended to an anchor file that also li
 the home. ``audit verify`` checks both, so an entry appended, rewritten or cut off in the
 database shows without a manually written-down head.
 
-The key: ``settings.audit_key_file`` (``FACESEARCH_AUDIT_KEY_FILE``), by default
+The key: ``settings.audit.key_file`` (``FACESEARCH_AUDIT_KEY_FILE``), by default
 ``$XDG_CONFIG_HOME/facesearch/audit.key`` -- one key per user, shared by every home of that
 user. Its name does not depend on anything inside a home (a per-home name read from the home
 would let whoever edits the home point facesearch at a fresh key) nor on the home's path
@@ -17,7 +17,7 @@ the key file is gone, opening the home fails until it is restored from a backup.
 records its key's id (``key_id``); a home opened with another key file is refused at once
 (``Keyring.check``), before any command could change data it cannot log.
 
-The anchor: ``settings.audit_anchor_file`` (``FACESEARCH_AUDIT_ANCHOR_FILE``), by default
+The anchor: ``settings.audit.anchor_file`` (``FACESEARCH_AUDIT_ANCHOR_FILE``), by default
 ``$XDG_STATE_HOME/facesearch/audit-anchor-<digest of the home's path>.jsonl``: one file per
 home, named after where the home is, not after anything an intruder could edit in it. It is
 opened with ``O_APPEND``, mode 0600, and fsynced after every line. Its first line is a start

@@ -29,17 +29,15 @@ def account_policy(settings: Settings) -> AccountPolicy:
     """The account rules of the settings (password strength, lockout, session and token
     lifetimes); ConfigError naming the setting if one is out of range."""
     try:
-        if settings.token_lifetime_days < 0:
-            raise ConfigError("token_lifetime_days must not be negative (0: never expire)")
         return AccountPolicy(
-            min_password_length=settings.min_password_length,
-            min_password_score=settings.min_password_score,
-            max_failures=settings.login_max_failures,
-            session_idle=timedelta(minutes=settings.session_idle_minutes),
-            session_lifetime=timedelta(hours=settings.session_lifetime_hours),
+            min_password_length=settings.accounts.min_password_length,
+            min_password_score=settings.accounts.min_password_score,
+            max_failures=settings.accounts.login_max_failures,
+            session_idle=timedelta(minutes=settings.accounts.session_idle_minutes),
+            session_lifetime=timedelta(hours=settings.accounts.session_lifetime_hours),
             token_lifetime=(
-                timedelta(days=settings.token_lifetime_days)
-                if settings.token_lifetime_days
+                timedelta(days=settings.accounts.token_lifetime_days)
+                if settings.accounts.token_lifetime_days
                 else None
             ),
         )
@@ -51,8 +49,8 @@ def audit_files(settings: Settings) -> tuple[Path, Path]:
     """The audit key file and the anchor file the home of ``settings`` is opened with: the
     settings, else the defaults of ``keying.py`` (which follow this process's HOME and XDG
     variables, so a server run as another user looks elsewhere unless both are set)."""
-    key = settings.audit_key_file or default_key_file()
-    anchor = settings.audit_anchor_file or default_anchor_file(settings.home)
+    key = settings.audit.key_file or default_key_file()
+    anchor = settings.audit.anchor_file or default_anchor_file(settings.home)
     return Path(key).expanduser(), Path(anchor).expanduser()
 
 
@@ -88,8 +86,8 @@ class AccountabilityStore:
 
         ``hasher`` defaults to argon2id with argon2-cffi's memory-hard defaults; tests pass a
         cheap one. ``clock`` returns the current time as an aware datetime (tests fake it).
-        ``key_file`` and ``anchor_file`` are ``settings.audit_key_file`` and
-        ``settings.audit_anchor_file`` (None: the defaults of ``keying.py``). A key file that
+        ``key_file`` and ``anchor_file`` are ``settings.audit.key_file`` and
+        ``settings.audit.anchor_file`` (None: the defaults of ``keying.py``). A key file that
         others may read, or a keyed trail whose key is gone, is a ConfigError here.
         """
         home = Path(home)

@@ -22,7 +22,7 @@ image bytes):
 
 - ``search``: ``outcome`` (``ok``), start and end time, every collection searched with its
   size, the probe's sha256 (its bytes are kept by ``ProbeStore`` for
-  ``settings.probe_retention_days``), the parameters (top, threshold, max_fmr, face,
+  ``settings.probe.retention_days``), the parameters (top, threshold, max_fmr, face,
   allow_poor, model), every candidate returned with its score, and per probe face its box and
   which candidates it returned (``probe_faces``). Every attempt is logged: one that failed (no
   face, a refused poor probe, an unreadable file ...) has ``outcome`` = the error's code, the
@@ -224,7 +224,7 @@ def audited_search(
             },
         )
         raise
-    digest = store.probes.keep(data, retention_days=engine.settings.probe_retention_days)
+    digest = store.probes.keep(data, retention_days=engine.settings.probe.retention_days)
     record = SearchRecord(
         started=datetime.fromisoformat(result.started),
         ended=_now(),
@@ -390,7 +390,7 @@ def audited_verify(
             parameters=parameters,
         )
         raise
-    keep = engine.settings.probe_retention_days
+    keep = engine.settings.probe.retention_days
     digests = [store.probes.keep(d, retention_days=keep) for d in (data_a, data_b)]
     v = result.verification
     payload = {

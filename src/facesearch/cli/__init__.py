@@ -154,7 +154,7 @@ def _run_images(args: argparse.Namespace, settings: Settings, embed: bool, main_
     def feed() -> Any:
         for path in args.images:
             try:
-                item = read_file(path, settings.max_file_bytes)
+                item = read_file(path, settings.limits.max_file_bytes)
             except ImageError as exc:
                 read_errors.append(exc)
                 yield Decodable(str(path), b"")  # placeholder: its result is replaced below

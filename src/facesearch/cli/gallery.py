@@ -321,7 +321,7 @@ def cmd_eval_1n(args: argparse.Namespace, settings: Settings) -> int:
         emb = lfw.embed_images(pipeline, data / lfw.IMAGES, names, progress=True)
     finally:
         pipeline.close()
-    result = open_set.evaluate(emb, threads=settings.threads)
+    result = open_set.evaluate(emb, threads=settings.models.threads)
     result["model_id"] = pipeline.model_id
     lfw.save_json(result, args.out / "lfw-1n.json")
     print(open_set.describe(result))

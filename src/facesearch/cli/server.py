@@ -131,7 +131,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from facesearch.server.auth import TrustedProxies
 
     app = create_app(settings)
-    trusted = TrustedProxies.parse(settings.trusted_proxies)
+    trusted = TrustedProxies.parse(settings.server.trusted_proxies)
     with _store(settings) as store:
         has_users = store.accounts.has_users()
     url = f"http://{'[' + args.host + ']' if ':' in args.host else args.host}:{args.port}/"

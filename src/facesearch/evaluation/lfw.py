@@ -105,14 +105,14 @@ def cache_key(pipeline: FacePipeline) -> str:
     s = pipeline.settings
     parts = [
         pipeline.model_id,
-        s.detector,
-        str(s.det_score_threshold),
-        str(s.nms_threshold),
-        str(s.min_face_size),
-        str(s.detect_max_side),
-        str(s.flip_average),
-        s.runtime,
-        s.precision,
+        s.models.detector,
+        str(s.models.det_score_threshold),
+        str(s.models.nms_threshold),
+        str(s.models.min_face_size),
+        str(s.models.detect_max_side),
+        str(s.models.flip_average),
+        s.models.runtime,
+        s.models.precision,
         "v1",
     ]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]

@@ -157,7 +157,7 @@ class Ingestor:
         in_run: set[str],
         run_id: int,
     ) -> Iterator[Decodable]:
-        limit = self.pipeline.settings.max_file_bytes
+        limit = self.pipeline.settings.limits.max_file_bytes
         for source in iter_sources(paths, limit, on_skip=summary.skip):
             summary.images_seen += 1
             try:

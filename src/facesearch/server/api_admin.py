@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -300,17 +299,15 @@ async def get_audit_entry(seq: int, who: Auditor, c: Ctx) -> dict[str, Any]:
 
 @router.get("/settings", tags=["settings"], summary="The server's settings (read-only)")
 async def get_settings(who: SettingsAdmin, c: Ctx) -> dict[str, Any]:
-    docs = {env: doc for env, _, doc in Settings.describe()}
     items = []
-    for f in fields(Settings):
-        env = "FACESEARCH_" + f.name.upper()
-        value = getattr(c.settings, f.name)
+    for key, (env, _, doc) in zip(Settings.keys(), Settings.describe(), strict=True):
+        value = c.settings.value(key)
         items.append(
             {
-                "name": f.name,
+                "name": key,
                 "env": env,
                 "value": value if isinstance(value, int | float | bool) else str(value),
-                "doc": docs[env],
+                "doc": doc,
             }
         )
     return {

@@ -68,7 +68,7 @@ async def get_face_crop(
 
     def make(cat: Catalog) -> bytes:
         face = cat.face(face_id)
-        data = read_source(face.source, settings.max_file_bytes, settings.home)
+        data = read_source(face.source, settings.limits.max_file_bytes, settings.home)
         return crop(data, face.bbox, settings)
 
     jpeg = await services.read_gallery(
@@ -94,7 +94,7 @@ async def get_image(image_id: int, who: Reader, c: Ctx, case: CaseQuery = None) 
 async def get_image_file(
     image_id: int, who: CandidateReader, c: Ctx, case: CaseQuery = None, search: SearchQuery = None
 ) -> Response:
-    limit = c.settings.max_file_bytes
+    limit = c.settings.limits.max_file_bytes
 
     def make(cat: Catalog) -> bytes:
         return read_source(cat.image(image_id).source, limit, c.settings.home)

@@ -25,7 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from facesearch import __version__
 from facesearch.accountability import AccountabilityStore, Permission
 from facesearch.accountability.store import audit_files
-from facesearch.errors import ConfigError, FaceSearchError
+from facesearch.errors import FaceSearchError
 from facesearch.private import loose_modes
 from facesearch.results import LEAD_NOTE, describe_expected
 from facesearch.server import api_admin, api_gallery, api_searches, formatting, pages, system
@@ -54,17 +54,6 @@ an identification.** Log in with an API token: `Authorization: Bearer fs_...`
 (`facesearch users token NAME`). Errors are `{"error": {"code", "message"}}`."""
 
 
-def _check(settings: Settings) -> None:
-    for name in ("server_max_upload_bytes", "server_max_ingest_bytes", "probe_retention_days"):
-        if getattr(settings, name) <= 0:
-            raise ConfigError(f"{name} must be positive")
-    if settings.server_rate_limit < 0 or settings.server_login_rate_limit < 0:
-        raise ConfigError("rate limits must not be negative")
-    if settings.server_request_timeout < 0:
-        raise ConfigError("server_request_timeout must not be negative")
-    TrustedProxies.parse(settings.trusted_proxies)
-
-
 def warn_loose_modes(settings: Settings) -> None:
     """Log a warning naming files or folders under the home that others may read."""
     loose = loose_modes(settings.home)
@@ -79,7 +68,6 @@ def warn_loose_modes(settings: Settings) -> None:
 
 def create_app(settings: Settings) -> FastAPI:
     """The application for the facesearch home in ``settings``."""
-    _check(settings)
     os.umask(0o077)  # uploads, kept probes, index files: owner-only (issue 7, item 2)
     warn_loose_modes(settings)
     store = AccountabilityStore.from_settings(settings)  # with the settings' account policy
@@ -101,10 +89,10 @@ def create_app(settings: Settings) -> FastAPI:
             settings=settings,
             store=store,
             workers=workers,
-            jobs=Jobs(settings.home, settings.max_file_bytes),
+            jobs=Jobs(settings.home, settings.limits.max_file_bytes),
             metrics=metrics,
             templates=templates,
-            reads=RateLimiter(settings.server_read_rate_limit),
+            reads=RateLimiter(settings.server.read_rate_limit),
         )
         app.state.ctx = context
         workers.warm_up()
@@ -141,19 +129,19 @@ def create_app(settings: Settings) -> FastAPI:
         app.add_exception_handler(kind, handle_error)
     app.add_middleware(
         BodyLimitMiddleware,
-        limit=settings.server_max_upload_bytes,
-        big_limit=settings.server_max_ingest_bytes,
+        limit=settings.server.max_upload_bytes,
+        big_limit=settings.server.max_ingest_bytes,
         big_paths=INGEST_PATHS,
     )
     app.add_middleware(
         AuthMiddleware,
         store=store,
-        limiter=RateLimiter(settings.server_rate_limit),
-        login_limiter=RateLimiter(settings.server_login_rate_limit),
-        trusted_proxies=TrustedProxies.parse(settings.trusted_proxies),
+        limiter=RateLimiter(settings.server.rate_limit),
+        login_limiter=RateLimiter(settings.server.login_rate_limit),
+        trusted_proxies=TrustedProxies.parse(settings.server.trusted_proxies),
     )
     app.add_middleware(
-        TimeoutMiddleware, seconds=settings.server_request_timeout, exempt=INGEST_PATHS
+        TimeoutMiddleware, seconds=settings.server.request_timeout, exempt=INGEST_PATHS
     )
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(HttpMetricsMiddleware, metrics=metrics)  # every answer, counted

@@ -41,9 +41,10 @@ from fastapi import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from facesearch.accountability import AccountabilityStore, Permission, Role, User, can, require
-from facesearch.errors import AuthenticationError, ConfigError
+from facesearch.errors import AuthenticationError
 from facesearch.server.errors import CsrfError, RateLimitedError
 from facesearch.server.limits import RateLimiter, retry_seconds, send_error
+from facesearch.settings import trusted_networks
 
 SESSION_COOKIE = "fs_session"
 LOGIN_COOKIE = "fs_login"
@@ -100,19 +101,8 @@ class TrustedProxies:
 
     @classmethod
     def parse(cls, text: str) -> TrustedProxies:
-        """From the setting: comma-separated addresses or CIDR networks; empty: none."""
-        networks = []
-        for item in (part.strip() for part in text.split(",")):
-            if not item:
-                continue
-            try:
-                networks.append(ipaddress.ip_network(item, strict=False))
-            except ValueError as exc:
-                raise ConfigError(
-                    f"trusted_proxies: {item!r} is not an IP address or network "
-                    "(e.g. 127.0.0.1, 10.0.0.0/8, ::1)"
-                ) from exc
-        return cls(tuple(networks))
+        """From the setting (checked when the settings were built)."""
+        return cls(trusted_networks(text))
 
     def __bool__(self) -> bool:
         return bool(self.networks)

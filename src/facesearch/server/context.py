@@ -23,7 +23,7 @@ class Context:
     jobs: Jobs
     metrics: Metrics
     templates: Jinja2Templates
-    reads: RateLimiter  # reads of personal data per user (settings.server_read_rate_limit)
+    reads: RateLimiter  # reads of personal data per user (settings.server.read_rate_limit)
 
 
 def ctx(request: Request) -> Context:

@@ -89,7 +89,9 @@ def image_type(data: bytes) -> str:
 def crop(data: bytes, bbox: BBox, settings: Settings) -> bytes:
     """A JPEG of the face at ``bbox``; ImageError if the image cannot be decoded."""
     try:
-        return face_crop_jpeg(data, bbox, settings.max_file_bytes, settings.max_pixels)
+        return face_crop_jpeg(
+            data, bbox, settings.limits.max_file_bytes, settings.limits.max_pixels
+        )
     except ImageError:
         raise
     except (OSError, ValueError) as exc:

@@ -76,7 +76,7 @@ async def read_image(upload: UploadFile | None, ctx: Context, what: str = "photo
     data = await upload.read()
     if not data:
         raise InputError(f"the {what} is empty")
-    sniff_image(data, ctx.settings.max_pixels, upload_label(upload))
+    sniff_image(data, ctx.settings.limits.max_pixels, upload_label(upload))
     return data
 
 
@@ -564,7 +564,7 @@ async def start_ingest(
             kind = sniff_ingest(head)
             if kind == "image":
                 await upload.seek(0)
-                fmt, _, _ = sniff_image(await upload.read(), ctx.settings.max_pixels)
+                fmt, _, _ = sniff_image(await upload.read(), ctx.settings.limits.max_pixels)
                 ext = IMAGE_EXT[fmt]
             else:
                 ext = INGEST_EXT[kind]

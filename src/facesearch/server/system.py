@@ -3,7 +3,7 @@
 ``/health`` answers without login (for load balancers; it says nothing about the gallery):
 ``{"status": "ok", "version", "storage": {"writable", "free_bytes", "min_free_bytes"}}``, or
 503 with ``"status": "unavailable"`` and a ``"reason"`` when the home folder cannot be written
-or its disk has less than ``settings.server_min_free_bytes`` free.
+or its disk has less than ``settings.server.min_free_bytes`` free.
 ``/metrics`` (Prometheus text) is for admins and auditors, e.g. a scraper with an admin's API
 token. ``/openapi.json`` and ``/docs`` (a page rendered here from the OpenAPI document, with
 no script from elsewhere) are for any logged-in user.
@@ -43,7 +43,7 @@ Ctx = Annotated[Context, Depends(ctx)]
 )
 async def health(c: Ctx) -> JSONResponse:
     storage = await anyio.to_thread.run_sync(
-        check_storage, c.settings.home, c.settings.server_min_free_bytes
+        check_storage, c.settings.home, c.settings.server.min_free_bytes
     )
     body: dict[str, Any] = {"status": "ok", "version": __version__, "storage": storage}
     problems = storage_problems(storage)

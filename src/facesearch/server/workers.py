@@ -125,8 +125,8 @@ class Workers:
         cores = max(1, os.cpu_count() or 1)
         self._analysis_pool = ThreadPoolExecutor(cores, thread_name_prefix="fs-analysis")
         self.slots = AnalysisSlots(
-            settings.server_max_analyses or 2 * cores,
-            settings.server_max_analyses_per_user,
+            settings.server.max_analyses or 2 * cores,
+            settings.server.max_analyses_per_user,
             cores,
         )
         self._pipeline_lock = threading.Lock()
