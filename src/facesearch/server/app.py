@@ -26,6 +26,7 @@ from facesearch import __version__
 from facesearch.accountability import AccountabilityStore, Permission
 from facesearch.accountability.store import audit_files
 from facesearch.errors import FaceSearchError
+from facesearch.pipeline import FacePipeline
 from facesearch.private import loose_modes
 from facesearch.results import LEAD_NOTE, describe_expected
 from facesearch.server import api_admin, api_gallery, api_searches, formatting, pages, system
@@ -40,7 +41,7 @@ from facesearch.server.limits import (
     TimeoutMiddleware,
 )
 from facesearch.server.metrics import HttpMetricsMiddleware, Metrics
-from facesearch.server.workers import Workers
+from facesearch.server.workers import PipelineFactory, Workers
 from facesearch.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -66,8 +67,9 @@ def warn_loose_modes(settings: Settings) -> None:
         )
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """The application for the facesearch home in ``settings``."""
+def create_app(settings: Settings, *, pipelines: PipelineFactory = FacePipeline) -> FastAPI:
+    """The application for the facesearch home in ``settings``; ``pipelines`` makes the
+    face pipelines (tests give a fake one)."""
     os.umask(0o077)  # uploads, kept probes, index files: owner-only (issue 7, item 2)
     warn_loose_modes(settings)
     store = AccountabilityStore.from_settings(settings)  # with the settings' account policy
@@ -84,7 +86,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        workers = Workers(settings)
+        workers = Workers(settings, pipelines)
         context = Context(
             settings=settings,
             store=store,

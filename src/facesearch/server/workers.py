@@ -117,9 +117,14 @@ class AnalysisSlots:
         return max(1, math.ceil(self._seconds * max(1, ahead) / self.threads))
 
 
+PipelineFactory = Callable[[Settings], FacePipeline]
+
+
 class Workers:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, pipelines: PipelineFactory = FacePipeline) -> None:
+        """``pipelines`` makes each lane's pipeline (tests give a fake one)."""
         self.settings = settings
+        self._pipelines = pipelines
         PILImage.core.set_block_size(PILLOW_BLOCK_BYTES)  # type: ignore[attr-defined]
         self._engine_pool = ThreadPoolExecutor(1, thread_name_prefix="fs-engine")
         cores = max(1, os.cpu_count() or 1)
@@ -141,7 +146,7 @@ class Workers:
         self._pipeline: FacePipeline | None = None
         # touched on the ingest thread only
         self._ingest_pipeline: FacePipeline | None = None
-        probe = Engine(settings, open_catalog=False)
+        probe = Engine(settings, open_catalog=False, pipeline=pipelines(settings))
         try:
             self.model_id = probe.pipeline.model_id
             self.calibration: CalibrationTable = probe.calibration
@@ -185,7 +190,7 @@ class Workers:
     def _shared_pipeline(self) -> FacePipeline:
         with self._pipeline_lock:
             if self._pipeline is None:
-                self._pipeline = FacePipeline(self.settings)
+                self._pipeline = self._pipelines(self.settings)
             self._pipeline.load_models()
             return self._pipeline
 
@@ -235,7 +240,7 @@ class Workers:
 
     def _with_ingest_engine(self, fn: Callable[[Engine], T]) -> T:
         if self._ingest_pipeline is None:
-            self._ingest_pipeline = FacePipeline(self.settings)
+            self._ingest_pipeline = self._pipelines(self.settings)
         with self.gallery_write:
             engine = Engine(self.settings, pipeline=self._ingest_pipeline)
             try:
