@@ -83,7 +83,7 @@ def test_a_reader_delays_the_wipe_until_the_next_checkpoint(
         reader = sqlite3.connect(path)
         reader.execute("BEGIN")
         reader.execute("SELECT count(*) FROM faces").fetchone()  # holds an old snapshot
-        with caplog.at_level(logging.WARNING, logger="facesearch.gallery.catalog.store"):
+        with caplog.at_level(logging.WARNING, logger="facesearch.gallery.catalog._connection"):
             cat.delete_faces(added.face_ids)
         assert "until the next checkpoint" in caplog.text
         assert reader.execute("SELECT count(*) FROM faces").fetchone()[0] == 1  # its snapshot

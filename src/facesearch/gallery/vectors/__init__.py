@@ -10,12 +10,11 @@ The index is derived data: the catalog holds the embeddings and can rebuild it.
 """
 
 from facesearch.gallery.vectors.base import PAD_ID, PAD_SIMILARITY, VectorIndex
-from facesearch.gallery.vectors.factory import KINDS, load_index, make_index
+from facesearch.gallery.vectors.factory import load_index, make_index
 from facesearch.gallery.vectors.faiss_index import FaissIndex
 from facesearch.gallery.vectors.numpy_index import NumpyIndex
 
 __all__ = [
-    "KINDS",
     "PAD_ID",
     "PAD_SIMILARITY",
     "FaissIndex",

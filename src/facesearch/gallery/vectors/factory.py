@@ -23,8 +23,8 @@ from facesearch.gallery.vectors import storage
 from facesearch.gallery.vectors.base import VectorIndex
 from facesearch.gallery.vectors.faiss_index import MIN_APPROX, FaissIndex
 from facesearch.gallery.vectors.numpy_index import NumpyIndex
+from facesearch.settings import INDEX_KINDS
 
-KINDS = ("auto", "flat", "ivf", "numpy")
 _FAISS_PARAMS = frozenset(
     {
         "approx_threshold",
@@ -49,8 +49,8 @@ def make_index(dim: int, kind: str = "auto", **params: Any) -> VectorIndex:
         if params:
             raise ConfigError(f"numpy index takes no parameters, got {sorted(params)}")
         return NumpyIndex(dim)
-    if kind not in KINDS:
-        raise ConfigError(f"unknown index kind {kind!r}; choose one of {', '.join(KINDS)}")
+    if kind not in INDEX_KINDS:  # the one list of kinds, also checked by settings
+        raise ConfigError(f"unknown index kind {kind!r}; choose one of {', '.join(INDEX_KINDS)}")
     unknown = set(params) - _FAISS_PARAMS
     if unknown:
         raise ConfigError(f"unknown index parameter(s): {', '.join(sorted(unknown))}")

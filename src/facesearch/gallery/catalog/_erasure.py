@@ -1,0 +1,85 @@
+"""Erasure: faces, images and subjects deleted for good, and the blocklist of embeddings
+that ingest must refuse. Each erasure commits with ``synchronous=FULL`` and ends with a
+checkpoint (see ``_connection``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from facesearch.gallery.catalog import _codec, _read, _write
+from facesearch.gallery.catalog._connection import CatalogConnection
+from facesearch.gallery.catalog.records import FaceRecord
+
+
+class Erasure(CatalogConnection):
+    """Erasure and the blocklist (part of ``Catalog``)."""
+
+    # -- erasure ------------------------------------------------------------------------------
+
+    def delete_faces(
+        self, ids: Sequence[int], *, with_embeddings: bool = False, prune_images: bool = False
+    ) -> list[FaceRecord]:
+        """Erase these faces; return what was erased (ids not in the catalog are skipped).
+
+        ``prune_images`` also erases the images left without any face (their source paths and
+        metadata may name the person).
+        """
+        with self._writing(durable=True) as conn:
+            found = _read.faces_by_id(conn, ids, with_embeddings)
+            records = [found[i] for i in dict.fromkeys(int(i) for i in ids) if i in found]
+            _write.erase_faces(conn, records, prune_images)
+        self.checkpoint()
+        return records
+
+    def delete_image(self, image_id: int, *, with_embeddings: bool = False) -> list[FaceRecord]:
+        """Erase an image and its faces; return the faces. NotFoundError if there is none."""
+        with self._writing(durable=True) as conn:
+            _read.image(conn, image_id)
+            records = _read.select_faces(
+                conn, "f.image_id = ?", (int(image_id),), with_embeddings, order="f.face_index"
+            )
+            conn.execute("DELETE FROM faces WHERE image_id = ?", (int(image_id),))
+            conn.execute("DELETE FROM images WHERE id = ?", (int(image_id),))
+        self.checkpoint()
+        return records
+
+    def delete_subject(
+        self, name: str, *, with_embeddings: bool = False, prune_images: bool = False
+    ) -> list[FaceRecord]:
+        """Erase every face labelled ``name`` and the subject itself; return the faces."""
+        with self._writing(durable=True) as conn:
+            sid = _read.subject_id(conn, name)
+            records = _read.select_faces(conn, "f.subject_id = ?", (sid,), with_embeddings)
+            _write.erase_faces(conn, records, prune_images)
+            conn.execute("DELETE FROM subjects WHERE id = ?", (sid,))
+        self.checkpoint()
+        return records
+
+    # -- blocklist ----------------------------------------------------------------------------
+
+    def blocklist_add(self, model_id: str, embedding: npt.ArrayLike, note: str = "") -> int:
+        """Remember an embedding whose matches ingest must refuse; returns its id."""
+        _codec.check_name(model_id, "model")
+        blob, dim = _codec.encode_embedding(embedding)
+        with self._writing() as conn:
+            key = _write.model_key(conn, model_id, dim, {})
+            cur = conn.execute(
+                "INSERT INTO blocklist (model_id, dim, embedding, added, note) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (key, dim, blob, _codec.now_utc(), str(note)),
+            )
+            return int(cur.lastrowid or 0)
+
+    def blocklist(self, model_id: str) -> npt.NDArray[np.float32]:
+        """(n, dim) float32 of the blocked embeddings of a model; (0, 0) for an unknown model."""
+        with self._reading() as conn:
+            model = _read.model(conn, model_id)
+            if model is None:
+                return np.zeros((0, 0), dtype=np.float32)
+            rows = conn.execute(
+                "SELECT embedding FROM blocklist WHERE model_id = ? ORDER BY id", (model[0],)
+            ).fetchall()
+        return _codec.decode_embeddings([r[0] for r in rows], model[1])

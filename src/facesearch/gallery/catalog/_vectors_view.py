@@ -1,0 +1,201 @@
+"""What the vector indexes read from the catalog: embeddings streamed in id order, the
+catalog's state (to tell a stale index), its erasure log and id snapshots (to repair one)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from facesearch.errors import InputError, NotFoundError
+from facesearch.gallery.catalog import _codec, _read
+from facesearch.gallery.catalog._connection import CatalogConnection, sqlite_errors
+from facesearch.gallery.catalog.records import CatalogState
+
+
+class VectorsView(CatalogConnection):
+    """The vector index's view of the catalog (part of ``Catalog``)."""
+
+    # -- the vector index's view ----------------------------------------------------------
+
+    def face_vectors(
+        self, collections: Sequence[str] | None, model_id: str, chunk: int = 50_000
+    ) -> Iterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]]:
+        """Stream (ids, embeddings) of ``model_id``'s faces, ids ascending, ``chunk`` at a time.
+
+        ``collections=None`` means all of them; a collection that does not exist raises
+        NotFoundError (now, not at the first ``next``). Each chunk is its own read, so no
+        transaction stays open between chunks: take ``state(model_id)`` *before* streaming and
+        store that, so that any change made meanwhile shows the index as stale. The arrays are
+        fresh and writable; the embeddings are (n, dim) float32.
+        """
+        if chunk <= 0:
+            raise InputError("chunk must be positive")
+        with self._reading() as conn:
+            model = _read.model(conn, model_id)
+            cids: list[int] | None = None
+            if collections is not None:
+                cids = []
+                for name in collections:
+                    cid = _read.collection_id(conn, name)
+                    if cid is None:
+                        raise NotFoundError(f"no collection named {name!r}")
+                    cids.append(cid)
+        if model is None or cids == []:
+            return iter(())
+        return self._stream_vectors(model, cids, chunk)
+
+    def _stream_vectors(
+        self, model: tuple[int, int], cids: list[int] | None, chunk: int
+    ) -> Iterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]]:
+        key, dim = model
+        if cids is None:
+            sql = """SELECT id, embedding FROM faces WHERE model_id = ? AND id > ?
+                ORDER BY id LIMIT ?"""
+        else:
+            sql = f"""SELECT f.id, f.embedding FROM faces f
+                JOIN images i ON i.id = f.image_id
+                WHERE f.model_id = ? AND f.id > ?
+                AND i.collection_id IN ({_read.placeholders(len(cids))})
+                ORDER BY f.id LIMIT ?"""
+        last = 0
+        while True:
+            params = (key, last, chunk) if cids is None else (key, last, *cids, chunk)
+            with sqlite_errors():
+                rows = self._live().execute(sql, params).fetchall()
+            if not rows:
+                return
+            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            yield ids, _codec.decode_embeddings([r[1] for r in rows], dim)
+            last = int(ids[-1])
+            if len(rows) < chunk:
+                return
+
+    def state(self, model_id: str) -> CatalogState:
+        """What an index built from ``face_vectors(..., model_id)`` stores to detect staleness.
+
+        Costs three indexed lookups whatever the size of the catalog.
+        """
+        with self._reading() as conn:
+            return _state(conn, model_id)
+
+    def index_snapshot(
+        self, model_id: str
+    ) -> tuple[CatalogState, dict[str, npt.NDArray[np.int64]]]:
+        """The state and, per collection, the ids of ``model_id``'s faces, from one snapshot.
+
+        What a vector index compares itself with to repair any difference (faces erased or
+        added by another process): the ids are exactly the faces of that state."""
+        out: dict[str, npt.NDArray[np.int64]] = {}
+        with self._reading() as conn:
+            state = _state(conn, model_id)
+            model = _read.model(conn, model_id)
+            if model is not None:
+                for cid, name in conn.execute("SELECT id, name FROM collections").fetchall():
+                    rows = conn.execute(
+                        """SELECT f.id FROM faces f JOIN images i ON i.id = f.image_id
+                        WHERE i.collection_id = ? AND f.model_id = ? ORDER BY f.id""",
+                        (cid, model[0]),
+                    )
+                    ids = np.fromiter((r[0] for r in rows), dtype=np.int64)
+                    if len(ids):
+                        out[name] = ids
+        return state, out
+
+    def erased_between(self, after: int, upto: int) -> npt.NDArray[np.int64] | None:
+        """Ids of the faces erased by generations ``after < g <= upto``; None when the log
+        does not cover them all (a catalog from before the log)."""
+        if upto <= after:
+            return np.empty(0, np.int64)
+        with self._reading() as conn:
+            rows = conn.execute(
+                "SELECT face_id FROM erased_faces WHERE generation > ? AND generation <= ?",
+                (after, upto),
+            ).fetchall()
+        if len(rows) != upto - after:
+            return None
+        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
+    def face_vectors_between(
+        self, model_id: str, after_id: int, upto_id: int, chunk: int = 50_000
+    ) -> Iterator[tuple[str, npt.NDArray[np.int64], npt.NDArray[np.float32]]]:
+        """Stream (collection, ids, embeddings) of faces with ``after_id < id <= upto_id``."""
+        with self._reading() as conn:
+            model = _read.model(conn, model_id)
+        if model is None:
+            return
+        key, dim = model
+        last = after_id
+        while last < upto_id:
+            with sqlite_errors():
+                rows = (
+                    self._live()
+                    .execute(
+                        """SELECT c.name, f.id, f.embedding FROM faces f
+                    JOIN images i ON i.id = f.image_id
+                    JOIN collections c ON c.id = i.collection_id
+                    WHERE f.model_id = ? AND f.id > ? AND f.id <= ? ORDER BY f.id LIMIT ?""",
+                        (key, last, upto_id, chunk),
+                    )
+                    .fetchall()
+                )
+            if not rows:
+                return
+            by_collection: dict[str, list[tuple[int, bytes]]] = {}
+            for name, face_id, blob in rows:
+                by_collection.setdefault(name, []).append((face_id, blob))
+            for name, part in by_collection.items():
+                ids = np.fromiter((r[0] for r in part), dtype=np.int64, count=len(part))
+                yield name, ids, _codec.decode_embeddings([r[1] for r in part], dim)
+            last = int(rows[-1][1])
+            if len(rows) < chunk:
+                return
+
+    def vectors_of(
+        self, model_id: str, ids: npt.NDArray[np.int64]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+        """(ids, embeddings) of those of ``ids`` that still exist, ids ascending."""
+        with self._reading() as conn:
+            model = _read.model(conn, model_id)
+            if model is None or not len(ids):
+                return np.empty(0, np.int64), np.empty(
+                    (0, 0 if model is None else model[1]), np.float32
+                )
+            key, dim = model
+            rows: list[tuple[int, bytes]] = []
+            for part in _read.chunks([int(i) for i in ids]):
+                rows.extend(
+                    conn.execute(
+                        f"SELECT id, embedding FROM faces WHERE model_id = ? "
+                        f"AND id IN ({_read.placeholders(len(part))})",
+                        (key, *part),
+                    ).fetchall()
+                )
+        rows.sort()
+        found = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        return found, _codec.decode_embeddings([r[1] for r in rows], dim)
+
+
+def _state(conn: sqlite3.Connection, model_id: str) -> CatalogState:
+    catalog_id, generation = conn.execute(
+        "SELECT catalog_id, erasure_generation FROM catalog_state"
+    ).fetchone()
+    row = conn.execute(
+        "SELECT id, dim, face_count FROM models WHERE name = ?", (model_id,)
+    ).fetchone()
+    max_id = 0
+    if row is not None:
+        found = conn.execute("SELECT max(id) FROM faces WHERE model_id = ?", (row[0],)).fetchone()[
+            0
+        ]
+        max_id = int(found or 0)
+    return CatalogState(
+        catalog_id=catalog_id,
+        model_id=model_id,
+        dim=None if row is None else int(row[1]),
+        face_count=0 if row is None else int(row[2]),
+        max_face_id=max_id,
+        erasure_generation=int(generation),
+    )
