@@ -172,7 +172,7 @@ def test_stale_index_is_rebuilt_or_caught_up(
     # index files deleted: rebuilt from the catalog
     shutil.rmtree(s.home / "index")
     e4 = Engine(s, pipeline=pipeline)
-    assert e4.indexes.size() == total and e4.indexes.rebuilt
+    assert e4.indexes.size() == total and (s.home / "index" / "manifest.json").is_file()
     e4.catalog.close()
 
 

@@ -54,9 +54,6 @@ class CalibrationTable:
         value = float(np.exp(np.interp(similarity, sims, np.log(rates))))
         return min(1.0, value)
 
-    def fnmr_at(self, similarity: float) -> float:
-        return float(np.interp(similarity, np.asarray(self.similarity), np.asarray(self.fnmr)))
-
     def threshold_for_fmr(self, max_fmr: float) -> float:
         """The lowest similarity whose estimated FMR is at most ``max_fmr``."""
         if max_fmr < self.min_fmr:

@@ -71,7 +71,6 @@ class IndexSet:
         self._loaded = False
         self._synced: CatalogState | None = None  # the catalog state the vectors reflect
         self._recent: set[int] = set()  # ids this set added itself since ``_synced``
-        self.rebuilt = False
 
     # -- opening -------------------------------------------------------------------------
     def ensure_loaded(self) -> None:
@@ -138,7 +137,6 @@ class IndexSet:
             self._synced, self._recent = state, set()
             self._dirty = set(self._indexes)
             self._loaded = True
-            self.rebuilt = True
             for child in self.root.iterdir():
                 if child.name == LOCK:
                     continue
