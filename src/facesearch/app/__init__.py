@@ -1,2 +1,92 @@
-"""The application layer: every use of the gallery, checked and audited; the CLI and the server
-call it."""
+"""The application layer: every use of the gallery goes through here, checked and audited.
+
+Frozen requests go in, typed records come out. Each operation (1) checks that the actor may do
+it, (2) checks the case number and stated purpose, (3) runs it on the ``Engine``, (4) writes one
+audit entry, and returns the record with that entry's id. Nothing is returned that was not
+logged: if the entry cannot be written, the call raises. The CLI is no back door: it calls the
+same operations as the local actor ``os:<login>`` (``open_local``). The CLI and the server
+routes are thin adapters over this package; nothing above it touches a store.
+
+    with open_local(settings) as local:
+        record = search(local.engine, local.store, local.actor,
+                        SearchRequest("probe.jpg", case="K-1", purpose="robbery, 3 May"))
+        print(record.as_json())
+
+Modules: ``search`` (1:N and the faces of a probe), ``verify`` (1:1), ``erase``, ``ingest``,
+``reads`` (who may see what; every read of personal data logged), ``review`` (verdicts under
+the two-person rule), ``records`` (the one search record), ``checks`` (permission, case,
+purpose), ``local`` (the application on a local home, for the CLI).
+"""
+
+from facesearch.app.checks import UPLOADED_PHOTO, case_required, check_case
+from facesearch.app.erase import EraseRequest, ErasureRecord, erase
+from facesearch.app.ingest import IngestRecord, IngestRequest, ingest
+from facesearch.app.local import Local, open_local
+from facesearch.app.reads import (
+    READS,
+    export_subject,
+    log_read,
+    may_see_search,
+    read_gallery,
+    read_search,
+    search_record,
+    visible_search,
+)
+from facesearch.app.records import GalleryFace, HitRecord, ProbeFaceRecord, SearchRecord
+from facesearch.app.review import (
+    DecideRequest,
+    PendingCandidate,
+    RecentSearch,
+    decide,
+    pending,
+    recent_searches,
+)
+from facesearch.app.search import (
+    DetectedFace,
+    SearchRequest,
+    detect,
+    record_failed_search,
+    search,
+)
+from facesearch.app.verify import VerifyRecord, VerifyRequest, record_failed_verify, verify
+
+__all__ = [
+    "READS",
+    "UPLOADED_PHOTO",
+    "DecideRequest",
+    "DetectedFace",
+    "EraseRequest",
+    "ErasureRecord",
+    "GalleryFace",
+    "HitRecord",
+    "IngestRecord",
+    "IngestRequest",
+    "Local",
+    "PendingCandidate",
+    "ProbeFaceRecord",
+    "RecentSearch",
+    "SearchRecord",
+    "SearchRequest",
+    "VerifyRecord",
+    "VerifyRequest",
+    "case_required",
+    "check_case",
+    "decide",
+    "detect",
+    "erase",
+    "export_subject",
+    "ingest",
+    "log_read",
+    "may_see_search",
+    "open_local",
+    "pending",
+    "read_gallery",
+    "read_search",
+    "recent_searches",
+    "record_failed_search",
+    "record_failed_verify",
+    "search",
+    "search_record",
+    "verify",
+    "visible_search",
+]

@@ -1,0 +1,94 @@
+"""The checks every use goes through: may this actor do it, and under which case and purpose.
+
+Case number and purpose are required of every server user, and of the local CLI actor once the
+home has user accounts. The local CLI actor (``os:<login>``) is not checked for permissions:
+whoever can run the CLI on a home can read its files anyway.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+
+from facesearch.accountability import AccountabilityStore, Actor, Permission, require
+from facesearch.accountability.audit import MAX_CASE_CHARS, MAX_PURPOSE_CHARS, clean_text
+from facesearch.engine import Engine, ImageInput
+from facesearch.errors import (
+    CaseRequiredError,
+    CatalogError,
+    ConfigError,
+    FaceSearchError,
+    InputError,
+)
+
+UPLOADED_PHOTO = "the uploaded photo"  # what messages call an upload with no usable file name
+MAX_ERROR_CHARS = 500
+
+
+def check_case(
+    case: str | None, purpose: str | None, *, required: bool
+) -> tuple[str | None, str | None]:
+    """The case number and purpose, trimmed; CaseRequiredError if required and missing,
+    InputError if unusable (too long, control characters)."""
+    case_text = clean_text(case, "the case number", MAX_CASE_CHARS, one_line=True)
+    purpose_text = clean_text(purpose, "the purpose", MAX_PURPOSE_CHARS, one_line=False)
+    if required and case_text is None:
+        missing = ("case",) if purpose_text else ("case", "purpose")
+        raise CaseRequiredError("a case number is required", missing)
+    if required and purpose_text is None:
+        raise CaseRequiredError("a stated purpose is required", ("purpose",))
+    return case_text, purpose_text
+
+
+def case_required(store: AccountabilityStore, actor: Actor) -> bool:
+    """Whether ``actor`` must name a case and a purpose: always through the server, and in
+    the CLI once the home has user accounts."""
+    return not actor.is_local or store.accounts.has_users()
+
+
+def check_use(
+    store: AccountabilityStore,
+    actor: Actor,
+    permission: Permission,
+    case: str | None,
+    purpose: str | None,
+) -> tuple[str | None, str | None]:
+    """The permission, then the case and purpose (required per ``case_required``)."""
+    allow(actor, permission)
+    return check_case(case, purpose, required=case_required(store, actor))
+
+
+def allow(actor: Actor, permission: Permission) -> None:
+    """PermissionDeniedError unless ``actor`` may (the local CLI actor always may)."""
+    if not actor.is_local:
+        require(actor, permission)
+
+
+def bytes_of(engine: Engine, image: ImageInput, name: str | None) -> tuple[bytes, str]:
+    """The bytes of an image given as bytes or a path, and what messages call it."""
+    if isinstance(image, bytes):
+        return image, name or UPLOADED_PHOTO
+    item = engine.read_input(image)
+    return item.data, name or item.source
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="microseconds")
+
+
+def entry_missing(exc: FaceSearchError, done: str) -> FaceSearchError:
+    """The error for a change made whose audit entry could not be written after it."""
+    message = (
+        f"{done}, but no audit entry records it: {exc}. Write down what was done and fix the "
+        "cause ('facesearch audit verify' names the trail's key and anchor files)"
+    )
+    kind = type(exc) if type(exc) in (ConfigError, CatalogError, InputError) else CatalogError
+    return kind(message)

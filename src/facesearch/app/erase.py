@@ -1,0 +1,235 @@
+"""Erasure, checked and logged (``erase``): faces leave the catalog, the index files and the
+server's uploaded copies, and one ``erase`` entry says what went, by whom and why.
+
+The entry holds the reason, what selected the faces (face ids, an image, a subject, or the
+sha256 of a "like" photo), and what was removed: counts, face ids, image ids and subjects; for
+a "like" photo also ``probes_deleted``: the kept probe photos showing a matching face, deleted
+in the entry's transaction (count and sha256). A reason is required whenever a case is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from facesearch.accountability import AccountabilityStore, Action, Actor, AuditEntry, Permission
+from facesearch.accountability.audit import MAX_PURPOSE_CHARS, clean_text
+from facesearch.app.checks import (
+    allow,
+    bytes_of,
+    case_required,
+    check_case,
+    entry_missing,
+    sha256,
+)
+from facesearch.engine import Engine, ForgetResult, ImageInput, PersonLike
+from facesearch.errors import FaceSearchError, InputError, NotFoundError
+from facesearch.gallery.uploads import UPLOADS, current_upload
+from facesearch.pipeline import Decodable
+from facesearch.types import ImageFaces
+
+__all__ = ["EraseRequest", "ErasureRecord", "erase"]
+
+NO_REASON = "no reason given (home without user accounts)"
+
+
+@dataclass(frozen=True)
+class EraseRequest:
+    """Exactly one of face ids, an image id, a subject, or a photo of the person (``like``,
+    which also blocklists the person for future ingests)."""
+
+    reason: str | None
+    face_ids: tuple[int, ...] | None = None
+    image_id: int | None = None
+    subject: str | None = None
+    like: ImageInput | None = None
+    max_fmr: float | None = None  # with ``like``: the match threshold as an FMR
+    case: str | None = None
+    purpose: str | None = None
+
+    def check(self) -> None:
+        chosen = [x is not None for x in (self.face_ids or None, self.image_id, self.subject)]
+        chosen.append(self.like is not None)
+        if sum(chosen) != 1:
+            raise InputError("give exactly one of: face ids, an image id, a subject, a photo")
+
+
+@dataclass(frozen=True)
+class ErasureRecord:
+    """What an erasure removed (``id``: its audit entry)."""
+
+    id: int
+    reason: str
+    face_ids: tuple[int, ...]
+    image_ids: tuple[int, ...]
+    images: tuple[str, ...]  # the sources of the images that lost faces
+    subjects: tuple[str, ...]
+    index_vectors_removed: int
+    blocklisted: bool
+    uploaded_files_deleted: int
+    probes_deleted: int | None  # with ``like``: kept probe photos of the person deleted
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id,
+            "reason": self.reason,
+            "faces_removed": len(self.face_ids),
+            "face_ids": list(self.face_ids),
+            "image_ids": list(self.image_ids),
+            "images": list(self.images),
+            "subjects": list(self.subjects),
+            "index_vectors_removed": self.index_vectors_removed,
+            "blocklisted": self.blocklisted,
+            "uploaded_files_deleted": self.uploaded_files_deleted,
+        }
+        if self.probes_deleted is not None:
+            out["probes_deleted"] = self.probes_deleted
+        return out
+
+
+def erase(
+    engine: Engine, store: AccountabilityStore, actor: Actor, request: EraseRequest
+) -> ErasureRecord:
+    """Erase faces (catalog, index files, uploaded copies) and log what went, by whom, why."""
+    allow(actor, Permission.ERASE)
+    request.check()
+    case, purpose = check_case(request.case, request.purpose, required=False)
+    why = clean_text(request.reason, "the reason", MAX_PURPOSE_CHARS, one_line=False)
+    if why is None:
+        if case_required(store, actor):
+            raise InputError("a reason is required for an erasure")
+        why = NO_REASON
+    selector: dict[str, Any]
+    like_data: bytes | None = None
+    if request.face_ids:
+        selector = {"faces": sorted({int(i) for i in request.face_ids})}
+    elif request.image_id is not None:
+        selector = {"image": int(request.image_id)}
+    elif request.subject is not None:
+        selector = {"subject": request.subject}
+    else:
+        assert request.like is not None
+        like_data, _ = bytes_of(engine, request.like, None)
+        selector = {"like_sha256": sha256(like_data), "max_fmr": request.max_fmr}
+    # Everything that can fail or take long comes before the erasure (the kept probes' scan
+    # runs the pipeline over each of them), and the trail is checked writable (key, anchor):
+    # the entry can only be written after the erasure, so that window stays short.
+    person = engine.person_like(like_data, request.max_fmr) if like_data else None
+    probes = _kept_probes_like(engine, store, person) if person else []
+    store.audit.check_writable()
+    result = engine.forget(
+        face_ids=list(request.face_ids) if request.face_ids else None,
+        image_id=request.image_id,
+        subject=request.subject,
+        like=person,
+        max_fmr=request.max_fmr,
+    )
+    image_ids = {f.image_id for f in result.faces}
+    if request.image_id:
+        image_ids.add(request.image_id)
+    deleted = _delete_uploaded_copies(engine, result)
+    face_ids = [f.id for f in result.faces]
+    subjects = sorted({f.subject for f in result.faces if f.subject})
+    payload: dict[str, Any] = {
+        "reason": why,
+        "selector": selector,
+        "counts": {"faces": len(face_ids), "images": len(image_ids), "subjects": len(subjects)},
+        "removed": {"faces": face_ids, "images": sorted(image_ids), "subjects": subjects},
+        "index_vectors_removed": result.index_vectors_removed,
+        "blocklisted": result.blocklisted,
+        "uploaded_files_deleted": deleted,
+    }
+    if like_data is not None:
+        payload["probes_deleted"] = {"count": len(probes), "sha256": probes}
+
+    def log() -> AuditEntry:
+        return store.audit.append(
+            actor=actor.name, action=Action.ERASE, case=case, purpose=purpose, payload=payload
+        )
+
+    try:
+        # the kept probes' bytes go in the same transaction as the entry that records them
+        entry = store.probes.erase(probes, then=log) if probes else log()
+    except FaceSearchError as exc:
+        ids = ", ".join(str(i) for i in face_ids[:20])
+        more = " ..." if len(face_ids) > 20 else ""
+        kept = f"; the {len(probes)} kept probe images like it were NOT deleted" if probes else ""
+        raise entry_missing(
+            exc, f"erased {len(face_ids)} faces (ids {ids}{more}) and {len(image_ids)} images{kept}"
+        ) from exc
+    return ErasureRecord(
+        id=entry.seq,
+        reason=why,
+        face_ids=tuple(face_ids),
+        image_ids=tuple(sorted(image_ids)),
+        images=tuple(sorted({f.source for f in result.faces})),
+        subjects=tuple(subjects),
+        index_vectors_removed=result.index_vectors_removed,
+        blocklisted=result.blocklisted,
+        uploaded_files_deleted=deleted,
+        probes_deleted=len(probes) if like_data is not None else None,
+    )
+
+
+def _kept_probes_like(engine: Engine, store: AccountabilityStore, person: PersonLike) -> list[str]:
+    """The sha256 of every kept probe image with a face of ``person``, at the threshold
+    ``forget --like`` erases gallery faces with."""
+    digests = store.probes.kept()
+
+    def probes() -> Iterator[Decodable]:  # read as the pipeline pulls them (bounded memory)
+        for digest in digests:
+            try:
+                data = store.probes.get(digest)
+            except NotFoundError:  # its time ran out meanwhile: an empty image, skipped
+                data = b""
+            yield Decodable(f"kept probe {digest[:12]}", data)
+
+    found = []
+    for digest, faces in zip(digests, engine.pipeline.run(probes()), strict=True):
+        if isinstance(faces, ImageFaces) and any(
+            f.embedding is not None and float(f.embedding @ person.embedding) >= person.threshold
+            for f in faces.faces
+        ):
+            found.append(digest)
+    return found
+
+
+def _delete_uploaded_copies(engine: Engine, result: ForgetResult) -> int:
+    """Delete the server's uploaded copy of each image that has no face left in the catalog.
+    Only files under ``HOME/uploads/`` are touched: other sources belong to the operator."""
+    root = (engine.settings.home / UPLOADS).resolve()
+    deleted = 0
+    seen: set[int] = set()
+    for face in result.faces:
+        if face.image_id in seen:
+            continue
+        seen.add(face.image_id)
+        # at its stored path, or under the home as it is now if the home was moved since
+        path = current_upload(face.source, engine.settings.home)
+        if path is None:
+            continue
+        try:
+            left = engine.catalog.faces_of_image(face.image_id)
+        except NotFoundError:  # the image record is gone too
+            left = []
+        if not left:
+            path.unlink(missing_ok=True)
+            deleted += 1
+            _remove_empty_folders(path.parent, root)
+    return deleted
+
+
+def _remove_empty_folders(folder: Path, root: Path) -> None:
+    """Remove ``folder`` and its parents while they are empty, up to (not including) root."""
+    try:
+        current = folder.resolve()
+    except OSError:
+        return
+    while current != root and current.is_relative_to(root):
+        try:
+            current.rmdir()  # only ever succeeds on an empty folder
+        except OSError:
+            return
+        current = current.parent

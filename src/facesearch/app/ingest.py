@@ -1,0 +1,85 @@
+"""Ingest, checked and logged (``ingest``): one ``ingest`` entry per run with the collection,
+the paths given (the first 100), the catalog's run id and the counts. The trail is checked
+writable before anything is added: an ingest must not happen unlogged."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from facesearch.accountability import AccountabilityStore, Action, Actor, Permission
+from facesearch.app.checks import allow, check_case, entry_missing
+from facesearch.engine import Engine
+from facesearch.errors import FaceSearchError
+from facesearch.gallery.ingest import IngestSummary, ProgressFn
+
+__all__ = ["IngestRecord", "IngestRequest", "ingest"]
+
+MAX_LOGGED_PATHS = 100
+
+
+@dataclass(frozen=True)
+class IngestRequest:
+    """Add every face of the images under ``paths`` (files, folders, archives, lists)."""
+
+    paths: tuple[str | Path, ...]
+    collection: str = "default"
+    label_from_dir: bool = False
+    case: str | None = None
+    purpose: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)  # more to log (the server's job id)
+
+
+@dataclass(frozen=True)
+class IngestRecord:
+    id: int  # the audit entry
+    summary: IngestSummary
+
+    def as_json(self) -> dict[str, Any]:
+        return {"id": self.id, **self.summary.as_dict()}
+
+
+def ingest(
+    engine: Engine,
+    store: AccountabilityStore,
+    actor: Actor,
+    request: IngestRequest,
+    progress: ProgressFn | None = None,
+) -> IngestRecord:
+    """Add the faces of the images under the request's paths and log the run."""
+    allow(actor, Permission.INGEST)
+    case, purpose = check_case(request.case, request.purpose, required=False)
+    store.audit.check_writable()  # an ingest must not happen unlogged: key and anchor first
+    summary = engine.ingest(
+        list(request.paths),
+        collection=request.collection,
+        label_from_dir=request.label_from_dir,
+        progress=progress,
+    )
+    payload: dict[str, Any] = {
+        "collection": request.collection,
+        "paths": [str(p) for p in request.paths[:MAX_LOGGED_PATHS]],
+        "paths_total": len(request.paths),
+        "label_from_dir": request.label_from_dir,
+        "run_id": summary.run_id,
+        "images_seen": summary.images_seen,
+        "images_added": summary.images_added,
+        "duplicates": summary.duplicates,
+        "faces_added": summary.faces_added,
+        "faces_blocked": summary.faces_blocked,
+        "failed": len(summary.failed),
+        **request.extra,
+    }
+    try:
+        entry = store.audit.append(
+            actor=actor.name, action=Action.INGEST, case=case, purpose=purpose, payload=payload
+        )
+    except FaceSearchError as exc:
+        raise entry_missing(
+            exc,
+            f"added {summary.faces_added} faces from {summary.images_added} images to the "
+            f"collection {request.collection!r} (ingest run {summary.run_id})",
+        ) from exc
+    return IngestRecord(entry.seq, summary)

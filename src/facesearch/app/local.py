@@ -1,0 +1,50 @@
+"""The application opened on a local home, as the CLI uses it: an engine, the home's
+accountability store and the local actor (``os:<login>``).
+
+    with open_local(settings) as local:
+        record = search(local.engine, local.store, local.actor, SearchRequest("probe.jpg"))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from facesearch.accountability import AccountabilityStore, Actor, local_actor
+from facesearch.engine import Engine
+from facesearch.pipeline import FacePipeline
+from facesearch.settings import Settings
+
+__all__ = ["Local", "PipelineFactory", "open_local"]
+
+PipelineFactory = Callable[[Settings], FacePipeline]
+
+
+@dataclass(frozen=True)
+class Local:
+    engine: Engine
+    store: AccountabilityStore
+    actor: Actor
+
+    @property
+    def settings(self) -> Settings:
+        return self.engine.settings
+
+
+@contextmanager
+def open_local(
+    settings: Settings,
+    *,
+    pipelines: PipelineFactory = FacePipeline,
+    gallery: bool = True,
+    actor: Actor | None = None,
+) -> Iterator[Local]:
+    """The engine (with the gallery unless ``gallery`` is False: a 1:1 comparison needs
+    none), the store of the home with the settings' account policy, and the local actor."""
+    engine = Engine(settings, open_catalog=gallery, pipeline=pipelines(settings))
+    try:
+        with AccountabilityStore.from_settings(settings) as store:
+            yield Local(engine, store, actor or local_actor())
+    finally:
+        engine.close()

@@ -1,0 +1,229 @@
+"""Reads of personal data: who may see what, and one ``read`` entry per read.
+
+Who may see a search, its candidates and its probe: its author; admins and auditors (and the
+local CLI actor); whoever recorded a verdict on one of its candidates; and, while a candidate
+waits for a second person's verdict (two-person rule), every other person who may decide.
+Anyone else gets the same NotFoundError as for a search that does not exist (no existence
+oracle).
+
+A read through a search (its record or page, a candidate) is logged under the search's case
+and names the candidate face ids it shows; the images such a view shows (probe, probe crops,
+candidates' crops and files reached with ``search=``) are part of that read and not logged
+again. Any other read (a face, an image, a subject) is logged under the case the reader gave,
+or none. A subject export (embeddings included) needs a case and purpose like a search.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from facesearch.accountability import (
+    AccountabilityStore,
+    Action,
+    Actor,
+    AuditEntry,
+    Permission,
+    Role,
+    can,
+)
+from facesearch.app.checks import allow, check_case, check_use
+from facesearch.app.records import SearchRecord
+from facesearch.core.calibration import CalibrationTable
+from facesearch.engine import Engine
+from facesearch.errors import InputError, NotFoundError
+from facesearch.gallery.catalog import Catalog
+
+__all__ = [
+    "GALLERY_READS",
+    "READS",
+    "SEARCH_READS",
+    "export_subject",
+    "log_read",
+    "may_see_search",
+    "probe_of",
+    "read_gallery",
+    "read_search",
+    "search_record",
+    "visible_search",
+]
+
+T = TypeVar("T")
+
+# What a ``read`` entry's payload names as "what": the search routes' reads, then the gallery's.
+SEARCH_READS = frozenset(
+    {"search", "search_page", "candidate", "candidate_page", "probe", "probe_crop"}
+)
+GALLERY_READS = frozenset({"face", "face_crop", "image", "image_file", "subject", "subject_export"})
+READS = SEARCH_READS | GALLERY_READS
+
+
+def may_see_search(store: AccountabilityStore, actor: Actor, entry: AuditEntry) -> bool:
+    """Whether ``actor`` may see this search, its candidates and its probe."""
+    if actor.is_local or actor.role in (Role.ADMIN, Role.AUDITOR) or entry.actor == actor.name:
+        return True
+    may_decide = can(actor.role, Permission.DECIDE)
+    for state in store.decisions.states(entry.seq):
+        if any(r.actor == actor.name for r in state.history):
+            return True
+        if may_decide and state.awaits_second_person(actor.name):
+            return True
+    return False
+
+
+def visible_search(store: AccountabilityStore, actor: Actor, seq: int) -> AuditEntry:
+    """The audit entry of search ``seq``; NotFoundError, the same as for a search that does
+    not exist, when ``actor`` may not see it."""
+    try:
+        entry: AuditEntry | None = store.audit.get(seq)
+    except NotFoundError:
+        entry = None
+    if entry is None or entry.action != Action.SEARCH.value:
+        raise NotFoundError(f"no search {seq}")
+    if not may_see_search(store, actor, entry):
+        raise NotFoundError(f"no search {seq}")
+    return entry
+
+
+def search_record(catalog: Catalog, table: CalibrationTable, entry: AuditEntry) -> SearchRecord:
+    """A logged search with the gallery as it is now (candidates erased since: erased)."""
+    if entry.action != Action.SEARCH.value:
+        raise NotFoundError(f"no search {entry.seq}")
+    ids = SearchRecord.candidate_ids(entry.payload)
+    held = {r.id: r for r in catalog.faces(ids)}
+    return SearchRecord.from_entry(
+        entry.seq, entry.actor, entry.case, entry.purpose, entry.payload, held, table
+    )
+
+
+def log_read(
+    store: AccountabilityStore,
+    actor: Actor,
+    what: str,
+    *,
+    search: AuditEntry | None = None,
+    case: str | None = None,
+    purpose: str | None = None,
+    **ids: Any,
+) -> AuditEntry:
+    """Log one read of personal data: ``what`` (one of READS) and the ids read, under the
+    case of ``search`` when it went through one. Call it after the read succeeded and before
+    its data is handed out."""
+    if what not in READS:
+        raise InputError(f"unknown kind of read {what!r}")
+    if what in GALLERY_READS:
+        allow(actor, Permission.READ_GALLERY)
+    payload: dict[str, Any] = {"what": what}
+    if search is not None:
+        case = search.case
+        payload["search"] = search.seq
+    case, purpose = check_case(case, purpose, required=False)
+    payload.update(ids)
+    return store.audit.append(
+        actor=actor.name, action=Action.READ, case=case, purpose=purpose, payload=payload
+    )
+
+
+def read_search(
+    store: AccountabilityStore,
+    catalog: Catalog,
+    table: CalibrationTable,
+    actor: Actor,
+    seq: int,
+    *,
+    what: str = "search",
+    face: int | None = None,
+) -> SearchRecord:
+    """A search ``actor`` may see, logged as one read naming the candidate face ids shown
+    (those of probe face ``face`` alone when given)."""
+    entry = visible_search(store, actor, seq)
+    record = search_record(catalog, table, entry)
+    shown = [f for f in record.faces if face is None or f.face == face] or list(record.faces)
+    face_ids = [h.face_id for f in shown for h in f.hits]
+    log_read(store, actor, what, search=entry, face_ids=face_ids)
+    return record
+
+
+def probe_of(store: AccountabilityStore, actor: Actor, seq: int) -> tuple[bytes, AuditEntry]:
+    """The kept probe photo of a search ``actor`` may see (part of the read of the search:
+    not logged again); NotFoundError once its retention period is over."""
+    entry = visible_search(store, actor, seq)
+    sha = str(entry.payload.get("probe_sha256") or "")
+    try:
+        data = store.probes.get(sha) if sha else b""
+    except NotFoundError:
+        data = b""
+    if not data:
+        raise NotFoundError("the probe image is no longer kept (retention period over)")
+    return data, entry
+
+
+def probe_kept(store: AccountabilityStore, sha: str | None) -> bool:
+    """Whether the probe photo ``sha`` is still kept."""
+    if not sha:
+        return False
+    try:
+        return store.probes.expires(sha) > datetime.now(UTC)
+    except NotFoundError:
+        return False
+
+
+def read_gallery(
+    store: AccountabilityStore,
+    catalog: Catalog,
+    actor: Actor,
+    what: str,
+    make: Callable[[Catalog], T],
+    *,
+    case: str | None = None,
+    search: int | None = None,
+    **ids: Any,
+) -> T:
+    """``make(catalog)``: a read of ``what`` (face, face_crop, image, image_file, subject)
+    with ``ids``, logged under ``case``. With ``search``: a candidate's crop or file reached
+    from that search's view (the actor must be able to see the search, and the face or image
+    must be one of its candidates; NotFoundError otherwise), part of the read of that search:
+    not logged again."""
+    check_case(case, None, required=False)
+    if search is None:
+        allow(actor, Permission.READ_GALLERY)  # auditors reach candidates via a search
+        out = make(catalog)
+        log_read(store, actor, what, case=case, **ids)
+        return out
+    entry = visible_search(store, actor, search)
+    listed = SearchRecord.candidate_ids(entry.payload)
+    if "face_id" in ids and ids["face_id"] not in listed:
+        raise NotFoundError(f"face {ids['face_id']} is not a candidate of search {search}")
+    if "image_id" in ids and ids["image_id"] not in {r.image_id for r in catalog.faces(listed)}:
+        raise NotFoundError(f"image {ids['image_id']} holds no candidate of search {search}")
+    if not {"face_id", "image_id"} & ids.keys():
+        raise NotFoundError(f"a {what} is not a candidate of search {search}")
+    return make(catalog)
+
+
+def export_subject(
+    engine: Engine,
+    store: AccountabilityStore,
+    actor: Actor,
+    subject: str,
+    *,
+    case: str | None,
+    purpose: str | None,
+) -> tuple[dict[str, Any], AuditEntry]:
+    """Everything held about a subject, embeddings included (a subject-access export),
+    logged as a read. Case number and purpose follow the rule of a search."""
+    case, purpose = check_use(store, actor, Permission.READ_GALLERY, case, purpose)
+    data = engine.export_subject(subject)
+    entry = log_read(
+        store,
+        actor,
+        "subject_export",
+        case=case,
+        purpose=purpose,
+        subject=subject,
+        face_ids=[f["id"] for f in data.get("faces", [])],
+        image_ids=[i["id"] for i in data.get("images", [])],
+        embeddings=True,
+    )
+    return data, entry

@@ -1,0 +1,156 @@
+"""Review of candidates under the two-person rule: verdicts (``decide``), the candidates
+waiting for a second person (``pending``), and a user's recent searches.
+
+A candidate is confirmed only when two different people have marked it a possible match; the
+decisions themselves are kept by ``accountability.decisions``, which logs each one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from facesearch.accountability import (
+    AccountabilityStore,
+    Action,
+    Actor,
+    CandidateState,
+    CandidateStatus,
+    Permission,
+    Verdict,
+)
+from facesearch.app.checks import allow
+from facesearch.app.reads import visible_search
+from facesearch.app.records import SearchRecord
+from facesearch.errors import ErasedError, InputError
+from facesearch.gallery.catalog import Catalog
+
+__all__ = [
+    "PENDING_DAYS",
+    "RECENT_DAYS",
+    "DecideRequest",
+    "PendingCandidate",
+    "RecentSearch",
+    "decide",
+    "pending",
+    "recent_searches",
+]
+
+PENDING_DAYS = 90  # candidates awaiting a second person are looked for this far back
+RECENT_DAYS = 30  # "your recent searches" looks this far back
+
+
+@dataclass(frozen=True)
+class DecideRequest:
+    search_id: int
+    face_id: int
+    verdict: str  # possible_match or rejected
+    note: str = ""
+
+    def chosen(self) -> Verdict:
+        try:
+            return Verdict(self.verdict)
+        except ValueError as exc:
+            raise InputError("verdict must be possible_match or rejected") from exc
+
+
+def decide(
+    catalog: Catalog, store: AccountabilityStore, actor: Actor, request: DecideRequest
+) -> CandidateState:
+    """Record ``actor``'s verdict on a candidate of a search they may see (logged).
+    ErasedError for a candidate face erased since: nothing can be confirmed about a face the
+    gallery no longer holds."""
+    verdict = request.chosen()
+    entry = visible_search(store, actor, request.search_id)
+    listed = request.face_id in SearchRecord.candidate_ids(entry.payload)
+    if listed and not catalog.faces([request.face_id]):
+        raise ErasedError(
+            f"face {request.face_id} has been erased; no verdict can be recorded on it"
+        )
+    return store.decisions.decide(
+        actor, request.search_id, request.face_id, verdict, request.note or ""
+    )
+
+
+@dataclass(frozen=True)
+class PendingCandidate:
+    """A candidate marked a possible match by someone else, waiting for a second person."""
+
+    search_id: int
+    face_id: int | str
+    case: str | None
+    marked_by: tuple[str, ...]
+    time: datetime
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "search_id": self.search_id,
+            "face_id": self.face_id,
+            "case": self.case,
+            "marked_by": list(self.marked_by),
+            "time": self.time.isoformat(),
+        }
+
+
+def pending(store: AccountabilityStore, actor: Actor) -> list[PendingCandidate]:
+    """Candidates marked possible match by someone else in the last PENDING_DAYS, which
+    ``actor`` may confirm as the second person."""
+    allow(actor, Permission.DECIDE)
+    since = datetime.now(UTC) - timedelta(days=PENDING_DAYS)
+    entries = store.audit.entries(action=Action.DECISION, since=since, limit=None)
+    seen: set[tuple[int, int | str]] = set()
+    out = []
+    for e in reversed(entries):
+        face_id = e.payload.get("face_id")
+        if not isinstance(face_id, int | str):
+            continue
+        key: tuple[int, int | str] = (int(e.payload.get("search_seq", 0)), face_id)
+        if key in seen or e.payload.get("status_after") != "possible_match":
+            continue
+        seen.add(key)
+        state = store.decisions.state(*key)
+        if state.status is CandidateStatus.POSSIBLE_MATCH and state.awaits_second_person(
+            actor.name
+        ):
+            out.append(PendingCandidate(key[0], key[1], e.case, state.verified_by, e.time))
+    return out
+
+
+@dataclass(frozen=True)
+class RecentSearch:
+    id: int
+    time: datetime
+    case: str | None
+    purpose: str | None
+    candidates: int
+    outcome: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "time": self.time.isoformat(timespec="seconds"),
+            "case": self.case,
+            "purpose": self.purpose,
+            "candidates": self.candidates,
+            "outcome": self.outcome,
+        }
+
+
+def recent_searches(
+    store: AccountabilityStore, actor: Actor, limit: int = 10
+) -> list[RecentSearch]:
+    """``actor``'s own searches of the last RECENT_DAYS, newest first."""
+    since = datetime.now(UTC) - timedelta(days=RECENT_DAYS)
+    entries = store.audit.entries(actor=actor.name, action=Action.SEARCH, since=since, limit=None)
+    return [
+        RecentSearch(
+            e.seq,
+            e.time,
+            e.case,
+            e.purpose,
+            len(e.payload.get("candidates", [])),
+            str(e.payload.get("outcome", "ok")),
+        )
+        for e in entries[-limit:][::-1]
+    ]

@@ -1,0 +1,200 @@
+"""1:N search, checked and logged: ``search`` and the faces of a probe before it (``detect``).
+
+Every attempt is logged. A search that ran is one ``search`` entry whose payload is its
+``SearchRecord`` (outcome ``ok``); one that failed (no face, a refused poor probe, an
+unreadable file ...) is an entry of the same shape with ``outcome`` = the error's code, the
+message in ``error`` and no candidates, and its probe is named by sha256 but not kept. The
+probe of a search that ran is kept (``ProbeStore``) for ``probe_retention_days``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from facesearch.accountability import AccountabilityStore, Action, Actor, Permission
+from facesearch.app.checks import (
+    MAX_ERROR_CHARS,
+    UPLOADED_PHOTO,
+    allow,
+    bytes_of,
+    check_case,
+    check_use,
+    iso,
+    now,
+    sha256,
+)
+from facesearch.app.records import SearchRecord
+from facesearch.engine import Engine, ImageInput
+from facesearch.errors import FaceSearchError
+from facesearch.pipeline import Decodable, FacePipeline
+from facesearch.results import probe_problems
+from facesearch.settings import Settings
+from facesearch.types import ImageFaces
+
+__all__ = ["DetectedFace", "SearchRequest", "detect", "record_failed_search", "search"]
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """A 1:N search: the probe photo (a path, bytes or an RGB array), why, and how."""
+
+    probe: ImageInput
+    case: str | None = None
+    purpose: str | None = None
+    name: str | None = None  # what messages call the probe (default: its path)
+    collections: tuple[str, ...] | None = None  # default: every collection
+    top: int | None = None  # default: the search_top setting
+    max_fmr: float | None = None
+    threshold: float | None = None
+    face: int | None = None  # only this face of the probe
+    allow_poor: bool = False
+
+    def parameters(self, model_id: str) -> dict[str, Any]:
+        """The parameters as logged (an attempt's, before the search filled in defaults)."""
+        return {
+            "top": self.top,
+            "threshold": self.threshold,
+            "max_fmr": self.max_fmr,
+            "face": self.face,
+            "allow_poor": self.allow_poor,
+            "collections": list(self.collections) if self.collections else None,
+            "model_id": model_id,
+        }
+
+
+def search(
+    engine: Engine,
+    store: AccountabilityStore,
+    actor: Actor,
+    request: SearchRequest,
+    *,
+    analysed: ImageFaces | None = None,
+) -> SearchRecord:
+    """Search the probe in the gallery and log it; the record returned carries its audit
+    entry's id. ``analysed``: the probe's faces, already detected and embedded by a pipeline
+    with the engine's models (the server analyses in parallel, off the engine's thread)."""
+    case, purpose = check_use(store, actor, Permission.SEARCH, request.case, request.purpose)
+    started = now()
+    data: bytes | None = None
+    try:
+        data, source = bytes_of(engine, request.probe, request.name)
+        result = engine.search(
+            data,
+            name=source,
+            collections=request.collections,
+            top=request.top,
+            max_fmr=request.max_fmr,
+            threshold=request.threshold,
+            face=request.face,
+            allow_poor=request.allow_poor,
+            analysed=analysed,
+        )
+    except FaceSearchError as exc:
+        record_failed_search(
+            store,
+            actor,
+            request,
+            error=exc,
+            data=data,
+            started=started,
+            model_id=engine.pipeline.model_id,
+        )
+        raise
+    digest = store.probes.keep(data, retention_days=engine.settings.probe.retention_days)
+    parameters = {
+        **request.parameters(engine.pipeline.model_id),
+        "top": result.top,
+        "threshold": result.threshold,
+    }
+    parameters.pop("collections")
+    record = SearchRecord.from_result(
+        result,
+        collections={c: engine.indexes.size([c]) for c in result.collections},
+        parameters=parameters,
+        probe_sha256=digest,
+    )
+    payload = record.payload()
+    payload["ended"] = iso(now())
+    entry = store.audit.append(
+        actor=actor.name, action=Action.SEARCH, case=case, purpose=purpose, payload=payload
+    )
+    return replace(
+        record, id=entry.seq, actor=entry.actor, case=case, purpose=purpose, ended=payload["ended"]
+    )
+
+
+def record_failed_search(
+    store: AccountabilityStore,
+    actor: Actor,
+    request: SearchRequest,
+    *,
+    error: FaceSearchError,
+    data: bytes | None = None,
+    started: datetime | None = None,
+    model_id: str | None = None,
+) -> int:
+    """Log a search attempt that failed; returns its entry's seq. The entry has the shape of
+    a search's with no candidates; the probe is named by its sha256 when its bytes were read,
+    but not kept. ``search`` calls this itself; the server calls it for an upload refused
+    before the search could start (not an image, too many pixels, undecodable)."""
+    case, purpose = check_case(request.case, request.purpose, required=False)
+    moment = now()
+    payload: dict[str, Any] = {
+        "outcome": error.code,
+        "error": str(error)[:MAX_ERROR_CHARS],
+        "started": iso(started or moment),
+        "ended": iso(moment),
+        "probe": request.name or UPLOADED_PHOTO,
+        "probe_sha256": sha256(data) if data else None,
+        "collections": [],
+        "parameters": request.parameters(model_id or ""),
+        "candidates": [],
+        "probe_faces": [],
+    }
+    entry = store.audit.append(
+        actor=actor.name, action=Action.SEARCH, case=case, purpose=purpose, payload=payload
+    )
+    return entry.seq
+
+
+@dataclass(frozen=True)
+class DetectedFace:
+    """A face of a probe before searching: where, how good, and why it would be refused."""
+
+    face: int
+    bbox: list[float]
+    quality: Mapping[str, float]
+    problems: tuple[str, ...]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "face": self.face,
+            "bbox": self.bbox,
+            "quality": dict(self.quality),
+            "problems": list(self.problems),
+        }
+
+
+def detect(
+    pipeline: FacePipeline,
+    settings: Settings,
+    actor: Actor,
+    image: bytes,
+    name: str | None = None,
+) -> tuple[ImageFaces, tuple[DetectedFace, ...]]:
+    """Every face of a probe image (no embedding), to choose one before searching. Checked
+    but not logged: it reads no gallery data."""
+    allow(actor, Permission.SEARCH)
+    faces = pipeline.analyse_one(Decodable(name or UPLOADED_PHOTO, image), embed=False)
+    return faces, tuple(
+        DetectedFace(
+            f.index,
+            f.bbox.as_list(),
+            f.quality.as_dict(),
+            tuple(probe_problems(f.quality, settings)),
+        )
+        for f in faces.faces
+    )

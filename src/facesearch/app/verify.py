@@ -1,0 +1,164 @@
+"""1:1 comparison of two photos, checked and logged (``verify``).
+
+A ``verify`` entry holds the start and end time, both photos' sha256 (the photos are kept like
+a search probe), the boxes of the faces compared, similarity, threshold, false match rate and
+the decision. A failed attempt is logged with ``outcome`` = the error's code; its photos are
+named by sha256 but not kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from facesearch.accountability import AccountabilityStore, Action, Actor, Permission
+from facesearch.app.checks import (
+    MAX_ERROR_CHARS,
+    bytes_of,
+    check_case,
+    check_use,
+    iso,
+    now,
+    sha256,
+)
+from facesearch.app.records import OUTCOME_OK
+from facesearch.core.matching import Verification
+from facesearch.engine import Engine, ImageInput
+from facesearch.errors import FaceSearchError
+from facesearch.types import Quality
+
+__all__ = ["VerifyRecord", "VerifyRequest", "record_failed_verify", "verify"]
+
+
+@dataclass(frozen=True)
+class VerifyRequest:
+    """Are the main faces of two photos (paths, bytes or RGB arrays) the same person?"""
+
+    a: ImageInput
+    b: ImageInput
+    case: str | None = None
+    purpose: str | None = None
+    names: tuple[str | None, str | None] = (None, None)  # what messages call the photos
+    threshold: float | None = None
+    max_fmr: float | None = None
+
+    def parameters(self, model_id: str) -> dict[str, Any]:
+        return {"threshold": self.threshold, "max_fmr": self.max_fmr, "model_id": model_id}
+
+
+@dataclass(frozen=True)
+class VerifyRecord:
+    """A 1:1 comparison as run and logged (``id``: its audit entry)."""
+
+    id: int
+    case: str | None
+    purpose: str | None
+    names: tuple[str, str]
+    verification: Verification
+    boxes: tuple[list[float], list[float]]
+    qualities: tuple[Quality, Quality]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "a": self.names[0],
+            "b": self.names[1],
+            **self.verification.as_dict(),
+            "faces": [
+                {"bbox": box, "quality": q.as_dict()}
+                for box, q in zip(self.boxes, self.qualities, strict=True)
+            ],
+            "case": self.case,
+            "purpose": self.purpose,
+        }
+
+
+def verify(
+    engine: Engine, store: AccountabilityStore, actor: Actor, request: VerifyRequest
+) -> VerifyRecord:
+    """Compare the main faces of two photos and log it."""
+    case, purpose = check_use(store, actor, Permission.VERIFY, request.case, request.purpose)
+    started = now()
+    read: list[bytes] = []
+    try:
+        data_a, name_a = bytes_of(engine, request.a, request.names[0])
+        read.append(data_a)
+        data_b, name_b = bytes_of(engine, request.b, request.names[1])
+        read.append(data_b)
+        result = engine.verify(
+            data_a,
+            data_b,
+            threshold=request.threshold,
+            max_fmr=request.max_fmr,
+            names=(name_a, name_b),
+        )
+    except FaceSearchError as exc:  # every attempt is logged with its outcome
+        record_failed_verify(
+            store,
+            actor,
+            request,
+            error=exc,
+            data=read,
+            started=started,
+            model_id=engine.pipeline.model_id,
+        )
+        raise
+    keep = engine.settings.probe.retention_days
+    digests = [store.probes.keep(d, retention_days=keep) for d in (data_a, data_b)]
+    v = result.verification
+    boxes = (result.face_a.bbox.as_list(), result.face_b.bbox.as_list())
+    payload = {
+        "outcome": OUTCOME_OK,
+        "started": iso(started),
+        "ended": iso(now()),
+        "probe_sha256": digests,
+        "faces": list(boxes),
+        "similarity": round(v.similarity, 6),
+        "threshold": round(v.threshold, 6),
+        "fmr": v.fmr,
+        "same_person": v.same,
+        "parameters": request.parameters(engine.pipeline.model_id),
+    }
+    entry = store.audit.append(
+        actor=actor.name, action=Action.VERIFY, case=case, purpose=purpose, payload=payload
+    )
+    return VerifyRecord(
+        id=entry.seq,
+        case=case,
+        purpose=purpose,
+        names=(name_a, name_b),
+        verification=v,
+        boxes=boxes,
+        qualities=(result.face_a.quality, result.face_b.quality),
+    )
+
+
+def record_failed_verify(
+    store: AccountabilityStore,
+    actor: Actor,
+    request: VerifyRequest,
+    *,
+    error: FaceSearchError,
+    data: Sequence[bytes] = (),
+    started: datetime | None = None,
+    model_id: str | None = None,
+) -> int:
+    """Log a 1:1 comparison that failed; the photos read are named by their sha256 but not
+    kept. ``verify`` calls this itself; the server calls it for an upload refused before the
+    comparison could start."""
+    case, purpose = check_case(request.case, request.purpose, required=False)
+    moment = now()
+    payload: dict[str, Any] = {
+        "outcome": error.code,
+        "error": str(error)[:MAX_ERROR_CHARS],
+        "started": iso(started or moment),
+        "ended": iso(moment),
+        "parameters": request.parameters(model_id or ""),
+        "probe_sha256": [sha256(d) for d in data],
+    }
+    entry = store.audit.append(
+        actor=actor.name, action=Action.VERIFY, case=case, purpose=purpose, payload=payload
+    )
+    return entry.seq
