@@ -1,13 +1,21 @@
-"""Shared fixtures. Real models, real LFW photos; edge-case images are made from LFW here."""
+"""Shared fixtures. Real models, real LFW photos; edge-case images are made from LFW here.
+
+The ``fake_*`` fixtures run the real application, CLI and server on the fake pipeline of
+``tests/fakes.py`` (synthetic people, no model weights, no LFW)."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
+from tests.fakes import FakePipeline, gallery_photos, install_fakes
+from tests.homes import Home, copy_anchor, live_server, make_home
 
+from facesearch.pipeline import FacePipeline
 from facesearch.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -76,3 +84,108 @@ def pipeline(settings: Settings) -> Iterator[object]:
     p = FacePipeline(settings)
     yield p
     p.close()
+
+
+# --- the fake pipeline (tests/fakes.py) -------------------------------------------------------
+
+
+def _fake_settings(home: Path, cache: Path) -> Settings:
+    return Settings.from_env(env={}, cache_dir=cache, home=home, lfw_dir=Path("/nonexistent"))
+
+
+@pytest.fixture(scope="session")
+def fake_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakePipeline]:
+    """One pipeline on the fake detector and embedder, for the whole session."""
+    base = tmp_path_factory.mktemp("fake-pipeline")
+    p = FakePipeline(_fake_settings(base / "home", base / "cache"))
+    yield p
+    p.close()
+
+
+@pytest.fixture
+def fake_settings(tmp_path: Path) -> Settings:
+    """Settings for an empty home under ``tmp_path``."""
+    return _fake_settings(tmp_path / "home", tmp_path / "cache")
+
+
+@pytest.fixture(scope="session")
+def fake_photos(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The gallery's photos: ``person_N/shot_M.png`` (fakes.PEOPLE x fakes.GALLERY_SHOTS)."""
+    folder = tmp_path_factory.mktemp("fake-photos")
+    gallery_photos(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def fake_gallery_template(
+    fake_pipeline: FakePipeline, fake_photos: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """A home with the fake gallery ingested through the application layer by the local
+    actor: collection "default", one subject per person (its folder's name); no users."""
+    from facesearch.accountability import AccountabilityStore, local_actor
+    from facesearch.app.usage import audited_ingest
+    from facesearch.engine import Engine
+
+    home = tmp_path_factory.mktemp("fake-gallery") / "home"
+    settings = fake_pipeline.settings.replace(home=home)
+    paths = sorted(fake_photos.rglob("*.png"))
+    engine = Engine(settings, pipeline=fake_pipeline)  # not closed: that closes the pipeline
+    try:
+        with AccountabilityStore.open(home) as store:
+            summary, _ = audited_ingest(
+                engine, store, local_actor("tester"), paths, label_from_dir=True
+            )
+    finally:
+        engine.catalog.close()
+    assert summary.images_added == summary.faces_added == len(paths), summary
+    return home
+
+
+@pytest.fixture(scope="session")
+def fake_homes(
+    fake_gallery_template: Path,
+    fake_pipeline: FakePipeline,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Callable[..., Home]:
+    """make(name, users=True, **setting_overrides) -> Home: a fresh copy of the fake gallery,
+    with the users of tests/homes.USERS (ghost disabled) and a token each unless users=False
+    (a home without accounts: the CLI then needs no case)."""
+
+    def make(name: str, *, users: bool = True, **overrides: object) -> Home:
+        dest = tmp_path_factory.mktemp(name) / "home"
+        if users:
+            return make_home(fake_gallery_template, dest, fake_pipeline.settings, **overrides)
+        shutil.copytree(fake_gallery_template, dest)
+        copy_anchor(fake_gallery_template, dest)
+        return Home(fake_pipeline.settings.replace(home=dest, **overrides))
+
+    return make
+
+
+@pytest.fixture
+def fake_gallery(fake_homes: Callable[..., Home]) -> Home:
+    """A fresh copy of the fake gallery with users of every role and a token each."""
+    return fake_homes("fake-gallery")
+
+
+@pytest.fixture(scope="session")
+def fake_server() -> Callable[[Settings], AbstractContextManager[str]]:
+    """fake_server(settings): the real server (uvicorn, 127.0.0.1) on the fake pipeline, as
+    a context manager that yields its URL."""
+
+    def serve(settings: Settings) -> AbstractContextManager[str]:
+        return live_server(settings, pipelines=FakePipeline)
+
+    return serve
+
+
+@pytest.fixture
+def fake_models(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every FacePipeline made during the test (the CLI's, an Engine's) runs on the fakes."""
+    real_init = FacePipeline.__init__
+
+    def init(self: FacePipeline, *args: object, **kwargs: object) -> None:
+        real_init(self, *args, **kwargs)  # type: ignore[arg-type]
+        install_fakes(self)
+
+    monkeypatch.setattr(FacePipeline, "__init__", init)

@@ -6,17 +6,10 @@ once per session into a template home; each test module that changes things gets
 
 from __future__ import annotations
 
-import shutil
-import socket
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import pytest
+from tests.homes import Home, live_server, make_home
 
 from facesearch.settings import Settings
 
@@ -31,14 +24,6 @@ PEOPLE = [
     "Jean_Chretien",
 ]
 PER_PERSON = 5
-PASSWORD = "correct-horse-battery"
-USERS = {
-    "admin1": "admin",
-    "inv1": "investigator",
-    "inv2": "investigator",
-    "aud1": "auditor",
-    "ghost": "investigator",
-}
 
 
 def photo(lfw: Path, person: str, number: int) -> Path:
@@ -69,81 +54,6 @@ def gallery_template(settings: Settings, pipeline, lfw: Path, tmp_path_factory):
         engine.catalog.close()
     assert summary.images_added == len(paths), summary.as_dict()
     return home
-
-
-@dataclass
-class Home:
-    settings: Settings
-    tokens: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def home(self) -> Path:
-        return self.settings.home
-
-    def auth(self, name: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.tokens[name]}"}
-
-
-def copy_anchor(home: Path, dest: Path) -> None:
-    """A copied home takes its audit anchor file along (it is kept outside the home, under a
-    name made from the home's path); without it, 'audit verify' says the anchor was lost."""
-    from facesearch.accountability import default_anchor_file
-
-    source = default_anchor_file(home)
-    if source.exists():
-        target = default_anchor_file(dest)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source, target)
-
-
-def make_home(template: Path, dest: Path, settings: Settings, **overrides: object) -> Home:
-    """A copy of the gallery with the users of USERS (ghost disabled) and a token each."""
-    from facesearch.accountability import AccountabilityStore, local_actor
-
-    shutil.copytree(template, dest)
-    copy_anchor(template, dest)
-    server_settings = settings.replace(home=dest, server_login_rate_limit=10_000, **overrides)
-    out = Home(server_settings)
-    me = local_actor("tester")
-    with AccountabilityStore.open(dest) as store:
-        for name, role in USERS.items():
-            store.accounts.add_user(name, role, PASSWORD, by=me)
-            out.tokens[name] = store.accounts.issue_token(name, by=me)
-        store.accounts.disable_user("ghost", by=me)
-    return out
-
-
-@contextmanager
-def live_server(settings: Settings) -> Iterator[str]:
-    """A real uvicorn server for ``settings`` on 127.0.0.1 and a free port; yields its URL."""
-    import uvicorn
-
-    from facesearch.server import create_app
-
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(settings), log_level="warning", access_log=False, lifespan="on"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.05)
-    try:
-        # up (503 is a storage warning, which some tests cause on purpose)
-        assert httpx.get(url + "/health", timeout=5).status_code in (200, 503)
-        yield url
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        sock.close()
 
 
 @pytest.fixture(scope="session")
