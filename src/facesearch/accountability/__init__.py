@@ -1,54 +1,45 @@
 """Accountability: who may do what, what was done, and who verified a match.
 
 The library layer under the CLI and the server (no web framework here). One SQLite file,
-``accountability.sqlite`` in the facesearch home, holds
+``accountability.sqlite`` in the facesearch home (``db.py``: connection, schema, migrations),
+holds
 
-- accounts (``accounts.py``): roles and the permission table, argon2id passwords with login
-  throttling, API tokens, browser sessions;
-- the audit trail (``audit.py``): append-only entries, filters, CSV/JSON-lines export; its
-  hash chain and MACs (``chain.py``) and ``verify``, which finds entries edited, deleted,
-  inserted, reordered, forged or cut off in the file; the MAC key and the anchor file, both
-  outside the home (``keying.py``);
+- accounts (``accounts.py``, the object the callers use): roles and the permission table
+  (``permissions.py``), the ``User`` record (``users.py``), argon2id passwords
+  (``passwords.py``) with login throttling (``logins.py``), API tokens (``tokens.py``),
+  browser sessions (``sessions.py``), their limits (``policy.py``);
+- the audit trail (``audit.py``): append-only entries (``audit_entries.py``), filters,
+  CSV/JSON-lines export (``audit_export.py``), the one check of their free text
+  (``text_checks.py``); its hash chain and MACs (``chain.py``) and ``verify``, which finds
+  entries edited, deleted, inserted, reordered, forged or cut off in the file
+  (``chain_check.py``, ``seal_check.py``, reported as ``audit_report.py``); the MAC key and
+  the anchor file, both outside the home (``keying.py``);
 - the two-person rule (``decisions.py``): a candidate is confirmed only when two different
   people have verified it;
 - kept probe images (``probes.py``), deleted when their retention period ends.
 
     store = AccountabilityStore.open(settings.home)
     user = store.accounts.check_password(name, password)
-    entry = store.audit.record_search(record, actor=user.name, case=case, purpose=purpose)
+    entry = store.audit.append(actor=user.name, action=Action.SEARCH, case=case,
+                               purpose=purpose, payload=record.payload())
     state = store.decisions.decide(user, entry.seq, face_id, Verdict.POSSIBLE_MATCH)
     report = store.verify(expected_head=AuditHead.parse(written_down))
 """
 
-from facesearch.accountability.accounts import (
-    PERMISSIONS,
-    AccountPolicy,
-    Accounts,
-    Actor,
-    LoginLock,
-    Permission,
-    Role,
-    TokenInfo,
-    User,
-    can,
-    local_actor,
-    require,
-)
-from facesearch.accountability.audit import (
+from facesearch.accountability.accounts import Accounts
+from facesearch.accountability.audit import AuditTrail
+from facesearch.accountability.audit_entries import (
     Action,
     AuditEntry,
-    AuditTrail,
     Candidate,
     FaceId,
     SearchRecord,
 )
+from facesearch.accountability.audit_report import AuditReport, BreakKind, ChainBreak
 from facesearch.accountability.chain import (
     GENESIS_HASH,
     AuditEnvelope,
     AuditHead,
-    AuditReport,
-    BreakKind,
-    ChainBreak,
     canonical_json,
     entry_hash,
     entry_mac,
@@ -64,8 +55,21 @@ from facesearch.accountability.decisions import (
     next_status,
 )
 from facesearch.accountability.keying import default_anchor_file, default_key_file
+from facesearch.accountability.logins import LoginLock
+from facesearch.accountability.permissions import (
+    PERMISSIONS,
+    Actor,
+    Permission,
+    Role,
+    can,
+    local_actor,
+    require,
+)
+from facesearch.accountability.policy import AccountPolicy
 from facesearch.accountability.probes import ProbeStore
 from facesearch.accountability.store import AccountabilityStore
+from facesearch.accountability.tokens import TokenInfo
+from facesearch.accountability.users import User
 
 __all__ = [
     "FILENAME",

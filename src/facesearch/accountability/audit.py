@@ -13,217 +13,38 @@ refuses a payload with a long list of floats or with bytes.
 
 from __future__ import annotations
 
-import csv
-import json
 import logging
 import sqlite3
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from datetime import datetime
-from enum import StrEnum
 from typing import Any, TextIO
 
+from facesearch.accountability.audit_entries import Action, AuditEntry, entry_of, payload_json
+from facesearch.accountability.audit_export import check_format, write_entries
+from facesearch.accountability.audit_report import AuditReport, BreakKind, ChainBreak, Seal
 from facesearch.accountability.chain import (
     AUDIT_COLUMNS,
     GENESIS_HASH,
     AuditEnvelope,
     AuditHead,
-    AuditReport,
-    BreakKind,
-    ChainBreak,
-    Seal,
-    canonical_json,
     entry_hash,
     entry_mac,
-    verify_chain,
 )
+from facesearch.accountability.chain_check import verify_chain
 from facesearch.accountability.db import Database, format_time, parse_time
 from facesearch.accountability.keying import Keyring, key_id
+from facesearch.accountability.text_checks import (
+    MAX_ACTOR_CHARS,
+    MAX_CASE_CHARS,
+    MAX_PURPOSE_CHARS,
+    clean_text,
+    required_text,
+)
 from facesearch.errors import CatalogError, FaceSearchError, InputError, NotFoundError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Action", "AuditEntry", "AuditTrail", "Candidate", "FaceId", "SearchRecord"]
-
-FaceId = int | str
-
-MAX_PAYLOAD_BYTES = 1024 * 1024
-MAX_FLOAT_RUN = 64  # a list of more floats than this looks like an embedding
-MAX_ACTOR_CHARS = 128
-MAX_CASE_CHARS = 200
-MAX_PURPOSE_CHARS = 2000
-
-
-class Action(StrEnum):
-    """What an entry records. The payload each one carries is described here, once."""
-
-    SEARCH = "search"  # SearchRecord.payload(): times, collections, probe, parameters, hits
-    VERIFY = "verify"  # 1:1 comparison: probe digests, score, threshold, result
-    DECISION = "decision"  # search_seq, face_id, verdict, note, status_before/after
-    INGEST = "ingest"  # collection, counts, source ids
-    ERASE = "erase"  # reason, what was removed: counts and ids per kind (never pixels)
-    EXPORT = "export"  # format, filters, count of entries written
-    LOGIN = "login"  # client, method
-    LOGIN_FAILED = "login_failed"  # name tried, reason, client
-    LOGOUT = "logout"
-    USER_ADD = "user_add"  # name, role
-    USER_DISABLE = "user_disable"  # name
-    USER_ENABLE = "user_enable"  # name
-    PASSWORD_SET = "password_set"  # name
-    TOKEN_ISSUE = "token_issue"  # name, prefix
-    TOKEN_REVOKE = "token_revoke"  # name, count
-    SETTINGS = "settings"  # changed settings, old and new values
-    PROBE_PURGE = "probe_purge"  # sha256 of the probe images whose bytes were deleted
-    AUDIT_KEYED = "audit_keyed"  # keyed_from, legacy_head, key_id: keying starts here
-    READ = "read"  # a read of personal data: what (search, probe, face_crop ...) and its ids
-
-
-@dataclass(frozen=True)
-class AuditEntry:
-    seq: int
-    time: datetime
-    actor: str
-    action: str
-    case: str | None
-    purpose: str | None
-    payload: Mapping[str, Any]
-    prev_hash: str
-    hash: str
-    mac: str | None = None  # None: written before audit keys existed
-
-    def as_dict(self) -> dict[str, Any]:
-        """The entry as exported: exactly the fields its hash covers, the hash and the MAC."""
-        return {
-            "seq": self.seq,
-            "time": format_time(self.time),
-            "actor": self.actor,
-            "action": self.action,
-            "case": self.case,
-            "purpose": self.purpose,
-            "payload": dict(self.payload),
-            "prev_hash": self.prev_hash,
-            "hash": self.hash,
-            "mac": self.mac,
-        }
-
-
-@dataclass(frozen=True)
-class Candidate:
-    face_id: FaceId
-    score: float
-
-
-@dataclass(frozen=True)
-class SearchRecord:
-    """What Art. 12(3) of the AI Act asks to be logged about one 1:N search."""
-
-    started: datetime
-    ended: datetime
-    collections: Mapping[str, int]  # collection name -> number of faces searched
-    probe_sha256: str
-    parameters: Mapping[str, Any]  # threshold, top-k, model names ...
-    candidates: Sequence[Candidate] = field(default_factory=tuple)
-
-    def payload(self) -> dict[str, Any]:
-        if self.ended < self.started:
-            raise InputError("a search cannot end before it started")
-        if len(self.probe_sha256) != 64:
-            raise InputError("probe_sha256 must be a hex SHA-256")
-        return {
-            "started": format_time(self.started),
-            "ended": format_time(self.ended),
-            "collections": [{"name": n, "size": int(s)} for n, s in self.collections.items()],
-            "probe_sha256": self.probe_sha256.lower(),
-            "parameters": dict(self.parameters),
-            "candidates": [
-                {"face_id": c.face_id, "score": round(float(c.score), 6)} for c in self.candidates
-            ],
-        }
-
-
-EXPORT_FIELDS = (
-    "seq",
-    "time",
-    "actor",
-    "action",
-    "case",
-    "purpose",
-    "payload",
-    "prev_hash",
-    "hash",
-    "mac",
-)
-
-
-def _entry(row: sqlite3.Row) -> AuditEntry:
-    try:
-        return AuditEntry(
-            seq=int(row["seq"]),
-            time=parse_time(row["time"]),
-            actor=row["actor"],
-            action=row["action"],
-            case=row["case_number"],
-            purpose=row["purpose"],
-            payload=json.loads(row["payload"]),
-            prev_hash=row["prev_hash"],
-            hash=row["hash"],
-            mac=row["mac"],
-        )
-    except (TypeError, ValueError) as exc:
-        raise CatalogError(f"audit entry {row['seq']} is unreadable; run verify") from exc
-
-
-# Marks that reverse or isolate the direction of the text after them: a case number written
-# K-1<U+202E>9102-K would show as another number in the trail.
-_DIRECTION_MARKS = frozenset(
-    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-)
-
-
-def clean_text(value: str | None, what: str, limit: int, *, one_line: bool) -> str | None:
-    """The one check of a use's free text (case number, purpose, reason, actor): trimmed,
-    None when empty; line breaks as ``\n`` (browsers send a textarea's as CRLF) and only
-    where ``one_line`` is false; InputError for other control characters, direction marks
-    or more than ``limit`` characters."""
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise InputError(f"{what} must be text")
-    text = value.replace("\r\n", "\n").replace("\r", "\n").strip()
-    if not text:
-        return None
-    if len(text) > limit:
-        raise InputError(f"{what} is longer than {limit} characters")
-    if one_line and "\n" in text:
-        raise InputError(f"{what} must be on one line (no line breaks)")
-    if any((ord(ch) < 32 and ch not in "\t\n") or 0x7F <= ord(ch) <= 0x9F for ch in text):
-        raise InputError(f"{what} contains control characters")
-    if any(ch in _DIRECTION_MARKS for ch in text):
-        raise InputError(f"{what} contains marks that change the text's direction")
-    return text
-
-
-def _required_text(value: str | None, what: str, limit: int, *, one_line: bool) -> str:
-    text = clean_text(value, what, limit, one_line=one_line)
-    if text is None:
-        raise InputError(f"{what} is required")
-    return text
-
-
-def _refuse_vectors(value: Any, path: str = "payload") -> None:
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            _refuse_vectors(item, f"{path}.{key}")
-    elif isinstance(value, list | tuple):
-        if len(value) > MAX_FLOAT_RUN and all(isinstance(v, float) for v in value):
-            raise InputError(
-                f"{path} is a list of {len(value)} floats: the audit trail takes ids, "
-                "counts and scores, never embeddings"
-            )
-        for i, item in enumerate(value):
-            _refuse_vectors(item, f"{path}[{i}]")
-    elif isinstance(value, bytes | bytearray | memoryview):
-        raise InputError(f"{path} holds bytes: the audit trail never stores image data")
+__all__ = ["AuditTrail"]
 
 
 def _action(action: Action | str) -> Action:
@@ -274,13 +95,6 @@ _COLUMNS_WITH_MAC = (
 )
 _KEYING = "SELECT trail, keyed_from, key_id FROM audit_keying WHERE id = 1"
 MARKER_ACTOR = "system:facesearch"
-
-
-def _csv_cell(value: str | None) -> str:
-    """Free text that a spreadsheet would run as a formula gets a leading apostrophe."""
-    if value and value[0] in "=+-@\t\r":
-        return "'" + value
-    return value or ""
 
 
 class AuditTrail:
@@ -396,21 +210,11 @@ class AuditTrail:
         payload: Mapping[str, Any] | None = None,
     ) -> AuditEntry:
         """Add one entry, chained to the last, atomically (joins the caller's transaction)."""
-        actor_text = _required_text(actor, "actor", MAX_ACTOR_CHARS, one_line=True)
+        actor_text = required_text(actor, "actor", MAX_ACTOR_CHARS, one_line=True)
         action = _action(action)
         case = clean_text(case, "case number", MAX_CASE_CHARS, one_line=True)
         purpose = clean_text(purpose, "purpose", MAX_PURPOSE_CHARS, one_line=False)
-        body: Mapping[str, Any] = payload if payload is not None else {}
-        if not isinstance(body, Mapping):
-            raise InputError("an audit payload is a JSON object")
-        _refuse_vectors(body)
-        try:
-            text = canonical_json(body)
-        except (TypeError, ValueError) as exc:
-            raise InputError(f"audit payload is not plain JSON: {exc}") from exc
-        if len(text.encode("utf-8")) > MAX_PAYLOAD_BYTES:
-            raise InputError("audit payload is larger than 1 MiB")
-        parsed = json.loads(text)  # hash exactly what verify() will read back
+        text, parsed = payload_json(payload)  # hash exactly what verify() will read back
         with self._db.write() as conn:
             head = _head_row(conn)
             keying = _keying_row(conn)
@@ -452,33 +256,6 @@ class AuditTrail:
             mac,
         )
 
-    def record_search(
-        self, record: SearchRecord, *, actor: str, case: str | None, purpose: str | None
-    ) -> AuditEntry:
-        return self.append(
-            actor=actor, action=Action.SEARCH, case=case, purpose=purpose, payload=record.payload()
-        )
-
-    def record_erasure(
-        self,
-        *,
-        actor: str,
-        reason: str,
-        removed: Mapping[str, Sequence[FaceId]],
-        case: str | None = None,
-        purpose: str | None = None,
-    ) -> AuditEntry:
-        """Log an erasure: why, and the ids removed per kind (faces, images, subjects ...)."""
-        why = _required_text(reason, "reason", MAX_PURPOSE_CHARS, one_line=False)
-        payload = {
-            "reason": why,
-            "counts": {kind: len(ids) for kind, ids in removed.items()},
-            "removed": {kind: list(ids) for kind, ids in removed.items()},
-        }
-        return self.append(
-            actor=actor, action=Action.ERASE, case=case, purpose=purpose, payload=payload
-        )
-
     # --- reading --------------------------------------------------------------------------
 
     def get(self, seq: int) -> AuditEntry:
@@ -487,7 +264,7 @@ class AuditTrail:
             row = conn.execute(sql, (seq,)).fetchone()
         if row is None:
             raise NotFoundError(f"no audit entry {seq}")
-        return _entry(row)
+        return entry_of(row)
 
     def head(self) -> AuditHead:
         """Seq and hash of the last entry (0 and GENESIS_HASH for an empty trail)."""
@@ -508,7 +285,7 @@ class AuditTrail:
         """Entries in seq order; since is inclusive, until exclusive; limit None = all."""
         sql, args = _select(actor, action, case, since, until, limit, offset)
         with self._db.read() as conn:
-            return [_entry(row) for row in conn.execute(sql, args)]
+            return [entry_of(row) for row in conn.execute(sql, args)]
 
     def export(
         self,
@@ -524,32 +301,12 @@ class AuditTrail:
         since: datetime | None = None,
         until: datetime | None = None,
     ) -> int:
-        """Write matching entries as "csv" or "jsonl"; log the export; return the count.
-
-        JSON lines are exact (re-verifiable with ``entry_hash``). In CSV, an actor, case number
-        or purpose starting with = + - @ gets a leading apostrophe so that spreadsheets do not
-        run it as a formula; the payload column is the canonical JSON.
-        """
-        if fmt not in ("csv", "jsonl"):
-            raise InputError(f"export format must be csv or jsonl, not {fmt!r}")
-        count = 0
+        """Write matching entries as "csv" or "jsonl" (``audit_export.py``); log the
+        export; return the count."""
+        check_format(fmt)
         sql, args = _select(filter_actor, filter_action, filter_case, since, until, None, 0)
         with self._db.read() as conn:
-            rows = (_entry(row) for row in conn.execute(sql, args))
-            if fmt == "csv":
-                writer = csv.writer(out, lineterminator="\n")
-                writer.writerow(EXPORT_FIELDS)
-                for e in rows:
-                    cells = e.as_dict()
-                    cells["payload"] = canonical_json(e.payload)
-                    for name in ("actor", "case", "purpose"):
-                        cells[name] = _csv_cell(cells[name])
-                    writer.writerow([cells[name] for name in EXPORT_FIELDS])
-                    count += 1
-            else:
-                for e in rows:
-                    out.write(canonical_json(e.as_dict()) + "\n")
-                    count += 1
+            count = write_entries((entry_of(row) for row in conn.execute(sql, args)), fmt, out)
         filters = {
             "actor": filter_actor,
             "action": None if filter_action is None else _action(filter_action).value,

@@ -40,10 +40,12 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
-from facesearch.accountability.accounts import Actor, Permission, current_actor, require
-from facesearch.accountability.audit import Action, AuditTrail, FaceId
-from facesearch.accountability.chain import BreakKind, ChainBreak
+from facesearch.accountability.audit import AuditTrail
+from facesearch.accountability.audit_entries import Action, FaceId
+from facesearch.accountability.audit_report import BreakKind, ChainBreak
 from facesearch.accountability.db import Database, parse_time
+from facesearch.accountability.permissions import Actor, Permission, require
+from facesearch.accountability.users import current_actor
 from facesearch.errors import CatalogError, InputError, NotFoundError, PermissionDeniedError
 
 __all__ = [

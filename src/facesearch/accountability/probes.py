@@ -18,7 +18,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from facesearch.accountability.audit import Action, AuditTrail
+from facesearch.accountability.audit import AuditTrail
+from facesearch.accountability.audit_entries import Action
 from facesearch.accountability.db import Database, format_time, parse_time
 from facesearch.errors import InputError, NotFoundError
 

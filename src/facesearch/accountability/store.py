@@ -8,16 +8,14 @@ from types import TracebackType
 
 from argon2 import PasswordHasher
 
-from facesearch.accountability.accounts import (
-    AccountPolicy,
-    Accounts,
-    check_accounts_against_trail,
-)
+from facesearch.accountability.accounts import Accounts, check_accounts_against_trail
 from facesearch.accountability.audit import AuditTrail
-from facesearch.accountability.chain import AuditHead, AuditReport, BreakKind
+from facesearch.accountability.audit_report import AuditReport, BreakKind
+from facesearch.accountability.chain import AuditHead
 from facesearch.accountability.db import FILENAME, Clock, Database
 from facesearch.accountability.decisions import Decisions
 from facesearch.accountability.keying import Keyring, default_anchor_file, default_key_file
+from facesearch.accountability.policy import AccountPolicy
 from facesearch.accountability.probes import ProbeStore
 from facesearch.errors import ConfigError, FaceSearchError
 from facesearch.settings import Settings

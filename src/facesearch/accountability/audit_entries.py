@@ -1,0 +1,173 @@
+"""What an audit entry holds: the ``Action`` it records, the ``AuditEntry`` read back, and the
+``SearchRecord`` payload of a 1:N search.
+
+Payloads carry ids, counts, digests and scores, never embeddings or image bytes
+(``AuditTrail.append`` refuses a payload with a long list of floats or with bytes).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from facesearch.accountability.chain import canonical_json
+from facesearch.accountability.db import format_time, parse_time
+from facesearch.errors import CatalogError, InputError
+
+__all__ = [
+    "Action",
+    "AuditEntry",
+    "Candidate",
+    "FaceId",
+    "SearchRecord",
+    "entry_of",
+    "payload_json",
+]
+
+FaceId = int | str
+
+MAX_PAYLOAD_BYTES = 1024 * 1024
+MAX_FLOAT_RUN = 64  # a list of more floats than this looks like an embedding
+
+
+class Action(StrEnum):
+    """What an entry records. The payload each one carries is described here, once."""
+
+    SEARCH = "search"  # SearchRecord.payload(): times, collections, probe, parameters, hits
+    VERIFY = "verify"  # 1:1 comparison: probe digests, score, threshold, result
+    DECISION = "decision"  # search_seq, face_id, verdict, note, status_before/after
+    INGEST = "ingest"  # collection, counts, source ids
+    ERASE = "erase"  # reason, what was removed: counts and ids per kind (never pixels)
+    EXPORT = "export"  # format, filters, count of entries written
+    LOGIN = "login"  # client, method
+    LOGIN_FAILED = "login_failed"  # name tried, reason, client
+    LOGOUT = "logout"
+    USER_ADD = "user_add"  # name, role
+    USER_DISABLE = "user_disable"  # name
+    USER_ENABLE = "user_enable"  # name
+    PASSWORD_SET = "password_set"  # name
+    TOKEN_ISSUE = "token_issue"  # name, prefix
+    TOKEN_REVOKE = "token_revoke"  # name, count
+    SETTINGS = "settings"  # changed settings, old and new values
+    PROBE_PURGE = "probe_purge"  # sha256 of the probe images whose bytes were deleted
+    AUDIT_KEYED = "audit_keyed"  # keyed_from, legacy_head, key_id: keying starts here
+    READ = "read"  # a read of personal data: what (search, probe, face_crop ...) and its ids
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    seq: int
+    time: datetime
+    actor: str
+    action: str
+    case: str | None
+    purpose: str | None
+    payload: Mapping[str, Any]
+    prev_hash: str
+    hash: str
+    mac: str | None = None  # None: written before audit keys existed
+
+    def as_dict(self) -> dict[str, Any]:
+        """The entry as exported: exactly the fields its hash covers, the hash and the MAC."""
+        return {
+            "seq": self.seq,
+            "time": format_time(self.time),
+            "actor": self.actor,
+            "action": self.action,
+            "case": self.case,
+            "purpose": self.purpose,
+            "payload": dict(self.payload),
+            "prev_hash": self.prev_hash,
+            "hash": self.hash,
+            "mac": self.mac,
+        }
+
+
+@dataclass(frozen=True)
+class Candidate:
+    face_id: FaceId
+    score: float
+
+
+@dataclass(frozen=True)
+class SearchRecord:
+    """What Art. 12(3) of the AI Act asks to be logged about one 1:N search."""
+
+    started: datetime
+    ended: datetime
+    collections: Mapping[str, int]  # collection name -> number of faces searched
+    probe_sha256: str
+    parameters: Mapping[str, Any]  # threshold, top-k, model names ...
+    candidates: Sequence[Candidate] = field(default_factory=tuple)
+
+    def payload(self) -> dict[str, Any]:
+        if self.ended < self.started:
+            raise InputError("a search cannot end before it started")
+        if len(self.probe_sha256) != 64:
+            raise InputError("probe_sha256 must be a hex SHA-256")
+        return {
+            "started": format_time(self.started),
+            "ended": format_time(self.ended),
+            "collections": [{"name": n, "size": int(s)} for n, s in self.collections.items()],
+            "probe_sha256": self.probe_sha256.lower(),
+            "parameters": dict(self.parameters),
+            "candidates": [
+                {"face_id": c.face_id, "score": round(float(c.score), 6)} for c in self.candidates
+            ],
+        }
+
+
+def entry_of(row: sqlite3.Row) -> AuditEntry:
+    """The entry of an ``audit_log`` row read with its MAC; CatalogError if unreadable."""
+    try:
+        return AuditEntry(
+            seq=int(row["seq"]),
+            time=parse_time(row["time"]),
+            actor=row["actor"],
+            action=row["action"],
+            case=row["case_number"],
+            purpose=row["purpose"],
+            payload=json.loads(row["payload"]),
+            prev_hash=row["prev_hash"],
+            hash=row["hash"],
+            mac=row["mac"],
+        )
+    except (TypeError, ValueError) as exc:
+        raise CatalogError(f"audit entry {row['seq']} is unreadable; run verify") from exc
+
+
+def _refuse_vectors(value: Any, path: str = "payload") -> None:
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            _refuse_vectors(item, f"{path}.{key}")
+    elif isinstance(value, list | tuple):
+        if len(value) > MAX_FLOAT_RUN and all(isinstance(v, float) for v in value):
+            raise InputError(
+                f"{path} is a list of {len(value)} floats: the audit trail takes ids, "
+                "counts and scores, never embeddings"
+            )
+        for i, item in enumerate(value):
+            _refuse_vectors(item, f"{path}[{i}]")
+    elif isinstance(value, bytes | bytearray | memoryview):
+        raise InputError(f"{path} holds bytes: the audit trail never stores image data")
+
+
+def payload_json(payload: Mapping[str, Any] | None) -> tuple[str, Any]:
+    """(canonical JSON text, its parsed form) of an entry's payload; InputError for anything
+    but a plain JSON object of at most 1 MiB without embeddings or bytes."""
+    body: Mapping[str, Any] = payload if payload is not None else {}
+    if not isinstance(body, Mapping):
+        raise InputError("an audit payload is a JSON object")
+    _refuse_vectors(body)
+    try:
+        text = canonical_json(body)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"audit payload is not plain JSON: {exc}") from exc
+    if len(text.encode("utf-8")) > MAX_PAYLOAD_BYTES:
+        raise InputError("audit payload is larger than 1 MiB")
+    return text, json.loads(text)

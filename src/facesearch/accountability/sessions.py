@@ -1,0 +1,115 @@
+"""Browser sessions: created at login, checked on every request, ended at logout.
+
+A session id and its CSRF token are shown once; only the id's SHA-256 is stored. A session
+ends ``session_idle`` after its last use or ``session_lifetime`` after login, whichever comes
+first; its ``last_seen`` is refreshed at most once a minute. Setting a user's password or
+disabling the account ends every session of theirs (``end_sessions_of``).
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+from datetime import datetime, timedelta
+
+from facesearch.accountability.audit import AuditTrail
+from facesearch.accountability.audit_entries import Action
+from facesearch.accountability.db import Database, format_time, parse_time
+from facesearch.accountability.logins import BAD_LOGIN
+from facesearch.accountability.policy import AccountPolicy
+from facesearch.accountability.tokens import secret_digest
+from facesearch.accountability.users import USER_COLUMNS, User, user_of, user_row
+from facesearch.errors import AuthenticationError
+
+__all__ = ["SessionMixin", "end_sessions_of"]
+
+SESSION_TOUCH_INTERVAL = timedelta(seconds=60)  # last_seen is refreshed at most this often
+BAD_SESSION = "session unknown or expired; log in again"
+
+
+def end_sessions_of(conn: sqlite3.Connection, user_id: int) -> None:
+    conn.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,))
+
+
+class SessionMixin:
+    """The browser-session methods of ``Accounts``."""
+
+    _db: Database
+    _audit: AuditTrail
+    policy: AccountPolicy
+
+    def create_session(self, name: str) -> tuple[str, str]:
+        """(session id, CSRF token) for a user who has just logged in. Shown only once."""
+        session_id = secrets.token_urlsafe(32)
+        csrf_token = secrets.token_urlsafe(32)
+        now = self._db.now()
+        with self._db.write() as conn:
+            row = user_row(conn, name)
+            if row is None or row["disabled"]:
+                raise AuthenticationError(BAD_LOGIN)
+            self._prune_sessions(conn, now)
+            conn.execute(
+                "INSERT INTO sessions (user_id, digest, csrf_token, created_at, last_seen) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (
+                    row["id"],
+                    secret_digest(session_id),
+                    csrf_token,
+                    format_time(now),
+                    format_time(now),
+                ),
+            )
+        return session_id, csrf_token
+
+    def session_user(self, session_id: str) -> tuple[User, str]:
+        """(user, CSRF token) of a live session; AuthenticationError if unknown or expired."""
+        if not isinstance(session_id, str) or len(session_id) > 200:
+            raise AuthenticationError(BAD_SESSION)
+        now = self._db.now()
+        with self._db.read() as conn:
+            row = conn.execute(
+                "SELECT s.id AS sid, s.csrf_token, s.created_at AS started, s.last_seen, "
+                f"{', '.join('u.' + c for c in USER_COLUMNS.split(', '))} "
+                "FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.digest = ?",
+                (secret_digest(session_id),),
+            ).fetchone()
+        if row is None or row["disabled"]:
+            raise AuthenticationError(BAD_SESSION)
+        last_seen = parse_time(row["last_seen"])
+        if (
+            now - last_seen > self.policy.session_idle
+            or now - parse_time(row["started"]) > self.policy.session_lifetime
+        ):
+            with self._db.write() as conn:
+                conn.execute("DELETE FROM sessions WHERE id = ?", (row["sid"],))
+            raise AuthenticationError(BAD_SESSION)
+        if now - last_seen >= SESSION_TOUCH_INTERVAL:
+            with self._db.write() as conn:
+                conn.execute(
+                    "UPDATE sessions SET last_seen = MAX(last_seen, ?) WHERE id = ?",
+                    (format_time(now), row["sid"]),
+                )
+        return user_of(row), str(row["csrf_token"])
+
+    def end_session(self, session_id: str) -> None:
+        """Log out. Unknown ids are ignored."""
+        if not isinstance(session_id, str):
+            return
+        with self._db.write() as conn:
+            row = conn.execute(
+                "SELECT s.id, u.name FROM sessions s JOIN users u ON u.id = s.user_id "
+                "WHERE s.digest = ?",
+                (secret_digest(session_id),),
+            ).fetchone()
+            if row is not None:
+                conn.execute("DELETE FROM sessions WHERE id = ?", (row["id"],))
+                self._audit.append(actor=row["name"], action=Action.LOGOUT)
+
+    def _prune_sessions(self, conn: sqlite3.Connection, now: datetime) -> None:
+        conn.execute(
+            "DELETE FROM sessions WHERE last_seen < ? OR created_at < ?",
+            (
+                format_time(now - self.policy.session_idle),
+                format_time(now - self.policy.session_lifetime),
+            ),
+        )

@@ -1,0 +1,90 @@
+"""User accounts as stored: the ``User`` record, name rules, and reading an account's row.
+
+An account has a name (1-64 ASCII letters, digits and . _ - @; names ignore case), a role,
+an argon2id password hash and an enabled flag. ``Accounts`` (``accounts.py``) changes them;
+this module only reads them, for every part of the accounts (logins, tokens, sessions).
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+
+from facesearch.accountability.db import parse_time
+from facesearch.accountability.permissions import Actor, Role
+from facesearch.errors import AuthenticationError, InputError, NotFoundError
+
+__all__ = [
+    "USER_COLUMNS",
+    "User",
+    "current_actor",
+    "existing_user",
+    "is_valid_name",
+    "maybe_time",
+    "user_of",
+    "user_row",
+    "validate_name",
+]
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
+USER_COLUMNS = "id, name, role, password_hash, disabled, created_at"
+
+
+@dataclass(frozen=True)
+class User(Actor):
+    disabled: bool
+    created_at: datetime
+
+
+def is_valid_name(name: object) -> bool:
+    return isinstance(name, str) and _NAME.fullmatch(name) is not None
+
+
+def validate_name(name: str) -> str:
+    if not is_valid_name(name):
+        raise InputError(
+            "a user name is 1-64 characters: ASCII letters, digits and . _ - @, "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+def maybe_time(text: str | None) -> datetime | None:
+    return None if text is None else parse_time(text)
+
+
+def user_of(row: sqlite3.Row) -> User:
+    """The ``User`` of a row holding ``USER_COLUMNS``."""
+    return User(
+        name=row["name"],
+        role=Role(row["role"]),
+        disabled=bool(row["disabled"]),
+        created_at=parse_time(row["created_at"]),
+    )
+
+
+def user_row(conn: sqlite3.Connection, name: str) -> sqlite3.Row | None:
+    row: sqlite3.Row | None = conn.execute(
+        f"SELECT {USER_COLUMNS} FROM users WHERE name = ?", (name,)
+    ).fetchone()
+    return row
+
+
+def existing_user(conn: sqlite3.Connection, name: str) -> sqlite3.Row:
+    """The row of user ``name``; NotFoundError if there is none."""
+    row = user_row(conn, name)
+    if row is None:
+        raise NotFoundError(f"no user {name}")
+    return row
+
+
+def current_actor(conn: sqlite3.Connection, by: Actor) -> Actor:
+    """The actor as the database knows it now: an account must still exist and be enabled."""
+    if by.is_local:
+        return by
+    row = user_row(conn, by.name)
+    if row is None or row["disabled"]:
+        raise AuthenticationError(f"account {by.name} is unknown or disabled")
+    return user_of(row)
