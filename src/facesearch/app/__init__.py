@@ -15,9 +15,26 @@ routes are thin adapters over this package; nothing above it touches a store.
 Modules: ``search`` (1:N and the faces of a probe), ``verify`` (1:1), ``erase``, ``ingest``,
 ``reads`` (who may see what; every read of personal data logged), ``review`` (verdicts under
 the two-person rule), ``records`` (the one search record), ``checks`` (permission, case,
-purpose), ``local`` (the application on a local home, for the CLI).
+purpose), ``local`` (the application on a local home, for the CLI), ``accounts`` (users and
+API tokens), ``trail`` (the audit trail: entries, head, verify, export).
 """
 
+from facesearch.app.accounts import (
+    Account,
+    IssuedToken,
+    add_user,
+    disable_user,
+    enable_user,
+    get_account,
+    has_users,
+    issue_token,
+    list_accounts,
+    my_tokens,
+    password_policy,
+    revoke_tokens,
+    set_password,
+    tokens_of,
+)
 from facesearch.app.checks import UPLOADED_PHOTO, case_required, check_case
 from facesearch.app.erase import EraseRequest, ErasureRecord, erase
 from facesearch.app.ingest import IngestRecord, IngestRequest, ingest
@@ -48,11 +65,24 @@ from facesearch.app.search import (
     record_failed_search,
     search,
 )
+from facesearch.app.trail import (
+    AuditFilter,
+    audit_entries,
+    audit_entry,
+    audit_head,
+    export_audit,
+    open_store,
+    parse_action,
+    trail_files,
+    verify_audit,
+)
 from facesearch.app.verify import VerifyRecord, VerifyRequest, record_failed_verify, verify
 
 __all__ = [
     "READS",
     "UPLOADED_PHOTO",
+    "Account",
+    "AuditFilter",
     "DecideRequest",
     "DetectedFace",
     "EraseRequest",
@@ -61,6 +91,7 @@ __all__ = [
     "HitRecord",
     "IngestRecord",
     "IngestRequest",
+    "IssuedToken",
     "Local",
     "PendingCandidate",
     "ProbeFaceRecord",
@@ -69,24 +100,44 @@ __all__ = [
     "SearchRequest",
     "VerifyRecord",
     "VerifyRequest",
+    "add_user",
+    "audit_entries",
+    "audit_entry",
+    "audit_head",
     "case_required",
     "check_case",
     "decide",
     "detect",
+    "disable_user",
+    "enable_user",
     "erase",
+    "export_audit",
     "export_subject",
+    "get_account",
+    "has_users",
     "ingest",
+    "issue_token",
+    "list_accounts",
     "log_read",
     "may_see_search",
+    "my_tokens",
     "open_local",
+    "open_store",
+    "parse_action",
+    "password_policy",
     "pending",
     "read_gallery",
     "read_search",
     "recent_searches",
     "record_failed_search",
     "record_failed_verify",
+    "revoke_tokens",
     "search",
     "search_record",
+    "set_password",
+    "tokens_of",
+    "trail_files",
     "verify",
+    "verify_audit",
     "visible_search",
 ]

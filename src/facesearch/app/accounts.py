@@ -1,0 +1,148 @@
+"""User accounts and API tokens, checked: what the ``users`` commands and the admin routes call.
+
+Managing accounts needs ``Permission.MANAGE_USERS`` (the local CLI actor always may); an actor
+may set their own password and issue and revoke their own tokens. The store checks the same
+again inside its transaction and writes every change to the audit trail (``by=actor``).
+
+    for account in list_accounts(store, actor):
+        print(account.user.name, account.live_tokens)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from facesearch.accountability import (
+    AccountabilityStore,
+    AccountPolicy,
+    Actor,
+    LoginLock,
+    Permission,
+    Role,
+    TokenInfo,
+    User,
+)
+from facesearch.app.checks import allow
+
+__all__ = [
+    "Account",
+    "IssuedToken",
+    "add_user",
+    "disable_user",
+    "enable_user",
+    "get_account",
+    "has_users",
+    "issue_token",
+    "list_accounts",
+    "my_tokens",
+    "password_policy",
+    "revoke_tokens",
+    "set_password",
+    "tokens_of",
+]
+
+
+@dataclass(frozen=True)
+class Account:
+    """A user as the admins see it: the account, its API tokens (oldest first) and the login
+    locks in force on its name."""
+
+    user: User
+    tokens: tuple[TokenInfo, ...]
+    lockouts: tuple[LoginLock, ...]
+
+    @property
+    def live_tokens(self) -> int:
+        return sum(1 for t in self.tokens if t.live)
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A token just issued: ``token`` is shown this once and never stored."""
+
+    name: str
+    token: str
+    info: TokenInfo
+
+
+def _manage(actor: Actor, name: str | None = None) -> None:
+    """MANAGE_USERS, unless ``name`` is the actor's own account."""
+    if name is None or name.casefold() != actor.name.casefold():
+        allow(actor, Permission.MANAGE_USERS)
+
+
+def _account(store: AccountabilityStore, user: User, locks: list[LoginLock]) -> Account:
+    mine = tuple(lock for lock in locks if lock.name.casefold() == user.name.casefold())
+    return Account(user, tuple(store.accounts.tokens(user.name)), mine)
+
+
+def has_users(store: AccountabilityStore) -> bool:
+    """Whether the home has any user account (then every use needs a case and purpose)."""
+    return store.accounts.has_users()
+
+
+def password_policy(store: AccountabilityStore) -> AccountPolicy:
+    """The home's account rules (password length and strength, lockouts, lifetimes)."""
+    return store.accounts.policy
+
+
+def list_accounts(store: AccountabilityStore, actor: Actor) -> list[Account]:
+    """Every account by name, with its tokens and lockouts."""
+    _manage(actor)
+    locks = store.accounts.lockouts()
+    return [_account(store, u, locks) for u in store.accounts.users()]
+
+
+def get_account(store: AccountabilityStore, actor: Actor, name: str) -> Account:
+    """One account, with its tokens and lockouts; NotFoundError if there is none."""
+    _manage(actor)
+    return _account(store, store.accounts.get_user(name), store.accounts.lockouts())
+
+
+def add_user(
+    store: AccountabilityStore, actor: Actor, name: str, role: Role | str, password: str
+) -> User:
+    _manage(actor)
+    return store.accounts.add_user(name, role, password, by=actor)
+
+
+def disable_user(store: AccountabilityStore, actor: Actor, name: str) -> User:
+    """Disable an account: its sessions end and its tokens are revoked for good."""
+    _manage(actor)
+    return store.accounts.disable_user(name, by=actor)
+
+
+def enable_user(store: AccountabilityStore, actor: Actor, name: str) -> User:
+    _manage(actor)
+    return store.accounts.enable_user(name, by=actor)
+
+
+def set_password(store: AccountabilityStore, actor: Actor, name: str, password: str) -> None:
+    """Set a password (one's own, or anyone's with MANAGE_USERS); ends the user's sessions
+    and revokes their API tokens."""
+    _manage(actor, name)
+    store.accounts.set_password(name, password, by=actor)
+
+
+def issue_token(store: AccountabilityStore, actor: Actor, name: str) -> IssuedToken:
+    """A new API token for ``name`` (oneself, or anyone with MANAGE_USERS)."""
+    _manage(actor, name)
+    token = store.accounts.issue_token(name, by=actor)
+    return IssuedToken(name, token, store.accounts.tokens(name)[-1])
+
+
+def revoke_tokens(store: AccountabilityStore, actor: Actor, name: str) -> int:
+    """Revoke every live token of ``name`` (oneself, or anyone with MANAGE_USERS); the count."""
+    _manage(actor, name)
+    return store.accounts.revoke_tokens(name, by=actor)
+
+
+def tokens_of(store: AccountabilityStore, actor: Actor, name: str) -> list[TokenInfo]:
+    """The tokens of ``name``, oldest first (one's own, or anyone's with MANAGE_USERS)."""
+    _manage(actor, name)
+    return store.accounts.tokens(name)
+
+
+def my_tokens(store: AccountabilityStore, actor: Actor) -> list[TokenInfo]:
+    """The actor's own tokens, oldest first."""
+    return store.accounts.tokens(actor.name)

@@ -1,0 +1,156 @@
+"""The audit trail, read and checked: what the ``audit`` commands and the audit routes call.
+
+Reading the trail needs ``Permission.READ_AUDIT`` (the local CLI actor always may). An export
+is itself logged, as the actor. ``open_store`` opens a home's accountability store for the
+commands that only read or change what is there (users, audit): a mistyped home must not make
+a new, empty trail that then "verifies".
+
+    with open_store(settings, existing=True) as store:
+        report = verify_audit(store, local_actor(), AuditHead.parse("41:ab12..."))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Literal, TextIO
+
+from facesearch.accountability import (
+    FILENAME,
+    AccountabilityStore,
+    Action,
+    Actor,
+    AuditEntry,
+    AuditHead,
+    AuditReport,
+    Permission,
+)
+from facesearch.accountability.store import audit_files
+from facesearch.app.checks import allow
+from facesearch.errors import InputError, NotFoundError
+from facesearch.settings import Settings
+
+__all__ = [
+    "AuditFilter",
+    "ExportFormat",
+    "audit_entries",
+    "audit_entry",
+    "audit_head",
+    "export_audit",
+    "open_store",
+    "parse_action",
+    "trail_files",
+    "verify_audit",
+]
+
+ExportFormat = Literal["csv", "jsonl"]
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """Which entries: all of them by default; ``since`` inclusive, ``until`` exclusive."""
+
+    actor: str | None = None
+    action: Action | None = None
+    case: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def parse_action(name: str | None) -> Action | None:
+    """The action named ``name`` (None: any); InputError listing the actions if unknown."""
+    if not name:
+        return None
+    try:
+        return Action(name)
+    except ValueError as exc:
+        names = ", ".join(a.value for a in Action)
+        raise InputError(f"unknown action {name!r}; one of {names}") from exc
+
+
+def open_store(settings: Settings, *, existing: bool = False) -> AccountabilityStore:
+    """The accountability store of the home of ``settings`` (its account policy, its audit key
+    and anchor files). ``existing``: NotFoundError naming the home if it has none yet."""
+    if existing and not (settings.home / FILENAME).is_file():
+        raise NotFoundError(
+            f"no facesearch accounts or audit trail in {settings.home} (no {FILENAME}); "
+            "choose the home with --home or FACESEARCH_HOME"
+        )
+    return AccountabilityStore.from_settings(settings)
+
+
+def trail_files(settings: Settings) -> tuple[Path, Path]:
+    """The audit key file and anchor file this process opens the home with. Unless set,
+    they follow this process's HOME and XDG variables, so a server run as another user may
+    look elsewhere than the CLI."""
+    return audit_files(settings)
+
+
+def audit_entries(
+    store: AccountabilityStore,
+    actor: Actor,
+    where: AuditFilter = AuditFilter(),
+    *,
+    limit: int | None = 100,
+    offset: int = 0,
+) -> list[AuditEntry]:
+    """Entries in seq order (``limit`` None: all)."""
+    allow(actor, Permission.READ_AUDIT)
+    return store.audit.entries(
+        actor=where.actor,
+        action=where.action,
+        case=where.case,
+        since=where.since,
+        until=where.until,
+        limit=limit,
+        offset=offset,
+    )
+
+
+def audit_entry(store: AccountabilityStore, actor: Actor, seq: int) -> AuditEntry:
+    """One entry; NotFoundError if there is none."""
+    allow(actor, Permission.READ_AUDIT)
+    return store.audit.get(seq)
+
+
+def audit_head(store: AccountabilityStore, actor: Actor) -> AuditHead:
+    """Seq and hash of the last entry: what to write down as an anchor."""
+    allow(actor, Permission.READ_AUDIT)
+    return store.audit.head()
+
+
+def verify_audit(
+    store: AccountabilityStore,
+    actor: Actor,
+    expected: AuditHead | None = None,
+    *,
+    anchor_lost: bool = False,
+) -> AuditReport:
+    """The full check of the trail: hash chain, MACs, anchor file, the head written down
+    (``expected``), and the tables derived from the trail. ``anchor_lost``: the anchor file
+    is gone or was started over on purpose: a warning, not a failure."""
+    allow(actor, Permission.READ_AUDIT)
+    return store.verify(expected, anchor_lost=anchor_lost)
+
+
+def export_audit(
+    store: AccountabilityStore,
+    actor: Actor,
+    fmt: ExportFormat,
+    out: TextIO,
+    where: AuditFilter = AuditFilter(),
+) -> int:
+    """Write the matching entries to ``out`` as CSV or JSON lines and log the export; the
+    number of entries written."""
+    allow(actor, Permission.READ_AUDIT)
+    return store.audit.export(
+        fmt,
+        out,
+        actor=actor.name,
+        filter_actor=where.actor,
+        filter_action=where.action,
+        filter_case=where.case,
+        since=where.since,
+        until=where.until,
+    )
