@@ -11,8 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from facesearch.errors import CorruptImageError, ImageError, ImageTooLargeError, InputError
-from facesearch.gallery.sources import Source, is_image_name, iter_sources
+from facesearch.errors import (
+    CorruptImageError,
+    ImageError,
+    ImageTooLargeError,
+    InputError,
+    NotFoundError,
+)
+from facesearch.gallery.sources import Source, is_image_name, iter_sources, read_source
 
 LIMIT = 1000
 
@@ -286,3 +292,52 @@ def test_a_list_file(tmp_path: Path, gallery: Path) -> None:
     assert found[4].problem and "already read" in found[4].problem
     lst = write(tmp_path / "more.lst", b"lists/rel/one.jpg\n")
     assert [s.id for s in collect(lst)] == [str(one.resolve())]
+
+
+# -- reading a catalog source back -----------------------------------------------------------
+
+
+def test_read_source_reads_what_ingest_listed(tmp_path: Path) -> None:
+    """Every source iter_sources yields (file, zip member, tar member) reads back the same."""
+    write(tmp_path / "plain" / "a.jpg", b"plain")
+    with zipfile.ZipFile(tmp_path / "z.zip", "w") as zf:
+        zf.writestr("x/b.jpg", b"zipped")
+    with tarfile.open(tmp_path / "t.tar.gz", "w:gz") as tf:
+        info = tarfile.TarInfo("c!1.jpg")  # a '!' in a member's name is kept
+        info.size = 5
+        tf.addfile(info, io.BytesIO(b"tarry"))
+    listed = collect(tmp_path / "plain", tmp_path / "z.zip", tmp_path / "t.tar.gz")
+    assert [read_source(s.id, LIMIT) for s in listed] == [b"plain", b"zipped", b"tarry"]
+
+
+def test_read_source_finds_an_archive_in_a_folder_named_with_a_bang(tmp_path: Path) -> None:
+    folder = tmp_path / "wow!photos"
+    folder.mkdir()
+    with zipfile.ZipFile(folder / "z.zip", "w") as zf:
+        zf.writestr("b.jpg", b"zipped")
+    assert read_source(f"{folder}/z.zip!b.jpg", LIMIT) == b"zipped"
+
+
+def test_read_source_refuses_what_is_gone_or_too_large(tmp_path: Path) -> None:
+    with zipfile.ZipFile(tmp_path / "z.zip", "w") as zf:
+        zf.writestr("big.jpg", b"x" * (LIMIT + 1))
+    write(tmp_path / "big.jpg", b"x" * (LIMIT + 1))
+    for source in (f"{tmp_path}/z.zip!big.jpg", str(tmp_path / "big.jpg")):
+        with pytest.raises(NotFoundError, match="over the size limit"):
+            read_source(source, LIMIT)
+    for source in (f"{tmp_path}/z.zip!nope.jpg", f"{tmp_path}/gone.zip!b.jpg", "/nowhere.jpg"):
+        with pytest.raises(NotFoundError, match="no longer available"):
+            read_source(source, LIMIT)
+
+
+def test_read_source_finds_an_uploaded_archive_of_a_moved_home(tmp_path: Path) -> None:
+    home = tmp_path / "new-home"
+    job = "0123456789abcdef"
+    archive = home / "uploads" / job / "incoming" / "batch.zip"
+    archive.parent.mkdir(parents=True)
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("a.jpg", b"uploaded")
+    old = f"/old-home/uploads/{job}/incoming/batch.zip!a.jpg"
+    assert read_source(old, LIMIT, home) == b"uploaded"
+    with pytest.raises(NotFoundError):
+        read_source(old, LIMIT)  # without the home: not looked for

@@ -270,6 +270,7 @@ def cmd_calibrate(args: argparse.Namespace, settings: Settings) -> int:
 
     from facesearch.core.calibration import build_table, save_table
     from facesearch.evaluation import lfw
+    from facesearch.gallery.sources import is_image_name
     from facesearch.pipeline import FacePipeline
 
     data: Path = args.data or settings.lfw_dir
@@ -277,7 +278,7 @@ def cmd_calibrate(args: argparse.Namespace, settings: Settings) -> int:
     names = sorted(
         str(p.relative_to(images_root))
         for p in images_root.glob("*/*")
-        if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+        if is_image_name(p.name)
     )
     if not names:
         raise InputError(f"{images_root}: no Person/photo image files to calibrate from")

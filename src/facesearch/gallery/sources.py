@@ -43,29 +43,38 @@ Files on disk are read only when ``read()`` is called.
 from __future__ import annotations
 
 import logging
-import lzma
 import os
 import stat
 import tarfile
 import zipfile
-import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from facesearch.errors import CorruptImageError, ImageError, ImageTooLargeError, InputError
+from facesearch.errors import (
+    CorruptImageError,
+    ImageError,
+    ImageTooLargeError,
+    InputError,
+    NotFoundError,
+)
+from facesearch.gallery.archives import (
+    ARCHIVE_ERRORS,
+    TAR_EXTENSIONS,
+    ZIP_EXTENSIONS,
+    member_source,
+    read_member,
+    split_member,
+)
+from facesearch.gallery.uploads import moved_upload
 
 log = logging.getLogger(__name__)
 
+# The one list of the image file names that a folder walk, an archive and an upload take.
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"})
 NESTED_ARCHIVES = (".zip", ".tar", ".tgz", ".gz", ".bz2", ".tbz2", ".xz", ".txz", ".7z", ".rar")
 SkipFn = Callable[[str, str], None]  # (source id, reason) of a member skipped on purpose
 LIST_EXTENSIONS = (".txt", ".lst")
-ZIP_EXTENSIONS = (".zip",)
-TAR_EXTENSIONS = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
-
-_ARCHIVE_ERRORS = (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError, zlib.error,
-                   lzma.LZMAError, RuntimeError, NotImplementedError, ValueError)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -169,19 +178,47 @@ def _file(path: Path, source_id: str, label: str | None, limit: int, size: int =
         except OSError:
             size = 0
 
-    def read() -> bytes:
-        try:
-            with open(path, "rb") as handle:
-                if os.fstat(handle.fileno()).st_size > limit:
-                    raise _too_large(source_id, limit)
-                data = handle.read(limit + 1)
-        except OSError as exc:
-            raise ImageError(f"cannot read: {exc.strerror or exc}", source_id) from exc
-        if len(data) > limit:
-            raise _too_large(source_id, limit)
-        return data
+    return Source(
+        id=source_id, label=label, size=size, reader=lambda: _read_file(path, limit, source_id)
+    )
 
-    return Source(id=source_id, label=label, size=size, reader=read)
+
+def _read_file(path: Path, limit: int, source_id: str) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            if os.fstat(handle.fileno()).st_size > limit:
+                raise _too_large(source_id, limit)
+            data = handle.read(limit + 1)
+    except OSError as exc:
+        raise ImageError(f"cannot read: {exc.strerror or exc}", source_id) from exc
+    if len(data) > limit:
+        raise _too_large(source_id, limit)
+    return data
+
+
+def read_source(source: str, max_bytes: int, home: Path | None = None) -> bytes:
+    """The bytes of an image from its catalog source: a file, or ``ARCHIVE!member``
+    (``archives``); NotFoundError, saying why, when it is gone, unreadable or over
+    ``max_bytes``. What shows a gallery image (the server, the HTML report) reads it here.
+
+    With ``home``, an uploaded file (or archive) no longer where the source says, because the
+    home was moved or restored, is looked for under ``home/uploads/`` (``moved_upload``).
+    """
+    member = None if Path(source).is_file() else split_member(source)
+    path = Path(source if member is None else member[0])
+    try:
+        if home is not None and not path.is_file():
+            path = moved_upload(str(path), home) or path
+        if not path.is_file():
+            raise NotFoundError("the source image is no longer available")
+        if member is not None:
+            return read_member(path, member[1], max_bytes)
+        return _read_file(path, max_bytes, source)
+    except ImageTooLargeError as exc:
+        raise NotFoundError("the source image is over the size limit") from exc
+    except (ImageError, OSError) as exc:  # the details name paths: logged, not shown
+        log.info("%s: %s", source, exc)
+        raise NotFoundError("the source image is no longer available") from exc
 
 
 def _listed(path: Path, limit: int, lists_read: set[Path], skip: SkipFn) -> Iterator[Source]:
@@ -211,7 +248,7 @@ def _zip_members(path: Path, limit: int, skip: SkipFn) -> Iterator[Source]:
             for info in zf.infolist():
                 if info.is_dir():
                     continue
-                source_id = f"{archive}!{info.filename}"
+                source_id = member_source(archive, info.filename)
                 why = _hidden(info.filename) or _zip_kind(info) or _not_image(info.filename)
                 if why:
                     skip(source_id, why)
@@ -223,12 +260,12 @@ def _zip_members(path: Path, limit: int, skip: SkipFn) -> Iterator[Source]:
                 try:
                     with zf.open(info) as member:
                         data = member.read(limit + 1)
-                except _ARCHIVE_ERRORS as exc:
+                except ARCHIVE_ERRORS as exc:
                     yield _failure(source_id, f"cannot read archive member: {exc}", label=label,
                                    error=CorruptImageError)  # fmt: skip
                     continue
                 yield _member(source_id, label, info.file_size, data, limit)
-    except _ARCHIVE_ERRORS as exc:
+    except ARCHIVE_ERRORS as exc:
         yield _failure(archive, f"cannot read zip archive: {exc}", error=CorruptImageError)
 
 
@@ -277,7 +314,7 @@ def _tar_members(path: Path, limit: int, skip: SkipFn) -> Iterator[Source]:
                 tf.members.clear()  # type: ignore[attr-defined]
                 if member.isdir():
                     continue
-                source_id = f"{archive}!{member.name}"
+                source_id = member_source(archive, member.name)
                 why = _hidden(member.name) or _tar_kind(member) or _not_image(member.name)
                 if why:
                     skip(source_id, why)
@@ -289,7 +326,7 @@ def _tar_members(path: Path, limit: int, skip: SkipFn) -> Iterator[Source]:
                 handle = tf.extractfile(member)
                 data = b"" if handle is None else handle.read(limit + 1)
                 yield _member(source_id, label, member.size, data, limit)
-    except _ARCHIVE_ERRORS as exc:
+    except ARCHIVE_ERRORS as exc:
         yield _failure(archive, f"cannot read tar archive: {exc}", error=CorruptImageError)
 
 

@@ -3,8 +3,9 @@
 The page is evidence: it carries the case, purpose, operator, time, the audit entry that
 recorded the search and the chain head after it, and every parameter of the search.
 
-Face crops are read from the source images at report time (facesearch stores no crops) and
-embedded as data: URIs, so the page is one file that opens anywhere without a server.
+Face crops are read from the source images at report time (facesearch stores no crops; an
+archive member is read from its archive, ``gallery.sources.read_source``) and embedded as
+data: URIs, so the page is one file that opens anywhere without a server.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
+from facesearch.errors import FaceSearchError
+from facesearch.gallery.sources import read_source
 from facesearch.private import write_private
 from facesearch.results import LEAD_NOTE, SAME_FILE_NOTE, SearchResult, describe_expected
 from facesearch.types import BBox
@@ -138,12 +141,12 @@ def render(
         cards = []
         for h in pf.hits:
             try:
-                data = engine.read_input(h.image_path).data
+                data = read_source(h.image_path, s.limits.max_file_bytes, s.home)
                 crop = _data_uri(
                     face_crop_jpeg(data, h.bbox, s.limits.max_file_bytes, s.limits.max_pixels)
                 )
-            except Exception:  # a moved or deleted source must not break the report
-                crop = ""
+            except (FaceSearchError, OSError, ValueError):  # a moved or deleted source, or
+                crop = ""  # one that no longer decodes, must not break the report
             img = (
                 f'<img src="{crop}" alt="candidate face">'
                 if crop

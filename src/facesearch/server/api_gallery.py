@@ -19,11 +19,12 @@ from fastapi.responses import JSONResponse, Response
 from facesearch.accountability import Permission
 from facesearch.errors import NotFoundError
 from facesearch.gallery.catalog import Catalog
+from facesearch.gallery.sources import read_source
 from facesearch.gallery.uploads import JOB_ID
 from facesearch.server import services, views
 from facesearch.server.auth import Principal, needs, needs_any
 from facesearch.server.context import Context, ctx
-from facesearch.server.media import crop, image_type, read_source
+from facesearch.server.media import crop, image_type
 from facesearch.types import MAX_ID
 
 router = APIRouter(prefix="/api/v1", tags=["gallery"])

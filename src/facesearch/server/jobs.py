@@ -28,7 +28,7 @@ A file is kept when it is the source of an image of the catalog, matched by **wh
 below the job's folder** (the catalog's source ends in ``/<job>/<that path>``) or by **its
 sha256** (that of an image whose source lies in a folder of that job): never by its absolute
 path, so a home moved or restored to another path keeps its uploads (the catalog still names
-the old path; ``media.read_source`` finds the file at the new one). Jobs are kept in memory:
+the old path; ``sources.read_source`` finds the file at the new one). Jobs are kept in memory:
 their ids mean nothing after a restart (the audit trail and the catalog's ingest runs keep the
 record).
 """
@@ -55,7 +55,7 @@ from facesearch.engine import Engine
 from facesearch.errors import FaceSearchError
 from facesearch.gallery.catalog import Catalog
 from facesearch.gallery.ingest import IngestSummary
-from facesearch.gallery.sources import iter_sources
+from facesearch.gallery.sources import is_image_name, iter_sources
 from facesearch.gallery.uploads import JOB_ID, UPLOADS, job_parts
 from facesearch.models.registry import sha256_file
 
@@ -305,7 +305,7 @@ class Jobs:
         labelled, plain = job.folder / "labelled", job.folder / "plain"
         count = 0
         for upload in sorted(incoming.iterdir()):
-            if upload.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".gif"):
+            if is_image_name(upload.name):
                 count += 1
                 name = f"{count:06d}-{safe_name(upload.name[7:])}"
                 if job.subject:

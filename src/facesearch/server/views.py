@@ -30,8 +30,8 @@ from facesearch.accountability import (
 from facesearch.core.calibration import CalibrationTable, describe_fmr
 from facesearch.engine import ForgetResult, VerifyResult
 from facesearch.errors import NotFoundError
+from facesearch.gallery.archives import split_member
 from facesearch.gallery.catalog import CollectionInfo, FaceRecord, ImageRecord
-from facesearch.gallery.sources import TAR_EXTENSIONS, ZIP_EXTENSIONS
 from facesearch.results import LEAD_NOTE
 
 API = "/api/v1"
@@ -106,9 +106,9 @@ def shown_source(source: str) -> str:
     ingest root is not stored, and the image id names the image exactly. The CLI, run by
     whoever owns the home, prints full paths.
     """
-    archive, sep, member = source.partition("!")
-    if sep and archive.lower().endswith(ZIP_EXTENSIONS + TAR_EXTENSIONS):
-        return f"{PurePath(archive).name}!{member}"
+    member = split_member(source)
+    if member is not None:
+        return f"{PurePath(member[0]).name}!{member[1]}"
     return PurePath(source).name
 
 

@@ -1,0 +1,49 @@
+"""The HTML report of a search: candidate crops read back from every kind of catalog source."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+from tests.fakes import encode, face_pixels
+
+from facesearch.engine import Engine
+from facesearch.reports.html import render
+from facesearch.results import Hit, ProbeFace, SearchResult
+from facesearch.settings import Settings
+from facesearch.types import BBox, Quality
+
+FACE = BBox(20.0, 20.0, 120.0, 120.0)
+
+
+def result_with_candidate(source: str, probe: Path) -> SearchResult:
+    hit = Hit(rank=1, similarity=0.9, fmr=1e-5, expected_false=0.01, fmr_words="rare",
+              face_id=7, image_id=3, image_path=source, bbox=FACE, subject="Ann",
+              collection="default")  # fmt: skip
+    quality = Quality(size=120.0, sharpness=500.0, yaw=0.0, pitch=0.0, roll=0.0,
+                      score=0.99)  # fmt: skip
+    face = ProbeFace(face=0, bbox=FACE, quality=quality, warnings=(), refused=False, hits=(hit,))
+    return SearchResult(probe=str(probe), probe_sha256="0" * 64, gallery_faces=10,
+                        collections=("default",), threshold=0.5, top=10, faces=(face,),
+                        started="2026-11-30T00:00:00+00:00",
+                        finished="2026-11-30T00:00:01+00:00")  # fmt: skip
+
+
+def test_a_candidate_from_a_zip_archive_is_shown(tmp_path: Path) -> None:
+    probe = tmp_path / "probe.png"
+    probe.write_bytes(encode(face_pixels(1, 0)))
+    archive = tmp_path / "batch.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("people/ann.jpg", encode(face_pixels(1, 1), "JPEG"))
+    engine = Engine(Settings(home=tmp_path / "home"), open_catalog=False)
+    page = render(result_with_candidate(f"{archive}!people/ann.jpg", probe), engine)
+    assert 'alt="candidate face"' in page
+    assert "source not available" not in page
+
+
+def test_a_candidate_whose_source_is_gone_says_so(tmp_path: Path) -> None:
+    probe = tmp_path / "probe.png"
+    probe.write_bytes(encode(face_pixels(1, 0)))
+    engine = Engine(Settings(home=tmp_path / "home"), open_catalog=False)
+    page = render(result_with_candidate(str(tmp_path / "gone.zip!ann.jpg"), probe), engine)
+    assert "source not available" in page and 'alt="candidate face"' not in page
