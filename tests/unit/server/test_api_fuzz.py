@@ -3,7 +3,8 @@
 Ids past int64 (SQLite's integers) are 404, query numbers out of range 422 (issue 7, item 13).
 
 Bounded: a few examples per operation (FUZZ_EXAMPLES), so that it runs in well under a minute
-on two cores. Excluded: revoking the admin's own tokens (it would end the run's login)."""
+on two cores. Excluded: revoking the admin's own tokens (it would end the run's login).
+On the fake pipeline (tests/fakes.py): the answers' shapes do not depend on real faces."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 
-pytestmark = pytest.mark.lfw
+from facesearch.cli import main
 
 FUZZ_EXAMPLES = 12
 BIG = [2**63, 2**64, 10**30]
@@ -32,15 +33,15 @@ def assert_error_shape(status: int, body: Any, where: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def fuzz_home(server_home: Any) -> Any:
-    return server_home(
+def fuzz_home(fake_homes: Any) -> Any:
+    return fake_homes(
         "fuzz", server_rate_limit=0, server_read_rate_limit=0, server_request_timeout=120.0
     )
 
 
 @pytest.fixture(scope="module")
-def fuzz_url(fuzz_home: Any, serve: Any) -> Iterator[str]:
-    with serve(fuzz_home.settings) as url:
+def fuzz_url(fuzz_home: Any, fake_server: Any) -> Iterator[str]:
+    with fake_server(fuzz_home.settings) as url:
         yield url
 
 
@@ -110,22 +111,17 @@ def test_numbers_and_dates_out_of_range_in_forms_and_filters(fuzz_url: str, fuzz
         assert api.get("/api/v1/me").status_code == 200  # the connection is still good
 
 
-def test_cli_numbers_out_of_range_are_one_line_errors(fuzz_home: Any) -> None:
-    import subprocess
-    import sys
-
+def test_cli_numbers_out_of_range_are_one_line_errors(
+    fuzz_home: Any, fake_models: None, capsys: pytest.CaptureFixture[str]
+) -> None:
     for args in (
         ["forget", "--face", str(2**63), "--reason", "x"],
         ["audit", "verify", "--head", f"{2**63}:{'a' * 64}"],
     ):
-        done = subprocess.run(
-            [sys.executable, "-m", "facesearch", "--home", str(fuzz_home.home), *args],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert done.returncode in (1, 2), (args, done.stderr)
-        assert "Traceback" not in done.stderr and "facesearch: error" in done.stderr, done.stderr
+        code = main(["--home", str(fuzz_home.home), *args])
+        err = capsys.readouterr().err
+        assert code in (1, 2), (args, err)
+        assert "Traceback" not in err and "facesearch: error" in err, err
 
 
 def fuzz(operation: Any, url: str, auth: dict[str, str]) -> list[int]:

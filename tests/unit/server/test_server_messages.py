@@ -1,10 +1,9 @@
 """What a person reads from the server (issue 7, items 15-17): errors name the uploaded file,
 ``/health`` reports storage, a search record flags a candidate that is the probe's own file,
-and the pages show readable times."""
+and the pages show readable times. On the fake pipeline (tests/fakes.py)."""
 
 from __future__ import annotations
 
-import io
 import os
 import re
 import shutil
@@ -15,21 +14,19 @@ from typing import Any
 
 import httpx
 import pytest
-from PIL import Image
-
-pytestmark = pytest.mark.lfw
+from tests.fakes import face_photo, no_face_photo, person_name
 
 FORM = {"case": "K-15", "purpose": "messages"}
 
 
 @pytest.fixture(scope="module")
-def home(server_home: Any) -> Any:
-    return server_home("messages")
+def home(fake_homes: Any) -> Any:
+    return fake_homes("messages")
 
 
 @pytest.fixture(scope="module")
-def url(home: Any, serve: Any) -> Iterator[str]:
-    with serve(home.settings) as base:
+def url(home: Any, fake_server: Any) -> Iterator[str]:
+    with fake_server(home.settings) as base:
         yield base
 
 
@@ -40,9 +37,7 @@ def api(url: str) -> Iterator[httpx.Client]:
 
 
 def sky_jpeg() -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", (160, 120), (100, 150, 220)).save(buf, format="JPEG")
-    return buf.getvalue()
+    return no_face_photo(fmt="JPEG")
 
 
 def message(r: httpx.Response) -> str:
@@ -76,18 +71,18 @@ def test_unreadable_upload_names_the_file(api: httpx.Client, home: Any) -> None:
     assert "etc/" not in text and "<b>" not in text and "\n" not in text and "x" in text, text
 
 
-def test_no_face_names_the_uploaded_photo(api: httpx.Client, home: Any, probe_photo: Any) -> None:
+def test_no_face_names_the_uploaded_photo(api: httpx.Client, home: Any) -> None:
     auth = home.auth("inv1")
     r = api.post(
         "/api/v1/searches", headers=auth, files={"image": ("sky.jpg", sky_jpeg())}, data=FORM
     )
     assert r.status_code == 422, r.text
     assert message(r) == "sky.jpg: no face found", r.text
-    face = probe_photo("Hugo_Chavez").read_bytes()
+    face = face_photo(5, 0)
     r = api.post(
         "/api/v1/verifications",
         headers=auth,
-        files={"a": ("hugo.jpg", face), "b": ("sky.jpg", sky_jpeg())},
+        files={"a": ("person.png", face), "b": ("sky.jpg", sky_jpeg())},
         data=FORM,
     )
     assert r.status_code == 422, r.text
@@ -98,17 +93,19 @@ def test_no_face_names_the_uploaded_photo(api: httpx.Client, home: Any, probe_ph
     assert message(r) == "the uploaded photo: no face found", r.text
 
 
-def test_search_record_flags_the_probe_own_file(api: httpx.Client, home: Any, lfw: Path) -> None:
-    own = lfw / "lfw-deepfunneled" / "Tony_Blair" / "Tony_Blair_0003.jpg"  # in the gallery
+def test_search_record_flags_the_probe_own_file(
+    api: httpx.Client, home: Any, fake_photos: Path
+) -> None:
+    own = fake_photos / person_name(1) / "shot_3.png"  # in the gallery
     r = api.post(
         "/api/v1/searches",
         headers=home.auth("inv1"),
-        files={"image": (own.name, own.read_bytes(), "image/jpeg")},
+        files={"image": (own.name, own.read_bytes(), "image/png")},
         data={**FORM, "top": "3"},
     )
     assert r.status_code == 201, r.text
     cands = r.json()["faces"][0]["candidates"]
-    assert cands[0]["same_file"] is True and cands[0]["subject"] == "Tony_Blair"
+    assert cands[0]["same_file"] is True and cands[0]["subject"] == person_name(1)
     assert [c["same_file"] for c in cands[1:]] == [False] * (len(cands) - 1)
     again = api.get(f"/api/v1/searches/{r.json()['id']}", headers=home.auth("inv1")).json()
     assert again["faces"][0]["candidates"][0]["same_file"] is True
@@ -116,11 +113,11 @@ def test_search_record_flags_the_probe_own_file(api: httpx.Client, home: Any, lf
     assert page.status_code == 200 and page.text.count("same file as the probe") == 1
 
 
-def test_pages_show_readable_times(api: httpx.Client, home: Any, probe_photo: Any) -> None:
+def test_pages_show_readable_times(api: httpx.Client, home: Any) -> None:
     r = api.post(
         "/api/v1/searches",
         headers=home.auth("inv1"),
-        files={"image": ("p.jpg", probe_photo("Colin_Powell").read_bytes())},
+        files={"image": ("p.png", face_photo(2, 0))},
         data=FORM,
     )
     assert r.status_code == 201, r.text
@@ -173,9 +170,9 @@ def _make_unwritable(home: Path) -> Any:
     return undo
 
 
-def test_health_fails_when_the_home_is_not_writable(server_home: Any, serve: Any) -> None:
-    h = server_home("health-readonly")
-    with serve(h.settings) as base:
+def test_health_fails_when_the_home_is_not_writable(fake_homes: Any, fake_server: Any) -> None:
+    h = fake_homes("health-readonly")
+    with fake_server(h.settings) as base:
         undo = _make_unwritable(h.home)
         try:
             r = httpx.get(base + "/health", timeout=30)
@@ -188,13 +185,11 @@ def test_health_fails_when_the_home_is_not_writable(server_home: Any, serve: Any
         assert httpx.get(base + "/health", timeout=30).status_code == 200  # and recovers
 
 
-def test_health_fails_when_the_disk_is_nearly_full(
-    server_home: Any, serve: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    h = server_home("health-full")
+def test_health_fails_when_the_disk_is_nearly_full(fake_homes: Any, fake_server: Any) -> None:
+    h = fake_homes("health-full")
     free = shutil.disk_usage(h.home).free
     # as if the disk were full
-    with serve(h.settings.replace(server_min_free_bytes=free * 4)) as base:
+    with fake_server(h.settings.replace(server_min_free_bytes=free * 4)) as base:
         r = httpx.get(base + "/health", timeout=30)
         assert r.status_code == 503, r.text
         body = r.json()
