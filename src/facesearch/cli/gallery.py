@@ -141,7 +141,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
             f"{len(summary.failed):,} failed ({summary.seconds:.1f} s, {rate:.0f} images/s)"
         )
         for fail in summary.failed[:20]:
-            print(f"  failed: {fail['path']}: {fail['reason']}", file=sys.stderr)
+            print(f"  failed: {fail.source}: {fail.reason}", file=sys.stderr)
         if len(summary.failed) > 20:
             print(f"  ... and {len(summary.failed) - 20} more (see --json)", file=sys.stderr)
         for skip in summary.skipped[:20]:  # archive members not ingested on purpose

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from facesearch.errors import FaceSearchError
+from facesearch.errors import FaceSearchError, NoFaceError
 from facesearch.gallery.catalog import Catalog, NewFace, NewImage
 from facesearch.gallery.collections import IndexSet
 from facesearch.gallery.sources import Source, iter_sources
@@ -35,22 +35,46 @@ log = logging.getLogger(__name__)
 COMMIT_EVERY = 128  # images per catalog transaction
 SAVE_INDEX_EVERY_S = 600.0
 MAX_SKIPPED_LISTED = 1000  # skipped archive members listed in a summary
+BLOCKLISTED = "blocklisted"  # the code of an image whose every face is on the blocklist
+
+
+@dataclass(frozen=True)
+class FailedSource:
+    """A source that was not ingested, why, and the error code of that reason (``bad_image``,
+    ``corrupt_image``, ``image_too_large``, ``no_face``, ``blocklisted``, ...)."""
+
+    source: str  # the source's id: a file path or ARCHIVE!member
+    code: str
+    reason: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"path": self.source, "code": self.code, "reason": self.reason}
 
 
 @dataclass
 class IngestSummary:
+    """The counts of one ingest run so far (``progress`` sees it grow) and its failures."""
+
     run_id: int
     images_seen: int = 0
     images_added: int = 0
     duplicates: int = 0
     faces_added: int = 0
     faces_blocked: int = 0
-    failed: list[dict[str, str]] = field(default_factory=list)
     # archive members skipped on purpose (links, devices, nested archives, not images), with
     # their reason; the first MAX_SKIPPED_LISTED are listed, skipped_count counts them all
     skipped: list[dict[str, str]] = field(default_factory=list)
     skipped_count: int = 0
     seconds: float = 0.0
+    _failed: list[FailedSource] = field(default_factory=list, init=False, repr=False)
+
+    @property
+    def failed(self) -> tuple[FailedSource, ...]:
+        """The sources that failed, in the order they failed."""
+        return tuple(self._failed)
+
+    def fail(self, failure: FailedSource) -> None:
+        self._failed.append(failure)
 
     def skip(self, source: str, reason: str) -> None:
         self.skipped_count += 1
@@ -64,7 +88,7 @@ class IngestSummary:
             "duplicates": self.duplicates,
             "faces_added": self.faces_added,
             "faces_blocked": self.faces_blocked,
-            "failed": self.failed,
+            "failed": [f.as_dict() for f in self._failed],
             "skipped": self.skipped,
             "skipped_count": self.skipped_count,
             "run_id": self.run_id,
@@ -163,7 +187,7 @@ class Ingestor:
             try:
                 data = source.read()
             except FaceSearchError as exc:
-                self._fail(summary, run_id, source.id, str(exc))
+                self._fail(summary, run_id, source.id, exc.code, str(exc))
                 continue
             sha = hashlib.sha256(data).hexdigest()
             if sha in in_run or self.catalog.has_image(sha, collection):
@@ -173,10 +197,12 @@ class Ingestor:
             pending.append(_Pending(source, sha, len(data)))
             yield Decodable(source.id, data)
 
-    def _fail(self, summary: IngestSummary, run_id: int, source: str, reason: str) -> None:
+    def _fail(
+        self, summary: IngestSummary, run_id: int, source: str, code: str, reason: str
+    ) -> None:
         prefix = f"{source}: "
         reason = reason[len(prefix) :] if reason.startswith(prefix) else reason
-        summary.failed.append({"path": source, "reason": reason})
+        summary.fail(FailedSource(source, code, reason))
         self.catalog.record_failure(run_id, source, reason)
 
     def _to_record(
@@ -189,10 +215,10 @@ class Ingestor:
         run_id: int,
     ) -> NewImage | None:
         if not isinstance(result, ImageFaces):
-            self._fail(summary, run_id, item.source.id, str(result))
+            self._fail(summary, run_id, item.source.id, result.code, str(result))
             return None
         if not result.faces:
-            self._fail(summary, run_id, item.source.id, "no face found")
+            self._fail(summary, run_id, item.source.id, NoFaceError.code, "no face found")
             return None
         faces = []
         model_id = self.pipeline.model_id
@@ -213,7 +239,8 @@ class Ingestor:
                 )
             )
         if not faces:
-            self._fail(summary, run_id, item.source.id, "every face matches the erasure blocklist")
+            reason = "every face matches the erasure blocklist"
+            self._fail(summary, run_id, item.source.id, BLOCKLISTED, reason)
             return None
         return NewImage(
             sha256=item.sha256,

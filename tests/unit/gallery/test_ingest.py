@@ -1,0 +1,35 @@
+"""Ingest on the fake pipeline: what a run reports about the sources it could not ingest."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+from tests.fakes import FakePipeline, no_face_photo, write_photo
+
+from facesearch.engine import Engine
+from facesearch.gallery.ingest import FailedSource
+from facesearch.settings import Settings
+
+
+def test_failures_are_records_with_a_code_and_their_json_keeps_its_keys(tmp_path: Path) -> None:
+    photos = tmp_path / "photos"
+    write_photo(photos, 1, 1)
+    (photos / "blank.png").write_bytes(no_face_photo())
+    (photos / "junk.jpg").write_bytes(b"not an image")
+    settings = Settings(home=tmp_path / "home")
+    with Engine(settings, pipeline=FakePipeline(settings)) as engine:
+        summary = engine.ingest([photos])
+    assert summary.images_added == 1
+    by_name = {Path(f.source).name: f for f in summary.failed}
+    assert set(by_name) == {"blank.png", "junk.jpg"}
+    assert all(isinstance(f, FailedSource) for f in summary.failed)
+    assert by_name["blank.png"].code == "no_face"
+    assert by_name["junk.jpg"].code == "corrupt_image"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        by_name["blank.png"].code = "x"  # type: ignore[misc]
+    listed = json.loads(json.dumps(summary.as_dict()))["failed"]
+    assert {Path(f["path"]).name: f["reason"] for f in listed}["blank.png"] == "no face found"
+    assert {f["code"] for f in listed} == {"no_face", "corrupt_image"}
