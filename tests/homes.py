@@ -1,5 +1,6 @@
 """Helpers shared by the fake-pipeline unit tests and the real-model integration tests: a home
-with users of every role and a token each, and a live uvicorn server over a home."""
+with users of every role and a token each, a live uvicorn server over a home, and the CLI run
+in-process."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import pytest
 
 from facesearch.pipeline import FacePipeline
 from facesearch.settings import Settings
@@ -102,3 +104,23 @@ def live_server(
         server.should_exit = True
         thread.join(timeout=30)
         sock.close()
+
+
+@dataclass(frozen=True)
+class Ran:
+    """What one in-process CLI run returned and wrote."""
+
+    code: int
+    out: str
+    err: str
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], home: Path, *args: str) -> Ran:
+    """``facesearch --home HOME ARGS...`` through ``facesearch.cli.main``, in this process
+    (with the ``fake_models`` fixture, on the fake pipeline)."""
+    from facesearch.cli import main
+
+    capsys.readouterr()  # what came before is not this run's
+    code = main(["--home", str(home), *args])
+    captured = capsys.readouterr()
+    return Ran(code, captured.out, captured.err)

@@ -1,14 +1,15 @@
-"""``facesearch.app.usage``: every use checked and audited, the same for the CLI and the server."""
+"""``facesearch.app.usage``: every use checked and audited, the same for the CLI and the server.
+On the fake pipeline (tests/fakes.py): the rules do not depend on real faces."""
 
 from __future__ import annotations
 
 import hashlib
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.fakes import FakePipeline, person_name, write_photo
 
 from facesearch.accountability import AccountabilityStore, local_actor
 from facesearch.app.usage import (
@@ -20,21 +21,28 @@ from facesearch.app.usage import (
 )
 from facesearch.engine import Engine
 from facesearch.errors import InputError, PermissionDeniedError
-from facesearch.settings import Settings
-
-pytestmark = pytest.mark.lfw
 
 
 @pytest.fixture()
-def home(server_home: Any) -> Any:
-    return server_home("usage")
+def home(fake_homes: Any) -> Any:
+    return fake_homes("usage")
 
 
 @pytest.fixture()
-def engine(home: Any, pipeline: Any) -> Iterator[Engine]:
-    e = Engine(home.settings, pipeline=pipeline)
+def engine(home: Any, fake_pipeline: FakePipeline) -> Iterator[Engine]:
+    e = Engine(home.settings, pipeline=fake_pipeline)
     yield e
     e.catalog.close()
+
+
+@pytest.fixture()
+def probe_photo(tmp_path: Path) -> Any:
+    """probe_photo(person, shot=0): a photo file of a person; shot 0 is never in the gallery."""
+
+    def get(person: int, shot: int = 0) -> Path:
+        return write_photo(tmp_path / "probes", person, shot)
+
+    return get
 
 
 @pytest.fixture()
@@ -57,7 +65,7 @@ def test_search_entry_holds_everything(
     engine: Engine, store: AccountabilityStore, probe_photo: Any
 ) -> None:
     inv = store.accounts.get_user("inv1")
-    photo = probe_photo("Colin_Powell")
+    photo = probe_photo(0)
     result, entry = audited_search(
         engine, store, inv, case=" K-1 ", purpose="a robbery", image=photo, top=3
     )
@@ -83,12 +91,10 @@ def test_case_and_purpose_rules(
     engine: Engine,
     store: AccountabilityStore,
     probe_photo: Any,
-    tmp_path: Path,
-    pipeline: Any,
-    gallery_template: Path,
-    settings: Settings,
+    fake_pipeline: FakePipeline,
+    fake_homes: Any,
 ) -> None:
-    photo = probe_photo("Tony_Blair")
+    photo = probe_photo(1)
     inv = store.accounts.get_user("inv1")
     head = store.audit.head()
     for case, purpose in ((None, "x"), ("K", None), ("  ", "x"), ("K\n2", "x")):
@@ -101,9 +107,8 @@ def test_case_and_purpose_rules(
         check_case("K" * 201, "x", required=True)
 
     # a home without accounts: no case needed at the CLI, but always through the server
-    bare = tmp_path / "bare"
-    shutil.copytree(gallery_template, bare)
-    e2 = Engine(settings.replace(home=bare), pipeline=pipeline)
+    bare = fake_homes("usage-bare", users=False).home
+    e2 = Engine(fake_pipeline.settings.replace(home=bare), pipeline=fake_pipeline)
     try:
         with AccountabilityStore.open(bare) as s2:
             _, entry = audited_search(
@@ -125,7 +130,7 @@ def test_case_and_purpose_rules(
 
 
 def test_roles_are_checked(engine: Engine, store: AccountabilityStore, probe_photo: Any) -> None:
-    photo = probe_photo("Hugo_Chavez")
+    photo = probe_photo(5)
     use = {"case": "K", "purpose": "p"}
     for name in ("aud1", "admin1"):  # auditors and admins do not search
         with pytest.raises(PermissionDeniedError):
@@ -143,26 +148,25 @@ def test_forget_verify_and_ingest_entries(
 ) -> None:
     admin = store.accounts.get_user("admin1")
     with pytest.raises(InputError, match="reason"):
-        audited_forget(engine, store, admin, reason=" ", subject="Tony_Blair")
-    faces = engine.catalog.faces_of_subject("Tony_Blair")
-    result, entry = audited_forget(engine, store, admin, reason="DSR-1", subject="Tony_Blair")
+        audited_forget(engine, store, admin, reason=" ", subject=person_name(1))
+    faces = engine.catalog.faces_of_subject(person_name(1))
+    result, entry = audited_forget(engine, store, admin, reason="DSR-1", subject=person_name(1))
     assert entry.actor == "admin1" and entry.action == "erase"
     p = entry.payload
-    assert p["reason"] == "DSR-1" and p["selector"] == {"subject": "Tony_Blair"}
+    assert p["reason"] == "DSR-1" and p["selector"] == {"subject": person_name(1)}
     assert sorted(p["removed"]["faces"]) == sorted(f.id for f in faces)
     assert p["removed"]["images"] == sorted({f.image_id for f in faces})
-    assert p["removed"]["subjects"] == ["Tony_Blair"] and p["counts"]["faces"] == len(faces)
+    assert p["removed"]["subjects"] == [person_name(1)] and p["counts"]["faces"] == len(faces)
     assert not floats_longer_than(dict(p), 8) and len(result.faces) == len(faces)
 
     inv = store.accounts.get_user("inv1")
-    a, b = probe_photo("Colin_Powell", 11), probe_photo("Colin_Powell", 12)
+    a, b = probe_photo(0, 5), probe_photo(0, 6)
     v, entry = audited_verify(engine, store, inv, case="K-2", purpose="p", a=a, b=b)
     assert entry.action == "verify" and entry.payload["same_person"] == v.verification.same
+    assert v.verification.same is True  # two shots of one person
     assert entry.payload["probe_sha256"][1] == hashlib.sha256(b.read_bytes()).hexdigest()
 
-    summary, entry = audited_ingest(
-        engine, store, admin, [probe_photo("Laura_Bush", 1)], collection="extra"
-    )
+    summary, entry = audited_ingest(engine, store, admin, [probe_photo(7, 1)], collection="extra")
     assert entry.action == "ingest" and entry.payload["run_id"] == summary.run_id
     assert entry.payload["images_added"] == 1 and entry.payload["collection"] == "extra"
     assert store.verify().ok
