@@ -51,6 +51,7 @@ from facesearch.accountability.decisions import (
     CandidateStatus,
     DecisionRecord,
     Decisions,
+    PendingCandidate,
     Verdict,
     next_status,
 )
@@ -96,6 +97,7 @@ __all__ = [
     "Decisions",
     "FaceId",
     "LoginLock",
+    "PendingCandidate",
     "Permission",
     "ProbeStore",
     "Role",

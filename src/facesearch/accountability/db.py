@@ -209,8 +209,14 @@ def _migrate_to_3(conn: sqlite3.Connection) -> None:
     )
 
 
+def _migrate_to_4(conn: sqlite3.Connection) -> None:
+    """Entries of one action by time: the pending list of the two-person rule reads the
+    decisions of the last days (``Decisions.awaiting_second_person``) without scanning all."""
+    conn.execute("CREATE INDEX audit_log_action_time ON audit_log (action, time)")
+
+
 Migration = Callable[[sqlite3.Connection], None]
-MIGRATIONS: tuple[Migration, ...] = (_migrate_to_1, _migrate_to_2, _migrate_to_3)
+MIGRATIONS: tuple[Migration, ...] = (_migrate_to_1, _migrate_to_2, _migrate_to_3, _migrate_to_4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

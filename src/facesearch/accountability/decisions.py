@@ -43,7 +43,7 @@ from typing import Any
 from facesearch.accountability.audit import AuditTrail
 from facesearch.accountability.audit_entries import Action, FaceId
 from facesearch.accountability.audit_report import BreakKind, ChainBreak
-from facesearch.accountability.db import Database, parse_time
+from facesearch.accountability.db import Database, format_time, parse_time
 from facesearch.accountability.permissions import Actor, Permission, require
 from facesearch.accountability.users import current_actor
 from facesearch.errors import CatalogError, InputError, NotFoundError, PermissionDeniedError
@@ -54,6 +54,7 @@ __all__ = [
     "CandidateStatus",
     "DecisionRecord",
     "Decisions",
+    "PendingCandidate",
     "Verdict",
     "next_status",
 ]
@@ -125,6 +126,30 @@ class CandidateState:
     def awaits_second_person(self, name: str) -> bool:
         """Whether ``name`` could confirm now (for a UI's "confirm" button)."""
         return self.status is CandidateStatus.POSSIBLE_MATCH and name not in self.verified_by
+
+
+@dataclass(frozen=True)
+class PendingCandidate:
+    """A candidate one person has marked possible match, waiting for a second person."""
+
+    search_seq: int
+    face_id: FaceId
+    case: str | None  # the case number of the verdict's entry
+    marked_by: tuple[str, ...]  # who said possible match (one person: it is not confirmed yet)
+    time: datetime  # when they said it
+
+
+# A candidate is POSSIBLE_MATCH exactly when its one and only verdict is a possible match
+# (TRANSITIONS: a second verdict of either kind leads to confirmed, disputed or rejected).
+AWAITING_QUERY = """
+    SELECT d.search_seq, d.face_id, a.case_number, a.actor, a.time
+      FROM audit_log a JOIN decisions d ON d.audit_seq = a.seq
+     WHERE a.action = ? AND a.time >= ? AND a.actor != ?
+       AND json_extract(a.payload, '$.verdict') = ?
+       AND NOT EXISTS (SELECT 1 FROM decisions o
+                        WHERE o.search_seq = d.search_seq AND o.face_id = d.face_id
+                          AND o.audit_seq != d.audit_seq)
+     ORDER BY a.seq DESC"""
 
 
 def replay(
@@ -227,6 +252,31 @@ class Decisions:
                 )
             ]
             return [self._state(conn, search_seq, face_id) for face_id in ids]
+
+    def awaiting_second_person(self, actor_name: str, since: datetime) -> list[PendingCandidate]:
+        """The candidates ``actor_name`` could confirm: marked possible match since ``since``
+        by someone else, with no other verdict yet; newest first. One query (the audit log's
+        action index, then the decision index per candidate)."""
+        with self._db.read() as conn:
+            rows = conn.execute(
+                AWAITING_QUERY,
+                (
+                    Action.DECISION.value,
+                    format_time(since),
+                    actor_name,
+                    Verdict.POSSIBLE_MATCH.value,
+                ),
+            ).fetchall()
+        return [
+            PendingCandidate(
+                int(r["search_seq"]),
+                r["face_id"],
+                r["case_number"],
+                (str(r["actor"]),),
+                parse_time(r["time"]),
+            )
+            for r in rows
+        ]
 
     def check_against_trail(self, conn: sqlite3.Connection) -> list[ChainBreak]:
         """Decision entries missing from the index, and index rows no entry backs."""

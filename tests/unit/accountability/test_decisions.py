@@ -14,10 +14,9 @@ from facesearch.accountability import (
     AccountabilityStore,
     Action,
     BreakKind,
-    Candidate,
     CandidateStatus,
+    PendingCandidate,
     Role,
-    SearchRecord,
     User,
     Verdict,
     local_actor,
@@ -52,15 +51,20 @@ def people(store: AccountabilityStore) -> dict[str, User]:
 
 @pytest.fixture
 def search(store: AccountabilityStore, people: dict[str, User]) -> int:
-    record = SearchRecord(
-        started=T0,
-        ended=T0 + timedelta(seconds=1),
-        collections={"mugshots": 500},
-        probe_sha256="cd" * 32,
-        parameters={"threshold": 0.4},
-        candidates=[Candidate(11, 0.71), Candidate(12, 0.52), Candidate("ext-7", 0.45)],
+    """A logged search with three candidates (the payload keys the decisions read)."""
+    return new_search(store, case="K-17")
+
+
+def new_search(store: AccountabilityStore, case: str) -> int:
+    candidates = [{"face_id": 11, "score": 0.71}, {"face_id": 12, "score": 0.52}]
+    candidates.append({"face_id": "ext-7", "score": 0.45})
+    entry = store.audit.append(
+        actor="alice",
+        action=Action.SEARCH,
+        case=case,
+        purpose="burglary",
+        payload={"probe_sha256": "cd" * 32, "candidates": candidates},
     )
-    entry = store.audit.record_search(record, actor="alice", case="K-17", purpose="burglary")
     return entry.seq
 
 
@@ -273,3 +277,57 @@ def test_a_search_is_seen_by_author_reviewers_and_those_asked_to_confirm(
     store.decisions.decide(people["bob"], search, 11, MATCH)
     assert seen_by() == {"admin", "alice", "audrey", "bob"}  # confirmed: carol is not asked now
     assert may_see_search(store, local_actor("root"), store.audit.get(search))
+
+
+# --- what waits for a second person -----------------------------------------------------------
+
+
+def test_awaiting_second_person_lists_one_persons_possible_matches_since(store, people, clock):
+    """One query answers the pending list: a candidate whose only verdict is a possible match
+    by someone else, given since ``since``; newest first."""
+    one, two, three = (
+        new_search(store, "K-17"),
+        new_search(store, "K-18"),
+        new_search(store, "K-19"),
+    )
+    decide = store.decisions.decide
+    decide(people["carol"], one, 12, MATCH)  # older than `since`
+    clock.advance(days=10)
+    t1 = clock.now
+    decide(people["alice"], one, 11, MATCH)  # pending
+    decide(people["alice"], one, "ext-7", MATCH)
+    decide(people["carol"], one, "ext-7", REJECT)  # disputed
+    decide(people["carol"], two, 11, REJECT)  # rejected
+    clock.advance(hours=1)
+    decide(people["alice"], two, 12, MATCH)
+    decide(people["carol"], two, 12, MATCH)  # decided twice: confirmed
+    decide(people["admin"], one, 12, MATCH)  # confirms carol's old mark: not pending any more
+    decide(people["bob"], two, "ext-7", MATCH)  # bob's own mark
+    clock.advance(minutes=1)
+    t2 = clock.now
+    decide(people["admin"], three, 11, MATCH)
+    since = T0 + timedelta(days=5)
+
+    pending = store.decisions.awaiting_second_person("bob", since)
+    assert pending == [
+        PendingCandidate(three, 11, "K-19", ("admin",), t2),
+        PendingCandidate(one, 11, "K-17", ("alice",), t1),
+    ]
+    carol = store.decisions.awaiting_second_person("carol", since)
+    assert [(p.search_seq, p.face_id, p.marked_by) for p in carol] == [
+        (three, 11, ("admin",)),
+        (two, "ext-7", ("bob",)),
+        (one, 11, ("alice",)),
+    ]
+    assert store.decisions.awaiting_second_person("bob", t2 + timedelta(seconds=1)) == []
+    # the same answer as replaying every candidate decided since then
+    for name in people:
+        expected = {
+            (seq, face)
+            for seq in (one, two, three)
+            for face in (11, 12, "ext-7")
+            if store.decisions.state(seq, face).awaits_second_person(name)
+            and store.decisions.state(seq, face).history[0].time >= since
+        }
+        found = store.decisions.awaiting_second_person(name, since)
+        assert {(p.search_seq, p.face_id) for p in found} == expected, name
