@@ -11,7 +11,7 @@ import hashlib
 from datetime import UTC, datetime
 
 from facesearch.accountability import AccountabilityStore, Actor, Permission, require
-from facesearch.accountability.audit import MAX_CASE_CHARS, MAX_PURPOSE_CHARS, clean_text
+from facesearch.accountability.text_checks import MAX_CASE_CHARS, MAX_PURPOSE_CHARS, clean_text
 from facesearch.engine import Engine, ImageInput
 from facesearch.errors import (
     CaseRequiredError,
@@ -20,6 +20,18 @@ from facesearch.errors import (
     FaceSearchError,
     InputError,
 )
+from facesearch.gallery.catalog import check_name
+
+__all__ = [
+    "UPLOADED_PHOTO",
+    "allow",
+    "bytes_of",
+    "case_required",
+    "check_case",
+    "check_name",
+    "check_use",
+    "entry_missing",
+]
 
 UPLOADED_PHOTO = "the uploaded photo"  # what messages call an upload with no usable file name
 MAX_ERROR_CHARS = 500

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from facesearch.accountability import AccountabilityStore, Action, Actor, AuditEntry, Permission
-from facesearch.accountability.audit import MAX_PURPOSE_CHARS, clean_text
+from facesearch.accountability.text_checks import MAX_PURPOSE_CHARS, clean_text
 from facesearch.app.checks import (
     allow,
     bytes_of,
@@ -24,10 +24,11 @@ from facesearch.app.checks import (
     entry_missing,
     sha256,
 )
-from facesearch.engine import Engine, ForgetResult, ImageInput, PersonLike
+from facesearch.engine import Engine, ImageInput
 from facesearch.errors import FaceSearchError, InputError, NotFoundError
 from facesearch.gallery.uploads import UPLOADS, current_upload
 from facesearch.pipeline import Decodable
+from facesearch.results import ForgetResult, PersonLike
 from facesearch.types import ImageFaces
 
 __all__ = ["EraseRequest", "ErasureRecord", "erase"]

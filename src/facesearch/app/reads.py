@@ -15,7 +15,8 @@ or none. A subject export (embeddings included) needs a case and purpose like a 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -24,6 +25,7 @@ from facesearch.accountability import (
     Action,
     Actor,
     AuditEntry,
+    CandidateState,
     Permission,
     Role,
     can,
@@ -39,12 +41,17 @@ __all__ = [
     "GALLERY_READS",
     "READS",
     "SEARCH_READS",
+    "ReviewedSearch",
     "export_subject",
+    "load_search",
     "log_read",
     "may_see_search",
+    "probe_kept",
     "probe_of",
+    "read_candidate",
     "read_gallery",
     "read_search",
+    "reviewed",
     "search_record",
     "visible_search",
 ]
@@ -97,6 +104,33 @@ def search_record(catalog: Catalog, table: CalibrationTable, entry: AuditEntry) 
     )
 
 
+@dataclass(frozen=True)
+class ReviewedSearch:
+    """A logged search, the review state of its candidates, and whether its probe is kept."""
+
+    record: SearchRecord
+    states: Mapping[int | str, CandidateState]
+    probe_kept: bool
+
+    def state(self, face_id: int) -> CandidateState | None:
+        return self.states.get(face_id)
+
+
+def reviewed(
+    store: AccountabilityStore, catalog: Catalog, table: CalibrationTable, entry: AuditEntry
+) -> ReviewedSearch:
+    record = search_record(catalog, table, entry)
+    states = {s.face_id: s for s in store.decisions.states(entry.seq)}
+    return ReviewedSearch(record, states, probe_kept(store, record.probe_sha256))
+
+
+def load_search(
+    store: AccountabilityStore, catalog: Catalog, table: CalibrationTable, seq: int
+) -> ReviewedSearch:
+    """A search as its own answer (to the search or to a verdict on it): not a read."""
+    return reviewed(store, catalog, table, store.audit.get(seq))
+
+
 def log_read(
     store: AccountabilityStore,
     actor: Actor,
@@ -134,15 +168,36 @@ def read_search(
     *,
     what: str = "search",
     face: int | None = None,
-) -> SearchRecord:
+) -> ReviewedSearch:
     """A search ``actor`` may see, logged as one read naming the candidate face ids shown
     (those of probe face ``face`` alone when given)."""
     entry = visible_search(store, actor, seq)
-    record = search_record(catalog, table, entry)
-    shown = [f for f in record.faces if face is None or f.face == face] or list(record.faces)
+    out = reviewed(store, catalog, table, entry)
+    faces = out.record.faces
+    shown = [f for f in faces if face is None or f.face == face] or list(faces)
     face_ids = [h.face_id for f in shown for h in f.hits]
     log_read(store, actor, what, search=entry, face_ids=face_ids)
-    return record
+    return out
+
+
+def read_candidate(
+    store: AccountabilityStore,
+    catalog: Catalog,
+    table: CalibrationTable,
+    actor: Actor,
+    seq: int,
+    face_id: int,
+    *,
+    what: str = "candidate",
+) -> ReviewedSearch:
+    """A candidate of a search ``actor`` may see, logged as one read (NotFoundError if the
+    face is not one of its candidates)."""
+    entry = visible_search(store, actor, seq)
+    out = reviewed(store, catalog, table, entry)
+    if out.record.hit(face_id) is None:
+        raise NotFoundError(f"face {face_id} is not a candidate of search {seq}")
+    log_read(store, actor, what, search=entry, face_id=face_id)
+    return out
 
 
 def probe_of(store: AccountabilityStore, actor: Actor, seq: int) -> tuple[bytes, AuditEntry]:

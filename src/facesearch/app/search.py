@@ -27,10 +27,10 @@ from facesearch.app.checks import (
     sha256,
 )
 from facesearch.app.records import SearchRecord
+from facesearch.core.quality import probe_problems
 from facesearch.engine import Engine, ImageInput
 from facesearch.errors import FaceSearchError
 from facesearch.pipeline import Decodable, FacePipeline
-from facesearch.results import probe_problems
 from facesearch.settings import Settings
 from facesearch.types import ImageFaces
 

@@ -70,14 +70,10 @@ from facesearch.accountability import (
     can,
     require,
 )
-from facesearch.accountability.audit import (
-    MAX_CASE_CHARS,
-    MAX_PURPOSE_CHARS,
-    FaceId,
-    clean_text,
-)
+from facesearch.accountability.audit_entries import FaceId
 from facesearch.accountability.db import format_time
-from facesearch.engine import Engine, ForgetResult, ImageInput, PersonLike, VerifyResult
+from facesearch.accountability.text_checks import MAX_CASE_CHARS, MAX_PURPOSE_CHARS, clean_text
+from facesearch.engine import Engine, ImageInput
 from facesearch.errors import (
     CaseRequiredError,
     CatalogError,
@@ -91,7 +87,7 @@ from facesearch.gallery.catalog import Catalog
 from facesearch.gallery.ingest import IngestSummary, ProgressFn
 from facesearch.gallery.uploads import UPLOADS, current_upload
 from facesearch.pipeline import Decodable, FacePipeline
-from facesearch.results import SearchResult
+from facesearch.results import ForgetResult, PersonLike, SearchResult, VerifyResult
 from facesearch.types import ImageFaces
 
 __all__ = [

@@ -10,7 +10,7 @@ The job, on the ingest lane, then
    ``plain/NNNNNN-name``. The archives are then deleted, so erasing an image can delete its
    file;
 2. ingests ``labelled/`` with labels from folder names and ``plain/`` without, each through
-   ``usage.audited_ingest`` (one audit entry each), reporting progress as it goes.
+   ``app.uploads.ingest_job`` (one audit entry each), reporting progress as it goes.
 
 Archive members skipped on purpose (links, devices, pipes, archives inside the archive, files
 that are not images) are listed in the job with their reason (``skipped``).
@@ -35,68 +35,72 @@ record).
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import logging
 import os
-import re
 import secrets
 import shutil
 import threading
-from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path, PurePosixPath
+from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from facesearch.accountability import AccountabilityStore, Actor
-from facesearch.app.usage import audited_ingest
+from facesearch.app.uploads import (
+    finish_job,
+    ingest_job,
+    lock_job,
+    release_job,
+    remove_leftover_jobs,
+)
 from facesearch.engine import Engine
 from facesearch.errors import FaceSearchError
-from facesearch.gallery.catalog import Catalog
 from facesearch.gallery.ingest import IngestSummary
 from facesearch.gallery.sources import is_image_name, iter_sources
-from facesearch.gallery.uploads import JOB_ID, UPLOADS, job_parts
-from facesearch.models.registry import sha256_file
+from facesearch.gallery.uploads import UPLOADS
+from facesearch.server.upload_names import original_name, safe_name
 
 log = logging.getLogger(__name__)
 
 MAX_LISTED_FAILURES = 50
 MAX_LISTED_SKIPPED = 200
 MAX_JOBS_KEPT = 200
-LOCK = ".job.lock"
-_JOB_GLOB = "[0-9a-f]" * 16  # a job's folder name, as a GLOB pattern
-_UNSAFE = re.compile(r"[^\w.\- ]+")
 
 
-def safe_name(name: str, fallback: str = "file") -> str:
-    """A file or folder name that is only ever a name: no separators, no leading dot."""
-    base = PurePosixPath(name.replace("\\", "/")).name
-    cleaned = _UNSAFE.sub("_", base).strip(" .")[:80]
-    return cleaned or fallback
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    UNPACKING = "unpacking"
+    INGESTING = "ingesting"
+    CLEANING_UP = "cleaning up"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+COUNTS = ("images_added", "duplicates", "faces_added", "faces_blocked")
 
 
 @dataclass
 class IngestJob:
+    """An upload being ingested. Its counts are those of its finished ingest runs
+    (``runs``) plus the run in progress (``current``), never kept twice."""
+
     id: str
     actor: str
     collection: str
     label_from_dir: bool
     subject: str | None
-    files: int
-    bytes: int
     folder: Path
+    files: int = 0
+    bytes: int = 0
     created: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
-    status: str = "queued"  # queued, unpacking, ingesting, cleaning up, completed, failed
+    status: JobStatus = JobStatus.QUEUED
     images_total: int = 0
-    images_done: int = 0  # images of finished runs, for progress across runs
-    images_seen: int = 0
-    images_added: int = 0
-    duplicates: int = 0
-    faces_added: int = 0
-    faces_blocked: int = 0
-    failures: list[dict[str, str]] = field(default_factory=list)
-    failed: int = 0
+    runs: list[IngestSummary] = field(default_factory=list)
+    current: IngestSummary | None = None
+    current_before: int = 0  # images seen by the runs before ``current``
+    failures: list[dict[str, str]] = field(default_factory=list)  # unpacking and ingest
+    unpack_failed: int = 0
     audit_seqs: list[int] = field(default_factory=list)
     skipped: list[dict[str, str]] = field(default_factory=list)
     skipped_count: int = 0
@@ -111,16 +115,31 @@ class IngestJob:
         if len(self.skipped) < MAX_LISTED_SKIPPED:
             self.skipped.append({"path": path, "reason": reason})
 
+    def fail(self, path: str, reason: str) -> None:
+        """A file that could not be unpacked."""
+        self.unpack_failed += 1
+        if len(self.failures) < MAX_LISTED_FAILURES:
+            self.failures.append({"path": path, "reason": reason})
+
+    @property
+    def images_seen(self) -> int:
+        now = self.current.images_seen if self.current is not None else 0
+        return self.current_before + now
+
+    def total(self, name: str) -> int:
+        return sum(getattr(s, name) for s in self.runs)
+
+    @property
+    def failed(self) -> int:
+        return self.unpack_failed + sum(len(s.failed) for s in self.runs)
+
     def view(self) -> dict[str, Any]:
         total = self.images_total
-        progress = (
-            1.0
-            if self.status == "completed"
-            else (min(1.0, self.images_seen / total) if total else 0.0)
-        )
+        done = self.status is JobStatus.COMPLETED
+        progress = 1.0 if done else (min(1.0, self.images_seen / total) if total else 0.0)
         return {
             "id": self.id,
-            "status": self.status,
+            "status": self.status.value,
             "actor": self.actor,
             "collection": self.collection,
             "label_from_dir": self.label_from_dir,
@@ -132,10 +151,7 @@ class IngestJob:
             "progress": round(progress, 4),
             "images_total": total,
             "images_seen": self.images_seen,
-            "images_added": self.images_added,
-            "duplicates": self.duplicates,
-            "faces_added": self.faces_added,
-            "faces_blocked": self.faces_blocked,
+            **{name: self.total(name) for name in COUNTS},
             "failed": self.failed,
             "failures": list(self.failures),
             "skipped": list(self.skipped),
@@ -159,39 +175,8 @@ class Jobs:
         self.remove_leftovers()
 
     def remove_leftovers(self) -> int:
-        """Clean the folder of every job that died unfinished (it still has its lock file)
-        and that no process runs any more; files removed."""
-        if not self.root.is_dir():
-            return 0
-        folders = [
-            folder
-            for folder in sorted(self.root.iterdir())
-            if JOB_ID.fullmatch(folder.name)
-            and folder.is_dir()
-            and not folder.is_symlink()
-            and (folder / LOCK).is_file()
-            and not (folder / LOCK).is_symlink()
-        ]
-        locked: list[tuple[Path, int]] = []
-        removed = 0
-        try:
-            for folder in folders:
-                fd = _try_lock(folder, create=False)
-                if fd is not None:  # else a live job of another server on this home
-                    locked.append((folder, fd))
-            if not locked:
-                return 0
-            # read the catalog only now that no other process can be adding to these jobs
-            with Catalog.open_home(self.home) as catalog:
-                kept = _kept_files(catalog, _JOB_GLOB, {f.name for f, _ in locked})
-            for folder, _ in locked:
-                removed += _sweep(folder, kept.get(folder.name, {}), self.max_file_bytes)
-        finally:
-            for folder, fd in locked:
-                _release(folder, fd)
-        if removed:
-            log.info("removed %d file(s) left behind by ingest jobs that did not finish", removed)
-        return removed
+        """Clean the folders of jobs that died unfinished (``app.uploads``); files removed."""
+        return remove_leftover_jobs(self.home, self.max_file_bytes)
 
     def new(
         self, actor: str, collection: str, label_from_dir: bool, subject: str | None
@@ -199,9 +184,9 @@ class Jobs:
         job_id = secrets.token_hex(8)
         folder = self.root / job_id
         folder.mkdir(parents=True)
-        fd = _try_lock(folder)
+        fd = lock_job(folder)
         (folder / "incoming").mkdir()
-        job = IngestJob(job_id, actor, collection, label_from_dir, subject, 0, 0, folder)
+        job = IngestJob(job_id, actor, collection, label_from_dir, subject, folder)
         job.lock_fd = fd
         with self._lock:
             self._jobs[job_id] = job
@@ -238,66 +223,51 @@ class Jobs:
         actor: Actor,
         on_summary: Any = None,
     ) -> None:
-        outcome: tuple[str, str | None] = ("failed", "interrupted")
+        outcome: tuple[JobStatus, str | None] = (JobStatus.FAILED, "interrupted")
+
+        def progress(before: int, summary: IngestSummary) -> None:
+            if job.current is not None and before != job.current_before:  # a new run began
+                job.runs.append(job.current)
+            job.current, job.current_before = summary, before
+
         try:
-            job.status = "unpacking"
+            job.status = JobStatus.UNPACKING
             labelled, plain = self._unpack(job)
-            job.status = "ingesting"
+            job.status = JobStatus.INGESTING
             runs = [(labelled, True), (plain, False)]
-            for folder, from_dir in runs:
-                if not folder.is_dir() or not any(folder.iterdir()):
-                    continue
-                done_before = job.images_seen
-
-                def progress(summary: IngestSummary, base: int = done_before) -> None:
-                    job.images_seen = base + summary.images_seen
-
-                summary, entry = audited_ingest(
-                    engine,
-                    store,
-                    actor,
-                    [folder],
-                    collection=job.collection,
-                    label_from_dir=from_dir,
-                    progress=progress,
-                    extra={"upload_job": job.id},
-                )
-                job.images_seen = done_before + summary.images_seen
-                job.images_added += summary.images_added
-                job.duplicates += summary.duplicates
-                job.faces_added += summary.faces_added
-                job.faces_blocked += summary.faces_blocked
-                job.failed += len(summary.failed)
+            records = ingest_job(engine, store, actor, job.id, job.collection, runs, progress)
+            job.runs = [r.summary for r in records]
+            job.current, job.current_before = None, job.images_seen
+            for record in records:
                 room = MAX_LISTED_FAILURES - len(job.failures)
-                job.failures += [_shorter(f, job.folder) for f in summary.failed[: max(room, 0)]]
-                job.audit_seqs.append(entry.seq)
+                failed = record.summary.failed[: max(room, 0)]
+                job.failures += [_shorter(f, job.folder) for f in failed]
+                job.audit_seqs.append(record.id)
                 if on_summary is not None:
-                    on_summary(summary)
-            outcome = ("completed", None)
+                    on_summary(record.summary)
+            outcome = (JobStatus.COMPLETED, None)
         except FaceSearchError as exc:
-            outcome = ("failed", str(exc))
+            outcome = (JobStatus.FAILED, str(exc))
         except Exception:
             log.exception("ingest job %s failed", job.id)
-            outcome = ("failed", "internal error; it was logged")
+            outcome = (JobStatus.FAILED, "internal error; it was logged")
         finally:
             # the job is done only once its leftovers are gone (a client polling for
             # "completed" must find the folder clean)
-            job.status = "cleaning up"
-            self._clean(job, engine.catalog)
+            job.status = JobStatus.CLEANING_UP
+            self._clean(job, engine)
             job.status, job.error = outcome
             job.finished = datetime.now(UTC).isoformat(timespec="seconds")
 
-    def _clean(self, job: IngestJob, catalog: Catalog) -> None:
+    def _clean(self, job: IngestJob, engine: Engine) -> None:
         """Delete every file of the job that is not the source of an image in the catalog."""
         try:
-            name = job.folder.name
-            kept = _kept_files(catalog, name, {name}).get(name, {})
-            job.files_removed = _sweep(job.folder, kept, self.max_file_bytes)
+            job.files_removed = finish_job(engine, job.folder)
         except Exception:  # cleaning must not hide the job's own outcome
             log.exception("cleaning up after ingest job %s failed", job.id)
         finally:
             if job.lock_fd is not None:
-                _release(job.folder, job.lock_fd)
+                release_job(job.folder, job.lock_fd)
                 job.lock_fd = None
 
     def _unpack(self, job: IngestJob) -> tuple[Path, Path]:
@@ -307,7 +277,7 @@ class Jobs:
         for upload in sorted(incoming.iterdir()):
             if is_image_name(upload.name):
                 count += 1
-                name = f"{count:06d}-{safe_name(upload.name[7:])}"
+                name = f"{count:06d}-{safe_name(original_name(upload))}"
                 if job.subject:
                     target = labelled / safe_name(job.subject, "unnamed") / name
                 else:
@@ -321,14 +291,11 @@ class Jobs:
 
             for source in iter_sources([upload], self.max_file_bytes, on_skip=skipped):
                 # a member ("ARCHIVE!name"), or the archive itself when it cannot be read
-                member = source.id.rpartition("!")[2] if "!" in source.id else upload.name[7:]
+                member = source.id.rpartition("!")[2] if "!" in source.id else original_name(upload)
                 try:
                     data = source.read()
                 except FaceSearchError as exc:
-                    job.failed += 1
-                    if len(job.failures) < MAX_LISTED_FAILURES:
-                        reason = source.problem or str(exc).removeprefix(f"{source.id}: ")
-                        job.failures.append({"path": member, "reason": reason})
+                    job.fail(member, source.problem or str(exc).removeprefix(f"{source.id}: "))
                     continue
                 count += 1
                 name = f"{count:06d}-{safe_name(member)}"
@@ -345,88 +312,11 @@ class Jobs:
         return labelled, plain
 
 
-def _try_lock(folder: Path, *, create: bool = True) -> int | None:
-    """Lock a job folder (its lock file): the descriptor, or None if a live process holds it
-    (or, with ``create=False``, if the folder has no lock file)."""
-    flags = os.O_RDWR | os.O_NOFOLLOW | (os.O_CREAT if create else 0)
-    try:
-        fd = os.open(folder / LOCK, flags, 0o600)
-    except OSError:
-        if create:
-            raise
-        return None  # gone, or not a plain file: not a job's lock
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        if not create and os.fstat(fd).st_ino != os.stat(folder / LOCK).st_ino:
-            raise BlockingIOError  # its job ended and removed it while we were locking it
-    except OSError:
-        os.close(fd)
-        return None
-    return fd
-
-
-def _release(folder: Path, fd: int) -> None:
-    """Unlock a job folder: remove its lock file, and the folder if nothing else is left."""
-    with contextlib.suppress(OSError):
-        (folder / LOCK).unlink()
-        folder.rmdir()  # only ever succeeds on an empty folder
-    os.close(fd)
-
-
-def _kept_files(
-    catalog: Catalog, folder_glob: str, names: Collection[str]
-) -> dict[str, dict[str, str]]:
-    """``{job: {path below the job's folder: sha256}}`` of the catalog's images whose source
-    lies in the folder of one of the jobs ``names`` (``folder_glob`` matches them all).
-
-    The source's path above the job's folder is ignored: it is the home's path when the image
-    was ingested, which moving or restoring the home changes.
-    """
-    kept: dict[str, dict[str, str]] = {}
-    for source, sha256 in catalog.sources_under(folder_glob).items():
-        for job, rest in job_parts(source, names.__contains__):  # the innermost job folder
-            kept.setdefault(job, {})[rest] = sha256
-            break
-    return kept
-
-
-def _sweep(folder: Path, kept: Mapping[str, str], max_bytes: int) -> int:
-    """Delete every file below a job's folder that is not in ``kept`` (``{path below the
-    folder: sha256}``, from ``_kept_files``) by its path or by its sha256, then the empty
-    folders; the number of files deleted."""
-    digests = set(kept.values())
-    removed = 0
-    for path in sorted(folder.rglob("*"), key=lambda p: len(p.parts), reverse=True):
-        if path.name == LOCK and path.parent == folder:
-            continue
-        if path.is_dir() and not path.is_symlink():
-            with contextlib.suppress(OSError):
-                path.rmdir()  # only ever succeeds on an empty folder
-            continue
-        if path.relative_to(folder).as_posix() in kept:
-            continue
-        if digests and _sha256(path, max_bytes) in digests:
-            continue
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-            removed += 1
-    return removed
-
-
-def _sha256(path: Path, max_bytes: int) -> str | None:
-    """The sha256 of a regular file of at most ``max_bytes`` (no image is bigger); else None."""
-    try:
-        if path.is_symlink() or not path.is_file() or path.stat().st_size > max_bytes:
-            return None
-        return sha256_file(path)
-    except OSError:
-        return None
-
-
-def _shorter(failure: dict[str, str], folder: Path) -> dict[str, str]:
-    path = failure.get("path", "")
+def _shorter(failure: Any, folder: Path) -> dict[str, str]:
+    """A failure of an ingest run, its path shown below the job's folder."""
+    if isinstance(failure, dict):
+        path, reason = str(failure.get("path", "")), str(failure.get("reason", ""))
+    else:
+        path, reason = str(failure.path), str(failure.reason)
     prefix = str(folder.resolve()) + "/"
-    return {
-        "path": path[len(prefix) :] if path.startswith(prefix) else path,
-        "reason": failure.get("reason", ""),
-    }
+    return {"path": path[len(prefix) :] if path.startswith(prefix) else path, "reason": reason}

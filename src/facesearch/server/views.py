@@ -3,16 +3,17 @@
 Each function turns library data into the JSON object a client gets. The README's "Server"
 section documents these shapes; change them only with a new API version.
 
-A search is read back from its audit entry (``usage.audited_search`` wrote it), so that
+A search is its ``SearchRecord`` (``app/records.py``), read back from its audit entry, so that
 ``POST /api/v1/searches`` and ``GET /api/v1/searches/{id}`` answer the same object, and a
-search can be shown again later exactly as it was: scores as logged, candidate faces looked up
-in the catalog now (an erased face shows as ``"erased": true``), review status replayed from
-the decisions in the trail.
+search can be shown again later as it was: scores and false match rates as logged, candidate
+faces looked up in the catalog now (an erased face shows as ``"erased": true``), review status
+replayed from the decisions in the trail. The API shows sources as file names, never server
+paths; it adds links and review status to the record.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import PurePath
 from typing import Any
@@ -27,8 +28,8 @@ from facesearch.accountability import (
     User,
     can,
 )
-from facesearch.core.calibration import CalibrationTable, describe_fmr
-from facesearch.engine import ForgetResult, VerifyResult
+from facesearch.app.reads import ReviewedSearch
+from facesearch.app.review import PendingCandidate
 from facesearch.errors import NotFoundError
 from facesearch.gallery.archives import split_member
 from facesearch.gallery.catalog import CollectionInfo, FaceRecord, ImageRecord
@@ -152,35 +153,6 @@ def collection_view(info: CollectionInfo) -> dict[str, Any]:
     return {"name": info.name, "images": info.images, "faces": info.faces, "created": info.created}
 
 
-def verification_view(result: VerifyResult, entry: AuditEntry) -> dict[str, Any]:
-    return {
-        "id": entry.seq,
-        **result.verification.as_dict(),
-        "faces": [
-            {"bbox": result.face_a.bbox.as_list(), "quality": result.face_a.quality.as_dict()},
-            {"bbox": result.face_b.bbox.as_list(), "quality": result.face_b.quality.as_dict()},
-        ],
-        "case": entry.case,
-        "purpose": entry.purpose,
-    }
-
-
-def erasure_view(result: ForgetResult, entry: AuditEntry) -> dict[str, Any]:
-    removed = entry.payload.get("removed", {})
-    return {
-        "id": entry.seq,
-        "reason": entry.payload.get("reason"),
-        "faces_removed": len(result.faces),
-        "face_ids": [f.id for f in result.faces],
-        "image_ids": list(removed.get("images", [])),
-        "subjects": list(removed.get("subjects", [])),
-        "index_vectors_removed": result.index_vectors_removed,
-        "blocklisted": result.blocklisted,
-        "uploaded_files_deleted": entry.payload.get("uploaded_files_deleted", 0),
-        "probes_deleted": entry.payload.get("probes_deleted", {}).get("count", 0),
-    }
-
-
 def history_view(state: CandidateState) -> list[dict[str, Any]]:
     return [
         {
@@ -195,138 +167,53 @@ def history_view(state: CandidateState) -> list[dict[str, Any]]:
     ]
 
 
-def search_view(
-    entry: AuditEntry,
-    records: Mapping[int, FaceRecord],
-    table: CalibrationTable,
-    states: Mapping[Any, CandidateState],
-    probe_kept: bool,
-) -> dict[str, Any]:
-    """A search resource from its audit entry, the candidates' records and their review."""
-    if entry.action != "search":
-        raise NotFoundError(f"audit entry {entry.seq} is not a search")
-    p = entry.payload
-    collections = [dict(c) for c in p.get("collections", [])]
-    gallery = sum(int(c.get("size", 0)) for c in collections)
-    flat = [(c["face_id"], float(c["score"])) for c in p.get("candidates", [])]
-    faces_out = []
-    position = 0
-    for pf in p.get("probe_faces", []):
-        candidates = []
-        same_file = {int(i) for i in pf.get("same_file", [])}
-        for rank, face_id in enumerate(pf.get("candidates", []), start=1):
-            fid, score = flat[position] if position < len(flat) else (face_id, float("nan"))
-            position += 1
-            candidates.append(
-                candidate_view(
-                    entry.seq,
-                    rank,
-                    int(fid),
-                    score,
-                    records.get(int(fid)),
-                    table,
-                    gallery,
-                    states.get(fid),
-                )
-            )
-            # the candidate's image is the probe's own file (same sha256), as logged
-            candidates[-1]["same_file"] = int(fid) in same_file
-        faces_out.append(
-            {
-                "face": pf.get("face"),
-                "bbox": pf.get("bbox"),
-                "refused": bool(pf.get("refused")),
-                "warnings": list(pf.get("warnings", [])),
-                "candidates": candidates,
-                "links": {"crop": f"{API}/searches/{entry.seq}/probe/faces/{pf.get('face')}/crop"},
+def search_view(found: ReviewedSearch) -> dict[str, Any]:
+    """A search resource: its one record (``SearchRecord.as_json``, sources shown as file
+    names), with links and the review status of each candidate as it is now."""
+    record = found.record
+    seq = record.id
+    out = record.as_json(shown_source)
+    out["probe_kept"] = found.probe_kept
+    out["links"] = {"probe": f"{API}/searches/{seq}/probe" if found.probe_kept else None}
+    for pf, face in zip(record.faces, out["faces"], strict=True):
+        face["links"] = {"crop": f"{API}/searches/{seq}/probe/faces/{pf.face}/crop"}
+        for hit, shown in zip(pf.hits, face["hits"], strict=True):
+            state = found.state(hit.face_id)
+            status = state.status if state is not None else CandidateStatus.UNREVIEWED
+            shown["status"] = status.value
+            shown["verified_by"] = list(state.verified_by) if state is not None else []
+            links = {
+                "self": f"{API}/searches/{seq}/candidates/{hit.face_id}",
+                "decisions": f"{API}/searches/{seq}/candidates/{hit.face_id}/decisions",
             }
-        )
-    return {
-        "id": entry.seq,
-        "actor": entry.actor,
-        "case": entry.case,
-        "purpose": entry.purpose,
-        "outcome": p.get("outcome", "ok"),  # else why it failed: no_face, poor_probe ...
-        "error": p.get("error"),
-        "started": p.get("started"),
-        "ended": p.get("ended"),
-        "probe": {
-            "sha256": p.get("probe_sha256"),
-            "kept": probe_kept,
-            "url": f"{API}/searches/{entry.seq}/probe" if probe_kept else None,
-        },
-        "collections": collections,
-        "gallery_faces": gallery,
-        "parameters": dict(p.get("parameters", {})),
-        "faces": faces_out,
-        "note": LEAD_NOTE,
-    }
-
-
-def candidate_view(
-    search_id: int,
-    rank: int,
-    face_id: int,
-    score: float,
-    record: FaceRecord | None,
-    table: CalibrationTable,
-    gallery: int,
-    state: CandidateState | None,
-) -> dict[str, Any]:
-    fmr = table.fmr_at(score)
-    status = state.status if state is not None else CandidateStatus.UNREVIEWED
-    out: dict[str, Any] = {
-        "rank": rank,
-        "face_id": face_id,
-        "similarity": round(score, 5),
-        "fmr": fmr,
-        "fmr_words": describe_fmr(fmr, table.min_fmr),
-        "expected_false": float(f"{fmr * gallery:.3g}"),
-        "status": status.value,
-        "verified_by": list(state.verified_by) if state is not None else [],
-        "erased": record is None,
-        "subject": None,
-        "collection": None,
-        "image_id": None,
-        "source": None,
-        "bbox": None,
-        "links": {
-            "self": f"{API}/searches/{search_id}/candidates/{face_id}",
-            "decisions": f"{API}/searches/{search_id}/candidates/{face_id}/decisions",
-        },
-    }
-    if record is not None:
-        out.update(
-            subject=record.subject,
-            collection=record.collection,
-            image_id=record.image_id,
-            source=shown_source(record.source),
-            bbox=record.bbox.as_list(),
-        )
-        # reads through these links are logged under the search's case
-        out["links"].update(
-            crop=f"{API}/faces/{face_id}/crop?search={search_id}",
-            image=f"{API}/images/{record.image_id}/file?search={search_id}",
-        )
+            if hit.face is not None:  # reads through these are logged under the search's case
+                links["crop"] = f"{API}/faces/{hit.face_id}/crop?search={seq}"
+                links["image"] = f"{API}/images/{hit.face.image_id}/file?search={seq}"
+            shown["links"] = links
     return out
 
 
-def find_candidate(search: Mapping[str, Any], face_id: int) -> tuple[dict[str, Any], int]:
-    """(candidate, probe face number) of a face in a search view; NotFoundError if absent."""
-    for pf in search["faces"]:
-        for cand in pf["candidates"]:
-            if cand["face_id"] == face_id:
-                return cand, int(pf["face"])
-    raise NotFoundError(f"face {face_id} is not a candidate of search {search['id']}")
-
-
 def candidate_state_view(
-    search: Mapping[str, Any], face_id: int, state: CandidateState | None, me: str | None = None
+    found: ReviewedSearch, face_id: int, me: str | None = None
 ) -> dict[str, Any]:
-    cand, probe_face = find_candidate(search, face_id)
-    out = {
-        "search_id": search["id"],
-        "probe_face": probe_face,
+    """A candidate of a search with its review: status, who verified it, its history."""
+    seq = found.record.id
+    located = found.record.hit(face_id)
+    if located is None:
+        raise NotFoundError(f"face {face_id} is not a candidate of search {seq}")
+    _, probe_face = located
+    search = search_view(found)
+    cand = next(
+        h
+        for f in search["faces"]
+        if f["face"] == probe_face.face
+        for h in f["hits"]
+        if h["face_id"] == face_id
+    )
+    state = found.state(face_id)
+    out: dict[str, Any] = {
+        "search_id": seq,
+        "probe_face": probe_face.face,
         "face_id": face_id,
         "status": cand["status"],
         "confirmed": cand["status"] == CandidateStatus.CONFIRMED.value,
@@ -338,3 +225,10 @@ def candidate_state_view(
     if me is not None:
         out["can_confirm"] = bool(state is not None and state.awaits_second_person(me))
     return out
+
+
+def pending_view(p: PendingCandidate) -> dict[str, Any]:
+    return {
+        **p.as_json(),
+        "links": {"self": f"{API}/searches/{p.search_id}/candidates/{p.face_id}"},
+    }

@@ -1,0 +1,138 @@
+"""Reads of the gallery, checked and logged: a face, its crop, an image, its file, a subject
+(each a read of personal data, see ``reads``); collections and stats (counts only, not logged).
+
+A crop or file reached from a search's view (``search=``) is part of the read of that search
+and of its candidates only (NotFoundError otherwise); any other is logged under the case the
+reader gave, or none. Sources are read from the catalog only, never from a request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from facesearch.accountability import AccountabilityStore, Actor, Permission
+from facesearch.app.checks import allow
+from facesearch.app.reads import read_gallery
+from facesearch.errors import CorruptImageError, ImageError, NotFoundError
+from facesearch.gallery.catalog import Catalog, CollectionInfo, FaceRecord, ImageRecord
+from facesearch.gallery.sources import read_source
+from facesearch.reports.html import face_crop_jpeg
+from facesearch.settings import Settings
+from facesearch.types import BBox
+
+__all__ = [
+    "collection",
+    "collections",
+    "crop",
+    "face",
+    "face_crop",
+    "image",
+    "image_file",
+    "stats",
+    "subject",
+]
+
+
+def crop(data: bytes, bbox: BBox, settings: Settings) -> bytes:
+    """A JPEG of the face at ``bbox`` (widened by 30 %, at most 160 px); ImageError if the
+    image cannot be decoded."""
+    try:
+        return face_crop_jpeg(
+            data, bbox, settings.limits.max_file_bytes, settings.limits.max_pixels
+        )
+    except ImageError:
+        raise
+    except (OSError, ValueError) as exc:
+        raise CorruptImageError(f"cannot crop the face: {exc}") from exc
+
+
+def face(
+    store: AccountabilityStore, catalog: Catalog, actor: Actor, face_id: int, *, case: str | None
+) -> FaceRecord:
+    return read_gallery(
+        store, catalog, actor, "face", lambda c: c.face(face_id), case=case, face_id=face_id
+    )
+
+
+def face_crop(
+    store: AccountabilityStore,
+    catalog: Catalog,
+    settings: Settings,
+    actor: Actor,
+    face_id: int,
+    *,
+    case: str | None = None,
+    search: int | None = None,
+) -> bytes:
+    """A JPEG crop of a gallery face."""
+
+    def make(c: Catalog) -> bytes:
+        record = c.face(face_id)
+        data = read_source(record.source, settings.limits.max_file_bytes, settings.home)
+        return crop(data, record.bbox, settings)
+
+    return read_gallery(
+        store, catalog, actor, "face_crop", make, case=case, search=search, face_id=face_id
+    )
+
+
+def image(
+    store: AccountabilityStore, catalog: Catalog, actor: Actor, image_id: int, *, case: str | None
+) -> tuple[ImageRecord, list[FaceRecord]]:
+    def make(c: Catalog) -> tuple[ImageRecord, list[FaceRecord]]:
+        return c.image(image_id), c.faces_of_image(image_id)
+
+    return read_gallery(store, catalog, actor, "image", make, case=case, image_id=image_id)
+
+
+def image_file(
+    store: AccountabilityStore,
+    catalog: Catalog,
+    settings: Settings,
+    actor: Actor,
+    image_id: int,
+    *,
+    case: str | None = None,
+    search: int | None = None,
+) -> bytes:
+    """The bytes of a gallery image's source file (or archive member)."""
+
+    def make(c: Catalog) -> bytes:
+        source = c.image(image_id).source
+        data: bytes = read_source(source, settings.limits.max_file_bytes, settings.home)
+        return data
+
+    return read_gallery(
+        store, catalog, actor, "image_file", make, case=case, search=search, image_id=image_id
+    )
+
+
+def subject(
+    store: AccountabilityStore, catalog: Catalog, actor: Actor, name: str, *, case: str | None
+) -> list[FaceRecord]:
+    return read_gallery(
+        store,
+        catalog,
+        actor,
+        "subject",
+        lambda c: c.faces_of_subject(name),
+        case=case,
+        subject=name,
+    )
+
+
+def collections(catalog: Catalog, actor: Actor) -> list[CollectionInfo]:
+    allow(actor, Permission.READ_GALLERY)
+    return list(catalog.collections())
+
+
+def collection(catalog: Catalog, actor: Actor, name: str) -> CollectionInfo:
+    for info in collections(catalog, actor):
+        if info.name == name:
+            return info
+    raise NotFoundError(f"no collection named {name!r}")
+
+
+def stats(catalog: Catalog, actor: Actor) -> dict[str, Any]:
+    allow(actor, Permission.READ_GALLERY)
+    return dict(catalog.stats())

@@ -1,0 +1,172 @@
+"""The gallery as the API and the pages both use it, as the server's adapter over ``app/``:
+reads of faces, crops, images, files and subjects (each charged to the reader and logged by the
+app layer, unless part of the read of a search), collections and stats, erasure and the start of
+an upload's ingest job."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from fastapi import UploadFile
+
+from facesearch import app
+from facesearch.app import gallery as app_gallery
+from facesearch.engine import Engine
+from facesearch.gallery.catalog import Catalog, CollectionInfo
+from facesearch.server import views
+from facesearch.server.auth import Principal
+from facesearch.server.context import Context
+from facesearch.server.errors import ConflictError
+from facesearch.server.jobs import IngestJob
+from facesearch.server.services import take_read
+
+T = TypeVar("T")
+
+
+async def _gallery_read(
+    ctx: Context, who: Principal, search: int | None, run: Callable[[Catalog], T]
+) -> T:
+    """A read of the gallery on a catalog thread, charged to the reader unless it is part
+    of the read of a search (``search``)."""
+    if search is None:
+        take_read(ctx, who)
+    return await ctx.workers.on_catalog(run)
+
+
+async def read_gallery(
+    ctx: Context,
+    who: Principal,
+    what: str,
+    make: Callable[[Catalog], T],
+    *,
+    case: str | None = None,
+    search: int | None = None,
+    **ids: Any,
+) -> T:
+    """Transitional: ``make(catalog)`` as a logged read (use face, image ... instead)."""
+    return await _gallery_read(
+        ctx,
+        who,
+        search,
+        lambda c: app.read_gallery(
+            ctx.store, c, who.user, what, make, case=case, search=search, **ids
+        ),
+    )
+
+
+async def face(ctx: Context, who: Principal, face_id: int, case: str | None) -> dict[str, Any]:
+    record = await _gallery_read(
+        ctx, who, None, lambda c: app_gallery.face(ctx.store, c, who.user, face_id, case=case)
+    )
+    return views.face_view(record)
+
+
+async def face_crop(
+    ctx: Context, who: Principal, face_id: int, case: str | None, search: int | None
+) -> bytes:
+    return await _gallery_read(
+        ctx,
+        who,
+        search,
+        lambda c: app_gallery.face_crop(
+            ctx.store, c, ctx.settings, who.user, face_id, case=case, search=search
+        ),
+    )
+
+
+async def image(ctx: Context, who: Principal, image_id: int, case: str | None) -> dict[str, Any]:
+    record, faces = await _gallery_read(
+        ctx, who, None, lambda c: app_gallery.image(ctx.store, c, who.user, image_id, case=case)
+    )
+    return views.image_view(record, faces)
+
+
+async def image_file(
+    ctx: Context, who: Principal, image_id: int, case: str | None, search: int | None
+) -> bytes:
+    return await _gallery_read(
+        ctx,
+        who,
+        search,
+        lambda c: app_gallery.image_file(
+            ctx.store, c, ctx.settings, who.user, image_id, case=case, search=search
+        ),
+    )
+
+
+async def subject(ctx: Context, who: Principal, name: str, case: str | None) -> dict[str, Any]:
+    faces = await _gallery_read(
+        ctx, who, None, lambda c: app_gallery.subject(ctx.store, c, who.user, name, case=case)
+    )
+    return {"name": name, "faces": [views.face_view(f) for f in faces]}
+
+
+async def collections(ctx: Context, who: Principal) -> list[CollectionInfo]:
+    return await ctx.workers.on_catalog(lambda c: app_gallery.collections(c, who.user))
+
+
+async def stats(ctx: Context, who: Principal) -> dict[str, Any]:
+    out = await ctx.workers.on_catalog(lambda c: app_gallery.stats(c, who.user))
+    return {**out, "model_id": ctx.workers.model_id}
+
+
+# --- erasure -------------------------------------------------------------------------------
+
+
+async def erase(
+    ctx: Context,
+    who: Principal,
+    *,
+    reason: str | None,
+    face_ids: Sequence[int] | None = None,
+    image_id: int | None = None,
+    subject: str | None = None,
+    like: bytes | None = None,
+    max_fmr: float | None = None,
+    case: str | None = None,
+    purpose: str | None = None,
+) -> dict[str, Any]:
+    """Erase faces (409 while an ingest runs: they would race)."""
+    workers = ctx.workers
+    request = app.EraseRequest(
+        reason,
+        face_ids=tuple(face_ids) if face_ids else None,
+        image_id=image_id,
+        subject=subject,
+        like=like,
+        max_fmr=max_fmr,
+        case=case,
+        purpose=purpose,
+    )
+    request.check()
+
+    def run(engine: Engine) -> dict[str, Any]:
+        if not workers.gallery_write.acquire(blocking=False):
+            raise ConflictError("an ingest is running; erase when it has finished")
+        try:
+            return app.erase(engine, ctx.store, who.user, request).as_json()
+        finally:
+            workers.gallery_write.release()
+
+    out = await workers.on_engine(run)
+    ctx.metrics.inc("facesearch_erasures_total")
+    ctx.metrics.inc("facesearch_faces_erased_total", out["faces_removed"])
+    return out
+
+
+async def start_ingest(
+    ctx: Context,
+    who: Principal,
+    files: Sequence[UploadFile],
+    *,
+    collection: str,
+    label_from_dir: bool,
+    subject: str | None,
+) -> IngestJob:
+    """Store the uploads of a new ingest job and queue it (``ingest_uploads``)."""
+    from facesearch.server.ingest_uploads import start
+
+    return await start(
+        ctx, who, files, collection=collection, label_from_dir=label_from_dir, subject=subject
+    )

@@ -1,0 +1,44 @@
+"""What the server calls an uploaded file, and the names it stores uploads under.
+
+An upload of an ingest job is saved as ``incoming/NNNNNN-<stem><ext>`` (``incoming_name``):
+its number keeps the upload order, its extension comes from its bytes; ``original_name``
+gives the name back without the number. No client file name ever becomes a path: only a
+``safe_name`` of it, a plain name without separators or a leading dot.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path, PurePosixPath
+
+from fastapi import UploadFile
+
+from facesearch.app import UPLOADED_PHOTO
+
+__all__ = ["incoming_name", "original_name", "safe_name", "upload_label"]
+
+_UNSAFE = re.compile(r"[^\w.\- ]+")
+_NUMBER = re.compile(r"^\d{6}-")
+
+
+def safe_name(name: str, fallback: str = "file") -> str:
+    """A file or folder name that is only ever a name: no separators, no leading dot."""
+    base = PurePosixPath(name.replace("\\", "/")).name
+    cleaned = _UNSAFE.sub("_", base).strip(" .")[:80]
+    return cleaned or fallback
+
+
+def upload_label(upload: UploadFile | None) -> str:
+    """What messages call an uploaded file: its client file name cut down to a plain name,
+    or "the uploaded photo" when it has none."""
+    name = upload.filename if upload is not None else None
+    return safe_name(name, UPLOADED_PHOTO) if name else UPLOADED_PHOTO
+
+
+def incoming_name(number: int, stem: str, ext: str) -> str:
+    return f"{number:06d}-{stem}{ext}"
+
+
+def original_name(path: Path) -> str:
+    """The name an incoming upload was saved under, without its number."""
+    return _NUMBER.sub("", path.name, count=1)
