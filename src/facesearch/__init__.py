@@ -5,11 +5,14 @@ A match is a lead for a person to check, never an identification.
     from facesearch import Engine
     with Engine("~/faces") as engine:
         result = engine.verify("a.jpg", "b.jpg")
+
+Everything ``Engine`` returns is exported here (checked by tests/unit/test_public_api.py).
 """
 
 from __future__ import annotations
 
-from facesearch.engine import Engine, VerifyResult
+from facesearch.core.matching import Verification
+from facesearch.engine import Engine, ImageInput
 from facesearch.errors import (
     ConfigError,
     FaceSearchError,
@@ -19,6 +22,17 @@ from facesearch.errors import (
     NoFaceError,
     NotFoundError,
 )
+from facesearch.gallery.catalog import FaceRecord
+from facesearch.gallery.ingest import FailedSource, IngestSummary
+from facesearch.pipeline import Decodable
+from facesearch.results import (
+    ForgetResult,
+    Hit,
+    PersonLike,
+    ProbeFace,
+    SearchResult,
+    VerifyResult,
+)
 from facesearch.settings import Settings
 from facesearch.types import BBox, Detection, Face, ImageFaces, Quality
 
@@ -27,18 +41,29 @@ __version__ = "0.1.0"
 __all__ = [
     "BBox",
     "ConfigError",
+    "Decodable",
     "Detection",
     "Engine",
     "Face",
+    "FaceRecord",
     "FaceSearchError",
+    "FailedSource",
+    "ForgetResult",
+    "Hit",
     "ImageError",
     "ImageFaces",
+    "ImageInput",
+    "IngestSummary",
     "InputError",
     "ModelError",
     "NoFaceError",
     "NotFoundError",
+    "PersonLike",
+    "ProbeFace",
     "Quality",
+    "SearchResult",
     "Settings",
+    "Verification",
     "VerifyResult",
     "__version__",
 ]

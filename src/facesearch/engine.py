@@ -9,65 +9,32 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from facesearch.core.calibration import CalibrationTable, load_table
-from facesearch.core.matching import Verification, compare
+from facesearch.core.matching import compare
+from facesearch.core.quality import probe_problems
 from facesearch.errors import InputError, NoFaceError, PoorProbeError
-from facesearch.gallery.catalog import Catalog, FaceRecord
+from facesearch.gallery.catalog import Catalog
 from facesearch.gallery.collections import IndexSet
 from facesearch.gallery.ingest import Ingestor, IngestSummary, ProgressFn
 from facesearch.pipeline import Decodable, FacePipeline, read_file
 from facesearch.results import (
+    ForgetResult,
+    PersonLike,
     ProbeFace,
     SearchResult,
+    VerifyResult,
     make_hits,
-    probe_problems,
 )
 from facesearch.settings import Settings
-from facesearch.types import MAX_ID, Embedding, Face, ImageFaces
+from facesearch.types import MAX_ID, Face, ImageFaces
 
 log = logging.getLogger(__name__)
 
 ImageInput = str | Path | bytes
-
-
-@dataclass(frozen=True)
-class PersonLike:
-    """The main face of a photo and the similarity at or above which a face is that person,
-    at the erasure blocklist's false match rate unless another is asked for."""
-
-    embedding: Embedding
-    threshold: float
-
-
-@dataclass(frozen=True)
-class ForgetResult:
-    faces: tuple[FaceRecord, ...]
-    blocklisted: bool
-    index_vectors_removed: int
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "faces_removed": len(self.faces),
-            "face_ids": [f.id for f in self.faces],
-            "images": sorted({f.source for f in self.faces}),
-            "subjects": sorted({f.subject for f in self.faces if f.subject}),
-            "index_vectors_removed": self.index_vectors_removed,
-            "blocklisted": self.blocklisted,
-        }
-
-
-@dataclass(frozen=True)
-class VerifyResult:
-    verification: Verification
-    a: ImageFaces
-    b: ImageFaces
-    face_a: Face
-    face_b: Face
 
 
 class Engine:

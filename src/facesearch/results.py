@@ -1,4 +1,4 @@
-"""1:N search results and the probe quality gate.
+"""What the Engine returns: 1:N search results, 1:1 verifications and erasures.
 
 A candidate is a lead for a person to check, never an identification. Each hit carries its
 similarity, the estimated false match rate of that similarity (the share of different people
@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from facesearch.core.calibration import CalibrationTable, describe_fmr
+from facesearch.core.matching import Verification
 from facesearch.gallery.catalog import FaceRecord
-from facesearch.settings import Settings
-from facesearch.types import BBox, Quality
+from facesearch.types import BBox, Embedding, Face, ImageFaces, Quality
 
 LEAD_NOTE = (
     "A candidate is a lead for a person to check, not an identification. Similar-looking "
@@ -106,34 +106,6 @@ class SearchResult:
         }
 
 
-def describe_expected(expected: float) -> str:
-    """An expected number of false candidates in plain figures (no 5.5e-06)."""
-    if expected < 0.01:
-        return "fewer than 0.01"
-    if expected < 10:
-        return "about " + f"{expected:.2f}".rstrip("0").rstrip(".")
-    return f"about {expected:,.0f}"
-
-
-def probe_problems(quality: Quality, settings: Settings) -> list[str]:
-    """Why a face is too poor to search with; empty when it is fine."""
-    problems = []
-    if quality.size < settings.probe.min_face_size:
-        problems.append(
-            f"face is {quality.size:.0f} px, under the {settings.probe.min_face_size} px minimum"
-        )
-    if quality.sharpness < settings.probe.min_sharpness:
-        problems.append(
-            f"face is blurred (sharpness {quality.sharpness:.0f} "
-            f"< {settings.probe.min_sharpness:g})"
-        )
-    if abs(quality.yaw) > settings.probe.max_yaw:
-        problems.append(
-            f"face is turned {abs(quality.yaw):.0f} degrees (over {settings.probe.max_yaw:g})"
-        )
-    return problems
-
-
 def make_hits(
     sims: list[float],
     records: list[FaceRecord],
@@ -162,3 +134,42 @@ def make_hits(
             )
         )
     return tuple(hits)
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """A 1:1 comparison of the main faces of two images."""
+
+    verification: Verification
+    a: ImageFaces
+    b: ImageFaces
+    face_a: Face
+    face_b: Face
+
+
+@dataclass(frozen=True)
+class PersonLike:
+    """The main face of a photo and the similarity at or above which a face is that person,
+    at the erasure blocklist's false match rate unless another is asked for."""
+
+    embedding: Embedding
+    threshold: float
+
+
+@dataclass(frozen=True)
+class ForgetResult:
+    """What an erasure removed from the catalog and the index files."""
+
+    faces: tuple[FaceRecord, ...]
+    blocklisted: bool
+    index_vectors_removed: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "faces_removed": len(self.faces),
+            "face_ids": [f.id for f in self.faces],
+            "images": sorted({f.source for f in self.faces}),
+            "subjects": sorted({f.subject for f in self.faces if f.subject}),
+            "index_vectors_removed": self.index_vectors_removed,
+            "blocklisted": self.blocklisted,
+        }

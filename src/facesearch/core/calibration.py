@@ -87,6 +87,15 @@ def describe_fmr(fmr: float, min_fmr: float) -> str:
     return f"about 1 in {_round_sig(1 / fmr):,} different people score this high"
 
 
+def describe_expected(expected: float) -> str:
+    """An expected number of false candidates in plain figures (no 5.5e-06)."""
+    if expected < 0.01:
+        return "fewer than 0.01"
+    if expected < 10:
+        return "about " + f"{expected:.2f}".rstrip("0").rstrip(".")
+    return f"about {expected:,.0f}"
+
+
 def _round_sig(x: float, digits: int = 2) -> int:
     if x <= 0:
         return 0

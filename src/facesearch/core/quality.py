@@ -1,4 +1,5 @@
-"""Face quality and the choice of an image's main face. Pure functions.
+"""Face quality, the choice of an image's main face, and the probe quality policy. Pure
+functions.
 
 Pose is estimated from the five landmarks alone, so it is rough (+-10 degrees): yaw from how
 far the nose tip sits from the midline between the eyes, relative to the eye distance (the
@@ -16,6 +17,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from facesearch.settings import Settings
 from facesearch.types import BBox, Detection, Image, Quality
 
 NOSE_DEPTH = 0.55  # nose-tip protrusion in eye distances
@@ -78,3 +80,22 @@ def main_face(boxes: Sequence[BBox], width: int, height: int) -> int | None:
         if value > best_value:
             best, best_value = i, value
     return best
+
+
+def probe_problems(quality: Quality, settings: Settings) -> list[str]:
+    """Why a face is too poor to search with; empty when it is fine."""
+    problems = []
+    if quality.size < settings.probe.min_face_size:
+        problems.append(
+            f"face is {quality.size:.0f} px, under the {settings.probe.min_face_size} px minimum"
+        )
+    if quality.sharpness < settings.probe.min_sharpness:
+        problems.append(
+            f"face is blurred (sharpness {quality.sharpness:.0f} "
+            f"< {settings.probe.min_sharpness:g})"
+        )
+    if abs(quality.yaw) > settings.probe.max_yaw:
+        problems.append(
+            f"face is turned {abs(quality.yaw):.0f} degrees (over {settings.probe.max_yaw:g})"
+        )
+    return problems

@@ -20,10 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
+from facesearch.core.calibration import describe_expected
 from facesearch.errors import FaceSearchError
 from facesearch.gallery.sources import read_source
 from facesearch.private import write_private
-from facesearch.results import LEAD_NOTE, SAME_FILE_NOTE, SearchResult, describe_expected
+from facesearch.results import LEAD_NOTE, SAME_FILE_NOTE, SearchResult
 from facesearch.types import BBox
 
 if TYPE_CHECKING:
