@@ -36,7 +36,7 @@ def photo(lfw: Path, person: str, number: int) -> Path:
 def browser_home(settings: Settings, pipeline: Any, lfw: Path, tmp_path_factory) -> Settings:  # type: ignore[no-untyped-def]
     """A home with 40 LFW photos of 8 people (photo 10 of each held out) and four users."""
     from facesearch.accountability import AccountabilityStore, local_actor
-    from facesearch.app.usage import audited_ingest
+    from facesearch.app import IngestRequest, ingest
     from facesearch.engine import Engine
 
     home = tmp_path_factory.mktemp("browser") / "home"
@@ -46,7 +46,7 @@ def browser_home(settings: Settings, pipeline: Any, lfw: Path, tmp_path_factory)
     try:
         with AccountabilityStore.open(home) as store:
             paths = [photo(lfw, p, n) for p in PEOPLE for n in range(1, 6)]
-            audited_ingest(engine, store, me, paths, label_from_dir=True)
+            ingest(engine, store, me, IngestRequest(tuple(paths), label_from_dir=True))
             for name, role in USERS.items():
                 store.accounts.add_user(name, role, PASSWORD, by=me)
     finally:

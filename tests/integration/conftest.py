@@ -37,9 +37,9 @@ def probe(lfw: Path, person: str) -> Path:
 
 @pytest.fixture(scope="session")
 def gallery_template(settings: Settings, pipeline, lfw: Path, tmp_path_factory):  # type: ignore[no-untyped-def]
-    """A home with the 40-photo gallery ingested (through usage, by the local actor)."""
+    """A home with the 40-photo gallery ingested (through the app layer, by the local actor)."""
     from facesearch.accountability import AccountabilityStore, local_actor
-    from facesearch.app.usage import audited_ingest
+    from facesearch.app import IngestRequest, ingest
     from facesearch.engine import Engine
 
     home = tmp_path_factory.mktemp("gallery-template")
@@ -47,9 +47,8 @@ def gallery_template(settings: Settings, pipeline, lfw: Path, tmp_path_factory):
     engine = Engine(settings.replace(home=home), pipeline=pipeline)
     try:
         with AccountabilityStore.open(home) as store:
-            summary, _ = audited_ingest(
-                engine, store, local_actor("tester"), paths, label_from_dir=True
-            )
+            request = IngestRequest(tuple(paths), label_from_dir=True)
+            summary = ingest(engine, store, local_actor("tester"), request).summary
     finally:
         engine.catalog.close()
     assert summary.images_added == len(paths), summary.as_dict()

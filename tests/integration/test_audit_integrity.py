@@ -223,7 +223,7 @@ def unanchorable(server_home: Any, tmp_path: Path) -> Any:
 def test_an_erasure_whose_entry_cannot_be_written_erases_nothing(
     unanchorable: Any, pipeline: Any
 ) -> None:
-    from facesearch.app.usage import audited_forget
+    from facesearch.app import EraseRequest, erase
     from facesearch.engine import Engine
     from facesearch.errors import ConfigError
 
@@ -234,7 +234,7 @@ def test_an_erasure_whose_entry_cannot_be_written_erases_nothing(
         with AccountabilityStore.open(h.home, anchor_file=anchor) as store:
             admin = store.accounts.get_user("admin1")
             with pytest.raises(ConfigError, match="anchor"):
-                audited_forget(engine, store, admin, reason="DSR-2", subject="Colin_Powell")
+                erase(engine, store, admin, EraseRequest("DSR-2", subject="Colin_Powell"))
             assert store.audit.entries(action=acc_action("erase")) == []
     finally:
         engine.catalog.close()
@@ -245,7 +245,7 @@ def test_an_erasure_whose_entry_cannot_be_written_erases_nothing(
 def test_an_ingest_whose_entry_cannot_be_written_adds_nothing(
     unanchorable: Any, pipeline: Any, probe_photo: Any
 ) -> None:
-    from facesearch.app.usage import audited_ingest
+    from facesearch.app import IngestRequest, ingest
     from facesearch.engine import Engine
     from facesearch.errors import ConfigError
 
@@ -256,7 +256,7 @@ def test_an_ingest_whose_entry_cannot_be_written_adds_nothing(
         with AccountabilityStore.open(h.home, anchor_file=anchor) as store:
             admin = store.accounts.get_user("admin1")
             with pytest.raises(ConfigError, match="anchor"):
-                audited_ingest(engine, store, admin, [probe_photo("Colin_Powell", 12)])
+                ingest(engine, store, admin, IngestRequest((probe_photo("Colin_Powell", 12),)))
     finally:
         engine.catalog.close()
     assert _counts(h) == before
@@ -268,7 +268,7 @@ def test_an_entry_lost_after_the_erasure_says_what_was_erased(
 ) -> None:
     """Where the entry can only be written after the change (the database fails between the
     two), the message says what was done and that its entry is missing."""
-    from facesearch.app.usage import audited_forget
+    from facesearch.app import EraseRequest, erase
     from facesearch.engine import Engine
     from facesearch.errors import CatalogError
 
@@ -283,7 +283,7 @@ def test_an_entry_lost_after_the_erasure_says_what_was_erased(
 
             monkeypatch.setattr(store.audit, "append", fail)
             with pytest.raises(CatalogError) as raised:
-                audited_forget(engine, store, admin, reason="DSR-3", subject="Colin_Powell")
+                erase(engine, store, admin, EraseRequest("DSR-3", subject="Colin_Powell"))
     finally:
         engine.catalog.close()
     message = str(raised.value)

@@ -31,7 +31,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from facesearch.app.usage import UPLOADED_PHOTO
+from facesearch.app import UPLOADED_PHOTO
 from facesearch.core.decode import FORMATS, bomb_message
 from facesearch.errors import CorruptImageError
 from facesearch.server.errors import (

@@ -259,7 +259,7 @@ def test_pointing_the_index_at_another_entry_is_found_and_refused(store, people,
 def test_a_search_is_seen_by_author_reviewers_and_those_asked_to_confirm(
     store: AccountabilityStore, people: dict[str, User], search: int
 ) -> None:
-    from facesearch.app.usage import may_see_search, visible_search
+    from facesearch.app import may_see_search, visible_search
 
     def seen_by() -> set[str]:
         entry = store.audit.get(search)

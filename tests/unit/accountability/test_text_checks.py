@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from facesearch.accountability import AccountabilityStore, Action
-from facesearch.app.usage import check_case
+from facesearch.app import check_case
 from facesearch.errors import InputError
 
 BIDI = ["\u202e", "\u202d", "\u2066", "\u2067", "\u2068", "\u2069", "\u200f", "\u061c"]
