@@ -24,6 +24,7 @@ from facesearch.types import BBox, Quality
 __all__ = ["OUTCOME_OK", "GalleryFace", "HitRecord", "ProbeFaceRecord", "SearchRecord"]
 
 OUTCOME_OK = "ok"  # a search's outcome when it ran; else the error's code (no_face ...)
+SCORE_DIGITS = 6  # similarities are logged, and so shown, to this many decimals
 
 
 def _bbox(value: Any) -> BBox | None:
@@ -166,7 +167,7 @@ class SearchRecord:
                     HitRecord(
                         rank=h.rank,
                         face_id=h.face_id,
-                        similarity=h.similarity,
+                        similarity=round(h.similarity, SCORE_DIGITS),  # as logged
                         fmr=h.fmr,
                         fmr_words=h.fmr_words,
                         expected_false=h.expected_false,
@@ -208,7 +209,7 @@ class SearchRecord:
             "collections": [{"name": n, "size": int(s)} for n, s in self.collections],
             "parameters": dict(self.parameters),
             "candidates": [
-                {"face_id": h.face_id, "score": round(h.similarity, 6), "fmr": h.fmr}
+                {"face_id": h.face_id, "score": round(h.similarity, SCORE_DIGITS), "fmr": h.fmr}
                 for h in self.hits
             ],
             "probe_faces": [

@@ -1,0 +1,103 @@
+"""The one search record (app/records.py): made when a search runs, logged as its audit
+payload, read back from the trail, and shown as JSON by the CLI and the API. On the fake
+pipeline (tests/fakes.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from tests.fakes import FakePipeline, face_photo, person_name
+
+from facesearch.accountability import AccountabilityStore, local_actor
+from facesearch.app import SearchRecord, SearchRequest, search, search_record
+from facesearch.engine import Engine
+
+# the keys the README documents for `facesearch search --json`
+DOCUMENTED = {"probe", "gallery_faces", "faces"}
+DOCUMENTED_HIT = {
+    "rank",
+    "similarity",
+    "fmr",
+    "expected_false",
+    "face_id",
+    "image_path",
+    "bbox",
+    "subject",
+    "collection",
+    "same_file",
+}
+
+
+@pytest.fixture()
+def parts(fake_homes: Any, fake_pipeline: FakePipeline) -> Iterator[tuple[Engine, Any]]:
+    home = fake_homes("records", users=False)
+    engine = Engine(home.settings, pipeline=fake_pipeline)
+    with AccountabilityStore.open(home.home) as store:
+        yield engine, store
+    engine.catalog.close()
+
+
+def _search(engine: Engine, store: Any, person: int = 2) -> SearchRecord:
+    request = SearchRequest(face_photo(person, 0), name="probe.png", top=3)
+    return search(engine, store, local_actor("tester"), request)
+
+
+def test_a_search_returns_its_logged_record_with_the_documented_keys(parts: Any) -> None:
+    engine, store = parts
+    record = _search(engine, store)
+    assert record.id is not None and store.audit.get(record.id).action == "search"
+    out = record.as_json()
+    assert out.keys() >= DOCUMENTED
+    hits = out["faces"][0]["hits"]
+    assert len(hits) == 3 and hits[0].keys() >= DOCUMENTED_HIT
+    assert hits[0]["subject"] == person_name(2) and hits[0]["rank"] == 1
+    assert hits[0]["image_path"].endswith(".png") and "/" in hits[0]["image_path"]
+    assert out["gallery_faces"] == sum(c["size"] for c in out["collections"]) > 0
+
+
+def test_the_record_read_back_from_the_trail_is_the_one_returned(parts: Any) -> None:
+    engine, store = parts
+    record = _search(engine, store)
+    again = search_record(engine.catalog, engine.calibration, store.audit.get(record.id))
+    assert again.as_json() == record.as_json()
+
+
+def test_the_fmr_shown_later_is_the_one_shown_at_search_time(parts: Any) -> None:
+    """A search shown again later keeps the false match rate it was shown with, even when a
+    newer calibration table would put another figure on the same similarity."""
+    engine, store = parts
+    record = _search(engine, store)
+    table = engine.calibration
+    newer = dataclasses.replace(
+        table,
+        fmr=tuple(min(1.0, f * 10) for f in table.fmr),
+        impostor_pairs=table.impostor_pairs // 100,
+    )
+    again = search_record(engine.catalog, newer, store.audit.get(record.id))
+    shown = [h.fmr for h in record.hits]
+    assert [h.fmr for h in again.hits] == shown
+    assert [newer.fmr_at(h.similarity) for h in record.hits] != shown
+
+
+def test_a_candidate_erased_since_shows_as_erased(parts: Any) -> None:
+    engine, store = parts
+    record = _search(engine, store)
+    gone = record.hits[0].face_id
+    engine.forget(face_ids=[gone])
+    again = search_record(engine.catalog, engine.calibration, store.audit.get(record.id))
+    first = again.as_json()["faces"][0]["hits"][0]
+    assert first["face_id"] == gone and first["erased"] is True and first["image_path"] is None
+    assert first["similarity"] == round(record.hits[0].similarity, 5)
+
+
+def test_the_payload_holds_scores_and_ids_never_images_or_embeddings(parts: Any) -> None:
+    engine, store = parts
+    record = _search(engine, store)
+    payload = store.audit.get(record.id).payload
+    assert payload["probe_sha256"] and len(payload["probe_sha256"]) == 64
+    assert set(payload["candidates"][0]) == {"face_id", "score", "fmr"}
+    text = repr(payload)
+    assert "embedding" not in text and ".png" not in text.replace("probe.png", "")
