@@ -132,7 +132,7 @@ def test_cli_uses_are_audited_as_the_os_user(home: Any, probe_photo: Any) -> Non
     assert r.returncode == 2 and "case number is required" in r.stderr  # the home has accounts
     r = run(home.home, s, "search", photo, "--case", "K-CLI", "--purpose", "cli test", "--json")
     assert r.returncode == 0, r.stderr
-    seq = json.loads(r.stdout)["audit_seq"]
+    seq = json.loads(r.stdout)["id"]
     out = run(home.home, s, "audit", "export", "--format", "jsonl", "--case", "K-CLI").stdout
     entries = [json.loads(line) for line in out.splitlines()]
     assert [e["seq"] for e in entries] == [seq]

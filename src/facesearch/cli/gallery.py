@@ -1,4 +1,8 @@
-"""CLI commands of the gallery: ingest, search, forget, stats, export, reindex, eval lfw-1n."""
+"""CLI commands of the gallery: ingest, search, forget, stats, export, reindex.
+
+Each runs through ``facesearch.app`` as the local actor and is logged there (stats and
+reindex, which read no personal data, are not).
+"""
 
 from __future__ import annotations
 
@@ -8,20 +12,24 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from facesearch.results import SAME_FILE_NOTE, describe_expected
-from facesearch.settings import Settings
+from facesearch.app import (
+    EraseRequest,
+    IngestRequest,
+    Local,
+    SearchRecord,
+    SearchRequest,
+    audit_entry,
+    audit_head,
+    erase,
+    export_subject,
+    ingest,
+    search,
+)
+from facesearch.cli.common import Cli, add_case_arguments, emit
+from facesearch.core.calibration import describe_expected
+from facesearch.results import SAME_FILE_NOTE, Hit, ProbeFace, SearchResult
 
-
-def add_case_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--case", help="case number this use belongs to (required once accounts exist)")
-    p.add_argument("--purpose", help="stated purpose of this use (required once accounts exist)")
-
-
-def add_eval_parsers(ev: Any) -> None:
-    q = ev.add_parser("lfw-1n", help="open-set 1:N on LFW: rank-1, FNIR at FPIR")
-    q.add_argument("--data", type=Path, help="LFW folder (default: setting lfw_dir)")
-    q.add_argument("--out", type=Path, default=Path("eval-results"), help="folder for JSON")
-    q.set_defaults(handler=cmd_eval_1n)
+__all__ = ["add_parsers", "stats_table"]
 
 
 def add_parsers(sub: Any) -> None:
@@ -75,186 +83,202 @@ def add_parsers(sub: Any) -> None:
     p.set_defaults(handler=cmd_reindex)
 
 
-def _emit(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, separators=(",", ":")) + "\n")
-
-
-def _engine(settings: Settings) -> Any:
-    from facesearch.engine import Engine
-
-    return Engine(settings)
-
-
-def _store(settings: Settings) -> Any:
-    from facesearch.accountability import AccountabilityStore
-
-    return AccountabilityStore.from_settings(settings)
-
-
-def _actor() -> Any:
-    from facesearch.accountability import local_actor
-
-    return local_actor()
-
-
-def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
-    if args.workers is not None:
-        settings = settings.replace(threads=args.workers)
+def cmd_ingest(args: argparse.Namespace, cli: Cli) -> int:
     from facesearch.progress import Progress
 
-    engine = _engine(settings)
+    if args.workers is not None:
+        cli = cli.with_settings(cli.settings.replace(threads=args.workers))
+    request = IngestRequest(
+        paths=tuple(args.paths),
+        collection=args.collection,
+        label_from_dir=args.label_from_dir,
+        case=args.case,
+        purpose=args.purpose,
+    )
     bar = Progress("ingest", unit="img")
 
     def progress(summary: Any) -> None:
-        bar.update(
-            summary.images_seen,
-            faces=summary.faces_added,
-            failed=len(summary.failed),
-        )
-
-    from facesearch.app.usage import audited_ingest
+        bar.update(summary.images_seen, faces=summary.faces_added, failed=len(summary.failed))
 
     try:
-        with _store(settings) as store:
-            summary, _ = audited_ingest(
-                engine,
-                store,
-                _actor(),
-                args.paths,
-                collection=args.collection,
-                label_from_dir=args.label_from_dir,
-                progress=progress,
-                case=args.case,
-                purpose=args.purpose,
-            )
-        progress(summary)  # the last line counts the last batch's faces too
+        with cli.local() as local:
+            record = ingest(local.engine, local.store, local.actor, request, progress)
+        progress(record.summary)  # the last line counts the last batch's faces too
     finally:
         bar.close()
-        engine.close()
+    summary = record.summary
     if args.json:
-        _emit(summary.as_dict())
-    else:
-        rate = summary.images_seen / max(summary.seconds, 1e-6)
-        print(
-            f"{summary.images_seen:,} images seen, {summary.images_added:,} added, "
-            f"{summary.duplicates:,} duplicates, {summary.faces_added:,} faces added, "
-            f"{len(summary.failed):,} failed ({summary.seconds:.1f} s, {rate:.0f} images/s)"
-        )
-        for fail in summary.failed[:20]:
-            print(f"  failed: {fail.source}: {fail.reason}", file=sys.stderr)
-        if len(summary.failed) > 20:
-            print(f"  ... and {len(summary.failed) - 20} more (see --json)", file=sys.stderr)
-        for skip in summary.skipped[:20]:  # archive members not ingested on purpose
-            print(f"  skipped: {skip['path']}: {skip['reason']}", file=sys.stderr)
-        if summary.skipped_count > 20:
-            more = summary.skipped_count - 20
-            print(f"  ... and {more} more skipped (see --json)", file=sys.stderr)
+        emit(record.as_json())
+        return 0
+    rate = summary.images_seen / max(summary.seconds, 1e-6)
+    print(
+        f"{summary.images_seen:,} images seen, {summary.images_added:,} added, "
+        f"{summary.duplicates:,} duplicates, {summary.faces_added:,} faces added, "
+        f"{len(summary.failed):,} failed ({summary.seconds:.1f} s, {rate:.0f} images/s)"
+    )
+    for fail in summary.failed[:20]:
+        print(f"  failed: {fail.source}: {fail.reason}", file=sys.stderr)
+    if len(summary.failed) > 20:
+        print(f"  ... and {len(summary.failed) - 20} more (see --json)", file=sys.stderr)
+    for skip in summary.skipped[:20]:  # archive members not ingested on purpose
+        print(f"  skipped: {skip['path']}: {skip['reason']}", file=sys.stderr)
+    if summary.skipped_count > 20:
+        more = summary.skipped_count - 20
+        print(f"  ... and {more} more skipped (see --json)", file=sys.stderr)
     return 0
 
 
-def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
-    from facesearch.app.usage import audited_search
-
-    with _engine(settings) as engine:
-        with _store(settings) as store:
-            result, entry = audited_search(
-                engine,
-                store,
-                _actor(),
-                case=args.case,
-                purpose=args.purpose,
-                image=args.probe,
-                name=str(args.probe),
-                collections=args.collection,
-                top=args.top,
-                max_fmr=args.max_fmr,
-                threshold=args.threshold,
-                face=args.face,
-                allow_poor=args.allow_poor,
-            )
-            head = store.audit.head()
-        if args.report:
-            from facesearch.reports.html import write_report
-
-            write_report(result, args.report, engine, entry=entry, head=str(head))
-    if args.json:
-        _emit({**result.as_dict(), "audit_seq": entry.seq})
-        return 0
-    print(
-        f"probe {result.probe}: {len(result.faces)} face(s) searched in "
-        f"{result.gallery_faces:,} gallery faces ({', '.join(result.collections)})"
+def cmd_search(args: argparse.Namespace, cli: Cli) -> int:
+    request = SearchRequest(
+        probe=args.probe,
+        case=args.case,
+        purpose=args.purpose,
+        name=str(args.probe),
+        collections=tuple(args.collection) if args.collection else None,
+        top=args.top,
+        max_fmr=args.max_fmr,
+        threshold=args.threshold,
+        face=args.face,
+        allow_poor=args.allow_poor,
     )
-    for pf in result.faces:
-        print(f"face {pf.face} at {pf.bbox.as_list()}")
-        for w in pf.warnings:
-            print(f"  warning: {w}")
-        if pf.refused:
-            print("  not searched: the face is too poor (use --allow-poor to search anyway)")
-            continue
-        if not pf.hits:
-            print("  no candidate above the threshold")
-        for h in pf.hits:
-            label = h.subject or "(no label)"
-            print(
-                f"  #{h.rank:<3} {h.similarity:.4f}  {label:<28} face {h.face_id:<7} {h.image_path}"
-            )
-            if h.same_file:
-                print(f"        {SAME_FILE_NOTE}")
-            print(
-                f"        {h.fmr_words}; {describe_expected(h.expected_false)} such "
-                f"strangers expected in this gallery"
-            )
-    print("A candidate is a lead for a person to check, not an identification.")
-    print(f"recorded as audit entry {entry.seq}")
+    with cli.local() as local:
+        record = search(local.engine, local.store, local.actor, request)
+        if args.report:
+            _write_report(local, record, args.report)
+    if args.json:
+        emit(record.as_json())  # full paths: whoever runs the CLI owns the home
+        return 0
+    print(search_text(record))
     if args.report:
         print(f"report written to {args.report}")
     return 0
 
 
-def cmd_forget(args: argparse.Namespace, settings: Settings) -> int:
-    from facesearch.app.usage import audited_forget
-
-    with _engine(settings) as engine, _store(settings) as store:
-        result, entry = audited_forget(
-            engine,
-            store,
-            _actor(),
-            reason=args.reason,
-            face_ids=args.face,
-            image_id=args.image,
-            subject=args.subject,
-            like=args.like,
-            max_fmr=args.max_fmr,
-            case=args.case,
-            purpose=args.purpose,
-        )
-    out = {**result.as_dict(), "audit_seq": entry.seq}
-    if args.like is not None:  # kept probe photos of the person, deleted too
-        out["probes_deleted"] = entry.payload.get("probes_deleted", {}).get("count", 0)
-    if args.json:
-        _emit(out)
-    else:
-        print(
-            f"removed {out['faces_removed']} face(s) from the catalog and "
-            f"{out['index_vectors_removed']} from the index files"
-        )
-        for img in out["images"][:20]:
-            print(f"  from {img}")
-        if out["blocklisted"]:
-            print(
-                "the probe was added to the erasure blocklist: matching faces are skipped "
-                "at future ingests"
+def search_text(record: SearchRecord) -> str:
+    """The text output of ``search``: the same record as ``--json``, for a person."""
+    names = ", ".join(name for name, _ in record.collections)
+    lines = [
+        f"probe {record.probe}: {len(record.faces)} face(s) searched in "
+        f"{record.gallery_faces:,} gallery faces ({names})"
+    ]
+    for pf in record.faces:
+        lines.append(f"face {pf.face} at {pf.bbox.as_list() if pf.bbox else '?'}")
+        lines.extend(f"  warning: {w}" for w in pf.warnings)
+        if pf.refused:
+            lines.append("  not searched: the face is too poor (use --allow-poor to search anyway)")
+            continue
+        if not pf.hits:
+            lines.append("  no candidate above the threshold")
+        for h in pf.hits:
+            label = (h.face.subject if h.face else None) or "(no label)"
+            where = h.face.image_path if h.face else "(erased)"
+            lines.append(
+                f"  #{h.rank:<3} {h.similarity:.4f}  {label:<28} face {h.face_id:<7} {where}"
             )
-        if "probes_deleted" in out:
-            print(f"deleted {out['probes_deleted']} kept probe photo(s) showing the person")
+            if h.same_file:
+                lines.append(f"        {SAME_FILE_NOTE}")
+            lines.append(
+                f"        {h.fmr_words}; {describe_expected(h.expected_false)} such "
+                f"strangers expected in this gallery"
+            )
+    lines.append("A candidate is a lead for a person to check, not an identification.")
+    lines.append(f"recorded as audit entry {record.id}")
+    return "\n".join(lines)
+
+
+def _write_report(local: Local, record: SearchRecord, path: Path) -> None:
+    """The HTML report of a search just run, with its audit entry and the chain head."""
+    from facesearch.reports.html import write_report
+
+    if record.id is None:  # app.search returns logged records only
+        return
+    entry = audit_entry(local.store, local.actor, record.id)
+    head = audit_head(local.store, local.actor)
+    write_report(_report_result(record), path, local.engine, entry=entry, head=str(head))
+
+
+def _report_result(record: SearchRecord) -> SearchResult:
+    """The search record in the shape ``reports.html`` reads (its candidates are all held:
+    the search has just run)."""
+    faces = tuple(
+        ProbeFace(
+            pf.face,
+            pf.bbox,
+            pf.quality,
+            pf.warnings,
+            pf.refused,
+            tuple(
+                Hit(
+                    h.rank,
+                    h.similarity,
+                    h.fmr,
+                    h.expected_false,
+                    h.fmr_words,
+                    h.face_id,
+                    h.face.image_id,
+                    h.face.image_path,
+                    h.face.bbox,
+                    h.face.subject,
+                    h.face.collection,
+                    h.same_file,
+                )
+                for h in pf.hits
+                if h.face is not None
+            ),
+        )
+        for pf in record.faces
+        if pf.bbox is not None and pf.quality is not None
+    )
+    return SearchResult(
+        probe=record.probe,
+        probe_sha256=record.probe_sha256 or "",
+        gallery_faces=record.gallery_faces,
+        collections=tuple(name for name, _ in record.collections),
+        threshold=record.threshold,
+        top=record.top or 0,
+        faces=faces,
+        started=record.started,
+        finished=record.ended,
+    )
+
+
+def cmd_forget(args: argparse.Namespace, cli: Cli) -> int:
+    request = EraseRequest(
+        reason=args.reason,
+        face_ids=tuple(args.face) if args.face else None,
+        image_id=args.image,
+        subject=args.subject,
+        like=args.like,
+        max_fmr=args.max_fmr,
+        case=args.case,
+        purpose=args.purpose,
+    )
+    with cli.local() as local:
+        record = erase(local.engine, local.store, local.actor, request)
+    if args.json:
+        emit(record.as_json())
+        return 0
+    print(
+        f"removed {len(record.face_ids)} face(s) from the catalog and "
+        f"{record.index_vectors_removed} from the index files"
+    )
+    for img in record.images[:20]:
+        print(f"  from {img}")
+    if record.blocklisted:
+        print(
+            "the probe was added to the erasure blocklist: matching faces are skipped "
+            "at future ingests"
+        )
+    if record.probes_deleted is not None:
+        print(f"deleted {record.probes_deleted} kept probe photo(s) showing the person")
     return 0
 
 
-def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
-    with _engine(settings) as engine:
-        stats = engine.stats()
+def cmd_stats(args: argparse.Namespace, cli: Cli) -> int:
+    with cli.local() as local:
+        stats = local.engine.stats()
     if args.json:
-        _emit(stats)
+        emit(stats)
     else:
         print(stats_table(stats))
     return 0
@@ -292,38 +316,22 @@ def _cell(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
-    from facesearch.app.usage import audited_export_subject
-
-    with _engine(settings) as engine, _store(settings) as store:
-        data, _ = audited_export_subject(
-            engine, store, _actor(), args.subject, case=args.case, purpose=args.purpose
+def cmd_export(args: argparse.Namespace, cli: Cli) -> int:
+    with cli.local() as local:
+        data, _ = export_subject(
+            local.engine,
+            local.store,
+            local.actor,
+            args.subject,
+            case=args.case,
+            purpose=args.purpose,
         )
     sys.stdout.write(json.dumps(data, indent=1) + "\n")
     return 0
 
 
-def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
-    with _engine(settings) as engine:
-        n = engine.reindex()
+def cmd_reindex(args: argparse.Namespace, cli: Cli) -> int:
+    with cli.local() as local:
+        n = local.engine.reindex()
     print(f"rebuilt the vector indexes from the catalog: {n:,} faces")
-    return 0
-
-
-def cmd_eval_1n(args: argparse.Namespace, settings: Settings) -> int:
-    from facesearch.evaluation import lfw, open_set
-    from facesearch.pipeline import FacePipeline
-
-    data = args.data or settings.lfw_dir
-    names = lfw.all_images(data)
-    pipeline = FacePipeline(settings)
-    try:
-        emb = lfw.embed_images(pipeline, data / lfw.IMAGES, names, progress=True)
-    finally:
-        pipeline.close()
-    result = open_set.evaluate(emb, threads=settings.models.threads)
-    result["model_id"] = pipeline.model_id
-    lfw.save_json(result, args.out / "lfw-1n.json")
-    print(open_set.describe(result))
-    print(f"  written         {args.out / 'lfw-1n.json'}")
     return 0

@@ -1,0 +1,124 @@
+"""CLI commands that analyse photos without the gallery: detect, embed, verify (1:1).
+
+``detect`` and ``embed`` print one JSON line per face (or per file that failed), in input
+order, and are not logged; ``verify`` is logged like a search.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from facesearch.accountability import local_actor
+from facesearch.app import VerifyRequest, verify
+from facesearch.app.analyse import FileFailure, analyse_files, open_pipeline
+from facesearch.cli.common import Cli, add_case_arguments, emit
+from facesearch.types import Face
+
+__all__ = ["add_parsers", "face_json"]
+
+
+def add_parsers(sub: Any) -> None:
+    p = sub.add_parser("detect", help="find faces: one JSON line per face")
+    p.add_argument("images", nargs="+", type=Path)
+    p.set_defaults(handler=cmd_detect)
+
+    p = sub.add_parser("embed", help="find and embed faces: one JSON line per face")
+    p.add_argument("images", nargs="+", type=Path)
+    p.add_argument("--main", action="store_true", help="only the main face of each image")
+    p.set_defaults(handler=cmd_embed)
+
+    p = sub.add_parser("verify", help="are the main faces of two photos the same person?")
+    p.add_argument("a", type=Path)
+    p.add_argument("b", type=Path)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--threshold", type=float, help="decide at this similarity instead")
+    p.add_argument("--max-fmr", type=float, help="decide at the threshold of this false match rate")
+    add_case_arguments(p)
+    p.set_defaults(handler=cmd_verify)
+
+
+def face_json(source: str, face: Face, with_embedding: bool) -> dict[str, Any]:
+    """One line of ``detect`` / ``embed``."""
+    det = face.detection
+    obj: dict[str, Any] = {
+        "path": source,
+        "face": face.index,
+        "bbox": det.bbox.as_list(),
+        "landmarks": [[round(x, 2), round(y, 2)] for x, y in det.landmarks],
+        "score": round(det.score, 4),
+        "quality": face.quality.as_dict(),
+    }
+    if with_embedding and face.embedding is not None:
+        obj["embedding"] = [round(float(v), 6) for v in face.embedding]
+    return obj
+
+
+def _run_images(args: argparse.Namespace, cli: Cli, *, embed: bool, main_only: bool) -> int:
+    """One JSON line per face (or per failed image), in input order, flushed as they come."""
+    failed = False
+    # The JSON line on stdout already says why a file failed; say it on stderr too, unless
+    # both go to one place (a terminal, 2>&1), where it would be read twice.
+    echo = not _same_stream(sys.stdout, sys.stderr)
+    with open_pipeline(cli.settings, pipelines=cli.pipelines) as pipeline:
+        results = analyse_files(
+            pipeline, local_actor(), args.images, embed=embed, main_only=main_only
+        )
+        for result in results:
+            if isinstance(result, FileFailure):
+                failed = True
+                emit({"path": result.path, "face": None, "error": str(result.error)})
+                if echo:
+                    print(f"facesearch: {result.error}", file=sys.stderr)
+            else:
+                if not result.faces:
+                    emit({"path": result.source, "face": None, "error": "no face found"})
+                for face in result.faces:
+                    emit(face_json(result.source, face, embed))
+            sys.stdout.flush()
+    return 2 if failed else 0
+
+
+def _same_stream(a: Any, b: Any) -> bool:
+    """Do two open files write to the same place (one terminal, or one pipe or file)?"""
+    try:
+        sa, sb = os.fstat(a.fileno()), os.fstat(b.fileno())
+    except (AttributeError, OSError, ValueError):
+        return False
+    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
+
+
+def cmd_detect(args: argparse.Namespace, cli: Cli) -> int:
+    return _run_images(args, cli, embed=False, main_only=False)
+
+
+def cmd_embed(args: argparse.Namespace, cli: Cli) -> int:
+    return _run_images(args, cli, embed=True, main_only=args.main)
+
+
+def cmd_verify(args: argparse.Namespace, cli: Cli) -> int:
+    request = VerifyRequest(
+        a=args.a,
+        b=args.b,
+        case=args.case,
+        purpose=args.purpose,
+        names=(str(args.a), str(args.b)),
+        threshold=args.threshold,
+        max_fmr=args.max_fmr,
+    )
+    with cli.local(gallery=False) as local:
+        record = verify(local.engine, local.store, local.actor, request)
+    v = record.verification
+    if args.json:
+        emit(record.as_json())
+    else:
+        verdict = "SAME PERSON (likely)" if v.same else "DIFFERENT PEOPLE (likely)"
+        print(f"{verdict}: similarity {v.similarity:.4f}, threshold {v.threshold:.4f}")
+        print(f"  at this similarity, {v.fmr_words} (FMR {v.fmr:.1e})")
+        print(f"  the threshold means {v.threshold_words} (FMR {v.threshold_fmr:.1e})")
+        print(f"  calibration: {v.calibration_source}")
+        print("  A match is a lead for a person to check, never an identification.")
+    return 0 if v.same else 1

@@ -1,0 +1,48 @@
+"""What every command module shares: the run's context, argument helpers, JSON output."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, replace
+from typing import Any
+
+from facesearch.app import Local, open_local
+from facesearch.app.local import PipelineFactory
+from facesearch.settings import Settings
+
+__all__ = ["Cli", "Handler", "add_case_arguments", "emit"]
+
+
+@dataclass(frozen=True)
+class Cli:
+    """One run of the CLI: its settings, and the factory of its face pipelines (None: the
+    real models; tests pass a fake one)."""
+
+    settings: Settings
+    pipelines: PipelineFactory | None = None
+
+    def local(self, *, gallery: bool = True) -> AbstractContextManager[Local]:
+        """The application on the home, as the local actor (``app.open_local``)."""
+        if self.pipelines is None:
+            return open_local(self.settings, gallery=gallery)
+        return open_local(self.settings, pipelines=self.pipelines, gallery=gallery)
+
+    def with_settings(self, settings: Settings) -> Cli:
+        return replace(self, settings=settings)
+
+
+Handler = Callable[[argparse.Namespace, Cli], int]
+
+
+def add_case_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--case", help="case number this use belongs to (required once accounts exist)")
+    p.add_argument("--purpose", help="stated purpose of this use (required once accounts exist)")
+
+
+def emit(obj: Any) -> None:
+    """One JSON object on one line of stdout."""
+    sys.stdout.write(json.dumps(obj, separators=(",", ":")) + "\n")

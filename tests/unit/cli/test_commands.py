@@ -1,0 +1,115 @@
+"""The CLI's commands in this process through ``facesearch.cli.main(pipelines=...)``, on the
+fake pipeline: search's JSON keeps the keys the README documents, detect and embed stream one
+line per face or file, users and audit read an existing home only."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.fakes import FakePipeline, person_name, write_photo
+from tests.homes import Home, Ran
+
+from facesearch.cli import main
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture()
+def cli(capsys: pytest.CaptureFixture[str]) -> Any:
+    """cli(home, *args) -> Ran: ``facesearch --home HOME ARGS`` on the fake pipeline."""
+
+    def run(home: Path, *args: str) -> Ran:
+        capsys.readouterr()
+        code = main(["--home", str(home), *args], pipelines=FakePipeline)
+        captured = capsys.readouterr()
+        return Ran(code, captured.out, captured.err)
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def open_home(fake_homes: Any) -> Home:
+    """The fake gallery without user accounts: no case needed."""
+    home: Home = fake_homes("cli-commands", users=False)
+    return home
+
+
+def documented_search_keys() -> set[str]:
+    """The key names README.md's Search paragraph says ``search --json`` prints."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    paragraph = readme[readme.index("- **Search**") :].split("\n- ", 1)[0]
+    shape = paragraph[paragraph.index("`--json`") : paragraph.index("}]}]")]
+    return set(re.findall(r'"([a-z_]+)"', shape))
+
+
+def test_search_json_is_the_search_record_with_the_documented_keys(
+    open_home: Home, cli: Any, tmp_path: Path
+) -> None:
+    probe = write_photo(tmp_path, 2, 0)
+    r = cli(open_home.home, "search", str(probe), "--top", "3", "--json")
+    assert r.code == 0, r.err
+    out = json.loads(r.out)
+    face = out["faces"][0]
+    hit = face["hits"][0]
+    shown = set(out) | set(face) | set(hit) | {"size", "name"} & set(out["collections"][0])
+    assert documented_search_keys() <= shown
+    assert isinstance(out["id"], int) and out["probe"] == str(probe)
+    assert out["collections"] == [{"name": "default", "size": out["gallery_faces"]}]
+    assert hit["rank"] == 1 and hit["subject"] == person_name(2)
+    assert Path(hit["image_path"]).is_absolute()  # the CLI shows full paths
+    assert len(hit["bbox"]) == 4 and 0 < hit["fmr"] <= 1 and hit["same_file"] is False
+
+    text = cli(open_home.home, "search", str(probe), "--top", "1")
+    assert text.code == 0, text.err
+    assert f"recorded as audit entry {out['id'] + 1}" in text.out
+    assert person_name(2) in text.out and "(default)" in text.out
+
+
+def test_detect_and_embed_give_one_line_per_face_or_file_in_order(cli: Any, tmp_path: Path) -> None:
+    one = write_photo(tmp_path, 1, 0)
+    two = write_photo(tmp_path, 3, 0, faces=2)
+    missing = tmp_path / "missing.png"
+    r = cli(tmp_path / "home", "detect", str(one), str(missing), str(two))
+    assert r.code == 2
+    rows = [json.loads(line) for line in r.out.splitlines()]
+    assert [(row["path"], row["face"]) for row in rows] == [
+        (str(one), 0),
+        (str(missing), None),
+        (str(two), 0),
+        (str(two), 1),
+    ]
+    assert "missing.png" in rows[1]["error"] and "embedding" not in rows[0]
+    r = cli(tmp_path / "home", "embed", "--main", str(two))
+    assert r.code == 0, r.err
+    (row,) = [json.loads(line) for line in r.out.splitlines()]
+    assert len(row["embedding"]) == 128
+    assert not (tmp_path / "home").exists()  # detect and embed touch no home
+
+
+def test_users_and_audit_need_an_existing_home(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    nowhere = tmp_path / "typo"
+    for args in (("users", "list"), ("audit", "head"), ("audit", "verify")):
+        r = cli(nowhere, *args)
+        assert r.code == 2 and "no facesearch accounts or audit trail" in r.err, args
+    assert not nowhere.exists()
+
+    home = tmp_path / "home"
+    monkeypatch.setattr("sys.stdin", io.StringIO("a long enough passphrase here\n"))
+    assert cli(home, "users", "add", "ana", "--role", "admin", "--password-stdin").code == 0
+    r = cli(home, "users", "token", "ana")
+    assert r.code == 0 and r.out.startswith("fs_")
+    (row,) = [json.loads(line) for line in cli(home, "users", "list", "--json").out.splitlines()]
+    assert (row["name"], row["role"], row["tokens"]) == ("ana", "admin", 1)
+    r = cli(home, "audit", "export", "--format", "jsonl", "--action", "token_issue")
+    (entry,) = [json.loads(line) for line in r.out.splitlines()]
+    assert entry["actor"].startswith("os:") and entry["payload"]["name"] == "ana"
+    r = cli(home, "audit", "export", "--format", "csv", "--action", "nope")
+    assert r.code == 2 and "unknown action 'nope'" in r.err
+    assert cli(home, "audit", "verify").code == 0
