@@ -1,0 +1,50 @@
+"""A search shown again later shows the false match rate it was shown with at search time,
+not one recomputed with the calibration table the server has today (issue 8: views.py
+claimed "exactly as it was" while it recomputed the FMR). On the fake pipeline."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import httpx
+from tests.fakes import face_photo
+
+from facesearch.core.calibration import load_table, save_table
+
+
+def test_a_search_keeps_the_fmr_it_was_shown_with(
+    fake_homes: Any, fake_server: Any, fake_pipeline: Any, tmp_path: Path
+) -> None:
+    home = fake_homes("search-fmr")
+    form = {"case": "K-8", "purpose": "fmr as shown", "top": "3"}
+    with fake_server(home.settings) as url, httpx.Client(base_url=url, timeout=60) as api:
+        r = api.post(
+            "/api/v1/searches",
+            headers=home.auth("inv1"),
+            files={"image": ("probe.png", face_photo(3, 0))},
+            data=form,
+        )
+        assert r.status_code == 201, r.text
+        first = r.json()
+    seq = first["id"]
+    shown = [h["fmr"] for f in first["faces"] for h in f.get("hits", f.get("candidates", []))]
+    assert shown
+
+    table = load_table(fake_pipeline.model_id)
+    newer = dataclasses.replace(
+        table,
+        source="a newer calibration",
+        fmr=tuple(min(1.0, f * 10) for f in table.fmr),
+        impostor_pairs=max(1, table.impostor_pairs // 100),
+    )
+    save_table(newer, tmp_path / "newer.json")
+    later = home.settings.replace(calibration_file=tmp_path / "newer.json")
+    with fake_server(later) as url, httpx.Client(base_url=url, timeout=60) as api:
+        r = api.get(f"/api/v1/searches/{seq}", headers=home.auth("inv1"))
+        assert r.status_code == 200, r.text
+        again = r.json()
+    hits = [h for f in again["faces"] for h in f.get("hits", f.get("candidates", []))]
+    assert [h["fmr"] for h in hits] == shown
+    assert [newer.fmr_at(h["similarity"]) for h in hits] != shown  # the newer table differs
