@@ -2,6 +2,8 @@
 
 The CLI and the server are thin shells over it. The engine owns one pipeline (models load on
 first use), the catalog (source of truth) and the vector indexes derived from it.
+Wherever it takes an image, it takes a file's path, its bytes, or its pixels as a numpy
+array (H x W x 3 RGB uint8); an array is analysed as it is, without being encoded.
 """
 
 from __future__ import annotations
@@ -13,7 +15,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from facesearch.core.calibration import CalibrationTable, load_table
+from facesearch.core.decode import check_pixels, encode_png
 from facesearch.core.matching import compare
 from facesearch.core.quality import probe_problems
 from facesearch.errors import InputError, NoFaceError, PoorProbeError
@@ -30,11 +36,13 @@ from facesearch.results import (
     make_hits,
 )
 from facesearch.settings import Settings
-from facesearch.types import MAX_ID, Face, ImageFaces
+from facesearch.types import MAX_ID, Face, Image, ImageFaces
 
 log = logging.getLogger(__name__)
 
-ImageInput = str | Path | bytes
+# An image: a file's path, its bytes, or its pixels (numpy, H x W x 3 RGB uint8).
+ImageInput = str | Path | bytes | npt.NDArray[np.uint8]
+ARRAY_NAME = "the image array"  # what errors and results call an array given without a name
 
 
 class Engine:
@@ -110,14 +118,29 @@ class Engine:
 
     # -- analysis ------------------------------------------------------------------------
     def read_input(self, image: ImageInput, name: str | None = None) -> Decodable:
+        """The encoded bytes of an image (of an array: its lossless PNG encoding)."""
         if isinstance(image, bytes):
             return Decodable(name or "the photo", image)
+        if isinstance(image, np.ndarray):
+            return Decodable(name or ARRAY_NAME, encode_png(self._pixels(image, name)))
+        if not isinstance(image, str | Path):
+            raise InputError(
+                "an image is a path, bytes or an RGB uint8 array (H x W x 3), "
+                f"not {type(image).__name__}"
+            )
         return read_file(Path(image), self.settings.limits.max_file_bytes)
+
+    def _pixels(self, image: npt.NDArray[np.uint8], name: str | None) -> Image:
+        return check_pixels(image, self.settings.limits.max_pixels, name or ARRAY_NAME)
 
     def analyse(
         self, image: ImageInput, *, embed: bool = True, name: str | None = None
     ) -> ImageFaces:
-        """Every face of one image (raises on an unreadable image)."""
+        """Every face of one image (raises on an unreadable image). An array goes to the
+        pipeline as it is, without being encoded."""
+        if isinstance(image, np.ndarray):
+            pixels = self._pixels(image, name)
+            return self.pipeline.analyse_pixels(pixels, name or ARRAY_NAME, embed=embed)
         return self.pipeline.analyse_one(self.read_input(image, name), embed=embed)
 
     def main_face(self, image: ImageInput, name: str | None = None) -> tuple[ImageFaces, Face]:
@@ -208,9 +231,14 @@ class Engine:
             from facesearch.errors import NotFoundError
 
             raise NotFoundError(f"no collection named {missing[0]!r}")
-        item = self.read_input(image, name)
-        probe_sha256 = hashlib.sha256(item.data).hexdigest()
-        faces = analysed or self.pipeline.analyse_one(item)
+        if isinstance(image, np.ndarray):  # analysed without encoding; the hash is of its pixels
+            pixels = self._pixels(image, name)
+            probe, probe_sha256 = name or ARRAY_NAME, hashlib.sha256(pixels.data).hexdigest()
+            faces = analysed or self.pipeline.analyse_pixels(pixels, probe)
+        else:
+            item = self.read_input(image, name)
+            probe, probe_sha256 = item.source, hashlib.sha256(item.data).hexdigest()
+            faces = analysed or self.pipeline.analyse_one(item)
         if not faces.faces:
             raise NoFaceError(faces.source)
         chosen = list(faces.faces)
@@ -251,7 +279,7 @@ class Engine:
                 + " (search anyway with allow_poor / --allow-poor)"
             )
         return SearchResult(
-            probe=item.source,
+            probe=probe,
             probe_sha256=probe_sha256,
             gallery_faces=gallery,
             collections=names,

@@ -170,6 +170,14 @@ class FacePipeline:
             raise result
         return result
 
+    def analyse_pixels(self, pixels: Image, source: str, *, embed: bool = True) -> ImageFaces:
+        """Every face of an image already in memory (checked by ``decode.check_pixels``):
+        ``analyse_one`` without the decode."""
+        result = self.analyse([(source, Decoded(pixels=pixels, format="array"))], embed=embed)[0]
+        if not isinstance(result, ImageFaces):
+            raise result
+        return result
+
     def load_models(self) -> None:
         """Load both models now (before sharing the pipeline between threads)."""
         _ = self.detector, self.embedder

@@ -1,5 +1,7 @@
 """Bytes -> RGB uint8 pixels, with EXIF orientation applied and size guards. Pure.
 
+Pixels given in memory (a numpy array) get the same guards from ``check_pixels``.
+
 Accepted formats: JPEG (and MPO), PNG, WebP, BMP, TIFF, GIF (first frame). Every mode is
 brought to 8-bit RGB: grayscale and palette are expanded, transparency is composited onto
 white, CMYK is converted, 16-bit and 32-bit integer images are scaled down by their range
@@ -29,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from facesearch.errors import CorruptImageError, ImageTooLargeError
+from facesearch.errors import CorruptImageError, ImageTooLargeError, InputError
 from facesearch.types import Image as Pixels
 
 FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "BMP", "TIFF", "GIF"})
@@ -150,6 +152,33 @@ def decode_image(
             ) from exc
     size = (height, width) if orientation in (5, 6, 7, 8) else (width, height)
     return Decoded(pixels=pixels, format=fmt, reduction=reduction, size=size)
+
+
+def check_pixels(pixels: object, max_pixels: int, source: str | None = None) -> Pixels:
+    """``pixels`` as a C-contiguous H x W x 3 RGB uint8 array (an image given in memory).
+
+    InputError for anything else (another dtype or shape, an empty array), ImageTooLargeError
+    past ``max_pixels``: the checks a decoded file gets, never a crash further down."""
+    if not isinstance(pixels, np.ndarray):
+        raise InputError(f"an image array must be RGB uint8, not {type(pixels).__name__}")
+    if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] != 3 or not pixels.size:
+        raise InputError(
+            "an image array must be RGB uint8, H x W x 3, not "
+            f"{pixels.dtype} {' x '.join(map(str, pixels.shape)) or 'scalar'}"
+        )
+    count = int(pixels.shape[0]) * int(pixels.shape[1])
+    if count > max_pixels:
+        raise ImageTooLargeError(
+            f"image has {count:,} pixels, over the limit of {max_pixels:,}", source
+        )
+    return np.ascontiguousarray(pixels)
+
+
+def encode_png(pixels: Pixels) -> bytes:
+    """Lossless PNG bytes of checked pixels (``check_pixels``)."""
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
 
 
 def _bomb(exc: Exception, max_pixels: int, source: str | None) -> ImageTooLargeError:

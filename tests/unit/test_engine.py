@@ -1,0 +1,79 @@
+"""Engine on the fake pipeline: images given as numpy arrays (RGB uint8, H x W x 3)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tests.fakes import FakePipeline, face_photo, face_pixels, gallery_photos, person_name
+
+from facesearch import Engine, InputError, PersonLike
+from facesearch.settings import Settings
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    settings = Settings(home=tmp_path / "home")
+    with Engine(settings, pipeline=FakePipeline(settings)) as engine:
+        yield engine
+
+
+def test_an_array_is_analysed_as_its_encoded_photo_is(engine: Engine) -> None:
+    from_array = engine.analyse(face_pixels(2, 1))
+    from_bytes = engine.analyse(face_photo(2, 1))
+    assert len(from_array.faces) == len(from_bytes.faces) == 1
+    a, b = from_array.faces[0], from_bytes.faces[0]
+    assert a.bbox == b.bbox
+    assert a.embedding is not None and b.embedding is not None
+    assert float(a.embedding @ b.embedding) > 0.999
+
+
+def test_verify_and_main_face_take_arrays(engine: Engine) -> None:
+    assert engine.verify(face_pixels(3, 1), face_pixels(3, 2)).verification.same
+    assert not engine.verify(face_pixels(3, 1), face_photo(4, 1)).verification.same
+    _, face = engine.main_face(face_pixels(3, 1))
+    assert face.index == 0
+
+
+def test_search_person_like_and_forget_take_arrays(engine: Engine, tmp_path: Path) -> None:
+    gallery_photos(tmp_path / "photos")
+    engine.ingest([tmp_path / "photos"], label_from_dir=True)
+    result = engine.search(face_pixels(1, 0))
+    assert result.faces[0].hits[0].subject == person_name(1)
+    assert len(result.probe_sha256) == 64
+    person = engine.person_like(face_pixels(1, 0))
+    assert isinstance(person, PersonLike)
+    forgotten = engine.forget(like=face_pixels(1, 0))
+    assert forgotten.blocklisted and {f.subject for f in forgotten.faces} == {person_name(1)}
+
+
+@pytest.mark.parametrize(
+    "array",
+    [
+        np.zeros((40, 40, 3), np.float32),  # not uint8
+        np.zeros((40, 40), np.uint8),  # grey
+        np.zeros((40, 40, 4), np.uint8),  # RGBA
+        np.zeros((0, 40, 3), np.uint8),  # empty
+        np.zeros((40, 40, 3, 1), np.uint8),
+    ],
+    ids=["float", "grey", "rgba", "empty", "4-d"],
+)
+def test_a_wrong_array_is_an_input_error(engine: Engine, array: np.ndarray) -> None:
+    with pytest.raises(InputError, match="RGB uint8"):
+        engine.analyse(array)
+    with pytest.raises(InputError, match="RGB uint8"):
+        engine.search(array)
+
+
+def test_an_array_over_the_pixel_limit_is_refused(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path / "home").replace(max_pixels=1000)
+    engine = Engine(settings, pipeline=FakePipeline(settings))
+    with engine, pytest.raises(InputError, match="pixels"):
+        engine.analyse(np.zeros((100, 100, 3), np.uint8))
+
+
+def test_something_that_is_no_image_is_an_input_error(engine: Engine) -> None:
+    with pytest.raises(InputError, match="path, bytes or"):
+        engine.analyse([[1, 2, 3]])  # type: ignore[arg-type]
