@@ -12,15 +12,19 @@
     │   └── CaseRequiredError       a use without the case number or purpose it needs
     ├── ModelError                  a model cannot be loaded or run
     │   └── ModelFileError          a model file is missing or its sha256 is wrong
-    ├── CatalogError                the catalog database cannot be used
-    │   └── NotFoundError           a face, image, subject or collection does not exist
+    ├── NotFoundError               what was asked for does not exist: a face, image,
+    │                               subject, collection, user, job, probe, search ...
+    ├── CatalogError                the catalog or accountability database cannot be used
     ├── VectorIndexError            the vector index cannot be used
     └── AccessError                 authentication or authorisation failed (server side)
         ├── AuthenticationError     who you are is unknown (bad login, token)
         └── PermissionDeniedError   who you are may not do this
 
-The CLI maps every FaceSearchError to one line on stderr and exit code 2; the HTTP layer maps
-them to one JSON error shape. A traceback in front of a user is a bug.
+The server adds its own under these (``server/errors.py``: ``ServerError`` and its kinds with
+their own status, ``CsrfError`` under PermissionDeniedError). The CLI maps every
+FaceSearchError to one line on stderr and exit code 2; the HTTP layer maps them to one JSON
+error shape, by the most specific class (``server.errors.classify``). A traceback in front of a
+user is a bug.
 """
 
 from __future__ import annotations
@@ -98,7 +102,9 @@ class CatalogError(FaceSearchError):
     code = "catalog_error"
 
 
-class NotFoundError(CatalogError):
+class NotFoundError(FaceSearchError):
+    """What was asked for does not exist (HTTP 404), whichever store was asked."""
+
     code = "not_found"
 
 

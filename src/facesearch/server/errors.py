@@ -137,7 +137,15 @@ _HTTP_CODES = {
     429: "rate_limited",
 }
 
-_GENERIC = {
+_STATUS: dict[type, int] = {
+    AuthenticationError: 401,
+    PermissionDeniedError: 403,
+    ErasedError: 409,
+    ImageTooLargeError: 413,
+    InputError: 422,
+}
+
+_GENERIC: dict[type, tuple[int, str]] = {
     ModelError: (500, "the face models could not be run; the error was logged"),
     ConfigError: (500, "the server is misconfigured; the error was logged"),
     VectorIndexError: (503, "the vector index is unavailable; try again later"),
@@ -148,24 +156,17 @@ _GENERIC = {
 def classify(exc: BaseException) -> tuple[int, str, str, dict[str, str]]:
     """(status, code, message, extra headers) for any exception."""
     headers: dict[str, str] = {}
+    if isinstance(exc, NotFoundError):  # a 404 whatever else it is
+        return 404, exc.code, str(exc), headers
     if isinstance(exc, ServerError):
         if exc.retry_after is not None:
             headers["Retry-After"] = str(exc.retry_after)
         return exc.status, exc.code, str(exc), headers
-    if isinstance(exc, AuthenticationError):
-        return 401, exc.code, str(exc), headers
-    if isinstance(exc, PermissionDeniedError):
-        return 403, exc.code, str(exc), headers
-    if isinstance(exc, NotFoundError):
-        return 404, exc.code, str(exc), headers
-    if isinstance(exc, ImageTooLargeError):
-        return 413, exc.code, str(exc), headers
-    if isinstance(exc, ErasedError):
-        return 409, exc.code, str(exc), headers
-    if isinstance(exc, InputError):
-        return 422, exc.code, str(exc), headers
-    for kind, (status, message) in _GENERIC.items():
-        if isinstance(exc, kind):
+    for kind in type(exc).__mro__:  # the most specific class decides, not the order here
+        if kind in _STATUS:
+            return _STATUS[kind], exc.code, str(exc), headers  # type: ignore[attr-defined]
+        if kind in _GENERIC:
+            status, message = _GENERIC[kind]
             log.error("%s: %s", type(exc).__name__, exc)
             return status, exc.code, message, headers  # type: ignore[attr-defined]
     if isinstance(exc, RequestValidationError):
