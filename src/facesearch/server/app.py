@@ -25,11 +25,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from facesearch import __version__
 from facesearch.accountability import AccountabilityStore, Permission
 from facesearch.accountability.store import audit_files
+from facesearch.core.calibration import describe_expected
 from facesearch.errors import FaceSearchError
 from facesearch.pipeline import FacePipeline
 from facesearch.private import loose_modes
-from facesearch.results import LEAD_NOTE, describe_expected
-from facesearch.server import api_admin, api_gallery, api_searches, formatting, pages, system
+from facesearch.results import LEAD_NOTE
+from facesearch.server import formatting
 from facesearch.server.auth import CSRF_FIELD, AuthMiddleware, TrustedProxies
 from facesearch.server.context import Context
 from facesearch.server.errors import handle_error
@@ -41,6 +42,7 @@ from facesearch.server.limits import (
     TimeoutMiddleware,
 )
 from facesearch.server.metrics import HttpMetricsMiddleware, Metrics
+from facesearch.server.routes import ROUTERS
 from facesearch.server.workers import PipelineFactory, Workers
 from facesearch.settings import Settings
 
@@ -148,8 +150,8 @@ def create_app(settings: Settings, *, pipelines: PipelineFactory = FacePipeline)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(HttpMetricsMiddleware, metrics=metrics)  # every answer, counted
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
-    for module in (system, api_searches, api_gallery, api_admin, pages):
-        app.include_router(module.router)
+    for router in ROUTERS:
+        app.include_router(router)
     return app
 
 

@@ -2,11 +2,12 @@
 
 Two ways in, both checked by ``AuthMiddleware`` before any route runs:
 
-- **browsers**: ``POST /login`` checks the password (argon2id, throttled by the accounts
-  layer) and sets the session cookie ``fs_session`` (HttpOnly, SameSite=Strict, Secure over
-  HTTPS). Every unsafe request (POST, PUT, PATCH, DELETE) made with the cookie must also carry
-  the session's CSRF token, as the form field ``csrf_token`` or the header ``X-CSRF-Token``,
-  and, when the browser sends one, an Origin equal to the server's. The login form itself is
+- **browsers**: ``POST /login`` checks the password (argon2id, throttled; through
+  ``app.sessions``, as every session and token check here) and sets the session cookie
+  ``fs_session`` (HttpOnly, SameSite=Strict, Secure over HTTPS). Every unsafe request
+  (POST, PUT, PATCH, DELETE) made with the cookie must also carry the session's CSRF token,
+  as the form field ``csrf_token`` or the header ``X-CSRF-Token``, and, when the browser
+  sends one, an Origin equal to the server's. The login form itself is
   protected by a double-submit token (cookie ``fs_login`` + field).
 - **API clients**: ``Authorization: Bearer fs_...`` (``facesearch users token NAME``). A
   request with this header is judged by the token alone; no CSRF token is needed.
@@ -14,7 +15,8 @@ Two ways in, both checked by ``AuthMiddleware`` before any route runs:
 Nothing but ``/health``, ``/login`` and ``/static/`` answers without one of these: everything
 else gets 401 (a browser asking for a page is sent to the login page). What a role may do is
 read from ``accountability.PERMISSIONS`` through ``require`` (403 otherwise); routes declare
-the permission they need with ``Depends(needs(Permission.X))``.
+the permission they need with one of the dependencies of ``deps.py`` (``Searcher``, ``Admin``
+...), each built here by ``needs``.
 
 **Client addresses** (login throttling, lockouts, the audit trail) are the socket's peer.
 ``X-Forwarded-For`` is believed only when that peer is one of ``trusted_proxies``; then the
@@ -41,6 +43,7 @@ from fastapi import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from facesearch.accountability import AccountabilityStore, Permission, Role, User, can, require
+from facesearch.app import sessions
 from facesearch.errors import AuthenticationError
 from facesearch.server.errors import CsrfError, RateLimitedError
 from facesearch.server.limits import RateLimiter, retry_seconds, send_error
@@ -180,11 +183,11 @@ def resolve(
         scheme, _, token = auth.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthenticationError("the Authorization header must be 'Bearer <API token>'")
-        return Principal(store.accounts.user_for_token(token.strip()), "token")
+        return Principal(sessions.token_user(store, token.strip()), "token")
     session_id = cookies.get(SESSION_COOKIE)
     if session_id:
-        user, csrf = store.accounts.session_user(session_id)
-        return Principal(user, "session", csrf, session_id)
+        live = sessions.session(store, session_id)
+        return Principal(live.user, "session", live.csrf, live.id)
     return None
 
 

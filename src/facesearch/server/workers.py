@@ -1,16 +1,16 @@
-"""Where the server's work runs: never on the event loop, never two model calls at once.
+"""Where the server's work runs: never on the event loop, in lanes of threads.
 
 Four lanes, each a thread pool:
 
-- **analysis** (one thread per core): decode, detect and embed a probe with the engine's
+- **analysis** (one thread per core): decode, detect and embed a photo with the engine's
   models, shared (their sessions take concurrent calls; each OpenVINO call gets its own
-  request). Searches run their probe analysis here, in parallel, and only the index search,
-  the catalog lookups and the audit entry on the engine thread.
-
-- **engine** (one thread): the serving ``Engine`` (its models, its catalog connection, its
-  vector indexes) and everything that uses it: detect, search, verify, erasure. One thread
-  means the engine and its SQLite connection are only ever used by one thread, and model
-  calls run one at a time.
+  request). Detection runs here whole; a search runs its probe analysis here, in parallel
+  with others, and only the index search, the catalog lookups and the audit entry on the
+  engine thread.
+- **engine** (one thread): the serving ``Engine`` (its catalog connection, its vector
+  indexes) and what needs it: a search's index search and audit entry, a verification (its
+  two photos are analysed there, under an analysis slot), an erasure. One thread means the
+  engine and its SQLite connection are only ever used by one thread.
 - **catalog** (a few threads): read-only catalog lookups and face crops, each thread with its
   own ``Catalog`` connection (SQLite in WAL mode lets them read while another writes).
 - **ingest** (one thread): ingest jobs, with their own ``Engine`` and their own models, so a
@@ -18,9 +18,9 @@ Four lanes, each a thread pool:
   (``gallery_write``): an erasure during an ingest is refused with 409, since the ingest's
   in-memory index would otherwise save the erased faces back to disk.
 
-The serving engine notices a catalog changed by anyone else (an ingest job here, the CLI)
-by comparing ``Catalog.state`` before each use, and is then replaced by a fresh one sharing
-the loaded models, which catches its index up from the catalog.
+The serving engine is opened once. Its vector index follows the catalog by itself
+(``IndexSet.sync`` before every search): faces that an ingest job here, the CLI or an
+erasure anywhere committed are caught up from the catalog without reloading the index files.
 
 Awaiting a lane is cancellable: a request that times out drops the work it queued.
 
@@ -197,6 +197,11 @@ class Workers:
     async def on_catalog(self, fn: Callable[[Catalog], T]) -> T:
         """Run ``fn(catalog)`` on a catalog thread (read-only use)."""
         return await _wait(self._catalog_pool.submit(self._with_catalog, fn))
+
+    async def faces_held(self) -> int:
+        """How many faces the catalog holds (a count for the metrics, nothing personal)."""
+        stats = await self.on_catalog(lambda catalog: catalog.stats())
+        return int(stats.get("faces", 0))
 
     def submit_ingest(self, fn: Callable[[Engine], T]) -> Future[T]:
         """Queue ``fn(engine)`` on the ingest thread, holding ``gallery_write`` while it runs."""

@@ -144,7 +144,7 @@ def ids(client: TestClient, home: Any) -> dict[str, int]:
     assert r.status_code == 201, r.text
     search = r.json()
     face = search["faces"][0]
-    cand = face["candidates"][0]
+    cand = face["hits"][0]
     return {"S": search["id"], "F": cand["face_id"], "I": cand["image_id"], "P": face["face"]}
 
 

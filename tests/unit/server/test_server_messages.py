@@ -104,11 +104,11 @@ def test_search_record_flags_the_probe_own_file(
         data={**FORM, "top": "3"},
     )
     assert r.status_code == 201, r.text
-    cands = r.json()["faces"][0]["candidates"]
+    cands = r.json()["faces"][0]["hits"]
     assert cands[0]["same_file"] is True and cands[0]["subject"] == person_name(1)
     assert [c["same_file"] for c in cands[1:]] == [False] * (len(cands) - 1)
     again = api.get(f"/api/v1/searches/{r.json()['id']}", headers=home.auth("inv1")).json()
-    assert again["faces"][0]["candidates"][0]["same_file"] is True
+    assert again["faces"][0]["hits"][0]["same_file"] is True
     page = api.get(f"/searches/{r.json()['id']}", headers=home.auth("inv1"))
     assert page.status_code == 200 and page.text.count("same file as the probe") == 1
 

@@ -1,4 +1,4 @@
-"""Health, metrics and the API description.
+"""Health, metrics, the API description and the settings.
 
 ``/health`` answers without login (for load balancers; it says nothing about the gallery):
 ``{"status": "ok", "version", "storage": {"writable", "free_bytes", "min_free_bytes"}}``, or
@@ -6,7 +6,8 @@
 or its disk has less than ``settings.server.min_free_bytes`` free.
 ``/metrics`` (Prometheus text) is for admins and auditors, e.g. a scraper with an admin's API
 token. ``/openapi.json`` and ``/docs`` (a page rendered here from the OpenAPI document, with
-no script from elsewhere) are for any logged-in user.
+no script from elsewhere) are for any logged-in user. ``/api/v1/settings`` (read-only) is for
+those who may manage settings.
 """
 
 from __future__ import annotations
@@ -15,29 +16,24 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import anyio
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 
 from facesearch import __version__
 from facesearch.accountability import Permission
 from facesearch.errors import PermissionDeniedError
-from facesearch.server.auth import Principal, authenticated
-from facesearch.server.context import Context, ctx
+from facesearch.server.deps import Anyone, Ctx, SettingsAdmin
+from facesearch.settings import Settings
 
-router = APIRouter(tags=["system"])
-
-# /health answers 503 when the home's disk has less free than this: ingest, the audit trail
-# and the index files could no longer be written.
-
-Anyone = Annotated[Principal, Depends(authenticated)]
-Ctx = Annotated[Context, Depends(ctx)]
+router = APIRouter()
 
 
 @router.get(
     "/health",
+    tags=["system"],
     summary="Liveness and storage (no login needed); 503 when the home cannot take writes",
     responses={503: {"description": "Storage problem: the home is not writable or nearly full"}},
 )
@@ -93,12 +89,14 @@ def storage_problems(storage: dict[str, Any]) -> list[str]:
     return problems
 
 
-@router.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics")
+@router.get(
+    "/metrics", tags=["system"], response_class=PlainTextResponse, summary="Prometheus metrics"
+)
 async def metrics(who: Anyone, c: Ctx) -> PlainTextResponse:
     if not (who.can(Permission.MANAGE_SETTINGS) or who.can(Permission.READ_AUDIT)):
         raise PermissionDeniedError(f"{who.name} ({who.user.role.value}) may not read metrics")
     try:
-        faces = int((await c.workers.on_catalog(lambda cat: cat.stats())).get("faces", 0))
+        faces: int | None = await c.workers.faces_held()
     except Exception:
         faces = None
     return PlainTextResponse(
@@ -174,3 +172,22 @@ def _body_fields(schema: dict[str, Any], op: dict[str, Any]) -> list[dict[str, A
 def _is_file(prop: dict[str, Any]) -> bool:
     text = str(prop)
     return "binary" in text
+
+
+@router.get("/api/v1/settings", tags=["settings"], summary="The server's settings (read-only)")
+async def get_settings(who: SettingsAdmin, c: Ctx) -> dict[str, Any]:
+    items = []
+    for key, (env, _, doc) in zip(Settings.keys(), Settings.describe(), strict=True):
+        value = c.settings.value(key)
+        items.append(
+            {
+                "name": key,
+                "env": env,
+                "value": value if isinstance(value, int | float | bool) else str(value),
+                "doc": doc,
+            }
+        )
+    return {
+        "items": items,
+        "note": "Settings come from FACESEARCH_* environment variables; restart to change them.",
+    }

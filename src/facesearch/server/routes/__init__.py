@@ -1,0 +1,41 @@
+"""The routes, one module per resource; each serves its JSON (under ``/api/v1``) and its page.
+
+    login.py          /login, /logout, /                       (pages)
+    searches.py       detect, searches, probe, candidates, decisions; the search, result and
+                      candidate pages
+    verifications.py  1:1 verifications                         (JSON)
+    gallery.py        faces, images, subjects, collections, stats, erasures; the Gallery page
+    ingest.py         ingest jobs; the Ingest pages
+    users.py          users, tokens, me; the Users page
+    audit.py          the audit trail; the Audit page
+    system.py         /health, /metrics, /openapi.json, /docs, settings
+
+Who may call each route is declared with the dependencies of ``server/deps.py``; what a route
+does goes through ``server/services.py`` or ``facesearch.app``, never a store.
+"""
+
+from fastapi import APIRouter
+
+from facesearch.server.routes import (
+    audit,
+    gallery,
+    ingest,
+    login,
+    searches,
+    system,
+    users,
+    verifications,
+)
+
+ROUTERS: tuple[APIRouter, ...] = (
+    system.router,
+    searches.router,
+    verifications.router,
+    gallery.router,
+    ingest.router,
+    users.router,
+    audit.router,
+    login.router,
+)
+
+__all__ = ["ROUTERS"]

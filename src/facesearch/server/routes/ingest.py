@@ -1,0 +1,97 @@
+"""Ingest by upload: images and zip/tar archives become background jobs (``jobs.py``); as
+JSON under ``/api/v1/ingest-jobs`` and as the Ingest pages (the upload form, a job's
+progress). Jobs are listed since the server started."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from facesearch.errors import FaceSearchError, NotFoundError
+from facesearch.gallery.uploads import JOB_ID
+from facesearch.server import gallery_services
+from facesearch.server.context import Context
+from facesearch.server.deps import Ctx, Ingester
+from facesearch.server.jobs import IngestJob
+from facesearch.server.rendering import render
+
+api = APIRouter(prefix="/api/v1", tags=["gallery"])
+pages = APIRouter(include_in_schema=False)
+
+
+def _job(c: Context, job_id: str) -> IngestJob:
+    job = c.jobs.get(job_id) if JOB_ID.fullmatch(job_id) else None
+    if job is None:
+        raise NotFoundError(f"no ingest job {job_id}")
+    return job
+
+
+@api.post("/ingest-jobs", status_code=202, summary="Upload images or zip/tar archives to ingest")
+async def create_ingest_job(
+    who: Ingester,
+    c: Ctx,
+    files: Annotated[list[UploadFile], File(description="Images and/or archives.")],
+    collection: Annotated[str, Form()] = "default",
+    label_from_dir: Annotated[bool, Form(description="Label by folder names in archives.")] = False,
+    subject: Annotated[str | None, Form(description="Label for the loose images.")] = None,
+) -> JSONResponse:
+    job = await gallery_services.start_ingest(
+        c, who, files, collection=collection, label_from_dir=label_from_dir, subject=subject
+    )
+    return JSONResponse(
+        job.view(), status_code=202, headers={"Location": f"/api/v1/ingest-jobs/{job.id}"}
+    )
+
+
+@api.get("/ingest-jobs", summary="Ingest jobs since the server started")
+async def list_ingest_jobs(who: Ingester, c: Ctx) -> dict[str, Any]:
+    return {"items": [j.view() for j in c.jobs.all()]}
+
+
+@api.get("/ingest-jobs/{job_id}", summary="An ingest job and its progress")
+async def get_ingest_job(job_id: str, who: Ingester, c: Ctx) -> dict[str, Any]:
+    return _job(c, job_id).view()
+
+
+@pages.get("/ingest")
+async def ingest_page(request: Request, who: Ingester, c: Ctx) -> HTMLResponse:
+    jobs = [j.view() for j in c.jobs.all()]
+    return render(c, request, "ingest.html", who, jobs=jobs, form={})
+
+
+@pages.post("/ingest")
+async def ingest_submit(
+    request: Request,
+    who: Ingester,
+    c: Ctx,
+    files: Annotated[list[UploadFile] | None, File()] = None,
+    collection: Annotated[str, Form(max_length=200)] = "default",
+    label_from_dir: Annotated[bool, Form()] = False,
+    subject: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    form = {"collection": collection, "label_from_dir": label_from_dir, "subject": subject}
+    try:
+        job = await gallery_services.start_ingest(
+            c,
+            who,
+            files or [],
+            collection=collection,
+            label_from_dir=label_from_dir,
+            subject=subject,
+        )
+    except FaceSearchError as exc:
+        jobs = [j.view() for j in c.jobs.all()]
+        return render(c, request, "ingest.html", who, jobs=jobs, form=form, error=exc)
+    return RedirectResponse(f"/ingest/{job.id}", status_code=303)
+
+
+@pages.get("/ingest/{job_id}")
+async def ingest_job_page(job_id: str, request: Request, who: Ingester, c: Ctx) -> HTMLResponse:
+    return render(c, request, "ingest_job.html", who, job=_job(c, job_id).view())
+
+
+router = APIRouter()
+router.include_router(api)
+router.include_router(pages)

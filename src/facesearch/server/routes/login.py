@@ -1,0 +1,103 @@
+"""Pages: log in, log out, and the home page (``/``: where each role starts)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import anyio
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from facesearch.app import sessions
+from facesearch.errors import FaceSearchError
+from facesearch.server.auth import (
+    LOGIN_COOKIE,
+    SESSION_COOKIE,
+    Principal,
+    check_login_token,
+    client_address,
+    new_login_token,
+    optional_principal,
+    safe_next,
+)
+from facesearch.server.context import Context
+from facesearch.server.deps import Anyone, Ctx
+from facesearch.server.rendering import render, secure
+
+router = APIRouter(include_in_schema=False)
+
+
+def _login_page(
+    c: Context, request: Request, next_url: str, error: str | FaceSearchError | None = None
+) -> HTMLResponse:
+    token = new_login_token()
+    response = render(
+        c,
+        request,
+        "login.html",
+        optional_principal(request),
+        error=error,
+        login_token=token,
+        next_url=next_url,
+    )
+    response.set_cookie(
+        LOGIN_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=secure(request),
+        path="/login",
+        max_age=3600,
+    )
+    return response
+
+
+@router.get("/login")
+async def login_page(request: Request, c: Ctx, next: str | None = None) -> HTMLResponse:
+    return _login_page(c, request, safe_next(next, ""))
+
+
+@router.post("/login")
+async def login(
+    request: Request,
+    c: Ctx,
+    name: Annotated[str, Form(max_length=128)] = "",
+    password: Annotated[str, Form(max_length=1024)] = "",
+    login_token: Annotated[str, Form(max_length=128)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    try:
+        check_login_token(request, login_token)
+        client = client_address(request.scope)
+        session = await anyio.to_thread.run_sync(
+            lambda: sessions.login(c.store, name.strip(), password, client=client)
+        )
+    except FaceSearchError as exc:
+        return _login_page(c, request, safe_next(next, ""), exc)
+    who = Principal(session.user, "session", session.csrf, session.id)
+    response = RedirectResponse(safe_next(next, who.home), status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        session.id,
+        httponly=True,
+        samesite="strict",
+        secure=secure(request),
+        path="/",
+    )
+    response.delete_cookie(LOGIN_COOKIE, path="/login")
+    return response
+
+
+@router.post("/logout")
+async def logout(who: Anyone, c: Ctx) -> Response:
+    if who.session_id:
+        session_id = who.session_id
+        await anyio.to_thread.run_sync(lambda: sessions.end_session(c.store, session_id))
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/")
+async def home(who: Anyone) -> Response:
+    return RedirectResponse(who.home, status_code=303)

@@ -1,0 +1,255 @@
+"""Searches (1:N): detect, search, a search as logged, its probe, its candidates and their
+verdicts; as JSON under ``/api/v1`` and as the search, result and candidate pages.
+
+Request bodies are ``multipart/form-data`` (or ``application/x-www-form-urlencoded`` when no
+file is sent). Every search needs a case number and a stated purpose; every attempt is
+logged, a failed one with its outcome.
+
+A search, its candidates and its probe are seen only by its author, the reviewers of its
+candidates (whoever gave a verdict, and everyone who may decide while a candidate waits for a
+second person), admins and auditors; anyone else gets the 404 of a search that does not exist.
+Each read is an audit entry (action ``read``, under the search's case) and counts against the
+reader's ``server_read_rate_limit`` (429 with Retry-After). A search is the one search record
+(``app.records.SearchRecord``) with the review status and links of each hit.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from facesearch.errors import FaceSearchError, NotFoundError
+from facesearch.server import gallery_services, services
+from facesearch.server.auth import Principal
+from facesearch.server.context import Context
+from facesearch.server.deps import Ctx, Reviewer, Searcher, SearchReader
+from facesearch.server.media import display_size, image_type
+from facesearch.server.rendering import optional_int, render
+
+api = APIRouter(prefix="/api/v1", tags=["searches"])
+pages = APIRouter(include_in_schema=False)
+
+CASE_DOC = "Case number this use belongs to (required)."
+PURPOSE_DOC = "Stated purpose of this use (required)."
+IMAGE_RESPONSE: dict[int | str, dict[str, Any]] = {200: {"content": {"image/jpeg": {}}}}
+
+
+# --- JSON ----------------------------------------------------------------------------------------
+
+
+@api.post("/detect", summary="Faces in a photo (boxes, quality), to choose one to search")
+async def detect(
+    who: Searcher, c: Ctx, image: Annotated[UploadFile, File(description="The photo.")]
+) -> dict[str, Any]:
+    data = await services.read_image(image, c)
+    return await services.detect(c, who, data, services.upload_label(image))
+
+
+@api.post("/searches", status_code=201, summary="Search a probe photo in the gallery (1:N)")
+async def create_search(
+    who: Searcher,
+    c: Ctx,
+    image: Annotated[UploadFile, File(description="The probe photo.")],
+    case: Annotated[str, Form(description=CASE_DOC)],
+    purpose: Annotated[str, Form(description=PURPOSE_DOC)],
+    collections: Annotated[list[str] | None, Form(description="Collections (default all).")] = None,
+    top: Annotated[int | None, Form(ge=1, le=1000)] = None,
+    max_fmr: Annotated[float | None, Form(gt=0, lt=1)] = None,
+    threshold: Annotated[float | None, Form(ge=-1, le=1)] = None,
+    face: Annotated[int | None, Form(ge=0, description="Search only this probe face.")] = None,
+    allow_poor: Annotated[bool, Form()] = False,
+) -> dict[str, Any]:
+    return await services.search(
+        c,
+        who,
+        image,
+        case=case,
+        purpose=purpose,
+        collections=collections,
+        top=top,
+        max_fmr=max_fmr,
+        threshold=threshold,
+        face=face,
+        allow_poor=allow_poor,
+    )
+
+
+@api.get("/searches", summary="Your recent searches (last 30 days)")
+async def list_searches(who: Reviewer, c: Ctx) -> dict[str, Any]:
+    return {"items": await services.recent_searches(c, who, limit=100)}
+
+
+@api.get("/searches/{search_id:int}", summary="A search, as logged, with review status")
+async def get_search(search_id: int, who: SearchReader, c: Ctx) -> dict[str, Any]:
+    return await services.read_search(c, who, search_id)
+
+
+@api.get(
+    "/searches/{search_id:int}/probe",
+    summary="The probe image of a search (while kept)",
+    response_class=Response,
+    responses=IMAGE_RESPONSE,
+)
+async def get_probe(search_id: int, who: SearchReader, c: Ctx) -> Response:
+    data = await services.read_probe(c, who, search_id)
+    return Response(data, media_type=image_type(data))
+
+
+@api.get(
+    "/searches/{search_id:int}/probe/faces/{face:int}/crop",
+    summary="A JPEG crop of one probe face",
+    response_class=Response,
+    responses=IMAGE_RESPONSE,
+)
+async def get_probe_crop(search_id: int, face: int, who: SearchReader, c: Ctx) -> Response:
+    jpeg = await services.read_probe(c, who, search_id, face)
+    return Response(jpeg, media_type="image/jpeg")
+
+
+@api.get("/candidates", summary="Possible matches waiting for you as the second person")
+async def list_pending(who: Reviewer, c: Ctx) -> dict[str, Any]:
+    return {"items": await services.pending(c, who)}
+
+
+@api.get(
+    "/searches/{search_id:int}/candidates/{face_id:int}",
+    summary="One candidate of a search: its review status and history",
+)
+async def get_candidate(search_id: int, face_id: int, who: SearchReader, c: Ctx) -> dict[str, Any]:
+    return await services.candidate(c, who, search_id, face_id)
+
+
+@api.post(
+    "/searches/{search_id:int}/candidates/{face_id:int}/decisions",
+    status_code=201,
+    summary="Record your verdict on a candidate (two-person rule)",
+)
+async def create_decision(
+    search_id: int,
+    face_id: int,
+    who: Reviewer,
+    c: Ctx,
+    verdict: Annotated[str, Form(description="possible_match or rejected")],
+    note: Annotated[str | None, Form(max_length=2000)] = None,
+) -> dict[str, Any]:
+    return await services.decide(c, who, search_id, face_id, verdict, note)
+
+
+# --- pages ---------------------------------------------------------------------------------------
+
+
+async def _search_page(
+    c: Context, request: Request, who: Principal, status: int = 200, **values: Any
+) -> HTMLResponse:
+    pending = await services.pending(c, who)
+    recent = await services.recent_searches(c, who)
+    collections = await gallery_services.collections(c, who)
+    values.setdefault("form", {})
+    return render(
+        c,
+        request,
+        "search.html",
+        who,
+        status,
+        pending=pending,
+        recent=recent,
+        collections=collections,
+        **values,
+    )
+
+
+@pages.get("/search")
+async def search_page(request: Request, who: Searcher, c: Ctx) -> HTMLResponse:
+    return await _search_page(c, request, who)
+
+
+@pages.post("/search")
+async def search_submit(
+    request: Request,
+    who: Searcher,
+    c: Ctx,
+    photo: Annotated[UploadFile | None, File()] = None,
+    case: Annotated[str, Form(max_length=400)] = "",
+    purpose: Annotated[str, Form(max_length=4000)] = "",
+    face: Annotated[str, Form(max_length=8)] = "",
+    top: Annotated[str, Form(max_length=8)] = "",
+    collection: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    form = {"case": case, "purpose": purpose, "top": top, "collection": collection}
+    try:
+        face_no = optional_int(face, "face")
+        top_no = optional_int(top, "number of candidates")
+        result = await services.search(
+            c,
+            who,
+            photo if photo and photo.filename else None,
+            case=case,
+            purpose=purpose,
+            face=face_no,
+            top=top_no,
+            collections=[collection] if collection else None,
+        )
+    except FaceSearchError as exc:
+        return await _search_page(c, request, who, error=exc, form=form)
+    return RedirectResponse(f"/searches/{result['id']}", status_code=303)
+
+
+@pages.get("/searches/{search_id:int}")
+async def search_result(
+    search_id: int, request: Request, who: SearchReader, c: Ctx, face: int | None = None
+) -> HTMLResponse:
+    search = await services.read_search(c, who, search_id, "search_page", face)
+    shown = [f for f in search["faces"] if face is None or f["face"] == face] or search["faces"]
+    size = None
+    if search["probe_kept"]:
+        try:  # only its size, to draw the face boxes: the page's read already covers the image
+            size = display_size(await services.read_probe(c, who, search_id))
+        except NotFoundError:  # its retention period ended just now
+            size = None
+    return render(c, request, "result.html", who, search=search, shown=shown, probe_size=size)
+
+
+@pages.get("/searches/{search_id:int}/candidates/{face_id:int}")
+async def candidate_page(
+    search_id: int, face_id: int, request: Request, who: SearchReader, c: Ctx
+) -> HTMLResponse:
+    return await _candidate_page(c, request, who, search_id, face_id)
+
+
+async def _candidate_page(
+    c: Context,
+    request: Request,
+    who: Principal,
+    search_id: int,
+    face_id: int,
+    error: FaceSearchError | None = None,
+) -> HTMLResponse:
+    out, search = await services.read_candidate(c, who, search_id, face_id, "candidate_page")
+    mine = {h["verdict"] for h in out["history"] if h["actor"] == who.name}
+    return render(
+        c, request, "candidate.html", who, cand=out, search=search, mine=mine, error=error
+    )
+
+
+@pages.post("/searches/{search_id:int}/candidates/{face_id:int}")
+async def candidate_decide(
+    search_id: int,
+    face_id: int,
+    request: Request,
+    who: Reviewer,
+    c: Ctx,
+    verdict: Annotated[str, Form(max_length=40)] = "",
+    note: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    try:
+        await services.decide(c, who, search_id, face_id, verdict, note)
+    except FaceSearchError as exc:
+        return await _candidate_page(c, request, who, search_id, face_id, exc)
+    return RedirectResponse(f"/searches/{search_id}/candidates/{face_id}", status_code=303)
+
+
+router = APIRouter()
+router.include_router(api)
+router.include_router(pages)

@@ -1,0 +1,219 @@
+"""Users and API tokens, and the signed-in user (``/api/v1/users``, ``/api/v1/me``), and the
+Users page. Accounts are read and changed through ``app.accounts`` (each change logged)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Annotated, Any, TypeVar
+
+import anyio
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, Response
+
+from facesearch.accountability import PERMISSIONS, Role
+from facesearch.app import accounts
+from facesearch.errors import FaceSearchError, NotFoundError
+from facesearch.server import views
+from facesearch.server.auth import ROLE_WORDS, Principal
+from facesearch.server.context import Context
+from facesearch.server.deps import Admin, Anyone, Ctx
+from facesearch.server.rendering import render
+
+api = APIRouter(prefix="/api/v1", tags=["users"])
+pages = APIRouter(include_in_schema=False)
+
+T = TypeVar("T")
+# The Users page offers the role with the fewest permissions first (least privilege).
+LEAST_PRIVILEGED = min(Role, key=lambda role: len(PERMISSIONS[role]))
+
+
+async def _blocking(fn: Callable[[], T]) -> T:
+    return await anyio.to_thread.run_sync(fn)
+
+
+def _view(account: accounts.Account) -> dict[str, Any]:
+    return views.account_view(account.user, account.tokens, account.lockouts, datetime.now(UTC))
+
+
+async def _accounts(c: Context, who: Principal) -> list[dict[str, Any]]:
+    """Every account as the API and the Users page show it."""
+    found = await _blocking(lambda: accounts.list_accounts(c.store, who.user))
+    return [_view(a) for a in found]
+
+
+async def _issue(c: Context, who: Principal, name: str) -> dict[str, Any]:
+    issued = await _blocking(lambda: accounts.issue_token(c.store, who.user, name))
+    return {
+        "name": issued.name,
+        "token": issued.token,
+        **views.token_view(issued.info),
+        "shown_once": True,
+    }
+
+
+# --- JSON: users -----------------------------------------------------------------------------
+
+
+@api.get("/users", summary="Every user account, its tokens and lockouts")
+async def list_users(who: Admin, c: Ctx) -> dict[str, Any]:
+    return {"items": await _accounts(c, who)}
+
+
+@api.post("/users", status_code=201, summary="Add a user account")
+async def create_user(
+    who: Admin,
+    c: Ctx,
+    name: Annotated[str, Form(max_length=64)],
+    role: Annotated[Role, Form()],
+    password: Annotated[str, Form(max_length=1024)],
+) -> dict[str, Any]:
+    user = await _blocking(lambda: accounts.add_user(c.store, who.user, name, role, password))
+    return views.user_view(user, 0)
+
+
+@api.get("/users/{name}", summary="One user account, its tokens and lockouts")
+async def get_user(name: str, who: Admin, c: Ctx) -> dict[str, Any]:
+    return _view(await _blocking(lambda: accounts.get_account(c.store, who.user, name)))
+
+
+@api.post(
+    "/users/{name}/disable",
+    summary="Disable an account (ends its sessions, revokes its API tokens for good)",
+)
+async def disable_user(name: str, who: Admin, c: Ctx) -> dict[str, Any]:
+    user = await _blocking(lambda: accounts.disable_user(c.store, who.user, name))
+    return views.user_view(user)
+
+
+@api.post("/users/{name}/enable", summary="Enable an account again")
+async def enable_user(name: str, who: Admin, c: Ctx) -> dict[str, Any]:
+    user = await _blocking(lambda: accounts.enable_user(c.store, who.user, name))
+    return views.user_view(user)
+
+
+@api.post(
+    "/users/{name}/password",
+    summary="Set a user's password (ends their sessions, revokes their API tokens)",
+)
+async def set_password(
+    name: str, who: Admin, c: Ctx, password: Annotated[str, Form(max_length=1024)]
+) -> dict[str, Any]:
+    await _blocking(lambda: accounts.set_password(c.store, who.user, name, password))
+    return {"name": name, "password_set": True}
+
+
+@api.post("/users/{name}/tokens", status_code=201, summary="Issue an API token")
+async def issue_token(name: str, who: Admin, c: Ctx) -> dict[str, Any]:
+    return await _issue(c, who, name)
+
+
+@api.delete("/users/{name}/tokens", summary="Revoke every token of a user")
+async def revoke_tokens(name: str, who: Admin, c: Ctx) -> dict[str, Any]:
+    count = await _blocking(lambda: accounts.revoke_tokens(c.store, who.user, name))
+    return {"name": name, "revoked": count}
+
+
+# --- JSON: me --------------------------------------------------------------------------------
+
+
+@api.get("/me", summary="Who you are and what you may do")
+async def me(who: Anyone) -> dict[str, Any]:
+    # Kept to what the request already knows (no second database read): clients call it often.
+    return {
+        **views.user_view(who.user),
+        "via": who.via,
+        "links": {"tokens": "/api/v1/me/tokens"},
+    }
+
+
+@api.get("/me/tokens", summary="Your API tokens: issued, expires, last used")
+async def my_tokens(who: Anyone, c: Ctx) -> dict[str, Any]:
+    tokens = await _blocking(lambda: accounts.my_tokens(c.store, who.user))
+    return {"items": [views.token_view(t) for t in tokens]}
+
+
+@api.post("/me/tokens", status_code=201, summary="Issue yourself an API token")
+async def my_token(who: Anyone, c: Ctx) -> dict[str, Any]:
+    return await _issue(c, who, who.name)
+
+
+@api.delete("/me/tokens", summary="Revoke every token of yours")
+async def revoke_my_tokens(who: Anyone, c: Ctx) -> dict[str, Any]:
+    count = await _blocking(lambda: accounts.revoke_tokens(c.store, who.user, who.name))
+    return {"name": who.name, "revoked": count}
+
+
+# --- the Users page --------------------------------------------------------------------------
+
+
+async def _users_page(
+    c: Context, request: Request, who: Principal, status: int = 200, **values: Any
+) -> HTMLResponse:
+    policy = accounts.password_policy(c.store)
+    values.setdefault("form", {})
+    return render(
+        c,
+        request,
+        "users.html",
+        who,
+        status,
+        users=await _accounts(c, who),
+        roles=list(Role),
+        role_words=ROLE_WORDS,
+        default_role=LEAST_PRIVILEGED,
+        min_length=policy.min_password_length,
+        min_score=policy.min_password_score,
+        **values,
+    )
+
+
+@pages.get("/users")
+async def users_page(request: Request, who: Admin, c: Ctx) -> HTMLResponse:
+    return await _users_page(c, request, who)
+
+
+@pages.post("/users")
+async def users_add(
+    request: Request,
+    who: Admin,
+    c: Ctx,
+    name: Annotated[str, Form(max_length=64)] = "",
+    role: Annotated[str, Form(max_length=20)] = "",
+    password: Annotated[str, Form(max_length=1024)] = "",
+) -> Response:
+    try:
+        await _blocking(lambda: accounts.add_user(c.store, who.user, name.strip(), role, password))
+    except FaceSearchError as exc:
+        form = {"name": name, "role": role}
+        return await _users_page(c, request, who, error=exc, form=form)
+    return await _users_page(c, request, who, message=f"user {name.strip()} added")
+
+
+@pages.post("/users/{name}/{action}")
+async def users_action(name: str, action: str, request: Request, who: Admin, c: Ctx) -> Response:
+    token = None
+    try:
+        if action == "disable":
+            await _blocking(lambda: accounts.disable_user(c.store, who.user, name))
+            message = f"{name} disabled"
+        elif action == "enable":
+            await _blocking(lambda: accounts.enable_user(c.store, who.user, name))
+            message = f"{name} enabled"
+        elif action == "token":
+            issued = await _blocking(lambda: accounts.issue_token(c.store, who.user, name))
+            token = issued.token
+            message = f"new API token for {name}: copy it now, it is shown only once"
+        elif action == "revoke":
+            n = await _blocking(lambda: accounts.revoke_tokens(c.store, who.user, name))
+            message = f"{n} token(s) of {name} revoked"
+        else:
+            raise NotFoundError("no such action")
+    except FaceSearchError as exc:
+        return await _users_page(c, request, who, error=exc)
+    return await _users_page(c, request, who, message=message, token=token)
+
+
+router = APIRouter()
+router.include_router(api)
+router.include_router(pages)
