@@ -16,10 +16,10 @@ from facesearch.accountability import (
     Action,
     Actor,
     CandidateState,
-    CandidateStatus,
     Permission,
     Verdict,
 )
+from facesearch.accountability.decisions import PendingCandidate
 from facesearch.app.checks import allow
 from facesearch.app.reads import visible_search
 from facesearch.app.records import SearchRecord
@@ -73,48 +73,12 @@ def decide(
     )
 
 
-@dataclass(frozen=True)
-class PendingCandidate:
-    """A candidate marked a possible match by someone else, waiting for a second person."""
-
-    search_id: int
-    face_id: int | str
-    case: str | None
-    marked_by: tuple[str, ...]
-    time: datetime
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "search_id": self.search_id,
-            "face_id": self.face_id,
-            "case": self.case,
-            "marked_by": list(self.marked_by),
-            "time": self.time.isoformat(),
-        }
-
-
 def pending(store: AccountabilityStore, actor: Actor) -> list[PendingCandidate]:
     """Candidates marked possible match by someone else in the last PENDING_DAYS, which
-    ``actor`` may confirm as the second person."""
+    ``actor`` may confirm as the second person; newest first."""
     allow(actor, Permission.DECIDE)
     since = datetime.now(UTC) - timedelta(days=PENDING_DAYS)
-    entries = store.audit.entries(action=Action.DECISION, since=since, limit=None)
-    seen: set[tuple[int, int | str]] = set()
-    out = []
-    for e in reversed(entries):
-        face_id = e.payload.get("face_id")
-        if not isinstance(face_id, int | str):
-            continue
-        key: tuple[int, int | str] = (int(e.payload.get("search_seq", 0)), face_id)
-        if key in seen or e.payload.get("status_after") != "possible_match":
-            continue
-        seen.add(key)
-        state = store.decisions.state(*key)
-        if state.status is CandidateStatus.POSSIBLE_MATCH and state.awaits_second_person(
-            actor.name
-        ):
-            out.append(PendingCandidate(key[0], key[1], e.case, state.verified_by, e.time))
-    return out
+    return store.decisions.awaiting_second_person(actor.name, since)
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,8 @@ from facesearch.accountability import (
     User,
     can,
 )
+from facesearch.accountability.decisions import PendingCandidate
 from facesearch.app.reads import ReviewedSearch
-from facesearch.app.review import PendingCandidate
 from facesearch.errors import NotFoundError
 from facesearch.gallery.archives import split_member
 from facesearch.gallery.catalog import CollectionInfo, FaceRecord, ImageRecord
@@ -229,6 +229,10 @@ def candidate_state_view(
 
 def pending_view(p: PendingCandidate) -> dict[str, Any]:
     return {
-        **p.as_json(),
-        "links": {"self": f"{API}/searches/{p.search_id}/candidates/{p.face_id}"},
+        "search_id": p.search_seq,
+        "face_id": p.face_id,
+        "case": p.case,
+        "marked_by": list(p.marked_by),
+        "time": p.time.isoformat(),
+        "links": {"self": f"{API}/searches/{p.search_seq}/candidates/{p.face_id}"},
     }
