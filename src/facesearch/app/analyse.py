@@ -1,4 +1,5 @@
-"""The faces of image files, without the gallery: what ``detect`` and ``embed`` print.
+"""The faces of image files, without the gallery: what ``detect`` and ``embed`` print; and the
+models they are found with (``model_status``, ``runtimes``: what ``models`` prints).
 
 Checked (``Permission.SEARCH``, as ``search.detect``) but not logged: nothing is read from or
 written to the gallery, and nothing is kept. Files are read as the pipeline pulls them, a chunk
@@ -13,20 +14,31 @@ file, a file that cannot be read or decoded included.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from facesearch.accountability import Actor, Permission
 from facesearch.app.checks import allow
 from facesearch.app.local import PipelineFactory
 from facesearch.errors import FaceSearchError, ImageError
+from facesearch.models.registry import ModelRegistry, locate
+from facesearch.models.runtime import available_runtimes, choose_runtime
 from facesearch.pipeline import Decodable, FacePipeline, read_file
 from facesearch.settings import Settings
 from facesearch.types import ImageFaces
 
-__all__ = ["FileFailure", "analyse_files", "open_pipeline"]
+__all__ = [
+    "FileFailure",
+    "ModelStatus",
+    "Runtimes",
+    "analyse_files",
+    "model_status",
+    "open_pipeline",
+    "runtimes",
+]
 
 
 @dataclass(frozen=True)
@@ -78,3 +90,41 @@ def analyse_files(
             yield result
         else:
             yield FileFailure(getattr(result, "path", None), result)
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    """A registered model: its spec (``ModelSpec.as_dict``), its file, and whether the file
+    is there with the registered sha256."""
+
+    spec: Mapping[str, Any]
+    path: str | None  # None: not found or its digest differs (``status`` says which)
+    status: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {**self.spec, **({"path": self.path} if self.path else {}), "status": self.status}
+
+
+@dataclass(frozen=True)
+class Runtimes:
+    installed: tuple[str, ...]
+    in_use: str
+
+
+def model_status(settings: Settings) -> tuple[ModelStatus, ...]:
+    """Every registered model, each file located and its sha256 checked (no model is
+    loaded)."""
+    out = []
+    for spec in ModelRegistry(settings).specs():
+        try:
+            path: str | None = str(locate(spec))
+            status = "ok (sha256 verified)"
+        except FaceSearchError as exc:
+            path, status = None, f"unavailable: {exc}"
+        out.append(ModelStatus(spec.as_dict(), path, status))
+    return tuple(out)
+
+
+def runtimes(settings: Settings) -> Runtimes:
+    """The inference runtimes installed and the one the settings choose."""
+    return Runtimes(tuple(available_runtimes()), choose_runtime(settings))

@@ -14,9 +14,9 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
-from facesearch.accountability import AccountabilityStore, AuditHead, local_actor
+from facesearch.accountability import AuditHead, local_actor
 from facesearch.app import (
     AuditFilter,
     audit_head,
@@ -78,19 +78,15 @@ def cmd_audit_export(args: argparse.Namespace, cli: Cli) -> int:
     where = AuditFilter(actor=args.actor, action=parse_action(args.action), case=args.case)
     with open_store(cli.settings, existing=True) as store:
         if args.out is None:
-            count = _export(store, args.format, sys.stdout, where)
+            count = export_audit(store, local_actor(), args.format, sys.stdout, where)
         else:
             args.out.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
             private_file(args.out)  # personal data: a file that was there keeps no looser mode
             with open(fd, "w", encoding="utf-8", newline="") as out:
-                count = _export(store, args.format, out, where)
+                count = export_audit(store, local_actor(), args.format, out, where)
     print(f"exported {count} entries", file=sys.stderr)
     return 0
-
-
-def _export(store: AccountabilityStore, fmt: Any, out: TextIO, where: AuditFilter) -> int:
-    return export_audit(store, local_actor(), fmt, out, where)
 
 
 def cmd_audit_head(args: argparse.Namespace, cli: Cli) -> int:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from facesearch.app.analyse import model_status, runtimes
 from facesearch.cli.common import Cli, emit
-from facesearch.errors import FaceSearchError
 from facesearch.settings import Settings
 
 __all__ = ["add_parsers"]
@@ -23,30 +23,19 @@ def add_parsers(sub: Any) -> None:
 
 
 def cmd_models(args: argparse.Namespace, cli: Cli) -> int:
-    from facesearch.models.registry import ModelRegistry, locate
-    from facesearch.models.runtime import available_runtimes, choose_runtime
-
-    registry = ModelRegistry(cli.settings)
-    rows = []
-    for spec in registry.specs():
-        info = spec.as_dict()
-        try:
-            info["path"] = str(locate(spec))
-            info["status"] = "ok (sha256 verified)"
-        except FaceSearchError as exc:
-            info["status"] = f"unavailable: {exc}"
-        rows.append(info)
+    models = model_status(cli.settings)
     if args.json:
-        for row in rows:
-            emit(row)
+        for model in models:
+            emit(model.as_json())
         return 0
-    runtime = choose_runtime(cli.settings)
-    print(f"runtimes installed: {', '.join(available_runtimes())}; in use: {runtime}")
-    for row in rows:
+    found = runtimes(cli.settings)
+    print(f"runtimes installed: {', '.join(found.installed)}; in use: {found.in_use}")
+    for model in models:
+        row = model.spec
         print(f"{row['name']:<10} {row['task']:<9} {row['model_id']}")
         print(f"    sha256 {row['sha256']}")
-        print(f"    from   {row.get('path', row['source'])}")
-        print(f"    status {row['status']}")
+        print(f"    from   {model.path or row['source']}")
+        print(f"    status {model.status}")
     return 0
 
 

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from facesearch.accountability import AccountabilityStore, Role, local_actor
+from facesearch.accountability import Role, local_actor
 from facesearch.app import (
     add_user,
     disable_user,
@@ -62,17 +62,15 @@ def add_parsers(sub: Any) -> None:
 
 
 @contextmanager
-def _users_store(settings: Settings) -> Iterator[AccountabilityStore]:
-    """The store of an existing home, for commands naming a user: "no user X" says which
-    home it looked in."""
-    with open_store(settings, existing=True) as store:
-        try:
-            yield store
-        except NotFoundError as exc:
-            raise NotFoundError(
-                f"{exc} in the home {settings.home} (choose the server's home with --home "
-                "or FACESEARCH_HOME)"
-            ) from exc
+def _naming_the_home(settings: Settings) -> Iterator[None]:
+    """For commands naming a user: "no user X" says which home it looked in."""
+    try:
+        yield
+    except NotFoundError as exc:
+        raise NotFoundError(
+            f"{exc} in the home {settings.home} (choose the server's home with --home "
+            "or FACESEARCH_HOME)"
+        ) from exc
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -124,21 +122,21 @@ def cmd_users_list(args: argparse.Namespace, cli: Cli) -> int:
 
 
 def cmd_users_disable(args: argparse.Namespace, cli: Cli) -> int:
-    with _users_store(cli.settings) as store:
+    with open_store(cli.settings, existing=True) as store, _naming_the_home(cli.settings):
         user = disable_user(store, local_actor(), args.name)
     print(f"{user.name} disabled: its sessions ended and its tokens no longer work")
     return 0
 
 
 def cmd_users_enable(args: argparse.Namespace, cli: Cli) -> int:
-    with _users_store(cli.settings) as store:
+    with open_store(cli.settings, existing=True) as store, _naming_the_home(cli.settings):
         user = enable_user(store, local_actor(), args.name)
     print(f"{user.name} enabled")
     return 0
 
 
 def cmd_users_token(args: argparse.Namespace, cli: Cli) -> int:
-    with _users_store(cli.settings) as store:
+    with open_store(cli.settings, existing=True) as store, _naming_the_home(cli.settings):
         issued = issue_token(store, local_actor(), args.name)
     print(issued.token)
     expires = issued.info.expires_at
@@ -152,7 +150,7 @@ def cmd_users_token(args: argparse.Namespace, cli: Cli) -> int:
 
 
 def cmd_users_tokens(args: argparse.Namespace, cli: Cli) -> int:
-    with _users_store(cli.settings) as store:
+    with open_store(cli.settings, existing=True) as store, _naming_the_home(cli.settings):
         tokens = tokens_of(store, local_actor(), args.name)
     rows = [
         {
