@@ -8,7 +8,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from tests.unit.test_indexes import DIM, MODEL, fill
+from tests.unit.gallery.test_collections import DIM, MODEL, fill
 
 from facesearch.accountability import AccountabilityStore
 from facesearch.gallery.catalog import Catalog

@@ -23,6 +23,7 @@ from facesearch.gallery.vectors import (
     storage,
 )
 from facesearch.gallery.vectors.faiss_ivf import IvfStore
+from facesearch.settings import INDEX_KINDS, Settings
 
 DIM = 32
 F32 = npt.NDArray[np.float32]
@@ -267,6 +268,14 @@ def test_make_index_kinds() -> None:
         make_index(DIM, "numpy", threads=2)
     with pytest.raises(ConfigError):
         FaissIndex(DIM, approx_threshold=10)
+
+
+def test_every_kind_the_settings_accept_makes_an_index_and_no_other(tmp_path: Path) -> None:
+    for kind in INDEX_KINDS:
+        assert make_index(DIM, kind).dim == DIM
+        Settings(home=tmp_path).replace(index_kind=kind)
+    with pytest.raises(ConfigError):
+        Settings(home=tmp_path).replace(index_kind="hnsw")
 
 
 def test_switches_to_ivf_at_threshold(rng: np.random.Generator) -> None:

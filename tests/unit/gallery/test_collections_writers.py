@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.unit.test_indexes import DIM, MODEL, add_faces, fill, manifest_inode
+from tests.unit.gallery.test_collections import DIM, MODEL, add_faces, fill, manifest_inode
 
 from facesearch.gallery.catalog import Catalog
 from facesearch.gallery.collections import IndexSet

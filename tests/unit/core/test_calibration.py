@@ -3,7 +3,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facesearch.core.calibration import build_table, describe_fmr, load_table, save_table
+from facesearch.core.calibration import (
+    build_table,
+    describe_expected,
+    describe_fmr,
+    load_table,
+    save_table,
+)
 from facesearch.errors import ConfigError
 
 
@@ -84,3 +90,10 @@ def test_two_writers_of_one_table_do_not_collide(tmp_path) -> None:  # type: ign
         list(pool.map(write, range(4)))
     assert load_table("m:1", tmp_path / "c.json") == t
     assert [p.name for p in tmp_path.iterdir()] == ["c.json"]
+
+
+def test_expected_counts_in_plain_figures() -> None:
+    assert describe_expected(5.5e-6) == "fewer than 0.01"
+    assert describe_expected(0.5) == "about 0.5"
+    assert describe_expected(2.0) == "about 2"
+    assert describe_expected(12_345.6) == "about 12,346"

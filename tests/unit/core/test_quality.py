@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from facesearch.core.align import TEMPLATE_112
-from facesearch.core.quality import main_face, pose, sharpness
-from facesearch.types import BBox
+from facesearch.core.quality import main_face, pose, probe_problems, sharpness
+from facesearch.settings import Settings
+from facesearch.types import BBox, Quality
 
 
 def test_frontal_template_pose_is_near_zero() -> None:
@@ -41,3 +42,17 @@ def test_main_face_prefers_large_central() -> None:
     assert main_face([big_edge, central, small_centre], 250, 250) == 1
     assert main_face([], 250, 250) is None
     assert main_face([BBox(0, 0, 200, 200), BBox(110, 110, 30, 30)], 250, 250) == 0
+
+
+def test_probe_problems_name_each_limit_the_face_misses() -> None:
+    settings = Settings()
+    probe = settings.probe
+    good = Quality(size=probe.min_face_size, sharpness=probe.min_sharpness, yaw=probe.max_yaw,
+                   pitch=0.0, roll=0.0, score=0.9)  # fmt: skip
+    assert probe_problems(good, settings) == []
+    poor = Quality(size=probe.min_face_size - 1, sharpness=probe.min_sharpness - 1,
+                   yaw=-(probe.max_yaw + 1), pitch=0.0, roll=0.0, score=0.9)  # fmt: skip
+    problems = probe_problems(poor, settings)
+    assert len(problems) == 3
+    assert all(p.startswith("face is") for p in problems)
+    assert "px" in problems[0] and "blurred" in problems[1] and "turned" in problems[2]
