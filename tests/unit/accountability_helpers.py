@@ -1,11 +1,20 @@
-"""Shared set-up of the accountability unit tests: a fake clock and cheap hashing (the
-`clock` and `store` fixtures are in conftest.py)."""
+"""Shared set-up of the accountability unit tests: a fake clock, cheap hashing, and reading
+or editing the file behind the library's back (the `clock` and `store` fixtures are in
+tests/unit/conftest.py, `people` in tests/unit/accountability/conftest.py)."""
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
+
+from facesearch.accountability import (
+    AccountabilityStore,
+    AuditReport,
+    BreakKind,
+    local_actor,
+)
 
 CHEAP = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)  # fast tests, same code path
 T0 = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
@@ -21,3 +30,31 @@ class FakeClock:
 
     def advance(self, **delta: float) -> None:
         self.now += timedelta(**delta)
+
+
+ROOT = local_actor("root")  # the person at the CLI of the test home
+
+
+def raw(store: AccountabilityStore, sql: str) -> list[tuple[object, ...]]:
+    """Rows read straight from the file, as anyone with it could."""
+    conn = sqlite3.connect(store.path)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def tamper(store: AccountabilityStore, *statements: str) -> None:
+    """Edit the file behind the library's back, as someone with the file could."""
+    conn = sqlite3.connect(store.path)
+    for trigger in ("audit_log_no_update", "audit_log_no_delete", "audit_mac_no_delete"):
+        conn.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+    for statement in statements:
+        conn.execute(statement)
+    conn.commit()
+    conn.close()
+
+
+def kinds(report: AuditReport) -> list[tuple[BreakKind, int | None, int | None]]:
+    """What a check found, as (kind, first seq, last seq)."""
+    return [(b.kind, b.first, b.last) for b in report.breaks]

@@ -7,7 +7,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from accountability_helpers import CHEAP, PW, T0, FakeClock
+from accountability_helpers import CHEAP, PW, ROOT, T0, FakeClock, raw
 from argon2 import PasswordHasher
 
 from facesearch.accountability import (
@@ -30,30 +30,6 @@ from facesearch.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
-
-ROOT = local_actor("root")
-
-
-@pytest.fixture
-def people(store: AccountabilityStore) -> dict[str, User]:
-    return {
-        name: store.accounts.add_user(name, role, PW, by=ROOT)
-        for name, role in [
-            ("admin", Role.ADMIN),
-            ("alice", Role.INVESTIGATOR),
-            ("bob", Role.INVESTIGATOR),
-            ("audrey", Role.AUDITOR),
-        ]
-    }
-
-
-def raw(store: AccountabilityStore, sql: str) -> list[tuple[object, ...]]:
-    conn = sqlite3.connect(store.path)
-    try:
-        return conn.execute(sql).fetchall()
-    finally:
-        conn.close()
-
 
 # --- roles and permissions --------------------------------------------------------------------
 

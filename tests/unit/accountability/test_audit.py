@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from accountability_helpers import CHEAP, T0, FakeClock
+from accountability_helpers import CHEAP, T0, FakeClock, kinds, tamper
 
 import facesearch.accountability as acc
 from facesearch.accountability import (
@@ -46,21 +46,6 @@ def fill(store: AccountabilityStore, clock: FakeClock, n: int) -> None:
             purpose="test",
             payload={"i": i},
         )
-
-
-def tamper(store: AccountabilityStore, *statements: str) -> None:
-    """Edit the file behind the library's back, as someone with the file could."""
-    conn = sqlite3.connect(store.path)
-    conn.execute("DROP TRIGGER IF EXISTS audit_log_no_update")
-    conn.execute("DROP TRIGGER IF EXISTS audit_log_no_delete")
-    for statement in statements:
-        conn.execute(statement)
-    conn.commit()
-    conn.close()
-
-
-def kinds(report: acc.AuditReport) -> list[tuple[BreakKind, int | None, int | None]]:
-    return [(b.kind, b.first, b.last) for b in report.breaks]
 
 
 # --- the chain --------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from accountability_helpers import CHEAP, FakeClock
+from accountability_helpers import CHEAP, FakeClock, kinds, tamper
 
 import facesearch.accountability as acc
 from facesearch.accountability import (
@@ -58,16 +58,6 @@ def keyed(paths: dict[str, Path], clock: FakeClock) -> Iterator[AccountabilitySt
         yield s
 
 
-def tamper(store: AccountabilityStore, *statements: str) -> None:
-    conn = sqlite3.connect(store.path)
-    for trigger in ("audit_log_no_update", "audit_log_no_delete", "audit_mac_no_delete"):
-        conn.execute(f"DROP TRIGGER IF EXISTS {trigger}")
-    for statement in statements:
-        conn.execute(statement)
-    conn.commit()
-    conn.close()
-
-
 def forge_append(store: AccountabilityStore, action: str, payload: dict[str, object]) -> int:
     """Append a correctly hash-chained entry and move the head row, as the file allows."""
     head = store.audit.head()
@@ -83,10 +73,6 @@ def forge_append(store: AccountabilityStore, action: str, payload: dict[str, obj
         f"UPDATE audit_head SET seq = {seq}, hash = '{digest}'",
     )
     return seq
-
-
-def kinds(report: acc.AuditReport) -> list[tuple[BreakKind, int | None, int | None]]:
-    return [(b.kind, b.first, b.last) for b in report.breaks]
 
 
 # --- what verify catches without a written-down head ------------------------------------------
