@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import sqlite3
+import stat
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from accountability_helpers import CHEAP
 
-from facesearch.accountability import FILENAME, SCHEMA_VERSION, AccountabilityStore
+from facesearch.accountability import (
+    FILENAME,
+    GENESIS_HASH,
+    SCHEMA_VERSION,
+    AccountabilityStore,
+    Action,
+    AuditHead,
+)
 from facesearch.accountability.db import MIGRATIONS, format_time
 from facesearch.accountability.decisions import AWAITING_QUERY
+from facesearch.errors import CatalogError
 
 
 def test_a_version_3_file_gets_the_index_of_entries_by_action_and_time(tmp_path: Path):
@@ -37,3 +47,43 @@ def test_a_version_3_file_gets_the_index_of_entries_by_action_and_time(tmp_path:
     )
     conn.close()
     assert "audit_log_action_time (action=? AND time>?)" in plan  # the window, not every entry
+
+
+# --- the file ---------------------------------------------------------------------------------
+
+
+def test_schema_file_and_pragmas(store: AccountabilityStore, tmp_path: Path):
+    path = tmp_path / FILENAME
+    assert store.path == path
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    conn.close()
+    with store._db.read() as own:  # the store's own connection
+        assert own.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+        assert own.execute("PRAGMA secure_delete").fetchone()[0] == 1
+
+
+def test_reopen_keeps_data_and_refuses_newer_or_foreign_files(tmp_path: Path):
+    with AccountabilityStore.open(tmp_path, hasher=CHEAP) as s:
+        s.audit.append(actor="a", action=Action.LOGIN)
+    with AccountabilityStore.open(tmp_path, hasher=CHEAP) as s:
+        assert s.audit.head().seq == 1
+    conn = sqlite3.connect(tmp_path / FILENAME)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(CatalogError, match="newer"):
+        AccountabilityStore.open(tmp_path, hasher=CHEAP)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / FILENAME).write_bytes(b"this is not a database, just text" * 100)
+    with pytest.raises(CatalogError):
+        AccountabilityStore.open(other, hasher=CHEAP)
+
+
+def test_migrations_run_forward_from_an_empty_file(tmp_path: Path):
+    sqlite3.connect(tmp_path / FILENAME).close()  # version 0, no tables
+    with AccountabilityStore.open(tmp_path, hasher=CHEAP) as s:
+        assert s.audit.head() == AuditHead(0, GENESIS_HASH)
+        assert not s.accounts.has_users()
