@@ -62,6 +62,9 @@ def test_search_two_person_rule_and_audit(
     colin = page.locator('.card.candidate[data-subject="Colin_Powell"]')
     assert colin.count() >= 1, page.inner_text("main")
     assert "different people score this high" in page.inner_text("main")
+    # the one search record: the probe by its name, each hit by its image's file name
+    assert "Colin_Powell_0010.jpg" in page.inner_text(".panel")
+    assert re.search(r"Colin_Powell_\d{4}\.jpg", colin.first.inner_text()), colin.first.inner_text()
     page.wait_for_load_state("networkidle")
     broken = page.locator("img").evaluate_all(
         "imgs => imgs.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)"
@@ -74,6 +77,7 @@ def test_search_two_person_rule_and_audit(
     page.wait_for_url(re.compile(r".*/candidates/\d+$"))
     candidate_url = page.url
     shot(page, "04-candidate")
+    assert re.search(r"Colin_Powell_\d{4}\.jpg", page.inner_text(".pair")), page.inner_text(".pair")
     page.fill("#note", "same scar above the left eyebrow")
     page.click("#possible-match")
     page.wait_for_url(candidate_url)

@@ -58,7 +58,7 @@ def search(api: httpx.Client, home: Any, photo: Path, user: str = "inv1", **data
 
 def best(search_body: dict[str, Any]) -> dict[str, Any]:
     """The candidate with the highest similarity over every probe face."""
-    cands = [c for f in search_body["faces"] for c in f["candidates"]]
+    cands = [c for f in search_body["faces"] for c in f["hits"]]
     return max(cands, key=lambda c: c["similarity"])
 
 
@@ -84,11 +84,16 @@ def test_search_is_audited_and_two_person_rule(
     faces = api.get("/api/v1/stats", headers=home.auth("admin1")).json()["faces"]
     assert p["collections"] == [{"name": "default", "size": faces}] and faces >= 40
     assert p["probe_sha256"] == hashlib.sha256(photo.read_bytes()).hexdigest()
-    returned = [(c["face_id"], c["similarity"]) for f in body["faces"] for c in f["candidates"]]
+    returned = [(c["face_id"], c["similarity"]) for f in body["faces"] for c in f["hits"]]
     logged = [(c["face_id"], round(c["score"], 5)) for c in p["candidates"]]
     assert logged == returned and len(logged) > 0
     assert p["parameters"]["top"] == 10
-    probe = api.get(f"/api/v1/searches/{body['id']}/probe", headers=home.auth("inv1"))
+    # the one search record: the probe by its name, the kept image at links.probe
+    assert body["probe"] == photo.name and body["probe_sha256"] == p["probe_sha256"]
+    assert body["probe_kept"] is True
+    assert body["links"]["probe"] == f"/api/v1/searches/{body['id']}/probe"
+    assert top["image_path"].endswith(".jpg") and "/" not in top["image_path"]
+    probe = api.get(body["links"]["probe"], headers=home.auth("inv1"))
     assert probe.content == photo.read_bytes() and probe.headers["content-type"] == "image/jpeg"
     crop = api.get(top["links"]["crop"], headers=home.auth("inv1"))
     assert crop.status_code == 200 and crop.content[:3] == b"\xff\xd8\xff"
@@ -384,7 +389,7 @@ def test_ingest_upload_search_and_erase(api: httpx.Client, home: Any, probe_phot
     assert [e["payload"]["upload_job"] for e in ingests][-1] == job["id"]
     r = search(api, home, probe_photo(person, 10), collections="uploads")
     assert r.status_code == 201
-    assert all(c["subject"] != person for f in r.json()["faces"] for c in f["candidates"])
+    assert all(c["subject"] != person for f in r.json()["faces"] for c in f["hits"])
     r = api.post(
         "/api/v1/ingest-jobs", headers=admin, files={"files": ("x.zip", b"plain text, no zip")}
     )

@@ -95,7 +95,7 @@ def search(
 
 
 def best(body: dict[str, Any]) -> dict[str, Any]:
-    cands = [c for f in body["faces"] for c in f["candidates"] if not c["erased"]]
+    cands = [c for f in body["faces"] for c in f["hits"] if not c["erased"]]
     return max(cands, key=lambda c: c["similarity"])
 
 
@@ -223,7 +223,7 @@ def test_gallery_reads_are_logged_with_their_case(
         ("subject", None, None),
     ]
     # a search link for a face that is not its candidate is refused
-    listed = {c["face_id"] for f in body["faces"] for c in f["candidates"]}
+    listed = {c["face_id"] for f in body["faces"] for c in f["hits"]}
     stranger = min(set(range(1, 1000)) - listed)
     other = api.get(f"/api/v1/faces/{stranger}/crop", headers=inv, params={"search": body["id"]})
     assert other.status_code == 404, other.text
@@ -240,7 +240,7 @@ def test_a_search_page_and_its_images_are_one_read(
     )
     assert body.status_code == 201, body.text
     sid = body.json()["id"]
-    listed = sorted(c["face_id"] for f in body.json()["faces"] for c in f["candidates"])
+    listed = sorted(c["face_id"] for f in body.json()["faces"] for c in f["hits"])
     assert len(listed) > READ_LIMIT // 3  # more candidates than a view's share of the budget
     start = head(api, home)
     clock.frozen = time.monotonic()  # no refill: every token a view takes is gone
@@ -274,7 +274,7 @@ def test_a_search_page_and_its_images_are_one_read(
         # and another user's search stays hidden, with or without budget
         other = search(api, home, probe_photo("Tony_Blair").read_bytes(), user="inv1").json()
         r = api.get(
-            f"/api/v1/faces/{other['faces'][0]['candidates'][0]['face_id']}/crop",
+            f"/api/v1/faces/{other['faces'][0]['hits'][0]['face_id']}/crop",
             headers=reader,
             params={"search": other["id"]},
         )
@@ -305,6 +305,7 @@ def test_api_answers_hold_no_server_paths(
         assert str(home.home) not in text and "/tmp/" not in text and lfw_root not in text
     image = api.get(f"/api/v1/images/{cand['image_id']}", headers=inv).json()
     assert re.fullmatch(r"Ariel_Sharon_000\d\.jpg", image["source"]), image["source"]
+    assert cand["image_path"] == image["source"]  # a search's hit names its file the same way
 
 
 def test_failed_searches_are_logged(
@@ -364,9 +365,7 @@ def test_an_erased_candidate_cannot_be_decided(
     api: httpx.Client, home: Any, probe_photo: Any
 ) -> None:
     body = search(api, home, probe_photo("Serena_Williams").read_bytes()).json()
-    cands = sorted(
-        (c for f in body["faces"] for c in f["candidates"]), key=lambda c: -c["similarity"]
-    )
+    cands = sorted((c for f in body["faces"] for c in f["hits"]), key=lambda c: -c["similarity"])
     first, second = cands[0]["face_id"], cands[1]["face_id"]
     decide = "/api/v1/searches/{}/candidates/{}/decisions"
     r = api.post(
@@ -392,7 +391,7 @@ def test_an_erased_candidate_cannot_be_decided(
         assert r.json()["error"]["code"] == "erased"
     assert entries_after(api, home, before, action="decision") == []
     shown = api.get(f"/api/v1/searches/{body['id']}", headers=home.auth("inv1")).json()
-    assert {c["face_id"] for f in shown["faces"] for c in f["candidates"] if c["erased"]} >= {
+    assert {c["face_id"] for f in shown["faces"] for c in f["hits"] if c["erased"]} >= {
         first,
         second,
     }
