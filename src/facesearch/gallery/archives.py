@@ -3,16 +3,18 @@
 An image ingested from a zip or tar archive (``sources.iter_sources``) is stored with the
 source ``<archive path>!<member name>`` (``member_source``). ``split_member`` finds the archive
 and the member in such a source again, and ``read_member`` reads the member back, in memory,
-never extracting anything to disk.
+never extracting anything to disk. ``zip_member_kind``, ``tar_member_kind`` and
+``hidden_member`` say why a member is not read at all (a link, a device, a hidden file).
 """
 
 from __future__ import annotations
 
 import lzma
+import stat
 import tarfile
 import zipfile
 import zlib
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from facesearch.errors import CorruptImageError, ImageTooLargeError
 
@@ -42,6 +44,58 @@ def split_member(source: str) -> tuple[str, str] | None:
             return source[:at], source[at + 1 :]
         at = source.find(SEPARATOR, at + 1)
     return None
+
+
+# -- why a member is skipped ----------------------------------------------------------------
+
+
+def zip_member_kind(info: zipfile.ZipInfo) -> str | None:
+    """Why a member that a Unix zip marks as a link, device or pipe is skipped; None for a
+    regular file."""
+    kind = stat.S_IFMT(info.external_attr >> 16)
+    if kind in (0, stat.S_IFREG):
+        return None
+    if kind == stat.S_IFLNK:
+        return "symbolic link: links are not followed"
+    return _special(kind)
+
+
+def _special(kind: int) -> str:
+    if kind in (stat.S_IFCHR, stat.S_IFBLK):
+        return "device file: only regular files are read"
+    if kind == stat.S_IFIFO:
+        return "named pipe: only regular files are read"
+    return "not a regular file: only regular files are read"
+
+
+def tar_member_kind(member: tarfile.TarInfo) -> str | None:
+    if member.isreg():
+        return None
+    if member.issym():
+        return f"symbolic link (to {member.linkname}): links are not followed"
+    if member.islnk():
+        return f"hard link (to {member.linkname}): links are not followed"
+    if member.ischr():
+        return _special(stat.S_IFCHR)
+    if member.isblk():
+        return _special(stat.S_IFBLK)
+    if member.isfifo():
+        return _special(stat.S_IFIFO)
+    return _special(0)
+
+
+def hidden_member(name: str) -> str | None:
+    """Why a hidden member (a part of its name starts with '.', or a macOS resource fork) is
+    skipped; None for a visible one."""
+    parts = PurePosixPath(name).parts
+    if "__MACOSX" in parts:
+        return "macOS resource fork (__MACOSX): not a photo"
+    if any(p.startswith(".") and p not in (".", "..") for p in parts):
+        return "hidden file or folder (a name part starts with '.'): not read"
+    return None
+
+
+# -- reading a member back ------------------------------------------------------------------
 
 
 def read_member(archive: Path, member: str, limit: int) -> bytes:

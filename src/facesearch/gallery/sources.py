@@ -47,8 +47,9 @@ import os
 import stat
 import tarfile
 import zipfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path, PurePosixPath
 
 from facesearch.errors import (
@@ -62,9 +63,12 @@ from facesearch.gallery.archives import (
     ARCHIVE_ERRORS,
     TAR_EXTENSIONS,
     ZIP_EXTENSIONS,
+    hidden_member,
     member_source,
     read_member,
     split_member,
+    tar_member_kind,
+    zip_member_kind,
 )
 from facesearch.gallery.uploads import moved_upload
 
@@ -241,104 +245,80 @@ def _listed(path: Path, limit: int, lists_read: set[Path], skip: SkipFn) -> Iter
 # -- archives ---------------------------------------------------------------------------------
 
 
+# An archive member as the listing sees it: name, why its kind is skipped (None for a regular
+# file), declared size, and read(n), which reads at most n bytes of it.
+_Entry = tuple[str, str | None, int, Callable[[int], bytes]]
+
+
 def _zip_members(path: Path, limit: int, skip: SkipFn) -> Iterator[Source]:
     archive = str(path.resolve())
     try:
         with zipfile.ZipFile(path) as zf:
-            for info in zf.infolist():
-                if info.is_dir():
-                    continue
-                source_id = member_source(archive, info.filename)
-                why = _hidden(info.filename) or _zip_kind(info) or _not_image(info.filename)
-                if why:
-                    skip(source_id, why)
-                    continue
-                label = _label(PurePosixPath(info.filename).parent.name)
-                if info.file_size > limit:
-                    yield _oversized(source_id, label, info.file_size, limit)
-                    continue
-                try:
-                    with zf.open(info) as member:
-                        data = member.read(limit + 1)
-                except ARCHIVE_ERRORS as exc:
-                    yield _failure(source_id, f"cannot read archive member: {exc}", label=label,
-                                   error=CorruptImageError)  # fmt: skip
-                    continue
-                yield _member(source_id, label, info.file_size, data, limit)
+            entries = (
+                (info.filename, zip_member_kind(info), info.file_size, partial(_zip_read, zf, info))
+                for info in zf.infolist()
+                if not info.is_dir()
+            )
+            yield from _members(archive, entries, limit, skip)
     except ARCHIVE_ERRORS as exc:
         yield _failure(archive, f"cannot read zip archive: {exc}", error=CorruptImageError)
 
 
-def _zip_kind(info: zipfile.ZipInfo) -> str | None:
-    """Why a member that a Unix zip marks as a link, device or pipe is skipped; None for a
-    regular file."""
-    kind = stat.S_IFMT(info.external_attr >> 16)
-    if kind in (0, stat.S_IFREG):
-        return None
-    if kind == stat.S_IFLNK:
-        return "symbolic link: links are not followed"
-    return _special(kind)
-
-
-def _special(kind: int) -> str:
-    if kind in (stat.S_IFCHR, stat.S_IFBLK):
-        return "device file: only regular files are read"
-    if kind == stat.S_IFIFO:
-        return "named pipe: only regular files are read"
-    return "not a regular file: only regular files are read"
-
-
-def _tar_kind(member: tarfile.TarInfo) -> str | None:
-    if member.isreg():
-        return None
-    if member.issym():
-        return f"symbolic link (to {member.linkname}): links are not followed"
-    if member.islnk():
-        return f"hard link (to {member.linkname}): links are not followed"
-    if member.ischr():
-        return _special(stat.S_IFCHR)
-    if member.isblk():
-        return _special(stat.S_IFBLK)
-    if member.isfifo():
-        return _special(stat.S_IFIFO)
-    return _special(0)
+def _zip_read(zf: zipfile.ZipFile, info: zipfile.ZipInfo, n: int) -> bytes:
+    with zf.open(info) as member:
+        return member.read(n)
 
 
 def _tar_members(path: Path, limit: int, skip: SkipFn) -> Iterator[Source]:
     archive = str(path.resolve())
     try:
         with tarfile.open(path, mode="r:*") as tf:
-            while (member := tf.next()) is not None:
-                # TarFile keeps every header it has read; we never look back, so drop them to keep
-                # memory flat on archives of millions of members.
-                tf.members.clear()  # type: ignore[attr-defined]
-                if member.isdir():
-                    continue
-                source_id = member_source(archive, member.name)
-                why = _hidden(member.name) or _tar_kind(member) or _not_image(member.name)
-                if why:
-                    skip(source_id, why)
-                    continue
-                label = _label(PurePosixPath(member.name).parent.name)
-                if member.size > limit:
-                    yield _oversized(source_id, label, member.size, limit)
-                    continue
-                handle = tf.extractfile(member)
-                data = b"" if handle is None else handle.read(limit + 1)
-                yield _member(source_id, label, member.size, data, limit)
-    except ARCHIVE_ERRORS as exc:
+            yield from _members(archive, _tar_entries(tf), limit, skip)
+    except (*ARCHIVE_ERRORS, _StreamBroken) as exc:
         yield _failure(archive, f"cannot read tar archive: {exc}", error=CorruptImageError)
 
 
-def _hidden(name: str) -> str | None:
-    """Why a hidden member (a part of its name starts with '.', or a macOS resource fork) is
-    skipped; None for a visible one."""
-    parts = PurePosixPath(name).parts
-    if "__MACOSX" in parts:
-        return "macOS resource fork (__MACOSX): not a photo"
-    if any(p.startswith(".") and p not in (".", "..") for p in parts):
-        return "hidden file or folder (a name part starts with '.'): not read"
-    return None
+def _tar_entries(tf: tarfile.TarFile) -> Iterator[_Entry]:
+    """The members of a tar stream in order; each is read (if at all) before the next."""
+    while (member := tf.next()) is not None:
+        # TarFile keeps every header it has read; we never look back, so drop them to keep
+        # memory flat on archives of millions of members.
+        tf.members.clear()  # type: ignore[attr-defined]
+        if not member.isdir():
+            yield member.name, tar_member_kind(member), member.size, partial(_tar_read, tf, member)
+
+
+class _StreamBroken(Exception):
+    """A member of a tar stream that cannot be read: the rest of the stream cannot be either."""
+
+
+def _tar_read(tf: tarfile.TarFile, member: tarfile.TarInfo, n: int) -> bytes:
+    try:
+        handle = tf.extractfile(member)
+        return b"" if handle is None else handle.read(n)
+    except ARCHIVE_ERRORS as exc:
+        raise _StreamBroken(str(exc)) from exc
+
+
+def _members(archive: str, entries: Iterable[_Entry], limit: int, skip: SkipFn) -> Iterator[Source]:
+    """Sources of the image members of one archive; the others told to ``skip``."""
+    for name, kind, size, read in entries:
+        source_id = member_source(archive, name)
+        why = hidden_member(name) or kind or _not_image(name)
+        if why:
+            skip(source_id, why)
+            continue
+        label = _label(PurePosixPath(name).parent.name)
+        if size > limit:
+            yield _oversized(source_id, label, size, limit)
+            continue
+        try:
+            data = read(limit + 1)
+        except ARCHIVE_ERRORS as exc:
+            yield _failure(source_id, f"cannot read archive member: {exc}", label=label,
+                           error=CorruptImageError)  # fmt: skip
+            continue
+        yield _member(source_id, label, size, data, limit)
 
 
 def _not_image(name: str) -> str | None:

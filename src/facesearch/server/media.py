@@ -1,11 +1,8 @@
-"""Image bytes the server shows: face crops, and the type and size of gallery images.
+"""What the server needs to know about image bytes it serves: their type and displayed size.
 
-A gallery image is read back from its catalog ``source`` by ``gallery.sources.read_source``
-(a file, or ``ARCHIVE!member``; an upload of a home moved since is found under the current
-home). Paths come from the catalog only, never from a request, so no request can name a file
-to read.
-Crops are JPEGs made by ``reports.html.face_crop_jpeg`` (the face box widened by 30 %, at most
-160 px). The content type of anything served is read from its bytes.
+Gallery images are read back from their catalog ``source`` by ``gallery.sources.read_source``
+and face crops are made by ``app.gallery.crop``; the content type of anything served is read
+from its bytes (``image_type``).
 """
 
 from __future__ import annotations
@@ -15,11 +12,8 @@ import warnings
 
 from PIL import Image
 
-from facesearch.errors import CorruptImageError, ImageError
-from facesearch.reports.html import face_crop_jpeg
+from facesearch.errors import CorruptImageError
 from facesearch.server.limits import IMAGE_MIME
-from facesearch.settings import Settings
-from facesearch.types import BBox
 
 
 def image_type(data: bytes) -> str:
@@ -35,18 +29,6 @@ def image_type(data: bytes) -> str:
     if mime is None:
         raise CorruptImageError(f"unsupported image format {fmt}")
     return mime
-
-
-def crop(data: bytes, bbox: BBox, settings: Settings) -> bytes:
-    """A JPEG of the face at ``bbox``; ImageError if the image cannot be decoded."""
-    try:
-        return face_crop_jpeg(
-            data, bbox, settings.limits.max_file_bytes, settings.limits.max_pixels
-        )
-    except ImageError:
-        raise
-    except (OSError, ValueError) as exc:
-        raise CorruptImageError(f"cannot crop the face: {exc}") from exc
 
 
 EXIF_ORIENTATION = 0x0112
