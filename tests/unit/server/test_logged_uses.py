@@ -100,7 +100,7 @@ def test_reads_are_logged_with_their_case_and_hidden_from_others(
         data=USE,
     )
     assert r.status_code == 201, r.text
-    sid, best = r.json()["id"], r.json()["faces"][0]["candidates"][0]
+    sid, best = r.json()["id"], r.json()["faces"][0]["hits"][0]
     assert best["subject"] == person_name(3)
     start = head(api, home)
     inv = home.auth("inv1")
