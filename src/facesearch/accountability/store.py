@@ -62,7 +62,7 @@ class AccountabilityStore:
     def __init__(
         self, db: Database, policy: AccountPolicy, hasher: PasswordHasher, keyring: Keyring
     ) -> None:
-        self._db = db
+        self.db = db  # transactions: a write() around several calls makes them one
         self.path = db.path
         self.audit = AuditTrail(db, keyring)
         self.accounts = Accounts(db, self.audit, policy, hasher)
@@ -133,7 +133,7 @@ class AccountabilityStore:
         ``anchor_lost``: the anchor file is known to be gone or started over on purpose;
         report that as a warning, not a failure.
         """
-        with self._db.read() as conn:
+        with self.db.read() as conn:
             report = self.audit.verify(expected_head)
             more = self.decisions.check_against_trail(conn) + check_accounts_against_trail(conn)
         report = report.with_findings(more)
@@ -141,7 +141,7 @@ class AccountabilityStore:
 
     def close(self) -> None:
         self.accounts.flush_token_use()  # last uses of API tokens noted since the last write
-        self._db.close()
+        self.db.close()
 
     def __enter__(self) -> AccountabilityStore:
         return self

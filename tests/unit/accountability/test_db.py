@@ -60,7 +60,7 @@ def test_schema_file_and_pragmas(store: AccountabilityStore, tmp_path: Path):
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     conn.close()
-    with store._db.read() as own:  # the store's own connection
+    with store.db.read() as own:  # the store's own connection
         assert own.execute("PRAGMA foreign_keys").fetchone()[0] == 1
         assert own.execute("PRAGMA secure_delete").fetchone()[0] == 1
 

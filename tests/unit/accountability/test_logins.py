@@ -90,7 +90,7 @@ def test_admins_are_told_of_lockouts(store, people, clock):
 def test_parallel_guesses_still_count(store, people):
     # An attempt is counted before its password is checked: a sixth attempt that starts while
     # five are in flight is refused without checking, as before.
-    with store._db.write() as conn:
+    with store.db.write() as conn:
         for _ in range(5):
             conn.execute(
                 "INSERT INTO login_failures (name_key, client, at) VALUES ('alice', 'x', ?)",

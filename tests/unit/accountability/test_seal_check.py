@@ -20,13 +20,15 @@ import facesearch.accountability as acc
 from facesearch.accountability import (
     FILENAME,
     AccountabilityStore,
+    AccountPolicy,
     Action,
     AuditEnvelope,
     AuditHead,
     BreakKind,
     entry_hash,
 )
-from facesearch.accountability.db import _migrate_to_1, _migrate_to_2
+from facesearch.accountability.db import MIGRATIONS, Database
+from facesearch.accountability.keying import Keyring
 
 
 @pytest.fixture
@@ -131,12 +133,12 @@ def test_an_older_copy_of_the_file_put_back_is_caught(paths, clock: FakeClock, t
     with open_store(paths, clock) as s:
         for i in range(3):
             s.audit.append(actor="a", action=Action.LOGIN, payload={"i": i})
-        s._db.checkpoint()
+        s.db.checkpoint()
     backup = tmp_path / "backup.sqlite"
     shutil.copy(paths["home"] / FILENAME, backup)
     with open_store(paths, clock) as s:
         s.audit.append(actor="a", action=Action.LOGOUT)
-        s._db.checkpoint()
+        s.db.checkpoint()
     for suffix in ("-wal", "-shm"):
         (paths["home"] / (FILENAME + suffix)).unlink(missing_ok=True)
     shutil.copy(backup, paths["home"] / FILENAME)
@@ -148,8 +150,13 @@ def test_a_key_replaced_after_open_is_still_named_by_verify(paths, keyed: Accoun
     """The MAC check in verify still names a key that does not match (a key file swapped
     under a store opened with the right one)."""
     keyed.close()
-    with open_store(paths) as s:
-        s.audit._keyring._key = os.urandom(32)  # what a swapped key file would read as
+    other = paths["key_file"].with_name("swapped.key")
+    fd = os.open(other, os.O_WRONLY | os.O_CREAT, 0o600)
+    os.write(fd, os.urandom(32))
+    os.close(fd)
+    db = Database.open(paths["home"] / FILENAME)
+    # opened without open()'s check of the key, as if the file was swapped after it
+    with AccountabilityStore(db, AccountPolicy(), CHEAP, Keyring(other, paths["anchor_file"])) as s:
         report = s.verify()
         assert kinds(report) == [(BreakKind.KEY, None, None)]
         assert "not the key this trail was written with" in report.summary()
@@ -180,7 +187,7 @@ def test_the_anchor_holds_a_start_record_and_one_head_per_transaction(paths, key
 
 def test_a_rolled_back_transaction_anchors_nothing(paths, keyed):
     before = paths["anchor_file"].read_text()
-    with pytest.raises(RuntimeError), keyed._db.write():
+    with pytest.raises(RuntimeError), keyed.db.write():
         keyed.audit.append(actor="a", action=Action.LOGIN)
         raise RuntimeError("boom")
     assert paths["anchor_file"].read_text() == before
@@ -225,8 +232,8 @@ def legacy_home(home: Path, n: int) -> list[str]:
     """A schema-2 file (before keys) holding n hash-chained entries; returns their hashes."""
     home.mkdir(parents=True)
     conn = sqlite3.connect(home / FILENAME)
-    _migrate_to_1(conn)
-    _migrate_to_2(conn)
+    for migrate in MIGRATIONS[:2]:
+        migrate(conn)
     conn.execute("PRAGMA user_version = 2")
     prev, hashes = "0" * 64, []
     for seq in range(1, n + 1):

@@ -17,7 +17,7 @@ from facesearch.accountability import (
     Role,
     User,
 )
-from facesearch.accountability.db import _V1, FILENAME, GENESIS_HASH
+from facesearch.accountability.db import FILENAME, MIGRATIONS
 from facesearch.errors import (
     AuthenticationError,
     PermissionDeniedError,
@@ -120,16 +120,14 @@ def test_token_last_use_is_kept_at_most_once_a_minute(store, people, clock):
 def test_a_file_from_before_expiry_is_migrated_and_its_tokens_expire(tmp_path: Path, clock):
     """A version-1 file (tokens without expiry) opens; its tokens count from their issue."""
     conn = sqlite3.connect(tmp_path / FILENAME)
-    for statement in _V1:
-        conn.execute(statement)
-    conn.execute("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, ?)", (GENESIS_HASH,))
+    MIGRATIONS[0](conn)
     conn.execute("PRAGMA user_version = 1")
     conn.commit()
     conn.close()
     with AccountabilityStore.open(tmp_path, clock=clock, hasher=CHEAP) as s:
         s.accounts.add_user("alice", Role.INVESTIGATOR, PW, by=ROOT)
         token = s.accounts.issue_token("alice", by=ROOT)
-        with s._db.write() as c:
+        with s.db.write() as c:
             c.execute("UPDATE api_tokens SET expires_at = NULL")  # as issued by version 1
         clock.advance(days=89)
         assert s.accounts.user_for_token(token).name == "alice"
