@@ -24,7 +24,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from facesearch import __version__
 from facesearch.accountability import AccountabilityStore, Permission
-from facesearch.accountability.store import audit_files
+from facesearch.app import trail
+from facesearch.app.local import PipelineFactory
 from facesearch.core.calibration import describe_expected
 from facesearch.errors import FaceSearchError
 from facesearch.pipeline import FacePipeline
@@ -43,7 +44,7 @@ from facesearch.server.limits import (
 )
 from facesearch.server.metrics import HttpMetricsMiddleware, Metrics
 from facesearch.server.routes import ROUTERS
-from facesearch.server.workers import PipelineFactory, Workers
+from facesearch.server.workers import Workers
 from facesearch.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -74,8 +75,8 @@ def create_app(settings: Settings, *, pipelines: PipelineFactory = FacePipeline)
     face pipelines (tests give a fake one)."""
     os.umask(0o077)  # uploads, kept probes, index files: owner-only (issue 7, item 2)
     warn_loose_modes(settings)
-    store = AccountabilityStore.from_settings(settings)  # with the settings' account policy
-    key_file, anchor_file = audit_files(settings)
+    store = trail.open_store(settings)  # with the settings' account policy
+    key_file, anchor_file = trail.trail_files(settings)
     log.info("audit key %s, audit anchor %s", key_file, anchor_file)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.filters["strangers"] = describe_expected

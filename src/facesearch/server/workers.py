@@ -53,6 +53,7 @@ from typing import TypeVar
 
 from PIL import Image as PILImage
 
+from facesearch.app.local import PipelineFactory
 from facesearch.core.calibration import CalibrationTable
 from facesearch.engine import Engine
 from facesearch.gallery.catalog import Catalog
@@ -115,9 +116,6 @@ class AnalysisSlots:
 
     def _retry(self, ahead: int) -> int:
         return max(1, math.ceil(self._seconds * max(1, ahead) / self.threads))
-
-
-PipelineFactory = Callable[[Settings], FacePipeline]
 
 
 class Workers:
