@@ -46,15 +46,14 @@ def add_parsers(sub: Any) -> None:
     q = us.add_parser("list", help="list the users")
     q.add_argument("--json", action="store_true")
     q.set_defaults(handler=cmd_users_list)
-    q = us.add_parser("disable", help="disable a user (sessions end, tokens stop working)")
-    q.add_argument("name")
-    q.set_defaults(handler=cmd_users_disable)
-    q = us.add_parser("enable", help="enable a disabled user again")
-    q.add_argument("name")
-    q.set_defaults(handler=cmd_users_enable)
-    q = us.add_parser("token", help="issue an API token for a user (shown once)")
-    q.add_argument("name")
-    q.set_defaults(handler=cmd_users_token)
+    for action, text, handler in (
+        ("disable", "disable a user (sessions end, tokens stop working)", cmd_users_disable),
+        ("enable", "enable a disabled user again", cmd_users_enable),
+        ("token", "issue an API token for a user (shown once)", cmd_users_token),
+    ):
+        q = us.add_parser(action, help=text)
+        q.add_argument("name")
+        q.set_defaults(handler=handler)
     q = us.add_parser("tokens", help="list a user's API tokens: issued, expires, last used")
     q.add_argument("name")
     q.add_argument("--json", action="store_true")
