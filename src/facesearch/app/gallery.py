@@ -13,6 +13,7 @@ from typing import Any
 from facesearch.accountability import AccountabilityStore, Actor, Permission
 from facesearch.app.checks import allow
 from facesearch.app.reads import read_gallery
+from facesearch.engine import Engine
 from facesearch.errors import CorruptImageError, ImageError, NotFoundError
 from facesearch.gallery.catalog import Catalog, CollectionInfo, FaceRecord, ImageRecord
 from facesearch.gallery.sources import read_source
@@ -28,6 +29,8 @@ __all__ = [
     "face_crop",
     "image",
     "image_file",
+    "overview",
+    "reindex",
     "stats",
     "subject",
 ]
@@ -134,5 +137,18 @@ def collection(catalog: Catalog, actor: Actor, name: str) -> CollectionInfo:
 
 
 def stats(catalog: Catalog, actor: Actor) -> dict[str, Any]:
+    """What the catalog holds (counts per collection, subjects, models)."""
     allow(actor, Permission.READ_GALLERY)
     return dict(catalog.stats())
+
+
+def overview(engine: Engine, actor: Actor) -> dict[str, Any]:
+    """``stats`` plus the vector indexes' size, the model and the home (``facesearch stats``)."""
+    allow(actor, Permission.READ_GALLERY)
+    return engine.stats()
+
+
+def reindex(engine: Engine, actor: Actor) -> int:
+    """Rebuild every vector index from the catalog (the source of truth); faces indexed."""
+    allow(actor, Permission.INGEST)
+    return engine.reindex()

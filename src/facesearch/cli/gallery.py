@@ -25,6 +25,7 @@ from facesearch.app import (
     ingest,
     search,
 )
+from facesearch.app import gallery as app_gallery
 from facesearch.cli.common import Cli, add_case_arguments, emit
 from facesearch.core.calibration import describe_expected
 from facesearch.results import SAME_FILE_NOTE, Hit, ProbeFace, SearchResult
@@ -276,7 +277,7 @@ def cmd_forget(args: argparse.Namespace, cli: Cli) -> int:
 
 def cmd_stats(args: argparse.Namespace, cli: Cli) -> int:
     with cli.local() as local:
-        stats = local.engine.stats()
+        stats = app_gallery.overview(local.engine, local.actor)
     if args.json:
         emit(stats)
     else:
@@ -332,6 +333,6 @@ def cmd_export(args: argparse.Namespace, cli: Cli) -> int:
 
 def cmd_reindex(args: argparse.Namespace, cli: Cli) -> int:
     with cli.local() as local:
-        n = local.engine.reindex()
+        n = app_gallery.reindex(local.engine, local.actor)
     print(f"rebuilt the vector indexes from the catalog: {n:,} faces")
     return 0
