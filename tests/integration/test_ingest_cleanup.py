@@ -311,7 +311,7 @@ def test_a_moved_home_keeps_its_uploads_and_shows_them(
             data=form,
         )
         assert r.status_code == 201, r.text
-        cands = [c for f in r.json()["faces"] for c in f["candidates"]]
+        cands = [c for f in r.json()["faces"] for c in f["hits"]]
         top = max(cands, key=lambda c: c["similarity"])
         assert top["subject"] == person
         image = api.get(top["links"]["image"], headers=home.auth("inv1"))
