@@ -317,6 +317,6 @@ def _shorter(failure: Any, folder: Path) -> dict[str, str]:
     if isinstance(failure, dict):
         path, reason = str(failure.get("path", "")), str(failure.get("reason", ""))
     else:
-        path, reason = str(failure.path), str(failure.reason)
+        path, reason = str(failure.source), str(failure.reason)
     prefix = str(folder.resolve()) + "/"
     return {"path": path[len(prefix) :] if path.startswith(prefix) else path, "reason": reason}
