@@ -14,7 +14,7 @@ Layout (by resource and concern, one file each):
     services.py      what the API and the pages both do, through facesearch.app
     views.py         the JSON resource shapes (the API contract)
     rendering.py     what every page shares (templates/, static/)
-    media.py         source images, face crops
+    media.py         the type and displayed size of image bytes served
     jobs.py          ingest by upload, as background jobs
     metrics.py       Prometheus text
     routes/          one module per resource, serving its JSON and its page (routes/__init__)
