@@ -114,11 +114,6 @@ class CandidateState:
     history: tuple[DecisionRecord, ...]
 
     @property
-    def confirmed(self) -> bool:
-        """True only when two different people verified the match: the one actionable state."""
-        return self.status is CandidateStatus.CONFIRMED
-
-    @property
     def verified_by(self) -> tuple[str, ...]:
         """The people who said possible_match, in order."""
         return tuple(r.actor for r in self.history if r.verdict is Verdict.POSSIBLE_MATCH)
