@@ -123,7 +123,7 @@ def fake_gallery_template(
     """A home with the fake gallery ingested through the application layer by the local
     actor: collection "default", one subject per person (its folder's name); no users."""
     from facesearch.accountability import AccountabilityStore, local_actor
-    from facesearch.app.usage import audited_ingest
+    from facesearch.app import IngestRequest, ingest
     from facesearch.engine import Engine
 
     home = tmp_path_factory.mktemp("fake-gallery") / "home"
@@ -132,9 +132,8 @@ def fake_gallery_template(
     engine = Engine(settings, pipeline=fake_pipeline)  # not closed: that closes the pipeline
     try:
         with AccountabilityStore.open(home) as store:
-            summary, _ = audited_ingest(
-                engine, store, local_actor("tester"), paths, label_from_dir=True
-            )
+            request = IngestRequest(tuple(paths), label_from_dir=True)
+            summary = ingest(engine, store, local_actor("tester"), request).summary
     finally:
         engine.catalog.close()
     assert summary.images_added == summary.faces_added == len(paths), summary

@@ -151,7 +151,7 @@ def test_a_failed_job_is_cleaned_up(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise CatalogError("the disk went away")
 
-    monkeypatch.setattr(jobs_module, "audited_ingest", broken)
+    monkeypatch.setattr(jobs_module, "ingest_job", broken)
     job = finished(client, home, upload(client, home, archive(probe_photo)))
     assert job["status"] == "failed", job
     assert not (home.home / "uploads" / job["id"]).exists()

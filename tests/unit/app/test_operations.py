@@ -1,4 +1,5 @@
-"""``facesearch.app.usage``: every use checked and audited, the same for the CLI and the server.
+"""The application layer's operations: every use checked and audited, the same for the CLI and
+the server.
 On the fake pipeline (tests/fakes.py): the rules do not depend on real faces."""
 
 from __future__ import annotations
@@ -12,12 +13,16 @@ import pytest
 from tests.fakes import FakePipeline, person_name, write_photo
 
 from facesearch.accountability import AccountabilityStore, local_actor
-from facesearch.app.usage import (
-    audited_forget,
-    audited_ingest,
-    audited_search,
-    audited_verify,
+from facesearch.app import (
+    EraseRequest,
+    IngestRequest,
+    SearchRequest,
+    VerifyRequest,
     check_case,
+    erase,
+    ingest,
+    search,
+    verify,
 )
 from facesearch.engine import Engine
 from facesearch.errors import InputError, PermissionDeniedError
@@ -66,9 +71,10 @@ def test_search_entry_holds_everything(
 ) -> None:
     inv = store.accounts.get_user("inv1")
     photo = probe_photo(0)
-    result, entry = audited_search(
-        engine, store, inv, case=" K-1 ", purpose="a robbery", image=photo, top=3
+    result = search(
+        engine, store, inv, SearchRequest(photo, case=" K-1 ", purpose="a robbery", top=3)
     )
+    entry = store.audit.get(result.id)
     assert entry.actor == "inv1" and entry.action == "search"
     assert entry.case == "K-1" and entry.purpose == "a robbery"
     p = entry.payload
@@ -99,9 +105,9 @@ def test_case_and_purpose_rules(
     head = store.audit.head()
     for case, purpose in ((None, "x"), ("K", None), ("  ", "x"), ("K\n2", "x")):
         with pytest.raises(InputError):
-            audited_search(engine, store, inv, case=case, purpose=purpose, image=photo)
+            search(engine, store, inv, SearchRequest(photo, case=case, purpose=purpose))
     with pytest.raises(InputError, match="case number is required"):  # the CLI too
-        audited_search(engine, store, local_actor("x"), case=None, purpose=None, image=photo)
+        search(engine, store, local_actor("x"), SearchRequest(photo))
     assert store.audit.head() == head
     with pytest.raises(InputError, match="longer than"):
         check_case("K" * 201, "x", required=True)
@@ -111,20 +117,13 @@ def test_case_and_purpose_rules(
     e2 = Engine(fake_pipeline.settings.replace(home=bare), pipeline=fake_pipeline)
     try:
         with AccountabilityStore.open(bare) as s2:
-            _, entry = audited_search(
-                e2, s2, local_actor("x"), case=None, purpose=None, image=photo
+            record = search(e2, s2, local_actor("x"), SearchRequest(photo))
+            assert record.case is None and record.actor == "os:x"
+            s2.accounts.add_user(
+                "inv9", "investigator", "correct-horse-battery-9", by=local_actor("x")
             )
-            assert entry.case is None and entry.actor == "os:x"
-            with pytest.raises(InputError):
-                audited_search(
-                    e2,
-                    s2,
-                    local_actor("x"),
-                    case=None,
-                    purpose=None,
-                    image=photo,
-                    require_case=True,
-                )
+            with pytest.raises(InputError):  # a server user always names the case
+                search(e2, s2, s2.accounts.get_user("inv9"), SearchRequest(photo))
     finally:
         e2.catalog.close()
 
@@ -134,13 +133,13 @@ def test_roles_are_checked(engine: Engine, store: AccountabilityStore, probe_pho
     use = {"case": "K", "purpose": "p"}
     for name in ("aud1", "admin1"):  # auditors and admins do not search
         with pytest.raises(PermissionDeniedError):
-            audited_search(engine, store, store.accounts.get_user(name), image=photo, **use)
+            search(engine, store, store.accounts.get_user(name), SearchRequest(photo, **use))
     with pytest.raises(PermissionDeniedError):
-        audited_forget(engine, store, store.accounts.get_user("inv1"), reason="r", face_ids=[1])
+        erase(engine, store, store.accounts.get_user("inv1"), EraseRequest("r", face_ids=(1,)))
     with pytest.raises(PermissionDeniedError):
-        audited_ingest(engine, store, store.accounts.get_user("inv1"), [photo])
+        ingest(engine, store, store.accounts.get_user("inv1"), IngestRequest((photo,)))
     with pytest.raises(PermissionDeniedError):
-        audited_verify(engine, store, store.accounts.get_user("aud1"), a=photo, b=photo, **use)
+        verify(engine, store, store.accounts.get_user("aud1"), VerifyRequest(photo, photo, **use))
 
 
 def test_forget_verify_and_ingest_entries(
@@ -148,25 +147,29 @@ def test_forget_verify_and_ingest_entries(
 ) -> None:
     admin = store.accounts.get_user("admin1")
     with pytest.raises(InputError, match="reason"):
-        audited_forget(engine, store, admin, reason=" ", subject=person_name(1))
+        erase(engine, store, admin, EraseRequest(" ", subject=person_name(1)))
     faces = engine.catalog.faces_of_subject(person_name(1))
-    result, entry = audited_forget(engine, store, admin, reason="DSR-1", subject=person_name(1))
+    result = erase(engine, store, admin, EraseRequest("DSR-1", subject=person_name(1)))
+    entry = store.audit.get(result.id)
     assert entry.actor == "admin1" and entry.action == "erase"
     p = entry.payload
     assert p["reason"] == "DSR-1" and p["selector"] == {"subject": person_name(1)}
     assert sorted(p["removed"]["faces"]) == sorted(f.id for f in faces)
     assert p["removed"]["images"] == sorted({f.image_id for f in faces})
     assert p["removed"]["subjects"] == [person_name(1)] and p["counts"]["faces"] == len(faces)
-    assert not floats_longer_than(dict(p), 8) and len(result.faces) == len(faces)
+    assert not floats_longer_than(dict(p), 8) and len(result.face_ids) == len(faces)
 
     inv = store.accounts.get_user("inv1")
     a, b = probe_photo(0, 5), probe_photo(0, 6)
-    v, entry = audited_verify(engine, store, inv, case="K-2", purpose="p", a=a, b=b)
+    v = verify(engine, store, inv, VerifyRequest(a, b, case="K-2", purpose="p"))
+    entry = store.audit.get(v.id)
     assert entry.action == "verify" and entry.payload["same_person"] == v.verification.same
     assert v.verification.same is True  # two shots of one person
     assert entry.payload["probe_sha256"][1] == hashlib.sha256(b.read_bytes()).hexdigest()
 
-    summary, entry = audited_ingest(engine, store, admin, [probe_photo(7, 1)], collection="extra")
-    assert entry.action == "ingest" and entry.payload["run_id"] == summary.run_id
+    request = IngestRequest((probe_photo(7, 1),), collection="extra")
+    done = ingest(engine, store, admin, request)
+    entry = store.audit.get(done.id)
+    assert entry.action == "ingest" and entry.payload["run_id"] == done.summary.run_id
     assert entry.payload["images_added"] == 1 and entry.payload["collection"] == "extra"
     assert store.verify().ok

@@ -1,4 +1,4 @@
-"""The audited layer (``usage.py``) and the CLI over it: erasure reaches kept probes and empty
+"""The application layer and the CLI over it: erasure reaches kept probes and empty
 upload folders, failed searches are logged, ``export --subject`` is a logged, case-bound use.
 On the fake pipeline (tests/fakes.py); the CLI in-process through ``facesearch.cli.main``."""
 
@@ -17,7 +17,7 @@ from tests.fakes import GALLERY_SHOTS, FakePipeline, no_face_photo, person_name,
 from tests.homes import Ran, run_cli
 
 from facesearch.accountability import AccountabilityStore, local_actor
-from facesearch.app.usage import audited_forget, audited_ingest, audited_search
+from facesearch.app import EraseRequest, IngestRequest, SearchRequest, erase, ingest, search
 from facesearch.engine import Engine
 from facesearch.errors import NoFaceError, NotFoundError
 
@@ -60,9 +60,10 @@ def test_forget_like_deletes_the_kept_probes_of_that_person(
     inv, admin = store.accounts.get_user("inv1"), store.accounts.get_user("admin1")
     colin, tony = probe_photo(0), probe_photo(1)
     for photo in (colin, tony):
-        audited_search(engine, store, inv, case="K-P", purpose="probe kept", image=photo)
+        search(engine, store, inv, SearchRequest(photo, case="K-P", purpose="probe kept"))
     assert store.probes.get(sha(colin)) and store.probes.get(sha(tony))
-    _, entry = audited_forget(engine, store, admin, reason="DSR-5", like=probe_photo(0, 5))
+    done = erase(engine, store, admin, EraseRequest("DSR-5", like=probe_photo(0, 5)))
+    entry = store.audit.get(done.id)
     assert entry.payload["probes_deleted"] == {"count": 1, "sha256": [sha(colin)]}
     with pytest.raises(NotFoundError):
         store.probes.get(sha(colin))
@@ -80,14 +81,17 @@ def test_erasure_removes_emptied_upload_folders(
         folder.mkdir(parents=True)
         shutil.copy(probe_photo(person, 1), folder / "000001-photo.png")
     admin = store.accounts.get_user("admin1")
-    summary, _ = audited_ingest(engine, store, admin, [mine, other], collection="uploaded")
+    summary = ingest(
+        engine, store, admin, IngestRequest((mine, other), collection="uploaded")
+    ).summary
     assert summary.images_added == 2
     laura = next(
         f
         for f in engine.catalog.faces(list(range(1, 500)))
         if f.source.startswith(str(mine.resolve()))
     )
-    _, entry = audited_forget(engine, store, admin, reason="DSR-6", image_id=laura.image_id)
+    done = erase(engine, store, admin, EraseRequest("DSR-6", image_id=laura.image_id))
+    entry = store.audit.get(done.id)
     assert entry.payload["uploaded_files_deleted"] == 1
     assert not (uploads / "0123456789abcdef").exists()  # the job folder went with its file
     assert (other / "000001-photo.png").is_file() and uploads.is_dir()
@@ -101,7 +105,7 @@ def test_a_failed_search_is_logged_with_its_outcome(
     sky.write_bytes(no_face_photo())
     before = store.audit.head().seq
     with pytest.raises(NoFaceError):
-        audited_search(engine, store, inv, case="K-N", purpose="nothing there", image=sky)
+        search(engine, store, inv, SearchRequest(sky, case="K-N", purpose="nothing there"))
     entry = store.audit.get(before + 1)
     assert entry.action == "search" and entry.actor == "inv1" and entry.case == "K-N"
     assert entry.payload["outcome"] == "no_face" and entry.payload["candidates"] == []
