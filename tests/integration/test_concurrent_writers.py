@@ -216,7 +216,7 @@ def test_a_running_server_follows_other_writers_without_reloading(
             timeout=120,
         )
         assert r.status_code == 201, r.text
-        cands = [c for f in r.json()["faces"] for c in f["candidates"]]
+        cands = [c for f in r.json()["faces"] for c in f["hits"]]
         return max(cands, key=lambda c: c["similarity"])["subject"] if cands else None
 
     with serve(h.settings) as url:
