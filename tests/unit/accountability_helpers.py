@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from argon2 import PasswordHasher
 
 from facesearch.accountability import (
     AccountabilityStore,
+    Action,
     AuditReport,
     BreakKind,
     local_actor,
@@ -58,3 +60,27 @@ def tamper(store: AccountabilityStore, *statements: str) -> None:
 def kinds(report: AuditReport) -> list[tuple[BreakKind, int | None, int | None]]:
     """What a check found, as (kind, first seq, last seq)."""
     return [(b.kind, b.first, b.last) for b in report.breaks]
+
+
+def fill(store: AccountabilityStore, clock: FakeClock, n: int) -> None:
+    """Append ``n`` entries, one a second, by three actors in two cases."""
+    for i in range(n):
+        clock.advance(seconds=1)
+        store.audit.append(
+            actor=f"user{i % 3}",
+            action=Action.INGEST,
+            case=f"C-{i % 2}",
+            purpose="test",
+            payload={"i": i},
+        )
+
+
+def open_store(paths: dict[str, Path], clock: FakeClock | None = None) -> AccountabilityStore:
+    """A store opened with the key and anchor files of ``paths`` (the ``paths`` fixture)."""
+    return AccountabilityStore.open(
+        paths["home"],
+        clock=clock,
+        hasher=CHEAP,
+        key_file=paths["key_file"],
+        anchor_file=paths["anchor_file"],
+    )

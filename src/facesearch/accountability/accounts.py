@@ -103,13 +103,7 @@ class Accounts(LoginMixin, TokenMixin, SessionMixin):
                 if row["role"] == Role.ADMIN.value and _enabled_admins(conn) == 1:
                     raise InputError(f"{row['name']} is the last enabled admin")
                 conn.execute("UPDATE users SET disabled = 1 WHERE id = ?", (row["id"],))
-                end_sessions_of(conn, row["id"])
-                revoked = revoke_all(conn, row["id"], self._db.now())
-                self._audit.append(
-                    actor=actor.name,
-                    action=Action.USER_DISABLE,
-                    payload={"name": row["name"], "tokens_revoked": revoked},
-                )
+                self._cut_off(conn, row, actor, Action.USER_DISABLE)
             return user_of(existing_user(conn, name))
 
     def enable_user(self, name: str, *, by: Actor) -> User:
@@ -134,13 +128,17 @@ class Accounts(LoginMixin, TokenMixin, SessionMixin):
             if actor.name != row["name"]:
                 require(actor, Permission.MANAGE_USERS)
             conn.execute("UPDATE users SET password_hash = ? WHERE id = ?", (hashed, row["id"]))
-            end_sessions_of(conn, row["id"])
-            revoked = revoke_all(conn, row["id"], self._db.now())
-            self._audit.append(
-                actor=actor.name,
-                action=Action.PASSWORD_SET,
-                payload={"name": row["name"], "tokens_revoked": revoked},
-            )
+            self._cut_off(conn, row, actor, Action.PASSWORD_SET)
+
+    def _cut_off(
+        self, conn: sqlite3.Connection, row: sqlite3.Row, actor: Actor, why: Action
+    ) -> None:
+        """End every session of the user of ``row``, revoke their tokens, and log ``why``."""
+        end_sessions_of(conn, row["id"])
+        revoked = revoke_all(conn, row["id"], self._db.now())
+        self._audit.append(
+            actor=actor.name, action=why, payload={"name": row["name"], "tokens_revoked": revoked}
+        )
 
 
 def _enabled_admins(conn: sqlite3.Connection) -> int:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
-from accountability_helpers import PW, ROOT
+from collections.abc import Iterator
+from pathlib import Path
 
-from facesearch.accountability import AccountabilityStore, Role, User
+import pytest
+from accountability_helpers import PW, ROOT, FakeClock, open_store
+
+from facesearch.accountability import AccountabilityStore, Action, Role, User
 
 
 @pytest.fixture
@@ -20,3 +23,23 @@ def people(store: AccountabilityStore) -> dict[str, User]:
             ("audrey", Role.AUDITOR),
         ]
     }
+
+
+@pytest.fixture
+def paths(tmp_path: Path) -> dict[str, Path]:
+    """A home, and its audit key and anchor files outside it."""
+    return {
+        "home": tmp_path / "home",
+        "key_file": tmp_path / "config" / "audit.key",
+        "anchor_file": tmp_path / "state" / "anchor.jsonl",
+    }
+
+
+@pytest.fixture
+def keyed(paths: dict[str, Path], clock: FakeClock) -> Iterator[AccountabilityStore]:
+    """A store of ``paths`` with six keyed entries."""
+    with open_store(paths, clock) as s:
+        for i in range(6):
+            clock.advance(seconds=1)
+            s.audit.append(actor=f"user{i % 2}", action=Action.INGEST, payload={"i": i})
+        yield s

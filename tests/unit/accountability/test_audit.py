@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from accountability_helpers import CHEAP, T0, FakeClock
+from accountability_helpers import CHEAP, T0, FakeClock, fill
 
 import facesearch.accountability as acc
 from facesearch.accountability import (
@@ -22,18 +22,6 @@ from facesearch.accountability import (
     SearchRecord,
 )
 from facesearch.errors import InputError, NotFoundError
-
-
-def fill(store: AccountabilityStore, clock: FakeClock, n: int) -> None:
-    for i in range(n):
-        clock.advance(seconds=1)
-        store.audit.append(
-            actor=f"user{i % 3}",
-            action=Action.INGEST,
-            case=f"C-{i % 2}",
-            purpose="test",
-            payload={"i": i},
-        )
 
 
 def test_append_validates_its_input(store: AccountabilityStore):

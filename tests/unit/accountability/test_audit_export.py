@@ -7,7 +7,7 @@ import io
 import json
 
 import pytest
-from accountability_helpers import FakeClock
+from accountability_helpers import FakeClock, fill
 
 from facesearch.accountability import (
     AccountabilityStore,
@@ -16,18 +16,6 @@ from facesearch.accountability import (
     entry_hash,
 )
 from facesearch.errors import InputError
-
-
-def fill(store: AccountabilityStore, clock: FakeClock, n: int) -> None:
-    for i in range(n):
-        clock.advance(seconds=1)
-        store.audit.append(
-            actor=f"user{i % 3}",
-            action=Action.INGEST,
-            case=f"C-{i % 2}",
-            purpose="test",
-            payload={"i": i},
-        )
 
 
 def test_export_jsonl_is_exact_and_logged(store: AccountabilityStore, clock: FakeClock):

@@ -8,30 +8,16 @@ import json
 from datetime import timedelta
 
 import pytest
-from accountability_helpers import T0, FakeClock
+from accountability_helpers import T0, FakeClock, fill
 
 from facesearch.accountability import (
     GENESIS_HASH,
     AccountabilityStore,
-    Action,
     AuditEnvelope,
     AuditHead,
     entry_hash,
 )
 from facesearch.errors import InputError
-
-
-def fill(store: AccountabilityStore, clock: FakeClock, n: int) -> None:
-    for i in range(n):
-        clock.advance(seconds=1)
-        store.audit.append(
-            actor=f"user{i % 3}",
-            action=Action.INGEST,
-            case=f"C-{i % 2}",
-            purpose="test",
-            payload={"i": i},
-        )
-
 
 # --- the chain --------------------------------------------------------------------------------
 

@@ -4,30 +4,16 @@ named by seq."""
 from __future__ import annotations
 
 import pytest
-from accountability_helpers import FakeClock, kinds, tamper
+from accountability_helpers import FakeClock, fill, kinds, tamper
 
 from facesearch.accountability import (
     GENESIS_HASH,
     AccountabilityStore,
-    Action,
     AuditEnvelope,
     AuditHead,
     BreakKind,
     entry_hash,
 )
-
-
-def fill(store: AccountabilityStore, clock: FakeClock, n: int) -> None:
-    for i in range(n):
-        clock.advance(seconds=1)
-        store.audit.append(
-            actor=f"user{i % 3}",
-            action=Action.INGEST,
-            case=f"C-{i % 2}",
-            purpose="test",
-            payload={"i": i},
-        )
-
 
 # --- verify -----------------------------------------------------------------------------------
 

@@ -5,46 +5,16 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from accountability_helpers import CHEAP, FakeClock
+from accountability_helpers import CHEAP, open_store
 
 import facesearch.accountability as acc
 from facesearch.accountability import (
     AccountabilityStore,
-    Action,
 )
 from facesearch.errors import ConfigError
-
-
-@pytest.fixture
-def paths(tmp_path: Path) -> dict[str, Path]:
-    return {
-        "home": tmp_path / "home",
-        "key_file": tmp_path / "config" / "audit.key",
-        "anchor_file": tmp_path / "state" / "anchor.jsonl",
-    }
-
-
-def open_store(paths: dict[str, Path], clock: FakeClock | None = None) -> AccountabilityStore:
-    return AccountabilityStore.open(
-        paths["home"],
-        clock=clock,
-        hasher=CHEAP,
-        key_file=paths["key_file"],
-        anchor_file=paths["anchor_file"],
-    )
-
-
-@pytest.fixture
-def keyed(paths: dict[str, Path], clock: FakeClock) -> Iterator[AccountabilityStore]:
-    with open_store(paths, clock) as s:
-        for i in range(6):
-            clock.advance(seconds=1)
-            s.audit.append(actor=f"user{i % 2}", action=Action.INGEST, payload={"i": i})
-        yield s
 
 
 def test_a_wrong_key_is_refused_at_open_naming_the_key_file(paths, keyed: AccountabilityStore):

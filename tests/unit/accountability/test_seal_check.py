@@ -10,11 +10,10 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from accountability_helpers import CHEAP, FakeClock, kinds, tamper
+from accountability_helpers import CHEAP, FakeClock, kinds, open_store, tamper
 
 import facesearch.accountability as acc
 from facesearch.accountability import (
@@ -29,34 +28,6 @@ from facesearch.accountability import (
 )
 from facesearch.accountability.db import MIGRATIONS, Database
 from facesearch.accountability.keying import Keyring
-
-
-@pytest.fixture
-def paths(tmp_path: Path) -> dict[str, Path]:
-    return {
-        "home": tmp_path / "home",
-        "key_file": tmp_path / "config" / "audit.key",
-        "anchor_file": tmp_path / "state" / "anchor.jsonl",
-    }
-
-
-def open_store(paths: dict[str, Path], clock: FakeClock | None = None) -> AccountabilityStore:
-    return AccountabilityStore.open(
-        paths["home"],
-        clock=clock,
-        hasher=CHEAP,
-        key_file=paths["key_file"],
-        anchor_file=paths["anchor_file"],
-    )
-
-
-@pytest.fixture
-def keyed(paths: dict[str, Path], clock: FakeClock) -> Iterator[AccountabilityStore]:
-    with open_store(paths, clock) as s:
-        for i in range(6):
-            clock.advance(seconds=1)
-            s.audit.append(actor=f"user{i % 2}", action=Action.INGEST, payload={"i": i})
-        yield s
 
 
 def forge_append(store: AccountabilityStore, action: str, payload: dict[str, object]) -> int:
