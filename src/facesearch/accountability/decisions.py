@@ -27,6 +27,10 @@ Deciding takes the DECIDE permission (investigators and admins; auditors get
 PermissionDeniedError). Every verdict is an audit entry (action ``decision``); the
 ``decisions`` table only indexes those entries, and the status is always replayed from the
 entries themselves, so it cannot say more than the hash-chained trail does.
+
+The pending list (what waits for a second person) is one query, ``awaiting_second_person``: by
+the table above, a candidate is ``possible_match`` exactly when its only verdict is a possible
+match, so the query looks for those among the decision entries since a given time.
 """
 
 from __future__ import annotations
