@@ -192,10 +192,14 @@ def test_catalog_is_shared_source_of_truth(engine: Engine, lfw: Path, tmp_path: 
 
 
 def test_html_report_is_self_contained(engine: Engine, lfw: Path, tmp_path: Path) -> None:
+    from facesearch.accountability import AccountabilityStore, local_actor
+    from facesearch.app import SearchRequest, search
     from facesearch.reports.html import write_report
 
     engine.ingest([make_gallery(lfw, tmp_path / "photos", per_person=2)], label_from_dir=True)
-    result = engine.search(probe(lfw, "Colin_Powell"), top=3)
+    with AccountabilityStore.open(engine.settings.home) as store:
+        request = SearchRequest(probe(lfw, "Colin_Powell"), top=3)
+        result = search(engine, store, local_actor("tester"), request)
     out = tmp_path / "r.html"
     write_report(result, out, engine)
     page = out.read_text()

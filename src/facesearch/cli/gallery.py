@@ -28,7 +28,7 @@ from facesearch.app import (
 from facesearch.app import gallery as app_gallery
 from facesearch.cli.common import Cli, add_case_arguments, emit
 from facesearch.core.calibration import describe_expected
-from facesearch.results import SAME_FILE_NOTE, Hit, ProbeFace, SearchResult
+from facesearch.results import SAME_FILE_NOTE
 
 __all__ = ["add_parsers", "stats_table"]
 
@@ -195,52 +195,7 @@ def _write_report(local: Local, record: SearchRecord, path: Path) -> None:
         return
     entry = audit_entry(local.store, local.actor, record.id)
     head = audit_head(local.store, local.actor)
-    write_report(_report_result(record), path, local.engine, entry=entry, head=str(head))
-
-
-def _report_result(record: SearchRecord) -> SearchResult:
-    """The search record in the shape ``reports.html`` reads (its candidates are all held:
-    the search has just run)."""
-    faces = tuple(
-        ProbeFace(
-            pf.face,
-            pf.bbox,
-            pf.quality,
-            pf.warnings,
-            pf.refused,
-            tuple(
-                Hit(
-                    h.rank,
-                    h.similarity,
-                    h.fmr,
-                    h.expected_false,
-                    h.fmr_words,
-                    h.face_id,
-                    h.face.image_id,
-                    h.face.image_path,
-                    h.face.bbox,
-                    h.face.subject,
-                    h.face.collection,
-                    h.same_file,
-                )
-                for h in pf.hits
-                if h.face is not None
-            ),
-        )
-        for pf in record.faces
-        if pf.bbox is not None and pf.quality is not None
-    )
-    return SearchResult(
-        probe=record.probe,
-        probe_sha256=record.probe_sha256 or "",
-        gallery_faces=record.gallery_faces,
-        collections=tuple(name for name, _ in record.collections),
-        threshold=record.threshold,
-        top=record.top or 0,
-        faces=faces,
-        started=record.started,
-        finished=record.ended,
-    )
+    write_report(record, path, local.engine, entry=entry, head=str(head))
 
 
 def cmd_forget(args: argparse.Namespace, cli: Cli) -> int:

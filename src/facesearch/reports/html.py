@@ -24,11 +24,12 @@ from facesearch.core.calibration import describe_expected
 from facesearch.errors import FaceSearchError
 from facesearch.gallery.sources import read_source
 from facesearch.private import write_private
-from facesearch.results import LEAD_NOTE, SAME_FILE_NOTE, SearchResult
+from facesearch.results import LEAD_NOTE, SAME_FILE_NOTE
 from facesearch.types import BBox
 
 if TYPE_CHECKING:
     from facesearch.accountability import AuditEntry
+    from facesearch.app.records import SearchRecord
     from facesearch.engine import Engine
 
 
@@ -68,20 +69,12 @@ def format_time(value: datetime | str | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S") + " UTC"
 
 
-def _evidence(result: SearchResult, entry: AuditEntry | None, head: str | None) -> str:
+def _evidence(result: SearchRecord, entry: AuditEntry | None, head: str | None) -> str:
     """What makes the page evidence: who searched, when, for which case, under which audit
     entry, the chain head after it, and every parameter of the search."""
     esc = html.escape
-    p: Mapping[str, Any] = entry.payload.get("parameters", {}) if entry is not None else {}
-    sizes = {
-        str(c.get("name")): c.get("size")
-        for c in (entry.payload.get("collections", []) if entry is not None else [])
-        if isinstance(c, Mapping)
-    }
-    collections = ", ".join(
-        f"{c} ({sizes[c]:,} faces)" if isinstance(sizes.get(c), int) else c
-        for c in result.collections
-    )
+    p: Mapping[str, Any] = result.parameters
+    collections = ", ".join(f"{name} ({size:,} faces)" for name, size in result.collections)
     threshold = "none" if result.threshold is None else f"{result.threshold:.4f}"
     max_fmr = p.get("max_fmr")
     face = p.get("face")
@@ -121,7 +114,7 @@ def _evidence(result: SearchResult, entry: AuditEntry | None, head: str | None) 
 
 
 def render(
-    result: SearchResult,
+    result: SearchRecord,
     engine: Engine,
     *,
     entry: AuditEntry | None = None,
@@ -135,17 +128,21 @@ def render(
     rows = []
     for pf in result.faces:
         probe_img = ""
-        if probe_bytes is not None:
+        if probe_bytes is not None and pf.bbox is not None:
             probe_img = _data_uri(
                 face_crop_jpeg(probe_bytes, pf.bbox, s.limits.max_file_bytes, s.limits.max_pixels)
             )
         cards = []
         for h in pf.hits:
+            g = h.face
+            crop = ""
             try:
-                data = read_source(h.image_path, s.limits.max_file_bytes, s.home)
-                crop = _data_uri(
-                    face_crop_jpeg(data, h.bbox, s.limits.max_file_bytes, s.limits.max_pixels)
-                )
+                if g is not None:
+                    data = read_source(g.image_path, s.limits.max_file_bytes, s.home)
+                    jpeg = face_crop_jpeg(
+                        data, g.bbox, s.limits.max_file_bytes, s.limits.max_pixels
+                    )
+                    crop = _data_uri(jpeg)
             except (FaceSearchError, OSError, ValueError):  # a moved or deleted source, or
                 crop = ""  # one that no longer decodes, must not break the report
             img = (
@@ -156,10 +153,11 @@ def render(
             same = f"<div class=same>{esc(SAME_FILE_NOTE)}</div>" if h.same_file else ""
             cards.append(
                 f"<div class=card>{img}<div><b>#{h.rank}</b> similarity {h.similarity:.3f}</div>"
-                f"<div>{esc(h.subject or '(no label)')}</div>{same}"
+                f"<div>{esc((g.subject if g else None) or '(no label)')}</div>{same}"
                 f"<div class=small>{esc(h.fmr_words)}; {describe_expected(h.expected_false)} "
                 f"such strangers expected in {result.gallery_faces:,} faces</div>"
-                f"<div class=small>face {h.face_id} in {esc(h.image_path)}</div></div>"
+                f"<div class=small>face {h.face_id} in "
+                f"{esc(g.image_path if g else 'an erased image')}</div></div>"
             )
         warn = "".join(f"<div class=warn>{esc(w)}</div>" for w in pf.warnings)
         body = "".join(cards) or "<p>No candidate above the threshold.</p>"
@@ -196,7 +194,7 @@ body{{font-family:system-ui,sans-serif;margin:1.5rem;color:#222}}
 
 
 def write_report(
-    result: SearchResult,
+    result: SearchRecord,
     path: Path,
     engine: Engine,
     *,

@@ -7,26 +7,29 @@ from pathlib import Path
 
 from tests.fakes import encode, face_pixels
 
+from facesearch.app.records import GalleryFace, HitRecord, ProbeFaceRecord, SearchRecord
 from facesearch.engine import Engine
 from facesearch.reports.html import render
-from facesearch.results import Hit, ProbeFace, SearchResult
 from facesearch.settings import Settings
 from facesearch.types import BBox, Quality
 
 FACE = BBox(20.0, 20.0, 120.0, 120.0)
 
 
-def result_with_candidate(source: str, probe: Path) -> SearchResult:
-    hit = Hit(rank=1, similarity=0.9, fmr=1e-5, expected_false=0.01, fmr_words="rare",
-              face_id=7, image_id=3, image_path=source, bbox=FACE, subject="Ann",
-              collection="default")  # fmt: skip
+def result_with_candidate(source: str, probe: Path) -> SearchRecord:
+    gallery = GalleryFace(image_id=3, image_path=source, bbox=FACE, subject="Ann",
+                          collection="default")  # fmt: skip
+    hit = HitRecord(rank=1, face_id=7, similarity=0.9, fmr=1e-5, fmr_words="rare",
+                    expected_false=0.01, same_file=False, face=gallery)  # fmt: skip
     quality = Quality(size=120.0, sharpness=500.0, yaw=0.0, pitch=0.0, roll=0.0,
                       score=0.99)  # fmt: skip
-    face = ProbeFace(face=0, bbox=FACE, quality=quality, warnings=(), refused=False, hits=(hit,))
-    return SearchResult(probe=str(probe), probe_sha256="0" * 64, gallery_faces=10,
-                        collections=("default",), threshold=0.5, top=10, faces=(face,),
-                        started="2026-11-30T00:00:00+00:00",
-                        finished="2026-11-30T00:00:01+00:00")  # fmt: skip
+    face = ProbeFaceRecord(face=0, bbox=FACE, quality=quality, warnings=(), refused=False,
+                           hits=(hit,))  # fmt: skip
+    return SearchRecord(id=1, actor="os:me", case=None, purpose=None, outcome="ok", error=None,
+                        started="2026-11-30T00:00:00+00:00", ended="2026-11-30T00:00:01+00:00",
+                        probe=str(probe), probe_sha256="0" * 64,
+                        collections=(("default", 10),), threshold=0.5, top=10,
+                        parameters={"top": 10}, faces=(face,))  # fmt: skip
 
 
 def test_a_candidate_from_a_zip_archive_is_shown(tmp_path: Path) -> None:
