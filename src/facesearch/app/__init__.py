@@ -35,7 +35,7 @@ from facesearch.app.accounts import (
     set_password,
     tokens_of,
 )
-from facesearch.app.checks import UPLOADED_PHOTO, case_required, check_case
+from facesearch.app.checks import UPLOADED_PHOTO, allow, case_required, check_case
 from facesearch.app.erase import EraseRequest, ErasureRecord, erase
 from facesearch.app.ingest import IngestRecord, IngestRequest, ingest
 from facesearch.app.local import Local, open_local
@@ -106,6 +106,7 @@ __all__ = [
     "VerifyRecord",
     "VerifyRequest",
     "add_user",
+    "allow",
     "audit_entries",
     "audit_entry",
     "audit_head",

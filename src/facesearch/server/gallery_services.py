@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from fastapi import UploadFile
 
 from facesearch import app
+from facesearch.accountability import Permission
 from facesearch.app import gallery as app_gallery
 from facesearch.engine import Engine
 from facesearch.gallery.catalog import Catalog, CollectionInfo
@@ -28,8 +29,10 @@ async def _gallery_read(
     ctx: Context, who: Principal, search: int | None, run: Callable[[Catalog], T]
 ) -> T:
     """A read of the gallery on a catalog thread, charged to the reader unless it is part
-    of the read of a search (``search``)."""
+    of the read of a search (``search``); one the reader may not make is refused first,
+    uncharged."""
     if search is None:
+        app.allow(who.user, Permission.READ_GALLERY)  # auditors reach candidates via a search
         take_read(ctx, who)
     return await ctx.workers.on_catalog(run)
 
