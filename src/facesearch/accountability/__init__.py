@@ -31,9 +31,7 @@ from facesearch.accountability.audit import AuditTrail
 from facesearch.accountability.audit_entries import (
     Action,
     AuditEntry,
-    Candidate,
     FaceId,
-    SearchRecord,
 )
 from facesearch.accountability.audit_report import AuditReport, BreakKind, ChainBreak
 from facesearch.accountability.chain import (
@@ -89,7 +87,6 @@ __all__ = [
     "AuditReport",
     "AuditTrail",
     "BreakKind",
-    "Candidate",
     "CandidateState",
     "CandidateStatus",
     "ChainBreak",
@@ -101,7 +98,6 @@ __all__ = [
     "Permission",
     "ProbeStore",
     "Role",
-    "SearchRecord",
     "TokenInfo",
     "User",
     "Verdict",

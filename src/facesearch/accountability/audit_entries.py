@@ -1,5 +1,6 @@
 """What an audit entry holds: the ``Action`` it records, the ``AuditEntry`` read back, and the
-``SearchRecord`` payload of a 1:N search.
+checks of its payload (``payload_json``). A search's payload is its record's
+(``app.records.SearchRecord.payload``).
 
 Payloads carry ids, counts, digests and scores, never embeddings or image bytes
 (``AuditTrail.append`` refuses a payload with a long list of floats or with bytes).
@@ -9,8 +10,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -22,9 +23,7 @@ from facesearch.errors import CatalogError, InputError
 __all__ = [
     "Action",
     "AuditEntry",
-    "Candidate",
     "FaceId",
-    "SearchRecord",
     "entry_of",
     "payload_json",
 ]
@@ -38,7 +37,7 @@ MAX_FLOAT_RUN = 64  # a list of more floats than this looks like an embedding
 class Action(StrEnum):
     """What an entry records. The payload each one carries is described here, once."""
 
-    SEARCH = "search"  # SearchRecord.payload(): times, collections, probe, parameters, hits
+    SEARCH = "search"  # app.records.SearchRecord.payload(): probe, parameters, candidates ...
     VERIFY = "verify"  # 1:1 comparison: probe digests, score, threshold, result
     DECISION = "decision"  # search_seq, face_id, verdict, note, status_before/after
     INGEST = "ingest"  # collection, counts, source ids
@@ -85,40 +84,6 @@ class AuditEntry:
             "prev_hash": self.prev_hash,
             "hash": self.hash,
             "mac": self.mac,
-        }
-
-
-@dataclass(frozen=True)
-class Candidate:
-    face_id: FaceId
-    score: float
-
-
-@dataclass(frozen=True)
-class SearchRecord:
-    """What Art. 12(3) of the AI Act asks to be logged about one 1:N search."""
-
-    started: datetime
-    ended: datetime
-    collections: Mapping[str, int]  # collection name -> number of faces searched
-    probe_sha256: str
-    parameters: Mapping[str, Any]  # threshold, top-k, model names ...
-    candidates: Sequence[Candidate] = field(default_factory=tuple)
-
-    def payload(self) -> dict[str, Any]:
-        if self.ended < self.started:
-            raise InputError("a search cannot end before it started")
-        if len(self.probe_sha256) != 64:
-            raise InputError("probe_sha256 must be a hex SHA-256")
-        return {
-            "started": format_time(self.started),
-            "ended": format_time(self.ended),
-            "collections": [{"name": n, "size": int(s)} for n, s in self.collections.items()],
-            "probe_sha256": self.probe_sha256.lower(),
-            "parameters": dict(self.parameters),
-            "candidates": [
-                {"face_id": c.face_id, "score": round(float(c.score), 6)} for c in self.candidates
-            ],
         }
 
 
