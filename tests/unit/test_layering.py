@@ -14,6 +14,11 @@ model's:
 
 Plain records and enums defined in those modules may be imported for their types; they are
 listed by name in RECORDS, and a test checks that each is an Enum or a dataclass.
+
+The adapters hold handles that ``app.handles`` opens (the store, a catalog connection, the
+pipeline) and pass them to ``app`` operations; a second check fails when code above the
+application layer reads a store's parts (``store.audit``, ``engine.catalog`` ...), so a handle
+is only ever passed on, never used there.
 """
 
 from __future__ import annotations
@@ -25,8 +30,6 @@ import importlib
 import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 import facesearch
 
@@ -194,10 +197,38 @@ def test_the_allowed_records_are_plain_records() -> None:
     assert defined >= len(RECORDS) // 2  # the list names things that exist
 
 
-@pytest.mark.xfail(strict=True, reason="cli/server still import stores (issue 8 in progress)")
 def test_nothing_above_the_application_layer_imports_a_store() -> None:
     found = []
     for path, package in modules_above_the_app():
         where = str(path.relative_to(PACKAGE))
         found += offences(path.read_text(encoding="utf-8"), package, where)
     assert not found, "store imports above the application layer:\n" + "\n".join(found)
+
+
+# What a store holds, reached as an attribute: the accountability store's parts and the
+# engine's gallery and models. Above the application layer a handle is only passed on.
+STORE_PARTS = frozenset(
+    {"accounts", "audit", "probes", "decisions", "catalog", "indexes", "pipeline", "open_home"}
+)
+
+
+def uses(source: str, where: str) -> list[str]:
+    """Attribute reads of a store's parts in ``source`` (``store.audit``, ``engine.catalog``)."""
+    return [
+        f"{where}:{node.lineno} .{node.attr}"
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Attribute) and node.attr in STORE_PARTS
+    ]
+
+
+def test_the_use_check_finds_a_stores_parts() -> None:
+    source = "ctx.store.audit.get(1)\nengine.catalog.close()\nx = app.search(engine, store)\n"
+    assert [u.split(" ")[1] for u in uses(source, "x.py")] == [".audit", ".catalog"]
+
+
+def test_nothing_above_the_application_layer_uses_a_store() -> None:
+    """Handles (``app.handles``) are held and passed to ``app`` operations, never used."""
+    found = []
+    for path, _ in modules_above_the_app():
+        found += uses(path.read_text(encoding="utf-8"), str(path.relative_to(PACKAGE)))
+    assert not found, "store parts used above the application layer:\n" + "\n".join(found)

@@ -23,12 +23,11 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from facesearch import __version__
-from facesearch.accountability import AccountabilityStore, Permission
-from facesearch.app import trail
+from facesearch.accountability import Permission
+from facesearch.app import handles, trail
 from facesearch.app.local import PipelineFactory
 from facesearch.core.calibration import describe_expected
 from facesearch.errors import FaceSearchError
-from facesearch.pipeline import FacePipeline
 from facesearch.private import loose_modes
 from facesearch.results import LEAD_NOTE
 from facesearch.server import formatting
@@ -70,7 +69,9 @@ def warn_loose_modes(settings: Settings) -> None:
         )
 
 
-def create_app(settings: Settings, *, pipelines: PipelineFactory = FacePipeline) -> FastAPI:
+def create_app(
+    settings: Settings, *, pipelines: PipelineFactory = handles.DEFAULT_PIPELINES
+) -> FastAPI:
     """The application for the facesearch home in ``settings``; ``pipelines`` makes the
     face pipelines (tests give a fake one)."""
     os.umask(0o077)  # uploads, kept probes, index files: owner-only (issue 7, item 2)
@@ -156,11 +157,11 @@ def create_app(settings: Settings, *, pipelines: PipelineFactory = FacePipeline)
     return app
 
 
-def _purge_loop(store: AccountabilityStore, stop: threading.Event) -> None:
+def _purge_loop(store: handles.Store, stop: threading.Event) -> None:
     """Delete kept probe images past their retention period, at start and every hour."""
     while True:
         try:
-            n = store.probes.purge_expired()
+            n = handles.purge_expired_probes(store)
             if n:
                 log.info("deleted %d probe image(s) past their retention period", n)
         except FaceSearchError as exc:

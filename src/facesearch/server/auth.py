@@ -42,8 +42,9 @@ import anyio
 from fastapi import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from facesearch.accountability import AccountabilityStore, Permission, Role, User, can, require
+from facesearch.accountability import Permission, Role, User, can, require
 from facesearch.app import sessions
+from facesearch.app.handles import Store
 from facesearch.errors import AuthenticationError
 from facesearch.server.errors import CsrfError, RateLimitedError
 from facesearch.server.limits import RateLimiter, retry_seconds, send_error
@@ -174,9 +175,7 @@ def client_address(scope: Scope) -> str:
     return resolve_client(scope, TrustedProxies())
 
 
-def resolve(
-    store: AccountabilityStore, headers: dict[str, str], cookies: dict[str, str]
-) -> Principal | None:
+def resolve(store: Store, headers: dict[str, str], cookies: dict[str, str]) -> Principal | None:
     """The principal behind a request's credentials; None without any; 401 if they are bad."""
     auth = headers.get("authorization")
     if auth is not None:
@@ -198,7 +197,7 @@ class AuthMiddleware:
         self,
         app: ASGIApp,
         *,
-        store: AccountabilityStore,
+        store: Store,
         limiter: RateLimiter,
         login_limiter: RateLimiter,
         trusted_proxies: TrustedProxies | None = None,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
-from facesearch.accountability import AccountabilityStore
+from facesearch.app.handles import Store
 from facesearch.server.jobs import Jobs
 from facesearch.server.limits import RateLimiter
 from facesearch.server.metrics import Metrics
@@ -18,7 +18,7 @@ from facesearch.settings import Settings
 @dataclass
 class Context:
     settings: Settings
-    store: AccountabilityStore
+    store: Store
     workers: Workers
     jobs: Jobs
     metrics: Metrics

@@ -13,8 +13,9 @@ from fastapi import UploadFile
 from facesearch import app
 from facesearch.accountability import Permission
 from facesearch.app import gallery as app_gallery
+from facesearch.app.handles import Gallery
 from facesearch.engine import Engine
-from facesearch.gallery.catalog import Catalog, CollectionInfo
+from facesearch.gallery.catalog.records import CollectionInfo
 from facesearch.server import views
 from facesearch.server.auth import Principal
 from facesearch.server.context import Context
@@ -26,7 +27,7 @@ T = TypeVar("T")
 
 
 async def _gallery_read(
-    ctx: Context, who: Principal, search: int | None, run: Callable[[Catalog], T]
+    ctx: Context, who: Principal, search: int | None, run: Callable[[Gallery], T]
 ) -> T:
     """A read of the gallery on a catalog thread, charged to the reader unless it is part
     of the read of a search (``search``); one the reader may not make is refused first,
@@ -41,7 +42,7 @@ async def read_gallery(
     ctx: Context,
     who: Principal,
     what: str,
-    make: Callable[[Catalog], T],
+    make: Callable[[Gallery], T],
     *,
     case: str | None = None,
     search: int | None = None,

@@ -46,7 +46,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from facesearch.accountability import AccountabilityStore, Actor
+from facesearch.accountability import Actor
+from facesearch.app.handles import Store
 from facesearch.app.uploads import (
     finish_job,
     ingest_job,
@@ -219,7 +220,7 @@ class Jobs:
         self,
         job: IngestJob,
         engine: Engine,
-        store: AccountabilityStore,
+        store: Store,
         actor: Actor,
         on_summary: Any = None,
     ) -> None:

@@ -14,9 +14,9 @@ from fastapi import UploadFile
 
 from facesearch import app
 from facesearch.app import gallery as app_gallery
+from facesearch.app.handles import Gallery
 from facesearch.engine import Engine
 from facesearch.errors import FaceSearchError, InputError, NotFoundError
-from facesearch.gallery.catalog import Catalog
 from facesearch.server import views
 from facesearch.server.auth import Principal
 from facesearch.server.context import Context
@@ -217,7 +217,7 @@ async def decide(
     request = app.DecideRequest(seq, face_id, verdict, note or "")
     chosen = request.chosen()
 
-    def run(catalog: Catalog) -> dict[str, Any]:
+    def run(catalog: Gallery) -> dict[str, Any]:
         app.decide(catalog, ctx.store, who.user, request)
         out = app.load_search(ctx.store, catalog, ctx.workers.calibration, seq)
         return views.candidate_state_view(out, face_id, who.name)

@@ -53,11 +53,9 @@ from typing import TypeVar
 
 from PIL import Image as PILImage
 
-from facesearch.app.local import PipelineFactory
-from facesearch.core.calibration import CalibrationTable
+from facesearch.app import handles
+from facesearch.app.handles import Gallery, Pipeline, PipelineFactory
 from facesearch.engine import Engine
-from facesearch.gallery.catalog import Catalog
-from facesearch.pipeline import Decodable, FacePipeline
 from facesearch.server.errors import OverloadedError, RateLimitedError
 from facesearch.settings import Settings
 from facesearch.types import ImageFaces
@@ -119,7 +117,7 @@ class AnalysisSlots:
 
 
 class Workers:
-    def __init__(self, settings: Settings, pipelines: PipelineFactory = FacePipeline) -> None:
+    def __init__(self, settings: Settings, pipelines: PipelineFactory = Pipeline) -> None:
         """``pipelines`` makes each lane's pipeline (tests give a fake one)."""
         self.settings = settings
         self._pipelines = pipelines
@@ -137,19 +135,14 @@ class Workers:
         self._ingest_pool = ThreadPoolExecutor(1, thread_name_prefix="fs-ingest")
         self.gallery_write = threading.Lock()
         self._local = threading.local()
-        self._catalogs: list[Catalog] = []
+        self._catalogs: list[Gallery] = []
         self._catalogs_lock = threading.Lock()
         # touched on the engine thread only
         self._engine: Engine | None = None
-        self._pipeline: FacePipeline | None = None
+        self._pipeline: Pipeline | None = None
         # touched on the ingest thread only
-        self._ingest_pipeline: FacePipeline | None = None
-        probe = Engine(settings, open_catalog=False, pipeline=pipelines(settings))
-        try:
-            self.model_id = probe.pipeline.model_id
-            self.calibration: CalibrationTable = probe.calibration
-        finally:
-            probe.close()
+        self._ingest_pipeline: Pipeline | None = None
+        self.model_id, self.calibration = handles.model_of(settings, pipelines)
 
     # --- lanes ---------------------------------------------------------------------------
 
@@ -162,7 +155,7 @@ class Workers:
             analysis_by, lambda: self._engine_pool.submit(self._with_engine, fn)
         )
 
-    async def on_analysis(self, fn: Callable[[FacePipeline], T], *, user: str = "") -> T:
+    async def on_analysis(self, fn: Callable[[Pipeline], T], *, user: str = "") -> T:
         """Run ``fn(pipeline)`` on an analysis thread, with the shared, loaded models, once
         ``user`` has an analysis slot (429/503 when none is free)."""
         return await self._admitted(
@@ -171,7 +164,7 @@ class Workers:
 
     async def analyse(self, data: bytes, name: str, *, user: str = "") -> ImageFaces:
         """Detect and embed the faces of an uploaded image on an analysis thread."""
-        return await self.on_analysis(lambda p: p.analyse_one(Decodable(name, data)), user=user)
+        return await self.on_analysis(lambda p: handles.analyse(p, data, name), user=user)
 
     async def _admitted(self, user: str, submit: Callable[[], Future[T]]) -> T:
         taken = self.slots.take(user)
@@ -185,14 +178,14 @@ class Workers:
         future.add_done_callback(lambda _: self.slots.give(user, taken))
         return await _wait(future)
 
-    def _shared_pipeline(self) -> FacePipeline:
+    def _shared_pipeline(self) -> Pipeline:
         with self._pipeline_lock:
             if self._pipeline is None:
                 self._pipeline = self._pipelines(self.settings)
-            self._pipeline.load_models()
+            handles.load_models(self._pipeline)
             return self._pipeline
 
-    async def on_catalog(self, fn: Callable[[Catalog], T]) -> T:
+    async def on_catalog(self, fn: Callable[[Gallery], T]) -> T:
         """Run ``fn(catalog)`` on a catalog thread (read-only use)."""
         return await _wait(self._catalog_pool.submit(self._with_catalog, fn))
 
@@ -209,9 +202,7 @@ class Workers:
         """Load the models and the index in the background, so the first search is quick."""
 
         def load(engine: Engine) -> None:
-            engine.pipeline.detector  # noqa: B018 - loading is the point
-            engine.pipeline.embedder  # noqa: B018
-            engine.indexes.ensure_loaded()
+            handles.load(engine)
 
         return self._engine_pool.submit(self._with_engine, load)
 
@@ -227,16 +218,16 @@ class Workers:
         pipeline = self._shared_pipeline()
         engine = self._engine
         if engine is None:
-            engine = Engine(self.settings, pipeline=pipeline)
-            engine.indexes.ensure_loaded()
+            engine = handles.open_engine(self.settings, pipeline)
+            handles.load(engine)
             self._engine = engine
         return engine
 
-    def _with_catalog(self, fn: Callable[[Catalog], T]) -> T:
-        catalog: Catalog | None = getattr(self._local, "catalog", None)
+    def _with_catalog(self, fn: Callable[[Gallery], T]) -> T:
+        catalog: Gallery | None = getattr(self._local, "gallery", None)
         if catalog is None:
-            catalog = Catalog.open_home(self.settings.home)
-            self._local.catalog = catalog
+            catalog = handles.open_gallery(self.settings)
+            self._local.gallery = catalog
             with self._catalogs_lock:
                 self._catalogs.append(catalog)
         return fn(catalog)
@@ -245,7 +236,7 @@ class Workers:
         if self._ingest_pipeline is None:
             self._ingest_pipeline = self._pipelines(self.settings)
         with self.gallery_write:
-            engine = Engine(self.settings, pipeline=self._ingest_pipeline)
+            engine = handles.open_engine(self.settings, self._ingest_pipeline)
             try:
                 return fn(engine)
             finally:
@@ -277,7 +268,7 @@ class Workers:
 def _drop(engine: Engine) -> None:
     """Close an engine's catalog but not the models it shares with the next one."""
     try:
-        engine.catalog.close()
+        handles.close_gallery(engine)
     except Exception:  # closing a connection that is already gone
         log.debug("closing a catalog failed", exc_info=True)
 

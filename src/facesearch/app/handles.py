@@ -1,0 +1,85 @@
+"""The handles the application layer's operations take, opened and looked after here.
+
+An adapter (the CLI, the server's worker lanes) opens its handles with these functions, holds
+them, and hands them back to ``app`` operations; it never calls them itself. The names below are
+the types it annotates them with: ``Store`` (the accountability store: accounts, the audit
+trail, decisions, kept probes), ``Gallery`` (a catalog connection, one per thread) and
+``Pipeline`` (the face models); ``Engine`` is the engine.
+"""
+
+from __future__ import annotations
+
+from facesearch.accountability import AccountabilityStore
+from facesearch.app.local import PipelineFactory
+from facesearch.core.calibration import CalibrationTable
+from facesearch.engine import Engine
+from facesearch.gallery.catalog import Catalog
+from facesearch.pipeline import Decodable, FacePipeline
+from facesearch.settings import Settings
+from facesearch.types import ImageFaces
+
+__all__ = [
+    "DEFAULT_PIPELINES",
+    "Gallery",
+    "Pipeline",
+    "PipelineFactory",
+    "Store",
+    "analyse",
+    "close_gallery",
+    "load",
+    "load_models",
+    "model_of",
+    "open_engine",
+    "open_gallery",
+    "purge_expired_probes",
+]
+
+Store = AccountabilityStore
+Gallery = Catalog
+Pipeline = FacePipeline
+DEFAULT_PIPELINES: PipelineFactory = FacePipeline
+
+
+def model_of(settings: Settings, pipelines: PipelineFactory) -> tuple[str, CalibrationTable]:
+    """The embedder's model id and calibration table (no weights are loaded)."""
+    probe = Engine(settings, open_catalog=False, pipeline=pipelines(settings))
+    try:
+        return probe.pipeline.model_id, probe.calibration
+    finally:
+        probe.close()
+
+
+def open_engine(settings: Settings, pipeline: FacePipeline) -> Engine:
+    return Engine(settings, pipeline=pipeline)
+
+
+def load_models(pipeline: FacePipeline) -> None:
+    """Load both models now (before sharing the pipeline between threads)."""
+    pipeline.load_models()
+
+
+def load(engine: Engine) -> None:
+    """Load the models and the vector indexes now, so the first search is quick."""
+    engine.pipeline.load_models()
+    engine.indexes.ensure_loaded()
+
+
+def close_gallery(engine: Engine) -> None:
+    """Close an engine's catalog but not the models it shares with the next one."""
+    engine.catalog.close()
+
+
+def open_gallery(settings: Settings) -> Catalog:
+    """A catalog connection (one per thread: SQLite connections are not shared)."""
+    return Catalog.open_home(settings.home)
+
+
+def analyse(pipeline: FacePipeline, data: bytes, name: str) -> ImageFaces:
+    """Detect and embed the faces of an uploaded photo (not logged: the search that uses
+    them is)."""
+    return pipeline.analyse_one(Decodable(name, data))
+
+
+def purge_expired_probes(store: AccountabilityStore) -> int:
+    """Delete the kept probe photos whose retention period is over; how many."""
+    return store.probes.purge_expired()
