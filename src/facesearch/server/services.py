@@ -6,7 +6,6 @@ the request and shape the answer; nothing here touches a store, ``app/`` does.""
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from typing import Any, TypeVar
 
 import anyio
@@ -74,32 +73,11 @@ async def detect(
 
 
 async def search(
-    ctx: Context,
-    who: Principal,
-    image: UploadFile | None,
-    *,
-    case: str | None,
-    purpose: str | None,
-    collections: Sequence[str] | None = None,
-    top: int | None = None,
-    max_fmr: float | None = None,
-    threshold: float | None = None,
-    face: int | None = None,
-    allow_poor: bool = False,
+    ctx: Context, who: Principal, image: UploadFile | None, request: app.SearchRequest
 ) -> dict[str, Any]:
-    """Search an uploaded probe (checked here). Every attempt that names its case and purpose
-    is logged: a refused upload or a failed analysis here, anything later by the app layer."""
-    request = app.SearchRequest(
-        b"",
-        case=case,
-        purpose=purpose,
-        collections=tuple(collections) if collections else None,
-        top=top,
-        max_fmr=max_fmr,
-        threshold=threshold,
-        face=face,
-        allow_poor=allow_poor,
-    )
+    """Search an uploaded probe: the upload is read and checked here and becomes the
+    request's probe. Every attempt that names its case and purpose is logged: a refused
+    upload or a failed analysis here, anything later by the app layer."""
     app.check_case(request.case, request.purpose, required=True)  # before queueing
     name = upload_label(image)
     started = time.monotonic()
@@ -162,21 +140,11 @@ async def load_search(ctx: Context, seq: int) -> dict[str, Any]:
 
 
 async def verify(
-    ctx: Context,
-    who: Principal,
-    a: UploadFile,
-    b: UploadFile,
-    *,
-    case: str | None,
-    purpose: str | None,
-    threshold: float | None,
-    max_fmr: float | None,
+    ctx: Context, who: Principal, a: UploadFile, b: UploadFile, request: app.VerifyRequest
 ) -> dict[str, Any]:
-    """Compare two uploaded photos 1:1 (checked here). Every attempt that names its case and
-    purpose is logged: a refused upload here, anything later by the app layer."""
-    request = app.VerifyRequest(
-        b"", b"", case=case, purpose=purpose, threshold=threshold, max_fmr=max_fmr
-    )
+    """Compare two uploaded photos 1:1: the uploads are read and checked here and become the
+    request's photos. Every attempt that names its case and purpose is logged: a refused
+    upload here, anything later by the app layer."""
     app.check_case(request.case, request.purpose, required=True)
     names = (upload_label(a), upload_label(b))
     try:

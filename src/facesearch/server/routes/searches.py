@@ -20,6 +20,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from facesearch import app
 from facesearch.errors import FaceSearchError, NotFoundError
 from facesearch.server import gallery_services, services
 from facesearch.server.auth import Principal
@@ -61,19 +62,18 @@ async def create_search(
     face: Annotated[int | None, Form(ge=0, description="Search only this probe face.")] = None,
     allow_poor: Annotated[bool, Form()] = False,
 ) -> dict[str, Any]:
-    return await services.search(
-        c,
-        who,
-        image,
+    request = app.SearchRequest(
+        b"",  # the upload, read by services.search
         case=case,
         purpose=purpose,
-        collections=collections,
+        collections=tuple(collections) if collections else None,
         top=top,
         max_fmr=max_fmr,
         threshold=threshold,
         face=face,
         allow_poor=allow_poor,
     )
+    return await services.search(c, who, image, request)
 
 
 @api.get("/searches", summary="Your recent searches (last 30 days)")
@@ -181,16 +181,16 @@ async def search_submit(
     try:
         face_no = optional_int(face, "face")
         top_no = optional_int(top, "number of candidates")
-        result = await services.search(
-            c,
-            who,
-            photo if photo and photo.filename else None,
+        wanted = app.SearchRequest(
+            b"",  # the upload, read by services.search
             case=case,
             purpose=purpose,
             face=face_no,
             top=top_no,
-            collections=[collection] if collection else None,
+            collections=(collection,) if collection else None,
         )
+        upload = photo if photo and photo.filename else None
+        result = await services.search(c, who, upload, wanted)
     except FaceSearchError as exc:
         return await _search_page(c, request, who, error=exc, form=form)
     return RedirectResponse(f"/searches/{result['id']}", status_code=303)

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, UploadFile
 
+from facesearch import app
 from facesearch.server import services
 from facesearch.server.deps import Ctx, Verifier
 from facesearch.server.routes.searches import CASE_DOC, PURPOSE_DOC
@@ -27,6 +28,7 @@ async def create_verification(
     threshold: Annotated[float | None, Form(ge=-1, le=1)] = None,
     max_fmr: Annotated[float | None, Form(gt=0, lt=1)] = None,
 ) -> dict[str, Any]:
-    return await services.verify(
-        c, who, a, b, case=case, purpose=purpose, threshold=threshold, max_fmr=max_fmr
-    )
+    request = app.VerifyRequest(
+        b"", b"", case=case, purpose=purpose, threshold=threshold, max_fmr=max_fmr
+    )  # the photos: the uploads, read by services.verify
+    return await services.verify(c, who, a, b, request)
