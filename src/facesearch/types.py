@@ -11,15 +11,27 @@ Embeddings are numpy float32 vectors of unit L2 norm; similarity is their dot pr
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 MAX_ID = 2**63 - 1  # the largest SQLite integer: no id of the catalog or the trail is larger
 
 Embedding = npt.NDArray[np.float32]
 Image = npt.NDArray[np.uint8]  # H x W x 3, RGB
+
+
+def fields_dict(record: DataclassInstance) -> dict[str, Any]:
+    """A dataclass's fields by name, in declaration order: the JSON object of a record whose
+    JSON is exactly its fields. Shallow (not ``dataclasses.asdict``, which copies and recurses);
+    a tuple becomes a list, as JSON would have it."""
+    values = ((f.name, getattr(record, f.name)) for f in fields(record))
+    return {name: list(v) if isinstance(v, tuple) else v for name, v in values}
 
 
 @dataclass(frozen=True)

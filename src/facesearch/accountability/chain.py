@@ -48,6 +48,7 @@ from typing import Any
 
 from facesearch.accountability.db import GENESIS_HASH
 from facesearch.errors import InputError
+from facesearch.types import fields_dict
 
 __all__ = [
     "AUDIT_COLUMNS",
@@ -118,16 +119,7 @@ class AuditEnvelope:
         )
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "seq": self.seq,
-            "time": self.time,
-            "actor": self.actor,
-            "action": self.action,
-            "case": self.case,
-            "purpose": self.purpose,
-            "payload": self.payload,
-            "prev_hash": self.prev_hash,
-        }
+        return fields_dict(self)
 
 
 def entry_hash(envelope: AuditEnvelope) -> str:

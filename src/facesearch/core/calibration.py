@@ -27,6 +27,7 @@ import numpy.typing as npt
 
 from facesearch.errors import ConfigError
 from facesearch.private import write_private
+from facesearch.types import fields_dict
 
 GRID_STEP = 0.0025
 GRID = np.round(np.arange(-1.0, 1.0 + GRID_STEP / 2, GRID_STEP), 4)
@@ -67,15 +68,7 @@ class CalibrationTable:
         return float(self.similarity[-1])
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "model_id": self.model_id,
-            "source": self.source,
-            "impostor_pairs": self.impostor_pairs,
-            "genuine_pairs": self.genuine_pairs,
-            "similarity": list(self.similarity),
-            "fmr": list(self.fmr),
-            "fnmr": list(self.fnmr),
-        }
+        return fields_dict(self)
 
 
 def describe_fmr(fmr: float, min_fmr: float) -> str:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from facesearch.types import BBox, Embedding
+from facesearch.types import BBox, Embedding, fields_dict
 
 RunStatus = Literal["completed", "failed", "interrupted"]
 RUN_STATUSES: tuple[str, ...] = ("running", "completed", "failed", "interrupted")
@@ -130,14 +130,7 @@ class CatalogState:
     erasure_generation: int
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "catalog_id": self.catalog_id,
-            "model_id": self.model_id,
-            "dim": self.dim,
-            "face_count": self.face_count,
-            "max_face_id": self.max_face_id,
-            "erasure_generation": self.erasure_generation,
-        }
+        return fields_dict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CatalogState:

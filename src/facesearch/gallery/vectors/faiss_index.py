@@ -81,6 +81,16 @@ log = logging.getLogger(__name__)
 MIN_APPROX = 1_000  # never approximate below this many vectors
 TRAIN_PER_LIST = 40  # k-means training points per list (FAISS wants >= 39)
 _IVF_FILES = ("coarse", "codes", "rows", "sq")
+# the constructor parameters a saved index records and is loaded with (threads aside)
+PARAMS = (
+    "approx_threshold",
+    "nlist",
+    "nprobe",
+    "probe_fraction",
+    "rerank",
+    "retrain_growth",
+    "seed",
+)
 
 
 def auto_nlist(n: int) -> int:
@@ -266,15 +276,7 @@ class FaissIndex:
 
     def params(self) -> dict[str, Any]:
         """The constructor parameters (threads aside: a property of the machine)."""
-        return {
-            "approx_threshold": self.approx_threshold,
-            "nlist": self.nlist,
-            "nprobe": self.nprobe,
-            "probe_fraction": self.probe_fraction,
-            "rerank": self.rerank,
-            "retrain_growth": self.retrain_growth,
-            "seed": self.seed,
-        }
+        return {name: getattr(self, name) for name in PARAMS}
 
     def save(self, directory: Path) -> None:
         store = self._store
