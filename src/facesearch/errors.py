@@ -30,54 +30,50 @@ user is a bug.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 
 class FaceSearchError(Exception):
-    """Base class of every error facesearch raises on purpose."""
+    """Base class of every error facesearch raises on purpose. ``code`` names the kind of
+    error to clients; a subclass declares its own in its header (``code="..."``) or keeps its
+    parent's."""
 
     code = "error"
 
-
-class ConfigError(FaceSearchError):
-    code = "config_error"
-
-
-class InputError(FaceSearchError):
-    code = "bad_input"
+    def __init_subclass__(cls, code: str = "", **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.code = code or cls.code
 
 
-class ImageError(InputError):
-    code = "bad_image"
+class ConfigError(FaceSearchError, code="config_error"): ...
 
+
+class InputError(FaceSearchError, code="bad_input"): ...
+
+
+class ImageError(InputError, code="bad_image"):
     def __init__(self, message: str, path: str | Path | None = None) -> None:
         self.path = str(path) if path is not None else None
         super().__init__(f"{self.path}: {message}" if self.path else message)
 
 
-class ImageTooLargeError(ImageError):
-    code = "image_too_large"
+class ImageTooLargeError(ImageError, code="image_too_large"): ...
 
 
-class CorruptImageError(ImageError):
-    code = "corrupt_image"
+class CorruptImageError(ImageError, code="corrupt_image"): ...
 
 
-class NoFaceError(InputError):
-    code = "no_face"
-
+class NoFaceError(InputError, code="no_face"):
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = str(path) if path is not None else None
         super().__init__(f"{self.path}: no face found" if self.path else "no face found")
 
 
-class PoorProbeError(InputError):
-    code = "poor_probe"
+class PoorProbeError(InputError, code="poor_probe"): ...
 
 
-class ErasedError(InputError):
+class ErasedError(InputError, code="erased"):
     """A verdict on a candidate face that has been erased (HTTP 409)."""
-
-    code = "erased"
 
 
 class CaseRequiredError(InputError):
@@ -90,35 +86,26 @@ class CaseRequiredError(InputError):
         super().__init__(message)
 
 
-class ModelError(FaceSearchError):
-    code = "model_error"
+class ModelError(FaceSearchError, code="model_error"): ...
 
 
-class ModelFileError(ModelError):
-    code = "model_file_error"
+class ModelFileError(ModelError, code="model_file_error"): ...
 
 
-class CatalogError(FaceSearchError):
-    code = "catalog_error"
+class CatalogError(FaceSearchError, code="catalog_error"): ...
 
 
-class NotFoundError(FaceSearchError):
+class NotFoundError(FaceSearchError, code="not_found"):
     """What was asked for does not exist (HTTP 404), whichever store was asked."""
 
-    code = "not_found"
+
+class VectorIndexError(FaceSearchError, code="index_error"): ...
 
 
-class VectorIndexError(FaceSearchError):
-    code = "index_error"
+class AccessError(FaceSearchError, code="access_denied"): ...
 
 
-class AccessError(FaceSearchError):
-    code = "access_denied"
+class AuthenticationError(AccessError, code="unauthenticated"): ...
 
 
-class AuthenticationError(AccessError):
-    code = "unauthenticated"
-
-
-class PermissionDeniedError(AccessError):
-    code = "forbidden"
+class PermissionDeniedError(AccessError, code="forbidden"): ...
