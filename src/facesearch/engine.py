@@ -36,7 +36,7 @@ from facesearch.results import (
     make_hits,
 )
 from facesearch.settings import Settings
-from facesearch.types import MAX_ID, Face, Image, ImageFaces
+from facesearch.types import MAX_ID, Closing, Face, Image, ImageFaces
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ ImageInput = str | Path | bytes | npt.NDArray[np.uint8]
 ARRAY_NAME = "the image array"  # what errors and results call an array given without a name
 
 
-class Engine:
+class Engine(Closing):
     def __init__(
         self,
         settings: Settings | str | Path | None = None,
@@ -109,12 +109,6 @@ class Engine:
             self._catalog.close()
             self._catalog = None
             self._indexes = None
-
-    def __enter__(self) -> Engine:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # -- analysis ------------------------------------------------------------------------
     def read_input(self, image: ImageInput, name: str | None = None) -> Decodable:

@@ -39,7 +39,7 @@ from facesearch.errors import FaceSearchError, ImageError, ImageTooLargeError
 from facesearch.models import FaceDetector, FaceEmbedder, ModelSpec, load_detector, load_embedder
 from facesearch.models.registry import ModelRegistry
 from facesearch.settings import Settings
-from facesearch.types import BBox, Detection, Face, Image, ImageFaces
+from facesearch.types import BBox, Closing, Detection, Face, Image, ImageFaces
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ class PixelBudget:
             return self._held
 
 
-class FacePipeline:
+class FacePipeline(Closing):
     """Loads its models lazily; one instance is meant to be reused for many images."""
 
     def __init__(self, settings: Settings, registry: ModelRegistry | None = None) -> None:
@@ -128,12 +128,6 @@ class FacePipeline:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
-
-    def __enter__(self) -> FacePipeline:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def decode(self, item: Decodable) -> Decoded:
         s = self.settings

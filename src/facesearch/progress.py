@@ -15,15 +15,16 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
-from types import TracebackType
 from typing import Any, TextIO, TypeVar
+
+from facesearch.types import Closing
 
 T = TypeVar("T")
 
 EVERY_S = 5.0  # seconds between two progress lines when stderr is not a terminal
 
 
-class Progress:
+class Progress(Closing):
     """Report a growing count on ``stream`` (default stderr); see the module docstring."""
 
     def __init__(
@@ -79,17 +80,6 @@ class Progress:
         rate = f", {self.n / elapsed:.0f} {self.unit}/s" if elapsed >= 1 else ""
         self.stream.write(f"{self.desc}: {done} {self.unit}{extra} ({elapsed:.0f} s{rate})\n")
         self.stream.flush()
-
-    def __enter__(self) -> Progress:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def track(

@@ -12,7 +12,7 @@ Embeddings are numpy float32 vectors of unit L2 norm; similarity is their dot pr
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -24,6 +24,19 @@ MAX_ID = 2**63 - 1  # the largest SQLite integer: no id of the catalog or the tr
 
 Embedding = npt.NDArray[np.float32]
 Image = npt.NDArray[np.uint8]  # H x W x 3, RGB
+
+
+class Closing:
+    """A handle to close when done: ``close()``, or ``with handle: ...``, which closes it."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def fields_dict(record: DataclassInstance) -> dict[str, Any]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from types import TracebackType
 
 from argon2 import PasswordHasher
 
@@ -19,6 +18,7 @@ from facesearch.accountability.policy import AccountPolicy
 from facesearch.accountability.probes import ProbeStore
 from facesearch.errors import ConfigError, FaceSearchError
 from facesearch.settings import Settings
+from facesearch.types import Closing
 
 __all__ = ["AccountabilityStore", "account_policy", "audit_files"]
 
@@ -52,7 +52,7 @@ def audit_files(settings: Settings) -> tuple[Path, Path]:
     return Path(key).expanduser(), Path(anchor).expanduser()
 
 
-class AccountabilityStore:
+class AccountabilityStore(Closing):
     """One ``accountability.sqlite`` in a facesearch home, and the four services over it.
 
     Open it once per process and share it between threads; close it when done (or use it as
@@ -142,14 +142,3 @@ class AccountabilityStore:
     def close(self) -> None:
         self.accounts.flush_token_use()  # last uses of API tokens noted since the last write
         self.db.close()
-
-    def __enter__(self) -> AccountabilityStore:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

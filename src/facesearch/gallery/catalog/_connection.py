@@ -29,13 +29,13 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Self
 
 from facesearch.errors import CatalogError
 from facesearch.gallery.catalog.schema import SCHEMA_VERSION, migrate
 from facesearch.gallery.sqlite_wal import enable_wal
 from facesearch.private import FILE_MODE, make_private_dir, private_file
+from facesearch.types import Closing
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def sqlite_errors() -> Iterator[None]:
         raise CatalogError(f"catalog database error: {exc}") from exc
 
 
-class CatalogConnection:
+class CatalogConnection(Closing):
     """One SQLite connection to a catalog file and the transactions over it; the base of
     ``Catalog`` (see the module docstring for durability, erasure and threading)."""
 
@@ -113,17 +113,6 @@ class CatalogConnection:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self.path)!r}{'' if self._conn else ', closed'})"

@@ -21,22 +21,11 @@ from typing import Any
 from facesearch.errors import ConfigError, VectorIndexError
 from facesearch.gallery.vectors import storage
 from facesearch.gallery.vectors.base import VectorIndex
-from facesearch.gallery.vectors.faiss_index import MIN_APPROX, FaissIndex
+from facesearch.gallery.vectors.faiss_index import MIN_APPROX, PARAMS, FaissIndex
 from facesearch.gallery.vectors.numpy_index import NumpyIndex
 from facesearch.settings import INDEX_KINDS
 
-_FAISS_PARAMS = frozenset(
-    {
-        "approx_threshold",
-        "nlist",
-        "nprobe",
-        "probe_fraction",
-        "rerank",
-        "retrain_growth",
-        "threads",
-        "seed",
-    }
-)
+_FAISS_PARAMS = frozenset({*PARAMS, "threads"})  # what FaissIndex() takes
 
 
 def make_index(dim: int, kind: str = "auto", **params: Any) -> VectorIndex:
