@@ -9,8 +9,16 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
+from typing import Any
 
-from facesearch.accountability import AccountabilityStore, Actor, Permission, require
+from facesearch.accountability import (
+    AccountabilityStore,
+    Action,
+    Actor,
+    AuditEntry,
+    Permission,
+    require,
+)
 from facesearch.accountability.text_checks import MAX_CASE_CHARS, MAX_PURPOSE_CHARS, clean_text
 from facesearch.engine import Engine, ImageInput
 from facesearch.errors import (
@@ -31,6 +39,8 @@ __all__ = [
     "check_name",
     "check_use",
     "entry_missing",
+    "log",
+    "log_failure",
 ]
 
 UPLOADED_PHOTO = "the uploaded photo"  # what messages call an upload with no usable file name
@@ -104,3 +114,43 @@ def entry_missing(exc: FaceSearchError, done: str) -> FaceSearchError:
     )
     kind = type(exc) if type(exc) in (ConfigError, CatalogError, InputError) else CatalogError
     return kind(message)
+
+
+def log(
+    store: AccountabilityStore,
+    actor: Actor,
+    action: Action,
+    case: str | None,
+    purpose: str | None,
+    payload: dict[str, Any],
+) -> AuditEntry:
+    """Append the audit entry of one use by ``actor``."""
+    return store.audit.append(
+        actor=actor.name, action=action, case=case, purpose=purpose, payload=payload
+    )
+
+
+def log_failure(
+    store: AccountabilityStore,
+    actor: Actor,
+    action: Action,
+    case: str | None,
+    purpose: str | None,
+    *,
+    error: FaceSearchError,
+    started: datetime | None,
+    **fields: Any,
+) -> int:
+    """Log an attempt that failed (case and purpose checked but not required); returns its
+    entry's seq. The payload: ``outcome`` (the error's code), ``error``, ``started``,
+    ``ended``, then ``fields``."""
+    case, purpose = check_case(case, purpose, required=False)
+    moment = now()
+    payload: dict[str, Any] = {
+        "outcome": error.code,
+        "error": str(error)[:MAX_ERROR_CHARS],
+        "started": iso(started or moment),
+        "ended": iso(moment),
+        **fields,
+    }
+    return log(store, actor, action, case, purpose, payload).seq

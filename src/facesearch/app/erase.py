@@ -22,6 +22,7 @@ from facesearch.app.checks import (
     case_required,
     check_case,
     entry_missing,
+    log,
     sha256,
 )
 from facesearch.engine import Engine, ImageInput
@@ -145,14 +146,12 @@ def erase(
     if like_data is not None:
         payload["probes_deleted"] = {"count": len(probes), "sha256": probes}
 
-    def log() -> AuditEntry:
-        return store.audit.append(
-            actor=actor.name, action=Action.ERASE, case=case, purpose=purpose, payload=payload
-        )
+    def write_entry() -> AuditEntry:
+        return log(store, actor, Action.ERASE, case, purpose, payload)
 
     try:
         # the kept probes' bytes go in the same transaction as the entry that records them
-        entry = store.probes.erase(probes, then=log) if probes else log()
+        entry = store.probes.erase(probes, then=write_entry) if probes else write_entry()
     except FaceSearchError as exc:
         ids = ", ".join(str(i) for i in face_ids[:20])
         more = " ..." if len(face_ids) > 20 else ""

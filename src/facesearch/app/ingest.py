@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from facesearch.accountability import AccountabilityStore, Action, Actor, Permission
-from facesearch.app.checks import allow, check_case, entry_missing
+from facesearch.app.checks import allow, check_case, entry_missing, log
 from facesearch.engine import Engine
 from facesearch.errors import FaceSearchError
 from facesearch.gallery.ingest import IngestSummary, ProgressFn
@@ -73,9 +73,7 @@ def ingest(
         **request.extra,
     }
     try:
-        entry = store.audit.append(
-            actor=actor.name, action=Action.INGEST, case=case, purpose=purpose, payload=payload
-        )
+        entry = log(store, actor, Action.INGEST, case, purpose, payload)
     except FaceSearchError as exc:
         raise entry_missing(
             exc,

@@ -30,7 +30,7 @@ from facesearch.accountability import (
     Role,
     can,
 )
-from facesearch.app.checks import allow, check_case, check_use
+from facesearch.app.checks import allow, check_case, check_use, log
 from facesearch.app.records import SearchRecord
 from facesearch.core.calibration import CalibrationTable
 from facesearch.engine import Engine
@@ -154,9 +154,7 @@ def log_read(
         payload["search"] = search.seq
     case, purpose = check_case(case, purpose, required=False)
     payload.update(ids)
-    return store.audit.append(
-        actor=actor.name, action=Action.READ, case=case, purpose=purpose, payload=payload
-    )
+    return log(store, actor, Action.READ, case, purpose, payload)
 
 
 def read_search(

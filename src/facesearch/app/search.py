@@ -16,13 +16,13 @@ from typing import Any
 
 from facesearch.accountability import AccountabilityStore, Action, Actor, Permission
 from facesearch.app.checks import (
-    MAX_ERROR_CHARS,
     UPLOADED_PHOTO,
     allow,
     bytes_of,
-    check_case,
     check_use,
     iso,
+    log,
+    log_failure,
     now,
     sha256,
 )
@@ -52,17 +52,21 @@ class SearchRequest:
     face: int | None = None  # only this face of the probe
     allow_poor: bool = False
 
+    def options(self) -> dict[str, Any]:
+        """How to search: ``Engine.search``'s keyword arguments."""
+        return {name: getattr(self, name) for name in SEARCH_OPTIONS}
+
     def parameters(self, model_id: str) -> dict[str, Any]:
         """The parameters as logged (an attempt's, before the search filled in defaults)."""
         return {
-            "top": self.top,
-            "threshold": self.threshold,
-            "max_fmr": self.max_fmr,
-            "face": self.face,
-            "allow_poor": self.allow_poor,
+            **self.options(),
             "collections": list(self.collections) if self.collections else None,
             "model_id": model_id,
         }
+
+
+# the order of a search's logged parameters
+SEARCH_OPTIONS = ("top", "threshold", "max_fmr", "face", "allow_poor", "collections")
 
 
 def search(
@@ -81,17 +85,7 @@ def search(
     data: bytes | None = None
     try:
         data, source = bytes_of(engine, request.probe, request.name)
-        result = engine.search(
-            data,
-            name=source,
-            collections=request.collections,
-            top=request.top,
-            max_fmr=request.max_fmr,
-            threshold=request.threshold,
-            face=request.face,
-            allow_poor=request.allow_poor,
-            analysed=analysed,
-        )
+        result = engine.search(data, name=source, analysed=analysed, **request.options())
     except FaceSearchError as exc:
         record_failed_search(
             store,
@@ -118,9 +112,7 @@ def search(
     )
     payload = record.payload()
     payload["ended"] = iso(now())
-    entry = store.audit.append(
-        actor=actor.name, action=Action.SEARCH, case=case, purpose=purpose, payload=payload
-    )
+    entry = log(store, actor, Action.SEARCH, case, purpose, payload)
     return replace(
         record, id=entry.seq, actor=entry.actor, case=case, purpose=purpose, ended=payload["ended"]
     )
@@ -140,24 +132,21 @@ def record_failed_search(
     a search's with no candidates; the probe is named by its sha256 when its bytes were read,
     but not kept. ``search`` calls this itself; the server calls it for an upload refused
     before the search could start (not an image, too many pixels, undecodable)."""
-    case, purpose = check_case(request.case, request.purpose, required=False)
-    moment = now()
-    payload: dict[str, Any] = {
-        "outcome": error.code,
-        "error": str(error)[:MAX_ERROR_CHARS],
-        "started": iso(started or moment),
-        "ended": iso(moment),
-        "probe": request.name or UPLOADED_PHOTO,
-        "probe_sha256": sha256(data) if data else None,
-        "collections": [],
-        "parameters": request.parameters(model_id or ""),
-        "candidates": [],
-        "probe_faces": [],
-    }
-    entry = store.audit.append(
-        actor=actor.name, action=Action.SEARCH, case=case, purpose=purpose, payload=payload
+    return log_failure(
+        store,
+        actor,
+        Action.SEARCH,
+        request.case,
+        request.purpose,
+        error=error,
+        started=started,
+        probe=request.name or UPLOADED_PHOTO,
+        probe_sha256=sha256(data) if data else None,
+        collections=[],
+        parameters=request.parameters(model_id or ""),
+        candidates=[],
+        probe_faces=[],
     )
-    return entry.seq
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,11 @@ from typing import Any
 
 from facesearch.accountability import AccountabilityStore, Action, Actor, Permission
 from facesearch.app.checks import (
-    MAX_ERROR_CHARS,
     bytes_of,
-    check_case,
     check_use,
     iso,
+    log,
+    log_failure,
     now,
     sha256,
 )
@@ -121,9 +121,7 @@ def verify(
         "same_person": v.same,
         "parameters": request.parameters(engine.pipeline.model_id),
     }
-    entry = store.audit.append(
-        actor=actor.name, action=Action.VERIFY, case=case, purpose=purpose, payload=payload
-    )
+    entry = log(store, actor, Action.VERIFY, case, purpose, payload)
     return VerifyRecord(
         id=entry.seq,
         case=case,
@@ -148,17 +146,14 @@ def record_failed_verify(
     """Log a 1:1 comparison that failed; the photos read are named by their sha256 but not
     kept. ``verify`` calls this itself; the server calls it for an upload refused before the
     comparison could start."""
-    case, purpose = check_case(request.case, request.purpose, required=False)
-    moment = now()
-    payload: dict[str, Any] = {
-        "outcome": error.code,
-        "error": str(error)[:MAX_ERROR_CHARS],
-        "started": iso(started or moment),
-        "ended": iso(moment),
-        "parameters": request.parameters(model_id or ""),
-        "probe_sha256": [sha256(d) for d in data],
-    }
-    entry = store.audit.append(
-        actor=actor.name, action=Action.VERIFY, case=case, purpose=purpose, payload=payload
+    return log_failure(
+        store,
+        actor,
+        Action.VERIFY,
+        request.case,
+        request.purpose,
+        error=error,
+        started=started,
+        parameters=request.parameters(model_id or ""),
+        probe_sha256=[sha256(d) for d in data],
     )
-    return entry.seq
