@@ -15,7 +15,7 @@ from typing import Any
 from facesearch.accountability import local_actor
 from facesearch.app import VerifyRequest, verify
 from facesearch.app.analyse import FileFailure, analyse_files, open_pipeline
-from facesearch.cli.common import Cli, add_case_arguments, emit
+from facesearch.cli.common import Cli, add_case_arguments, emit, request_from
 from facesearch.types import Face
 
 __all__ = ["add_parsers", "face_json"]
@@ -100,15 +100,7 @@ def cmd_embed(args: argparse.Namespace, cli: Cli) -> int:
 
 
 def cmd_verify(args: argparse.Namespace, cli: Cli) -> int:
-    request = VerifyRequest(
-        a=args.a,
-        b=args.b,
-        case=args.case,
-        purpose=args.purpose,
-        names=(str(args.a), str(args.b)),
-        threshold=args.threshold,
-        max_fmr=args.max_fmr,
-    )
+    request = request_from(VerifyRequest, args, names=(str(args.a), str(args.b)))
     with cli.local(gallery=False) as local:
         record = verify(local.engine, local.store, local.actor, request)
     v = record.verification

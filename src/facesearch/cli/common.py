@@ -7,14 +7,16 @@ import json
 import sys
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass, fields, replace
+from typing import Any, TypeVar
 
 from facesearch.app import Local, open_local
 from facesearch.app.local import PipelineFactory
 from facesearch.settings import Settings
 
-__all__ = ["Cli", "Handler", "add_case_arguments", "emit"]
+__all__ = ["Cli", "Handler", "add_case_arguments", "emit", "request_from"]
+
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,17 @@ Handler = Callable[[argparse.Namespace, Cli], int]
 def add_case_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--case", help="case number this use belongs to (required once accounts exist)")
     p.add_argument("--purpose", help="stated purpose of this use (required once accounts exist)")
+
+
+def request_from(kind: type[R], args: argparse.Namespace, **given: Any) -> R:
+    """An ``app`` request (a dataclass) from the command's options: ``given``, and every other
+    field from the option of the same name (a field with no such option keeps its default)."""
+    named = {
+        f.name: getattr(args, f.name)
+        for f in fields(kind)  # type: ignore[arg-type]
+        if f.init and f.name not in given and hasattr(args, f.name)
+    }
+    return kind(**named, **given)
 
 
 def emit(obj: Any) -> None:

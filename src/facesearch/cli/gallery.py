@@ -26,7 +26,7 @@ from facesearch.app import (
     search,
 )
 from facesearch.app import gallery as app_gallery
-from facesearch.cli.common import Cli, add_case_arguments, emit
+from facesearch.cli.common import Cli, add_case_arguments, emit, request_from
 from facesearch.core.calibration import describe_expected
 from facesearch.results import SAME_FILE_NOTE
 
@@ -89,13 +89,7 @@ def cmd_ingest(args: argparse.Namespace, cli: Cli) -> int:
 
     if args.workers is not None:
         cli = cli.with_settings(cli.settings.replace(threads=args.workers))
-    request = IngestRequest(
-        paths=tuple(args.paths),
-        collection=args.collection,
-        label_from_dir=args.label_from_dir,
-        case=args.case,
-        purpose=args.purpose,
-    )
+    request = request_from(IngestRequest, args, paths=tuple(args.paths))
     bar = Progress("ingest", unit="img")
 
     def progress(summary: Any) -> None:
@@ -130,17 +124,11 @@ def cmd_ingest(args: argparse.Namespace, cli: Cli) -> int:
 
 
 def cmd_search(args: argparse.Namespace, cli: Cli) -> int:
-    request = SearchRequest(
-        probe=args.probe,
-        case=args.case,
-        purpose=args.purpose,
+    request = request_from(
+        SearchRequest,
+        args,
         name=str(args.probe),
         collections=tuple(args.collection) if args.collection else None,
-        top=args.top,
-        max_fmr=args.max_fmr,
-        threshold=args.threshold,
-        face=args.face,
-        allow_poor=args.allow_poor,
     )
     with cli.local() as local:
         record = search(local.engine, local.store, local.actor, request)
@@ -199,15 +187,8 @@ def _write_report(local: Local, record: SearchRecord, path: Path) -> None:
 
 
 def cmd_forget(args: argparse.Namespace, cli: Cli) -> int:
-    request = EraseRequest(
-        reason=args.reason,
-        face_ids=tuple(args.face) if args.face else None,
-        image_id=args.image,
-        subject=args.subject,
-        like=args.like,
-        max_fmr=args.max_fmr,
-        case=args.case,
-        purpose=args.purpose,
+    request = request_from(
+        EraseRequest, args, face_ids=tuple(args.face) if args.face else None, image_id=args.image
     )
     with cli.local() as local:
         record = erase(local.engine, local.store, local.actor, request)
