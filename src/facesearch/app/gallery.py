@@ -8,7 +8,8 @@ reader gave, or none. Sources are read from the catalog only, never from a reque
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Literal
 
 from facesearch.accountability import AccountabilityStore, Actor, Permission
 from facesearch.app.checks import allow
@@ -26,9 +27,8 @@ __all__ = [
     "collections",
     "crop",
     "face",
-    "face_crop",
+    "file_bytes",
     "image",
-    "image_file",
     "overview",
     "reindex",
     "stats",
@@ -57,25 +57,50 @@ def face(
     )
 
 
-def face_crop(
+def _face_crop(catalog: Catalog, face_id: int, settings: Settings) -> bytes:
+    record = catalog.face(face_id)
+    return crop(_source(record.source, settings), record.bbox, settings)
+
+
+def _image_file(catalog: Catalog, image_id: int, settings: Settings) -> bytes:
+    return _source(catalog.image(image_id).source, settings)
+
+
+def _source(source: str, settings: Settings) -> bytes:
+    data: bytes = read_source(source, settings.limits.max_file_bytes, settings.home)
+    return data
+
+
+FileRead = Literal["face_crop", "image_file"]
+FILE_READS: dict[str, tuple[str, Callable[[Catalog, int, Settings], bytes]]] = {
+    "face_crop": ("face_id", _face_crop),
+    "image_file": ("image_id", _image_file),
+}
+
+
+def file_bytes(
     store: AccountabilityStore,
     catalog: Catalog,
     settings: Settings,
     actor: Actor,
-    face_id: int,
+    what: FileRead,
+    item_id: int,
     *,
     case: str | None = None,
     search: int | None = None,
 ) -> bytes:
-    """A JPEG crop of a gallery face."""
-
-    def make(c: Catalog) -> bytes:
-        record = c.face(face_id)
-        data = read_source(record.source, settings.limits.max_file_bytes, settings.home)
-        return crop(data, record.bbox, settings)
-
+    """``face_crop``: a JPEG crop of the gallery face ``item_id``; ``image_file``: the bytes
+    of the source file (or archive member) of the gallery image ``item_id``."""
+    key, read = FILE_READS[what]
     return read_gallery(
-        store, catalog, actor, "face_crop", make, case=case, search=search, face_id=face_id
+        store,
+        catalog,
+        actor,
+        what,
+        lambda c: read(c, item_id, settings),
+        case=case,
+        search=search,
+        **{key: item_id},
     )
 
 
@@ -86,28 +111,6 @@ def image(
         return c.image(image_id), c.faces_of_image(image_id)
 
     return read_gallery(store, catalog, actor, "image", make, case=case, image_id=image_id)
-
-
-def image_file(
-    store: AccountabilityStore,
-    catalog: Catalog,
-    settings: Settings,
-    actor: Actor,
-    image_id: int,
-    *,
-    case: str | None = None,
-    search: int | None = None,
-) -> bytes:
-    """The bytes of a gallery image's source file (or archive member)."""
-
-    def make(c: Catalog) -> bytes:
-        source = c.image(image_id).source
-        data: bytes = read_source(source, settings.limits.max_file_bytes, settings.home)
-        return data
-
-    return read_gallery(
-        store, catalog, actor, "image_file", make, case=case, search=search, image_id=image_id
-    )
 
 
 def subject(

@@ -1,14 +1,12 @@
 """The gallery as the API and the pages both use it, as the server's adapter over ``app/``:
 reads of faces, crops, images, files and subjects (each charged to the reader and logged by the
-app layer, unless part of the read of a search), collections and stats, erasure and the start of
-an upload's ingest job."""
+app layer, unless part of the read of a search), collections and stats, and erasure (an
+upload's ingest job starts in ``ingest_uploads``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, TypeVar
-
-from fastapi import UploadFile
 
 from facesearch import app
 from facesearch.accountability import Permission
@@ -20,7 +18,6 @@ from facesearch.server import views
 from facesearch.server.auth import Principal
 from facesearch.server.context import Context
 from facesearch.server.errors import ConflictError
-from facesearch.server.jobs import IngestJob
 from facesearch.server.services import take_read
 
 T = TypeVar("T")
@@ -38,27 +35,6 @@ async def _gallery_read(
     return await ctx.workers.on_catalog(run)
 
 
-async def read_gallery(
-    ctx: Context,
-    who: Principal,
-    what: str,
-    make: Callable[[Gallery], T],
-    *,
-    case: str | None = None,
-    search: int | None = None,
-    **ids: Any,
-) -> T:
-    """Transitional: ``make(catalog)`` as a logged read (use face, image ... instead)."""
-    return await _gallery_read(
-        ctx,
-        who,
-        search,
-        lambda c: app.read_gallery(
-            ctx.store, c, who.user, what, make, case=case, search=search, **ids
-        ),
-    )
-
-
 async def face(ctx: Context, who: Principal, face_id: int, case: str | None) -> dict[str, Any]:
     record = await _gallery_read(
         ctx, who, None, lambda c: app_gallery.face(ctx.store, c, who.user, face_id, case=case)
@@ -66,15 +42,21 @@ async def face(ctx: Context, who: Principal, face_id: int, case: str | None) -> 
     return views.face_view(record)
 
 
-async def face_crop(
-    ctx: Context, who: Principal, face_id: int, case: str | None, search: int | None
+async def file_bytes(
+    ctx: Context,
+    who: Principal,
+    what: app_gallery.FileRead,
+    item_id: int,
+    case: str | None,
+    search: int | None,
 ) -> bytes:
+    """A face's crop or an image's file (``app.gallery.file_bytes``)."""
     return await _gallery_read(
         ctx,
         who,
         search,
-        lambda c: app_gallery.face_crop(
-            ctx.store, c, ctx.settings, who.user, face_id, case=case, search=search
+        lambda c: app_gallery.file_bytes(
+            ctx.store, c, ctx.settings, who.user, what, item_id, case=case, search=search
         ),
     )
 
@@ -84,19 +66,6 @@ async def image(ctx: Context, who: Principal, image_id: int, case: str | None) -
         ctx, who, None, lambda c: app_gallery.image(ctx.store, c, who.user, image_id, case=case)
     )
     return views.image_view(record, faces)
-
-
-async def image_file(
-    ctx: Context, who: Principal, image_id: int, case: str | None, search: int | None
-) -> bytes:
-    return await _gallery_read(
-        ctx,
-        who,
-        search,
-        lambda c: app_gallery.image_file(
-            ctx.store, c, ctx.settings, who.user, image_id, case=case, search=search
-        ),
-    )
 
 
 async def subject(ctx: Context, who: Principal, name: str, case: str | None) -> dict[str, Any]:
@@ -118,31 +87,9 @@ async def stats(ctx: Context, who: Principal) -> dict[str, Any]:
 # --- erasure -------------------------------------------------------------------------------
 
 
-async def erase(
-    ctx: Context,
-    who: Principal,
-    *,
-    reason: str | None,
-    face_ids: Sequence[int] | None = None,
-    image_id: int | None = None,
-    subject: str | None = None,
-    like: bytes | None = None,
-    max_fmr: float | None = None,
-    case: str | None = None,
-    purpose: str | None = None,
-) -> dict[str, Any]:
+async def erase(ctx: Context, who: Principal, request: app.EraseRequest) -> dict[str, Any]:
     """Erase faces (409 while an ingest runs: they would race)."""
     workers = ctx.workers
-    request = app.EraseRequest(
-        reason,
-        face_ids=tuple(face_ids) if face_ids else None,
-        image_id=image_id,
-        subject=subject,
-        like=like,
-        max_fmr=max_fmr,
-        case=case,
-        purpose=purpose,
-    )
     request.check()
 
     def run(engine: Engine) -> dict[str, Any]:
@@ -157,20 +104,3 @@ async def erase(
     ctx.metrics.inc("facesearch_erasures_total")
     ctx.metrics.inc("facesearch_faces_erased_total", out["faces_removed"])
     return out
-
-
-async def start_ingest(
-    ctx: Context,
-    who: Principal,
-    files: Sequence[UploadFile],
-    *,
-    collection: str,
-    label_from_dir: bool,
-    subject: str | None,
-) -> IngestJob:
-    """Store the uploads of a new ingest job and queue it (``ingest_uploads``)."""
-    from facesearch.server.ingest_uploads import start
-
-    return await start(
-        ctx, who, files, collection=collection, label_from_dir=label_from_dir, subject=subject
-    )

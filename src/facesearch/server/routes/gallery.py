@@ -19,6 +19,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
+from facesearch import app
 from facesearch.errors import FaceSearchError, NotFoundError
 from facesearch.server import gallery_services, services, views
 from facesearch.server.auth import Principal
@@ -59,7 +60,7 @@ async def get_face(face_id: int, who: Reader, c: Ctx, case: CaseQuery = None) ->
 async def get_face_crop(
     face_id: int, who: CandidateReader, c: Ctx, case: CaseQuery = None, search: SearchQuery = None
 ) -> Response:
-    jpeg = await gallery_services.face_crop(c, who, face_id, case, search)
+    jpeg = await gallery_services.file_bytes(c, who, "face_crop", face_id, case, search)
     return Response(jpeg, media_type="image/jpeg")
 
 
@@ -77,7 +78,7 @@ async def get_image(image_id: int, who: Reader, c: Ctx, case: CaseQuery = None) 
 async def get_image_file(
     image_id: int, who: CandidateReader, c: Ctx, case: CaseQuery = None, search: SearchQuery = None
 ) -> Response:
-    data = await gallery_services.image_file(c, who, image_id, case, search)
+    data = await gallery_services.file_bytes(c, who, "image_file", image_id, case, search)
     return Response(data, media_type=image_type(data))
 
 
@@ -118,11 +119,9 @@ async def create_erasure(
     purpose: Annotated[str | None, Form()] = None,
 ) -> dict[str, Any]:
     like_data = await services.read_image(like, c) if like is not None and like.filename else None
-    return await gallery_services.erase(
-        c,
-        who,
-        reason=reason,
-        face_ids=face_id,
+    request = app.EraseRequest(
+        reason,
+        face_ids=tuple(face_id) if face_id else None,
         image_id=image_id,
         subject=subject or None,
         like=like_data,
@@ -130,6 +129,7 @@ async def create_erasure(
         case=case,
         purpose=purpose,
     )
+    return await gallery_services.erase(c, who, request)
 
 
 # --- the Gallery page ----------------------------------------------------------------------------
@@ -178,15 +178,14 @@ async def gallery_erase(
     try:
         ids = [int(x) for x in re.split(r"[,\s]+", face_ids.strip()) if x] if face_ids else None
         image = optional_int(image_id, "image id")
-        result = await gallery_services.erase(
-            c,
-            who,
-            reason=reason,
-            face_ids=ids,
+        wanted = app.EraseRequest(
+            reason,
+            face_ids=tuple(ids) if ids else None,
             image_id=image,
             subject=subject.strip() or None,
             case=case or None,
         )
+        result = await gallery_services.erase(c, who, wanted)
     except ValueError:
         return await _gallery_page(
             c, request, who, 422, error="face ids are whole numbers", form=form

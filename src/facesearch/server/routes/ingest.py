@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from facesearch.errors import FaceSearchError, NotFoundError
 from facesearch.gallery.uploads import JOB_ID
-from facesearch.server import gallery_services
+from facesearch.server import ingest_uploads
 from facesearch.server.context import Context
 from facesearch.server.deps import Ctx, Ingester
 from facesearch.server.jobs import IngestJob
@@ -37,7 +37,7 @@ async def create_ingest_job(
     label_from_dir: Annotated[bool, Form(description="Label by folder names in archives.")] = False,
     subject: Annotated[str | None, Form(description="Label for the loose images.")] = None,
 ) -> JSONResponse:
-    job = await gallery_services.start_ingest(
+    job = await ingest_uploads.start(
         c, who, files, collection=collection, label_from_dir=label_from_dir, subject=subject
     )
     return JSONResponse(
@@ -73,7 +73,7 @@ async def ingest_submit(
 ) -> Response:
     form = {"collection": collection, "label_from_dir": label_from_dir, "subject": subject}
     try:
-        job = await gallery_services.start_ingest(
+        job = await ingest_uploads.start(
             c,
             who,
             files or [],
