@@ -27,7 +27,7 @@ import secrets
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
@@ -285,21 +285,9 @@ class Database:
         with self._lock:
             self._conn.close()
 
-    @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
+    def write(self) -> AbstractContextManager[sqlite3.Connection]:
         """A write transaction (BEGIN IMMEDIATE); joins the caller's if there is one."""
-        with self._lock:
-            if self._depth:
-                if not self._writing:
-                    raise RuntimeError("write() inside read(): open the write() first")
-                self._depth += 1
-                try:
-                    yield self._conn
-                finally:
-                    self._depth -= 1
-                return
-            with self._transaction("BEGIN IMMEDIATE", writing=True):
-                yield self._conn
+        return self._join_or_begin("BEGIN IMMEDIATE", writing=True)
 
     def on_commit(self, hook: CommitHook) -> None:
         """Run ``hook`` around the COMMIT of the write transaction now open (once each)."""
@@ -309,18 +297,25 @@ class Database:
             if not any(h is hook for h in self._hooks):
                 self._hooks.append(hook)
 
-    @contextmanager
-    def read(self) -> Iterator[sqlite3.Connection]:
+    def read(self) -> AbstractContextManager[sqlite3.Connection]:
         """A read transaction: one consistent snapshot. Joins any open transaction."""
+        return self._join_or_begin("BEGIN DEFERRED", writing=False)
+
+    @contextmanager
+    def _join_or_begin(self, begin: str, *, writing: bool) -> Iterator[sqlite3.Connection]:
+        """The transaction already open (by this thread: it holds the lock) if there is one,
+        else a new one started with ``begin``. A write cannot join a read."""
         with self._lock:
             if self._depth:
+                if writing and not self._writing:
+                    raise RuntimeError("write() inside read(): open the write() first")
                 self._depth += 1
                 try:
                     yield self._conn
                 finally:
                     self._depth -= 1
                 return
-            with self._transaction("BEGIN DEFERRED", writing=False):
+            with self._transaction(begin, writing=writing):
                 yield self._conn
 
     @contextmanager

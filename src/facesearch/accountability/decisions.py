@@ -65,6 +65,23 @@ __all__ = [
 
 MAX_NOTE_CHARS = 2000
 
+# the decision index against the trail: (a query for the seqs that break it, its finding)
+_INDEX_CHECKS = (
+    (
+        "SELECT a.seq FROM audit_log a LEFT JOIN decisions d ON d.audit_seq = a.seq "
+        "WHERE a.action = ? AND d.audit_seq IS NULL ORDER BY a.seq",
+        "decision entry {seq} is missing from the index",
+    ),
+    (
+        "SELECT d.audit_seq FROM decisions d LEFT JOIN audit_log a ON a.seq = d.audit_seq "
+        "WHERE a.seq IS NULL OR a.action IS NOT ? "
+        "OR json_extract(a.payload, '$.search_seq') IS NOT d.search_seq "
+        "OR json_extract(a.payload, '$.face_id') IS NOT d.face_id "
+        "ORDER BY d.audit_seq",
+        "the decision index points at entry {seq}, which is not that decision",
+    ),
+)
+
 
 class Verdict(StrEnum):
     POSSIBLE_MATCH = "possible_match"  # "this may be the person" (a second one confirms)
@@ -279,36 +296,11 @@ class Decisions:
 
     def check_against_trail(self, conn: sqlite3.Connection) -> list[ChainBreak]:
         """Decision entries missing from the index, and index rows no entry backs."""
-        found: list[ChainBreak] = []
-        for row in conn.execute(
-            "SELECT a.seq FROM audit_log a LEFT JOIN decisions d ON d.audit_seq = a.seq "
-            "WHERE a.action = ? AND d.audit_seq IS NULL ORDER BY a.seq",
-            (Action.DECISION.value,),
-        ):
-            seq = int(row[0])
-            found.append(
-                ChainBreak(
-                    BreakKind.INDEX, seq, seq, f"decision entry {seq} is missing from the index"
-                )
-            )
-        for row in conn.execute(
-            "SELECT d.audit_seq FROM decisions d LEFT JOIN audit_log a ON a.seq = d.audit_seq "
-            "WHERE a.seq IS NULL OR a.action IS NOT ? "
-            "OR json_extract(a.payload, '$.search_seq') IS NOT d.search_seq "
-            "OR json_extract(a.payload, '$.face_id') IS NOT d.face_id "
-            "ORDER BY d.audit_seq",
-            (Action.DECISION.value,),
-        ):
-            seq = int(row[0])
-            found.append(
-                ChainBreak(
-                    BreakKind.INDEX,
-                    seq,
-                    seq,
-                    f"the decision index points at entry {seq}, which is not that decision",
-                )
-            )
-        return found
+        return [
+            ChainBreak(BreakKind.INDEX, seq, seq, finding.format(seq=seq))
+            for query, finding in _INDEX_CHECKS
+            for seq in (int(row[0]) for row in conn.execute(query, (Action.DECISION.value,)))
+        ]
 
     # --- helpers --------------------------------------------------------------------------
 
