@@ -43,6 +43,26 @@ def _quality(value: Any) -> Quality | None:
         return None
 
 
+def _candidates_by_face(payload: Mapping[str, Any]) -> dict[Any, list[Mapping[str, Any]]]:
+    """The logged candidates of each probe face, in rank order. Each names its probe face
+    (``face``); entries written before it did list them probe face after probe face, in the
+    order of ``probe_faces``, and are read that way."""
+    logged = [c for c in payload.get("candidates", []) if isinstance(c, Mapping)]
+    if all("face" in c for c in logged):
+        out: dict[Any, list[Mapping[str, Any]]] = {}
+        for c in logged:
+            out.setdefault(c["face"], []).append(c)
+        for hits in out.values():
+            hits.sort(key=lambda c: int(c.get("rank", 0)))
+        return out
+    out, start = {}, 0
+    for pf in payload.get("probe_faces", []):
+        count = len(pf.get("candidates", []))
+        out[pf.get("face")] = logged[start : start + count]
+        start += count
+    return out
+
+
 @dataclass(frozen=True)
 class GalleryFace:
     """Where a candidate face is in the gallery."""
@@ -209,8 +229,15 @@ class SearchRecord:
             "collections": [{"name": n, "size": int(s)} for n, s in self.collections],
             "parameters": dict(self.parameters),
             "candidates": [
-                {"face_id": h.face_id, "score": round(h.similarity, SCORE_DIGITS), "fmr": h.fmr}
-                for h in self.hits
+                {
+                    "face_id": h.face_id,
+                    "score": round(h.similarity, SCORE_DIGITS),
+                    "fmr": h.fmr,
+                    "face": pf.face,  # the probe face that found it
+                    "rank": h.rank,
+                }
+                for pf in self.faces
+                for h in pf.hits
             ],
             "probe_faces": [
                 {
@@ -244,15 +271,14 @@ class SearchRecord:
             (str(c.get("name")), int(c.get("size", 0))) for c in p.get("collections", [])
         )
         gallery_faces = sum(size for _, size in collections)
-        flat = [c for c in p.get("candidates", []) if isinstance(c, Mapping)]
-        position = 0
+        found = _candidates_by_face(p)
         faces = []
         for pf in p.get("probe_faces", []):
             same_file = {i for i in pf.get("same_file", [])}
             hits = []
+            logged_hits = found.get(pf.get("face"), [])
             for rank, face_id in enumerate(pf.get("candidates", []), start=1):
-                logged = flat[position] if position < len(flat) else {"face_id": face_id}
-                position += 1
+                logged = logged_hits[rank - 1] if rank <= len(logged_hits) else {}
                 fid = int(logged.get("face_id", face_id))
                 score = float(logged.get("score", float("nan")))
                 fmr = float(logged["fmr"]) if "fmr" in logged else table.fmr_at(score)

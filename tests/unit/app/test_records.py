@@ -98,6 +98,33 @@ def test_the_payload_holds_scores_and_ids_never_images_or_embeddings(parts: Any)
     record = _search(engine, store)
     payload = store.audit.get(record.id).payload
     assert payload["probe_sha256"] and len(payload["probe_sha256"]) == 64
-    assert set(payload["candidates"][0]) == {"face_id", "score", "fmr"}
+    assert set(payload["candidates"][0]) == {"face_id", "score", "fmr", "face", "rank"}
     text = repr(payload)
     assert "embedding" not in text and ".png" not in text.replace("probe.png", "")
+
+
+def test_each_candidate_is_read_back_by_its_probe_face_not_its_position(parts: Any) -> None:
+    """Two probe faces that find the same gallery face with different scores each keep their
+    own score; an entry from before candidates named their probe face is read in order."""
+    engine, store = parts
+    request = SearchRequest(face_photo(1, 0, faces=2), name="two.png", top=2)
+    record = search(engine, store, local_actor("tester"), request)
+    assert [len(f.hits) for f in record.faces] == [2, 2]
+    entry = store.audit.get(record.id)
+    shuffled = dict(entry.payload, candidates=entry.payload["candidates"][::-1])
+    again = SearchRecord.from_entry(
+        entry.seq, entry.actor, None, None, shuffled, {}, engine.calibration
+    )
+    assert [(h.face_id, h.similarity) for h in again.hits] == [
+        (h.face_id, h.similarity) for h in record.hits
+    ]
+    old = dict(
+        entry.payload,
+        candidates=[
+            {"face_id": c["face_id"], "score": c["score"]} for c in entry.payload["candidates"]
+        ],
+    )
+    before = SearchRecord.from_entry(
+        entry.seq, entry.actor, None, None, old, {}, engine.calibration
+    )
+    assert [h.similarity for h in before.hits] == [h.similarity for h in record.hits]
