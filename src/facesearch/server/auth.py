@@ -46,6 +46,7 @@ from facesearch.accountability import Permission, Role, User, can, require
 from facesearch.app import sessions
 from facesearch.app.handles import Store
 from facesearch.errors import AuthenticationError
+from facesearch.server.asgi import HttpMiddleware
 from facesearch.server.errors import CsrfError, RateLimitedError
 from facesearch.server.limits import RateLimiter, retry_seconds, send_error
 from facesearch.settings import trusted_networks
@@ -190,7 +191,7 @@ def resolve(store: Store, headers: dict[str, str], cookies: dict[str, str]) -> P
     return None
 
 
-class AuthMiddleware:
+class AuthMiddleware(HttpMiddleware):
     """Authenticate every non-public request and apply the per-user rate limit."""
 
     def __init__(
@@ -202,17 +203,14 @@ class AuthMiddleware:
         login_limiter: RateLimiter,
         trusted_proxies: TrustedProxies | None = None,
     ) -> None:
-        self.app = app
+        super().__init__(app)
         self.store = store
         self.limiter = limiter
         self.login_limiter = login_limiter
         self.trusted = trusted_proxies or TrustedProxies()
         self._warned = False
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope["path"]
         state = scope.setdefault("state", {})
         state[CLIENT_KEY] = resolve_client(scope, self.trusted)

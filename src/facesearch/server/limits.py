@@ -34,6 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from facesearch.app import UPLOADED_PHOTO
 from facesearch.core.decode import FORMATS, bomb_message
 from facesearch.errors import CorruptImageError
+from facesearch.server.asgi import HttpMiddleware
 from facesearch.server.errors import (
     BusyError,
     PayloadTooLargeError,
@@ -167,21 +168,18 @@ async def send_error(scope: Scope, receive: Receive, send: Send, exc: BaseExcept
     await error_response(request, status, code, message, headers)(scope, receive, send)
 
 
-class BodyLimitMiddleware:
+class BodyLimitMiddleware(HttpMiddleware):
     """413 for bodies over the limit (``big_paths`` get ``big_limit``)."""
 
     def __init__(
         self, app: ASGIApp, *, limit: int, big_limit: int, big_paths: tuple[str, ...]
     ) -> None:
-        self.app = app
+        super().__init__(app)
         self.limit = limit
         self.big_limit = big_limit
         self.big_paths = big_paths
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         limit = self.big_limit if scope["path"] in self.big_paths else self.limit
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None:
@@ -211,18 +209,18 @@ class BodyLimitMiddleware:
         return PayloadTooLargeError(f"request body over the limit of {limit:,} bytes")
 
 
-class TimeoutMiddleware:
+class TimeoutMiddleware(HttpMiddleware):
     """503 for a request that has not begun its answer within ``seconds``."""
 
     def __init__(self, app: ASGIApp, *, seconds: float, exempt: tuple[str, ...]) -> None:
-        self.app = app
+        super().__init__(app)
         self.seconds = seconds
         self.exempt = exempt
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in self.exempt or self.seconds <= 0:
-            await self.app(scope, receive, send)
-            return
+    def handles(self, scope: Scope) -> bool:
+        return scope["path"] not in self.exempt and self.seconds > 0
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False
 
         async def tracked(message: Message) -> None:
@@ -266,16 +264,10 @@ SECURITY_HEADERS = [
 ]
 
 
-class SecurityHeadersMiddleware:
+class SecurityHeadersMiddleware(HttpMiddleware):
     """Security headers on every answer; ``Cache-Control: no-store`` except static files."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         static = scope["path"].startswith("/static/")
 
         async def with_headers(message: Message) -> None:

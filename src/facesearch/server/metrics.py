@@ -19,6 +19,8 @@ from collections import defaultdict
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from facesearch.server.asgi import HttpMiddleware
+
 BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 HELP = {
@@ -96,19 +98,16 @@ class Metrics:
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
-class HttpMetricsMiddleware:
+class HttpMetricsMiddleware(HttpMiddleware):
     """Counts every HTTP answer in ``facesearch_http_requests_total`` by method and status
     class. Placed outermost but for Starlette's error guard: an exception that escapes the
     app (answered 500 by the guard) is counted as 5xx."""
 
     def __init__(self, app: ASGIApp, *, metrics: Metrics) -> None:
-        self.app = app
+        super().__init__(app)
         self.metrics = metrics
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = str(scope.get("method", "")).upper()
         method = method if method in METHODS else "other"
         status: int | None = None
