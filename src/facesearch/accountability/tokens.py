@@ -27,10 +27,11 @@ from facesearch.accountability.db import Database, format_time, parse_time
 from facesearch.accountability.permissions import Actor, Permission, require
 from facesearch.accountability.policy import AccountPolicy
 from facesearch.accountability.users import (
-    USER_COLUMNS,
+    U_COLUMNS,
     User,
     current_actor,
     existing_user,
+    live_user_row,
     maybe_time,
     user_of,
 )
@@ -45,6 +46,11 @@ TOKEN_BYTES = 32
 TOKEN_DISPLAY_CHARS = 10  # "fs_" and 7 more: enough to tell tokens apart in a list
 TOKEN_TOUCH_INTERVAL = timedelta(seconds=60)  # a token's last_used_at is written this often
 BAD_TOKEN = "unknown or revoked API token"
+_TOKEN_USER = (
+    "SELECT t.id AS tid, t.created_at AS issued, t.expires_at, t.last_used_at, "
+    f"{U_COLUMNS} FROM api_tokens t JOIN users u ON u.id = t.user_id "
+    "WHERE t.digest = ? AND t.revoked_at IS NULL"
+)
 
 TokenState = Literal["live", "expired", "revoked"]
 
@@ -154,15 +160,7 @@ class TokenMixin:
             raise AuthenticationError(BAD_TOKEN)
         now = self._db.now()
         with self._db.read() as conn:
-            row = conn.execute(
-                "SELECT t.id AS tid, t.created_at AS issued, t.expires_at, t.last_used_at, "
-                f"{', '.join('u.' + c for c in USER_COLUMNS.split(', '))} "
-                "FROM api_tokens t JOIN users u ON u.id = t.user_id "
-                "WHERE t.digest = ? AND t.revoked_at IS NULL",
-                (secret_digest(token),),
-            ).fetchone()
-        if row is None or row["disabled"]:
-            raise AuthenticationError(BAD_TOKEN)
+            row = live_user_row(conn, _TOKEN_USER, secret_digest(token), BAD_TOKEN)
         expires = self._expiry(row["issued"], row["expires_at"])
         if expires is not None and now >= expires:
             raise AuthenticationError(

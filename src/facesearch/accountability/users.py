@@ -18,10 +18,12 @@ from facesearch.errors import AuthenticationError, InputError, NotFoundError
 
 __all__ = [
     "USER_COLUMNS",
+    "U_COLUMNS",
     "User",
     "current_actor",
     "existing_user",
     "is_valid_name",
+    "live_user_row",
     "maybe_time",
     "user_of",
     "user_row",
@@ -30,6 +32,7 @@ __all__ = [
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 USER_COLUMNS = "id, name, role, password_hash, disabled, created_at"
+U_COLUMNS = ", ".join("u." + c for c in USER_COLUMNS.split(", "))  # of a join with ``users u``
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,16 @@ def user_row(conn: sqlite3.Connection, name: str) -> sqlite3.Row | None:
     row: sqlite3.Row | None = conn.execute(
         f"SELECT {USER_COLUMNS} FROM users WHERE name = ?", (name,)
     ).fetchone()
+    return row
+
+
+def live_user_row(conn: sqlite3.Connection, query: str, digest: str, refusal: str) -> sqlite3.Row:
+    """The row ``query`` finds by a secret's ``digest`` (a join with ``users u`` selecting
+    ``U_COLUMNS``); AuthenticationError(``refusal``) if there is none or the user is
+    disabled."""
+    row: sqlite3.Row | None = conn.execute(query, (digest,)).fetchone()
+    if row is None or row["disabled"]:
+        raise AuthenticationError(refusal)
     return row
 
 
