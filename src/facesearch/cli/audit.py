@@ -17,15 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from facesearch.accountability import AuditHead, local_actor
-from facesearch.app import (
-    AuditFilter,
-    audit_head,
-    export_audit,
-    open_store,
-    parse_action,
-    trail_files,
-    verify_audit,
-)
+from facesearch.app import trail
 from facesearch.cli.common import Cli
 from facesearch.private import FILE_MODE, private_file
 from facesearch.settings import Settings
@@ -61,35 +53,37 @@ def add_parsers(sub: Any) -> None:
 def print_audit_files(settings: Settings) -> None:
     """Which key and anchor files this process uses: they follow HOME/XDG unless set, so a
     server run as another user may look elsewhere than the CLI (see the README)."""
-    key_file, anchor_file = trail_files(settings)
+    key_file, anchor_file = trail.trail_files(settings)
     print(f"  audit key: {key_file}\n  audit anchor: {anchor_file}", file=sys.stderr)
 
 
 def cmd_audit_verify(args: argparse.Namespace, cli: Cli) -> int:
     expected = AuditHead.parse(args.head) if args.head else None
     print_audit_files(cli.settings)  # before opening: a refused key is named with its anchor
-    with open_store(cli.settings, existing=True) as store:
-        report = verify_audit(store, local_actor(), expected, anchor_lost=args.anchor_lost)
+    with trail.open_store(cli.settings, existing=True) as store:
+        report = trail.verify_audit(store, local_actor(), expected, anchor_lost=args.anchor_lost)
         print(report.summary())
     return 0 if report.ok else 1
 
 
 def cmd_audit_export(args: argparse.Namespace, cli: Cli) -> int:
-    where = AuditFilter(actor=args.actor, action=parse_action(args.action), case=args.case)
-    with open_store(cli.settings, existing=True) as store:
+    where = trail.AuditFilter(
+        actor=args.actor, action=trail.parse_action(args.action), case=args.case
+    )
+    with trail.open_store(cli.settings, existing=True) as store:
         if args.out is None:
-            count = export_audit(store, local_actor(), args.format, sys.stdout, where)
+            count = trail.export_audit(store, local_actor(), args.format, sys.stdout, where)
         else:
             args.out.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
             private_file(args.out)  # personal data: a file that was there keeps no looser mode
             with open(fd, "w", encoding="utf-8", newline="") as out:
-                count = export_audit(store, local_actor(), args.format, out, where)
+                count = trail.export_audit(store, local_actor(), args.format, out, where)
     print(f"exported {count} entries", file=sys.stderr)
     return 0
 
 
 def cmd_audit_head(args: argparse.Namespace, cli: Cli) -> int:
-    with open_store(cli.settings, existing=True) as store:
-        print(audit_head(store, local_actor()))
+    with trail.open_store(cli.settings, existing=True) as store:
+        print(trail.audit_head(store, local_actor()))
     return 0
