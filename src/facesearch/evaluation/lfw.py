@@ -57,26 +57,13 @@ def read_pairs(path: Path) -> list[Pair]:
     for i, line in enumerate(lines[1:]):
         parts = line.split("\t") if "\t" in line else line.split()
         fold = i // (2 * per)
-        if len(parts) == 3:
-            pairs.append(
-                Pair(
-                    fold,
-                    image_rel(parts[0], int(parts[1])),
-                    image_rel(parts[0], int(parts[2])),
-                    True,
-                )
-            )
-        elif len(parts) == 4:
-            pairs.append(
-                Pair(
-                    fold,
-                    image_rel(parts[0], int(parts[1])),
-                    image_rel(parts[2], int(parts[3])),
-                    False,
-                )
-            )
-        else:
+        same = len(parts) == 3  # "name n1 n2"; a pair of two people is "name1 n1 name2 n2"
+        if same:
+            parts = [parts[0], parts[1], parts[0], parts[2]]
+        elif len(parts) != 4:
             raise ConfigError(f"{path}: line {i + 2} is not a pair: {line!r}")
+        first, second = image_rel(parts[0], int(parts[1])), image_rel(parts[2], int(parts[3]))
+        pairs.append(Pair(fold, first, second, same))
     if len(pairs) != folds * 2 * per:
         raise ConfigError(f"{path}: expected {folds * 2 * per} pairs, found {len(pairs)}")
     return pairs
