@@ -13,7 +13,7 @@ import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 import numpy.typing as npt
@@ -25,7 +25,7 @@ from facesearch.core.quality import probe_problems
 from facesearch.errors import InputError, NoFaceError, PoorProbeError
 from facesearch.gallery.catalog import Catalog
 from facesearch.gallery.collections import IndexSet
-from facesearch.gallery.ingest import Ingestor, IngestSummary, ProgressFn
+from facesearch.gallery.ingest import IngestOptions, Ingestor, IngestSummary
 from facesearch.pipeline import Decodable, FacePipeline, read_file
 from facesearch.results import (
     ForgetResult,
@@ -173,14 +173,10 @@ class Engine(Closing):
 
     # -- gallery -------------------------------------------------------------------------
     def ingest(
-        self,
-        paths: Sequence[str | Path],
-        *,
-        collection: str = "default",
-        label_from_dir: bool = False,
-        progress: ProgressFn | None = None,
+        self, paths: Sequence[str | Path], **options: Unpack[IngestOptions]
     ) -> IngestSummary:
-        """Add every face of the images under ``paths`` to ``collection``."""
+        """Add every face of the images under ``paths`` to a collection (``options``:
+        collection, label_from_dir, progress; see ``IngestOptions``)."""
         if not paths:
             raise InputError("nothing to ingest: give at least one path")
         ingestor = Ingestor(
@@ -191,9 +187,7 @@ class Engine(Closing):
                 self.settings.matching.blocklist_max_fmr
             ),
         )
-        return ingestor.run(
-            paths, collection=collection, label_from_dir=label_from_dir, progress=progress
-        )
+        return ingestor.run(paths, **options)
 
     def search(
         self,

@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 import numpy.typing as npt
@@ -104,6 +104,14 @@ class _Pending:
 
 
 ProgressFn = Callable[[IngestSummary], None]
+
+
+class IngestOptions(TypedDict, total=False):
+    """What an ingest takes besides its paths (``Ingestor.run``, ``Engine.ingest``)."""
+
+    collection: str  # the collection the faces join; "default" if not given
+    label_from_dir: bool  # name each image's subject after its folder; False if not given
+    progress: ProgressFn | None  # called with the summary as it grows
 
 
 class Ingestor:
