@@ -1,4 +1,5 @@
-"""Plain data that crosses module boundaries.
+"""Plain data that crosses module boundaries, and what every layer's records and handles
+share: ``fields_dict`` (a record's JSON when it is exactly its fields) and ``Closing``.
 
 Coordinate convention (the one place it is written down): pixel coordinates in the decoded
 image after EXIF orientation has been applied, origin at the top-left corner, x to the right,
