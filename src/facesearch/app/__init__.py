@@ -35,7 +35,13 @@ from facesearch.app.accounts import (
     set_password,
     tokens_of,
 )
-from facesearch.app.checks import UPLOADED_PHOTO, allow, case_required, check_case
+from facesearch.app.checks import (
+    UPLOADED_PHOTO,
+    Failure,
+    allow,
+    case_required,
+    check_case,
+)
 from facesearch.app.erase import EraseRequest, ErasureRecord, erase
 from facesearch.app.ingest import IngestRecord, IngestRequest, ingest
 from facesearch.app.local import Local, open_local
@@ -91,6 +97,7 @@ __all__ = [
     "DetectedFace",
     "EraseRequest",
     "ErasureRecord",
+    "Failure",
     "GalleryFace",
     "HitRecord",
     "IngestRecord",

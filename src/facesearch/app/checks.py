@@ -8,6 +8,8 @@ whoever can run the CLI on a home can read its files anyway.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,6 +34,7 @@ from facesearch.gallery.catalog import check_name
 
 __all__ = [
     "UPLOADED_PHOTO",
+    "Failure",
     "allow",
     "bytes_of",
     "case_required",
@@ -130,15 +133,24 @@ def log(
     )
 
 
+@dataclass(frozen=True)
+class Failure:
+    """An attempt that failed: its error, the model it ran with, the photos read before it
+    failed (named in its entry by sha256, never kept), and when it started (None: now)."""
+
+    error: FaceSearchError
+    model_id: str
+    photos: Sequence[bytes] = ()
+    started: datetime | None = None
+
+
 def log_failure(
     store: AccountabilityStore,
     actor: Actor,
     action: Action,
     case: str | None,
     purpose: str | None,
-    *,
-    error: FaceSearchError,
-    started: datetime | None,
+    failure: Failure,
     **fields: Any,
 ) -> int:
     """Log an attempt that failed (case and purpose checked but not required); returns its
@@ -147,9 +159,9 @@ def log_failure(
     case, purpose = check_case(case, purpose, required=False)
     moment = now()
     payload: dict[str, Any] = {
-        "outcome": error.code,
-        "error": str(error)[:MAX_ERROR_CHARS],
-        "started": iso(started or moment),
+        "outcome": failure.error.code,
+        "error": str(failure.error)[:MAX_ERROR_CHARS],
+        "started": iso(failure.started or moment),
         "ended": iso(moment),
         **fields,
     }

@@ -13,7 +13,7 @@ A candidate is a lead for a person to check, never an identification.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from facesearch.core.calibration import CalibrationTable, describe_fmr
@@ -132,14 +132,16 @@ class ProbeFaceRecord:
 
 @dataclass(frozen=True)
 class SearchRecord:
-    """A 1:N search as run and logged. ``id`` is its audit entry (None before it is logged)."""
+    """A 1:N search as run and logged. ``id`` is its audit entry; it, the actor, case and
+    purpose are None before it is logged."""
 
-    id: int | None
-    actor: str | None
-    case: str | None
-    purpose: str | None
-    outcome: str  # "ok", or the code of the error that stopped it (no_face, poor_probe ...)
-    error: str | None
+    id: int | None = field(default=None, kw_only=True)
+    actor: str | None = field(default=None, kw_only=True)
+    case: str | None = field(default=None, kw_only=True)
+    purpose: str | None = field(default=None, kw_only=True)
+    # "ok", or the code of the error that stopped it (no_face, poor_probe ...)
+    outcome: str = field(default=OUTCOME_OK, kw_only=True)
+    error: str | None = field(default=None, kw_only=True)
     started: str
     ended: str
     probe: str  # what the probe was called (file name, or "the uploaded photo")
@@ -200,12 +202,6 @@ class SearchRecord:
             for pf in result.faces
         )
         return cls(
-            id=None,
-            actor=None,
-            case=None,
-            purpose=None,
-            outcome=OUTCOME_OK,
-            error=None,
             started=result.started,
             ended=result.finished,
             probe=result.probe,

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
 from typing import Any
 
 from facesearch.accountability import AccountabilityStore, Action, Actor, Permission
 from facesearch.app.checks import (
     UPLOADED_PHOTO,
+    Failure,
     allow,
     bytes_of,
     check_use,
@@ -87,15 +87,9 @@ def search(
         data, source = bytes_of(engine, request.probe, request.name)
         result = engine.search(data, name=source, analysed=analysed, **request.options())
     except FaceSearchError as exc:
-        record_failed_search(
-            store,
-            actor,
-            request,
-            error=exc,
-            data=data,
-            started=started,
-            model_id=engine.pipeline.model_id,
-        )
+        read = [data] if data else []
+        failure = Failure(exc, engine.pipeline.model_id, read, started)
+        record_failed_search(store, actor, request, failure)
         raise
     digest = store.probes.keep(data, retention_days=engine.settings.probe.retention_days)
     parameters = {
@@ -119,31 +113,24 @@ def search(
 
 
 def record_failed_search(
-    store: AccountabilityStore,
-    actor: Actor,
-    request: SearchRequest,
-    *,
-    error: FaceSearchError,
-    data: bytes | None = None,
-    started: datetime | None = None,
-    model_id: str | None = None,
+    store: AccountabilityStore, actor: Actor, request: SearchRequest, failure: Failure
 ) -> int:
     """Log a search attempt that failed; returns its entry's seq. The entry has the shape of
-    a search's with no candidates; the probe is named by its sha256 when its bytes were read,
-    but not kept. ``search`` calls this itself; the server calls it for an upload refused
-    before the search could start (not an image, too many pixels, undecodable)."""
+    a search's with no candidates; the probe is named by its sha256 when its bytes were read
+    (``failure.photos``), but not kept. ``search`` calls this itself; the server calls it for
+    an upload refused before the search could start (not an image, too many pixels,
+    undecodable)."""
     return log_failure(
         store,
         actor,
         Action.SEARCH,
         request.case,
         request.purpose,
-        error=error,
-        started=started,
+        failure,
         probe=request.name or UPLOADED_PHOTO,
-        probe_sha256=sha256(data) if data else None,
+        probe_sha256=sha256(failure.photos[0]) if failure.photos else None,
         collections=[],
-        parameters=request.parameters(model_id or ""),
+        parameters=request.parameters(failure.model_id),
         candidates=[],
         probe_faces=[],
     )

@@ -8,13 +8,12 @@ named by sha256 but not kept.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from facesearch.accountability import AccountabilityStore, Action, Actor, Permission
 from facesearch.app.checks import (
+    Failure,
     bytes_of,
     check_use,
     iso,
@@ -95,15 +94,8 @@ def verify(
             names=(name_a, name_b),
         )
     except FaceSearchError as exc:  # every attempt is logged with its outcome
-        record_failed_verify(
-            store,
-            actor,
-            request,
-            error=exc,
-            data=read,
-            started=started,
-            model_id=engine.pipeline.model_id,
-        )
+        failure = Failure(exc, engine.pipeline.model_id, read, started)
+        record_failed_verify(store, actor, request, failure)
         raise
     keep = engine.settings.probe.retention_days
     digests = [store.probes.keep(d, retention_days=keep) for d in (data_a, data_b)]
@@ -134,26 +126,18 @@ def verify(
 
 
 def record_failed_verify(
-    store: AccountabilityStore,
-    actor: Actor,
-    request: VerifyRequest,
-    *,
-    error: FaceSearchError,
-    data: Sequence[bytes] = (),
-    started: datetime | None = None,
-    model_id: str | None = None,
+    store: AccountabilityStore, actor: Actor, request: VerifyRequest, failure: Failure
 ) -> int:
-    """Log a 1:1 comparison that failed; the photos read are named by their sha256 but not
-    kept. ``verify`` calls this itself; the server calls it for an upload refused before the
-    comparison could start."""
+    """Log a 1:1 comparison that failed; the photos read (``failure.photos``) are named by
+    their sha256 but not kept. ``verify`` calls this itself; the server calls it for an upload
+    refused before the comparison could start."""
     return log_failure(
         store,
         actor,
         Action.VERIFY,
         request.case,
         request.purpose,
-        error=error,
-        started=started,
-        parameters=request.parameters(model_id or ""),
-        probe_sha256=[sha256(d) for d in data],
+        failure,
+        parameters=request.parameters(failure.model_id),
+        probe_sha256=[sha256(d) for d in failure.photos],
     )

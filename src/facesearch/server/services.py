@@ -88,11 +88,10 @@ async def search(
     except Exception as exc:
         ctx.metrics.inc("facesearch_searches_total", outcome="error")
         if isinstance(exc, FaceSearchError) and _is_attempt(exc, request.case, request.purpose):
-            failed, error = _with(request, name=name), exc
+            failed = _with(request, name=name)
+            failure = app.Failure(exc, _model(ctx), [data] if data else [])
             await anyio.to_thread.run_sync(
-                lambda: app.record_failed_search(
-                    ctx.store, who.user, failed, error=error, data=data, model_id=_model(ctx)
-                )
+                lambda: app.record_failed_search(ctx.store, who.user, failed, failure)
             )
         raise
     probe = data
@@ -153,11 +152,9 @@ async def verify(
     except FaceSearchError as exc:
         ctx.metrics.inc("facesearch_verifications_total", outcome="error")
         if _is_attempt(exc, request.case, request.purpose):
-            error = exc
+            failure = app.Failure(exc, _model(ctx))
             await anyio.to_thread.run_sync(
-                lambda: app.record_failed_verify(
-                    ctx.store, who.user, request, error=error, model_id=_model(ctx)
-                )
+                lambda: app.record_failed_verify(ctx.store, who.user, request, failure)
             )
         raise
     ready = _with(request, a=data_a, b=data_b, names=names)
