@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pytest
+
 from facesearch.types import Closing, fields_dict
 
 
@@ -33,9 +35,6 @@ def test_a_with_block_closes_the_handle_even_on_error():
         assert handle.closed == 0
     assert handle.closed == 1
     other = _Handle()
-    try:
-        with other:
-            raise ValueError("boom")
-    except ValueError:
-        pass
+    with pytest.raises(ValueError), other:
+        raise ValueError("boom")
     assert other.closed == 1
