@@ -1,9 +1,11 @@
-"""What every page shares: ``render`` (a template, with the error it shows) and the parsing
-of the few numbers typed into forms."""
+"""What every page shares: ``render`` (a template, with the error it shows), the ``Page`` a
+page route is given, and the parsing of the few numbers typed into forms."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
@@ -11,10 +13,10 @@ from fastapi.responses import HTMLResponse
 
 from facesearch.errors import FaceSearchError, InputError
 from facesearch.server.auth import Principal
-from facesearch.server.context import Context
+from facesearch.server.context import Context, ctx
 from facesearch.server.errors import classify
 
-__all__ = ["optional_int", "render", "secure"]
+__all__ = ["Page", "optional_int", "page_for", "render", "secure"]
 
 
 def render(
@@ -39,6 +41,32 @@ def render(
         headers=headers,
     )
     return response
+
+
+@dataclass(frozen=True)
+class Page:
+    """What a page route is given (``deps.ReaderPage`` ...): the request, who asks (their
+    role checked) and the server's context."""
+
+    request: Request
+    who: Principal
+    c: Context
+
+    def render(self, template: str, status_code: int = 200, **values: Any) -> HTMLResponse:
+        return render(self.c, self.request, template, self.who, status_code, **values)
+
+
+def page_for(
+    role: Callable[[Request], Awaitable[Principal]],
+) -> Callable[[Request], Awaitable[Page]]:
+    """The dependency that gives a page route its ``Page``, after ``role`` (``auth.needs``
+    ...) has checked who asks."""
+
+    async def page(request: Request) -> Page:
+        return Page(request, await role(request), ctx(request))
+
+    page.__name__ = f"page_{getattr(role, '__name__', 'role')}"
+    return page
 
 
 def secure(request: Request) -> bool:

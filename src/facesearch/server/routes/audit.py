@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlencode
 
 import anyio
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse, HTMLResponse
 from starlette.background import BackgroundTask
 
@@ -20,9 +20,8 @@ from facesearch.accountability import Action, AuditHead, ChainBreak
 from facesearch.app import trail
 from facesearch.errors import FaceSearchError, InputError
 from facesearch.server import views
-from facesearch.server.deps import Auditor, Ctx
+from facesearch.server.deps import Auditor, AuditorPage, Ctx
 from facesearch.server.errors import classify
-from facesearch.server.rendering import render
 from facesearch.types import MAX_ID
 
 api = APIRouter(prefix="/api/v1", tags=["audit"])
@@ -173,17 +172,16 @@ async def get_audit_entry(seq: int, who: Auditor, c: Ctx) -> dict[str, Any]:
 
 @pages.get("/audit")
 async def audit_page(
-    request: Request,
-    who: Auditor,
-    c: Ctx,
+    page: AuditorPage,
     actor: Annotated[str, Query(max_length=128)] = "",
     action: Annotated[str, Query(max_length=40)] = "",
     case: Annotated[str, Query(max_length=200)] = "",
     since: Annotated[str, Query(max_length=40)] = "",
     until: Annotated[str, Query(max_length=40)] = "",
-    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    page_no: Annotated[int, Query(alias="page", ge=1, le=1_000_000)] = 1,
     verify: Annotated[str, Query(max_length=100)] = "",
 ) -> HTMLResponse:
+    c, who = page.c, page.who
     filters = {"actor": actor, "action": action, "case": case, "since": since, "until": until}
     error = None
     entries: list[Any] = []
@@ -199,7 +197,7 @@ async def audit_page(
         )
         entries = await _blocking(
             lambda: trail.audit_entries(
-                c.store, who.user, where, limit=AUDIT_PAGE + 1, offset=(page - 1) * AUDIT_PAGE
+                c.store, who.user, where, limit=AUDIT_PAGE + 1, offset=(page_no - 1) * AUDIT_PAGE
             )
         )
         if verify:
@@ -210,16 +208,13 @@ async def audit_page(
     except FaceSearchError as exc:
         error = classify(exc)[2]
     head = await _blocking(lambda: trail.audit_head(c.store, who.user))
-    return render(
-        c,
-        request,
+    return page.render(
         "audit.html",
-        who,
         422 if error else 200,
         error=error,
         entries=[views.entry_view(e) for e in entries[:AUDIT_PAGE]],
         more=len(entries) > AUDIT_PAGE,
-        page=page,
+        page=page_no,
         filters=filters,
         actions=[a.value for a in Action],
         head=head,

@@ -16,17 +16,15 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
 from facesearch import app
 from facesearch.errors import FaceSearchError, NotFoundError
 from facesearch.server import gallery_services, services, views
-from facesearch.server.auth import Principal
-from facesearch.server.context import Context
-from facesearch.server.deps import CandidateReader, Ctx, Eraser, Reader
+from facesearch.server.deps import CandidateReader, Ctx, Eraser, EraserPage, Reader, ReaderPage
 from facesearch.server.media import image_type
-from facesearch.server.rendering import optional_int, render
+from facesearch.server.rendering import Page, optional_int
 from facesearch.types import MAX_ID
 
 api = APIRouter(prefix="/api/v1", tags=["gallery"])
@@ -135,33 +133,26 @@ async def create_erasure(
 # --- the Gallery page ----------------------------------------------------------------------------
 
 
-async def _gallery_page(
-    c: Context, request: Request, who: Principal, status: int = 200, **values: Any
-) -> HTMLResponse:
-    stats = await gallery_services.stats(c, who)
-    return render(
-        c,
-        request,
+async def _gallery_page(page: Page, status: int = 200, **values: Any) -> HTMLResponse:
+    stats = await gallery_services.stats(page.c, page.who)
+    return page.render(
         "gallery.html",
-        who,
         status,
         stats=stats,
-        collections=await gallery_services.collections(c, who),
+        collections=await gallery_services.collections(page.c, page.who),
         model_id=stats["model_id"],
         **values,
     )
 
 
 @pages.get("/gallery")
-async def gallery_page(request: Request, who: Reader, c: Ctx) -> HTMLResponse:
-    return await _gallery_page(c, request, who)
+async def gallery_page(page: ReaderPage) -> HTMLResponse:
+    return await _gallery_page(page)
 
 
 @pages.post("/gallery/erase")
 async def gallery_erase(
-    request: Request,
-    who: Eraser,
-    c: Ctx,
+    page: EraserPage,
     face_ids: Annotated[str, Form(max_length=10_000)] = "",
     image_id: Annotated[str, Form(max_length=20)] = "",
     subject: Annotated[str, Form(max_length=200)] = "",
@@ -185,14 +176,12 @@ async def gallery_erase(
             subject=subject.strip() or None,
             case=case or None,
         )
-        result = await gallery_services.erase(c, who, wanted)
+        result = await gallery_services.erase(page.c, page.who, wanted)
     except ValueError:
-        return await _gallery_page(
-            c, request, who, 422, error="face ids are whole numbers", form=form
-        )
+        return await _gallery_page(page, 422, error="face ids are whole numbers", form=form)
     except FaceSearchError as exc:
-        return await _gallery_page(c, request, who, error=exc, form=form)
-    return await _gallery_page(c, request, who, erased=result)
+        return await _gallery_page(page, error=exc, form=form)
+    return await _gallery_page(page, erased=result)
 
 
 router = APIRouter()

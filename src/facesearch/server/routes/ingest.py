@@ -6,16 +6,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from facesearch.errors import FaceSearchError, NotFoundError
 from facesearch.gallery.uploads import JOB_ID
 from facesearch.server import ingest_uploads
 from facesearch.server.context import Context
-from facesearch.server.deps import Ctx, Ingester
+from facesearch.server.deps import Ctx, Ingester, IngesterPage
 from facesearch.server.jobs import IngestJob
-from facesearch.server.rendering import render
 
 api = APIRouter(prefix="/api/v1", tags=["gallery"])
 pages = APIRouter(include_in_schema=False)
@@ -56,16 +55,14 @@ async def get_ingest_job(job_id: str, who: Ingester, c: Ctx) -> dict[str, Any]:
 
 
 @pages.get("/ingest")
-async def ingest_page(request: Request, who: Ingester, c: Ctx) -> HTMLResponse:
-    jobs = [j.view() for j in c.jobs.all()]
-    return render(c, request, "ingest.html", who, jobs=jobs, form={})
+async def ingest_page(page: IngesterPage) -> HTMLResponse:
+    jobs = [j.view() for j in page.c.jobs.all()]
+    return page.render("ingest.html", jobs=jobs, form={})
 
 
 @pages.post("/ingest")
 async def ingest_submit(
-    request: Request,
-    who: Ingester,
-    c: Ctx,
+    page: IngesterPage,
     files: Annotated[list[UploadFile] | None, File()] = None,
     collection: Annotated[str, Form(max_length=200)] = "default",
     label_from_dir: Annotated[bool, Form()] = False,
@@ -74,22 +71,22 @@ async def ingest_submit(
     form = {"collection": collection, "label_from_dir": label_from_dir, "subject": subject}
     try:
         job = await ingest_uploads.start(
-            c,
-            who,
+            page.c,
+            page.who,
             files or [],
             collection=collection,
             label_from_dir=label_from_dir,
             subject=subject,
         )
     except FaceSearchError as exc:
-        jobs = [j.view() for j in c.jobs.all()]
-        return render(c, request, "ingest.html", who, jobs=jobs, form=form, error=exc)
+        jobs = [j.view() for j in page.c.jobs.all()]
+        return page.render("ingest.html", jobs=jobs, form=form, error=exc)
     return RedirectResponse(f"/ingest/{job.id}", status_code=303)
 
 
 @pages.get("/ingest/{job_id}")
-async def ingest_job_page(job_id: str, request: Request, who: Ingester, c: Ctx) -> HTMLResponse:
-    return render(c, request, "ingest_job.html", who, job=_job(c, job_id).view())
+async def ingest_job_page(job_id: str, page: IngesterPage) -> HTMLResponse:
+    return page.render("ingest_job.html", job=_job(page.c, job_id).view())
 
 
 router = APIRouter()

@@ -17,17 +17,23 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from facesearch import app
 from facesearch.errors import FaceSearchError, NotFoundError
 from facesearch.server import gallery_services, services
-from facesearch.server.auth import Principal
-from facesearch.server.context import Context
-from facesearch.server.deps import Ctx, Reviewer, Searcher, SearchReader
+from facesearch.server.deps import (
+    Ctx,
+    Reviewer,
+    ReviewerPage,
+    Searcher,
+    SearcherPage,
+    SearchReader,
+    SearchReaderPage,
+)
 from facesearch.server.media import display_size, image_type
-from facesearch.server.rendering import optional_int, render
+from facesearch.server.rendering import Page, optional_int
 
 api = APIRouter(prefix="/api/v1", tags=["searches"])
 pages = APIRouter(include_in_schema=False)
@@ -140,18 +146,14 @@ async def create_decision(
 # --- pages ---------------------------------------------------------------------------------------
 
 
-async def _search_page(
-    c: Context, request: Request, who: Principal, status: int = 200, **values: Any
-) -> HTMLResponse:
+async def _search_page(page: Page, status: int = 200, **values: Any) -> HTMLResponse:
+    c, who = page.c, page.who
     pending = await services.pending(c, who)
     recent = await services.recent_searches(c, who)
     collections = await gallery_services.collections(c, who)
     values.setdefault("form", {})
-    return render(
-        c,
-        request,
+    return page.render(
         "search.html",
-        who,
         status,
         pending=pending,
         recent=recent,
@@ -161,15 +163,13 @@ async def _search_page(
 
 
 @pages.get("/search")
-async def search_page(request: Request, who: Searcher, c: Ctx) -> HTMLResponse:
-    return await _search_page(c, request, who)
+async def search_page(page: SearcherPage) -> HTMLResponse:
+    return await _search_page(page)
 
 
 @pages.post("/search")
 async def search_submit(
-    request: Request,
-    who: Searcher,
-    c: Ctx,
+    page: SearcherPage,
     photo: Annotated[UploadFile | None, File()] = None,
     case: Annotated[str, Form(max_length=400)] = "",
     purpose: Annotated[str, Form(max_length=4000)] = "",
@@ -190,16 +190,17 @@ async def search_submit(
             collections=(collection,) if collection else None,
         )
         upload = photo if photo and photo.filename else None
-        result = await services.search(c, who, upload, wanted)
+        result = await services.search(page.c, page.who, upload, wanted)
     except FaceSearchError as exc:
-        return await _search_page(c, request, who, error=exc, form=form)
+        return await _search_page(page, error=exc, form=form)
     return RedirectResponse(f"/searches/{result['id']}", status_code=303)
 
 
 @pages.get("/searches/{search_id:int}")
 async def search_result(
-    search_id: int, request: Request, who: SearchReader, c: Ctx, face: int | None = None
+    search_id: int, page: SearchReaderPage, face: int | None = None
 ) -> HTMLResponse:
+    c, who = page.c, page.who
     search = await services.read_search(c, who, search_id, "search_page", face)
     shown = [f for f in search["faces"] if face is None or f["face"] == face] or search["faces"]
     size = None
@@ -208,45 +209,36 @@ async def search_result(
             size = display_size(await services.read_probe(c, who, search_id))
         except NotFoundError:  # its retention period ended just now
             size = None
-    return render(c, request, "result.html", who, search=search, shown=shown, probe_size=size)
+    return page.render("result.html", search=search, shown=shown, probe_size=size)
 
 
 @pages.get("/searches/{search_id:int}/candidates/{face_id:int}")
-async def candidate_page(
-    search_id: int, face_id: int, request: Request, who: SearchReader, c: Ctx
-) -> HTMLResponse:
-    return await _candidate_page(c, request, who, search_id, face_id)
+async def candidate_page(search_id: int, face_id: int, page: SearchReaderPage) -> HTMLResponse:
+    return await _candidate_page(page, search_id, face_id)
 
 
 async def _candidate_page(
-    c: Context,
-    request: Request,
-    who: Principal,
-    search_id: int,
-    face_id: int,
-    error: FaceSearchError | None = None,
+    page: Page, search_id: int, face_id: int, error: FaceSearchError | None = None
 ) -> HTMLResponse:
-    out, search = await services.read_candidate(c, who, search_id, face_id, "candidate_page")
-    mine = {h["verdict"] for h in out["history"] if h["actor"] == who.name}
-    return render(
-        c, request, "candidate.html", who, cand=out, search=search, mine=mine, error=error
+    out, search = await services.read_candidate(
+        page.c, page.who, search_id, face_id, "candidate_page"
     )
+    mine = {h["verdict"] for h in out["history"] if h["actor"] == page.who.name}
+    return page.render("candidate.html", cand=out, search=search, mine=mine, error=error)
 
 
 @pages.post("/searches/{search_id:int}/candidates/{face_id:int}")
 async def candidate_decide(
     search_id: int,
     face_id: int,
-    request: Request,
-    who: Reviewer,
-    c: Ctx,
+    page: ReviewerPage,
     verdict: Annotated[str, Form(max_length=40)] = "",
     note: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     try:
-        await services.decide(c, who, search_id, face_id, verdict, note)
+        await services.decide(page.c, page.who, search_id, face_id, verdict, note)
     except FaceSearchError as exc:
-        return await _candidate_page(c, request, who, search_id, face_id, exc)
+        return await _candidate_page(page, search_id, face_id, exc)
     return RedirectResponse(f"/searches/{search_id}/candidates/{face_id}", status_code=303)
 
 

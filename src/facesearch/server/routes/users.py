@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 import anyio
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form
 from fastapi.responses import HTMLResponse, Response
 
 from facesearch.accountability import PERMISSIONS, Role
@@ -17,8 +17,8 @@ from facesearch.errors import FaceSearchError, NotFoundError
 from facesearch.server import views
 from facesearch.server.auth import ROLE_WORDS, Principal
 from facesearch.server.context import Context
-from facesearch.server.deps import Admin, Anyone, Ctx
-from facesearch.server.rendering import render
+from facesearch.server.deps import Admin, AdminPage, Anyone, Ctx
+from facesearch.server.rendering import Page
 
 api = APIRouter(prefix="/api/v1", tags=["users"])
 pages = APIRouter(include_in_schema=False)
@@ -147,18 +147,13 @@ async def revoke_my_tokens(who: Anyone, c: Ctx) -> dict[str, Any]:
 # --- the Users page --------------------------------------------------------------------------
 
 
-async def _users_page(
-    c: Context, request: Request, who: Principal, status: int = 200, **values: Any
-) -> HTMLResponse:
-    policy = accounts.password_policy(c.store)
+async def _users_page(page: Page, status: int = 200, **values: Any) -> HTMLResponse:
+    policy = accounts.password_policy(page.c.store)
     values.setdefault("form", {})
-    return render(
-        c,
-        request,
+    return page.render(
         "users.html",
-        who,
         status,
-        users=await _accounts(c, who),
+        users=await _accounts(page.c, page.who),
         roles=list(Role),
         role_words=ROLE_WORDS,
         default_role=LEAST_PRIVILEGED,
@@ -169,29 +164,29 @@ async def _users_page(
 
 
 @pages.get("/users")
-async def users_page(request: Request, who: Admin, c: Ctx) -> HTMLResponse:
-    return await _users_page(c, request, who)
+async def users_page(page: AdminPage) -> HTMLResponse:
+    return await _users_page(page)
 
 
 @pages.post("/users")
 async def users_add(
-    request: Request,
-    who: Admin,
-    c: Ctx,
+    page: AdminPage,
     name: Annotated[str, Form(max_length=64)] = "",
     role: Annotated[str, Form(max_length=20)] = "",
     password: Annotated[str, Form(max_length=1024)] = "",
 ) -> Response:
+    store, user = page.c.store, page.who.user
     try:
-        await _blocking(lambda: accounts.add_user(c.store, who.user, name.strip(), role, password))
+        await _blocking(lambda: accounts.add_user(store, user, name.strip(), role, password))
     except FaceSearchError as exc:
         form = {"name": name, "role": role}
-        return await _users_page(c, request, who, error=exc, form=form)
-    return await _users_page(c, request, who, message=f"user {name.strip()} added")
+        return await _users_page(page, error=exc, form=form)
+    return await _users_page(page, message=f"user {name.strip()} added")
 
 
 @pages.post("/users/{name}/{action}")
-async def users_action(name: str, action: str, request: Request, who: Admin, c: Ctx) -> Response:
+async def users_action(name: str, action: str, page: AdminPage) -> Response:
+    c, who = page.c, page.who
     token = None
     try:
         if action == "disable":
@@ -210,8 +205,8 @@ async def users_action(name: str, action: str, request: Request, who: Admin, c: 
         else:
             raise NotFoundError("no such action")
     except FaceSearchError as exc:
-        return await _users_page(c, request, who, error=exc)
-    return await _users_page(c, request, who, message=message, token=token)
+        return await _users_page(page, error=exc)
+    return await _users_page(page, message=message, token=token)
 
 
 router = APIRouter()
