@@ -80,50 +80,41 @@ class IdConvertor(IntegerConvertor):
 register_url_convertor("int", IdConvertor())
 
 
-class ServerError(FaceSearchError):
-    """An error of the HTTP layer itself, with its own status."""
+class ServerError(FaceSearchError, code="internal"):
+    """An error of the HTTP layer itself, with its own status (``status=`` as the code is
+    given, in the class statement)."""
 
     status = 500
-    code = "internal"
+
+    def __init_subclass__(cls, status: int = 0, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.status = status or cls.status
 
     def __init__(self, message: str, *, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
 
 
-class CsrfError(PermissionDeniedError):
-    code = "csrf_failed"
+class CsrfError(PermissionDeniedError, code="csrf_failed"): ...
 
 
-class ConflictError(ServerError):
-    status = 409
-    code = "conflict"
+class ConflictError(ServerError, status=409, code="conflict"): ...
 
 
-class PayloadTooLargeError(ServerError):
-    status = 413
-    code = "payload_too_large"
+class PayloadTooLargeError(ServerError, status=413, code="payload_too_large"): ...
 
 
-class UnsupportedMediaError(ServerError):
-    status = 415
-    code = "unsupported_media_type"
+class UnsupportedMediaError(ServerError, status=415, code="unsupported_media_type"): ...
 
 
-class RateLimitedError(ServerError):
-    status = 429
-    code = "rate_limited"
+class RateLimitedError(ServerError, status=429, code="rate_limited"): ...
 
 
-class BusyError(ServerError):
-    status = 503
-    code = "timeout"
+class BusyError(ServerError, status=503, code="timeout"): ...
 
 
-class OverloadedError(BusyError):
+class OverloadedError(BusyError, code="busy"):
     """Every analysis slot is taken (``workers.AnalysisSlots``)."""
-
-    code = "busy"
 
 
 _HTTP_CODES = {
