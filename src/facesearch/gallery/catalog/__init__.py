@@ -5,6 +5,12 @@ derived from it (``Catalog.face_vectors``) and tells whether it is stale from ``
 """
 
 from facesearch.gallery.catalog._codec import check_name
+from facesearch.gallery.catalog._people import (
+    MemberFace,
+    PeopleAssignment,
+    PeopleSnapshot,
+    StoredPerson,
+)
 from facesearch.gallery.catalog.records import (
     RUN_STATUSES,
     AddedImage,
@@ -33,8 +39,12 @@ __all__ = [
     "ImageRecord",
     "IngestFailure",
     "IngestRun",
+    "MemberFace",
     "NewFace",
     "NewImage",
+    "PeopleAssignment",
+    "PeopleSnapshot",
     "RunStatus",
+    "StoredPerson",
     "check_name",
 ]

@@ -23,6 +23,12 @@ vector index can never mistake a new face for an erased one):
     blocklist        id, model_id, dim, embedding, added, note                    (version 2)
     catalog_state    one row: catalog_id (random, per file), erasure_generation  (version 2)
     erased_faces     generation (primary key), face_id: which id each erasure removed (version 3)
+    persons          id, collection_id, name (NULL: unnamed), created, updated          (version 4)
+    face_persons     face_id (primary key; erasing the face removes it), person_id, pinned
+                     (1: set by a reviewer or a label, a build never moves it), certainty
+    not_person       face_id, person_id: "this face is not this person", said by a reviewer
+    people_builds    collection_id (primary key), built, method, threshold, faces: the last
+                     build of the collection's people (a collection with a row is "built")
 
 The counters exist so that ``Catalog.state`` and ``Catalog.collections`` stay O(1) at 10^7 faces.
 """
@@ -162,10 +168,48 @@ _V3 = (
     END""",
 )
 
+_V4 = (
+    """CREATE TABLE persons (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        collection_id INTEGER NOT NULL REFERENCES collections (id),
+        name TEXT,
+        created TEXT NOT NULL,
+        updated TEXT NOT NULL
+    )""",
+    "CREATE INDEX persons_by_collection ON persons (collection_id)",
+    """CREATE TABLE face_persons (
+        face_id INTEGER PRIMARY KEY REFERENCES faces (id) ON DELETE CASCADE,
+        person_id INTEGER NOT NULL REFERENCES persons (id) ON DELETE CASCADE,
+        pinned INTEGER NOT NULL DEFAULT 0 CHECK (pinned IN (0, 1)),
+        certainty REAL NOT NULL
+    )""",
+    "CREATE INDEX face_persons_by_person ON face_persons (person_id)",
+    """CREATE TABLE not_person (
+        face_id INTEGER NOT NULL REFERENCES faces (id) ON DELETE CASCADE,
+        person_id INTEGER NOT NULL REFERENCES persons (id) ON DELETE CASCADE,
+        PRIMARY KEY (face_id, person_id)
+    )""",
+    "CREATE INDEX not_person_by_person ON not_person (person_id)",
+    """CREATE TABLE people_builds (
+        collection_id INTEGER PRIMARY KEY REFERENCES collections (id),
+        built TEXT NOT NULL,
+        method TEXT NOT NULL,
+        threshold REAL NOT NULL,
+        faces INTEGER NOT NULL
+    )""",
+    # A person left without faces by an erasure goes too: its name may name someone.
+    """CREATE TRIGGER face_persons_last_face AFTER DELETE ON face_persons
+        WHEN NOT EXISTS (SELECT 1 FROM face_persons WHERE person_id = OLD.person_id)
+    BEGIN
+        DELETE FROM persons WHERE id = OLD.person_id;
+    END""",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "images, faces, subjects, collections, models, ingest runs", _V1),
     Migration(2, "erasure: blocklist, catalog id and erasure generation", _V2),
     Migration(3, "erasure log: the face id each erasure generation removed", _V3),
+    Migration(4, "people: persons, the person of each face, not-this-person, builds", _V4),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -2,7 +2,8 @@
 
 ``Catalog`` is assembled from parts, one per concern: the connection and its transactions
 (``_connection``: durability, erasure checkpoints and threading are described there), the
-vector index's view (``_vectors_view``), erasure and the blocklist (``_erasure``), and here
+vector index's view (``_vectors_view``), erasure and the blocklist (``_erasure``), persons
+(``_people``), and here
 collections, images, faces and labels, ingest runs, counts and the subject-access export.
 SQL lives in ``_read`` (SELECTs) and ``_write`` (writes inside a transaction).
 """
@@ -16,6 +17,7 @@ from facesearch.errors import InputError, NotFoundError
 from facesearch.gallery.catalog import _codec, _read, _write
 from facesearch.gallery.catalog._connection import CATALOG_FILE
 from facesearch.gallery.catalog._erasure import Erasure
+from facesearch.gallery.catalog._people import People
 from facesearch.gallery.catalog._prepare import prepare_image
 from facesearch.gallery.catalog._vectors_view import VectorsView
 from facesearch.gallery.catalog.records import (
@@ -34,8 +36,8 @@ __all__ = ["CATALOG_FILE", "Catalog"]
 _FINISHED = ("completed", "failed", "interrupted")
 
 
-class Catalog(VectorsView, Erasure):
-    """Images, faces, subjects, collections, ingest runs and the erasure blocklist.
+class Catalog(VectorsView, Erasure, People):
+    """Images, faces, subjects, collections, ingest runs, the erasure blocklist and persons.
 
     Open with ``Catalog.open(path)`` (or ``open_home``) and close with ``close()`` or a ``with``
     block. See ``_connection`` for durability, erasure and threading.

@@ -1,0 +1,152 @@
+"""Catalog: persons (snapshot, writing a build, review operations) and their erasure."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from facesearch.errors import InputError, NotFoundError
+from facesearch.gallery.catalog import Catalog, NewFace, NewImage, PeopleAssignment
+from facesearch.types import BBox
+
+LANDMARKS = ((1.0, 2.0), (3.0, 2.0), (2.0, 3.0), (1.0, 4.0), (3.0, 4.0))
+
+
+def new_image(key: str, n_faces: int = 1, subject: str | None = None) -> NewImage:
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    rng = np.random.default_rng(int(digest[:8], 16))
+    faces = tuple(
+        NewFace(i, BBox(10 * i, 0, 10 + i, 10), LANDMARKS, 0.9, {"size": 10.0}, "sface",
+                rng.standard_normal(8).astype(np.float32))
+        for i in range(n_faces)
+    )  # fmt: skip
+    return NewImage(digest, f"/p/{key}.jpg", 1, 64, 64, subject=subject, faces=faces)
+
+
+@pytest.fixture
+def cat(tmp_path: Path) -> Iterator[Catalog]:
+    with Catalog.open_home(tmp_path) as catalog:
+        # faces 1, 2 (one image), 3, 4 in "main"; face 5 in "other"
+        catalog.add_images("main", [new_image("a", 2, "ann"), new_image("b"), new_image("c")])
+        catalog.add_images("other", [new_image("d")])
+        yield catalog
+
+
+def assign(cat: Catalog, collection: str, groups: list[list[int]], **kw: object) -> list[int]:
+    """Write one group of faces per person (all new persons, unpinned)."""
+    faces = [f for g in groups for f in g]
+    labels = [n for n, g in enumerate(groups) for _ in g]
+    assignment = PeopleAssignment(
+        face_ids=np.array(faces, np.int64),
+        groups=np.array(labels, np.int64),
+        persons=tuple(kw.pop("persons", [None] * len(groups))),  # type: ignore[arg-type]
+        pinned=np.zeros(len(faces), bool),
+        certainty=np.full(len(faces), 0.5, np.float32),
+    )
+    return list(cat.write_people(collection, assignment, **kw))  # type: ignore[arg-type]
+
+
+def membership(cat: Catalog, collection: str = "main") -> dict[int, list[int]]:
+    return {p.id: [f.face_id for f in p.faces] for p in cat.persons(collection)}
+
+
+def test_snapshot_reads_the_collections_faces_labels_and_persons(cat: Catalog) -> None:
+    snap = cat.people_snapshot("main", "sface")
+    assert snap.face_ids.tolist() == [1, 2, 3, 4]
+    assert snap.image_ids.tolist() == [1, 1, 2, 3]
+    assert snap.embeddings.shape == (4, 8) and snap.embeddings.dtype == np.float32
+    assert (snap.subjects[:2] > 0).all() and (snap.subjects[2:] == -1).all()
+    assert snap.areas.tolist() == [100.0, 110.0, 100.0, 100.0]
+    assert (snap.persons == -1).all() and not snap.pinned.any() and not snap.built
+    assert cat.people_snapshot("main", "no-such-model").face_ids.size == 0
+    with pytest.raises(NotFoundError):
+        cat.people_snapshot("nope", "sface")
+
+
+def test_a_build_is_written_in_one_go_and_recorded(cat: Catalog) -> None:
+    first, second = assign(cat, "main", [[1, 3], [2, 4]], build=("test", 0.3))
+    assert membership(cat) == {first: [1, 3], second: [2, 4]}
+    snap = cat.people_snapshot("main", "sface")
+    assert snap.built and snap.persons.tolist() == [first, second, first, second]
+    # a rebuild that keeps ``second`` and drops ``first``: the empty person goes
+    (kept, new) = assign(cat, "main", [[2, 4, 3], [1]], persons=[second, None], build=("t", 0.3))
+    assert kept == second and new not in (first, second)
+    assert membership(cat) == {second: [2, 3, 4], new: [1]}
+    assert cat.persons_of([1, 2, 5, 99]) == {1: new, 2: second}
+    assert not cat.people_snapshot("other", "sface").built
+
+
+def test_a_write_never_moves_a_pinned_face_nor_revives_an_erased_one(cat: Catalog) -> None:
+    first, second = assign(cat, "main", [[1, 3], [2, 4]])
+    cat.name_person(first, "Ann")  # pins faces 1 and 3
+    cat.delete_faces([4])
+    assign(cat, "main", [[1, 2, 3, 4]], persons=[second])
+    assert membership(cat) == {first: [1, 3], second: [2]}
+    assert cat.person(first).name == "Ann" and all(f.pinned for f in cat.person(first).faces)
+    assert cat.faces([4]) == []
+
+
+def test_erasing_faces_removes_their_rows_and_a_person_left_empty(cat: Catalog) -> None:
+    first, second = assign(cat, "main", [[1, 3], [2, 4]])
+    cat.name_person(second, "Bob")
+    cat.not_person(first, 3)
+    cat.delete_faces([2])
+    assert membership(cat)[second] == [4]
+    cat.delete_image(3)  # face 4, the last of "Bob"
+    with pytest.raises(NotFoundError):
+        cat.person(second)
+    assert cat._live().execute("SELECT count(*) FROM persons WHERE name = 'Bob'").fetchone() == (0,)
+    cat.delete_faces([3])
+    assert cat.people_snapshot("main", "sface").not_person == ()
+    assert membership(cat) == {first: [1]}
+
+
+def test_merge_moves_and_pins_the_faces_and_keeps_a_name(cat: Catalog) -> None:
+    first, second, third = assign(cat, "main", [[1], [3], [4]])
+    cat.name_person(third, "Cy")
+    merged = cat.merge_persons(first, third)
+    assert merged.id == first and merged.name == "Cy"
+    assert [f.face_id for f in merged.faces] == [1, 4] and all(f.pinned for f in merged.faces)
+    with pytest.raises(NotFoundError):
+        cat.person(third)
+    assert not cat.person(second).faces[0].pinned
+
+
+def test_merge_refuses_two_faces_of_one_photo_and_two_collections(cat: Catalog) -> None:
+    first, second = assign(cat, "main", [[1, 3], [2, 4]])
+    (other,) = assign(cat, "other", [[5]])
+    with pytest.raises(InputError, match="two faces of one photo"):
+        cat.merge_persons(first, second)
+    with pytest.raises(InputError, match="two collections"):
+        cat.merge_persons(first, other)
+    with pytest.raises(InputError):
+        cat.merge_persons(first, first)
+    assert membership(cat) == {first: [1, 3], second: [2, 4]}
+
+
+def test_split_pins_both_sides(cat: Catalog) -> None:
+    (person,) = assign(cat, "main", [[1, 3, 4]])
+    new = cat.split_person(person, [4, 3])
+    assert [f.face_id for f in new.faces] == [3, 4] and all(f.pinned for f in new.faces)
+    assert [(f.face_id, f.pinned) for f in cat.person(person).faces] == [(1, True)]
+    with pytest.raises(InputError, match="at least one face"):
+        cat.split_person(person, [1])
+    with pytest.raises(InputError, match="not faces of person"):
+        cat.split_person(person, [2])
+
+
+def test_not_person_is_remembered_and_the_face_moves_out(cat: Catalog) -> None:
+    (person,) = assign(cat, "main", [[1, 3, 4]])
+    alone = cat.not_person(person, 4)
+    assert [f.face_id for f in alone.faces] == [4] and not alone.faces[0].pinned
+    assert cat.people_snapshot("main", "sface").not_person == ((4, person),)
+    with pytest.raises(InputError, match="not faces of person"):
+        cat.not_person(person, 4)
+    with pytest.raises(InputError, match="only face"):
+        cat.not_person(alone.id, 4)
+    with pytest.raises(NotFoundError):
+        cat.not_person(999, 4)
