@@ -56,6 +56,11 @@ class Action(StrEnum):
     PROBE_PURGE = "probe_purge"  # sha256 of the probe images whose bytes were deleted
     AUDIT_KEYED = "audit_keyed"  # keyed_from, legacy_head, key_id: keying starts here
     READ = "read"  # a read of personal data: what (search, probe, face_crop ...) and its ids
+    PEOPLE_BUILD = "people_build"  # collection, method, threshold, counts (faces, persons ...)
+    PERSON_NAME = "person_name"  # person, name, previous name, face ids (now pinned)
+    PERSON_MERGE = "person_merge"  # person kept, other (removed), face ids moved
+    PERSON_SPLIT = "person_split"  # person, new person, face ids moved to it
+    PERSON_NOT = "person_not"  # person, face_id ("not this person"), new person of the face
 
 
 @dataclass(frozen=True)

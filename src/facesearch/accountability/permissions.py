@@ -50,6 +50,7 @@ class Permission(StrEnum):
     MANAGE_USERS = "manage_users"  # add, disable, enable accounts; reset passwords, tokens
     MANAGE_SETTINGS = "manage_settings"  # change server settings
     READ_AUDIT = "read_audit"  # read, export and verify the audit trail
+    CURATE = "curate"  # build a collection's people; name, merge, split them
 
 
 PERMISSIONS: MappingProxyType[Role, frozenset[Permission]] = MappingProxyType(
@@ -63,10 +64,17 @@ PERMISSIONS: MappingProxyType[Role, frozenset[Permission]] = MappingProxyType(
                 Permission.READ_GALLERY,
                 Permission.DECIDE,
                 Permission.READ_AUDIT,  # the issue: "the audit trail (auditor, admin)"
+                Permission.CURATE,
             }
         ),
         Role.INVESTIGATOR: frozenset(
-            {Permission.SEARCH, Permission.VERIFY, Permission.DECIDE, Permission.READ_GALLERY}
+            {
+                Permission.SEARCH,
+                Permission.VERIFY,
+                Permission.DECIDE,
+                Permission.READ_GALLERY,
+                Permission.CURATE,
+            }
         ),
         Role.AUDITOR: frozenset({Permission.READ_AUDIT}),
     }

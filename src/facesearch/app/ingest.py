@@ -1,6 +1,7 @@
 """Ingest, checked and logged (``ingest``): one ``ingest`` entry per run with the collection,
-the paths given (the first 100), the catalog's run id and the counts. The trail is checked
-writable before anything is added: an ingest must not happen unlogged."""
+the paths given (the first 100), the catalog's run id and the counts, and how its new faces
+joined the persons of the collection when they have been built (``people.attach_new``). The
+trail is checked writable before anything is added: an ingest must not happen unlogged."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 
 from facesearch.accountability import AccountabilityStore, Action, Actor, Permission
 from facesearch.app.checks import allow, check_case, entry_missing, log
+from facesearch.app.people import attach_new
 from facesearch.engine import Engine
 from facesearch.errors import FaceSearchError
 from facesearch.gallery.ingest import IngestSummary, ProgressFn
@@ -58,6 +60,7 @@ def ingest(
         label_from_dir=request.label_from_dir,
         progress=progress,
     )
+    attached = attach_new(engine, request.collection) if summary.faces_added else None
     payload: dict[str, Any] = {
         "collection": request.collection,
         "paths": [str(p) for p in request.paths[:MAX_LOGGED_PATHS]],
@@ -70,6 +73,7 @@ def ingest(
         "faces_added": summary.faces_added,
         "faces_blocked": summary.faces_blocked,
         "failed": len(summary.failed),
+        "people": None if attached is None else attached.as_dict(),
         **request.extra,
     }
     try:

@@ -62,7 +62,9 @@ T = TypeVar("T")
 SEARCH_READS = frozenset(
     {"search", "search_page", "candidate", "candidate_page", "probe", "probe_crop"}
 )
-GALLERY_READS = frozenset({"face", "face_crop", "image", "image_file", "subject", "subject_export"})
+GALLERY_READS = frozenset(
+    {"face", "face_crop", "image", "image_file", "subject", "subject_export", "people", "person"}
+)
 READS = SEARCH_READS | GALLERY_READS
 
 

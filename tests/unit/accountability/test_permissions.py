@@ -27,11 +27,13 @@ def test_permission_table():
         Permission.VERIFY,
         Permission.DECIDE,
         Permission.READ_GALLERY,
+        Permission.CURATE,
     }
     admin = {p for p in Permission if can(Role.ADMIN, p)}
     assert {Permission.MANAGE_USERS, Permission.INGEST, Permission.ERASE} <= admin
     assert Permission.MANAGE_SETTINGS in admin and Permission.DECIDE in admin
     assert Permission.SEARCH not in admin and Permission.READ_AUDIT in admin
+    assert Permission.CURATE in admin
     assert set(PERMISSIONS) == set(Role)
     assert set().union(*PERMISSIONS.values()) == set(Permission)  # every permission is used
     require(Actor("x", Role.AUDITOR), Permission.READ_AUDIT)

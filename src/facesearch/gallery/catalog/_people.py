@@ -198,6 +198,13 @@ class People(CatalogConnection):
             cid = _collection(conn, collection)
             return _members(conn, "p.collection_id = ?", (cid,))
 
+    def people_built(self, collection: str) -> bool:
+        """Whether the people of ``collection`` have been built (NotFoundError if unknown)."""
+        with self._reading() as conn:
+            cid = _collection(conn, collection)
+            row = conn.execute("SELECT 1 FROM people_builds WHERE collection_id = ?", (cid,))
+            return row.fetchone() is not None
+
     def person(self, person_id: int) -> StoredPerson:
         with self._reading() as conn:
             return _person(conn, person_id)
@@ -232,7 +239,8 @@ class People(CatalogConnection):
 
     def merge_persons(self, keep: int, other: int) -> StoredPerson:
         """Move every face of ``other`` into ``keep`` (pinned) and remove ``other``; its
-        name is kept when ``keep`` has none, and its not-this-person rows move along.
+        name is kept when ``keep`` has none, and its not-this-person rows move along (those of the
+        faces now in ``keep`` are dropped: the reviewer has just said they are ``keep``).
         InputError for two collections or two faces of one image."""
         if int(keep) == int(other):
             raise InputError("a person cannot be merged with itself")
@@ -252,6 +260,11 @@ class People(CatalogConnection):
             )
             conn.execute(
                 "UPDATE OR IGNORE not_person SET person_id = ? WHERE person_id = ?", (keep, other)
+            )
+            conn.execute(  # the reviewer now says these faces are ``keep``
+                """DELETE FROM not_person WHERE person_id = ?
+                AND face_id IN (SELECT face_id FROM face_persons WHERE person_id = ?)""",
+                (keep, keep),
             )
             conn.execute(
                 "UPDATE persons SET name = coalesce(name, ?), updated = ? WHERE id = ?",

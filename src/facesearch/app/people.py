@@ -1,0 +1,404 @@
+"""People, checked and audited: build a collection's persons, read them, review them.
+
+- ``build_people``: cluster every face of a collection into persons (``gallery.people``);
+  one ``people_build`` entry with the counts.
+- ``list_people`` and ``show_person``: reads of personal data, one ``read`` entry each (what
+  "people": the collection and the counts; "person": the person and the face ids shown).
+- ``name_person``, ``merge_persons``, ``split_person``, ``not_person``: a reviewer's change,
+  one entry each (``person_name``, ``person_merge``, ``person_split``, ``person_not``); a
+  later build or ingest never undoes it (the faces are pinned, "not this person" is kept).
+- ``attach_new``: after an ingest, the new faces of a collection that has been built join
+  persons (called by ``app.ingest``; logged in the ingest's entry).
+
+Building and reviewing need READ_GALLERY and CURATE; reading needs READ_GALLERY. The trail
+is checked writable before a change, which is logged after it (as ``ingest`` does).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from facesearch.accountability import AccountabilityStore, Action, Actor, Permission
+from facesearch.app.checks import allow, check_case, entry_missing, log
+from facesearch.app.reads import log_read
+from facesearch.core import clustering
+from facesearch.engine import Engine
+from facesearch.errors import FaceSearchError, InputError
+from facesearch.gallery import people
+from facesearch.gallery.catalog import MemberFace, StoredPerson
+from facesearch.types import BBox
+
+_log = logging.getLogger(__name__)
+
+__all__ = [
+    "BuildRecord",
+    "BuildRequest",
+    "PeopleRecord",
+    "PersonFace",
+    "PersonRecord",
+    "ReviewRecord",
+    "ReviewRequest",
+    "attach_new",
+    "build_people",
+    "list_people",
+    "merge_persons",
+    "name_person",
+    "not_person",
+    "people_built",
+    "persons_of",
+    "show_person",
+    "split_person",
+]
+
+
+@dataclass(frozen=True)
+class PersonFace:
+    """A face of a person: where it is, how well it sits in its person, whether pinned."""
+
+    face_id: int
+    image_id: int
+    image_path: str
+    bbox: BBox
+    certainty: float  # similarity to the person's other faces (1.0 alone); lowest first
+    pinned: bool  # decided by a reviewer or a label: a build never moves it
+
+    @classmethod
+    def of(cls, face: MemberFace) -> PersonFace:
+        return cls(face.face_id, face.image_id, face.source, face.bbox, face.certainty, face.pinned)
+
+    def as_json(
+        self, show_path: Callable[[str], str] = str, *, detail: bool = False
+    ) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "face_id": self.face_id,
+            "image_path": show_path(self.image_path),
+            "bbox": self.bbox.as_list(),
+        }
+        if detail:
+            out.update(
+                image_id=self.image_id, certainty=round(self.certainty, 5), pinned=self.pinned
+            )
+        return out
+
+
+@dataclass(frozen=True)
+class PersonRecord:
+    """A person of a collection and every face of it, the least certain first."""
+
+    person: int
+    name: str | None
+    collection: str
+    faces: tuple[PersonFace, ...]
+
+    @classmethod
+    def of(cls, stored: StoredPerson) -> PersonRecord:
+        faces = tuple(PersonFace.of(f) for f in stored.faces)
+        return cls(stored.id, stored.name, stored.collection, faces)
+
+    @property
+    def cover(self) -> PersonFace:
+        """The face that shows the person best (the most certain)."""
+        return max(self.faces, key=lambda f: (f.certainty, -f.face_id))
+
+    def as_json(
+        self, show_path: Callable[[str], str] = str, *, detail: bool = False
+    ) -> dict[str, Any]:
+        """``{"person", "name", "faces": [{"face_id", "image_path", "bbox"}]}`` (the shape of
+        ``people list --json``); ``detail`` adds the collection, the cover face and, per face,
+        its image id, certainty and pin."""
+        out: dict[str, Any] = {"person": self.person, "name": self.name}
+        if detail:
+            out.update(collection=self.collection, cover=self.cover.face_id)
+        out["faces"] = [f.as_json(show_path, detail=detail) for f in self.faces]
+        return out
+
+
+@dataclass(frozen=True)
+class PeopleRecord:
+    """Every person of a collection (every face in exactly one), as read (entry ``id``)."""
+
+    id: int  # the read's audit entry
+    collection: str
+    people: tuple[PersonRecord, ...]
+
+    def as_json(
+        self, show_path: Callable[[str], str] = str, *, detail: bool = False
+    ) -> dict[str, Any]:
+        return {"people": [p.as_json(show_path, detail=detail) for p in self.people]}
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    """Build the people of ``collection``: ``method`` and the similarity threshold, taken
+    from the calibration table at ``max_fmr`` (defaults: ``core.clustering``'s)."""
+
+    collection: str = "default"
+    method: clustering.Method = clustering.DEFAULT_METHOD
+    max_fmr: float = clustering.DEFAULT_MAX_FMR
+    case: str | None = None
+    purpose: str | None = None
+
+
+@dataclass(frozen=True)
+class BuildRecord:
+    id: int  # the audit entry
+    summary: people.BuildSummary
+
+    def as_json(self) -> dict[str, Any]:
+        return {"id": self.id, **self.summary.as_dict()}
+
+
+@dataclass(frozen=True)
+class ReviewRequest:
+    """A reviewer's change to ``person``: the other fields are those the change takes
+    (``name`` for name, ``other`` for merge, ``face_ids`` for split and not-this-person)."""
+
+    person: int
+    name: str | None = None
+    other: int | None = None
+    face_ids: tuple[int, ...] = ()
+    case: str | None = None
+    purpose: str | None = None
+
+
+@dataclass(frozen=True)
+class ReviewRecord:
+    """A logged change (entry ``id``, its ``action``) and the person it leaves: the person
+    named or kept by a merge, the new person of a split or of "not this person"."""
+
+    id: int
+    action: str
+    person: PersonRecord
+
+    def as_json(self, show_path: Callable[[str], str] = str) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "action": self.action,
+            "person": self.person.as_json(show_path, detail=True),
+        }
+
+
+# -- build and attach ------------------------------------------------------------------------
+
+
+def build_people(
+    engine: Engine, store: AccountabilityStore, actor: Actor, request: BuildRequest
+) -> BuildRecord:
+    """Cluster every face of the collection into persons, keeping every reviewer's decision
+    and the person ids where it can; one ``people_build`` entry."""
+    case, purpose = _curating(store, actor, request.case, request.purpose)
+    summary = people.build(
+        engine.catalog,
+        request.collection,
+        engine.pipeline.model_id,
+        engine.calibration.threshold_for_fmr(request.max_fmr),
+        method=request.method,
+        search_ids=_index_search(engine, request.collection),
+    )
+    payload = {**summary.as_dict(), "max_fmr": request.max_fmr}
+    done = f"built the people of the collection {request.collection!r}"
+    return BuildRecord(
+        _log_change(store, actor, Action.PEOPLE_BUILD, case, purpose, payload, done), summary
+    )
+
+
+def attach_new(engine: Engine, collection: str) -> people.AttachSummary | None:
+    """Place the faces of ``collection`` that have no person yet, when its people have been
+    built (None otherwise). Unchecked: part of the ingest that added them, logged there. A
+    failure must not keep the ingest from its entry: it is logged as a warning and told in
+    the summary's ``error``; the next attach or build places those faces."""
+    try:
+        return people.attach(
+            engine.catalog,
+            collection,
+            engine.pipeline.model_id,
+            engine.calibration.threshold_for_fmr(clustering.DEFAULT_MAX_FMR),
+        )
+    except FaceSearchError as exc:
+        _log.warning("the new faces of %r joined no person: %s", collection, exc)
+        return people.AttachSummary(collection, 0, 0, 0, error=str(exc))
+
+
+def _index_search(engine: Engine, collection: str) -> clustering.Search:
+    """The collection's vector index as a k-NN search answering face ids."""
+    indexes = engine.indexes
+
+    def search(queries: Any, k: int) -> Any:
+        return indexes.search(queries, k, [collection])
+
+    return search
+
+
+# -- reads -------------------------------------------------------------------------------------
+
+
+def list_people(
+    engine: Engine,
+    store: AccountabilityStore,
+    actor: Actor,
+    collection: str = "default",
+    *,
+    case: str | None = None,
+) -> PeopleRecord:
+    """Every person of ``collection`` with its faces, logged as one read."""
+    allow(actor, Permission.READ_GALLERY)
+    check_case(case, None, required=False)
+    found = tuple(PersonRecord.of(p) for p in engine.catalog.persons(collection))
+    faces = sum(len(p.faces) for p in found)
+    entry = log_read(
+        store, actor, "people", case=case, collection=collection, persons=len(found), faces=faces
+    )
+    return PeopleRecord(entry.seq, collection, found)
+
+
+def show_person(
+    engine: Engine,
+    store: AccountabilityStore,
+    actor: Actor,
+    person: int,
+    *,
+    case: str | None = None,
+) -> PersonRecord:
+    """One person and every face of it (the least certain first), logged as one read."""
+    allow(actor, Permission.READ_GALLERY)
+    check_case(case, None, required=False)
+    record = PersonRecord.of(engine.catalog.person(person))
+    log_read(
+        store,
+        actor,
+        "person",
+        case=case,
+        person=record.person,
+        face_ids=[f.face_id for f in record.faces],
+    )
+    return record
+
+
+def people_built(engine: Engine, actor: Actor, collection: str) -> bool:
+    """Whether the people of ``collection`` have been built (then ingest keeps them up to
+    date). NotFoundError for an unknown collection."""
+    allow(actor, Permission.READ_GALLERY)
+    return engine.catalog.people_built(collection)
+
+
+def persons_of(engine: Engine, actor: Actor, face_ids: Sequence[int]) -> dict[int, int]:
+    """``{face id: person id}`` for those of ``face_ids`` that have a person (ids only, no
+    personal data: e.g. to group the candidates of a search already logged)."""
+    allow(actor, Permission.READ_GALLERY)
+    return engine.catalog.persons_of(face_ids)
+
+
+# -- review ------------------------------------------------------------------------------------
+
+
+def name_person(
+    engine: Engine, store: AccountabilityStore, actor: Actor, request: ReviewRequest
+) -> ReviewRecord:
+    """Name the person (``request.name``; None unnames it); its faces are pinned."""
+    case, purpose = _curating(store, actor, request.case, request.purpose)
+    before = engine.catalog.person(request.person)
+    after = engine.catalog.name_person(request.person, request.name)
+    payload = {
+        "person": after.id,
+        "name": after.name,
+        "previous_name": before.name,
+        "face_ids": [f.face_id for f in after.faces],
+    }
+    return _review(store, actor, Action.PERSON_NAME, case, purpose, payload, after)
+
+
+def merge_persons(
+    engine: Engine, store: AccountabilityStore, actor: Actor, request: ReviewRequest
+) -> ReviewRecord:
+    """Merge ``request.other`` into ``request.person`` (refused when both hold a face of
+    one photo); the faces are pinned, ``other`` is gone."""
+    case, purpose = _curating(store, actor, request.case, request.purpose)
+    other = engine.catalog.person(_given(request.other, "the other person"))
+    kept = engine.catalog.merge_persons(request.person, other.id)
+    payload = {
+        "person": kept.id,
+        "other": other.id,
+        "other_name": other.name,
+        "face_ids": [f.face_id for f in other.faces],
+    }
+    return _review(store, actor, Action.PERSON_MERGE, case, purpose, payload, kept)
+
+
+def split_person(
+    engine: Engine, store: AccountabilityStore, actor: Actor, request: ReviewRequest
+) -> ReviewRecord:
+    """Move ``request.face_ids`` off the person into a new person; both sides are pinned."""
+    case, purpose = _curating(store, actor, request.case, request.purpose)
+    new = engine.catalog.split_person(request.person, request.face_ids)
+    payload = {
+        "person": request.person,
+        "new_person": new.id,
+        "face_ids": [f.face_id for f in new.faces],
+    }
+    return _review(store, actor, Action.PERSON_SPLIT, case, purpose, payload, new)
+
+
+def not_person(
+    engine: Engine, store: AccountabilityStore, actor: Actor, request: ReviewRequest
+) -> ReviewRecord:
+    """Record that the face ``request.face_ids`` (one face) is not this person: every later
+    build and ingest remembers it; the face moves to a new person of its own."""
+    case, purpose = _curating(store, actor, request.case, request.purpose)
+    if len(request.face_ids) != 1:
+        raise InputError("name exactly one face that is not this person")
+    (face_id,) = request.face_ids
+    new = engine.catalog.not_person(request.person, face_id)
+    payload = {"person": request.person, "face_id": face_id, "new_person": new.id}
+    return _review(store, actor, Action.PERSON_NOT, case, purpose, payload, new)
+
+
+# -- shared -------------------------------------------------------------------------------------
+
+
+def _given(value: int | None, what: str) -> int:
+    if value is None:
+        raise InputError(f"name {what}")
+    return int(value)
+
+
+def _curating(
+    store: AccountabilityStore, actor: Actor, case: str | None, purpose: str | None
+) -> tuple[str | None, str | None]:
+    """The checks of a change to persons, and the trail checked writable before it."""
+    allow(actor, Permission.READ_GALLERY)
+    allow(actor, Permission.CURATE)
+    checked = check_case(case, purpose, required=False)
+    store.audit.check_writable()
+    return checked
+
+
+def _log_change(
+    store: AccountabilityStore,
+    actor: Actor,
+    action: Action,
+    case: str | None,
+    purpose: str | None,
+    payload: dict[str, Any],
+    done: str,
+) -> int:
+    try:
+        return log(store, actor, action, case, purpose, payload).seq
+    except FaceSearchError as exc:
+        raise entry_missing(exc, done) from exc
+
+
+def _review(
+    store: AccountabilityStore,
+    actor: Actor,
+    action: Action,
+    case: str | None,
+    purpose: str | None,
+    payload: dict[str, Any],
+    person: StoredPerson,
+) -> ReviewRecord:
+    done = f"{action.value.replace('_', ' ')} of person {payload['person']} was made"
+    seq = _log_change(store, actor, action, case, purpose, payload, done)
+    return ReviewRecord(seq, action.value, PersonRecord.of(person))
