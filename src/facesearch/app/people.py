@@ -305,7 +305,7 @@ def name_person(
         "person": after.id,
         "name": after.name,
         "previous_name": before.name,
-        "face_ids": [f.face_id for f in after.faces],
+        "face_ids": sorted(f.face_id for f in after.faces),
     }
     return _review(store, actor, Action.PERSON_NAME, case, purpose, payload, after)
 
@@ -322,7 +322,7 @@ def merge_persons(
         "person": kept.id,
         "other": other.id,
         "other_name": other.name,
-        "face_ids": [f.face_id for f in other.faces],
+        "face_ids": sorted(f.face_id for f in other.faces),
     }
     return _review(store, actor, Action.PERSON_MERGE, case, purpose, payload, kept)
 
@@ -336,7 +336,7 @@ def split_person(
     payload = {
         "person": request.person,
         "new_person": new.id,
-        "face_ids": [f.face_id for f in new.faces],
+        "face_ids": sorted(f.face_id for f in new.faces),
     }
     return _review(store, actor, Action.PERSON_SPLIT, case, purpose, payload, new)
 

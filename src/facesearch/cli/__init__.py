@@ -1,7 +1,8 @@
 """The command line: parses arguments, calls the application layer, formats output.
 
 One module per command group: ``analyse`` (detect, embed, verify), ``gallery`` (ingest,
-search, forget, stats, export, reindex), ``evaluate`` (eval lfw, eval lfw-1n, calibrate),
+search, forget, stats, export, reindex), ``people`` (build, list, show, name, merge, split,
+not), ``evaluate`` (eval lfw, eval lfw-1n, calibrate),
 ``serve``, ``users``, ``audit``, ``info`` (models, settings). Every command goes through
 ``facesearch.app`` as the local actor ``os:<login>``.
 
@@ -22,6 +23,7 @@ import facesearch.cli.audit as audit
 import facesearch.cli.evaluate as evaluate
 import facesearch.cli.gallery as gallery
 import facesearch.cli.info as info
+import facesearch.cli.people as people
 import facesearch.cli.serve as serve
 import facesearch.cli.users as users
 from facesearch.app.local import PipelineFactory
@@ -33,7 +35,7 @@ __all__ = ["build_parser", "main"]
 
 log = logging.getLogger("facesearch")
 
-GROUPS = (analyse, gallery, evaluate, info, serve, users, audit)
+GROUPS = (analyse, gallery, people, evaluate, info, serve, users, audit)
 
 
 def main(argv: Sequence[str] | None = None, *, pipelines: PipelineFactory | None = None) -> int:

@@ -1,0 +1,160 @@
+"""CLI commands of the people of a collection (persons found by clustering its faces).
+
+    facesearch people build [--collection NAME] [--json]
+    facesearch people list [--collection NAME] [--json]
+    facesearch people show PERSON [--json]
+    facesearch people name PERSON NAME | merge PERSON OTHER | split PERSON FACE_ID...
+    facesearch people not PERSON FACE_ID
+
+Each runs through ``facesearch.app.people`` as the local actor and is logged there: a build
+and each review as its own entry, ``list`` and ``show`` as reads. ``list`` builds the people
+first when the collection's have never been built, so that every face is in one person.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from facesearch.app import (
+    BuildRequest,
+    PersonRecord,
+    ReviewRecord,
+    ReviewRequest,
+    build_people,
+    list_people,
+    merge_persons,
+    name_person,
+    not_person,
+    people_built,
+    show_person,
+    split_person,
+)
+from facesearch.app.people import BuildRecord
+from facesearch.cli.common import Cli, add_case_arguments, emit, request_from
+
+__all__ = ["add_parsers"]
+
+
+def add_parsers(sub: Any) -> None:
+    p = sub.add_parser("people", help="the persons of a collection: build, list, review")
+    ps = p.add_subparsers(title="actions", metavar="ACTION", required=True)
+
+    q = ps.add_parser("build", help="group every face of a collection into persons")
+    q.add_argument("--collection", default="default")
+    q.add_argument("--method", choices=["chinese_whispers", "components"], default=None)
+    q.add_argument("--max-fmr", type=float, help="link faces alike at or below this FMR")
+    _outputs(q, cmd_build)
+
+    q = ps.add_parser("list", help="every person of a collection and its faces")
+    q.add_argument("--collection", default="default")
+    _outputs(q, cmd_list)
+
+    q = ps.add_parser("show", help="one person and every face of it, least certain first")
+    q.add_argument("person", type=int)
+    _outputs(q, cmd_show)
+
+    q = ps.add_parser("name", help="name a person (its faces then anchor it)")
+    q.add_argument("person", type=int)
+    q.add_argument("name")
+    _outputs(q, cmd_review(name_person))
+
+    q = ps.add_parser("merge", help="merge person OTHER into PERSON")
+    q.add_argument("person", type=int)
+    q.add_argument("other", type=int)
+    _outputs(q, cmd_review(merge_persons))
+
+    q = ps.add_parser("split", help="move faces off a person into a new person")
+    q.add_argument("person", type=int)
+    q.add_argument("face_ids", type=int, nargs="+", metavar="FACE_ID")
+    _outputs(q, cmd_review(split_person))
+
+    q = ps.add_parser("not", help="this face is not this person (remembered by later builds)")
+    q.add_argument("person", type=int)
+    q.add_argument("face_ids", type=int, nargs=1, metavar="FACE_ID")
+    _outputs(q, cmd_review(not_person))
+
+
+def _outputs(q: argparse.ArgumentParser, handler: Any) -> None:
+    q.add_argument("--json", action="store_true", help="print one JSON object")
+    add_case_arguments(q)
+    q.set_defaults(handler=handler)
+
+
+def cmd_build(args: argparse.Namespace, cli: Cli) -> int:
+    chosen = (("method", args.method), ("max_fmr", args.max_fmr))
+    given = {k: v for k, v in chosen if v is not None}
+    request = BuildRequest(args.collection, case=args.case, purpose=args.purpose, **given)
+    with cli.local() as local:
+        record = build_people(local.engine, local.store, local.actor, request)
+    _print_build(record, args.json)
+    return 0
+
+
+def _print_build(record: BuildRecord, as_json: bool) -> None:
+    s = record.summary
+    if as_json:
+        emit(record.as_json())
+        return
+    print(
+        f"{s.faces:,} faces of {s.collection!r} in {s.persons:,} persons "
+        f"({s.singletons:,} alone, {s.kept:,} ids kept, {s.pinned:,} faces anchored; "
+        f"{s.method}, similarity >= {s.threshold:.3f}, {s.seconds:.1f} s)"
+    )
+
+
+def cmd_list(args: argparse.Namespace, cli: Cli) -> int:
+    with cli.local() as local:
+        engine, store, actor = local.engine, local.store, local.actor
+        if not people_built(engine, actor, args.collection):
+            print(f"building the people of {args.collection!r} first", file=sys.stderr)
+            build = BuildRequest(args.collection, case=args.case, purpose=args.purpose)
+            build_people(engine, store, actor, build)
+        record = list_people(engine, store, actor, args.collection, case=args.case)
+    if args.json:
+        emit(record.as_json())  # full paths: whoever runs the CLI owns the home
+        return 0
+    print(f"{'person':>8}  {'faces':>6}  {'name':<24}  cover")
+    for person in sorted(record.people, key=lambda p: (-len(p.faces), p.person)):
+        name = person.name or "-"
+        print(f"{person.person:>8}  {len(person.faces):>6}  {name:<24}  {person.cover.image_path}")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace, cli: Cli) -> int:
+    with cli.local() as local:
+        record = show_person(local.engine, local.store, local.actor, args.person, case=args.case)
+    if args.json:
+        emit(record.as_json(detail=True))
+        return 0
+    _print_person(record)
+    return 0
+
+
+def _print_person(record: PersonRecord) -> None:
+    print(
+        f"person {record.person} ({record.name or 'unnamed'}), collection "
+        f"{record.collection!r}, {len(record.faces)} faces, least certain first:"
+    )
+    for f in record.faces:
+        pin = "  pinned" if f.pinned else ""
+        print(f"  face {f.face_id:>8}  certainty {f.certainty:6.3f}  {f.image_path}{pin}")
+
+
+def cmd_review(operation: Any) -> Any:
+    """The handler of one review command: ``operation`` is the app's (name_person ...)."""
+
+    def handler(args: argparse.Namespace, cli: Cli) -> int:
+        given = {"face_ids": tuple(args.face_ids)} if hasattr(args, "face_ids") else {}
+        request = request_from(ReviewRequest, args, **given)
+        with cli.local() as local:
+            record: ReviewRecord = operation(local.engine, local.store, local.actor, request)
+        if args.json:
+            emit(record.as_json())
+            return 0
+        print(f"{record.action.replace('_', ' ')} (audit entry {record.id}):")
+        _print_person(record.person)
+        return 0
+
+    return handler
