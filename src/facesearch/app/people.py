@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from facesearch.accountability import AccountabilityStore, Action, Actor, Permission
@@ -28,7 +29,7 @@ from facesearch.core import clustering
 from facesearch.engine import Engine
 from facesearch.errors import FaceSearchError, InputError
 from facesearch.gallery import people
-from facesearch.gallery.catalog import MemberFace, StoredPerson
+from facesearch.gallery.catalog import Catalog, MemberFace, StoredPerson
 from facesearch.types import BBox
 
 _log = logging.getLogger(__name__)
@@ -189,19 +190,19 @@ def build_people(
 ) -> BuildRecord:
     """Cluster every face of the collection into persons, keeping every reviewer's decision
     and the person ids where it can; one ``people_build`` entry."""
-    case, purpose = _curating(store, actor, request.case, request.purpose)
+    checked = _curating(store, actor, request.case, request.purpose)
     summary = people.build(
         engine.catalog,
         request.collection,
         engine.pipeline.model_id,
         engine.calibration.threshold_for_fmr(request.max_fmr),
         method=request.method,
-        search_ids=_index_search(engine, request.collection),
+        search_ids=partial(engine.indexes.search, collections=[request.collection]),
     )
     payload = {**summary.as_dict(), "max_fmr": request.max_fmr}
     done = f"built the people of the collection {request.collection!r}"
     return BuildRecord(
-        _log_change(store, actor, Action.PEOPLE_BUILD, case, purpose, payload, done), summary
+        _log_change(store, actor, Action.PEOPLE_BUILD, checked, payload, done), summary
     )
 
 
@@ -220,16 +221,6 @@ def attach_new(engine: Engine, collection: str) -> people.AttachSummary | None:
     except FaceSearchError as exc:
         _log.warning("the new faces of %r joined no person: %s", collection, exc)
         return people.AttachSummary(collection, 0, 0, 0, error=str(exc))
-
-
-def _index_search(engine: Engine, collection: str) -> clustering.Search:
-    """The collection's vector index as a k-NN search answering face ids."""
-    indexes = engine.indexes
-
-    def search(queries: Any, k: int) -> Any:
-        return indexes.search(queries, k, [collection])
-
-    return search
 
 
 # -- reads -------------------------------------------------------------------------------------
@@ -298,16 +289,13 @@ def name_person(
     engine: Engine, store: AccountabilityStore, actor: Actor, request: ReviewRequest
 ) -> ReviewRecord:
     """Name the person (``request.name``; None unnames it); its faces are pinned."""
-    case, purpose = _curating(store, actor, request.case, request.purpose)
-    before = engine.catalog.person(request.person)
-    after = engine.catalog.name_person(request.person, request.name)
-    payload = {
-        "person": after.id,
-        "name": after.name,
-        "previous_name": before.name,
-        "face_ids": sorted(f.face_id for f in after.faces),
-    }
-    return _review(store, actor, Action.PERSON_NAME, case, purpose, payload, after)
+
+    def change(catalog: Catalog) -> Change:
+        before = catalog.person(request.person)
+        after = catalog.name_person(request.person, request.name)
+        return after, {"name": after.name, "previous_name": before.name, "face_ids": _ids(after)}
+
+    return _review(engine, store, actor, request, Action.PERSON_NAME, change)
 
 
 def merge_persons(
@@ -315,30 +303,27 @@ def merge_persons(
 ) -> ReviewRecord:
     """Merge ``request.other`` into ``request.person`` (refused when both hold a face of
     one photo); the faces are pinned, ``other`` is gone."""
-    case, purpose = _curating(store, actor, request.case, request.purpose)
-    other = engine.catalog.person(_given(request.other, "the other person"))
-    kept = engine.catalog.merge_persons(request.person, other.id)
-    payload = {
-        "person": kept.id,
-        "other": other.id,
-        "other_name": other.name,
-        "face_ids": sorted(f.face_id for f in other.faces),
-    }
-    return _review(store, actor, Action.PERSON_MERGE, case, purpose, payload, kept)
+
+    def change(catalog: Catalog) -> Change:
+        if request.other is None:
+            raise InputError("name the other person")
+        other = catalog.person(request.other)
+        kept = catalog.merge_persons(request.person, other.id)
+        return kept, {"other": other.id, "other_name": other.name, "face_ids": _ids(other)}
+
+    return _review(engine, store, actor, request, Action.PERSON_MERGE, change)
 
 
 def split_person(
     engine: Engine, store: AccountabilityStore, actor: Actor, request: ReviewRequest
 ) -> ReviewRecord:
     """Move ``request.face_ids`` off the person into a new person; both sides are pinned."""
-    case, purpose = _curating(store, actor, request.case, request.purpose)
-    new = engine.catalog.split_person(request.person, request.face_ids)
-    payload = {
-        "person": request.person,
-        "new_person": new.id,
-        "face_ids": sorted(f.face_id for f in new.faces),
-    }
-    return _review(store, actor, Action.PERSON_SPLIT, case, purpose, payload, new)
+
+    def change(catalog: Catalog) -> Change:
+        new = catalog.split_person(request.person, request.face_ids)
+        return new, {"new_person": new.id, "face_ids": _ids(new)}
+
+    return _review(engine, store, actor, request, Action.PERSON_SPLIT, change)
 
 
 def not_person(
@@ -346,22 +331,24 @@ def not_person(
 ) -> ReviewRecord:
     """Record that the face ``request.face_ids`` (one face) is not this person: every later
     build and ingest remembers it; the face moves to a new person of its own."""
-    case, purpose = _curating(store, actor, request.case, request.purpose)
-    if len(request.face_ids) != 1:
-        raise InputError("name exactly one face that is not this person")
-    (face_id,) = request.face_ids
-    new = engine.catalog.not_person(request.person, face_id)
-    payload = {"person": request.person, "face_id": face_id, "new_person": new.id}
-    return _review(store, actor, Action.PERSON_NOT, case, purpose, payload, new)
+
+    def change(catalog: Catalog) -> Change:
+        if len(request.face_ids) != 1:
+            raise InputError("name exactly one face that is not this person")
+        new = catalog.not_person(request.person, request.face_ids[0])
+        return new, {"face_id": request.face_ids[0], "new_person": new.id}
+
+    return _review(engine, store, actor, request, Action.PERSON_NOT, change)
 
 
 # -- shared -------------------------------------------------------------------------------------
 
+# What a review change returns: the person it leaves, and its entry's payload (bar "person").
+Change = tuple[StoredPerson, dict[str, Any]]
 
-def _given(value: int | None, what: str) -> int:
-    if value is None:
-        raise InputError(f"name {what}")
-    return int(value)
+
+def _ids(person: StoredPerson) -> list[int]:
+    return sorted(f.face_id for f in person.faces)
 
 
 def _curating(
@@ -379,26 +366,29 @@ def _log_change(
     store: AccountabilityStore,
     actor: Actor,
     action: Action,
-    case: str | None,
-    purpose: str | None,
+    checked: tuple[str | None, str | None],
     payload: dict[str, Any],
     done: str,
 ) -> int:
+    """Log a change made (case and purpose as checked); the error says it was made when the
+    entry cannot be written."""
     try:
-        return log(store, actor, action, case, purpose, payload).seq
+        return log(store, actor, action, *checked, payload).seq
     except FaceSearchError as exc:
         raise entry_missing(exc, done) from exc
 
 
 def _review(
+    engine: Engine,
     store: AccountabilityStore,
     actor: Actor,
+    request: ReviewRequest,
     action: Action,
-    case: str | None,
-    purpose: str | None,
-    payload: dict[str, Any],
-    person: StoredPerson,
+    change: Callable[[Catalog], Change],
 ) -> ReviewRecord:
-    done = f"{action.value.replace('_', ' ')} of person {payload['person']} was made"
-    seq = _log_change(store, actor, action, case, purpose, payload, done)
+    checked = _curating(store, actor, request.case, request.purpose)
+    person, fields = change(engine.catalog)
+    payload = {"person": request.person, **fields}
+    done = f"the {action.value.replace('_', ' ')} of person {request.person} was made"
+    seq = _log_change(store, actor, action, checked, payload, done)
     return ReviewRecord(seq, action.value, PersonRecord.of(person))

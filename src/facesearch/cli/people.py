@@ -17,21 +17,14 @@ import argparse
 import sys
 from typing import Any
 
-from facesearch.app import (
+from facesearch.app import people as app_people
+from facesearch.app.people import (
+    BuildRecord,
     BuildRequest,
     PersonRecord,
     ReviewRecord,
     ReviewRequest,
-    build_people,
-    list_people,
-    merge_persons,
-    name_person,
-    not_person,
-    people_built,
-    show_person,
-    split_person,
 )
-from facesearch.app.people import BuildRecord
 from facesearch.cli.common import Cli, add_case_arguments, emit, request_from
 
 __all__ = ["add_parsers"]
@@ -58,22 +51,22 @@ def add_parsers(sub: Any) -> None:
     q = ps.add_parser("name", help="name a person (its faces then anchor it)")
     q.add_argument("person", type=int)
     q.add_argument("name")
-    _outputs(q, cmd_review(name_person))
+    _outputs(q, cmd_review(app_people.name_person))
 
     q = ps.add_parser("merge", help="merge person OTHER into PERSON")
     q.add_argument("person", type=int)
     q.add_argument("other", type=int)
-    _outputs(q, cmd_review(merge_persons))
+    _outputs(q, cmd_review(app_people.merge_persons))
 
     q = ps.add_parser("split", help="move faces off a person into a new person")
     q.add_argument("person", type=int)
     q.add_argument("face_ids", type=int, nargs="+", metavar="FACE_ID")
-    _outputs(q, cmd_review(split_person))
+    _outputs(q, cmd_review(app_people.split_person))
 
     q = ps.add_parser("not", help="this face is not this person (remembered by later builds)")
     q.add_argument("person", type=int)
     q.add_argument("face_ids", type=int, nargs=1, metavar="FACE_ID")
-    _outputs(q, cmd_review(not_person))
+    _outputs(q, cmd_review(app_people.not_person))
 
 
 def _outputs(q: argparse.ArgumentParser, handler: Any) -> None:
@@ -87,7 +80,7 @@ def cmd_build(args: argparse.Namespace, cli: Cli) -> int:
     given = {k: v for k, v in chosen if v is not None}
     request = BuildRequest(args.collection, case=args.case, purpose=args.purpose, **given)
     with cli.local() as local:
-        record = build_people(local.engine, local.store, local.actor, request)
+        record = app_people.build_people(local.engine, local.store, local.actor, request)
     _print_build(record, args.json)
     return 0
 
@@ -107,11 +100,11 @@ def _print_build(record: BuildRecord, as_json: bool) -> None:
 def cmd_list(args: argparse.Namespace, cli: Cli) -> int:
     with cli.local() as local:
         engine, store, actor = local.engine, local.store, local.actor
-        if not people_built(engine, actor, args.collection):
+        if not app_people.people_built(engine, actor, args.collection):
             print(f"building the people of {args.collection!r} first", file=sys.stderr)
             build = BuildRequest(args.collection, case=args.case, purpose=args.purpose)
-            build_people(engine, store, actor, build)
-        record = list_people(engine, store, actor, args.collection, case=args.case)
+            app_people.build_people(engine, store, actor, build)
+        record = app_people.list_people(engine, store, actor, args.collection, case=args.case)
     if args.json:
         emit(record.as_json())  # full paths: whoever runs the CLI owns the home
         return 0
@@ -124,7 +117,9 @@ def cmd_list(args: argparse.Namespace, cli: Cli) -> int:
 
 def cmd_show(args: argparse.Namespace, cli: Cli) -> int:
     with cli.local() as local:
-        record = show_person(local.engine, local.store, local.actor, args.person, case=args.case)
+        record = app_people.show_person(
+            local.engine, local.store, local.actor, args.person, case=args.case
+        )
     if args.json:
         emit(record.as_json(detail=True))
         return 0
