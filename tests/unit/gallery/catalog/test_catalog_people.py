@@ -150,3 +150,11 @@ def test_not_person_is_remembered_and_the_face_moves_out(cat: Catalog) -> None:
         cat.not_person(alone.id, 4)
     with pytest.raises(NotFoundError):
         cat.not_person(999, 4)
+
+
+def test_merging_a_face_back_forgets_that_it_was_not_that_person(cat: Catalog) -> None:
+    (person,) = assign(cat, "main", [[1, 3, 4]])
+    alone = cat.not_person(person, 4)
+    cat.merge_persons(person, alone.id)  # the reviewer changed their mind
+    assert cat.people_snapshot("main", "sface").not_person == ()
+    assert sorted(f.face_id for f in cat.person(person).faces) == [1, 3, 4]
