@@ -176,7 +176,7 @@ def _step(
     if voters is not None:
         owner, pos = owner[voters[nbr[pos]]], pos[voters[nbr[pos]]]
     cand, inv = np.unique(owner * n + labels[nbr[pos]], return_inverse=True)
-    score = np.bincount(inv.ravel(), weights=wt[pos], minlength=len(cand))
+    score = np.bincount(inv.ravel(), weights=wt[pos], minlength=len(cand)).astype(np.float64)
     c_owner, c_pos = _gather(c_ptr, batch)
     score[np.isin(cand, c_owner * n + labels[c_nbr[c_pos]])] = -np.inf
     who, lab = cand // n, cand % n
@@ -213,7 +213,7 @@ def _whispers(
     if fixed.any():
         _step(edges, barred, movable, labels, fixed)
     for _ in range(_MAX_PASSES):
-        batches = np.array_split(rng.permutation(movable), min(_BATCHES, len(movable)))
+        batches = np.array_split(rng.permutation(movable), max(1, min(_BATCHES, len(movable))))
         if not sum(_step(edges, barred, batch, labels, None) for batch in batches):
             break
     return labels

@@ -165,3 +165,18 @@ def test_attach_to_an_empty_collection_groups_the_new_faces() -> None:
     got = attach(x, own_images(6), np.empty((0, 64), np.float32), [], [], threshold=0.5)
     assert pairwise(got, truth).f == 1.0
     assert sorted(set(got.tolist())) == [0, 1]
+
+
+def test_anchors_without_an_anchored_neighbour_are_clustered() -> None:
+    # One blob all anchored, one without an anchor: the anchor-vote step finds no voter for
+    # the second blob's faces (it used to fail: an empty bincount is int64, refusing -inf).
+    x, truth = blobs(people=2, each=3)
+    labels = cluster(x, own_images(len(x)), threshold=0.5, anchors={0: 7, 1: 7, 2: 7})
+    assert pairwise(labels, truth).f == 1.0
+
+
+def test_every_face_anchored_keeps_the_anchors() -> None:
+    # Nothing left to move (every face labelled): no batch to split, the keys are the persons.
+    x, _ = blobs(people=2, each=2)
+    labels = cluster(x, own_images(4), threshold=0.5, anchors={0: 1, 1: 1, 2: 2, 3: 3})
+    assert labels[0] == labels[1] and len({labels[0], labels[2], labels[3]}) == 3
