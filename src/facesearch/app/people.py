@@ -289,13 +289,7 @@ def name_person(
     engine: Engine, store: AccountabilityStore, actor: Actor, request: ReviewRequest
 ) -> ReviewRecord:
     """Name the person (``request.name``; None unnames it); its faces are pinned."""
-
-    def change(catalog: Catalog) -> Change:
-        before = catalog.person(request.person)
-        after = catalog.name_person(request.person, request.name)
-        return after, {"name": after.name, "previous_name": before.name, "face_ids": _ids(after)}
-
-    return _review(engine, store, actor, request, Action.PERSON_NAME, change)
+    return _review(engine, store, actor, request, Action.PERSON_NAME, _name)
 
 
 def merge_persons(
@@ -303,27 +297,14 @@ def merge_persons(
 ) -> ReviewRecord:
     """Merge ``request.other`` into ``request.person`` (refused when both hold a face of
     one photo); the faces are pinned, ``other`` is gone."""
-
-    def change(catalog: Catalog) -> Change:
-        if request.other is None:
-            raise InputError("name the other person")
-        other = catalog.person(request.other)
-        kept = catalog.merge_persons(request.person, other.id)
-        return kept, {"other": other.id, "other_name": other.name, "face_ids": _ids(other)}
-
-    return _review(engine, store, actor, request, Action.PERSON_MERGE, change)
+    return _review(engine, store, actor, request, Action.PERSON_MERGE, _merge)
 
 
 def split_person(
     engine: Engine, store: AccountabilityStore, actor: Actor, request: ReviewRequest
 ) -> ReviewRecord:
     """Move ``request.face_ids`` off the person into a new person; both sides are pinned."""
-
-    def change(catalog: Catalog) -> Change:
-        new = catalog.split_person(request.person, request.face_ids)
-        return new, {"new_person": new.id, "face_ids": _ids(new)}
-
-    return _review(engine, store, actor, request, Action.PERSON_SPLIT, change)
+    return _review(engine, store, actor, request, Action.PERSON_SPLIT, _split)
 
 
 def not_person(
@@ -331,20 +312,40 @@ def not_person(
 ) -> ReviewRecord:
     """Record that the face ``request.face_ids`` (one face) is not this person: every later
     build and ingest remembers it; the face moves to a new person of its own."""
+    return _review(engine, store, actor, request, Action.PERSON_NOT, _not)
 
-    def change(catalog: Catalog) -> Change:
-        if len(request.face_ids) != 1:
-            raise InputError("name exactly one face that is not this person")
-        new = catalog.not_person(request.person, request.face_ids[0])
-        return new, {"face_id": request.face_ids[0], "new_person": new.id}
-
-    return _review(engine, store, actor, request, Action.PERSON_NOT, change)
-
-
-# -- shared -------------------------------------------------------------------------------------
 
 # What a review change returns: the person it leaves, and its entry's payload (bar "person").
 Change = tuple[StoredPerson, dict[str, Any]]
+
+
+def _name(catalog: Catalog, request: ReviewRequest) -> Change:
+    before = catalog.person(request.person)
+    after = catalog.name_person(request.person, request.name)
+    return after, {"name": after.name, "previous_name": before.name, "face_ids": _ids(after)}
+
+
+def _merge(catalog: Catalog, request: ReviewRequest) -> Change:
+    if request.other is None:
+        raise InputError("name the other person")
+    other = catalog.person(request.other)
+    kept = catalog.merge_persons(request.person, other.id)
+    return kept, {"other": other.id, "other_name": other.name, "face_ids": _ids(other)}
+
+
+def _split(catalog: Catalog, request: ReviewRequest) -> Change:
+    new = catalog.split_person(request.person, request.face_ids)
+    return new, {"new_person": new.id, "face_ids": _ids(new)}
+
+
+def _not(catalog: Catalog, request: ReviewRequest) -> Change:
+    if len(request.face_ids) != 1:
+        raise InputError("name exactly one face that is not this person")
+    new = catalog.not_person(request.person, request.face_ids[0])
+    return new, {"face_id": request.face_ids[0], "new_person": new.id}
+
+
+# -- shared -------------------------------------------------------------------------------------
 
 
 def _ids(person: StoredPerson) -> list[int]:
@@ -384,10 +385,10 @@ def _review(
     actor: Actor,
     request: ReviewRequest,
     action: Action,
-    change: Callable[[Catalog], Change],
+    change: Callable[[Catalog, ReviewRequest], Change],
 ) -> ReviewRecord:
     checked = _curating(store, actor, request.case, request.purpose)
-    person, fields = change(engine.catalog)
+    person, fields = change(engine.catalog, request)
     payload = {"person": request.person, **fields}
     done = f"the {action.value.replace('_', ' ')} of person {request.person} was made"
     seq = _log_change(store, actor, action, checked, payload, done)

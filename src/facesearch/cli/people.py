@@ -48,25 +48,30 @@ def add_parsers(sub: Any) -> None:
     q.add_argument("person", type=int)
     _outputs(q, cmd_show)
 
-    q = ps.add_parser("name", help="name a person (its faces then anchor it)")
-    q.add_argument("person", type=int)
-    q.add_argument("name")
-    _outputs(q, cmd_review(app_people.name_person))
+    for action, text, operation, (dest, options) in _REVIEWS:
+        q = ps.add_parser(action, help=text)
+        q.add_argument("person", type=int)
+        q.add_argument(dest, **options)
+        _outputs(q, cmd_review(operation))
 
-    q = ps.add_parser("merge", help="merge person OTHER into PERSON")
-    q.add_argument("person", type=int)
-    q.add_argument("other", type=int)
-    _outputs(q, cmd_review(app_people.merge_persons))
 
-    q = ps.add_parser("split", help="move faces off a person into a new person")
-    q.add_argument("person", type=int)
-    q.add_argument("face_ids", type=int, nargs="+", metavar="FACE_ID")
-    _outputs(q, cmd_review(app_people.split_person))
-
-    q = ps.add_parser("not", help="this face is not this person (remembered by later builds)")
-    q.add_argument("person", type=int)
-    q.add_argument("face_ids", type=int, nargs=1, metavar="FACE_ID")
-    _outputs(q, cmd_review(app_people.not_person))
+# The review commands: name, help, the app's operation, and the argument after PERSON.
+_REVIEWS: tuple[tuple[str, str, Any, tuple[str, dict[str, Any]]], ...] = (
+    ("name", "name a person (its faces then anchor it)", app_people.name_person, ("name", {})),
+    ("merge", "merge person OTHER into PERSON", app_people.merge_persons, ("other", {"type": int})),
+    (
+        "split",
+        "move faces off a person into a new person",
+        app_people.split_person,
+        ("face_ids", {"type": int, "nargs": "+", "metavar": "FACE_ID"}),
+    ),
+    (
+        "not",
+        "this face is not this person (remembered by later builds)",
+        app_people.not_person,
+        ("face_ids", {"type": int, "nargs": 1, "metavar": "FACE_ID"}),
+    ),
+)
 
 
 def _outputs(q: argparse.ArgumentParser, handler: Any) -> None:
