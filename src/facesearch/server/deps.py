@@ -31,6 +31,8 @@ __all__ = [
     "AuditorPage",
     "CandidateReader",
     "Ctx",
+    "Curator",
+    "CuratorPage",
     "Eraser",
     "EraserPage",
     "Ingester",
@@ -56,6 +58,7 @@ _decide = needs(Permission.DECIDE)
 _read_search = needs_any(Permission.DECIDE, Permission.READ_AUDIT)
 _read_gallery = needs(Permission.READ_GALLERY)
 _erase = needs(Permission.ERASE)
+_curate = needs(Permission.CURATE)  # build a collection's people, review them
 _ingest = needs(Permission.INGEST)
 _manage_users = needs(Permission.MANAGE_USERS)
 _read_audit = needs(Permission.READ_AUDIT)
@@ -72,6 +75,7 @@ CandidateReader = Annotated[
     Principal, Depends(needs_any(Permission.READ_GALLERY, Permission.READ_AUDIT))
 ]
 Eraser = Annotated[Principal, Depends(_erase)]
+Curator = Annotated[Principal, Depends(_curate)]
 Ingester = Annotated[Principal, Depends(_ingest)]
 Admin = Annotated[Principal, Depends(_manage_users)]
 Auditor = Annotated[Principal, Depends(_read_audit)]
@@ -82,6 +86,7 @@ ReviewerPage = Annotated[Page, Depends(page_for(_decide))]
 SearchReaderPage = Annotated[Page, Depends(page_for(_read_search))]
 ReaderPage = Annotated[Page, Depends(page_for(_read_gallery))]
 EraserPage = Annotated[Page, Depends(page_for(_erase))]
+CuratorPage = Annotated[Page, Depends(page_for(_curate))]
 IngesterPage = Annotated[Page, Depends(page_for(_ingest))]
 AdminPage = Annotated[Page, Depends(page_for(_manage_users))]
 AuditorPage = Annotated[Page, Depends(page_for(_read_audit))]

@@ -1,17 +1,19 @@
 """The gallery as the API and the pages both use it, as the server's adapter over ``app/``:
 reads of faces, crops, images, files and subjects (each charged to the reader and logged by the
-app layer, unless part of the read of a search), collections and stats, and erasure (an
-upload's ingest job starts in ``ingest_uploads``)."""
+app layer, unless part of the read of a search), collections and stats, erasure (an upload's
+ingest job starts in ``ingest_uploads``), and people (``app.people``: a list or a person is a
+read, charged and logged; a build and each review change are audited by the app layer)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from facesearch import app
-from facesearch.accountability import Permission
+from facesearch.accountability import Actor, Permission
 from facesearch.app import gallery as app_gallery
-from facesearch.app.handles import Gallery
+from facesearch.app import people as app_people
+from facesearch.app.handles import Gallery, Store
 from facesearch.engine import Engine
 from facesearch.gallery.catalog.records import CollectionInfo
 from facesearch.server import views
@@ -87,20 +89,83 @@ async def stats(ctx: Context, who: Principal) -> dict[str, Any]:
 # --- erasure -------------------------------------------------------------------------------
 
 
-async def erase(ctx: Context, who: Principal, request: app.EraseRequest) -> dict[str, Any]:
-    """Erase faces (409 while an ingest runs: they would race)."""
+def _exclusive(ctx: Context, run: Callable[[Engine], T], what: str) -> Callable[[Engine], T]:
+    """``run`` on the engine thread, refused (409) while an ingest runs: they would race."""
     workers = ctx.workers
-    request.check()
 
-    def run(engine: Engine) -> dict[str, Any]:
+    def exclusive(engine: Engine) -> T:
         if not workers.gallery_write.acquire(blocking=False):
-            raise ConflictError("an ingest is running; erase when it has finished")
+            raise ConflictError(f"an ingest is running; {what} when it has finished")
         try:
-            return app.erase(engine, ctx.store, who.user, request).as_json()
+            return run(engine)
         finally:
             workers.gallery_write.release()
 
-    out = await workers.on_engine(run)
+    return exclusive
+
+
+async def erase(ctx: Context, who: Principal, request: app.EraseRequest) -> dict[str, Any]:
+    """Erase faces (409 while an ingest runs)."""
+    request.check()
+    out = await ctx.workers.on_engine(
+        _exclusive(ctx, lambda e: app.erase(e, ctx.store, who.user, request).as_json(), "erase")
+    )
     ctx.metrics.inc("facesearch_erasures_total")
     ctx.metrics.inc("facesearch_faces_erased_total", out["faces_removed"])
     return out
+
+
+# --- people --------------------------------------------------------------------------------
+
+Review = Literal["name", "merge", "split", "not"]
+ReviewOperation = Callable[
+    [Engine, Store, Actor, app_people.ReviewRequest], app_people.ReviewRecord
+]
+REVIEWS: dict[Review, ReviewOperation] = {
+    "name": app_people.name_person,
+    "merge": app_people.merge_persons,
+    "split": app_people.split_person,
+    "not": app_people.not_person,
+}
+
+
+async def people(ctx: Context, who: Principal, collection: str) -> app_people.PeopleRecord:
+    """Every person of ``collection`` (one read, charged and logged)."""
+    app.allow(who.user, Permission.READ_GALLERY)
+    take_read(ctx, who)
+    return await ctx.workers.on_engine(
+        lambda e: app_people.list_people(e, ctx.store, who.user, collection)
+    )
+
+
+async def person(ctx: Context, who: Principal, person_id: int) -> app_people.PersonRecord:
+    """One person and every face of it, the least certain first (one read, charged and
+    logged; 404 for an unknown person)."""
+    app.allow(who.user, Permission.READ_GALLERY)
+    take_read(ctx, who)
+    return await ctx.workers.on_engine(
+        lambda e: app_people.show_person(e, ctx.store, who.user, person_id)
+    )
+
+
+async def people_built(ctx: Context, who: Principal, collection: str) -> bool:
+    return await ctx.workers.on_engine(lambda e: app_people.people_built(e, who.user, collection))
+
+
+async def build_people(
+    ctx: Context, who: Principal, request: app_people.BuildRequest
+) -> app_people.BuildRecord:
+    """Cluster the faces of a collection into persons (409 while an ingest runs)."""
+    run = _exclusive(
+        ctx, lambda e: app_people.build_people(e, ctx.store, who.user, request), "build people"
+    )
+    return await ctx.workers.on_engine(run)
+
+
+async def review(
+    ctx: Context, who: Principal, change: Review, request: app_people.ReviewRequest
+) -> app_people.ReviewRecord:
+    """A reviewer's change to a person (``REVIEWS``), audited by the app layer."""
+    operation = REVIEWS[change]
+    return await ctx.workers.on_engine(lambda e: operation(e, ctx.store, who.user, request))
+

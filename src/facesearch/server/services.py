@@ -12,7 +12,9 @@ import anyio
 from fastapi import UploadFile
 
 from facesearch import app
+from facesearch.accountability import Permission
 from facesearch.app import gallery as app_gallery
+from facesearch.app import people as app_people
 from facesearch.app.handles import Gallery
 from facesearch.engine import Engine
 from facesearch.errors import FaceSearchError, InputError, NotFoundError
@@ -109,7 +111,7 @@ async def search(
         raise
     ctx.metrics.inc("facesearch_searches_total", outcome="ok")
     ctx.metrics.observe_search(time.monotonic() - started)
-    return await load_search(ctx, seq)
+    return await _with_persons(ctx, who, await load_search(ctx, seq))
 
 
 def _with(request: T, **changes: Any) -> T:
@@ -128,6 +130,15 @@ def _is_attempt(exc: FaceSearchError, case: str | None, purpose: str | None) -> 
     would let a flood of refused requests flood the trail too)."""
     busy = isinstance(exc, ServerError) and exc.status in (429, 503)
     return bool(case and purpose) and not busy
+
+
+async def _with_persons(ctx: Context, who: Principal, search: dict[str, Any]) -> dict[str, Any]:
+    """A search resource with the person of each hit (``views.with_persons``)."""
+    if not who.can(Permission.READ_GALLERY):
+        return views.with_persons(search, None)
+    ids = views.hit_face_ids(search)
+    found = await ctx.workers.on_engine(lambda e: app_people.persons_of(e, who.user, ids))
+    return views.with_persons(search, found)
 
 
 async def load_search(ctx: Context, seq: int) -> dict[str, Any]:
@@ -229,7 +240,7 @@ async def read_search(
             ctx.store, catalog, ctx.workers.calibration, who.user, seq, what=what, face=face
         )
     )
-    return views.search_view(out)
+    return await _with_persons(ctx, who, views.search_view(out))
 
 
 async def read_candidate(

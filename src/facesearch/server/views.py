@@ -13,7 +13,7 @@ paths; it adds links and review status to the record.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import PurePath
 from typing import Any
@@ -191,6 +191,21 @@ def search_view(found: ReviewedSearch) -> dict[str, Any]:
                 links["image"] = f"{API}/images/{hit.face.image_id}/file?search={seq}"
             shown["links"] = links
     return out
+
+
+def hit_face_ids(search: dict[str, Any]) -> list[int]:
+    """The face ids of every hit of a search resource."""
+    return [hit["face_id"] for face in search["faces"] for hit in face["hits"]]
+
+
+def with_persons(search: dict[str, Any], persons: Mapping[int, int] | None) -> dict[str, Any]:
+    """The search resource with each hit's ``person``: the id of the person its face is in
+    (``app.people.persons_of``), null when its collection's people were never built or for
+    a reader who may not read the gallery (``persons`` None: an auditor overseeing it)."""
+    for face in search["faces"]:
+        for hit in face["hits"]:
+            hit["person"] = None if persons is None else persons.get(hit["face_id"])
+    return search
 
 
 def candidate_state_view(

@@ -6,6 +6,8 @@
     verifications.py  1:1 verifications                         (JSON)
     gallery.py        faces, images, subjects, collections, stats, erasures; the Gallery page
     ingest.py         ingest jobs; the Ingest pages
+    people.py         persons of a collection: build, read, name, merge, split, not this
+                      person; the People and person pages
     users.py          users, tokens, me; the Users page
     audit.py          the audit trail; the Audit page
     system.py         /health, /metrics, /openapi.json, /docs, settings
@@ -21,6 +23,7 @@ from facesearch.server.routes import (
     gallery,
     ingest,
     login,
+    people,
     searches,
     system,
     users,
@@ -32,6 +35,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     searches.router,
     verifications.router,
     gallery.router,
+    people.router,
     ingest.router,
     users.router,
     audit.router,
