@@ -241,7 +241,7 @@ def test_pages_build_review_and_link_each_photo(client: TestClient, home: Any) -
     faces = [int(f) for f in re.findall(r'data-face="(\d+)"', page.text)]
     assert len(faces) == len(GALLERY_SHOTS)
     assert len(re.findall(r'href="/api/v1/images/\d+/file"[^>]*>Photo<', page.text)) == len(faces)
-    assert 'form="split-form"' in page.text and 'action="/people/%d/not"' % person in page.text
+    assert 'form="split-form"' in page.text and f'action="/people/{person}/not"' in page.text
 
     # the crop links the pages show are logged reads of the gallery, like the Gallery's
     start = api.head()

@@ -24,6 +24,7 @@ from facesearch.server import create_app
 ALL = frozenset({"admin", "investigator", "auditor"})
 SEARCH = frozenset({"investigator"})
 REVIEW = frozenset({"investigator", "admin"})  # decide, read gallery
+CURATE = frozenset({"investigator", "admin"})  # build people, name, merge, split them
 OVERSEE = frozenset({"investigator", "admin", "auditor"})  # read a search (auditors oversee)
 ADMIN = frozenset({"admin"})
 AUDIT = frozenset({"auditor", "admin"})
@@ -67,6 +68,13 @@ ROUTES: dict[tuple[str, str], tuple[frozenset[str] | None, str, int]] = {
     ("GET", "/api/v1/collections/{name}"): (REVIEW, "/api/v1/collections/default", 200),
     ("GET", "/api/v1/stats"): (REVIEW, "/api/v1/stats", 200),
     ("POST", "/api/v1/erasures"): (ADMIN, "/api/v1/erasures", 422),
+    ("GET", "/api/v1/people"): (REVIEW, "/api/v1/people", 200),
+    ("GET", "/api/v1/people/{person_id:int}"): (REVIEW, "/api/v1/people/{N}", 200),
+    ("POST", "/api/v1/people/build"): (CURATE, "/api/v1/people/build", 200),
+    ("POST", "/api/v1/people/{person_id:int}/name"): (CURATE, "/api/v1/people/999999/name", 404),
+    ("POST", "/api/v1/people/{person_id:int}/merge"): (CURATE, "/api/v1/people/{N}/merge", 422),
+    ("POST", "/api/v1/people/{person_id:int}/split"): (CURATE, "/api/v1/people/{N}/split", 422),
+    ("POST", "/api/v1/people/{person_id:int}/not"): (CURATE, "/api/v1/people/{N}/not", 422),
     ("POST", "/api/v1/ingest-jobs"): (ADMIN, "/api/v1/ingest-jobs", 422),
     ("GET", "/api/v1/ingest-jobs"): (ADMIN, "/api/v1/ingest-jobs", 200),
     ("GET", "/api/v1/ingest-jobs/{job_id}"): (ADMIN, "/api/v1/ingest-jobs/0123456789abcdef", 404),
@@ -110,6 +118,13 @@ ROUTES: dict[tuple[str, str], tuple[frozenset[str] | None, str, int]] = {
     ("POST", "/users/{name}/{action}"): (ADMIN, "/users/nobody/disable", 404),
     ("GET", "/gallery"): (REVIEW, "/gallery", 200),
     ("POST", "/gallery/erase"): (ADMIN, "/gallery/erase", 422),
+    ("GET", "/people"): (REVIEW, "/people", 200),
+    ("POST", "/people/build"): (CURATE, "/people/build", 200),
+    ("GET", "/people/{person_id:int}"): (REVIEW, "/people/{N}", 200),
+    ("POST", "/people/{person_id:int}/name"): (CURATE, "/people/999999/name", 404),
+    ("POST", "/people/{person_id:int}/merge"): (CURATE, "/people/{N}/merge", 422),
+    ("POST", "/people/{person_id:int}/split"): (CURATE, "/people/{N}/split", 422),
+    ("POST", "/people/{person_id:int}/not"): (CURATE, "/people/{N}/not", 422),
     ("GET", "/ingest"): (ADMIN, "/ingest", 200),
     ("POST", "/ingest"): (ADMIN, "/ingest", 422),
     ("GET", "/ingest/{job_id}"): (ADMIN, "/ingest/0123456789abcdef", 404),
@@ -134,7 +149,8 @@ def client(home: Any) -> Iterator[TestClient]:
 
 @pytest.fixture(scope="module")
 def ids(client: TestClient, home: Any) -> dict[str, int]:
-    """Ids of a real search, one of its candidates, that candidate's image and probe face."""
+    """Ids of a real search, one of its candidates, that candidate's image and probe face,
+    and a person of the collection (its people built)."""
     r = client.post(
         "/api/v1/searches",
         headers=home.auth("inv1"),
@@ -145,7 +161,16 @@ def ids(client: TestClient, home: Any) -> dict[str, int]:
     search = r.json()
     face = search["faces"][0]
     cand = face["hits"][0]
-    return {"S": search["id"], "F": cand["face_id"], "I": cand["image_id"], "P": face["face"]}
+    r = client.post("/api/v1/people/build", headers=home.auth("admin1"))
+    assert r.status_code == 200, r.text
+    person = client.get("/api/v1/people", headers=home.auth("admin1")).json()["people"][0]
+    return {
+        "S": search["id"],
+        "F": cand["face_id"],
+        "I": cand["image_id"],
+        "P": face["face"],
+        "N": person["person"],
+    }
 
 
 def identities(home: Any) -> dict[str, dict[str, str]]:
