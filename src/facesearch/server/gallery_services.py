@@ -168,4 +168,3 @@ async def review(
     """A reviewer's change to a person (``REVIEWS``), audited by the app layer."""
     operation = REVIEWS[change]
     return await ctx.workers.on_engine(lambda e: operation(e, ctx.store, who.user, request))
-
