@@ -16,7 +16,7 @@ returns one int64 label per face (0 .. P-1, singletons included, no -1).
 - ``certainty``: how well each face sits in its person (review the least certain first).
 
 Defaults chosen on LFW by ``benchmarks/people.py`` (README, People): Chinese whispers, k = 30,
-threshold = the model's calibrated one at FMR 5e-6 (SFace: 0.517; pairwise F 0.987, BCubed F
+threshold = the model's calibrated one at FMR 5e-6 (SFace: 0.5175; pairwise F 0.987, BCubed F
 0.985 with seeds 0-5). Callers take the threshold from the calibration table.
 """
 
