@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from facesearch.core import clustering
 from facesearch.gallery import people
 from facesearch.gallery.catalog import Catalog, NewFace, NewImage
 from facesearch.types import BBox
@@ -168,3 +169,26 @@ def test_index_search_answers_rows_for_face_ids() -> None:
 
     sims, rows = people.index_search(search, face_ids)(np.zeros((2, 8), np.float32), 4)
     assert rows.tolist() == [[2, -1, -1, 0]] * 2 and sims.shape == (2, 4)
+
+
+def assert_certainty_current(cat: Catalog, *person_ids: int) -> None:
+    """Each face of each person holds ``clustering.certainty`` over that person's faces."""
+    for pid in person_ids:
+        faces = sorted(cat.person(pid).faces, key=lambda f: f.face_id)
+        shots = [divmod(f.face_id - 1, 3) for f in faces]  # fixture: face 1 + 3 * person + shot
+        embeddings = np.stack([vector(p, s) for p, s in shots])
+        want = clustering.certainty(embeddings, np.zeros(len(faces), np.int64))
+        got = np.array([f.certainty for f in faces], np.float32)
+        np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+def test_review_changes_recompute_the_certainty_of_the_persons_they_touch(cat: Catalog) -> None:
+    build(cat)
+    ids = {frozenset(f): p for p, f in groups(cat).items()}
+    p0, p1, p2 = ids[frozenset({1, 2, 3})], ids[frozenset({4, 5, 6})], ids[frozenset({7, 8, 9})]
+    cat.merge_persons(p0, p1)  # faces 1-6 now one person
+    assert_certainty_current(cat, p0)
+    new = cat.split_person(p0, [2, 5])
+    assert_certainty_current(cat, p0, new.id)
+    alone = cat.not_person(p2, 9)
+    assert_certainty_current(cat, p2, alone.id)

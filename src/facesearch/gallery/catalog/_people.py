@@ -9,7 +9,8 @@ Erasing a face removes its rows; a person left without faces is removed with the
 Clustering happens above (``gallery.people``): this part reads what a build needs in one
 snapshot (``people_snapshot``), writes its outcome in one transaction (``write_people``), and
 applies the review operations, each in one transaction and each refusing to put two faces of
-one image into one person.
+one image into one person; each recomputes, in that transaction, the certainty of every face
+of the persons it changed.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import numpy.typing as npt
 
+from facesearch.core.clustering import certainty
 from facesearch.errors import InputError, NotFoundError
 from facesearch.gallery.catalog import _codec, _read
 from facesearch.gallery.catalog._connection import CatalogConnection
@@ -271,6 +273,7 @@ class People(CatalogConnection):
                 (second.name, _codec.now_utc(), keep),
             )
             conn.execute("DELETE FROM persons WHERE id = ?", (other,))
+            _recertify(conn, (keep,))
             return _person(conn, keep)
 
     def split_person(self, person_id: int, face_ids: Sequence[int]) -> StoredPerson:
@@ -292,6 +295,7 @@ class People(CatalogConnection):
                     (new, *part),
                 )
             _touch(conn, (person_id, new), _codec.now_utc())
+            _recertify(conn, (person_id, new))
             return _person(conn, new)
 
     def not_person(self, person_id: int, face_id: int) -> StoredPerson:
@@ -314,6 +318,7 @@ class People(CatalogConnection):
                 (new, face_id),
             )
             _touch(conn, (person_id,), _codec.now_utc())
+            _recertify(conn, (person_id, new))
             return _person(conn, new)
 
 
@@ -333,6 +338,26 @@ def _new_person(conn: sqlite3.Connection, cid: int, now: str) -> int:
 
 def _touch(conn: sqlite3.Connection, ids: Sequence[int], now: str) -> None:
     conn.executemany("UPDATE persons SET updated = ? WHERE id = ?", ((now, i) for i in ids))
+
+
+def _recertify(conn: sqlite3.Connection, person_ids: Sequence[int]) -> None:
+    """Recompute ``certainty`` (``core.clustering.certainty``) for every face of
+    ``person_ids``, each person's faces of one model taken together."""
+    for pid in person_ids:
+        rows = conn.execute(
+            """SELECT fp.face_id, f.model_id, m.dim, f.embedding FROM face_persons fp
+            JOIN faces f ON f.id = fp.face_id JOIN models m ON m.id = f.model_id
+            WHERE fp.person_id = ? ORDER BY f.model_id, fp.face_id""",
+            (int(pid),),
+        ).fetchall()
+        for model in {int(r[1]) for r in rows}:
+            mine = [r for r in rows if r[1] == model]
+            x = _codec.decode_embeddings([r[3] for r in mine], int(mine[0][2]))
+            sims = certainty(x, np.zeros(len(mine), np.int64))
+            conn.executemany(
+                "UPDATE face_persons SET certainty = ? WHERE face_id = ?",
+                ((float(c), int(r[0])) for c, r in zip(sims, mine, strict=True)),
+            )
 
 
 def _require_members(person_id: int, held: set[int], face_ids: Sequence[int]) -> None:
