@@ -49,6 +49,7 @@ __all__ = [
     "name_person",
     "not_person",
     "people_built",
+    "person_names",
     "persons_of",
     "show_person",
     "split_person",
@@ -257,14 +258,8 @@ def show_person(
     allow(actor, Permission.READ_GALLERY)
     check_case(case, None, required=False)
     record = PersonRecord.of(engine.catalog.person(person))
-    log_read(
-        store,
-        actor,
-        "person",
-        case=case,
-        person=record.person,
-        face_ids=[f.face_id for f in record.faces],
-    )
+    faces = [f.face_id for f in record.faces]
+    log_read(store, actor, "person", case=case, person=record.person, face_ids=faces)
     return record
 
 
@@ -280,6 +275,13 @@ def persons_of(engine: Engine, actor: Actor, face_ids: Sequence[int]) -> dict[in
     personal data: e.g. to group the candidates of a search already logged)."""
     allow(actor, Permission.READ_GALLERY)
     return engine.catalog.persons_of(face_ids)
+
+
+def person_names(engine: Engine, actor: Actor, person_ids: Sequence[int]) -> dict[int, str | None]:
+    """``{person id: name}`` (None: unnamed) of those of ``person_ids`` that exist: the names
+    reviewers gave, e.g. to label the persons ``persons_of`` found for a search's hits."""
+    allow(actor, Permission.READ_GALLERY)
+    return engine.catalog.person_names(person_ids)
 
 
 # -- review ------------------------------------------------------------------------------------

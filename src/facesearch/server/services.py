@@ -137,8 +137,12 @@ async def _with_persons(ctx: Context, who: Principal, search: dict[str, Any]) ->
     if not who.can(Permission.READ_GALLERY):
         return views.with_persons(search, None)
     ids = views.hit_face_ids(search)
-    found = await ctx.workers.on_engine(lambda e: app_people.persons_of(e, who.user, ids))
-    return views.with_persons(search, found)
+
+    def persons(e: Engine) -> tuple[dict[int, int], dict[int, str | None]]:
+        found = app_people.persons_of(e, who.user, ids)
+        return found, app_people.person_names(e, who.user, sorted(set(found.values())))
+
+    return views.with_persons(search, *await ctx.workers.on_engine(persons))
 
 
 async def load_search(ctx: Context, seq: int) -> dict[str, Any]:

@@ -198,13 +198,20 @@ def hit_face_ids(search: dict[str, Any]) -> list[int]:
     return [hit["face_id"] for face in search["faces"] for hit in face["hits"]]
 
 
-def with_persons(search: dict[str, Any], persons: Mapping[int, int] | None) -> dict[str, Any]:
+def with_persons(
+    search: dict[str, Any],
+    persons: Mapping[int, int] | None,
+    names: Mapping[int, str | None] | None = None,
+) -> dict[str, Any]:
     """The search resource with each hit's ``person``: the id of the person its face is in
     (``app.people.persons_of``), null when its collection's people were never built or for
-    a reader who may not read the gallery (``persons`` None: an auditor overseeing it)."""
+    a reader who may not read the gallery (``persons`` None: an auditor overseeing it); and
+    its ``person_name``: the name a reviewer gave that person (``names``), else null."""
     for face in search["faces"]:
         for hit in face["hits"]:
-            hit["person"] = None if persons is None else persons.get(hit["face_id"])
+            person = None if persons is None else persons.get(hit["face_id"])
+            hit["person"] = person
+            hit["person_name"] = None if person is None or names is None else names.get(person)
     return search
 
 

@@ -306,3 +306,33 @@ def test_search_hits_carry_their_person_and_group_by_it(client: TestClient, home
     assert groups and len(groups) == len(set(groups)) == len({h["person"] for h in hits})
     assert groups[0] == str(hits[0]["person"])  # the best hit's person first
     assert f'href="/people/{groups[0]}"' in grouped
+
+
+def test_search_hits_carry_their_persons_name_and_the_grouped_page_shows_it(
+    client: TestClient, home: Any
+) -> None:
+    api = Api(client, home)
+    api.build()
+    use = {"case": "K-PEOPLE", "purpose": "search by person"}
+    photo = {"image": ("p.png", face_photo(1, 0), "image/png")}
+
+    def search() -> dict[str, Any]:
+        r = client.post("/api/v1/searches", headers=api.headers, files=photo, data=use)
+        assert r.status_code == 201, r.text
+        return dict(r.json())
+
+    hits = search()["faces"][0]["hits"]
+    assert hits and {h["person_name"] for h in hits} == {None}
+    best = hits[0]["person"]
+    assert api.post(f"/api/v1/people/{best}/name", {"name": "Alice Liddell"}).status_code == 200
+    after = search()
+    hits = after["faces"][0]["hits"]
+    assert all(isinstance(h["person"], int) for h in hits)
+    assert {h["person_name"] for h in hits if h["person"] == best} == {"Alice Liddell"}
+    assert {h["person_name"] for h in hits if h["person"] != best} <= {None}
+    oversight = client.get(f"/api/v1/searches/{after['id']}", headers=home.auth("aud1"))
+    assert {h["person_name"] for h in oversight.json()["faces"][0]["hits"]} == {None}
+    grouped = client.get(f"/searches/{after['id']}?group=person", headers=api.headers | HTML)
+    card = grouped.text.split(f'data-person="{best}"', 1)[1].split('class="subject"', 1)[1]
+    assert card.split("</div>", 1)[0].startswith(">Alice Liddell")
+    assert f"Person #{best}" not in grouped.text

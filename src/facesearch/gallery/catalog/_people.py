@@ -224,6 +224,15 @@ class People(CatalogConnection):
                 out.update((int(f), int(p)) for f, p in rows)
         return out
 
+    def person_names(self, person_ids: Sequence[int]) -> dict[int, str | None]:
+        """``{person id: name}`` (None: unnamed) for those of ``person_ids`` that exist."""
+        out: dict[int, str | None] = {}
+        with self._reading() as conn:
+            for part in _read.chunks(sorted({int(i) for i in person_ids})):
+                sql = f"SELECT id, name FROM persons WHERE id IN ({_read.placeholders(len(part))})"
+                out.update((int(p), n) for p, n in conn.execute(sql, part))
+        return out
+
     # -- review: each pins the faces it decides on ------------------------------------------
 
     def name_person(self, person_id: int, name: str | None) -> StoredPerson:
