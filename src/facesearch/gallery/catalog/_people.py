@@ -26,7 +26,7 @@ from facesearch.core.clustering import certainty
 from facesearch.errors import InputError, NotFoundError
 from facesearch.gallery.catalog import _codec, _read
 from facesearch.gallery.catalog._connection import CatalogConnection
-from facesearch.types import BBox
+from facesearch.types import MAX_ID, BBox
 
 __all__ = ["MemberFace", "People", "PeopleAssignment", "PeopleSnapshot", "StoredPerson"]
 
@@ -391,7 +391,9 @@ def _members(conn: sqlite3.Connection, where: str, params: tuple[int, ...]) -> l
 
 
 def _person(conn: sqlite3.Connection, person_id: int) -> StoredPerson:
-    found = _members(conn, "p.id = ?", (int(person_id),))
+    """Every lookup of a person by id; an id no SQLite integer can hold is one that does not
+    exist."""
+    found = _members(conn, "p.id = ?", (int(person_id),)) if 1 <= person_id <= MAX_ID else []
     if not found:
         raise NotFoundError(f"no person with id {person_id}")
     return found[0]

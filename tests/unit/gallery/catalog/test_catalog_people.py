@@ -158,3 +158,15 @@ def test_merging_a_face_back_forgets_that_it_was_not_that_person(cat: Catalog) -
     cat.merge_persons(person, alone.id)  # the reviewer changed their mind
     assert cat.people_snapshot("main", "sface").not_person == ()
     assert sorted(f.face_id for f in cat.person(person).faces) == [1, 3, 4]
+
+
+@pytest.mark.parametrize("person_id", [2**63, -(2**63) - 1, 10**20])
+def test_a_person_id_past_int64_is_not_found_not_a_database_error(
+    cat: Catalog, person_id: int
+) -> None:
+    """Attack pass: `people show 99999999999999999999` (and merge with such an id) said "a
+    number or date is out of range (Python int too large to convert to SQLite INTEGER)"."""
+    with pytest.raises(NotFoundError, match=f"no person with id {person_id}"):
+        cat.person(person_id)
+    with pytest.raises(NotFoundError):
+        cat.merge_persons(1, person_id)
