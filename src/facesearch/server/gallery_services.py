@@ -31,10 +31,15 @@ async def _gallery_read(
     """A read of the gallery on a catalog thread, charged to the reader unless it is part
     of the read of a search (``search``); one the reader may not make is refused first,
     uncharged."""
-    if search is None:
-        app.allow(who.user, Permission.READ_GALLERY)  # auditors reach candidates via a search
-        take_read(ctx, who)
+    if search is None:  # auditors reach candidates via a search
+        _charge_read(ctx, who)
     return await ctx.workers.on_catalog(run)
+
+
+def _charge_read(ctx: Context, who: Principal) -> None:
+    """Refuse a read of the gallery the reader may not make, uncharged; else charge it."""
+    app.allow(who.user, Permission.READ_GALLERY)
+    take_read(ctx, who)
 
 
 async def face(ctx: Context, who: Principal, face_id: int, case: str | None) -> dict[str, Any]:
@@ -131,8 +136,7 @@ REVIEWS: dict[Review, ReviewOperation] = {
 
 async def people(ctx: Context, who: Principal, collection: str) -> app_people.PeopleRecord:
     """Every person of ``collection`` (one read, charged and logged)."""
-    app.allow(who.user, Permission.READ_GALLERY)
-    take_read(ctx, who)
+    _charge_read(ctx, who)
     return await ctx.workers.on_engine(
         lambda e: app_people.list_people(e, ctx.store, who.user, collection)
     )
@@ -141,8 +145,7 @@ async def people(ctx: Context, who: Principal, collection: str) -> app_people.Pe
 async def person(ctx: Context, who: Principal, person_id: int) -> app_people.PersonRecord:
     """One person and every face of it, the least certain first (one read, charged and
     logged; 404 for an unknown person)."""
-    app.allow(who.user, Permission.READ_GALLERY)
-    take_read(ctx, who)
+    _charge_read(ctx, who)
     return await ctx.workers.on_engine(
         lambda e: app_people.show_person(e, ctx.store, who.user, person_id)
     )

@@ -257,7 +257,8 @@ async def read_candidate(
             ctx.store, catalog, ctx.workers.calibration, who.user, seq, face_id, what=what
         )
     )
-    return views.candidate_state_view(out, face_id, who.name), views.search_view(out)
+    search = views.search_view(out)
+    return views.candidate_state_view(out, face_id, who.name, search), search
 
 
 async def candidate(ctx: Context, who: Principal, seq: int, face_id: int) -> dict[str, Any]:

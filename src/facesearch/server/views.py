@@ -216,15 +216,20 @@ def with_persons(
 
 
 def candidate_state_view(
-    found: ReviewedSearch, face_id: int, me: str | None = None
+    found: ReviewedSearch,
+    face_id: int,
+    me: str | None = None,
+    search: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A candidate of a search with its review: status, who verified it, its history."""
+    """A candidate of a search with its review: status, who verified it, its history.
+    ``search``: the search's resource when the caller has built it already."""
     seq = found.record.id
     located = found.record.hit(face_id)
     if located is None:
         raise NotFoundError(f"face {face_id} is not a candidate of search {seq}")
     _, probe_face = located
-    search = search_view(found)
+    if search is None:
+        search = search_view(found)
     cand = next(
         h
         for f in search["faces"]
