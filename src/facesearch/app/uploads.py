@@ -24,9 +24,10 @@ def ingest_job(
     collection: str,
     runs: Sequence[tuple[Path, bool]],
     on_run: Callable[[int, IngestSummary], None],
+    on_done: Callable[[IngestRecord], None] = lambda _: None,
 ) -> list[IngestRecord]:
     """Ingest each (folder, label from folder names) of a job in turn; ``on_run(images seen
-    before this run, summary so far)`` reports progress."""
+    before this run, summary so far)`` reports progress, ``on_done(record)`` each run ended."""
     records = []
     seen = 0
     for folder, from_dir in runs:
@@ -46,6 +47,7 @@ def ingest_job(
         record = ingest(engine, store, actor, request, progress)
         seen = before + record.summary.images_seen
         records.append(record)
+        on_done(record)
     return records
 
 

@@ -48,6 +48,7 @@ from typing import Any
 
 from facesearch.accountability import Actor
 from facesearch.app.handles import Store
+from facesearch.app.ingest import IngestRecord
 from facesearch.app.uploads import (
     finish_job,
     ingest_job,
@@ -57,7 +58,7 @@ from facesearch.app.uploads import (
 )
 from facesearch.engine import Engine
 from facesearch.errors import FaceSearchError
-from facesearch.gallery.ingest import IngestSummary
+from facesearch.gallery.ingest import FailedSource, IngestSummary
 from facesearch.gallery.sources import is_image_name, iter_sources
 from facesearch.gallery.uploads import UPLOADS
 from facesearch.server.upload_names import original_name, safe_name
@@ -84,7 +85,7 @@ COUNTS = ("images_added", "duplicates", "faces_added", "faces_blocked")
 @dataclass
 class IngestJob:
     """An upload being ingested. Its counts are those of its finished ingest runs
-    (``runs``) plus the run in progress (``current``), never kept twice."""
+    (``runs``); ``images_seen`` follows the run in progress too."""
 
     id: str
     actor: str
@@ -98,8 +99,7 @@ class IngestJob:
     status: JobStatus = JobStatus.QUEUED
     images_total: int = 0
     runs: list[IngestSummary] = field(default_factory=list)
-    current: IngestSummary | None = None
-    current_before: int = 0  # images seen by the runs before ``current``
+    images_seen: int = 0
     failures: list[dict[str, str]] = field(default_factory=list)  # unpacking and ingest
     unpack_failed: int = 0
     audit_seqs: list[int] = field(default_factory=list)
@@ -121,11 +121,6 @@ class IngestJob:
         self.unpack_failed += 1
         if len(self.failures) < MAX_LISTED_FAILURES:
             self.failures.append({"path": path, "reason": reason})
-
-    @property
-    def images_seen(self) -> int:
-        now = self.current.images_seen if self.current is not None else 0
-        return self.current_before + now
 
     def total(self, name: str) -> int:
         return sum(getattr(s, name) for s in self.runs)
@@ -227,25 +222,23 @@ class Jobs:
         outcome: tuple[JobStatus, str | None] = (JobStatus.FAILED, "interrupted")
 
         def progress(before: int, summary: IngestSummary) -> None:
-            if job.current is not None and before != job.current_before:  # a new run began
-                job.runs.append(job.current)
-            job.current, job.current_before = summary, before
+            job.images_seen = before + summary.images_seen
+
+        def done(record: IngestRecord) -> None:
+            job.runs.append(record.summary)
+            room = MAX_LISTED_FAILURES - len(job.failures)
+            failed = record.summary.failed[: max(room, 0)]
+            job.failures += [_shorter(f, job.folder) for f in failed]
+            job.audit_seqs.append(record.id)
+            if on_summary is not None:
+                on_summary(record.summary)
 
         try:
             job.status = JobStatus.UNPACKING
             labelled, plain = self._unpack(job)
             job.status = JobStatus.INGESTING
             runs = [(labelled, True), (plain, False)]
-            records = ingest_job(engine, store, actor, job.id, job.collection, runs, progress)
-            job.runs = [r.summary for r in records]
-            job.current, job.current_before = None, job.images_seen
-            for record in records:
-                room = MAX_LISTED_FAILURES - len(job.failures)
-                failed = record.summary.failed[: max(room, 0)]
-                job.failures += [_shorter(f, job.folder) for f in failed]
-                job.audit_seqs.append(record.id)
-                if on_summary is not None:
-                    on_summary(record.summary)
+            ingest_job(engine, store, actor, job.id, job.collection, runs, progress, done)
             outcome = (JobStatus.COMPLETED, None)
         except FaceSearchError as exc:
             outcome = (JobStatus.FAILED, str(exc))
@@ -313,11 +306,8 @@ class Jobs:
         return labelled, plain
 
 
-def _shorter(failure: Any, folder: Path) -> dict[str, str]:
+def _shorter(failure: FailedSource, folder: Path) -> dict[str, str]:
     """A failure of an ingest run, its path shown below the job's folder."""
-    if isinstance(failure, dict):
-        path, reason = str(failure.get("path", "")), str(failure.get("reason", ""))
-    else:
-        path, reason = str(failure.source), str(failure.reason)
+    path, reason = failure.source, failure.reason
     prefix = str(folder.resolve()) + "/"
     return {"path": path[len(prefix) :] if path.startswith(prefix) else path, "reason": reason}
