@@ -8,46 +8,17 @@ import getpass
 import hashlib
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.fakes import GALLERY_SHOTS, FakePipeline, no_face_photo, person_name, write_photo
+from tests.fakes import GALLERY_SHOTS, no_face_photo, person_name
 from tests.homes import Ran, run_cli
 
 from facesearch.accountability import AccountabilityStore, local_actor
 from facesearch.app import EraseRequest, IngestRequest, SearchRequest, erase, ingest, search
 from facesearch.engine import Engine
 from facesearch.errors import NoFaceError, NotFoundError
-
-
-@pytest.fixture()
-def home(fake_homes: Any) -> Any:
-    return fake_homes("usage-hardening")
-
-
-@pytest.fixture()
-def engine(home: Any, fake_pipeline: FakePipeline) -> Iterator[Engine]:
-    e = Engine(home.settings, pipeline=fake_pipeline)
-    yield e
-    e.catalog.close()
-
-
-@pytest.fixture()
-def probe_photo(tmp_path: Path) -> Any:
-    """probe_photo(person, shot=0): a photo file of a person; shot 0 is never in the gallery."""
-
-    def get(person: int, shot: int = 0) -> Path:
-        return write_photo(tmp_path / "probes", person, shot)
-
-    return get
-
-
-@pytest.fixture()
-def store(home: Any) -> Iterator[AccountabilityStore]:
-    with AccountabilityStore.open(home.home) as s:
-        yield s
 
 
 def sha(path: Path) -> str:

@@ -5,12 +5,10 @@ On the fake pipeline (tests/fakes.py): the rules do not depend on real faces."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.fakes import FakePipeline, person_name, write_photo
+from tests.fakes import FakePipeline, person_name
 
 from facesearch.accountability import AccountabilityStore, local_actor
 from facesearch.app import (
@@ -26,34 +24,6 @@ from facesearch.app import (
 )
 from facesearch.engine import Engine
 from facesearch.errors import InputError, PermissionDeniedError
-
-
-@pytest.fixture()
-def home(fake_homes: Any) -> Any:
-    return fake_homes("usage")
-
-
-@pytest.fixture()
-def engine(home: Any, fake_pipeline: FakePipeline) -> Iterator[Engine]:
-    e = Engine(home.settings, pipeline=fake_pipeline)
-    yield e
-    e.catalog.close()
-
-
-@pytest.fixture()
-def probe_photo(tmp_path: Path) -> Any:
-    """probe_photo(person, shot=0): a photo file of a person; shot 0 is never in the gallery."""
-
-    def get(person: int, shot: int = 0) -> Path:
-        return write_photo(tmp_path / "probes", person, shot)
-
-    return get
-
-
-@pytest.fixture()
-def store(home: Any) -> Iterator[AccountabilityStore]:
-    with AccountabilityStore.open(home.home) as s:
-        yield s
 
 
 def floats_longer_than(value: Any, n: int) -> bool:
