@@ -105,6 +105,7 @@ class Face:
     detection: Detection
     quality: Quality
     embedding: Embedding | None = None
+    second_embedding: Embedding | None = None  # the second model's, where fusion is on
 
     @property
     def bbox(self) -> BBox:

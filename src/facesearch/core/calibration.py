@@ -108,10 +108,7 @@ def build_table(
     """All-pairs impostor and genuine histograms of unit embeddings grouped by label."""
     x = np.ascontiguousarray(embeddings, dtype=np.float32)
     _, codes = np.unique(np.asarray(labels), return_inverse=True)
-    edges = np.concatenate([GRID, [np.inf]])
-    imp_hist = np.zeros(len(GRID), dtype=np.int64)
-    gen_hist = np.zeros(len(GRID), dtype=np.int64)
-    below = np.zeros(2, dtype=np.int64)  # scores under -1 (numerical) for impostor, genuine
+    hist = ScoreHistograms()
     n = len(x)
     for start in range(0, n, chunk):
         stop = min(n, start + chunk)
@@ -119,24 +116,45 @@ def build_table(
         rows = np.arange(start, stop)[:, None]
         upper = np.arange(n)[None, :] > rows  # each unordered pair once
         same = codes[start:stop][:, None] == codes[None, :]
-        for mask, hist, slot in ((upper & ~same, imp_hist, 0), (upper & same, gen_hist, 1)):
-            values = sims[mask]
-            hist += np.histogram(values, bins=edges)[0]
-            below[slot] += int((values < GRID[0]).sum())
-    n_imp, n_gen = int(imp_hist.sum() + below[0]), int(gen_hist.sum() + below[1])
-    if n_imp == 0 or n_gen == 0:
-        raise ConfigError("calibration needs at least two people and one person with two images")
-    imp_at_or_above = imp_hist[::-1].cumsum()[::-1]
-    gen_below = np.concatenate([[0], gen_hist.cumsum()[:-1]]) + below[1]
-    return CalibrationTable(
-        model_id=model_id,
-        source=source,
-        impostor_pairs=n_imp,
-        genuine_pairs=n_gen,
-        similarity=tuple(float(s) for s in GRID),
-        fmr=tuple(float(v) for v in imp_at_or_above / n_imp),
-        fnmr=tuple(float(v) for v in gen_below / n_gen),
-    )
+        hist.add(sims[upper & ~same], sims[upper & same])
+    return hist.table(model_id=model_id, source=source)
+
+
+class ScoreHistograms:
+    """Impostor and genuine scores counted on ``GRID``, added in chunks (any score scale
+    that lives in -1..1: cosine similarities, or a fused score mapped onto that range)."""
+
+    def __init__(self) -> None:
+        self._edges = np.concatenate([GRID, [np.inf]])
+        self.impostor = np.zeros(len(GRID), dtype=np.int64)
+        self.genuine = np.zeros(len(GRID), dtype=np.int64)
+        self._below = np.zeros(2, dtype=np.int64)  # scores under GRID[0]: impostor, genuine
+
+    def add(self, impostor: npt.ArrayLike, genuine: npt.ArrayLike) -> None:
+        for values, hist, slot in ((impostor, self.impostor, 0), (genuine, self.genuine, 1)):
+            v = np.asarray(values, dtype=np.float64).ravel()
+            hist += np.histogram(v, bins=self._edges)[0]
+            self._below[slot] += int((v < GRID[0]).sum())
+
+    def table(self, *, model_id: str, source: str) -> CalibrationTable:
+        imp_hist, gen_hist = self.impostor, self.genuine
+        n_imp = int(imp_hist.sum() + self._below[0])
+        n_gen = int(gen_hist.sum() + self._below[1])
+        if n_imp == 0 or n_gen == 0:
+            raise ConfigError(
+                "calibration needs at least two people and one person with two images"
+            )
+        imp_at_or_above = imp_hist[::-1].cumsum()[::-1]
+        gen_below = np.concatenate([[0], gen_hist.cumsum()[:-1]]) + self._below[1]
+        return CalibrationTable(
+            model_id=model_id,
+            source=source,
+            impostor_pairs=n_imp,
+            genuine_pairs=n_gen,
+            similarity=tuple(float(s) for s in GRID),
+            fmr=tuple(float(v) for v in imp_at_or_above / n_imp),
+            fnmr=tuple(float(v) for v in gen_below / n_gen),
+        )
 
 
 def save_table(table: CalibrationTable, path: Path) -> None:

@@ -55,6 +55,12 @@ class ModelSettings(Group):
     )
     detector: str = setting("yunet", "Name of the detector model.", "detector")
     embedder: str = setting("sface", "Name of the embedder model.", "embedder")
+    second_embedder: str = setting(
+        "dlib_resnet",
+        "Second, independent embedder whose scores are fused with the first's (verify, "
+        "re-ranking); 'none' turns fusion off.",
+        "second_embedder",
+    )
     runtime: str = setting(
         "auto", "Inference runtime: auto (fastest available), openvino or onnxruntime.", "runtime"
     )
@@ -136,6 +142,12 @@ class MatchingSettings(Group):
         "A new face matching an erasure-blocklist entry at this false match rate or rarer is "
         "skipped at ingest; forget --like uses it too.",
         "blocklist_max_fmr",
+    )
+    rerank_top: int = setting(
+        0,
+        "Re-rank this many of a search's best candidates by the fused score of both models "
+        "(0: off).",
+        "rerank_top",
     )
 
 
