@@ -14,6 +14,12 @@ full 112 pixels the embedder's crop asks for (checked with the real models in
 ``tests/integration/test_big_images.py``).
 Boxes and landmarks are mapped back to the original's pixel grid.
 
+A second, independent embedder (``settings.models.second_embedder``; "none": no second model)
+is fused with the first where two faces are compared (``core.matching``). It is paid for only
+when asked (``second=True``): its chip is cut from the same detection's landmarks in the
+geometry that model expects (``core.align.align_dlib_chip`` for dlib's ResNet) and its unit
+vector goes to ``Face.second_embedding``. Ingest does not ask for it.
+
 Memory: the threads sharing one pipeline (its decode pool, the server's analysis threads) hold
 at most ``max_pixels`` decoded full-size pixels at once (``PixelBudget``); a decode that would
 pass it waits for the others to finish theirs (one image is always let through).
@@ -31,11 +37,13 @@ from itertools import islice
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
+from facesearch.core import align
 from facesearch.core.align import align_face
 from facesearch.core.decode import Decoded, decode_image
 from facesearch.core.quality import assess, main_face
-from facesearch.errors import FaceSearchError, ImageError, ImageTooLargeError
+from facesearch.errors import ConfigError, FaceSearchError, ImageError, ImageTooLargeError
 from facesearch.models import FaceDetector, FaceEmbedder, ModelSpec, load_detector, load_embedder
 from facesearch.models.registry import ModelRegistry
 from facesearch.settings import Settings
@@ -45,6 +53,7 @@ log = logging.getLogger(__name__)
 
 Result = ImageFaces | FaceSearchError
 DECODE_SIDE_FACTOR = 4
+NO_SECOND_MODEL = "none"  # settings.models.second_embedder that turns fusion off
 
 
 @dataclass(frozen=True)
@@ -101,6 +110,8 @@ class FacePipeline(Closing):
         self._detector: FaceDetector | None = None
         self._embedder: FaceEmbedder | None = None
         self._embedder_spec: ModelSpec | None = None
+        self._second_embedder: FaceEmbedder | None = None
+        self._second_spec: ModelSpec | None = None
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="decode")
         self.pixels = PixelBudget(settings.limits.max_pixels)
 
@@ -126,6 +137,38 @@ class FacePipeline(Closing):
     def model_id(self) -> str:
         return self.embedder_spec.model_id
 
+    @property
+    def second_spec(self) -> ModelSpec | None:
+        """The second embedder's spec; None when ``settings.models.second_embedder`` is
+        "none". A name the registry does not know is a ``ConfigError``."""
+        name = self.settings.models.second_embedder
+        if name == NO_SECOND_MODEL:
+            return None
+        if self._second_spec is None:
+            self._second_spec = self._registry.get(name, "embedder")
+        return self._second_spec
+
+    @property
+    def second_embedder(self) -> FaceEmbedder | None:
+        """The second embedder, loaded on first use; None when there is none configured. A
+        configured model that cannot be loaded is a ``ConfigError`` saying how to turn it
+        off, never a silent fall back to the first model alone."""
+        spec = self.second_spec
+        if spec is None:
+            return None
+        if self._second_embedder is None:
+            try:
+                self._second_embedder, self._second_spec = load_embedder(
+                    self.settings, self._registry, name=spec.name
+                )
+            except FaceSearchError as exc:
+                raise ConfigError(
+                    f"the second model {spec.name!r} (FACESEARCH_SECOND_EMBEDDER) cannot be "
+                    f"loaded: {exc}. Install it, or set FACESEARCH_SECOND_EMBEDDER=none to "
+                    "compare with the first model alone"
+                ) from exc
+        return self._second_embedder
+
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
@@ -146,35 +189,44 @@ class FacePipeline(Closing):
         *,
         embed: bool = True,
         main_only: bool = False,
+        second: bool = False,
         chunk: int = 64,
     ) -> Iterator[Result]:
-        """Analyse every item; yields results in input order."""
+        """Analyse every item; yields results in input order (``second``: see ``analyse``)."""
         iterator = iter(items)
         pending = self._submit(list(islice(iterator, chunk)))
         while pending:
             decoded = [f.result() for f in pending]
             pending = self._submit(list(islice(iterator, chunk)))
-            yield from self.analyse(decoded, embed=embed, main_only=main_only)
+            yield from self.analyse(decoded, embed=embed, main_only=main_only, second=second)
 
-    def analyse_one(self, item: Decodable, *, embed: bool = True) -> ImageFaces:
+    def analyse_one(
+        self, item: Decodable, *, embed: bool = True, second: bool = False
+    ) -> ImageFaces:
         """Every face of one image; raises the image's error. Safe to call from several
         threads at once once the models are loaded (sessions create a request per call)."""
-        result = self.analyse([self._safe_decode(item)], embed=embed)[0]
+        result = self.analyse([self._safe_decode(item)], embed=embed, second=second)[0]
         if not isinstance(result, ImageFaces):
             raise result
         return result
 
-    def analyse_pixels(self, pixels: Image, source: str, *, embed: bool = True) -> ImageFaces:
+    def analyse_pixels(
+        self, pixels: Image, source: str, *, embed: bool = True, second: bool = False
+    ) -> ImageFaces:
         """Every face of an image already in memory (checked by ``decode.check_pixels``):
         ``analyse_one`` without the decode."""
-        result = self.analyse([(source, Decoded(pixels=pixels, format="array"))], embed=embed)[0]
+        decoded = [(source, Decoded(pixels=pixels, format="array"))]
+        result = self.analyse(decoded, embed=embed, second=second)[0]
         if not isinstance(result, ImageFaces):
             raise result
         return result
 
-    def load_models(self) -> None:
-        """Load both models now (before sharing the pipeline between threads)."""
+    def load_models(self, *, second: bool = False) -> None:
+        """Load the detector and the embedder now (before sharing the pipeline between
+        threads); with ``second``, the second embedder too where one is configured."""
         _ = self.detector, self.embedder
+        if second:
+            _ = self.second_embedder
 
     def _submit(
         self, batch: Sequence[Decodable]
@@ -193,11 +245,16 @@ class FacePipeline(Closing):
         *,
         embed: bool = True,
         main_only: bool = False,
+        second: bool = False,
     ) -> list[Result]:
-        """Detect, align, assess and (optionally) embed already decoded images."""
+        """Detect, align, assess and (optionally) embed already decoded images; with
+        ``embed`` and ``second``, also fill each face's ``second_embedding`` where a second
+        model is configured."""
+        second_spec = self.second_spec if (embed and second) else None
         ok = [(i, d) for i, (_, d) in enumerate(decoded) if isinstance(d, Decoded)]
         detections = self.detector.detect([d.pixels for _, d in ok]) if ok else []
         crops: list[Image] = []
+        chips: list[Image] = []  # the second model's, one per crop where it is asked for
         owners: list[tuple[int, int]] = []  # (image number, face slot) of each crop
         per_image: dict[int, tuple[Decoded, list[Face], int | None]] = {}
         for (i, dec), on_pixels in zip(ok, detections, strict=True):
@@ -207,9 +264,12 @@ class FacePipeline(Closing):
             chosen = [main] if (main_only and main is not None) else range(len(found))
             faces = []
             for k in chosen:
-                aligned = align_face(dec.pixels, on_pixels[k].landmarks_array())
+                landmarks = on_pixels[k].landmarks_array()
+                aligned = align_face(dec.pixels, landmarks)
                 faces.append(Face(index=k, detection=found[k], quality=assess(found[k], aligned)))
                 crops.append(aligned)
+                if second_spec is not None:
+                    chips.append(second_chip(second_spec, dec.pixels, landmarks))
                 owners.append((i, len(faces) - 1))
             per_image[i] = (dec, faces, main)
         if embed and crops:
@@ -217,6 +277,11 @@ class FacePipeline(Closing):
             for (i, slot), vector in zip(owners, vectors, strict=True):
                 faces = per_image[i][1]
                 faces[slot] = replace(faces[slot], embedding=vector)
+        if chips and self.second_embedder is not None:
+            vectors = self.second_embedder.embed(np.stack(chips))
+            for (i, slot), vector in zip(owners, vectors, strict=True):
+                faces = per_image[i][1]
+                faces[slot] = replace(faces[slot], second_embedding=vector)
         out: list[Result] = []
         for i, (source, item) in enumerate(decoded):
             if isinstance(item, FaceSearchError):
@@ -225,6 +290,13 @@ class FacePipeline(Closing):
             dec, faces, main = per_image[i]
             out.append(ImageFaces(source, dec.width, dec.height, tuple(faces), main))
         return out
+
+
+def second_chip(spec: ModelSpec, pixels: Image, landmarks: npt.ArrayLike) -> Image:
+    """The crop the second model ``spec`` takes, from a face's five landmarks."""
+    if spec.family == "dlib":
+        return align.align_dlib_chip(pixels, landmarks)  # type: ignore[attr-defined]
+    return align_face(pixels, landmarks, size=spec.input_size[0])
 
 
 def _scaled(detection: Detection, factor: int) -> Detection:

@@ -1,20 +1,30 @@
-"""1:1 verification of two faces against a calibrated threshold. Pure."""
+"""1:1 verification of two faces against a calibrated threshold. Pure.
+
+With one model the similarity is the cosine of the two faces' embeddings, priced by that
+model's table. With a ``Fusion`` (a second model configured) each model scores the pair, the
+scores are fused (``Fusion.fuse``: onto the first model's -1..1 scale) and the fused score is
+priced by the fused table (``load_table(fusion.model_id)``); the threshold and the false match
+rate are then the fused ones, and ``Verification`` lists every model used and its score.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from facesearch.core.calibration import CalibrationTable, describe_fmr
 from facesearch.errors import InputError
-from facesearch.types import Face
+from facesearch.types import Embedding, Face
+
+if TYPE_CHECKING:
+    from facesearch.core.fusion import Fusion
 
 
 @dataclass(frozen=True)
 class Verification:
-    similarity: float
+    similarity: float  # the fused score where two models were used
     threshold: float
     same: bool
     fmr: float  # estimated share of different people scoring at least this high
@@ -22,6 +32,8 @@ class Verification:
     threshold_fmr: float
     threshold_words: str
     calibration_source: str
+    models: tuple[str, ...] = ()  # the model ids that scored the pair
+    scores: tuple[float, ...] = ()  # each model's own cosine score, in the order of models
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -33,18 +45,44 @@ class Verification:
             "threshold_fmr": self.threshold_fmr,
             "threshold_words": self.threshold_words,
             "calibration": self.calibration_source,
+            "models": list(self.models),
+            "scores": self.scores_by_model(),
             "note": "A match is a lead for a person to check, never an identification.",
         }
 
+    def scores_by_model(self) -> dict[str, float]:
+        """Each model's own score, by model id (rounded for display)."""
+        return {m: round(s, 5) for m, s in zip(self.models, self.scores, strict=True)}
+
+
+def cosine(a: Embedding | None, b: Embedding | None, what: str) -> float:
+    """The cosine of two unit vectors; InputError if either is missing or they differ in size."""
+    if a is None or b is None:
+        raise InputError(f"both faces must be embedded{what} before they can be compared")
+    if a.shape != b.shape:
+        raise InputError("the two embeddings come from different models")
+    return float(np.dot(a, b))
+
 
 def compare(
-    a: Face, b: Face, table: CalibrationTable, *, max_fmr: float, threshold: float | None = None
+    a: Face,
+    b: Face,
+    table: CalibrationTable,
+    *,
+    max_fmr: float,
+    threshold: float | None = None,
+    fusion: Fusion | None = None,
 ) -> Verification:
-    if a.embedding is None or b.embedding is None:
-        raise InputError("both faces must be embedded before they can be compared")
-    if a.embedding.shape != b.embedding.shape:
-        raise InputError("the two embeddings come from different models")
-    similarity = float(np.dot(a.embedding, b.embedding))
+    """Decide whether ``a`` and ``b`` are the same person. With ``fusion``, both faces need
+    their ``second_embedding`` too and ``table`` must be the fused table."""
+    scores = [cosine(a.embedding, b.embedding, "")]
+    if fusion is None:
+        models: tuple[str, ...] = (table.model_id,)
+        similarity = scores[0]
+    else:
+        scores.append(cosine(a.second_embedding, b.second_embedding, " by the second model"))
+        models = tuple(fusion.model_ids)
+        similarity = float(fusion.fuse(*scores))
     t = table.threshold_for_fmr(max_fmr) if threshold is None else threshold
     fmr = table.fmr_at(similarity)
     t_fmr = table.fmr_at(t)
@@ -59,4 +97,6 @@ def compare(
             "score this high", "score at or above the threshold"
         ),
         calibration_source=table.source,
+        models=models,
+        scores=tuple(scores),
     )
