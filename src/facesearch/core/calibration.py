@@ -8,6 +8,11 @@ genuine pairs scoring < s. The shipped table for SFace comes from all of LFW (13
 its limits (celebrities in news photos, skewed demographics, a handful of label errors) and
 for how to rebuild it from an operator's own labelled photos (``facesearch calibrate``).
 
+The FMR a table shows is conservative (``core.fmr_bound``): an upper confidence bound on the
+observed share, counting pairs that share a person as dependent, times a margin for photos
+unlike the calibration set; the plain share is kept as ``fmr_observed``. ``basis`` says what
+the figure rests on, for every display.
+
 Search uses it to state, for a candidate at similarity s in a gallery of N faces, the expected
 number of impostors at or above s: FMR(s) x N.
 """
@@ -25,6 +30,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from facesearch.core import fmr_bound
+from facesearch.core.fmr_bound import CONFIDENCE, POPULATION_MARGIN, PersonCounts
 from facesearch.errors import ConfigError
 from facesearch.private import write_private
 from facesearch.types import fields_dict
@@ -42,11 +49,50 @@ class CalibrationTable:
     similarity: tuple[float, ...]  # ascending grid
     fmr: tuple[float, ...]  # share of impostor pairs with score >= similarity[i]
     fnmr: tuple[float, ...]  # share of genuine pairs with score < similarity[i]
+    # The plain share of impostor pairs with score >= similarity[i] (empty in a table fitted
+    # without a bound, whose ``fmr`` is that share).
+    fmr_observed: tuple[float, ...] = ()
+    confidence: float = 0.0  # one-sided level of the upper bound in ``fmr``; 0: no bound
+    population_margin: float = 1.0  # ``fmr`` = this x the bound, for photos unlike these
+    people: int = 0  # people the impostor pairs came from (0: not recorded)
+    design_effect: float = 1.0  # impostor pairs per independent one, at most (jackknife)
 
     @property
     def min_fmr(self) -> float:
-        """The smallest FMR the table can resolve (one impostor pair)."""
-        return 1.0 / max(self.impostor_pairs, 1)
+        """The smallest FMR the table can resolve: one impostor pair, or the smallest rate it
+        shows when that is larger (a conservative table never shows less)."""
+        return max(1.0 / max(self.impostor_pairs, 1), min(self.fmr, default=0.0))
+
+    @property
+    def conservative(self) -> bool:
+        return self.confidence > 0 and self.population_margin >= 1
+
+    @property
+    def basis(self) -> str:
+        """What the FMR shown rests on, in one sentence (pages, reports, the CLI)."""
+        people = f" of {self.people:,} people" if self.people else ""
+        head = f"Calibrated on {self.source}: {self.impostor_pairs:,} impostor pairs{people}."
+        if not self.conservative:
+            return (
+                f"{head} The false match rate shown is the share seen there, with no allowance "
+                "for chance or for photos unlike these: it may understate."
+            )
+        return (
+            f"{head} The false match rate shown is a conservative estimate: the upper "
+            f"{100 * self.confidence:g} % confidence bound (pairs that share a person counted "
+            f"as dependent) times {self.population_margin:g} for photos unlike these."
+        )
+
+    @property
+    def basis_short(self) -> str:
+        """``basis`` in a few words (a candidate card)."""
+        name = self.source.split(",")[0].split("(")[0].split(":")[0].strip()
+        if not self.conservative:
+            return f"FMR as seen on {name} ({self.impostor_pairs:,} impostor pairs), unbounded"
+        return (
+            f"conservative FMR: {100 * self.confidence:g} % bound x "
+            f"{self.population_margin:g}, {name} ({self.impostor_pairs:,} impostor pairs)"
+        )
 
     def fmr_at(self, similarity: float) -> float:
         """Estimated FMR at ``similarity`` (log-linear interpolation, floored at min_fmr/2)."""
@@ -60,7 +106,8 @@ class CalibrationTable:
         if max_fmr < self.min_fmr:
             raise ConfigError(
                 f"an FMR of {max_fmr:g} is below what this calibration can resolve "
-                f"({self.min_fmr:.1e}, from {self.impostor_pairs:,} impostor pairs)"
+                f"({self.min_fmr:.1e}, from {self.impostor_pairs:,} impostor pairs"
+                f"{', bounded conservatively' if self.conservative else ''})"
             )
         for sim, rate in zip(self.similarity, self.fmr, strict=True):
             if rate <= max_fmr:
@@ -104,8 +151,11 @@ def build_table(
     model_id: str,
     source: str,
     chunk: int = 2048,
+    confidence: float = CONFIDENCE,
+    population_margin: float = POPULATION_MARGIN,
 ) -> CalibrationTable:
-    """All-pairs impostor and genuine histograms of unit embeddings grouped by label."""
+    """All-pairs impostor and genuine histograms of unit embeddings grouped by label; the FMR
+    bounded as ``ScoreHistograms.table`` says, each impostor pair counted under its people."""
     x = np.ascontiguousarray(embeddings, dtype=np.float32)
     _, codes = np.unique(np.asarray(labels), return_inverse=True)
     hist = ScoreHistograms()
@@ -116,27 +166,62 @@ def build_table(
         rows = np.arange(start, stop)[:, None]
         upper = np.arange(n)[None, :] > rows  # each unordered pair once
         same = codes[start:stop][:, None] == codes[None, :]
-        hist.add(sims[upper & ~same], sims[upper & same])
-    return hist.table(model_id=model_id, source=source)
+        impostor = upper & ~same
+        rows_of, cols_of = np.nonzero(impostor)
+        people = (codes[start:stop][rows_of], codes[cols_of])
+        hist.add(sims[impostor], sims[upper & same], impostor_people=people)
+    return hist.table(
+        model_id=model_id,
+        source=source,
+        confidence=confidence,
+        population_margin=population_margin,
+    )
 
 
 class ScoreHistograms:
     """Impostor and genuine scores counted on ``GRID``, added in chunks (any score scale
-    that lives in -1..1: cosine similarities, or a fused score mapped onto that range)."""
+    that lives in -1..1: cosine similarities, or a fused score mapped onto that range).
+
+    ``add(..., impostor_people=(a, b))`` also counts each impostor pair under both of its
+    people (integer codes), so ``table`` can measure how much pairs that share a person move
+    together (see ``core.fmr_bound``); without it the bound assumes one independent pair per
+    image.
+    """
 
     def __init__(self) -> None:
         self._edges = np.concatenate([GRID, [np.inf]])
         self.impostor = np.zeros(len(GRID), dtype=np.int64)
         self.genuine = np.zeros(len(GRID), dtype=np.int64)
         self._below = np.zeros(2, dtype=np.int64)  # scores under GRID[0]: impostor, genuine
+        self.per_person = PersonCounts(len(GRID))
 
-    def add(self, impostor: npt.ArrayLike, genuine: npt.ArrayLike) -> None:
+    def add(
+        self,
+        impostor: npt.ArrayLike,
+        genuine: npt.ArrayLike,
+        *,
+        impostor_people: tuple[npt.ArrayLike, npt.ArrayLike] | None = None,
+    ) -> None:
         for values, hist, slot in ((impostor, self.impostor, 0), (genuine, self.genuine, 1)):
             v = np.asarray(values, dtype=np.float64).ravel()
             hist += np.histogram(v, bins=self._edges)[0]
             self._below[slot] += int((v < GRID[0]).sum())
+        if impostor_people is not None:
+            bins = np.searchsorted(GRID, np.asarray(impostor, dtype=np.float64).ravel(), "right")
+            for people in impostor_people:
+                self.per_person.add(np.asarray(people, dtype=np.int64).ravel(), bins)
 
-    def table(self, *, model_id: str, source: str) -> CalibrationTable:
+    def table(
+        self,
+        *,
+        model_id: str,
+        source: str,
+        confidence: float = CONFIDENCE,
+        population_margin: float = POPULATION_MARGIN,
+    ) -> CalibrationTable:
+        """The table; its ``fmr`` is the conservative estimate (``fmr_bound.conservative``:
+        the one-sided ``confidence`` upper bound times ``population_margin``; 0 and 1 give
+        the plain observed share), its ``fmr_observed`` the plain share."""
         imp_hist, gen_hist = self.impostor, self.genuine
         n_imp = int(imp_hist.sum() + self._below[0])
         n_gen = int(gen_hist.sum() + self._below[1])
@@ -146,14 +231,24 @@ class ScoreHistograms:
             )
         imp_at_or_above = imp_hist[::-1].cumsum()[::-1]
         gen_below = np.concatenate([[0], gen_hist.cumsum()[:-1]]) + self._below[1]
+        observed = imp_at_or_above / n_imp
+        design = self.per_person.design_effect(imp_at_or_above, n_imp)
+        shown = fmr_bound.conservative(
+            imp_at_or_above, n_imp, design, confidence=confidence, margin=population_margin
+        )
         return CalibrationTable(
             model_id=model_id,
             source=source,
             impostor_pairs=n_imp,
             genuine_pairs=n_gen,
             similarity=tuple(float(s) for s in GRID),
-            fmr=tuple(float(v) for v in imp_at_or_above / n_imp),
+            fmr=tuple(float(v) for v in shown),
             fnmr=tuple(float(v) for v in gen_below / n_gen),
+            fmr_observed=tuple(float(v) for v in observed),
+            confidence=confidence,
+            population_margin=population_margin,
+            people=self.per_person.people,
+            design_effect=float(design.max()),
         )
 
 
@@ -172,6 +267,11 @@ def table_from_dict(raw: dict[str, Any]) -> CalibrationTable:
             similarity=tuple(float(v) for v in raw["similarity"]),
             fmr=tuple(float(v) for v in raw["fmr"]),
             fnmr=tuple(float(v) for v in raw["fnmr"]),
+            fmr_observed=tuple(float(v) for v in raw.get("fmr_observed", ())),
+            confidence=float(raw.get("confidence", 0.0)),
+            population_margin=float(raw.get("population_margin", 1.0)),
+            people=int(raw.get("people", 0)),
+            design_effect=float(raw.get("design_effect", 1.0)),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"not a calibration table: {exc}") from exc

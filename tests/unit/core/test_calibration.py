@@ -33,20 +33,38 @@ def test_counts_every_pair_once() -> None:
 
 
 def test_fmr_matches_brute_force() -> None:
+    """The plain fit (no bound, no margin) is the share of impostor pairs at or above s."""
     x, labels = clustered()
-    t = build_table(x, labels, model_id="m:1", source="test")
+    t = build_table(x, labels, model_id="m:1", source="test", confidence=0, population_margin=1)
     sims = x @ x.T
     lab = np.array(labels)
     iu = np.triu_indices(len(x), 1)
     imp = sims[iu][lab[iu[0]] != lab[iu[1]]]
     for s in (0.0, 0.2, 0.4):
         assert t.fmr_at(s) == pytest.approx((imp >= s).mean(), rel=0.05, abs=2e-4)
+    assert t.fmr == t.fmr_observed and not t.conservative
+
+
+def test_default_fit_is_conservative() -> None:
+    """Issue 12: the FMR shown is at least margin x the observed share, never rises with the
+    score, and the observed share is kept alongside."""
+    x, labels = clustered()
+    t = build_table(x, labels, model_id="m:1", source="test")
+    shown, observed = np.array(t.fmr), np.array(t.fmr_observed)
+    assert t.conservative and t.confidence == 0.95 and t.population_margin == 2.0
+    assert t.people == 40 and t.design_effect >= 1
+    assert (shown >= np.minimum(1.0, 2.0 * observed) - 1e-12).all()
+    assert (np.diff(shown) <= 0).all()
+    mid = (observed > 1e-3) & (observed < 0.1)
+    assert (shown[mid] > 2.0 * observed[mid]).all()  # the bound adds to the margin
+    assert "conservative" in t.basis and "40 people" in t.basis
+    assert "95 % bound x 2" in t.basis_short
 
 
 def test_threshold_monotone_and_resolution() -> None:
     x, labels = clustered()
     t = build_table(x, labels, model_id="m:1", source="test")
-    assert t.threshold_for_fmr(1e-2) <= t.threshold_for_fmr(1e-3)
+    assert t.threshold_for_fmr(1e-1) <= t.threshold_for_fmr(3e-2)
     with pytest.raises(ConfigError, match="resolve"):
         t.threshold_for_fmr(t.min_fmr / 10)
 
