@@ -1,10 +1,13 @@
-"""Five-point similarity alignment onto the standard 112x112 ArcFace template. Pure.
+"""Five-point similarity alignment onto a model's template. Pure.
 
 The transform is the least-squares similarity (rotation, uniform scale, translation) that maps
-the detected landmarks onto the template (Umeyama 1991, without reflection).
+the detected landmarks onto the template (Umeyama 1991, without reflection). Two templates:
+the standard 112x112 ArcFace one (SFace) and dlib's 150x150 face chip (dlib's ResNet).
 """
 
 from __future__ import annotations
+
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -25,7 +28,32 @@ TEMPLATE_112 = np.array(
     dtype=np.float64,
 )
 
+# Where facesearch's five YuNet landmarks (same order) fall on dlib's 150x150 face chip, the
+# chip of ``get_face_chip_details(shape, 150, 0.25)`` that dlib's ResNet was trained on.
+# Derived from dlib's mean face (interpolation.h, points 17..67; chip = (0.25 + m) / 1.5 * 150):
+# eye centres = mean of points 36..41 and 42..47, nose tip = point 30, mouth corners = 48, 54.
+DLIB_CHIP_SIZE = 150
+TEMPLATE_DLIB_150 = np.array(
+    [
+        [47.549, 46.599],
+        [100.476, 46.599],
+        [74.013, 76.563],
+        [50.415, 103.023],
+        [97.610, 103.023],
+    ],
+    dtype=np.float64,
+)
+
 Matrix = npt.NDArray[np.float64]
+
+
+class ChipSpec(Protocol):
+    """What ``align_for`` needs of a model spec (``models.registry.ModelSpec`` has both)."""
+
+    @property
+    def family(self) -> str: ...
+    @property
+    def input_size(self) -> tuple[int, int]: ...
 
 
 def similarity_transform(src: npt.ArrayLike, dst: npt.ArrayLike = TEMPLATE_112) -> Matrix:
@@ -49,8 +77,23 @@ def similarity_transform(src: npt.ArrayLike, dst: npt.ArrayLike = TEMPLATE_112) 
 
 
 def align_face(image: Image, landmarks: npt.ArrayLike, size: int = 112) -> Image:
-    """Warp ``image`` so that ``landmarks`` land on the template; returns size x size x 3."""
-    template = TEMPLATE_112 * (size / 112.0)
+    """Warp ``image`` so that ``landmarks`` land on the ArcFace template; size x size x 3."""
+    return _warp(image, landmarks, TEMPLATE_112 * (size / 112.0), size)
+
+
+def align_dlib_chip(image: Image, landmarks: npt.ArrayLike) -> Image:
+    """dlib's 150x150 face chip (``TEMPLATE_DLIB_150``) from our five landmarks; 150x150x3."""
+    return _warp(image, landmarks, TEMPLATE_DLIB_150, DLIB_CHIP_SIZE)
+
+
+def align_for(spec: ChipSpec, image: Image, landmarks: npt.ArrayLike) -> Image:
+    """The crop the embedder ``spec`` takes: a dlib chip for family "dlib", else ArcFace's."""
+    if spec.family == "dlib":
+        return align_dlib_chip(image, landmarks)
+    return align_face(image, landmarks, size=spec.input_size[0])
+
+
+def _warp(image: Image, landmarks: npt.ArrayLike, template: Matrix, size: int) -> Image:
     matrix = similarity_transform(landmarks, template)
     out = cv2.warpAffine(
         image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
