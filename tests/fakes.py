@@ -17,6 +17,9 @@ real alignment maps the box onto the 112 x 112 crop. ``FakeEmbedder`` shrinks th
 shots of one person score about 0.99, two people about 0 (well past the shipped SFace
 table's thresholds). The embedder spec is the real SFace ``ModelSpec`` from the registry, so
 ``model_id`` matches the shipped calibration table; looking a spec up loads no weights.
+``FakeSecondEmbedder`` stands for the second model (dlib's ResNet, whose real spec it gets, so
+the shipped fusion and fused table apply): the same idea on the second model's chip with
+another projection, so its scores differ from the first's but keep people apart as well.
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ PANEL = 160  # default panel side; the face is the middle FACE_SHARE of it
 FACE_SHARE = 0.75
 DIM = 128  # SFace's embedding size
 _PROJECTION = np.random.default_rng(20261130).standard_normal((GRID * GRID * 3, DIM))
+_SECOND_PROJECTION = np.random.default_rng(20261201).standard_normal((GRID * GRID * 3, DIM))
+SECOND_MODEL = "dlib_resnet"
 
 
 def person_grid(person: int) -> npt.NDArray[np.uint8]:
@@ -129,23 +134,50 @@ class FakeDetector:
 class FakeEmbedder:
     """Aligned crops -> 128-d unit vectors that depend on the colour layout only."""
 
+    projection = _PROJECTION
+
+    def __init__(self) -> None:
+        self.calls = 0  # how many batches it embedded
+
     def embed(self, crops: Sequence[Image] | npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
-        stack = np.asarray(crops, dtype=np.uint8)
+        self.calls += 1
+        stack = [np.asarray(crop, dtype=np.uint8) for crop in crops]  # sizes may differ
         out = np.empty((len(stack), DIM), dtype=np.float32)
         for i, crop in enumerate(stack):
             small = cv2.resize(crop, (GRID, GRID), interpolation=cv2.INTER_AREA)
             flat = small.astype(np.float64).ravel()
-            vector = (flat - flat.mean()) @ _PROJECTION
+            vector = (flat - flat.mean()) @ self.projection
             out[i] = vector / max(float(np.linalg.norm(vector)), 1e-12)
         return out
 
 
+class FakeSecondEmbedder(FakeEmbedder):
+    """The second model's chips -> 128-d unit vectors, by another projection, of the chip cut
+    to its face (dlib's chip leaves some background below a fake face, shared by everyone)."""
+
+    projection = _SECOND_PROJECTION
+
+    def embed(self, crops: Sequence[Image] | npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+        return super().embed([_cut_to_face(np.asarray(c, dtype=np.uint8)) for c in crops])
+
+
+def _cut_to_face(chip: Image) -> Image:
+    rows, cols = np.nonzero(chip.min(axis=2) < 230)
+    if len(rows) == 0:
+        return chip
+    return chip[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+
+
 def install_fakes(pipeline: FacePipeline) -> None:
-    """Give ``pipeline`` the fake detector and embedder and the real SFace spec, where its
-    lazy properties would otherwise load the models."""
+    """Give ``pipeline`` the fake detector and embedders and the real SFace and second-model
+    specs, where its lazy properties would otherwise load the models (the second only serves
+    while ``settings.models.second_embedder`` names it)."""
+    registry = ModelRegistry(pipeline.settings)
     pipeline._detector = FakeDetector()  # type: ignore[assignment]
     pipeline._embedder = FakeEmbedder()  # type: ignore[assignment]
-    pipeline._embedder_spec = ModelRegistry(pipeline.settings).get("sface", "embedder")
+    pipeline._embedder_spec = registry.get("sface", "embedder")
+    pipeline._second_embedder = FakeSecondEmbedder()  # type: ignore[assignment]
+    pipeline._second_spec = registry.get(SECOND_MODEL, "embedder")
 
 
 class FakePipeline(FacePipeline):

@@ -17,7 +17,7 @@ Boxes and landmarks are mapped back to the original's pixel grid.
 A second, independent embedder (``settings.models.second_embedder``; "none": no second model)
 is fused with the first where two faces are compared (``core.matching``). It is paid for only
 when asked (``second=True``): its chip is cut from the same detection's landmarks in the
-geometry that model expects (``core.align.align_dlib_chip`` for dlib's ResNet) and its unit
+geometry that model expects (``core.align.align_for``: dlib's chip for dlib's ResNet) and its unit
 vector goes to ``Face.second_embedding``. Ingest does not ask for it.
 
 Memory: the threads sharing one pipeline (its decode pool, the server's analysis threads) hold
@@ -37,10 +37,8 @@ from itertools import islice
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 
-from facesearch.core import align
-from facesearch.core.align import align_face
+from facesearch.core.align import align_face, align_for
 from facesearch.core.decode import Decoded, decode_image
 from facesearch.core.quality import assess, main_face
 from facesearch.errors import ConfigError, FaceSearchError, ImageError, ImageTooLargeError
@@ -269,7 +267,7 @@ class FacePipeline(Closing):
                 faces.append(Face(index=k, detection=found[k], quality=assess(found[k], aligned)))
                 crops.append(aligned)
                 if second_spec is not None:
-                    chips.append(second_chip(second_spec, dec.pixels, landmarks))
+                    chips.append(align_for(second_spec, dec.pixels, landmarks))
                 owners.append((i, len(faces) - 1))
             per_image[i] = (dec, faces, main)
         if embed and crops:
@@ -290,13 +288,6 @@ class FacePipeline(Closing):
             dec, faces, main = per_image[i]
             out.append(ImageFaces(source, dec.width, dec.height, tuple(faces), main))
         return out
-
-
-def second_chip(spec: ModelSpec, pixels: Image, landmarks: npt.ArrayLike) -> Image:
-    """The crop the second model ``spec`` takes, from a face's five landmarks."""
-    if spec.family == "dlib":
-        return align.align_dlib_chip(pixels, landmarks)  # type: ignore[attr-defined]
-    return align_face(pixels, landmarks, size=spec.input_size[0])
 
 
 def _scaled(detection: Detection, factor: int) -> Detection:

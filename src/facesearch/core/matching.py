@@ -10,16 +10,14 @@ rate are then the fused ones, and ``Verification`` lists every model used and it
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from facesearch.core.calibration import CalibrationTable, describe_fmr
+from facesearch.core.fusion import Fusion
 from facesearch.errors import InputError
 from facesearch.types import Embedding, Face
-
-if TYPE_CHECKING:
-    from facesearch.core.fusion import Fusion
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,16 @@
-"""compare(): the 1:1 decision at a threshold chosen by FMR or given, on a hand-made table."""
+"""compare(): the 1:1 decision at a threshold chosen by FMR or given, on a hand-made table;
+fused with a second model's score by a ``Fusion`` made in the test."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
 from tests.unit.core.calibration_tables import TABLE
 
+from facesearch.core.fusion import Fusion
 from facesearch.core.matching import compare
 from facesearch.errors import ConfigError, InputError
 from facesearch.types import BBox, Detection, Face, Quality
@@ -70,3 +73,50 @@ def test_what_cannot_be_compared_is_refused() -> None:
         compare(a, face([1.0, 0.0, 0.0]), TABLE, max_fmr=0.01)
     with pytest.raises(ConfigError, match="below what this calibration can resolve"):
         compare(a, a, TABLE, max_fmr=1e-6)
+
+
+# --- fused: two models' scores, one decision ----------------------------------------------
+
+FUSION = Fusion(
+    model_ids=("test:0", "second:0"),
+    impostor_mean=(0.0, 0.5),
+    impostor_std=(0.1, 0.05),
+    weights=(0.5, 0.5),
+    source="made in the test",
+)
+
+
+def two_models(first: float, second: float | None) -> tuple[Face, Face]:
+    """Two faces whose first embeddings score ``first`` and second ones ``second``."""
+    a, b = pair(first)
+    if second is None:
+        return a, b
+    a2, b2 = pair(second)
+    return replace(a, second_embedding=a2.embedding), replace(b, second_embedding=b2.embedding)
+
+
+def test_one_model_lists_it_and_its_score() -> None:
+    result = compare(*pair(0.5), TABLE, max_fmr=0.01)
+    assert result.models == ("test:0",) and result.scores == (result.similarity,)
+    shown = result.as_dict()
+    assert shown["models"] == ["test:0"] and shown["scores"] == {"test:0": 0.5}
+
+
+def test_fused_the_similarity_is_the_fused_score_priced_by_the_given_table() -> None:
+    a, b = two_models(0.35, 0.8)
+    result = compare(a, b, TABLE, max_fmr=0.01, fusion=FUSION)
+    # z = (0.35 - 0) / 0.1 = 3.5 and (0.8 - 0.5) / 0.05 = 6, averaged 4.75, back onto the
+    # first model's scale: 0 + 0.1 * 4.75; the threshold at FMR 0.01 is 0.4
+    assert result.similarity == pytest.approx(FUSION.fuse(0.35, 0.8)) == pytest.approx(0.475)
+    assert result.same and result.fmr == pytest.approx(TABLE.fmr_at(0.475))
+    assert result.models == ("test:0", "second:0")
+    assert result.scores == pytest.approx((0.35, 0.8))
+    assert result.as_dict()["scores"] == {"test:0": 0.35, "second:0": 0.8}
+    alone = compare(a, b, TABLE, max_fmr=0.01)  # the first model alone says different
+    assert not alone.same and alone.similarity == pytest.approx(0.35)
+
+
+def test_fused_both_faces_need_the_second_embedding() -> None:
+    a, b = two_models(0.35, 0.8)
+    with pytest.raises(InputError, match="second model"):
+        compare(a, replace(b, second_embedding=None), TABLE, max_fmr=0.01, fusion=FUSION)
