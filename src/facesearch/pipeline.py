@@ -45,7 +45,7 @@ from facesearch.errors import ConfigError, FaceSearchError, ImageError, ImageToo
 from facesearch.models import FaceDetector, FaceEmbedder, ModelSpec, load_detector, load_embedder
 from facesearch.models.registry import ModelRegistry
 from facesearch.settings import Settings
-from facesearch.types import BBox, Closing, Detection, Face, Image, ImageFaces
+from facesearch.types import BBox, Closing, Detection, Embedding, Face, Image, ImageFaces
 
 log = logging.getLogger(__name__)
 
@@ -218,6 +218,30 @@ class FacePipeline(Closing):
         if not isinstance(result, ImageFaces):
             raise result
         return result
+
+    def second_embeddings_at(
+        self, faces: Sequence[tuple[Decodable, Sequence[tuple[float, float]]]]
+    ) -> list[Embedding | FaceSearchError]:
+        """The second model's embedding of faces found before (a gallery face's stored
+        landmarks, in its image's pixels), without detecting again: per item, the image and
+        the face's five landmarks; an image that cannot be read or decoded gives its error.
+        ConfigError when no second model is configured."""
+        spec, embedder = self.second_spec, self.second_embedder
+        if spec is None or embedder is None:
+            raise ConfigError("no second model is configured (FACESEARCH_SECOND_EMBEDDER)")
+        errors: dict[int, FaceSearchError] = {}
+        chips: list[Image] = []
+        slots: list[int] = []
+        decoded = [f.result() for f in self._submit([item for item, _ in faces])]
+        for k, ((_, dec), (_, landmarks)) in enumerate(zip(decoded, faces, strict=True)):
+            if isinstance(dec, FaceSearchError):
+                errors[k] = dec
+                continue
+            on_pixels = np.asarray(landmarks, dtype=np.float64) / dec.reduction
+            chips.append(align_for(spec, dec.pixels, on_pixels))
+            slots.append(k)
+        vectors = dict(zip(slots, embedder.embed(np.stack(chips)), strict=True)) if chips else {}
+        return [vectors[k] if k in vectors else errors[k] for k in range(len(faces))]
 
     def load_models(self, *, second: bool = False) -> None:
         """Load the detector and the embedder now (before sharing the pipeline between

@@ -10,7 +10,7 @@ import pytest
 from tests.fakes import FakePipeline, FakeSecondEmbedder, face_photo, no_face_photo
 
 import facesearch.pipeline as pipeline_module
-from facesearch.errors import ConfigError, ModelFileError
+from facesearch.errors import ConfigError, ImageError, ModelFileError
 from facesearch.pipeline import Decodable, FacePipeline
 from facesearch.settings import Settings
 from facesearch.types import ImageFaces
@@ -93,3 +93,26 @@ def test_a_second_model_that_cannot_load_says_how_to_turn_it_off(
         with pytest.raises(ConfigError, match="FACESEARCH_SECOND_EMBEDDER=none") as caught:
             _ = p.second_embedder
         assert "dlib_resnet" in str(caught.value) and "not found" in str(caught.value)
+
+
+def test_second_embeddings_at_stored_landmarks_match_those_of_the_analysis(
+    fake: FakePipeline,
+) -> None:
+    items = photos()[:3]
+    faces = [f for r in analysed(fake, second=True)[:3] for f in r.faces]
+    owners = [items[0], items[1], items[1], items[2]]
+    broken = Decodable("broken", b"not an image")
+    asked = [(item, f.detection.landmarks) for item, f in zip(owners, faces, strict=True)]
+    got = fake.second_embeddings_at([*asked, (broken, faces[0].detection.landmarks)])
+    for vector, face in zip(got[:-1], faces, strict=True):
+        assert isinstance(vector, np.ndarray) and face.second_embedding is not None
+        np.testing.assert_allclose(vector, face.second_embedding, atol=1e-6)
+    assert isinstance(got[-1], ImageError) and "broken" in str(got[-1])
+
+
+def test_second_embeddings_at_needs_a_second_model(fake_settings: Settings) -> None:
+    with (
+        FakePipeline(fake_settings.replace(second_embedder="none")) as p,
+        pytest.raises(ConfigError, match="no second model"),
+    ):
+        p.second_embeddings_at([(photos()[0], ((0.0, 0.0),) * 5)])
