@@ -32,7 +32,7 @@ def cmd_models(args: argparse.Namespace, cli: Cli) -> int:
     print(f"runtimes installed: {', '.join(found.installed)}; in use: {found.in_use}")
     for model in models:
         row = model.spec
-        print(f"{row['name']:<10} {row['task']:<9} {row['model_id']}")
+        print(f"{row['name']:<12} {row['task']:<9} {row['model_id']}")
         print(f"    sha256 {row['sha256']}")
         print(f"    from   {model.path or row['source']}")
         print(f"    status {model.status}")
