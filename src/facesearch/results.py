@@ -5,16 +5,19 @@ similarity, the estimated false match rate of that similarity (the share of diff
 who score at least that high, from the calibration table), and the number of false
 candidates to expect at or above that score in a gallery of this size (FMR x gallery size):
 with 1,000,000 faces, a hit at FMR 1e-4 is one of about 100 strangers expected to score as
-high.
+high. The FMR is the calibration's conservative estimate (``CalibrationTable.basis``). A probe
+face poorer than a good one (smaller, blurrier, more turned) carries a note of how many more
+true matches are missed on such probes (``ProbeFace.reliability``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from facesearch.core.calibration import CalibrationTable, describe_fmr
 from facesearch.core.matching import Verification
+from facesearch.core.quality import QualityTable, reliability
 from facesearch.gallery.catalog import FaceRecord
 from facesearch.types import BBox, Embedding, Face, ImageFaces, Quality
 
@@ -69,6 +72,9 @@ class ProbeFace:
     warnings: tuple[str, ...]
     refused: bool
     hits: tuple[Hit, ...]
+    # how much less reliable results on this face are than on a good probe, in words; None
+    # when about as reliable (``core.quality.reliability``, set by ``with_reliability``)
+    reliability: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -76,6 +82,7 @@ class ProbeFace:
             "bbox": self.bbox.as_list(),
             "quality": self.quality.as_dict(),
             "warnings": list(self.warnings),
+            "reliability": self.reliability,
             "refused": self.refused,
             "hits": [h.as_dict() for h in self.hits],
         }
@@ -104,6 +111,15 @@ class SearchResult:
             "faces": [f.as_dict() for f in self.faces],
             "note": LEAD_NOTE,
         }
+
+
+def with_reliability(result: SearchResult, table: QualityTable | None) -> SearchResult:
+    """``result`` with each searched probe face's reliability note (``core.quality``)."""
+    faces = tuple(
+        pf if pf.refused else replace(pf, reliability=reliability(pf.quality, table))
+        for pf in result.faces
+    )
+    return replace(result, faces=faces)
 
 
 def make_hits(

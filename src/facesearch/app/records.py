@@ -118,6 +118,8 @@ class ProbeFaceRecord:
     warnings: tuple[str, ...]
     refused: bool
     hits: tuple[HitRecord, ...]
+    # how much less reliable results on this probe face are (core.quality.reliability)
+    reliability: str | None = None
 
     def as_json(self, show_path: Callable[[str], str] = str) -> dict[str, Any]:
         return {
@@ -125,6 +127,7 @@ class ProbeFaceRecord:
             "bbox": self.bbox.as_list() if self.bbox else None,
             "quality": self.quality.as_dict() if self.quality else None,
             "warnings": list(self.warnings),
+            "reliability": self.reliability,
             "refused": self.refused,
             "hits": [h.as_json(show_path) for h in self.hits],
         }
@@ -151,6 +154,9 @@ class SearchRecord:
     top: int | None
     parameters: Mapping[str, Any]
     faces: tuple[ProbeFaceRecord, ...]
+    # what the FMRs shown rest on (CalibrationTable.basis / basis_short), as at search time
+    calibration: str = field(default="", kw_only=True)
+    calibration_short: str = field(default="", kw_only=True)
 
     @property
     def gallery_faces(self) -> int:
@@ -177,6 +183,7 @@ class SearchRecord:
         collections: Mapping[str, int],
         parameters: Mapping[str, Any],
         probe_sha256: str,
+        table: CalibrationTable | None = None,
     ) -> SearchRecord:
         faces = tuple(
             ProbeFaceRecord(
@@ -185,6 +192,7 @@ class SearchRecord:
                 quality=pf.quality,
                 warnings=pf.warnings,
                 refused=pf.refused,
+                reliability=pf.reliability,
                 hits=tuple(
                     HitRecord(
                         rank=h.rank,
@@ -211,6 +219,8 @@ class SearchRecord:
             top=result.top,
             parameters=dict(parameters),
             faces=faces,
+            calibration=table.basis if table else "",
+            calibration_short=table.basis_short if table else "",
         )
 
     def payload(self) -> dict[str, Any]:
@@ -224,6 +234,8 @@ class SearchRecord:
             "probe_sha256": self.probe_sha256,
             "collections": [{"name": n, "size": int(s)} for n, s in self.collections],
             "parameters": dict(self.parameters),
+            "calibration": self.calibration,
+            "calibration_short": self.calibration_short,
             "candidates": [
                 {
                     "face_id": h.face_id,
@@ -242,6 +254,7 @@ class SearchRecord:
                     "quality": pf.quality.as_dict() if pf.quality else None,
                     "refused": pf.refused,
                     "warnings": list(pf.warnings),
+                    "reliability": pf.reliability,
                     "candidates": [h.face_id for h in pf.hits],
                     "same_file": [h.face_id for h in pf.hits if h.same_file],
                 }
@@ -261,7 +274,7 @@ class SearchRecord:
         table: CalibrationTable,
     ) -> SearchRecord:
         """A logged search read back; ``gallery``: the candidates' faces still held. Entries
-        written before the FMR was logged get it from ``table``."""
+        written before the FMR (or what it rests on) was logged get it from ``table``."""
         p = payload
         collections = tuple(
             (str(c.get("name")), int(c.get("size", 0))) for c in p.get("collections", [])
@@ -298,6 +311,7 @@ class SearchRecord:
                     warnings=tuple(str(w) for w in pf.get("warnings", [])),
                     refused=bool(pf.get("refused")),
                     hits=tuple(hits),
+                    reliability=pf.get("reliability"),
                 )
             )
         parameters = dict(p.get("parameters", {}))
@@ -317,6 +331,8 @@ class SearchRecord:
             top=parameters.get("top"),
             parameters=parameters,
             faces=tuple(faces),
+            calibration=str(p.get("calibration") or table.basis),
+            calibration_short=str(p.get("calibration_short") or table.basis_short),
         )
 
     @staticmethod
@@ -349,5 +365,7 @@ class SearchRecord:
             "top": self.top,
             "parameters": dict(self.parameters),
             "faces": [f.as_json(show_path) for f in self.faces],
+            "calibration": self.calibration,
+            "calibration_short": self.calibration_short,
             "note": LEAD_NOTE,
         }

@@ -4,7 +4,9 @@ Every attempt is logged. A search that ran is one ``search`` entry whose payload
 ``SearchRecord`` (outcome ``ok``); one that failed (no face, a refused poor probe, an
 unreadable file ...) is an entry of the same shape with ``outcome`` = the error's code, the
 message in ``error`` and no candidates, and its probe is named by sha256 but not kept. The
-probe of a search that ran is kept (``ProbeStore``) for ``probe_retention_days``.
+probe of a search that ran is kept (``ProbeStore``) for ``probe_retention_days``. The record
+names what its FMRs rest on (the calibration's ``basis``) and, for a probe face in a poorer
+quality bucket, how much less reliable its results are (``results.with_reliability``).
 """
 
 from __future__ import annotations
@@ -27,10 +29,11 @@ from facesearch.app.checks import (
     sha256,
 )
 from facesearch.app.records import SearchRecord
-from facesearch.core.quality import probe_problems
+from facesearch.core.quality import load_quality_table, probe_problems
 from facesearch.engine import Engine, ImageInput
 from facesearch.errors import FaceSearchError
 from facesearch.pipeline import Decodable, FacePipeline
+from facesearch.results import with_reliability
 from facesearch.settings import Settings
 from facesearch.types import ImageFaces
 
@@ -99,10 +102,11 @@ def search(
     }
     parameters.pop("collections")
     record = SearchRecord.from_result(
-        result,
+        with_reliability(result, load_quality_table(engine.pipeline.model_id)),
         collections={c: engine.indexes.size([c]) for c in result.collections},
         parameters=parameters,
         probe_sha256=digest,
+        table=engine.calibration,
     )
     payload = record.payload()
     payload["ended"] = iso(now())

@@ -24,6 +24,7 @@ import facesearch.cli.evaluate as evaluate
 import facesearch.cli.gallery as gallery
 import facesearch.cli.info as info
 import facesearch.cli.people as people
+import facesearch.cli.quality_eval as quality_eval
 import facesearch.cli.serve as serve
 import facesearch.cli.users as users
 from facesearch.app.local import PipelineFactory
@@ -35,7 +36,7 @@ __all__ = ["build_parser", "main"]
 
 log = logging.getLogger("facesearch")
 
-GROUPS = (analyse, gallery, people, evaluate, info, serve, users, audit)
+GROUPS = (analyse, gallery, people, evaluate, quality_eval, info, serve, users, audit)
 
 
 def main(argv: Sequence[str] | None = None, *, pipelines: PipelineFactory | None = None) -> int:

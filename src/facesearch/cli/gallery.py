@@ -153,6 +153,7 @@ def search_text(record: SearchRecord) -> str:
     for pf in record.faces:
         lines.append(f"face {pf.face} at {pf.bbox.as_list() if pf.bbox else '?'}")
         lines.extend(f"  warning: {w}" for w in pf.warnings)
+        lines.extend([f"  less reliable: {pf.reliability}"] if pf.reliability else [])
         if pf.refused:
             lines.append("  not searched: the face is too poor (use --allow-poor to search anyway)")
             continue
@@ -170,6 +171,7 @@ def search_text(record: SearchRecord) -> str:
                 f"        {h.fmr_words}; {describe_expected(h.expected_false)} such "
                 f"strangers expected in this gallery"
             )
+    lines.extend([f"False match rates: {record.calibration}"] if record.calibration else [])
     lines.append("A candidate is a lead for a person to check, not an identification.")
     lines.append(f"recorded as audit entry {record.id}")
     return "\n".join(lines)

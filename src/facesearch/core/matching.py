@@ -94,7 +94,7 @@ def compare(
         threshold_words=describe_fmr(t_fmr, table.min_fmr).replace(
             "score this high", "score at or above the threshold"
         ),
-        calibration_source=table.source,
+        calibration_source=table.basis,
         models=models,
         scores=tuple(scores),
     )

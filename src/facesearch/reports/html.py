@@ -6,6 +6,10 @@ recorded the search and the chain head after it, and every parameter of the sear
 Face crops are read from the source images at report time (facesearch stores no crops; an
 archive member is read from its archive, ``gallery.sources.read_source``) and embedded as
 data: URIs, so the page is one file that opens anywhere without a server.
+
+What the false match rates rest on (the calibration's ``basis``, as logged with the search)
+is one evidence row, in short on each candidate; a probe face in a poorer quality bucket
+carries its reliability note.
 """
 
 from __future__ import annotations
@@ -103,6 +107,7 @@ def _evidence(result: SearchRecord, entry: AuditEntry | None, head: str | None) 
         ("face", "every face" if face is None else str(face)),
         ("allow poor", "yes" if p.get("allow_poor") else "no"),
         ("model", str(p.get("model_id") or "")),
+        ("false match rates", result.calibration or "not recorded"),
     ]
     body = "".join(
         f"<tr><th colspan=2>{esc(k)}</th></tr>"
@@ -156,10 +161,12 @@ def render(
                 f"<div>{esc((g.subject if g else None) or '(no label)')}</div>{same}"
                 f"<div class=small>{esc(h.fmr_words)}; {describe_expected(h.expected_false)} "
                 f"such strangers expected in {result.gallery_faces:,} faces</div>"
+                f"<div class=small>{esc(result.calibration_short)}</div>"
                 f"<div class=small>face {h.face_id} in "
                 f"{esc(g.image_path if g else 'an erased image')}</div></div>"
             )
-        warn = "".join(f"<div class=warn>{esc(w)}</div>" for w in pf.warnings)
+        notes = (*pf.warnings, *([pf.reliability] if pf.reliability else []))
+        warn = "".join(f"<div class=warn>{esc(w)}</div>" for w in notes)
         body = "".join(cards) or "<p>No candidate above the threshold.</p>"
         if pf.refused:
             body = "<p>Not searched: the probe face is too poor.</p>"

@@ -1,0 +1,171 @@
+"""Degraded copies of LFW images, made in memory, and main-face embeddings with quality for
+any set of LFW images (clean or degraded), cached under the settings' cache folder.
+
+A degradation stands for a poor probe from another source: a small face (the whole 250x250
+image downscaled so the face's box is about ``face_px`` pixels; LFW's deep-funneled faces are
+about ``LFW_FACE_PX``), a blurred one (Gaussian blur of ``blur_sigma`` pixels, at the
+original size) and a heavily compressed one (JPEG at ``jpeg_quality``). Nothing is written
+but the cache of embeddings: never into the LFW folder or the repository.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+from PIL import Image as PILImage
+
+from facesearch.evaluation.lfw import cache_key
+from facesearch.pipeline import Decodable, FacePipeline
+from facesearch.private import write_private
+from facesearch.types import ImageFaces
+
+log = logging.getLogger(__name__)
+
+LFW_FACE_PX = 93.0  # median shorter side of the main face box in LFW deep-funneled (250 px)
+QUALITY_FIELDS = ("size", "sharpness", "yaw")
+
+
+@dataclass(frozen=True)
+class Degradation:
+    """One way to spoil a photo; zero leaves that aspect alone."""
+
+    name: str
+    face_px: float = 0.0  # downscale so the face is about this many pixels
+    blur_sigma: float = 0.0  # Gaussian blur, pixels
+    jpeg_quality: int = 0  # re-encode as JPEG at this quality (0: lossless PNG)
+
+    def apply(self, data: bytes) -> bytes:
+        """The degraded image's encoded bytes."""
+        with PILImage.open(io.BytesIO(data)) as img:
+            rgb = np.asarray(img.convert("RGB"))
+        if self.face_px:
+            scale = self.face_px / LFW_FACE_PX
+            size = (max(8, round(rgb.shape[1] * scale)), max(8, round(rgb.shape[0] * scale)))
+            rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+        if self.blur_sigma:
+            rgb = cv2.GaussianBlur(rgb, (0, 0), self.blur_sigma)
+        out = io.BytesIO()
+        if self.jpeg_quality:
+            PILImage.fromarray(rgb).save(out, "JPEG", quality=self.jpeg_quality)
+        else:
+            PILImage.fromarray(rgb).save(out, "PNG", compress_level=1)
+        return out.getvalue()
+
+
+CLEAN = Degradation("clean")
+# The issue's three: faces about 40 px, JPEG quality 30, blur.
+ISSUE_SET = (
+    Degradation("face-40px", face_px=40),
+    Degradation("jpeg-q30", jpeg_quality=30),
+    Degradation("blur-2px", blur_sigma=2.0),
+)
+# More steps of size and blur, for the quality buckets.
+BUCKET_SET = (
+    Degradation("face-24px", face_px=24),
+    Degradation("face-32px", face_px=32),
+    *ISSUE_SET,
+    Degradation("face-56px", face_px=56),
+    Degradation("blur-1px", blur_sigma=1.0),
+    Degradation("blur-3px", blur_sigma=3.0),
+)
+
+
+@dataclass(frozen=True)
+class QualitySet:
+    """Main-face embeddings and quality of images; zero rows (and NaN quality) where no face
+    was found."""
+
+    names: tuple[str, ...]
+    embeddings: npt.NDArray[np.float32]
+    found: npt.NDArray[np.bool_]
+    quality: npt.NDArray[np.float64]  # (n, 3): size, sharpness, yaw
+
+    def subset(self, keep: npt.NDArray[np.bool_]) -> QualitySet:
+        return QualitySet(
+            tuple(n for n, k in zip(self.names, keep, strict=True) if k),
+            self.embeddings[keep],
+            self.found[keep],
+            self.quality[keep],
+        )
+
+
+def embed_degraded(
+    pipeline: FacePipeline,
+    root: Path,
+    names: Sequence[str],
+    degradation: Degradation = CLEAN,
+    *,
+    progress: bool = False,
+) -> QualitySet:
+    """Main-face embeddings and quality of ``names`` (under ``root``) after ``degradation``,
+    cached per root, model settings and degradation."""
+    key = f"{root.resolve()}|{cache_key(pipeline)}|{degradation!r}|v1"
+    tag = hashlib.sha256(key.encode()).hexdigest()[:16]
+    cache = pipeline.settings.cache_dir / "eval" / f"quality-{degradation.name}-{tag}.npz"
+    known = _load(cache)
+    todo = [n for n in names if n not in known]
+    if todo:
+        dim = int(pipeline.embedder.config.embedding_dim)
+        items = (Decodable(n, _bytes(root / n, degradation)) for n in todo)
+        results = pipeline.run(items, main_only=True)
+        for result in _progress(results, len(todo), progress, degradation.name):
+            if isinstance(result, ImageFaces) and result.faces:
+                face = result.faces[0]
+                assert face.embedding is not None
+                q = face.quality
+                known[result.source] = (face.embedding, np.array([q.size, q.sharpness, q.yaw]))
+            else:
+                source = getattr(result, "source", None) or getattr(result, "path", "")
+                known[str(source)] = (np.zeros(dim, np.float32), np.full(3, np.nan))
+        _save(cache, known)
+    emb = np.stack([known[n][0] for n in names]).astype(np.float32)
+    quality = np.stack([known[n][1] for n in names]).astype(np.float64)
+    return QualitySet(tuple(names), emb, ~np.isnan(quality[:, 0]), quality)
+
+
+def _bytes(path: Path, degradation: Degradation) -> bytes:
+    data = path.read_bytes()
+    return data if degradation == CLEAN else degradation.apply(data)
+
+
+Known = dict[str, tuple[npt.NDArray[np.float32], npt.NDArray[np.float64]]]
+
+
+def _load(cache: Path) -> Known:
+    if not cache.exists():
+        return {}
+    with np.load(cache, allow_pickle=False) as z:
+        return {
+            str(n): (e, q)
+            for n, e, q in zip(z["names"].tolist(), z["embeddings"], z["quality"], strict=True)
+        }
+
+
+def _save(cache: Path, known: Known) -> None:
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    keys = sorted(known)
+    buf = io.BytesIO()
+    np.savez(
+        buf,
+        names=np.array(keys),
+        embeddings=np.stack([known[k][0] for k in keys]),
+        quality=np.stack([known[k][1] for k in keys]),
+    )
+    write_private(cache, buf.getvalue())
+
+
+def _progress(results: Iterator[object], total: int, show: bool, what: str) -> Iterator[object]:
+    if not show:
+        yield from results
+        return
+    from facesearch.progress import track
+
+    yield from track(results, f"embedding LFW ({what})", total=total, unit="img")
