@@ -1,5 +1,7 @@
-"""CLI commands that measure the models: eval lfw (1:1), eval lfw-1n (open-set 1:N) and
-calibrate (the similarity -> false match rate table). None of them touches the gallery."""
+"""CLI commands that measure the models: eval lfw (1:1), eval lfw-1n (open-set 1:N), each
+for the primary model, the second and their fusion side by side, and calibrate (the similarity
+-> false match rate table; ``--fused``: the shipped fusion and its table). None of them
+touches the gallery."""
 
 from __future__ import annotations
 
@@ -20,12 +22,16 @@ __all__ = ["add_parsers"]
 def add_parsers(sub: Any) -> None:
     p = sub.add_parser("eval", help="standard evaluations")
     ev = p.add_subparsers(title="protocols", metavar="PROTOCOL")
-    q = ev.add_parser("lfw", help="LFW View 2: 10-fold accuracy, TAR@FAR, EER, ROC")
+    q = ev.add_parser(
+        "lfw", help="LFW View 2: 10-fold accuracy, TAR@FAR, EER, ROC; each model and fused"
+    )
     q.add_argument("--data", type=Path, help="LFW folder (default: setting lfw_dir)")
     q.add_argument("--pairs", type=Path, help="pairs file (default: DATA/pairs.txt)")
     q.add_argument("--out", type=Path, default=Path("eval-results"), help="folder for JSON + PNG")
     q.set_defaults(handler=cmd_eval_lfw)
-    q = ev.add_parser("lfw-1n", help="open-set 1:N on LFW: rank-1, FNIR at FPIR")
+    q = ev.add_parser(
+        "lfw-1n", help="open-set 1:N on LFW: rank-1, FNIR at FPIR; each model and fused"
+    )
     q.add_argument("--data", type=Path, help="LFW folder (default: setting lfw_dir)")
     q.add_argument("--out", type=Path, default=Path("eval-results"), help="folder for JSON")
     q.set_defaults(handler=cmd_eval_1n)
@@ -33,48 +39,49 @@ def add_parsers(sub: Any) -> None:
     p = sub.add_parser("calibrate", help="build a similarity -> false-match-rate table")
     p.add_argument("data", type=Path, nargs="?", help="folder of Person/photo files (default: LFW)")
     p.add_argument("--out", type=Path, required=True, help="where to write the JSON table")
+    p.add_argument(
+        "--fused",
+        action="store_true",
+        help="fit the two models' fusion and its table on the LFW people outside pairs.txt "
+        "(DATA: an LFW folder); --out is then a folder (shipped: src/facesearch/data)",
+    )
     p.set_defaults(handler=cmd_calibrate)
 
 
-def _embed(cli: Cli, root: Path, names: list[str]) -> tuple[EmbeddingSet, str]:
-    """The main-face embeddings of ``names`` (under ``root``; cached) and the model's id."""
+def _embed(cli: Cli, root: Path, names: list[str]) -> EmbeddingSet:
+    """The main-face embeddings of ``names`` (under ``root``; cached) by the primary model
+    and, where one is configured, the second."""
     with open_pipeline(cli.settings, pipelines=cli.pipelines) as pipeline:
-        return lfw.embed_images(pipeline, root, names, progress=True), pipeline.model_id
+        return lfw.embed_images(pipeline, root, names, progress=True, second=True)
 
 
 def cmd_eval_lfw(args: argparse.Namespace, cli: Cli) -> int:
+    from facesearch.evaluation import fusion_fit
+
     data = args.data or cli.settings.lfw_dir
     pairs = lfw.read_pairs(args.pairs or data / "pairs.txt")
     names = sorted({p.a for p in pairs} | {p.b for p in pairs})
-    emb, model_id = _embed(cli, data / lfw.IMAGES, names)
-    result = lfw.evaluate(pairs, emb)
-    result["model_id"] = model_id
+    emb = _embed(cli, data / lfw.IMAGES, names)
+    result = fusion_fit.side_by_side(pairs, emb, emb.model_ids)
     out: Path = args.out
     lfw.save_json(result, out / "lfw.json")
-    lfw.plot_roc(result, out / "lfw-roc.png", f"LFW View 2, {model_id}")
-    mean, std = 100 * result["accuracy_mean"], 100 * result["accuracy_std"]
-    print(
-        f"LFW View 2 ({len(pairs):,} pairs, 10 folds), model {model_id}\n"
-        f"  accuracy        {mean:.2f} % ± {std:.2f}\n"
-        f"  TAR @ FAR 1e-2  {100 * result['tar_at_far_1e-2']:.2f} %\n"
-        f"  TAR @ FAR 1e-3  {100 * result['tar_at_far_1e-3']:.2f} %\n"
-        f"  EER             {100 * result['eer']:.2f} %\n"
-        f"  no face found   {result['images_without_face']} of {result['images']} images\n"
-        f"  written         {out / 'lfw.json'}, {out / 'lfw-roc.png'}"
-    )
+    lfw.plot_roc(result["models"], out / "lfw-roc.png", "LFW View 2")
+    print(lfw.describe(result))
+    print(f"  written: {out / 'lfw.json'}, {out / 'lfw-roc.png'}")
     return 0
 
 
 def cmd_eval_1n(args: argparse.Namespace, cli: Cli) -> int:
+    from facesearch.core.fusion import load_fusion
     from facesearch.evaluation import open_set
 
     data = args.data or cli.settings.lfw_dir
-    emb, model_id = _embed(cli, data / lfw.IMAGES, lfw.all_images(data))
-    result = open_set.evaluate(emb, threads=cli.settings.models.threads)
-    result["model_id"] = model_id
-    lfw.save_json(result, args.out / "lfw-1n.json")
-    print(open_set.describe(result))
-    print(f"  written         {args.out / 'lfw-1n.json'}")
+    emb = _embed(cli, data / lfw.IMAGES, lfw.all_images(data))
+    fusion = load_fusion(*emb.model_ids) if emb.second is not None else None
+    results = open_set.side_by_side(emb, emb.model_ids, fusion, threads=cli.settings.models.threads)
+    lfw.save_json({"models": results}, args.out / "lfw-1n.json")
+    print(open_set.describe(results))
+    print(f"  written: {args.out / 'lfw-1n.json'}")
     return 0
 
 
@@ -84,11 +91,15 @@ def cmd_calibrate(args: argparse.Namespace, cli: Cli) -> int:
     from facesearch.core.calibration import build_table, save_table
 
     data: Path = args.data or cli.settings.lfw_dir
+    if args.fused:
+        return _calibrate_fused(data, args.out, cli)
     root = data / lfw.IMAGES if (data / lfw.IMAGES).is_dir() else data
     names = sorted(str(p.relative_to(root)) for p in root.glob("*/*") if is_image_name(p.name))
     if not names:
         raise InputError(f"{root}: no Person/photo image files to calibrate from")
-    emb, model_id = _embed(cli, root, names)
+    with open_pipeline(cli.settings, pipelines=cli.pipelines) as pipeline:
+        emb = lfw.embed_images(pipeline, root, names, progress=True)
+    model_id = emb.model_ids[0]
     labels = np.array([n.split("/")[0] for n in names])
     table = build_table(
         emb.embeddings[emb.found],
@@ -101,5 +112,21 @@ def cmd_calibrate(args: argparse.Namespace, cli: Cli) -> int:
         f"wrote {args.out}: {table.impostor_pairs:,} impostor pairs, "
         f"{table.genuine_pairs:,} genuine pairs; threshold at FMR 1e-3 = "
         f"{table.threshold_for_fmr(1e-3):.4f}"
+    )
+    return 0
+
+
+def _calibrate_fused(data: Path, out: Path, cli: Cli) -> int:
+    from facesearch.evaluation import fusion_fit
+
+    with open_pipeline(cli.settings, pipelines=cli.pipelines) as pipeline:
+        fit = fusion_fit.fit_on_lfw(pipeline, data, progress=True)
+    fusion_path, table_path = fusion_fit.save_shipped(fit, out)
+    f, t = fit.fusion, fit.table
+    print(
+        f"wrote {fusion_path}: {f.model_id}, weights {', '.join(f'{w:g}' for w in f.weights)}\n"
+        f"wrote {table_path}: {t.impostor_pairs:,} impostor pairs, {t.genuine_pairs:,} genuine "
+        f"pairs; threshold at FMR 1e-3 = {t.threshold_for_fmr(1e-3):.4f}\n"
+        f"fitted on {f.source}"
     )
     return 0

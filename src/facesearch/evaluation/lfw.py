@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from facesearch.core import align
 from facesearch.errors import ConfigError
 from facesearch.evaluation import metrics
 from facesearch.pipeline import Decodable, FacePipeline
@@ -78,14 +79,25 @@ def all_images(data: Path) -> list[str]:
 
 @dataclass
 class EmbeddingSet:
-    """Main-face embeddings of LFW images; rows of zeros where no face was found."""
+    """Main-face embeddings of LFW images; rows of zeros where no face was found. ``second``:
+    the second model's embeddings of the same detections (when asked for), same rows."""
 
     names: list[str]
     embeddings: npt.NDArray[np.float32]
     found: npt.NDArray[np.bool_]
+    second: npt.NDArray[np.float32] | None = None
+    model_ids: tuple[str, ...] = ()  # of the models embedded: primary, then second
 
     def index(self) -> dict[str, int]:
         return {n: i for i, n in enumerate(self.names)}
+
+    def second_set(self) -> EmbeddingSet:
+        """The second model's embeddings as a set of their own."""
+        if self.second is None:
+            raise ConfigError("these embeddings were computed without the second model")
+        return EmbeddingSet(
+            names=self.names, embeddings=self.second, found=self.found, model_ids=self.model_ids[1:]
+        )
 
 
 def cache_key(pipeline: FacePipeline) -> str:
@@ -105,41 +117,81 @@ def cache_key(pipeline: FacePipeline) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
+def second_cache_key(pipeline: FacePipeline) -> str:
+    """The second model's cache: the primary's detection settings, the second model, and the
+    chip geometry (the source of ``core.align``: a refitted template is another cache)."""
+    spec = pipeline.second_spec
+    if spec is None:
+        raise ConfigError("no second model is configured (FACESEARCH_SECOND_EMBEDDER)")
+    chips = hashlib.sha256(Path(align.__file__).read_bytes()).hexdigest()
+    parts = [cache_key(pipeline), spec.model_id, chips, "second-v1"]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+
+Known = dict[str, tuple[npt.NDArray[np.float32], bool]]
+
+
 def embed_images(
     pipeline: FacePipeline,
     root: Path,
     names: Sequence[str],
     *,
     progress: bool = True,
+    second: bool = False,
 ) -> EmbeddingSet:
-    """Main-face embeddings of ``names`` (paths relative to ``root``), cached on disk."""
+    """Main-face embeddings of ``names`` (paths relative to ``root``), cached on disk (one
+    cache per model); with ``second``, the second model's embeddings of the same faces too
+    where one is configured (``settings.models.second_embedder``)."""
+    second = second and pipeline.second_spec is not None
+    model_ids: tuple[str, ...] = (pipeline.model_id,)
+    if second:
+        assert pipeline.second_spec is not None
+        model_ids += (pipeline.second_spec.model_id,)
     tag = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:8]
-    cache = pipeline.settings.cache_dir / "eval" / f"{root.name}-{tag}-{cache_key(pipeline)}.npz"
-    known: dict[str, tuple[npt.NDArray[np.float32], bool]] = {}
+    folder = pipeline.settings.cache_dir / "eval"
+    keys = [cache_key(pipeline)] + ([second_cache_key(pipeline)] if second else [])
+    caches = [folder / f"{root.name}-{tag}-{key}.npz" for key in keys]
+    known = [_load_cache(cache) for cache in caches]
+    todo = [n for n in names if any(n not in k for k in known)]
+    if todo:
+        items = (Decodable(n, (root / n).read_bytes()) for n in todo)
+        results = pipeline.run(items, main_only=True, second=second)
+        specs = [pipeline.embedder_spec, pipeline.second_spec][: len(known)]
+        dims = [int(spec.embedding_dim or 0) for spec in specs if spec is not None]
+        for result in _progress(results, len(todo), progress):
+            if isinstance(result, ImageFaces) and result.faces:
+                face = result.faces[0]
+                vectors = [face.embedding, face.second_embedding][: len(known)]
+                for k, vector in zip(known, vectors, strict=True):
+                    assert vector is not None
+                    k[result.source] = (vector, True)
+            else:
+                source = str(getattr(result, "source", None) or getattr(result, "path", ""))
+                for k, dim in zip(known, dims, strict=True):
+                    k[source] = (np.zeros(dim, np.float32), False)
+        for cache, k in zip(caches, known, strict=True):
+            _save_cache(cache, k)
+    emb = [np.stack([k[n][0] for n in names]).astype(np.float32) for k in known]
+    found = np.array([known[0][n][1] for n in names], dtype=bool)
+    return EmbeddingSet(
+        names=list(names),
+        embeddings=emb[0],
+        found=found,
+        second=emb[1] if second else None,
+        model_ids=model_ids,
+    )
+
+
+def _load_cache(cache: Path) -> Known:
+    known: Known = {}
     if cache.exists():
         with np.load(cache, allow_pickle=False) as z:
             for n, e, f in zip(z["names"].tolist(), z["embeddings"], z["found"], strict=True):
                 known[str(n)] = (e, bool(f))
-    todo = [n for n in names if n not in known]
-    if todo:
-        items = (Decodable(n, (root / n).read_bytes()) for n in todo)
-        results = pipeline.run(items, main_only=True)
-        dim = int(pipeline.embedder.config.embedding_dim)
-        for result in _progress(results, len(todo), progress):
-            if isinstance(result, ImageFaces) and result.faces:
-                emb = result.faces[0].embedding
-                assert emb is not None
-                known[result.source] = (emb, True)
-            else:
-                source = getattr(result, "source", None) or getattr(result, "path", "")
-                known[str(source)] = (np.zeros(dim, np.float32), False)
-        _save_cache(cache, known)
-    emb = np.stack([known[n][0] for n in names]).astype(np.float32)
-    found = np.array([known[n][1] for n in names], dtype=bool)
-    return EmbeddingSet(names=list(names), embeddings=emb, found=found)
+    return known
 
 
-def _save_cache(cache: Path, known: dict[str, tuple[npt.NDArray[np.float32], bool]]) -> None:
+def _save_cache(cache: Path, known: Known) -> None:
     cache.parent.mkdir(parents=True, exist_ok=True)
     keys = sorted(known)
     buf = io.BytesIO()
@@ -173,22 +225,39 @@ def score_pairs(pairs: Sequence[Pair], emb: EmbeddingSet) -> npt.NDArray[np.floa
 
 
 def evaluate(pairs: Sequence[Pair], emb: EmbeddingSet) -> dict[str, Any]:
+    """One model's LFW View 2 figures, with the images it found no face in."""
     scores = score_pairs(pairs, emb)
     same = np.array([p.same for p in pairs], dtype=bool)
     folds = np.array([p.fold for p in pairs], dtype=np.int64)
-    fold_results = metrics.ten_fold(scores, same, folds)
-    acc = np.array([f.accuracy for f in fold_results])
-    far, tar, _ = metrics.roc(scores, same)
+    return {
+        **describe_images(pairs, emb),
+        **report(scores, same, metrics.ten_fold(scores, same, folds)),
+    }
+
+
+def describe_images(pairs: Sequence[Pair], emb: EmbeddingSet) -> dict[str, Any]:
     return {
         "protocol": "LFW View 2, 10-fold, threshold chosen on 9 folds",
         "pairs": len(pairs),
         "images": len(emb.names),
         "images_without_face": int((~emb.found).sum()),
         "images_without_face_list": [n for n, f in zip(emb.names, emb.found, strict=True) if not f],
+    }
+
+
+def report(
+    scores: npt.NDArray[np.float64],
+    same: npt.NDArray[np.bool_],
+    folds: Sequence[metrics.FoldResult],
+) -> dict[str, Any]:
+    """The figures of scored pairs: 10-fold accuracy (``folds``), TAR at FAR, EER, ROC."""
+    acc = np.array([f.accuracy for f in folds])
+    far, tar, _ = metrics.roc(scores, same)
+    return {
         "accuracy_mean": float(acc.mean()),
         "accuracy_std": float(acc.std()),
         "fold_accuracy": [float(a) for a in acc],
-        "fold_threshold": [f.threshold for f in fold_results],
+        "fold_threshold": [f.threshold for f in folds],
         "tar_at_far_1e-2": metrics.tar_at_far(scores, same, 1e-2),
         "tar_at_far_1e-3": metrics.tar_at_far(scores, same, 1e-3),
         "eer": metrics.eer(scores, same),
@@ -196,37 +265,58 @@ def evaluate(pairs: Sequence[Pair], emb: EmbeddingSet) -> dict[str, Any]:
     }
 
 
-def plot_roc(result: dict[str, Any], path: Path, title: str) -> None:
+def plot_roc(results: dict[str, dict[str, Any]], path: Path, title: str) -> None:
+    """ROC curves of ``results`` (label -> ``report`` output), one per label."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    far = np.asarray(result["roc"]["far"])
-    tar = np.asarray(result["roc"]["tar"])
     fig, ax = plt.subplots(figsize=(6, 4.5), dpi=110)
-    ax.plot(np.maximum(far, 1e-4), tar, lw=1.6)
+    lowest = 0.9
+    for label, result in results.items():
+        far = np.asarray(result["roc"]["far"])
+        tar = np.asarray(result["roc"]["tar"])
+        if (far >= 1e-3).any():
+            lowest = min(lowest, float(tar[far >= 1e-3].min()))
+        ax.plot(
+            np.maximum(far, 1e-4),
+            tar,
+            lw=1.6,
+            label=f"{label}: {100 * result['accuracy_mean']:.2f} ± "
+            f"{100 * result['accuracy_std']:.2f} %, TAR@1e-3 "
+            f"{100 * result['tar_at_far_1e-3']:.2f} %",
+        )
     ax.set_xscale("log")
     ax.set_xlim(1e-4, 1)
-    ax.set_ylim(min(0.9, float(tar[far >= 1e-3].min()) if (far >= 1e-3).any() else 0.9), 1.0005)
+    ax.set_ylim(lowest, 1.0005)
     ax.set_xlabel("false accept rate")
     ax.set_ylabel("true accept rate")
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
-    ax.text(
-        0.98,
-        0.05,
-        f"accuracy {100 * result['accuracy_mean']:.2f} ± {100 * result['accuracy_std']:.2f} %\n"
-        f"TAR@FAR1e-3 {100 * result['tar_at_far_1e-3']:.2f} %   EER {100 * result['eer']:.2f} %",
-        transform=ax.transAxes,
-        ha="right",
-        va="bottom",
-        fontsize=8,
-    )
+    ax.legend(loc="lower right", fontsize=7)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def describe(result: dict[str, Any]) -> str:
+    """A small table of ``fusion_fit.side_by_side``'s figures, one row per model."""
+    lines = [
+        f"LFW View 2 ({result['pairs']:,} pairs, 10 folds)",
+        f"  {'model':<12} {'accuracy':>16} {'TAR@FAR1e-2':>12} {'TAR@FAR1e-3':>12} {'EER':>7}",
+    ]
+    for name, m in result["models"].items():
+        accuracy = f"{100 * m['accuracy_mean']:.2f} ± {100 * m['accuracy_std']:.2f} %"
+        lines.append(
+            f"  {name:<12} {accuracy:>16} {100 * m['tar_at_far_1e-2']:11.2f}% "
+            f"{100 * m['tar_at_far_1e-3']:11.2f}% {100 * m['eer']:6.2f}%"
+        )
+    lines.append(f"  no face found: {result['images_without_face']} of {result['images']} images")
+    if "fused" in result["models"]:
+        lines.append("  fused: normalisation and weights fitted on the 9 training folds, each fold")
+    return "\n".join(lines)
 
 
 def save_json(result: dict[str, Any], path: Path) -> None:

@@ -24,10 +24,13 @@ miss, a non-mated one as a correct rejection, and both are reported.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
+from facesearch.core.fusion import Fusion
 from facesearch.evaluation.lfw import EmbeddingSet
 from facesearch.gallery.vectors import make_index
 
@@ -54,16 +57,48 @@ def split(names: list[str]) -> tuple[list[int], list[int], list[int]]:
     return gallery, mated, nonmated
 
 
+Search = Callable[[list[int]], tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]]
+
+
 def evaluate(emb: EmbeddingSet, *, threads: int = 0, k: int = 10) -> dict[str, Any]:
-    gallery, mated, nonmated = split(emb.names)
-    g_rows = [r for r in gallery if emb.found[r]]
+    """The 1:N figures of one model (``emb.embeddings``), searched with the vector index."""
+    g_rows = [r for r in split(emb.names)[0] if emb.found[r]]
     index = make_index(emb.embeddings.shape[1], threads=threads)
     index.add(np.asarray(g_rows, np.int64), emb.embeddings[g_rows])
+    return figures(emb, lambda rows: index.search(emb.embeddings[rows], k), k)
+
+
+def evaluate_fused(emb: EmbeddingSet, fusion: Fusion, *, k: int = 10) -> dict[str, Any]:
+    """The 1:N figures of ``fusion`` over the primary (``emb.embeddings``) and the second
+    model (``emb.second``): both similarity matrices, fused elementwise, searched exhaustively."""
+    second = emb.second_set().embeddings
+    g_rows = np.asarray([r for r in split(emb.names)[0] if emb.found[r]], np.int64)
+    gallery = (emb.embeddings[g_rows].T, second[g_rows].T)
+
+    def search(rows: list[int]) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+        sims, ids = [], []
+        for start in range(0, len(rows), 1024):
+            chunk = rows[start : start + 1024]
+            fused = fusion.fuse(emb.embeddings[chunk] @ gallery[0], second[chunk] @ gallery[1])
+            best = np.argpartition(-fused, k - 1, axis=1)[:, :k]
+            scores = np.take_along_axis(fused, best, axis=1)
+            order = np.argsort(-scores, axis=1, kind="stable")
+            sims.append(np.take_along_axis(scores, order, axis=1).astype(np.float32))
+            ids.append(g_rows[np.take_along_axis(best, order, axis=1)])
+        return np.concatenate(sims), np.concatenate(ids)
+
+    return {**figures(emb, search, k), "fusion": fusion.as_dict()}
+
+
+def figures(emb: EmbeddingSet, search: Search, k: int) -> dict[str, Any]:
+    """rank-1, rank-k and FNIR at FPIR of the protocol, with ``search`` (rows of ``emb`` with
+    a face -> their top-``k`` (scores, gallery rows), best first)."""
+    gallery, mated, nonmated = split(emb.names)
     person = np.array([n.split("/")[0] for n in emb.names])
 
     def top(rows: list[int]) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
         ok = [r for r in rows if emb.found[r]]
-        sims, ids = index.search(emb.embeddings[ok], k)
+        sims, ids = search(ok)
         out_s = np.full((len(rows), k), -np.inf, np.float32)
         out_i = np.full((len(rows), k), -1, np.int64)
         pos = {r: j for j, r in enumerate(ok)}
@@ -81,7 +116,7 @@ def evaluate(emb: EmbeddingSet, *, threads: int = 0, k: int = 10) -> dict[str, A
     top1_nonmated = n_sims[:, 0]
     result: dict[str, Any] = {
         "protocol": "LFW open-set 1:N (see facesearch.evaluation.open_set)",
-        "gallery_faces": len(g_rows),
+        "gallery_faces": int(emb.found[gallery].sum()),
         "mated_probes": len(mated),
         "nonmated_probes": len(nonmated),
         "images_without_face": int((~emb.found).sum()),
@@ -104,17 +139,37 @@ def evaluate(emb: EmbeddingSet, *, threads: int = 0, k: int = 10) -> dict[str, A
     return result
 
 
-def describe(result: dict[str, Any]) -> str:
+def side_by_side(
+    emb: EmbeddingSet, model_ids: Sequence[str], fusion: Fusion | None, *, threads: int = 0
+) -> dict[str, dict[str, Any]]:
+    """The 1:N figures keyed by model name: the primary, the second (``emb.second``, when
+    computed) and, with ``fusion``, the two fused."""
+    sets = [emb] if emb.second is None else [emb, emb.second_set()]
+    out = {
+        model_id.split(":")[0]: {"model_id": model_id, **evaluate(one, threads=threads)}
+        for model_id, one in zip(model_ids, sets, strict=False)
+    }
+    if fusion is not None and emb.second is not None:
+        out["fused"] = {"model_id": fusion.model_id, **evaluate_fused(emb, fusion)}
+    return out
+
+
+def describe(results: dict[str, dict[str, Any]]) -> str:
+    """A small table of ``side_by_side``'s figures, one row per model."""
+    first = next(iter(results.values()))
     lines = [
-        f"LFW open-set 1:N: gallery {result['gallery_faces']:,} faces, "
-        f"{result['mated_probes']:,} mated + {result['nonmated_probes']:,} non-mated probes",
-        f"  rank-1 hit rate {100 * result['rank1_hit_rate']:.2f} %",
-        f"  rank-10         {100 * result['rank10_hit_rate']:.2f} %",
+        f"LFW open-set 1:N: gallery {first['gallery_faces']:,} faces, "
+        f"{first['mated_probes']:,} mated + {first['nonmated_probes']:,} non-mated probes",
+        f"  {'model':<12} {'rank-1':>8} {'rank-10':>8}"
+        + "".join(f" {'FNIR@FPIR ' + t:>16}" for t in first["fnir_at_fpir"]),
     ]
-    for target, row in result["fnir_at_fpir"].items():
+    for name, result in results.items():
+        rank1, rank10 = 100 * result["rank1_hit_rate"], 100 * result["rank10_hit_rate"]
         lines.append(
-            f"  FNIR @ FPIR {target:<6} {100 * row['fnir']:.2f} %  "
-            f"(threshold {row['threshold']:.4f}, measured FPIR {row['fpir']:.4f})"
+            f"  {name:<12} {rank1:7.2f}% {rank10:7.2f}%"
+            + "".join(f" {100 * row['fnir']:15.2f}%" for row in result["fnir_at_fpir"].values())
         )
-    lines.append(f"  no face found   {result['images_without_face']} images")
+    lines.append(f"  no face found: {first['images_without_face']} images")
+    if "fused" in results:
+        lines.append(f"  fused: {results['fused']['fusion']['source']}")
     return "\n".join(lines)
