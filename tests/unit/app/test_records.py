@@ -5,6 +5,7 @@ pipeline (tests/fakes.py)."""
 from __future__ import annotations
 
 import dataclasses
+import importlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -128,3 +129,47 @@ def test_each_candidate_is_read_back_by_its_probe_face_not_its_position(parts: A
         entry.seq, entry.actor, None, None, old, {}, engine.calibration
     )
     assert [h.similarity for h in before.hits] == [h.similarity for h in record.hits]
+
+
+def test_the_record_says_what_its_fmrs_rest_on_as_at_search_time(parts: Any) -> None:
+    """Issue 12: the record names the calibration behind its FMRs (logged with the search,
+    so a later table does not change it); an entry from before falls back to the table's."""
+    engine, store = parts
+    record = _search(engine, store)
+    table = engine.calibration
+    assert record.calibration == table.basis and record.calibration_short == table.basis_short
+    assert record.as_json()["calibration"] == table.basis
+    newer = dataclasses.replace(table, source="another photo set")
+    entry = store.audit.get(record.id)
+    again = search_record(engine.catalog, newer, entry)
+    assert again.calibration == table.basis
+    older = {k: v for k, v in entry.payload.items() if not k.startswith("calibration")}
+    before = SearchRecord.from_entry(entry.seq, entry.actor, None, None, older, {}, newer)
+    assert before.calibration == newer.basis and "another photo set" in before.calibration
+
+
+def test_a_poorer_probe_face_carries_its_reliability_note_into_the_trail(
+    parts: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 12: a probe face in a poorer quality bucket says how much less reliable its
+    results are; the note is logged and read back with the record."""
+    from facesearch.core.quality import BUCKETS, OPEN, QualityBucket, QualityTable
+
+    engine, store = parts
+
+    def bucket(factor: str, low: float, high: float, fnmr: float) -> QualityBucket:
+        return QualityBucket(factor, low, high, 10, 1000, 10_000, fnmr, 1e-3)
+
+    rows = []  # per factor: empty buckets up to the good probes' (2 % missed), then one
+    for factor, _, _, good in BUCKETS:  # bucket holding every face: 10 % for size, else 2 %
+        rows += [bucket(factor, -2, -1, 0.02) for _ in range(good + 1)]
+        rows.append(bucket(factor, 0, OPEN, 0.1 if factor == "size" else 0.02))
+    table = QualityTable(engine.pipeline.model_id, "test", 1e-3, 0.4, tuple(rows))
+    module = importlib.import_module("facesearch.app.search")  # the package exports search()
+    monkeypatch.setattr(module, "load_quality_table", lambda _: table)
+    record = _search(engine, store)
+    note = record.faces[0].reliability
+    assert note is not None and "about 5x as many true matches are missed" in note
+    assert record.as_json()["faces"][0]["reliability"] == note
+    again = search_record(engine.catalog, engine.calibration, store.audit.get(record.id))
+    assert again.faces[0].reliability == note and again.as_json() == record.as_json()

@@ -4,7 +4,19 @@ import numpy as np
 import pytest
 
 from facesearch.core.align import TEMPLATE_112
-from facesearch.core.quality import main_face, pose, probe_problems, sharpness
+from facesearch.core.quality import (
+    BUCKETS,
+    OPEN,
+    QualityBucket,
+    QualityTable,
+    load_quality_table,
+    main_face,
+    pose,
+    probe_problems,
+    reliability,
+    sharpness,
+)
+from facesearch.errors import ConfigError
 from facesearch.settings import Settings
 from facesearch.types import BBox, Quality
 
@@ -56,3 +68,69 @@ def test_probe_problems_name_each_limit_the_face_misses() -> None:
     assert len(problems) == 3
     assert all(p.startswith("face is") for p in problems)
     assert "px" in problems[0] and "blurred" in problems[1] and "turned" in problems[2]
+
+
+# -- reliability notes from a probe-quality table ---------------------------------------------
+
+
+def quality_table(small_fnmr: float = 0.08, genuine: int = 500) -> QualityTable:
+    """Good probes miss 2 %; faces of 32-40 px miss ``small_fnmr`` (default: 4x as many)."""
+
+    def bucket(
+        factor: str, low: float, high: float, fnmr: float, pairs: int = 5000
+    ) -> QualityBucket:
+        return QualityBucket(factor, low, high, 100, pairs, 10 * pairs, fnmr, 1e-3)
+
+    rows = [
+        bucket("size", lo, hi, 0.02)
+        for lo, hi in ((0, 24), (24, 32), (40, 56), (56, 80), (80, OPEN))
+    ]
+    rows.insert(2, bucket("size", 32, 40, small_fnmr, genuine))
+    rows += [
+        bucket("sharpness", lo, hi, 0.02)
+        for lo, hi in ((0, 10), (10, 20), (20, 40), (40, 80), (80, OPEN))
+    ]
+    rows += [
+        bucket("yaw", lo, hi, 0.02)
+        for lo, hi in ((0, 15), (15, 30), (30, 45), (45, 60), (60, OPEN))
+    ]
+    return QualityTable("m:1", "hand-made", 1e-3, 0.4, tuple(rows))  # fmt: skip
+
+
+def probe(size: float = 100.0, sharp: float = 100.0, yaw: float = 5.0) -> Quality:
+    return Quality(size=size, sharpness=sharp, yaw=yaw, pitch=0.0, roll=0.0, score=0.9)
+
+
+def test_a_probe_in_a_poorer_bucket_says_how_many_more_matches_are_missed() -> None:
+    note = reliability(probe(size=35), quality_table())
+    assert note is not None
+    assert "about 4x as many true matches are missed" in note and "size 32-40px" in note
+    assert "8.0 % against 2.0 %" in note and "FMR 0.001" in note
+
+
+def test_no_note_for_a_good_probe_a_small_bucket_or_no_table() -> None:
+    assert reliability(probe(), quality_table()) is None
+    assert reliability(probe(size=35), quality_table(small_fnmr=0.025)) is None  # 1.25x
+    assert reliability(probe(size=35), quality_table(genuine=10)) is None  # too few pairs
+    assert reliability(probe(size=35), None) is None
+
+
+def test_quality_table_round_trips_through_json() -> None:
+    import json
+
+    t = quality_table()
+    assert QualityTable.from_dict(json.loads(json.dumps(t.as_dict()))) == t
+    with pytest.raises(ConfigError):
+        QualityTable.from_dict({"model_id": "m:1"})
+
+
+def test_shipped_quality_table_matches_its_bucket_layout() -> None:
+    from facesearch.models.registry import BUILTIN
+
+    sface = next(s for s in BUILTIN if s.name == "sface")
+    table = load_quality_table(sface.model_id)
+    assert table is not None
+    for factor, _, edges, _ in BUCKETS:
+        mine = [b for b in table.buckets if b.factor == factor]
+        assert [b.low for b in mine] == list(edges[:-1])
+        assert table.reference(factor).fnmr < max(b.fnmr for b in mine)
