@@ -4,13 +4,15 @@ For LFW people who appear nowhere in pairs.txt (so the evaluation on View 2 neve
 dlib's HOG detector and its licence-clean five-point shape predictor (from
 ``face_recognition_models``) give dlib's own chip transform, ``get_face_chip_details(shape,
 150, 0.25)``; our YuNet detector gives five landmarks on the same image; the landmarks mapped
-into chip coordinates, averaged over the faces, are ``core.align.TEMPLATE_DLIB_150``. The
-68-point model is never used. dlib is needed here only (``pip install dlib-bin``)::
+into chip coordinates, averaged over the faces, give a fitted template: the alternative to
+``core.align.TEMPLATE_DLIB_150`` (derived from dlib's mean face; see the comment there for why
+it is kept). The 68-point model is never used. dlib is needed here only
+(``pip install dlib-bin``)::
 
     .venv/bin/python tools/fit_dlib_chip.py --lfw /work/shared/data/lfw --people 400
 
-Prints the template, the spread of the mapped points, and how close chips made from the
-template come to dlib's own (the descriptor cosine, on faces not used in the fit).
+Prints the fitted template, the spread of the mapped points, and how close chips made from it
+and from ``TEMPLATE_DLIB_150`` come to dlib's own (descriptor cosine, faces not used in the fit).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from facesearch.core.align import DLIB_CHIP_SIZE, similarity_transform
+from facesearch.core.align import DLIB_CHIP_SIZE, TEMPLATE_DLIB_150, similarity_transform
 from facesearch.models import load_detector, load_embedder
 from facesearch.settings import Settings
 
@@ -106,10 +108,11 @@ def main() -> None:
     print(f"fitted on {len(stack)} faces of LFW people outside pairs.txt")
     print("TEMPLATE_DLIB_150 =", np.array2string(template, precision=3, separator=", "))
     print("spread (std, px):", np.array2string(stack.std(axis=0), precision=2))
-    compare(template, held_out, embedder)
+    compare("fitted", template, held_out, embedder)
+    compare("in align.py", TEMPLATE_DLIB_150, held_out, embedder)
 
 
-def compare(template: np.ndarray, held_out: list, embedder) -> None:  # type: ignore[no-untyped-def,type-arg]
+def compare(label: str, template: np.ndarray, held_out: list, embedder) -> None:  # type: ignore[no-untyped-def,type-arg]
     import cv2
 
     ours, theirs = [], []
@@ -122,7 +125,7 @@ def compare(template: np.ndarray, held_out: list, embedder) -> None:  # type: ig
         theirs.append(ref / np.linalg.norm(ref))
     cos = (embedder.embed(np.stack(ours)) * np.stack(theirs)).sum(axis=1)
     print(
-        f"descriptor cosine, our chip vs dlib's chip, {len(cos)} held-out faces: "
+        f"{label}: descriptor cosine, our chip vs dlib's chip, {len(cos)} held-out faces: "
         f"mean {cos.mean():.4f}, min {cos.min():.4f}"
     )
 

@@ -3,8 +3,10 @@
 ``dlib_face_recognition_resnet_model_v1.dat`` (public domain, in the ``face_recognition_models``
 wheel) is the 29-conv ResNet of dlib's ``dnn_face_recognition_ex.cpp``::
 
-    input_rgb_image_sized<150>  ->  con 7x7/2 (32), affine, relu, max_pool 3x3/2
-    -> residual levels: 32 x3, 64 down + 64 x2... (ares / ares_down blocks)
+    input_rgb_image_sized<150> -> con 7x7/2 (32), affine, relu, max_pool 3x3/2
+    -> residual blocks (con 3x3, affine, relu, con 3x3, affine, + input, relu):
+       32 x3, 64 down + 64 x3, 128 down + 128 x2, 256 down + 256 x2, 256 down
+       (a "down" block's first con has stride 2; its input, 2x2-average-pooled, is added)
     -> avg_pool_everything -> fc_no_bias 128
 
 ``dlib_format.parse_network`` reads the file; ``build_onnx`` turns its layers into a graph:
@@ -28,8 +30,6 @@ The output is the raw 128-d descriptor; the embedder L2-normalises it.
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ import numpy as np
 
 from facesearch.errors import ModelError
 from facesearch.models.dlib_format import Layer, Network, parse_network
+from facesearch.models.prepare import save_model
 
 log = logging.getLogger(__name__)
 
@@ -210,21 +211,10 @@ def convert(source: Path, target: Path) -> Path:
     Returns ``target`` (kept as it is when it already exists: name it by the source digest)."""
     if target.exists():
         return target
-    import onnx
-
     try:
         data = source.read_bytes()
     except OSError as exc:
         raise ModelError(f"cannot read dlib model {source}: {exc}") from exc
-    model = build_onnx(parse_network(data))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=target.name, suffix=".tmp")
-    os.close(fd)
-    try:
-        onnx.save(model, tmp)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    save_model(build_onnx(parse_network(data)), target)
     log.info("converted dlib network %s -> %s", source.name, target)
     return target

@@ -18,6 +18,7 @@ import logging
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -89,6 +90,16 @@ def prepare_model(
         onnx.checker.check_model(model)
     except Exception as exc:
         raise ModelError(f"prepared model for {source} fails the ONNX checker: {exc}") from exc
+    save_model(model, target)
+    log.info("prepared %s -> %s (%d constant nodes folded)", source.name, target, folded)
+    return target
+
+
+def save_model(model: Any, target: Path) -> None:
+    """Write an ``onnx.ModelProto`` to ``target`` atomically (a temporary file, then a rename),
+    so a reader never sees half a model."""
+    import onnx
+
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=target.name, suffix=".tmp")
     os.close(fd)
@@ -98,5 +109,3 @@ def prepare_model(
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-    log.info("prepared %s -> %s (%d constant nodes folded)", source.name, target, folded)
-    return target
