@@ -119,8 +119,9 @@ BUCKETS: tuple[tuple[str, int, tuple[float, ...], int], ...] = (
     ("sharpness", 1, (0, 10, 20, 40, 80, OPEN), 4),
     ("yaw", 2, (0, 15, 30, 45, 60, OPEN), 0),
 )
-NOTE_RATIO = 1.5  # a bucket this many times worse than good probes gets a note
-MIN_GENUINE = 50  # a bucket needs this many genuine pairs to be quoted
+NOTE_RATIO = 1.25  # a bucket this many times worse than good probes gets a note
+MIN_GENUINE = 50  # a bucket needs this many genuine pairs, from at least
+MIN_PROBES = 30  # this many probes, to be quoted
 _WORDS = {"size": ("small", "px"), "sharpness": ("blurred", ""), "yaw": ("turned", "°")}
 
 
@@ -203,7 +204,8 @@ def reliability(quality: Quality, table: QualityTable | None) -> str | None:
     for factor, _, _, _ in BUCKETS:
         ref = table.reference(factor)
         mine = next(b for b in table.buckets if b.factor == factor and b.holds(values[factor]))
-        if mine.genuine_pairs < MIN_GENUINE or not ref.fnmr > 0 or not mine.fnmr >= 0:
+        small = mine.genuine_pairs < MIN_GENUINE or mine.probes < MIN_PROBES
+        if small or not ref.fnmr > 0 or not mine.fnmr >= 0:
             continue
         ratio = mine.fnmr / ref.fnmr
         if ratio >= NOTE_RATIO and (worst is None or ratio > worst[0]):

@@ -1,20 +1,22 @@
 """Misses and false matches by probe quality: FNMR and FMR per bucket of face size, sharpness
 and yaw, at the calibrated threshold, on LFW and its degraded copies.
 
-Probes: every image of the held-out people of ``fmr_check`` (clean, and each degraded copy of
-``degraded.BUCKET_SET``), bucketed by its ``core.quality.assess`` figures. Gallery: the clean
-images of the same people. A genuine pair is a probe and another clean photo of its person
-(never the photo it was copied from); an impostor pair a probe and a clean photo of someone
-else. Each factor is bucketed on its own (a small face is also less sharp once aligned, so
-the buckets of one factor carry some of the others' effect: they describe probes as they
-come, not a controlled experiment). The result ships as ``data/quality-<model>.json``
-(``core.quality.QualityTable``), from which a search on a poorer probe says how much less
-reliable it is.
+Probes: the images of the held-out people of ``fmr_check``, clean and degraded
+(``degraded.BUCKET_SET``), bucketed by their ``core.quality.assess`` figures. Each factor's
+buckets are filled only from the copies that change that factor (``FEEDS``: size from the
+clean photos and their downscaled copies, sharpness from the clean and blurred ones at full
+size, yaw from the clean ones), so a bucket shows that factor's effect, not a mix (a small
+face is also less sharp once aligned). Gallery: the clean images of the same people. A
+genuine pair is a probe and another clean photo of its person (never the photo it was copied
+from); an impostor pair a probe and a clean photo of someone else. A degraded face the
+detector missed is not a probe (its search fails with "no face"). The result ships as
+``data/quality-<model>.json`` (``core.quality.QualityTable``), from which a search on a
+poorer probe says how much less reliable it is.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
@@ -35,6 +37,16 @@ from facesearch.evaluation.degraded import (
 from facesearch.evaluation.fmr_check import held_out
 from facesearch.pipeline import FacePipeline
 
+NAN = float("nan")
+Floats = npt.NDArray[np.float64]
+# The copies that feed each factor's buckets: only that aspect varies (besides the clean
+# photos), so a bucket's figures are that factor's effect, not a mix.
+FEEDS = {
+    "size": ("clean", "face-24px", "face-32px", "face-40px", "face-56px"),
+    "sharpness": ("clean", "blur-1px", "blur-2px", "blur-3px"),
+    "yaw": ("clean",),
+}
+
 
 @dataclass(frozen=True)
 class Probes:
@@ -47,7 +59,7 @@ class Probes:
 
 
 def measure(
-    probes: Probes,
+    probes: Mapping[str, Probes],
     gallery: npt.NDArray[np.float32],
     gallery_person: npt.NDArray[np.int64],
     threshold: float,
@@ -55,38 +67,29 @@ def measure(
     max_fmr: float,
     source: str,
     model_id: str,
-    chunk: int = 512,
 ) -> QualityTable:
-    """FNMR and FMR at ``threshold`` for each bucket of ``core.quality.BUCKETS``."""
-    n = len(probes.embeddings)
-    gen_miss, gen_all = np.zeros(n), np.zeros(n)
-    imp_hit, imp_all = np.zeros(n), np.zeros(n)
-    cols = np.arange(len(gallery))
-    for start in range(0, n, chunk):
-        stop = min(n, start + chunk)
-        sims = probes.embeddings[start:stop] @ gallery.T
-        same = probes.person[start:stop, None] == gallery_person[None, :]
-        genuine = same & (probes.origin[start:stop, None] != cols[None, :])
-        above = sims >= threshold
-        gen_miss[start:stop] = (genuine & ~above).sum(axis=1)
-        gen_all[start:stop] = genuine.sum(axis=1)
-        imp_hit[start:stop] = (~same & above).sum(axis=1)
-        imp_all[start:stop] = (~same).sum(axis=1)
+    """FNMR and FMR at ``threshold`` for each bucket of ``core.quality.BUCKETS``, each
+    factor's buckets filled from its own ``probes[factor]``. FNMR is averaged over probes
+    (each probe's share of its genuine pairs missed; a person with hundreds of photos counts
+    as much as one with two); FMR is the share of all the bucket's impostor pairs."""
     rows = []
     for factor, column, edges, _ in BUCKETS:
-        values = np.abs(probes.quality[:, column])
+        mine = probes[factor]
+        missed, genuine, false, impostor = _per_probe(mine, gallery, gallery_person, threshold)
+        values = np.abs(mine.quality[:, column])
         for lo, hi in pairwise(edges):
             inside = (values >= lo) & (values < hi)
+            mated = inside & (genuine > 0)
             rows.append(
                 QualityBucket(
                     factor=factor,
                     low=float(lo),
                     high=float(hi),
-                    probes=int(inside.sum()),
-                    genuine_pairs=int(gen_all[inside].sum()),
-                    impostor_pairs=int(imp_all[inside].sum()),
-                    fnmr=_share(gen_miss[inside].sum(), gen_all[inside].sum()),
-                    fmr=_share(imp_hit[inside].sum(), imp_all[inside].sum()),
+                    probes=int(mated.sum()),
+                    genuine_pairs=int(genuine[inside].sum()),
+                    impostor_pairs=int(impostor[inside].sum()),
+                    fnmr=float((missed[mated] / genuine[mated]).mean()) if mated.any() else NAN,
+                    fmr=_share(false[inside].sum(), impostor[inside].sum()),
                 )
             )
     return QualityTable(
@@ -96,6 +99,29 @@ def measure(
         threshold=threshold,
         buckets=tuple(rows),
     )
+
+
+def _per_probe(
+    probes: Probes,
+    gallery: npt.NDArray[np.float32],
+    gallery_person: npt.NDArray[np.int64],
+    threshold: float,
+    chunk: int = 512,
+) -> tuple[Floats, Floats, Floats, Floats]:
+    """Per probe: genuine pairs missed, genuine pairs, false matches, impostor pairs."""
+    n = len(probes.embeddings)
+    out = [np.zeros(n) for _ in range(4)]
+    cols = np.arange(len(gallery))
+    for start in range(0, n, chunk):
+        stop = min(n, start + chunk)
+        above = probes.embeddings[start:stop] @ gallery.T >= threshold
+        same = probes.person[start:stop, None] == gallery_person[None, :]
+        genuine = same & (probes.origin[start:stop, None] != cols[None, :])
+        impostor = ~same & (gallery_person >= 0)[None, :]
+        masks = (genuine & ~above, genuine, impostor & above, impostor)
+        for slot, mask in zip(out, masks, strict=True):
+            slot[start:stop] = mask.sum(axis=1)
+    return out[0], out[1], out[2], out[3]
 
 
 def _share(part: float, whole: float) -> float:
@@ -119,15 +145,18 @@ def on_lfw(
         keep = set(sorted({n.split("/")[0] for n in names})[:people])
         names = [n for n in names if n.split("/")[0] in keep]
     root = data / lfw.IMAGES
-    clean = embed_degraded(pipeline, root, names, CLEAN, progress=progress)
     codes = np.unique([n.split("/")[0] for n in names], return_inverse=True)[1]
-    sets = [clean] + [
-        embed_degraded(pipeline, root, names, d, progress=progress) for d in degradations
-    ]
-    probes = _probes(sets, codes)
-    found = clean.found
-    gallery = np.where(found[:, None], clean.embeddings, 0.0).astype(np.float32)
-    gallery_person = np.where(found, codes, -1)  # a photo without a face matches no one
+    sets = {
+        d.name: embed_degraded(pipeline, root, names, d, progress=progress)
+        for d in (CLEAN, *degradations)
+    }
+    probes = {
+        factor: _probes([sets[k] for k in kinds if k in sets], codes)
+        for factor, kinds in FEEDS.items()
+    }
+    clean = sets[CLEAN.name]
+    gallery = np.where(clean.found[:, None], clean.embeddings, 0.0).astype(np.float32)
+    gallery_person = np.where(clean.found, codes, -1)  # a photo without a face matches no one
     copies = ", ".join(d.name for d in degradations)
     source = (
         f"LFW deep-funneled, {len(names):,} images of {len(set(codes.tolist())):,} people "

@@ -155,12 +155,14 @@ class MatchingSettings(Group):
 class ProbeSettings(Group):
     min_face_size: int = setting(
         32,
-        "Probe faces smaller than this (pixels, shorter box side) are refused.",
+        "Probe faces smaller than this (pixels, shorter box side) are refused (under 32 px "
+        "LFW probes miss 2.4x as many true matches; 'facesearch eval quality').",
         "probe_min_face_size",
     )
     min_sharpness: float = setting(
-        10.0,
-        "Probe faces less sharp than this (Laplacian variance) are refused.",
+        20.0,
+        "Probe faces less sharp than this (Laplacian variance) are refused (under 20 LFW "
+        "probes miss 2.2x as many true matches; 'facesearch eval quality').",
         "probe_min_sharpness",
     )
     max_yaw: float = setting(

@@ -110,7 +110,7 @@ def test_a_probe_in_a_poorer_bucket_says_how_many_more_matches_are_missed() -> N
 
 def test_no_note_for_a_good_probe_a_small_bucket_or_no_table() -> None:
     assert reliability(probe(), quality_table()) is None
-    assert reliability(probe(size=35), quality_table(small_fnmr=0.025)) is None  # 1.25x
+    assert reliability(probe(size=35), quality_table(small_fnmr=0.024)) is None  # 1.2x
     assert reliability(probe(size=35), quality_table(genuine=10)) is None  # too few pairs
     assert reliability(probe(size=35), None) is None
 
@@ -125,6 +125,8 @@ def test_quality_table_round_trips_through_json() -> None:
 
 
 def test_shipped_quality_table_matches_its_bucket_layout() -> None:
+    """The shipped table has the buckets the code looks up, and the gate's defaults refuse
+    the buckets where probes miss at least twice as many true matches as good ones."""
     from facesearch.models.registry import BUILTIN
 
     sface = next(s for s in BUILTIN if s.name == "sface")
@@ -134,3 +136,11 @@ def test_shipped_quality_table_matches_its_bucket_layout() -> None:
         mine = [b for b in table.buckets if b.factor == factor]
         assert [b.low for b in mine] == list(edges[:-1])
         assert table.reference(factor).fnmr < max(b.fnmr for b in mine)
+    settings = Settings().probe
+    for factor, gate in (("size", settings.min_face_size), ("sharpness", settings.min_sharpness)):
+        good = table.reference(factor).fnmr
+        for b in table.buckets:
+            if b.factor == factor:
+                assert (b.high <= gate) == (b.fnmr >= 2 * good), (b, gate)
+    note = reliability(probe(size=35), table)
+    assert note is not None and "as many true matches are missed" in note
