@@ -15,7 +15,7 @@ import io
 import json
 import logging
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ import numpy.typing as npt
 from facesearch.core import align
 from facesearch.errors import ConfigError
 from facesearch.evaluation import metrics
+from facesearch.models.embedder import EmbedderConfig
 from facesearch.pipeline import Decodable, FacePipeline
 from facesearch.private import write_private
 from facesearch.types import ImageFaces
@@ -118,13 +119,16 @@ def cache_key(pipeline: FacePipeline) -> str:
 
 
 def second_cache_key(pipeline: FacePipeline) -> str:
-    """The second model's cache: the primary's detection settings, the second model, and the
-    chip geometry (the source of ``core.align``: a refitted template is another cache)."""
+    """The second model's cache: the primary's detection settings, the second model and how
+    it runs (its embedder's config, e.g. flip averaging), and the chip geometry (the source of
+    ``core.align``: a refitted template is another cache)."""
     spec = pipeline.second_spec
     if spec is None:
         raise ConfigError("no second model is configured (FACESEARCH_SECOND_EMBEDDER)")
     chips = hashlib.sha256(Path(align.__file__).read_bytes()).hexdigest()
-    parts = [cache_key(pipeline), spec.model_id, chips, "second-v1"]
+    config = getattr(pipeline.second_embedder, "config", None)
+    runs = repr(replace(config, batch_size=0)) if isinstance(config, EmbedderConfig) else ""
+    parts = [cache_key(pipeline), spec.model_id, runs, chips, "second-v1"]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 

@@ -56,6 +56,13 @@ def test_weights_search_picks_the_only_informative_model() -> None:
     assert fusion.weights[0] >= 0.8
 
 
+def test_pairs_that_cannot_tell_weights_apart_get_equal_weights() -> None:
+    rng = np.random.default_rng(4)
+    imp = [rng.normal(0, 0.1, 3000), rng.normal(0.6, 0.05, 3000)]
+    gen = [rng.normal(0.9, 0.02, 50), rng.normal(0.95, 0.01, 50)]  # every weight separates
+    assert fit_fusion(imp, gen, IDS, source="synthetic").weights == (0.5, 0.5)
+
+
 def test_fused_score_lives_on_the_primary_models_impostor_scale() -> None:
     imp, gen = _scores()
     fusion = fit_fusion(imp, gen, IDS, source="synthetic")
