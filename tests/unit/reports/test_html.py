@@ -50,3 +50,27 @@ def test_a_candidate_whose_source_is_gone_says_so(tmp_path: Path) -> None:
     engine = Engine(Settings(home=tmp_path / "home"), open_catalog=False)
     page = render(result_with_candidate(str(tmp_path / "gone.zip!ann.jpg"), probe), engine)
     assert "source not available" in page and 'alt="candidate face"' not in page
+
+
+def test_the_report_says_what_the_fmr_rests_on_and_how_reliable_the_probe_is(
+    tmp_path: Path,
+) -> None:
+    """Issue 12: an evidence row gives the calibration sentence, each card its short line,
+    and a probe face in a poorer quality bucket its reliability note."""
+    import dataclasses
+
+    probe = tmp_path / "probe.png"
+    probe.write_bytes(encode(face_pixels(1, 0)))
+    record = result_with_candidate(str(tmp_path / "gone.jpg"), probe)
+    face = dataclasses.replace(record.faces[0], reliability="on probes this small, 3x missed")
+    record = dataclasses.replace(
+        record,
+        faces=(face,),
+        calibration="Calibrated on LFW: 9 impostor pairs. Conservative.",
+        calibration_short="conservative FMR: 95 % bound x 2",
+    )
+    engine = Engine(Settings(home=tmp_path / "home"), open_catalog=False)
+    page = render(record, engine)
+    assert "<th>false match rates</th><td>Calibrated on LFW: 9 impostor pairs." in page
+    assert "<div class=small>conservative FMR: 95 % bound x 2</div>" in page
+    assert "<div class=warn>on probes this small, 3x missed</div>" in page

@@ -48,3 +48,29 @@ def test_a_search_keeps_the_fmr_it_was_shown_with(
     hits = [h for f in again["faces"] for h in f["hits"]]
     assert [h["fmr"] for h in hits] == shown
     assert [newer.fmr_at(h["similarity"]) for h in hits] != shown  # the newer table differs
+
+
+def test_the_pages_say_what_the_fmr_rests_on(
+    fake_homes: Any, fake_server: Any, fake_pipeline: Any
+) -> None:
+    """Issue 12: the result page's candidate cards carry the short line, the candidate page
+    the whole sentence (the calibration, its impostor pairs, the bound and the margin)."""
+    import html
+
+    home = fake_homes("search-basis")
+    table = load_table(fake_pipeline.model_id)
+    form = {"case": "K-9", "purpose": "basis shown", "top": "2"}
+    with fake_server(home.settings) as url, httpx.Client(base_url=url, timeout=60) as api:
+        inv = home.auth("inv1")
+        r = api.post("/api/v1/searches", headers=inv, files={"image": ("p.png", face_photo(3, 0))},
+                     data=form)  # fmt: skip
+        assert r.status_code == 201, r.text
+        found = r.json()
+        assert found["calibration"] == table.basis and "conservative" in table.basis
+        face_id = found["faces"][0]["hits"][0]["face_id"]
+        result = api.get(f"/searches/{found['id']}", headers=inv)
+        candidate = api.get(f"/searches/{found['id']}/candidates/{face_id}", headers=inv)
+    assert result.status_code == 200 and candidate.status_code == 200
+    assert html.escape(table.basis_short) in result.text
+    assert html.escape(table.basis) in candidate.text
+    assert f"{table.impostor_pairs:,} impostor pairs" in candidate.text

@@ -1,0 +1,41 @@
+"""`facesearch search` text: what the FMRs rest on, and a poorer probe's reliability note."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from facesearch.app.records import ProbeFaceRecord, SearchRecord
+from facesearch.cli.gallery import search_text
+from facesearch.types import BBox, Quality
+
+
+def test_search_text_names_the_calibration_and_the_probes_reliability() -> None:
+    quality = Quality(size=35.0, sharpness=50.0, yaw=0.0, pitch=0.0, roll=0.0, score=0.9)
+    face = ProbeFaceRecord(
+        face=0,
+        bbox=BBox(0, 0, 35, 35),
+        quality=quality,
+        warnings=(),
+        refused=False,
+        hits=(),
+        reliability="on probes this small, 2x",
+    )
+    record = SearchRecord(
+        started="",
+        ended="",
+        probe="p.jpg",
+        probe_sha256=None,
+        collections=(("default", 5),),
+        threshold=None,
+        top=3,
+        parameters={},
+        faces=(face,),
+        calibration="Calibrated on LFW. Conservative.",
+    )
+    text = search_text(record)
+    assert "  less reliable: on probes this small, 2x" in text
+    assert "False match rates: Calibrated on LFW. Conservative." in text
+    plain = search_text(
+        dataclasses.replace(record, faces=(dataclasses.replace(face, reliability=None),))
+    )
+    assert "less reliable" not in plain
