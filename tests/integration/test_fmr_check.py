@@ -23,3 +23,21 @@ def test_measured_fmr_is_at_most_1_5x_the_shown_one(pipeline: FacePipeline, lfw:
     names = {m.what for m in result.rows[0].measured}
     assert {"held-out", "face-40px probe", "jpeg-q30 both", "blur-2px probe"} <= names
     assert result.table.conservative and result.held_out_people > 100
+
+
+def test_smaller_and_blurrier_probes_miss_more(pipeline: FacePipeline, lfw: Path) -> None:
+    """Issue 12: FNMR by probe-quality bucket on 150 held-out people and two of the copies."""
+    from facesearch.core.calibration import load_table
+    from facesearch.evaluation import quality_buckets
+    from facesearch.evaluation.degraded import Degradation
+
+    copies = (Degradation("face-24px", face_px=24), Degradation("blur-3px", blur_sigma=3.0))
+    table = quality_buckets.on_lfw(
+        pipeline, lfw, load_table(pipeline.model_id), max_fmr=1e-3, people=150,
+        degradations=copies,
+    )  # fmt: skip
+    text = quality_buckets.describe(table)
+    by = {(b.factor, b.low): b for b in table.buckets}
+    assert by["size", 0].probes > 20 and by["sharpness", 0].probes > 20, text
+    assert by["size", 0].fnmr > 1.5 * table.reference("size").fnmr, text
+    assert by["sharpness", 0].fnmr > 1.5 * table.reference("sharpness").fnmr, text
