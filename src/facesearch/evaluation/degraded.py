@@ -97,6 +97,19 @@ class QualitySet:
         )
 
 
+def person_of(name: str) -> str:
+    """The person of an LFW image path (``Person/Person_0001.jpg``)."""
+    return name.split("/")[0]
+
+
+def first_people(names: Sequence[str], people: int | None) -> list[str]:
+    """The images of the first ``people`` people by name (all when None)."""
+    if people is None:
+        return list(names)
+    keep = set(sorted({person_of(n) for n in names})[:people])
+    return [n for n in names if person_of(n) in keep]
+
+
 def embed_degraded(
     pipeline: FacePipeline,
     root: Path,

@@ -32,6 +32,8 @@ from facesearch.evaluation.degraded import (
     Degradation,
     QualitySet,
     embed_degraded,
+    first_people,
+    person_of,
 )
 from facesearch.pipeline import FacePipeline
 
@@ -194,17 +196,14 @@ def on_lfw(
 ) -> FmrCheck:
     """``check`` on LFW at ``data`` (every person, or the first ``people`` by name), with
     embeddings cached (``degraded.embed_degraded``)."""
-    names = lfw.all_images(data)
-    if people is not None:
-        keep = set(sorted({n.split("/")[0] for n in names})[:people])
-        names = [n for n in names if n.split("/")[0] in keep]
+    names = first_people(lfw.all_images(data), people)
     root = data / lfw.IMAGES
     clean = embed_degraded(pipeline, root, names, CLEAN, progress=progress)
     out = _labelled(clean)
     is_held = np.array([held_out(p) for p in out.people], dtype=bool)
     fit = Labelled(out.embeddings[~is_held], tuple(np.array(out.people)[~is_held]))
     held = Labelled(out.embeddings[is_held], tuple(np.array(out.people)[is_held]))
-    held_names = [n for n in names if held_out(n.split("/")[0])]
+    held_names = [n for n in names if held_out(person_of(n))]
     copies = {
         d.name: _labelled(embed_degraded(pipeline, root, held_names, d, progress=progress))
         for d in degradations
@@ -219,4 +218,4 @@ def on_lfw(
 def _labelled(found: QualitySet) -> Labelled:
     """The images with a face, labelled by person (the folder name)."""
     kept = found.subset(found.found)
-    return Labelled(kept.embeddings, tuple(n.split("/")[0] for n in kept.names))
+    return Labelled(kept.embeddings, tuple(person_of(n) for n in kept.names))

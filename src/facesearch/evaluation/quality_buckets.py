@@ -33,6 +33,8 @@ from facesearch.evaluation.degraded import (
     Degradation,
     QualitySet,
     embed_degraded,
+    first_people,
+    person_of,
 )
 from facesearch.evaluation.fmr_check import held_out
 from facesearch.pipeline import FacePipeline
@@ -140,12 +142,10 @@ def on_lfw(
 ) -> QualityTable:
     """``measure`` on the held-out people of LFW at ``data`` (or of its first ``people``),
     at ``table``'s threshold for ``max_fmr``; embeddings cached."""
-    names = [n for n in lfw.all_images(data) if held_out(n.split("/")[0])]
-    if people is not None:
-        keep = set(sorted({n.split("/")[0] for n in names})[:people])
-        names = [n for n in names if n.split("/")[0] in keep]
+    held = [n for n in lfw.all_images(data) if held_out(person_of(n))]
+    names = first_people(held, people)
     root = data / lfw.IMAGES
-    codes = np.unique([n.split("/")[0] for n in names], return_inverse=True)[1]
+    codes = np.unique([person_of(n) for n in names], return_inverse=True)[1]
     sets = {
         d.name: embed_degraded(pipeline, root, names, d, progress=progress)
         for d in (CLEAN, *degradations)
