@@ -4,6 +4,10 @@ The CLI and the server are thin shells over it. The engine owns one pipeline (mo
 first use), the catalog (source of truth) and the vector indexes derived from it.
 Wherever it takes an image, it takes a file's path, its bytes, or its pixels as a numpy
 array (H x W x 3 RGB uint8); an array is analysed as it is, without being encoded.
+
+Where a second model is configured (``settings.models.second_embedder``), every 1:1
+comparison fuses both models' scores (``scoring``), and a search re-ranks its best
+``settings.matching.rerank_top`` candidates by the fused score (``rerank``).
 """
 
 from __future__ import annotations
@@ -20,20 +24,21 @@ import numpy.typing as npt
 
 from facesearch.core.calibration import CalibrationTable, load_table
 from facesearch.core.decode import check_pixels, encode_png
-from facesearch.core.matching import compare
+from facesearch.core.fusion import Fusion, load_fusion
+from facesearch.core.matching import Scoring, Verification
 from facesearch.core.quality import probe_problems
 from facesearch.errors import InputError, NoFaceError, PoorProbeError
 from facesearch.gallery.catalog import Catalog
 from facesearch.gallery.collections import IndexSet
 from facesearch.gallery.ingest import IngestOptions, Ingestor, IngestSummary
 from facesearch.pipeline import Decodable, FacePipeline, read_file
+from facesearch.rerank import Ranked, rerank
 from facesearch.results import (
     ForgetResult,
     PersonLike,
     ProbeFace,
     SearchResult,
     VerifyResult,
-    make_hits,
 )
 from facesearch.settings import Settings
 from facesearch.types import MAX_ID, Closing, Face, Image, ImageFaces
@@ -60,6 +65,7 @@ class Engine(Closing):
         self.settings = settings
         self._pipeline = pipeline
         self._calibration: CalibrationTable | None = None
+        self._scoring: Scoring | None = None
         self._catalog: Catalog | None = None
         self._indexes: IndexSet | None = None
         self._open_catalog = open_catalog
@@ -78,6 +84,23 @@ class Engine(Closing):
                 self.pipeline.model_id, self.settings.models.calibration_file
             )
         return self._calibration
+
+    @property
+    def scoring(self) -> Scoring:
+        """The first model's table, and the fusion and its table where a second model is
+        configured (loaded on first use; a configured second model without them is an error)."""
+        if self._scoring is None:
+            second = self.pipeline.second_spec
+            primary = self.pipeline.model_id
+            fusion = None if second is None else load_fusion(primary, second.model_id)
+            fused = None if fusion is None else load_table(fusion.model_id)
+            self._scoring = Scoring(self.calibration, fusion, fused)
+        return self._scoring
+
+    @property
+    def fusion(self) -> Fusion | None:
+        """How the two models' scores are fused; None when no second model is configured."""
+        return self.scoring.fusion
 
     @property
     def catalog(self) -> Catalog:
@@ -128,17 +151,27 @@ class Engine(Closing):
         return check_pixels(image, self.settings.limits.max_pixels, name or ARRAY_NAME)
 
     def analyse(
-        self, image: ImageInput, *, embed: bool = True, name: str | None = None
+        self,
+        image: ImageInput,
+        *,
+        embed: bool = True,
+        name: str | None = None,
+        second: bool = False,
     ) -> ImageFaces:
         """Every face of one image (raises on an unreadable image). An array goes to the
-        pipeline as it is, without being encoded."""
+        pipeline as it is, without being encoded. ``second``: the second model's embeddings
+        too, where one is configured."""
         if isinstance(image, np.ndarray):
             pixels = self._pixels(image, name)
-            return self.pipeline.analyse_pixels(pixels, name or ARRAY_NAME, embed=embed)
-        return self.pipeline.analyse_one(self.read_input(image, name), embed=embed)
+            return self.pipeline.analyse_pixels(
+                pixels, name or ARRAY_NAME, embed=embed, second=second
+            )
+        return self.pipeline.analyse_one(self.read_input(image, name), embed=embed, second=second)
 
-    def main_face(self, image: ImageInput, name: str | None = None) -> tuple[ImageFaces, Face]:
-        faces = self.analyse(image, name=name)
+    def main_face(
+        self, image: ImageInput, name: str | None = None, *, second: bool = False
+    ) -> tuple[ImageFaces, Face]:
+        faces = self.analyse(image, name=name, second=second)
         if faces.main is None:
             raise NoFaceError(faces.source)
         main = next(f for f in faces.faces if f.index == faces.main)
@@ -158,18 +191,27 @@ class Engine(Closing):
     ) -> VerifyResult:
         """Compare the main faces of two images at the calibrated threshold; ``names`` are
         what errors call images given as bytes."""
+        fused = self.fusion is not None
+        img_a, face_a = self.main_face(a, names[0], second=fused)
+        img_b, face_b = self.main_face(b, names[1], second=fused)
+        verification = self.compare(face_a, face_b, threshold=threshold, max_fmr=max_fmr)
+        return VerifyResult(verification, img_a, img_b, face_a, face_b)
+
+    def compare(
+        self,
+        face_a: Face,
+        face_b: Face,
+        *,
+        threshold: float | None = None,
+        max_fmr: float | None = None,
+    ) -> Verification:
+        """The 1:1 decision on two faces analysed by this engine's pipeline (``second=True``
+        where ``fusion`` is not None): ``scoring.compare`` at ``threshold`` or at the one of
+        ``max_fmr`` (default ``settings.matching.verify_max_fmr``)."""
         if threshold is not None and max_fmr is not None:
             raise InputError("give either a threshold or a maximum false match rate, not both")
-        img_a, face_a = self.main_face(a, names[0])
-        img_b, face_b = self.main_face(b, names[1])
-        verification = compare(
-            face_a,
-            face_b,
-            self.calibration,
-            max_fmr=max_fmr or self.settings.matching.verify_max_fmr,
-            threshold=threshold,
-        )
-        return VerifyResult(verification, img_a, img_b, face_a, face_b)
+        max_fmr = max_fmr or self.settings.matching.verify_max_fmr
+        return self.scoring.compare(face_a, face_b, max_fmr=max_fmr, threshold=threshold)
 
     # -- gallery -------------------------------------------------------------------------
     def ingest(
@@ -219,14 +261,16 @@ class Engine(Closing):
             from facesearch.errors import NotFoundError
 
             raise NotFoundError(f"no collection named {missing[0]!r}")
+        reranks = self.settings.matching.rerank_top > 0 and self.fusion is not None
         if isinstance(image, np.ndarray):  # analysed without encoding; the hash is of its pixels
             pixels = self._pixels(image, name)
             probe, probe_sha256 = name or ARRAY_NAME, hashlib.sha256(pixels.data).hexdigest()
-            faces = analysed or self.pipeline.analyse_pixels(pixels, probe)
+            faces = analysed or self.pipeline.analyse_pixels(pixels, probe, second=reranks)
+            item = Decodable(probe, encode_png(pixels) if reranks else b"")  # bytes: see rerank
         else:
             item = self.read_input(image, name)
             probe, probe_sha256 = item.source, hashlib.sha256(item.data).hexdigest()
-            faces = analysed or self.pipeline.analyse_one(item)
+            faces = analysed or self.pipeline.analyse_one(item, second=reranks)
         if not faces.faces:
             raise NoFaceError(faces.source)
         chosen = list(faces.faces)
@@ -256,9 +300,12 @@ class Engine(Closing):
             records = self.catalog.faces([i for _, i in keep])
             # A face erased by another process since the index was loaded is not shown.
             score = {i: sv for sv, i in keep}
-            hits = make_hits(
-                [score[r.id] for r in records], records, self.calibration, gallery, probe_sha256
-            )
+            ranked = Ranked([score[r.id] for r in records], records, gallery, probe_sha256)
+            if reranks:
+                top_k = self.settings.matching.rerank_top
+                hits = rerank(self.pipeline, self.scoring, f, item, ranked, top_k)
+            else:
+                hits = tuple(ranked.hits(self.calibration))
             results.append(ProbeFace(f.index, f.bbox, f.quality, tuple(problems), False, hits))
         if all(r.refused for r in results):
             raise PoorProbeError(

@@ -77,3 +77,36 @@ def test_an_array_over_the_pixel_limit_is_refused(tmp_path: Path) -> None:
 def test_something_that_is_no_image_is_an_input_error(engine: Engine) -> None:
     with pytest.raises(InputError, match="path, bytes or"):
         engine.analyse([[1, 2, 3]])  # type: ignore[arg-type]
+
+
+def test_verify_fuses_both_models_when_a_second_is_configured(engine: Engine) -> None:
+    fusion, table = engine.fusion, engine.scoring.fused_table
+    assert fusion is not None and table is not None and table.model_id == fusion.model_id
+    result = engine.verify(face_pixels(3, 1), face_pixels(3, 2))
+    v = result.verification
+    assert v.models == fusion.model_ids
+    a, b = result.face_a, result.face_b
+    assert a.embedding is not None and b.embedding is not None
+    assert a.second_embedding is not None and b.second_embedding is not None
+    first, second = float(a.embedding @ b.embedding), float(a.second_embedding @ b.second_embedding)
+    assert v.scores == pytest.approx((first, second))
+    assert v.similarity == pytest.approx(float(fusion.fuse(first, second)))
+    assert (
+        v.fmr == pytest.approx(table.fmr_at(v.similarity)) and v.calibration_source == table.basis
+    )
+    assert engine.compare(a, b, threshold=1.0).same is (v.similarity >= 1.0)
+    with pytest.raises(InputError, match="either a threshold or"):
+        engine.compare(a, b, threshold=0.5, max_fmr=1e-3)
+
+
+def test_without_a_second_model_verify_is_the_first_alone(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path / "home").replace(second_embedder="none")
+    with Engine(settings, pipeline=FakePipeline(settings)) as engine:
+        assert engine.fusion is None and engine.scoring.fused_table is None
+        result = engine.verify(face_pixels(3, 1), face_pixels(3, 2))
+        a, b = result.face_a, result.face_b
+        assert a.second_embedding is None and a.embedding is not None and b.embedding is not None
+        v = result.verification
+        assert v.models == (engine.pipeline.model_id,)
+        assert v.similarity == pytest.approx(float(a.embedding @ b.embedding))
+        assert v.fmr == pytest.approx(engine.calibration.fmr_at(v.similarity))

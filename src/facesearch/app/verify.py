@@ -2,8 +2,9 @@
 
 A ``verify`` entry holds the start and end time, both photos' sha256 (the photos are kept like
 a search probe), the boxes of the faces compared, similarity, threshold, false match rate and
-the decision. A failed attempt is logged with ``outcome`` = the error's code; its photos are
-named by sha256 but not kept.
+the decision, and the models that scored the pair with each one's score (two where a second
+model is fused with the first). A failed attempt is logged with ``outcome`` = the error's
+code; its photos are named by sha256 but not kept.
 """
 
 from __future__ import annotations
@@ -111,6 +112,8 @@ def verify(
         "threshold": round(v.threshold, 6),
         "fmr": v.fmr,
         "same_person": v.same,
+        "models": list(v.models),
+        "scores": [round(x, 6) for x in v.scores],
         "parameters": request.parameters(engine.pipeline.model_id),
     }
     entry = log(store, actor, Action.VERIFY, case, purpose, payload)

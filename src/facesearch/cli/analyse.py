@@ -1,7 +1,8 @@
 """CLI commands that analyse photos without the gallery: detect, embed, verify (1:1).
 
 ``detect`` and ``embed`` print one JSON line per face (or per file that failed), in input
-order, and are not logged; ``verify`` is logged like a search.
+order, and are not logged; ``verify`` is logged like a search, and ``verify --pairs FILE``
+(one line per pair, ``app.verify_pairs``) as one entry for the whole run.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from typing import Any
 from facesearch.accountability import local_actor
 from facesearch.app import VerifyRequest, verify
 from facesearch.app.analyse import FileFailure, analyse_files, open_pipeline
+from facesearch.app.verify_pairs import PairsRecord, PairsRequest, verify_pairs
 from facesearch.cli.common import Cli, add_case_arguments, emit, request_from
+from facesearch.errors import InputError
 from facesearch.types import Face
 
 __all__ = ["add_parsers", "face_json"]
@@ -31,9 +34,19 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--main", action="store_true", help="only the main face of each image")
     p.set_defaults(handler=cmd_embed)
 
-    p = sub.add_parser("verify", help="are the main faces of two photos the same person?")
-    p.add_argument("a", type=Path)
-    p.add_argument("b", type=Path)
+    p = sub.add_parser(
+        "verify",
+        help="are the main faces of two photos (or of each pair of --pairs FILE) the same person?",
+    )
+    p.add_argument("a", type=Path, nargs="?")
+    p.add_argument("b", type=Path, nargs="?")
+    p.add_argument(
+        "--pairs",
+        type=Path,
+        metavar="FILE",
+        help="compare every line PATH_A<TAB>PATH_B of FILE instead ('#' comments and blank "
+        "lines skipped): one line per pair, exit 2 if a photo could not be read or had no face",
+    )
     p.add_argument("--json", action="store_true")
     p.add_argument("--threshold", type=float, help="decide at this similarity instead")
     p.add_argument("--max-fmr", type=float, help="decide at the threshold of this false match rate")
@@ -100,6 +113,12 @@ def cmd_embed(args: argparse.Namespace, cli: Cli) -> int:
 
 
 def cmd_verify(args: argparse.Namespace, cli: Cli) -> int:
+    if args.pairs is not None:
+        if args.a is not None or args.b is not None:
+            raise InputError("give two photos or --pairs FILE, not both")
+        return _verify_pairs(args, cli)
+    if args.a is None or args.b is None:
+        raise InputError("give two photos to compare (or --pairs FILE)")
     request = request_from(VerifyRequest, args, names=(str(args.a), str(args.b)))
     with cli.local(gallery=False) as local:
         record = verify(local.engine, local.store, local.actor, request)
@@ -114,3 +133,42 @@ def cmd_verify(args: argparse.Namespace, cli: Cli) -> int:
         print(f"  calibration: {v.calibration_source}")
         print("  A match is a lead for a person to check, never an identification.")
     return 0 if v.same else 1
+
+
+def _verify_pairs(args: argparse.Namespace, cli: Cli) -> int:
+    from facesearch.progress import Progress
+
+    request = request_from(PairsRequest, args, pairs_file=args.pairs)
+    with cli.local(gallery=False) as local, Progress("verify", unit="img") as bar:
+        record = verify_pairs(
+            local.engine, local.store, local.actor, request, lambda n, of: bar.update(n, of=of)
+        )
+    for line in record.lines():
+        if args.json:
+            emit(line)
+        else:
+            print(_pair_text(line))
+    if not args.json:
+        print(_pairs_summary(record), file=sys.stderr)
+    return 2 if record.failed else 0
+
+
+def _pair_text(line: dict[str, Any]) -> str:
+    """One pair, readable: the paths, then the decision or the error."""
+    if "error" in line:
+        return f"{line['a']}\t{line['b']}\tERROR: {line['error']}"
+    verdict = "same" if line["same"] else "different"
+    return (
+        f"{line['a']}\t{line['b']}\t{verdict}\tsimilarity {line['similarity']:.4f}"
+        f"\tFMR {line['fmr']:.1e}"
+    )
+
+
+def _pairs_summary(record: PairsRecord) -> str:
+    same = sum(bool(r.verification and r.verification.same) for r in record.results)
+    threshold = "-" if record.threshold is None else f"{record.threshold:.4f}"
+    return (
+        f"{len(record.results)} pairs: {same} same, {record.failed} failed; threshold "
+        f"{threshold}; models {', '.join(record.models)}; audit entry {record.id}. "
+        "A match is a lead for a person to check, never an identification."
+    )

@@ -98,3 +98,23 @@ def compare(
         models=models,
         scores=tuple(scores),
     )
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """How two faces are scored and priced: the first model's table and, where a second model
+    is configured, the fusion of both models' scores and the table of the fused score."""
+
+    table: CalibrationTable
+    fusion: Fusion | None = None
+    fused_table: CalibrationTable | None = None
+
+    def compare(
+        self, a: Face, b: Face, *, max_fmr: float, threshold: float | None = None
+    ) -> Verification:
+        """``compare`` with both models where there are two (the faces then need their
+        ``second_embedding``), else with the first alone."""
+        if self.fusion is None or self.fused_table is None:
+            return compare(a, b, self.table, max_fmr=max_fmr, threshold=threshold)
+        table, fusion = self.fused_table, self.fusion
+        return compare(a, b, table, max_fmr=max_fmr, threshold=threshold, fusion=fusion)

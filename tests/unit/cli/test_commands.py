@@ -1,6 +1,7 @@
 """The CLI's commands in this process through ``facesearch.cli.main(pipelines=...)``, on the
 fake pipeline: search's JSON keeps the keys the README documents, detect and embed stream one
-line per face or file, users and audit read an existing home only."""
+line per face or file, verify --pairs one line per pair (exit 2 on a failed pair or a malformed
+line), users and audit read an existing home only."""
 
 from __future__ import annotations
 
@@ -113,3 +114,44 @@ def test_users_and_audit_need_an_existing_home(
     r = cli(home, "audit", "export", "--format", "csv", "--action", "nope")
     assert r.code == 2 and "unknown action 'nope'" in r.err
     assert cli(home, "audit", "verify").code == 0
+
+
+def test_verify_pairs_prints_one_line_per_pair_and_exits_2_on_a_failed_pair(
+    cli: Any, open_home: Home, tmp_path: Path
+) -> None:
+    a, a2, b = (write_photo(tmp_path, p, s) for p, s in ((0, 5), (0, 6), (1, 5)))
+    pairs = tmp_path / "pairs.txt"
+    pairs.write_text(f"# same, different\n{a}\t{a2}\n\n{a}\t{b}\n")
+    r = cli(open_home.home, "verify", "--pairs", str(pairs), "--json")
+    assert r.code == 0, r.err
+    same, apart = (json.loads(line) for line in r.out.splitlines())
+    assert (same["a"], same["b"], apart["b"]) == (str(a), str(a2), str(b))
+    assert same["same"] is True and apart["same"] is False
+    assert len(same["models"]) == 2 and set(same["scores"]) == set(same["models"])
+    r = cli(open_home.home, "verify", "--pairs", str(pairs))  # readable: one line per pair
+    assert r.code == 0 and [line.split("\t")[2] for line in r.out.splitlines()] == [
+        "same",
+        "different",
+    ]
+    assert "2 pairs: 1 same, 0 failed" in r.err
+
+    pairs.write_text(f"{a}\t{tmp_path / 'missing.png'}\n{a}\t{a2}\n")
+    r = cli(open_home.home, "verify", "--pairs", str(pairs), "--json")
+    assert r.code == 2
+    missing, same = (json.loads(line) for line in r.out.splitlines())
+    assert "missing.png" in missing["error"] and same["same"] is True
+
+
+def test_verify_pairs_refuses_a_malformed_line_before_any_output(
+    cli: Any, open_home: Home, tmp_path: Path
+) -> None:
+    a = write_photo(tmp_path, 0, 5)
+    pairs = tmp_path / "pairs.txt"
+    pairs.write_text(f"{a}\t{a}\n{a}\n")
+    r = cli(open_home.home, "verify", "--pairs", str(pairs), "--json")
+    assert r.code == 2 and r.out == ""
+    assert "pairs.txt, line 2: expected PATH_A<TAB>PATH_B" in r.err
+    r = cli(open_home.home, "verify", str(a), "--pairs", str(pairs))
+    assert r.code == 2 and "not both" in r.err
+    r = cli(open_home.home, "verify", str(a))
+    assert r.code == 2 and "give two photos" in r.err
