@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -90,3 +91,91 @@ def test_lfw_view2_from_embed_output(settings: Settings, lfw: Path, tmp_path: Pa
     ours = lfw_eval.evaluate(parsed, emb)
     assert ours["accuracy_mean"] == pytest.approx(accuracy, abs=0.0005)
     assert ours["tar_at_far_1e-3"] > 0.97
+
+
+# --- two models: SFace, dlib's ResNet and their fusion (issue 12) ---------------------------
+
+
+@pytest.fixture(scope="module")
+def view2_both(pipeline: Any, lfw: Path) -> tuple[list[Any], Any]:
+    """pairs.txt and its images embedded by both models (cached under the test cache dir)."""
+    from facesearch.evaluation import lfw as lfw_eval
+
+    pairs = lfw_eval.read_pairs(lfw / "pairs.txt")
+    names = sorted({p.a for p in pairs} | {p.b for p in pairs})
+    emb = lfw_eval.embed_images(pipeline, lfw / lfw_eval.IMAGES, names, progress=False, second=True)
+    assert emb.second is not None
+    return pairs, emb
+
+
+def test_lfw_view2_sface_dlib_and_fused_side_by_side(view2_both: tuple[list[Any], Any]) -> None:
+    from facesearch.evaluation import fusion_fit
+
+    pairs, emb = view2_both
+    models = fusion_fit.side_by_side(pairs, emb, emb.model_ids)["models"]
+    sface, dlib, fused = models["sface"], models["dlib_resnet"], models["fused"]
+    for name, m in models.items():
+        print(
+            f"{name:12} {100 * m['accuracy_mean']:.2f} ± {100 * m['accuracy_std']:.2f} %  "
+            f"TAR@1e-3 {100 * m['tar_at_far_1e-3']:.2f} %  EER {100 * m['eer']:.2f} %"
+        )
+    assert sface["accuracy_mean"] == pytest.approx(0.9942, abs=0.0004)  # unchanged by fusion
+    assert dlib["accuracy_mean"] > 0.985
+    # fitted on the other nine folds each time, the fusion beats SFace alone
+    assert fused["accuracy_mean"] >= sface["accuracy_mean"] + 0.0008
+    assert fused["eer"] < sface["eer"]
+    assert fused["tar_at_far_1e-2"] > sface["tar_at_far_1e-2"]
+    assert len(fused["fold_fusions"]) == 10
+
+
+def test_the_shipped_fusion_is_what_calibrate_fused_fits(pipeline: Any, lfw: Path) -> None:
+    """The shipped fusion and table are reproducible, fitted on people outside pairs.txt (a
+    chip or model change without a refit fails here)."""
+    from facesearch.core.calibration import load_table
+    from facesearch.core.fusion import load_fusion
+    from facesearch.evaluation import fusion_fit
+    from facesearch.evaluation import lfw as lfw_eval
+
+    outside = fusion_fit.people_outside_pairs(lfw / "pairs.txt", lfw_eval.all_images(lfw))
+    in_pairs = {r.split("/")[0] for p in lfw_eval.read_pairs(lfw / "pairs.txt") for r in (p.a, p.b)}
+    assert outside and not {n.split("/")[0] for n in outside} & in_pairs
+    fit = fusion_fit.fit_on_lfw(pipeline, lfw, progress=False)
+    shipped = load_fusion(*fit.fusion.model_ids)
+    assert shipped.weights == fit.fusion.weights
+    assert shipped.impostor_mean == pytest.approx(fit.fusion.impostor_mean, abs=1e-4)
+    assert shipped.impostor_std == pytest.approx(fit.fusion.impostor_std, abs=1e-4)
+    table = load_table(shipped.model_id)
+    assert table.impostor_pairs == fit.table.impostor_pairs
+    assert table.genuine_pairs == fit.table.genuine_pairs
+
+
+def test_eval_cli_reports_both_models_and_the_fusion(
+    settings: Settings,
+    lfw: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    view2_both: tuple[list[Any], Any],
+) -> None:
+    """eval lfw (the cached embeddings of view2_both) and eval lfw-1n on 60 people."""
+    from facesearch.cli import main
+
+    monkeypatch.setenv("FACESEARCH_CACHE_DIR", str(settings.cache_dir))
+    monkeypatch.setenv("FACESEARCH_HOME", str(tmp_path / "home"))
+    assert main(["eval", "lfw", "--data", str(lfw), "--out", str(tmp_path / "out")]) == 0
+    text = capsys.readouterr().out
+    assert all(name in text for name in ("sface", "dlib_resnet", "fused", "TAR@FAR1e-3"))
+    saved = json.loads((tmp_path / "out" / "lfw.json").read_text())
+    assert list(saved["models"]) == ["sface", "dlib_resnet", "fused"]
+    assert (tmp_path / "out" / "lfw-roc.png").stat().st_size > 10_000
+
+    small = tmp_path / "lfw-small"
+    people = sorted(p.name for p in (lfw / "lfw-deepfunneled").iterdir())[:60]
+    for person in people:
+        (small / "lfw-deepfunneled").mkdir(parents=True, exist_ok=True)
+        (small / "lfw-deepfunneled" / person).symlink_to(lfw / "lfw-deepfunneled" / person)
+    assert main(["eval", "lfw-1n", "--data", str(small), "--out", str(tmp_path / "out")]) == 0
+    text = capsys.readouterr().out
+    assert all(name in text for name in ("sface", "dlib_resnet", "fused", "rank-1"))
+    one_n = json.loads((tmp_path / "out" / "lfw-1n.json").read_text())["models"]
+    assert one_n["fused"]["rank1_hit_rate"] > 0.9

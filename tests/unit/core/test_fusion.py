@@ -10,8 +10,11 @@ import numpy as np
 import pytest
 
 from facesearch.core import fusion as fusion_module
+from facesearch.core.calibration import load_table
 from facesearch.core.fusion import Fusion, fit_fusion, load_fusion
 from facesearch.errors import ConfigError
+from facesearch.models.registry import ModelRegistry
+from facesearch.settings import Settings
 
 IDS = ("sface:aaaaaaaaaaaa", "dlib_resnet:bbbbbbbbbbbb")
 
@@ -173,3 +176,18 @@ def test_fit_fusion_rejects_scores_of_different_pairs() -> None:
         fit_fusion([imp[0], imp[1][:-1]], gen, IDS, source="x")
     with pytest.raises(ConfigError):
         fit_fusion(imp, gen, IDS[:1], source="x")
+
+
+def test_the_shipped_fusion_and_its_table_are_for_the_registry_models(
+    fake_settings: Settings,
+) -> None:
+    """A model's digest changed without a refit would leave verify with no fusion: refit with
+    'facesearch calibrate --fused --out src/facesearch/data'."""
+    registry = ModelRegistry(fake_settings)
+    primary = registry.get("sface", "embedder").model_id
+    second = registry.get("dlib_resnet", "embedder").model_id
+    fusion = load_fusion(primary, second)
+    table = load_table(fusion.model_id)
+    assert table.model_id == fusion.model_id
+    assert "nowhere in pairs.txt" in fusion.source and fusion.source in table.source
+    assert table.threshold_for_fmr(1e-3) > fusion.impostor_mean[0]
