@@ -149,6 +149,7 @@ def on_lfw(
     sets = {
         d.name: embed_degraded(pipeline, root, names, d, progress=progress)
         for d in (CLEAN, *degradations)
+        if any(d.name in kinds for kinds in FEEDS.values())
     }
     probes = {
         factor: _probes([sets[k] for k in kinds if k in sets], codes)
@@ -157,7 +158,7 @@ def on_lfw(
     clean = sets[CLEAN.name]
     gallery = np.where(clean.found[:, None], clean.embeddings, 0.0).astype(np.float32)
     gallery_person = np.where(clean.found, codes, -1)  # a photo without a face matches no one
-    copies = ", ".join(d.name for d in degradations)
+    copies = ", ".join(name for name in sets if name != CLEAN.name)
     source = (
         f"LFW deep-funneled, {len(names):,} images of {len(set(codes.tolist())):,} people "
         f"held out of the fmr-check fit, clean and degraded ({copies})"
