@@ -158,7 +158,7 @@ def test_a_poorer_probe_face_carries_its_reliability_note_into_the_trail(
     engine, store = parts
 
     def bucket(factor: str, low: float, high: float, fnmr: float) -> QualityBucket:
-        return QualityBucket(factor, low, high, 10, 1000, 10_000, fnmr, 1e-3)
+        return QualityBucket(factor, low, high, 100, 1000, 10_000, fnmr, 1e-3)
 
     rows = []  # per factor: empty buckets up to the good probes' (2 % missed), then one
     for factor, _, _, good in BUCKETS:  # bucket holding every face: 10 % for size, else 2 %
