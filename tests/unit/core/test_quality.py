@@ -144,3 +144,4 @@ def test_shipped_quality_table_matches_its_bucket_layout() -> None:
                 assert (b.high <= gate) == (b.fnmr >= 2 * good), (b, gate)
     note = reliability(probe(size=35), table)
     assert note is not None and "as many true matches are missed" in note
+    assert reliability(probe(yaw=50), table) is None  # LFW has 3 such probes: not quoted
