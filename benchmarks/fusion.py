@@ -1,6 +1,6 @@
 """What the second model (dlib's ResNet, fused with SFace) costs, and what re-ranking buys.
 
-    .venv/bin/python benchmarks/fusion.py [--images 200] [--pairs 30] [--people 300]
+    .venv/bin/python benchmarks/fusion.py [--images 200] [--pairs 30] [--people 1680]
 
 Measures, in one run on LFW (deep-funnelled images, read from disk each time):
 
@@ -225,8 +225,8 @@ def main() -> int:
     ap.add_argument("--lfw", type=Path, default=Path(os.environ.get("FACESEARCH_LFW_DIR", "")))
     ap.add_argument("--images", type=int, default=200)
     ap.add_argument("--pairs", type=int, default=30)
-    ap.add_argument("--people", type=int, default=300)
-    ap.add_argument("--distractors", type=int, default=1000)
+    ap.add_argument("--people", type=int, default=1680)
+    ap.add_argument("--distractors", type=int, default=4000)
     ap.add_argument("--top", type=int, default=10)
     ap.add_argument("--out", type=Path, default=RESULTS / "fusion.json")
     args = ap.parse_args()
