@@ -151,8 +151,12 @@ def test_verify(api: httpx.Client, home: Any, probe_photo: Any) -> None:
     )
     assert r.status_code == 201, r.text
     assert r.json()["same_person"] is True and "lead" in r.json()["note"]
+    models = r.json()["models"]  # both models fused by default, each one's own score shown
+    assert [m.split(":")[0] for m in models] == ["sface", "dlib_resnet"]
+    assert list(r.json()["scores"]) == models
     entry = api.get(f"/api/v1/audit/{r.json()['id']}", headers=home.auth("aud1")).json()
     assert entry["action"] == "verify" and entry["case"] == "K-7"
+    assert entry["payload"]["models"] == models
     assert entry["payload"]["probe_sha256"][0] == hashlib.sha256(a.read_bytes()).hexdigest()
     r = api.post(
         "/api/v1/verifications", headers=home.auth("inv1"), files=files, data={"case": "K"}
