@@ -5,7 +5,9 @@ of the 10 folds of 600 pairs, the decision threshold is the one that maximises a
 the other 9 folds; the fold's accuracy is measured with it; we report the mean and standard
 deviation over the folds. TAR at FAR and EER are computed over all 6,000 pairs. Each image is
 represented by its main face (see ``quality.main_face``); an image without a face scores -1
-against everything (counted and reported, never dropped).
+against everything (counted and reported, never dropped). With a second model, the same
+detection's landmarks give its chip, so both models see the same face (``embed_images(...,
+second=True)``); the fused figures come from ``evaluation.fusion_fit``.
 """
 
 from __future__ import annotations

@@ -17,6 +17,10 @@ Figures:
 - FNIR(T) at rank 1: the share of mated probes whose mate is not the top candidate with a
   score >= T; reported at the thresholds T where FPIR = 0.1, 0.01 and 0.003.
 
+Each model is measured alone (``evaluate``: the real vector index) and, with a second model,
+the two fused (``evaluate_fused``: both probe x gallery similarity matrices fused elementwise
+by the shipped ``Fusion``, searched exhaustively); ``side_by_side`` gives all three.
+
 Images where no face was found cannot be searched: a mated probe without a face counts as a
 miss, a non-mated one as a correct rejection, and both are reported.
 """
