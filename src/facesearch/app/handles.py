@@ -54,13 +54,14 @@ def open_engine(settings: Settings, pipeline: FacePipeline) -> Engine:
 
 
 def load_models(pipeline: FacePipeline) -> None:
-    """Load both models now (before sharing the pipeline between threads)."""
-    pipeline.load_models()
+    """Load the models now (before sharing the pipeline between threads), the second
+    embedder too where one is configured (verify fuses both)."""
+    pipeline.load_models(second=True)
 
 
 def load(engine: Engine) -> None:
     """Load the models and the vector indexes now, so the first search is quick."""
-    engine.pipeline.load_models()
+    engine.pipeline.load_models(second=True)
     engine.indexes.ensure_loaded()
 
 

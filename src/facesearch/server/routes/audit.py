@@ -247,6 +247,11 @@ def audit_summary(entry: dict[str, Any]) -> str:
             f"({p.get('status_before')} -> {p.get('status_after')})"
             + (f"; note: {p['note']}" if p.get("note") else "")
         )
+    if action == "verify" and p.get("kind") == "pairs":
+        return (
+            f"{p.get('count')} pairs from a pairs file ({str(p.get('pairs_sha256', ''))[:12]}), "
+            f"{p.get('failed')} without a decision; models {', '.join(p.get('models', []))}"
+        )
     if action == "verify":
         return f"similarity {p.get('similarity')}, same person: {p.get('same_person')}"
     if action == "erase":
