@@ -129,23 +129,21 @@ def test_lfw_view2_sface_dlib_and_fused_side_by_side(view2_both: tuple[list[Any]
 
 
 def test_the_shipped_fusion_is_what_calibrate_fused_fits(pipeline: Any, lfw: Path) -> None:
-    """The shipped fusion and table are reproducible, fitted on people outside pairs.txt (a
-    chip or model change without a refit fails here)."""
+    """The shipped fusion and table are reproducible: the fusion fitted on LFW View 1's
+    training people, the table over all of LFW (a chip or model change without a refit fails
+    here)."""
     from facesearch.core.calibration import load_table
     from facesearch.core.fusion import load_fusion
     from facesearch.evaluation import fusion_fit
-    from facesearch.evaluation import lfw as lfw_eval
 
-    outside = fusion_fit.people_outside_pairs(lfw / "pairs.txt", lfw_eval.all_images(lfw))
-    in_pairs = {r.split("/")[0] for p in lfw_eval.read_pairs(lfw / "pairs.txt") for r in (p.a, p.b)}
-    assert outside and not {n.split("/")[0] for n in outside} & in_pairs
     fit = fusion_fit.fit_on_lfw(pipeline, lfw, progress=False)
+    assert "peopleDevTrain.txt" in fit.fusion.source
     shipped = load_fusion(*fit.fusion.model_ids)
     assert shipped.weights == fit.fusion.weights
     assert shipped.impostor_mean == pytest.approx(fit.fusion.impostor_mean, abs=1e-4)
     assert shipped.impostor_std == pytest.approx(fit.fusion.impostor_std, abs=1e-4)
     table = load_table(shipped.model_id)
-    assert table.impostor_pairs == fit.table.impostor_pairs
+    assert table.impostor_pairs == fit.table.impostor_pairs > 80_000_000  # all of LFW
     assert table.genuine_pairs == fit.table.genuine_pairs
 
 

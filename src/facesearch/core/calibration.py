@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -157,14 +157,36 @@ def build_table(
     """All-pairs impostor and genuine histograms of unit embeddings grouped by label; the FMR
     bounded as ``ScoreHistograms.table`` says, each impostor pair counted under its people."""
     x = np.ascontiguousarray(embeddings, dtype=np.float32)
+    return table_from_rows(
+        lambda start, stop: x[start:stop] @ x.T,
+        labels,
+        model_id=model_id,
+        source=source,
+        chunk=chunk,
+        confidence=confidence,
+        population_margin=population_margin,
+    )
+
+
+def table_from_rows(
+    rows: Callable[[int, int], npt.NDArray[np.floating[Any]]],
+    labels: Sequence[str],
+    *,
+    model_id: str,
+    source: str,
+    chunk: int = 2048,
+    confidence: float = CONFIDENCE,
+    population_margin: float = POPULATION_MARGIN,
+) -> CalibrationTable:
+    """The table of every pair of n labelled items, whose scores ``rows(start, stop)`` gives
+    a block of rows at a time ((stop - start) x n: cosine similarities, or a fused score)."""
     _, codes = np.unique(np.asarray(labels), return_inverse=True)
     hist = ScoreHistograms()
-    n = len(x)
+    n = len(codes)
     for start in range(0, n, chunk):
         stop = min(n, start + chunk)
-        sims = x[start:stop] @ x.T
-        rows = np.arange(start, stop)[:, None]
-        upper = np.arange(n)[None, :] > rows  # each unordered pair once
+        sims = rows(start, stop)
+        upper = np.arange(n)[None, :] > np.arange(start, stop)[:, None]  # each pair once
         same = codes[start:stop][:, None] == codes[None, :]
         impostor = upper & ~same
         rows_of, cols_of = np.nonzero(impostor)

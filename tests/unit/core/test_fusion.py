@@ -189,5 +189,7 @@ def test_the_shipped_fusion_and_its_table_are_for_the_registry_models(
     fusion = load_fusion(primary, second)
     table = load_table(fusion.model_id)
     assert table.model_id == fusion.model_id
-    assert "nowhere in pairs.txt" in fusion.source and fusion.source in table.source
+    # fitted on View 1's training people (LFW's development split), never on pairs.txt
+    assert "peopleDevTrain.txt" in fusion.source and "pairs.txt" not in fusion.source
+    assert "View 1" in table.source and table.impostor_pairs > 80_000_000  # all of LFW
     assert table.threshold_for_fmr(1e-3) > fusion.impostor_mean[0]

@@ -153,3 +153,24 @@ def test_side_by_side_reports_each_model_and_the_fusion() -> None:
     assert "fused" in lfw.describe(result)
     alone = fusion_fit.side_by_side(pairs, first, IDS[:1])
     assert list(alone["models"]) == ["sface"]
+
+
+def test_people_in_list_reads_an_lfw_people_file(tmp_path: Path) -> None:
+    people = tmp_path / "peopleDevTrain.txt"
+    people.write_text("2\nAnn_A\t2\nBob_B\t1\n")
+    names = ["Ann_A/Ann_A_0001.jpg", "Ann_A/Ann_A_0002.jpg", "Bob_B/Bob_B_0001.jpg", "Cy/Cy_1.jpg"]
+    assert fusion_fit.people_in_list(people, names) == names[:3]
+    with pytest.raises(ConfigError):
+        fusion_fit.people_in_list(tmp_path / "missing.txt", names)
+
+
+def test_fit_shipped_tabulates_other_sets_when_given() -> None:
+    """The fusion comes from ``sets``, the table from every pair of ``table_sets``."""
+    fit_sets = [_people_set(1), _people_set(2)]
+    more = [_people_set(1, people=12), _people_set(2, people=12)]
+    fit = fusion_fit.fit_shipped(fit_sets, IDS, "fit", table_sets=more, table_source="all")
+    alone = fusion_fit.fit_shipped(fit_sets, IDS, "fit")
+    assert fit.fusion == alone.fusion
+    n = int(more[0].found.sum())
+    assert fit.table.impostor_pairs + fit.table.genuine_pairs == n * (n - 1) // 2
+    assert fit.table.source == "all" and fit.table.model_id == fit.fusion.model_id
