@@ -20,6 +20,13 @@ at once. The rules that make that safe:
 - **On disk, the manifest records the state that the saved files hold**, never merely the
   catalog's current state; a save first syncs, then writes, under an exclusive lock, with
   unique temporary names. Loading checks the face count against the manifest, then syncs.
+
+With ``vectors_url`` set, Milvus holds the vectors instead (``vectors.milvus_store``): one view
+(``MilvusIndex``) per collection on one Milvus collection per model, no files. The same rules
+hold with the state record in Milvus: ``save`` writes the state the vectors reflect there, an
+open starts syncing from it (none: a full repair), and since other processes write the same
+vectors, sync adds only the faces Milvus does not hold yet. ``remove`` is Milvus's erasure,
+proved (``last_erasure``); ``pending_physical_deletions`` says what the server finishes later.
 """
 
 from __future__ import annotations
@@ -38,7 +45,17 @@ import numpy.typing as npt
 
 from facesearch.errors import FaceSearchError, VectorIndexError
 from facesearch.gallery.catalog import Catalog, CatalogState
-from facesearch.gallery.vectors import VectorIndex, load_index, make_index
+from facesearch.gallery.vectors import (
+    ErasureRecord,
+    MilvusIndex,
+    MilvusStore,
+    PendingDeletion,
+    VectorIndex,
+    load_index,
+    make_index,
+    open_milvus,
+    vectors_target,
+)
 from facesearch.private import file_lock, make_private_dir, tighten_tree, write_private
 
 log = logging.getLogger(__name__)
@@ -57,6 +74,7 @@ class IndexSet:
         threads: int = 0,
         kind: str = "auto",
         approx_threshold: int = 200_000,
+        vectors_url: str | None = None,
     ):
         self.root = Path(home) / "index"
         self.catalog = catalog
@@ -71,10 +89,16 @@ class IndexSet:
         self._loaded = False
         self._synced: CatalogState | None = None  # the catalog state the vectors reflect
         self._recent: set[int] = set()  # ids this set added itself since ``_synced``
+        self.target = vectors_target(vectors_url)  # a bad URL fails here, not at a search
+        self._milvus: MilvusStore | None = None
+        self._cids: dict[str, int] = {}  # collection -> its catalog id (Milvus partition key)
 
     # -- opening -------------------------------------------------------------------------
     def ensure_loaded(self) -> None:
         if self._loaded:
+            return
+        if self.target.kind != "files":
+            self._open_milvus()
             return
         manifest = None
         tighten_tree(self.root)  # index files written by an older facesearch were 0644
@@ -122,6 +146,29 @@ class IndexSet:
         self._synced, self._recent = saved, set()
         self._last = manifest
 
+    def _connect(self) -> MilvusStore:
+        if self._milvus is None:
+            catalog_id = self.catalog.state(self.model_id).catalog_id
+            self._milvus = open_milvus(self.target, self.model_id, self.dim, catalog_id)
+        return self._milvus
+
+    def _open_milvus(self) -> None:
+        """Views on every catalog collection; sync starts at the state Milvus last reflected,
+        unless Milvus holds another number of vectors than that state's (then: full repair)."""
+        store = self._connect()
+        raw = store.read_state()
+        try:
+            saved = None if raw is None else CatalogState.from_dict(raw)
+        except (KeyError, TypeError, ValueError):
+            saved = None
+        if saved is not None and store.count() != saved.face_count:
+            log.warning("Milvus holds another number of vectors than it recorded; repairing")
+            saved = None
+        self._indexes = {c.name: self._index_for(c.name) for c in self.catalog.collections()}
+        self._synced, self._recent = saved, set()
+        self._loaded = True
+        self.sync()
+
     def rebuild(self) -> int:
         """Drop every index and build them again from the catalog."""
         with self._lock(shared=False):
@@ -129,6 +176,8 @@ class IndexSet:
             # maximum); faces erased meanwhile show as a count below the state's, repaired then.
             state = self.catalog.state(self.model_id)
             self._indexes, self._folders = {}, {}
+            if self.target.kind != "files":
+                self._connect().drop_all()
             for info in self.catalog.collections():
                 for ids, vecs in self.catalog.face_vectors([info.name], self.model_id):
                     keep = ids <= state.max_face_id
@@ -137,7 +186,7 @@ class IndexSet:
             self._synced, self._recent = state, set()
             self._dirty = set(self._indexes)
             self._loaded = True
-            for child in self.root.iterdir():
+            for child in self.root.iterdir() if self._milvus is None else ():
                 if child.name == LOCK:
                     continue
                 if child.is_dir():
@@ -175,6 +224,9 @@ class IndexSet:
             self.model_id, synced.max_face_id, state.max_face_id
         ):
             keep = np.fromiter((int(i) not in self._recent for i in ids), bool, len(ids))
+            if self._milvus is not None:  # others write the same vectors
+                self._index_for(name)
+                keep &= ~np.isin(ids, self._milvus.held(ids))
             if keep.any():
                 self._index_for(name).add(ids[keep], vecs[keep])
                 self._dirty.add(name)
@@ -205,17 +257,25 @@ class IndexSet:
                     self._index_for(name).add(found, vecs)
                     self._dirty.add(name)
                     added += len(found)
+        if self._milvus is not None:  # vectors of collections the catalog no longer has
+            wanted = np.concatenate([np.empty(0, np.int64), *ids_by_collection.values()])
+            orphans = np.setdiff1d(self._milvus.ids(), wanted)
+            removed += self._milvus.erase(orphans).faces if len(orphans) else 0
         self._synced, self._recent = state, set()
         log.info("index repaired against the catalog: %d removed, %d added", removed, added)
 
     def _held(self) -> int:
+        if self._milvus is not None:
+            return self._milvus.count()
         return sum(len(i) for i in self._indexes.values())
 
     # -- use -----------------------------------------------------------------------------
     def _index_for(self, collection: str) -> VectorIndex:
         index = self._indexes.get(collection)
         if index is None:
-            if self.kind == "numpy":
+            if self._milvus is not None:
+                index = MilvusIndex(self._milvus, self._cid(collection))
+            elif self.kind == "numpy":
                 index = make_index(self.dim, "numpy")
             elif self.kind == "auto":
                 index = make_index(
@@ -226,11 +286,17 @@ class IndexSet:
             self._indexes[collection] = index
         return index
 
+    def _cid(self, collection: str) -> int:
+        if collection not in self._cids:
+            self._cids[collection] = self.catalog.ensure_collection(collection)
+        return self._cids[collection]
+
     def size(self, collections: Sequence[str] | None = None) -> int:
         self.ensure_loaded()
         self.sync()
-        names = self._indexes if collections is None else collections
-        return sum(len(self._indexes[n]) for n in names if n in self._indexes)
+        if collections is None:
+            return self._held()
+        return sum(len(self._indexes[n]) for n in collections if n in self._indexes)
 
     def add(
         self, collection: str, ids: npt.NDArray[np.int64], vectors: npt.NDArray[np.float32]
@@ -247,7 +313,9 @@ class IndexSet:
         self.ensure_loaded()
         arr = np.fromiter(ids, dtype=np.int64)
         removed = 0
-        for name, index in self._indexes.items():
+        if self._milvus is not None:  # one erasure over every collection, proved
+            removed = self._milvus.erase(arr).faces
+        for name, index in self._indexes.items() if self._milvus is None else ():
             n = index.remove(arr)
             if n:
                 removed += n
@@ -261,6 +329,10 @@ class IndexSet:
         """Top ``k`` over the named collections (all when None), merged; padding id -1."""
         self.ensure_loaded()
         self.sync()
+        if self._milvus is not None:  # one filtered search over the collections asked for
+            held = self._indexes
+            cids = None if collections is None else [self._cid(n) for n in collections if n in held]
+            return self._milvus.search(queries, k, cids)
         names = list(self._indexes) if collections is None else list(collections)
         parts = [self._indexes[n].search(queries, k) for n in names if n in self._indexes]
         n = len(queries)
@@ -284,6 +356,10 @@ class IndexSet:
     def _save_locked(self) -> None:
         self.sync()
         assert self._synced is not None
+        if self._milvus is not None:  # flush, then record the state the vectors reflect
+            self._milvus.write_state(self._synced.as_dict())
+            self._dirty.clear()
+            return
         on_disk = self._read_manifest()
         disk_folders = dict(on_disk.get("collections", {})) if on_disk else {}
         collections = {}
@@ -307,3 +383,15 @@ class IndexSet:
         self._dirty.clear()
 
     _last: dict[str, Any] | None = None  # the manifest this set wrote last
+
+    # -- erasure reports -------------------------------------------------------------------
+    @property
+    def last_erasure(self) -> ErasureRecord | None:
+        """What the last ``remove`` did in Milvus (None with index files: a save rewrites
+        them without the erased vectors and deletes the old ones, nothing is left over)."""
+        return None if self._milvus is None else self._milvus.last_erasure
+
+    def pending_physical_deletions(self) -> list[PendingDeletion]:
+        """Erased vectors gone from every search that the server still holds on disk."""
+        self.ensure_loaded()
+        return [] if self._milvus is None else self._milvus.pending_physical_deletions()

@@ -1,0 +1,318 @@
+"""Milvus holds the vectors: one Milvus collection per embedding model (pymilvus ``MilvusClient``).
+
+The collection's name (``collection_name``) is derived from the model id and the catalog's id,
+so two homes pointed at one server never share vectors. Schema: ``id`` INT64 primary key (the
+face id), ``collection`` INT64 partition key (the facesearch collection's id), ``vector``
+FLOAT_VECTOR searched by inner product. A search over some facesearch collections is one
+filtered search (``collection in [...]``). Every read is at Strong consistency, so a search
+right after an insert or a delete sees it.
+
+``facesearch_meta`` (one small collection for every model) keeps, per model, the catalog state
+the vectors last reflected (written by ``IndexSet.save``) and the erasures whose physical
+removal the server finishes later. Milvus requires a vector field there too: a dummy one.
+
+Erasure (``erase``): fetch the vectors of the ids held, delete them, flush, ask for a
+compaction, then prove they are gone: a query by id finds nothing and a search with each
+erased vector's own embedding does not return its id. Milvus keeps deleted rows in sealed
+segments until compaction rewrites them, and the old segment files until garbage collection
+drops them (``dataCoord.gc.dropTolerance``, 3 h by default); Milvus Lite hides deleted rows
+behind tombstones and drops them when its automatic compaction merges their file (it offers
+no manual compaction). ``ErasureRecord`` says what was done and what is left to the server;
+``pending_physical_deletions`` lists the latter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from facesearch.errors import VectorIndexError
+from facesearch.gallery.vectors.base import (
+    Ids,
+    Vectors,
+    check_ids,
+    check_k,
+    check_vectors,
+    padded,
+    sort_hits,
+)
+
+META = "facesearch_meta"
+MAX_TOPK = 16_384  # Milvus's largest limit for one search or query
+BATCH = 2_000  # rows per insert, ids per filter expression
+GC_DROP_TOLERANCE_S = 3 * 3600  # Milvus's default dataCoord.gc.dropTolerance
+INDEX_TYPES = ("FLAT", "IVF_FLAT")
+
+
+def collection_name(model_id: str, catalog_id: str) -> str:
+    """The Milvus collection of ``model_id`` in the catalog ``catalog_id``: readable (the
+    model id) and unique (a digest of both ids)."""
+    slug = re.sub(r"[^A-Za-z0-9_]", "_", model_id)[:48]
+    digest = hashlib.sha256(f"{catalog_id}\0{model_id}".encode()).hexdigest()[:12]
+    return f"faces_{slug}_{digest}"
+
+
+@dataclass(frozen=True)
+class ErasureRecord:
+    """What one erasure did in Milvus, and what the server finishes later."""
+
+    faces: int  # vectors deleted
+    flushed: bool
+    compaction: str  # "requested <job id>", or why none was requested
+    proved_absent: bool  # a query by id and a search by their own embeddings found none
+    left_to_server: str  # "" when nothing is; else what and when
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "faces": self.faces,
+            "flushed": self.flushed,
+            "compaction": self.compaction,
+            "proved_absent": self.proved_absent,
+            "left_to_server": self.left_to_server,
+        }
+
+
+@dataclass(frozen=True)
+class PendingDeletion:
+    """Deleted vectors that are gone from every search but still on the server's disk."""
+
+    faces: int
+    requested_at: float  # unix time of the erasure
+    compaction_job: int  # 0: none could be requested (Milvus Lite compacts by itself)
+    compaction_state: str  # the server's word: Executing, Completed, automatic
+    note: str
+
+
+class MilvusStore:
+    """The vectors of one embedding model in a Milvus collection; see the module docstring."""
+
+    def __init__(
+        self, uri: str, model_id: str, dim: int, catalog_id: str, *, token: str = ""
+    ) -> None:
+        from pymilvus import MilvusClient  # the distributed extra; the embedded default lacks it
+
+        if dim < 1:
+            raise VectorIndexError(f"dim must be positive, got {dim}")
+        self.uri, self.model_id, self.dim = uri, model_id, dim
+        self.name = collection_name(model_id, catalog_id)
+        self.lite = uri.endswith(".db")
+        try:
+            self.client = MilvusClient(uri=uri, token=token)
+            self._ensure_collections()
+        except Exception as exc:
+            raise VectorIndexError(f"cannot open Milvus at {uri}: {exc}") from exc
+        self.last_erasure: ErasureRecord | None = None
+
+    # -- schema ----------------------------------------------------------------------------
+    def _ensure_collections(self) -> None:
+        from pymilvus import DataType, MilvusClient
+
+        c = self.client
+        if not c.has_collection(self.name):
+            schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+            schema.add_field("id", DataType.INT64, is_primary=True)
+            schema.add_field("collection", DataType.INT64, is_partition_key=True)
+            schema.add_field("vector", DataType.FLOAT_VECTOR, dim=self.dim)
+            params = c.prepare_index_params()
+            params.add_index(field_name="vector", index_type="FLAT", metric_type="IP")
+            self._create(self.name, schema, params)
+        if not c.has_collection(META):
+            schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+            schema.add_field("key", DataType.VARCHAR, is_primary=True, max_length=512)
+            schema.add_field("value", DataType.VARCHAR, max_length=65_535)
+            schema.add_field("unused", DataType.FLOAT_VECTOR, dim=2)
+            params = c.prepare_index_params()
+            params.add_index(field_name="unused", index_type="FLAT", metric_type="L2")
+            self._create(META, schema, params)
+        c.load_collection(self.name)
+        c.load_collection(META)
+        held = self._held_dim()
+        if held != self.dim:
+            raise VectorIndexError(f"Milvus collection {self.name} holds {held}-wide vectors")
+
+    def _create(self, name: str, schema: Any, params: Any) -> None:
+        """Create a collection and its index without pymilvus's wait for the index (half a
+        second at least; the load that follows waits for what it needs)."""
+        self.client.create_collection(name, schema=schema, consistency_level="Strong")
+        self.client.create_index(name, params, sync=False)
+
+    def _held_dim(self) -> int:
+        for f in self.client.describe_collection(self.name)["fields"]:
+            if f["name"] == "vector":
+                return int(f["params"]["dim"])
+        raise VectorIndexError(f"Milvus collection {self.name} has no vector field")
+
+    def drop_all(self) -> None:
+        """Drop this model's vectors and records (``rebuild``), and make the collection anew."""
+        self.client.drop_collection(self.name)
+        self.client.delete(META, filter=f'key like "{self.name}%"')
+        self._ensure_collections()
+
+    # -- the state record ------------------------------------------------------------------
+    def _meta_get(self, key: str) -> Any:
+        rows = self.client.query(META, filter=f'key == "{key}"', output_fields=["value"])
+        return json.loads(rows[0]["value"]) if rows else None
+
+    def _meta_put(self, key: str, value: Any) -> None:
+        row = {"key": key, "value": json.dumps(value), "unused": [0.0, 0.0]}
+        self.client.upsert(META, [row])
+
+    def read_state(self) -> dict[str, Any] | None:
+        """The catalog state (``CatalogState.as_dict``) the vectors last reflected."""
+        state = self._meta_get(f"{self.name}:state")
+        return state if isinstance(state, dict) else None
+
+    def write_state(self, state: dict[str, Any]) -> None:
+        self.client.flush(self.name)
+        self._meta_put(f"{self.name}:state", state)
+
+    # -- reads -----------------------------------------------------------------------------
+    def _where(self, collections: list[int] | None, ids: Ids | None = None) -> str:
+        parts = []
+        if collections is not None:
+            parts.append(f"collection in {[int(c) for c in collections]}")
+        if ids is not None:
+            parts.append(f"id in {ids.tolist()}")
+        return " and ".join(parts)
+
+    def count(self, collections: list[int] | None = None) -> int:
+        return self.count_where(self._where(collections))
+
+    def count_where(self, where: str) -> int:
+        rows = self.client.query(self.name, filter=where, output_fields=["count(*)"])
+        return int(rows[0]["count(*)"]) if rows else 0
+
+    def ids(self, collections: list[int] | None = None) -> Ids:
+        """Every id held in ``collections`` (all when None), ascending. Fetched by id ranges
+        of at most ``MAX_TOPK`` ids each (a query returns no more)."""
+        where = self._where(collections)
+        found: list[int] = []
+        ranges = [(0, 2**63 - 1)]
+        while ranges:
+            lo, hi = ranges.pop()
+            part = f"id >= {lo} and id < {hi}" + (f" and {where}" if where else "")
+            n = self.count_where(part)
+            if n > MAX_TOPK and hi - lo > 1:
+                mid = lo + (hi - lo) // 2
+                ranges += [(lo, mid), (mid, hi)]
+            elif n:
+                rows = self.client.query(self.name, filter=part, output_fields=["id"], limit=n)
+                found.extend(int(r["id"]) for r in rows)
+        return np.unique(np.asarray(found, dtype=np.int64))
+
+    def _rows(self, ids: Ids, fields: list[str], collections: list[int] | None) -> Iterator[Any]:
+        for start in range(0, len(ids), BATCH):
+            part = ids[start : start + BATCH]
+            where = self._where(collections, part)
+            yield from self.client.query(self.name, filter=where, output_fields=fields)
+
+    def held(self, ids: Ids, collections: list[int] | None = None) -> Ids:
+        """Those of ``ids`` held (in ``collections``), ascending."""
+        found = [int(r["id"]) for r in self._rows(check_ids(ids), ["id"], collections)]
+        return np.unique(np.asarray(found, dtype=np.int64))
+
+    def search(
+        self, queries: Vectors, k: int, collections: list[int] | None
+    ) -> tuple[Vectors, Ids]:
+        """Top ``k`` by inner product over ``collections`` (all when None), padded, best first;
+        equal scores by ascending id. ``k`` past Milvus's limit (16 384) is padded."""
+        k = check_k(k)
+        queries = check_vectors(queries, self.dim)
+        sims, ids = padded(len(queries), k)
+        if not len(queries) or collections == []:
+            return sims, ids
+        limit = min(k, MAX_TOPK)
+        for start in range(0, len(queries), 256):
+            hits = self.client.search(
+                self.name,
+                data=queries[start : start + 256].tolist(),
+                limit=limit,
+                filter=self._where(collections),
+                output_fields=["id"],
+                search_params={"metric_type": "IP"},
+                consistency_level="Strong",
+            )
+            for row, found in enumerate(hits, start):
+                for col, hit in enumerate(found):
+                    ids[row, col], sims[row, col] = int(hit["id"]), float(hit["distance"])
+        return sort_hits(sims, ids)
+
+    # -- writes ----------------------------------------------------------------------------
+    def put(self, collection: int, ids: Ids, vectors: Vectors) -> None:
+        """Upsert: writing an id again replaces its row (idempotent; never a duplicate)."""
+        for start in range(0, len(ids), BATCH):
+            rows = [
+                {"id": int(i), "collection": int(collection), "vector": v.tolist()}
+                for i, v in zip(
+                    ids[start : start + BATCH], vectors[start : start + BATCH], strict=True
+                )
+            ]
+            self.client.upsert(self.name, rows)
+
+    def erase(self, ids: Ids, collections: list[int] | None = None) -> ErasureRecord:
+        """Delete, flush, compact and prove gone (see the module docstring)."""
+        rows = list(self._rows(check_ids(ids), ["id", "vector"], collections))
+        if not rows:
+            return ErasureRecord(0, False, "none: nothing held", True, "")
+        gone = np.asarray([int(r["id"]) for r in rows], dtype=np.int64)
+        own = np.asarray([r["vector"] for r in rows], dtype=np.float32)
+        for start in range(0, len(gone), BATCH):
+            self.client.delete(self.name, filter=f"id in {gone[start : start + BATCH].tolist()}")
+        self.client.flush(self.name)
+        job = 0 if self.lite else int(self.client.compact(self.name))
+        self._prove_absent(gone, own)
+        if job:
+            compaction = f"requested {job}"
+            later = (
+                "the server rewrites the segments (compaction), then drops the old segment "
+                f"files by garbage collection after dataCoord.gc.dropTolerance "
+                f"({GC_DROP_TOLERANCE_S // 3600} h by default)"
+            )
+        else:
+            compaction = "automatic: Milvus Lite compacts by itself (no manual compaction)"
+            later = "Milvus Lite drops the tombstoned rows from its files at its next compaction"
+        record = ErasureRecord(len(gone), True, compaction, True, later)
+        pending = self._meta_get(f"{self.name}:pending") or []
+        pending.append({"faces": len(gone), "at": time.time(), "job": job})
+        self._meta_put(f"{self.name}:pending", pending)
+        self.last_erasure = record
+        return record
+
+    def _prove_absent(self, gone: Ids, own: Vectors) -> None:
+        still = self.held(gone)
+        _, found = self.search(own, min(16, MAX_TOPK), None)
+        if len(still) or np.isin(found, gone).any():
+            raise VectorIndexError(f"Milvus still returns erased faces: {still[:5].tolist()}")
+
+    def pending_physical_deletions(self) -> list[PendingDeletion]:
+        """Erasures gone from search whose physical removal the server may not have finished;
+        server entries past compaction plus the GC tolerance are forgotten here."""
+        entries = self._meta_get(f"{self.name}:pending") or []
+        out: list[PendingDeletion] = []
+        keep: list[dict[str, Any]] = []
+        for entry in entries:
+            job = int(entry["job"])
+            if job:
+                state = str(self.client.get_compaction_state(job))
+                done_by = float(entry["at"]) + GC_DROP_TOLERANCE_S + 3600  # + one GC interval
+                if state == "Completed" and time.time() > done_by:
+                    continue
+                note = "compaction, then garbage collection of the old segment files"
+            else:
+                state = "automatic"
+                note = "tombstoned; removed from the files at Milvus Lite's next compaction"
+            keep.append(entry)
+            out.append(PendingDeletion(int(entry["faces"]), float(entry["at"]), job, state, note))
+        if len(keep) != len(entries):
+            self._meta_put(f"{self.name}:pending", keep)
+        return out
+
+    def close(self) -> None:
+        self.client.close()
