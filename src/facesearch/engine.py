@@ -122,6 +122,7 @@ class Engine(Closing):
                 threads=self.settings.models.threads,
                 kind=self.settings.index.kind,
                 approx_threshold=self.settings.index.approx_threshold,
+                vectors_url=self.settings.index.vectors_url,
             )
         return self._indexes
 

@@ -126,6 +126,12 @@ class IndexSettings(Group):
         "With index_kind=auto: faces in a collection past which search is approximate.",
         "index_approx_threshold",
     )
+    vectors_url: str = setting(
+        "",
+        "Where the vectors live: unset, index files in the home (index_kind); a path ending "
+        "in .db, Milvus Lite (embedded); milvus://HOST:PORT, a Milvus server.",
+        "vectors_url",
+    )
 
 
 @dataclass(frozen=True)

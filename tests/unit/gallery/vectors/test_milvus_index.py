@@ -35,6 +35,7 @@ from facesearch.gallery.vectors import (
     open_milvus,
     vectors_target,
 )
+from facesearch.settings import Settings
 
 pytest.importorskip("pymilvus", reason="Milvus needs the distributed extra")
 
@@ -79,6 +80,15 @@ def test_vectors_url_is_read(url: str | None, kind: str, uri: str, token: str) -
     target = vectors_target(url)
     assert (target.kind, target.uri, target.token) == (kind, uri, token)
     assert "p@ss" not in str(target)
+
+
+@pytest.mark.parametrize("url", ["milvus://vectors.example:19530", "/data/vectors.db"])
+def test_the_setting_keeps_the_url_as_written(url: str, tmp_path: Path) -> None:
+    """Not turned into a Path (which would fold ``//`` away) from the environment or a copy."""
+    settings = Settings.from_env(env={"FACESEARCH_VECTORS_URL": url}, home=tmp_path)
+    assert settings.index.vectors_url == url
+    assert settings.replace(vectors_url=url).index.vectors_url == url
+    assert Settings.from_env(env={}, home=tmp_path).index.vectors_url == ""
 
 
 def test_a_db_path_is_milvus_lite(tmp_path: Path) -> None:
