@@ -26,3 +26,27 @@ def test_a_pairs_run_is_summarised_by_its_count_not_as_one_comparison() -> None:
 def test_a_single_verify_keeps_its_similarity() -> None:
     entry = {"action": "verify", "payload": {"similarity": 0.81, "same_person": True}}
     assert audit_summary(entry) == "similarity 0.81, same person: True"
+
+
+def test_a_failed_verify_says_why_not_similarity_none() -> None:
+    """A verify that could not read a photo read 'similarity None, same person: None'."""
+    entry = {
+        "action": "verify",
+        "payload": {"outcome": "image_error", "error": "b.jpg: cannot read file"},
+    }
+    assert audit_summary(entry) == "failed: image_error: b.jpg: cannot read file"
+
+
+def test_a_failed_pairs_run_says_why_not_none_pairs() -> None:
+    """A pairs run stopped by a malformed line read 'None pairs from a pairs file ()'."""
+    entry = {
+        "action": "verify",
+        "payload": {
+            "outcome": "input_error",
+            "error": "p.tsv, line 3: expected PATH_A<TAB>PATH_B",
+            "kind": "pairs",
+        },
+    }
+    text = audit_summary(entry)
+    assert "None" not in text
+    assert text == "failed: input_error: p.tsv, line 3: expected PATH_A<TAB>PATH_B"

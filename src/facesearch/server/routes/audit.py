@@ -228,7 +228,7 @@ def audit_summary(entry: dict[str, Any]) -> str:
     """One line about an entry's payload, for the audit page."""
     p = entry.get("payload", {})
     action = entry.get("action")
-    if action == "search" and p.get("outcome", "ok") != "ok":
+    if action in ("search", "verify") and p.get("outcome", "ok") != "ok":
         return f"failed: {p.get('outcome')}: {p.get('error', '')}"
     if action == "read":
         ids = ", ".join(f"{k} {v}" for k, v in p.items() if k != "what" and not isinstance(v, list))
