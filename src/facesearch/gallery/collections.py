@@ -304,7 +304,11 @@ class IndexSet:
         """Add faces this process just committed to the catalog."""
         self.ensure_loaded()
         if len(ids):
-            self._index_for(collection).add(ids, vectors)
+            index = self._index_for(collection)
+            if isinstance(index, MilvusIndex):  # another writer's sync may have added them
+                index.add_missing(ids, vectors)
+            else:
+                index.add(ids, vectors)
             self._recent.update(int(i) for i in ids)
             self._dirty.add(collection)
             self.sync()
@@ -387,8 +391,7 @@ class IndexSet:
     # -- erasure reports -------------------------------------------------------------------
     @property
     def last_erasure(self) -> ErasureRecord | None:
-        """What the last ``remove`` did in Milvus (None with index files: a save rewrites
-        them without the erased vectors and deletes the old ones, nothing is left over)."""
+        """What the last ``remove`` did in Milvus (None with files: see ``storage``)."""
         return None if self._milvus is None else self._milvus.last_erasure
 
     def pending_physical_deletions(self) -> list[PendingDeletion]:

@@ -37,10 +37,14 @@ class MilvusIndex:
         vecs = check_vectors(vectors, self.dim, len(arr))
         self.store.put(self.collection, arr, vecs)
 
-    def missing(self, ids: Ids) -> Ids:
-        """Those of ``ids`` not held (anywhere in the model's collection), in order."""
+    def add_missing(self, ids: Ids, vectors: Vectors) -> int:
+        """Add those of ``ids`` not held yet (another writer may have added the rest: the
+        vectors are shared); returns how many were added."""
         arr = check_ids(ids)
-        return arr[~np.isin(arr, self.store.held(arr))]
+        keep = ~np.isin(arr, self.store.held(arr))
+        if keep.any():
+            self.add(arr[keep], np.asarray(vectors)[keep])
+        return int(keep.sum())
 
     def remove(self, ids: Ids) -> int:
         return self.store.erase(check_ids(ids), [self.collection]).faces

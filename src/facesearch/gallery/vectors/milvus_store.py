@@ -105,6 +105,7 @@ class MilvusStore:
         self.lite = uri.endswith(".db")
         try:
             self.client = MilvusClient(uri=uri, token=token)
+            self.version = str(self.client.get_server_version())
             self._ensure_collections()
         except Exception as exc:
             raise VectorIndexError(f"cannot open Milvus at {uri}: {exc}") from exc
@@ -246,7 +247,10 @@ class MilvusStore:
 
     # -- writes ----------------------------------------------------------------------------
     def put(self, collection: int, ids: Ids, vectors: Vectors) -> None:
-        """Upsert: writing an id again replaces its row (idempotent; never a duplicate)."""
+        """Upsert: writing an id again replaces its row (idempotent; never a duplicate). Milvus
+        2.3 routes upserted rows past their partition key (seen on 2.3.5): there, an insert,
+        which two writers racing on the same new id could duplicate (callers check first)."""
+        write = self.client.insert if self.version.startswith("v2.3") else self.client.upsert
         for start in range(0, len(ids), BATCH):
             rows = [
                 {"id": int(i), "collection": int(collection), "vector": v.tolist()}
@@ -254,7 +258,7 @@ class MilvusStore:
                     ids[start : start + BATCH], vectors[start : start + BATCH], strict=True
                 )
             ]
-            self.client.upsert(self.name, rows)
+            write(self.name, rows)
 
     def erase(self, ids: Ids, collections: list[int] | None = None) -> ErasureRecord:
         """Delete, flush, compact and prove gone (see the module docstring)."""
