@@ -3,10 +3,11 @@
 A pairs file holds one pair a line, ``PATH_A<TAB>PATH_B`` (paths as given: relative ones are
 relative to the working directory); blank lines and lines starting with ``#`` are skipped. A
 line that is not two tab-separated paths stops the run before anything is analysed, with its
-line number. Each distinct image is read and analysed once, in batches through the pipeline
-(its main face, with the second model's embedding where one is configured), then every pair is
-compared like ``verify`` (``Engine.compare``: fused when a second model is configured). A pair
-whose image cannot be read or has no face gets its error instead of a decision.
+line number; a file of more pairs than the run's one audit entry can list (``MAX_PAIRS``, 6,451)
+is refused before too. Each distinct image is read and analysed once, in batches through the
+pipeline (its main face, with the second model's embedding where one is configured), then every
+pair is compared like ``verify`` (``Engine.compare``: fused when a second model is configured). A
+pair whose image cannot be read or has no face gets its error instead of a decision.
 
 The run needs the ``verify`` permission, a case and a purpose (as ``verify``). ONE audit entry
 records it: the pairs file's sha256, the count, the models, and per pair ``[sha256 of A,
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from facesearch.accountability import AccountabilityStore, Action, Actor, Permission
+from facesearch.accountability.audit_entries import MAX_PAYLOAD_BYTES
 from facesearch.app.checks import Failure, check_use, iso, log, log_failure, now, sha256
 from facesearch.app.records import OUTCOME_OK
 from facesearch.core.matching import Verification
@@ -39,6 +41,10 @@ __all__ = [
 ]
 
 NO_FACE = "no face found"
+# The run's one audit entry lists every pair ([sha256, sha256, similarity, same]: at most about
+# 155 bytes as JSON) and an entry holds at most MAX_PAYLOAD_BYTES: more pairs are refused before
+# anything is analysed (LFW View 2's 6,000 fit).
+MAX_PAIRS = (MAX_PAYLOAD_BYTES - 16 * 1024) // 160
 
 
 @dataclass(frozen=True)
@@ -160,6 +166,11 @@ def verify_pairs(
         pairs = parse_pairs(data.decode("utf-8", errors="replace"), str(request.pairs_file))
         if request.threshold is not None and request.max_fmr is not None:
             raise InputError("give either a threshold or a maximum false match rate, not both")
+        if len(pairs) > MAX_PAIRS:
+            raise InputError(
+                f"{request.pairs_file} holds {len(pairs)} pairs; at most {MAX_PAIRS} a run (its "
+                "audit entry lists every pair): split the file"
+            )
         fused = engine.fusion is not None
         paths = [p for pair in pairs for p in (pair.a, pair.b)]
         analysed = _analyse(engine, paths, fused, progress or (lambda done, total: None))

@@ -141,3 +141,26 @@ def test_a_malformed_file_or_a_missing_case_logs_no_run(
     assert entry.payload["outcome"] == "bad_input" and "pairs" not in entry.payload
     with pytest.raises(InputError, match="cannot read the pairs file"):
         verify_pairs(engine, store, inv, PairsRequest(tmp_path / "nope.txt", case="K", purpose="p"))
+
+
+def test_more_pairs_than_one_entry_can_list_are_refused_before_any_image_is_analysed(
+    engine: Engine,
+    store: AccountabilityStore,
+    rows: list[tuple[Path, Path]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """200,000 pairs over a few photos were all analysed and compared (41 s), then the run's
+    entry was over the audit's 1 MiB: 'audit payload is larger than 1 MiB', no line printed
+    and nothing logged."""
+
+    def no_analysis(items: Any, **kw: Any) -> Any:
+        raise AssertionError("analysed before refusing")
+
+    monkeypatch.setattr(engine.pipeline, "run", no_analysis)
+    huge = write_pairs(tmp_path, [rows[0], rows[1]] * 100_000)
+    inv = store.accounts.get_user("inv1")
+    with pytest.raises(InputError, match=r"pairs\.txt holds 200000 pairs; at most \d+ a run"):
+        verify_pairs(engine, store, inv, PairsRequest(huge, case="K-9", purpose="p"))
+    entry = store.audit.get(store.audit.head().seq)
+    assert entry.payload["outcome"] == "bad_input" and entry.payload["kind"] == "pairs"
