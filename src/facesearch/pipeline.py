@@ -28,6 +28,7 @@ pass it waits for the others to finish theirs (one image is always let through).
 from __future__ import annotations
 
 import logging
+import stat
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -61,9 +62,14 @@ class Decodable:
 
 
 def read_file(path: Path, max_bytes: int) -> Decodable:
-    """Read an image file, refusing one over ``max_bytes`` before reading it."""
+    """Read an image file, refusing one over ``max_bytes`` before reading it, and anything but a
+    regular file (a device such as /dev/zero reports size 0 and would be read without end)."""
     try:
-        size = path.stat().st_size
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode):
+            kind = "a directory" if stat.S_ISDIR(st.st_mode) else "a device, pipe or socket"
+            raise ImageError(f"not a regular file ({kind})", path)
+        size = st.st_size
         if size > max_bytes:
             raise ImageTooLargeError(
                 f"file is {size:,} bytes, over the limit of {max_bytes:,}", path

@@ -4,6 +4,7 @@ off with "none", and a configured model that cannot load is an error, never a si
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -116,3 +117,14 @@ def test_second_embeddings_at_needs_a_second_model(fake_settings: Settings) -> N
         pytest.raises(ConfigError, match="no second model"),
     ):
         p.second_embeddings_at([(photos()[0], ((0.0, 0.0),) * 5)])
+
+
+def test_read_file_refuses_what_is_not_a_regular_file(tmp_path: Path) -> None:
+    """A device reports size 0, so the size check let /dev/zero be read until memory ran out
+    (``verify --pairs`` with a /dev/zero line was killed)."""
+    for device in ("/dev/null", "/dev/zero"):
+        with pytest.raises(ImageError, match="not a regular file"):
+            pipeline_module.read_file(Path(device), 1000)
+    photo = tmp_path / "a.png"
+    photo.write_bytes(face_photo(1, 0))
+    assert pipeline_module.read_file(photo, 10**6).data == photo.read_bytes()
