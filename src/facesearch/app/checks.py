@@ -8,6 +8,7 @@ whoever can run the CLI on a home can read its files anyway.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,6 +40,7 @@ __all__ = [
     "bytes_of",
     "case_required",
     "check_case",
+    "check_decision",
     "check_name",
     "check_use",
     "entry_missing",
@@ -87,6 +89,19 @@ def allow(actor: Actor, permission: Permission) -> None:
     """PermissionDeniedError unless ``actor`` may (the local CLI actor always may)."""
     if not actor.is_local:
         require(actor, permission)
+
+
+def check_decision(threshold: float | None, max_fmr: float | None) -> None:
+    """InputError unless a comparison's decision rule means something: at most one of a
+    similarity threshold (finite) and a maximum false match rate (above 0, at most 1)."""
+    if threshold is not None and max_fmr is not None:
+        raise InputError("give either a threshold or a maximum false match rate, not both")
+    if threshold is not None and not math.isfinite(threshold):
+        raise InputError(f"a threshold is a similarity, a finite number: not {threshold}")
+    if max_fmr is not None and not 0 < max_fmr <= 1:
+        raise InputError(
+            f"a maximum false match rate is a rate above 0 and at most 1: not {max_fmr:g}"
+        )
 
 
 def bytes_of(engine: Engine, image: ImageInput, name: str | None) -> tuple[bytes, str]:

@@ -16,6 +16,7 @@ from facesearch.accountability import AccountabilityStore, Action, Actor, Permis
 from facesearch.app.checks import (
     Failure,
     bytes_of,
+    check_decision,
     check_use,
     iso,
     log,
@@ -79,6 +80,7 @@ def verify(
     engine: Engine, store: AccountabilityStore, actor: Actor, request: VerifyRequest
 ) -> VerifyRecord:
     """Compare the main faces of two photos and log it."""
+    check_decision(request.threshold, request.max_fmr)
     case, purpose = check_use(store, actor, Permission.VERIFY, request.case, request.purpose)
     started = now()
     read: list[bytes] = []

@@ -23,7 +23,16 @@ from typing import Any
 
 from facesearch.accountability import AccountabilityStore, Action, Actor, Permission
 from facesearch.accountability.audit_entries import MAX_PAYLOAD_BYTES
-from facesearch.app.checks import Failure, check_use, iso, log, log_failure, now, sha256
+from facesearch.app.checks import (
+    Failure,
+    check_decision,
+    check_use,
+    iso,
+    log,
+    log_failure,
+    now,
+    sha256,
+)
 from facesearch.app.records import OUTCOME_OK
 from facesearch.core.matching import Verification
 from facesearch.engine import Engine
@@ -158,14 +167,13 @@ def verify_pairs(
 ) -> PairsRecord:
     """Compare the main faces of every pair of ``request.pairs_file`` and log the run
     (``progress`` is called as the images are analysed)."""
+    check_decision(request.threshold, request.max_fmr)
     case, purpose = check_use(store, actor, Permission.VERIFY, request.case, request.purpose)
     started = now()
     model_id = engine.pipeline.model_id
     try:
         data = _read_pairs_file(request.pairs_file)
         pairs = parse_pairs(data.decode("utf-8", errors="replace"), str(request.pairs_file))
-        if request.threshold is not None and request.max_fmr is not None:
-            raise InputError("give either a threshold or a maximum false match rate, not both")
         if len(pairs) > MAX_PAIRS:
             raise InputError(
                 f"{request.pairs_file} holds {len(pairs)} pairs; at most {MAX_PAIRS} a run (its "
