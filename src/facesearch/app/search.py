@@ -21,6 +21,7 @@ from facesearch.app.checks import (
     Failure,
     allow,
     bytes_of,
+    check_decision,
     check_use,
     iso,
     log,
@@ -83,6 +84,7 @@ def search(
     """Search the probe in the gallery and log it; the record returned carries its audit
     entry's id. ``analysed``: the probe's faces, already detected and embedded by a pipeline
     with the engine's models (the server analyses in parallel, off the engine's thread)."""
+    check_decision(request.threshold, request.max_fmr)
     case, purpose = check_use(store, actor, Permission.SEARCH, request.case, request.purpose)
     started = now()
     data: bytes | None = None

@@ -143,3 +143,15 @@ def test_forget_verify_and_ingest_entries(
     assert entry.action == "ingest" and entry.payload["run_id"] == done.summary.run_id
     assert entry.payload["images_added"] == 1 and entry.payload["collection"] == "extra"
     assert store.verify().ok
+
+
+@pytest.mark.parametrize("options", [{"threshold": float("nan")}, {"max_fmr": float("nan")}])
+def test_a_nan_threshold_or_max_fmr_is_refused_with_a_clear_message(
+    engine: Engine, store: AccountabilityStore, probe_photo: Any, options: dict[str, float]
+) -> None:
+    """It failed with 'audit payload is not plain JSON' (its failure entry could not be
+    written either)."""
+    inv = store.accounts.get_user("inv1")
+    request = SearchRequest(probe_photo(0), case="K-1", purpose="p", **options)  # type: ignore[arg-type]
+    with pytest.raises(InputError, match=r"threshold|false match rate"):
+        search(engine, store, inv, request)
