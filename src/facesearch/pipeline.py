@@ -149,7 +149,13 @@ class FacePipeline(Closing):
         if name == NO_SECOND_MODEL:
             return None
         if self._second_spec is None:
-            self._second_spec = self._registry.get(name, "embedder")
+            try:
+                self._second_spec = self._registry.get(name, "embedder")
+            except ConfigError as exc:
+                raise ConfigError(
+                    f"the second model (FACESEARCH_SECOND_EMBEDDER): {exc}; or 'none' to use "
+                    "the first model alone"
+                ) from exc
         return self._second_spec
 
     @property

@@ -128,3 +128,13 @@ def test_read_file_refuses_what_is_not_a_regular_file(tmp_path: Path) -> None:
     photo = tmp_path / "a.png"
     photo.write_bytes(face_photo(1, 0))
     assert pipeline_module.read_file(photo, 10**6).data == photo.read_bytes()
+
+
+def test_an_unknown_second_model_names_the_setting(fake_settings: Settings) -> None:
+    """It said only "unknown model 'nosuch'; registered: ...": which setting was wrong?"""
+    with (
+        FacePipeline(fake_settings.replace(second_embedder="nosuch")) as p,
+        pytest.raises(ConfigError, match="FACESEARCH_SECOND_EMBEDDER") as caught,
+    ):
+        _ = p.second_spec
+    assert "none" in str(caught.value)  # how to turn it off
