@@ -105,12 +105,14 @@ class PairResult:
     error: str | None = None
 
     def as_json(self, models: Sequence[str]) -> dict[str, Any]:
-        """The pair's line of ``verify --pairs --json``."""
+        """The pair's line of ``verify --pairs --json`` (``line``: where it is in the file)."""
         v = self.verification
         out: dict[str, Any] = {
+            "line": self.pair.line,
             "a": self.pair.a,
             "b": self.pair.b,
             "similarity": None if v is None else round(v.similarity, 6),
+            "threshold": None if v is None else round(v.threshold, 6),
             "same": None if v is None else v.same,
             "fmr": None if v is None else v.fmr,
             "models": list(models),

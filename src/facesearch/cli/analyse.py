@@ -148,15 +148,14 @@ def _verify_pairs(args: argparse.Namespace, cli: Cli) -> int:
             emit(line)
         else:
             print(_pair_text(line))
-    if not args.json:
-        print(_pairs_summary(record), file=sys.stderr)
+    print(_pairs_summary(record), file=sys.stderr)
     return 2 if record.failed else 0
 
 
 def _pair_text(line: dict[str, Any]) -> str:
     """One pair, readable: the paths, then the decision or the error."""
     if "error" in line:
-        return f"{line['a']}\t{line['b']}\tERROR: {line['error']}"
+        return f"{line['a']}\t{line['b']}\tERROR (line {line['line']}): {line['error']}"
     verdict = "same" if line["same"] else "different"
     return (
         f"{line['a']}\t{line['b']}\t{verdict}\tsimilarity {line['similarity']:.4f}"

@@ -155,3 +155,21 @@ def test_verify_pairs_refuses_a_malformed_line_before_any_output(
     assert r.code == 2 and "not both" in r.err
     r = cli(open_home.home, "verify", str(a))
     assert r.code == 2 and "give two photos" in r.err
+
+
+def test_verify_pairs_json_says_what_each_decision_was_made_at_and_from_which_line(
+    cli: Any, open_home: Home, tmp_path: Path
+) -> None:
+    """--json lines said "same" but not at which threshold, nor which line of the file a failed
+    pair came from, and --json printed no summary (the audit entry's number) at all."""
+    a, a2 = (write_photo(tmp_path, 0, s) for s in (5, 6))
+    pairs = tmp_path / "pairs.txt"
+    pairs.write_text(f"# comment\n{a}\t{a2}\n\n{a}\t{tmp_path / 'missing.png'}\n")
+    r = cli(open_home.home, "verify", "--pairs", str(pairs), "--json")
+    assert r.code == 2
+    ok, failed = (json.loads(line) for line in r.out.splitlines())
+    assert (ok["line"], failed["line"]) == (2, 4)
+    assert 0 < ok["threshold"] < 1 and failed["threshold"] is None
+    assert "2 pairs: 1 same, 1 failed" in r.err and "audit entry" in r.err
+    r = cli(open_home.home, "verify", "--pairs", str(pairs))
+    assert r.out.splitlines()[1].startswith(f"{a}\t{tmp_path / 'missing.png'}\tERROR (line 4): ")
