@@ -10,6 +10,7 @@ to dlib's.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +61,8 @@ def test_converted_network_matches_dlib(settings: Settings, dlib_faces) -> None:
     _, chips, refs = dlib_faces
     embedder, spec = load_embedder(settings, name="dlib_resnet")
     assert spec.model_id.startswith("dlib_resnet:55533b28a958")
+    assert embedder.config.flip_average  # facesearch averages each chip with its mirror ...
+    embedder.config = replace(embedder.config, flip_average=False)  # ... dlib does not
     ours = embedder.embed(chips)
     assert ours.shape == (len(chips), 128)
     np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
