@@ -60,6 +60,7 @@ class VerifyRecord:
     verification: Verification
     boxes: tuple[list[float], list[float]]
     qualities: tuple[Quality, Quality]
+    same_file: bool = False  # both photos are one file (same sha256), not two photos
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -71,6 +72,7 @@ class VerifyRecord:
                 {"bbox": box, "quality": q.as_dict()}
                 for box, q in zip(self.boxes, self.qualities, strict=True)
             ],
+            "same_file": self.same_file,
             "case": self.case,
             "purpose": self.purpose,
         }
@@ -127,6 +129,7 @@ def verify(
         verification=v,
         boxes=boxes,
         qualities=(result.face_a.quality, result.face_b.quality),
+        same_file=digests[0] == digests[1],
     )
 
 

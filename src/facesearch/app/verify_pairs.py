@@ -104,6 +104,11 @@ class PairResult:
     verification: Verification | None
     error: str | None = None
 
+    @property
+    def same_file(self) -> bool:
+        """Are both sides one file (same sha256), not two photos of a person?"""
+        return self.sha256[0] is not None and self.sha256[0] == self.sha256[1]
+
     def as_json(self, models: Sequence[str]) -> dict[str, Any]:
         """The pair's line of ``verify --pairs --json`` (``line``: where it is in the file)."""
         v = self.verification
@@ -117,6 +122,7 @@ class PairResult:
             "fmr": None if v is None else v.fmr,
             "models": list(models),
             "scores": {} if v is None else v.scores_by_model(),
+            "same_file": self.same_file,
         }
         if self.error is not None:
             out["error"] = self.error

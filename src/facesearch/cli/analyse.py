@@ -23,6 +23,8 @@ from facesearch.types import Face
 
 __all__ = ["add_parsers", "face_json"]
 
+SAME_FILE = "same file on both sides (same sha256): one photo, not two photos of a person"
+
 
 def add_parsers(sub: Any) -> None:
     p = sub.add_parser("detect", help="find faces: one JSON line per face")
@@ -131,6 +133,8 @@ def cmd_verify(args: argparse.Namespace, cli: Cli) -> int:
         print(f"  at this similarity, {v.fmr_words} (FMR {v.fmr:.1e})")
         print(f"  the threshold means {v.threshold_words} (FMR {v.threshold_fmr:.1e})")
         print(f"  calibration: {v.calibration_source}")
+        if record.same_file:
+            print(f"  {SAME_FILE}")
         print("  A match is a lead for a person to check, never an identification.")
     return 0 if v.same else 1
 
@@ -159,7 +163,7 @@ def _pair_text(line: dict[str, Any]) -> str:
     verdict = "same" if line["same"] else "different"
     return (
         f"{line['a']}\t{line['b']}\t{verdict}\tsimilarity {line['similarity']:.4f}"
-        f"\tFMR {line['fmr']:.1e}"
+        f"\tFMR {line['fmr']:.1e}" + (f"\t{SAME_FILE}" if line["same_file"] else "")
     )
 
 

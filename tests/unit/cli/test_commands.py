@@ -173,3 +173,15 @@ def test_verify_pairs_json_says_what_each_decision_was_made_at_and_from_which_li
     assert "2 pairs: 1 same, 1 failed" in r.err and "audit entry" in r.err
     r = cli(open_home.home, "verify", "--pairs", str(pairs))
     assert r.out.splitlines()[1].startswith(f"{a}\t{tmp_path / 'missing.png'}\tERROR (line 4): ")
+
+
+def test_verify_says_when_both_sides_are_one_file(
+    cli: Any, open_home: Home, tmp_path: Path
+) -> None:
+    a = write_photo(tmp_path, 0, 5)
+    r = cli(open_home.home, "verify", str(a), str(a))
+    assert r.code == 0 and "same file on both sides" in r.out
+    pairs = tmp_path / "pairs.txt"
+    pairs.write_text(f"{a}\t{a}\n")
+    r = cli(open_home.home, "verify", "--pairs", str(pairs))
+    assert r.code == 0 and r.out.rstrip().endswith("one photo, not two photos of a person")

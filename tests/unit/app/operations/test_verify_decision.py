@@ -44,3 +44,21 @@ def test_a_meaningless_threshold_or_max_fmr_is_refused_before_anything_is_logged
     with pytest.raises(InputError, match=message):
         verify_pairs(engine, store, inv, PairsRequest(pairs, **use, **options))  # type: ignore[arg-type]
     assert store.audit.head().seq == before
+
+
+def test_one_photo_compared_with_itself_is_said_to_be_the_same_file(
+    engine: Engine, store: AccountabilityStore, probe_photo: Any, tmp_path: Path
+) -> None:
+    """A photo against a copy of itself read 'same person, about 1 in 2,800,000 different
+    people score this high' with nothing saying that it is one photo, not two."""
+    inv = store.accounts.get_user("inv1")
+    a, a2 = probe_photo(0, 5), probe_photo(0, 6)
+    copy = tmp_path / "copy.png"
+    copy.write_bytes(a.read_bytes())
+    use = {"case": "K-9", "purpose": "p"}
+    assert verify(engine, store, inv, VerifyRequest(a, copy, **use)).as_json()["same_file"]
+    assert not verify(engine, store, inv, VerifyRequest(a, a2, **use)).as_json()["same_file"]
+    pairs = tmp_path / "pairs.txt"
+    pairs.write_text(f"{a}\t{copy}\n{a}\t{a2}\n{a}\t{tmp_path / 'missing.png'}\n")
+    lines = list(verify_pairs(engine, store, inv, PairsRequest(pairs, **use)).lines())
+    assert [x["same_file"] for x in lines] == [True, False, False]

@@ -17,7 +17,7 @@ from facesearch.app.verify_pairs import PairsRequest, parse_pairs, verify_pairs
 from facesearch.engine import Engine
 from facesearch.errors import CaseRequiredError, InputError
 
-KEYS = {"line", "a", "b", "similarity", "threshold", "same", "fmr", "models", "scores"}
+KEYS = {"line", "a", "b", "similarity", "threshold", "same", "fmr", "models", "scores", "same_file"}
 
 
 def test_the_pairs_grammar() -> None:
