@@ -266,7 +266,7 @@ class IndexSet:
 
     def _held(self) -> int:
         if self._milvus is not None:
-            return self._milvus.count()
+            return self._milvus.count(seen=self._synced)
         return sum(len(i) for i in self._indexes.values())
 
     # -- use -----------------------------------------------------------------------------
@@ -336,7 +336,7 @@ class IndexSet:
         if self._milvus is not None:  # one filtered search over the collections asked for
             held = self._indexes
             cids = None if collections is None else [self._cid(n) for n in collections if n in held]
-            return self._milvus.search(queries, k, cids)
+            return self._milvus.search(queries, k, cids, seen=self._synced)
         names = list(self._indexes) if collections is None else list(collections)
         parts = [self._indexes[n].search(queries, k) for n in names if n in self._indexes]
         n = len(queries)

@@ -40,10 +40,11 @@ class MilvusIndex:
     def add_missing(self, ids: Ids, vectors: Vectors) -> int:
         """Add those of ``ids`` not held yet (another writer may have added the rest: the
         vectors are shared); returns how many were added."""
-        arr = check_ids(ids)
+        arr = check_new_ids(ids, np.empty(0, np.int64))  # repeats within the call refused
+        vecs = check_vectors(vectors, self.dim, len(arr))
         keep = ~np.isin(arr, self.store.held(arr))
         if keep.any():
-            self.add(arr[keep], np.asarray(vectors)[keep])
+            self.store.put(self.collection, arr[keep], vecs[keep])
         return int(keep.sum())
 
     def remove(self, ids: Ids) -> int:

@@ -32,6 +32,7 @@ from facesearch.gallery.vectors import (
     MilvusStore,
     NumpyIndex,
     VectorsTarget,
+    milvus_store,
     open_milvus,
     vectors_target,
 )
@@ -163,3 +164,16 @@ def test_a_collection_of_another_width_is_refused(lite: VectorsTarget) -> None:
     open_milvus(lite, "contract:0", DIM, catalog_id)
     with pytest.raises(VectorIndexError, match="32-wide"):
         open_milvus(lite, "contract:0", DIM + 1, catalog_id)
+
+
+def test_reads_are_strong_right_after_a_change_only(
+    lite: VectorsTarget, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = fresh_store(lite)
+    assert store._level() == "Strong"  # just opened: anything may have changed
+    monkeypatch.setattr(milvus_store, "FRESH_S", 0.0)  # the window has passed
+    assert store._level("state 1") == "Strong"  # the catalog changed since the last read
+    assert store._level("state 1") == "Session"
+    store.put(1, np.array([5]), np.ones((1, DIM), np.float32) / np.sqrt(DIM))
+    monkeypatch.setattr(milvus_store, "FRESH_S", 60.0)
+    assert store._level("state 1") == "Strong"  # its own write
