@@ -170,8 +170,10 @@ def _pair_text(line: dict[str, Any]) -> str:
 def _pairs_summary(record: PairsRecord) -> str:
     same = sum(bool(r.verification and r.verification.same) for r in record.results)
     threshold = "-" if record.threshold is None else f"{record.threshold:.4f}"
+    decided = next((r.verification for r in record.results if r.verification), None)
+    basis = "" if decided is None else f"\nFalse match rates: {decided.calibration_source}"
     return (
         f"{len(record.results)} pairs: {same} same, {record.failed} failed; threshold "
-        f"{threshold}; models {', '.join(record.models)}; audit entry {record.id}. "
+        f"{threshold}; models {', '.join(record.models)}; audit entry {record.id}.{basis}\n"
         "A match is a lead for a person to check, never an identification."
     )

@@ -171,6 +171,7 @@ def test_verify_pairs_json_says_what_each_decision_was_made_at_and_from_which_li
     assert (ok["line"], failed["line"]) == (2, 4)
     assert 0 < ok["threshold"] < 1 and failed["threshold"] is None
     assert "2 pairs: 1 same, 1 failed" in r.err and "audit entry" in r.err
+    assert "False match rates: " in r.err  # what the FMR column rests on
     r = cli(open_home.home, "verify", "--pairs", str(pairs))
     assert r.out.splitlines()[1].startswith(f"{a}\t{tmp_path / 'missing.png'}\tERROR (line 4): ")
 
