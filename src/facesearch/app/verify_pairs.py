@@ -54,6 +54,7 @@ NO_FACE = "no face found"
 # 155 bytes as JSON) and an entry holds at most MAX_PAYLOAD_BYTES: more pairs are refused before
 # anything is analysed (LFW View 2's 6,000 fit).
 MAX_PAIRS = (MAX_PAYLOAD_BYTES - 16 * 1024) // 160
+MAX_PAIRS_FILE_BYTES = 64 << 20  # room for MAX_PAIRS lines of long paths, and comments
 
 
 @dataclass(frozen=True)
@@ -219,10 +220,15 @@ def verify_pairs(
 
 
 def _read_pairs_file(path: Path) -> bytes:
+    """Its bytes, at most MAX_PAIRS_FILE_BYTES (a pipe is read too: ``--pairs <(cmd)``)."""
     try:
-        return path.read_bytes()
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_PAIRS_FILE_BYTES + 1)
     except OSError as exc:
         raise InputError(f"cannot read the pairs file {path}: {exc.strerror or exc}") from exc
+    if len(data) > MAX_PAIRS_FILE_BYTES:
+        raise InputError(f"the pairs file {path} is over {MAX_PAIRS_FILE_BYTES >> 20} MiB")
+    return data
 
 
 def _models(engine: Engine) -> tuple[str, ...]:

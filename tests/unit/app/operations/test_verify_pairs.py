@@ -164,3 +164,15 @@ def test_more_pairs_than_one_entry_can_list_are_refused_before_any_image_is_anal
         verify_pairs(engine, store, inv, PairsRequest(huge, case="K-9", purpose="p"))
     entry = store.audit.get(store.audit.head().seq)
     assert entry.payload["outcome"] == "bad_input" and entry.payload["kind"] == "pairs"
+
+
+def test_a_pairs_file_without_end_is_refused_not_read_until_memory_runs_out(
+    engine: Engine, store: AccountabilityStore
+) -> None:
+    """'--pairs /dev/zero' was read whole: MemoryError (or the OOM killer). A pipe still
+    works (``--pairs <(cmd)``), so the read is bounded rather than refusing devices."""
+    inv = store.accounts.get_user("inv1")
+    request = PairsRequest(Path("/dev/zero"), case="K-9", purpose="p")
+    with pytest.raises(InputError, match=r"pairs file /dev/zero is over \d+ MiB"):
+        verify_pairs(engine, store, inv, request)
+    assert store.audit.get(store.audit.head().seq).payload["outcome"] == "bad_input"
