@@ -48,6 +48,7 @@ from facesearch.gallery.vectors.base import (
     padded,
     sort_hits,
 )
+from facesearch.types import fields_dict
 
 META = "facesearch_meta"
 MAX_TOPK = 16_384  # Milvus's largest limit for one search or query
@@ -75,13 +76,7 @@ class ErasureRecord:
     left_to_server: str  # "" when nothing is; else what and when
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "faces": self.faces,
-            "flushed": self.flushed,
-            "compaction": self.compaction,
-            "proved_absent": self.proved_absent,
-            "left_to_server": self.left_to_server,
-        }
+        return fields_dict(self)
 
 
 @dataclass(frozen=True)

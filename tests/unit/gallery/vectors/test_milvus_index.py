@@ -177,3 +177,16 @@ def test_reads_are_strong_right_after_a_change_only(
     store.put(1, np.array([5]), np.ones((1, DIM), np.float32) / np.sqrt(DIM))
     monkeypatch.setattr(milvus_store, "FRESH_S", 60.0)
     assert store._level("state 1") == "Strong"  # its own write
+
+
+def test_an_erasure_record_reads_as_json(lite: VectorsTarget) -> None:
+    store = fresh_store(lite)
+    store.put(1, np.array([7]), np.ones((1, DIM), np.float32) / np.sqrt(DIM))
+    record = store.erase(np.array([7]))
+    assert record.as_dict() == {
+        "faces": 1,
+        "flushed": True,
+        "compaction": record.compaction,
+        "proved_absent": True,
+        "left_to_server": record.left_to_server,
+    }
