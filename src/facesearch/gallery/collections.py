@@ -46,10 +46,10 @@ import numpy.typing as npt
 from facesearch.errors import FaceSearchError, VectorIndexError
 from facesearch.gallery.catalog import Catalog, CatalogState
 from facesearch.gallery.vectors import (
-    ErasureRecord,
     MilvusIndex,
     MilvusStore,
     PendingDeletion,
+    VectorErasure,
     VectorIndex,
     load_index,
     make_index,
@@ -390,7 +390,7 @@ class IndexSet:
 
     # -- erasure reports -------------------------------------------------------------------
     @property
-    def last_erasure(self) -> ErasureRecord | None:
+    def last_erasure(self) -> VectorErasure | None:
         """What the last ``remove`` did in Milvus (None with files: see ``storage``)."""
         return None if self._milvus is None else self._milvus.last_erasure
 

@@ -20,18 +20,18 @@ from facesearch.gallery.vectors.factory import (
 )
 from facesearch.gallery.vectors.faiss_index import FaissIndex
 from facesearch.gallery.vectors.milvus_index import MilvusIndex
-from facesearch.gallery.vectors.milvus_store import ErasureRecord, MilvusStore, PendingDeletion
+from facesearch.gallery.vectors.milvus_store import MilvusStore, PendingDeletion, VectorErasure
 from facesearch.gallery.vectors.numpy_index import NumpyIndex
 
 __all__ = [
     "PAD_ID",
     "PAD_SIMILARITY",
-    "ErasureRecord",
     "FaissIndex",
     "MilvusIndex",
     "MilvusStore",
     "NumpyIndex",
     "PendingDeletion",
+    "VectorErasure",
     "VectorIndex",
     "VectorsTarget",
     "load_index",

@@ -22,7 +22,7 @@ erased vector's own embedding does not return its id. Milvus keeps deleted rows 
 segments until compaction rewrites them, and the old segment files until garbage collection
 drops them (``dataCoord.gc.dropTolerance``, 3 h by default); Milvus Lite hides deleted rows
 behind tombstones and drops them when its automatic compaction merges their file (it offers
-no manual compaction). ``ErasureRecord`` says what was done and what is left to the server;
+no manual compaction). ``VectorErasure`` says what was done and what is left to the server;
 ``pending_physical_deletions`` lists the latter.
 """
 
@@ -66,7 +66,7 @@ def collection_name(model_id: str, catalog_id: str) -> str:
 
 
 @dataclass(frozen=True)
-class ErasureRecord:
+class VectorErasure:
     """What one erasure did in Milvus, and what the server finishes later."""
 
     faces: int  # vectors deleted
@@ -109,7 +109,7 @@ class MilvusStore:
             self._ensure_collections()
         except Exception as exc:
             raise VectorIndexError(f"cannot open Milvus at {uri}: {exc}") from exc
-        self.last_erasure: ErasureRecord | None = None
+        self.last_erasure: VectorErasure | None = None
         self._changed = time.monotonic()  # the last write, or change of ``seen``
         self._seen: object = None
 
@@ -274,11 +274,11 @@ class MilvusStore:
             ]
             write(self.name, rows)
 
-    def erase(self, ids: Ids, collections: list[int] | None = None) -> ErasureRecord:
+    def erase(self, ids: Ids, collections: list[int] | None = None) -> VectorErasure:
         """Delete, flush, compact and prove gone (see the module docstring)."""
         rows = list(self._rows(check_ids(ids), ["id", "vector"], collections))
         if not rows:
-            return ErasureRecord(0, False, "none: nothing held", True, "")
+            return VectorErasure(0, False, "none: nothing held", True, "")
         gone = np.asarray([int(r["id"]) for r in rows], dtype=np.int64)
         own = np.asarray([r["vector"] for r in rows], dtype=np.float32)
         self._changed = time.monotonic()  # the proof below reads at Strong
@@ -297,7 +297,7 @@ class MilvusStore:
         else:
             compaction = "automatic: Milvus Lite compacts by itself (no manual compaction)"
             later = "Milvus Lite drops the tombstoned rows from its files at its next compaction"
-        record = ErasureRecord(len(gone), True, compaction, True, later)
+        record = VectorErasure(len(gone), True, compaction, True, later)
         pending = self._meta_get(f"{self.name}:pending") or []
         pending.append({"faces": len(gone), "at": time.time(), "job": job})
         self._meta_put(f"{self.name}:pending", pending)
