@@ -62,19 +62,25 @@ class Decodable:
 
 
 def read_file(path: Path, max_bytes: int) -> Decodable:
-    """Read an image file, refusing one over ``max_bytes`` before reading it, and anything but a
-    regular file (a device such as /dev/zero reports size 0 and would be read without end)."""
+    """Read an image file, or a pipe (``verify <(curl ...) b.jpg``), refusing one over
+    ``max_bytes`` (a file before reading it, a pipe once it has sent more) and a device (such
+    as /dev/zero, whose size reads 0 and which never ends)."""
     try:
         st = path.stat()
-        if not stat.S_ISREG(st.st_mode):
-            kind = "a directory" if stat.S_ISDIR(st.st_mode) else "a device, pipe or socket"
-            raise ImageError(f"not a regular file ({kind})", path)
+        if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+            raise ImageError("not a regular file (a device)", path)
+        if stat.S_ISDIR(st.st_mode):
+            raise ImageError("not a regular file (a directory)", path)
         size = st.st_size
+        if size <= max_bytes:
+            with open(path, "rb") as handle:
+                data = handle.read(max_bytes + 1)
+            size = len(data)
         if size > max_bytes:
             raise ImageTooLargeError(
                 f"file is {size:,} bytes, over the limit of {max_bytes:,}", path
             )
-        return Decodable(str(path), path.read_bytes())
+        return Decodable(str(path), data)
     except OSError as exc:
         raise ImageError(f"cannot read file: {exc.strerror or exc}", path) from exc
 

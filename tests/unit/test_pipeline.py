@@ -123,7 +123,7 @@ def test_read_file_refuses_what_is_not_a_regular_file(tmp_path: Path) -> None:
     """A device reports size 0, so the size check let /dev/zero be read until memory ran out
     (``verify --pairs`` with a /dev/zero line was killed)."""
     for device in ("/dev/null", "/dev/zero"):
-        with pytest.raises(ImageError, match="not a regular file"):
+        with pytest.raises(ImageError, match="not a regular file \\(a device\\)"):
             pipeline_module.read_file(Path(device), 1000)
     photo = tmp_path / "a.png"
     photo.write_bytes(face_photo(1, 0))
@@ -138,3 +138,29 @@ def test_an_unknown_second_model_names_the_setting(fake_settings: Settings) -> N
     ):
         _ = p.second_spec
     assert "none" in str(caught.value)  # how to turn it off
+
+
+def test_read_file_reads_a_pipe_within_the_limit(tmp_path: Path) -> None:
+    """``facesearch verify <(curl ...) b.jpg`` hands over a pipe: read it, but no more than
+    the limit allows."""
+    import contextlib
+    import os
+    import threading
+
+    fifo = tmp_path / "photo"
+    os.mkfifo(fifo)
+    photo = face_photo(1, 0)
+
+    def write(data: bytes) -> None:
+        with contextlib.suppress(BrokenPipeError), open(fifo, "wb") as f:
+            f.write(data)
+
+    writer = threading.Thread(target=write, args=(photo,))
+    writer.start()
+    assert pipeline_module.read_file(fifo, 10**6).data == photo
+    writer.join()
+    writer = threading.Thread(target=write, args=(photo,))
+    writer.start()
+    with pytest.raises(ImageError, match="over the limit of 100"):
+        pipeline_module.read_file(fifo, 100)
+    writer.join()
