@@ -56,7 +56,9 @@ def test_verify_pairs_on_lfw(settings: Settings, lfw_image: Any, tmp_path: Path)
     assert r.returncode == 0, r.stderr
     lines = [json.loads(line) for line in r.stdout.splitlines()]
     assert [(x["a"], x["b"]) for x in lines] == [(str(a), str(b)) for a, b in rows]
-    assert all(set(x) == {"a", "b", "similarity", "same", "fmr", "models", "scores"} for x in lines)
+    keys = {"a", "b", "similarity", "same", "fmr", "models", "scores"}  # the issue's, and:
+    keys |= {"line", "threshold", "same_file"}
+    assert all(set(x) == keys for x in lines)
     models = lines[0]["models"]
     assert [m.split(":")[0] for m in models] == ["sface", "dlib_resnet"]  # fused by default
     assert all(x["models"] == models and list(x["scores"]) == models for x in lines)
