@@ -24,6 +24,7 @@ from facesearch.errors import (
 )
 from facesearch.gallery.catalog import FaceRecord
 from facesearch.gallery.ingest import FailedSource, IngestSummary
+from facesearch.gallery.vectors import VectorErasure
 from facesearch.pipeline import Decodable
 from facesearch.results import (
     ForgetResult,
@@ -63,6 +64,7 @@ __all__ = [
     "Quality",
     "SearchResult",
     "Settings",
+    "VectorErasure",
     "Verification",
     "VerifyResult",
     "__version__",

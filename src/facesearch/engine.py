@@ -342,12 +342,11 @@ class Engine(Closing):
         like: ImageInput | PersonLike | None = None,
         max_fmr: float | None = None,
     ) -> ForgetResult:
-        """Erase faces from the catalog and the index files; ``like`` (a photo, or the
+        """Erase faces from the catalog and the vector store; ``like`` (a photo, or the
         ``person_like`` of one) also blocklists."""
         chosen = [x is not None for x in (face_ids, image_id, subject, like)]
         if sum(chosen) != 1:
             raise InputError("forget takes exactly one of face ids, image id, subject or like")
-        blocklisted = False
         bad = [i for i in (face_ids or []) if not 1 <= int(i) <= MAX_ID]
         if bad or (image_id is not None and not 1 <= int(image_id) <= MAX_ID):
             what = f"face id {bad[0]}" if bad else f"image id {image_id}"
@@ -375,11 +374,11 @@ class Engine(Closing):
             self.catalog.blocklist_add(
                 self.pipeline.model_id, person.embedding, note=f"forget --like, {_now()}"
             )
-            blocklisted = True
         n = self.indexes.remove(f.id for f in removed)
+        milvus = self.indexes.last_erasure if n else None  # this remove's (save may erase more)
         self.indexes.save()
         self.catalog.checkpoint()
-        return ForgetResult(tuple(removed), blocklisted, n)
+        return ForgetResult(tuple(removed), like is not None, n, milvus)
 
     def stats(self) -> dict[str, Any]:
         out = dict(self.catalog.stats())

@@ -19,6 +19,7 @@ from facesearch.core.calibration import CalibrationTable, describe_fmr
 from facesearch.core.matching import Verification
 from facesearch.core.quality import QualityTable, reliability
 from facesearch.gallery.catalog import FaceRecord
+from facesearch.gallery.vectors import VectorErasure
 from facesearch.types import BBox, Embedding, Face, ImageFaces, Quality
 
 LEAD_NOTE = (
@@ -174,11 +175,12 @@ class PersonLike:
 
 @dataclass(frozen=True)
 class ForgetResult:
-    """What an erasure removed from the catalog and the index files."""
+    """What an erasure removed from the catalog and the vector store."""
 
     faces: tuple[FaceRecord, ...]
     blocklisted: bool
     index_vectors_removed: int
+    milvus: VectorErasure | None = None  # what Milvus did; None: FAISS files, or none held
 
     def as_dict(self) -> dict[str, Any]:
         return {

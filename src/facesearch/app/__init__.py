@@ -17,7 +17,8 @@ Modules: ``search`` (1:N and the faces of a probe), ``verify`` (1:1), ``erase``,
 the two-person rule), ``people`` (persons of a collection: build, read, review),
 ``records`` (the one search record), ``checks`` (permission, case,
 purpose), ``local`` (the application on a local home, for the CLI), ``accounts`` (users and
-API tokens), ``trail`` (the audit trail: entries, head, verify, export).
+API tokens), ``trail`` (the audit trail: entries, head, verify, export), ``vector_erasure``
+(the vector store's part of an erasure; pending physical deletions).
 """
 
 from facesearch.app.accounts import (
@@ -106,6 +107,7 @@ from facesearch.app.trail import (
     trail_files,
     verify_audit,
 )
+from facesearch.app.vector_erasure import ErasureStatus, VectorStoreErasure, erasure_status
 from facesearch.app.verify import VerifyRecord, VerifyRequest, record_failed_verify, verify
 
 __all__ = [
@@ -119,6 +121,7 @@ __all__ = [
     "DetectedFace",
     "EraseRequest",
     "ErasureRecord",
+    "ErasureStatus",
     "Failure",
     "GalleryFace",
     "HitRecord",
@@ -137,6 +140,7 @@ __all__ = [
     "ReviewedSearch",
     "SearchRecord",
     "SearchRequest",
+    "VectorStoreErasure",
     "VerifyRecord",
     "VerifyRequest",
     "add_user",
@@ -152,6 +156,7 @@ __all__ = [
     "disable_user",
     "enable_user",
     "erase",
+    "erasure_status",
     "export_audit",
     "export_subject",
     "get_account",

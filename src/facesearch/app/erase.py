@@ -1,10 +1,12 @@
-"""Erasure, checked and logged (``erase``): faces leave the catalog, the index files and the
+"""Erasure, checked and logged (``erase``): faces leave the catalog, the vector store and the
 server's uploaded copies, and one ``erase`` entry says what went, by whom and why.
 
 The entry holds the reason, what selected the faces (face ids, an image, a subject, or the
 sha256 of a "like" photo), and what was removed: counts, face ids, image ids and subjects; for
 a "like" photo also ``probes_deleted``: the kept probe photos showing a matching face, deleted
-in the entry's transaction (count and sha256). A reason is required whenever a case is.
+in the entry's transaction (count and sha256); and ``vector_store``: what the vector store did
+and what its server finishes later (``app.vector_erasure``). A reason is required whenever a
+case is.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from facesearch.app.checks import (
     log,
     sha256,
 )
+from facesearch.app.vector_erasure import VectorStoreErasure, vector_part
 from facesearch.engine import Engine, ImageInput
 from facesearch.errors import FaceSearchError, InputError, NotFoundError
 from facesearch.gallery.uploads import UPLOADS, current_upload
@@ -72,6 +75,7 @@ class ErasureRecord:
     blocklisted: bool
     uploaded_files_deleted: int
     probes_deleted: int | None  # with ``like``: kept probe photos of the person deleted
+    vectors: VectorStoreErasure  # the vector store's part, and what its server finishes later
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -88,13 +92,14 @@ class ErasureRecord:
         }
         if self.probes_deleted is not None:
             out["probes_deleted"] = self.probes_deleted
+        out["vector_store"] = self.vectors.as_json()
         return out
 
 
 def erase(
     engine: Engine, store: AccountabilityStore, actor: Actor, request: EraseRequest
 ) -> ErasureRecord:
-    """Erase faces (catalog, index files, uploaded copies) and log what went, by whom, why."""
+    """Erase faces (catalog, vector store, uploaded copies) and log what went, by whom, why."""
     allow(actor, Permission.ERASE)
     request.check()
     case, purpose = check_case(request.case, request.purpose, required=False)
@@ -132,6 +137,7 @@ def erase(
     if request.image_id:
         image_ids.add(request.image_id)
     deleted = _delete_uploaded_copies(engine, result)
+    vectors = vector_part(engine, result)
     face_ids = [f.id for f in result.faces]
     subjects = sorted({f.subject for f in result.faces if f.subject})
     payload: dict[str, Any] = {
@@ -142,6 +148,7 @@ def erase(
         "index_vectors_removed": result.index_vectors_removed,
         "blocklisted": result.blocklisted,
         "uploaded_files_deleted": deleted,
+        "vector_store": vectors.as_json(),
     }
     if like_data is not None:
         payload["probes_deleted"] = {"count": len(probes), "sha256": probes}
@@ -170,6 +177,7 @@ def erase(
         blocklisted=result.blocklisted,
         uploaded_files_deleted=deleted,
         probes_deleted=len(probes) if like_data is not None else None,
+        vectors=vectors,
     )
 
 

@@ -1,8 +1,8 @@
 """The command line: parses arguments, calls the application layer, formats output.
 
 One module per command group: ``analyse`` (detect, embed, verify), ``gallery`` (ingest,
-search, forget, stats, export, reindex), ``people`` (build, list, show, name, merge, split,
-not), ``evaluate`` (eval lfw, eval lfw-1n, calibrate),
+search, forget, stats, export, reindex), ``erasure`` (status), ``people`` (build, list,
+show, name, merge, split, not), ``evaluate`` (eval lfw, eval lfw-1n, calibrate),
 ``serve``, ``users``, ``audit``, ``info`` (models, settings). Every command goes through
 ``facesearch.app`` as the local actor ``os:<login>``.
 
@@ -20,6 +20,7 @@ from pathlib import Path
 
 import facesearch.cli.analyse as analyse
 import facesearch.cli.audit as audit
+import facesearch.cli.erasure as erasure
 import facesearch.cli.evaluate as evaluate
 import facesearch.cli.gallery as gallery
 import facesearch.cli.info as info
@@ -36,7 +37,7 @@ __all__ = ["build_parser", "main"]
 
 log = logging.getLogger("facesearch")
 
-GROUPS = (analyse, gallery, people, evaluate, quality_eval, info, serve, users, audit)
+GROUPS = (analyse, gallery, erasure, people, evaluate, quality_eval, info, serve, users, audit)
 
 
 def main(argv: Sequence[str] | None = None, *, pipelines: PipelineFactory | None = None) -> int:

@@ -57,7 +57,7 @@ def add_parsers(sub: Any) -> None:
     add_case_arguments(p)
     p.set_defaults(handler=cmd_search)
 
-    p = sub.add_parser("forget", help="erase faces (catalog, index files) and optionally blocklist")
+    p = sub.add_parser("forget", help="erase faces (catalog, vectors) and optionally blocklist")
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--face", type=int, action="append", help="face id (repeatable)")
     g.add_argument("--image", type=int, help="image id")
@@ -197,12 +197,10 @@ def cmd_forget(args: argparse.Namespace, cli: Cli) -> int:
     if args.json:
         emit(record.as_json())
         return 0
-    print(
-        f"removed {len(record.face_ids)} face(s) from the catalog and "
-        f"{record.index_vectors_removed} from the index files"
-    )
+    print(f"removed {len(record.face_ids)} face(s) from the catalog")
     for img in record.images[:20]:
         print(f"  from {img}")
+    print("\n".join(record.vectors.lines()))
     if record.blocklisted:
         print(
             "the probe was added to the erasure blocklist: matching faces are skipped "

@@ -120,6 +120,11 @@ async def erase(ctx: Context, who: Principal, request: app.EraseRequest) -> dict
     return out
 
 
+async def erasure_status(ctx: Context, who: Principal) -> dict[str, Any]:
+    """The vector store's pending physical deletions (not logged: no personal data)."""
+    return await ctx.workers.on_engine(lambda e: app.erasure_status(e, who.user).as_json())
+
+
 # --- people --------------------------------------------------------------------------------
 
 Review = Literal["name", "merge", "split", "not"]

@@ -68,6 +68,7 @@ ROUTES: dict[tuple[str, str], tuple[frozenset[str] | None, str, int]] = {
     ("GET", "/api/v1/collections/{name}"): (REVIEW, "/api/v1/collections/default", 200),
     ("GET", "/api/v1/stats"): (REVIEW, "/api/v1/stats", 200),
     ("POST", "/api/v1/erasures"): (ADMIN, "/api/v1/erasures", 422),
+    ("GET", "/api/v1/erasure/status"): (ADMIN, "/api/v1/erasure/status", 200),
     ("GET", "/api/v1/people"): (REVIEW, "/api/v1/people", 200),
     ("GET", "/api/v1/people/{person_id:int}"): (REVIEW, "/api/v1/people/{N}", 200),
     ("POST", "/api/v1/people/build"): (CURATE, "/api/v1/people/build", 200),

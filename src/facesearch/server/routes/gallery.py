@@ -1,5 +1,7 @@
 """The gallery: faces, images, subjects, collections, stats and erasure; as JSON under
 ``/api/v1`` and as the Gallery page (counts, collections, the erasure form).
+``/api/v1/erasure/status`` (erasers: admins) lists the erased vectors the vector store has yet
+to remove from its disk (``app.vector_erasure``); it reads no personal data and is not logged.
 
 Reading a face, its crop, an image, its file or a subject is a read of personal data: an
 audit entry (action ``read``) and one of the reader's ``server_read_rate_limit`` reads a minute
@@ -128,6 +130,14 @@ async def create_erasure(
         purpose=purpose,
     )
     return await gallery_services.erase(c, who, request)
+
+
+@api.get(
+    "/erasure/status",
+    summary="Erased vectors the vector store has yet to remove from its disk (not logged)",
+)
+async def get_erasure_status(who: Eraser, c: Ctx) -> dict[str, Any]:
+    return await gallery_services.erasure_status(c, who)
 
 
 # --- the Gallery page ----------------------------------------------------------------------------

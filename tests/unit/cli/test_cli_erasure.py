@@ -1,0 +1,112 @@
+"""``forget`` reports the vector store's part of an erasure, and ``erasure status`` lists what
+the store has yet to remove from its disk: with FAISS files (the default; nothing) and with
+Milvus Lite (a ``.db`` path: the erasure proved, its physical removal left to Milvus).
+The CLI in this process on the fake pipeline (tests/fakes.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.homes import Ran, run_cli
+
+from facesearch.accountability import AccountabilityStore
+
+VECTOR_KEYS = {
+    "store",
+    "vectors_deleted",
+    "done",
+    "flushed",
+    "compaction",
+    "proved_absent",
+    "left_to_server",
+}
+PENDING_KEYS = {"faces", "requested_at", "compaction_job", "compaction_state", "note", "requested"}
+
+
+@pytest.fixture()
+def cli(capsys: pytest.CaptureFixture[str], fake_models: None) -> Any:
+    def run(home: Path, *args: str) -> Ran:
+        return run_cli(capsys, home, *args)
+
+    return run
+
+
+def forget_face(cli: Any, home: Path, *extra: str) -> Ran:
+    r: Ran = cli(home, "forget", "--face", "1", "--reason", "DSR-1", *extra)
+    assert r.code == 0, r.err
+    return r
+
+
+def last_erasure_entry(home: Path) -> dict[str, Any]:
+    with AccountabilityStore.open(home) as s:
+        entry = [e for e in s.audit.entries(limit=None) if e.action == "erase"][-1]
+    return dict(entry.payload)
+
+
+def audit_length(home: Path) -> int:
+    with AccountabilityStore.open(home) as s:
+        return len(s.audit.entries(limit=None))
+
+
+def test_forget_with_faiss_files_says_they_were_rewritten_and_nothing_is_left(
+    fake_homes: Any, cli: Any
+) -> None:
+    home = fake_homes("erasure-faiss", users=False).home
+    out = json.loads(forget_face(cli, home, "--json").out)
+    part = out["vector_store"]
+    assert set(part) == VECTOR_KEYS
+    assert part["store"] == "files" and part["vectors_deleted"] == 1 == out["faces_removed"]
+    assert part["flushed"] is True and part["proved_absent"] is None
+    assert "rewritten whole" in part["compaction"] and part["left_to_server"] == ""
+    assert "written again without them" in part["done"]
+    assert last_erasure_entry(home)["vector_store"] == part  # the audit entry records it
+
+    r = forget_face(cli, home)  # again: the face is gone already
+    assert "vector store (files): nothing to remove" in r.out
+    assert "left to the server: nothing" in r.out
+
+    before = audit_length(home)
+    r = cli(home, "erasure", "status", "--json")
+    assert r.code == 0, r.err
+    status = json.loads(r.out)
+    assert status["store"] == "files" and status["faces_pending"] == 0 and status["pending"] == []
+    assert "no physical deletion is left" in status["note"]
+    r = cli(home, "erasure", "status")
+    assert r.code == 0 and "0 erased vector(s)" in r.out and "FAISS files" in r.out
+    assert audit_length(home) == before  # reading it is not logged
+
+
+def test_forget_with_milvus_lite_is_proved_and_left_pending(
+    fake_homes: Any, cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("pymilvus", reason="Milvus needs the distributed extra")
+    home = fake_homes("erasure-milvus", users=False).home
+    monkeypatch.setenv("FACESEARCH_VECTORS_URL", str(tmp_path / "vectors.db"))
+    r = cli(home, "erasure", "status", "--json")
+    assert r.code == 0, r.err
+    assert json.loads(r.out)["pending"] == []  # nothing erased yet
+
+    out = json.loads(forget_face(cli, home, "--json").out)
+    part = out["vector_store"]
+    assert set(part) == VECTOR_KEYS and part["store"] == "milvus-lite"
+    assert part["vectors_deleted"] == 1 and part["flushed"] is True
+    assert part["proved_absent"] is True and part["compaction"].startswith("automatic")
+    assert "next compaction" in part["left_to_server"]
+    assert last_erasure_entry(home)["vector_store"] == part
+
+    r = cli(home, "forget", "--face", "2", "--reason", "DSR-3")
+    assert r.code == 0, r.err
+    assert "vector store (milvus-lite): deleted in Milvus, flushed" in r.out
+    assert "proved absent: yes" in r.out and "left to the server: Milvus Lite drops" in r.out
+
+    r = cli(home, "erasure", "status", "--json")
+    assert r.code == 0, r.err
+    status = json.loads(r.out)
+    assert status["store"] == "milvus-lite" and status["faces_pending"] == 2
+    assert [set(p) for p in status["pending"]] == [PENDING_KEYS, PENDING_KEYS]
+    assert {p["compaction_state"] for p in status["pending"]} == {"automatic"}
+    r = cli(home, "erasure", "status")
+    assert r.code == 0 and "2 erased vector(s) in 2 erasure(s) pending" in r.out

@@ -1,0 +1,52 @@
+"""``POST /api/v1/erasures`` answers with the vector store's part of the erasure, and
+``GET /api/v1/erasure/status`` (admins) lists what the store has yet to remove from its disk,
+unlogged; with FAISS files and with Milvus Lite. On the fake pipeline (tests/fakes.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from tests.fakes import FakePipeline
+
+from facesearch.accountability import AccountabilityStore
+from facesearch.server import create_app
+
+
+def entries(home: Path) -> int:
+    with AccountabilityStore.open(home) as s:
+        return len(s.audit.entries(limit=None))
+
+
+def erase_and_read_status(home: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    with TestClient(create_app(home.settings, pipelines=FakePipeline)) as c:
+        admin = home.auth("admin1")
+        r = c.post("/api/v1/erasures", data={"reason": "DSR-7", "face_id": "1"}, headers=admin)
+        assert r.status_code == 201, r.text
+        erased = r.json()
+        before = entries(home.home)
+        assert c.get("/api/v1/erasure/status", headers=home.auth("inv1")).status_code == 403
+        r = c.get("/api/v1/erasure/status", headers=admin)
+        assert r.status_code == 200, r.text
+        assert entries(home.home) == before  # not an audit entry: no personal data
+        return erased, r.json()
+
+
+def test_faiss_files_leave_nothing_pending(fake_homes: Any) -> None:
+    erased, status = erase_and_read_status(fake_homes("erasure-routes-faiss"))
+    assert erased["vector_store"]["store"] == "files"
+    assert erased["vector_store"]["vectors_deleted"] == 1
+    assert status["store"] == "files" and status["pending"] == [] and status["faces_pending"] == 0
+
+
+def test_milvus_lite_erasure_is_proved_and_pending(fake_homes: Any, tmp_path: Path) -> None:
+    pytest.importorskip("pymilvus", reason="Milvus needs the distributed extra")
+    home = fake_homes("erasure-routes-milvus", vectors_url=str(tmp_path / "vectors.db"))
+    erased, status = erase_and_read_status(home)
+    part = erased["vector_store"]
+    assert part["store"] == "milvus-lite" and part["proved_absent"] is True
+    assert part["vectors_deleted"] == 1 and part["left_to_server"]
+    assert status["store"] == "milvus-lite" and status["faces_pending"] == 1
+    assert status["pending"][0]["compaction_state"] == "automatic"
