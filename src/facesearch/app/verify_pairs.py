@@ -1,17 +1,19 @@
-"""Many 1:1 comparisons in one run (``verify --pairs``), checked and logged as one entry.
+"""Many 1:1 comparisons in one run (``verify --pairs``), checked and logged.
 
 A pairs file holds one pair a line, ``PATH_A<TAB>PATH_B`` (paths as given: relative ones are
 relative to the working directory); blank lines and lines starting with ``#`` are skipped. A
 line that is not two tab-separated paths stops the run before anything is analysed, with its
-line number; a file of more pairs than the run's one audit entry can list (``MAX_PAIRS``, 6,451)
-is refused before too. Each distinct image is read and analysed once, in batches through the
+line number; a file of more than ``MAX_PAIRS`` (100,000) pairs is refused before too. Each
+distinct image is read and analysed once, in batches through the
 pipeline (its main face, with the second model's embedding where one is configured), then every
 pair is compared like ``verify`` (``Engine.compare``: fused when a second model is configured). A
 pair whose image cannot be read or has no face gets its error instead of a decision.
 
-The run needs the ``verify`` permission, a case and a purpose (as ``verify``). ONE audit entry
-records it: the pairs file's sha256, the count, the models, and per pair ``[sha256 of A,
-sha256 of B, similarity, same]`` (nulls where a pair failed). The photos are not kept.
+The run needs the ``verify`` permission, a case and a purpose (as ``verify``). Its audit
+entries record it: the pairs file's sha256, the count, the models, and per pair ``[sha256 of A,
+sha256 of B, similarity, same]`` (nulls where a pair failed), in file order, at most
+``PAIRS_PER_ENTRY`` (6,451) pairs an entry (an entry holds at most 1 MiB): a run of more is
+logged as consecutive entries marked ``part`` k of ``parts`` n. The photos are not kept.
 """
 
 from __future__ import annotations
@@ -50,10 +52,10 @@ __all__ = [
 ]
 
 NO_FACE = "no face found"
-# The run's one audit entry lists every pair ([sha256, sha256, similarity, same]: at most about
-# 155 bytes as JSON) and an entry holds at most MAX_PAYLOAD_BYTES: more pairs are refused before
-# anything is analysed (LFW View 2's 6,000 fit).
-MAX_PAIRS = (MAX_PAYLOAD_BYTES - 16 * 1024) // 160
+# An entry lists its pairs ([sha256, sha256, similarity, same]: at most about 155 bytes as
+# JSON) and holds at most MAX_PAYLOAD_BYTES, so a longer run is logged in several entries.
+PAIRS_PER_ENTRY = (MAX_PAYLOAD_BYTES - 16 * 1024) // 160
+MAX_PAIRS = 100_000  # a run's results stay in memory (about 3.5 kB a pair)
 MAX_PAIRS_FILE_BYTES = 64 << 20  # room for MAX_PAIRS lines of long paths, and comments
 
 
@@ -138,7 +140,7 @@ class PairResult:
 
 @dataclass(frozen=True)
 class PairsRecord:
-    """A pairs run as run and logged (``id``: its audit entry)."""
+    """A pairs run as run and logged (``id``: its first audit entry, ``entries``: all)."""
 
     id: int
     case: str | None
@@ -147,6 +149,7 @@ class PairsRecord:
     models: tuple[str, ...]
     threshold: float | None  # the decision threshold (None: no pair could be compared)
     results: tuple[PairResult, ...] = field(default=())
+    entries: tuple[int, ...] = field(default=())
 
     @property
     def failed(self) -> int:
@@ -185,8 +188,8 @@ def verify_pairs(
         pairs = parse_pairs(data.decode("utf-8", errors="replace"), str(request.pairs_file))
         if len(pairs) > MAX_PAIRS:
             raise InputError(
-                f"{request.pairs_file} holds {len(pairs)} pairs; at most {MAX_PAIRS} a run (its "
-                "audit entry lists every pair): split the file"
+                f"{request.pairs_file} holds {len(pairs):,} pairs; at most {MAX_PAIRS:,} a run: "
+                "split the file"
             )
         fused = engine.fusion is not None
         paths = [p for pair in pairs for p in (pair.a, pair.b)]
@@ -202,7 +205,7 @@ def verify_pairs(
     decided = next((r.verification for r in results if r.verification is not None), None)
     models = decided.models if decided is not None else _models(engine)
     threshold = None if decided is None else decided.threshold
-    payload = {
+    base = {
         "outcome": OUTCOME_OK,
         "kind": "pairs",
         "started": iso(started),
@@ -212,11 +215,19 @@ def verify_pairs(
         "failed": sum(r.error is not None for r in results),
         "models": list(models),
         "threshold": None if threshold is None else round(threshold, 6),
-        "pairs": [r.logged() for r in results],
         "parameters": request.parameters(model_id),
     }
-    entry = log(store, actor, Action.VERIFY, case, purpose, payload)
-    return PairsRecord(entry.seq, case, purpose, sha256(data), models, threshold, results)
+    parts = range(0, len(results), PAIRS_PER_ENTRY)
+    entries = []
+    for k, start in enumerate(parts):
+        chunk = results[start : start + PAIRS_PER_ENTRY]
+        payload = {**base, "pairs": [r.logged() for r in chunk]}
+        if len(parts) > 1:
+            payload |= {"part": k + 1, "parts": len(parts), "first_pair": start + 1}
+        entries.append(log(store, actor, Action.VERIFY, case, purpose, payload).seq)
+    return PairsRecord(
+        entries[0], case, purpose, sha256(data), models, threshold, results, tuple(entries)
+    )
 
 
 def _read_pairs_file(path: Path) -> bytes:

@@ -167,6 +167,13 @@ def _pair_text(line: dict[str, Any]) -> str:
     )
 
 
+def _entries(record: PairsRecord) -> str:
+    seqs = record.entries or (record.id,)
+    if len(seqs) == 1:
+        return f"audit entry {seqs[0]}"
+    return f"audit entries {seqs[0]}-{seqs[-1]} ({len(seqs)} parts)"
+
+
 def _pairs_summary(record: PairsRecord) -> str:
     same = sum(bool(r.verification and r.verification.same) for r in record.results)
     threshold = "-" if record.threshold is None else f"{record.threshold:.4f}"
@@ -174,6 +181,6 @@ def _pairs_summary(record: PairsRecord) -> str:
     basis = "" if decided is None else f"\nFalse match rates: {decided.calibration_source}"
     return (
         f"{len(record.results)} pairs: {same} same, {record.failed} failed; threshold "
-        f"{threshold}; models {', '.join(record.models)}; audit entry {record.id}.{basis}\n"
+        f"{threshold}; models {', '.join(record.models)}; {_entries(record)}.{basis}\n"
         "A match is a lead for a person to check, never an identification."
     )

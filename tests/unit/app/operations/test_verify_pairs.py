@@ -143,7 +143,7 @@ def test_a_malformed_file_or_a_missing_case_logs_no_run(
         verify_pairs(engine, store, inv, PairsRequest(tmp_path / "nope.txt", case="K", purpose="p"))
 
 
-def test_more_pairs_than_one_entry_can_list_are_refused_before_any_image_is_analysed(
+def test_more_pairs_than_a_run_may_hold_are_refused_before_any_image_is_analysed(
     engine: Engine,
     store: AccountabilityStore,
     rows: list[tuple[Path, Path]],
@@ -158,9 +158,9 @@ def test_more_pairs_than_one_entry_can_list_are_refused_before_any_image_is_anal
         raise AssertionError("analysed before refusing")
 
     monkeypatch.setattr(engine.pipeline, "run", no_analysis)
-    huge = write_pairs(tmp_path, [rows[0], rows[1]] * 100_000)
+    huge = write_pairs(tmp_path, [rows[0], rows[1]] * 100_001)
     inv = store.accounts.get_user("inv1")
-    with pytest.raises(InputError, match=r"pairs\.txt holds 200000 pairs; at most \d+ a run"):
+    with pytest.raises(InputError, match=r"pairs\.txt holds 200,002 pairs; at most 100,000 a run"):
         verify_pairs(engine, store, inv, PairsRequest(huge, case="K-9", purpose="p"))
     entry = store.audit.get(store.audit.head().seq)
     assert entry.payload["outcome"] == "bad_input" and entry.payload["kind"] == "pairs"
@@ -176,3 +176,24 @@ def test_a_pairs_file_without_end_is_refused_not_read_until_memory_runs_out(
     with pytest.raises(InputError, match=r"pairs file /dev/zero is over \d+ MiB"):
         verify_pairs(engine, store, inv, request)
     assert store.audit.get(store.audit.head().seq).payload["outcome"] == "bad_input"
+
+
+def test_a_run_longer_than_one_entry_holds_is_logged_in_consecutive_parts(
+    engine: Engine, store: AccountabilityStore, rows: list[tuple[Path, Path]], tmp_path: Path
+) -> None:
+    """7,000 pairs (more than one 1 MiB entry lists) were refused outright: a run is logged
+    as consecutive entries, every pair listed once, in file order, the chain intact."""
+    pairs = [rows[0], rows[1]] * 3500
+    inv = store.accounts.get_user("inv1")
+    record = verify_pairs(
+        engine, store, inv, PairsRequest(write_pairs(tmp_path, pairs), case="K-9", purpose="p")
+    )
+    assert len(record.results) == 7000 and len(record.entries) == 2
+    assert record.id == record.entries[0] and record.entries[1] == record.entries[0] + 1
+    logged = [store.audit.get(seq).payload for seq in record.entries]
+    assert [e["part"] for e in logged] == [1, 2] and {e["parts"] for e in logged} == {2}
+    assert [e["first_pair"] for e in logged] == [1, len(logged[0]["pairs"]) + 1]
+    assert sum(len(e["pairs"]) for e in logged) == 7000
+    listed = [row for e in logged for row in e["pairs"]]
+    assert listed == [r.logged() for r in record.results]
+    assert store.audit.verify().ok
