@@ -169,17 +169,24 @@ def _weight_grid(n: int) -> FloatArray:
 
 
 def _best_weights(z_imp: FloatArray, z_gen: FloatArray, grid: FloatArray) -> tuple[float, ...]:
-    equal = np.full(grid.shape[1], 1.0 / grid.shape[1])
     best: tuple[float, float, float] | None = None
     chosen = grid[0]
     for w in grid:
-        key = (
-            *_accuracy_and_tar(w @ z_imp, w @ z_gen),
-            -round(float(np.abs(w - equal).sum()), 9),
-        )
+        key = weights_key(w, z_imp, z_gen)
         if best is None or key > best:
             best, chosen = key, w
     return tuple(float(v) for v in chosen)
+
+
+def weights_key(
+    weights: npt.ArrayLike, z_imp: FloatArray, z_gen: FloatArray
+) -> tuple[float, float, float]:
+    """What ``fit_fusion`` ranks candidate weights by (higher wins): balanced accuracy, TAR at
+    FAR ``FIT_FAR``, then nearness to equal weights; ``z_imp`` / ``z_gen`` are the models'
+    z-normalised scores (one row per model)."""
+    w = np.asarray(weights, np.float64)
+    equal = np.full(len(w), 1.0 / len(w))
+    return (*_accuracy_and_tar(w @ z_imp, w @ z_gen), -round(float(np.abs(w - equal).sum()), 9))
 
 
 def _accuracy_and_tar(imp: FloatArray, gen: FloatArray) -> tuple[float, float]:

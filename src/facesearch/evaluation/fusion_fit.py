@@ -130,16 +130,8 @@ def fit_shipped(
     images without a face are left out): normalisation on the impostor pairs, weights on all
     pairs; the table from the fused scores of every pair of ``table_sets`` (default: the
     same images)."""
-    fit_x, fit_labels = _usable(sets)
-    first, second = np.triu_indices(len(fit_labels), k=1)  # each unordered pair once
-    _, codes = np.unique(fit_labels, return_inverse=True)
-    same = codes[first] == codes[second]
-    if not same.any() or same.all():
-        raise ConfigError("fitting a fusion needs two people and one person with two images")
-    scores = [(x @ x.T)[first, second] for x in fit_x]
-    fusion = fit_fusion(
-        [v[~same] for v in scores], [v[same] for v in scores], model_ids, source=source
-    )
+    pairs = all_pairs(sets)
+    fusion = fit_fusion(pairs.impostor, pairs.genuine, model_ids, source=source)
     xs, labels = _usable(table_sets or sets)
     table = table_from_rows(
         lambda a, b: fusion.fuse(*(x[a:b] @ x.T for x in xs)),
@@ -148,6 +140,26 @@ def fit_shipped(
         source=table_source or source,
     )
     return ShippedFit(fusion=fusion, table=table)
+
+
+@dataclass(frozen=True)
+class PairScores:
+    """Each model's scores of every impostor and every genuine pair of a set of images."""
+
+    impostor: list[npt.NDArray[np.float64]]
+    genuine: list[npt.NDArray[np.float64]]
+
+
+def all_pairs(sets: Sequence[EmbeddingSet]) -> PairScores:
+    """Every unordered pair of the images of ``sets`` with a face, scored by each model."""
+    fit_x, fit_labels = _usable(sets)
+    first, second = np.triu_indices(len(fit_labels), k=1)  # each unordered pair once
+    _, codes = np.unique(fit_labels, return_inverse=True)
+    same = codes[first] == codes[second]
+    if not same.any() or same.all():
+        raise ConfigError("fitting a fusion needs two people and one person with two images")
+    scores = [(x @ x.T)[first, second] for x in fit_x]
+    return PairScores([v[~same] for v in scores], [v[same] for v in scores])
 
 
 def _usable(sets: Sequence[EmbeddingSet]) -> tuple[list[npt.NDArray[np.float64]], list[str]]:
@@ -180,24 +192,35 @@ def side_by_side(
     return {**describe_images(pairs, emb), "models": models}
 
 
-def fit_on_lfw(pipeline: FacePipeline, data: Path, *, progress: bool = True) -> ShippedFit:
-    """The shipped fit (see the module docstring): the fusion on View 1's training people
-    (``data/peopleDevTrain.txt``), its table on every image of LFW, all embedded by the
-    pipeline's two models."""
+@dataclass(frozen=True)
+class LfwFitSets:
+    """What the shipped fit is made from: both models' embeddings of all of LFW (``all``)
+    and of View 1's training people (``fit``), and the source texts saying so."""
+
+    all: tuple[EmbeddingSet, EmbeddingSet]
+    fit: tuple[EmbeddingSet, EmbeddingSet]
+    model_ids: tuple[str, ...]
+    fit_source: str
+    table_source: str
+
+
+def lfw_fit_sets(pipeline: FacePipeline, data: Path, *, progress: bool = True) -> LfwFitSets:
+    """Every image of LFW (under ``data``) embedded by the pipeline's two models, and the
+    images of View 1's training people (``data/peopleDevTrain.txt``)."""
     names = all_images(data)
     emb = embed_images(pipeline, data / IMAGES, names, progress=progress, second=True)
     if emb.second is None:
         raise ConfigError("fitting a fusion needs a second model (FACESEARCH_SECOND_EMBEDDER)")
-    both = [emb, emb.second_set()]
+    both = (emb, emb.second_set())
     dev = people_in_list(data / "peopleDevTrain.txt", names)
     rows = [emb.index()[n] for n in dev]
-    dev_sets = [
+    first, second = (
         EmbeddingSet(names=dev, embeddings=s.embeddings[rows], found=s.found[rows]) for s in both
-    ]
+    )
     how = f"{' + '.join(emb.model_ids)}, {pipeline.settings.models.detector} landmarks"
     fit_source = (
         f"LFW View 1 training people (peopleDevTrain.txt): every pair of their "
-        f"{int(dev_sets[0].found.sum()):,} images (main face), "
+        f"{int(first.found.sum()):,} images (main face), "
         f"{len({n.split('/')[0] for n in dev}):,} people; {how}"
     )
     table_source = (
@@ -205,8 +228,19 @@ def fit_on_lfw(pipeline: FacePipeline, data: Path, *, progress: bool = True) -> 
         f"{len({n.split('/')[0] for n in names}):,} people, fused by a fusion fitted on "
         f"View 1's training people; {how}"
     )
+    return LfwFitSets(both, (first, second), tuple(emb.model_ids), fit_source, table_source)
+
+
+def fit_on_lfw(pipeline: FacePipeline, data: Path, *, progress: bool = True) -> ShippedFit:
+    """The shipped fit (see the module docstring): the fusion on View 1's training people,
+    its table on every image of LFW."""
+    sets = lfw_fit_sets(pipeline, data, progress=progress)
     return fit_shipped(
-        dev_sets, emb.model_ids, fit_source, table_sets=both, table_source=table_source
+        sets.fit,
+        sets.model_ids,
+        sets.fit_source,
+        table_sets=sets.all,
+        table_source=sets.table_source,
     )
 
 
