@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,9 +22,8 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image as PILImage
 
-from facesearch.evaluation.lfw import cache_key
+from facesearch.evaluation.lfw import cache_key, progress_of, save_npz
 from facesearch.pipeline import Decodable, FacePipeline
-from facesearch.private import write_private
 from facesearch.types import ImageFaces
 
 log = logging.getLogger(__name__)
@@ -129,7 +128,9 @@ def embed_degraded(
         dim = int(pipeline.embedder.config.embedding_dim)
         items = (Decodable(n, _bytes(root / n, degradation)) for n in todo)
         results = pipeline.run(items, main_only=True)
-        for result in _progress(results, len(todo), progress, degradation.name):
+        for result in progress_of(
+            results, len(todo), progress, f"embedding LFW ({degradation.name})"
+        ):
             if isinstance(result, ImageFaces) and result.faces:
                 face = result.faces[0]
                 assert face.embedding is not None
@@ -163,22 +164,10 @@ def _load(cache: Path) -> Known:
 
 
 def _save(cache: Path, known: Known) -> None:
-    cache.parent.mkdir(parents=True, exist_ok=True)
     keys = sorted(known)
-    buf = io.BytesIO()
-    np.savez(
-        buf,
-        names=np.array(keys),
+    save_npz(
+        cache,
+        keys,
         embeddings=np.stack([known[k][0] for k in keys]),
         quality=np.stack([known[k][1] for k in keys]),
     )
-    write_private(cache, buf.getvalue())
-
-
-def _progress(results: Iterator[object], total: int, show: bool, what: str) -> Iterator[object]:
-    if not show:
-        yield from results
-        return
-    from facesearch.progress import track
-
-    yield from track(results, f"embedding LFW ({what})", total=total, unit="img")

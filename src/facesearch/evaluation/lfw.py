@@ -164,7 +164,7 @@ def embed_images(
         results = pipeline.run(items, main_only=True, second=second)
         specs = [pipeline.embedder_spec, pipeline.second_spec][: len(known)]
         dims = [int(spec.embedding_dim or 0) for spec in specs if spec is not None]
-        for result in _progress(results, len(todo), progress):
+        for result in progress_of(results, len(todo), progress):
             if isinstance(result, ImageFaces) and result.faces:
                 face = result.faces[0]
                 vectors = [face.embedding, face.second_embedding][: len(known)]
@@ -198,25 +198,33 @@ def _load_cache(cache: Path) -> Known:
 
 
 def _save_cache(cache: Path, known: Known) -> None:
-    cache.parent.mkdir(parents=True, exist_ok=True)
     keys = sorted(known)
-    buf = io.BytesIO()
-    np.savez(
-        buf,
-        names=np.array(keys),
+    save_npz(
+        cache,
+        keys,
         embeddings=np.stack([known[k][0] for k in keys]),
         found=np.array([known[k][1] for k in keys]),
     )
+
+
+def save_npz(cache: Path, names: Sequence[str], **columns: npt.NDArray[Any]) -> None:
+    """An embedding cache file: ``names`` and one array per column, row i for names[i]."""
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO()
+    np.savez(buf, names=np.array(names), **columns)  # type: ignore[arg-type]
     write_private(cache, buf.getvalue())
 
 
-def _progress(results: Iterator[Any], total: int, show: bool) -> Iterator[Any]:
+def progress_of(
+    results: Iterator[Any], total: int, show: bool, label: str = "embedding LFW"
+) -> Iterator[Any]:
+    """``results`` as they come, with a progress bar when ``show``."""
     if not show:
         yield from results
         return
     from facesearch.progress import track
 
-    yield from track(results, "embedding LFW", total=total, unit="img")
+    yield from track(results, label, total=total, unit="img")
 
 
 def score_pairs(pairs: Sequence[Pair], emb: EmbeddingSet) -> npt.NDArray[np.float64]:
