@@ -130,6 +130,11 @@ def cmd_verify(args: argparse.Namespace, cli: Cli) -> int:
     else:
         verdict = "SAME PERSON (likely)" if v.same else "DIFFERENT PEOPLE (likely)"
         print(f"{verdict}: similarity {v.similarity:.4f}, threshold {v.threshold:.4f}")
+        if len(v.models) > 1:
+            each = ", ".join(
+                f"{m.split(':')[0]} {s:.4f}" for m, s in zip(v.models, v.scores, strict=True)
+            )
+            print(f"  fused from {each}")
         print(f"  at this similarity, {v.fmr_words} (FMR {v.fmr:.1e})")
         print(f"  the threshold means {v.threshold_words} (FMR {v.threshold_fmr:.1e})")
         print(f"  calibration: {v.calibration_source}")

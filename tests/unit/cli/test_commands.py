@@ -186,3 +186,19 @@ def test_verify_says_when_both_sides_are_one_file(
     pairs.write_text(f"{a}\t{a}\n")
     r = cli(open_home.home, "verify", "--pairs", str(pairs))
     assert r.code == 0 and r.out.rstrip().endswith("one photo, not two photos of a person")
+
+
+def test_verify_text_names_each_model_and_its_own_score(
+    cli: Any, open_home: Home, tmp_path: Path
+) -> None:
+    """The text printed only the fused similarity; which models scored the pair, and how
+    each scored it, was only in --json."""
+    a, b = write_photo(tmp_path, 0, 5), write_photo(tmp_path, 0, 6)
+    shown = json.loads(cli(open_home.home, "verify", str(a), str(b), "--json").out)
+    r = cli(open_home.home, "verify", str(a), str(b))
+    assert len(shown["scores"]) == 2
+    line = next(x for x in r.out.splitlines() if x.strip().startswith("fused from"))
+    printed = dict(part.split() for part in line.split("fused from", 1)[1].split(","))
+    assert set(printed) == {m.split(":")[0] for m in shown["scores"]}
+    for model, score in shown["scores"].items():
+        assert float(printed[model.split(":")[0]]) == pytest.approx(score, abs=1e-4)
