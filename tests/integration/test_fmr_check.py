@@ -25,6 +25,20 @@ def test_measured_fmr_is_at_most_1_5x_the_shown_one(pipeline: FacePipeline, lfw:
     assert result.table.conservative and result.held_out_people > 100
 
 
+def test_the_fused_scores_fmr_shown_is_at_most_1_5x_the_measured_one(
+    pipeline: FacePipeline, lfw: Path
+) -> None:
+    """The same check of the shipped fusion's score (what verify shows): both models embed
+    the held-out people's clean and degraded images ('eval fmr-check --fused')."""
+    result = fmr_check.on_lfw(pipeline, lfw, people=400, fused=True)
+    text = fmr_check.describe(result)
+    assert "+" in result.table.model_id, text  # the fused table, not SFace's
+    assert {1e-2, 3e-3, 1e-3} <= {r.target for r in result.rows if r.resolved}, text
+    assert result.passed, text
+    names = {m.what for m in result.rows[0].measured}
+    assert {"held-out", "face-40px both", "jpeg-q30 probe", "blur-2px both"} <= names
+
+
 def test_smaller_and_blurrier_probes_miss_more(pipeline: FacePipeline, lfw: Path) -> None:
     """Issue 12: FNMR by probe-quality bucket on 150 held-out people and two of the copies."""
     from facesearch.core.calibration import load_table

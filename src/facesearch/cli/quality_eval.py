@@ -19,6 +19,9 @@ def add_parsers(sub: Any) -> None:
     q = ev.add_parser("fmr-check", help="is the FMR shown conservative? held-out and degraded LFW")
     q.add_argument("--data", type=Path, help="LFW folder (default: setting lfw_dir)")
     q.add_argument("--people", type=int, help="only the first N people by name (quick check)")
+    q.add_argument(
+        "--fused", action="store_true", help="check the fused score's table (what verify shows)"
+    )
     q.set_defaults(handler=cmd_fmr_check)
     q = ev.add_parser("quality", help="FNMR and FMR by probe size, sharpness and yaw on LFW")
     q.add_argument("--data", type=Path, help="LFW folder (default: setting lfw_dir)")
@@ -42,7 +45,9 @@ def cmd_fmr_check(args: argparse.Namespace, cli: Cli) -> int:
 
     data: Path = args.data or cli.settings.lfw_dir
     with open_pipeline(cli.settings, pipelines=cli.pipelines) as pipeline:
-        result = fmr_check.on_lfw(pipeline, data, people=args.people, progress=True)
+        result = fmr_check.on_lfw(
+            pipeline, data, people=args.people, progress=True, fused=args.fused
+        )
     print(fmr_check.describe(result))
     return 0 if result.passed else 1
 

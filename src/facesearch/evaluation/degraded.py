@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image as PILImage
 
-from facesearch.evaluation.lfw import cache_key, progress_of, save_npz
+from facesearch.evaluation.lfw import cache_key, progress_of, save_npz, second_cache_key
 from facesearch.pipeline import Decodable, FacePipeline
 from facesearch.types import ImageFaces
 
@@ -86,6 +86,7 @@ class QualitySet:
     embeddings: npt.NDArray[np.float32]
     found: npt.NDArray[np.bool_]
     quality: npt.NDArray[np.float64]  # (n, 3): size, sharpness, yaw
+    second: npt.NDArray[np.float32] | None = None  # the second model's, same faces and rows
 
     def subset(self, keep: npt.NDArray[np.bool_]) -> QualitySet:
         return QualitySet(
@@ -93,6 +94,7 @@ class QualitySet:
             self.embeddings[keep],
             self.found[keep],
             self.quality[keep],
+            None if self.second is None else self.second[keep],
         )
 
 
@@ -116,33 +118,47 @@ def embed_degraded(
     degradation: Degradation = CLEAN,
     *,
     progress: bool = False,
+    second: bool = False,
 ) -> QualitySet:
     """Main-face embeddings and quality of ``names`` (under ``root``) after ``degradation``,
-    cached per root, model settings and degradation."""
-    key = f"{root.resolve()}|{cache_key(pipeline)}|{degradation!r}|v1"
+    cached per root, model settings and degradation; with ``second``, the second model's
+    embeddings of the same faces too (``QualitySet.second``; the cache is then keyed by both
+    models, ``lfw.second_cache_key``)."""
+    models = cache_key(pipeline) + (f"+{second_cache_key(pipeline)}" if second else "")
+    key = f"{root.resolve()}|{models}|{degradation!r}|v1"
     tag = hashlib.sha256(key.encode()).hexdigest()[:16]
     cache = pipeline.settings.cache_dir / "eval" / f"quality-{degradation.name}-{tag}.npz"
     known = _load(cache)
     todo = [n for n in names if n not in known]
     if todo:
-        dim = int(pipeline.embedder.config.embedding_dim)
+        dims = [int(pipeline.embedder.config.embedding_dim)]
+        if second:
+            assert pipeline.second_spec is not None  # second_cache_key raised otherwise
+            dims.append(int(pipeline.second_spec.embedding_dim or 0))
         items = (Decodable(n, _bytes(root / n, degradation)) for n in todo)
-        results = pipeline.run(items, main_only=True)
+        results = pipeline.run(items, main_only=True, second=second)
         for result in progress_of(
             results, len(todo), progress, f"embedding LFW ({degradation.name})"
         ):
             if isinstance(result, ImageFaces) and result.faces:
                 face = result.faces[0]
-                assert face.embedding is not None
+                vectors = [v for v in (face.embedding, face.second_embedding) if v is not None]
+                assert len(vectors) >= len(dims)
+                vectors = vectors[: len(dims)]
                 q = face.quality
-                known[result.source] = (face.embedding, np.array([q.size, q.sharpness, q.yaw]))
+                known[result.source] = (
+                    np.concatenate(vectors).astype(np.float32),
+                    np.array([q.size, q.sharpness, q.yaw]),
+                )
             else:
                 source = getattr(result, "source", None) or getattr(result, "path", "")
-                known[str(source)] = (np.zeros(dim, np.float32), np.full(3, np.nan))
+                known[str(source)] = (np.zeros(sum(dims), np.float32), np.full(3, np.nan))
         _save(cache, known)
     emb = np.stack([known[n][0] for n in names]).astype(np.float32)
     quality = np.stack([known[n][1] for n in names]).astype(np.float64)
-    return QualitySet(tuple(names), emb, ~np.isnan(quality[:, 0]), quality)
+    dim = int(pipeline.embedder.config.embedding_dim)  # a row: the primary's, the second's
+    found = ~np.isnan(quality[:, 0])
+    return QualitySet(tuple(names), emb[:, :dim], found, quality, emb[:, dim:] if second else None)
 
 
 def _bytes(path: Path, degradation: Degradation) -> bytes:

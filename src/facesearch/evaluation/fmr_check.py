@@ -9,6 +9,10 @@ at the threshold it gives for each target FMR, the false match rate is measured 
   other held-out people (a poor probe searched in a clean gallery);
 - ``<degradation> both``: impostor pairs among the degraded copies themselves.
 
+With ``fused`` (``on_lfw``), the score is the shipped fusion of SFace and the second model
+(``core.fusion.load_fusion``: what verify shows) over both models' embeddings of the same
+faces, clean and degraded, and the table is fitted on fused scores (``table_from_rows``).
+
 A threshold passes when every measured FMR is at most ``MAX_RATIO`` x the FMR shown. A
 measurement counts only where its pairs could show a breach: at least ``MIN_EXPECTED``
 impostor pairs expected at the shown FMR.
@@ -24,10 +28,11 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from facesearch.core.calibration import CalibrationTable, build_table
+from facesearch.core.calibration import CalibrationTable, table_from_rows
+from facesearch.core.fusion import Fusion, load_fusion
+from facesearch.errors import ConfigError
 from facesearch.evaluation import lfw
 from facesearch.evaluation.degraded import (
-    CLEAN,
     ISSUE_SET,
     Degradation,
     QualitySet,
@@ -35,6 +40,7 @@ from facesearch.evaluation.degraded import (
     first_people,
     person_of,
 )
+from facesearch.evaluation.lfw import EmbeddingSet
 from facesearch.pipeline import FacePipeline
 
 TARGETS = (1e-2, 3e-3, 1e-3, 3e-4, 1e-4, 3e-5, 1e-5)
@@ -47,10 +53,27 @@ Vectors = npt.NDArray[np.float32]
 
 @dataclass(frozen=True)
 class Labelled:
-    """Unit embeddings and the person of each."""
+    """Unit embeddings and the person of each (``second``: the second model's, same rows)."""
 
     embeddings: Vectors
     people: tuple[str, ...]
+    second: Vectors | None = None
+
+    def take(self, keep: npt.NDArray[np.bool_]) -> Labelled:
+        second = None if self.second is None else self.second[keep]
+        return Labelled(self.embeddings[keep], tuple(np.array(self.people)[keep]), second)
+
+    def scores(
+        self, start: int, stop: int, other: Labelled, fusion: Fusion | None
+    ) -> npt.NDArray[np.float64]:
+        """Rows ``start:stop`` against every item of ``other``: cosine similarities, or
+        with ``fusion`` the fused score of both models' similarities."""
+        first = self.embeddings[start:stop] @ other.embeddings.T
+        if fusion is None:
+            return first.astype(np.float64)
+        if self.second is None or other.second is None:
+            raise ConfigError("a fused check needs the second model's embeddings")
+        return fusion.fuse(first, self.second[start:stop] @ other.second.T)
 
 
 @dataclass(frozen=True)
@@ -109,19 +132,26 @@ def check(
     model_id: str,
     source: str,
     targets: Sequence[float] = TARGETS,
+    fusion: Fusion | None = None,
 ) -> FmrCheck:
     """Fit on ``fit``, measure on ``held`` and on degraded copies of held-out images (each
-    ``degraded`` set holds copies of some of ``held``'s images, labelled by person)."""
-    table = build_table(fit.embeddings, list(fit.people), model_id=model_id, source=source)
+    ``degraded`` set holds copies of some of ``held``'s images, labelled by person); the
+    score is the cosine similarity, or with ``fusion`` the fused score (its ``model_id``)."""
+    table = table_from_rows(
+        lambda start, stop: fit.scores(start, stop, fit, fusion),
+        list(fit.people),
+        model_id=fusion.model_id if fusion else model_id,
+        source=source,
+    )
     thresholds = []
     for target in targets:
         if target >= table.min_fmr:
             thresholds.append((target, table.threshold_for_fmr(target)))
     limits = np.array([t for _, t in thresholds])
-    columns = [("held-out", *_count(held, None, limits))]
+    columns = [("held-out", *_count(held, None, limits, fusion))]
     for name, copies in degraded.items():
-        columns.append((f"{name} probe", *_count(copies, held, limits)))
-        columns.append((f"{name} both", *_count(copies, None, limits)))
+        columns.append((f"{name} probe", *_count(copies, held, limits, fusion)))
+        columns.append((f"{name} both", *_count(copies, None, limits, fusion)))
     rows = []
     for i, (target, threshold) in enumerate(thresholds):
         shown = table.fmr_at(threshold)
@@ -135,22 +165,26 @@ def check(
 
 
 def _count(
-    a: Labelled, b: Labelled | None, limits: npt.NDArray[np.float64], chunk: int = 1024
+    a: Labelled,
+    b: Labelled | None,
+    limits: npt.NDArray[np.float64],
+    fusion: Fusion | None = None,
+    chunk: int = 1024,
 ) -> tuple[npt.NDArray[np.int64], int]:
     """Impostor pairs at or above each limit, and how many impostor pairs in all: among
     ``a`` (each unordered pair once) or between ``a`` and ``b``."""
     codes = np.unique(np.asarray(a.people + (b.people if b else ())), return_inverse=True)[1]
     codes_a = codes[: len(a.people)]
     codes_b = codes[len(a.people) :] if b else codes_a
-    other = b.embeddings if b else a.embeddings
+    other = b or a
     at = np.zeros(len(limits), dtype=np.int64)
     total = 0
     for start in range(0, len(a.embeddings), chunk):
         stop = min(len(a.embeddings), start + chunk)
-        sims = a.embeddings[start:stop] @ other.T
+        sims = a.scores(start, stop, other, fusion)
         mask = codes_a[start:stop, None] != codes_b[None, :]
         if b is None:
-            mask &= np.arange(len(other))[None, :] > np.arange(start, stop)[:, None]
+            mask &= np.arange(len(other.people))[None, :] > np.arange(start, stop)[:, None]
         scores = np.sort(sims[mask])
         total += len(scores)
         at += len(scores) - np.searchsorted(scores, limits, side="left")
@@ -162,7 +196,7 @@ def describe(result: FmrCheck) -> str:
     t = result.table
     names = [m.what for m in result.rows[0].measured] if result.rows else []
     head = (
-        f"Conservative-FMR check: fitted on {result.fit_people:,} LFW people "
+        f"Conservative-FMR check of {t.model_id}: fitted on {result.fit_people:,} LFW people "
         f"({t.impostor_pairs:,} impostor pairs), measured on {result.held_out_people:,} "
         f"held out. Pass: measured <= {MAX_RATIO:g} x shown at every resolved threshold.\n"
         f"{t.basis}\n"
@@ -193,29 +227,45 @@ def on_lfw(
     people: int | None = None,
     degradations: Sequence[Degradation] = ISSUE_SET,
     progress: bool = False,
+    fused: bool = False,
 ) -> FmrCheck:
     """``check`` on LFW at ``data`` (every person, or the first ``people`` by name), with
-    embeddings cached (``degraded.embed_degraded``)."""
+    embeddings cached (``lfw.embed_images``, ``degraded.embed_degraded``); ``fused``: of the
+    shipped fusion's score (ConfigError when no second model is configured)."""
+    fusion = None
+    if fused:
+        if pipeline.second_spec is None:
+            raise ConfigError("a fused check needs a second model (FACESEARCH_SECOND_EMBEDDER)")
+        fusion = load_fusion(pipeline.model_id, pipeline.second_spec.model_id)
     names = first_people(lfw.all_images(data), people)
     root = data / lfw.IMAGES
-    clean = embed_degraded(pipeline, root, names, CLEAN, progress=progress)
-    out = _labelled(clean)
+    out = _clean(lfw.embed_images(pipeline, root, names, progress=progress, second=fused))
     is_held = np.array([held_out(p) for p in out.people], dtype=bool)
-    fit = Labelled(out.embeddings[~is_held], tuple(np.array(out.people)[~is_held]))
-    held = Labelled(out.embeddings[is_held], tuple(np.array(out.people)[is_held]))
+    fit, held = out.take(~is_held), out.take(is_held)
     held_names = [n for n in names if held_out(person_of(n))]
     copies = {
-        d.name: _labelled(embed_degraded(pipeline, root, held_names, d, progress=progress))
+        d.name: _labelled(
+            embed_degraded(pipeline, root, held_names, d, progress=progress, second=fused)
+        )
         for d in degradations
     }
+    score = "the shipped fusion's score" if fusion else "cosine similarity"
     source = (
-        f"LFW deep-funneled, {len(fit.people):,} images of {len(set(fit.people)):,} people "
-        f"(the fit half of 'facesearch eval fmr-check')"
+        f"LFW deep-funneled, {len(fit.people):,} images of {len(set(fit.people)):,} people, "
+        f"{score} (the fit half of 'facesearch eval fmr-check')"
     )
-    return check(fit, held, copies, model_id=pipeline.model_id, source=source)
+    return check(fit, held, copies, model_id=pipeline.model_id, source=source, fusion=fusion)
+
+
+def _clean(emb: EmbeddingSet) -> Labelled:
+    """The clean images with a face, labelled by person (the folder name)."""
+    keep = emb.found
+    people = tuple(person_of(n) for n, k in zip(emb.names, keep, strict=True) if k)
+    second = None if emb.second is None else emb.second[keep]
+    return Labelled(emb.embeddings[keep], people, second)
 
 
 def _labelled(found: QualitySet) -> Labelled:
     """The images with a face, labelled by person (the folder name)."""
     kept = found.subset(found.found)
-    return Labelled(kept.embeddings, tuple(person_of(n) for n in kept.names))
+    return Labelled(kept.embeddings, tuple(person_of(n) for n in kept.names), kept.second)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from facesearch.core.fusion import Fusion
+from facesearch.errors import ConfigError
 from facesearch.evaluation.fmr_check import (
     MAX_RATIO,
     Labelled,
@@ -61,3 +63,34 @@ def test_same_population_passes_and_a_looser_one_fails() -> None:
     assert not result.passed and result.rows[0].ratio > MAX_RATIO
     text = describe(result)
     assert "FAIL" in text and "shifted probe" in text and "conservative" in text
+
+
+def with_second(x: Labelled, seed: int) -> Labelled:
+    """``x`` with a second model's embeddings: its own, a little noisier."""
+    rng = np.random.default_rng(seed)
+    y = x.embeddings + 0.5 * rng.normal(size=x.embeddings.shape)
+    y /= np.linalg.norm(y, axis=1, keepdims=True)
+    return Labelled(x.embeddings, x.people, y.astype(np.float32))
+
+
+FUSION = Fusion(("m:1", "n:1"), (0.0, 0.1), (0.2, 0.1), (0.7, 0.3), "synthetic")
+
+
+def test_fused_count_scores_pairs_by_the_fusion_of_both_models() -> None:
+    a, b = with_second(people(12, 3, 1), 3), with_second(people(10, 2, 2), 4)
+    limits = np.array([0.0, 0.2, 0.4])
+    assert a.second is not None and b.second is not None
+    fused = FUSION.fuse(a.embeddings @ b.embeddings.T, a.second @ b.second.T).ravel()
+    at, total = _count(a, b, limits, FUSION, chunk=5)
+    assert total == len(fused) and at.tolist() == [(fused >= t).sum() for t in limits]
+    assert at.tolist() != _count(a, b, limits)[0].tolist()  # not the cosine counts
+
+
+def test_fused_check_fits_the_fused_table_and_needs_both_models() -> None:
+    fit, held = with_second(people(300, 3, 1), 3), with_second(people(200, 3, 2), 4)
+    result = check(fit, held, {}, model_id="m:1", source="s", targets=(1e-2,), fusion=FUSION)
+    assert result.table.model_id == FUSION.model_id and result.passed
+    cosine = check(fit, held, {}, model_id="m:1", source="s", targets=(1e-2,))
+    assert result.rows[0].threshold != cosine.rows[0].threshold  # fused scores, not cosine
+    with pytest.raises(ConfigError, match="second model"):
+        check(people(30, 3, 1), held, {}, model_id="m", source="s", fusion=FUSION)
