@@ -25,7 +25,7 @@ import numpy.typing as npt
 from facesearch.core.calibration import CalibrationTable, load_table
 from facesearch.core.decode import check_pixels, encode_png
 from facesearch.core.fusion import Fusion, load_fusion
-from facesearch.core.matching import Scoring, Verification
+from facesearch.core.matching import Scoring, Verification, check_decision
 from facesearch.core.quality import probe_problems
 from facesearch.errors import InputError, NoFaceError, PoorProbeError
 from facesearch.gallery.catalog import Catalog
@@ -209,9 +209,8 @@ class Engine(Closing):
         """The 1:1 decision on two faces analysed by this engine's pipeline (``second=True``
         where ``fusion`` is not None): ``scoring.compare`` at ``threshold`` or at the one of
         ``max_fmr`` (default ``settings.matching.verify_max_fmr``)."""
-        if threshold is not None and max_fmr is not None:
-            raise InputError("give either a threshold or a maximum false match rate, not both")
-        max_fmr = max_fmr or self.settings.matching.verify_max_fmr
+        check_decision(threshold, max_fmr)
+        max_fmr = self.settings.matching.verify_max_fmr if max_fmr is None else max_fmr
         return self.scoring.compare(face_a, face_b, max_fmr=max_fmr, threshold=threshold)
 
     # -- gallery -------------------------------------------------------------------------
@@ -250,8 +249,7 @@ class Engine(Closing):
         ``analysed``: the probe's faces, already detected and embedded by this engine's
         pipeline (the server does that in parallel, off the engine's thread)."""
         started = _now()
-        if threshold is not None and max_fmr is not None:
-            raise InputError("give either a threshold or a maximum false match rate, not both")
+        check_decision(threshold, max_fmr)
         top = top or self.settings.matching.top
         if not 1 <= top <= 1000:
             raise InputError("top must be between 1 and 1000")
@@ -328,9 +326,10 @@ class Engine(Closing):
 
     def person_like(self, image: ImageInput, max_fmr: float | None = None) -> PersonLike:
         """What ``forget --like`` looks for: the photo's main face and the threshold."""
+        check_decision(None, max_fmr)
         _, face = self.main_face(image)
         assert face.embedding is not None
-        fmr = max_fmr or self.settings.matching.blocklist_max_fmr
+        fmr = self.settings.matching.blocklist_max_fmr if max_fmr is None else max_fmr
         return PersonLike(face.embedding, self.calibration.threshold_for_fmr(fmr))
 
     def forget(

@@ -110,3 +110,15 @@ def test_without_a_second_model_verify_is_the_first_alone(tmp_path: Path) -> Non
         assert v.models == (engine.pipeline.model_id,)
         assert v.similarity == pytest.approx(float(a.embedding @ b.embedding))
         assert v.fmr == pytest.approx(engine.calibration.fmr_at(v.similarity))
+
+
+@pytest.mark.parametrize("max_fmr", [0.0, 2.0, float("nan")])
+def test_the_engine_refuses_a_meaningless_max_fmr_itself(engine: Engine, max_fmr: float) -> None:
+    """The rule was checked in the app layer only: Engine.verify(max_fmr=0) decided at the
+    default 1e-3 ('max_fmr or default'), max_fmr=2 at threshold -1; person_like likewise."""
+    with pytest.raises(InputError, match="maximum false match rate"):
+        engine.verify(face_pixels(3, 1), face_pixels(3, 2), max_fmr=max_fmr)
+    with pytest.raises(InputError, match="maximum false match rate"):
+        engine.person_like(face_pixels(3, 1), max_fmr=max_fmr)
+    with pytest.raises(InputError, match="maximum false match rate"):
+        engine.search(face_pixels(3, 1), max_fmr=max_fmr)

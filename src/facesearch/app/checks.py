@@ -8,7 +8,6 @@ whoever can run the CLI on a home can read its files anyway.
 from __future__ import annotations
 
 import hashlib
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,6 +22,7 @@ from facesearch.accountability import (
     require,
 )
 from facesearch.accountability.text_checks import MAX_CASE_CHARS, MAX_PURPOSE_CHARS, clean_text
+from facesearch.core.matching import check_decision
 from facesearch.engine import Engine, ImageInput
 from facesearch.errors import (
     CaseRequiredError,
@@ -89,19 +89,6 @@ def allow(actor: Actor, permission: Permission) -> None:
     """PermissionDeniedError unless ``actor`` may (the local CLI actor always may)."""
     if not actor.is_local:
         require(actor, permission)
-
-
-def check_decision(threshold: float | None, max_fmr: float | None) -> None:
-    """InputError unless a comparison's decision rule means something: at most one of a
-    similarity threshold (finite) and a maximum false match rate (above 0, at most 1)."""
-    if threshold is not None and max_fmr is not None:
-        raise InputError("give either a threshold or a maximum false match rate, not both")
-    if threshold is not None and not math.isfinite(threshold):
-        raise InputError(f"a threshold is a similarity, a finite number: not {threshold}")
-    if max_fmr is not None and not 0 < max_fmr <= 1:
-        raise InputError(
-            f"a maximum false match rate is a rate above 0 and at most 1: not {max_fmr:g}"
-        )
 
 
 def bytes_of(engine: Engine, image: ImageInput, name: str | None) -> tuple[bytes, str]:

@@ -9,6 +9,7 @@ rate are then the fused ones, and ``Verification`` lists every model used and it
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -118,3 +119,16 @@ class Scoring:
             return compare(a, b, self.table, max_fmr=max_fmr, threshold=threshold)
         table, fusion = self.fused_table, self.fusion
         return compare(a, b, table, max_fmr=max_fmr, threshold=threshold, fusion=fusion)
+
+
+def check_decision(threshold: float | None, max_fmr: float | None) -> None:
+    """InputError unless a comparison's decision rule means something: at most one of a
+    similarity threshold (finite) and a maximum false match rate (above 0, at most 1)."""
+    if threshold is not None and max_fmr is not None:
+        raise InputError("give either a threshold or a maximum false match rate, not both")
+    if threshold is not None and not math.isfinite(threshold):
+        raise InputError(f"a threshold is a similarity, a finite number: not {threshold}")
+    if max_fmr is not None and not 0 < max_fmr <= 1:
+        raise InputError(
+            f"a maximum false match rate is a rate above 0 and at most 1: not {max_fmr:g}"
+        )
