@@ -26,6 +26,13 @@ from facesearch.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# OpenVINO's Python bindings run a one-time C++ static initialisation on a process's first
+# inference that calls back into Python. Two threads doing their first inference at once can
+# deadlock there (one holds the static's guard and waits for the GIL, the other holds the GIL
+# and waits for the guard): a fresh `facesearch serve` froze this way. Every first run of a
+# compiled shape therefore goes through this one process-wide lock.
+_FIRST_RUN = threading.Lock()
+
 Array = npt.NDArray[np.float32]
 
 
@@ -112,6 +119,7 @@ class OpenVinoSession:
         self._config["INFERENCE_PRECISION_HINT"] = "bf16" if precision == "bf16" else "f32"
         self.precision = precision
         self._compiled: dict[tuple[int, ...], Any] = {}
+        self._warm: set[tuple[int, ...]] = set()
         self._lock = threading.Lock()
 
     def _compiled_for(self, shape: tuple[int, ...]) -> Any:
@@ -128,6 +136,16 @@ class OpenVinoSession:
             return compiled
 
     def run(self, batch: Array) -> list[Array]:
+        """Run one batch; the first run of each input shape is serialised process-wide."""
+        shape = tuple(batch.shape)
+        if shape in self._warm:
+            return self._run(batch)
+        with _FIRST_RUN:
+            outputs = self._run(batch)
+            self._warm.add(shape)
+        return outputs
+
+    def _run(self, batch: Array) -> list[Array]:
         """Split the batch evenly over the streams and run the parts concurrently."""
         n = batch.shape[0]
         parts = self._streams if n >= self._streams and n % self._streams == 0 else 1
