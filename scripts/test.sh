@@ -17,6 +17,16 @@ if ! command -v chromium >/dev/null 2>&1; then
   fi
 fi
 
+# The PostgreSQL tests start a throwaway cluster with Debian's postgresql (tests/pg_cluster.py).
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) \
+      || echo "WARNING: could not install postgresql; PostgreSQL tests will skip" >&2
+  else
+    echo "WARNING: postgresql missing and not root; PostgreSQL tests will skip" >&2
+  fi
+fi
+
 echo "== ruff"; .venv/bin/ruff check src tests benchmarks
 echo "== mypy"; .venv/bin/mypy
 echo "== pytest"

@@ -188,3 +188,29 @@ def fake_models(monkeypatch: pytest.MonkeyPatch) -> None:
         install_fakes(self)
 
     monkeypatch.setattr(FacePipeline, "__init__", init)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """A throwaway PostgreSQL cluster for the session (tests/pg_cluster.py); skips loudly when
+    Debian's postgresql or psycopg is missing (scripts/test.sh installs both)."""
+    pytest.importorskip("psycopg", reason="SKIPPED LOUDLY: psycopg missing (the test extra)")
+    from tests.pg_cluster import PgCluster, find_bin
+
+    if not find_bin("initdb"):
+        pytest.skip("SKIPPED LOUDLY: PostgreSQL server binaries missing (apt install postgresql)")
+    cluster = PgCluster(tmp_path_factory.mktemp("pg", numbered=True))
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def pg_url(pg_cluster: object) -> str:
+    """The URL of a fresh, empty PostgreSQL database on the session's cluster."""
+    from tests.pg_cluster import PgCluster
+
+    assert isinstance(pg_cluster, PgCluster)
+    return pg_cluster.database()

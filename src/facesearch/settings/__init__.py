@@ -75,6 +75,13 @@ class Settings(Group):
         "cache_dir",
         factory=cache_home,
     )
+    database_url: str = setting(
+        "",
+        "Where the catalog, accounts, sessions and audit trail live: unset, SQLite files in the "
+        "home; postgresql://USER@HOST[:PORT]/DATABASE, one PostgreSQL database shared by "
+        "every replica.",
+        "database_url",
+    )
     lfw_dir: Path = setting(
         None,
         "LFW data folder (lfw-deepfunneled/ and pairs.txt) for eval and tests.",
