@@ -25,6 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from facesearch import __version__
 from facesearch.accountability import Permission
 from facesearch.app import handles, trail
+from facesearch.app.limits import Limiter, shared_limiter
 from facesearch.app.local import PipelineFactory
 from facesearch.core.calibration import describe_expected
 from facesearch.errors import FaceSearchError
@@ -98,7 +99,7 @@ def create_app(
             jobs=Jobs(settings.home, settings.limits.max_file_bytes),
             metrics=metrics,
             templates=templates,
-            reads=RateLimiter(settings.server.read_rate_limit),
+            reads=_limiter(settings, "reads", settings.server.read_rate_limit),
         )
         app.state.ctx = context
         workers.warm_up()
@@ -142,8 +143,8 @@ def create_app(
     app.add_middleware(
         AuthMiddleware,
         store=store,
-        limiter=RateLimiter(settings.server.rate_limit),
-        login_limiter=RateLimiter(settings.server.login_rate_limit),
+        limiter=_limiter(settings, "requests", settings.server.rate_limit),
+        login_limiter=_limiter(settings, "logins", settings.server.login_rate_limit),
         trusted_proxies=TrustedProxies.parse(settings.server.trusted_proxies),
     )
     app.add_middleware(
@@ -155,6 +156,11 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router)
     return app
+
+
+def _limiter(settings: Settings, scope: str, per_minute: int) -> Limiter:
+    """Buckets shared by every replica (PostgreSQL) or this process's own."""
+    return shared_limiter(settings, scope, per_minute) or RateLimiter(per_minute)
 
 
 def _purge_loop(store: handles.Store, stop: threading.Event) -> None:

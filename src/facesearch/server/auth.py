@@ -45,10 +45,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from facesearch.accountability import Permission, Role, User, can, require
 from facesearch.app import sessions
 from facesearch.app.handles import Store
+from facesearch.app.limits import Limiter
 from facesearch.errors import AuthenticationError
 from facesearch.server.asgi import HttpMiddleware
 from facesearch.server.errors import CsrfError, RateLimitedError
-from facesearch.server.limits import RateLimiter, retry_seconds, send_error
+from facesearch.server.limits import retry_seconds, send_error
 from facesearch.settings import trusted_networks
 
 SESSION_COOKIE = "fs_session"
@@ -199,8 +200,8 @@ class AuthMiddleware(HttpMiddleware):
         app: ASGIApp,
         *,
         store: Store,
-        limiter: RateLimiter,
-        login_limiter: RateLimiter,
+        limiter: Limiter,
+        login_limiter: Limiter,
         trusted_proxies: TrustedProxies | None = None,
     ) -> None:
         super().__init__(app)

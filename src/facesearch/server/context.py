@@ -8,8 +8,8 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
 from facesearch.app.handles import Store
+from facesearch.app.limits import Limiter
 from facesearch.server.jobs import Jobs
-from facesearch.server.limits import RateLimiter
 from facesearch.server.metrics import Metrics
 from facesearch.server.workers import Workers
 from facesearch.settings import Settings
@@ -23,7 +23,7 @@ class Context:
     jobs: Jobs
     metrics: Metrics
     templates: Jinja2Templates
-    reads: RateLimiter  # reads of personal data per user (settings.server.read_rate_limit)
+    reads: Limiter  # reads of personal data per user (settings.server.read_rate_limit)
 
 
 def ctx(request: Request) -> Context:
