@@ -191,15 +191,15 @@ def fake_models(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session")
-def pg_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+def pg_cluster() -> Iterator[object]:
     """A throwaway PostgreSQL cluster for the session (tests/pg_cluster.py); skips loudly when
     Debian's postgresql or psycopg is missing (scripts/test.sh installs both)."""
     pytest.importorskip("psycopg", reason="SKIPPED LOUDLY: psycopg missing (the test extra)")
-    from tests.pg_cluster import PgCluster, find_bin
+    from tests.pg_cluster import PgCluster, find_bin, fresh_base
 
     if not find_bin("initdb"):
         pytest.skip("SKIPPED LOUDLY: PostgreSQL server binaries missing (apt install postgresql)")
-    cluster = PgCluster(tmp_path_factory.mktemp("pg", numbered=True))
+    cluster = PgCluster(fresh_base())
     cluster.start()
     try:
         yield cluster

@@ -16,6 +16,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -35,8 +36,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def fresh_base() -> Path:
+    """A new folder directly under the system's temporary folder (world-traversable /tmp), so
+    that ``nobody`` can reach it whatever the modes of pytest's own temporary tree."""
+    return Path(tempfile.mkdtemp(prefix="facesearch-pg-"))
+
+
 class PgCluster:
     def __init__(self, base: Path) -> None:
+        """``base``: an empty folder that the cluster's user can reach (see ``fresh_base``)."""
         initdb, pg_ctl = find_bin("initdb"), find_bin("pg_ctl")
         if not initdb or not pg_ctl:
             raise RuntimeError("PostgreSQL server binaries (initdb, pg_ctl) not found")
@@ -48,13 +56,6 @@ class PgCluster:
         self._as: list[str] = []
         if os.geteuid() == 0:
             self._as = ["runuser", "-u", "nobody", "--"]
-            base.chmod(0o755)
-            for parent in base.parents:  # nobody must be able to reach the folder
-                if parent == Path("/"):
-                    break
-                mode = parent.stat().st_mode
-                if not mode & 0o001:
-                    parent.chmod(mode | 0o001)
             shutil.chown(base, "nobody")
 
     def _run(self, *args: str) -> None:

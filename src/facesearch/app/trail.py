@@ -30,6 +30,7 @@ from facesearch.accountability.store import audit_files
 from facesearch.app.checks import allow
 from facesearch.errors import InputError, NotFoundError
 from facesearch.settings import Settings
+from facesearch.sqlstore import database_target
 
 __all__ = [
     "AuditFilter",
@@ -71,8 +72,10 @@ def parse_action(name: str | None) -> Action | None:
 
 def open_store(settings: Settings, *, existing: bool = False) -> AccountabilityStore:
     """The accountability store of the home of ``settings`` (its account policy, its audit key
-    and anchor files). ``existing``: NotFoundError naming the home if it has none yet."""
-    if existing and not (settings.home / FILENAME).is_file():
+    and anchor files). ``existing``: NotFoundError naming the home if it has none yet (in
+    the embedded deployment; with PostgreSQL the store is the database, not a file)."""
+    embedded = not database_target(settings.database_url).is_postgres
+    if existing and embedded and not (settings.home / FILENAME).is_file():
         raise NotFoundError(
             f"no facesearch accounts or audit trail in {settings.home} (no {FILENAME}); "
             "choose the home with --home or FACESEARCH_HOME"

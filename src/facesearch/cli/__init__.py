@@ -24,6 +24,7 @@ import facesearch.cli.erasure as erasure
 import facesearch.cli.evaluate as evaluate
 import facesearch.cli.gallery as gallery
 import facesearch.cli.info as info
+import facesearch.cli.migrate as migrate
 import facesearch.cli.people as people
 import facesearch.cli.quality_eval as quality_eval
 import facesearch.cli.serve as serve
@@ -37,7 +38,19 @@ __all__ = ["build_parser", "main"]
 
 log = logging.getLogger("facesearch")
 
-GROUPS = (analyse, gallery, erasure, people, evaluate, quality_eval, info, serve, users, audit)
+GROUPS = (
+    analyse,
+    gallery,
+    erasure,
+    people,
+    evaluate,
+    quality_eval,
+    info,
+    serve,
+    users,
+    audit,
+    migrate,
+)
 
 
 def main(argv: Sequence[str] | None = None, *, pipelines: PipelineFactory | None = None) -> int:
