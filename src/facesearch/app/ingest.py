@@ -16,6 +16,7 @@ from facesearch.app.people import attach_new
 from facesearch.engine import Engine
 from facesearch.errors import FaceSearchError
 from facesearch.gallery.ingest import IngestSummary, ProgressFn
+from facesearch.gallery.ray_ingest import RayAnalyser, RayOptions
 
 __all__ = ["IngestRecord", "IngestRequest", "ingest"]
 
@@ -32,6 +33,7 @@ class IngestRequest:
     case: str | None = None
     purpose: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)  # more to log (the server's job id)
+    ray: RayOptions | None = None  # analyse on a Ray cluster (gallery.ray_ingest); None: here
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ def ingest(
         collection=request.collection,
         label_from_dir=request.label_from_dir,
         progress=progress,
+        analyse=None if request.ray is None else RayAnalyser(engine.settings, request.ray),
     )
     attached = attach_new(engine, request.collection) if summary.faces_added else None
     payload: dict[str, Any] = {

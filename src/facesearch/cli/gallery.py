@@ -28,6 +28,7 @@ from facesearch.app import (
 from facesearch.app import gallery as app_gallery
 from facesearch.cli.common import Cli, add_case_arguments, emit, request_from
 from facesearch.core.calibration import describe_expected
+from facesearch.errors import InputError
 from facesearch.results import SAME_FILE_NOTE
 
 __all__ = ["add_parsers", "stats_table"]
@@ -40,6 +41,11 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--label-from-dir", action="store_true", help="label faces with the folder name")
     p.add_argument("--workers", type=int, help="inference threads (default: all cores)")
     p.add_argument("--json", action="store_true", help="print one summary object at the end")
+    p.add_argument(
+        "--ray", nargs="?", const="auto", metavar="auto|ADDRESS",
+        help="analyse on a Ray cluster: 'auto' (no value) starts a local one; or its address",
+    )  # fmt: skip
+    p.add_argument("--ray-actors", type=int, help="with --ray: analysis actors (default: CPUs/2)")
     add_case_arguments(p)
     p.set_defaults(handler=cmd_ingest)
 
@@ -85,11 +91,15 @@ def add_parsers(sub: Any) -> None:
 
 
 def cmd_ingest(args: argparse.Namespace, cli: Cli) -> int:
+    from facesearch.gallery.ray_ingest import RayOptions
     from facesearch.progress import Progress
 
     if args.workers is not None:
         cli = cli.with_settings(cli.settings.replace(threads=args.workers))
-    request = request_from(IngestRequest, args, paths=tuple(args.paths))
+    if args.ray is None and args.ray_actors is not None:
+        raise InputError("--ray-actors is for an ingest with --ray")
+    ray = None if args.ray is None else RayOptions(args.ray, actors=args.ray_actors)
+    request = request_from(IngestRequest, args, paths=tuple(args.paths), ray=ray)
     bar = Progress("ingest", unit="img")
 
     def progress(summary: Any) -> None:

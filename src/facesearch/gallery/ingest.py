@@ -15,7 +15,7 @@ import hashlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypedDict
@@ -27,7 +27,7 @@ from facesearch.errors import FaceSearchError, NoFaceError
 from facesearch.gallery.catalog import Catalog, NewFace, NewImage
 from facesearch.gallery.collections import IndexSet
 from facesearch.gallery.sources import Source, iter_sources
-from facesearch.pipeline import Decodable, FacePipeline
+from facesearch.pipeline import Decodable, FacePipeline, Result
 from facesearch.types import ImageFaces
 
 log = logging.getLogger(__name__)
@@ -104,6 +104,9 @@ class _Pending:
 
 
 ProgressFn = Callable[[IngestSummary], None]
+# What analyses the admitted images: one result per image, in order (FacePipeline.run; a pool
+# of Ray actors: ray_ingest.RayAnalyser)
+Analyse = Callable[[Iterable[Decodable]], Iterator[Result]]
 
 
 class IngestOptions(TypedDict, total=False):
@@ -112,6 +115,7 @@ class IngestOptions(TypedDict, total=False):
     collection: str  # the collection the faces join; "default" if not given
     label_from_dir: bool  # name each image's subject after its folder; False if not given
     progress: ProgressFn | None  # called with the summary as it grows
+    analyse: Analyse | None  # who analyses the images; the engine's pipeline if not given
 
 
 class Ingestor:
@@ -135,6 +139,7 @@ class Ingestor:
         collection: str = "default",
         label_from_dir: bool = False,
         progress: ProgressFn | None = None,
+        analyse: Analyse | None = None,
     ) -> IngestSummary:
         started = time.monotonic()
         self.catalog.ensure_collection(collection)
@@ -156,7 +161,7 @@ class Ingestor:
         status = "failed"
         try:
             feed = self._feed(paths, collection, summary, pending, in_run, run_id)
-            for result in self.pipeline.run(feed):
+            for result in (analyse or self.pipeline.run)(feed):
                 item = pending.popleft()
                 new = self._to_record(result, item, label_from_dir, blocked, summary, run_id)
                 if new is not None:

@@ -1,0 +1,176 @@
+"""``facesearch ingest --ray`` on a real local Ray cluster (``ray.init(num_cpus=2)``, started
+once for the module) with the real models on 40 LFW photos and one corrupt file: the same
+faces and embeddings as the plain ingest, the corrupt file a recorded failure, and a driver
+killed with SIGKILL mid-run then run again ends in the state of an uninterrupted run."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from tests.integration.test_crash_resume import env_for, snapshot
+
+from facesearch.gallery.catalog import Catalog
+from facesearch.settings import Settings
+
+pytestmark = [pytest.mark.lfw, pytest.mark.slow]
+
+N_PHOTOS = 40
+COMMIT_EVERY = 8  # images per catalog transaction in these runs (the CLI's default is 128)
+# The real CLI, with smaller catalog transactions so that a run killed midway has committed some
+CLI = (
+    "import sys; import facesearch.gallery.ingest as ingest; "
+    f"ingest.COMMIT_EVERY = {COMMIT_EVERY}; from facesearch.cli import main; sys.exit(main())"
+)
+
+
+@dataclass(frozen=True)
+class Run:
+    home: Path
+    summary: dict[str, Any]  # the --json output
+
+
+@pytest.fixture(scope="module")
+def ray_address() -> Iterator[str]:
+    ray = pytest.importorskip("ray", reason="SKIPPED LOUDLY: ray missing (the test extra)")
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        logging_level=logging.ERROR,
+        log_to_driver=False,
+    )
+    try:
+        yield str(ray.get_runtime_context().gcs_address)
+    finally:
+        ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def listing(lfw: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A list file: 40 LFW photos and a file that is not an image."""
+    folder = tmp_path_factory.mktemp("ray-sources")
+    corrupt = folder / "corrupt.jpg"
+    corrupt.write_bytes(b"\xff\xd8\xff\xe0 not really a JPEG")
+    photos = sorted((lfw / "lfw-deepfunneled").glob("*/*.jpg"))[:N_PHOTOS]
+    path = folder / "list.txt"
+    path.write_text("\n".join(map(str, [*photos, corrupt])))
+    return path
+
+
+def command(listing: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-c", CLI, "ingest", str(listing), "--label-from-dir", "--json", *extra]
+
+
+def ingest(settings: Settings, home: Path, listing: Path, *extra: str) -> Run:
+    done = subprocess.run(
+        command(listing, *extra),
+        env=env_for(settings, home),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    return Run(home, json.loads(done.stdout.splitlines()[-1]))
+
+
+@pytest.fixture(scope="module")
+def plain_run(settings: Settings, listing: Path, tmp_path_factory: pytest.TempPathFactory) -> Run:
+    return ingest(settings, tmp_path_factory.mktemp("plain") / "home", listing)
+
+
+@pytest.fixture(scope="module")
+def ray_run(
+    settings: Settings, listing: Path, ray_address: str, tmp_path_factory: pytest.TempPathFactory
+) -> Run:
+    return ingest(settings, tmp_path_factory.mktemp("ray") / "home", listing, "--ray", ray_address)
+
+
+def model_id() -> str:
+    from facesearch.models.registry import BUILTIN
+
+    return next(s for s in BUILTIN if s.name == "sface").model_id
+
+
+def assert_same_state(got: Run, ref: Run) -> None:
+    want, have = snapshot(ref.home, model_id()), snapshot(got.home, model_id())
+    count = want["count"]
+    assert isinstance(count, int) and count > N_PHOTOS * 0.9
+    assert have["count"] == count
+    assert have["images"] == want["images"]
+    assert have["faces"] == want["faces"]
+    keys = sorted(k for k, _, _ in want["faces"])  # type: ignore[attr-defined]
+    assert have["index_keys"] == want["index_keys"] == keys
+    want_vecs, have_vecs = want["vectors"], have["vectors"]
+    assert isinstance(want_vecs, dict) and isinstance(have_vecs, dict)
+    assert have_vecs.keys() == want_vecs.keys()
+    for key, vec in want_vecs.items():
+        np.testing.assert_allclose(have_vecs[key], vec, atol=1e-5)
+
+
+COUNTS = ("images_seen", "images_added", "duplicates", "faces_added", "faces_blocked")
+
+
+def test_ray_ingest_stores_what_the_plain_ingest_stores(plain_run: Run, ray_run: Run) -> None:
+    assert ray_run.summary["images_added"] == N_PHOTOS
+    assert {k: ray_run.summary[k] for k in COUNTS} == {k: plain_run.summary[k] for k in COUNTS}
+    assert ray_run.summary["failed"] == plain_run.summary["failed"]
+    assert_same_state(ray_run, plain_run)
+
+
+def test_a_corrupt_image_is_a_recorded_failure_not_a_crash(ray_run: Run) -> None:
+    (failure,) = ray_run.summary["failed"]
+    assert failure["path"].endswith("corrupt.jpg")
+    assert failure["code"] == "corrupt_image"
+    with Catalog.open_home(ray_run.home) as catalog:
+        (run,) = catalog.runs()
+        assert run.status == "completed"
+        assert [f.source for f in catalog.failures(run.id)] == [failure["path"]]
+
+
+def committed_images(home: Path) -> int:
+    try:
+        with sqlite3.connect(f"file:{home / 'catalog.sqlite'}?mode=ro", uri=True) as conn:
+            return int(conn.execute("SELECT count(*) FROM images").fetchone()[0])
+    except sqlite3.Error:  # not created yet, or its schema not yet
+        return 0
+
+
+def test_kill_9_of_the_ray_driver_then_the_same_command_equals_an_uninterrupted_run(
+    settings: Settings, listing: Path, ray_address: str, ray_run: Run, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    driver = subprocess.Popen(
+        command(listing, "--ray", ray_address),
+        env=env_for(settings, home),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while committed_images(home) < COMMIT_EVERY and driver.poll() is None:
+            assert time.monotonic() < deadline, "no batch committed in 240 s"
+            time.sleep(0.05)
+        driver.send_signal(signal.SIGKILL)
+        driver.wait(timeout=30)
+    finally:
+        driver.kill()
+    assert driver.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    at_kill = committed_images(home)
+    assert COMMIT_EVERY <= at_kill < N_PHOTOS, at_kill
+
+    resumed = ingest(settings, home, listing, "--ray", ray_address)
+
+    assert resumed.summary["duplicates"] == at_kill  # skipped by their sha256, not analysed
+    assert resumed.summary["images_added"] == N_PHOTOS - at_kill
+    assert_same_state(resumed, ray_run)
