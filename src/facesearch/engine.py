@@ -332,6 +332,15 @@ class Engine(Closing):
         fmr = self.settings.matching.blocklist_max_fmr if max_fmr is None else max_fmr
         return PersonLike(face.embedding, self.calibration.threshold_for_fmr(fmr))
 
+    def faces_like(self, person: PersonLike) -> list[int]:
+        """The ids of the gallery faces ``forget(like=person)`` erases (at most 10,000, the
+        most similar first): those at or above the person's threshold."""
+        total = max(self.indexes.size(), 1)
+        sims, ids = self.indexes.search(person.embedding[None, :], min(total, 10_000), None)
+        return [
+            int(i) for s, i in zip(sims[0], ids[0], strict=True) if i >= 0 and s >= person.threshold
+        ]
+
     def forget(
         self,
         *,
@@ -362,13 +371,7 @@ class Engine(Closing):
         else:
             assert like is not None
             person = like if isinstance(like, PersonLike) else self.person_like(like, max_fmr)
-            total = max(self.indexes.size(), 1)
-            sims, ids = self.indexes.search(person.embedding[None, :], min(total, 10_000), None)
-            matched = [
-                int(i)
-                for s, i in zip(sims[0], ids[0], strict=True)
-                if i >= 0 and s >= person.threshold
-            ]
+            matched = self.faces_like(person)
             removed = self.catalog.delete_faces(matched, prune_images=True) if matched else []
             self.catalog.blocklist_add(
                 self.pipeline.model_id, person.embedding, note=f"forget --like, {_now()}"

@@ -64,6 +64,7 @@ SEARCH_READS = frozenset(
 )
 GALLERY_READS = frozenset(
     {"face", "face_crop", "image", "image_file", "subject", "subject_export", "people", "person"}
+    | {"gallery_page", "erase_preview"}  # a page of app.browse; the faces an erasure would take
 )
 READS = SEARCH_READS | GALLERY_READS
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
 from facesearch.app.handles import Store
 from facesearch.app.limits import Limiter
+from facesearch.server.drafts import PhotoDrafts
 from facesearch.server.jobs import Jobs
 from facesearch.server.metrics import Metrics
 from facesearch.server.workers import Workers
@@ -24,6 +25,7 @@ class Context:
     metrics: Metrics
     templates: Jinja2Templates
     reads: Limiter  # reads of personal data per user (settings.server.read_rate_limit)
+    drafts: PhotoDrafts = field(default_factory=PhotoDrafts)  # erasures awaiting confirmation
 
 
 def ctx(request: Request) -> Context:

@@ -47,6 +47,7 @@ __all__ = [
     "SearcherPage",
     "SettingsAdmin",
     "Verifier",
+    "VerifierPage",
 ]
 
 Ctx = Annotated[Context, Depends(ctx)]
@@ -62,10 +63,11 @@ _curate = needs(Permission.CURATE)  # build a collection's people, review them
 _ingest = needs(Permission.INGEST)
 _manage_users = needs(Permission.MANAGE_USERS)
 _read_audit = needs(Permission.READ_AUDIT)
+_verify = needs(Permission.VERIFY)
 
 Anyone = Annotated[Principal, Depends(authenticated)]
 Searcher = Annotated[Principal, Depends(_search)]
-Verifier = Annotated[Principal, Depends(needs(Permission.VERIFY))]
+Verifier = Annotated[Principal, Depends(_verify)]
 Reviewer = Annotated[Principal, Depends(_decide)]
 SearchReader = Annotated[Principal, Depends(_read_search)]
 Reader = Annotated[Principal, Depends(_read_gallery)]
@@ -82,6 +84,7 @@ Auditor = Annotated[Principal, Depends(_read_audit)]
 SettingsAdmin = Annotated[Principal, Depends(needs(Permission.MANAGE_SETTINGS))]
 
 SearcherPage = Annotated[Page, Depends(page_for(_search))]
+VerifierPage = Annotated[Page, Depends(page_for(_verify))]
 ReviewerPage = Annotated[Page, Depends(page_for(_decide))]
 SearchReaderPage = Annotated[Page, Depends(page_for(_read_search))]
 ReaderPage = Annotated[Page, Depends(page_for(_read_gallery))]

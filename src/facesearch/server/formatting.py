@@ -1,17 +1,23 @@
 """Jinja filters for the pages: times and counts as people read them.
 
-    {{ entry.time | when }}     2026-11-30 13:05:12 UTC   (from a datetime or an ISO string)
-    {{ stats.faces | thousands }}   12,345
+    {{ entry.time | when }}        2026-11-30 13:05:12 UTC   (from a datetime or an ISO string)
+    {{ entry.time | localtime }}   <time datetime="2026-11-30T13:05:12Z">2026-11-30 13:05:12 UTC</time>
+    {{ stats.faces | thousands }}  12,345
+    {{ hit.fmr | fmr_short(hit.fmr_words) }}   ≈ 1 in 12,000
 
-The JSON API keeps ISO 8601 times and plain numbers; only the pages format them.
+``localtime`` is what pages show: ``static/local-time.js`` rewrites each ``<time>`` into the
+reader's own time zone, and without JavaScript the UTC text stays. The JSON API keeps ISO 8601
+times and plain numbers; only the pages format them.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import math
+from datetime import UTC, datetime
 from typing import Any
 
 from jinja2 import Environment
+from markupsafe import Markup, escape
 
 from facesearch.reports.html import format_time
 
@@ -26,6 +32,23 @@ def when(value: datetime | str | None) -> str:
         return str(value)
 
 
+def localtime(value: datetime | str | None) -> Markup:
+    """A ``<time>`` element: its ``datetime`` the UTC instant (a time without a zone is taken
+    as UTC), its text ``when(value)`` for the script to replace; the text alone (escaped)
+    when ``value`` is not a time."""
+    if value is None or value == "":
+        return Markup("")
+    try:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+        if not isinstance(moment, datetime):
+            raise TypeError(value)
+    except (TypeError, ValueError):
+        return Markup(escape(str(value)))
+    moment = moment.astimezone(UTC) if moment.tzinfo is not None else moment
+    iso = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return Markup('<time datetime="{}">{}</time>').format(iso, format_time(moment))
+
+
 def thousands(value: Any) -> str:
     """A whole number with thousands separators (``12,345``); anything else as it is."""
     if isinstance(value, bool) or value is None:
@@ -37,8 +60,28 @@ def thousands(value: Any) -> str:
     return str(value)
 
 
+def fmr_short(fmr: float, words: str = "") -> str:
+    """A false match rate in a few characters for a candidate card: ``≈ 1 in 12,000``;
+    ``< 1 in 1,000,000`` where the words (``describe_fmr``) say it is below the table's
+    floor, ``≥ 1 in 2`` from one in two up."""
+    if not isinstance(fmr, (int, float)) or math.isnan(fmr) or fmr <= 0:
+        return "–"
+    if fmr >= 0.5:
+        return "≥ 1 in 2"
+    figure = _two_figures(1 / fmr)
+    return f"< 1 in {figure:,}" if words.startswith("fewer than") else f"≈ 1 in {figure:,}"
+
+
+def _two_figures(x: float) -> int:
+    power = max(0, math.floor(math.log10(x)) - 1)
+    scale: int = 10**power
+    return round(x / scale) * scale
+
+
 def register(env: Environment) -> None:
-    """Add the ``when`` and ``thousands`` filters to a Jinja environment (not ``count``:
-    that name is Jinja's own length filter)."""
+    """Add the ``when``, ``localtime``, ``thousands`` and ``fmr_short`` filters to a Jinja
+    environment (not ``count``: that name is Jinja's own length filter)."""
     env.filters["when"] = when
+    env.filters["localtime"] = localtime
     env.filters["thousands"] = thousands
+    env.filters["fmr_short"] = fmr_short

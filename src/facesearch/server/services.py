@@ -154,7 +154,11 @@ async def load_search(ctx: Context, seq: int) -> dict[str, Any]:
 
 
 async def verify(
-    ctx: Context, who: Principal, a: UploadFile, b: UploadFile, request: app.VerifyRequest
+    ctx: Context,
+    who: Principal,
+    a: UploadFile | None,
+    b: UploadFile | None,
+    request: app.VerifyRequest,
 ) -> dict[str, Any]:
     """Compare two uploaded photos 1:1: the uploads are read and checked here and become the
     request's photos. Every attempt that names its case and purpose is logged: a refused

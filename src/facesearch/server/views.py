@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import PurePath
 from typing import Any
+from urllib.parse import quote
 
 from facesearch.accountability import (
     AuditEntry,
@@ -29,10 +30,12 @@ from facesearch.accountability import (
     can,
 )
 from facesearch.accountability.decisions import PendingCandidate
+from facesearch.app.browse import BrowseRecord, ErasePreview
 from facesearch.app.reads import ReviewedSearch
 from facesearch.errors import NotFoundError
 from facesearch.gallery.archives import split_member
 from facesearch.gallery.catalog import CollectionInfo, FaceRecord, ImageRecord
+from facesearch.gallery.catalog.browse import ImageEntry, SubjectEntry
 from facesearch.results import LEAD_NOTE
 
 API = "/api/v1"
@@ -146,6 +149,70 @@ def image_view(image: ImageRecord, faces: Sequence[FaceRecord]) -> dict[str, Any
         "metadata": image.metadata,
         "faces": [face_view(f) for f in faces],
         "links": {"file": f"{API}/images/{image.id}/file"},
+    }
+
+
+def image_entry_view(entry: ImageEntry) -> dict[str, Any]:
+    """An image of a gallery listing: the image, how many faces, their subjects."""
+    image = entry.image
+    return {
+        "id": image.id,
+        "collection": image.collection,
+        "source": shown_source(image.source),
+        "width": image.width,
+        "height": image.height,
+        "added": image.added,
+        "faces": entry.faces,
+        "subjects": list(entry.subjects),
+        "links": {"self": f"{API}/images/{image.id}", "file": f"{API}/images/{image.id}/file"},
+    }
+
+
+def subject_entry_view(entry: SubjectEntry) -> dict[str, Any]:
+    """A subject of a gallery listing, with one of its faces as its picture."""
+    return {
+        "name": entry.name,
+        "faces": entry.faces,
+        "images": entry.images,
+        "face_id": entry.first_face_id,
+        "links": {
+            "self": f"{API}/subjects/{quote(entry.name, safe='')}",
+            "crop": f"{API}/faces/{entry.first_face_id}/crop",
+        },
+    }
+
+
+def browse_view(record: BrowseRecord) -> dict[str, Any]:
+    """A page of a gallery listing (``app.browse``): its filters, paging and items."""
+    items: list[dict[str, Any]] = []
+    for item in record.items:
+        if isinstance(item, FaceRecord):
+            items.append(face_view(item))
+        elif isinstance(item, ImageEntry):
+            items.append(image_entry_view(item))
+        else:
+            items.append(subject_entry_view(item))
+    return {
+        "kind": record.request.kind,
+        "filters": record.filters_json(),
+        "page": record.request.page,
+        "per_page": record.request.per_page,
+        "pages": record.pages,
+        "total": record.total,
+        "items": items,
+        "read": record.id,
+    }
+
+
+def erase_preview_view(preview: ErasePreview) -> dict[str, Any]:
+    """What an erasure like a photo would remove now (``app.browse.erase_preview``)."""
+    return {
+        "like_sha256": preview.like_sha256,
+        "threshold": round(preview.threshold, 5),
+        "faces": [face_view(f) for f in preview.faces],
+        "image_ids": list(preview.image_ids),
+        "subjects": list(preview.subjects),
+        "read": preview.id,
     }
 
 

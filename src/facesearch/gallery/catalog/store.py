@@ -20,6 +20,7 @@ from facesearch.gallery.catalog._erasure import Erasure
 from facesearch.gallery.catalog._people import People
 from facesearch.gallery.catalog._prepare import prepare_image
 from facesearch.gallery.catalog._vectors_view import VectorsView
+from facesearch.gallery.catalog.browse import Browse
 from facesearch.gallery.catalog.records import (
     AddedImage,
     CollectionInfo,
@@ -36,7 +37,7 @@ __all__ = ["CATALOG_FILE", "Catalog"]
 _FINISHED = ("completed", "failed", "interrupted")
 
 
-class Catalog(VectorsView, Erasure, People):
+class Catalog(VectorsView, Erasure, People, Browse):
     """Images, faces, subjects, collections, ingest runs, the erasure blocklist and persons.
 
     Open with ``Catalog.open(path)`` (or ``open_home``) and close with ``close()`` or a ``with``

@@ -3,8 +3,10 @@
     login.py          /login, /logout, /                       (pages)
     searches.py       detect, searches, probe, candidates, decisions; the search, result and
                       candidate pages
-    verifications.py  1:1 verifications                         (JSON)
+    verifications.py  1:1 verifications; the Verify page
     gallery.py        faces, images, subjects, collections, stats, erasures; the Gallery page
+    browse.py         faces, images, subjects a page at a time; their pages, an image's page
+    forget.py         erase by photo in two steps (what will go, then erase); its pages
     ingest.py         ingest jobs; the Ingest pages
     people.py         persons of a collection: build, read, name, merge, split, not this
                       person; the People and person pages
@@ -20,6 +22,8 @@ from fastapi import APIRouter
 
 from facesearch.server.routes import (
     audit,
+    browse,
+    forget,
     gallery,
     ingest,
     login,
@@ -35,6 +39,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     searches.router,
     verifications.router,
     gallery.router,
+    browse.router,
+    forget.pages,
     people.router,
     ingest.router,
     users.router,

@@ -1,0 +1,105 @@
+"""Erase by photo ("forget faces like this photo") in the Gallery pages, admins only
+(permission ``erase``), in two steps:
+
+1. ``GET /gallery/forget`` asks for the photo; ``POST /gallery/forget`` lists every gallery
+   face the erasure would remove now, with its crop, image and subject (``app.browse.
+   erase_preview``: the selection ``forget --like`` makes; logged as a read), with the reason
+   and case given, to confirm. The photo waits in the server's memory (``server.drafts``),
+   for this user only.
+2. ``POST /gallery/forget/confirm`` erases with that photo and false match rate through
+   ``app.erase`` (the erasure of ``facesearch forget --like`` and ``POST /api/v1/erasures``:
+   catalog, vector store, blocklist, kept probe photos like it, uploaded copies; one ``erase``
+   audit entry), and shows what it did, as that erasure reports it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, UploadFile
+from fastapi.responses import HTMLResponse
+
+from facesearch import app
+from facesearch.app.vector_erasure import VectorStoreErasure
+from facesearch.errors import FaceSearchError, InputError
+from facesearch.server import browse_services, gallery_services, services, views
+from facesearch.server.deps import EraserPage
+from facesearch.server.rendering import Page
+
+pages = APIRouter(include_in_schema=False)
+
+
+def _max_fmr(text: str) -> float | None:
+    """A false match rate typed into the form (None when left empty)."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise InputError("the false match rate is a number such as 0.0001") from None
+    if not 0 < value < 1:
+        raise InputError("the false match rate is a number above 0 and below 1")
+    return value
+
+
+def _reason(text: str) -> None:
+    if not text.strip():
+        raise InputError("a reason is required for an erasure")
+
+
+def _render(page: Page, status: int = 200, **values: Any) -> HTMLResponse:
+    values.setdefault("form", {})
+    return page.render("forget.html", status, **values)
+
+
+@pages.get("/gallery/forget")
+async def forget_page(page: EraserPage) -> HTMLResponse:
+    return _render(page)
+
+
+@pages.post("/gallery/forget")
+async def forget_preview(
+    page: EraserPage,
+    photo: Annotated[UploadFile | None, File()] = None,
+    max_fmr: Annotated[str, Form(max_length=40)] = "",
+    reason: Annotated[str, Form(max_length=2000)] = "",
+    case: Annotated[str, Form(max_length=400)] = "",
+) -> HTMLResponse:
+    form = {"max_fmr": max_fmr, "reason": reason, "case": case}
+    try:
+        _reason(reason)
+        rate = _max_fmr(max_fmr)
+        upload = photo if photo is not None and photo.filename else None
+        data = await services.read_image(upload, page.c)
+        preview = await browse_services.erase_preview(page.c, page.who, data, rate, case or None)
+    except FaceSearchError as exc:
+        return _render(page, error=exc, form=form)
+    token = page.c.drafts.put(page.who.name, data, rate)
+    return _render(
+        page,
+        form=form,
+        preview=views.erase_preview_view(preview),
+        token=token,
+        photo_name=services.upload_label(upload),
+    )
+
+
+@pages.post("/gallery/forget/confirm")
+async def forget_confirm(
+    page: EraserPage,
+    token: Annotated[str, Form(min_length=1, max_length=100)],
+    reason: Annotated[str, Form(max_length=2000)] = "",
+    case: Annotated[str, Form(max_length=400)] = "",
+) -> HTMLResponse:
+    _reason(reason)  # before the photo is taken
+    draft = page.c.drafts.take(token, page.who.name)  # 404 once done, expired or not yours
+    request = app.EraseRequest(
+        reason, like=draft.photo, max_fmr=draft.max_fmr, case=case.strip() or None
+    )
+    try:
+        erased = await gallery_services.erase(page.c, page.who, request)
+    except FaceSearchError as exc:
+        return _render(page, error=exc)
+    lines = VectorStoreErasure(**erased["vector_store"]).lines()  # as forget prints them
+    return _render(page, erased=erased, vector_lines=lines)
