@@ -107,7 +107,7 @@ class Engine(Closing):
         if self._catalog is None:
             if not self._open_catalog:
                 raise InputError("this engine was opened without a gallery")
-            self._catalog = Catalog.open_home(self.settings.home)
+            self._catalog = Catalog.open_home(self.settings.home, self.settings.database_url)
         return self._catalog
 
     @property

@@ -71,8 +71,8 @@ def close_gallery(engine: Engine) -> None:
 
 
 def open_gallery(settings: Settings) -> Catalog:
-    """A catalog connection (one per thread: SQLite connections are not shared)."""
-    return Catalog.open_home(settings.home)
+    """A catalog connection (one per thread: connections are not shared)."""
+    return Catalog.open_home(settings.home, settings.database_url)
 
 
 def analyse(pipeline: FacePipeline, data: bytes, name: str) -> ImageFaces:

@@ -56,6 +56,6 @@ def finish_job(engine: Engine, folder: Path) -> int:
     return clean_job(engine.catalog, folder, engine.settings.limits.max_file_bytes)
 
 
-def remove_leftover_jobs(home: Path, max_file_bytes: int) -> int:
+def remove_leftover_jobs(home: Path, max_file_bytes: int, database_url: str = "") -> int:
     """Clean the folders of jobs that died unfinished (a server stopped mid-job)."""
-    return remove_leftovers(home, max_file_bytes)
+    return remove_leftovers(home, max_file_bytes, database_url)

@@ -28,9 +28,10 @@ LOCK = ".job.lock"
 _JOB_GLOB = "[0-9a-f]" * 16  # a job's folder name, as a GLOB pattern
 
 
-def remove_leftovers(home: Path, max_file_bytes: int) -> int:
+def remove_leftovers(home: Path, max_file_bytes: int, database_url: str = "") -> int:
     """Clean the folder of every job that died unfinished (it still has its lock file) and
-    that no process runs any more; files removed."""
+    that no process runs any more; files removed. ``database_url``: where the catalog is
+    (``Settings.database_url``; empty: in the home)."""
     root = home / UPLOADS
     if not root.is_dir():
         return 0
@@ -53,7 +54,7 @@ def remove_leftovers(home: Path, max_file_bytes: int) -> int:
         if not locked:
             return 0
         # read the catalog only now that no other process can be adding to these jobs
-        with Catalog.open_home(home) as catalog:
+        with Catalog.open_home(home, database_url) as catalog:
             kept = _kept_files(catalog, _JOB_GLOB, {f.name for f, _ in locked})
         for folder, _ in locked:
             removed += _sweep(folder, kept.get(folder.name, {}), max_file_bytes)

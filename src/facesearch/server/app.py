@@ -96,7 +96,7 @@ def create_app(
             settings=settings,
             store=store,
             workers=workers,
-            jobs=Jobs(settings.home, settings.limits.max_file_bytes),
+            jobs=Jobs(settings.home, settings.limits.max_file_bytes, settings.database_url),
             metrics=metrics,
             templates=templates,
             reads=_limiter(settings, "reads", settings.server.read_rate_limit),

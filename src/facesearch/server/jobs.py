@@ -162,8 +162,9 @@ class Jobs:
     """The ingest jobs of this server process. Made at server start: cleans up after the
     jobs of servers that are gone (``remove_leftovers``)."""
 
-    def __init__(self, home: Path, max_file_bytes: int) -> None:
+    def __init__(self, home: Path, max_file_bytes: int, database_url: str = "") -> None:
         self.home = home
+        self.database_url = database_url
         self.root = home / UPLOADS
         self.max_file_bytes = max_file_bytes
         self._jobs: dict[str, IngestJob] = {}
@@ -172,7 +173,7 @@ class Jobs:
 
     def remove_leftovers(self) -> int:
         """Clean the folders of jobs that died unfinished (``app.uploads``); files removed."""
-        return remove_leftover_jobs(self.home, self.max_file_bytes)
+        return remove_leftover_jobs(self.home, self.max_file_bytes, self.database_url)
 
     def new(
         self, actor: str, collection: str, label_from_dir: bool, subject: str | None

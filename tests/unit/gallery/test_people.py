@@ -7,8 +7,7 @@ person score about 0.95, two people about 0; the threshold 0.5 sits between.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pytest
@@ -42,10 +41,10 @@ def photo(key: str, *faces: tuple[int, int], subject: str | None = None) -> NewI
 
 
 @pytest.fixture
-def cat(tmp_path: Path) -> Iterator[Catalog]:
+def cat(open_catalog: Callable[[], Catalog]) -> Iterator[Catalog]:
     """Collection "c": persons 0, 1, 2 with three photos each (faces 1-9), person 3 once
     (face 10)."""
-    with Catalog.open_home(tmp_path) as catalog:
+    with open_catalog() as catalog:
         photos = [photo(f"{p}-{s}", (p, s)) for p in range(3) for s in range(3)]
         catalog.add_images("c", [*photos, photo("3-0", (3, 0))])
         yield catalog

@@ -18,6 +18,24 @@ Threads and processes. A Catalog holds one connection and is used by one thread 
 (calls may come from different threads, but never concurrently: give each worker its own
 Catalog or serialise the calls). Other processes may open the same file: readers run
 concurrently with a writer under WAL, writers queue behind each other (busy timeout).
+
+PostgreSQL (``database_url`` set: ``Catalog.open_home(home, database_url)``). The catalog lives
+in the schema ``facesearch_catalog`` of that database, through ``sqlstore.pg.PgConnection``:
+the same SQL, and the same one-writer-at-a-time rule across every process and machine (each
+write transaction takes the advisory lock ``PG_LOCK_KEY`` first), so any number of replicas
+share one catalog and ids and sha256 de-duplication stay right. A commit is durable when
+PostgreSQL says so (``synchronous_commit``; erasures force it on); ``checkpoint()`` has
+nothing to do and returns True. Erasure: the rows are deleted, and after the commit the tables
+that held them are VACUUMed, which removes the dead row versions (and their TOASTed
+embeddings) from the heap, so that no query, index or snapshot taken later can reach them.
+What PostgreSQL does not do is overwrite the freed bytes as ``secure_delete`` does: they may
+stay in free space inside the data files until reused, in WAL segments until the server
+recycles them (``max_wal_size``, ``wal_keep_size``, replication slots), on streaming replicas
+until they replay the VACUUM, and in WAL archives and base backups for as long as the
+operator's backup retention keeps them (e.g. pgBackRest ``repo1-retention-full``). A
+transaction older than the erasure (a long report, a replica's ``hot_standby_feedback``)
+keeps the rows visible to itself, and VACUUM cannot remove them until it ends; autovacuum
+removes them later. ``last_erasure`` says what was done.
 """
 
 from __future__ import annotations
@@ -28,18 +46,36 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Self, cast
 
 from facesearch.errors import CatalogError
 from facesearch.gallery.catalog.schema import SCHEMA_VERSION, migrate
 from facesearch.gallery.sqlite_wal import enable_wal
 from facesearch.private import FILE_MODE, make_private_dir, private_file
+from facesearch.sqlstore import database_target
 from facesearch.types import Closing
 
 log = logging.getLogger(__name__)
 
 CATALOG_FILE = "catalog.sqlite"
+PG_SCHEMA = "facesearch_catalog"
+PG_LOCK_KEY = 7301
+# The catalog tables an erasure deletes from (faces with their embeddings, images, subjects,
+# persons and their rows): VACUUMed after an erasure in PostgreSQL.
+ERASED_TABLES = ("faces", "images", "subjects", "face_persons", "not_person", "persons")
+
+
+@dataclass(frozen=True)
+class CatalogErasure:
+    """What the catalog did to make an erasure's deleted rows unrecoverable, and what it
+    leaves to the database server or its operator."""
+
+    database: str  # "sqlite" or "postgresql"
+    done: str
+    complete: bool  # False: a reader kept SQLite from checkpointing (retried at the next one)
+    left: str
 
 
 @contextmanager
@@ -59,11 +95,17 @@ class CatalogConnection(Closing):
     """One SQLite connection to a catalog file and the transactions over it; the base of
     ``Catalog`` (see the module docstring for durability, erasure and threading)."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path, synchronous: str = "NORMAL") -> None:
-        """Use ``Catalog.open``; this wraps a connection that is already configured."""
+    def __init__(
+        self, conn: sqlite3.Connection, path: Path | None, synchronous: str = "NORMAL"
+    ) -> None:
+        """Use ``Catalog.open``/``open_home``; this wraps a connection already configured.
+        ``path`` is None for PostgreSQL (``conn`` is then a ``sqlstore.pg.PgConnection``)."""
         self._conn: sqlite3.Connection | None = conn
         self._synchronous = synchronous  # the level outside erasures
         self.path = path
+        self.dialect: str = getattr(conn, "dialect", "sqlite")
+        self.location = str(path) if path is not None else ""
+        self.last_erasure: CatalogErasure | None = None
 
     # -- opening and closing ------------------------------------------------------------
 
@@ -105,9 +147,38 @@ class CatalogConnection(Closing):
         return cls(conn, path, synchronous)
 
     @classmethod
-    def open_home(cls, home: str | Path, **options: Any) -> Self:
-        """Open ``HOME/catalog.sqlite``."""
+    def open_home(cls, home: str | Path, database_url: str = "", **options: Any) -> Self:
+        """Open ``HOME/catalog.sqlite``, or the catalog in the PostgreSQL database at
+        ``database_url`` (``Settings.database_url``) when that is set."""
+        target = database_target(database_url)
+        if target.is_postgres:
+            return cls.open_postgres(target.url)
         return cls.open(Path(home) / CATALOG_FILE, **options)
+
+    @classmethod
+    def open_postgres(cls, url: str) -> Self:
+        """Open (creating and migrating if needed) the catalog schema of a PostgreSQL database."""
+        from facesearch.sqlstore.pg import PgConnection
+
+        target = database_target(url)
+        # PgConnection offers the part of sqlite3.Connection's surface the catalog uses.
+        conn = cast(sqlite3.Connection, PgConnection(target.url, PG_SCHEMA, PG_LOCK_KEY))
+        try:
+            with sqlite_errors():
+                before = migrate(conn)
+        except BaseException:
+            conn.close()
+            raise
+        if 0 < before < SCHEMA_VERSION:
+            log.info("catalog schema migrated from version %d to %d", before, SCHEMA_VERSION)
+        catalog = cls(conn, None)
+        catalog.location = target.redacted()
+        return catalog
+
+    @property
+    def database(self) -> str:
+        """Where the catalog lives: ``sqlite PATH``, or the PostgreSQL URL without password."""
+        return f"sqlite {self.path}" if self.path is not None else self.location
 
     def close(self) -> None:
         if self._conn is not None:
@@ -115,7 +186,7 @@ class CatalogConnection(Closing):
             self._conn = None
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({str(self.path)!r}{'' if self._conn else ', closed'})"
+        return f"{type(self).__name__}({self.location!r}{'' if self._conn else ', closed'})"
 
     def _live(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -126,11 +197,14 @@ class CatalogConnection(Closing):
     def _writing(self, *, durable: bool = False) -> Iterator[sqlite3.Connection]:
         """One write transaction (BEGIN IMMEDIATE: takes the write lock up front)."""
         conn = self._live()
+        pragmas = durable and self.dialect == "sqlite"
         with sqlite_errors():
-            if durable:
+            if pragmas:
                 conn.execute("PRAGMA synchronous = FULL")
             try:
                 conn.execute("BEGIN IMMEDIATE")
+                if durable and not pragmas:  # whatever the server's default
+                    conn.execute("SET LOCAL synchronous_commit = on")
                 try:
                     yield conn
                     conn.execute("COMMIT")
@@ -139,7 +213,7 @@ class CatalogConnection(Closing):
                         conn.execute("ROLLBACK")
                     raise
             finally:
-                if durable:
+                if pragmas:
                     conn.execute(f"PRAGMA synchronous = {self._synchronous}")
 
     @contextmanager
@@ -154,7 +228,10 @@ class CatalogConnection(Closing):
                 conn.execute("COMMIT")
 
     def checkpoint(self) -> bool:
-        """Copy the WAL into the main file and truncate it; False if a reader prevented it."""
+        """Copy the WAL into the main file and truncate it; False if a reader prevented it.
+        PostgreSQL: nothing to do (the server checkpoints), True."""
+        if self.dialect != "sqlite":
+            return True
         with sqlite_errors():
             busy, _, _ = self._live().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
         if busy:
@@ -164,6 +241,31 @@ class CatalogConnection(Closing):
                 self.path,
             )
         return not busy
+
+    def _after_erasure(self) -> CatalogErasure:
+        """Make the rows an erasure just committed unrecoverable as far as this database can;
+        remember and return what was done (``last_erasure``)."""
+        if self.dialect == "sqlite":
+            done = self.checkpoint()
+            report = CatalogErasure(
+                "sqlite",
+                "rows deleted and overwritten with zeros (secure_delete); write-ahead log "
+                + ("checkpointed and truncated" if done else "not checkpointed: a reader held it"),
+                done,
+                "" if done else "the -wal file until the next checkpoint",
+            )
+        else:
+            with sqlite_errors():
+                self._live().execute(f"VACUUM {', '.join(ERASED_TABLES)}")
+            report = CatalogErasure(
+                "postgresql",
+                f"rows deleted; VACUUM run on {', '.join(ERASED_TABLES)}",
+                True,
+                "freed bytes in the data files until reused, WAL segments until recycled, "
+                "WAL archives and base backups until the operator's backup retention ends",
+            )
+        self.last_erasure = report
+        return report
 
 
 def _configure(conn: sqlite3.Connection, busy_timeout_s: float) -> str:

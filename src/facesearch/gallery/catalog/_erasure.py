@@ -1,6 +1,7 @@
 """Erasure: faces, images and subjects deleted for good, and the blocklist of embeddings
-that ingest must refuse. Each erasure commits with ``synchronous=FULL`` and ends with a
-checkpoint (see ``_connection``)."""
+that ingest must refuse. Each erasure commits durably and then ends with a checkpoint (SQLite)
+or a VACUUM of the tables it deleted from (PostgreSQL); ``last_erasure`` says which, and what
+is left to the server (see ``_connection``)."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ class Erasure(CatalogConnection):
             found = _read.faces_by_id(conn, ids, with_embeddings)
             records = [found[i] for i in dict.fromkeys(int(i) for i in ids) if i in found]
             _write.erase_faces(conn, records, prune_images)
-        self.checkpoint()
+        self._after_erasure()
         return records
 
     def delete_image(self, image_id: int, *, with_embeddings: bool = False) -> list[FaceRecord]:
@@ -43,7 +44,7 @@ class Erasure(CatalogConnection):
             )
             conn.execute("DELETE FROM faces WHERE image_id = ?", (int(image_id),))
             conn.execute("DELETE FROM images WHERE id = ?", (int(image_id),))
-        self.checkpoint()
+        self._after_erasure()
         return records
 
     def delete_subject(
@@ -55,7 +56,7 @@ class Erasure(CatalogConnection):
             records = _read.select_faces(conn, "f.subject_id = ?", (sid,), with_embeddings)
             _write.erase_faces(conn, records, prune_images)
             conn.execute("DELETE FROM subjects WHERE id = ?", (sid,))
-        self.checkpoint()
+        self._after_erasure()
         return records
 
     # -- blocklist ----------------------------------------------------------------------------
@@ -66,12 +67,12 @@ class Erasure(CatalogConnection):
         blob, dim = _codec.encode_embedding(embedding)
         with self._writing() as conn:
             key = _write.model_key(conn, model_id, dim, {})
-            cur = conn.execute(
+            return _write.insert_id(
+                conn,
                 "INSERT INTO blocklist (model_id, dim, embedding, added, note) "
-                "VALUES (?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?) RETURNING id",
                 (key, dim, blob, _codec.now_utc(), str(note)),
             )
-            return int(cur.lastrowid or 0)
 
     def blocklist(self, model_id: str) -> npt.NDArray[np.float32]:
         """(n, dim) float32 of the blocked embeddings of a model; (0, 0) for an unknown model."""

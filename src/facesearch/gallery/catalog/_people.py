@@ -24,7 +24,7 @@ import numpy.typing as npt
 
 from facesearch.core.clustering import certainty
 from facesearch.errors import InputError, NotFoundError
-from facesearch.gallery.catalog import _codec, _read
+from facesearch.gallery.catalog import _codec, _read, _write
 from facesearch.gallery.catalog._connection import CatalogConnection
 from facesearch.types import MAX_ID, BBox
 
@@ -269,8 +269,10 @@ class People(CatalogConnection):
                 "UPDATE face_persons SET person_id = ?, pinned = 1 WHERE person_id IN (?, ?)",
                 (keep, keep, other),
             )
-            conn.execute(
-                "UPDATE OR IGNORE not_person SET person_id = ? WHERE person_id = ?", (keep, other)
+            conn.execute(  # copied to ``keep``; ``other``'s own rows go with it below
+                """INSERT INTO not_person (face_id, person_id) SELECT face_id, ? FROM not_person
+                WHERE person_id = ? ON CONFLICT DO NOTHING""",
+                (keep, other),
             )
             conn.execute(  # the reviewer now says these faces are ``keep``
                 """DELETE FROM not_person WHERE person_id = ?
@@ -317,7 +319,7 @@ class People(CatalogConnection):
             if len(held) == 1:
                 raise InputError(f"face {face_id} is the only face of person {person_id}")
             conn.execute(
-                "INSERT OR IGNORE INTO not_person (face_id, person_id) VALUES (?, ?)",
+                "INSERT INTO not_person (face_id, person_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
                 (face_id, person_id),
             )
             new = _new_person(conn, _collection(conn, person.collection), _codec.now_utc())
@@ -339,10 +341,8 @@ def _collection(conn: sqlite3.Connection, name: str) -> int:
 
 
 def _new_person(conn: sqlite3.Connection, cid: int, now: str) -> int:
-    cur = conn.execute(
-        "INSERT INTO persons (collection_id, created, updated) VALUES (?, ?, ?)", (cid, now, now)
-    )
-    return int(cur.lastrowid or 0)
+    sql = "INSERT INTO persons (collection_id, created, updated) VALUES (?, ?, ?) RETURNING id"
+    return _write.insert_id(conn, sql, (cid, now, now))
 
 
 def _touch(conn: sqlite3.Connection, ids: Sequence[int], now: str) -> None:

@@ -6,6 +6,7 @@ always travel as parameters.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterator, Sequence
 from typing import Any, TypeVar
@@ -42,6 +43,35 @@ def chunks(values: Sequence[T], size: int = ID_CHUNK) -> Iterator[Sequence[T]]:
 
 def placeholders(n: int) -> str:
     return ", ".join("?" * n)
+
+
+def glob_operator(conn: sqlite3.Connection) -> str:
+    """The operator that matches a text against ``glob_pattern``'s result."""
+    return "GLOB" if getattr(conn, "dialect", "sqlite") == "sqlite" else "~"
+
+
+def glob_pattern(conn: sqlite3.Connection, glob: str) -> str:
+    """A SQLite GLOB pattern (``*``, ``?``, ``[...]``, ``[^...]``; case-sensitive) as the
+    database matches it: unchanged for SQLite, an anchored regular expression for PostgreSQL."""
+    if getattr(conn, "dialect", "sqlite") == "sqlite":
+        return glob
+    out, i = ["^"], 0
+    while i < len(glob):
+        ch = glob[i]
+        end = glob.find("]", i + (3 if glob[i + 1 : i + 2] == "^" else 2)) if ch == "[" else -1
+        if ch == "*":
+            out.append(".*")
+        elif ch == "?":
+            out.append(".")
+        elif end > 0:  # a set; a "]" right after "[" or "[^" belongs to it
+            negate = glob[i + 1] == "^"
+            body = glob[i + (2 if negate else 1) : end].replace("\\", "\\\\")
+            out.append(f"[{'^' if negate else ''}{body}]")
+            i = end
+        else:
+            out.append(re.escape(ch))
+        i += 1
+    return "".join(out) + "$"
 
 
 def _face(row: sqlite3.Row | tuple[Any, ...]) -> FaceRecord:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from typing import Any
 
 from facesearch.errors import CatalogError, NotFoundError
 from facesearch.gallery.catalog import _codec, _read
@@ -11,13 +12,20 @@ from facesearch.gallery.catalog._prepare import PreparedImage
 from facesearch.gallery.catalog.records import AddedImage, FaceRecord
 
 
+def insert_id(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> int:
+    """Run an ``INSERT ... RETURNING id`` of one row; its id (PostgreSQL has no ``lastrowid``).
+    The rows are all fetched, so that SQLite finishes the statement at once."""
+    return int(conn.execute(sql, tuple(params)).fetchall()[0][0])
+
+
 def ensure_collection(conn: sqlite3.Connection, name: str) -> int:
     cid = _read.collection_id(conn, name)
     if cid is None:
-        cur = conn.execute(
-            "INSERT INTO collections (name, created) VALUES (?, ?)", (name, _codec.now_utc())
+        cid = insert_id(
+            conn,
+            "INSERT INTO collections (name, created) VALUES (?, ?) RETURNING id",
+            (name, _codec.now_utc()),
         )
-        cid = int(cur.lastrowid or 0)
     return cid
 
 
@@ -31,8 +39,8 @@ def model_key(
 ) -> int:
     model = cache.get(name) or _read.model(conn, name)
     if model is None:
-        cur = conn.execute("INSERT INTO models (name, dim) VALUES (?, ?)", (name, dim))
-        model = (int(cur.lastrowid or 0), dim)
+        sql = "INSERT INTO models (name, dim) VALUES (?, ?) RETURNING id"
+        model = (insert_id(conn, sql, (name, dim)), dim)
     if model[1] != dim:
         raise CatalogError(
             f"model {name!r} has {model[1]}-dimensional embeddings in this catalog, not {dim}"
@@ -57,27 +65,27 @@ def insert_images(
         if existing is not None:
             out.append(AddedImage(image_id=existing, face_ids=(), duplicate=True))
             continue
-        cur = conn.execute(
+        image_id = insert_id(
+            conn,
             """INSERT INTO images (collection_id, sha256, source, size_bytes, width, height,
-                added, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                added, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
             (cid, item.sha256, item.source, item.size_bytes, item.width, item.height,
              _codec.now_utc(), item.metadata),
         )  # fmt: skip
-        image_id = int(cur.lastrowid or 0)
         in_batch[item.sha256] = image_id
         labelled = item.subject is not None and any(f.labelled for f in item.faces)
         subject = ensure_subject(conn, item.subject) if labelled and item.subject else None
         face_ids = []
         for face in item.faces:
-            cur = conn.execute(
+            face_ids.append(insert_id(
+                conn,
                 """INSERT INTO faces (image_id, face_index, x, y, w, h, landmarks, det_score,
                     quality, model_id, dim, embedding, subject_id)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
                 (image_id, face.face_index, *face.bbox, face.landmarks, face.det_score,
                  face.quality, model_key(conn, face.model_id, face.dim, models), face.dim,
                  face.embedding, subject if face.labelled else None),
-            )  # fmt: skip
-            face_ids.append(int(cur.lastrowid or 0))
+            ))  # fmt: skip
         out.append(AddedImage(image_id=image_id, face_ids=tuple(face_ids), duplicate=False))
     return out
 

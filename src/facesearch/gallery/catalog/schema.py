@@ -1,9 +1,11 @@
 """The catalog's schema, as an ordered list of forward migrations.
 
 The version of a database is SQLite's ``PRAGMA user_version``: 0 for a new file, N once the
-first N migrations have run. ``migrate`` applies the missing ones, in order, inside one
-``BEGIN IMMEDIATE`` transaction, so a crash or a concurrent opener never sees half a migration,
-and refuses a database written by a newer facesearch. Never edit a released migration: append
+first N migrations have run (in PostgreSQL, ``sqlstore.pg`` keeps it in the catalog schema's
+``schema_version`` table, and ``_schema_pg`` holds the same migrations in PostgreSQL's DDL).
+``migrate`` applies the missing ones, in order, inside one ``BEGIN IMMEDIATE`` transaction, so
+a crash or a concurrent opener never sees half a migration, and refuses a database written by a
+newer facesearch. Never edit a released migration: append
 a new one.
 
 Tables (integer ids are AUTOINCREMENT, so an id deleted is never handed out again and a stale
@@ -224,7 +226,10 @@ def migrate(conn: sqlite3.Connection, target: int | None = None) -> int:
 
     ``conn`` must be in autocommit mode (``isolation_level=None``) with no open transaction.
     """
-    latest = MIGRATIONS[-1].version
+    migrations = MIGRATIONS
+    if getattr(conn, "dialect", "sqlite") == "postgresql":
+        from facesearch.gallery.catalog._schema_pg import MIGRATIONS as migrations
+    latest = migrations[-1].version
     target = latest if target is None else target
     if not 0 <= target <= latest:
         raise CatalogError(f"no schema version {target}; this code knows 0..{latest}")
@@ -236,7 +241,7 @@ def migrate(conn: sqlite3.Connection, target: int | None = None) -> int:
                 f"the catalog has schema version {before}, newer than this facesearch "
                 f"understands ({latest}); upgrade facesearch"
             )
-        for migration in MIGRATIONS:
+        for migration in migrations:
             if before < migration.version <= target:
                 for statement in migration.statements:
                     conn.execute(statement)

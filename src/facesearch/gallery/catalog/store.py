@@ -116,7 +116,8 @@ class Catalog(VectorsView, Erasure, People, Browse):
             raise InputError("folder_glob is the pattern of one folder name")
         with self._reading() as conn:
             rows = conn.execute(
-                "SELECT source, sha256 FROM images WHERE source GLOB ?", (f"*/{folder_glob}/*",)
+                f"SELECT source, sha256 FROM images WHERE source {_read.glob_operator(conn)} ?",
+                (_read.glob_pattern(conn, f"*/{folder_glob}/*"),),
             ).fetchall()
         return {str(row[0]): str(row[1]) for row in rows}
 
@@ -166,11 +167,12 @@ class Catalog(VectorsView, Erasure, People, Browse):
     def start_run(self, arguments: Mapping[str, Any]) -> int:
         text = _codec.dump_json_object(arguments, "run arguments")
         with self._writing() as conn:
-            cur = conn.execute(
-                "INSERT INTO ingest_runs (started, arguments, status) VALUES (?, ?, 'running')",
+            return _write.insert_id(
+                conn,
+                "INSERT INTO ingest_runs (started, arguments, status) "
+                "VALUES (?, ?, 'running') RETURNING id",
                 (_codec.now_utc(), text),
             )
-            return int(cur.lastrowid or 0)
 
     def record_failure(self, run_id: int, source: str, reason: str) -> None:
         with self._writing() as conn:
@@ -209,9 +211,10 @@ class Catalog(VectorsView, Erasure, People, Browse):
     # -- reports --------------------------------------------------------------------------------
 
     def stats(self) -> dict[str, Any]:
-        """Counts of everything held; cheap (counters and small tables)."""
+        """Counts of everything held; cheap (counters and small tables). ``database``: where
+        the catalog lives (its file, or the PostgreSQL URL without its password)."""
         with self._reading() as conn:
-            return _read.stats(conn)
+            return {**_read.stats(conn), "database": self.database}
 
     def export_subject(self, name: str) -> dict[str, Any]:
         """Everything held about a subject, JSON-serialisable (a subject-access export).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -55,8 +55,8 @@ def new_image(key: object, n_faces: int = 1, subject: str | None = None, **kw: o
 
 
 @pytest.fixture
-def cat(tmp_path: Path) -> Iterator[Catalog]:
-    with Catalog.open(tmp_path / "home" / CATALOG_FILE) as catalog:
+def cat(open_catalog: Callable[[], Catalog]) -> Iterator[Catalog]:
+    with open_catalog() as catalog:
         yield catalog
 
 
@@ -327,9 +327,10 @@ def test_ingest_runs_and_failures(cat: Catalog) -> None:
     assert cat.stats()["ingest_runs"] == 2 and cat.stats()["ingest_failures"] == 2
 
 
-def test_stats(cat: Catalog) -> None:
+def test_stats(cat: Catalog, tmp_path: Path, database_url: str) -> None:
     cat.add_images("main", [new_image("a", 2, subject="Ann"), new_image("b", 0)])
     cat.add_images("x", [NewImage(sha("y"), "y", 1, 1, 1, faces=(new_face(0, 9, "arc", 512),))])
+    where = database_url or f"sqlite {tmp_path / CATALOG_FILE}"  # the test cluster has no password
     assert cat.stats() == {
         "images": 3,
         "faces": 3,
@@ -342,6 +343,7 @@ def test_stats(cat: Catalog) -> None:
             {"name": "arc", "dim": 512, "faces": 1},
             {"name": "sface", "dim": 128, "faces": 2},
         ],
+        "database": where,
     }
 
 

@@ -6,7 +6,7 @@ import hashlib
 import json
 import logging
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -34,8 +34,8 @@ def new_image(key: object, n_faces: int = 1, subject: str | None = None) -> NewI
 
 
 @pytest.fixture
-def cat(tmp_path: Path) -> Iterator[Catalog]:
-    with Catalog.open(tmp_path / "catalog.sqlite") as catalog:
+def cat(open_catalog: Callable[[], Catalog]) -> Iterator[Catalog]:
+    with open_catalog() as catalog:
         yield catalog
 
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pytest
@@ -28,8 +27,8 @@ def new_image(key: str, n_faces: int = 1, subject: str | None = None) -> NewImag
 
 
 @pytest.fixture
-def cat(tmp_path: Path) -> Iterator[Catalog]:
-    with Catalog.open_home(tmp_path) as catalog:
+def cat(open_catalog: Callable[[], Catalog]) -> Iterator[Catalog]:
+    with open_catalog() as catalog:
         # faces 1, 2 (one image), 3, 4 in "main"; face 5 in "other"
         catalog.add_images("main", [new_image("a", 2, "ann"), new_image("b"), new_image("c")])
         catalog.add_images("other", [new_image("d")])
