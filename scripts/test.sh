@@ -27,6 +27,16 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb 
   fi
 fi
 
+# The replica tests put Debian's nginx in front of two `facesearch serve` (tests/replicas.py).
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+  if [ "$(id -u)" = 0 ]; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null) \
+      || echo "WARNING: could not install nginx; the replica tests will skip" >&2
+  else
+    echo "WARNING: nginx missing and not root; the replica tests will skip" >&2
+  fi
+fi
+
 echo "== ruff"; .venv/bin/ruff check src tests benchmarks
 echo "== mypy"; .venv/bin/mypy
 echo "== pytest"
