@@ -32,6 +32,8 @@ __all__ = [
     "BrowseRecord",
     "BrowseRequest",
     "ErasePreview",
+    "ImageEntry",
+    "SubjectEntry",
     "browse",
     "erase_preview",
 ]

@@ -30,12 +30,11 @@ from facesearch.accountability import (
     can,
 )
 from facesearch.accountability.decisions import PendingCandidate
-from facesearch.app.browse import BrowseRecord, ErasePreview
+from facesearch.app.browse import BrowseRecord, ErasePreview, ImageEntry, SubjectEntry
 from facesearch.app.reads import ReviewedSearch
 from facesearch.errors import NotFoundError
 from facesearch.gallery.archives import split_member
 from facesearch.gallery.catalog import CollectionInfo, FaceRecord, ImageRecord
-from facesearch.gallery.catalog.browse import ImageEntry, SubjectEntry
 from facesearch.results import LEAD_NOTE
 
 API = "/api/v1"

@@ -35,7 +35,8 @@ def client(home: Any) -> Iterator[TestClient]:
 
 
 def html(home: Any, user: str) -> dict[str, str]:
-    return home.auth(user) | HTML
+    headers: dict[str, str] = home.auth(user) | HTML
+    return headers
 
 
 def entries(client: TestClient, home: Any, action: str) -> list[dict[str, Any]]:
