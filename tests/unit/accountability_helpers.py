@@ -1,12 +1,14 @@
 """Shared set-up of the accountability unit tests: a fake clock, cheap hashing, and reading
-or editing the file behind the library's back (the `clock` and `store` fixtures are in
-tests/unit/conftest.py, `people` in tests/unit/accountability/conftest.py)."""
+or editing the database behind the library's back (the `clock` and `store` fixtures are in
+tests/unit/conftest.py, `people` in tests/unit/accountability/conftest.py; the latter also
+runs the accountability tests on SQLite and on PostgreSQL)."""
 
 from __future__ import annotations
 
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import cast
 
 from argon2 import PasswordHasher
 
@@ -37,23 +39,44 @@ class FakeClock:
 ROOT = local_actor("root")  # the person at the CLI of the test home
 
 
+def connect(store: AccountabilityStore) -> sqlite3.Connection:
+    """A connection of its own to the store's file or PostgreSQL schema."""
+    if not store.db.url:
+        return sqlite3.connect(store.path)
+    from facesearch.accountability.db import LOCK_KEY, PG_SCHEMA
+    from facesearch.sqlstore.pg import PgConnection
+
+    return cast(sqlite3.Connection, PgConnection(store.db.url, PG_SCHEMA, LOCK_KEY))
+
+
 def raw(store: AccountabilityStore, sql: str) -> list[tuple[object, ...]]:
-    """Rows read straight from the file, as anyone with it could."""
-    conn = sqlite3.connect(store.path)
+    """Rows read straight from the database, as anyone with it could."""
+    conn = connect(store)
     try:
-        return conn.execute(sql).fetchall()
+        return [tuple(row) for row in conn.execute(sql).fetchall()]
     finally:
         conn.close()
 
 
+def stored_bytes(store: AccountabilityStore, table: str) -> bytes:
+    """What is stored: the SQLite file, or on PostgreSQL every row of ``table`` as text."""
+    if not store.db.url:
+        return store.path.read_bytes()
+    return repr(raw(store, f"SELECT * FROM {table}")).encode()
+
+
 def tamper(store: AccountabilityStore, *statements: str) -> None:
-    """Edit the file behind the library's back, as someone with the file could."""
-    conn = sqlite3.connect(store.path)
-    for trigger in ("audit_log_no_update", "audit_log_no_delete", "audit_mac_no_delete"):
-        conn.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+    """Edit the database behind the library's back, as someone with access to it could."""
+    conn = connect(store)
+    triggers = ("audit_log_no_update", "audit_log_no_delete", "audit_mac_no_delete")
+    for trigger in triggers:
+        table = trigger.rsplit("_no_", 1)[0]
+        on = f" ON {table}" if store.db.url else ""
+        conn.execute(f"DROP TRIGGER IF EXISTS {trigger}{on}")
     for statement in statements:
         conn.execute(statement)
-    conn.commit()
+    if not store.db.url:  # PostgreSQL's connection commits each statement
+        conn.commit()
     conn.close()
 
 
@@ -75,12 +98,16 @@ def fill(store: AccountabilityStore, clock: FakeClock, n: int) -> None:
         )
 
 
-def open_store(paths: dict[str, Path], clock: FakeClock | None = None) -> AccountabilityStore:
-    """A store opened with the key and anchor files of ``paths`` (the ``paths`` fixture)."""
+def open_store(
+    paths: dict[str, Path], clock: FakeClock | None = None, database_url: str = ""
+) -> AccountabilityStore:
+    """A store opened with the key and anchor files of ``paths`` (the ``paths`` fixture), on
+    SQLite or (``database_url``) PostgreSQL."""
     return AccountabilityStore.open(
         paths["home"],
         clock=clock,
         hasher=CHEAP,
         key_file=paths["key_file"],
         anchor_file=paths["anchor_file"],
+        database_url=database_url,
     )

@@ -1,8 +1,9 @@
 """Accountability: who may do what, what was done, and who verified a match.
 
 The library layer under the CLI and the server (no web framework here). One SQLite file,
-``accountability.sqlite`` in the facesearch home (``db.py``: connection, schema, migrations),
-holds
+``accountability.sqlite`` in the facesearch home, or with ``database_url`` one schema of a
+PostgreSQL database shared by every replica (``db.py``: connection and transactions;
+``schema.py``: the migrations of both; ``dialect.py``: where their SQL differs), holds
 
 - accounts (``accounts.py``, the object the callers use): roles and the permission table
   (``permissions.py``), the ``User`` record (``users.py``), argon2id passwords
@@ -18,7 +19,7 @@ holds
   people have verified it;
 - kept probe images (``probes.py``), deleted when their retention period ends.
 
-    store = AccountabilityStore.open(settings.home)
+    store = AccountabilityStore.from_settings(settings)
     user = store.accounts.check_password(name, password)
     entry = store.audit.append(actor=user.name, action=Action.SEARCH, case=case,
                                purpose=purpose, payload=record.payload())
@@ -42,7 +43,7 @@ from facesearch.accountability.chain import (
     entry_hash,
     entry_mac,
 )
-from facesearch.accountability.db import FILENAME, SCHEMA_VERSION
+from facesearch.accountability.db import FILENAME
 from facesearch.accountability.decisions import (
     TRANSITIONS,
     CandidateState,
@@ -66,6 +67,7 @@ from facesearch.accountability.permissions import (
 )
 from facesearch.accountability.policy import AccountPolicy
 from facesearch.accountability.probes import ProbeStore
+from facesearch.accountability.schema import SCHEMA_VERSION
 from facesearch.accountability.store import AccountabilityStore
 from facesearch.accountability.tokens import TokenInfo
 from facesearch.accountability.users import User

@@ -23,6 +23,7 @@ from facesearch.accountability.audit import AuditTrail
 from facesearch.accountability.audit_entries import Action
 from facesearch.accountability.audit_report import BreakKind, ChainBreak
 from facesearch.accountability.db import Database, format_time
+from facesearch.accountability.dialect import by_name, json_text, name_is
 from facesearch.accountability.logins import LoginMixin
 from facesearch.accountability.passwords import Passwords
 from facesearch.accountability.permissions import Actor, Permission, Role, require
@@ -65,7 +66,8 @@ class Accounts(LoginMixin, TokenMixin, SessionMixin):
 
     def users(self) -> list[User]:
         with self._db.read() as conn:
-            rows = conn.execute(f"SELECT {USER_COLUMNS} FROM users ORDER BY name").fetchall()
+            order = by_name(conn, "name")
+            rows = conn.execute(f"SELECT {USER_COLUMNS} FROM users ORDER BY {order}").fetchall()
         return [user_of(row) for row in rows]
 
     def add_user(self, name: str, role: Role | str, password: str, *, by: Actor) -> User:
@@ -156,19 +158,20 @@ def check_accounts_against_trail(conn: sqlite3.Connection) -> list[ChainBreak]:
     hash swapped in the file is not caught: the trail never holds hashes.)
     """
     found: list[ChainBreak] = []
+    named = name_is(conn, "u.name", json_text(conn, "a.payload", "name"))
     rows = conn.execute(
-        """SELECT u.name, u.role, u.disabled,
+        f"""SELECT u.name, u.role, u.disabled,
                   (SELECT a.seq FROM audit_log a
-                    WHERE a.action = 'user_add' AND json_extract(a.payload, '$.name') = u.name
+                    WHERE a.action = 'user_add' AND {named}
                     ORDER BY a.seq DESC LIMIT 1) AS add_seq,
-                  (SELECT json_extract(a.payload, '$.role') FROM audit_log a
-                    WHERE a.action = 'user_add' AND json_extract(a.payload, '$.name') = u.name
+                  (SELECT {json_text(conn, "a.payload", "role")} FROM audit_log a
+                    WHERE a.action = 'user_add' AND {named}
                     ORDER BY a.seq DESC LIMIT 1) AS logged_role,
                   (SELECT a.action FROM audit_log a
                     WHERE a.action IN ('user_add', 'user_disable', 'user_enable')
-                      AND json_extract(a.payload, '$.name') = u.name
+                      AND {named}
                     ORDER BY a.seq DESC LIMIT 1) AS last_state
-             FROM users u ORDER BY u.name"""
+             FROM users u ORDER BY {by_name(conn, "u.name")}"""
     )
     for row in rows:
         name, seq = row["name"], row["add_seq"]

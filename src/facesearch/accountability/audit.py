@@ -32,6 +32,7 @@ from facesearch.accountability.chain import (
 )
 from facesearch.accountability.chain_check import verify_chain
 from facesearch.accountability.db import Database, format_time, parse_time
+from facesearch.accountability.dialect import no_limit
 from facesearch.accountability.keying import Keyring, key_id
 from facesearch.accountability.text_checks import (
     MAX_ACTOR_CHARS,
@@ -55,6 +56,7 @@ def _action(action: Action | str) -> Action:
 
 
 def _select(
+    conn: sqlite3.Connection,
     actor: str | None,
     action: Action | None,
     case: str | None,
@@ -87,7 +89,7 @@ def _select(
     if where:
         sql += " WHERE " + " AND ".join(where)
     sql += " ORDER BY seq LIMIT ? OFFSET ?"
-    return sql, [*args, -1 if limit is None else limit, offset]
+    return sql, [*args, no_limit(conn) if limit is None else limit, offset]
 
 
 _COLUMNS_WITH_MAC = (
@@ -283,8 +285,8 @@ class AuditTrail:
         offset: int = 0,
     ) -> list[AuditEntry]:
         """Entries in seq order; since is inclusive, until exclusive; limit None = all."""
-        sql, args = _select(actor, action, case, since, until, limit, offset)
         with self._db.read() as conn:
+            sql, args = _select(conn, actor, action, case, since, until, limit, offset)
             return [entry_of(row) for row in conn.execute(sql, args)]
 
     def export(
@@ -304,8 +306,10 @@ class AuditTrail:
         """Write matching entries as "csv" or "jsonl" (``audit_export.py``); log the
         export; return the count."""
         check_format(fmt)
-        sql, args = _select(filter_actor, filter_action, filter_case, since, until, None, 0)
         with self._db.read() as conn:
+            sql, args = _select(
+                conn, filter_actor, filter_action, filter_case, since, until, None, 0
+            )
             count = write_entries((entry_of(row) for row in conn.execute(sql, args)), fmt, out)
         filters = {
             "actor": filter_actor,

@@ -46,7 +46,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from facesearch.accountability.db import GENESIS_HASH
+from facesearch.accountability.schema import GENESIS_HASH
 from facesearch.errors import InputError
 from facesearch.types import fields_dict
 

@@ -1,17 +1,31 @@
-"""The SQLite file behind accountability: connection, schema migrations, transactions, time.
+"""The database behind accountability: connection, migrations, transactions, time.
 
-One file, ``accountability.sqlite`` in the facesearch home, separate from the gallery catalog.
-It runs in WAL mode with foreign keys on, ``synchronous=FULL`` (an audit entry that was
-acknowledged survives a power cut) and ``secure_delete=ON`` (deleted probe images and
-sessions are overwritten with zeros, not just unlinked from the b-tree).
+Embedded (``database_url`` unset): one SQLite file, ``accountability.sqlite`` in the
+facesearch home, separate from the gallery catalog. It runs in WAL mode with foreign keys on,
+``synchronous=FULL`` (an audit entry that was acknowledged survives a power cut) and
+``secure_delete=ON`` (deleted probe images and sessions are overwritten with zeros, not just
+unlinked from the b-tree).
 
-Every write runs in ``BEGIN IMMEDIATE``: the write lock is taken before the first read, so two
-processes appending to the audit trail at once queue up instead of both reading the same
+Distributed (``database_url`` = ``postgresql://...``): the schema ``facesearch_accountability``
+of that database, through ``sqlstore.PgConnection`` (advisory lock key ``LOCK_KEY``), shared
+by every replica. PostgreSQL has no ``secure_delete``: a deleted row stays in the table's
+pages as a dead version until VACUUM removes it. So after probe images or sessions are deleted
+the stores call ``vacuum(table)`` once the transaction has committed: on PostgreSQL it runs
+``VACUUM`` on that table (outside any transaction; dead versions an older snapshot of another
+replica can still see are left to the next VACUUM or to autovacuum), which frees their space
+for reuse; the bytes themselves go when that space is reused, or at once with a ``VACUUM
+FULL`` of the table, which rewrites its files but locks it, so schedule that at a quiet time.
+On SQLite ``vacuum`` does nothing (secure_delete did it); ``checkpoint`` truncates SQLite's
+write-ahead log and does nothing on PostgreSQL (its WAL is the server's).
+
+Every write runs in ``BEGIN IMMEDIATE``: the write lock (on PostgreSQL the transaction-scoped
+advisory lock) is taken before the first read, so two processes -- or two replicas on two
+machines -- appending to the audit trail at once queue up instead of both reading the same
 chain head. Transactions nest: a ``write()`` inside a ``write()`` joins the outer one, which
 is how an account change and its audit entry commit (or roll back) together.
 
-The schema version is SQLite's ``user_version``; ``MIGRATIONS[i]`` takes a file from version
-``i`` to ``i + 1``. A file from a newer facesearch is refused, never downgraded.
+The schema version is ``PRAGMA user_version``; ``schema.py`` holds the migrations of both
+dialects. A database from a newer facesearch is refused, never downgraded.
 
 A write transaction can carry commit hooks (``on_commit``): ``prepare()`` runs just before
 COMMIT (an error there rolls back), ``committed()`` after it, ``aborted()`` after a rollback.
@@ -23,24 +37,26 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, cast
 
+from facesearch.accountability.schema import MIGRATIONS, PG_MIGRATIONS, SCHEMA_VERSION
 from facesearch.errors import CatalogError, InputError
 from facesearch.gallery.sqlite_wal import enable_wal
 from facesearch.private import make_private_dir
+from facesearch.sqlstore import database_target
 
 log = logging.getLogger(__name__)
 
 FILENAME = "accountability.sqlite"
 BUSY_TIMEOUT_S = 30.0
-GENESIS_HASH = "0" * 64  # the prev_hash of the first audit entry
+PG_SCHEMA = "facesearch_accountability"
+LOCK_KEY = 7302  # the advisory lock of this store's writers (the catalog's is 7301)
 
 Clock = Callable[[], datetime]
 
@@ -63,163 +79,6 @@ def parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
-# --- schema -----------------------------------------------------------------------------------
-
-_V1 = (
-    """CREATE TABLE users (
-        id INTEGER PRIMARY KEY,
-        name TEXT NOT NULL UNIQUE COLLATE NOCASE,
-        role TEXT NOT NULL CHECK (role IN ('admin', 'investigator', 'auditor')),
-        password_hash TEXT NOT NULL,
-        disabled INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1)),
-        created_at TEXT NOT NULL
-    )""",
-    # Failed (and in-flight) logins per name key; names need not exist (no enumeration).
-    """CREATE TABLE login_failures (
-        id INTEGER PRIMARY KEY,
-        name_key TEXT NOT NULL,
-        at TEXT NOT NULL
-    )""",
-    "CREATE INDEX login_failures_key_at ON login_failures (name_key, at)",
-    "CREATE INDEX login_failures_at ON login_failures (at)",
-    """CREATE TABLE api_tokens (
-        id INTEGER PRIMARY KEY,
-        user_id INTEGER NOT NULL REFERENCES users (id),
-        digest TEXT NOT NULL UNIQUE,
-        prefix TEXT NOT NULL,
-        created_at TEXT NOT NULL,
-        revoked_at TEXT
-    )""",
-    "CREATE INDEX api_tokens_user ON api_tokens (user_id)",
-    """CREATE TABLE sessions (
-        id INTEGER PRIMARY KEY,
-        user_id INTEGER NOT NULL REFERENCES users (id),
-        digest TEXT NOT NULL UNIQUE,
-        csrf_token TEXT NOT NULL,
-        created_at TEXT NOT NULL,
-        last_seen TEXT NOT NULL
-    )""",
-    "CREATE INDEX sessions_user ON sessions (user_id)",
-    """CREATE TABLE audit_log (
-        seq INTEGER PRIMARY KEY,
-        time TEXT NOT NULL,
-        actor TEXT NOT NULL,
-        action TEXT NOT NULL,
-        case_number TEXT,
-        purpose TEXT,
-        payload TEXT NOT NULL,
-        prev_hash TEXT NOT NULL,
-        hash TEXT NOT NULL
-    )""",
-    "CREATE INDEX audit_log_actor ON audit_log (actor, seq)",
-    "CREATE INDEX audit_log_action ON audit_log (action, seq)",
-    "CREATE INDEX audit_log_case ON audit_log (case_number, seq)",
-    "CREATE INDEX audit_log_time ON audit_log (time)",
-    # Guards against accidents, not attackers: someone with the file can drop them, which is
-    # what the hash chain and the head row are for.
-    """CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
-        BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END""",
-    """CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
-        BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END""",
-    # The running head: seq and hash of the last entry, updated with every append, so that
-    # cutting entries off the end of the chain shows.
-    """CREATE TABLE audit_head (
-        id INTEGER PRIMARY KEY CHECK (id = 1),
-        seq INTEGER NOT NULL,
-        hash TEXT NOT NULL
-    )""",
-    # An index over the decision entries of the audit trail (their content lives in the trail).
-    # face_id has no declared type, so an integer id stays an integer and a text id text.
-    """CREATE TABLE decisions (
-        audit_seq INTEGER PRIMARY KEY REFERENCES audit_log (seq),
-        search_seq INTEGER NOT NULL REFERENCES audit_log (seq),
-        face_id NOT NULL
-    )""",
-    "CREATE INDEX decisions_candidate ON decisions (search_seq, face_id, audit_seq)",
-    """CREATE TABLE probes (
-        sha256 TEXT PRIMARY KEY,
-        data BLOB NOT NULL,
-        stored_at TEXT NOT NULL,
-        expires_at TEXT NOT NULL
-    )""",
-    "CREATE INDEX probes_expires ON probes (expires_at)",
-)
-
-
-def _migrate_to_1(conn: sqlite3.Connection) -> None:
-    for statement in _V1:
-        conn.execute(statement)
-    conn.execute("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, ?)", (GENESIS_HASH,))
-
-
-_V2 = (
-    # Failed logins and lockouts are per (name, client address), so that one address cannot
-    # lock a name out for everyone; a lock's level doubles its length each time it recurs.
-    "ALTER TABLE login_failures ADD COLUMN client TEXT NOT NULL DEFAULT ''",
-    "CREATE INDEX login_failures_key_client_at ON login_failures (name_key, client, at)",
-    """CREATE TABLE login_locks (
-        name_key TEXT NOT NULL,
-        client TEXT NOT NULL,
-        level INTEGER NOT NULL,
-        failures INTEGER NOT NULL,
-        locked_at TEXT NOT NULL,
-        locked_until TEXT NOT NULL,
-        PRIMARY KEY (name_key, client)
-    )""",
-    # API tokens expire (NULL: issued when tokens did not; the lifetime setting then counts
-    # from created_at) and remember when they were last used (refreshed at most once a minute).
-    "ALTER TABLE api_tokens ADD COLUMN expires_at TEXT",
-    "ALTER TABLE api_tokens ADD COLUMN last_used_at TEXT",
-)
-
-
-def _migrate_to_2(conn: sqlite3.Connection) -> None:
-    for statement in _V2:
-        conn.execute(statement)
-
-
-def _migrate_to_3(conn: sqlite3.Connection) -> None:
-    """Keyed audit entries: the MAC of each entry from ``keyed_from`` on, and the trail's id.
-
-    Entries already there (a trail written before keys existed) get no MAC: keying starts at
-    the next seq, where the store appends an ``audit_keyed`` marker entry (``store.py``).
-    Nothing already there is re-keyed, so nothing forged earlier is turned into "valid".
-    """
-    conn.execute("CREATE TABLE audit_mac (seq INTEGER PRIMARY KEY, mac TEXT NOT NULL)")
-    for verb in ("UPDATE", "DELETE"):
-        conn.execute(
-            f"""CREATE TRIGGER audit_mac_no_{verb.lower()} BEFORE {verb} ON audit_mac
-            BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END"""
-        )
-    conn.execute(
-        """CREATE TABLE audit_keying (
-            id INTEGER PRIMARY KEY CHECK (id = 1),
-            trail TEXT NOT NULL,
-            keyed_from INTEGER NOT NULL,
-            key_id TEXT
-        )"""
-    )
-    row = conn.execute(
-        "SELECT max(coalesce((SELECT seq FROM audit_head WHERE id = 1), 0), "
-        "coalesce((SELECT max(seq) FROM audit_log), 0))"
-    ).fetchone()
-    conn.execute(
-        "INSERT INTO audit_keying (id, trail, keyed_from, key_id) VALUES (1, ?, ?, NULL)",
-        (secrets.token_hex(16), int(row[0]) + 1),
-    )
-
-
-def _migrate_to_4(conn: sqlite3.Connection) -> None:
-    """Entries of one action by time: the pending list of the two-person rule reads the
-    decisions of the last days (``Decisions.awaiting_second_person``) without scanning all."""
-    conn.execute("CREATE INDEX audit_log_action_time ON audit_log (action, time)")
-
-
-Migration = Callable[[sqlite3.Connection], None]
-MIGRATIONS: tuple[Migration, ...] = (_migrate_to_1, _migrate_to_2, _migrate_to_3, _migrate_to_4)
-SCHEMA_VERSION = len(MIGRATIONS)
-
-
 # --- connection -------------------------------------------------------------------------------
 
 
@@ -232,15 +91,20 @@ class CommitHook(Protocol):
 
 
 class Database:
-    """One connection to the accountability file, safe to share between threads.
+    """One connection to the accountability file or schema, safe to share between threads.
 
     Every use goes through ``read()`` or ``write()``; a lock serialises them within the
-    process and SQLite's locks (with a busy timeout) across processes.
+    process, and SQLite's locks (with a busy timeout) or PostgreSQL's advisory lock across
+    processes. ``path`` is ``home / FILENAME`` in both cases (it names the home);
+    ``where`` is what messages name: the file, or the database URL without its password.
     """
 
-    def __init__(self, conn: sqlite3.Connection, path: Path, clock: Clock) -> None:
+    def __init__(self, conn: sqlite3.Connection, path: Path, clock: Clock, where: str = "") -> None:
         self._conn = conn
         self.path = path
+        self.where = where or str(path)
+        self.url = ""  # the PostgreSQL URL (open_postgres); empty for SQLite
+        self.dialect: str = getattr(conn, "dialect", "sqlite")
         self._clock = clock
         self._lock = threading.RLock()
         self._depth = 0
@@ -275,6 +139,23 @@ class Database:
             conn.close()
             if isinstance(exc, sqlite3.Error):
                 raise CatalogError(f"{path}: not a usable accountability file: {exc}") from exc
+            raise
+        return db
+
+    @classmethod
+    def open_postgres(cls, url: str, path: Path, clock: Clock | None = None) -> Database:
+        """The schema ``PG_SCHEMA`` of the PostgreSQL database at ``url`` (created and
+        migrated as needed, under the advisory lock); ``path`` names the home."""
+        from facesearch.sqlstore.pg import PgConnection
+
+        where = database_target(url).redacted()
+        conn = cast(sqlite3.Connection, PgConnection(url, PG_SCHEMA, LOCK_KEY))
+        try:
+            db = cls(conn, path, clock or utc_now, where)
+            db.url = url
+            db._migrate()
+        except BaseException:
+            conn.close()
             raise
         return db
 
@@ -323,7 +204,7 @@ class Database:
         try:
             self._conn.execute(begin)
         except sqlite3.Error as exc:
-            raise CatalogError(f"{self.path}: {exc}") from exc
+            raise CatalogError(f"{self.where}: {exc}") from exc
         self._depth, self._writing = 1, writing
         try:
             yield
@@ -337,7 +218,7 @@ class Database:
                 log.exception("rollback failed")
             self._end_hooks(committed=False)
             if isinstance(exc, sqlite3.Error):
-                raise CatalogError(f"{self.path}: {exc}") from exc
+                raise CatalogError(f"{self.where}: {exc}") from exc
             raise
         self._depth, self._writing = 0, False
         try:
@@ -346,7 +227,7 @@ class Database:
             with suppress(sqlite3.Error):
                 self._conn.execute("ROLLBACK")
             self._end_hooks(committed=False)
-            raise CatalogError(f"{self.path}: commit failed: {exc}") from exc
+            raise CatalogError(f"{self.where}: commit failed: {exc}") from exc
         self._end_hooks(committed=True)
 
     def _end_hooks(self, *, committed: bool) -> None:
@@ -358,7 +239,10 @@ class Database:
                 log.exception("commit hook failed")
 
     def checkpoint(self) -> bool:
-        """Copy the WAL into the main file and truncate it; False if readers blocked it."""
+        """Copy the WAL into the main file and truncate it; False if readers blocked it.
+        Nothing to do on PostgreSQL (True)."""
+        if self.dialect != "sqlite":
+            return True
         with self._lock:
             try:
                 busy = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
@@ -366,15 +250,31 @@ class Database:
                 raise CatalogError(f"{self.path}: checkpoint failed: {exc}") from exc
         return int(busy) == 0
 
+    def vacuum(self, table: str) -> None:
+        """PostgreSQL: VACUUM ``table`` after rows were deleted from it (see the module's
+        docstring); call it after the transaction. SQLite: nothing (``secure_delete``).
+        Inside a transaction it is left to autovacuum (VACUUM cannot run there)."""
+        if self.dialect == "sqlite":
+            return
+        with self._lock:
+            if self._depth:
+                log.debug("VACUUM %s left to autovacuum: called inside a transaction", table)
+                return
+            try:
+                self._conn.execute(f"VACUUM {table}")
+            except sqlite3.Error as exc:
+                log.warning("VACUUM %s failed (autovacuum will do it later): %s", table, exc)
+
     def _migrate(self) -> None:
+        migrations = PG_MIGRATIONS if self.dialect == "postgresql" else MIGRATIONS
         with self.write() as conn:
             version = int(conn.execute("PRAGMA user_version").fetchone()[0])
             if version > SCHEMA_VERSION:
                 raise CatalogError(
-                    f"{self.path}: schema version {version} is newer than this facesearch "
+                    f"{self.where}: schema version {version} is newer than this facesearch "
                     f"understands ({SCHEMA_VERSION}); upgrade facesearch"
                 )
             for target in range(version + 1, SCHEMA_VERSION + 1):
-                log.info("migrating %s to schema version %d", self.path, target)
-                MIGRATIONS[target - 1](conn)
+                log.info("migrating %s to schema version %d", self.where, target)
+                migrations[target - 1](conn)
                 conn.execute(f"PRAGMA user_version = {int(target)}")  # PRAGMA takes no parameters

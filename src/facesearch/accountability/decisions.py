@@ -48,6 +48,7 @@ from facesearch.accountability.audit import AuditTrail
 from facesearch.accountability.audit_entries import Action, FaceId
 from facesearch.accountability.audit_report import BreakKind, ChainBreak
 from facesearch.accountability.db import Database, format_time, parse_time
+from facesearch.accountability.dialect import face_param, is_postgres
 from facesearch.accountability.permissions import Actor, Permission, require
 from facesearch.accountability.users import current_actor
 from facesearch.errors import CatalogError, InputError, NotFoundError, PermissionDeniedError
@@ -66,7 +67,7 @@ __all__ = [
 MAX_NOTE_CHARS = 2000
 
 # the decision index against the trail: (a query for the seqs that break it, its finding)
-_INDEX_CHECKS = (
+_INDEX_CHECKS: tuple[tuple[str, str], ...] = (
     (
         "SELECT a.seq FROM audit_log a LEFT JOIN decisions d ON d.audit_seq = a.seq "
         "WHERE a.action = ? AND d.audit_seq IS NULL ORDER BY a.seq",
@@ -79,6 +80,17 @@ _INDEX_CHECKS = (
         "OR json_extract(a.payload, '$.face_id') IS NOT d.face_id "
         "ORDER BY d.audit_seq",
         "the decision index points at entry {seq}, which is not that decision",
+    ),
+)
+_PG_INDEX_CHECKS = (
+    _INDEX_CHECKS[0],
+    (
+        "SELECT d.audit_seq FROM decisions d LEFT JOIN audit_log a ON a.seq = d.audit_seq "
+        "WHERE a.seq IS NULL OR a.action IS DISTINCT FROM ? "
+        "OR (a.payload::jsonb -> 'search_seq') IS DISTINCT FROM to_jsonb(d.search_seq) "
+        "OR (a.payload::jsonb -> 'face_id') IS DISTINCT FROM d.face_id "
+        "ORDER BY d.audit_seq",
+        _INDEX_CHECKS[1][1],
     ),
 )
 
@@ -157,15 +169,17 @@ class PendingCandidate:
 
 # A candidate is POSSIBLE_MATCH exactly when its one and only verdict is a possible match
 # (TRANSITIONS: a second verdict of either kind leads to confirmed, disputed or rejected).
-AWAITING_QUERY = """
+_AWAITING = """
     SELECT d.search_seq, d.face_id, a.case_number, a.actor, a.time
       FROM audit_log a JOIN decisions d ON d.audit_seq = a.seq
      WHERE a.action = ? AND a.time >= ? AND a.actor != ?
-       AND json_extract(a.payload, '$.verdict') = ?
+       AND {verdict} = ?
        AND NOT EXISTS (SELECT 1 FROM decisions o
                         WHERE o.search_seq = d.search_seq AND o.face_id = d.face_id
                           AND o.audit_seq != d.audit_seq)
      ORDER BY a.seq DESC"""
+AWAITING_QUERY = _AWAITING.format(verdict="json_extract(a.payload, '$.verdict')")
+_PG_AWAITING_QUERY = _AWAITING.format(verdict="(a.payload::jsonb ->> 'verdict')")
 
 
 def replay(
@@ -249,7 +263,7 @@ class Decisions:
             )
             conn.execute(
                 "INSERT INTO decisions (audit_seq, search_seq, face_id) VALUES (?, ?, ?)",
-                (entry.seq, search_seq, face_id),
+                (entry.seq, search_seq, face_param(conn, face_id)),
             )
             return self._state(conn, search_seq, face_id)
 
@@ -263,10 +277,10 @@ class Decisions:
             ids = [
                 r[0]
                 for r in conn.execute(
-                    "SELECT DISTINCT face_id FROM decisions WHERE search_seq = ? ORDER BY face_id",
-                    (search_seq,),
+                    "SELECT DISTINCT face_id FROM decisions WHERE search_seq = ?", (search_seq,)
                 )
             ]
+            ids.sort(key=lambda f: (isinstance(f, str), f))  # SQLite's order: numbers first
             return [self._state(conn, search_seq, face_id) for face_id in ids]
 
     def awaiting_second_person(self, actor_name: str, since: datetime) -> list[PendingCandidate]:
@@ -275,7 +289,7 @@ class Decisions:
         action index, then the decision index per candidate)."""
         with self._db.read() as conn:
             rows = conn.execute(
-                AWAITING_QUERY,
+                _PG_AWAITING_QUERY if is_postgres(conn) else AWAITING_QUERY,
                 (
                     Action.DECISION.value,
                     format_time(since),
@@ -298,7 +312,7 @@ class Decisions:
         """Decision entries missing from the index, and index rows no entry backs."""
         return [
             ChainBreak(BreakKind.INDEX, seq, seq, finding.format(seq=seq))
-            for query, finding in _INDEX_CHECKS
+            for query, finding in (_PG_INDEX_CHECKS if is_postgres(conn) else _INDEX_CHECKS)
             for seq in (int(row[0]) for row in conn.execute(query, (Action.DECISION.value,)))
         ]
 
@@ -325,7 +339,7 @@ class Decisions:
             "SELECT a.seq, a.time, a.actor, a.action, a.payload FROM decisions d "
             "JOIN audit_log a ON a.seq = d.audit_seq "
             "WHERE d.search_seq = ? AND d.face_id = ? ORDER BY a.seq",
-            (search_seq, face_id),
+            (search_seq, face_param(conn, face_id)),
         ):
             seq = int(row["seq"])
             try:

@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 from facesearch.accountability.audit import AuditTrail
 from facesearch.accountability.audit_entries import Action
 from facesearch.accountability.db import Database, format_time, parse_time
+from facesearch.accountability.dialect import name_is
 from facesearch.accountability.passwords import Passwords
 from facesearch.accountability.policy import AccountPolicy
 from facesearch.accountability.users import User, is_valid_name, user_of, user_row
@@ -156,9 +157,10 @@ class LoginMixin:
                 # Count the attempt before checking it; cleared below if it succeeds.
                 insert = "INSERT INTO login_failures (name_key, client, at) VALUES (?, ?, ?)"
                 conn.execute(insert, (key, addr, format_time(now)))
-                counted = int(
-                    conn.execute(insert, (key, EVERY_ADDRESS, format_time(now))).lastrowid or 0
+                returning = conn.execute(
+                    f"{insert} RETURNING id", (key, EVERY_ADDRESS, format_time(now))
                 )
+                counted = int(returning.fetchone()[0])
                 row = user_row(conn, name) if shown != "anonymous" else None
         if lock is not None:
             message = NAME_LOCKED_OUT if lock.client == EVERY_ADDRESS else LOCKED_OUT
@@ -218,7 +220,7 @@ class LoginMixin:
         with self._db.read() as conn:
             rows = conn.execute(
                 "SELECT l.*, u.name AS user_name FROM login_locks l "
-                "LEFT JOIN users u ON u.name = l.name_key "
+                f"LEFT JOIN users u ON {name_is(conn, 'u.name', 'l.name_key')} "
                 "WHERE l.locked_until > ? ORDER BY l.locked_at DESC",
                 (format_time(now),),
             ).fetchall()

@@ -21,6 +21,7 @@ from typing import TypeVar
 from facesearch.accountability.audit import AuditTrail
 from facesearch.accountability.audit_entries import Action
 from facesearch.accountability.db import Database, format_time, parse_time
+from facesearch.accountability.dialect import greatest
 from facesearch.errors import InputError, NotFoundError
 
 __all__ = ["PURGE_ACTOR", "ProbeStore"]
@@ -53,7 +54,7 @@ class ProbeStore:
             conn.execute(
                 "INSERT INTO probes (sha256, data, stored_at, expires_at) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (sha256) DO UPDATE "
-                "SET expires_at = MAX(expires_at, excluded.expires_at)",
+                f"SET expires_at = {greatest(conn, 'probes.expires_at', 'excluded.expires_at')}",
                 (digest, data, format_time(now), expires),
             )
         return digest

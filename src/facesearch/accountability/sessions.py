@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from facesearch.accountability.audit import AuditTrail
 from facesearch.accountability.audit_entries import Action
 from facesearch.accountability.db import Database, format_time, parse_time
+from facesearch.accountability.dialect import greatest
 from facesearch.accountability.logins import BAD_LOGIN
 from facesearch.accountability.policy import AccountPolicy
 from facesearch.accountability.tokens import secret_digest
@@ -83,7 +84,8 @@ class SessionMixin:
         if now - last_seen >= SESSION_TOUCH_INTERVAL:
             with self._db.write() as conn:
                 conn.execute(
-                    "UPDATE sessions SET last_seen = MAX(last_seen, ?) WHERE id = ?",
+                    f"UPDATE sessions SET last_seen = {greatest(conn, 'last_seen', '?')} "
+                    "WHERE id = ?",
                     (format_time(now), row["sid"]),
                 )
         return user_of(row), str(row["csrf_token"])

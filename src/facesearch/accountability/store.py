@@ -18,6 +18,7 @@ from facesearch.accountability.policy import AccountPolicy
 from facesearch.accountability.probes import ProbeStore
 from facesearch.errors import ConfigError, FaceSearchError
 from facesearch.settings import Settings
+from facesearch.sqlstore import database_target
 from facesearch.types import Closing
 
 __all__ = ["AccountabilityStore", "account_policy", "audit_files"]
@@ -53,10 +54,12 @@ def audit_files(settings: Settings) -> tuple[Path, Path]:
 
 
 class AccountabilityStore(Closing):
-    """One ``accountability.sqlite`` in a facesearch home, and the four services over it.
+    """The accounts, trail, decisions and probes of a home, and the four services over them:
+    ``accountability.sqlite`` in the home, or the schema ``facesearch_accountability`` of
+    the PostgreSQL database of ``database_url``, shared by every replica.
 
     Open it once per process and share it between threads; close it when done (or use it as
-    a context manager). Several processes may open the same file at once.
+    a context manager). Several processes (replicas) may open the same store at once.
     """
 
     def __init__(
@@ -79,8 +82,10 @@ class AccountabilityStore(Closing):
         hasher: PasswordHasher | None = None,
         key_file: Path | None = None,
         anchor_file: Path | None = None,
+        database_url: str = "",
     ) -> AccountabilityStore:
-        """Open (creating and migrating as needed) ``home / accountability.sqlite``.
+        """Open (creating and migrating as needed) ``home / accountability.sqlite``, or with
+        ``database_url`` (``settings.database_url``) that PostgreSQL database's schema.
 
         ``hasher`` defaults to argon2id with argon2-cffi's memory-hard defaults; tests pass a
         cheap one. ``clock`` returns the current time as an aware datetime (tests fake it).
@@ -93,7 +98,10 @@ class AccountabilityStore(Closing):
             Path(key_file) if key_file is not None else default_key_file(),
             Path(anchor_file) if anchor_file is not None else default_anchor_file(home),
         )
-        db = Database.open(home / FILENAME, clock)
+        if database_target(database_url).is_postgres:
+            db = Database.open_postgres(database_url, home / FILENAME, clock)
+        else:
+            db = Database.open(home / FILENAME, clock)
         try:
             store = cls(db, policy or AccountPolicy(), hasher or PasswordHasher(), keyring)
             store.audit.start_keying()
@@ -111,8 +119,8 @@ class AccountabilityStore(Closing):
         hasher: PasswordHasher | None = None,
     ) -> AccountabilityStore:
         """``open`` the home of ``settings`` with its account policy (``account_policy``)
-        and its audit key and anchor files (``audit_files``): what every CLI command and the
-        server use."""
+        its audit key and anchor files (``audit_files``) and its ``database_url``: what every
+        CLI command and the server use."""
         key_file, anchor_file = audit_files(settings)
         return cls.open(
             settings.home,
@@ -121,6 +129,7 @@ class AccountabilityStore(Closing):
             hasher=hasher,
             key_file=key_file,
             anchor_file=anchor_file,
+            database_url=settings.database_url,
         )
 
     def verify(

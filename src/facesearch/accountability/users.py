@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from facesearch.accountability.db import parse_time
+from facesearch.accountability.dialect import name_is
 from facesearch.accountability.permissions import Actor, Role
 from facesearch.errors import AuthenticationError, InputError, NotFoundError
 
@@ -70,7 +71,7 @@ def user_of(row: sqlite3.Row) -> User:
 
 def user_row(conn: sqlite3.Connection, name: str) -> sqlite3.Row | None:
     row: sqlite3.Row | None = conn.execute(
-        f"SELECT {USER_COLUMNS} FROM users WHERE name = ?", (name,)
+        f"SELECT {USER_COLUMNS} FROM users WHERE {name_is(conn, 'name')}", (name,)
     ).fetchone()
     return row
 

@@ -1,4 +1,9 @@
-"""Fixtures of the accountability tests (``clock`` and ``store`` are in tests/unit/conftest.py)."""
+"""Fixtures of the accountability tests (``clock`` is in tests/unit/conftest.py).
+
+Every test here that opens its store through ``store``, ``keyed`` or ``database_url`` runs
+twice: on SQLite (the embedded default) and on PostgreSQL (a fresh database of the session's
+throwaway cluster), so the same assertions hold for both -- the store-level contract suite.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,23 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from accountability_helpers import PW, ROOT, FakeClock, open_store
+from accountability_helpers import CHEAP, PW, ROOT, FakeClock, open_store
 
 from facesearch.accountability import AccountabilityStore, Action, Role, User
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """Empty (SQLite in the home) or the URL of a fresh PostgreSQL database."""
+    return "" if request.param == "sqlite" else str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def store(tmp_path: Path, clock: FakeClock, database_url: str) -> Iterator[AccountabilityStore]:
+    with AccountabilityStore.open(
+        tmp_path, clock=clock, hasher=CHEAP, database_url=database_url
+    ) as s:
+        yield s
 
 
 @pytest.fixture
@@ -36,9 +55,11 @@ def paths(tmp_path: Path) -> dict[str, Path]:
 
 
 @pytest.fixture
-def keyed(paths: dict[str, Path], clock: FakeClock) -> Iterator[AccountabilityStore]:
+def keyed(
+    paths: dict[str, Path], clock: FakeClock, database_url: str
+) -> Iterator[AccountabilityStore]:
     """A store of ``paths`` with six keyed entries."""
-    with open_store(paths, clock) as s:
+    with open_store(paths, clock, database_url) as s:
         for i in range(6):
             clock.advance(seconds=1)
             s.audit.append(actor=f"user{i % 2}", action=Action.INGEST, payload={"i": i})

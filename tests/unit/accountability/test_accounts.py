@@ -3,10 +3,8 @@ against the trail."""
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
-from accountability_helpers import PW, ROOT, T0, FakeClock
+from accountability_helpers import PW, ROOT, T0, FakeClock, tamper
 
 from facesearch.accountability import (
     AccountabilityStore,
@@ -98,14 +96,12 @@ def test_set_password(store: AccountabilityStore, people: dict[str, User]):
 
 def test_verify_finds_accounts_edited_in_the_file(store, people):
     assert store.verify().ok
-    conn = sqlite3.connect(store.path)
-    conn.execute(
+    tamper(
+        store,
         "INSERT INTO users (name, role, password_hash, disabled, created_at) "
-        "VALUES ('eve', 'admin', 'x', 0, '2025-01-01T00:00:00.000000+00:00')"
+        "VALUES ('eve', 'admin', 'x', 0, '2025-01-01T00:00:00.000000+00:00')",
+        "UPDATE users SET role = 'admin' WHERE name = 'alice'",
     )
-    conn.execute("UPDATE users SET role = 'admin' WHERE name = 'alice'")
-    conn.commit()
-    conn.close()
     found = [(b.kind, b.detail) for b in store.verify().breaks]
     assert (BreakKind.ACCOUNT, "account eve has no user_add entry") in found
     assert (BreakKind.ACCOUNT, "account alice is admin but was added as investigator") in found
@@ -115,10 +111,7 @@ def test_verify_finds_accounts_edited_in_the_file(store, people):
 def test_verify_finds_an_account_reenabled_in_the_file(store, people):
     store.accounts.disable_user("bob", by=people["admin"])
     assert store.verify().ok
-    conn = sqlite3.connect(store.path)
-    conn.execute("UPDATE users SET disabled = 0 WHERE name = 'bob'")
-    conn.commit()
-    conn.close()
+    tamper(store, "UPDATE users SET disabled = 0 WHERE name = 'bob'")
     (finding,) = store.verify().breaks
     assert finding.kind is BreakKind.ACCOUNT and "bob is enabled" in finding.detail
 

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from accountability_helpers import CHEAP, T0, FakeClock, fill
+from accountability_helpers import CHEAP, T0, FakeClock, connect, fill
 
 import facesearch.accountability as acc
 from facesearch.accountability import (
@@ -42,7 +42,7 @@ def test_append_validates_its_input(store: AccountabilityStore):
 
 def test_the_trail_is_append_only_through_sql(store: AccountabilityStore, clock: FakeClock):
     fill(store, clock, 2)
-    conn = sqlite3.connect(store.path)
+    conn = connect(store)
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
         conn.execute("UPDATE audit_log SET actor = 'x' WHERE seq = 1")
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):

@@ -18,8 +18,9 @@ from facesearch.accountability import (
     Action,
     AuditHead,
 )
-from facesearch.accountability.db import MIGRATIONS, format_time
+from facesearch.accountability.db import format_time
 from facesearch.accountability.decisions import AWAITING_QUERY
+from facesearch.accountability.schema import MIGRATIONS
 from facesearch.errors import CatalogError
 
 
@@ -52,7 +53,8 @@ def test_a_version_3_file_gets_the_index_of_entries_by_action_and_time(tmp_path:
 # --- the file ---------------------------------------------------------------------------------
 
 
-def test_schema_file_and_pragmas(store: AccountabilityStore, tmp_path: Path):
+def test_schema_file_and_pragmas(tmp_path: Path):
+    store = AccountabilityStore.open(tmp_path, hasher=CHEAP)
     path = tmp_path / FILENAME
     assert store.path == path
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -63,6 +65,7 @@ def test_schema_file_and_pragmas(store: AccountabilityStore, tmp_path: Path):
     with store.db.read() as own:  # the store's own connection
         assert own.execute("PRAGMA foreign_keys").fetchone()[0] == 1
         assert own.execute("PRAGMA secure_delete").fetchone()[0] == 1
+    store.close()
 
 
 def test_reopen_keeps_data_and_refuses_newer_or_foreign_files(tmp_path: Path):

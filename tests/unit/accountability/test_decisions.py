@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import timedelta
 from itertools import product
 
 import pytest
-from accountability_helpers import PW, T0
+from accountability_helpers import PW, T0, tamper
 
 from facesearch.accountability import (
     TRANSITIONS,
@@ -233,20 +232,15 @@ def test_hiding_a_rejection_in_the_index_is_found(store, people, search):
     rejection = store.decisions.decide(people["carol"], search, 11, REJECT).history[-1]
     store.decisions.decide(people["bob"], search, 11, MATCH)
     assert store.decisions.state(search, 11).status is S.DISPUTED
-    conn = sqlite3.connect(store.path)
-    conn.execute("DELETE FROM decisions WHERE audit_seq = ?", (rejection.audit_seq,))
-    conn.commit()
-    conn.close()
+    tamper(store, f"DELETE FROM decisions WHERE audit_seq = {rejection.audit_seq}")
     report = store.verify()
     assert [(b.kind, b.first) for b in report.breaks] == [(BreakKind.INDEX, rejection.audit_seq)]
 
 
 def test_pointing_the_index_at_another_entry_is_found_and_refused(store, people, search):
     state = store.decisions.decide(people["alice"], search, 11, MATCH)
-    conn = sqlite3.connect(store.path)
-    conn.execute("INSERT INTO decisions VALUES (1, ?, 11)", (search,))  # entry 1 is a user_add
-    conn.commit()
-    conn.close()
+    face = "'11'" if store.db.url else "11"  # the JSONB 11 on PostgreSQL
+    tamper(store, f"INSERT INTO decisions VALUES (1, {search}, {face})")  # 1 is a user_add
     assert (BreakKind.INDEX, 1) in [(b.kind, b.first) for b in store.verify().breaks]
     with pytest.raises(CatalogError, match="run verify"):
         store.decisions.state(search, 11)

@@ -27,7 +27,11 @@ def test_a_wrong_key_is_refused_at_open_naming_the_key_file(paths, keyed: Accoun
     head = keyed.audit.head()
     with pytest.raises(ConfigError) as raised:
         AccountabilityStore.open(
-            paths["home"], hasher=CHEAP, key_file=other, anchor_file=paths["anchor_file"]
+            paths["home"],
+            hasher=CHEAP,
+            key_file=other,
+            anchor_file=paths["anchor_file"],
+            database_url=keyed.db.url,
         )
     message = str(raised.value)
     assert str(other) in message and "not the key this trail was written with" in message
@@ -39,7 +43,7 @@ def test_a_missing_key_of_a_keyed_trail_is_refused_never_replaced(paths, keyed):
     keyed.close()
     paths["key_file"].unlink()
     with pytest.raises(ConfigError, match="restore it from your backup"):
-        open_store(paths)
+        open_store(paths, database_url=keyed.db.url)
     assert not paths["key_file"].exists()
 
 

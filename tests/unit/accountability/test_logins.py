@@ -198,7 +198,9 @@ def test_throttling_locks_a_name_even_with_the_right_password(store, people, clo
     assert store.accounts.check_password("bob", PW).name == "bob"  # other names unaffected
     # The failures are in the file: another process sees the lock too.
     with (
-        AccountabilityStore.open(store.path.parent, clock=clock, hasher=CHEAP) as other,
+        AccountabilityStore.open(
+            store.path.parent, clock=clock, hasher=CHEAP, database_url=store.db.url
+        ) as other,
         pytest.raises(AuthenticationError, match="too many"),
     ):
         other.accounts.check_password("alice", PW)

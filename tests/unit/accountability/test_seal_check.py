@@ -26,8 +26,9 @@ from facesearch.accountability import (
     BreakKind,
     entry_hash,
 )
-from facesearch.accountability.db import MIGRATIONS, Database
+from facesearch.accountability.db import Database
 from facesearch.accountability.keying import Keyring
+from facesearch.accountability.schema import MIGRATIONS
 
 
 def forge_append(store: AccountabilityStore, action: str, payload: dict[str, object]) -> int:
@@ -125,7 +126,12 @@ def test_a_key_replaced_after_open_is_still_named_by_verify(paths, keyed: Accoun
     fd = os.open(other, os.O_WRONLY | os.O_CREAT, 0o600)
     os.write(fd, os.urandom(32))
     os.close(fd)
-    db = Database.open(paths["home"] / FILENAME)
+    url = keyed.db.url
+    db = (
+        Database.open_postgres(url, paths["home"] / FILENAME)
+        if url
+        else Database.open(paths["home"] / FILENAME)
+    )
     # opened without open()'s check of the key, as if the file was swapped after it
     with AccountabilityStore(db, AccountPolicy(), CHEAP, Keyring(other, paths["anchor_file"])) as s:
         report = s.verify()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from accountability_helpers import FakeClock, raw
+from accountability_helpers import FakeClock, raw, stored_bytes
 
 from facesearch.accountability import (
     AccountabilityStore,
@@ -27,7 +27,7 @@ def test_sessions(store: AccountabilityStore, people: dict[str, User], clock: Fa
     assert raw(store, "SELECT digest FROM sessions") == [
         (hashlib.sha256(sid.encode()).hexdigest(),)
     ]
-    assert sid.encode() not in store.path.read_bytes()
+    assert sid.encode() not in stored_bytes(store, "sessions")
     store.accounts.end_session(sid)
     with pytest.raises(AuthenticationError):
         store.accounts.session_user(sid)

@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from accountability_helpers import CHEAP, PW, ROOT, T0, FakeClock, raw
+from accountability_helpers import CHEAP, PW, ROOT, T0, FakeClock, raw, stored_bytes
 
 from facesearch.accountability import (
     AccountabilityStore,
@@ -17,7 +17,8 @@ from facesearch.accountability import (
     Role,
     User,
 )
-from facesearch.accountability.db import FILENAME, MIGRATIONS
+from facesearch.accountability.db import FILENAME
+from facesearch.accountability.schema import MIGRATIONS
 from facesearch.errors import (
     AuthenticationError,
     PermissionDeniedError,
@@ -32,7 +33,7 @@ def test_tokens(store: AccountabilityStore, people: dict[str, User], clock: Fake
     assert store.accounts.user_for_token(token).name == "alice"
     stored = raw(store, "SELECT digest, prefix FROM api_tokens")
     assert stored == [(hashlib.sha256(token.encode()).hexdigest(), token[:10])]
-    assert token.encode() not in store.path.read_bytes()
+    assert token.encode() not in stored_bytes(store, "api_tokens")
     assert [t.prefix for t in store.accounts.tokens("alice")] == [token[:10]]
     (issued,) = store.audit.entries(action=Action.TOKEN_ISSUE)
     assert issued.payload == {"name": "alice", "prefix": token[:10]}
