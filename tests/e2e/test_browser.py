@@ -61,7 +61,7 @@ def test_search_two_person_rule_and_audit(
     assert "lead for a person to check" in page.inner_text("#lead-banner")
     colin = page.locator('.card.candidate[data-subject="Colin_Powell"]')
     assert colin.count() >= 1, page.inner_text("main")
-    assert re.search(r"false match rate [≈<≥] 1 in [\d,]+", page.inner_text("main"))
+    assert re.search(r"FMR [≈<≥] 1 in [\d,]+", page.inner_text("main"))
     # the one search record: the probe by its name, each hit by its image's file name
     assert "Colin_Powell_0010.jpg" in page.inner_text(".panel")
     assert re.search(r"Colin_Powell_\d{4}\.jpg", colin.first.inner_text()), colin.first.inner_text()

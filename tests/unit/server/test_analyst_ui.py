@@ -341,10 +341,14 @@ def test_each_candidate_card_has_one_short_false_match_rate_line(
     hits = search["faces"][0]["hits"]
     assert hits
     page = client.get(f"/searches/{search['id']}", headers=html(home, "inv1")).text
-    lines = re.findall(r'<div class="small muted fmr" title="([^"]+)">([^<]+)</div>', page)
+    card_line = (
+        r'<div class="small muted fmr" title="([^"]+)">'
+        r'<abbr title="false match rate">FMR</abbr> ([^<]+)</div>'
+    )
+    lines = re.findall(card_line, page)
     assert len(lines) == len(hits)
     for (title, line), hit in zip(lines, hits, strict=True):
-        assert re.fullmatch(r"false match rate [≈<≥] 1 in [\d,]+|false match rate ≥ 1 in 2", line)
+        assert re.fullmatch(r"[≈<] 1 in [\d,]+|≥ 1 in 2", line)
         assert title.startswith(hit["fmr_words"])  # the full sentence, on hover only
     shown = re.sub(r'title="[^"]*"', "", page)
     assert "different people score this high" not in shown
