@@ -79,3 +79,28 @@ def test_write_transactions_queue_across_connections(pg_url: str) -> None:
     assert [r[0] for r in a.execute("SELECT n FROM log ORDER BY n")] == [1, 2]
     a.close()
     b.close()
+
+
+def test_many_first_connections_at_once_create_the_schema_once(pg_url: str) -> None:
+    """CREATE ... IF NOT EXISTS is not safe against itself in PostgreSQL: two processes
+    opening a store on a new database at once failed on pg_type's unique index."""
+    errors: list[BaseException] = []
+    conns: list[PgConnection] = []
+    barrier = threading.Barrier(6)
+
+    def open_one() -> None:
+        barrier.wait()
+        try:
+            conns.append(PgConnection(pg_url, "s_race", lock_key=13))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_one) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    for c in conns:
+        c.close()
+    assert not errors, errors
+    assert len(conns) == 6

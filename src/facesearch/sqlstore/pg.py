@@ -23,7 +23,8 @@ What it translates, and nothing else:
   ``bytes``.
 
 Each store lives in its own schema (``search_path`` is set per connection). A connection that
-the server dropped is reopened at the next ``BEGIN`` (never inside a transaction).
+the server dropped is reopened at the next ``BEGIN`` (never inside a transaction), also when
+only that ``BEGIN`` finds out it was dropped.
 """
 
 from __future__ import annotations
@@ -147,16 +148,25 @@ class PgConnection:
             conn = psycopg.connect(self._url, autocommit=True, connect_timeout=10)
         except psycopg.Error as exc:
             raise CatalogError(f"cannot connect to PostgreSQL: {exc}") from exc
-        with conn.cursor() as cur:
-            cur.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
-            cur.execute(f'SET search_path TO "{self.schema}"')
-            cur.execute(
-                "CREATE TABLE IF NOT EXISTS schema_version "
-                "(id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL)"
-            )
-            cur.execute(
-                "INSERT INTO schema_version (id, version) VALUES (1, 0) ON CONFLICT DO NOTHING"
-            )
+        # CREATE ... IF NOT EXISTS is not safe against itself: connections racing to set up a
+        # new database would trip over pg_type's unique index. One at a time, under the lock.
+        try:
+            with conn.cursor() as cur:
+                cur.execute("BEGIN")
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", (self.lock_key,))
+                cur.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+                cur.execute(f'SET search_path TO "{self.schema}"')  # kept after COMMIT
+                cur.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_version "
+                    "(id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL)"
+                )
+                cur.execute(
+                    "INSERT INTO schema_version (id, version) VALUES (1, 0) ON CONFLICT DO NOTHING"
+                )
+                cur.execute("COMMIT")
+        except psycopg.Error as exc:
+            conn.close()
+            raise CatalogError(f"cannot set up schema {self.schema} in PostgreSQL: {exc}") from exc
         self._conn = conn
 
     def close(self) -> None:
@@ -196,6 +206,18 @@ class PgConnection:
     def _begin(self, mode: str) -> Cursor:
         if self._conn.broken or self._conn.closed:
             self._connect()
+        try:
+            return self._begin_once(mode)
+        except PgOperationalError:
+            if not (self._conn.broken or self._conn.closed):
+                raise
+        # The server dropped the connection since its last use (a restart, a failover, an
+        # idle timeout): nothing of a transaction was lost, so begin once more on a new one.
+        self._in_transaction = False
+        self._connect()
+        return self._begin_once(mode)
+
+    def _begin_once(self, mode: str) -> Cursor:
         if mode == "DEFERRED":
             self._run("BEGIN ISOLATION LEVEL REPEATABLE READ", ())
         else:

@@ -42,11 +42,13 @@ class SharedRateLimiter:
         self.scope = scope
         self._lock = threading.Lock()
         self._conn = PgConnection(url, SCHEMA, LOCK_KEY)
+        self._conn.execute("BEGIN IMMEDIATE")  # replicas starting at once: one creates it
         self._conn.execute(
             "CREATE TABLE IF NOT EXISTS rate_buckets (scope TEXT NOT NULL, key TEXT NOT NULL, "
             "tokens DOUBLE PRECISION NOT NULL, at DOUBLE PRECISION NOT NULL, "
             "granted INTEGER NOT NULL, PRIMARY KEY (scope, key))"
         )
+        self._conn.execute("COMMIT")
 
     def take(self, key: str) -> float:
         """Take one token for ``key``: 0.0 if allowed, else seconds until one is there."""
