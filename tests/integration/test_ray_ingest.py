@@ -174,3 +174,18 @@ def test_kill_9_of_the_ray_driver_then_the_same_command_equals_an_uninterrupted_
     assert resumed.summary["duplicates"] == at_kill  # skipped by their sha256, not analysed
     assert resumed.summary["images_added"] == N_PHOTOS - at_kill
     assert_same_state(resumed, ray_run)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.*")  # Ray's DataContext, in-process
+def test_an_analysis_that_fails_on_ray_is_one_error_not_a_ray_traceback(
+    settings: Settings, ray_address: str, lfw_image: Any
+) -> None:
+    from facesearch.errors import ModelError
+    from facesearch.gallery.ray_ingest import RayAnalyser, RayOptions
+    from facesearch.pipeline import Decodable
+
+    path = lfw_image("Aaron_Eckhart")
+    unknown_model = settings.replace(embedder="no_such_model")  # the actors cannot load it
+    analyser = RayAnalyser(unknown_model, RayOptions(ray_address))
+    with pytest.raises(ModelError, match="run the same command again to resume"):
+        list(analyser([Decodable(str(path), path.read_bytes())]))

@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from facesearch.errors import ConfigError, FaceSearchError, ImageError
+from facesearch.errors import ConfigError, FaceSearchError, ImageError, ModelError
 from facesearch.pipeline import Decodable, FacePipeline, Result, read_file
 from facesearch.settings import Settings
 
@@ -106,9 +106,8 @@ class RayAnalyser:
             log.info("Ray: %d actor(s) of %d CPU(s) on a cluster of %d", actors, per_actor, cpus)
             worker_settings = self.settings.replace(threads=per_actor)
             iterator = iter(items)
-            while window := list(islice(iterator, WINDOW)):
-                rows = [_row(n, item) for n, item in enumerate(window)]
-                del window  # the bytes of files: the actors read them again
+            # a file's bytes are dropped as its row is made: the actors read them again
+            while rows := [_row(n, item) for n, item in enumerate(islice(iterator, WINDOW))]:
                 yield from _analysed(ray, rows, worker_settings, actors, per_actor)
 
 
@@ -134,17 +133,23 @@ def _analysed(
             max_restarts=0,  # an actor lost ends the run; the same command then resumes it
         )
     expected = 0
-    for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
-        for n, blob in zip(batch["n"].tolist(), batch["result"], strict=True):
-            if n != expected:  # preserve_order is set by _connected
-                raise RuntimeError(f"Ray returned image {n} where {expected} was due")
-            expected += 1
-            result = pickle.loads(blob)
-            yield (
-                batch_failure(result.code, result.message)
-                if isinstance(result, _Failed)
-                else result
-            )
+    try:
+        for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
+            for n, blob in zip(batch["n"].tolist(), batch["result"], strict=True):
+                if n != expected:  # preserve_order is set by _connected
+                    raise RuntimeError(f"Ray returned image {n} where {expected} was due")
+                expected += 1
+                result = pickle.loads(blob)
+                yield (
+                    batch_failure(result.code, result.message)
+                    if isinstance(result, _Failed)
+                    else result
+                )
+    except ray.exceptions.RayError as exc:
+        raise ModelError(
+            f"the analysis on Ray failed: {_first_line(exc)}. The batches written are kept: "
+            "run the same command again to resume"
+        ) from exc
     if expected != len(rows):
         raise RuntimeError(f"Ray returned {expected} results for {len(rows)} images")
 
@@ -191,6 +196,11 @@ def _portable(result: Result) -> object:
     return _Failed(result.code, str(result)) if isinstance(result, FaceSearchError) else result
 
 
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
 def _import_ray() -> Any:
     try:
         import ray
@@ -208,11 +218,15 @@ def _connected(ray: Any, options: RayOptions, settings: Settings) -> Iterator[in
     if started:
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no report sent anywhere
         quiet: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False}
-        if options.address == AUTO:
-            cpus = options.cpus or settings.models.threads or os.cpu_count() or 1
-            ray.init(num_cpus=cpus, include_dashboard=False, **quiet)
-        else:
-            ray.init(address=options.address, **quiet)
+        try:
+            if options.address == AUTO:
+                cpus = options.cpus or settings.models.threads or os.cpu_count() or 1
+                ray.init(num_cpus=cpus, include_dashboard=False, **quiet)
+            else:
+                ray.init(address=options.address, **quiet)
+        except Exception as exc:  # Ray's own kinds vary (ConnectionError, RuntimeError, ...)
+            where = "a local cluster" if options.address == AUTO else options.address
+            raise ConfigError(f"cannot start or reach Ray at {where}: {_first_line(exc)}") from exc
     try:
         context = ray.data.DataContext.get_current()
         context.execution_options.preserve_order = True
