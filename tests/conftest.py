@@ -195,7 +195,7 @@ def pg_cluster() -> Iterator[object]:
     """A throwaway PostgreSQL cluster for the session (tests/pg_cluster.py); skips loudly when
     Debian's postgresql or psycopg is missing (scripts/test.sh installs both)."""
     pytest.importorskip("psycopg", reason="SKIPPED LOUDLY: psycopg missing (the test extra)")
-    from tests.pg_cluster import PgCluster, find_bin, fresh_base
+    from facesearch.devcluster.postgres import PgCluster, find_bin, fresh_base
 
     if not find_bin("initdb"):
         pytest.skip("SKIPPED LOUDLY: PostgreSQL server binaries missing (apt install postgresql)")
@@ -210,7 +210,7 @@ def pg_cluster() -> Iterator[object]:
 @pytest.fixture
 def pg_url(pg_cluster: object) -> str:
     """The URL of a fresh, empty PostgreSQL database on the session's cluster."""
-    from tests.pg_cluster import PgCluster
+    from facesearch.devcluster.postgres import PgCluster
 
     assert isinstance(pg_cluster, PgCluster)
     return pg_cluster.database()

@@ -20,9 +20,9 @@ from typing import Any
 import httpx
 import pytest
 from tests.homes import PASSWORD, Home
-from tests.replicas import nginx_binary, nginx_in_front, serve_replica
 
 from facesearch.app.migrate import migrate
+from facesearch.devcluster.nginx import nginx_binary, nginx_in_front, serve_replica
 
 pytestmark = pytest.mark.lfw
 

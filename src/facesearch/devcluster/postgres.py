@@ -1,9 +1,10 @@
-"""A throwaway PostgreSQL cluster for the tests: Debian's initdb and pg_ctl, run unprivileged.
+"""A throwaway PostgreSQL cluster for demos and tests: Debian's initdb and pg_ctl, unprivileged.
 
 PostgreSQL refuses to run as root, and CI runs as root: there the cluster is created and run
 as ``nobody`` through ``runuser``; as any other user it runs as that user. It listens on
 127.0.0.1 at a free port and on a socket in its own folder, trusts local connections (it lives
-only as long as the test session, in a temporary folder) and is stopped and removed at the end.
+only as long as the demo or the test session, in a temporary folder) and is stopped and
+removed at the end. Never for production: trust authentication, fsync off.
 
 ``PgCluster.database()`` creates a fresh, empty database and returns its URL, so that tests
 never see each other's tables.

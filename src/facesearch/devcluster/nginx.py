@@ -1,4 +1,4 @@
-"""Replicas for the tests: ``facesearch serve`` processes and Debian's nginx in front of them.
+"""Replicas for the demo and the tests: ``facesearch serve`` processes, Debian's nginx in front.
 
 ``serve_replica`` starts one real ``python -m facesearch serve`` on a free port and waits until
 it answers; ``Nginx`` runs nginx (unprivileged, its own prefix, pid and logs in a temporary
@@ -66,9 +66,11 @@ def nginx_binary() -> str | None:
 
 
 @contextmanager
-def serve_replica(home: Path, env: Mapping[str, str], log: Path) -> Iterator[str]:
+def serve_replica(
+    home: Path, env: Mapping[str, str], log: Path, port: int | None = None
+) -> Iterator[str]:
     """A ``facesearch serve`` over ``home`` with ``env`` added; yields its URL."""
-    port = free_port()
+    port = port or free_port()
     with log.open("w") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "facesearch", "--home", str(home), "serve", "--port", str(port)],
@@ -101,13 +103,14 @@ def serve_replica(home: Path, env: Mapping[str, str], log: Path) -> Iterator[str
 
 
 @contextmanager
-def nginx_in_front(upstreams: list[str], prefix: Path) -> Iterator[str]:
-    """nginx on a free port balancing over ``upstreams`` (URLs); yields its URL."""
+def nginx_in_front(upstreams: list[str], prefix: Path, port: int | None = None) -> Iterator[str]:
+    """nginx on ``port`` (default: a free one) balancing over ``upstreams`` (URLs); yields
+    its URL."""
     binary = nginx_binary()
     if binary is None:
         raise RuntimeError("nginx is not installed (apt install nginx)")
     prefix.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port = port or free_port()
     servers = "\n".join(f"        server {u.removeprefix('http://')};" for u in upstreams)
     conf = prefix / "nginx.conf"
     conf.write_text(NGINX_CONF.format(prefix=prefix, servers=servers, port=port))

@@ -1,0 +1,28 @@
+"""The embedded Milvus standalone server of the ``milvus`` PyPI package (Milvus 2.3), started
+in a folder of its own for the demo; its ``milvus://`` URL. ``pip install milvus==2.3.5``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+@contextmanager
+def milvus_server(base: Path) -> Iterator[str]:
+    try:
+        from milvus import MilvusServer
+    except ImportError as exc:
+        raise RuntimeError(
+            f"the milvus package is missing: pip install milvus==2.3.5 ({exc})"
+        ) from exc
+    logging.getLogger("milvus").setLevel(logging.WARNING)
+    server = MilvusServer()
+    base.mkdir(parents=True, exist_ok=True)
+    server.set_base_dir(str(base))
+    server.start()
+    try:
+        yield f"milvus://127.0.0.1:{server.listen_port}"
+    finally:
+        server.stop()
