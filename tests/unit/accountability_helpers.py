@@ -65,6 +65,33 @@ def stored_bytes(store: AccountabilityStore, table: str) -> bytes:
     return repr(raw(store, f"SELECT * FROM {table}")).encode()
 
 
+def pages_of(store: AccountabilityStore, table: str) -> bytes:
+    """On PostgreSQL: the raw pages of ``table`` and of its TOAST table (pageinspect), what
+    its files hold; on SQLite: the file and its write-ahead log."""
+    if not store.db.url:
+        files = [store.path, store.path.with_name(store.path.name + "-wal")]
+        return b"".join(f.read_bytes() for f in files if f.exists())
+    import psycopg
+
+    from facesearch.accountability.db import PG_SCHEMA
+
+    out = []
+    with psycopg.connect(store.db.url, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pageinspect")
+        rel = f"{PG_SCHEMA}.{table}"
+        toast = conn.execute(
+            "SELECT reltoastrelid::regclass::text FROM pg_class WHERE oid = %s::regclass", (rel,)
+        ).fetchone()
+        for name in (rel, toast[0] if toast else None):
+            if name is None or name == "-":
+                continue
+            size = conn.execute("SELECT pg_relation_size(%s::regclass)", (name,)).fetchone()
+            for block in range(int(size[0]) // 8192 if size else 0):
+                page = conn.execute("SELECT get_raw_page(%s, %s)", (name, block)).fetchone()
+                out.append(bytes(page[0]) if page else b"")
+    return b"".join(out)
+
+
 def tamper(store: AccountabilityStore, *statements: str) -> None:
     """Edit the database behind the library's back, as someone with access to it could."""
     conn = connect(store)

@@ -106,7 +106,9 @@ class Accounts(LoginMixin, TokenMixin, SessionMixin):
                     raise InputError(f"{row['name']} is the last enabled admin")
                 conn.execute("UPDATE users SET disabled = 1 WHERE id = ?", (row["id"],))
                 self._cut_off(conn, row, actor, Action.USER_DISABLE)
-            return user_of(existing_user(conn, name))
+            user = user_of(existing_user(conn, name))
+        self._db.vacuum("sessions")  # the sessions _cut_off ended
+        return user
 
     def enable_user(self, name: str, *, by: Actor) -> User:
         with self._db.write() as conn:
@@ -131,6 +133,7 @@ class Accounts(LoginMixin, TokenMixin, SessionMixin):
                 require(actor, Permission.MANAGE_USERS)
             conn.execute("UPDATE users SET password_hash = ? WHERE id = ?", (hashed, row["id"]))
             self._cut_off(conn, row, actor, Action.PASSWORD_SET)
+        self._db.vacuum("sessions")
 
     def _cut_off(
         self, conn: sqlite3.Connection, row: sqlite3.Row, actor: Actor, why: Action

@@ -359,6 +359,7 @@ class AuditTrail:
                 key_path=str(self._keyring.key_path),
                 anchor=self._keyring.anchor.read(keying["trail"]),
                 key_problem=problem,
+                shared=self._db.dialect == "postgresql",
             )
             return verify_chain(conn, expected_head, seal)
 

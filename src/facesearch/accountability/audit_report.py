@@ -108,6 +108,7 @@ class Seal:
     key_path: str
     anchor: AnchorReading
     key_problem: str | None = None
+    shared: bool = False  # a trail that replicas share (PostgreSQL): the anchor is per machine
 
 
 def plural(first: int, last: int) -> str:

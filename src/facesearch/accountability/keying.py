@@ -25,6 +25,25 @@ record (the head when anchoring began, and the seq keying began at); then one li
 transaction that appended entries, naming the new head (seq, hash, MAC). An appender holds an
 exclusive ``flock`` on it from just before its COMMIT until its line is written; ``verify``
 holds a shared one while it reads, so the chain and the anchor it compares are one state.
+
+Replicas (``database_url`` = PostgreSQL: one trail shared by processes on several machines).
+Appends queue on the store's advisory lock, so the chain never forks; each machine keeps its
+own anchor file (the default name follows its home's path; an anchor cannot be shared
+between machines), and all of them must use the same key file (copy it to every machine: a
+replica with another key is refused at open). A replica's anchor names only the heads *it*
+committed, so it is a lower bound of the shared head: the other replicas append beyond it, and
+it starts (its start record) at the head of the first time this replica appended. ``verify``
+on a shared trail therefore
+
+- accepts an anchor behind the head, a start record after keying began, and a missing anchor
+  file (a replica that has not appended yet), each reported as a warning, not a failure;
+- still refuses a trail shorter than the anchor (TRUNCATED: entries it anchored are gone) or
+  different at an anchored head (ANCHOR: the chain was rewritten or forked there), and every
+  MAC, hash and link as on SQLite.
+
+What a deleted anchor file would have caught on SQLite, the anchors of the other replicas
+still catch on their machines: run ``audit verify`` on each. On SQLite (one home, one
+machine) a late start record, a missing anchor and entries beyond its head are failures.
 """
 
 from __future__ import annotations

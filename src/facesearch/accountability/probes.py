@@ -3,11 +3,13 @@
 The audit entry of a search names its probe by SHA-256; ``ProbeStore`` keeps the bytes under
 that digest until the retention period ends. ``purge_expired`` deletes the bytes, never the
 audit entry; ``erase`` deletes chosen probes early (``forget --like`` of the person they
-show), in the transaction of the entry that records it. The connection runs with
+show), in the transaction of the entry that records it. On SQLite the connection runs with
 ``secure_delete=ON``, so freed pages are overwritten with zeros, and both end with a
-``wal_checkpoint(TRUNCATE)`` so the old page images do not linger in the write-ahead log.
-What the file system or an SSD does with blocks it freed, and backups, are outside this
-file's reach.
+``wal_checkpoint(TRUNCATE)`` so the old page images do not linger in the write-ahead log. On
+PostgreSQL both end, after the commit, with ``VACUUM probes`` (``Database.vacuum``), which
+removes the deleted versions from the table and its TOAST table (what it frees and what it
+leaves: ``db.py``). What the file system or an SSD does with blocks it freed, the server's
+own write-ahead log and backups, are outside this store's reach.
 """
 
 from __future__ import annotations
@@ -97,6 +99,8 @@ class ProbeStore:
         with self._db.write() as conn:
             conn.executemany("DELETE FROM probes WHERE sha256 = ?", [(d,) for d in wanted])
             out = then()
+        if wanted:
+            self._db.vacuum("probes")
         if wanted and not self._db.checkpoint():
             log.warning(
                 "probe images erased, but a reader kept the write-ahead log from being "
@@ -121,6 +125,8 @@ class ProbeStore:
                     action=Action.PROBE_PURGE,
                     payload={"count": len(digests), "sha256": digests},
                 )
+        if digests:
+            self._db.vacuum("probes")
         if digests and not self._db.checkpoint():
             log.warning(
                 "probe images deleted, but a reader kept the write-ahead log from being "

@@ -167,7 +167,16 @@ class SealChecks:
         reading = seal.anchor
         where = str(reading.path)
         if not reading.exists or reading.lines == 0:
-            if last.seq >= 1 and last.seq >= seal.keyed_from:
+            if seal.shared and last.seq >= 1:
+                self._shared_warning(
+                    BreakKind.ANCHOR_LOST,
+                    None,
+                    None,
+                    f"the anchor file {where} of this machine is missing: this replica has "
+                    "appended nothing yet (or it was deleted); only the other replicas' anchors "
+                    "vouch for the end of the chain",
+                )
+            elif last.seq >= 1 and last.seq >= seal.keyed_from:
                 self.add_sealed(
                     BreakKind.ANCHOR_LOST,
                     None,
@@ -200,7 +209,16 @@ class SealChecks:
                 "facesearch ran; entries before its first line are not anchored",
             )
         elif start.trail == seal.trail:
-            if start.seq >= seal.keyed_from:
+            if start.seq >= seal.keyed_from and seal.shared:
+                self._shared_warning(
+                    BreakKind.ANCHOR_LOST,
+                    seal.keyed_from,
+                    start.seq,
+                    f"{where} was started at entry {start.seq}, when this replica first "
+                    "appended to the shared trail: the anchors of the replicas that wrote the "
+                    "earlier entries vouch for them",
+                )
+            elif start.seq >= seal.keyed_from:
                 self.add_sealed(
                     BreakKind.ANCHOR_LOST,
                     seal.keyed_from,
@@ -221,7 +239,15 @@ class SealChecks:
         latest = reading.latest
         if latest is None:
             return
-        if latest.seq < last.seq:
+        if latest.seq < last.seq and seal.shared:
+            self._shared_warning(
+                BreakKind.UNANCHORED,
+                latest.seq + 1,
+                last.seq,
+                f"{plural(latest.seq + 1, last.seq)} beyond this replica's last anchored head "
+                f"(entry {latest.seq} in {where}): appended by other replicas since",
+            )
+        elif latest.seq < last.seq:
             self.add_sealed(
                 BreakKind.UNANCHORED,
                 latest.seq + 1,
@@ -231,6 +257,12 @@ class SealChecks:
                 "between writing the entry and anchoring it",
             )
         self._compare(latest.seq, latest.hash, latest.mac, last, where, "last head")
+
+    def _shared_warning(
+        self, kind: BreakKind, first: int | None, last: int | None, detail: str
+    ) -> None:
+        """What a shared trail's per-machine anchor cannot vouch for: a warning, not a break."""
+        self.warnings.append(ChainBreak(kind, first, last, detail))
 
     def _compare(
         self, seq: int, digest: str, mac: str | None, last: AuditHead, where: str, what: str

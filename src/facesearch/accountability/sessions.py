@@ -3,7 +3,9 @@
 A session id and its CSRF token are shown once; only the id's SHA-256 is stored. A session
 ends ``session_idle`` after its last use or ``session_lifetime`` after login, whichever comes
 first; its ``last_seen`` is refreshed at most once a minute. Setting a user's password or
-disabling the account ends every session of theirs (``end_sessions_of``).
+disabling the account ends every session of theirs (``end_sessions_of``). On PostgreSQL every
+path that deletes sessions VACUUMs the table after its commit (``Database.vacuum``; SQLite's
+``secure_delete`` does the same job there).
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ class SessionMixin:
             row = user_row(conn, name)
             if row is None or row["disabled"]:
                 raise AuthenticationError(BAD_LOGIN)
-            self._prune_sessions(conn, now)
+            pruned = self._prune_sessions(conn, now)
             conn.execute(
                 "INSERT INTO sessions (user_id, digest, csrf_token, created_at, last_seen) "
                 "VALUES (?, ?, ?, ?, ?)",
@@ -64,6 +66,8 @@ class SessionMixin:
                     format_time(now),
                 ),
             )
+        if pruned:
+            self._db.vacuum("sessions")
         return session_id, csrf_token
 
     def session_user(self, session_id: str) -> tuple[User, str]:
@@ -80,6 +84,7 @@ class SessionMixin:
         ):
             with self._db.write() as conn:
                 conn.execute("DELETE FROM sessions WHERE id = ?", (row["sid"],))
+            self._db.vacuum("sessions")
             raise AuthenticationError(BAD_SESSION)
         if now - last_seen >= SESSION_TOUCH_INTERVAL:
             with self._db.write() as conn:
@@ -103,12 +108,16 @@ class SessionMixin:
             if row is not None:
                 conn.execute("DELETE FROM sessions WHERE id = ?", (row["id"],))
                 self._audit.append(actor=row["name"], action=Action.LOGOUT)
+        if row is not None:
+            self._db.vacuum("sessions")
 
-    def _prune_sessions(self, conn: sqlite3.Connection, now: datetime) -> None:
-        conn.execute(
+    def _prune_sessions(self, conn: sqlite3.Connection, now: datetime) -> int:
+        """Delete the sessions past their idle time or lifetime; how many."""
+        cursor = conn.execute(
             "DELETE FROM sessions WHERE last_seen < ? OR created_at < ?",
             (
                 format_time(now - self.policy.session_idle),
                 format_time(now - self.policy.session_lifetime),
             ),
         )
+        return int(cursor.rowcount)

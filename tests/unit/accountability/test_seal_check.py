@@ -57,7 +57,11 @@ def test_a_forged_entry_appended_with_a_correct_hash_chain_is_caught(keyed: Acco
     report = keyed.verify()
     assert not report.ok
     assert (BreakKind.MAC, seq, seq) in kinds(report)
-    assert (BreakKind.UNANCHORED, seq, seq) in kinds(report)  # behind the anchor's head
+    beyond = (BreakKind.UNANCHORED, seq, seq)  # beyond the anchor's head
+    if keyed.db.url:  # a shared trail: other replicas append beyond this one's anchor
+        assert beyond in [(w.kind, w.first, w.last) for w in report.warnings]
+    else:
+        assert beyond in kinds(report)
     assert f"mac [{seq}]" in report.summary() and "forged" in report.summary()
     # an earlier written-down head does not make it pass either
     assert not keyed.verify(expected_head=AuditHead(early.seq, early.hash)).ok
@@ -145,6 +149,12 @@ def test_a_key_replaced_after_open_is_still_named_by_verify(paths, keyed: Accoun
 def test_a_deleted_anchor_fails_verify_unless_acknowledged(paths, keyed):
     paths["anchor_file"].unlink()
     report = keyed.verify()
+    if keyed.db.url:  # a shared trail: a replica's anchor may be missing or start late
+        assert report.ok and "WARNING anchor-lost [-]" in report.summary()
+        keyed.audit.append(actor="a", action=Action.LOGIN)  # starts a new anchor at entry 6
+        report = keyed.verify()
+        assert report.ok and "WARNING anchor-lost [1..6]" in report.summary()
+        return
     assert kinds(report) == [(BreakKind.ANCHOR_LOST, None, None)]
     assert "is missing" in report.summary()
     acknowledged = keyed.verify(anchor_lost=True)
