@@ -31,6 +31,7 @@ from facesearch.errors import InputError, NoFaceError, PoorProbeError
 from facesearch.gallery.catalog import Catalog
 from facesearch.gallery.collections import IndexSet
 from facesearch.gallery.ingest import IngestOptions, Ingestor, IngestSummary
+from facesearch.gallery.vectors import MilvusIndexChoice
 from facesearch.pipeline import Decodable, FacePipeline, read_file
 from facesearch.rerank import Ranked, rerank
 from facesearch.results import (
@@ -123,6 +124,7 @@ class Engine(Closing):
                 kind=self.settings.index.kind,
                 approx_threshold=self.settings.index.approx_threshold,
                 vectors_url=self.settings.index.vectors_url,
+                milvus_index=MilvusIndexChoice.from_settings(self.settings.index),
             )
         return self._indexes
 

@@ -47,6 +47,7 @@ from facesearch.errors import FaceSearchError, VectorIndexError
 from facesearch.gallery.catalog import Catalog, CatalogState
 from facesearch.gallery.vectors import (
     MilvusIndex,
+    MilvusIndexChoice,
     MilvusStore,
     PendingDeletion,
     VectorErasure,
@@ -75,6 +76,7 @@ class IndexSet:
         kind: str = "auto",
         approx_threshold: int = 200_000,
         vectors_url: str | None = None,
+        milvus_index: MilvusIndexChoice | None = None,
     ):
         self.root = Path(home) / "index"
         self.catalog = catalog
@@ -90,6 +92,7 @@ class IndexSet:
         self._synced: CatalogState | None = None  # the catalog state the vectors reflect
         self._recent: set[int] = set()  # ids this set added itself since ``_synced``
         self.target = vectors_target(vectors_url)  # a bad URL fails here, not at a search
+        self.milvus_index = milvus_index  # the Milvus index type and its parameters
         self._milvus: MilvusStore | None = None
         self._cids: dict[str, int] = {}  # collection -> its catalog id (Milvus partition key)
 
@@ -149,7 +152,9 @@ class IndexSet:
     def _connect(self) -> MilvusStore:
         if self._milvus is None:
             catalog_id = self.catalog.state(self.model_id).catalog_id
-            self._milvus = open_milvus(self.target, self.model_id, self.dim, catalog_id)
+            self._milvus = open_milvus(
+                self.target, self.model_id, self.dim, catalog_id, self.milvus_index
+            )
         return self._milvus
 
     def _open_milvus(self) -> None:

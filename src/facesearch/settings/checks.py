@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from facesearch.errors import ConfigError
-from facesearch.settings.groups import INDEX_KINDS, PRECISIONS, RUNTIMES
+from facesearch.settings.groups import INDEX_KINDS, MILVUS_INDEX_TYPES, PRECISIONS, RUNTIMES
 
 if TYPE_CHECKING:
     from facesearch.settings import Settings
@@ -46,6 +46,7 @@ def validate(s: Settings) -> None:
             raise ConfigError(f"{key} must be {', '.join(allowed)}, not {value!r}")
 
     one_of(s.index.kind, INDEX_KINDS, "index_kind")
+    one_of(s.index.milvus_index, MILVUS_INDEX_TYPES, "milvus_index")
     one_of(m.runtime, RUNTIMES, "runtime")
     one_of(m.precision, PRECISIONS, "precision")
     for key, value in (
@@ -87,10 +88,15 @@ def validate(s: Settings) -> None:
         "server_read_rate_limit": s.server.read_rate_limit,
         "server_min_free_bytes": s.server.min_free_bytes,
         "token_lifetime_days": s.accounts.token_lifetime_days,
+        "milvus_nlist": s.index.milvus_nlist,
+        "milvus_nprobe": s.index.milvus_nprobe,
+        "milvus_ef": s.index.milvus_ef,
     }
     for key, value in not_negative.items():
         if value < 0:
             raise ConfigError(f"{key} must not be negative, not {value!r}")
+    if not 2 <= s.index.milvus_hnsw_m <= 2048:
+        raise ConfigError("milvus_hnsw_m must be between 2 and 2048")
     if s.accounts.min_password_length < 8:
         raise ConfigError("min_password_length must be at least 8")
     if not 0 <= s.accounts.min_password_score <= 4:

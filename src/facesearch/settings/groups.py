@@ -10,6 +10,17 @@ from pathlib import Path
 from typing import Any
 
 INDEX_KINDS = ("auto", "flat", "ivf", "numpy")
+MILVUS_INDEX_TYPES = (
+    "auto",
+    "FLAT",
+    "IVF_FLAT",
+    "IVF_SQ8",
+    "IVF_PQ",
+    "HNSW",
+    "HNSW_SQ",
+    "IVF_RABITQ",
+    "DISKANN",
+)
 RUNTIMES = ("auto", "openvino", "onnxruntime")
 PRECISIONS = ("auto", "bf16", "fp32")
 MIN_PASSWORD_LENGTH = 12
@@ -131,6 +142,23 @@ class IndexSettings(Group):
         "Where the vectors live: unset, index files in the home (index_kind); a path ending "
         "in .db, Milvus Lite (embedded); milvus://HOST:PORT, a Milvus server.",
         "vectors_url",
+    )
+    milvus_index: str = setting(
+        "auto",
+        "Milvus index type: auto (by the model's face count: FLAT, then HNSW, then IVF_SQ8; "
+        "docs/scale.md), FLAT, IVF_FLAT, IVF_SQ8, IVF_PQ, HNSW, or where the server has them "
+        "HNSW_SQ, IVF_RABITQ, DISKANN. A change rebuilds the index.",
+        "milvus_index",
+    )
+    milvus_nlist: int = setting(
+        0, "Milvus IVF lists; 0: the power of two nearest 4 sqrt(faces).", "milvus_nlist"
+    )
+    milvus_nprobe: int = setting(
+        0, "Milvus IVF lists searched per query; 0: milvus_nlist / 16.", "milvus_nprobe"
+    )
+    milvus_hnsw_m: int = setting(16, "Milvus HNSW graph degree (M).", "milvus_hnsw_m")
+    milvus_ef: int = setting(
+        0, "Milvus HNSW ef (DISKANN search_list) per query; 0: 128.", "milvus_ef"
     )
 
 

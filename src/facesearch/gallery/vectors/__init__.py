@@ -19,7 +19,7 @@ from facesearch.gallery.vectors.factory import (
     vectors_target,
 )
 from facesearch.gallery.vectors.faiss_index import FaissIndex
-from facesearch.gallery.vectors.milvus_index import MilvusIndex
+from facesearch.gallery.vectors.milvus_index import MilvusIndex, MilvusIndexChoice
 from facesearch.gallery.vectors.milvus_store import MilvusStore, PendingDeletion, VectorErasure
 from facesearch.gallery.vectors.numpy_index import NumpyIndex
 
@@ -28,6 +28,7 @@ __all__ = [
     "PAD_SIMILARITY",
     "FaissIndex",
     "MilvusIndex",
+    "MilvusIndexChoice",
     "MilvusStore",
     "NumpyIndex",
     "PendingDeletion",

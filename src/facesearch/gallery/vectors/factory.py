@@ -32,6 +32,7 @@ from facesearch.gallery.vectors.numpy_index import NumpyIndex
 from facesearch.settings import INDEX_KINDS
 
 if TYPE_CHECKING:
+    from facesearch.gallery.vectors.milvus_index import MilvusIndexChoice
     from facesearch.gallery.vectors.milvus_store import MilvusStore
 
 MILVUS_PORT = 19530
@@ -111,10 +112,16 @@ def vectors_target(url: str | None) -> VectorsTarget:
     )
 
 
-def open_milvus(target: VectorsTarget, model_id: str, dim: int, catalog_id: str) -> MilvusStore:
+def open_milvus(
+    target: VectorsTarget,
+    model_id: str,
+    dim: int,
+    catalog_id: str,
+    index: MilvusIndexChoice | None = None,
+) -> MilvusStore:
     """Connect to the Milvus of ``target`` (not ``files``), to the collection of ``model_id``
-    for the catalog ``catalog_id``; pymilvus comes with the ``distributed`` extra, and its
-    absence is a ConfigError that says so."""
+    for the catalog ``catalog_id``, indexed as ``index`` asks (default: auto); pymilvus
+    comes with the ``distributed`` extra, and its absence is a ConfigError that says so."""
     if target.kind == "files":
         raise ConfigError("open_milvus needs a Milvus vectors_url")
     from facesearch.gallery.vectors.milvus_store import MilvusStore
@@ -126,4 +133,4 @@ def open_milvus(target: VectorsTarget, model_id: str, dim: int, catalog_id: str)
             f"vectors_url names Milvus but pymilvus is missing ({exc}): "
             "pip install 'facesearch[distributed]'"
         ) from exc
-    return MilvusStore(target.uri, model_id, dim, catalog_id, token=target.token)
+    return MilvusStore(target.uri, model_id, dim, catalog_id, token=target.token, index=index)

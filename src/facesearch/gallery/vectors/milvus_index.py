@@ -1,19 +1,168 @@
-"""``MilvusIndex``: one facesearch collection's vectors in Milvus, as a ``VectorIndex``.
+"""Milvus index types, and ``MilvusIndex``: one facesearch collection's vectors in Milvus.
 
-A view on the model's ``MilvusStore`` restricted to one partition-key value (the facesearch
-collection id). Nothing lives in memory: every call goes to Milvus at Strong consistency, so
-``save`` only flushes, and ``remove`` is the store's erasure (delete, flush, compact, proof).
+**Index types** (setting ``milvus_index``; ``MilvusIndexChoice``): ``FLAT`` (exact),
+``IVF_FLAT``, ``IVF_SQ8``, ``IVF_PQ``, ``HNSW``, and where the server has them ``HNSW_SQ``,
+``IVF_RABITQ``, ``DISKANN``; ``auto`` picks by the number of vectors the model's Milvus
+collection holds (``choose``; thresholds measured by ``benchmarks/scale.py``, see
+docs/scale.md). What each server builds (``supported_types``):
+
+- Milvus 2.3-2.4: FLAT, IVF_FLAT, IVF_SQ8, IVF_PQ, HNSW, DISKANN; 2.5 adds HNSW_SQ; 2.6 adds
+  IVF_RABITQ.
+- Milvus Lite 3.2 (checked on 3.2.2): FLAT, IVF_FLAT, IVF_SQ8, HNSW, HNSW_SQ. It accepts the
+  other names too, then silently leaves the segments unindexed (brute force), so they are
+  refused here.
+
+A type the server lacks is a ConfigError, never a silent fallback. Parameters: ``nlist``
+(0: the power of two nearest 4 sqrt(n), at most n / 40) and ``nprobe`` (0: nlist / 16) for the
+IVF types; ``m`` (graph degree) and ``ef`` (0: 128) for the HNSW types (``ef`` is DISKANN's
+``search_list`` too); IVF_PQ codes a face in dim / 4 bytes (8-bit codes of 4-wide pieces).
+
+**MilvusIndex**: a view on the model's ``MilvusStore`` restricted to one partition-key value
+(the facesearch collection id). Nothing lives in memory: every call goes to Milvus at Strong
+consistency, so ``save`` only flushes, and ``remove`` is the store's erasure (delete, flush,
+compact, proof).
 """
 
 from __future__ import annotations
 
+import math
+import re
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from facesearch.errors import VectorIndexError
+from facesearch.errors import ConfigError, VectorIndexError
 from facesearch.gallery.vectors.base import Ids, Vectors, check_ids, check_new_ids, check_vectors
-from facesearch.gallery.vectors.milvus_store import MilvusStore
+from facesearch.settings.groups import MILVUS_INDEX_TYPES, IndexSettings
+
+if TYPE_CHECKING:
+    from facesearch.gallery.vectors.milvus_store import MilvusStore
+
+# ``auto``: FLAT below AUTO_FLAT_BELOW vectors, HNSW below AUTO_HNSW_BELOW, IVF_SQ8 from there
+# (measured on 2 cores at 10^5 and 10^6 faces: benchmarks/results/scale.json, docs/scale.md).
+AUTO_FLAT_BELOW = 200_000
+AUTO_HNSW_BELOW = 2_000_000
+DEFAULT_M = 16
+DEFAULT_EF = 128
+EF_CONSTRUCTION = 256  # fixed: a change of ef (a search parameter) must not rebuild
+IVF_TYPES = frozenset({"IVF_FLAT", "IVF_SQ8", "IVF_PQ", "IVF_RABITQ"})
+GRAPH_TYPES = frozenset({"HNSW", "HNSW_SQ"})
+LITE_TYPES = frozenset({"FLAT", "IVF_FLAT", "IVF_SQ8", "HNSW", "HNSW_SQ"})
+SERVER_TYPES = (  # (from version, the types it adds)
+    ((2, 0), frozenset({"FLAT", "IVF_FLAT", "IVF_SQ8", "IVF_PQ", "HNSW", "DISKANN"})),
+    ((2, 5), frozenset({"HNSW_SQ"})),
+    ((2, 6), frozenset({"IVF_RABITQ"})),
+)
+
+
+@dataclass(frozen=True)
+class MilvusIndexChoice:
+    """An index type and its parameters; 0 (and type ``auto``) mean "chosen by size"."""
+
+    type: str = "auto"
+    nlist: int = 0
+    nprobe: int = 0
+    m: int = DEFAULT_M
+    ef: int = 0
+
+    def __post_init__(self) -> None:
+        if self.type not in MILVUS_INDEX_TYPES:
+            raise ConfigError(
+                f"milvus_index must be one of {', '.join(MILVUS_INDEX_TYPES)}, not {self.type!r}"
+            )
+        for name in ("nlist", "nprobe", "ef"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"milvus_{name} must not be negative (0: by size)")
+        if not 2 <= self.m <= 2048:
+            raise ConfigError(f"milvus_hnsw_m must be between 2 and 2048, not {self.m}")
+        if self.nlist > 65_536 or (self.nlist and self.nprobe > self.nlist):
+            raise ConfigError("milvus_nlist must be at most 65536 and milvus_nprobe <= it")
+
+    @classmethod
+    def from_settings(cls, index: IndexSettings) -> MilvusIndexChoice:
+        return cls(
+            index.milvus_index,
+            index.milvus_nlist,
+            index.milvus_nprobe,
+            index.milvus_hnsw_m,
+            index.milvus_ef,
+        )
+
+    def build_params(self, dim: int) -> dict[str, Any]:
+        """Milvus's ``create_index`` parameters of this (resolved) choice."""
+        if self.type in IVF_TYPES:
+            params: dict[str, Any] = {"nlist": self.nlist}
+            if self.type == "IVF_PQ":
+                params |= {"m": pq_pieces(dim), "nbits": 8}
+            return params
+        if self.type in GRAPH_TYPES:
+            params = {"M": self.m, "efConstruction": EF_CONSTRUCTION}
+            return params | ({"sq_type": "SQ8"} if self.type == "HNSW_SQ" else {})
+        return {}
+
+    def search_params(self, k: int) -> dict[str, Any]:
+        """Milvus's ``search`` parameters for a top ``k``."""
+        if self.type in IVF_TYPES:
+            return {"nprobe": self.nprobe}
+        if self.type in GRAPH_TYPES:
+            return {"ef": max(self.ef, k)}
+        if self.type == "DISKANN":
+            return {"search_list": max(self.ef, k)}
+        return {}
+
+    def __str__(self) -> str:
+        shown = {**self.build_params(128), **self.search_params(10)}
+        shown.pop("m", None)  # IVF_PQ's pieces follow from the width
+        return self.type + "".join(f" {k}={v}" for k, v in shown.items() if k != "sq_type")
+
+
+def pq_pieces(dim: int) -> int:
+    """IVF_PQ sub-quantizers: one per 4 dimensions (a divisor of ``dim``)."""
+    m = max(1, dim // 4)
+    while dim % m:
+        m -= 1
+    return m
+
+
+def auto_nlist(n: int) -> int:
+    """The power of two nearest 4 sqrt(n) (Milvus's advice), at most 65 536 and n / 40 (40
+    training points per list), at least 1."""
+    nlist = min(65_536, 1 << round(math.log2(4.0 * math.sqrt(max(n, 1)))))
+    while nlist > 1 and nlist * 40 > n:
+        nlist //= 2
+    return nlist
+
+
+def supported_types(version: str, lite: bool) -> frozenset[str]:
+    """The index types a Milvus of ``version`` (``get_server_version``) builds."""
+    if lite:
+        return LITE_TYPES
+    found = re.match(r"v?(\d+)\.(\d+)", version)
+    have = (int(found[1]), int(found[2])) if found else (2, 0)
+    return frozenset().union(*(types for since, types in SERVER_TYPES if have >= since))
+
+
+def choose(wanted: MilvusIndexChoice, faces: int, supported: frozenset[str]) -> MilvusIndexChoice:
+    """The index for a collection of ``faces`` vectors: ``wanted`` with ``auto`` and the zero
+    parameters resolved; a type the server lacks is a ConfigError."""
+    kind = wanted.type
+    if kind == "auto":
+        kind = (
+            "FLAT" if faces < AUTO_FLAT_BELOW else "HNSW" if faces < AUTO_HNSW_BELOW else "IVF_SQ8"
+        )
+    elif kind not in supported:
+        raise ConfigError(
+            f"this Milvus cannot build a {kind} index; it builds {', '.join(sorted(supported))}"
+        )
+    nlist = wanted.nlist or auto_nlist(faces)
+    if kind in IVF_TYPES:
+        nprobe = min(wanted.nprobe or max(1, nlist // 16), nlist)
+        return replace(wanted, type=kind, nlist=nlist, nprobe=nprobe)
+    if kind in GRAPH_TYPES or kind == "DISKANN":
+        return replace(wanted, type=kind, nlist=0, nprobe=0, ef=wanted.ef or DEFAULT_EF)
+    return MilvusIndexChoice("FLAT", m=wanted.m)
 
 
 class MilvusIndex:

@@ -6,6 +6,12 @@ face id), ``collection`` INT64 partition key (the facesearch collection's id), `
 FLOAT_VECTOR searched by inner product. A search over some facesearch collections is one
 filtered search (``collection in [...]``).
 
+The index on ``vector`` is the type of ``milvus_index`` (``milvus_index.choose``: ``auto`` by
+the number of vectors held). It is checked when the store opens and at every ``write_state``
+(``IndexSet.save``); when the choice differs from the index the server holds, the index is
+rebuilt (release, drop_index, create_index, load: searches wait meanwhile). The resolved
+choice is recorded in ``facesearch_meta`` (Milvus Lite does not report index parameters).
+
 Consistency: Strong for every read within ``FRESH_S`` of a write by this store or of a change
 of the catalog state its caller reports (``seen``: every writer commits to the catalog before
 Milvus, and every reader syncs with the catalog before searching), so a search right after an
@@ -30,15 +36,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
-from facesearch.errors import VectorIndexError
+from facesearch.errors import ConfigError, VectorIndexError
 from facesearch.gallery.vectors.base import (
     Ids,
     Vectors,
@@ -48,13 +55,22 @@ from facesearch.gallery.vectors.base import (
     padded,
     sort_hits,
 )
+from facesearch.gallery.vectors.milvus_index import (
+    IVF_TYPES,
+    MilvusIndexChoice,
+    choose,
+    supported_types,
+)
 from facesearch.types import fields_dict
+
+log = logging.getLogger(__name__)
 
 META = "facesearch_meta"
 MAX_TOPK = 16_384  # Milvus's largest limit for one search or query
 BATCH = 2_000  # rows per insert, ids per filter expression
 GC_DROP_TOLERANCE_S = 3 * 3600  # Milvus's default dataCoord.gc.dropTolerance
 FRESH_S = 10.0  # seconds after a write or a catalog change during which reads are Strong
+SEGMENT_ROWS = 1_000_000  # Milvus indexes each sealed segment apart: 512 MB, ~10^6 128-d rows
 
 
 def collection_name(model_id: str, catalog_id: str) -> str:
@@ -94,7 +110,14 @@ class MilvusStore:
     """The vectors of one embedding model in a Milvus collection; see the module docstring."""
 
     def __init__(
-        self, uri: str, model_id: str, dim: int, catalog_id: str, *, token: str = ""
+        self,
+        uri: str,
+        model_id: str,
+        dim: int,
+        catalog_id: str,
+        *,
+        token: str = "",
+        index: MilvusIndexChoice | None = None,
     ) -> None:
         from pymilvus import MilvusClient  # the distributed extra; the embedded default lacks it
 
@@ -103,10 +126,18 @@ class MilvusStore:
         self.uri, self.model_id, self.dim = uri, model_id, dim
         self.name = collection_name(model_id, catalog_id)
         self.lite = uri.endswith(".db")
+        self.wanted = index or MilvusIndexChoice()
         try:
             self.client = MilvusClient(uri=uri, token=token)
             self.version = str(self.client.get_server_version())
+        except Exception as exc:
+            raise VectorIndexError(f"cannot open Milvus at {uri}: {exc}") from exc
+        self.supported = supported_types(self.version, self.lite)
+        self.index = choose(self.wanted, 0, self.supported)  # a type it lacks: ConfigError
+        try:
             self._ensure_collections()
+        except ConfigError:
+            raise
         except Exception as exc:
             raise VectorIndexError(f"cannot open Milvus at {uri}: {exc}") from exc
         self.last_erasure: VectorErasure | None = None
@@ -125,14 +156,13 @@ class MilvusStore:
         from pymilvus import DataType, MilvusClient
 
         c = self.client
-        if not c.has_collection(self.name):
+        created = not c.has_collection(self.name)
+        if created:
             schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
             schema.add_field("id", DataType.INT64, is_primary=True)
             schema.add_field("collection", DataType.INT64, is_partition_key=True)
             schema.add_field("vector", DataType.FLOAT_VECTOR, dim=self.dim)
-            params = c.prepare_index_params()
-            params.add_index(field_name="vector", index_type="FLAT", metric_type="IP")
-            self._create(self.name, schema, params)
+            self._create(self.name, schema, self._index_params(self.index))
         if not c.has_collection(META):
             schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
             schema.add_field("key", DataType.VARCHAR, is_primary=True, max_length=512)
@@ -146,6 +176,49 @@ class MilvusStore:
         held = self._held_dim()
         if held != self.dim:
             raise VectorIndexError(f"Milvus collection {self.name} holds {held}-wide vectors")
+        if created:
+            self._meta_put(f"{self.name}:index", fields_dict(self.index))
+        self.ensure_index()
+
+    def _index_params(self, choice: MilvusIndexChoice) -> Any:
+        params = self.client.prepare_index_params()
+        params.add_index(
+            field_name="vector",
+            index_type=choice.type,
+            metric_type="IP",
+            params=choice.build_params(self.dim),
+        )
+        return params
+
+    def ensure_index(self) -> MilvusIndexChoice:
+        """The index ``milvus_index`` asks for at the current size, rebuilt if the server holds
+        another (see the module docstring); returns it. An ``nlist`` chosen by size is kept
+        while the type stays and it is within 4x of the size's (IVF lists are per segment,
+        whose size is capped, so it settles)."""
+        faces = self.count_where("", "Strong")
+        want = choose(self.wanted, min(faces, SEGMENT_ROWS), self.supported)
+        held_type = str(self.client.describe_index(self.name, "vector").get("index_type", ""))
+        record = self._meta_get(f"{self.name}:index")
+        held = (
+            MilvusIndexChoice(**record)
+            if isinstance(record, dict) and record.get("type") == held_type
+            else MilvusIndexChoice(held_type)  # made before records were kept: FLAT
+        )
+        drift = held.nlist * 4 >= want.nlist >= held.nlist // 4  # within two powers of two
+        if held.type == want.type and want.type in IVF_TYPES and not self.wanted.nlist and drift:
+            nprobe = min(self.wanted.nprobe or max(1, held.nlist // 16), held.nlist)
+            want = replace(want, nlist=held.nlist, nprobe=nprobe)
+        if held.type != want.type or held.build_params(self.dim) != want.build_params(self.dim):
+            log.info("Milvus %s: rebuilding the index, %s -> %s", self.name, held, want)
+            c = self.client
+            c.release_collection(self.name)
+            c.drop_index(self.name, "vector")
+            c.create_index(self.name, self._index_params(want))
+            c.load_collection(self.name)
+        if want != held:
+            self._meta_put(f"{self.name}:index", fields_dict(want))
+        self.index = want
+        return want
 
     def _create(self, name: str, schema: Any, params: Any) -> None:
         """Create a collection and its index without pymilvus's wait for the index (half a
@@ -181,6 +254,7 @@ class MilvusStore:
 
     def write_state(self, state: dict[str, Any]) -> None:
         self.client.flush(self.name)
+        self.ensure_index()
         self._meta_put(f"{self.name}:state", state)
 
     # -- reads -----------------------------------------------------------------------------
@@ -250,7 +324,7 @@ class MilvusStore:
                 limit=limit,
                 filter=self._where(collections),
                 output_fields=["id"],
-                search_params={"metric_type": "IP"},
+                search_params={"metric_type": "IP", "params": self.index.search_params(limit)},
                 consistency_level=level,
             )
             for row, found in enumerate(hits, start):
