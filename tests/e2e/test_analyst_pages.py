@@ -55,6 +55,18 @@ def local_times(page: Any) -> list[str]:
     return shown
 
 
+def verify(page: Any, a: Path, b: Path, screenshot: str = "") -> None:
+    """Fill the Verify form with two photos, a case and a purpose, and compare."""
+    page.set_input_files("#a", str(a))
+    page.set_input_files("#b", str(b))
+    page.fill("#case", "K-2026-101")
+    page.fill("#purpose", "are these two stills the same person?")
+    if screenshot:
+        shot(page, screenshot)
+    page.click("#verify-button")
+    page.wait_for_selector("#verify-result")
+
+
 def test_investigator_verifies_browses_and_reads_candidates(
     browser: Any, server_url: str, lfw: Path
 ) -> None:
@@ -64,13 +76,7 @@ def test_investigator_verifies_browses_and_reads_candidates(
     # 1. Verify: two photos of one man, then two different men
     login(page, url, "inv1", "/verify")
     assert page.locator("nav a[href='/verify']").inner_text() == "Verify"
-    page.set_input_files("#a", str(photo(lfw, "Colin_Powell", 6)))
-    page.set_input_files("#b", str(photo(lfw, "Colin_Powell", 7)))
-    page.fill("#case", "K-2026-101")
-    page.fill("#purpose", "are these two stills the same man?")
-    shot(page, "40-verify-form")
-    page.click("#verify-button")
-    page.wait_for_selector("#verify-result")
+    verify(page, photo(lfw, "Colin_Powell", 6), photo(lfw, "Colin_Powell", 7), "40-verify-form")
     decision = page.inner_text("#decision")
     assert "possibly the same person" in decision
     assert "lead for a human to check, not an identification" in decision
@@ -79,12 +85,7 @@ def test_investigator_verifies_browses_and_reads_candidates(
     images_shown(page)
     shot(page, "41-verify-same")
     page.goto(url + "/verify")
-    page.set_input_files("#a", str(photo(lfw, "Colin_Powell", 6)))
-    page.set_input_files("#b", str(photo(lfw, "Serena_Williams", 7)))
-    page.fill("#case", "K-2026-101")
-    page.fill("#purpose", "and these two?")
-    page.click("#verify-button")
-    page.wait_for_selector("#verify-result")
+    verify(page, photo(lfw, "Colin_Powell", 6), photo(lfw, "Serena_Williams", 7))
     assert "not a match at this threshold" in page.inner_text("#decision")
     shot(page, "42-verify-different")
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse
 
 from facesearch.app import browse as app_browse
@@ -51,81 +51,48 @@ LabelledQuery = Annotated[
 ]
 
 
-async def _listing(
-    c: Context, who: Principal, kind: app_browse.Kind, **values: Any
+def _listing_query(
+    collection: CollectionQuery = None,
+    subject: SubjectQuery = None,
+    labelled: LabelledQuery = None,
+    page: PageQuery = 1,
+    per_page: PerPageQuery = app_browse.PER_PAGE,
+    case: CaseQuery = None,
 ) -> dict[str, Any]:
-    record = await browse_services.browse(c, who, app_browse.BrowseRequest(kind, **values))
+    """The query parameters every listing takes (subjects: ``labelled=false`` lists none)."""
+    return {
+        "collection": collection,
+        "subject_prefix": subject,
+        "labelled": labelled,
+        "page": page,
+        "per_page": per_page,
+        "case": case,
+    }
+
+
+ListingQuery = Annotated[dict[str, Any], Depends(_listing_query)]
+
+
+async def _listing(
+    c: Context, who: Principal, kind: app_browse.Kind, query: dict[str, Any]
+) -> dict[str, Any]:
+    record = await browse_services.browse(c, who, app_browse.BrowseRequest(kind, **query))
     return views.browse_view(record)
 
 
 @api.get("/faces", summary="Faces of the gallery, a page at a time, with filters")
-async def list_faces(
-    who: Reader,
-    c: Ctx,
-    collection: CollectionQuery = None,
-    subject: SubjectQuery = None,
-    labelled: LabelledQuery = None,
-    page: PageQuery = 1,
-    per_page: PerPageQuery = app_browse.PER_PAGE,
-    case: CaseQuery = None,
-) -> dict[str, Any]:
-    return await _listing(
-        c,
-        who,
-        "faces",
-        collection=collection,
-        subject_prefix=subject,
-        labelled=labelled,
-        page=page,
-        per_page=per_page,
-        case=case,
-    )
+async def list_faces(who: Reader, c: Ctx, query: ListingQuery) -> dict[str, Any]:
+    return await _listing(c, who, "faces", query)
 
 
 @api.get("/images", summary="Images of the gallery, a page at a time, with filters")
-async def list_images(
-    who: Reader,
-    c: Ctx,
-    collection: CollectionQuery = None,
-    subject: SubjectQuery = None,
-    labelled: LabelledQuery = None,
-    page: PageQuery = 1,
-    per_page: PerPageQuery = app_browse.PER_PAGE,
-    case: CaseQuery = None,
-) -> dict[str, Any]:
-    return await _listing(
-        c,
-        who,
-        "images",
-        collection=collection,
-        subject_prefix=subject,
-        labelled=labelled,
-        page=page,
-        per_page=per_page,
-        case=case,
-    )
+async def list_images(who: Reader, c: Ctx, query: ListingQuery) -> dict[str, Any]:
+    return await _listing(c, who, "images", query)
 
 
 @api.get("/subjects", summary="Subjects (labels) of the gallery, a page at a time")
-async def list_subjects(
-    who: Reader,
-    c: Ctx,
-    collection: CollectionQuery = None,
-    subject: SubjectQuery = None,
-    page: PageQuery = 1,
-    per_page: PerPageQuery = app_browse.PER_PAGE,
-    case: CaseQuery = None,
-) -> dict[str, Any]:
-    return await _listing(
-        c,
-        who,
-        "subjects",
-        collection=collection,
-        subject_prefix=subject,
-        page=page,
-        per_page=per_page,
-        case=case,
-    )
+async def list_subjects(who: Reader, c: Ctx, query: ListingQuery) -> dict[str, Any]:
+    return await _listing(c, who, "subjects", query)
 
 
 # --- pages ---------------------------------------------------------------------------------------
