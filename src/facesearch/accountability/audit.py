@@ -127,7 +127,7 @@ class AuditTrail:
                 log.warning(
                     "the audit trail in %s has no keyed entry but its anchor file %s exists: "
                     "run 'facesearch audit verify'",
-                    self._db.path,
+                    self._db.where,
                     self._keyring.anchor.path,
                 )
                 return
@@ -138,7 +138,7 @@ class AuditTrail:
             log.warning(
                 "keying the audit trail of %s from entry %d on; entries 1..%d were written "
                 "before audit keys existed",
-                self._db.path,
+                self._db.where,
                 head.seq + 1,
                 head.seq,
             )
