@@ -144,6 +144,20 @@ def supported_types(version: str, lite: bool) -> frozenset[str]:
     return frozenset().union(*(types for since, types in SERVER_TYPES if have >= since))
 
 
+def keep_lists(
+    wanted: MilvusIndexChoice, want: MilvusIndexChoice, held: MilvusIndexChoice
+) -> MilvusIndexChoice:
+    """``want`` (``choose``'s answer to ``wanted``) with the ``nlist`` of the index ``held``
+    kept when ``nlist`` is chosen by size, the type stays and the two are within 4x: a
+    growing collection is not rebuilt at each power of two (IVF lists are per segment, whose
+    size is capped, so the size's ``nlist`` settles)."""
+    close = held.nlist * 4 >= want.nlist >= held.nlist // 4
+    if held.type != want.type or want.type not in IVF_TYPES or wanted.nlist or not close:
+        return want
+    nprobe = min(wanted.nprobe or max(1, held.nlist // 16), held.nlist)
+    return replace(want, nlist=held.nlist, nprobe=nprobe)
+
+
 def choose(wanted: MilvusIndexChoice, faces: int, supported: frozenset[str]) -> MilvusIndexChoice:
     """The index for a collection of ``faces`` vectors: ``wanted`` with ``auto`` and the zero
     parameters resolved; a type the server lacks is a ConfigError."""

@@ -9,8 +9,7 @@ filtered search (``collection in [...]``).
 The index on ``vector`` is the type of ``milvus_index`` (``milvus_index.choose``: ``auto`` by
 the number of vectors held). It is checked when the store opens and at every ``write_state``
 (``IndexSet.save``); when the choice differs from the index the server holds, the index is
-rebuilt (release, drop_index, create_index, load: searches wait meanwhile). The resolved
-choice is recorded in ``facesearch_meta`` (Milvus Lite does not report index parameters).
+rebuilt (release, drop_index, create_index, load: searches wait meanwhile).
 
 Consistency: Strong for every read within ``FRESH_S`` of a write by this store or of a change
 of the catalog state its caller reports (``seen``: every writer commits to the catalog before
@@ -19,8 +18,9 @@ insert or a delete, by any process, sees it; Session otherwise. A Strong read wa
 server's next time tick: 200 ms per search on Milvus 2.3, against 2 ms at Session.
 
 ``facesearch_meta`` (one small collection for every model) keeps, per model, the catalog state
-the vectors last reflected (written by ``IndexSet.save``) and the erasures whose physical
-removal the server finishes later. Milvus requires a vector field there too: a dummy one.
+the vectors last reflected (written by ``IndexSet.save``), the index built (Milvus Lite does
+not report index parameters) and the erasures whose physical removal the server finishes
+later. Milvus requires a vector field there too: a dummy one.
 
 Erasure (``erase``): fetch the vectors of the ids held, delete them, flush, ask for a
 compaction, then prove they are gone: a query by id finds nothing and a search with each
@@ -40,7 +40,7 @@ import logging
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -56,9 +56,9 @@ from facesearch.gallery.vectors.base import (
     sort_hits,
 )
 from facesearch.gallery.vectors.milvus_index import (
-    IVF_TYPES,
     MilvusIndexChoice,
     choose,
+    keep_lists,
     supported_types,
 )
 from facesearch.types import fields_dict
@@ -181,22 +181,14 @@ class MilvusStore:
         self.ensure_index()
 
     def _index_params(self, choice: MilvusIndexChoice) -> Any:
-        params = self.client.prepare_index_params()
-        params.add_index(
-            field_name="vector",
-            index_type=choice.type,
-            metric_type="IP",
-            params=choice.build_params(self.dim),
-        )
-        return params
+        p, build = self.client.prepare_index_params(), choice.build_params(self.dim)
+        p.add_index(field_name="vector", index_type=choice.type, metric_type="IP", params=build)
+        return p
 
     def ensure_index(self) -> MilvusIndexChoice:
         """The index ``milvus_index`` asks for at the current size, rebuilt if the server holds
-        another (see the module docstring); returns it. An ``nlist`` chosen by size is kept
-        while the type stays and it is within 4x of the size's (IVF lists are per segment,
-        whose size is capped, so it settles)."""
-        faces = self.count_where("", "Strong")
-        want = choose(self.wanted, min(faces, SEGMENT_ROWS), self.supported)
+        another (see the module docstring); returns it."""
+        want = choose(self.wanted, min(self.count_where(""), SEGMENT_ROWS), self.supported)
         held_type = str(self.client.describe_index(self.name, "vector").get("index_type", ""))
         record = self._meta_get(f"{self.name}:index")
         held = (
@@ -204,10 +196,7 @@ class MilvusStore:
             if isinstance(record, dict) and record.get("type") == held_type
             else MilvusIndexChoice(held_type)  # made before records were kept: FLAT
         )
-        drift = held.nlist * 4 >= want.nlist >= held.nlist // 4  # within two powers of two
-        if held.type == want.type and want.type in IVF_TYPES and not self.wanted.nlist and drift:
-            nprobe = min(self.wanted.nprobe or max(1, held.nlist // 16), held.nlist)
-            want = replace(want, nlist=held.nlist, nprobe=nprobe)
+        want = keep_lists(self.wanted, want, held)
         if held.type != want.type or held.build_params(self.dim) != want.build_params(self.dim):
             log.info("Milvus %s: rebuilding the index, %s -> %s", self.name, held, want)
             c = self.client

@@ -3,6 +3,8 @@ choice, the parameters chosen by size, what each server builds, and the settings
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from facesearch.errors import ConfigError
@@ -13,6 +15,7 @@ from facesearch.gallery.vectors.milvus_index import (
     MilvusIndexChoice,
     auto_nlist,
     choose,
+    keep_lists,
     pq_pieces,
     supported_types,
 )
@@ -145,3 +148,15 @@ def test_the_settings_carry_the_choice() -> None:
 def test_bad_settings_are_refused_when_read(key: str, value: str) -> None:
     with pytest.raises(ConfigError, match=key.removeprefix("FACESEARCH_").lower()):
         Settings.from_env(env={key: value})
+
+
+def test_a_growing_collection_keeps_its_lists_within_four_times() -> None:
+    wanted = MilvusIndexChoice("IVF_FLAT")
+    held = choose(wanted, 100_000, SERVER_23)  # 1024 lists
+    grown = choose(wanted, 1_000_000, SERVER_23)  # 4096: within 4x, kept
+    assert keep_lists(wanted, grown, held) == replace(grown, nlist=1024, nprobe=64)
+    small = choose(wanted, 1_000, SERVER_23)  # 16 lists, made on a small collection
+    assert keep_lists(wanted, grown, small) == grown  # 256x: rebuilt with the size's
+    assert keep_lists(replace(wanted, nlist=4096), grown, held) == grown  # nlist was given
+    other = choose(MilvusIndexChoice("IVF_SQ8"), 1_000_000, SERVER_23)
+    assert keep_lists(MilvusIndexChoice("IVF_SQ8"), other, held) == other  # another type
