@@ -115,13 +115,34 @@ def _copy_rows(source: sqlite3.Connection, target: PgConnection, table: _Table, 
     cols = ", ".join(f'"{c}"' for c in table.columns)
     order = ", ".join(f'"{c}"' for c in table.key) or "rowid"
     cursor = source.execute(f'SELECT {cols} FROM "{table.name}" ORDER BY {order}')
+    json = _jsonb_columns(target, table)
     copied = 0
     while True:
         rows: list[Any] = cursor.fetchmany(BATCH)
         if not rows:
             return copied
-        target.executemany(sql, [tuple(r) for r in rows])
+        target.executemany(sql, [_row_for(r, json) for r in rows])
         copied += len(rows)
+
+
+def _jsonb_columns(target: PgConnection, table: _Table) -> frozenset[int]:
+    """Positions of the columns that are JSONB on the target (an untyped SQLite column whose
+    integers and strings must stay integers and strings, like decisions.face_id)."""
+    found = target.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = ? "
+        "AND table_name = ? AND data_type = 'jsonb'",
+        (target.schema, table.name),
+    ).fetchall()
+    names = {r[0] for r in found}
+    return frozenset(i for i, c in enumerate(table.columns) if c in names)
+
+
+def _row_for(row: Any, json: frozenset[int]) -> tuple[Any, ...]:
+    if not json:
+        return tuple(row)
+    from psycopg.types.json import Jsonb
+
+    return tuple(Jsonb(v) if i in json and v is not None else v for i, v in enumerate(row))
 
 
 def _move_sequences(target: PgConnection, table: str) -> None:

@@ -197,3 +197,40 @@ def test_ended_and_expired_sessions_are_vacuumed_out_of_the_table(replica, clock
     pages = pages_of(a, "sessions")
     assert digest[live] in pages
     assert digest[ended] not in pages and digest[expired] not in pages
+
+
+def test_a_home_with_decisions_copies_verbatim_into_postgresql(tmp_path: Path, pg_url: str):
+    """``facesearch migrate`` copies the SQLite rows as they are (sqlstore.copy_store): a
+    decision's face id, an integer or a string there, lands in the JSONB column as one."""
+    import sqlite3
+
+    from facesearch.accountability.db import LOCK_KEY
+    from facesearch.sqlstore.copy import copy_store
+    from facesearch.sqlstore.pg import PgConnection
+
+    key = tmp_path / "audit.key"
+    opened = {"hasher": CHEAP, "key_file": key}
+    with AccountabilityStore.open(tmp_path / "home", anchor_file=tmp_path / "a", **opened) as s:
+        alice = s.accounts.add_user("alice", Role.INVESTIGATOR, PW, by=ROOT)
+        candidates = [{"face_id": 7}, {"face_id": "7"}]
+        search = s.audit.append(
+            actor="alice", action=Action.SEARCH, payload={"candidates": candidates}
+        ).seq
+        s.decisions.decide(alice, search, 7, "possible_match")
+        s.decisions.decide(alice, search, "7", "rejected")
+    with AccountabilityStore.open(tmp_path / "b", database_url=pg_url, **opened):
+        pass  # the schema, migrated
+    source = sqlite3.connect(tmp_path / "home" / "accountability.sqlite")
+    target = PgConnection(pg_url, PG_SCHEMA, LOCK_KEY)
+    target.execute("BEGIN IMMEDIATE")
+    copy_store(source, target)
+    target.execute("COMMIT")
+    source.close()
+    target.close()
+    anchor = tmp_path / "a"  # the trail, its head and MACs came along verbatim
+    with AccountabilityStore.open(
+        tmp_path / "b", anchor_file=anchor, database_url=pg_url, **opened
+    ) as s:
+        assert [c.face_id for c in s.decisions.states(search)] == [7, "7"]
+        assert s.decisions.state(search, "7").status.value == "rejected"
+        assert s.verify().ok
