@@ -13,7 +13,8 @@ routes are thin adapters over this package; nothing above it touches a store.
         print(record.as_json())
 
 Modules: ``search`` (1:N and the faces of a probe), ``verify`` (1:1), ``erase``, ``ingest``,
-``reads`` (who may see what; every read of personal data logged), ``review`` (verdicts under
+``reads`` (who may see what; every read of personal data logged), ``browse`` (the gallery a
+page at a time; what an erasure like a photo would take), ``review`` (verdicts under
 the two-person rule), ``people`` (persons of a collection: build, read, review),
 ``records`` (the one search record), ``checks`` (permission, case,
 purpose), ``local`` (the application on a local home, for the CLI), ``accounts`` (users and
