@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -48,8 +49,10 @@ def fill(cat: Catalog, n: int, seed: int = 0, collection: str = "c") -> np.ndarr
     return add_faces(cat, n, seed, collection)[1]
 
 
-def test_auto_switches_to_approximate_and_erases(tmp_path: Path) -> None:
-    with Catalog.open_home(tmp_path) as cat:
+def test_auto_switches_to_approximate_and_erases(
+    tmp_path: Path, open_catalog: Callable[[], Catalog]
+) -> None:
+    with open_catalog() as cat:
         vecs = fill(cat, 3000)
         indexes = IndexSet(tmp_path, cat, MODEL, DIM, approx_threshold=1000)
         indexes.ensure_loaded()
@@ -67,14 +70,16 @@ def test_auto_switches_to_approximate_and_erases(tmp_path: Path) -> None:
         assert target not in ids[0]
     # reopened: the saved index agrees with the catalog, without a rebuild (nothing written)
     saved = manifest_inode(tmp_path)
-    with Catalog.open_home(tmp_path) as cat:
+    with open_catalog() as cat:
         again = IndexSet(tmp_path, cat, MODEL, DIM, approx_threshold=1000)
         assert again.size() == 2999 and manifest_inode(tmp_path) == saved
         assert target not in again.search(probe[None, :], 5, None)[1][0]
 
 
-def test_faces_added_behind_its_back_are_caught_up(tmp_path: Path) -> None:
-    with Catalog.open_home(tmp_path) as cat:
+def test_faces_added_behind_its_back_are_caught_up(
+    tmp_path: Path, open_catalog: Callable[[], Catalog]
+) -> None:
+    with open_catalog() as cat:
         fill(cat, 50)
         first = IndexSet(tmp_path, cat, MODEL, DIM)
         first.ensure_loaded()

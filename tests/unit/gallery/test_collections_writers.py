@@ -1,13 +1,15 @@
 """Several writers on one home: the saved index never claims faces it does not hold.
 
 Issue 7, item 1: two ingests at once left 613 of 1,181 faces indexed, and the index was
-served short until ``reindex``. These tests reproduce the interleavings with real SQLite and
-real FAISS files (synthetic embeddings), in one process and in several.
+served short until ``reindex``. These tests reproduce the interleavings with real SQLite (and, for
+those in one process, PostgreSQL with two catalog objects: two replicas) and real FAISS files
+(synthetic embeddings), in one process and in several.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +20,10 @@ from facesearch.gallery.catalog import Catalog
 from facesearch.gallery.collections import IndexSet
 
 
-def test_interleaved_writers_leave_a_complete_index(tmp_path: Path) -> None:
-    with Catalog.open_home(tmp_path) as cat:
+def test_interleaved_writers_leave_a_complete_index(
+    tmp_path: Path, open_catalog: Callable[[], Catalog]
+) -> None:
+    with open_catalog() as cat:
         fill(cat, 20)
         a = IndexSet(tmp_path, cat, MODEL, DIM)
         b = IndexSet(tmp_path, cat, MODEL, DIM)
@@ -43,8 +47,10 @@ def test_interleaved_writers_leave_a_complete_index(tmp_path: Path) -> None:
                 assert (got[:, 0] == ids).all()
 
 
-def test_a_long_lived_reader_catches_up_before_searching(tmp_path: Path) -> None:
-    with Catalog.open_home(tmp_path) as cat:
+def test_a_long_lived_reader_catches_up_before_searching(
+    tmp_path: Path, open_catalog: Callable[[], Catalog]
+) -> None:
+    with open_catalog() as cat:
         fill(cat, 10)
         reader = IndexSet(tmp_path, cat, MODEL, DIM)
         reader.ensure_loaded()
@@ -91,9 +97,10 @@ def test_processes_writing_at_once_end_like_a_serial_run(tmp_path: Path) -> None
 
 
 def test_erasures_by_another_writer_are_read_from_the_log(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, open_catalog: Callable[[], Catalog]
 ) -> None:
-    with Catalog.open_home(tmp_path) as cat, Catalog.open_home(tmp_path) as other:
+    """``other`` is another process on the home, or another replica on PostgreSQL."""
+    with open_catalog() as cat, open_catalog() as other:
         ids, vecs = add_faces(cat, 30, seed=5)
         reader = IndexSet(tmp_path, cat, MODEL, DIM)
         reader.ensure_loaded()

@@ -358,3 +358,18 @@ def test_raw_sqlite_sees_the_documented_layout(tmp_path: Path) -> None:
         assert np.frombuffer(blob, "<f4").tobytes() == new_image("a").faces[0].embedding.tobytes()
     finally:
         conn.close()
+
+
+def test_sources_under_matches_the_folder_name_glob(cat: Catalog) -> None:
+    job, other = "0123456789abcdef", "fedcba9876543210"
+    sources = [f"/old/home/uploads/{job}/a.jpg", f"/h/uploads/{job}/sub/b.jpg",
+               f"/h/uploads/{other}/c.jpg", f"/h/{job}x/d.jpg", f"/h/uploads/{job}.jpg",
+               "/h/uploads/0123456789ABCDEF/e.jpg", "/h/a.b/f.jpg", "/h/aXb/g.jpg"]  # fmt: skip
+    cat.add_images("main", [NewImage(sha(s), s, 1, 1, 1) for s in sources])
+    assert cat.sources_under(job) == {s: sha(s) for s in sources[:2]}
+    assert sorted(cat.sources_under("[0-9a-f]" * 16)) == sorted(sources[:3])
+    assert sorted(cat.sources_under("[^s0-9]?b")) == [sources[6], sources[7]]
+    assert list(cat.sources_under("a.b")) == [sources[6]]  # a dot is a dot
+    assert sorted(cat.sources_under("a?b")) == [sources[6], sources[7]]
+    with pytest.raises(InputError):
+        cat.sources_under("a/b")

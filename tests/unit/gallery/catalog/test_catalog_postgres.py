@@ -1,0 +1,173 @@
+"""Catalog: what only the PostgreSQL catalog has. Replicas (several Catalog objects, each its
+own connection) writing into one database at once, erasure that VACUUMs the erased rows out
+of the table's pages, a connection the server dropped, the migrations kept in step with
+SQLite's. (Everything else runs on both databases through ``open_catalog``.)"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+
+from facesearch.errors import CatalogError
+from facesearch.gallery.catalog import SCHEMA_VERSION, Catalog, NewFace, NewImage, _read
+from facesearch.gallery.catalog._schema_pg import MIGRATIONS as PG_MIGRATIONS
+from facesearch.gallery.catalog.schema import MIGRATIONS
+from facesearch.types import BBox
+
+psycopg = pytest.importorskip("psycopg", reason="SKIPPED LOUDLY: psycopg missing (test extra)")
+
+LANDMARKS = ((1.0, 2.0), (3.0, 2.0), (2.0, 3.0), (1.0, 4.0), (3.0, 4.0))
+
+
+def sha(key: object) -> str:
+    return hashlib.sha256(repr(key).encode()).hexdigest()
+
+
+def new_image(key: object, n_faces: int = 1) -> NewImage:
+    rng = np.random.default_rng(int(sha(key)[:8], 16))
+    faces = tuple(
+        NewFace(i, BBox(i, 0, 10, 10), LANDMARKS, 0.9, {"size": 10.0}, "sface",
+                rng.standard_normal(128).astype(np.float32))
+        for i in range(n_faces)
+    )  # fmt: skip
+    return NewImage(sha(key), f"/p/{key}.jpg", 10, 20, 20, None, None, faces)
+
+
+@pytest.fixture
+def cat(pg_url: str) -> Iterator[Catalog]:
+    with Catalog.open_postgres(pg_url) as catalog:
+        yield catalog
+
+
+def sql(url: str, query: str, *params: Any) -> list[tuple[Any, ...]]:
+    """A query on a connection of its own, in the catalog's schema."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SET search_path TO facesearch_catalog")
+        cur = conn.execute(query, params)
+        return list(cur.fetchall()) if cur.description else []
+
+
+def test_both_databases_have_the_same_migrations() -> None:
+    """``PRAGMA user_version`` means the same tables in both."""
+    assert [(m.version, m.description) for m in PG_MIGRATIONS] == [
+        (m.version, m.description) for m in MIGRATIONS
+    ]
+
+
+def test_a_new_catalog_is_migrated_once_and_newer_ones_are_refused(pg_url: str) -> None:
+    with Catalog.open_postgres(pg_url) as first:
+        first.add_images("main", [new_image("a")])
+    with Catalog.open_home("/nonexistent-home", pg_url) as again:  # the home is not used
+        assert again.stats()["images"] == 1 and again.database == pg_url
+    assert sql(pg_url, "SELECT version FROM schema_version") == [(SCHEMA_VERSION,)]
+    sql(pg_url, "UPDATE schema_version SET version = %s", SCHEMA_VERSION + 1)
+    with pytest.raises(CatalogError, match="newer"):
+        Catalog.open_postgres(pg_url)
+
+
+def test_two_replicas_adding_at_once_keep_ids_unique_and_files_stored_once(pg_url: str) -> None:
+    """Two Catalog objects (two server replicas) add overlapping batches at the same time:
+    each file is stored once, every id once, and a duplicate names the image stored."""
+    keys = {"a": list(range(0, 120)), "b": list(range(60, 180))}
+    results: dict[str, list[tuple[int, Any]]] = {"a": [], "b": []}
+    errors: list[BaseException] = []
+    start = threading.Barrier(2, timeout=60)
+
+    def replica(name: str) -> None:
+        try:
+            with Catalog.open_postgres(pg_url) as mine:
+                start.wait()
+                for at in range(0, len(keys[name]), 6):
+                    batch = keys[name][at : at + 6]
+                    added = mine.add_images("main", [new_image(k, 2) for k in batch])
+                    results[name].extend(zip(batch, added, strict=True))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=replica, args=(n,)) for n in keys]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    stored = {k: a for n in results for k, a in results[n] if not a.duplicate}
+    assert sorted(stored) == list(range(180))  # each file stored by exactly one replica
+    assert len([a for n in results for _, a in results[n] if not a.duplicate]) == 180
+    for name in results:
+        for key, added in results[name]:
+            assert added.image_id == stored[key].image_id  # a duplicate names the stored one
+    face_ids = [f for a in stored.values() for f in a.face_ids]
+    assert len(set(face_ids)) == len(face_ids) == 360
+    assert len({a.image_id for a in stored.values()}) == 180
+    with Catalog.open_postgres(pg_url) as cat:
+        assert (cat.stats()["images"], cat.stats()["faces"]) == (180, 360)
+        assert cat.state("sface").max_face_id == max(face_ids)
+    assert sql(pg_url, "SELECT count(DISTINCT sha256), count(*) FROM images") == [(180, 180)]
+
+
+_CARRIED = """SELECT count(*) FROM generate_series(0, %s - 1) AS page,
+    LATERAL heap_page_items(get_raw_page('faces', page::int)) AS item
+    WHERE position(%s::bytea IN item.t_data) > 0"""
+
+
+def test_an_erased_face_is_gone_from_the_table_and_its_pages(cat: Catalog, pg_url: str) -> None:
+    added = cat.add_images("main", [new_image(i, 2) for i in range(20)])
+    victim = cat.face(added[7].face_ids[1], with_embeddings=True)
+    kept = cat.face(added[7].face_ids[0], with_embeddings=True).embedding
+    assert victim.embedding is not None and kept is not None
+    secret = victim.embedding.tobytes()
+    sql(pg_url, "CREATE EXTENSION IF NOT EXISTS pageinspect")
+    (pages,) = sql(pg_url, "SELECT pg_relation_size('faces') / current_setting('block_size')::int")
+    assert sql(pg_url, _CARRIED, pages[0], secret) == [(1,)]
+    assert cat.last_erasure is None
+
+    (erased,) = cat.delete_faces([victim.id])
+
+    # First, before any query reads the table (a read may prune a page on its own): VACUUM
+    # removed the dead row version from the heap pages themselves, not only from what queries
+    # see. No tuple on any page still carries the embedding; the other faces are still there.
+    assert sql(pg_url, _CARRIED, pages[0], secret) == [(0,)]
+    assert sql(pg_url, _CARRIED, pages[0], kept.tobytes()) == [(1,)]
+    assert erased.id == victim.id
+    assert sql(pg_url, "SELECT id FROM faces WHERE id = %s", victim.id) == []
+    assert sql(pg_url, "SELECT id FROM faces WHERE embedding = %s", secret) == []
+    report = cat.last_erasure
+    assert report is not None and report.database == "postgresql" and report.complete
+    assert "VACUUM" in report.done and "backup retention" in report.left
+
+
+def test_a_connection_the_server_dropped_is_reopened(cat: Catalog, pg_url: str) -> None:
+    """A replica whose connection was cut (a database restart, a failover, an idle timeout)
+    carries on at its next call instead of failing it."""
+    cat.add_images("main", [new_image("a")])
+    (pid,) = cat._live().execute("SELECT pg_backend_pid()").fetchone()
+    assert sql(pg_url, "SELECT pg_terminate_backend(%s)", pid) == [(True,)]
+    assert [c.name for c in cat.collections()] == ["main"]
+    (again,) = cat.add_images("main", [new_image("b")])
+    assert not again.duplicate and cat.stats()["images"] == 2
+
+
+class _Pg:
+    dialect = "postgresql"
+
+
+@pytest.mark.parametrize(
+    ("glob", "regex"),
+    [
+        ("*/[0-9a-f][0-9a-f]/*", "^.*/[0-9a-f][0-9a-f]/.*$"),
+        ("a?c", "^a.c$"),
+        ("[^x]y", "^[^x]y$"),
+        ("[]]", "^[]]$"),
+        ("a.b+(c)", r"^a\.b\+\(c\)$"),
+        ("[unclosed", r"^\[unclosed$"),
+        ("[\\]", r"^[\\]$"),
+    ],
+)
+def test_glob_patterns_become_anchored_regular_expressions(glob: str, regex: str) -> None:
+    assert _read.glob_pattern(_Pg(), glob) == regex  # type: ignore[arg-type]
+    assert _read.glob_operator(_Pg()) == "~"  # type: ignore[arg-type]
