@@ -1,10 +1,13 @@
 """The catalog: images, faces, subjects, collections, ingest runs and the erasure blocklist.
 
-SQLite, one file per home (``catalog.sqlite``). It is the source of truth; the vector index is
-derived from it (``Catalog.face_vectors``) and tells whether it is stale from ``Catalog.state``.
+SQLite, one file per home (``catalog.sqlite``), or the schema ``facesearch_catalog`` of a
+PostgreSQL database shared by every replica (``Catalog.open_home(home, database_url)``). It
+is the source of truth; the vector index is derived from it (``Catalog.face_vectors``) and
+tells whether it is stale from ``Catalog.state``.
 """
 
 from facesearch.gallery.catalog._codec import check_name
+from facesearch.gallery.catalog._connection import CatalogErasure
 from facesearch.gallery.catalog._people import (
     MemberFace,
     PeopleAssignment,
@@ -33,6 +36,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "AddedImage",
     "Catalog",
+    "CatalogErasure",
     "CatalogState",
     "CollectionInfo",
     "FaceRecord",

@@ -1,4 +1,5 @@
-"""``Catalog``: the SQLite access layer, the one source of truth of a facesearch home.
+"""``Catalog``: the catalog's access layer (SQLite in the home, or PostgreSQL), the one source
+of truth of a facesearch deployment.
 
 ``Catalog`` is assembled from parts, one per concern: the connection and its transactions
 (``_connection``: durability, erasure checkpoints and threading are described there), the
