@@ -27,6 +27,7 @@ import numpy.typing as npt
 from facesearch.core import align
 from facesearch.errors import ConfigError
 from facesearch.evaluation import metrics
+from facesearch.models import running_precisions
 from facesearch.models.embedder import EmbedderConfig
 from facesearch.pipeline import Decodable, FacePipeline
 from facesearch.private import write_private
@@ -115,6 +116,7 @@ def cache_key(pipeline: FacePipeline) -> str:
         str(s.models.flip_average),
         s.models.runtime,
         s.models.precision,
+        *(f"{k}={c.precision}" for k, c in sorted(running_precisions(s).items())),
         "v1",
     ]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]

@@ -7,9 +7,10 @@ from pathlib import Path
 from facesearch.models.detector import DetectorConfig, FaceDetector
 from facesearch.models.dlib_resnet import convert, converted_path
 from facesearch.models.embedder import EmbedderConfig, FaceEmbedder
+from facesearch.models.int8 import PrecisionChoice
 from facesearch.models.prepare import prepare_model, prepared_path
 from facesearch.models.registry import ModelRegistry, ModelSpec, locate
-from facesearch.models.runtime import open_session
+from facesearch.models.runtime import open_session, precision_for
 from facesearch.settings import Settings
 
 __all__ = [
@@ -19,6 +20,8 @@ __all__ = [
     "ModelSpec",
     "load_detector",
     "load_embedder",
+    "model_file",
+    "running_precisions",
 ]
 
 
@@ -50,6 +53,32 @@ def _runnable(spec: ModelSpec, settings: Settings) -> Path:
         source = locate(spec)
         return convert(source, converted_path(settings.cache_dir, spec.name, spec.sha256))
     return Path(_prepared(spec, settings, spatial=False))
+
+
+def model_file(spec: ModelSpec, settings: Settings) -> Path:
+    """The float32 file a session for ``spec`` runs (its int8 build sits beside it)."""
+    if spec.task == "detector":
+        return Path(_prepared(spec, settings, spatial=True))
+    return _runnable(spec, settings)
+
+
+def running_precisions(
+    settings: Settings, registry: ModelRegistry | None = None
+) -> dict[str, PrecisionChoice]:
+    """The precision the configured detector and embedder run at, by model name (no file is
+    read or prepared: the choice depends on the CPU, the settings and which int8 builds are
+    in the cache)."""
+    registry = registry or ModelRegistry(settings)
+    out = {}
+    m = settings.models
+    for name, task in ((m.detector, "detector"), (m.embedder, "embedder")):
+        spec = registry.get(name, task)
+        if spec.family == "dlib":
+            planned = converted_path(settings.cache_dir, spec.name, spec.sha256)
+        else:
+            planned = prepared_path(settings.cache_dir, spec.name, spec.sha256)
+        out[name] = precision_for(planned, settings)[0]
+    return out
 
 
 def load_embedder(

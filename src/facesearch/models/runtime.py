@@ -3,6 +3,8 @@
 OpenVINO is the fast path on x86 CPUs: with ``INFERENCE_PRECISION_HINT=bf16`` it runs on
 AMX/AVX512-BF16 units where the CPU has them (cosine to fp32 output >= 0.999). ONNX Runtime
 is the portable fallback. ``runtime=auto`` picks OpenVINO when it imports, else ONNX Runtime.
+On OpenVINO a model runs at the precision ``precision_for`` picks: an int8 build of the model
+(``models.int8``, made by ``facesearch models quantize``) where the CPU runs int8 fastest.
 
 Sessions compile one static shape at a time (callers bucket their batches, so only a few
 shapes ever exist) and OpenVINO's compiled blobs are cached on disk under
@@ -15,6 +17,7 @@ import importlib.util
 import logging
 import os
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -22,6 +25,14 @@ import numpy as np
 import numpy.typing as npt
 
 from facesearch.errors import ConfigError, ModelError
+from facesearch.models.int8 import (
+    PrecisionChoice,
+    choose_precision,
+    cpu_flags,
+    int8_path,
+    read_provenance,
+)
+from facesearch.models.int8.choice import BF16_FLAGS, float_precision
 from facesearch.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -61,6 +72,25 @@ def choose_runtime(settings: Settings) -> str:
     if settings.models.runtime not in have:
         raise ConfigError(f"runtime {settings.models.runtime!r} is not installed")
     return settings.models.runtime
+
+
+def precision_for(model_path: Path, settings: Settings) -> tuple[PrecisionChoice, Path]:
+    """The precision ``model_path`` runs at under these settings, and the file run for it
+    (its int8 build, or ``model_path`` itself)."""
+    flags = cpu_flags()
+    runtime = choose_runtime(settings)
+    candidate = int8_path(model_path)
+    built = read_provenance(candidate) is not None
+    requested = settings.models.precision
+    choice = choose_precision(requested, flags, runtime=runtime, int8_built=built)
+    if choice.precision != "int8":
+        return choice, model_path
+    if runtime == "openvino" and built:
+        return choice, candidate
+    fallback = float_precision(flags)
+    why = "ONNX Runtime runs the float32 graph" if runtime != "openvino" else "no int8 build"
+    log.warning("precision int8 asked for %s, but %s: %s", model_path.name, why, fallback.precision)
+    return replace(fallback, reason=f"int8 asked for, but {why}; {fallback.reason}"), model_path
 
 
 def open_session(model_path: Path, settings: Settings) -> InferenceSession:
@@ -104,7 +134,6 @@ class OpenVinoSession:
         cache = settings.cache_dir / "openvino"
         cache.mkdir(parents=True, exist_ok=True)
         self._core.set_property({"CACHE_DIR": str(cache)})
-        self._path = model_path
         # Throughput mode: one stream per core, each single-threaded. On small CNNs this beats
         # one request spread over every core (measured 147 vs 92 faces/s for SFace on 2 cores).
         self._streams = settings.models.threads or os.cpu_count() or 1
@@ -112,12 +141,12 @@ class OpenVinoSession:
             "PERFORMANCE_HINT": "THROUGHPUT",
             "NUM_STREAMS": self._streams,
         }
-        precision = settings.models.precision
-        if precision == "auto":
-            caps = self._core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
-            precision = "bf16" if "BF16" in caps else "fp32"
-        self._config["INFERENCE_PRECISION_HINT"] = "bf16" if precision == "bf16" else "f32"
-        self.precision = precision
+        self.choice, self._path = precision_for(model_path, settings)
+        self.precision = self.choice.precision
+        # an int8 graph's remaining float layers run in bf16 where the CPU has it natively
+        native_bf16 = bool(cpu_flags() & BF16_FLAGS)
+        bf16 = self.precision == "bf16" or (self.precision == "int8" and native_bf16)
+        self._config["INFERENCE_PRECISION_HINT"] = "bf16" if bf16 else "f32"
         self._compiled: dict[tuple[int, ...], Any] = {}
         self._warm: set[tuple[int, ...]] = set()
         self._lock = threading.Lock()

@@ -22,7 +22,7 @@ MILVUS_INDEX_TYPES = (
     "DISKANN",
 )
 RUNTIMES = ("auto", "openvino", "onnxruntime")
-PRECISIONS = ("auto", "bf16", "fp32")
+PRECISIONS = ("auto", "bf16", "fp32", "int8")
 MIN_PASSWORD_LENGTH = 12
 
 
@@ -77,7 +77,8 @@ class ModelSettings(Group):
     )
     precision: str = setting(
         "auto",
-        "OpenVINO inference precision: auto (bf16 where the CPU supports it), bf16 or fp32.",
+        "OpenVINO inference precision: auto (the fastest for the CPU, see 'facesearch models'), "
+        "fp32, bf16 or int8 (the int8 builds from 'facesearch models quantize').",
         "precision",
     )
     threads: int = setting(0, "Inference threads per model; 0 = the runtime's default.", "threads")

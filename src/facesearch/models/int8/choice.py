@@ -1,0 +1,98 @@
+"""Which precision a model runs at on this CPU: a table by instruction set. Pure but for
+``cpu_flags``.
+
+OpenVINO's CPU plugin runs int8 (a quantised graph) on VNNI dot-product units (AVX-512 VNNI,
+AVX-VNNI) and AMX tiles, and on AVX2 through 8-bit multiply-adds; bf16 runs natively only on
+AVX512-BF16/AMX (elsewhere OpenVINO ignores the hint and computes in fp32). The table below
+is what measured fastest (benchmarks/precision.py; README "Precision by CPU"); ``auto``
+falls back to the best float precision when a model has no int8 build (``facesearch models
+quantize``) or runs on ONNX Runtime, which runs the float32 graph only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+# kind of CPU -> (fastest precision, why); first matching row wins
+KINDS: tuple[tuple[str, frozenset[str], str, str], ...] = (
+    (
+        "amx",
+        frozenset({"amx_int8"}),
+        "int8",
+        "AMX int8 tiles: int8 measured faster than bf16 on AMX",
+    ),
+    (
+        "avx512-vnni",
+        frozenset({"avx512_vnni"}),
+        "int8",
+        "AVX-512 VNNI int8 dot products",
+    ),
+    ("avx-vnni", frozenset({"avx_vnni"}), "int8", "AVX-VNNI int8 dot products"),
+    ("avx512", frozenset({"avx512bw"}), "int8", "AVX-512BW 8-bit multiply-adds"),
+    ("avx2", frozenset({"avx2"}), "int8", "AVX2 8-bit multiply-adds"),
+)
+BF16_FLAGS = frozenset({"amx_bf16", "avx512_bf16"})
+PRECISIONS = ("fp32", "bf16", "int8")
+
+
+@dataclass(frozen=True)
+class PrecisionChoice:
+    precision: str  # fp32 | bf16 | int8
+    reason: str
+    cpu: str = ""  # the CPU kind it was chosen for
+
+
+def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
+    """The instruction-set flags the kernel reports for the first CPU (empty when unknown:
+    not Linux, or no flags line)."""
+    try:
+        with cpuinfo.open() as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    return frozenset(line.partition(":")[2].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def cpu_kind(flags: frozenset[str]) -> str:
+    """The row of the table this CPU falls in: amx, avx512-vnni, avx-vnni, avx512, avx2, or
+    baseline."""
+    return next((kind for kind, need, _, _ in KINDS if need <= flags), "baseline")
+
+
+def float_precision(flags: frozenset[str]) -> PrecisionChoice:
+    """The fastest float precision: bf16 where the CPU computes it natively, else fp32."""
+    kind = cpu_kind(flags)
+    if flags & BF16_FLAGS:
+        return PrecisionChoice(
+            "bf16", "native bf16 (" + ", ".join(sorted(flags & BF16_FLAGS)) + ")", kind
+        )
+    return PrecisionChoice("fp32", "no native bf16 on this CPU", kind)
+
+
+def choose_precision(
+    requested: str, flags: frozenset[str], *, runtime: str, int8_built: bool
+) -> PrecisionChoice:
+    """The precision to run at. ``requested`` is the setting (auto, fp32, bf16, int8); an
+    explicit precision is kept as asked (``int8`` is checked by the caller: it needs an
+    OpenVINO runtime and a built model), ``auto`` follows the table."""
+    kind = cpu_kind(flags)
+    if requested != "auto":
+        return PrecisionChoice(requested, "set by FACESEARCH_PRECISION", kind)
+    if runtime != "openvino":
+        return PrecisionChoice("fp32", f"{runtime} runs the float32 graph", kind)
+    row = next((r for r in KINDS if r[0] == kind), None)
+    if row is None:
+        return PrecisionChoice("fp32", "no AVX2 or better: float32", kind)
+    fastest, why = row[2], row[3]
+    if fastest == "int8" and not int8_built:
+        fallback = float_precision(flags)
+        return PrecisionChoice(
+            fallback.precision,
+            f"int8 would be fastest ({why}) but no int8 model is built "
+            f"(facesearch models quantize); {fallback.reason}",
+            kind,
+        )
+    return PrecisionChoice(fastest, why, kind)
