@@ -9,6 +9,7 @@ requests over both.
 
 from __future__ import annotations
 
+import io
 import math
 import re
 import time
@@ -19,6 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
+from PIL import Image
 from tests.homes import PASSWORD, Home
 
 from facesearch.app.migrate import migrate
@@ -89,6 +91,22 @@ def test_search_on_one_replica_confirmed_on_the_other(deployment: Deployment, lf
     assert second.status_code == 201, second.text
     assert second.json()["status"] == "confirmed"
     assert second.json()["verified_by"] == ["inv1", "inv2"]
+
+
+def test_a_search_upload_through_the_balancer(deployment: Deployment, lfw: Path) -> None:
+    """A probe photo (larger than nginx's default in-memory body buffer) through nginx: as
+    root, nginx's workers (nobody) could not spill it to a temporary file: 500."""
+    d, auth = deployment, deployment.home.auth
+    photo = lfw / "lfw-deepfunneled" / "Tony_Blair" / "Tony_Blair_0010.jpg"
+    buf = io.BytesIO()
+    Image.open(photo).resize((500, 500)).save(buf, format="PNG")
+    assert buf.tell() > 64 * 1024
+    files = {"image": ("tony.png", buf.getvalue(), "image/png")}
+    form = {"case": "K-REPLICA-2", "purpose": "replica test"}
+    for _ in range(2):  # round-robin: one on each replica
+        r = httpx.post(f"{d.lb}/api/v1/searches", headers=auth("inv2"), files=files, data=form,
+                       timeout=120)  # fmt: skip
+        assert r.status_code == 201, r.text[:300]
 
 
 def _hidden(html: str, name: str) -> str:

@@ -35,6 +35,10 @@ http {{
     uwsgi_temp_path {prefix}/uwsgi;
     scgi_temp_path {prefix}/scgi;
     client_max_body_size 64m;
+    # Bodies and answers stay in memory: started as root, nginx's workers run as nobody and
+    # could not write temporary files under a root-owned prefix (uploads failed with 500).
+    client_body_buffer_size 64m;
+    proxy_max_temp_file_size 0;
     upstream facesearch {{
 {servers}
     }}
