@@ -5,37 +5,19 @@ SQLite's. (Everything else runs on both databases through ``open_catalog``.)"""
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections.abc import Iterator
 from typing import Any
 
-import numpy as np
 import pytest
+from tests.unit.gallery.catalog.test_catalog_erasure import new_image
 
 from facesearch.errors import CatalogError
-from facesearch.gallery.catalog import SCHEMA_VERSION, Catalog, NewFace, NewImage, _read
+from facesearch.gallery.catalog import SCHEMA_VERSION, Catalog, _read
 from facesearch.gallery.catalog._schema_pg import MIGRATIONS as PG_MIGRATIONS
 from facesearch.gallery.catalog.schema import MIGRATIONS
-from facesearch.types import BBox
 
 psycopg = pytest.importorskip("psycopg", reason="SKIPPED LOUDLY: psycopg missing (test extra)")
-
-LANDMARKS = ((1.0, 2.0), (3.0, 2.0), (2.0, 3.0), (1.0, 4.0), (3.0, 4.0))
-
-
-def sha(key: object) -> str:
-    return hashlib.sha256(repr(key).encode()).hexdigest()
-
-
-def new_image(key: object, n_faces: int = 1) -> NewImage:
-    rng = np.random.default_rng(int(sha(key)[:8], 16))
-    faces = tuple(
-        NewFace(i, BBox(i, 0, 10, 10), LANDMARKS, 0.9, {"size": 10.0}, "sface",
-                rng.standard_normal(128).astype(np.float32))
-        for i in range(n_faces)
-    )  # fmt: skip
-    return NewImage(sha(key), f"/p/{key}.jpg", 10, 20, 20, None, None, faces)
 
 
 @pytest.fixture
