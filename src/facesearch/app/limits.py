@@ -1,5 +1,6 @@
-"""Which rate limiter the server uses: one shared by every replica when the deployment has
-PostgreSQL (``sqlstore/rate_limits.py``), else the server's own in-memory buckets."""
+"""The server's state that every replica must share when the deployment has PostgreSQL: rate
+limit buckets (``sqlstore/rate_limits.py``) and erasure drafts (``sqlstore/drafts.py``); the
+embedded server keeps both in its own memory."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ from typing import Protocol
 
 from facesearch.settings import Settings
 from facesearch.sqlstore import database_target
+from facesearch.sqlstore.drafts import Draft, not_found
+
+__all__ = ["Draft", "Drafts", "Limiter", "not_found", "shared_drafts", "shared_limiter"]
 
 
 class Limiter(Protocol):
@@ -26,3 +30,21 @@ def shared_limiter(settings: Settings, scope: str, per_minute: int) -> Limiter |
     from facesearch.sqlstore.rate_limits import SharedRateLimiter
 
     return SharedRateLimiter(target.url, scope, per_minute)
+
+
+class Drafts(Protocol):
+    """Photos held between an erasure's preview and its confirmation (``server/drafts.py``)."""
+
+    def put(self, owner: str, photo: bytes, max_fmr: float | None) -> str: ...
+
+    def take(self, token: str, owner: str) -> Draft: ...
+
+
+def shared_drafts(settings: Settings) -> Drafts | None:
+    """Drafts in the deployment's PostgreSQL, or None when it is embedded."""
+    target = database_target(settings.database_url)
+    if not target.is_postgres:
+        return None
+    from facesearch.sqlstore.drafts import SharedDrafts
+
+    return SharedDrafts(target.url)

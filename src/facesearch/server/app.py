@@ -25,7 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from facesearch import __version__
 from facesearch.accountability import Permission
 from facesearch.app import handles, trail
-from facesearch.app.limits import Limiter, shared_limiter
+from facesearch.app.limits import Limiter, shared_drafts, shared_limiter
 from facesearch.app.local import PipelineFactory
 from facesearch.core.calibration import describe_expected
 from facesearch.errors import FaceSearchError
@@ -34,6 +34,7 @@ from facesearch.results import LEAD_NOTE
 from facesearch.server import formatting
 from facesearch.server.auth import CSRF_FIELD, AuthMiddleware, TrustedProxies
 from facesearch.server.context import Context
+from facesearch.server.drafts import PhotoDrafts
 from facesearch.server.errors import handle_error
 from facesearch.server.jobs import Jobs
 from facesearch.server.limits import (
@@ -100,6 +101,7 @@ def create_app(
             metrics=metrics,
             templates=templates,
             reads=_limiter(settings, "reads", settings.server.read_rate_limit),
+            drafts=shared_drafts(settings) or PhotoDrafts(),
         )
         app.state.ctx = context
         workers.warm_up()

@@ -8,7 +8,7 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
 from facesearch.app.handles import Store
-from facesearch.app.limits import Limiter
+from facesearch.app.limits import Drafts, Limiter
 from facesearch.server.drafts import PhotoDrafts
 from facesearch.server.jobs import Jobs
 from facesearch.server.metrics import Metrics
@@ -25,7 +25,7 @@ class Context:
     metrics: Metrics
     templates: Jinja2Templates
     reads: Limiter  # reads of personal data per user (settings.server.read_rate_limit)
-    drafts: PhotoDrafts = field(default_factory=PhotoDrafts)  # erasures awaiting confirmation
+    drafts: Drafts = field(default_factory=PhotoDrafts)  # erasures awaiting confirmation
 
 
 def ctx(request: Request) -> Context:

@@ -2,7 +2,9 @@
 the preview lists what will be erased, and the confirmation erases with the very photo and
 false match rate that were previewed, without the browser sending the photo again.
 
-In this server's memory only (never on disk), for its owner only, for ``TTL_S`` seconds and
+In this server's memory only (never on disk) when the deployment is embedded; in PostgreSQL,
+shared by every replica, when it is not (``sqlstore/drafts.py``, chosen by ``app.limits``).
+For its owner only, for ``TTL_S`` seconds and
 at most ``MOST`` at a time (the oldest goes first); a draft is taken once. A draft that is
 missing, expired, taken or someone else's is a NotFoundError (the same for each).
 """
@@ -14,22 +16,12 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from facesearch.errors import NotFoundError
+from facesearch.app.limits import Draft, not_found
 
 __all__ = ["Draft", "PhotoDrafts"]
 
 TTL_S = 15 * 60.0
 MOST = 32
-
-
-@dataclass(frozen=True)
-class Draft:
-    """A photo waiting for its erasure to be confirmed."""
-
-    owner: str
-    photo: bytes
-    max_fmr: float | None
-    expires: float  # time.monotonic()
 
 
 @dataclass
@@ -55,10 +47,7 @@ class PhotoDrafts:
             self._drop_expired()
             draft = self._items.get(token)
             if draft is None or draft.owner != owner:
-                raise NotFoundError(
-                    "no erasure waits for this confirmation (it was done, or it expired after "
-                    f"{self.ttl_s / 60:.0f} minutes): choose the photo again"
-                )
+                raise not_found(self.ttl_s)
             del self._items[token]
             return draft
 

@@ -1,7 +1,7 @@
 """Jinja filters for the pages: times and counts as people read them.
 
-    {{ entry.time | when }}        2026-11-30 13:05:12 UTC   (from a datetime or an ISO string)
-    {{ entry.time | localtime }}   <time datetime="2026-11-30T13:05:12Z">2026-11-30 13:05:12 UTC</time>
+    {{ entry.time | when }}       2026-11-30 13:05:12 UTC   (a datetime or an ISO string)
+    {{ entry.time | localtime }}  <time datetime="2026-11-30T13:05:12Z">(the same)</time>
     {{ stats.faces | thousands }}  12,345
     {{ hit.fmr | fmr_short(hit.fmr_words) }}   ≈ 1 in 12,000
 
