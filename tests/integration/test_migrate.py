@@ -1,0 +1,94 @@
+"""``facesearch migrate``: an embedded home (SQLite + FAISS) into PostgreSQL + Milvus Lite, and
+the CLI on the migrated deployment does what it did at home. Real PostgreSQL (a throwaway
+cluster), real Milvus Lite, the fake pipeline (tests/fakes.py)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.homes import Home, Ran, run_cli
+
+pytest.importorskip("pymilvus", reason="SKIPPED LOUDLY: Milvus Lite needs the test extra")
+
+
+@pytest.fixture()
+def cli(capsys: pytest.CaptureFixture[str], fake_models: None) -> Any:
+    def run(home: Path, *args: str) -> Ran:
+        return run_cli(capsys, home, *args)
+
+    return run
+
+
+def counts(home: Path) -> dict[str, int]:
+    with sqlite3.connect(home / "catalog.sqlite") as c:
+        faces = c.execute("SELECT count(*) FROM faces").fetchone()[0]
+    with sqlite3.connect(home / "accountability.sqlite") as c:
+        entries = c.execute("SELECT count(*) FROM audit_log").fetchone()[0]
+        users = c.execute("SELECT count(*) FROM users").fetchone()[0]
+    return {"faces": faces, "entries": entries, "users": users}
+
+
+def test_migrate_then_use_the_distributed_deployment(
+    cli: Any,
+    fake_gallery: Home,
+    fake_photos: Path,
+    pg_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    home = fake_gallery.home
+    before = counts(home)
+    vectors = str(tmp_path / "vectors.db")
+    r = cli(home, "migrate", "--database-url", pg_url, "--vectors-url", vectors, "--json")
+    assert r.code == 0, r.err
+    report = json.loads(r.out)
+    assert report["trail"] == "empty" and report["audit_ok"]
+    assert report["stores"]["catalog"]["faces"] == {
+        "home": before["faces"],
+        "target": before["faces"],
+    }
+    assert report["stores"]["accountability"]["users"]["target"] == before["users"]
+    assert report["vectors_indexed"] == before["faces"]
+    assert report["audit_head"] == before["entries"]
+
+    # re-running is safe: the copy is refreshed, nothing doubles
+    again = json.loads(cli(home, "migrate", "--database-url", pg_url, "--vectors-url", vectors,
+                           "--json").out)  # fmt: skip
+    assert again["trail"] == "refreshed"
+    assert again["stores"] == report["stores"]
+
+    # the CLI on the distributed deployment (another, empty home: nothing comes from files)
+    monkeypatch.setenv("FACESEARCH_DATABASE_URL", pg_url)
+    monkeypatch.setenv("FACESEARCH_VECTORS_URL", vectors)
+    replica = tmp_path / "replica-home"
+    stats = cli(replica, "stats", "--json")
+    assert stats.code == 0, stats.err
+    assert json.loads(stats.out)["faces"] == before["faces"]
+    assert "admin1" in cli(replica, "users", "list").out
+    verified = cli(replica, "audit", "verify")
+    assert verified.code == 0, verified.out + verified.err
+    probe = sorted(fake_photos.rglob("*.png"))[0]
+    found = cli(replica, "search", str(probe), "--case", "C-1", "--purpose", "test", "--json")
+    assert found.code == 0, found.err
+    assert json.loads(found.out)["faces"][0]["hits"], found.out
+
+    # once used, the target continues the home's trail: a later migrate copies nothing
+    monkeypatch.delenv("FACESEARCH_DATABASE_URL")
+    monkeypatch.delenv("FACESEARCH_VECTORS_URL")
+    late = json.loads(cli(home, "migrate", "--database-url", pg_url, "--vectors-url", vectors,
+                          "--json").out)  # fmt: skip
+    assert late["trail"] == "continued"
+
+
+def test_a_target_with_another_trail_is_refused(
+    cli: Any, fake_homes: Any, pg_url: str, tmp_path: Path
+) -> None:
+    first, second = fake_homes("m-first"), fake_homes("m-second")
+    assert cli(first.home, "migrate", "--database-url", pg_url).code == 0
+    r = cli(second.home, "migrate", "--database-url", pg_url)
+    assert r.code == 2
+    assert "different audit trail" in r.err
