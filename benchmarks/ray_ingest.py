@@ -1,13 +1,14 @@
 """The overhead of Ray on one node: 2,000 LFW images ingested by the plain ingest, and with
 ``--ray auto`` (a local cluster of every core) by 1 and by 2 actors, side by side.
 
-    .venv/bin/python benchmarks/ray_ingest.py [--limit 2000] [--actors 1 2]
+    .venv/bin/python benchmarks/ray_ingest.py [--limit 2000] [--actors 1 2] [--repeat 3]
 
 Each run is ``facesearch ingest LIST --label-from-dir --json [--ray --ray-actors N]`` in a
 fresh process and home (the model cache is kept, as on any machine after the first run). The
 wall time runs from process start to exit, so a Ray run pays for starting its cluster and
-its actors (models loaded once per actor) there. Prints a table and writes
-benchmarks/results/ray_ingest.json with the CPU model and flags (``load.cpu``).
+its actors (models loaded once per actor) there. With ``--repeat``, the three kinds of run
+take turns, and the table gives each kind's median. Prints a table and writes
+benchmarks/results/ray_ingest.json with every run and the CPU model and flags (``load.cpu``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -56,6 +59,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--limit", type=int, default=2000, help="the first N LFW images (2000)")
     ap.add_argument("--actors", type=int, nargs="+", default=[1, 2], help="pool sizes (1 2)")
+    ap.add_argument("--repeat", type=int, default=1, help="runs of each kind, taking turns")
     args = ap.parse_args()
     root = Settings.from_env().lfw_dir.resolve() / "lfw-deepfunneled"
     if not root.is_dir():
@@ -63,23 +67,38 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="fs-ray-ingest-"))
     listing = work / "list.txt"
     listing.write_text("\n".join(map(str, sorted(root.glob("*/*.jpg"))[: args.limit])))
-    rows = [run(listing, work / "plain")]
-    for n in args.actors:
-        rows.append(run(listing, work / f"ray{n}", "--ray", "auto", "--ray-actors", str(n)))
-    plain = rows[0]["wall_s"]
-    for row in rows:
-        row["wall_vs_plain"] = round(row["wall_s"] / plain, 3)
-    print(f"{'run':<30} {'images':>7} {'faces':>7} {'wall s':>8} {'img/s':>7} {'vs plain':>9}")
-    for r in rows:
+    kinds = [()] + [("--ray", "auto", "--ray-actors", str(n)) for n in args.actors]
+    rows = [
+        run(listing, work / f"{turn}-{k}", *extra)
+        for turn in range(args.repeat)
+        for k, extra in enumerate(kinds)
+    ]
+    medians = {
+        how: statistics.median(r["wall_s"] for r in rows if r["how"] == how)
+        for how in dict.fromkeys(r["how"] for r in rows)
+    }
+    plain = medians["plain"]
+    print(f"{'run (median of ' + str(args.repeat) + ')':<30} {'images':>7} {'faces':>7} "
+          f"{'wall s':>8} {'img/s':>7} {'vs plain':>9}  every wall s")  # fmt: skip
+    for how, wall in medians.items():
+        r = next(r for r in rows if r["how"] == how)
+        walls = " ".join(f"{x['wall_s']:.1f}" for x in rows if x["how"] == how)
         print(
-            f"{r['how']:<30} {r['images_seen']:>7,} {r['faces_added']:>7,} {r['wall_s']:>8.1f} "
-            f"{r['images_per_s']:>7.1f} {r['wall_vs_plain']:>8.2f}x"
+            f"{how:<30} {r['images_seen']:>7,} {r['faces_added']:>7,} {wall:>8.1f} "
+            f"{r['images_seen'] / wall:>7.1f} {wall / plain:>8.2f}x  {walls}"
         )
     if len({(r["images_added"], r["faces_added"]) for r in rows}) != 1:
         print("WARNING: the runs stored different counts", file=sys.stderr)
-    report = {"limit": args.limit, "machine": cpu(), "runs": rows}
+    report = {
+        "limit": args.limit,
+        "machine": cpu(),
+        "median_wall_s": medians,
+        "median_vs_plain": {how: round(wall / plain, 3) for how, wall in medians.items()},
+        "runs": rows,
+    }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "ray_ingest.json").write_text(json.dumps(report, indent=1))
+    shutil.rmtree(work)
     print(f"written {RESULTS / 'ray_ingest.json'}")
 
 
