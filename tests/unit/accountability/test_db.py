@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from accountability_helpers import CHEAP
+from accountability_helpers import CHEAP, connect
 
 from facesearch.accountability import (
     FILENAME,
@@ -68,16 +68,23 @@ def test_schema_file_and_pragmas(tmp_path: Path):
     store.close()
 
 
-def test_reopen_keeps_data_and_refuses_newer_or_foreign_files(tmp_path: Path):
-    with AccountabilityStore.open(tmp_path, hasher=CHEAP) as s:
+def test_reopen_keeps_data_and_refuses_a_newer_schema(tmp_path: Path, database_url: str):
+    def reopen() -> AccountabilityStore:
+        return AccountabilityStore.open(tmp_path, hasher=CHEAP, database_url=database_url)
+
+    with reopen() as s:
         s.audit.append(actor="a", action=Action.LOGIN)
-    with AccountabilityStore.open(tmp_path, hasher=CHEAP) as s:
+    with reopen() as s:
         assert s.audit.head().seq == 1
-    conn = sqlite3.connect(tmp_path / FILENAME)
-    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
-    conn.close()
+        conn = connect(s)
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+        conn.close()
     with pytest.raises(CatalogError, match="newer"):
-        AccountabilityStore.open(tmp_path, hasher=CHEAP)
+        reopen()
+
+
+def test_a_file_that_is_no_database_is_refused(tmp_path: Path):
     other = tmp_path / "other"
     other.mkdir()
     (other / FILENAME).write_bytes(b"this is not a database, just text" * 100)
