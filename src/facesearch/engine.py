@@ -389,6 +389,7 @@ class Engine(Closing):
         out["indexed_faces"] = self.indexes.size()
         out["model_id"] = self.pipeline.model_id
         out["home"] = str(self.settings.home)
+        out["database"] = self.catalog.database  # its file, or the URL without its password
         return out
 
     def export_subject(self, name: str) -> dict[str, Any]:

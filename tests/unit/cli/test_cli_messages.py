@@ -118,6 +118,7 @@ def test_stats_is_a_readable_table(home: Any, run: Any) -> None:
     data = json.loads(run(home.home, "stats", "--json").out)
     faces = data["faces"]
     assert faces == PEOPLE * len(GALLERY_SHOTS) and data["models"][0]["faces"] == faces
+    assert data["database"] == f"sqlite {Path(home.home) / 'catalog.sqlite'}"
     r = run(home.home, "stats")
     assert r.code == 0, r.err
     assert "[" not in r.out and "{" not in r.out and "'" not in r.out, r.out

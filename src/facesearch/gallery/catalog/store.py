@@ -212,10 +212,9 @@ class Catalog(VectorsView, Erasure, People, Browse):
     # -- reports --------------------------------------------------------------------------------
 
     def stats(self) -> dict[str, Any]:
-        """Counts of everything held; cheap (counters and small tables). ``database``: where
-        the catalog lives (its file, or the PostgreSQL URL without its password)."""
+        """Counts of everything held; cheap (counters and small tables)."""
         with self._reading() as conn:
-            return {**_read.stats(conn), "database": self.database}
+            return _read.stats(conn)
 
     def export_subject(self, name: str) -> dict[str, Any]:
         """Everything held about a subject, JSON-serialisable (a subject-access export).

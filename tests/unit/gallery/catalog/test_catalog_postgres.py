@@ -46,6 +46,10 @@ def test_a_new_catalog_is_migrated_once_and_newer_ones_are_refused(pg_url: str) 
         first.add_images("main", [new_image("a")])
     with Catalog.open_home("/nonexistent-home", pg_url) as again:  # the home is not used
         assert again.stats()["images"] == 1 and again.database == pg_url
+    secret = pg_url.replace("://facesearch@", "://facesearch:s3cret@")  # the cluster trusts all
+    with Catalog.open_home("/nonexistent-home", secret) as third:
+        assert third.database == pg_url.replace("://facesearch@", "://facesearch:***@")
+        assert "s3cret" not in repr(third)
     assert sql(pg_url, "SELECT version FROM schema_version") == [(SCHEMA_VERSION,)]
     sql(pg_url, "UPDATE schema_version SET version = %s", SCHEMA_VERSION + 1)
     with pytest.raises(CatalogError, match="newer"):
