@@ -68,6 +68,8 @@ def test_erased_embeddings_leave_the_database_files(tmp_path: Path, how: str) ->
         assert [f.id for f in erased] == list(added[-1].face_ids)
         # No explicit checkpoint here: the delete_* call must have done it.
         assert [traces_of(s, on_disk(path)) for s in secrets] == [0, 0]
+        report = cat.last_erasure
+        assert report is not None and report.database == "sqlite" and report.complete
         kept = new_image(0, 2).faces[0].embedding.tobytes()
         assert traces_of(kept, on_disk(path)) == len(kept) // 16  # the others are still there
 
@@ -86,6 +88,8 @@ def test_a_reader_delays_the_wipe_until_the_next_checkpoint(
         with caplog.at_level(logging.WARNING, logger="facesearch.gallery.catalog._connection"):
             cat.delete_faces(added.face_ids)
         assert "until the next checkpoint" in caplog.text
+        report = cat.last_erasure
+        assert report is not None and not report.complete and "-wal" in report.left
         assert reader.execute("SELECT count(*) FROM faces").fetchone()[0] == 1  # its snapshot
         reader.execute("COMMIT")
         reader.close()
