@@ -74,7 +74,9 @@ class CatalogErasure:
 
     database: str  # "sqlite" or "postgresql"
     done: str
-    complete: bool  # False: a reader kept SQLite from checkpointing (retried at the next one)
+    # SQLite: False when a reader kept it from checkpointing (retried at the next erasure).
+    # PostgreSQL: True once VACUUM ran (it cannot see whether an older transaction held rows).
+    complete: bool
     left: str
 
 
@@ -262,7 +264,8 @@ class CatalogConnection(Closing):
                 f"rows deleted; VACUUM run on {', '.join(ERASED_TABLES)}",
                 True,
                 "freed bytes in the data files until reused, WAL segments until recycled, "
-                "WAL archives and base backups until the operator's backup retention ends",
+                "WAL archives and base backups until the operator's backup retention ends; "
+                "rows a transaction older than the erasure still sees, until autovacuum",
             )
         self.last_erasure = report
         return report
