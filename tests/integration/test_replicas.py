@@ -109,6 +109,35 @@ def test_a_search_upload_through_the_balancer(deployment: Deployment, lfw: Path)
         assert r.status_code == 201, r.text[:300]
 
 
+def test_an_ingest_job_on_one_replica_is_followed_on_the_other(
+    deployment: Deployment, lfw: Path
+) -> None:
+    d, auth = deployment, deployment.home.auth
+    photo = lfw / "lfw-deepfunneled" / "Hugo_Chavez" / "Hugo_Chavez_0020.jpg"
+    r = httpx.post(
+        f"{d.a}/api/v1/ingest-jobs",
+        headers=auth("admin1"),
+        files={"files": (photo.name, photo.read_bytes(), "image/jpeg")},
+        data={"collection": "replicated", "subject": "Hugo_Chavez"},
+        timeout=120,
+    )
+    assert r.status_code == 202, r.text
+    job_id = r.json()["id"]
+    deadline = time.monotonic() + 120
+    while True:
+        seen = httpx.get(f"{d.b}/api/v1/ingest-jobs/{job_id}", headers=auth("admin1"))
+        assert seen.status_code == 200, seen.text  # replica B knows A's job from the start
+        if seen.json()["status"] in ("completed", "failed"):
+            break
+        assert time.monotonic() < deadline, seen.json()
+        time.sleep(0.3)
+    assert seen.json()["status"] == "completed" and seen.json()["faces_added"] == 1
+    listed = httpx.get(f"{d.b}/api/v1/ingest-jobs", headers=auth("admin1")).json()["items"]
+    assert job_id in [j["id"] for j in listed]
+    missing = httpx.get(f"{d.b}/api/v1/ingest-jobs/0123456789abcdef", headers=auth("admin1"))
+    assert missing.status_code == 404
+
+
 def _hidden(html: str, name: str) -> str:
     match = re.search(rf'name="{name}" value="([^"]*)"', html)
     assert match, f"no hidden field {name}"

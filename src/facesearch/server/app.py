@@ -25,7 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from facesearch import __version__
 from facesearch.accountability import Permission
 from facesearch.app import handles, trail
-from facesearch.app.limits import Limiter, shared_drafts, shared_limiter
+from facesearch.app.limits import Limiter, shared_drafts, shared_job_board, shared_limiter
 from facesearch.app.local import PipelineFactory
 from facesearch.core.calibration import describe_expected
 from facesearch.errors import FaceSearchError
@@ -97,7 +97,12 @@ def create_app(
             settings=settings,
             store=store,
             workers=workers,
-            jobs=Jobs(settings.home, settings.limits.max_file_bytes, settings.database_url),
+            jobs=Jobs(
+                settings.home,
+                settings.limits.max_file_bytes,
+                settings.database_url,
+                shared_job_board(settings),
+            ),
             metrics=metrics,
             templates=templates,
             reads=_limiter(settings, "reads", settings.server.read_rate_limit),

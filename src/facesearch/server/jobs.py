@@ -40,6 +40,7 @@ import os
 import secrets
 import shutil
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -49,6 +50,7 @@ from typing import Any
 from facesearch.accountability import Actor
 from facesearch.app.handles import Store
 from facesearch.app.ingest import IngestRecord
+from facesearch.app.limits import JobBoard
 from facesearch.app.uploads import (
     finish_job,
     ingest_job,
@@ -68,6 +70,7 @@ log = logging.getLogger(__name__)
 MAX_LISTED_FAILURES = 50
 MAX_LISTED_SKIPPED = 200
 MAX_JOBS_KEPT = 200
+PUBLISH_EVERY_S = 1.0
 
 
 class JobStatus(StrEnum):
@@ -162,9 +165,17 @@ class Jobs:
     """The ingest jobs of this server process. Made at server start: cleans up after the
     jobs of servers that are gone (``remove_leftovers``)."""
 
-    def __init__(self, home: Path, max_file_bytes: int, database_url: str = "") -> None:
+    def __init__(
+        self,
+        home: Path,
+        max_file_bytes: int,
+        database_url: str = "",
+        board: JobBoard | None = None,
+    ) -> None:
         self.home = home
         self.database_url = database_url
+        self.board = board  # replicas: where every replica's jobs are seen (app.limits)
+        self._published = 0.0
         self.root = home / UPLOADS
         self.max_file_bytes = max_file_bytes
         self._jobs: dict[str, IngestJob] = {}
@@ -185,6 +196,7 @@ class Jobs:
         (folder / "incoming").mkdir()
         job = IngestJob(job_id, actor, collection, label_from_dir, subject, folder)
         job.lock_fd = fd
+        self.publish(job, force=True)
         with self._lock:
             self._jobs[job_id] = job
             if len(self._jobs) > MAX_JOBS_KEPT:
@@ -200,6 +212,35 @@ class Jobs:
     def all(self) -> list[IngestJob]:
         with self._lock:
             return sorted(self._jobs.values(), key=lambda j: j.created, reverse=True)
+
+    def view(self, job_id: str) -> dict[str, Any] | None:
+        """A job's view: this server's own, else (replicas) as its replica last published it."""
+        job = self.get(job_id)
+        if job is not None:
+            return job.view()
+        return None if self.board is None else self.board.get(job_id)
+
+    def views(self) -> list[dict[str, Any]]:
+        """Every job's view, newest first: this server's, and (replicas) the others'."""
+        mine = [j.view() for j in self.all()]
+        if self.board is None:
+            return mine
+        seen = {v["id"] for v in mine}
+        others = [v for v in self.board.recent(MAX_JOBS_KEPT) if v["id"] not in seen]
+        return sorted(mine + others, key=lambda v: str(v["created"]), reverse=True)
+
+    def publish(self, job: IngestJob, *, force: bool = False) -> None:
+        """Show ``job`` to the other replicas (at most once a second unless ``force``)."""
+        if self.board is None:
+            return
+        now = time.monotonic()
+        if not force and now - self._published < PUBLISH_EVERY_S:
+            return
+        self._published = now
+        try:
+            self.board.publish(job.view())
+        except Exception:  # the job goes on; the other replicas see it late
+            log.exception("publishing ingest job %s failed", job.id)
 
     def discard(self, job: IngestJob) -> None:
         """Forget a job whose upload failed, and its files."""
@@ -224,6 +265,7 @@ class Jobs:
 
         def progress(before: int, summary: IngestSummary) -> None:
             job.images_seen = before + summary.images_seen
+            self.publish(job)
 
         def done(record: IngestRecord) -> None:
             job.runs.append(record.summary)
@@ -236,8 +278,10 @@ class Jobs:
 
         try:
             job.status = JobStatus.UNPACKING
+            self.publish(job, force=True)
             labelled, plain = self._unpack(job)
             job.status = JobStatus.INGESTING
+            self.publish(job, force=True)
             runs = [(labelled, True), (plain, False)]
             ingest_job(engine, store, actor, job.id, job.collection, runs, progress, done)
             outcome = (JobStatus.COMPLETED, None)
@@ -253,6 +297,7 @@ class Jobs:
             self._clean(job, engine)
             job.status, job.error = outcome
             job.finished = datetime.now(UTC).isoformat(timespec="seconds")
+            self.publish(job, force=True)
 
     def _clean(self, job: IngestJob, engine: Engine) -> None:
         """Delete every file of the job that is not the source of an image in the catalog."""

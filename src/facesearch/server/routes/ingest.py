@@ -14,17 +14,17 @@ from facesearch.gallery.uploads import JOB_ID
 from facesearch.server import ingest_uploads
 from facesearch.server.context import Context
 from facesearch.server.deps import Ctx, Ingester, IngesterPage
-from facesearch.server.jobs import IngestJob
 
 api = APIRouter(prefix="/api/v1", tags=["gallery"])
 pages = APIRouter(include_in_schema=False)
 
 
-def _job(c: Context, job_id: str) -> IngestJob:
-    job = c.jobs.get(job_id) if JOB_ID.fullmatch(job_id) else None
-    if job is None:
+def _job(c: Context, job_id: str) -> dict[str, Any]:
+    """A job's view, from this replica or (replicas) as another one published it."""
+    view = c.jobs.view(job_id) if JOB_ID.fullmatch(job_id) else None
+    if view is None:
         raise NotFoundError(f"no ingest job {job_id}")
-    return job
+    return view
 
 
 @api.post("/ingest-jobs", status_code=202, summary="Upload images or zip/tar archives to ingest")
@@ -46,18 +46,17 @@ async def create_ingest_job(
 
 @api.get("/ingest-jobs", summary="Ingest jobs since the server started")
 async def list_ingest_jobs(who: Ingester, c: Ctx) -> dict[str, Any]:
-    return {"items": [j.view() for j in c.jobs.all()]}
+    return {"items": c.jobs.views()}
 
 
 @api.get("/ingest-jobs/{job_id}", summary="An ingest job and its progress")
 async def get_ingest_job(job_id: str, who: Ingester, c: Ctx) -> dict[str, Any]:
-    return _job(c, job_id).view()
+    return _job(c, job_id)
 
 
 @pages.get("/ingest")
 async def ingest_page(page: IngesterPage) -> HTMLResponse:
-    jobs = [j.view() for j in page.c.jobs.all()]
-    return page.render("ingest.html", jobs=jobs, form={})
+    return page.render("ingest.html", jobs=page.c.jobs.views(), form={})
 
 
 @pages.post("/ingest")
@@ -79,14 +78,13 @@ async def ingest_submit(
             subject=subject,
         )
     except FaceSearchError as exc:
-        jobs = [j.view() for j in page.c.jobs.all()]
-        return page.render("ingest.html", jobs=jobs, form=form, error=exc)
+        return page.render("ingest.html", jobs=page.c.jobs.views(), form=form, error=exc)
     return RedirectResponse(f"/ingest/{job.id}", status_code=303)
 
 
 @pages.get("/ingest/{job_id}")
 async def ingest_job_page(job_id: str, page: IngesterPage) -> HTMLResponse:
-    return page.render("ingest_job.html", job=_job(page.c, job_id).view())
+    return page.render("ingest_job.html", job=_job(page.c, job_id))
 
 
 router = APIRouter()
