@@ -64,8 +64,8 @@ def test_a_long_lived_reader_catches_up_before_searching(
         assert reader.size() == 14
 
 
-def _writer(home: str, seed: int, rounds: int) -> None:
-    with Catalog.open_home(home) as cat:
+def _writer(home: str, seed: int, rounds: int, database_url: str) -> None:
+    with Catalog.open_home(home, database_url) as cat:
         indexes = IndexSet(Path(home), cat, MODEL, DIM)
         indexes.ensure_loaded()
         for r in range(rounds):
@@ -74,15 +74,19 @@ def _writer(home: str, seed: int, rounds: int) -> None:
             indexes.save()
 
 
-def test_processes_writing_at_once_end_like_a_serial_run(tmp_path: Path) -> None:
+def test_processes_writing_at_once_end_like_a_serial_run(
+    tmp_path: Path, database_url: str, open_catalog: Callable[[], Catalog]
+) -> None:
+    """Four processes on one home, on its SQLite file or on one PostgreSQL database."""
     ctx = mp.get_context("spawn")
-    procs = [ctx.Process(target=_writer, args=(str(tmp_path), s, 6)) for s in range(4)]
+    args = [(str(tmp_path), s, 6, database_url) for s in range(4)]
+    procs = [ctx.Process(target=_writer, args=a) for a in args]
     for p in procs:
         p.start()
     for p in procs:
         p.join(120)
         assert p.exitcode == 0
-    with Catalog.open_home(tmp_path) as cat:
+    with open_catalog() as cat:
         state = cat.state(MODEL)
         assert state.face_count == 4 * 6 * 7
         saved = manifest_inode(tmp_path)
