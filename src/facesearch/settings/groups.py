@@ -155,11 +155,11 @@ class IndexSettings(Group):
         0, "Milvus IVF lists; 0: the power of two nearest 4 sqrt(faces).", "milvus_nlist"
     )
     milvus_nprobe: int = setting(
-        0, "Milvus IVF lists searched per query; 0: milvus_nlist / 16.", "milvus_nprobe"
+        0, "Milvus IVF lists searched per query; 0: milvus_nlist / 4.", "milvus_nprobe"
     )
     milvus_hnsw_m: int = setting(16, "Milvus HNSW graph degree (M).", "milvus_hnsw_m")
     milvus_ef: int = setting(
-        0, "Milvus HNSW ef (DISKANN search_list) per query; 0: 128.", "milvus_ef"
+        0, "Milvus HNSW ef (DISKANN search_list) per query; 0: 512.", "milvus_ef"
     )
 
 

@@ -51,9 +51,9 @@ def test_an_explicit_type_is_kept_whatever_the_size() -> None:
 
 def test_ivf_parameters_by_size_unless_given() -> None:
     chosen = choose(MilvusIndexChoice("IVF_FLAT"), 1_000_000, SERVER_23)
-    assert chosen.nlist == 4096 and chosen.nprobe == 256  # 4 sqrt(n) -> 4000 -> 4096; / 16
+    assert chosen.nlist == 4096 and chosen.nprobe == 1024  # 4 sqrt(n) -> 4000 -> 4096; / 4
     assert chosen.build_params(128) == {"nlist": 4096}
-    assert chosen.search_params(10) == {"nprobe": 256}
+    assert chosen.search_params(10) == {"nprobe": 1024}
     given = choose(MilvusIndexChoice("IVF_SQ8", nlist=1000, nprobe=50), 1_000_000, SERVER_23)
     assert (given.nlist, given.nprobe) == (1000, 50)
 
@@ -72,11 +72,11 @@ def test_pq_codes_a_face_in_dim_over_four_bytes() -> None:
 def test_graph_parameters() -> None:
     chosen = choose(MilvusIndexChoice("HNSW", m=32), 10**6, SERVER_23)
     assert chosen.build_params(128) == {"M": 32, "efConstruction": 256}
-    assert chosen.search_params(10) == {"ef": 128} and chosen.search_params(500) == {"ef": 500}
+    assert chosen.search_params(10) == {"ef": 512} and chosen.search_params(600) == {"ef": 600}
     sq = choose(MilvusIndexChoice("HNSW_SQ", ef=64), 10, LITE_TYPES)
     assert sq.build_params(128)["sq_type"] == "SQ8" and sq.search_params(10) == {"ef": 64}
     disk = choose(MilvusIndexChoice("DISKANN"), 10, SERVER_23)
-    assert disk.build_params(128) == {} and disk.search_params(10) == {"search_list": 128}
+    assert disk.build_params(128) == {} and disk.search_params(10) == {"search_list": 512}
     assert choose(MilvusIndexChoice("FLAT"), 10, SERVER_23).search_params(10) == {}
 
 
@@ -154,7 +154,7 @@ def test_a_growing_collection_keeps_its_lists_within_four_times() -> None:
     wanted = MilvusIndexChoice("IVF_FLAT")
     held = choose(wanted, 100_000, SERVER_23)  # 1024 lists
     grown = choose(wanted, 1_000_000, SERVER_23)  # 4096: within 4x, kept
-    assert keep_lists(wanted, grown, held) == replace(grown, nlist=1024, nprobe=64)
+    assert keep_lists(wanted, grown, held) == replace(grown, nlist=1024, nprobe=256)
     small = choose(wanted, 1_000, SERVER_23)  # 16 lists, made on a small collection
     assert keep_lists(wanted, grown, small) == grown  # 256x: rebuilt with the size's
     assert keep_lists(replace(wanted, nlist=4096), grown, held) == grown  # nlist was given
