@@ -32,6 +32,8 @@ from typing import Any
 import numpy as np
 
 from facesearch.core.align import align_face
+from facesearch.models import running_precisions
+from facesearch.models.int8 import cpu_flags, cpu_kind
 from facesearch.pipeline import Decodable, FacePipeline
 from facesearch.settings import Settings
 
@@ -124,6 +126,43 @@ def bench_runtimes(settings: Settings, files: list[Path]) -> dict[str, float]:
     return out
 
 
+# the instruction sets that decide the precision (models.int8.choice), for the record
+ISA = (
+    "avx2",
+    "fma",
+    "avx512f",
+    "avx512bw",
+    "avx512_vnni",
+    "avx_vnni",
+    "avx512_bf16",
+    "amx_bf16",
+    "amx_int8",
+    "avx512_fp16",
+)
+
+
+def cpu_record(settings: Settings) -> dict[str, Any]:
+    """The CPU model, its instruction sets, its kind and the precision each model runs at."""
+    model = platform.processor() or platform.machine()
+    try:
+        names = [ln for ln in Path("/proc/cpuinfo").read_text().splitlines() if "model name" in ln]
+        model = names[0].partition(":")[2].strip() if names else model
+    except OSError:
+        pass
+    flags = cpu_flags()
+    return {
+        "cpu_model": model,
+        "cpus": os.cpu_count(),
+        "instruction_sets": [f for f in ISA if f in flags],
+        "cpu_kind": cpu_kind(flags),
+        "precision_setting": settings.models.precision,
+        "precisions": {
+            name: {"precision": c.precision, "reason": c.reason}
+            for name, c in running_precisions(settings).items()
+        },
+    }
+
+
 def bench_startup(settings: Settings, files: list[Path]) -> dict[str, float]:
     env = {**os.environ, "FACESEARCH_CACHE_DIR": str(settings.cache_dir)}
     args = [sys.executable, "-m", "facesearch", "embed", *map(str, files[:3])]
@@ -164,7 +203,7 @@ def main() -> None:
     files = sample_images(lfw, args.images)
     report: dict[str, Any] = {
         "machine": {
-            "cpus": os.cpu_count(),
+            **cpu_record(settings),
             "python": platform.python_version(),
             "load_avg_1m": os.getloadavg()[0],
         },

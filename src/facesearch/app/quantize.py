@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -23,16 +24,25 @@ from facesearch.core.align import align_face
 from facesearch.core.quality import main_face
 from facesearch.errors import ConfigError
 from facesearch.evaluation.lfw import IMAGES, read_pairs
-from facesearch.models import ModelRegistry, ModelSpec, load_detector, load_embedder, model_file
+from facesearch.models import (
+    ModelRegistry,
+    ModelSpec,
+    load_detector,
+    load_embedder,
+    model_file,
+    running_precisions,
+)
 from facesearch.models.detector import FaceDetector
 from facesearch.models.embedder import FaceEmbedder
+from facesearch.models.int8 import cpu_flags, cpu_kind
 from facesearch.models.int8.build import quantize
-from facesearch.models.int8.files import Provenance
+from facesearch.models.int8.files import Provenance, int8_path, read_provenance
+from facesearch.models.prepare import prepared_path
 from facesearch.models.runtime import InferenceSession, open_session
 from facesearch.settings import Settings
 from facesearch.types import Image
 
-__all__ = ["Built", "calibration_names", "quantize_models"]
+__all__ = ["Built", "PrecisionStatus", "calibration_names", "precision_status", "quantize_models"]
 
 Array = npt.NDArray[np.float32]
 
@@ -41,6 +51,42 @@ Array = npt.NDArray[np.float32]
 class Built:
     path: Path
     provenance: Provenance
+
+
+@dataclass(frozen=True)
+class PrecisionStatus:
+    """The precision a configured model runs at on this CPU, why, and its int8 build."""
+
+    model: str
+    precision: str
+    reason: str
+    cpu_kind: str
+    int8_file: str | None  # None: not built
+    int8_provenance: Provenance | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "precision": self.precision,
+            "reason": self.reason,
+            "cpu_kind": self.cpu_kind,
+            "int8_file": self.int8_file,
+            "int8_provenance": asdict(self.int8_provenance) if self.int8_provenance else None,
+        }
+
+
+def precision_status(settings: Settings) -> tuple[PrecisionStatus, ...]:
+    """The configured detector's and embedder's precisions (no model is loaded)."""
+    registry = ModelRegistry(settings)
+    out = []
+    kind = cpu_kind(cpu_flags())
+    for name, choice in running_precisions(settings, registry).items():
+        spec = registry.get(name, "detector" if name == settings.models.detector else "embedder")
+        target = int8_path(prepared_path(settings.cache_dir, spec.name, spec.sha256))
+        provenance = read_provenance(target)
+        built = str(target) if provenance else None
+        out.append(PrecisionStatus(name, choice.precision, choice.reason, kind, built, provenance))
+    return tuple(out)
 
 
 class Recorder:

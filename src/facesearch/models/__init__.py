@@ -65,13 +65,16 @@ def model_file(spec: ModelSpec, settings: Settings) -> Path:
 def running_precisions(
     settings: Settings, registry: ModelRegistry | None = None
 ) -> dict[str, PrecisionChoice]:
-    """The precision the configured detector and embedder run at, by model name (no file is
-    read or prepared: the choice depends on the CPU, the settings and which int8 builds are
-    in the cache)."""
+    """The precision the configured detector, embedder and second embedder run at, by model
+    name (no file is read or prepared: the choice depends on the CPU, the settings and which
+    int8 builds are in the cache)."""
     registry = registry or ModelRegistry(settings)
     out = {}
     m = settings.models
-    for name, task in ((m.detector, "detector"), (m.embedder, "embedder")):
+    models = [(m.detector, "detector"), (m.embedder, "embedder")]
+    if m.second_embedder != "none":
+        models.append((m.second_embedder, "embedder"))
+    for name, task in models:
         spec = registry.get(name, task)
         if spec.family == "dlib":
             planned = converted_path(settings.cache_dir, spec.name, spec.sha256)

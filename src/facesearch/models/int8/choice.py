@@ -3,7 +3,7 @@
 
 OpenVINO's CPU plugin runs int8 (a quantised graph) on VNNI dot-product units (AVX-512 VNNI,
 AVX-VNNI) and AMX tiles, and on AVX2 through 8-bit multiply-adds; bf16 runs natively only on
-AVX512-BF16/AMX (elsewhere OpenVINO ignores the hint and computes in fp32). The table below
+AVX512-BF16/AMX (elsewhere it is emulated, slower than fp32). The table below
 is what measured fastest (benchmarks/precision.py; README "Precision by CPU"); ``auto``
 falls back to the best float precision when a model has no int8 build (``facesearch models
 quantize``) or runs on ONNX Runtime, which runs the float32 graph only.
@@ -14,20 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-# kind of CPU -> (fastest precision, why); first matching row wins
+# kind of CPU -> (fastest precision, why); first matching row wins. SFace faces/s on one
+# core, int8 against fp32 (README "Precision by CPU"): AMX bf16 ~2.5x int8; below AMX the
+# kinds were emulated on that CPU by capping oneDNN (ONEDNN_MAX_CPU_ISA): VNNI int8 1.6x,
+# AVX-512 int8 1.1x, AVX2 int8 1.3x fp32 (bf16 there is not native and runs slowest).
 KINDS: tuple[tuple[str, frozenset[str], str, str], ...] = (
-    (
-        "amx",
-        frozenset({"amx_int8"}),
-        "int8",
-        "AMX int8 tiles: int8 measured faster than bf16 on AMX",
-    ),
-    (
-        "avx512-vnni",
-        frozenset({"avx512_vnni"}),
-        "int8",
-        "AVX-512 VNNI int8 dot products",
-    ),
+    ("amx", frozenset({"amx_bf16"}), "bf16", "AMX bf16 tiles: bf16 measured fastest (~2.5x int8)"),
+    ("avx512-vnni", frozenset({"avx512_vnni"}), "int8", "AVX-512 VNNI int8 dot products"),
     ("avx-vnni", frozenset({"avx_vnni"}), "int8", "AVX-VNNI int8 dot products"),
     ("avx512", frozenset({"avx512bw"}), "int8", "AVX-512BW 8-bit multiply-adds"),
     ("avx2", frozenset({"avx2"}), "int8", "AVX2 8-bit multiply-adds"),
