@@ -13,11 +13,11 @@ Where the bytes are read: by the driver's ingest first, which hashes every image
 what the catalog holds needs the sha256 before any analysis, and only the driver touches the
 catalog), then again by the actors themselves: a row of the Ray dataset carries a file's path
 and sha256, not its bytes (an archive member, which exists only in the driver's memory,
-carries its bytes). No Ray Data read task is needed: read tasks would wait for CPU slots that
-the actors hold, which on 2 cores starves reading; a read inside an actor uses the slot the
-actor already has and costs far less than the analysis after it. An actor checks the sha256
-of what it read: a file changed after it was hashed fails instead of being stored under the
-wrong digest.
+carries its bytes). No Ray Data read task is needed: read tasks would need CPU slots of their
+own (one each by default), which on 2 cores the actors hold, so reading would wait; a read
+inside an actor uses the slot the actor already has and costs far less than the analysis.
+An actor checks the sha256 of what it read: a file changed after it was hashed fails instead
+of being stored under the wrong digest.
 
 The images go to Ray in windows of ``WINDOW`` (one Ray dataset and actor pool each, models
 loaded once per actor per window), so the driver's memory stays bounded on any run.
@@ -67,8 +67,9 @@ class RayOptions:
 
 def actor_shape(cpus: int, actors: int | None) -> tuple[int, int]:
     """(actors, CPUs per actor) for a cluster of ``cpus`` CPUs: by default one actor per two
-    CPUs, each with two inference threads (measured on 2 cores: ``benchmarks/ray_ingest.py``);
-    the CPUs are shared out evenly, at least one each."""
+    CPUs, each with two inference threads (one copy of the models per two cores; on 2 cores
+    one actor and two were as fast within the noise: ``benchmarks/ray_ingest.py``); the CPUs
+    are shared out evenly, at least one each."""
     if cpus < 1:
         raise ConfigError(f"the Ray cluster has no CPU to run the analysis on ({cpus})")
     if actors is not None and actors < 1:
