@@ -223,7 +223,15 @@ class PgConnection:
         else:
             self._run("BEGIN", ())
             self._in_transaction = True
-            self._run("SELECT pg_advisory_xact_lock(%s)", (self.lock_key,))
+            try:
+                self._run("SELECT pg_advisory_xact_lock(%s)", (self.lock_key,))
+            except sqlite3.Error:
+                # e.g. past lock_timeout: leave no transaction open, as a BEGIN IMMEDIATE that
+                # SQLite refuses (busy) leaves none
+                if not (self._conn.broken or self._conn.closed):
+                    self._run("ROLLBACK", ())
+                self._in_transaction = False
+                raise
         self._in_transaction = True
         return Cursor([], -1)
 

@@ -49,6 +49,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self, cast
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from facesearch.errors import CatalogError
 from facesearch.gallery.catalog.schema import SCHEMA_VERSION, migrate
@@ -86,7 +87,7 @@ def sqlite_errors() -> Iterator[None]:
     try:
         yield
     except sqlite3.OperationalError as exc:
-        if "locked" in str(exc) or "busy" in str(exc):
+        if any(word in str(exc) for word in ("locked", "busy", "lock timeout")):
             raise CatalogError(f"the catalog is busy (another process is writing): {exc}") from exc
         raise CatalogError(f"catalog database error: {exc}") from exc
     except sqlite3.Error as exc:
@@ -154,17 +155,21 @@ class CatalogConnection(Closing):
         ``database_url`` (``Settings.database_url``) when that is set."""
         target = database_target(database_url)
         if target.is_postgres:
-            return cls.open_postgres(target.url)
+            return cls.open_postgres(target.url, **options)
         return cls.open(Path(home) / CATALOG_FILE, **options)
 
     @classmethod
-    def open_postgres(cls, url: str) -> Self:
-        """Open (creating and migrating if needed) the catalog schema of a PostgreSQL database."""
+    def open_postgres(cls, url: str, *, busy_timeout_s: float = 30.0) -> Self:
+        """Open (creating and migrating if needed) the catalog schema of a PostgreSQL database.
+
+        A writer waits at most ``busy_timeout_s`` for another (PostgreSQL's ``lock_timeout``,
+        set on every connection, reconnections included), then CatalogError says "busy"."""
         from facesearch.sqlstore.pg import PgConnection
 
         target = database_target(url)
+        timed = _with_option(target.url, f"lock_timeout={max(1, int(busy_timeout_s * 1000))}")
         # PgConnection offers the part of sqlite3.Connection's surface the catalog uses.
-        conn = cast(sqlite3.Connection, PgConnection(target.url, PG_SCHEMA, PG_LOCK_KEY))
+        conn = cast(sqlite3.Connection, PgConnection(timed, PG_SCHEMA, PG_LOCK_KEY))
         try:
             with sqlite_errors():
                 before = migrate(conn)
@@ -248,27 +253,42 @@ class CatalogConnection(Closing):
         """Make the rows an erasure just committed unrecoverable as far as this database can;
         remember and return what was done (``last_erasure``)."""
         if self.dialect == "sqlite":
-            done = self.checkpoint()
+            wiped = self.checkpoint()
             report = CatalogErasure(
                 "sqlite",
                 "rows deleted and overwritten with zeros (secure_delete); write-ahead log "
-                + ("checkpointed and truncated" if done else "not checkpointed: a reader held it"),
-                done,
-                "" if done else "the -wal file until the next checkpoint",
+                + ("checkpointed and truncated" if wiped else "not checkpointed: a reader held it"),
+                wiped,
+                "" if wiped else "the -wal file until the next checkpoint",
             )
         else:
-            with sqlite_errors():
-                self._live().execute(f"VACUUM {', '.join(ERASED_TABLES)}")
+            tables = ", ".join(ERASED_TABLES)
+            try:
+                self._live().execute(f"VACUUM {tables}")
+                done, vacuumed = f"rows deleted; VACUUM run on {tables}", True
+            except sqlite3.Error as exc:  # e.g. another replica's VACUUM past the lock timeout
+                log.warning("erasure committed, but VACUUM failed (autovacuum will do it): %s", exc)
+                done, vacuumed = f"rows deleted; VACUUM failed ({exc})", False
             report = CatalogErasure(
                 "postgresql",
-                f"rows deleted; VACUUM run on {', '.join(ERASED_TABLES)}",
-                True,
-                "freed bytes in the data files until reused, WAL segments until recycled, "
+                done,
+                vacuumed,
+                ("" if vacuumed else "dead row versions in the tables until autovacuum; ")
+                + "freed bytes in the data files until reused, WAL segments until recycled, "
                 "WAL archives and base backups until the operator's backup retention ends; "
                 "rows a transaction older than the erasure still sees, until autovacuum",
             )
         self.last_erasure = report
         return report
+
+
+def _with_option(url: str, setting: str) -> str:
+    """``url`` with ``-c SETTING`` added to its ``options`` (server settings for each session)."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    options = " ".join([v for k, v in query if k == "options"] + [f"-c {setting}"])
+    query = [(k, v) for k, v in query if k != "options"] + [("options", options)]
+    return urlunsplit(parts._replace(query=urlencode(query, quote_via=quote)))
 
 
 def _configure(conn: sqlite3.Connection, busy_timeout_s: float) -> str:

@@ -13,7 +13,7 @@ import pytest
 from tests.unit.gallery.catalog.test_catalog_erasure import new_image
 
 from facesearch.errors import CatalogError
-from facesearch.gallery.catalog import SCHEMA_VERSION, Catalog, _read
+from facesearch.gallery.catalog import SCHEMA_VERSION, Catalog, _connection, _read
 from facesearch.gallery.catalog._schema_pg import MIGRATIONS as PG_MIGRATIONS
 from facesearch.gallery.catalog.schema import MIGRATIONS
 
@@ -157,3 +157,18 @@ class _Pg:
 def test_glob_patterns_become_anchored_regular_expressions(glob: str, regex: str) -> None:
     assert _read.glob_pattern(_Pg(), glob) == regex  # type: ignore[arg-type]
     assert _read.glob_operator(_Pg()) == "~"  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("postgresql://u@h/db", "postgresql://u@h/db?options=-c%20lock_timeout%3D50"),
+        (
+            "postgresql://u:p%40ss@h:5/db?sslmode=require&options=-c%20work_mem%3D4MB",
+            "postgresql://u:p%40ss@h:5/db?sslmode=require"
+            "&options=-c%20work_mem%3D4MB%20-c%20lock_timeout%3D50",
+        ),
+    ],
+)
+def test_the_lock_timeout_joins_the_urls_options(url: str, expected: str) -> None:
+    assert _connection._with_option(url, "lock_timeout=50") == expected

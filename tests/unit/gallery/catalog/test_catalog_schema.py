@@ -162,9 +162,13 @@ def test_a_process_killed_mid_batch_leaves_no_trace_of_it(tmp_path: Path) -> Non
         assert cat.stats()["faces"] == 21
 
 
-def test_readers_do_not_wait_for_a_writer_and_writers_queue(tmp_path: Path) -> None:
-    path = tmp_path / "c.sqlite"
-    with Catalog.open(path) as a, Catalog.open(path, busy_timeout_s=0.05) as b:
+def test_readers_do_not_wait_for_a_writer_and_writers_queue(
+    tmp_path: Path, database_url: str
+) -> None:
+    """On both databases: a writer waits ``busy_timeout_s`` for another, then gives up."""
+    a = Catalog.open_home(tmp_path, database_url)
+    b = Catalog.open_home(tmp_path, database_url, busy_timeout_s=0.05)
+    with a, b:
         a.add_images("main", [new_image("a")])
         with a._writing() as conn:  # a is in the middle of a write transaction
             conn.execute("INSERT INTO subjects (name) VALUES ('not yet committed')")
