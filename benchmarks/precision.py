@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -113,7 +114,7 @@ def main() -> None:
     for p, run in runs.items():
         run["embed_faces_per_s"], vectors[p] = embed(run.pop("pipeline"), crops)
     report: dict[str, Any] = {
-        "machine": cpu_record(settings),
+        "machine": {**cpu_record(settings), "load_avg_1m": os.getloadavg()[0]},
         "images": len(files),
         "faces": len(crops),
         "precisions": {},

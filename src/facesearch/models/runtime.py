@@ -85,18 +85,19 @@ def precision_for(model_path: Path, settings: Settings) -> tuple[PrecisionChoice
     choice = choose_precision(requested, flags, runtime=runtime, int8_built=built)
     if choice.precision != "int8":
         return choice, model_path
-    if runtime == "openvino" and built:
+    if built:
         return choice, candidate
     fallback = float_precision(flags)
-    why = "ONNX Runtime runs the float32 graph" if runtime != "openvino" else "no int8 build"
-    log.warning("precision int8 asked for %s, but %s: %s", model_path.name, why, fallback.precision)
-    return replace(fallback, reason=f"int8 asked for, but {why}; {fallback.reason}"), model_path
+    reason = f"int8 asked for, but no int8 build; {fallback.reason}"
+    return replace(fallback, reason=reason), model_path
 
 
 def open_session(model_path: Path, settings: Settings) -> InferenceSession:
     runtime = choose_runtime(settings)
     if runtime == "openvino":
         return OpenVinoSession(model_path, settings)
+    if settings.models.precision not in ("auto", "fp32"):
+        log.warning("%s runs at fp32: %s runs the float32 graph", model_path.name, runtime)
     return OrtSession(model_path, settings)
 
 
@@ -143,6 +144,8 @@ class OpenVinoSession:
         }
         self.choice, self._path = precision_for(model_path, settings)
         self.precision = self.choice.precision
+        if settings.models.precision not in ("auto", self.precision):
+            log.warning("%s runs at %s: %s", model_path.name, self.precision, self.choice.reason)
         # an int8 graph's remaining float layers run in bf16 where the CPU has it natively
         native_bf16 = bool(cpu_flags() & BF16_FLAGS)
         bf16 = self.precision == "bf16" or (self.precision == "int8" and native_bf16)

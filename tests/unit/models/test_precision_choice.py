@@ -47,8 +47,9 @@ def test_auto_without_an_int8_build_falls_back_to_the_best_float_and_says_why(
     assert "facesearch models quantize" in choice.reason
 
 
-def test_onnx_runtime_runs_float32_whatever_the_cpu() -> None:
-    choice = choose_precision("auto", SAPPHIRE, runtime="onnxruntime", int8_built=True)
+@pytest.mark.parametrize("asked", ["auto", "bf16", "int8"])
+def test_onnx_runtime_runs_float32_whatever_the_cpu_and_the_setting(asked: str) -> None:
+    choice = choose_precision(asked, SAPPHIRE, runtime="onnxruntime", int8_built=True)
     assert choice.precision == "fp32" and "onnxruntime" in choice.reason
 
 

@@ -92,4 +92,15 @@ def test_int8_asked_for_without_a_runnable_build_runs_float_and_says_why(
         build(prepared)  # an OpenVINO IR: ONNX Runtime cannot run it
     choice, path = runtime.precision_for(prepared, settings(tmp_path, "int8", run))
     assert (choice.precision, path) == ("fp32", prepared)
-    assert choice.reason.startswith("int8 asked for")
+    why = "no int8 build" if run == "openvino" else "onnxruntime runs the float32 graph"
+    assert why in choice.reason
+
+
+def test_onnx_runtime_asked_for_int8_reports_float32_even_where_bf16_is_native(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runtime, "cpu_flags", lambda: frozenset({"avx2", "amx_bf16"}))
+    prepared = tmp_path / "m-v2.onnx"
+    build(prepared)
+    choice, path = runtime.precision_for(prepared, settings(tmp_path, "int8", "onnxruntime"))
+    assert (choice.precision, path) == ("fp32", prepared)

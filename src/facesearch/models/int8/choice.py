@@ -68,14 +68,15 @@ def float_precision(flags: frozenset[str]) -> PrecisionChoice:
 def choose_precision(
     requested: str, flags: frozenset[str], *, runtime: str, int8_built: bool
 ) -> PrecisionChoice:
-    """The precision to run at. ``requested`` is the setting (auto, fp32, bf16, int8); an
-    explicit precision is kept as asked (``int8`` is checked by the caller: it needs an
-    OpenVINO runtime and a built model), ``auto`` follows the table."""
+    """The precision to run at. ``requested`` is the setting (auto, fp32, bf16, int8). Only
+    OpenVINO has precisions: ONNX Runtime runs float32. On OpenVINO an explicit precision is
+    kept as asked (``int8`` is checked by the caller: it needs a built model), ``auto``
+    follows the table."""
     kind = cpu_kind(flags)
-    if requested != "auto":
-        return PrecisionChoice(requested, "set by FACESEARCH_PRECISION", kind)
     if runtime != "openvino":
         return PrecisionChoice("fp32", f"{runtime} runs the float32 graph", kind)
+    if requested != "auto":
+        return PrecisionChoice(requested, "set by FACESEARCH_PRECISION", kind)
     row = next((r for r in KINDS if r[0] == kind), None)
     if row is None:
         return PrecisionChoice("fp32", "no AVX2 or better: float32", kind)
