@@ -17,7 +17,8 @@ PostgreSQL database shared by every replica (``db.py``: connection and transacti
   the anchor file, both outside the home (``keying.py``);
 - the two-person rule (``decisions.py``): a candidate is confirmed only when two different
   people have verified it;
-- kept probe images (``probes.py``), deleted when their retention period ends.
+- kept probe images (``probes.py``), deleted when their retention period ends;
+- the case registry (``cases.py``): the cases work is done under, and their members.
 
     store = AccountabilityStore.from_settings(settings)
     user = store.accounts.check_password(name, password)
@@ -35,6 +36,7 @@ from facesearch.accountability.audit_entries import (
     FaceId,
 )
 from facesearch.accountability.audit_report import AuditReport, BreakKind, ChainBreak
+from facesearch.accountability.cases import Case, CaseRefusal, Cases, CaseStatus
 from facesearch.accountability.chain import (
     GENESIS_HASH,
     AuditEnvelope,
@@ -91,6 +93,10 @@ __all__ = [
     "BreakKind",
     "CandidateState",
     "CandidateStatus",
+    "Case",
+    "CaseRefusal",
+    "CaseStatus",
+    "Cases",
     "ChainBreak",
     "DecisionRecord",
     "Decisions",

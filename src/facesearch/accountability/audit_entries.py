@@ -61,6 +61,11 @@ class Action(StrEnum):
     PERSON_MERGE = "person_merge"  # person kept, other (removed), face ids moved
     PERSON_SPLIT = "person_split"  # person, new person, face ids moved to it
     PERSON_NOT = "person_not"  # person, face_id ("not this person"), new person of the face
+    # The case registry (cases.py); each entry's case is the case's number.
+    CASE_OPEN = "case_open"  # title, legal_basis, members
+    CASE_CLOSE = "case_close"  # (the case)
+    CASE_MEMBER_ADD = "case_member_add"  # name of the member added
+    CASE_REFUSED = "case_refused"  # attempt (search, verify, decide), reason, error
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,8 @@ The schema version is ``PRAGMA user_version`` (on PostgreSQL the ``schema_versio
 ``sqlstore.PgConnection`` keeps in the store's schema); ``MIGRATIONS[i]`` takes a SQLite file
 and ``PG_MIGRATIONS[i]`` a PostgreSQL schema from version ``i`` to ``i + 1``, so one version
 number means the same tables in both. Where the dialects agree (versions 2 and 4) both tuples
-hold the same function; versions 1 and 3 are one body of DDL written with each dialect's words
-(``_Words``).
+hold the same function; versions 1, 3 and 5 are one body of DDL written with each dialect's
+words (``_Words``).
 
 PostgreSQL types: ``BIGINT`` identity keys, ``BYTEA`` for probe images, ``TEXT`` for the
 fixed-width ISO times (compared as text), ``INTEGER`` 0/1 for flags (rows read the same in
@@ -231,6 +231,42 @@ def _migrate_to_4(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX audit_log_action_time ON audit_log (action, time)")
 
 
+# --- version 5: the case registry ---------------------------------------------------------------
+
+
+def _to_5(conn: sqlite3.Connection, w: _Words) -> None:
+    """The case registry (``cases.py``): cases and their members.
+
+    ``opened_by`` and ``closed_by`` are actor names, as in the trail (the CLI's ``os:<login>``
+    has no account); members are accounts. The number is unique through an index, not a
+    column constraint, so that organisations can come later as a migration adding an
+    ``org_id`` column and replacing ``cases_number`` by a unique index on (org_id, number).
+    """
+    for statement in (
+        f"""CREATE TABLE cases (
+        id {w.key},
+        number TEXT NOT NULL,
+        title TEXT NOT NULL,
+        legal_basis TEXT,
+        status TEXT NOT NULL CHECK (status IN ('open', 'closed')),
+        opened_by TEXT NOT NULL,
+        opened_at TEXT NOT NULL,
+        closed_by TEXT,
+        closed_at TEXT
+    )""",
+        "CREATE UNIQUE INDEX cases_number ON cases (number)",
+        f"""CREATE TABLE case_members (
+        case_id {w.bigint} NOT NULL REFERENCES cases (id),
+        user_id {w.bigint} NOT NULL REFERENCES users (id),
+        added_by TEXT NOT NULL,
+        added_at TEXT NOT NULL,
+        PRIMARY KEY (case_id, user_id)
+    )""",
+        "CREATE INDEX case_members_user ON case_members (user_id)",
+    ):
+        conn.execute(statement)
+
+
 Migration = Callable[[sqlite3.Connection], None]
 
 
@@ -242,6 +278,10 @@ def _migrate_to_3(conn: sqlite3.Connection) -> None:
     _to_3(conn, _SQLITE)
 
 
+def _migrate_to_5(conn: sqlite3.Connection) -> None:
+    _to_5(conn, _SQLITE)
+
+
 def _pg_to_1(conn: sqlite3.Connection) -> None:
     _to_1(conn, _PG)
 
@@ -250,6 +290,16 @@ def _pg_to_3(conn: sqlite3.Connection) -> None:
     _to_3(conn, _PG)
 
 
-MIGRATIONS: tuple[Migration, ...] = (_migrate_to_1, _migrate_to_2, _migrate_to_3, _migrate_to_4)
-PG_MIGRATIONS: tuple[Migration, ...] = (_pg_to_1, _migrate_to_2, _pg_to_3, _migrate_to_4)
+def _pg_to_5(conn: sqlite3.Connection) -> None:
+    _to_5(conn, _PG)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    _migrate_to_1,
+    _migrate_to_2,
+    _migrate_to_3,
+    _migrate_to_4,
+    _migrate_to_5,
+)
+PG_MIGRATIONS: tuple[Migration, ...] = (_pg_to_1, _migrate_to_2, _pg_to_3, _migrate_to_4, _pg_to_5)
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -10,6 +10,7 @@ from argon2 import PasswordHasher
 from facesearch.accountability.accounts import Accounts, check_accounts_against_trail
 from facesearch.accountability.audit import AuditTrail
 from facesearch.accountability.audit_report import AuditReport, BreakKind
+from facesearch.accountability.cases import Cases
 from facesearch.accountability.chain import AuditHead
 from facesearch.accountability.db import FILENAME, Clock, Database
 from facesearch.accountability.decisions import Decisions
@@ -71,6 +72,7 @@ class AccountabilityStore(Closing):
         self.accounts = Accounts(db, self.audit, policy, hasher)
         self.decisions = Decisions(db, self.audit)
         self.probes = ProbeStore(db, self.audit)
+        self.cases = Cases(db, self.audit)
 
     @classmethod
     def open(

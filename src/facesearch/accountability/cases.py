@@ -1,0 +1,280 @@
+"""The case registry: the cases work is done under, who opened them and who may work on them.
+
+A case has a number (the text users type, unique), a title, an optional legal basis, a status
+(open or closed) with who opened and closed it and when, and members (user accounts). Opening,
+closing and adding a member are audit entries (``case_open``, ``case_close``,
+``case_member_add``, each under the case's number) written in the same transaction as the
+change; admins (``Permission.MANAGE_USERS``) make them.
+
+The registry is "in use" once it holds a case (``in_use``); from then on work under a case
+must name an open case of which the user is a member (``refusal``; the application layer
+enforces and logs it). One registry per home today; the table is built so that organisations
+can add an ``org_id`` column later (``schema.py``, version 5).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from facesearch.accountability.audit import AuditTrail
+from facesearch.accountability.audit_entries import Action
+from facesearch.accountability.db import Database, format_time, parse_time
+from facesearch.accountability.dialect import by_name, name_is
+from facesearch.accountability.permissions import Actor, Permission, require
+from facesearch.accountability.text_checks import MAX_CASE_CHARS, clean_text, required_text
+from facesearch.accountability.users import current_actor, existing_user, maybe_time
+from facesearch.errors import InputError, NotFoundError
+
+__all__ = ["Case", "CaseRefusal", "CaseStatus", "Cases", "case_number"]
+
+MAX_TITLE_CHARS = 200
+MAX_LEGAL_BASIS_CHARS = 2000
+
+
+class CaseStatus(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class CaseRefusal(StrEnum):
+    """Why work may not be done under a case (the ``reason`` of a ``case_refused`` entry)."""
+
+    UNKNOWN = "unknown"  # no case of that number in the registry
+    CLOSED = "closed"
+    NOT_MEMBER = "not_member"
+
+    def message(self, number: str, actor: str) -> str:
+        return {
+            CaseRefusal.UNKNOWN: f"there is no case {number} in the case registry",
+            CaseRefusal.CLOSED: f"case {number} is closed: no new work under it",
+            CaseRefusal.NOT_MEMBER: f"{actor} is not a member of case {number}",
+        }[self]
+
+
+@dataclass(frozen=True)
+class Case:
+    number: str
+    title: str
+    legal_basis: str | None
+    status: CaseStatus
+    opened_by: str
+    opened_at: datetime
+    closed_by: str | None
+    closed_at: datetime | None
+    members: tuple[str, ...]  # user names, in name order
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "number": self.number,
+            "title": self.title,
+            "legal_basis": self.legal_basis,
+            "status": self.status.value,
+            "opened_by": self.opened_by,
+            "opened_at": format_time(self.opened_at),
+            "closed_by": self.closed_by,
+            "closed_at": None if self.closed_at is None else format_time(self.closed_at),
+            "members": list(self.members),
+        }
+
+
+def case_number(number: str | None) -> str:
+    """A case number as stored: trimmed, one line; InputError if empty or unusable."""
+    return required_text(number, "the case number", MAX_CASE_CHARS, one_line=True)
+
+
+_COLUMNS = "id, number, title, legal_basis, status, opened_by, opened_at, closed_by, closed_at"
+
+
+class Cases:
+    """The case registry of one home (``store.cases``)."""
+
+    def __init__(self, db: Database, audit: AuditTrail) -> None:
+        self._db = db
+        self._audit = audit
+
+    def in_use(self) -> bool:
+        """Whether the registry holds a case: from then on cases are enforced."""
+        with self._db.read() as conn:
+            return bool(conn.execute("SELECT EXISTS (SELECT 1 FROM cases)").fetchone()[0])
+
+    def get(self, number: str) -> Case:
+        """The case of ``number``; NotFoundError if there is none."""
+        with self._db.read() as conn:
+            return _case_of(conn, _existing(conn, case_number(number)))
+
+    def cases(self, member: str | None = None) -> list[Case]:
+        """Every case (``member``: those of that user), newest first."""
+        with self._db.read() as conn:
+            if member is None:
+                rows = conn.execute(f"SELECT {_COLUMNS} FROM cases ORDER BY id DESC").fetchall()
+            else:
+                user_id = existing_user(conn, member)["id"]
+                rows = conn.execute(
+                    f"SELECT {_COLUMNS} FROM cases WHERE id IN "
+                    "(SELECT case_id FROM case_members WHERE user_id = ?) ORDER BY id DESC",
+                    (user_id,),
+                ).fetchall()
+            return [_case_of(conn, row) for row in rows]
+
+    def open(
+        self,
+        number: str,
+        title: str,
+        *,
+        legal_basis: str | None = None,
+        members: tuple[str, ...] = (),
+        by: Actor,
+    ) -> Case:
+        """Open a new case with its first members; InputError if the number is taken."""
+        number = case_number(number)
+        title = required_text(title, "the title", MAX_TITLE_CHARS, one_line=True)
+        basis = clean_text(legal_basis, "the legal basis", MAX_LEGAL_BASIS_CHARS, one_line=False)
+        with self._db.write() as conn:
+            actor = current_actor(conn, by)
+            require(actor, Permission.MANAGE_USERS)
+            if _row(conn, number) is not None:
+                raise InputError(f"case {number} exists already")
+            users = [existing_user(conn, name) for name in dict.fromkeys(members)]
+            moment = format_time(self._db.now())
+            conn.execute(
+                "INSERT INTO cases (number, title, legal_basis, status, opened_by, opened_at) "
+                "VALUES (?, ?, ?, 'open', ?, ?)",
+                (number, title, basis, actor.name, moment),
+            )
+            case_id = _existing(conn, number)["id"]
+            for user in users:
+                _insert_member(conn, case_id, user["id"], actor.name, moment)
+            self._audit.append(
+                actor=actor.name,
+                action=Action.CASE_OPEN,
+                case=number,
+                payload={
+                    "title": title,
+                    "legal_basis": basis,
+                    "members": sorted(u["name"] for u in users),
+                },
+            )
+            return _case_of(conn, _existing(conn, number))
+
+    def close(self, number: str, *, by: Actor) -> Case:
+        """Close an open case: no new work under it. InputError if it is closed already."""
+        number = case_number(number)
+        with self._db.write() as conn:
+            actor = current_actor(conn, by)
+            require(actor, Permission.MANAGE_USERS)
+            row = _open_case(conn, number)
+            conn.execute(
+                "UPDATE cases SET status = 'closed', closed_by = ?, closed_at = ? WHERE id = ?",
+                (actor.name, format_time(self._db.now()), row["id"]),
+            )
+            self._audit.append(
+                actor=actor.name, action=Action.CASE_CLOSE, case=row["number"], payload={}
+            )
+            return _case_of(conn, _existing(conn, number))
+
+    def add_member(self, number: str, name: str, *, by: Actor) -> Case:
+        """Make user ``name`` a member of an open case (nothing changes, and nothing is
+        logged, if they are one already)."""
+        number = case_number(number)
+        with self._db.write() as conn:
+            actor = current_actor(conn, by)
+            require(actor, Permission.MANAGE_USERS)
+            row = _open_case(conn, number)
+            user = existing_user(conn, name)
+            if not _is_member(conn, row["id"], user["id"]):
+                moment = format_time(self._db.now())
+                _insert_member(conn, row["id"], user["id"], actor.name, moment)
+                self._audit.append(
+                    actor=actor.name,
+                    action=Action.CASE_MEMBER_ADD,
+                    case=row["number"],
+                    payload={"name": user["name"]},
+                )
+            return _case_of(conn, _existing(conn, number))
+
+    def refusal(self, number: str | None, actor: Actor) -> CaseRefusal | None:
+        """Why ``actor`` may not work under case ``number`` (None: they may).
+
+        Nothing is refused while the registry is empty, or when no case is named (whether
+        one must be is the caller's rule). The local CLI actor (``os:<login>``) has no account
+        to be a member with: it needs an open case, not membership.
+        """
+        if number is None:
+            return None
+        with self._db.read() as conn:
+            row = _row(conn, number)
+            if row is None:
+                in_use = conn.execute("SELECT EXISTS (SELECT 1 FROM cases)").fetchone()[0]
+                return CaseRefusal.UNKNOWN if in_use else None
+            if row["status"] != CaseStatus.OPEN.value:
+                return CaseRefusal.CLOSED
+            if actor.is_local:
+                return None
+            user = conn.execute(
+                "SELECT id FROM users WHERE id IN (SELECT user_id FROM case_members "
+                f"WHERE case_id = ?) AND {name_is(conn, 'name')}",
+                (row["id"], actor.name),
+            ).fetchone()
+            return None if user is not None else CaseRefusal.NOT_MEMBER
+
+
+def _row(conn: sqlite3.Connection, number: str) -> sqlite3.Row | None:
+    row: sqlite3.Row | None = conn.execute(
+        f"SELECT {_COLUMNS} FROM cases WHERE number = ?", (number,)
+    ).fetchone()
+    return row
+
+
+def _existing(conn: sqlite3.Connection, number: str) -> sqlite3.Row:
+    row = _row(conn, number)
+    if row is None:
+        raise NotFoundError(f"no case {number}")
+    return row
+
+
+def _open_case(conn: sqlite3.Connection, number: str) -> sqlite3.Row:
+    row = _existing(conn, number)
+    if row["status"] != CaseStatus.OPEN.value:
+        raise InputError(f"case {number} is closed")
+    return row
+
+
+def _is_member(conn: sqlite3.Connection, case_id: int, user_id: int) -> bool:
+    return (
+        conn.execute(
+            "SELECT 1 FROM case_members WHERE case_id = ? AND user_id = ?", (case_id, user_id)
+        ).fetchone()
+        is not None
+    )
+
+
+def _insert_member(
+    conn: sqlite3.Connection, case_id: int, user_id: int, by: str, moment: str
+) -> None:
+    conn.execute(
+        "INSERT INTO case_members (case_id, user_id, added_by, added_at) VALUES (?, ?, ?, ?)",
+        (case_id, user_id, by, moment),
+    )
+
+
+def _case_of(conn: sqlite3.Connection, row: sqlite3.Row) -> Case:
+    members = conn.execute(
+        "SELECT u.name FROM case_members m JOIN users u ON u.id = m.user_id "
+        f"WHERE m.case_id = ? ORDER BY {by_name(conn, 'u.name')}",
+        (row["id"],),
+    ).fetchall()
+    return Case(
+        number=row["number"],
+        title=row["title"],
+        legal_basis=row["legal_basis"],
+        status=CaseStatus(row["status"]),
+        opened_by=row["opened_by"],
+        opened_at=parse_time(row["opened_at"]),
+        closed_by=row["closed_by"],
+        closed_at=maybe_time(row["closed_at"]),
+        members=tuple(m["name"] for m in members),
+    )

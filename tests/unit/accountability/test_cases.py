@@ -1,0 +1,120 @@
+"""The case registry, on SQLite and on PostgreSQL (the ``store`` fixture runs each test on both)."""
+
+from __future__ import annotations
+
+import pytest
+from accountability_helpers import ROOT
+
+from facesearch.accountability import (
+    AccountabilityStore,
+    Action,
+    CaseRefusal,
+    CaseStatus,
+    User,
+)
+from facesearch.errors import InputError, NotFoundError, PermissionDeniedError
+
+
+def test_opening_a_case_records_it_and_its_members_in_one_audit_entry(
+    store: AccountabilityStore, people: dict[str, User]
+):
+    case = store.cases.open(
+        " K-1 ", "Burglary", legal_basis="s. 12 Act", members=("bob", "alice", "bob"), by=ROOT
+    )
+    assert (case.number, case.title, case.legal_basis) == ("K-1", "Burglary", "s. 12 Act")
+    assert case.status is CaseStatus.OPEN and case.opened_by == ROOT.name
+    assert case.members == ("alice", "bob") and case.closed_at is None
+    assert store.cases.get("K-1") == case
+    (entry,) = store.audit.entries(action=Action.CASE_OPEN)
+    assert entry.case == "K-1" and entry.actor == ROOT.name
+    assert entry.payload == {
+        "title": "Burglary",
+        "legal_basis": "s. 12 Act",
+        "members": ["alice", "bob"],
+    }
+
+
+def test_a_case_number_is_unique_and_members_must_exist(
+    store: AccountabilityStore, people: dict[str, User]
+):
+    store.cases.open("K-1", "one", by=ROOT)
+    with pytest.raises(InputError, match="exists already"):
+        store.cases.open("K-1", "two", by=ROOT)
+    with pytest.raises(NotFoundError, match="no user nobody"):
+        store.cases.open("K-2", "two", members=("nobody",), by=ROOT)
+    with pytest.raises(InputError, match="title"):
+        store.cases.open("K-3", "  ", by=ROOT)
+    assert [c.number for c in store.cases.cases()] == ["K-1"]  # nothing half-written
+    assert len(store.audit.entries(action=Action.CASE_OPEN)) == 1
+
+
+def test_only_admins_open_close_and_add_members(
+    store: AccountabilityStore, people: dict[str, User]
+):
+    with pytest.raises(PermissionDeniedError):
+        store.cases.open("K-1", "mine", by=people["alice"])
+    store.cases.open("K-1", "theirs", by=people["admin"])
+    with pytest.raises(PermissionDeniedError):
+        store.cases.add_member("K-1", "alice", by=people["alice"])
+    with pytest.raises(PermissionDeniedError):
+        store.cases.close("K-1", by=people["audrey"])
+    assert store.cases.get("K-1").members == ()
+
+
+def test_closing_a_case_and_adding_members_are_logged(
+    store: AccountabilityStore, people: dict[str, User]
+):
+    store.cases.open("K-1", "t", members=("alice",), by=people["admin"])
+    case = store.cases.add_member("K-1", "bob", by=people["admin"])
+    assert case.members == ("alice", "bob")
+    assert store.cases.add_member("K-1", "BOB", by=people["admin"]).members == ("alice", "bob")
+    closed = store.cases.close("K-1", by=people["admin"])
+    assert closed.status is CaseStatus.CLOSED and closed.closed_by == "admin"
+    assert closed.closed_at is not None
+    with pytest.raises(InputError, match="closed"):
+        store.cases.close("K-1", by=people["admin"])
+    with pytest.raises(InputError, match="closed"):
+        store.cases.add_member("K-1", "audrey", by=people["admin"])
+    actions = [(e.action, e.case, dict(e.payload)) for e in store.audit.entries()][-3:]
+    assert actions == [
+        ("case_open", "K-1", {"title": "t", "legal_basis": None, "members": ["alice"]}),
+        ("case_member_add", "K-1", {"name": "bob"}),
+        ("case_close", "K-1", {}),
+    ]
+
+
+def test_a_users_cases_are_those_they_are_a_member_of(
+    store: AccountabilityStore, people: dict[str, User]
+):
+    store.cases.open("K-1", "a", members=("alice",), by=ROOT)
+    store.cases.open("K-2", "b", members=("alice", "bob"), by=ROOT)
+    assert [c.number for c in store.cases.cases(member="alice")] == ["K-2", "K-1"]
+    assert [c.number for c in store.cases.cases(member="bob")] == ["K-2"]
+    assert store.cases.cases(member="audrey") == []
+    assert [c.number for c in store.cases.cases()] == ["K-2", "K-1"]
+
+
+def test_refusal_says_why_work_under_a_case_is_not_allowed(
+    store: AccountabilityStore, people: dict[str, User]
+):
+    alice, bob = people["alice"], people["bob"]
+    assert not store.cases.in_use()
+    assert store.cases.refusal("anything", alice) is None  # an empty registry enforces nothing
+    store.cases.open("K-1", "t", members=("alice",), by=ROOT)
+    assert store.cases.in_use()
+    assert store.cases.refusal("K-1", alice) is None
+    assert store.cases.refusal("K-1", bob) is CaseRefusal.NOT_MEMBER
+    assert store.cases.refusal("K-9", alice) is CaseRefusal.UNKNOWN
+    assert store.cases.refusal("K-1", ROOT) is None  # the CLI's local actor has no account
+    assert store.cases.refusal(None, bob) is None
+    store.cases.close("K-1", by=ROOT)
+    assert store.cases.refusal("K-1", alice) is CaseRefusal.CLOSED
+    assert store.cases.refusal("K-1", ROOT) is CaseRefusal.CLOSED
+
+
+def test_the_audit_trail_still_verifies_after_case_changes(
+    store: AccountabilityStore, people: dict[str, User]
+):
+    store.cases.open("K-1", "t", members=("alice",), by=ROOT)
+    store.cases.close("K-1", by=ROOT)
+    assert store.verify().ok
