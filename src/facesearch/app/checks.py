@@ -3,6 +3,11 @@
 Case number and purpose are required of every server user, and of the local CLI actor once the
 home has user accounts. The local CLI actor (``os:<login>``) is not checked for permissions:
 whoever can run the CLI on a home can read its files anyway.
+
+Once the case registry holds a case (``accountability.cases``), a search, verification or
+decision must name an open case of which the user is a member (the local CLI actor: an open
+case); a refusal is a ``case_refused`` audit entry and a PermissionDeniedError. A home whose
+registry is empty works as before, with free-text case numbers.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from facesearch.errors import (
     ConfigError,
     FaceSearchError,
     InputError,
+    PermissionDeniedError,
 )
 from facesearch.gallery.catalog import check_name
 
@@ -40,6 +46,7 @@ __all__ = [
     "bytes_of",
     "case_required",
     "check_case",
+    "check_case_use",
     "check_decision",
     "check_name",
     "check_use",
@@ -48,6 +55,7 @@ __all__ = [
     "log_failure",
 ]
 
+CASE_WORK = frozenset({Permission.SEARCH, Permission.VERIFY, Permission.DECIDE})
 UPLOADED_PHOTO = "the uploaded photo"  # what messages call an upload with no usable file name
 MAX_ERROR_CHARS = 500
 
@@ -80,9 +88,36 @@ def check_use(
     case: str | None,
     purpose: str | None,
 ) -> tuple[str | None, str | None]:
-    """The permission, then the case and purpose (required per ``case_required``)."""
+    """The permission, then the case and purpose (required per ``case_required``), then for
+    searches, verifications and decisions the case registry (``check_case_use``)."""
     allow(actor, permission)
-    return check_case(case, purpose, required=case_required(store, actor))
+    case, purpose = check_case(case, purpose, required=case_required(store, actor))
+    if permission in CASE_WORK:
+        check_case_use(store, actor, permission, case, purpose)
+    return case, purpose
+
+
+def check_case_use(
+    store: AccountabilityStore,
+    actor: Actor,
+    permission: Permission,
+    case: str | None,
+    purpose: str | None,
+) -> None:
+    """PermissionDeniedError, logged as a ``case_refused`` entry, if the case registry refuses
+    ``actor`` work under ``case`` (unknown, closed, or not a member: ``Cases.refusal``)."""
+    refusal = store.cases.refusal(case, actor)
+    if refusal is None or case is None:
+        return
+    error = PermissionDeniedError(refusal.message(case, actor.name))
+    payload = {
+        "attempt": permission.value,
+        "reason": refusal.value,
+        "outcome": error.code,
+        "error": str(error),
+    }
+    log(store, actor, Action.CASE_REFUSED, case, purpose, payload)
+    raise error
 
 
 def allow(actor: Actor, permission: Permission) -> None:

@@ -20,7 +20,7 @@ from facesearch.accountability import (
     Verdict,
 )
 from facesearch.accountability.decisions import PendingCandidate
-from facesearch.app.checks import allow
+from facesearch.app.checks import allow, check_case_use
 from facesearch.app.reads import visible_search
 from facesearch.app.records import SearchRecord
 from facesearch.errors import ErasedError, InputError
@@ -63,6 +63,7 @@ def decide(
     gallery no longer holds."""
     verdict = request.chosen()
     entry = visible_search(store, actor, request.search_id)
+    check_case_use(store, actor, Permission.DECIDE, entry.case, entry.purpose)
     listed = request.face_id in SearchRecord.candidate_ids(entry.payload)
     if listed and not catalog.faces([request.face_id]):
         raise ErasedError(
