@@ -3,7 +3,7 @@
 One module per command group: ``analyse`` (detect, embed, verify), ``gallery`` (ingest,
 search, forget, stats, export, reindex), ``erasure`` (status), ``people`` (build, list,
 show, name, merge, split, not), ``evaluate`` (eval lfw, eval lfw-1n, calibrate),
-``serve``, ``users``, ``audit``, ``info`` (models, settings). Every command goes through
+``serve``, ``users``, ``cases``, ``audit``, ``info`` (models, settings). Every command goes through
 ``facesearch.app`` as the local actor ``os:<login>``.
 
 Data goes to stdout, diagnostics to stderr. Every FaceSearchError becomes one line on stderr
@@ -20,6 +20,7 @@ from pathlib import Path
 
 import facesearch.cli.analyse as analyse
 import facesearch.cli.audit as audit
+import facesearch.cli.cases as cases
 import facesearch.cli.erasure as erasure
 import facesearch.cli.evaluate as evaluate
 import facesearch.cli.gallery as gallery
@@ -48,6 +49,7 @@ GROUPS = (
     info,
     serve,
     users,
+    cases,
     audit,
     migrate,
 )

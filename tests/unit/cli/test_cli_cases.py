@@ -1,0 +1,63 @@
+"""``facesearch cases ...`` in this process on the fake pipeline: open, add a member, list,
+close; a search under a closed or unknown case is refused in one line, and logged."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.fakes import FakePipeline, write_photo
+from tests.homes import Home, Ran
+
+from facesearch.accountability import AccountabilityStore, Action
+from facesearch.cli import main
+
+
+@pytest.fixture()
+def cli(capsys: pytest.CaptureFixture[str]) -> Any:
+    """cli(home, *args) -> Ran: ``facesearch --home HOME ARGS`` on the fake pipeline."""
+
+    def run(home: Path, *args: str) -> Ran:
+        capsys.readouterr()
+        code = main(["--home", str(home), *args], pipelines=FakePipeline)
+        captured = capsys.readouterr()
+        return Ran(code, captured.out, captured.err)
+
+    return run
+
+
+def test_cases_open_list_close_and_a_search_under_them(
+    cli: Any, fake_homes: Any, tmp_path: Path
+) -> None:
+    home: Home = fake_homes("cli-cases")
+    opened = cli(
+        home.home, "cases", "open", "K-7", "--title", "Arson", "--legal-basis", "s. 3",
+        "--member", "inv1", "--member", "inv2",
+    )  # fmt: skip
+    assert opened.code == 0, opened.err
+    assert "K-7" in opened.out and "inv1, inv2" in opened.out
+    assert cli(home.home, "cases", "add-member", "K-7", "aud1").code == 0
+    listed = cli(home.home, "cases", "list", "--json")
+    (case,) = [json.loads(line) for line in listed.out.splitlines()]
+    assert case["number"] == "K-7" and case["status"] == "open"
+    assert case["members"] == ["aud1", "inv1", "inv2"] and case["legal_basis"] == "s. 3"
+
+    probe = write_photo(tmp_path, 1, 0)
+    use = ("--case", "K-7", "--purpose", "p", "--top", "1")
+    assert cli(home.home, "search", str(probe), *use).code == 0
+    unknown = cli(home.home, "search", str(probe), "--case", "K-8", "--purpose", "p")
+    assert unknown.code == 2 and unknown.err.count("\n") == 1 and "no case K-8" in unknown.err
+    closed = cli(home.home, "cases", "close", "K-7")
+    assert closed.code == 0 and "closed case K-7" in closed.out
+    refused = cli(home.home, "search", str(probe), *use)
+    assert refused.code == 2 and "case K-7 is closed" in refused.err
+    again = cli(home.home, "cases", "close", "K-7")
+    assert again.code == 2 and "closed" in again.err
+
+    with AccountabilityStore.open(home.home) as store:
+        reasons = [e.payload["reason"] for e in store.audit.entries(action=Action.CASE_REFUSED)]
+        opened_entries = store.audit.entries(action=Action.CASE_OPEN)
+    assert reasons == ["unknown", "closed"]
+    assert [e.case for e in opened_entries] == ["K-7"]
