@@ -11,6 +11,7 @@
     people.py         persons of a collection: build, read, name, merge, split, not this
                       person; the People and person pages
     users.py          users, tokens, me; the Users page
+    cases.py          the case registry: list, open, close, add members
     audit.py          the audit trail; the Audit page
     system.py         /health, /metrics, /openapi.json, /docs, settings
 
@@ -23,6 +24,7 @@ from fastapi import APIRouter
 from facesearch.server.routes import (
     audit,
     browse,
+    cases,
     forget,
     gallery,
     ingest,
@@ -44,6 +46,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     people.router,
     ingest.router,
     users.router,
+    cases.router,
     audit.router,
     login.router,
 )

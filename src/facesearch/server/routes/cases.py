@@ -1,0 +1,61 @@
+"""The case registry (``/api/v1/cases``): the cases a user may see; admins open and close cases
+and add members. Everything goes through ``app.cases`` (each change logged)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+
+import anyio
+from fastapi import APIRouter, Form
+
+from facesearch.accountability import Case
+from facesearch.app import cases
+from facesearch.server.deps import Admin, Anyone, Ctx
+
+api = APIRouter(prefix="/api/v1", tags=["cases"])
+
+T = TypeVar("T")
+
+
+async def _blocking(fn: Callable[[], T]) -> T:
+    return await anyio.to_thread.run_sync(fn)
+
+
+async def _view(fn: Callable[[], Case]) -> dict[str, Any]:
+    return (await _blocking(fn)).as_json()
+
+
+@api.get("/cases", summary="The cases you are a member of (admins and auditors: every case)")
+async def list_cases(who: Anyone, c: Ctx) -> dict[str, Any]:
+    found = await _blocking(lambda: cases.list_cases(c.store, who.user))
+    return {"items": [case.as_json() for case in found]}
+
+
+@api.post("/cases", status_code=201, summary="Open a case")
+async def open_case(
+    who: Admin,
+    c: Ctx,
+    number: Annotated[str, Form(max_length=200)],
+    title: Annotated[str, Form(max_length=200)],
+    legal_basis: Annotated[str | None, Form(max_length=2000)] = None,
+    member: Annotated[list[str] | None, Form()] = None,
+) -> dict[str, Any]:
+    request = cases.OpenCaseRequest(number, title, legal_basis, tuple(member or ()))
+    return await _view(lambda: cases.open_case(c.store, who.user, request))
+
+
+@api.post("/cases/{number}/close", summary="Close a case: no new work under it")
+async def close_case(number: str, who: Admin, c: Ctx) -> dict[str, Any]:
+    return await _view(lambda: cases.close_case(c.store, who.user, number))
+
+
+@api.post("/cases/{number}/members", summary="Make a user a member of an open case")
+async def add_member(
+    number: str, who: Admin, c: Ctx, name: Annotated[str, Form(max_length=64)]
+) -> dict[str, Any]:
+    return await _view(lambda: cases.add_member(c.store, who.user, number, name))
+
+
+router = APIRouter()
+router.include_router(api)
