@@ -1,5 +1,6 @@
 """``facesearch cases ...`` in this process on the fake pipeline: open, add a member, list,
-close; a search under a closed or unknown case is refused in one line, and logged."""
+close; a search under a closed or unknown case is refused in one line, and logged. (``cli``:
+tests/unit/cli/conftest.py.)"""
 
 from __future__ import annotations
 
@@ -7,25 +8,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
-from tests.fakes import FakePipeline, write_photo
-from tests.homes import Home, Ran
+from tests.fakes import write_photo
+from tests.homes import Home
 
 from facesearch.accountability import AccountabilityStore, Action
-from facesearch.cli import main
-
-
-@pytest.fixture()
-def cli(capsys: pytest.CaptureFixture[str]) -> Any:
-    """cli(home, *args) -> Ran: ``facesearch --home HOME ARGS`` on the fake pipeline."""
-
-    def run(home: Path, *args: str) -> Ran:
-        capsys.readouterr()
-        code = main(["--home", str(home), *args], pipelines=FakePipeline)
-        captured = capsys.readouterr()
-        return Ran(code, captured.out, captured.err)
-
-    return run
 
 
 def test_cases_open_list_close_and_a_search_under_them(

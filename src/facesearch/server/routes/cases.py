@@ -4,7 +4,7 @@ and add members. Everything goes through ``app.cases`` (each change logged)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import anyio
 from fastapi import APIRouter, Form
@@ -15,20 +15,15 @@ from facesearch.server.deps import Admin, Anyone, Ctx
 
 api = APIRouter(prefix="/api/v1", tags=["cases"])
 
-T = TypeVar("T")
-
-
-async def _blocking(fn: Callable[[], T]) -> T:
-    return await anyio.to_thread.run_sync(fn)
-
 
 async def _view(fn: Callable[[], Case]) -> dict[str, Any]:
-    return (await _blocking(fn)).as_json()
+    """The JSON of the case ``fn`` returns, run off the event loop (the store blocks)."""
+    return (await anyio.to_thread.run_sync(fn)).as_json()
 
 
 @api.get("/cases", summary="The cases you are a member of (admins and auditors: every case)")
 async def list_cases(who: Anyone, c: Ctx) -> dict[str, Any]:
-    found = await _blocking(lambda: cases.list_cases(c.store, who.user))
+    found = await anyio.to_thread.run_sync(lambda: cases.list_cases(c.store, who.user))
     return {"items": [case.as_json() for case in found]}
 
 
