@@ -28,6 +28,7 @@ from facesearch.core.fusion import Fusion, load_fusion
 from facesearch.core.matching import Scoring, Verification, check_decision
 from facesearch.core.quality import probe_problems
 from facesearch.errors import InputError, NoFaceError, PoorProbeError
+from facesearch.forgetting import erase_faces
 from facesearch.gallery.catalog import Catalog
 from facesearch.gallery.collections import IndexSet
 from facesearch.gallery.ingest import IngestOptions, Ingestor, IngestSummary
@@ -42,7 +43,7 @@ from facesearch.results import (
     VerifyResult,
 )
 from facesearch.settings import Settings
-from facesearch.types import MAX_ID, Closing, Face, Image, ImageFaces
+from facesearch.types import Closing, Face, Image, ImageFaces
 
 log = logging.getLogger(__name__)
 
@@ -354,35 +355,7 @@ class Engine(Closing):
     ) -> ForgetResult:
         """Erase faces from the catalog and the vector store; ``like`` (a photo, or the
         ``person_like`` of one) also blocklists."""
-        chosen = [x is not None for x in (face_ids, image_id, subject, like)]
-        if sum(chosen) != 1:
-            raise InputError("forget takes exactly one of face ids, image id, subject or like")
-        bad = [i for i in (face_ids or []) if not 1 <= int(i) <= MAX_ID]
-        if bad or (image_id is not None and not 1 <= int(image_id) <= MAX_ID):
-            what = f"face id {bad[0]}" if bad else f"image id {image_id}"
-            raise InputError(f"{what} is not a valid id (ids are whole numbers from 1)")
-        # Loaded before the catalog changes: loading later would already drop the erased
-        # faces (it catches up with the catalog) and the count below would say 0.
-        self.indexes.ensure_loaded()
-        if face_ids is not None:
-            removed = self.catalog.delete_faces(list(face_ids), prune_images=True)
-        elif image_id is not None:
-            removed = self.catalog.delete_image(image_id)
-        elif subject is not None:
-            removed = self.catalog.delete_subject(subject, prune_images=True)
-        else:
-            assert like is not None
-            person = like if isinstance(like, PersonLike) else self.person_like(like, max_fmr)
-            matched = self.faces_like(person)
-            removed = self.catalog.delete_faces(matched, prune_images=True) if matched else []
-            self.catalog.blocklist_add(
-                self.pipeline.model_id, person.embedding, note=f"forget --like, {_now()}"
-            )
-        n = self.indexes.remove(f.id for f in removed)
-        milvus = self.indexes.last_erasure if n else None  # this remove's (save may erase more)
-        self.indexes.save()
-        self.catalog.checkpoint()
-        return ForgetResult(tuple(removed), like is not None, n, milvus)
+        return erase_faces(self, face_ids, image_id, subject, like, max_fmr)
 
     def stats(self) -> dict[str, Any]:
         out = dict(self.catalog.stats())

@@ -18,7 +18,7 @@ from typing import Any
 from facesearch.core.calibration import CalibrationTable, describe_fmr
 from facesearch.core.matching import Verification
 from facesearch.core.quality import QualityTable, reliability
-from facesearch.gallery.catalog import FaceRecord
+from facesearch.gallery.catalog import CatalogErasure, FaceRecord
 from facesearch.gallery.vectors import VectorErasure
 from facesearch.types import BBox, Embedding, Face, ImageFaces, Quality
 
@@ -181,6 +181,7 @@ class ForgetResult:
     blocklisted: bool
     index_vectors_removed: int
     milvus: VectorErasure | None = None  # what Milvus did; None: FAISS files, or none held
+    catalog: CatalogErasure | None = None  # what the catalog's database did; None: nothing
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -109,8 +109,12 @@ def test_ingest_search_forget_blocklist_and_the_trail(
             # forget that face: gone from the catalog's table and from the vector store
             embedding = engine.catalog.face(top.face_id, with_embeddings=True).embedding
             admin = Actor("admin1", Role.ADMIN)
-            erase(engine, store, admin, EraseRequest("DSR-1", face_ids=(top.face_id,)))
+            first = erase(engine, store, admin, EraseRequest("DSR-1", face_ids=(top.face_id,)))
             assert d.face_rows(top.face_id) == 0
+            # forget says what the catalog's database did (secure_delete + checkpoint, VACUUM)
+            assert first.catalog is not None and first.catalog["complete"]
+            assert first.catalog["database"] == ("sqlite" if d.kind == "embedded" else "postgresql")
+            assert first.as_json()["catalog_store"] == first.catalog
             _, ids = engine.indexes.search(np.asarray(embedding)[None, :], 5, None)
             assert top.face_id not in set(ids[0].tolist())
             # forget a person by photo: every face like it goes, and the person is blocklisted

@@ -76,6 +76,7 @@ class ErasureRecord:
     uploaded_files_deleted: int
     probes_deleted: int | None  # with ``like``: kept probe photos of the person deleted
     vectors: VectorStoreErasure  # the vector store's part, and what its server finishes later
+    catalog: dict[str, Any] | None = None  # the catalog database's part (catalog_part)
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -93,6 +94,8 @@ class ErasureRecord:
         if self.probes_deleted is not None:
             out["probes_deleted"] = self.probes_deleted
         out["vector_store"] = self.vectors.as_json()
+        if self.catalog is not None:
+            out["catalog_store"] = self.catalog
         return out
 
 
@@ -149,6 +152,7 @@ def erase(
         "blocklisted": result.blocklisted,
         "uploaded_files_deleted": deleted,
         "vector_store": vectors.as_json(),
+        "catalog_store": catalog_part(result),
     }
     if like_data is not None:
         payload["probes_deleted"] = {"count": len(probes), "sha256": probes}
@@ -178,7 +182,18 @@ def erase(
         uploaded_files_deleted=deleted,
         probes_deleted=len(probes) if like_data is not None else None,
         vectors=vectors,
+        catalog=catalog_part(result),
     )
+
+
+def catalog_part(result: ForgetResult) -> dict[str, Any] | None:
+    """What the catalog's database did to make the erased rows unrecoverable (SQLite:
+    secure_delete and a WAL checkpoint; PostgreSQL: VACUUM) and what it leaves to the server
+    or its operator; None when nothing was erased."""
+    c = result.catalog
+    if c is None:
+        return None
+    return {"database": c.database, "done": c.done, "complete": c.complete, "left": c.left}
 
 
 def _kept_probes_like(engine: Engine, store: AccountabilityStore, person: PersonLike) -> list[str]:

@@ -211,6 +211,12 @@ def cmd_forget(args: argparse.Namespace, cli: Cli) -> int:
     for img in record.images[:20]:
         print(f"  from {img}")
     print("\n".join(record.vectors.lines()))
+    if record.catalog is not None:
+        c = record.catalog
+        print(
+            f"catalog ({c['database']}): {c['done']}"
+            + (f"; left: {c['left']}" if c["left"] else "")
+        )
     if record.blocklisted:
         print(
             "the probe was added to the erasure blocklist: matching faces are skipped "

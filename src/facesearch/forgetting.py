@@ -1,0 +1,63 @@
+"""``Engine.forget``: erase faces from the catalog and the vector store (and blocklist a
+person by photo), and say what each store did about it (the catalog's database: SQLite's
+secure_delete and checkpoint, or PostgreSQL's VACUUM; the vector store: FAISS files rewritten,
+or Milvus's delete, flush and compaction)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from facesearch.errors import InputError
+from facesearch.results import ForgetResult, PersonLike
+from facesearch.types import MAX_ID
+
+if TYPE_CHECKING:
+    from facesearch.engine import Engine, ImageInput
+
+
+def erase_faces(
+    engine: Engine,
+    face_ids: Sequence[int] | None,
+    image_id: int | None,
+    subject: str | None,
+    like: ImageInput | PersonLike | None,
+    max_fmr: float | None,
+) -> ForgetResult:
+    """Exactly one of face ids, an image id, a subject or ``like`` (a photo, or the
+    ``person_like`` of one, which also blocklists)."""
+    chosen = [x is not None for x in (face_ids, image_id, subject, like)]
+    if sum(chosen) != 1:
+        raise InputError("forget takes exactly one of face ids, image id, subject or like")
+    bad = [i for i in (face_ids or []) if not 1 <= int(i) <= MAX_ID]
+    if bad or (image_id is not None and not 1 <= int(image_id) <= MAX_ID):
+        what = f"face id {bad[0]}" if bad else f"image id {image_id}"
+        raise InputError(f"{what} is not a valid id (ids are whole numbers from 1)")
+    # Loaded before the catalog changes: loading later would already drop the erased
+    # faces (it catches up with the catalog) and the count below would say 0.
+    engine.indexes.ensure_loaded()
+    if face_ids is not None:
+        removed = engine.catalog.delete_faces(list(face_ids), prune_images=True)
+    elif image_id is not None:
+        removed = engine.catalog.delete_image(image_id)
+    elif subject is not None:
+        removed = engine.catalog.delete_subject(subject, prune_images=True)
+    else:
+        assert like is not None
+        person = like if isinstance(like, PersonLike) else engine.person_like(like, max_fmr)
+        matched = engine.faces_like(person)
+        removed = engine.catalog.delete_faces(matched, prune_images=True) if matched else []
+        engine.catalog.blocklist_add(
+            engine.pipeline.model_id, person.embedding, note=f"forget --like, {_now()}"
+        )
+    n = engine.indexes.remove(f.id for f in removed)
+    milvus = engine.indexes.last_erasure if n else None  # this remove's (save may erase more)
+    engine.indexes.save()
+    engine.catalog.checkpoint()
+    catalog = engine.catalog.last_erasure if removed else None
+    return ForgetResult(tuple(removed), like is not None, n, milvus, catalog)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
