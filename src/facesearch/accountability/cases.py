@@ -8,12 +8,14 @@ change; admins (``Permission.MANAGE_USERS``) make them.
 
 The registry is "in use" once it holds a case (``in_use``); from then on work under a case
 must name an open case of which the user is a member (``refusal``; the application layer
-enforces and logs it). One registry per home today; the table is built so that organisations
-can add an ``org_id`` column later (``schema.py``, version 5).
+enforces and logs it). ``check_cases_against_trail`` (part of ``verify``) finds cases, states
+and members that the trail does not record. One registry per home today; the table is built
+so that organisations can add an ``org_id`` column later (``schema.py``, version 5).
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +24,7 @@ from typing import Any
 
 from facesearch.accountability.audit import AuditTrail
 from facesearch.accountability.audit_entries import Action
+from facesearch.accountability.audit_report import BreakKind, ChainBreak
 from facesearch.accountability.db import Database, format_time, parse_time
 from facesearch.accountability.dialect import by_name, name_is
 from facesearch.accountability.permissions import Actor, Permission, require
@@ -29,7 +32,14 @@ from facesearch.accountability.text_checks import MAX_CASE_CHARS, clean_text, re
 from facesearch.accountability.users import current_actor, existing_user, maybe_time
 from facesearch.errors import InputError, NotFoundError
 
-__all__ = ["Case", "CaseRefusal", "CaseStatus", "Cases", "case_number"]
+__all__ = [
+    "Case",
+    "CaseRefusal",
+    "CaseStatus",
+    "Cases",
+    "case_number",
+    "check_cases_against_trail",
+]
 
 MAX_TITLE_CHARS = 200
 MAX_LEGAL_BASIS_CHARS = 2000
@@ -261,12 +271,16 @@ def _insert_member(
     )
 
 
-def _case_of(conn: sqlite3.Connection, row: sqlite3.Row) -> Case:
-    members = conn.execute(
+def _member_names(conn: sqlite3.Connection, case_id: int) -> tuple[str, ...]:
+    rows = conn.execute(
         "SELECT u.name FROM case_members m JOIN users u ON u.id = m.user_id "
         f"WHERE m.case_id = ? ORDER BY {by_name(conn, 'u.name')}",
-        (row["id"],),
+        (case_id,),
     ).fetchall()
+    return tuple(r["name"] for r in rows)
+
+
+def _case_of(conn: sqlite3.Connection, row: sqlite3.Row) -> Case:
     return Case(
         number=row["number"],
         title=row["title"],
@@ -276,5 +290,46 @@ def _case_of(conn: sqlite3.Connection, row: sqlite3.Row) -> Case:
         opened_at=parse_time(row["opened_at"]),
         closed_by=row["closed_by"],
         closed_at=maybe_time(row["closed_at"]),
-        members=tuple(m["name"] for m in members),
+        members=_member_names(conn, row["id"]),
     )
+
+
+def check_cases_against_trail(conn: sqlite3.Connection) -> list[ChainBreak]:
+    """Cases, closed states and members that the trail's case entries do not account for:
+    an edit of the registry behind the library's back (e.g. a user made a member, a closed
+    case opened again). The trail is replayed in seq order and compared with the tables."""
+    logged: dict[str, tuple[int, str, set[str]]] = {}  # number -> (open seq, status, members)
+    rows = conn.execute(
+        "SELECT seq, action, case_number, payload FROM audit_log WHERE action IN (?, ?, ?) "
+        "ORDER BY seq",
+        (Action.CASE_OPEN.value, Action.CASE_CLOSE.value, Action.CASE_MEMBER_ADD.value),
+    )
+    for row in rows:
+        payload = json.loads(row["payload"])
+        number, action = row["case_number"], row["action"]
+        if action == Action.CASE_OPEN.value:
+            members = {str(m).lower() for m in payload.get("members", [])}
+            logged[number] = (int(row["seq"]), CaseStatus.OPEN.value, members)
+        elif number in logged and action == Action.CASE_CLOSE.value:
+            logged[number] = (logged[number][0], CaseStatus.CLOSED.value, logged[number][2])
+        elif number in logged:
+            logged[number][2].add(str(payload.get("name", "")).lower())
+    found: list[ChainBreak] = []
+    for row in conn.execute("SELECT id, number, status FROM cases ORDER BY id").fetchall():
+        number = row["number"]
+        if number not in logged:
+            found.append(_finding(None, f"case {number} has no case_open entry"))
+            continue
+        seq, status, members = logged[number]
+        if status != row["status"]:
+            found.append(_finding(seq, f"case {number} is {row['status']}, which no entry records"))
+        for name in _member_names(conn, row["id"]):
+            if name.lower() not in members:
+                found.append(
+                    _finding(seq, f"{name} is a member of case {number}, which no entry records")
+                )
+    return found
+
+
+def _finding(seq: int | None, detail: str) -> ChainBreak:
+    return ChainBreak(BreakKind.INDEX, seq, seq, detail)

@@ -10,7 +10,7 @@ from argon2 import PasswordHasher
 from facesearch.accountability.accounts import Accounts, check_accounts_against_trail
 from facesearch.accountability.audit import AuditTrail
 from facesearch.accountability.audit_report import AuditReport, BreakKind
-from facesearch.accountability.cases import Cases
+from facesearch.accountability.cases import Cases, check_cases_against_trail
 from facesearch.accountability.chain import AuditHead
 from facesearch.accountability.db import FILENAME, Clock, Database
 from facesearch.accountability.decisions import Decisions
@@ -139,14 +139,18 @@ class AccountabilityStore(Closing):
     ) -> AuditReport:
         """The full check: the hash chain and MACs, its head, the anchor file, the head
         written down by hand if given, and the tables derived from the trail (decision index,
-        accounts), all from one snapshot.
+        accounts, case registry), all from one snapshot.
 
         ``anchor_lost``: the anchor file is known to be gone or started over on purpose;
         report that as a warning, not a failure.
         """
         with self.db.read() as conn:
             report = self.audit.verify(expected_head)
-            more = self.decisions.check_against_trail(conn) + check_accounts_against_trail(conn)
+            more = (
+                self.decisions.check_against_trail(conn)
+                + check_accounts_against_trail(conn)
+                + check_cases_against_trail(conn)
+            )
         report = report.with_findings(more)
         return report.accepting(BreakKind.ANCHOR_LOST) if anchor_lost else report
 

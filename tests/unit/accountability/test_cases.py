@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from accountability_helpers import ROOT
+from accountability_helpers import ROOT, kinds, tamper
 
 from facesearch.accountability import (
     AccountabilityStore,
     Action,
+    BreakKind,
     CaseRefusal,
     CaseStatus,
     User,
@@ -118,3 +119,28 @@ def test_the_audit_trail_still_verifies_after_case_changes(
     store.cases.open("K-1", "t", members=("alice",), by=ROOT)
     store.cases.close("K-1", by=ROOT)
     assert store.verify().ok
+
+
+def test_verify_finds_a_member_or_a_case_the_trail_does_not_record(
+    store: AccountabilityStore, people: dict[str, User]
+):
+    store.cases.open("K-1", "t", members=("alice",), by=ROOT)
+    store.cases.open("K-2", "t", by=ROOT)
+    store.cases.close("K-2", by=ROOT)
+    assert store.verify().ok
+    tamper(
+        store,
+        "INSERT INTO case_members (case_id, user_id, added_by, added_at) "
+        "SELECT c.id, u.id, 'x', 'x' FROM cases c, users u WHERE c.number = 'K-1' "
+        "AND u.name = 'bob'",
+        "UPDATE cases SET status = 'open', closed_by = NULL, closed_at = NULL WHERE number = 'K-2'",
+        "INSERT INTO cases (number, title, status, opened_by, opened_at) "
+        "VALUES ('K-3', 't', 'open', 'x', 'x')",
+    )
+    report = store.verify()
+    assert not report.ok
+    assert [k for k, _, _ in kinds(report)] == [BreakKind.INDEX] * 3
+    found = " | ".join(b.detail for b in report.breaks)
+    assert "bob is a member of case K-1" in found
+    assert "case K-2 is open" in found
+    assert "case K-3 has no case_open entry" in found
