@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
 import pytest
-from accountability_helpers import ROOT, kinds, tamper
+from accountability_helpers import CHEAP, PW, ROOT, kinds, tamper
 
 from facesearch.accountability import (
+    FILENAME,
     AccountabilityStore,
     Action,
     BreakKind,
     CaseRefusal,
     CaseStatus,
+    Role,
     User,
 )
+from facesearch.accountability.schema import MIGRATIONS
 from facesearch.errors import InputError, NotFoundError, PermissionDeniedError
 
 
@@ -144,3 +150,23 @@ def test_verify_finds_a_member_or_a_case_the_trail_does_not_record(
     assert "bob is a member of case K-1" in found
     assert "case K-2 is open" in found
     assert "case K-3 has no case_open entry" in found
+
+
+def test_a_version_4_file_gets_an_empty_registry_that_enforces_nothing(tmp_path: Path):
+    home = tmp_path / "home"
+    home.mkdir()
+    conn = sqlite3.connect(home / FILENAME)
+    for migrate in MIGRATIONS[:4]:
+        migrate(conn)
+    conn.execute("PRAGMA user_version = 4")
+    conn.commit()
+    conn.close()
+    files = {"key_file": tmp_path / "k", "anchor_file": tmp_path / "a"}
+    with AccountabilityStore.open(home, hasher=CHEAP, **files) as store:
+        alice = store.accounts.add_user("alice", Role.INVESTIGATOR, PW, by=ROOT)
+        assert store.cases.cases() == [] and not store.cases.in_use()
+        assert store.cases.refusal("K-free-text", alice) is None
+        assert store.cases.open("K-1", "t", members=("alice",), by=ROOT).members == ("alice",)
+    conn = sqlite3.connect(home / FILENAME)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 5
+    conn.close()
