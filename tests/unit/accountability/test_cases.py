@@ -161,8 +161,9 @@ def test_a_version_4_file_gets_an_empty_registry_that_enforces_nothing(tmp_path:
     conn.execute("PRAGMA user_version = 4")
     conn.commit()
     conn.close()
-    files = {"key_file": tmp_path / "k", "anchor_file": tmp_path / "a"}
-    with AccountabilityStore.open(home, hasher=CHEAP, **files) as store:
+    with AccountabilityStore.open(
+        home, hasher=CHEAP, key_file=tmp_path / "k", anchor_file=tmp_path / "a"
+    ) as store:
         alice = store.accounts.add_user("alice", Role.INVESTIGATOR, PW, by=ROOT)
         assert store.cases.cases() == [] and not store.cases.in_use()
         assert store.cases.refusal("K-free-text", alice) is None
