@@ -127,7 +127,7 @@ def quantize_models(settings: Settings, lfw: Path, count: int = 300) -> list[Bui
     emb_spec = registry.get(fp32.models.embedder, "embedder")
     if emb_spec.family != "arcface":
         raise ConfigError(f"only ArcFace-style embedders are quantised, not {emb_spec.name!r}")
-    det_rec = Recorder(open_session(model_file(det_spec, fp32), fp32))
+    det_rec = Recorder(open_session(model_file(det_spec, fp32), fp32, "detector"))
     detector = FaceDetector(det_rec, load_detector(fp32, registry).config)
     crops = _main_crops(detector, images)
     emb_rec = Recorder(open_session(model_file(emb_spec, fp32), fp32))

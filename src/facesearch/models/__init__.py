@@ -33,7 +33,7 @@ def _prepared(spec: ModelSpec, settings: Settings, spatial: bool) -> str:
 
 def load_detector(settings: Settings, registry: ModelRegistry | None = None) -> FaceDetector:
     spec = (registry or ModelRegistry(settings)).get(settings.models.detector, "detector")
-    session = open_session(Path(_prepared(spec, settings, spatial=True)), settings)
+    session = open_session(Path(_prepared(spec, settings, spatial=True)), settings, "detector")
     config = DetectorConfig(
         max_side=settings.models.detect_max_side,
         score_threshold=settings.models.det_score_threshold,
@@ -80,7 +80,7 @@ def running_precisions(
             planned = converted_path(settings.cache_dir, spec.name, spec.sha256)
         else:
             planned = prepared_path(settings.cache_dir, spec.name, spec.sha256)
-        out[name] = precision_for(planned, settings)[0]
+        out[name] = precision_for(planned, settings, task)[0]
     return out
 
 

@@ -74,15 +74,17 @@ def choose_runtime(settings: Settings) -> str:
     return settings.models.runtime
 
 
-def precision_for(model_path: Path, settings: Settings) -> tuple[PrecisionChoice, Path]:
-    """The precision ``model_path`` runs at under these settings, and the file run for it
-    (its int8 build, or ``model_path`` itself)."""
+def precision_for(
+    model_path: Path, settings: Settings, task: str = "embedder"
+) -> tuple[PrecisionChoice, Path]:
+    """The precision ``model_path`` (an embedder or a detector: ``task``) runs at under these
+    settings, and the file run for it (its int8 build, or ``model_path`` itself)."""
     flags = cpu_flags()
     runtime = choose_runtime(settings)
     candidate = int8_path(model_path)
     built = read_provenance(candidate) is not None
     requested = settings.models.precision
-    choice = choose_precision(requested, flags, runtime=runtime, int8_built=built)
+    choice = choose_precision(requested, flags, runtime=runtime, int8_built=built, task=task)
     if choice.precision != "int8":
         return choice, model_path
     if built:
@@ -92,10 +94,10 @@ def precision_for(model_path: Path, settings: Settings) -> tuple[PrecisionChoice
     return replace(fallback, reason=reason), model_path
 
 
-def open_session(model_path: Path, settings: Settings) -> InferenceSession:
+def open_session(model_path: Path, settings: Settings, task: str = "embedder") -> InferenceSession:
     runtime = choose_runtime(settings)
     if runtime == "openvino":
-        return OpenVinoSession(model_path, settings)
+        return OpenVinoSession(model_path, settings, task)
     if settings.models.precision not in ("auto", "fp32"):
         log.warning("%s runs at fp32: %s runs the float32 graph", model_path.name, runtime)
     return OrtSession(model_path, settings)
@@ -128,7 +130,7 @@ class OrtSession:
 class OpenVinoSession:
     runtime = "openvino"
 
-    def __init__(self, model_path: Path, settings: Settings) -> None:
+    def __init__(self, model_path: Path, settings: Settings, task: str = "embedder") -> None:
         import openvino as ov
 
         self._core = ov.Core()
@@ -142,7 +144,7 @@ class OpenVinoSession:
             "PERFORMANCE_HINT": "THROUGHPUT",
             "NUM_STREAMS": self._streams,
         }
-        self.choice, self._path = precision_for(model_path, settings)
+        self.choice, self._path = precision_for(model_path, settings, task)
         self.precision = self.choice.precision
         if settings.models.precision not in ("auto", self.precision):
             log.warning("%s runs at %s: %s", model_path.name, self.precision, self.choice.reason)

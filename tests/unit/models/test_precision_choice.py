@@ -38,6 +38,17 @@ def test_auto_picks_the_fastest_precision_of_the_cpu_kind(
     assert choice.reason
 
 
+@pytest.mark.parametrize(
+    ("flags", "precision"),
+    [(SAPPHIRE, "bf16"), (ZEN4, "bf16"), (CASCADE, "fp32"), (AVX2, "fp32"), (frozenset(), "fp32")],
+)
+def test_auto_keeps_the_detector_at_the_best_float_precision(
+    flags: frozenset[str], precision: str
+) -> None:
+    choice = choose_precision("auto", flags, runtime="openvino", int8_built=True, task="detector")
+    assert choice.precision == precision
+
+
 @pytest.mark.parametrize(("flags", "fallback"), [(ZEN4, "bf16"), (CASCADE, "fp32"), (AVX2, "fp32")])
 def test_auto_without_an_int8_build_falls_back_to_the_best_float_and_says_why(
     flags: frozenset[str], fallback: str
