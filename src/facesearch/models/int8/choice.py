@@ -96,8 +96,9 @@ def choose_precision(
         fallback = float_precision(flags)
         return PrecisionChoice(
             fallback.precision,
-            f"int8 would be fastest ({why}) but no int8 model is built "
-            f"(facesearch models quantize); {fallback.reason}",
+            f"int8 would be fastest ({why}) but this model has no int8 build "
+            f"('facesearch models quantize' builds the detector's and embedder's); "
+            f"{fallback.reason}",
             kind,
         )
     return PrecisionChoice(fastest, why, kind)
