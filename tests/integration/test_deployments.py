@@ -112,9 +112,11 @@ def test_ingest_search_forget_blocklist_and_the_trail(
             first = erase(engine, store, admin, EraseRequest("DSR-1", face_ids=(top.face_id,)))
             assert d.face_rows(top.face_id) == 0
             # forget says what the catalog's database did (secure_delete + checkpoint, VACUUM)
-            assert first.catalog is not None and first.catalog["complete"]
-            assert first.catalog["database"] == ("sqlite" if d.kind == "embedded" else "postgresql")
-            assert first.as_json()["catalog_store"] == first.catalog
+            assert first.catalog_store is not None and first.catalog_store["complete"]
+            assert first.catalog_store["database"] == (
+                "sqlite" if d.kind == "embedded" else "postgresql"
+            )
+            assert first.as_json()["catalog_store"] == first.catalog_store
             _, ids = engine.indexes.search(np.asarray(embedding)[None, :], 5, None)
             assert top.face_id not in set(ids[0].tolist())
             # forget a person by photo: every face like it goes, and the person is blocklisted

@@ -76,7 +76,7 @@ class ErasureRecord:
     uploaded_files_deleted: int
     probes_deleted: int | None  # with ``like``: kept probe photos of the person deleted
     vectors: VectorStoreErasure  # the vector store's part, and what its server finishes later
-    catalog: dict[str, Any] | None = None  # the catalog database's part (catalog_part)
+    catalog_store: dict[str, Any] | None = None  # the catalog database's part (catalog_part)
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -94,8 +94,8 @@ class ErasureRecord:
         if self.probes_deleted is not None:
             out["probes_deleted"] = self.probes_deleted
         out["vector_store"] = self.vectors.as_json()
-        if self.catalog is not None:
-            out["catalog_store"] = self.catalog
+        if self.catalog_store is not None:
+            out["catalog_store"] = self.catalog_store
         return out
 
 
@@ -182,7 +182,7 @@ def erase(
         uploaded_files_deleted=deleted,
         probes_deleted=len(probes) if like_data is not None else None,
         vectors=vectors,
-        catalog=catalog_part(result),
+        catalog_store=catalog_part(result),
     )
 
 

@@ -211,8 +211,8 @@ def cmd_forget(args: argparse.Namespace, cli: Cli) -> int:
     for img in record.images[:20]:
         print(f"  from {img}")
     print("\n".join(record.vectors.lines()))
-    if record.catalog is not None:
-        c = record.catalog
+    if record.catalog_store is not None:
+        c = record.catalog_store
         print(
             f"catalog ({c['database']}): {c['done']}"
             + (f"; left: {c['left']}" if c["left"] else "")
