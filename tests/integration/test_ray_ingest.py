@@ -189,3 +189,67 @@ def test_an_analysis_that_fails_on_ray_is_one_error_not_a_ray_traceback(
     analyser = RayAnalyser(unknown_model, RayOptions(ray_address))
     with pytest.raises(ModelError, match="run the same command again to resume"):
         list(analyser([Decodable(str(path), path.read_bytes())]))
+
+
+def pg_images(url: str) -> int:
+    import psycopg
+
+    try:
+        with psycopg.connect(url) as conn:
+            row = conn.execute("SELECT count(*) FROM facesearch_catalog.images").fetchone()
+            return int(row[0]) if row else 0
+    except psycopg.Error:  # the schema not made yet
+        return 0
+
+
+def catalog_faces(home: Path, url: str) -> set[tuple[str, int, str | None]]:
+    """(image sha256, face index, subject) of every face, in SQLite (``url`` empty) or not."""
+    with Catalog.open_home(home, database_url=url) as catalog:
+        out = set()
+        for info in catalog.collections():
+            for ids, _ in catalog.face_vectors([info.name], model_id()):
+                for rec in catalog.faces(ids.tolist()):
+                    out.add((catalog.image(rec.image_id).sha256, rec.face_index, rec.subject))
+        return out
+
+
+def test_kill_9_of_a_ray_ingest_into_postgresql_then_resume(
+    settings: Settings,
+    listing: Path,
+    ray_address: str,
+    ray_run: Run,
+    pg_url: str,
+    tmp_path: Path,
+) -> None:
+    """The distributed deployment's catalog (PostgreSQL): kill -9 of the Ray driver mid-run,
+    the same command again, and the faces are those of the uninterrupted (embedded) run."""
+    home = tmp_path / "home"
+    env = {**env_for(settings, home), "FACESEARCH_DATABASE_URL": pg_url}
+    driver = subprocess.Popen(
+        command(listing, "--ray", ray_address),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while pg_images(pg_url) < COMMIT_EVERY and driver.poll() is None:
+            assert time.monotonic() < deadline, "no batch committed in 240 s"
+            time.sleep(0.05)
+        driver.send_signal(signal.SIGKILL)
+        driver.wait(timeout=30)
+    finally:
+        driver.kill()
+    assert driver.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    at_kill = pg_images(pg_url)
+    assert COMMIT_EVERY <= at_kill < N_PHOTOS, at_kill
+    done = subprocess.run(
+        command(listing, "--ray", ray_address), env=env, capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout.splitlines()[-1])
+    assert summary["duplicates"] == at_kill
+    assert summary["images_added"] == N_PHOTOS - at_kill
+    want = catalog_faces(ray_run.home, "")  # the embedded, uninterrupted run
+    assert catalog_faces(home, pg_url) == want and len(want) > N_PHOTOS * 0.9
