@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.fakes import write_photo
 from tests.homes import Home, Ran, run_cli
 
 pytest.importorskip("pymilvus", reason="SKIPPED LOUDLY: Milvus Lite needs the test extra")
@@ -75,6 +76,18 @@ def test_migrate_then_use_the_distributed_deployment(
     found = cli(replica, "search", str(probe), "--case", "C-1", "--purpose", "test", "--json")
     assert found.code == 0, found.err
     assert json.loads(found.out)["faces"][0]["hits"], found.out
+    # ingest and forget from the CLI, on PostgreSQL + Milvus Lite
+    extra = write_photo(tmp_path / "more", 5, 9)
+    added = cli(replica, "ingest", str(extra.parent), "--collection", "more", "--json")
+    assert added.code == 0, added.err
+    assert json.loads(added.out.splitlines()[-1])["faces_added"] == 1
+    after = json.loads(cli(replica, "stats", "--json").out)
+    assert after["faces"] == before["faces"] + 1
+    top = json.loads(found.out)["faces"][0]["hits"][0]["face_id"]
+    gone = cli(replica, "forget", "--face", str(top), "--reason", "DSR-9", "--json")
+    assert gone.code == 0, gone.err
+    assert json.loads(gone.out)["catalog_store"]["database"] == "postgresql"
+    assert json.loads(cli(replica, "stats", "--json").out)["faces"] == before["faces"]
 
     # once used, the target continues the home's trail: a later migrate copies nothing
     monkeypatch.delenv("FACESEARCH_DATABASE_URL")
