@@ -80,7 +80,7 @@ def test_auto_follows_the_size(db: str, monkeypatch: pytest.MonkeyPatch) -> None
         assert store.index.type == "FLAT"
         store.put(1, np.arange(1, 1001, dtype=np.int64), vectors(1000, seed=2))
         store.write_state({})
-        assert held_type(store) == store.index.type == "HNSW"
+        assert held_type(store) == store.index.type == "IVF_SQ8"
     finally:
         store.close()
 

@@ -146,7 +146,7 @@ class IndexSettings(Group):
     )
     milvus_index: str = setting(
         "auto",
-        "Milvus index type: auto (by the model's face count: FLAT, then HNSW, then IVF_SQ8; "
+        "Milvus index type: auto (by the model's face count: FLAT below 200,000, then IVF_SQ8; "
         "docs/scale.md), FLAT, IVF_FLAT, IVF_SQ8, IVF_PQ, HNSW, or where the server has them "
         "HNSW_SQ, IVF_RABITQ, DISKANN. A change rebuilds the index.",
         "milvus_index",

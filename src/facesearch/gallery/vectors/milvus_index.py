@@ -40,13 +40,15 @@ from facesearch.settings.groups import MILVUS_INDEX_TYPES, IndexSettings
 if TYPE_CHECKING:
     from facesearch.gallery.vectors.milvus_store import MilvusStore
 
-# ``auto``: FLAT below AUTO_FLAT_BELOW vectors, HNSW below AUTO_HNSW_BELOW, IVF_SQ8 from there
-# (measured on 2 cores at 10^5 and 10^6 faces: benchmarks/results/scale.json, docs/scale.md).
+# ``auto``: FLAT below AUTO_FLAT_BELOW vectors, IVF_SQ8 from there. Measured at 10^6 synthetic
+# SFace faces (benchmarks/results/scale.json, docs/scale.md): FLAT ~300 ms a query on 2 cores;
+# IVF_SQ8 (nprobe nlist/4) 0.985 of the rank-1 mates in a third of the memory of HNSW, which
+# (M 16) found only 0.87 even at ef 512.
 AUTO_FLAT_BELOW = 200_000
-AUTO_HNSW_BELOW = 2_000_000
 DEFAULT_M = 16
 # Search defaults: at 10^5 synthetic SFace faces nlist / 16 and ef 128 found 0.90 and 0.95 of
-# the mates exact search ranks first; nlist / 4 and ef 512 found 0.98-0.99 for ~1 ms more.
+# the mates exact search ranks first; nlist / 4 and ef 512 found 0.98-0.99 for ~1 ms more
+# (at 10^6: IVF 0.94 -> 0.985-0.993, HNSW 0.68 -> 0.87).
 PROBE_SHARE = 4  # nprobe = nlist / PROBE_SHARE
 DEFAULT_EF = 512
 EF_CONSTRUCTION = 256  # fixed: a change of ef (a search parameter) must not rebuild
@@ -166,9 +168,7 @@ def choose(wanted: MilvusIndexChoice, faces: int, supported: frozenset[str]) -> 
     parameters resolved; a type the server lacks is a ConfigError."""
     kind = wanted.type
     if kind == "auto":
-        kind = (
-            "FLAT" if faces < AUTO_FLAT_BELOW else "HNSW" if faces < AUTO_HNSW_BELOW else "IVF_SQ8"
-        )
+        kind = "FLAT" if faces < AUTO_FLAT_BELOW else "IVF_SQ8"
     elif kind not in supported:
         raise ConfigError(
             f"this Milvus cannot build a {kind} index; it builds {', '.join(sorted(supported))}"

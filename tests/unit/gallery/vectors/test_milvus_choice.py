@@ -10,7 +10,6 @@ import pytest
 from facesearch.errors import ConfigError
 from facesearch.gallery.vectors.milvus_index import (
     AUTO_FLAT_BELOW,
-    AUTO_HNSW_BELOW,
     LITE_TYPES,
     MilvusIndexChoice,
     auto_nlist,
@@ -29,9 +28,8 @@ SERVER_23 = supported_types("v2.3.5", lite=False)
     [
         (0, "FLAT"),
         (AUTO_FLAT_BELOW - 1, "FLAT"),
-        (AUTO_FLAT_BELOW, "HNSW"),
-        (AUTO_HNSW_BELOW - 1, "HNSW"),
-        (AUTO_HNSW_BELOW, "IVF_SQ8"),
+        (AUTO_FLAT_BELOW, "IVF_SQ8"),
+        (2_000_000, "IVF_SQ8"),
         (10**10, "IVF_SQ8"),
     ],
 )
@@ -40,8 +38,9 @@ def test_auto_picks_by_size(faces: int, kind: str) -> None:
     assert choose(MilvusIndexChoice(), faces, LITE_TYPES).type == kind  # Lite builds them too
 
 
-def test_flat_below_hnsw_below_ivf() -> None:
-    assert 0 < AUTO_FLAT_BELOW < AUTO_HNSW_BELOW
+def test_auto_resolves_ivf_parameters_too() -> None:
+    chosen = choose(MilvusIndexChoice(), AUTO_FLAT_BELOW, SERVER_23)
+    assert chosen.nlist == 2048 and chosen.nprobe == 512  # 4 sqrt(200 000) = 1789 -> 2048
 
 
 def test_an_explicit_type_is_kept_whatever_the_size() -> None:
