@@ -15,7 +15,7 @@ from tests.unit.gallery.test_collections import DIM, MODEL, add_faces
 from facesearch.errors import ConfigError
 from facesearch.gallery.catalog import Catalog
 from facesearch.gallery.collections import IndexSet
-from facesearch.gallery.vectors import MilvusIndexChoice, MilvusStore
+from facesearch.gallery.vectors import MilvusIndexChoice, MilvusStore, milvus_store
 from facesearch.gallery.vectors import milvus_index as types
 
 pytest.importorskip("pymilvus", reason="Milvus needs the distributed extra")
@@ -115,3 +115,16 @@ def test_a_search_parameter_changes_without_a_rebuild(
     store.close()
     assert store.index.search_params(10) == {"ef": 512}
     assert "rebuilding the index" not in caplog.text
+
+
+def test_a_collection_made_before_index_records_is_read_as_flat(db: str) -> None:
+    catalog_id = uuid.uuid4().hex
+    old = MilvusStore(db, MODEL, DIM, catalog_id)
+    old.put(1, np.arange(1, 201, dtype=np.int64), vectors(200, seed=5))
+    old.client.delete(milvus_store.META, filter=f'key == "{old.name}:index"')  # an older home
+    old.close()
+    store = MilvusStore(db, MODEL, DIM, catalog_id, index=MilvusIndexChoice("HNSW"))
+    try:
+        assert held_type(store) == "HNSW" and store.count() == 200
+    finally:
+        store.close()
