@@ -22,7 +22,7 @@ from facesearch.errors import (
     NoFaceError,
     NotFoundError,
 )
-from facesearch.gallery.catalog import FaceRecord
+from facesearch.gallery.catalog import CatalogErasure, FaceRecord
 from facesearch.gallery.ingest import FailedSource, IngestSummary
 from facesearch.gallery.vectors import VectorErasure
 from facesearch.pipeline import Decodable
@@ -41,6 +41,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BBox",
+    "CatalogErasure",
     "ConfigError",
     "Decodable",
     "Detection",
