@@ -21,12 +21,11 @@ at once. The rules that make that safe:
   catalog's current state; a save first syncs, then writes, under an exclusive lock, with
   unique temporary names. Loading checks the face count against the manifest, then syncs.
 
-With ``vectors_url`` set, Milvus holds the vectors instead (``vectors.milvus_store``): one view
-(``MilvusIndex``) per collection on one Milvus collection per model, no files. The same rules
-hold with the state record in Milvus: ``save`` writes the state the vectors reflect there, an
-open starts syncing from it (none: a full repair), and since other processes write the same
-vectors, sync adds only the faces Milvus does not hold yet. ``remove`` is Milvus's erasure,
-proved (``last_erasure``); ``pending_physical_deletions`` says what the server finishes later.
+With ``vectors_url`` set, Milvus holds the vectors (``vectors.milvus_store``): a view per
+collection on one Milvus collection per model, no files; ``save`` records the state the
+vectors reflect there, an open syncs from it (none: a full repair), sync adds only the faces
+Milvus lacks (others write the same vectors). ``remove`` is Milvus's proved erasure
+(``last_erasure``); ``pending_physical_deletions``: what the server finishes later.
 """
 
 from __future__ import annotations
@@ -280,14 +279,11 @@ class IndexSet:
         if index is None:
             if self._milvus is not None:
                 index = MilvusIndex(self._milvus, self._cid(collection))
-            elif self.kind == "numpy":
-                index = make_index(self.dim, "numpy")
-            elif self.kind == "auto":
-                index = make_index(
-                    self.dim, "auto", threads=self.threads, approx_threshold=self.approx_threshold
-                )
-            else:
-                index = make_index(self.dim, self.kind, threads=self.threads)
+            else:  # numpy takes no parameters; only auto takes the threshold
+                params = {"threads": self.threads} if self.kind != "numpy" else {}
+                if self.kind == "auto":
+                    params["approx_threshold"] = self.approx_threshold
+                index = make_index(self.dim, self.kind, **params)
             self._indexes[collection] = index
         return index
 
