@@ -24,8 +24,7 @@ at once. The rules that make that safe:
 With ``vectors_url`` set, Milvus holds the vectors (``vectors.milvus_store``): a view per
 collection on one Milvus collection per model, no files; ``save`` records the state the
 vectors reflect there, an open syncs from it (none: a full repair), sync adds only the faces
-Milvus lacks (others write the same vectors). ``remove`` is Milvus's proved erasure
-(``last_erasure``); ``pending_physical_deletions``: what the server finishes later.
+Milvus lacks. ``remove`` is Milvus's proved erasure (``last_erasure``).
 """
 
 from __future__ import annotations
