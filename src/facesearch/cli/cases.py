@@ -4,6 +4,7 @@
     facesearch cases close NUMBER
     facesearch cases add-member NUMBER USER
     facesearch cases list [--json]
+    facesearch cases report NUMBER --out FILE.html|FILE.pdf
 
 The person at the CLI acts as ``os:<login>`` (an admin); every change is in the audit trail
 like one made through the server (``app.cases``). Once the registry holds a case, searches,
@@ -14,10 +15,11 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
 from facesearch.accountability import Case, local_actor
-from facesearch.app import open_store
+from facesearch.app import open_local, open_store
 from facesearch.app.cases import OpenCaseRequest, add_member, close_case, list_cases, open_case
 from facesearch.cli.common import Cli
 
@@ -45,6 +47,10 @@ def add_parsers(sub: Any) -> None:
     q = cs.add_parser("list", help="list the cases, newest first")
     q.add_argument("--json", action="store_true")
     q.set_defaults(handler=cmd_cases_list)
+    q = cs.add_parser("report", help="the case report (evidence), as HTML or PDF; it is logged")
+    q.add_argument("number")
+    q.add_argument("--out", type=Path, required=True, help="FILE.html or FILE.pdf")
+    q.set_defaults(handler=cmd_cases_report)
 
 
 def _line(case: Case) -> str:
@@ -85,4 +91,21 @@ def cmd_cases_list(args: argparse.Namespace, cli: Cli) -> int:
         print("no cases (open one with: facesearch cases open NUMBER --title TEXT)")
     for case in cases:
         print(_line(case))
+    return 0
+
+
+def cmd_cases_report(args: argparse.Namespace, cli: Cli) -> int:
+    from facesearch.app.case_report import ReportFormat
+    from facesearch.private import write_private
+    from facesearch.reports.case_html import case_report_file
+
+    out: Path = args.out
+    fmt: ReportFormat = "pdf" if out.suffix.lower() == ".pdf" else "html"
+    with open_local(cli.settings) as local:
+        data = case_report_file(
+            local.store, local.engine, local.engine.calibration, local.actor, args.number, fmt
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_private(out, data)  # face crops of probes and candidates: owner-only
+    print(f"wrote the report of case {args.number} to {out} (logged in the audit trail)")
     return 0

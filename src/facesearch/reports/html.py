@@ -73,7 +73,7 @@ def format_time(value: datetime | str | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S") + " UTC"
 
 
-def _evidence(result: SearchRecord, entry: AuditEntry | None, head: str | None) -> str:
+def evidence(result: SearchRecord, entry: AuditEntry | None, head: str | None) -> str:
     """What makes the page evidence: who searched, when, for which case, under which audit
     entry, the chain head after it, and every parameter of the search."""
     esc = html.escape
@@ -118,17 +118,14 @@ def _evidence(result: SearchRecord, entry: AuditEntry | None, head: str | None) 
     return f"<table class=evidence>{body}</table>"
 
 
-def render(
-    result: SearchRecord,
-    engine: Engine,
-    *,
-    entry: AuditEntry | None = None,
-    head: str | None = None,
-) -> str:
-    """The page for ``result``; ``entry`` (its audit entry) and ``head`` (the chain head after
-    it) make it evidence."""
+def faces_html(result: SearchRecord, engine: Engine, probe: bytes | None = None) -> str:
+    """One section per probe face: its crop beside its candidates' crops, with their scores,
+    false match rates and expected strangers (the search page's body; the case report's too).
+    ``probe``: the probe's bytes when kept (else read from ``result.probe`` if a file)."""
     s = engine.settings
-    probe_bytes = engine.read_input(result.probe).data if Path(result.probe).exists() else None
+    probe_bytes = probe
+    if probe_bytes is None and Path(result.probe).exists():
+        probe_bytes = engine.read_input(result.probe).data
     esc = html.escape
     rows = []
     for pf in result.faces:
@@ -175,29 +172,51 @@ def render(
             f"<img src='{probe_img}' alt='probe face'><div>probe</div></div>{body}</div>"
             f"{warn}</section>"
         )
+    return "".join(rows)
+
+
+STYLE = """
+body{font-family:system-ui,sans-serif;margin:1.5rem;color:#222}
+.lead{background:#fff3cd;border:1px solid #e0b000;padding:.8rem;border-radius:6px;font-weight:600}
+.row{display:flex;flex-wrap:wrap;gap:.8rem}
+.card{border:1px solid #ccc;border-radius:6px;padding:.5rem;width:170px;font-size:.9rem}
+.card img{width:160px;height:160px;object-fit:cover;display:block}
+.probe{border-color:#1a5fb4;border-width:2px}
+.small{font-size:.75rem;color:#555;overflow-wrap:anywhere}
+.warn{color:#a40000} .na{width:160px;height:160px;background:#eee}
+.same{color:#a40000;font-weight:600;font-size:.8rem}
+.evidence{border-collapse:collapse;margin:1rem 0;font-size:.9rem}
+.evidence th,.evidence td{text-align:left;padding:.15rem .8rem .15rem 0;vertical-align:top}
+.evidence td{overflow-wrap:anywhere;font-family:ui-monospace,monospace}
+.evidence th[colspan]{padding-top:.6rem}
+"""
+
+
+def page(title: str, body: str) -> str:
+    """A self-contained page: the shared style, the lead note first, ``body``, and when the
+    report was written."""
+    esc = html.escape
     return f"""<!doctype html><html lang=en><head><meta charset=utf-8>
 <meta name=viewport content="width=device-width, initial-scale=1">
-<title>facesearch report</title><style>
-body{{font-family:system-ui,sans-serif;margin:1.5rem;color:#222}}
-.lead{{background:#fff3cd;border:1px solid #e0b000;padding:.8rem;border-radius:6px;font-weight:600}}
-.row{{display:flex;flex-wrap:wrap;gap:.8rem}}
-.card{{border:1px solid #ccc;border-radius:6px;padding:.5rem;width:170px;font-size:.9rem}}
-.card img{{width:160px;height:160px;object-fit:cover;display:block}}
-.probe{{border-color:#1a5fb4;border-width:2px}}
-.small{{font-size:.75rem;color:#555;overflow-wrap:anywhere}}
-.warn{{color:#a40000}} .na{{width:160px;height:160px;background:#eee}}
-.same{{color:#a40000;font-weight:600;font-size:.8rem}}
-.evidence{{border-collapse:collapse;margin:1rem 0;font-size:.9rem}}
-.evidence th,.evidence td{{text-align:left;padding:.15rem .8rem .15rem 0;vertical-align:top}}
-.evidence td{{overflow-wrap:anywhere;font-family:ui-monospace,monospace}}
-.evidence th[colspan]{{padding-top:.6rem}}
-</style></head><body>
-<h1>facesearch search report</h1>
+<title>{esc(title)}</title><style>{STYLE}</style></head><body>
+<h1>{esc(title)}</h1>
 <p class=lead>{esc(LEAD_NOTE)}</p>
-{_evidence(result, entry, head)}
-{"".join(rows)}
+{body}
 <p class=small>Report written {esc(format_time(datetime.now(UTC)))}.</p>
 </body></html>"""
+
+
+def render(
+    result: SearchRecord,
+    engine: Engine,
+    *,
+    entry: AuditEntry | None = None,
+    head: str | None = None,
+) -> str:
+    """The page for ``result``; ``entry`` (its audit entry) and ``head`` (the chain head after
+    it) make it evidence."""
+    body = evidence(result, entry, head) + faces_html(result, engine)
+    return page("facesearch search report", body)
 
 
 def write_report(

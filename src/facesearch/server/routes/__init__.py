@@ -12,6 +12,7 @@
                       person; the People and person pages
     users.py          users, tokens, me; the Users page
     cases.py          the case registry: list, open, close, add members
+    case_pages.py     a case's timeline (JSON and page), the Cases page, the case report
     audit.py          the audit trail; the Audit page
     system.py         /health, /metrics, /openapi.json, /docs, settings
 
@@ -24,6 +25,7 @@ from fastapi import APIRouter
 from facesearch.server.routes import (
     audit,
     browse,
+    case_pages,
     cases,
     forget,
     gallery,
@@ -47,6 +49,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     ingest.router,
     users.router,
     cases.router,
+    case_pages.router,
     audit.router,
     login.router,
 )

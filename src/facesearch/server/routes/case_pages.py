@@ -1,0 +1,101 @@
+"""The case page and the case report: ``/cases`` (the cases you may see), ``/cases/{number}``
+(everything done under the case, in time order, with links), its JSON
+``/api/v1/cases/{number}/timeline``, and the report ``/cases/{number}/report`` (HTML) and
+``/cases/{number}/report.pdf``.
+
+Who may see a case: its members, admins and auditors; anyone else gets the 404 of a case that
+does not exist. Each report is an ``export`` audit entry under the case (``app.case_report``);
+the PDF route answers 503 when chromium is missing (the HTML report still works).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Depends
+from fastapi.responses import HTMLResponse, Response
+
+from facesearch.app import case_report, cases
+from facesearch.reports.case_html import case_report_file
+from facesearch.reports.html import STYLE
+from facesearch.reports.pdf import PdfUnavailableError
+from facesearch.server.auth import Principal, authenticated
+from facesearch.server.context import Context
+from facesearch.server.deps import Anyone, Ctx
+from facesearch.server.errors import ServerError
+from facesearch.server.rendering import Page, page_for
+
+api = APIRouter(prefix="/api/v1", tags=["cases"])
+pages = APIRouter(include_in_schema=False)
+
+AnyonePage = Annotated[Page, Depends(page_for(authenticated))]
+
+
+# The report is one self-contained page: its own style sheet (allowed by its hash), images
+# as data: URIs, no script, nothing fetched.
+_STYLE_HASH = base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode()
+REPORT_CSP = (
+    f"default-src 'none'; img-src data:; style-src 'sha256-{_STYLE_HASH}'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+
+
+class PdfUnavailable(ServerError, status=503, code="pdf_unavailable"): ...
+
+
+@api.get("/cases/{number}/timeline", summary="Everything done under a case, in time order")
+async def case_timeline(number: str, who: Anyone, c: Ctx) -> dict[str, Any]:
+    found = await anyio.to_thread.run_sync(
+        lambda: case_report.case_timeline(c.store, who.user, number)
+    )
+    return found.as_json()
+
+
+@pages.get("/cases")
+async def cases_page(page: AnyonePage) -> HTMLResponse:
+    found = await anyio.to_thread.run_sync(lambda: cases.list_cases(page.c.store, page.who.user))
+    return page.render("cases.html", cases=found)
+
+
+@pages.get("/cases/{number}")
+async def case_page(number: str, page: AnyonePage) -> HTMLResponse:
+    timeline = await anyio.to_thread.run_sync(
+        lambda: case_report.case_timeline(page.c.store, page.who.user, number)
+    )
+    return page.render(
+        "case.html", case=timeline.case, events=timeline.events, head=str(timeline.head)
+    )
+
+
+async def _report(c: Context, who: Principal, number: str, fmt: case_report.ReportFormat) -> bytes:
+    return await c.workers.on_engine(
+        lambda engine: case_report_file(
+            c.store, engine, c.workers.calibration, who.user, number, fmt
+        )
+    )
+
+
+@pages.get("/cases/{number}/report")
+async def case_report_html(number: str, who: Anyone, c: Ctx) -> HTMLResponse:
+    page = await _report(c, who, number, "html")
+    return HTMLResponse(page, headers={"Content-Security-Policy": REPORT_CSP})
+
+
+@pages.get("/cases/{number}/report.pdf")
+async def case_report_pdf(number: str, who: Anyone, c: Ctx) -> Response:
+    try:
+        data = await _report(c, who, number, "pdf")
+    except PdfUnavailableError as exc:
+        raise PdfUnavailable(str(exc)) from exc
+    name = "case-" + re.sub(r"[^A-Za-z0-9._-]", "_", number) + ".pdf"
+    headers = {"Content-Disposition": f'inline; filename="{name}"'}
+    return Response(data, media_type="application/pdf", headers=headers)
+
+
+router = APIRouter()
+router.include_router(api)
+router.include_router(pages)

@@ -1,0 +1,138 @@
+"""The case page, its timeline JSON and the case report, on the fake pipeline: members,
+admins and auditors see everything done under a case in order with links; anyone else (and
+an unknown case) gets 404; the report is evidence (chain head, entry ids, the lead sentence,
+crops inline) and is itself an ``export`` audit entry."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from tests.fakes import FakePipeline, face_photo
+
+from facesearch.reports import pdf
+from facesearch.results import LEAD_NOTE
+from facesearch.server import create_app
+
+CASE = "K-page"
+
+
+@pytest.fixture(scope="module")
+def home(fake_homes: Any) -> Any:
+    return fake_homes("case-page")
+
+
+@pytest.fixture(scope="module")
+def client(home: Any) -> Iterator[TestClient]:
+    app = create_app(home.settings, pipelines=FakePipeline)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def work(client: TestClient, home: Any) -> dict[str, Any]:
+    """Case K-page (member inv1) with a search, a decision on its first candidate and a
+    second member added afterwards."""
+    admin = home.auth("admin1")
+    r = client.post(
+        "/api/v1/cases",
+        headers=admin,
+        data={"number": CASE, "title": "Burglary", "member": "inv1"},
+    )
+    assert r.status_code == 201, r.text
+    r = client.post(
+        "/api/v1/searches",
+        headers=home.auth("inv1"),
+        files={"image": ("p.png", face_photo(1, 0), "image/png")},
+        data={"case": CASE, "purpose": "case page test"},
+    )
+    assert r.status_code == 201, r.text
+    search = r.json()
+    face = search["faces"][0]["hits"][0]["face_id"]
+    r = client.post(
+        f"/api/v1/searches/{search['id']}/candidates/{face}/decisions",
+        headers=home.auth("inv1"),
+        data={"verdict": "possible_match", "note": "same scar"},
+    )
+    assert r.status_code in (200, 201), r.text
+    r = client.post(f"/api/v1/cases/{CASE}/members", headers=admin, data={"name": "aud1"})
+    assert r.status_code == 200, r.text
+    return {"search": search["id"], "face": face}
+
+
+def _timeline(client: TestClient, home: Any, who: str) -> Any:
+    return client.get(f"/api/v1/cases/{CASE}/timeline", headers=home.auth(who))
+
+
+def test_member_sees_the_timeline_in_order_with_links(
+    client: TestClient, home: Any, work: dict[str, Any]
+) -> None:
+    r = _timeline(client, home, "inv1")
+    assert r.status_code == 200, r.text
+    events = r.json()["events"]
+    actions = [e["action"] for e in events]
+    assert actions == ["case_open", "search", "decision", "case_member_add"]
+    seqs = [e["seq"] for e in events]
+    assert seqs == sorted(seqs) and seqs[1] == work["search"]
+    hrefs = [link["href"] for e in events for link in e["links"]]
+    assert f"/searches/{work['search']}" in hrefs
+    assert f"/searches/{work['search']}/candidates/{work['face']}" in hrefs
+    assert f"/api/v1/audit/{work['search']}" in hrefs
+    page = client.get(f"/cases/{CASE}", headers=home.auth("inv1"))
+    assert page.status_code == 200
+    assert page.text.index("case_open") < page.text.index(f'href="/searches/{work["search"]}"')
+    assert f'href="/searches/{work["search"]}/candidates/{work["face"]}"' in page.text
+    listing = client.get("/cases", headers=home.auth("inv1"))
+    assert listing.status_code == 200 and f'href="/cases/{CASE}"' in listing.text
+
+
+def test_admins_and_auditors_see_it_others_get_404(
+    client: TestClient, home: Any, work: dict[str, Any]
+) -> None:
+    for who in ("admin1", "aud1"):
+        assert _timeline(client, home, who).status_code == 200
+    hidden = _timeline(client, home, "inv2")
+    unknown = client.get("/api/v1/cases/K-none/timeline", headers=home.auth("inv2"))
+    assert hidden.status_code == unknown.status_code == 404
+    assert hidden.json()["error"]["code"] == unknown.json()["error"]["code"] == "not_found"
+    for path in (f"/cases/{CASE}", f"/cases/{CASE}/report", f"/cases/{CASE}/report.pdf"):
+        assert client.get(path, headers=home.auth("inv2")).status_code == 404, path
+    assert client.get("/cases/K-none", headers=home.auth("admin1")).status_code == 404
+    assert CASE not in client.get("/cases", headers=home.auth("inv2")).text
+
+
+def test_report_is_evidence_and_is_logged(
+    client: TestClient, home: Any, work: dict[str, Any]
+) -> None:
+    r = client.get(f"/cases/{CASE}/report", headers=home.auth("inv1"))
+    assert r.status_code == 200, r.text
+    assert "img-src data:" in r.headers["content-security-policy"]
+    exports = client.get(
+        "/api/v1/audit", headers=home.auth("aud1"), params={"action": "export", "case": CASE}
+    ).json()["items"]
+    assert len(exports) == 1
+    export = exports[0]
+    assert export["actor"] == "inv1" and export["payload"]["what"] == "case_report"
+    assert export["payload"]["entries"][1:3] == [work["search"], work["search"] + 1]
+    assert f"{export['seq']}:{export['hash']}" in r.text  # the chain head the report made
+    assert f"audit entry {work['search']} (search)" in r.text
+    assert LEAD_NOTE in r.text
+    assert "data:image/jpeg;base64," in r.text  # probe and candidate crops inline
+    assert "possible_match on candidate face" in r.text and "same scar" in r.text
+    assert "expected in" in r.text and "How the false match rates were calibrated" in r.text
+    again = client.get(f"/api/v1/cases/{CASE}/timeline", headers=home.auth("inv1")).json()
+    assert again["events"][-1]["action"] == "export"
+
+
+def test_pdf_without_chromium_is_503_and_logs_nothing(
+    client: TestClient, home: Any, work: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pdf, "find_chromium", lambda: None)
+    before = client.get("/api/v1/audit/head", headers=home.auth("aud1")).json()
+    r = client.get(f"/cases/{CASE}/report.pdf", headers=home.auth("inv1"))
+    assert r.status_code == 503
+    assert "chromium" in r.text and "HTML report works" in r.text
+    assert client.get("/api/v1/audit/head", headers=home.auth("aud1")).json() == before
+    assert client.get(f"/cases/{CASE}/report", headers=home.auth("inv1")).status_code == 200
