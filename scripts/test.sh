@@ -17,6 +17,16 @@ if ! command -v chromium >/dev/null 2>&1; then
   fi
 fi
 
+# The case report test renders the PDF's first page with poppler's pdftoppm to look at it.
+if ! command -v pdftoppm >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null) \
+      || echo "WARNING: could not install poppler-utils; the PDF page render will skip" >&2
+  else
+    echo "WARNING: pdftoppm missing and not root; the PDF page render will skip" >&2
+  fi
+fi
+
 # The PostgreSQL tests start a throwaway cluster with Debian's postgresql (tests/pg_cluster.py).
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then

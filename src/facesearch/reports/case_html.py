@@ -70,12 +70,10 @@ def _decisions(report: CaseReport, search_seq: int) -> str:
 
 
 def _search(report: CaseReport, found: CaseSearch, engine: Engine) -> str:
-    record = found.record
-    calibration = record.calibration or "not recorded with this search"
+    record = found.record  # its evidence table ends with how the rates were calibrated
     return (
         f"<section class=search><h2>Search {found.entry.seq}</h2>"
         f"{evidence(record, found.entry, None)}"
-        f"<p>How the false match rates were calibrated: {esc(calibration)}</p>"
         f"{faces_html(record, engine, found.probe)}{_decisions(report, found.entry.seq)}</section>"
     )
 

@@ -47,3 +47,30 @@ def test_cases_open_list_close_and_a_search_under_them(
         opened_entries = store.audit.entries(action=Action.CASE_OPEN)
     assert reasons == ["unknown", "closed"]
     assert [e.case for e in opened_entries] == ["K-7"]
+
+
+def test_cases_report_writes_the_html_and_logs_it(
+    cli: Any, fake_homes: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    from facesearch.reports import pdf
+
+    home: Home = fake_homes("cli-case-report")
+    assert cli(home.home, "cases", "open", "K-9", "--title", "Fraud", "--member", "inv1").code == 0
+    probe = write_photo(tmp_path, 1, 0)
+    assert cli(home.home, "search", str(probe), "--case", "K-9", "--purpose", "p").code == 0
+    out = tmp_path / "report.html"
+    ran = cli(home.home, "cases", "report", "K-9", "--out", str(out))
+    assert ran.code == 0, ran.err
+    page = out.read_text()
+    assert "facesearch case report: K-9" in page and "data:image/jpeg;base64," in page
+    monkeypatch.setattr(pdf, "find_chromium", lambda: None)
+    missing = cli(home.home, "cases", "report", "K-9", "--out", str(tmp_path / "r.pdf"))
+    assert missing.code == 2 and "need chromium" in missing.err
+    assert not (tmp_path / "r.pdf").exists()
+    unknown = cli(home.home, "cases", "report", "K-10", "--out", str(tmp_path / "x.html"))
+    assert unknown.code == 2 and "no case K-10" in unknown.err
+    with AccountabilityStore.open(home.home) as store:
+        exports = store.audit.entries(action=Action.EXPORT, case="K-9")
+        head = store.audit.head()
+    assert [e.payload["what"] for e in exports] == ["case_report"]
+    assert f"{head.seq}:{head.hash}" in page

@@ -84,6 +84,9 @@ def test_member_sees_the_timeline_in_order_with_links(
     assert page.status_code == 200
     assert page.text.index("case_open") < page.text.index(f'href="/searches/{work["search"]}"')
     assert f'href="/searches/{work["search"]}/candidates/{work["face"]}"' in page.text
+    audit_link = f'href="/api/v1/audit/{work["search"]}"'
+    assert audit_link not in page.text and f"audit entry {work['search']}" in page.text
+    assert audit_link in client.get(f"/cases/{CASE}", headers=home.auth("aud1")).text
     listing = client.get("/cases", headers=home.auth("inv1"))
     assert listing.status_code == 200 and f'href="/cases/{CASE}"' in listing.text
 
@@ -121,7 +124,7 @@ def test_report_is_evidence_and_is_logged(
     assert LEAD_NOTE in r.text
     assert "data:image/jpeg;base64," in r.text  # probe and candidate crops inline
     assert "possible_match on candidate face" in r.text and "same scar" in r.text
-    assert "expected in" in r.text and "How the false match rates were calibrated" in r.text
+    assert "expected in" in r.text and "<th>false match rates</th>" in r.text
     again = client.get(f"/api/v1/cases/{CASE}/timeline", headers=home.auth("inv1")).json()
     assert again["events"][-1]["action"] == "export"
 
