@@ -16,6 +16,7 @@
     │                               subject, collection, user, job, probe, search ...
     ├── CatalogError                the catalog or accountability database cannot be used
     ├── VectorIndexError            the vector index cannot be used
+    ├── PdfUnavailableError         no PDF can be made here (chromium missing or failing)
     └── AccessError                 authentication or authorisation failed (server side)
         ├── AuthenticationError     who you are is unknown (bad login, token)
         └── PermissionDeniedError   who you are may not do this
@@ -100,6 +101,10 @@ class NotFoundError(FaceSearchError, code="not_found"):
 
 
 class VectorIndexError(FaceSearchError, code="index_error"): ...
+
+
+class PdfUnavailableError(FaceSearchError, code="pdf_unavailable"):
+    """No PDF report can be made here (chromium missing or failing); HTML reports still can."""
 
 
 class AccessError(FaceSearchError, code="access_denied"): ...

@@ -14,16 +14,12 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from facesearch.errors import FaceSearchError
+from facesearch.errors import PdfUnavailableError
 
-__all__ = ["PdfUnavailableError", "find_chromium", "html_to_pdf", "require_chromium"]
+__all__ = ["find_chromium", "html_to_pdf", "require_chromium"]
 
 CANDIDATES = ("chromium", "chromium-browser", "/usr/bin/chromium")
 TIMEOUT_S = 60.0
-
-
-class PdfUnavailableError(FaceSearchError, code="pdf_unavailable"):
-    """No PDF can be made here (chromium missing or failing); the HTML report still can."""
 
 
 def find_chromium() -> Path | None:
