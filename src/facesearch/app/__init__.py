@@ -19,7 +19,10 @@ the two-person rule), ``people`` (persons of a collection: build, read, review),
 ``records`` (the one search record), ``checks`` (permission, case,
 purpose), ``local`` (the application on a local home, for the CLI), ``accounts`` (users and
 API tokens), ``trail`` (the audit trail: entries, head, verify, export), ``vector_erasure``
-(the vector store's part of an erasure; pending physical deletions).
+(the vector store's part of an erasure; pending physical deletions), ``cases`` (the case
+registry) and ``case_report`` (a case's timeline and report), ``migrate`` (an embedded home
+into PostgreSQL + Milvus), ``limits`` (the server state replicas share), ``quantize`` (the
+int8 models).
 """
 
 from facesearch.app.accounts import (
