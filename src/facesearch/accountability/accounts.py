@@ -19,14 +19,20 @@ import sqlite3
 
 from argon2 import PasswordHasher
 
-from facesearch.accountability.audit import AuditTrail
+from facesearch.accountability.audit import PLATFORM_ORG, AuditTrail
 from facesearch.accountability.audit_entries import Action
 from facesearch.accountability.audit_report import BreakKind, ChainBreak
 from facesearch.accountability.db import Database, format_time
 from facesearch.accountability.dialect import by_name, json_text, name_is
 from facesearch.accountability.logins import LoginMixin
 from facesearch.accountability.passwords import Passwords
-from facesearch.accountability.permissions import Actor, Permission, Role, require
+from facesearch.accountability.permissions import (
+    DEFAULT_ORG,
+    Actor,
+    Permission,
+    Role,
+    require,
+)
 from facesearch.accountability.policy import AccountPolicy
 from facesearch.accountability.sessions import SessionMixin, end_sessions_of
 from facesearch.accountability.tokens import TokenMixin, revoke_all
@@ -39,7 +45,7 @@ from facesearch.accountability.users import (
     user_row,
     validate_name,
 )
-from facesearch.errors import InputError
+from facesearch.errors import InputError, NotFoundError, PermissionDeniedError
 
 __all__ = ["Accounts", "check_accounts_against_trail"]
 
@@ -60,37 +66,72 @@ class Accounts(LoginMixin, TokenMixin, SessionMixin):
         with self._db.read() as conn:
             return bool(conn.execute("SELECT EXISTS (SELECT 1 FROM users)").fetchone()[0])
 
-    def get_user(self, name: str) -> User:
+    def get_user(self, name: str, *, seen_by: Actor | None = None) -> User:
+        """Account ``name``; NotFoundError if there is none, or (``seen_by``) if it belongs
+        to an organisation that actor does not see."""
         with self._db.read() as conn:
-            return user_of(existing_user(conn, name))
+            row = existing_user(conn, name)
+            if seen_by is not None:
+                _check_visible(row, seen_by)
+            return user_of(row)
 
-    def users(self) -> list[User]:
+    def users(self, org: str | None = None) -> list[User]:
+        """Every account (``org``: that organisation's), by name."""
         with self._db.read() as conn:
             order = by_name(conn, "name")
             rows = conn.execute(f"SELECT {USER_COLUMNS} FROM users ORDER BY {order}").fetchall()
-        return [user_of(row) for row in rows]
+        found = [user_of(row) for row in rows]
+        if org is None:
+            return found
+        return [u for u in found if u.org is not None and u.org.lower() == org.lower()]
 
-    def add_user(self, name: str, role: Role | str, password: str, *, by: Actor) -> User:
+    def add_user(
+        self,
+        name: str,
+        role: Role | str,
+        password: str,
+        *,
+        by: Actor,
+        org: str | None = DEFAULT_ORG,
+    ) -> User:
+        """A new account of organisation ``org`` (None: an operator, of none). An admin adds
+        accounts to their own organisation; the operator and the local CLI user to any."""
         validate_name(name)
         try:
             role = Role(role)
         except ValueError as exc:
             raise InputError(f"role must be one of {', '.join(r.value for r in Role)}") from exc
+        if (role == Role.OPERATOR) != (org is None):
+            raise InputError("an operator belongs to no organisation; every other role to one")
         hashed = self._passwords.hash_new(name, password)
         with self._db.write() as conn:
             actor = current_actor(conn, by)
             require(actor, Permission.MANAGE_USERS)
+            org_row = None if org is None else _org_row(conn, org)
+            own = org_row is not None and actor.org == org_row["name"]
+            if not sees_every_account(actor) and not own:
+                raise NotFoundError(f"no organisation {org}")
+            if role == Role.OPERATOR and not actor.is_local and actor.role != Role.OPERATOR:
+                raise PermissionDeniedError("only an operator adds operators")
             if user_row(conn, name) is not None:
                 raise InputError(f"user {name} exists already (names ignore case)")
             conn.execute(
-                "INSERT INTO users (name, role, password_hash, disabled, created_at) "
-                "VALUES (?, ?, ?, 0, ?)",
-                (name, role.value, hashed, format_time(self._db.now())),
+                "INSERT INTO users (name, role, password_hash, disabled, created_at, org_id) "
+                "VALUES (?, ?, ?, 0, ?, ?)",
+                (
+                    name,
+                    role.value,
+                    hashed,
+                    format_time(self._db.now()),
+                    None if org_row is None else org_row["id"],
+                ),
             )
+            org_name = None if org_row is None else org_row["name"]
             self._audit.append(
                 actor=actor.name,
                 action=Action.USER_ADD,
-                payload={"name": name, "role": role.value},
+                payload={"name": name, "role": role.value, "org": org_name},
+                org=org_name or PLATFORM_ORG,
             )
         return self.get_user(name)
 
@@ -100,9 +141,9 @@ class Accounts(LoginMixin, TokenMixin, SessionMixin):
         with self._db.write() as conn:
             actor = current_actor(conn, by)
             require(actor, Permission.MANAGE_USERS)
-            row = existing_user(conn, name)
+            row = _check_visible(existing_user(conn, name), actor)
             if not row["disabled"]:
-                if row["role"] == Role.ADMIN.value and _enabled_admins(conn) == 1:
+                if row["role"] == Role.ADMIN.value and _enabled_admins(conn, row["org_id"]) == 1:
                     raise InputError(f"{row['name']} is the last enabled admin")
                 conn.execute("UPDATE users SET disabled = 1 WHERE id = ?", (row["id"],))
                 self._cut_off(conn, row, actor, Action.USER_DISABLE)
@@ -114,11 +155,14 @@ class Accounts(LoginMixin, TokenMixin, SessionMixin):
         with self._db.write() as conn:
             actor = current_actor(conn, by)
             require(actor, Permission.MANAGE_USERS)
-            row = existing_user(conn, name)
+            row = _check_visible(existing_user(conn, name), actor)
             if row["disabled"]:
                 conn.execute("UPDATE users SET disabled = 0 WHERE id = ?", (row["id"],))
                 self._audit.append(
-                    actor=actor.name, action=Action.USER_ENABLE, payload={"name": row["name"]}
+                    actor=actor.name,
+                    action=Action.USER_ENABLE,
+                    payload={"name": row["name"]},
+                    org=row["org_name"] or PLATFORM_ORG,
                 )
             return user_of(existing_user(conn, name))
 
@@ -128,7 +172,7 @@ class Accounts(LoginMixin, TokenMixin, SessionMixin):
         hashed = self._passwords.hash_new(name, password)
         with self._db.write() as conn:
             actor = current_actor(conn, by)
-            row = existing_user(conn, name)
+            row = _check_visible(existing_user(conn, name), actor)
             if actor.name != row["name"]:
                 require(actor, Permission.MANAGE_USERS)
             conn.execute("UPDATE users SET password_hash = ? WHERE id = ?", (hashed, row["id"]))
@@ -142,14 +186,42 @@ class Accounts(LoginMixin, TokenMixin, SessionMixin):
         end_sessions_of(conn, row["id"])
         revoked = revoke_all(conn, row["id"], self._db.now())
         self._audit.append(
-            actor=actor.name, action=why, payload={"name": row["name"], "tokens_revoked": revoked}
+            actor=actor.name,
+            action=why,
+            payload={"name": row["name"], "tokens_revoked": revoked},
+            org=row["org_name"] or PLATFORM_ORG,
         )
 
 
-def _enabled_admins(conn: sqlite3.Connection) -> int:
+def sees_every_account(actor: Actor) -> bool:
+    """The platform operator and the local CLI user see the accounts of every organisation."""
+    return actor.is_local or actor.role == Role.OPERATOR
+
+
+def _check_visible(row: sqlite3.Row, actor: Actor) -> sqlite3.Row:
+    """``row`` if ``actor`` may see that account; NotFoundError, as for an unknown name, if it
+    belongs to another organisation."""
+    if sees_every_account(actor) or row["name"].lower() == actor.name.lower():
+        return row
+    if actor.org is None or row["org_name"] is None or row["org_name"].lower() != actor.org.lower():
+        raise NotFoundError(f"no user {row['name']}")
+    return row
+
+
+def _org_row(conn: sqlite3.Connection, org: str) -> sqlite3.Row:
+    row: sqlite3.Row | None = conn.execute(
+        f"SELECT id, name FROM organisations WHERE {name_is(conn, 'name')}", (org,)
+    ).fetchone()
+    if row is None:
+        raise NotFoundError(f"no organisation {org}")
+    return row
+
+
+def _enabled_admins(conn: sqlite3.Connection, org_id: int) -> int:
     return int(
         conn.execute(
-            "SELECT COUNT(*) FROM users WHERE role = ? AND disabled = 0", (Role.ADMIN.value,)
+            "SELECT COUNT(*) FROM users WHERE role = ? AND disabled = 0 AND org_id = ?",
+            (Role.ADMIN.value, org_id),
         ).fetchone()[0]
     )
 

@@ -32,8 +32,9 @@ from facesearch.accountability.chain import (
 )
 from facesearch.accountability.chain_check import verify_chain
 from facesearch.accountability.db import Database, format_time, parse_time
-from facesearch.accountability.dialect import no_limit
+from facesearch.accountability.dialect import name_is, no_limit
 from facesearch.accountability.keying import Keyring, key_id
+from facesearch.accountability.permissions import DEFAULT_ORG
 from facesearch.accountability.text_checks import (
     MAX_ACTOR_CHARS,
     MAX_CASE_CHARS,
@@ -45,7 +46,7 @@ from facesearch.errors import CatalogError, FaceSearchError, InputError, NotFoun
 
 log = logging.getLogger(__name__)
 
-__all__ = ["AuditTrail"]
+__all__ = ["PLATFORM_ORG", "AuditTrail", "entry_in_org", "org_clause"]
 
 
 def _action(action: Action | str) -> Action:
@@ -55,8 +56,27 @@ def _action(action: Action | str) -> Action:
         raise InputError(f"unknown audit action {action!r}") from exc
 
 
+PLATFORM_ORG = "(platform)"  # the org of entries that belong to no organisation
+
+
+def org_clause(org: str) -> tuple[str, list[Any]]:
+    """SQL (and its arguments) picking the entries of organisation ``org``; the ``default``
+    organisation also owns the entries written before organisations (org NULL)."""
+    if org.lower() == DEFAULT_ORG:
+        return "(org = ? OR org IS NULL)", [DEFAULT_ORG]
+    return "org = ?", [org]
+
+
+def entry_in_org(entry_org: str | None, org: str) -> bool:
+    """Whether an entry whose org column holds ``entry_org`` belongs to ``org``."""
+    if entry_org is None:
+        return org.lower() == DEFAULT_ORG
+    return entry_org.lower() == org.lower()
+
+
 def _select(
     conn: sqlite3.Connection,
+    org: str | None,
     actor: str | None,
     action: Action | None,
     case: str | None,
@@ -70,6 +90,10 @@ def _select(
         raise InputError("limit and offset must not be negative")
     where: list[str] = []
     args: list[Any] = []
+    if org is not None:
+        clause, values = org_clause(org)
+        where.append(clause)
+        args.extend(values)
     if actor is not None:
         where.append("actor = ?")
         args.append(actor)
@@ -210,8 +234,12 @@ class AuditTrail:
         case: str | None = None,
         purpose: str | None = None,
         payload: Mapping[str, Any] | None = None,
+        org: str | None = None,
     ) -> AuditEntry:
-        """Add one entry, chained to the last, atomically (joins the caller's transaction)."""
+        """Add one entry, chained to the last, atomically (joins the caller's transaction).
+
+        ``org``: the organisation the entry belongs to; None: the organisation of the
+        account named ``actor``, or ``PLATFORM_ORG`` when no account has that name."""
         actor_text = required_text(actor, "actor", MAX_ACTOR_CHARS, one_line=True)
         action = _action(action)
         case = clean_text(case, "case number", MAX_CASE_CHARS, one_line=True)
@@ -222,16 +250,17 @@ class AuditTrail:
             keying = _keying_row(conn)
             seq = head.seq + 1
             when = format_time(self._db.now())
+            org = _org_of(conn, actor_text) if org is None else org
             envelope = AuditEnvelope(
-                seq, when, actor_text, action.value, case, purpose, parsed, head.hash
+                seq, when, actor_text, action.value, case, purpose, parsed, head.hash, org
             )
             digest = entry_hash(envelope)
             mac = None
             if seq >= int(keying["keyed_from"]):
                 mac = self._mac(conn, keying, head, envelope)
             conn.execute(
-                f"INSERT INTO audit_log ({AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (seq, when, actor_text, action.value, case, purpose, text, head.hash, digest),
+                f"INSERT INTO audit_log ({AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (seq, when, actor_text, action.value, case, purpose, text, head.hash, digest, org),
             )
             conn.execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (seq, digest))
             if mac is not None:
@@ -256,15 +285,18 @@ class AuditTrail:
             head.hash,
             digest,
             mac,
+            org,
         )
 
     # --- reading --------------------------------------------------------------------------
 
-    def get(self, seq: int) -> AuditEntry:
+    def get(self, seq: int, *, org: str | None = None) -> AuditEntry:
+        """Entry ``seq``; NotFoundError if there is none, or (``org`` given) if it belongs to
+        another organisation: the same answer, so that ids of others are not told apart."""
         with self._db.read() as conn:
             sql = f"SELECT {_COLUMNS_WITH_MAC} FROM audit_log WHERE seq = ?"
             row = conn.execute(sql, (seq,)).fetchone()
-        if row is None:
+        if row is None or (org is not None and not entry_in_org(row["org"], org)):
             raise NotFoundError(f"no audit entry {seq}")
         return entry_of(row)
 
@@ -276,6 +308,7 @@ class AuditTrail:
     def entries(
         self,
         *,
+        org: str | None = None,
         actor: str | None = None,
         action: Action | None = None,
         case: str | None = None,
@@ -284,9 +317,10 @@ class AuditTrail:
         limit: int | None = 100,
         offset: int = 0,
     ) -> list[AuditEntry]:
-        """Entries in seq order; since is inclusive, until exclusive; limit None = all."""
+        """Entries in seq order; since is inclusive, until exclusive; limit None = all;
+        ``org``: only that organisation's (None: every organisation's)."""
         with self._db.read() as conn:
-            sql, args = _select(conn, actor, action, case, since, until, limit, offset)
+            sql, args = _select(conn, org, actor, action, case, since, until, limit, offset)
             return [entry_of(row) for row in conn.execute(sql, args)]
 
     def export(
@@ -297,6 +331,7 @@ class AuditTrail:
         actor: str,
         case: str | None = None,
         purpose: str | None = None,
+        org: str | None = None,
         filter_actor: str | None = None,
         filter_action: Action | None = None,
         filter_case: str | None = None,
@@ -308,7 +343,7 @@ class AuditTrail:
         check_format(fmt)
         with self._db.read() as conn:
             sql, args = _select(
-                conn, filter_actor, filter_action, filter_case, since, until, None, 0
+                conn, org, filter_actor, filter_action, filter_case, since, until, None, 0
             )
             count = write_entries((entry_of(row) for row in conn.execute(sql, args)), fmt, out)
         filters = {
@@ -324,6 +359,7 @@ class AuditTrail:
             case=case,
             purpose=purpose,
             payload={"format": fmt, "count": count, "filters": filters},
+            org=org,
         )
         return count
 
@@ -362,6 +398,17 @@ class AuditTrail:
                 shared=self._db.dialect == "postgresql",
             )
             return verify_chain(conn, expected_head, seal)
+
+
+def _org_of(conn: sqlite3.Connection, actor: str) -> str:
+    """The organisation of the account named ``actor``; ``PLATFORM_ORG`` if none (the CLI,
+    housekeeping, an operator, a failed login's name)."""
+    row = conn.execute(
+        "SELECT o.name FROM users u JOIN organisations o ON o.id = u.org_id "
+        f"WHERE {name_is(conn, 'u.name')}",
+        (actor,),
+    ).fetchone()
+    return PLATFORM_ORG if row is None else str(row[0])
 
 
 def _head_row(conn: sqlite3.Connection) -> AuditHead:

@@ -66,6 +66,20 @@ class Action(StrEnum):
     CASE_CLOSE = "case_close"  # (the case)
     CASE_MEMBER_ADD = "case_member_add"  # name of the member added
     CASE_REFUSED = "case_refused"  # attempt (search, verify, decide), reason, error
+    # Organisations (orgs.py); an entry's org is the organisation it belongs to.
+    ORG_ADD = "org_add"  # name, quota_faces, policies
+    ORG_SET = "org_set"  # name, what changed: quota_faces, policies (old and new)
+    COLLECTION_GRANT = "collection_grant"  # collection, to (organisation), by
+    COLLECTION_WITHDRAW = "collection_withdraw"  # collection, from (organisation)
+    COLLECTION_CLAIM = "collection_claim"  # collection: first ingest made it the org's
+    # Oversight
+    ALERT = "alert"  # rule, subject (user), detail, the entries that fired it
+    TRAINING_PASSED = "training_passed"  # version, score, valid_until
+    TRAINING_FAILED = "training_failed"  # version, score
+    TRAINING_WAIVED = "training_waived"  # FACESEARCH_TRAINING_REQUIRED is off (a pilot)
+    SEARCH_REQUEST = "search_request"  # request id, probe sha256, parameters
+    SEARCH_APPROVE = "search_approve"  # request seq, note
+    SEARCH_DENY = "search_deny"  # request seq, note
 
 
 @dataclass(frozen=True)
@@ -80,10 +94,13 @@ class AuditEntry:
     prev_hash: str
     hash: str
     mac: str | None = None  # None: written before audit keys existed
+    org: str | None = None  # None: written before organisations existed (``default``'s)
 
     def as_dict(self) -> dict[str, Any]:
         """The entry as exported: exactly the fields its hash covers, the hash and the MAC."""
+        extra = {} if self.org is None else {"org": self.org}
         return {
+            **extra,
             "seq": self.seq,
             "time": format_time(self.time),
             "actor": self.actor,
@@ -111,6 +128,7 @@ def entry_of(row: sqlite3.Row) -> AuditEntry:
             prev_hash=row["prev_hash"],
             hash=row["hash"],
             mac=row["mac"],
+            org=row["org"],
         )
     except (TypeError, ValueError) as exc:
         raise CatalogError(f"audit entry {row['seq']} is unreadable; run verify") from exc

@@ -9,8 +9,10 @@ change; admins (``Permission.MANAGE_USERS``) make them.
 The registry is "in use" once it holds a case (``in_use``); from then on work under a case
 must name an open case of which the user is a member (``refusal``; the application layer
 enforces and logs it). ``check_cases_against_trail`` (part of ``verify``) finds cases, states
-and members that the trail does not record. One registry per home today; the table is built
-so that organisations can add an ``org_id`` column later (``schema.py``, version 5).
+and members that the trail does not record. Each organisation has its own registry (numbers
+are unique within one, ``schema.py`` version 6); a new organisation enforces it from the
+start (policy ``cases_required``), ``default`` once it holds a case. An actor works in the
+registry of its own organisation; members are accounts of that organisation.
 """
 
 from __future__ import annotations
@@ -27,10 +29,10 @@ from facesearch.accountability.audit_entries import Action
 from facesearch.accountability.audit_report import BreakKind, ChainBreak
 from facesearch.accountability.db import Database, format_time, parse_time
 from facesearch.accountability.dialect import by_name, name_is
-from facesearch.accountability.permissions import Actor, Permission, require
+from facesearch.accountability.permissions import DEFAULT_ORG, Actor, Permission, require
 from facesearch.accountability.text_checks import MAX_CASE_CHARS, clean_text, required_text
 from facesearch.accountability.users import current_actor, existing_user, maybe_time
-from facesearch.errors import InputError, NotFoundError
+from facesearch.errors import InputError, NotFoundError, PermissionDeniedError
 
 __all__ = [
     "Case",
@@ -106,27 +108,30 @@ class Cases:
         self._db = db
         self._audit = audit
 
-    def in_use(self) -> bool:
-        """Whether the registry holds a case: from then on cases are enforced."""
+    def in_use(self, org: str = DEFAULT_ORG) -> bool:
+        """Whether ``org``'s registry holds a case: from then on its cases are enforced."""
         with self._db.read() as conn:
-            return bool(conn.execute("SELECT EXISTS (SELECT 1 FROM cases)").fetchone()[0])
+            return _in_use(conn, _org_id(conn, org))
 
-    def get(self, number: str) -> Case:
-        """The case of ``number``; NotFoundError if there is none."""
+    def get(self, number: str, org: str = DEFAULT_ORG) -> Case:
+        """The case of ``number`` in ``org``; NotFoundError if there is none."""
         with self._db.read() as conn:
-            return _case_of(conn, _existing(conn, case_number(number)))
+            return _case_of(conn, _existing(conn, case_number(number), _org_id(conn, org)))
 
-    def cases(self, member: str | None = None) -> list[Case]:
-        """Every case (``member``: those of that user), newest first."""
+    def cases(self, org: str = DEFAULT_ORG, member: str | None = None) -> list[Case]:
+        """Every case of ``org`` (``member``: those of that user), newest first."""
         with self._db.read() as conn:
+            org_id = _org_id(conn, org)
             if member is None:
-                rows = conn.execute(f"SELECT {_COLUMNS} FROM cases ORDER BY id DESC").fetchall()
+                rows = conn.execute(
+                    f"SELECT {_COLUMNS} FROM cases WHERE org_id = ? ORDER BY id DESC", (org_id,)
+                ).fetchall()
             else:
                 user_id = existing_user(conn, member)["id"]
                 rows = conn.execute(
-                    f"SELECT {_COLUMNS} FROM cases WHERE id IN "
+                    f"SELECT {_COLUMNS} FROM cases WHERE org_id = ? AND id IN "
                     "(SELECT case_id FROM case_members WHERE user_id = ?) ORDER BY id DESC",
-                    (user_id,),
+                    (org_id, user_id),
                 ).fetchall()
             return [_case_of(conn, row) for row in rows]
 
@@ -146,16 +151,17 @@ class Cases:
         with self._db.write() as conn:
             actor = current_actor(conn, by)
             require(actor, Permission.MANAGE_USERS)
-            if _row(conn, number) is not None:
+            org_id = _org_id(conn, _org_name(actor))
+            if _row(conn, number, org_id) is not None:
                 raise InputError(f"case {number} exists already")
-            users = [existing_user(conn, name) for name in dict.fromkeys(members)]
+            users = [_member_user(conn, name, org_id) for name in dict.fromkeys(members)]
             moment = format_time(self._db.now())
             conn.execute(
-                "INSERT INTO cases (number, title, legal_basis, status, opened_by, opened_at) "
-                "VALUES (?, ?, ?, 'open', ?, ?)",
-                (number, title, basis, actor.name, moment),
+                "INSERT INTO cases (number, title, legal_basis, status, opened_by, opened_at, "
+                "org_id) VALUES (?, ?, ?, 'open', ?, ?, ?)",
+                (number, title, basis, actor.name, moment, org_id),
             )
-            case_id = _existing(conn, number)["id"]
+            case_id = _existing(conn, number, org_id)["id"]
             for user in users:
                 _insert_member(conn, case_id, user["id"], actor.name, moment)
             self._audit.append(
@@ -167,8 +173,9 @@ class Cases:
                     "legal_basis": basis,
                     "members": sorted(u["name"] for u in users),
                 },
+                org=_org_name(actor),
             )
-            return _case_of(conn, _existing(conn, number))
+            return _case_of(conn, _existing(conn, number, org_id))
 
     def close(self, number: str, *, by: Actor) -> Case:
         """Close an open case: no new work under it. InputError if it is closed already."""
@@ -176,15 +183,20 @@ class Cases:
         with self._db.write() as conn:
             actor = current_actor(conn, by)
             require(actor, Permission.MANAGE_USERS)
-            row = _open_case(conn, number)
+            org_id = _org_id(conn, _org_name(actor))
+            row = _open_case(conn, number, org_id)
             conn.execute(
                 "UPDATE cases SET status = 'closed', closed_by = ?, closed_at = ? WHERE id = ?",
                 (actor.name, format_time(self._db.now()), row["id"]),
             )
             self._audit.append(
-                actor=actor.name, action=Action.CASE_CLOSE, case=row["number"], payload={}
+                actor=actor.name,
+                action=Action.CASE_CLOSE,
+                case=row["number"],
+                payload={},
+                org=_org_name(actor),
             )
-            return _case_of(conn, _existing(conn, number))
+            return _case_of(conn, _existing(conn, number, org_id))
 
     def add_member(self, number: str, name: str, *, by: Actor) -> Case:
         """Make user ``name`` a member of an open case (nothing changes, and nothing is
@@ -193,8 +205,9 @@ class Cases:
         with self._db.write() as conn:
             actor = current_actor(conn, by)
             require(actor, Permission.MANAGE_USERS)
-            row = _open_case(conn, number)
-            user = existing_user(conn, name)
+            org_id = _org_id(conn, _org_name(actor))
+            row = _open_case(conn, number, org_id)
+            user = _member_user(conn, name, org_id)
             if not _is_member(conn, row["id"], user["id"]):
                 moment = format_time(self._db.now())
                 _insert_member(conn, row["id"], user["id"], actor.name, moment)
@@ -203,8 +216,9 @@ class Cases:
                     action=Action.CASE_MEMBER_ADD,
                     case=row["number"],
                     payload={"name": user["name"]},
+                    org=_org_name(actor),
                 )
-            return _case_of(conn, _existing(conn, number))
+            return _case_of(conn, _existing(conn, number, org_id))
 
     def refusal(self, number: str | None, actor: Actor) -> CaseRefusal | None:
         """Why ``actor`` may not work under case ``number`` (None: they may).
@@ -216,10 +230,11 @@ class Cases:
         if number is None:
             return None
         with self._db.read() as conn:
-            row = _row(conn, number)
+            org_id = _org_id(conn, _org_name(actor))
+            row = _row(conn, number, org_id)
             if row is None:
-                in_use = conn.execute("SELECT EXISTS (SELECT 1 FROM cases)").fetchone()[0]
-                return CaseRefusal.UNKNOWN if in_use else None
+                required = _cases_required(conn, org_id) or _in_use(conn, org_id)
+                return CaseRefusal.UNKNOWN if required else None
             if row["status"] != CaseStatus.OPEN.value:
                 return CaseRefusal.CLOSED
             if actor.is_local:
@@ -232,22 +247,61 @@ class Cases:
             return None if user is not None else CaseRefusal.NOT_MEMBER
 
 
-def _row(conn: sqlite3.Connection, number: str) -> sqlite3.Row | None:
+def _org_name(actor: Actor) -> str:
+    """The organisation whose registry ``actor`` works in (the operator has none)."""
+    if actor.org is None:
+        raise PermissionDeniedError(f"{actor.name} belongs to no organisation and has no cases")
+    return actor.org
+
+
+def _org_id(conn: sqlite3.Connection, org: str) -> int:
+    row = conn.execute(
+        f"SELECT id FROM organisations WHERE {name_is(conn, 'name')}", (org,)
+    ).fetchone()
+    if row is None:
+        raise NotFoundError(f"no organisation {org}")
+    return int(row[0])
+
+
+def _in_use(conn: sqlite3.Connection, org_id: int) -> bool:
+    query = "SELECT EXISTS (SELECT 1 FROM cases WHERE org_id = ?)"
+    return bool(conn.execute(query, (org_id,)).fetchone()[0])
+
+
+def _cases_required(conn: sqlite3.Connection, org_id: int) -> bool:
+    row = conn.execute("SELECT policies FROM organisations WHERE id = ?", (org_id,)).fetchone()
+    try:
+        policies = json.loads(row[0] or "{}")
+    except (TypeError, ValueError):
+        policies = {}
+    return bool(policies.get("cases_required", True)) if isinstance(policies, dict) else True
+
+
+def _member_user(conn: sqlite3.Connection, name: str, org_id: int) -> sqlite3.Row:
+    """The account ``name`` of organisation ``org_id``; NotFoundError if there is none (an
+    account of another organisation is not named to this one)."""
+    row = existing_user(conn, name)
+    if row["org_id"] != org_id:
+        raise NotFoundError(f"no user {name}")
+    return row
+
+
+def _row(conn: sqlite3.Connection, number: str, org_id: int) -> sqlite3.Row | None:
     row: sqlite3.Row | None = conn.execute(
-        f"SELECT {_COLUMNS} FROM cases WHERE number = ?", (number,)
+        f"SELECT {_COLUMNS} FROM cases WHERE number = ? AND org_id = ?", (number, org_id)
     ).fetchone()
     return row
 
 
-def _existing(conn: sqlite3.Connection, number: str) -> sqlite3.Row:
-    row = _row(conn, number)
+def _existing(conn: sqlite3.Connection, number: str, org_id: int) -> sqlite3.Row:
+    row = _row(conn, number, org_id)
     if row is None:
         raise NotFoundError(f"no case {number}")
     return row
 
 
-def _open_case(conn: sqlite3.Connection, number: str) -> sqlite3.Row:
-    row = _existing(conn, number)
+def _open_case(conn: sqlite3.Connection, number: str, org_id: int) -> sqlite3.Row:
+    row = _existing(conn, number, org_id)
     if row["status"] != CaseStatus.OPEN.value:
         raise InputError(f"case {number} is closed")
     return row
@@ -298,15 +352,17 @@ def check_cases_against_trail(conn: sqlite3.Connection) -> list[ChainBreak]:
     """Cases, closed states and members that the trail's case entries do not account for:
     an edit of the registry behind the library's back (e.g. a user made a member, a closed
     case opened again). The trail is replayed in seq order and compared with the tables."""
-    logged: dict[str, tuple[int, str, set[str]]] = {}  # number -> (open seq, status, members)
+    # (org, number) -> (open seq, status, members)
+    logged: dict[tuple[str, str], tuple[int, str, set[str]]] = {}
     rows = conn.execute(
-        "SELECT seq, action, case_number, payload FROM audit_log WHERE action IN (?, ?, ?) "
-        "ORDER BY seq",
+        "SELECT seq, action, case_number, payload, org FROM audit_log "
+        "WHERE action IN (?, ?, ?) ORDER BY seq",
         (Action.CASE_OPEN.value, Action.CASE_CLOSE.value, Action.CASE_MEMBER_ADD.value),
     )
     for row in rows:
         payload = json.loads(row["payload"])
-        number, action = row["case_number"], row["action"]
+        number = ((row["org"] or DEFAULT_ORG).lower(), row["case_number"])
+        action = row["action"]
         if action == Action.CASE_OPEN.value:
             members = {str(m).lower() for m in payload.get("members", [])}
             logged[number] = (int(row["seq"]), CaseStatus.OPEN.value, members)
@@ -315,12 +371,17 @@ def check_cases_against_trail(conn: sqlite3.Connection) -> list[ChainBreak]:
         elif number in logged:
             logged[number][2].add(str(payload.get("name", "")).lower())
     found: list[ChainBreak] = []
-    for row in conn.execute("SELECT id, number, status FROM cases ORDER BY id").fetchall():
+    cases = conn.execute(
+        "SELECT c.id, c.number, c.status, o.name AS org FROM cases c "
+        "JOIN organisations o ON o.id = c.org_id ORDER BY c.id"
+    ).fetchall()
+    for row in cases:
         number = row["number"]
-        if number not in logged:
+        key = (str(row["org"]).lower(), number)
+        if key not in logged:
             found.append(_finding(None, f"case {number} has no case_open entry"))
             continue
-        seq, status, members = logged[number]
+        seq, status, members = logged[key]
         if status != row["status"]:
             found.append(_finding(seq, f"case {number} is {row['status']}, which no entry records"))
         for name in _member_names(conn, row["id"]):

@@ -5,7 +5,10 @@ An entry's hash is::
 
     hash = sha256(canonical_json({"seq": ..., "time": ..., "actor": ..., "action": ...,
                                   "case": ..., "purpose": ..., "payload": ...,
-                                  "prev_hash": ...})).hexdigest()
+                                  "prev_hash": ..., "org": ...})).hexdigest()
+
+with ``"org"`` (the organisation the entry belongs to) left out of entries that have none:
+those written before organisations existed, read as the ``default`` organisation's.
 
 where ``canonical_json`` is ``json.dumps(sort_keys=True, separators=(",", ":"),
 ensure_ascii=False, allow_nan=False)`` encoded as UTF-8, ``time`` is the stored text
@@ -62,7 +65,7 @@ __all__ = [
     "row_mac",
 ]
 
-AUDIT_COLUMNS = "seq, time, actor, action, case_number, purpose, payload, prev_hash, hash"
+AUDIT_COLUMNS = "seq, time, actor, action, case_number, purpose, payload, prev_hash, hash, org"
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,7 @@ class AuditEnvelope:
     purpose: str | None
     payload: Any  # the parsed canonical JSON
     prev_hash: str
+    org: str | None = None  # the organisation; None (entries before organisations): not hashed
 
     @classmethod
     def of_row(cls, row: sqlite3.Row, seq: int | None = None) -> AuditEnvelope:
@@ -116,10 +120,15 @@ class AuditEnvelope:
             row["purpose"],
             json.loads(row["payload"]),
             row["prev_hash"],
+            row["org"],
         )
 
     def as_dict(self) -> dict[str, Any]:
-        return fields_dict(self)
+        """The hashed fields; ``org`` only when the entry has one (older hashes stay valid)."""
+        fields = fields_dict(self)
+        if fields["org"] is None:
+            del fields["org"]
+        return fields
 
 
 def entry_hash(envelope: AuditEnvelope) -> str:

@@ -130,11 +130,13 @@ class Database:
             mode = enable_wal(conn, BUSY_TIMEOUT_S)
             if mode != "wal":
                 raise CatalogError(f"{path}: cannot switch to WAL mode (got {mode})")
-            conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA secure_delete = ON")
             conn.execute("PRAGMA synchronous = FULL")
             db = cls(conn, path, clock or utc_now)
-            db._migrate()
+            db._migrate()  # foreign keys off: a migration may rebuild a table (version 6)
+            if conn.execute("PRAGMA foreign_key_check").fetchone() is not None:
+                raise CatalogError(f"{path}: a foreign key is broken; restore a backup")
+            conn.execute("PRAGMA foreign_keys = ON")
         except BaseException as exc:
             conn.close()
             if isinstance(exc, sqlite3.Error):

@@ -21,6 +21,7 @@ from types import MappingProxyType
 from facesearch.errors import PermissionDeniedError
 
 __all__ = [
+    "DEFAULT_ORG",
     "LOCAL_PREFIX",
     "PERMISSIONS",
     "Actor",
@@ -36,8 +37,10 @@ LOCAL_PREFIX = "os:"
 
 class Role(StrEnum):
     ADMIN = "admin"  # users, ingest, erasure, settings; may confirm candidates
+    SUPERVISOR = "supervisor"  # oversight: dashboard, alerts, approvals; no search by default
     INVESTIGATOR = "investigator"  # search, verify, decide on candidates
     AUDITOR = "auditor"  # read the audit trail, nothing else
+    OPERATOR = "operator"  # the platform: organisations, their quotas and policies, admins
 
 
 class Permission(StrEnum):
@@ -51,6 +54,10 @@ class Permission(StrEnum):
     MANAGE_SETTINGS = "manage_settings"  # change server settings
     READ_AUDIT = "read_audit"  # read, export and verify the audit trail
     CURATE = "curate"  # build a collection's people; name, merge, split them
+    SUPERVISE = "supervise"  # the organisation's dashboard and alerts; approve search requests
+    SHARE = "share"  # grant another organisation read-only use of a collection; withdraw it
+    SET_POLICY = "set_policy"  # change the organisation's policies
+    MANAGE_ORGS = "manage_orgs"  # create organisations, set their quotas (platform operator)
 
 
 PERMISSIONS: MappingProxyType[Role, frozenset[Permission]] = MappingProxyType(
@@ -65,7 +72,12 @@ PERMISSIONS: MappingProxyType[Role, frozenset[Permission]] = MappingProxyType(
                 Permission.DECIDE,
                 Permission.READ_AUDIT,  # the issue: "the audit trail (auditor, admin)"
                 Permission.CURATE,
+                Permission.SHARE,
+                Permission.SET_POLICY,
             }
+        ),
+        Role.SUPERVISOR: frozenset(
+            {Permission.SUPERVISE, Permission.READ_AUDIT, Permission.READ_GALLERY}
         ),
         Role.INVESTIGATOR: frozenset(
             {
@@ -77,6 +89,11 @@ PERMISSIONS: MappingProxyType[Role, frozenset[Permission]] = MappingProxyType(
             }
         ),
         Role.AUDITOR: frozenset({Permission.READ_AUDIT}),
+        # The operator runs the platform and the organisations' first accounts; it reads no
+        # organisation's searches, probes or trail.
+        Role.OPERATOR: frozenset(
+            {Permission.MANAGE_ORGS, Permission.MANAGE_USERS, Permission.SET_POLICY}
+        ),
     }
 )
 
@@ -86,12 +103,17 @@ def can(role: Role, permission: Permission) -> bool:
     return permission in PERMISSIONS[Role(role)]
 
 
+DEFAULT_ORG = "default"  # the organisation of a home made before organisations existed
+
+
 @dataclass(frozen=True)
 class Actor:
-    """Someone acting: a user account, or the local CLI user (``os:<login>``)."""
+    """Someone acting: a user account, or the local CLI user (``os:<login>``), within an
+    organisation (``org``; None: the platform operator, who belongs to none)."""
 
     name: str
     role: Role
+    org: str | None = DEFAULT_ORG
 
     @property
     def is_local(self) -> bool:
@@ -105,11 +127,11 @@ def require(actor: Actor, permission: Permission) -> None:
         raise PermissionDeniedError(f"{actor.name} ({actor.role.value}) may not {what}")
 
 
-def local_actor(login: str | None = None) -> Actor:
-    """The person at the CLI, named after their operating-system login."""
+def local_actor(login: str | None = None, org: str = DEFAULT_ORG) -> Actor:
+    """The person at the CLI, named after their operating-system login, acting in ``org``."""
     if login is None:
         try:
             login = getpass.getuser()
         except (OSError, KeyError):
             login = f"uid{os.getuid()}"
-    return Actor(LOCAL_PREFIX + login, Role.ADMIN)
+    return Actor(LOCAL_PREFIX + login, Role.ADMIN, org)

@@ -21,6 +21,7 @@ import secrets
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 __all__ = ["GENESIS_HASH", "MIGRATIONS", "PG_MIGRATIONS", "SCHEMA_VERSION"]
 
@@ -267,6 +268,104 @@ def _to_5(conn: sqlite3.Connection, w: _Words) -> None:
         conn.execute(statement)
 
 
+# --- version 6: organisations -------------------------------------------------------------------
+
+ROLES_V6 = "'admin', 'supervisor', 'investigator', 'auditor', 'operator'"
+
+
+def _users_v6(w: _Words, table: str) -> str:
+    return f"""CREATE TABLE {table} (
+        id {w.key},
+        name TEXT NOT NULL{w.unique_name},
+        role TEXT NOT NULL CHECK (role IN ({ROLES_V6})),
+        password_hash TEXT NOT NULL,
+        disabled INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1)),
+        created_at TEXT NOT NULL,
+        org_id {w.bigint} REFERENCES organisations (id),
+        CHECK ((role = 'operator') = (org_id IS NULL))
+    )"""
+
+
+def _to_6(conn: sqlite3.Connection, w: _Words) -> None:
+    """Organisations (``orgs.py``): each user, case, collection and audit entry belongs to one.
+
+    A home from before is one organisation, ``default``: its users and cases move into it and
+    its audit entries, whose new ``org`` column stays NULL (the trail is append-only and an
+    entry's hash covers its org only when it has one), are read as ``default``'s.
+    ``default`` enforces its case registry once it holds a case, as before (its policy
+    ``cases_required`` is false); a new organisation does from the start. Users gain the
+    roles supervisor and operator (the platform operator belongs to no organisation). Case
+    numbers are unique per organisation. Collections belong to the organisation that first
+    ingested into them (``collection_owners``; a collection missing there is ``default``'s)
+    and may be shared read-only with another (``collection_grants``).
+    """
+    conn.execute(
+        f"""CREATE TABLE organisations (
+        id {w.key},
+        name TEXT NOT NULL{w.unique_name},
+        created_by TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        quota_faces {w.bigint},
+        policies TEXT NOT NULL DEFAULT '{{}}'
+    )"""
+    )
+    if w is _PG:
+        conn.execute("CREATE UNIQUE INDEX organisations_name_nocase ON organisations (lower(name))")
+    conn.execute(
+        "INSERT INTO organisations (name, created_by, created_at, policies) "
+        "VALUES ('default', 'system:migration', ?, '{\"cases_required\": false}')",
+        (_now_text(),),
+    )
+    default_id = conn.execute("SELECT id FROM organisations WHERE name = 'default'").fetchone()[0]
+    if w is _PG:
+        conn.execute("ALTER TABLE users DROP CONSTRAINT users_role_check")
+        conn.execute(
+            f"ALTER TABLE users ADD CONSTRAINT users_role_check CHECK (role IN ({ROLES_V6}))"
+        )
+        conn.execute("ALTER TABLE users ADD COLUMN org_id BIGINT REFERENCES organisations (id)")
+        conn.execute("UPDATE users SET org_id = ?", (default_id,))
+        conn.execute(
+            "ALTER TABLE users ADD CONSTRAINT users_org_check "
+            "CHECK ((role = 'operator') = (org_id IS NULL))"
+        )
+    else:  # SQLite cannot change a CHECK: rebuild the table (foreign keys are off here)
+        conn.execute(_users_v6(w, "users_v6"))
+        conn.execute(
+            "INSERT INTO users_v6 (id, name, role, password_hash, disabled, created_at, org_id) "
+            "SELECT id, name, role, password_hash, disabled, created_at, ? FROM users",
+            (default_id,),
+        )
+        conn.execute("DROP TABLE users")
+        conn.execute("ALTER TABLE users_v6 RENAME TO users")
+    conn.execute("CREATE INDEX users_org ON users (org_id)")
+    for statement in (
+        f"ALTER TABLE cases ADD COLUMN org_id {w.bigint} REFERENCES organisations (id)",
+        "DROP INDEX cases_number",
+        "CREATE UNIQUE INDEX cases_org_number ON cases (org_id, number)",
+        "ALTER TABLE audit_log ADD COLUMN org TEXT",
+        "CREATE INDEX audit_log_org ON audit_log (org, seq)",
+        f"""CREATE TABLE collection_owners (
+        collection TEXT PRIMARY KEY,
+        org_id {w.bigint} NOT NULL REFERENCES organisations (id),
+        claimed_at TEXT NOT NULL
+    )""",
+        f"""CREATE TABLE collection_grants (
+        collection TEXT NOT NULL,
+        org_id {w.bigint} NOT NULL REFERENCES organisations (id),
+        granted_by TEXT NOT NULL,
+        granted_at TEXT NOT NULL,
+        PRIMARY KEY (collection, org_id)
+    )""",
+        "CREATE INDEX collection_grants_org ON collection_grants (org_id)",
+    ):
+        conn.execute(statement)
+    conn.execute("UPDATE cases SET org_id = ?", (default_id,))
+
+
+def _now_text() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
 Migration = Callable[[sqlite3.Connection], None]
 
 
@@ -280,6 +379,14 @@ def _migrate_to_3(conn: sqlite3.Connection) -> None:
 
 def _migrate_to_5(conn: sqlite3.Connection) -> None:
     _to_5(conn, _SQLITE)
+
+
+def _migrate_to_6(conn: sqlite3.Connection) -> None:
+    _to_6(conn, _SQLITE)
+
+
+def _pg_to_6(conn: sqlite3.Connection) -> None:
+    _to_6(conn, _PG)
 
 
 def _pg_to_1(conn: sqlite3.Connection) -> None:
@@ -300,6 +407,14 @@ MIGRATIONS: tuple[Migration, ...] = (
     _migrate_to_3,
     _migrate_to_4,
     _migrate_to_5,
+    _migrate_to_6,
 )
-PG_MIGRATIONS: tuple[Migration, ...] = (_pg_to_1, _migrate_to_2, _pg_to_3, _migrate_to_4, _pg_to_5)
+PG_MIGRATIONS: tuple[Migration, ...] = (
+    _pg_to_1,
+    _migrate_to_2,
+    _pg_to_3,
+    _migrate_to_4,
+    _pg_to_5,
+    _pg_to_6,
+)
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -15,6 +15,7 @@ from facesearch.accountability.chain import AuditHead
 from facesearch.accountability.db import FILENAME, Clock, Database
 from facesearch.accountability.decisions import Decisions
 from facesearch.accountability.keying import Keyring, default_anchor_file, default_key_file
+from facesearch.accountability.orgs import Organisations
 from facesearch.accountability.policy import AccountPolicy
 from facesearch.accountability.probes import ProbeStore
 from facesearch.errors import ConfigError, FaceSearchError
@@ -73,6 +74,7 @@ class AccountabilityStore(Closing):
         self.decisions = Decisions(db, self.audit)
         self.probes = ProbeStore(db, self.audit)
         self.cases = Cases(db, self.audit)
+        self.orgs = Organisations(db, self.audit)
 
     @classmethod
     def open(

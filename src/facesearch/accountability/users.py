@@ -32,11 +32,14 @@ __all__ = [
 ]
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
-USER_COLUMNS = "id, name, role, password_hash, disabled, created_at"
-U_COLUMNS = ", ".join("u." + c for c in USER_COLUMNS.split(", "))  # of a join with ``users u``
+_PLAIN = "id, name, role, password_hash, disabled, created_at, org_id"
+_ORG_NAME = "(SELECT o.name FROM organisations o WHERE o.id = {t}.org_id) AS org_name"
+USER_COLUMNS = _PLAIN + ", " + _ORG_NAME.format(t="users")
+# the same columns of a join with ``users u``
+U_COLUMNS = ", ".join("u." + c for c in _PLAIN.split(", ")) + ", " + _ORG_NAME.format(t="u")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class User(Actor):
     disabled: bool
     created_at: datetime
@@ -64,6 +67,7 @@ def user_of(row: sqlite3.Row) -> User:
     return User(
         name=row["name"],
         role=Role(row["role"]),
+        org=row["org_name"],
         disabled=bool(row["disabled"]),
         created_at=parse_time(row["created_at"]),
     )

@@ -129,7 +129,9 @@ class CaseReport:
 def visible_case(store: AccountabilityStore, actor: Actor, number: str) -> Case:
     """Case ``number``; NotFoundError, the same as for an unknown case, when ``actor`` is
     neither a member nor one who sees every case."""
-    case = store.cases.get(number)
+    if actor.org is None:
+        raise NotFoundError(f"no case {number}")
+    case = store.cases.get(number, actor.org)
     if not sees_every_case(actor) and actor.name not in case.members:
         raise NotFoundError(f"no case {case.number} in the case registry")
     return case
@@ -175,7 +177,7 @@ def case_timeline(store: AccountabilityStore, actor: Actor, number: str) -> Case
     """The timeline of a case ``actor`` may see (NotFoundError otherwise)."""
     case = visible_case(store, actor, number)
     head = store.audit.head()
-    entries = store.audit.entries(case=case.number, limit=None)
+    entries = store.audit.entries(org=actor.org, case=case.number, limit=None)
     events = []
     for e in entries:
         if e.action in TIMELINE_ACTIONS and e.seq <= head.seq:

@@ -26,6 +26,7 @@ from facesearch.accountability import (
     Permission,
     require,
 )
+from facesearch.accountability.audit import PLATFORM_ORG
 from facesearch.accountability.text_checks import MAX_CASE_CHARS, MAX_PURPOSE_CHARS, clean_text
 from facesearch.core.matching import check_decision
 from facesearch.engine import Engine, ImageInput
@@ -166,7 +167,12 @@ def log(
 ) -> AuditEntry:
     """Append the audit entry of one use by ``actor``."""
     return store.audit.append(
-        actor=actor.name, action=action, case=case, purpose=purpose, payload=payload
+        actor=actor.name,
+        action=action,
+        case=case,
+        purpose=purpose,
+        payload=payload,
+        org=actor.org if actor.org is not None else PLATFORM_ORG,
     )
 
 

@@ -30,6 +30,7 @@ from facesearch.accountability import (
     Role,
     can,
 )
+from facesearch.accountability.audit import entry_in_org
 from facesearch.app.checks import allow, check_case, check_use, log
 from facesearch.app.records import SearchRecord
 from facesearch.core.calibration import CalibrationTable
@@ -71,7 +72,10 @@ READS = SEARCH_READS | GALLERY_READS
 
 def may_see_search(store: AccountabilityStore, actor: Actor, entry: AuditEntry) -> bool:
     """Whether ``actor`` may see this search, its candidates and its probe."""
-    if actor.is_local or actor.role in (Role.ADMIN, Role.AUDITOR) or entry.actor == actor.name:
+    if actor.org is None or not entry_in_org(entry.org, actor.org):
+        return False
+    overseers = (Role.ADMIN, Role.AUDITOR, Role.SUPERVISOR)
+    if actor.is_local or actor.role in overseers or entry.actor == actor.name:
         return True
     may_decide = can(actor.role, Permission.DECIDE)
     for state in store.decisions.states(entry.seq):

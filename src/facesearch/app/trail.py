@@ -28,7 +28,7 @@ from facesearch.accountability import (
 )
 from facesearch.accountability.store import audit_files
 from facesearch.app.checks import allow
-from facesearch.errors import InputError, NotFoundError
+from facesearch.errors import InputError, NotFoundError, PermissionDeniedError
 from facesearch.settings import Settings
 from facesearch.sqlstore import database_target
 
@@ -90,6 +90,14 @@ def trail_files(settings: Settings) -> tuple[Path, Path]:
     return audit_files(settings)
 
 
+def org_of(actor: Actor) -> str:
+    """The organisation whose trail ``actor`` reads; PermissionDeniedError for the platform
+    operator, who reads none."""
+    if actor.org is None:
+        raise PermissionDeniedError(f"{actor.name} reads no organisation's audit trail")
+    return actor.org
+
+
 def audit_entries(
     store: AccountabilityStore,
     actor: Actor,
@@ -101,6 +109,7 @@ def audit_entries(
     """Entries in seq order (``limit`` None: all)."""
     allow(actor, Permission.READ_AUDIT)
     return store.audit.entries(
+        org=org_of(actor),
         actor=where.actor,
         action=where.action,
         case=where.case,
@@ -112,9 +121,10 @@ def audit_entries(
 
 
 def audit_entry(store: AccountabilityStore, actor: Actor, seq: int) -> AuditEntry:
-    """One entry; NotFoundError if there is none."""
+    """One entry of the actor's organisation; NotFoundError if there is none (or it is
+    another organisation's)."""
     allow(actor, Permission.READ_AUDIT)
-    return store.audit.get(seq)
+    return store.audit.get(seq, org=org_of(actor))
 
 
 def audit_head(store: AccountabilityStore, actor: Actor) -> AuditHead:
@@ -151,6 +161,7 @@ def export_audit(
         fmt,
         out,
         actor=actor.name,
+        org=org_of(actor),
         filter_actor=where.actor,
         filter_action=where.action,
         filter_case=where.case,

@@ -311,6 +311,13 @@ class AccountSettings(Group):
         "once.",
         "token_lifetime_days",
     )
+    training_required: bool = setting(
+        True,
+        "Users pass the in-app training and its quiz (renewed yearly) before their first "
+        "search or verification. Off only for a pilot: every search then says in the audit "
+        "trail that training was not required.",
+        "training_required",
+    )
 
 
 @dataclass(frozen=True)
