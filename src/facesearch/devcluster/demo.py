@@ -38,8 +38,9 @@ def _cli(env: dict[str, str], home: Path, *args: str) -> None:
 
 
 def _photos(lfw: Path, limit: int, base: Path) -> Path:
-    """The LFW folder, or a list file of its first ``limit`` photos (by person, then number)."""
-    folder = lfw / "lfw-deepfunneled"
+    """The LFW folder, or a list file of its first ``limit`` photos (by person, then number),
+    by absolute path (ingest reads a list's relative paths from the list's own folder)."""
+    folder = lfw.resolve() / "lfw-deepfunneled"
     if not limit:
         return folder
     listed = sorted(folder.glob("*/*.jpg"))[:limit]
