@@ -39,8 +39,10 @@ from facesearch.accountability.tokens import TokenMixin, revoke_all
 from facesearch.accountability.users import (
     USER_COLUMNS,
     User,
+    check_visible,
     current_actor,
     existing_user,
+    sees_every_account,
     user_of,
     user_row,
     validate_name,
@@ -72,7 +74,7 @@ class Accounts(LoginMixin, TokenMixin, SessionMixin):
         with self._db.read() as conn:
             row = existing_user(conn, name)
             if seen_by is not None:
-                _check_visible(row, seen_by)
+                check_visible(row, seen_by)
             return user_of(row)
 
     def users(self, org: str | None = None) -> list[User]:
@@ -141,7 +143,7 @@ class Accounts(LoginMixin, TokenMixin, SessionMixin):
         with self._db.write() as conn:
             actor = current_actor(conn, by)
             require(actor, Permission.MANAGE_USERS)
-            row = _check_visible(existing_user(conn, name), actor)
+            row = check_visible(existing_user(conn, name), actor)
             if not row["disabled"]:
                 if row["role"] == Role.ADMIN.value and _enabled_admins(conn, row["org_id"]) == 1:
                     raise InputError(f"{row['name']} is the last enabled admin")
@@ -155,7 +157,7 @@ class Accounts(LoginMixin, TokenMixin, SessionMixin):
         with self._db.write() as conn:
             actor = current_actor(conn, by)
             require(actor, Permission.MANAGE_USERS)
-            row = _check_visible(existing_user(conn, name), actor)
+            row = check_visible(existing_user(conn, name), actor)
             if row["disabled"]:
                 conn.execute("UPDATE users SET disabled = 0 WHERE id = ?", (row["id"],))
                 self._audit.append(
@@ -172,7 +174,7 @@ class Accounts(LoginMixin, TokenMixin, SessionMixin):
         hashed = self._passwords.hash_new(name, password)
         with self._db.write() as conn:
             actor = current_actor(conn, by)
-            row = _check_visible(existing_user(conn, name), actor)
+            row = check_visible(existing_user(conn, name), actor)
             if actor.name != row["name"]:
                 require(actor, Permission.MANAGE_USERS)
             conn.execute("UPDATE users SET password_hash = ? WHERE id = ?", (hashed, row["id"]))
@@ -191,21 +193,6 @@ class Accounts(LoginMixin, TokenMixin, SessionMixin):
             payload={"name": row["name"], "tokens_revoked": revoked},
             org=row["org_name"] or PLATFORM_ORG,
         )
-
-
-def sees_every_account(actor: Actor) -> bool:
-    """The platform operator and the local CLI user see the accounts of every organisation."""
-    return actor.is_local or actor.role == Role.OPERATOR
-
-
-def _check_visible(row: sqlite3.Row, actor: Actor) -> sqlite3.Row:
-    """``row`` if ``actor`` may see that account; NotFoundError, as for an unknown name, if it
-    belongs to another organisation."""
-    if sees_every_account(actor) or row["name"].lower() == actor.name.lower():
-        return row
-    if actor.org is None or row["org_name"] is None or row["org_name"].lower() != actor.org.lower():
-        raise NotFoundError(f"no user {row['name']}")
-    return row
 
 
 def _org_row(conn: sqlite3.Connection, org: str) -> sqlite3.Row:

@@ -44,12 +44,12 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
-from facesearch.accountability.audit import AuditTrail
+from facesearch.accountability.audit import AuditTrail, entry_in_org
 from facesearch.accountability.audit_entries import Action, FaceId
 from facesearch.accountability.audit_report import BreakKind, ChainBreak
 from facesearch.accountability.db import Database, format_time, parse_time
 from facesearch.accountability.dialect import face_param, is_postgres
-from facesearch.accountability.permissions import Actor, Permission, require
+from facesearch.accountability.permissions import DEFAULT_ORG, Actor, Permission, require
 from facesearch.accountability.users import current_actor
 from facesearch.errors import CatalogError, InputError, NotFoundError, PermissionDeniedError
 
@@ -170,7 +170,7 @@ class PendingCandidate:
 # A candidate is POSSIBLE_MATCH exactly when its one and only verdict is a possible match
 # (TRANSITIONS: a second verdict of either kind leads to confirmed, disputed or rejected).
 _AWAITING = """
-    SELECT d.search_seq, d.face_id, a.case_number, a.actor, a.time
+    SELECT d.search_seq, d.face_id, a.case_number, a.actor, a.time, a.org
       FROM audit_log a JOIN decisions d ON d.audit_seq = a.seq
      WHERE a.action = ? AND a.time >= ? AND a.actor != ?
        AND {verdict} = ?
@@ -240,7 +240,7 @@ class Decisions:
         with self._db.write() as conn:
             actor = current_actor(conn, by)
             require(actor, Permission.DECIDE)
-            search = self._search(conn, search_seq)
+            search = self._search(conn, search_seq, actor.org)
             candidates = search["payload"].get("candidates", [])
             if not any(_same_id(c.get("face_id"), face_id) for c in candidates):
                 raise InputError(f"face {face_id!r} is not a candidate of search {search_seq}")
@@ -248,6 +248,7 @@ class Decisions:
             check_allowed(before, actor.name, verdict)
             after = next_status(before.status, verdict)
             entry = self._audit.append(
+                org=search["org"],
                 actor=actor.name,
                 action=Action.DECISION,
                 case=case if case is not None else search["case"],
@@ -283,10 +284,14 @@ class Decisions:
             ids.sort(key=lambda f: (isinstance(f, str), f))  # SQLite's order: numbers first
             return [self._state(conn, search_seq, face_id) for face_id in ids]
 
-    def awaiting_second_person(self, actor_name: str, since: datetime) -> list[PendingCandidate]:
+    def awaiting_second_person(
+        self, actor_name: str, since: datetime, org: str | None = DEFAULT_ORG
+    ) -> list[PendingCandidate]:
         """The candidates ``actor_name`` could confirm: marked possible match since ``since``
-        by someone else, with no other verdict yet; newest first. One query (the audit log's
-        action index, then the decision index per candidate)."""
+        by someone else in organisation ``org``, with no other verdict yet; newest first. One
+        query (the audit log's action index, then the decision index per candidate)."""
+        if org is None:
+            return []
         with self._db.read() as conn:
             rows = conn.execute(
                 _PG_AWAITING_QUERY if is_postgres(conn) else AWAITING_QUERY,
@@ -306,6 +311,7 @@ class Decisions:
                 parse_time(r["time"]),
             )
             for r in rows
+            if entry_in_org(r["org"], org)
         ]
 
     def check_against_trail(self, conn: sqlite3.Connection) -> list[ChainBreak]:
@@ -318,12 +324,15 @@ class Decisions:
 
     # --- helpers --------------------------------------------------------------------------
 
-    def _search(self, conn: sqlite3.Connection, search_seq: int) -> dict[str, Any]:
+    def _search(self, conn: sqlite3.Connection, search_seq: int, org: str | None) -> dict[str, Any]:
+        """Search ``search_seq`` of organisation ``org``; NotFoundError for another's."""
         row = conn.execute(
-            "SELECT action, case_number, purpose, payload FROM audit_log WHERE seq = ?",
+            "SELECT action, case_number, purpose, payload, org FROM audit_log WHERE seq = ?",
             (search_seq,),
         ).fetchone()
         if row is None or row["action"] != Action.SEARCH.value:
+            raise NotFoundError(f"audit entry {search_seq} is not a search")
+        if org is None or not entry_in_org(row["org"], org):
             raise NotFoundError(f"audit entry {search_seq} is not a search")
         try:
             payload = json.loads(row["payload"])
@@ -331,7 +340,12 @@ class Decisions:
             raise CatalogError(f"audit entry {search_seq} is unreadable; run verify") from exc
         if not isinstance(payload, Mapping):
             raise CatalogError(f"audit entry {search_seq} is unreadable; run verify")
-        return {"case": row["case_number"], "purpose": row["purpose"], "payload": payload}
+        return {
+            "case": row["case_number"],
+            "purpose": row["purpose"],
+            "payload": payload,
+            "org": row["org"] or DEFAULT_ORG,
+        }
 
     def _state(self, conn: sqlite3.Connection, search_seq: int, face_id: FaceId) -> CandidateState:
         steps: list[tuple[int, datetime, str, Verdict, str]] = []

@@ -39,7 +39,7 @@ class OrgPolicy:
     """What an organisation decides for itself (defaults for a new one)."""
 
     two_person: bool = True  # a candidate is confirmed only by two different people
-    max_fmr: float = 1e-3  # the loosest false match rate at which candidates are shown
+    max_fmr: float | None = 1e-3  # the loosest false match rate of a candidate shown (None: any)
     probe_retention_days: int | None = None  # None: the deployment's setting
     account_expiry_days: int | None = None  # an account unused this long stops signing in
     search_approval: bool = False  # a supervisor approves each search before it runs
@@ -85,6 +85,8 @@ def _checked(key: str, value: Any) -> Any:
             raise InputError(f"policy {key} is true or false")
         return value
     if key == "max_fmr":
+        if value is None or value == "":
+            return None
         try:
             number = float(value)
         except (TypeError, ValueError) as exc:

@@ -293,7 +293,8 @@ def _to_6(conn: sqlite3.Connection, w: _Words) -> None:
     its audit entries, whose new ``org`` column stays NULL (the trail is append-only and an
     entry's hash covers its org only when it has one), are read as ``default``'s.
     ``default`` enforces its case registry once it holds a case, as before (its policy
-    ``cases_required`` is false); a new organisation does from the start. Users gain the
+    ``cases_required`` is false), and shows candidates at any false match rate (``max_fmr``
+    null); a new organisation enforces cases from the start and shows none past 1e-3. Users gain the
     roles supervisor and operator (the platform operator belongs to no organisation). Case
     numbers are unique per organisation. Collections belong to the organisation that first
     ingested into them (``collection_owners``; a collection missing there is ``default``'s)
@@ -313,8 +314,8 @@ def _to_6(conn: sqlite3.Connection, w: _Words) -> None:
         conn.execute("CREATE UNIQUE INDEX organisations_name_nocase ON organisations (lower(name))")
     conn.execute(
         "INSERT INTO organisations (name, created_by, created_at, policies) "
-        "VALUES ('default', 'system:migration', ?, '{\"cases_required\": false}')",
-        (_now_text(),),
+        "VALUES ('default', 'system:migration', ?, ?)",
+        (_now_text(), '{"cases_required": false, "max_fmr": null}'),
     )
     default_id = conn.execute("SELECT id FROM organisations WHERE name = 'default'").fetchone()[0]
     if w is _PG:

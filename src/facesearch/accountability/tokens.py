@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from facesearch.accountability.audit import AuditTrail
+from facesearch.accountability.audit import PLATFORM_ORG, AuditTrail
 from facesearch.accountability.audit_entries import Action
 from facesearch.accountability.db import Database, format_time, parse_time
 from facesearch.accountability.permissions import Actor, Permission, require
@@ -29,6 +29,7 @@ from facesearch.accountability.policy import AccountPolicy
 from facesearch.accountability.users import (
     U_COLUMNS,
     User,
+    check_visible,
     current_actor,
     existing_user,
     live_user_row,
@@ -103,7 +104,7 @@ class TokenMixin:
         token = TOKEN_PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
         with self._db.write() as conn:
             actor = current_actor(conn, by)
-            row = existing_user(conn, name)
+            row = check_visible(existing_user(conn, name), actor)
             if actor.name != row["name"]:
                 require(actor, Permission.MANAGE_USERS)
             if row["disabled"]:
@@ -121,6 +122,7 @@ class TokenMixin:
                 actor=actor.name,
                 action=Action.TOKEN_ISSUE,
                 payload={"name": row["name"], "prefix": prefix},
+                org=row["org_name"] or PLATFORM_ORG,
             )
         return token
 
@@ -210,7 +212,7 @@ class TokenMixin:
         """Revoke every live token of a user (yourself, or anyone as an admin)."""
         with self._db.write() as conn:
             actor = current_actor(conn, by)
-            row = existing_user(conn, name)
+            row = check_visible(existing_user(conn, name), actor)
             if actor.name != row["name"]:
                 require(actor, Permission.MANAGE_USERS)
             count = revoke_all(conn, row["id"], self._db.now())
@@ -218,5 +220,6 @@ class TokenMixin:
                 actor=actor.name,
                 action=Action.TOKEN_REVOKE,
                 payload={"name": row["name"], "count": count},
+                org=row["org_name"] or PLATFORM_ORG,
             )
         return count

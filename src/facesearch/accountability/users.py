@@ -21,11 +21,13 @@ __all__ = [
     "USER_COLUMNS",
     "U_COLUMNS",
     "User",
+    "check_visible",
     "current_actor",
     "existing_user",
     "is_valid_name",
     "live_user_row",
     "maybe_time",
+    "sees_every_account",
     "user_of",
     "user_row",
     "validate_name",
@@ -95,6 +97,21 @@ def existing_user(conn: sqlite3.Connection, name: str) -> sqlite3.Row:
     row = user_row(conn, name)
     if row is None:
         raise NotFoundError(f"no user {name}")
+    return row
+
+
+def sees_every_account(actor: Actor) -> bool:
+    """The platform operator and the local CLI user see the accounts of every organisation."""
+    return actor.is_local or actor.role == Role.OPERATOR
+
+
+def check_visible(row: sqlite3.Row, actor: Actor) -> sqlite3.Row:
+    """``row`` (of ``USER_COLUMNS``) if ``actor`` may see that account; NotFoundError, as for
+    an unknown name, if it belongs to another organisation."""
+    if sees_every_account(actor) or row["name"].lower() == actor.name.lower():
+        return row
+    if actor.org is None or row["org_name"] is None or row["org_name"].lower() != actor.org.lower():
+        raise NotFoundError(f"no user {row['name']}")
     return row
 
 

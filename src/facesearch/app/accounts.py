@@ -11,6 +11,7 @@ again inside its transaction and writes every change to the audit trail (``by=ac
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from facesearch.accountability import (
     AccountabilityStore,
@@ -22,6 +23,7 @@ from facesearch.accountability import (
     TokenInfo,
     User,
 )
+from facesearch.accountability.users import sees_every_account
 from facesearch.app.checks import allow
 
 __all__ = [
@@ -90,20 +92,31 @@ def list_accounts(store: AccountabilityStore, actor: Actor) -> list[Account]:
     """Every account by name, with its tokens and lockouts."""
     _manage(actor)
     locks = store.accounts.lockouts()
-    return [_account(store, u, locks) for u in store.accounts.users()]
+    org = None if sees_every_account(actor) else actor.org
+    return [_account(store, u, locks) for u in store.accounts.users(org)]
 
 
 def get_account(store: AccountabilityStore, actor: Actor, name: str) -> Account:
     """One account, with its tokens and lockouts; NotFoundError if there is none."""
     _manage(actor)
-    return _account(store, store.accounts.get_user(name), store.accounts.lockouts())
+    user = store.accounts.get_user(name, seen_by=actor)
+    return _account(store, user, store.accounts.lockouts())
 
 
 def add_user(
-    store: AccountabilityStore, actor: Actor, name: str, role: Role | str, password: str
+    store: AccountabilityStore,
+    actor: Actor,
+    name: str,
+    role: Role | str,
+    password: str,
+    *,
+    org: str | Literal["own"] | None = "own",
 ) -> User:
+    """A new account of organisation ``org`` ("own": the actor's; None: an operator's, of
+    none)."""
     _manage(actor)
-    return store.accounts.add_user(name, role, password, by=actor)
+    chosen = actor.org if org == "own" else org
+    return store.accounts.add_user(name, role, password, by=actor, org=chosen)
 
 
 def disable_user(store: AccountabilityStore, actor: Actor, name: str) -> User:
@@ -140,6 +153,7 @@ def revoke_tokens(store: AccountabilityStore, actor: Actor, name: str) -> int:
 def tokens_of(store: AccountabilityStore, actor: Actor, name: str) -> list[TokenInfo]:
     """The tokens of ``name``, oldest first (one's own, or anyone's with MANAGE_USERS)."""
     _manage(actor, name)
+    store.accounts.get_user(name, seen_by=actor)
     return store.accounts.tokens(name)
 
 

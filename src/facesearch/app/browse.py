@@ -15,12 +15,13 @@ the photo's sha256 and the face ids listed). The erasure itself stays ``app.eras
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from facesearch.accountability import AccountabilityStore, Actor, Permission
 from facesearch.app.checks import allow, check_case, sha256
 from facesearch.app.reads import log_read
+from facesearch.app.scope import scope_of
 from facesearch.engine import Engine
 from facesearch.errors import InputError, NotFoundError
 from facesearch.gallery.catalog import Catalog, FaceRecord
@@ -97,12 +98,16 @@ def browse(
     allow(actor, Permission.READ_GALLERY)
     request.check()
     case, _ = check_case(request.case, None, required=False)
-    if request.collection is not None and request.collection not in {
-        c.name for c in catalog.collections()
-    }:
+    scope = scope_of(store, catalog, actor)
+    if request.collection is not None and (
+        request.collection not in {c.name for c in catalog.collections()}
+        or not scope.sees(request.collection)
+    ):
         raise NotFoundError(f"no collection named {request.collection!r}")
     offset = (request.page - 1) * request.per_page
     filters, size = request.filters(), request.per_page
+    if not scope.everything:
+        filters = replace(filters, within=tuple(sorted(scope.visible)))
     items: list[Item]
     if request.kind == "faces":
         faces, total = catalog.list_faces(filters, offset, size)

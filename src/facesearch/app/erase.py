@@ -27,6 +27,7 @@ from facesearch.app.checks import (
     log,
     sha256,
 )
+from facesearch.app.scope import Scope, scope_of
 from facesearch.app.vector_erasure import VectorStoreErasure, vector_part
 from facesearch.engine import Engine, ImageInput
 from facesearch.errors import FaceSearchError, InputError, NotFoundError
@@ -99,6 +100,36 @@ class ErasureRecord:
         return out
 
 
+def _owned_faces(
+    engine: Engine, scope: Scope, request: EraseRequest, person: PersonLike | None
+) -> list[int] | None:
+    """The face ids to erase when ``scope`` does not own every collection: those the request
+    names (NotFoundError, as for unknown ids, for any in a collection it does not own), of the
+    subject or like the photo within its own collections (no deployment-wide blocklist entry
+    then: that is for an organisation owning every collection). None: erase as requested."""
+    if scope.everything:
+        return list(request.face_ids) if request.face_ids else None
+    catalog = engine.catalog
+    if request.face_ids:
+        held = {f.id for f in catalog.faces(list(request.face_ids)) if scope.owns(f.collection)}
+        missing = [i for i in request.face_ids if i not in held]
+        if missing:
+            raise NotFoundError(f"no face with id {missing[0]}")
+        return list(request.face_ids)
+    if request.image_id is not None:
+        if not scope.owns(catalog.image(request.image_id).collection):
+            raise NotFoundError(f"no image with id {request.image_id}")
+        return None
+    if request.subject is not None:
+        faces = [f for f in catalog.faces_of_subject(request.subject) if scope.owns(f.collection)]
+    else:
+        assert person is not None
+        faces = [f for f in catalog.faces(engine.faces_like(person)) if scope.owns(f.collection)]
+    if not faces:
+        raise NotFoundError("no face of your organisation's collections matches")
+    return [f.id for f in faces]
+
+
 def erase(
     engine: Engine, store: AccountabilityStore, actor: Actor, request: EraseRequest
 ) -> ErasureRecord:
@@ -127,13 +158,15 @@ def erase(
     # runs the pipeline over each of them), and the trail is checked writable (key, anchor):
     # the entry can only be written after the erasure, so that window stays short.
     person = engine.person_like(like_data, request.max_fmr) if like_data else None
-    probes = _kept_probes_like(engine, store, person) if person else []
+    scope = scope_of(store, engine.catalog, actor)
+    face_ids = _owned_faces(engine, scope, request, person)
+    probes = _kept_probes_like(engine, store, person) if person and scope.everything else []
     store.audit.check_writable()
     result = engine.forget(
-        face_ids=list(request.face_ids) if request.face_ids else None,
+        face_ids=face_ids,
         image_id=request.image_id,
-        subject=request.subject,
-        like=person,
+        subject=None if face_ids is not None else request.subject,
+        like=None if face_ids is not None else person,
         max_fmr=request.max_fmr,
     )
     image_ids = {f.image_id for f in result.faces}

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from facesearch.accountability import AccountabilityStore, Actor, Permission
 from facesearch.app.checks import allow
 from facesearch.app.reads import read_gallery
+from facesearch.app.scope import scope_of
 from facesearch.engine import Engine
 from facesearch.errors import CorruptImageError, ImageError, NotFoundError
 from facesearch.gallery.catalog import Catalog, CollectionInfo, FaceRecord, ImageRecord
@@ -116,33 +117,52 @@ def image(
 def subject(
     store: AccountabilityStore, catalog: Catalog, actor: Actor, name: str, *, case: str | None
 ) -> list[FaceRecord]:
-    return read_gallery(
-        store,
-        catalog,
-        actor,
-        "subject",
-        lambda c: c.faces_of_subject(name),
-        case=case,
-        subject=name,
-    )
+    """The faces of a subject in the collections ``actor``'s organisation sees (NotFoundError,
+    as for an unknown name, when it sees none of them)."""
+    scope = scope_of(store, catalog, actor)
+
+    def faces(c: Catalog) -> list[FaceRecord]:
+        found = [f for f in c.faces_of_subject(name) if scope.sees(f.collection)]
+        if not found:
+            raise NotFoundError(f"no subject named {name!r}")
+        return found
+
+    return read_gallery(store, catalog, actor, "subject", faces, case=case, subject=name)
 
 
-def collections(catalog: Catalog, actor: Actor) -> list[CollectionInfo]:
+def collections(
+    store: AccountabilityStore, catalog: Catalog, actor: Actor
+) -> list[CollectionInfo]:
+    """The collections ``actor``'s organisation owns or was granted."""
     allow(actor, Permission.READ_GALLERY)
-    return list(catalog.collections())
+    scope = scope_of(store, catalog, actor)
+    return [c for c in catalog.collections() if scope.sees(c.name)]
 
 
-def collection(catalog: Catalog, actor: Actor, name: str) -> CollectionInfo:
-    for info in collections(catalog, actor):
+def collection(
+    store: AccountabilityStore, catalog: Catalog, actor: Actor, name: str
+) -> CollectionInfo:
+    for info in collections(store, catalog, actor):
         if info.name == name:
             return info
     raise NotFoundError(f"no collection named {name!r}")
 
 
-def stats(catalog: Catalog, actor: Actor) -> dict[str, Any]:
-    """What the catalog holds (counts per collection, subjects, models)."""
+def stats(store: AccountabilityStore, catalog: Catalog, actor: Actor) -> dict[str, Any]:
+    """What the catalog holds (counts per collection, subjects, models); for an organisation
+    that does not own every collection, the counts of those it sees only."""
     allow(actor, Permission.READ_GALLERY)
-    return dict(catalog.stats())
+    scope = scope_of(store, catalog, actor)
+    held = dict(catalog.stats())
+    if scope.everything:
+        return held
+    seen = [c for c in catalog.collections() if scope.sees(c.name)]
+    return {
+        "images": sum(c.images for c in seen),
+        "faces": sum(c.faces for c in seen),
+        "collections": len(seen),
+        "models": held.get("models", []) if seen else [],
+    }
 
 
 def overview(engine: Engine, actor: Actor) -> dict[str, Any]:

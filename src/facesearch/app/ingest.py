@@ -6,21 +6,24 @@ trail is checked writable before anything is added: an ingest must not happen un
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from facesearch.accountability import AccountabilityStore, Action, Actor, Permission
+from facesearch.accountability.permissions import DEFAULT_ORG
 from facesearch.app.checks import allow, check_case, entry_missing, log
 from facesearch.app.people import attach_new
+from facesearch.app.scope import scope_of
 from facesearch.engine import Engine
-from facesearch.errors import FaceSearchError
+from facesearch.errors import FaceSearchError, PermissionDeniedError
 from facesearch.gallery.ingest import IngestSummary, ProgressFn
 from facesearch.gallery.ray_ingest import RayAnalyser, RayOptions
 
 __all__ = ["IngestRecord", "IngestRequest", "ingest"]
 
 MAX_LOGGED_PATHS = 100
+DEFAULT_COLLECTION = "default"
 
 
 @dataclass(frozen=True)
@@ -28,7 +31,7 @@ class IngestRequest:
     """Add every face of the images under ``paths`` (files, folders, archives, lists)."""
 
     paths: tuple[str | Path, ...]
-    collection: str = "default"
+    collection: str = DEFAULT_COLLECTION
     label_from_dir: bool = False
     case: str | None = None
     purpose: str | None = None
@@ -45,6 +48,38 @@ class IngestRecord:
         return {"id": self.id, **self.summary.as_dict()}
 
 
+def claim_collection(
+    engine: Engine, store: AccountabilityStore, actor: Actor, request: IngestRequest
+) -> str:
+    """The collection an ingest goes into, made ``actor``'s organisation's if it is new.
+
+    An organisation other than ``default`` asking for the collection ``default`` gets its own,
+    named after it. PermissionDeniedError if the collection belongs to another organisation
+    (shared ones are read-only) or the organisation's face quota is reached."""
+    if actor.org is None:
+        raise PermissionDeniedError(f"{actor.name} belongs to no organisation: no collections")
+    org = store.orgs.get(actor.org)
+    name = request.collection
+    if name == DEFAULT_COLLECTION and org.name.lower() != DEFAULT_ORG:
+        name = org.name
+    known = {c.name: c for c in engine.catalog.collections()}
+    if name in known and store.orgs.owner(name).lower() != org.name.lower():
+        raise PermissionDeniedError(
+            f"collection {name} belongs to another organisation; choose another name"
+        )
+    if org.quota_faces is not None:
+        scope = scope_of(store, engine.catalog, actor)
+        held = sum(c.faces for c in known.values() if scope.owns(c.name))
+        if held >= org.quota_faces:
+            raise PermissionDeniedError(
+                f"organisation {org.name} holds {held:,} faces: its quota of "
+                f"{org.quota_faces:,} is reached (the platform operator sets it)"
+            )
+    if name not in known or store.orgs.owner(name).lower() != org.name.lower():
+        store.orgs.claim(name, org.name, by=actor)
+    return name
+
+
 def ingest(
     engine: Engine,
     store: AccountabilityStore,
@@ -55,6 +90,7 @@ def ingest(
     """Add the faces of the images under the request's paths and log the run."""
     allow(actor, Permission.INGEST)
     case, purpose = check_case(request.case, request.purpose, required=False)
+    request = replace(request, collection=claim_collection(engine, store, actor, request))
     store.audit.check_writable()  # an ingest must not happen unlogged: key and anchor first
     summary = engine.ingest(
         list(request.paths),

@@ -33,6 +33,7 @@ from facesearch.accountability import (
 from facesearch.accountability.audit import entry_in_org
 from facesearch.app.checks import allow, check_case, check_use, log
 from facesearch.app.records import SearchRecord
+from facesearch.app.scope import scope_of
 from facesearch.core.calibration import CalibrationTable
 from facesearch.engine import Engine
 from facesearch.errors import InputError, NotFoundError
@@ -248,6 +249,7 @@ def read_gallery(
     check_case(case, None, required=False)
     if search is None:
         allow(actor, Permission.READ_GALLERY)  # auditors reach candidates via a search
+        check_in_scope(store, catalog, actor, ids)
         out = make(catalog)
         log_read(store, actor, what, case=case, **ids)
         return out
@@ -260,6 +262,24 @@ def read_gallery(
     if not {"face_id", "image_id"} & ids.keys():
         raise NotFoundError(f"a {what} is not a candidate of search {search}")
     return make(catalog)
+
+
+def check_in_scope(
+    store: AccountabilityStore, catalog: Catalog, actor: Actor, ids: Mapping[str, Any]
+) -> None:
+    """NotFoundError, as for an id that does not exist, when the face or image of ``ids`` is
+    in a collection ``actor``'s organisation may not see."""
+    scope = scope_of(store, catalog, actor)
+    if scope.everything:
+        return
+    if "face_id" in ids:
+        collection = catalog.face(int(ids["face_id"])).collection
+        if not scope.sees(collection):
+            raise NotFoundError(f"no face with id {ids['face_id']}")
+    if "image_id" in ids:
+        collection = catalog.image(int(ids["image_id"])).collection
+        if not scope.sees(collection):
+            raise NotFoundError(f"no image with id {ids['image_id']}")
 
 
 def export_subject(

@@ -30,6 +30,7 @@ from facesearch.app.checks import (
     sha256,
 )
 from facesearch.app.records import SearchRecord
+from facesearch.app.scope import capped_fmr, policy_of, scope_of
 from facesearch.core.quality import load_quality_table, probe_problems
 from facesearch.engine import Engine, ImageInput
 from facesearch.errors import FaceSearchError
@@ -89,6 +90,7 @@ def search(
     started = now()
     data: bytes | None = None
     try:
+        request = scoped(engine, store, actor, request)
         data, source = bytes_of(engine, request.probe, request.name)
         result = engine.search(data, name=source, analysed=analysed, **request.options())
     except FaceSearchError as exc:
@@ -116,6 +118,21 @@ def search(
     return replace(
         record, id=entry.seq, actor=entry.actor, case=case, purpose=purpose, ended=payload["ended"]
     )
+
+
+def scoped(
+    engine: Engine, store: AccountabilityStore, actor: Actor, request: SearchRequest
+) -> SearchRequest:
+    """The request within what ``actor``'s organisation may search: its own and shared
+    collections (``scope.py``), candidates no looser than its policy's false match rate."""
+    collections = scope_of(store, engine.catalog, actor).search_collections(request.collections)
+    max_fmr, threshold = capped_fmr(
+        policy_of(store, actor),
+        request.max_fmr,
+        request.threshold,
+        engine.calibration.threshold_for_fmr,
+    )
+    return replace(request, collections=collections, max_fmr=max_fmr, threshold=threshold)
 
 
 def record_failed_search(

@@ -26,12 +26,14 @@ import facesearch.cli.evaluate as evaluate
 import facesearch.cli.gallery as gallery
 import facesearch.cli.info as info
 import facesearch.cli.migrate as migrate
+import facesearch.cli.orgs as orgs
 import facesearch.cli.people as people
 import facesearch.cli.quality_eval as quality_eval
 import facesearch.cli.serve as serve
 import facesearch.cli.users as users
+from facesearch.accountability.permissions import DEFAULT_ORG
 from facesearch.app.local import PipelineFactory
-from facesearch.cli.common import Cli, Handler
+from facesearch.cli.common import Cli, Handler, split_org
 from facesearch.errors import CaseRequiredError, FaceSearchError
 from facesearch.settings import Settings
 
@@ -48,6 +50,7 @@ GROUPS = (
     quality_eval,
     info,
     serve,
+    orgs,
     users,
     cases,
     audit,
@@ -59,7 +62,8 @@ def main(argv: Sequence[str] | None = None, *, pipelines: PipelineFactory | None
     """Run one command; its exit code. ``pipelines``: the factory of the face pipelines
     (default: the real models; tests pass a fake one)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    rest, org = split_org(list(sys.argv[1:] if argv is None else argv))
+    args = parser.parse_args(rest)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
@@ -68,7 +72,7 @@ def main(argv: Sequence[str] | None = None, *, pipelines: PipelineFactory | None
     try:
         settings = Settings.from_env(home=args.home)
         handler: Handler = args.handler
-        return handler(args, Cli(settings, pipelines))
+        return handler(args, Cli(settings, pipelines, org or DEFAULT_ORG))
     except FaceSearchError as exc:
         print(f"facesearch: error: {message_of(exc)}", file=sys.stderr)
         return 2
@@ -104,6 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--home", type=Path, help="facesearch home folder (FACESEARCH_HOME)")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
+    parser.add_argument(
+        "--org",
+        help="the organisation to act in (any command takes it, before or after its name; "
+        "default: default)",
+    )
 
     def show_help(args: argparse.Namespace, cli: Cli) -> int:
         parser.print_help()

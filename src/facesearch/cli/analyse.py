@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from facesearch.accountability import local_actor
 from facesearch.app import VerifyRequest, verify
 from facesearch.app.analyse import FileFailure, analyse_files, open_pipeline
 from facesearch.app.verify_pairs import PairsRecord, PairsRequest, verify_pairs
@@ -80,7 +79,7 @@ def _run_images(args: argparse.Namespace, cli: Cli, *, embed: bool, main_only: b
     echo = not _same_stream(sys.stdout, sys.stderr)
     with open_pipeline(cli.settings, pipelines=cli.pipelines) as pipeline:
         results = analyse_files(
-            pipeline, local_actor(), args.images, embed=embed, main_only=main_only
+            pipeline, cli.actor(), args.images, embed=embed, main_only=main_only
         )
         for result in results:
             if isinstance(result, FileFailure):

@@ -18,7 +18,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from facesearch.accountability import Case, local_actor
+from facesearch.accountability import Case
 from facesearch.app import open_local, open_store
 from facesearch.app.cases import OpenCaseRequest, add_member, close_case, list_cases, open_case
 from facesearch.cli.common import Cli
@@ -61,28 +61,28 @@ def _line(case: Case) -> str:
 def cmd_cases_open(args: argparse.Namespace, cli: Cli) -> int:
     request = OpenCaseRequest(args.number, args.title, args.legal_basis, tuple(args.member))
     with open_store(cli.settings) as store:
-        case = open_case(store, local_actor(), request)
+        case = open_case(store, cli.actor(), request)
     print(f"opened case {_line(case)}")
     return 0
 
 
 def cmd_cases_close(args: argparse.Namespace, cli: Cli) -> int:
     with open_store(cli.settings, existing=True) as store:
-        case = close_case(store, local_actor(), args.number)
+        case = close_case(store, cli.actor(), args.number)
     print(f"closed case {case.number}: no new work under it")
     return 0
 
 
 def cmd_cases_add_member(args: argparse.Namespace, cli: Cli) -> int:
     with open_store(cli.settings, existing=True) as store:
-        case = add_member(store, local_actor(), args.number, args.user)
+        case = add_member(store, cli.actor(), args.number, args.user)
     print(f"case {_line(case)}")
     return 0
 
 
 def cmd_cases_list(args: argparse.Namespace, cli: Cli) -> int:
     with open_store(cli.settings, existing=True) as store:
-        cases = list_cases(store, local_actor())
+        cases = list_cases(store, cli.actor())
     if args.json:
         for case in cases:
             print(json.dumps(case.as_json()))

@@ -10,11 +10,13 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, fields, replace
 from typing import Any, TypeVar
 
+from facesearch.accountability import Actor, local_actor
+from facesearch.accountability.permissions import DEFAULT_ORG
 from facesearch.app import Local, open_local
 from facesearch.app.local import PipelineFactory
 from facesearch.settings import Settings
 
-__all__ = ["Cli", "Handler", "add_case_arguments", "emit", "request_from"]
+__all__ = ["Cli", "Handler", "add_case_arguments", "emit", "request_from", "split_org"]
 
 R = TypeVar("R")
 
@@ -26,12 +28,19 @@ class Cli:
 
     settings: Settings
     pipelines: PipelineFactory | None = None
+    org: str = DEFAULT_ORG  # --org: the organisation the local actor works in
+
+    def actor(self) -> Actor:
+        """The person at the CLI (``os:<login>``), an admin of ``org``."""
+        return local_actor(org=self.org)
 
     def local(self, *, gallery: bool = True) -> AbstractContextManager[Local]:
         """The application on the home, as the local actor (``app.open_local``)."""
         if self.pipelines is None:
-            return open_local(self.settings, gallery=gallery)
-        return open_local(self.settings, pipelines=self.pipelines, gallery=gallery)
+            return open_local(self.settings, gallery=gallery, actor=self.actor())
+        return open_local(
+            self.settings, pipelines=self.pipelines, gallery=gallery, actor=self.actor()
+        )
 
     def with_settings(self, settings: Settings) -> Cli:
         return replace(self, settings=settings)
@@ -59,3 +68,28 @@ def request_from(kind: type[R], args: argparse.Namespace, **given: Any) -> R:
 def emit(obj: Any) -> None:
     """One JSON object on one line of stdout."""
     sys.stdout.write(json.dumps(obj, separators=(",", ":")) + "\n")
+
+
+def split_org(argv: list[str]) -> tuple[list[str], str | None]:
+    """``argv`` without its ``--org ORG`` (or ``--org=ORG``), which any command takes, and
+    that organisation (None: not given). Arguments after ``--`` are left alone."""
+    out: list[str] = []
+    org: str | None = None
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            out.extend(argv[i:])
+            break
+        if arg == "--org":
+            if i + 1 >= len(argv):
+                raise SystemExit("facesearch: error: --org needs an organisation name")
+            org = argv[i + 1]
+            i += 2
+            continue
+        if arg.startswith("--org="):
+            org = arg.split("=", 1)[1]
+        else:
+            out.append(arg)
+        i += 1
+    return out, org

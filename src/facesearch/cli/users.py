@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from facesearch.accountability import Role, local_actor
+from facesearch.accountability import Role
 from facesearch.app import (
     add_user,
     disable_user,
@@ -42,7 +42,7 @@ def add_parsers(sub: Any) -> None:
     q.add_argument("name")
     q.add_argument("--role", required=True, choices=[r.value for r in Role])
     q.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
-    q.set_defaults(handler=cmd_users_add)
+    q.set_defaults(handler=cmd_users_add)  # --org ORG: the organisation (any command takes it)
     q = us.add_parser("list", help="list the users")
     q.add_argument("--json", action="store_true")
     q.set_defaults(handler=cmd_users_list)
@@ -91,8 +91,10 @@ def _when(moment: datetime | None) -> str | None:
 def cmd_users_add(args: argparse.Namespace, cli: Cli) -> int:
     password = _read_password(args.password_stdin)
     with open_store(cli.settings) as store:
-        user = add_user(store, local_actor(), args.name, args.role, password)
-    print(f"added {user.name} ({user.role.value})")
+        org = None if args.role == Role.OPERATOR.value else cli.org
+        user = add_user(store, cli.actor(), args.name, args.role, password, org=org)
+    where = f"organisation {user.org}" if user.org else "the platform"
+    print(f"added {user.name} ({user.role.value}) to {where}")
     return 0
 
 
@@ -102,11 +104,12 @@ def cmd_users_list(args: argparse.Namespace, cli: Cli) -> int:
             {
                 "name": a.user.name,
                 "role": a.user.role.value,
+                "org": a.user.org,
                 "disabled": a.user.disabled,
                 "created_at": _when(a.user.created_at),
                 "tokens": a.live_tokens,
             }
-            for a in list_accounts(store, local_actor())
+            for a in list_accounts(store, cli.actor())
         ]
     if args.json:
         for row in rows:
@@ -116,27 +119,31 @@ def cmd_users_list(args: argparse.Namespace, cli: Cli) -> int:
         print("no users (add one with: facesearch users add NAME --role admin)")
     for r in rows:
         state = "disabled" if r["disabled"] else "active"
-        print(f"{r['name']:<24} {r['role']:<13} {state:<9} tokens {r['tokens']}  {r['created_at']}")
+        org = r["org"] or "(platform)"
+        print(
+            f"{r['name']:<24} {r['role']:<13} {org:<16} {state:<9} tokens {r['tokens']}  "
+            f"{r['created_at']}"
+        )
     return 0
 
 
 def cmd_users_disable(args: argparse.Namespace, cli: Cli) -> int:
     with open_store(cli.settings, existing=True) as store, _naming_the_home(cli.settings):
-        user = disable_user(store, local_actor(), args.name)
+        user = disable_user(store, cli.actor(), args.name)
     print(f"{user.name} disabled: its sessions ended and its tokens no longer work")
     return 0
 
 
 def cmd_users_enable(args: argparse.Namespace, cli: Cli) -> int:
     with open_store(cli.settings, existing=True) as store, _naming_the_home(cli.settings):
-        user = enable_user(store, local_actor(), args.name)
+        user = enable_user(store, cli.actor(), args.name)
     print(f"{user.name} enabled")
     return 0
 
 
 def cmd_users_token(args: argparse.Namespace, cli: Cli) -> int:
     with open_store(cli.settings, existing=True) as store, _naming_the_home(cli.settings):
-        issued = issue_token(store, local_actor(), args.name)
+        issued = issue_token(store, cli.actor(), args.name)
     print(issued.token)
     expires = issued.info.expires_at
     until = "never expires" if expires is None else f"expires {expires:%Y-%m-%d %H:%M} UTC"
@@ -150,7 +157,7 @@ def cmd_users_token(args: argparse.Namespace, cli: Cli) -> int:
 
 def cmd_users_tokens(args: argparse.Namespace, cli: Cli) -> int:
     with open_store(cli.settings, existing=True) as store, _naming_the_home(cli.settings):
-        tokens = tokens_of(store, local_actor(), args.name)
+        tokens = tokens_of(store, cli.actor(), args.name)
     rows = [
         {
             "prefix": t.prefix,

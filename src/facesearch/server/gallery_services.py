@@ -83,11 +83,11 @@ async def subject(ctx: Context, who: Principal, name: str, case: str | None) -> 
 
 
 async def collections(ctx: Context, who: Principal) -> list[CollectionInfo]:
-    return await ctx.workers.on_catalog(lambda c: app_gallery.collections(c, who.user))
+    return await ctx.workers.on_catalog(lambda c: app_gallery.collections(ctx.store, c, who.user))
 
 
 async def stats(ctx: Context, who: Principal) -> dict[str, Any]:
-    out = await ctx.workers.on_catalog(lambda c: app_gallery.stats(c, who.user))
+    out = await ctx.workers.on_catalog(lambda c: app_gallery.stats(ctx.store, c, who.user))
     return {**out, "model_id": ctx.workers.model_id}
 
 

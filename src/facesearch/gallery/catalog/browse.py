@@ -33,6 +33,13 @@ class BrowseFilter:
     collection: str | None = None
     subject_prefix: str | None = None
     labelled: bool | None = None
+    within: tuple[str, ...] | None = None  # only these collections (an organisation's scope)
+
+
+def _within(f: BrowseFilter, where: list[str], params: list[Any]) -> None:
+    if f.within is not None:
+        where.append(f"c.name IN ({', '.join('?' * len(f.within))})" if f.within else "1 = 0")
+        params.extend(f.within)
 
 
 @dataclass(frozen=True)
@@ -68,6 +75,7 @@ def _face_where(f: BrowseFilter) -> tuple[str, list[Any]]:
     if f.collection is not None:
         where.append("c.name = ?")
         params.append(f.collection)
+    _within(f, where, params)
     if f.labelled is True:
         where.append("f.subject_id IS NOT NULL")
     elif f.labelled is False:
@@ -86,6 +94,7 @@ def _image_where(f: BrowseFilter) -> tuple[str, list[Any]]:
     if f.collection is not None:
         where.append("c.name = ?")
         params.append(f.collection)
+    _within(f, where, params)
     if f.labelled is True:
         where.append(labelled)
     elif f.labelled is False:
@@ -155,7 +164,7 @@ class Browse(CatalogConnection):
         _check(offset, limit)
         if f.labelled is False:
             return [], 0
-        where, params = _face_where(BrowseFilter(f.collection, f.subject_prefix, True))
+        where, params = _face_where(BrowseFilter(f.collection, f.subject_prefix, True, f.within))
         joins = """FROM faces f
             JOIN images i ON i.id = f.image_id
             JOIN collections c ON c.id = i.collection_id

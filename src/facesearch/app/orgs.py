@@ -1,0 +1,64 @@
+"""Organisations, for the CLI and the server: create them, set their quotas and policies, share
+collections between them (``accountability.orgs`` keeps them and logs each change).
+
+The platform operator (and the local CLI user) sees every organisation; anyone else sees their
+own only: another organisation's name answers NotFoundError, as one that does not exist.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from facesearch.accountability import AccountabilityStore, Actor, Permission
+from facesearch.accountability.orgs import Organisation, sees_all_orgs
+from facesearch.app.checks import allow
+from facesearch.errors import NotFoundError
+
+__all__ = ["add_org", "change_org", "get_org", "list_orgs", "share", "unshare"]
+
+
+def list_orgs(store: AccountabilityStore, actor: Actor) -> list[Organisation]:
+    if sees_all_orgs(actor):
+        return store.orgs.all()
+    return [] if actor.org is None else [store.orgs.get(actor.org)]
+
+
+def get_org(store: AccountabilityStore, actor: Actor, name: str) -> Organisation:
+    if not sees_all_orgs(actor) and (actor.org is None or actor.org.lower() != name.lower()):
+        raise NotFoundError(f"no organisation {name}")
+    return store.orgs.get(name)
+
+
+def add_org(
+    store: AccountabilityStore,
+    actor: Actor,
+    name: str,
+    *,
+    quota_faces: int | None = None,
+    policy: dict[str, Any] | None = None,
+) -> Organisation:
+    allow(actor, Permission.MANAGE_ORGS)
+    return store.orgs.add(name, quota_faces=quota_faces, policy=policy, by=actor)
+
+
+def change_org(
+    store: AccountabilityStore,
+    actor: Actor,
+    name: str,
+    *,
+    policy: dict[str, Any] | None = None,
+    quota_faces: int | str | None = "unchanged",
+) -> Organisation:
+    allow(actor, Permission.SET_POLICY)
+    return store.orgs.change(name, policy=policy, quota_faces=quota_faces, by=actor)
+
+
+def share(store: AccountabilityStore, actor: Actor, collection: str, to: str) -> bool:
+    """Share ``collection`` (the actor's organisation's) read-only with organisation ``to``."""
+    allow(actor, Permission.SHARE)
+    return store.orgs.grant(collection, to, by=actor)
+
+
+def unshare(store: AccountabilityStore, actor: Actor, collection: str, to: str) -> bool:
+    allow(actor, Permission.SHARE)
+    return store.orgs.withdraw(collection, to, by=actor)
