@@ -1,0 +1,307 @@
+"""The supervisor's dashboard of an organisation, read from its audit trail (SUPERVISE).
+
+``dashboard(store, actor)`` covers the last ``days`` calendar days of the organisation's time
+zone, today included: searches per user per day, today and this week (from Monday); searches
+outside working hours and by hour of day; probes searched more than once (by whom, under which
+cases); searches with candidates that nobody has given a verdict on, older than a day;
+refusals (searches that failed, case refusals); erasures; exports; and the alerts raised
+(``app.alerts``). Only the actor's organisation's entries count; the platform operator, who
+belongs to none, gets PermissionDeniedError.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from facesearch.accountability import AccountabilityStore, Action, Actor, AuditEntry
+from facesearch.accountability.orgs import OrgPolicy
+from facesearch.app.alerts import (
+    Alert,
+    AlertRule,
+    day_start,
+    local_time,
+    outside_hours,
+    supervised_org,
+)
+from facesearch.app.records import OUTCOME_OK
+from facesearch.errors import InputError
+
+__all__ = ["Dashboard", "EntryRef", "RepeatedProbe", "UserSearches", "dashboard"]
+
+MAX_DAYS = 366
+REVIEW_AFTER = timedelta(days=1)  # a search unreviewed this long is listed
+
+
+def _time(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class EntryRef:
+    """An audit entry as a dashboard lists it: who, when, under which case, what."""
+
+    seq: int
+    time: datetime
+    actor: str
+    action: str
+    case: str | None
+    summary: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "time": _time(self.time),
+            "actor": self.actor,
+            "action": self.action,
+            "case": self.case,
+            "summary": self.summary,
+        }
+
+
+@dataclass(frozen=True)
+class UserSearches:
+    """One user's searches (failed ones too) in the period."""
+
+    user: str
+    today: int
+    this_week: int  # since Monday 00:00 in the organisation's time zone
+    per_day: tuple[int, ...]  # one count per day of ``Dashboard.days``
+    outside_hours: int
+
+    @property
+    def total(self) -> int:
+        return sum(self.per_day)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "user": self.user,
+            "today": self.today,
+            "this_week": self.this_week,
+            "total": self.total,
+            "per_day": list(self.per_day),
+            "outside_hours": self.outside_hours,
+        }
+
+
+@dataclass(frozen=True)
+class RepeatedProbe:
+    """A probe photo (by its sha256) searched two or more times in the period."""
+
+    probe_sha256: str
+    searches: tuple[int, ...]  # their audit seqs
+    users: tuple[str, ...]
+    cases: tuple[str, ...]  # the case numbers named (searches without one are not listed)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "probe_sha256": self.probe_sha256,
+            "count": len(self.searches),
+            "searches": list(self.searches),
+            "users": list(self.users),
+            "cases": list(self.cases),
+        }
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    org: str
+    now: datetime
+    since: datetime  # midnight of the first day, in UTC
+    policy: OrgPolicy
+    days: tuple[date, ...]  # the calendar days of the period, oldest first
+    users: tuple[UserSearches, ...]  # by searches in the period, most first
+    by_hour: tuple[int, ...]  # 24 counts of searches by local hour of day
+    outside_hours: tuple[EntryRef, ...]  # newest first, as are the lists below
+    repeated_probes: tuple[RepeatedProbe, ...]
+    unreviewed: tuple[EntryRef, ...]
+    refused: tuple[EntryRef, ...]
+    erasures: tuple[EntryRef, ...]
+    exports: tuple[EntryRef, ...]
+    alerts: tuple[Alert, ...]
+
+    @property
+    def searches(self) -> int:
+        return sum(u.total for u in self.users)
+
+    def alert_counts(self) -> dict[str, int]:
+        """Alerts of the period by rule, every rule named."""
+        counts = Counter(a.rule for a in self.alerts)
+        return {r.value: counts.get(r.value, 0) for r in AlertRule} | dict(counts)
+
+    def as_json(self) -> dict[str, Any]:
+        refs = ("outside_hours", "unreviewed", "refused", "erasures", "exports")
+        return {
+            "org": self.org,
+            "now": _time(self.now),
+            "since": _time(self.since),
+            "time_zone": self.policy.time_zone,
+            "working_hours": self.policy.working_hours,
+            "max_searches_per_day": self.policy.max_searches_per_day,
+            "days": [d.isoformat() for d in self.days],
+            "searches": self.searches,
+            "users": [u.as_json() for u in self.users],
+            "by_hour": list(self.by_hour),
+            **{name: [r.as_json() for r in getattr(self, name)] for name in refs},
+            "repeated_probes": [p.as_json() for p in self.repeated_probes],
+            "alerts": [a.as_json() for a in self.alerts],
+            "alert_counts": self.alert_counts(),
+        }
+
+
+def dashboard(
+    store: AccountabilityStore, actor: Actor, *, days: int = 28, now: datetime | None = None
+) -> Dashboard:
+    """The dashboard of ``actor``'s organisation over the last ``days`` days (SUPERVISE)."""
+    org = supervised_org(actor)
+    if not 1 <= days <= MAX_DAYS:
+        raise InputError(f"days is a whole number from 1 to {MAX_DAYS}")
+    moment = now or datetime.now(UTC)
+    policy = store.orgs.get(org).policy
+    since = day_start(moment, policy, days - 1)
+    week = day_start(moment, policy, local_time(moment, policy).weekday())
+
+    def read(action: Action, start: datetime = since) -> list[AuditEntry]:
+        return store.audit.entries(org=org, action=action, since=start, until=moment, limit=None)
+
+    searches = read(Action.SEARCH, min(since, week))
+    in_period = [e for e in searches if e.time >= since]
+    reviewed = {e.payload.get("search_seq") for e in read(Action.DECISION)}
+    first = local_time(since, policy).date()
+    return Dashboard(
+        org=org,
+        now=moment,
+        since=since,
+        policy=policy,
+        days=tuple(first + timedelta(days=i) for i in range(days)),
+        users=_per_user(searches, policy, since, week, days, moment),
+        by_hour=_by_hour(in_period, policy),
+        outside_hours=_newest(
+            _ref(e, _search_summary(e)) for e in in_period if outside_hours(e.time, policy)
+        ),
+        repeated_probes=_repeated(in_period),
+        unreviewed=_newest(
+            _ref(e, _search_summary(e))
+            for e in in_period
+            if e.seq not in reviewed and _candidates(e) and e.time <= moment - REVIEW_AFTER
+        ),
+        refused=_newest(
+            [
+                *(_ref(e, _search_summary(e)) for e in in_period if _failed(e)),
+                *(_ref(e, _refusal_summary(e)) for e in read(Action.CASE_REFUSED)),
+            ]
+        ),
+        erasures=_newest(_ref(e, _erasure_summary(e)) for e in read(Action.ERASE)),
+        exports=_newest(_ref(e, _export_summary(e)) for e in read(Action.EXPORT)),
+        alerts=tuple(Alert.of(e) for e in reversed(read(Action.ALERT))),
+    )
+
+
+# --- pure computation over the entries -----------------------------------------------------------
+
+
+def _per_user(
+    searches: list[AuditEntry],
+    policy: OrgPolicy,
+    since: datetime,
+    week: datetime,
+    days: int,
+    now: datetime,
+) -> tuple[UserSearches, ...]:
+    today = day_start(now, policy)
+    first = local_time(since, policy).date()
+    per_day: dict[str, list[int]] = defaultdict(lambda: [0] * days)
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    for e in searches:
+        c = counts[e.actor]
+        c["week"] += e.time >= week
+        c["today"] += e.time >= today
+        if e.time >= since:
+            per_day[e.actor][(local_time(e.time, policy).date() - first).days] += 1
+            c["late"] += outside_hours(e.time, policy)
+    users = [
+        UserSearches(
+            name,
+            counts[name]["today"],
+            counts[name]["week"],
+            tuple(per_day[name]),
+            counts[name]["late"],
+        )
+        for name in counts
+    ]
+    return tuple(sorted(users, key=lambda u: (-u.total, -u.this_week, u.user)))
+
+
+def _by_hour(searches: Iterable[AuditEntry], policy: OrgPolicy) -> tuple[int, ...]:
+    hours = [0] * 24
+    for e in searches:
+        hours[local_time(e.time, policy).hour] += 1
+    return tuple(hours)
+
+
+def _repeated(searches: Iterable[AuditEntry]) -> tuple[RepeatedProbe, ...]:
+    by_probe: dict[str, list[AuditEntry]] = defaultdict(list)
+    for e in searches:
+        probe = e.payload.get("probe_sha256")
+        if isinstance(probe, str) and probe:
+            by_probe[probe].append(e)
+    found = [
+        RepeatedProbe(
+            probe,
+            tuple(e.seq for e in group),
+            tuple(sorted({e.actor for e in group})),
+            tuple(sorted({e.case for e in group if e.case is not None})),
+        )
+        for probe, group in by_probe.items()
+        if len(group) >= 2
+    ]
+    return tuple(sorted(found, key=lambda p: (-len(p.cases), -len(p.searches), -p.searches[-1])))
+
+
+def _ref(entry: AuditEntry, summary: str) -> EntryRef:
+    return EntryRef(entry.seq, entry.time, entry.actor, entry.action, entry.case, summary)
+
+
+def _newest(refs: Iterable[EntryRef]) -> tuple[EntryRef, ...]:
+    return tuple(sorted(refs, key=lambda r: -r.seq))
+
+
+def _outcome(entry: AuditEntry) -> str:
+    return str(entry.payload.get("outcome", OUTCOME_OK))
+
+
+def _failed(entry: AuditEntry) -> bool:
+    return _outcome(entry) != OUTCOME_OK
+
+
+def _candidates(entry: AuditEntry) -> int:
+    found = entry.payload.get("candidates", [])
+    return len(found) if isinstance(found, list) and not _failed(entry) else 0
+
+
+def _search_summary(entry: AuditEntry) -> str:
+    if _failed(entry):
+        return f"failed: {_outcome(entry)}"
+    return f"{_candidates(entry)} candidates"
+
+
+def _refusal_summary(entry: AuditEntry) -> str:
+    p = entry.payload
+    return f"{p.get('attempt', '?')} refused: {str(p.get('reason', '')).replace('_', ' ')}"
+
+
+def _erasure_summary(entry: AuditEntry) -> str:
+    p = entry.payload
+    counts = p.get("counts")
+    plain = ", ".join(f"{v} {k}" for k, v in counts.items()) if isinstance(counts, Mapping) else ""
+    return f"{plain or 'erasure'}; reason: {p.get('reason', '')}"
+
+
+def _export_summary(entry: AuditEntry) -> str:
+    p = entry.payload
+    what = str(p.get("what") or "audit entries").replace("_", " ")
+    count = f", {p['count']} entries" if isinstance(p.get("count"), int) else ""
+    return f"{what} ({p.get('format', '?')}{count})"
