@@ -363,4 +363,6 @@ ROLE_WORDS = {
     Role.ADMIN: "users, ingest, erasure, settings; may confirm candidates",
     Role.INVESTIGATOR: "search, verify, decide on candidates",
     Role.AUDITOR: "read the audit trail",
+    Role.SUPERVISOR: "oversight: the dashboard, alerts, approvals; no search",
+    Role.OPERATOR: "the platform: organisations, their quotas, policies and admins",
 }

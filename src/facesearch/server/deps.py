@@ -37,6 +37,9 @@ __all__ = [
     "EraserPage",
     "Ingester",
     "IngesterPage",
+    "Operator",
+    "PolicySetter",
+    "PolicySetterPage",
     "Reader",
     "ReaderPage",
     "Reviewer",
@@ -46,6 +49,7 @@ __all__ = [
     "Searcher",
     "SearcherPage",
     "SettingsAdmin",
+    "Sharer",
     "Verifier",
     "VerifierPage",
 ]
@@ -82,6 +86,9 @@ Ingester = Annotated[Principal, Depends(_ingest)]
 Admin = Annotated[Principal, Depends(_manage_users)]
 Auditor = Annotated[Principal, Depends(_read_audit)]
 SettingsAdmin = Annotated[Principal, Depends(needs(Permission.MANAGE_SETTINGS))]
+Operator = Annotated[Principal, Depends(needs(Permission.MANAGE_ORGS))]
+PolicySetter = Annotated[Principal, Depends(needs(Permission.SET_POLICY))]
+Sharer = Annotated[Principal, Depends(needs(Permission.SHARE))]
 
 SearcherPage = Annotated[Page, Depends(page_for(_search))]
 VerifierPage = Annotated[Page, Depends(page_for(_verify))]
@@ -93,3 +100,4 @@ CuratorPage = Annotated[Page, Depends(page_for(_curate))]
 IngesterPage = Annotated[Page, Depends(page_for(_ingest))]
 AdminPage = Annotated[Page, Depends(page_for(_manage_users))]
 AuditorPage = Annotated[Page, Depends(page_for(_read_audit))]
+PolicySetterPage = Annotated[Page, Depends(page_for(needs(Permission.SET_POLICY)))]

@@ -44,6 +44,7 @@ def user_view(user: User, tokens: int | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "name": user.name,
         "role": user.role.value,
+        "org": user.org,
         "disabled": user.disabled,
         "created_at": user.created_at.isoformat(),
         "permissions": sorted(p.value for p in Permission if can(user.role, p)),

@@ -11,6 +11,7 @@
     people.py         persons of a collection: build, read, name, merge, split, not this
                       person; the People and person pages
     users.py          users, tokens, me; the Users page
+    orgs.py           organisations, their policies, collection shares; the Organisations page
     cases.py          the case registry: list, open, close, add members
     case_pages.py     a case's timeline (JSON and page), the Cases page, the case report
     audit.py          the audit trail; the Audit page
@@ -31,6 +32,7 @@ from facesearch.server.routes import (
     gallery,
     ingest,
     login,
+    orgs,
     people,
     searches,
     system,
@@ -48,6 +50,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     people.router,
     ingest.router,
     users.router,
+    orgs.router,
     cases.router,
     case_pages.router,
     audit.router,

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Form
 from fastapi.responses import HTMLResponse, Response
 
 from facesearch.accountability import PERMISSIONS, Role
-from facesearch.app import accounts
+from facesearch.app import accounts, orgs
 from facesearch.errors import FaceSearchError, NotFoundError
 from facesearch.server import views
 from facesearch.server.auth import ROLE_WORDS, Principal
@@ -67,9 +67,21 @@ async def create_user(
     name: Annotated[str, Form(max_length=64)],
     role: Annotated[Role, Form()],
     password: Annotated[str, Form(max_length=1024)],
+    org: Annotated[str | None, Form(max_length=64)] = None,
 ) -> dict[str, Any]:
-    user = await _blocking(lambda: accounts.add_user(c.store, who.user, name, role, password))
+    """``org``: the organisation of the new account (the operator names it; an admin's own
+    is the default, another answers 404); none for an operator."""
+    chosen = _org_choice(who, role, org)
+    user = await _blocking(
+        lambda: accounts.add_user(c.store, who.user, name, role, password, org=chosen)
+    )
     return views.user_view(user, 0)
+
+
+def _org_choice(who: Principal, role: Role | str, org: str | None) -> str | None:
+    if str(role) == Role.OPERATOR.value:
+        return None
+    return org.strip() if org and org.strip() else who.user.org
 
 
 @api.get("/users/{name}", summary="One user account, its tokens and lockouts")
@@ -154,7 +166,8 @@ async def _users_page(page: Page, status: int = 200, **values: Any) -> HTMLRespo
         "users.html",
         status,
         users=await _accounts(page.c, page.who),
-        roles=list(Role),
+        roles=[r for r in Role if r != Role.OPERATOR or page.who.user.role == Role.OPERATOR],
+        orgs=await _blocking(lambda: [o.name for o in orgs.list_orgs(page.c.store, page.who.user)]),
         role_words=ROLE_WORDS,
         default_role=LEAST_PRIVILEGED,
         min_length=policy.min_password_length,
@@ -174,12 +187,16 @@ async def users_add(
     name: Annotated[str, Form(max_length=64)] = "",
     role: Annotated[str, Form(max_length=20)] = "",
     password: Annotated[str, Form(max_length=1024)] = "",
+    org: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
     store, user = page.c.store, page.who.user
+    chosen = _org_choice(page.who, role, org)
     try:
-        await _blocking(lambda: accounts.add_user(store, user, name.strip(), role, password))
+        await _blocking(
+            lambda: accounts.add_user(store, user, name.strip(), role, password, org=chosen)
+        )
     except FaceSearchError as exc:
-        form = {"name": name, "role": role}
+        form = {"name": name, "role": role, "org": org}
         return await _users_page(page, error=exc, form=form)
     return await _users_page(page, message=f"user {name.strip()} added")
 
