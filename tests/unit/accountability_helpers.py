@@ -15,10 +15,13 @@ from argon2 import PasswordHasher
 from facesearch.accountability import (
     AccountabilityStore,
     Action,
+    AuditEnvelope,
     AuditReport,
     BreakKind,
+    entry_hash,
     local_actor,
 )
+from facesearch.accountability.chain import AUDIT_COLUMNS, canonical_json
 
 CHEAP = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)  # fast tests, same code path
 T0 = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
@@ -105,6 +108,26 @@ def tamper(store: AccountabilityStore, *statements: str) -> None:
     if not store.db.url:  # PostgreSQL's connection commits each statement
         conn.commit()
     conn.close()
+
+
+def sql_text(value: str | None) -> str:
+    """``value`` as an SQL literal (NULL for None)."""
+    return "NULL" if value is None else "'" + value.replace("'", "''") + "'"
+
+
+def insert_entry(envelope: AuditEnvelope, digest: str | None = None) -> str:
+    """SQL inserting the ``audit_log`` row of ``envelope`` (every column, its org last), with
+    its correct hash unless ``digest`` is given: what a forger with the file could write."""
+    e = envelope
+    values = [
+        str(e.seq),
+        *map(sql_text, (e.time, e.actor, e.action, e.case, e.purpose)),
+        sql_text(canonical_json(e.payload)),
+        sql_text(e.prev_hash),
+        sql_text(entry_hash(e) if digest is None else digest),
+        sql_text(e.org),
+    ]
+    return f"INSERT INTO audit_log ({AUDIT_COLUMNS}) VALUES ({', '.join(values)})"
 
 
 def kinds(report: AuditReport) -> list[tuple[BreakKind, int | None, int | None]]:

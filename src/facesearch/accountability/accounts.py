@@ -15,7 +15,9 @@ Every change to an account is written to the audit trail in the same transaction
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from typing import Any
 
 from argon2 import PasswordHasher
 
@@ -216,19 +218,22 @@ def _enabled_admins(conn: sqlite3.Connection, org_id: int) -> int:
 def check_accounts_against_trail(conn: sqlite3.Connection) -> list[ChainBreak]:
     """Accounts whose existence, role or enabled state the audit trail does not explain.
 
-    Catches an account added, promoted or re-enabled by editing the file directly. (A password
+    Catches an account added, promoted, moved to another organisation (its ``user_add`` entry
+    names the organisation; one without ``org``, from before organisations, ``default``) or
+    re-enabled by editing the file directly. (A password
     hash swapped in the file is not caught: the trail never holds hashes.)
     """
     found: list[ChainBreak] = []
     named = name_is(conn, "u.name", json_text(conn, "a.payload", "name"))
     rows = conn.execute(
         f"""SELECT u.name, u.role, u.disabled,
+                  (SELECT o.name FROM organisations o WHERE o.id = u.org_id) AS org_name,
                   (SELECT a.seq FROM audit_log a
                     WHERE a.action = 'user_add' AND {named}
                     ORDER BY a.seq DESC LIMIT 1) AS add_seq,
-                  (SELECT {json_text(conn, "a.payload", "role")} FROM audit_log a
+                  (SELECT a.payload FROM audit_log a
                     WHERE a.action = 'user_add' AND {named}
-                    ORDER BY a.seq DESC LIMIT 1) AS logged_role,
+                    ORDER BY a.seq DESC LIMIT 1) AS add_payload,
                   (SELECT a.action FROM audit_log a
                     WHERE a.action IN ('user_add', 'user_disable', 'user_enable')
                       AND {named}
@@ -242,13 +247,25 @@ def check_accounts_against_trail(conn: sqlite3.Connection) -> list[ChainBreak]:
                 ChainBreak(BreakKind.ACCOUNT, None, None, f"account {name} has no user_add entry")
             )
             continue
-        if row["logged_role"] != row["role"]:
+        logged = _add_payload(row["add_payload"])
+        if logged.get("role") != row["role"]:
             found.append(
                 ChainBreak(
                     BreakKind.ACCOUNT,
                     seq,
                     seq,
-                    f"account {name} is {row['role']} but was added as {row['logged_role']}",
+                    f"account {name} is {row['role']} but was added as {logged.get('role')}",
+                )
+            )
+        added_to = logged.get("org", DEFAULT_ORG)  # entries before organisations: default
+        if _org_key(added_to) != _org_key(row["org_name"]):
+            found.append(
+                ChainBreak(
+                    BreakKind.ACCOUNT,
+                    seq,
+                    seq,
+                    f"account {name} is of {_org_words(row['org_name'])} "
+                    f"but was added to {_org_words(added_to)}",
                 )
             )
         logged_disabled = row["last_state"] == Action.USER_DISABLE.value
@@ -263,3 +280,19 @@ def check_accounts_against_trail(conn: sqlite3.Connection) -> list[ChainBreak]:
                 )
             )
     return found
+
+
+def _add_payload(text: str | None) -> dict[str, Any]:
+    try:
+        payload = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return payload if isinstance(payload, dict) else {}
+
+
+def _org_key(org: object) -> str | None:
+    return None if org is None else str(org).lower()
+
+
+def _org_words(org: object) -> str:
+    return "no organisation" if org is None else f"organisation {org}"

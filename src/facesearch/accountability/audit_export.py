@@ -3,7 +3,8 @@
 JSON lines are exact: each line is the canonical JSON of the entry (``AuditEntry.as_dict``),
 re-verifiable with ``entry_hash``. In CSV, an actor, case number or purpose starting with
 = + - @ (or a tab or CR) gets a leading apostrophe so that spreadsheets do not run it as a
-formula; the payload column is the canonical JSON.
+formula; the payload column is the canonical JSON, and the org column is empty for an entry
+without one (written before organisations; its hash leaves the org out).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ EXPORT_FIELDS = (
     "prev_hash",
     "hash",
     "mac",
+    "org",
 )
 
 
@@ -53,9 +55,9 @@ def write_entries(entries: Iterable[AuditEntry], fmt: str, out: TextIO) -> int:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(EXPORT_FIELDS)
         for e in entries:
-            cells = e.as_dict()
+            cells = {"org": None, **e.as_dict()}
             cells["payload"] = canonical_json(e.payload)
-            for name in ("actor", "case", "purpose"):
+            for name in ("actor", "case", "purpose", "org"):
                 cells[name] = _csv_cell(cells[name])
             writer.writerow([cells[name] for name in EXPORT_FIELDS])
             count += 1

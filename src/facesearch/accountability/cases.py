@@ -371,14 +371,14 @@ def check_cases_against_trail(conn: sqlite3.Connection) -> list[ChainBreak]:
         elif number in logged:
             logged[number][2].add(str(payload.get("name", "")).lower())
     found: list[ChainBreak] = []
-    cases = conn.execute(
+    cases = conn.execute(  # a case of no (or no existing) organisation is no one's: no entry
         "SELECT c.id, c.number, c.status, o.name AS org FROM cases c "
-        "JOIN organisations o ON o.id = c.org_id ORDER BY c.id"
+        "LEFT JOIN organisations o ON o.id = c.org_id ORDER BY c.id"
     ).fetchall()
     for row in cases:
         number = row["number"]
-        key = (str(row["org"]).lower(), number)
-        if key not in logged:
+        key = None if row["org"] is None else (str(row["org"]).lower(), number)
+        if key is None or key not in logged:
             found.append(_finding(None, f"case {number} has no case_open entry"))
             continue
         seq, status, members = logged[key]

@@ -98,14 +98,50 @@ def test_verify_finds_accounts_edited_in_the_file(store, people):
     assert store.verify().ok
     tamper(
         store,
-        "INSERT INTO users (name, role, password_hash, disabled, created_at) "
-        "VALUES ('eve', 'admin', 'x', 0, '2025-01-01T00:00:00.000000+00:00')",
+        "INSERT INTO users (name, role, password_hash, disabled, created_at, org_id) "
+        "SELECT 'eve', 'admin', 'x', 0, '2025-01-01T00:00:00.000000+00:00', id "
+        "FROM organisations WHERE name = 'default'",
         "UPDATE users SET role = 'admin' WHERE name = 'alice'",
     )
     found = [(b.kind, b.detail) for b in store.verify().breaks]
     assert (BreakKind.ACCOUNT, "account eve has no user_add entry") in found
     assert (BreakKind.ACCOUNT, "account alice is admin but was added as investigator") in found
     assert len(found) == 2
+
+
+def test_verify_finds_an_account_moved_to_another_org_in_the_file(store, people):
+    store.orgs.add("other", by=ROOT)
+    store.accounts.add_user("olga", Role.ADMIN, PW, by=ROOT, org="other")
+    store.accounts.add_user("opal", Role.OPERATOR, PW, by=ROOT, org=None)  # of no organisation
+    assert store.verify().ok
+    tamper(
+        store,
+        "UPDATE users SET org_id = (SELECT id FROM organisations WHERE name = 'other') "
+        "WHERE name = 'alice'",
+        "UPDATE users SET org_id = (SELECT id FROM organisations WHERE name = 'default') "
+        "WHERE name = 'olga'",
+    )
+    found = [(b.kind, b.detail) for b in store.verify().breaks]
+    assert found == [
+        (
+            BreakKind.ACCOUNT,
+            "account alice is of organisation other but was added to organisation default",
+        ),
+        (
+            BreakKind.ACCOUNT,
+            "account olga is of organisation default but was added to organisation other",
+        ),
+    ]
+
+
+def test_verify_reads_a_user_add_entry_without_org_as_default(store, people):
+    """Entries from before organisations name no org: their accounts are ``default``'s."""
+    tamper(
+        store,
+        'UPDATE audit_log SET payload = \'{"name":"bob","role":"investigator"}\' '
+        "WHERE action = 'user_add' AND payload LIKE '%bob%'",
+    )
+    assert [b.kind for b in store.verify().breaks] == [BreakKind.EDITED]  # the hash, not the org
 
 
 def test_verify_finds_an_account_reenabled_in_the_file(store, people):

@@ -40,11 +40,32 @@ def test_entries_chain_with_the_documented_hash(store: AccountabilityStore, cloc
         "purpose": "test",
         "payload": {"i": 1},
         "prev_hash": entries[0].hash,
+        "org": "(platform)",  # user1 is no account: the entry belongs to no organisation
     }
     text = json.dumps(envelope, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     assert e.hash == hashlib.sha256(text.encode()).hexdigest()
     assert e.time == T0 + timedelta(seconds=2)
     assert store.audit.head() == AuditHead(3, entries[2].hash)
+
+
+def test_an_entry_without_org_hashes_as_before_organisations():
+    """Entries written before organisations have no org and keep their hash: "org" is left
+    out of the hashed fields, not hashed as null."""
+    fields = {
+        "seq": 1,
+        "time": "2025-01-01T00:00:00.000000+00:00",
+        "actor": "a",
+        "action": "login",
+        "case": None,
+        "purpose": None,
+        "payload": {},
+        "prev_hash": GENESIS_HASH,
+    }
+    text = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    legacy = AuditEnvelope(*fields.values())
+    assert legacy.org is None
+    assert entry_hash(legacy) == hashlib.sha256(text.encode()).hexdigest()
+    assert entry_hash(AuditEnvelope(*fields.values(), "default")) != entry_hash(legacy)
 
 
 def test_audit_head_text_round_trip():

@@ -4,7 +4,7 @@ named by seq."""
 from __future__ import annotations
 
 import pytest
-from accountability_helpers import FakeClock, fill, kinds, tamper
+from accountability_helpers import FakeClock, fill, insert_entry, kinds, tamper
 
 from facesearch.accountability import (
     GENESIS_HASH,
@@ -108,17 +108,20 @@ def test_verify_names_a_cut_off_tail_and_the_anchor_names_a_hidden_one(store, cl
 def test_verify_names_entries_appended_behind_its_back(store, clock):
     fill(store, clock, 3)
     head = store.audit.head()
-    forged = entry_hash(
-        AuditEnvelope(
-            4, "2025-03-01T10:00:00.000000+00:00", "x", "login", None, None, {}, head.hash
-        )
-    )
-    tamper(
-        store,
-        "INSERT INTO audit_log VALUES (4, '2025-03-01T10:00:00.000000+00:00', 'x', 'login', "
-        f"NULL, NULL, '{{}}', '{head.hash}', '{forged}')",
-    )
+    when = "2025-03-01T10:00:00.000000+00:00"
+    forged = AuditEnvelope(4, when, "x", "login", None, None, {}, head.hash, "(platform)")
+    tamper(store, insert_entry(forged))
     assert kinds(store.verify()) == [(BreakKind.INSERTED, 4, 4)]
+
+
+@pytest.mark.parametrize("org", ["'default'", "NULL"])
+def test_verify_names_an_entry_moved_to_another_org(store, clock, org):
+    """An entry's org is hashed once it has one: moving it to another organisation, or making
+    it look like an entry from before organisations (NULL), breaks its hash."""
+    fill(store, clock, 4)
+    assert store.audit.get(2).org == "(platform)"
+    tamper(store, f"UPDATE audit_log SET org = {org} WHERE seq = 2")
+    assert (BreakKind.EDITED, 2, 2) in kinds(store.verify())
 
 
 def test_verify_names_a_forged_entry_with_a_recomputed_hash(store, clock):
@@ -134,6 +137,7 @@ def test_verify_names_a_forged_entry_with_a_recomputed_hash(store, clock):
             "test",
             {"i": 42},
             e.prev_hash,
+            e.org,
         )
     )
     tamper(
@@ -158,6 +162,7 @@ def test_verify_names_a_forged_last_entry_and_an_edited_head(store, clock):
             "test",
             {"i": 7},
             e.prev_hash,
+            e.org,
         )
     )
     tamper(
@@ -174,8 +179,12 @@ def test_verify_names_an_entry_inserted_in_the_middle(store, clock):
         store,
         "UPDATE audit_log SET seq = seq + 100 WHERE seq >= 4",
         "UPDATE audit_log SET seq = seq - 99 WHERE seq >= 100",
-        "INSERT INTO audit_log VALUES (4, '2025-03-01T09:30:03.500000+00:00', 'x', 'login', "
-        "NULL, NULL, '{}', 'ab', 'cd')",
+        insert_entry(
+            AuditEnvelope(
+                4, "2025-03-01T09:30:03.500000+00:00", "x", "login", None, None, {}, "ab"
+            ),
+            digest="cd",
+        ),
     )
     report = store.verify()
     assert (BreakKind.EDITED, 4, 4) in kinds(report)

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from accountability_helpers import CHEAP, FakeClock, kinds, open_store, tamper
+from accountability_helpers import CHEAP, FakeClock, insert_entry, kinds, open_store, tamper
 
 import facesearch.accountability as acc
 from facesearch.accountability import (
@@ -35,15 +35,11 @@ def forge_append(store: AccountabilityStore, action: str, payload: dict[str, obj
     """Append a correctly hash-chained entry and move the head row, as the file allows."""
     head = store.audit.head()
     seq, when = head.seq + 1, "2025-03-01T10:00:00.000000+00:00"
-    digest = entry_hash(
-        AuditEnvelope(seq, when, "inv2", action, "K-1", "forged", payload, head.hash)
-    )
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    envelope = AuditEnvelope(seq, when, "inv2", action, "K-1", "forged", payload, head.hash)
     tamper(
         store,
-        f"INSERT INTO audit_log VALUES ({seq}, '{when}', 'inv2', '{action}', 'K-1', 'forged', "
-        f"'{text}', '{head.hash}', '{digest}')",
-        f"UPDATE audit_head SET seq = {seq}, hash = '{digest}'",
+        insert_entry(envelope),
+        f"UPDATE audit_head SET seq = {seq}, hash = '{entry_hash(envelope)}'",
     )
     return seq
 
@@ -75,7 +71,7 @@ def test_a_rewritten_entry_is_caught_even_with_the_chain_recomputed(keyed: Accou
         payload = {"i": 99} if e.seq == 3 else dict(e.payload)
         when = e.time.isoformat(timespec="microseconds")
         digest = entry_hash(
-            AuditEnvelope(e.seq, when, e.actor, e.action, e.case, e.purpose, payload, prev)
+            AuditEnvelope(e.seq, when, e.actor, e.action, e.case, e.purpose, payload, prev, e.org)
         )
         text = json.dumps(payload, separators=(",", ":"))
         statements.append(
