@@ -194,10 +194,15 @@ def replay(
     return CandidateState(search_seq, face_id, status, tuple(history))
 
 
-def check_allowed(state: CandidateState, actor: str, verdict: Verdict) -> None:
-    """Refuse a verdict the rules forbid: the same person giving the same verdict twice."""
+def check_allowed(
+    state: CandidateState, actor: str, verdict: Verdict, *, two_person: bool = True
+) -> None:
+    """Refuse a verdict the rules forbid: the same person giving the same verdict twice (with
+    ``two_person`` off, a possible match may be confirmed by the person who marked it)."""
     if any(r.actor == actor and r.verdict is verdict for r in state.history):
         if verdict is Verdict.POSSIBLE_MATCH and state.status is CandidateStatus.POSSIBLE_MATCH:
+            if not two_person:
+                return
             raise PermissionDeniedError(
                 "two-person rule: a second, different person must confirm this possible match"
             )
@@ -223,10 +228,13 @@ class Decisions:
         *,
         case: str | None = None,
         purpose: str | None = None,
+        two_person: bool = True,
     ) -> CandidateState:
         """Record one person's verdict on a candidate of a search; return the new state.
 
-        Case number and purpose default to the search's.
+        Case number and purpose default to the search's. ``two_person`` False (an
+        organisation's policy turned the rule off) lets the person who marked a possible match
+        confirm it alone; the entry says so (``two_person: false``).
         """
         try:
             verdict = Verdict(verdict)
@@ -245,7 +253,7 @@ class Decisions:
             if not any(_same_id(c.get("face_id"), face_id) for c in candidates):
                 raise InputError(f"face {face_id!r} is not a candidate of search {search_seq}")
             before = self._state(conn, search_seq, face_id)
-            check_allowed(before, actor.name, verdict)
+            check_allowed(before, actor.name, verdict, two_person=two_person)
             after = next_status(before.status, verdict)
             entry = self._audit.append(
                 org=search["org"],
@@ -258,6 +266,7 @@ class Decisions:
                     "face_id": face_id,
                     "verdict": verdict.value,
                     "note": note,
+                    **({} if two_person else {"two_person": False}),
                     "status_before": before.status.value,
                     "status_after": after.value,
                 },

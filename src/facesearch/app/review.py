@@ -23,6 +23,7 @@ from facesearch.accountability.decisions import PendingCandidate
 from facesearch.app.checks import allow, check_case_use
 from facesearch.app.reads import visible_search
 from facesearch.app.records import SearchRecord
+from facesearch.app.scope import policy_of
 from facesearch.errors import ErasedError, InputError
 from facesearch.gallery.catalog import Catalog
 
@@ -70,7 +71,12 @@ def decide(
             f"face {request.face_id} has been erased; no verdict can be recorded on it"
         )
     return store.decisions.decide(
-        actor, request.search_id, request.face_id, verdict, request.note or ""
+        actor,
+        request.search_id,
+        request.face_id,
+        verdict,
+        request.note or "",
+        two_person=policy_of(store, actor).two_person,
     )
 
 
@@ -79,7 +85,7 @@ def pending(store: AccountabilityStore, actor: Actor) -> list[PendingCandidate]:
     ``actor`` may confirm as the second person; newest first."""
     allow(actor, Permission.DECIDE)
     since = datetime.now(UTC) - timedelta(days=PENDING_DAYS)
-    return store.decisions.awaiting_second_person(actor.name, since)
+    return store.decisions.awaiting_second_person(actor.name, since, actor.org)
 
 
 @dataclass(frozen=True)
