@@ -143,7 +143,8 @@ class SealChecks:
                 f"no entry is keyed (the file says keying begins at entry {seal.keyed_from}, "
                 f"after the last one, {last.seq}): the MACs were stripped from the file",
             )
-        if seal.key is None:
+        needs_key = seal.key_id is not None or last.seq >= seal.keyed_from
+        if seal.key is None and needs_key:  # the first keyed entry makes the key
             self.add_sealed(
                 BreakKind.KEY,
                 None,

@@ -88,6 +88,17 @@ def test_a_rewritten_entry_is_caught_even_with_the_chain_recomputed(keyed: Accou
     assert "entry 3's MAC does not match the audit key" in report.summary()
 
 
+def test_a_new_home_verifies_before_its_first_entry_made_the_key(paths, clock: FakeClock):
+    """The key is made with the first entry: an empty trail needs none (a keyed trail whose
+    key is gone is refused at open, ``test_keying.py``)."""
+    with open_store(paths, clock) as s:
+        assert not paths["key_file"].exists()
+        report = s.verify()
+        assert report.ok, report.summary()
+        s.audit.append(actor="a", action=Action.LOGIN)
+        assert paths["key_file"].exists() and s.verify().ok
+
+
 def test_a_truncated_chain_is_caught_through_the_anchor(keyed: AccountabilityStore):
     five = keyed.audit.get(4)
     tamper(
