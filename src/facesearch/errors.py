@@ -20,6 +20,7 @@
     └── AccessError                 authentication or authorisation failed (server side)
         ├── AuthenticationError     who you are is unknown (bad login, token)
         └── PermissionDeniedError   who you are may not do this
+            └── TrainingRequiredError  no current pass of the training and its quiz
 
 The server adds its own under these (``server/errors.py``: ``ServerError`` and its kinds with
 their own status, ``CsrfError`` under PermissionDeniedError). The CLI maps every
@@ -114,3 +115,7 @@ class AuthenticationError(AccessError, code="unauthenticated"): ...
 
 
 class PermissionDeniedError(AccessError, code="forbidden"): ...
+
+
+class TrainingRequiredError(PermissionDeniedError, code="training_required"):
+    """A search or verification by a user who must pass the training first (HTTP 403)."""

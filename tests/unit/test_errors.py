@@ -30,6 +30,7 @@ EXPECTED = {
     "AccessError": (500, "access_denied"),
     "AuthenticationError": (401, "unauthenticated"),
     "PermissionDeniedError": (403, "forbidden"),
+    "TrainingRequiredError": (403, "training_required"),
     "CsrfError": (403, "csrf_failed"),
     "ServerError": (500, "internal"),
     "ConflictError": (409, "conflict"),

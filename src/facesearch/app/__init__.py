@@ -22,7 +22,8 @@ API tokens), ``trail`` (the audit trail: entries, head, verify, export), ``vecto
 (the vector store's part of an erasure; pending physical deletions), ``cases`` (the case
 registry) and ``case_report`` (a case's timeline and report), ``migrate`` (an embedded home
 into PostgreSQL + Milvus), ``limits`` (the server state replicas share), ``quantize`` (the
-int8 models).
+int8 models), ``training`` and ``training_course`` (the training before a first search, its
+quiz, and each user's status on the trail).
 """
 
 from facesearch.app.accounts import (
@@ -111,6 +112,16 @@ from facesearch.app.trail import (
     trail_files,
     verify_audit,
 )
+from facesearch.app.training import (
+    QuizResult,
+    TrainingContent,
+    TrainingStatus,
+    require_training,
+    submit_quiz,
+    training_content,
+    training_status,
+    training_waived,
+)
 from facesearch.app.vector_erasure import ErasureStatus, VectorStoreErasure, erasure_status
 from facesearch.app.verify import VerifyRecord, VerifyRequest, record_failed_verify, verify
 
@@ -138,12 +149,15 @@ __all__ = [
     "PersonFace",
     "PersonRecord",
     "ProbeFaceRecord",
+    "QuizResult",
     "RecentSearch",
     "ReviewRecord",
     "ReviewRequest",
     "ReviewedSearch",
     "SearchRecord",
     "SearchRequest",
+    "TrainingContent",
+    "TrainingStatus",
     "VectorStoreErasure",
     "VerifyRecord",
     "VerifyRequest",
@@ -191,14 +205,19 @@ __all__ = [
     "recent_searches",
     "record_failed_search",
     "record_failed_verify",
+    "require_training",
     "revoke_tokens",
     "search",
     "search_record",
     "set_password",
     "show_person",
     "split_person",
+    "submit_quiz",
     "tokens_of",
     "trail_files",
+    "training_content",
+    "training_status",
+    "training_waived",
     "verify",
     "verify_audit",
     "visible_search",
