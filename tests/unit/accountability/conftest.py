@@ -45,6 +45,25 @@ def people(store: AccountabilityStore) -> dict[str, User]:
 
 
 @pytest.fixture
+def orgs(store: AccountabilityStore, people: dict[str, User]) -> dict[str, User]:
+    """``people`` (all of ``default``), the platform operator ``opal`` (of no organisation),
+    and two organisations made by her: ``acme`` (admin ``ann``, investigator ``ivy``) and
+    ``beta`` (admin ``ben``)."""
+    opal = store.accounts.add_user("opal", Role.OPERATOR, PW, by=ROOT, org=None)
+    store.orgs.add("acme", by=opal)
+    store.orgs.add("beta", by=opal)
+    made = {
+        name: store.accounts.add_user(name, role, PW, by=opal, org=org)
+        for name, role, org in [
+            ("ann", Role.ADMIN, "acme"),
+            ("ivy", Role.INVESTIGATOR, "acme"),
+            ("ben", Role.ADMIN, "beta"),
+        ]
+    }
+    return {**people, "opal": opal, **made}
+
+
+@pytest.fixture
 def paths(tmp_path: Path) -> dict[str, Path]:
     """A home, and its audit key and anchor files outside it."""
     return {
