@@ -2,7 +2,7 @@
 
 An alert is an audit entry (action ``alert``, actor ``system:alerts``, the organisation of the
 entry that fired it), an item of the supervisor's dashboard (``app.oversight``) and a metric
-(``facesearch_alerts_total{rule}`` at ``/metrics``, counted from the trail: ``alert_counts``).
+(``facesearch_alerts_total{rule}`` at ``/metrics``, counted from the trail: ``alert_rules``).
 The rules, with their thresholds from the organisation's ``OrgPolicy``:
 
     searches_per_day            more than ``max_searches_per_day`` searches by one user in a day
@@ -25,13 +25,11 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from facesearch.accountability import AccountabilityStore, Action, Actor, AuditEntry, Permission
+from facesearch.accountability import AccountabilityStore, Action, AuditEntry
 from facesearch.accountability.audit import PLATFORM_ORG
 from facesearch.accountability.decisions import CandidateStatus
 from facesearch.accountability.orgs import OrgPolicy
 from facesearch.accountability.permissions import DEFAULT_ORG
-from facesearch.app.checks import allow
-from facesearch.errors import PermissionDeniedError
 
 __all__ = [
     "ALERT_ACTOR",
@@ -39,14 +37,13 @@ __all__ = [
     "Alert",
     "AlertFinding",
     "AlertRule",
-    "alert_counts",
+    "alert_rules",
     "alerts_for",
     "day_start",
+    "entry_org",
     "local_time",
     "outside_hours",
     "raise_alerts",
-    "recent_alerts",
-    "supervised_org",
 ]
 
 ALERT_ACTOR = "system:alerts"
@@ -257,31 +254,8 @@ def raise_alerts(store: AccountabilityStore, entry: AuditEntry) -> list[AuditEnt
 # --- reading them --------------------------------------------------------------------------------
 
 
-def supervised_org(actor: Actor) -> str:
-    """The organisation ``actor`` may oversee: theirs, with the SUPERVISE permission;
-    PermissionDeniedError otherwise (the platform operator belongs to none)."""
-    allow(actor, Permission.SUPERVISE)
-    if actor.org is None:
-        raise PermissionDeniedError(f"{actor.name} belongs to no organisation to supervise")
-    return actor.org
-
-
-def recent_alerts(
-    store: AccountabilityStore, actor: Actor, *, days: int = 28, now: datetime | None = None
-) -> list[Alert]:
-    """The alerts of ``actor``'s organisation in the last ``days`` days, newest first
-    (SUPERVISE)."""
-    org = supervised_org(actor)
-    moment = now or datetime.now(UTC)
-    since = day_start(moment, store.orgs.get(org).policy, days - 1)
-    found = store.audit.entries(org=org, action=Action.ALERT, since=since, until=moment, limit=None)
-    return [Alert.of(e) for e in reversed(found)]
-
-
-def alert_counts(store: AccountabilityStore) -> dict[str, int]:
-    """Alerts ever raised, every organisation's, by rule (for ``/metrics``)."""
-    counts = dict.fromkeys((r.value for r in AlertRule), 0)
-    for entry in store.audit.entries(action=Action.ALERT, limit=None):
-        rule = Alert.of(entry).rule
-        counts[rule] = counts.get(rule, 0) + 1
-    return counts
+def alert_rules(store: AccountabilityStore, *, after: int = 0) -> list[str]:
+    """The rule of each alert ever raised, every organisation's, in order, but for the first
+    ``after`` ones (``/metrics`` counts them from where its last reading stopped)."""
+    found = store.audit.entries(action=Action.ALERT, offset=after, limit=None)
+    return [Alert.of(e).rule for e in found]

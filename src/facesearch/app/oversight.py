@@ -17,20 +17,22 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from facesearch.accountability import AccountabilityStore, Action, Actor, AuditEntry
+from facesearch.accountability import AccountabilityStore, Action, Actor, AuditEntry, Permission
 from facesearch.accountability.orgs import OrgPolicy
-from facesearch.app.alerts import (
-    Alert,
-    AlertRule,
-    day_start,
-    local_time,
-    outside_hours,
-    supervised_org,
-)
+from facesearch.app.alerts import Alert, AlertRule, day_start, local_time, outside_hours
+from facesearch.app.checks import allow
 from facesearch.app.records import OUTCOME_OK
-from facesearch.errors import InputError
+from facesearch.errors import InputError, PermissionDeniedError
 
-__all__ = ["Dashboard", "EntryRef", "RepeatedProbe", "UserSearches", "dashboard"]
+__all__ = [
+    "Dashboard",
+    "EntryRef",
+    "RepeatedProbe",
+    "UserSearches",
+    "dashboard",
+    "recent_alerts",
+    "supervised_org",
+]
 
 MAX_DAYS = 366
 REVIEW_AFTER = timedelta(days=1)  # a search unreviewed this long is listed
@@ -152,16 +154,43 @@ class Dashboard:
         }
 
 
-def dashboard(
-    store: AccountabilityStore, actor: Actor, *, days: int = 28, now: datetime | None = None
-) -> Dashboard:
-    """The dashboard of ``actor``'s organisation over the last ``days`` days (SUPERVISE)."""
+def supervised_org(actor: Actor) -> str:
+    """The organisation ``actor`` may oversee: theirs, with the SUPERVISE permission;
+    PermissionDeniedError otherwise (the platform operator belongs to none)."""
+    allow(actor, Permission.SUPERVISE)
+    if actor.org is None:
+        raise PermissionDeniedError(f"{actor.name} belongs to no organisation to supervise")
+    return actor.org
+
+
+def _period(
+    store: AccountabilityStore, actor: Actor, days: int, now: datetime | None
+) -> tuple[str, OrgPolicy, datetime, datetime]:
+    """(organisation, its policy, midnight of the first day, now) of ``actor``'s oversight of
+    the last ``days`` days."""
     org = supervised_org(actor)
     if not 1 <= days <= MAX_DAYS:
         raise InputError(f"days is a whole number from 1 to {MAX_DAYS}")
     moment = now or datetime.now(UTC)
     policy = store.orgs.get(org).policy
-    since = day_start(moment, policy, days - 1)
+    return org, policy, day_start(moment, policy, days - 1), moment
+
+
+def recent_alerts(
+    store: AccountabilityStore, actor: Actor, *, days: int = 28, now: datetime | None = None
+) -> list[Alert]:
+    """The alerts of ``actor``'s organisation in the last ``days`` days, newest first
+    (SUPERVISE)."""
+    org, _, since, moment = _period(store, actor, days, now)
+    found = store.audit.entries(org=org, action=Action.ALERT, since=since, until=moment, limit=None)
+    return [Alert.of(e) for e in reversed(found)]
+
+
+def dashboard(
+    store: AccountabilityStore, actor: Actor, *, days: int = 28, now: datetime | None = None
+) -> Dashboard:
+    """The dashboard of ``actor``'s organisation over the last ``days`` days (SUPERVISE)."""
+    org, policy, since, moment = _period(store, actor, days, now)
     week = day_start(moment, policy, local_time(moment, policy).weekday())
 
     def read(action: Action, start: datetime = since) -> list[AuditEntry]:
@@ -196,7 +225,7 @@ def dashboard(
         ),
         erasures=_newest(_ref(e, _erasure_summary(e)) for e in read(Action.ERASE)),
         exports=_newest(_ref(e, _export_summary(e)) for e in read(Action.EXPORT)),
-        alerts=tuple(Alert.of(e) for e in reversed(read(Action.ALERT))),
+        alerts=tuple(recent_alerts(store, actor, days=days, now=moment)),
     )
 
 

@@ -10,12 +10,15 @@ facesearch_erasures_total / _faces_erased_total    erasures and the faces they r
 facesearch_ingest_jobs_total{status=...}           finished ingest jobs
 facesearch_ingest_images_total / _faces_total      images and faces added by ingest
 facesearch_gallery_faces                           faces in the catalog now (gauge)
+facesearch_alerts_total{rule=...}                  oversight alerts raised, counted from the
+                                                   audit trail at each reading (catch_up)
 """
 
 from __future__ import annotations
 
 import threading
 from collections import defaultdict
+from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -36,6 +39,7 @@ HELP = {
     "facesearch_ingest_jobs_total": ("counter", "Finished ingest jobs by status."),
     "facesearch_ingest_images_total": ("counter", "Images added by ingest jobs."),
     "facesearch_ingest_faces_total": ("counter", "Faces added by ingest jobs."),
+    "facesearch_alerts_total": ("counter", "Oversight alerts raised (audit entries) by rule."),
 }
 
 
@@ -46,11 +50,25 @@ class Metrics:
         self._buckets = [0] * (len(BUCKETS) + 1)
         self._sum = 0.0
         self._count = 0
+        self._seen: dict[str, int] = defaultdict(int)
 
     def inc(self, name: str, amount: float = 1.0, **labels: str) -> None:
         key = (name, tuple(sorted(labels.items())))
         with self._lock:
             self._counters[key] += amount
+
+    def catch_up(self, name: str, label: str, read: Callable[[int], list[str]]) -> None:
+        """Count, by ``label``, what ``read(n)`` gives after the ``n`` values counted before:
+        a counter kept in the audit trail, read on from where the last reading stopped."""
+        with self._lock:
+            seen = self._seen[name]
+        new = read(seen)
+        with self._lock:
+            if self._seen[name] != seen:
+                return  # another reading counted them meanwhile
+            self._seen[name] = seen + len(new)
+            for value in new:
+                self._counters[(name, ((label, value),))] += 1
 
     def observe_search(self, seconds: float) -> None:
         with self._lock:

@@ -26,11 +26,11 @@ from facesearch.accountability import (
 from facesearch.app.alerts import (
     ALERT_ACTOR,
     AlertRule,
-    alert_counts,
+    alert_rules,
     alerts_for,
     raise_alerts,
-    recent_alerts,
 )
+from facesearch.app.oversight import recent_alerts
 from facesearch.errors import PermissionDeniedError
 
 
@@ -131,12 +131,8 @@ def test_raise_alerts_writes_one_alert_per_rule_per_user_per_day(trail: Trail) -
     (south_alert,) = raise_alerts(trail.store, south)
     assert south_alert.org == OTHER
     assert len(raise_alerts(trail.store, trail.search(at(2, 4), "alice"))) == 1
-    assert alert_counts(trail.store) == {
-        "searches_per_day": 0,
-        "outside_hours": 5,
-        "probe_several_cases": 0,
-        "confirmation_without_note": 0,
-    }
+    assert alert_rules(trail.store) == ["outside_hours"] * 5
+    assert alert_rules(trail.store, after=4) == ["outside_hours"]
 
 
 def test_two_rules_fire_at_once(trail: Trail) -> None:

@@ -29,6 +29,7 @@ OVERSEE = frozenset({"investigator", "admin", "auditor"})  # read a search (audi
 ADMIN = frozenset({"admin"})
 AUDIT = frozenset({"auditor", "admin"})
 METRICS = frozenset({"admin", "auditor"})
+SUPERVISORS: frozenset[str] = frozenset()  # none of ROLE_USERS: see test_oversight_routes
 PUBLIC = None
 
 # (method, route path) -> (who may, concrete path, expected status for those who may)
@@ -103,6 +104,8 @@ ROUTES: dict[tuple[str, str], tuple[frozenset[str] | None, str, int]] = {
     ("GET", "/api/v1/audit/verify"): (AUDIT, "/api/v1/audit/verify", 200),
     ("GET", "/api/v1/audit/export"): (AUDIT, "/api/v1/audit/export?format=csv", 200),
     ("GET", "/api/v1/audit/{seq:int}"): (AUDIT, "/api/v1/audit/1", 200),
+    ("GET", "/api/v1/oversight"): (SUPERVISORS, "/api/v1/oversight", 200),
+    ("GET", "/api/v1/alerts"): (SUPERVISORS, "/api/v1/alerts", 200),
     ("GET", "/api/v1/settings"): (ADMIN, "/api/v1/settings", 200),
     ("GET", "/login"): (PUBLIC, "/login", 200),
     ("POST", "/login"): (PUBLIC, "/login", 403),  # no login form token
@@ -128,6 +131,7 @@ ROUTES: dict[tuple[str, str], tuple[frozenset[str] | None, str, int]] = {
     ("GET", "/cases/{number}/report"): (ALL, "/cases/K-404/report", 404),
     ("GET", "/cases/{number}/report.pdf"): (ALL, "/cases/K-404/report.pdf", 404),
     ("GET", "/audit"): (AUDIT, "/audit", 200),
+    ("GET", "/oversight"): (SUPERVISORS, "/oversight", 200),
     ("GET", "/users"): (ADMIN, "/users", 200),
     ("POST", "/users"): (ADMIN, "/users", 422),
     ("POST", "/users/{name}/{action}"): (ADMIN, "/users/nobody/disable", 404),

@@ -14,6 +14,7 @@
     orgs.py           organisations, their policies, collection shares; the Organisations page
     cases.py          the case registry: list, open, close, add members
     case_pages.py     a case's timeline (JSON and page), the Cases page, the case report
+    oversight.py      a supervisor's dashboard of their organisation (JSON, page), alerts
     audit.py          the audit trail; the Audit page
     system.py         /health, /metrics, /openapi.json, /docs, settings
 
@@ -33,6 +34,7 @@ from facesearch.server.routes import (
     ingest,
     login,
     orgs,
+    oversight,
     people,
     searches,
     system,
@@ -53,6 +55,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     orgs.router,
     cases.router,
     case_pages.router,
+    oversight.router,
     audit.router,
     login.router,
 )

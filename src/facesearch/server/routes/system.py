@@ -24,6 +24,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 
 from facesearch import __version__
 from facesearch.accountability import Permission
+from facesearch.app.alerts import alert_rules
 from facesearch.errors import PermissionDeniedError
 from facesearch.server.deps import Anyone, Ctx, SettingsAdmin
 from facesearch.settings import Settings
@@ -99,6 +100,11 @@ async def metrics(who: Anyone, c: Ctx) -> PlainTextResponse:
         faces: int | None = await c.workers.faces_held()
     except Exception:
         faces = None
+    await anyio.to_thread.run_sync(
+        lambda: c.metrics.catch_up(
+            "facesearch_alerts_total", "rule", lambda n: alert_rules(c.store, after=n)
+        )
+    )
     return PlainTextResponse(
         c.metrics.render(faces), media_type="text/plain; version=0.0.4; charset=utf-8"
     )
