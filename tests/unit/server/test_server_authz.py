@@ -106,6 +106,8 @@ ROUTES: dict[tuple[str, str], tuple[frozenset[str] | None, str, int]] = {
     ("GET", "/api/v1/audit/{seq:int}"): (AUDIT, "/api/v1/audit/1", 200),
     ("GET", "/api/v1/oversight"): (SUPERVISORS, "/api/v1/oversight", 200),
     ("GET", "/api/v1/alerts"): (SUPERVISORS, "/api/v1/alerts", 200),
+    ("GET", "/api/v1/training"): (ALL, "/api/v1/training", 200),
+    ("POST", "/api/v1/training/quiz"): (ALL, "/api/v1/training/quiz", 422),  # no answers
     ("GET", "/api/v1/settings"): (ADMIN, "/api/v1/settings", 200),
     ("GET", "/login"): (PUBLIC, "/login", 200),
     ("POST", "/login"): (PUBLIC, "/login", 403),  # no login form token
@@ -132,6 +134,8 @@ ROUTES: dict[tuple[str, str], tuple[frozenset[str] | None, str, int]] = {
     ("GET", "/cases/{number}/report.pdf"): (ALL, "/cases/K-404/report.pdf", 404),
     ("GET", "/audit"): (AUDIT, "/audit", 200),
     ("GET", "/oversight"): (SUPERVISORS, "/oversight", 200),
+    ("GET", "/training"): (ALL, "/training", 200),
+    ("POST", "/training"): (ALL, "/training", 422),  # no answers
     ("GET", "/users"): (ADMIN, "/users", 200),
     ("POST", "/users"): (ADMIN, "/users", 422),
     ("POST", "/users/{name}/{action}"): (ADMIN, "/users/nobody/disable", 404),

@@ -16,6 +16,7 @@
     case_pages.py     a case's timeline (JSON and page), the Cases page, the case report
     oversight.py      a supervisor's dashboard of their organisation (JSON, page), alerts
     audit.py          the audit trail; the Audit page
+    training.py       the training and its quiz; the Training page
     system.py         /health, /metrics, /openapi.json, /docs, settings
 
 Who may call each route is declared with the dependencies of ``server/deps.py``; what a route
@@ -38,6 +39,7 @@ from facesearch.server.routes import (
     people,
     searches,
     system,
+    training,
     users,
     verifications,
 )
@@ -57,6 +59,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     case_pages.router,
     oversight.router,
     audit.router,
+    training.router,
     login.router,
 )
 
