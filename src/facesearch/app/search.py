@@ -7,6 +7,8 @@ message in ``error`` and no candidates, and its probe is named by sha256 but not
 probe of a search that ran is kept (``ProbeStore``) for ``probe_retention_days``. The record
 names what its FMRs rest on (the calibration's ``basis``) and, for a probe face in a poorer
 quality bucket, how much less reliable its results are (``results.with_reliability``).
+Where the organisation's policy asks for approval, a search runs only under an approved
+request (``approvals.py``), which its entry names (``approval``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from facesearch.accountability import AccountabilityStore, Action, Actor, Permission
+from facesearch.app.approvals import check_approval
 from facesearch.app.checks import (
     UPLOADED_PHOTO,
     Failure,
@@ -56,6 +59,7 @@ class SearchRequest:
     threshold: float | None = None
     face: int | None = None  # only this face of the probe
     allow_poor: bool = False
+    approval: int | None = None  # the approved search request it runs (``approvals.py``)
 
     def options(self) -> dict[str, Any]:
         """How to search: ``Engine.search``'s keyword arguments."""
@@ -87,6 +91,7 @@ def search(
     with the engine's models (the server analyses in parallel, off the engine's thread)."""
     check_decision(request.threshold, request.max_fmr)
     case, purpose = check_use(store, actor, Permission.SEARCH, request.case, request.purpose)
+    check_approval(store, actor, request.approval, request.probe)
     started = now()
     data: bytes | None = None
     try:
@@ -114,6 +119,7 @@ def search(
     )
     payload = record.payload()
     payload["ended"] = iso(now())
+    payload.update(approved(request))
     entry = log(store, actor, Action.SEARCH, case, purpose, payload)
     return replace(
         record, id=entry.seq, actor=entry.actor, case=case, purpose=purpose, ended=payload["ended"]
@@ -156,7 +162,13 @@ def record_failed_search(
         parameters=request.parameters(failure.model_id),
         candidates=[],
         probe_faces=[],
+        **approved(request),
     )
+
+
+def approved(request: SearchRequest) -> dict[str, Any]:
+    """What a search's entry says of its approval: the request it ran (none: nothing)."""
+    return {} if request.approval is None else {"approval": request.approval}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,374 @@
+"""Search approval: where an organisation's policy says so (``OrgPolicy.search_approval``), a
+supervisor approves each search before it runs.
+
+    request = request_search(engine, store, investigator, SearchRequest(photo, case=..., ...))
+    approve(store, supervisor, request.id, "proportionate: armed robbery")
+    record = run_approved(engine, store, investigator, request.id)
+
+Each step is one audit entry in the organisation: ``search_request`` (the probe's sha256 and
+name, the case, purpose and parameters; its seq is the request's id), ``search_approve`` or
+``search_deny`` (``request_seq``, ``note``), and the search itself, whose payload names the
+request (``approval``). A request's state is read from those entries, never stored apart:
+pending, then approved or denied (the first decision counts), then run (a search that ran
+with it; a failed attempt is logged with it too but leaves it approved). The probe's bytes are
+kept from the request on (``ProbeStore``), for the deployment's probe retention.
+
+Only the organisation's supervisors see its requests (another organisation's request answers
+NotFoundError, as an unknown one does), and no one decides their own; an investigator sees
+and runs only their own, once each. The local CLI user needs no approval.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from facesearch.accountability import AccountabilityStore, Action, Actor, AuditEntry, Permission
+from facesearch.accountability.permissions import can
+from facesearch.accountability.text_checks import MAX_PURPOSE_CHARS, clean_text
+from facesearch.app.checks import (
+    allow,
+    bytes_of,
+    check_decision,
+    check_use,
+    log,
+    now,
+    sha256,
+)
+from facesearch.app.records import OUTCOME_OK, SearchRecord
+from facesearch.app.scope import policy_of, scope_of
+from facesearch.engine import Engine
+from facesearch.errors import InputError, NotFoundError, PermissionDeniedError
+
+if TYPE_CHECKING:
+    from facesearch.app.search import SearchRequest
+
+__all__ = [
+    "ApprovalRequest",
+    "ApprovalState",
+    "approve",
+    "check_approval",
+    "deny",
+    "get_request",
+    "needs_approval",
+    "request_search",
+    "requests",
+    "run_approved",
+]
+
+# the options of a search a request fixes (SearchRequest's fields of the same names)
+REQUEST_OPTIONS = ("top", "max_fmr", "threshold", "face", "allow_poor")
+# how much earlier than its request a decision's clock may read (the entries' seqs decide)
+CLOCK_SLACK = timedelta(minutes=5)
+
+
+class ApprovalState(StrEnum):
+    PENDING = "pending"  # waiting for a supervisor
+    APPROVED = "approved"  # its requester may run it, once
+    DENIED = "denied"
+    RUN = "run"  # a search ran with it
+
+
+@dataclass(frozen=True)
+class ApprovalRequest:
+    """A search request as the trail holds it: ``id`` is its ``search_request`` entry's seq."""
+
+    id: int
+    time: datetime
+    requester: str
+    org: str | None
+    case: str | None
+    purpose: str | None
+    probe: str  # what the probe was called
+    probe_sha256: str
+    collections: tuple[str, ...] | None  # None: every collection of the organisation's scope
+    options: Mapping[str, Any]  # REQUEST_OPTIONS
+    state: ApprovalState = ApprovalState.PENDING
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    note: str | None = None
+    decision_id: int | None = None  # the approve or deny entry
+    search_id: int | None = None  # the search that ran it
+
+    def payload(self) -> dict[str, Any]:
+        """The ``search_request`` entry's payload."""
+        return {
+            "probe": self.probe,
+            "probe_sha256": self.probe_sha256,
+            "parameters": {
+                **self.options,
+                "collections": list(self.collections) if self.collections else None,
+            },
+        }
+
+    @classmethod
+    def from_entry(cls, entry: AuditEntry) -> ApprovalRequest:
+        p = entry.payload
+        parameters = dict(p.get("parameters") or {})
+        collections = parameters.pop("collections", None)
+        return cls(
+            id=entry.seq,
+            time=entry.time,
+            requester=entry.actor,
+            org=entry.org,
+            case=entry.case,
+            purpose=entry.purpose,
+            probe=str(p.get("probe") or "the probe photo"),
+            probe_sha256=str(p.get("probe_sha256")),
+            collections=tuple(collections) if collections else None,
+            options={k: parameters.get(k) for k in REQUEST_OPTIONS},
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "time": self.time.isoformat(),
+            "requester": self.requester,
+            "case": self.case,
+            "purpose": self.purpose,
+            "probe": self.probe,
+            "probe_sha256": self.probe_sha256,
+            "parameters": self.payload()["parameters"],
+            "state": self.state.value,
+            "decided_by": self.decided_by,
+            "decided_at": self.decided_at.isoformat() if self.decided_at else None,
+            "note": self.note,
+            "decision_id": self.decision_id,
+            "search_id": self.search_id,
+        }
+
+
+def needs_approval(store: AccountabilityStore, actor: Actor) -> bool:
+    """Whether ``actor``'s searches wait for a supervisor's approval (the organisation's
+    policy; never the local CLI user's)."""
+    return not actor.is_local and policy_of(store, actor).search_approval
+
+
+def request_search(
+    engine: Engine, store: AccountabilityStore, actor: Actor, request: SearchRequest
+) -> ApprovalRequest:
+    """Ask a supervisor to approve a search: checked like the search itself (permission,
+    case, purpose, collections in scope), its probe kept, logged as ``search_request``."""
+    check_decision(request.threshold, request.max_fmr)
+    case, purpose = check_use(store, actor, Permission.SEARCH, request.case, request.purpose)
+    if not needs_approval(store, actor):
+        raise InputError("your organisation's searches need no approval: search directly")
+    scope_of(store, engine.catalog, actor).search_collections(request.collections)
+    data, name = bytes_of(engine, request.probe, request.name)
+    digest = store.probes.keep(data, retention_days=engine.settings.probe.retention_days)
+    asked = ApprovalRequest(
+        id=0,
+        time=now(),  # the entry's time replaces it
+        requester=actor.name,
+        org=actor.org,
+        case=case,
+        purpose=purpose,
+        probe=name,
+        probe_sha256=digest,
+        collections=tuple(dict.fromkeys(request.collections)) if request.collections else None,
+        options={k: getattr(request, k) for k in REQUEST_OPTIONS},
+    )
+    entry = log(store, actor, Action.SEARCH_REQUEST, case, purpose, asked.payload())
+    return replace(asked, id=entry.seq, time=entry.time, org=entry.org)
+
+
+def approve(
+    store: AccountabilityStore, actor: Actor, seq: int, note: str | None
+) -> ApprovalRequest:
+    """Approve request ``seq``: its requester may then run it, once."""
+    return _decide(store, actor, seq, note, Action.SEARCH_APPROVE)
+
+
+def deny(store: AccountabilityStore, actor: Actor, seq: int, note: str | None) -> ApprovalRequest:
+    """Deny request ``seq``: it can never run."""
+    return _decide(store, actor, seq, note, Action.SEARCH_DENY)
+
+
+def _decide(
+    store: AccountabilityStore, actor: Actor, seq: int, note: str | None, action: Action
+) -> ApprovalRequest:
+    allow(actor, Permission.SUPERVISE)
+    text = clean_text(note, "the note", MAX_PURPOSE_CHARS, one_line=False)
+    found = _request(store, actor, seq)
+    if found.state is not ApprovalState.PENDING:
+        raise InputError(f"search request {seq} is {found.state.value} already")
+    if found.requester == actor.name:
+        raise PermissionDeniedError("no one approves or denies their own search request")
+    payload = {"request_seq": seq, "note": text}
+    entry = log(store, actor, action, found.case, found.purpose, payload)
+    state = ApprovalState.APPROVED if action is Action.SEARCH_APPROVE else ApprovalState.DENIED
+    return replace(
+        found,
+        state=state,
+        decided_by=entry.actor,
+        decided_at=entry.time,
+        note=text,
+        decision_id=entry.seq,
+    )
+
+
+def requests(
+    store: AccountabilityStore, actor: Actor, *, pending_only: bool = False
+) -> list[ApprovalRequest]:
+    """The requests ``actor`` may see, newest first: a supervisor's (and the local CLI
+    user's) are the organisation's, an investigator's their own."""
+    org = _org_of(actor)
+    mine = _sees_only_own(actor)
+    found = store.audit.entries(
+        org=org, actor=actor.name if mine else None, action=Action.SEARCH_REQUEST, limit=None
+    )
+    asked = [ApprovalRequest.from_entry(e) for e in found]
+    states = _with_states(store, org, asked)
+    if pending_only:
+        states = [r for r in states if r.state is ApprovalState.PENDING]
+    return sorted(states, key=lambda r: r.id, reverse=True)
+
+
+def get_request(store: AccountabilityStore, actor: Actor, seq: int) -> ApprovalRequest:
+    """Request ``seq``, if ``actor`` may see it (NotFoundError otherwise)."""
+    found = _request(store, actor, seq)
+    if _sees_only_own(actor) and found.requester != actor.name:
+        raise NotFoundError(f"no search request {seq}")
+    return found
+
+
+def run_approved(
+    engine: Engine, store: AccountabilityStore, actor: Actor, seq: int
+) -> SearchRecord:
+    """Run approved request ``seq`` as its requester: the kept probe, the parameters asked
+    for; the search's entry names the request (``approval``)."""
+    from facesearch.app.search import SearchRequest, search  # search.py checks approvals
+
+    allow(actor, Permission.SEARCH)
+    found = get_request(store, actor, seq)
+    _check_runnable(found, actor)
+    try:
+        data = store.probes.get(found.probe_sha256)
+    except NotFoundError as exc:
+        raise NotFoundError(
+            f"the probe of search request {seq} is no longer kept (its retention period "
+            "ended): request the search again"
+        ) from exc
+    request = SearchRequest(
+        data,
+        case=found.case,
+        purpose=found.purpose,
+        name=found.probe,
+        collections=found.collections,
+        approval=seq,
+        **found.options,
+    )
+    return search(engine, store, actor, request)
+
+
+def check_approval(
+    store: AccountabilityStore, actor: Actor, approval: int | None, probe: object
+) -> None:
+    """PermissionDeniedError unless ``actor`` may search ``probe`` now: with no ``approval``
+    when their organisation needs none, else under request ``approval``, approved, not run,
+    theirs, and for these very bytes. Called by ``search.search`` before it starts."""
+    if approval is None:
+        if needs_approval(store, actor):
+            raise PermissionDeniedError(
+                "this organisation's searches need a supervisor's approval first: request one"
+            )
+        return
+    found = get_request(store, actor, approval)
+    _check_runnable(found, actor)
+    if not isinstance(probe, bytes) or sha256(probe) != found.probe_sha256:
+        raise PermissionDeniedError(
+            f"search request {approval} was approved for another probe photo"
+        )
+
+
+def _check_runnable(found: ApprovalRequest, actor: Actor) -> None:
+    if found.requester != actor.name:
+        raise NotFoundError(f"no search request {found.id}")
+    if found.state is ApprovalState.PENDING:
+        raise PermissionDeniedError(f"search request {found.id} waits for a supervisor")
+    if found.state is ApprovalState.DENIED:
+        raise PermissionDeniedError(f"search request {found.id} was denied")
+    if found.state is ApprovalState.RUN:
+        raise InputError(f"search request {found.id} ran already (search {found.search_id})")
+
+
+# --- the state of requests, read from the trail ---------------------------------------------
+
+
+def _org_of(actor: Actor) -> str:
+    if actor.org is None:  # the platform operator: no organisation, no requests
+        raise PermissionDeniedError(f"{actor.name} belongs to no organisation")
+    return actor.org
+
+
+def _sees_only_own(actor: Actor) -> bool:
+    """An investigator sees their own requests; a supervisor and the local CLI user the
+    organisation's; anyone else none."""
+    if actor.is_local or can(actor.role, Permission.SUPERVISE):
+        return False
+    allow(actor, Permission.SEARCH)
+    return True
+
+
+def _request(store: AccountabilityStore, actor: Actor, seq: int) -> ApprovalRequest:
+    """Request ``seq`` of ``actor``'s organisation with its state; NotFoundError if there is
+    none there (another organisation's included)."""
+    org = _org_of(actor)
+    try:
+        entry = store.audit.get(seq, org=org)
+    except NotFoundError:
+        entry = None
+    if entry is None or entry.action != Action.SEARCH_REQUEST:
+        raise NotFoundError(f"no search request {seq}")
+    return _with_states(store, org, [ApprovalRequest.from_entry(entry)])[0]
+
+
+def _with_states(
+    store: AccountabilityStore, org: str, asked: list[ApprovalRequest]
+) -> list[ApprovalRequest]:
+    """``asked`` with their states, from the decisions and searches logged since the first."""
+    if not asked:
+        return []
+    ids = {r.id for r in asked}
+    since = min(r.time for r in asked) - CLOCK_SLACK
+    decisions: dict[int, AuditEntry] = {}
+    runs: dict[int, int] = {}
+    for action in (Action.SEARCH_APPROVE, Action.SEARCH_DENY, Action.SEARCH):
+        for e in store.audit.entries(org=org, action=action, since=since, limit=None):
+            if action is Action.SEARCH:
+                ran = _int(e.payload.get("approval"))
+                if ran in ids and e.payload.get("outcome") == OUTCOME_OK and ran not in runs:
+                    runs[ran] = e.seq
+                continue
+            asked_for = _int(e.payload.get("request_seq"))
+            first = decisions.get(asked_for) if asked_for is not None else None
+            if asked_for in ids and (first is None or e.seq < first.seq):
+                decisions[asked_for] = e
+    return [_state_of(r, decisions.get(r.id), runs.get(r.id)) for r in asked]
+
+
+def _state_of(
+    asked: ApprovalRequest, decision: AuditEntry | None, run: int | None
+) -> ApprovalRequest:
+    if decision is None:
+        return asked
+    approved = decision.action == Action.SEARCH_APPROVE
+    state = ApprovalState.APPROVED if approved else ApprovalState.DENIED
+    if approved and run is not None:
+        state = ApprovalState.RUN
+    return replace(
+        asked,
+        state=state,
+        decided_by=decision.actor,
+        decided_at=decision.time,
+        note=decision.payload.get("note"),
+        decision_id=decision.seq,
+        search_id=run if approved else None,
+    )
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
