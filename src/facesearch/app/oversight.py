@@ -314,7 +314,8 @@ def _candidates(entry: AuditEntry) -> int:
 def _search_summary(entry: AuditEntry) -> str:
     if _failed(entry):
         return f"failed: {_outcome(entry)}"
-    return f"{_candidates(entry)} candidates"
+    n = _candidates(entry)
+    return f"{n} candidate" if n == 1 else f"{n} candidates"
 
 
 def _refusal_summary(entry: AuditEntry) -> str:

@@ -41,7 +41,8 @@ def _svg(width: int, height: int, label: str, body: list[str]) -> Markup:
 
 
 def _bar(x: float, width: float, value: int, top: float, base: float, fill: str, tip: str) -> str:
-    height = 0.0 if top <= 0 else (base - 2) * value / top
+    """A bar of ``value`` out of ``top``, standing on ``base``, 12 units left above it."""
+    height = 0.0 if top <= 0 else (base - 12) * value / top
     return (
         f'<rect x="{_num(x)}" y="{_num(base - height)}" width="{_num(width)}" '
         f'height="{_num(height)}" fill="{fill}"><title>{escape(tip)}</title></rect>'
@@ -66,16 +67,19 @@ def day_bars(
     ``limit`` in red, and the limit as a dashed line when it is within the chart."""
     if len(counts) != len(days):
         raise ValueError("one count per day")
-    step, base, height = 8, 40, 54
+    step, base, height = 8, 52, 66
     width = max(step * len(counts), 120)
     top = max([*counts, 1])
-    body = [f'<line x1="0" y1="{base}" x2="{width}" y2="{base}" stroke="{AXIS}"/>']
+    body = [
+        f'<line x1="0" y1="{base}" x2="{width}" y2="{base}" stroke="{AXIS}"/>',
+        _text(width, 9, f"max {_plural(max([*counts, 0]))} a day", "end"),
+    ]
     for i, (n, day) in enumerate(zip(counts, days, strict=True)):
         fill = OVER if limit is not None and n > limit else BAR
         tip = f"{day.isoformat()}: {_plural(n)}"
         body.append(_bar(i * step + 1, step - 2, n, top, base, fill, tip))
     if limit is not None and limit <= top:
-        y = base - (base - 2) * limit / top
+        y = base - (base - 12) * limit / top
         body.append(
             f'<line x1="0" y1="{_num(y)}" x2="{width}" y2="{_num(y)}" stroke="{OVER}" '
             f'stroke-dasharray="3 2"><title>{escape(f"limit: {limit} a day")}</title></line>'
@@ -91,7 +95,7 @@ def hour_bars(counts: Sequence[int], working: tuple[int, int], *, label: str) ->
     midnight) shaded, bars outside them in red, the hours 0, 6, 12, 18 and 24 written."""
     if len(counts) != 24:
         raise ValueError("one count per hour of the day")
-    step, left, base, height = 14, 4, 70, 86
+    step, left, base, height = 22, 12, 100, 116
     width = left * 2 + step * 24
     start, end = working
     top = max([*counts, 1])
@@ -100,6 +104,7 @@ def hour_bars(counts: Sequence[int], working: tuple[int, int], *, label: str) ->
         f'<rect x="{_num(shade_x)}" y="0" width="{_num(shade_w)}" height="{base}" '
         f'fill="{SHADE}"><title>working hours</title></rect>',
         f'<line x1="{left}" y1="{base}" x2="{width - left}" y2="{base}" stroke="{AXIS}"/>',
+        _text(width - left, 9, f"max {_plural(max(counts))} in an hour", "end"),
     ]
     for hour, n in enumerate(counts):
         inside = start <= hour * 60 and (hour + 1) * 60 <= end
