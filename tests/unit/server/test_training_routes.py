@@ -4,10 +4,9 @@ API, the status JSON before and after, and the entries the attempts leave in the
 
 from __future__ import annotations
 
-import json
+import base64
 import re
 from collections.abc import Iterator
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +14,10 @@ import pytest
 from fastapi.testclient import TestClient
 from tests.fakes import FakePipeline
 
-from facesearch.app.training import QUIZ
+from facesearch.accountability.orgs import OrgPolicy
+from facesearch.app.training import QUIZ, training_content
 from facesearch.server import create_app
+from facesearch.settings import Settings
 
 HTML = {"Accept": "text/html"}
 RIGHT = {f"q{n}": str(q.answer) for n, q in enumerate(QUIZ, 1)}
@@ -120,20 +121,18 @@ def test_the_quiz_form_needs_the_sessions_csrf_token_and_passes(
     assert [e["actor"] for e in _trail(client, home, "training_passed")] == ["inv2"]
 
 
-def test_the_page_embeds_the_lookalike_photos_when_lfw_is_there(
+def test_the_page_embeds_the_lookalike_photos_found_in_the_lfw_folder(
     fake_homes: Any, tmp_path: Path
 ) -> None:
-    lfw = tmp_path / "lfw"
-    shipped = json.loads(
-        resources.files("facesearch").joinpath("data", "lookalikes.json").read_text()
-    )
-    for pair in shipped["pairs"]:
-        for rel in (pair["a"], pair["b"]):
-            (lfw / "lfw-deepfunneled" / rel).parent.mkdir(parents=True, exist_ok=True)
-            (lfw / "lfw-deepfunneled" / rel).write_bytes(b"\xff\xd8 " + rel.encode())
+    lfw = tmp_path / "lfw"  # holding the photos of the first pair only
+    pair = training_content(Settings.from_env(env={}), 0, OrgPolicy()).lookalikes[0]
+    for rel in (pair.a, pair.b):
+        (lfw / "lfw-deepfunneled" / rel).parent.mkdir(parents=True)
+        (lfw / "lfw-deepfunneled" / rel).write_bytes(b"\xff\xd8 " + rel.encode())
     home = fake_homes("training-lfw", lfw_dir=lfw)
     with TestClient(create_app(home.settings, pipelines=FakePipeline)) as client:
         r = client.get("/training", headers=home.auth("inv1") | HTML)
     assert r.status_code == 200, r.text
-    assert r.text.count('src="data:image/jpeg;base64,') == 2 * len(shipped["pairs"])
+    assert r.text.count('src="data:image/jpeg;base64,') == 2
+    assert base64.b64encode(b"\xff\xd8 " + pair.a.encode()).decode() in r.text
     assert "is not at" not in r.text

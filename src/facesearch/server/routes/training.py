@@ -2,7 +2,10 @@
 and its JSON (``/api/v1/training``: where you stand and the questions; ``/api/v1/training/quiz``:
 your answers). Open to every signed-in user; each attempt is an audit entry written by
 ``app.training``. The look-alike photos, when LFW is on the server, are embedded in the page
-as data: URLs (no route serves files by path)."""
+as data: URLs (no route serves files by path). The course's gallery size is the number of faces
+the catalog holds (``Workers.faces_held``): for an organisation that sees only some collections,
+an upper bound of what its searches compare against, so the strangers it expects are not
+understated."""
 
 from __future__ import annotations
 
