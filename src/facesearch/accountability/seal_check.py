@@ -144,13 +144,14 @@ class SealChecks:
                 f"after the last one, {last.seq}): the MACs were stripped from the file",
             )
         needs_key = seal.key_id is not None or last.seq >= seal.keyed_from
-        if seal.key is None and needs_key:  # the first keyed entry makes the key
-            self.add_sealed(
-                BreakKind.KEY,
-                None,
-                None,
-                seal.key_problem or f"the audit key {seal.key_path} is missing",
-            )
+        if seal.key is None:
+            if needs_key or seal.key_problem:  # else none yet: the first keyed entry makes it
+                self.add_sealed(
+                    BreakKind.KEY,
+                    None,
+                    None,
+                    seal.key_problem or f"the audit key {seal.key_path} is missing",
+                )
         elif self.mac_key is None and self.keyed_seen:
             self.add_sealed(
                 BreakKind.KEY,
