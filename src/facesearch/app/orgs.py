@@ -12,7 +12,9 @@ from typing import Any
 from facesearch.accountability import AccountabilityStore, Actor, Permission
 from facesearch.accountability.orgs import Organisation, sees_all_orgs
 from facesearch.app.checks import allow
+from facesearch.app.scope import scope_of
 from facesearch.errors import NotFoundError
+from facesearch.gallery.catalog import Catalog
 
 __all__ = ["add_org", "change_org", "get_org", "list_orgs", "share", "unshare"]
 
@@ -53,12 +55,29 @@ def change_org(
     return store.orgs.change(name, policy=policy, quota_faces=quota_faces, by=actor)
 
 
-def share(store: AccountabilityStore, actor: Actor, collection: str, to: str) -> bool:
-    """Share ``collection`` (the actor's organisation's) read-only with organisation ``to``."""
+def share(
+    store: AccountabilityStore, catalog: Catalog, actor: Actor, collection: str, to: str
+) -> bool:
+    """Share ``collection`` (the actor's organisation's) read-only with organisation ``to``;
+    False if it was already. NotFoundError for a collection it does not own or that the
+    catalog does not hold."""
     allow(actor, Permission.SHARE)
+    _check_held(store, catalog, actor, collection)
     return store.orgs.grant(collection, to, by=actor)
 
 
-def unshare(store: AccountabilityStore, actor: Actor, collection: str, to: str) -> bool:
+def unshare(
+    store: AccountabilityStore, catalog: Catalog, actor: Actor, collection: str, to: str
+) -> bool:
     allow(actor, Permission.SHARE)
+    _check_held(store, catalog, actor, collection)
     return store.orgs.withdraw(collection, to, by=actor)
+
+
+def _check_held(
+    store: AccountabilityStore, catalog: Catalog, actor: Actor, collection: str
+) -> None:
+    if collection not in {c.name for c in catalog.collections()}:
+        raise NotFoundError(f"no collection {collection}")
+    if not scope_of(store, catalog, actor).owns(collection):
+        raise NotFoundError(f"no collection {collection}")

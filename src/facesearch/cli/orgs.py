@@ -123,16 +123,16 @@ def cmd_orgs_set(args: argparse.Namespace, cli: Cli) -> int:
 
 
 def cmd_share(args: argparse.Namespace, cli: Cli) -> int:
-    with open_store(cli.settings, existing=True) as store:
-        changed = share(store, cli.actor(), args.collection, args.to)
+    with cli.local() as local:
+        changed = share(local.store, local.engine.catalog, local.actor, args.collection, args.to)
     print(f"collection {args.collection} {'is now' if changed else 'was already'} shared "
           f"read-only with {args.to}")  # fmt: skip
     return 0
 
 
 def cmd_unshare(args: argparse.Namespace, cli: Cli) -> int:
-    with open_store(cli.settings, existing=True) as store:
-        changed = unshare(store, cli.actor(), args.collection, args.to)
+    with cli.local() as local:
+        changed = unshare(local.store, local.engine.catalog, local.actor, args.collection, args.to)
     print(f"collection {args.collection} {'is no longer' if changed else 'was not'} shared "
           f"with {args.to}")  # fmt: skip
     return 0

@@ -30,6 +30,7 @@ ADMIN = frozenset({"admin"})
 AUDIT = frozenset({"auditor", "admin"})
 METRICS = frozenset({"admin", "auditor"})
 SUPERVISORS: frozenset[str] = frozenset()  # none of ROLE_USERS: see test_oversight_routes
+OPERATORS: frozenset[str] = frozenset()  # none of ROLE_USERS (in the default organisation)
 PUBLIC = None
 
 # (method, route path) -> (who may, concrete path, expected status for those who may)
@@ -106,6 +107,20 @@ ROUTES: dict[tuple[str, str], tuple[frozenset[str] | None, str, int]] = {
     ("GET", "/api/v1/audit/{seq:int}"): (AUDIT, "/api/v1/audit/1", 200),
     ("GET", "/api/v1/oversight"): (SUPERVISORS, "/api/v1/oversight", 200),
     ("GET", "/api/v1/alerts"): (SUPERVISORS, "/api/v1/alerts", 200),
+    ("GET", "/api/v1/orgs"): (ALL, "/api/v1/orgs", 200),
+    ("POST", "/api/v1/orgs"): (OPERATORS, "/api/v1/orgs", 422),
+    ("GET", "/api/v1/orgs/{name}"): (ALL, "/api/v1/orgs/default", 200),
+    ("PATCH", "/api/v1/orgs/{name}"): (ADMIN, "/api/v1/orgs/default", 422),  # no body
+    ("PUT", "/api/v1/collections/{name}/shares/{org}"): (
+        ADMIN,
+        "/api/v1/collections/nope/shares/default",
+        404,
+    ),
+    ("DELETE", "/api/v1/collections/{name}/shares/{org}"): (
+        ADMIN,
+        "/api/v1/collections/nope/shares/default",
+        404,
+    ),
     ("GET", "/api/v1/training"): (ALL, "/api/v1/training", 200),
     ("POST", "/api/v1/training/quiz"): (ALL, "/api/v1/training/quiz", 422),  # no answers
     ("GET", "/api/v1/settings"): (ADMIN, "/api/v1/settings", 200),
@@ -136,6 +151,9 @@ ROUTES: dict[tuple[str, str], tuple[frozenset[str] | None, str, int]] = {
     ("GET", "/oversight"): (SUPERVISORS, "/oversight", 200),
     ("GET", "/training"): (ALL, "/training", 200),
     ("POST", "/training"): (ALL, "/training", 422),  # no answers
+    ("GET", "/orgs"): (ADMIN, "/orgs", 200),
+    ("POST", "/orgs"): (OPERATORS, "/orgs", 400),  # no name
+    ("POST", "/orgs/{name}/policy"): (ADMIN, "/orgs/default/policy", 422),  # no policy
     ("GET", "/users"): (ADMIN, "/users", 200),
     ("POST", "/users"): (ADMIN, "/users", 422),
     ("POST", "/users/{name}/{action}"): (ADMIN, "/users/nobody/disable", 404),

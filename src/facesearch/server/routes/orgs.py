@@ -88,13 +88,15 @@ async def change_org(
     summary="Share a collection of yours read-only with another organisation",
 )
 async def share(name: str, org: str, who: Sharer, c: Ctx) -> dict[str, Any]:
-    changed = await _blocking(lambda: orgs.share(c.store, who.user, name, org))
+    changed = await c.workers.on_catalog(lambda cat: orgs.share(c.store, cat, who.user, name, org))
     return {"collection": name, "shared_with": org, "changed": changed}
 
 
 @api.delete("/collections/{name}/shares/{org}", summary="Withdraw a share")
 async def unshare(name: str, org: str, who: Sharer, c: Ctx) -> dict[str, Any]:
-    changed = await _blocking(lambda: orgs.unshare(c.store, who.user, name, org))
+    changed = await c.workers.on_catalog(
+        lambda cat: orgs.unshare(c.store, cat, who.user, name, org)
+    )
     return {"collection": name, "withdrawn_from": org, "changed": changed}
 
 
