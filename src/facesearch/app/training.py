@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from facesearch.accountability import AccountabilityStore, Action, Actor, AuditEntry, Permission
@@ -120,16 +120,26 @@ def training_required(settings: Settings, actor: Actor) -> bool:
 
 def training_status(store: AccountabilityStore, settings: Settings, actor: Actor) -> TrainingStatus:
     """``actor``'s status, read from the trail: its latest ``training_passed`` entry in its
-    organisation, current for ``VALID_DAYS`` days from then (the store's clock)."""
+    organisation, current until the ``valid_until`` it records (``VALID_DAYS`` after it, to
+    the second), on the store's clock."""
     passes = store.audit.entries(
         org=_org(actor), actor=actor.name, action=Action.TRAINING_PASSED, limit=None
     )
     required = training_required(settings, actor)
     if not passes:
         return TrainingStatus(None, None, required, False)
-    passed_at = passes[-1].time
-    valid_until = passed_at + timedelta(days=VALID_DAYS)
-    return TrainingStatus(passed_at, valid_until, required, store.db.now() < valid_until)
+    last = passes[-1]
+    valid_until = _valid_until(last.payload.get("valid_until"), last.time)
+    return TrainingStatus(last.time, valid_until, required, store.db.now() < valid_until)
+
+
+def _valid_until(recorded: object, passed_at: datetime) -> datetime:
+    """The end of a pass as its entry records it; ``VALID_DAYS`` after it when unreadable."""
+    try:
+        until = datetime.fromisoformat(str(recorded))
+    except ValueError:
+        return passed_at + timedelta(days=VALID_DAYS)
+    return until if until.tzinfo is not None else until.replace(tzinfo=UTC)
 
 
 def require_training(store: AccountabilityStore, settings: Settings, actor: Actor) -> None:
@@ -158,7 +168,7 @@ def _day(status: TrainingStatus) -> str:
 def training_waived(store: AccountabilityStore, actor: Actor) -> AuditEntry | None:
     """A ``training_waived`` entry for ``actor`` unless one was written today (UTC) already
     (then None): the trail says that training was not required of them."""
-    start = datetime.combine(store.db.now().date(), time(), tzinfo=store.db.now().tzinfo)
+    start = datetime.combine(store.db.now().astimezone(UTC).date(), time(), tzinfo=UTC)
     org = _org(actor)
 
     def written() -> bool:

@@ -5,7 +5,7 @@ local CLI actor's exemption, and the course's numbers and look-alike pairs."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
 
@@ -206,3 +206,17 @@ def test_a_policy_without_an_fmr_line_is_worked_out_at_the_reference_rate(
     text = " ".join(p for s in content.sections for p in s.paragraphs)
     assert "sets no false match rate" in text and "5,000 faces x 0.001 = 5.00" in text
     assert "Candidates are shown whatever they score." in content.sections[-1].paragraphs
+
+
+def test_the_status_and_the_api_give_the_end_the_entry_records(
+    store: AccountabilityStore, settings: Settings, ana: Actor, clock: FakeClock
+) -> None:
+    """The pass ends when its entry says (to the second), not a recomputed instant a fraction
+    of a second later: the page, the API and the trail give one time."""
+    clock.advance(seconds=0.7)
+    result = training.submit_quiz(store, settings, ana, RIGHT)
+    recorded = store.audit.get(result.entry).payload["valid_until"]
+    assert result.status.as_json()["valid_until"] == recorded
+    assert result.status.valid_until == datetime.fromisoformat(recorded)
+    clock.now = datetime.fromisoformat(recorded)
+    assert not training.training_status(store, settings, ana).current
