@@ -157,6 +157,10 @@ def request_search(
     if not needs_approval(store, actor):
         raise InputError("your organisation's searches need no approval: search directly")
     scope_of(store, engine.catalog, actor).search_collections(request.collections)
+    known = {c.name for c in engine.catalog.collections()}
+    for collection in request.collections or ():
+        if collection not in known:  # the organisation's scope allows it, but it is not there
+            raise NotFoundError(f"no collection named {collection!r}")
     data, name = bytes_of(engine, request.probe, request.name)
     digest = store.probes.keep(data, retention_days=engine.settings.probe.retention_days)
     asked = ApprovalRequest(

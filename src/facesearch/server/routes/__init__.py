@@ -15,6 +15,7 @@
     cases.py          the case registry: list, open, close, add members
     case_pages.py     a case's timeline (JSON and page), the Cases page, the case report
     oversight.py      a supervisor's dashboard of their organisation (JSON, page), alerts
+    approvals.py      search requests a supervisor approves or denies; the Approvals page
     audit.py          the audit trail; the Audit page
     training.py       the training and its quiz; the Training page
     system.py         /health, /metrics, /openapi.json, /docs, settings
@@ -26,6 +27,7 @@ does goes through ``server/services.py`` or ``facesearch.app``, never a store.
 from fastapi import APIRouter
 
 from facesearch.server.routes import (
+    approvals,
     audit,
     browse,
     case_pages,
@@ -58,6 +60,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     cases.router,
     case_pages.router,
     oversight.router,
+    approvals.router,
     audit.router,
     training.router,
     login.router,

@@ -34,6 +34,7 @@ from facesearch.server.deps import (
 )
 from facesearch.server.media import display_size, image_type
 from facesearch.server.rendering import Page, optional_int
+from facesearch.server.routes import approvals as approval_routes
 
 api = APIRouter(prefix="/api/v1", tags=["searches"])
 pages = APIRouter(include_in_schema=False)
@@ -190,6 +191,9 @@ async def search_submit(
             collections=(collection,) if collection else None,
         )
         upload = photo if photo and photo.filename else None
+        if await approval_routes.needs_approval(page.c, page.who):  # ask a supervisor first
+            await approval_routes.ask(page.c, page.who, upload, wanted)
+            return RedirectResponse("/approvals", status_code=303)
         result = await services.search(page.c, page.who, upload, wanted)
     except FaceSearchError as exc:
         return await _search_page(page, error=exc, form=form)
