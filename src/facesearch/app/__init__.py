@@ -23,7 +23,8 @@ API tokens), ``trail`` (the audit trail: entries, head, verify, export), ``vecto
 registry) and ``case_report`` (a case's timeline and report), ``migrate`` (an embedded home
 into PostgreSQL + Milvus), ``limits`` (the server state replicas share), ``quantize`` (the
 int8 models), ``training`` and ``training_course`` (the training before a first search, its
-quiz, and each user's status on the trail).
+quiz, and each user's status on the trail), ``alerts`` (the oversight alert rules) and
+``oversight`` (a supervisor's dashboard of their organisation).
 """
 
 from facesearch.app.accounts import (
@@ -42,6 +43,7 @@ from facesearch.app.accounts import (
     set_password,
     tokens_of,
 )
+from facesearch.app.alerts import raise_alerts
 from facesearch.app.checks import (
     UPLOADED_PHOTO,
     Failure,
@@ -52,6 +54,7 @@ from facesearch.app.checks import (
 from facesearch.app.erase import EraseRequest, ErasureRecord, erase
 from facesearch.app.ingest import IngestRecord, IngestRequest, ingest
 from facesearch.app.local import Local, open_local
+from facesearch.app.oversight import Dashboard, dashboard, recent_alerts
 from facesearch.app.people import (
     BuildRecord,
     BuildRequest,
@@ -132,6 +135,7 @@ __all__ = [
     "AuditFilter",
     "BuildRecord",
     "BuildRequest",
+    "Dashboard",
     "DecideRequest",
     "DetectedFace",
     "EraseRequest",
@@ -169,6 +173,7 @@ __all__ = [
     "build_people",
     "case_required",
     "check_case",
+    "dashboard",
     "decide",
     "detect",
     "disable_user",
@@ -199,9 +204,11 @@ __all__ = [
     "person_names",
     "persons_of",
     "probe_of",
+    "raise_alerts",
     "read_candidate",
     "read_gallery",
     "read_search",
+    "recent_alerts",
     "recent_searches",
     "record_failed_search",
     "record_failed_verify",

@@ -47,7 +47,7 @@ __all__ = [
 ]
 
 ALERT_ACTOR = "system:alerts"
-PROBE_DAYS = 90  # a probe's earlier searches are looked for this far back
+PROBE_DAYS = 30  # a probe's earlier searches are looked for this far back (a scan)
 
 
 class AlertRule(StrEnum):

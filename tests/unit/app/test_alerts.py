@@ -5,38 +5,12 @@ user per day; another organisation's entries never count."""
 from __future__ import annotations
 
 import pytest
-from accountability_helpers import FakeClock
-from tests.unit.app.oversight_trail import (
-    ORG,
-    OTHER,
-    OTHER_PROBE,
-    Trail,
-    at,
-    make_trail,
-)
+from tests.unit.app.oversight_trail import ORG, OTHER, OTHER_PROBE, Trail, at
 
-from facesearch.accountability import (
-    AccountabilityStore,
-    Action,
-    Actor,
-    AuditEntry,
-    Role,
-    local_actor,
-)
-from facesearch.app.alerts import (
-    ALERT_ACTOR,
-    AlertRule,
-    alert_rules,
-    alerts_for,
-    raise_alerts,
-)
+from facesearch.accountability import Action, Actor, AuditEntry, Role, local_actor
+from facesearch.app.alerts import ALERT_ACTOR, AlertRule, alert_rules, alerts_for, raise_alerts
 from facesearch.app.oversight import recent_alerts
 from facesearch.errors import PermissionDeniedError
-
-
-@pytest.fixture
-def trail(store: AccountabilityStore, clock: FakeClock) -> Trail:
-    return make_trail(store, clock)
 
 
 def rules(trail: Trail, entry: AuditEntry) -> list[AlertRule]:

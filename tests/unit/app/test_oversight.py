@@ -9,25 +9,9 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from accountability_helpers import FakeClock
-from tests.unit.app.oversight_trail import (
-    ORG,
-    OTHER,
-    OTHER_PROBE,
-    PROBE,
-    Trail,
-    at,
-    make_trail,
-)
+from tests.unit.app.oversight_trail import ORG, OTHER, OTHER_PROBE, PROBE, Trail, at
 
-from facesearch.accountability import (
-    AccountabilityStore,
-    Action,
-    Actor,
-    AuditEntry,
-    Role,
-    local_actor,
-)
+from facesearch.accountability import Action, Actor, AuditEntry, Role, local_actor
 from facesearch.app.alerts import raise_alerts
 from facesearch.app.oversight import dashboard
 from facesearch.errors import InputError, PermissionDeniedError
@@ -35,11 +19,6 @@ from facesearch.errors import InputError, PermissionDeniedError
 SUPERVISOR = Actor("sue", Role.SUPERVISOR, ORG)
 NOW = at(3, 12)  # Thursday 6 March 2025, noon in Berlin
 TODAYS = "ef" * 32
-
-
-@pytest.fixture
-def trail(store: AccountabilityStore, clock: FakeClock) -> Trail:
-    return make_trail(store, clock)
 
 
 @pytest.fixture
