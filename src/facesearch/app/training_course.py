@@ -39,7 +39,7 @@ VERSION = 1  # of the course and its quiz, in every training entry's payload
 REFERENCE_FMR = 1e-3  # the line the course works an example with when the policy sets none
 LOOKALIKES = "lookalikes.json"
 LFW_IMAGES = "lfw-deepfunneled"
-_LFW_PATH = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+\.jpg")
+_LFW_PATH = re.compile(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*\.jpg", re.ASCII)  # never ..
 
 
 # --- the quiz ------------------------------------------------------------------------------
@@ -275,9 +275,7 @@ def _lookalikes(lfw_dir: Path) -> tuple[tuple[Lookalike, ...], str]:
     here = images.is_dir()
     pairs = []
     for item in raw["pairs"]:
-        a, b, score = str(item["a"]), str(item["b"]), float(item["score"])
-        if not (_LFW_PATH.fullmatch(a) and _LFW_PATH.fullmatch(b)):
-            raise ConfigError(f"{LOOKALIKES}: not an LFW image path: {a!r} or {b!r}")
+        a, b, score = lfw_path(item["a"]), lfw_path(item["b"]), float(item["score"])
         words = describe_fmr(table.fmr_at(score), table.min_fmr)
         photos = (_read(images / a), _read(images / b)) if here else (None, None)
         pairs.append(Lookalike(a, b, score, words, *photos))
@@ -292,6 +290,14 @@ def _lookalikes(lfw_dir: Path) -> tuple[tuple[Lookalike, ...], str]:
             "name and score only."
         )
     return tuple(pairs), intro
+
+
+def lfw_path(text: object) -> str:
+    """``text`` if it names an image of LFW's folder (``Person/Person_0001.jpg``), never
+    a path out of it; ConfigError otherwise."""
+    if not isinstance(text, str) or not _LFW_PATH.fullmatch(text):
+        raise ConfigError(f"{LOOKALIKES}: not an LFW image path: {text!r}")
+    return text
 
 
 def _read(path: Path) -> bytes | None:

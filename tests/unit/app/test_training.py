@@ -14,9 +14,9 @@ from accountability_helpers import PW, FakeClock
 
 from facesearch.accountability import AccountabilityStore, Action, Actor, Role, local_actor
 from facesearch.accountability.orgs import OrgPolicy
-from facesearch.app import training
+from facesearch.app import training, training_course
 from facesearch.app.training import QUIZ, VALID_DAYS
-from facesearch.errors import InputError, TrainingRequiredError
+from facesearch.errors import ConfigError, InputError, TrainingRequiredError
 from facesearch.settings import Settings
 
 LOCAL = local_actor("ops")
@@ -220,3 +220,10 @@ def test_the_status_and_the_api_give_the_end_the_entry_records(
     assert result.status.valid_until == datetime.fromisoformat(recorded)
     clock.now = datetime.fromisoformat(recorded)
     assert not training.training_status(store, settings, ana).current
+
+
+@pytest.mark.parametrize("path", ["../x.jpg", "a/../b.jpg", "./x.jpg", "/abs/x.jpg", "a.jpg"])
+def test_a_lookalike_path_never_leads_out_of_the_lfw_folder(path: str) -> None:
+    with pytest.raises(ConfigError, match="not an LFW image path"):
+        training_course.lfw_path(path)
+    assert training_course.lfw_path("Kirk_Johnson/Kirk_Johnson_0002.jpg")
