@@ -11,7 +11,9 @@
   persons (called by ``app.ingest``; logged in the ingest's entry).
 
 Building and reviewing need READ_GALLERY and CURATE; reading needs READ_GALLERY. The trail
-is checked writable before a change, which is logged after it (as ``ingest`` does).
+is checked writable before a change, which is logged after it (as ``ingest`` does). Scoped
+(``app.scope``): a collection or person the actor's organisation may not see, or not change,
+is not found, exactly as one that does not exist.
 """
 
 from __future__ import annotations
@@ -24,13 +26,14 @@ from typing import Any
 
 from facesearch.accountability import AccountabilityStore, Action, Actor, Permission
 from facesearch.app.checks import allow, check_case, entry_missing, log
+from facesearch.app.people_records import PeopleRecord, PersonFace, PersonRecord
 from facesearch.app.reads import log_read
+from facesearch.app.scope import scope_of
 from facesearch.core import clustering
 from facesearch.engine import Engine
-from facesearch.errors import FaceSearchError, InputError
+from facesearch.errors import FaceSearchError, InputError, NotFoundError
 from facesearch.gallery import people
-from facesearch.gallery.catalog import Catalog, MemberFace, StoredPerson
-from facesearch.types import BBox
+from facesearch.gallery.catalog import Catalog, StoredPerson
 
 _log = logging.getLogger(__name__)
 
@@ -54,82 +57,6 @@ __all__ = [
     "show_person",
     "split_person",
 ]
-
-
-@dataclass(frozen=True)
-class PersonFace:
-    """A face of a person: where it is, how well it sits in its person, whether pinned."""
-
-    face_id: int
-    image_id: int
-    image_path: str
-    bbox: BBox
-    certainty: float  # similarity to the person's other faces (1.0 alone); lowest first
-    pinned: bool  # decided by a reviewer or a label: a build never moves it
-
-    @classmethod
-    def of(cls, face: MemberFace) -> PersonFace:
-        return cls(face.face_id, face.image_id, face.source, face.bbox, face.certainty, face.pinned)
-
-    def as_json(
-        self, show_path: Callable[[str], str] = str, *, detail: bool = False
-    ) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "face_id": self.face_id,
-            "image_path": show_path(self.image_path),
-            "bbox": self.bbox.as_list(),
-        }
-        if detail:
-            out.update(
-                image_id=self.image_id, certainty=round(self.certainty, 5), pinned=self.pinned
-            )
-        return out
-
-
-@dataclass(frozen=True)
-class PersonRecord:
-    """A person of a collection and every face of it, the least certain first."""
-
-    person: int
-    name: str | None
-    collection: str
-    faces: tuple[PersonFace, ...]
-
-    @classmethod
-    def of(cls, stored: StoredPerson) -> PersonRecord:
-        faces = tuple(PersonFace.of(f) for f in stored.faces)
-        return cls(stored.id, stored.name, stored.collection, faces)
-
-    @property
-    def cover(self) -> PersonFace:
-        """The face that shows the person best (the most certain)."""
-        return max(self.faces, key=lambda f: (f.certainty, -f.face_id))
-
-    def as_json(
-        self, show_path: Callable[[str], str] = str, *, detail: bool = False
-    ) -> dict[str, Any]:
-        """``{"person", "name", "faces": [{"face_id", "image_path", "bbox"}]}`` (the shape of
-        ``people list --json``); ``detail`` adds the collection, the cover face and, per face,
-        its image id, certainty and pin."""
-        out: dict[str, Any] = {"person": self.person, "name": self.name}
-        if detail:
-            out.update(collection=self.collection, cover=self.cover.face_id)
-        out["faces"] = [f.as_json(show_path, detail=detail) for f in self.faces]
-        return out
-
-
-@dataclass(frozen=True)
-class PeopleRecord:
-    """Every person of a collection (every face in exactly one), as read (entry ``id``)."""
-
-    id: int  # the read's audit entry
-    collection: str
-    people: tuple[PersonRecord, ...]
-
-    def as_json(
-        self, show_path: Callable[[str], str] = str, *, detail: bool = False
-    ) -> dict[str, Any]:
-        return {"people": [p.as_json(show_path, detail=detail) for p in self.people]}
 
 
 @dataclass(frozen=True)
@@ -192,6 +119,7 @@ def build_people(
     """Cluster every face of the collection into persons, keeping every reviewer's decision
     and the person ids where it can; one ``people_build`` entry."""
     checked = _curating(store, actor, request.case, request.purpose)
+    scope_of(store, engine.catalog, actor).check_owns(request.collection)
     summary = people.build(
         engine.catalog,
         request.collection,
@@ -238,6 +166,7 @@ def list_people(
     """Every person of ``collection`` with its faces, logged as one read."""
     allow(actor, Permission.READ_GALLERY)
     check_case(case, None, required=False)
+    scope_of(store, engine.catalog, actor).check_sees(collection)
     found = tuple(PersonRecord.of(p) for p in engine.catalog.persons(collection))
     faces = sum(len(p.faces) for p in found)
     entry = log_read(
@@ -257,16 +186,17 @@ def show_person(
     """One person and every face of it (the least certain first), logged as one read."""
     allow(actor, Permission.READ_GALLERY)
     check_case(case, None, required=False)
-    record = PersonRecord.of(engine.catalog.person(person))
+    record = PersonRecord.of(_person(engine, store, actor, person))
     faces = [f.face_id for f in record.faces]
     log_read(store, actor, "person", case=case, person=record.person, face_ids=faces)
     return record
 
 
-def people_built(engine: Engine, actor: Actor, collection: str) -> bool:
+def people_built(engine: Engine, store: AccountabilityStore, actor: Actor, collection: str) -> bool:
     """Whether the people of ``collection`` have been built (then ingest keeps them up to
-    date). NotFoundError for an unknown collection."""
+    date). NotFoundError for an unknown collection, or one out of the actor's scope."""
     allow(actor, Permission.READ_GALLERY)
+    scope_of(store, engine.catalog, actor).check_sees(collection)
     return engine.catalog.people_built(collection)
 
 
@@ -354,6 +284,18 @@ def _ids(person: StoredPerson) -> list[int]:
     return sorted(f.face_id for f in person.faces)
 
 
+def _person(
+    engine: Engine, store: AccountabilityStore, actor: Actor, person: int, change: bool = False
+) -> StoredPerson:
+    """Person ``person`` when ``actor``'s organisation sees its collection (owns it, for a
+    ``change``); NotFoundError as for a person that does not exist otherwise."""
+    found = engine.catalog.person(person)
+    scope = scope_of(store, engine.catalog, actor)
+    if not (scope.owns if change else scope.sees)(found.collection):
+        raise NotFoundError(f"no person with id {person}")
+    return found
+
+
 def _curating(
     store: AccountabilityStore, actor: Actor, case: str | None, purpose: str | None
 ) -> tuple[str | None, str | None]:
@@ -390,6 +332,9 @@ def _review(
     change: Callable[[Catalog, ReviewRequest], Change],
 ) -> ReviewRecord:
     checked = _curating(store, actor, request.case, request.purpose)
+    for one in (request.person, request.other):
+        if one is not None:
+            _person(engine, store, actor, one, change=True)
     person, fields = change(engine.catalog, request)
     payload = {"person": request.person, **fields}
     done = f"the {action.value.replace('_', ' ')} of person {request.person} was made"

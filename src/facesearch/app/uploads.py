@@ -10,10 +10,28 @@ from pathlib import Path
 from facesearch.accountability import AccountabilityStore, Actor
 from facesearch.app.ingest import IngestRecord, IngestRequest, ingest
 from facesearch.engine import Engine
+from facesearch.errors import NotFoundError
 from facesearch.gallery.ingest import IngestSummary
 from facesearch.gallery.upload_jobs import clean_job, lock_job, release_job, remove_leftovers
 
-__all__ = ["finish_job", "ingest_job", "lock_job", "release_job", "remove_leftover_jobs"]
+__all__ = [
+    "finish_job",
+    "ingest_job",
+    "job_visible",
+    "lock_job",
+    "release_job",
+    "remove_leftover_jobs",
+]
+
+
+def job_visible(store: AccountabilityStore, actor: Actor, job_actor: str) -> bool:
+    """Whether ``actor`` may see an upload job started by ``job_actor``: a job of an account
+    of another organisation is not (not found, as a job that does not exist)."""
+    try:
+        store.accounts.get_user(job_actor, seen_by=actor)
+    except NotFoundError:
+        return False
+    return True
 
 
 def ingest_job(

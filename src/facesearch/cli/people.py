@@ -105,7 +105,7 @@ def _print_build(record: BuildRecord, as_json: bool) -> None:
 def cmd_list(args: argparse.Namespace, cli: Cli) -> int:
     with cli.local() as local:
         engine, store, actor = local.engine, local.store, local.actor
-        if not app_people.people_built(engine, actor, args.collection):
+        if not app_people.people_built(engine, store, actor, args.collection):
             print(f"building the people of {args.collection!r} first", file=sys.stderr)
             build = BuildRequest(args.collection, case=args.case, purpose=args.purpose)
             app_people.build_people(engine, store, actor, build)

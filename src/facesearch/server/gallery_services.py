@@ -157,7 +157,9 @@ async def person(ctx: Context, who: Principal, person_id: int) -> app_people.Per
 
 
 async def people_built(ctx: Context, who: Principal, collection: str) -> bool:
-    return await ctx.workers.on_engine(lambda e: app_people.people_built(e, who.user, collection))
+    return await ctx.workers.on_engine(
+        lambda e: app_people.people_built(e, ctx.store, who.user, collection)
+    )
 
 
 async def build_people(

@@ -90,7 +90,7 @@ def test_a_build_of_the_labelled_gallery_finds_its_people_and_is_logged(
     groups = partition(engine, store)
     assert sorted(len(g) for g in groups.values()) == [len(GALLERY_SHOTS)] * PEOPLE
     assert all(len(subjects_of(engine, g)) == 1 for g in groups.values())
-    assert people_built(engine, admin, "default")
+    assert people_built(engine, store, admin, "default")
 
 
 def test_people_json_has_the_issues_shape_and_the_read_is_logged(labelled: Setup) -> None:
@@ -144,7 +144,7 @@ def test_an_ingest_attaches_new_faces_once_the_people_are_built(
     engine, store = unlabelled
     before = ingest(engine, store, ME, IngestRequest((write_photo(tmp_path / "a", 0, 7),)))
     assert store.audit.get(before.id).payload["people"] is None
-    assert not people_built(engine, ME, "default")
+    assert not people_built(engine, store, ME, "default")
     build(engine, store)
     groups = partition(engine, store)
     (zero,) = [p for p, g in groups.items() if sources_of(engine, g) == {person_name(0)}]
