@@ -32,6 +32,7 @@ __all__ = [
     "Question",
     "Section",
     "TrainingContent",
+    "lfw_path",
     "training_content",
 ]
 
