@@ -8,7 +8,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 from argon2 import PasswordHasher
 
@@ -22,6 +22,8 @@ from facesearch.accountability import (
     local_actor,
 )
 from facesearch.accountability.chain import AUDIT_COLUMNS, canonical_json
+from facesearch.accountability.db import FILENAME
+from facesearch.accountability.schema import MIGRATIONS
 
 CHEAP = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)  # fast tests, same code path
 T0 = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
@@ -146,6 +148,23 @@ def fill(store: AccountabilityStore, clock: FakeClock, n: int) -> None:
             purpose="test",
             payload={"i": i},
         )
+
+
+def at_version(
+    conn: sqlite3.Connection, version: int, migrations: tuple[Any, ...] = MIGRATIONS
+) -> sqlite3.Connection:
+    """``conn`` (an empty database) migrated to schema ``version`` only, as a home that an
+    older facesearch left; ``migrations``: ``PG_MIGRATIONS`` for a PostgreSQL connection."""
+    for migrate in migrations[:version]:
+        migrate(conn)
+    conn.execute(f"PRAGMA user_version = {int(version)}")
+    return conn
+
+
+def old_home(home: Path, version: int) -> sqlite3.Connection:
+    """A connection to the new SQLite file of ``home`` at schema ``version`` (commit it)."""
+    home.mkdir(parents=True, exist_ok=True)
+    return at_version(sqlite3.connect(home / FILENAME), version)
 
 
 def open_store(

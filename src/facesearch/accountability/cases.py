@@ -223,9 +223,11 @@ class Cases:
     def refusal(self, number: str | None, actor: Actor) -> CaseRefusal | None:
         """Why ``actor`` may not work under case ``number`` (None: they may).
 
-        Nothing is refused while the registry is empty, or when no case is named (whether
-        one must be is the caller's rule). The local CLI actor (``os:<login>``) has no account
-        to be a member with: it needs an open case, not membership.
+        The registry is that of the actor's organisation. Nothing is refused when no case is
+        named (whether one must be is the caller's rule), nor while the registry is empty
+        unless the organisation's policy ``cases_required`` holds (a new organisation's
+        default; not ``default``'s). The local CLI actor (``os:<login>``) has no account to be
+        a member with: it needs an open case, not membership.
         """
         if number is None:
             return None

@@ -6,7 +6,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from accountability_helpers import CHEAP, PW, ROOT, kinds, tamper
+from accountability_helpers import CHEAP, PW, ROOT, kinds, old_home, tamper
 
 from facesearch.accountability import (
     FILENAME,
@@ -154,11 +154,7 @@ def test_verify_finds_a_member_or_a_case_the_trail_does_not_record(
 
 def test_a_version_4_file_gets_an_empty_registry_that_enforces_nothing(tmp_path: Path):
     home = tmp_path / "home"
-    home.mkdir()
-    conn = sqlite3.connect(home / FILENAME)
-    for migrate in MIGRATIONS[:4]:
-        migrate(conn)
-    conn.execute("PRAGMA user_version = 4")
+    conn = old_home(home, 4)
     conn.commit()
     conn.close()
     with AccountabilityStore.open(

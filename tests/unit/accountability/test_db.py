@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from accountability_helpers import CHEAP, connect
+from accountability_helpers import CHEAP, connect, old_home
 
 from facesearch.accountability import (
     FILENAME,
@@ -20,17 +20,12 @@ from facesearch.accountability import (
 )
 from facesearch.accountability.db import format_time
 from facesearch.accountability.decisions import AWAITING_QUERY
-from facesearch.accountability.schema import MIGRATIONS
 from facesearch.errors import CatalogError
 
 
 def test_a_version_3_file_gets_the_index_of_entries_by_action_and_time(tmp_path: Path):
     home = tmp_path / "home"
-    home.mkdir()
-    conn = sqlite3.connect(home / FILENAME)
-    for migrate in MIGRATIONS[:3]:
-        migrate(conn)
-    conn.execute("PRAGMA user_version = 3")
+    conn = old_home(home, 3)
     conn.commit()
     conn.close()
     with AccountabilityStore.open(
@@ -97,3 +92,21 @@ def test_migrations_run_forward_from_an_empty_file(tmp_path: Path):
     with AccountabilityStore.open(tmp_path, hasher=CHEAP) as s:
         assert s.audit.head() == AuditHead(0, GENESIS_HASH)
         assert not s.accounts.has_users()
+
+
+def test_a_file_with_a_broken_foreign_key_is_refused_after_migrating(tmp_path: Path):
+    """Migrations run with foreign keys off (version 6 rebuilds ``users``): the file is
+    checked afterwards, and a reference to nothing is refused, not carried along."""
+    home = tmp_path / "home"
+    conn = old_home(home, 5)
+    conn.execute(
+        "INSERT INTO cases (number, title, status, opened_by, opened_at) "
+        "VALUES ('K-1', 't', 'open', 'x', 'x')"
+    )
+    conn.execute("INSERT INTO case_members VALUES (1, 42, 'x', 'x')")  # user 42: none
+    conn.commit()
+    conn.close()
+    with pytest.raises(CatalogError, match="foreign key is broken"):
+        AccountabilityStore.open(
+            home, hasher=CHEAP, key_file=tmp_path / "k", anchor_file=tmp_path / "a"
+        )

@@ -157,7 +157,6 @@ def test_an_organisation_reads_only_its_own_entries(store: AccountabilityStore, 
     assert {e.org for e in everyone} >= {"acme", "beta", "default", "(platform)"}
 
 
-@pytest.mark.xfail(strict=True, reason="audit.org_clause compares a non-default org with case")
 def test_organisation_names_ignore_case_when_reading_the_trail(store, orgs: Orgs):
     searched = store.audit.append(actor="ivy", action=Action.SEARCH, payload={})
     assert store.audit.get(searched.seq, org="ACME") == searched  # entry_in_org ignores case

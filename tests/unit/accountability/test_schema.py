@@ -12,7 +12,16 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from accountability_helpers import CHEAP, PW, ROOT, FakeClock, kinds, open_store, tamper
+from accountability_helpers import (
+    CHEAP,
+    PW,
+    ROOT,
+    FakeClock,
+    at_version,
+    kinds,
+    open_store,
+    tamper,
+)
 
 from facesearch.accountability import (
     FILENAME,
@@ -63,9 +72,7 @@ V5_TIME = "2025-02-01T08:00:{:02d}.000000+00:00"
 def write_v5_home(conn: sqlite3.Connection, migrations: tuple[Any, ...]) -> list[str]:
     """Fill ``conn`` (empty) as the version-5 code left it, its trail written before audit
     keys (keying starts with the next entry, at open); the entries' hashes."""
-    for migrate in migrations[:5]:
-        migrate(conn)
-    conn.execute("PRAGMA user_version = 5")
+    at_version(conn, 5, migrations)
     for i, (name, role) in enumerate(ROLES_AND_CARL.items(), start=1):
         conn.execute(
             "INSERT INTO users (name, role, password_hash, disabled, created_at) "

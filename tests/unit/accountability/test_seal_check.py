@@ -7,13 +7,20 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from accountability_helpers import CHEAP, FakeClock, insert_entry, kinds, open_store, tamper
+from accountability_helpers import (
+    CHEAP,
+    FakeClock,
+    insert_entry,
+    kinds,
+    old_home,
+    open_store,
+    tamper,
+)
 
 import facesearch.accountability as acc
 from facesearch.accountability import (
@@ -28,7 +35,6 @@ from facesearch.accountability import (
 )
 from facesearch.accountability.db import Database
 from facesearch.accountability.keying import Keyring
-from facesearch.accountability.schema import MIGRATIONS
 
 
 def forge_append(store: AccountabilityStore, action: str, payload: dict[str, object]) -> int:
@@ -224,11 +230,7 @@ def test_two_processes_appending_keep_chain_and_anchor_consistent(paths):
 
 def legacy_home(home: Path, n: int) -> list[str]:
     """A schema-2 file (before keys) holding n hash-chained entries; returns their hashes."""
-    home.mkdir(parents=True)
-    conn = sqlite3.connect(home / FILENAME)
-    for migrate in MIGRATIONS[:2]:
-        migrate(conn)
-    conn.execute("PRAGMA user_version = 2")
+    conn = old_home(home, 2)
     prev, hashes = "0" * 64, []
     for seq in range(1, n + 1):
         when = f"2024-01-01T00:00:0{seq}.000000+00:00"
