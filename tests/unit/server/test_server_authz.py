@@ -107,6 +107,19 @@ ROUTES: dict[tuple[str, str], tuple[frozenset[str] | None, str, int]] = {
     ("GET", "/api/v1/audit/{seq:int}"): (AUDIT, "/api/v1/audit/1", 200),
     ("GET", "/api/v1/oversight"): (SUPERVISORS, "/api/v1/oversight", 200),
     ("GET", "/api/v1/alerts"): (SUPERVISORS, "/api/v1/alerts", 200),
+    ("POST", "/api/v1/search-requests"): (SEARCH, "/api/v1/search-requests", 422),  # no form
+    ("GET", "/api/v1/search-requests"): (SEARCH, "/api/v1/search-requests", 200),
+    ("GET", "/api/v1/search-requests/{seq:int}"): (SEARCH, "/api/v1/search-requests/9999", 404),
+    ("POST", "/api/v1/search-requests/{seq:int}/run"): (
+        SEARCH,
+        "/api/v1/search-requests/9999/run",
+        404,
+    ),
+    ("POST", "/api/v1/search-requests/{seq:int}/{decision}"): (
+        SUPERVISORS,
+        "/api/v1/search-requests/9999/approve",
+        404,
+    ),
     ("GET", "/api/v1/orgs"): (ALL, "/api/v1/orgs", 200),
     ("POST", "/api/v1/orgs"): (OPERATORS, "/api/v1/orgs", 422),
     ("GET", "/api/v1/orgs/{name}"): (ALL, "/api/v1/orgs/default", 200),
@@ -149,6 +162,9 @@ ROUTES: dict[tuple[str, str], tuple[frozenset[str] | None, str, int]] = {
     ("GET", "/cases/{number}/report.pdf"): (ALL, "/cases/K-404/report.pdf", 404),
     ("GET", "/audit"): (AUDIT, "/audit", 200),
     ("GET", "/oversight"): (SUPERVISORS, "/oversight", 200),
+    ("GET", "/approvals"): (SEARCH, "/approvals", 200),
+    ("POST", "/approvals/{seq:int}/run"): (SEARCH, "/approvals/9999/run", 404),
+    ("POST", "/approvals/{seq:int}/{decision}"): (SUPERVISORS, "/approvals/9999/deny", 404),
     ("GET", "/training"): (ALL, "/training", 200),
     ("POST", "/training"): (ALL, "/training", 422),  # no answers
     ("GET", "/orgs"): (ADMIN, "/orgs", 200),

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import anyio
-from fastapi import APIRouter, Depends, File, Form, UploadFile
+from fastapi import APIRouter, Depends, Form, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from facesearch import app
@@ -29,6 +29,7 @@ from facesearch.server.auth import Principal, needs, needs_any
 from facesearch.server.context import Context
 from facesearch.server.deps import Ctx, Searcher
 from facesearch.server.rendering import Page, page_for
+from facesearch.server.routes.searches import SearchFormData
 from facesearch.server.services import _with_persons as with_persons
 
 api = APIRouter(prefix="/api/v1", tags=["search requests"])
@@ -41,8 +42,7 @@ RequestReader = Annotated[Principal, Depends(_requests)]
 SupervisorPage = Annotated[Page, Depends(page_for(_supervise))]
 SearcherPage = Annotated[Page, Depends(page_for(needs(Permission.SEARCH)))]
 RequestsPage = Annotated[Page, Depends(page_for(_requests))]
-CASE_DOC = "Case number the search would belong to (required)."
-PURPOSE_DOC = "Stated purpose of the search (required)."
+Decision = Literal["approve", "deny"]
 NOTE_DOC = "Why it was approved or denied (recorded with the decision)."
 
 
@@ -74,7 +74,9 @@ async def _listed(c: Context, who: Principal, pending_only: bool) -> list[dict[s
     return [r.as_json() for r in found]
 
 
-async def _decide(c: Context, who: Principal, seq: int, note: str | None, ok: bool) -> Any:
+async def _decide(
+    c: Context, who: Principal, seq: int, note: str | None, *, ok: bool
+) -> approvals.ApprovalRequest:
     verb = approvals.approve if ok else approvals.deny
     return await anyio.to_thread.run_sync(lambda: verb(c.store, who.user, seq, note))
 
@@ -102,31 +104,8 @@ async def _run(c: Context, who: Principal, seq: int) -> dict[str, Any]:
 
 
 @api.post("/search-requests", status_code=201, summary="Ask a supervisor to approve a search")
-async def create_request(
-    who: Searcher,
-    c: Ctx,
-    image: Annotated[UploadFile, File(description="The probe photo.")],
-    case: Annotated[str, Form(description=CASE_DOC)],
-    purpose: Annotated[str, Form(description=PURPOSE_DOC)],
-    collections: Annotated[list[str] | None, Form(description="Collections (default all).")] = None,
-    top: Annotated[int | None, Form(ge=1, le=1000)] = None,
-    max_fmr: Annotated[float | None, Form(gt=0, lt=1)] = None,
-    threshold: Annotated[float | None, Form(ge=-1, le=1)] = None,
-    face: Annotated[int | None, Form(ge=0, description="Search only this probe face.")] = None,
-    allow_poor: Annotated[bool, Form()] = False,
-) -> dict[str, Any]:
-    request = app.SearchRequest(
-        b"",  # the upload, read by ask
-        case=case,
-        purpose=purpose,
-        collections=tuple(collections) if collections else None,
-        top=top,
-        max_fmr=max_fmr,
-        threshold=threshold,
-        face=face,
-        allow_poor=allow_poor,
-    )
-    return await ask(c, who, image, request)
+async def create_request(who: Searcher, c: Ctx, form: SearchFormData) -> dict[str, Any]:
+    return await ask(c, who, form.image, form.request)
 
 
 @api.get("/search-requests", summary="Search requests: a supervisor's organisation's, else yours")
@@ -140,28 +119,6 @@ async def get_request(seq: int, who: RequestReader, c: Ctx) -> dict[str, Any]:
     return found.as_json()
 
 
-@api.post("/search-requests/{seq:int}/approve", summary="Approve a search request (supervisors)")
-async def approve_request(
-    seq: int,
-    who: Supervisor,
-    c: Ctx,
-    note: Annotated[str | None, Form(max_length=2000, description=NOTE_DOC)] = None,
-) -> dict[str, Any]:
-    decided: approvals.ApprovalRequest = await _decide(c, who, seq, note, ok=True)
-    return decided.as_json()
-
-
-@api.post("/search-requests/{seq:int}/deny", summary="Deny a search request (supervisors)")
-async def deny_request(
-    seq: int,
-    who: Supervisor,
-    c: Ctx,
-    note: Annotated[str | None, Form(max_length=2000, description=NOTE_DOC)] = None,
-) -> dict[str, Any]:
-    decided: approvals.ApprovalRequest = await _decide(c, who, seq, note, ok=False)
-    return decided.as_json()
-
-
 @api.post(
     "/search-requests/{seq:int}/run",
     status_code=201,
@@ -169,6 +126,21 @@ async def deny_request(
 )
 async def run_request(seq: int, who: Searcher, c: Ctx) -> dict[str, Any]:
     return await _run(c, who, seq)
+
+
+@api.post(
+    "/search-requests/{seq:int}/{decision}",
+    summary="Approve or deny a search request (supervisors; a decision is final)",
+)
+async def decide_request(
+    seq: int,
+    decision: Decision,
+    who: Supervisor,
+    c: Ctx,
+    note: Annotated[str | None, Form(max_length=2000, description=NOTE_DOC)] = None,
+) -> dict[str, Any]:
+    decided = await _decide(c, who, seq, note, ok=decision == "approve")
+    return decided.as_json()
 
 
 # --- pages ------------------------------------------------------------------------------
@@ -193,28 +165,6 @@ async def approvals_page(page: RequestsPage) -> HTMLResponse:
     return await _page(page)
 
 
-@pages.post("/approvals/{seq:int}/approve")
-async def approve_submit(
-    seq: int, page: SupervisorPage, note: Annotated[str, Form(max_length=2000)] = ""
-) -> Response:
-    return await _decide_submit(page, seq, note, ok=True)
-
-
-@pages.post("/approvals/{seq:int}/deny")
-async def deny_submit(
-    seq: int, page: SupervisorPage, note: Annotated[str, Form(max_length=2000)] = ""
-) -> Response:
-    return await _decide_submit(page, seq, note, ok=False)
-
-
-async def _decide_submit(page: Page, seq: int, note: str, *, ok: bool) -> Response:
-    try:
-        await _decide(page.c, page.who, seq, note, ok=ok)
-    except FaceSearchError as exc:
-        return await _page(page, error=exc)
-    return RedirectResponse("/approvals", status_code=303)
-
-
 @pages.post("/approvals/{seq:int}/run")
 async def run_submit(seq: int, page: SearcherPage) -> Response:
     try:
@@ -222,6 +172,20 @@ async def run_submit(seq: int, page: SearcherPage) -> Response:
     except FaceSearchError as exc:
         return await _page(page, error=exc)
     return RedirectResponse(f"/searches/{search['id']}", status_code=303)
+
+
+@pages.post("/approvals/{seq:int}/{decision}")
+async def decide_submit(
+    seq: int,
+    decision: Decision,
+    page: SupervisorPage,
+    note: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    try:
+        await _decide(page.c, page.who, seq, note, ok=decision == "approve")
+    except FaceSearchError as exc:
+        return await _page(page, error=exc)
+    return RedirectResponse("/approvals", status_code=303)
 
 
 router = APIRouter()

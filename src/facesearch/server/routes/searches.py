@@ -15,9 +15,10 @@ reader's ``server_read_rate_limit`` (429 with Retry-After). A search is the one 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, Depends, File, Form, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from facesearch import app
@@ -34,7 +35,6 @@ from facesearch.server.deps import (
 )
 from facesearch.server.media import display_size, image_type
 from facesearch.server.rendering import Page, optional_int
-from facesearch.server.routes import approvals as approval_routes
 
 api = APIRouter(prefix="/api/v1", tags=["searches"])
 pages = APIRouter(include_in_schema=False)
@@ -42,6 +42,43 @@ pages = APIRouter(include_in_schema=False)
 CASE_DOC = "Case number this use belongs to (required)."
 PURPOSE_DOC = "Stated purpose of this use (required)."
 IMAGE_RESPONSE: dict[int | str, dict[str, Any]] = {200: {"content": {"image/jpeg": {}}}}
+
+
+@dataclass(frozen=True)
+class SearchForm:
+    """The form of a search and of a search request: the probe upload, case, purpose and
+    options (``POST /api/v1/searches`` and ``POST /api/v1/search-requests``)."""
+
+    image: UploadFile
+    request: app.SearchRequest  # its probe: b"", until the upload is read
+
+
+def search_form(
+    image: Annotated[UploadFile, File(description="The probe photo.")],
+    case: Annotated[str, Form(description=CASE_DOC)],
+    purpose: Annotated[str, Form(description=PURPOSE_DOC)],
+    collections: Annotated[list[str] | None, Form(description="Collections (default all).")] = None,
+    top: Annotated[int | None, Form(ge=1, le=1000)] = None,
+    max_fmr: Annotated[float | None, Form(gt=0, lt=1)] = None,
+    threshold: Annotated[float | None, Form(ge=-1, le=1)] = None,
+    face: Annotated[int | None, Form(ge=0, description="Search only this probe face.")] = None,
+    allow_poor: Annotated[bool, Form()] = False,
+) -> SearchForm:
+    request = app.SearchRequest(
+        b"",
+        case=case,
+        purpose=purpose,
+        collections=tuple(collections) if collections else None,
+        top=top,
+        max_fmr=max_fmr,
+        threshold=threshold,
+        face=face,
+        allow_poor=allow_poor,
+    )
+    return SearchForm(image, request)
+
+
+SearchFormData = Annotated[SearchForm, Depends(search_form)]
 
 
 # --- JSON ----------------------------------------------------------------------------------------
@@ -56,31 +93,8 @@ async def detect(
 
 
 @api.post("/searches", status_code=201, summary="Search a probe photo in the gallery (1:N)")
-async def create_search(
-    who: Searcher,
-    c: Ctx,
-    image: Annotated[UploadFile, File(description="The probe photo.")],
-    case: Annotated[str, Form(description=CASE_DOC)],
-    purpose: Annotated[str, Form(description=PURPOSE_DOC)],
-    collections: Annotated[list[str] | None, Form(description="Collections (default all).")] = None,
-    top: Annotated[int | None, Form(ge=1, le=1000)] = None,
-    max_fmr: Annotated[float | None, Form(gt=0, lt=1)] = None,
-    threshold: Annotated[float | None, Form(ge=-1, le=1)] = None,
-    face: Annotated[int | None, Form(ge=0, description="Search only this probe face.")] = None,
-    allow_poor: Annotated[bool, Form()] = False,
-) -> dict[str, Any]:
-    request = app.SearchRequest(
-        b"",  # the upload, read by services.search
-        case=case,
-        purpose=purpose,
-        collections=tuple(collections) if collections else None,
-        top=top,
-        max_fmr=max_fmr,
-        threshold=threshold,
-        face=face,
-        allow_poor=allow_poor,
-    )
-    return await services.search(c, who, image, request)
+async def create_search(who: Searcher, c: Ctx, form: SearchFormData) -> dict[str, Any]:
+    return await services.search(c, who, form.image, form.request)  # the upload: read there
 
 
 @api.get("/searches", summary="Your recent searches (last 30 days)")
@@ -191,6 +205,8 @@ async def search_submit(
             collections=(collection,) if collection else None,
         )
         upload = photo if photo and photo.filename else None
+        from facesearch.server.routes import approvals as approval_routes  # builds on this
+
         if await approval_routes.needs_approval(page.c, page.who):  # ask a supervisor first
             await approval_routes.ask(page.c, page.who, upload, wanted)
             return RedirectResponse("/approvals", status_code=303)
