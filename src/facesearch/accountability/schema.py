@@ -370,52 +370,29 @@ def _now_text() -> str:
 Migration = Callable[[sqlite3.Connection], None]
 
 
-def _migrate_to_1(conn: sqlite3.Connection) -> None:
-    _to_1(conn, _SQLITE)
+def _in(words: _Words, step: Callable[[sqlite3.Connection, _Words], None]) -> Migration:
+    """The migration ``step`` of the shared DDL, written in ``words``' dialect."""
 
+    def migrate(conn: sqlite3.Connection) -> None:
+        step(conn, words)
 
-def _migrate_to_3(conn: sqlite3.Connection) -> None:
-    _to_3(conn, _SQLITE)
-
-
-def _migrate_to_5(conn: sqlite3.Connection) -> None:
-    _to_5(conn, _SQLITE)
-
-
-def _migrate_to_6(conn: sqlite3.Connection) -> None:
-    _to_6(conn, _SQLITE)
-
-
-def _pg_to_6(conn: sqlite3.Connection) -> None:
-    _to_6(conn, _PG)
-
-
-def _pg_to_1(conn: sqlite3.Connection) -> None:
-    _to_1(conn, _PG)
-
-
-def _pg_to_3(conn: sqlite3.Connection) -> None:
-    _to_3(conn, _PG)
-
-
-def _pg_to_5(conn: sqlite3.Connection) -> None:
-    _to_5(conn, _PG)
+    return migrate
 
 
 MIGRATIONS: tuple[Migration, ...] = (
-    _migrate_to_1,
+    _in(_SQLITE, _to_1),
     _migrate_to_2,
-    _migrate_to_3,
+    _in(_SQLITE, _to_3),
     _migrate_to_4,
-    _migrate_to_5,
-    _migrate_to_6,
+    _in(_SQLITE, _to_5),
+    _in(_SQLITE, _to_6),
 )
 PG_MIGRATIONS: tuple[Migration, ...] = (
-    _pg_to_1,
+    _in(_PG, _to_1),
     _migrate_to_2,
-    _pg_to_3,
+    _in(_PG, _to_3),
     _migrate_to_4,
-    _pg_to_5,
-    _pg_to_6,
+    _in(_PG, _to_5),
+    _in(_PG, _to_6),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
