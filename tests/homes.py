@@ -54,6 +54,19 @@ def copy_anchor(home: Path, dest: Path) -> None:
         shutil.copy2(source, target)
 
 
+def pass_training(store: object, settings: Settings, *names: str) -> None:
+    """Each named user passes the training's quiz (``app.training``): trained staff, as a
+    deployment with FACESEARCH_TRAINING_REQUIRED on expects before anyone searches."""
+    from facesearch.accountability import AccountabilityStore
+    from facesearch.app.training import submit_quiz
+    from facesearch.app.training_course import QUIZ
+
+    assert isinstance(store, AccountabilityStore)
+    for name in names:
+        user = store.accounts.get_user(name)
+        assert submit_quiz(store, settings, user, [q.answer for q in QUIZ]).status.current
+
+
 def make_home(template: Path, dest: Path, settings: Settings, **overrides: object) -> Home:
     """A copy of the gallery with the users of USERS (ghost disabled) and a token each."""
     from facesearch.accountability import AccountabilityStore, local_actor
@@ -68,6 +81,7 @@ def make_home(template: Path, dest: Path, settings: Settings, **overrides: objec
             store.accounts.add_user(name, role, PASSWORD, by=me)
             out.tokens[name] = store.accounts.issue_token(name, by=me)
         store.accounts.disable_user("ghost", by=me)
+        pass_training(store, server_settings, *(n for n in USERS if n != "ghost"))
     return out
 
 

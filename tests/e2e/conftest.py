@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.homes import pass_training
 
 from facesearch.settings import Settings
 
@@ -49,6 +50,7 @@ def browser_home(settings: Settings, pipeline: Any, lfw: Path, tmp_path_factory)
             ingest(engine, store, me, IngestRequest(tuple(paths), label_from_dir=True))
             for name, role in USERS.items():
                 store.accounts.add_user(name, role, PASSWORD, by=me)
+            pass_training(store, server, *USERS)
     finally:
         engine.catalog.close()
     return server

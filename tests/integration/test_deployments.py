@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pytest
 from tests.fakes import GALLERY_SHOTS, PEOPLE, FakePipeline, person_name, write_photo
+from tests.homes import pass_training
 
 from facesearch.accountability import AccountabilityStore, Actor, Role, local_actor
 from facesearch.app import IngestRequest, ingest
@@ -74,6 +75,7 @@ def deployment(
     with d.store() as store:
         for name, role in (("admin1", "admin"), ("inv1", "investigator"), ("inv2", "investigator")):
             store.accounts.add_user(name, role, PASSWORD, by=ME)
+        pass_training(store, settings, "admin1", "inv1", "inv2")
     yield d
 
 

@@ -91,7 +91,7 @@ def _select(
     where: list[str] = []
     args: list[Any] = []
     if org is not None:
-        clause, values = org_clause(org)
+        clause, values = org_clause(_canonical_org(conn, org))
         where.append(clause)
         args.extend(values)
     if actor is not None:
@@ -398,6 +398,15 @@ class AuditTrail:
                 shared=self._db.dialect == "postgresql",
             )
             return verify_chain(conn, expected_head, seal)
+
+
+def _canonical_org(conn: sqlite3.Connection, org: str) -> str:
+    """``org`` as the organisations table spells it (names ignore case; the trail stores the
+    table's spelling); unchanged if there is no such organisation."""
+    row = conn.execute(
+        f"SELECT name FROM organisations WHERE {name_is(conn, 'name')}", (org,)
+    ).fetchone()
+    return org if row is None else str(row[0])
 
 
 def _org_of(conn: sqlite3.Connection, actor: str) -> str:

@@ -29,7 +29,13 @@ from facesearch.accountability.audit_entries import Action
 from facesearch.accountability.audit_report import BreakKind, ChainBreak
 from facesearch.accountability.db import Database, format_time, parse_time
 from facesearch.accountability.dialect import by_name, name_is
-from facesearch.accountability.permissions import DEFAULT_ORG, Actor, Permission, require
+from facesearch.accountability.permissions import (
+    DEFAULT_ORG,
+    Actor,
+    Permission,
+    can,
+    require,
+)
 from facesearch.accountability.text_checks import MAX_CASE_CHARS, clean_text, required_text
 from facesearch.accountability.users import current_actor, existing_user, maybe_time
 from facesearch.errors import InputError, NotFoundError, PermissionDeniedError
@@ -144,13 +150,17 @@ class Cases:
         members: tuple[str, ...] = (),
         by: Actor,
     ) -> Case:
-        """Open a new case with its first members; InputError if the number is taken."""
+        """Open a new case with its first members; InputError if the number is taken. An
+        admin opens any case; an investigator (who may search) opens one of which they are a
+        member from the start."""
         number = case_number(number)
         title = required_text(title, "the title", MAX_TITLE_CHARS, one_line=True)
         basis = clean_text(legal_basis, "the legal basis", MAX_LEGAL_BASIS_CHARS, one_line=False)
         with self._db.write() as conn:
             actor = current_actor(conn, by)
-            require(actor, Permission.MANAGE_USERS)
+            if not can(actor.role, Permission.MANAGE_USERS) and not actor.is_local:
+                require(actor, Permission.SEARCH)
+                members = (actor.name, *members)
             org_id = _org_id(conn, _org_name(actor))
             if _row(conn, number, org_id) is not None:
                 raise InputError(f"case {number} exists already")

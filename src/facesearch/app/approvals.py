@@ -153,7 +153,9 @@ def request_search(
     """Ask a supervisor to approve a search: checked like the search itself (permission,
     case, purpose, collections in scope), its probe kept, logged as ``search_request``."""
     check_decision(request.threshold, request.max_fmr)
-    case, purpose = check_use(store, actor, Permission.SEARCH, request.case, request.purpose)
+    case, purpose = check_use(
+        store, actor, Permission.SEARCH, request.case, request.purpose, settings=engine.settings
+    )
     if not needs_approval(store, actor):
         raise InputError("your organisation's searches need no approval: search directly")
     scope_of(store, engine.catalog, actor).search_collections(request.collections)

@@ -28,6 +28,8 @@ from facesearch.accountability import (
 )
 from facesearch.accountability.audit import PLATFORM_ORG
 from facesearch.accountability.text_checks import MAX_CASE_CHARS, MAX_PURPOSE_CHARS, clean_text
+from facesearch.app.alerts import raise_alerts
+from facesearch.app.training import require_training
 from facesearch.core.matching import check_decision
 from facesearch.engine import Engine, ImageInput
 from facesearch.errors import (
@@ -39,6 +41,7 @@ from facesearch.errors import (
     PermissionDeniedError,
 )
 from facesearch.gallery.catalog import check_name
+from facesearch.settings import Settings
 
 __all__ = [
     "UPLOADED_PHOTO",
@@ -57,6 +60,7 @@ __all__ = [
 ]
 
 CASE_WORK = frozenset({Permission.SEARCH, Permission.VERIFY, Permission.DECIDE})
+TRAINED_WORK = frozenset({Permission.SEARCH, Permission.VERIFY})
 UPLOADED_PHOTO = "the uploaded photo"  # what messages call an upload with no usable file name
 MAX_ERROR_CHARS = 500
 
@@ -88,13 +92,21 @@ def check_use(
     permission: Permission,
     case: str | None,
     purpose: str | None,
+    *,
+    settings: Settings | None = None,
 ) -> tuple[str | None, str | None]:
     """The permission, then the case and purpose (required per ``case_required``), then for
-    searches, verifications and decisions the case registry (``check_case_use``)."""
+    searches, verifications and decisions the case registry (``check_case_use``), then for
+    searches and verifications the training (``training.require_training``: ``settings``
+    must be given for them)."""
     allow(actor, permission)
     case, purpose = check_case(case, purpose, required=case_required(store, actor))
     if permission in CASE_WORK:
         check_case_use(store, actor, permission, case, purpose)
+    if permission in TRAINED_WORK:
+        if settings is None:
+            raise TypeError("check_use needs the settings for a search or a verification")
+        require_training(store, settings, actor)
     return case, purpose
 
 
@@ -166,7 +178,7 @@ def log(
     payload: dict[str, Any],
 ) -> AuditEntry:
     """Append the audit entry of one use by ``actor``."""
-    return store.audit.append(
+    entry = store.audit.append(
         actor=actor.name,
         action=action,
         case=case,
@@ -174,6 +186,9 @@ def log(
         payload=payload,
         org=actor.org if actor.org is not None else PLATFORM_ORG,
     )
+    if action is Action.SEARCH:
+        raise_alerts(store, entry)  # the organisation's alert rules (``alerts.py``)
+    return entry
 
 
 @dataclass(frozen=True)

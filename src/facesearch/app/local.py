@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from facesearch.accountability import AccountabilityStore, Actor, local_actor
 from facesearch.engine import Engine
@@ -45,6 +45,9 @@ def open_local(
     engine = Engine(settings, open_catalog=gallery, pipeline=pipelines(settings))
     try:
         with AccountabilityStore.from_settings(settings) as store:
-            yield Local(engine, store, actor or local_actor())
+            me = actor or local_actor()
+            if me.org is not None:  # as the store spells it; NotFoundError for an unknown one
+                me = replace(me, org=store.orgs.get(me.org).name)
+            yield Local(engine, store, me)
     finally:
         engine.close()

@@ -12,11 +12,28 @@ from typing import Any
 from facesearch.accountability import AccountabilityStore, Actor, Permission
 from facesearch.accountability.orgs import Organisation, sees_all_orgs
 from facesearch.app.checks import allow
+from facesearch.app.local import Local
 from facesearch.app.scope import scope_of
 from facesearch.errors import NotFoundError
 from facesearch.gallery.catalog import Catalog
 
-__all__ = ["add_org", "change_org", "get_org", "list_orgs", "share", "unshare"]
+__all__ = [
+    "add_org",
+    "change_org",
+    "get_org",
+    "list_orgs",
+    "org_named",
+    "share",
+    "share_in",
+    "unshare",
+    "unshare_in",
+]
+
+
+def org_named(store: AccountabilityStore, name: str) -> str:
+    """Organisation ``name`` as the store spells it (names ignore case); NotFoundError if
+    there is none."""
+    return store.orgs.get(name).name
 
 
 def list_orgs(store: AccountabilityStore, actor: Actor) -> list[Organisation]:
@@ -53,6 +70,15 @@ def change_org(
 ) -> Organisation:
     allow(actor, Permission.SET_POLICY)
     return store.orgs.change(name, policy=policy, quota_faces=quota_faces, by=actor)
+
+
+def share_in(local: Local, collection: str, to: str) -> bool:
+    """``share`` on a local home (the CLI)."""
+    return share(local.store, local.engine.catalog, local.actor, collection, to)
+
+
+def unshare_in(local: Local, collection: str, to: str) -> bool:
+    return unshare(local.store, local.engine.catalog, local.actor, collection, to)
 
 
 def share(

@@ -20,6 +20,7 @@ from facesearch.accountability import (
     Verdict,
 )
 from facesearch.accountability.decisions import PendingCandidate
+from facesearch.app.alerts import raise_alerts
 from facesearch.app.checks import allow, check_case_use
 from facesearch.app.reads import visible_search
 from facesearch.app.records import SearchRecord
@@ -70,7 +71,7 @@ def decide(
         raise ErasedError(
             f"face {request.face_id} has been erased; no verdict can be recorded on it"
         )
-    return store.decisions.decide(
+    state = store.decisions.decide(
         actor,
         request.search_id,
         request.face_id,
@@ -78,6 +79,8 @@ def decide(
         request.note or "",
         two_person=policy_of(store, actor).two_person,
     )
+    raise_alerts(store, store.audit.get(state.history[-1].audit_seq))
+    return state
 
 
 def pending(store: AccountabilityStore, actor: Actor) -> list[PendingCandidate]:

@@ -90,7 +90,9 @@ def search(
     entry's id. ``analysed``: the probe's faces, already detected and embedded by a pipeline
     with the engine's models (the server analyses in parallel, off the engine's thread)."""
     check_decision(request.threshold, request.max_fmr)
-    case, purpose = check_use(store, actor, Permission.SEARCH, request.case, request.purpose)
+    case, purpose = check_use(
+        store, actor, Permission.SEARCH, request.case, request.purpose, settings=engine.settings
+    )
     check_approval(store, actor, request.approval, request.probe)
     started = now()
     data: bytes | None = None

@@ -83,7 +83,9 @@ def verify(
 ) -> VerifyRecord:
     """Compare the main faces of two photos and log it."""
     check_decision(request.threshold, request.max_fmr)
-    case, purpose = check_use(store, actor, Permission.VERIFY, request.case, request.purpose)
+    case, purpose = check_use(
+        store, actor, Permission.VERIFY, request.case, request.purpose, settings=engine.settings
+    )
     started = now()
     read: list[bytes] = []
     try:

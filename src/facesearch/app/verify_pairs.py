@@ -180,7 +180,9 @@ def verify_pairs(
     """Compare the main faces of every pair of ``request.pairs_file`` and log the run
     (``progress`` is called as the images are analysed)."""
     check_decision(request.threshold, request.max_fmr)
-    case, purpose = check_use(store, actor, Permission.VERIFY, request.case, request.purpose)
+    case, purpose = check_use(
+        store, actor, Permission.VERIFY, request.case, request.purpose, settings=engine.settings
+    )
     started = now()
     model_id = engine.pipeline.model_id
     try:

@@ -61,7 +61,7 @@ def cmd_audit_verify(args: argparse.Namespace, cli: Cli) -> int:
     expected = AuditHead.parse(args.head) if args.head else None
     print_audit_files(cli.settings)  # before opening: a refused key is named with its anchor
     with trail.open_store(cli.settings, existing=True) as store:
-        report = trail.verify_audit(store, cli.actor(), expected, anchor_lost=args.anchor_lost)
+        report = trail.verify_audit(store, cli.actor(store), expected, anchor_lost=args.anchor_lost)
         print(report.summary())
     return 0 if report.ok else 1
 
@@ -72,18 +72,18 @@ def cmd_audit_export(args: argparse.Namespace, cli: Cli) -> int:
     )
     with trail.open_store(cli.settings, existing=True) as store:
         if args.out is None:
-            count = trail.export_audit(store, cli.actor(), args.format, sys.stdout, where)
+            count = trail.export_audit(store, cli.actor(store), args.format, sys.stdout, where)
         else:
             args.out.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
             private_file(args.out)  # personal data: a file that was there keeps no looser mode
             with open(fd, "w", encoding="utf-8", newline="") as out:
-                count = trail.export_audit(store, cli.actor(), args.format, out, where)
+                count = trail.export_audit(store, cli.actor(store), args.format, out, where)
     print(f"exported {count} entries", file=sys.stderr)
     return 0
 
 
 def cmd_audit_head(args: argparse.Namespace, cli: Cli) -> int:
     with trail.open_store(cli.settings, existing=True) as store:
-        print(trail.audit_head(store, cli.actor()))
+        print(trail.audit_head(store, cli.actor(store)))
     return 0

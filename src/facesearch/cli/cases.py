@@ -61,28 +61,28 @@ def _line(case: Case) -> str:
 def cmd_cases_open(args: argparse.Namespace, cli: Cli) -> int:
     request = OpenCaseRequest(args.number, args.title, args.legal_basis, tuple(args.member))
     with open_store(cli.settings) as store:
-        case = open_case(store, cli.actor(), request)
+        case = open_case(store, cli.actor(store), request)
     print(f"opened case {_line(case)}")
     return 0
 
 
 def cmd_cases_close(args: argparse.Namespace, cli: Cli) -> int:
     with open_store(cli.settings, existing=True) as store:
-        case = close_case(store, cli.actor(), args.number)
+        case = close_case(store, cli.actor(store), args.number)
     print(f"closed case {case.number}: no new work under it")
     return 0
 
 
 def cmd_cases_add_member(args: argparse.Namespace, cli: Cli) -> int:
     with open_store(cli.settings, existing=True) as store:
-        case = add_member(store, cli.actor(), args.number, args.user)
+        case = add_member(store, cli.actor(store), args.number, args.user)
     print(f"case {_line(case)}")
     return 0
 
 
 def cmd_cases_list(args: argparse.Namespace, cli: Cli) -> int:
     with open_store(cli.settings, existing=True) as store:
-        cases = list_cases(store, cli.actor())
+        cases = list_cases(store, cli.actor(store))
     if args.json:
         for case in cases:
             print(json.dumps(case.as_json()))

@@ -13,7 +13,9 @@ from typing import Any, TypeVar
 from facesearch.accountability import Actor, local_actor
 from facesearch.accountability.permissions import DEFAULT_ORG
 from facesearch.app import Local, open_local
+from facesearch.app.handles import Store
 from facesearch.app.local import PipelineFactory
+from facesearch.app.orgs import org_named
 from facesearch.settings import Settings
 
 __all__ = ["Cli", "Handler", "add_case_arguments", "emit", "request_from", "split_org"]
@@ -30,9 +32,12 @@ class Cli:
     pipelines: PipelineFactory | None = None
     org: str = DEFAULT_ORG  # --org: the organisation the local actor works in
 
-    def actor(self) -> Actor:
-        """The person at the CLI (``os:<login>``), an admin of ``org``."""
-        return local_actor(org=self.org)
+    def actor(self, store: Store | None = None) -> Actor:
+        """The person at the CLI (``os:<login>``), an admin of ``org``; with ``store``, the
+        organisation as it is spelt there (NotFoundError if there is none of that name)."""
+        if store is None:
+            return local_actor(org=self.org)
+        return local_actor(org=org_named(store, self.org))
 
     def local(self, *, gallery: bool = True) -> AbstractContextManager[Local]:
         """The application on the home, as the local actor (``app.open_local``)."""

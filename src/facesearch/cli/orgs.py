@@ -19,7 +19,7 @@ from typing import Any
 
 from facesearch.accountability.orgs import Organisation, OrgPolicy
 from facesearch.app import open_store
-from facesearch.app.orgs import add_org, change_org, list_orgs, share, unshare
+from facesearch.app.orgs import add_org, change_org, list_orgs, share_in, unshare_in
 from facesearch.cli.common import Cli
 from facesearch.errors import InputError
 
@@ -124,7 +124,7 @@ def cmd_orgs_set(args: argparse.Namespace, cli: Cli) -> int:
 
 def cmd_share(args: argparse.Namespace, cli: Cli) -> int:
     with cli.local() as local:
-        changed = share(local.store, local.engine.catalog, local.actor, args.collection, args.to)
+        changed = share_in(local, args.collection, args.to)
     print(f"collection {args.collection} {'is now' if changed else 'was already'} shared "
           f"read-only with {args.to}")  # fmt: skip
     return 0
@@ -132,7 +132,7 @@ def cmd_share(args: argparse.Namespace, cli: Cli) -> int:
 
 def cmd_unshare(args: argparse.Namespace, cli: Cli) -> int:
     with cli.local() as local:
-        changed = unshare(local.store, local.engine.catalog, local.actor, args.collection, args.to)
+        changed = unshare_in(local, args.collection, args.to)
     print(f"collection {args.collection} {'is no longer' if changed else 'was not'} shared "
           f"with {args.to}")  # fmt: skip
     return 0

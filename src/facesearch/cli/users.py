@@ -92,7 +92,7 @@ def cmd_users_add(args: argparse.Namespace, cli: Cli) -> int:
     password = _read_password(args.password_stdin)
     with open_store(cli.settings) as store:
         org = None if args.role == Role.OPERATOR.value else cli.org
-        user = add_user(store, cli.actor(), args.name, args.role, password, org=org)
+        user = add_user(store, cli.actor(store), args.name, args.role, password, org=org)
     where = f"organisation {user.org}" if user.org else "the platform"
     print(f"added {user.name} ({user.role.value}) to {where}")
     return 0
@@ -109,7 +109,7 @@ def cmd_users_list(args: argparse.Namespace, cli: Cli) -> int:
                 "created_at": _when(a.user.created_at),
                 "tokens": a.live_tokens,
             }
-            for a in list_accounts(store, cli.actor())
+            for a in list_accounts(store, cli.actor(store))
         ]
     if args.json:
         for row in rows:
@@ -129,21 +129,21 @@ def cmd_users_list(args: argparse.Namespace, cli: Cli) -> int:
 
 def cmd_users_disable(args: argparse.Namespace, cli: Cli) -> int:
     with open_store(cli.settings, existing=True) as store, _naming_the_home(cli.settings):
-        user = disable_user(store, cli.actor(), args.name)
+        user = disable_user(store, cli.actor(store), args.name)
     print(f"{user.name} disabled: its sessions ended and its tokens no longer work")
     return 0
 
 
 def cmd_users_enable(args: argparse.Namespace, cli: Cli) -> int:
     with open_store(cli.settings, existing=True) as store, _naming_the_home(cli.settings):
-        user = enable_user(store, cli.actor(), args.name)
+        user = enable_user(store, cli.actor(store), args.name)
     print(f"{user.name} enabled")
     return 0
 
 
 def cmd_users_token(args: argparse.Namespace, cli: Cli) -> int:
     with open_store(cli.settings, existing=True) as store, _naming_the_home(cli.settings):
-        issued = issue_token(store, cli.actor(), args.name)
+        issued = issue_token(store, cli.actor(store), args.name)
     print(issued.token)
     expires = issued.info.expires_at
     until = "never expires" if expires is None else f"expires {expires:%Y-%m-%d %H:%M} UTC"
@@ -157,7 +157,7 @@ def cmd_users_token(args: argparse.Namespace, cli: Cli) -> int:
 
 def cmd_users_tokens(args: argparse.Namespace, cli: Cli) -> int:
     with open_store(cli.settings, existing=True) as store, _naming_the_home(cli.settings):
-        tokens = tokens_of(store, cli.actor(), args.name)
+        tokens = tokens_of(store, cli.actor(store), args.name)
     rows = [
         {
             "prefix": t.prefix,

@@ -30,6 +30,8 @@ __all__ = [
     "Auditor",
     "AuditorPage",
     "CandidateReader",
+    "CaseOpener",
+    "CaseOpenerPage",
     "Ctx",
     "Curator",
     "CuratorPage",
@@ -87,6 +89,8 @@ Admin = Annotated[Principal, Depends(_manage_users)]
 Auditor = Annotated[Principal, Depends(_read_audit)]
 SettingsAdmin = Annotated[Principal, Depends(needs(Permission.MANAGE_SETTINGS))]
 Operator = Annotated[Principal, Depends(needs(Permission.MANAGE_ORGS))]
+_open_cases = needs_any(Permission.MANAGE_USERS, Permission.SEARCH)  # admins, investigators
+CaseOpener = Annotated[Principal, Depends(_open_cases)]
 PolicySetter = Annotated[Principal, Depends(needs(Permission.SET_POLICY))]
 Sharer = Annotated[Principal, Depends(needs(Permission.SHARE))]
 
@@ -101,3 +105,4 @@ IngesterPage = Annotated[Page, Depends(page_for(_ingest))]
 AdminPage = Annotated[Page, Depends(page_for(_manage_users))]
 AuditorPage = Annotated[Page, Depends(page_for(_read_audit))]
 PolicySetterPage = Annotated[Page, Depends(page_for(needs(Permission.SET_POLICY)))]
+CaseOpenerPage = Annotated[Page, Depends(page_for(_open_cases))]

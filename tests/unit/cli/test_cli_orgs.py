@@ -83,6 +83,9 @@ def test_two_organisations_each_search_their_own_collections_and_shares(
     assert _searched(cli(h, *use, "--org", "customs")) == {"cust"}
     default = cli(h, "search", str(probe), "--case", "free text", "--purpose", "p", "--json")
     assert "default" in _searched(default)  # the gallery of the home from before: default's
+    typo = cli(h, *use, "--org", "polize")
+    assert typo.code == 2 and "no organisation polize" in typo.err
+    assert _searched(cli(h, *use, "--org", "POLICE")) == {"police"}  # names ignore case
     unseen = cli(h, *use, "--org", "customs", "--collection", "police")
     assert unseen.code == 2 and "no collection named 'police'" in unseen.err
 
@@ -100,3 +103,4 @@ def test_two_organisations_each_search_their_own_collections_and_shares(
     assert len(searches) == 4 and all(e.org == "customs" for e in searches)  # 1 refused
     assert [g.payload["to"] for g in grants] == ["customs"]
     assert not any(e.org == "customs" for e in police_entries)
+    assert {e.org for e in police_entries} == {"police"}  # as the organisation spells it

@@ -53,7 +53,7 @@ def test_cases_through_the_api(api: httpx.Client, home: Any) -> None:
     assert api.post("/api/v1/cases", headers=admin, data={"number": "K-B", "title": "x"}).is_success
     r = api.post("/api/v1/cases", headers=admin, data={"number": "K-A", "title": "again"})
     assert r.status_code == 422 and "exists already" in r.json()["error"]["message"]
-    r = api.post("/api/v1/cases", headers=home.auth("inv1"), data={"number": "K-C", "title": "x"})
+    r = api.post("/api/v1/cases", headers=home.auth("aud1"), data={"number": "K-C", "title": "x"})
     assert r.status_code == 403
 
     def numbers(who: str) -> list[str]:
@@ -89,3 +89,33 @@ def test_cases_through_the_api(api: httpx.Client, home: Any) -> None:
         ("inv1", "K-A", "search", "closed"),
         ("inv1", "K-A", "verify", "closed"),
     ]
+
+
+def test_an_investigator_opens_a_case_of_which_they_are_a_member(
+    api: httpx.Client, home: Any
+) -> None:
+    r = api.post(
+        "/api/v1/cases",
+        headers=home.auth("inv2"),
+        data={"number": "K-INV", "title": "Fraud", "member": "inv1"},
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["members"] == ["inv1", "inv2"] and r.json()["opened_by"] == "inv2"
+    closing = api.post("/api/v1/cases/K-INV/close", headers=home.auth("inv2"))
+    assert closing.status_code == 403  # closing stays the admins'
+
+
+def test_the_cases_page_opens_closes_and_adds_members(api: httpx.Client, home: Any) -> None:
+    page = {**home.auth("admin1"), "Accept": "text/html"}
+    r = api.post(
+        "/cases", headers=page, data={"number": "K-P", "title": "Theft", "members": "inv1"}
+    )
+    assert r.status_code == 200 and "case K-P opened" in r.text
+    r = api.post("/cases/K-P/members", headers=page, data={"name": "inv2"})
+    assert r.status_code == 200 and "inv2 is a member of case K-P" in r.text
+    r = api.post("/cases/K-P/close", headers=page)
+    assert r.status_code == 200 and "case K-P closed" in r.text
+    again = api.post("/cases", headers=page, data={"number": "K-P", "title": "Theft"})
+    assert again.status_code == 422 and "exists already" in again.text
+    case = api.get("/api/v1/cases/K-P/timeline", headers=home.auth("admin1")).json()["case"]
+    assert case["members"] == ["inv1", "inv2"] and case["status"] == "closed"

@@ -93,7 +93,7 @@ ROUTES: dict[tuple[str, str], tuple[frozenset[str] | None, str, int]] = {
     ("POST", "/api/v1/users/{name}/tokens"): (ADMIN, "/api/v1/users/nobody/tokens", 404),
     ("DELETE", "/api/v1/users/{name}/tokens"): (ADMIN, "/api/v1/users/nobody/tokens", 404),
     ("GET", "/api/v1/cases"): (ALL, "/api/v1/cases", 200),
-    ("POST", "/api/v1/cases"): (ADMIN, "/api/v1/cases", 422),
+    ("POST", "/api/v1/cases"): (REVIEW, "/api/v1/cases", 422),  # admins, investigators
     ("POST", "/api/v1/cases/{number}/close"): (ADMIN, "/api/v1/cases/K-404/close", 404),
     ("POST", "/api/v1/cases/{number}/members"): (ADMIN, "/api/v1/cases/K-404/members", 422),
     ("GET", "/api/v1/cases/{number}/timeline"): (ALL, "/api/v1/cases/K-404/timeline", 404),
@@ -157,6 +157,8 @@ ROUTES: dict[tuple[str, str], tuple[frozenset[str] | None, str, int]] = {
         422,
     ),
     ("GET", "/cases"): (ALL, "/cases", 200),
+    ("POST", "/cases"): (REVIEW, "/cases", 422),  # no number: admins, investigators
+    ("POST", "/cases/{number}/{action}"): (ADMIN, "/cases/K-404/close", 404),
     ("GET", "/cases/{number}"): (ALL, "/cases/K-404", 404),
     ("GET", "/cases/{number}/report"): (ALL, "/cases/K-404/report", 404),
     ("GET", "/cases/{number}/report.pdf"): (ALL, "/cases/K-404/report.pdf", 404),

@@ -16,15 +16,18 @@ import re
 from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Form
 from fastapi.responses import HTMLResponse, Response
 
+from facesearch.accountability import Permission, can
 from facesearch.app import case_report, cases
+from facesearch.errors import FaceSearchError, NotFoundError
 from facesearch.reports.case_html import case_report_file
 from facesearch.reports.html import STYLE
 from facesearch.server.auth import Principal, authenticated
 from facesearch.server.context import Context
-from facesearch.server.deps import Anyone, Ctx
+from facesearch.server.deps import AdminPage, Anyone, CaseOpenerPage, Ctx
+from facesearch.server.errors import classify
 from facesearch.server.rendering import Page, page_for
 
 api = APIRouter(prefix="/api/v1", tags=["cases"])
@@ -50,10 +53,66 @@ async def case_timeline(number: str, who: Anyone, c: Ctx) -> dict[str, Any]:
     return found.as_json()
 
 
+async def _cases_page(page: Page, status: int = 200, **values: Any) -> HTMLResponse:
+    found = await anyio.to_thread.run_sync(lambda: cases.list_cases(page.c.store, page.who.user))
+    user = page.who.user
+    return page.render(
+        "cases.html",
+        status,
+        cases=found,
+        may_open=can(user.role, Permission.MANAGE_USERS) or can(user.role, Permission.SEARCH),
+        may_manage=can(user.role, Permission.MANAGE_USERS),
+        **values,
+    )
+
+
 @pages.get("/cases")
 async def cases_page(page: AnyonePage) -> HTMLResponse:
-    found = await anyio.to_thread.run_sync(lambda: cases.list_cases(page.c.store, page.who.user))
-    return page.render("cases.html", cases=found)
+    return await _cases_page(page)
+
+
+@pages.post("/cases")
+async def cases_open(
+    page: CaseOpenerPage,
+    number: Annotated[str, Form(max_length=200)] = "",
+    title: Annotated[str, Form(max_length=200)] = "",
+    legal_basis: Annotated[str, Form(max_length=2000)] = "",
+    members: Annotated[str, Form(max_length=2000)] = "",
+) -> HTMLResponse:
+    """Open a case from the Cases page (members: names separated by commas or spaces)."""
+    names = tuple(n for n in re.split(r"[,\s]+", members) if n)
+    request = cases.OpenCaseRequest(number, title, legal_basis or None, names)
+    try:
+        case = await anyio.to_thread.run_sync(
+            lambda: cases.open_case(page.c.store, page.who.user, request)
+        )
+    except FaceSearchError as exc:
+        form = {"number": number, "title": title, "legal_basis": legal_basis, "members": members}
+        return await _cases_page(page, classify(exc)[0], error=exc, form=form)
+    return await _cases_page(page, message=f"case {case.number} opened")
+
+
+@pages.post("/cases/{number}/{action}")
+async def cases_action(
+    number: str,
+    action: str,
+    page: AdminPage,
+    name: Annotated[str, Form(max_length=64)] = "",
+) -> HTMLResponse:
+    """Close a case or add a member (admins)."""
+    store, user = page.c.store, page.who.user
+    try:
+        if action == "close":
+            await anyio.to_thread.run_sync(lambda: cases.close_case(store, user, number))
+            message = f"case {number} closed: no new work under it"
+        elif action == "members":
+            await anyio.to_thread.run_sync(lambda: cases.add_member(store, user, number, name))
+            message = f"{name} is a member of case {number}"
+        else:
+            raise NotFoundError(f"no action {action}")
+    except FaceSearchError as exc:
+        return await _cases_page(page, classify(exc)[0], error=exc)
+    return await _cases_page(page, message=message)
 
 
 @pages.get("/cases/{number}")

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Form
 
 from facesearch.accountability import Case
 from facesearch.app import cases
-from facesearch.server.deps import Admin, Anyone, Ctx
+from facesearch.server.deps import Admin, Anyone, CaseOpener, Ctx
 
 api = APIRouter(prefix="/api/v1", tags=["cases"])
 
@@ -27,9 +27,13 @@ async def list_cases(who: Anyone, c: Ctx) -> dict[str, Any]:
     return {"items": [case.as_json() for case in found]}
 
 
-@api.post("/cases", status_code=201, summary="Open a case")
+@api.post(
+    "/cases",
+    status_code=201,
+    summary="Open a case (admins; investigators open cases of which they are members)",
+)
 async def open_case(
-    who: Admin,
+    who: CaseOpener,
     c: Ctx,
     number: Annotated[str, Form(max_length=200)],
     title: Annotated[str, Form(max_length=200)],
