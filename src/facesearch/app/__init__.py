@@ -24,7 +24,8 @@ registry) and ``case_report`` (a case's timeline and report), ``migrate`` (an em
 into PostgreSQL + Milvus), ``limits`` (the server state replicas share), ``quantize`` (the
 int8 models), ``training`` and ``training_course`` (the training before a first search, its
 quiz, and each user's status on the trail), ``alerts`` (the oversight alert rules) and
-``oversight`` (a supervisor's dashboard of their organisation).
+``oversight`` (a supervisor's dashboard of their organisation), ``approvals`` (search
+requests a supervisor approves before they run).
 """
 
 from facesearch.app.accounts import (
@@ -44,6 +45,7 @@ from facesearch.app.accounts import (
     tokens_of,
 )
 from facesearch.app.alerts import raise_alerts
+from facesearch.app.approvals import ApprovalRequest, ApprovalState, request_search, run_approved
 from facesearch.app.checks import (
     UPLOADED_PHOTO,
     Failure,
@@ -132,6 +134,8 @@ __all__ = [
     "READS",
     "UPLOADED_PHOTO",
     "Account",
+    "ApprovalRequest",
+    "ApprovalState",
     "AuditFilter",
     "BuildRecord",
     "BuildRequest",
@@ -212,8 +216,10 @@ __all__ = [
     "recent_searches",
     "record_failed_search",
     "record_failed_verify",
+    "request_search",
     "require_training",
     "revoke_tokens",
+    "run_approved",
     "search",
     "search_record",
     "set_password",
