@@ -29,15 +29,7 @@ from typing import TYPE_CHECKING, Any
 from facesearch.accountability import AccountabilityStore, Action, Actor, AuditEntry, Permission
 from facesearch.accountability.permissions import can
 from facesearch.accountability.text_checks import MAX_PURPOSE_CHARS, clean_text
-from facesearch.app.checks import (
-    allow,
-    bytes_of,
-    check_decision,
-    check_use,
-    log,
-    now,
-    sha256,
-)
+from facesearch.app.checks import allow, bytes_of, check_decision, check_use, log, now, sha256
 from facesearch.app.records import OUTCOME_OK, SearchRecord
 from facesearch.app.scope import policy_of, scope_of
 from facesearch.engine import Engine
@@ -335,25 +327,47 @@ def _request(store: AccountabilityStore, actor: Actor, seq: int) -> ApprovalRequ
 def _with_states(
     store: AccountabilityStore, org: str, asked: list[ApprovalRequest]
 ) -> list[ApprovalRequest]:
-    """``asked`` with their states, from the decisions and searches logged since the first."""
+    """``asked`` with their states: the first decision on each (logged since the first
+    request), and for those approved, the search that ran with it (logged since the first
+    of them)."""
     if not asked:
         return []
     ids = {r.id for r in asked}
-    since = min(r.time for r in asked) - CLOCK_SLACK
     decisions: dict[int, AuditEntry] = {}
+    for e in _since(store, org, (Action.SEARCH_APPROVE, Action.SEARCH_DENY), asked):
+        asked_for = _int(e.payload.get("request_seq"))
+        if asked_for in ids and asked_for not in decisions:
+            decisions[asked_for] = e
+    approved = [r for r in asked if _approves(decisions.get(r.id))]
     runs: dict[int, int] = {}
-    for action in (Action.SEARCH_APPROVE, Action.SEARCH_DENY, Action.SEARCH):
-        for e in store.audit.entries(org=org, action=action, since=since, limit=None):
-            if action is Action.SEARCH:
-                ran = _int(e.payload.get("approval"))
-                if ran in ids and e.payload.get("outcome") == OUTCOME_OK and ran not in runs:
-                    runs[ran] = e.seq
-                continue
-            asked_for = _int(e.payload.get("request_seq"))
-            first = decisions.get(asked_for) if asked_for is not None else None
-            if asked_for in ids and (first is None or e.seq < first.seq):
-                decisions[asked_for] = e
+    for e in _since(store, org, (Action.SEARCH,), approved):
+        ran = _int(e.payload.get("approval"))
+        if ran in ids and e.payload.get("outcome") == OUTCOME_OK and ran not in runs:
+            runs[ran] = e.seq
     return [_state_of(r, decisions.get(r.id), runs.get(r.id)) for r in asked]
+
+
+def _since(
+    store: AccountabilityStore,
+    org: str,
+    actions: tuple[Action, ...],
+    asked: list[ApprovalRequest],
+) -> list[AuditEntry]:
+    """The organisation's entries of ``actions`` that may follow one of ``asked``, in seq
+    order."""
+    if not asked:
+        return []
+    since = min(r.time for r in asked) - CLOCK_SLACK
+    found = [
+        e
+        for action in actions
+        for e in store.audit.entries(org=org, action=action, since=since, limit=None)
+    ]
+    return sorted(found, key=lambda e: e.seq)
+
+
+def _approves(decision: AuditEntry | None) -> bool:
+    return decision is not None and decision.action == Action.SEARCH_APPROVE
 
 
 def _state_of(
@@ -361,7 +375,7 @@ def _state_of(
 ) -> ApprovalRequest:
     if decision is None:
         return asked
-    approved = decision.action == Action.SEARCH_APPROVE
+    approved = _approves(decision)
     state = ApprovalState.APPROVED if approved else ApprovalState.DENIED
     if approved and run is not None:
         state = ApprovalState.RUN

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from tests.fakes import no_face_photo
 
 from facesearch.accountability import AccountabilityStore, Action, Actor, Role, local_actor
 from facesearch.app import SearchRequest, search
@@ -20,7 +21,7 @@ from facesearch.app.approvals import (
     run_approved,
 )
 from facesearch.engine import Engine
-from facesearch.errors import InputError, NotFoundError, PermissionDeniedError
+from facesearch.errors import InputError, NoFaceError, NotFoundError, PermissionDeniedError
 
 PW = "correct-horse-battery-staple"
 ME = local_actor("tester")
@@ -157,3 +158,17 @@ def test_a_search_needs_an_approval_when_the_policy_is_on(
     assert "approval" not in store.audit.get(record.id or 0).payload
     with pytest.raises(InputError, match="need no approval"):
         _ask(engine, store, inv, photo)
+
+
+def test_a_failed_run_is_logged_with_its_approval_and_leaves_it_approved(
+    engine: Engine, store: AccountabilityStore, sup: Actor, inv: Actor, tmp_path: Any
+) -> None:
+    sky = tmp_path / "sky.png"
+    sky.write_bytes(no_face_photo())
+    seq = _ask(engine, store, inv, sky)
+    approve(store, sup, seq, None)
+    with pytest.raises(NoFaceError):
+        run_approved(engine, store, inv, seq)
+    failed = store.audit.entries(action=Action.SEARCH, limit=None)[-1]
+    assert failed.payload["outcome"] == "no_face" and failed.payload["approval"] == seq
+    assert get_request(store, inv, seq).state is ApprovalState.APPROVED
