@@ -25,7 +25,7 @@ from facesearch.errors import InputError, NoFaceError, NotFoundError, Permission
 
 PW = "correct-horse-battery-staple"
 ME = local_actor("tester")
-USE = {"case": "K-7", "purpose": "armed robbery, 3 May"}
+USE: dict[str, Any] = {"case": "K-7", "purpose": "armed robbery, 3 May"}
 
 
 @pytest.fixture()
@@ -71,9 +71,8 @@ def test_request_approve_run_each_an_entry_of_the_organisation(
     with pytest.raises(InputError, match="ran already"):
         run_approved(engine, store, inv, asked.id)
 
-    request_entry, decision, searched = (
-        store.audit.get(s, org="default") for s in (asked.id, approved.decision_id, record.id)
-    )
+    seqs = (asked.id, approved.decision_id or 0, record.id)
+    request_entry, decision, searched = (store.audit.get(s, org="default") for s in seqs)
     assert request_entry.action == Action.SEARCH_REQUEST and request_entry.case == "K-7"
     assert request_entry.payload["probe_sha256"] == record.probe_sha256
     assert request_entry.payload["parameters"]["top"] == 3
