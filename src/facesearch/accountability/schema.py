@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-__all__ = ["GENESIS_HASH", "MIGRATIONS", "PG_MIGRATIONS", "SCHEMA_VERSION"]
+__all__ = ["DEFAULT_ORG_POLICIES", "GENESIS_HASH", "MIGRATIONS", "PG_MIGRATIONS", "SCHEMA_VERSION"]
 
 GENESIS_HASH = "0" * 64  # the prev_hash of the first audit entry
 
@@ -270,6 +270,8 @@ def _to_5(conn: sqlite3.Connection, w: _Words) -> None:
 
 # --- version 6: organisations -------------------------------------------------------------------
 
+# default's policies as the migration writes them; verify replays org entries from them
+DEFAULT_ORG_POLICIES = '{"cases_required": false, "max_fmr": null}'
 ROLES_V6 = "'admin', 'supervisor', 'investigator', 'auditor', 'operator'"
 
 
@@ -315,7 +317,7 @@ def _to_6(conn: sqlite3.Connection, w: _Words) -> None:
     conn.execute(
         "INSERT INTO organisations (name, created_by, created_at, policies) "
         "VALUES ('default', 'system:migration', ?, ?)",
-        (_now_text(), '{"cases_required": false, "max_fmr": null}'),
+        (_now_text(), DEFAULT_ORG_POLICIES),
     )
     default_id = conn.execute("SELECT id FROM organisations WHERE name = 'default'").fetchone()[0]
     if w is _PG:

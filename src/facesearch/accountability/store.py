@@ -15,6 +15,7 @@ from facesearch.accountability.chain import AuditHead
 from facesearch.accountability.db import FILENAME, Clock, Database
 from facesearch.accountability.decisions import Decisions
 from facesearch.accountability.keying import Keyring, default_anchor_file, default_key_file
+from facesearch.accountability.org_check import check_orgs_against_trail
 from facesearch.accountability.orgs import Organisations
 from facesearch.accountability.policy import AccountPolicy
 from facesearch.accountability.probes import ProbeStore
@@ -141,7 +142,7 @@ class AccountabilityStore(Closing):
     ) -> AuditReport:
         """The full check: the hash chain and MACs, its head, the anchor file, the head
         written down by hand if given, and the tables derived from the trail (decision index,
-        accounts, case registry), all from one snapshot.
+        accounts, case registry, organisations and their collections), all from one snapshot.
 
         ``anchor_lost``: the anchor file is known to be gone or started over on purpose;
         report that as a warning, not a failure.
@@ -152,6 +153,7 @@ class AccountabilityStore(Closing):
                 self.decisions.check_against_trail(conn)
                 + check_accounts_against_trail(conn)
                 + check_cases_against_trail(conn)
+                + check_orgs_against_trail(conn)
             )
         report = report.with_findings(more)
         return report.accepting(BreakKind.ANCHOR_LOST) if anchor_lost else report
