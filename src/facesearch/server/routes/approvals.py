@@ -43,6 +43,7 @@ SupervisorPage = Annotated[Page, Depends(page_for(_supervise))]
 SearcherPage = Annotated[Page, Depends(page_for(needs(Permission.SEARCH)))]
 RequestsPage = Annotated[Page, Depends(page_for(_requests))]
 Decision = Literal["approve", "deny"]
+SHOWN_DECIDED = 100  # the newest decided requests the page lists (the API lists all)
 NOTE_DOC = "Why it was approved or denied (recorded with the decision)."
 
 
@@ -155,7 +156,7 @@ async def _page(page: Page, status: int = 200, **values: Any) -> HTMLResponse:
         supervisor=supervisor,
         approvals_on=await needs_approval(page.c, page.who),
         pending=[r for r in items if r["state"] == "pending"],
-        decided=[r for r in items if r["state"] != "pending"],
+        decided=[r for r in items if r["state"] != "pending"][:SHOWN_DECIDED],
         **values,
     )
 
