@@ -11,7 +11,7 @@ skipped silently. Runs on the fake pipeline (tests/fakes.py): this is about auth
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +35,8 @@ from facesearch.server import create_app
 
 A_ORG, B_ORG = "tenantqa", "tenantqb"
 MISSING_JOB = "0123456789abcdef"
-DENIED = {401, 403, 404, 405}
+DENIED = frozenset({401, 403, 404, 405})
+REFUSED = DENIED | {409, 422}  # an id in a form may be refused as input, alike for all
 HTML = {"Accept": "text/html"}
 
 
@@ -48,7 +49,9 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(fake_homes: Any, fake_pipeline: FakePipeline) -> Iterator[World]:
-    home = fake_homes("cross-tenant", users=False, server_login_rate_limit=10_000)
+    home = fake_homes(
+        "cross-tenant", users=False, server_login_rate_limit=10_000, training_required=False
+    )
     accounts = {}
     people = {A_ORG: range(0, 3), B_ORG: range(3, 6)}
     with AccountabilityStore.open(home.home) as store:
@@ -103,6 +106,7 @@ THEIRS: dict[str, Value] = {
     "name": _name,
     "org": lambda p, a, b: b.org,  # B shares A's collection with itself
     "action": lambda p, a, b: "disable",
+    "decision": lambda p, a, b: "approve",
 }
 NOBODYS: dict[str, Value] = {
     "search_id": lambda p, a, b: 999_999,
@@ -116,6 +120,7 @@ NOBODYS: dict[str, Value] = {
     "name": lambda p, a, b: "nobody404",
     "org": lambda p, a, b: b.org,
     "action": lambda p, a, b: "disable",
+    "decision": lambda p, a, b: "approve",
 }
 
 
@@ -138,10 +143,8 @@ def bodies(a: Tenant, b: Tenant) -> dict[tuple[str, str], dict[str, Any]]:
         ("POST", "/api/v1/cases/{number}/members"): {"data": {"name": b.user("inv2")}},
         ("PATCH", "/api/v1/orgs/{name}"): {"json": {"two_person": False}},
         ("POST", "/orgs/{name}/policy"): {"data": {"key": "two_person", "value": "false"}},
-        ("POST", "/api/v1/search-requests/{seq}/approve"): {"data": {"note": "n"}},
-        ("POST", "/api/v1/search-requests/{seq}/deny"): {"data": {"note": "n"}},
-        ("POST", "/approvals/{seq}/approve"): {"data": {"note": "n"}},
-        ("POST", "/approvals/{seq}/deny"): {"data": {"note": "n"}},
+        ("POST", "/api/v1/search-requests/{seq}/{decision}"): {"data": {"note": "n"}},
+        ("POST", "/approvals/{seq}/{decision}"): {"data": {"note": "n"}},
     }
 
 
@@ -153,6 +156,14 @@ def fill(path: str, values: dict[str, Value], a: Tenant, b: Tenant) -> str:
         return str(values[param](path, a, b))
 
     return re.sub(r"\{(\w+)(?::\w+)?\}", one, path)
+
+
+def named(path: str, a: Tenant, b: Tenant) -> list[tuple[object, object]]:
+    """(A's id, no one's id) of each path parameter that differs between the two: what an
+    error message may name."""
+    params = re.findall(r"\{(\w+)(?::\w+)?\}", path)
+    pairs = [(THEIRS[p](path, a, b), NOBODYS[p](path, a, b)) for p in params]
+    return [pair for pair in pairs if pair[0] != pair[1]]
 
 
 def plain(path: str) -> str:
@@ -199,13 +210,40 @@ def error_code(r: Any) -> str | None:
     return body.get("error", {}).get("code") if isinstance(body, dict) else None
 
 
-def compare(what: str, theirs: Any, nobodys: Any, a: Tenant) -> list[str]:
-    """What is wrong with the answer to A's id, next to the answer to no one's id."""
+def message(r: Any, values: Sequence[object]) -> str | None:
+    """The error message of a JSON answer (the text of a page's main part), each of
+    ``values`` (the ids asked for) replaced by ``<id>``."""
+    if "text/html" in r.headers.get("content-type", ""):
+        main = re.search(r"<main>(.*)</main>", r.text, re.S)
+        said = " ".join(re.sub(r"<[^>]+>", " ", main.group(1) if main else r.text).split())
+    elif error_code(r) is None:
+        return None
+    else:
+        said = str(r.json()["error"]["message"])
+    for value in sorted(map(str, values), key=len, reverse=True):
+        said = re.sub(rf"(?<![\w:]){re.escape(value)}(?![\w:])", "<id>", said) if value else said
+    return said
+
+
+def compare(
+    what: str,
+    theirs: Any,
+    nobodys: Any,
+    values: Sequence[tuple[object, object]] = (),
+    denied: frozenset[int] = DENIED,
+) -> list[str]:
+    """What is wrong with the answer to A's id, next to the answer to no one's id: a status
+    outside ``denied``, another status or error code, or another message once each names its
+    own id (``values``)."""
     wrong = []
-    if theirs.status_code not in DENIED or theirs.status_code != nobodys.status_code:
+    if theirs.status_code not in denied or theirs.status_code != nobodys.status_code:
         wrong.append(f"{what}: {theirs.status_code} for A's id, {nobodys.status_code} for none")
     elif error_code(theirs) != error_code(nobodys):
         wrong.append(f"{what}: error {error_code(theirs)} for A's id, {error_code(nobodys)}")
+    elif (said := message(theirs, [v[0] for v in values])) != (
+        other := message(nobodys, [v[1] for v in values])
+    ):
+        wrong.append(f"{what}: {said!r} for A's id, {other!r} for none")
     return wrong
 
 
@@ -218,6 +256,17 @@ def leaked(text: str, a: Tenant) -> list[str]:
     return sorted(set(found))
 
 
+def list_params(path: str, b: Tenant) -> list[dict[str, Any]]:
+    """The queries a list route is read with: whole lists, the audit export in each format."""
+    if path.endswith("/audit/export"):
+        return [{"format": "csv"}, {"format": "json"}]
+    if path in ("/api/v1/audit", "/audit"):
+        return [{"limit": 1000}]
+    if path in ("/api/v1/faces", "/api/v1/images", "/api/v1/subjects"):
+        return [{"case": b.case, "per_page": 1000}]
+    return [{}]
+
+
 def test_lists_of_b_hold_nothing_of_a(world: World) -> None:
     a, b, client = world.a, world.b, world.client
     routes = [(m, p) for m, p, _ in api_routes(client) if m == "GET" and "{" not in p]
@@ -226,40 +275,48 @@ def test_lists_of_b_hold_nothing_of_a(world: World) -> None:
     wrong = []
     for role in ROLES:
         for method, path in routes:
-            params = {"case": b.case, "format": "csv"} if "audit/export" in path else {}
-            if path.startswith("/api/v1/") and "audit/export" not in path:
-                params = {"case": b.case} if path.split("/")[3] in {"faces", "images"} else {}
             headers = b.auth(role) if path.startswith("/api/") else {**b.auth(role), **HTML}
-            r = client.request(method, path, headers=headers, params=params)
-            if r.status_code < 400 and (names := leaked(r.text, a)):
-                wrong.append(f"{method} {path} as B's {role}: {names}")
+            for params in list_params(path, b):
+                r = client.request(method, path, headers=headers, params=params)
+                if r.status_code < 400 and (names := leaked(r.text, a)):
+                    wrong.append(f"{method} {path} {params} as B's {role}: {names}")
     assert not wrong, "\n".join(wrong)
 
 
 def test_b_sees_its_own_lists(world: World) -> None:
-    """The lists checked above are not empty for B's own data (the check could fail)."""
+    """The lists checked above show B its own data (so the check above could fail)."""
     b, client = world.b, world.client
-    text = client.get("/api/v1/collections", headers=b.auth("admin")).text
-    assert b.collection in text
+    admin = b.auth("admin")
+    assert b.collection in client.get("/api/v1/collections", headers=admin).text
+    jobs = client.get("/api/v1/ingest-jobs", headers=admin).json()["items"]
+    assert [j["id"] for j in jobs] == [b.job]
+    people = client.get("/api/v1/people", headers=admin, params={"collection": b.collection})
+    assert b.person in {p["person"] for p in people.json()["people"]}
     entries = client.get("/api/v1/audit", headers=b.auth("aud"), params={"limit": 1000})
-    assert {e["seq"] for e in entries.json()["items"]} == set(b.audit) | {
-        e["seq"] for e in entries.json()["items"] if e["seq"] > max(b.audit)
-    }
+    assert {b.search, b.verification} <= {e["seq"] for e in entries.json()["items"]}
+    faces = client.get("/gallery/faces", headers={**admin, **HTML})
+    assert b.subject in faces.text
 
 
 # --- the matrix -----------------------------------------------------------------------------
 
 
 def test_a_reads_its_own_ids(world: World) -> None:
-    """The ids are real: every GET route with an id answers 200 to some user of A."""
+    """The ids are real: every GET route and page with an id answers 200 to some user of A."""
     a, client = world.a, world.client
+    reads = [
+        (path, {"case": a.case} if takes_case(op) else {}, {})
+        for method, path, op in api_routes(client)
+        if method == "GET" and "{" in path
+    ]
+    reads += [(p, {}, HTML) for m, p in page_routes(client) if m == "GET" and "{" in p]
     wrong = []
-    for method, path, op in api_routes(client):
-        if method != "GET" or "{" not in path:
-            continue
+    for path, query, accept in reads:
         url = fill(path, THEIRS, a, a)
-        query = {"case": a.case} if takes_case(op) else {}
-        codes = {client.get(url, headers=a.auth(r), params=query).status_code for r in ROLES}
+        codes = {
+            client.get(url, headers={**a.auth(r), **accept}, params=query).status_code
+            for r in ROLES
+        }
         if 200 not in codes:
             wrong.append(f"GET {url}: {sorted(codes)} for every user of A")
     assert not wrong, "\n".join(wrong)
@@ -288,7 +345,7 @@ def test_api_matrix(world: World) -> None:
                 )
                 for values in (THEIRS, NOBODYS)
             ]
-            wrong += compare(f"{method} {path} as B's {role}", *asked, a)
+            wrong += compare(f"{method} {path} as B's {role}", *asked, named(path, a, b))
     assert not wrong, "\n".join(wrong)
 
 
@@ -331,7 +388,8 @@ def test_page_matrix(world: World) -> None:
                     )
                     for values in (THEIRS, NOBODYS)
                 ]
-                wrong += compare(f"{method} {path} as B's {role} (session)", *asked, a)
+                what = f"{method} {path} as B's {role} (session)"
+                wrong += compare(what, *asked, named(path, a, b))
                 if asked[0].status_code < 400 and (names := leaked(asked[0].text, a)):
                     wrong.append(f"{method} {path} as B's {role}: shows {names}")
     finally:
@@ -346,7 +404,7 @@ def test_audit_entries_of_a_are_not_found_by_b(world: World) -> None:
         missing = client.get("/api/v1/audit/999999", headers=b.auth(role))
         for seq in a.audit:
             r = client.get(f"/api/v1/audit/{seq}", headers=b.auth(role))
-            wrong += compare(f"GET /api/v1/audit/{seq} as B's {role}", r, missing, a)
+            wrong += compare(f"GET /api/v1/audit/{seq} as B's {role}", r, missing, [(seq, 999999)])
     assert not wrong, "\n".join(wrong)
 
 
@@ -366,13 +424,13 @@ def test_drafts_and_uploads_of_a_are_out_of_reach(world: World) -> None:
         ]
     finally:
         client.cookies.clear()
-    wrong = compare("POST /gallery/forget/confirm A's draft", *confirm, a)
+    wrong = compare("POST /gallery/forget/confirm A's draft", *confirm)
     for path in ("/api/v1/faces", "/api/v1/images", "/api/v1/subjects", "/api/v1/people"):
         asked = [
             client.get(path, headers=b.auth("admin"), params={"collection": name})
             for name in (a.collection, "nobody404")
         ]
-        wrong += compare(f"GET {path}?collection=A's", *asked, a)
+        wrong += compare(f"GET {path}?collection=A's", *asked, [(a.collection, "nobody404")])
     use = {"case": b.case, "purpose": "p"}
     asked = [
         client.post(
@@ -383,10 +441,121 @@ def test_drafts_and_uploads_of_a_are_out_of_reach(world: World) -> None:
         )
         for name in (a.collection, "nobody404")
     ]
-    wrong += compare("POST /api/v1/searches collections=A's", *asked, a)
+    wrong += compare("POST /api/v1/searches collections=A's", *asked, [(a.collection, "nobody404")])
     asked = [
         client.post("/api/v1/people/build", headers=b.auth("admin"), data={"collection": name})
         for name in (a.collection, "nobody404")
     ]
-    wrong += compare("POST /api/v1/people/build collection=A's", *asked, a)
+    wrong += compare(
+        "POST /api/v1/people/build collection=A's", *asked, [(a.collection, "nobody404")]
+    )
     assert not wrong, "\n".join(wrong)
+
+
+def test_ids_of_a_in_bodies_and_queries(world: World) -> None:
+    """A's ids given in a form or a query, next to B's own path ids, answer as unknown ids."""
+    a, b, client = world.a, world.b, world.client
+    admin, inv = b.auth("admin"), b.auth("inv1")
+    erase = "/api/v1/erasures"
+    person, search = f"/api/v1/people/{b.person}", f"/api/v1/searches/{b.search}"
+    # (what, method, path, headers, key, A's value, no one's value, other fields)
+    cases: list[tuple[str, str, str, dict[str, str], str, object, object, dict[str, Any]]] = [
+        ("erase A's face", "POST", erase, admin, "face_id", a.face, 999_999, {"reason": "r"}),
+        ("erase A's image", "POST", erase, admin, "image_id", a.image, 999_999, {"reason": "r"}),
+        (
+            "erase A's subject",
+            "POST",
+            erase,
+            admin,
+            "subject",
+            a.subject,
+            "nobody404",
+            {"reason": "r"},
+        ),
+        (
+            "user of A's org",
+            "POST",
+            "/api/v1/users",
+            admin,
+            "org",
+            a.org,
+            "nobody404",
+            {"name": "newcomer", "role": "investigator", "password": PASSWORD},
+        ),
+        (
+            "case with A's user",
+            "POST",
+            "/api/v1/cases",
+            admin,
+            "member",
+            a.user("inv1"),
+            "nobody404",
+            {"number": "K-new", "title": "t"},
+        ),
+        ("merge A's person", "POST", f"{person}/merge", admin, "other", a.person, 999_999, {}),
+        ("split off A's face", "POST", f"{person}/split", admin, "face_id", a.face, 999_999, {}),
+        ("A's face is not", "POST", f"{person}/not", admin, "face_id", a.face, 999_999, {}),
+        (
+            "crop via A's search",
+            "GET",
+            f"/api/v1/faces/{b.face}/crop",
+            inv,
+            "search",
+            a.search,
+            999_999,
+            {},
+        ),
+        (
+            "file via A's search",
+            "GET",
+            f"/api/v1/images/{b.image}/file",
+            inv,
+            "search",
+            a.search,
+            999_999,
+            {},
+        ),
+    ]
+    wrong = []
+    for what, method, path, headers, key, theirs, nobodys, rest in cases:
+        where = "params" if method == "GET" else "data"
+        asked = [
+            client.request(method, path, headers=headers, **{where: {**rest, key: value}})
+            for value in (theirs, nobodys)
+        ]
+        wrong += compare(what, *asked, [(theirs, nobodys)], REFUSED)
+    decide = f"{search}/candidates/{{}}/decisions"
+    asked = [
+        client.post(decide.format(face), headers=inv, data={"verdict": "rejected"})
+        for face in (a.face, 999_999)
+    ]
+    wrong += compare("decide on A's face in B's search", *asked, [(a.face, 999_999)], REFUSED)
+    assert not wrong, "\n".join(wrong)
+
+
+def test_filters_by_a_s_names_find_nothing(world: World) -> None:
+    """Lists filtered by A's user, case or subject answer as for names that do not exist."""
+    a, b, client = world.a, world.b, world.client
+    filters = [
+        ("/api/v1/audit", "aud", {"actor": a.user("inv1")}, {"actor": "nobody404"}),
+        ("/api/v1/audit", "aud", {"case": a.case}, {"case": "K-nobody-404"}),
+        ("/api/v1/faces", "admin", {"subject": a.subject}, {"subject": "nobody404"}),
+        ("/api/v1/images", "admin", {"subject": a.subject}, {"subject": "nobody404"}),
+    ]
+    wrong = []
+    for path, role, theirs, nobodys in filters:
+        asked = [client.get(path, headers=b.auth(role), params=q) for q in (theirs, nobodys)]
+        if asked[0].status_code != asked[1].status_code:
+            wrong.append(f"{path} {theirs}: {asked[0].status_code}, {asked[1].status_code}")
+        elif asked[0].status_code == 200 and asked[0].json()["items"]:
+            wrong.append(f"{path} {theirs}: {asked[0].json()['items']}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_counts_of_b_are_its_own(world: World) -> None:
+    """B's gallery counts are those of its own collection: none counts A's faces."""
+    b, client = world.b, world.client
+    own = client.get(f"/api/v1/collections/{b.collection}", headers=b.auth("admin")).json()
+    stats = client.get("/api/v1/stats", headers=b.auth("admin")).json()
+    assert (stats["faces"], stats["images"]) == (own["faces"], own["images"])
+    assert all(m.get("faces", 0) <= own["faces"] for m in stats["models"]), stats

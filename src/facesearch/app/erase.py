@@ -125,6 +125,8 @@ def _owned_faces(
     else:
         assert person is not None
         faces = [f for f in catalog.faces(engine.faces_like(person)) if scope.owns(f.collection)]
+    if not faces and request.subject is not None:  # as for a subject that does not exist
+        raise NotFoundError(f"no subject named {request.subject!r}")
     if not faces:
         raise NotFoundError("no face of your organisation's collections matches")
     return [f.id for f in faces]

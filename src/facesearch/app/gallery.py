@@ -130,9 +130,7 @@ def subject(
     return read_gallery(store, catalog, actor, "subject", faces, case=case, subject=name)
 
 
-def collections(
-    store: AccountabilityStore, catalog: Catalog, actor: Actor
-) -> list[CollectionInfo]:
+def collections(store: AccountabilityStore, catalog: Catalog, actor: Actor) -> list[CollectionInfo]:
     """The collections ``actor``'s organisation owns or was granted."""
     allow(actor, Permission.READ_GALLERY)
     scope = scope_of(store, catalog, actor)
@@ -150,7 +148,8 @@ def collection(
 
 def stats(store: AccountabilityStore, catalog: Catalog, actor: Actor) -> dict[str, Any]:
     """What the catalog holds (counts per collection, subjects, models); for an organisation
-    that does not own every collection, the counts of those it sees only."""
+    that does not own every collection, the counts of those it sees only (its models by name
+    and size, without the catalog-wide face count of each)."""
     allow(actor, Permission.READ_GALLERY)
     scope = scope_of(store, catalog, actor)
     held = dict(catalog.stats())
@@ -161,7 +160,9 @@ def stats(store: AccountabilityStore, catalog: Catalog, actor: Actor) -> dict[st
         "images": sum(c.images for c in seen),
         "faces": sum(c.faces for c in seen),
         "collections": len(seen),
-        "models": held.get("models", []) if seen else [],
+        "models": [{k: v for k, v in m.items() if k != "faces"} for m in held.get("models", [])]
+        if seen
+        else [],
     }
 
 
