@@ -55,17 +55,21 @@ def test_a_case_number_is_unique_and_members_must_exist(
     assert len(store.audit.entries(action=Action.CASE_OPEN)) == 1
 
 
-def test_only_admins_open_close_and_add_members(
+def test_admins_manage_cases_and_investigators_open_their_own(
     store: AccountabilityStore, people: dict[str, User]
 ):
+    with pytest.raises(PermissionDeniedError):  # an auditor does not search: no cases
+        store.cases.open("K-1", "audit", by=people["audrey"])
+    mine = store.cases.open("K-1", "mine", members=("bob",), by=people["alice"])
+    assert (mine.opened_by, mine.members) == ("alice", ("alice", "bob"))  # a member at once
+    store.cases.open("K-2", "theirs", by=people["admin"])
     with pytest.raises(PermissionDeniedError):
-        store.cases.open("K-1", "mine", by=people["alice"])
-    store.cases.open("K-1", "theirs", by=people["admin"])
-    with pytest.raises(PermissionDeniedError):
-        store.cases.add_member("K-1", "alice", by=people["alice"])
-    with pytest.raises(PermissionDeniedError):
-        store.cases.close("K-1", by=people["audrey"])
-    assert store.cases.get("K-1").members == ()
+        store.cases.add_member("K-2", "alice", by=people["alice"])
+    for number, who in (("K-1", "alice"), ("K-2", "audrey")):
+        with pytest.raises(PermissionDeniedError):
+            store.cases.close(number, by=people[who])
+    assert store.cases.get("K-2").members == ()
+    assert store.verify().ok
 
 
 def test_closing_a_case_and_adding_members_are_logged(

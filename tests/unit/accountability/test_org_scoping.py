@@ -111,6 +111,8 @@ def test_an_admin_closes_and_staffs_only_their_organisations_cases(store, orgs: 
         store.cases.add_member("K-7", "ben", by=orgs["ann"])
     with pytest.raises(NotFoundError, match="no user alice"):
         store.cases.open("K-8", "t", members=("alice",), by=orgs["ann"])
+    with pytest.raises(NotFoundError, match="no user ben"):  # an investigator's own case
+        store.cases.open("K-8", "t", members=("ben",), by=orgs["ivy"])
     assert store.cases.get("K-7", "acme").members == ()
     assert store.cases.close("K-7", by=orgs["ann"]).status.value == "closed"
     with pytest.raises(PermissionDeniedError):  # the operator has no registry
