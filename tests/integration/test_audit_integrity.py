@@ -49,7 +49,7 @@ def forge_confirmed_decision(home: Path) -> int:
         AuditEnvelope(seq, when, "inv2", "decision", "K-1", "review", payload, prev)
     )
     conn.execute(
-        "INSERT INTO audit_log VALUES (?, ?, 'inv2', 'decision', 'K-1', 'review', ?, ?, ?)",
+        "INSERT INTO audit_log VALUES (?, ?, 'inv2', 'decision', 'K-1', 'review', ?, ?, ?, NULL)",
         (seq, when, json.dumps(payload, sort_keys=True, separators=(",", ":")), prev, digest),
     )
     conn.execute("UPDATE audit_head SET seq = ?, hash = ?", (seq, digest))
