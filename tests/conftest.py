@@ -146,14 +146,17 @@ def fake_homes(
     fake_pipeline: FakePipeline,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Callable[..., Home]:
-    """make(name, users=True, **setting_overrides) -> Home: a fresh copy of the fake gallery,
-    with the users of tests/homes.USERS (ghost disabled) and a token each unless users=False
-    (a home without accounts: the CLI then needs no case)."""
+    """make(name, users=True, trained=True, **setting_overrides) -> Home: a fresh copy of the
+    fake gallery, with the users of tests/homes.USERS (ghost disabled), a token each and the
+    training passed (not with trained=False), unless users=False (a home without accounts:
+    the CLI then needs no case)."""
 
-    def make(name: str, *, users: bool = True, **overrides: object) -> Home:
+    def make(name: str, *, users: bool = True, trained: bool = True, **overrides: object) -> Home:
         dest = tmp_path_factory.mktemp(name) / "home"
         if users:
-            return make_home(fake_gallery_template, dest, fake_pipeline.settings, **overrides)
+            return make_home(
+                fake_gallery_template, dest, fake_pipeline.settings, trained=trained, **overrides
+            )
         shutil.copytree(fake_gallery_template, dest)
         copy_anchor(fake_gallery_template, dest)
         return Home(fake_pipeline.settings.replace(home=dest, **overrides))

@@ -186,7 +186,7 @@ def log(
         payload=payload,
         org=actor.org if actor.org is not None else PLATFORM_ORG,
     )
-    if action is Action.SEARCH:
+    if action is Action.SEARCH and not actor.is_local:  # the CLI at the machine: no alerts
         raise_alerts(store, entry)  # the organisation's alert rules (``alerts.py``)
     return entry
 

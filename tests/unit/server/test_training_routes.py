@@ -26,7 +26,7 @@ WRONG_FIRST = RIGHT | {"q1": str((QUIZ[0].answer + 1) % len(QUIZ[0].choices))}
 
 @pytest.fixture
 def home(fake_homes: Any) -> Any:
-    return fake_homes("training-routes")
+    return fake_homes("training-routes", trained=False)
 
 
 @pytest.fixture

@@ -262,6 +262,11 @@ def audit_summary(entry: dict[str, Any]) -> str:
             f"{p.get('images_added')} images, {p.get('faces_added')} faces into "
             f"{p.get('collection')}; {p.get('failed')} failed"
         )
+    if action == "training_passed":
+        until = str(p.get("valid_until", ""))[:10]  # the day: the page shows no raw times
+        return f"training passed ({p.get('score')} right), valid until {until}"
+    if action == "alert":
+        return f"alert {p.get('rule')}: {p.get('detail', '')}"[:200]
     text = ", ".join(f"{k}={v}" for k, v in p.items() if not isinstance(v, dict | list))
     return text[:200]
 

@@ -106,5 +106,8 @@ def test_investigators_see_their_cases_and_admins_and_auditors_every_case(
     assert seen("inv1") == ["K-1"]
     assert seen("inv2") == ["K-2", "K-1"]
     assert seen("admin1") == seen("aud1") == ["K-2", "K-1"]
-    with pytest.raises(PermissionDeniedError):
-        open_case(registry, registry.accounts.get_user("inv1"), OpenCaseRequest("K-3", "mine"))
+    with pytest.raises(PermissionDeniedError):  # auditors open no case
+        open_case(registry, registry.accounts.get_user("aud1"), OpenCaseRequest("K-3", "x"))
+    mine = open_case(registry, registry.accounts.get_user("inv1"), OpenCaseRequest("K-3", "mine"))
+    assert mine.members == ("inv1",)  # an investigator's own case: a member from the start
+    assert seen("inv1") == ["K-3", "K-1"]
