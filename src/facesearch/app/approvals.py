@@ -31,7 +31,7 @@ from facesearch.accountability.permissions import can
 from facesearch.accountability.text_checks import MAX_PURPOSE_CHARS, clean_text
 from facesearch.app.checks import allow, bytes_of, check_decision, check_use, log, now, sha256
 from facesearch.app.records import OUTCOME_OK, SearchRecord
-from facesearch.app.scope import policy_of, scope_of
+from facesearch.app.scope import policy_of, retention_days, scope_of
 from facesearch.engine import Engine
 from facesearch.errors import InputError, NotFoundError, PermissionDeniedError
 
@@ -156,7 +156,9 @@ def request_search(
         if collection not in known:  # the organisation's scope allows it, but it is not there
             raise NotFoundError(f"no collection named {collection!r}")
     data, name = bytes_of(engine, request.probe, request.name)
-    digest = store.probes.keep(data, retention_days=engine.settings.probe.retention_days)
+    digest = store.probes.keep(
+        data, retention_days=retention_days(store, actor, engine.settings.probe.retention_days)
+    )
     asked = ApprovalRequest(
         id=0,
         time=now(),  # the entry's time replaces it

@@ -19,7 +19,7 @@ from facesearch.accountability.permissions import DEFAULT_ORG
 from facesearch.errors import NotFoundError
 from facesearch.gallery.catalog import Catalog
 
-__all__ = ["Scope", "capped_fmr", "policy_of", "scope_of"]
+__all__ = ["Scope", "capped_fmr", "policy_of", "retention_days", "scope_of"]
 
 
 @dataclass(frozen=True)
@@ -104,3 +104,10 @@ def capped_fmr(
     if max_fmr is None or max_fmr > policy.max_fmr:
         return policy.max_fmr, None
     return max_fmr, None
+
+
+def retention_days(store: AccountabilityStore, actor: Actor, default: int) -> int:
+    """How long ``actor``'s probes are kept: the organisation's ``probe_retention_days``, else
+    the deployment's setting (``default``)."""
+    days = policy_of(store, actor).probe_retention_days
+    return default if days is None else days

@@ -33,7 +33,7 @@ from facesearch.app.checks import (
     sha256,
 )
 from facesearch.app.records import SearchRecord
-from facesearch.app.scope import capped_fmr, policy_of, scope_of
+from facesearch.app.scope import capped_fmr, policy_of, retention_days, scope_of
 from facesearch.core.quality import load_quality_table, probe_problems
 from facesearch.engine import Engine, ImageInput
 from facesearch.errors import FaceSearchError
@@ -105,7 +105,9 @@ def search(
         failure = Failure(exc, engine.pipeline.model_id, read, started)
         record_failed_search(store, actor, request, failure)
         raise
-    digest = store.probes.keep(data, retention_days=engine.settings.probe.retention_days)
+    digest = store.probes.keep(
+        data, retention_days=retention_days(store, actor, engine.settings.probe.retention_days)
+    )
     parameters = {
         **request.parameters(engine.pipeline.model_id),
         "top": result.top,

@@ -25,6 +25,7 @@ from facesearch.app.checks import (
     sha256,
 )
 from facesearch.app.records import OUTCOME_OK
+from facesearch.app.scope import retention_days
 from facesearch.core.matching import Verification
 from facesearch.engine import Engine, ImageInput
 from facesearch.errors import FaceSearchError
@@ -104,7 +105,7 @@ def verify(
         failure = Failure(exc, engine.pipeline.model_id, read, started)
         record_failed_verify(store, actor, request, failure)
         raise
-    keep = engine.settings.probe.retention_days
+    keep = retention_days(store, actor, engine.settings.probe.retention_days)
     digests = [store.probes.keep(d, retention_days=keep) for d in (data_a, data_b)]
     v = result.verification
     boxes = (result.face_a.bbox.as_list(), result.face_b.bbox.as_list())

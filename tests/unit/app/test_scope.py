@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from facesearch.accountability import AccountabilityStore
 from facesearch.accountability.orgs import OrgPolicy
-from facesearch.app.scope import Scope, capped_fmr
+from facesearch.app.scope import Scope, capped_fmr, retention_days
 from facesearch.errors import NotFoundError
 
 
@@ -49,3 +50,13 @@ def test_the_policy_caps_the_false_match_rate_of_a_search() -> None:
     assert capped_fmr(strict, None, 0.3, at) == (None, 0.5)  # a threshold below: raised
     assert capped_fmr(strict, None, 0.7, at) == (None, 0.7)
     assert capped_fmr(OrgPolicy(max_fmr=None), None, None, at) == (None, None)
+
+
+def test_probes_are_kept_as_long_as_the_organisation_says(store: AccountabilityStore) -> None:
+    from facesearch.accountability import local_actor
+
+    me = local_actor("tester")
+    assert retention_days(store, me, 30) == 30  # default's policy sets none: the setting
+    store.orgs.add("police", policy={"probe_retention_days": 7}, by=me)
+    officer = local_actor("tester", org="police")
+    assert retention_days(store, officer, 30) == 7
