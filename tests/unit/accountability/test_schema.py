@@ -38,6 +38,7 @@ from facesearch.accountability import (
 from facesearch.accountability.chain import canonical_json
 from facesearch.accountability.dialect import face_param
 from facesearch.accountability.schema import MIGRATIONS, PG_MIGRATIONS
+from facesearch.accountability.tokens import secret_digest
 from facesearch.errors import NotFoundError
 
 ROLES = {"admin": "admin", "alice": "investigator", "bob": "investigator", "audrey": "auditor"}
@@ -64,8 +65,10 @@ V5_TRAIL: list[tuple[str, str, str | None, dict[str, Any]]] = [
             "status_after": "possible_match",
         },
     ),
+    ("bob", "token_issue", None, {"name": "bob", "prefix": "fs_v5tok"}),
 ]
 SEARCH_SEQ, DECISION_SEQ = 11, 12
+TOKEN = "fs_v5token-issued-before-organisations"  # bob's API token
 V5_TIME = "2025-02-01T08:00:{:02d}.000000+00:00"
 
 
@@ -119,6 +122,12 @@ def write_v5_home(conn: sqlite3.Connection, migrations: tuple[Any, ...]) -> list
         "INSERT INTO decisions (audit_seq, search_seq, face_id) VALUES (?, ?, ?)",
         (DECISION_SEQ, SEARCH_SEQ, face_param(conn, 7)),
     )
+    conn.execute(
+        "INSERT INTO api_tokens (user_id, digest, prefix, created_at, expires_at) "
+        "SELECT id, ?, 'fs_v5tok', ?, '2099-01-01T00:00:00.000000+00:00' FROM users "
+        "WHERE name = 'bob'",
+        (secret_digest(TOKEN), V5_TIME.format(13)),
+    )
     conn.execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (len(hashes), prev))
     conn.execute("UPDATE audit_keying SET keyed_from = ? WHERE id = 1", (len(hashes) + 1,))
     return hashes
@@ -154,6 +163,7 @@ def test_a_version_5_home_becomes_the_default_organisation(v5, clock: FakeClock)
         }
         assert [u.name for u in users if u.disabled] == ["carl"]
         assert store.accounts.check_password("alice", PW).org == "default"
+        assert store.accounts.user_for_token(TOKEN).name == "bob"  # users rebuilt, ids kept
         k1, k0 = store.cases.get("K-1"), store.cases.get("K-0", "default")
         assert (k1.status, k1.members) == (CaseStatus.OPEN, ("alice", "bob"))
         assert (k0.status, k0.closed_by) == (CaseStatus.CLOSED, "os:root")
