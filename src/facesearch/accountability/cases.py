@@ -1,10 +1,11 @@
 """The case registry: the cases work is done under, who opened them and who may work on them.
 
-A case has a number (the text users type, unique), a title, an optional legal basis, a status
-(open or closed) with who opened and closed it and when, and members (user accounts). Opening,
-closing and adding a member are audit entries (``case_open``, ``case_close``,
-``case_member_add``, each under the case's number) written in the same transaction as the
-change; admins (``Permission.MANAGE_USERS``) make them.
+A case has a number (the text users type, unique in its organisation), a title, an optional
+legal basis, a status (open or closed) with who opened and closed it and when, and members
+(user accounts). Opening, closing and adding a member are audit entries (``case_open``,
+``case_close``, ``case_member_add``, each under the case's number) written in the same
+transaction as the change; admins (``Permission.MANAGE_USERS``) make them, and an
+investigator (``Permission.SEARCH``) opens a case of which they are a member.
 
 The registry is "in use" once it holds a case (``in_use``); from then on work under a case
 must name an open case of which the user is a member (``refusal``; the application layer
@@ -29,25 +30,12 @@ from facesearch.accountability.audit_entries import Action
 from facesearch.accountability.audit_report import BreakKind, ChainBreak
 from facesearch.accountability.db import Database, format_time, parse_time
 from facesearch.accountability.dialect import by_name, name_is
-from facesearch.accountability.permissions import (
-    DEFAULT_ORG,
-    Actor,
-    Permission,
-    can,
-    require,
-)
+from facesearch.accountability.permissions import DEFAULT_ORG, Actor, Permission, can, require
 from facesearch.accountability.text_checks import MAX_CASE_CHARS, clean_text, required_text
 from facesearch.accountability.users import current_actor, existing_user, maybe_time
 from facesearch.errors import InputError, NotFoundError, PermissionDeniedError
 
-__all__ = [
-    "Case",
-    "CaseRefusal",
-    "CaseStatus",
-    "Cases",
-    "case_number",
-    "check_cases_against_trail",
-]
+__all__ = ["Case", "CaseRefusal", "CaseStatus", "Cases", "case_number", "check_cases_against_trail"]
 
 MAX_TITLE_CHARS = 200
 MAX_LEGAL_BASIS_CHARS = 2000
