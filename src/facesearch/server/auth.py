@@ -87,6 +87,10 @@ class Principal:
         """The page a user lands on after login."""
         if self.can(Permission.SEARCH):
             return "/search"
+        if self.can(Permission.SUPERVISE):
+            return "/oversight"
+        if self.can(Permission.MANAGE_ORGS):
+            return "/orgs"
         if self.can(Permission.READ_GALLERY):
             return "/gallery"
         return "/audit"

@@ -74,3 +74,23 @@ def test_bad_proxy_settings_are_refused(text: str):
     with pytest.raises(ConfigError, match="trusted_proxies"):
         TrustedProxies.parse(text)
     assert not TrustedProxies.parse(" , ")
+
+
+@pytest.mark.parametrize(
+    ("role", "org", "landing"),
+    [
+        ("investigator", "default", "/search"),
+        ("supervisor", "default", "/oversight"),
+        ("operator", None, "/orgs"),  # it may read no trail: /audit would be a 403
+        ("admin", "default", "/gallery"),
+        ("auditor", "default", "/audit"),
+    ],
+)
+def test_each_role_lands_on_a_page_it_may_open(role: str, org: str | None, landing: str) -> None:
+    from datetime import UTC, datetime
+
+    from facesearch.accountability import Role, User
+    from facesearch.server.auth import Principal
+
+    user = User(name="u", role=Role(role), org=org, disabled=False, created_at=datetime.now(UTC))
+    assert Principal(user, "session").home == landing
