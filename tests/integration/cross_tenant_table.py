@@ -15,7 +15,6 @@ from starlette.routing import BaseRoute
 from tests.homes import PASSWORD
 from tests.integration.cross_tenant_world import Tenant
 
-A_ORG, B_ORG = "tenantqa", "tenantqb"
 MISSING_JOB = "0123456789abcdef"
 DENIED = frozenset({401, 403, 404, 405})
 REFUSED = DENIED | {409, 422}  # an id in a form may be refused as input, alike for all
@@ -168,11 +167,12 @@ def error_code(r: Any) -> str | None:
 
 
 def message(r: Any, values: Sequence[object]) -> str | None:
-    """The error message of a JSON answer (the text of a page's main part), each of
-    ``values`` (the ids asked for) replaced by ``<id>``."""
+    """The error message of a JSON answer or a page (else the text of the page's main part),
+    each of ``values`` (the ids asked for) replaced by ``<id>``."""
     if "text/html" in r.headers.get("content-type", ""):
-        main = re.search(r"<main>(.*)</main>", r.text, re.S)
-        said = " ".join(re.sub(r"<[^>]+>", " ", main.group(1) if main else r.text).split())
+        shown = re.search(r'<div class="error" role="alert">(.*?)</div>', r.text, re.S)
+        shown = shown or re.search(r"<main>(.*)</main>", r.text, re.S)  # the error, else all
+        said = " ".join(re.sub(r"<[^>]+>", " ", shown.group(1) if shown else r.text).split())
     elif error_code(r) is None:
         return None
     else:
@@ -206,7 +206,7 @@ def compare(
 
 def leaked(text: str, a: Tenant) -> list[str]:
     found = [name for name in a.names() if name in text]
-    found += re.findall(rf"\b{re.escape(A_ORG)}[\w-]*", text)
+    found += re.findall(rf"\b{re.escape(a.org)}[\w-]*", text)
     return sorted(set(found))
 
 

@@ -13,15 +13,18 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from tests.fakes import FakePipeline, face_photo, person_name, write_photo
 from tests.homes import PASSWORD
 
 from facesearch.accountability import AccountabilityStore, Actor, Role, local_actor
+from facesearch.server import create_app
 
 ROLES = {
     "admin": Role.ADMIN,
@@ -31,6 +34,7 @@ ROLES = {
     "sup": Role.SUPERVISOR,
 }
 PURPOSE = "cross-tenant matrix"
+A_ORG, B_ORG = "tenantqa", "tenantqb"
 
 
 @dataclass(frozen=True)
@@ -200,3 +204,27 @@ def make_data(
         request=request,
         audit=tuple(e["seq"] for e in entries.json()["items"]),
     )
+
+
+@dataclass(frozen=True)
+class World:
+    client: TestClient
+    a: Tenant
+    b: Tenant
+
+
+@pytest.fixture(scope="module")
+def world(fake_homes: Any, fake_pipeline: FakePipeline) -> Iterator[World]:
+    home = fake_homes(
+        "cross-tenant", users=False, server_login_rate_limit=10_000, training_required=False
+    )
+    accounts = {}
+    people = {A_ORG: range(0, 3), B_ORG: range(3, 6)}
+    with AccountabilityStore.open(home.home) as store:
+        for org in (A_ORG, B_ORG):
+            accounts[org] = add_accounts(store, org)
+            ingest_collection(fake_pipeline, home.home, store, org, people[org])
+    app = create_app(home.settings, pipelines=FakePipeline)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        a, b = (make_data(client, org, *accounts[org], people[org]) for org in (A_ORG, B_ORG))
+        yield World(client, a, b)
