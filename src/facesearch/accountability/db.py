@@ -134,8 +134,6 @@ class Database:
             conn.execute("PRAGMA synchronous = FULL")
             db = cls(conn, path, clock or utc_now)
             db._migrate()  # foreign keys off: a migration may rebuild a table (version 6)
-            if conn.execute("PRAGMA foreign_key_check").fetchone() is not None:
-                raise CatalogError(f"{path}: a foreign key is broken; restore a backup")
             conn.execute("PRAGMA foreign_keys = ON")
         except BaseException as exc:
             conn.close()
@@ -280,3 +278,8 @@ class Database:
                 log.info("migrating %s to schema version %d", self.where, target)
                 migrations[target - 1](conn)
                 conn.execute(f"PRAGMA user_version = {int(target)}")  # PRAGMA takes no parameters
+            migrated = version < SCHEMA_VERSION and self.dialect == "sqlite"
+            if migrated and conn.execute("PRAGMA foreign_key_check").fetchone() is not None:
+                raise CatalogError(  # rolled back: the file stays at its old version
+                    f"{self.where}: a foreign key is broken after migrating; restore a backup"
+                )

@@ -73,8 +73,12 @@ class OrgPolicy:
 
 
 def _minutes(text: str) -> int:
-    hours, minutes = text.split(":")
-    return int(hours) * 60 + int(minutes)
+    """Minutes after midnight of HH:MM (24:00 is the end of the day); ValueError otherwise."""
+    hours, minutes = text.strip().split(":")
+    h, m = int(hours), int(minutes)
+    if not (0 <= h <= 24 and 0 <= m <= 59) or (h == 24 and m):
+        raise ValueError(f"not a time of day: {text!r}")
+    return h * 60 + m
 
 
 def _checked(key: str, value: Any) -> Any:
@@ -99,10 +103,10 @@ def _checked(key: str, value: Any) -> Any:
             if key == "max_searches_per_day":
                 raise InputError("policy max_searches_per_day is a whole number from 1")
             return None
-        try:
-            number = int(value)
-        except (TypeError, ValueError) as exc:
-            raise InputError(f"policy {key} is a whole number of days from 1") from exc
+        whole = isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit())
+        if isinstance(value, bool) or not whole:
+            raise InputError(f"policy {key} is a whole number from 1")
+        number = int(value)
         if not 1 <= number <= 100_000:
             raise InputError(f"policy {key} is a whole number from 1 to 100000")
         return number

@@ -102,21 +102,18 @@ BAD = [
     ("time_zone", "Mars/Olympus_Mons"),
     ("time_zone", "../../etc/passwd"),
 ]
-LAX = [  # bad values with_changes takes today (orgs.py is the lead's): see the report
+LAX = [  # bad values with_changes once took (2.5 days truncated, a bool as 1, minute 99)
     pytest.param(
         "probe_retention_days",
         2.5,
-        marks=pytest.mark.xfail(strict=True, reason="int(2.5) silently truncates to 2 days"),
     ),
     pytest.param(
         "max_searches_per_day",
         True,
-        marks=pytest.mark.xfail(strict=True, reason="a bool passes as the whole number 1"),
     ),
     pytest.param(
         "working_hours",
         "07:00-07:99",
-        marks=pytest.mark.xfail(strict=True, reason="minutes past 59 are taken (08:39)"),
     ),
 ]
 
