@@ -239,9 +239,8 @@ class Organisations:
             new_quota = org.quota_faces
             if quota_faces != "unchanged":
                 require_local_or(actor, Permission.MANAGE_ORGS)
-                assert not isinstance(quota_faces, str)
-                _check_quota(quota_faces)
-                new_quota = quota_faces
+                _check_quota(quota_faces)  # InputError for anything but a count or None
+                new_quota = quota_faces if not isinstance(quota_faces, str) else None
                 if new_quota != org.quota_faces:
                     changes["quota_faces"] = {"old": org.quota_faces, "new": new_quota}
             if changes:
@@ -370,8 +369,10 @@ def require_local_or(actor: Actor, permission: Permission) -> None:
         require(actor, permission)
 
 
-def _check_quota(quota: int | None) -> None:
-    if quota is not None and (isinstance(quota, bool) or not 0 <= int(quota) <= 10**12):
+def _check_quota(quota: object) -> None:
+    if quota is None:
+        return
+    if isinstance(quota, bool) or not isinstance(quota, int) or not 0 <= quota <= 10**12:
         raise InputError("a face quota is a whole number from 0 (or none)")
 
 

@@ -268,3 +268,16 @@ def test_forgetting_a_collection_drops_its_owner_and_grants(store, orgs):
     store.orgs.forget_collection("cctv")
     assert store.orgs.owner("cctv") == "default" and store.orgs.granted("beta") == {}
     assert store.orgs.claimed() == set()
+
+
+def test_a_quota_that_is_not_a_count_is_refused_as_bad_input(store):
+    from facesearch.accountability import local_actor
+    from facesearch.errors import InputError
+
+    me = local_actor("tester")
+    store.orgs.add("acme", by=me)
+    for bad in ("abc", -1, 2.5, True):
+        with pytest.raises(InputError, match="face quota"):
+            store.orgs.change("acme", quota_faces=bad, by=me)
+    assert store.orgs.change("acme", quota_faces=10, by=me).quota_faces == 10
+    assert store.orgs.change("acme", quota_faces=None, by=me).quota_faces is None
