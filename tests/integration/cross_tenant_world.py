@@ -208,6 +208,8 @@ def make_data(
 
 @dataclass(frozen=True)
 class World:
+    """The server (in-process, on the fake pipeline) and the real ids of A and of B."""
+
     client: TestClient
     a: Tenant
     b: Tenant
@@ -215,8 +217,15 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(fake_homes: Any, fake_pipeline: FakePipeline) -> Iterator[World]:
+    """A copy of the fake gallery (its ``default`` collection belongs to the ``default``
+    organisation) with organisations A and B added, each with its users, case, collection
+    and data (``make_data``); one per test module."""
     home = fake_homes(
-        "cross-tenant", users=False, server_login_rate_limit=10_000, training_required=False
+        "cross-tenant",
+        users=False,
+        server_login_rate_limit=10_000,
+        server_read_rate_limit=10_000,  # the matrix reads far more than a person would
+        training_required=False,  # a pilot's setting: training is not what is tested here
     )
     accounts = {}
     people = {A_ORG: range(0, 3), B_ORG: range(3, 6)}

@@ -162,12 +162,17 @@ def test_page_matrix(world: World) -> None:
     assert not wrong, "\n".join(wrong)
 
 
-def test_audit_entries_of_a_are_not_found_by_b(world: World) -> None:
+def test_entries_of_a_are_not_found_by_b(world: World) -> None:
+    """Every entry of A's trail (its search, verification, search request, case, reads...),
+    asked for by B as an audit entry, a search or a search request, is not found."""
     a, b, client = world.a, world.b, world.client
     wrong = []
-    for role in ("aud", "admin", "sup"):
-        missing = client.get("/api/v1/audit/999999", headers=b.auth(role))
-        for seq in a.audit:
-            r = client.get(f"/api/v1/audit/{seq}", headers=b.auth(role))
-            wrong += compare(f"GET /api/v1/audit/{seq} as B's {role}", r, missing, [(seq, 999999)])
+    for role in ROLES:
+        for kind in ("audit", "searches", "search-requests"):
+            missing = client.get(f"/api/v1/{kind}/999999", headers=b.auth(role))
+            for seq in a.audit:
+                r = client.get(f"/api/v1/{kind}/{seq}", headers=b.auth(role))
+                what = f"GET /api/v1/{kind}/{seq} as B's {role}"
+                wrong += compare(what, r, missing, [(seq, 999999)])
+    assert a.verification in a.audit and a.request in a.audit
     assert not wrong, "\n".join(wrong)
