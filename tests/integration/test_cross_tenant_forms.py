@@ -238,3 +238,29 @@ def test_pages_with_ids_of_a_in_forms_and_queries(world: World) -> None:
     finally:
         client.cookies.clear()
     assert not wrong, "\n".join(wrong)
+
+
+def test_a_s_faces_are_neither_found_nor_erased_by_b_s_photos(world: World) -> None:
+    """B's search of a photo of A's person finds B's faces only; B's erasure "like" that
+    photo erases nothing of A's and answers as for a photo of nobody in any collection."""
+    a, b, client = world.a, world.b, world.client
+    use = {"case": b.case, "purpose": "p"}
+    photo = {"image": png(a.people[0], 7)}
+    found = client.post("/api/v1/searches", headers=b.auth("inv1"), files=photo, data=use)
+    assert found.status_code == 201, found.text
+    hits = [h for f in found.json()["faces"] for h in f["hits"]]
+    assert a.face not in {h["face_id"] for h in hits}
+    assert {h["collection"] for h in hits} <= {b.collection}, hits
+    asked = [
+        client.post(
+            "/api/v1/erasures",
+            headers=b.auth("admin"),
+            data={"reason": "r"},
+            files={"like": png(person, 7)},
+        )
+        for person in (a.people[0], 9)  # person 9 is in no collection
+    ]
+    wrong = compare("erase like A's person", *asked, [], REFUSED)
+    still = client.get(f"/api/v1/faces/{a.face}", headers=a.auth("admin"), params={"case": a.case})
+    assert still.status_code == 200, still.text
+    assert not wrong, "\n".join(wrong)
