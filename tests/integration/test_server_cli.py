@@ -19,6 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
+from facesearch.accountability import AccountabilityStore, Action
+
 pytestmark = pytest.mark.lfw
 
 
@@ -179,11 +181,14 @@ def test_audit_verify_names_tampered_entries(home: Any, tmp_path: Path) -> None:
             "UPDATE audit_log SET seq = 5 WHERE seq = 6",
             "UPDATE audit_log SET seq = 6 WHERE seq = -1",
         ),
-        "edited [6]": (  # entry 6 added inv2 as an investigator: made to say admin
-            "UPDATE audit_log SET payload = replace(payload, 'investigator', 'admin') "
-            "WHERE seq = 6",
-        ),
     }
+    with AccountabilityStore.open(home.home) as store:  # the entry that added inv2
+        (added,) = [e.seq for e in store.audit.entries(action=Action.USER_ADD, limit=None)
+                    if e.payload["name"] == "inv2"]  # fmt: skip
+    cases[f"edited [{added}]"] = (  # made to say admin
+        "UPDATE audit_log SET payload = replace(payload, 'investigator', 'admin') "
+        f"WHERE seq = {added}",
+    )
     for i, (expected, sql) in enumerate(cases.items()):
         copy = tampered(home.home, tmp_path / f"t{i}", *sql)
         r = run(copy, s, "audit", "verify")
