@@ -32,6 +32,7 @@ from facesearch.accountability.audit import AuditTrail
 from facesearch.accountability.audit_entries import Action
 from facesearch.accountability.db import Database, format_time, parse_time
 from facesearch.accountability.dialect import name_is
+from facesearch.accountability.expiry import expiry_of
 from facesearch.accountability.passwords import Passwords
 from facesearch.accountability.policy import AccountPolicy
 from facesearch.accountability.users import User, is_valid_name, user_of, user_row
@@ -133,6 +134,7 @@ class LoginMixin:
         row: sqlite3.Row | None = None
         lock: LoginLock | None = None
         counted = 0  # the row id of this attempt in the name-wide count
+        expired: int | None = None  # the policy's days, if the account has expired
         with self._db.write() as conn:
             self._prune_failures(conn, now)
             lock = self._lock_in_force(conn, key, EVERY_ADDRESS, now) or self._lock_in_force(
@@ -162,6 +164,7 @@ class LoginMixin:
                 )
                 counted = int(returning.fetchone()[0])
                 row = user_row(conn, name) if shown != "anonymous" else None
+                expired = None if row is None else expiry_of(conn, row, now)
         if lock is not None:
             message = NAME_LOCKED_OUT if lock.client == EVERY_ADDRESS else LOCKED_OUT
             raise AuthenticationError(f"{message}; try again in {lock.minutes_left(now)} min")
@@ -175,6 +178,8 @@ class LoginMixin:
             reason = "disabled"
         elif not ok:
             reason = "bad_password"
+        elif expired is not None:
+            reason = "expired"  # the password was right: it may be told why
         else:
             user, user_id = user_of(row), row["id"]
         # Hashes made with older parameters are upgraded now that the password is known
@@ -210,6 +215,11 @@ class LoginMixin:
                     action=Action.LOGIN,
                     payload={"client": detail["client"], "method": "password"},
                 )
+        if user is None and reason == "expired":
+            raise AuthenticationError(
+                f"this account was not used for more than {expired} days and has expired "
+                "(the organisation's policy): an admin revives it by setting a new password"
+            )
         if user is None:
             raise AuthenticationError(BAD_LOGIN)
         return user
