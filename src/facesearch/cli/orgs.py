@@ -123,16 +123,21 @@ def cmd_orgs_set(args: argparse.Namespace, cli: Cli) -> int:
 
 
 def cmd_share(args: argparse.Namespace, cli: Cli) -> int:
-    with cli.local() as local:
-        changed = share_in(local, args.collection, args.to)
-    print(f"collection {args.collection} {'is now' if changed else 'was already'} shared "
-          f"read-only with {args.to}")  # fmt: skip
-    return 0
+    return _shares(args, cli, grant=True)
 
 
 def cmd_unshare(args: argparse.Namespace, cli: Cli) -> int:
+    return _shares(args, cli, grant=False)
+
+
+def _shares(args: argparse.Namespace, cli: Cli, *, grant: bool) -> int:
     with cli.local() as local:
-        changed = unshare_in(local, args.collection, args.to)
-    print(f"collection {args.collection} {'is no longer' if changed else 'was not'} shared "
-          f"with {args.to}")  # fmt: skip
+        changed = (share_in if grant else unshare_in)(local, args.collection, args.to)
+    done = {
+        (True, True): "is now shared read-only with",
+        (True, False): "was already shared with",
+        (False, True): "is no longer shared with",
+        (False, False): "was not shared with",
+    }[(grant, changed)]
+    print(f"collection {args.collection} {done} {args.to}")
     return 0
