@@ -28,11 +28,13 @@ def render(
     **values: Any,
 ) -> HTMLResponse:
     """A page. ``error`` may be the FaceSearchError the page shows: its status, message and
-    headers (e.g. Retry-After) are then the API's for the same error (``classify``)."""
+    headers (e.g. Retry-After) are then the API's for the same error (``classify``), and
+    ``error_code`` its code (a training refusal links to the training)."""
     headers: dict[str, str] = {}
     if isinstance(values.get("error"), FaceSearchError):
-        status_code, _, values["error"], headers = classify(values["error"])
+        status_code, values["error_code"], values["error"], headers = classify(values["error"])
     values.setdefault("error", None)
+    values.setdefault("error_code", None)
     response: HTMLResponse = c.templates.TemplateResponse(
         request,
         template,

@@ -1,4 +1,5 @@
-"""rendering.page_for: a page route's Page comes after its role check, with that principal."""
+"""rendering.page_for: a page route's Page comes after its role check, with that principal;
+rendering.render: the error a page shows keeps its code for the templates."""
 
 from __future__ import annotations
 
@@ -37,3 +38,30 @@ def test_a_refused_role_gives_no_page() -> None:
 
     with pytest.raises(PermissionDeniedError):
         anyio.run(page_for(role), _request(object()))
+
+
+def test_a_training_refusal_links_to_the_training_page_and_the_nav_has_it(fake_homes: Any) -> None:
+    """The error a page shows keeps its code for the template: a search refused for want of
+    training says where to take it, and the navigation bar links there for whoever searches
+    or verifies (an auditor does neither: no link)."""
+    from fastapi.testclient import TestClient
+    from tests.fakes import FakePipeline, face_photo
+
+    from facesearch.server import create_app
+
+    home = fake_homes("training-link", trained=False)
+    html = {"Accept": "text/html"}
+    with TestClient(create_app(home.settings, pipelines=FakePipeline)) as client:
+        r = client.post(
+            "/search",
+            headers=home.auth("inv1") | html,
+            files={"photo": ("p.png", face_photo(1, 0), "image/png")},
+            data={"case": "K-1", "purpose": "training link"},
+        )
+        assert r.status_code == 403, r.text
+        assert "must pass the training" in r.text
+        assert 'role="alert">' in r.text and '<a href="/training">Take the training</a>' in r.text
+        page = client.get("/search", headers=home.auth("inv1") | html).text
+        assert '<a href="/training" class="">Training</a>' in page
+        audit = client.get("/audit", headers=home.auth("aud1") | html).text
+        assert 'href="/training"' not in audit
