@@ -15,6 +15,8 @@ import httpx
 import pytest
 from PIL import Image, ImageFilter
 
+from facesearch.app.training_course import QUIZ
+
 pytestmark = pytest.mark.lfw
 
 READ_LIMIT = 60
@@ -68,7 +70,11 @@ def new_user(api: httpx.Client, home: Any, name: str) -> dict[str, str]:
     assert r.status_code == 201, r.text
     r = api.post(f"/api/v1/users/{name}/tokens", headers=admin)
     assert r.status_code == 201, r.text
-    return {"Authorization": f"Bearer {r.json()['token']}"}
+    auth = {"Authorization": f"Bearer {r.json()['token']}"}
+    right = {f"q{n}": str(q.answer) for n, q in enumerate(QUIZ, 1)}
+    r = api.post("/api/v1/training/quiz", headers=auth, data=right)  # trained before searching
+    assert r.status_code == 200 and r.json()["passed"], r.text
+    return auth
 
 
 @pytest.fixture(scope="module")
