@@ -27,6 +27,7 @@ PEOPLE = [
 ]
 PASSWORD = "correct-horse-battery"
 USERS = {"admin1": "admin", "inv1": "investigator", "inv2": "investigator", "aud1": "auditor"}
+UNTRAINED = "trainee1"  # an investigator who has not passed the training yet
 
 
 def photo(lfw: Path, person: str, number: int) -> Path:
@@ -51,6 +52,7 @@ def browser_home(settings: Settings, pipeline: Any, lfw: Path, tmp_path_factory)
             for name, role in USERS.items():
                 store.accounts.add_user(name, role, PASSWORD, by=me)
             pass_training(store, server, *USERS)
+            store.accounts.add_user(UNTRAINED, "investigator", PASSWORD, by=me)
     finally:
         engine.catalog.close()
     return server

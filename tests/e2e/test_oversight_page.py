@@ -37,7 +37,8 @@ def _two_weeks(home: Any) -> None:
     clock = [midnight]
     with AccountabilityStore.open(home.home, clock=lambda: clock[0]) as store:
         store.accounts.add_user("sup1", "supervisor", PASSWORD, by=me)
-        store.orgs.change("default", policy={"max_searches_per_day": 3}, by=me)
+        policy = {"max_searches_per_day": 3, "working_hours": "07:00-19:00"}  # (homes: 24 h)
+        store.orgs.change("default", policy=policy, by=me)
         for day in range(14, 0, -1):
             hours = [9 + h for h in range(1 + day % 5)] + ([22] if day % 3 == 0 else [])
             for n, hour in enumerate(hours):

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from tests.e2e.chromium import launch, login, shot
+from tests.e2e.conftest import UNTRAINED
 
 from facesearch.app.training import QUIZ
 
@@ -33,7 +34,7 @@ def _answer(page: Any, answers: list[int]) -> None:
 def test_training_page_quiz_failed_then_passed(browser: Any, server_url: str) -> None:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
-    login(page, server_url, "inv2", "/training")
+    login(page, server_url, UNTRAINED, "/training")
     assert "You have not passed the training yet" in page.locator("#training-status").inner_text()
     photos = page.locator(".lookalike img")
     assert photos.count() == 8
