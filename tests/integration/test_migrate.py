@@ -42,6 +42,9 @@ def test_migrate_then_use_the_distributed_deployment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     home = fake_gallery.home
+    assert cli(home, "orgs", "add", "customs", "--policy", "max_fmr=1e-4").code == 0
+    extra_org = write_photo(tmp_path / "customs", 7, 1)
+    assert cli(home, "ingest", str(extra_org.parent), "--org", "customs").code == 0
     before = counts(home)
     vectors = str(tmp_path / "vectors.db")
     r = cli(home, "migrate", "--database-url", pg_url, "--vectors-url", vectors, "--json")
@@ -70,6 +73,16 @@ def test_migrate_then_use_the_distributed_deployment(
     assert stats.code == 0, stats.err
     assert json.loads(stats.out)["faces"] == before["faces"]
     assert "admin1" in cli(replica, "users", "list").out
+    (customs,) = [json.loads(x) for x in cli(replica, "orgs", "list", "--json").out.split("\n")
+                  if x and json.loads(x)["name"] == "customs"]  # fmt: skip
+    assert customs["policy"]["max_fmr"] == 1e-4
+    assert cli(replica, "orgs", "add", "border").code == 0  # the copied ids left room
+    assert cli(replica, "cases", "open", "X", "--org", "customs", "--title", "t").code == 0
+    theirs = cli(replica, "search", str(extra_org), "--org", "customs", "--case", "X", "--purpose",
+                 "p", "--json")  # fmt: skip
+    assert theirs.code == 0 and {c["name"] for c in json.loads(theirs.out)["collections"]} == {
+        "customs"
+    }, theirs.err
     verified = cli(replica, "audit", "verify")
     assert verified.code == 0, verified.out + verified.err
     probe = sorted(fake_photos.rglob("*.png"))[0]
