@@ -156,7 +156,7 @@ def require_training(store: AccountabilityStore, settings: Settings, actor: Acto
         when = "" if status.valid_until is None else f" (the last pass expired {_day(status)})"
         raise TrainingRequiredError(
             f"{actor.name} must pass the training and its quiz before searching or "
-            f"verifying{when}; it is renewed every year"
+            f"verifying{when}; it is renewed every year. Take it on the Training page (/training)"
         )
 
 
