@@ -39,6 +39,7 @@ from facesearch.errors import (
     FaceSearchError,
     InputError,
     PermissionDeniedError,
+    TrainingRequiredError,
 )
 from facesearch.gallery.catalog import check_name
 from facesearch.settings import Settings
@@ -106,7 +107,17 @@ def check_use(
     if permission in TRAINED_WORK:
         if settings is None:
             raise TypeError("check_use needs the settings for a search or a verification")
-        require_training(store, settings, actor)
+        try:
+            require_training(store, settings, actor)
+        except TrainingRequiredError as exc:  # refused and logged, as a refused case is
+            payload = {
+                "attempt": permission.value,
+                "reason": "training_required",
+                "outcome": exc.code,
+                "error": str(exc),
+            }
+            log(store, actor, Action.CASE_REFUSED, case, purpose, payload)
+            raise
     return case, purpose
 
 

@@ -136,3 +136,20 @@ def test_the_page_embeds_the_lookalike_photos_found_in_the_lfw_folder(
     assert r.text.count('src="data:image/jpeg;base64,') == 2
     assert base64.b64encode(b"\xff\xd8 " + pair.a.encode()).decode() in r.text
     assert "is not at" not in r.text
+
+
+def test_a_search_before_the_training_is_refused_and_logged(client: TestClient, home: Any) -> None:
+    from tests.fakes import face_photo
+
+    r = client.post(
+        "/api/v1/searches",
+        headers=home.auth("inv1"),
+        files={"image": ("probe.png", face_photo(1, 0))},
+        data={"case": "K-T", "purpose": "before training"},
+    )
+    assert r.status_code == 403 and r.json()["error"]["code"] == "training_required", r.text
+    refused = _trail(client, home, "case_refused")
+    assert [(e["actor"], e["payload"]["attempt"], e["payload"]["reason"]) for e in refused] == [
+        ("inv1", "search", "training_required")
+    ]
+    assert _trail(client, home, "search") == []  # refused before it ran: no search entry
