@@ -23,6 +23,7 @@ from pathlib import Path
 import httpx
 
 from facesearch.accountability import AccountabilityStore, local_actor
+from facesearch.app.training_course import QUIZ
 from facesearch.devcluster.milvus import milvus_server
 from facesearch.devcluster.nginx import free_port, nginx_in_front, serve_replica
 from facesearch.devcluster.postgres import PgCluster, fresh_base
@@ -63,7 +64,18 @@ def _accounts(settings: Settings) -> dict[str, tuple[str, str]]:
     return made
 
 
+def _train(url: str, tokens: dict[str, dict[str, str]], *names: str) -> None:
+    """The demo's investigators answer the training's quiz through the API (the right answers:
+    a user reads the course on /training first)."""
+    right = {f"q{n}": str(q.answer) for n, q in enumerate(QUIZ, 1)}
+    for name in names:
+        r = httpx.post(f"{url}/api/v1/training/quiz", headers=tokens[name], data=right)
+        r.raise_for_status()
+        print(f"{name} passed the training quiz (valid until {r.json()['status']['valid_until']})")
+
+
 def _search_and_confirm(a: str, b: str, lfw: Path, tokens: dict[str, dict[str, str]]) -> None:
+    _train(a, tokens, "alice", "bob")
     photo = lfw / "lfw-deepfunneled" / PROBE[0] / f"{PROBE[0]}_{PROBE[1]:04d}.jpg"
     files = {"image": (photo.name, photo.read_bytes(), "image/jpeg")}
     form = {"case": "DEMO-1", "purpose": "distributed demo"}
