@@ -13,24 +13,13 @@ and exit code 2, here (``main``) and nowhere else, never a traceback.
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
 
-import facesearch.cli.analyse as analyse
-import facesearch.cli.audit as audit
-import facesearch.cli.cases as cases
-import facesearch.cli.erasure as erasure
-import facesearch.cli.evaluate as evaluate
-import facesearch.cli.gallery as gallery
-import facesearch.cli.info as info
-import facesearch.cli.migrate as migrate
-import facesearch.cli.orgs as orgs
-import facesearch.cli.people as people
-import facesearch.cli.quality_eval as quality_eval
-import facesearch.cli.serve as serve
-import facesearch.cli.users as users
 from facesearch.accountability.permissions import DEFAULT_ORG
 from facesearch.app.local import PipelineFactory
 from facesearch.cli.common import Cli, Handler, split_org
@@ -41,29 +30,53 @@ __all__ = ["build_parser", "main"]
 
 log = logging.getLogger("facesearch")
 
+# The command group modules (facesearch.cli.NAME), in the order they register their commands.
 GROUPS = (
-    analyse,
-    gallery,
-    erasure,
-    people,
-    evaluate,
-    quality_eval,
-    info,
-    serve,
-    orgs,
-    users,
-    cases,
-    audit,
-    migrate,
+    "analyse",
+    "gallery",
+    "erasure",
+    "people",
+    "evaluate",
+    "quality_eval",
+    "info",
+    "serve",
+    "orgs",
+    "users",
+    "cases",
+    "audit",
+    "migrate",
 )
+
+# Each top-level command and the group modules that add to it (checked against the groups by
+# tests/unit/cli/test_cli_imports.py). A run imports only its command's groups, so a fresh
+# ``embed`` does not import the server, evaluation or reports; the full help imports them all.
+COMMANDS: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(("detect", "embed", "verify"), ("analyse",)),
+    **dict.fromkeys(("ingest", "search", "forget", "stats", "export", "reindex"), ("gallery",)),
+    "erasure": ("erasure",),
+    "people": ("people",),
+    "eval": ("evaluate", "quality_eval"),
+    "calibrate": ("evaluate",),
+    "models": ("info",),
+    "settings": ("info",),
+    "serve": ("serve",),
+    "orgs": ("orgs",),
+    "users": ("users",),
+    "cases": ("cases",),
+    "audit": ("audit",),
+    "migrate": ("migrate",),
+}
+
+# The options the top-level parser takes before a command (--org is split off first).
+_FLAGS = ("-v", "--verbose")
+_VALUED = ("--home",)
 
 
 def main(argv: Sequence[str] | None = None, *, pipelines: PipelineFactory | None = None) -> int:
     """Run one command; its exit code. ``pipelines``: the factory of the face pipelines
     (default: the real models; tests pass a fake one)."""
-    parser = build_parser()
     rest, org = split_org(list(sys.argv[1:] if argv is None else argv))
-    args = parser.parse_args(rest)
+    args = parser_for(rest).parse_args(rest)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
@@ -100,7 +113,34 @@ def message_of(exc: FaceSearchError) -> str:
     return f"a stated purpose is required: give --purpose TEXT with --case ({why})"
 
 
-def build_parser() -> argparse.ArgumentParser:
+def groups_for(argv: Sequence[str]) -> tuple[str, ...]:
+    """The group modules a command line needs: its command's, or all of them where the
+    command is missing, unknown or preceded by an option this does not know for sure."""
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in _FLAGS or any(arg.startswith(f"{o}=") for o in _VALUED):
+            i += 1
+        elif arg in _VALUED:
+            i += 2
+        elif arg.startswith("-"):
+            return GROUPS
+        else:
+            return COMMANDS.get(arg, GROUPS)
+    return GROUPS
+
+
+def load_groups(names: Sequence[str]) -> list[ModuleType]:
+    return [importlib.import_module(f"facesearch.cli.{name}") for name in names]
+
+
+def parser_for(argv: Sequence[str]) -> argparse.ArgumentParser:
+    """The parser of this command line: only its command's groups (``groups_for``)."""
+    return build_parser(groups_for(argv))
+
+
+def build_parser(groups: Sequence[str] = GROUPS) -> argparse.ArgumentParser:
+    """The parser with the commands of ``groups`` (default: every command)."""
     parser = argparse.ArgumentParser(
         prog="facesearch",
         description="Self-hosted face search. A match is a lead for a person to check, "
@@ -120,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser.set_defaults(handler=show_help)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for group in GROUPS:
+    for group in load_groups(groups):
         group.add_parsers(sub)
     return parser
 
