@@ -1,6 +1,6 @@
 """Start-up of a fresh ``facesearch embed`` on 3 LFW images (issue 11: at most 0.7 s).
 
-    .venv/bin/python benchmarks/startup.py [--runs 7] [--base /tmp/startup-base/src]
+    .venv/bin/python benchmarks/startup.py [--runs 9] [--base /tmp/startup-base/src]
 
 Each run is a new ``python -m facesearch embed IMG IMG IMG`` process, timed from launch to
 exit. ``cold``: the first run on an empty compiled-model cache (a fresh cache dir whose
@@ -73,7 +73,7 @@ def sample_images(lfw: Path) -> list[Path]:
     files = sorted((lfw / "lfw-deepfunneled").glob("*/*_0001.jpg"))[:3]
     if len(files) < 3:
         sys.exit(f"no LFW images under {lfw} (set FACESEARCH_LFW_DIR)")
-    return files
+    return [f.resolve() for f in files]
 
 
 def fresh_cache(root: Path, settings: Settings) -> Path:
@@ -125,15 +125,19 @@ def import_seconds(stderr: str) -> float:
     return total / 1e6
 
 
-def measure(variants: list[Variant], images: list[Path], runs: int, settings: Settings) -> None:
+def measure(
+    variants: list[Variant], images: list[Path], runs: int, cold_runs: int, settings: Settings
+) -> None:
     with tempfile.TemporaryDirectory(prefix="facesearch-startup-") as tmp:
         root = Path(tmp)
         pycache = root / "pycache"
         for v in variants:  # prime the bytecode cache, on a cache dir thrown away
             run_embed(images, env_for(v, fresh_cache(root, settings), pycache))
-        caches = {v.label: fresh_cache(root, settings) for v in variants}
-        for v in variants:
-            v.cold_s.append(run_embed(images, env_for(v, caches[v.label], pycache)).wall_s)
+        caches: dict[str, Path] = {}
+        for _ in range(cold_runs):  # each on an empty cache; the warm runs use the last one
+            for v in variants:
+                caches[v.label] = fresh_cache(root, settings)
+                v.cold_s.append(run_embed(images, env_for(v, caches[v.label], pycache)).wall_s)
         for _ in range(runs):
             for v in variants:
                 env = env_for(v, caches[v.label], pycache)
@@ -162,7 +166,8 @@ def summary(v: Variant) -> Summary:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--runs", type=int, default=7, help="warm runs per checkout")
+    parser.add_argument("--runs", type=int, default=9, help="warm runs per checkout")
+    parser.add_argument("--cold-runs", type=int, default=3, help="cold runs per checkout")
     parser.add_argument("--base", type=Path, help="src folder of a checkout to compare with")
     parser.add_argument("--out", type=Path, default=RESULTS / "startup.json")
     args = parser.parse_args()
@@ -172,10 +177,13 @@ def main() -> None:
     if args.base is not None:
         variants.insert(0, Variant("base", args.base.resolve()))
     load_before = os.getloadavg()
-    measure(variants, images, args.runs, settings)
+    measure(variants, images, args.runs, args.cold_runs, settings)
     load_after = os.getloadavg()
     rows = [summary(v) for v in variants]
-    print(f"fresh `facesearch embed` on 3 LFW images, {args.runs} warm runs each")
+    print(
+        f"fresh `facesearch embed` on 3 LFW images, {args.cold_runs} cold and {args.runs} warm "
+        "runs each (medians)"
+    )
     print(
         f"{'checkout':<8} {'cold':>7} {'warm median':>12} {'warm min':>9} {'warm CPU':>9} "
         f"{'imports':>8}"
@@ -190,6 +198,7 @@ def main() -> None:
         "benchmark": "startup",
         "images": [str(p) for p in images],
         "runs": args.runs,
+        "cold_runs": args.cold_runs,
         "load_average_before": load_before,
         "load_average_after": load_after,
         "python": sys.version.split()[0],
