@@ -1,9 +1,9 @@
 """YuNet-compatible face detection: boxes, five landmarks and a score for every face.
 
 Images are scaled so that the longer side fits ``detect_max_side`` and pasted (top-left) onto
-a square canvas whose side is one of a few buckets (multiples of 32). Same-bucket images are
-detected in one batch, and the few canvas shapes keep compiled models reusable. Results are
-mapped back to the original pixel grid.
+a square canvas whose side is one of a few buckets (128 to 1024 in steps of 128). Same-bucket
+images are detected in one batch, and the few canvas shapes keep compiled models reusable.
+Results are mapped back to the original pixel grid.
 
 Tight crops (ID photos, 112x112 thumbnails) give the detector no context around the face, so
 an image with no face is tried once more centred on a canvas twice its size.
