@@ -27,6 +27,7 @@ __all__ = [
     "Actor",
     "Permission",
     "Role",
+    "allow",
     "can",
     "local_actor",
     "require",
@@ -125,6 +126,12 @@ def require(actor: Actor, permission: Permission) -> None:
     if not can(actor.role, permission):
         what = Permission(permission).value.replace("_", " ")
         raise PermissionDeniedError(f"{actor.name} ({actor.role.value}) may not {what}")
+
+
+def allow(actor: Actor, permission: Permission) -> None:
+    """PermissionDeniedError unless ``actor`` may (the local CLI actor always may)."""
+    if not actor.is_local:
+        require(actor, permission)
 
 
 def local_actor(login: str | None = None, org: str = DEFAULT_ORG) -> Actor:

@@ -26,109 +26,248 @@ int8 models), ``training`` and ``training_course`` (the training before a first 
 quiz, and each user's status on the trail), ``alerts`` (the oversight alert rules) and
 ``oversight`` (a supervisor's dashboard of their organisation), ``approvals`` (search
 requests a supervisor approves before they run).
+
+The names are imported on first use (``facesearch._lazy``): a command that needs one
+operation (the CLI's ``embed``) imports its module, not every store behind the others.
 """
 
-from facesearch.app.accounts import (
-    Account,
-    IssuedToken,
-    add_user,
-    disable_user,
-    enable_user,
-    get_account,
-    has_users,
-    issue_token,
-    list_accounts,
-    my_tokens,
-    password_policy,
-    revoke_tokens,
-    set_password,
-    tokens_of,
-)
-from facesearch.app.alerts import raise_alerts
-from facesearch.app.approvals import ApprovalRequest, ApprovalState, request_search, run_approved
-from facesearch.app.checks import (
-    UPLOADED_PHOTO,
-    Failure,
-    allow,
-    case_required,
-    check_case,
-)
-from facesearch.app.erase import EraseRequest, ErasureRecord, erase
-from facesearch.app.ingest import IngestRecord, IngestRequest, ingest
-from facesearch.app.local import Local, open_local
-from facesearch.app.oversight import Dashboard, dashboard, recent_alerts
-from facesearch.app.people import (
-    BuildRecord,
-    BuildRequest,
-    PeopleRecord,
-    PersonFace,
-    PersonRecord,
-    ReviewRecord,
-    ReviewRequest,
-    build_people,
-    list_people,
-    merge_persons,
-    name_person,
-    not_person,
-    people_built,
-    person_names,
-    persons_of,
-    show_person,
-    split_person,
-)
-from facesearch.app.reads import (
-    READS,
-    ReviewedSearch,
-    export_subject,
-    load_search,
-    log_read,
-    may_see_search,
-    probe_of,
-    read_candidate,
-    read_gallery,
-    read_search,
-    search_record,
-    visible_search,
-)
-from facesearch.app.records import GalleryFace, HitRecord, ProbeFaceRecord, SearchRecord
-from facesearch.app.review import (
-    DecideRequest,
-    PendingCandidate,
-    RecentSearch,
-    decide,
-    pending,
-    recent_searches,
-)
-from facesearch.app.search import (
-    DetectedFace,
-    SearchRequest,
-    detect,
-    record_failed_search,
-    search,
-)
-from facesearch.app.trail import (
-    AuditFilter,
-    audit_entries,
-    audit_entry,
-    audit_head,
-    export_audit,
-    open_store,
-    parse_action,
-    trail_files,
-    verify_audit,
-)
-from facesearch.app.training import (
-    QuizResult,
-    TrainingContent,
-    TrainingStatus,
-    require_training,
-    submit_quiz,
-    training_content,
-    training_status,
-    training_waived,
-)
-from facesearch.app.vector_erasure import ErasureStatus, VectorStoreErasure, erasure_status
-from facesearch.app.verify import VerifyRecord, VerifyRequest, record_failed_verify, verify
+import typing as _typing
+
+from facesearch._lazy import lazy_exports as _lazy_exports
+
+if _typing.TYPE_CHECKING:
+    from facesearch.app.accounts import (
+        Account,
+        IssuedToken,
+        add_user,
+        disable_user,
+        enable_user,
+        get_account,
+        has_users,
+        issue_token,
+        list_accounts,
+        my_tokens,
+        password_policy,
+        revoke_tokens,
+        set_password,
+        tokens_of,
+    )
+    from facesearch.app.alerts import raise_alerts
+    from facesearch.app.approvals import (
+        ApprovalRequest,
+        ApprovalState,
+        request_search,
+        run_approved,
+    )
+    from facesearch.app.checks import (
+        UPLOADED_PHOTO,
+        Failure,
+        allow,
+        case_required,
+        check_case,
+    )
+    from facesearch.app.erase import EraseRequest, ErasureRecord, erase
+    from facesearch.app.ingest import IngestRecord, IngestRequest, ingest
+    from facesearch.app.local import Local, open_local
+    from facesearch.app.oversight import Dashboard, dashboard, recent_alerts
+    from facesearch.app.people import (
+        BuildRecord,
+        BuildRequest,
+        PeopleRecord,
+        PersonFace,
+        PersonRecord,
+        ReviewRecord,
+        ReviewRequest,
+        build_people,
+        list_people,
+        merge_persons,
+        name_person,
+        not_person,
+        people_built,
+        person_names,
+        persons_of,
+        show_person,
+        split_person,
+    )
+    from facesearch.app.reads import (
+        READS,
+        ReviewedSearch,
+        export_subject,
+        load_search,
+        log_read,
+        may_see_search,
+        probe_of,
+        read_candidate,
+        read_gallery,
+        read_search,
+        search_record,
+        visible_search,
+    )
+    from facesearch.app.records import GalleryFace, HitRecord, ProbeFaceRecord, SearchRecord
+    from facesearch.app.review import (
+        DecideRequest,
+        PendingCandidate,
+        RecentSearch,
+        decide,
+        pending,
+        recent_searches,
+    )
+    from facesearch.app.search import (
+        DetectedFace,
+        SearchRequest,
+        detect,
+        record_failed_search,
+        search,
+    )
+    from facesearch.app.trail import (
+        AuditFilter,
+        audit_entries,
+        audit_entry,
+        audit_head,
+        export_audit,
+        open_store,
+        parse_action,
+        trail_files,
+        verify_audit,
+    )
+    from facesearch.app.training import (
+        QuizResult,
+        TrainingContent,
+        TrainingStatus,
+        require_training,
+        submit_quiz,
+        training_content,
+        training_status,
+        training_waived,
+    )
+    from facesearch.app.vector_erasure import ErasureStatus, VectorStoreErasure, erasure_status
+    from facesearch.app.verify import VerifyRecord, VerifyRequest, record_failed_verify, verify
+else:  # each name imported from its module on first use
+    __getattr__, __dir__ = _lazy_exports(
+        __name__,
+        {
+            "facesearch.app.accounts": (
+                "Account",
+                "IssuedToken",
+                "add_user",
+                "disable_user",
+                "enable_user",
+                "get_account",
+                "has_users",
+                "issue_token",
+                "list_accounts",
+                "my_tokens",
+                "password_policy",
+                "revoke_tokens",
+                "set_password",
+                "tokens_of",
+            ),
+            "facesearch.app.alerts": ("raise_alerts",),
+            "facesearch.app.approvals": (
+                "ApprovalRequest",
+                "ApprovalState",
+                "request_search",
+                "run_approved",
+            ),
+            "facesearch.app.checks": (
+                "UPLOADED_PHOTO",
+                "Failure",
+                "allow",
+                "case_required",
+                "check_case",
+            ),
+            "facesearch.app.erase": ("EraseRequest", "ErasureRecord", "erase"),
+            "facesearch.app.ingest": ("IngestRecord", "IngestRequest", "ingest"),
+            "facesearch.app.local": ("Local", "open_local"),
+            "facesearch.app.oversight": ("Dashboard", "dashboard", "recent_alerts"),
+            "facesearch.app.people": (
+                "BuildRecord",
+                "BuildRequest",
+                "PeopleRecord",
+                "PersonFace",
+                "PersonRecord",
+                "ReviewRecord",
+                "ReviewRequest",
+                "build_people",
+                "list_people",
+                "merge_persons",
+                "name_person",
+                "not_person",
+                "people_built",
+                "person_names",
+                "persons_of",
+                "show_person",
+                "split_person",
+            ),
+            "facesearch.app.reads": (
+                "READS",
+                "ReviewedSearch",
+                "export_subject",
+                "load_search",
+                "log_read",
+                "may_see_search",
+                "probe_of",
+                "read_candidate",
+                "read_gallery",
+                "read_search",
+                "search_record",
+                "visible_search",
+            ),
+            "facesearch.app.records": (
+                "GalleryFace",
+                "HitRecord",
+                "ProbeFaceRecord",
+                "SearchRecord",
+            ),
+            "facesearch.app.review": (
+                "DecideRequest",
+                "PendingCandidate",
+                "RecentSearch",
+                "decide",
+                "pending",
+                "recent_searches",
+            ),
+            "facesearch.app.search": (
+                "DetectedFace",
+                "SearchRequest",
+                "detect",
+                "record_failed_search",
+                "search",
+            ),
+            "facesearch.app.trail": (
+                "AuditFilter",
+                "audit_entries",
+                "audit_entry",
+                "audit_head",
+                "export_audit",
+                "open_store",
+                "parse_action",
+                "trail_files",
+                "verify_audit",
+            ),
+            "facesearch.app.training": (
+                "QuizResult",
+                "TrainingContent",
+                "TrainingStatus",
+                "require_training",
+                "submit_quiz",
+                "training_content",
+                "training_status",
+                "training_waived",
+            ),
+            "facesearch.app.vector_erasure": (
+                "ErasureStatus",
+                "VectorStoreErasure",
+                "erasure_status",
+            ),
+            "facesearch.app.verify": (
+                "VerifyRecord",
+                "VerifyRequest",
+                "record_failed_verify",
+                "verify",
+            ),
+        },
+    )
 
 __all__ = [
     "READS",

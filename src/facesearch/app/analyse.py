@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from facesearch.accountability import Actor, Permission
-from facesearch.app.checks import allow
+from facesearch.accountability.permissions import allow
 from facesearch.app.local import PipelineFactory
 from facesearch.errors import FaceSearchError, ImageError
 from facesearch.models.registry import ModelRegistry, locate

@@ -24,9 +24,9 @@ from facesearch.accountability import (
     Actor,
     AuditEntry,
     Permission,
-    require,
 )
 from facesearch.accountability.audit import PLATFORM_ORG
+from facesearch.accountability.permissions import allow
 from facesearch.accountability.text_checks import MAX_CASE_CHARS, MAX_PURPOSE_CHARS, clean_text
 from facesearch.app.alerts import raise_alerts
 from facesearch.app.training import require_training
@@ -142,12 +142,6 @@ def check_case_use(
     }
     log(store, actor, Action.CASE_REFUSED, case, purpose, payload)
     raise error
-
-
-def allow(actor: Actor, permission: Permission) -> None:
-    """PermissionDeniedError unless ``actor`` may (the local CLI actor always may)."""
-    if not actor.is_local:
-        require(actor, permission)
 
 
 def bytes_of(engine: Engine, image: ImageInput, name: str | None) -> tuple[bytes, str]:

@@ -10,11 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
-from facesearch.accountability import AccountabilityStore, Actor, local_actor
-from facesearch.engine import Engine
+from facesearch.accountability import Actor, local_actor
 from facesearch.pipeline import FacePipeline
 from facesearch.settings import Settings
+
+if TYPE_CHECKING:  # imported when a home is opened: the CLI's embed needs neither
+    from facesearch.accountability import AccountabilityStore
+    from facesearch.engine import Engine
 
 __all__ = ["Local", "PipelineFactory", "open_local"]
 
@@ -42,6 +46,9 @@ def open_local(
 ) -> Iterator[Local]:
     """The engine (with the gallery unless ``gallery`` is False: a 1:1 comparison needs
     none), the store of the home with the settings' account policy, and the local actor."""
+    from facesearch.accountability import AccountabilityStore
+    from facesearch.engine import Engine
+
     engine = Engine(settings, open_catalog=gallery, pipeline=pipelines(settings))
     try:
         with AccountabilityStore.from_settings(settings) as store:

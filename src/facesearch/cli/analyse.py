@@ -11,14 +11,15 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from facesearch.app import VerifyRequest, verify
 from facesearch.app.analyse import FileFailure, analyse_files, open_pipeline
-from facesearch.app.verify_pairs import PairsRecord, PairsRequest, verify_pairs
 from facesearch.cli.common import Cli, add_case_arguments, emit, request_from
 from facesearch.errors import InputError
 from facesearch.types import Face
+
+if TYPE_CHECKING:
+    from facesearch.app.verify_pairs import PairsRecord
 
 __all__ = ["add_parsers", "face_json"]
 
@@ -120,6 +121,8 @@ def cmd_verify(args: argparse.Namespace, cli: Cli) -> int:
         return _verify_pairs(args, cli)
     if args.a is None or args.b is None:
         raise InputError("give two photos to compare (or --pairs FILE)")
+    from facesearch.app import VerifyRequest, verify
+
     request = request_from(VerifyRequest, args, names=(str(args.a), str(args.b)))
     with cli.local(gallery=False) as local:
         record = verify(local.engine, local.store, local.actor, request)
@@ -144,6 +147,7 @@ def cmd_verify(args: argparse.Namespace, cli: Cli) -> int:
 
 
 def _verify_pairs(args: argparse.Namespace, cli: Cli) -> int:
+    from facesearch.app.verify_pairs import PairsRequest, verify_pairs
     from facesearch.progress import Progress
 
     request = request_from(PairsRequest, args, pairs_file=args.pairs)

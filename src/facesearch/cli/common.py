@@ -8,15 +8,16 @@ import sys
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, fields, replace
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from facesearch.accountability import Actor, local_actor
 from facesearch.accountability.permissions import DEFAULT_ORG
 from facesearch.app import Local, open_local
-from facesearch.app.handles import Store
 from facesearch.app.local import PipelineFactory
-from facesearch.app.orgs import org_named
 from facesearch.settings import Settings
+
+if TYPE_CHECKING:
+    from facesearch.app.handles import Store
 
 __all__ = ["Cli", "Handler", "add_case_arguments", "emit", "request_from", "split_org"]
 
@@ -37,6 +38,8 @@ class Cli:
         organisation as it is spelt there (NotFoundError if there is none of that name)."""
         if store is None:
             return local_actor(org=self.org)
+        from facesearch.app.orgs import org_named  # the gallery's modules: not for embed
+
         return local_actor(org=org_named(store, self.org))
 
     def local(self, *, gallery: bool = True) -> AbstractContextManager[Local]:
