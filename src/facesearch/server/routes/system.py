@@ -5,8 +5,9 @@
 503 with ``"status": "unavailable"`` and a ``"reason"`` when the home folder cannot be written
 or its disk has less than ``settings.server.min_free_bytes`` free.
 ``/metrics`` (Prometheus text) is for admins and auditors, e.g. a scraper with an admin's API
-token. ``/openapi.json`` and ``/docs`` (a page rendered here from the OpenAPI document, with
-no script from elsewhere) are for any logged-in user. ``/api/v1/settings`` (read-only) is for
+token; once several organisations share the deployment, for the platform operator only (the
+counters are every organisation's together). ``/openapi.json`` and ``/docs`` (a page rendered
+here from the OpenAPI document, with no script from elsewhere) are for any logged-in user. ``/api/v1/settings`` (read-only) is for
 those who may manage settings.
 """
 
@@ -94,8 +95,14 @@ def storage_problems(storage: dict[str, Any]) -> list[str]:
     "/metrics", tags=["system"], response_class=PlainTextResponse, summary="Prometheus metrics"
 )
 async def metrics(who: Anyone, c: Ctx) -> PlainTextResponse:
-    if not (who.can(Permission.MANAGE_SETTINGS) or who.can(Permission.READ_AUDIT)):
+    operator = who.can(Permission.MANAGE_ORGS)
+    if not (operator or who.can(Permission.MANAGE_SETTINGS) or who.can(Permission.READ_AUDIT)):
         raise PermissionDeniedError(f"{who.name} ({who.user.role.value}) may not read metrics")
+    if not operator and len(await anyio.to_thread.run_sync(c.store.orgs.all)) > 1:
+        raise PermissionDeniedError(  # the counters are every organisation's together
+            "several organisations share this deployment: its metrics count them all and are "
+            "the platform operator's"
+        )
     try:
         faces: int | None = await c.workers.faces_held()
     except Exception:
