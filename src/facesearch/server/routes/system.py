@@ -7,8 +7,8 @@ or its disk has less than ``settings.server.min_free_bytes`` free.
 ``/metrics`` (Prometheus text) is for admins and auditors, e.g. a scraper with an admin's API
 token; once several organisations share the deployment, for the platform operator only (the
 counters are every organisation's together). ``/openapi.json`` and ``/docs`` (a page rendered
-here from the OpenAPI document, with no script from elsewhere) are for any logged-in user. ``/api/v1/settings`` (read-only) is for
-those who may manage settings.
+here from the OpenAPI document, with no script from elsewhere) are for any logged-in user.
+``/api/v1/settings`` (read-only) is for those who may manage settings.
 """
 
 from __future__ import annotations
