@@ -103,6 +103,12 @@ USERS_SCRIPT = """
 import json, sys
 from pathlib import Path
 from facesearch.accountability import AccountabilityStore, local_actor
+from facesearch.settings import Settings
+try:  # trained staff, where the code has the training (older trees of --src do not)
+    from facesearch.app.training import submit_quiz
+    from facesearch.app.training_course import QUIZ
+except ImportError:
+    submit_quiz = None
 home, n, password = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 me, tokens = local_actor("load-test"), {}
 with AccountabilityStore.open(home) as store:
@@ -110,6 +116,9 @@ with AccountabilityStore.open(home) as store:
         name = f"load{i:02d}"
         store.accounts.add_user(name, "investigator", password, by=me)
         tokens[name] = store.accounts.issue_token(name, by=me)
+        if submit_quiz is not None:
+            user = store.accounts.get_user(name)
+            submit_quiz(store, Settings.from_env(home=home), user, [q.answer for q in QUIZ])
 print(json.dumps(tokens))
 """
 

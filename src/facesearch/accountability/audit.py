@@ -32,9 +32,10 @@ from facesearch.accountability.chain import (
 )
 from facesearch.accountability.chain_check import verify_chain
 from facesearch.accountability.db import Database, format_time, parse_time
-from facesearch.accountability.dialect import name_is, no_limit
+from facesearch.accountability.dialect import is_postgres, name_is, no_limit
 from facesearch.accountability.keying import Keyring, key_id
 from facesearch.accountability.permissions import DEFAULT_ORG
+from facesearch.accountability.schema import PROBE_KEY
 from facesearch.accountability.text_checks import (
     MAX_ACTOR_CHARS,
     MAX_CASE_CHARS,
@@ -74,6 +75,10 @@ def entry_in_org(entry_org: str | None, org: str) -> bool:
     return entry_org.lower() == org.lower()
 
 
+def dialect_of(conn: sqlite3.Connection) -> str:
+    return "postgresql" if is_postgres(conn) else "sqlite"
+
+
 def _select(
     conn: sqlite3.Connection,
     org: str | None,
@@ -84,8 +89,11 @@ def _select(
     until: datetime | None,
     limit: int | None,
     offset: int,
+    probe: str | None = None,
+    what: str = "",
 ) -> tuple[str, list[Any]]:
-    """The parameterised SELECT behind entries() and export()."""
+    """The parameterised SELECT behind entries(), count() and export() (``what``: the
+    columns, default the entry's with its MAC; a count asks for no order or limit)."""
     if (limit is not None and limit < 0) or offset < 0:
         raise InputError("limit and offset must not be negative")
     where: list[str] = []
@@ -109,9 +117,17 @@ def _select(
     if until is not None:
         where.append("time < ?")
         args.append(format_time(until))
-    sql = f"SELECT {_COLUMNS_WITH_MAC} FROM audit_log"
+    if probe is not None:  # searches only, through their probe index (schema version 7)
+        where.append(  # a subquery, so that the planner looks the probe up in its index
+            "seq IN (SELECT seq FROM audit_log WHERE action = 'search' AND "
+            f"{PROBE_KEY[dialect_of(conn)]} = ?)"
+        )
+        args.append(probe)
+    sql = f"SELECT {what or _COLUMNS_WITH_MAC} FROM audit_log"
     if where:
         sql += " WHERE " + " AND ".join(where)
+    if what:
+        return sql, args
     sql += " ORDER BY seq LIMIT ? OFFSET ?"
     return sql, [*args, no_limit(conn) if limit is None else limit, offset]
 
@@ -316,12 +332,30 @@ class AuditTrail:
         until: datetime | None = None,
         limit: int | None = 100,
         offset: int = 0,
+        probe: str | None = None,
     ) -> list[AuditEntry]:
         """Entries in seq order; since is inclusive, until exclusive; limit None = all;
-        ``org``: only that organisation's (None: every organisation's)."""
+        ``org``: only that organisation's (None: every organisation's); ``probe``: only the
+        searches whose payload names that probe sha256."""
         with self._db.read() as conn:
-            sql, args = _select(conn, org, actor, action, case, since, until, limit, offset)
+            sql, args = _select(conn, org, actor, action, case, since, until, limit, offset, probe)
             return [entry_of(row) for row in conn.execute(sql, args)]
+
+    def count(
+        self,
+        *,
+        org: str | None = None,
+        actor: str | None = None,
+        action: Action | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> int:
+        """How many entries ``entries`` would return with these filters and no limit."""
+        with self._db.read() as conn:
+            sql, args = _select(
+                conn, org, actor, action, None, since, until, None, 0, what="count(*)"
+            )
+            return int(conn.execute(sql, args).fetchone()[0])
 
     def export(
         self,

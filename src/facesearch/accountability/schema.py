@@ -365,6 +365,28 @@ def _to_6(conn: sqlite3.Connection, w: _Words) -> None:
     conn.execute("UPDATE cases SET org_id = ?", (default_id,))
 
 
+# --- version 7: searches by their probe ------------------------------------------------------
+
+PROBE_KEY = {  # a search's probe sha256 as SQL (``dialect.json_text``): the index's expression
+    "sqlite": "json_extract(payload, '$.probe_sha256')",
+    "postgresql": "(payload::jsonb ->> 'probe_sha256')",
+}
+
+
+def _to_7(conn: sqlite3.Connection, w: _Words) -> None:
+    """Indexes for the alert rules, which run after every search: the search entries by their
+    probe (the rule "one probe under several cases" looks a probe up instead of reading the
+    organisation's searches: a partial index on an expression; queries name
+    ``action = 'search'`` and the same expression to use it), and one user's entries of an
+    action by time (the rule of too many searches a day counts them)."""
+    conn.execute(
+        f"CREATE INDEX audit_log_probe ON audit_log ({PROBE_KEY[w.dialect]}, seq) "
+        "WHERE action = 'search'"
+    )
+    # one user's searches of a day (the alert rule of too many searches counts them)
+    conn.execute("CREATE INDEX audit_log_actor_action_time ON audit_log (actor, action, time)")
+
+
 def _now_text() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
@@ -388,6 +410,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _migrate_to_4,
     _in(_SQLITE, _to_5),
     _in(_SQLITE, _to_6),
+    _in(_SQLITE, _to_7),
 )
 PG_MIGRATIONS: tuple[Migration, ...] = (
     _in(_PG, _to_1),
@@ -396,5 +419,6 @@ PG_MIGRATIONS: tuple[Migration, ...] = (
     _migrate_to_4,
     _in(_PG, _to_5),
     _in(_PG, _to_6),
+    _in(_PG, _to_7),
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -151,13 +151,14 @@ def _until(entry: AuditEntry) -> datetime:
 def _too_many(
     store: AccountabilityStore, org: str, entry: AuditEntry, policy: OrgPolicy
 ) -> list[AlertFinding]:
+    since, until = day_start(entry.time, policy), _until(entry)
+    counted = store.audit.count(
+        org=org, actor=entry.actor, action=Action.SEARCH, since=since, until=until
+    )
+    if counted <= policy.max_searches_per_day:  # the usual case: no entry is read
+        return []
     day = store.audit.entries(
-        org=org,
-        actor=entry.actor,
-        action=Action.SEARCH,
-        since=day_start(entry.time, policy),
-        until=_until(entry),
-        limit=None,
+        org=org, actor=entry.actor, action=Action.SEARCH, since=since, until=until, limit=None
     )
     seqs = tuple(e.seq for e in day if e.seq <= entry.seq)
     if len(seqs) <= policy.max_searches_per_day:
@@ -188,6 +189,7 @@ def _probe_cases(
         since=entry.time - timedelta(days=PROBE_DAYS),
         until=_until(entry),
         limit=None,
+        probe=probe,  # filtered in SQL: the org's other searches are not read
     )
     same = [e for e in earlier if e.seq <= entry.seq and e.payload.get("probe_sha256") == probe]
     cases = sorted({e.case for e in same if e.case is not None})

@@ -1,0 +1,54 @@
+"""The trail's lookups for the alert rules, run after every search (schema version 7): the
+searches of one probe and one user's searches of a day come from indexes, not from reading
+every search of the organisation."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tests.unit.accountability_helpers import T0
+
+from facesearch.accountability import AccountabilityStore, Action
+from facesearch.accountability.audit import _select
+from facesearch.accountability.dialect import is_postgres
+
+PROBE_A, PROBE_B = "a" * 64, "b" * 64
+
+
+def _searches(store: AccountabilityStore) -> None:
+    for n, probe in enumerate((PROBE_A, PROBE_B, PROBE_A)):
+        store.audit.append(
+            actor="ivy" if n < 2 else "dan",
+            action=Action.SEARCH,
+            case=f"K-{n}",
+            payload={"probe_sha256": probe, "candidates": []},
+        )
+    store.audit.append(actor="ivy", action=Action.READ, payload={"probe_sha256": PROBE_A})
+
+
+def test_searches_of_a_probe_and_of_a_user_are_found(store: AccountabilityStore) -> None:
+    _searches(store)
+    found = store.audit.entries(action=Action.SEARCH, probe=PROBE_A, limit=None)
+    assert [(e.actor, e.case) for e in found] == [("ivy", "K-0"), ("dan", "K-2")]
+    assert store.audit.entries(probe=PROBE_A, limit=None) == found  # searches only
+    assert store.audit.entries(probe="c" * 64, limit=None) == []
+    day = {"since": T0 - timedelta(days=1), "until": T0 + timedelta(days=1)}
+    assert store.audit.count(actor="ivy", action=Action.SEARCH, **day) == 2
+    assert store.audit.count(actor="ivy", **day) == 3
+
+
+def test_the_lookups_use_their_indexes(store: AccountabilityStore) -> None:
+    _searches(store)
+    with store.db.read() as conn:
+        if is_postgres(conn):  # it plans by its statistics: the indexes exist
+            names = {r[0] for r in conn.execute("SELECT indexname FROM pg_indexes")}
+            assert {"audit_log_probe", "audit_log_actor_action_time"} <= names
+            return
+        sql, args = _select(conn, "default", None, Action.SEARCH, None, T0, T0, None, 0, PROBE_A)
+        plan = " ".join(str(r[3]) for r in conn.execute("EXPLAIN QUERY PLAN " + sql, args))
+        assert "audit_log_probe" in plan, plan
+        sql, args = _select(
+            conn, "default", "ivy", Action.SEARCH, None, T0, T0, None, 0, what="count(*)"
+        )
+        plan = " ".join(str(r[3]) for r in conn.execute("EXPLAIN QUERY PLAN " + sql, args))
+        assert "audit_log_actor_action_time" in plan, plan
