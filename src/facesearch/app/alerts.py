@@ -18,7 +18,7 @@ per user per day: ``raise_alerts`` reads that day's alert entries first.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Set
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
@@ -217,23 +217,38 @@ RULES: dict[str, tuple[_Rule, ...]] = {
 }
 
 
-def alerts_for(store: AccountabilityStore, entry: AuditEntry) -> list[AlertFinding]:
-    """What the rules find about ``entry`` (a search or a decision just logged), before the
-    one-a-day dedupe; nothing for other actions and for entries of no organisation."""
+RULE_OF: dict[_Rule, AlertRule] = {
+    _too_many: AlertRule.SEARCHES_PER_DAY,
+    _late: AlertRule.OUTSIDE_HOURS,
+    _probe_cases: AlertRule.PROBE_SEVERAL_CASES,
+    _bare_confirmation: AlertRule.CONFIRMATION_WITHOUT_NOTE,
+}
+
+
+def alerts_for(
+    store: AccountabilityStore, entry: AuditEntry, done: Set[tuple[str, str]] = frozenset()
+) -> list[AlertFinding]:
+    """What the rules find about ``entry`` (a search or a decision just logged); nothing for
+    other actions and for entries of no organisation. A rule whose (rule, user) is in ``done``
+    (alerted today already) is not run: its finding would be dropped anyway."""
     rules = RULES.get(entry.action, ())
     org = entry_org(entry)
     if not rules or org is None:
         return []
     policy = store.orgs.get(org).policy
-    return [finding for rule in rules for finding in rule(store, org, entry, policy)]
+    return [
+        finding
+        for rule in rules
+        if (RULE_OF[rule].value, entry.actor) not in done
+        for finding in rule(store, org, entry, policy)
+    ]
 
 
 def raise_alerts(store: AccountabilityStore, entry: AuditEntry) -> list[AuditEntry]:
     """Append one ``alert`` entry per finding of ``alerts_for``, except where the same rule
     has already alerted about the same user that day; returns the entries written."""
-    findings = alerts_for(store, entry)
     org = entry_org(entry)
-    if not findings or org is None:
+    if entry.action not in RULES or org is None:
         return []
     policy = store.orgs.get(org).policy
     today = store.audit.entries(
@@ -241,7 +256,7 @@ def raise_alerts(store: AccountabilityStore, entry: AuditEntry) -> list[AuditEnt
     )
     done = {(a.rule, a.subject) for a in map(Alert.of, today)}
     written = []
-    for finding in findings:
+    for finding in alerts_for(store, entry, done):
         if (finding.rule.value, finding.subject) in done:
             continue
         done.add((finding.rule.value, finding.subject))
