@@ -9,12 +9,13 @@ PostgreSQL database shared by every replica (``db.py``: connection and transacti
   (``permissions.py``), the ``User`` record (``users.py``), argon2id passwords
   (``passwords.py``) with login throttling (``logins.py``), API tokens (``tokens.py``),
   browser sessions (``sessions.py``), their limits (``policy.py``);
-- the audit trail (``audit.py``): append-only entries (``audit_entries.py``), filters,
-  CSV/JSON-lines export (``audit_export.py``), the one check of their free text
-  (``text_checks.py``); its hash chain and MACs (``chain.py``) and ``verify``, which finds
-  entries edited, deleted, inserted, reordered, forged or cut off in the file
-  (``chain_check.py``, ``seal_check.py``, reported as ``audit_report.py``); the MAC key and
-  the anchor file, both outside the home (``keying.py``);
+- the audit trail (``audit.py``): append-only entries (``audit_entries.py``), filters and
+  organisations' entries (``audit_query.py``), CSV/JSON-lines export (``audit_export.py``),
+  the one check of their free text (``text_checks.py``); its hash chain and MACs
+  (``chain.py``) and ``verify``, which finds entries edited, deleted, inserted, reordered,
+  forged or cut off in the file (``chain_check.py``, ``seal_check.py``, reported as
+  ``audit_report.py``); the MAC key and the anchor file, both outside the home
+  (``keying.py``);
 - the two-person rule (``decisions.py``): a candidate is confirmed only when two different
   people have verified it;
 - kept probe images (``probes.py``), deleted when their retention period ends;

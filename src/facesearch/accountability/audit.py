@@ -21,6 +21,14 @@ from typing import Any, TextIO
 
 from facesearch.accountability.audit_entries import Action, AuditEntry, entry_of, payload_json
 from facesearch.accountability.audit_export import check_format, write_entries
+from facesearch.accountability.audit_query import (
+    COLUMNS_WITH_MAC,
+    PLATFORM_ORG,
+    action_of,
+    entry_in_org,
+    org_clause,
+    select,
+)
 from facesearch.accountability.audit_report import AuditReport, BreakKind, ChainBreak, Seal
 from facesearch.accountability.chain import (
     AUDIT_COLUMNS,
@@ -32,10 +40,8 @@ from facesearch.accountability.chain import (
 )
 from facesearch.accountability.chain_check import verify_chain
 from facesearch.accountability.db import Database, format_time, parse_time
-from facesearch.accountability.dialect import is_postgres, name_is, no_limit
+from facesearch.accountability.dialect import name_is
 from facesearch.accountability.keying import Keyring, key_id
-from facesearch.accountability.permissions import DEFAULT_ORG
-from facesearch.accountability.schema import PROBE_KEY
 from facesearch.accountability.text_checks import (
     MAX_ACTOR_CHARS,
     MAX_CASE_CHARS,
@@ -43,98 +49,13 @@ from facesearch.accountability.text_checks import (
     clean_text,
     required_text,
 )
-from facesearch.errors import CatalogError, FaceSearchError, InputError, NotFoundError
+from facesearch.errors import CatalogError, FaceSearchError, NotFoundError
 
 log = logging.getLogger(__name__)
 
 __all__ = ["PLATFORM_ORG", "AuditTrail", "entry_in_org", "org_clause"]
 
 
-def _action(action: Action | str) -> Action:
-    try:
-        return Action(action)
-    except ValueError as exc:
-        raise InputError(f"unknown audit action {action!r}") from exc
-
-
-PLATFORM_ORG = "(platform)"  # the org of entries that belong to no organisation
-
-
-def org_clause(org: str) -> tuple[str, list[Any]]:
-    """SQL (and its arguments) picking the entries of organisation ``org``; the ``default``
-    organisation also owns the entries written before organisations (org NULL)."""
-    if org.lower() == DEFAULT_ORG:
-        return "(org = ? OR org IS NULL)", [DEFAULT_ORG]
-    return "org = ?", [org]
-
-
-def entry_in_org(entry_org: str | None, org: str) -> bool:
-    """Whether an entry whose org column holds ``entry_org`` belongs to ``org``."""
-    if entry_org is None:
-        return org.lower() == DEFAULT_ORG
-    return entry_org.lower() == org.lower()
-
-
-def dialect_of(conn: sqlite3.Connection) -> str:
-    return "postgresql" if is_postgres(conn) else "sqlite"
-
-
-def _select(
-    conn: sqlite3.Connection,
-    org: str | None,
-    actor: str | None,
-    action: Action | None,
-    case: str | None,
-    since: datetime | None,
-    until: datetime | None,
-    limit: int | None,
-    offset: int,
-    probe: str | None = None,
-    what: str = "",
-) -> tuple[str, list[Any]]:
-    """The parameterised SELECT behind entries(), count() and export() (``what``: the
-    columns, default the entry's with its MAC; a count asks for no order or limit)."""
-    if (limit is not None and limit < 0) or offset < 0:
-        raise InputError("limit and offset must not be negative")
-    where: list[str] = []
-    args: list[Any] = []
-    if org is not None:
-        clause, values = org_clause(_canonical_org(conn, org))
-        where.append(clause)
-        args.extend(values)
-    if actor is not None:
-        where.append("actor = ?")
-        args.append(actor)
-    if action is not None:
-        where.append("action = ?")
-        args.append(_action(action).value)
-    if case is not None:
-        where.append("case_number = ?")
-        args.append(case)
-    if since is not None:
-        where.append("time >= ?")
-        args.append(format_time(since))
-    if until is not None:
-        where.append("time < ?")
-        args.append(format_time(until))
-    if probe is not None:  # searches only, through their probe index (schema version 7)
-        where.append(  # a subquery, so that the planner looks the probe up in its index
-            "seq IN (SELECT seq FROM audit_log WHERE action = 'search' AND "
-            f"{PROBE_KEY[dialect_of(conn)]} = ?)"
-        )
-        args.append(probe)
-    sql = f"SELECT {what or _COLUMNS_WITH_MAC} FROM audit_log"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    if what:
-        return sql, args
-    sql += " ORDER BY seq LIMIT ? OFFSET ?"
-    return sql, [*args, no_limit(conn) if limit is None else limit, offset]
-
-
-_COLUMNS_WITH_MAC = (
-    f"{AUDIT_COLUMNS}, (SELECT mac FROM audit_mac m WHERE m.seq = audit_log.seq) AS mac"
-)
 _KEYING = "SELECT trail, keyed_from, key_id FROM audit_keying WHERE id = 1"
 MARKER_ACTOR = "system:facesearch"
 
@@ -257,7 +178,7 @@ class AuditTrail:
         ``org``: the organisation the entry belongs to; None: the organisation of the
         account named ``actor``, or ``PLATFORM_ORG`` when no account has that name."""
         actor_text = required_text(actor, "actor", MAX_ACTOR_CHARS, one_line=True)
-        action = _action(action)
+        action = action_of(action)
         case = clean_text(case, "case number", MAX_CASE_CHARS, one_line=True)
         purpose = clean_text(purpose, "purpose", MAX_PURPOSE_CHARS, one_line=False)
         text, parsed = payload_json(payload)  # hash exactly what verify() will read back
@@ -310,7 +231,7 @@ class AuditTrail:
         """Entry ``seq``; NotFoundError if there is none, or (``org`` given) if it belongs to
         another organisation: the same answer, so that ids of others are not told apart."""
         with self._db.read() as conn:
-            sql = f"SELECT {_COLUMNS_WITH_MAC} FROM audit_log WHERE seq = ?"
+            sql = f"SELECT {COLUMNS_WITH_MAC} FROM audit_log WHERE seq = ?"
             row = conn.execute(sql, (seq,)).fetchone()
         if row is None or (org is not None and not entry_in_org(row["org"], org)):
             raise NotFoundError(f"no audit entry {seq}")
@@ -338,7 +259,7 @@ class AuditTrail:
         ``org``: only that organisation's (None: every organisation's); ``probe``: only the
         searches whose payload names that probe sha256."""
         with self._db.read() as conn:
-            sql, args = _select(conn, org, actor, action, case, since, until, limit, offset, probe)
+            sql, args = select(conn, org, actor, action, case, since, until, limit, offset, probe)
             return [entry_of(row) for row in conn.execute(sql, args)]
 
     def count(
@@ -352,7 +273,7 @@ class AuditTrail:
     ) -> int:
         """How many entries ``entries`` would return with these filters and no limit."""
         with self._db.read() as conn:
-            sql, args = _select(
+            sql, args = select(
                 conn, org, actor, action, None, since, until, None, 0, what="count(*)"
             )
             return int(conn.execute(sql, args).fetchone()[0])
@@ -376,13 +297,13 @@ class AuditTrail:
         export; return the count."""
         check_format(fmt)
         with self._db.read() as conn:
-            sql, args = _select(
+            sql, args = select(
                 conn, org, filter_actor, filter_action, filter_case, since, until, None, 0
             )
             count = write_entries((entry_of(row) for row in conn.execute(sql, args)), fmt, out)
         filters = {
             "actor": filter_actor,
-            "action": None if filter_action is None else _action(filter_action).value,
+            "action": None if filter_action is None else action_of(filter_action).value,
             "case": filter_case,
             "since": None if since is None else format_time(since),
             "until": None if until is None else format_time(until),
@@ -432,15 +353,6 @@ class AuditTrail:
                 shared=self._db.dialect == "postgresql",
             )
             return verify_chain(conn, expected_head, seal)
-
-
-def _canonical_org(conn: sqlite3.Connection, org: str) -> str:
-    """``org`` as the organisations table spells it (names ignore case; the trail stores the
-    table's spelling); unchanged if there is no such organisation."""
-    row = conn.execute(
-        f"SELECT name FROM organisations WHERE {name_is(conn, 'name')}", (org,)
-    ).fetchone()
-    return org if row is None else str(row[0])
 
 
 def _org_of(conn: sqlite3.Connection, actor: str) -> str:

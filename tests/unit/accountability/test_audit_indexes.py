@@ -9,7 +9,7 @@ from datetime import timedelta
 from tests.unit.accountability_helpers import T0
 
 from facesearch.accountability import AccountabilityStore, Action
-from facesearch.accountability.audit import _select
+from facesearch.accountability.audit_query import select as _select
 from facesearch.accountability.dialect import is_postgres
 
 PROBE_A, PROBE_B = "a" * 64, "b" * 64
