@@ -26,7 +26,7 @@ from facesearch.accountability.audit_entries import Action
 from facesearch.accountability.db import Database, format_time, parse_time
 from facesearch.accountability.dialect import by_name, name_is
 from facesearch.accountability.permissions import DEFAULT_ORG, Actor, Permission, Role, require
-from facesearch.accountability.users import current_actor, validate_name
+from facesearch.accountability.users import current_actor, is_valid_name
 from facesearch.errors import InputError, NotFoundError, PermissionDeniedError
 
 __all__ = ["OrgPolicy", "Organisation", "Organisations", "sees_all_orgs"]
@@ -185,7 +185,11 @@ class Organisations:
         by: Actor,
     ) -> Organisation:
         """A new organisation; InputError if the name is taken (names ignore case)."""
-        validate_name(name)
+        if not is_valid_name(name):
+            raise InputError(
+                "an organisation name is 1-64 characters: ASCII letters, digits and . _ - @, "
+                "starting with a letter or digit"
+            )
         _check_quota(quota_faces)
         chosen = OrgPolicy().with_changes(policy or {})
         with self._db.write() as conn:

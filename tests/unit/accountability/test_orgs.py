@@ -281,3 +281,11 @@ def test_a_quota_that_is_not_a_count_is_refused_as_bad_input(store):
             store.orgs.change("acme", quota_faces=bad, by=me)
     assert store.orgs.change("acme", quota_faces=10, by=me).quota_faces == 10
     assert store.orgs.change("acme", quota_faces=None, by=me).quota_faces is None
+
+
+def test_a_bad_organisation_name_is_called_an_organisation_name(store):
+    from facesearch.accountability import local_actor
+    from facesearch.errors import InputError
+
+    with pytest.raises(InputError, match=r"^an organisation name is 1-64 characters"):
+        store.orgs.add("x" * 100, by=local_actor("tester"))
