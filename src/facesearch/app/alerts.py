@@ -226,16 +226,20 @@ RULE_OF: dict[_Rule, AlertRule] = {
 
 
 def alerts_for(
-    store: AccountabilityStore, entry: AuditEntry, done: Set[tuple[str, str]] = frozenset()
+    store: AccountabilityStore,
+    entry: AuditEntry,
+    done: Set[tuple[str, str]] = frozenset(),
+    policy: OrgPolicy | None = None,
 ) -> list[AlertFinding]:
     """What the rules find about ``entry`` (a search or a decision just logged); nothing for
     other actions and for entries of no organisation. A rule whose (rule, user) is in ``done``
-    (alerted today already) is not run: its finding would be dropped anyway."""
+    (alerted today already) is not run: its finding would be dropped anyway. ``policy``: the
+    organisation's, when the caller has read it already."""
     rules = RULES.get(entry.action, ())
     org = entry_org(entry)
     if not rules or org is None:
         return []
-    policy = store.orgs.get(org).policy
+    policy = policy or store.orgs.get(org).policy
     return [
         finding
         for rule in rules
@@ -256,7 +260,7 @@ def raise_alerts(store: AccountabilityStore, entry: AuditEntry) -> list[AuditEnt
     )
     done = {(a.rule, a.subject) for a in map(Alert.of, today)}
     written = []
-    for finding in alerts_for(store, entry, done):
+    for finding in alerts_for(store, entry, done, policy):
         if (finding.rule.value, finding.subject) in done:
             continue
         done.add((finding.rule.value, finding.subject))
