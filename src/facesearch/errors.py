@@ -46,6 +46,12 @@ class FaceSearchError(Exception):
         super().__init_subclass__(**kwargs)
         cls.code = code or cls.code
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as its class, message and attributes (``.path``, ``.missing`` ...), not by
+        calling its constructor again: an error raised in another process (the server's
+        analysis processes) arrives whole."""
+        return (_restore, (type(self), self.args, dict(self.__dict__)))
+
 
 class ConfigError(FaceSearchError, code="config_error"): ...
 
@@ -119,3 +125,12 @@ class PermissionDeniedError(AccessError, code="forbidden"): ...
 
 class TrainingRequiredError(PermissionDeniedError, code="training_required"):
     """A search or verification by a user who must pass the training first (HTTP 403)."""
+
+
+def _restore(
+    cls: type[FaceSearchError], args: tuple[Any, ...], state: dict[str, Any]
+) -> FaceSearchError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error

@@ -108,3 +108,26 @@ def test_the_tree_drawn_at_the_top_of_errors_py_is_the_tree():
         if "── " in line
     }
     assert indent["NotFoundError"] == indent["CatalogError"]  # a sibling, not a child
+
+
+def test_every_error_pickles_whole_with_its_attributes() -> None:
+    """Errors cross from the server's analysis processes by pickle: kind, message, code and
+    attributes arrive (constructors that take other arguments than the message were called
+    again with the message and lost them, or failed)."""
+    import pickle
+
+    from facesearch.server.errors import OverloadedError
+
+    cases = [
+        errors.ImageError("not an image", path="uploads/x.jpg"),
+        errors.NoFaceError("probe.png"),
+        errors.CaseRequiredError("a case is required", ("case", "purpose")),
+        errors.NotFoundError("no face 7"),
+        OverloadedError("busy", retry_after=3),
+    ]
+    for error in cases:
+        back = pickle.loads(pickle.dumps(error))
+        assert type(back) is type(error)
+        assert str(back) == str(error) and back.code == error.code
+        assert back.__dict__ == error.__dict__
+    assert pickle.loads(pickle.dumps(cases[1])).path == "probe.png"

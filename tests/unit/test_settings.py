@@ -36,6 +36,9 @@ def test_env_parsing() -> None:
         ("FACESEARCH_BATCH_SIZE", "many"),
         ("FACESEARCH_RUNTIME", "tensorflow"),
         ("FACESEARCH_FLIP_AVERAGE", "maybe"),
+        ("FACESEARCH_SERVER_ANALYSIS_PROCESSES", "many"),
+        ("FACESEARCH_SERVER_ANALYSIS_PROCESSES", "-1"),
+        ("FACESEARCH_SERVER_ANALYSIS_PROCESSES", "100000"),
     ],
 )
 def test_bad_values_are_config_errors(key: str, value: str) -> None:
@@ -81,3 +84,18 @@ def test_settings_come_in_groups_with_stable_variable_names() -> None:
     assert s.index.kind == "flat" and s.server.rate_limit == 7 and s.probe.min_face_size == 40
     assert s.value("index_kind") == "flat"
     assert len(Settings.keys()) == len({env for env, _, _ in Settings.describe()})
+
+
+def test_analysis_processes_auto_is_one_per_core_from_two_cores() -> None:
+    from facesearch.server.analysis_processes import processes_for
+
+    auto = Settings.from_env(env={})
+    assert [processes_for(auto, cores) for cores in (1, 2, 16)] == [0, 2, 16]
+    three = Settings.from_env(env={"FACESEARCH_SERVER_ANALYSIS_PROCESSES": " 3 "})
+    assert processes_for(three, 16) == 3
+    off = Settings.from_env(env={"FACESEARCH_SERVER_ANALYSIS_PROCESSES": "0"})
+    assert processes_for(off, 16) == 0
+    assert (
+        processes_for(Settings.from_env(env={"FACESEARCH_SERVER_ANALYSIS_PROCESSES": "AUTO"}), 4)
+        == 4
+    )

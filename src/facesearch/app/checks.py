@@ -181,16 +181,23 @@ def log(
     case: str | None,
     purpose: str | None,
     payload: dict[str, Any],
+    *,
+    keep_probe: tuple[bytes, int] | None = None,
 ) -> AuditEntry:
-    """Append the audit entry of one use by ``actor``."""
-    entry = store.audit.append(
-        actor=actor.name,
-        action=action,
-        case=case,
-        purpose=purpose,
-        payload=payload,
-        org=actor.org if actor.org is not None else PLATFORM_ORG,
-    )
+    """Append the audit entry of one use by ``actor``. ``keep_probe``: (the probe's bytes,
+    days) to keep in the same commit, so that a kept probe always has its entry (and a search
+    costs one commit, not two)."""
+    with store.db.write():
+        if keep_probe is not None:
+            store.probes.keep(keep_probe[0], retention_days=keep_probe[1])
+        entry = store.audit.append(
+            actor=actor.name,
+            action=action,
+            case=case,
+            purpose=purpose,
+            payload=payload,
+            org=actor.org if actor.org is not None else PLATFORM_ORG,
+        )
     if action is Action.SEARCH and not actor.is_local:  # the CLI at the machine: no alerts
         raise_alerts(store, entry)  # the organisation's alert rules (``alerts.py``)
     return entry

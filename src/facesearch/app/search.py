@@ -105,9 +105,8 @@ def search(
         failure = Failure(exc, engine.pipeline.model_id, read, started)
         record_failed_search(store, actor, request, failure)
         raise
-    digest = store.probes.keep(
-        data, retention_days=retention_days(store, actor, engine.settings.probe.retention_days)
-    )
+    days = retention_days(store, actor, engine.settings.probe.retention_days)
+    digest = sha256(data)  # the name ``store.probes.keep`` gives it, in ``log`` below
     parameters = {
         **request.parameters(engine.pipeline.model_id),
         "top": result.top,
@@ -124,7 +123,7 @@ def search(
     payload = record.payload()
     payload["ended"] = iso(now())
     payload.update(approved(request))
-    entry = log(store, actor, Action.SEARCH, case, purpose, payload)
+    entry = log(store, actor, Action.SEARCH, case, purpose, payload, keep_probe=(data, days))
     return replace(
         record, id=entry.seq, actor=entry.actor, case=case, purpose=purpose, ended=payload["ended"]
     )

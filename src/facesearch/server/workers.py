@@ -49,6 +49,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import TypeVar
 
 from PIL import Image as PILImage
@@ -56,6 +57,7 @@ from PIL import Image as PILImage
 from facesearch.app import handles
 from facesearch.app.handles import Gallery, Pipeline, PipelineFactory
 from facesearch.engine import Engine
+from facesearch.server.analysis_processes import AnalysisProcesses, processes_for
 from facesearch.server.errors import OverloadedError, RateLimitedError
 from facesearch.settings import Settings
 from facesearch.types import ImageFaces
@@ -143,6 +145,10 @@ class Workers:
         # touched on the ingest thread only
         self._ingest_pipeline: Pipeline | None = None
         self.model_id, self.calibration = handles.model_of(settings, pipelines)
+        # searches' probe analyses in processes of their own (``analysis_processes.py``);
+        # only with the real models: a pipeline factory given by a test stays in-process
+        count = processes_for(settings) if pipelines is handles.DEFAULT_PIPELINES else 0
+        self._processes = AnalysisProcesses(settings, count, PILLOW_BLOCK_BYTES) if count else None
 
     # --- lanes ---------------------------------------------------------------------------
 
@@ -163,8 +169,17 @@ class Workers:
         )
 
     async def analyse(self, data: bytes, name: str, *, user: str = "") -> ImageFaces:
-        """Detect and embed the faces of an uploaded image on an analysis thread."""
-        return await self.on_analysis(lambda p: handles.analyse(p, data, name), user=user)
+        """Detect and embed the faces of an uploaded image in an analysis process (or on an
+        analysis thread where there are none)."""
+        processes = self._processes
+        if processes is None:
+            return await self.on_analysis(lambda p: handles.analyse(p, data, name), user=user)
+        try:
+            return await self._admitted(user, lambda: processes.submit(data, name))
+        except BrokenProcessPool as exc:
+            raise OverloadedError(
+                "a photo analysis process stopped; try again shortly", retry_after=1
+            ) from exc
 
     async def _admitted(self, user: str, submit: Callable[[], Future[T]]) -> T:
         taken = self.slots.take(user)
@@ -199,10 +214,14 @@ class Workers:
         return self._ingest_pool.submit(self._with_ingest_engine, fn)
 
     def warm_up(self) -> Future[None]:
-        """Load the models and the index in the background, so the first search is quick."""
+        """Load the models and the index in the background, so the first search is quick
+        (and start the analysis processes)."""
+        processes = self._processes
 
         def load(engine: Engine) -> None:
             handles.load(engine)
+            if processes is not None:
+                processes.warm_up()
 
         return self._engine_pool.submit(self._with_engine, load)
 
@@ -254,6 +273,8 @@ class Workers:
                 self._pipeline.close()
 
         self._analysis_pool.shutdown(wait=True, cancel_futures=True)
+        if self._processes is not None:
+            self._processes.close()
         self._engine_pool.submit(stop_engine).result()
         self._engine_pool.shutdown(wait=True, cancel_futures=True)
         self._catalog_pool.shutdown(wait=True, cancel_futures=True)

@@ -102,6 +102,12 @@ def validate(s: Settings) -> None:
     if not 0 <= s.accounts.min_password_score <= 4:
         raise ConfigError("min_password_score must be between 0 and 4")
     trusted_networks(s.server.trusted_proxies)
+    processes = s.server.analysis_processes.strip().lower()
+    if processes != "auto" and not (processes.isdigit() and int(processes) <= 256):
+        raise ConfigError(
+            "server_analysis_processes must be auto or a count from 0 to 256, "
+            f"not {s.server.analysis_processes!r}"
+        )
 
 
 def trusted_networks(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:

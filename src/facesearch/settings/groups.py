@@ -255,6 +255,13 @@ class ServerSettings(Group):
         "more are refused with 503 and Retry-After. 0 = twice the number of CPU cores.",
         "server_max_analyses",
     )
+    analysis_processes: str = setting(
+        "auto",
+        "Processes that analyse probe photos (decode + detect + embed) beside the server "
+        "process, each with its own models: a count, or auto = one per CPU core where there "
+        "are at least two; 0 = analyse on threads in the server process.",
+        "server_analysis_processes",
+    )
     max_analyses_per_user: int = setting(
         2,
         "Probe analyses one user may have running or queued at once; more are refused with "

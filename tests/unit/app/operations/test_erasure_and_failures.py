@@ -164,3 +164,27 @@ def test_cli_forget_like_reports_the_kept_probes_it_deleted(
     assert r.code == 0 and "0 kept probe photo(s)" in r.out, r.out
     with AccountabilityStore.open(home.home) as s, pytest.raises(NotFoundError):
         s.probes.get(sha(probe))
+
+
+def test_a_search_whose_entry_cannot_be_written_keeps_no_probe(
+    engine: Engine, store: AccountabilityStore, probe_photo: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The probe is kept in the commit of its search's entry: when the entry fails, no probe
+    stays behind without one (it was kept in a commit of its own before)."""
+    inv = store.accounts.get_user("inv1")
+    photo = probe_photo(2)
+    before = store.audit.head()
+
+    def broken(**_: Any) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(store.audit, "append", broken)
+    with pytest.raises(OSError):
+        search(engine, store, inv, SearchRequest(photo, case="K-P", purpose="entry fails"))
+    monkeypatch.undo()
+    with pytest.raises(NotFoundError):
+        store.probes.get(sha(photo))
+    assert store.audit.head() == before
+    done = search(engine, store, inv, SearchRequest(photo, case="K-P", purpose="entry written"))
+    assert store.probes.get(sha(photo)) == photo.read_bytes()
+    assert store.audit.get(done.id).payload["probe_sha256"] == sha(photo)
