@@ -4,7 +4,10 @@
 ``FaceSearchError`` per item, in input order. Work is done in chunks: the chunk's images are
 decoded in a small thread pool (Pillow releases the GIL), detected in same-size batches,
 aligned, and embedded in batches; the next chunk is decoded while the current one runs
-through the models, so both cores stay busy.
+through the models, so both cores stay busy. On a GPU runtime (``models.gpu``: cuda, tensorrt)
+every core decodes, chunks are larger, and ``GPU_ANALYSTS`` chunks are analysed at once in
+threads (their canvases, alignment and box decoding run on the CPU while another chunk's
+batches run on the GPU), so the CPU work keeps up with the GPU.
 
 Big images are decoded at reduced size (``decode.decode_image``'s ``min_side``): their longer
 side is kept at ``DECODE_SIDE_FACTOR`` x ``detect_max_side`` or more. The detector sees at
@@ -30,6 +33,7 @@ from __future__ import annotations
 import logging
 import stat
 import threading
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -44,6 +48,7 @@ from facesearch.core.decode import Decoded, decode_image
 from facesearch.core.quality import assess, main_face
 from facesearch.errors import ConfigError, FaceSearchError, ImageError, ImageTooLargeError
 from facesearch.models import FaceDetector, FaceEmbedder, ModelSpec, load_detector, load_embedder
+from facesearch.models.gpu import decode_chunk, decode_workers, is_gpu
 from facesearch.models.registry import ModelRegistry
 from facesearch.settings import Settings
 from facesearch.types import BBox, Closing, Detection, Embedding, Face, Image, ImageFaces
@@ -53,6 +58,7 @@ log = logging.getLogger(__name__)
 Result = ImageFaces | FaceSearchError
 DECODE_SIDE_FACTOR = 4
 NO_SECOND_MODEL = "none"  # settings.models.second_embedder that turns fusion off
+GPU_ANALYSTS = 4  # chunks analysed at once on a GPU runtime (unmeasured, see models.gpu)
 
 
 @dataclass(frozen=True)
@@ -122,7 +128,12 @@ class FacePipeline(Closing):
         self._embedder_spec: ModelSpec | None = None
         self._second_embedder: FaceEmbedder | None = None
         self._second_spec: ModelSpec | None = None
-        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="decode")
+        runtime = settings.models.runtime
+        self._gpu = is_gpu(runtime)  # "auto" never picks a GPU runtime
+        self._chunk = decode_chunk(runtime)
+        self._pool = ThreadPoolExecutor(
+            max_workers=decode_workers(runtime), thread_name_prefix="decode"
+        )
         self.pixels = PixelBudget(settings.limits.max_pixels)
 
     @property
@@ -206,15 +217,46 @@ class FacePipeline(Closing):
         embed: bool = True,
         main_only: bool = False,
         second: bool = False,
-        chunk: int = 64,
+        chunk: int | None = None,
     ) -> Iterator[Result]:
-        """Analyse every item; yields results in input order (``second``: see ``analyse``)."""
+        """Analyse every item; yields results in input order (``second``: see ``analyse``).
+        ``chunk``: images decoded ahead at a time (default 64; 512 on a GPU runtime)."""
         iterator = iter(items)
+        chunk = chunk or self._chunk
+        if self._gpu:
+            yield from self._run_gpu(iterator, chunk, embed, main_only, second)
+            return
         pending = self._submit(list(islice(iterator, chunk)))
         while pending:
             decoded = [f.result() for f in pending]
             pending = self._submit(list(islice(iterator, chunk)))
             yield from self.analyse(decoded, embed=embed, main_only=main_only, second=second)
+
+    def _run_gpu(
+        self, iterator: Iterator[Decodable], chunk: int, embed: bool, main_only: bool, second: bool
+    ) -> Iterator[Result]:
+        """``run`` on a GPU runtime: up to ``GPU_ANALYSTS`` chunks analysed at once, each
+        decoded on the decode pool first; results still come in input order."""
+        self.load_models(second=embed and second)  # before the threads share the pipeline
+
+        def analysed(decoding: list[Future[tuple[str, Decoded | FaceSearchError]]]) -> list[Result]:
+            decoded = [f.result() for f in decoding]
+            return self.analyse(decoded, embed=embed, main_only=main_only, second=second)
+
+        analysts = ThreadPoolExecutor(max_workers=GPU_ANALYSTS, thread_name_prefix="analyse")
+        ahead: deque[Future[list[Result]]] = deque()
+        try:
+            while True:
+                while len(ahead) <= GPU_ANALYSTS:
+                    items = list(islice(iterator, chunk))
+                    if not items:
+                        break
+                    ahead.append(analysts.submit(analysed, self._submit(items)))
+                if not ahead:
+                    return
+                yield from ahead.popleft().result()
+        finally:
+            analysts.shutdown(wait=False, cancel_futures=True)
 
     def analyse_one(
         self, item: Decodable, *, embed: bool = True, second: bool = False

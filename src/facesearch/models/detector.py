@@ -35,6 +35,7 @@ class DetectorConfig:
     mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
     std: tuple[float, float, float] = (1.0, 1.0, 1.0)
     top_k: int = 200
+    batch_size: int = 16  # same-size canvases per call (larger on a GPU: models.gpu)
 
 
 @dataclass(frozen=True)
@@ -66,11 +67,12 @@ class FaceDetector:
         by_side: dict[int, list[int]] = {}
         for i, placement in enumerate(placements):
             by_side.setdefault(placement.side, []).append(i)
+        step = self.config.batch_size
         for side, members in by_side.items():
-            for start in range(0, len(members), 16):
-                chunk = members[start : start + 16]
+            for start in range(0, len(members), step):
+                chunk = members[start : start + step]
                 canvases = [self._canvas(images[i], placements[i]) for i in chunk]
-                bucket = next(b for b in (1, 2, 4, 8, 16) if b >= len(chunk))
+                bucket = next(b for b in _powers_of_two(step) if b >= len(chunk))
                 canvases += [np.zeros_like(canvases[0])] * (bucket - len(chunk))
                 outputs = self._session.run(np.stack(canvases))
                 for j, i in enumerate(chunk):
@@ -169,6 +171,14 @@ class FaceDetector:
             )
             found.append(Detection(bbox=box, landmarks=landmarks, score=float(all_scores[i])))
         return found
+
+
+def _powers_of_two(limit: int) -> list[int]:
+    """Batch buckets 1, 2, 4 ... up to ``limit`` (itself the last, a power of two or not)."""
+    out = [1]
+    while out[-1] * 2 < limit:
+        out.append(out[-1] * 2)
+    return [*out, limit] if limit > 1 else out
 
 
 def nms(boxes: npt.NDArray[np.float32], scores: npt.NDArray[np.float32], iou: float) -> list[int]:

@@ -10,7 +10,7 @@ import numpy.typing as npt
 from facesearch.models.runtime import InferenceSession
 from facesearch.types import Image
 
-BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64)
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)  # 128 and 256: GPU batches (models.gpu)
 
 
 @dataclass(frozen=True)

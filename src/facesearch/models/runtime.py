@@ -3,6 +3,8 @@
 OpenVINO is the fast path on x86 CPUs: with ``INFERENCE_PRECISION_HINT=bf16`` it runs on
 AMX/AVX512-BF16 units where the CPU has them (cosine to fp32 output >= 0.999). ONNX Runtime
 is the portable fallback. ``runtime=auto`` picks OpenVINO when it imports, else ONNX Runtime.
+``runtime=cuda`` and ``=tensorrt`` run ONNX Runtime on an NVIDIA GPU (``models.gpu``); they are
+never chosen by ``auto``.
 On OpenVINO a model runs at the precision ``precision_for`` picks: an int8 build of the model
 (``models.int8``, made by ``facesearch models quantize``) where the CPU runs int8 fastest.
 
@@ -16,8 +18,10 @@ source graph (half the start-up of a fresh ``facesearch embed``).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
+import io
 import logging
 import os
 import threading
@@ -29,10 +33,20 @@ import numpy as np
 import numpy.typing as npt
 
 from facesearch.errors import ConfigError, ModelError
+from facesearch.models.gpu import (
+    INSTALL_HINT,
+    ProviderPlan,
+    check_session,
+    gpu_precision,
+    is_gpu,
+    provider_plan,
+    trt_profiles,
+)
 from facesearch.models.int8 import (
     PrecisionChoice,
     choose_precision,
     cpu_flags,
+    cpu_kind,
     int8_path,
     read_provenance,
 )
@@ -67,12 +81,27 @@ def available_runtimes() -> list[str]:
     ]
 
 
+def onnxruntime_providers() -> list[str] | None:
+    """ONNX Runtime's available execution providers; None when it is not installed."""
+    if importlib.util.find_spec("onnxruntime") is None:
+        return None
+    import onnxruntime as ort
+
+    return list(ort.get_available_providers())
+
+
 def choose_runtime(settings: Settings) -> str:
     have = available_runtimes()
     if settings.models.runtime == "auto":
         if not have:
             raise ModelError("no inference runtime installed: pip install openvino onnxruntime")
         return have[0]
+    if is_gpu(settings.models.runtime):
+        if "onnxruntime" not in have:
+            raise ConfigError(
+                f"runtime {settings.models.runtime!r} needs onnxruntime-gpu: {INSTALL_HINT}"
+            )
+        return settings.models.runtime
     if settings.models.runtime not in have:
         raise ConfigError(f"runtime {settings.models.runtime!r} is not installed")
     return settings.models.runtime
@@ -85,6 +114,9 @@ def precision_for(
     settings, and the file run for it (its int8 build, or ``model_path`` itself)."""
     flags = cpu_flags()
     runtime = choose_runtime(settings)
+    if is_gpu(runtime):
+        precision, why = gpu_precision(settings.models.precision, runtime)
+        return PrecisionChoice(precision, why, cpu_kind(flags)), model_path
     candidate = int8_path(model_path)
     built = read_provenance(candidate) is not None
     requested = settings.models.precision
@@ -102,33 +134,101 @@ def open_session(model_path: Path, settings: Settings, task: str = "embedder") -
     runtime = choose_runtime(settings)
     if runtime == "openvino":
         return OpenVinoSession(model_path, settings, task)
-    if settings.models.precision not in ("auto", "fp32"):
-        log.warning("%s runs at fp32: %s runs the float32 graph", model_path.name, runtime)
-    return OrtSession(model_path, settings)
+    precision, why = "fp32", f"{runtime} runs the float32 graph"
+    if is_gpu(runtime):
+        precision, why = gpu_precision(settings.models.precision, runtime)
+    if settings.models.precision not in ("auto", "fp32", precision):
+        log.warning("%s runs at %s: %s", model_path.name, precision, why)
+    return OrtSession(model_path, settings, task, runtime=runtime)
 
 
 class OrtSession:
-    runtime = "onnxruntime"
+    """ONNX Runtime on the CPU (``runtime="onnxruntime"``) or on a GPU (``cuda``,
+    ``tensorrt``: the session is refused unless that provider really runs it)."""
 
-    def __init__(self, model_path: Path, settings: Settings) -> None:
+    def __init__(
+        self,
+        model_path: Path,
+        settings: Settings,
+        task: str = "embedder",
+        *,
+        runtime: str = "onnxruntime",
+    ) -> None:
         import onnxruntime as ort
 
+        self.runtime = runtime
         options = ort.SessionOptions()
         if settings.models.threads:
             options.intra_op_num_threads = settings.models.threads
         options.log_severity_level = 3
+        plan = self.plan = _gpu_plan(ort, model_path, settings, task, runtime)
         try:
-            self._session = ort.InferenceSession(
-                str(model_path), options, providers=["CPUExecutionProvider"]
-            )
+            if plan is None:
+                self._session = ort.InferenceSession(
+                    str(model_path), options, providers=["CPUExecutionProvider"]
+                )
+            else:
+                self._session = ort.InferenceSession(
+                    str(model_path),
+                    options,
+                    providers=list(plan.names),
+                    provider_options=[dict(o) for o in plan.options],
+                )
         except Exception as exc:
+            if plan is not None:  # a GPU that is there but fails (no device, out of memory)
+                raise ConfigError(f"{runtime} cannot load {model_path.name}: {exc}") from exc
             raise ModelError(f"ONNX Runtime cannot load {model_path}: {exc}") from exc
+        if plan is not None:
+            check_session(plan, self._session.get_providers(), model_path)
         self._input = self._session.get_inputs()[0].name
         self._outputs = [o.name for o in self._session.get_outputs()]
 
     def run(self, batch: Array) -> list[Array]:
         result = self._session.run(self._outputs, {self._input: batch})
         return [np.asarray(r, dtype=np.float32) for r in result]
+
+
+def _gpu_plan(
+    ort: Any, model_path: Path, settings: Settings, task: str, runtime: str
+) -> ProviderPlan | None:
+    """The providers of a GPU runtime (None on the CPU); ConfigError when one is missing.
+    CUDA libraries installed by pip (``onnxruntime-gpu[cuda,cudnn]``) are loaded first."""
+    if not is_gpu(runtime):
+        return None
+    available = ort.get_available_providers()
+    profiles = None
+    if runtime == "tensorrt" and "TensorrtExecutionProvider" in available:
+        profiles = trt_profiles(*_first_input(model_path), task)
+    plan = provider_plan(
+        runtime,
+        available,
+        cache_dir=settings.cache_dir,
+        precision=settings.models.precision,
+        profiles=profiles,
+    )
+    if runtime == "tensorrt":
+        (settings.cache_dir / "tensorrt").mkdir(parents=True, exist_ok=True)
+    preload = getattr(ort, "preload_dlls", None)
+    if preload is not None:  # onnxruntime-gpu >= 1.21; it prints what it cannot find
+        said = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(said):
+                preload()
+        except Exception as exc:
+            log.debug("onnxruntime.preload_dlls: %s", exc)
+        if said.getvalue().strip():
+            log.debug("onnxruntime.preload_dlls: %s", said.getvalue().strip())
+    return plan
+
+
+def _first_input(model_path: Path) -> tuple[str, list[int | str | None]]:
+    """The name and shape (ints fixed, names dynamic) of a model's first input."""
+    import onnx
+
+    graph = onnx.load(str(model_path), load_external_data=False).graph
+    first = graph.input[0]
+    dims = first.type.tensor_type.shape.dim
+    return first.name, [d.dim_value if d.HasField("dim_value") else d.dim_param for d in dims]
 
 
 class OpenVinoSession:

@@ -21,7 +21,7 @@ MILVUS_INDEX_TYPES = (
     "IVF_RABITQ",
     "DISKANN",
 )
-RUNTIMES = ("auto", "openvino", "onnxruntime")
+RUNTIMES = ("auto", "openvino", "onnxruntime", "cuda", "tensorrt")
 PRECISIONS = ("auto", "bf16", "fp32", "int8")
 MIN_PASSWORD_LENGTH = 12
 
@@ -73,7 +73,11 @@ class ModelSettings(Group):
         "second_embedder",
     )
     runtime: str = setting(
-        "auto", "Inference runtime: auto (fastest available), openvino or onnxruntime.", "runtime"
+        "auto",
+        "Inference runtime: auto (fastest available CPU runtime), openvino, onnxruntime, or on "
+        "an NVIDIA GPU cuda or tensorrt (pip install '.[gpu]'; there the default batch_size "
+        "becomes 256).",
+        "runtime",
     )
     precision: str = setting(
         "auto",
