@@ -24,8 +24,9 @@ from facesearch.accountability import Actor, Permission
 from facesearch.accountability.permissions import allow
 from facesearch.app.local import PipelineFactory
 from facesearch.errors import FaceSearchError, ImageError
+from facesearch.models.gpu import ProviderStatus, provider_status
 from facesearch.models.registry import ModelRegistry, locate
-from facesearch.models.runtime import available_runtimes, choose_runtime
+from facesearch.models.runtime import available_runtimes, choose_runtime, onnxruntime_providers
 from facesearch.pipeline import Decodable, FacePipeline, read_file
 from facesearch.settings import Settings
 from facesearch.types import ImageFaces
@@ -37,6 +38,7 @@ __all__ = [
     "analyse_files",
     "model_status",
     "open_pipeline",
+    "providers",
     "runtimes",
 ]
 
@@ -128,3 +130,10 @@ def model_status(settings: Settings) -> tuple[ModelStatus, ...]:
 def runtimes(settings: Settings) -> Runtimes:
     """The inference runtimes installed and the one the settings choose."""
     return Runtimes(tuple(available_runtimes()), choose_runtime(settings))
+
+
+def providers(settings: Settings) -> ProviderStatus:
+    """ONNX Runtime's providers for the runtime in use: a GPU runtime's (cuda, tensorrt), or
+    why they are not available; for a CPU runtime, which GPU providers are there."""
+    in_use = choose_runtime(settings)
+    return provider_status(in_use, onnxruntime_providers(), settings.cache_dir)

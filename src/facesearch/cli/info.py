@@ -7,11 +7,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from facesearch.app.analyse import model_status, runtimes
+from facesearch.app.analyse import model_status, providers, runtimes
 from facesearch.app.quantize import precision_status, quantize_models
 from facesearch.cli.common import Cli, emit
-from facesearch.models.gpu import provider_status
-from facesearch.models.runtime import onnxruntime_providers
 from facesearch.settings import Settings
 
 __all__ = ["add_parsers"]
@@ -44,8 +42,8 @@ def cmd_models(args: argparse.Namespace, cli: Cli) -> int:
         return 0
     found = runtimes(cli.settings)
     print(f"runtimes installed: {', '.join(found.installed)}; in use: {found.in_use}")
-    gpu = provider_status(found.in_use, onnxruntime_providers(), cli.settings.cache_dir)
     if found.in_use != "openvino":
+        gpu = providers(cli.settings)
         state = " > ".join(gpu.providers) if gpu.usable else "not available"
         print(f"ONNX Runtime providers: {state} ({gpu.reason})")
     precisions = precision_status(cli.settings)

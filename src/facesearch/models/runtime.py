@@ -248,6 +248,8 @@ class OpenVinoSession:
             "PERFORMANCE_HINT": "THROUGHPUT",
             "NUM_STREAMS": self._streams,
         }
+        if settings.models.threads:  # that many threads in all (else a stream may take more)
+            self._config["INFERENCE_NUM_THREADS"] = settings.models.threads
         self.choice, self._path = precision_for(model_path, settings, task)
         self.precision = self.choice.precision
         if settings.models.precision not in ("auto", self.precision):
