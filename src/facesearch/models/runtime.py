@@ -162,6 +162,11 @@ class OrtSession:
             options.intra_op_num_threads = settings.models.threads
         options.log_severity_level = 3
         plan = self.plan = _gpu_plan(ort, model_path, settings, task, runtime)
+        if plan is not None and not settings.models.threads:
+            # on a GPU the CPU provider only runs a few shape nodes: one thread that does not
+            # spin leaves the cores to the decode threads (reasoned, not measured)
+            options.intra_op_num_threads = 1
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             if plan is None:
                 self._session = ort.InferenceSession(

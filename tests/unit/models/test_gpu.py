@@ -39,7 +39,8 @@ class FakeOrtSession:
     def __init__(
         self, path: str, options: Any, providers: list[str], provider_options: Any = None
     ) -> None:
-        self.path, self.providers, self.provider_options = path, providers, provider_options
+        self.path, self.options = path, options
+        self.providers, self.provider_options = providers, provider_options
         FakeOrtSession.made.append(self)
 
     def get_providers(self) -> list[str]:
@@ -142,6 +143,7 @@ def test_a_session_made_on_cuda_runs_there(
     assert isinstance(session, OrtSession) and session.runtime == "cuda"
     (one,) = made.made
     assert one.providers == ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    assert one.options.intra_op_num_threads == 1  # the cores are the decode threads'
     assert one.provider_options == [{"device_id": "0"}, {}]
     assert capsys.readouterr().out == ""  # preload_dlls' print is kept off stdout
 
