@@ -31,8 +31,9 @@ GPU_RUNTIMES = ("cuda", "tensorrt")
 PROVIDER = {"cuda": "CUDAExecutionProvider", "tensorrt": "TensorrtExecutionProvider"}
 CPU_PROVIDER = "CPUExecutionProvider"
 INSTALL_HINT = (
-    "pip install '.[gpu]' (onnxruntime-gpu; uninstall the CPU package 'onnxruntime' first, "
-    "both install the same module) and an NVIDIA driver for CUDA 12 or 13"
+    "pip install '.[gpu]', then pip uninstall -y onnxruntime and pip install "
+    "--force-reinstall --no-deps onnxruntime-gpu (the CPU package and onnxruntime-gpu install "
+    "the same module), and an NVIDIA driver for the CUDA version onnxruntime-gpu was built for"
 )
 TENSORRT_HINT = "TensorRT 10's libraries (libnvinfer.so.10: pip install tensorrt)"
 
