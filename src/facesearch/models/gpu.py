@@ -103,7 +103,7 @@ def provider_plan(
             f"FACESEARCH_RUNTIME={runtime} needs ONNX Runtime's {', '.join(missing)}, which "
             f"this onnxruntime lacks (it has {', '.join(available) or 'none'}): {INSTALL_HINT}"
         )
-    cuda: dict[str, str] = {"device_id": os.environ.get("FACESEARCH_CUDA_DEVICE", "0")}
+    cuda: dict[str, str] = {"device_id": "0"}  # the first visible GPU: CUDA_VISIBLE_DEVICES picks
     run_at, _ = gpu_precision(precision, runtime)
     if runtime == "cuda":
         return ProviderPlan(runtime, (PROVIDER["cuda"], CPU_PROVIDER), (cuda, {}), run_at)
