@@ -93,6 +93,8 @@ def test_analysis_processes_auto_is_one_per_core_from_two_cores() -> None:
     assert [processes_for(auto, cores) for cores in (1, 2, 16)] == [0, 2, 16]
     three = Settings.from_env(env={"FACESEARCH_SERVER_ANALYSIS_PROCESSES": " 3 "})
     assert processes_for(three, 16) == 3
+    gpu = Settings.from_env(env={"FACESEARCH_RUNTIME": "cuda"})
+    assert processes_for(gpu, 16) == 0  # one GPU context, fed by the analysis threads
     off = Settings.from_env(env={"FACESEARCH_SERVER_ANALYSIS_PROCESSES": "0"})
     assert processes_for(off, 16) == 0
     assert (

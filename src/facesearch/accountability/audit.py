@@ -278,6 +278,28 @@ class AuditTrail:
             )
             return int(conn.execute(sql, args).fetchone()[0])
 
+    def cases_of_probe(
+        self, probe: str, *, org: str, since: datetime, until: datetime
+    ) -> list[str]:
+        """The case numbers (distinct, sorted) of ``org``'s searches of ``probe`` (a sha256)
+        in [since, until): what the repeated-probe alert needs, without reading the entries."""
+        with self._db.read() as conn:
+            sql, args = select(
+                conn,
+                org,
+                None,
+                Action.SEARCH,
+                None,
+                since,
+                until,
+                None,
+                0,
+                probe,
+                what="DISTINCT case_number",
+            )
+            rows = conn.execute(sql, args).fetchall()
+        return sorted(str(r[0]) for r in rows if r[0] is not None)
+
     def export(
         self,
         fmt: str,

@@ -183,11 +183,14 @@ def _probe_cases(
     probe = entry.payload.get("probe_sha256")
     if not isinstance(probe, str) or not probe or entry.case is None:
         return []
+    since, until = entry.time - timedelta(days=PROBE_DAYS), _until(entry)
+    if len(store.audit.cases_of_probe(probe, org=org, since=since, until=until)) < 2:
+        return []  # the usual case: one case (a probe searched again under it): no entry read
     earlier = store.audit.entries(
         org=org,
         action=Action.SEARCH,
-        since=entry.time - timedelta(days=PROBE_DAYS),
-        until=_until(entry),
+        since=since,
+        until=until,
         limit=None,
         probe=probe,  # filtered in SQL: the org's other searches are not read
     )

@@ -7,7 +7,8 @@ event loop, the engine thread and every other thread, and each of them waited fo
 per request. Here each analysis process holds its own models (loaded once, from the compiled
 model cache) and analyses one photo at a time; the server sends it the upload's bytes and gets
 the faces back (``ImageFaces``: a few kilobytes). ``server_analysis_processes`` says how many
-(``auto``: one per core where there are at least two; 0: the analysis threads, in-process).
+(``auto``: one per core where there are at least two, none on a GPU runtime, whose one
+context the analysis threads share; 0: the analysis threads, in-process).
 
 The processes are started with ``spawn`` (never ``fork``: the server has threads and model
 runtimes that a fork would copy mid-use) when the server starts. A process that dies (killed,
@@ -42,8 +43,9 @@ def processes_for(settings: Settings, cores: int | None = None) -> int:
     (0: analyse on threads in the server process)."""
     wanted = settings.server.analysis_processes.strip().lower()
     cores = cores or os.cpu_count() or 1
-    if wanted == "auto":
-        return cores if cores >= 2 else 0
+    if wanted == "auto":  # a GPU runtime: one process and one GPU context (threads feed it)
+        gpu = settings.models.runtime in ("cuda", "tensorrt")
+        return cores if cores >= 2 and not gpu else 0
     return int(wanted)
 
 
@@ -53,11 +55,11 @@ def _start(settings: Settings, block_bytes: int) -> None:
     global _PIPELINE
     from PIL import Image as PILImage
 
-    from facesearch.pipeline import FacePipeline
+    from facesearch.app import handles
 
     PILImage.core.set_block_size(block_bytes)  # type: ignore[attr-defined]
     one_thread = settings.replace(threads=1) if not settings.models.threads else settings
-    pipeline = FacePipeline(one_thread)
+    pipeline = handles.DEFAULT_PIPELINES(one_thread)
     pipeline.load_models()
     _PIPELINE = pipeline
 

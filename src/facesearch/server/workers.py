@@ -18,6 +18,15 @@ Four lanes, each a thread pool:
   (``gallery_write``): an erasure during an ingest is refused with 409, since the ingest's
   in-memory index would otherwise save the erased faces back to disk.
 
+**The interpreter lock.** The lanes are threads of one Python process: each SQLite call, each
+model run, each socket read gives the interpreter lock away and must win it back, and a thread
+that wants it back waits until the holder is made to let go, after the switch interval (5 ms
+by default). A search's checks, index search and audit entry make some fifty SQLite calls on
+the engine thread while the event loop runs Python: measured alone, the engine's part of a
+search took 5 ms; beside one busy Python thread, 41 ms. The server sets the interval to
+``SWITCH_INTERVAL_S`` (0.5 ms): beside the busy thread, 26 ms. The probe analyses, the
+Python-heaviest work, run in processes of their own (``analysis_processes.py``).
+
 The serving engine is opened once. Its vector index follows the catalog by itself
 (``IndexSet.sync`` before every search): faces that an ingest job here, the CLI or an
 erasure anywhere committed are caught up from the catalog without reloading the index files.
@@ -45,6 +54,7 @@ import asyncio
 import logging
 import math
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -66,6 +76,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 CATALOG_THREADS = 3
+SWITCH_INTERVAL_S = 0.0005
 PILLOW_BLOCK_BYTES = 64 << 20
 
 
@@ -124,6 +135,7 @@ class Workers:
         self.settings = settings
         self._pipelines = pipelines
         PILImage.core.set_block_size(PILLOW_BLOCK_BYTES)  # type: ignore[attr-defined]
+        sys.setswitchinterval(SWITCH_INTERVAL_S)  # the process's: see the module's docstring
         self._engine_pool = ThreadPoolExecutor(1, thread_name_prefix="fs-engine")
         cores = max(1, os.cpu_count() or 1)
         self._analysis_pool = ThreadPoolExecutor(cores, thread_name_prefix="fs-analysis")

@@ -263,7 +263,8 @@ class ServerSettings(Group):
         "auto",
         "Processes that analyse probe photos (decode + detect + embed) beside the server "
         "process, each with its own models: a count, or auto = one per CPU core where there "
-        "are at least two; 0 = analyse on threads in the server process.",
+        "are at least two (none on a GPU runtime); 0 = analyse on threads in the server "
+        "process.",
         "server_analysis_processes",
     )
     max_analyses_per_user: int = setting(

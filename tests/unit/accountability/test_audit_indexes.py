@@ -37,6 +37,31 @@ def test_searches_of_a_probe_and_of_a_user_are_found(store: AccountabilityStore)
     assert store.audit.count(actor="ivy", **day) == 3
 
 
+def test_the_cases_of_a_probe_are_read_without_its_entries(store: AccountabilityStore) -> None:
+    """The repeated-probe alert asks for the distinct cases of an organisation's searches of
+    one probe; it reads the entries only when there are two or more."""
+    for org, probe, case in [
+        ("police", PROBE_A, "K-2"),
+        ("police", PROBE_A, "K-0"),
+        ("police", PROBE_A, "K-0"),
+        ("police", PROBE_B, "K-1"),
+        ("customs", PROBE_A, "C-9"),
+    ]:
+        store.audit.append(
+            actor="ivy", action=Action.SEARCH, case=case, payload={"probe_sha256": probe}, org=org
+        )
+    store.audit.append(
+        actor="ivy", action=Action.READ, case="K-7", payload={"probe_sha256": PROBE_A}, org="police"
+    )
+    day = {"since": T0 - timedelta(days=1), "until": T0 + timedelta(days=1)}
+    assert store.audit.cases_of_probe(PROBE_A, org="police", **day) == ["K-0", "K-2"]
+    assert store.audit.cases_of_probe(PROBE_B, org="police", **day) == ["K-1"]
+    assert store.audit.cases_of_probe(PROBE_A, org="customs", **day) == ["C-9"]
+    assert store.audit.cases_of_probe("c" * 64, org="police", **day) == []
+    before = {"since": T0 - timedelta(days=2), "until": T0 - timedelta(days=1)}
+    assert store.audit.cases_of_probe(PROBE_A, org="police", **before) == []
+
+
 def test_the_lookups_use_their_indexes(store: AccountabilityStore) -> None:
     _searches(store)
     with store.db.read() as conn:
