@@ -40,7 +40,7 @@ from facesearch.accountability.chain import (
 )
 from facesearch.accountability.chain_check import verify_chain
 from facesearch.accountability.db import Database, format_time, parse_time
-from facesearch.accountability.dialect import name_is
+from facesearch.accountability.dialect import json_text, name_is
 from facesearch.accountability.keying import Keyring, key_id
 from facesearch.accountability.text_checks import (
     MAX_ACTOR_CHARS,
@@ -299,6 +299,28 @@ class AuditTrail:
             )
             rows = conn.execute(sql, args).fetchall()
         return sorted(str(r[0]) for r in rows if r[0] is not None)
+
+    def alerted(self, *, org: str, actor: str, since: datetime) -> set[tuple[str, str]]:
+        """The (rule, subject) pairs of ``org``'s ``alert`` entries written by ``actor`` (the
+        alert rules' name) since ``since``: read from the payloads in SQL, no entry parsed."""
+        with self._db.read() as conn:
+            rule, subject = (
+                json_text(conn, "payload", "rule"),
+                json_text(conn, "payload", "subject"),
+            )
+            sql, args = select(
+                conn,
+                org,
+                actor,
+                Action.ALERT,
+                None,
+                since,
+                None,
+                None,
+                0,
+                what=f"DISTINCT {rule}, {subject}",
+            )
+            return {(str(r[0]), str(r[1])) for r in conn.execute(sql, args)}
 
     def export(
         self,

@@ -258,10 +258,7 @@ def raise_alerts(store: AccountabilityStore, entry: AuditEntry) -> list[AuditEnt
     if entry.action not in RULES or org is None:
         return []
     policy = store.orgs.get(org).policy
-    today = store.audit.entries(
-        org=org, action=Action.ALERT, since=day_start(entry.time, policy), limit=None
-    )
-    done = {(a.rule, a.subject) for a in map(Alert.of, today)}
+    done = store.audit.alerted(org=org, actor=ALERT_ACTOR, since=day_start(entry.time, policy))
     written = []
     for finding in alerts_for(store, entry, done, policy):
         if (finding.rule.value, finding.subject) in done:

@@ -23,6 +23,7 @@ import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -57,11 +58,18 @@ class CalibrationTable:
     people: int = 0  # people the impostor pairs came from (0: not recorded)
     design_effect: float = 1.0  # impostor pairs per independent one, at most (jackknife)
 
-    @property
+    @cached_property
     def min_fmr(self) -> float:
         """The smallest FMR the table can resolve: one impostor pair, or the smallest rate it
         shows when that is larger (a conservative table never shows less)."""
         return max(1.0 / max(self.impostor_pairs, 1), min(self.fmr, default=0.0))
+
+    @cached_property
+    def _log_curve(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """The grid and the log of its FMRs (floored at min_fmr/2), for ``fmr_at``: made once
+        per table, not once per candidate."""
+        rates = np.maximum(np.asarray(self.fmr, dtype=np.float64), self.min_fmr / 2)
+        return np.asarray(self.similarity, dtype=np.float64), np.log(rates)
 
     @property
     def conservative(self) -> bool:
@@ -96,10 +104,8 @@ class CalibrationTable:
 
     def fmr_at(self, similarity: float) -> float:
         """Estimated FMR at ``similarity`` (log-linear interpolation, floored at min_fmr/2)."""
-        sims = np.asarray(self.similarity)
-        rates = np.maximum(np.asarray(self.fmr), self.min_fmr / 2)
-        value = float(np.exp(np.interp(similarity, sims, np.log(rates))))
-        return min(1.0, value)
+        sims, log_rates = self._log_curve
+        return min(1.0, float(np.exp(np.interp(similarity, sims, log_rates))))
 
     def threshold_for_fmr(self, max_fmr: float) -> float:
         """The lowest similarity whose estimated FMR is at most ``max_fmr``."""

@@ -256,15 +256,16 @@ class ServerSettings(Group):
     max_analyses: int = setting(
         0,
         "Probe analyses (decode + detect + embed) running or queued at once in the server; "
-        "more are refused with 503 and Retry-After. 0 = twice the number of CPU cores.",
+        "more are refused with 503 and Retry-After. 0 = 16 per CPU core. A queued analysis "
+        "holds its upload (at most server_max_upload_bytes).",
         "server_max_analyses",
     )
     analysis_processes: str = setting(
         "auto",
         "Processes that analyse probe photos (decode + detect + embed) beside the server "
-        "process, each with its own models: a count, or auto = one per CPU core where there "
-        "are at least two (none on a GPU runtime); 0 = analyse on threads in the server "
-        "process.",
+        "process, each with its own models: a count, or auto = one fewer than the CPU cores "
+        "where there are at least two (none on a GPU runtime); 0 = analyse on threads in the "
+        "server process.",
         "server_analysis_processes",
     )
     max_analyses_per_user: int = setting(

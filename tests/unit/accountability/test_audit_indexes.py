@@ -62,6 +62,33 @@ def test_the_cases_of_a_probe_are_read_without_its_entries(store: Accountability
     assert store.audit.cases_of_probe(PROBE_A, org="police", **before) == []
 
 
+def test_the_rules_and_subjects_alerted_are_read_from_the_payloads(
+    store: AccountabilityStore,
+) -> None:
+    """What the alert rules dedupe against: (rule, subject) of an organisation's alerts of a
+    day, read in SQL (the payloads' JSON), whatever else the payloads hold."""
+    rules = "system:alerts"
+    for org, actor, rule, subject in [
+        ("police", rules, "searches_per_day", "ivy"),
+        ("police", rules, "searches_per_day", "ivy"),
+        ("police", rules, "probe_several_cases", "dan"),
+        ("customs", rules, "outside_hours", "eve"),
+        ("police", "mallory", "outside_hours", "ivy"),  # not written by the rules
+    ]:
+        payload = {"rule": rule, "subject": subject, "detail": "x", "seqs": list(range(50))}
+        store.audit.append(actor=actor, action=Action.ALERT, payload=payload, org=org)
+    since = T0 - timedelta(hours=1)
+    assert store.audit.alerted(org="police", actor=rules, since=since) == {
+        ("searches_per_day", "ivy"),
+        ("probe_several_cases", "dan"),
+    }
+    assert store.audit.alerted(org="customs", actor=rules, since=since) == {
+        ("outside_hours", "eve")
+    }
+    later = T0 + timedelta(days=1)
+    assert store.audit.alerted(org="police", actor=rules, since=later) == set()
+
+
 def test_the_lookups_use_their_indexes(store: AccountabilityStore) -> None:
     _searches(store)
     with store.db.read() as conn:
