@@ -41,9 +41,11 @@ are running or queued at once; past that the server answers 503 ``busy``, and pa
 With images decoded at reduced size (``decode.py``) and the pipeline's pixel budget (at most
 ``max_pixels`` full-size pixels decoded at once, 4 bytes each) this bounds the memory of
 analyses (per analysis process: each decodes one photo at a time); the queued ones hold only
-their upload (``server_max_upload_bytes``). A queue of 16 per core keeps 50 clients searching at
-once from being turned away while the server could answer them within a second (measured on 2
-cores: 793 of 2,620 requests refused in 30 s with 4 slots, 44 of 2,010 with 16, none with 64).
+their upload (``server_max_upload_bytes``), which the request held in memory already while it
+was read, before it asked for a slot: the slots bound the queue's length, not its memory. A
+queue of 32 per core keeps 50 clients searching at once from being turned away while the server
+could answer them within a second (measured on 2 cores, 50 clients: 793 of 2,620 requests
+refused in 30 s with 4 slots, 466 of 2,738 with 32, none with 64).
 Pillow is set to allocate big images in blocks of ``PILLOW_BLOCK_BYTES``, which glibc takes
 straight from mmap and gives back on free: with its default 16 MiB blocks, freed pixels stay in
 the arena of the thread that decoded them, and each analysis thread keeps its own full-size
@@ -80,7 +82,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 CATALOG_THREADS = 3
 SWITCH_INTERVAL_S = 0.0005
-QUEUED_PER_CORE = 16  # analyses running or queued per core (``server_max_analyses`` 0)
+QUEUED_PER_CORE = 32  # analyses running or queued per core (``server_max_analyses`` 0)
 PILLOW_BLOCK_BYTES = 64 << 20
 
 

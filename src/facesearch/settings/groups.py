@@ -256,7 +256,7 @@ class ServerSettings(Group):
     max_analyses: int = setting(
         0,
         "Probe analyses (decode + detect + embed) running or queued at once in the server; "
-        "more are refused with 503 and Retry-After. 0 = 16 per CPU core. A queued analysis "
+        "more are refused with 503 and Retry-After. 0 = 32 per CPU core. A queued analysis "
         "holds its upload (at most server_max_upload_bytes).",
         "server_max_analyses",
     )
