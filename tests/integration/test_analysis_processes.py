@@ -74,3 +74,45 @@ def test_a_process_that_dies_is_replaced(processes: AnalysisProcesses, lfw_image
             assert time.monotonic() < deadline
             time.sleep(0.2)
     assert faces.main is not None
+
+
+def test_the_server_sends_small_photos_to_the_processes_and_big_ones_to_its_threads(
+    settings: Settings, lfw_image: Any
+) -> None:
+    """A big photo would hold up every small one queued behind it in an analysis process
+    (8,944 x 8,944 PNGs in the mix halved the small searches' rate): it is analysed on the
+    server's analysis threads instead."""
+    import asyncio
+
+    from facesearch.server.workers import HEAVY_PIXELS, Workers
+
+    workers = Workers(settings.replace(server_analysis_processes="1"))
+    try:
+        assert workers._processes is not None
+        sent: list[str] = []
+        real = workers._processes.submit
+
+        def spy(data: bytes, name: str) -> Any:
+            sent.append(name)
+            return real(data, name)
+
+        workers._processes.submit = spy  # type: ignore[method-assign]
+        small = lfw_image("Colin_Powell", 4).read_bytes()
+        big = io.BytesIO()
+        canvas = Image.new("RGB", (2500, 2000), (128, 128, 128))
+        canvas.paste(Image.open(lfw_image("Colin_Powell", 4)).resize((800, 800)), (900, 600))
+        canvas.save(big, format="PNG")
+        assert HEAVY_PIXELS < 2500 * 2000
+
+        async def both() -> tuple[Any, Any]:
+            return (
+                await workers.analyse(small, "small.jpg", user="ivy"),
+                await workers.analyse(big.getvalue(), "big.png", user="ivy"),
+            )
+
+        found_small, found_big = asyncio.run(both())
+        assert sent == ["small.jpg"]
+        assert found_small.main is not None and found_big.main is not None
+        assert (found_big.width, found_big.height) == (2500, 2000)
+    finally:
+        workers.close()

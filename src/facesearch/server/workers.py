@@ -74,6 +74,7 @@ from facesearch.app.handles import Gallery, Pipeline, PipelineFactory
 from facesearch.engine import Engine
 from facesearch.server.analysis_processes import AnalysisProcesses, processes_for
 from facesearch.server.errors import OverloadedError, RateLimitedError
+from facesearch.server.limits import pixels_of
 from facesearch.settings import Settings
 from facesearch.types import ImageFaces
 
@@ -82,6 +83,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 CATALOG_THREADS = 3
 SWITCH_INTERVAL_S = 0.0005
+HEAVY_PIXELS = 4_000_000  # photos analysed on the threads, beside the processes' queue
 QUEUED_PER_CORE = 32  # analyses running or queued per core (``server_max_analyses`` 0)
 PILLOW_BLOCK_BYTES = 64 << 20
 
@@ -187,10 +189,12 @@ class Workers:
         )
 
     async def analyse(self, data: bytes, name: str, *, user: str = "") -> ImageFaces:
-        """Detect and embed the faces of an uploaded image in an analysis process (or on an
-        analysis thread where there are none)."""
+        """Detect and embed the faces of an uploaded image in an analysis process, or on an
+        analysis thread where there are none or the image is big (over ``HEAVY_PIXELS``: an
+        8,944 x 8,944 PNG takes about 0.6 s to analyse, and would hold up every small photo
+        queued behind it in the process)."""
         processes = self._processes
-        if processes is None:
+        if processes is None or pixels_of(data) > HEAVY_PIXELS:
             return await self.on_analysis(lambda p: handles.analyse(p, data, name), user=user)
         try:
             return await self._admitted(user, lambda: processes.submit(data, name))
