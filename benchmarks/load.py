@@ -300,8 +300,12 @@ def memory_kib(pid: int) -> dict[str, int]:
     """VmRSS and VmHWM (peak) of a process and its children (the server's analysis
     processes) together, in KiB: the sum of peaks bounds the peak of the sum."""
     out = {"VmRSS": 0, "VmHWM": 0}
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    pids = [pid, *(int(c) for c in children.read_text().split())] if children.exists() else [pid]
+    pids = [pid]
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):  # started by any of its threads
+        try:
+            pids.extend(int(c) for c in task.read_text().split())
+        except OSError:
+            continue
     for one in pids:
         try:
             lines = Path(f"/proc/{one}/status").read_text().splitlines()

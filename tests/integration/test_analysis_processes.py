@@ -76,12 +76,12 @@ def test_a_process_that_dies_is_replaced(processes: AnalysisProcesses, lfw_image
     assert faces.main is not None
 
 
-def test_the_server_sends_small_photos_to_the_processes_and_big_ones_to_its_threads(
+def test_the_server_sends_big_photos_to_a_process_of_their_own_at_a_lower_priority(
     settings: Settings, lfw_image: Any
 ) -> None:
     """A big photo would hold up every small one queued behind it in an analysis process
-    (8,944 x 8,944 PNGs in the mix halved the small searches' rate): it is analysed on the
-    server's analysis threads instead."""
+    (8,944 x 8,944 PNGs in the mix halved the small searches' rate): it goes to a process of
+    its own, at a lower CPU priority."""
     import asyncio
 
     from facesearch.server.workers import HEAVY_PIXELS, Workers
@@ -110,8 +110,20 @@ def test_the_server_sends_small_photos_to_the_processes_and_big_ones_to_its_thre
                 await workers.analyse(big.getvalue(), "big.png", user="ivy"),
             )
 
+        heavy: list[str] = []
+        assert workers._heavy is not None and workers._heavy.nice > 0
+        real_heavy = workers._heavy.submit
+
+        def spy_heavy(data: bytes, name: str) -> Any:
+            heavy.append(name)
+            return real_heavy(data, name)
+
+        workers._heavy.submit = spy_heavy  # type: ignore[method-assign]
         found_small, found_big = asyncio.run(both())
-        assert sent == ["small.jpg"]
+        assert sent == ["small.jpg"] and heavy == ["big.png"]
+        assert os.getpriority(os.PRIO_PROCESS, workers._heavy.pids()[0]) > os.getpriority(
+            os.PRIO_PROCESS, workers._processes.pids()[0]
+        )
         assert found_small.main is not None and found_big.main is not None
         assert (found_big.width, found_big.height) == (2500, 2000)
     finally:

@@ -51,14 +51,16 @@ def processes_for(settings: Settings, cores: int | None = None) -> int:
     return int(wanted)
 
 
-def _start(settings: Settings, block_bytes: int) -> None:
-    """In a new analysis process: load the models (one inference thread each: the processes
-    are the parallelism)."""
+def _start(settings: Settings, block_bytes: int, nice: int) -> None:
+    """In a new analysis process: lower its priority by ``nice``, load the models (one
+    inference thread each: the processes are the parallelism)."""
     global _PIPELINE
     from PIL import Image as PILImage
 
     from facesearch.app import handles
 
+    if nice:
+        os.nice(nice)
     PILImage.core.set_block_size(block_bytes)  # type: ignore[attr-defined]
     one_thread = settings.replace(threads=1) if not settings.models.threads else settings
     pipeline = handles.DEFAULT_PIPELINES(one_thread)
@@ -79,12 +81,17 @@ def _ready() -> int:
 
 
 class AnalysisProcesses:
-    """A pool of ``count`` analysis processes, started again when one dies."""
+    """A pool of ``count`` analysis processes, started again when one dies. The server keeps
+    two: the photos of up to ``workers.HEAVY_PIXELS`` in one (one fewer processes than cores),
+    bigger ones in another, one process at a lower CPU priority (``HEAVY_NICE``), so that a
+    big photo neither waits in front of the small ones nor takes the cores they need."""
 
-    def __init__(self, settings: Settings, count: int, block_bytes: int) -> None:
+    def __init__(self, settings: Settings, count: int, block_bytes: int, nice: int = 0) -> None:
+        """``nice``: how much lower than the server's the processes' CPU priority is."""
         if count < 1:
             raise ValueError("at least one analysis process")
         self.count = count
+        self.nice = nice
         self._settings = settings
         self._block_bytes = block_bytes
         self._lock = threading.Lock()
@@ -95,7 +102,7 @@ class AnalysisProcesses:
             self.count,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_start,
-            initargs=(self._settings, self._block_bytes),
+            initargs=(self._settings, self._block_bytes, self.nice),
         )
 
     def submit(self, data: bytes, name: str) -> Future[ImageFaces]:

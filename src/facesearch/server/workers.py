@@ -83,7 +83,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 CATALOG_THREADS = 3
 SWITCH_INTERVAL_S = 0.0005
-HEAVY_PIXELS = 4_000_000  # photos analysed on the threads, beside the processes' queue
+HEAVY_PIXELS = 4_000_000  # photos analysed in the heavy process, beside the others' queue
+HEAVY_NICE = 10  # how much lower the heavy process's CPU priority is
 QUEUED_PER_CORE = 32  # analyses running or queued per core (``server_max_analyses`` 0)
 PILLOW_BLOCK_BYTES = 64 << 20
 
@@ -169,6 +170,9 @@ class Workers:
         # only with the real models: a pipeline factory given by a test stays in-process
         count = processes_for(settings) if pipelines is handles.DEFAULT_PIPELINES else 0
         self._processes = AnalysisProcesses(settings, count, PILLOW_BLOCK_BYTES) if count else None
+        self._heavy = (
+            AnalysisProcesses(settings, 1, PILLOW_BLOCK_BYTES, nice=HEAVY_NICE) if count else None
+        )
 
     # --- lanes ---------------------------------------------------------------------------
 
@@ -189,12 +193,14 @@ class Workers:
         )
 
     async def analyse(self, data: bytes, name: str, *, user: str = "") -> ImageFaces:
-        """Detect and embed the faces of an uploaded image in an analysis process, or on an
-        analysis thread where there are none or the image is big (over ``HEAVY_PIXELS``: an
-        8,944 x 8,944 PNG takes about 0.6 s to analyse, and would hold up every small photo
-        queued behind it in the process)."""
+        """Detect and embed the faces of an uploaded image in an analysis process (on an
+        analysis thread where there are none). A big image (over ``HEAVY_PIXELS``: an 8,944 x
+        8,944 PNG takes about 0.6 s to analyse, and would hold up every small photo queued
+        behind it) goes to the heavy process, which runs at a lower CPU priority."""
         processes = self._processes
-        if processes is None or pixels_of(data) > HEAVY_PIXELS:
+        if processes is not None and self._heavy is not None and pixels_of(data) > HEAVY_PIXELS:
+            processes = self._heavy
+        if processes is None:
             return await self.on_analysis(lambda p: handles.analyse(p, data, name), user=user)
         try:
             return await self._admitted(user, lambda: processes.submit(data, name))
@@ -242,8 +248,9 @@ class Workers:
 
         def load(engine: Engine) -> None:
             handles.load(engine)
-            if processes is not None:
-                processes.warm_up()
+            for pool in (processes, self._heavy):
+                if pool is not None:
+                    pool.warm_up()
 
         return self._engine_pool.submit(self._with_engine, load)
 
@@ -295,8 +302,9 @@ class Workers:
                 self._pipeline.close()
 
         self._analysis_pool.shutdown(wait=True, cancel_futures=True)
-        if self._processes is not None:
-            self._processes.close()
+        for pool in (self._processes, self._heavy):
+            if pool is not None:
+                pool.close()
         self._engine_pool.submit(stop_engine).result()
         self._engine_pool.shutdown(wait=True, cancel_futures=True)
         self._catalog_pool.shutdown(wait=True, cancel_futures=True)
