@@ -84,47 +84,42 @@ def test_the_server_sends_big_photos_to_a_process_of_their_own_at_a_lower_priori
     its own, at a lower CPU priority."""
     import asyncio
 
+    from facesearch.server.limits import sniff_image
     from facesearch.server.workers import HEAVY_PIXELS, Workers
 
     workers = Workers(settings.replace(server_analysis_processes="1"))
     try:
-        assert workers._processes is not None
-        sent: list[str] = []
-        real = workers._processes.submit
+        small_pool, heavy_pool = workers._pools
+        sent: dict[str, list[str]] = {"small": [], "heavy": []}
+        for kind, pool in (("small", small_pool), ("heavy", heavy_pool)):
+            real = pool.submit
 
-        def spy(data: bytes, name: str) -> Any:
-            sent.append(name)
-            return real(data, name)
+            def spy(data: bytes, name: str, real: Any = real, kind: str = kind) -> Any:
+                sent[kind].append(name)
+                return real(data, name)
 
-        workers._processes.submit = spy  # type: ignore[method-assign]
+            pool.submit = spy  # type: ignore[method-assign]
         small = lfw_image("Colin_Powell", 4).read_bytes()
         big = io.BytesIO()
         canvas = Image.new("RGB", (2500, 2000), (128, 128, 128))
         canvas.paste(Image.open(lfw_image("Colin_Powell", 4)).resize((800, 800)), (900, 600))
         canvas.save(big, format="PNG")
-        assert HEAVY_PIXELS < 2500 * 2000
+
+        async def analysed(data: bytes, name: str) -> Any:
+            _, width, height = sniff_image(data, settings.limits.max_pixels, name)  # as served
+            return await workers.analyse(data, name, user="ivy", pixels=width * height)
 
         async def both() -> tuple[Any, Any]:
-            return (
-                await workers.analyse(small, "small.jpg", user="ivy"),
-                await workers.analyse(big.getvalue(), "big.png", user="ivy"),
-            )
+            return await analysed(small, "small.jpg"), await analysed(big.getvalue(), "big.png")
 
-        heavy: list[str] = []
-        assert workers._heavy is not None and workers._heavy.nice > 0
-        real_heavy = workers._heavy.submit
-
-        def spy_heavy(data: bytes, name: str) -> Any:
-            heavy.append(name)
-            return real_heavy(data, name)
-
-        workers._heavy.submit = spy_heavy  # type: ignore[method-assign]
         found_small, found_big = asyncio.run(both())
-        assert sent == ["small.jpg"] and heavy == ["big.png"]
-        assert os.getpriority(os.PRIO_PROCESS, workers._heavy.pids()[0]) > os.getpriority(
-            os.PRIO_PROCESS, workers._processes.pids()[0]
-        )
+        assert sent == {"small": ["small.jpg"], "heavy": ["big.png"]}
+        assert HEAVY_PIXELS < 2500 * 2000
         assert found_small.main is not None and found_big.main is not None
         assert (found_big.width, found_big.height) == (2500, 2000)
+        assert heavy_pool.nice > 0
+        assert os.getpriority(os.PRIO_PROCESS, heavy_pool.pids()[0]) > os.getpriority(
+            os.PRIO_PROCESS, small_pool.pids()[0]
+        )
     finally:
         workers.close()

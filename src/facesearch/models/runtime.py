@@ -167,18 +167,12 @@ class OrtSession:
             # spin leaves the cores to the decode threads (reasoned, not measured)
             options.intra_op_num_threads = 1
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        providers = ["CPUExecutionProvider"] if plan is None else list(plan.names)
+        provider_options = [{}] if plan is None else [dict(o) for o in plan.options]
         try:
-            if plan is None:
-                self._session = ort.InferenceSession(
-                    str(model_path), options, providers=["CPUExecutionProvider"]
-                )
-            else:
-                self._session = ort.InferenceSession(
-                    str(model_path),
-                    options,
-                    providers=list(plan.names),
-                    provider_options=[dict(o) for o in plan.options],
-                )
+            self._session = ort.InferenceSession(
+                str(model_path), options, providers=providers, provider_options=provider_options
+            )
         except Exception as exc:
             if plan is not None:  # a GPU that is there but fails (no device, out of memory)
                 raise ConfigError(f"{runtime} cannot load {model_path.name}: {exc}") from exc

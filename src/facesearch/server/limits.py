@@ -65,18 +65,6 @@ def _magic_image(head: bytes) -> bool:
     )
 
 
-def pixels_of(data: bytes) -> int:
-    """Width x height of an image, read from its header (0 when it cannot be read)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        try:
-            with Image.open(io.BytesIO(data)) as image:
-                width, height = image.size
-        except Exception:  # a bomb or broken bytes: the analysis says what is wrong
-            return 0
-    return int(width) * int(height)
-
-
 def sniff_image(data: bytes, max_pixels: int, name: str | None = None) -> tuple[str, int, int]:
     """(format, width, height) of an uploaded image, read from its bytes; ``name`` is what
     errors call it (the client's file name, made safe).

@@ -36,6 +36,7 @@ __all__ = [
     "read_image",
     "read_probe",
     "read_search",
+    "read_sized_image",
     "recent_searches",
     "search",
     "take_read",
@@ -48,13 +49,20 @@ T = TypeVar("T")
 
 async def read_image(upload: UploadFile | None, ctx: Context, what: str = "photo") -> bytes:
     """The bytes of an uploaded image, checked (415 not an image, 413 too many pixels)."""
+    return (await read_sized_image(upload, ctx, what))[0]
+
+
+async def read_sized_image(
+    upload: UploadFile | None, ctx: Context, what: str = "photo"
+) -> tuple[bytes, int]:
+    """``read_image`` and the image's width x height, read from its header by the check."""
     if upload is None:
         raise InputError(f"a {what} is required")
     data = await upload.read()
     if not data:
         raise InputError(f"the {what} is empty")
-    sniff_image(data, ctx.settings.limits.max_pixels, upload_label(upload))
-    return data
+    _, width, height = sniff_image(data, ctx.settings.limits.max_pixels, upload_label(upload))
+    return data, width * height
 
 
 # --- detect, search, verify ----------------------------------------------------------------
@@ -85,8 +93,8 @@ async def search(
     started = time.monotonic()
     data: bytes | None = None
     try:
-        data = await read_image(image, ctx)
-        analysed = await ctx.workers.analyse(data, name, user=who.name)
+        data, pixels = await read_sized_image(image, ctx)
+        analysed = await ctx.workers.analyse(data, name, user=who.name, pixels=pixels)
     except Exception as exc:
         ctx.metrics.inc("facesearch_searches_total", outcome="error")
         if isinstance(exc, FaceSearchError) and _is_attempt(exc, request.case, request.purpose):

@@ -74,7 +74,6 @@ from facesearch.app.handles import Gallery, Pipeline, PipelineFactory
 from facesearch.engine import Engine
 from facesearch.server.analysis_processes import AnalysisProcesses, processes_for
 from facesearch.server.errors import OverloadedError, RateLimitedError
-from facesearch.server.limits import pixels_of
 from facesearch.settings import Settings
 from facesearch.types import ImageFaces
 
@@ -168,10 +167,15 @@ class Workers:
         self.model_id, self.calibration = handles.model_of(settings, pipelines)
         # searches' probe analyses in processes of their own (``analysis_processes.py``);
         # only with the real models: a pipeline factory given by a test stays in-process
+        # (small photos, big photos at a lower priority), or none
         count = processes_for(settings) if pipelines is handles.DEFAULT_PIPELINES else 0
-        self._processes = AnalysisProcesses(settings, count, PILLOW_BLOCK_BYTES) if count else None
-        self._heavy = (
-            AnalysisProcesses(settings, 1, PILLOW_BLOCK_BYTES, nice=HEAVY_NICE) if count else None
+        self._pools: tuple[AnalysisProcesses, ...] = (
+            (
+                AnalysisProcesses(settings, count, PILLOW_BLOCK_BYTES),
+                AnalysisProcesses(settings, 1, PILLOW_BLOCK_BYTES, nice=HEAVY_NICE),
+            )
+            if count
+            else ()
         )
 
     # --- lanes ---------------------------------------------------------------------------
@@ -192,18 +196,20 @@ class Workers:
             user, lambda: self._analysis_pool.submit(lambda: fn(self._shared_pipeline()))
         )
 
-    async def analyse(self, data: bytes, name: str, *, user: str = "") -> ImageFaces:
+    async def analyse(
+        self, data: bytes, name: str, *, user: str = "", pixels: int = 0
+    ) -> ImageFaces:
         """Detect and embed the faces of an uploaded image in an analysis process (on an
-        analysis thread where there are none). A big image (over ``HEAVY_PIXELS``: an 8,944 x
-        8,944 PNG takes about 0.6 s to analyse, and would hold up every small photo queued
-        behind it) goes to the heavy process, which runs at a lower CPU priority."""
-        processes = self._processes
-        if processes is not None and self._heavy is not None and pixels_of(data) > HEAVY_PIXELS:
-            processes = self._heavy
-        if processes is None:
+        analysis thread where there are none). A big image (``pixels``, width x height, over
+        ``HEAVY_PIXELS``: an 8,944 x 8,944 PNG takes about 0.6 s to analyse, and would hold up
+        every small photo queued behind it) goes to the heavy process, which runs at a lower
+        CPU priority."""
+        if not self._pools:
             return await self.on_analysis(lambda p: handles.analyse(p, data, name), user=user)
+        small, heavy = self._pools
+        pool = heavy if pixels > HEAVY_PIXELS else small
         try:
-            return await self._admitted(user, lambda: processes.submit(data, name))
+            return await self._admitted(user, lambda: pool.submit(data, name))
         except BrokenProcessPool as exc:
             raise OverloadedError(
                 "a photo analysis process stopped; try again shortly", retry_after=1
@@ -244,13 +250,11 @@ class Workers:
     def warm_up(self) -> Future[None]:
         """Load the models and the index in the background, so the first search is quick
         (and start the analysis processes)."""
-        processes = self._processes
 
         def load(engine: Engine) -> None:
             handles.load(engine)
-            for pool in (processes, self._heavy):
-                if pool is not None:
-                    pool.warm_up()
+            for pool in self._pools:
+                pool.warm_up()
 
         return self._engine_pool.submit(self._with_engine, load)
 
@@ -302,9 +306,8 @@ class Workers:
                 self._pipeline.close()
 
         self._analysis_pool.shutdown(wait=True, cancel_futures=True)
-        for pool in (self._processes, self._heavy):
-            if pool is not None:
-                pool.close()
+        for pool in self._pools:
+            pool.close()
         self._engine_pool.submit(stop_engine).result()
         self._engine_pool.shutdown(wait=True, cancel_futures=True)
         self._catalog_pool.shutdown(wait=True, cancel_futures=True)
