@@ -94,12 +94,14 @@ def case_report_file(
     fmt: ReportFormat,
 ) -> bytes:
     """The report of case ``number`` as HTML (UTF-8) or PDF bytes, logged as an ``export``
-    entry (``app.case_report``). A PDF asked for where chromium is missing fails before
-    anything is logged (``PdfUnavailableError``)."""
-    from facesearch.app.case_report import case_report
+    entry (``app.case_report``). A case ``actor`` may not see is a NotFoundError first, the
+    same as an unknown case, with chromium or without; then a PDF asked for where chromium is
+    missing fails before anything is logged (``PdfUnavailableError``)."""
+    from facesearch.app.case_report import case_report, visible_case
     from facesearch.reports.pdf import html_to_pdf, require_chromium
 
     if fmt == "pdf":
+        visible_case(store, actor, number)
         require_chromium()
     report = case_report(store, engine.catalog, table, actor, number, fmt)
     page_html = render_case(report, engine)

@@ -139,3 +139,15 @@ def test_pdf_without_chromium_is_503_and_logs_nothing(
     assert "chromium" in r.text and "HTML report works" in r.text
     assert client.get("/api/v1/audit/head", headers=home.auth("aud1")).json() == before
     assert client.get(f"/cases/{CASE}/report", headers=home.auth("inv1")).status_code == 200
+
+
+def test_a_hidden_case_s_pdf_is_404_without_chromium_too(
+    client: TestClient, home: Any, work: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Access is decided before chromium is looked for: on a server without chromium, a user
+    who may not see the case got 503 ("no chromium") where an unknown case's answer is 404."""
+    monkeypatch.setattr(pdf, "find_chromium", lambda: None)
+    for number in (CASE, "K-none"):
+        r = client.get(f"/cases/{number}/report.pdf", headers=home.auth("inv2"))
+        assert r.status_code == 404, number
+    assert client.get(f"/cases/{CASE}/report.pdf", headers=home.auth("inv1")).status_code == 503
