@@ -1,13 +1,14 @@
 """decode -> detect -> align -> embed, batched.
 
 ``FacePipeline.run`` takes (source, bytes) items and yields one ``ImageFaces`` or one
-``FaceSearchError`` per item, in input order. Work is done in chunks: the chunk's images are
-decoded in a small thread pool (Pillow releases the GIL), detected in same-size batches,
-aligned, and embedded in batches; the next chunk is decoded while the current one runs
-through the models, so both cores stay busy. On a GPU runtime (``models.gpu``: cuda, tensorrt)
-every core decodes, chunks are larger, and ``GPU_ANALYSTS`` chunks are analysed at once in
-threads (their canvases, alignment and box decoding run on the CPU while another chunk's
-batches run on the GPU), so the CPU work keeps up with the GPU.
+``FaceSearchError`` per item, in input order. Work is done in chunks (``models.gpu.Schedule``:
+at most 64 images and 48 megapixels of decoded pixels on a CPU, the pixels read from the
+headers): a chunk's images are decoded in a small thread pool (Pillow releases the GIL), then
+detected in same-size batches, aligned and embedded in batches. Several chunks are analysed at
+once in threads, and the next one decodes meanwhile, so that one chunk's Python work
+(canvases, alignment, box decoding, quality) overlaps another's inference and every core stays
+busy (3 chunks at once on a CPU; 4 of 512 images on a GPU runtime, ``models.gpu``: cuda,
+tensorrt, where every core decodes).
 
 Big images are decoded at reduced size (``decode.decode_image``'s ``min_side``): their longer
 side is kept at ``DECODE_SIDE_FACTOR`` x ``detect_max_side`` or more. The detector sees at
@@ -25,7 +26,9 @@ vector goes to ``Face.second_embedding``. Ingest does not ask for it.
 
 Memory: the threads sharing one pipeline (its decode pool, the server's analysis threads) hold
 at most ``max_pixels`` decoded full-size pixels at once (``PixelBudget``); a decode that would
-pass it waits for the others to finish theirs (one image is always let through).
+pass it waits for the others to finish theirs (one image is always let through). ``run``
+holds at most ``analysts`` + 1 chunks of decoded pixels: on a CPU 4 x 48 megapixels, 576 MB,
+however large the photos (a chunk of 64 images was 64 photos of up to 20 megapixels each).
 """
 
 from __future__ import annotations
@@ -38,17 +41,16 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from itertools import islice
 from pathlib import Path
 
 import numpy as np
 
 from facesearch.core.align import align_face, align_for
-from facesearch.core.decode import Decoded, decode_image
+from facesearch.core.decode import Decoded, decode_image, decoded_pixels
 from facesearch.core.quality import assess, main_face
 from facesearch.errors import ConfigError, FaceSearchError, ImageError, ImageTooLargeError
 from facesearch.models import FaceDetector, FaceEmbedder, ModelSpec, load_detector, load_embedder
-from facesearch.models.gpu import decode_chunk, decode_workers, is_gpu
+from facesearch.models.gpu import Schedule, schedule
 from facesearch.models.registry import ModelRegistry
 from facesearch.settings import Settings
 from facesearch.types import BBox, Closing, Detection, Embedding, Face, Image, ImageFaces
@@ -58,7 +60,6 @@ log = logging.getLogger(__name__)
 Result = ImageFaces | FaceSearchError
 DECODE_SIDE_FACTOR = 4
 NO_SECOND_MODEL = "none"  # settings.models.second_embedder that turns fusion off
-GPU_ANALYSTS = 4  # chunks analysed at once on a GPU runtime (unmeasured, see models.gpu)
 
 
 @dataclass(frozen=True)
@@ -128,11 +129,10 @@ class FacePipeline(Closing):
         self._embedder_spec: ModelSpec | None = None
         self._second_embedder: FaceEmbedder | None = None
         self._second_spec: ModelSpec | None = None
-        runtime = settings.models.runtime
-        self._gpu = is_gpu(runtime)  # "auto" never picks a GPU runtime
-        self._chunk = decode_chunk(runtime)
+        self._schedule = schedule(settings.models.runtime)  # "auto" never picks a GPU runtime
+        self._min_side = DECODE_SIDE_FACTOR * settings.models.detect_max_side
         self._pool = ThreadPoolExecutor(
-            max_workers=decode_workers(runtime), thread_name_prefix="decode"
+            max_workers=self._schedule.decoders, thread_name_prefix="decode"
         )
         self.pixels = PixelBudget(settings.limits.max_pixels)
 
@@ -206,7 +206,7 @@ class FacePipeline(Closing):
             source=item.source,
             max_bytes=s.limits.max_file_bytes,
             max_pixels=s.limits.max_pixels,
-            min_side=DECODE_SIDE_FACTOR * s.models.detect_max_side,
+            min_side=self._min_side,
             admit=self.pixels.admit,
         )
 
@@ -220,43 +220,51 @@ class FacePipeline(Closing):
         chunk: int | None = None,
     ) -> Iterator[Result]:
         """Analyse every item; yields results in input order (``second``: see ``analyse``).
-        ``chunk``: images decoded ahead at a time (default 64; 512 on a GPU runtime)."""
-        iterator = iter(items)
-        chunk = chunk or self._chunk
-        if self._gpu:
-            yield from self._run_gpu(iterator, chunk, embed, main_only, second)
-            return
-        pending = self._submit(list(islice(iterator, chunk)))
-        while pending:
-            decoded = [f.result() for f in pending]
-            pending = self._submit(list(islice(iterator, chunk)))
-            yield from self.analyse(decoded, embed=embed, main_only=main_only, second=second)
+        ``chunk``: images per chunk at most (default: the runtime's ``Schedule``).
 
-    def _run_gpu(
-        self, iterator: Iterator[Decodable], chunk: int, embed: bool, main_only: bool, second: bool
-    ) -> Iterator[Result]:
-        """``run`` on a GPU runtime: up to ``GPU_ANALYSTS`` chunks analysed at once, each
-        decoded on the decode pool first; results still come in input order."""
-        self.load_models(second=embed and second)  # before the threads share the pipeline
+        Up to ``Schedule.analysts`` chunks are analysed at once in threads, each decoded on
+        the decode pool first, and one more is decoding: a chunk's Python work overlaps
+        another's inference."""
+        plan = self._schedule if chunk is None else replace(self._schedule, chunk_images=chunk)
+        self.load_models(embed=embed, second=embed and second)  # before threads share them
 
         def analysed(decoding: list[Future[tuple[str, Decoded | FaceSearchError]]]) -> list[Result]:
             decoded = [f.result() for f in decoding]
             return self.analyse(decoded, embed=embed, main_only=main_only, second=second)
 
-        analysts = ThreadPoolExecutor(max_workers=GPU_ANALYSTS, thread_name_prefix="analyse")
+        chunks = self._chunks(iter(items), plan)
+        analysts = ThreadPoolExecutor(max_workers=plan.analysts, thread_name_prefix="analyse")
         ahead: deque[Future[list[Result]]] = deque()
         try:
             while True:
-                while len(ahead) <= GPU_ANALYSTS:
-                    items = list(islice(iterator, chunk))
-                    if not items:
+                while len(ahead) <= plan.analysts:
+                    batch = next(chunks, None)
+                    if batch is None:
                         break
-                    ahead.append(analysts.submit(analysed, self._submit(items)))
+                    ahead.append(analysts.submit(analysed, self._submit(batch)))
                 if not ahead:
                     return
                 yield from ahead.popleft().result()
         finally:
             analysts.shutdown(wait=False, cancel_futures=True)
+
+    def _chunks(self, items: Iterator[Decodable], plan: Schedule) -> Iterator[list[Decodable]]:
+        """``items`` in chunks of at most ``plan.chunk_images`` images and
+        ``plan.chunk_pixels`` decoded pixels (read from each header; one image always fits)."""
+        chunk: list[Decodable] = []
+        held = 0
+        for item in items:
+            pixels = decoded_pixels(item.data, self._min_side)
+            if chunk and held + pixels > plan.chunk_pixels:
+                yield chunk
+                chunk, held = [], 0
+            chunk.append(item)
+            held += pixels
+            if len(chunk) >= plan.chunk_images:
+                yield chunk
+                chunk, held = [], 0
+        if chunk:
+            yield chunk
 
     def analyse_one(
         self, item: Decodable, *, embed: bool = True, second: bool = False
@@ -303,10 +311,13 @@ class FacePipeline(Closing):
         vectors = dict(zip(slots, embedder.embed(np.stack(chips)), strict=True)) if chips else {}
         return [vectors[k] if k in vectors else errors[k] for k in range(len(faces))]
 
-    def load_models(self, *, second: bool = False) -> None:
-        """Load the detector and the embedder now (before sharing the pipeline between
-        threads); with ``second``, the second embedder too where one is configured."""
-        _ = self.detector, self.embedder
+    def load_models(self, *, embed: bool = True, second: bool = False) -> None:
+        """Load the detector and (with ``embed``) the embedder now, before sharing the
+        pipeline between threads; with ``second``, the second embedder too where one is
+        configured."""
+        _ = self.detector
+        if embed:
+            _ = self.embedder
         if second:
             _ = self.second_embedder
 

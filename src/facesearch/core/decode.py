@@ -75,6 +75,24 @@ def reduction_for(width: int, height: int, min_side: int) -> int:
     return max(1, max(width, height) // min_side)
 
 
+def decoded_pixels(data: bytes, min_side: int = 0) -> int:
+    """The pixels ``decode_image(data, min_side=min_side)`` will hold, read from the header
+    alone (no pixel is decoded); 0 when the header cannot be read (``decode_image`` then says
+    why)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            with Image.open(io.BytesIO(data)) as image:
+                (width, height), fmt = image.size, image.format
+        except Exception:  # Pillow raises many kinds for broken headers; decode_image reports
+            return 0
+    factor = reduction_for(width, height, min_side)
+    if fmt in ("JPEG", "MPO"):  # the DCT scale (1/2, 1/4, 1/8), then a whole-factor reduce
+        scale = max(k for k in (1, 2, 4, 8) if k <= factor)
+        factor = scale * (factor // scale)
+    return math.ceil(width / factor) * math.ceil(height / factor)
+
+
 def decode_image(
     data: bytes,
     *,

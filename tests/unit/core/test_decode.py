@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 from tests.made_images import png_header
 
-from facesearch.core.decode import decode_image
+from facesearch.core.decode import decode_image, decoded_pixels
 from facesearch.errors import CorruptImageError, ImageTooLargeError
 
 LIMITS = {"max_bytes": 10_000_000, "max_pixels": 10_000_000}
@@ -241,3 +241,28 @@ def test_no_pixels_are_decoded_outside_admit(fmt: str, monkeypatch: pytest.Monke
     data = encode(marked(3000, 2000, (0, 0, 10, 10)), fmt)
     decode_image(data, max_bytes=10**9, max_pixels=10**9, min_side=1000, admit=admit)
     assert loads and all(loads)  # PNG's getexif() would load the pixels before admit
+
+
+@pytest.mark.parametrize(
+    ("fmt", "size", "min_side"),
+    [
+        ("PNG", (64, 48), 0),
+        ("PNG", (700, 500), 100),  # reduced 7x by Image.reduce
+        ("JPEG", (700, 500), 100),  # DCT scale 1/4, no further whole factor
+        ("JPEG", (1700, 300), 100),  # DCT scale 1/8, then 2x: 1/16
+        ("JPEG", (300, 200), 100),  # 3x asked, DCT 1/2 given
+        ("TIFF", (333, 77), 100),
+    ],
+)
+def test_decoded_pixels_reads_from_the_header_what_the_decode_will_hold(
+    fmt: str, size: tuple[int, int], min_side: int
+) -> None:
+    data = encode(gradient(*size), fmt)
+    held = decode_image(data, min_side=min_side, **LIMITS).pixels
+    assert decoded_pixels(data, min_side) == held.shape[0] * held.shape[1]
+
+
+def test_decoded_pixels_of_an_unreadable_header_is_zero() -> None:
+    assert decoded_pixels(b"not an image") == 0
+    assert decoded_pixels(b"") == 0
+    assert decoded_pixels(png_header(100_000, 100_000)) == 0  # a bomb: decode_image refuses it

@@ -231,13 +231,14 @@ def test_batch_sizes_per_runtime() -> None:
     assert gpu.embed_batch_size(32, 32, "openvino") == 32
     assert gpu.detect_batch_size("cuda") == 64
     assert gpu.detect_batch_size("onnxruntime") == 16
-    assert gpu.decode_chunk("cuda") == 512 and gpu.decode_chunk("openvino") == 64
+    assert gpu.schedule("cuda").chunk_images == 512
+    assert gpu.schedule("openvino").chunk_images == 64
 
 
 def test_decode_runs_on_every_core_on_a_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(gpu.os, "cpu_count", lambda: 16)
-    assert gpu.decode_workers("cuda") == 16
-    assert gpu.decode_workers("openvino") == 2
+    assert gpu.schedule("cuda").decoders == 16
+    assert gpu.schedule("openvino").decoders == 2
 
 
 def test_the_loaded_embedder_batches_256_on_a_gpu(
