@@ -21,6 +21,7 @@ from facesearch.settings import Settings
 pytestmark = [pytest.mark.lfw, pytest.mark.slow]
 
 N_IMAGES = 1000
+KILL_ATTEMPTS = 3
 
 
 def ingest_cmd(listing: Path) -> list[str]:
@@ -95,19 +96,25 @@ def test_kill_9_then_resume_equals_uninterrupted(
     duration = time.monotonic() - t0
 
     seed = random.randrange(1 << 30)
-    moment = random.Random(seed).uniform(0.25, 0.85) * duration
-    print(f"killing at {moment:.1f} s of a {duration:.1f} s run (seed {seed})")
-    crash_home = tmp_path / "crash"
-    proc = subprocess.Popen(
-        ingest_cmd(listing),
-        env=env_for(settings, crash_home),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    time.sleep(moment)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=30)
-    assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    rng = random.Random(seed)
+    # A run can be faster than the reference run (the machine's load changes): one that ends
+    # before its kill is run again into a fresh home, killed earlier.
+    for attempt in range(KILL_ATTEMPTS):
+        moment = rng.uniform(0.25, 0.85) * duration * 0.6**attempt
+        print(f"killing at {moment:.1f} s of a {duration:.1f} s run (seed {seed})")
+        crash_home = tmp_path / f"crash{attempt}"
+        proc = subprocess.Popen(
+            ingest_cmd(listing),
+            env=env_for(settings, crash_home),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(moment)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        if proc.returncode == -signal.SIGKILL:
+            break
+    assert proc.returncode == -signal.SIGKILL, f"{KILL_ATTEMPTS} runs ended before their kill"
 
     resumed = subprocess.run(
         ingest_cmd(listing),

@@ -28,10 +28,15 @@ pytestmark = [pytest.mark.lfw, pytest.mark.slow]
 
 N_PHOTOS = 40
 COMMIT_EVERY = 8  # images per catalog transaction in these runs (the CLI's default is 128)
-# The real CLI, with smaller catalog transactions so that a run killed midway has committed some
+ACTOR_BATCH = 4  # images per actor call in these runs (ray_ingest.BATCH is 16)
+# The real CLI, with smaller catalog transactions and actor calls, so that results come in
+# small steps and a run killed midway has committed some but not all: with 16 images a call,
+# the 40 photos came back in three bursts and all 40 were sometimes committed before the kill.
 CLI = (
     "import sys; import facesearch.gallery.ingest as ingest; "
-    f"ingest.COMMIT_EVERY = {COMMIT_EVERY}; from facesearch.cli import main; sys.exit(main())"
+    "import facesearch.gallery.ray_ingest as ray_ingest; "
+    f"ingest.COMMIT_EVERY = {COMMIT_EVERY}; ray_ingest.BATCH = {ACTOR_BATCH}; "
+    "from facesearch.cli import main; sys.exit(main())"
 )
 
 
