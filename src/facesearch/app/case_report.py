@@ -133,7 +133,7 @@ def visible_case(store: AccountabilityStore, actor: Actor, number: str) -> Case:
         raise NotFoundError(f"no case {number}")
     case = store.cases.get(number, actor.org)
     if not sees_every_case(actor) and actor.name not in case.members:
-        raise NotFoundError(f"no case {case.number} in the case registry")
+        raise NotFoundError(f"no case {number}")
     return case
 
 

@@ -151,3 +151,20 @@ def test_a_hidden_case_s_pdf_is_404_without_chromium_too(
         r = client.get(f"/cases/{number}/report.pdf", headers=home.auth("inv2"))
         assert r.status_code == 404, number
     assert client.get(f"/cases/{CASE}/report.pdf", headers=home.auth("inv1")).status_code == 503
+
+
+def test_a_hidden_case_answers_word_for_word_as_an_unknown_one(
+    client: TestClient, home: Any, work: dict[str, Any]
+) -> None:
+    """No existence oracle in the message either: a non-member's answer for a case that
+    exists said "no case K-... in the case registry", an unknown case's "no case K-..."."""
+    for path in (
+        "/api/v1/cases/{}/timeline",
+        "/cases/{}",
+        "/cases/{}/report",
+        "/cases/{}/report.pdf",
+    ):
+        hidden = client.get(path.format(CASE), headers=home.auth("inv2"))
+        unknown = client.get(path.format("K-none"), headers=home.auth("inv2"))
+        assert hidden.status_code == unknown.status_code == 404, path
+        assert hidden.text.replace(CASE, "K-none") == unknown.text, path
