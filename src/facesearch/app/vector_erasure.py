@@ -12,7 +12,9 @@ compaction (and, on a server, garbage collection) removes them.
 ``erasure_status`` (``facesearch erasure status``, ``GET /api/v1/erasure/status``) lists those
 pending physical deletions; with FAISS there are none. It reads no personal data (counts, times
 and compaction jobs), so, like ``stats`` and ``reindex``, it is not an audit entry; it needs the
-erase permission.
+erase permission, and an organisation's admin sees only the erasures of faces in collections
+their organisation owns (every collection is recorded with each erasure), not another
+organisation's.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from facesearch.accountability import Actor, Permission
+from facesearch.accountability import AccountabilityStore, Actor, Permission
 from facesearch.app.checks import allow
+from facesearch.app.scope import Scope, scope_of
 from facesearch.engine import Engine
 from facesearch.gallery.vectors import PendingDeletion
 from facesearch.results import ForgetResult
@@ -132,12 +135,27 @@ class ErasureStatus:
         return out
 
 
-def erasure_status(engine: Engine, actor: Actor) -> ErasureStatus:
-    """The pending physical deletions of the vector store (not logged: no personal data)."""
+def erasure_status(engine: Engine, store: AccountabilityStore, actor: Actor) -> ErasureStatus:
+    """The pending physical deletions of the vector store (not logged: no personal data):
+    those of ``actor``'s organisation's collections, or every one for whom owns every
+    collection (a single-organisation home) and for the local CLI user."""
     allow(actor, Permission.ERASE)
-    store = engine.indexes.target.kind
+    kind = engine.indexes.target.kind
     pending = tuple(engine.indexes.pending_physical_deletions())
-    return ErasureStatus(store, pending, PENDING_NOTE[store])
+    scope = scope_of(store, engine.catalog, actor)
+    if pending and not (actor.is_local or scope.everything):
+        names = engine.indexes.collection_names()
+        pending = tuple(p for p in pending if _owned(p, names, scope))
+    return ErasureStatus(kind, pending, PENDING_NOTE[kind])
+
+
+def _owned(pending: PendingDeletion, names: dict[int, str], scope: Scope) -> bool:
+    """Whether the organisation owns every collection the erased faces were in. One that names
+    none (recorded before collections were) or a collection deleted since: only those who see
+    everything see it."""
+    return bool(pending.collections) and all(
+        c in names and scope.owns(names[c]) for c in pending.collections
+    )
 
 
 def _utc(unix: float) -> str:

@@ -28,7 +28,7 @@ def add_parsers(sub: Any) -> None:
 
 def cmd_erasure_status(args: argparse.Namespace, cli: Cli) -> int:
     with cli.local() as local:
-        status = erasure_status(local.engine, local.actor)
+        status = erasure_status(local.engine, local.store, local.actor)
     if args.json:
         emit(status.as_json())
     else:

@@ -122,7 +122,9 @@ async def erase(ctx: Context, who: Principal, request: app.EraseRequest) -> dict
 
 async def erasure_status(ctx: Context, who: Principal) -> dict[str, Any]:
     """The vector store's pending physical deletions (not logged: no personal data)."""
-    return await ctx.workers.on_engine(lambda e: app.erasure_status(e, who.user).as_json())
+    return await ctx.workers.on_engine(
+        lambda e: app.erasure_status(e, ctx.store, who.user).as_json()
+    )
 
 
 # --- people --------------------------------------------------------------------------------

@@ -23,7 +23,15 @@ VECTOR_KEYS = {
     "proved_absent",
     "left_to_server",
 }
-PENDING_KEYS = {"faces", "requested_at", "compaction_job", "compaction_state", "note", "requested"}
+PENDING_KEYS = {
+    "faces",
+    "requested_at",
+    "compaction_job",
+    "compaction_state",
+    "note",
+    "requested",
+    "collections",
+}
 
 
 @pytest.fixture()

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from tests.fakes import FakePipeline
+from tests.homes import PASSWORD
 
-from facesearch.accountability import AccountabilityStore
+from facesearch.accountability import AccountabilityStore, local_actor
 from facesearch.server import create_app
 
 
@@ -50,3 +51,25 @@ def test_milvus_lite_erasure_is_proved_and_pending(fake_homes: Any, tmp_path: Pa
     assert part["vectors_deleted"] == 1 and part["left_to_server"]
     assert status["store"] == "milvus-lite" and status["faces_pending"] == 1
     assert status["pending"][0]["compaction_state"] == "automatic"
+
+
+def test_an_organisation_s_admin_sees_only_its_own_erasures_pending(
+    fake_homes: Any, tmp_path: Path
+) -> None:
+    """Another organisation's admin saw every organisation's pending erasures (their counts,
+    times and compaction jobs): now only those of collections their organisation owns."""
+    pytest.importorskip("pymilvus", reason="Milvus needs the distributed extra")
+    home = fake_homes("erasure-routes-orgs", vectors_url=str(tmp_path / "vectors.db"))
+    me = local_actor("tester")
+    with AccountabilityStore.open(home.home) as store:
+        store.orgs.add("customs", by=me)
+        store.accounts.add_user("cadmin", "admin", PASSWORD, by=me, org="customs")
+        customs = {"Authorization": f"Bearer {store.accounts.issue_token('cadmin', by=me)}"}
+    erased, status = erase_and_read_status(home)  # admin1, of the default organisation
+    assert erased["vector_store"]["vectors_deleted"] == 1 and status["faces_pending"] == 1
+    with TestClient(create_app(home.settings, pipelines=FakePipeline)) as c:
+        r = c.get("/api/v1/erasure/status", headers=customs)
+        assert r.status_code == 200, r.text
+        assert r.json()["faces_pending"] == 0 and r.json()["pending"] == []
+        assert c.get("/api/v1/erasure/status", headers=home.auth("admin1")).json() == status
+    assert status["pending"][0]["collections"]  # what the scoping reads

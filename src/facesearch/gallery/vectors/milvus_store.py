@@ -104,6 +104,7 @@ class PendingDeletion:
     compaction_job: int  # 0: none could be requested (Milvus Lite compacts by itself)
     compaction_state: str  # the server's word: Executing, Completed, automatic
     note: str
+    collections: tuple[int, ...] = ()  # catalog ids of the erased faces' collections
 
 
 class MilvusStore:
@@ -339,7 +340,7 @@ class MilvusStore:
 
     def erase(self, ids: Ids, collections: list[int] | None = None) -> VectorErasure:
         """Delete, flush, compact and prove gone (see the module docstring)."""
-        rows = list(self._rows(check_ids(ids), ["id", "vector"], collections))
+        rows = list(self._rows(check_ids(ids), ["id", "vector", "collection"], collections))
         if not rows:
             return VectorErasure(0, False, "none: nothing held", True, "")
         gone = np.asarray([int(r["id"]) for r in rows], dtype=np.int64)
@@ -362,7 +363,8 @@ class MilvusStore:
             later = "Milvus Lite drops the tombstoned rows from its files at its next compaction"
         record = VectorErasure(len(gone), True, compaction, True, later)
         pending = self._meta_get(f"{self.name}:pending") or []
-        pending.append({"faces": len(gone), "at": time.time(), "job": job})
+        held_in = sorted({int(r["collection"]) for r in rows})
+        pending.append({"faces": len(gone), "at": time.time(), "job": job, "collections": held_in})
         self._meta_put(f"{self.name}:pending", pending)
         self.last_erasure = record
         return record
@@ -391,7 +393,10 @@ class MilvusStore:
                 state = "automatic"
                 note = "tombstoned; removed from the files at Milvus Lite's next compaction"
             keep.append(entry)
-            out.append(PendingDeletion(int(entry["faces"]), float(entry["at"]), job, state, note))
+            held_in = tuple(int(c) for c in entry.get("collections", ()))
+            out.append(
+                PendingDeletion(int(entry["faces"]), float(entry["at"]), job, state, note, held_in)
+            )
         if len(keep) != len(entries):
             self._meta_put(f"{self.name}:pending", keep)
         return out
