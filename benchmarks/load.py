@@ -18,6 +18,10 @@ Big images among the small (issue 11: the big-image case in the mix):
 
     .venv/bin/python benchmarks/load.py --duration 30 --big-mix 2   # 2 of the 50 send the PNG
 
+An upload ingest on the server beside the searches (``load_ingest``):
+
+    .venv/bin/python benchmarks/load.py --duration 30 --ingest-during 3000
+
 Big images (issue 7, item 8):
 
     .venv/bin/python benchmarks/load.py --big                # 16 concurrent 8,944 x 8,944 PNGs
@@ -52,6 +56,8 @@ from typing import Any
 from urllib.parse import urlparse
 
 import httpx
+
+from load_ingest import admin_token, ingest_during, upload_zip
 
 REPO = Path(__file__).resolve().parent.parent
 LFW = Path(os.environ.get("FACESEARCH_LFW_DIR", REPO.parent / "shared" / "data" / "lfw"))
@@ -188,8 +194,14 @@ async def worker(
 
 
 async def drive(
-    url: str, tokens: list[str], probes: list[bytes], args: argparse.Namespace
-) -> tuple[list[tuple[float, int]], float]:
+    url: str,
+    tokens: list[str],
+    probes: list[bytes],
+    args: argparse.Namespace,
+    upload: tuple[str, bytes] | None = None,
+) -> tuple[list[tuple[float, int]], float, dict[str, Any] | None]:
+    """The searches; with ``upload`` (an admin's token, a zip), that ingest job beside them
+    (``load_ingest``)."""
     limits = httpx.Limits(
         max_connections=args.concurrency, max_keepalive_connections=args.concurrency
     )
@@ -213,6 +225,10 @@ async def drive(
         started = time.monotonic()
         deadline = started + args.duration
         big = big_png() if args.big_mix else None
+        ingest = None
+        if upload is not None:
+            side = httpx.AsyncClient(base_url=url, timeout=600)
+            ingest = asyncio.create_task(ingest_during(side, *upload))
         await asyncio.gather(
             *(
                 worker(
@@ -228,7 +244,12 @@ async def drive(
                 for i in range(args.concurrency)
             )
         )
-        return out, time.monotonic() - started
+        seconds = time.monotonic() - started
+        job = None
+        if ingest is not None:
+            job = await ingest
+            await side.aclose()
+        return out, seconds, job
 
 
 def big_png(side: int = 8944) -> bytes:
@@ -358,6 +379,13 @@ def main() -> int:
         help="this many of the clients search the huge PNG of --big in a loop, the others "
         "LFW photos (the table counts the LFW searches)",
     )
+    ap.add_argument(
+        "--ingest-during",
+        type=int,
+        default=0,
+        metavar="N",
+        help="an admin uploads a zip of N LFW photos to ingest as the searches start",
+    )
     ap.add_argument("--src", help="run the server from this source tree (before/after runs)")
     ap.add_argument("--label", default="", help="--big: a name for this run (before, after)")
     args = ap.parse_args()
@@ -421,7 +449,14 @@ def main() -> int:
             f"{args.concurrency} concurrent searches against {url} for up to {args.duration:g} s "
             f"or {args.max_requests} requests ..."
         )
-        results, seconds = asyncio.run(drive(url, tokens, probes, args))
+        upload = None
+        if args.ingest_during:
+            if args.url:
+                raise SystemExit("--ingest-during needs its own server; drop --url")
+            token = admin_token(home, PASSWORD, server_env(args.src))
+            upload = (token, upload_zip(LFW, args.ingest_during, set(who)))
+            print(f"an ingest job of {args.ingest_during} photos starts with the searches")
+        results, seconds, job = asyncio.run(drive(url, tokens, probes, args, upload))
     finally:
         if server is not None:
             server.terminate()
@@ -453,6 +488,7 @@ def main() -> int:
             "max": round(max(latencies), 4) if latencies else None,
             "mean": round(statistics.fmean(latencies), 4) if latencies else None,
         },
+        "ingest_during": job,
         "big_mix": {
             "workers": args.big_mix,
             "searches": len(bigs),
@@ -484,6 +520,12 @@ def main() -> int:
             f"\nmixed in: {args.big_mix} of the {args.concurrency} clients searched an 8,944 x "
             f"8,944 PNG again and again: {b['answered_201']} of {b['searches']} answered 201, "
             f"p50 {b['p50_s']} s, max {b['max_s']} s (not in the table above)"
+        )
+    if job is not None:
+        print(
+            f"\nbeside them: an ingest job of {args.ingest_during} photos: {job['status']}, "
+            f"{job.get('images_added')} images and {job.get('faces_added')} faces added in "
+            f"{job['seconds']} s (the searches ran {report['seconds']} s)"
         )
     print(
         f"\nCPU: {report['machine']['model']}, {report['machine']['cpus']} cores; latency: "

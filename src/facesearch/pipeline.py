@@ -218,14 +218,21 @@ class FacePipeline(Closing):
         main_only: bool = False,
         second: bool = False,
         chunk: int | None = None,
+        analysts: int | None = None,
     ) -> Iterator[Result]:
         """Analyse every item; yields results in input order (``second``: see ``analyse``).
-        ``chunk``: images per chunk at most (default: the runtime's ``Schedule``).
+        ``chunk``: images per chunk at most; ``analysts``: chunks analysed at once (defaults:
+        the runtime's ``Schedule``; 1 leaves the CPU to other work, as the server's upload
+        jobs do).
 
-        Up to ``Schedule.analysts`` chunks are analysed at once in threads, each decoded on
-        the decode pool first, and one more is decoding: a chunk's Python work overlaps
-        another's inference."""
-        plan = self._schedule if chunk is None else replace(self._schedule, chunk_images=chunk)
+        Up to ``analysts`` chunks are analysed at once in threads, each decoded on the decode
+        pool first, and one more is decoding: a chunk's Python work overlaps another's
+        inference."""
+        plan = self._schedule
+        if chunk is not None:
+            plan = replace(plan, chunk_images=chunk)
+        if analysts is not None:
+            plan = replace(plan, analysts=max(1, analysts))
         self.load_models(embed=embed, second=embed and second)  # before threads share them
 
         def analysed(decoding: list[Future[tuple[str, Decoded | FaceSearchError]]]) -> list[Result]:
@@ -233,7 +240,7 @@ class FacePipeline(Closing):
             return self.analyse(decoded, embed=embed, main_only=main_only, second=second)
 
         chunks = self._chunks(iter(items), plan)
-        analysts = ThreadPoolExecutor(max_workers=plan.analysts, thread_name_prefix="analyse")
+        pool = ThreadPoolExecutor(max_workers=plan.analysts, thread_name_prefix="analyse")
         ahead: deque[Future[list[Result]]] = deque()
         try:
             while True:
@@ -241,12 +248,12 @@ class FacePipeline(Closing):
                     batch = next(chunks, None)
                     if batch is None:
                         break
-                    ahead.append(analysts.submit(analysed, self._submit(batch)))
+                    ahead.append(pool.submit(analysed, self._submit(batch)))
                 if not ahead:
                     return
                 yield from ahead.popleft().result()
         finally:
-            analysts.shutdown(wait=False, cancel_futures=True)
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def _chunks(self, items: Iterator[Decodable], plan: Schedule) -> Iterator[list[Decodable]]:
         """``items`` in chunks of at most ``plan.chunk_images`` images and

@@ -5,6 +5,8 @@ a chunk holds at most its share of decoded pixels, however large the photos."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -106,3 +108,29 @@ def test_the_cpu_schedule_overlaps_chunks_and_bounds_their_pixels() -> None:
     plan = gpu.schedule("openvino")
     assert plan == gpu.CPU_SCHEDULE and plan.analysts >= 2
     assert (plan.analysts + 1) * plan.chunk_pixels * 3 <= 600_000_000  # bytes of RGB in flight
+
+
+@pytest.mark.parametrize(("analysts", "most"), [(None, gpu.CPU_SCHEDULE.analysts), (1, 1)])
+def test_analysts_bounds_the_chunks_analysed_at_once(
+    fake_settings: Settings, analysts: int | None, most: int
+) -> None:
+    running, seen = [0], [0]
+    lock = threading.Lock()
+    with FakePipeline(fake_settings) as p:
+        analyse = p.analyse
+
+        def slow(
+            decoded: Sequence[tuple[str, Decoded | FaceSearchError]], **kw: bool
+        ) -> list[Result]:
+            with lock:
+                running[0] += 1
+                seen[0] = max(seen[0], running[0])
+            time.sleep(0.05)  # long enough for the others to start
+            with lock:
+                running[0] -= 1
+            return analyse(decoded, **kw)
+
+        p.analyse = slow  # type: ignore[method-assign]
+        got = summary(list(p.run(photos(), chunk=3, analysts=analysts)))
+    assert got == one_by_one(fake_settings)
+    assert seen[0] == most

@@ -5,6 +5,7 @@ trail is checked writable before anything is added: an ingest must not happen un
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -17,7 +18,7 @@ from facesearch.app.people import attach_new
 from facesearch.app.scope import scope_of
 from facesearch.engine import Engine
 from facesearch.errors import FaceSearchError, PermissionDeniedError
-from facesearch.gallery.ingest import IngestSummary, ProgressFn
+from facesearch.gallery.ingest import Analyse, IngestSummary, ProgressFn
 from facesearch.gallery.ray_ingest import RayAnalyser, RayOptions
 
 __all__ = ["IngestRecord", "IngestRequest", "ingest"]
@@ -37,6 +38,8 @@ class IngestRequest:
     purpose: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)  # more to log (the server's job id)
     ray: RayOptions | None = None  # analyse on a Ray cluster (gallery.ray_ingest); None: here
+    # one chunk analysed at a time, leaving the CPU to searches (the server's upload jobs)
+    background: bool = False
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,19 @@ def claim_collection(
     return name
 
 
+BACKGROUND_ANALYSTS = 1  # side by side under 50 searching clients, see README "Throughput"
+
+
+def _analyser(engine: Engine, request: IngestRequest) -> Analyse | None:
+    """Who analyses the images: a Ray cluster, the pipeline one chunk at a time (in the
+    background), or (None) the pipeline at its full schedule."""
+    if request.ray is not None:
+        return RayAnalyser(engine.settings, request.ray)
+    if request.background:
+        return functools.partial(engine.pipeline.run, analysts=BACKGROUND_ANALYSTS)
+    return None
+
+
 def ingest(
     engine: Engine,
     store: AccountabilityStore,
@@ -97,7 +113,7 @@ def ingest(
         collection=request.collection,
         label_from_dir=request.label_from_dir,
         progress=progress,
-        analyse=None if request.ray is None else RayAnalyser(engine.settings, request.ray),
+        analyse=_analyser(engine, request),
     )
     attached = attach_new(engine, request.collection) if summary.faces_added else None
     payload: dict[str, Any] = {

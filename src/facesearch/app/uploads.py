@@ -57,6 +57,7 @@ def ingest_job(
             collection=collection,
             label_from_dir=from_dir,
             extra={"upload_job": job_id},
+            background=True,  # the server's searches come first
         )
 
         def progress(summary: IngestSummary, before: int = before) -> None:
