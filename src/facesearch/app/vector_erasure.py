@@ -142,10 +142,11 @@ def erasure_status(engine: Engine, store: AccountabilityStore, actor: Actor) -> 
     allow(actor, Permission.ERASE)
     kind = engine.indexes.target.kind
     pending = tuple(engine.indexes.pending_physical_deletions())
-    scope = scope_of(store, engine.catalog, actor)
-    if pending and not (actor.is_local or scope.everything):
-        names = engine.indexes.collection_names()
-        pending = tuple(p for p in pending if _owned(p, names, scope))
+    if pending and not actor.is_local:
+        scope = scope_of(store, engine.catalog, actor)
+        if not scope.everything:
+            names = engine.catalog.collection_names()
+            pending = tuple(p for p in pending if _owned(p, names, scope))
     return ErasureStatus(kind, pending, PENDING_NOTE[kind])
 
 

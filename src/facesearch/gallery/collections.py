@@ -286,10 +286,6 @@ class IndexSet:
             self._indexes[collection] = index
         return index
 
-    def collection_names(self) -> dict[int, str]:
-        """Catalog id (the Milvus partition key) -> name, of every collection the catalog has."""
-        return {self._cid(c.name): c.name for c in self.catalog.collections()}
-
     def _cid(self, collection: str) -> int:
         if collection not in self._cids:
             self._cids[collection] = self.catalog.ensure_collection(collection)

@@ -53,6 +53,12 @@ class Catalog(VectorsView, Erasure, People, Browse):
         with self._writing() as conn:
             return _write.ensure_collection(conn, name)
 
+    def collection_names(self) -> dict[int, str]:
+        """Id -> name of every collection (the ids are Milvus's partition keys); read only."""
+        with self._reading() as conn:
+            rows = conn.execute("SELECT id, name FROM collections").fetchall()
+        return {int(r[0]): str(r[1]) for r in rows}
+
     def collections(self) -> list[CollectionInfo]:
         with self._reading() as conn:
             rows = conn.execute(
