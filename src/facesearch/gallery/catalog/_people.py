@@ -102,12 +102,16 @@ _MEMBERS = """SELECT p.id, p.name, p.created, p.updated, c.name, fp.face_id, f.i
     WHERE {where}
     ORDER BY p.id, fp.certainty, fp.face_id"""
 
-# A row is written unless its face is gone (erased meanwhile) or a reviewer pinned it since.
+# A row is written unless its face is gone (erased meanwhile), a reviewer pinned it since, or
+# a reviewer said since that the face is not the person the build (from its older snapshot)
+# puts it in: ``not_person`` leaves the face unpinned, so the last check keeps a build that
+# started before it from putting the face back.
 _UPSERT = """INSERT INTO face_persons (face_id, person_id, pinned, certainty)
     SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM faces WHERE id = ?)
     ON CONFLICT (face_id) DO UPDATE SET person_id = excluded.person_id,
         pinned = excluded.pinned, certainty = excluded.certainty
-    WHERE face_persons.pinned = 0"""
+    WHERE face_persons.pinned = 0 AND NOT EXISTS (SELECT 1 FROM not_person n
+        WHERE n.face_id = face_persons.face_id AND n.person_id = excluded.person_id)"""
 
 
 class People(CatalogConnection):
@@ -158,8 +162,8 @@ class People(CatalogConnection):
     ) -> tuple[int, ...]:
         """Write an assignment in one transaction; the person id of each group.
 
-        Rows pinned meanwhile and faces erased meanwhile are left alone; persons left without
-        faces are removed. ``build``: (method, threshold) of a full build, recorded.
+        Rows pinned meanwhile, faces erased meanwhile and faces said meanwhile not to be the
+        person they would go to are left alone; persons left without faces are removed. ``build``: (method, threshold) of a full build, recorded.
         """
         a = assignment
         with self._writing() as conn:

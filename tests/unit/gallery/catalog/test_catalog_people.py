@@ -151,6 +151,17 @@ def test_not_person_is_remembered_and_the_face_moves_out(cat: Catalog) -> None:
         cat.not_person(999, 4)
 
 
+def test_a_build_from_before_a_not_person_does_not_put_the_face_back(cat: Catalog) -> None:
+    """A build snapshots, a reviewer says "face 4 is not this person" meanwhile, and the
+    build writes what it clustered from its snapshot: face 4 stays out (it went back, and its
+    new person was deleted as empty: the review silently undone)."""
+    (person,) = assign(cat, "main", [[1, 3, 4]])
+    alone = cat.not_person(person, 4)  # after the build's snapshot, before its write
+    assign(cat, "main", [[1, 3, 4]], persons=[person], build=("test", 0.3))
+    assert membership(cat) == {person: [1, 3], alone.id: [4]}
+    assert cat.people_snapshot("main", "sface").not_person == ((4, person),)
+
+
 def test_merging_a_face_back_forgets_that_it_was_not_that_person(cat: Catalog) -> None:
     (person,) = assign(cat, "main", [[1, 3, 4]])
     alone = cat.not_person(person, 4)
