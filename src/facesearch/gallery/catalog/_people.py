@@ -163,7 +163,8 @@ class People(CatalogConnection):
         """Write an assignment in one transaction; the person id of each group.
 
         Rows pinned meanwhile, faces erased meanwhile and faces said meanwhile not to be the
-        person they would go to are left alone; persons left without faces are removed. ``build``: (method, threshold) of a full build, recorded.
+        person they would go to are left alone; persons left without faces are removed.
+        ``build``: (method, threshold) of a full build, recorded.
         """
         a = assignment
         with self._writing() as conn:
