@@ -50,6 +50,7 @@ from facesearch.accountability.audit_report import BreakKind, ChainBreak
 from facesearch.accountability.db import Database, format_time, parse_time
 from facesearch.accountability.dialect import face_param, is_postgres
 from facesearch.accountability.permissions import DEFAULT_ORG, Actor, Permission, require
+from facesearch.accountability.text_checks import clean_text
 from facesearch.accountability.users import current_actor
 from facesearch.errors import CatalogError, InputError, NotFoundError, PermissionDeniedError
 
@@ -242,9 +243,7 @@ class Decisions:
             raise InputError(f"a verdict is one of {', '.join(v.value for v in Verdict)}") from exc
         if not isinstance(face_id, int | str) or isinstance(face_id, bool):
             raise InputError("a face id is an integer or a string")
-        note = (note or "").strip()
-        if len(note) > MAX_NOTE_CHARS:
-            raise InputError(f"a note is at most {MAX_NOTE_CHARS} characters")
+        note = clean_text(note or "", "the note", MAX_NOTE_CHARS, one_line=False) or ""
         with self._db.write() as conn:
             actor = current_actor(conn, by)
             require(actor, Permission.DECIDE)

@@ -30,6 +30,7 @@ from facesearch.accountability.audit import PLATFORM_ORG
 from facesearch.accountability.decisions import CandidateStatus
 from facesearch.accountability.orgs import OrgPolicy
 from facesearch.accountability.permissions import DEFAULT_ORG
+from facesearch.core.text import is_blank
 
 __all__ = [
     "ALERT_ACTOR",
@@ -207,7 +208,9 @@ def _bare_confirmation(
     store: AccountabilityStore, org: str, entry: AuditEntry, policy: OrgPolicy
 ) -> list[AlertFinding]:
     p = entry.payload
-    if p.get("status_after") != CandidateStatus.CONFIRMED.value or str(p.get("note", "")).strip():
+    if p.get("status_after") != CandidateStatus.CONFIRMED.value or not is_blank(
+        str(p.get("note", ""))
+    ):
         return []
     detail = f"confirmed face {p.get('face_id')} of search {p.get('search_seq')} without a note"
     return [AlertFinding(AlertRule.CONFIRMATION_WITHOUT_NOTE, entry.actor, detail, (entry.seq,))]

@@ -19,6 +19,7 @@ from facesearch.accountability import (
     Permission,
     Verdict,
 )
+from facesearch.accountability.audit_entries import FaceId
 from facesearch.accountability.decisions import PendingCandidate
 from facesearch.app.alerts import raise_alerts
 from facesearch.app.checks import allow, check_case_use
@@ -27,6 +28,7 @@ from facesearch.app.records import SearchRecord
 from facesearch.app.scope import policy_of
 from facesearch.errors import ErasedError, InputError
 from facesearch.gallery.catalog import Catalog
+from facesearch.types import MAX_ID
 
 __all__ = [
     "PENDING_DAYS",
@@ -83,12 +85,24 @@ def decide(
     return state
 
 
-def pending(store: AccountabilityStore, actor: Actor) -> list[PendingCandidate]:
+def pending(catalog: Catalog, store: AccountabilityStore, actor: Actor) -> list[PendingCandidate]:
     """Candidates marked possible match by someone else in the last PENDING_DAYS, which
-    ``actor`` may confirm as the second person; newest first."""
+    ``actor`` may confirm as the second person; newest first. A candidate whose face has been
+    erased since is left out: no verdict can be recorded on it (``decide``)."""
     allow(actor, Permission.DECIDE)
     since = datetime.now(UTC) - timedelta(days=PENDING_DAYS)
-    return store.decisions.awaiting_second_person(actor.name, since, actor.org)
+    found = store.decisions.awaiting_second_person(actor.name, since, actor.org)
+    ids = {p.face_id: _catalog_id(p.face_id) for p in found}
+    held = {f.id for f in catalog.faces(sorted({i for i in ids.values() if i is not None}))}
+    return [p for p in found if ids[p.face_id] is None or ids[p.face_id] in held]
+
+
+def _catalog_id(face_id: FaceId) -> int | None:
+    """A candidate's face id as the catalog's integer id (None: not one, left as it is)."""
+    if isinstance(face_id, int):
+        return face_id
+    digits = face_id.isascii() and face_id.isdigit() and int(face_id) <= MAX_ID
+    return int(face_id) if digits else None
 
 
 @dataclass(frozen=True)

@@ -222,7 +222,7 @@ async def decide(
 async def pending(ctx: Context, who: Principal) -> list[dict[str, Any]]:
     """Candidates marked possible match by someone else, waiting for ``who`` as the second
     person."""
-    found = await anyio.to_thread.run_sync(lambda: app.pending(ctx.store, who.user))
+    found = await ctx.workers.on_catalog(lambda catalog: app.pending(catalog, ctx.store, who.user))
     return [views.pending_view(p) for p in found]
 
 

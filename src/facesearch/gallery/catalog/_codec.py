@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from facesearch.core.text import SEPARATORS, has_control, has_direction_mark, is_blank
 from facesearch.errors import InputError
 from facesearch.types import BBox
 
@@ -28,16 +29,19 @@ MAX_NAME_CHARS = 255  # a folder name's limit on common file systems (subjects c
 
 
 def check_name(name: str, what: str) -> str:
-    """A collection, subject or model name: non-blank text of at most MAX_NAME_CHARS, on one
-    line, without control characters (it is shown in pages, tables and the CLI)."""
-    if not isinstance(name, str) or not name.strip():
+    """A collection, subject, person or model name: text with something visible in it, of at
+    most MAX_NAME_CHARS, on one line, without control characters or marks that change the
+    text's direction (it is shown in pages, tables and the CLI: ``core.text``)."""
+    if not isinstance(name, str) or is_blank(name):
         raise InputError(f"{what} name must be a non-empty string, not {name!r}")
     if "\x00" in name:
         raise InputError(f"{what} name must not contain NUL characters")
     if len(name) > MAX_NAME_CHARS:
         raise InputError(f"a {what} name has at most {MAX_NAME_CHARS} characters")
-    if any(ord(ch) < 32 or 0x7F <= ord(ch) <= 0x9F for ch in name):
+    if has_control(name) or any(ch in SEPARATORS or ch in "\t\n" for ch in name):
         raise InputError(f"a {what} name must not contain line breaks or control characters")
+    if has_direction_mark(name):
+        raise InputError(f"a {what} name must not contain marks that change the text's direction")
     return name
 
 

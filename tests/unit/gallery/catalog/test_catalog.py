@@ -195,9 +195,13 @@ NASTY_NAMES = [
 ]
 
 
-@pytest.mark.parametrize("name", ["a\nb", "a\rb", "x\x1b[31m", "z" * 256])
+@pytest.mark.parametrize(
+    "name",
+    ["a\nb", "a\rb", "x\x1b[31m", "z" * 256, "Bob\u202eevil", "a\u2028b", "\u200b", "\u3164"],
+)
 def test_names_that_would_break_a_page_or_a_terminal_are_refused(cat: Catalog, name: str) -> None:
-    """A name is shown in tables and the CLI (third attack pass: "a\nb" was accepted)."""
+    """A name is shown in tables and the CLI (third attack pass: "a\nb" was accepted; a
+    later one: a right-to-left override, a line separator and a name of nothing visible)."""
     with pytest.raises(InputError):
         cat.ensure_collection(name)
 
