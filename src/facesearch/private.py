@@ -39,7 +39,7 @@ def make_private_dir(path: Path) -> Path:
 
 
 def private_file(path: Path) -> Path:
-    """Make an existing file 0600 (owner read/write only)."""
+    """Make an existing regular file 0600 (owner read/write only)."""
     _tighten(Path(path), FILE_MODE)
     return Path(path)
 
@@ -73,8 +73,13 @@ def fsync_dir(path: Path) -> None:
 
 
 def _tighten(path: Path, mode: int) -> None:
+    """Take group and other bits off a regular file or a folder; anything else (a device
+    such as /dev/null given as an output, a pipe) is not ours and keeps its mode."""
     try:
-        current = stat.S_IMODE(path.stat().st_mode)
+        info = path.stat()
+        if not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)):
+            return
+        current = stat.S_IMODE(info.st_mode)
         if current & ~mode:
             path.chmod(current & mode)
     except OSError:
