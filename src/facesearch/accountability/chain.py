@@ -118,7 +118,7 @@ class AuditEnvelope:
             row["action"],
             row["case_number"],
             row["purpose"],
-            json.loads(row["payload"]),
+            json.loads(row["payload"], object_pairs_hook=_unique_keys),
             row["prev_hash"],
             row["org"],
         )
@@ -129,6 +129,16 @@ class AuditEnvelope:
         if fields["org"] is None:
             del fields["org"]
         return fields
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object as a dict; ValueError if it names a key twice. The hash covers the
+    payload as Python reads it (the last of two equal keys) and SQL's ``json_extract`` reads
+    the first: with two, a check in SQL would read what the hash does not vouch for."""
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        raise ValueError("a JSON object names a key twice")
+    return value
 
 
 def entry_hash(envelope: AuditEnvelope) -> str:

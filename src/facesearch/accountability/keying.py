@@ -197,6 +197,11 @@ class AnchorReading:
     bad_lines: tuple[int, ...] = ()  # lines that are not anchor records
     foreign_lines: tuple[int, ...] = ()  # records of another trail
     lines: int = 0
+    # (first, last, line): the first record of this trail that went back: line ``line``
+    # anchors entry ``first`` (again, or with another hash) after an earlier line anchored
+    # ``last``. Heads are appended in commit order, so entries first..last were cut and
+    # written again (an older copy of the file put back, or its tail deleted, then used).
+    rewound: tuple[int, int, int] | None = None
 
 
 class AnchorFile:
@@ -273,6 +278,7 @@ class AnchorFile:
         except OSError as exc:
             raise ConfigError(f"{self.path}: cannot read the audit anchor: {exc}") from exc
         start = latest = None
+        rewound: tuple[int, int, int] | None = None
         bad: list[int] = []
         foreign: list[int] = []
         count = 0
@@ -292,9 +298,21 @@ class AnchorFile:
                     if len(foreign) < 10:
                         foreign.append(count)
                     continue
+                if latest is not None and rewound is None and _went_back(record, latest):
+                    rewound = (record.seq, latest.seq, count)
                 if latest is None or record.seq >= latest.seq:
                     latest = record
-        return AnchorReading(self.path, True, start, latest, tuple(bad), tuple(foreign), count)
+        return AnchorReading(
+            self.path, True, start, latest, tuple(bad), tuple(foreign), count, rewound
+        )
+
+
+def _went_back(record: AnchorRecord, highest: AnchorRecord) -> bool:
+    """Whether ``record``, read after ``highest``, anchors an entry at or below it anew (the
+    same head written twice is not going back)."""
+    if record.seq < highest.seq:
+        return True
+    return record.seq == highest.seq and record.hash != highest.hash
 
 
 class AnchorWriter:

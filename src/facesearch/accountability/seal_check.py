@@ -238,6 +238,16 @@ class SealChecks:
                     f"{seal.keyed_from}: the start of keying was moved in the file",
                 )
             self._compare(start.seq, start.hash, None, last, where, "start record")
+        if reading.rewound is not None:
+            first, highest, line = reading.rewound
+            self.add_sealed(
+                BreakKind.TRUNCATED,
+                first,
+                highest,
+                f"line {line} of {where} anchors entry {first} anew after entry {highest} was "
+                f"anchored: {plural(first, highest)} cut and written again (the tail of the "
+                "chain deleted, or an older copy of the file put back, and used since)",
+            )
         latest = reading.latest
         if latest is None:
             return

@@ -118,6 +118,37 @@ def test_a_truncated_chain_is_caught_through_the_anchor(keyed: AccountabilitySto
     assert "anchor" in report.breaks[0].detail
 
 
+def test_a_cut_tail_stays_caught_after_as_many_entries_are_appended(keyed: AccountabilityStore):
+    """The anchor file's last head was all verify compared: once facesearch had appended as
+    many entries as were cut, the file's last head matched the new chain, and the cut (of
+    erasures, say) passed as intact."""
+    four = keyed.audit.get(4)
+    tamper(
+        keyed,
+        "DELETE FROM audit_log WHERE seq > 4",
+        "DELETE FROM audit_mac WHERE seq > 4",
+        f"UPDATE audit_head SET seq = 4, hash = '{four.hash}'",
+    )
+    for i in range(2):
+        keyed.audit.append(actor="a", action=Action.LOGIN, payload={"after": i})
+    report = keyed.verify()
+    assert kinds(report) == [(BreakKind.TRUNCATED, 5, 6)]
+    assert "written again" in report.breaks[0].detail
+
+
+def test_a_payload_naming_a_key_twice_is_an_edit(keyed: AccountabilityStore):
+    """The hash covers the payload as Python reads it (the last of two equal keys), while
+    the checks in SQL read the first: a disabled account re-enabled in the file, its
+    ``user_disable`` entry given a first "name" of nobody, passed verify."""
+    seq = keyed.audit.append(actor="a", action=Action.LOGIN, payload={"name": "inv1"}).seq
+    tamper(
+        keyed,
+        'UPDATE audit_log SET payload = \'{"name":"nobody",\' || substr(payload, 2) '
+        f"WHERE seq = {seq}",
+    )
+    assert kinds(keyed.verify()) == [(BreakKind.EDITED, seq, seq)]
+
+
 def test_an_older_copy_of_the_file_put_back_is_caught(paths, clock: FakeClock, tmp_path: Path):
     with open_store(paths, clock) as s:
         for i in range(3):
