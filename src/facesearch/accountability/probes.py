@@ -23,7 +23,8 @@ from typing import TypeVar
 from facesearch.accountability.audit import AuditTrail
 from facesearch.accountability.audit_entries import Action
 from facesearch.accountability.db import Database, format_time, parse_time
-from facesearch.accountability.dialect import greatest
+from facesearch.accountability.dialect import greatest, json_text
+from facesearch.accountability.permissions import DEFAULT_ORG
 from facesearch.errors import InputError, NotFoundError
 
 __all__ = ["PURGE_ACTOR", "ProbeStore"]
@@ -80,16 +81,28 @@ class ProbeStore:
             raise NotFoundError(f"no probe image {sha256} is kept")
         return parse_time(row["expires_at"])
 
-    def kept(self) -> list[str]:
-        """The sha256 of every probe image kept now (its retention period not over)."""
+    def kept(self, org: str | None = None) -> list[str]:
+        """The sha256 of every probe image kept now (its retention period not over); with
+        ``org``, of those only that organisation's entries name (a probe another
+        organisation also used is part of its record too, and not this one's to delete)."""
         moment = format_time(self._db.now())
         with self._db.read() as conn:
-            return [
-                str(r[0])
-                for r in conn.execute(
+            if org is None:
+                rows = conn.execute(
                     "SELECT sha256 FROM probes WHERE expires_at > ? ORDER BY sha256", (moment,)
                 )
-            ]
+            else:
+                # the expression of the audit_log_probe index, so that it serves the lookups
+                key = json_text(conn, "payload", "probe_sha256")
+                named = f"FROM audit_log WHERE {key} = p.sha256"
+                rows = conn.execute(
+                    f"""SELECT p.sha256 FROM probes p WHERE p.expires_at > ?
+                    AND EXISTS (SELECT 1 {named} AND lower(COALESCE(org, ?)) = lower(?))
+                    AND NOT EXISTS (SELECT 1 {named} AND lower(COALESCE(org, ?)) != lower(?))
+                    ORDER BY p.sha256""",
+                    (moment, DEFAULT_ORG, org, DEFAULT_ORG, org),
+                )
+            return [str(r[0]) for r in rows]
 
     def erase(self, digests: Sequence[str], *, then: Callable[[], T]) -> T:
         """Delete the bytes of these probes before their time (an erasure), and run ``then``

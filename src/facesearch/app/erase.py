@@ -12,11 +12,12 @@ case is.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from facesearch.accountability import AccountabilityStore, Action, Actor, AuditEntry, Permission
+from facesearch.accountability.permissions import DEFAULT_ORG
 from facesearch.accountability.text_checks import MAX_PURPOSE_CHARS, clean_text
 from facesearch.app.checks import (
     allow,
@@ -161,8 +162,12 @@ def erase(
     # the entry can only be written after the erasure, so that window stays short.
     person = engine.person_like(like_data, request.max_fmr) if like_data else None
     scope = scope_of(store, engine.catalog, actor)
+    if actor.is_local and actor.org == DEFAULT_ORG and not scope.everything:
+        scope = replace(scope, everything=True)  # the host's CLI: the whole deployment
     face_ids = _owned_faces(engine, scope, request, person)
-    probes = _kept_probes_like(engine, store, person) if person and scope.everything else []
+    probes = []
+    if person is not None and (scope.everything or actor.org is not None):
+        probes = _kept_probes_like(engine, store, person, None if scope.everything else scope.org)
     store.audit.check_writable()
     result = engine.forget(
         face_ids=face_ids,
@@ -231,10 +236,13 @@ def catalog_part(result: ForgetResult) -> dict[str, Any] | None:
     return {"database": c.database, "done": c.done, "complete": c.complete, "left": c.left}
 
 
-def _kept_probes_like(engine: Engine, store: AccountabilityStore, person: PersonLike) -> list[str]:
+def _kept_probes_like(
+    engine: Engine, store: AccountabilityStore, person: PersonLike, org: str | None
+) -> list[str]:
     """The sha256 of every kept probe image with a face of ``person``, at the threshold
-    ``forget --like`` erases gallery faces with."""
-    digests = store.probes.kept()
+    ``forget --like`` erases gallery faces with; with ``org``, of the probes only that
+    organisation's searches used."""
+    digests = store.probes.kept(org)
 
     def probes() -> Iterator[Decodable]:  # read as the pipeline pulls them (bounded memory)
         for digest in digests:

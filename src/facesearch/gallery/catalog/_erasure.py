@@ -23,7 +23,8 @@ class Erasure(CatalogConnection):
     def delete_faces(
         self, ids: Sequence[int], *, with_embeddings: bool = False, prune_images: bool = False
     ) -> list[FaceRecord]:
-        """Erase these faces; return what was erased (ids not in the catalog are skipped).
+        """Erase these faces and the subjects left without a face; return what was erased
+        (ids not in the catalog are skipped).
 
         ``prune_images`` also erases the images left without any face (their source paths and
         metadata may name the person).
@@ -36,14 +37,17 @@ class Erasure(CatalogConnection):
         return records
 
     def delete_image(self, image_id: int, *, with_embeddings: bool = False) -> list[FaceRecord]:
-        """Erase an image and its faces; return the faces. NotFoundError if there is none."""
+        """Erase an image, its faces and the subjects left without a face; return the faces.
+        NotFoundError if there is none."""
         with self._writing(durable=True) as conn:
             _read.image(conn, image_id)
             records = _read.select_faces(
                 conn, "f.image_id = ?", (int(image_id),), with_embeddings, order="f.face_index"
             )
+            labels = _write.subjects_of(conn, [r.id for r in records])
             conn.execute("DELETE FROM faces WHERE image_id = ?", (int(image_id),))
             conn.execute("DELETE FROM images WHERE id = ?", (int(image_id),))
+            _write.prune_subjects(conn, labels)
         self._after_erasure()
         return records
 

@@ -108,9 +108,13 @@ def require_run(conn: sqlite3.Connection, run_id: int) -> None:
 def erase_faces(
     conn: sqlite3.Connection, records: Sequence[FaceRecord], prune_images: bool
 ) -> None:
+    """Delete these faces, the subjects they leave without a face and, with
+    ``prune_images``, the images they leave without one."""
     ids = [r.id for r in records]
+    labels = subjects_of(conn, ids)
     for part in _read.chunks(ids):
         conn.execute(f"DELETE FROM faces WHERE id IN ({_read.placeholders(len(part))})", part)
+    prune_subjects(conn, labels)
     if prune_images:
         for part in _read.chunks(sorted({r.image_id for r in records})):
             conn.execute(
@@ -118,3 +122,28 @@ def erase_faces(
                 AND NOT EXISTS (SELECT 1 FROM faces WHERE faces.image_id = images.id)""",
                 part,
             )
+
+
+def subjects_of(conn: sqlite3.Connection, face_ids: Sequence[int]) -> set[int]:
+    """The subject ids these faces are labelled with."""
+    found: set[int] = set()
+    for part in _read.chunks(sorted({int(i) for i in face_ids})):
+        rows = conn.execute(
+            f"""SELECT DISTINCT subject_id FROM faces WHERE subject_id IS NOT NULL
+            AND id IN ({_read.placeholders(len(part))})""",
+            part,
+        )
+        found.update(int(r[0]) for r in rows)
+    return found
+
+
+def prune_subjects(conn: sqlite3.Connection, subject_ids: set[int]) -> None:
+    """Delete those of these subjects that no face is labelled with any more: a subject is a
+    name, personal data kept for its faces' sake (an erasure by face, image or photo left
+    the name of a person whose every face it erased)."""
+    for part in _read.chunks(sorted(subject_ids)):
+        conn.execute(
+            f"""DELETE FROM subjects WHERE id IN ({_read.placeholders(len(part))})
+            AND NOT EXISTS (SELECT 1 FROM faces WHERE faces.subject_id = subjects.id)""",
+            part,
+        )

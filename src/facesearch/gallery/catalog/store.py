@@ -155,7 +155,8 @@ class Catalog(VectorsView, Erasure, People, Browse):
             return _read.select_faces(conn, "f.subject_id = ?", (sid,), with_embeddings)
 
     def set_label(self, face_ids: Sequence[int], subject: str | None) -> None:
-        """Label these faces with ``subject`` (created on demand), or unlabel them with None.
+        """Label these faces with ``subject`` (created on demand), or unlabel them with None;
+        a subject left without a face goes.
 
         NotFoundError, and nothing changed, if any id is not in the catalog.
         """
@@ -165,9 +166,11 @@ class Catalog(VectorsView, Erasure, People, Browse):
         with self._writing() as conn:
             _write.require_faces(conn, ids)
             sid = None if subject is None else _write.ensure_subject(conn, subject)
+            labels = _write.subjects_of(conn, ids)
             for part in _read.chunks(ids):
                 marks = _read.placeholders(len(part))
                 conn.execute(f"UPDATE faces SET subject_id = ? WHERE id IN ({marks})", (sid, *part))
+            _write.prune_subjects(conn, labels)
 
     # -- ingest runs ------------------------------------------------------------------------
 

@@ -42,6 +42,35 @@ def test_forget_like_deletes_the_kept_probes_of_that_person(
     assert store.verify().ok
 
 
+def test_in_a_home_of_several_organisations_the_host_s_forget_like_still_opts_out(
+    engine: Engine, store: AccountabilityStore, probe_photo: Any
+) -> None:
+    """Once another organisation owned a collection, the host's ``forget --like`` blocklisted
+    nothing and deleted no kept probe, and said so only as "deleted 0 kept probe photo(s)":
+    the opt-out silently stopped working. The host's CLI erases for the whole deployment; an
+    organisation's admin deletes the probes its own organisation's searches kept (no
+    deployment-wide blocklist entry: that is not theirs to make)."""
+    me = local_actor("tester")
+    store.orgs.add("south", by=me)
+    store.orgs.claim("south-photos", "south", by=me)
+    inv, admin = store.accounts.get_user("inv1"), store.accounts.get_user("admin1")
+    colin, tony = probe_photo(0), probe_photo(1)
+    for photo in (colin, tony):
+        search(engine, store, inv, SearchRequest(photo, case="K-P", purpose="probe kept"))
+    by_admin = erase(engine, store, admin, EraseRequest("DSR-6", like=probe_photo(1, 5)))
+    entry = store.audit.get(by_admin.id)
+    assert entry.payload["probes_deleted"] == {"count": 1, "sha256": [sha(tony)]}
+    assert entry.payload["blocklisted"] is False and entry.payload["counts"]["faces"] >= 1
+    by_host = erase(engine, store, me, EraseRequest("DSR-7", like=probe_photo(0, 5)))
+    entry = store.audit.get(by_host.id)
+    assert entry.payload["probes_deleted"] == {"count": 1, "sha256": [sha(colin)]}
+    assert entry.payload["blocklisted"] is True
+    for photo in (colin, tony):
+        with pytest.raises(NotFoundError):
+            store.probes.get(sha(photo))
+    assert store.verify().ok
+
+
 def test_erasure_removes_emptied_upload_folders(
     engine: Engine, store: AccountabilityStore, probe_photo: Any, home: Any
 ) -> None:

@@ -144,6 +144,30 @@ def test_delete_subject(cat: Catalog) -> None:
         cat.delete_subject("Vic")
 
 
+def test_a_subject_goes_with_its_last_face_however_it_is_erased(cat: Catalog) -> None:
+    """Erasing every face of a subject by face id or by image (``forget --face``, ``--image``,
+    ``--like``, or an organisation's scoped ``--subject``) left the subject's name behind:
+    ``stats`` counted it and ``export --subject`` found it, with no faces."""
+    a, b, c, d = cat.add_images(
+        "main",
+        [
+            new_image("a", 1, "Vic"),
+            new_image("b", 2, "Vic"),
+            new_image("c", 1, "Ann"),
+            new_image("d", 1, "Bo"),
+        ],
+    )
+    cat.delete_faces([a.face_ids[0], b.face_ids[0]])
+    assert [f.id for f in cat.faces_of_subject("Vic")] == [b.face_ids[1]]  # one face left
+    cat.delete_faces([b.face_ids[1]])
+    cat.delete_image(c.image_id)
+    cat.set_label(d.face_ids, None)
+    for name in ("Vic", "Ann", "Bo"):
+        with pytest.raises(NotFoundError):
+            cat.faces_of_subject(name)
+    assert cat.stats()["subjects"] == 0
+
+
 def test_state_changes_whenever_the_faces_change(cat: Catalog) -> None:
     empty = cat.state("sface")
     assert (empty.dim, empty.face_count, empty.max_face_id) == (None, 0, 0)
