@@ -25,6 +25,7 @@ from facesearch.accountability import (
 )
 from facesearch.accountability.users import sees_every_account
 from facesearch.app.checks import allow
+from facesearch.errors import PermissionDeniedError
 
 __all__ = [
     "Account",
@@ -69,8 +70,26 @@ class IssuedToken:
 
 def _manage(actor: Actor, name: str | None = None) -> None:
     """MANAGE_USERS, unless ``name`` is the actor's own account."""
-    if name is None or name.casefold() != actor.name.casefold():
+    if name is None or not _own(actor, name):
         allow(actor, Permission.MANAGE_USERS)
+
+
+def _own(actor: Actor, name: str) -> bool:
+    return name.casefold() == actor.name.casefold()
+
+
+# The platform operator adds organisations' admins (and other operators), and may give them a
+# new password; the accounts of an organisation's other roles are its admins' to manage.
+OPERATOR_MANAGES = frozenset({Role.ADMIN, Role.OPERATOR})
+
+
+def _operator_may(actor: Actor, role: Role | str, what: str) -> None:
+    """PermissionDeniedError if the operator would ``what`` an account of ``role``."""
+    if actor.role == Role.OPERATOR and not actor.is_local and Role(role) not in OPERATOR_MANAGES:
+        raise PermissionDeniedError(
+            f"the platform operator may not {what} a {Role(role).value}'s account: the "
+            "operator manages organisations and their admins, whose admins manage the rest"
+        )
 
 
 def _account(store: AccountabilityStore, user: User, locks: list[LoginLock]) -> Account:
@@ -115,6 +134,7 @@ def add_user(
     """A new account of organisation ``org`` ("own": the actor's; None: an operator's, of
     none)."""
     _manage(actor)
+    _operator_may(actor, role, "add")
     chosen = actor.org if org == "own" else org
     return store.accounts.add_user(name, role, password, by=actor, org=chosen)
 
@@ -131,15 +151,27 @@ def enable_user(store: AccountabilityStore, actor: Actor, name: str) -> User:
 
 
 def set_password(store: AccountabilityStore, actor: Actor, name: str, password: str) -> None:
-    """Set a password (one's own, or anyone's with MANAGE_USERS); ends the user's sessions
-    and revokes their API tokens."""
+    """Set a password (one's own, or anyone's with MANAGE_USERS: the operator an admin's or
+    an operator's only); ends the user's sessions and revokes their API tokens."""
     _manage(actor, name)
+    if not _own(actor, name):
+        _operator_may(actor, store.accounts.get_user(name, seen_by=actor).role, "set a password on")
     store.accounts.set_password(name, password, by=actor)
 
 
 def issue_token(store: AccountabilityStore, actor: Actor, name: str) -> IssuedToken:
-    """A new API token for ``name`` (oneself, or anyone with MANAGE_USERS)."""
+    """A new API token for ``name``: one's own, or anyone's from the host's CLI. An admin or
+    the operator may list and revoke anyone's tokens but not issue one for someone else: they
+    would see it, and could then act as that person (an admin search as an investigator,
+    with the trail crediting the investigator)."""
     _manage(actor, name)
+    if not _own(actor, name) and not actor.is_local:
+        store.accounts.get_user(name, seen_by=actor)  # 404 first for an account not seen
+        raise PermissionDeniedError(
+            f"an API token is issued by its user (the Me page, POST /api/v1/me/tokens) or on "
+            f"the host (facesearch users token {name}); one issued for {name} would let you "
+            "act as them"
+        )
     token = store.accounts.issue_token(name, by=actor)
     return IssuedToken(name, token, store.accounts.tokens(name)[-1])
 

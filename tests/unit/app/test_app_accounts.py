@@ -51,6 +51,44 @@ def test_an_investigator_manages_only_their_own_tokens(store: AccountabilityStor
         trail.audit_head(store, ivo)
 
 
+def test_nobody_but_the_user_and_the_host_issues_a_user_s_token(
+    store: AccountabilityStore,
+) -> None:
+    """An admin issued an investigator a token, saw it, and searched with it as them (admins
+    may not search; the trail credited the investigator); the operator did so for any
+    organisation's user."""
+    store.orgs.add("south", by=LOCAL)
+    ana = app_accounts.add_user(store, LOCAL, "ana", Role.ADMIN, PW)
+    ivo = app_accounts.add_user(store, LOCAL, "ivo", Role.INVESTIGATOR, PW)
+    op = app_accounts.add_user(store, LOCAL, "op", Role.OPERATOR, PW, org=None)
+    for who in (ana, op):
+        with pytest.raises(PermissionDeniedError, match="act as them"):
+            app_accounts.issue_token(store, who, "ivo")
+    assert app_accounts.tokens_of(store, ana, "ivo") == []
+    assert app_accounts.issue_token(store, ana, "ana").name == "ana"  # one's own
+    assert app_accounts.issue_token(store, LOCAL, "ivo").name == "ivo"  # the host
+    assert app_accounts.revoke_tokens(store, ana, "ivo") == 1  # revoking stays an admin's
+    assert ivo.role == Role.INVESTIGATOR
+
+
+def test_the_operator_manages_admins_not_the_organisations_other_accounts(
+    store: AccountabilityStore,
+) -> None:
+    """The operator "adds first admins" and reads no organisation's work, but set an
+    investigator's password (then signed in as them) and added investigators."""
+    store.orgs.add("south", by=LOCAL)
+    op = app_accounts.add_user(store, LOCAL, "op", Role.OPERATOR, PW, org=None)
+    app_accounts.add_user(store, LOCAL, "ivo", Role.INVESTIGATOR, PW, org="south")
+    with pytest.raises(PermissionDeniedError, match="operator may not set a password"):
+        app_accounts.set_password(store, op, "ivo", PW + "x")
+    with pytest.raises(PermissionDeniedError, match="operator may not add"):
+        app_accounts.add_user(store, op, "ina", Role.INVESTIGATOR, PW, org="south")
+    app_accounts.add_user(store, op, "sam", Role.ADMIN, PW, org="south")  # a first admin
+    app_accounts.set_password(store, op, "sam", PW + "y")  # an admin locked out
+    app_accounts.set_password(store, op, "op", PW + "z")  # one's own
+    app_accounts.disable_user(store, op, "ivo")  # cutting an account off stays possible
+
+
 def test_an_auditor_reads_verifies_and_exports_the_trail(store: AccountabilityStore) -> None:
     auditor = app_accounts.add_user(store, LOCAL, "aud", Role.AUDITOR, PW)
     with pytest.raises(PermissionDeniedError):

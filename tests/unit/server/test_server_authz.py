@@ -39,6 +39,7 @@ ROUTES: dict[tuple[str, str], tuple[frozenset[str] | None, str, int]] = {
     ("GET", "/metrics"): (METRICS, "/metrics", 200),
     ("GET", "/openapi.json"): (ALL, "/openapi.json", 200),
     ("GET", "/docs"): (ALL, "/docs", 200),
+    ("POST", "/docs/token"): (ALL, "/docs/token", 200),
     ("POST", "/api/v1/detect"): (SEARCH, "/api/v1/detect", 422),
     ("POST", "/api/v1/searches"): (SEARCH, "/api/v1/searches", 422),
     ("GET", "/api/v1/searches"): (REVIEW, "/api/v1/searches", 200),
@@ -90,7 +91,6 @@ ROUTES: dict[tuple[str, str], tuple[frozenset[str] | None, str, int]] = {
     ("POST", "/api/v1/users/{name}/disable"): (ADMIN, "/api/v1/users/nobody/disable", 404),
     ("POST", "/api/v1/users/{name}/enable"): (ADMIN, "/api/v1/users/nobody/enable", 404),
     ("POST", "/api/v1/users/{name}/password"): (ADMIN, "/api/v1/users/nobody/password", 422),
-    ("POST", "/api/v1/users/{name}/tokens"): (ADMIN, "/api/v1/users/nobody/tokens", 404),
     ("DELETE", "/api/v1/users/{name}/tokens"): (ADMIN, "/api/v1/users/nobody/tokens", 404),
     ("GET", "/api/v1/cases"): (ALL, "/api/v1/cases", 200),
     ("POST", "/api/v1/cases"): (REVIEW, "/api/v1/cases", 422),  # admins, investigators

@@ -25,6 +25,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 
 from facesearch import __version__
 from facesearch.accountability import Permission
+from facesearch.app import accounts
 from facesearch.app.alerts import alert_rules
 from facesearch.errors import PermissionDeniedError
 from facesearch.server.deps import Anyone, Ctx, SettingsAdmin
@@ -125,6 +126,20 @@ async def openapi(request: Request, who: Anyone) -> dict[str, Any]:
 
 @router.get("/docs", response_class=HTMLResponse, include_in_schema=False)
 async def docs(request: Request, who: Anyone, c: Ctx) -> HTMLResponse:
+    return _docs_page(request, who, c)
+
+
+@router.post("/docs/token", response_class=HTMLResponse, include_in_schema=False)
+async def docs_token(request: Request, who: Anyone, c: Ctx) -> HTMLResponse:
+    """Issue the signed-in user an API token and show it once on the API page (each user
+    issues their own: ``app.accounts.issue_token``)."""
+    issued = await anyio.to_thread.run_sync(
+        lambda: accounts.issue_token(c.store, who.user, who.name)
+    )
+    return _docs_page(request, who, c, token=issued.token)
+
+
+def _docs_page(request: Request, who: Any, c: Any, token: str | None = None) -> HTMLResponse:
     schema = request.app.openapi()
     operations = []
     for path, methods in schema.get("paths", {}).items():
@@ -158,6 +173,7 @@ async def docs(request: Request, who: Anyone, c: Ctx) -> HTMLResponse:
             "operations": operations,
             "title": schema["info"]["title"],
             "version": schema["info"]["version"],
+            "token": token,
         },
     )
     return response

@@ -115,11 +115,6 @@ async def set_password(
     return {"name": name, "password_set": True}
 
 
-@api.post("/users/{name}/tokens", status_code=201, summary="Issue an API token")
-async def issue_token(name: str, who: Admin, c: Ctx) -> dict[str, Any]:
-    return await _issue(c, who, name)
-
-
 @api.delete("/users/{name}/tokens", summary="Revoke every token of a user")
 async def revoke_tokens(name: str, who: Admin, c: Ctx) -> dict[str, Any]:
     count = await _blocking(lambda: accounts.revoke_tokens(c.store, who.user, name))
@@ -212,10 +207,6 @@ async def users_action(name: str, action: str, page: AdminPage) -> Response:
         elif action == "enable":
             await _blocking(lambda: accounts.enable_user(c.store, who.user, name))
             message = f"{name} enabled"
-        elif action == "token":
-            issued = await _blocking(lambda: accounts.issue_token(c.store, who.user, name))
-            token = issued.token
-            message = f"new API token for {name}: copy it now, it is shown only once"
         elif action == "revoke":
             n = await _blocking(lambda: accounts.revoke_tokens(c.store, who.user, name))
             message = f"{n} token(s) of {name} revoked"
