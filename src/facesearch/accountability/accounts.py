@@ -66,6 +66,21 @@ class Accounts(LoginMixin, TokenMixin, SessionMixin):
         self._passwords = Passwords(policy, hasher)
         self._start_token_uses()
 
+    def login(
+        self, name: str, password: str, *, client: str | None = None
+    ) -> tuple[User, str, str]:
+        """``check_password``, and a new browser session: (user, session id, CSRF token).
+
+        The session is opened in the transaction that records the login, once the password
+        just checked is still the account's: a login whose check overlapped a new password
+        (an admin cutting off a stolen account) fails instead of opening a session that
+        outlives it.
+        """
+        user, opened = self._check_password(name, password, client, self._open_session)
+        assert opened is not None
+        session_id, csrf = self._after_open(opened)
+        return user, session_id, csrf
+
     def has_users(self) -> bool:
         with self._db.read() as conn:
             return bool(conn.execute("SELECT EXISTS (SELECT 1 FROM users)").fetchone()[0])

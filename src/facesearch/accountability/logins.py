@@ -24,9 +24,10 @@ import ipaddress
 import logging
 import math
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from facesearch.accountability.audit import AuditTrail
 from facesearch.accountability.audit_entries import Action
@@ -41,6 +42,7 @@ from facesearch.errors import AuthenticationError
 __all__ = ["BAD_LOGIN", "EVERY_ADDRESS", "LoginLock", "LoginMixin", "address_key"]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 LOCK_MEMORY = timedelta(days=1)  # a lock over for longer than this no longer doubles the next
 MAX_LOCK_LEVEL = 32
@@ -123,6 +125,19 @@ class LoginMixin:
         ``client`` (an IP address, "cli") goes into the audit entry, and failures count against
         the name for that client only.
         """
+        return self._check_password(name, password, client, None)[0]
+
+    def _check_password(
+        self,
+        name: str,
+        password: str,
+        client: str | None,
+        then: Callable[[sqlite3.Connection, sqlite3.Row], T] | None,
+    ) -> tuple[User, T | None]:
+        """``check_password``; on success ``then(conn, user row)`` runs in the transaction
+        that records the login, once the password just checked is still the account's (not
+        changed, the account not disabled, while it was being checked). Its result is
+        returned beside the user."""
         key = name.casefold()[:128] if isinstance(name, str) else ""
         addr = "" if client is None else address_key(client[:200])
         shown = name if is_valid_name(name) else "anonymous"
@@ -150,8 +165,9 @@ class LoginMixin:
             ):
                 lock = self._lock_name(conn, key, shown, detail, now)
             if lock is not None:
+                known = user_row(conn, name) if shown != "anonymous" else None
                 self._audit.append(
-                    actor=shown,
+                    actor=shown if known is None else str(known["name"]),
                     action=Action.LOGIN_FAILED,
                     payload={**detail, "reason": "locked_out"},
                 )
@@ -185,7 +201,12 @@ class LoginMixin:
         # Hashes made with older parameters are upgraded now that the password is known
         # (hashed before the transaction: it takes a while, and holds no lock meanwhile).
         rehashed = self._passwords.rehash(stored, password) if user else None
+        opened: T | None = None
         with self._db.write() as conn:
+            current = user_row(conn, name) if user is not None else None
+            changed = current is None or current["disabled"] or current["password_hash"] != stored
+            if user is not None and changed:  # a new password, or disabled, while it was checked
+                user, reason = None, "changed_meanwhile"
             if user is None:
                 payload: dict[str, object] = {**detail, "reason": reason}
                 failures = self._recent_failures(conn, key, addr, now)
@@ -193,7 +214,9 @@ class LoginMixin:
                     new_lock = self._lock(conn, key, addr, now)
                     payload["failures"] = new_lock.failures
                     payload["locked_minutes"] = new_lock.minutes_left(now)
-                self._audit.append(actor=shown, action=Action.LOGIN_FAILED, payload=payload)
+                # under the account's own name when there is one, whatever case was typed
+                named = shown if row is None else str(row["name"])
+                self._audit.append(actor=named, action=Action.LOGIN_FAILED, payload=payload)
                 if self._name_failures(conn, key, now) >= self.policy.name_max_failures:
                     self._lock_name(conn, key, shown, detail, now)
             else:
@@ -215,6 +238,9 @@ class LoginMixin:
                     action=Action.LOGIN,
                     payload={"client": detail["client"], "method": "password"},
                 )
+                if then is not None:
+                    assert current is not None
+                    opened = then(conn, current)
         if user is None and reason == "expired":
             raise AuthenticationError(
                 f"this account was not used for more than {expired} days and has expired "
@@ -222,7 +248,7 @@ class LoginMixin:
             )
         if user is None:
             raise AuthenticationError(BAD_LOGIN)
-        return user
+        return user, opened
 
     def lockouts(self) -> list[LoginLock]:
         """The locks in force now, newest first (for the admins)."""

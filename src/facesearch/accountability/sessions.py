@@ -26,7 +26,11 @@ from facesearch.errors import AuthenticationError
 
 __all__ = ["SessionMixin", "end_sessions_of"]
 
-SESSION_TOUCH_INTERVAL = timedelta(seconds=60)  # last_seen is refreshed at most this often
+# last_seen is refreshed at most this often, and at least every 1/IDLE_SLACK of the idle time:
+# a session used within its idle time lives on (with one refresh a minute, a 1-minute idle
+# time ended a session used 30 s before)
+SESSION_TOUCH_INTERVAL = timedelta(seconds=60)
+IDLE_SLACK = 20
 BAD_SESSION = "session unknown or expired; log in again"
 _SESSION_USER = (
     "SELECT s.id AS sid, s.csrf_token, s.created_at AS started, s.last_seen, "
@@ -46,26 +50,33 @@ class SessionMixin:
     policy: AccountPolicy
 
     def create_session(self, name: str) -> tuple[str, str]:
-        """(session id, CSRF token) for a user who has just logged in. Shown only once."""
-        session_id = secrets.token_urlsafe(32)
-        csrf_token = secrets.token_urlsafe(32)
-        now = self._db.now()
+        """(session id, CSRF token) for a user; shown only once. A password login opens its
+        session with ``Accounts.login`` instead (in the transaction that checks the password
+        still holds)."""
         with self._db.write() as conn:
             row = user_row(conn, name)
             if row is None or row["disabled"]:
                 raise AuthenticationError(BAD_LOGIN)
-            pruned = self._prune_sessions(conn, now)
-            conn.execute(
-                "INSERT INTO sessions (user_id, digest, csrf_token, created_at, last_seen) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (
-                    row["id"],
-                    secret_digest(session_id),
-                    csrf_token,
-                    format_time(now),
-                    format_time(now),
-                ),
-            )
+            opened = self._open_session(conn, row)
+        return self._after_open(opened)
+
+    def _open_session(self, conn: sqlite3.Connection, row: sqlite3.Row) -> tuple[str, str, int]:
+        """A new session of the user of ``row``, in the caller's transaction: (session id,
+        CSRF token, how many expired sessions were pruned)."""
+        session_id = secrets.token_urlsafe(32)
+        csrf_token = secrets.token_urlsafe(32)
+        now = self._db.now()
+        pruned = self._prune_sessions(conn, now)
+        conn.execute(
+            "INSERT INTO sessions (user_id, digest, csrf_token, created_at, last_seen) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (row["id"], secret_digest(session_id), csrf_token, format_time(now), format_time(now)),
+        )
+        return session_id, csrf_token, pruned
+
+    def _after_open(self, opened: tuple[str, str, int]) -> tuple[str, str]:
+        """After the commit: the pruned sessions' pages vacuumed; (session id, CSRF token)."""
+        session_id, csrf_token, pruned = opened
         if pruned:
             self._db.vacuum("sessions")
         return session_id, csrf_token
@@ -86,7 +97,7 @@ class SessionMixin:
                 conn.execute("DELETE FROM sessions WHERE id = ?", (row["sid"],))
             self._db.vacuum("sessions")
             raise AuthenticationError(BAD_SESSION)
-        if now - last_seen >= SESSION_TOUCH_INTERVAL:
+        if now - last_seen >= min(SESSION_TOUCH_INTERVAL, self.policy.session_idle / IDLE_SLACK):
             with self._db.write() as conn:
                 conn.execute(
                     f"UPDATE sessions SET last_seen = {greatest(conn, 'last_seen', '?')} "

@@ -24,6 +24,7 @@ from typing import Literal
 from facesearch.accountability.audit import PLATFORM_ORG, AuditTrail
 from facesearch.accountability.audit_entries import Action
 from facesearch.accountability.db import Database, format_time, parse_time
+from facesearch.accountability.dialect import name_is
 from facesearch.accountability.permissions import Actor, Permission, require
 from facesearch.accountability.policy import AccountPolicy
 from facesearch.accountability.users import (
@@ -99,8 +100,14 @@ class TokenMixin:
         self._uses_lock = threading.Lock()
         self._uses_since: datetime | None = None  # when the oldest of them was noted
 
-    def issue_token(self, name: str, *, by: Actor) -> str:
-        """A new API token for a user (yourself, or anyone as an admin). Shown only once."""
+    def issue_token(self, name: str, *, by: Actor, presented: str | None = None) -> str:
+        """A new API token for a user. Shown only once.
+
+        ``presented``: the session id or API token the request came with, checked to be
+        still live in the transaction that issues the token: a request let in just before a
+        new password or a disabling ended its session cannot leave a token behind that
+        outlives them.
+        """
         token = TOKEN_PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
         with self._db.write() as conn:
             actor = current_actor(conn, by)
@@ -109,6 +116,11 @@ class TokenMixin:
                 require(actor, Permission.MANAGE_USERS)
             if row["disabled"]:
                 raise InputError(f"{row['name']} is disabled")
+            if presented is not None and not self._still_live(conn, presented, actor.name):
+                raise AuthenticationError(
+                    "the session or API token this request came with has ended (a new "
+                    "password, or the account disabled): log in again"
+                )
             prefix = token[:TOKEN_DISPLAY_CHARS]
             now = self._db.now()
             lifetime = self.policy.token_lifetime
@@ -125,6 +137,25 @@ class TokenMixin:
                 org=row["org_name"] or PLATFORM_ORG,
             )
         return token
+
+    def _still_live(self, conn: sqlite3.Connection, presented: str, name: str) -> bool:
+        """Whether ``presented`` (an API token or a session id) is a live one of ``name``."""
+        digest = secret_digest(presented)
+        if presented.startswith(TOKEN_PREFIX):
+            found = conn.execute(
+                "SELECT t.created_at AS issued, t.expires_at FROM api_tokens t "
+                "JOIN users u ON u.id = t.user_id WHERE t.digest = ? "
+                f"AND {name_is(conn, 'u.name')} AND t.revoked_at IS NULL",
+                (digest, name),
+            ).fetchone()
+            expires = None if found is None else self._expiry(found["issued"], found["expires_at"])
+            return found is not None and (expires is None or self._db.now() < expires)
+        found = conn.execute(
+            "SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id "
+            f"WHERE s.digest = ? AND {name_is(conn, 'u.name')}",
+            (digest, name),
+        ).fetchone()
+        return found is not None
 
     def tokens(self, name: str) -> list[TokenInfo]:
         """Every token of a user, oldest first, with its state now."""

@@ -159,11 +159,14 @@ def set_password(store: AccountabilityStore, actor: Actor, name: str, password: 
     store.accounts.set_password(name, password, by=actor)
 
 
-def issue_token(store: AccountabilityStore, actor: Actor, name: str) -> IssuedToken:
+def issue_token(
+    store: AccountabilityStore, actor: Actor, name: str, *, presented: str | None = None
+) -> IssuedToken:
     """A new API token for ``name``: one's own, or anyone's from the host's CLI. An admin or
     the operator may list and revoke anyone's tokens but not issue one for someone else: they
     would see it, and could then act as that person (an admin search as an investigator,
-    with the trail crediting the investigator)."""
+    with the trail crediting the investigator). ``presented``: the session id or token the
+    request came with, checked to be still live as the token is issued."""
     _manage(actor, name)
     if not _own(actor, name) and not actor.is_local:
         store.accounts.get_user(name, seen_by=actor)  # 404 first for an account not seen
@@ -172,7 +175,7 @@ def issue_token(store: AccountabilityStore, actor: Actor, name: str) -> IssuedTo
             f"the host (facesearch users token {name}); one issued for {name} would let you "
             "act as them"
         )
-    token = store.accounts.issue_token(name, by=actor)
+    token = store.accounts.issue_token(name, by=actor, presented=presented)
     return IssuedToken(name, token, store.accounts.tokens(name)[-1])
 
 

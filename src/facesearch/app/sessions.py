@@ -34,8 +34,7 @@ def login(store: AccountabilityStore, name: str, password: str, *, client: str) 
     """A new session for ``name`` when ``password`` is theirs; AuthenticationError (one
     message for every failure, or the lockout's) otherwise. ``client``: the address the
     attempt came from, for the throttling and the audit entry."""
-    user = store.accounts.check_password(name, password, client=client)
-    session_id, csrf = store.accounts.create_session(user.name)
+    user, session_id, csrf = store.accounts.login(name, password, client=client)
     return Session(user, session_id, csrf)
 
 

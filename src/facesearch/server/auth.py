@@ -74,6 +74,12 @@ class Principal:
     via: Literal["session", "token"]
     csrf: str | None = None  # the session's CSRF token (sessions only)
     session_id: str | None = None
+    token: str | None = None  # the API token (tokens only)
+
+    @property
+    def presented(self) -> str | None:
+        """The secret the request came with: its session id or its API token."""
+        return self.session_id if self.via == "session" else self.token
 
     @property
     def name(self) -> str:
@@ -188,7 +194,7 @@ def resolve(store: Store, headers: dict[str, str], cookies: dict[str, str]) -> P
         scheme, _, token = auth.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthenticationError("the Authorization header must be 'Bearer <API token>'")
-        return Principal(sessions.token_user(store, token.strip()), "token")
+        return Principal(sessions.token_user(store, token.strip()), "token", token=token.strip())
     session_id = cookies.get(SESSION_COOKIE)
     if session_id:
         live = sessions.session(store, session_id)

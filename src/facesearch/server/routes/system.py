@@ -134,7 +134,7 @@ async def docs_token(request: Request, who: Anyone, c: Ctx) -> HTMLResponse:
     """Issue the signed-in user an API token and show it once on the API page (each user
     issues their own: ``app.accounts.issue_token``)."""
     issued = await anyio.to_thread.run_sync(
-        lambda: accounts.issue_token(c.store, who.user, who.name)
+        lambda: accounts.issue_token(c.store, who.user, who.name, presented=who.presented)
     )
     return _docs_page(request, who, c, token=issued.token)
 

@@ -43,7 +43,9 @@ async def _accounts(c: Context, who: Principal) -> list[dict[str, Any]]:
 
 
 async def _issue(c: Context, who: Principal, name: str) -> dict[str, Any]:
-    issued = await _blocking(lambda: accounts.issue_token(c.store, who.user, name))
+    issued = await _blocking(
+        lambda: accounts.issue_token(c.store, who.user, name, presented=who.presented)
+    )
     return {
         "name": issued.name,
         "token": issued.token,
