@@ -47,6 +47,7 @@ class Hit:
     subject: str | None
     collection: str
     same_file: bool = False  # the candidate's image is the probe's own file (same sha256)
+    image_sha256: str = ""  # the candidate's image as ingested (to check its bytes on reading)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -148,6 +149,7 @@ def make_hits(
                 subject=rec.subject,
                 collection=rec.collection,
                 same_file=probe_sha256 is not None and rec.image_sha256 == probe_sha256,
+                image_sha256=rec.image_sha256,
             )
         )
     return tuple(hits)

@@ -118,7 +118,7 @@ class AuditEnvelope:
             row["action"],
             row["case_number"],
             row["purpose"],
-            json.loads(row["payload"], object_pairs_hook=_unique_keys),
+            _canonical_payload(row["payload"]),
             row["prev_hash"],
             row["org"],
         )
@@ -131,14 +131,17 @@ class AuditEnvelope:
         return fields
 
 
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """A JSON object as a dict; ValueError if it names a key twice. The hash covers the
-    payload as Python reads it (the last of two equal keys) and SQL's ``json_extract`` reads
-    the first: with two, a check in SQL would read what the hash does not vouch for."""
-    value = dict(pairs)
-    if len(value) != len(pairs):
-        raise ValueError("a JSON object names a key twice")
-    return value
+def _canonical_payload(text: str) -> Any:
+    """The parsed payload of a stored entry; ValueError unless ``text`` is exactly the
+    canonical JSON it was written as (``payload_json``). The hash covers the parsed payload,
+    while checks in SQL (``json_extract``) read the text: text that parses alike but reads
+    otherwise in SQL (a key named twice, whose first SQL reads and last Python keeps; a key
+    written with escapes, ``"n\\u0061me"``, that SQL does not decode) would let a check read
+    what the hash does not vouch for."""
+    parsed = json.loads(text)
+    if canonical_json(parsed) != text:
+        raise ValueError("the payload is not the canonical JSON it was written as")
+    return parsed
 
 
 def entry_hash(envelope: AuditEnvelope) -> str:

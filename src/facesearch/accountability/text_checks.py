@@ -7,7 +7,13 @@ entry is written after it.
 
 from __future__ import annotations
 
-from facesearch.core.text import SEPARATORS, has_control, has_direction_mark, is_blank
+from facesearch.core.text import (
+    SEPARATORS,
+    has_control,
+    has_direction_mark,
+    hidden_characters,
+    is_blank,
+)
 from facesearch.errors import InputError
 
 __all__ = ["MAX_ACTOR_CHARS", "MAX_CASE_CHARS", "MAX_PURPOSE_CHARS", "clean_text", "required_text"]
@@ -39,6 +45,12 @@ def clean_text(value: str | None, what: str, limit: int, *, one_line: bool) -> s
         raise InputError(f"{what} contains control characters")
     if has_direction_mark(text):
         raise InputError(f"{what} contains marks that change the text's direction")
+    hidden = hidden_characters(text)
+    if hidden:
+        raise InputError(
+            f"{what} contains invisible characters ({', '.join(hidden[:5])}): it would read "
+            "as other text"
+        )
     return text
 
 

@@ -85,9 +85,13 @@ OPERATOR_MANAGES = frozenset({Role.ADMIN, Role.OPERATOR})
 
 def _operator_may(actor: Actor, role: Role | str, what: str) -> None:
     """PermissionDeniedError if the operator would ``what`` an account of ``role``."""
-    if actor.role == Role.OPERATOR and not actor.is_local and Role(role) not in OPERATOR_MANAGES:
+    try:
+        chosen = Role(role)
+    except ValueError:
+        return  # not a role: the account store refuses it (422), not this check (a 500)
+    if actor.role == Role.OPERATOR and not actor.is_local and chosen not in OPERATOR_MANAGES:
         raise PermissionDeniedError(
-            f"the platform operator may not {what} a {Role(role).value}'s account: the "
+            f"the platform operator may not {what} a {chosen.value}'s account: the "
             "operator manages organisations and their admins, whose admins manage the rest"
         )
 

@@ -31,6 +31,7 @@ from facesearch.accountability.text_checks import MAX_CASE_CHARS, MAX_PURPOSE_CH
 from facesearch.app.alerts import raise_alerts
 from facesearch.app.training import require_training
 from facesearch.core.matching import check_decision
+from facesearch.core.text import shown_name
 from facesearch.engine import Engine, ImageInput
 from facesearch.errors import (
     CaseRequiredError,
@@ -149,7 +150,7 @@ def bytes_of(engine: Engine, image: ImageInput, name: str | None) -> tuple[bytes
     if isinstance(image, bytes):
         return image, name or UPLOADED_PHOTO
     item = engine.read_input(image)
-    return item.data, name or item.source
+    return item.data, name or shown_name(item.source)  # a path's bytes may not be UTF-8
 
 
 def sha256(data: bytes) -> str:

@@ -60,15 +60,17 @@ def face(
 
 def _face_crop(catalog: Catalog, face_id: int, settings: Settings) -> bytes:
     record = catalog.face(face_id)
-    return crop(_source(record.source, settings), record.bbox, settings)
+    return crop(_source(record.source, record.image_sha256, settings), record.bbox, settings)
 
 
 def _image_file(catalog: Catalog, image_id: int, settings: Settings) -> bytes:
-    return _source(catalog.image(image_id).source, settings)
+    image = catalog.image(image_id)
+    return _source(image.source, image.sha256, settings)
 
 
-def _source(source: str, settings: Settings) -> bytes:
-    data: bytes = read_source(source, settings.limits.max_file_bytes, settings.home)
+def _source(source: str, sha256: str, settings: Settings) -> bytes:
+    """The image's bytes, if they are still those ingested (``read_source``)."""
+    data: bytes = read_source(source, settings.limits.max_file_bytes, settings.home, sha256=sha256)
     return data
 
 

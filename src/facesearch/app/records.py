@@ -72,10 +72,18 @@ class GalleryFace:
     bbox: BBox
     subject: str | None
     collection: str
+    image_sha256: str = ""  # the image as ingested ("": not known)
 
     @classmethod
     def of(cls, record: FaceRecord) -> GalleryFace:
-        return cls(record.image_id, record.source, record.bbox, record.subject, record.collection)
+        return cls(
+            record.image_id,
+            record.source,
+            record.bbox,
+            record.subject,
+            record.collection,
+            record.image_sha256,
+        )
 
 
 @dataclass(frozen=True)
@@ -202,7 +210,14 @@ class SearchRecord:
                         fmr_words=h.fmr_words,
                         expected_false=h.expected_false,
                         same_file=h.same_file,
-                        face=GalleryFace(h.image_id, h.image_path, h.bbox, h.subject, h.collection),
+                        face=GalleryFace(
+                            h.image_id,
+                            h.image_path,
+                            h.bbox,
+                            h.subject,
+                            h.collection,
+                            h.image_sha256,
+                        ),
                     )
                     for h in pf.hits
                 ),

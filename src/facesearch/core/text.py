@@ -11,7 +11,15 @@ from __future__ import annotations
 
 import unicodedata
 
-__all__ = ["DIRECTION_MARKS", "SEPARATORS", "has_control", "has_direction_mark", "is_blank"]
+__all__ = [
+    "DIRECTION_MARKS",
+    "SEPARATORS",
+    "has_control",
+    "has_direction_mark",
+    "hidden_characters",
+    "is_blank",
+    "shown_name",
+]
 
 # Marks that reverse or isolate the direction of the text after them: a case number written
 # K-1<U+202E>9102-K would show as another number in the trail.
@@ -22,6 +30,19 @@ DIRECTION_MARKS = frozenset(
 SEPARATORS = frozenset("\u2028\u2029")
 # Letters drawn as nothing: the Hangul fillers and the blank braille pattern.
 _BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+# Unicode's Default_Ignorable_Code_Point ranges (DerivedCoreProperties.txt): drawn as nothing
+# whether or not this Python's tables know them (U+2065, U+FFF0..U+FFF8 and most of the tag
+# block are unassigned, category Cn), and the interlinear annotation marks U+FFF9..U+FFFB.
+_IGNORABLE = (
+    (0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160),
+    (0x17B4, 0x17B5), (0x180B, 0x180F), (0x200B, 0x200F), (0x202A, 0x202E),
+    (0x2060, 0x206F), (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF),
+    (0xFFA0, 0xFFA0), (0xFFF0, 0xFFFB), (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A),
+    (0xE0000, 0xE0FFF),
+)  # fmt: skip
+# Invisible characters that text needs: the joiners of Persian, Indic and emoji sequences,
+# and the variation selectors of emoji and CJK.
+_NEEDED = ((0x200C, 0x200D), (0xFE00, 0xFE0F), (0xE0100, 0xE01EF))
 # Format characters (zero-width space and joiners, soft hyphen, byte-order mark, ...),
 # combining marks (nothing to sit on when alone) and control characters.
 _UNSEEN = frozenset({"Cf", "Mn", "Me", "Cc"})
@@ -38,7 +59,42 @@ def has_direction_mark(text: str) -> bool:
 
 def is_blank(text: str) -> bool:
     """Whether nothing of ``text`` would be seen: only white space, format characters,
-    combining marks, control characters and blank letters (``"\\u200b"`` is blank)."""
+    default-ignorable code points, combining marks, control characters and blank letters
+    (``"\\u200b"`` is blank)."""
     return all(
-        ch.isspace() or ch in _BLANK_LETTERS or unicodedata.category(ch) in _UNSEEN for ch in text
+        ch.isspace()
+        or ch in _BLANK_LETTERS
+        or _within(ord(ch), _IGNORABLE)
+        or unicodedata.category(ch) in _UNSEEN
+        for ch in text
     )
+
+
+def hidden_characters(text: str) -> list[str]:
+    """The invisible characters in ``text`` that could make it read as other text (``K-1``
+    with a zero-width space in it shows as ``K-1``), as ``U+XXXX``, each once, in order:
+    default-ignorable code points but the joiners and variation selectors text needs, and
+    but the direction marks (``has_direction_mark`` names those)."""
+    found: dict[str, None] = {}
+    for ch in text:
+        code = ord(ch)
+        if _within(code, _IGNORABLE) and not _within(code, _NEEDED) and ch not in DIRECTION_MARKS:
+            found[f"U+{code:04X}"] = None
+    return list(found)
+
+
+def _within(code: int, ranges: tuple[tuple[int, int], ...]) -> bool:
+    return any(low <= code <= high for low, high in ranges)
+
+
+def shown_name(name: str) -> str:
+    """``name`` as text that can be stored and shown: a file name that is not valid UTF-8
+    (Python holds its bytes as lone surrogates) with those bytes written as ``\\xff``."""
+    try:
+        name.encode("utf-8")
+        return name
+    except UnicodeEncodeError:
+        try:
+            return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        except UnicodeEncodeError:
+            return name.encode("utf-8", "backslashreplace").decode("utf-8")

@@ -108,21 +108,22 @@ def read_member(archive: Path, member: str, limit: int) -> bytes:
     try:
         if archive.name.lower().endswith(ZIP_EXTENSIONS):
             with zipfile.ZipFile(archive) as zf:
-                info = zf.getinfo(member)
+                # the first of that name, as ingest read it (getinfo gives the last)
+                info = next(i for i in zf.infolist() if i.filename == member)
                 if info.file_size > limit:
                     raise _too_large(source, limit)
                 with zf.open(info) as member_file:
                     data = member_file.read(limit + 1)
         else:
             with tarfile.open(archive, mode="r:*") as tf:
-                entry = tf.getmember(member)
+                entry = next(m for m in tf if m.name == member)  # the first (getmember: last)
                 handle = tf.extractfile(entry) if entry.isreg() else None
                 if handle is None:
                     raise CorruptImageError("not a regular file in its archive", source)
                 if entry.size > limit:
                     raise _too_large(source, limit)
                 data = handle.read(limit + 1)
-    except KeyError as exc:
+    except (KeyError, StopIteration) as exc:
         raise CorruptImageError("no such member in the archive", source) from exc
     except ARCHIVE_ERRORS as exc:
         raise CorruptImageError(f"cannot read archive member: {exc}", source) from exc

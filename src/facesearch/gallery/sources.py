@@ -42,6 +42,7 @@ Files on disk are read only when ``read()`` is called.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import stat
@@ -52,6 +53,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path, PurePosixPath
 
+from facesearch.core.text import shown_name
 from facesearch.errors import (
     CorruptImageError,
     ImageError,
@@ -112,9 +114,26 @@ def iter_sources(
     if max_file_bytes <= 0:
         raise InputError("max_file_bytes must be positive")
     lists_read: set[Path] = set()
-    skip = on_skip or _quiet
+    told = on_skip or _quiet
+
+    def skip(source_id: str, reason: str) -> None:
+        told(shown_name(source_id), reason)
+
     for path in paths:
-        yield from _named(Path(os.path.abspath(path)), max_file_bytes, lists_read, skip)
+        for source in _named(Path(os.path.abspath(path)), max_file_bytes, lists_read, skip):
+            yield _with_utf8_name(source)
+
+
+def _with_utf8_name(source: Source) -> Source:
+    """``source``, or a failure if its name (or its folder's) is not valid UTF-8: the catalog
+    stores names as UTF-8, and one such name crashed the whole ingest."""
+    if shown_name(source.id) == source.id:
+        return source
+    return _failure(
+        shown_name(source.id),
+        "its name is not valid UTF-8 (rename the file or folder to ingest it)",
+        error=CorruptImageError,
+    )
 
 
 def _quiet(source_id: str, reason: str) -> None:
@@ -200,14 +219,26 @@ def _read_file(path: Path, limit: int, source_id: str) -> bytes:
     return data
 
 
-def read_source(source: str, max_bytes: int, home: Path | None = None) -> bytes:
+def read_source(
+    source: str, max_bytes: int, home: Path | None = None, *, sha256: str = ""
+) -> bytes:
     """The bytes of an image from its catalog source: a file, or ``ARCHIVE!member``
     (``archives``); NotFoundError, saying why, when it is gone, unreadable or over
     ``max_bytes``. What shows a gallery image (the server, the HTML report) reads it here.
 
     With ``home``, an uploaded file (or archive) no longer where the source says, because the
     home was moved or restored, is looked for under ``home/uploads/`` (``moved_upload``).
+    With ``sha256`` (the catalog's), bytes that are not the image ingested (the file replaced
+    or edited since) are refused: a report must never show another photo in its place.
     """
+    data = _read_source(source, max_bytes, home)
+    if sha256 and hashlib.sha256(data).hexdigest() != sha256.lower():
+        log.info("%s: its bytes are no longer those ingested (sha256 differs)", source)
+        raise NotFoundError("the source image has changed since it was ingested")
+    return data
+
+
+def _read_source(source: str, max_bytes: int, home: Path | None) -> bytes:
     member = None if Path(source).is_file() else split_member(source)
     path = Path(source if member is None else member[0])
     try:
@@ -301,9 +332,18 @@ def _tar_read(tf: tarfile.TarFile, member: tarfile.TarInfo, n: int) -> bytes:
 
 
 def _members(archive: str, entries: Iterable[_Entry], limit: int, skip: SkipFn) -> Iterator[Source]:
-    """Sources of the image members of one archive; the others told to ``skip``."""
+    """Sources of the image members of one archive; the others told to ``skip``. A member
+    named like one before it is skipped: a source names its member by name, and reading it
+    back (``read_member``) finds the first; ingesting the second showed the first's photo in
+    its place."""
+    seen: set[bytes] = set()  # digests of the names read so far (flat on huge archives)
     for name, kind, size, read in entries:
         source_id = member_source(archive, name)
+        key = hashlib.blake2b(name.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+        if key in seen:
+            skip(source_id, "a second member of this name in the archive: only the first is read")
+            continue
+        seen.add(key)
         why = hidden_member(name) or kind or _not_image(name)
         if why:
             skip(source_id, why)

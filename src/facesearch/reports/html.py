@@ -140,7 +140,9 @@ def faces_html(result: SearchRecord, engine: Engine, probe: bytes | None = None)
             crop = ""
             try:
                 if g is not None:
-                    data = read_source(g.image_path, s.limits.max_file_bytes, s.home)
+                    data = read_source(
+                        g.image_path, s.limits.max_file_bytes, s.home, sha256=g.image_sha256
+                    )
                     jpeg = face_crop_jpeg(
                         data, g.bbox, s.limits.max_file_bytes, s.limits.max_pixels
                     )

@@ -19,6 +19,7 @@ from accountability_helpers import (
     kinds,
     old_home,
     open_store,
+    raw,
     tamper,
 )
 
@@ -146,6 +147,19 @@ def test_a_payload_naming_a_key_twice_is_an_edit(keyed: AccountabilityStore):
         'UPDATE audit_log SET payload = \'{"name":"nobody",\' || substr(payload, 2) '
         f"WHERE seq = {seq}",
     )
+    assert kinds(keyed.verify()) == [(BreakKind.EDITED, seq, seq)]
+
+
+def test_a_payload_rewritten_to_read_otherwise_in_sql_is_an_edit(keyed: AccountabilityStore):
+    """A key written with an escape ("n\\u0061me") parses alike in Python, so hash and MAC
+    held, but SQLite's json_extract does not decode it: the account check then missed the
+    ``user_disable`` entry, and a re-enabled account passed verify."""
+    seq = keyed.audit.append(actor="a", action=Action.LOGIN, payload={"name": "inv1"}).seq
+    tamper(
+        keyed,
+        f'UPDATE audit_log SET payload = \'{{"n\\u0061me":"inv1"}}\' WHERE seq = {seq}',
+    )
+    assert "\\u0061" in raw(keyed, f"SELECT payload FROM audit_log WHERE seq = {seq}")[0][0]
     assert kinds(keyed.verify()) == [(BreakKind.EDITED, seq, seq)]
 
 

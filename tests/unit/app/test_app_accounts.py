@@ -11,7 +11,7 @@ from accountability_helpers import PW
 from facesearch.accountability import AccountabilityStore, Action, Role, local_actor
 from facesearch.app import accounts as app_accounts
 from facesearch.app import trail
-from facesearch.errors import PermissionDeniedError
+from facesearch.errors import InputError, PermissionDeniedError
 
 LOCAL = local_actor("ops")
 
@@ -83,6 +83,8 @@ def test_the_operator_manages_admins_not_the_organisations_other_accounts(
         app_accounts.set_password(store, op, "ivo", PW + "x")
     with pytest.raises(PermissionDeniedError, match="operator may not add"):
         app_accounts.add_user(store, op, "ina", Role.INVESTIGATOR, PW, org="south")
+    with pytest.raises(InputError):  # not a role: a 422, not the 500 it was for the operator
+        app_accounts.add_user(store, op, "ina", "Investigator", PW, org="south")
     app_accounts.add_user(store, op, "sam", Role.ADMIN, PW, org="south")  # a first admin
     app_accounts.set_password(store, op, "sam", PW + "y")  # an admin locked out
     app_accounts.set_password(store, op, "op", PW + "z")  # one's own

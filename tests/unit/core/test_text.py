@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from facesearch.core.text import has_control, has_direction_mark, is_blank
+from facesearch.core.text import has_control, has_direction_mark, hidden_characters, is_blank
 
 
 @pytest.mark.parametrize(
-    "text", ["", " \t\n", "\u200b", "\u200b\u2060\ufeff", "\u00ad", "\u0301", "\u3164", "\u2800 "]
-)
+    "text",
+    ["", " \t\n", "\u200b", "\u200b\u2060\ufeff", "\u00ad", "\u0301", "\u3164", "\u2800 ",
+     # default-ignorable but unassigned in Python's tables (category Cn): they passed
+     "\u2065", "\ufff0", "\U000e0002", "\U000e0080", "\ufff9\ufffb"],
+)  # fmt: skip
 def test_nothing_visible_is_blank(text: str) -> None:
     assert is_blank(text)
 
@@ -24,3 +27,17 @@ def test_controls_and_direction_marks() -> None:
     assert all(has_control(f"a{ch}b") for ch in "\x00\x01\x1b\x7f\x85\x9f")
     assert has_direction_mark("K-1\u202e9102-K") and has_direction_mark("\u2067x\u2069")
     assert not has_direction_mark("K-2026-14 \u05e9\u05dc\u05d5\u05dd")  # Hebrew itself is fine
+
+
+def test_hidden_characters_inside_text_are_named_but_the_needed_ones_are_not() -> None:
+    """``K-\\u200b1`` and ``K-1\\U000e0041`` opened cases that showed as "K-1" beside the
+    real K-1."""
+    assert hidden_characters("K-\u200b1") == ["U+200B"]
+    assert hidden_characters("K-1\U000e0041\U000e0041") == ["U+E0041"]
+    assert hidden_characters("lead\ufff9hidden\ufffa\ufffb") == ["U+FFF9", "U+FFFA", "U+FFFB"]
+    assert hidden_characters("a\u206ab") == ["U+206A"]
+    # joiners and variation selectors that scripts and emoji need, and direction marks
+    # (named by has_direction_mark), are not listed
+    assert hidden_characters("\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645") == []
+    assert hidden_characters("\U0001f468\u200d\U0001f469 \u2764\ufe0f") == []
+    assert hidden_characters("K-1\u202e") == []

@@ -7,6 +7,7 @@ import os
 import stat
 import tarfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -341,3 +342,70 @@ def test_read_source_finds_an_uploaded_archive_of_a_moved_home(tmp_path: Path) -
     assert read_source(old, LIMIT, home) == b"uploaded"
     with pytest.raises(NotFoundError):
         read_source(old, LIMIT)  # without the home: not looked for
+
+
+def _into(skipped: list[tuple[str, str]]) -> Callable[[str, str], None]:
+    return lambda source, reason: skipped.append((source, reason))
+
+
+def test_a_second_member_of_the_same_name_is_skipped_and_the_first_reads_back(
+    tmp_path: Path,
+) -> None:
+    """Two zip (or tar) members named ``dup/a.jpg`` were both ingested under one source, and
+    reading it back gave the last one: the gallery and a search report showed another
+    person's photo for the first, marked "same file as the probe"."""
+    with zipfile.ZipFile(tmp_path / "z.zip", "w") as zf:
+        zf.writestr("dup/a.jpg", b"first")
+        with pytest.warns(UserWarning, match="Duplicate name"):
+            zf.writestr("dup/a.jpg", b"second")
+    with tarfile.open(tmp_path / "t.tar", "w") as tf:
+        for data in (b"first", b"second"):
+            info = tarfile.TarInfo("dup/a.jpg")
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    for archive in ("z.zip", "t.tar"):
+        skipped: list[tuple[str, str]] = []
+        listed = list(iter_sources([tmp_path / archive], LIMIT, on_skip=_into(skipped)))
+        assert [s.read() for s in listed] == [b"first"]
+        assert [r for _, r in skipped] == [
+            "a second member of this name in the archive: only the first is read"
+        ]
+        assert read_source(listed[0].id, LIMIT) == b"first"
+
+
+def test_a_name_that_is_not_utf8_is_a_failure_not_a_crash(tmp_path: Path) -> None:
+    """``bad\\xff.jpg`` beside good photos crashed the whole CLI ingest (the catalog could
+    not store the name) and a server upload job's API answered 500 until a restart."""
+    folder = tmp_path / "mixed"
+    write(folder / "good.jpg", b"good")
+    with open(os.path.join(os.fsencode(folder), b"bad\xff.jpg"), "wb") as fh:
+        fh.write(b"bad")
+    with tarfile.open(tmp_path / "t.tar", "w", encoding="utf-8", errors="surrogateescape") as tf:
+        info = tarfile.TarInfo(os.fsdecode(b"Tony/\xff\xfe-bad.jpg"))
+        info.size = 3
+        tf.addfile(info, io.BytesIO(b"bad"))
+    listed = collect(folder, tmp_path / "t.tar")
+    assert [s.id.rsplit("/", 1)[-1] for s in listed] == [
+        "bad\\xff.jpg",
+        "good.jpg",
+        "\\xff\\xfe-bad.jpg",
+    ]
+    for source in (listed[0], listed[2]):
+        source.id.encode("utf-8")  # storable
+        assert source.problem is not None and "not valid UTF-8" in source.problem
+        with pytest.raises(CorruptImageError, match="not valid UTF-8"):
+            source.read()
+    assert listed[1].read() == b"good"
+
+
+def test_read_source_refuses_bytes_that_are_not_those_ingested(tmp_path: Path) -> None:
+    """A file replaced or edited after ingest was served and put in reports as the gallery
+    image: with the catalog's sha256 its bytes are checked."""
+    import hashlib
+
+    path = write(tmp_path / "a.jpg", b"as ingested")
+    digest = hashlib.sha256(b"as ingested").hexdigest()
+    assert read_source(str(path), LIMIT, sha256=digest) == b"as ingested"
+    path.write_bytes(b"replaced")
+    with pytest.raises(NotFoundError, match="changed since it was ingested"):
+        read_source(str(path), LIMIT, sha256=digest)

@@ -58,7 +58,10 @@ def decide(client: TestClient, home: Any, who: str, search: int, face: int, note
     )
 
 
-@pytest.mark.parametrize("note", ["ok\x01", "ok \x1b[31mred", "ok \u202eevil", "line\u2028two\x00"])
+@pytest.mark.parametrize(
+    "note",
+    ["ok\x01", "ok \x1b[31mred", "ok \u202eevil", "line\u2028two\x00", "lead\ufff9hidden\ufffb"],
+)
 def test_a_note_with_control_characters_or_direction_marks_is_refused(
     client: TestClient, home: Any, search: dict[str, Any], note: str
 ) -> None:
@@ -77,7 +80,7 @@ def test_an_invisible_note_is_no_note_and_the_confirmation_alerts(
     ``confirmation_without_note`` alert."""
     face = search["faces"][1]
     assert decide(client, home, "inv1", search["id"], face, "same scar").status_code == 201
-    r = decide(client, home, "inv2", search["id"], face, "\u200b\u2060 \u00ad")
+    r = decide(client, home, "inv2", search["id"], face, "\u200b\u2060 \u00ad\U000e0002")
     assert r.status_code == 201, r.text
     assert r.json()["status"] == "confirmed" and r.json()["history"][-1]["note"] == ""
     alerts = client.get("/api/v1/alerts", headers=home.auth("sup1")).json()["items"]
@@ -95,6 +98,14 @@ def test_a_purpose_of_invisible_characters_is_no_purpose(client: TestClient, hom
     )
     assert r.status_code == 422, r.text
     assert "purpose" in r.text
+    for purpose in ("\u2065", "\ufff0", "\U000e0080"):  # unassigned, yet drawn as nothing
+        r = client.post(
+            "/api/v1/searches",
+            headers=home.auth("inv1"),
+            files={"image": ("p.png", face_photo(1, 0), "image/png")},
+            data={"case": CASE, "purpose": purpose},
+        )
+        assert r.status_code == 422, (purpose, r.text)
 
 
 def test_an_erased_candidate_leaves_the_second_person_s_queue(

@@ -217,3 +217,17 @@ def test_a_search_whose_entry_cannot_be_written_keeps_no_probe(
     done = search(engine, store, inv, SearchRequest(photo, case="K-P", purpose="entry written"))
     assert store.probes.get(sha(photo)) == photo.read_bytes()
     assert store.audit.get(done.id).payload["probe_sha256"] == sha(photo)
+
+
+def test_a_probe_path_that_is_not_utf8_is_searched_and_logged_escaped(
+    engine: Engine, store: AccountabilityStore, probe_photo: Any, tmp_path: Path
+) -> None:
+    """``facesearch search 'p\\xff.jpg'`` crashed with a traceback writing its audit entry:
+    the probe's name could not be stored. It is logged with the byte written as ``\\xff``."""
+    import os
+
+    odd = Path(os.fsdecode(os.fsencode(tmp_path) + b"/p\xff.png"))
+    shutil.copy(probe_photo(0), odd)
+    inv = store.accounts.get_user("inv1")
+    record = search(engine, store, inv, SearchRequest(odd, case="K-U", purpose="odd name"))
+    assert store.audit.get(record.id).payload["probe"].endswith("/p\\xff.png")

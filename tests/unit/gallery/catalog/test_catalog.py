@@ -197,11 +197,24 @@ NASTY_NAMES = [
 
 @pytest.mark.parametrize(
     "name",
-    ["a\nb", "a\rb", "x\x1b[31m", "z" * 256, "Bob\u202eevil", "a\u2028b", "\u200b", "\u3164"],
+    [
+        "a\nb",
+        "a\rb",
+        "x\x1b[31m",
+        "z" * 256,
+        "Bob\u202eevil",
+        "a\u2028b",
+        "\u200b",
+        "\u3164",
+        "c\U000e0002",
+        "Bo\u200bb",
+        "\u2065",
+    ],
 )
 def test_names_that_would_break_a_page_or_a_terminal_are_refused(cat: Catalog, name: str) -> None:
     """A name is shown in tables and the CLI (third attack pass: "a\nb" was accepted; a
-    later one: a right-to-left override, a line separator and a name of nothing visible)."""
+    later one: a right-to-left override, a line separator, a name of nothing visible, and
+    one that shows as another with an invisible character in it)."""
     with pytest.raises(InputError):
         cat.ensure_collection(name)
 
