@@ -92,6 +92,25 @@ def case_number(number: str | None) -> str:
     return required_text(number, "the case number", MAX_CASE_CHARS, one_line=True)
 
 
+# what follows a case number in the addresses of its pages (server routes/case_pages.py)
+PAGE_SUFFIXES = ("report", "report.pdf", "timeline", "close", "members")
+
+
+def addressable_number(number: str) -> str:
+    """A new case's number, InputError unless it can name its pages: a number may hold "/"
+    (2026/0042) but no empty, "." or ".." part (a browser rewrites those addresses) and must
+    not end like a page of a case ("/report", "/timeline", ...)."""
+    parts = number.split("/")
+    if len(parts) > 1 and (
+        any(p in ("", ".", "..") for p in parts) or parts[-1].lower() in PAGE_SUFFIXES
+    ):
+        raise InputError(
+            f"case number {number!r}: a number with '/' must have no empty, '.' or '..' part "
+            f"and must not end in /{', /'.join(PAGE_SUFFIXES)} (its pages' addresses)"
+        )
+    return number
+
+
 _COLUMNS = "id, number, title, legal_basis, status, opened_by, opened_at, closed_by, closed_at"
 
 
@@ -141,7 +160,7 @@ class Cases:
         """Open a new case with its first members; InputError if the number is taken. An
         admin opens any case; an investigator (who may search) opens one of which they are a
         member from the start."""
-        number = case_number(number)
+        number = addressable_number(case_number(number))
         title = required_text(title, "the title", MAX_TITLE_CHARS, one_line=True)
         basis = clean_text(legal_basis, "the legal basis", MAX_LEGAL_BASIS_CHARS, one_line=False)
         with self._db.write() as conn:

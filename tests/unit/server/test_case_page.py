@@ -168,3 +168,29 @@ def test_a_hidden_case_answers_word_for_word_as_an_unknown_one(
         unknown = client.get(path.format("K-none"), headers=home.auth("inv2"))
         assert hidden.status_code == unknown.status_code == 404, path
         assert hidden.text.replace(CASE, "K-none") == unknown.text, path
+
+
+def test_a_case_number_with_a_slash_has_its_pages(client: TestClient, home: Any) -> None:
+    """Case 2026/0042 was accepted, but its page, timeline, report and close answered
+    404/405 (the routes took one path segment): only the CLI could reach it."""
+    number = "2026/0042"
+    admin = home.auth("admin1")
+    r = client.post(
+        "/api/v1/cases", headers=admin, data={"number": number, "title": "T", "member": "inv1"}
+    )
+    assert r.status_code == 201, r.text
+    page = client.get("/cases", headers={**admin, "Accept": "text/html"}).text
+    assert 'href="/cases/2026/0042"' in page
+    r = client.get(f"/cases/{number}", headers={**admin, "Accept": "text/html"})
+    assert r.status_code == 200 and "2026/0042" in r.text, r.text
+    r = client.get(f"/api/v1/cases/{number}/timeline", headers=home.auth("inv1"))
+    assert r.status_code == 200 and r.json()["case"]["number"] == number, r.text
+    r = client.get(f"/cases/{number}/report", headers=admin)
+    assert r.status_code == 200 and "2026/0042" in r.text
+    r = client.post(f"/api/v1/cases/{number}/members", headers=admin, data={"name": "inv2"})
+    assert r.status_code == 200, r.text
+    r = client.post(f"/api/v1/cases/{number}/close", headers=admin)
+    assert r.status_code == 200 and r.json()["status"] == "closed", r.text
+    for bad in ("2026//42", "a/../b", "./x", "K-1/report", "K-1/Timeline", "K/"):
+        r = client.post("/api/v1/cases", headers=admin, data={"number": bad, "title": "T"})
+        assert r.status_code == 422, (bad, r.text)

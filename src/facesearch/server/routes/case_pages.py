@@ -45,7 +45,7 @@ REPORT_CSP = (
 )
 
 
-@api.get("/cases/{number}/timeline", summary="Everything done under a case, in time order")
+@api.get("/cases/{number:path}/timeline", summary="Everything done under a case, in time order")
 async def case_timeline(number: str, who: Anyone, c: Ctx) -> dict[str, Any]:
     found = await anyio.to_thread.run_sync(
         lambda: case_report.case_timeline(c.store, who.user, number)
@@ -92,7 +92,7 @@ async def cases_open(
     return await _cases_page(page, message=f"case {case.number} opened")
 
 
-@pages.post("/cases/{number}/{action}")
+@pages.post("/cases/{number:path}/{action}")
 async def cases_action(
     number: str,
     action: str,
@@ -115,16 +115,6 @@ async def cases_action(
     return await _cases_page(page, message=message)
 
 
-@pages.get("/cases/{number}")
-async def case_page(number: str, page: AnyonePage) -> HTMLResponse:
-    timeline = await anyio.to_thread.run_sync(
-        lambda: case_report.case_timeline(page.c.store, page.who.user, number)
-    )
-    return page.render(
-        "case.html", case=timeline.case, events=timeline.events, head=str(timeline.head)
-    )
-
-
 async def _report(c: Context, who: Principal, number: str, fmt: case_report.ReportFormat) -> bytes:
     return await c.workers.on_engine(
         lambda engine: case_report_file(
@@ -133,18 +123,31 @@ async def _report(c: Context, who: Principal, number: str, fmt: case_report.Repo
     )
 
 
-@pages.get("/cases/{number}/report")
+@pages.get("/cases/{number:path}/report")
 async def case_report_html(number: str, who: Anyone, c: Ctx) -> HTMLResponse:
     page = await _report(c, who, number, "html")
     return HTMLResponse(page, headers={"Content-Security-Policy": REPORT_CSP})
 
 
-@pages.get("/cases/{number}/report.pdf")
+@pages.get("/cases/{number:path}/report.pdf")
 async def case_report_pdf(number: str, who: Anyone, c: Ctx) -> Response:
     data = await _report(c, who, number, "pdf")  # 503 without chromium (PdfUnavailableError)
     name = "case-" + re.sub(r"[^A-Za-z0-9._-]", "_", number) + ".pdf"
     headers = {"Content-Disposition": f'inline; filename="{name}"'}
     return Response(data, media_type="application/pdf", headers=headers)
+
+
+# After the report routes: a number may hold "/" (2026/0042), so every route takes the rest
+# of the path, and the first that matches wins (the case registry refuses numbers that end
+# like a page of a case: ``cases.check_case_number``).
+@pages.get("/cases/{number:path}")
+async def case_page(number: str, page: AnyonePage) -> HTMLResponse:
+    timeline = await anyio.to_thread.run_sync(
+        lambda: case_report.case_timeline(page.c.store, page.who.user, number)
+    )
+    return page.render(
+        "case.html", case=timeline.case, events=timeline.events, head=str(timeline.head)
+    )
 
 
 router = APIRouter()

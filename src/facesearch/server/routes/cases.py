@@ -44,12 +44,12 @@ async def open_case(
     return await _view(lambda: cases.open_case(c.store, who.user, request))
 
 
-@api.post("/cases/{number}/close", summary="Close a case: no new work under it")
+@api.post("/cases/{number:path}/close", summary="Close a case: no new work under it")
 async def close_case(number: str, who: Admin, c: Ctx) -> dict[str, Any]:
     return await _view(lambda: cases.close_case(c.store, who.user, number))
 
 
-@api.post("/cases/{number}/members", summary="Make a user a member of an open case")
+@api.post("/cases/{number:path}/members", summary="Make a user a member of an open case")
 async def add_member(
     number: str, who: Admin, c: Ctx, name: Annotated[str, Form(max_length=64)]
 ) -> dict[str, Any]:
