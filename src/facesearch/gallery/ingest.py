@@ -118,6 +118,47 @@ class IngestOptions(TypedDict, total=False):
     analyse: Analyse | None  # who analyses the images; the engine's pipeline if not given
 
 
+class _Copies:
+    """The photos of one run by sha256, and the later copies of each still being analysed: a
+    copy counts as a duplicate once its photo is added, and as a failure, for the same
+    reason, if it fails (copies of a damaged file were counted as duplicates, listed
+    nowhere)."""
+
+    def __init__(self) -> None:
+        self._waiting: dict[str, list[str]] = {}  # sha256 -> later copies, photo not decided
+        self._failed: dict[str, FailedSource] = {}  # sha256 -> why its photo failed
+
+    def seen(self, sha: str, source: str) -> bool:
+        """Whether ``sha`` came before in this run (``source`` then noted as its copy)."""
+        if sha in self._waiting:
+            self._waiting[sha].append(source)
+            return True
+        if sha in self._failed:
+            return True
+        self._waiting[sha] = []
+        return False
+
+    def done(self, sha: str) -> None:
+        """Its photo is added: the copies stay duplicates."""
+        if sha in self._waiting:
+            self._waiting[sha] = []
+
+    def failed(self, sha: str, source: str, failure: FailedSource) -> FailedSource:
+        """Its photo (``source``) failed: why its copies fail (``copies_of``, later ones)."""
+        why = FailedSource(
+            "", failure.code, f"the same bytes as {source}, which failed: {failure.reason}"
+        )
+        self._failed[sha] = why
+        return why
+
+    def copies_of(self, sha: str) -> list[str]:
+        """The copies that waited on a failed photo (each returned once)."""
+        return self._waiting.pop(sha, [])
+
+    def failure(self, sha: str) -> FailedSource | None:
+        return self._failed.get(sha)
+
+
 class Ingestor:
     def __init__(
         self,
@@ -155,7 +196,7 @@ class Ingestor:
         summary = IngestSummary(run_id=run_id)
         blocked = self.catalog.blocklist(self.pipeline.model_id)
         pending: deque[_Pending] = deque()
-        in_run: set[str] = set()
+        in_run = _Copies()
         batch: list[tuple[NewImage, _Pending]] = []
         last_save = time.monotonic()
         status = "failed"
@@ -166,6 +207,12 @@ class Ingestor:
                 new = self._to_record(result, item, label_from_dir, blocked, summary, run_id)
                 if new is not None:
                     batch.append((new, item))
+                    in_run.done(item.sha256)
+                else:  # the copies of a photo that failed fail alike: they were no duplicates
+                    why = in_run.failed(item.sha256, item.source.id, summary.failed[-1])
+                    for copy in in_run.copies_of(item.sha256):
+                        summary.duplicates -= 1
+                        self._fail(summary, run_id, copy, why.code, why.reason)
                 if len(batch) >= COMMIT_EVERY:
                     self._commit(collection, batch, summary)
                     batch = []
@@ -191,7 +238,7 @@ class Ingestor:
         collection: str,
         summary: IngestSummary,
         pending: deque[_Pending],
-        in_run: set[str],
+        in_run: _Copies,
         run_id: int,
     ) -> Iterator[Decodable]:
         limit = self.pipeline.settings.limits.max_file_bytes
@@ -203,10 +250,13 @@ class Ingestor:
                 self._fail(summary, run_id, source.id, exc.code, str(exc))
                 continue
             sha = hashlib.sha256(data).hexdigest()
-            if sha in in_run or self.catalog.has_image(sha, collection):
+            earlier = in_run.failure(sha)
+            if earlier is not None:  # the same bytes as a photo of this run that failed
+                self._fail(summary, run_id, source.id, earlier.code, earlier.reason)
+                continue
+            if in_run.seen(sha, source.id) or self.catalog.has_image(sha, collection):
                 summary.duplicates += 1
                 continue
-            in_run.add(sha)
             pending.append(_Pending(source, sha, len(data)))
             yield Decodable(source.id, data)
 

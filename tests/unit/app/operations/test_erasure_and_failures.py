@@ -231,3 +231,25 @@ def test_a_probe_path_that_is_not_utf8_is_searched_and_logged_escaped(
     inv = store.accounts.get_user("inv1")
     record = search(engine, store, inv, SearchRequest(odd, case="K-U", purpose="odd name"))
     assert store.audit.get(record.id).payload["probe"].endswith("/p\\xff.png")
+
+
+def test_copies_of_a_photo_that_fails_fail_alike_and_are_no_duplicates(
+    engine: Engine, store: AccountabilityStore, probe_photo: Any, tmp_path: Path
+) -> None:
+    """Three copies of one damaged JPEG gave "0 added, 2 duplicates, 1 failed": the copies
+    were in the gallery nowhere and listed nowhere. Copies of a photo that is added stay
+    duplicates."""
+    folder = tmp_path / "copies"
+    folder.mkdir()
+    damaged = probe_photo(2, 7).read_bytes()[:300]
+    for name in ("a.png", "b.png", "c.png"):
+        (folder / name).write_bytes(damaged)
+    for name in ("d.png", "e.png"):
+        shutil.copy(probe_photo(3, 7), folder / name)
+    admin = store.accounts.get_user("admin1")
+    summary = ingest(engine, store, admin, IngestRequest((folder,), collection="copies")).summary
+    assert summary.images_added == 1 and summary.duplicates == 1
+    failed = {Path(f.source).name: f for f in summary.failed}
+    assert sorted(failed) == ["a.png", "b.png", "c.png"]
+    assert failed["b.png"].code == failed["a.png"].code
+    assert "the same bytes as" in failed["c.png"].reason
