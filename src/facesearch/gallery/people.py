@@ -125,6 +125,7 @@ def build(
         persons=persons,
         pinned=pinned,
         certainty=clustering.certainty(snap.embeddings, labels),
+        previous=snap.persons,
     )
     catalog.write_people(collection, assignment, build=(method, threshold))
     sizes = np.bincount(labels) if len(labels) else np.zeros(0, np.int64)
@@ -189,6 +190,7 @@ def attach(
         persons=persons,
         pinned=pinned[new],
         certainty=clustering.certainty(snap.embeddings, labels)[new],
+        previous=snap.persons[new],
     )
     catalog.write_people(collection, assignment)
     joined = int(sum(persons[g] is not None for g in assignment.groups))

@@ -82,6 +82,9 @@ class PeopleAssignment:
     persons: tuple[int | None, ...]
     pinned: npt.NDArray[np.bool_]
     certainty: npt.NDArray[np.float32]
+    # per face: its person in the snapshot the build read (NO_ID: none); a row changed since
+    # is left as it is. None: no such check (an assignment made without a snapshot)
+    previous: npt.NDArray[np.int64] | None = None
 
 
 _SNAPSHOT = """SELECT f.id, f.image_id, f.w * f.h, f.subject_id, fp.person_id, fp.pinned,
@@ -102,16 +105,18 @@ _MEMBERS = """SELECT p.id, p.name, p.created, p.updated, c.name, fp.face_id, f.i
     WHERE {where}
     ORDER BY p.id, fp.certainty, fp.face_id"""
 
-# A row is written unless its face is gone (erased meanwhile), a reviewer pinned it since, or
-# a reviewer said since that the face is not the person the build (from its older snapshot)
-# puts it in: ``not_person`` leaves the face unpinned, so the last check keeps a build that
-# started before it from putting the face back.
+# A row is written unless its face is gone (erased meanwhile), a reviewer pinned it since, a
+# reviewer said since that the face is not the person the build (from its older snapshot)
+# puts it in, or (given the snapshot's person of each face) the row is no longer as the build
+# read it: ``not_person`` leaves the face unpinned in a person of its own, and a build from
+# before it put the face back, or in with the other faces of the person it is not.
 _UPSERT = """INSERT INTO face_persons (face_id, person_id, pinned, certainty)
     SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM faces WHERE id = ?)
     ON CONFLICT (face_id) DO UPDATE SET person_id = excluded.person_id,
         pinned = excluded.pinned, certainty = excluded.certainty
     WHERE face_persons.pinned = 0 AND NOT EXISTS (SELECT 1 FROM not_person n
-        WHERE n.face_id = face_persons.face_id AND n.person_id = excluded.person_id)"""
+        WHERE n.face_id = face_persons.face_id AND n.person_id = excluded.person_id)
+    AND (? = 0 OR COALESCE(face_persons.person_id, -1) = ?)"""
 
 
 class People(CatalogConnection):
@@ -173,11 +178,15 @@ class People(CatalogConnection):
             ids = tuple(
                 pid if pid is not None else _new_person(conn, cid, now) for pid in a.persons
             )
+            checked = int(a.previous is not None)
+            was = a.previous if a.previous is not None else np.full(len(a.face_ids), NO_ID)
             conn.executemany(
                 _UPSERT,
                 (
-                    (int(f), ids[int(g)], int(p), float(c), int(f))
-                    for f, g, p, c in zip(a.face_ids, a.groups, a.pinned, a.certainty, strict=True)
+                    (int(f), ids[int(g)], int(p), float(c), int(f), checked, int(w))
+                    for f, g, p, c, w in zip(
+                        a.face_ids, a.groups, a.pinned, a.certainty, was, strict=True
+                    )
                 ),
             )
             _touch(conn, ids, now)

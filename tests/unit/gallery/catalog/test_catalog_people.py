@@ -162,6 +162,28 @@ def test_a_build_from_before_a_not_person_does_not_put_the_face_back(cat: Catalo
     assert cat.people_snapshot("main", "sface").not_person == ((4, person),)
 
 
+def test_a_build_from_before_a_review_leaves_the_rows_the_review_changed(cat: Catalog) -> None:
+    """A build that split the person (from its older snapshot) put face 4, said meanwhile
+    not to be that person, into a new person with the person's other faces (and its own
+    person was deleted as empty): each row is written only if it is as the build read it."""
+    (person,) = assign(cat, "main", [[1, 3, 4]])
+    snap = cat.people_snapshot("main", "sface")
+    alone = cat.not_person(person, 4)  # after the build's snapshot, before its write
+    faces = np.array([1, 3, 4], np.int64)
+    rows = np.searchsorted(snap.face_ids, faces)
+    assignment = PeopleAssignment(
+        face_ids=faces,
+        groups=np.array([0, 1, 1], np.int64),  # the build splits: [1] and [3, 4]
+        persons=(person, None),
+        pinned=np.zeros(3, bool),
+        certainty=np.full(3, 0.5, np.float32),
+        previous=snap.persons[rows],
+    )
+    (kept, new) = cat.write_people("main", assignment, build=("test", 0.3))
+    assert kept == person
+    assert membership(cat) == {person: [1], alone.id: [4], new: [3]}
+
+
 def test_merging_a_face_back_forgets_that_it_was_not_that_person(cat: Catalog) -> None:
     (person,) = assign(cat, "main", [[1, 3, 4]])
     alone = cat.not_person(person, 4)
