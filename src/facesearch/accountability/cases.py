@@ -98,14 +98,15 @@ PAGE_SUFFIXES = ("report", "report.pdf", "timeline", "close", "members")
 
 def addressable_number(number: str) -> str:
     """A new case's number, InputError unless it can name its pages: a number may hold "/"
-    (2026/0042) but no empty, "." or ".." part (a browser rewrites those addresses) and must
-    not end like a page of a case ("/report", "/timeline", ...)."""
+    (2026/0042) but no empty, "." or ".." part, nor be "." or ".." (a browser rewrites those
+    addresses), and must not end like a page of a case ("/report", "/timeline", ...)."""
     parts = number.split("/")
-    if len(parts) > 1 and (
-        any(p in ("", ".", "..") for p in parts) or parts[-1].lower() in PAGE_SUFFIXES
+    if any(p in ("", ".", "..") for p in parts) or (
+        len(parts) > 1 and parts[-1].lower() in PAGE_SUFFIXES
     ):
         raise InputError(
-            f"case number {number!r}: a number with '/' must have no empty, '.' or '..' part "
+            f"case number {number!r}: a number must not be '.' or '..' nor have such a part "
+            "or an empty one between '/'s, "
             f"and must not end in /{', /'.join(PAGE_SUFFIXES)} (its pages' addresses)"
         )
     return number

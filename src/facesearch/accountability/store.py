@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import sqlite3
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -9,7 +12,7 @@ from argon2 import PasswordHasher
 
 from facesearch.accountability.accounts import Accounts, check_accounts_against_trail
 from facesearch.accountability.audit import AuditTrail
-from facesearch.accountability.audit_report import AuditReport, BreakKind
+from facesearch.accountability.audit_report import AuditReport, BreakKind, ChainBreak
 from facesearch.accountability.cases import Cases, check_cases_against_trail
 from facesearch.accountability.chain import AuditHead
 from facesearch.accountability.db import FILENAME, Clock, Database
@@ -23,6 +26,8 @@ from facesearch.errors import ConfigError, FaceSearchError
 from facesearch.settings import Settings
 from facesearch.sqlstore import database_target
 from facesearch.types import Closing
+
+log = logging.getLogger(__name__)
 
 __all__ = ["AccountabilityStore", "account_policy", "audit_files"]
 
@@ -147,17 +152,39 @@ class AccountabilityStore(Closing):
         ``anchor_lost``: the anchor file is known to be gone or started over on purpose;
         report that as a warning, not a failure.
         """
+        checks = (
+            ("the decision index", self.decisions.check_against_trail),
+            ("the accounts", check_accounts_against_trail),
+            ("the case registry", check_cases_against_trail),
+            ("the organisations", check_orgs_against_trail),
+        )
         with self.db.read() as conn:
             report = self.audit.verify(expected_head)
-            more = (
-                self.decisions.check_against_trail(conn)
-                + check_accounts_against_trail(conn)
-                + check_cases_against_trail(conn)
-                + check_orgs_against_trail(conn)
-            )
+            more = [finding for what, check in checks for finding in _derived(what, check, conn)]
         report = report.with_findings(more)
         return report.accepting(BreakKind.ANCHOR_LOST) if anchor_lost else report
 
     def close(self) -> None:
         self.accounts.flush_token_use()  # last uses of API tokens noted since the last write
         self.db.close()
+
+
+def _derived(
+    what: str, check: Callable[[sqlite3.Connection], list[ChainBreak]], conn: sqlite3.Connection
+) -> list[ChainBreak]:
+    """The findings of one check of a table derived from the trail; a finding, not a crash,
+    when the database cannot read the payloads it reads in SQL (an entry's payload edited
+    into text that is not JSON: the chain pass names that entry)."""
+    try:
+        return check(conn)
+    except Exception as exc:  # sqlite3 "malformed JSON", PostgreSQL's invalid json input
+        log.warning("audit verify: %s could not be checked: %s", what, exc)
+        return [
+            ChainBreak(
+                BreakKind.INDEX,
+                None,
+                None,
+                f"{what} could not be checked against the trail: the database cannot read "
+                f"its payloads ({str(exc)[:200]}); an entry was edited (see above)",
+            )
+        ]

@@ -148,9 +148,9 @@ def check_case_use(
 def bytes_of(engine: Engine, image: ImageInput, name: str | None) -> tuple[bytes, str]:
     """The bytes of an image given as bytes or a path, and what messages call it."""
     if isinstance(image, bytes):
-        return image, name or UPLOADED_PHOTO
+        return image, shown_name(name or UPLOADED_PHOTO)
     item = engine.read_input(image)
-    return item.data, name or shown_name(item.source)  # a path's bytes may not be UTF-8
+    return item.data, shown_name(name or item.source)  # a path's bytes may not be UTF-8
 
 
 def sha256(data: bytes) -> str:

@@ -16,6 +16,7 @@ from facesearch.accountability.permissions import DEFAULT_ORG
 from facesearch.app.checks import allow, check_case, entry_missing, log
 from facesearch.app.people import attach_new
 from facesearch.app.scope import scope_of
+from facesearch.core.text import shown_name
 from facesearch.engine import Engine
 from facesearch.errors import FaceSearchError, PermissionDeniedError
 from facesearch.gallery.ingest import Analyse, IngestSummary, ProgressFn
@@ -118,7 +119,7 @@ def ingest(
     attached = attach_new(engine, request.collection) if summary.faces_added else None
     payload: dict[str, Any] = {
         "collection": request.collection,
-        "paths": [str(p) for p in request.paths[:MAX_LOGGED_PATHS]],
+        "paths": [shown_name(str(p)) for p in request.paths[:MAX_LOGGED_PATHS]],
         "paths_total": len(request.paths),
         "label_from_dir": request.label_from_dir,
         "run_id": summary.run_id,

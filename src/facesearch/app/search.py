@@ -35,6 +35,7 @@ from facesearch.app.checks import (
 from facesearch.app.records import SearchRecord
 from facesearch.app.scope import capped_fmr, policy_of, retention_days, scope_of
 from facesearch.core.quality import load_quality_table, probe_problems
+from facesearch.core.text import shown_name
 from facesearch.engine import Engine, ImageInput
 from facesearch.errors import FaceSearchError
 from facesearch.pipeline import Decodable, FacePipeline
@@ -159,7 +160,7 @@ def record_failed_search(
         request.case,
         request.purpose,
         failure,
-        probe=request.name or UPLOADED_PHOTO,
+        probe=shown_name(request.name or UPLOADED_PHOTO),
         probe_sha256=sha256(failure.photos[0]) if failure.photos else None,
         collections=[],
         parameters=request.parameters(failure.model_id),

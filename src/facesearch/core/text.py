@@ -40,9 +40,12 @@ _IGNORABLE = (
     (0xFFA0, 0xFFA0), (0xFFF0, 0xFFFB), (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A),
     (0xE0000, 0xE0FFF),
 )  # fmt: skip
-# Invisible characters that text needs: the joiners of Persian, Indic and emoji sequences,
-# and the variation selectors of emoji and CJK.
-_NEEDED = ((0x200C, 0x200D), (0xFE00, 0xFE0F), (0xE0100, 0xE01EF))
+# Invisible characters that text needs, where it needs them: the joiners of Persian, Indic and
+# emoji sequences (between two non-ASCII characters), and the variation selectors of emoji
+# and CJK (after a non-ASCII character, or a keycap's digit, # or *).
+_JOINERS = ((0x200C, 0x200D),)
+_SELECTORS = ((0xFE00, 0xFE0F), (0xE0100, 0xE01EF))
+_KEYCAP = "\u20e3"
 # Format characters (zero-width space and joiners, soft hyphen, byte-order mark, ...),
 # combining marks (nothing to sit on when alone) and control characters.
 _UNSEEN = frozenset({"Cf", "Mn", "Me", "Cc"})
@@ -73,14 +76,30 @@ def is_blank(text: str) -> bool:
 def hidden_characters(text: str) -> list[str]:
     """The invisible characters in ``text`` that could make it read as other text (``K-1``
     with a zero-width space in it shows as ``K-1``), as ``U+XXXX``, each once, in order:
-    default-ignorable code points but the joiners and variation selectors text needs, and
-    but the direction marks (``has_direction_mark`` names those)."""
+    default-ignorable code points but a joiner or variation selector where text needs it
+    (``_needed``), and but the direction marks (``has_direction_mark`` names those)."""
     found: dict[str, None] = {}
-    for ch in text:
+    for at, ch in enumerate(text):
         code = ord(ch)
-        if _within(code, _IGNORABLE) and not _within(code, _NEEDED) and ch not in DIRECTION_MARKS:
-            found[f"U+{code:04X}"] = None
+        if not _within(code, _IGNORABLE) or ch in DIRECTION_MARKS or _needed(text, at):
+            continue
+        found[f"U+{code:04X}"] = None
     return list(found)
+
+
+def _needed(text: str, at: int) -> bool:
+    """Whether the joiner or variation selector at ``at`` does work there: a joiner between
+    two non-ASCII characters (an emoji sequence, Persian or Indic text), a selector after a
+    non-ASCII character or starting a keycap (``1\\ufe0f\\u20e3``). ``K-\\u200d1`` does not."""
+    code = ord(text[at])
+    before = text[at - 1] if at > 0 else ""
+    after = text[at + 1] if at + 1 < len(text) else ""
+    if _within(code, _JOINERS):
+        return bool(before and after) and not before.isascii() and not after.isascii()
+    if _within(code, _SELECTORS):
+        keycap = before in "0123456789#*" and bool(before) and after == _KEYCAP
+        return (bool(before) and not before.isascii()) or keycap
+    return False
 
 
 def _within(code: int, ranges: tuple[tuple[int, int], ...]) -> bool:

@@ -109,14 +109,15 @@ def read_member(archive: Path, member: str, limit: int) -> bytes:
         if archive.name.lower().endswith(ZIP_EXTENSIONS):
             with zipfile.ZipFile(archive) as zf:
                 # the first of that name, as ingest read it (getinfo gives the last)
-                info = next(i for i in zf.infolist() if i.filename == member)
+                info = next(i for i in zf.infolist() if i.filename == member and not i.is_dir())
                 if info.file_size > limit:
                     raise _too_large(source, limit)
                 with zf.open(info) as member_file:
                     data = member_file.read(limit + 1)
         else:
             with tarfile.open(archive, mode="r:*") as tf:
-                entry = next(m for m in tf if m.name == member)  # the first (getmember: last)
+                # the first file of that name, as ingest listed it (getmember: the last entry)
+                entry = next(m for m in tf if m.name == member and not m.isdir())
                 handle = tf.extractfile(entry) if entry.isreg() else None
                 if handle is None:
                     raise CorruptImageError("not a regular file in its archive", source)

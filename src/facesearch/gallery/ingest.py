@@ -23,8 +23,9 @@ from typing import Any, TypedDict
 import numpy as np
 import numpy.typing as npt
 
-from facesearch.errors import FaceSearchError, NoFaceError
-from facesearch.gallery.catalog import Catalog, NewFace, NewImage
+from facesearch.core.text import shown_name
+from facesearch.errors import FaceSearchError, InputError, NoFaceError
+from facesearch.gallery.catalog import Catalog, NewFace, NewImage, check_name
 from facesearch.gallery.collections import IndexSet
 from facesearch.gallery.sources import Source, iter_sources
 from facesearch.pipeline import Decodable, FacePipeline, Result
@@ -187,7 +188,7 @@ class Ingestor:
         self.indexes.ensure_loaded()
         run_id = self.catalog.start_run(
             {
-                "paths": [str(p) for p in paths],
+                "paths": [shown_name(str(p)) for p in paths],  # a path may not be UTF-8
                 "collection": collection,
                 "label_from_dir": label_from_dir,
                 "model_id": self.pipeline.model_id,
@@ -305,13 +306,21 @@ class Ingestor:
             reason = "every face matches the erasure blocklist"
             self._fail(summary, run_id, item.source.id, BLOCKLISTED, reason)
             return None
+        subject = item.source.label if label_from_dir else None
+        if subject is not None:
+            try:  # a folder name that cannot be a subject fails its photos, not the run
+                check_name(subject, "subject")
+            except InputError as exc:
+                reason = f"its folder's name cannot be a subject name: {exc}"
+                self._fail(summary, run_id, item.source.id, exc.code, reason)
+                return None
         return NewImage(
             sha256=item.sha256,
             source=item.source.id,
             size_bytes=item.size,
             width=result.width,
             height=result.height,
-            subject=item.source.label if label_from_dir else None,
+            subject=subject,
             faces=tuple(faces),
         )
 

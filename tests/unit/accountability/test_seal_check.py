@@ -163,6 +163,21 @@ def test_a_payload_rewritten_to_read_otherwise_in_sql_is_an_edit(keyed: Accounta
     assert kinds(keyed.verify()) == [(BreakKind.EDITED, seq, seq)]
 
 
+def test_a_payload_that_is_not_json_is_named_not_a_crash(keyed: AccountabilityStore):
+    """``audit verify`` stopped with "malformed JSON" (rc 2), naming no entry, when a
+    payload was edited into text that is not JSON: the SQL checks of the accounts read it."""
+    from accountability_helpers import PW, ROOT
+
+    from facesearch.accountability import Role
+
+    keyed.accounts.add_user("ivo", Role.INVESTIGATOR, PW, by=ROOT)
+    keyed.accounts.disable_user("ivo", by=ROOT)
+    seq = keyed.audit.head().seq
+    tamper(keyed, f"UPDATE audit_log SET payload = 'xyz' WHERE seq = {seq}")
+    report = keyed.verify()
+    assert not report.ok and (BreakKind.EDITED, seq, seq) in kinds(report)
+
+
 def test_an_older_copy_of_the_file_put_back_is_caught(paths, clock: FakeClock, tmp_path: Path):
     with open_store(paths, clock) as s:
         for i in range(3):

@@ -41,3 +41,13 @@ def test_hidden_characters_inside_text_are_named_but_the_needed_ones_are_not() -
     assert hidden_characters("\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645") == []
     assert hidden_characters("\U0001f468\u200d\U0001f469 \u2764\ufe0f") == []
     assert hidden_characters("K-1\u202e") == []
+    assert hidden_characters("1\ufe0f\u20e3 \u845b\U000e0100") == []  # keycap, CJK variant
+
+
+@pytest.mark.parametrize(
+    "text", ["K-\u200d1", "K-\u200c1", "K-\ufe0f1", "K-\U000e01001", "\u200dK"]
+)
+def test_a_joiner_or_selector_between_plain_characters_is_hidden(text: str) -> None:
+    """Exempt everywhere, ZWJ, ZWNJ and variation selectors made four more cases that showed
+    as "K-1" beside the real one."""
+    assert hidden_characters(text)

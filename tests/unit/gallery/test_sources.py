@@ -409,3 +409,17 @@ def test_read_source_refuses_bytes_that_are_not_those_ingested(tmp_path: Path) -
     path.write_bytes(b"replaced")
     with pytest.raises(NotFoundError, match="changed since it was ingested"):
         read_source(str(path), LIMIT, sha256=digest)
+
+
+def test_a_directory_entry_of_a_file_s_name_does_not_hide_the_file(tmp_path: Path) -> None:
+    """A tar whose directory entry ``x.jpg`` came before the file ``x.jpg``: ingest listed
+    the file, read-back found the directory, and the image could never be shown."""
+    with tarfile.open(tmp_path / "t.tar", "w") as tf:
+        folder = tarfile.TarInfo("x.jpg")
+        folder.type = tarfile.DIRTYPE
+        tf.addfile(folder)
+        info = tarfile.TarInfo("x.jpg")
+        info.size = 4
+        tf.addfile(info, io.BytesIO(b"file"))
+    (listed,) = collect(tmp_path / "t.tar")
+    assert read_source(listed.id, LIMIT) == b"file"

@@ -229,8 +229,10 @@ def test_a_probe_path_that_is_not_utf8_is_searched_and_logged_escaped(
     odd = Path(os.fsdecode(os.fsencode(tmp_path) + b"/p\xff.png"))
     shutil.copy(probe_photo(0), odd)
     inv = store.accounts.get_user("inv1")
-    record = search(engine, store, inv, SearchRequest(odd, case="K-U", purpose="odd name"))
-    assert store.audit.get(record.id).payload["probe"].endswith("/p\\xff.png")
+    for name in (None, str(odd)):  # the CLI names the probe by its path
+        request = SearchRequest(odd, name=name, case="K-U", purpose="odd name")
+        record = search(engine, store, inv, request)
+        assert store.audit.get(record.id).payload["probe"].endswith("/p\\xff.png")
 
 
 def test_copies_of_a_photo_that_fails_fail_alike_and_are_no_duplicates(
@@ -253,3 +255,29 @@ def test_copies_of_a_photo_that_fails_fail_alike_and_are_no_duplicates(
     assert sorted(failed) == ["a.png", "b.png", "c.png"]
     assert failed["b.png"].code == failed["a.png"].code
     assert "the same bytes as" in failed["c.png"].reason
+
+
+def test_ingest_of_paths_not_utf8_and_of_a_folder_that_cannot_be_a_subject(
+    engine: Engine, store: AccountabilityStore, probe_photo: Any, tmp_path: Path
+) -> None:
+    """A path given on the command line that is not UTF-8 crashed the run (its record
+    stores the paths), and one folder whose name cannot be a subject name (an invisible
+    character in it) stopped a --label-from-dir ingest with nothing added: both are
+    per-photo failures now."""
+    import os
+
+    root = os.fsencode(tmp_path)
+    odd = Path(os.fsdecode(root + b"/p\xff.png"))
+    shutil.copy(probe_photo(4, 7), odd)
+    good = tmp_path / "labels" / "Good"
+    bad = tmp_path / "labels" / "Ba\u2060d"
+    for folder, person in ((good, 5), (bad, 6)):
+        folder.mkdir(parents=True)
+        shutil.copy(probe_photo(person, 7), folder / "a.png")
+    admin = store.accounts.get_user("admin1")
+    request = IngestRequest((odd, tmp_path / "labels"), collection="odd", label_from_dir=True)
+    summary = ingest(engine, store, admin, request).summary
+    assert summary.images_added == 1
+    reasons = {Path(f.source).name: f.reason for f in summary.failed}
+    assert "not valid UTF-8" in reasons["p\\xff.png"]
+    assert "cannot be a subject name" in reasons["a.png"]
