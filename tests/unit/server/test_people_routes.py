@@ -336,3 +336,43 @@ def test_search_hits_carry_their_persons_name_and_the_grouped_page_shows_it(
     card = grouped.text.split(f'data-person="{best}"', 1)[1].split('class="subject"', 1)[1]
     assert card.split("</div>", 1)[0].startswith(">Alice Liddell")
     assert f"Person #{best}" not in grouped.text
+
+
+def test_people_of_an_organisation_without_collections_is_an_empty_page(
+    client: TestClient, home: Any
+) -> None:
+    """A new organisation's admin opening People got 404 "no collection named 'default'"
+    from the navigation's own link."""
+    from tests.homes import PASSWORD
+
+    from facesearch.accountability import AccountabilityStore, local_actor
+
+    me = local_actor("tester")
+    with AccountabilityStore.open(home.home) as store:
+        store.orgs.add("south", by=me)
+        store.accounts.add_user("sadm", "admin", PASSWORD, by=me, org="south")
+        token = store.accounts.issue_token("sadm", by=me)
+    headers = {"Authorization": f"Bearer {token}", **HTML}
+    page = client.get("/people", headers=headers)
+    assert page.status_code == 200 and "Empty: ingest photos first." in page.text
+    assert client.get("/people?collection=default", headers=headers).status_code == 404
+
+
+def test_a_person_s_faces_come_a_page_at_a_time(
+    client: TestClient, home: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A person of 537 faces showed them all on one page: 537 crop reads ran into the read
+    rate limit (crops failed with 429) and filled the audit trail."""
+    from facesearch.server.routes import people as people_routes
+
+    api = Api(client, home)
+    html = api.headers | HTML
+    built = client.post("/people/build", headers=html, data={"collection": "default"})
+    person = int(re.findall(r'data-person="(\d+)"', built.text)[0])
+    monkeypatch.setattr(people_routes, "FACES_PER_PAGE", 3)
+    first = client.get(f"/people/{person}", headers=html).text
+    second = client.get(f"/people/{person}?at=2", headers=html).text
+    shown = [re.findall(r'data-face="(\d+)"', page) for page in (first, second)]
+    assert [len(s) for s in shown] == [3, len(GALLERY_SHOTS) - 3]
+    assert not set(shown[0]) & set(shown[1])
+    assert "page 1 of 2" in first and f'href="/people/{person}?at=2"' in first

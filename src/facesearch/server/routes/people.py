@@ -29,6 +29,7 @@ api = APIRouter(prefix="/api/v1", tags=["people"])
 pages = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 48  # persons a page of the People grid shows (each cover crop is a read)
+FACES_PER_PAGE = 60  # faces a page of a person shows
 CollectionQuery = Annotated[
     str, Query(min_length=1, max_length=200, description="The collection (default: default).")
 ]
@@ -137,10 +138,10 @@ async def _people_page(
     collections = await gallery_services.collections(c, who)
     names = [info.name for info in collections]
     chosen = collection or ("default" if "default" in names or not names else names[0])
-    if chosen not in names:
+    if chosen not in names and (names or collection):  # none at all: the page says so
         raise NotFoundError(f"no collection named {chosen!r}")
     people: list[app_people.PersonRecord] = []
-    if await gallery_services.people_built(c, who, chosen):
+    if names and await gallery_services.people_built(c, who, chosen):
         found = await gallery_services.people(c, who, chosen)
         people = sorted(found.people, key=lambda p: (-len(p.faces), p.person))
     first = (at - 1) * PAGE_SIZE
@@ -178,15 +179,33 @@ async def person_page(
     page: ReaderPage,
     done: Annotated[str, Query(max_length=20)] = "",
     new: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    at: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
 ) -> HTMLResponse:
-    return await _person_page(page, person_id, done=done, new=new)
+    return await _person_page(page, person_id, done=done, new=new, at=at)
 
 
 async def _person_page(
-    page: Page, person_id: int, error: FaceSearchError | None = None, **values: Any
+    page: Page,
+    person_id: int,
+    error: FaceSearchError | None = None,
+    at: int = 1,
+    **values: Any,
 ) -> HTMLResponse:
+    """A person's faces, FACES_PER_PAGE a page (each crop is a read: a person of 537 faces
+    on one page ran into the read rate limit, and its crops failed with 429)."""
     person = await gallery_services.person(page.c, page.who, person_id)
-    return page.render("person.html", person=person_view(person), error=error, **values)
+    view = person_view(person)
+    first = (at - 1) * FACES_PER_PAGE
+    return page.render(
+        "person.html",
+        person=view,
+        shown=view["faces"][first : first + FACES_PER_PAGE],
+        first=first,
+        at=at,
+        pages=max(1, -(-len(view["faces"]) // FACES_PER_PAGE)),
+        error=error,
+        **values,
+    )
 
 
 async def _review_page(
