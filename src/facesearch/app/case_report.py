@@ -153,7 +153,10 @@ def _summary(e: AuditEntry) -> tuple[str, tuple[Link, ...]]:
     if e.action == Action.DECISION.value:
         search, face = p.get("search_seq"), p.get("face_id")
         note = f" — {p['note']}" if p.get("note") else ""
-        text = f"{p.get('verdict')} on candidate face {face} of search {search}{note}"
+        verdict = str(p.get("verdict", "")).replace("_", " ")
+        after = str(p.get("status_after", "")).replace("_", " ")
+        status = f": now {after}" if after else ""  # the second person's verdict confirms
+        text = f"{verdict} on candidate face {face} of search {search}{status}{note}"
         links = (
             Link("candidate", f"/searches/{search}/candidates/{face}"),
             Link("search result", f"/searches/{search}"),

@@ -359,6 +359,17 @@ class SearchRecord:
             if isinstance(c, Mapping) and isinstance(c.get("face_id"), int)
         ]
 
+    @staticmethod
+    def same_file_ids(payload: Mapping[str, Any]) -> set[int]:
+        """The face ids a logged search marked as being in the probe's own file."""
+        return {
+            int(i)
+            for pf in payload.get("probe_faces", [])
+            if isinstance(pf, Mapping)
+            for i in pf.get("same_file", [])
+            if isinstance(i, int) and not isinstance(i, bool)
+        }
+
     # -- its public form ------------------------------------------------------------------
     def as_json(self, show_path: Callable[[str], str] = str) -> dict[str, Any]:
         """The record as the CLI prints it and the API returns it (``show_path``: how an

@@ -64,7 +64,8 @@ def decide(
 ) -> CandidateState:
     """Record ``actor``'s verdict on a candidate of a search they may see (logged).
     ErasedError for a candidate face erased since: nothing can be confirmed about a face the
-    gallery no longer holds."""
+    gallery no longer holds; InputError for a possible match on a candidate in the probe's
+    own file (it matches itself)."""
     verdict = request.chosen()
     entry = visible_search(store, actor, request.search_id)
     check_case_use(store, actor, Permission.DECIDE, entry.case, entry.purpose)
@@ -72,6 +73,14 @@ def decide(
     if listed and not catalog.faces([request.face_id]):
         raise ErasedError(
             f"face {request.face_id} has been erased; no verdict can be recorded on it"
+        )
+    if verdict == Verdict.POSSIBLE_MATCH and request.face_id in SearchRecord.same_file_ids(
+        entry.payload
+    ):
+        raise InputError(
+            f"candidate face {request.face_id} is in the probe photo itself (the same file): "
+            "that it matches says nothing about who the probe shows, so it cannot be marked "
+            "a possible match; reject it, or look at the other candidates"
         )
     state = store.decisions.decide(
         actor,

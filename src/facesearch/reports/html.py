@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from PIL import Image
 
 from facesearch.core.calibration import describe_expected
-from facesearch.errors import FaceSearchError
+from facesearch.errors import FaceSearchError, NotFoundError
 from facesearch.gallery.sources import read_source
 from facesearch.private import write_private
 from facesearch.results import LEAD_NOTE, SAME_FILE_NOTE
@@ -137,7 +137,7 @@ def faces_html(result: SearchRecord, engine: Engine, probe: bytes | None = None)
         cards = []
         for h in pf.hits:
             g = h.face
-            crop = ""
+            crop, missing = "", "source not available"
             try:
                 if g is not None:
                     data = read_source(
@@ -147,12 +147,14 @@ def faces_html(result: SearchRecord, engine: Engine, probe: bytes | None = None)
                         data, g.bbox, s.limits.max_file_bytes, s.limits.max_pixels
                     )
                     crop = _data_uri(jpeg)
-            except (FaceSearchError, OSError, ValueError):  # a moved or deleted source, or
-                crop = ""  # one that no longer decodes, must not break the report
+            except (FaceSearchError, OSError, ValueError) as exc:  # a moved, changed or
+                crop = ""  # deleted source, or one that no longer decodes: said, not fatal
+                if isinstance(exc, NotFoundError):
+                    missing = f"source not available: {exc}"
             img = (
                 f'<img src="{crop}" alt="candidate face">'
                 if crop
-                else "<div class=na>source not available</div>"
+                else f"<div class=na>{esc(missing)}</div>"
             )
             same = f"<div class=same>{esc(SAME_FILE_NOTE)}</div>" if h.same_file else ""
             cards.append(

@@ -5,11 +5,12 @@ erased since its first verdict leaves the second person's queue."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.fakes import FakePipeline, face_photo
+from tests.fakes import FakePipeline, face_photo, person_name
 from tests.homes import PASSWORD
 
 from facesearch.server import create_app
@@ -129,3 +130,22 @@ def test_an_erased_candidate_leaves_the_second_person_s_queue(
     assert r.status_code == 201, r.text
     assert face not in queued()
     assert decide(client, home, "inv2", search["id"], face, "late").status_code == 409
+
+
+def test_the_probe_s_own_file_cannot_be_marked_a_possible_match(
+    client: TestClient, home: Any, fake_photos: Path
+) -> None:
+    """Two investigators confirmed candidate #1, flagged "same file as the probe": the probe
+    photo matching itself, recorded as a confirmed match."""
+    own = fake_photos / person_name(1) / "shot_3.png"  # in the gallery
+    r = client.post(
+        "/api/v1/searches",
+        headers=home.auth("inv1"),
+        files={"image": (own.name, own.read_bytes(), "image/png")},
+        data={"case": CASE, "purpose": "own file", "top": "3"},
+    )
+    assert r.status_code == 201, r.text
+    hits = r.json()["faces"][0]["hits"]
+    assert hits[0]["same_file"] is True
+    r = decide(client, home, "inv1", r.json()["id"], hits[0]["face_id"], "it is him")
+    assert r.status_code == 422 and "probe photo itself" in r.text, r.text

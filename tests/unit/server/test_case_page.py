@@ -123,7 +123,8 @@ def test_report_is_evidence_and_is_logged(
     assert f"audit entry {work['search']} (search)" in r.text
     assert LEAD_NOTE in r.text
     assert "data:image/jpeg;base64," in r.text  # probe and candidate crops inline
-    assert "possible_match on candidate face" in r.text and "same scar" in r.text
+    assert "possible match on candidate face" in r.text and "same scar" in r.text
+    assert ": now possible match" in r.text  # the state each verdict led to
     assert "expected in" in r.text and "<th>false match rates</th>" in r.text
     again = client.get(f"/api/v1/cases/{CASE}/timeline", headers=home.auth("inv1")).json()
     assert again["events"][-1]["action"] == "export"
@@ -194,3 +195,40 @@ def test_a_case_number_with_a_slash_has_its_pages(client: TestClient, home: Any)
     for bad in ("2026//42", "a/../b", "./x", "K-1/report", "K-1/Timeline", "K/", ".", ".."):
         r = client.post("/api/v1/cases", headers=admin, data={"number": bad, "title": "T"})
         assert r.status_code == 422, (bad, r.text)
+
+
+def test_the_timeline_says_what_each_verdict_led_to(
+    client: TestClient, home: Any, work: dict[str, Any]
+) -> None:
+    """The timeline and the report listed "possible_match" twice and never said the
+    candidate ended confirmed."""
+    admin = home.auth("admin1")
+    r = client.post(f"/api/v1/cases/{CASE}/members", headers=admin, data={"name": "inv2"})
+    assert r.status_code == 200, r.text
+    r = client.post(
+        f"/api/v1/searches/{work['search']}/candidates/{work['face']}/decisions",
+        headers=home.auth("inv2"),
+        data={"verdict": "possible_match", "note": "ears too"},
+    )
+    assert r.status_code in (200, 201), r.text
+    events = _timeline(client, home, "inv1").json()["events"]
+    decisions = [e["summary"] for e in events if e["action"] == "decision"]
+    assert decisions[0].startswith("possible match on candidate face")
+    assert ": now possible match" in decisions[0] and ": now confirmed" in decisions[-1]
+
+
+def test_the_operator_is_not_offered_to_open_a_case(client: TestClient, home: Any) -> None:
+    """The platform operator, of no organisation and a member of no case, was offered "Open
+    a case" on the Cases page."""
+    from tests.homes import PASSWORD
+
+    from facesearch.accountability import AccountabilityStore, local_actor
+
+    me = local_actor("tester")
+    with AccountabilityStore.open(home.home) as store:
+        store.accounts.add_user("op9", "operator", PASSWORD, by=me, org=None)
+        token = store.accounts.issue_token("op9", by=me)
+    page = client.get("/cases", headers={"Authorization": f"Bearer {token}", "Accept": "text/html"})
+    assert page.status_code == 200 and "Open a case" not in page.text
+    admin = client.get("/cases", headers={**home.auth("admin1"), "Accept": "text/html"})
+    assert "Open a case" in admin.text

@@ -60,7 +60,9 @@ async def _cases_page(page: Page, status: int = 200, **values: Any) -> HTMLRespo
         "cases.html",
         status,
         cases=found,
-        may_open=can(user.role, Permission.MANAGE_USERS) or can(user.role, Permission.SEARCH),
+        # the operator belongs to no organisation: it has no cases to open
+        may_open=user.org is not None
+        and (can(user.role, Permission.MANAGE_USERS) or can(user.role, Permission.SEARCH)),
         may_manage=can(user.role, Permission.MANAGE_USERS),
         **values,
     )

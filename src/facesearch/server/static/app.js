@@ -200,4 +200,16 @@
       xhr.send(data);
     });
   }
+
+  // --- a face crop that cannot be shown --------------------------------------------------
+  // A gallery photo moved, changed or erased since it was ingested answers 404: say so in
+  // its card instead of a broken image.
+  document.addEventListener("error", function (event) {
+    const el = event.target;
+    if (!(el instanceof HTMLImageElement) || !el.closest(".card")) return;
+    const note = document.createElement("div");
+    note.className = "na";
+    note.textContent = "photo not available (moved, changed or erased since it was added)";
+    el.replaceWith(note);
+  }, true);
 })();
