@@ -37,6 +37,7 @@ from facesearch.app.checks import (
 )
 from facesearch.app.records import OUTCOME_OK
 from facesearch.core.matching import Verification
+from facesearch.core.text import shown_name
 from facesearch.engine import Engine
 from facesearch.errors import FaceSearchError, ImageError, InputError
 from facesearch.pipeline import Decodable, read_file
@@ -117,8 +118,8 @@ class PairResult:
         v = self.verification
         out: dict[str, Any] = {
             "line": self.pair.line,
-            "a": self.pair.a,
-            "b": self.pair.b,
+            "a": shown_name(self.pair.a),  # a path not UTF-8 shown escaped
+            "b": shown_name(self.pair.b),
             "similarity": None if v is None else round(v.similarity, 6),
             "threshold": None if v is None else round(v.threshold, 6),
             "same": None if v is None else v.same,
@@ -128,7 +129,7 @@ class PairResult:
             "same_file": self.same_file,
         }
         if self.error is not None:
-            out["error"] = self.error
+            out["error"] = shown_name(self.error)
         return out
 
     def logged(self) -> list[Any]:
@@ -187,7 +188,10 @@ def verify_pairs(
     model_id = engine.pipeline.model_id
     try:
         data = _read_pairs_file(request.pairs_file)
-        pairs = parse_pairs(data.decode("utf-8", errors="replace"), str(request.pairs_file))
+        # paths as the file holds them, bytes that are not UTF-8 included (as the OS takes
+        # them: "replace" turned a path not UTF-8 into one that does not exist)
+        text = data.decode("utf-8", errors="surrogateescape")
+        pairs = parse_pairs(text, shown_name(str(request.pairs_file)))
         if len(pairs) > MAX_PAIRS:
             raise InputError(
                 f"{request.pairs_file} holds {len(pairs):,} pairs; at most {MAX_PAIRS:,} a run: "

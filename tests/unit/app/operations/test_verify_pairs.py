@@ -197,3 +197,22 @@ def test_a_run_longer_than_one_entry_holds_is_logged_in_consecutive_parts(
     listed = [row for e in logged for row in e["pairs"]]
     assert listed == [r.logged() for r in record.results]
     assert store.audit.verify().ok
+
+
+def test_a_pair_path_that_is_not_utf8_is_read_and_shown_escaped(
+    engine: Engine, store: AccountabilityStore, probe_photo: Any, tmp_path: Path
+) -> None:
+    """The pairs file was decoded with replacement characters, so a path that is not UTF-8
+    failed with a misleading "No such file or directory"."""
+    import os
+    import shutil
+
+    odd = os.fsencode(tmp_path) + b"/p\xff.png"
+    shutil.copy(probe_photo(0, 5), os.fsdecode(odd))
+    pairs_file = tmp_path / "pairs.txt"
+    pairs_file.write_bytes(odd + b"\t" + os.fsencode(probe_photo(0, 6)) + b"\n")
+    inv = store.accounts.get_user("inv1")
+    record = verify_pairs(engine, store, inv, PairsRequest(pairs_file, case="K-9", purpose="p"))
+    (line,) = record.lines()
+    assert "error" not in line and line["same"] is True
+    assert line["a"].endswith("/p\\xff.png")
