@@ -21,6 +21,7 @@ from facesearch.accountability import (
 )
 from facesearch.accountability.audit_entries import FaceId
 from facesearch.accountability.decisions import PendingCandidate
+from facesearch.accountability.permissions import can
 from facesearch.app.alerts import raise_alerts
 from facesearch.app.checks import allow, check_case_use
 from facesearch.app.reads import visible_search
@@ -37,6 +38,7 @@ __all__ = [
     "PendingCandidate",
     "RecentSearch",
     "decide",
+    "decide_refusal",
     "pending",
     "recent_searches",
 ]
@@ -92,6 +94,18 @@ def decide(
     )
     raise_alerts(store, store.audit.get(state.history[-1].audit_seq))
     return state
+
+
+def decide_refusal(store: AccountabilityStore, actor: Actor, case: str | None) -> str | None:
+    """Why ``actor`` may not give a verdict on the candidates of a search under ``case``
+    (None: they may), unlogged: what a page shows instead of verdict buttons that would be
+    refused (an admin who is not a member of the case saw them, then got the refusal)."""
+    if not actor.is_local and not can(actor.role, Permission.DECIDE):
+        return f"{actor.name} ({actor.role.value}) may not decide on candidates"
+    refusal = store.cases.refusal(case, actor)
+    if refusal is None or case is None:
+        return None
+    return refusal.message(case, actor.name)
 
 
 def pending(catalog: Catalog, store: AccountabilityStore, actor: Actor) -> list[PendingCandidate]:

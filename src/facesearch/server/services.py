@@ -15,6 +15,7 @@ from facesearch import app
 from facesearch.accountability import Permission
 from facesearch.app import gallery as app_gallery
 from facesearch.app import people as app_people
+from facesearch.app import review as app_review
 from facesearch.app.handles import Gallery
 from facesearch.engine import Engine
 from facesearch.errors import FaceSearchError, InputError, NotFoundError
@@ -271,6 +272,13 @@ async def read_candidate(
     )
     search = views.search_view(out)
     return views.candidate_state_view(out, face_id, who.name, search), search
+
+
+async def decide_refusal(ctx: Context, who: Principal, case: str | None) -> str | None:
+    """Why ``who`` may not give verdicts under ``case`` (None: they may); not logged."""
+    return await anyio.to_thread.run_sync(
+        lambda: app_review.decide_refusal(ctx.store, who.user, case)
+    )
 
 
 async def candidate(ctx: Context, who: Principal, seq: int, face_id: int) -> dict[str, Any]:

@@ -232,3 +232,15 @@ def test_the_operator_is_not_offered_to_open_a_case(client: TestClient, home: An
     assert page.status_code == 200 and "Open a case" not in page.text
     admin = client.get("/cases", headers={**home.auth("admin1"), "Accept": "text/html"})
     assert "Open a case" in admin.text
+
+
+def test_verdict_buttons_show_only_to_whom_may_use_them(
+    client: TestClient, home: Any, work: dict[str, Any]
+) -> None:
+    """An admin who is not a member of the case saw "Mark possible match" and "Reject",
+    then got "admin1 is not a member of case ..." on clicking."""
+    path = f"/searches/{work['search']}/candidates/{work['face']}"
+    admin = client.get(path, headers={**home.auth("admin1"), "Accept": "text/html"}).text
+    assert 'id="no-verdict"' in admin and "not a member" in admin and 'id="reject"' not in admin
+    member = client.get(path, headers={**home.auth("inv1"), "Accept": "text/html"}).text
+    assert 'id="reject"' in member and 'id="no-verdict"' not in member

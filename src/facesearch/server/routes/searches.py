@@ -244,7 +244,10 @@ async def _candidate_page(
         page.c, page.who, search_id, face_id, "candidate_page"
     )
     mine = {h["verdict"] for h in out["history"] if h["actor"] == page.who.name}
-    return page.render("candidate.html", cand=out, search=search, mine=mine, error=error)
+    refusal = await services.decide_refusal(page.c, page.who, search.get("case"))
+    return page.render(
+        "candidate.html", cand=out, search=search, mine=mine, error=error, refusal=refusal
+    )
 
 
 @pages.post("/searches/{search_id:int}/candidates/{face_id:int}")
