@@ -63,7 +63,7 @@ from facesearch.errors import FaceSearchError
 from facesearch.gallery.ingest import FailedSource, IngestSummary
 from facesearch.gallery.sources import is_image_name, iter_sources
 from facesearch.gallery.uploads import UPLOADS
-from facesearch.server.upload_names import original_name, safe_name
+from facesearch.server.upload_names import label_folder, original_name, safe_name
 
 log = logging.getLogger(__name__)
 
@@ -319,7 +319,7 @@ class Jobs:
                 count += 1
                 name = f"{count:06d}-{safe_name(original_name(upload))}"
                 if job.subject:
-                    target = labelled / safe_name(job.subject, "unnamed") / name
+                    target = labelled / label_folder(job.subject) / name
                 else:
                     target = plain / name
                 target.parent.mkdir(parents=True, exist_ok=True)
@@ -340,7 +340,7 @@ class Jobs:
                 count += 1
                 name = f"{count:06d}-{safe_name(member)}"
                 if job.label_from_dir and source.label:
-                    target = labelled / safe_name(source.label, "unnamed") / name
+                    target = labelled / label_folder(source.label) / name
                 else:
                     target = plain / name
                 target.parent.mkdir(parents=True, exist_ok=True)

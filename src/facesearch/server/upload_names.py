@@ -14,6 +14,8 @@ from pathlib import Path, PurePosixPath
 from fastapi import UploadFile
 
 from facesearch.app import UPLOADED_PHOTO
+from facesearch.errors import InputError
+from facesearch.gallery.catalog import check_name
 
 __all__ = ["incoming_name", "original_name", "safe_name", "upload_label"]
 
@@ -26,6 +28,26 @@ def safe_name(name: str, fallback: str = "file") -> str:
     base = PurePosixPath(name.replace("\\", "/")).name
     cleaned = _UNSAFE.sub("_", base).strip(" .")[:80]
     return cleaned or fallback
+
+
+def label_folder(label: str) -> str:
+    """The folder an uploaded photo goes in under its label, from which ``--label-from-dir``
+    reads the label back: the label itself when it can be a subject name and is a plain
+    folder name (no separator, not hidden, no edge spaces, at most 255 bytes), else
+    ``safe_name``'s cut-down form. (Every label went through ``safe_name``: "Ana 😀" became
+    "Ana _", Persian lost its ZWNJ, and different names fell into one subject.)"""
+    try:
+        check_name(label, "subject")
+    except InputError:
+        return safe_name(label, "unnamed")
+    plain = (
+        "/" not in label
+        and "\\" not in label
+        and not label.startswith(".")
+        and label.strip() == label
+        and len(label.encode("utf-8")) <= 255
+    )
+    return label if plain else safe_name(label, "unnamed")
 
 
 def upload_label(upload: UploadFile | None) -> str:

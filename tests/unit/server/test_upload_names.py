@@ -1,0 +1,72 @@
+"""Names of uploaded files and of the folders their labels become (``upload_names``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from facesearch.server.upload_names import label_folder, safe_name
+
+
+@pytest.mark.parametrize(
+    "label",
+    [
+        "Ana 😀",
+        "Zoë 李 👨\u200d👩\u200d👧",
+        "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645",
+        "love ❤\ufe0f",
+        "O'Brien",
+    ],
+)
+def test_a_label_that_is_a_plain_folder_name_is_kept_as_it_is(label: str) -> None:
+    """Every upload label went through safe_name: "Ana 😀" became "Ana _", Persian lost its
+    ZWNJ, and different names fell into one subject."""
+    assert label_folder(label) == label
+    assert safe_name(label) != label  # what it was
+
+
+@pytest.mark.parametrize(
+    "label", ["../up", "a/b", "a\\b", ".hidden", " edge ", "x" * 300, "a\x01b", "K-\u200b1"]
+)
+def test_a_label_that_is_no_plain_folder_name_is_cut_down(label: str) -> None:
+    folder = label_folder(label)
+    assert folder == safe_name(label, "unnamed")
+    assert "/" not in folder and not folder.startswith(".")
+
+
+def test_an_uploaded_archive_s_folder_label_is_the_subject_as_written(fake_homes: Any) -> None:
+    """A zip with the folder "Ana 😀" gave the subject "Ana _"."""
+    import io
+    import time
+    import zipfile
+
+    from fastapi.testclient import TestClient
+    from tests.fakes import FakePipeline, face_photo
+
+    from facesearch.server import create_app
+
+    home = fake_homes("upload-labels")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("Ana 😀/a.png", face_photo(7, 9))
+    with TestClient(create_app(home.settings, pipelines=FakePipeline)) as client:
+        admin = home.auth("admin1")
+        r = client.post(
+            "/api/v1/ingest-jobs",
+            headers=admin,
+            files={"files": ("labels.zip", buf.getvalue())},
+            data={"collection": "labels", "label_from_dir": "true"},
+        )
+        assert r.status_code == 202, r.text
+        job = r.json()
+        deadline = time.monotonic() + 60
+        while job["status"] not in ("completed", "failed"):
+            assert time.monotonic() < deadline, job
+            time.sleep(0.2)
+            job = client.get(f"/api/v1/ingest-jobs/{job['id']}", headers=admin).json()
+        assert job["status"] == "completed" and job["images_added"] == 1, job
+    from facesearch.gallery.catalog import Catalog
+
+    with Catalog.open(home.home / "catalog.sqlite") as catalog:
+        assert [f.subject for f in catalog.faces_of_subject("Ana 😀")] == ["Ana 😀"]
