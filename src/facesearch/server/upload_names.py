@@ -14,8 +14,8 @@ from pathlib import Path, PurePosixPath
 from fastapi import UploadFile
 
 from facesearch.app import UPLOADED_PHOTO
+from facesearch.app.checks import check_name
 from facesearch.errors import InputError
-from facesearch.gallery.catalog import check_name
 
 __all__ = ["incoming_name", "original_name", "safe_name", "upload_label"]
 
