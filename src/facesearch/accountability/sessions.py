@@ -21,7 +21,7 @@ from facesearch.accountability.dialect import greatest
 from facesearch.accountability.logins import BAD_LOGIN
 from facesearch.accountability.policy import AccountPolicy
 from facesearch.accountability.tokens import secret_digest
-from facesearch.accountability.users import U_COLUMNS, User, live_user_row, user_of, user_row
+from facesearch.accountability.users import SESSION_USER, User, live_user_row, user_of, user_row
 from facesearch.errors import AuthenticationError
 
 __all__ = ["SessionMixin", "end_sessions_of"]
@@ -32,10 +32,6 @@ __all__ = ["SessionMixin", "end_sessions_of"]
 SESSION_TOUCH_INTERVAL = timedelta(seconds=60)
 IDLE_SLACK = 20
 BAD_SESSION = "session unknown or expired; log in again"
-_SESSION_USER = (
-    "SELECT s.id AS sid, s.csrf_token, s.created_at AS started, s.last_seen, "
-    f"{U_COLUMNS} FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.digest = ?"
-)
 
 
 def end_sessions_of(conn: sqlite3.Connection, user_id: int) -> None:
@@ -87,7 +83,7 @@ class SessionMixin:
             raise AuthenticationError(BAD_SESSION)
         now = self._db.now()
         with self._db.read() as conn:
-            row = live_user_row(conn, _SESSION_USER, secret_digest(session_id), BAD_SESSION)
+            row = live_user_row(conn, SESSION_USER, secret_digest(session_id), BAD_SESSION)
         last_seen = parse_time(row["last_seen"])
         if (
             now - last_seen > self.policy.session_idle

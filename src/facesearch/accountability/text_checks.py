@@ -7,13 +7,7 @@ entry is written after it.
 
 from __future__ import annotations
 
-from facesearch.core.text import (
-    SEPARATORS,
-    has_control,
-    has_direction_mark,
-    hidden_characters,
-    is_blank,
-)
+from facesearch.core.text import SEPARATORS, has_control, hiding, is_blank
 from facesearch.errors import InputError
 
 __all__ = ["MAX_ACTOR_CHARS", "MAX_CASE_CHARS", "MAX_PURPOSE_CHARS", "clean_text", "required_text"]
@@ -43,14 +37,9 @@ def clean_text(value: str | None, what: str, limit: int, *, one_line: bool) -> s
         raise InputError(f"{what} must be on one line (no line breaks)")
     if has_control(text):
         raise InputError(f"{what} contains control characters")
-    if has_direction_mark(text):
-        raise InputError(f"{what} contains marks that change the text's direction")
-    hidden = hidden_characters(text)
-    if hidden:
-        raise InputError(
-            f"{what} contains invisible characters ({', '.join(hidden[:5])}): it would read "
-            "as other text"
-        )
+    problem = hiding(text)
+    if problem is not None:
+        raise InputError(f"{what} contains {problem}")
     return text
 
 

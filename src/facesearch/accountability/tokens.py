@@ -24,10 +24,10 @@ from typing import Literal
 from facesearch.accountability.audit import PLATFORM_ORG, AuditTrail
 from facesearch.accountability.audit_entries import Action
 from facesearch.accountability.db import Database, format_time, parse_time
-from facesearch.accountability.dialect import name_is
 from facesearch.accountability.permissions import Actor, Permission, require
 from facesearch.accountability.policy import AccountPolicy
 from facesearch.accountability.users import (
+    SESSION_USER,
     U_COLUMNS,
     User,
     check_visible,
@@ -139,23 +139,15 @@ class TokenMixin:
         return token
 
     def _still_live(self, conn: sqlite3.Connection, presented: str, name: str) -> bool:
-        """Whether ``presented`` (an API token or a session id) is a live one of ``name``."""
-        digest = secret_digest(presented)
-        if presented.startswith(TOKEN_PREFIX):
-            found = conn.execute(
-                "SELECT t.created_at AS issued, t.expires_at FROM api_tokens t "
-                "JOIN users u ON u.id = t.user_id WHERE t.digest = ? "
-                f"AND {name_is(conn, 'u.name')} AND t.revoked_at IS NULL",
-                (digest, name),
-            ).fetchone()
-            expires = None if found is None else self._expiry(found["issued"], found["expires_at"])
-            return found is not None and (expires is None or self._db.now() < expires)
-        found = conn.execute(
-            "SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id "
-            f"WHERE s.digest = ? AND {name_is(conn, 'u.name')}",
-            (digest, name),
-        ).fetchone()
-        return found is not None
+        """Whether ``presented`` (an API token or a session id) is a live one of ``name``: the
+        queries ``user_for_token`` and ``session_user`` look a secret up with."""
+        token = presented.startswith(TOKEN_PREFIX)
+        query = _TOKEN_USER if token else SESSION_USER
+        found = conn.execute(query, (secret_digest(presented),)).fetchone()
+        if found is None or found["disabled"] or found["name"].casefold() != name.casefold():
+            return False
+        expires = self._expiry(found["issued"], found["expires_at"]) if token else None
+        return expires is None or self._db.now() < expires
 
     def tokens(self, name: str) -> list[TokenInfo]:
         """Every token of a user, oldest first, with its state now."""

@@ -82,6 +82,13 @@ def user_row(conn: sqlite3.Connection, name: str) -> sqlite3.Row | None:
     return row
 
 
+# a browser session's row by its digest, with its user (``live_user_row``)
+SESSION_USER = (
+    "SELECT s.id AS sid, s.csrf_token, s.created_at AS started, s.last_seen, "
+    f"{U_COLUMNS} FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.digest = ?"
+)
+
+
 def live_user_row(conn: sqlite3.Connection, query: str, digest: str, refusal: str) -> sqlite3.Row:
     """The row ``query`` finds by a secret's ``digest`` (a join with ``users u`` selecting
     ``U_COLUMNS``); AuthenticationError(``refusal``) if there is none or the user is

@@ -17,6 +17,7 @@ __all__ = [
     "has_control",
     "has_direction_mark",
     "hidden_characters",
+    "hiding",
     "is_blank",
     "shown_name",
 ]
@@ -117,3 +118,15 @@ def shown_name(name: str) -> str:
             return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
         except UnicodeEncodeError:
             return name.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def hiding(text: str) -> str | None:
+    """What in ``text`` could make it read as other text, in words for a refusal (None:
+    nothing): marks that change its direction, or invisible characters. One check for the
+    catalog's names and the trail's free text alike."""
+    if has_direction_mark(text):
+        return "marks that change the text's direction"
+    hidden = hidden_characters(text)
+    if hidden:
+        return f"invisible characters ({', '.join(hidden[:5])}): it would read as other text"
+    return None

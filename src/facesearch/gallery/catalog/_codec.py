@@ -12,13 +12,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from facesearch.core.text import (
-    SEPARATORS,
-    has_control,
-    has_direction_mark,
-    hidden_characters,
-    is_blank,
-)
+from facesearch.core.text import SEPARATORS, has_control, hiding, is_blank
 from facesearch.errors import InputError
 from facesearch.types import BBox
 
@@ -46,14 +40,9 @@ def check_name(name: str, what: str) -> str:
         raise InputError(f"a {what} name has at most {MAX_NAME_CHARS} characters")
     if has_control(name) or any(ch in SEPARATORS or ch in "\t\n" for ch in name):
         raise InputError(f"a {what} name must not contain line breaks or control characters")
-    if has_direction_mark(name):
-        raise InputError(f"a {what} name must not contain marks that change the text's direction")
-    hidden = hidden_characters(name)
-    if hidden:
-        raise InputError(
-            f"a {what} name must not contain invisible characters ({', '.join(hidden[:5])}): "
-            "it would read as another name"
-        )
+    problem = hiding(name)
+    if problem is not None:
+        raise InputError(f"a {what} name must not contain {problem}")
     return name
 
 
