@@ -199,9 +199,16 @@ async def drive(
     probes: list[bytes],
     args: argparse.Namespace,
     upload: tuple[str, bytes] | None = None,
-) -> tuple[list[tuple[float, int]], float, dict[str, Any] | None]:
+    big: bytes | None = None,
+    server_pid: int | None = None,
+) -> tuple[list[tuple[float, int]], float, dict[str, Any] | None, dict[str, float]]:
     """The searches; with ``upload`` (an admin's token, a zip), that ingest job beside them
-    (``load_ingest``)."""
+    (``load_ingest``); ``big``: the huge PNG that ``--big-mix`` clients send, made by the
+    caller before the clock starts (making it takes seconds of the client's CPU). Also returns
+    the CPU seconds this client and (given ``server_pid``) the server with its analysis
+    processes used in the timed window: both share the machine's cores."""
+    if args.big_mix and big is None:
+        raise ValueError("--big-mix needs the big PNG (big_png())")
     limits = httpx.Limits(
         max_connections=args.concurrency, max_keepalive_connections=args.concurrency
     )
@@ -224,7 +231,8 @@ async def drive(
         budget = [args.max_requests]
         started = time.monotonic()
         deadline = started + args.duration
-        big = big_png() if args.big_mix else None
+        client0 = time.process_time()
+        server0 = cpu_seconds(server_pid) if server_pid else 0.0
         ingest = None
         if upload is not None:
             side = httpx.AsyncClient(base_url=url, timeout=600)
@@ -245,11 +253,14 @@ async def drive(
             )
         )
         seconds = time.monotonic() - started
+        cpu_used = {"client": round(time.process_time() - client0, 2)}
+        if server_pid:
+            cpu_used["server"] = round(cpu_seconds(server_pid) - server0, 2)
         job = None
         if ingest is not None:
             job = await ingest
             await side.aclose()
-        return out, seconds, job
+        return out, seconds, job, cpu_used
 
 
 def big_png(side: int = 8944) -> bytes:
@@ -317,17 +328,22 @@ async def drive_big(
         return out, time.monotonic() - started
 
 
-def memory_kib(pid: int) -> dict[str, int]:
-    """VmRSS and VmHWM (peak) of a process and its children (the server's analysis
-    processes) together, in KiB: the sum of peaks bounds the peak of the sum."""
-    out = {"VmRSS": 0, "VmHWM": 0}
+def family(pid: int) -> list[int]:
+    """A process and its children (the server's analysis processes)."""
     pids = [pid]
     for task in Path(f"/proc/{pid}/task").glob("*/children"):  # started by any of its threads
         try:
             pids.extend(int(c) for c in task.read_text().split())
         except OSError:
             continue
-    for one in pids:
+    return pids
+
+
+def memory_kib(pid: int) -> dict[str, int]:
+    """VmRSS and VmHWM (peak) of a process and its children (the server's analysis
+    processes) together, in KiB: the sum of peaks bounds the peak of the sum."""
+    out = {"VmRSS": 0, "VmHWM": 0}
+    for one in family(pid):
         try:
             lines = Path(f"/proc/{one}/status").read_text().splitlines()
         except OSError:
@@ -337,6 +353,19 @@ def memory_kib(pid: int) -> dict[str, int]:
             if key in out:
                 out[key] += int(value.split()[0])
     return out
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds of a process and its live children so far."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for one in family(pid):
+        try:
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
 
 
 def cpu() -> dict[str, Any]:
@@ -456,7 +485,10 @@ def main() -> int:
             token = admin_token(home, PASSWORD, server_env(args.src))
             upload = (token, upload_zip(LFW, args.ingest_during, set(who)))
             print(f"an ingest job of {args.ingest_during} photos starts with the searches")
-        results, seconds, job = asyncio.run(drive(url, tokens, probes, args, upload))
+        big = big_png() if args.big_mix else None
+        results, seconds, job, cpu_used = asyncio.run(
+            drive(url, tokens, probes, args, upload, big, server.pid if server else None)
+        )
     finally:
         if server is not None:
             server.terminate()
@@ -489,6 +521,7 @@ def main() -> int:
             "mean": round(statistics.fmean(latencies), 4) if latencies else None,
         },
         "ingest_during": job,
+        "cpu_seconds": cpu_used,
         "big_mix": {
             "workers": args.big_mix,
             "searches": len(bigs),
@@ -521,6 +554,13 @@ def main() -> int:
             f"8,944 PNG again and again: {b['answered_201']} of {b['searches']} answered 201, "
             f"p50 {b['p50_s']} s, max {b['max_s']} s (not in the table above)"
         )
+    every = len(results) + len(bigs)
+    if every:
+        share = ", ".join(
+            f"{who} {used:.1f} s ({used / every * 1000:.1f} ms a search)"
+            for who, used in cpu_used.items()
+        )
+        print(f"\nCPU time in the timed window, shared by both on this machine: {share}")
     if job is not None:
         print(
             f"\nbeside them: an ingest job of {args.ingest_during} photos: {job['status']}, "
