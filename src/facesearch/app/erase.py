@@ -12,12 +12,11 @@ case is.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from facesearch.accountability import AccountabilityStore, Action, Actor, AuditEntry, Permission
-from facesearch.accountability.permissions import DEFAULT_ORG
 from facesearch.accountability.text_checks import MAX_PURPOSE_CHARS, clean_text
 from facesearch.app.checks import (
     allow,
@@ -28,7 +27,7 @@ from facesearch.app.checks import (
     log,
     sha256,
 )
-from facesearch.app.scope import Scope, scope_of
+from facesearch.app.scope import Scope, reach_of
 from facesearch.app.vector_erasure import VectorStoreErasure, vector_part
 from facesearch.engine import Engine, ImageInput
 from facesearch.errors import FaceSearchError, InputError, NotFoundError
@@ -161,9 +160,7 @@ def erase(
     # runs the pipeline over each of them), and the trail is checked writable (key, anchor):
     # the entry can only be written after the erasure, so that window stays short.
     person = engine.person_like(like_data, request.max_fmr) if like_data else None
-    scope = scope_of(store, engine.catalog, actor)
-    if actor.is_local and actor.org == DEFAULT_ORG and not scope.everything:
-        scope = replace(scope, everything=True)  # the host's CLI: the whole deployment
+    scope = reach_of(store, engine.catalog, actor)  # the host's CLI: the whole deployment
     face_ids = _owned_faces(engine, scope, request, person)
     probes = []
     if person is not None and (scope.everything or actor.org is not None):

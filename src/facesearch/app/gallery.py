@@ -14,7 +14,7 @@ from typing import Any, Literal
 from facesearch.accountability import AccountabilityStore, Actor, Permission
 from facesearch.app.checks import allow
 from facesearch.app.reads import read_gallery
-from facesearch.app.scope import scope_of
+from facesearch.app.scope import reach_of, scope_of
 from facesearch.engine import Engine
 from facesearch.errors import CorruptImageError, ImageError, NotFoundError
 from facesearch.gallery.catalog import Catalog, CollectionInfo, FaceRecord, ImageRecord
@@ -168,9 +168,13 @@ def stats(store: AccountabilityStore, catalog: Catalog, actor: Actor) -> dict[st
     }
 
 
-def overview(engine: Engine, actor: Actor) -> dict[str, Any]:
-    """``stats`` plus the vector indexes' size, the model and the home (``facesearch stats``)."""
+def overview(engine: Engine, store: AccountabilityStore, actor: Actor) -> dict[str, Any]:
+    """``stats`` plus the vector indexes' size, the model and the home (``facesearch stats``);
+    for an organisation that does not own every collection, ``stats`` of those it sees (the
+    host's CLI counts everything: ``reach_of``)."""
     allow(actor, Permission.READ_GALLERY)
+    if actor.org is not None and not reach_of(store, engine.catalog, actor).everything:
+        return stats(store, engine.catalog, actor)
     return engine.stats()
 
 

@@ -33,7 +33,7 @@ from facesearch.accountability import (
 from facesearch.accountability.audit import entry_in_org
 from facesearch.app.checks import allow, check_case, check_use, log
 from facesearch.app.records import SearchRecord
-from facesearch.app.scope import scope_of
+from facesearch.app.scope import reach_of, scope_of
 from facesearch.core.calibration import CalibrationTable
 from facesearch.engine import Engine
 from facesearch.errors import InputError, NotFoundError
@@ -291,10 +291,23 @@ def export_subject(
     case: str | None,
     purpose: str | None,
 ) -> tuple[dict[str, Any], AuditEntry]:
-    """Everything held about a subject, embeddings included (a subject-access export),
-    logged as a read. Case number and purpose follow the rule of a search."""
+    """Everything held about a subject in the collections ``actor`` reaches (``reach_of``),
+    embeddings included (a subject-access export), logged as a read. NotFoundError, as for an
+    unknown name, when it sees none of the subject's images. Case number and purpose follow
+    the rule of a search."""
     case, purpose = check_use(store, actor, Permission.READ_GALLERY, case, purpose)
+    scope = reach_of(store, engine.catalog, actor)
     data = engine.export_subject(subject)
+    if not scope.everything:
+        images = [i for i in data.get("images", []) if scope.sees(i["collection"])]
+        if not images:
+            raise NotFoundError(f"no subject named {subject!r}")
+        shown = {i["id"] for i in images}
+        data = {
+            **data,
+            "images": images,
+            "faces": [f for f in data.get("faces", []) if f["image_id"] in shown],
+        }
     entry = log_read(
         store,
         actor,

@@ -11,7 +11,7 @@ platform operator (no organisation) sees no collection at all.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from facesearch.accountability import AccountabilityStore, Actor
 from facesearch.accountability.orgs import OrgPolicy
@@ -19,7 +19,7 @@ from facesearch.accountability.permissions import DEFAULT_ORG
 from facesearch.errors import NotFoundError
 from facesearch.gallery.catalog import Catalog
 
-__all__ = ["Scope", "capped_fmr", "policy_of", "retention_days", "scope_of"]
+__all__ = ["Scope", "capped_fmr", "policy_of", "reach_of", "retention_days", "scope_of"]
 
 
 @dataclass(frozen=True)
@@ -81,6 +81,17 @@ def scope_of(store: AccountabilityStore, catalog: Catalog, actor: Actor) -> Scop
         owned |= known - claimed
         return Scope(actor.org, frozenset(owned & known), granted, everything=everything)
     return Scope(actor.org, frozenset(owned & known), granted, everything=False)
+
+
+def reach_of(store: AccountabilityStore, catalog: Catalog, actor: Actor) -> Scope:
+    """``scope_of``, except that the host's CLI (the local actor of the default organisation:
+    whoever runs facesearch on the machine) reaches every collection of the deployment: it
+    erases, exports a subject's data and counts for all of it. ``--org X`` at the CLI acts as
+    organisation X, within its scope."""
+    scope = scope_of(store, catalog, actor)
+    if actor.is_local and actor.org == DEFAULT_ORG and not scope.everything:
+        return replace(scope, everything=True)
+    return scope
 
 
 def policy_of(store: AccountabilityStore, actor: Actor) -> OrgPolicy:

@@ -229,7 +229,7 @@ def cmd_forget(args: argparse.Namespace, cli: Cli) -> int:
 
 def cmd_stats(args: argparse.Namespace, cli: Cli) -> int:
     with cli.local() as local:
-        stats = app_gallery.overview(local.engine, local.actor)
+        stats = app_gallery.overview(local.engine, local.store, local.actor)
     if args.json:
         emit(stats)
     else:

@@ -1,0 +1,59 @@
+"""What an organisation's admin reads of the gallery at the machine: its own collections and
+those shared with it, never another organisation's (``export --subject``, ``stats``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.fakes import GALLERY_SHOTS, person_name, write_photo
+
+from facesearch.accountability import AccountabilityStore, local_actor
+from facesearch.app import IngestRequest, export_subject, ingest
+from facesearch.app.gallery import overview
+from facesearch.engine import Engine
+from facesearch.errors import NotFoundError
+
+
+def _police(engine: Engine, store: AccountabilityStore, tmp_path: Path) -> Any:
+    """An organisation 'police' that owns one collection, 'mugshots', holding one photo of
+    person 0 (whose other photos are in the default organisation's gallery)."""
+    me = local_actor("tester")
+    store.orgs.add("police", by=me)
+    store.orgs.claim("mugshots", "police", by=me)
+    officer = local_actor("tester", org="police")
+    photo = write_photo(tmp_path / "mugs" / person_name(0), 0, 7)
+    request = IngestRequest((photo.parent.parent,), collection="mugshots", label_from_dir=True)
+    assert ingest(engine, store, officer, request).summary.images_added == 1
+    return officer
+
+
+def test_an_organisation_exports_a_subject_s_data_from_its_own_collections_only(
+    engine: Engine, store: AccountabilityStore, tmp_path: Path
+) -> None:
+    """``--org police export --subject X`` printed the default organisation's images of X,
+    with their paths and embeddings, though police sees none of them."""
+    officer = _police(engine, store, tmp_path)
+    data, entry = export_subject(
+        engine, store, officer, person_name(0), case="SAR-1", purpose="subject access"
+    )
+    assert {i["collection"] for i in data["images"]} == {"mugshots"}
+    assert len(data["faces"]) == 1 and data["faces"][0]["image_id"] == data["images"][0]["id"]
+    assert entry.payload["image_ids"] == [data["images"][0]["id"]]
+    with pytest.raises(NotFoundError, match="no subject named"):  # only the default's photos
+        export_subject(engine, store, officer, person_name(1), case="SAR-1", purpose="p")
+    host, _ = export_subject(
+        engine, store, local_actor("tester"), person_name(0), case="SAR-2", purpose="p"
+    )
+    assert len(host["faces"]) == len(GALLERY_SHOTS) + 1  # the host's CLI sees everything
+
+
+def test_an_organisation_s_stats_count_its_own_collections_only(
+    engine: Engine, store: AccountabilityStore, tmp_path: Path
+) -> None:
+    officer = _police(engine, store, tmp_path)
+    mine = overview(engine, store, officer)
+    assert (mine["images"], mine["faces"], mine["collections"]) == (1, 1, 1)
+    everything = overview(engine, store, local_actor("tester"))
+    assert everything["images"] > 1
