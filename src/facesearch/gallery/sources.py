@@ -192,6 +192,8 @@ def _walk(folder: Path, real: Path, limit: int, visited: set[tuple[int, int]]) -
                 yield _file(path, str(target), _label(folder.name), limit, entry.stat().st_size)
         except OSError as exc:
             yield _failure(str(real / entry.name), f"cannot access: {exc.strerror or exc}")
+        except RuntimeError:  # pathlib's "Symlink loop" (Python 3.11, 3.12)
+            yield _failure(str(real / entry.name), "cannot access: a symbolic link loop")
 
 
 def _file(path: Path, source_id: str, label: str | None, limit: int, size: int = -1) -> Source:
@@ -407,7 +409,7 @@ def _oversized(source_id: str, label: str | None, size: int, limit: int) -> Sour
 def _resolved(path: Path) -> str:
     try:
         return str(path.resolve())
-    except OSError:
+    except (OSError, RuntimeError):  # RuntimeError: a symbolic link loop (Python 3.11, 3.12)
         return str(path)
 
 

@@ -117,6 +117,27 @@ def test_symbolic_links_are_followed_without_looping(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="needs symbolic links")
+def test_a_loop_of_symbolic_links_is_one_failure_not_the_end_of_the_ingest(tmp_path: Path) -> None:
+    """Two links to each other (zza -> zzb -> zza) in a folder stopped the whole ingest with a
+    traceback (pathlib's RuntimeError "Symlink loop"), after 896 of its photos were added."""
+    root = tmp_path / "root"
+    write(root / "a_dir" / "1.jpg")
+    (root / "z_dir").mkdir()
+    os.symlink("zzb", root / "z_dir" / "zza")
+    os.symlink("zza", root / "z_dir" / "zzb")
+    found = collect(root)
+    assert found[0].id == str((root / "a_dir" / "1.jpg").resolve())
+    failed = found[1:]
+    assert [Path(s.id).name for s in failed] == ["zza", "zzb"]
+    for source in failed:
+        with pytest.raises(ImageError, match="symbolic link loop"):
+            source.read()
+    (named,) = collect(root / "z_dir" / "zza")  # named on the command line
+    with pytest.raises(ImageError, match="cannot access"):
+        named.read()
+
+
 def test_bad_arguments_are_refused(tmp_path: Path) -> None:
     with pytest.raises(InputError):
         list(iter_sources([tmp_path], 0))
