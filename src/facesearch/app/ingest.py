@@ -1,11 +1,16 @@
-"""Ingest, checked and logged (``ingest``): one ``ingest`` entry per run with the collection,
-the paths given (the first 100), the catalog's run id and the counts, and how its new faces
-joined the persons of the collection when they have been built (``people.attach_new``). The
-trail is checked writable before anything is added: an ingest must not happen unlogged."""
+"""Ingest, checked and logged (``ingest``). An ingest must not happen unlogged, even one that
+is killed: before anything is added, an ``ingest`` entry with ``outcome`` ``started`` names the
+collection and the paths given (the first 100); when the run ends, a second ``ingest`` entry
+(``started_entry``: the first's id) gives its outcome (``ok``, ``interrupted`` for Ctrl-C, or
+the error's code and message), the catalog's run id and the counts (so far, for a run that
+stopped), and how its new faces joined the persons of the collection when they have been built
+(``people.attach_new``). A run killed outright leaves its ``started`` entry alone: the catalog's
+``ingest_runs`` row of that run says what it added."""
 
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -23,6 +28,8 @@ from facesearch.gallery.ingest import Analyse, IngestSummary, ProgressFn
 from facesearch.gallery.ray_ingest import RayAnalyser, RayOptions
 
 __all__ = ["IngestRecord", "IngestRequest", "ingest"]
+
+log_module = logging.getLogger(__name__)
 
 MAX_LOGGED_PATHS = 100
 DEFAULT_COLLECTION = "default"
@@ -109,28 +116,40 @@ def ingest(
     case, purpose = check_case(request.case, request.purpose, required=False)
     request = replace(request, collection=claim_collection(engine, store, actor, request))
     store.audit.check_writable()  # an ingest must not happen unlogged: key and anchor first
-    summary = engine.ingest(
-        list(request.paths),
-        collection=request.collection,
-        label_from_dir=request.label_from_dir,
-        progress=progress,
-        analyse=_analyser(engine, request),
-    )
-    attached = attach_new(engine, request.collection) if summary.faces_added else None
-    payload: dict[str, Any] = {
+    base: dict[str, Any] = {
         "collection": request.collection,
         "paths": [shown_name(str(p)) for p in request.paths[:MAX_LOGGED_PATHS]],
         "paths_total": len(request.paths),
         "label_from_dir": request.label_from_dir,
-        "run_id": summary.run_id,
-        "images_seen": summary.images_seen,
-        "images_added": summary.images_added,
-        "duplicates": summary.duplicates,
-        "faces_added": summary.faces_added,
-        "faces_blocked": summary.faces_blocked,
-        "failed": len(summary.failed),
-        "people": None if attached is None else attached.as_dict(),
         **request.extra,
+    }
+    started = log(store, actor, Action.INGEST, case, purpose, {**base, "outcome": "started"})
+    seen: list[IngestSummary] = []  # the run's summary, as it grows (for a run that stops)
+
+    def counting(summary: IngestSummary) -> None:
+        if not seen:
+            seen.append(summary)
+        if progress is not None:
+            progress(summary)
+
+    try:
+        summary = engine.ingest(
+            list(request.paths),
+            collection=request.collection,
+            label_from_dir=request.label_from_dir,
+            progress=counting,
+            analyse=_analyser(engine, request),
+        )
+    except BaseException as exc:
+        _log_stopped(store, actor, (case, purpose), base, started.seq, seen, exc)
+        raise
+    attached = attach_new(engine, request.collection) if summary.faces_added else None
+    payload = {
+        **base,
+        "outcome": "ok",
+        "started_entry": started.seq,
+        **_counts(summary),
+        "people": None if attached is None else attached.as_dict(),
     }
     try:
         entry = log(store, actor, Action.INGEST, case, purpose, payload)
@@ -141,3 +160,41 @@ def ingest(
             f"collection {request.collection!r} (ingest run {summary.run_id})",
         ) from exc
     return IngestRecord(entry.seq, summary)
+
+
+def _counts(summary: IngestSummary) -> dict[str, Any]:
+    return {
+        "run_id": summary.run_id,
+        "images_seen": summary.images_seen,
+        "images_added": summary.images_added,
+        "duplicates": summary.duplicates,
+        "faces_added": summary.faces_added,
+        "faces_blocked": summary.faces_blocked,
+        "failed": len(summary.failed),
+    }
+
+
+def _log_stopped(
+    store: AccountabilityStore,
+    actor: Actor,
+    use: tuple[str | None, str | None],
+    base: dict[str, Any],
+    started: int,
+    seen: list[IngestSummary],
+    exc: BaseException,
+) -> None:
+    """The entry of a run that stopped (Ctrl-C, an error): what it added until then. A
+    failure to write it is logged here; the error that stopped the run is what the caller
+    raises."""
+    if isinstance(exc, KeyboardInterrupt):
+        outcome, error = "interrupted", "interrupted (Ctrl-C)"
+    elif isinstance(exc, FaceSearchError):
+        outcome, error = exc.code, str(exc)
+    else:
+        outcome, error = "error", f"{type(exc).__name__}: {exc}"
+    counts = _counts(seen[0]) if seen else {"images_added": 0, "faces_added": 0}
+    payload = {**base, "outcome": outcome, "error": error[:500], "started_entry": started}
+    try:
+        log(store, actor, Action.INGEST, use[0], use[1], {**payload, **counts})
+    except Exception:
+        log_module.exception("the ingest that stopped could not be logged (entry %s)", started)

@@ -257,10 +257,13 @@ def audit_summary(entry: dict[str, Any]) -> str:
     if action == "erase":
         counts = ", ".join(f"{v} {k}" for k, v in p.get("counts", {}).items())
         return f"{counts}; reason: {p.get('reason', '')}"
+    if action == "ingest" and p.get("outcome") == "started":
+        return f"ingest started into {p.get('collection')} ({p.get('paths_total')} paths given)"
     if action == "ingest":
+        stopped = "" if p.get("outcome", "ok") == "ok" else f" (stopped: {p.get('error')})"
         return (
             f"{p.get('images_added')} images, {p.get('faces_added')} faces into "
-            f"{p.get('collection')}; {p.get('failed')} failed"
+            f"{p.get('collection')}; {p.get('failed')} failed{stopped}"
         )
     if action == "training_passed":
         until = str(p.get("valid_until", ""))[:10]  # the day: the page shows no raw times
