@@ -52,6 +52,9 @@ ImageInput = str | Path | bytes | npt.NDArray[np.uint8]
 ARRAY_NAME = "the image array"  # what errors and results call an array given without a name
 
 
+LIKE_RIVAL = 0.5  # person_like: a second face this wide (x the main face's) makes it ambiguous
+
+
 class Engine(Closing):
     def __init__(
         self,
@@ -327,10 +330,22 @@ class Engine(Closing):
             finished=_now(),
         )
 
-    def person_like(self, image: ImageInput, max_fmr: float | None = None) -> PersonLike:
-        """What ``forget --like`` looks for: the photo's main face and the threshold."""
+    def person_like(
+        self, image: ImageInput, max_fmr: float | None = None, name: str | None = None
+    ) -> PersonLike:
+        """What ``forget --like`` looks for: the photo's main face and the threshold.
+        InputError when another face is nearly as big (at least ``LIKE_RIVAL`` of the main
+        face's width): which person to erase and blocklist would be a guess."""
         check_decision(None, max_fmr)
-        _, face = self.main_face(image)
+        faces, face = self.main_face(image, name)
+        rivals = [
+            f for f in faces.faces if f is not face and f.bbox.w >= LIKE_RIVAL * face.bbox.w
+        ]
+        if rivals:
+            raise InputError(
+                f"{faces.source}: the photo shows {len(rivals) + 1} faces of similar size; "
+                "crop it to the one person to erase"
+            )
         assert face.embedding is not None
         fmr = self.settings.matching.blocklist_max_fmr if max_fmr is None else max_fmr
         return PersonLike(face.embedding, self.calibration.threshold_for_fmr(fmr))

@@ -60,6 +60,15 @@ class EraseRequest:
         chosen.append(self.like is not None)
         if sum(chosen) != 1:
             raise InputError("give exactly one of: face ids, an image id, a subject, a photo")
+        ids = [] if self.face_ids is None else self.face_ids
+        if not isinstance(ids, tuple | list) or not all(_is_id(i) for i in ids):
+            raise InputError(f"face ids are whole numbers, given {self.face_ids!r}")
+        if self.image_id is not None and not _is_id(self.image_id):
+            raise InputError(f"an image id is a whole number, given {self.image_id!r}")
+
+
+def _is_id(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
@@ -107,9 +116,15 @@ def _owned_faces(
     names (NotFoundError, as for unknown ids, for any in a collection it does not own), of the
     subject or like the photo within its own collections (no deployment-wide blocklist entry
     then: that is for an organisation owning every collection). None: erase as requested."""
-    if scope.everything:
-        return list(request.face_ids) if request.face_ids else None
     catalog = engine.catalog
+    if scope.everything:
+        if not request.face_ids:
+            return None
+        held = {f.id for f in catalog.faces(list(request.face_ids))}
+        missing = [i for i in request.face_ids if i not in held]
+        if missing:  # as an organisation's admin is told (and an image id, a subject)
+            raise NotFoundError(f"no face with id {missing[0]}")
+        return list(request.face_ids)
     if request.face_ids:
         held = {f.id for f in catalog.faces(list(request.face_ids)) if scope.owns(f.collection)}
         missing = [i for i in request.face_ids if i not in held]
@@ -146,6 +161,7 @@ def erase(
         why = NO_REASON
     selector: dict[str, Any]
     like_data: bytes | None = None
+    like_name: str | None = None
     if request.face_ids:
         selector = {"faces": sorted({int(i) for i in request.face_ids})}
     elif request.image_id is not None:
@@ -154,12 +170,14 @@ def erase(
         selector = {"subject": request.subject}
     else:
         assert request.like is not None
-        like_data, _ = bytes_of(engine, request.like, None)
+        like_data, like_name = bytes_of(engine, request.like, None)
         selector = {"like_sha256": sha256(like_data), "max_fmr": request.max_fmr}
     # Everything that can fail or take long comes before the erasure (the kept probes' scan
     # runs the pipeline over each of them), and the trail is checked writable (key, anchor):
     # the entry can only be written after the erasure, so that window stays short.
-    person = engine.person_like(like_data, request.max_fmr) if like_data else None
+    person = None
+    if like_data is not None:  # an empty file too: "the photo is empty", not "give one of"
+        person = engine.person_like(like_data, request.max_fmr, like_name)
     scope = reach_of(store, engine.catalog, actor)  # the host's CLI: the whole deployment
     face_ids = _owned_faces(engine, scope, request, person)
     probes = []

@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.fakes import GALLERY_SHOTS, no_face_photo, person_name
+from tests.fakes import GALLERY_SHOTS, face_photo, no_face_photo, person_name
 from tests.homes import Ran, run_cli
 
 from facesearch.accountability import AccountabilityStore, local_actor
 from facesearch.app import EraseRequest, IngestRequest, SearchRequest, erase, ingest, search
 from facesearch.engine import Engine
-from facesearch.errors import NoFaceError, NotFoundError
+from facesearch.errors import FaceSearchError, InputError, NoFaceError, NotFoundError
 
 
 def sha(path: Path) -> str:
@@ -281,3 +281,45 @@ def test_ingest_of_paths_not_utf8_and_of_a_folder_that_cannot_be_a_subject(
     reasons = {Path(f.source).name: f.reason for f in summary.failed}
     assert "not valid UTF-8" in reasons["p\\xff.png"]
     assert "cannot be a subject name" in reasons["a.png"]
+
+
+def test_forget_like_a_photo_of_two_people_of_similar_size_is_refused(
+    engine: Engine, store: AccountabilityStore, tmp_path: Path
+) -> None:
+    """`forget --like` with Colin Powell and Serena Williams side by side erased and
+    blocklisted one of them (the bigger face) and said nothing of the other."""
+    admin = store.accounts.get_user("admin1")
+    both = tmp_path / "both.png"
+    both.write_bytes(face_photo(0, 5, faces=2))
+    faces_before = engine.catalog.stats()["faces"]
+    with pytest.raises(InputError, match="2 faces of similar size; crop it"):
+        erase(engine, store, admin, EraseRequest("DSR-8", like=both))
+    assert engine.catalog.stats()["faces"] == faces_before
+
+
+def test_forget_like_an_empty_file_says_it_is_empty(
+    engine: Engine, store: AccountabilityStore, tmp_path: Path
+) -> None:
+    """An empty file as the photo said "give exactly one of: face ids, an image id ..."."""
+    empty = tmp_path / "empty.jpg"
+    empty.write_bytes(b"")
+    admin = store.accounts.get_user("admin1")
+    with pytest.raises(FaceSearchError) as caught:
+        erase(engine, store, admin, EraseRequest("DSR-9", like=empty))
+    assert "exactly one of" not in str(caught.value) and "empty" in str(caught.value)
+
+
+def test_erasing_a_face_id_that_does_not_exist_is_not_found(
+    engine: Engine, store: AccountabilityStore
+) -> None:
+    """The host's `forget --face 99999` said "removed 0 face(s)", exit 0, and logged an
+    erasure, where an organisation's admin (and `--image`, `--subject`) got "not found"."""
+    admin, me = store.accounts.get_user("admin1"), local_actor("tester")
+    before = store.audit.count()
+    for who in (admin, me):
+        with pytest.raises(NotFoundError, match="no face with id 99999"):
+            erase(engine, store, who, EraseRequest("DSR-10", face_ids=(1, 99999)))
+    assert store.audit.count() == before and engine.catalog.faces([1])  # face 1 kept
+    for wrong in (("1",), (1.5,), (True,)):
+        with pytest.raises(InputError, match="whole numbers"):
+            erase(engine, store, me, EraseRequest("DSR-11", face_ids=wrong))  # type: ignore[arg-type]
