@@ -125,8 +125,10 @@ class CalibrationTable:
 
 
 def describe_fmr(fmr: float, min_fmr: float) -> str:
-    """FMR in words: 'about 1 in 12,000 different people score this high'."""
-    if fmr <= min_fmr:
+    """FMR in words: 'about 1 in 12,000 different people score this high'; 'fewer than' at
+    the table's floor (``fmr_at`` gives it back through exp(log), a rounding off: hence the
+    relative tolerance)."""
+    if fmr <= min_fmr * (1 + 1e-9):
         return f"fewer than 1 in {round(1 / min_fmr):,} different people score this high"
     if fmr >= 0.5:
         return "most different people score this high"

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import json
+from importlib import resources
+
 import numpy as np
 import pytest
 
@@ -9,6 +12,7 @@ from facesearch.core.calibration import (
     describe_fmr,
     load_table,
     save_table,
+    table_from_dict,
 )
 from facesearch.errors import ConfigError
 
@@ -115,3 +119,15 @@ def test_expected_counts_in_plain_figures() -> None:
     assert describe_expected(0.5) == "about 0.5"
     assert describe_expected(2.0) == "about 2"
     assert describe_expected(12_345.6) == "about 12,346"
+
+
+@pytest.mark.parametrize("name", ["calibration-sface.json", "calibration-sface+dlib_resnet.json"])
+def test_words_at_the_floor_of_the_shipped_tables(name: str) -> None:
+    """fmr_at gives the floor back through exp(log(min_fmr)), one ulp above min_fmr: the
+    words still say 'fewer than' from the first grid point at the floor up to a score of 1."""
+    raw = resources.files("facesearch").joinpath("data", name).read_text()
+    t = table_from_dict(json.loads(raw))
+    floor = f"fewer than 1 in {round(1 / t.min_fmr):,} different people score this high"
+    top = t.similarity[t.fmr.index(t.min_fmr)]
+    for score in (top, (top + 1) / 2, 1.0):
+        assert describe_fmr(t.fmr_at(score), t.min_fmr) == floor
