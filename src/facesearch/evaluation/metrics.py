@@ -12,16 +12,18 @@ Labels = npt.NDArray[np.bool_]
 
 
 def best_threshold(scores: Scores, same: Labels) -> float:
-    """The threshold maximising accuracy on (scores, same); midpoint between sorted scores."""
-    order = np.argsort(scores)
-    s, y = scores[order], same[order]
-    # Deciding "same" for scores > t: correct = genuine above t + impostors at or below t.
-    impostors_below = np.cumsum(~y)
-    genuine_above = y.sum() - np.cumsum(y)
-    correct = impostors_below + genuine_above
-    i = int(np.argmax(correct))
-    upper = s[i + 1] if i + 1 < len(s) else s[i] + 1e-6
-    return float((s[i] + upper) / 2)
+    """The threshold maximising accuracy on (scores, same), deciding "same" above it. Cuts
+    fall only between distinct scores (never inside a tie), below all or above all; the
+    threshold lies midway between the distinct scores either side of the best cut."""
+    values, at = np.unique(scores, return_inverse=True)
+    impostors_at = np.bincount(at[~same], minlength=len(values))
+    genuine_at = np.bincount(at[same], minlength=len(values))
+    # Cut c: "same" for values[c:]; correct = impostors below the cut + genuine above it.
+    impostors_below = np.r_[0, np.cumsum(impostors_at)]
+    genuine_above = same.sum() - np.r_[0, np.cumsum(genuine_at)]
+    c = int(np.argmax(impostors_below + genuine_above))
+    edges = np.r_[values[0] - 2e-6, values, values[-1] + 2e-6]
+    return float((edges[c] + edges[c + 1]) / 2)
 
 
 @dataclass(frozen=True)

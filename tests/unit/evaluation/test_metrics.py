@@ -14,6 +14,23 @@ def test_perfectly_separable() -> None:
     assert metrics.eer(scores, same) == 0.0
 
 
+def test_best_threshold_never_splits_a_tie() -> None:
+    """A cut between equal scores put the threshold on the tied value, and ``>`` rejected
+    the whole tie: 0.60 where 0.80 is reachable."""
+    scores = np.array([0.1, 0.5, 0.5, 0.5, 0.9])
+    same = np.array([False, False, True, True, True])
+    t = metrics.best_threshold(scores, same)
+    assert 0.1 < t < 0.5
+    assert ((scores > t) == same).mean() == 0.8
+
+
+def test_best_threshold_may_accept_everything() -> None:
+    scores = np.array([0.1, 0.2, 0.3, 0.4, 0.5])
+    same = np.array([True, True, False, True, True])
+    t = metrics.best_threshold(scores, same)
+    assert t < 0.1 and (scores > t).all()
+
+
 def test_ten_fold_uses_other_folds() -> None:
     rng = np.random.default_rng(0)
     same = np.tile([True, False], 300)
