@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 from tests.fakes import FakePipeline, no_face_photo, write_photo
 
-from facesearch.evaluation import lfw
+from facesearch.evaluation import lfw, metrics
 
 
 def test_both_models_are_cached_each_under_its_own_key(
@@ -41,3 +42,18 @@ def test_both_models_are_cached_each_under_its_own_key(
     assert again.second is not None
     np.testing.assert_array_equal(again.second, both.second)
     np.testing.assert_array_equal(again.second_set().embeddings, both.second)
+
+
+def test_report_and_describe_give_the_standard_error() -> None:
+    """± is the folds' standard deviation (ddof 0); the LFW protocol's figure is the standard
+    error of the mean (ddof 1, over the square root of the number of folds)."""
+    acc = np.array([0.99, 1.0, 0.985, 0.995, 1.0])
+    folds = [metrics.FoldResult(threshold=0.5, accuracy=float(a)) for a in acc]
+    scores, same = np.array([0.2, 0.8]), np.array([False, True])
+    figures = lfw.report(scores, same, folds)
+    assert figures["accuracy_std"] == pytest.approx(acc.std())
+    assert figures["accuracy_se"] == pytest.approx(acc.std(ddof=1) / np.sqrt(5))
+    result = {"pairs": 2, "images": 2, "images_without_face": 0, "models": {"m": figures}}
+    text = lfw.describe(result)
+    assert f"{100 * acc.std():.2f} %" in text and f"{100 * figures['accuracy_se']:.2f}" in text
+    assert "standard error" in text
