@@ -27,7 +27,9 @@ share one catalog and ids and sha256 de-duplication stay right. A commit is dura
 PostgreSQL says so (``synchronous_commit``; erasures force it on); ``checkpoint()`` has
 nothing to do and returns True. Erasure: the rows are deleted, and after the commit the tables
 that held them are VACUUMed, which removes the dead row versions (and their TOASTed
-embeddings) from the heap, so that no query, index or snapshot taken later can reach them.
+embeddings) from the heap, so that no query, index or snapshot taken later can reach them,
+and ANALYZEs them, so that the column statistics (``pg_stats``) are those of the rows left.
+The columns holding personal data are never sampled at all (``_schema_pg.PERSONAL_COLUMNS``).
 What PostgreSQL does not do is overwrite the freed bytes as ``secure_delete`` does: they may
 stay in free space inside the data files until reused, in WAL segments until the server
 recycles them (``max_wal_size``, ``wal_keep_size``, replication slots), on streaming replicas
@@ -64,7 +66,7 @@ CATALOG_FILE = "catalog.sqlite"
 PG_SCHEMA = "facesearch_catalog"
 PG_LOCK_KEY = 7301
 # The catalog tables an erasure deletes from (faces with their embeddings, images, subjects,
-# persons and their rows): VACUUMed after an erasure in PostgreSQL.
+# persons and their rows): VACUUMed and ANALYZEd after an erasure in PostgreSQL.
 ERASED_TABLES = ("faces", "images", "subjects", "face_persons", "not_person", "persons")
 
 
@@ -264,8 +266,8 @@ class CatalogConnection(Closing):
         else:
             tables = ", ".join(ERASED_TABLES)
             try:
-                self._live().execute(f"VACUUM {tables}")
-                done, vacuumed = f"rows deleted; VACUUM run on {tables}", True
+                self._live().execute(f"VACUUM (ANALYZE) {tables}")
+                done, vacuumed = f"rows deleted; VACUUM (ANALYZE) run on {tables}", True
             except sqlite3.Error as exc:  # e.g. another replica's VACUUM past the lock timeout
                 log.warning("erasure committed, but VACUUM failed (autovacuum will do it): %s", exc)
                 done, vacuumed = f"rows deleted; VACUUM failed ({exc})", False

@@ -1,7 +1,7 @@
 """Erasure: faces, images and subjects deleted for good, and the blocklist of embeddings
 that ingest must refuse. Each erasure commits durably and then ends with a checkpoint (SQLite)
-or a VACUUM of the tables it deleted from (PostgreSQL); ``last_erasure`` says which, and what
-is left to the server (see ``_connection``)."""
+or a VACUUM (ANALYZE) of the tables it deleted from (PostgreSQL); ``last_erasure`` says
+which, and what is left to the server (see ``_connection``)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The catalog's schema in PostgreSQL: the same four migrations as ``schema.MIGRATIONS``, in
+"""The catalog's schema in PostgreSQL: the same migrations as ``schema.MIGRATIONS``, in
 PostgreSQL's DDL, so that a version number means the same tables in both databases.
 
 The rows read the same as SQLite's: ids are BIGINT identity columns (``BY DEFAULT``: a copy
@@ -193,9 +193,36 @@ _V4 = (
     _trigger("face_persons_last_face", "AFTER DELETE", "face_persons"),
 )
 
+# Columns whose values are personal data: an embedding, a face's landmarks, a photo's path,
+# hash and metadata, a name, a free-text note, the paths of an ingest. ANALYZE never samples
+# them (statistics target 0), because pg_stats would show the sampled values to any reader of
+# the schema and keep them after an erasure (ANALYZE leaves a column it skips as it was).
+# Changing a column to its own type drops the statistics already collected; the table is not
+# rewritten.
+PERSONAL_COLUMNS = (
+    ("faces", "embedding", "BYTEA"),
+    ("faces", "landmarks", "BYTEA"),
+    ("images", "sha256", _TEXT),
+    ("images", "source", _TEXT),
+    ("images", "metadata", _TEXT),
+    ("subjects", "name", _TEXT),
+    ("persons", "name", _TEXT),
+    ("blocklist", "embedding", "BYTEA"),
+    ("blocklist", "note", _TEXT),
+    ("ingest_runs", "arguments", _TEXT),
+    ("ingest_runs", "summary", _TEXT),
+    ("ingest_failures", "source", _TEXT),
+)
+
+_V5 = tuple(
+    f"ALTER TABLE {table} ALTER COLUMN {col} SET STATISTICS 0, ALTER COLUMN {col} TYPE {kind}"
+    for table, col, kind in PERSONAL_COLUMNS
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "images, faces, subjects, collections, models, ingest runs", _V1),
     Migration(2, "erasure: blocklist, catalog id and erasure generation", _V2),
     Migration(3, "erasure log: the face id each erasure generation removed", _V3),
     Migration(4, "people: persons, the person of each face, not-this-person, builds", _V4),
+    Migration(5, "no column statistics of personal data (PostgreSQL only)", _V5),
 )

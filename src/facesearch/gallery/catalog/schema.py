@@ -212,6 +212,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "erasure: blocklist, catalog id and erasure generation", _V2),
     Migration(3, "erasure log: the face id each erasure generation removed", _V3),
     Migration(4, "people: persons, the person of each face, not-this-person, builds", _V4),
+    # SQLite keeps no column statistics unless ANALYZE runs, which the catalog never does.
+    Migration(5, "no column statistics of personal data (PostgreSQL only)", ()),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

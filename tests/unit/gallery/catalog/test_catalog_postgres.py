@@ -127,6 +127,43 @@ def test_an_erased_face_is_gone_from_the_table_and_its_pages(cat: Catalog, pg_ur
     assert "VACUUM" in report.done and "backup retention" in report.left
 
 
+_IN_STATS = """SELECT tablename || '.' || attname FROM pg_stats
+    WHERE schemaname = 'facesearch_catalog'
+    AND position(%s IN concat(most_common_vals::text, histogram_bounds::text)) > 0"""
+
+
+def test_column_statistics_never_show_personal_data(pg_url: str) -> None:
+    """pg_stats shows sampled values to any reader and ANALYZE keeps a column it skips as it
+    was: a catalog made before migration 5 loses what ANALYZE took, a new one never samples
+    embeddings, paths or names, and an erasure leaves nothing of its faces there."""
+    from facesearch.gallery.catalog.schema import migrate
+    from facesearch.sqlstore.pg import PgConnection
+
+    old = PgConnection(pg_url, _connection.PG_SCHEMA, _connection.PG_LOCK_KEY)
+    migrate(old, 4)  # type: ignore[arg-type]
+    with Catalog(old, None) as before:  # type: ignore[arg-type]
+        added = before.add_images("main", [new_image(i, 2, f"Person {i}") for i in range(20)])
+        victim = before.face(added[7].face_ids[1], with_embeddings=True)
+    assert victim.embedding is not None
+    secrets = (victim.embedding.tobytes().hex(), "/p/7.jpg", "Person 7")
+    sql(pg_url, "ANALYZE")
+    assert [sql(pg_url, _IN_STATS, s) for s in secrets] == [
+        [("faces.embedding",)], [("images.source",)], [("subjects.name",)]
+    ]  # fmt: skip
+
+    with Catalog.open_postgres(pg_url) as cat:  # migration 5 drops what was collected
+        assert [sql(pg_url, _IN_STATS, s) for s in secrets] == [[], [], []]
+        sql(pg_url, "ANALYZE")
+        assert [sql(pg_url, _IN_STATS, s) for s in secrets] == [[], [], []]
+        cat.delete_subject("Person 7", prune_images=True)
+    assert [sql(pg_url, _IN_STATS, s) for s in secrets] == [[], [], []]
+    # the other columns' statistics are the remaining rows' (VACUUM (ANALYZE))
+    (faces,) = sql(pg_url, "SELECT n_distinct FROM pg_stats WHERE tablename = 'faces' AND "
+                   "attname = 'id' AND schemaname = 'facesearch_catalog'")  # fmt: skip
+    assert faces == (-1,) and sql(pg_url, "SELECT reltuples FROM pg_class WHERE oid = "
+                                  "'facesearch_catalog.faces'::regclass") == [(38,)]  # fmt: skip
+
+
 def test_a_connection_the_server_dropped_is_reopened(cat: Catalog, pg_url: str) -> None:
     """A replica whose connection was cut (a database restart, a failover, an idle timeout)
     carries on at its next call instead of failing it."""
