@@ -118,3 +118,45 @@ def test_a_target_with_another_trail_is_refused(
     r = cli(second.home, "migrate", "--database-url", pg_url)
     assert r.code == 2
     assert "different audit trail" in r.err
+
+
+def test_a_rerun_carries_the_erasures_made_at_home_since(
+    cli: Any, fake_homes: Any, fake_photos: Path, pg_url: str, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """Moving house never undoes an erasure: faces forgotten at home after a first run leave
+    the target's catalog and its rebuilt vector index at the next run."""
+    home = fake_homes("m-erase", users=False).home
+    vectors = str(tmp_path / "vectors.db")
+    assert cli(home, "migrate", "--database-url", pg_url, "--vectors-url", vectors).code == 0
+    with sqlite3.connect(home / "catalog.sqlite") as c:
+        rows = c.execute("SELECT f.id FROM faces f JOIN subjects s ON s.id = f.subject_id "
+                         "WHERE s.name = 'person_0'")  # fmt: skip
+        erased = {r[0] for r in rows}
+    assert erased
+    gone = cli(home, "forget", "--subject", "person_0", "--reason", "DSR-1")
+    assert gone.code == 0, gone.err
+    r = cli(home, "migrate", "--database-url", pg_url, "--vectors-url", vectors, "--json")
+    assert r.code == 0, r.err
+    report = json.loads(r.out)
+    assert report["trail"] == "resumed"
+    for table in ("faces", "images", "subjects", "erased_faces"):
+        rows = report["stores"]["catalog"][table]
+        assert rows["target"] == rows["home"], table
+    psycopg = pytest.importorskip("psycopg")
+    with psycopg.connect(pg_url) as conn:
+        conn.execute("SET search_path TO facesearch_catalog")
+        left = conn.execute("SELECT count(*) FROM faces WHERE id = ANY(%s)", (list(erased),))
+        assert left.fetchone() == (0,)
+        assert conn.execute("SELECT id FROM subjects WHERE name = 'person_0'").fetchall() == []
+        logged = conn.execute("SELECT face_id FROM erased_faces").fetchall()
+        assert erased <= {r[0] for r in logged}
+    assert report["vectors_indexed"] == report["stores"]["catalog"]["faces"]["home"]
+
+    monkeypatch.setenv("FACESEARCH_DATABASE_URL", pg_url)
+    monkeypatch.setenv("FACESEARCH_VECTORS_URL", vectors)
+    probe = sorted((fake_photos / "person_0").glob("*.png"))[0]
+    found = cli(tmp_path / "replica", "search", str(probe), "--top", "50", "--json")
+    assert found.code == 0, found.err
+    hits = {h["face_id"] for f in json.loads(found.out)["faces"] for h in f["hits"]}
+    assert not hits & erased

@@ -72,6 +72,18 @@ def test_copy_is_verbatim_counts_once_and_reruns_safely(pg_url: str) -> None:
     dst.execute("COMMIT")
     assert dst.execute("SELECT name FROM parent WHERE id = 5").fetchone()[0] == "A"
     assert dst.execute("SELECT count(*) FROM log").fetchone()[0] == 4
+    # rows deleted at the source since go from the target too (an erasure is never undone)
+    src.execute("DELETE FROM child WHERE parent_id = 9 OR id = 3")
+    src.execute("DELETE FROM parent WHERE id = 9")
+    dst.execute("BEGIN IMMEDIATE")
+    report = copy_store(src, dst)
+    dst.execute("COMMIT")
+    assert {r.table: (r.source_rows, r.target_rows) for r in report} == {
+        "parent": (1, 1),  # 10, added on the target only, goes as well: the target = the source
+        "child": (3, 3),
+        "log": (4, 4),
+    }
+    assert [r[0] for r in dst.execute("SELECT id FROM child ORDER BY id")] == [1, 5, 7]
     dst.close()
 
 

@@ -11,7 +11,8 @@
    belongs to another deployment.
 3. Each store's rows are copied verbatim in one transaction that holds the store's write lock
    (``sqlstore.copy``): ids, hashes and MACs stay as they were, so the chain verifies on the
-   other side with the same key.
+   other side with the same key. Rows the home no longer has (erased there since the last
+   run) are deleted on the target first: moving house never undoes an erasure.
 4. The vectors are rebuilt from the copied catalog into ``vectors_url`` (Milvus, or FAISS
    files in each replica's home when it is unset): the index is derived, never copied.
 5. The trail is verified on PostgreSQL and the figures are reported.

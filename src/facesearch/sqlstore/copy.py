@@ -5,8 +5,11 @@ which migrates them), so every SQLite table has a PostgreSQL table of the same n
 columns. Rows are copied verbatim, ids included (``OVERRIDING SYSTEM VALUE``), in foreign-key
 order, inside the caller's write transaction on the target.
 
-Re-running is safe:
+Re-running is safe, and makes the target equal to the source:
 
+- Rows the target has and the source no longer has (erased at home since the last run: faces,
+  images, subjects, persons, kept probes) are deleted first, children before parents, except
+  from append-only tables: a copy never undoes an erasure.
 - A table guarded as append-only (a trigger that refuses UPDATE, like the audit trail) gets
   ``ON CONFLICT DO NOTHING``: what is there stays, what is missing is added.
 - Every other table gets ``ON CONFLICT (primary key) DO UPDATE``: the target row becomes the
@@ -111,6 +114,15 @@ def _insert_sql(table: _Table, *, append_only: bool) -> str:
     return sql + f" ON CONFLICT ({conflict}) DO UPDATE SET {sets}"
 
 
+def _delete_gone(source: sqlite3.Connection, target: PgConnection, table: _Table) -> None:
+    cols = ", ".join(f'"{c}"' for c in table.key)
+    kept = {tuple(r) for r in source.execute(f'SELECT {cols} FROM "{table.name}"')}
+    found = target.execute(f'SELECT {cols} FROM "{table.name}"').fetchall()
+    gone = [tuple(r) for r in found if tuple(r) not in kept]
+    where = " AND ".join(f'"{c}" = ?' for c in table.key)
+    target.executemany(f'DELETE FROM "{table.name}" WHERE {where}', gone)
+
+
 def _copy_rows(source: sqlite3.Connection, target: PgConnection, table: _Table, sql: str) -> int:
     cols = ", ".join(f'"{c}"' for c in table.columns)
     order = ", ".join(f'"{c}"' for c in table.key) or "rowid"
@@ -164,6 +176,9 @@ def copy_store(source: sqlite3.Connection, target: PgConnection) -> list[TableCo
     tables = _tables(source)
     refusing, updated = _triggers(source)
     report = []
+    for table in reversed(tables):  # the source's deletions first (their triggers too)
+        if table.key and table.name not in refusing:
+            _delete_gone(source, target, table)
     for table in tables:
         _copy_rows(source, target, table, _insert_sql(table, append_only=table.name in refusing))
     for table in tables:  # running counts that the children's inserts just bumped
