@@ -42,8 +42,9 @@ def add_parsers(sub: Any) -> None:
     p.add_argument(
         "--fused",
         action="store_true",
-        help="fit the two models' fusion and its table on the LFW people outside pairs.txt "
-        "(DATA: an LFW folder); --out is then a folder (shipped: src/facesearch/data)",
+        help="fit the two models' fusion on LFW View 1's training people (peopleDevTrain.txt; "
+        "many of them are in pairs.txt too) and its table on all of LFW (DATA: an LFW folder); "
+        "--out is then a folder (shipped: src/facesearch/data)",
     )
     p.set_defaults(handler=cmd_calibrate)
 
