@@ -117,7 +117,7 @@ async def erase(ctx: Context, who: Principal, request: app.EraseRequest) -> dict
     )
     ctx.metrics.inc("facesearch_erasures_total")
     ctx.metrics.inc("facesearch_faces_erased_total", out["faces_removed"])
-    return out
+    return {**out, "images": [views.shown_source(s) for s in out["images"]]}
 
 
 async def erasure_status(ctx: Context, who: Principal) -> dict[str, Any]:
