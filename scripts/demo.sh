@@ -13,7 +13,7 @@ if [ -d "$LFW/lfw-deepfunneled" ]; then
   $FS eval lfw --data "$LFW"
   $FS ingest "$LFW/lfw-deepfunneled" --label-from-dir --case DEMO-1 --purpose "demo gallery"
   $FS verify "$LFW/lfw-deepfunneled/Aaron_Peirsol/Aaron_Peirsol_000"{1,2}.jpg \
-    --case DEMO-1 --purpose "demonstration verify" || true
+    --case DEMO-1 --purpose "demonstration verify"
 else
   echo "LFW not found at $LFW: ingest your own photos with '$FS ingest PATH'" >&2
 fi
@@ -35,6 +35,6 @@ echo "Demo accounts (also in $pass_file):"
 sed 's/^/  /' "$pass_file"
 if [ -d "$LFW/lfw-deepfunneled" ]; then
   $FS search "$LFW/lfw-deepfunneled/Colin_Powell/Colin_Powell_0001.jpg" --top 5 \
-    --case DEMO-1 --purpose "demonstration search" --report "$FACESEARCH_HOME/demo-report.html" || true
+    --case DEMO-1 --purpose "demonstration search" --report "$FACESEARCH_HOME/demo-report.html"
 fi
 exec $FS serve --host 127.0.0.1 --port "${PORT:-8000}"
