@@ -322,6 +322,11 @@ class Ingestor:
             height=result.height,
             subject=subject,
             faces=tuple(faces),
+            # the folder names the person the photo is of (its main face), not a bystander;
+            # none when that face is on the blocklist
+            label_faces=None
+            if subject is None
+            else tuple(f.face_index for f in faces if f.face_index == result.main),
         )
 
     def _commit(

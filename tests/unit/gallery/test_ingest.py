@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from tests.fakes import FakePipeline, no_face_photo, write_photo
+from tests.fakes import FakePipeline, face_photo, no_face_photo, write_photo
 
 from facesearch.engine import Engine
 from facesearch.gallery.ingest import FailedSource
@@ -33,3 +33,20 @@ def test_failures_are_records_with_a_code_and_their_json_keeps_its_keys(tmp_path
     listed = json.loads(json.dumps(summary.as_dict()))["failed"]
     assert {Path(f["path"]).name: f["reason"] for f in listed}["blank.png"] == "no face found"
     assert {f["code"] for f in listed} == {"no_face", "corrupt_image"}
+
+
+def test_a_folder_s_name_labels_the_face_the_photo_is_of_not_a_bystander(tmp_path: Path) -> None:
+    """--label-from-dir gave every face of a photo the folder's name: the second person in
+    Tony_Blair_0001.jpg became 'Tony_Blair', so a search for that bystander answered with
+    Tony Blair's name, and `forget --subject Tony_Blair` erased them too."""
+    photos = tmp_path / "photos"
+    (photos / "Jane_Doe").mkdir(parents=True)
+    (photos / "Jane_Doe" / "pair.png").write_bytes(face_photo(3, 1, faces=2))
+    settings = Settings(home=tmp_path / "home")
+    with Engine(settings, pipeline=FakePipeline(settings)) as engine:
+        summary = engine.ingest([photos], label_from_dir=True)
+        assert summary.faces_added == 2
+        faces = engine.catalog.faces([1, 2])
+        main = engine.analyse(photos / "Jane_Doe" / "pair.png").main
+        labels = {f.face_index: f.subject for f in faces}
+    assert labels == {i: ("Jane_Doe" if i == main else None) for i in (0, 1)}
