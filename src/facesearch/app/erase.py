@@ -87,6 +87,7 @@ class ErasureRecord:
     probes_deleted: int | None  # with ``like``: kept probe photos of the person deleted
     vectors: VectorStoreErasure  # the vector store's part, and what its server finishes later
     catalog_store: dict[str, Any] | None = None  # the catalog database's part (catalog_part)
+    like: dict[str, Any] | None = None  # with ``like``: threshold, FMR, strangers expected
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -106,6 +107,8 @@ class ErasureRecord:
         out["vector_store"] = self.vectors.as_json()
         if self.catalog_store is not None:
             out["catalog_store"] = self.catalog_store
+        if self.like is not None:
+            out["like"] = self.like
         return out
 
 
@@ -178,6 +181,7 @@ def erase(
     person = None
     if like_data is not None:  # an empty file too: "the photo is empty", not "give one of"
         person = engine.person_like(like_data, request.max_fmr, like_name)
+    like = None if person is None else _strangers(engine, person)  # before: faces searched
     scope = reach_of(store, engine.catalog, actor)  # the host's CLI: the whole deployment
     face_ids = _owned_faces(engine, scope, request, person)
     probes = []
@@ -211,6 +215,7 @@ def erase(
     }
     if like_data is not None:
         payload["probes_deleted"] = {"count": len(probes), "sha256": probes}
+        payload["like"] = like
 
     def write_entry() -> AuditEntry:
         return log(store, actor, Action.ERASE, case, purpose, payload)
@@ -238,7 +243,22 @@ def erase(
         probes_deleted=len(probes) if like_data is not None else None,
         vectors=vectors,
         catalog_store=catalog_part(result),
+        like=like,
     )
+
+
+def _strangers(engine: Engine, person: PersonLike) -> dict[str, Any]:
+    """How a ``like`` erasure matched, and how many faces of other people a gallery of this
+    size holds at that threshold on average (false match rate x faces searched): each of
+    them would have been erased as well. A face match is a lead, not an identification."""
+    fmr = engine.calibration.fmr_at(person.threshold)
+    faces = engine.indexes.size()
+    return {
+        "threshold": round(person.threshold, 4),
+        "fmr": fmr,
+        "gallery_faces": faces,
+        "expected_strangers": round(fmr * faces, 3),
+    }
 
 
 def catalog_part(result: ForgetResult) -> dict[str, Any] | None:

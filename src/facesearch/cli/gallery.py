@@ -224,6 +224,15 @@ def cmd_forget(args: argparse.Namespace, cli: Cli) -> int:
         )
     if record.probes_deleted is not None:
         print(f"deleted {record.probes_deleted} kept probe photo(s) showing the person")
+    if record.like is not None:
+        like = record.like
+        print(
+            f"matched at similarity >= {like['threshold']} (false match rate "
+            f"{like['fmr']:.1e}): among {like['gallery_faces']:,} faces about "
+            f"{like['expected_strangers']:g} of other people match that well by chance "
+            "(a face match is a lead, not an identification: for a big gallery, search the "
+            "photo, check the candidates and erase them by --face)"
+        )
     return 0
 
 

@@ -72,11 +72,10 @@ def test_forget_with_faiss_files_says_they_were_rewritten_and_nothing_is_left(
     assert "written again without them" in part["done"]
     assert last_erasure_entry(home)["vector_store"] == part  # the audit entry records it
 
-    r = forget_face(cli, home)  # again: the face is gone already
-    assert "vector store (files): nothing to remove" in r.out
-    assert "left to the server: nothing" in r.out
-
     before = audit_length(home)
+    r = cli(home, "forget", "--face", "1", "--reason", "DSR-1")  # again: the face is gone
+    assert r.code == 2 and "no face with id 1" in r.err and audit_length(home) == before
+
     r = cli(home, "erasure", "status", "--json")
     assert r.code == 0, r.err
     status = json.loads(r.out)

@@ -323,3 +323,19 @@ def test_erasing_a_face_id_that_does_not_exist_is_not_found(
     for wrong in (("1",), (1.5,), (True,)):
         with pytest.raises(InputError, match="whole numbers"):
             erase(engine, store, me, EraseRequest("DSR-11", face_ids=wrong))  # type: ignore[arg-type]
+
+
+def test_forget_like_says_how_many_strangers_match_that_well_by_chance(
+    engine: Engine, store: AccountabilityStore, probe_photo: Any
+) -> None:
+    """A `like` erasure erases every face at or above the blocklist's threshold: in a gallery
+    of N faces about FMR x N of them are other people's. It said nothing of that."""
+    me = local_actor("tester")
+    done = erase(engine, store, me, EraseRequest("DSR-12", like=probe_photo(2, 5)))
+    like = done.like
+    assert like is not None and like["gallery_faces"] == engine.indexes.size() + len(done.face_ids)
+    assert like["fmr"] == pytest.approx(engine.calibration.fmr_at(like["threshold"]), rel=1e-3)
+    assert like["expected_strangers"] == pytest.approx(
+        like["fmr"] * like["gallery_faces"], abs=1e-3
+    )
+    assert store.audit.get(done.id).payload["like"] == like
