@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from facesearch.app.analyse import FileFailure, analyse_files, open_pipeline
 from facesearch.cli.common import Cli, add_case_arguments, emit, request_from
+from facesearch.core.text import escaped
 from facesearch.errors import InputError
 from facesearch.types import Face
 
@@ -165,13 +166,15 @@ def _verify_pairs(args: argparse.Namespace, cli: Cli) -> int:
 
 
 def _pair_text(line: dict[str, Any]) -> str:
-    """One pair, readable: the paths, then the decision or the error."""
+    """One pair, readable: the paths (``escaped``), then the decision or the error."""
+    a, b = escaped(line["a"]), escaped(line["b"])
     if "error" in line:
-        return f"{line['a']}\t{line['b']}\tERROR (line {line['line']}): {line['error']}"
+        return f"{a}\t{b}\tERROR (line {line['line']}): {line['error']}"
     verdict = "same" if line["same"] else "different"
+    same_file = f"\t{SAME_FILE}" if line["same_file"] else ""
     return (
-        f"{line['a']}\t{line['b']}\t{verdict}\tsimilarity {line['similarity']:.4f}"
-        f"\tFMR {line['fmr']:.1e}" + (f"\t{SAME_FILE}" if line["same_file"] else "")
+        f"{a}\t{b}\t{verdict}\tsimilarity {line['similarity']:.4f}"
+        f"\tFMR {line['fmr']:.1e}{same_file}"
     )
 
 

@@ -28,6 +28,7 @@ from facesearch.app import (
 from facesearch.app import gallery as app_gallery
 from facesearch.cli.common import Cli, add_case_arguments, emit, request_from
 from facesearch.core.calibration import describe_expected
+from facesearch.core.text import escaped
 from facesearch.errors import InputError
 from facesearch.results import SAME_FILE_NOTE
 
@@ -122,11 +123,11 @@ def cmd_ingest(args: argparse.Namespace, cli: Cli) -> int:
         f"{len(summary.failed):,} failed ({summary.seconds:.1f} s, {rate:.0f} images/s)"
     )
     for fail in summary.failed[:20]:
-        print(f"  failed: {fail.source}: {fail.reason}", file=sys.stderr)
+        print(f"  failed: {escaped(fail.source)}: {escaped(fail.reason)}", file=sys.stderr)
     if len(summary.failed) > 20:
         print(f"  ... and {len(summary.failed) - 20} more (see --json)", file=sys.stderr)
     for skip in summary.skipped[:20]:  # archive members not ingested on purpose
-        print(f"  skipped: {skip['path']}: {skip['reason']}", file=sys.stderr)
+        print(f"  skipped: {escaped(skip['path'])}: {escaped(skip['reason'])}", file=sys.stderr)
     if summary.skipped_count > 20:
         more = summary.skipped_count - 20
         print(f"  ... and {more} more skipped (see --json)", file=sys.stderr)
@@ -154,10 +155,11 @@ def cmd_search(args: argparse.Namespace, cli: Cli) -> int:
 
 
 def search_text(record: SearchRecord) -> str:
-    """The text output of ``search``: the same record as ``--json``, for a person."""
-    names = ", ".join(name for name, _ in record.collections)
+    """The text output of ``search``: the same record as ``--json``, for a person, every name
+    in it ``escaped`` (a file name cannot forge a candidate's line)."""
+    names = ", ".join(escaped(name) for name, _ in record.collections)
     lines = [
-        f"probe {record.probe}: {len(record.faces)} face(s) searched in "
+        f"probe {escaped(record.probe)}: {len(record.faces)} face(s) searched in "
         f"{record.gallery_faces:,} gallery faces ({names})"
     ]
     for pf in record.faces:
@@ -170,8 +172,8 @@ def search_text(record: SearchRecord) -> str:
         if not pf.hits:
             lines.append("  no candidate above the threshold")
         for h in pf.hits:
-            label = (h.face.subject if h.face else None) or "(no label)"
-            where = h.face.image_path if h.face else "(erased)"
+            label = escaped(h.face.subject or "(no label)") if h.face else "(no label)"
+            where = escaped(h.face.image_path) if h.face else "(erased)"
             lines.append(
                 f"  #{h.rank:<3} {h.similarity:.4f}  {label:<28} face {h.face_id:<7} {where}"
             )

@@ -26,6 +26,7 @@ from facesearch.app.people import (
     ReviewRequest,
 )
 from facesearch.cli.common import Cli, add_case_arguments, emit, request_from
+from facesearch.core.text import escaped
 
 __all__ = ["add_parsers"]
 
@@ -115,8 +116,9 @@ def cmd_list(args: argparse.Namespace, cli: Cli) -> int:
         return 0
     print(f"{'person':>8}  {'faces':>6}  {'name':<24}  cover")
     for person in sorted(record.people, key=lambda p: (-len(p.faces), p.person)):
-        name = person.name or "-"
-        print(f"{person.person:>8}  {len(person.faces):>6}  {name:<24}  {person.cover.image_path}")
+        name = escaped(person.name or "-")
+        cover = escaped(person.cover.image_path)
+        print(f"{person.person:>8}  {len(person.faces):>6}  {name:<24}  {cover}")
     return 0
 
 
@@ -134,12 +136,12 @@ def cmd_show(args: argparse.Namespace, cli: Cli) -> int:
 
 def _print_person(record: PersonRecord) -> None:
     print(
-        f"person {record.person} ({record.name or 'unnamed'}), collection "
+        f"person {record.person} ({escaped(record.name or 'unnamed')}), collection "
         f"{record.collection!r}, {len(record.faces)} faces, least certain first:"
     )
     for f in record.faces:
         pin = "  pinned" if f.pinned else ""
-        print(f"  face {f.face_id:>8}  certainty {f.certainty:6.3f}  {f.image_path}{pin}")
+        print(f"  face {f.face_id:>8}  certainty {f.certainty:6.3f}  {escaped(f.image_path)}{pin}")
 
 
 def cmd_review(operation: Any) -> Any:

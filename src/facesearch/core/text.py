@@ -14,6 +14,7 @@ import unicodedata
 __all__ = [
     "DIRECTION_MARKS",
     "SEPARATORS",
+    "escaped",
     "has_control",
     "has_direction_mark",
     "hidden_characters",
@@ -130,3 +131,25 @@ def hiding(text: str) -> str | None:
     if hidden:
         return f"invisible characters ({', '.join(hidden[:5])}): it would read as other text"
     return None
+
+
+def escaped(name: str) -> str:
+    """``name`` (a file name, a subject) as one line of text output that shows what it holds:
+    control characters (line breaks and tabs too), direction marks, line separators and the
+    invisible characters of ``hidden_characters`` written as Python escapes (``\\n``,
+    ``\\u202e``), bytes that are not UTF-8 as ``shown_name`` writes them. A file named
+    ``"x\\n  #1 ..."`` cannot add a line of its own to what a command prints."""
+    text = shown_name(name)
+    hidden = set(hidden_characters(text))
+    if not hidden and not has_direction_mark(text) and text.isprintable():
+        return text
+    return "".join(
+        ch.encode("unicode_escape").decode("ascii")
+        if has_control(ch)
+        or ch in "\t\n"
+        or ch in DIRECTION_MARKS
+        or ch in SEPARATORS
+        or f"U+{ord(ch):04X}" in hidden
+        else ch
+        for ch in text
+    )

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from facesearch.core.text import has_control, has_direction_mark, hidden_characters, is_blank
+from facesearch.core.text import (
+    escaped,
+    has_control,
+    has_direction_mark,
+    hidden_characters,
+    is_blank,
+)
 
 
 @pytest.mark.parametrize(
@@ -51,3 +57,19 @@ def test_a_joiner_or_selector_between_plain_characters_is_hidden(text: str) -> N
     """Exempt everywhere, ZWJ, ZWNJ and variation selectors made four more cases that showed
     as "K-1" beside the real one."""
     assert hidden_characters(text)
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [
+        ("Ana María 😀", "Ana María 😀"),
+        ("\u0645\u200c\u0627", "\u0645\u200c\u0627"),  # Persian's ZWNJ is needed: kept
+        ("x\n  #1 evil.jpg", "x\\n  #1 evil.jpg"),
+        ("a\tb\x1b[2Jc\x85", "a\\tb\\x1b[2Jc\\x85"),
+        ("K-1\u202e9102\u2028", "K-1\\u202e9102\\u2028"),
+        ("K-\u200b1", "K-\\u200b1"),
+        ("caf\udcff", "caf\\xff"),  # bytes that are not UTF-8
+    ],
+)
+def test_escaped_writes_what_would_hide_or_add_a_line_as_escapes(name: str, shown: str) -> None:
+    assert escaped(name) == shown
