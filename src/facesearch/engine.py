@@ -338,9 +338,7 @@ class Engine(Closing):
         face's width): which person to erase and blocklist would be a guess."""
         check_decision(None, max_fmr)
         faces, face = self.main_face(image, name)
-        rivals = [
-            f for f in faces.faces if f is not face and f.bbox.w >= LIKE_RIVAL * face.bbox.w
-        ]
+        rivals = [f for f in faces.faces if f is not face and f.bbox.w >= LIKE_RIVAL * face.bbox.w]
         if rivals:
             raise InputError(
                 f"{faces.source}: the photo shows {len(rivals) + 1} faces of similar size; "
