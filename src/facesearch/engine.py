@@ -25,7 +25,7 @@ import numpy.typing as npt
 from facesearch.core.calibration import CalibrationTable, load_table
 from facesearch.core.decode import check_pixels, encode_png
 from facesearch.core.fusion import Fusion, load_fusion
-from facesearch.core.matching import Scoring, Verification, check_decision
+from facesearch.core.matching import Scoring, Verification, check_decision, check_top
 from facesearch.core.quality import probe_problems
 from facesearch.errors import InputError, NoFaceError, PoorProbeError
 from facesearch.forgetting import erase_faces
@@ -221,12 +221,20 @@ class Engine(Closing):
 
     # -- gallery -------------------------------------------------------------------------
     def ingest(
-        self, paths: Sequence[str | Path], **options: Unpack[IngestOptions]
+        self, paths: Sequence[str | Path] | str | Path, **options: Unpack[IngestOptions]
     ) -> IngestSummary:
-        """Add every face of the images under ``paths`` to a collection (``options``:
-        collection, label_from_dir, progress; see ``IngestOptions``)."""
-        if not paths:
+        """Add every face of the images under ``paths`` (or the one path given) to a
+        collection (``options``: collection, label_from_dir, progress; see
+        ``IngestOptions``)."""
+        if isinstance(paths, str | Path):
+            paths = [paths]
+        if not isinstance(paths, Sequence) or not paths:
             raise InputError("nothing to ingest: give at least one path")
+        for path in paths:
+            if not isinstance(path, str | Path):
+                raise InputError(
+                    f"a path to ingest is a str or a Path: not {type(path).__name__} {path!r}"
+                )
         ingestor = Ingestor(
             self.catalog,
             self.indexes,
@@ -241,7 +249,7 @@ class Engine(Closing):
         self,
         image: ImageInput,
         *,
-        collections: Sequence[str] | None = None,
+        collections: Sequence[str] | str | None = None,
         top: int | None = None,
         max_fmr: float | None = None,
         threshold: float | None = None,
@@ -250,15 +258,17 @@ class Engine(Closing):
         name: str | None = None,
         analysed: ImageFaces | None = None,
     ) -> SearchResult:
-        """Search every face of the probe (or face number ``face``) in the gallery.
+        """Search every face of the probe (or face number ``face``) in the gallery, in
+        ``collections`` (one name, or several; default: all).
 
         ``analysed``: the probe's faces, already detected and embedded by this engine's
         pipeline (the server does that in parallel, off the engine's thread)."""
         started = _now()
         check_decision(threshold, max_fmr)
-        top = top or self.settings.matching.top
-        if not 1 <= top <= 1000:
-            raise InputError("top must be between 1 and 1000")
+        check_top(top)
+        top = self.settings.matching.top if top is None else int(top)
+        if isinstance(collections, str):  # one collection, not its letters
+            collections = (collections,)
         known = {c.name for c in self.catalog.collections()}
         names = tuple(collections) if collections else tuple(sorted(known))
         missing = [c for c in names if c not in known]

@@ -122,3 +122,48 @@ def test_the_engine_refuses_a_meaningless_max_fmr_itself(engine: Engine, max_fmr
         engine.person_like(face_pixels(3, 1), max_fmr=max_fmr)
     with pytest.raises(InputError, match="maximum false match rate"):
         engine.search(face_pixels(3, 1), max_fmr=max_fmr)
+
+
+@pytest.mark.parametrize(
+    ("option", "match"),
+    [
+        ({"top": 0}, "top is a whole number"),  # was the default 10 ('top or default')
+        ({"top": -1}, "top is a whole number"),
+        ({"top": "5"}, "top is a whole number"),  # was a raw TypeError of '<='
+        ({"top": 2.5}, "top is a whole number"),
+        ({"max_fmr": "x"}, "a maximum false match rate is a number"),
+        ({"threshold": "0.5"}, "a threshold is a number"),
+        ({"threshold": 2.0}, "from -1 to 1"),
+        ({"threshold": -5.0}, "from -1 to 1"),
+    ],
+)
+def test_search_refuses_a_meaningless_option_plainly(
+    engine: Engine, option: dict[str, object], match: str
+) -> None:
+    with pytest.raises(InputError, match=match):
+        engine.search(face_pixels(3, 1), **option)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("threshold", [2.0, -5.0, float("nan")])
+def test_verify_refuses_a_threshold_outside_the_similarity_range(
+    engine: Engine, threshold: float
+) -> None:
+    """--threshold -5 said SAME PERSON for two different people; 2 priced the threshold as
+    '1 in 2,800,000'."""
+    with pytest.raises(InputError, match="from -1 to 1"):
+        engine.verify(face_pixels(3, 1), face_pixels(4, 1), threshold=threshold)
+
+
+def test_search_takes_one_collection_as_a_string(engine: Engine, tmp_path: Path) -> None:
+    """collections="default" was iterated: "no collection named 'd'"."""
+    gallery_photos(tmp_path / "photos")
+    engine.ingest(tmp_path / "photos", label_from_dir=True)  # one path, not a list
+    result = engine.search(face_pixels(1, 0), collections="default", top=1)
+    assert result.collections == ("default",)
+    assert result.faces[0].hits[0].subject == person_name(1)
+
+
+@pytest.mark.parametrize("paths", [[5], [Path("a.jpg"), None], 5])
+def test_ingest_refuses_what_is_no_path_plainly(engine: Engine, paths: object) -> None:
+    with pytest.raises(InputError, match="path"):
+        engine.ingest(paths)  # type: ignore[arg-type]

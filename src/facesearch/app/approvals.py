@@ -29,7 +29,16 @@ from typing import TYPE_CHECKING, Any
 from facesearch.accountability import AccountabilityStore, Action, Actor, AuditEntry, Permission
 from facesearch.accountability.permissions import can
 from facesearch.accountability.text_checks import MAX_PURPOSE_CHARS, clean_text
-from facesearch.app.checks import allow, bytes_of, check_decision, check_use, log, now, sha256
+from facesearch.app.checks import (
+    allow,
+    bytes_of,
+    check_decision,
+    check_top,
+    check_use,
+    log,
+    now,
+    sha256,
+)
 from facesearch.app.records import OUTCOME_OK, SearchRecord
 from facesearch.app.scope import policy_of, retention_days, scope_of
 from facesearch.engine import Engine
@@ -145,6 +154,7 @@ def request_search(
     """Ask a supervisor to approve a search: checked like the search itself (permission,
     case, purpose, collections in scope), its probe kept, logged as ``search_request``."""
     check_decision(request.threshold, request.max_fmr)
+    check_top(request.top)
     case, purpose = check_use(
         store, actor, Permission.SEARCH, request.case, request.purpose, settings=engine.settings
     )

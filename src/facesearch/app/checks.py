@@ -30,7 +30,7 @@ from facesearch.accountability.permissions import allow
 from facesearch.accountability.text_checks import MAX_CASE_CHARS, MAX_PURPOSE_CHARS, clean_text
 from facesearch.app.alerts import raise_alerts
 from facesearch.app.training import require_training
-from facesearch.core.matching import check_decision
+from facesearch.core.matching import check_decision, check_top
 from facesearch.core.text import shown_name
 from facesearch.engine import Engine, ImageInput
 from facesearch.errors import (
@@ -55,6 +55,7 @@ __all__ = [
     "check_case_use",
     "check_decision",
     "check_name",
+    "check_top",
     "check_use",
     "entry_missing",
     "log",

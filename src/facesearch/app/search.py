@@ -25,6 +25,7 @@ from facesearch.app.checks import (
     allow,
     bytes_of,
     check_decision,
+    check_top,
     check_use,
     iso,
     log,
@@ -91,6 +92,7 @@ def search(
     entry's id. ``analysed``: the probe's faces, already detected and embedded by a pipeline
     with the engine's models (the server analyses in parallel, off the engine's thread)."""
     check_decision(request.threshold, request.max_fmr)
+    check_top(request.top)
     case, purpose = check_use(
         store, actor, Permission.SEARCH, request.case, request.purpose, settings=engine.settings
     )

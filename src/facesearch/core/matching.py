@@ -9,8 +9,8 @@ rate are then the fused ones, and ``Verification`` lists every model used and it
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -19,6 +19,8 @@ from facesearch.core.calibration import CalibrationTable, describe_fmr
 from facesearch.core.fusion import Fusion
 from facesearch.errors import InputError
 from facesearch.types import Embedding, Face
+
+MAX_TOP = 1000  # the most candidates a search returns per probe face
 
 
 @dataclass(frozen=True)
@@ -123,12 +125,30 @@ class Scoring:
 
 def check_decision(threshold: float | None, max_fmr: float | None) -> None:
     """InputError unless a comparison's decision rule means something: at most one of a
-    similarity threshold (finite) and a maximum false match rate (above 0, at most 1)."""
+    similarity threshold (a number from -1 to 1, the range of a cosine and of a fused score)
+    and a maximum false match rate (above 0, at most 1)."""
+    _check_number(threshold, "a threshold")
+    _check_number(max_fmr, "a maximum false match rate")
     if threshold is not None and max_fmr is not None:
         raise InputError("give either a threshold or a maximum false match rate, not both")
-    if threshold is not None and not math.isfinite(threshold):
-        raise InputError(f"a threshold is a similarity, a finite number: not {threshold}")
+    if threshold is not None and not -1 <= threshold <= 1:
+        raise InputError(f"a threshold is a similarity, from -1 to 1: not {threshold:g}")
     if max_fmr is not None and not 0 < max_fmr <= 1:
         raise InputError(
             f"a maximum false match rate is a rate above 0 and at most 1: not {max_fmr:g}"
         )
+
+
+def check_top(top: int | None) -> None:
+    """InputError unless ``top``, the candidates asked for per probe face, is None (the
+    setting's default) or a whole number from 1 to ``MAX_TOP``: 0 is no default."""
+    if top is None:
+        return
+    if isinstance(top, bool) or not isinstance(top, Integral) or not 1 <= top <= MAX_TOP:
+        raise InputError(f"top is a whole number of candidates from 1 to {MAX_TOP}: not {top!r}")
+
+
+def _check_number(value: object, what: str) -> None:
+    """InputError unless ``value`` is None or a number (a bool or a string is not)."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, Real)):
+        raise InputError(f"{what} is a number: not {value!r}")

@@ -202,3 +202,23 @@ def test_verify_text_names_each_model_and_its_own_score(
     assert set(printed) == {m.split(":")[0] for m in shown["scores"]}
     for model, score in shown["scores"].items():
         assert float(printed[model.split(":")[0]]) == pytest.approx(score, abs=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        (("search", "P1", "--top", "0"), "top is a whole number of candidates from 1 to 1000"),
+        (("search", "P1", "--threshold", "2"), "a threshold is a similarity, from -1 to 1"),
+        (("verify", "P1", "P2", "--threshold", "2"), "a threshold is a similarity, from -1 to 1"),
+        (("verify", "P1", "P2", "--threshold", "-5"), "a threshold is a similarity, from -1 to 1"),
+    ],
+)
+def test_a_meaningless_top_or_threshold_is_an_error_not_a_default(
+    open_home: Home, cli: Any, tmp_path: Path, args: tuple[str, ...], match: str
+) -> None:
+    """--top 0 searched the default 10; verify --threshold -5 said SAME PERSON for two
+    different people, --threshold 2 priced it at '1 in 2,800,000'."""
+    photos = {"P1": str(write_photo(tmp_path, 1, 0)), "P2": str(write_photo(tmp_path, 2, 0))}
+    r = cli(open_home.home, *(photos.get(a, a) for a in args))
+    assert r.code == 2 and r.out == ""
+    assert f"facesearch: error: {match}" in r.err
