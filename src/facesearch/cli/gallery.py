@@ -28,8 +28,9 @@ from facesearch.app import (
 from facesearch.app import gallery as app_gallery
 from facesearch.cli.common import Cli, add_case_arguments, emit, request_from
 from facesearch.core.calibration import describe_expected
-from facesearch.core.text import escaped
+from facesearch.core.text import escaped, shown_name
 from facesearch.errors import InputError
+from facesearch.gallery.ingest import IngestSummary
 from facesearch.results import SAME_FILE_NOTE
 
 __all__ = ["add_parsers", "stats_table"]
@@ -113,9 +114,10 @@ def cmd_ingest(args: argparse.Namespace, cli: Cli) -> int:
     finally:
         bar.close()
     summary = record.summary
+    code = 2 if nothing_read(summary) else 0
     if args.json:
         emit(record.as_json())
-        return 0
+        return code
     rate = summary.images_seen / max(summary.seconds, 1e-6)
     print(
         f"{summary.images_seen:,} images seen, {summary.images_added:,} added, "
@@ -131,10 +133,22 @@ def cmd_ingest(args: argparse.Namespace, cli: Cli) -> int:
     if summary.skipped_count > 20:
         more = summary.skipped_count - 20
         print(f"  ... and {more} more skipped (see --json)", file=sys.stderr)
-    return 0
+    if code:
+        why = "every image failed" if summary.failed else "no image file found in them"
+        print(f"facesearch: error: nothing ingested from the paths given: {why}", file=sys.stderr)
+    return code
+
+
+def nothing_read(summary: IngestSummary) -> bool:
+    """Whether an ingest got nothing at all from its paths: no image added and none already
+    there (every path missing, every file failed, no image file found). Exit 2 then, as
+    ``detect`` does; a run where some images failed and others were read exits 0."""
+    return not summary.images_added and not summary.duplicates
 
 
 def cmd_search(args: argparse.Namespace, cli: Cli) -> int:
+    if args.report is not None:
+        check_report_path(args.report)
     request = request_from(
         SearchRequest,
         args,
@@ -187,6 +201,18 @@ def search_text(record: SearchRecord) -> str:
     lines.append("A candidate is a lead for a person to check, not an identification.")
     lines.append(f"recorded as audit entry {record.id}")
     return "\n".join(lines)
+
+
+def check_report_path(path: Path) -> None:
+    """InputError, before the search runs, unless ``path`` can be the report's file: not a
+    folder, in a folder that exists (none is made)."""
+    if path.is_dir():
+        raise InputError(f"--report {shown_name(str(path))}: is a folder; give a file name")
+    if not path.parent.is_dir():
+        raise InputError(
+            f"--report {shown_name(str(path))}: the folder {shown_name(str(path.parent))} "
+            "does not exist"
+        )
 
 
 def _write_report(local: Local, record: SearchRecord, path: Path) -> None:

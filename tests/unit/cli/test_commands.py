@@ -222,3 +222,37 @@ def test_a_meaningless_top_or_threshold_is_an_error_not_a_default(
     r = cli(open_home.home, *(photos.get(a, a) for a in args))
     assert r.code == 2 and r.out == ""
     assert f"facesearch: error: {match}" in r.err
+
+
+def test_search_checks_the_report_path_before_it_searches(
+    open_home: Home, cli: Any, tmp_path: Path
+) -> None:
+    """--report DIR ran and logged the search, then failed with an IsADirectoryError
+    traceback; --report /nonexistent/dir/out.html made /nonexistent."""
+    probe = str(write_photo(tmp_path, 2, 0))
+    first = json.loads(cli(open_home.home, "search", probe, "--json").out)["id"]
+    missing = tmp_path / "nonexistent" / "dir"
+    for report, why in ((tmp_path, "is a folder"), (missing / "out.html", "does not exist")):
+        r = cli(open_home.home, "search", probe, "--report", str(report))
+        assert r.code == 2 and r.out == "" and why in r.err and "Traceback" not in r.err
+    assert not (tmp_path / "nonexistent").exists()
+    after = json.loads(cli(open_home.home, "search", probe, "--json").out)["id"]
+    assert after == first + 1  # neither refused search ran or was logged
+
+
+def test_ingest_exits_2_when_nothing_could_be_read(cli: Any, tmp_path: Path) -> None:
+    """ingest of a missing folder, a missing file or a folder of non-images exited 0."""
+    home = tmp_path / "home"
+    (tmp_path / "texts").mkdir()
+    (tmp_path / "texts" / "a.txt").write_text("no image")
+    (tmp_path / "texts" / "b.jpg").write_text("no image either")
+    for path in (tmp_path / "nonexist_dir", tmp_path / "nonexist.jpg", tmp_path / "texts"):
+        r = cli(home, "ingest", str(path))
+        assert r.code == 2, (path, r.err)
+        assert "facesearch: error: nothing ingested from the paths given" in r.err
+    assert cli(home, "ingest", str(tmp_path / "nonexist_dir"), "--json").code == 2
+    photo = write_photo(tmp_path / "photos", 1, 0)
+    partly = cli(home, "ingest", str(photo), str(tmp_path / "nonexist.jpg"))
+    assert partly.code == 0 and "failed: " in partly.err and "nonexist.jpg" in partly.err
+    again = cli(home, "ingest", str(photo))  # a duplicate: read, nothing new to add
+    assert again.code == 0, again.err
