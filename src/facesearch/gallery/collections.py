@@ -34,7 +34,7 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -103,23 +103,33 @@ class IndexSet:
             return
         manifest = None
         tighten_tree(self.root)  # index files written by an older facesearch were 0644
-        try:
-            with self._lock(shared=True):
+        with self._lock(shared=True):  # a folder that cannot be used is an error, not a rebuild
+            try:
                 manifest = self._read_manifest()
                 if manifest is not None:
                     self._load_from(manifest)
-        except (FaceSearchError, OSError, ValueError, KeyError, TypeError) as exc:
-            log.warning("index files unusable (%s); rebuilding from the catalog", exc)
-            manifest = None
+            except (FaceSearchError, OSError, ValueError, KeyError, TypeError) as exc:
+                log.warning("index files unusable (%s); rebuilding from the catalog", exc)
+                manifest = None
         if manifest is None:
             self.rebuild()
             return
         self._loaded = True
         self.sync()
 
-    def _lock(self, *, shared: bool) -> contextlib.AbstractContextManager[None]:
-        make_private_dir(self.root)
-        return file_lock(self.root / LOCK, shared=shared)
+    @contextlib.contextmanager
+    def _lock(self, *, shared: bool) -> Iterator[None]:
+        """The index folder's file lock; VectorIndexError naming the folder where it cannot
+        be made, opened or locked (a folder of another user, chmod 000)."""
+        with contextlib.ExitStack() as stack:
+            try:
+                make_private_dir(self.root)
+                stack.enter_context(file_lock(self.root / LOCK, shared=shared))
+            except OSError as exc:
+                raise VectorIndexError(
+                    f"{self.root}: cannot use the index folder: {exc.strerror or exc}"
+                ) from exc
+            yield
 
     def _read_manifest(self) -> dict[str, Any] | None:
         try:

@@ -10,6 +10,7 @@ the parameters). In-process through ``facesearch.cli.main``, on the fake pipelin
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
@@ -190,3 +191,20 @@ def test_report_and_audit_export_are_owner_only(
         os.umask(old)
     for path in (report, export):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+
+
+def test_an_unusable_index_folder_is_named_not_a_traceback(
+    fake_homes: Any, run: Any, probe_photo: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An index folder the user cannot open (chmod 000, another user's) gave a PermissionError
+    traceback on search; it is reported like an unusable catalog, exit 2."""
+    h = fake_homes("index-denied", users=False)
+
+    def denied(path: Path, *, shared: bool = False) -> Any:
+        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+
+    monkeypatch.setattr("facesearch.gallery.collections.file_lock", denied)
+    r = run(h.home, "search", str(probe_photo(1)))
+    assert r.code == 2 and r.out == "", r.err
+    index = Path(h.home) / "index"
+    assert f"facesearch: error: {index}: cannot use the index folder: Permission denied" in r.err
