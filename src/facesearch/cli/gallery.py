@@ -237,7 +237,7 @@ def cmd_forget(args: argparse.Namespace, cli: Cli) -> int:
         return 0
     print(f"removed {len(record.face_ids)} face(s) from the catalog")
     for img in record.images[:20]:
-        print(f"  from {img}")
+        print(f"  from {escaped(img)}")
     print("\n".join(record.vectors.lines()))
     if record.catalog_store is not None:
         c = record.catalog_store

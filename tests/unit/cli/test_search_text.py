@@ -56,3 +56,7 @@ def test_a_gallery_file_name_cannot_forge_a_candidate_line(cli: Any, tmp_path: P
     candidates = [line for line in r.out.splitlines() if line.lstrip().startswith("#")]
     assert len(candidates) == 1 and person_name(3) in candidates[0]
     assert "x\\n  #1   0.9999  Fake_Person" in candidates[0] and "\\u202e.png" in candidates[0]
+    r = cli(home, "forget", "--subject", person_name(3), "--reason", "DSR-1")
+    assert r.code == 0, r.err
+    (shown,) = [line for line in r.out.splitlines() if line.startswith("  from ")]
+    assert "x\\n  #1   0.9999  Fake_Person" in shown and "\\u202e.png" in shown  # one line
