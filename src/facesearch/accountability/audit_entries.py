@@ -134,20 +134,35 @@ def entry_of(row: sqlite3.Row) -> AuditEntry:
         raise CatalogError(f"audit entry {row['seq']} is unreadable; run verify") from exc
 
 
-def _refuse_vectors(value: Any, path: str = "payload") -> None:
+def _refuse_vectors(value: Any) -> None:
+    """InputError naming where ``value`` holds an embedding (a long run of floats) or bytes."""
+    found = _vector_in(value)
+    if found is not None:
+        where, what = found
+        raise InputError(f"payload{where} {what}")
+
+
+def _vector_in(value: Any) -> tuple[str, str] | None:
+    """(where, what) of the first embedding or bytes in ``value``; the path is built only for
+    what is found (a search's payload has a hundred nodes, checked on every entry)."""
     if isinstance(value, Mapping):
         for key, item in value.items():
-            _refuse_vectors(item, f"{path}.{key}")
+            found = _vector_in(item)
+            if found is not None:
+                return f".{key}{found[0]}", found[1]
     elif isinstance(value, list | tuple):
         if len(value) > MAX_FLOAT_RUN and all(isinstance(v, float) for v in value):
-            raise InputError(
-                f"{path} is a list of {len(value)} floats: the audit trail takes ids, "
-                "counts and scores, never embeddings"
+            return "", (
+                f"is a list of {len(value)} floats: the audit trail takes ids, counts and "
+                "scores, never embeddings"
             )
         for i, item in enumerate(value):
-            _refuse_vectors(item, f"{path}[{i}]")
+            found = _vector_in(item)
+            if found is not None:
+                return f"[{i}]{found[0]}", found[1]
     elif isinstance(value, bytes | bytearray | memoryview):
-        raise InputError(f"{path} holds bytes: the audit trail never stores image data")
+        return "", "holds bytes: the audit trail never stores image data"
+    return None
 
 
 def payload_json(payload: Mapping[str, Any] | None) -> tuple[str, Any]:

@@ -14,6 +14,7 @@ sentence saying how many more true matches are missed than on a good probe.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Sequence
@@ -182,9 +183,10 @@ class QualityTable:
             raise ConfigError(f"not a probe-quality table: {exc}") from exc
 
 
+@functools.lru_cache(maxsize=8)
 def load_quality_table(model_id: str) -> QualityTable | None:
     """The probe-quality table shipped for ``model_id``; None when none ships or it was
-    measured with another version of the model."""
+    measured with another version of the model. Read once per model (every search asks)."""
     name = f"quality-{model_id.split(':')[0]}.json"
     try:
         text = resources.files("facesearch").joinpath("data", name).read_text()

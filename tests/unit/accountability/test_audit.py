@@ -27,6 +27,10 @@ def test_append_validates_its_input(store: AccountabilityStore):
         store.audit.append(actor="a", action=Action.SEARCH, payload={"e": [0.1] * 128})
     with pytest.raises(InputError, match="bytes"):
         store.audit.append(actor="a", action=Action.SEARCH, payload={"img": b"\xff\xd8"})
+    with pytest.raises(InputError, match=r"payload\.faces\[1\]\.e is a list of 128 floats"):
+        store.audit.append(
+            actor="a", action=Action.SEARCH, payload={"faces": [{}, {"e": [0.1] * 128}]}
+        )
     with pytest.raises(InputError, match="JSON"):
         store.audit.append(actor="a", action=Action.SEARCH, payload={"x": float("nan")})
     with pytest.raises(InputError, match="line breaks"):
