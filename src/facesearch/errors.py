@@ -16,6 +16,7 @@
     │                               subject, collection, user, job, probe, search ...
     ├── CatalogError                the catalog or accountability database cannot be used
     ├── VectorIndexError            the vector index cannot be used
+    │   └── IndexRebuildingError    the index is being rebuilt (reindex): try again
     ├── PdfUnavailableError         no PDF can be made here (chromium missing or failing)
     └── AccessError                 authentication or authorisation failed (server side)
         ├── AuthenticationError     who you are is unknown (bad login, token)
@@ -108,6 +109,11 @@ class NotFoundError(FaceSearchError, code="not_found"):
 
 
 class VectorIndexError(FaceSearchError, code="index_error"): ...
+
+
+class IndexRebuildingError(VectorIndexError, code="index_rebuilding"):
+    """The vectors are being rebuilt (``reindex`` dropped the Milvus collection and makes it
+    anew): the same request a little later succeeds (HTTP 503)."""
 
 
 class PdfUnavailableError(FaceSearchError, code="pdf_unavailable"):

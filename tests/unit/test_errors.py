@@ -26,6 +26,7 @@ EXPECTED = {
     "ModelFileError": (500, "model_file_error"),
     "CatalogError": (503, "catalog_error"),
     "VectorIndexError": (503, "index_error"),
+    "IndexRebuildingError": (503, "index_rebuilding"),
     "PdfUnavailableError": (503, "pdf_unavailable"),
     "AccessError": (500, "access_denied"),
     "AuthenticationError": (401, "unauthenticated"),

@@ -23,8 +23,14 @@ at once. The rules that make that safe:
 
 With ``vectors_url`` set, Milvus holds the vectors (``vectors.milvus_store``): a view per
 collection on one Milvus collection per model, no files; ``save`` records the state the
-vectors reflect there, an open syncs from it (none: a full repair), sync adds only the faces
-Milvus lacks. ``remove`` is Milvus's proved erasure (``last_erasure``).
+vectors reflect there, an open syncs from it (none: a full repair). Every process writes the
+same vectors, so sync, repair and rebuild add only the faces Milvus lacks (``_add``), never
+failing on ids another process added meanwhile; two that race on one new id may both insert
+it (Milvus 2.3), which a repair finds by the count and puts back once (``drop_repeated``),
+and a search meanwhile still gets its ``k`` distinct faces. A search that meets the collection
+``reindex`` is making anew waits once, opens it again (a repair, as the record is gone) and
+searches again. ``remove`` is Milvus's proved erasure
+(``last_erasure``).
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ import json
 import logging
 import os
 import shutil
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -41,7 +48,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from facesearch.errors import FaceSearchError, VectorIndexError
+from facesearch.errors import FaceSearchError, IndexRebuildingError, VectorIndexError
 from facesearch.gallery.catalog import Catalog, CatalogState
 from facesearch.gallery.vectors import (
     MilvusIndex,
@@ -61,6 +68,7 @@ log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 LOCK = ".lock"
+REBUILD_WAIT_S = 2.0  # a search that meets a Milvus reindex opens it again after this
 
 
 class IndexSet:
@@ -195,7 +203,7 @@ class IndexSet:
                 for ids, vecs in self.catalog.face_vectors([info.name], self.model_id):
                     keep = ids <= state.max_face_id
                     if keep.any():
-                        self._index_for(info.name).add(ids[keep], vecs[keep])
+                        self._add(info.name, ids[keep], vecs[keep])
             self._synced, self._recent = state, set()
             self._dirty = set(self._indexes)
             self._loaded = True
@@ -237,13 +245,11 @@ class IndexSet:
             self.model_id, synced.max_face_id, state.max_face_id
         ):
             keep = np.fromiter((int(i) not in self._recent for i in ids), bool, len(ids))
-            if self._milvus is not None:  # others write the same vectors
-                self._index_for(name)
-                keep &= ~np.isin(ids, self._milvus.held(ids))
-            if keep.any():
-                self._index_for(name).add(ids[keep], vecs[keep])
+            self._index_for(name)
+            n = self._add(name, ids[keep], vecs[keep]) if keep.any() else 0
+            if n:
                 self._dirty.add(name)
-                added += int(keep.sum())
+                added += n
         if self._held() == state.face_count:
             self._synced, self._recent = state, set()
             if added:
@@ -255,6 +261,8 @@ class IndexSet:
         """Compare ids with one catalog snapshot; remove what is gone, add what is missing."""
         state, ids_by_collection = self.catalog.index_snapshot(self.model_id)
         removed = added = 0
+        if self._milvus is not None:  # rows held twice: dropped here, put back once below
+            removed += len(self._milvus.drop_repeated())
         for name in set(self._indexes) | set(ids_by_collection):
             want = ids_by_collection.get(name, np.empty(0, np.int64))
             index = self._indexes.get(name)
@@ -267,9 +275,8 @@ class IndexSet:
             if len(missing):
                 found, vecs = self.catalog.vectors_of(self.model_id, missing)
                 if len(found):
-                    self._index_for(name).add(found, vecs)
+                    added += self._add(name, found, vecs)
                     self._dirty.add(name)
-                    added += len(found)
         if self._milvus is not None:  # vectors of collections the catalog no longer has
             wanted = np.concatenate([np.empty(0, np.int64), *ids_by_collection.values()])
             orphans = np.setdiff1d(self._milvus.ids(), wanted)
@@ -296,6 +303,15 @@ class IndexSet:
             self._indexes[collection] = index
         return index
 
+    def _add(self, name: str, ids: npt.NDArray[np.int64], vecs: npt.NDArray[np.float32]) -> int:
+        """Add faces to ``name``'s index; in Milvus only those not held yet (every process
+        writes the same vectors: another may have added some meanwhile). How many were added."""
+        index = self._index_for(name)
+        if isinstance(index, MilvusIndex):
+            return index.add_missing(ids, vecs)
+        index.add(ids, vecs)
+        return len(ids)
+
     def _cid(self, collection: str) -> int:
         if collection not in self._cids:
             self._cids[collection] = self.catalog.ensure_collection(collection)
@@ -314,11 +330,7 @@ class IndexSet:
         """Add faces this process just committed to the catalog."""
         self.ensure_loaded()
         if len(ids):
-            index = self._index_for(collection)
-            if isinstance(index, MilvusIndex):  # another writer's sync may have added them
-                index.add_missing(ids, vectors)
-            else:
-                index.add(ids, vectors)
+            self._add(collection, ids, vectors)
             self._recent.update(int(i) for i in ids)
             self._dirty.add(collection)
             self.sync()
@@ -342,11 +354,16 @@ class IndexSet:
     ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
         """Top ``k`` over the named collections (all when None), merged; padding id -1."""
         self.ensure_loaded()
+        if self._milvus is not None:
+            try:
+                return self._search_milvus(queries, k, collections)
+            except IndexRebuildingError:  # opened again: the new collection may be part-built
+                log.warning("the Milvus index is being rebuilt; searching again shortly")
+                time.sleep(REBUILD_WAIT_S)
+                self._loaded = False
+                self.ensure_loaded()
+                return self._search_milvus(queries, k, collections)
         self.sync()
-        if self._milvus is not None:  # one filtered search over the collections asked for
-            held = self._indexes
-            cids = None if collections is None else [self._cid(n) for n in collections if n in held]
-            return self._milvus.search(queries, k, cids, seen=self._synced)
         names = list(self._indexes) if collections is None else list(collections)
         parts = [self._indexes[n].search(queries, k) for n in names if n in self._indexes]
         n = len(queries)
@@ -359,6 +376,16 @@ class IndexSet:
         ids = np.concatenate([p[1] for p in parts], axis=1)
         order = np.argsort(-sims, axis=1, kind="stable")[:, :k]
         return np.take_along_axis(sims, order, 1), np.take_along_axis(ids, order, 1)
+
+    def _search_milvus(
+        self, queries: npt.NDArray[np.float32], k: int, collections: Sequence[str] | None
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+        """One filtered search over the collections asked for."""
+        assert self._milvus is not None
+        self.sync()
+        held = self._indexes
+        cids = None if collections is None else [self._cid(n) for n in collections if n in held]
+        return self._milvus.search(queries, k, cids, seen=self._synced)
 
     def save(self) -> None:
         """Bring the vectors up to the catalog, then save the changed indexes and the

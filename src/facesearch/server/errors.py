@@ -23,7 +23,7 @@ are logged and replaced by a generic one.
     422 bad_input, invalid_request, no_face, poor_probe, bad_image, ...
     429 rate_limited           too many requests (Retry-After says when to come back)
     500 internal, model_error, config_error
-    503 timeout, busy, catalog_error, index_error, pdf_unavailable
+    503 timeout, busy, catalog_error, index_error, index_rebuilding, pdf_unavailable
 
 Ids in paths are SQLite integers (0 .. 2**63 - 1): the ``int`` path convertor is replaced
 here by one that matches only those, so ``/api/v1/faces/9223372036854775808`` is a 404 like

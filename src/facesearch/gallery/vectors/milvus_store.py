@@ -34,6 +34,7 @@ no manual compaction). ``VectorErasure`` says what was done and what is left to 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -45,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from facesearch.errors import ConfigError, VectorIndexError
+from facesearch.errors import ConfigError, IndexRebuildingError, VectorIndexError
 from facesearch.gallery.vectors.base import (
     Ids,
     Vectors,
@@ -70,6 +71,7 @@ MAX_TOPK = 16_384  # Milvus's largest limit for one search or query
 BATCH = 2_000  # rows per insert, ids per filter expression
 GC_DROP_TOLERANCE_S = 3 * 3600  # Milvus's default dataCoord.gc.dropTolerance
 FRESH_S = 10.0  # seconds after a write or a catalog change during which reads are Strong
+REPEAT_RANGE = 64  # drop_repeated re-puts the ids of a range this small whole
 SEGMENT_ROWS = 1_000_000  # Milvus indexes each sealed segment apart: 512 MB, ~10^6 128-d rows
 
 
@@ -260,10 +262,23 @@ class MilvusStore:
         return self.count_where(self._where(collections), self._level(seen))
 
     def count_where(self, where: str, level: str = "Strong") -> int:
-        rows = self.client.query(
-            self.name, filter=where, output_fields=["count(*)"], consistency_level=level
-        )
+        with self._rebuilding():
+            rows = self.client.query(
+                self.name, filter=where, output_fields=["count(*)"], consistency_level=level
+            )
         return int(rows[0]["count(*)"]) if rows else 0
+
+    @contextlib.contextmanager
+    def _rebuilding(self) -> Iterator[None]:
+        """A read while ``reindex`` (``drop_all``) has dropped the collection and not loaded
+        it again yet fails with IndexRebuildingError, not the server's words."""
+        try:
+            yield
+        except Exception as exc:
+            words = str(exc).lower()
+            if "collection not found" in words or "not loaded" in words:
+                raise IndexRebuildingError("the index is being rebuilt; try again") from exc
+            raise
 
     def ids(self, collections: list[int] | None = None) -> Ids:
         """Every id held in ``collections`` (all when None), ascending. Fetched by id ranges
@@ -279,15 +294,50 @@ class MilvusStore:
                 mid = lo + (hi - lo) // 2
                 ranges += [(lo, mid), (mid, hi)]
             elif n:
-                rows = self.client.query(self.name, filter=part, output_fields=["id"], limit=n)
-                found.extend(int(r["id"]) for r in rows)
+                found.extend(self._ids_in(part, n))
         return np.unique(np.asarray(found, dtype=np.int64))
+
+    def _ids_in(self, where: str, n: int) -> list[int]:
+        """The distinct ids of ``where`` (which holds ``n`` <= MAX_TOPK rows), ascending."""
+        with self._rebuilding():
+            rows = self.client.query(self.name, filter=where, output_fields=["id"], limit=n)
+        return sorted(int(r["id"]) for r in rows)
+
+    def drop_repeated(self) -> Ids:
+        """Delete every row of the ids held more than once (and of ids near them), and
+        return those ids: the caller puts each back once. Two writers racing on one new id
+        insert it twice on Milvus 2.3 (``put``); a query returns an id once, ``count(*)``
+        counts its rows: an id range whose count exceeds its distinct ids is halved at its
+        middle id until it holds at most ``REPEAT_RANGE`` ids, all of them taken."""
+        twice: list[int] = []
+        ranges = [(0, 2**63 - 1)]
+        while ranges:
+            lo, hi = ranges.pop()
+            part = f"id >= {lo} and id < {hi}"
+            n = self.count_where(part)
+            have = self._ids_in(part, n) if 0 < n <= MAX_TOPK else []
+            if n > MAX_TOPK:
+                mid = lo + (hi - lo) // 2
+                ranges += [(lo, mid), (mid, hi)]
+            elif len(have) >= n:  # none held twice here
+                continue
+            elif len(have) <= REPEAT_RANGE:
+                twice.extend(have)
+            else:
+                mid = have[len(have) // 2]
+                ranges += [(lo, mid), (mid, hi)]
+        gone = np.asarray(sorted(twice), dtype=np.int64)
+        self._changed = time.monotonic()
+        for start in range(0, len(gone), BATCH):
+            self.client.delete(self.name, filter=f"id in {gone[start : start + BATCH].tolist()}")
+        return gone
 
     def _rows(self, ids: Ids, fields: list[str], collections: list[int] | None) -> Iterator[Any]:
         for start in range(0, len(ids), BATCH):
             part = ids[start : start + BATCH]
             where = self._where(collections, part)
-            yield from self.client.query(self.name, filter=where, output_fields=fields)
+            with self._rebuilding():
+                yield from self.client.query(self.name, filter=where, output_fields=fields)
 
     def held(self, ids: Ids, collections: list[int] | None = None) -> Ids:
         """Those of ``ids`` held (in ``collections``), ascending."""
@@ -299,34 +349,42 @@ class MilvusStore:
     ) -> tuple[Vectors, Ids]:
         """Top ``k`` by inner product over ``collections`` (all when None), padded, best first;
         equal scores by ascending id. ``k`` past Milvus's limit (16 384) is padded. ``seen``:
-        the catalog state the caller synced to (see the module docstring)."""
+        the catalog state the caller synced to (see the module docstring). Twice ``k`` are
+        asked for, each face kept once: rows held twice (``drop_repeated``) until a repair
+        removes them take no place of another face."""
         level = self._level(seen)
         k = check_k(k)
         queries = check_vectors(queries, self.dim)
         sims, ids = padded(len(queries), k)
         if not len(queries) or collections == []:
             return sims, ids
-        limit = min(k, MAX_TOPK)
+        limit = min(2 * k, MAX_TOPK)
         for start in range(0, len(queries), 256):
-            hits = self.client.search(
-                self.name,
-                data=queries[start : start + 256].tolist(),
-                limit=limit,
-                filter=self._where(collections),
-                output_fields=["id"],
-                search_params={"metric_type": "IP", "params": self.index.search_params(limit)},
-                consistency_level=level,
-            )
+            with self._rebuilding():
+                hits = self.client.search(
+                    self.name,
+                    data=queries[start : start + 256].tolist(),
+                    limit=limit,
+                    filter=self._where(collections),
+                    output_fields=["id"],
+                    search_params={"metric_type": "IP", "params": self.index.search_params(limit)},
+                    consistency_level=level,
+                )
             for row, found in enumerate(hits, start):
-                for col, hit in enumerate(found):
-                    ids[row, col], sims[row, col] = int(hit["id"]), float(hit["distance"])
+                taken: set[int] = set()
+                for hit in found:  # best first
+                    if len(taken) < k and int(hit["id"]) not in taken:
+                        col = len(taken)
+                        ids[row, col], sims[row, col] = int(hit["id"]), float(hit["distance"])
+                        taken.add(int(hit["id"]))
         return sort_hits(sims, ids)
 
     # -- writes ----------------------------------------------------------------------------
     def put(self, collection: int, ids: Ids, vectors: Vectors) -> None:
         """Upsert: writing an id again replaces its row (idempotent; never a duplicate). Milvus
         2.3 routes upserted rows past their partition key (seen on 2.3.5): there, an insert,
-        which two writers racing on the same new id could duplicate (callers check first)."""
+        which two writers racing on the same new id can duplicate (callers add only the ids
+        not held; a repair finds the rest by their count, ``drop_repeated``)."""
         write = self.client.insert if self.version.startswith("v2.3") else self.client.upsert
         self._changed = time.monotonic()
         for start in range(0, len(ids), BATCH):
