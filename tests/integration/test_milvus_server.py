@@ -114,9 +114,10 @@ def test_faces_held_twice_are_searched_once_and_repaired(milvus_server: str, tmp
         assert a.size() == 40
         store = a._milvus
         assert store is not None and store.version.startswith("v2.3")  # inserts, not upserts
-        store.put(a._cid("c"), ids[:20], vecs[:20])  # in the same segment as the first rows
+        for _ in range(2):  # three writers raced: in the same segment as the first rows
+            store.put(a._cid("c"), ids[:20], vecs[:20])
         a.save()  # records the state of 40 faces
-        assert store.count_where("") == 60 and len(store.ids()) == 40  # precondition
+        assert store.count_where("") == 80 and len(store.ids()) == 40  # precondition
 
         _, got = a.search(vecs[:5], 10, None)  # still synced: searches the copies
         assert (got != -1).all() and all(len(set(row)) == 10 for row in got.tolist())

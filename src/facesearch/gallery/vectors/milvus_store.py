@@ -48,6 +48,7 @@ import numpy as np
 
 from facesearch.errors import ConfigError, IndexRebuildingError, VectorIndexError
 from facesearch.gallery.vectors.base import (
+    PAD_ID,
     Ids,
     Vectors,
     check_ids,
@@ -349,35 +350,51 @@ class MilvusStore:
     ) -> tuple[Vectors, Ids]:
         """Top ``k`` by inner product over ``collections`` (all when None), padded, best first;
         equal scores by ascending id. ``k`` past Milvus's limit (16 384) is padded. ``seen``:
-        the catalog state the caller synced to (see the module docstring). Twice ``k`` are
-        asked for, each face kept once: rows held twice (``drop_repeated``) until a repair
-        removes them take no place of another face."""
+        the catalog state the caller synced to (see the module docstring). Each face is kept
+        once: rows held twice (``drop_repeated``) until a repair removes them take no place of
+        another face (twice ``k`` are asked for, four times more while a row is short and the
+        collections hold more)."""
         level = self._level(seen)
         k = check_k(k)
         queries = check_vectors(queries, self.dim)
         sims, ids = padded(len(queries), k)
         if not len(queries) or collections == []:
             return sims, ids
-        limit = min(2 * k, MAX_TOPK)
+        where = self._where(collections)
         for start in range(0, len(queries), 256):
-            with self._rebuilding():
-                hits = self.client.search(
-                    self.name,
-                    data=queries[start : start + 256].tolist(),
-                    limit=limit,
-                    filter=self._where(collections),
-                    output_fields=["id"],
-                    search_params={"metric_type": "IP", "params": self.index.search_params(limit)},
-                    consistency_level=level,
-                )
-            for row, found in enumerate(hits, start):
-                taken: set[int] = set()
-                for hit in found:  # best first
-                    if len(taken) < k and int(hit["id"]) not in taken:
-                        col = len(taken)
-                        ids[row, col], sims[row, col] = int(hit["id"]), float(hit["distance"])
-                        taken.add(int(hit["id"]))
+            batch, limit = queries[start : start + 256], min(2 * k, MAX_TOPK)
+            while True:
+                part = self._search_once(batch, k, limit, where, level)
+                sims[start : start + 256], ids[start : start + 256] = part
+                short = (part[1] == PAD_ID).any()
+                if not short or limit == MAX_TOPK or limit >= self.count_where(where, level):
+                    break
+                limit = min(4 * limit, MAX_TOPK)
         return sort_hits(sims, ids)
+
+    def _search_once(
+        self, batch: Vectors, k: int, limit: int, where: str, level: str
+    ) -> tuple[Vectors, Ids]:
+        """The first ``k`` distinct faces of Milvus's top ``limit`` for each query, padded."""
+        sims, ids = padded(len(batch), k)
+        with self._rebuilding():
+            hits = self.client.search(
+                self.name,
+                data=batch.tolist(),
+                limit=limit,
+                filter=where,
+                output_fields=["id"],
+                search_params={"metric_type": "IP", "params": self.index.search_params(limit)},
+                consistency_level=level,
+            )
+        for row, found in enumerate(hits):
+            taken: set[int] = set()
+            for hit in found:  # best first
+                if len(taken) < k and int(hit["id"]) not in taken:
+                    col = len(taken)
+                    ids[row, col], sims[row, col] = int(hit["id"]), float(hit["distance"])
+                    taken.add(int(hit["id"]))
+        return sims, ids
 
     # -- writes ----------------------------------------------------------------------------
     def put(self, collection: int, ids: Ids, vectors: Vectors) -> None:
