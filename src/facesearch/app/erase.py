@@ -34,7 +34,7 @@ from facesearch.errors import FaceSearchError, InputError, NotFoundError
 from facesearch.gallery.uploads import UPLOADS, current_upload
 from facesearch.pipeline import Decodable
 from facesearch.results import ForgetResult, PersonLike
-from facesearch.types import ImageFaces
+from facesearch.types import MAX_ID, ImageFaces
 
 __all__ = ["EraseRequest", "ErasureRecord", "erase"]
 
@@ -65,6 +65,10 @@ class EraseRequest:
             raise InputError(f"face ids are whole numbers, given {self.face_ids!r}")
         if self.image_id is not None and not _is_id(self.image_id):
             raise InputError(f"an image id is a whole number, given {self.image_id!r}")
+        bad = [i for i in ids if not 1 <= i <= MAX_ID]
+        if bad or (self.image_id is not None and not 1 <= self.image_id <= MAX_ID):
+            what = f"face id {bad[0]}" if bad else f"image id {self.image_id}"
+            raise InputError(f"{what} is not a valid id (ids are whole numbers from 1)")
 
 
 def _is_id(value: object) -> bool:
