@@ -235,7 +235,7 @@ async def drive(
         started = time.monotonic()
         deadline = started + args.duration
         client0 = time.process_time()
-        server0 = cpu_seconds(server_pid) if server_pid else 0.0
+        server0 = cpu_seconds(server_pid) if server_pid else {}
         ingest = None
         if upload is not None:
             side = httpx.AsyncClient(base_url=url, timeout=600)
@@ -272,7 +272,10 @@ async def drive(
         seconds = time.monotonic() - started
         cpu_used = {"client": round(time.process_time() - client0, 2)}
         if server_pid:
-            cpu_used["server"] = round(cpu_seconds(server_pid) - server0, 2)
+            server1 = cpu_seconds(server_pid)
+            parts = {k: round(server1[k] - server0.get(k, 0.0), 2) for k in server1}
+            cpu_used["server"] = round(sum(parts.values()), 2)
+            cpu_used.update({f"server: {k}": v for k, v in parts.items()})
         job = None
         if ingest is not None:
             job = await ingest
@@ -372,17 +375,21 @@ def memory_kib(pid: int) -> dict[str, int]:
     return out
 
 
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU seconds of a process and its live children so far."""
+def cpu_seconds(pid: int) -> dict[str, float]:
+    """User and system CPU seconds so far of a process ("server") and of its live children:
+    "analysis" (the analysis processes at the server's priority), "heavy" (those at a lower
+    priority: the big photos' process)."""
     tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
+    out = {"server": 0.0, "analysis": 0.0, "heavy": 0.0}
     for one in family(pid):
         try:
             fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
-    return total
+        used = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+        kind = "server" if one == pid else "heavy" if int(fields[16]) > 0 else "analysis"
+        out[kind] += used  # fields[16]: nice
+    return out
 
 
 def cpu() -> dict[str, Any]:

@@ -118,6 +118,7 @@ if _typing.TYPE_CHECKING:
         detect,
         record_failed_search,
         search,
+        search_answer,
     )
     from facesearch.app.trail import (
         AuditFilter,
@@ -233,6 +234,7 @@ else:  # each name imported from its module on first use
                 "detect",
                 "record_failed_search",
                 "search",
+                "search_answer",
             ),
             "facesearch.app.trail": (
                 "AuditFilter",
@@ -360,6 +362,7 @@ __all__ = [
     "revoke_tokens",
     "run_approved",
     "search",
+    "search_answer",
     "search_record",
     "set_password",
     "show_person",

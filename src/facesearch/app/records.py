@@ -86,6 +86,10 @@ class GalleryFace:
         )
 
 
+def _gallery_face(face: FaceRecord | GalleryFace) -> GalleryFace:
+    return face if isinstance(face, GalleryFace) else GalleryFace.of(face)
+
+
 @dataclass(frozen=True)
 class HitRecord:
     """One candidate: its score as found, and its gallery face (None: erased since)."""
@@ -285,11 +289,12 @@ class SearchRecord:
         case: str | None,
         purpose: str | None,
         payload: Mapping[str, Any],
-        gallery: Mapping[int, FaceRecord],
+        gallery: Mapping[int, FaceRecord | GalleryFace],
         table: CalibrationTable,
     ) -> SearchRecord:
-        """A logged search read back; ``gallery``: the candidates' faces still held. Entries
-        written before the FMR (or what it rests on) was logged get it from ``table``."""
+        """A logged search read back; ``gallery``: the candidates' faces still held (as the
+        catalog's records, or as the search found them). Entries written before the FMR (or
+        what it rests on) was logged get it from ``table``."""
         p = payload
         collections = tuple(
             (str(c.get("name")), int(c.get("size", 0))) for c in p.get("collections", [])
@@ -315,7 +320,7 @@ class SearchRecord:
                         fmr_words=describe_fmr(fmr, table.min_fmr),
                         expected_false=fmr * gallery_faces,
                         same_file=fid in same_file,
-                        face=GalleryFace.of(gallery[fid]) if fid in gallery else None,
+                        face=_gallery_face(gallery[fid]) if fid in gallery else None,
                     )
                 )
             faces.append(

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from facesearch.accountability import AccountabilityStore, Action, Actor, Permission
+from facesearch.accountability import AccountabilityStore, Action, Actor, AuditEntry, Permission
 from facesearch.app.approvals import check_approval
 from facesearch.app.checks import (
     UPLOADED_PHOTO,
@@ -33,18 +33,26 @@ from facesearch.app.checks import (
     now,
     sha256,
 )
-from facesearch.app.records import SearchRecord
+from facesearch.app.reads import ReviewedSearch
+from facesearch.app.records import GalleryFace, SearchRecord
 from facesearch.app.scope import capped_fmr, policy_of, retention_days, scope_of
 from facesearch.core.quality import load_quality_table, probe_problems
 from facesearch.core.text import shown_name
 from facesearch.engine import Engine, ImageInput
 from facesearch.errors import FaceSearchError
 from facesearch.pipeline import Decodable, FacePipeline
-from facesearch.results import with_reliability
+from facesearch.results import SearchResult, with_reliability
 from facesearch.settings import Settings
 from facesearch.types import ImageFaces
 
-__all__ = ["DetectedFace", "SearchRequest", "detect", "record_failed_search", "search"]
+__all__ = [
+    "DetectedFace",
+    "SearchRequest",
+    "detect",
+    "record_failed_search",
+    "search",
+    "search_answer",
+]
 
 
 @dataclass(frozen=True)
@@ -91,6 +99,45 @@ def search(
     """Search the probe in the gallery and log it; the record returned carries its audit
     entry's id. ``analysed``: the probe's faces, already detected and embedded by a pipeline
     with the engine's models (the server analyses in parallel, off the engine's thread)."""
+    return _searched(engine, store, actor, request, analysed=analysed)[0]
+
+
+def search_answer(
+    engine: Engine,
+    store: AccountabilityStore,
+    actor: Actor,
+    request: SearchRequest,
+    *,
+    analysed: ImageFaces | None = None,
+) -> ReviewedSearch:
+    """``search``, answered as ``load_search`` would read it back from the trail (the same
+    object a later read returns), without reading it back: from the entry just written and
+    the candidates' faces the search found; no verdict yet, and its probe kept in the same
+    commit. The server's answer to a search (it saved a read of the entry, the faces and
+    the decisions on the catalog's threads)."""
+    _, entry, result = _searched(engine, store, actor, request, analysed=analysed)
+    found = {
+        h.face_id: GalleryFace(
+            h.image_id, h.image_path, h.bbox, h.subject, h.collection, h.image_sha256
+        )
+        for face in result.faces
+        for h in face.hits
+    }
+    record = SearchRecord.from_entry(
+        entry.seq, entry.actor, entry.case, entry.purpose, entry.payload, found, engine.calibration
+    )
+    return ReviewedSearch(record, {}, probe_kept=True)
+
+
+def _searched(
+    engine: Engine,
+    store: AccountabilityStore,
+    actor: Actor,
+    request: SearchRequest,
+    *,
+    analysed: ImageFaces | None = None,
+) -> tuple[SearchRecord, AuditEntry, SearchResult]:
+    """``search``, with the entry it wrote and the engine's result."""
     check_decision(request.threshold, request.max_fmr)
     check_top(request.top)
     case, purpose = check_use(
@@ -127,9 +174,10 @@ def search(
     payload["ended"] = iso(now())
     payload.update(approved(request))
     entry = log(store, actor, Action.SEARCH, case, purpose, payload, keep_probe=(data, days))
-    return replace(
+    logged = replace(
         record, id=entry.seq, actor=entry.actor, case=case, purpose=purpose, ended=payload["ended"]
     )
+    return logged, entry, result
 
 
 def scoped(

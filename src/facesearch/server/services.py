@@ -108,19 +108,19 @@ async def search(
     probe = data
     ready = _with(request, probe=probe, name=name)
 
-    def run(engine: Engine) -> int:
-        record = app.search(engine, ctx.store, who.user, ready, analysed=analysed)
-        assert record.id is not None
-        return record.id
+    def run(engine: Engine) -> dict[str, Any]:  # answered as a read of it would be
+        return views.search_view(
+            app.search_answer(engine, ctx.store, who.user, ready, analysed=analysed)
+        )
 
     try:
-        seq = await ctx.workers.on_engine(run)
+        answer = await ctx.workers.on_engine(run)
     except Exception:
         ctx.metrics.inc("facesearch_searches_total", outcome="error")
         raise
     ctx.metrics.inc("facesearch_searches_total", outcome="ok")
     ctx.metrics.observe_search(time.monotonic() - started)
-    return await _with_persons(ctx, who, await load_search(ctx, seq))
+    return await _with_persons(ctx, who, answer)
 
 
 def _with(request: T, **changes: Any) -> T:

@@ -74,3 +74,27 @@ def test_the_pages_say_what_the_fmr_rests_on(
     assert html.escape(table.basis_short) in result.text
     assert html.escape(table.basis) in candidate.text
     assert f"{table.impostor_pairs:,} impostor pairs" in candidate.text
+
+
+def test_a_search_s_answer_is_what_reading_it_back_gives(
+    fake_homes: Any, fake_server: Any, tmp_path: Path
+) -> None:
+    """The server answers a search from the entry it just wrote and the faces it found
+    (``app.search_answer``), without reading them back: the answer must be the very object
+    ``GET /searches/{id}`` gives, a candidate's subject and image included."""
+    home = fake_homes("search-answer")
+    form = {"case": "K-9", "purpose": "answer as read back", "top": "5"}
+    with fake_server(home.settings) as url, httpx.Client(base_url=url, timeout=60) as api:
+        r = api.post(
+            "/api/v1/searches",
+            headers=home.auth("inv1"),
+            files={"image": ("probe.png", face_photo(2, 0, faces=2))},
+            data=form,
+        )
+        assert r.status_code == 201, r.text
+        answer = r.json()
+        r = api.get(f"/api/v1/searches/{answer['id']}", headers=home.auth("inv1"))
+        assert r.status_code == 200, r.text
+    assert len(answer["faces"]) == 2 and all(f["hits"] for f in answer["faces"])
+    assert answer["faces"][0]["hits"][0]["subject"]
+    assert answer == r.json()
