@@ -258,7 +258,8 @@ def audit_summary(entry: dict[str, Any]) -> str:
         counts = ", ".join(f"{v} {k}" for k, v in p.get("counts", {}).items())
         return f"{counts}; reason: {p.get('reason', '')}"
     if action == "ingest" and p.get("outcome") == "started":
-        return f"ingest started into {p.get('collection')} ({p.get('paths_total')} paths given)"
+        n = p.get("paths_total")
+        return f"ingest started into {p.get('collection')} ({n} path{'' if n == 1 else 's'} given)"
     if action == "ingest":
         stopped = "" if p.get("outcome", "ok") == "ok" else f" (stopped: {p.get('error')})"
         return (
