@@ -141,7 +141,7 @@ def make_hits(
                 similarity=sim,
                 fmr=fmr,
                 expected_false=fmr * gallery_faces,
-                fmr_words=describe_fmr(fmr, table.min_fmr),
+                fmr_words=describe_fmr(fmr, table.words_floor),
                 face_id=rec.id,
                 image_id=rec.image_id,
                 image_path=rec.source,

@@ -317,7 +317,7 @@ class SearchRecord:
                         face_id=fid,
                         similarity=score,
                         fmr=fmr,
-                        fmr_words=describe_fmr(fmr, table.min_fmr),
+                        fmr_words=describe_fmr(fmr, table.words_floor),
                         expected_false=fmr * gallery_faces,
                         same_file=fid in same_file,
                         face=_gallery_face(gallery[fid]) if fid in gallery else None,

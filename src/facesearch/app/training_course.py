@@ -277,7 +277,7 @@ def _lookalikes(lfw_dir: Path) -> tuple[tuple[Lookalike, ...], str]:
     pairs = []
     for item in raw["pairs"]:
         a, b, score = lfw_path(item["a"]), lfw_path(item["b"]), float(item["score"])
-        words = describe_fmr(table.fmr_at(score), table.min_fmr)
+        words = describe_fmr(table.fmr_at(score), table.words_floor)
         photos = (_read(images / a), _read(images / b)) if here else (None, None)
         pairs.append(Lookalike(a, b, score, words, *photos))
     intro = (

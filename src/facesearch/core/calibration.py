@@ -57,12 +57,22 @@ class CalibrationTable:
     population_margin: float = 1.0  # ``fmr`` = this x the bound, for photos unlike these
     people: int = 0  # people the impostor pairs came from (0: not recorded)
     design_effect: float = 1.0  # impostor pairs per independent one, at most (jackknife)
+    # the lowest FMR a check on held-out people confirmed this table down to (``eval
+    # fmr-check``); the words never claim a rarer one. 0: not checked (the words go down to
+    # ``min_fmr``)
+    checked_fmr: float = 0.0
 
     @cached_property
     def min_fmr(self) -> float:
         """The smallest FMR the table can resolve: one impostor pair, or the smallest rate it
         shows when that is larger (a conservative table never shows less)."""
         return max(1.0 / max(self.impostor_pairs, 1), min(self.fmr, default=0.0))
+
+    @property
+    def words_floor(self) -> float:
+        """The rarest FMR the words claim: ``min_fmr``, or ``checked_fmr`` where that is
+        higher (rarer rates than the check reached are estimates, not measurements)."""
+        return max(self.min_fmr, self.checked_fmr)
 
     @cached_property
     def _log_curve(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
@@ -302,6 +312,7 @@ def table_from_dict(raw: dict[str, Any]) -> CalibrationTable:
             population_margin=float(raw.get("population_margin", 1.0)),
             people=int(raw.get("people", 0)),
             design_effect=float(raw.get("design_effect", 1.0)),
+            checked_fmr=float(raw.get("checked_fmr", 0.0)),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"not a calibration table: {exc}") from exc

@@ -92,9 +92,9 @@ def compare(
         threshold=t,
         same=similarity >= t,
         fmr=fmr,
-        fmr_words=describe_fmr(fmr, table.min_fmr),
+        fmr_words=describe_fmr(fmr, table.words_floor),
         threshold_fmr=t_fmr,
-        threshold_words=describe_fmr(t_fmr, table.min_fmr).replace(
+        threshold_words=describe_fmr(t_fmr, table.words_floor).replace(
             "score this high", "score at or above the threshold"
         ),
         calibration_source=table.basis,

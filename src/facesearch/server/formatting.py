@@ -13,6 +13,7 @@ times and plain numbers; only the pages format them.
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -68,8 +69,13 @@ def fmr_short(fmr: float, words: str = "") -> str:
         return "–"
     if fmr >= 0.5:
         return "≥ 1 in 2"
-    figure = _two_figures(1 / fmr)
-    return f"< 1 in {figure:,}" if words.startswith("fewer than") else f"≈ 1 in {figure:,}"
+    floor = _FLOOR.match(words)
+    if floor:  # below what the table claims: its floor, as the words give it
+        return f"< 1 in {floor.group(1)}"
+    return f"≈ 1 in {_two_figures(1 / fmr):,}"
+
+
+_FLOOR = re.compile(r"fewer than 1 in ([\d,]+)")
 
 
 def _two_figures(x: float) -> int:

@@ -131,3 +131,23 @@ def test_words_at_the_floor_of_the_shipped_tables(name: str) -> None:
     top = t.similarity[t.fmr.index(t.min_fmr)]
     for score in (top, (top + 1) / 2, 1.0):
         assert describe_fmr(t.fmr_at(score), t.min_fmr) == floor
+
+
+@pytest.mark.parametrize("name", ["calibration-sface.json", "calibration-sface+dlib_resnet.json"])
+def test_the_words_claim_no_rarer_rate_than_the_held_out_check_reached(name: str) -> None:
+    """Rates below 1e-5 are extrapolated ('eval fmr-check' checks 1e-2 to 1e-5): a score of
+    0.7 read 'about 1 in 1,400,000 different people score this high', a claim nothing here
+    measured. The words (and the cards' short form) stop at the checked rate."""
+    from facesearch.server.formatting import fmr_short
+
+    raw = resources.files("facesearch").joinpath("data", name).read_text()
+    t = table_from_dict(json.loads(raw))
+    assert t.checked_fmr == 1e-5 and t.words_floor == 1e-5 > t.min_fmr
+    checked = "fewer than 1 in 100,000 different people score this high"
+    for score in (0.7, 0.9, 1.0):
+        words = describe_fmr(t.fmr_at(score), t.words_floor)
+        assert t.fmr_at(score) < 1e-5 and words == checked
+        assert fmr_short(t.fmr_at(score), words) == "< 1 in 100,000"
+    above = t.similarity[next(i for i, f in enumerate(t.fmr) if f <= 1e-4)]
+    assert describe_fmr(t.fmr_at(above), t.words_floor).startswith("about 1 in")
+    assert not table_from_dict({**json.loads(raw), "checked_fmr": 0}).checked_fmr  # custom
