@@ -17,6 +17,24 @@ if TYPE_CHECKING:
     from facesearch.engine import Engine, ImageInput
 
 
+def check_ids(face_ids: Sequence[int] | None, image_id: int | None) -> None:
+    """InputError unless the face ids (a list or tuple) and the image id are whole numbers
+    from 1 to MAX_ID (not "1", 1.5 or True)."""
+    ids = [] if face_ids is None else face_ids
+    if not isinstance(ids, tuple | list) or not all(_is_id(i) for i in ids):
+        raise InputError(f"face ids are whole numbers, given {face_ids!r}")
+    if image_id is not None and not _is_id(image_id):
+        raise InputError(f"an image id is a whole number, given {image_id!r}")
+    bad = [i for i in ids if not 1 <= i <= MAX_ID]
+    if bad or (image_id is not None and not 1 <= image_id <= MAX_ID):
+        what = f"face id {bad[0]}" if bad else f"image id {image_id}"
+        raise InputError(f"{what} is not a valid id (ids are whole numbers from 1)")
+
+
+def _is_id(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def erase_faces(
     engine: Engine,
     face_ids: Sequence[int] | None,
@@ -30,10 +48,7 @@ def erase_faces(
     chosen = [x is not None for x in (face_ids, image_id, subject, like)]
     if sum(chosen) != 1:
         raise InputError("forget takes exactly one of face ids, image id, subject or like")
-    bad = [i for i in (face_ids or []) if not 1 <= int(i) <= MAX_ID]
-    if bad or (image_id is not None and not 1 <= int(image_id) <= MAX_ID):
-        what = f"face id {bad[0]}" if bad else f"image id {image_id}"
-        raise InputError(f"{what} is not a valid id (ids are whole numbers from 1)")
+    check_ids(face_ids, image_id)
     # Loaded before the catalog changes: loading later would already drop the erased
     # faces (it catches up with the catalog) and the count below would say 0.
     engine.indexes.ensure_loaded()

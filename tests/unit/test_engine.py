@@ -167,3 +167,13 @@ def test_search_takes_one_collection_as_a_string(engine: Engine, tmp_path: Path)
 def test_ingest_refuses_what_is_no_path_plainly(engine: Engine, paths: object) -> None:
     with pytest.raises(InputError, match="path"):
         engine.ingest(paths)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("ids", [["1"], [1.5], [True], 1])
+def test_forget_takes_whole_number_ids_only(engine: Engine, ids: object) -> None:
+    """Engine.forget(face_ids=["1"]) erased face 1 and [1.5] erased it too (int() of each):
+    the id check now lives where the erasure does, for the application layer and Python."""
+    before = engine.catalog.stats()["faces"]
+    with pytest.raises(InputError, match="whole numbers"):
+        engine.forget(face_ids=ids)  # type: ignore[arg-type]
+    assert engine.catalog.stats()["faces"] == before

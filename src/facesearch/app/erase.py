@@ -31,10 +31,11 @@ from facesearch.app.scope import Scope, reach_of
 from facesearch.app.vector_erasure import VectorStoreErasure, vector_part
 from facesearch.engine import Engine, ImageInput
 from facesearch.errors import FaceSearchError, InputError, NotFoundError
+from facesearch.forgetting import check_ids
 from facesearch.gallery.uploads import UPLOADS, current_upload
 from facesearch.pipeline import Decodable
 from facesearch.results import ForgetResult, PersonLike
-from facesearch.types import MAX_ID, ImageFaces
+from facesearch.types import ImageFaces
 
 __all__ = ["EraseRequest", "ErasureRecord", "erase"]
 
@@ -60,19 +61,7 @@ class EraseRequest:
         chosen.append(self.like is not None)
         if sum(chosen) != 1:
             raise InputError("give exactly one of: face ids, an image id, a subject, a photo")
-        ids = [] if self.face_ids is None else self.face_ids
-        if not isinstance(ids, tuple | list) or not all(_is_id(i) for i in ids):
-            raise InputError(f"face ids are whole numbers, given {self.face_ids!r}")
-        if self.image_id is not None and not _is_id(self.image_id):
-            raise InputError(f"an image id is a whole number, given {self.image_id!r}")
-        bad = [i for i in ids if not 1 <= i <= MAX_ID]
-        if bad or (self.image_id is not None and not 1 <= self.image_id <= MAX_ID):
-            what = f"face id {bad[0]}" if bad else f"image id {self.image_id}"
-            raise InputError(f"{what} is not a valid id (ids are whole numbers from 1)")
-
-
-def _is_id(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+        check_ids(self.face_ids, self.image_id)  # before any lookup: the engine's check
 
 
 @dataclass(frozen=True)
