@@ -4,7 +4,7 @@ vectors: catalog-derived IndexSet, filtered search, erasure with a compaction, t
 from __future__ import annotations
 
 import logging
-import threading
+import types
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +14,7 @@ from tests.unit.gallery.test_collections import DIM, MODEL, add_faces
 
 from facesearch.errors import IndexRebuildingError
 from facesearch.gallery.catalog import Catalog
-from facesearch.gallery.collections import IndexSet
+from facesearch.gallery.collections import REBUILD_WAIT_S, IndexSet
 
 pytestmark = [
     pytest.mark.slow,
@@ -130,7 +130,9 @@ def test_faces_held_twice_are_searched_once_and_repaired(milvus_server: str, tmp
         assert (got[:, 0] == ids).all()
 
 
-def test_a_search_while_the_collection_is_being_made_anew(milvus_server: str, tmp_path: Path):
+def test_a_search_while_the_collection_is_being_made_anew(
+    milvus_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Issue: ``reindex`` drops the Milvus collection and makes it anew; a search in another
     process then failed with Milvus's raw "collection not found" / "collection not loaded".
     It now waits once, opens it again and searches again; still not there:
@@ -145,10 +147,17 @@ def test_a_search_while_the_collection_is_being_made_anew(milvus_server: str, tm
         client.release_collection(name)  # as reindex leaves it between its drop and its load
         with pytest.raises(IndexRebuildingError):
             b.search(vecs[:1], 1, None)
-        later = threading.Timer(0.2, a.rebuild)  # the reindex runs while b waits
-        later.start()
-        try:
-            _, got = b.search(vecs, 1, None)
-        finally:
-            later.join()
+        # the reindex runs while b waits (during its wait, not on a timer racing it: under
+        # load the rebuild outlasted the 2 s wait and the test failed by chance)
+        waits: list[float] = []
+
+        def reindex_meanwhile(seconds: float) -> None:
+            waits.append(seconds)
+            a.rebuild()
+
+        monkeypatch.setattr(
+            "facesearch.gallery.collections.time", types.SimpleNamespace(sleep=reindex_meanwhile)
+        )
+        _, got = b.search(vecs, 1, None)
+        assert waits == [REBUILD_WAIT_S]
         assert (got[:, 0] == ids).all()
