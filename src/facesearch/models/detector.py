@@ -71,10 +71,13 @@ class FaceDetector:
         for side, members in by_side.items():
             for start in range(0, len(members), step):
                 chunk = members[start : start + step]
-                canvases = [self._canvas(images[i], placements[i]) for i in chunk]
                 bucket = next(b for b in _powers_of_two(step) if b >= len(chunk))
-                canvases += [np.zeros_like(canvases[0])] * (bucket - len(chunk))
-                outputs = self._session.run(np.stack(canvases))
+                # one batch array, painted in place (padding slots stay black): no per-image
+                # canvas, transpose and stack to copy
+                batch = np.zeros((bucket, 3, side, side), dtype=np.float32)
+                for j, i in enumerate(chunk):
+                    self._paint(batch[j], images[i], placements[i])
+                outputs = self._session.run(batch)
                 for j, i in enumerate(chunk):
                     results[i] = self._decode(outputs, j, bucket, side, placements[i])
         return results
@@ -92,7 +95,9 @@ class FaceDetector:
         off_y = (frame_h - height) / 2.0 * scale
         return _Placement(scale=scale, offset_x=off_x, offset_y=off_y, side=side)
 
-    def _canvas(self, image: Image, placement: _Placement) -> npt.NDArray[np.float32]:
+    def _paint(self, canvas: npt.NDArray[np.float32], image: Image, placement: _Placement) -> None:
+        """Paint ``image`` onto ``canvas`` (3 x side x side, zeros), scaled and placed as
+        ``placement`` says, in the model's channel order, mean and scale."""
         cfg = self.config
         h, w = image.shape[:2]
         new_w = max(1, round(w * placement.scale))
@@ -100,18 +105,17 @@ class FaceDetector:
         if (new_w, new_h) != (w, h):
             interp = cv2.INTER_AREA if placement.scale < 1 else cv2.INTER_LINEAR
             image = np.asarray(cv2.resize(image, (new_w, new_h), interpolation=interp), np.uint8)
-        canvas: npt.NDArray[np.float32] = np.zeros(
-            (placement.side, placement.side, 3), dtype=np.float32
-        )
         x0, y0 = round(placement.offset_x), round(placement.offset_y)
         fit_h, fit_w = min(new_h, placement.side - y0), min(new_w, placement.side - x0)
-        canvas[y0 : y0 + fit_h, x0 : x0 + fit_w] = image[:fit_h, :fit_w]
+        pixels = image[:fit_h, :fit_w]
         if cfg.channel_order == "bgr":
-            canvas = canvas[:, :, ::-1]
+            pixels = pixels[:, :, ::-1]
+        area = canvas[:, y0 : y0 + fit_h, x0 : x0 + fit_w]
+        area[...] = pixels.transpose(2, 0, 1)
         if cfg.mean != (0.0, 0.0, 0.0) or cfg.std != (1.0, 1.0, 1.0):
             mean, std = np.asarray(cfg.mean, np.float32), np.asarray(cfg.std, np.float32)
-            canvas = np.asarray((canvas - mean) / std, dtype=np.float32)
-        return np.ascontiguousarray(canvas.transpose(2, 0, 1))
+            canvas -= mean[:, None, None]
+            canvas /= std[:, None, None]
 
     def _decode(
         self,

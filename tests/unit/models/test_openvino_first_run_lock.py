@@ -44,7 +44,7 @@ class Request:
     def __init__(self, overlap: Overlap) -> None:
         self.overlap = overlap
 
-    def start_async(self, inputs: dict[int, Any]) -> None:
+    def start_async(self, inputs: dict[int, Any], share_inputs: bool = False) -> None:
         self.overlap.enter()
         time.sleep(0.2)
         self.overlap.leave()
