@@ -206,13 +206,11 @@ def search_text(record: SearchRecord) -> str:
 def check_report_path(path: Path) -> None:
     """InputError, before the search runs, unless ``path`` can be the report's file: not a
     folder, in a folder that exists (none is made)."""
-    if path.is_dir():
-        raise InputError(f"--report {shown_name(str(path))}: is a folder; give a file name")
-    if not path.parent.is_dir():
-        raise InputError(
-            f"--report {shown_name(str(path))}: the folder {shown_name(str(path.parent))} "
-            "does not exist"
-        )
+    from facesearch.reports.html import report_path_problem
+
+    problem = report_path_problem(path)
+    if problem is not None:
+        raise InputError(f"--report {shown_name(str(path))}: {problem}")
 
 
 def _write_report(local: Local, record: SearchRecord, path: Path) -> None:

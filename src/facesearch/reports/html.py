@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any
 from PIL import Image
 
 from facesearch.core.calibration import describe_expected
-from facesearch.errors import FaceSearchError, NotFoundError
+from facesearch.core.text import shown_name
+from facesearch.errors import FaceSearchError, InputError, NotFoundError
 from facesearch.gallery.sources import read_source
 from facesearch.private import write_private
 from facesearch.results import LEAD_NOTE, SAME_FILE_NOTE
@@ -223,6 +224,16 @@ def render(
     return page("facesearch search report", body)
 
 
+def report_path_problem(path: Path) -> str | None:
+    """What keeps ``path`` from being a report's file (a folder; a folder that does not
+    exist, which is never made), or None."""
+    if path.is_dir():
+        return "is a folder; give a file name"
+    if not path.parent.is_dir():
+        return f"the folder {shown_name(str(path.parent))} does not exist"
+    return None
+
+
 def write_report(
     result: SearchRecord,
     path: Path,
@@ -231,6 +242,8 @@ def write_report(
     entry: AuditEntry | None = None,
     head: str | None = None,
 ) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    problem = report_path_problem(path)
+    if problem is not None:  # checked before anything is rendered; no folder is made
+        raise InputError(f"report {shown_name(str(path))}: {problem}")
     # face crops of the probe and the candidates: owner-only, like everything in the home
     write_private(path, render(result, engine, entry=entry, head=head).encode("utf-8"))

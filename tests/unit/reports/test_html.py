@@ -74,3 +74,27 @@ def test_the_report_says_what_the_fmr_rests_on_and_how_reliable_the_probe_is(
     assert "<th>false match rates</th><td>Calibrated on LFW: 9 impostor pairs." in page
     assert "<div class=small>conservative FMR: 95 % bound x 2</div>" in page
     assert "<div class=warn>on probes this small, 3x missed</div>" in page
+
+
+def test_a_report_into_a_folder_that_does_not_exist_is_refused_and_none_is_made(
+    tmp_path: Path,
+) -> None:
+    """write_report made missing folders (mkdir parents=True), so a typo in a path put a
+    report of face crops somewhere nobody meant; now it is an InputError and nothing is made."""
+    import pytest
+
+    from facesearch.errors import InputError
+    from facesearch.reports.html import write_report
+
+    probe = tmp_path / "probe.png"
+    probe.write_bytes(encode(face_pixels(1, 0)))
+    engine = Engine(Settings(home=tmp_path / "home"), open_catalog=False)
+    record = result_with_candidate(str(tmp_path / "gone.jpg"), probe)
+    target = tmp_path / "no" / "such" / "report.html"
+    with pytest.raises(InputError, match="does not exist"):
+        write_report(record, target, engine)
+    assert not (tmp_path / "no").exists()
+    with pytest.raises(InputError, match="is a folder"):
+        write_report(record, tmp_path, engine)
+    write_report(record, tmp_path / "report.html", engine)
+    assert "lead for a person to check" in (tmp_path / "report.html").read_text()
