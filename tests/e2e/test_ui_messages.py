@@ -96,3 +96,38 @@ def test_pages_show_readable_times_and_counts(browser: Any, server_url: str) -> 
     assert READABLE.search(text) and not RAW_ISO.search(text), text
     shot(page, "28-audit-formatted")
     context.close()
+
+
+def test_a_skip_link_leads_past_the_links_and_a_phone_header_is_two_lines(
+    browser: Any, server_url: str
+) -> None:
+    """The first Tab stop is "Skip to content", which moves the focus to the page's own
+    content; on a phone the administrator's dozen links were a header of five lines (some
+    200 pixels of an 844-pixel screen): now brand and user share one line and the links are
+    one row that scrolls sideways, and the page itself never does."""
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = phone.new_page()
+    login(page, server_url, "admin1", "/users")
+    line = page.locator(".brand").bounding_box()["height"]
+    header = page.locator("header.top").bounding_box()["height"]
+    assert header <= 3.5 * line, (header, line)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    links = page.locator(".nav a")
+    assert links.count() >= 8  # the administrator's pages, all still there
+    assert page.locator('.nav a[aria-current="page"]').inner_text() == "Users"
+    shot(page, "22-phone-header")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    box = page.locator("a.skip").bounding_box()
+    assert box["x"] >= 0 and box["y"] >= 0  # shown while it has the focus
+    shot(page, "23-skip-link-focused")
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"
+    # a page whose link is far along the row: the row is scrolled to show it
+    page.goto(server_url + "/orgs")
+    here = page.locator('.nav a[aria-current="page"]')
+    assert here.inner_text() == "Organisations"
+    box = here.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+    shot(page, "24-phone-header-far-link")
+    phone.close()
