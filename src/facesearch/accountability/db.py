@@ -15,6 +15,9 @@ the stores call ``vacuum(table)`` once the transaction has committed: on Postgre
 replica can still see are left to the next VACUUM or to autovacuum), which frees their space
 for reuse; the bytes themselves go when that space is reused, or at once with a ``VACUUM
 FULL`` of the table, which rewrites its files but locks it, so schedule that at a quiet time.
+``VACUUM`` without ``ANALYZE`` is enough for the column statistics: ANALYZE never samples a
+column holding personal data (``schema.PERSONAL_COLUMNS``, version 8), so ``pg_stats`` keeps no
+value of a deleted row; what it holds of the other columns (ids, times, counts) names no one.
 On SQLite ``vacuum`` does nothing (secure_delete did it); ``checkpoint`` truncates SQLite's
 write-ahead log and does nothing on PostgreSQL (its WAL is the server's).
 

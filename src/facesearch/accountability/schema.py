@@ -5,7 +5,7 @@ The schema version is ``PRAGMA user_version`` (on PostgreSQL the ``schema_versio
 and ``PG_MIGRATIONS[i]`` a PostgreSQL schema from version ``i`` to ``i + 1``, so one version
 number means the same tables in both. Where the dialects agree (versions 2 and 4) both tuples
 hold the same function; versions 1, 3 and 5 are one body of DDL written with each dialect's
-words (``_Words``).
+words (``_Words``). Version 8 changes PostgreSQL only: no column statistics of personal data.
 
 PostgreSQL types: ``BIGINT`` identity keys, ``BYTEA`` for probe images, ``TEXT`` for the
 fixed-width ISO times (compared as text), ``INTEGER`` 0/1 for flags (rows read the same in
@@ -387,6 +387,62 @@ def _to_7(conn: sqlite3.Connection, w: _Words) -> None:
     conn.execute("CREATE INDEX audit_log_actor_action_time ON audit_log (actor, action, time)")
 
 
+# --- version 8: no column statistics of personal data (PostgreSQL) ------------------------------
+
+# Columns holding personal data or secrets: names of users and of actors (who opened a case,
+# added a member, made an organisation, shared a collection), the names tried and addresses of
+# failed logins, password hashes, session and token digests, a session's CSRF token, the case
+# number, purpose and payload of an audit entry (file names, subjects, notes), a case's number,
+# title and legal basis, a kept probe image and its SHA-256. ANALYZE never samples them
+# (statistics target 0), because pg_stats shows sampled values to any reader of the column and
+# keeps them after the rows are gone (ANALYZE leaves a column it skips as it was): a probe
+# erased or expired, a session ended, a lock lifted. Changing a column to its own type drops
+# the statistics already collected without rewriting the table; it rebuilds the indexes on the
+# column. (SQLite keeps no column statistics unless ANALYZE runs, which this store never does.)
+PERSONAL_COLUMNS = (
+    ("users", "name", "TEXT"),
+    ("users", "password_hash", "TEXT"),
+    ("login_failures", "name_key", "TEXT"),
+    ("login_failures", "client", "TEXT"),
+    ("login_locks", "name_key", "TEXT"),
+    ("login_locks", "client", "TEXT"),
+    ("sessions", "digest", "TEXT"),
+    ("sessions", "csrf_token", "TEXT"),
+    ("api_tokens", "digest", "TEXT"),
+    ("audit_log", "actor", "TEXT"),
+    ("audit_log", "case_number", "TEXT"),
+    ("audit_log", "purpose", "TEXT"),
+    ("audit_log", "payload", "TEXT"),
+    ("probes", "sha256", "TEXT"),
+    ("probes", "data", "BYTEA"),
+    ("cases", "number", "TEXT"),
+    ("cases", "title", "TEXT"),
+    ("cases", "legal_basis", "TEXT"),
+    ("cases", "opened_by", "TEXT"),
+    ("cases", "closed_by", "TEXT"),
+    ("case_members", "added_by", "TEXT"),
+    ("organisations", "created_by", "TEXT"),
+    ("collection_grants", "granted_by", "TEXT"),
+)
+# Indexes on an expression keep statistics of their own (pg_stats names the index): the lower
+# case user names, a search's probe SHA-256. The ALTER TABLE above rebuilt them without any;
+# a later change of the type of their column rebuilds them at the default target again.
+PERSONAL_INDEXES = ("users_name_nocase", "audit_log_probe")
+
+
+def _to_8(conn: sqlite3.Connection, w: _Words) -> None:
+    """No column statistics of personal data (``PERSONAL_COLUMNS``); nothing on SQLite."""
+    if w is not _PG:
+        return
+    for table, col, kind in PERSONAL_COLUMNS:
+        conn.execute(
+            f"ALTER TABLE {table} ALTER COLUMN {col} SET STATISTICS 0, "
+            f"ALTER COLUMN {col} TYPE {kind}"
+        )
+    for index in PERSONAL_INDEXES:  # after the ALTER TABLE that rebuilt it
+        conn.execute(f"ALTER INDEX {index} ALTER COLUMN 1 SET STATISTICS 0")
+
+
 def _now_text() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
@@ -411,6 +467,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _in(_SQLITE, _to_5),
     _in(_SQLITE, _to_6),
     _in(_SQLITE, _to_7),
+    _in(_SQLITE, _to_8),
 )
 PG_MIGRATIONS: tuple[Migration, ...] = (
     _in(_PG, _to_1),
@@ -420,5 +477,6 @@ PG_MIGRATIONS: tuple[Migration, ...] = (
     _in(_PG, _to_5),
     _in(_PG, _to_6),
     _in(_PG, _to_7),
+    _in(_PG, _to_8),
 )
 SCHEMA_VERSION = len(MIGRATIONS)

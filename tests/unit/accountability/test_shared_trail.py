@@ -5,7 +5,8 @@ machines: each has its own home, its own anchor file (the anchor is per machine)
 same audit key. Sessions, lockouts and the two-person rule hold across them; the audit chain
 never forks; each replica's ``verify`` accepts its anchor being behind the head (the others
 appended since) but refuses a trail cut below it or rewritten at it. Also here: what only
-PostgreSQL needs (a dropped connection, VACUUM instead of secure_delete).
+PostgreSQL needs (a dropped connection, VACUUM instead of secure_delete, no column statistics
+of personal data).
 """
 
 from __future__ import annotations
@@ -15,11 +16,19 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from accountability_helpers import CHEAP, PW, ROOT, FakeClock, kinds, pages_of, tamper
 
-from facesearch.accountability import AccountabilityStore, Action, BreakKind, Role
+from facesearch.accountability import (
+    SCHEMA_VERSION,
+    AccountabilityStore,
+    Action,
+    BreakKind,
+    Role,
+    local_actor,
+)
 from facesearch.accountability.db import PG_SCHEMA
 from facesearch.errors import AuthenticationError, PermissionDeniedError
 
@@ -234,3 +243,132 @@ def test_a_home_with_decisions_copies_verbatim_into_postgresql(tmp_path: Path, p
         assert [c.face_id for c in s.decisions.states(search)] == [7, "7"]
         assert s.decisions.state(search, "7").status.value == "rejected"
         assert s.verify().ok
+
+
+# Every column and expression index of the store that holds personal data or a secret, as
+# pg_stats names them; the test's own list, so that a column dropped from the migration shows.
+PERSONAL = {
+    ("users", "name"),
+    ("users", "password_hash"),
+    ("users_name_nocase", "lower"),  # the index on lower(name)
+    ("login_failures", "name_key"),
+    ("login_failures", "client"),
+    ("login_locks", "name_key"),
+    ("login_locks", "client"),
+    ("sessions", "digest"),
+    ("sessions", "csrf_token"),
+    ("api_tokens", "digest"),
+    ("audit_log", "actor"),
+    ("audit_log", "case_number"),
+    ("audit_log", "purpose"),
+    ("audit_log", "payload"),
+    ("audit_log_probe", "expr"),  # the index of searches by their probe's SHA-256
+    ("probes", "sha256"),
+    ("probes", "data"),
+    ("cases", "number"),
+    ("cases", "title"),
+    ("cases", "legal_basis"),
+    ("cases", "opened_by"),
+    ("cases", "closed_by"),
+    ("case_members", "added_by"),
+    ("organisations", "created_by"),
+    ("collection_grants", "granted_by"),
+}
+_SAMPLED = """SELECT tablename, attname FROM pg_stats WHERE schemaname = %s
+    AND (most_common_vals IS NOT NULL OR histogram_bounds IS NOT NULL)"""
+_SHOWN = """SELECT tablename || '.' || attname FROM pg_stats WHERE schemaname = %s
+    AND position(%s IN concat(most_common_vals::text, histogram_bounds::text)) > 0"""
+
+
+def stats(url: str, query: str, *params: object, analyze: bool = True) -> list[tuple[Any, ...]]:
+    """ANALYZE the tables of the store's schema (unless not ``analyze``), then ``query`` (its
+    first parameter: the schema)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        tables = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", (PG_SCHEMA,))
+        for (table,) in tables.fetchall() if analyze else ():
+            conn.execute(f"ANALYZE {PG_SCHEMA}.{table}")
+        return list(conn.execute(query, (PG_SCHEMA, *params)).fetchall())
+
+
+def shown(url: str, seen: dict[str, str]) -> dict[str, list[str]]:
+    """Where pg_stats shows each of ``seen``'s values (without a new ANALYZE), if anywhere."""
+    where = {k: [r[0] for r in stats(url, _SHOWN, v, analyze=False)] for k, v in seen.items()}
+    return {k: tables for k, tables in where.items() if tables}
+
+
+def fill_with_personal_data(store: AccountabilityStore) -> dict[str, str]:
+    """Two values (ANALYZE keeps values seen once only when another differs) of every column
+    in ``PERSONAL``, written through the store; some of them, recognisable, by what they are."""
+    seen = {
+        "name": "zelda.quarry",
+        "address": "203.0.113.77",
+        "case": "CASE-4711",
+        "purpose": "tracing Zelda's sister",
+        "file": "zelda-on-the-beach.jpg",
+        "probe": b"probe photo of zelda".hex(),
+        "probe_sha256": hashlib.sha256(b"probe photo of zelda").hexdigest(),
+    }
+    people = {"zelda.quarry": "yorick.umber", "yorick.umber": "zelda.quarry"}
+    for name in people:
+        store.accounts.add_user(name, Role.ADMIN, PW, by=ROOT)
+    for (name, other), address, case in zip(
+        people.items(), ("203.0.113.77", "198.51.100.23"), ("CASE-4711", "CASE-0815"), strict=True
+    ):
+        me = local_actor(name)
+        store.accounts.create_session(name)
+        store.accounts.issue_token(name, by=ROOT)
+        for _ in range(store.accounts.policy.max_failures):  # a lock from this address
+            with pytest.raises(AuthenticationError):
+                store.accounts.check_password(name, "wrong", client=address)
+        with pytest.raises(AuthenticationError):  # a failure from another
+            store.accounts.check_password(other, "wrong", client=address)
+        probe = store.probes.keep(f"probe photo of {name.split('.')[0]}".encode(), retention_days=9)
+        store.cases.open(case, f"{name} missing", legal_basis=f"warrant for {name}", by=me)
+        store.cases.add_member(case, other, by=me)
+        store.audit.append(
+            actor=name,
+            action=Action.SEARCH,
+            case=case,
+            purpose=f"tracing {name.split('.')[0].title()}'s sister",
+            payload={"probe_sha256": probe, "file": f"{name.split('.')[0]}-on-the-beach.jpg"},
+        )
+        store.cases.close(case, by=me)
+        store.orgs.add(f"org-{case.lower()}", by=me)
+        store.orgs.grant(f"photos-{case.lower()}", f"org-{case.lower()}", by=me)
+    return seen
+
+
+def test_column_statistics_never_show_personal_data(pg_url: str, tmp_path: Path):
+    """pg_stats shows sampled values to anyone who can read the column, and keeps them after
+    the rows are gone: ANALYZE samples no column of the store that holds personal data."""
+    with AccountabilityStore.open(tmp_path, hasher=CHEAP, database_url=pg_url) as store:
+        seen = fill_with_personal_data(store)
+        sampled = set(stats(pg_url, _SAMPLED))
+        assert sampled & PERSONAL == set()
+        assert {("audit_log", "action"), ("audit_log", "time")} <= sampled  # ANALYZE ran
+        assert shown(pg_url, seen) == {}
+
+
+def test_an_older_store_loses_its_column_statistics_of_personal_data(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A store ANALYZEd at version 7 showed every personal column in pg_stats, and an erased
+    probe stayed there; migration 8 drops those statistics. (Version 7's rows are written by
+    today's code, which writes the same ones.)"""
+    from facesearch.accountability import db
+
+    monkeypatch.setattr(db, "SCHEMA_VERSION", 7)  # the last version whose columns were sampled
+    with AccountabilityStore.open(tmp_path, hasher=CHEAP, database_url=pg_url) as old:
+        seen = fill_with_personal_data(old)
+        assert set(stats(pg_url, _SAMPLED)) >= PERSONAL
+        assert shown(pg_url, seen).keys() == seen.keys()
+        old.probes.erase([seen["probe_sha256"]], then=lambda: None)
+        assert shown(pg_url, {"probe": seen["probe"]}) == {"probe": ["probes.data"]}  # erased
+    monkeypatch.undo()
+    with AccountabilityStore.open(tmp_path, hasher=CHEAP, database_url=pg_url) as store:
+        assert set(stats(pg_url, _SAMPLED, analyze=False)) & PERSONAL == set()  # dropped
+        sampled = set(stats(pg_url, _SAMPLED))
+        assert sampled & PERSONAL == set() and ("audit_log", "time") in sampled
+        assert shown(pg_url, seen) == {}
+        with store.db.read() as conn:
+            assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
