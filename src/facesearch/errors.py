@@ -126,6 +126,11 @@ class AccessError(FaceSearchError, code="access_denied"): ...
 class AuthenticationError(AccessError, code="unauthenticated"): ...
 
 
+class PasswordChangeRequiredError(AuthenticationError, code="password_change_required"):
+    """The password was right, but someone else set it (an admin): it only lets its user
+    choose their own (the login page asks; ``app.sessions.login_with_new_password``)."""
+
+
 class PermissionDeniedError(AccessError, code="forbidden"): ...
 
 

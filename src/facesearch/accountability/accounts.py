@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import replace
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -134,22 +135,29 @@ class Accounts(LoginMixin, TokenMixin, SessionMixin):
                 raise PermissionDeniedError("only an operator adds operators")
             if user_row(conn, name) is not None:
                 raise InputError(f"user {name} exists already (names ignore case)")
+            one_time = set_for_another(actor, name)
             conn.execute(
-                "INSERT INTO users (name, role, password_hash, disabled, created_at, org_id) "
-                "VALUES (?, ?, ?, 0, ?, ?)",
+                "INSERT INTO users (name, role, password_hash, disabled, created_at, org_id, "
+                "password_temporary) VALUES (?, ?, ?, 0, ?, ?, ?)",
                 (
                     name,
                     role.value,
                     hashed,
                     format_time(self._db.now()),
                     None if org_row is None else org_row["id"],
+                    int(one_time),
                 ),
             )
             org_name = None if org_row is None else org_row["name"]
             self._audit.append(
                 actor=actor.name,
                 action=Action.USER_ADD,
-                payload={"name": name, "role": role.value, "org": org_name},
+                payload={
+                    "name": name,
+                    "role": role.value,
+                    "org": org_name,
+                    "one_time_password": one_time,
+                },
                 org=org_name or PLATFORM_ORG,
             )
         return self.get_user(name)
@@ -187,29 +195,79 @@ class Accounts(LoginMixin, TokenMixin, SessionMixin):
 
     def set_password(self, name: str, password: str, *, by: Actor) -> None:
         """Set a new password (yourself, or anyone's as an admin); ends the user's sessions
-        and revokes their API tokens."""
+        and revokes their API tokens. One an admin or operator sets for someone else in the
+        application is a one-time password (``set_for_another``)."""
         hashed = self._passwords.hash_new(name, password)
         with self._db.write() as conn:
             actor = current_actor(conn, by)
             row = check_visible(existing_user(conn, name), actor)
             if actor.name != row["name"]:
                 require(actor, Permission.MANAGE_USERS)
-            conn.execute("UPDATE users SET password_hash = ? WHERE id = ?", (hashed, row["id"]))
-            self._cut_off(conn, row, actor, Action.PASSWORD_SET)
+            one_time = set_for_another(actor, row["name"])
+            conn.execute(
+                "UPDATE users SET password_hash = ?, password_temporary = ? WHERE id = ?",
+                (hashed, int(one_time), row["id"]),
+            )
+            self._cut_off(conn, row, actor, Action.PASSWORD_SET, one_time=one_time)
         self._db.vacuum("sessions")
 
+    def login_with_new_password(
+        self, name: str, password: str, new_password: str, *, client: str | None = None
+    ) -> tuple[User, str, str]:
+        """``login`` that replaces the password first: how a one-time password is used (the
+        only way it opens a session), and open to any password. ``new_password`` must pass the
+        password rules and differ from ``password``; it is the user's own (not one-time), and,
+        as any new password does, it ends the user's other sessions and revokes their API
+        tokens. Logged as the login, then a ``password_set`` by the user."""
+        if new_password == password:
+            raise InputError("choose a new password: not the one you were given")
+        hashed = self._passwords.hash_new(name, new_password)
+
+        def replace_then_open(conn: sqlite3.Connection, row: sqlite3.Row) -> tuple[str, str, int]:
+            conn.execute(
+                "UPDATE users SET password_hash = ?, password_temporary = 0 WHERE id = ?",
+                (hashed, row["id"]),
+            )
+            self._cut_off(conn, row, user_of(row), Action.PASSWORD_SET, one_time=False)
+            return self._open_session(conn, row)
+
+        user, opened = self._check_password(
+            name, password, client, replace_then_open, one_time_ok=True
+        )
+        assert opened is not None
+        session_id, csrf = self._after_open(opened)
+        return replace(user, password_temporary=False), session_id, csrf
+
     def _cut_off(
-        self, conn: sqlite3.Connection, row: sqlite3.Row, actor: Actor, why: Action
+        self,
+        conn: sqlite3.Connection,
+        row: sqlite3.Row,
+        actor: Actor,
+        why: Action,
+        *,
+        one_time: bool | None = None,
     ) -> None:
-        """End every session of the user of ``row``, revoke their tokens, and log ``why``."""
+        """End every session of the user of ``row``, revoke their tokens, and log ``why``
+        (with ``one_time``: whether the new password is a one-time one)."""
         end_sessions_of(conn, row["id"])
         revoked = revoke_all(conn, row["id"], self._db.now())
+        payload: dict[str, object] = {"name": row["name"], "tokens_revoked": revoked}
+        if one_time is not None:
+            payload["one_time_password"] = one_time
         self._audit.append(
             actor=actor.name,
             action=why,
-            payload={"name": row["name"], "tokens_revoked": revoked},
+            payload=payload,
             org=row["org_name"] or PLATFORM_ORG,
         )
+
+
+def set_for_another(actor: Actor, name: str) -> bool:
+    """Whether a password ``actor`` sets for user ``name`` is a one-time one: set by someone
+    else in the application (an admin, an operator), who would otherwise know it and could
+    act as that user. The host's CLI (a local actor, who can read the home anyway) sets
+    ordinary passwords, as it may issue anyone's API token."""
+    return actor.name.lower() != name.lower() and not actor.is_local
 
 
 def _org_row(conn: sqlite3.Connection, org: str) -> sqlite3.Row:

@@ -37,7 +37,7 @@ from facesearch.accountability.expiry import expiry_of
 from facesearch.accountability.passwords import Passwords
 from facesearch.accountability.policy import AccountPolicy
 from facesearch.accountability.users import User, is_valid_name, user_of, user_row
-from facesearch.errors import AuthenticationError
+from facesearch.errors import AuthenticationError, PasswordChangeRequiredError
 
 __all__ = ["BAD_LOGIN", "EVERY_ADDRESS", "LoginLock", "LoginMixin", "address_key"]
 
@@ -47,6 +47,10 @@ T = TypeVar("T")
 LOCK_MEMORY = timedelta(days=1)  # a lock over for longer than this no longer doubles the next
 MAX_LOCK_LEVEL = 32
 BAD_LOGIN = "unknown user name or wrong password"
+ONE_TIME_PASSWORD = (
+    "this password was set by an administrator and works once, to choose your own: enter it "
+    "again with a new password of your choice"
+)
 LOCKED_OUT = "too many failed logins for this name from this address"
 NAME_LOCKED_OUT = "too many failed logins for this name"
 EVERY_ADDRESS = "*"  # the client of a name-wide lock and of the name-wide failure counts
@@ -133,11 +137,15 @@ class LoginMixin:
         password: str,
         client: str | None,
         then: Callable[[sqlite3.Connection, sqlite3.Row], T] | None,
+        *,
+        one_time_ok: bool = False,
     ) -> tuple[User, T | None]:
         """``check_password``; on success ``then(conn, user row)`` runs in the transaction
         that records the login, once the password just checked is still the account's (not
         changed, the account not disabled, while it was being checked). Its result is
-        returned beside the user."""
+        returned beside the user. A one-time password (``users.password_temporary``) is a
+        success only with ``one_time_ok`` (its ``then`` replaces it); otherwise the attempt,
+        right as it was, is ``PasswordChangeRequiredError`` and counts as no failure."""
         key = name.casefold()[:128] if isinstance(name, str) else ""
         addr = "" if client is None else address_key(client[:200])
         shown = name if is_valid_name(name) else "anonymous"
@@ -149,6 +157,7 @@ class LoginMixin:
         row: sqlite3.Row | None = None
         lock: LoginLock | None = None
         counted = 0  # the row id of this attempt in the name-wide count
+        counted_here = 0  # and in the count of this name from this address
         expired: int | None = None  # the policy's days, if the account has expired
         with self._db.write() as conn:
             self._prune_failures(conn, now)
@@ -174,7 +183,8 @@ class LoginMixin:
             else:
                 # Count the attempt before checking it; cleared below if it succeeds.
                 insert = "INSERT INTO login_failures (name_key, client, at) VALUES (?, ?, ?)"
-                conn.execute(insert, (key, addr, format_time(now)))
+                here = conn.execute(f"{insert} RETURNING id", (key, addr, format_time(now)))
+                counted_here = int(here.fetchone()[0])
                 returning = conn.execute(
                     f"{insert} RETURNING id", (key, EVERY_ADDRESS, format_time(now))
                 )
@@ -207,7 +217,20 @@ class LoginMixin:
             changed = current is None or current["disabled"] or current["password_hash"] != stored
             if user is not None and changed:  # a new password, or disabled, while it was checked
                 user, reason = None, "changed_meanwhile"
-            if user is None:
+            one_time = current is not None and bool(current["password_temporary"])
+            if user is not None and one_time and not one_time_ok:
+                # right, but it only lets its user choose their own: no failure counted
+                user, reason = None, "password_change_required"
+                conn.execute(
+                    "DELETE FROM login_failures WHERE id IN (?, ?)", (counted, counted_here)
+                )
+            if user is None and reason == "password_change_required":
+                self._audit.append(
+                    actor=str(current["name"]) if current is not None else shown,
+                    action=Action.LOGIN_FAILED,
+                    payload={**detail, "reason": reason},
+                )
+            elif user is None:
                 payload: dict[str, object] = {**detail, "reason": reason}
                 failures = self._recent_failures(conn, key, addr, now)
                 if failures >= self.policy.max_failures:
@@ -246,6 +269,8 @@ class LoginMixin:
                 f"this account was not used for more than {expired} days and has expired "
                 "(the organisation's policy): an admin revives it by setting a new password"
             )
+        if user is None and reason == "password_change_required":
+            raise PasswordChangeRequiredError(ONE_TIME_PASSWORD)
         if user is None:
             raise AuthenticationError(BAD_LOGIN)
         return user, opened

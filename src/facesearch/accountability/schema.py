@@ -6,6 +6,7 @@ and ``PG_MIGRATIONS[i]`` a PostgreSQL schema from version ``i`` to ``i + 1``, so
 number means the same tables in both. Where the dialects agree (versions 2 and 4) both tuples
 hold the same function; versions 1, 3 and 5 are one body of DDL written with each dialect's
 words (``_Words``). Version 8 changes PostgreSQL only: no column statistics of personal data.
+Version 9 marks one-time passwords (``users.password_temporary``).
 
 PostgreSQL types: ``BIGINT`` identity keys, ``BYTEA`` for probe images, ``TEXT`` for the
 fixed-width ISO times (compared as text), ``INTEGER`` 0/1 for flags (rows read the same in
@@ -443,6 +444,17 @@ def _to_8(conn: sqlite3.Connection, w: _Words) -> None:
         conn.execute(f"ALTER INDEX {index} ALTER COLUMN 1 SET STATISTICS 0")
 
 
+# --- version 9: one-time passwords ---------------------------------------------------------------
+
+
+def _to_9(conn: sqlite3.Connection, w: _Words) -> None:
+    """``users.password_temporary``: 1 while the password is one that someone else set (an
+    admin or operator in the application: a new account, a reset). It opens no session: its
+    user logs in with it once to choose their own (``Accounts.login_with_new_password``), so
+    whoever set it cannot go on using the account unseen."""
+    conn.execute("ALTER TABLE users ADD COLUMN password_temporary INTEGER NOT NULL DEFAULT 0")
+
+
 def _now_text() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
@@ -468,6 +480,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _in(_SQLITE, _to_6),
     _in(_SQLITE, _to_7),
     _in(_SQLITE, _to_8),
+    _in(_SQLITE, _to_9),
 )
 PG_MIGRATIONS: tuple[Migration, ...] = (
     _in(_PG, _to_1),
@@ -478,5 +491,6 @@ PG_MIGRATIONS: tuple[Migration, ...] = (
     _in(_PG, _to_6),
     _in(_PG, _to_7),
     _in(_PG, _to_8),
+    _in(_PG, _to_9),
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -34,7 +34,7 @@ __all__ = [
 ]
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
-_PLAIN = "id, name, role, password_hash, disabled, created_at, org_id"
+_PLAIN = "id, name, role, password_hash, disabled, created_at, org_id, password_temporary"
 _ORG_NAME = "(SELECT o.name FROM organisations o WHERE o.id = {t}.org_id) AS org_name"
 USER_COLUMNS = _PLAIN + ", " + _ORG_NAME.format(t="users")
 # the same columns of a join with ``users u``
@@ -45,6 +45,9 @@ U_COLUMNS = ", ".join("u." + c for c in _PLAIN.split(", ")) + ", " + _ORG_NAME.f
 class User(Actor):
     disabled: bool
     created_at: datetime
+    # a password someone else set (a new account, a reset in the application): it only lets
+    # its user choose their own (``Accounts.login_with_new_password``)
+    password_temporary: bool = False
 
 
 def is_valid_name(name: object) -> bool:
@@ -72,6 +75,7 @@ def user_of(row: sqlite3.Row) -> User:
         org=row["org_name"],
         disabled=bool(row["disabled"]),
         created_at=parse_time(row["created_at"]),
+        password_temporary=bool(row["password_temporary"]),
     )
 
 

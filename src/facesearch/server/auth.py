@@ -56,7 +56,8 @@ SESSION_COOKIE = "fs_session"
 LOGIN_COOKIE = "fs_login"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
-PUBLIC_PATHS = frozenset({"/health", "/login"})
+LOGIN_PATHS = frozenset({"/login", "/login/new-password"})  # the password forms, rate limited
+PUBLIC_PATHS = frozenset({"/health"}) | LOGIN_PATHS
 PUBLIC_PREFIXES = ("/static/",)
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CLIENT_KEY = "client_address"  # where AuthMiddleware leaves the client address in scope["state"]
@@ -235,7 +236,7 @@ class AuthMiddleware(HttpMiddleware):
             )
         request = Request(scope, receive)
         if is_public(path):
-            if path == "/login" and request.method == "POST":
+            if path in LOGIN_PATHS and request.method == "POST":
                 wait = self.login_limiter.take("login:" + client_address(scope))
                 if wait:
                     await send_error(scope, receive, send, _rate_error(wait))

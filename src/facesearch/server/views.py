@@ -46,6 +46,8 @@ def user_view(user: User, tokens: int | None = None) -> dict[str, Any]:
         "role": user.role.value,
         "org": user.org,
         "disabled": user.disabled,
+        # a password someone else set: it only lets its user choose their own
+        "one_time_password": user.password_temporary,
         "created_at": user.created_at.isoformat(),
         "permissions": sorted(p.value for p in Permission if can(user.role, p)),
     }

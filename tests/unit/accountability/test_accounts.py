@@ -38,8 +38,16 @@ def test_add_list_get_disable_enable(store: AccountabilityStore, clock: FakeCloc
         store.accounts.get_user("nobody")
     logged = [(e.actor, e.action, e.payload) for e in store.audit.entries()]
     assert logged == [
-        ("os:root", "user_add", {"name": "alice", "org": "default", "role": "investigator"}),
-        ("os:root", "user_add", {"name": "admin", "org": "default", "role": "admin"}),
+        (
+            "os:root",
+            "user_add",
+            {"name": "alice", "org": "default", "role": "investigator", "one_time_password": False},
+        ),
+        (
+            "os:root",
+            "user_add",
+            {"name": "admin", "org": "default", "role": "admin", "one_time_password": False},
+        ),
         ("admin", "user_disable", {"name": "alice", "tokens_revoked": 0}),
         ("admin", "user_enable", {"name": "alice"}),
     ]

@@ -169,5 +169,5 @@ def test_a_version_4_file_gets_an_empty_registry_that_enforces_nothing(tmp_path:
         assert store.cases.refusal("K-free-text", alice) is None
         assert store.cases.open("K-1", "t", members=("alice",), by=ROOT).members == ("alice",)
     conn = sqlite3.connect(home / FILENAME)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 8
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 9
     conn.close()

@@ -33,7 +33,7 @@ def test_a_version_3_file_gets_the_index_of_entries_by_action_and_time(tmp_path:
     ) as store:
         assert store.decisions.awaiting_second_person("bob", datetime.now(UTC)) == []
     conn = sqlite3.connect(home / FILENAME)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 8
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 9
     since = format_time(datetime(2025, 1, 1, tzinfo=UTC))
     plan = " ".join(
         str(row[3])

@@ -217,7 +217,7 @@ def test_reopening_a_migrated_home_changes_nothing(v5, clock: FakeClock):
         assert store.orgs.all() == orgs and store.accounts.users() == users
         assert store.verify().ok
         with store.db.read() as conn:
-            assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 8
+            assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 9
 
 
 def test_an_entry_of_a_version_5_home_given_an_org_is_caught(v5, clock: FakeClock):

@@ -359,11 +359,15 @@ def test_an_older_store_loses_its_column_statistics_of_personal_data(
 
     monkeypatch.setattr(db, "SCHEMA_VERSION", 7)  # the last version whose columns were sampled
     with AccountabilityStore.open(tmp_path, hasher=CHEAP, database_url=pg_url) as old:
+        with old.db.write() as conn:  # today's code writes version 9's column: lent for a while
+            conn.execute("ALTER TABLE users ADD COLUMN password_temporary INTEGER DEFAULT 0")
         seen = fill_with_personal_data(old)
         assert set(stats(pg_url, _SAMPLED)) >= PERSONAL
         assert shown(pg_url, seen).keys() == seen.keys()
         old.probes.erase([seen["probe_sha256"]], then=lambda: None)
         assert shown(pg_url, {"probe": seen["probe"]}) == {"probe": ["probes.data"]}  # erased
+        with old.db.write() as conn:
+            conn.execute("ALTER TABLE users DROP COLUMN password_temporary")
     monkeypatch.undo()
     with AccountabilityStore.open(tmp_path, hasher=CHEAP, database_url=pg_url) as store:
         assert set(stats(pg_url, _SAMPLED, analyze=False)) & PERSONAL == set()  # dropped

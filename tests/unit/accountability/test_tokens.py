@@ -90,7 +90,7 @@ def test_a_new_password_revokes_every_token(store, people):
         store.accounts.user_for_token(again)
     assert [t.state for t in store.accounts.tokens("alice")] == ["revoked", "revoked"]
     last = store.audit.entries(action=Action.PASSWORD_SET)[-1]
-    assert last.payload == {"name": "alice", "tokens_revoked": 1}
+    assert last.payload == {"name": "alice", "tokens_revoked": 1, "one_time_password": True}
 
 
 def test_disable_then_enable_does_not_revive_tokens(store, people):

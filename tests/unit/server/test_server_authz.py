@@ -139,6 +139,7 @@ ROUTES: dict[tuple[str, str], tuple[frozenset[str] | None, str, int]] = {
     ("GET", "/api/v1/settings"): (ADMIN, "/api/v1/settings", 200),
     ("GET", "/login"): (PUBLIC, "/login", 200),
     ("POST", "/login"): (PUBLIC, "/login", 403),  # no login form token
+    ("POST", "/login/new-password"): (PUBLIC, "/login/new-password", 403),  # no form token
     ("POST", "/logout"): (ALL, "/logout", 303),
     ("GET", "/"): (ALL, "/", 303),
     ("GET", "/search"): (SEARCH, "/search", 200),

@@ -8,8 +8,8 @@ import anyio
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from facesearch.app import sessions
-from facesearch.errors import FaceSearchError
+from facesearch.app import accounts, sessions
+from facesearch.errors import FaceSearchError, InputError, PasswordChangeRequiredError
 from facesearch.server.auth import (
     LOGIN_COOKIE,
     SESSION_COOKIE,
@@ -28,9 +28,17 @@ router = APIRouter(include_in_schema=False)
 
 
 def _login_page(
-    c: Context, request: Request, next_url: str, error: str | FaceSearchError | None = None
+    c: Context,
+    request: Request,
+    next_url: str,
+    error: str | FaceSearchError | None = None,
+    *,
+    choose_for: str | None = None,
 ) -> HTMLResponse:
+    """The login form; with ``choose_for`` (a user name), the form that logs in with a
+    one-time password and sets the user's own."""
     token = new_login_token()
+    policy = accounts.password_policy(c.store)
     response = render(
         c,
         request,
@@ -39,6 +47,9 @@ def _login_page(
         error=error,
         login_token=token,
         next_url=next_url,
+        choose_for=choose_for,
+        min_length=policy.min_password_length,
+        min_score=policy.min_password_score,
     )
     response.set_cookie(
         LOGIN_COOKIE,
@@ -72,8 +83,45 @@ async def login(
         session = await anyio.to_thread.run_sync(
             lambda: sessions.login(c.store, name.strip(), password, client=client)
         )
+    except PasswordChangeRequiredError as exc:
+        return _login_page(c, request, safe_next(next, ""), exc, choose_for=name.strip())
     except FaceSearchError as exc:
         return _login_page(c, request, safe_next(next, ""), exc)
+    return _logged_in(request, session, next)
+
+
+@router.post("/login/new-password")
+async def login_with_new_password(
+    request: Request,
+    c: Ctx,
+    name: Annotated[str, Form(max_length=128)] = "",
+    password: Annotated[str, Form(max_length=1024)] = "",
+    new_password: Annotated[str, Form(max_length=1024)] = "",
+    new_password_again: Annotated[str, Form(max_length=1024)] = "",
+    login_token: Annotated[str, Form(max_length=128)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """Log in with the password one has (a one-time one an admin set, or one's own) and
+    replace it with a new one of one's own."""
+    try:
+        check_login_token(request, login_token)
+        if new_password != new_password_again:
+            raise InputError("the two new passwords differ")
+        client = client_address(request.scope)
+        session = await anyio.to_thread.run_sync(
+            lambda: sessions.login_with_new_password(
+                c.store, name.strip(), password, new_password, client=client
+            )
+        )
+    except (InputError, PasswordChangeRequiredError) as exc:
+        return _login_page(c, request, safe_next(next, ""), exc, choose_for=name.strip())
+    except FaceSearchError as exc:
+        return _login_page(c, request, safe_next(next, ""), exc)
+    return _logged_in(request, session, next)
+
+
+def _logged_in(request: Request, session: sessions.Session, next: str) -> Response:
+    """The answer to a login that opened ``session``: its cookie, and on to ``next``."""
     who = Principal(session.user, "session", session.csrf, session.id)
     response = RedirectResponse(safe_next(next, who.home), status_code=303)
     response.set_cookie(

@@ -108,13 +108,17 @@ async def enable_user(name: str, who: Admin, c: Ctx) -> dict[str, Any]:
 
 @api.post(
     "/users/{name}/password",
-    summary="Set a user's password (ends their sessions, revokes their API tokens)",
+    summary=(
+        "Set a user's password (ends their sessions, revokes their API tokens); one set for "
+        "someone else is one-time: they choose their own at the next login"
+    ),
 )
 async def set_password(
     name: str, who: Admin, c: Ctx, password: Annotated[str, Form(max_length=1024)]
 ) -> dict[str, Any]:
     await _blocking(lambda: accounts.set_password(c.store, who.user, name, password))
-    return {"name": name, "password_set": True}
+    own = who.user.name.lower() == name.lower()
+    return {"name": name, "password_set": True, "one_time": not own}
 
 
 @api.delete("/users/{name}/tokens", summary="Revoke every token of a user")
