@@ -33,6 +33,18 @@ def counts(home: Path) -> dict[str, int]:
     return {"faces": faces, "entries": entries, "users": users}
 
 
+def catalog_identity(url: str) -> tuple[str, str, str]:
+    """The target's catalog_id, the database it records, and the database it is in."""
+    psycopg = pytest.importorskip("psycopg")
+    with psycopg.connect(url) as conn:
+        conn.execute("SET search_path TO facesearch_catalog")
+        row = conn.execute(
+            "SELECT catalog_id, database_id, database_identity() FROM catalog_state"
+        ).fetchone()
+    assert row is not None
+    return (str(row[0]), str(row[1]), str(row[2]))
+
+
 def test_migrate_then_use_the_distributed_deployment(
     cli: Any,
     fake_gallery: Home,
@@ -59,11 +71,19 @@ def test_migrate_then_use_the_distributed_deployment(
     assert report["vectors_indexed"] == before["faces"]
     assert report["audit_head"] == before["entries"]
 
+    # the target's catalog has an id of its own (so its own Milvus collection: the home stays
+    # usable) and records its database, so it is no copy
+    with sqlite3.connect(home / "catalog.sqlite") as c:
+        home_id = c.execute("SELECT catalog_id FROM catalog_state").fetchone()[0]
+    target_id = catalog_identity(pg_url)
+    assert target_id[0] != home_id and target_id[1] == target_id[2]
+
     # re-running is safe: the copy is refreshed, nothing doubles
     again = json.loads(cli(home, "migrate", "--database-url", pg_url, "--vectors-url", vectors,
                            "--json").out)  # fmt: skip
     assert again["trail"] == "refreshed"
     assert again["stores"] == report["stores"]
+    assert catalog_identity(pg_url) == target_id
 
     # the CLI on the distributed deployment (another, empty home: nothing comes from files)
     monkeypatch.setenv("FACESEARCH_DATABASE_URL", pg_url)

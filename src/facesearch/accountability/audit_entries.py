@@ -80,6 +80,10 @@ class Action(StrEnum):
     SEARCH_REQUEST = "search_request"  # request id, probe sha256, parameters
     SEARCH_APPROVE = "search_approve"  # request seq, note
     SEARCH_DENY = "search_deny"  # request seq, note
+    # The catalog's database (gallery.catalog._identity): a copy made a catalog of its own, or
+    # a move adopted; catalog_id (and previous_catalog_id), made_in, database, vectors, faces
+    CATALOG_FORK = "catalog_fork"
+    CATALOG_ADOPT = "catalog_adopt"
 
 
 @dataclass(frozen=True)

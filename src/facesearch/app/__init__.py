@@ -21,7 +21,8 @@ purpose), ``local`` (the application on a local home, for the CLI), ``accounts``
 API tokens), ``trail`` (the audit trail: entries, head, verify, export), ``vector_erasure``
 (the vector store's part of an erasure; pending physical deletions), ``cases`` (the case
 registry) and ``case_report`` (a case's timeline and report), ``migrate`` (an embedded home
-into PostgreSQL + Milvus), ``limits`` (the server state replicas share), ``quantize`` (the
+into PostgreSQL + Milvus), ``catalog`` (a catalog in a copied or moved database: fork, adopt),
+``limits`` (the server state replicas share), ``quantize`` (the
 int8 models), ``training`` and ``training_course`` (the training before a first search, its
 quiz, and each user's status on the trail), ``alerts`` (the oversight alert rules) and
 ``oversight`` (a supervisor's dashboard of their organisation), ``approvals`` (search

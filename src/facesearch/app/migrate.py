@@ -12,7 +12,10 @@
 3. Each store's rows are copied verbatim in one transaction that holds the store's write lock
    (``sqlstore.copy``): ids, hashes and MACs stay as they were, so the chain verifies on the
    other side with the same key. Rows the home no longer has (erased there since the last
-   run) are deleted on the target first: moving house never undoes an erasure.
+   run) are deleted on the target first: moving house never undoes an erasure. One
+   exception: the target's catalog keeps the ``catalog_id`` it was given when its schema was
+   made, and records its own database (``catalog._identity``), so its vectors (a Milvus
+   collection named from that id) are never the home's, which stays usable meanwhile.
 4. The vectors are rebuilt from the copied catalog into ``vectors_url`` (Milvus, or FAISS
    files in each replica's home when it is unset): the index is derived, never copied.
 5. The trail is verified on PostgreSQL and the figures are reported.
@@ -36,6 +39,7 @@ from facesearch.engine import Engine
 from facesearch.errors import ConfigError, InputError
 from facesearch.gallery.catalog import Catalog
 from facesearch.gallery.catalog._connection import CATALOG_FILE
+from facesearch.gallery.catalog._identity import catalog_id_of, keep_own_identity
 from facesearch.settings import Settings
 from facesearch.sqlstore import database_target
 from facesearch.sqlstore.copy import TableCopy, copy_store
@@ -121,7 +125,10 @@ def _copy(home_file: Path, url: str, schema: tuple[str, int]) -> tuple[str, list
         target.execute("BEGIN IMMEDIATE")
         try:
             relation = trail_relation(source, target) if schema == ACCOUNTABILITY_SCHEMA else ""
+            own_id = catalog_id_of(target) if schema == CATALOG_SCHEMA else ""
             rows = [] if relation == "continued" else copy_store(source, target)
+            if own_id:  # the home's catalog_id came with its catalog_state row
+                keep_own_identity(target, own_id)
             target.execute("COMMIT")
         except BaseException:
             target.execute("ROLLBACK")

@@ -3,7 +3,8 @@
 One module per command group: ``analyse`` (detect, embed, verify), ``gallery`` (ingest,
 search, forget, stats, export, reindex), ``erasure`` (status), ``people`` (build, list,
 show, name, merge, split, not), ``evaluate`` (eval lfw, eval lfw-1n, calibrate),
-``serve``, ``users``, ``cases``, ``audit``, ``info`` (models, settings). Every command goes through
+``serve``, ``users``, ``cases``, ``audit``, ``info`` (models, settings), ``migrate``,
+``catalog`` (fork, adopt: a catalog in a copied or moved database). Every command goes through
 ``facesearch.app`` as the local actor ``os:<login>``.
 
 Data goes to stdout, diagnostics to stderr. Every FaceSearchError becomes one line on stderr
@@ -45,6 +46,7 @@ GROUPS = (
     "cases",
     "audit",
     "migrate",
+    "catalog",
 )
 
 # Each top-level command and the group modules that add to it (checked against the groups by
@@ -65,6 +67,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "cases": ("cases",),
     "audit": ("audit",),
     "migrate": ("migrate",),
+    "catalog": ("catalog",),
 }
 
 # The options the top-level parser takes before a command (--org is split off first).

@@ -31,6 +31,14 @@ and a search meanwhile still gets its ``k`` distinct faces. A search that meets 
 ``reindex`` is making anew waits once, opens it again (a repair, as the record is gone) and
 searches again. ``remove`` is Milvus's proved erasure
 (``last_erasure``).
+
+A catalog whose PostgreSQL database is not the one it was made in (a copy of that database,
+or a move: ``catalog._identity``) shares its ``catalog_id``, and so its Milvus collection,
+with the catalog in the other database: ``_connect`` refuses it (ConfigError naming ``catalog
+fork`` and ``catalog adopt``) before Milvus is touched. Index files are not refused: each
+home has its own, and their manifest records the database with the catalog's state, so files
+made from another database's catalog (a home shared by the original and its copy) are
+rebuilt, never searched.
 """
 
 from __future__ import annotations
@@ -48,8 +56,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from facesearch.errors import FaceSearchError, IndexRebuildingError, VectorIndexError
-from facesearch.gallery.catalog import Catalog, CatalogState
+from facesearch.errors import ConfigError, FaceSearchError, IndexRebuildingError, VectorIndexError
+from facesearch.gallery.catalog import Catalog, CatalogState, DatabaseChange
 from facesearch.gallery.vectors import (
     MilvusIndex,
     MilvusIndexChoice,
@@ -62,6 +70,7 @@ from facesearch.gallery.vectors import (
     open_milvus,
     vectors_target,
 )
+from facesearch.gallery.vectors.milvus_store import collection_name
 from facesearch.private import file_lock, make_private_dir, tighten_tree, write_private
 
 log = logging.getLogger(__name__)
@@ -149,8 +158,12 @@ class IndexSet:
     def _load_from(self, manifest: dict[str, Any]) -> None:
         saved = CatalogState.from_dict(manifest["state"])
         current = self.catalog.state(self.model_id)
-        if saved.catalog_id != current.catalog_id or saved.model_id != self.model_id:
-            raise VectorIndexError("index belongs to another catalog or model")
+        if (
+            saved.catalog_id != current.catalog_id
+            or saved.model_id != self.model_id
+            or _other_database(saved, current)
+        ):
+            raise VectorIndexError("index belongs to another catalog, database or model")
         indexes: dict[str, VectorIndex] = {}
         folders: dict[str, str] = {}
         for name, folder in dict(manifest["collections"]).items():
@@ -167,6 +180,9 @@ class IndexSet:
 
     def _connect(self) -> MilvusStore:
         if self._milvus is None:
+            change = self.catalog.database_change()
+            if change is not None:  # a copy: its collection is the original's
+                raise ConfigError(copied_catalog_message(change, self.model_id))
             catalog_id = self.catalog.state(self.model_id).catalog_id
             self._milvus = open_milvus(
                 self.target, self.model_id, self.dim, catalog_id, self.milvus_index
@@ -227,6 +243,7 @@ class IndexSet:
         if (
             synced is None
             or state.catalog_id != synced.catalog_id
+            or _other_database(synced, state)
             or state.erasure_generation < synced.erasure_generation
             or state.max_face_id < synced.max_face_id
         ):
@@ -435,3 +452,25 @@ class IndexSet:
         """Erased vectors gone from every search that the server still holds on disk."""
         self.ensure_loaded()
         return [] if self._milvus is None else self._milvus.pending_physical_deletions()
+
+
+def _other_database(recorded: CatalogState, current: CatalogState) -> bool:
+    """Whether vectors recorded at ``recorded`` were made from a catalog in another database
+    than ``current``'s (a copy of it: same catalog_id). A state recorded before the database
+    was kept (None) is taken as this one's."""
+    return recorded.database_id is not None and recorded.database_id != current.database_id
+
+
+def copied_catalog_message(change: DatabaseChange, model_id: str) -> str:
+    """Why a catalog in a copied or moved database may not open its Milvus collection, and
+    the two ways out."""
+    return (
+        f"{change}. Its vectors are the Milvus collection "
+        f"{collection_name(model_id, change.catalog_id)}, which the catalog in the other "
+        "database also uses: writing to it from here would remove that catalog's vectors or "
+        "store other faces under its face ids, so it is not opened. If this database is a "
+        "copy (staging, tests) run 'facesearch catalog fork': this catalog gets an id and a "
+        "Milvus collection of its own, built from it. If the deployment moved here and the "
+        "old database is no longer used by any facesearch, run 'facesearch catalog adopt': "
+        "this database is recorded and the collection kept"
+    )

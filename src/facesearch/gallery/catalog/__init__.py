@@ -8,6 +8,7 @@ tells whether it is stale from ``Catalog.state``.
 
 from facesearch.gallery.catalog._codec import check_name
 from facesearch.gallery.catalog._connection import CatalogErasure
+from facesearch.gallery.catalog._identity import DatabaseChange
 from facesearch.gallery.catalog._people import (
     MemberFace,
     PeopleAssignment,
@@ -39,6 +40,7 @@ __all__ = [
     "CatalogErasure",
     "CatalogState",
     "CollectionInfo",
+    "DatabaseChange",
     "FaceRecord",
     "ImageRecord",
     "IngestFailure",

@@ -111,6 +111,7 @@ class CatalogConnection(Closing):
         self.dialect: str = getattr(conn, "dialect", "sqlite")
         self.location = str(path) if path is not None else ""
         self.last_erasure: CatalogErasure | None = None
+        self._database_id: str | None = None
 
     # -- opening and closing ------------------------------------------------------------
 
@@ -175,14 +176,27 @@ class CatalogConnection(Closing):
         try:
             with sqlite_errors():
                 before = migrate(conn)
+            catalog = cls(conn, None)
+            _ = catalog.database_id  # read at opening, before any vector store is touched
         except BaseException:
             conn.close()
             raise
         if 0 < before < SCHEMA_VERSION:
             log.info("catalog schema migrated from version %d to %d", before, SCHEMA_VERSION)
-        catalog = cls(conn, None)
         catalog.location = target.redacted()
         return catalog
+
+    @property
+    def database_id(self) -> str | None:
+        """The PostgreSQL database the catalog is in now, ``SYSTEM/OID`` (``_identity``),
+        read once; None for SQLite."""
+        if self.dialect != "postgresql":
+            return None
+        if self._database_id is None:
+            with sqlite_errors():
+                row = self._live().execute("SELECT database_identity()").fetchone()
+            self._database_id = str(row[0])
+        return self._database_id
 
     @property
     def database(self) -> str:

@@ -219,10 +219,33 @@ _V5 = tuple(
     for table, col, kind in PERSONAL_COLUMNS
 )
 
+# Which database holds the catalog (``_identity``): the cluster's system identifier ('?' where
+# the role may not read pg_control_system(), or the server has none) and the database's oid,
+# as 'SYSTEM/OID'. A copy (CREATE DATABASE ... TEMPLATE, pg_dump | psql, pg_restore into a new
+# database or another cluster) has another; its catalog_id is the original's. A catalog made
+# before this migration records the database it is in now.
+_V6 = (
+    """CREATE FUNCTION database_identity() RETURNS text LANGUAGE plpgsql STABLE AS $$
+    DECLARE
+        sysid text;
+    BEGIN
+        BEGIN
+            SELECT system_identifier::text INTO sysid FROM pg_control_system();
+        EXCEPTION WHEN OTHERS THEN
+            sysid := NULL;
+        END;
+        RETURN coalesce(sysid, '?') || '/'
+            || (SELECT oid::text FROM pg_database WHERE datname = current_database());
+    END $$""",
+    f"ALTER TABLE catalog_state ADD COLUMN database_id {_TEXT}",
+    "UPDATE catalog_state SET database_id = database_identity()",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "images, faces, subjects, collections, models, ingest runs", _V1),
     Migration(2, "erasure: blocklist, catalog id and erasure generation", _V2),
     Migration(3, "erasure log: the face id each erasure generation removed", _V3),
     Migration(4, "people: persons, the person of each face, not-this-person, builds", _V4),
     Migration(5, "no column statistics of personal data (PostgreSQL only)", _V5),
+    Migration(6, "the identity of the database holding the catalog (PostgreSQL only)", _V6),
 )

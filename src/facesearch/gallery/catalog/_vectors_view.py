@@ -74,12 +74,13 @@ class VectorsView(CatalogConnection):
                 return
 
     def state(self, model_id: str) -> CatalogState:
-        """What an index built from ``face_vectors(..., model_id)`` stores to detect staleness.
+        """What an index built from ``face_vectors(..., model_id)`` stores to detect staleness
+        (with the database the catalog is in now, so that a copy's index is another's).
 
         Costs three indexed lookups whatever the size of the catalog.
         """
         with self._reading() as conn:
-            return _state(conn, model_id)
+            return _state(conn, model_id, self.database_id)
 
     def index_snapshot(
         self, model_id: str
@@ -90,7 +91,7 @@ class VectorsView(CatalogConnection):
         added by another process): the ids are exactly the faces of that state."""
         out: dict[str, npt.NDArray[np.int64]] = {}
         with self._reading() as conn:
-            state = _state(conn, model_id)
+            state = _state(conn, model_id, self.database_id)
             model = _read.model(conn, model_id)
             if model is not None:
                 for cid, name in conn.execute("SELECT id, name FROM collections").fetchall():
@@ -178,7 +179,7 @@ class VectorsView(CatalogConnection):
         return found, _codec.decode_embeddings([r[1] for r in rows], dim)
 
 
-def _state(conn: sqlite3.Connection, model_id: str) -> CatalogState:
+def _state(conn: sqlite3.Connection, model_id: str, database_id: str | None) -> CatalogState:
     catalog_id, generation = conn.execute(
         "SELECT catalog_id, erasure_generation FROM catalog_state"
     ).fetchone()
@@ -198,4 +199,5 @@ def _state(conn: sqlite3.Connection, model_id: str) -> CatalogState:
         face_count=0 if row is None else int(row[2]),
         max_face_id=max_id,
         erasure_generation=int(generation),
+        database_id=database_id,
     )

@@ -119,7 +119,9 @@ class CatalogState:
 
     Two states are equal exactly when the faces of the model are the same ones: adding a face
     raises ``max_face_id`` (ids are never reused), deleting one raises ``erasure_generation``,
-    and ``catalog_id`` differs between two catalog files.
+    and ``catalog_id`` differs between two catalog files. ``database_id`` is the PostgreSQL
+    database the catalog is in (None: SQLite, or a state recorded before it was kept): a copy
+    of the database keeps the ``catalog_id`` but is another database (``_identity``).
     """
 
     catalog_id: str
@@ -128,6 +130,7 @@ class CatalogState:
     face_count: int
     max_face_id: int  # 0 when there is no face
     erasure_generation: int
+    database_id: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return fields_dict(self)
@@ -143,4 +146,5 @@ class CatalogState:
             face_count=int(data["face_count"]),
             max_face_id=int(data["max_face_id"]),
             erasure_generation=int(data["erasure_generation"]),
+            database_id=None if data.get("database_id") is None else str(data["database_id"]),
         )

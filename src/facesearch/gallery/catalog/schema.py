@@ -23,7 +23,9 @@ vector index can never mistake a new face for an erased one):
     ingest_runs      id, started, finished, arguments (JSON), summary (JSON), status
     ingest_failures  id, run_id, source, reason
     blocklist        id, model_id, dim, embedding, added, note                    (version 2)
-    catalog_state    one row: catalog_id (random, per file), erasure_generation  (version 2)
+    catalog_state    one row: catalog_id (random, per file), erasure_generation  (version 2);
+                     database_id: the database the catalog is in (version 6; PostgreSQL
+                     only, NULL in SQLite: see ``_identity``)
     erased_faces     generation (primary key), face_id: which id each erasure removed (version 3)
     persons          id, collection_id, name (NULL: unnamed), created, updated          (version 4)
     face_persons     face_id (primary key; erasing the face removes it), person_id, pinned
@@ -207,6 +209,10 @@ _V4 = (
     END""",
 )
 
+# A SQLite file has no identity that a copy of it would not share (the home's index files are
+# copied with it); the column keeps the two schemas alike and stays NULL.
+_V6 = ("ALTER TABLE catalog_state ADD COLUMN database_id TEXT",)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "images, faces, subjects, collections, models, ingest runs", _V1),
     Migration(2, "erasure: blocklist, catalog id and erasure generation", _V2),
@@ -214,6 +220,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "people: persons, the person of each face, not-this-person, builds", _V4),
     # SQLite keeps no column statistics unless ANALYZE runs, which the catalog never does.
     Migration(5, "no column statistics of personal data (PostgreSQL only)", ()),
+    Migration(6, "the identity of the database holding the catalog (PostgreSQL only)", _V6),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -4,7 +4,7 @@ of truth of a facesearch deployment.
 ``Catalog`` is assembled from parts, one per concern: the connection and its transactions
 (``_connection``: durability, erasure checkpoints and threading are described there), the
 vector index's view (``_vectors_view``), erasure and the blocklist (``_erasure``), persons
-(``_people``), and here
+(``_people``), the database it is in (``_identity``: a copy or a move), and here
 collections, images, faces and labels, ingest runs, counts and the subject-access export.
 SQL lives in ``_read`` (SELECTs) and ``_write`` (writes inside a transaction).
 """
@@ -18,6 +18,7 @@ from facesearch.errors import InputError, NotFoundError
 from facesearch.gallery.catalog import _codec, _read, _write
 from facesearch.gallery.catalog._connection import CATALOG_FILE
 from facesearch.gallery.catalog._erasure import Erasure
+from facesearch.gallery.catalog._identity import Identity
 from facesearch.gallery.catalog._people import People
 from facesearch.gallery.catalog._prepare import prepare_image
 from facesearch.gallery.catalog._vectors_view import VectorsView
@@ -38,7 +39,7 @@ __all__ = ["CATALOG_FILE", "Catalog"]
 _FINISHED = ("completed", "failed", "interrupted")
 
 
-class Catalog(VectorsView, Erasure, People, Browse):
+class Catalog(VectorsView, Erasure, People, Browse, Identity):
     """Images, faces, subjects, collections, ingest runs, the erasure blocklist and persons.
 
     Open with ``Catalog.open(path)`` (or ``open_home``) and close with ``close()`` or a ``with``

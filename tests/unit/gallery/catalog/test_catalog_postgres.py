@@ -1,19 +1,24 @@
 """Catalog: what only the PostgreSQL catalog has. Replicas (several Catalog objects, each its
 own connection) writing into one database at once, erasure that VACUUMs the erased rows out
 of the table's pages, a connection the server dropped, the migrations kept in step with
-SQLite's. (Everything else runs on both databases through ``open_catalog``.)"""
+SQLite's, the database a catalog is in (a copied database told apart). (Everything else
+runs on both databases through ``open_catalog``.)"""
 
 from __future__ import annotations
 
+import re
+import subprocess
 import threading
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from tests.unit.gallery.catalog.test_catalog_erasure import new_image
 
-from facesearch.errors import CatalogError
+from facesearch.errors import CatalogError, InputError
 from facesearch.gallery.catalog import SCHEMA_VERSION, Catalog, _connection, _read
+from facesearch.gallery.catalog._identity import same_database
 from facesearch.gallery.catalog._schema_pg import MIGRATIONS as PG_MIGRATIONS
 from facesearch.gallery.catalog.schema import MIGRATIONS
 
@@ -173,6 +178,87 @@ def test_a_connection_the_server_dropped_is_reopened(cat: Catalog, pg_url: str) 
     assert [c.name for c in cat.collections()] == ["main"]
     (again,) = cat.add_images("main", [new_image("b")])
     assert not again.duplicate and cat.stats()["images"] == 2
+
+
+def copied(pg_cluster: Any, url: str, how: str) -> str:
+    """A copy of the database at ``url`` made ``how`` (CREATE DATABASE ... TEMPLATE, or
+    pg_dump piped into psql); its URL."""
+    from facesearch.devcluster.postgres import find_bin
+
+    name = f"copy_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_cluster.url(), autocommit=True) as conn:
+        template = f' TEMPLATE "{url.rsplit("/", 1)[1]}"' if how == "template" else ""
+        conn.execute(f'CREATE DATABASE "{name}"{template}')
+    if how == "dump":
+        pg_dump, psql = find_bin("pg_dump"), find_bin("psql")
+        if not pg_dump or not psql:
+            pytest.skip("SKIPPED LOUDLY: pg_dump or psql missing")
+        dump = subprocess.run([pg_dump, url], capture_output=True, check=True).stdout
+        subprocess.run([psql, "-q", "-v", "ON_ERROR_STOP=1", pg_cluster.url(name)], input=dump,
+                       capture_output=True, check=True)  # fmt: skip
+    return str(pg_cluster.url(name))
+
+
+@pytest.mark.parametrize("how", ["template", "dump"])
+def test_a_catalog_records_its_database_and_a_copy_is_told_apart(
+    pg_cluster: Any, pg_url: str, how: str
+) -> None:
+    with Catalog.open_postgres(pg_url) as original:
+        original.add_images("main", [new_image("a")])
+        made_in = original.database_id
+        assert made_in is not None and re.fullmatch(r"[0-9]+/[0-9]+", made_in)
+        assert sql(pg_url, "SELECT database_id FROM catalog_state") == [(made_in,)]
+        assert original.database_change() is None
+        catalog_id = original.state("sface").catalog_id
+    copy_url = copied(pg_cluster, pg_url, how)
+    with Catalog.open_postgres(copy_url) as copy:
+        change = copy.database_change()
+        assert change is not None and copy.stats()["images"] == 1
+        assert (change.catalog_id, change.recorded, change.live) == (
+            catalog_id, made_in, copy.database_id
+        )  # fmt: skip
+        assert copy.database_id != made_in and copy.state("sface").catalog_id == catalog_id
+        assert "copy" in str(change) and made_in.split("/")[1] in str(change)
+        if how == "template":
+            _, new_id = copy.fork()
+            assert new_id != catalog_id and copy.state("sface").catalog_id == new_id
+        else:
+            assert copy.adopt() == change and copy.state("sface").catalog_id == catalog_id
+        assert copy.database_change() is None
+        assert sql(copy_url, "SELECT database_id FROM catalog_state") == [(copy.database_id,)]
+        for again in (copy.fork, copy.adopt):
+            with pytest.raises(InputError, match="not a copy or a move"):
+                again()
+    with Catalog.open_postgres(pg_url) as original:  # the original is as it was
+        assert original.database_change() is None
+        assert original.state("sface").catalog_id == catalog_id
+
+
+def test_a_catalog_made_before_migration_6_records_the_database_it_is_in(pg_url: str) -> None:
+    from facesearch.gallery.catalog.schema import migrate
+    from facesearch.sqlstore.pg import PgConnection
+
+    old = PgConnection(pg_url, _connection.PG_SCHEMA, _connection.PG_LOCK_KEY)
+    migrate(old, 5)  # type: ignore[arg-type]
+    old.close()
+    with Catalog.open_postgres(pg_url) as cat:
+        assert sql(pg_url, "SELECT database_id FROM catalog_state") == [(cat.database_id,)]
+        assert cat.database_change() is None
+
+
+@pytest.mark.parametrize(
+    ("recorded", "live", "same"),
+    [
+        ("71/16384", "71/16384", True),
+        ("71/16384", "71/16400", False),  # a copy in the same cluster
+        ("71/16384", "72/16384", False),  # another cluster: the same first oid
+        ("?/16384", "71/16384", True),  # a role that could not read the cluster's id
+        ("71/16384", "?/16384", True),
+        ("?/16384", "?/16400", False),
+    ],
+)
+def test_two_identities_name_one_database(recorded: str, live: str, same: bool) -> None:
+    assert same_database(recorded, live) is same
 
 
 class _Pg:

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import facesearch
-from facesearch.errors import CatalogError
+from facesearch.errors import CatalogError, InputError
 from facesearch.gallery.catalog import SCHEMA_VERSION, Catalog, NewFace, NewImage, schema
 from facesearch.gallery.catalog.schema import Migration, migrate, schema_version
 from facesearch.types import BBox
@@ -45,6 +45,19 @@ def test_a_new_catalog_has_the_latest_schema(tmp_path: Path) -> None:
     conn = raw(tmp_path / "c.sqlite")
     assert schema_version(conn) == SCHEMA_VERSION == len(schema.MIGRATIONS)
     assert [m.version for m in schema.MIGRATIONS] == list(range(1, SCHEMA_VERSION + 1))
+    conn.close()
+
+
+def test_a_sqlite_catalog_records_no_database(tmp_path: Path) -> None:
+    """A home copied whole copies its index files too: nothing to tell, nothing to fork."""
+    with Catalog.open(tmp_path / "c.sqlite") as cat:
+        assert cat.database_id is None and cat.database_change() is None
+        assert cat.state("sface").database_id is None
+        for verb in (cat.fork, cat.adopt):
+            with pytest.raises(InputError, match="SQLite catalog records no database"):
+                verb()
+    conn = raw(tmp_path / "c.sqlite")
+    assert conn.execute("SELECT database_id FROM catalog_state").fetchall() == [(None,)]
     conn.close()
 
 
