@@ -2,8 +2,9 @@
 
 Crash safety: every batch of images and their faces is one catalog transaction, and an image
 is identified by its content sha256 within its collection. A run killed at any moment leaves
-whole batches committed and nothing half-written; running the same command again skips what
-is committed (counted as duplicates) and does the rest. The vector index is derived: its
+whole batches committed and nothing half-written, and its run's record counts them (the
+counts grow in each batch's transaction); running the same command again skips what is
+committed (counted as duplicates) and does the rest. The vector index is derived: its
 manifest records the catalog state it reflects, and the next open catches it up (see
 ``indexes``). Failures (unreadable files, non-images, images without a face) are recorded
 with their reason in the run's record and never stop the run.
@@ -117,6 +118,9 @@ class IngestOptions(TypedDict, total=False):
     label_from_dir: bool  # name each image's subject after its folder; False if not given
     progress: ProgressFn | None  # called with the summary as it grows
     analyse: Analyse | None  # who analyses the images; the engine's pipeline if not given
+    # called with the run's id once its catalog row exists, before anything else; what it
+    # raises ends the run (failed) and is raised
+    on_start: Callable[[int], None] | None
 
 
 class _Copies:
@@ -182,10 +186,10 @@ class Ingestor:
         label_from_dir: bool = False,
         progress: ProgressFn | None = None,
         analyse: Analyse | None = None,
+        on_start: Callable[[int], None] | None = None,
     ) -> IngestSummary:
         started = time.monotonic()
-        self.catalog.ensure_collection(collection)
-        self.indexes.ensure_loaded()
+        check_name(collection, "collection")
         run_id = self.catalog.start_run(
             {
                 "paths": [shown_name(str(p)) for p in paths],  # a path may not be UTF-8
@@ -195,13 +199,17 @@ class Ingestor:
             }
         )
         summary = IngestSummary(run_id=run_id)
-        blocked = self.catalog.blocklist(self.pipeline.model_id)
         pending: deque[_Pending] = deque()
         in_run = _Copies()
         batch: list[tuple[NewImage, _Pending]] = []
-        last_save = time.monotonic()
         status = "failed"
         try:
+            if on_start is not None:
+                on_start(run_id)
+            self.catalog.ensure_collection(collection)
+            self.indexes.ensure_loaded()
+            blocked = self.catalog.blocklist(self.pipeline.model_id)
+            last_save = time.monotonic()
             feed = self._feed(paths, collection, summary, pending, in_run, run_id)
             for result in (analyse or self.pipeline.run)(feed):
                 item = pending.popleft()
@@ -215,14 +223,14 @@ class Ingestor:
                         summary.duplicates -= 1
                         self._fail(summary, run_id, copy, why.code, why.reason)
                 if len(batch) >= COMMIT_EVERY:
-                    self._commit(collection, batch, summary)
+                    self._commit(collection, batch, summary, run_id)
                     batch = []
                     if time.monotonic() - last_save > SAVE_INDEX_EVERY_S:
                         self.indexes.save()
                         last_save = time.monotonic()
                 if progress is not None:
                     progress(summary)
-            self._commit(collection, batch, summary)
+            self._commit(collection, batch, summary, run_id)
             self.indexes.save()
             status = "completed"
         except KeyboardInterrupt:
@@ -330,11 +338,15 @@ class Ingestor:
         )
 
     def _commit(
-        self, collection: str, batch: list[tuple[NewImage, _Pending]], summary: IngestSummary
+        self,
+        collection: str,
+        batch: list[tuple[NewImage, _Pending]],
+        summary: IngestSummary,
+        run_id: int,
     ) -> None:
         if not batch:
             return
-        added = self.catalog.add_images(collection, [new for new, _ in batch])
+        added = self.catalog.add_images(collection, [new for new, _ in batch], run_id=run_id)
         ids: list[int] = []
         vectors: list[npt.NDArray[np.float32]] = []
         for result, (new, _) in zip(added, batch, strict=True):

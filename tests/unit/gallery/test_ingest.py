@@ -50,3 +50,39 @@ def test_a_folder_s_name_labels_the_face_the_photo_is_of_not_a_bystander(tmp_pat
         main = engine.analyse(photos / "Jane_Doe" / "pair.png").main
         labels = {f.face_index: f.subject for f in faces}
     assert labels == {i: ("Jane_Doe" if i == main else None) for i in (0, 1)}
+
+
+def test_a_run_is_recorded_before_anything_is_added_and_counts_what_it_committed(
+    tmp_path: Path,
+) -> None:
+    """``on_start`` sees the run's record before anything else, and what it raises ends the
+    run; a run's record counts what it committed (a run killed outright wrote no summary)."""
+    photos = tmp_path / "photos"
+    for person in (1, 2, 3):
+        write_photo(photos, person, 1)
+    settings = Settings(home=tmp_path / "home")
+    seen: list[tuple[int, list[str], int]] = []
+
+    with Engine(settings, pipeline=FakePipeline(settings)) as engine:
+
+        def refuse(run_id: int) -> None:
+            names = [c.name for c in engine.catalog.collections()]
+            seen.append((run_id, names, engine.catalog.stats()["images"]))
+            raise RuntimeError("no entry, no ingest")
+
+        with pytest.raises(RuntimeError, match="no entry"):
+            engine.ingest([photos], collection="new", on_start=refuse)
+        (refused,) = engine.catalog.runs()
+        assert seen == [(refused.id, [], 0)]  # not even the collection was made
+        assert (refused.status, refused.images_added) == ("failed", 0)
+        summary = engine.ingest([photos], collection="new", on_start=lambda run_id: None)
+        done = engine.catalog.runs()[-1]
+        assert done.id == summary.run_id and done.status == "completed"
+        assert (
+            (done.images_added, done.faces_added)
+            == (3, 3)
+            == (
+                summary.images_added,
+                summary.faces_added,
+            )
+        )

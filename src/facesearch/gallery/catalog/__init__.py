@@ -26,6 +26,7 @@ from facesearch.gallery.catalog.records import (
     IngestRun,
     NewFace,
     NewImage,
+    RunOwner,
     RunStatus,
 )
 from facesearch.gallery.catalog.schema import SCHEMA_VERSION
@@ -50,6 +51,7 @@ __all__ = [
     "NewImage",
     "PeopleAssignment",
     "PeopleSnapshot",
+    "RunOwner",
     "RunStatus",
     "StoredPerson",
     "check_name",

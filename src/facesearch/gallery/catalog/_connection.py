@@ -112,6 +112,8 @@ class CatalogConnection(Closing):
         self.location = str(path) if path is not None else ""
         self.last_erasure: CatalogErasure | None = None
         self._database_id: str | None = None
+        self._url = ""  # PostgreSQL's, for ``another``
+        self._busy_timeout_s = 30.0
 
     # -- opening and closing ------------------------------------------------------------
 
@@ -150,7 +152,9 @@ class CatalogConnection(Closing):
             raise
         if 0 < before < SCHEMA_VERSION:
             log.info("%s: schema migrated from version %d to %d", path, before, SCHEMA_VERSION)
-        return cls(conn, path, synchronous)
+        catalog = cls(conn, path, synchronous)
+        catalog._busy_timeout_s = busy_timeout_s
+        return catalog
 
     @classmethod
     def open_home(cls, home: str | Path, database_url: str = "", **options: Any) -> Self:
@@ -184,7 +188,15 @@ class CatalogConnection(Closing):
         if 0 < before < SCHEMA_VERSION:
             log.info("catalog schema migrated from version %d to %d", before, SCHEMA_VERSION)
         catalog.location = target.redacted()
+        catalog._url, catalog._busy_timeout_s = target.url, busy_timeout_s
         return catalog
+
+    def another(self) -> Self:
+        """A new connection to the same catalog, for another thread (a connection is used by
+        one thread at a time)."""
+        if self.path is not None:
+            return type(self).open(self.path, busy_timeout_s=self._busy_timeout_s)
+        return type(self).open_postgres(self._url, busy_timeout_s=self._busy_timeout_s)
 
     @property
     def database_id(self) -> str | None:

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from facesearch.errors import NotFoundError
 from facesearch.gallery.catalog import _codec
-from facesearch.gallery.catalog.records import FaceRecord, ImageRecord, IngestRun
+from facesearch.gallery.catalog.records import FaceRecord, ImageRecord, IngestRun, RunOwner
 from facesearch.types import BBox
 
 T = TypeVar("T")
@@ -133,11 +133,13 @@ def image(conn: sqlite3.Connection, image_id: int) -> ImageRecord:
     )
 
 
-def runs(conn: sqlite3.Connection) -> list[IngestRun]:
+def runs(conn: sqlite3.Connection, *, held: bool = False) -> list[IngestRun]:
+    """Every run, or (``held``) only those a process holds (``renewed`` set)."""
     rows = conn.execute(
-        """SELECT r.id, r.started, r.finished, r.arguments, r.summary, r.status,
-            (SELECT count(*) FROM ingest_failures f WHERE f.run_id = r.id)
-        FROM ingest_runs r ORDER BY r.id"""
+        f"""SELECT r.id, r.started, r.finished, r.arguments, r.summary, r.status,
+            (SELECT count(*) FROM ingest_failures f WHERE f.run_id = r.id),
+            r.images_added, r.faces_added, r.owner, r.renewed
+        FROM ingest_runs r {"WHERE r.renewed IS NOT NULL" if held else ""} ORDER BY r.id"""
     )
     return [
         IngestRun(
@@ -148,6 +150,10 @@ def runs(conn: sqlite3.Connection) -> list[IngestRun]:
             summary=_codec.load_json(row[4]),
             status=row[5],
             failures=row[6],
+            images_added=row[7],
+            faces_added=row[8],
+            owner=None if row[9] is None else RunOwner.from_dict(_codec.load_json(row[9])),
+            renewed=row[10],
         )
         for row in rows
     ]

@@ -241,6 +241,12 @@ _V6 = (
     "UPDATE catalog_state SET database_id = database_identity()",
 )
 
+_V7 = (
+    "ALTER TABLE ingest_runs ADD COLUMN images_added BIGINT, ADD COLUMN faces_added BIGINT, "
+    f"ADD COLUMN owner {_TEXT}, ADD COLUMN renewed {_TEXT}",
+    "CREATE INDEX ingest_runs_held ON ingest_runs (id) WHERE renewed IS NOT NULL",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "images, faces, subjects, collections, models, ingest runs", _V1),
     Migration(2, "erasure: blocklist, catalog id and erasure generation", _V2),
@@ -248,4 +254,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "people: persons, the person of each face, not-this-person, builds", _V4),
     Migration(5, "no column statistics of personal data (PostgreSQL only)", _V5),
     Migration(6, "the identity of the database holding the catalog (PostgreSQL only)", _V6),
+    Migration(7, "ingest runs: counts committed so far, the process holding the run", _V7),
 )

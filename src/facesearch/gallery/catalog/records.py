@@ -14,7 +14,9 @@ from typing import Any, Literal
 from facesearch.types import BBox, Embedding, fields_dict
 
 RunStatus = Literal["completed", "failed", "interrupted"]
-RUN_STATUSES: tuple[str, ...] = ("running", "completed", "failed", "interrupted")
+# "abandoned": its process died without finishing it (killed, its machine stopped), found by
+# another process (``Catalog.release_run``)
+RUN_STATUSES: tuple[str, ...] = ("running", "completed", "failed", "interrupted", "abandoned")
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,24 @@ class FaceRecord:
 
 
 @dataclass(frozen=True)
+class RunOwner:
+    """The process that holds an ingest run (``Catalog.hold_run``): enough to tell, from the
+    same machine, whether it is still there (``gallery.run_lease``)."""
+
+    host: str  # the machine's name, for people to read
+    space: str  # the process id space: boot id and pid namespace ("" where unknown)
+    pid: int
+    since: str  # when the process started, in the kernel's clock ticks ("" where unknown)
+
+    def as_dict(self) -> dict[str, Any]:
+        return fields_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunOwner:
+        return cls(str(data["host"]), str(data["space"]), int(data["pid"]), str(data["since"]))
+
+
+@dataclass(frozen=True)
 class IngestRun:
     id: int
     started: str
@@ -104,6 +124,11 @@ class IngestRun:
     summary: dict[str, Any] | None
     status: str  # one of RUN_STATUSES
     failures: int
+    # committed so far, with each batch (None: a run from before these were counted)
+    images_added: int | None = None
+    faces_added: int | None = None
+    owner: RunOwner | None = None  # the process holding it (None: nobody answers for it)
+    renewed: str | None = None  # the last sign of life of the owner while it holds the run
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,10 @@ vector index can never mistake a new face for an erased one):
                      landmarks (ten little-endian float64: five (x, y) points), det_score,
                      quality (JSON object), model_id, dim, embedding (dim little-endian
                      float32), subject_id (NULL: unlabelled)
-    ingest_runs      id, started, finished, arguments (JSON), summary (JSON), status
+    ingest_runs      id, started, finished, arguments (JSON), summary (JSON), status;
+                     images_added, faces_added (committed so far, with each batch), owner
+                     (JSON: the process holding the run), renewed (its last sign of life;
+                     NULL: nobody holds the run)                                    (version 7)
     ingest_failures  id, run_id, source, reason
     blocklist        id, model_id, dim, embedding, added, note                    (version 2)
     catalog_state    one row: catalog_id (random, per file), erasure_generation  (version 2);
@@ -213,6 +216,18 @@ _V4 = (
 # copied with it); the column keeps the two schemas alike and stays NULL.
 _V6 = ("ALTER TABLE catalog_state ADD COLUMN database_id TEXT",)
 
+_V7 = (
+    # What a run added, counted in the transaction of each batch, so that a run killed
+    # outright still says what it added; NULL for the runs from before.
+    "ALTER TABLE ingest_runs ADD COLUMN images_added INTEGER",
+    "ALTER TABLE ingest_runs ADD COLUMN faces_added INTEGER",
+    # Who answers for a run until its end is recorded, and when it last showed it was alive
+    # (``gallery.run_lease``).
+    "ALTER TABLE ingest_runs ADD COLUMN owner TEXT",
+    "ALTER TABLE ingest_runs ADD COLUMN renewed TEXT",
+    "CREATE INDEX ingest_runs_held ON ingest_runs (id) WHERE renewed IS NOT NULL",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "images, faces, subjects, collections, models, ingest runs", _V1),
     Migration(2, "erasure: blocklist, catalog id and erasure generation", _V2),
@@ -221,6 +236,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     # SQLite keeps no column statistics unless ANALYZE runs, which the catalog never does.
     Migration(5, "no column statistics of personal data (PostgreSQL only)", ()),
     Migration(6, "the identity of the database holding the catalog (PostgreSQL only)", _V6),
+    Migration(7, "ingest runs: counts committed so far, the process holding the run", _V7),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

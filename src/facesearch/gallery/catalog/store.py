@@ -31,6 +31,7 @@ from facesearch.gallery.catalog.records import (
     IngestFailure,
     IngestRun,
     NewImage,
+    RunOwner,
     RunStatus,
 )
 
@@ -96,18 +97,32 @@ class Catalog(VectorsView, Erasure, People, Browse, Identity):
                 known.update(row[0] for row in rows)
         return known
 
-    def add_images(self, collection: str, items: Sequence[NewImage]) -> list[AddedImage]:
+    def add_images(
+        self, collection: str, items: Sequence[NewImage], *, run_id: int | None = None
+    ) -> list[AddedImage]:
         """Store a batch of images and their faces in ONE transaction: all of it or nothing.
 
         The collection, subjects and models are created on demand. An image whose sha256 the
         collection already holds (or that appears earlier in the batch) is not stored again:
         its AddedImage says ``duplicate=True`` and carries the id of the image already there.
         Every item is checked before anything is written (InputError names the bad one).
+        ``run_id``: the ingest run they belong to, whose counts of images and faces added grow
+        in the same transaction (so a run killed at any moment says what it added).
         """
         _codec.check_name(collection, "collection")
         prepared = [prepare_image(item, n) for n, item in enumerate(items)]
         with self._writing() as conn:
-            return _write.insert_images(conn, _write.ensure_collection(conn, collection), prepared)
+            if run_id is not None:
+                _write.require_run(conn, run_id)
+            added = _write.insert_images(conn, _write.ensure_collection(conn, collection), prepared)
+            if run_id is not None:
+                new = [a for a in added if not a.duplicate]
+                conn.execute(
+                    """UPDATE ingest_runs SET images_added = coalesce(images_added, 0) + ?,
+                    faces_added = coalesce(faces_added, 0) + ? WHERE id = ?""",
+                    (len(new), sum(len(a.face_ids) for a in new), int(run_id)),
+                )
+            return added
 
     def image(self, image_id: int) -> ImageRecord:
         with self._reading() as conn:
@@ -180,10 +195,50 @@ class Catalog(VectorsView, Erasure, People, Browse, Identity):
         with self._writing() as conn:
             return _write.insert_id(
                 conn,
-                "INSERT INTO ingest_runs (started, arguments, status) "
-                "VALUES (?, ?, 'running') RETURNING id",
+                "INSERT INTO ingest_runs (started, arguments, status, images_added, faces_added) "
+                "VALUES (?, ?, 'running', 0, 0) RETURNING id",
                 (_codec.now_utc(), text),
             )
+
+    def hold_run(self, run_id: int, owner: RunOwner) -> None:
+        """``owner`` answers for the run until ``release_run``: it renews its hold
+        (``renew_run``) while it lives, and whoever finds it gone records how the run ended
+        (``gallery.run_lease``)."""
+        text = _codec.dump_json_object(owner.as_dict(), "run owner")
+        with self._writing() as conn:
+            _write.require_run(conn, run_id)
+            conn.execute(
+                "UPDATE ingest_runs SET owner = ?, renewed = ? WHERE id = ?",
+                (text, _codec.now_utc(), int(run_id)),
+            )
+
+    def renew_run(self, run_id: int) -> bool:
+        """The holder of the run is alive now; False if the run is held no more (released,
+        by its holder or by one who found the holder gone)."""
+        with self._writing() as conn:
+            cursor = conn.execute(
+                "UPDATE ingest_runs SET renewed = ? WHERE id = ? AND renewed IS NOT NULL",
+                (_codec.now_utc(), int(run_id)),
+            )
+            return cursor.rowcount > 0
+
+    def release_run(self, run_id: int, *, abandoned: bool = False) -> bool:
+        """Nobody holds the run any more; False if nobody did. ``abandoned``: its holder is
+        gone, and a run it left ``running`` becomes ``abandoned`` (a finished one keeps its
+        status)."""
+        with self._writing() as conn:
+            _write.require_run(conn, run_id)
+            if abandoned:
+                conn.execute(
+                    "UPDATE ingest_runs SET status = 'abandoned', finished = ? "
+                    "WHERE id = ? AND status = 'running'",
+                    (_codec.now_utc(), int(run_id)),
+                )
+            cursor = conn.execute(
+                "UPDATE ingest_runs SET renewed = NULL WHERE id = ? AND renewed IS NOT NULL",
+                (int(run_id),),
+            )
+            return cursor.rowcount > 0
 
     def record_failure(self, run_id: int, source: str, reason: str) -> None:
         with self._writing() as conn:
@@ -206,9 +261,10 @@ class Catalog(VectorsView, Erasure, People, Browse, Identity):
                 (_codec.now_utc(), text, status, int(run_id)),
             )
 
-    def runs(self) -> list[IngestRun]:
+    def runs(self, *, held: bool = False) -> list[IngestRun]:
+        """Every ingest run, oldest first; ``held``: only those a process holds."""
         with self._reading() as conn:
-            return _read.runs(conn)
+            return _read.runs(conn, held=held)
 
     def failures(self, run_id: int) -> list[IngestFailure]:
         with self._reading() as conn:

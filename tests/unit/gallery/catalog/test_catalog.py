@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from facesearch.errors import CatalogError, InputError, NotFoundError
-from facesearch.gallery.catalog import CATALOG_FILE, Catalog, NewFace, NewImage
+from facesearch.gallery.catalog import CATALOG_FILE, Catalog, NewFace, NewImage, RunOwner
 from facesearch.types import BBox
 
 LANDMARKS = ((10.25, 20.5), (30.125, 20.0), (20.0, 30.0), (12.0, 40.0), (28.0, 40.0))
@@ -342,6 +342,52 @@ def test_ingest_runs_and_failures(cat: Catalog) -> None:
         with pytest.raises(NotFoundError):
             call()
     assert cat.stats()["ingest_runs"] == 2 and cat.stats()["ingest_failures"] == 2
+
+
+def test_a_run_counts_what_each_batch_added_in_that_batchs_transaction(cat: Catalog) -> None:
+    """A run killed outright wrote no summary: its record said nothing of what it added."""
+    run = cat.start_run({"collection": "main"})
+    cat.add_images("main", [new_image(1, 2), new_image(2)], run_id=run)
+    cat.add_images("main", [new_image(1, 2), new_image(3)], run_id=run)  # 1 is there already
+    cat.add_images("main", [new_image(4)])  # no run named: counted nowhere
+    (listed,) = cat.runs()
+    assert (listed.images_added, listed.faces_added, listed.status) == (3, 4, "running")
+    with pytest.raises(NotFoundError):
+        cat.add_images("main", [new_image(5)], run_id=999)
+    assert not cat.has_image(sha(5), "main")  # refused whole
+
+
+def test_a_held_run_is_renewed_until_released_and_an_abandoned_one_says_so(cat: Catalog) -> None:
+    owner = RunOwner(host="host-a", space="boot pid:[1]", pid=4242, since="123")
+    run, done = cat.start_run({}), cat.start_run({})
+    assert cat.runs(held=True) == [] and cat.runs()[0].owner is None
+    cat.hold_run(run, owner)
+    cat.hold_run(done, owner)
+    held = cat.runs(held=True)
+    assert [r.id for r in held] == [run, done] and held[0].owner == owner
+    first = held[0].renewed
+    assert first is not None and cat.renew_run(run)
+    renewed = cat.runs()[0].renewed
+    assert renewed is not None and renewed >= first
+    cat.finish_run(done, {}, "completed")
+    assert cat.release_run(run, abandoned=True) and cat.release_run(done, abandoned=True)
+    after, finished = cat.runs()
+    assert (after.status, after.renewed, after.owner) == ("abandoned", None, owner)
+    assert after.finished is not None
+    assert finished.status == "completed"  # a finished run keeps its status
+    assert cat.runs(held=True) == []
+    assert not cat.renew_run(run) and not cat.release_run(run)  # nobody holds it any more
+    for call in (lambda: cat.hold_run(999, owner), lambda: cat.release_run(999)):
+        with pytest.raises(NotFoundError):
+            call()
+
+
+def test_another_connection_reaches_the_same_catalog(cat: Catalog) -> None:
+    run = cat.start_run({})
+    cat.hold_run(run, RunOwner("h", "", 1, ""))
+    with cat.another() as other:
+        assert other is not cat and other.renew_run(run)
+        assert other.runs(held=True)[0].id == run
 
 
 def test_stats(cat: Catalog, tmp_path: Path, database_url: str) -> None:

@@ -16,7 +16,14 @@ import pytest
 
 import facesearch
 from facesearch.errors import CatalogError, InputError
-from facesearch.gallery.catalog import SCHEMA_VERSION, Catalog, NewFace, NewImage, schema
+from facesearch.gallery.catalog import (
+    SCHEMA_VERSION,
+    Catalog,
+    NewFace,
+    NewImage,
+    RunOwner,
+    schema,
+)
 from facesearch.gallery.catalog.schema import Migration, migrate, schema_version
 from facesearch.types import BBox
 
@@ -96,6 +103,38 @@ def test_a_version_1_catalog_is_migrated_with_its_data(tmp_path: Path) -> None:
         assert cat.state("sface").erasure_generation == 1
         cat.blocklist_add("sface", vector)
         assert cat.blocklist("sface").shape == (1, 4)
+
+
+def test_the_runs_of_a_version_6_catalog_are_not_held_and_say_they_were_not_counted(
+    tmp_path: Path,
+) -> None:
+    """Runs from before version 7 had no counts and no holder: none is taken for abandoned."""
+    path = tmp_path / "old.sqlite"
+    conn = raw(path)
+    migrate(conn, target=6)
+    conn.execute(
+        "INSERT INTO ingest_runs (started, arguments, status) "
+        "VALUES ('2024-01-01T00:00:00.000+00:00', '{}', 'running')"
+    )
+    conn.close()
+    with Catalog.open(path) as cat:
+        (old,) = cat.runs()
+        assert (old.status, old.images_added, old.faces_added, old.owner) == (
+            "running",
+            None,
+            None,
+            None,
+        )
+        assert cat.runs(held=True) == []
+        new = cat.start_run({})
+        assert (cat.runs()[1].images_added, cat.runs()[1].faces_added) == (0, 0)
+        cat.hold_run(new, RunOwner("h", "", 1, ""))
+        assert [r.id for r in cat.runs(held=True)] == [new]
+        assert cat._conn is not None
+        plan = cat._conn.execute(
+            "EXPLAIN QUERY PLAN SELECT id FROM ingest_runs WHERE renewed IS NOT NULL"
+        ).fetchall()
+        assert "ingest_runs_held" in " ".join(row[3] for row in plan)
 
 
 def test_a_newer_catalog_is_refused(tmp_path: Path) -> None:
