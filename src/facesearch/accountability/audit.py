@@ -49,7 +49,7 @@ from facesearch.accountability.text_checks import (
     clean_text,
     required_text,
 )
-from facesearch.errors import CatalogError, FaceSearchError, NotFoundError
+from facesearch.errors import CatalogError, FaceSearchError, InputError, NotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -299,6 +299,22 @@ class AuditTrail:
             )
             rows = conn.execute(sql, args).fetchall()
         return sorted(str(r[0]) for r in rows if r[0] is not None)
+
+    def naming(self, action: Action, key: str, value: int | str) -> list[AuditEntry]:
+        """The entries of ``action`` whose payload's field ``key`` is ``value`` (compared as
+        text), in seq order: e.g. the entries of one ingest run. It reads the payload of every
+        entry of that action: for rare look-ups. Joins the caller's transaction, so that
+        inside one ``db.write()`` nothing is appended between it and the caller's append."""
+        if not key.isidentifier():
+            raise InputError(f"not a payload field name: {key!r}")
+        with self._db.read() as conn:
+            field = json_text(conn, "payload", key)
+            sql = (
+                f"SELECT {COLUMNS_WITH_MAC} FROM audit_log "
+                f"WHERE action = ? AND CAST({field} AS TEXT) = ? ORDER BY seq"
+            )
+            rows = conn.execute(sql, (action_of(action).value, str(value))).fetchall()
+        return [entry_of(row) for row in rows]
 
     def alerted(self, *, org: str, actor: str, since: datetime) -> set[tuple[str, str]]:
         """The (rule, subject) pairs of ``org``'s ``alert`` entries written by ``actor`` (the

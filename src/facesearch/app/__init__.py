@@ -12,7 +12,8 @@ routes are thin adapters over this package; nothing above it touches a store.
                         SearchRequest("probe.jpg", case="K-1", purpose="robbery, 3 May"))
         print(record.as_json())
 
-Modules: ``search`` (1:N and the faces of a probe), ``verify`` (1:1), ``erase``, ``ingest``,
+Modules: ``search`` (1:N and the faces of a probe), ``verify`` (1:1), ``erase``, ``ingest``
+(and ``abandoned_runs``: the end entries of ingests whose process was killed),
 ``reads`` (who may see what; every read of personal data logged), ``browse`` (the gallery a
 page at a time; what an erasure like a photo would take), ``review`` (verdicts under
 the two-person rule), ``people`` (persons of a collection: build, read, review),

@@ -10,6 +10,7 @@ trail, decisions, kept probes), ``Gallery`` (a catalog connection, one per threa
 from __future__ import annotations
 
 from facesearch.accountability import AccountabilityStore
+from facesearch.app.abandoned_runs import log_abandoned
 from facesearch.app.local import PipelineFactory
 from facesearch.core.calibration import CalibrationTable
 from facesearch.engine import Engine
@@ -28,6 +29,7 @@ __all__ = [
     "close_gallery",
     "load",
     "load_models",
+    "log_abandoned_runs",
     "model_of",
     "open_engine",
     "open_gallery",
@@ -84,3 +86,10 @@ def analyse(pipeline: FacePipeline, data: bytes, name: str) -> ImageFaces:
 def purge_expired_probes(store: AccountabilityStore) -> int:
     """Delete the kept probe photos whose retention period is over; how many."""
     return store.probes.purge_expired()
+
+
+def log_abandoned_runs(settings: Settings, store: AccountabilityStore) -> int:
+    """Log the end of the ingest runs whose process died before it could (``abandoned_runs``),
+    on a catalog connection of the caller's thread; how many."""
+    with open_gallery(settings) as catalog:
+        return len(log_abandoned(catalog, store))

@@ -1,11 +1,24 @@
 """Ingest, checked and logged (``ingest``). An ingest must not happen unlogged, even one that
 is killed: before anything is added, an ``ingest`` entry with ``outcome`` ``started`` names the
-collection and the paths given (the first 100); when the run ends, a second ``ingest`` entry
-(``started_entry``: the first's id) gives its outcome (``ok``, ``interrupted`` for Ctrl-C, or
-the error's code and message), the catalog's run id and the counts (so far, for a run that
-stopped), and how its new faces joined the persons of the collection when they have been built
-(``people.attach_new``). A run killed outright leaves its ``started`` entry alone: the catalog's
-``ingest_runs`` row of that run says what it added."""
+collection, the paths given (the first 100) and the catalog's run id; when the run ends, a
+second ``ingest`` entry (``started_entry``: the first's id) gives its outcome (``ok``,
+``interrupted`` for Ctrl-C, or the error's code and message), the run id and the counts (so
+far, for a run that stopped), and how its new faces joined the persons of the collection when
+they have been built (``people.attach_new``).
+
+A run killed outright (kill -9, the OOM killer, a power cut) cannot write its end entry, so
+another process writes it: ``outcome`` ``abandoned``, by ``system:ingest``, with the counts of
+the run's catalog record, which grow in each batch's transaction (``app.abandoned_runs``). To
+tell a killed run from a live one, the run is *held* from its start until its process has
+written its end entry (or failed to, which it raises or logs): its catalog row names the
+process (host, process id space, pid, process start time) and a lease that a thread renews
+every minute (``gallery.run_lease``). The holder is gone when, on
+the same machine, that pid is free or belongs to another process (exact: a live run is never
+taken for dead), and, seen from another machine or container, when the lease has not been
+renewed for ten minutes. Every ingest looks for such runs before it starts; so does the server,
+at start and every hour. The run is created, and held, before its started entry is written:
+a process killed in between leaves a held run that no entry names, released without an entry.
+"""
 
 from __future__ import annotations
 
@@ -16,14 +29,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from facesearch.accountability import AccountabilityStore, Action, Actor, Permission
+from facesearch.accountability import AccountabilityStore, Action, Actor, AuditEntry, Permission
 from facesearch.accountability.permissions import DEFAULT_ORG
+from facesearch.app.abandoned_runs import log_abandoned
 from facesearch.app.checks import allow, check_case, entry_missing, log
 from facesearch.app.people import attach_new
 from facesearch.app.scope import scope_of
 from facesearch.core.text import shown_name
 from facesearch.engine import Engine
 from facesearch.errors import FaceSearchError, PermissionDeniedError
+from facesearch.gallery import run_lease
 from facesearch.gallery.ingest import Analyse, IngestSummary, ProgressFn
 from facesearch.gallery.ray_ingest import RayAnalyser, RayOptions
 
@@ -116,6 +131,7 @@ def ingest(
     case, purpose = check_case(request.case, request.purpose, required=False)
     request = replace(request, collection=claim_collection(engine, store, actor, request))
     store.audit.check_writable()  # an ingest must not happen unlogged: key and anchor first
+    _log_abandoned(engine, store)
     base: dict[str, Any] = {
         "collection": request.collection,
         "paths": [shown_name(str(p)) for p in request.paths[:MAX_LOGGED_PATHS]],
@@ -123,8 +139,14 @@ def ingest(
         "label_from_dir": request.label_from_dir,
         **request.extra,
     }
-    started = log(store, actor, Action.INGEST, case, purpose, {**base, "outcome": "started"})
+    started: list[AuditEntry] = []  # the started entry, once the run exists
+    held: list[run_lease.RunLease] = []
     seen: list[IngestSummary] = []  # the run's summary, as it grows (for a run that stops)
+
+    def start(run_id: int) -> None:
+        held.append(run_lease.hold(engine.catalog, run_id))
+        payload = {**base, "run_id": run_id, "outcome": "started"}
+        started.append(log(store, actor, Action.INGEST, case, purpose, payload))
 
     def counting(summary: IngestSummary) -> None:
         if not seen:
@@ -133,33 +155,57 @@ def ingest(
             progress(summary)
 
     try:
-        summary = engine.ingest(
-            list(request.paths),
-            collection=request.collection,
-            label_from_dir=request.label_from_dir,
-            progress=counting,
-            analyse=_analyser(engine, request),
-        )
-    except BaseException as exc:
-        _log_stopped(store, actor, (case, purpose), base, started.seq, seen, exc)
-        raise
-    attached = attach_new(engine, request.collection) if summary.faces_added else None
-    payload = {
-        **base,
-        "outcome": "ok",
-        "started_entry": started.seq,
-        **_counts(summary),
-        "people": None if attached is None else attached.as_dict(),
-    }
-    try:
-        entry = log(store, actor, Action.INGEST, case, purpose, payload)
-    except FaceSearchError as exc:
-        raise entry_missing(
-            exc,
-            f"added {summary.faces_added} faces from {summary.images_added} images to the "
-            f"collection {request.collection!r} (ingest run {summary.run_id})",
-        ) from exc
+        try:
+            summary = engine.ingest(
+                list(request.paths),
+                collection=request.collection,
+                label_from_dir=request.label_from_dir,
+                progress=counting,
+                analyse=_analyser(engine, request),
+                on_start=start,
+            )
+        except BaseException as exc:
+            if started:
+                run_id = held[0].run_id
+                _log_stopped(store, actor, (case, purpose), base, started[0].seq, run_id, seen, exc)
+            raise
+        attached = attach_new(engine, request.collection) if summary.faces_added else None
+        payload = {
+            **base,
+            "outcome": "ok",
+            "started_entry": started[0].seq,
+            **_counts(summary),
+            "people": None if attached is None else attached.as_dict(),
+        }
+        try:
+            entry = log(store, actor, Action.INGEST, case, purpose, payload)
+        except FaceSearchError as exc:
+            raise entry_missing(
+                exc,
+                f"added {summary.faces_added} faces from {summary.images_added} images to the "
+                f"collection {request.collection!r} (ingest run {summary.run_id})",
+            ) from exc
+    finally:
+        if held:
+            _release(engine, held[0])
     return IngestRecord(entry.seq, summary)
+
+
+def _log_abandoned(engine: Engine, store: AccountabilityStore) -> None:
+    """The end entries of the runs whose process died before writing them; a failure is
+    logged, and does not stop this ingest, which logs its own entries."""
+    try:
+        log_abandoned(engine.catalog, store)
+    except FaceSearchError as exc:
+        log_module.warning("could not log the ends of ingest runs whose process died: %s", exc)
+
+
+def _release(engine: Engine, held: run_lease.RunLease) -> None:
+    """The run's end is logged (or could not be): this process answers for it no more."""
+    try:
+        held.release(engine.catalog)
+    except FaceSearchError as exc:
+        log_module.warning("ingest run %d could not be released: %s", held.run_id, exc)
 
 
 def _counts(summary: IngestSummary) -> dict[str, Any]:
@@ -180,6 +226,7 @@ def _log_stopped(
     use: tuple[str | None, str | None],
     base: dict[str, Any],
     started: int,
+    run_id: int,
     seen: list[IngestSummary],
     exc: BaseException,
 ) -> None:
@@ -192,7 +239,7 @@ def _log_stopped(
         outcome, error = exc.code, str(exc)
     else:
         outcome, error = "error", f"{type(exc).__name__}: {exc}"
-    counts = _counts(seen[0]) if seen else {"images_added": 0, "faces_added": 0}
+    counts = _counts(seen[0]) if seen else {"run_id": run_id, "images_added": 0, "faces_added": 0}
     payload = {**base, "outcome": outcome, "error": error[:500], "started_entry": started}
     try:
         log(store, actor, Action.INGEST, use[0], use[1], {**payload, **counts})

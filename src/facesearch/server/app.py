@@ -52,7 +52,7 @@ log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
 INGEST_PATHS = ("/api/v1/ingest-jobs", "/ingest")
-PURGE_EVERY_S = 3600.0
+HOUSEKEEPING_EVERY_S = 3600.0
 
 DESCRIPTION = """Self-hosted face search. **A candidate is a lead for a person to check, never
 an identification.** Log in with an API token: `Authorization: Bearer fs_...`
@@ -111,7 +111,7 @@ def create_app(
         app.state.ctx = context
         workers.warm_up()
         purger = threading.Thread(
-            target=_purge_loop, args=(store, stop), name="fs-probe-purge", daemon=True
+            target=_housekeeping, args=(settings, store, stop), name="fs-housekeeping", daemon=True
         )
         purger.start()
         try:
@@ -170,8 +170,10 @@ def _limiter(settings: Settings, scope: str, per_minute: int) -> Limiter:
     return shared_limiter(settings, scope, per_minute) or RateLimiter(per_minute)
 
 
-def _purge_loop(store: handles.Store, stop: threading.Event) -> None:
-    """Delete kept probe images past their retention period, at start and every hour."""
+def _housekeeping(settings: Settings, store: handles.Store, stop: threading.Event) -> None:
+    """At start and every hour: delete kept probe images past their retention period, and log
+    the end of the ingest runs whose process died before it could (a server killed mid-job,
+    or a CLI ingest)."""
     while True:
         try:
             n = handles.purge_expired_probes(store)
@@ -179,5 +181,9 @@ def _purge_loop(store: handles.Store, stop: threading.Event) -> None:
                 log.info("deleted %d probe image(s) past their retention period", n)
         except FaceSearchError as exc:
             log.warning("purging expired probe images failed: %s", exc)
-        if stop.wait(PURGE_EVERY_S):
+        try:
+            handles.log_abandoned_runs(settings, store)
+        except FaceSearchError as exc:
+            log.warning("looking for ingest runs whose process died failed: %s", exc)
+        if stop.wait(HOUSEKEEPING_EVERY_S):
             return

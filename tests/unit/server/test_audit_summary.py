@@ -50,3 +50,15 @@ def test_a_failed_pairs_run_says_why_not_none_pairs() -> None:
     text = audit_summary(entry)
     assert "None" not in text
     assert text == "failed: input_error: p.tsv, line 3: expected PATH_A<TAB>PATH_B"
+
+
+def test_an_abandoned_ingest_says_so_as_an_interrupted_one_says_it_stopped() -> None:
+    counts = {"collection": "c", "images_added": 4, "faces_added": 5, "failed": 1}
+    abandoned = {"outcome": "abandoned", "error": "no end logged, and its process is gone"}
+    interrupted = {"outcome": "interrupted", "error": "interrupted (Ctrl-C)"}
+    for payload, words in (
+        (abandoned, "abandoned: no end logged, and its process is gone"),
+        (interrupted, "stopped: interrupted (Ctrl-C)"),
+    ):
+        text = audit_summary({"action": "ingest", "payload": {**counts, **payload}})
+        assert text == f"4 images, 5 faces into c; 1 failed ({words})"

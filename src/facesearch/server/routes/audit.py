@@ -261,7 +261,9 @@ def audit_summary(entry: dict[str, Any]) -> str:
         n = p.get("paths_total")
         return f"ingest started into {p.get('collection')} ({n} path{'' if n == 1 else 's'} given)"
     if action == "ingest":
-        stopped = "" if p.get("outcome", "ok") == "ok" else f" (stopped: {p.get('error')})"
+        outcome = p.get("outcome", "ok")
+        how = "abandoned" if outcome == "abandoned" else "stopped"
+        stopped = "" if outcome == "ok" else f" ({how}: {p.get('error')})"
         return (
             f"{p.get('images_added')} images, {p.get('faces_added')} faces into "
             f"{p.get('collection')}; {p.get('failed')} failed{stopped}"
