@@ -20,6 +20,7 @@
     ├── PdfUnavailableError         no PDF can be made here (chromium missing or failing)
     └── AccessError                 authentication or authorisation failed (server side)
         ├── AuthenticationError     who you are is unknown (bad login, token)
+        │   └── PasswordChangeRequiredError  a one-time password: choose your own first
         └── PermissionDeniedError   who you are may not do this
             └── TrainingRequiredError  no current pass of the training and its quiz
 

@@ -30,6 +30,7 @@ EXPECTED = {
     "PdfUnavailableError": (503, "pdf_unavailable"),
     "AccessError": (500, "access_denied"),
     "AuthenticationError": (401, "unauthenticated"),
+    "PasswordChangeRequiredError": (401, "password_change_required"),
     "PermissionDeniedError": (403, "forbidden"),
     "TrainingRequiredError": (403, "training_required"),
     "CsrfError": (403, "csrf_failed"),
