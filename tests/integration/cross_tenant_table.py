@@ -171,7 +171,7 @@ def message(r: Any, values: Sequence[object]) -> str | None:
     each of ``values`` (the ids asked for) replaced by ``<id>``."""
     if "text/html" in r.headers.get("content-type", ""):
         shown = re.search(r'<div class="error" role="alert">(.*?)</div>', r.text, re.S)
-        shown = shown or re.search(r"<main>(.*)</main>", r.text, re.S)  # the error, else all
+        shown = shown or re.search(r"<main[^>]*>(.*)</main>", r.text, re.S)  # the error, else all
         said = " ".join(re.sub(r"<[^>]+>", " ", shown.group(1) if shown else r.text).split())
     elif error_code(r) is None:
         return None
