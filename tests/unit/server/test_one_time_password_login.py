@@ -79,3 +79,65 @@ def test_an_admins_password_leads_to_choosing_ones_own(client: TestClient, home:
         "/login", data={"name": "inv1", "password": MINE, "login_token": form_token(page)}
     )
     assert r.status_code == 303
+
+
+def session_login(client: TestClient, name: str, password: str = "correct-horse-battery") -> str:
+    """Log ``name`` in through the form; the CSRF token of the session."""
+    page = client.get("/login").text
+    r = client.post(
+        "/login", data={"name": name, "password": password, "login_token": form_token(page)}
+    )
+    assert r.status_code == 303, r.text
+    found = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/users", headers=HTML).text)
+    assert found
+    return found.group(1)
+
+
+def test_the_users_page_sets_a_one_time_password_but_not_ones_own(
+    client: TestClient, home: Any
+) -> None:
+    csrf = session_login(client, "admin1")
+    page = client.get("/users", headers=HTML).text
+    assert 'action="/users/inv2/password"' in page
+    assert 'action="/users/admin1/password"' not in page  # one's own is changed at login
+    r = client.post("/users/inv2/password", data={"password": GIVEN, "csrf_token": csrf})
+    assert r.status_code == 200 and "inv2 has a one-time password now" in r.text, r.text
+    assert "one-time password</span>" in r.text  # marked in the table
+    r = client.post("/users/admin1/password", data={"password": GIVEN, "csrf_token": csrf})
+    assert r.status_code == 422 and "your own password" in r.text
+    client.cookies.clear()
+    page = client.get("/login").text
+    r = client.post(
+        "/login", data={"name": "inv2", "password": GIVEN, "login_token": form_token(page)}
+    )
+    assert r.status_code == 401 and "Choose your own password" in r.text
+    assert 'name="one_time" value="true"' in r.text
+
+
+def test_anyone_changes_their_own_password_from_the_login_page(
+    client: TestClient, home: Any
+) -> None:
+    page = client.get("/login").text
+    assert 'href="/login?change=1"' in page
+    page = client.get("/login", params={"change": "1", "next": "/cases"}).text
+    assert "Change your password" in page and 'action="/login/new-password"' in page
+    assert 'name="next" value="/cases"' in page
+    r = client.post(
+        "/login/new-password",
+        data={
+            "name": "inv1",
+            "password": "correct-horse-battery",
+            "new_password": MINE,
+            "new_password_again": MINE,
+            "next": "/cases",
+            "login_token": form_token(page),
+        },
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/cases", r.text
+    client.cookies.clear()
+    page = client.get("/login").text
+    r = client.post(
+        "/login",
+        data={"name": "inv1", "password": "correct-horse-battery", "login_token": form_token(page)},
+    )
+    assert r.status_code == 401  # the old one is gone

@@ -34,9 +34,11 @@ def _login_page(
     error: str | FaceSearchError | None = None,
     *,
     choose_for: str | None = None,
+    one_time: bool = False,
 ) -> HTMLResponse:
-    """The login form; with ``choose_for`` (a user name), the form that logs in with a
-    one-time password and sets the user's own."""
+    """The login form; with ``choose_for`` (a user name, or "" for none yet), the form that
+    logs in with the password one has and sets a new one of one's own (``one_time``: the
+    password one has is a one-time one an admin set)."""
     token = new_login_token()
     policy = accounts.password_policy(c.store)
     response = render(
@@ -48,6 +50,7 @@ def _login_page(
         login_token=token,
         next_url=next_url,
         choose_for=choose_for,
+        one_time=one_time,
         min_length=policy.min_password_length,
         min_score=policy.min_password_score,
     )
@@ -64,8 +67,11 @@ def _login_page(
 
 
 @router.get("/login")
-async def login_page(request: Request, c: Ctx, next: str | None = None) -> HTMLResponse:
-    return _login_page(c, request, safe_next(next, ""))
+async def login_page(
+    request: Request, c: Ctx, next: str | None = None, change: bool = False
+) -> HTMLResponse:
+    """The login form (``change``: the form to change one's password as one logs in)."""
+    return _login_page(c, request, safe_next(next, ""), choose_for="" if change else None)
 
 
 @router.post("/login")
@@ -84,7 +90,9 @@ async def login(
             lambda: sessions.login(c.store, name.strip(), password, client=client)
         )
     except PasswordChangeRequiredError as exc:
-        return _login_page(c, request, safe_next(next, ""), exc, choose_for=name.strip())
+        return _login_page(
+            c, request, safe_next(next, ""), exc, choose_for=name.strip(), one_time=True
+        )
     except FaceSearchError as exc:
         return _login_page(c, request, safe_next(next, ""), exc)
     return _logged_in(request, session, next)
@@ -100,9 +108,10 @@ async def login_with_new_password(
     new_password_again: Annotated[str, Form(max_length=1024)] = "",
     login_token: Annotated[str, Form(max_length=128)] = "",
     next: Annotated[str, Form(max_length=2000)] = "",
+    one_time: Annotated[bool, Form()] = False,
 ) -> Response:
     """Log in with the password one has (a one-time one an admin set, or one's own) and
-    replace it with a new one of one's own."""
+    replace it with a new one of one's own (``one_time``: how the form speaks of it)."""
     try:
         check_login_token(request, login_token)
         if new_password != new_password_again:
@@ -114,7 +123,9 @@ async def login_with_new_password(
             )
         )
     except (InputError, PasswordChangeRequiredError) as exc:
-        return _login_page(c, request, safe_next(next, ""), exc, choose_for=name.strip())
+        return _login_page(
+            c, request, safe_next(next, ""), exc, choose_for=name.strip(), one_time=one_time
+        )
     except FaceSearchError as exc:
         return _login_page(c, request, safe_next(next, ""), exc)
     return _logged_in(request, session, next)

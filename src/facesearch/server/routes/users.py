@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from facesearch.accountability import PERMISSIONS, Role
 from facesearch.app import accounts, orgs
-from facesearch.errors import FaceSearchError, NotFoundError
+from facesearch.errors import FaceSearchError, InputError, NotFoundError
 from facesearch.server import views
 from facesearch.server.auth import ROLE_WORDS, Principal
 from facesearch.server.context import Context
@@ -203,11 +203,26 @@ async def users_add(
 
 
 @pages.post("/users/{name}/{action}")
-async def users_action(name: str, action: str, page: AdminPage) -> Response:
+async def users_action(
+    name: str,
+    action: str,
+    page: AdminPage,
+    password: Annotated[str, Form(max_length=1024)] = "",
+) -> Response:
     c, who = page.c, page.who
     token = None
     try:
-        if action == "disable":
+        if action == "password":  # someone else's: a one-time password (accounts.set_password)
+            if name.lower() == who.name.lower():
+                raise InputError(
+                    "your own password: log out, then 'Change your password' on the login page"
+                )
+            await _blocking(lambda: accounts.set_password(c.store, who.user, name, password))
+            message = (
+                f"{name} has a one-time password now: give it to them; it lets them choose "
+                "their own at their next login, and nothing else"
+            )
+        elif action == "disable":
             await _blocking(lambda: accounts.disable_user(c.store, who.user, name))
             message = f"{name} disabled"
         elif action == "enable":
