@@ -59,6 +59,15 @@ def test_an_admins_password_leads_to_choosing_ones_own(client: TestClient, home:
     assert r.status_code == 422 and "the two new passwords differ" in r.text
     assert 'action="/login/new-password"' in r.text  # the same form again
 
+    mistyped = fields | {"password": "handed over at the front door", "login_token": ""}
+    mistyped["login_token"] = form_token(r.text)
+    r = client.post(
+        "/login/new-password",
+        data=mistyped | {"new_password": MINE, "new_password_again": MINE, "one_time": "true"},
+    )
+    assert r.status_code == 401 and "wrong password" in r.text
+    assert "Choose your own password" in r.text  # the same form, to try again
+
     fields["login_token"] = form_token(r.text)
     r = client.post(
         "/login/new-password",

@@ -122,12 +122,10 @@ async def login_with_new_password(
                 c.store, name.strip(), password, new_password, client=client
             )
         )
-    except (InputError, PasswordChangeRequiredError) as exc:
+    except FaceSearchError as exc:  # the same form again (a mistyped password, a weak one)
         return _login_page(
             c, request, safe_next(next, ""), exc, choose_for=name.strip(), one_time=one_time
         )
-    except FaceSearchError as exc:
-        return _login_page(c, request, safe_next(next, ""), exc)
     return _logged_in(request, session, next)
 
 
