@@ -193,10 +193,10 @@ class Accounts(LoginMixin, TokenMixin, SessionMixin):
                 )
             return user_of(existing_user(conn, name))
 
-    def set_password(self, name: str, password: str, *, by: Actor) -> None:
+    def set_password(self, name: str, password: str, *, by: Actor) -> bool:
         """Set a new password (yourself, or anyone's as an admin); ends the user's sessions
         and revokes their API tokens. One an admin or operator sets for someone else in the
-        application is a one-time password (``set_for_another``)."""
+        application is a one-time password (``set_for_another``); whether this one is."""
         hashed = self._passwords.hash_new(name, password)
         with self._db.write() as conn:
             actor = current_actor(conn, by)
@@ -210,6 +210,7 @@ class Accounts(LoginMixin, TokenMixin, SessionMixin):
             )
             self._cut_off(conn, row, actor, Action.PASSWORD_SET, one_time=one_time)
         self._db.vacuum("sessions")
+        return one_time
 
     def login_with_new_password(
         self, name: str, password: str, new_password: str, *, client: str | None = None

@@ -154,13 +154,14 @@ def enable_user(store: AccountabilityStore, actor: Actor, name: str) -> User:
     return store.accounts.enable_user(name, by=actor)
 
 
-def set_password(store: AccountabilityStore, actor: Actor, name: str, password: str) -> None:
+def set_password(store: AccountabilityStore, actor: Actor, name: str, password: str) -> bool:
     """Set a password (one's own, or anyone's with MANAGE_USERS: the operator an admin's or
-    an operator's only); ends the user's sessions and revokes their API tokens."""
+    an operator's only); ends the user's sessions and revokes their API tokens. Whether it is
+    a one-time password (``Accounts.set_password``)."""
     _manage(actor, name)
     if not _own(actor, name):
         _operator_may(actor, store.accounts.get_user(name, seen_by=actor).role, "set a password on")
-    store.accounts.set_password(name, password, by=actor)
+    return store.accounts.set_password(name, password, by=actor)
 
 
 def issue_token(

@@ -116,9 +116,8 @@ async def enable_user(name: str, who: Admin, c: Ctx) -> dict[str, Any]:
 async def set_password(
     name: str, who: Admin, c: Ctx, password: Annotated[str, Form(max_length=1024)]
 ) -> dict[str, Any]:
-    await _blocking(lambda: accounts.set_password(c.store, who.user, name, password))
-    own = who.user.name.lower() == name.lower()
-    return {"name": name, "password_set": True, "one_time": not own}
+    one_time = await _blocking(lambda: accounts.set_password(c.store, who.user, name, password))
+    return {"name": name, "password_set": True, "one_time": one_time}
 
 
 @api.delete("/users/{name}/tokens", summary="Revoke every token of a user")
