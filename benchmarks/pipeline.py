@@ -14,6 +14,10 @@ Measures, in one run on the same LFW images (read from disk each time):
 - start-up: a fresh ``facesearch embed`` process on 3 images, first call and second call
   (compiled models come from the on-disk cache the second time).
 
+``--emulate-avx2`` runs facesearch as on a CPU with AVX2 alone (``emulate_avx2``): end to end
+and its stages only, written to pipeline-emulated-avx2.json; an estimate, not a measurement on
+such a CPU (face_recognition is skipped: dlib's compiled SIMD cannot be capped).
+
 Prints a table and writes benchmarks/results/pipeline.json with the CPU model and its
 instruction sets. Absolute numbers drift with the machine's load; the ratio is measured side
 by side in one run.
@@ -36,8 +40,8 @@ from typing import Any
 import numpy as np
 
 from facesearch.core.align import align_face
-from facesearch.models import running_precisions
-from facesearch.models.int8 import cpu_flags, cpu_kind
+from facesearch.models import running_precisions, runtime
+from facesearch.models.int8 import cpu_kind
 from facesearch.pipeline import Decodable, FacePipeline
 from facesearch.settings import Settings
 
@@ -137,17 +141,32 @@ ISA = (
 )
 
 
+# the flags of a CPU with AVX2 alone (an AMD EPYC Zen 3, say), as ``emulate_avx2`` reports them
+AVX2_FLAGS = frozenset({"sse4_2", "avx", "avx2", "fma", "f16c"})
+
+
+def emulate_avx2() -> None:
+    """Run as on a CPU with AVX2 alone, on a bigger one: oneDNN capped at AVX2
+    (``ONEDNN_MAX_CPU_ISA``, read when OpenVINO first loads; it limits OpenVINO's
+    convolutions but not all of its own kernels) and the precision chosen for AVX2's flags.
+    Call before any model loads. A figure from it is an emulation, not a measurement."""
+    os.environ["ONEDNN_MAX_CPU_ISA"] = "AVX2"
+    runtime.cpu_flags = lambda: AVX2_FLAGS  # type: ignore[assignment]
+
+
 def cpu_record(settings: Settings) -> dict[str, Any]:
-    """The CPU model, its instruction sets, its kind and the precision each model runs at."""
+    """The CPU model, its instruction sets, its kind and the precision each model runs at
+    (under ``emulate_avx2``: the emulated ones, and ``emulated`` says so)."""
     model = platform.processor() or platform.machine()
     try:
         names = [ln for ln in Path("/proc/cpuinfo").read_text().splitlines() if "model name" in ln]
         model = names[0].partition(":")[2].strip() if names else model
     except OSError:
         pass
-    flags = cpu_flags()
+    flags = runtime.cpu_flags()
     return {
         "cpu_model": model,
+        "emulated": "avx2" if os.environ.get("ONEDNN_MAX_CPU_ISA") == "AVX2" else None,
         "cpus": os.cpu_count(),
         "instruction_sets": [f for f in ISA if f in flags],
         "cpu_kind": cpu_kind(flags),
@@ -233,7 +252,16 @@ def main() -> None:
     ap.add_argument("--dlib-images", type=int, default=200)
     ap.add_argument("--skip-dlib", action="store_true")
     ap.add_argument("--rounds", type=int, default=3, help="alternating end-to-end rounds")
+    ap.add_argument(
+        "--emulate-avx2",
+        action="store_true",
+        help="as on an AVX2-only CPU (emulate_avx2): facesearch end to end and its stages only;"
+        " face_recognition (dlib's own compiled SIMD), the runtimes and start-up are skipped",
+    )
     args = ap.parse_args()
+    if args.emulate_avx2:
+        emulate_avx2()
+        args.skip_dlib = True
     settings = Settings.from_env()
     lfw = settings.lfw_dir.resolve()
     files = sample_images(lfw, args.images)
@@ -254,10 +282,11 @@ def main() -> None:
     report["side_by_side"] = both = side_by_side(settings, files, dlib_files, args.rounds)
     print("stages ...", flush=True)
     report["facesearch"] = fs = bench_stages(settings, files)
-    print("runtimes ...", flush=True)
-    report["runtimes"] = bench_runtimes(settings, files)
-    print("start-up ...", flush=True)
-    report["startup"] = bench_startup(settings, files)
+    if not args.emulate_avx2:
+        print("runtimes ...", flush=True)
+        report["runtimes"] = bench_runtimes(settings, files)
+        print("start-up ...", flush=True)
+        report["startup"] = bench_startup(settings, files)
     dlib = both.get("face_recognition")
     every = ", ".join(f"{r:.0f}" for r in both["end_to_end_rounds"])
     rows = [
@@ -271,8 +300,8 @@ def main() -> None:
         ("  align", f"{fs['align_faces_per_s']:.0f} faces/s", ""),
         (f"  embed (SFace, {fs['runtime']})", f"{fs['embed_faces_per_s']:.0f} faces/s", ""),
     ]
-    rt = report["runtimes"]
-    for label in ("openvino-bf16", "openvino-fp32", "onnxruntime-fp32"):
+    rt = report.get("runtimes", {})
+    for label in ("openvino-bf16", "openvino-fp32", "onnxruntime-fp32") if rt else ():
         extra = rt.get(f"{label}_min_cosine_to_ort_fp32")
         rows.append(
             (
@@ -281,14 +310,19 @@ def main() -> None:
                 f"min cos to ORT fp32 {extra:.5f}" if extra is not None else "reference",
             )
         )
-    st = report["startup"]
-    rows.append(
-        (
-            "start-up, embed 3 images",
-            f"{st['first_call_s']:.2f} s first",
-            f"{st['second_call_s']:.2f} s second",
+    st = report.get("startup")
+    if st:
+        rows.append(
+            (
+                "start-up, embed 3 images",
+                f"{st['first_call_s']:.2f} s first",
+                f"{st['second_call_s']:.2f} s second",
+            )
         )
-    )
+    precisions = report["machine"]["precisions"]
+    ran = ", ".join(f"{m} {c['precision']}" for m, c in precisions.items())
+    kind = report["machine"]["cpu_kind"]
+    rows.append(("precisions", kind + (" (EMULATED)" if args.emulate_avx2 else ""), ran))
     if dlib:
         ratio = both["ratio_of_medians"]
         report["ratio_facesearch_over_face_recognition"] = ratio
@@ -305,8 +339,9 @@ def main() -> None:
     for r in rows:
         print(f"{r[0]:<{width}}  {r[1]:>18}  {r[2]}")
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "pipeline.json").write_text(json.dumps(report, indent=1))
-    print(f"\nwritten {RESULTS / 'pipeline.json'}")
+    name = "pipeline-emulated-avx2.json" if args.emulate_avx2 else "pipeline.json"
+    (RESULTS / name).write_text(json.dumps(report, indent=1))
+    print(f"\nwritten {RESULTS / name}")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -32,7 +31,7 @@ from facesearch.settings import Settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from load import people, photo
-from pipeline import RESULTS, cpu_record
+from pipeline import RESULTS, cpu_record, emulate_avx2
 
 
 def measure(pipeline: FacePipeline, probes: list[bytes]) -> tuple[float, float, int]:
@@ -42,9 +41,6 @@ def measure(pipeline: FacePipeline, probes: list[bytes]) -> tuple[float, float, 
     for data in probes:
         faces += len(analyse(pipeline, data, "probe").faces)
     return time.process_time() - cpu, time.perf_counter() - wall, faces
-
-
-AVX2_FLAGS = frozenset({"sse4_2", "avx", "avx2", "fma", "f16c"})
 
 
 def precision(model: object) -> str:
@@ -59,10 +55,7 @@ def main() -> int:
     ap.add_argument("--emulate-avx2", action="store_true", help="see above")
     args = ap.parse_args()
     if args.emulate_avx2:
-        from facesearch.models import runtime
-
-        os.environ["ONEDNN_MAX_CPU_ISA"] = "AVX2"  # read when OpenVINO first loads
-        runtime.cpu_flags = lambda: AVX2_FLAGS  # type: ignore[assignment]
+        emulate_avx2()
     settings = Settings.from_env().replace(threads=1)
     who = people(max(1, args.probes // 3), 5)
     probes = [photo(p, 5 + k).read_bytes() for p in who for k in (1, 2, 3)][: args.probes]
