@@ -358,14 +358,28 @@ class Engine(Closing):
         fmr = self.settings.matching.blocklist_max_fmr if max_fmr is None else max_fmr
         return PersonLike(face.embedding, self.calibration.threshold_for_fmr(fmr))
 
-    def faces_like(self, person: PersonLike) -> list[int]:
-        """The ids of the gallery faces ``forget(like=person)`` erases (at most 10,000, the
-        most similar first): those at or above the person's threshold."""
-        total = max(self.indexes.size(), 1)
-        sims, ids = self.indexes.search(person.embedding[None, :], min(total, 10_000), None)
-        return [
-            int(i) for s, i in zip(sims[0], ids[0], strict=True) if i >= 0 and s >= person.threshold
-        ]
+    def faces_like(self, person: PersonLike, collections: Sequence[str] | None = None) -> list[int]:
+        """The ids of the gallery faces ``forget(like=person)`` erases, most similar first:
+        every face of ``collections`` (None: all of them) at or above the person's threshold.
+
+        Exact and complete: a scan of the catalog's embeddings (the source of truth), not a
+        top-k search of the vector index, which is approximate past index_approx_threshold
+        faces (FAISS IVF-PQ, Milvus IVF_SQ8) and would miss faces in the lists it does not
+        visit. An erasure must not leave a face of the person behind because an index chose
+        not to look. It costs one pass over the embeddings: 0.54-0.73 s per 100,000 faces
+        on SQLite (2-core Xeon), where the index's top 10,000 took 0.02 s."""
+        query = np.asarray(person.embedding, dtype=np.float32)
+        sims: list[npt.NDArray[np.float32]] = []
+        found: list[npt.NDArray[np.int64]] = []
+        for ids, vectors in self.catalog.face_vectors(collections, self.pipeline.model_id):
+            scores = vectors @ query
+            keep = scores >= person.threshold
+            sims.append(scores[keep])
+            found.append(ids[keep])
+        if not found:
+            return []
+        every, scores = np.concatenate(found), np.concatenate(sims)
+        return [int(i) for i in every[np.lexsort((every, -scores))]]
 
     def forget(
         self,

@@ -6,6 +6,7 @@ as for an id that does not exist. The two organisations: cross_tenant_world.py.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from tests.homes import PASSWORD
@@ -263,4 +264,37 @@ def test_a_s_faces_are_neither_found_nor_erased_by_b_s_photos(world: World) -> N
     wrong = compare("erase like A's person", *asked, [], REFUSED)
     still = client.get(f"/api/v1/faces/{a.face}", headers=a.auth("admin"), params={"case": a.case})
     assert still.status_code == 200, still.text
+    assert not wrong, "\n".join(wrong)
+
+
+def test_b_s_erasure_preview_shows_none_of_a_s_faces(world: World) -> None:
+    """The forget page's preview of an erasure "like" a photo (the confirmation step) lists
+    the faces the erasure would take: for B's admin, B's faces only. A photo of A's person
+    previews as a photo of nobody in any collection, and a photo of B's person shows B's
+    faces and nothing of A's."""
+    a, b, client = world.a, world.b, world.client
+    csrf = login(client, b.user("admin"))
+    try:
+        pages = [
+            client.post(
+                "/gallery/forget",
+                headers=HTML,
+                data={"reason": "r", "csrf_token": csrf},
+                files={"photo": png(person, 7)},
+            )
+            for person in (a.people[0], 9, b.people[0])  # person 9 is in no collection
+        ]
+    finally:
+        client.cookies.clear()
+    assert all(p.status_code == 200 for p in pages), [p.status_code for p in pages]
+    wrong = [
+        f"preview like {what}: shows {names}"
+        for what, page in zip(("A's person", "nobody", "B's person"), pages, strict=True)
+        if (names := leaked(page.text, a))
+    ]
+    ids = [re.findall(r"/faces/(\d+)", p.text) for p in pages]
+    assert not ids[1], "a photo of nobody previews faces"
+    assert ids[2], "B's own person previews none of B's faces"
+    if ids[0] != ids[1]:
+        wrong.append(f"preview like A's person: faces {ids[0]} (nobody: {ids[1]})")
     assert not wrong, "\n".join(wrong)

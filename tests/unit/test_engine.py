@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +11,9 @@ import pytest
 from tests.fakes import FakePipeline, face_photo, face_pixels, gallery_photos, person_name
 
 from facesearch import Engine, InputError, PersonLike
+from facesearch.gallery.catalog import NewFace, NewImage
 from facesearch.settings import Settings
+from facesearch.types import BBox
 
 
 @pytest.fixture
@@ -177,3 +180,63 @@ def test_forget_takes_whole_number_ids_only(engine: Engine, ids: object) -> None
     with pytest.raises(InputError, match="whole numbers"):
         engine.forget(face_ids=ids)  # type: ignore[arg-type]
     assert engine.catalog.stats()["faces"] == before
+
+
+def _store_faces(engine: Engine, collection: str, vectors: np.ndarray) -> list[int]:
+    """One image per vector, each with one face of that embedding, straight into the catalog."""
+    model = engine.pipeline.model_id
+    items = [
+        NewImage(
+            hashlib.sha256(v.tobytes()).hexdigest(),
+            f"/p/{collection}/{n}.jpg",
+            10,
+            64,
+            64,
+            faces=(NewFace(0, BBox(8, 8, 40, 40), LANDMARKS, 0.9, {}, model, v),),
+        )
+        for n, v in enumerate(vectors)
+    ]
+    added = engine.catalog.add_images(collection, items)
+    assert not any(a.duplicate for a in added)
+    return [i for a in added for i in a.face_ids]
+
+
+def _near(probe: np.ndarray, cosine: float, n: int, seed: int) -> np.ndarray:
+    """``n`` unit vectors at exactly ``cosine`` to the unit vector ``probe``, each in its own
+    random direction away from it."""
+    rng = np.random.default_rng(seed)
+    away = rng.standard_normal((n, probe.size))
+    away -= np.outer(away @ probe, probe)
+    away /= np.linalg.norm(away, axis=1, keepdims=True)
+    return (cosine * probe + np.sqrt(1 - cosine**2) * away).astype(np.float32)
+
+
+LANDMARKS = ((20.0, 20.0), (40.0, 20.0), (30.0, 30.0), (22.0, 40.0), (38.0, 40.0))
+
+
+def test_faces_like_finds_every_face_of_the_person_past_ten_thousand(engine: Engine) -> None:
+    """An erasure "like" a photo takes every face at or above its threshold: there were
+    10,050 here, and a top-10,000 search of the index left 50 of them behind."""
+    probe = _near(np.eye(1, 128, 0, dtype=np.float32)[0], 1.0, 1, 1)[0]
+    ids = _store_faces(engine, "many", _near(probe, 0.9, 10_050, 2))
+    _store_faces(engine, "others", _near(probe, 0.1, 200, 3))
+    found = engine.faces_like(PersonLike(probe, 0.5))
+    assert sorted(found) == sorted(ids)
+
+
+def test_faces_like_reads_the_catalog_of_the_collections_asked_for(tmp_path: Path) -> None:
+    """With an approximate (IVF) index, the selection is still every face at or above the
+    threshold (a scan of the catalog, not of the index), most similar first, and only of the
+    collections asked for: another organisation's faces neither show nor crowd out."""
+    settings = Settings(home=tmp_path / "home").replace(index_kind="ivf")
+    with Engine(settings, pipeline=FakePipeline(settings)) as engine:
+        probe = _near(np.eye(1, 128, 5, dtype=np.float32)[0], 1.0, 1, 4)[0]
+        strangers = np.random.default_rng(5).standard_normal((4_000, 128))
+        strangers /= np.linalg.norm(strangers, axis=1, keepdims=True)
+        _store_faces(engine, "crowd", strangers.astype(np.float32))
+        close = _store_faces(engine, "crowd", _near(probe, 0.8, 20, 6))
+        far = _store_faces(engine, "crowd", _near(probe, 0.55, 40, 7))
+        theirs = _store_faces(engine, "elsewhere", _near(probe, 0.9, 5, 8))
+        assert engine.indexes.search(probe[None, :], 5, None)[1][0][0] in theirs  # IVF built
+        found = engine.faces_like(PersonLike(probe, 0.5), ["crowd"])
+        assert set(found[:20]) == set(close) and set(found) == set(close) | set(far)

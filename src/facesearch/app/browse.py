@@ -7,9 +7,10 @@ of at most ``MAX_PER_PAGE``. A page is a read of personal data: one ``read`` ent
 ``gallery_page``) naming its filters and the ids it shows, under the case the reader gave.
 
 ``erase_preview``: the gallery faces that ``erase`` with the same photo and false match rate
-would remove now (``Engine.faces_like``, the very selection ``forget --like`` makes), for the
-confirmation step before an erasure; erasers only, logged as a read (what ``erase_preview``,
-the photo's sha256 and the face ids listed). The erasure itself stays ``app.erase``.
+would remove now (``Engine.faces_like`` over the collections the eraser's organisation owns,
+the very selection ``erase`` makes), for the confirmation step before an erasure; erasers
+only, logged as a read (what ``erase_preview``, the photo's sha256 and the face ids listed).
+The erasure itself stays ``app.erase``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any, Literal
 from facesearch.accountability import AccountabilityStore, Actor, Permission
 from facesearch.app.checks import allow, check_case, sha256
 from facesearch.app.reads import log_read
-from facesearch.app.scope import scope_of
+from facesearch.app.scope import reach_of, scope_of
 from facesearch.engine import Engine
 from facesearch.errors import InputError, NotFoundError
 from facesearch.gallery.catalog import Catalog, FaceRecord
@@ -183,7 +184,8 @@ def erase_preview(
     allow(actor, Permission.ERASE)
     case, _ = check_case(case, None, required=False)
     person = engine.person_like(like, max_fmr)
-    ids = engine.faces_like(person)
+    scope = reach_of(store, engine.catalog, actor)  # what erase would take: its own faces
+    ids = engine.faces_like(person, None if scope.everything else sorted(scope.owned))
     held = {f.id: f for f in engine.catalog.faces(ids)}
     faces = tuple(held[i] for i in ids if i in held)
     digest = sha256(like)

@@ -135,7 +135,7 @@ def _owned_faces(
         faces = [f for f in catalog.faces_of_subject(request.subject) if scope.owns(f.collection)]
     else:
         assert person is not None
-        faces = [f for f in catalog.faces(engine.faces_like(person)) if scope.owns(f.collection)]
+        faces = catalog.faces(engine.faces_like(person, sorted(scope.owned)))
     if not faces and request.subject is not None:  # as for a subject that does not exist
         raise NotFoundError(f"no subject named {request.subject!r}")
     if not faces:
