@@ -4,25 +4,44 @@
 zone, today included: searches per user per day, today and this week (from Monday); searches
 outside working hours and by hour of day; probes searched more than once (by whom, under which
 cases); searches with candidates that nobody has given a verdict on, older than a day;
-refusals (searches that failed, case refusals); erasures; exports; and the alerts raised
-(``app.alerts``). Only the actor's organisation's entries count; the platform operator, who
-belongs to none, gets PermissionDeniedError.
+refusals (searches that failed, case refusals); erasures; exports; what changed the gallery
+(the ends of ingest runs, and runs started with no end logged yet; persons named and merged)
+and the shares of collections; and the alerts raised (``app.alerts``). Only the actor's
+organisation's entries count, bar one kind: a share of another organisation's collection with
+the actor's, and its withdrawal, are listed without the entry's author or owner
+(``EntryRef.own`` False). The platform operator, who belongs to none, gets
+PermissionDeniedError. The summaries of the entries: ``app.oversight_summaries``.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from facesearch.accountability import AccountabilityStore, Action, Actor, AuditEntry, Permission
+from facesearch.accountability.audit_query import entry_in_org
 from facesearch.accountability.orgs import OrgPolicy
+from facesearch.app.abandoned_runs import ABANDONED
 from facesearch.app.alerts import Alert, AlertRule, day_start, local_time, outside_hours
 from facesearch.app.checks import allow
-from facesearch.app.records import OUTCOME_OK
-from facesearch.errors import InputError, PermissionDeniedError
+from facesearch.app.oversight_summaries import (
+    STARTED,
+    candidates,
+    erasure_summary,
+    export_summary,
+    failed,
+    ingest_summary,
+    naming_summary,
+    refusal_summary,
+    running_summary,
+    search_summary,
+    share_summary,
+    shared_with,
+)
+from facesearch.errors import InputError, NotFoundError, PermissionDeniedError
 
 __all__ = [
     "Dashboard",
@@ -36,6 +55,8 @@ __all__ = [
 
 MAX_DAYS = 366
 REVIEW_AFTER = timedelta(days=1)  # a search unreviewed this long is listed
+SHARES = (Action.COLLECTION_GRANT, Action.COLLECTION_WITHDRAW)
+NAMING = (Action.PERSON_NAME, Action.PERSON_MERGE)
 
 
 def _time(moment: datetime) -> str:
@@ -44,7 +65,9 @@ def _time(moment: datetime) -> str:
 
 @dataclass(frozen=True)
 class EntryRef:
-    """An audit entry as a dashboard lists it: who, when, under which case, what."""
+    """An audit entry as a dashboard lists it: who, when, under which case, what. ``own``
+    False: another organisation's entry that concerns this one (a share of its collection
+    with this one): its author is not told (``actor`` empty), nor is it this one's to read."""
 
     seq: int
     time: datetime
@@ -52,6 +75,7 @@ class EntryRef:
     action: str
     case: str | None
     summary: str
+    own: bool = True
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -61,6 +85,7 @@ class EntryRef:
             "action": self.action,
             "case": self.case,
             "summary": self.summary,
+            "own": self.own,
         }
 
 
@@ -123,6 +148,9 @@ class Dashboard:
     refused: tuple[EntryRef, ...]
     erasures: tuple[EntryRef, ...]
     exports: tuple[EntryRef, ...]
+    ingests: tuple[EntryRef, ...]  # the ends of runs; runs with no end yet: their start
+    sharing: tuple[EntryRef, ...]  # its collections shared and withdrawn, and others' with it
+    naming: tuple[EntryRef, ...]  # persons named (or unnamed) and merged
     alerts: tuple[Alert, ...]
 
     @property
@@ -135,7 +163,16 @@ class Dashboard:
         return {r.value: counts.get(r.value, 0) for r in AlertRule} | dict(counts)
 
     def as_json(self) -> dict[str, Any]:
-        refs = ("outside_hours", "unreviewed", "refused", "erasures", "exports")
+        refs = (
+            "outside_hours",
+            "unreviewed",
+            "refused",
+            "erasures",
+            "exports",
+            "ingests",
+            "sharing",
+            "naming",
+        )
         return {
             "org": self.org,
             "now": _time(self.now),
@@ -209,24 +246,76 @@ def dashboard(
         users=_per_user(searches, policy, since, week, days, moment),
         by_hour=_by_hour(in_period, policy),
         outside_hours=_newest(
-            _ref(e, _search_summary(e)) for e in in_period if outside_hours(e.time, policy)
+            _ref(e, search_summary(e)) for e in in_period if outside_hours(e.time, policy)
         ),
         repeated_probes=_repeated(in_period),
         unreviewed=_newest(
-            _ref(e, _search_summary(e))
+            _ref(e, search_summary(e))
             for e in in_period
-            if e.seq not in reviewed and _candidates(e) and e.time <= moment - REVIEW_AFTER
+            if e.seq not in reviewed and candidates(e) and e.time <= moment - REVIEW_AFTER
         ),
         refused=_newest(
             [
-                *(_ref(e, _search_summary(e)) for e in in_period if _failed(e)),
-                *(_ref(e, _refusal_summary(e)) for e in read(Action.CASE_REFUSED)),
+                *(_ref(e, search_summary(e)) for e in in_period if failed(e)),
+                *(_ref(e, refusal_summary(e)) for e in read(Action.CASE_REFUSED)),
             ]
         ),
-        erasures=_newest(_ref(e, _erasure_summary(e)) for e in read(Action.ERASE)),
-        exports=_newest(_ref(e, _export_summary(e)) for e in read(Action.EXPORT)),
+        erasures=_newest(_ref(e, erasure_summary(e)) for e in read(Action.ERASE)),
+        exports=_newest(_ref(e, export_summary(e)) for e in read(Action.EXPORT)),
+        ingests=_ingests(store, org, read(Action.INGEST)),
+        sharing=_newest(
+            [
+                *(_ref(e, share_summary(e)) for action in SHARES for e in read(action)),
+                *_shared_with(store, org, since, moment),
+            ]
+        ),
+        naming=_newest(_ref(e, naming_summary(e)) for action in NAMING for e in read(action)),
         alerts=tuple(recent_alerts(store, actor, days=days, now=moment)),
     )
+
+
+def _ingests(
+    store: AccountabilityStore, org: str, entries: list[AuditEntry]
+) -> tuple[EntryRef, ...]:
+    """The ingest runs of the period: the end entry of each run that ended in it (its start
+    may be earlier), and the started entry of each run started in it that has no end entry
+    before the dashboard's ``now`` (running, or killed and not yet found abandoned)."""
+    starts = {e.seq: e for e in entries if e.payload.get("outcome") == STARTED}
+    ends = [e for e in entries if e.payload.get("outcome") != STARTED]
+    ended = {e.payload.get("started_entry") for e in ends}
+
+    def started_by(end: AuditEntry) -> str | None:
+        """Who started an abandoned run (its end is ``system:ingest``'s)."""
+        seq = end.payload.get("started_entry")
+        if end.payload.get("outcome") != ABANDONED or not isinstance(seq, int):
+            return None
+        if seq in starts:
+            return starts[seq].actor
+        try:  # started before the period
+            return store.audit.get(seq, org=org).actor
+        except NotFoundError:
+            return None
+
+    return _newest(
+        [
+            *(_ref(e, ingest_summary(e, started_by(e))) for e in ends),
+            *(_ref(e, running_summary(e)) for seq, e in starts.items() if seq not in ended),
+        ]
+    )
+
+
+def _shared_with(
+    store: AccountabilityStore, org: str, since: datetime, until: datetime
+) -> list[EntryRef]:
+    """Other organisations' shares of their collections with ``org``, and their withdrawals:
+    the collection and when, not who shared it, nor whose it is (``org`` is told neither
+    elsewhere), and not the entry to open (it is the owner's)."""
+    return [
+        EntryRef(e.seq, e.time, "", e.action, None, share_summary(e, own=False), own=False)
+        for action in SHARES
+        for e in store.audit.entries(action=action, since=since, until=until, limit=None)
+        if shared_with(e).lower() == org.lower() and not entry_in_org(e.org, org)
+    ]
 
 
 # --- pure computation over the entries -----------------------------------------------------------
@@ -296,42 +385,3 @@ def _ref(entry: AuditEntry, summary: str) -> EntryRef:
 
 def _newest(refs: Iterable[EntryRef]) -> tuple[EntryRef, ...]:
     return tuple(sorted(refs, key=lambda r: -r.seq))
-
-
-def _outcome(entry: AuditEntry) -> str:
-    return str(entry.payload.get("outcome", OUTCOME_OK))
-
-
-def _failed(entry: AuditEntry) -> bool:
-    return _outcome(entry) != OUTCOME_OK
-
-
-def _candidates(entry: AuditEntry) -> int:
-    found = entry.payload.get("candidates", [])
-    return len(found) if isinstance(found, list) and not _failed(entry) else 0
-
-
-def _search_summary(entry: AuditEntry) -> str:
-    if _failed(entry):
-        return f"failed: {_outcome(entry)}"
-    n = _candidates(entry)
-    return f"{n} candidate" if n == 1 else f"{n} candidates"
-
-
-def _refusal_summary(entry: AuditEntry) -> str:
-    p = entry.payload
-    return f"{p.get('attempt', '?')} refused: {str(p.get('reason', '')).replace('_', ' ')}"
-
-
-def _erasure_summary(entry: AuditEntry) -> str:
-    p = entry.payload
-    counts = p.get("counts")
-    plain = ", ".join(f"{v} {k}" for k, v in counts.items()) if isinstance(counts, Mapping) else ""
-    return f"{plain or 'erasure'}; reason: {p.get('reason', '')}"
-
-
-def _export_summary(entry: AuditEntry) -> str:
-    p = entry.payload
-    what = str(p.get("what") or "audit entries").replace("_", " ")
-    count = f", {p['count']} entries" if isinstance(p.get("count"), int) else ""
-    return f"{what} ({p.get('format', '?')}{count})"

@@ -1,5 +1,6 @@
 """Writing an organisation's audit trail by hand for the oversight and alert tests: searches,
-decisions and the rest at chosen times (the store's fake clock is set before each entry)."""
+decisions, ingest runs, shares, persons named and the rest at chosen times (the store's fake
+clock is set before each entry), with the payloads their writers write."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from zoneinfo import ZoneInfo
 from accountability_helpers import ROOT, FakeClock
 
 from facesearch.accountability import AccountabilityStore, Action, AuditEntry
+from facesearch.app.abandoned_runs import ABANDONED, RUN_ACTOR
 
 ORG = "north"
 OTHER = "south"
@@ -83,6 +85,125 @@ class Trail:
             "status_after": status_after,
         }
         return self.write(when, actor, Action.DECISION, case=search.case, payload=payload, org=org)
+
+    # --- what changes the gallery: payloads as app.ingest, app.abandoned_runs,
+    # accountability.orgs and app.people write them ------------------------------------------
+
+    def ingest_start(
+        self,
+        when: datetime,
+        actor: str,
+        *,
+        collection: str = "mugshots",
+        run_id: int = 1,
+        case: str | None = None,
+        org: str = ORG,
+    ) -> AuditEntry:
+        """The ``started`` entry of an ingest run (app.ingest)."""
+        payload = {**_ingest_base(collection), "run_id": run_id, "outcome": "started"}
+        return self.write(when, actor, Action.INGEST, case=case, payload=payload, org=org)
+
+    def ingest_end(
+        self,
+        when: datetime,
+        start: AuditEntry,
+        *,
+        images: int = 3,
+        faces: int = 4,
+        failed: int = 0,
+        outcome: str = "ok",
+        error: str | None = None,
+    ) -> AuditEntry:
+        """The end entry of the run ``start`` began: ``ok`` (app.ingest), stopped
+        (``interrupted``, an error's code; before any photo was counted when ``images`` is 0:
+        no ``failed`` count then), or ``abandoned``, written by ``system:ingest`` with the
+        started entry's payload (app.abandoned_runs)."""
+        p = dict(start.payload)
+        run = {"run_id": p["run_id"], "images_added": images, "faces_added": faces}
+        summary = {
+            **run,
+            "images_seen": images + failed,
+            "duplicates": 0,
+            "faces_blocked": 0,
+            "failed": failed,
+        }
+        ends = {"started_entry": start.seq, "outcome": outcome}
+        actor = start.actor
+        if outcome == "ok":
+            payload = {**p, **ends, **summary, "people": None}
+        elif outcome == ABANDONED:
+            actor = RUN_ACTOR
+            payload = {**p, **ends, "error": error, **run, "failed": failed}
+        else:
+            payload = {**p, **ends, "error": error, **(summary if images else run)}
+        org = start.org or ORG
+        return self.write(when, actor, Action.INGEST, case=start.case, payload=payload, org=org)
+
+    def share(
+        self,
+        when: datetime,
+        actor: str,
+        collection: str,
+        to: str,
+        *,
+        grant: bool = True,
+        org: str = ORG,
+    ) -> AuditEntry:
+        """A ``collection_grant`` (or ``collection_withdraw``) of ``org``'s collection, logged
+        under the owner, ``org`` (accountability.orgs)."""
+        action = Action.COLLECTION_GRANT if grant else Action.COLLECTION_WITHDRAW
+        payload = {"collection": collection, ("to" if grant else "from"): to}
+        return self.write(when, actor, action, payload=payload, org=org)
+
+    def name_person(
+        self,
+        when: datetime,
+        actor: str,
+        person: int,
+        name: str | None,
+        *,
+        previous: str | None = None,
+        faces: int = 4,
+        org: str = ORG,
+    ) -> AuditEntry:
+        """A ``person_name`` entry (app.people): the person's faces after it, now pinned."""
+        payload = {
+            "person": person,
+            "name": name,
+            "previous_name": previous,
+            "face_ids": list(range(1, faces + 1)),
+        }
+        return self.write(when, actor, Action.PERSON_NAME, payload=payload, org=org)
+
+    def merge(
+        self,
+        when: datetime,
+        actor: str,
+        person: int,
+        other: int,
+        *,
+        other_name: str | None = None,
+        faces: int = 3,
+        org: str = ORG,
+    ) -> AuditEntry:
+        """A ``person_merge`` entry (app.people): ``other`` merged into ``person``, with the
+        faces it moved."""
+        payload = {
+            "person": person,
+            "other": other,
+            "other_name": other_name,
+            "face_ids": list(range(100, 100 + faces)),
+        }
+        return self.write(when, actor, Action.PERSON_MERGE, payload=payload, org=org)
+
+
+def _ingest_base(collection: str) -> dict[str, Any]:
+    return {
+        "collection": collection,
+        "paths": ["photos"],
+        "paths_total": 1,
+        "label_from_dir": False,
+    }
 
 
 def make_trail(store: AccountabilityStore, clock: FakeClock) -> Trail:

@@ -1,22 +1,27 @@
 """The supervisor's dashboard (app/oversight.py) over a hand-written trail on a real store:
 searches per user per day, today and this week in the organisation's time zone, outside
 working hours, repeated probes, unreviewed searches, refusals, erasures, exports and alerts;
-another organisation's entries never counted; only supervisors (and the local CLI user) of an
+what changed the gallery (ingest runs, persons named and merged) and the shares of
+collections; another organisation's entries never counted (a share with the supervisor's
+organisation: without who or whose); only supervisors (and the local CLI user) of an
 organisation may read it."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import pytest
+from accountability_helpers import ROOT
 from tests.unit.app.oversight_trail import ORG, OTHER, OTHER_PROBE, PROBE, Trail, at
 
 from facesearch.accountability import Action, Actor, AuditEntry, Role, local_actor
 from facesearch.app.alerts import raise_alerts
-from facesearch.app.oversight import dashboard
+from facesearch.app.oversight import EntryRef, dashboard
 from facesearch.errors import InputError, PermissionDeniedError
 
 SUPERVISOR = Actor("sue", Role.SUPERVISOR, ORG)
+THIRD = "east"
 NOW = at(3, 12)  # Thursday 6 March 2025, noon in Berlin
 TODAYS = "ef" * 32
 
@@ -146,3 +151,203 @@ def test_only_a_supervisor_of_the_organisation(trail: Trail, seqs: dict[str, Aud
     assert local.users == dashboard(trail.store, SUPERVISOR, days=7, now=NOW).users
     with pytest.raises(InputError):
         dashboard(trail.store, SUPERVISOR, days=0)
+
+
+# --- what changed the gallery, and who its data went to ------------------------------------
+
+
+@pytest.fixture
+def changes(trail: Trail) -> dict[str, AuditEntry]:
+    """A week of north's ingest runs, shares and persons named, and south's (never on north's
+    dashboard, but for a share with north), in time order."""
+    t = trail
+    t.clock.now = at(-7, 10)
+    t.store.orgs.add(THIRD, by=ROOT)
+    out: dict[str, AuditEntry] = {}
+    # before the period (which starts at midnight, Friday 28 February, Berlin)
+    old = t.ingest_start(at(-5, 10), "alice", run_id=1)
+    t.ingest_end(at(-5, 11), old)
+    out["killed_start"] = t.ingest_start(at(-4, 10), "bob", collection="cctv", run_id=2)
+    t.share(at(-4, 12), "adam", "old", OTHER)
+    t.name_person(at(-4, 23, 59), "carol", 3, "Before")
+    long = t.ingest_start(at(-4, 23), "alice", run_id=3)
+    # the period
+    out["at_start"] = t.name_person(at(-3, 0), "carol", 5, "Midnight", faces=1)
+    out["long"] = t.ingest_end(at(-3, 0, 30), long, images=1, faces=1)
+    first = t.ingest_start(at(0, 9), "adam", run_id=4, case="K-1")
+    out["ok"] = t.ingest_end(at(0, 9, 5), first, images=120, faces=143, failed=3)
+    out["harbour"] = t.share(at(0, 15), "zadmin", "harbour", ORG, org=OTHER)
+    out["to_east"] = t.share(at(0, 16), "zadmin", "harbour", THIRD, org=OTHER)  # not north's
+    out["grant"] = t.share(at(1, 9), "adam", "mugshots", OTHER)
+    dead = t.ingest_start(at(1, 10), "adam", collection="cctv", run_id=5)
+    gone = "no end logged, and its process (pid 4242 on host1) is gone"
+    out["abandoned"] = t.ingest_end(
+        at(1, 11), dead, images=4, faces=4, outcome="abandoned", error=gone
+    )
+    theirs = t.ingest_start(at(1, 12), "zadmin", collection="south-cams", run_id=8, org=OTHER)
+    t.ingest_end(at(1, 13), theirs, images=9, faces=9)
+    out["named"] = t.name_person(at(1, 14), "carol", 12, "Jan Kowalski")
+    out["withdraw"] = t.share(at(2, 9), "adam", "mugshots", OTHER, grant=False)
+    stopped = t.ingest_start(at(2, 10), "alice", run_id=6)
+    out["interrupted"] = t.ingest_end(
+        at(2, 10, 1),
+        stopped,
+        images=0,
+        faces=0,
+        outcome="interrupted",
+        error="interrupted (Ctrl-C)",
+    )
+    t.name_person(at(2, 12), "zed", 40, "Somebody", org=OTHER)
+    t.merge(at(2, 13), "zed", 40, 41, org=OTHER)
+    out["renamed"] = t.name_person(at(2, 14), "carol", 12, "Jan K.", previous="Jan Kowalski")
+    out["merged"] = t.merge(at(2, 15), "carol", 12, 7, other_name="J. Kowalski")
+    t.write(
+        at(2, 15, 30),
+        "carol",
+        Action.PERSON_SPLIT,
+        payload={"person": 12, "new_person": 30, "face_ids": [5]},
+    )  # not a naming
+    out["unnamed"] = t.name_person(at(2, 16), "carol", 9, None, previous="X", faces=1)
+    late = "no end logged, and its process (pid 77 on host1) is gone"
+    out["killed"] = t.ingest_end(
+        at(3, 8), out["killed_start"], images=2, faces=2, outcome="abandoned", error=late
+    )
+    out["harbour_withdraw"] = t.share(at(3, 9), "zadmin", "harbour", ORG, grant=False, org=OTHER)
+    t.ingest_start(at(3, 10), "zadmin", collection="south-cams", run_id=9, org=OTHER)  # running
+    out["running"] = t.ingest_start(at(3, 11), "adam", collection="cctv", run_id=7)
+    # after the dashboard's now: the running run ends
+    out["later"] = t.ingest_end(at(3, 13), out["running"], images=5, faces=6)
+    return out
+
+
+def _listed(refs: tuple[EntryRef, ...]) -> list[tuple[int, str, str]]:
+    return [(r.seq, r.actor, r.summary) for r in refs]
+
+
+def test_the_ingest_runs_of_the_period(trail: Trail, changes: dict[str, AuditEntry]) -> None:
+    """The end of each run that ended in the period (newest first), an abandoned one with who
+    started it, and a run with no end yet as running; no started entry of an ended run."""
+    board = dashboard(trail.store, SUPERVISOR, days=7, now=NOW)
+    c = changes
+    assert _listed(board.ingests) == [
+        (c["running"].seq, "adam", "collection cctv: running (no end logged yet)"),
+        (
+            c["killed"].seq,
+            "system:ingest",
+            "collection cctv: 2 images, 2 faces added; abandoned: no end logged, and its "
+            "process (pid 77 on host1) is gone; started by bob",
+        ),
+        (
+            c["interrupted"].seq,
+            "alice",
+            "collection mugshots: 0 images, 0 faces added; interrupted (Ctrl-C)",
+        ),
+        (
+            c["abandoned"].seq,
+            "system:ingest",
+            "collection cctv: 4 images, 4 faces added; abandoned: no end logged, and its "
+            "process (pid 4242 on host1) is gone; started by adam",
+        ),
+        (c["ok"].seq, "adam", "collection mugshots: 120 images, 143 faces added; 3 failed"),
+        (c["long"].seq, "alice", "collection mugshots: 1 image, 1 face added"),
+    ]
+    assert board.ingests[-2].case == "K-1" and board.ingests[0].case is None
+    # once it has ended, the run is listed by its end only
+    later = dashboard(trail.store, SUPERVISOR, days=7, now=at(3, 14))
+    assert _listed(later.ingests)[0] == (
+        c["later"].seq,
+        "adam",
+        "collection cctv: 5 images, 6 faces added",
+    )
+    assert c["running"].seq not in [r.seq for r in later.ingests]
+    # a one-day dashboard: today's entries only (the killed run's end, the running run)
+    today = dashboard(trail.store, SUPERVISOR, days=1, now=NOW)
+    assert [r.seq for r in today.ingests] == [c["running"].seq, c["killed"].seq]
+
+
+def test_shares_each_side_sees(trail: Trail, changes: dict[str, AuditEntry]) -> None:
+    """The owner's supervisor sees its collections shared and withdrawn, with whom and by
+    whom; the receiving organisation's sees that a collection was shared with it, or
+    withdrawn, and not who shared it nor whose it is; a third organisation sees nothing."""
+    c = changes
+    north = dashboard(trail.store, SUPERVISOR, days=7, now=NOW)
+    assert [(r.seq, r.actor, r.own, r.summary) for r in north.sharing] == [
+        (
+            c["harbour_withdraw"].seq,
+            "",
+            False,
+            "collection harbour withdrawn from this organisation",
+        ),
+        (c["withdraw"].seq, "adam", True, "collection mugshots withdrawn from organisation south"),
+        (
+            c["grant"].seq,
+            "adam",
+            True,
+            "collection mugshots shared with organisation south (read-only)",
+        ),
+        (
+            c["harbour"].seq,
+            "",
+            False,
+            "collection harbour shared with this organisation (read-only)",
+        ),
+    ]
+    south = dashboard(trail.store, Actor("sam", Role.SUPERVISOR, OTHER), days=7, now=NOW)
+    assert [(r.seq, r.actor, r.own) for r in south.sharing] == [
+        (c["harbour_withdraw"].seq, "zadmin", True),
+        (c["withdraw"].seq, "", False),
+        (c["grant"].seq, "", False),
+        (c["to_east"].seq, "zadmin", True),
+        (c["harbour"].seq, "zadmin", True),
+    ]
+    assert (
+        south.sharing[-2].summary == "collection harbour shared with organisation east (read-only)"
+    )
+    assert (
+        south.sharing[2].summary == "collection mugshots shared with this organisation (read-only)"
+    )
+    for ref in south.sharing[1:3]:  # north's entries: nothing of north's but the collection
+        shown = json.dumps(ref.as_json())
+        assert ORG not in shown and "adam" not in shown and ref.case is None
+    east = dashboard(trail.store, Actor("eve", Role.SUPERVISOR, THIRD), days=7, now=NOW)
+    assert [r.summary for r in east.sharing] == [
+        "collection harbour shared with this organisation (read-only)"
+    ]
+
+
+def test_persons_named_and_merged(trail: Trail, changes: dict[str, AuditEntry]) -> None:
+    """Who named whom, renamed, unnamed and merged; the period's first moment included, the
+    moment before it not; a split is no naming; south's never."""
+    c = changes
+    board = dashboard(trail.store, SUPERVISOR, days=7, now=NOW)
+    assert _listed(board.naming) == [
+        (c["unnamed"].seq, "carol", "person 9 unnamed (was 'X'), 1 face"),
+        (c["merged"].seq, "carol", "person 7 ('J. Kowalski') merged into person 12, 3 faces moved"),
+        (c["renamed"].seq, "carol", "person 12 named 'Jan K.' (was 'Jan Kowalski'), 4 faces"),
+        (c["named"].seq, "carol", "person 12 named 'Jan Kowalski', 4 faces"),
+        (c["at_start"].seq, "carol", "person 5 named 'Midnight', 1 face"),
+    ]
+    south = dashboard(trail.store, Actor("sam", Role.SUPERVISOR, OTHER), days=7, now=NOW)
+    assert [r.summary for r in south.naming] == [
+        "person 41 merged into person 40, 3 faces moved",
+        "person 40 named 'Somebody', 4 faces",
+    ]
+    assert [r.summary for r in south.ingests] == [
+        "collection south-cams: running (no end logged yet)",
+        "collection south-cams: 9 images, 9 faces added",
+    ]
+
+
+def test_the_gallery_changes_in_json(trail: Trail, changes: dict[str, AuditEntry]) -> None:
+    data = dashboard(trail.store, SUPERVISOR, days=7, now=NOW).as_json()
+    assert [len(data[k]) for k in ("ingests", "sharing", "naming")] == [6, 4, 5]
+    assert data["ingests"][0] == {
+        "seq": changes["running"].seq,
+        "time": "2025-03-06T10:00:00+00:00",
+        "actor": "adam",
+        "action": "ingest",
+        "case": None,
+        "summary": "collection cctv: running (no end logged yet)",
+        "own": True,
+    }
+    assert data["sharing"][0]["own"] is False and data["sharing"][0]["actor"] == ""

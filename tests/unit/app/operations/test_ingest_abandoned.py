@@ -18,9 +18,10 @@ import httpx
 import pytest
 from tests.fakes import write_photo
 
-from facesearch.accountability import AccountabilityStore, Action, AuditEntry
+from facesearch.accountability import AccountabilityStore, Action, Actor, AuditEntry, Role
 from facesearch.app import IngestRequest, ingest
 from facesearch.app.abandoned_runs import RUN_ACTOR, log_abandoned
+from facesearch.app.oversight import dashboard
 from facesearch.engine import Engine
 from facesearch.gallery import run_lease
 from facesearch.gallery.catalog import Catalog, RunOwner
@@ -122,6 +123,34 @@ def test_a_killed_ingest_gets_its_end_entry_from_the_next_ingest(
     assert log_abandoned(engine.catalog, store, _later(run_lease.LEASE_S * 10)) == []  # once
     assert len(_ends(store, killed.started)) == 1
     assert store.verify().ok
+
+
+def test_the_supervisors_dashboard_shows_the_killed_run(
+    engine: Engine, store: AccountabilityStore, killed: Killed, tmp_path: Path
+) -> None:
+    """The dashboard (app.oversight) over these real entries: the killed run is running while
+    it has no end entry, then abandoned, with who started it; a run that ended, by its end."""
+    supervisor = Actor("sup", Role.SUPERVISOR, killed.started.org)
+
+    def listed() -> dict[int, tuple[str, str]]:
+        return {r.seq: (r.actor, r.summary) for r in dashboard(store, supervisor).ingests}
+
+    assert listed()[killed.started.seq] == (
+        "admin1",
+        "collection killed: running (no end logged yet)",
+    )
+    admin = store.accounts.get_user("admin1")
+    done = ingest(engine, store, admin, IngestRequest((_photos(tmp_path / "q", 2, 40),)))
+    (end,) = _ends(store, killed.started)
+    now = listed()
+    assert killed.started.seq not in now
+    assert now[end.seq] == (
+        RUN_ACTOR,
+        f"collection killed: {COMMITTED} images, {COMMITTED} faces added; abandoned: no end "
+        f"logged, and its process (pid {killed.pid} on {os.uname()[1]}) is gone; started by "
+        "admin1",
+    )
+    assert now[done.id] == ("admin1", "collection default: 2 images, 2 faces added")
 
 
 def test_a_run_whose_process_lives_is_never_taken_for_abandoned(
