@@ -1,6 +1,7 @@
 """CLI commands of the user accounts of the server.
 
     facesearch users add NAME --role admin|investigator|auditor [--password-stdin]
+    facesearch users password NAME [--password-stdin]
     facesearch users list [--json] | disable NAME | enable NAME | token NAME | tokens NAME
 
 The person at the CLI acts as ``os:<login>``; every change is in the audit trail like one
@@ -26,6 +27,7 @@ from facesearch.app import (
     issue_token,
     list_accounts,
     open_store,
+    set_password,
     tokens_of,
 )
 from facesearch.cli.common import Cli
@@ -43,6 +45,14 @@ def add_parsers(sub: Any) -> None:
     q.add_argument("--role", required=True, choices=[r.value for r in Role])
     q.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     q.set_defaults(handler=cmd_users_add)  # --org ORG: the organisation (any command takes it)
+    q = us.add_parser(
+        "password",
+        help="set a user's password (asks for it; an ordinary one, not one-time): their "
+        "sessions end and their API tokens are revoked",
+    )
+    q.add_argument("name")
+    q.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    q.set_defaults(handler=cmd_users_password)
     q = us.add_parser("list", help="list the users")
     q.add_argument("--json", action="store_true")
     q.set_defaults(handler=cmd_users_list)
@@ -95,6 +105,16 @@ def cmd_users_add(args: argparse.Namespace, cli: Cli) -> int:
         user = add_user(store, cli.actor(store), args.name, args.role, password, org=org)
     where = f"organisation {user.org}" if user.org else "the platform"
     print(f"added {user.name} ({user.role.value}) to {where}")
+    return 0
+
+
+def cmd_users_password(args: argparse.Namespace, cli: Cli) -> int:
+    password = _read_password(args.password_stdin)
+    with open_store(cli.settings, existing=True) as store, _naming_the_home(cli.settings):
+        set_password(store, cli.actor(store), args.name, password)
+    print(
+        f"new password set for {args.name}: their sessions ended and their API tokens were revoked"
+    )
     return 0
 
 

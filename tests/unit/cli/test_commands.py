@@ -116,6 +116,37 @@ def test_users_and_audit_need_an_existing_home(
     assert cli(home, "audit", "verify").code == 0
 
 
+def test_users_password_sets_an_ordinary_password_on_the_host(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """README: the host's CLI (``users add``, ``users password``) sets ordinary passwords; a
+    new password revokes the user's tokens. Before, ``users password`` did not exist, so an
+    admin who forgot theirs had no way back on the host."""
+    from facesearch.app import open_store
+    from facesearch.settings import Settings
+
+    home = tmp_path / "home"
+    monkeypatch.setattr("sys.stdin", io.StringIO("a long enough passphrase here\n"))
+    assert cli(home, "users", "add", "ana", "--role", "admin", "--password-stdin").code == 0
+    assert cli(home, "users", "token", "ana").code == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO("another passphrase, chosen anew\n"))
+    r = cli(home, "users", "password", "ana", "--password-stdin")
+    assert r.code == 0, r.err
+    assert "tokens were revoked" in r.out
+    (row,) = [json.loads(line) for line in cli(home, "users", "list", "--json").out.splitlines()]
+    assert row["tokens"] == 0
+    with open_store(Settings.from_env(home=home), existing=True) as store:
+        user, _, _ = store.accounts.login("ana", "another passphrase, chosen anew")
+        assert user.name == "ana" and not user.password_temporary
+    r = cli(home, "audit", "export", "--format", "jsonl", "--action", "password_set")
+    (entry,) = [json.loads(line) for line in r.out.splitlines()]
+    assert entry["actor"].startswith("os:")
+    assert entry["payload"] == {"name": "ana", "tokens_revoked": 1, "one_time_password": False}
+    monkeypatch.setattr("sys.stdin", io.StringIO("another passphrase, chosen anew\n"))
+    r = cli(home, "users", "password", "nobody", "--password-stdin")
+    assert r.code == 2 and "nobody" in r.err and str(home) in r.err
+
+
 def test_verify_pairs_prints_one_line_per_pair_and_exits_2_on_a_failed_pair(
     cli: Any, open_home: Home, tmp_path: Path
 ) -> None:
