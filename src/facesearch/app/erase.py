@@ -174,8 +174,8 @@ def erase(
     person = None
     if like_data is not None:  # an empty file too: "the photo is empty", not "give one of"
         person = engine.person_like(like_data, request.max_fmr, like_name)
-    like = None if person is None else _strangers(engine, person)  # before: faces searched
     scope = reach_of(store, engine.catalog, actor)  # the host's CLI: the whole deployment
+    like = None if person is None else _strangers(engine, person, scope)  # before: faces searched
     face_ids = _owned_faces(engine, scope, request, person)
     probes = []
     if person is not None and (scope.everything or actor.org is not None):
@@ -240,12 +240,14 @@ def erase(
     )
 
 
-def _strangers(engine: Engine, person: PersonLike) -> dict[str, Any]:
+def _strangers(engine: Engine, person: PersonLike, scope: Scope) -> dict[str, Any]:
     """How a ``like`` erasure matched, and how many faces of other people a gallery of this
     size holds at that threshold on average (false match rate x faces searched): each of
-    them would have been erased as well. A face match is a lead, not an identification."""
+    them would have been erased as well. A face match is a lead, not an identification. The
+    gallery is the collections ``scope`` erases in: an organisation's own, not the
+    deployment's (whose size is not its to know)."""
     fmr = engine.calibration.fmr_at(person.threshold)
-    faces = engine.indexes.size()
+    faces = engine.indexes.size(None if scope.everything else sorted(scope.owned))
     return {
         "threshold": round(person.threshold, 4),
         "fmr": fmr,

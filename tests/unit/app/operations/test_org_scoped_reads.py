@@ -1,5 +1,6 @@
 """What an organisation's admin reads of the gallery at the machine: its own collections and
-those shared with it, never another organisation's (``export --subject``, ``stats``)."""
+those shared with it, never another organisation's (``export --subject``, ``stats``, what a
+``forget --like`` says of the gallery it erased in)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from tests.fakes import GALLERY_SHOTS, person_name, write_photo
 
 from facesearch.accountability import AccountabilityStore, local_actor
-from facesearch.app import IngestRequest, export_subject, ingest
+from facesearch.app import EraseRequest, IngestRequest, erase, export_subject, ingest
 from facesearch.app.gallery import overview
 from facesearch.engine import Engine
 from facesearch.errors import NotFoundError
@@ -57,3 +58,19 @@ def test_an_organisation_s_stats_count_its_own_collections_only(
     assert (mine["images"], mine["faces"], mine["collections"]) == (1, 1, 1)
     everything = overview(engine, store, local_actor("tester"))
     assert everything["images"] > 1
+
+
+def test_an_organisation_s_like_erasure_counts_strangers_in_its_own_collections_only(
+    engine: Engine, store: AccountabilityStore, tmp_path: Path
+) -> None:
+    """``--org police forget --like`` erases within police's collections, but its answer and
+    entry gave the whole deployment's face count as ``like.gallery_faces`` and priced the
+    strangers it would take along (``like.expected_strangers``) over every organisation's
+    faces."""
+    officer = _police(engine, store, tmp_path)
+    probe = write_photo(tmp_path / "probes", 0, 0)
+    done = erase(engine, store, officer, EraseRequest("DSR-1", like=probe))
+    assert len(done.face_ids) == 1 and done.like is not None
+    assert done.like["gallery_faces"] == 1  # mugshots' one face, not the deployment's
+    assert done.like["expected_strangers"] == pytest.approx(done.like["fmr"], abs=1e-3)
+    assert store.audit.get(done.id).payload["like"] == done.like
