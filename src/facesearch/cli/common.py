@@ -57,9 +57,13 @@ class Cli:
 Handler = Callable[[argparse.Namespace, Cli], int]
 
 
-def add_case_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--case", help="case number this use belongs to (required once accounts exist)")
-    p.add_argument("--purpose", help="stated purpose of this use (required once accounts exist)")
+def add_case_arguments(p: argparse.ArgumentParser, *, required: bool = True) -> None:
+    """``--case`` and ``--purpose``: required once the home has accounts (a search, a
+    verification, a subject's export), or optional, logged with the work when given (an
+    ingest, an erasure, people)."""
+    when = "required once accounts exist" if required else "optional; logged with it"
+    p.add_argument("--case", help=f"case number this use belongs to ({when})")
+    p.add_argument("--purpose", help=f"stated purpose of this use ({when})")
 
 
 def request_from(kind: type[R], args: argparse.Namespace, **given: Any) -> R:

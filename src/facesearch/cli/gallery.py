@@ -48,7 +48,7 @@ def add_parsers(sub: Any) -> None:
         help="analyse on a Ray cluster: 'auto' (no value) starts a local one; or its address",
     )  # fmt: skip
     p.add_argument("--ray-actors", type=int, help="with --ray: analysis actors (default: CPUs/2)")
-    add_case_arguments(p)
+    add_case_arguments(p, required=False)
     p.set_defaults(handler=cmd_ingest)
 
     p = sub.add_parser("search", help="1:N: who in the gallery looks like this probe?")
@@ -74,7 +74,7 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--max-fmr", type=float, help="with --like: match threshold as an FMR")
     p.add_argument("--reason", help="why (recorded; required once accounts exist)")
     p.add_argument("--json", action="store_true")
-    add_case_arguments(p)
+    add_case_arguments(p, required=False)
     p.set_defaults(handler=cmd_forget)
 
     p = sub.add_parser("stats", help="what the gallery holds")

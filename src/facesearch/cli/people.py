@@ -77,7 +77,7 @@ _REVIEWS: tuple[tuple[str, str, Any, tuple[str, dict[str, Any]]], ...] = (
 
 def _outputs(q: argparse.ArgumentParser, handler: Any) -> None:
     q.add_argument("--json", action="store_true", help="print one JSON object")
-    add_case_arguments(q)
+    add_case_arguments(q, required=False)
     q.set_defaults(handler=handler)
 
 

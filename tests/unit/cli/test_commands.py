@@ -5,6 +5,7 @@ line), users and audit read an existing home only."""
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import re
@@ -145,6 +146,34 @@ def test_users_password_sets_an_ordinary_password_on_the_host(
     monkeypatch.setattr("sys.stdin", io.StringIO("another passphrase, chosen anew\n"))
     r = cli(home, "users", "password", "nobody", "--password-stdin")
     assert r.code == 2 and "nobody" in r.err and str(home) in r.err
+
+
+@pytest.mark.parametrize(
+    ("command", "required"),
+    [
+        (("search",), True),
+        (("verify",), True),
+        (("export",), True),
+        (("ingest",), False),
+        (("forget",), False),
+        (("people", "list"), False),
+        (("people", "build"), False),
+    ],
+)
+def test_the_help_says_where_a_case_is_required(command: tuple[str, ...], required: bool) -> None:
+    """Once a home has accounts, a search, a verification and a subject's export need
+    ``--case`` and ``--purpose``; an ingest, an erasure and people's commands take them but
+    run without. Every ``--help`` said "required once accounts exist"."""
+    from facesearch.cli import build_parser
+
+    sub = build_parser()
+    for name in command:
+        sub = next(a for a in sub._actions if isinstance(a, argparse._SubParsersAction)).choices[
+            name
+        ]
+    helps = {a.dest: a.help or "" for a in sub._actions}
+    for dest in ("case", "purpose"):
+        assert ("required once accounts exist" in helps[dest]) is required, (command, dest)
 
 
 def test_verify_pairs_prints_one_line_per_pair_and_exits_2_on_a_failed_pair(
