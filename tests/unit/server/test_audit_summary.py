@@ -62,3 +62,17 @@ def test_an_abandoned_ingest_says_so_as_an_interrupted_one_says_it_stopped() -> 
     ):
         text = audit_summary({"action": "ingest", "payload": {**counts, **payload}})
         assert text == f"4 images, 5 faces into c; 1 failed ({words})"
+
+
+def test_an_ingest_stopped_before_its_first_photo_says_none_failed_as_0() -> None:
+    """A run stopped before its first batch logs no 'failed' count (nothing was tried): the
+    audit page read 'None failed'."""
+    payload = {
+        "collection": "c",
+        "images_added": 0,
+        "faces_added": 0,
+        "outcome": "interrupted",
+        "error": "interrupted (Ctrl-C)",
+    }
+    text = audit_summary({"action": "ingest", "payload": payload})
+    assert text == "0 images, 0 faces into c; 0 failed (stopped: interrupted (Ctrl-C))"

@@ -265,8 +265,8 @@ def audit_summary(entry: dict[str, Any]) -> str:
         how = "abandoned" if outcome == "abandoned" else "stopped"
         stopped = "" if outcome == "ok" else f" ({how}: {p.get('error')})"
         return (
-            f"{p.get('images_added')} images, {p.get('faces_added')} faces into "
-            f"{p.get('collection')}; {p.get('failed')} failed{stopped}"
+            f"{p.get('images_added') or 0} images, {p.get('faces_added') or 0} faces into "
+            f"{p.get('collection')}; {p.get('failed') or 0} failed{stopped}"
         )
     if action == "training_passed":
         until = str(p.get("valid_until", ""))[:10]  # the day: the page shows no raw times
