@@ -137,7 +137,8 @@ def cmd_show(args: argparse.Namespace, cli: Cli) -> int:
 def _print_person(record: PersonRecord) -> None:
     print(
         f"person {record.person} ({escaped(record.name or 'unnamed')}), collection "
-        f"{record.collection!r}, {len(record.faces)} faces, least certain first:"
+        f"{record.collection!r}, {len(record.faces)} face{'' if len(record.faces) == 1 else 's'}"
+        ", least certain first:"
     )
     for f in record.faces:
         pin = "  pinned" if f.pinned else ""

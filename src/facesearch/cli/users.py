@@ -1,6 +1,7 @@
 """CLI commands of the user accounts of the server.
 
-    facesearch users add NAME --role admin|investigator|auditor [--password-stdin]
+    facesearch users add NAME --role admin|supervisor|investigator|auditor|operator
+        [--password-stdin] [--org ORG]
     facesearch users password NAME [--password-stdin]
     facesearch users list [--json] | disable NAME | enable NAME | token NAME | tokens NAME
 
