@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from facesearch.errors import InputError
+from facesearch.like_odds import like_odds
 from facesearch.results import ForgetResult, PersonLike
 from facesearch.types import MAX_ID
 
@@ -61,6 +62,9 @@ def erase_faces(
     else:
         assert like is not None
         person = like if isinstance(like, PersonLike) else engine.person_like(like, max_fmr)
+        refusal = like_odds(engine, person, None).refusal
+        if refusal is not None:
+            raise InputError(refusal)
         matched = engine.faces_like(person)
         removed = engine.catalog.delete_faces(matched, prune_images=True) if matched else []
         engine.catalog.blocklist_add(

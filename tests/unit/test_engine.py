@@ -240,3 +240,17 @@ def test_faces_like_reads_the_catalog_of_the_collections_asked_for(tmp_path: Pat
         assert engine.indexes.search(probe[None, :], 5, None)[1][0][0] in theirs  # IVF built
         found = engine.faces_like(PersonLike(probe, 0.5), ["crowd"])
         assert set(found[:20]) == set(close) and set(found) == set(close) | set(far)
+
+
+def test_the_engine_refuses_a_like_erasure_expected_to_take_strangers(tmp_path: Path) -> None:
+    """The library's own forget refuses, as the audited one does, a like erasure expected to
+    take more faces of other people than FACESEARCH_ERASE_LIKE_MAX_STRANGERS."""
+    settings = Settings(home=tmp_path / "home").replace(erase_like_max_strangers=1e-3)
+    with Engine(settings, pipeline=FakePipeline(settings)) as engine:
+        gallery_photos(tmp_path / "photos")
+        engine.ingest([tmp_path / "photos"], label_from_dir=True)
+        faces = engine.indexes.size()
+        with pytest.raises(InputError, match="faces of other people"):
+            engine.forget(like=face_pixels(1, 0))
+        assert engine.indexes.size() == faces
+        assert not engine.catalog.blocklist(engine.pipeline.model_id).size

@@ -74,6 +74,10 @@ def test_settings_built_directly_are_validated() -> None:
         Settings(server=ServerSettings(trusted_proxies="not-an-address"))
     with pytest.raises(ConfigError, match="server_max_upload_bytes"):
         Settings().replace(server_max_upload_bytes=0)
+    for wrong in (-1.0, float("nan"), float("inf")):
+        with pytest.raises(ConfigError, match="erase_like_max_strangers"):
+            Settings().replace(erase_like_max_strangers=wrong)
+    assert Settings().replace(erase_like_max_strangers=0.0).matching.erase_like_max_strangers == 0
 
 
 def test_settings_come_in_groups_with_stable_variable_names() -> None:

@@ -27,6 +27,7 @@ from facesearch.engine import Engine
 from facesearch.errors import InputError, NotFoundError
 from facesearch.gallery.catalog import Catalog, FaceRecord
 from facesearch.gallery.catalog.browse import BrowseFilter, ImageEntry, SubjectEntry
+from facesearch.like_odds import LikeOdds, like_odds
 
 __all__ = [
     "KINDS",
@@ -160,6 +161,7 @@ class ErasePreview:
     like_sha256: str
     threshold: float
     faces: tuple[FaceRecord, ...]
+    odds: LikeOdds  # the strangers expected; its refusal: why erase would refuse it now
 
     @property
     def image_ids(self) -> tuple[int, ...]:
@@ -185,7 +187,9 @@ def erase_preview(
     case, _ = check_case(case, None, required=False)
     person = engine.person_like(like, max_fmr)
     scope = reach_of(store, engine.catalog, actor)  # what erase would take: its own faces
-    ids = engine.faces_like(person, None if scope.everything else sorted(scope.owned))
+    collections = None if scope.everything else sorted(scope.owned)
+    odds = like_odds(engine, person, collections)
+    ids = engine.faces_like(person, collections)
     held = {f.id: f for f in engine.catalog.faces(ids)}
     faces = tuple(held[i] for i in ids if i in held)
     digest = sha256(like)
@@ -198,4 +202,4 @@ def erase_preview(
         max_fmr=max_fmr,
         face_ids=[f.id for f in faces],
     )
-    return ErasePreview(entry.seq, digest, person.threshold, faces)
+    return ErasePreview(entry.seq, digest, person.threshold, faces, odds)

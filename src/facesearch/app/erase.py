@@ -33,6 +33,7 @@ from facesearch.engine import Engine, ImageInput
 from facesearch.errors import FaceSearchError, InputError, NotFoundError
 from facesearch.forgetting import check_ids
 from facesearch.gallery.uploads import UPLOADS, current_upload
+from facesearch.like_odds import like_odds
 from facesearch.pipeline import Decodable
 from facesearch.results import ForgetResult, PersonLike
 from facesearch.types import ImageFaces
@@ -175,7 +176,12 @@ def erase(
     if like_data is not None:  # an empty file too: "the photo is empty", not "give one of"
         person = engine.person_like(like_data, request.max_fmr, like_name)
     scope = reach_of(store, engine.catalog, actor)  # the host's CLI: the whole deployment
-    like = None if person is None else _strangers(engine, person, scope)  # before: faces searched
+    like = None
+    if person is not None:  # before the faces are searched, and before anything is erased
+        odds = like_odds(engine, person, None if scope.everything else sorted(scope.owned))
+        if odds.refusal is not None:
+            raise InputError(odds.refusal)
+        like = odds.as_json()
     face_ids = _owned_faces(engine, scope, request, person)
     probes = []
     if person is not None and (scope.everything or actor.org is not None):
@@ -238,22 +244,6 @@ def erase(
         catalog_store=catalog_part(result),
         like=like,
     )
-
-
-def _strangers(engine: Engine, person: PersonLike, scope: Scope) -> dict[str, Any]:
-    """How a ``like`` erasure matched, and how many faces of other people a gallery of this
-    size holds at that threshold on average (false match rate x faces searched): each of
-    them would have been erased as well. A face match is a lead, not an identification. The
-    gallery is the collections ``scope`` erases in: an organisation's own, not the
-    deployment's (whose size is not its to know)."""
-    fmr = engine.calibration.fmr_at(person.threshold)
-    faces = engine.indexes.size(None if scope.everything else sorted(scope.owned))
-    return {
-        "threshold": round(person.threshold, 4),
-        "fmr": fmr,
-        "gallery_faces": faces,
-        "expected_strangers": round(fmr * faces, 3),
-    }
 
 
 def catalog_part(result: ForgetResult) -> dict[str, Any] | None:

@@ -215,6 +215,8 @@ def erase_preview_view(preview: ErasePreview) -> dict[str, Any]:
         "image_ids": list(preview.image_ids),
         "subjects": list(preview.subjects),
         "read": preview.id,
+        "odds": preview.odds.as_json(),
+        "refusal": preview.odds.refusal,
     }
 
 

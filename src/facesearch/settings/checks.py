@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import math
 import typing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -95,6 +96,11 @@ def validate(s: Settings) -> None:
     for key, value in not_negative.items():
         if value < 0:
             raise ConfigError(f"{key} must not be negative, not {value!r}")
+    strangers = s.matching.erase_like_max_strangers
+    if not (math.isfinite(strangers) and strangers >= 0):
+        raise ConfigError(
+            f"erase_like_max_strangers must be a number of faces, 0 or more, not {strangers!r}"
+        )
     if not 2 <= s.index.milvus_hnsw_m <= 2048:
         raise ConfigError("milvus_hnsw_m must be between 2 and 2048")
     if s.accounts.min_password_length < 8:

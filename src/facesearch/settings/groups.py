@@ -182,6 +182,13 @@ class MatchingSettings(Group):
         "skipped at ingest; forget --like uses it too.",
         "blocklist_max_fmr",
     )
+    erase_like_max_strangers: float = setting(
+        0.5,
+        "An erasure like a photo is refused when more faces of other people than this are "
+        "expected to match it by chance (its false match rate x the faces it searches): give "
+        "a lower false match rate, or erase by face id after checking the candidates.",
+        "erase_like_max_strangers",
+    )
     rerank_top: int = setting(
         0,
         "Re-rank this many of a search's best candidates by the fused score of both models "

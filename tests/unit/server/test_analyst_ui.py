@@ -357,3 +357,36 @@ def test_each_candidate_card_has_one_short_false_match_rate_line(
         f"/searches/{search['id']}/candidates/{hits[0]['face_id']}", headers=html(home, "inv1")
     )
     assert hits[0]["fmr_words"] in candidate.text  # the full sentence stays there
+
+
+def test_erase_by_photo_shows_the_strangers_and_refuses_past_the_limit(fake_homes: Any) -> None:
+    """The preview says how many faces of other people match that well by chance; past
+    FACESEARCH_ERASE_LIKE_MAX_STRANGERS it says why the erasure cannot be made and offers no
+    erase button, and the API refuses the same erasure (422) with nothing erased."""
+    home = fake_homes("analyst-ui-strict", erase_like_max_strangers=1e-3)
+    app = create_app(home.settings, pipelines=FakePipeline)
+    with TestClient(app, follow_redirects=False) as client:
+        admin = html(home, "admin1")
+        photo = {"photo": ("p2.png", face_photo(2, 7), PHOTO_TYPE)}
+        r = client.post("/gallery/forget", headers=admin, files=photo, data={"reason": "DSR-15"})
+        assert r.status_code == 200, r.text
+        assert 'id="preview-strangers"' in r.text and f"Among the {FACES} faces" in r.text
+        assert 'id="preview-refused"' in r.text and "give a false match rate of" in r.text
+        assert 'id="erase-button"' not in r.text and 'name="token"' not in r.text
+        api = client.post(
+            "/api/v1/erasures",
+            headers=home.auth("admin1"),
+            data={"reason": "DSR-15"},
+            files={"like": ("p2.png", face_photo(2, 7), PHOTO_TYPE)},
+        )
+        assert api.status_code == 422, api.text
+        assert "faces of other people" in api.json()["error"]["message"]
+        count = client.get("/api/v1/faces", headers=home.auth("admin1"), params={"limit": 1})
+        assert count.json()["total"] == FACES
+    relaxed = fake_homes("analyst-ui-relaxed")
+    with TestClient(create_app(relaxed.settings, pipelines=FakePipeline)) as client:
+        r = client.post(
+            "/gallery/forget", headers=html(relaxed, "admin1"), files=photo, data={"reason": "r"}
+        )
+        assert 'id="preview-strangers"' in r.text and 'id="preview-refused"' not in r.text
+        assert 'id="erase-button"' in r.text

@@ -339,3 +339,47 @@ def test_forget_like_says_how_many_strangers_match_that_well_by_chance(
         like["fmr"] * like["gallery_faces"], abs=1e-3
     )
     assert store.audit.get(done.id).payload["like"] == like
+
+
+def test_a_like_erasure_expected_to_take_strangers_is_refused_before_anything_goes(
+    home: Any, fake_pipeline: Any, store: AccountabilityStore, probe_photo: Any
+) -> None:
+    """At FMR 1e-4 a gallery of a million faces holds about 100 strangers who match a photo
+    that well by chance; a like erasure took them all along (and only said so afterwards).
+    Past FACESEARCH_ERASE_LIKE_MAX_STRANGERS it is refused before anything is erased,
+    naming the rate that keeps within it; that rate is then accepted."""
+    me = local_actor("tester")
+    strict = home.settings.replace(erase_like_max_strangers=1e-3)
+    engine = Engine(strict, pipeline=fake_pipeline)
+    try:
+        faces, entries = engine.indexes.size(), store.audit.count()
+        with pytest.raises(InputError, match="faces of other people") as refused:
+            erase(engine, store, me, EraseRequest("DSR-13", like=probe_photo(2, 5)))
+        assert engine.indexes.size() == faces and engine.catalog.stats()["faces"] == faces
+        assert store.audit.count() == entries
+        assert not engine.catalog.blocklist(engine.pipeline.model_id).size
+        said = str(refused.value)
+        assert f"x {faces:,} faces" in said and "erase them by face id" in said
+        rate = float(said.split("give a false match rate of ")[1].split(" ")[0])
+        assert rate == pytest.approx(1e-3 / faces, rel=0.05)
+        done = erase(
+            engine, store, me, EraseRequest("DSR-13", like=probe_photo(2, 5), max_fmr=rate)
+        )
+        assert done.like is not None and done.like["expected_strangers"] <= 1e-3
+        assert done.like["max_strangers"] == 1e-3 and done.face_ids
+    finally:
+        engine.catalog.close()
+
+
+def test_a_like_erasure_below_what_the_calibration_resolves_says_to_erase_by_face_id(
+    home: Any, fake_pipeline: Any, store: AccountabilityStore, probe_photo: Any
+) -> None:
+    """When no false match rate the calibration resolves keeps within the limit, the
+    refusal says so instead of naming a rate that would then be refused too."""
+    engine = Engine(home.settings.replace(erase_like_max_strangers=0.0), pipeline=fake_pipeline)
+    try:
+        with pytest.raises(InputError, match="resolves no false match rate below") as refused:
+            erase(engine, store, local_actor("t"), EraseRequest("DSR-14", like=probe_photo(2, 5)))
+        assert "give a false match rate of" not in str(refused.value)
+    finally:
+        engine.catalog.close()
