@@ -38,11 +38,17 @@ from load import cpu
 MODEL, DIM = "synthetic:bench", 128
 
 
-def add_faces(cat: Catalog, n: int, start: int, rng: np.random.Generator) -> None:
+def add_faces(
+    cat: Catalog, n: int, start: int, rng: np.random.Generator, vectors: np.ndarray | None = None
+) -> None:
+    """``n`` faces (random unit vectors, or ``vectors``), image names from ``start`` on."""
     box, points = BBox(10, 10, 50, 50), ((1.0, 1.0),) * 5
     for lo in range(0, n, 5000):
-        vecs = rng.normal(size=(min(5000, n - lo), DIM)).astype(np.float32)
-        vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+        if vectors is None:
+            vecs = rng.normal(size=(min(5000, n - lo), DIM)).astype(np.float32)
+            vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+        else:
+            vecs = vectors[lo : lo + 5000]
         items = [
             NewImage(
                 sha256=f"{start + lo + i:064x}",

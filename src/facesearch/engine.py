@@ -366,20 +366,10 @@ class Engine(Closing):
         top-k search of the vector index, which is approximate past index_approx_threshold
         faces (FAISS IVF-PQ, Milvus IVF_SQ8) and would miss faces in the lists it does not
         visit. An erasure must not leave a face of the person behind because an index chose
-        not to look. It costs one pass over the embeddings: 0.54-0.73 s per 100,000 faces
-        on SQLite (2-core Xeon), where the index's top 10,000 took 0.02 s."""
-        query = np.asarray(person.embedding, dtype=np.float32)
-        sims: list[npt.NDArray[np.float32]] = []
-        found: list[npt.NDArray[np.int64]] = []
-        for ids, vectors in self.catalog.face_vectors(collections, self.pipeline.model_id):
-            scores = vectors @ query
-            keep = scores >= person.threshold
-            sims.append(scores[keep])
-            found.append(ids[keep])
-        if not found:
-            return []
-        every, scores = np.concatenate(found), np.concatenate(sims)
-        return [int(i) for i in every[np.lexsort((every, -scores))]]
+        not to look. It costs one pass over the embeddings (``benchmarks/erase_like.py``)."""
+        return self.catalog.faces_at_least(
+            collections, self.pipeline.model_id, person.embedding, person.threshold
+        )
 
     def forget(
         self,

@@ -47,6 +47,29 @@ class VectorsView(CatalogConnection):
             return iter(())
         return self._stream_vectors(model, cids, chunk)
 
+    def faces_at_least(
+        self,
+        collections: Sequence[str] | None,
+        model_id: str,
+        query: npt.NDArray[np.float32],
+        threshold: float,
+    ) -> list[int]:
+        """The ids of ``model_id``'s faces in ``collections`` (None: all) whose embedding's
+        inner product with ``query`` is at least ``threshold``, the most similar first (ties
+        by id): one exact pass over the embeddings, whatever the vector index is."""
+        query = np.asarray(query, dtype=np.float32)
+        sims: list[npt.NDArray[np.float32]] = []
+        found: list[npt.NDArray[np.int64]] = []
+        for ids, vectors in self.face_vectors(collections, model_id):
+            scores = vectors @ query
+            keep = scores >= threshold
+            sims.append(scores[keep])
+            found.append(ids[keep])
+        if not found:
+            return []
+        every, scores = np.concatenate(found), np.concatenate(sims)
+        return [int(i) for i in every[np.lexsort((every, -scores))]]
+
     def _stream_vectors(
         self, model: tuple[int, int], cids: list[int] | None, chunk: int
     ) -> Iterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]]:
