@@ -383,6 +383,30 @@ def test_erase_by_photo_shows_the_strangers_and_refuses_past_the_limit(fake_home
         assert "faces of other people" in api.json()["error"]["message"]
         count = client.get("/api/v1/faces", headers=home.auth("admin1"), params={"limit": 1})
         assert count.json()["total"] == FACES
+        # instead: tick the faces checked to be the person; they are erased by id
+        listed = data_faces(r.text)
+        assert 'id="select-form"' in r.text and len(re.findall('name="face_id"', r.text)) == len(
+            listed
+        )
+        csrf = re.search(r'name="csrf_token" value="([^"]*)"', r.text)
+        form = {"reason": "DSR-15", "csrf_token": csrf.group(1) if csrf else ""}
+        none = client.post("/gallery/forget/selected", headers=admin, data=form)
+        assert none.status_code == 422 and "tick the faces" in none.text
+        bad = client.post(
+            "/gallery/forget/selected", headers=admin, data={**form, "face_id": ["1", "x"]}
+        )
+        assert bad.status_code == 422 and "whole numbers" in bad.text
+        picked = listed[:2]
+        done = client.post(
+            "/gallery/forget/selected", headers=admin, data={**form, "face_id": picked}
+        )
+        assert done.status_code == 200, done.text
+        assert 'id="erased"' in done.text and "not blocklisted" in done.text
+        count = client.get("/api/v1/faces", headers=home.auth("admin1"), params={"limit": 1})
+        assert count.json()["total"] == FACES - 2
+        (entry,) = entries(client, home, "erase")
+        assert sorted(entry["payload"]["removed"]["faces"]) == sorted(int(i) for i in picked)
+        assert entry["payload"]["reason"] == "DSR-15"
     relaxed = fake_homes("analyst-ui-relaxed")
     with TestClient(create_app(relaxed.settings, pipelines=FakePipeline)) as client:
         r = client.post(

@@ -10,10 +10,16 @@
    ``app.erase`` (the erasure of ``facesearch forget --like`` and ``POST /api/v1/erasures``:
    catalog, vector store, blocklist, kept probe photos like it, uploaded copies; one ``erase``
    audit entry), and shows what it did, as that erasure reports it.
+
+When the preview says the erasure would take too many faces of other people
+(``FACESEARCH_ERASE_LIKE_MAX_STRANGERS``), it offers no confirm: the admin ticks the faces they
+have checked are the person, and ``POST /gallery/forget/selected`` erases those by id (an
+``erase`` entry like ``forget --face``; the photo is not blocklisted).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, UploadFile
@@ -102,4 +108,33 @@ async def forget_confirm(
     except FaceSearchError as exc:
         return _render(page, error=exc)
     lines = VectorStoreErasure(**erased["vector_store"]).lines()  # as forget prints them
+    return _render(page, erased=erased, vector_lines=lines)
+
+
+MAX_SELECTED = 10_000  # faces ticked on one preview
+
+
+@pages.post("/gallery/forget/selected")
+async def forget_selected(
+    page: EraserPage,
+    face_id: Annotated[list[str], Form()] = [],  # noqa: B006 (FastAPI copies the default)
+    reason: Annotated[str, Form(max_length=2000)] = "",
+    case: Annotated[str, Form(max_length=400)] = "",
+) -> HTMLResponse:
+    """Erase, by id, the faces of a preview the admin ticked after checking each."""
+    try:
+        _reason(reason)
+        if not face_id:
+            raise InputError("tick the faces you have checked are the person to erase")
+        if len(face_id) > MAX_SELECTED:
+            raise InputError(f"at most {MAX_SELECTED:,} faces at once")
+        if not all(re.fullmatch(r"[0-9]{1,19}", f) for f in face_id):
+            raise InputError("face ids are whole numbers")
+        request = app.EraseRequest(
+            reason, face_ids=tuple(int(f) for f in face_id), case=case.strip() or None
+        )
+        erased = await gallery_services.erase(page.c, page.who, request)
+    except FaceSearchError as exc:
+        return _render(page, error=exc)
+    lines = VectorStoreErasure(**erased["vector_store"]).lines()
     return _render(page, erased=erased, vector_lines=lines)
