@@ -1,0 +1,79 @@
+"""A demanding user's review of the web UI, on the fake pipeline: what each role's pages offer
+it (no button to a page it may not open), what a page says where it shows a match, and a form
+that keeps what was typed into it after a refusal."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from tests.fakes import FakePipeline, face_photo
+
+from facesearch.server import create_app
+
+HTML = {"Accept": "text/html"}
+CASE = "K-review-ui"
+
+
+@pytest.fixture(scope="module")
+def home(fake_homes: Any) -> Any:
+    return fake_homes("ui-review")
+
+
+@pytest.fixture(scope="module")
+def client(home: Any) -> Iterator[TestClient]:
+    with TestClient(create_app(home.settings, pipelines=FakePipeline), follow_redirects=False) as c:
+        yield c
+
+
+def page(client: TestClient, home: Any, who: str, path: str) -> str:
+    r = client.get(path, headers=home.auth(who) | HTML)
+    assert r.status_code == 200, r.text
+    return r.text
+
+
+@pytest.fixture(scope="module")
+def work(client: TestClient, home: Any) -> dict[str, Any]:
+    """Case CASE (member inv1): a search, a verdict on its first candidate, a verification."""
+    r = client.post(
+        "/api/v1/cases",
+        headers=home.auth("admin1"),
+        data={"number": CASE, "title": "Review", "member": "inv1"},
+    )
+    assert r.status_code == 201, r.text
+    use = {"case": CASE, "purpose": "ui review"}
+    r = client.post(
+        "/api/v1/searches",
+        headers=home.auth("inv1"),
+        files={"image": ("p.png", face_photo(1, 0), "image/png")},
+        data=use,
+    )
+    assert r.status_code == 201, r.text
+    search = r.json()["id"]
+    face = r.json()["faces"][0]["hits"][0]["face_id"]
+    r = client.post(
+        f"/api/v1/searches/{search}/candidates/{face}/decisions",
+        headers=home.auth("inv1"),
+        data={"verdict": "possible_match", "note": "same scar"},
+    )
+    assert r.status_code in (200, 201), r.text
+    r = client.post(
+        "/api/v1/verifications",
+        headers=home.auth("inv1"),
+        files={"a": ("a.png", face_photo(1, 0)), "b": ("b.png", face_photo(1, 1))},
+        data=use,
+    )
+    assert r.status_code == 201, r.text
+    return {"search": search, "face": face}
+
+
+def test_the_candidate_history_scrolls_inside_its_panel(
+    client: TestClient, home: Any, work: dict[str, Any]
+) -> None:
+    """On a phone the six-column history table pushed the whole candidate page 100 px wider
+    than the screen (every other table of the UI scrolls inside a .scroll box)."""
+    text = page(client, home, "inv1", f"/searches/{work['search']}/candidates/{work['face']}")
+    assert re.search(r'<div class="scroll">\s*<table id="history">', text), text
