@@ -77,3 +77,14 @@ def test_the_candidate_history_scrolls_inside_its_panel(
     than the screen (every other table of the UI scrolls inside a .scroll box)."""
     text = page(client, home, "inv1", f"/searches/{work['search']}/candidates/{work['face']}")
     assert re.search(r'<div class="scroll">\s*<table id="history">', text), text
+
+
+def test_only_a_searcher_is_offered_a_new_search(
+    client: TestClient, home: Any, work: dict[str, Any]
+) -> None:
+    """An auditor or an admin reading a search was offered "New search", a link to a page that
+    answers them 403."""
+    path = f"/searches/{work['search']}"
+    assert 'href="/search"' in page(client, home, "inv1", path)
+    for who in ("aud1", "admin1"):
+        assert 'href="/search"' not in page(client, home, who, path), who
