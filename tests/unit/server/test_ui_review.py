@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from tests.fakes import FakePipeline, face_photo
+from tests.homes import PASSWORD
 
+from facesearch.accountability import AccountabilityStore, local_actor
 from facesearch.server import create_app
 
 HTML = {"Accept": "text/html"}
@@ -88,3 +90,23 @@ def test_only_a_searcher_is_offered_a_new_search(
     assert 'href="/search"' in page(client, home, "inv1", path)
     for who in ("aud1", "admin1"):
         assert 'href="/search"' not in page(client, home, who, path), who
+
+
+def test_an_organisations_gallery_overview_has_no_blank_counts(fake_homes: Any) -> None:
+    """The overview of an organisation that sees only some collections read "Subjects
+    (labels)" with no number, "Ingest runs ( files failed)" and "Erasure blocklist entries":
+    its stats leave out the catalog-wide counts, and the page printed them blank."""
+    made = fake_homes("ui-review-org-gallery")
+    me = local_actor("tester")
+    with AccountabilityStore.open(made.home) as store:
+        store.orgs.add("customs", by=me)
+        store.accounts.add_user("cad", "admin", PASSWORD, by=me, org="customs")
+        made.tokens["cad"] = store.accounts.issue_token("cad", by=me)
+    with TestClient(create_app(made.settings, pipelines=FakePipeline)) as c:
+        for who in ("cad", "admin1"):
+            text = page(c, made, who, "/gallery")
+            stats = text[text.index('id="stats"') : text.index("</dl>")]
+            assert not re.search(r"<dd>\s*(\(|entries)", stats), (who, stats)
+            assert not re.search(r"<dd>\s*</dd>", stats), (who, stats)
+        # the default organisation owns every collection: it still sees the catalog's counts
+        assert "Erasure blocklist" in page(c, made, "admin1", "/gallery")
