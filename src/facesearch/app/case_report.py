@@ -146,9 +146,15 @@ def _summary(e: AuditEntry) -> tuple[str, tuple[Link, ...]]:
         text = f"search of {p.get('probe', 'a probe')}: {n} candidate(s){failed}"
         return text, (Link("search result", f"/searches/{e.seq}"),)
     if e.action == Action.VERIFY.value:
-        same = "same person" if p.get("same_person") else "not the same person"
+        # the verify page's words: a score at the threshold is a lead, never "same person"
+        same = (
+            "at or above the threshold, possibly the same person (a lead to check)"
+            if p.get("same_person")
+            else "below the threshold"
+        )
         score = p.get("similarity")
-        text = f"1:1 verification: {same}, similarity {score}" if score is not None else ""
+        shown = f"{score:.3f}" if isinstance(score, float) else score
+        text = f"1:1 verification: {same}, similarity {shown}" if score is not None else ""
         return (text or "1:1 verification") + failed, ()
     if e.action == Action.DECISION.value:
         search, face = p.get("search_seq"), p.get("face_id")

@@ -14,6 +14,7 @@ from tests.fakes import FakePipeline, face_photo
 from tests.homes import PASSWORD
 
 from facesearch.accountability import AccountabilityStore, local_actor
+from facesearch.results import LEAD_NOTE
 from facesearch.server import create_app
 
 HTML = {"Accept": "text/html"}
@@ -110,3 +111,20 @@ def test_an_organisations_gallery_overview_has_no_blank_counts(fake_homes: Any) 
             assert not re.search(r"<dd>\s*</dd>", stats), (who, stats)
         # the default organisation owns every collection: it still sees the catalog's counts
         assert "Erasure blocklist" in page(c, made, "admin1", "/gallery")
+
+
+def test_the_case_page_calls_a_match_a_lead(
+    client: TestClient, home: Any, work: dict[str, Any]
+) -> None:
+    """The case page listed the candidates marked and the verifications made under the case
+    without the lead caution, and wrote a verification at the threshold as "1:1 verification:
+    same person, similarity 0.99812..." (the Verify page says "possibly the same person ...
+    a lead for a human to check")."""
+    for where in (f"/cases/{CASE}", f"/cases/{CASE}/report"):
+        text = page(client, home, "inv1", where)
+        assert LEAD_NOTE in text, where
+        assert "same person, similarity" not in text, where
+        verify = re.search(r"1:1 verification: ([^<]*)", text)
+        assert verify, where
+        assert "possibly the same person (a lead to check)" in verify.group(1), where
+        assert re.search(r"similarity \d\.\d{3}$", verify.group(1)), verify.group(1)
