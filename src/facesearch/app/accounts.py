@@ -91,9 +91,13 @@ def _operator_may(actor: Actor, role: Role | str, what: str) -> None:
         return  # not a role: the account store refuses it (422), not this check (a 500)
     if actor.role == Role.OPERATOR and not actor.is_local and chosen not in OPERATOR_MANAGES:
         raise PermissionDeniedError(
-            f"the platform operator may not {what} a {chosen.value}'s account: the "
+            f"the platform operator may not {what} {_a(chosen.value)}'s account: the "
             "operator manages organisations and their admins, whose admins manage the rest"
         )
+
+
+def _a(word: str) -> str:
+    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
 
 
 def _account(store: AccountabilityStore, user: User, locks: list[LoginLock]) -> Account:

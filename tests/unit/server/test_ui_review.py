@@ -128,3 +128,32 @@ def test_the_case_page_calls_a_match_a_lead(
         assert verify, where
         assert "possibly the same person (a lead to check)" in verify.group(1), where
         assert re.search(r"similarity \d\.\d{3}$", verify.group(1)), verify.group(1)
+
+
+def _role_options(text: str) -> list[tuple[str, bool]]:
+    select = text[
+        text.index('<select id="role"') : text.index("</select>", text.index('id="role"'))
+    ]
+    return [(v, bool(sel)) for v, sel in re.findall(r'<option value="(\w+)"( selected)?', select)]
+
+
+def test_the_operator_is_offered_only_the_roles_it_may_add(client: TestClient, home: Any) -> None:
+    """The operator's "Add a user" form offered every role and chose "auditor" for it, which
+    the operator may not add: the first try of a new operator always failed, with "may not add
+    a auditor's account"."""
+    me = local_actor("tester")
+    with AccountabilityStore.open(home.home) as store:
+        store.accounts.add_user("op1", "operator", PASSWORD, by=me, org=None)
+        home.tokens["op1"] = store.accounts.issue_token("op1", by=me)
+    assert _role_options(page(client, home, "op1", "/users")) == [
+        ("admin", True),
+        ("operator", False),
+    ]
+    offered = _role_options(page(client, home, "admin1", "/users"))
+    assert "operator" not in dict(offered) and dict(offered)["auditor"]  # least privilege first
+    r = client.post(
+        "/users",
+        headers=home.auth("op1") | HTML,
+        data={"name": "newaud", "role": "auditor", "password": PASSWORD + " x", "org": "default"},
+    )
+    assert "may not add an auditor&#39;s account" in r.text, r.text

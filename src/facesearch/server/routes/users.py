@@ -24,8 +24,6 @@ api = APIRouter(prefix="/api/v1", tags=["users"])
 pages = APIRouter(include_in_schema=False)
 
 T = TypeVar("T")
-# The Users page offers the role with the fewest permissions first (least privilege).
-LEAST_PRIVILEGED = min(Role, key=lambda role: len(PERMISSIONS[role]))
 
 
 async def _blocking(fn: Callable[[], T]) -> T:
@@ -162,14 +160,20 @@ async def revoke_my_tokens(who: Anyone, c: Ctx) -> dict[str, Any]:
 async def _users_page(page: Page, status: int = 200, **values: Any) -> HTMLResponse:
     policy = accounts.password_policy(page.c.store)
     values.setdefault("form", {})
+    if page.who.user.role == Role.OPERATOR:  # the roles it may add; mostly a first admin
+        roles = [r for r in Role if r in accounts.OPERATOR_MANAGES]
+        default = Role.ADMIN
+    else:  # the role with the fewest permissions first (least privilege)
+        roles = [r for r in Role if r != Role.OPERATOR]
+        default = min(roles, key=lambda role: len(PERMISSIONS[role]))
     return page.render(
         "users.html",
         status,
         users=await _accounts(page.c, page.who),
-        roles=[r for r in Role if r != Role.OPERATOR or page.who.user.role == Role.OPERATOR],
+        roles=roles,
         orgs=await _blocking(lambda: [o.name for o in orgs.list_orgs(page.c.store, page.who.user)]),
         role_words=ROLE_WORDS,
-        default_role=LEAST_PRIVILEGED,
+        default_role=default,
         min_length=policy.min_password_length,
         min_score=policy.min_password_score,
         **values,
