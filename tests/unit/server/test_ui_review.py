@@ -157,3 +157,18 @@ def test_the_operator_is_offered_only_the_roles_it_may_add(client: TestClient, h
         data={"name": "newaud", "role": "auditor", "password": PASSWORD + " x", "org": "default"},
     )
     assert "may not add an auditor&#39;s account" in r.text, r.text
+
+
+def test_a_failed_login_keeps_the_name_typed(client: TestClient) -> None:
+    """After a mistyped password the login form came back empty: the user typed their name
+    again each time. The name stays (the password never comes back)."""
+    form = client.get("/login").text
+    token = re.search(r'name="login_token" value="([^"]*)"', form)
+    assert token
+    r = client.post(
+        "/login", data={"name": "inv1", "password": "not the password", "login_token": token[1]}
+    )
+    assert r.status_code == 401 and "wrong password" in r.text
+    assert re.search(r'<input id="name" name="name"[^>]* value="inv1"', r.text), r.text
+    assert re.search(r'<input id="password"[^>]* autofocus', r.text)
+    assert "not the password" not in r.text

@@ -35,10 +35,12 @@ def _login_page(
     *,
     choose_for: str | None = None,
     one_time: bool = False,
+    name: str = "",
 ) -> HTMLResponse:
-    """The login form; with ``choose_for`` (a user name, or "" for none yet), the form that
-    logs in with the password one has and sets a new one of one's own (``one_time``: the
-    password one has is a one-time one an admin set)."""
+    """The login form (``name``: the user name typed before, kept after a failed login); with
+    ``choose_for`` (a user name, or "" for none yet), the form that logs in with the password
+    one has and sets a new one of one's own (``one_time``: the password one has is a one-time
+    one an admin set)."""
     token = new_login_token()
     policy = accounts.password_policy(c.store)
     response = render(
@@ -51,6 +53,7 @@ def _login_page(
         next_url=next_url,
         choose_for=choose_for,
         one_time=one_time,
+        name=name,
         min_length=policy.min_password_length,
         min_score=policy.min_password_score,
     )
@@ -93,8 +96,8 @@ async def login(
         return _login_page(
             c, request, safe_next(next, ""), exc, choose_for=name.strip(), one_time=True
         )
-    except FaceSearchError as exc:
-        return _login_page(c, request, safe_next(next, ""), exc)
+    except FaceSearchError as exc:  # the name stays typed in; the password does not
+        return _login_page(c, request, safe_next(next, ""), exc, name=name.strip())
     return _logged_in(request, session, next)
 
 
