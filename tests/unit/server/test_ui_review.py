@@ -172,3 +172,19 @@ def test_a_failed_login_keeps_the_name_typed(client: TestClient) -> None:
     assert re.search(r'<input id="name" name="name"[^>]* value="inv1"', r.text), r.text
     assert re.search(r'<input id="password"[^>]* autofocus', r.text)
     assert "not the password" not in r.text
+
+
+def test_a_refused_verdict_keeps_the_note_typed(
+    client: TestClient, home: Any, work: dict[str, Any]
+) -> None:
+    """A verdict refused on the candidate page (here: a note with a control character in it)
+    came back with an empty note: what the reviewer wrote about the comparison was lost."""
+    note = "ears, hairline and the scar compared\x07"
+    r = client.post(
+        f"/searches/{work['search']}/candidates/{work['face']}",
+        headers=home.auth("inv1") | HTML,
+        data={"verdict": "rejected", "note": note},
+    )
+    assert 'class="error"' in r.text, r.text
+    kept = re.search(r'<textarea id="note" name="note"[^>]*>([^<]*)</textarea>', r.text)
+    assert kept and "ears, hairline and the scar compared" in kept[1], r.text

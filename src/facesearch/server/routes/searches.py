@@ -238,15 +238,26 @@ async def candidate_page(search_id: int, face_id: int, page: SearchReaderPage) -
 
 
 async def _candidate_page(
-    page: Page, search_id: int, face_id: int, error: FaceSearchError | None = None
+    page: Page,
+    search_id: int,
+    face_id: int,
+    error: FaceSearchError | None = None,
+    note: str = "",
 ) -> HTMLResponse:
+    """The candidate page; after a refused verdict, ``error`` and the ``note`` typed with it."""
     out, search = await services.read_candidate(
         page.c, page.who, search_id, face_id, "candidate_page"
     )
     mine = {h["verdict"] for h in out["history"] if h["actor"] == page.who.name}
     refusal = await services.decide_refusal(page.c, page.who, search.get("case"))
     return page.render(
-        "candidate.html", cand=out, search=search, mine=mine, error=error, refusal=refusal
+        "candidate.html",
+        cand=out,
+        search=search,
+        mine=mine,
+        error=error,
+        refusal=refusal,
+        note=note,
     )
 
 
@@ -260,8 +271,8 @@ async def candidate_decide(
 ) -> Response:
     try:
         await services.decide(page.c, page.who, search_id, face_id, verdict, note)
-    except FaceSearchError as exc:
-        return await _candidate_page(page, search_id, face_id, exc)
+    except FaceSearchError as exc:  # the note typed stays in the form
+        return await _candidate_page(page, search_id, face_id, exc, note)
     return RedirectResponse(f"/searches/{search_id}/candidates/{face_id}", status_code=303)
 
 
