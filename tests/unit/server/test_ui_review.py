@@ -188,3 +188,20 @@ def test_a_refused_verdict_keeps_the_note_typed(
     assert 'class="error"' in r.text, r.text
     kept = re.search(r'<textarea id="note" name="note"[^>]*>([^<]*)</textarea>', r.text)
     assert kept and "ears, hairline and the scar compared" in kept[1], r.text
+
+
+def test_a_persons_page_calls_the_grouping_a_lead(client: TestClient, home: Any) -> None:
+    """The People page carries the lead caution, but a person's page (where "All photos of
+    this person" on a search result leads) had only a small grey line; and its 'select'
+    boxes all read "select" to a screen reader, whatever face they were under."""
+    r = client.post(
+        "/api/v1/people/build", headers=home.auth("inv1"), data={"collection": "default"}
+    )
+    assert r.status_code == 200, r.text
+    people = client.get("/api/v1/people", headers=home.auth("inv1")).json()["people"]
+    person = max(people, key=lambda p: p["count"])["person"]
+    text = page(client, home, "inv1", f"/people/{person}")
+    assert re.search(r'<p class="lead"[^>]*>[^<]*a lead to check, never an identification', text)
+    boxes = re.findall(r'<input type="checkbox" name="face_id" value="(\d+)"[^>]*>', text)
+    labels = re.findall(r'<input type="checkbox"[^>]* aria-label="select face (\d+)', text)
+    assert len(boxes) > 1 and labels == boxes, text
