@@ -205,3 +205,31 @@ def test_a_persons_page_calls_the_grouping_a_lead(client: TestClient, home: Any)
     boxes = re.findall(r'<input type="checkbox" name="face_id" value="(\d+)"[^>]*>', text)
     labels = re.findall(r'<input type="checkbox"[^>]* aria-label="select face (\d+)', text)
     assert len(boxes) > 1 and labels == boxes, text
+
+
+def test_the_search_and_verify_pages_say_so_before_training(
+    fake_homes: Any, client: TestClient, home: Any
+) -> None:
+    """An investigator who had not passed the training filled in the whole search form (photo,
+    case, purpose) and only then learnt that a search is refused until the training is
+    passed; the pages now say so before the form."""
+    untrained = fake_homes("ui-review-untrained", trained=False)
+    with TestClient(create_app(untrained.settings, pipelines=FakePipeline)) as c:
+        for where in ("/search", "/verify"):
+            text = page(c, untrained, "inv1", where)
+            notice = re.search(
+                r'<div class="error" role="status" id="training-due">(.*?)</div>', text
+            )
+            assert notice and 'href="/training"' in notice[1], (where, text)
+            assert text.index('id="training-due"') < text.index("<form id=")
+            r = c.post(
+                where,
+                headers=untrained.auth("inv1") | HTML,
+                files={"photo": ("p.png", face_photo(1, 0), "image/png")},
+                data={"case": "K-1", "purpose": "before the training"},
+            )
+            assert (
+                "must pass the training" in r.text and r.text.count("Open the Training page") == 1
+            )
+    for where in ("/search", "/verify"):  # a trained investigator is told nothing
+        assert 'id="training-due"' not in page(client, home, "inv1", where)

@@ -35,6 +35,7 @@ from facesearch.server.deps import (
 )
 from facesearch.server.media import display_size, image_type
 from facesearch.server.rendering import Page, optional_int
+from facesearch.server.routes.training import training_due
 
 api = APIRouter(prefix="/api/v1", tags=["searches"])
 pages = APIRouter(include_in_schema=False)
@@ -173,6 +174,7 @@ async def _search_page(page: Page, status: int = 200, **values: Any) -> HTMLResp
         pending=pending,
         recent=recent,
         collections=collections,
+        training_due=await training_due(c, who),
         **values,
     )
 

@@ -55,6 +55,13 @@ async def _status(c: Context, who: Principal) -> training.TrainingStatus:
     return await _blocking(lambda: training.training_status(c.store, c.settings, who.user))
 
 
+async def training_due(c: Context, who: Principal) -> bool:
+    """Whether ``who`` must pass the training before searching or verifying (the Search and
+    Verify pages say so before the form is filled in, not after)."""
+    status = await _status(c, who)
+    return status.required and not status.current
+
+
 # --- JSON ----------------------------------------------------------------------------------
 
 

@@ -23,6 +23,7 @@ from facesearch.server import services
 from facesearch.server.deps import Ctx, Verifier, VerifierPage
 from facesearch.server.rendering import Page
 from facesearch.server.routes.searches import CASE_DOC, PURPOSE_DOC
+from facesearch.server.routes.training import training_due
 from facesearch.types import BBox
 
 api = APIRouter(prefix="/api/v1", tags=["searches"])
@@ -49,9 +50,13 @@ async def create_verification(
 # --- the Verify page -----------------------------------------------------------------------------
 
 
+async def _verify_page(page: Page, **values: Any) -> HTMLResponse:
+    return page.render("verify.html", training_due=await training_due(page.c, page.who), **values)
+
+
 @pages.get("/verify")
 async def verify_page(page: VerifierPage) -> HTMLResponse:
-    return page.render("verify.html", form={}, result=None)
+    return await _verify_page(page, form={}, result=None)
 
 
 @pages.post("/verify")
@@ -70,8 +75,8 @@ async def verify_submit(
         result = await services.verify(page.c, page.who, first, second, request)
         crops = await _crops(page, (first, second), result)
     except FaceSearchError as exc:
-        return page.render("verify.html", error=exc, form=form, result=None)
-    return page.render("verify.html", form={}, result=result, crops=crops)
+        return await _verify_page(page, error=exc, form=form, result=None)
+    return await _verify_page(page, form={}, result=result, crops=crops)
 
 
 async def _crops(
