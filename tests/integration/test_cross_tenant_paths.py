@@ -1,14 +1,18 @@
 """The cross-tenant matrix, continued: paths the route-by-route matrix (test_cross_tenant.py,
 test_cross_tenant_forms.py) does not reach, each found leaking once: what an erasure says of
-the gallery it searched. The two organisations: cross_tenant_world.py (a world of its own for
-this module: these tests change it).
+the gallery it searched, and a search of a collection whose share was withdrawn since. The
+two organisations: cross_tenant_world.py (a world of its own for this module: these tests
+change it).
 """
 
 from __future__ import annotations
 
+import re
 import time
+from typing import Any
 
 from tests.fakes import person_name
+from tests.integration.cross_tenant_table import HTML, leaked, login
 from tests.integration.cross_tenant_world import Tenant, World, png, world
 
 __all__ = ["world"]  # the fixture
@@ -51,3 +55,94 @@ def test_an_erasure_like_a_photo_counts_only_its_own_gallery(world: World) -> No
     assert body["like"]["gallery_faces"] == own["faces"], (body["like"], own)
     entry = client.get(f"/api/v1/audit/{body['id']}", headers=b.auth("aud")).json()
     assert entry["payload"]["like"]["gallery_faces"] == own["faces"], entry["payload"]["like"]
+
+
+def _hits(search: dict[str, Any]) -> list[dict[str, Any]]:
+    return [h for f in search["faces"] for h in f["hits"]]
+
+
+def _shown(text: str, a: Tenant) -> list[str]:
+    """A's names in ``text`` but the name of its collection, which B's search logged among
+    the collections it searched when it ran (that record stays as it was)."""
+    return leaked(text.replace(a.collection, ""), a)
+
+
+def test_a_search_of_a_share_withdrawn_since_shows_nothing_of_it_now(world: World) -> None:
+    """B searched A's collection while A shared it; once A withdraws the share, B's search
+    (its record, page, candidates, their crops and files, persons, the case report) shows
+    A's candidates as it shows erased ones: nothing of A's gallery as it is now (subjects,
+    image names, crops, persons), no verdict on them. What B's search logged when it ran
+    (the collections searched, face ids and scores) stays as logged."""
+    a, b, client = world.a, world.b, world.client
+    share = f"/api/v1/collections/{a.collection}/shares/{b.org}"
+    assert client.put(share, headers=a.auth("admin")).status_code == 200
+    try:
+        found = client.post(
+            "/api/v1/searches",
+            headers=b.auth("inv1"),
+            files={"image": png(a.people[0], 7)},
+            data={"case": b.case, "purpose": "a shared collection"},
+        )
+        assert found.status_code == 201, found.text
+    finally:
+        assert client.delete(share, headers=a.auth("admin")).status_code == 200
+    search = found.json()
+    theirs = [h for h in _hits(search) if h["collection"] == a.collection]
+    assert theirs and theirs[0]["subject"] == a.subject, "B's search found none of A's shared faces"
+    seq, face = search["id"], theirs[0]["face_id"]
+    image = theirs[0]["image_id"]
+    inv, admin = b.auth("inv1"), b.auth("admin")
+    wrong = []
+    now = client.get(f"/api/v1/searches/{seq}", headers=inv).json()
+    for hit in _hits(now):
+        if hit["face_id"] in {h["face_id"] for h in theirs}:
+            shown = {k: hit[k] for k in ("erased", "subject", "collection", "image_path", "person")}
+            if shown != {
+                "erased": True,
+                "subject": None,
+                "collection": None,
+                "image_path": None,
+                "person": None,
+            }:
+                wrong.append(f"search {seq}: A's face {hit['face_id']} shows {shown}")
+            if "crop" in hit["links"] or "image" in hit["links"]:
+                wrong.append(f"search {seq}: A's face {hit['face_id']} links {hit['links']}")
+    for path, headers in (
+        (f"/api/v1/searches/{seq}", inv),
+        (f"/api/v1/searches/{seq}", admin),
+        (f"/api/v1/searches/{seq}/candidates/{face}", inv),
+    ):
+        r = client.get(path, headers=headers)
+        if r.status_code != 200 or (names := _shown(r.text, a)):
+            wrong.append(f"GET {path}: {r.status_code} {names if r.status_code == 200 else []}")
+    for path in (f"/api/v1/faces/{face}/crop", f"/api/v1/images/{image}/file"):
+        r = client.get(path, headers=inv, params={"search": seq})
+        if r.status_code != 404:
+            wrong.append(f"GET {path}?search={seq}: {r.status_code} (an erased face: 404)")
+    verdict = client.post(
+        f"/api/v1/searches/{seq}/candidates/{face}/decisions",
+        headers=inv,
+        data={"verdict": "possible_match"},
+    )
+    if verdict.status_code != 409:
+        wrong.append(f"a verdict on A's face: {verdict.status_code} (an erased face: 409)")
+    csrf = login(client, b.user("inv1"))
+    try:
+        for path in (f"/searches/{seq}", f"/searches/{seq}/candidates/{face}"):
+            page = client.get(path, headers=HTML)
+            names = _shown(page.text, a)
+            crops = re.findall(rf"/faces/{face}/crop", page.text)
+            if page.status_code != 200 or names or crops:
+                wrong.append(f"GET {path}: {page.status_code} {names} {crops}")
+        assert csrf
+    finally:
+        client.cookies.clear()
+    login(client, b.user("admin"))
+    try:
+        report = client.get(f"/cases/{b.case}/report", headers=HTML)
+        names = _shown(report.text, a)
+        if report.status_code != 200 or names:
+            wrong.append(f"the report of case {b.case}: {report.status_code} {names}")
+    finally:
+        client.cookies.clear()
+    assert not wrong, "\n".join(wrong)

@@ -26,6 +26,7 @@ from facesearch.app.cases import sees_every_case
 from facesearch.app.checks import log
 from facesearch.app.reads import probe_kept, search_record
 from facesearch.app.records import SearchRecord
+from facesearch.app.scope import reach_of
 from facesearch.core.calibration import CalibrationTable
 from facesearch.errors import NotFoundError
 from facesearch.gallery.catalog import Catalog
@@ -220,8 +221,11 @@ def case_report(
     """The report of a case ``actor`` may see, logged as an ``export`` entry under the case
     naming the entries it covers (NotFoundError for a case they may not see)."""
     timeline = case_timeline(store, actor, number)
+    scope = reach_of(store, catalog, actor)  # a share withdrawn since: its faces as erased
     searches = tuple(
-        CaseSearch(ev.entry, search_record(catalog, table, ev.entry), _kept_probe(store, ev.entry))
+        CaseSearch(
+            ev.entry, search_record(catalog, table, ev.entry, scope), _kept_probe(store, ev.entry)
+        )
         for ev in timeline.events
         if ev.entry.action == Action.SEARCH.value
     )

@@ -200,18 +200,32 @@ def people_built(engine: Engine, store: AccountabilityStore, actor: Actor, colle
     return engine.catalog.people_built(collection)
 
 
-def persons_of(engine: Engine, actor: Actor, face_ids: Sequence[int]) -> dict[int, int]:
-    """``{face id: person id}`` for those of ``face_ids`` that have a person (ids only, no
-    personal data: e.g. to group the candidates of a search already logged)."""
+def persons_of(
+    engine: Engine, store: AccountabilityStore, actor: Actor, face_ids: Sequence[int]
+) -> dict[int, int]:
+    """``{face id: person id}`` for those of ``face_ids`` that have a person, in collections
+    ``actor``'s organisation sees (ids only, no personal data: e.g. to group the candidates
+    of a search already logged; one in a collection whose share was withdrawn since has
+    none, as an erased one)."""
     allow(actor, Permission.READ_GALLERY)
+    scope = scope_of(store, engine.catalog, actor)
+    if not scope.everything:
+        face_ids = [f.id for f in engine.catalog.faces(face_ids) if scope.sees(f.collection)]
     return engine.catalog.persons_of(face_ids)
 
 
-def person_names(engine: Engine, actor: Actor, person_ids: Sequence[int]) -> dict[int, str | None]:
-    """``{person id: name}`` (None: unnamed) of those of ``person_ids`` that exist: the names
-    reviewers gave, e.g. to label the persons ``persons_of`` found for a search's hits."""
+def person_names(
+    engine: Engine, store: AccountabilityStore, actor: Actor, person_ids: Sequence[int]
+) -> dict[int, str | None]:
+    """``{person id: name}`` (None: unnamed) of those of ``person_ids`` that exist in
+    collections ``actor``'s organisation sees: the names reviewers gave, e.g. to label the
+    persons ``persons_of`` found for a search's hits."""
     allow(actor, Permission.READ_GALLERY)
-    return engine.catalog.person_names(person_ids)
+    names = engine.catalog.person_names(person_ids)
+    scope = scope_of(store, engine.catalog, actor)
+    if scope.everything:
+        return names
+    return {p: n for p, n in names.items() if scope.sees(engine.catalog.person(p).collection)}
 
 
 # -- review ------------------------------------------------------------------------------------

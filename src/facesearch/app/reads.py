@@ -15,7 +15,7 @@ or none. A subject export (embeddings included) needs a case and purpose like a 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -33,11 +33,11 @@ from facesearch.accountability import (
 from facesearch.accountability.audit import entry_in_org
 from facesearch.app.checks import allow, check_case, check_use, log
 from facesearch.app.records import SearchRecord
-from facesearch.app.scope import reach_of, scope_of
+from facesearch.app.scope import Scope, reach_of, scope_of
 from facesearch.core.calibration import CalibrationTable
 from facesearch.engine import Engine
 from facesearch.errors import InputError, NotFoundError
-from facesearch.gallery.catalog import Catalog
+from facesearch.gallery.catalog import Catalog, FaceRecord
 
 __all__ = [
     "GALLERY_READS",
@@ -45,6 +45,7 @@ __all__ = [
     "SEARCH_READS",
     "ReviewedSearch",
     "export_subject",
+    "held_candidates",
     "load_search",
     "log_read",
     "may_see_search",
@@ -101,15 +102,28 @@ def visible_search(store: AccountabilityStore, actor: Actor, seq: int) -> AuditE
     return entry
 
 
-def search_record(catalog: Catalog, table: CalibrationTable, entry: AuditEntry) -> SearchRecord:
-    """A logged search with the gallery as it is now (candidates erased since: erased)."""
+def search_record(
+    catalog: Catalog, table: CalibrationTable, entry: AuditEntry, scope: Scope | None = None
+) -> SearchRecord:
+    """A logged search with the gallery as it is now (candidates erased since: erased).
+    ``scope``: the reader's; a candidate in a collection it sees no longer (a share withdrawn
+    since the search) is shown as an erased one: nothing of that gallery as it is now."""
     if entry.action != Action.SEARCH.value:
         raise NotFoundError(f"no search {entry.seq}")
     ids = SearchRecord.candidate_ids(entry.payload)
-    held = {r.id: r for r in catalog.faces(ids)}
+    held = {r.id: r for r in held_candidates(catalog, ids, scope)}
     return SearchRecord.from_entry(
         entry.seq, entry.actor, entry.case, entry.purpose, entry.payload, held, table
     )
+
+
+def held_candidates(
+    catalog: Catalog, face_ids: Sequence[int], scope: Scope | None
+) -> list[FaceRecord]:
+    """The gallery faces of ``face_ids`` (a search's candidates) still held, and seen by
+    ``scope`` (None: every one): a candidate in a collection whose share was withdrawn since
+    is, for that reader, as one erased since."""
+    return [r for r in catalog.faces(face_ids) if scope is None or scope.sees(r.collection)]
 
 
 @dataclass(frozen=True)
@@ -125,18 +139,30 @@ class ReviewedSearch:
 
 
 def reviewed(
-    store: AccountabilityStore, catalog: Catalog, table: CalibrationTable, entry: AuditEntry
+    store: AccountabilityStore,
+    catalog: Catalog,
+    table: CalibrationTable,
+    entry: AuditEntry,
+    actor: Actor | None = None,
 ) -> ReviewedSearch:
-    record = search_record(catalog, table, entry)
+    """The search of ``entry`` as ``actor`` reads it (``search_record`` within their reach;
+    None: as the search itself answered, within the reach it had)."""
+    scope = None if actor is None else reach_of(store, catalog, actor)
+    record = search_record(catalog, table, entry, scope)
     states = {s.face_id: s for s in store.decisions.states(entry.seq)}
     return ReviewedSearch(record, states, probe_kept(store, record.probe_sha256))
 
 
 def load_search(
-    store: AccountabilityStore, catalog: Catalog, table: CalibrationTable, seq: int
+    store: AccountabilityStore,
+    catalog: Catalog,
+    table: CalibrationTable,
+    seq: int,
+    actor: Actor | None = None,
 ) -> ReviewedSearch:
-    """A search as its own answer (to the search or to a verdict on it): not a read."""
-    return reviewed(store, catalog, table, store.audit.get(seq))
+    """A search as its own answer (to the search or to a verdict on it): not a read.
+    ``actor``: who is answered (their reach applies, as in ``read_search``)."""
+    return reviewed(store, catalog, table, store.audit.get(seq), actor)
 
 
 def log_read(
@@ -178,7 +204,7 @@ def read_search(
     """A search ``actor`` may see, logged as one read naming the candidate face ids shown
     (those of probe face ``face`` alone when given)."""
     entry = visible_search(store, actor, seq)
-    out = reviewed(store, catalog, table, entry)
+    out = reviewed(store, catalog, table, entry, actor)
     faces = out.record.faces
     shown = [f for f in faces if face is None or f.face == face] or list(faces)
     face_ids = [h.face_id for f in shown for h in f.hits]
@@ -199,7 +225,7 @@ def read_candidate(
     """A candidate of a search ``actor`` may see, logged as one read (NotFoundError if the
     face is not one of its candidates)."""
     entry = visible_search(store, actor, seq)
-    out = reviewed(store, catalog, table, entry)
+    out = reviewed(store, catalog, table, entry, actor)
     if out.record.hit(face_id) is None:
         raise NotFoundError(f"face {face_id} is not a candidate of search {seq}")
     log_read(store, actor, what, search=entry, face_id=face_id)
@@ -244,8 +270,9 @@ def read_gallery(
     """``make(catalog)``: a read of ``what`` (face, face_crop, image, image_file, subject)
     with ``ids``, logged under ``case``. With ``search``: a candidate's crop or file reached
     from that search's view (the actor must be able to see the search, and the face or image
-    must be one of its candidates; NotFoundError otherwise), part of the read of that search:
-    not logged again."""
+    must be one of its candidates, still held and in a collection the actor sees now;
+    NotFoundError otherwise, as for one erased since), part of the read of that search: not
+    logged again."""
     check_case(case, None, required=False)
     if search is None:
         allow(actor, Permission.READ_GALLERY)  # auditors reach candidates via a search
@@ -257,7 +284,10 @@ def read_gallery(
     listed = SearchRecord.candidate_ids(entry.payload)
     if "face_id" in ids and ids["face_id"] not in listed:
         raise NotFoundError(f"face {ids['face_id']} is not a candidate of search {search}")
-    if "image_id" in ids and ids["image_id"] not in {r.image_id for r in catalog.faces(listed)}:
+    held = held_candidates(catalog, listed, reach_of(store, catalog, actor))
+    if "face_id" in ids and ids["face_id"] not in {r.id for r in held}:
+        raise NotFoundError(f"no face with id {ids['face_id']}")  # erased, or out of reach
+    if "image_id" in ids and ids["image_id"] not in {r.image_id for r in held}:
         raise NotFoundError(f"image {ids['image_id']} holds no candidate of search {search}")
     if not {"face_id", "image_id"} & ids.keys():
         raise NotFoundError(f"a {what} is not a candidate of search {search}")

@@ -24,9 +24,9 @@ from facesearch.accountability.decisions import PendingCandidate
 from facesearch.accountability.permissions import can
 from facesearch.app.alerts import raise_alerts
 from facesearch.app.checks import allow, check_case_use
-from facesearch.app.reads import visible_search
+from facesearch.app.reads import held_candidates, visible_search
 from facesearch.app.records import SearchRecord
-from facesearch.app.scope import policy_of
+from facesearch.app.scope import policy_of, reach_of
 from facesearch.errors import ErasedError, InputError
 from facesearch.gallery.catalog import Catalog
 from facesearch.types import MAX_ID
@@ -65,14 +65,16 @@ def decide(
     catalog: Catalog, store: AccountabilityStore, actor: Actor, request: DecideRequest
 ) -> CandidateState:
     """Record ``actor``'s verdict on a candidate of a search they may see (logged).
-    ErasedError for a candidate face erased since: nothing can be confirmed about a face the
-    gallery no longer holds; InputError for a possible match on a candidate in the probe's
+    ErasedError for a candidate face erased since (or, for ``actor``, in a collection whose
+    share was withdrawn since): nothing can be confirmed about a face the gallery no longer
+    holds; InputError for a possible match on a candidate in the probe's
     own file (it matches itself)."""
     verdict = request.chosen()
     entry = visible_search(store, actor, request.search_id)
     check_case_use(store, actor, Permission.DECIDE, entry.case, entry.purpose)
     listed = request.face_id in SearchRecord.candidate_ids(entry.payload)
-    if listed and not catalog.faces([request.face_id]):
+    scope = reach_of(store, catalog, actor)  # a share withdrawn since: as erased
+    if listed and not held_candidates(catalog, [request.face_id], scope):
         raise ErasedError(
             f"face {request.face_id} has been erased; no verdict can be recorded on it"
         )
@@ -111,12 +113,14 @@ def decide_refusal(store: AccountabilityStore, actor: Actor, case: str | None) -
 def pending(catalog: Catalog, store: AccountabilityStore, actor: Actor) -> list[PendingCandidate]:
     """Candidates marked possible match by someone else in the last PENDING_DAYS, which
     ``actor`` may confirm as the second person; newest first. A candidate whose face has been
-    erased since is left out: no verdict can be recorded on it (``decide``)."""
+    erased since (or is out of ``actor``'s reach now) is left out: no verdict can be recorded
+    on it (``decide``)."""
     allow(actor, Permission.DECIDE)
     since = datetime.now(UTC) - timedelta(days=PENDING_DAYS)
     found = store.decisions.awaiting_second_person(actor.name, since, actor.org)
     ids = {p.face_id: _catalog_id(p.face_id) for p in found}
-    held = {f.id for f in catalog.faces(sorted({i for i in ids.values() if i is not None}))}
+    wanted = sorted({i for i in ids.values() if i is not None})
+    held = {f.id for f in held_candidates(catalog, wanted, reach_of(store, catalog, actor))}
     return [p for p in found if ids[p.face_id] is None or ids[p.face_id] in held]
 
 

@@ -148,8 +148,9 @@ async def _with_persons(ctx: Context, who: Principal, search: dict[str, Any]) ->
     ids = views.hit_face_ids(search)
 
     def persons(e: Engine) -> tuple[dict[int, int], dict[int, str | None]]:
-        found = app_people.persons_of(e, who.user, ids)
-        return found, app_people.person_names(e, who.user, sorted(set(found.values())))
+        found = app_people.persons_of(e, ctx.store, who.user, ids)
+        names = app_people.person_names(e, ctx.store, who.user, sorted(set(found.values())))
+        return found, names
 
     return views.with_persons(search, *await ctx.workers.on_engine(persons))
 
@@ -212,7 +213,7 @@ async def decide(
 
     def run(catalog: Gallery) -> dict[str, Any]:
         app.decide(catalog, ctx.store, who.user, request)
-        out = app.load_search(ctx.store, catalog, ctx.workers.calibration, seq)
+        out = app.load_search(ctx.store, catalog, ctx.workers.calibration, seq, who.user)
         return views.candidate_state_view(out, face_id, who.name)
 
     result = await ctx.workers.on_catalog(run)

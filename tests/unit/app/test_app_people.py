@@ -131,7 +131,7 @@ def test_two_faces_of_one_photo_are_two_persons(unlabelled: Setup, tmp_path: Pat
     ingest(engine, store, ME, IngestRequest((pair,)))
     build(engine, store)
     (first, second) = [f.id for f in engine.catalog.faces_of_image(PEOPLE * 4 + 1)]
-    persons = persons_of(engine, ME, [first, second])
+    persons = persons_of(engine, store, ME, [first, second])
     assert persons[first] != persons[second]
     groups = partition(engine, store)
     assert sources_of(engine, groups[persons[first]] - {first, second}) == {person_name(2)}
@@ -195,7 +195,7 @@ def test_review_refusals(unlabelled: Setup, tmp_path: Path) -> None:
     ingest(engine, store, ME, IngestRequest((pair,)))
     build(engine, store)
     first, second = (f.id for f in engine.catalog.faces_of_image(PEOPLE * 4 + 1))
-    persons = persons_of(engine, ME, [first, second])
+    persons = persons_of(engine, store, ME, [first, second])
     with pytest.raises(InputError, match="one photo"):
         merge_persons(engine, store, ME, ReviewRequest(persons[first], other=persons[second]))
     with pytest.raises(InputError):
@@ -232,4 +232,4 @@ def test_erasing_a_face_takes_it_out_of_its_person(labelled: Setup) -> None:
     gone = min(faces)
     erase(engine, store, ME, EraseRequest("a request", face_ids=(gone,)))
     assert partition(engine, store)[person] == faces - {gone}
-    assert persons_of(engine, ME, [gone]) == {}
+    assert persons_of(engine, store, ME, [gone]) == {}
