@@ -146,3 +146,24 @@ def test_a_search_of_a_share_withdrawn_since_shows_nothing_of_it_now(world: Worl
     finally:
         client.cookies.clear()
     assert not wrong, "\n".join(wrong)
+
+
+def test_the_training_course_counts_only_the_faces_b_searches(world: World) -> None:
+    """The training page works out the strangers a search expects at "this gallery's size":
+    for B's users, the faces B's searches compare against (its own collections and those
+    shared with it), never the deployment's count, which holds A's faces."""
+    b, client = world.b, world.client
+    seen = client.get("/api/v1/stats", headers=b.auth("admin")).json()["faces"]
+    wrong = []
+    try:
+        for role in ("inv1", "aud"):
+            login(client, b.user(role))
+            page = client.get("/training", headers=HTML)
+            assert page.status_code == 200, page.text
+            said = re.search(r"This gallery holds ([\d,]+) faces", page.text)
+            assert said is not None, "the course no longer says the gallery's size"
+            if int(said.group(1).replace(",", "")) != seen:
+                wrong.append(f"B's {role}: the course says {said.group(1)} faces, B sees {seen}")
+    finally:
+        client.cookies.clear()
+    assert not wrong, "\n".join(wrong)

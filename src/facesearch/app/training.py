@@ -25,6 +25,7 @@ from typing import Any
 from facesearch.accountability import AccountabilityStore, Action, Actor, AuditEntry, Permission
 from facesearch.accountability.audit import PLATFORM_ORG
 from facesearch.accountability.permissions import can
+from facesearch.app.scope import policy_of, scope_of
 from facesearch.app.training_course import (
     QUIZ,
     VERSION,
@@ -35,6 +36,7 @@ from facesearch.app.training_course import (
     training_content,
 )
 from facesearch.errors import InputError, TrainingRequiredError
+from facesearch.gallery.catalog import Catalog
 from facesearch.settings import Settings
 
 __all__ = [
@@ -52,6 +54,7 @@ __all__ = [
     "require_training",
     "submit_quiz",
     "training_content",
+    "training_course",
     "training_required",
     "training_status",
     "training_waived",
@@ -106,6 +109,21 @@ def _iso(moment: datetime | None) -> str | None:
 
 def _org(actor: Actor) -> str:
     return actor.org if actor.org is not None else PLATFORM_ORG
+
+
+def training_course(
+    store: AccountabilityStore, catalog: Catalog, settings: Settings, actor: Actor
+) -> TrainingContent:
+    """The course as ``actor`` reads it: their organisation's policy, and the strangers a
+    search expects worked out at the size of the gallery their searches compare against
+    (the faces of the collections their organisation sees: never a count that holds
+    another organisation's faces; the platform operator, of none, gets the catalog's)."""
+    scope = scope_of(store, catalog, actor)
+    if scope.everything or actor.org is None:
+        faces = int(catalog.stats().get("faces", 0))
+    else:
+        faces = sum(c.faces for c in catalog.collections() if scope.sees(c.name))
+    return training_content(settings, faces, policy_of(store, actor))
 
 
 def training_required(settings: Settings, actor: Actor) -> bool:

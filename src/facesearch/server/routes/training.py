@@ -3,9 +3,8 @@ and its JSON (``/api/v1/training``: where you stand and the questions; ``/api/v1
 your answers). Open to every signed-in user; each attempt is an audit entry written by
 ``app.training``. The look-alike photos, when LFW is on the server, are embedded in the page
 as data: URLs (no route serves files by path). The course's gallery size is the number of faces
-the catalog holds (``Workers.faces_held``): for an organisation that sees only some collections,
-an upper bound of what its searches compare against, so the strangers it expects are not
-understated."""
+the user's searches compare against (``app.training.training_course``: the collections their
+organisation sees), never the deployment's count."""
 
 from __future__ import annotations
 
@@ -18,7 +17,6 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from facesearch.app import training
-from facesearch.app.scope import policy_of
 from facesearch.errors import FaceSearchError, InputError
 from facesearch.server.auth import Principal, authenticated
 from facesearch.server.context import Context
@@ -94,12 +92,9 @@ def _data_url(jpeg: bytes | None) -> str | None:
 
 async def _page(page: Page, status_code: int = 200, **values: Any) -> HTMLResponse:
     c, who = page.c, page.who
-    faces = await c.workers.faces_held()
-
-    def course() -> training.TrainingContent:
-        return training.training_content(c.settings, faces, policy_of(c.store, who.user))
-
-    content = await _blocking(course)
+    content = await c.workers.on_catalog(
+        lambda catalog: training.training_course(c.store, catalog, c.settings, who.user)
+    )
     photos = [(_data_url(p.photo_a), _data_url(p.photo_b)) for p in content.lookalikes]
     values.setdefault("chosen", {})
     return page.render(
