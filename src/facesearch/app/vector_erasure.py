@@ -12,9 +12,9 @@ compaction (and, on a server, garbage collection) removes them.
 ``erasure_status`` (``facesearch erasure status``, ``GET /api/v1/erasure/status``) lists those
 pending physical deletions; with FAISS there are none. It reads no personal data (counts, times
 and compaction jobs), so, like ``stats`` and ``reindex``, it is not an audit entry; it needs the
-erase permission, and an organisation's admin sees only the erasures of faces in collections
-their organisation owns (every collection is recorded with each erasure), not another
-organisation's.
+erase permission, and an organisation's admin (at the machine too, with ``--org``) sees only
+the erasures of faces in collections their organisation owns (every collection is recorded
+with each erasure), not another organisation's.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Any
 
 from facesearch.accountability import AccountabilityStore, Actor, Permission
 from facesearch.app.checks import allow
-from facesearch.app.scope import Scope, scope_of
+from facesearch.app.scope import Scope, reach_of
 from facesearch.engine import Engine
 from facesearch.gallery.vectors import PendingDeletion
 from facesearch.results import ForgetResult
@@ -138,12 +138,13 @@ class ErasureStatus:
 def erasure_status(engine: Engine, store: AccountabilityStore, actor: Actor) -> ErasureStatus:
     """The pending physical deletions of the vector store (not logged: no personal data):
     those of ``actor``'s organisation's collections, or every one for whom owns every
-    collection (a single-organisation home) and for the local CLI user."""
+    collection (a single-organisation home) and for the host's CLI (``reach_of``; with
+    ``--org X`` it acts as X: X's only)."""
     allow(actor, Permission.ERASE)
     kind = engine.indexes.target.kind
     pending = tuple(engine.indexes.pending_physical_deletions())
-    if pending and not actor.is_local:
-        scope = scope_of(store, engine.catalog, actor)
+    if pending:
+        scope = reach_of(store, engine.catalog, actor)
         if not scope.everything:
             names = engine.catalog.collection_names()
             pending = tuple(p for p in pending if _owned(p, names, scope))

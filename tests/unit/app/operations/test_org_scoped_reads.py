@@ -1,6 +1,6 @@
 """What an organisation's admin reads of the gallery at the machine: its own collections and
 those shared with it, never another organisation's (``export --subject``, ``stats``, what a
-``forget --like`` says of the gallery it erased in)."""
+``forget --like`` says of the gallery it erased in, ``erasure status``)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,18 @@ import pytest
 from tests.fakes import GALLERY_SHOTS, person_name, write_photo
 
 from facesearch.accountability import AccountabilityStore, local_actor
-from facesearch.app import EraseRequest, IngestRequest, erase, export_subject, ingest
+from facesearch.app import (
+    EraseRequest,
+    IngestRequest,
+    erase,
+    erasure_status,
+    export_subject,
+    ingest,
+)
 from facesearch.app.gallery import overview
 from facesearch.engine import Engine
 from facesearch.errors import NotFoundError
+from facesearch.gallery.vectors import PendingDeletion
 
 
 def _police(engine: Engine, store: AccountabilityStore, tmp_path: Path) -> Any:
@@ -74,3 +82,23 @@ def test_an_organisation_s_like_erasure_counts_strangers_in_its_own_collections_
     assert done.like["gallery_faces"] == 1  # mugshots' one face, not the deployment's
     assert done.like["expected_strangers"] == pytest.approx(done.like["fmr"], abs=1e-3)
     assert store.audit.get(done.id).payload["like"] == done.like
+
+
+def test_an_organisation_at_the_machine_sees_its_own_pending_erasures_only(
+    engine: Engine, store: AccountabilityStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--org police erasure status`` listed the vector store's pending deletions of every
+    organisation (the local actor saw all of them, whatever its ``--org``): when and how many
+    faces the default organisation erased. Police sees its own; the host's CLI every one."""
+    officer = _police(engine, store, tmp_path)
+    ids = {name: cid for cid, name in engine.catalog.collection_names().items()}
+
+    def pending(cid: int, faces: int) -> PendingDeletion:
+        return PendingDeletion(faces, 1_700_000_000.0, 0, "automatic", "", (cid,))
+
+    held = [pending(ids["default"], 5), pending(ids["mugshots"], 1)]
+    monkeypatch.setattr(engine.indexes, "pending_physical_deletions", lambda: list(held))
+    mine = erasure_status(engine, store, officer)
+    assert [p.faces for p in mine.pending] == [1]
+    everything = erasure_status(engine, store, local_actor("tester"))
+    assert [p.faces for p in everything.pending] == [5, 1]
