@@ -19,6 +19,7 @@ import typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from facesearch.errors import ConfigError
 from facesearch.settings.checks import env_name, parse, trusted_networks, validate
@@ -136,6 +137,13 @@ class Settings(Group):
         group, f, _ = _KEYS[key]
         return getattr(self if group is None else getattr(self, group), f.name)
 
+    def shown_value(self, key: str) -> Any:
+        """``value(key)`` as an admin may read it (``GET /api/v1/settings``): a URL
+        (``database_url``, ``vectors_url``) without its password, behind which every
+        organisation's data is."""
+        value = self.value(key)
+        return _without_password(value) if isinstance(value, str) else value
+
     @staticmethod
     def describe() -> list[tuple[str, str, str]]:
         """(environment variable, default, description) for every setting."""
@@ -148,6 +156,19 @@ class Settings(Group):
     @staticmethod
     def keys() -> list[str]:
         return list(_KEYS)
+
+
+def _without_password(text: str) -> str:
+    """``text`` with the password of a URL (``scheme://USER:PASSWORD@HOST``) shown as ***."""
+    try:
+        parts = urlsplit(text)
+        password = parts.password
+    except ValueError:
+        return text
+    if not password:
+        return text
+    netloc = parts.netloc.replace(f":{password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()
 
 
 def _keys() -> dict[str, tuple[str | None, dataclasses.Field[Any], Any]]:

@@ -40,3 +40,24 @@ def test_metrics_are_the_operators_once_organisations_share_the_deployment(
         assert r.status_code == 403 and "platform operator" in r.json()["error"]["message"]
     r = client.get("/metrics", headers=operator)
     assert r.status_code == 200 and "facesearch_" in r.text
+
+
+def test_the_settings_an_admin_reads_hold_no_database_password(
+    client: TestClient, home: Any
+) -> None:
+    """``GET /api/v1/settings`` (every organisation's admin may read it) showed the
+    deployment's ``database_url`` and ``vectors_url`` as set: with a password in either URL an
+    organisation's admin read the password of the database (or Milvus) that holds every
+    organisation's data. Each is shown without its password, as ``stats`` and the logs show
+    the database."""
+    ctx = client.app.state.ctx  # type: ignore[attr-defined]
+    ctx.settings = ctx.settings.replace(
+        database_url="postgresql://fs:s3cret-pw@db.internal/fs",
+        vectors_url="milvus://root:s3cret-mv@milvus.internal:19530",
+    )
+    r = client.get("/api/v1/settings", headers=home.auth("admin1"))
+    assert r.status_code == 200, r.text
+    assert "s3cret" not in r.text
+    shown = {item["name"]: item["value"] for item in r.json()["items"]}
+    assert shown["database_url"] == "postgresql://fs:***@db.internal/fs"
+    assert shown["vectors_url"] == "milvus://root:***@milvus.internal:19530"

@@ -207,7 +207,7 @@ def _is_file(prop: dict[str, Any]) -> bool:
 async def get_settings(who: SettingsAdmin, c: Ctx) -> dict[str, Any]:
     items = []
     for key, (env, _, doc) in zip(Settings.keys(), Settings.describe(), strict=True):
-        value = c.settings.value(key)
+        value = c.settings.shown_value(key)  # no password
         items.append(
             {
                 "name": key,
