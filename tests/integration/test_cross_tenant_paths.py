@@ -167,3 +167,50 @@ def test_the_training_course_counts_only_the_faces_b_searches(world: World) -> N
     finally:
         client.cookies.clear()
     assert not wrong, "\n".join(wrong)
+
+
+def test_b_s_erasure_of_a_probe_a_searched_too_tells_b_nothing_of_a(world: World) -> None:
+    """Kept probe photos are stored by their sha256, so a photo both A and B searched is one
+    stored probe. B's erasure like that person deleted B's kept probes of it but kept (for
+    A's record) the one A searched too, and said so: its count left it out and B's search
+    still showed it; B learnt that another organisation had searched that very photo. Now
+    B's erasure takes it from B alike (counted, and B's search no longer shows it), whether
+    or not A searched it; A's search keeps its probe."""
+    a, b, client = world.a, world.b, world.client
+    _ingested(world, b, 7, 1)  # person 7: in B's collection only
+    use = {"purpose": "a probe both searched"}
+    searched = {}
+    for who, shot in ((b, 3), (b, 4), (a, 3)):  # A searches B's first photo of person 7 too
+        r = client.post(
+            "/api/v1/searches",
+            headers=who.auth("inv1"),
+            files={"image": png(7, shot)},
+            data={**use, "case": who.case},
+        )
+        assert r.status_code == 201, r.text
+        searched[(who.org, shot)] = r.json()["id"]
+    probe = "/api/v1/searches/{}/probe"
+    for (org, _), seq in searched.items():
+        tenant = a if org == a.org else b
+        assert client.get(probe.format(seq), headers=tenant.auth("inv1")).status_code == 200
+    erased = client.post(
+        "/api/v1/erasures",
+        headers=b.auth("admin"),
+        data={"reason": "person 7 asked", "case": b.case},
+        files={"like": png(7, 9)},
+    )
+    assert erased.status_code == 201, erased.text
+    wrong = []
+    if erased.json()["probes_deleted"] != 2:
+        wrong.append(f"B's erasure deleted {erased.json()['probes_deleted']} of B's 2 probes")
+    for shot in (3, 4):
+        seq = searched[(b.org, shot)]
+        r = client.get(probe.format(seq), headers=b.auth("inv1"))
+        if r.status_code != 404:
+            wrong.append(f"B's search {seq} (shot {shot}) still shows its probe: {r.status_code}")
+        page = client.get(f"/api/v1/searches/{seq}", headers=b.auth("inv1")).json()
+        if page["probe_kept"]:
+            wrong.append(f"B's search {seq} (shot {shot}) says its probe is kept")
+    mine = client.get(probe.format(searched[(a.org, 3)]), headers=a.auth("inv1"))
+    assert mine.status_code == 200, "A's search lost its probe to B's erasure"
+    assert not wrong, "\n".join(wrong)

@@ -81,10 +81,11 @@ class ProbeStore:
             raise NotFoundError(f"no probe image {sha256} is kept")
         return parse_time(row["expires_at"])
 
-    def kept(self, org: str | None = None) -> list[str]:
+    def kept(self, org: str | None = None, *, alone: bool = True) -> list[str]:
         """The sha256 of every probe image kept now (its retention period not over); with
         ``org``, of those only that organisation's entries name (a probe another
-        organisation also used is part of its record too, and not this one's to delete)."""
+        organisation also used is part of its record too, and not this one's to delete);
+        ``alone`` False: of those that organisation's entries name, others' too or not."""
         moment = format_time(self._db.now())
         with self._db.read() as conn:
             if org is None:
@@ -95,12 +96,15 @@ class ProbeStore:
                 # the expression of the audit_log_probe index, so that it serves the lookups
                 key = json_text(conn, "payload", "probe_sha256")
                 named = f"FROM audit_log WHERE {key} = p.sha256"
+                others = (
+                    f"AND NOT EXISTS (SELECT 1 {named} AND lower(COALESCE(org, ?)) != lower(?))"
+                )
                 rows = conn.execute(
                     f"""SELECT p.sha256 FROM probes p WHERE p.expires_at > ?
                     AND EXISTS (SELECT 1 {named} AND lower(COALESCE(org, ?)) = lower(?))
-                    AND NOT EXISTS (SELECT 1 {named} AND lower(COALESCE(org, ?)) != lower(?))
+                    {others if alone else ""}
                     ORDER BY p.sha256""",
-                    (moment, DEFAULT_ORG, org, DEFAULT_ORG, org),
+                    (moment, DEFAULT_ORG, org, *((DEFAULT_ORG, org) if alone else ())),
                 )
             return [str(r[0]) for r in rows]
 

@@ -198,7 +198,7 @@ def case_timeline(store: AccountabilityStore, actor: Actor, number: str) -> Case
 
 def _kept_probe(store: AccountabilityStore, entry: AuditEntry) -> bytes | None:
     sha = str(entry.payload.get("probe_sha256") or "")
-    if not probe_kept(store, sha):
+    if not probe_kept(store, entry):
         return None
     try:
         return store.probes.get(sha) or None

@@ -4,7 +4,9 @@ server's uploaded copies, and one ``erase`` entry says what went, by whom and wh
 The entry holds the reason, what selected the faces (face ids, an image, a subject, or the
 sha256 of a "like" photo), and what was removed: counts, face ids, image ids and subjects; for
 a "like" photo also ``probes_deleted``: the kept probe photos showing a matching face, deleted
-in the entry's transaction (count and sha256); and ``vector_store``: what the vector store did
+in the entry's transaction (count and sha256; an organisation's own: one that another
+organisation searched too keeps its bytes for that one's record, and is gone for this one,
+``_kept_for``); and ``vector_store``: what the vector store did
 and what its server finishes later (``app.vector_erasure``). A reason is required whenever a
 case is.
 """
@@ -27,6 +29,7 @@ from facesearch.app.checks import (
     log,
     sha256,
 )
+from facesearch.app.reads import erased_probes
 from facesearch.app.scope import Scope, reach_of
 from facesearch.app.vector_erasure import VectorStoreErasure, vector_part
 from facesearch.engine import Engine, ImageInput
@@ -183,9 +186,12 @@ def erase(
             raise InputError(odds.refusal)
         like = odds.as_json()
     face_ids = _owned_faces(engine, scope, request, person)
-    probes = []
+    probes: list[str] = []  # the kept probes like the person: gone for the eraser's org
+    gone: list[str] = []  # of those, the ones whose bytes go (no other organisation uses them)
     if person is not None and (scope.everything or actor.org is not None):
-        probes = _kept_probes_like(engine, store, person, None if scope.everything else scope.org)
+        org = None if scope.everything else scope.org
+        probes = _kept_probes_like(engine, store, person, org)
+        gone = probes if org is None else sorted(set(probes) & set(store.probes.kept(org)))
     store.audit.check_writable()
     result = engine.forget(
         face_ids=face_ids,
@@ -221,7 +227,7 @@ def erase(
 
     try:
         # the kept probes' bytes go in the same transaction as the entry that records them
-        entry = store.probes.erase(probes, then=write_entry) if probes else write_entry()
+        entry = store.probes.erase(gone, then=write_entry) if gone else write_entry()
     except FaceSearchError as exc:
         ids = ", ".join(str(i) for i in face_ids[:20])
         more = " ..." if len(face_ids) > 20 else ""
@@ -260,9 +266,9 @@ def _kept_probes_like(
     engine: Engine, store: AccountabilityStore, person: PersonLike, org: str | None
 ) -> list[str]:
     """The sha256 of every kept probe image with a face of ``person``, at the threshold
-    ``forget --like`` erases gallery faces with; with ``org``, of the probes only that
-    organisation's searches used."""
-    digests = store.probes.kept(org)
+    ``forget --like`` erases gallery faces with; with ``org``, of the probes kept for that
+    organisation (``_kept_for``)."""
+    digests = store.probes.kept() if org is None else _kept_for(store, org)
 
     def probes() -> Iterator[Decodable]:  # read as the pipeline pulls them (bounded memory)
         for digest in digests:
@@ -280,6 +286,25 @@ def _kept_probes_like(
         ):
             found.append(digest)
     return found
+
+
+def _kept_for(store: AccountabilityStore, org: str) -> list[str]:
+    """The kept probes ``org``'s entries name, but those an erasure of ``org`` took since its
+    last search of them. One another organisation used as well (probes are stored once per
+    sha256) counts and goes for ``org`` as any other: its bytes stay for the other's record
+    (``store.probes.kept(org)`` leaves it out), but ``org``'s erasure lists it
+    (``probes_deleted``), and ``org``'s searches no longer show it (``reads.withdrawn``):
+    what ``org`` sees is the same whether or not someone else searched that photo."""
+    digests = store.probes.kept(org, alone=False)
+    taken: dict[str, int] = {}
+    for e in store.audit.entries(org=org, action=Action.ERASE, limit=None):
+        taken.update(dict.fromkeys(erased_probes(e), e.seq))
+    return [
+        d
+        for d in digests
+        if d not in taken
+        or any(e.seq > taken[d] for e in store.audit.entries(org=org, probe=d, limit=None))
+    ]
 
 
 def _delete_uploaded_copies(engine: Engine, result: ForgetResult) -> int:

@@ -31,6 +31,7 @@ from facesearch.accountability import (
     can,
 )
 from facesearch.accountability.audit import entry_in_org
+from facesearch.accountability.permissions import DEFAULT_ORG
 from facesearch.app.checks import allow, check_case, check_use, log
 from facesearch.app.records import SearchRecord
 from facesearch.app.scope import Scope, reach_of, scope_of
@@ -44,6 +45,7 @@ __all__ = [
     "READS",
     "SEARCH_READS",
     "ReviewedSearch",
+    "erased_probes",
     "export_subject",
     "held_candidates",
     "load_search",
@@ -57,6 +59,7 @@ __all__ = [
     "reviewed",
     "search_record",
     "visible_search",
+    "withdrawn",
 ]
 
 T = TypeVar("T")
@@ -150,7 +153,7 @@ def reviewed(
     scope = None if actor is None else reach_of(store, catalog, actor)
     record = search_record(catalog, table, entry, scope)
     states = {s.face_id: s for s in store.decisions.states(entry.seq)}
-    return ReviewedSearch(record, states, probe_kept(store, record.probe_sha256))
+    return ReviewedSearch(record, states, probe_kept(store, entry))
 
 
 def load_search(
@@ -238,7 +241,7 @@ def probe_of(store: AccountabilityStore, actor: Actor, seq: int) -> tuple[bytes,
     entry = visible_search(store, actor, seq)
     sha = str(entry.payload.get("probe_sha256") or "")
     try:
-        data = store.probes.get(sha) if sha else b""
+        data = store.probes.get(sha) if sha and not withdrawn(store, entry) else b""
     except NotFoundError:
         data = b""
     if not data:
@@ -246,14 +249,35 @@ def probe_of(store: AccountabilityStore, actor: Actor, seq: int) -> tuple[bytes,
     return data, entry
 
 
-def probe_kept(store: AccountabilityStore, sha: str | None) -> bool:
-    """Whether the probe photo ``sha`` is still kept."""
+def probe_kept(store: AccountabilityStore, entry: AuditEntry) -> bool:
+    """Whether the probe photo of search ``entry`` is still kept for its organisation: its
+    retention not over, and not taken by an erasure of that organisation since."""
+    sha = str(entry.payload.get("probe_sha256") or "")
     if not sha:
         return False
     try:
-        return store.probes.expires(sha) > datetime.now(UTC)
+        kept = store.probes.expires(sha) > datetime.now(UTC)
     except NotFoundError:
         return False
+    return kept and not withdrawn(store, entry)
+
+
+def erased_probes(entry: AuditEntry) -> list[str]:
+    """The kept probe photos (sha256) an ``erase`` entry took from its organisation."""
+    deleted = entry.payload.get("probes_deleted")
+    found = deleted.get("sha256") if isinstance(deleted, Mapping) else None
+    return [str(d) for d in found] if isinstance(found, list) else []
+
+
+def withdrawn(store: AccountabilityStore, entry: AuditEntry) -> bool:
+    """Whether an erasure of ``entry``'s organisation, after it, took its probe photo. Kept
+    probes are stored once per sha256: a photo two organisations searched keeps its bytes
+    for the other one's record when one erases it (``app.erase``), but is gone for the one
+    that erased it, exactly as if no one else had searched it."""
+    sha = str(entry.payload.get("probe_sha256") or "")
+    org = entry.org or DEFAULT_ORG
+    later = store.audit.entries(org=org, action=Action.ERASE, since=entry.time, limit=None)
+    return any(e.seq > entry.seq and sha in erased_probes(e) for e in later)
 
 
 def read_gallery(
