@@ -29,7 +29,7 @@ from facesearch.app.checks import (
     log,
     sha256,
 )
-from facesearch.app.reads import erased_probes
+from facesearch.app.reads import erased_probes, kept_for_its_org
 from facesearch.app.scope import Scope, reach_of
 from facesearch.app.vector_erasure import VectorStoreErasure, vector_part
 from facesearch.engine import Engine, ImageInput
@@ -289,22 +289,28 @@ def _kept_probes_like(
 
 
 def _kept_for(store: AccountabilityStore, org: str) -> list[str]:
-    """The kept probes ``org``'s entries name, but those an erasure of ``org`` took since its
-    last search of them. One another organisation used as well (probes are stored once per
-    sha256) counts and goes for ``org`` as any other: its bytes stay for the other's record
-    (``store.probes.kept(org)`` leaves it out), but ``org``'s erasure lists it
-    (``probes_deleted``), and ``org``'s searches no longer show it (``reads.withdrawn``):
-    what ``org`` sees is the same whether or not someone else searched that photo."""
+    """The kept probes ``org``'s entries name and that are kept for ``org``: a search of it
+    since the last erasure of ``org`` that took it, whose retention is not over for ``org``
+    (``reads.kept_for_its_org``). One another organisation used as well (probes are stored
+    once per sha256, as long as the longest retention) counts and goes for ``org`` as any
+    other: its bytes stay for the other's record (``store.probes.kept(org)`` leaves it out),
+    but ``org``'s erasure lists it (``probes_deleted``), and ``org``'s searches no longer show
+    it (``reads.withdrawn``): what ``org`` sees is the same whether or not someone else
+    searched that photo."""
     digests = store.probes.kept(org, alone=False)
     taken: dict[str, int] = {}
     for e in store.audit.entries(org=org, action=Action.ERASE, limit=None):
         taken.update(dict.fromkeys(erased_probes(e), e.seq))
-    return [
-        d
-        for d in digests
-        if d not in taken
-        or any(e.seq > taken[d] for e in store.audit.entries(org=org, probe=d, limit=None))
-    ]
+    moment = store.db.now()
+
+    def kept(digest: str) -> bool:
+        searches = store.audit.entries(org=org, probe=digest, limit=None)
+        if not searches:  # kept by a search request only
+            return digest not in taken
+        since = taken.get(digest, 0)
+        return any(e.seq > since and kept_for_its_org(e, moment) for e in searches)
+
+    return [d for d in digests if kept(d)]
 
 
 def _delete_uploaded_copies(engine: Engine, result: ForgetResult) -> int:

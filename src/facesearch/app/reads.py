@@ -48,6 +48,7 @@ __all__ = [
     "erased_probes",
     "export_subject",
     "held_candidates",
+    "kept_for_its_org",
     "load_search",
     "log_read",
     "may_see_search",
@@ -241,7 +242,7 @@ def probe_of(store: AccountabilityStore, actor: Actor, seq: int) -> tuple[bytes,
     entry = visible_search(store, actor, seq)
     sha = str(entry.payload.get("probe_sha256") or "")
     try:
-        data = store.probes.get(sha) if sha and not withdrawn(store, entry) else b""
+        data = store.probes.get(sha) if probe_kept(store, entry) else b""
     except NotFoundError:
         data = b""
     if not data:
@@ -251,15 +252,37 @@ def probe_of(store: AccountabilityStore, actor: Actor, seq: int) -> tuple[bytes,
 
 def probe_kept(store: AccountabilityStore, entry: AuditEntry) -> bool:
     """Whether the probe photo of search ``entry`` is still kept for its organisation: its
-    retention not over, and not taken by an erasure of that organisation since."""
+    retention not over (the one it was kept for, ``probe_kept_until``, when the entry says:
+    the bytes of a photo another organisation searched too stay as long as the longer of
+    the two), and not taken by an erasure of that organisation since."""
     sha = str(entry.payload.get("probe_sha256") or "")
     if not sha:
         return False
+    moment = store.db.now()
     try:
-        kept = store.probes.expires(sha) > datetime.now(UTC)
+        kept = store.probes.expires(sha) > moment
     except NotFoundError:
         return False
-    return kept and not withdrawn(store, entry)
+    return kept and kept_for_its_org(entry, moment) and not withdrawn(store, entry)
+
+
+def kept_for_its_org(entry: AuditEntry, moment: datetime) -> bool:
+    """Whether the retention search ``entry``'s probe was kept for (``probe_kept_until``)
+    is not over at ``moment`` (entries that do not say: it is not)."""
+    until = _kept_until(entry)
+    return until is None or until > moment
+
+
+def _kept_until(entry: AuditEntry) -> datetime | None:
+    """When the search's probe ends for its organisation (None: not said, entries before)."""
+    text = entry.payload.get("probe_kept_until")
+    try:
+        moment = datetime.fromisoformat(str(text)) if text else None
+    except ValueError:
+        return None
+    if moment is not None and moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment
 
 
 def erased_probes(entry: AuditEntry) -> list[str]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Any
 
 from facesearch.accountability import AccountabilityStore, Action, Actor, AuditEntry, Permission
@@ -172,6 +173,8 @@ def _searched(
     )
     payload = record.payload()
     payload["ended"] = iso(now())
+    # when its probe ends for this organisation (the bytes may stay longer for another's)
+    payload["probe_kept_until"] = iso(store.db.now() + timedelta(days=days))
     payload.update(approved(request))
     entry = log(store, actor, Action.SEARCH, case, purpose, payload, keep_probe=(data, days))
     logged = replace(

@@ -4,20 +4,26 @@ those shared with it, never another organisation's (``export --subject``, ``stat
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.fakes import GALLERY_SHOTS, person_name, write_photo
+from accountability_helpers import FakeClock
+from tests.fakes import GALLERY_SHOTS, face_photo, person_name, write_photo
 
 from facesearch.accountability import AccountabilityStore, local_actor
 from facesearch.app import (
     EraseRequest,
     IngestRequest,
+    SearchRequest,
     erase,
     erasure_status,
     export_subject,
     ingest,
+    load_search,
+    probe_of,
+    search,
 )
 from facesearch.app.gallery import overview
 from facesearch.engine import Engine
@@ -102,3 +108,34 @@ def test_an_organisation_at_the_machine_sees_its_own_pending_erasures_only(
     assert [p.faces for p in mine.pending] == [1]
     everything = erasure_status(engine, store, local_actor("tester"))
     assert [p.faces for p in everything.pending] == [5, 1]
+
+
+def test_a_probe_another_organisation_keeps_longer_ends_with_one_s_own_retention(
+    engine: Engine, home: Any, tmp_path: Path
+) -> None:
+    """Kept probes are stored once per sha256, kept as long as the longest retention of
+    those who searched them. Police keeps its probes 1 day; the default organisation 30. When
+    both searched one photo, police's search still showed its probe after its day, so police
+    learnt that someone else had searched that very photo since (or keeps them longer). A
+    search's probe now ends for its organisation with the retention it was kept for, and
+    police's erasure like that person counts it no more."""
+    clock = FakeClock(datetime.now(UTC))
+    with AccountabilityStore.open(home.home, clock=clock) as store:
+        officer = _police(engine, store, tmp_path)
+        store.orgs.change("police", policy={"probe_retention_days": 1}, by=local_actor("tester"))
+        store.cases.open("P-1", "a probe both searched", by=officer)
+        store.cases.open("D-1", "a probe both searched", by=local_actor("tester"))
+        photo = face_photo(0, 8)  # person 0: in police's collection and the default one
+        theirs = search(engine, store, officer, SearchRequest(photo, case="P-1", purpose="p"))
+        ours = search(engine, store, local_actor("tester"), SearchRequest(photo, "D-1", "p"))
+        assert theirs.id is not None and ours.id is not None
+        assert probe_of(store, officer, theirs.id)[0] == photo
+        clock.advance(days=2)
+        with pytest.raises(NotFoundError, match="no longer kept"):
+            probe_of(store, officer, theirs.id)
+        assert not load_search(store, engine.catalog, engine.calibration, theirs.id).probe_kept
+        assert probe_of(store, local_actor("tester"), ours.id)[0] == photo  # its 30 days
+        like = EraseRequest("asked", like=face_photo(0, 9), case="P-1")
+        erased = erase(engine, store, officer, like)  # police's face of person 0
+        assert (len(erased.face_ids), erased.probes_deleted) == (1, 0)  # its probe: gone already
+        assert probe_of(store, local_actor("tester"), ours.id)[0] == photo
