@@ -56,7 +56,7 @@ async def start(
     subject = subject.strip() if subject and subject.strip() else None
     if subject is not None:
         check_name(subject, "subject")
-    job = ctx.jobs.new(who.name, collection, label_from_dir, subject)
+    job = ctx.jobs.new(who.name, collection, label_from_dir, subject, org=who.user.org)
     try:
         for n, upload in enumerate(files, start=1):
             await upload.seek(0)

@@ -112,6 +112,7 @@ class IngestJob:
     error: str | None = None
     finished: str | None = None
     lock_fd: int | None = field(default=None, repr=False)
+    org: str | None = None  # its actor's organisation: whose MAX_JOBS_KEPT it counts in
 
     def skip(self, path: str, reason: str) -> None:
         """An archive member not ingested on purpose."""
@@ -187,21 +188,31 @@ class Jobs:
         return remove_leftover_jobs(self.home, self.max_file_bytes, self.database_url)
 
     def new(
-        self, actor: str, collection: str, label_from_dir: bool, subject: str | None
+        self,
+        actor: str,
+        collection: str,
+        label_from_dir: bool,
+        subject: str | None,
+        *,
+        org: str | None = None,
     ) -> IngestJob:
+        """A new job of ``actor`` (of organisation ``org``). Each organisation keeps its
+        MAX_JOBS_KEPT newest jobs: another's never push its finished ones out of its list
+        (which would tell it how many jobs others started)."""
         job_id = secrets.token_hex(8)
         folder = self.root / job_id
         folder.mkdir(parents=True)
         fd = lock_job(folder)
         (folder / "incoming").mkdir()
-        job = IngestJob(job_id, actor, collection, label_from_dir, subject, folder)
+        job = IngestJob(job_id, actor, collection, label_from_dir, subject, folder, org=org)
         job.lock_fd = fd
         self.publish(job, force=True)
         with self._lock:
             self._jobs[job_id] = job
-            if len(self._jobs) > MAX_JOBS_KEPT:
-                done = [j for j in self._jobs.values() if j.finished]
-                for old in done[: len(self._jobs) - MAX_JOBS_KEPT]:
+            same = [j for j in self._jobs.values() if j.org == org]
+            if len(same) > MAX_JOBS_KEPT:
+                done = [j for j in same if j.finished]
+                for old in done[: len(same) - MAX_JOBS_KEPT]:
                     del self._jobs[old.id]
         return job
 
