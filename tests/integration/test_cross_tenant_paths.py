@@ -1,8 +1,9 @@
 """The cross-tenant matrix, continued: paths the route-by-route matrix (test_cross_tenant.py,
 test_cross_tenant_forms.py) does not reach, each found leaking once: what an erasure says of
-the gallery it searched, and a search of a collection whose share was withdrawn since. The
-two organisations: cross_tenant_world.py (a world of its own for this module: these tests
-change it).
+the gallery it searched, a search of a collection whose share was withdrawn since, the
+gallery size the training course works with, and a kept probe photo both organisations
+searched. The two organisations: cross_tenant_world.py (a world of its own for this module:
+these tests change it).
 """
 
 from __future__ import annotations
