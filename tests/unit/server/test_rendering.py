@@ -61,7 +61,7 @@ def test_a_training_refusal_links_to_the_training_page_and_the_nav_has_it(fake_h
         assert r.status_code == 403, r.text
         assert "must pass the training" in r.text
         assert 'role="alert">' in r.text
-        assert '<a href="/training">Open the Training page</a>' in r.text
+        assert 'Take it on the <a href="/training">Training page</a>.' in r.text
         page = client.get("/search", headers=home.auth("inv1") | html).text
         assert '<a href="/training" class="">Training</a>' in page
         audit = client.get("/audit", headers=home.auth("aud1") | html).text
