@@ -61,6 +61,27 @@ class Permission(StrEnum):
     MANAGE_ORGS = "manage_orgs"  # create organisations, set their quotas (platform operator)
 
 
+# What each permission lets one do, as the words after "may not" in a refusal.
+DOING: MappingProxyType[Permission, str] = MappingProxyType(
+    {
+        Permission.SEARCH: "search the gallery",
+        Permission.VERIFY: "verify two faces",
+        Permission.DECIDE: "record a verdict on a candidate",
+        Permission.READ_GALLERY: "read the gallery",
+        Permission.INGEST: "ingest photos into the gallery",
+        Permission.ERASE: "erase from the gallery",
+        Permission.MANAGE_USERS: "manage users",
+        Permission.MANAGE_SETTINGS: "manage the server's settings",
+        Permission.READ_AUDIT: "read the audit trail",
+        Permission.CURATE: "curate the people of a collection",
+        Permission.SUPERVISE: "supervise the organisation's searches",
+        Permission.SHARE: "share a collection with another organisation",
+        Permission.SET_POLICY: "set the organisation's policies",
+        Permission.MANAGE_ORGS: "manage organisations",
+    }
+)
+
+
 PERMISSIONS: MappingProxyType[Role, frozenset[Permission]] = MappingProxyType(
     {
         Role.ADMIN: frozenset(
@@ -124,7 +145,7 @@ class Actor:
 def require(actor: Actor, permission: Permission) -> None:
     """PermissionDeniedError unless the actor's role holds the permission."""
     if not can(actor.role, permission):
-        what = Permission(permission).value.replace("_", " ")
+        what = DOING[Permission(permission)]
         raise PermissionDeniedError(f"{actor.name} ({actor.role.value}) may not {what}")
 
 

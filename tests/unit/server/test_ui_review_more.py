@@ -7,9 +7,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from tests.fakes import FakePipeline, face_photo
 
+from facesearch.accountability import Actor, Permission, Role, can, require
+from facesearch.errors import PermissionDeniedError
 from facesearch.server import create_app
 
 HTML = {"Accept": "text/html"}
@@ -48,3 +51,46 @@ def test_a_training_refusal_names_the_training_page_once(fake_homes: Any) -> Non
                 'it is renewed every year. Take it on the <a href="/training">Training page</a>.'
             ), said
             assert said.count("Training page") == 1 and "(/training)" not in said, said
+
+
+# every permission, as a refusal says it: "inv1 (investigator) may not <this>"
+REFUSED = {
+    Permission.SEARCH: "search the gallery",
+    Permission.VERIFY: "verify two faces",
+    Permission.DECIDE: "record a verdict on a candidate",
+    Permission.READ_GALLERY: "read the gallery",
+    Permission.INGEST: "ingest photos into the gallery",
+    Permission.ERASE: "erase from the gallery",
+    Permission.MANAGE_USERS: "manage users",
+    Permission.MANAGE_SETTINGS: "manage the server's settings",
+    Permission.READ_AUDIT: "read the audit trail",
+    Permission.CURATE: "curate the people of a collection",
+    Permission.SUPERVISE: "supervise the organisation's searches",
+    Permission.SHARE: "share a collection with another organisation",
+    Permission.SET_POLICY: "set the organisation's policies",
+    Permission.MANAGE_ORGS: "manage organisations",
+}
+
+
+def test_every_refusal_of_a_permission_reads_as_english(fake_homes: Any) -> None:
+    """A 403 page read "aud1 (auditor) may not read gallery", "... may not read audit",
+    "... may not set policy": the permission's name with its underscore made a space."""
+    assert set(REFUSED) == set(Permission)
+    for permission, words in REFUSED.items():
+        role = next(r for r in Role if not can(r, permission))
+        with pytest.raises(PermissionDeniedError) as refused:
+            require(Actor("someone", role), permission)
+        assert str(refused.value) == f"someone ({role.value}) may not {words}"
+    home = fake_homes("ui-review-more-refusals")
+    with TestClient(create_app(home.settings, pipelines=FakePipeline)) as c:
+        for who, path, words in [
+            ("aud1", "/gallery", "read the gallery"),
+            ("inv1", "/users", "manage users"),
+            ("inv1", "/audit", "read the audit trail"),
+            ("aud1", "/search", "search the gallery"),
+            ("aud1", "/ingest", "ingest photos into the gallery"),
+        ]:
+            r = c.get(path, headers=home.auth(who) | HTML)
+            assert r.status_code == 403, (path, r.text)
+            role = "auditor" if who == "aud1" else "investigator"
+            assert f"{who} ({role}) may not {words}" in r.text, (path, r.text)

@@ -98,7 +98,7 @@ def storage_problems(storage: dict[str, Any]) -> list[str]:
 async def metrics(who: Anyone, c: Ctx) -> PlainTextResponse:
     operator = who.can(Permission.MANAGE_ORGS)
     if not (operator or who.can(Permission.MANAGE_SETTINGS) or who.can(Permission.READ_AUDIT)):
-        raise PermissionDeniedError(f"{who.name} ({who.user.role.value}) may not read metrics")
+        raise PermissionDeniedError(f"{who.name} ({who.user.role.value}) may not read the metrics")
     if not operator and len(await anyio.to_thread.run_sync(c.store.orgs.all)) > 1:
         raise PermissionDeniedError(  # the counters are every organisation's together
             "several organisations share this deployment: its metrics count them all and are "
