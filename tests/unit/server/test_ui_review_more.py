@@ -10,10 +10,20 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from tests.fakes import FakePipeline, face_photo
+from tests.homes import PASSWORD
 
-from facesearch.accountability import Actor, Permission, Role, can, require
+from facesearch.accountability import (
+    AccountabilityStore,
+    Actor,
+    Permission,
+    Role,
+    can,
+    local_actor,
+    require,
+)
 from facesearch.errors import PermissionDeniedError
 from facesearch.server import create_app
+from facesearch.server.routes import approvals as approvals_routes
 
 HTML = {"Accept": "text/html"}
 
@@ -94,3 +104,40 @@ def test_every_refusal_of_a_permission_reads_as_english(fake_homes: Any) -> None
             assert r.status_code == 403, (path, r.text)
             role = "auditor" if who == "aud1" else "investigator"
             assert f"{who} ({role}) may not {words}" in r.text, (path, r.text)
+
+
+def test_the_approvals_page_counts_the_decided_requests(
+    fake_homes: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Approvals page headed its second table "Decided (the newest 0)" when nothing had
+    been decided yet (and "the newest 1" for one): "the newest" only when the page leaves
+    older ones out."""
+    made = fake_homes("ui-review-more-approvals")
+    me = local_actor("tester")
+    with AccountabilityStore.open(made.home) as store:
+        store.orgs.change("default", policy={"search_approval": True}, by=me)
+        store.accounts.add_user("sup1", "supervisor", PASSWORD, by=me)
+        made.tokens["sup1"] = store.accounts.issue_token("sup1", by=me)
+
+    def heading(c: TestClient) -> str:
+        text = page(c, made, "inv1", "/approvals")
+        found = re.search(r'<h2>Decided <span class="small muted"[^>]*>([^<]*)</span>', text)
+        assert found, text
+        return found[1]
+
+    with TestClient(create_app(made.settings, pipelines=FakePipeline)) as c:
+        assert heading(c) == "(0)"
+        for n in (1, 2):
+            r = c.post(
+                "/api/v1/search-requests",
+                headers=made.auth("inv1"),
+                files={"image": ("p.png", face_photo(n, 0), "image/png")},
+                data={"case": "K-appr", "purpose": "approvals heading"},
+            )
+            assert r.status_code == 201, r.text
+            seq = r.json()["id"]
+            r = c.post(f"/api/v1/search-requests/{seq}/deny", headers=made.auth("sup1"))
+            assert r.status_code == 200, r.text
+            assert heading(c) == f"({n})"
+        monkeypatch.setattr(approvals_routes, "SHOWN_DECIDED", 1)
+        assert heading(c) == "(the newest 1 of 2)"

@@ -150,13 +150,15 @@ async def decide_request(
 async def _page(page: Page, status: int = 200, **values: Any) -> HTMLResponse:
     supervisor = page.who.can(Permission.SUPERVISE)
     items = await _listed(page.c, page.who, pending_only=False)
+    decided = [r for r in items if r["state"] != "pending"]
     return page.render(
         "approvals.html",
         status,
         supervisor=supervisor,
         approvals_on=await needs_approval(page.c, page.who),
         pending=[r for r in items if r["state"] == "pending"],
-        decided=[r for r in items if r["state"] != "pending"][:SHOWN_DECIDED],
+        decided=decided[:SHOWN_DECIDED],
+        decided_total=len(decided),
         **values,
     )
 
