@@ -5,6 +5,7 @@ its reader, and forms that start from the organisation's own collections."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -141,3 +142,42 @@ def test_the_approvals_page_counts_the_decided_requests(
             assert heading(c) == f"({n})"
         monkeypatch.setattr(approvals_routes, "SHOWN_DECIDED", 1)
         assert heading(c) == "(the newest 1 of 2)"
+
+
+@pytest.fixture(scope="module")
+def orgs_home(fake_homes: Any) -> Any:
+    """The fake gallery with the platform operator op1; organisation customs, whose admin cad
+    ingests into its own collection "mugshots"; and harbour (admin had), which holds no
+    collection yet."""
+    made = fake_homes("ui-review-more-orgs")
+    me = local_actor("tester")
+    with AccountabilityStore.open(made.home) as store:
+        store.orgs.add("customs", by=me)
+        store.orgs.add("harbour", by=me)
+        for name, role, org in [
+            ("op1", "operator", None),
+            ("cad", "admin", "customs"),
+            ("had", "admin", "harbour"),
+        ]:
+            store.accounts.add_user(name, role, PASSWORD, by=me, org=org)
+            made.tokens[name] = store.accounts.issue_token(name, by=me)
+    return made
+
+
+@pytest.fixture(scope="module")
+def orgs_client(orgs_home: Any) -> Iterator[TestClient]:
+    with TestClient(create_app(orgs_home.settings, pipelines=FakePipeline)) as c:
+        yield c
+
+
+def test_the_operator_has_no_cases_link(orgs_client: TestClient, orgs_home: Any) -> None:
+    """The platform operator (of no organisation) had "Cases" in its navigation, to a page
+    that only said "You are a member of no case": it can never have one. Typed in, /cases
+    says why."""
+    for where in ("/orgs", "/users"):
+        assert 'href="/cases"' not in page(orgs_client, orgs_home, "op1", where), where
+    text = page(orgs_client, orgs_home, "op1", "/cases")
+    assert re.search(r'<p class="muted" id="no-cases">[^<]*platform operator[^<]*</p>', text)
+    assert "member of no case" not in text and "<table" not in text
+    for who in ("admin1", "inv1", "aud1", "cad"):
+        assert 'href="/cases"' in page(orgs_client, orgs_home, who, "/cases"), who
