@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from html.parser import HTMLParser
 from typing import Any
 
 import pytest
@@ -146,9 +147,9 @@ def test_the_approvals_page_counts_the_decided_requests(
 
 @pytest.fixture(scope="module")
 def orgs_home(fake_homes: Any) -> Any:
-    """The fake gallery with the platform operator op1; organisation customs, whose admin cad
-    ingests into its own collection "mugshots"; and harbour (admin had), which holds no
-    collection yet."""
+    """The fake gallery with the platform operator op1 and a supervisor sup1; organisation
+    customs, whose admin cad ingests into its own collection "mugshots"; and harbour (admin
+    had), which holds no collection yet."""
     made = fake_homes("ui-review-more-orgs")
     me = local_actor("tester")
     with AccountabilityStore.open(made.home) as store:
@@ -156,6 +157,7 @@ def orgs_home(fake_homes: Any) -> Any:
         store.orgs.add("harbour", by=me)
         for name, role, org in [
             ("op1", "operator", None),
+            ("sup1", "supervisor", "default"),
             ("cad", "admin", "customs"),
             ("had", "admin", "harbour"),
         ]:
@@ -181,3 +183,56 @@ def test_the_operator_has_no_cases_link(orgs_client: TestClient, orgs_home: Any)
     assert "member of no case" not in text and "<table" not in text
     for who in ("admin1", "inv1", "aud1", "cad"):
         assert 'href="/cases"' in page(orgs_client, orgs_home, who, "/cases"), who
+
+
+class _Tables(HTMLParser):
+    """Per table of a page: its id, how many header cells its head row has, and the colspan
+    of each body cell that spans columns."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: list[dict[str, Any]] = []
+        self._in_head = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "table":
+            self.tables.append({"id": a.get("id"), "headers": 0, "spans": []})
+        elif tag == "thead":
+            self._in_head = True
+        elif tag == "th" and self._in_head:
+            self.tables[-1]["headers"] += 1
+        elif tag == "td" and a.get("colspan"):
+            self.tables[-1]["spans"].append(int(a["colspan"] or 0))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "thead":
+            self._in_head = False
+
+
+def test_an_empty_tables_row_spans_every_column(orgs_client: TestClient, orgs_home: Any) -> None:
+    """The Cases page's "no case" row spanned 5 of the 6 columns an admin sees (the column of
+    the Add member and Close buttons): its box stopped short of the table's right edge. Every
+    empty row of every table, on the pages that have one, spans all of its columns."""
+    seen = 0
+    for who, path in [
+        ("admin1", "/cases"),
+        ("aud1", "/cases"),
+        ("inv2", "/cases"),
+        ("inv1", "/approvals"),
+        ("sup1", "/approvals"),
+        ("sup1", "/oversight"),
+        ("admin1", "/audit?actor=nobody-at-all"),
+        ("admin1", "/ingest"),
+        ("had", "/gallery"),
+    ]:
+        parser = _Tables()
+        parser.feed(page(orgs_client, orgs_home, who, path))
+        for table in parser.tables:
+            for span in table["spans"]:
+                seen += 1
+                assert span == table["headers"], (who, path, table)
+    assert seen >= 14
+    # and the row says what it means to its reader: an admin sees every case of its own
+    assert "No case has been opened yet." in page(orgs_client, orgs_home, "admin1", "/cases")
+    assert "You are a member of no case." in page(orgs_client, orgs_home, "inv2", "/cases")

@@ -64,6 +64,7 @@ async def _cases_page(page: Page, status: int = 200, **values: Any) -> HTMLRespo
         may_open=user.org is not None
         and (can(user.role, Permission.MANAGE_USERS) or can(user.role, Permission.SEARCH)),
         may_manage=can(user.role, Permission.MANAGE_USERS),
+        sees_every_case=cases.sees_every_case(user),
         **values,
     )
 
