@@ -236,3 +236,17 @@ def test_an_empty_tables_row_spans_every_column(orgs_client: TestClient, orgs_ho
     # and the row says what it means to its reader: an admin sees every case of its own
     assert "No case has been opened yet." in page(orgs_client, orgs_home, "admin1", "/cases")
     assert "You are a member of no case." in page(orgs_client, orgs_home, "inv2", "/cases")
+
+
+def test_the_people_page_of_no_collection_shows_only_that(
+    orgs_client: TestClient, orgs_home: Any
+) -> None:
+    """The People page of an organisation that holds no collection showed an empty
+    Collection list and a "Show" button above "Empty: ingest photos first.": a form with
+    nothing to choose. Now only the empty state."""
+    text = page(orgs_client, orgs_home, "had", "/people")
+    main = text[text.index('<main id="main"') : text.index("</main>")]
+    assert "<form" not in main and "<select" not in main and ">Show<" not in main, main
+    assert re.search(r'<p class="muted" id="no-collection">Empty: ingest photos first.</p>', main)
+    shown = page(orgs_client, orgs_home, "admin1", "/people")  # a collection: the form
+    assert '<select name="collection">' in shown and 'id="no-collection"' not in shown
