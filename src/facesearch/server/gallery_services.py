@@ -11,9 +11,12 @@ from typing import Any, Literal, TypeVar
 
 from facesearch import app
 from facesearch.accountability import Actor, Permission
+from facesearch.accountability.permissions import DEFAULT_ORG
 from facesearch.app import gallery as app_gallery
 from facesearch.app import people as app_people
 from facesearch.app.handles import Gallery, Store
+from facesearch.app.ingest import DEFAULT_COLLECTION
+from facesearch.app.scope import scope_of
 from facesearch.engine import Engine
 from facesearch.gallery.catalog.records import CollectionInfo
 from facesearch.server import views
@@ -84,6 +87,26 @@ async def subject(ctx: Context, who: Principal, name: str, case: str | None) -> 
 
 async def collections(ctx: Context, who: Principal) -> list[CollectionInfo]:
     return await ctx.workers.on_catalog(lambda c: app_gallery.collections(ctx.store, c, who.user))
+
+
+async def own_collections(ctx: Context, who: Principal) -> list[CollectionInfo]:
+    """The collections ``who``'s organisation owns (an ingest may add to them; a shared one is
+    read-only), the first it made first."""
+
+    def owned(catalog: Gallery) -> list[CollectionInfo]:
+        scope = scope_of(ctx.store, catalog, who.user)
+        mine = [c for c in catalog.collections() if scope.owns(c.name)]
+        return sorted(mine, key=lambda c: (c.created, c.name))
+
+    return await ctx.workers.on_catalog(owned)
+
+
+def new_collection_name(who: Principal) -> str:
+    """The collection an organisation's first ingest makes: ``default`` in the default
+    organisation, else one named after the organisation (``app.ingest.claim_collection``
+    names it so)."""
+    org = who.user.org
+    return DEFAULT_COLLECTION if org is None or org.lower() == DEFAULT_ORG else org
 
 
 async def stats(ctx: Context, who: Principal) -> dict[str, Any]:

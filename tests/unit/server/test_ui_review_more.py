@@ -5,6 +5,7 @@ its reader, and forms that start from the organisation's own collections."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from typing import Any
@@ -148,8 +149,8 @@ def test_the_approvals_page_counts_the_decided_requests(
 @pytest.fixture(scope="module")
 def orgs_home(fake_homes: Any) -> Any:
     """The fake gallery with the platform operator op1 and a supervisor sup1; organisation
-    customs, whose admin cad ingests into its own collection "mugshots"; and harbour (admin
-    had), which holds no collection yet."""
+    customs, whose admin cad ingests into its own collections "mugshots" and "visas" (in
+    ``orgs_client``); and harbour (admin had), which holds no collection yet."""
     made = fake_homes("ui-review-more-orgs")
     me = local_actor("tester")
     with AccountabilityStore.open(made.home) as store:
@@ -169,7 +170,26 @@ def orgs_home(fake_homes: Any) -> Any:
 @pytest.fixture(scope="module")
 def orgs_client(orgs_home: Any) -> Iterator[TestClient]:
     with TestClient(create_app(orgs_home.settings, pipelines=FakePipeline)) as c:
+        for n, collection in enumerate(["mugshots", "visas"]):
+            r = c.post(
+                "/api/v1/ingest-jobs",
+                headers=orgs_home.auth("cad"),
+                files={"files": ("m.png", face_photo(5, n), "image/png")},
+                data={"collection": collection},
+            )
+            assert r.status_code == 202, r.text
+            job = r.json()
+            deadline = time.monotonic() + 60
+            while job["status"] not in ("completed", "failed"):
+                assert time.monotonic() < deadline, job
+                time.sleep(0.1)
+                job = c.get(job_path(job), headers=orgs_home.auth("cad")).json()
+            assert job["status"] == "completed", job
         yield c
+
+
+def job_path(job: dict[str, Any]) -> str:
+    return f"/api/v1/ingest-jobs/{job['id']}"
 
 
 def test_the_operator_has_no_cases_link(orgs_client: TestClient, orgs_home: Any) -> None:
@@ -250,3 +270,36 @@ def test_the_people_page_of_no_collection_shows_only_that(
     assert re.search(r'<p class="muted" id="no-collection">Empty: ingest photos first.</p>', main)
     shown = page(orgs_client, orgs_home, "admin1", "/people")  # a collection: the form
     assert '<select name="collection">' in shown and 'id="no-collection"' not in shown
+
+
+def _collection_field(text: str) -> tuple[str, str | None, list[str]]:
+    field = re.search(r'<input id="collection" name="collection"[^>]*>', text)
+    assert field, text
+    value = re.search(r'value="([^"]*)"', field[0])
+    listed = re.search(r'list="([^"]*)"', field[0])
+    options: list[str] = []
+    if listed:
+        found = re.search(rf'<datalist id="{listed[1]}">(.*?)</datalist>', text, re.S)
+        options = re.findall(r'<option value="([^"]*)"', found[1]) if found else []
+    return (value[1] if value else ""), (listed[1] if listed else None), options
+
+
+def test_the_ingest_form_starts_from_the_organisations_collection(
+    orgs_client: TestClient, orgs_home: Any
+) -> None:
+    """The Ingest page of an organisation's admin filled in the Collection "default", the
+    default organisation's (an ingest there went into a collection named after the
+    organisation instead, not the "mugshots" the admin ingests into). It starts from the
+    organisation's first collection, offers the others it owns, and where it has none the
+    name its first ingest makes."""
+    value, listed, options = _collection_field(page(orgs_client, orgs_home, "cad", "/ingest"))
+    assert (value, options) == ("mugshots", ["mugshots", "visas"]) and listed
+    value, _, options = _collection_field(page(orgs_client, orgs_home, "had", "/ingest"))
+    assert (value, options) == ("harbour", [])
+    value, _, options = _collection_field(page(orgs_client, orgs_home, "admin1", "/ingest"))
+    assert value == "default" and "default" in options and "mugshots" not in options
+    r = orgs_client.post(  # a refused upload keeps what was typed, and the list
+        "/ingest", headers=orgs_home.auth("cad") | HTML, data={"collection": "visas"}
+    )
+    assert 'class="error"' in r.text, r.text
+    assert _collection_field(r.text)[0::2] == ("visas", ["mugshots", "visas"])

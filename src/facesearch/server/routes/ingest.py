@@ -14,10 +14,11 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from facesearch.app.uploads import job_visible
 from facesearch.errors import FaceSearchError, NotFoundError
 from facesearch.gallery.uploads import JOB_ID
-from facesearch.server import ingest_uploads
+from facesearch.server import gallery_services, ingest_uploads
 from facesearch.server.auth import Principal
 from facesearch.server.context import Context
 from facesearch.server.deps import Ctx, Ingester, IngesterPage
+from facesearch.server.rendering import Page
 
 api = APIRouter(prefix="/api/v1", tags=["gallery"])
 pages = APIRouter(include_in_schema=False)
@@ -70,9 +71,24 @@ async def get_ingest_job(job_id: str, who: Ingester, c: Ctx) -> dict[str, Any]:
     return await _job(c, who, job_id)
 
 
+async def _ingest_page(page: Page, form: dict[str, Any], **values: Any) -> HTMLResponse:
+    """The upload form: the Collection field starts from the organisation's first collection
+    (or the one its first ingest would make) and offers the others it owns."""
+    own = await gallery_services.own_collections(page.c, page.who)
+    first = own[0].name if own else gallery_services.new_collection_name(page.who)
+    return page.render(
+        "ingest.html",
+        jobs=await _jobs(page.c, page.who),
+        form=form,
+        own_collections=own,
+        first_collection=first,
+        **values,
+    )
+
+
 @pages.get("/ingest")
 async def ingest_page(page: IngesterPage) -> HTMLResponse:
-    return page.render("ingest.html", jobs=await _jobs(page.c, page.who), form={})
+    return await _ingest_page(page, form={})
 
 
 @pages.post("/ingest")
@@ -94,7 +110,7 @@ async def ingest_submit(
             subject=subject,
         )
     except FaceSearchError as exc:
-        return page.render("ingest.html", jobs=await _jobs(page.c, page.who), form=form, error=exc)
+        return await _ingest_page(page, form=form, error=exc)
     return RedirectResponse(f"/ingest/{job.id}", status_code=303)
 
 
