@@ -236,6 +236,8 @@ def cmd_forget(args: argparse.Namespace, cli: Cli) -> int:
     print(f"removed {len(record.face_ids)} face(s) from the catalog")
     for img in record.images[:20]:
         print(f"  from {escaped(img)}")
+    if len(record.images) > 20:
+        print(f"  ... and {len(record.images) - 20} more image(s) (see --json)")
     print("\n".join(record.vectors.lines()))
     if record.catalog_store is not None:
         c = record.catalog_store

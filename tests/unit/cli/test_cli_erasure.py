@@ -117,3 +117,15 @@ def test_forget_with_milvus_lite_is_proved_and_left_pending(
     assert {p["compaction_state"] for p in status["pending"]} == {"automatic"}
     r = cli(home, "erasure", "status")
     assert r.code == 0 and "2 erased vector(s) in 2 erasure(s) pending" in r.out
+
+
+def test_forget_of_many_images_says_how_many_it_does_not_list(fake_homes: Any, cli: Any) -> None:
+    """The text output lists 20 of the images the erased faces came from and says how many
+    more there were (it listed 20 and stopped, under 'removed 24 face(s)')."""
+    home = fake_homes("erasure-many", users=False).home
+    ids = [str(i) for i in range(1, 25)]
+    r = cli(home, "forget", *(a for i in ids for a in ("--face", i)), "--reason", "DSR-1")
+    assert r.code == 0, r.err
+    assert "removed 24 face(s)" in r.out
+    assert sum(line.startswith("  from ") for line in r.out.splitlines()) == 20
+    assert "  ... and 4 more image(s) (see --json)" in r.out.splitlines()
