@@ -180,3 +180,27 @@ def test_a_rerun_carries_the_erasures_made_at_home_since(
     assert found.code == 0, found.err
     hits = {h["face_id"] for f in json.loads(found.out)["faces"] for h in f["hits"]}
     assert not hits & erased
+
+
+def test_a_target_and_home_both_used_since_are_refused_as_such(
+    cli: Any, fake_homes: Any, fake_photos: Path, pg_url: str, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """The deployment used after the migration (a search) and the home too (an erasure): the
+    rerun is refused, and says so (it said the target 'belongs to another deployment')."""
+    home = fake_homes("m-both", users=False).home
+    vectors = str(tmp_path / "vectors.db")
+    first = cli(home, "migrate", "--database-url", pg_url, "--vectors-url", vectors, "--json")
+    assert first.code == 0, first.err
+    shared = json.loads(first.out)["audit_head"]
+    with monkeypatch.context() as env:
+        env.setenv("FACESEARCH_DATABASE_URL", pg_url)
+        env.setenv("FACESEARCH_VECTORS_URL", vectors)
+        probe = sorted(fake_photos.rglob("*.png"))[0]
+        assert cli(tmp_path / "replica", "search", str(probe)).code == 0
+    assert cli(home, "forget", "--subject", "person_0", "--reason", "DSR-1").code == 0
+    r = cli(home, "migrate", "--database-url", pg_url, "--vectors-url", vectors)
+    assert r.code == 2
+    assert "another deployment" not in r.err
+    assert f"shares this home's up to entry {shared}, then entry {shared + 1} differs" in r.err
+    assert "must be done again on the distributed deployment" in r.err, r.err

@@ -8,7 +8,8 @@
    home's (an interrupted or earlier run: the rest is copied), equal to it (a re-run: the
    copy is refreshed), or a continuation of it (the deployment has been used since: nothing
    is copied, the report says so). A trail that differs at any entry is refused: that target
-   belongs to another deployment.
+   belongs to another deployment, or (the trails share their first entries) both it and the
+   home have been used since a migration, and the error says which entry they part at.
 3. Each store's rows are copied verbatim in one transaction that holds the store's write lock
    (``sqlstore.copy``): ids, hashes and MACs stay as they were, so the chain verifies on the
    other side with the same key. Rows the home no longer has (erased there since the last
@@ -101,6 +102,19 @@ def _hash_at(conn: Any, seq: int) -> str | None:
     return None if row is None else str(row[0])
 
 
+def _last_shared(source: sqlite3.Connection, target: PgConnection, upto: int) -> int:
+    """The last entry (at most ``upto``) that both trails hold alike; 0 if even the first
+    differs. Each entry's hash covers the one before it: equal at k means equal up to k."""
+    low, high = 0, upto  # equal at low (0: nothing), unequal at high
+    while high - low > 1:
+        mid = (low + high) // 2
+        if _hash_at(source, mid) == _hash_at(target, mid):
+            low = mid
+        else:
+            high = mid
+    return low
+
+
 def trail_relation(source: sqlite3.Connection, target: PgConnection) -> str:
     """How the target's audit trail stands to the home's (see the module docstring)."""
     (s_seq, _), (t_seq, _) = _head(source), _head(target)
@@ -108,9 +122,18 @@ def trail_relation(source: sqlite3.Connection, target: PgConnection) -> str:
         return "empty"
     common = min(s_seq, t_seq)
     if _hash_at(source, common) != _hash_at(target, common):
+        shared = _last_shared(source, target, common)
+        if shared == 0:
+            raise InputError(
+                "the target database holds a different audit trail (entry 1 differs): it "
+                "belongs to another deployment; migrate into an empty database"
+            )
         raise InputError(
-            f"the target database holds a different audit trail (entry {common} differs): it "
-            "belongs to another deployment; migrate into an empty database"
+            f"the target database holds a different audit trail: it shares this home's up to "
+            f"entry {shared}, then entry {shared + 1} differs: both have been used since they "
+            "parted (the target after an earlier migrate and the home after that, or this home "
+            "is a copy of the one migrated there); nothing was copied: what was done at home "
+            "since (an erasure, say) must be done again on the distributed deployment"
         )
     if t_seq < s_seq:
         return "resumed"
