@@ -196,3 +196,17 @@ def test_two_writers_at_once_end_like_one_after_the_other(deployment: Deployment
             assert store.verify().ok
     finally:
         engine.catalog.close()
+
+
+def test_a_loose_home_is_tightened_on_open(deployment: Deployment) -> None:
+    """A replica's home made by the operator (mkdir: 0755) is owner-only once opened, on
+    PostgreSQL as with SQLite (there only the SQLite catalog tightened it, so `serve` warned
+    about the home at every start)."""
+    from facesearch.private import loose_modes
+
+    home = deployment.settings.home
+    home.mkdir(exist_ok=True)
+    home.chmod(0o755)
+    engine = deployment.engine()
+    engine.catalog.close()
+    assert loose_modes(home) == []

@@ -162,6 +162,11 @@ class CatalogConnection(Closing):
         ``database_url`` (``Settings.database_url``) when that is set."""
         target = database_target(database_url)
         if target.is_postgres:
+            # The home still holds uploads in progress and derived files: owner-only, as
+            # ``open`` makes it for the SQLite catalog (a folder the operator made is 0755).
+            # Not made here when missing: the catalog does not need it.
+            if Path(home).expanduser().is_dir():
+                make_private_dir(Path(home).expanduser())
             return cls.open_postgres(target.url, **options)
         return cls.open(Path(home) / CATALOG_FILE, **options)
 
