@@ -109,7 +109,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="facesearch.devcluster.demo")
     parser.add_argument("--lfw", type=Path, default=Path(os.environ.get(
         "FACESEARCH_LFW_DIR", "../shared/data/lfw")))  # fmt: skip
-    parser.add_argument("--limit", type=int, default=0, help="ingest only N photos (0: all)")
+    parser.add_argument(
+        "--limit",
+        type=int,
+        default=0,
+        help="ingest LFW's first N photos, plus Colin Powell's others (the probe's mates; 0: all)",
+    )
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--base", type=Path, default=Path("demo-distributed"))
     parser.add_argument("--no-wait", action="store_true", help="stop after the search")
