@@ -35,7 +35,7 @@ MAX_ERROR_CHARS = 160  # of the error of an ingest that did not end ok, as a sum
 def _count(n: object, one: str, many: str | None = None) -> str:
     if not isinstance(n, int) or isinstance(n, bool):
         return f"? {many or one + 's'}"
-    return f"{n} {one}" if n == 1 else f"{n} {many or one + 's'}"
+    return f"{n} {one}" if n == 1 else f"{n:,} {many or one + 's'}"
 
 
 def _quoted(name: object) -> str:

@@ -351,3 +351,16 @@ def test_the_gallery_changes_in_json(trail: Trail, changes: dict[str, AuditEntry
         "own": True,
     }
     assert data["sharing"][0]["own"] is False and data["sharing"][0]["actor"] == ""
+
+
+def test_an_ingest_of_thousands_reads_with_separators() -> None:
+    """The demo's ingest of all of LFW read 'collection default: 13233 images, 15706 faces
+    added' on the dashboard, where every other count of the pages has separators."""
+    from datetime import UTC, datetime
+
+    from facesearch.app.oversight_summaries import ingest_summary
+
+    payload = {"collection": "default", "images_added": 13233, "faces_added": 15706}
+    moment = datetime(2026, 12, 1, tzinfo=UTC)
+    entry = AuditEntry(1, moment, "os:me", "ingest", None, None, payload, "0" * 64, "1" * 64)
+    assert ingest_summary(entry) == "collection default: 13,233 images, 15,706 faces added"
