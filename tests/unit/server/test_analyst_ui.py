@@ -396,6 +396,12 @@ def test_erase_by_photo_shows_the_strangers_and_refuses_past_the_limit(fake_home
             "/gallery/forget/selected", headers=admin, data={**form, "face_id": ["1", "x"]}
         )
         assert bad.status_code == 422 and "whole numbers" in bad.text
+        many = client.post(  # within the form parser's 1,000 fields, past the 900 ticks
+            "/gallery/forget/selected",
+            headers=admin,
+            data={**form, "face_id": [str(i) for i in range(1, 902)]},
+        )
+        assert many.status_code == 422 and "at most 900 faces at once" in many.text
         picked = listed[:2]
         done = client.post(
             "/gallery/forget/selected", headers=admin, data={**form, "face_id": picked}

@@ -86,6 +86,7 @@ async def forget_preview(
         page,
         form=form,
         preview=views.erase_preview_view(preview),
+        max_selected=MAX_SELECTED,
         token=token,
         photo_name=services.upload_label(upload),
     )
@@ -111,7 +112,9 @@ async def forget_confirm(
     return _render(page, erased=erased, vector_lines=lines)
 
 
-MAX_SELECTED = 10_000  # faces ticked on one preview
+# faces ticked on one preview: a form holds at most 1,000 fields (FastAPI's form parser), the
+# reason, case and CSRF token among them
+MAX_SELECTED = 900
 
 
 @pages.post("/gallery/forget/selected")
@@ -127,7 +130,9 @@ async def forget_selected(
         if not face_id:
             raise InputError("tick the faces you have checked are the person to erase")
         if len(face_id) > MAX_SELECTED:
-            raise InputError(f"at most {MAX_SELECTED:,} faces at once")
+            raise InputError(
+                f"at most {MAX_SELECTED} faces at once: erase the rest from a new preview"
+            )
         if not all(re.fullmatch(r"[0-9]{1,19}", f) for f in face_id):
             raise InputError("face ids are whole numbers")
         request = app.EraseRequest(
