@@ -100,3 +100,25 @@ def test_no_page_is_wider_than_a_phone(browser: Any, fake_homes: Any, fake_serve
         assert wider == dict.fromkeys(wider, 0), wider
         assert not any(out.values()), out
         context.close()
+
+
+def test_the_erasure_refusal_fits_a_phone(
+    browser: Any, fake_homes: Any, fake_server: Any, tmp_path: Any
+) -> None:
+    """The refusal of an erasure like a photo names FACESEARCH_ERASE_LIKE_MAX_STRANGERS, a
+    word with no space to break at: on a phone it ran past its box and the screen's edge."""
+    home = fake_homes("phone-erase", erase_like_max_strangers=1e-3)
+    photo = tmp_path / "person-2.png"
+    photo.write_bytes(face_photo(2, 7))
+    with fake_server(home.settings) as url:
+        context = browser.new_context(viewport=PHONE)
+        page = context.new_page()
+        login(page, url, "admin1", "/gallery/forget")
+        page.set_input_files("#photo", str(photo))
+        page.fill("#reason", "a data subject's request")
+        page.click("#preview-button")
+        page.wait_for_selector("#preview-refused")
+        shot(page, "71-phone-erase-refused")
+        assert page.locator("input[name=face_id]").count() >= 1
+        assert page.evaluate(WIDER) == 0
+        context.close()
