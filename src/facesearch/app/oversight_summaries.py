@@ -69,7 +69,11 @@ def refusal_summary(entry: AuditEntry) -> str:
 def erasure_summary(entry: AuditEntry) -> str:
     p = entry.payload
     counts = p.get("counts")
-    plain = ", ".join(f"{v} {k}" for k, v in counts.items()) if isinstance(counts, Mapping) else ""
+    plain = (  # the counts are "faces", "images", "subjects": one of each reads singular
+        ", ".join(_count(v, str(k).removesuffix("s"), str(k)) for k, v in counts.items())
+        if isinstance(counts, Mapping)
+        else ""
+    )
     return f"{plain or 'erasure'}; reason: {p.get('reason', '')}"
 
 

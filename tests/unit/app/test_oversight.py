@@ -93,7 +93,7 @@ def test_the_lists_of_the_period(trail: Trail, seqs: dict[str, AuditEntry]) -> N
         "failed: no_face",
     ]
     assert [(r.seq, r.summary) for r in board.erasures] == [
-        (seqs["erase"].seq, "2 faces, 1 images; reason: court order")
+        (seqs["erase"].seq, "2 faces, 1 image; reason: court order")
     ]
     assert [(r.seq, r.summary) for r in board.exports] == [
         (seqs["export"].seq, "audit entries (csv, 12 entries)")
@@ -364,3 +364,15 @@ def test_an_ingest_of_thousands_reads_with_separators() -> None:
     moment = datetime(2026, 12, 1, tzinfo=UTC)
     entry = AuditEntry(1, moment, "os:me", "ingest", None, None, payload, "0" * 64, "1" * 64)
     assert ingest_summary(entry) == "collection default: 13,233 images, 15,706 faces added"
+
+
+def test_an_erasure_of_one_subject_reads_singular() -> None:
+    """The dashboard read '2 faces, 2 images, 1 subjects; reason: ...'."""
+    from datetime import UTC, datetime
+
+    from facesearch.app.oversight_summaries import erasure_summary
+
+    payload = {"counts": {"faces": 2, "images": 1, "subjects": 1}, "reason": "DSR-24"}
+    moment = datetime(2026, 12, 1, tzinfo=UTC)
+    entry = AuditEntry(1, moment, "admin", "erase", None, None, payload, "0" * 64, "1" * 64)
+    assert erasure_summary(entry) == "2 faces, 1 image, 1 subject; reason: DSR-24"
