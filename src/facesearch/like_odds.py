@@ -15,6 +15,7 @@ same figure and refusal in its preview. A face match is a lead, not an identific
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -43,6 +44,18 @@ class LikeOdds:
         return self.fmr * self.gallery_faces
 
     @property
+    def suggested_fmr(self) -> float | None:
+        """The largest false match rate of two significant figures, rounded down, that keeps
+        the strangers within the limit; None when the calibration resolves none that low."""
+        if self.gallery_faces <= 0:
+            return None
+        rate = self.max_strangers / self.gallery_faces
+        if rate < self.min_fmr or rate <= 0:
+            return None
+        power = math.floor(math.log10(rate)) - 1
+        return float(math.floor(rate / 10.0**power) * 10.0**power)
+
+    @property
     def refusal(self) -> str | None:
         if self.expected_strangers <= self.max_strangers:
             return None
@@ -53,8 +66,8 @@ class LikeOdds:
             "may be expected: FACESEARCH_ERASE_LIKE_MAX_STRANGERS)"
         )
         other = "search the photo, check its candidates and erase them by face id"
-        rate = self.max_strangers / self.gallery_faces
-        if rate < self.min_fmr:
+        rate = self.suggested_fmr
+        if rate is None:
             return (
                 f"{head}; the calibration resolves no false match rate below "
                 f"{self.min_fmr:.1e}, so {other}"
@@ -68,6 +81,7 @@ class LikeOdds:
             "gallery_faces": self.gallery_faces,
             "expected_strangers": round(self.expected_strangers, 3),
             "max_strangers": self.max_strangers,
+            "suggested_fmr": self.suggested_fmr if self.refusal else None,
         }
 
 

@@ -373,6 +373,17 @@ def test_erase_by_photo_shows_the_strangers_and_refuses_past_the_limit(fake_home
         assert 'id="preview-strangers"' in r.text and f"Among the {FACES} faces" in r.text
         assert 'id="preview-refused"' in r.text and "give a false match rate of" in r.text
         assert 'id="erase-button"' not in r.text and 'name="token"' not in r.text
+        stricter = re.search(r'id="stricter" href="/gallery/forget\?max_fmr=([0-9.e-]+)"', r.text)
+        assert stricter is not None, "no link to try again at the rate that keeps within"
+        again = client.get(f"/gallery/forget?max_fmr={stricter.group(1)}", headers=admin)
+        assert f'value="{stricter.group(1)}"' in again.text and "<details open>" in again.text
+        retry = client.post(
+            "/gallery/forget",
+            headers=admin,
+            files=photo,
+            data={"reason": "DSR-15", "max_fmr": stricter.group(1)},
+        )
+        assert 'id="preview-refused"' not in retry.text and 'id="erase-button"' in retry.text
         api = client.post(
             "/api/v1/erasures",
             headers=home.auth("admin1"),

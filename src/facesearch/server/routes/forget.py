@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.responses import HTMLResponse
 
 from facesearch import app
@@ -60,8 +60,11 @@ def _render(page: Page, status: int = 200, **values: Any) -> HTMLResponse:
 
 
 @pages.get("/gallery/forget")
-async def forget_page(page: EraserPage) -> HTMLResponse:
-    return _render(page)
+async def forget_page(
+    page: EraserPage, max_fmr: Annotated[str, Query(max_length=40)] = ""
+) -> HTMLResponse:
+    """The form; ``max_fmr`` fills its false match rate (the rate a refusal suggested)."""
+    return _render(page, form={"max_fmr": max_fmr})
 
 
 @pages.post("/gallery/forget")
