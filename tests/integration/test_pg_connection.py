@@ -27,6 +27,10 @@ def test_database_url_is_checked() -> None:
             database_target(bad)
     target = database_target("postgresql://u:secret@h/db")
     assert "secret" not in target.redacted()
+    # libpq takes the password as a query parameter too: logs, stats and an erasure's
+    # catalog_store.database showed it
+    target = database_target("postgresql://u@/db?host=h&password=secret&sslpassword=secret2")
+    assert target.redacted() == "postgresql://u@/db?host=h&password=***&sslpassword=***"
 
 
 def test_rows_versions_errors_and_transactions(pg_url: str) -> None:

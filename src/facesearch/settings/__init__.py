@@ -19,7 +19,6 @@ import typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from facesearch.errors import ConfigError
 from facesearch.settings.checks import env_name, parse, trusted_networks, validate
@@ -42,6 +41,7 @@ from facesearch.settings.groups import (
     data_home,
     setting,
 )
+from facesearch.sqlstore.target import without_password
 
 __all__ = [
     "INDEX_KINDS",
@@ -142,7 +142,7 @@ class Settings(Group):
         (``database_url``, ``vectors_url``) without its password, behind which every
         organisation's data is."""
         value = self.value(key)
-        return _without_password(value) if isinstance(value, str) else value
+        return without_password(value) if isinstance(value, str) else value
 
     @staticmethod
     def describe() -> list[tuple[str, str, str]]:
@@ -156,19 +156,6 @@ class Settings(Group):
     @staticmethod
     def keys() -> list[str]:
         return list(_KEYS)
-
-
-def _without_password(text: str) -> str:
-    """``text`` with the password of a URL (``scheme://USER:PASSWORD@HOST``) shown as ***."""
-    try:
-        parts = urlsplit(text)
-        password = parts.password
-    except ValueError:
-        return text
-    if not password:
-        return text
-    netloc = parts.netloc.replace(f":{password}@", ":***@", 1)
-    return parts._replace(netloc=netloc).geturl()
 
 
 def _keys() -> dict[str, tuple[str | None, dataclasses.Field[Any], Any]]:

@@ -10,6 +10,7 @@ Anything else is a ConfigError naming what is accepted.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -33,11 +34,28 @@ class DatabaseTarget:
         """The URL without its password, for logs, errors and ``stats``."""
         if not self.url:
             return "sqlite (files in the home)"
-        parts = urlsplit(self.url)
-        if parts.password is None:
-            return self.url
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-        return parts._replace(netloc=netloc).geturl()
+        return without_password(self.url)
+
+
+# Query parameters that carry a secret: libpq takes every connection parameter in a URL's
+# query too (postgresql://USER@HOST/DB?password=...; sslpassword: the client key's passphrase).
+_SECRET_PARAMETER = re.compile(r"(?i)(^|&)((?:ssl)?password=)[^&]*")
+
+
+def without_password(url: str) -> str:
+    """``url`` with its password (``scheme://USER:PASSWORD@HOST``, or a ``password`` or
+    ``sslpassword`` query parameter) shown as ***: for logs, errors, ``stats`` and the
+    settings an admin reads (``database_url``, ``vectors_url``)."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return url
+    netloc = parts.netloc.replace(f":{password}@", ":***@", 1) if password else parts.netloc
+    query = _SECRET_PARAMETER.sub(r"\1\2***", parts.query)
+    if (netloc, query) == (parts.netloc, parts.query):
+        return url
+    return parts._replace(netloc=netloc, query=query).geturl()
 
 
 def database_target(url: str) -> DatabaseTarget:

@@ -61,3 +61,23 @@ def test_the_settings_an_admin_reads_hold_no_database_password(
     shown = {item["name"]: item["value"] for item in r.json()["items"]}
     assert shown["database_url"] == "postgresql://fs:***@db.internal/fs"
     assert shown["vectors_url"] == "milvus://root:***@milvus.internal:19530"
+
+
+def test_the_settings_an_admin_reads_hold_no_password_given_as_a_url_parameter(
+    client: TestClient, home: Any
+) -> None:
+    """libpq takes every connection parameter in a URL's query too
+    (``postgresql://fs@db/fs?password=...``, ``sslpassword``, the key file's passphrase), and
+    ``database_url`` accepts such a URL: ``GET /api/v1/settings`` masked only the password
+    between ``USER:`` and ``@``, so an organisation's admin read this one."""
+    ctx = client.app.state.ctx  # type: ignore[attr-defined]
+    ctx.settings = ctx.settings.replace(
+        database_url="postgresql://fs@/fs?host=db.internal&password=s3cret-pw&sslpassword=s3cret-k"
+    )
+    r = client.get("/api/v1/settings", headers=home.auth("admin1"))
+    assert r.status_code == 200, r.text
+    assert "s3cret" not in r.text
+    shown = {item["name"]: item["value"] for item in r.json()["items"]}
+    assert shown["database_url"] == (
+        "postgresql://fs@/fs?host=db.internal&password=***&sslpassword=***"
+    )
