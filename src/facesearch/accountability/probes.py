@@ -108,6 +108,17 @@ class ProbeStore:
                 )
             return [str(r[0]) for r in rows]
 
+    def named_by(self, sha256: str) -> set[str]:
+        """The organisations (lower case; the default one for entries of none) whose audit
+        entries name probe ``sha256``."""
+        with self._db.read() as conn:
+            key = json_text(conn, "payload", "probe_sha256")  # served by audit_log_probe
+            rows = conn.execute(
+                f"SELECT DISTINCT lower(COALESCE(org, ?)) FROM audit_log WHERE {key} = ?",
+                (DEFAULT_ORG, sha256.lower()),
+            )
+            return {str(r[0]) for r in rows}
+
     def erase(self, digests: Sequence[str], *, then: Callable[[], T]) -> T:
         """Delete the bytes of these probes before their time (an erasure), and run ``then``
         (which writes the audit entry recording it) in the same transaction; return its result.

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -191,7 +192,7 @@ def erase(
     if person is not None and (scope.everything or actor.org is not None):
         org = None if scope.everything else scope.org
         probes = _kept_probes_like(engine, store, person, org)
-        gone = probes if org is None else sorted(set(probes) & set(store.probes.kept(org)))
+        gone = probes if org is None else [d for d in probes if not _kept_by_others(store, org, d)]
     store.audit.check_writable()
     result = engine.forget(
         face_ids=face_ids,
@@ -293,24 +294,40 @@ def _kept_for(store: AccountabilityStore, org: str) -> list[str]:
     since the last erasure of ``org`` that took it, whose retention is not over for ``org``
     (``reads.kept_for_its_org``). One another organisation used as well (probes are stored
     once per sha256, as long as the longest retention) counts and goes for ``org`` as any
-    other: its bytes stay for the other's record (``store.probes.kept(org)`` leaves it out),
-    but ``org``'s erasure lists it (``probes_deleted``), and ``org``'s searches no longer show
+    other: its bytes stay while another organisation keeps it (``_kept_by_others``), but
+    ``org``'s erasure lists it (``probes_deleted``), and ``org``'s searches no longer show
     it (``reads.withdrawn``): what ``org`` sees is the same whether or not someone else
     searched that photo."""
-    digests = store.probes.kept(org, alone=False)
+    taken, moment = _taken(store, org), store.db.now()
+    return [d for d in store.probes.kept(org, alone=False) if _kept(store, org, d, taken, moment)]
+
+
+def _taken(store: AccountabilityStore, org: str) -> dict[str, int]:
+    """``{probe sha256: seq}`` of the last erasure of ``org`` that took each probe."""
     taken: dict[str, int] = {}
     for e in store.audit.entries(org=org, action=Action.ERASE, limit=None):
         taken.update(dict.fromkeys(erased_probes(e), e.seq))
+    return taken
+
+
+def _kept(
+    store: AccountabilityStore, org: str, digest: str, taken: dict[str, int], moment: datetime
+) -> bool:
+    """Whether probe ``digest``, which ``org``'s entries name, is kept for ``org``."""
+    searches = store.audit.entries(org=org, probe=digest, limit=None)
+    if not searches:  # kept by a search request only
+        return digest not in taken
+    since = taken.get(digest, 0)
+    return any(e.seq > since and kept_for_its_org(e, moment) for e in searches)
+
+
+def _kept_by_others(store: AccountabilityStore, org: str, digest: str) -> bool:
+    """Whether an organisation other than ``org`` still keeps probe ``digest`` (``_kept``):
+    then its bytes stay for that one's record. Once every other organisation that searched
+    it has erased it too, or its retention for them is over, the bytes go."""
     moment = store.db.now()
-
-    def kept(digest: str) -> bool:
-        searches = store.audit.entries(org=org, probe=digest, limit=None)
-        if not searches:  # kept by a search request only
-            return digest not in taken
-        since = taken.get(digest, 0)
-        return any(e.seq > since and kept_for_its_org(e, moment) for e in searches)
-
-    return [d for d in digests if kept(d)]
+    others = store.probes.named_by(digest) - {org.lower()}
+    return any(_kept(store, o, digest, _taken(store, o), moment) for o in others)
 
 
 def _delete_uploaded_copies(engine: Engine, result: ForgetResult) -> int:

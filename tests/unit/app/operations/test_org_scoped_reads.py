@@ -139,3 +139,37 @@ def test_a_probe_another_organisation_keeps_longer_ends_with_one_s_own_retention
         erased = erase(engine, store, officer, like)  # police's face of person 0
         assert (len(erased.face_ids), erased.probes_deleted) == (1, 0)  # its probe: gone already
         assert probe_of(store, local_actor("tester"), ours.id)[0] == photo
+
+
+def test_a_probe_both_organisations_erased_loses_its_bytes(
+    engine: Engine, store: AccountabilityStore, tmp_path: Path
+) -> None:
+    """Police and customs searched one photo of person 0; each then erased person 0 like a
+    photo. Police's erasure kept the probe's bytes, as customs' record still held it; but
+    customs' erasure kept them too, because police's entries still named it, though police
+    had taken it already. Both entries said the probe was deleted, no organisation could see
+    it, and its bytes stayed until the longest retention ran out. The last organisation
+    still keeping it deletes them."""
+    officer = _police(engine, store, tmp_path)
+    me = local_actor("tester")
+    store.orgs.add("customs", by=me)
+    store.orgs.claim("border", "customs", by=me)
+    agent = local_actor("tester", org="customs")
+    photo = write_photo(tmp_path / "border" / person_name(0), 0, 6)
+    request = IngestRequest((photo.parent.parent,), collection="border", label_from_dir=True)
+    assert ingest(engine, store, agent, request).summary.images_added == 1
+    store.cases.open("P-1", "a probe both searched", by=officer)
+    store.cases.open("C-1", "a probe both searched", by=agent)
+    probe = face_photo(0, 8)
+    theirs = search(engine, store, officer, SearchRequest(probe, case="P-1", purpose="p"))
+    ours = search(engine, store, agent, SearchRequest(probe, case="C-1", purpose="p"))
+    assert theirs.id is not None and ours.id is not None
+    digest = store.audit.get(ours.id).payload["probe_sha256"]
+    like = face_photo(0, 9)
+    first = erase(engine, store, officer, EraseRequest("asked", like=like, case="P-1"))
+    assert first.probes_deleted == 1
+    assert probe_of(store, agent, ours.id)[0] == probe  # customs still keeps it
+    second = erase(engine, store, agent, EraseRequest("asked", like=like, case="C-1"))
+    assert second.probes_deleted == 1
+    with pytest.raises(NotFoundError):
+        store.probes.expires(digest)  # the bytes are gone, not only hidden
