@@ -225,7 +225,10 @@ def person_names(
     scope = scope_of(store, engine.catalog, actor)
     if scope.everything:
         return names
-    return {p: n for p, n in names.items() if scope.sees(engine.catalog.person(p).collection)}
+    homes = engine.catalog.person_collections(list(names))  # one read; a person merged away
+    return {
+        p: n for p, n in names.items() if p in homes and scope.sees(homes[p])
+    }  # meanwhile: gone
 
 
 # -- review ------------------------------------------------------------------------------------

@@ -247,6 +247,18 @@ class People(CatalogConnection):
                 out.update((int(p), n) for p, n in conn.execute(sql, part))
         return out
 
+    def person_collections(self, person_ids: Sequence[int]) -> dict[int, str]:
+        """``{person id: its collection's name}`` for those of ``person_ids`` that exist: one
+        query per chunk of ids, no face read."""
+        out: dict[int, str] = {}
+        with self._reading() as conn:
+            for part in _read.chunks(sorted({int(i) for i in person_ids})):
+                sql = f"""SELECT p.id, c.name FROM persons p
+                    JOIN collections c ON c.id = p.collection_id
+                    WHERE p.id IN ({_read.placeholders(len(part))})"""
+                out.update((int(p), str(c)) for p, c in conn.execute(sql, part))
+        return out
+
     # -- review: each pins the faces it decides on ------------------------------------------
 
     def name_person(self, person_id: int, name: str | None) -> StoredPerson:
