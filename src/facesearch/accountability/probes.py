@@ -15,7 +15,9 @@ own write-ahead log and backups, are outside this store's reach.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -83,41 +85,57 @@ class ProbeStore:
 
     def kept(self, org: str | None = None, *, alone: bool = True) -> list[str]:
         """The sha256 of every probe image kept now (its retention period not over); with
-        ``org``, of those only that organisation's entries name (a probe another
-        organisation also used is part of its record too, and not this one's to delete);
-        ``alone`` False: of those that organisation's entries name, others' too or not."""
+        ``org``, of those only that organisation's entries name (a search's probe, or one of
+        the two photos of a verification; a probe another organisation also used is part of
+        its record too, and not this one's to delete); ``alone`` False: of those that
+        organisation's entries name, others' too or not."""
         moment = format_time(self._db.now())
         with self._db.read() as conn:
             if org is None:
                 rows = conn.execute(
                     "SELECT sha256 FROM probes WHERE expires_at > ? ORDER BY sha256", (moment,)
                 )
-            else:
-                # the expression of the audit_log_probe index, so that it serves the lookups
-                key = json_text(conn, "payload", "probe_sha256")
-                named = f"FROM audit_log WHERE {key} = p.sha256"
-                others = (
-                    f"AND NOT EXISTS (SELECT 1 {named} AND lower(COALESCE(org, ?)) != lower(?))"
+                return [str(r[0]) for r in rows]
+            # the expression of the audit_log_probe index, so that it serves the lookups
+            key = json_text(conn, "payload", "probe_sha256")
+            named = f"FROM audit_log WHERE {key} = p.sha256"
+            others = f"AND NOT EXISTS (SELECT 1 {named} AND lower(COALESCE(org, ?)) != lower(?))"
+            rows = conn.execute(
+                f"""SELECT p.sha256 FROM probes p WHERE p.expires_at > ?
+                AND EXISTS (SELECT 1 {named} AND lower(COALESCE(org, ?)) = lower(?))
+                {others if alone else ""}
+                ORDER BY p.sha256""",
+                (moment, DEFAULT_ORG, org, *((DEFAULT_ORG, org) if alone else ())),
+            )
+            found = {str(r[0]) for r in rows}
+            verified = [d for d in _verified(conn, org=org) if d not in found]
+            for part in _chunks(verified):
+                marks = ", ".join("?" * len(part))
+                found.update(
+                    str(r[0])
+                    for r in conn.execute(
+                        f"SELECT sha256 FROM probes WHERE expires_at > ? AND sha256 IN ({marks})",
+                        (moment, *part),
+                    )
                 )
-                rows = conn.execute(
-                    f"""SELECT p.sha256 FROM probes p WHERE p.expires_at > ?
-                    AND EXISTS (SELECT 1 {named} AND lower(COALESCE(org, ?)) = lower(?))
-                    {others if alone else ""}
-                    ORDER BY p.sha256""",
-                    (moment, DEFAULT_ORG, org, *((DEFAULT_ORG, org) if alone else ())),
-                )
-            return [str(r[0]) for r in rows]
+            if alone:
+                found = {d for d in found if not (self._named_by(conn, d) - {org.lower()})}
+            return sorted(found)
 
     def named_by(self, sha256: str) -> set[str]:
         """The organisations (lower case; the default one for entries of none) whose audit
-        entries name probe ``sha256``."""
+        entries name probe ``sha256``: as a search's probe or a verification's photo."""
         with self._db.read() as conn:
-            key = json_text(conn, "payload", "probe_sha256")  # served by audit_log_probe
-            rows = conn.execute(
-                f"SELECT DISTINCT lower(COALESCE(org, ?)) FROM audit_log WHERE {key} = ?",
-                (DEFAULT_ORG, sha256.lower()),
-            )
-            return {str(r[0]) for r in rows}
+            return self._named_by(conn, sha256.lower())
+
+    @staticmethod
+    def _named_by(conn: sqlite3.Connection, sha256: str) -> set[str]:
+        key = json_text(conn, "payload", "probe_sha256")  # served by audit_log_probe
+        rows = conn.execute(
+            f"SELECT DISTINCT lower(COALESCE(org, ?)) FROM audit_log WHERE {key} = ?",
+            (DEFAULT_ORG, sha256),
+        )
+        return {str(r[0]) for r in rows} | _verified(conn, sha256=sha256).get(sha256, set())
 
     def erase(self, digests: Sequence[str], *, then: Callable[[], T]) -> T:
         """Delete the bytes of these probes before their time (an erasure), and run ``then``
@@ -161,3 +179,35 @@ class ProbeStore:
                 "truncated; it will be overwritten by later writes"
             )
         return len(digests)
+
+
+def _verified(
+    conn: sqlite3.Connection, *, org: str | None = None, sha256: str | None = None
+) -> dict[str, set[str]]:
+    """``{photo sha256: organisations}`` of the photos verification entries name (their
+    ``probe_sha256`` is the list of the two), of ``org``'s entries and naming ``sha256``
+    where given. A verification's photos are kept as a search's probe is; the JSON list is
+    read here, the same on SQLite and PostgreSQL (a payload is text on both)."""
+    sql = "SELECT lower(COALESCE(org, ?)), payload FROM audit_log WHERE action = ?"
+    params: list[object] = [DEFAULT_ORG, Action.VERIFY.value]
+    if org is not None:
+        sql += " AND lower(COALESCE(org, ?)) = lower(?)"
+        params += [DEFAULT_ORG, org]
+    if sha256 is not None:
+        sql += " AND payload LIKE ?"
+        params.append(f"%{sha256}%")
+    out: dict[str, set[str]] = {}
+    for who, payload in conn.execute(sql, params):
+        try:
+            photos = json.loads(payload).get("probe_sha256")
+        except (ValueError, AttributeError):
+            continue
+        if isinstance(photos, list):
+            for digest in photos:
+                if isinstance(digest, str) and (sha256 is None or digest.lower() == sha256):
+                    out.setdefault(digest.lower(), set()).add(str(who))
+    return out
+
+
+def _chunks(values: list[str], size: int = 500) -> list[list[str]]:
+    return [values[i : i + size] for i in range(0, len(values), size)]

@@ -4,6 +4,7 @@ those shared with it, never another organisation's (``export --subject``, ``stat
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -173,3 +174,37 @@ def test_a_probe_both_organisations_erased_loses_its_bytes(
     assert second.probes_deleted == 1
     with pytest.raises(NotFoundError):
         store.probes.expires(digest)  # the bytes are gone, not only hidden
+
+
+def test_an_organisation_s_like_erasure_takes_its_verification_photos_of_the_person(
+    engine: Engine, store: AccountabilityStore, tmp_path: Path
+) -> None:
+    """A verification keeps its two photos as a search keeps its probe, but its entry names
+    them as a list, which an organisation's erasure did not read: police's erasure like
+    person 0 left police's verification photo of person 0 stored until its retention ran
+    out. Now it goes (and is counted); the photo of person 1 stays; and one customs also
+    verified stays stored for customs, while police's erasure still counts it as gone."""
+    from facesearch.app.verify import VerifyRequest, verify
+
+    officer = _police(engine, store, tmp_path)
+    me = local_actor("tester")
+    store.orgs.add("customs", by=me)
+    agent = local_actor("tester", org="customs")
+    store.cases.open("P-2", "verifications", by=officer)
+    store.cases.open("C-2", "verifications", by=agent)
+    mine, other, shared = face_photo(0, 8), face_photo(1, 8), face_photo(0, 9)
+    verify(engine, store, officer, VerifyRequest(mine, other, case="P-2", purpose="p"))
+    verify(engine, store, officer, VerifyRequest(shared, other, case="P-2", purpose="p"))
+    verify(engine, store, agent, VerifyRequest(shared, face_photo(2, 8), case="C-2", purpose="p"))
+    digest = {
+        name: hashlib.sha256(data).hexdigest()
+        for name, data in (("mine", mine), ("other", other), ("shared", shared))
+    }
+    assert set(digest.values()) <= set(store.probes.kept("police", alone=False))
+    done = erase(engine, store, officer, EraseRequest("asked", like=face_photo(0, 10), case="P-2"))
+    assert done.probes_deleted == 2  # mine and shared: both show person 0
+    with pytest.raises(NotFoundError):
+        store.probes.get(digest["mine"])
+    assert store.probes.get(digest["other"]) == other  # person 1: not erased
+    assert store.probes.get(digest["shared"]) == shared  # kept for customs' record
+    assert store.probes.named_by(digest["shared"]) == {"police", "customs"}
