@@ -83,12 +83,11 @@ class ProbeStore:
             raise NotFoundError(f"no probe image {sha256} is kept")
         return parse_time(row["expires_at"])
 
-    def kept(self, org: str | None = None, *, alone: bool = True) -> list[str]:
+    def kept(self, org: str | None = None) -> list[str]:
         """The sha256 of every probe image kept now (its retention period not over); with
-        ``org``, of those only that organisation's entries name (a search's probe, or one of
-        the two photos of a verification; a probe another organisation also used is part of
-        its record too, and not this one's to delete); ``alone`` False: of those that
-        organisation's entries name, others' too or not."""
+        ``org``, of those that organisation's entries name (a search's probe, or one of the
+        two photos of a verification), whether other organisations' entries name them too or
+        not (``named_by``)."""
         moment = format_time(self._db.now())
         with self._db.read() as conn:
             if org is None:
@@ -98,14 +97,11 @@ class ProbeStore:
                 return [str(r[0]) for r in rows]
             # the expression of the audit_log_probe index, so that it serves the lookups
             key = json_text(conn, "payload", "probe_sha256")
-            named = f"FROM audit_log WHERE {key} = p.sha256"
-            others = f"AND NOT EXISTS (SELECT 1 {named} AND lower(COALESCE(org, ?)) != lower(?))"
             rows = conn.execute(
                 f"""SELECT p.sha256 FROM probes p WHERE p.expires_at > ?
-                AND EXISTS (SELECT 1 {named} AND lower(COALESCE(org, ?)) = lower(?))
-                {others if alone else ""}
-                ORDER BY p.sha256""",
-                (moment, DEFAULT_ORG, org, *((DEFAULT_ORG, org) if alone else ())),
+                AND EXISTS (SELECT 1 FROM audit_log WHERE {key} = p.sha256
+                    AND lower(COALESCE(org, ?)) = lower(?))""",
+                (moment, DEFAULT_ORG, org),
             )
             found = {str(r[0]) for r in rows}
             verified = [d for d in _verified(conn, org=org) if d not in found]
@@ -118,8 +114,6 @@ class ProbeStore:
                         (moment, *part),
                     )
                 )
-            if alone:
-                found = {d for d in found if not (self._named_by(conn, d) - {org.lower()})}
             return sorted(found)
 
     def named_by(self, sha256: str) -> set[str]:

@@ -187,9 +187,8 @@ def erase_preview(
     case, _ = check_case(case, None, required=False)
     person = engine.person_like(like, max_fmr)
     scope = reach_of(store, engine.catalog, actor)  # what erase would take: its own faces
-    collections = None if scope.everything else sorted(scope.owned)
-    odds = like_odds(engine, person, collections)
-    ids = engine.faces_like(person, collections)
+    odds = like_odds(engine, person, scope.erasable)
+    ids = engine.faces_like(person, scope.erasable)
     held = {f.id: f for f in engine.catalog.faces(ids)}
     faces = tuple(held[i] for i in ids if i in held)
     digest = sha256(like)

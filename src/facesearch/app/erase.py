@@ -140,7 +140,7 @@ def _owned_faces(
         faces = [f for f in catalog.faces_of_subject(request.subject) if scope.owns(f.collection)]
     else:
         assert person is not None
-        faces = catalog.faces(engine.faces_like(person, sorted(scope.owned)))
+        faces = catalog.faces(engine.faces_like(person, scope.erasable))
     if not faces and request.subject is not None:  # as for a subject that does not exist
         raise NotFoundError(f"no subject named {request.subject!r}")
     if not faces:
@@ -182,7 +182,7 @@ def erase(
     scope = reach_of(store, engine.catalog, actor)  # the host's CLI: the whole deployment
     like = None
     if person is not None:  # before the faces are searched, and before anything is erased
-        odds = like_odds(engine, person, None if scope.everything else sorted(scope.owned))
+        odds = like_odds(engine, person, scope.erasable)
         if odds.refusal is not None:
             raise InputError(odds.refusal)
         like = odds.as_json()
@@ -299,7 +299,7 @@ def _kept_for(store: AccountabilityStore, org: str) -> list[str]:
     it (``reads.withdrawn``): what ``org`` sees is the same whether or not someone else
     searched that photo."""
     taken, moment = _taken(store, org), store.db.now()
-    return [d for d in store.probes.kept(org, alone=False) if _kept(store, org, d, taken, moment)]
+    return [d for d in store.probes.kept(org) if _kept(store, org, d, taken, moment)]
 
 
 def _taken(store: AccountabilityStore, org: str) -> dict[str, int]:

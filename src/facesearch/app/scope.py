@@ -33,6 +33,12 @@ class Scope:
     def visible(self) -> frozenset[str]:
         return self.owned | self.granted
 
+    @property
+    def erasable(self) -> list[str] | None:
+        """The collections an erasure selects from: its own, sorted; None (every one) when
+        it owns them all."""
+        return None if self.everything else sorted(self.owned)
+
     def sees(self, collection: str) -> bool:
         return self.everything or collection in self.visible
 

@@ -111,7 +111,12 @@ async def forget_confirm(
         erased = await gallery_services.erase(page.c, page.who, request)
     except FaceSearchError as exc:
         return _render(page, error=exc)
-    lines = VectorStoreErasure(**erased["vector_store"]).lines()  # as forget prints them
+    return _erased(page, erased)
+
+
+def _erased(page: Page, erased: dict[str, Any]) -> HTMLResponse:
+    """The page of an erasure done: what it removed, as forget prints it."""
+    lines = VectorStoreErasure(**erased["vector_store"]).lines()
     return _render(page, erased=erased, vector_lines=lines)
 
 
@@ -144,5 +149,4 @@ async def forget_selected(
         erased = await gallery_services.erase(page.c, page.who, request)
     except FaceSearchError as exc:
         return _render(page, error=exc)
-    lines = VectorStoreErasure(**erased["vector_store"]).lines()
-    return _render(page, erased=erased, vector_lines=lines)
+    return _erased(page, erased)

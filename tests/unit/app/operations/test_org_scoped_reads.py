@@ -200,7 +200,7 @@ def test_an_organisation_s_like_erasure_takes_its_verification_photos_of_the_per
         name: hashlib.sha256(data).hexdigest()
         for name, data in (("mine", mine), ("other", other), ("shared", shared))
     }
-    assert set(digest.values()) <= set(store.probes.kept("police", alone=False))
+    assert set(digest.values()) <= set(store.probes.kept("police"))
     done = erase(engine, store, officer, EraseRequest("asked", like=face_photo(0, 10), case="P-2"))
     assert done.probes_deleted == 2  # mine and shared: both show person 0
     with pytest.raises(NotFoundError):
