@@ -137,10 +137,14 @@ class Settings(Group):
         group, f, _ = _KEYS[key]
         return getattr(self if group is None else getattr(self, group), f.name)
 
-    def shown_value(self, key: str) -> Any:
+    def shown_value(self, key: str, *, host: bool = True) -> Any:
         """``value(key)`` as an admin may read it (``GET /api/v1/settings``): a URL
         (``database_url``, ``vectors_url``) without its password, behind which every
-        organisation's data is."""
+        organisation's data is. ``host=False`` (an organisation's admin, not the host's):
+        ``HOST_ONLY`` for where the deployment keeps its files and which machines it talks
+        to (every path, the database and vector store URLs, the trusted proxies)."""
+        if not host and _host_only(key):
+            return HOST_ONLY
         value = self.value(key)
         return without_password(value) if isinstance(value, str) else value
 
@@ -173,3 +177,13 @@ def _keys() -> dict[str, tuple[str | None, dataclasses.Field[Any], Any]]:
 
 
 _KEYS = _keys()
+
+HOST_ONLY = "(the host's: not shown to an organisation)"
+_HOST_ONLY_URLS = frozenset({"database_url", "vectors_url", "trusted_proxies"})
+
+
+def _host_only(key: str) -> bool:
+    """Whether setting ``key`` says where the deployment's files are or which machines it
+    talks to: a path (or optional path), or one of ``_HOST_ONLY_URLS``."""
+    kind = _KEYS[key][2]
+    return key in _HOST_ONLY_URLS or kind is Path or Path in typing.get_args(kind)

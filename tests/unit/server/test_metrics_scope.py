@@ -81,3 +81,32 @@ def test_the_settings_an_admin_reads_hold_no_password_given_as_a_url_parameter(
     assert shown["database_url"] == (
         "postgresql://fs@/fs?host=db.internal&password=***&sslpassword=***"
     )
+
+
+def test_an_organisation_s_admin_reads_no_server_path_or_address(
+    client: TestClient, home: Any
+) -> None:
+    """Every organisation's admin may read ``GET /api/v1/settings``, which showed the host's
+    home and cache folders, key files and database and vector-store machines: where every
+    organisation's data lies, which is the host's to know. The host's admin still reads them."""
+    ctx = client.app.state.ctx  # type: ignore[attr-defined]
+    ctx.settings = ctx.settings.replace(
+        database_url="postgresql://fs@db.internal/fs", trusted_proxies="10.0.0.7"
+    )
+    me = local_actor("tester")
+    with AccountabilityStore.open(home.home) as store:
+        store.orgs.add("customs", by=me)
+        store.accounts.add_user("cadmin", "admin", PASSWORD, by=me, org="customs")
+        customs = {"Authorization": f"Bearer {store.accounts.issue_token('cadmin', by=me)}"}
+    r = client.get("/api/v1/settings", headers=customs)
+    assert r.status_code == 200, r.text
+    shown = {item["name"]: item["value"] for item in r.json()["items"]}
+    for key in ("home", "cache_dir", "database_url", "trusted_proxies", "audit_key_file"):
+        assert shown[key] == "(the host's: not shown to an organisation)", key
+    assert str(home.home) not in r.text and "db.internal" not in r.text
+    assert shown["index_kind"] == ctx.settings.index.kind  # the rest is shown as before
+    host = client.get("/api/v1/settings", headers=home.auth("admin1"))
+    mine = {item["name"]: item["value"] for item in host.json()["items"]}
+    assert (
+        mine["home"] == str(home.home) and mine["database_url"] == "postgresql://fs@db.internal/fs"
+    )

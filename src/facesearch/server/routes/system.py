@@ -8,7 +8,8 @@ or its disk has less than ``settings.server.min_free_bytes`` free.
 token; once several organisations share the deployment, for the platform operator only (the
 counters are every organisation's together). ``/openapi.json`` and ``/docs`` (a page rendered
 here from the OpenAPI document, with no script from elsewhere) are for any logged-in user.
-``/api/v1/settings`` (read-only) is for those who may manage settings.
+``/api/v1/settings`` (read-only) is for those who may manage settings; an organisation's admin
+(not the host's) is not shown where the deployment keeps its files or which machines it uses.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 
 from facesearch import __version__
 from facesearch.accountability import Permission
+from facesearch.accountability.permissions import DEFAULT_ORG
 from facesearch.app import accounts
 from facesearch.app.alerts import alert_rules
 from facesearch.errors import PermissionDeniedError
@@ -206,8 +208,9 @@ def _is_file(prop: dict[str, Any]) -> bool:
 @router.get("/api/v1/settings", tags=["settings"], summary="The server's settings (read-only)")
 async def get_settings(who: SettingsAdmin, c: Ctx) -> dict[str, Any]:
     items = []
+    host = who.user.org is None or who.user.org.lower() == DEFAULT_ORG
     for key, (env, _, doc) in zip(Settings.keys(), Settings.describe(), strict=True):
-        value = c.settings.shown_value(key)  # no password
+        value = c.settings.shown_value(key, host=host)  # no password; paths: the host's
         items.append(
             {
                 "name": key,
