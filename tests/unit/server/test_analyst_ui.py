@@ -15,7 +15,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from tests.fakes import GALLERY_SHOTS, PEOPLE, FakePipeline, face_photo
+from tests.homes import PASSWORD
 
+from facesearch.accountability import AccountabilityStore, local_actor
 from facesearch.server import create_app
 
 HTML = {"Accept": "text/html"}
@@ -359,6 +361,22 @@ def test_each_candidate_card_has_one_short_false_match_rate_line(
     assert hits[0]["fmr_words"] in candidate.text  # the full sentence stays there
 
 
+def _again_forms(page: str) -> dict[str, dict[str, str]]:
+    """The forms of a refused preview that post to ``/gallery/forget/again``, by id, with the
+    fields each sends."""
+    forms = {}
+    for form_id, body in re.findall(
+        r'<form method="post" action="/gallery/forget/again" class="inline" id="([^"]+)">'
+        r"(.*?)</form>",
+        page,
+        re.S,
+    ):
+        forms[form_id] = dict(
+            re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', body)
+        )
+    return forms
+
+
 def test_erase_by_photo_shows_the_strangers_and_refuses_past_the_limit(fake_homes: Any) -> None:
     """The preview says how many faces of other people match that well by chance; past
     FACESEARCH_ERASE_LIKE_MAX_STRANGERS it says why the erasure cannot be made and offers no
@@ -372,18 +390,33 @@ def test_erase_by_photo_shows_the_strangers_and_refuses_past_the_limit(fake_home
         assert r.status_code == 200, r.text
         assert 'id="preview-strangers"' in r.text and f"Among the {FACES} faces" in r.text
         assert 'id="preview-refused"' in r.text and "give a false match rate of" in r.text
-        assert 'id="erase-button"' not in r.text and 'name="token"' not in r.text
-        stricter = re.search(r'id="stricter" href="/gallery/forget\?max_fmr=([0-9.e-]+)"', r.text)
-        assert stricter is not None, "no link to try again at the rate that keeps within"
-        again = client.get(f"/gallery/forget?max_fmr={stricter.group(1)}", headers=admin)
-        assert f'value="{stricter.group(1)}"' in again.text and "<details open>" in again.text
-        retry = client.post(
-            "/gallery/forget",
-            headers=admin,
-            files=photo,
-            data={"reason": "DSR-15", "max_fmr": stricter.group(1)},
-        )
+        assert 'id="erase-button"' not in r.text and "/gallery/forget/confirm" not in r.text
+        again = _again_forms(r.text)
+        assert set(again) == {"stricter-form", "another-form"}, "no way on at a rate that keeps"
+        stricter = again["stricter-form"]
+        assert stricter["reason"] == "DSR-15" and float(stricter["max_fmr"]) < 1e-4
+        retry = client.post("/gallery/forget/again", headers=admin, data=stricter)  # no photo
+        assert retry.status_code == 200, retry.text
         assert 'id="preview-refused"' not in retry.text and 'id="erase-button"' in retry.text
+        assert "the same photo" in retry.text and 'name="reason" value="DSR-15"' in retry.text
+        taken = client.post("/gallery/forget/again", headers=admin, data=stricter)
+        assert taken.status_code == 404  # a held photo is taken once
+        other = _again_forms(
+            client.post(
+                "/gallery/forget", headers=admin, files=photo, data={"reason": "DSR-15"}
+            ).text
+        )
+        me = local_actor("tester")
+        with AccountabilityStore.open(home.home) as store:
+            store.accounts.add_user("admin2", "admin", PASSWORD, by=me)
+            home.tokens["admin2"] = store.accounts.issue_token("admin2", by=me)
+        admin2 = client.post(
+            "/gallery/forget/again", headers=html(home, "admin2"), data=other["stricter-form"]
+        )
+        assert admin2.status_code == 404  # another admin cannot use this admin's photo
+        fresh = client.post("/gallery/forget/again", headers=admin, data=other["another-form"])
+        assert fresh.status_code == 200 and 'id="forget-form"' in fresh.text
+        assert ">DSR-15</textarea>" in fresh.text  # the reason typed is kept
         api = client.post(
             "/api/v1/erasures",
             headers=home.auth("admin1"),

@@ -186,6 +186,7 @@ ROUTES: dict[tuple[str, str], tuple[frozenset[str] | None, str, int]] = {
     ("POST", "/gallery/forget"): (ADMIN, "/gallery/forget", 422),
     ("POST", "/gallery/forget/confirm"): (ADMIN, "/gallery/forget/confirm", 422),
     ("POST", "/gallery/forget/selected"): (ADMIN, "/gallery/forget/selected", 422),
+    ("POST", "/gallery/forget/again"): (ADMIN, "/gallery/forget/again", 200),
     ("GET", "/people"): (REVIEW, "/people", 200),
     ("POST", "/people/build"): (CURATE, "/people/build", 200),
     ("GET", "/people/{person_id:int}"): (REVIEW, "/people/{N}", 200),

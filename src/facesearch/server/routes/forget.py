@@ -14,7 +14,9 @@
 When the preview says the erasure would take too many faces of other people
 (``FACESEARCH_ERASE_LIKE_MAX_STRANGERS``), it offers no confirm: the admin ticks the faces they
 have checked are the person, and ``POST /gallery/forget/selected`` erases those by id (an
-``erase`` entry like ``forget --face``; the photo is not blocklisted).
+``erase`` entry like ``forget --face``; the photo is not blocklisted); or ``POST
+/gallery/forget/again`` previews the same photo at the stricter rate the refusal suggests, or
+opens the form for another photo, the reason and case kept either way.
 """
 
 from __future__ import annotations
@@ -81,7 +83,19 @@ async def forget_preview(
         rate = _max_fmr(max_fmr)
         upload = photo if photo is not None and photo.filename else None
         data = await services.read_image(upload, page.c)
-        preview = await browse_services.erase_preview(page.c, page.who, data, rate, case or None)
+    except FaceSearchError as exc:
+        return _render(page, error=exc, form=form)
+    return await _preview(page, data, rate, form, services.upload_label(upload))
+
+
+async def _preview(
+    page: Page, data: bytes, rate: float | None, form: dict[str, str], photo_name: str
+) -> HTMLResponse:
+    """The preview of an erasure like ``data`` at ``rate``, the photo held for its confirm."""
+    try:
+        preview = await browse_services.erase_preview(
+            page.c, page.who, data, rate, form["case"] or None
+        )
     except FaceSearchError as exc:
         return _render(page, error=exc, form=form)
     token = page.c.drafts.put(page.who.name, data, rate)
@@ -91,8 +105,31 @@ async def forget_preview(
         preview=views.erase_preview_view(preview),
         max_selected=MAX_SELECTED,
         token=token,
-        photo_name=services.upload_label(upload),
+        photo_name=photo_name,
     )
+
+
+@pages.post("/gallery/forget/again")
+async def forget_again(
+    page: EraserPage,
+    token: Annotated[str, Form(max_length=100)] = "",
+    max_fmr: Annotated[str, Form(max_length=40)] = "",
+    reason: Annotated[str, Form(max_length=2000)] = "",
+    case: Annotated[str, Form(max_length=400)] = "",
+) -> HTMLResponse:
+    """After a refused preview, keeping the reason and case typed (in the body, not a URL):
+    with ``token``, the same photo previewed again at ``max_fmr`` (the rate the refusal
+    suggested) without choosing it again; without, the form to choose another photo."""
+    form = {"max_fmr": max_fmr, "reason": reason, "case": case}
+    if not token:
+        return _render(page, form=form)
+    try:
+        _reason(reason)
+        rate = _max_fmr(max_fmr)
+    except FaceSearchError as exc:
+        return _render(page, error=exc, form=form)
+    draft = page.c.drafts.take(token, page.who.name)  # 404 once done, expired or not yours
+    return await _preview(page, draft.photo, rate, form, "the same photo")
 
 
 @pages.post("/gallery/forget/confirm")
