@@ -7,7 +7,6 @@ Screenshots go to test-artifacts/ (gitignored) for a person to look at.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,6 +14,7 @@ import httpx
 import pytest
 from tests.e2e.chromium import launch, login, shot
 from tests.fakes import face_photo
+from tests.jobs import job_finished
 
 pytestmark = [pytest.mark.browser]
 
@@ -43,12 +43,7 @@ def _ingest_long_name(url: str, home: Any) -> None:
         timeout=60,
     )
     assert r.status_code == 202, r.text
-    job = r.json()
-    deadline = time.monotonic() + 60
-    while job["status"] not in ("completed", "failed"):
-        assert time.monotonic() < deadline, job
-        time.sleep(0.2)
-        job = httpx.get(f"{url}/api/v1/ingest-jobs/{job['id']}", headers=admin).json()
+    job = job_finished(lambda path: httpx.get(url + path, headers=admin), r.json(), 60)
     assert job["status"] == "completed" and job["images_added"] == 1, job
 
 

@@ -15,13 +15,13 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
+from tests.jobs import job_finished
 
 from facesearch.settings import Settings
 
@@ -95,12 +95,9 @@ def _server_ingest(url: str, token: str, folder: Path) -> None:
         timeout=120,
     )
     assert r.status_code == 202, r.text
-    job = r.json()
-    deadline = time.monotonic() + 600
-    while job["status"] not in ("completed", "failed"):
-        assert time.monotonic() < deadline, job
-        time.sleep(0.5)
-        job = httpx.get(f"{url}/api/v1/ingest-jobs/{job['id']}", headers=auth, timeout=60).json()
+    job = job_finished(
+        lambda path: httpx.get(url + path, headers=auth, timeout=60), r.json(), 600, 0.5
+    )
     assert job["status"] == "completed", job
 
 

@@ -10,7 +10,6 @@ import os
 import subprocess
 import sys
 import tarfile
-import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from tests.jobs import job_finished
 
 from facesearch.errors import CatalogError
 from facesearch.server import create_app
@@ -95,12 +95,7 @@ def upload(client: TestClient, home: Any, data: bytes, name: str = "batch.tar.gz
 
 
 def finished(client: TestClient, home: Any, job: dict[str, Any]) -> dict[str, Any]:
-    deadline = time.monotonic() + 180
-    while job["status"] not in ("completed", "failed"):
-        assert time.monotonic() < deadline, job
-        time.sleep(0.2)
-        job = client.get(f"/api/v1/ingest-jobs/{job['id']}", headers=home.auth("admin1")).json()
-    return job
+    return job_finished(lambda path: client.get(path, headers=home.auth("admin1")), job)
 
 
 def files_under(folder: Path) -> list[str]:
@@ -266,12 +261,7 @@ def test_a_moved_home_keeps_its_uploads_and_shows_them(
             data={"collection": "uploads", "label_from_dir": "true"},
         )
         assert r.status_code == 202, r.text
-        job = r.json()
-        deadline = time.monotonic() + 180
-        while job["status"] not in ("completed", "failed"):
-            assert time.monotonic() < deadline, job
-            time.sleep(0.2)
-            job = api.get(f"/api/v1/ingest-jobs/{job['id']}", headers=admin).json()
+        job = job_finished(lambda path: api.get(path, headers=admin), r.json())
     assert job["status"] == "completed" and job["images_added"] == 3, job
     uploads = home.home / "uploads"
     photos = {

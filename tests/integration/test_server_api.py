@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import io
 import re
-import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from tests.jobs import job_finished
 from tests.made_images import png_header
 
 from facesearch.server import create_app
@@ -357,11 +357,7 @@ def test_ingest_upload_search_and_erase(api: httpx.Client, home: Any, probe_phot
     assert r.status_code == 202, r.text
     job = r.json()
     assert r.headers["location"] == f"/api/v1/ingest-jobs/{job['id']}"
-    deadline = time.monotonic() + 120
-    while job["status"] not in ("completed", "failed"):
-        assert time.monotonic() < deadline, job
-        time.sleep(0.3)
-        job = api.get(f"/api/v1/ingest-jobs/{job['id']}", headers=admin).json()
+    job = job_finished(lambda path: api.get(path, headers=admin), job, 120, 0.3)
     assert job["status"] == "completed", job
     assert job["images_added"] == 4 and job["faces_added"] >= 4 and job["progress"] == 1.0
     assert not list(home.home.parent.rglob("evil.jpg"))  # a member name is only a name

@@ -5,7 +5,6 @@ its reader, and forms that start from the organisation's own collections."""
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from typing import Any
@@ -14,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from tests.fakes import FakePipeline, face_photo
 from tests.homes import PASSWORD
+from tests.jobs import job_finished
 
 from facesearch.accountability import (
     AccountabilityStore,
@@ -169,6 +169,7 @@ def orgs_home(fake_homes: Any) -> Any:
 
 @pytest.fixture(scope="module")
 def orgs_client(orgs_home: Any) -> Iterator[TestClient]:
+    cad = orgs_home.auth("cad")
     with TestClient(create_app(orgs_home.settings, pipelines=FakePipeline)) as c:
         for n, collection in enumerate(["mugshots", "visas"]):
             r = c.post(
@@ -178,18 +179,9 @@ def orgs_client(orgs_home: Any) -> Iterator[TestClient]:
                 data={"collection": collection},
             )
             assert r.status_code == 202, r.text
-            job = r.json()
-            deadline = time.monotonic() + 60
-            while job["status"] not in ("completed", "failed"):
-                assert time.monotonic() < deadline, job
-                time.sleep(0.1)
-                job = c.get(job_path(job), headers=orgs_home.auth("cad")).json()
+            job = job_finished(lambda path: c.get(path, headers=cad), r.json(), 60, 0.1)
             assert job["status"] == "completed", job
         yield c
-
-
-def job_path(job: dict[str, Any]) -> str:
-    return f"/api/v1/ingest-jobs/{job['id']}"
 
 
 def test_the_operator_has_no_cases_link(orgs_client: TestClient, orgs_home: Any) -> None:

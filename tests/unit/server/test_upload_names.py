@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from tests.jobs import job_finished
 
 from facesearch.server.upload_names import label_folder, safe_name
 
@@ -38,7 +39,6 @@ def test_a_label_that_is_no_plain_folder_name_is_cut_down(label: str) -> None:
 def test_an_uploaded_archive_s_folder_label_is_the_subject_as_written(fake_homes: Any) -> None:
     """A zip with the folder "Ana 😀" gave the subject "Ana _"."""
     import io
-    import time
     import zipfile
 
     from fastapi.testclient import TestClient
@@ -59,12 +59,7 @@ def test_an_uploaded_archive_s_folder_label_is_the_subject_as_written(fake_homes
             data={"collection": "labels", "label_from_dir": "true"},
         )
         assert r.status_code == 202, r.text
-        job = r.json()
-        deadline = time.monotonic() + 60
-        while job["status"] not in ("completed", "failed"):
-            assert time.monotonic() < deadline, job
-            time.sleep(0.2)
-            job = client.get(f"/api/v1/ingest-jobs/{job['id']}", headers=admin).json()
+        job = job_finished(lambda path: client.get(path, headers=admin), r.json(), 60)
         assert job["status"] == "completed" and job["images_added"] == 1, job
     from facesearch.gallery.catalog import Catalog
 
