@@ -18,7 +18,7 @@ import hashlib
 import json
 import logging
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import TypeVar
 
@@ -131,6 +131,18 @@ class ProbeStore:
         )
         return {str(r[0]) for r in rows} | _verified(conn, sha256=sha256).get(sha256, set())
 
+    def verifications(self, org: str, sha256: str | None = None) -> dict[str, list[int]]:
+        """``{photo sha256: [seq, ...]}``: ``org``'s verification entries naming each photo
+        (photo ``sha256`` alone, where given), oldest first: what keeps a verification's photos
+        for ``org`` (``app.erase``), as its searches keep their probes."""
+        wanted = sha256.lower() if sha256 is not None else None
+        out: dict[str, list[int]] = {}
+        with self._db.read() as conn:
+            for _, seq, photos in _verifications(conn, org=org, sha256=wanted):
+                for digest in photos:
+                    out.setdefault(digest, []).append(seq)
+        return out
+
     def erase(self, digests: Sequence[str], *, then: Callable[[], T]) -> T:
         """Delete the bytes of these probes before their time (an erasure), and run ``then``
         (which writes the audit entry recording it) in the same transaction; return its result.
@@ -178,11 +190,24 @@ class ProbeStore:
 def _verified(
     conn: sqlite3.Connection, *, org: str | None = None, sha256: str | None = None
 ) -> dict[str, set[str]]:
-    """``{photo sha256: organisations}`` of the photos verification entries name (their
-    ``probe_sha256`` is the list of the two), of ``org``'s entries and naming ``sha256``
-    where given. A verification's photos are kept as a search's probe is; the JSON list is
-    read here, the same on SQLite and PostgreSQL (a payload is text on both)."""
-    sql = "SELECT lower(COALESCE(org, ?)), payload FROM audit_log WHERE action = ?"
+    """``{photo sha256: organisations}`` of the photos verification entries name, of
+    ``org``'s entries and naming ``sha256`` where given (``_verifications``)."""
+    out: dict[str, set[str]] = {}
+    for who, _, photos in _verifications(conn, org=org, sha256=sha256):
+        for digest in photos:
+            out.setdefault(digest, set()).add(who)
+    return out
+
+
+def _verifications(
+    conn: sqlite3.Connection, *, org: str | None = None, sha256: str | None = None
+) -> Iterator[tuple[str, int, list[str]]]:
+    """``(organisation, seq, photos)`` of every verification entry that names photos (their
+    ``probe_sha256`` is the list of the two; lower case), of ``org``'s entries and of the
+    photo ``sha256`` alone where given. A verification's photos are kept as a search's probe
+    is; the JSON list is read here, the same on SQLite and PostgreSQL (a payload is text on
+    both)."""
+    sql = "SELECT lower(COALESCE(org, ?)), seq, payload FROM audit_log WHERE action = ?"
     params: list[object] = [DEFAULT_ORG, Action.VERIFY.value]
     if org is not None:
         sql += " AND lower(COALESCE(org, ?)) = lower(?)"
@@ -190,17 +215,16 @@ def _verified(
     if sha256 is not None:
         sql += " AND payload LIKE ?"
         params.append(f"%{sha256}%")
-    out: dict[str, set[str]] = {}
-    for who, payload in conn.execute(sql, params):
+    for who, seq, payload in conn.execute(sql + " ORDER BY seq", params).fetchall():
         try:
             photos = json.loads(payload).get("probe_sha256")
         except (ValueError, AttributeError):
             continue
         if isinstance(photos, list):
-            for digest in photos:
-                if isinstance(digest, str) and (sha256 is None or digest.lower() == sha256):
-                    out.setdefault(digest.lower(), set()).add(str(who))
-    return out
+            named = sorted({d.lower() for d in photos if isinstance(d, str)})
+            named = [d for d in named if sha256 is None or d == sha256]
+            if named:
+                yield str(who), int(seq), named
 
 
 def _chunks(values: list[str], size: int = 500) -> list[list[str]]:

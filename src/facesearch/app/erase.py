@@ -291,15 +291,20 @@ def _kept_probes_like(
 
 def _kept_for(store: AccountabilityStore, org: str) -> list[str]:
     """The kept probes ``org``'s entries name and that are kept for ``org``: a search of it
-    since the last erasure of ``org`` that took it, whose retention is not over for ``org``
-    (``reads.kept_for_its_org``). One another organisation used as well (probes are stored
-    once per sha256, as long as the longest retention) counts and goes for ``org`` as any
-    other: its bytes stay while another organisation keeps it (``_kept_by_others``), but
-    ``org``'s erasure lists it (``probes_deleted``), and ``org``'s searches no longer show
-    it (``reads.withdrawn``): what ``org`` sees is the same whether or not someone else
-    searched that photo."""
+    or a verification naming it since the last erasure of ``org`` that took it, whose
+    retention is not over for ``org`` (``reads.kept_for_its_org``). One another organisation
+    used as well (probes are stored once per sha256, as long as the longest retention) counts
+    and goes for ``org`` as any other: its bytes stay while another organisation keeps it
+    (``_kept_by_others``), but ``org``'s erasure lists it (``probes_deleted``), and ``org``'s
+    searches no longer show it (``reads.withdrawn``): what ``org`` sees is the same whether
+    or not someone else searched or verified that photo."""
     taken, moment = _taken(store, org), store.db.now()
-    return [d for d in store.probes.kept(org) if _kept(store, org, d, taken, moment)]
+    verified = store.probes.verifications(org)
+    return [
+        d
+        for d in store.probes.kept(org)
+        if _kept(store, org, d, taken, verified.get(d, []), moment)
+    ]
 
 
 def _taken(store: AccountabilityStore, org: str) -> dict[str, int]:
@@ -311,23 +316,42 @@ def _taken(store: AccountabilityStore, org: str) -> dict[str, int]:
 
 
 def _kept(
-    store: AccountabilityStore, org: str, digest: str, taken: dict[str, int], moment: datetime
+    store: AccountabilityStore,
+    org: str,
+    digest: str,
+    taken: dict[str, int],
+    verified: list[int],
+    moment: datetime,
 ) -> bool:
-    """Whether probe ``digest``, which ``org``'s entries name, is kept for ``org``."""
-    searches = store.audit.entries(org=org, probe=digest, limit=None)
-    if not searches:  # kept by a search request only
+    """Whether probe ``digest``, which ``org``'s entries name, is kept for ``org``: by its
+    searches of it and its verifications naming it (``verified``: their seqs), each for the
+    retention it was kept for, since its last erasure that took it; a probe of a search
+    request alone until such an erasure."""
+    uses = store.audit.entries(org=org, probe=digest, limit=None)
+    uses += [store.audit.get(seq) for seq in verified]
+    if not uses:  # kept by a search request only
         return digest not in taken
     since = taken.get(digest, 0)
-    return any(e.seq > since and kept_for_its_org(e, moment) for e in searches)
+    return any(e.seq > since and kept_for_its_org(e, moment) for e in uses)
 
 
 def _kept_by_others(store: AccountabilityStore, org: str, digest: str) -> bool:
     """Whether an organisation other than ``org`` still keeps probe ``digest`` (``_kept``):
-    then its bytes stay for that one's record. Once every other organisation that searched
-    it has erased it too, or its retention for them is over, the bytes go."""
+    then its bytes stay for that one's record. Once every other organisation that searched or
+    verified it has erased it too, or its retention for them is over, the bytes go."""
     moment = store.db.now()
     others = store.probes.named_by(digest) - {org.lower()}
-    return any(_kept(store, o, digest, _taken(store, o), moment) for o in others)
+    return any(
+        _kept(
+            store,
+            o,
+            digest,
+            _taken(store, o),
+            store.probes.verifications(o, digest).get(digest, []),
+            moment,
+        )
+        for o in others
+    )
 
 
 def _delete_uploaded_copies(engine: Engine, result: ForgetResult) -> int:

@@ -1,15 +1,18 @@
 """1:1 comparison of two photos, checked and logged (``verify``).
 
 A ``verify`` entry holds the start and end time, both photos' sha256 (the photos are kept like
-a search probe), the boxes of the faces compared, similarity, threshold, false match rate and
-the decision, and the models that scored the pair with each one's score (two where a second
-model is fused with the first). A failed attempt is logged with ``outcome`` = the error's
-code; its photos are named by sha256 but not kept.
+a search probe, in the entry's commit, and end for the organisation when its
+``probe_kept_until`` says, whoever else kept the same photo longer), the boxes of the faces
+compared, similarity, threshold, false match rate and the decision, and the models that scored
+the pair with each one's score (two where a second model is fused with the first). A failed
+attempt is logged with ``outcome`` = the error's code; its photos are named by sha256 but not
+kept.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from facesearch.accountability import AccountabilityStore, Action, Actor, Permission
@@ -106,7 +109,7 @@ def verify(
         record_failed_verify(store, actor, request, failure)
         raise
     keep = retention_days(store, actor, engine.settings.probe.retention_days)
-    digests = [store.probes.keep(d, retention_days=keep) for d in (data_a, data_b)]
+    digests = [sha256(d) for d in (data_a, data_b)]  # the names ``store.probes.keep`` gives
     v = result.verification
     boxes = (result.face_a.bbox.as_list(), result.face_b.bbox.as_list())
     payload = {
@@ -122,8 +125,13 @@ def verify(
         "models": list(v.models),
         "scores": [round(x, 6) for x in v.scores],
         "parameters": request.parameters(engine.pipeline.model_id),
+        # when its photos end for this organisation (their bytes may stay longer for another's)
+        "probe_kept_until": iso(store.db.now() + timedelta(days=keep)),
     }
-    entry = log(store, actor, Action.VERIFY, case, purpose, payload)
+    with store.db.write():  # the photos and the entry naming them commit together
+        for data in dict.fromkeys((data_a, data_b)):
+            store.probes.keep(data, retention_days=keep)
+        entry = log(store, actor, Action.VERIFY, case, purpose, payload)
     return VerifyRecord(
         id=entry.seq,
         case=case,

@@ -5,7 +5,7 @@ those shared with it, never another organisation's (``export --subject``, ``stat
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,7 @@ import pytest
 from accountability_helpers import FakeClock
 from tests.fakes import GALLERY_SHOTS, face_photo, person_name, write_photo
 
-from facesearch.accountability import AccountabilityStore, local_actor
+from facesearch.accountability import AccountabilityStore, Action, local_actor
 from facesearch.app import (
     EraseRequest,
     IngestRequest,
@@ -208,3 +208,66 @@ def test_an_organisation_s_like_erasure_takes_its_verification_photos_of_the_per
     assert store.probes.get(digest["other"]) == other  # person 1: not erased
     assert store.probes.get(digest["shared"]) == shared  # kept for customs' record
     assert store.probes.named_by(digest["shared"]) == {"police", "customs"}
+
+
+def _customs(engine: Engine, store: AccountabilityStore, tmp_path: Path) -> Any:
+    """An organisation 'customs' that owns one collection, 'border', holding one photo each
+    of persons 0 and 2."""
+    me = local_actor("tester")
+    store.orgs.add("customs", by=me)
+    store.orgs.claim("border", "customs", by=me)
+    agent = local_actor("tester", org="customs")
+    for person in (0, 2):
+        write_photo(tmp_path / "border" / person_name(person), person, 6)
+    request = IngestRequest((tmp_path / "border",), collection="border", label_from_dir=True)
+    assert ingest(engine, store, agent, request).summary.images_added == 2
+    return agent
+
+
+def test_a_verification_photo_ends_for_each_organisation_with_its_own_retention(
+    engine: Engine, home: Any, tmp_path: Path
+) -> None:
+    """Police keeps its photos 1 day, customs 30; both verified photo ``x`` of person 0 and
+    ``y`` of person 2 against one of person 1. A verification photo was kept for each
+    organisation as long as its bytes were, the longest retention of any. So two days on,
+    customs' erasure like person 2 left the bytes of ``y`` for police, whose day was over
+    (they stayed 30 days, kept for no one); and police's erasure like person 0 still counted
+    ``x`` (``probes_deleted`` 1, where a police that alone verified it counts 0: it learnt
+    that another organisation keeps that photo). Each now ends with its organisation's own
+    retention, as a search's probe does."""
+    from facesearch.app.verify import VerifyRequest, verify
+
+    clock = FakeClock(datetime.now(UTC))
+    with AccountabilityStore.open(home.home, clock=clock) as store:
+        officer = _police(engine, store, tmp_path)
+        agent = _customs(engine, store, tmp_path)
+        store.orgs.change("police", policy={"probe_retention_days": 1}, by=local_actor("tester"))
+        store.cases.open("P-1", "photos both verified", by=officer)
+        store.cases.open("C-1", "photos both verified", by=agent)
+        x, y, other = face_photo(0, 8), face_photo(2, 8), face_photo(1, 8)
+        for who, case in ((officer, "P-1"), (agent, "C-1")):
+            for photo in (x, y):
+                verify(engine, store, who, VerifyRequest(photo, other, case=case, purpose="p"))
+        entry = store.audit.entries(org="police", action=Action.VERIFY)[0]
+        assert entry.payload["probe_kept_until"] == (clock() + timedelta(days=1)).isoformat()
+        clock.advance(days=2)
+        erased = erase(engine, store, agent, EraseRequest("asked", like=face_photo(2, 9)))
+        assert erased.probes_deleted == 1  # y
+        with pytest.raises(NotFoundError):  # kept for no organisation any more: the bytes go
+            store.probes.expires(_sha(y))
+        erased = erase(engine, store, officer, EraseRequest("asked", like=face_photo(0, 10)))
+        assert (len(erased.face_ids), erased.probes_deleted) == (1, 0)  # its day is over
+        assert store.probes.get(_sha(x)) == x  # customs' 30 days
+        erased = erase(engine, store, agent, EraseRequest("asked", like=face_photo(0, 10)))
+        assert (len(erased.face_ids), erased.probes_deleted) == (1, 1)  # x
+        with pytest.raises(NotFoundError):
+            store.probes.expires(_sha(x))
+        assert store.probes.get(_sha(other)) == other  # person 1: not erased
+        clock.advance(days=29)  # customs' 30 days are over too: the bytes go with the purge
+        assert store.probes.purge_expired() == 1
+        with pytest.raises(NotFoundError):
+            store.probes.expires(_sha(other))
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
