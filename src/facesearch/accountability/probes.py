@@ -42,6 +42,9 @@ class ProbeStore:
     def __init__(self, db: Database, audit: AuditTrail) -> None:
         self._db = db
         self._audit = audit
+        # a test seam (``erase``): called inside an erasure's transaction with the digests
+        # whose bytes it has decided to delete, just before it deletes them
+        self.before_delete: Callable[[list[str]], None] | None = None
 
     def keep(self, data: bytes, *, retention_days: int) -> str:
         """Store a probe image for ``retention_days``; return its SHA-256 (hex).
@@ -143,12 +146,29 @@ class ProbeStore:
                     out.setdefault(digest, []).append(seq)
         return out
 
-    def erase(self, digests: Sequence[str], *, then: Callable[[], T]) -> T:
+    def erase(
+        self,
+        digests: Sequence[str],
+        *,
+        then: Callable[[], T],
+        unless: Callable[[str], bool] | None = None,
+    ) -> T:
         """Delete the bytes of these probes before their time (an erasure), and run ``then``
         (which writes the audit entry recording it) in the same transaction; return its result.
+
+        ``unless(sha256)``: whether a probe's bytes must stay (another organisation keeps it),
+        asked inside that write transaction, so that a search or verification keeping the same
+        bytes commits either before the question (and is seen) or after the delete (and
+        stores them anew), never between the two. ``before_delete``, when set, is called with
+        the digests about to go, after that decision and before the delete: a test seam, to
+        force a concurrent keep into that window.
         """
-        wanted = sorted({d.lower() for d in digests})
         with self._db.write() as conn:
+            wanted = sorted({d.lower() for d in digests})
+            if unless is not None:
+                wanted = [d for d in wanted if not unless(d)]
+            if self.before_delete is not None:
+                self.before_delete(wanted)
             conn.executemany("DELETE FROM probes WHERE sha256 = ?", [(d,) for d in wanted])
             out = then()
         if wanted:

@@ -13,7 +13,7 @@ case is.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -188,11 +188,10 @@ def erase(
         like = odds.as_json()
     face_ids = _owned_faces(engine, scope, request, person)
     probes: list[str] = []  # the kept probes like the person: gone for the eraser's org
-    gone: list[str] = []  # of those, the ones whose bytes go (no other organisation uses them)
+    org: str | None = None  # None: the host's CLI, whose erasure deletes every one's bytes
     if person is not None and (scope.everything or actor.org is not None):
         org = None if scope.everything else scope.org
         probes = _kept_probes_like(engine, store, person, org)
-        gone = probes if org is None else [d for d in probes if not _kept_by_others(store, org, d)]
     store.audit.check_writable()
     result = engine.forget(
         face_ids=face_ids,
@@ -227,8 +226,13 @@ def erase(
         return log(store, actor, Action.ERASE, case, purpose, payload)
 
     try:
-        # the kept probes' bytes go in the same transaction as the entry that records them
-        entry = store.probes.erase(gone, then=write_entry) if gone else write_entry()
+        # the kept probes' bytes go in the same transaction as the entry that records them,
+        # but not those another organisation keeps, asked in that transaction too
+        entry = (
+            store.probes.erase(probes, then=write_entry, unless=_others_keep(store, org))
+            if probes
+            else write_entry()
+        )
     except FaceSearchError as exc:
         ids = ", ".join(str(i) for i in face_ids[:20])
         more = " ..." if len(face_ids) > 20 else ""
@@ -338,7 +342,9 @@ def _kept(
 def _kept_by_others(store: AccountabilityStore, org: str, digest: str) -> bool:
     """Whether an organisation other than ``org`` still keeps probe ``digest`` (``_kept``):
     then its bytes stay for that one's record. Once every other organisation that searched or
-    verified it has erased it too, or its retention for them is over, the bytes go."""
+    verified it has erased it too, or its retention for them is over, the bytes go. Asked
+    inside the erasure's write transaction (``ProbeStore.erase``), so that a keep by
+    another organisation cannot slip in between the answer and the delete."""
     moment = store.db.now()
     others = store.probes.named_by(digest) - {org.lower()}
     return any(
@@ -352,6 +358,15 @@ def _kept_by_others(store: AccountabilityStore, org: str, digest: str) -> bool:
         )
         for o in others
     )
+
+
+def _others_keep(store: AccountabilityStore, org: str | None) -> Callable[[str], bool] | None:
+    """What ``ProbeStore.erase`` asks of each probe ``org``'s erasure takes: whether its bytes
+    stay for another organisation (``_kept_by_others``); None for the host's CLI."""
+    if org is None:
+        return None
+    eraser = org
+    return lambda digest: _kept_by_others(store, eraser, digest)
 
 
 def _delete_uploaded_copies(engine: Engine, result: ForgetResult) -> int:

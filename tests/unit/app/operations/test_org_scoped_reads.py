@@ -5,6 +5,7 @@ those shared with it, never another organisation's (``export --subject``, ``stat
 from __future__ import annotations
 
 import hashlib
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -271,3 +272,68 @@ def test_a_verification_photo_ends_for_each_organisation_with_its_own_retention(
 
 def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+@pytest.mark.parametrize("kind", ["search", "verify"])
+def test_a_photo_kept_while_an_erasure_deletes_it_keeps_its_bytes(
+    engine: Engine, home: Any, tmp_path: Path, kind: str
+) -> None:
+    """Police's erasure like person 0 takes the probe police searched; customs searches (or
+    verifies) the same photo while the erasure runs, through a connection of its own. The
+    erasure decided that no other organisation kept the photo, then deleted its bytes:
+    customs' entry, committed in between, named a photo that was gone. The question and the
+    delete are now one write transaction: customs waits for it (SQLite's lock), then stores
+    the bytes anew (a verification keeps its photos in its entry's commit, as a search).
+    ``ProbeStore.before_delete`` holds the erasure between the two."""
+    from facesearch.app.verify import VerifyRequest, verify
+
+    with AccountabilityStore.open(home.home) as store, AccountabilityStore.open(home.home) as its:
+        officer = _police(engine, store, tmp_path)
+        agent = _customs(engine, store, tmp_path)
+        store.cases.open("P-1", "a photo both searched", by=officer)
+        store.cases.open("C-1", "a photo both searched", by=agent)
+        probe = face_photo(0, 8)
+        search(engine, store, officer, SearchRequest(probe, case="P-1", purpose="p"))
+        decided, go = threading.Event(), threading.Event()
+
+        def hold(digests: list[str]) -> None:
+            decided.set()
+            assert go.wait(30)
+
+        store.probes.before_delete = hold
+        done: dict[str, Any] = {}
+
+        def run(name: str, work: Any) -> None:
+            try:
+                done[name] = work()
+            except BaseException as exc:  # re-raised below, in the test's thread
+                done[name] = exc
+
+        like = EraseRequest("asked", like=face_photo(0, 9), case="P-1")
+        eraser = threading.Thread(
+            target=run, args=("erase", lambda: erase(engine, store, officer, like))
+        )
+        eraser.start()
+        assert decided.wait(30)
+
+        def customs_keeps() -> Any:  # the same photo, through customs' own connection
+            if kind == "search":
+                return search(engine, its, agent, SearchRequest(probe, "C-1", "p"))
+            return verify(engine, its, agent, VerifyRequest(probe, face_photo(1, 8), "C-1", "p"))
+
+        keeper = threading.Thread(target=run, args=("customs", customs_keeps))
+        keeper.start()
+        keeper.join(timeout=2)  # it ran in that window; now it waits for the erasure
+        waited = keeper.is_alive()
+        go.set()
+        eraser.join(timeout=60)
+        keeper.join(timeout=60)
+        for outcome in done.values():
+            if isinstance(outcome, BaseException):
+                raise outcome
+        assert done["erase"].probes_deleted == 1  # police's own, gone for police
+        assert store.probes.named_by(_sha(probe)) == {"police", "customs"}
+        assert store.probes.get(_sha(probe)) == probe  # customs' entry names bytes still there
+        if kind == "search":
+            assert probe_of(store, agent, done["customs"].id)[0] == probe
+        assert waited
