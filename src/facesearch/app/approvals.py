@@ -166,9 +166,8 @@ def request_search(
         if collection not in known:  # the organisation's scope allows it, but it is not there
             raise NotFoundError(f"no collection named {collection!r}")
     data, name = bytes_of(engine, request.probe, request.name)
-    digest = store.probes.keep(
-        data, retention_days=retention_days(store, actor, engine.settings.probe.retention_days)
-    )
+    days = retention_days(store, actor, engine.settings.probe.retention_days)
+    digest = sha256(data)  # the name ``store.probes.keep`` gives it, in ``log`` below
     asked = ApprovalRequest(
         id=0,
         time=now(),  # the entry's time replaces it
@@ -181,7 +180,11 @@ def request_search(
         collections=tuple(dict.fromkeys(request.collections)) if request.collections else None,
         options={k: getattr(request, k) for k in REQUEST_OPTIONS},
     )
-    entry = log(store, actor, Action.SEARCH_REQUEST, case, purpose, asked.payload())
+    # the probe commits with the entry that names it (an erasure never sees one without it)
+    payload = asked.payload()
+    entry = log(
+        store, actor, Action.SEARCH_REQUEST, case, purpose, payload, keep_probe=(data, days)
+    )
     return replace(asked, id=entry.seq, time=entry.time, org=entry.org)
 
 

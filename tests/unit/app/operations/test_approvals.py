@@ -171,3 +171,30 @@ def test_a_failed_run_is_logged_with_its_approval_and_leaves_it_approved(
     failed = store.audit.entries(action=Action.SEARCH, limit=None)[-1]
     assert failed.payload["outcome"] == "no_face" and failed.payload["approval"] == seq
     assert get_request(store, inv, seq).state is ApprovalState.APPROVED
+
+
+def test_a_request_whose_entry_cannot_be_written_keeps_no_probe(
+    engine: Engine,
+    store: AccountabilityStore,
+    sup: Actor,
+    inv: Actor,
+    probe_photo: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A search request kept its probe in a commit of its own, before the commit of the entry
+    that names it: a probe no entry named when that second commit failed, and for an erasure
+    running in between, a probe of no organisation (its bytes went, and the request then
+    named a photo that was gone). The probe now commits with its entry, as a search's does."""
+    import hashlib
+
+    from facesearch.errors import CatalogError
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise CatalogError("the trail cannot be written")
+
+    monkeypatch.setattr(store.audit, "append", broken)
+    photo = probe_photo(0)
+    with pytest.raises(CatalogError):
+        _ask(engine, store, inv, photo)
+    with pytest.raises(NotFoundError):
+        store.probes.expires(hashlib.sha256(photo.read_bytes()).hexdigest())
