@@ -1,9 +1,15 @@
 """Probe images kept for a while after a search, so a match can be re-checked, then deleted.
 
 The audit entry of a search names its probe by SHA-256; ``ProbeStore`` keeps the bytes under
-that digest until the retention period ends. ``purge_expired`` deletes the bytes, never the
+that digest until the retention period ends: once per sha256, as long as the longest
+retention any keep asked for; when it ends for one organisation, its entries say
+(``probe_kept_until`` of a search or a verification, read by ``app.reads`` and ``app.erase``).
+``purge_expired`` deletes the bytes, never the
 audit entry; ``erase`` deletes chosen probes early (``forget --like`` of the person they
-show), in the transaction of the entry that records it. On SQLite the connection runs with
+show), in the transaction of the entry that records it, where it also asks which of them
+another organisation still keeps (their bytes stay): a keep commits with the entry naming it
+(a search's probe, a verification's two photos, a search request's probe), so it is either
+seen there or stores the bytes anew after. On SQLite the connection runs with
 ``secure_delete=ON``, so freed pages are overwritten with zeros, and both end with a
 ``wal_checkpoint(TRUNCATE)`` so the old page images do not linger in the write-ahead log. On
 PostgreSQL both end, after the commit, with ``VACUUM probes`` (``Database.vacuum``), which
