@@ -65,26 +65,50 @@ class Erasure(CatalogConnection):
 
     # -- blocklist ----------------------------------------------------------------------------
 
-    def blocklist_add(self, model_id: str, embedding: npt.ArrayLike, note: str = "") -> int:
-        """Remember an embedding whose matches ingest must refuse; returns its id."""
+    def blocklist_add(
+        self, model_id: str, embedding: npt.ArrayLike, note: str = "", *, org: str | None = None
+    ) -> int:
+        """Remember an embedding whose matches ingest must refuse; returns its id. ``org``:
+        the organisation whose erasure made it, whose ingests alone refuse them (None: the
+        host's erasure, for every ingest of the deployment)."""
         _codec.check_name(model_id, "model")
+        if org is not None:
+            _codec.check_name(org, "organisation")
         blob, dim = _codec.encode_embedding(embedding)
         with self._writing() as conn:
             key = _write.model_key(conn, model_id, dim, {})
             return _write.insert_id(
                 conn,
-                "INSERT INTO blocklist (model_id, dim, embedding, added, note) "
-                "VALUES (?, ?, ?, ?, ?) RETURNING id",
-                (key, dim, blob, _codec.now_utc(), str(note)),
+                "INSERT INTO blocklist (model_id, dim, embedding, added, note, org) "
+                "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+                (key, dim, blob, _codec.now_utc(), str(note), org),
             )
 
-    def blocklist(self, model_id: str) -> npt.NDArray[np.float32]:
-        """(n, dim) float32 of the blocked embeddings of a model; (0, 0) for an unknown model."""
+    def blocklist(self, model_id: str, org: str | None = None) -> npt.NDArray[np.float32]:
+        """(n, dim) float32 of the blocked embeddings of a model that apply to an ingest of
+        ``org`` (names ignore case): the deployment-wide ones and ``org``'s own, never another
+        organisation's; None: the deployment-wide ones only. (0, 0) for an unknown model."""
         with self._reading() as conn:
             model = _read.model(conn, model_id)
             if model is None:
                 return np.zeros((0, 0), dtype=np.float32)
             rows = conn.execute(
-                "SELECT embedding FROM blocklist WHERE model_id = ? ORDER BY id", (model[0],)
+                "SELECT embedding FROM blocklist WHERE model_id = ? "
+                "AND (org IS NULL OR lower(org) = lower(?)) ORDER BY id",
+                (model[0], org),
             ).fetchall()
         return _codec.decode_embeddings([r[0] for r in rows], model[1])
+
+    def blocklist_sizes(self, model_id: str) -> dict[str | None, int]:
+        """How many entries of a model each organisation made (None: the deployment-wide
+        ones, when there are any); {} for an unknown model."""
+        with self._reading() as conn:
+            model = _read.model(conn, model_id)
+            if model is None:
+                return {}
+            rows = conn.execute(
+                "SELECT min(org), count(*) FROM blocklist WHERE model_id = ? GROUP BY lower(org)",
+                (model[0],),
+            ).fetchall()
+        rows.sort(key=lambda r: (r[0] is not None, str(r[0]).lower()))
+        return {None if r[0] is None else str(r[0]): int(r[1]) for r in rows}

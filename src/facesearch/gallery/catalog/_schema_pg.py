@@ -247,6 +247,8 @@ _V7 = (
     "CREATE INDEX ingest_runs_held ON ingest_runs (id) WHERE renewed IS NOT NULL",
 )
 
+_V8 = (f"ALTER TABLE blocklist ADD COLUMN org {_TEXT}",)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "images, faces, subjects, collections, models, ingest runs", _V1),
     Migration(2, "erasure: blocklist, catalog id and erasure generation", _V2),
@@ -255,4 +257,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "no column statistics of personal data (PostgreSQL only)", _V5),
     Migration(6, "the identity of the database holding the catalog (PostgreSQL only)", _V6),
     Migration(7, "ingest runs: counts committed so far, the process holding the run", _V7),
+    Migration(8, "blocklist: the organisation an entry applies to (NULL: every one)", _V8),
 )

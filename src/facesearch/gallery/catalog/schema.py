@@ -25,7 +25,9 @@ vector index can never mistake a new face for an erased one):
                      (JSON: the process holding the run), renewed (its last sign of life;
                      NULL: nobody holds the run)                                    (version 7)
     ingest_failures  id, run_id, source, reason
-    blocklist        id, model_id, dim, embedding, added, note                    (version 2)
+    blocklist        id, model_id, dim, embedding, added, note                    (version 2);
+                     org: the organisation whose erasure made it, whose ingests alone
+                     skip faces like it (NULL: the host's, deployment-wide)     (version 8)
     catalog_state    one row: catalog_id (random, per file), erasure_generation  (version 2);
                      database_id: the database the catalog is in (version 6; PostgreSQL
                      only, NULL in SQLite: see ``_identity``)
@@ -228,6 +230,12 @@ _V7 = (
     "CREATE INDEX ingest_runs_held ON ingest_runs (id) WHERE renewed IS NOT NULL",
 )
 
+_V8 = (
+    # An organisation's erasure like a photo blocklists the person for its own ingests only;
+    # the entries from before, all the host's, stay deployment-wide (NULL).
+    "ALTER TABLE blocklist ADD COLUMN org TEXT",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "images, faces, subjects, collections, models, ingest runs", _V1),
     Migration(2, "erasure: blocklist, catalog id and erasure generation", _V2),
@@ -237,6 +245,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "no column statistics of personal data (PostgreSQL only)", ()),
     Migration(6, "the identity of the database holding the catalog (PostgreSQL only)", _V6),
     Migration(7, "ingest runs: counts committed so far, the process holding the run", _V7),
+    Migration(8, "blocklist: the organisation an entry applies to (NULL: every one)", _V8),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

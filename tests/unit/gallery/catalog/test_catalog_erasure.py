@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facesearch.errors import CatalogError, NotFoundError
+from facesearch.errors import CatalogError, InputError, NotFoundError
 from facesearch.gallery.catalog import Catalog, CatalogState, NewFace, NewImage
 from facesearch.types import BBox
 
@@ -234,6 +234,25 @@ def test_blocklist(cat: Catalog) -> None:
         cat.blocklist_add("sface", np.ones(64, np.float32))
     assert cat.stats()["blocklist"] == 2
     assert cat.state("sface").face_count == 0  # the blocklist holds no faces
+
+
+def test_an_organisation_s_blocklist_entries_apply_to_its_ingests_only(cat: Catalog) -> None:
+    """An entry carries the organisation whose erasure made it: an ingest of that
+    organisation (names ignore case) reads it with the deployment-wide ones, another
+    organisation's and one of the deployment as a whole (None) never do."""
+    rng = np.random.default_rng(4)
+    host, north, south = rng.standard_normal((3, 128)).astype(np.float32)
+    cat.blocklist_add("sface", host, note="the host's")
+    cat.blocklist_add("sface", north, note="north's", org="North")
+    cat.blocklist_add("sface", south, note="south's", org="south")
+    assert np.array_equal(cat.blocklist("sface"), [host])
+    assert np.array_equal(cat.blocklist("sface", "north"), [host, north])
+    assert np.array_equal(cat.blocklist("sface", "SOUTH"), [host, south])
+    assert np.array_equal(cat.blocklist("sface", "west"), [host])
+    assert cat.blocklist_sizes("sface") == {None: 1, "North": 1, "south": 1}
+    assert cat.blocklist_sizes("unknown") == {}
+    with pytest.raises(InputError, match="organisation name"):
+        cat.blocklist_add("sface", host, org="")
 
 
 def test_export_subject_holds_everything_about_them(cat: Catalog) -> None:

@@ -295,3 +295,32 @@ def test_glob_patterns_become_anchored_regular_expressions(glob: str, regex: str
 )
 def test_the_lock_timeout_joins_the_urls_options(url: str, expected: str) -> None:
     assert _connection._with_option(url, "lock_timeout=50") == expected
+
+
+def test_the_blocklist_of_a_version_7_catalog_stays_deployment_wide(pg_url: str) -> None:
+    """Migration 8 in PostgreSQL: the entries from before (the host's) apply to every
+    ingest; a new one of an organisation to that organisation's only."""
+    import numpy as np
+
+    from facesearch.gallery.catalog.schema import migrate
+    from facesearch.sqlstore.pg import PgConnection
+
+    old = PgConnection(pg_url, _connection.PG_SCHEMA, _connection.PG_LOCK_KEY)
+    migrate(old, 7)  # type: ignore[arg-type]
+    vector = np.array([0.5, -0.5, 0.5, -0.5], np.float32)
+    old.close()
+    sql(pg_url, "INSERT INTO models (name, dim) VALUES ('sface', 4)")
+    sql(
+        pg_url,
+        "INSERT INTO blocklist (model_id, dim, embedding, added, note) "
+        "VALUES (1, 4, %s, '2024-01-01T00:00:00', 'forget --like')",
+        vector.astype("<f4").tobytes(),
+    )
+    with Catalog.open_postgres(pg_url) as cat:
+        assert sql(pg_url, "SELECT version FROM schema_version") == [(SCHEMA_VERSION,)]
+        assert sql(pg_url, "SELECT org FROM blocklist") == [(None,)]
+        assert np.array_equal(cat.blocklist("sface", "north"), [vector])
+        cat.blocklist_add("sface", -vector, org="North")
+        assert cat.blocklist("sface", "NORTH").shape == (2, 4)
+        assert cat.blocklist("sface", "south").shape == (1, 4)
+        assert cat.blocklist_sizes("sface") == {None: 1, "North": 1}

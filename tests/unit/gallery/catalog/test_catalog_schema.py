@@ -137,6 +137,31 @@ def test_the_runs_of_a_version_6_catalog_are_not_held_and_say_they_were_not_coun
         assert "ingest_runs_held" in " ".join(row[3] for row in plan)
 
 
+def test_the_blocklist_of_a_version_7_catalog_stays_deployment_wide(tmp_path: Path) -> None:
+    """Version 8 gives each blocklist entry the organisation it applies to; the entries from
+    before were all the host's erasures (an organisation's made none): every ingest still
+    skips faces like them."""
+    path = tmp_path / "old.sqlite"
+    conn = raw(path)
+    migrate(conn, target=7)
+    vector = np.array([0.5, -0.5, 0.5, -0.5], np.float32)
+    conn.execute("INSERT INTO models (name, dim) VALUES ('sface', 4)")
+    conn.execute(
+        "INSERT INTO blocklist (model_id, dim, embedding, added, note) "
+        "VALUES (1, 4, ?, '2024-01-01T00:00:00', 'forget --like')",
+        (vector.astype("<f4").tobytes(),),
+    )
+    conn.close()
+    with Catalog.open(path) as cat:
+        assert cat._conn is not None and schema_version(cat._conn) == SCHEMA_VERSION
+        assert np.array_equal(cat.blocklist("sface"), [vector])
+        assert np.array_equal(cat.blocklist("sface", "north"), [vector])
+        assert cat.blocklist_sizes("sface") == {None: 1}
+        cat.blocklist_add("sface", -vector, org="north")
+        assert cat.blocklist("sface", "north").shape == (2, 4)
+        assert cat.blocklist("sface", "south").shape == (1, 4)
+
+
 def test_a_newer_catalog_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "c.sqlite"
     Catalog.open(path).close()
