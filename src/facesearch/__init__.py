@@ -31,6 +31,7 @@ if _typing.TYPE_CHECKING:
         NoFaceError,
         NotFoundError,
     )
+    from facesearch.gallery.blocklist import BlocklistMatch
     from facesearch.gallery.catalog import CatalogErasure, FaceRecord
     from facesearch.gallery.ingest import FailedSource, IngestSummary
     from facesearch.gallery.vectors import VectorErasure
@@ -60,6 +61,7 @@ else:  # each name imported from its module on first use
                 "NoFaceError",
                 "NotFoundError",
             ),
+            "facesearch.gallery.blocklist": ("BlocklistMatch",),
             "facesearch.gallery.catalog": ("CatalogErasure", "FaceRecord"),
             "facesearch.gallery.ingest": ("FailedSource", "IngestSummary"),
             "facesearch.gallery.vectors": ("VectorErasure",),
@@ -81,6 +83,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BBox",
+    "BlocklistMatch",
     "CatalogErasure",
     "ConfigError",
     "Decodable",

@@ -29,6 +29,7 @@ from facesearch.core.matching import Scoring, Verification, check_decision, chec
 from facesearch.core.quality import probe_problems
 from facesearch.errors import InputError, NoFaceError, PoorProbeError
 from facesearch.forgetting import erase_faces
+from facesearch.gallery.blocklist import BlocklistMatch, blocklist_match
 from facesearch.gallery.catalog import Catalog
 from facesearch.gallery.collections import IndexSet
 from facesearch.gallery.ingest import IngestOptions, Ingestor, IngestSummary
@@ -239,11 +240,15 @@ class Engine(Closing):
             self.catalog,
             self.indexes,
             self.pipeline,
-            blocklist_threshold=self.calibration.threshold_for_fmr(
-                self.settings.matching.blocklist_max_fmr
-            ),
+            blocklist_threshold=lambda entries: self.blocklist_match(entries).threshold,
         )
         return ingestor.run(paths, **options)
+
+    def blocklist_match(self, entries: int) -> BlocklistMatch:
+        """How an ingest that ``entries`` erasure-blocklist entries apply to matches new faces
+        against them: each at min(blocklist_max_fmr, blocklist_max_skip / entries)."""
+        m = self.settings.matching
+        return blocklist_match(entries, m.blocklist_max_fmr, m.blocklist_max_skip, self.calibration)
 
     def search(
         self,

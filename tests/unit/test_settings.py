@@ -78,6 +78,9 @@ def test_settings_built_directly_are_validated() -> None:
         with pytest.raises(ConfigError, match="erase_like_max_strangers"):
             Settings().replace(erase_like_max_strangers=wrong)
     assert Settings().replace(erase_like_max_strangers=0.0).matching.erase_like_max_strangers == 0
+    for wrong in (0.0, 1.0, float("nan")):
+        with pytest.raises(ConfigError, match="blocklist_max_skip"):
+            Settings().replace(blocklist_max_skip=wrong)
 
 
 def test_settings_come_in_groups_with_stable_variable_names() -> None:

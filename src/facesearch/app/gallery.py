@@ -171,11 +171,36 @@ def stats(store: AccountabilityStore, catalog: Catalog, actor: Actor) -> dict[st
 def overview(engine: Engine, store: AccountabilityStore, actor: Actor) -> dict[str, Any]:
     """``stats`` plus the vector indexes' size, the model and the home (``facesearch stats``);
     for an organisation that does not own every collection, ``stats`` of those it sees (the
-    host's CLI counts everything: ``reach_of``)."""
+    host's CLI counts everything: ``reach_of``); and how ingests match new faces against
+    the erasure-blocklist entries that apply to them (``blocklist_ingests``)."""
     allow(actor, Permission.READ_GALLERY)
     if actor.org is not None and not reach_of(store, engine.catalog, actor).everything:
-        return stats(store, engine.catalog, actor)
-    return engine.stats()
+        out = stats(store, engine.catalog, actor)
+        out["blocklist_ingests"] = blocklist_ingests(engine, actor.org)
+        return out
+    out = engine.stats()
+    out["blocklist_ingests"] = blocklist_ingests(engine, None)
+    return out
+
+
+def blocklist_ingests(engine: Engine, org: str | None) -> list[dict[str, Any]]:
+    """Per kind of ingest, the erasure-blocklist entries that apply to it and how it matches
+    new faces against them (``gallery.blocklist``): each entry's false match rate and the
+    similarity threshold, the expected share of other people's new faces skipped, and the
+    share of new photos of an erased person let in all the same.
+
+    The deployment-wide entries (``org`` None) apply to every ingest, an organisation's to
+    its own ingests besides. For ``org`` the one row of its ingests (another organisation's
+    entries neither count nor show); for None (who sees everything) a row for the ingests of
+    an organisation with no entries of its own and one per organisation with some."""
+    sizes = engine.catalog.blocklist_sizes(engine.pipeline.model_id)
+    wide = sizes.get(None, 0)
+    if org is not None:
+        own = sum(n for o, n in sizes.items() if o is not None and o.lower() == org.lower())
+        rows: list[tuple[str | None, int]] = [(org, wide + own)]
+    else:
+        rows = [(None, wide), *((o, wide + n) for o, n in sizes.items() if o is not None)]
+    return [{"org": o, **engine.blocklist_match(k).as_dict()} for o, k in rows]
 
 
 def reindex(engine: Engine, actor: Actor) -> int:

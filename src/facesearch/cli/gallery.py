@@ -271,7 +271,19 @@ def cmd_stats(args: argparse.Namespace, cli: Cli) -> int:
         emit(stats)
     else:
         print(stats_table(stats))
+        if any(row["entries"] for row in stats.get("blocklist_ingests", [])):
+            print(BLOCKLIST_NOTE)
     return 0
+
+
+BLOCKLIST_NOTE = (
+    "blocklist ingests: an ingest skips a new face at or above `threshold` to one of the "
+    "`entries` that apply to it (a blank org: the deployment-wide ones, which apply to every "
+    "ingest), each at false match rate `fmr`, so about `skipped` of the new faces of other "
+    "people are skipped in all (at most FACESEARCH_BLOCKLIST_MAX_SKIP while `bounded`). The price: "
+    "the more entries, the stricter the threshold, and the more new photos of an erased "
+    "person go in all the same (`missed`: the false non-match rate of the calibration there)."
+)
 
 
 def stats_table(stats: dict[str, Any]) -> str:

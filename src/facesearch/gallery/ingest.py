@@ -121,6 +121,9 @@ class IngestOptions(TypedDict, total=False):
     # called with the run's id once its catalog row exists, before anything else; what it
     # raises ends the run (failed) and is raised
     on_start: Callable[[int], None] | None
+    # the organisation owning the collection: its own erasure-blocklist entries apply besides
+    # the deployment-wide ones, never another organisation's; None: the deployment-wide only
+    org: str | None
 
 
 class _Copies:
@@ -171,8 +174,11 @@ class Ingestor:
         indexes: IndexSet,
         pipeline: FacePipeline,
         *,
-        blocklist_threshold: float,
+        blocklist_threshold: Callable[[int], float],
     ) -> None:
+        """``blocklist_threshold(K)``: the similarity at or above which a new face matches
+        one of K blocklist entries (``gallery.blocklist``: stricter as K grows, so that the
+        whole blocklist skips a bounded share of other people's new faces)."""
         self.catalog = catalog
         self.indexes = indexes
         self.pipeline = pipeline
@@ -187,6 +193,7 @@ class Ingestor:
         progress: ProgressFn | None = None,
         analyse: Analyse | None = None,
         on_start: Callable[[int], None] | None = None,
+        org: str | None = None,
     ) -> IngestSummary:
         started = time.monotonic()
         check_name(collection, "collection")
@@ -208,12 +215,15 @@ class Ingestor:
                 on_start(run_id)
             self.catalog.ensure_collection(collection)
             self.indexes.ensure_loaded()
-            blocked = self.catalog.blocklist(self.pipeline.model_id)
+            blocked = self.catalog.blocklist(self.pipeline.model_id, org)
+            threshold = self.blocklist_threshold(len(blocked))
             last_save = time.monotonic()
             feed = self._feed(paths, collection, summary, pending, in_run, run_id)
             for result in (analyse or self.pipeline.run)(feed):
                 item = pending.popleft()
-                new = self._to_record(result, item, label_from_dir, blocked, summary, run_id)
+                new = self._to_record(
+                    result, item, label_from_dir, (blocked, threshold), summary, run_id
+                )
                 if new is not None:
                     batch.append((new, item))
                     in_run.done(item.sha256)
@@ -282,7 +292,7 @@ class Ingestor:
         result: ImageFaces | FaceSearchError,
         item: _Pending,
         label_from_dir: bool,
-        blocked: npt.NDArray[np.float32],
+        blocklist: tuple[npt.NDArray[np.float32], float],  # the entries, the threshold
         summary: IngestSummary,
         run_id: int,
     ) -> NewImage | None:
@@ -294,9 +304,10 @@ class Ingestor:
             return None
         faces = []
         model_id = self.pipeline.model_id
+        blocked, threshold = blocklist
         for face in result.faces:
             assert face.embedding is not None
-            if len(blocked) and float((blocked @ face.embedding).max()) >= self.blocklist_threshold:
+            if len(blocked) and float((blocked @ face.embedding).max()) >= threshold:
                 summary.faces_blocked += 1
                 continue
             faces.append(

@@ -55,6 +55,7 @@ def validate(s: Settings) -> None:
         ("nms_threshold", m.nms_threshold),
         ("verify_max_fmr", s.matching.verify_max_fmr),
         ("blocklist_max_fmr", s.matching.blocklist_max_fmr),
+        ("blocklist_max_skip", s.matching.blocklist_max_skip),
     ):
         if not 0.0 < value < 1.0:
             raise ConfigError(f"{key} must be between 0 and 1, not {value!r}")

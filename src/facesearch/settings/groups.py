@@ -182,6 +182,14 @@ class MatchingSettings(Group):
         "skipped at ingest; forget --like uses it too.",
         "blocklist_max_fmr",
     )
+    blocklist_max_skip: float = setting(
+        1e-3,
+        "The share of other people's new faces the whole erasure blocklist may skip at ingest: "
+        "each of K entries is matched at the false match rate min(blocklist_max_fmr, this / K), "
+        "so a long blocklist catches fewer new photos of each erased person "
+        "(facesearch stats says how many).",
+        "blocklist_max_skip",
+    )
     erase_like_max_strangers: float = setting(
         0.5,
         "An erasure like a photo is refused when more faces of other people than this are "
