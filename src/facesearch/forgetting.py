@@ -66,16 +66,23 @@ def erase_faces(
         if refusal is not None:
             raise InputError(refusal)
         matched = engine.faces_like(person)
+        blocklist_person(engine, person)  # first: a failure here has erased nothing
         removed = engine.catalog.delete_faces(matched, prune_images=True) if matched else []
-        engine.catalog.blocklist_add(
-            engine.pipeline.model_id, person.embedding, note=f"forget --like, {_now()}"
-        )
     n = engine.indexes.remove(f.id for f in removed)
     milvus = engine.indexes.last_erasure if n else None  # this remove's (save may erase more)
     engine.indexes.save()
     engine.catalog.checkpoint()
     catalog = engine.catalog.last_erasure if removed else None
     return ForgetResult(tuple(removed), like is not None, n, milvus, catalog)
+
+
+def blocklist_person(engine: Engine, person: PersonLike, org: str | None = None) -> None:
+    """Add ``person`` to the erasure blocklist: from now on the ingests of ``org`` (None: the
+    host's erasure, every ingest of the deployment) skip new faces like them
+    (``gallery.blocklist`` says how strictly)."""
+    engine.catalog.blocklist_add(
+        engine.pipeline.model_id, person.embedding, note=f"forget --like, {_now()}", org=org
+    )
 
 
 def _now() -> str:

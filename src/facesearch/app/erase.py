@@ -14,7 +14,7 @@ case is.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,7 @@ from facesearch.app.scope import Scope, reach_of
 from facesearch.app.vector_erasure import VectorStoreErasure, vector_part
 from facesearch.engine import Engine, ImageInput
 from facesearch.errors import FaceSearchError, InputError, NotFoundError
-from facesearch.forgetting import check_ids
+from facesearch.forgetting import blocklist_person, check_ids
 from facesearch.gallery.uploads import UPLOADS, current_upload
 from facesearch.like_odds import like_odds
 from facesearch.pipeline import Decodable
@@ -115,8 +115,9 @@ def _owned_faces(
 ) -> list[int] | None:
     """The face ids to erase when ``scope`` does not own every collection: those the request
     names (NotFoundError, as for unknown ids, for any in a collection it does not own), of the
-    subject or like the photo within its own collections (no deployment-wide blocklist entry
-    then: that is for an organisation owning every collection). None: erase as requested."""
+    subject or like the photo within its own collections (like a photo, ``erase`` then adds
+    the organisation's own blocklist entry: a deployment-wide one is for the host and an
+    organisation owning every collection). None: erase as requested."""
     catalog = engine.catalog
     if scope.everything:
         if not request.face_ids:
@@ -193,6 +194,13 @@ def erase(
         org = None if scope.everything else scope.org
         probes = _kept_probes_like(engine, store, person, org)
     store.audit.check_writable()
+    # An organisation's erasure like a photo: its own ingests skip the person from now on
+    # (another organisation's are not changed, nor told); first, so that a failure here has
+    # erased nothing. The host's (a like erasure of every collection) blocklists for all.
+    own_entry = person is not None and not scope.everything
+    if own_entry:
+        assert person is not None and scope.org is not None  # _owned_faces found faces of it
+        blocklist_person(engine, person, scope.org)
     result = engine.forget(
         face_ids=face_ids,
         image_id=request.image_id,
@@ -200,6 +208,8 @@ def erase(
         like=None if face_ids is not None else person,
         max_fmr=request.max_fmr,
     )
+    if own_entry:
+        result = replace(result, blocklisted=True)
     image_ids = {f.image_id for f in result.faces}
     if request.image_id:
         image_ids.add(request.image_id)

@@ -163,6 +163,8 @@ def ingest(
                 progress=counting,
                 analyse=_analyser(engine, request),
                 on_start=start,
+                # the owner's erasure-blocklist entries apply, never another organisation's
+                org=store.orgs.owner(request.collection),
             )
         except BaseException as exc:
             if started:

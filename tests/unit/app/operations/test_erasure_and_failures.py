@@ -48,8 +48,9 @@ def test_in_a_home_of_several_organisations_the_host_s_forget_like_still_opts_ou
     """Once another organisation owned a collection, the host's ``forget --like`` blocklisted
     nothing and deleted no kept probe, and said so only as "deleted 0 kept probe photo(s)":
     the opt-out silently stopped working. The host's CLI erases for the whole deployment; an
-    organisation's admin deletes the probes its own organisation's searches kept (no
-    deployment-wide blocklist entry: that is not theirs to make)."""
+    organisation's admin deletes the probes its own organisation's searches kept and
+    blocklists the person for its own ingests only (a deployment-wide entry is not theirs to
+    make)."""
     me = local_actor("tester")
     store.orgs.add("south", by=me)
     store.orgs.claim("south-photos", "south", by=me)
@@ -60,11 +61,14 @@ def test_in_a_home_of_several_organisations_the_host_s_forget_like_still_opts_ou
     by_admin = erase(engine, store, admin, EraseRequest("DSR-6", like=probe_photo(1, 5)))
     entry = store.audit.get(by_admin.id)
     assert entry.payload["probes_deleted"] == {"count": 1, "sha256": [sha(tony)]}
-    assert entry.payload["blocklisted"] is False and entry.payload["counts"]["faces"] >= 1
+    assert entry.payload["blocklisted"] is True and entry.payload["counts"]["faces"] >= 1
+    model = engine.pipeline.model_id
+    assert engine.catalog.blocklist_sizes(model) == {admin.org: 1}
     by_host = erase(engine, store, me, EraseRequest("DSR-7", like=probe_photo(0, 5)))
     entry = store.audit.get(by_host.id)
     assert entry.payload["probes_deleted"] == {"count": 1, "sha256": [sha(colin)]}
     assert entry.payload["blocklisted"] is True
+    assert engine.catalog.blocklist_sizes(model) == {None: 1, admin.org: 1}
     for photo in (colin, tony):
         with pytest.raises(NotFoundError):
             store.probes.get(sha(photo))

@@ -1,0 +1,105 @@
+"""The erasure blocklist in a home of several organisations, on a real SQLite catalog and
+accountability store, through the application layer as each organisation's admin (on the
+fake pipeline, tests/fakes.py: this is about who an opt-out applies to).
+
+An organisation's erasure like a photo opts the person out of its own later ingests; it
+changes nothing in another organisation's ingests, and tells them nothing (their ingest report
+never says "blocklisted" because of it). The host's erasure applies to every ingest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from tests.fakes import FakePipeline, person_name, write_photo
+from tests.homes import PASSWORD
+
+from facesearch.accountability import AccountabilityStore, Actor, Role, local_actor
+from facesearch.app import EraseRequest, IngestRequest, erase, ingest
+from facesearch.app.gallery import overview
+from facesearch.engine import Engine
+from facesearch.gallery.ingest import IngestSummary
+
+NORTH, SOUTH = "north", "south"
+
+
+@dataclass(frozen=True)
+class Home:
+    engine: Engine
+    store: AccountabilityStore
+    photos: Path
+    host: Actor
+    admins: dict[str, Actor]
+
+    def ingest(self, org: str, people: tuple[int, ...], shots: tuple[int, ...]) -> IngestSummary:
+        paths = tuple(write_photo(self.photos, p, s) for p in people for s in shots)
+        request = IngestRequest(paths, collection=f"{org}-photos")
+        return ingest(self.engine, self.store, self.admins[org], request).summary
+
+    def erase_like(self, who: Actor, person: int) -> bool:
+        photo = write_photo(self.photos / "probes", person, 9)  # never ingested
+        return erase(self.engine, self.store, who, EraseRequest("DSR", like=photo)).blocklisted
+
+
+@pytest.fixture
+def home(tmp_path: Path, fake_pipeline: FakePipeline) -> Iterator[Home]:
+    settings = fake_pipeline.settings.replace(home=tmp_path / "home")
+    engine = Engine(settings, pipeline=fake_pipeline)  # not closed: that closes the pipeline
+    host = local_actor("tester")
+    try:
+        with AccountabilityStore.open(settings.home) as store:
+            admins = {}
+            for org in (NORTH, SOUTH):
+                store.orgs.add(org, by=host)
+                store.accounts.add_user(f"{org}-admin", Role.ADMIN, PASSWORD, by=host, org=org)
+                admins[org] = Actor(f"{org}-admin", Role.ADMIN, org)
+            yield Home(engine, store, tmp_path / "photos", host, admins)
+    finally:
+        engine.catalog.close()
+
+
+def blocked(summary: IngestSummary) -> list[str]:
+    return [f.source for f in summary.failed if f.code == "blocklisted"]
+
+
+def applying(home: Home, who: Actor) -> list[tuple[str | None, int]]:
+    rows = overview(home.engine, home.store, who)["blocklist_ingests"]
+    return [(row["org"], row["entries"]) for row in rows]
+
+
+def test_an_organisation_s_like_erasure_opts_the_person_out_of_its_own_ingests_only(
+    home: Home,
+) -> None:
+    """An organisation's admin erasing like a photo added no blocklist entry ("no
+    deployment-wide blocklist entry then"): re-ingesting the same photos into its collection
+    brought the person back. Now the entry is the organisation's: its re-ingest skips them,
+    while another organisation ingesting the very same photos adds them, unaware."""
+    first = home.ingest(NORTH, (1, 2), (1, 2))
+    assert first.faces_added == 4
+    assert home.erase_like(home.admins[NORTH], 1) is True
+    again = home.ingest(NORTH, (1, 2), (1, 2, 3))  # photos 1, 2 of person 1 and 2 are back
+    assert len(blocked(again)) == 3 and again.faces_blocked == 3
+    assert again.faces_added == 1 and again.duplicates == 2  # person 2's shot 3; 1 and 2 kept
+    theirs = home.ingest(SOUTH, (1, 2), (1, 2, 3))
+    assert (theirs.faces_added, theirs.faces_blocked, theirs.failed) == (6, 0, ())
+    # what each is told: its own ingests' entries; the host sees every kind of ingest
+    assert applying(home, home.admins[NORTH]) == [(NORTH, 1)]
+    assert applying(home, home.admins[SOUTH]) == [(SOUTH, 0)]
+    assert applying(home, home.host) == [(None, 0), (NORTH, 1)]
+
+
+def test_the_host_s_like_erasure_applies_to_every_organisation_s_ingests(home: Home) -> None:
+    """The host's CLI erases for the whole deployment: its entry applies to every ingest,
+    with each organisation's own entries besides."""
+    assert home.ingest(NORTH, (3,), (1,)).faces_added == 1
+    assert home.erase_like(home.admins[NORTH], 3) is True
+    assert home.erase_like(home.host, 4) is True  # no face of person 4 anywhere yet
+    north, south = home.ingest(NORTH, (3, 4), (1, 2)), home.ingest(SOUTH, (3, 4), (1, 2))
+    assert (north.faces_added, len(blocked(north))) == (0, 4)
+    assert (south.faces_added, len(blocked(south))) == (2, 2)
+    assert all(person_name(4) in Path(source).parts for source in blocked(south))
+    assert applying(home, home.admins[SOUTH]) == [(SOUTH, 1)]
+    assert applying(home, home.host) == [(None, 1), (NORTH, 2)]
