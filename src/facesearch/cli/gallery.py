@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -272,7 +273,7 @@ def cmd_stats(args: argparse.Namespace, cli: Cli) -> int:
     else:
         print(stats_table(stats))
         if any(row["entries"] for row in stats.get("blocklist_ingests", [])):
-            print(BLOCKLIST_NOTE)
+            print("\n" + textwrap.fill(BLOCKLIST_NOTE, 92))
     return 0
 
 

@@ -129,3 +129,31 @@ def test_forget_of_many_images_says_how_many_it_does_not_list(fake_homes: Any, c
     assert "removed 24 face(s)" in r.out
     assert sum(line.startswith("  from ") for line in r.out.splitlines()) == 20
     assert "  ... and 4 more image(s) (see --json)" in r.out.splitlines()
+
+
+def test_stats_say_how_ingests_match_the_blocklist_after_forget_like(
+    fake_homes: Any, cli: Any, tmp_path: Path
+) -> None:
+    """``forget --like`` blocklists the person; ``stats`` then says how ingests match that
+    entry (false match rate, threshold, share of other people's new faces skipped, share of
+    new photos of the person let in), and what the price of a stricter threshold is."""
+    from tests.fakes import write_photo
+
+    home = fake_homes("erasure-blocklist-stats", users=False).home
+    photo = write_photo(tmp_path / "probes", 2, 9)
+    forgot = cli(home, "forget", "--like", str(photo), "--reason", "DSR-2")
+    assert forgot.code == 0, forgot.err
+    assert "added to the erasure blocklist" in forgot.out
+    (row,) = json.loads(cli(home, "stats", "--json").out)["blocklist_ingests"]
+    assert row == {
+        "org": None,
+        "entries": 1,
+        "fmr": 1e-4,
+        "threshold": 0.485,
+        "skipped": 1e-4,
+        "missed": 0.018,
+        "bounded": True,
+    }
+    shown = cli(home, "stats").out
+    assert "blocklist ingests" in shown and "0.485" in shown
+    assert "more new photos of an erased person go in all the same" in " ".join(shown.split())
