@@ -19,7 +19,7 @@ from tests.homes import PASSWORD
 
 from facesearch.accountability import AccountabilityStore, Actor, Role, local_actor
 from facesearch.app import EraseRequest, IngestRequest, erase, ingest
-from facesearch.app.gallery import overview
+from facesearch.app.gallery import overview, stats
 from facesearch.engine import Engine
 from facesearch.gallery.ingest import IngestSummary
 
@@ -103,3 +103,23 @@ def test_the_host_s_like_erasure_applies_to_every_organisation_s_ingests(home: H
     assert all(person_name(4) in Path(source).parts for source in blocked(south))
     assert applying(home, home.admins[SOUTH]) == [(SOUTH, 1)]
     assert applying(home, home.host) == [(None, 1), (NORTH, 2)]
+
+
+def test_the_gallery_counts_the_blocklist_entries_that_apply_to_the_reader(home: Home) -> None:
+    """The gallery page's counts (``app.gallery.stats``) showed an organisation's admin no
+    blocklist row at all once another organisation owned a collection; now it counts the
+    entries that apply to its ingests (the deployment-wide ones and its own), never another's."""
+    assert home.ingest(NORTH, (5,), (1,)).faces_added == 1
+    assert home.ingest(SOUTH, (6,), (1,)).faces_added == 1
+    assert home.erase_like(home.admins[NORTH], 5) is True
+    count = {
+        org: stats(home.store, home.engine.catalog, home.admins[org])["blocklist"]
+        for org in (NORTH, SOUTH)
+    }
+    assert count == {NORTH: 1, SOUTH: 0}
+    assert home.erase_like(home.host, 7) is True
+    count = {
+        org: stats(home.store, home.engine.catalog, home.admins[org])["blocklist"]
+        for org in (NORTH, SOUTH)
+    }
+    assert count == {NORTH: 2, SOUTH: 1}

@@ -165,7 +165,18 @@ def stats(store: AccountabilityStore, catalog: Catalog, actor: Actor) -> dict[st
         "models": [{k: v for k, v in m.items() if k != "faces"} for m in held.get("models", [])]
         if seen
         else [],
+        "blocklist": _blocklist_entries(catalog, held.get("models", []), actor.org),
     }
+
+
+def _blocklist_entries(catalog: Catalog, models: list[dict[str, Any]], org: str | None) -> int:
+    """The erasure-blocklist entries that apply to ``org``'s ingests: the deployment-wide ones
+    and its own, of every model (another organisation's neither count nor show)."""
+    total = 0
+    for model in models:
+        sizes = catalog.blocklist_sizes(model["name"])
+        total += sum(n for o, n in sizes.items() if o is None or (org or "").lower() == o.lower())
+    return total
 
 
 def overview(engine: Engine, store: AccountabilityStore, actor: Actor) -> dict[str, Any]:
