@@ -33,6 +33,7 @@ from facesearch.gallery.blocklist import BlocklistMatch, blocklist_match
 from facesearch.gallery.catalog import Catalog
 from facesearch.gallery.collections import IndexSet
 from facesearch.gallery.ingest import IngestOptions, Ingestor, IngestSummary
+from facesearch.gallery.ray_scan import RayScan, faces_at_least_on_ray
 from facesearch.gallery.vectors import MilvusIndexChoice
 from facesearch.pipeline import Decodable, FacePipeline, read_file
 from facesearch.rerank import Ranked, rerank
@@ -363,7 +364,12 @@ class Engine(Closing):
         fmr = self.settings.matching.blocklist_max_fmr if max_fmr is None else max_fmr
         return PersonLike(face.embedding, self.calibration.threshold_for_fmr(fmr))
 
-    def faces_like(self, person: PersonLike, collections: Sequence[str] | None = None) -> list[int]:
+    def faces_like(
+        self,
+        person: PersonLike,
+        collections: Sequence[str] | None = None,
+        ray: RayScan | None = None,
+    ) -> list[int]:
         """The ids of the gallery faces ``forget(like=person)`` erases, most similar first:
         every face of ``collections`` (None: all of them) at or above the person's threshold.
 
@@ -371,10 +377,15 @@ class Engine(Closing):
         top-k search of the vector index, which is approximate past index_approx_threshold
         faces (FAISS IVF-PQ, Milvus IVF_SQ8) and would miss faces in the lists it does not
         visit. An erasure must not leave a face of the person behind because an index chose
-        not to look. It costs one pass over the embeddings (``benchmarks/erase_like.py``)."""
-        return self.catalog.faces_at_least(
-            collections, self.pipeline.model_id, person.embedding, person.threshold
-        )
+        not to look. It costs one pass over the embeddings (``benchmarks/erase_like.py``);
+        with ``ray``, the same pass split into face-id ranges on a Ray cluster, which returns
+        the same list (``gallery.ray_scan``)."""
+        model_id, query, threshold = self.pipeline.model_id, person.embedding, person.threshold
+        if ray is not None:
+            return faces_at_least_on_ray(
+                ray, self.settings, self.catalog, collections, model_id, query, threshold
+            )
+        return self.catalog.faces_at_least(collections, model_id, query, threshold)
 
     def forget(
         self,
@@ -384,10 +395,11 @@ class Engine(Closing):
         subject: str | None = None,
         like: ImageInput | PersonLike | None = None,
         max_fmr: float | None = None,
+        ray: RayScan | None = None,
     ) -> ForgetResult:
         """Erase faces from the catalog and the vector store; ``like`` (a photo, or the
-        ``person_like`` of one) also blocklists."""
-        return erase_faces(self, face_ids, image_id, subject, like, max_fmr)
+        ``person_like`` of one) also blocklists, its faces found on Ray with ``ray``."""
+        return erase_faces(self, face_ids, image_id, subject, like, max_fmr, ray)
 
     def stats(self) -> dict[str, Any]:
         out = dict(self.catalog.stats())

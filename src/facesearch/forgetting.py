@@ -16,6 +16,7 @@ from facesearch.types import MAX_ID
 
 if TYPE_CHECKING:
     from facesearch.engine import Engine, ImageInput
+    from facesearch.gallery.ray_scan import RayScan
 
 
 def check_ids(face_ids: Sequence[int] | None, image_id: int | None) -> None:
@@ -43,6 +44,7 @@ def erase_faces(
     subject: str | None,
     like: ImageInput | PersonLike | None,
     max_fmr: float | None,
+    ray: RayScan | None = None,
 ) -> ForgetResult:
     """Exactly one of face ids, an image id, a subject or ``like`` (a photo, or the
     ``person_like`` of one, which also blocklists)."""
@@ -65,7 +67,7 @@ def erase_faces(
         refusal = like_odds(engine, person, None).refusal
         if refusal is not None:
             raise InputError(refusal)
-        matched = engine.faces_like(person)
+        matched = engine.faces_like(person, ray=ray)
         blocklist_person(engine, person)  # first: a failure here has erased nothing
         removed = engine.catalog.delete_faces(matched, prune_images=True) if matched else []
     n = engine.indexes.remove(f.id for f in removed)

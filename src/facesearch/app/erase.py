@@ -36,6 +36,7 @@ from facesearch.app.vector_erasure import VectorStoreErasure, vector_part
 from facesearch.engine import Engine, ImageInput
 from facesearch.errors import FaceSearchError, InputError, NotFoundError
 from facesearch.forgetting import blocklist_person, check_ids
+from facesearch.gallery.ray_scan import RayScan
 from facesearch.gallery.uploads import UPLOADS, current_upload
 from facesearch.like_odds import like_odds
 from facesearch.pipeline import Decodable
@@ -60,6 +61,7 @@ class EraseRequest:
     max_fmr: float | None = None  # with ``like``: the match threshold as an FMR
     case: str | None = None
     purpose: str | None = None
+    ray: RayScan | None = None  # with ``like``: scan on a Ray cluster (gallery.ray_scan)
 
     def check(self) -> None:
         chosen = [x is not None for x in (self.face_ids or None, self.image_id, self.subject)]
@@ -141,7 +143,7 @@ def _owned_faces(
         faces = [f for f in catalog.faces_of_subject(request.subject) if scope.owns(f.collection)]
     else:
         assert person is not None
-        faces = catalog.faces(engine.faces_like(person, scope.erasable))
+        faces = catalog.faces(engine.faces_like(person, scope.erasable, request.ray))
     if not faces and request.subject is not None:  # as for a subject that does not exist
         raise NotFoundError(f"no subject named {request.subject!r}")
     if not faces:
@@ -207,6 +209,7 @@ def erase(
         subject=None if face_ids is not None else request.subject,
         like=None if face_ids is not None else person,
         max_fmr=request.max_fmr,
+        ray=request.ray,
     )
     if own_entry:
         result = replace(result, blocklisted=True)

@@ -73,6 +73,11 @@ def add_parsers(sub: Any) -> None:
     g.add_argument("--subject", help="every face labelled with this subject")
     g.add_argument("--like", type=Path, help="every face like this photo's; blocklists it too")
     p.add_argument("--max-fmr", type=float, help="with --like: match threshold as an FMR")
+    p.add_argument(
+        "--ray", nargs="?", const="auto", metavar="auto|ADDRESS",
+        help="with --like: scan the catalog on a Ray cluster: 'auto' (no value) starts a local "
+        "one; or its address",
+    )  # fmt: skip
     p.add_argument("--reason", help="why (recorded; required once accounts exist)")
     p.add_argument("--json", action="store_true")
     add_case_arguments(p, required=False)
@@ -226,8 +231,16 @@ def _write_report(local: Local, record: SearchRecord, path: Path) -> None:
 
 
 def cmd_forget(args: argparse.Namespace, cli: Cli) -> int:
+    from facesearch.gallery.ray_scan import RayScan
+
+    if args.ray is not None and args.like is None:
+        raise InputError("--ray is for an erasure with --like")
     request = request_from(
-        EraseRequest, args, face_ids=tuple(args.face) if args.face else None, image_id=args.image
+        EraseRequest,
+        args,
+        face_ids=tuple(args.face) if args.face else None,
+        image_id=args.image,
+        ray=None if args.ray is None else RayScan(args.ray),
     )
     with cli.local() as local:
         record = erase(local.engine, local.store, local.actor, request)

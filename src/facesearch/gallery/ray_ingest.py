@@ -26,6 +26,7 @@ loaded once per actor per window), so the driver's memory stays bounded on any r
 from __future__ import annotations
 
 import hashlib
+import importlib
 import logging
 import os
 import pickle
@@ -40,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from facesearch.errors import ConfigError, FaceSearchError, ImageError, ModelError
+from facesearch.gallery.ray_cluster import AUTO, INSTALL, connected, first_line, import_ray
 from facesearch.pipeline import Decodable, FacePipeline, Result, read_file
 from facesearch.settings import Settings
 
@@ -47,10 +49,8 @@ __all__ = ["AUTO", "RayAnalyser", "RayOptions", "actor_shape", "batch_failure"]
 
 log = logging.getLogger(__name__)
 
-AUTO = "auto"  # start a local cluster on this machine
 WINDOW = 10_000  # images per Ray dataset
 BATCH = 16  # images per actor call
-INSTALL = "pip install 'facesearch[distributed]'"
 
 
 @dataclass(frozen=True)
@@ -148,7 +148,7 @@ def _analysed(
                 )
     except ray.exceptions.RayError as exc:
         raise ModelError(
-            f"the analysis on Ray failed: {_first_line(exc)}. The batches written are kept: "
+            f"the analysis on Ray failed: {first_line(exc)}. The batches written are kept: "
             "run the same command again to resume"
         ) from exc
     if expected != len(rows):
@@ -197,44 +197,23 @@ def _portable(result: Result) -> object:
     return _Failed(result.code, str(result)) if isinstance(result, FaceSearchError) else result
 
 
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
-
-
 def _import_ray() -> Any:
+    ray = import_ray()
     try:
-        import ray
-        import ray.data
+        importlib.import_module("ray.data")  # the analysis runs as a Ray dataset
     except ImportError as exc:
-        raise ConfigError(f"--ray needs Ray, which is not installed: {INSTALL}") from exc
+        raise ConfigError(f"--ray needs Ray Data, which is not installed: {INSTALL}") from exc
     return ray
 
 
 @contextmanager
 def _connected(ray: Any, options: RayOptions, settings: Settings) -> Iterator[int]:
-    """Ray initialised for this process (a local cluster or ``options.address``) for the
-    block, which gets the cluster's CPU count; a process already connected stays so after."""
-    started = not ray.is_initialized()
-    if started:
-        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no report sent anywhere
-        quiet: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False}
-        try:
-            if options.address == AUTO:
-                cpus = options.cpus or settings.models.threads or os.cpu_count() or 1
-                ray.init(num_cpus=cpus, include_dashboard=False, **quiet)
-            else:
-                ray.init(address=options.address, **quiet)
-        except Exception as exc:  # Ray's own kinds vary (ConnectionError, RuntimeError, ...)
-            where = "a local cluster" if options.address == AUTO else options.address
-            raise ConfigError(f"cannot start or reach Ray at {where}: {_first_line(exc)}") from exc
-    try:
+    """``ray_cluster.connected`` with Ray Data set up for the ingest: results in order, no
+    progress bars of its own (the ingest shows its progress line)."""
+    with connected(ray, options.address, options.cpus, settings) as cpus:
         context = ray.data.DataContext.get_current()
         context.execution_options.preserve_order = True
-        context.enable_progress_bars = False  # the ingest's own progress line is shown
+        context.enable_progress_bars = False
         context.print_on_execution_start = False
         logging.getLogger("ray.data").setLevel(logging.ERROR)
-        yield int(ray.cluster_resources().get("CPU", 0))
-    finally:
-        if started:
-            ray.shutdown()
+        yield cpus

@@ -1,0 +1,63 @@
+"""Connecting to Ray, for what facesearch runs on a cluster: the ingest's analysis
+(``ray_ingest``, ``facesearch ingest --ray``) and the exact scan of an erasure like a photo
+(``ray_scan``, ``facesearch forget --like PHOTO --ray``). Both take ``auto`` (start a local
+cluster on this machine) or an existing cluster's address, and connect through ``connected``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from facesearch.errors import ConfigError
+from facesearch.settings import Settings
+
+__all__ = ["AUTO", "INSTALL", "connected", "first_line", "import_ray"]
+
+AUTO = "auto"  # start a local cluster on this machine
+INSTALL = "pip install 'facesearch[distributed]'"
+
+
+def import_ray() -> Any:
+    """The ``ray`` module, or ConfigError saying what to install."""
+    try:
+        import ray
+    except ImportError as exc:
+        raise ConfigError(f"--ray needs Ray, which is not installed: {INSTALL}") from exc
+    return ray
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (Ray's run to many lines)."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+@contextmanager
+def connected(ray: Any, address: str, cpus: int | None, settings: Settings) -> Iterator[int]:
+    """Ray initialised for this process for the block, which gets the cluster's CPU count:
+    ``address`` "auto" starts a local cluster of ``cpus`` CPUs (default:
+    ``settings.models.threads``, else every core), any other is an existing cluster's
+    (``ray.init(address=...)``). A process already connected stays so after, and is used as
+    it is (whatever ``address`` says)."""
+    started = not ray.is_initialized()
+    if started:
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no report sent anywhere
+        quiet: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False}
+        try:
+            if address == AUTO:
+                count = cpus or settings.models.threads or os.cpu_count() or 1
+                ray.init(num_cpus=count, include_dashboard=False, **quiet)
+            else:
+                ray.init(address=address, **quiet)
+        except Exception as exc:  # Ray's own kinds vary (ConnectionError, RuntimeError, ...)
+            where = "a local cluster" if address == AUTO else address
+            raise ConfigError(f"cannot start or reach Ray at {where}: {first_line(exc)}") from exc
+    try:
+        yield int(ray.cluster_resources().get("CPU", 0))
+    finally:
+        if started:
+            ray.shutdown()
