@@ -6,6 +6,8 @@ once per session into a template home; each test module that changes things gets
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -81,3 +83,20 @@ def probe_photo(lfw: Path):  # type: ignore[no-untyped-def]
         return photo(lfw, person, number)
 
     return get
+
+
+@pytest.fixture(scope="module")
+def ray_address() -> Iterator[str]:
+    """A real local Ray cluster of 2 CPUs (``ray.init(num_cpus=2)``), started once for the
+    module that asks for it; its address is what ``--ray ADDRESS`` takes."""
+    ray = pytest.importorskip("ray", reason="SKIPPED LOUDLY: ray missing (the test extra)")
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        logging_level=logging.ERROR,
+        log_to_driver=False,
+    )
+    try:
+        yield str(ray.get_runtime_context().gcs_address)
+    finally:
+        ray.shutdown()

@@ -6,13 +6,11 @@ killed with SIGKILL mid-run then run again ends in the state of an uninterrupted
 from __future__ import annotations
 
 import json
-import logging
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,21 +42,6 @@ CLI = (
 class Run:
     home: Path
     summary: dict[str, Any]  # the --json output
-
-
-@pytest.fixture(scope="module")
-def ray_address() -> Iterator[str]:
-    ray = pytest.importorskip("ray", reason="SKIPPED LOUDLY: ray missing (the test extra)")
-    ray.init(
-        num_cpus=2,
-        include_dashboard=False,
-        logging_level=logging.ERROR,
-        log_to_driver=False,
-    )
-    try:
-        yield str(ray.get_runtime_context().gcs_address)
-    finally:
-        ray.shutdown()
 
 
 @pytest.fixture(scope="module")
