@@ -26,3 +26,4 @@ def test_the_scan_and_an_exact_index_select_the_same_faces() -> None:
     assert row["faces"] == 3_000 + module.PERSON
     assert row["scan_found"] == row["flat_found"] == module.PERSON
     assert row["scan_s"] > 0 and row["ivf_top10000_s"] > 0
+    assert "| 3,030 | " in module.table([row]) and "Ray" not in module.table([row])
