@@ -4,20 +4,20 @@ PHOTO --ray [auto|ADDRESS]``): ``Catalog.faces_at_least``, split into face-id ra
 The driver finds the id range of the model's faces (``Catalog.face_id_span``: two indexed
 lookups), cuts it into ``id_ranges`` (at least one per CPU of the cluster, and one per
 ``RANGE_FACES`` ids), and runs one Ray task per range. A task opens the catalog the settings
-name (``Catalog.open_home(home, database_url)``) and runs ``Catalog.scores_at_least`` over its
-range: the code the single-process scan runs, over part of the ids. The driver merges the
-(ids, scores) with ``most_similar_first``, as ``faces_at_least`` does, so the list is the
-single-process scan's: the same ids in the same order (a face's score is computed from its
-embedding alone, whatever range it falls in: ``_vectors_view._scores``).
+name, to read only (``Catalog.open_reader(home, database_url)``), and runs
+``Catalog.scores_at_least`` over its range: the code the single-process scan runs, over part
+of the ids. The driver merges the (ids, scores) with ``most_similar_first``, as
+``faces_at_least`` does, so the list is the single-process scan's: the same ids in the same
+order (a face's score is computed from its embedding alone, whatever range it falls in:
+``_vectors_view._scores``).
 
 Where the catalog must be: PostgreSQL (``FACESEARCH_DATABASE_URL``) for a cluster of several
 machines; a SQLite catalog only where every worker sees the home's file at the same path
 (``--ray`` with no address, a local cluster, or a shared file system). A task checks that it
 opened the driver's catalog (its ``catalog_id``, and for PostgreSQL the database's identity):
 a worker that would open another one, or none, fails the scan instead of returning nothing.
-The tasks only read (SELECT); they open the catalog with the ordinary opener, which migrates
-nothing on a catalog the driver has already opened. As in the single-process scan, each chunk
-is its own read: a face added while the scan runs may or may not be found.
+As in the single-process scan, each chunk is its own read: a face added while the scan runs
+may or may not be found.
 
 The Ray tasks get the home and the database URL (with its password, as the ingest's actors
 get the settings): a cluster of other machines must be one the operator trusts with both.
@@ -30,7 +30,6 @@ import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -38,7 +37,6 @@ import numpy.typing as npt
 
 from facesearch.errors import CatalogError, FaceSearchError, InputError
 from facesearch.gallery.catalog import Catalog
-from facesearch.gallery.catalog._connection import CATALOG_FILE
 from facesearch.gallery.catalog._vectors_view import IdRange, most_similar_first
 from facesearch.gallery.ray_cluster import AUTO, connected, first_line, import_ray
 from facesearch.settings import Settings
@@ -143,14 +141,15 @@ def _scan_range(
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
     """One Ray task: ``scores_at_least`` over the ids ``within``, in the driver's catalog."""
     host = socket.gethostname()
-    path = Path(where.home) / CATALOG_FILE
-    if not where.database_url and not path.is_file():  # do not make an empty one there
+    try:
+        opened = Catalog.open_reader(where.home, where.database_url)
+    except CatalogError as exc:
         raise CatalogError(
-            f"the Ray worker on {host} finds no catalog at {path}: on a cluster of several "
-            "machines, use a PostgreSQL catalog (FACESEARCH_DATABASE_URL) or a home on a "
-            "file system every worker shares"
-        )
-    with Catalog.open_home(where.home, where.database_url) as catalog:
+            f"the Ray worker on {host} cannot read the catalog ({exc}): on a cluster of "
+            "several machines, use a PostgreSQL catalog (FACESEARCH_DATABASE_URL) or a home "
+            "on a file system every worker shares"
+        ) from exc
+    with opened as catalog:
         state = catalog.state(model_id)
         if (state.catalog_id, state.database_id) != (where.catalog_id, where.database_id):
             raise CatalogError(

@@ -6,6 +6,7 @@ tests/integration/test_ray_scan.py."""
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import numpy as np
 import pytest
 from tests.unit.gallery.conftest import CatalogOpener
 
-from facesearch.errors import ConfigError, InputError
+from facesearch.errors import CatalogError, ConfigError, InputError
 from facesearch.gallery.catalog import Catalog, NewFace, NewImage
 from facesearch.gallery.catalog._vectors_view import _scores, most_similar_first
 from facesearch.gallery.ray_scan import (
@@ -112,6 +113,36 @@ def test_the_ranges_scanned_and_merged_are_the_whole_scan(open_catalog: CatalogO
         assert copies == sorted(copies) and len(copies) == 5  # ties: by id
         assert cat.face_id_span([], MODEL) is None
         assert cat.face_id_span(None, "no-such-model") is None
+
+
+def test_a_reader_reads_the_catalog_and_cannot_write_it(
+    open_catalog: CatalogOpener, tmp_path: Path, database_url: str
+) -> None:
+    """What each Ray task opens (``Catalog.open_reader``): the writer's faces, no write."""
+    rng = np.random.default_rng(3)
+    probe = unit(rng, 1)[0]
+    with open_catalog() as cat:
+        add(cat, "a", np.concatenate([unit(rng, 20), probe[None, :]]), 0)
+        with Catalog.open_reader(tmp_path, database_url) as reader:
+            assert reader.state(MODEL) == cat.state(MODEL)
+            assert reader.faces_at_least(None, MODEL, probe, 0.2) == cat.faces_at_least(
+                None, MODEL, probe, 0.2
+            )
+            with pytest.raises(CatalogError, match=r"read-?only"):
+                add(reader, "a", unit(rng, 1), 100)
+        assert len(cat.faces_at_least(None, MODEL, probe, -1.0)) == 21  # nothing added
+
+
+def test_a_reader_makes_no_catalog_and_migrates_none(tmp_path: Path) -> None:
+    with pytest.raises(CatalogError, match="no catalog there"):
+        Catalog.open_reader(tmp_path / "home")
+    assert not (tmp_path / "home").exists()
+    with Catalog.open_home(tmp_path):
+        pass
+    with sqlite3.connect(tmp_path / "catalog.sqlite") as conn:
+        conn.execute("PRAGMA user_version = 3")
+    with pytest.raises(CatalogError, match="schema version 3"):
+        Catalog.open_reader(tmp_path)
 
 
 def test_a_face_scores_the_same_wherever_it_falls_in_a_chunk() -> None:

@@ -196,6 +196,58 @@ class CatalogConnection(Closing):
         catalog._url, catalog._busy_timeout_s = target.url, busy_timeout_s
         return catalog
 
+    @classmethod
+    def open_reader(cls, home: str | Path, database_url: str = "") -> Self:
+        """Open the catalog ``open_home`` would, to read only: nothing is migrated and the
+        connection cannot write (SQLite ``mode=ro``, and no file is made; PostgreSQL
+        ``default_transaction_read_only`` for the session, after ``sqlstore.pg`` set up its
+        schema's version table as on any connection). CatalogError when there is no catalog
+        there or its schema is not this code's (``open_home`` migrates it). For work spread
+        over processes that only read (``gallery.ray_scan``); the catalog's readers and the
+        writer do not wait for each other (``open_home`` takes the write lock to check the
+        schema)."""
+        target = database_target(database_url)
+        if target.is_postgres:
+            from facesearch.gallery.catalog._schema_pg import MIGRATIONS as PG_MIGRATIONS
+            from facesearch.sqlstore.pg import PgConnection
+
+            conn = cast(sqlite3.Connection, PgConnection(target.url, PG_SCHEMA, PG_LOCK_KEY))
+            latest, path = PG_MIGRATIONS[-1].version, None
+        else:
+            path = (Path(home) / CATALOG_FILE).expanduser()
+            if not path.is_file():
+                raise CatalogError(f"{path}: no catalog there")
+            try:
+                conn = sqlite3.connect(
+                    f"{path.resolve().as_uri()}?mode=ro",
+                    uri=True,
+                    isolation_level=None,
+                    check_same_thread=False,
+                )
+            except sqlite3.Error as exc:
+                raise CatalogError(f"{path}: cannot open the catalog: {exc}") from exc
+            latest = SCHEMA_VERSION
+        try:
+            with sqlite_errors():
+                if path is None:
+                    conn.execute("SET default_transaction_read_only = on")
+                else:
+                    conn.execute("PRAGMA busy_timeout = 30000")
+                version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            if version != latest:
+                raise CatalogError(
+                    f"the catalog has schema version {version}, this code {latest}: open it "
+                    "once with this facesearch (any command) to migrate it"
+                )
+            catalog = cls(conn, path)
+            _ = catalog.database_id
+        except BaseException:
+            conn.close()
+            raise
+        if path is None:
+            catalog.location = target.redacted()
+        return catalog
+
     def another(self) -> Self:
         """A new connection to the same catalog, for another thread (a connection is used by
         one thread at a time)."""
