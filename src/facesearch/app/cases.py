@@ -1,7 +1,9 @@
 """The case registry, for the CLI and the server: open and close cases, add members, list them.
 
-Admins open and close cases and add members (each change logged by ``accountability.cases``);
-every signed-in user sees the cases they are a member of, admins and auditors every case. Work
+Admins open and close cases and add members, and an investigator opens a case of which they
+are the first member (each change logged by ``accountability.cases``); every signed-in user
+sees the cases they are a member of, admins, auditors and supervisors (who read the audit
+trail) every case. Work
 under a case is checked in ``checks.check_use`` (``check_case_use``).
 """
 
@@ -30,7 +32,8 @@ class OpenCaseRequest:
 
 
 def sees_every_case(actor: Actor) -> bool:
-    """Admins (and the local CLI actor, an admin) and auditors see every case."""
+    """Admins (and the local CLI actor, an admin), auditors and supervisors (whoever reads the
+    audit trail) see every case."""
     return actor.is_local or can(actor.role, Permission.READ_AUDIT)
 
 

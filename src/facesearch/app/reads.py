@@ -77,11 +77,15 @@ READS = SEARCH_READS | GALLERY_READS
 
 
 def may_see_search(store: AccountabilityStore, actor: Actor, entry: AuditEntry) -> bool:
-    """Whether ``actor`` may see this search, its candidates and its probe."""
+    """Whether ``actor`` may see this search, its candidates and its probe: its author, the
+    members of its case (who read it in the case report too), whoever decided on one of its
+    candidates or may give the second verdict one awaits, admins, auditors and supervisors."""
     if actor.org is None or not entry_in_org(entry.org, actor.org):
         return False
     overseers = (Role.ADMIN, Role.AUDITOR, Role.SUPERVISOR)
     if actor.is_local or actor.role in overseers or entry.actor == actor.name:
+        return True
+    if entry.case and _member_of(store, actor, entry.case):
         return True
     may_decide = can(actor.role, Permission.DECIDE)
     for state in store.decisions.states(entry.seq):
@@ -90,6 +94,16 @@ def may_see_search(store: AccountabilityStore, actor: Actor, entry: AuditEntry) 
         if may_decide and state.awaits_second_person(actor.name):
             return True
     return False
+
+
+def _member_of(store: AccountabilityStore, actor: Actor, number: str) -> bool:
+    """Whether ``actor`` is a member of case ``number`` of its organisation's registry (a
+    number outside the registry, as ``default`` takes while its registry is empty: no)."""
+    assert actor.org is not None
+    try:
+        return actor.name in store.cases.get(number, actor.org).members
+    except NotFoundError:
+        return False
 
 
 def visible_search(store: AccountabilityStore, actor: Actor, seq: int) -> AuditEntry:

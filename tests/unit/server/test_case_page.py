@@ -244,3 +244,54 @@ def test_verdict_buttons_show_only_to_whom_may_use_them(
     assert 'id="no-verdict"' in admin and "not a member" in admin and 'id="reject"' not in admin
     member = client.get(path, headers={**home.auth("inv1"), "Accept": "text/html"}).text
     assert 'id="reject"' in member and 'id="no-verdict"' not in member
+
+
+def test_a_member_opens_every_search_of_the_case_the_report_shows_them(fake_homes: Any) -> None:
+    """A case member read another member's search in the case report (its probe and candidate
+    crops inline), while the search's own page, which the case page links to, answered them
+    404. A search is now seen by the members of its case too; an investigator who is not one
+    still gets the 404 of a search that does not exist."""
+    home = fake_homes("case-member-search")
+    with TestClient(create_app(home.settings, pipelines=FakePipeline)) as client:
+        r = client.post(
+            "/api/v1/cases",
+            headers=home.auth("admin1"),
+            data={"number": "K-team", "title": "Team", "member": ["inv1", "ghost"]},
+        )
+        assert r.status_code == 201, r.text
+        r = client.post(
+            "/api/v1/searches",
+            headers=home.auth("inv1"),
+            files={"image": ("p.png", face_photo(1, 0), "image/png")},
+            data={"case": "K-team", "purpose": "team work"},
+        )
+        assert r.status_code == 201, r.text
+        search = r.json()
+        face = search["faces"][0]["hits"][0]["face_id"]
+        client.post(
+            "/api/v1/cases/K-team/members", headers=home.auth("admin1"), data={"name": "inv2"}
+        ).raise_for_status()
+        report = client.get("/cases/K-team/report", headers=home.auth("inv2"))
+        assert report.status_code == 200 and "data:image" in report.text
+        for path in (
+            f"/api/v1/searches/{search['id']}",
+            f"/searches/{search['id']}",
+            f"/searches/{search['id']}/candidates/{face}",
+            f"/api/v1/searches/{search['id']}/probe",
+        ):
+            assert client.get(path, headers=home.auth("inv2")).status_code == 200, path
+        client.post(
+            "/api/v1/cases",
+            headers=home.auth("admin1"),
+            data={"number": "K-solo", "title": "Solo", "member": "inv1"},
+        ).raise_for_status()
+        r = client.post(
+            "/api/v1/searches",
+            headers=home.auth("inv1"),
+            files={"image": ("p.png", face_photo(3, 0), "image/png")},
+            data={"case": "K-solo", "purpose": "alone"},
+        )
+        assert r.status_code == 201, r.text
+        solo = r.json()["id"]
+        hidden = client.get(f"/api/v1/searches/{solo}", headers=home.auth("inv2"))
+        assert hidden.status_code == 404  # not a member of K-solo
