@@ -15,6 +15,8 @@
     ├── NotFoundError               what was asked for does not exist: a face, image,
     │                               subject, collection, user, job, probe, search ...
     ├── CatalogError                the catalog or accountability database cannot be used
+    │   └── BlocklistChangedError   an erasure changed the blocklist a batch was screened
+    │                               against: screen it again (ingest does, never a user)
     ├── VectorIndexError            the vector index cannot be used
     │   └── IndexRebuildingError    the index is being rebuilt (reindex): try again
     ├── PdfUnavailableError         no PDF can be made here (chromium missing or failing)
@@ -103,6 +105,11 @@ class ModelFileError(ModelError, code="model_file_error"): ...
 
 
 class CatalogError(FaceSearchError, code="catalog_error"): ...
+
+
+class BlocklistChangedError(CatalogError, code="blocklist_changed"):
+    """An erasure added a blocklist entry since an ingest screened the batch it is writing:
+    the ingest screens the batch again and retries (``Catalog.add_images``)."""
 
 
 class NotFoundError(FaceSearchError, code="not_found"):

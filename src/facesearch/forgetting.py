@@ -67,8 +67,12 @@ def erase_faces(
         refusal = like_odds(engine, person, None).refusal
         if refusal is not None:
             raise InputError(refusal)
+        # Blocklisted before the scan, so no face of the person escapes both: an ingest batch
+        # committed before the entry is in the catalog the scan reads, one committed after it
+        # checks the entry in its own write transaction (``Catalog.add_images``), and a
+        # failure here has erased nothing.
+        blocklist_person(engine, person)
         matched = engine.faces_like(person, ray=ray)
-        blocklist_person(engine, person)  # first: a failure here has erased nothing
         removed = engine.catalog.delete_faces(matched, prune_images=True) if matched else []
     n = engine.indexes.remove(f.id for f in removed)
     milvus = engine.indexes.last_erasure if n else None  # this remove's (save may erase more)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.fakes import FakePipeline, person_name, write_photo
@@ -123,3 +124,33 @@ def test_the_gallery_counts_the_blocklist_entries_that_apply_to_the_reader(home:
         for org in (NORTH, SOUTH)
     }
     assert count == {NORTH: 2, SOUTH: 1}
+
+
+def test_an_organisation_opts_out_a_person_its_gallery_does_not_hold_yet(home: Home) -> None:
+    """An organisation's erasure like a photo of someone not in its gallery answered "no face
+    of your organisation's collections matches" and blocklisted nothing, so a data subject
+    could not opt out before their photos arrived (the host could). Now it blocklists."""
+    assert home.erase_like(home.admins[NORTH], 8) is True
+    later = home.ingest(NORTH, (8,), (1, 2))
+    assert (later.faces_added, len(blocked(later))) == (0, 2)
+    assert home.ingest(SOUTH, (8,), (1,)).faces_added == 1
+
+
+@pytest.mark.parametrize("who", ["host", NORTH])
+def test_the_entry_is_in_before_the_scan_for_the_person_s_faces(home: Home, who: str) -> None:
+    """The entry is added before the catalog is scanned for the person: an ingest batch
+    written after the scan read the catalog checks the entry in its write transaction
+    (``Catalog.add_images``), one written before is in what the scan reads, so no face of the
+    person escapes both."""
+    assert home.ingest(NORTH, (9,), (1,)).faces_added == 1
+    model, scan = home.engine.pipeline.model_id, home.engine.faces_like
+    entries_at_scan: list[int] = []
+
+    def watched(*args: Any, **kwargs: Any) -> list[int]:
+        entries_at_scan.append(sum(home.engine.catalog.blocklist_sizes(model).values()))
+        return scan(*args, **kwargs)
+
+    home.engine.faces_like = watched  # type: ignore[method-assign]
+    actor = home.host if who == "host" else home.admins[NORTH]
+    assert home.erase_like(actor, 9) is True
+    assert entries_at_scan and all(n == 1 for n in entries_at_scan)

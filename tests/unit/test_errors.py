@@ -25,6 +25,7 @@ EXPECTED = {
     "ModelError": (500, "model_error"),
     "ModelFileError": (500, "model_file_error"),
     "CatalogError": (503, "catalog_error"),
+    "BlocklistChangedError": (503, "blocklist_changed"),
     "VectorIndexError": (503, "index_error"),
     "IndexRebuildingError": (503, "index_rebuilding"),
     "PdfUnavailableError": (503, "pdf_unavailable"),

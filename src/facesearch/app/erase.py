@@ -146,9 +146,7 @@ def _owned_faces(
         faces = catalog.faces(engine.faces_like(person, scope.erasable, request.ray))
     if not faces and request.subject is not None:  # as for a subject that does not exist
         raise NotFoundError(f"no subject named {request.subject!r}")
-    if not faces:
-        raise NotFoundError("no face of your organisation's collections matches")
-    return [f.id for f in faces]
+    return [f.id for f in faces]  # like a photo, none: it blocklists and takes kept probes
 
 
 def erase(
@@ -189,6 +187,16 @@ def erase(
         if odds.refusal is not None:
             raise InputError(odds.refusal)
         like = odds.as_json()
+    store.audit.check_writable()
+    # An organisation's erasure like a photo: its own ingests skip the person from now on
+    # (another organisation's are not changed, nor told), even when its gallery holds no face
+    # of them yet. Before the scan, so that no face escapes both (``forgetting.erase_faces``
+    # says why), and so that a failure here has erased nothing. The host's (a like erasure
+    # of every collection) blocklists for all, in ``Engine.forget``.
+    own_entry = person is not None and not scope.everything
+    if own_entry:
+        assert person is not None and scope.org is not None
+        blocklist_person(engine, person, scope.org)
     face_ids = _owned_faces(engine, scope, request, person)
     probes: list[str] = []  # the kept probes like the person: gone for the eraser's org
     org: str | None = None  # None: the host's CLI, whose erasure deletes every one's bytes
@@ -196,13 +204,6 @@ def erase(
         org = None if scope.everything else scope.org
         probes = _kept_probes_like(engine, store, person, org)
     store.audit.check_writable()
-    # An organisation's erasure like a photo: its own ingests skip the person from now on
-    # (another organisation's are not changed, nor told); first, so that a failure here has
-    # erased nothing. The host's (a like erasure of every collection) blocklists for all.
-    own_entry = person is not None and not scope.everything
-    if own_entry:
-        assert person is not None and scope.org is not None  # _owned_faces found faces of it
-        blocklist_person(engine, person, scope.org)
     result = engine.forget(
         face_ids=face_ids,
         image_id=request.image_id,

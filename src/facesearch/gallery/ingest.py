@@ -17,7 +17,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypedDict
 
@@ -25,8 +25,15 @@ import numpy as np
 import numpy.typing as npt
 
 from facesearch.core.text import shown_name
-from facesearch.errors import FaceSearchError, InputError, NoFaceError
-from facesearch.gallery.catalog import Catalog, NewFace, NewImage, check_name
+from facesearch.errors import BlocklistChangedError, FaceSearchError, InputError, NoFaceError
+from facesearch.gallery.catalog import (
+    AddedImage,
+    BlocklistSeen,
+    Catalog,
+    NewFace,
+    NewImage,
+    check_name,
+)
 from facesearch.gallery.collections import IndexSet
 from facesearch.gallery.sources import Source, iter_sources
 from facesearch.pipeline import Decodable, FacePipeline, Result
@@ -38,6 +45,7 @@ COMMIT_EVERY = 128  # images per catalog transaction
 SAVE_INDEX_EVERY_S = 600.0
 MAX_SKIPPED_LISTED = 1000  # skipped archive members listed in a summary
 BLOCKLISTED = "blocklisted"  # the code of an image whose every face is on the blocklist
+EVERY_FACE_BLOCKED = "every face matches the erasure blocklist"
 
 
 @dataclass(frozen=True)
@@ -167,6 +175,24 @@ class _Copies:
         return self._failed.get(sha)
 
 
+@dataclass(frozen=True)
+class _Blocklist:
+    """The erasure-blocklist entries an ingest screens new faces against, the similarity at
+    or above which a face matches one, and what they were read as (for ``add_images``)."""
+
+    entries: npt.NDArray[np.float32]  # (n, dim)
+    threshold: float
+    seen: BlocklistSeen
+
+    def unblocked(self, faces: list[NewFace], summary: IngestSummary) -> list[NewFace]:
+        """``faces`` less those matching an entry, counted in ``summary.faces_blocked``."""
+        if not len(self.entries):
+            return faces
+        kept = [f for f in faces if float((self.entries @ f.embedding).max()) < self.threshold]
+        summary.faces_blocked += len(faces) - len(kept)
+        return kept
+
+
 class Ingestor:
     def __init__(
         self,
@@ -215,15 +241,12 @@ class Ingestor:
                 on_start(run_id)
             self.catalog.ensure_collection(collection)
             self.indexes.ensure_loaded()
-            blocked = self.catalog.blocklist(self.pipeline.model_id, org)
-            threshold = self.blocklist_threshold(len(blocked))
+            blocklist = self._blocklist(org)
             last_save = time.monotonic()
             feed = self._feed(paths, collection, summary, pending, in_run, run_id)
             for result in (analyse or self.pipeline.run)(feed):
                 item = pending.popleft()
-                new = self._to_record(
-                    result, item, label_from_dir, (blocked, threshold), summary, run_id
-                )
+                new = self._to_record(result, item, label_from_dir, blocklist, summary, run_id)
                 if new is not None:
                     batch.append((new, item))
                     in_run.done(item.sha256)
@@ -233,14 +256,14 @@ class Ingestor:
                         summary.duplicates -= 1
                         self._fail(summary, run_id, copy, why.code, why.reason)
                 if len(batch) >= COMMIT_EVERY:
-                    self._commit(collection, batch, summary, run_id)
+                    blocklist = self._commit(collection, batch, summary, run_id, blocklist)
                     batch = []
                     if time.monotonic() - last_save > SAVE_INDEX_EVERY_S:
                         self.indexes.save()
                         last_save = time.monotonic()
                 if progress is not None:
                     progress(summary)
-            self._commit(collection, batch, summary, run_id)
+            self._commit(collection, batch, summary, run_id, blocklist)
             self.indexes.save()
             status = "completed"
         except KeyboardInterrupt:
@@ -292,7 +315,7 @@ class Ingestor:
         result: ImageFaces | FaceSearchError,
         item: _Pending,
         label_from_dir: bool,
-        blocklist: tuple[npt.NDArray[np.float32], float],  # the entries, the threshold
+        blocklist: _Blocklist,
         summary: IngestSummary,
         run_id: int,
     ) -> NewImage | None:
@@ -302,15 +325,11 @@ class Ingestor:
         if not result.faces:
             self._fail(summary, run_id, item.source.id, NoFaceError.code, "no face found")
             return None
-        faces = []
         model_id = self.pipeline.model_id
-        blocked, threshold = blocklist
+        found = []
         for face in result.faces:
             assert face.embedding is not None
-            if len(blocked) and float((blocked @ face.embedding).max()) >= threshold:
-                summary.faces_blocked += 1
-                continue
-            faces.append(
+            found.append(
                 NewFace(
                     face_index=face.index,
                     bbox=face.bbox,
@@ -321,9 +340,9 @@ class Ingestor:
                     embedding=face.embedding,
                 )
             )
+        faces = blocklist.unblocked(found, summary)
         if not faces:
-            reason = "every face matches the erasure blocklist"
-            self._fail(summary, run_id, item.source.id, BLOCKLISTED, reason)
+            self._fail(summary, run_id, item.source.id, BLOCKLISTED, EVERY_FACE_BLOCKED)
             return None
         subject = item.source.label if label_from_dir else None
         if subject is not None:
@@ -348,16 +367,71 @@ class Ingestor:
             else tuple(f.face_index for f in faces if f.face_index == result.main),
         )
 
+    def _blocklist(self, org: str | None) -> _Blocklist:
+        """The erasure-blocklist entries that apply to an ingest of ``org``, as they are now,
+        with the threshold for that many."""
+        model_id = self.pipeline.model_id
+        entries = self.catalog.blocklist(model_id, org)
+        seen = BlocklistSeen(model_id, org, len(entries))
+        return _Blocklist(entries, self.blocklist_threshold(len(entries)), seen)
+
     def _commit(
         self,
         collection: str,
         batch: list[tuple[NewImage, _Pending]],
         summary: IngestSummary,
         run_id: int,
-    ) -> None:
+        blocklist: _Blocklist,
+    ) -> _Blocklist:
+        """Write ``batch``; the blocklist it was screened against, read again and the batch
+        screened again, whenever an erasure changed it meanwhile (``Catalog.add_images``
+        checks in its write transaction, so that no face of an erased person escapes both
+        the erasure and this screen)."""
         if not batch:
-            return
-        added = self.catalog.add_images(collection, [new for new, _ in batch], run_id=run_id)
+            return blocklist
+        while True:
+            try:
+                added = self.catalog.add_images(
+                    collection, [new for new, _ in batch], run_id=run_id, screened=blocklist.seen
+                )
+                break
+            except BlocklistChangedError:
+                blocklist = self._blocklist(blocklist.seen.org)
+                batch = self._screen_again(batch, blocklist, summary, run_id)
+        self._write_vectors(collection, batch, added, summary)
+        return blocklist
+
+    def _screen_again(
+        self,
+        batch: list[tuple[NewImage, _Pending]],
+        blocklist: _Blocklist,
+        summary: IngestSummary,
+        run_id: int,
+    ) -> list[tuple[NewImage, _Pending]]:
+        """``batch`` screened against ``blocklist``: faces matching it dropped, an image left
+        without a face failed as blocklisted."""
+        kept = []
+        for new, item in batch:
+            faces = blocklist.unblocked(list(new.faces), summary)
+            if not faces:
+                self._fail(summary, run_id, item.source.id, BLOCKLISTED, EVERY_FACE_BLOCKED)
+                continue
+            indexes = {f.face_index for f in faces}
+            labels = (
+                None
+                if new.label_faces is None
+                else tuple(i for i in new.label_faces if i in indexes)
+            )
+            kept.append((replace(new, faces=tuple(faces), label_faces=labels), item))
+        return kept
+
+    def _write_vectors(
+        self,
+        collection: str,
+        batch: list[tuple[NewImage, _Pending]],
+        added: Sequence[AddedImage],
+        summary: IngestSummary,
+    ) -> None:
         ids: list[int] = []
         vectors: list[npt.NDArray[np.float32]] = []
         for result, (new, _) in zip(added, batch, strict=True):

@@ -8,6 +8,7 @@ import json
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -15,7 +16,9 @@ from tests.fakes import FakePipeline, write_photo
 
 from facesearch.core.calibration import CalibrationTable, table_from_dict
 from facesearch.engine import Engine
+from facesearch.errors import BlocklistChangedError
 from facesearch.gallery.blocklist import blocklist_match, entry_fmr
+from facesearch.gallery.catalog import BlocklistSeen, NewFace, NewImage
 from facesearch.settings import Settings
 
 
@@ -107,3 +110,64 @@ def test_stats_say_how_ingests_match_the_blocklist(engine: Engine) -> None:
     with AccountabilityStore.open(engine.settings.home) as store:
         shown = overview(engine, store, local_actor("tester"))
     assert shown["blocklist"] == 30 and shown["blocklist_ingests"] == [wide, north]
+
+
+def test_a_face_screened_before_an_erasure_s_entry_is_screened_again_when_written(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """An ingest read the blocklist once, at its start. An erasure like a photo that ran
+    while the ingest was under way scanned the catalog (the batch not yet written), added
+    its entry, and the batch then went in with the person's face: erased and blocklisted,
+    and still in the gallery. Now the batch's write transaction checks the entries it was
+    screened against (``Catalog.add_images``) and the ingest screens it again."""
+    photos = [write_photo(tmp_path / "photos", 4, 1), write_photo(tmp_path / "photos", 5, 1)]
+    (person,) = engine.analyse(photos[0]).faces
+    assert person.embedding is not None
+    model = engine.pipeline.model_id
+
+    added: list[int] = []
+
+    def erasure_meanwhile(summary: Any) -> None:  # once the first photo is screened
+        if not added:
+            added.append(engine.catalog.blocklist_add(model, person.embedding, note="meanwhile"))
+
+    done = engine.ingest(photos, collection="during", progress=erasure_meanwhile)
+    assert (done.faces_added, done.faces_blocked) == (1, 1), done.as_dict()
+    assert [f.code for f in done.failed] == ["blocklisted"]
+    held = engine.catalog.stats()
+    assert held["faces"] == 1 and held["images"] == 1
+
+
+def test_a_batch_screened_against_another_blocklist_is_refused_with_nothing_written(
+    engine: Engine, tmp_path: Path
+) -> None:
+    photo = write_photo(tmp_path / "photos", 6, 1)
+    analysed = engine.analyse(photo)
+    (face,) = analysed.faces
+    assert face.embedding is not None
+    model = engine.pipeline.model_id
+    new = NewImage(
+        sha256="a" * 64,
+        source=str(photo),
+        size_bytes=1,
+        width=analysed.width,
+        height=analysed.height,
+        faces=(
+            NewFace(
+                face_index=0,
+                bbox=face.bbox,
+                landmarks=face.detection.landmarks,
+                det_score=face.detection.score,
+                quality=face.quality.as_dict(),
+                model_id=model,
+                embedding=face.embedding,
+            ),
+        ),
+    )
+    engine.catalog.blocklist_add(model, face.embedding, org="north")
+    with pytest.raises(BlocklistChangedError):
+        engine.catalog.add_images("c", [new], screened=BlocklistSeen(model, "North", 0))
+    assert engine.catalog.stats()["faces"] == 0
+    # another organisation's entry does not apply to its ingests: written
+    (added,) = engine.catalog.add_images("c", [new], screened=BlocklistSeen(model, "south", 0))
+    assert len(added.face_ids) == 1

@@ -18,6 +18,7 @@ from facesearch.gallery.catalog._people import (
 from facesearch.gallery.catalog.records import (
     RUN_STATUSES,
     AddedImage,
+    BlocklistSeen,
     CatalogState,
     CollectionInfo,
     FaceRecord,
@@ -37,6 +38,7 @@ __all__ = [
     "RUN_STATUSES",
     "SCHEMA_VERSION",
     "AddedImage",
+    "BlocklistSeen",
     "Catalog",
     "CatalogErasure",
     "CatalogState",

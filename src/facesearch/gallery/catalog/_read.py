@@ -177,6 +177,20 @@ def model(conn: sqlite3.Connection, name: str) -> tuple[int, int] | None:
     return None if row is None else (int(row[0]), int(row[1]))
 
 
+def blocklist_count(conn: sqlite3.Connection, model_id: str, org: str | None) -> int:
+    """How many blocklist entries of ``model_id`` apply to an ingest of ``org`` (the
+    deployment-wide ones and ``org``'s own; None: the deployment-wide ones)."""
+    found = model(conn, model_id)
+    if found is None:
+        return 0
+    row = conn.execute(
+        "SELECT count(*) FROM blocklist WHERE model_id = ? "
+        "AND (org IS NULL OR lower(org) = lower(?))",
+        (found[0], org),
+    ).fetchone()
+    return int(row[0])
+
+
 def stats(conn: sqlite3.Connection) -> dict[str, Any]:
     def one(sql: str) -> int:
         return int(conn.execute(sql).fetchone()[0] or 0)

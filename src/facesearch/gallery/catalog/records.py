@@ -49,6 +49,17 @@ class NewImage:
 
 
 @dataclass(frozen=True)
+class BlocklistSeen:
+    """The erasure-blocklist entries a batch of new faces was screened against: those of
+    ``model_id`` that apply to an ingest of ``org`` (None: the deployment-wide ones only),
+    ``entries`` of them."""
+
+    model_id: str
+    org: str | None
+    entries: int
+
+
+@dataclass(frozen=True)
 class AddedImage:
     """What ``add_images`` did with one NewImage, in the order they were given."""
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from facesearch.errors import InputError, NotFoundError
+from facesearch.errors import BlocklistChangedError, InputError, NotFoundError
 from facesearch.gallery.catalog import _codec, _read, _write
 from facesearch.gallery.catalog._connection import CATALOG_FILE
 from facesearch.gallery.catalog._erasure import Erasure
@@ -25,6 +25,7 @@ from facesearch.gallery.catalog._vectors_view import VectorsView
 from facesearch.gallery.catalog.browse import Browse
 from facesearch.gallery.catalog.records import (
     AddedImage,
+    BlocklistSeen,
     CollectionInfo,
     FaceRecord,
     ImageRecord,
@@ -98,7 +99,12 @@ class Catalog(VectorsView, Erasure, People, Browse, Identity):
         return known
 
     def add_images(
-        self, collection: str, items: Sequence[NewImage], *, run_id: int | None = None
+        self,
+        collection: str,
+        items: Sequence[NewImage],
+        *,
+        run_id: int | None = None,
+        screened: BlocklistSeen | None = None,
     ) -> list[AddedImage]:
         """Store a batch of images and their faces in ONE transaction: all of it or nothing.
 
@@ -108,10 +114,20 @@ class Catalog(VectorsView, Erasure, People, Browse, Identity):
         Every item is checked before anything is written (InputError names the bad one).
         ``run_id``: the ingest run they belong to, whose counts of images and faces added grow
         in the same transaction (so a run killed at any moment says what it added).
+        ``screened``: the blocklist the faces were screened against; BlocklistChangedError,
+        with nothing written, when the entries that apply now are not those. Checked in this
+        write transaction, so an erasure like a photo, which adds its entry and then scans the
+        catalog, either finds these faces or made the entry this batch is told of.
         """
         _codec.check_name(collection, "collection")
         prepared = [prepare_image(item, n) for n, item in enumerate(items)]
         with self._writing() as conn:
+            if screened is not None:
+                now = _read.blocklist_count(conn, screened.model_id, screened.org)
+                if now != screened.entries:
+                    raise BlocklistChangedError(
+                        f"the erasure blocklist changed ({screened.entries} -> {now} entries)"
+                    )
             if run_id is not None:
                 _write.require_run(conn, run_id)
             added = _write.insert_images(conn, _write.ensure_collection(conn, collection), prepared)
