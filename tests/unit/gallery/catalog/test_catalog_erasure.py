@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facesearch.errors import CatalogError, InputError, NotFoundError
-from facesearch.gallery.catalog import Catalog, CatalogState, NewFace, NewImage
+from facesearch.errors import BlocklistChangedError, CatalogError, InputError, NotFoundError
+from facesearch.gallery.catalog import BlocklistSeen, Catalog, CatalogState, NewFace, NewImage
 from facesearch.types import BBox
 
 LANDMARKS = ((1.0, 2.0), (3.0, 2.0), (2.0, 3.0), (1.0, 4.0), (3.0, 4.0))
@@ -274,3 +274,19 @@ def test_export_subject_holds_everything_about_them(cat: Catalog) -> None:
     assert np.array_equal(np.array(face["embedding"], np.float32), item.faces[1].embedding)
     with pytest.raises(NotFoundError):
         cat.export_subject("Nobody")
+
+
+def test_a_batch_is_written_only_against_the_blocklist_it_was_screened_with(cat: Catalog) -> None:
+    """``add_images(screened=...)`` checks, in its write transaction, that the entries that
+    apply to the ingest are as many as the batch was screened against: an entry an erasure
+    added since refuses the batch with nothing written (another organisation's does not)."""
+    item = new_image("screened", 2)
+    cat.blocklist_add("sface", item.faces[0].embedding, org="North")
+    with pytest.raises(BlocklistChangedError):
+        cat.add_images("main", [item], screened=BlocklistSeen("sface", "north", 0))
+    assert cat.stats()["faces"] == 0
+    (added,) = cat.add_images("main", [item], screened=BlocklistSeen("sface", "south", 0))
+    assert len(added.face_ids) == 2
+    again = new_image("screened-again", 1)
+    (added,) = cat.add_images("main", [again], screened=BlocklistSeen("sface", "north", 1))
+    assert len(added.face_ids) == 1
