@@ -141,6 +141,7 @@ ROUTES: dict[tuple[str, str], tuple[frozenset[str] | None, str, int]] = {
     ("POST", "/login"): (PUBLIC, "/login", 403),  # no login form token
     ("POST", "/login/new-password"): (PUBLIC, "/login/new-password", 403),  # no form token
     ("POST", "/logout"): (ALL, "/logout", 303),
+    ("GET", "/logout"): (ALL, "/logout", 200),
     ("GET", "/"): (ALL, "/", 303),
     ("GET", "/search"): (SEARCH, "/search", 200),
     ("POST", "/search"): (SEARCH, "/search", 422),

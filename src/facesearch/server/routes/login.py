@@ -158,6 +158,13 @@ async def logout(who: Anyone, c: Ctx) -> Response:
     return response
 
 
+@router.get("/logout")
+async def logout_page(request: Request, who: Anyone, c: Ctx) -> HTMLResponse:
+    """Logging out is a POST with the session's CSRF token (the Log out button): a link or a
+    typed address (GET) says so, with the button, instead of a bare 405."""
+    return render(c, request, "logout.html", who)
+
+
 @router.get("/")
 async def home(who: Anyone) -> Response:
     return RedirectResponse(who.home, status_code=303)
