@@ -168,6 +168,18 @@ def set_password(store: AccountabilityStore, actor: Actor, name: str, password: 
     return store.accounts.set_password(name, password, by=actor)
 
 
+def may_set_password(actor: Actor, user: User) -> bool:
+    """Whether ``actor`` may set ``user``'s password by ``set_password`` (with MANAGE_USERS,
+    or their own), so that a page offers the form only where it would be accepted."""
+    try:
+        _manage(actor, user.name)
+        if not _own(actor, user.name):
+            _operator_may(actor, user.role, "set a password on")
+    except PermissionDeniedError:
+        return False
+    return True
+
+
 def issue_token(
     store: AccountabilityStore, actor: Actor, name: str, *, presented: str | None = None
 ) -> IssuedToken:

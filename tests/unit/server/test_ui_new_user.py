@@ -12,8 +12,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from tests.fakes import FakePipeline
+from tests.homes import PASSWORD
 from tests.unit.server.test_analyst_ui import login
 
+from facesearch.accountability import AccountabilityStore, local_actor
 from facesearch.server import create_app
 
 HTML = {"Accept": "text/html"}
@@ -21,7 +23,19 @@ HTML = {"Accept": "text/html"}
 
 @pytest.fixture(scope="module")
 def home(fake_homes: Any) -> Any:
-    return fake_homes("ui-new-user")
+    """The fake gallery, its users (tests/homes.USERS) and the platform operator op1, a
+    second operator op2 and a supervisor sup1."""
+    made = fake_homes("ui-new-user")
+    me = local_actor("tester")
+    with AccountabilityStore.open(made.home) as store:
+        for name, role, org in [
+            ("op1", "operator", None),
+            ("op2", "operator", None),
+            ("sup1", "supervisor", "default"),
+        ]:
+            store.accounts.add_user(name, role, PASSWORD, by=me, org=org)
+            made.tokens[name] = store.accounts.issue_token(name, by=me)
+    return made
 
 
 @pytest.fixture(scope="module")
@@ -46,3 +60,28 @@ def test_a_typed_in_logout_says_to_use_the_button(home: Any) -> None:
         assert r.status_code == 303 and r.headers["location"] == "/login"
         r = c.get("/logout", headers=HTML)
         assert r.status_code == 303 and r.headers["location"].startswith("/login")
+
+
+def password_forms(text: str) -> set[str]:
+    """The users whose row on the Users page has the one-time password form."""
+    form = r'<form class="set-password" method="post" action="/users/([^/"]+)/'
+    return set(re.findall(form, text))
+
+
+def test_the_users_page_offers_a_password_only_where_it_may_be_set(
+    client: TestClient, home: Any
+) -> None:
+    """The operator's Users page offered "one-time password / Set" on every row, and setting
+    one on an investigator's, an auditor's or a supervisor's answered "the platform operator
+    may not set a password on an investigator's account": the form is now on the rows of
+    admins and other operators only (the app's rule, accounts.may_set_password); an admin's
+    page still has it on every row but their own."""
+    r = client.get("/users", headers=home.auth("op1") | HTML)
+    assert r.status_code == 200, r.text
+    assert password_forms(r.text) == {"admin1", "op2"}
+    r = client.post("/users/inv1/password", headers=home.auth("op1") | HTML, data={"password": "x"})
+    assert r.status_code == 403  # the rule itself is unchanged
+    r = client.get("/users", headers=home.auth("admin1") | HTML)
+    assert r.status_code == 200, r.text
+    shown = password_forms(r.text)
+    assert {"inv1", "aud1", "sup1"} <= shown and "admin1" not in shown

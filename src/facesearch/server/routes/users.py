@@ -40,6 +40,16 @@ async def _accounts(c: Context, who: Principal) -> list[dict[str, Any]]:
     return [_view(a) for a in found]
 
 
+async def _page_accounts(c: Context, who: Principal) -> list[dict[str, Any]]:
+    """Every account as the Users page shows it: with ``may_set_password``, whether the
+    viewer may give it a one-time password (the operator: an admin's or an operator's only),
+    so that the form is shown only where it would be accepted."""
+    found = await _blocking(lambda: accounts.list_accounts(c.store, who.user))
+    return [
+        _view(a) | {"may_set_password": accounts.may_set_password(who.user, a.user)} for a in found
+    ]
+
+
 async def _issue(c: Context, who: Principal, name: str) -> dict[str, Any]:
     issued = await _blocking(
         lambda: accounts.issue_token(c.store, who.user, name, presented=who.presented)
@@ -169,7 +179,7 @@ async def _users_page(page: Page, status: int = 200, **values: Any) -> HTMLRespo
     return page.render(
         "users.html",
         status,
-        users=await _accounts(page.c, page.who),
+        users=await _page_accounts(page.c, page.who),
         roles=roles,
         orgs=await _blocking(lambda: [o.name for o in orgs.list_orgs(page.c.store, page.who.user)]),
         role_words=ROLE_WORDS,
