@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.fakes import FakePipeline
+from tests.fakes import FakePipeline, face_photo
 from tests.homes import PASSWORD
 from tests.unit.server.test_analyst_ui import login
 
@@ -85,3 +85,21 @@ def test_the_users_page_offers_a_password_only_where_it_may_be_set(
     assert r.status_code == 200, r.text
     shown = password_forms(r.text)
     assert {"inv1", "aud1", "sup1"} <= shown and "admin1" not in shown
+
+
+def test_oversight_does_not_claim_every_search_has_a_verdict(client: TestClient, home: Any) -> None:
+    """Oversight said "Every search with candidates has a verdict." while searches under a day
+    old had none (listed only once overdue): the empty list now says what is true."""
+    r = client.post(
+        "/api/v1/searches",
+        headers=home.auth("inv1"),
+        files={"image": ("p.png", face_photo(1, 0), "image/png")},
+        data={"case": "K-new-user", "purpose": "a new user's review"},
+    )
+    assert r.status_code == 201 and r.json()["faces"][0]["hits"], r.text
+    r = client.get("/oversight", headers=home.auth("sup1") | HTML)
+    assert r.status_code == 200, r.text
+    table = re.search(r'<table id="unreviewed".*?</table>', r.text, re.S)
+    assert table, r.text
+    assert "has a verdict" not in table[0]
+    assert "No search with candidates has waited over a day for a verdict." in table[0]
