@@ -264,6 +264,26 @@ def search_view(found: ReviewedSearch) -> dict[str, Any]:
     return out
 
 
+def candidates_note(found: int, top: int | None, threshold: float | None, fmr: str) -> str:
+    """What bounded a probe face's candidates, for the result page: ``found`` candidates of
+    the ``top`` asked; ``threshold`` the similarity they had to reach (None: none was set),
+    ``fmr`` the false match rate at it, as a card shows one (``fmr_short``; "" unknown)."""
+    words = f"{found} candidate{'' if found == 1 else 's'}"
+    if threshold is None:
+        bound = "no similarity threshold was set"
+        if top is None or found >= top:
+            return f"{words}, the most similar faces; {bound}."
+        return (
+            f"{words}, fewer than the {top} asked: the collections searched hold no more "
+            f"faces ({bound})."
+        )
+    rate = f" (false match rate {fmr})" if fmr else ""
+    at = f"{words} at or above similarity {threshold:.3f}{rate}"
+    if top is None or found >= top:
+        return f"{at}, the {top} asked." if top is not None else f"{at}."
+    return f"{at}; fewer than the {top} asked because the rest fall below it."
+
+
 def hit_face_ids(search: dict[str, Any]) -> list[int]:
     """The face ids of every hit of a search resource."""
     return [hit["face_id"] for face in search["faces"] for hit in face["hits"]]

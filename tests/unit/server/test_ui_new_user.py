@@ -103,3 +103,65 @@ def test_oversight_does_not_claim_every_search_has_a_verdict(client: TestClient,
     assert table, r.text
     assert "has a verdict" not in table[0]
     assert "No search with candidates has waited over a day for a verdict." in table[0]
+
+
+def note_of(text: str) -> str:
+    found = re.search(r'<p class="small candidates-note"[^>]*>(.*?)</p>', text, re.S)
+    assert found, text
+    return found[1]
+
+
+def test_the_result_page_says_what_bounded_the_candidates(client: TestClient, home: Any) -> None:
+    """A top-10 search with max_fmr=1e-3 showed fewer than 10 cards and no reason why: the
+    page now says the threshold and false match rate that bounded them, and that the rest
+    fall below it; a search without a threshold says none was set."""
+    r = client.post(
+        "/api/v1/searches",
+        headers=home.auth("inv1"),
+        files={"image": ("p.png", face_photo(1, 0), "image/png")},
+        data={"case": "K-new-user", "purpose": "a capped search", "top": "10", "max_fmr": "1e-3"},
+    )
+    assert r.status_code == 201, r.text
+    search = r.json()
+    found = len(search["faces"][0]["hits"])
+    assert 1 <= found < 10, search
+    page = client.get(f"/searches/{search['id']}", headers=home.auth("inv1") | HTML)
+    assert page.status_code == 200, page.text
+    note = note_of(page.text)
+    threshold = f"{search['threshold']:.3f}"
+    plural = "candidate" if found == 1 else "candidates"
+    assert note == (
+        f"{found} {plural} at or above similarity {threshold} (false match rate ≈ 1 in 1,000); "
+        "fewer than the 10 asked because the rest fall below it."
+    ), note
+    r = client.post(
+        "/api/v1/searches",
+        headers=home.auth("inv1"),
+        files={"image": ("p.png", face_photo(1, 0), "image/png")},
+        data={"case": "K-new-user", "purpose": "an uncapped search", "top": "3"},
+    )
+    assert r.status_code == 201, r.text
+    page = client.get(f"/searches/{r.json()['id']}", headers=home.auth("inv1") | HTML)
+    assert note_of(page.text) == (
+        "3 candidates, the most similar faces; no similarity threshold was set."
+    )
+
+
+def test_one_candidate_is_not_one_candidates() -> None:
+    from facesearch.server.views import candidates_note
+
+    assert candidates_note(1, 10, 0.5, "≈ 1 in 1,000").startswith("1 candidate at or above")
+    assert candidates_note(10, 10, 0.5, "").endswith("similarity 0.500, the 10 asked.")
+
+
+def test_the_search_page_counts_one_candidate(client: TestClient, home: Any) -> None:
+    """The Search page's recent searches said "1 candidates"."""
+    r = client.post(
+        "/api/v1/searches",
+        headers=home.auth("inv2"),
+        files={"image": ("p.png", face_photo(2, 0), "image/png")},
+        data={"case": "K-new-user", "purpose": "one candidate", "top": "1"},
+    )
+    assert r.status_code == 201, r.text
+    text = client.get("/search", headers=home.auth("inv2") | HTML).text
+    assert "· 1 candidate</span>" in text and "1 candidates" not in text

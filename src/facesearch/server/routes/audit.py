@@ -236,8 +236,10 @@ def audit_summary(entry: dict[str, Any]) -> str:
     if action == "search":
         faces = p.get("probe_faces", [])
         sizes = sum(int(c.get("size", 0)) for c in p.get("collections", []))
+        found = len(p.get("candidates", []))
         return (
-            f"{len(p.get('candidates', []))} candidates for {len(faces)} probe face(s) among "
+            f"{found} candidate{'' if found == 1 else 's'} for {len(faces)} probe "
+            f"face{'' if len(faces) == 1 else 's'} among "
             f"{sizes} faces; probe {str(p.get('probe_sha256', ''))[:12]}"
         )
     if action == "decision":

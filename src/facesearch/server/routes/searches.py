@@ -22,8 +22,9 @@ from fastapi import APIRouter, Depends, File, Form, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from facesearch import app
+from facesearch.core.calibration import describe_fmr
 from facesearch.errors import FaceSearchError, NotFoundError
-from facesearch.server import gallery_services, services
+from facesearch.server import gallery_services, services, views
 from facesearch.server.deps import (
     Ctx,
     Reviewer,
@@ -33,6 +34,7 @@ from facesearch.server.deps import (
     SearchReader,
     SearchReaderPage,
 )
+from facesearch.server.formatting import fmr_short
 from facesearch.server.media import display_size, image_type
 from facesearch.server.rendering import Page, optional_int
 from facesearch.server.routes.training import training_due
@@ -231,7 +233,22 @@ async def search_result(
             size = display_size(await services.read_probe(c, who, search_id))
         except NotFoundError:  # its retention period ended just now
             size = None
-    return page.render("result.html", search=search, shown=shown, probe_size=size)
+    notes = {f["face"]: _candidates_note(page, search, f) for f in shown}
+    return page.render("result.html", search=search, shown=shown, probe_size=size, notes=notes)
+
+
+def _candidates_note(page: Page, search: dict[str, Any], face: dict[str, Any]) -> str:
+    """What bounded ``face``'s candidates on the result page (``views.candidates_note``): the
+    threshold the search kept them above, and the false match rate at it (the cap asked for,
+    else the calibration's estimate at the threshold)."""
+    threshold = search.get("threshold")
+    fmr: float | None = search.get("parameters", {}).get("max_fmr")
+    table = page.c.workers.calibration
+    if fmr is None and threshold is not None and table is not None:
+        fmr = table.fmr_at(threshold)
+    words = describe_fmr(fmr, table.words_floor) if fmr is not None and table else ""
+    shown = fmr_short(fmr, words) if fmr is not None else ""
+    return views.candidates_note(len(face["hits"]), search.get("top"), threshold, shown)
 
 
 @pages.get("/searches/{search_id:int}/candidates/{face_id:int}")
