@@ -75,6 +75,18 @@ def fmr_short(fmr: float, words: str = "") -> str:
     return f"≈ 1 in {_two_figures(1 / fmr):,}"
 
 
+def strangers_short(expected: float) -> str:
+    """The strangers a candidate card expects to score as high, in a few words:
+    ``≈ 0.02 strangers expected``, ``< 0.01 strangers expected``, ``≈ 1 stranger expected``
+    (the full sentence: the card's title and the candidate page)."""
+    if not isinstance(expected, (int, float)) or math.isnan(expected) or expected < 0:
+        return ""
+    if expected < 0.01:
+        return "< 0.01 strangers expected"
+    figure = f"{expected:.2f}".rstrip("0").rstrip(".") if expected < 10 else f"{expected:,.0f}"
+    return f"≈ {figure} stranger{'' if figure == '1' else 's'} expected"
+
+
 _FLOOR = re.compile(r"fewer than 1 in ([\d,]+)")
 
 
@@ -85,9 +97,10 @@ def _two_figures(x: float) -> int:
 
 
 def register(env: Environment) -> None:
-    """Add the ``when``, ``localtime``, ``thousands`` and ``fmr_short`` filters to a Jinja
-    environment (not ``count``: that name is Jinja's own length filter)."""
+    """Add the ``when``, ``localtime``, ``thousands``, ``fmr_short`` and ``strangers_short``
+    filters to a Jinja environment (not ``count``: that name is Jinja's own length filter)."""
     env.filters["when"] = when
     env.filters["localtime"] = localtime
     env.filters["thousands"] = thousands
     env.filters["fmr_short"] = fmr_short
+    env.filters["strangers_short"] = strangers_short

@@ -5,6 +5,7 @@ whom may use them, and a typed-in /logout that says how to log out."""
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -165,3 +166,28 @@ def test_the_search_page_counts_one_candidate(client: TestClient, home: Any) -> 
     assert r.status_code == 201, r.text
     text = client.get("/search", headers=home.auth("inv2") | HTML).text
     assert "· 1 candidate</span>" in text and "1 candidates" not in text
+
+
+def test_a_result_card_shows_the_strangers_expected(client: TestClient, home: Any) -> None:
+    """The strangers expected at a candidate's score were only in a hover tooltip (invisible
+    on a phone), while README says the grid shows them: each card now says it in a few words,
+    the full sentence staying on hover and on the candidate page."""
+    from facesearch.server.formatting import strangers_short
+
+    assert strangers_short(0.0012) == "< 0.01 strangers expected"
+    assert strangers_short(0.0234) == "≈ 0.02 strangers expected"
+    assert strangers_short(1.001) == "≈ 1 stranger expected"
+    assert strangers_short(1234.4) == "≈ 1,234 strangers expected"
+    r = client.post(
+        "/api/v1/searches",
+        headers=home.auth("inv1"),
+        files={"image": ("p.png", face_photo(3, 0), "image/png")},
+        data={"case": "K-new-user", "purpose": "strangers on the card", "top": "5"},
+    )
+    assert r.status_code == 201, r.text
+    hits = r.json()["faces"][0]["hits"]
+    text = client.get(f"/searches/{r.json()['id']}", headers=home.auth("inv1") | HTML).text
+    shown = re.findall(r'<div class="small muted strangers" title="[^"]*">([^<]+)</div>', text)
+    assert [html.unescape(s) for s in shown] == [
+        strangers_short(h["expected_false"]) for h in hits
+    ], shown
