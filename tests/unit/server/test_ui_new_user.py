@@ -191,3 +191,19 @@ def test_a_result_card_shows_the_strangers_expected(client: TestClient, home: An
     assert [html.unescape(s) for s in shown] == [
         strangers_short(h["expected_false"]) for h in hits
     ], shown
+
+
+def test_a_crop_tells_a_spent_read_limit_from_an_erased_photo(fake_homes: Any) -> None:
+    """What the pages' script (static/app.js) asks when a crop does not load: a crop past the
+    read limit answers 429 with Retry-After and the limit in words, an unknown (erased) face
+    404; the script says "too many photos opened in the last minute" for the one and
+    "erased" for the other only (tests/e2e/test_read_limit_crops.py)."""
+    limited = fake_homes("ui-new-user-reads", server_read_rate_limit=2)
+    who = limited.auth("inv1")
+    with TestClient(create_app(limited.settings, pipelines=FakePipeline)) as c:
+        assert c.get("/api/v1/faces/999999/crop", headers=who).status_code == 404
+        assert c.get("/api/v1/faces/1/crop", headers=who).status_code == 200
+        r = c.get("/api/v1/faces/1/crop", headers=who)
+        assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
+        assert "at most 2 a minute" in r.json()["error"]["message"]
+        assert c.get("/api/v1/faces/999999/crop", headers=who).status_code == 429

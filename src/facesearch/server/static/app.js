@@ -202,14 +202,70 @@
   }
 
   // --- a face crop that cannot be shown --------------------------------------------------
-  // A gallery photo moved, changed or erased since it was ingested answers 404: say so in
-  // its card instead of a broken image.
-  document.addEventListener("error", function (event) {
-    const el = event.target;
-    if (!(el instanceof HTMLImageElement) || !el.closest(".card")) return;
+  // An image's error event does not say why it failed, so ask the server once (one GET of the
+  // same address): 404 or 410, the gallery photo moved, changed or was erased since it was
+  // ingested; 429, the reader opened more photos in the last minute than the read limit lets
+  // them (server_read_rate_limit): say so, on the card and once above the page, instead of a
+  // false "erased"; if it loads this time, show it.
+  const ERASED = "photo not available (moved, changed or erased since it was added)";
+
+  function cardNote(el, text, kind) {
     const note = document.createElement("div");
-    note.className = "na";
-    note.textContent = "photo not available (moved, changed or erased since it was added)";
+    note.className = "na" + (kind ? " " + kind : "");
+    note.textContent = text;
     el.replaceWith(note);
+  }
+
+  function limitBanner(message, retry) {
+    if (document.getElementById("read-limit")) return;
+    const main = document.getElementById("main");
+    if (!main) return;
+    const banner = document.createElement("div");
+    banner.id = "read-limit";
+    banner.className = "error";
+    banner.setAttribute("role", "alert");
+    banner.textContent = "Some photos are not shown: " + message + ". Wait " +
+      (retry ? retry + " s" : "a minute") + " and reload the page.";
+    main.insertBefore(banner, main.firstChild);
+  }
+
+  function explain(el) {
+    const url = el.currentSrc || el.src;
+    if (!url || el.dataset.explained || url.indexOf("blob:") === 0) {
+      cardNote(el, ERASED.replace(/ \(.*\)/, ""), "");
+      return;
+    }
+    el.dataset.explained = "1";
+    fetch(url, { credentials: "same-origin", cache: "no-store" }).then(function (r) {
+      if (r.ok) {
+        return r.blob().then(function (b) { el.src = URL.createObjectURL(b); });
+      }
+      return r.text().then(function (body) {
+        if (r.status === 429) {
+          const retry = r.headers.get("Retry-After");
+          cardNote(el, "too many photos opened in the last minute: wait " +
+            (retry ? retry + " s" : "a minute") + " and reload", "read-limit");
+          limitBanner(errorText(body, "the read limit"), retry);
+        } else if (r.status === 404 || r.status === 410) {
+          cardNote(el, ERASED, "");
+        } else {
+          cardNote(el, "photo not shown: " + errorText(body, "error " + r.status), "");
+        }
+      });
+    }).catch(function () {
+      cardNote(el, "photo not shown (the server did not answer): reload the page", "");
+    });
+  }
+
+  function failed(el) {
+    return el instanceof HTMLImageElement && el.closest(".card") !== null;
+  }
+
+  document.addEventListener("error", function (event) {
+    if (failed(event.target)) explain(event.target);
   }, true);
+  // those that failed before this script ran (it is deferred)
+  document.querySelectorAll(".card img").forEach(function (el) {
+    if (el.complete && el.naturalWidth === 0 && el.getAttribute("src")) explain(el);
+  });
 })();
