@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.fakes import FakePipeline, face_photo
+from tests.fakes import FakePipeline, face_photo, no_face_photo
 from tests.homes import PASSWORD
 from tests.unit.server.test_analyst_ui import login
 
@@ -207,3 +207,23 @@ def test_a_crop_tells_a_spent_read_limit_from_an_erased_photo(fake_homes: Any) -
         assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
         assert "at most 2 a minute" in r.json()["error"]["message"]
         assert c.get("/api/v1/faces/999999/crop", headers=who).status_code == 429
+
+
+@pytest.mark.parametrize("trained", [True, False])
+def test_a_refused_search_or_verification_keeps_case_and_purpose(
+    fake_homes: Any, trained: bool
+) -> None:
+    """A refusal (no face found; the training not passed yet) answers the form again with
+    the case number and purpose typed (a regression guard: the reviewer saw them cleared)."""
+    made = fake_homes(f"ui-new-user-kept-{trained}", trained=trained)
+    photo = no_face_photo() if trained else face_photo(1, 0)
+    typed = {"case": "K-77", "purpose": "why this is needed"}
+    with TestClient(create_app(made.settings, pipelines=FakePipeline)) as c:
+        for path, files in [
+            ("/search", {"photo": ("p.png", photo, "image/png")}),
+            ("/verify", {"a": ("a.png", photo, "image/png"), "b": ("b.png", face_photo(1, 1))}),
+        ]:
+            r = c.post(path, headers=made.auth("inv1") | HTML, files=files, data=typed)
+            assert r.status_code in (403, 422), r.text
+            assert re.search(r'<input id="case"[^>]*value="K-77"', r.text), path
+            assert re.search(r'<textarea id="purpose"[^>]*>why this is needed<', r.text), path
