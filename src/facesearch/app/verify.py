@@ -34,7 +34,28 @@ from facesearch.engine import Engine, ImageInput
 from facesearch.errors import FaceSearchError
 from facesearch.types import Quality
 
-__all__ = ["VerifyRecord", "VerifyRequest", "record_failed_verify", "verify"]
+__all__ = [
+    "VERDICT_BELOW",
+    "VERDICT_SAME",
+    "VerifyRecord",
+    "VerifyRequest",
+    "record_failed_verify",
+    "verdict_words",
+    "verify",
+]
+
+# What a decision says, in the web's words (templates/verify.html): a score at or above the
+# threshold is a lead for a person to check, never an identification; one below it is not a
+# match at that threshold, and does not prove two different people either.
+VERDICT_SAME = "at or above the threshold, possibly the same person (a lead to check)"
+VERDICT_BELOW = (
+    "below the threshold, not a match at this threshold (this does not prove two different people)"
+)
+
+
+def verdict_words(same: bool) -> str:
+    """The words of a verification's decision (``same``: at or above the threshold)."""
+    return VERDICT_SAME if same else VERDICT_BELOW
 
 
 @dataclass(frozen=True)

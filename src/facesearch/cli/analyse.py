@@ -123,6 +123,7 @@ def cmd_verify(args: argparse.Namespace, cli: Cli) -> int:
     if args.a is None or args.b is None:
         raise InputError("give two photos to compare (or --pairs FILE)")
     from facesearch.app import VerifyRequest, verify
+    from facesearch.app.verify import verdict_words
 
     request = request_from(VerifyRequest, args, names=(str(args.a), str(args.b)))
     with cli.local(gallery=False) as local:
@@ -131,8 +132,9 @@ def cmd_verify(args: argparse.Namespace, cli: Cli) -> int:
     if args.json:
         emit(record.as_json())
     else:
-        verdict = "SAME PERSON (likely)" if v.same else "DIFFERENT PEOPLE (likely)"
-        print(f"{verdict}: similarity {v.similarity:.4f}, threshold {v.threshold:.4f}")
+        verdict = verdict_words(v.same)
+        scores = f"similarity {v.similarity:.4f}, threshold {v.threshold:.4f}"
+        print(f"{verdict[0].upper()}{verdict[1:]}: {scores}")
         if len(v.models) > 1:
             each = ", ".join(
                 f"{m.split(':')[0]} {s:.4f}" for m, s in zip(v.models, v.scores, strict=True)

@@ -316,3 +316,22 @@ def test_ingest_exits_2_when_nothing_could_be_read(cli: Any, tmp_path: Path) -> 
     assert partly.code == 0 and "failed: " in partly.err and "nonexist.jpg" in partly.err
     again = cli(home, "ingest", str(photo))  # a duplicate: read, nothing new to add
     assert again.code == 0, again.err
+
+
+def test_verify_says_what_the_web_says_a_lead_never_an_identification(
+    cli: Any, open_home: Home, tmp_path: Path
+) -> None:
+    """``verify a b`` printed "SAME PERSON (likely)" / "DIFFERENT PEOPLE (likely)" where the
+    web says "possibly the same person (a lead to check)" and that a score below the threshold
+    does not prove two different people."""
+    from facesearch.app.verify import VERDICT_BELOW, VERDICT_SAME
+
+    a, a2, b = (write_photo(tmp_path, p, s) for p, s in ((0, 5), (0, 6), (1, 5)))
+    r = cli(open_home.home, "verify", str(a), str(a2))
+    assert r.code == 0, r.err
+    assert r.out.lower().startswith(VERDICT_SAME) and "possibly the same person" in r.out
+    r = cli(open_home.home, "verify", str(a), str(b))
+    assert r.code == 1, r.err
+    assert r.out.lower().startswith(VERDICT_BELOW)
+    assert "does not prove two different people" in r.out
+    assert "SAME PERSON" not in r.out and "DIFFERENT PEOPLE" not in r.out
