@@ -76,11 +76,13 @@ def secure(request: Request) -> bool:
     return request.url.scheme == "https"
 
 
-def optional_int(text: str, what: str) -> int | None:
-    """A whole number typed into a form field (None when left empty)."""
+def optional_int(text: str, what: str, minimum: int = 1) -> int | None:
+    """A whole number from ``minimum`` (1: ids; 0: a face's number) typed into a form field,
+    at most 6 digits (None when left empty)."""
     text = text.strip()
     if not text:
         return None
-    if not re.fullmatch(r"\d{1,6}", text):
-        raise InputError(f"{what} must be a whole number")
+    if not re.fullmatch(r"\d{1,6}", text) or int(text) < minimum:
+        kind = "a positive whole number" if minimum == 1 else f"a whole number from {minimum}"
+        raise InputError(f"{what} must be {kind}, not {text[:20]!r}")
     return int(text)

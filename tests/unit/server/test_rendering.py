@@ -1,5 +1,6 @@
 """rendering.page_for: a page route's Page comes after its role check, with that principal;
-rendering.render: the error a page shows keeps its code for the templates."""
+rendering.render: the error a page shows keeps its code for the templates;
+rendering.optional_int: a number typed into a form field."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ import anyio
 import pytest
 from fastapi import Request
 
-from facesearch.errors import PermissionDeniedError
+from facesearch.errors import InputError, PermissionDeniedError
 from facesearch.server.auth import Principal
-from facesearch.server.rendering import page_for
+from facesearch.server.rendering import optional_int, page_for
 
 
 def _request(context: object) -> Request:
@@ -66,3 +67,14 @@ def test_a_training_refusal_links_to_the_training_page_and_the_nav_has_it(fake_h
         assert '<a href="/training" class="">Training</a>' in page
         audit = client.get("/audit", headers=home.auth("aud1") | html).text
         assert 'href="/training"' not in audit
+
+
+def test_a_form_number_below_its_minimum_says_which_numbers_are_meant() -> None:
+    """An image id of -4 said "image id must be a whole number": -4 is one."""
+    assert optional_int(" 7 ", "image id") == 7 and optional_int("", "image id") is None
+    for text in ("-4", "0", "x", "1234567"):
+        with pytest.raises(InputError, match="image id must be a positive whole number"):
+            optional_int(text, "image id")
+    assert optional_int("0", "face", minimum=0) == 0  # a probe's faces are numbered from 0
+    with pytest.raises(InputError, match="face must be a whole number from 0"):
+        optional_int("-1", "face", minimum=0)

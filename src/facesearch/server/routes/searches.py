@@ -198,7 +198,7 @@ async def search_submit(
 ) -> Response:
     form = {"case": case, "purpose": purpose, "top": top, "collection": collection}
     try:
-        face_no = optional_int(face, "face")
+        face_no = optional_int(face, "face", minimum=0)  # faces are numbered from 0
         top_no = optional_int(top, "number of candidates")
         wanted = app.SearchRequest(
             b"",  # the upload, read by services.search
