@@ -6,8 +6,10 @@ as SHA-256 digests: they are random, so a fast hash is enough (browser session i
 user is revoked when their password is set or their account disabled (enabling it again
 revives none). Its last use is kept to the minute: a use is noted in memory and written with
 the others at most once a minute (``flush_token_use``, and when the store closes; ``tokens()``
-shows the noted ones too), so that no API request waits for a write. A crash loses at most the
-last minute of last-use times.
+shows the noted ones too), so that no API request but a token's first waits for a write. A
+token's first use is written at once: another process (``facesearch users tokens``) would
+otherwise list a token in use as never used. A crash loses at most the last minute of
+last-use times.
 """
 
 from __future__ import annotations
@@ -99,6 +101,7 @@ class TokenMixin:
         self._uses: dict[int, datetime] = {}  # token id -> last use not yet written
         self._uses_lock = threading.Lock()
         self._uses_since: datetime | None = None  # when the oldest of them was noted
+        self._first_uses: set[int] = set()  # tokens whose first use this process wrote
 
     def issue_token(self, name: str, *, by: Actor, presented: str | None = None) -> str:
         """A new API token for a user. Shown only once.
@@ -195,15 +198,21 @@ class TokenMixin:
         return user_of(row)
 
     def _note_use(self, token_id: int, stored: datetime | None, now: datetime) -> None:
-        """Remember a token's use (to the minute); write the uses once a minute at most."""
+        """Remember a token's use (to the minute); write the uses once a minute at most, and
+        a token's first use (none stored, none noted) at once."""
         with self._uses_lock:
             noted = self._uses.get(token_id)
             seen = max((t for t in (stored, noted) if t is not None), default=None)
+            first = seen is None and token_id not in self._first_uses
             if seen is None or now - seen >= TOKEN_TOUCH_INTERVAL:
                 self._uses[token_id] = now
                 if self._uses_since is None:
                     self._uses_since = now
-            due = self._uses_since is not None and now - self._uses_since >= TOKEN_TOUCH_INTERVAL
+            if first:
+                self._first_uses.add(token_id)  # written once, not by each request of a burst
+            due = first or (
+                self._uses_since is not None and now - self._uses_since >= TOKEN_TOUCH_INTERVAL
+            )
         if due:
             self.flush_token_use()
 

@@ -139,15 +139,35 @@ def test_a_file_from_before_expiry_is_migrated_and_its_tokens_expire(tmp_path: P
 
 
 def test_token_use_is_not_written_in_the_request_path(store, people, clock):
-    """A use is noted in memory and written later with the others: no request waits for it."""
+    """A use after the first is noted in memory and written later with the others: no request
+    waits for it."""
     token = store.accounts.issue_token("alice", by=people["alice"])
-    clock.advance(seconds=5)
+    store.accounts.user_for_token(token)  # the first use: written at once
+    first = T0.isoformat(timespec="microseconds")
+    assert raw(store, "SELECT last_used_at FROM api_tokens") == [(first,)]
+    clock.advance(seconds=65)
     store.accounts.user_for_token(token)
-    assert raw(store, "SELECT last_used_at FROM api_tokens") == [(None,)]
+    assert raw(store, "SELECT last_used_at FROM api_tokens") == [(first,)]
     clock.advance(seconds=61)  # a minute later the next use writes both (the later one)
     store.accounts.user_for_token(token)
     (stored,) = raw(store, "SELECT last_used_at FROM api_tokens")[0]
-    assert stored == (T0 + timedelta(seconds=66)).isoformat(timespec="microseconds")
+    assert stored == (T0 + timedelta(seconds=126)).isoformat(timespec="microseconds")
+
+
+def test_a_tokens_first_use_is_written_at_once_for_another_process_to_list(
+    tmp_path: Path, clock: FakeClock
+):
+    """``users token alice``, 4 API searches, then ``users tokens alice`` within a minute said
+    "last used never": the uses stayed in the server's memory for a minute."""
+    with AccountabilityStore.open(tmp_path, clock=clock, hasher=CHEAP) as server:
+        server.accounts.add_user("alice", Role.INVESTIGATOR, PW, by=ROOT)
+        token = server.accounts.issue_token("alice", by=ROOT)
+        for _ in range(4):
+            clock.advance(seconds=2)
+            server.accounts.user_for_token(token)
+        with AccountabilityStore.open(tmp_path, clock=clock, hasher=CHEAP) as cli:
+            (listed,) = cli.accounts.tokens("alice")
+            assert listed.last_used_at == T0 + timedelta(seconds=2)  # the first, not never
 
 
 def test_token_uses_are_written_when_the_store_closes(tmp_path: Path, clock: FakeClock):
