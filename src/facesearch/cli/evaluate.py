@@ -49,20 +49,23 @@ def add_parsers(sub: Any) -> None:
     p.set_defaults(handler=cmd_calibrate)
 
 
-def _embed(cli: Cli, root: Path, names: list[str]) -> EmbeddingSet:
+def _embed(cli: Cli, root: Path, names: list[str], listed_in: str = "asked for") -> EmbeddingSet:
     """The main-face embeddings of ``names`` (under ``root``; cached) by the primary model
     and, where one is configured, the second."""
     with open_pipeline(cli.settings, pipelines=cli.pipelines) as pipeline:
-        return lfw.embed_images(pipeline, root, names, progress=True, second=True)
+        return lfw.embed_images(
+            pipeline, root, names, progress=True, second=True, listed_in=listed_in
+        )
 
 
 def cmd_eval_lfw(args: argparse.Namespace, cli: Cli) -> int:
     from facesearch.evaluation import fusion_fit
 
     data = args.data or cli.settings.lfw_dir
-    pairs = lfw.read_pairs(args.pairs or data / "pairs.txt")
+    pairs_file = args.pairs or data / "pairs.txt"
+    pairs = lfw.read_pairs(pairs_file)
     names = sorted({p.a for p in pairs} | {p.b for p in pairs})
-    emb = _embed(cli, data / lfw.IMAGES, names)
+    emb = _embed(cli, data / lfw.IMAGES, names, f"{pairs_file} names")
     result = fusion_fit.side_by_side(pairs, emb, emb.model_ids)
     out: Path = args.out
     lfw.save_json(result, out / "lfw.json")

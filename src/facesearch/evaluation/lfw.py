@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from facesearch.core import align
-from facesearch.errors import ConfigError
+from facesearch.errors import ConfigError, InputError
 from facesearch.evaluation import metrics
 from facesearch.models import running_precisions
 from facesearch.models.embedder import EmbedderConfig
@@ -148,10 +148,12 @@ def embed_images(
     *,
     progress: bool = True,
     second: bool = False,
+    listed_in: str = "asked for",
 ) -> EmbeddingSet:
     """Main-face embeddings of ``names`` (paths relative to ``root``), cached on disk (one
     cache per model); with ``second``, the second model's embeddings of the same faces too
-    where one is configured (``settings.models.second_embedder``)."""
+    where one is configured (``settings.models.second_embedder``). InputError, before any is
+    embedded, when an image to embed is missing (``listed_in``: which list named them)."""
     second = second and pipeline.second_spec is not None
     model_ids: tuple[str, ...] = (pipeline.model_id,)
     if second:
@@ -164,6 +166,7 @@ def embed_images(
     known = [_load_cache(cache) for cache in caches]
     todo = [n for n in names if any(n not in k for k in known)]
     if todo:
+        require_images(root, todo, len(names), listed_in)
         items = (Decodable(n, (root / n).read_bytes()) for n in todo)
         results = pipeline.run(items, main_only=True, second=second)
         specs = [pipeline.embedder_spec, pipeline.second_spec][: len(known)]
@@ -190,6 +193,18 @@ def embed_images(
         second=emb[1] if second else None,
         model_ids=model_ids,
     )
+
+
+def require_images(root: Path, names: Sequence[str], total: int, listed_in: str) -> None:
+    """InputError naming the first of ``names`` (under ``root``) that is not a file, and how
+    many of the ``total`` images ``listed_in`` names are missing: a check of a few thousand
+    files, before minutes of embedding end in a traceback."""
+    missing = [n for n in names if not (root / n).is_file()]
+    if missing:
+        raise InputError(
+            f"{len(missing):,} of the {total:,} images {listed_in} are missing under {root} "
+            f"(the first: {root / missing[0]}); is the download complete?"
+        )
 
 
 def _load_cache(cache: Path) -> Known:

@@ -57,3 +57,36 @@ def test_report_and_describe_give_the_standard_error() -> None:
     text = lfw.describe(result)
     assert f"{100 * acc.std():.2f} %" in text and f"{100 * figures['accuracy_se']:.2f}" in text
     assert "standard error" in text
+
+
+def test_eval_lfw_on_an_incomplete_folder_names_the_missing_image_before_embedding(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``eval lfw --data DIR`` on an incomplete LFW folder ended in a FileNotFoundError
+    traceback (for AJ_Lamas_0001.jpg) after embedding what was there."""
+    from facesearch.cli import main
+
+    data = tmp_path / "lfw"
+    root = data / lfw.IMAGES
+    present = write_photo(root / "Aaron_Peirsol", 0, 1)
+    for n in (1, 2):
+        (root / "Aaron_Peirsol" / f"Aaron_Peirsol_000{n}.jpg").write_bytes(present.read_bytes())
+    (data / "pairs.txt").write_text("1\t1\nAaron_Peirsol\t1\t2\nAaron_Peirsol\t1\tAJ_Lamas\t1\n")
+    code = main(
+        [
+            "--home",
+            str(tmp_path / "home"),
+            "eval",
+            "lfw",
+            "--data",
+            str(data),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        pipelines=FakePipeline,
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert "1 of the 3 images" in err and "AJ_Lamas/AJ_Lamas_0001.jpg" in err
+    assert "pairs.txt" in err
+    assert not (tmp_path / "out").exists()
