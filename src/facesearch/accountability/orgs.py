@@ -27,6 +27,7 @@ from facesearch.accountability.db import Database, format_time, parse_time
 from facesearch.accountability.dialect import by_name, name_is
 from facesearch.accountability.permissions import DEFAULT_ORG, Actor, Permission, Role, require
 from facesearch.accountability.users import current_actor, is_valid_name
+from facesearch.core.text import PLAIN_NAME_RULE
 from facesearch.errors import InputError, NotFoundError, PermissionDeniedError
 
 __all__ = ["OrgPolicy", "Organisation", "Organisations", "sees_all_orgs"]
@@ -186,10 +187,7 @@ class Organisations:
     ) -> Organisation:
         """A new organisation; InputError if the name is taken (names ignore case)."""
         if not is_valid_name(name):
-            raise InputError(
-                "an organisation name is 1-64 characters: ASCII letters, digits and . _ - @, "
-                "starting with a letter or digit"
-            )
+            raise InputError(f"an organisation name is {PLAIN_NAME_RULE}")
         _check_quota(quota_faces)
         chosen = OrgPolicy().with_changes(policy or {})
         with self._db.write() as conn:

@@ -7,7 +7,6 @@ this module only reads them, for every part of the accounts (logins, tokens, ses
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,6 +14,7 @@ from datetime import datetime
 from facesearch.accountability.db import parse_time
 from facesearch.accountability.dialect import name_is
 from facesearch.accountability.permissions import Actor, Role
+from facesearch.core.text import PLAIN_NAME_RULE, is_plain_name
 from facesearch.errors import AuthenticationError, InputError, NotFoundError
 
 __all__ = [
@@ -33,7 +33,6 @@ __all__ = [
     "validate_name",
 ]
 
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 _PLAIN = "id, name, role, password_hash, disabled, created_at, org_id, password_temporary"
 _ORG_NAME = "(SELECT o.name FROM organisations o WHERE o.id = {t}.org_id) AS org_name"
 USER_COLUMNS = _PLAIN + ", " + _ORG_NAME.format(t="users")
@@ -51,15 +50,12 @@ class User(Actor):
 
 
 def is_valid_name(name: object) -> bool:
-    return isinstance(name, str) and _NAME.fullmatch(name) is not None
+    return is_plain_name(name)
 
 
 def validate_name(name: str) -> str:
     if not is_valid_name(name):
-        raise InputError(
-            "a user name is 1-64 characters: ASCII letters, digits and . _ - @, "
-            "starting with a letter or digit"
-        )
+        raise InputError(f"a user name is {PLAIN_NAME_RULE}")
     return name
 
 

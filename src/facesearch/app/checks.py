@@ -31,7 +31,7 @@ from facesearch.accountability.text_checks import MAX_CASE_CHARS, MAX_PURPOSE_CH
 from facesearch.app.alerts import raise_alerts
 from facesearch.app.training import require_training
 from facesearch.core.matching import check_decision, check_top
-from facesearch.core.text import shown_name
+from facesearch.core.text import is_plain_name, shown_name
 from facesearch.engine import Engine, ImageInput
 from facesearch.errors import (
     CaseRequiredError,
@@ -42,7 +42,7 @@ from facesearch.errors import (
     PermissionDeniedError,
     TrainingRequiredError,
 )
-from facesearch.gallery.catalog import check_name
+from facesearch.gallery.catalog import Catalog, check_name, check_new_collection_name
 from facesearch.settings import Settings
 
 __all__ = [
@@ -53,14 +53,26 @@ __all__ = [
     "case_required",
     "check_case",
     "check_case_use",
+    "check_collection_name",
     "check_decision",
     "check_name",
+    "check_new_collection_name",
     "check_top",
     "check_use",
     "entry_missing",
     "log",
     "log_failure",
 ]
+
+
+def check_collection_name(catalog: Catalog, name: str) -> str:
+    """The name of a collection to ingest into: InputError unless it names a collection the
+    catalog holds or is a name a new collection may have (``check_new_collection_name``)."""
+    check_name(name, "collection")
+    if not is_plain_name(name) and name not in {c.name for c in catalog.collections()}:
+        check_new_collection_name(name)
+    return name
+
 
 CASE_WORK = frozenset({Permission.SEARCH, Permission.VERIFY, Permission.DECIDE})
 TRAINED_WORK = frozenset({Permission.SEARCH, Permission.VERIFY})

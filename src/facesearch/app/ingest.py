@@ -32,7 +32,13 @@ from typing import Any
 from facesearch.accountability import AccountabilityStore, Action, Actor, AuditEntry, Permission
 from facesearch.accountability.permissions import DEFAULT_ORG
 from facesearch.app.abandoned_runs import log_abandoned
-from facesearch.app.checks import allow, check_case, entry_missing, log
+from facesearch.app.checks import (
+    allow,
+    check_case,
+    check_new_collection_name,
+    entry_missing,
+    log,
+)
 from facesearch.app.people import attach_new
 from facesearch.app.scope import scope_of
 from facesearch.core.text import shown_name
@@ -89,6 +95,8 @@ def claim_collection(
     if name == DEFAULT_COLLECTION and org.name.lower() != DEFAULT_ORG:
         name = org.name
     known = {c.name: c for c in engine.catalog.collections()}
+    if name not in known:
+        check_new_collection_name(name)  # before it is claimed; one made before keeps its name
     if name in known and store.orgs.owner(name).lower() != org.name.lower():
         raise PermissionDeniedError(
             f"collection {name} belongs to another organisation; choose another name"

@@ -9,10 +9,12 @@ rearrange what is shown.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 __all__ = [
     "DIRECTION_MARKS",
+    "PLAIN_NAME_RULE",
     "SEPARATORS",
     "escaped",
     "has_control",
@@ -20,8 +22,22 @@ __all__ = [
     "hidden_characters",
     "hiding",
     "is_blank",
+    "is_plain_name",
     "shown_name",
 ]
+
+# A name that is part of addresses and paths as it is: a user's, an organisation's and a new
+# collection's (an organisation's default collection is named after it).
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
+PLAIN_NAME_RULE = (
+    "1-64 characters: ASCII letters, digits and . _ - @, starting with a letter or digit"
+)
+
+
+def is_plain_name(name: object) -> bool:
+    """Whether ``name`` follows ``PLAIN_NAME_RULE``."""
+    return isinstance(name, str) and _PLAIN_NAME.fullmatch(name) is not None
+
 
 # Marks that reverse or isolate the direction of the text after them: a case number written
 # K-1<U+202E>9102-K would show as another number in the trail.

@@ -11,7 +11,8 @@ from typing import Any
 import anyio
 from fastapi import UploadFile
 
-from facesearch.app.checks import check_name
+from facesearch.app.checks import check_collection_name, check_name
+from facesearch.core.text import is_plain_name
 from facesearch.engine import Engine
 from facesearch.errors import InputError
 from facesearch.server.auth import Principal
@@ -53,6 +54,9 @@ async def start(
     if not files:
         raise InputError("choose at least one image or archive to upload")
     collection = check_name((collection or "default").strip(), "collection")
+    if not is_plain_name(collection):  # refused now (422) if it would be a new collection
+        name = collection
+        await ctx.workers.on_catalog(lambda c: check_collection_name(c, name))
     subject = subject.strip() if subject and subject.strip() else None
     if subject is not None:
         check_name(subject, "subject")

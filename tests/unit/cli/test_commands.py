@@ -335,3 +335,20 @@ def test_verify_says_what_the_web_says_a_lead_never_an_identification(
     assert r.out.lower().startswith(VERDICT_BELOW)
     assert "does not prove two different people" in r.out
     assert "SAME PERSON" not in r.out and "DIFFERENT PEOPLE" not in r.out
+
+
+def test_ingest_refuses_a_new_collection_name_its_addresses_cannot_hold(
+    cli: Any, open_home: Home, tmp_path: Path
+) -> None:
+    """``ingest --collection a/b`` made a collection that /api/v1/collections/a%2Fb could not
+    reach; it is refused before anything is claimed, ingested or logged."""
+    photos = tmp_path / "photos"
+    write_photo(photos, 1, 0)
+    for name in ("a/b", "../../etc", "<b>x</b>"):
+        r = cli(open_home.home, "ingest", str(photos), "--collection", name)
+        assert r.code == 2 and "Traceback" not in r.err, r.err
+        assert "a new collection's name is 1-64 characters" in r.err and repr(name) in r.err
+    r = cli(open_home.home, "audit", "export", "--format", "jsonl", "--action", "collection_claim")
+    claimed = [json.loads(line)["payload"]["collection"] for line in r.out.splitlines()]
+    assert claimed == ["default"]  # the home's own
+    assert cli(open_home.home, "ingest", str(photos), "--collection", "cctv-2026").code == 0

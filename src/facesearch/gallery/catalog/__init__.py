@@ -6,7 +6,7 @@ is the source of truth; the vector index is derived from it (``Catalog.face_vect
 tells whether it is stale from ``Catalog.state``.
 """
 
-from facesearch.gallery.catalog._codec import check_name
+from facesearch.gallery.catalog._codec import check_name, check_new_collection_name
 from facesearch.gallery.catalog._connection import CatalogErasure
 from facesearch.gallery.catalog._identity import DatabaseChange
 from facesearch.gallery.catalog._people import (
@@ -57,4 +57,5 @@ __all__ = [
     "RunStatus",
     "StoredPerson",
     "check_name",
+    "check_new_collection_name",
 ]

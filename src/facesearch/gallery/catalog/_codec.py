@@ -13,7 +13,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from facesearch.core.text import SEPARATORS, has_control, hiding, is_blank
+from facesearch.core.text import (
+    PLAIN_NAME_RULE,
+    SEPARATORS,
+    has_control,
+    hiding,
+    is_blank,
+    is_plain_name,
+)
 from facesearch.errors import InputError
 from facesearch.types import BBox
 
@@ -44,6 +51,16 @@ def check_name(name: str, what: str) -> str:
     problem = hiding(name)
     if problem is not None:
         raise InputError(f"a {what} name must not contain {problem}")
+    return name
+
+
+def check_new_collection_name(name: str) -> str:
+    """A new collection's name: part of its addresses (``/api/v1/collections/NAME``), so
+    ``PLAIN_NAME_RULE``'s, like a user's or an organisation's (the default collection of an
+    organisation is named after it). A collection made before the rule keeps its name."""
+    check_name(name, "collection")
+    if not is_plain_name(name):
+        raise InputError(f"collection name {name!r}: a new collection's name is {PLAIN_NAME_RULE}")
     return name
 
 

@@ -21,6 +21,7 @@ def insert_id(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> int:
 def ensure_collection(conn: sqlite3.Connection, name: str) -> int:
     cid = _read.collection_id(conn, name)
     if cid is None:
+        _codec.check_new_collection_name(name)
         cid = insert_id(
             conn,
             "INSERT INTO collections (name, created) VALUES (?, ?) RETURNING id",

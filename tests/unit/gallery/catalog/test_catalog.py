@@ -225,6 +225,7 @@ def test_names_with_sql_metacharacters_round_trip(cat: Catalog, name: str) -> No
         sha(name), f"/p/{name}.jpg", 1, 2, 3, {name: name}, subject=name,
         faces=(NewFace(0, BBox(0, 0, 1, 1), LANDMARKS, 0.9, {name: 1.0}, name, embedding(1)),),
     )  # fmt: skip
+    made_before_the_rule(cat, name)  # a new collection's name is refused now
     (added,) = cat.add_images(name, [item])
     (face,) = cat.faces_of_subject(name)
     assert (face.collection, face.subject, face.model_id, face.source) == (
@@ -241,6 +242,33 @@ def test_names_with_sql_metacharacters_round_trip(cat: Catalog, name: str) -> No
     assert len(cat.delete_subject(name)) == 1
     assert cat.stats()["faces"] == 0  # and the tables are all still there
     cat.add_images("after", [new_image("after")])
+
+
+def made_before_the_rule(cat: Catalog, name: str) -> None:
+    """A collection named as names were allowed before ``check_new_collection_name``."""
+    with cat._writing() as conn:
+        conn.execute(
+            "INSERT INTO collections (name, created) VALUES (?, ?)", (name, "2025-01-01T00:00:00")
+        )
+
+
+@pytest.mark.parametrize("name", ["a/b", "../../etc", "<b>x</b>", "my photos", "_x", "z" * 65])
+def test_a_new_collection_name_outside_the_rule_is_refused_an_old_one_keeps_working(
+    cat: Catalog, name: str
+) -> None:
+    """ingest-jobs made collections "a/b", "../../etc" and "<b>x</b>", which
+    /api/v1/collections/a%2Fb could not reach (404)."""
+    with pytest.raises(InputError, match=r"ASCII letters, digits and \. _ - @"):
+        cat.ensure_collection(name)
+    with pytest.raises(InputError, match="a new collection's name is 1-64 characters"):
+        cat.add_images(name, [new_image("f")])
+    assert cat.collections() == []
+    made_before_the_rule(cat, name)
+    (added,) = cat.add_images(name, [new_image("f")])
+    assert cat.ensure_collection(name) > 0 and [c.name for c in cat.collections()] == [name]
+    assert cat.image(added.image_id).collection == name
+    for fine in ("Police-2026", "acme.org", "a_b", "x@y", "9"):
+        cat.ensure_collection(fine)
 
 
 def test_has_image_and_known_hashes(cat: Catalog) -> None:
