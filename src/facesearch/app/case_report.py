@@ -27,6 +27,7 @@ from facesearch.app.checks import log
 from facesearch.app.reads import probe_kept, search_record
 from facesearch.app.records import SearchRecord
 from facesearch.app.scope import reach_of
+from facesearch.app.verify import verdict_words
 from facesearch.core.calibration import CalibrationTable
 from facesearch.errors import NotFoundError
 from facesearch.gallery.catalog import Catalog
@@ -148,11 +149,7 @@ def _summary(e: AuditEntry) -> tuple[str, tuple[Link, ...]]:
         return text, (Link("search result", f"/searches/{e.seq}"),)
     if e.action == Action.VERIFY.value:
         # the verify page's words: a score at the threshold is a lead, never "same person"
-        same = (
-            "at or above the threshold, possibly the same person (a lead to check)"
-            if p.get("same_person")
-            else "below the threshold"
-        )
+        same = verdict_words(bool(p.get("same_person")))
         score = p.get("similarity")
         shown = f"{score:.3f}" if isinstance(score, float) else score
         text = f"1:1 verification: {same}, similarity {shown}" if score is not None else ""
