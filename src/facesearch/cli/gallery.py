@@ -31,7 +31,7 @@ from facesearch.cli.common import Cli, add_case_arguments, emit, request_from
 from facesearch.core.calibration import describe_expected
 from facesearch.core.text import escaped, shown_name
 from facesearch.errors import InputError
-from facesearch.gallery.ingest import IngestSummary
+from facesearch.gallery.ingest import BLOCKLISTED, IngestSummary
 from facesearch.results import SAME_FILE_NOTE
 
 __all__ = ["add_parsers", "stats_table"]
@@ -125,22 +125,35 @@ def cmd_ingest(args: argparse.Namespace, cli: Cli) -> int:
         emit(record.as_json())
         return code
     rate = summary.images_seen / max(summary.seconds, 1e-6)
+    # an image every face of which an erasure opted out is skipped on purpose, not failed
+    blocked = [f for f in summary.failed if f.code == BLOCKLISTED]
+    failed = [f for f in summary.failed if f.code != BLOCKLISTED]
     print(
         f"{summary.images_seen:,} images seen, {summary.images_added:,} added, "
         f"{summary.duplicates:,} duplicates, {summary.faces_added:,} faces added, "
-        f"{len(summary.failed):,} failed ({summary.seconds:.1f} s, {rate:.0f} images/s)"
+        f"{len(failed):,} failed"
+        + (f", {len(blocked):,} blocklisted" if blocked else "")
+        + f" ({summary.seconds:.1f} s, {rate:.0f} images/s)"
     )
-    for fail in summary.failed[:20]:
+    for fail in failed[:20]:
         print(f"  failed: {escaped(fail.source)}: {escaped(fail.reason)}", file=sys.stderr)
-    if len(summary.failed) > 20:
-        print(f"  ... and {len(summary.failed) - 20} more (see --json)", file=sys.stderr)
+    if len(failed) > 20:
+        print(f"  ... and {len(failed) - 20} more (see --json)", file=sys.stderr)
+    for fail in blocked[:20]:
+        print(f"  blocklisted: {escaped(fail.source)}: {escaped(fail.reason)}", file=sys.stderr)
+    if len(blocked) > 20:
+        print(f"  ... and {len(blocked) - 20} more blocklisted (see --json)", file=sys.stderr)
     for skip in summary.skipped[:20]:  # archive members not ingested on purpose
         print(f"  skipped: {escaped(skip['path'])}: {escaped(skip['reason'])}", file=sys.stderr)
     if summary.skipped_count > 20:
         more = summary.skipped_count - 20
         print(f"  ... and {more} more skipped (see --json)", file=sys.stderr)
     if code:
-        why = "every image failed" if summary.failed else "no image file found in them"
+        why = (
+            "every image failed or was blocklisted"
+            if summary.failed
+            else "no image file found in them"
+        )
         print(f"facesearch: error: nothing ingested from the paths given: {why}", file=sys.stderr)
     return code
 

@@ -157,3 +157,24 @@ def test_stats_say_how_ingests_match_the_blocklist_after_forget_like(
     shown = cli(home, "stats").out
     assert "blocklist ingests" in shown and "0.485" in shown
     assert "more new photos of an erased person go in all the same" in " ".join(shown.split())
+
+
+def test_ingest_tells_photos_an_erasure_opted_out_from_photos_that_failed(
+    fake_homes: Any, cli: Any, tmp_path: Path
+) -> None:
+    """A re-ingest after ``forget --like`` said "2 failed" and listed each photo as
+    "failed: ...: every face matches the erasure blocklist": skipped on purpose, not broken.
+    It now says "0 failed, 2 blocklisted" and lists them as blocklisted."""
+    from tests.fakes import write_photo
+
+    home = fake_homes("erasure-blocklist-ingest", users=False).home
+    photos = tmp_path / "photos"
+    for shot in (1, 2):
+        write_photo(photos, 3, shot)
+    forgot = cli(home, "forget", "--like", str(write_photo(tmp_path / "p", 3, 9)), "--reason", "x")
+    assert forgot.code == 0, forgot.err
+    again = cli(home, "ingest", str(photos), "--collection", "later")
+    assert again.code == 2, again.err  # nothing ingested
+    assert "0 failed, 2 blocklisted" in again.out, again.out
+    assert again.err.count("  blocklisted: ") == 2 and "  failed: " not in again.err
+    assert "every image failed or was blocklisted" in again.err
