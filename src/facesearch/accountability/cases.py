@@ -55,9 +55,14 @@ class CaseRefusal(StrEnum):
 
     def message(self, number: str, actor: str) -> str:
         return {
-            CaseRefusal.UNKNOWN: f"there is no case {number} in the case registry",
+            CaseRefusal.UNKNOWN: (
+                f"there is no case {number} in the case registry: check the number, or open "
+                "the case first (an admin, or an investigator who will be its member)"
+            ),
             CaseRefusal.CLOSED: f"case {number} is closed: no new work under it",
-            CaseRefusal.NOT_MEMBER: f"{actor} is not a member of case {number}",
+            CaseRefusal.NOT_MEMBER: (
+                f"{actor} is not a member of case {number}: an admin adds members to a case"
+            ),
         }[self]
 
 
