@@ -105,9 +105,9 @@ def test_search_two_person_rule_and_audit(
     page.click(".filters button[type=submit]")
     page.wait_for_url(re.compile(r".*/audit\?.*action=decision.*"))
     rows = page.locator("#audit-table tbody tr").all_inner_texts()
-    assert len(rows) == 2, rows
-    assert "inv1" in rows[0] and "possible match" in rows[0] and "K-2025-042" in rows[0]
-    assert "inv2" in rows[1] and "confirmed" in rows[1]
+    assert len(rows) == 2, rows  # the newest first
+    assert "inv1" in rows[1] and "possible match" in rows[1] and "K-2025-042" in rows[1]
+    assert "inv2" in rows[0] and "confirmed" in rows[0]
     shot(page, "07-audit-decisions")
     page.goto(url + "/audit?verify=check")
     assert "intact" in page.inner_text("#verify-report")

@@ -254,12 +254,25 @@ class AuditTrail:
         limit: int | None = 100,
         offset: int = 0,
         probe: str | None = None,
+        newest_first: bool = False,
     ) -> list[AuditEntry]:
-        """Entries in seq order; since is inclusive, until exclusive; limit None = all;
-        ``org``: only that organisation's (None: every organisation's); ``probe``: only the
-        searches whose payload names that probe sha256."""
+        """Entries in seq order (``newest_first``: the last first); since is inclusive, until
+        exclusive; limit None = all; ``org``: only that organisation's (None: every
+        organisation's); ``probe``: only the searches whose payload names that probe sha256."""
         with self._db.read() as conn:
-            sql, args = select(conn, org, actor, action, case, since, until, limit, offset, probe)
+            sql, args = select(
+                conn,
+                org,
+                actor,
+                action,
+                case,
+                since,
+                until,
+                limit,
+                offset,
+                probe,
+                newest_first=newest_first,
+            )
             return [entry_of(row) for row in conn.execute(sql, args)]
 
     def count(

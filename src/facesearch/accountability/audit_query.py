@@ -68,9 +68,11 @@ def select(
     offset: int,
     probe: str | None = None,
     what: str = "",
+    newest_first: bool = False,
 ) -> tuple[str, list[Any]]:
     """The parameterised SELECT behind entries(), count() and export() (``what``: the
-    columns, default the entry's with its MAC; a count asks for no order or limit)."""
+    columns, default the entry's with its MAC; a count asks for no order or limit;
+    ``newest_first``: in descending seq order)."""
     if (limit is not None and limit < 0) or offset < 0:
         raise InputError("limit and offset must not be negative")
     where: list[str] = []
@@ -105,7 +107,7 @@ def select(
         sql += " WHERE " + " AND ".join(where)
     if what:
         return sql, args
-    sql += " ORDER BY seq LIMIT ? OFFSET ?"
+    sql += f" ORDER BY seq{' DESC' if newest_first else ''} LIMIT ? OFFSET ?"
     return sql, [*args, no_limit(conn) if limit is None else limit, offset]
 
 

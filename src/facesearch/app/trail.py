@@ -105,10 +105,12 @@ def audit_entries(
     *,
     limit: int | None = 100,
     offset: int = 0,
+    newest_first: bool = False,
 ) -> list[AuditEntry]:
-    """Entries in seq order (``limit`` None: all)."""
+    """Entries in seq order, or the last first (``limit`` None: all)."""
     allow(actor, Permission.READ_AUDIT)
     return store.audit.entries(
+        newest_first=newest_first,
         org=org_of(actor),
         actor=where.actor,
         action=where.action,

@@ -60,7 +60,9 @@ def _breaks(breaks: Sequence[ChainBreak]) -> list[dict[str, Any]]:
 # --- JSON ----------------------------------------------------------------------------------------
 
 
-@api.get("/audit", summary="Audit entries, oldest first, with filters")
+@api.get(
+    "/audit", summary="Audit entries, oldest first (order=newest: the last first), with filters"
+)
 async def list_audit(
     who: Auditor,
     c: Ctx,
@@ -71,13 +73,16 @@ async def list_audit(
     until: Annotated[str | None, Query(description="ISO time, exclusive")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+    order: Annotated[Literal["oldest", "newest"], Query()] = "oldest",
 ) -> dict[str, Any]:
     where = trail.AuditFilter(
         actor or None, action, case or None, _time(since, "since"), _time(until, "until")
     )
 
     def make() -> dict[str, Any]:
-        entries = trail.audit_entries(c.store, who.user, where, limit=limit, offset=offset)
+        entries = trail.audit_entries(
+            c.store, who.user, where, limit=limit, offset=offset, newest_first=order == "newest"
+        )
         head = trail.audit_head(c.store, who.user)
         return {
             "items": [views.entry_view(e) for e in entries],
@@ -180,9 +185,13 @@ async def audit_page(
     until: Annotated[str, Query(max_length=40)] = "",
     page_no: Annotated[int, Query(alias="page", ge=1, le=1_000_000)] = 1,
     verify: Annotated[str, Query(max_length=100)] = "",
+    order: Annotated[Literal["newest", "oldest"], Query()] = "newest",
 ) -> HTMLResponse:
+    """The trail a page at a time, the newest entries first (``order=oldest``: from the
+    first), filtered by actor, action, case and dates."""
     c, who = page.c, page.who
     filters = {"actor": actor, "action": action, "case": case, "since": since, "until": until}
+    filters["order"] = order
     error = None
     entries: list[Any] = []
     report = None
@@ -197,7 +206,12 @@ async def audit_page(
         )
         entries = await _blocking(
             lambda: trail.audit_entries(
-                c.store, who.user, where, limit=AUDIT_PAGE + 1, offset=(page_no - 1) * AUDIT_PAGE
+                c.store,
+                who.user,
+                where,
+                limit=AUDIT_PAGE + 1,
+                offset=(page_no - 1) * AUDIT_PAGE,
+                newest_first=order == "newest",
             )
         )
         if verify:
