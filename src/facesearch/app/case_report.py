@@ -181,10 +181,13 @@ def _summary(e: AuditEntry) -> tuple[str, tuple[Link, ...]]:
 
 
 def case_timeline(store: AccountabilityStore, actor: Actor, number: str) -> CaseTimeline:
-    """The timeline of a case ``actor`` may see (NotFoundError otherwise)."""
+    """The timeline of a case ``actor`` may see (NotFoundError otherwise). For a member
+    (not one who sees every case) it begins when the case was opened: what was logged under
+    its number before, while the registry did not hold it, was no work of this case."""
     case = visible_case(store, actor, number)
     head = store.audit.head()
-    entries = store.audit.entries(org=actor.org, case=case.number, limit=None)
+    since = None if sees_every_case(actor) else case.opened_at
+    entries = store.audit.entries(org=actor.org, case=case.number, limit=None, since=since)
     events = []
     for e in entries:
         if e.action in TIMELINE_ACTIONS and e.seq <= head.seq:

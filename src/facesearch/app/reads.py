@@ -85,7 +85,7 @@ def may_see_search(store: AccountabilityStore, actor: Actor, entry: AuditEntry) 
     overseers = (Role.ADMIN, Role.AUDITOR, Role.SUPERVISOR)
     if actor.is_local or actor.role in overseers or entry.actor == actor.name:
         return True
-    if entry.case and _member_of(store, actor, entry.case):
+    if entry.case and _member_since(store, actor, entry.case, entry):
         return True
     may_decide = can(actor.role, Permission.DECIDE)
     for state in store.decisions.states(entry.seq):
@@ -96,14 +96,18 @@ def may_see_search(store: AccountabilityStore, actor: Actor, entry: AuditEntry) 
     return False
 
 
-def _member_of(store: AccountabilityStore, actor: Actor, number: str) -> bool:
-    """Whether ``actor`` is a member of case ``number`` of its organisation's registry (a
-    number outside the registry, as ``default`` takes while its registry is empty: no)."""
+def _member_since(store: AccountabilityStore, actor: Actor, number: str, entry: AuditEntry) -> bool:
+    """Whether ``actor`` is a member of case ``number`` of its organisation's registry and
+    ``entry`` was logged under that case once it was opened. A number outside the registry
+    (as ``default`` takes while its registry is empty): no. A search logged under a number
+    before a case of that number was opened was not that case's: opening a case of a number
+    seen in the trail must not open others' searches to its opener."""
     assert actor.org is not None
     try:
-        return actor.name in store.cases.get(number, actor.org).members
+        case = store.cases.get(number, actor.org)
     except NotFoundError:
         return False
+    return actor.name in case.members and entry.time >= case.opened_at
 
 
 def visible_search(store: AccountabilityStore, actor: Actor, seq: int) -> AuditEntry:

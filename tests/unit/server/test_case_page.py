@@ -295,3 +295,35 @@ def test_a_member_opens_every_search_of_the_case_the_report_shows_them(fake_home
         solo = r.json()["id"]
         hidden = client.get(f"/api/v1/searches/{solo}", headers=home.auth("inv2"))
         assert hidden.status_code == 404  # not a member of K-solo
+
+
+def test_opening_a_case_of_a_number_seen_in_the_trail_opens_no_earlier_search(
+    fake_homes: Any,
+) -> None:
+    """While a registry is empty a search may name any case number. An investigator who then
+    opened a case of that number was its member, and so read the earlier search of another
+    investigator: its page, its probe photo and, in the case report, its crops. A member sees
+    what was done under the case once it was opened."""
+    home = fake_homes("case-takeover")
+    with TestClient(create_app(home.settings, pipelines=FakePipeline)) as client:
+        r = client.post(
+            "/api/v1/searches",
+            headers=home.auth("inv1"),
+            files={"image": ("p.png", face_photo(1, 0), "image/png")},
+            data={"case": "2026/0042", "purpose": "free text case"},
+        )
+        assert r.status_code == 201, r.text
+        earlier = r.json()["id"]
+        opened = client.post(
+            "/api/v1/cases", headers=home.auth("inv2"), data={"number": "2026/0042", "title": "x"}
+        )
+        assert opened.status_code == 201, opened.text
+        for path in (f"/api/v1/searches/{earlier}", f"/api/v1/searches/{earlier}/probe"):
+            assert client.get(path, headers=home.auth("inv2")).status_code == 404, path
+        timeline = client.get("/api/v1/cases/2026/0042/timeline", headers=home.auth("inv2"))
+        assert timeline.status_code == 200, timeline.text
+        assert [e["action"] for e in timeline.json()["events"]] == ["case_open"]
+        report = client.get("/cases/2026/0042/report", headers=home.auth("inv2"))
+        assert report.status_code == 200 and "data:image" not in report.text
+        admin = client.get("/api/v1/cases/2026/0042/timeline", headers=home.auth("admin1"))
+        assert [e["action"] for e in admin.json()["events"]][:2] == ["search", "case_open"]
