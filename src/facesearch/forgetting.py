@@ -5,7 +5,8 @@ or Milvus's delete, flush and compaction)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -69,10 +70,9 @@ def erase_faces(
             raise InputError(refusal)
         # Blocklisted before the scan, so no face of the person escapes both: an ingest batch
         # committed before the entry is in the catalog the scan reads, one committed after it
-        # checks the entry in its own write transaction (``Catalog.add_images``), and a
-        # failure here has erased nothing.
-        blocklist_person(engine, person)
-        matched = engine.faces_like(person, ray=ray)
+        # checks the entry in its own write transaction (``Catalog.add_images``).
+        with blocklisted_for_the_scan(engine, person):
+            matched = engine.faces_like(person, ray=ray)
         removed = engine.catalog.delete_faces(matched, prune_images=True) if matched else []
     n = engine.indexes.remove(f.id for f in removed)
     milvus = engine.indexes.last_erasure if n else None  # this remove's (save may erase more)
@@ -82,13 +82,29 @@ def erase_faces(
     return ForgetResult(tuple(removed), like is not None, n, milvus, catalog)
 
 
-def blocklist_person(engine: Engine, person: PersonLike, org: str | None = None) -> None:
-    """Add ``person`` to the erasure blocklist: from now on the ingests of ``org`` (None: the
-    host's erasure, every ingest of the deployment) skip new faces like them
-    (``gallery.blocklist`` says how strictly)."""
-    engine.catalog.blocklist_add(
-        engine.pipeline.model_id, person.embedding, note=f"forget --like, {_now()}", org=org
-    )
+@contextmanager
+def blocklisted_for_the_scan(
+    engine: Engine, person: PersonLike, org: str | None = None
+) -> Iterator[None]:
+    """``person`` on the erasure blocklist for the block (the scan for their faces) and after
+    it: from now on the ingests of ``org`` (None: the host's erasure, every ingest of the
+    deployment) skip new faces like them (``gallery.blocklist`` says how strictly). A photo
+    already on it for ``org`` is not added twice (a retried erasure: each entry makes every
+    entry's threshold stricter). An entry this call added is taken out again when the block
+    fails, before anything is erased, so that a failed erasure (Ray unreachable, ...) leaves
+    no opt-out the trail does not record."""
+    model = engine.pipeline.model_id
+    added = None
+    if engine.catalog.blocklist_find(model, person.embedding, org) is None:
+        added = engine.catalog.blocklist_add(
+            model, person.embedding, note=f"forget --like, {_now()}", org=org
+        )
+    try:
+        yield
+    except BaseException:
+        if added is not None:
+            engine.catalog.blocklist_remove(added)
+        raise
 
 
 def _now() -> str:

@@ -9,6 +9,7 @@ never says "blocklisted" because of it). The host's erasure applies to every ing
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,3 +155,64 @@ def test_the_entry_is_in_before_the_scan_for_the_person_s_faces(home: Home, who:
     actor = home.host if who == "host" else home.admins[NORTH]
     assert home.erase_like(actor, 9) is True
     assert entries_at_scan and all(n == 1 for n in entries_at_scan)
+
+
+def test_a_collection_claimed_during_an_erasure_is_scanned_too(
+    home: Home, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An organisation's erasure read its collections before its checks and its blocklist
+    entry: a collection its own ingest claimed in between, holding the person, was never
+    scanned, and its batch, written before the entry, was never screened. The erasure now
+    reads its collections again once the entry is in."""
+    erase_module = importlib.import_module("facesearch.app.erase")
+    assert home.ingest(NORTH, (12,), (1,)).faces_added == 1
+    real = erase_module.like_odds
+
+    def meanwhile(*args: Any, **kwargs: Any) -> Any:
+        photos = tuple(write_photo(home.photos / "late", 12, s) for s in (2, 3))
+        request = IngestRequest(photos, collection="north-late")
+        assert ingest(home.engine, home.store, home.admins[NORTH], request).summary.faces_added
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(erase_module, "like_odds", meanwhile)
+    photo = write_photo(home.photos / "probes", 12, 9)
+    done = erase(home.engine, home.store, home.admins[NORTH], EraseRequest("DSR", like=photo))
+    assert len(done.face_ids) == 3, done.face_ids
+    left = home.engine.faces_like(home.engine.person_like(photo.read_bytes(), None))
+    assert left == []
+
+
+def test_a_failed_erasure_leaves_no_blocklist_entry_and_a_retry_adds_none(
+    home: Home, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The entry goes in before the scan: when the scan failed (Ray unreachable, ...) the
+    person stayed blocklisted with nothing erased and no erase entry in the trail, and each
+    retry added one more entry (each making every entry's threshold stricter). A failed scan
+    now takes its entry back, and a photo already on the blocklist is not added again."""
+    assert home.ingest(NORTH, (13,), (1,)).faces_added == 1
+    model = home.engine.pipeline.model_id
+
+    def broken(*args: Any, **kwargs: Any) -> list[int]:
+        raise ConnectionError("the scan's cluster went away")
+
+    with monkeypatch.context() as m:
+        m.setattr(home.engine, "faces_like", broken)
+        for who in (home.admins[NORTH], home.host):
+            with pytest.raises(ConnectionError):
+                home.erase_like(who, 13)
+    assert home.engine.catalog.blocklist_sizes(model) == {}
+    assert home.erase_like(home.admins[NORTH], 13) is True
+    assert home.erase_like(home.admins[NORTH], 13) is True  # again: nothing more to erase
+    assert home.engine.catalog.blocklist_sizes(model) == {NORTH: 1}
+
+
+def test_the_default_organisation_s_admin_counts_only_entries_of_its_ingests(
+    home: Home,
+) -> None:
+    """Owning every collection, the default organisation's admin was shown the catalog's
+    raw blocklist count, another organisation's opt-outs included."""
+    home.store.accounts.add_user("dflt-admin", Role.ADMIN, PASSWORD, by=home.host)
+    default_admin = Actor("dflt-admin", Role.ADMIN, "default")
+    assert home.erase_like(home.admins[SOUTH], 14) is True
+    assert stats(home.store, home.engine.catalog, default_admin)["blocklist"] == 0
+    assert stats(home.store, home.engine.catalog, home.host)["blocklist"] == 1

@@ -35,7 +35,7 @@ from facesearch.app.scope import Scope, reach_of
 from facesearch.app.vector_erasure import VectorStoreErasure, vector_part
 from facesearch.engine import Engine, ImageInput
 from facesearch.errors import FaceSearchError, InputError, NotFoundError
-from facesearch.forgetting import blocklist_person, check_ids
+from facesearch.forgetting import blocklisted_for_the_scan, check_ids
 from facesearch.gallery.ray_scan import RayScan
 from facesearch.gallery.uploads import UPLOADS, current_upload
 from facesearch.like_odds import like_odds
@@ -187,22 +187,26 @@ def erase(
         if odds.refusal is not None:
             raise InputError(odds.refusal)
         like = odds.as_json()
-    store.audit.check_writable()
-    # An organisation's erasure like a photo: its own ingests skip the person from now on
-    # (another organisation's are not changed, nor told), even when its gallery holds no face
-    # of them yet. Before the scan, so that no face escapes both (``forgetting.erase_faces``
-    # says why), and so that a failure here has erased nothing. The host's (a like erasure
-    # of every collection) blocklists for all, in ``Engine.forget``.
-    own_entry = person is not None and not scope.everything
-    if own_entry:
-        assert person is not None and scope.org is not None
-        blocklist_person(engine, person, scope.org)
-    face_ids = _owned_faces(engine, scope, request, person)
     probes: list[str] = []  # the kept probes like the person: gone for the eraser's org
     org: str | None = None  # None: the host's CLI, whose erasure deletes every one's bytes
     if person is not None and (scope.everything or actor.org is not None):
         org = None if scope.everything else scope.org
         probes = _kept_probes_like(engine, store, person, org)
+    store.audit.check_writable()
+    # An organisation's erasure like a photo: its own ingests skip the person from now on
+    # (another organisation's are not changed, nor told), even when its gallery holds no face
+    # of them yet. Before the scan, so that no face escapes both (``forgetting.erase_faces``
+    # says why); taken back if the scan fails, so that a failed erasure leaves nothing. The
+    # host's (a like erasure of every collection) blocklists for all, in ``Engine.forget``.
+    own_entry = person is not None and not scope.everything
+    if own_entry:
+        assert person is not None and scope.org is not None
+        with blocklisted_for_the_scan(engine, person, scope.org):
+            # read again: a collection the organisation's ingest claimed since is scanned too
+            scope = reach_of(store, engine.catalog, actor)
+            face_ids = _owned_faces(engine, scope, request, person)
+    else:
+        face_ids = _owned_faces(engine, scope, request, person)
     store.audit.check_writable()
     result = engine.forget(
         face_ids=face_ids,

@@ -155,8 +155,10 @@ def stats(store: AccountabilityStore, catalog: Catalog, actor: Actor) -> dict[st
     allow(actor, Permission.READ_GALLERY)
     scope = scope_of(store, catalog, actor)
     held = dict(catalog.stats())
-    if scope.everything:
-        return held
+    if scope.everything:  # every collection, but the entries of its own ingests (not the CLI)
+        if actor.is_local:
+            return held
+        return {**held, "blocklist": _blocklist_entries(catalog, held["models"], actor.org)}
     seen = [c for c in catalog.collections() if scope.sees(c.name)]
     return {
         "images": sum(c.images for c in seen),

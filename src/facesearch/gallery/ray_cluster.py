@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -36,6 +37,26 @@ def first_line(exc: BaseException) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
+REACH_TIMEOUT_S = 10.0  # Ray itself waits minutes for a head that does not answer
+
+
+def reachable(address: str, timeout_s: float = REACH_TIMEOUT_S) -> None:
+    """ConfigError at once when ``address`` (``HOST:PORT``, ``ray://HOST:PORT``) names a port
+    that takes no connection within ``timeout_s``: ``ray.init`` waits minutes for its GCS
+    before it gives up. An address of another form is left to Ray."""
+    hostport = address.removeprefix("ray://")
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        return
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
+            pass
+    except (OSError, ValueError) as exc:
+        raise ConfigError(
+            f"cannot start or reach Ray at {address}: nothing answers there ({exc})"
+        ) from exc
+
+
 @contextmanager
 def connected(ray: Any, address: str, cpus: int | None, settings: Settings) -> Iterator[int]:
     """Ray initialised for this process for the block, which gets the cluster's CPU count:
@@ -47,6 +68,8 @@ def connected(ray: Any, address: str, cpus: int | None, settings: Settings) -> I
     if started:
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no report sent anywhere
         quiet: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False}
+        if address != AUTO:
+            reachable(address)
         try:
             if address == AUTO:
                 count = cpus or settings.models.threads or os.cpu_count() or 1

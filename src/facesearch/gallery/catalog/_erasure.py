@@ -84,6 +84,35 @@ class Erasure(CatalogConnection):
                 (key, dim, blob, _codec.now_utc(), str(note), org),
             )
 
+    def blocklist_find(
+        self, model_id: str, embedding: npt.ArrayLike, org: str | None = None
+    ) -> int | None:
+        """The id of an entry of ``model_id`` with exactly this embedding made for ``org``
+        (names ignore case; None: a deployment-wide one), None when there is none."""
+        blob, _ = _codec.encode_embedding(embedding)
+        with self._reading() as conn:
+            model = _read.model(conn, model_id)
+            if model is None:
+                return None
+            if org is None:
+                sql = (
+                    "SELECT id FROM blocklist WHERE model_id = ? AND embedding = ? AND org IS NULL"
+                )
+                row = conn.execute(sql, (model[0], blob)).fetchone()
+            else:
+                sql = (
+                    "SELECT id FROM blocklist WHERE model_id = ? AND embedding = ? "
+                    "AND lower(org) = lower(?)"
+                )
+                row = conn.execute(sql, (model[0], blob, org)).fetchone()
+        return None if row is None else int(row[0])
+
+    def blocklist_remove(self, entry_id: int) -> None:
+        """Take entry ``entry_id`` off the blocklist (an erasure that failed before erasing
+        anything takes back the entry it had just made)."""
+        with self._writing() as conn:
+            conn.execute("DELETE FROM blocklist WHERE id = ?", (int(entry_id),))
+
     def blocklist(self, model_id: str, org: str | None = None) -> npt.NDArray[np.float32]:
         """(n, dim) float32 of the blocked embeddings of a model that apply to an ingest of
         ``org`` (names ignore case): the deployment-wide ones and ``org``'s own, never another
