@@ -215,3 +215,35 @@ def test_b_s_erasure_of_a_probe_a_searched_too_tells_b_nothing_of_a(world: World
     mine = client.get(probe.format(searched[(a.org, 3)]), headers=a.auth("inv1"))
     assert mine.status_code == 200, "A's search lost its probe to B's erasure"
     assert not wrong, "\n".join(wrong)
+
+
+def test_b_s_failed_search_of_a_photo_a_keeps_shows_b_no_probe(world: World) -> None:
+    """A failed search names its photo by sha256 but keeps no bytes. Its entry says no end of
+    retention, which reads as "kept" for entries from before retention was written, so B's
+    failed search of a photo A had searched served the bytes A keeps: B learnt that another
+    organisation keeps that very photo. A failed search never has a kept probe."""
+    a, b, client = world.a, world.b, world.client
+    kept = client.post(
+        "/api/v1/searches",
+        headers=a.auth("inv1"),
+        files={"image": png(8, 3)},
+        data={"purpose": "a keeps it", "case": a.case},
+    )
+    assert kept.status_code == 201, kept.text
+    failed = client.post(
+        "/api/v1/searches",
+        headers=b.auth("inv1"),
+        files={"image": png(8, 3)},
+        data={"purpose": "b fails", "case": b.case, "face": "9"},  # no face 9 in the photo
+    )
+    assert failed.status_code == 422, failed.text
+    (entry,) = client.get(
+        "/api/v1/audit",
+        headers=b.auth("admin"),
+        params={"action": "search", "order": "newest", "limit": 1},
+    ).json()["items"]
+    assert entry["payload"]["outcome"] != "ok" and entry["payload"]["probe_sha256"]
+    probe = client.get(f"/api/v1/searches/{entry['seq']}/probe", headers=b.auth("inv1"))
+    assert probe.status_code == 404, probe.status_code
+    shown = client.get(f"/api/v1/searches/{entry['seq']}", headers=b.auth("inv1"))
+    assert shown.status_code == 200 and shown.json()["probe_kept"] is False

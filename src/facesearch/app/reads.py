@@ -33,7 +33,7 @@ from facesearch.accountability import (
 from facesearch.accountability.audit import entry_in_org
 from facesearch.accountability.permissions import DEFAULT_ORG
 from facesearch.app.checks import allow, check_case, check_use, log
-from facesearch.app.records import SearchRecord
+from facesearch.app.records import OUTCOME_OK, SearchRecord
 from facesearch.app.scope import Scope, reach_of, scope_of
 from facesearch.core.calibration import CalibrationTable
 from facesearch.engine import Engine
@@ -272,9 +272,11 @@ def probe_kept(store: AccountabilityStore, entry: AuditEntry) -> bool:
     """Whether the probe photo of search ``entry`` is still kept for its organisation: its
     retention not over (the one it was kept for, ``probe_kept_until``, when the entry says:
     the bytes of a photo another organisation searched too stay as long as the longer of
-    the two), and not taken by an erasure of that organisation since."""
+    the two), and not taken by an erasure of that organisation since. A failed search keeps
+    no probe (it names its photo by sha256 only): bytes under that sha256 are another
+    search's, perhaps another organisation's."""
     sha = str(entry.payload.get("probe_sha256") or "")
-    if not sha:
+    if not sha or entry.payload.get("outcome", OUTCOME_OK) != OUTCOME_OK:
         return False
     moment = store.db.now()
     try:
