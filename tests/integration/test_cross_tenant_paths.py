@@ -8,13 +8,17 @@ these tests change it).
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from typing import Any
 
+import pytest
 from tests.fakes import person_name
 from tests.integration.cross_tenant_table import HTML, leaked, login
 from tests.integration.cross_tenant_world import Tenant, World, png, world
+
+from facesearch.errors import NotFoundError
 
 __all__ = ["world"]  # the fixture
 
@@ -247,3 +251,44 @@ def test_b_s_failed_search_of_a_photo_a_keeps_shows_b_no_probe(world: World) -> 
     assert probe.status_code == 404, probe.status_code
     shown = client.get(f"/api/v1/searches/{entry['seq']}", headers=b.auth("inv1"))
     assert shown.status_code == 200 and shown.json()["probe_kept"] is False
+
+
+def test_b_s_failed_search_neither_counts_in_b_s_erasure_nor_keeps_a_s_bytes(
+    world: World,
+) -> None:
+    """A failed search names its photo by sha256 and keeps no bytes, yet it counted as
+    keeping them: B's erasure like the person counted A's kept photo among B's deleted probes
+    (B learnt that someone keeps it), and A's erasure left the bytes stored for B's failed
+    search. Only a search that ran keeps its probe."""
+    a, b, client = world.a, world.b, world.client
+    photo = png(10, 3)
+    kept = client.post(
+        "/api/v1/searches",
+        headers=a.auth("inv1"),
+        files={"image": photo},
+        data={"purpose": "a keeps it", "case": a.case},
+    )
+    assert kept.status_code == 201, kept.text
+    failed = client.post(
+        "/api/v1/searches",
+        headers=b.auth("inv1"),
+        files={"image": photo},
+        data={"purpose": "b fails", "case": b.case, "face": "9"},
+    )
+    assert failed.status_code == 422, failed.text
+
+    def erase_like(tenant: Any) -> Any:
+        r = client.post(
+            "/api/v1/erasures",
+            headers=tenant.auth("admin"),
+            data={"reason": "person 10 asked", "case": tenant.case},
+            files={"like": png(10, 9)},
+        )
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    assert erase_like(b)["probes_deleted"] == 0
+    assert erase_like(a)["probes_deleted"] == 1
+    store = client.app.state.ctx.store  # type: ignore[attr-defined]
+    with pytest.raises(NotFoundError):
+        store.probes.get(hashlib.sha256(photo[1]).hexdigest())

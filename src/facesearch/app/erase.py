@@ -31,6 +31,7 @@ from facesearch.app.checks import (
     sha256,
 )
 from facesearch.app.reads import erased_probes, kept_for_its_org
+from facesearch.app.records import OUTCOME_OK
 from facesearch.app.scope import Scope, reach_of
 from facesearch.app.vector_erasure import VectorStoreErasure, vector_part
 from facesearch.engine import Engine, ImageInput
@@ -346,15 +347,18 @@ def _kept(
     moment: datetime,
 ) -> bool:
     """Whether probe ``digest``, which ``org``'s entries name, is kept for ``org``: by its
-    searches of it and its verifications naming it (``verified``: their seqs), each for the
-    retention it was kept for, since its last erasure that took it; a probe of a search
-    request alone until such an erasure."""
+    searches of it and its verifications naming it (``verified``: their seqs) that ran, each
+    for the retention it was kept for, since its last erasure that took it; a probe of a
+    search request alone until such an erasure. A search or verification that failed names
+    its photo by sha256 but kept no bytes: it keeps nothing (the bytes under that sha256 are
+    another's, perhaps another organisation's)."""
     uses = store.audit.entries(org=org, probe=digest, limit=None)
     uses += [store.audit.get(seq) for seq in verified]
     if not uses:  # kept by a search request only
         return digest not in taken
     since = taken.get(digest, 0)
-    return any(e.seq > since and kept_for_its_org(e, moment) for e in uses)
+    ran = [e for e in uses if e.payload.get("outcome", OUTCOME_OK) == OUTCOME_OK]
+    return any(e.seq > since and kept_for_its_org(e, moment) for e in ran)
 
 
 def _kept_by_others(store: AccountabilityStore, org: str, digest: str) -> bool:
