@@ -46,7 +46,8 @@ def test_the_audit_filters_line_up(browser: Any, fake_homes: Any, fake_server: A
             shot(page, f"80-audit-filters-{width}")
             if width == 1280:  # one row: every label and field on the same lines
                 edges = page.evaluate(EDGES, "form.filters")
-                assert [name for name, _, _ in edges] == ["Actor", "Action", "Case", "From", "To"]
+                names = ["Actor", "Action", "Case", "From", "To", "Order"]
+                assert [name for name, _, _ in edges] == names
                 tops = {round(top, 1) for _, top, _ in edges}
                 bottoms = {round(bottom, 1) for _, _, bottom in edges}
                 assert len(tops) == 1 and len(bottoms) == 1, edges
