@@ -31,7 +31,7 @@ from facesearch.cli.common import Cli, add_case_arguments, emit, request_from
 from facesearch.core.calibration import describe_expected
 from facesearch.core.text import escaped, shown_name
 from facesearch.errors import InputError
-from facesearch.gallery.ingest import BLOCKLISTED, IngestSummary
+from facesearch.gallery.ingest import IngestSummary
 from facesearch.results import SAME_FILE_NOTE
 
 __all__ = ["add_parsers", "stats_table"]
@@ -126,8 +126,7 @@ def cmd_ingest(args: argparse.Namespace, cli: Cli) -> int:
         return code
     rate = summary.images_seen / max(summary.seconds, 1e-6)
     # an image every face of which an erasure opted out is skipped on purpose, not failed
-    blocked = [f for f in summary.failed if f.code == BLOCKLISTED]
-    failed = [f for f in summary.failed if f.code != BLOCKLISTED]
+    blocked, failed = summary.blocklisted, summary.broken
     print(
         f"{summary.images_seen:,} images seen, {summary.images_added:,} added, "
         f"{summary.duplicates:,} duplicates, {summary.faces_added:,} faces added, "

@@ -83,6 +83,17 @@ class IngestSummary:
         """The sources that failed, in the order they failed."""
         return tuple(self._failed)
 
+    @property
+    def blocklisted(self) -> tuple[FailedSource, ...]:
+        """Of ``failed``, the sources skipped on purpose: every face matches an entry of the
+        erasure blocklist (an opt-out), not broken."""
+        return tuple(f for f in self._failed if f.code == BLOCKLISTED)
+
+    @property
+    def broken(self) -> tuple[FailedSource, ...]:
+        """Of ``failed``, the sources that could not be ingested (not ``blocklisted``)."""
+        return tuple(f for f in self._failed if f.code != BLOCKLISTED)
+
     def fail(self, failure: FailedSource) -> None:
         self._failed.append(failure)
 
