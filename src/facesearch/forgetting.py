@@ -88,22 +88,18 @@ def blocklisted_for_the_scan(
 ) -> Iterator[None]:
     """``person`` on the erasure blocklist for the block (the scan for their faces) and after
     it: from now on the ingests of ``org`` (None: the host's erasure, every ingest of the
-    deployment) skip new faces like them (``gallery.blocklist`` says how strictly). A photo
-    already on it for ``org`` is not added twice (a retried erasure: each entry makes every
-    entry's threshold stricter). An entry this call added is taken out again when the block
-    fails, before anything is erased, so that a failed erasure (Ray unreachable, ...) leaves
-    no opt-out the trail does not record."""
-    model = engine.pipeline.model_id
-    added = None
-    if engine.catalog.blocklist_find(model, person.embedding, org) is None:
-        added = engine.catalog.blocklist_add(
-            model, person.embedding, note=f"forget --like, {_now()}", org=org
-        )
+    deployment) skip new faces like them (``gallery.blocklist`` says how strictly). The entry
+    is this erasure's own, taken out again when the block fails, before anything is erased,
+    so that a failed erasure (Ray unreachable, ...) leaves no opt-out the trail does not
+    record; another erasure of the same photo keeps its own. The same photo entered twice
+    counts once in K, the number of people whose entries set the threshold."""
+    added = engine.catalog.blocklist_add(
+        engine.pipeline.model_id, person.embedding, note=f"forget --like, {_now()}", org=org
+    )
     try:
         yield
     except BaseException:
-        if added is not None:
-            engine.catalog.blocklist_remove(added)
+        engine.catalog.blocklist_remove(added)
         raise
 
 

@@ -202,7 +202,7 @@ def test_a_failed_erasure_leaves_no_blocklist_entry_and_a_retry_adds_none(
                 home.erase_like(who, 13)
     assert home.engine.catalog.blocklist_sizes(model) == {}
     assert home.erase_like(home.admins[NORTH], 13) is True
-    assert home.erase_like(home.admins[NORTH], 13) is True  # again: nothing more to erase
+    assert home.erase_like(home.admins[NORTH], 13) is True  # again: its own entry, one person
     assert home.engine.catalog.blocklist_sizes(model) == {NORTH: 1}
 
 
@@ -216,3 +216,24 @@ def test_the_default_organisation_s_admin_counts_only_entries_of_its_ingests(
     assert home.erase_like(home.admins[SOUTH], 14) is True
     assert stats(home.store, home.engine.catalog, default_admin)["blocklist"] == 0
     assert stats(home.store, home.engine.catalog, home.host)["blocklist"] == 1
+
+
+def test_two_erasures_of_one_photo_each_keep_their_own_entry(home: Home) -> None:
+    """A retried or concurrent erasure of a photo already on the blocklist added no entry
+    and relied on the other's: when that other's scan failed and took its entry back, the
+    erasure that succeeded was left with none. Each now keeps its own, and the same photo
+    entered twice counts once in K."""
+    from facesearch.forgetting import blocklisted_for_the_scan
+
+    photo = write_photo(home.photos / "probes", 15, 9)
+    person = home.engine.person_like(photo.read_bytes(), None)
+    with pytest.raises(ConnectionError), blocklisted_for_the_scan(home.engine, person, NORTH):
+        with blocklisted_for_the_scan(home.engine, person, NORTH):
+            pass  # the second erasure's scan succeeds
+        raise ConnectionError("the first erasure's scan fails")
+    model = home.engine.pipeline.model_id
+    assert len(home.engine.catalog.blocklist(model, NORTH)) == 1
+    assert home.erase_like(home.admins[NORTH], 15) is True
+    assert len(home.engine.catalog.blocklist(model, NORTH)) == 2
+    assert home.engine.catalog.blocklist_sizes(model) == {NORTH: 1}  # one person
+    assert applying(home, home.admins[NORTH]) == [(NORTH, 1)]

@@ -381,10 +381,10 @@ class Ingestor:
     def _blocklist(self, org: str | None) -> _Blocklist:
         """The erasure-blocklist entries that apply to an ingest of ``org``, as they are now,
         with the threshold for that many."""
-        model_id = self.pipeline.model_id
-        entries = self.catalog.blocklist(model_id, org)
-        seen = BlocklistSeen(model_id, org, len(entries))
-        return _Blocklist(entries, self.blocklist_threshold(len(entries)), seen)
+        entries, seen = self.catalog.blocklist_screen(self.pipeline.model_id, org)
+        # K: the people on it (two erasures of one photo each keep their own entry)
+        people = len(np.unique(entries, axis=0)) if len(entries) else 0
+        return _Blocklist(entries, self.blocklist_threshold(people), seen)
 
     def _commit(
         self,

@@ -12,7 +12,7 @@ import numpy.typing as npt
 
 from facesearch.gallery.catalog import _codec, _read, _write
 from facesearch.gallery.catalog._connection import CatalogConnection
-from facesearch.gallery.catalog.records import FaceRecord
+from facesearch.gallery.catalog.records import BlocklistSeen, FaceRecord
 
 
 class Erasure(CatalogConnection):
@@ -84,34 +84,29 @@ class Erasure(CatalogConnection):
                 (key, dim, blob, _codec.now_utc(), str(note), org),
             )
 
-    def blocklist_find(
-        self, model_id: str, embedding: npt.ArrayLike, org: str | None = None
-    ) -> int | None:
-        """The id of an entry of ``model_id`` with exactly this embedding made for ``org``
-        (names ignore case; None: a deployment-wide one), None when there is none."""
-        blob, _ = _codec.encode_embedding(embedding)
-        with self._reading() as conn:
-            model = _read.model(conn, model_id)
-            if model is None:
-                return None
-            if org is None:
-                sql = (
-                    "SELECT id FROM blocklist WHERE model_id = ? AND embedding = ? AND org IS NULL"
-                )
-                row = conn.execute(sql, (model[0], blob)).fetchone()
-            else:
-                sql = (
-                    "SELECT id FROM blocklist WHERE model_id = ? AND embedding = ? "
-                    "AND lower(org) = lower(?)"
-                )
-                row = conn.execute(sql, (model[0], blob, org)).fetchone()
-        return None if row is None else int(row[0])
-
     def blocklist_remove(self, entry_id: int) -> None:
         """Take entry ``entry_id`` off the blocklist (an erasure that failed before erasing
         anything takes back the entry it had just made)."""
         with self._writing() as conn:
             conn.execute("DELETE FROM blocklist WHERE id = ?", (int(entry_id),))
+
+    def blocklist_screen(
+        self, model_id: str, org: str | None = None
+    ) -> tuple[npt.NDArray[np.float32], BlocklistSeen]:
+        """``blocklist(model_id, org)`` and what it was, read together (one query), for
+        ``add_images(screened=...)``."""
+        with self._reading() as conn:
+            model = _read.model(conn, model_id)
+            if model is None:
+                return np.zeros((0, 0), dtype=np.float32), BlocklistSeen(model_id, org, 0)
+            rows = conn.execute(
+                "SELECT id, embedding FROM blocklist WHERE model_id = ? "
+                "AND (org IS NULL OR lower(org) = lower(?)) ORDER BY id",
+                (model[0], org),
+            ).fetchall()
+        entries = _codec.decode_embeddings([r[1] for r in rows], model[1])
+        last = max((int(r[0]) for r in rows), default=0)
+        return entries, BlocklistSeen(model_id, org, len(rows), last)
 
     def blocklist(self, model_id: str, org: str | None = None) -> npt.NDArray[np.float32]:
         """(n, dim) float32 of the blocked embeddings of a model that apply to an ingest of
@@ -136,7 +131,8 @@ class Erasure(CatalogConnection):
             if model is None:
                 return {}
             rows = conn.execute(
-                "SELECT min(org), count(*) FROM blocklist WHERE model_id = ? GROUP BY lower(org)",
+                "SELECT min(org), count(DISTINCT embedding) FROM blocklist WHERE model_id = ? "
+                "GROUP BY lower(org)",
                 (model[0],),
             ).fetchall()
         rows.sort(key=lambda r: (r[0] is not None, str(r[0]).lower()))

@@ -177,18 +177,19 @@ def model(conn: sqlite3.Connection, name: str) -> tuple[int, int] | None:
     return None if row is None else (int(row[0]), int(row[1]))
 
 
-def blocklist_count(conn: sqlite3.Connection, model_id: str, org: str | None) -> int:
+def blocklist_version(conn: sqlite3.Connection, model_id: str, org: str | None) -> tuple[int, int]:
     """How many blocklist entries of ``model_id`` apply to an ingest of ``org`` (the
-    deployment-wide ones and ``org``'s own; None: the deployment-wide ones)."""
+    deployment-wide ones and ``org``'s own; None: the deployment-wide ones), and the id of
+    the newest (0: none)."""
     found = model(conn, model_id)
     if found is None:
-        return 0
+        return 0, 0
     row = conn.execute(
-        "SELECT count(*) FROM blocklist WHERE model_id = ? "
+        "SELECT count(*), coalesce(max(id), 0) FROM blocklist WHERE model_id = ? "
         "AND (org IS NULL OR lower(org) = lower(?))",
         (found[0], org),
     ).fetchone()
-    return int(row[0])
+    return int(row[0]), int(row[1])
 
 
 def stats(conn: sqlite3.Connection) -> dict[str, Any]:

@@ -52,11 +52,13 @@ class NewImage:
 class BlocklistSeen:
     """The erasure-blocklist entries a batch of new faces was screened against: those of
     ``model_id`` that apply to an ingest of ``org`` (None: the deployment-wide ones only),
-    ``entries`` of them."""
+    ``entries`` of them, the newest with id ``last_id`` (0: none). Both, since an entry can
+    be taken back (a failed erasure's): one out and another in keeps the count."""
 
     model_id: str
     org: str | None
     entries: int
+    last_id: int = 0
 
 
 @dataclass(frozen=True)

@@ -123,10 +123,10 @@ class Catalog(VectorsView, Erasure, People, Browse, Identity):
         prepared = [prepare_image(item, n) for n, item in enumerate(items)]
         with self._writing() as conn:
             if screened is not None:
-                now = _read.blocklist_count(conn, screened.model_id, screened.org)
-                if now != screened.entries:
+                now = _read.blocklist_version(conn, screened.model_id, screened.org)
+                if now != (screened.entries, screened.last_id):
                     raise BlocklistChangedError(
-                        f"the erasure blocklist changed ({screened.entries} -> {now} entries)"
+                        f"the erasure blocklist changed ({screened.entries} -> {now[0]} entries)"
                     )
             if run_id is not None:
                 _write.require_run(conn, run_id)

@@ -288,5 +288,22 @@ def test_a_batch_is_written_only_against_the_blocklist_it_was_screened_with(cat:
     (added,) = cat.add_images("main", [item], screened=BlocklistSeen("sface", "south", 0))
     assert len(added.face_ids) == 2
     again = new_image("screened-again", 1)
-    (added,) = cat.add_images("main", [again], screened=BlocklistSeen("sface", "north", 1))
+    _, seen = cat.blocklist_screen("sface", "north")
+    (added,) = cat.add_images("main", [again], screened=seen)
     assert len(added.face_ids) == 1
+
+
+def test_an_entry_taken_back_and_another_added_still_refuses_the_batch(cat: Catalog) -> None:
+    """The check compared the number of entries only: a failed erasure's entry taken back
+    while another erasure added its own kept the count, and a batch screened before the
+    swap went in with a face like the new entry's person (escaping both that erasure's scan,
+    which ran before, and its entry). It compares the newest entry's id too."""
+    first, victim = new_image("swap-first", 1), new_image("swap-victim", 1)
+    x = cat.blocklist_add("sface", first.faces[0].embedding, org="north")
+    _, seen = cat.blocklist_screen("sface", "north")
+    assert (seen.entries, seen.last_id) == (1, x)
+    cat.blocklist_add("sface", victim.faces[0].embedding, org="north")
+    cat.blocklist_remove(x)
+    with pytest.raises(BlocklistChangedError):
+        cat.add_images("main", [victim], screened=seen)
+    assert cat.stats()["faces"] == 0
