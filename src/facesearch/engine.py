@@ -301,7 +301,7 @@ class Engine(Closing):
                 raise InputError(f"the probe has {len(faces.faces)} face(s); no face number {face}")
         limit = threshold
         if max_fmr is not None:
-            limit = self.calibration.threshold_for_fmr(max_fmr)
+            limit = self.calibration.threshold_for_asked_fmr(max_fmr)
         gallery = self.indexes.size(names)
         results = []
         refused_reasons = []
@@ -361,8 +361,10 @@ class Engine(Closing):
                 "crop it to the one person to erase"
             )
         assert face.embedding is not None
-        fmr = self.settings.matching.blocklist_max_fmr if max_fmr is None else max_fmr
-        return PersonLike(face.embedding, self.calibration.threshold_for_fmr(fmr))
+        if max_fmr is None:
+            fmr = self.settings.matching.blocklist_max_fmr
+            return PersonLike(face.embedding, self.calibration.threshold_for_fmr(fmr))
+        return PersonLike(face.embedding, self.calibration.threshold_for_asked_fmr(max_fmr))
 
     def faces_like(
         self,

@@ -124,7 +124,7 @@ def build_people(
         engine.catalog,
         request.collection,
         engine.pipeline.model_id,
-        engine.calibration.threshold_for_fmr(request.max_fmr),
+        engine.calibration.threshold_for_asked_fmr(request.max_fmr),
         method=request.method,
         search_ids=partial(engine.indexes.search, collections=[request.collection]),
     )

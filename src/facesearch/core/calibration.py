@@ -33,7 +33,7 @@ import numpy.typing as npt
 
 from facesearch.core import fmr_bound
 from facesearch.core.fmr_bound import CONFIDENCE, POPULATION_MARGIN, PersonCounts
-from facesearch.errors import ConfigError
+from facesearch.errors import ConfigError, InputError
 from facesearch.private import write_private
 from facesearch.types import fields_dict
 
@@ -116,6 +116,19 @@ class CalibrationTable:
         """Estimated FMR at ``similarity`` (log-linear interpolation, floored at min_fmr/2)."""
         sims, log_rates = self._log_curve
         return min(1.0, float(np.exp(np.interp(similarity, sims, log_rates))))
+
+    def threshold_for_asked_fmr(self, max_fmr: float) -> float:
+        """``threshold_for_fmr`` of a rate someone asked for (a search's, an erasure's, a
+        verification's ``max_fmr``): below what this table resolves it is their input that
+        is refused (InputError), not the deployment's settings (the ConfigError of
+        ``threshold_for_fmr``)."""
+        if max_fmr < self.min_fmr:
+            raise InputError(
+                f"a false match rate of {max_fmr:g} is below what this calibration can "
+                f"resolve ({self.min_fmr:.1e}, from {self.impostor_pairs:,} impostor pairs): "
+                f"ask for {self.min_fmr:.1e} or more"
+            )
+        return self.threshold_for_fmr(max_fmr)
 
     def threshold_for_fmr(self, max_fmr: float) -> float:
         """The lowest similarity whose estimated FMR is at most ``max_fmr``."""

@@ -84,7 +84,7 @@ def compare(
         scores.append(cosine(a.second_embedding, b.second_embedding, " by the second model"))
         models = tuple(fusion.model_ids)
         similarity = float(fusion.fuse(*scores))
-    t = table.threshold_for_fmr(max_fmr) if threshold is None else threshold
+    t = table.threshold_for_asked_fmr(max_fmr) if threshold is None else threshold
     fmr = table.fmr_at(similarity)
     t_fmr = table.fmr_at(t)
     return Verification(

@@ -12,7 +12,7 @@ from tests.unit.core.calibration_tables import TABLE
 
 from facesearch.core.fusion import Fusion
 from facesearch.core.matching import compare
-from facesearch.errors import ConfigError, InputError
+from facesearch.errors import InputError
 from facesearch.types import BBox, Detection, Face, Quality
 
 QUALITY = Quality(size=100.0, sharpness=300.0, yaw=0.0, pitch=0.0, roll=0.0, score=0.9)
@@ -71,8 +71,8 @@ def test_what_cannot_be_compared_is_refused() -> None:
         compare(a, face(None), TABLE, max_fmr=0.01)
     with pytest.raises(InputError, match="different models"):
         compare(a, face([1.0, 0.0, 0.0]), TABLE, max_fmr=0.01)
-    with pytest.raises(ConfigError, match="below what this calibration can resolve"):
-        compare(a, a, TABLE, max_fmr=1e-6)
+    with pytest.raises(InputError, match="below what this calibration can resolve"):
+        compare(a, a, TABLE, max_fmr=1e-6)  # the rate asked for is the input refused
 
 
 # --- fused: two models' scores, one decision ----------------------------------------------

@@ -44,3 +44,23 @@ def test_the_audit_page_shows_the_newest_entries_first(fake_homes: Any) -> None:
         assert [e["seq"] for e in plain] == sorted(e["seq"] for e in plain)
         bad = client.get("/api/v1/audit", headers=home.auth("aud1"), params={"order": "x"})
         assert bad.status_code == 422
+
+
+def test_a_false_match_rate_below_the_calibration_is_refused_as_input(fake_homes: Any) -> None:
+    """A search or an erasure asking for a false match rate finer than the calibration
+    resolves (max_fmr=1e-12) answered 500 "the server is misconfigured" and logged an error:
+    it is the request that is wrong (422, saying the finest rate there is)."""
+    home = fake_homes("fmr-too-fine")
+    with TestClient(create_app(home.settings, pipelines=FakePipeline)) as client:
+        photo = {"image": ("p.png", face_photo(1, 0), "image/png")}
+        data = {"case": "K-fine", "purpose": "too fine", "max_fmr": "1e-12"}
+        r = client.post("/api/v1/searches", headers=home.auth("inv1"), files=photo, data=data)
+        assert r.status_code == 422, r.text
+        assert "below what this calibration can resolve" in r.json()["error"]["message"]
+        r = client.post(
+            "/api/v1/erasures",
+            headers=home.auth("admin1"),
+            data={"reason": "r", "max_fmr": "1e-12"},
+            files={"like": ("p.png", face_photo(1, 0), "image/png")},
+        )
+        assert r.status_code == 422, r.text
