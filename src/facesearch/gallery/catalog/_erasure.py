@@ -112,16 +112,7 @@ class Erasure(CatalogConnection):
         """(n, dim) float32 of the blocked embeddings of a model that apply to an ingest of
         ``org`` (names ignore case): the deployment-wide ones and ``org``'s own, never another
         organisation's; None: the deployment-wide ones only. (0, 0) for an unknown model."""
-        with self._reading() as conn:
-            model = _read.model(conn, model_id)
-            if model is None:
-                return np.zeros((0, 0), dtype=np.float32)
-            rows = conn.execute(
-                "SELECT embedding FROM blocklist WHERE model_id = ? "
-                "AND (org IS NULL OR lower(org) = lower(?)) ORDER BY id",
-                (model[0], org),
-            ).fetchall()
-        return _codec.decode_embeddings([r[0] for r in rows], model[1])
+        return self.blocklist_screen(model_id, org)[0]
 
     def blocklist_sizes(self, model_id: str) -> dict[str | None, int]:
         """How many entries of a model each organisation made (None: the deployment-wide
