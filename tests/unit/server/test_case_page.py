@@ -62,6 +62,18 @@ def work(client: TestClient, home: Any) -> dict[str, Any]:
     return {"search": search["id"], "face": face}
 
 
+def _search(client: TestClient, home: Any, who: str, person: int, case: str, purpose: str) -> Any:
+    """A search by ``who`` of a photo of ``person`` under ``case`` (asserted made: 201)."""
+    r = client.post(
+        "/api/v1/searches",
+        headers=home.auth(who),
+        files={"image": ("p.png", face_photo(person, 0), "image/png")},
+        data={"case": case, "purpose": purpose},
+    )
+    assert r.status_code == 201, r.text
+    return r
+
+
 def _timeline(client: TestClient, home: Any, who: str) -> Any:
     return client.get(f"/api/v1/cases/{CASE}/timeline", headers=home.auth(who))
 
@@ -259,13 +271,7 @@ def test_a_member_opens_every_search_of_the_case_the_report_shows_them(fake_home
             data={"number": "K-team", "title": "Team", "member": ["inv1", "ghost"]},
         )
         assert r.status_code == 201, r.text
-        r = client.post(
-            "/api/v1/searches",
-            headers=home.auth("inv1"),
-            files={"image": ("p.png", face_photo(1, 0), "image/png")},
-            data={"case": "K-team", "purpose": "team work"},
-        )
-        assert r.status_code == 201, r.text
+        r = _search(client, home, "inv1", 1, "K-team", "team work")
         search = r.json()
         face = search["faces"][0]["hits"][0]["face_id"]
         client.post(
@@ -285,13 +291,7 @@ def test_a_member_opens_every_search_of_the_case_the_report_shows_them(fake_home
             headers=home.auth("admin1"),
             data={"number": "K-solo", "title": "Solo", "member": "inv1"},
         ).raise_for_status()
-        r = client.post(
-            "/api/v1/searches",
-            headers=home.auth("inv1"),
-            files={"image": ("p.png", face_photo(3, 0), "image/png")},
-            data={"case": "K-solo", "purpose": "alone"},
-        )
-        assert r.status_code == 201, r.text
+        r = _search(client, home, "inv1", 3, "K-solo", "alone")
         solo = r.json()["id"]
         hidden = client.get(f"/api/v1/searches/{solo}", headers=home.auth("inv2"))
         assert hidden.status_code == 404  # not a member of K-solo
@@ -306,13 +306,7 @@ def test_opening_a_case_of_a_number_seen_in_the_trail_opens_no_earlier_search(
     what was done under the case once it was opened."""
     home = fake_homes("case-takeover")
     with TestClient(create_app(home.settings, pipelines=FakePipeline)) as client:
-        r = client.post(
-            "/api/v1/searches",
-            headers=home.auth("inv1"),
-            files={"image": ("p.png", face_photo(1, 0), "image/png")},
-            data={"case": "2026/0042", "purpose": "free text case"},
-        )
-        assert r.status_code == 201, r.text
+        r = _search(client, home, "inv1", 1, "2026/0042", "free text case")
         earlier = r.json()["id"]
         opened = client.post(
             "/api/v1/cases", headers=home.auth("inv2"), data={"number": "2026/0042", "title": "x"}
