@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 __all__ = ["add_parsers", "face_json"]
 
+PAIR_LEAD = "lead"  # a pair at or above the threshold: possibly one person, to be checked
+PAIR_BELOW = "below"  # a pair below it: not shown to be one person (nor two)
 SAME_FILE = "same file on both sides (same sha256): one photo, not two photos of a person"
 
 
@@ -168,11 +170,14 @@ def _verify_pairs(args: argparse.Namespace, cli: Cli) -> int:
 
 
 def _pair_text(line: dict[str, Any]) -> str:
-    """One pair, readable: the paths (``escaped``), then the decision or the error."""
+    """One pair, readable: the paths (``escaped``), then the decision or the error. The
+    decision column says ``lead`` (at or above the threshold: possibly the same person, for a
+    person to check) or ``below``, never "same" or "different": a score is not an
+    identification, and one below the threshold does not show two people."""
     a, b = escaped(line["a"]), escaped(line["b"])
     if "error" in line:
         return f"{a}\t{b}\tERROR (line {line['line']}): {line['error']}"
-    verdict = "same" if line["same"] else "different"
+    verdict = PAIR_LEAD if line["same"] else PAIR_BELOW
     same_file = f"\t{SAME_FILE}" if line["same_file"] else ""
     return (
         f"{a}\t{b}\t{verdict}\tsimilarity {line['similarity']:.4f}"
@@ -188,12 +193,14 @@ def _entries(record: PairsRecord) -> str:
 
 
 def _pairs_summary(record: PairsRecord) -> str:
-    same = sum(bool(r.verification and r.verification.same) for r in record.results)
+    leads = sum(bool(r.verification and r.verification.same) for r in record.results)
+    below = sum(bool(r.verification and not r.verification.same) for r in record.results)
     threshold = "-" if record.threshold is None else f"{record.threshold:.4f}"
     decided = next((r.verification for r in record.results if r.verification), None)
     basis = "" if decided is None else f"\nFalse match rates: {decided.calibration_source}"
     return (
-        f"{len(record.results)} pairs: {same} same, {record.failed} failed; threshold "
+        f"{len(record.results)} pairs: {leads} at or above the threshold ({PAIR_LEAD}), "
+        f"{below} {PAIR_BELOW}, {record.failed} failed; threshold "
         f"{threshold}; models {', '.join(record.models)}; {_entries(record)}.{basis}\n"
         "A match is a lead for a person to check, never an identification."
     )

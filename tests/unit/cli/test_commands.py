@@ -189,11 +189,12 @@ def test_verify_pairs_prints_one_line_per_pair_and_exits_2_on_a_failed_pair(
     assert same["same"] is True and apart["same"] is False
     assert len(same["models"]) == 2 and set(same["scores"]) == set(same["models"])
     r = cli(open_home.home, "verify", "--pairs", str(pairs))  # readable: one line per pair
+    # the machine column says a lead or below, never "same"/"different": not identifications
     assert r.code == 0 and [line.split("\t")[2] for line in r.out.splitlines()] == [
-        "same",
-        "different",
+        "lead",
+        "below",
     ]
-    assert "2 pairs: 1 same, 0 failed" in r.err
+    assert "2 pairs: 1 at or above the threshold (lead), 1 below, 0 failed" in r.err
 
     pairs.write_text(f"{a}\t{tmp_path / 'missing.png'}\n{a}\t{a2}\n")
     r = cli(open_home.home, "verify", "--pairs", str(pairs), "--json")
@@ -230,7 +231,8 @@ def test_verify_pairs_json_says_what_each_decision_was_made_at_and_from_which_li
     ok, failed = (json.loads(line) for line in r.out.splitlines())
     assert (ok["line"], failed["line"]) == (2, 4)
     assert 0 < ok["threshold"] < 1 and failed["threshold"] is None
-    assert "2 pairs: 1 same, 1 failed" in r.err and "audit entry" in r.err
+    assert "2 pairs: 1 at or above the threshold (lead), 0 below, 1 failed" in r.err
+    assert "audit entry" in r.err
     assert "False match rates: " in r.err  # what the FMR column rests on
     r = cli(open_home.home, "verify", "--pairs", str(pairs))
     assert r.out.splitlines()[1].startswith(f"{a}\t{tmp_path / 'missing.png'}\tERROR (line 4): ")
