@@ -381,8 +381,11 @@ class Engine(Closing):
         visit. An erasure must not leave a face of the person behind because an index chose
         not to look. It costs one pass over the embeddings (``benchmarks/erase_like.py``);
         with ``ray``, the same pass split into face-id ranges on a Ray cluster, which returns
-        the same list (``gallery.ray_scan``)."""
+        the same list (``gallery.ray_scan``); without ``ray``, on the cluster the setting
+        ``ray_address`` names, if it names one."""
         model_id, query, threshold = self.pipeline.model_id, person.embedding, person.threshold
+        if ray is None and self.settings.ray_address:  # FACESEARCH_RAY_ADDRESS
+            ray = RayScan(self.settings.ray_address)
         if ray is not None:
             return faces_at_least_on_ray(
                 ray, self.settings, self.catalog, collections, model_id, query, threshold

@@ -179,3 +179,31 @@ def test_forget_like_with_ray_erases_what_forget_like_erases(
     refused = cli(homes[1], "forget", "--face", "1", "--ray", ray_address)
     assert refused.code != 0 and "--ray is for an erasure with --like" in refused.err
     shutil.rmtree(photos)
+
+
+def test_the_ray_address_setting_sends_forget_like_to_ray_without_the_flag(
+    ray_address: str,
+    cli: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """``FACESEARCH_RAY_ADDRESS`` names the cluster every scan of the whole catalog runs on
+    (the web UI's erasure and its preview have no ``--ray``): ``forget --like`` without the
+    flag scans on Ray and erases what the same command in one process erases."""
+    photos = tmp_path / "photos"
+    gallery_photos(photos)
+    like = write_photo(tmp_path, 2, 5)
+    homes = [tmp_path / "plain", tmp_path / "ray"]
+    for home in homes:
+        assert cli(home, "ingest", str(photos), "--label-from-dir").code == 0
+    plain = cli(homes[0], "forget", "--like", str(like), "--json")
+    assert plain.code == 0, plain.err
+    monkeypatch.setenv("FACESEARCH_RAY_ADDRESS", ray_address)
+    with caplog.at_level("INFO", logger="facesearch.gallery.ray_scan"):
+        on_ray = cli(homes[1], "forget", "--like", str(like), "--json")
+    assert on_ray.code == 0, on_ray.err
+    assert any(r.getMessage().startswith("Ray: ") for r in caplog.records), caplog.text
+    want, got = json.loads(plain.out), json.loads(on_ray.out)
+    assert got["face_ids"] == want["face_ids"] and len(want["face_ids"]) >= 2
+    shutil.rmtree(photos)

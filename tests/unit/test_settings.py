@@ -106,3 +106,20 @@ def test_analysis_processes_auto_is_one_fewer_than_the_cores_from_two_cores() ->
     assert processes_for(off, 16) == 0
     upper = Settings.from_env(env={"FACESEARCH_SERVER_ANALYSIS_PROCESSES": "AUTO"})
     assert processes_for(upper, 4) == 3
+
+
+@pytest.mark.parametrize("address", ["", "auto", "10.0.0.5:6379", "ray://head.local:10001"])
+def test_a_ray_address_is_empty_auto_or_host_and_port(address: str) -> None:
+    assert Settings.from_env(env={"FACESEARCH_RAY_ADDRESS": address}).ray_address == address
+
+
+@pytest.mark.parametrize("address", ["head", "head:port", "head:0", ":6379", "a b:1", "auto:"])
+def test_a_ray_address_of_another_form_is_refused_when_read(address: str) -> None:
+    with pytest.raises(ConfigError, match="ray_address must be empty, auto, or HOST:PORT"):
+        Settings.from_env(env={"FACESEARCH_RAY_ADDRESS": address})
+
+
+def test_an_organisation_s_admin_is_not_told_where_the_ray_cluster_is() -> None:
+    s = Settings.from_env(env={"FACESEARCH_RAY_ADDRESS": "10.0.0.5:6379"})
+    assert s.shown_value("ray_address") == "10.0.0.5:6379"
+    assert s.shown_value("ray_address", host=False) != "10.0.0.5:6379"

@@ -83,6 +83,15 @@ class Settings(Group):
         "every replica.",
         "database_url",
     )
+    ray_address: str = setting(
+        "",
+        "Where a scan of the whole catalog runs (an erasure like a photo, its preview in the "
+        "web UI, forget --like without --ray): unset, in this process; auto, a local Ray "
+        "cluster started for the scan; HOST:PORT or ray://HOST:PORT, an existing Ray "
+        "cluster's head (its workers get the home and database_url: PostgreSQL for a cluster "
+        "of several machines).",
+        "ray_address",
+    )
     lfw_dir: Path = setting(
         None,
         "LFW data folder (lfw-deepfunneled/ and pairs.txt) for eval and tests.",
@@ -179,7 +188,7 @@ def _keys() -> dict[str, tuple[str | None, dataclasses.Field[Any], Any]]:
 _KEYS = _keys()
 
 HOST_ONLY = "(the host's: not shown to an organisation)"
-_HOST_ONLY_URLS = frozenset({"database_url", "vectors_url", "trusted_proxies"})
+_HOST_ONLY_URLS = frozenset({"database_url", "vectors_url", "trusted_proxies", "ray_address"})
 
 
 def _host_only(key: str) -> bool:

@@ -47,6 +47,7 @@ def validate(s: Settings) -> None:
             raise ConfigError(f"{key} must be {', '.join(allowed)}, not {value!r}")
 
     one_of(s.index.kind, INDEX_KINDS, "index_kind")
+    _check_ray_address(s.ray_address)
     one_of(s.index.milvus_index, MILVUS_INDEX_TYPES, "milvus_index")
     one_of(m.runtime, RUNTIMES, "runtime")
     one_of(m.precision, PRECISIONS, "precision")
@@ -131,3 +132,15 @@ def trusted_networks(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6N
                 "(e.g. 127.0.0.1, 10.0.0.0/8, ::1)"
             ) from exc
     return tuple(networks)
+
+
+def _check_ray_address(address: str) -> None:
+    """``ray_address``: empty, ``auto``, or ``[ray://]HOST:PORT`` with a port number."""
+    if address in ("", "auto"):
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    port_ok = port.isdigit() and 0 < int(port) < 65536
+    if not host or not port_ok or any(c.isspace() for c in host):
+        raise ConfigError(
+            f"ray_address must be empty, auto, or HOST:PORT (ray://HOST:PORT), not {address!r}"
+        )
