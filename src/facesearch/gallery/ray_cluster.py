@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -57,30 +58,49 @@ def reachable(address: str, timeout_s: float = REACH_TIMEOUT_S) -> None:
         ) from exc
 
 
+_lock = threading.Lock()  # the connection is the process's: threads share it (the server's)
+_users = 0  # blocks inside ``connected`` now, in every thread
+_ours = False  # whether ``connected`` initialised Ray (then the last block out shuts it down)
+
+
 @contextmanager
 def connected(ray: Any, address: str, cpus: int | None, settings: Settings) -> Iterator[int]:
     """Ray initialised for this process for the block, which gets the cluster's CPU count:
     ``address`` "auto" starts a local cluster of ``cpus`` CPUs (default:
     ``settings.models.threads``, else every core), any other is an existing cluster's
     (``ray.init(address=...)``). A process already connected stays so after, and is used as
-    it is (whatever ``address`` says)."""
-    started = not ray.is_initialized()
-    if started:
-        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no report sent anywhere
-        quiet: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False}
-        if address != AUTO:
-            reachable(address)
-        try:
-            if address == AUTO:
-                count = cpus or settings.models.threads or os.cpu_count() or 1
-                ray.init(num_cpus=count, include_dashboard=False, **quiet)
-            else:
-                ray.init(address=address, **quiet)
-        except Exception as exc:  # Ray's own kinds vary (ConnectionError, RuntimeError, ...)
-            where = "a local cluster" if address == AUTO else address
-            raise ConfigError(f"cannot start or reach Ray at {where}: {first_line(exc)}") from exc
+    it is (whatever ``address`` says). Ray's connection is one per process: blocks in several
+    threads at once (two erasures in the server) share it, and the last one out shuts down
+    what the first one started."""
+    global _users, _ours
+    with _lock:
+        if _users == 0:
+            _ours = not ray.is_initialized()
+            if _ours:
+                _init(ray, address, cpus, settings)
+        _users += 1
     try:
         yield int(ray.cluster_resources().get("CPU", 0))
     finally:
-        if started:
-            ray.shutdown()
+        with _lock:
+            _users -= 1
+            if _users == 0 and _ours:
+                _ours = False
+                ray.shutdown()
+
+
+def _init(ray: Any, address: str, cpus: int | None, settings: Settings) -> None:
+    """``ray.init`` for ``connected``; ConfigError when Ray cannot start or be reached."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no report sent anywhere
+    quiet: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False}
+    if address != AUTO:
+        reachable(address)
+    try:
+        if address == AUTO:
+            count = cpus or settings.models.threads or os.cpu_count() or 1
+            ray.init(num_cpus=count, include_dashboard=False, **quiet)
+        else:
+            ray.init(address=address, **quiet)
+    except Exception as exc:  # Ray's own kinds vary (ConnectionError, RuntimeError, ...)
+        where = "a local cluster" if address == AUTO else address
+        raise ConfigError(f"cannot start or reach Ray at {where}: {first_line(exc)}") from exc
