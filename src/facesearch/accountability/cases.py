@@ -35,7 +35,15 @@ from facesearch.accountability.text_checks import MAX_CASE_CHARS, clean_text, re
 from facesearch.accountability.users import current_actor, existing_user, maybe_time
 from facesearch.errors import InputError, NotFoundError, PermissionDeniedError
 
-__all__ = ["Case", "CaseRefusal", "CaseStatus", "Cases", "case_number", "check_cases_against_trail"]
+__all__ = [
+    "Case",
+    "CaseCheck",
+    "CaseRefusal",
+    "CaseStatus",
+    "Cases",
+    "case_number",
+    "check_cases_against_trail",
+]
 
 MAX_TITLE_CHARS = 200
 MAX_LEGAL_BASIS_CHARS = 2000
@@ -90,6 +98,16 @@ class Case:
             "closed_at": None if self.closed_at is None else format_time(self.closed_at),
             "members": list(self.members),
         }
+
+
+@dataclass(frozen=True)
+class CaseCheck:
+    """What the registry said of work under a case number, read at once: why it is refused
+    (None: it may be done), and whether the registry held a case of that number (a case
+    opened later, while the work runs, was not the one it was checked against)."""
+
+    refusal: CaseRefusal | None
+    registered: bool
 
 
 def case_number(number: str | None) -> str:
@@ -244,7 +262,12 @@ class Cases:
             return _case_of(conn, _existing(conn, number, org_id))
 
     def refusal(self, number: str | None, actor: Actor) -> CaseRefusal | None:
-        """Why ``actor`` may not work under case ``number`` (None: they may).
+        """Why ``actor`` may not work under case ``number`` (None: they may): ``check``."""
+        return self.check(number, actor).refusal
+
+    def check(self, number: str | None, actor: Actor) -> CaseCheck:
+        """Why ``actor`` may not work under case ``number`` (``refusal``; None: they may),
+        and whether the registry holds a case of that number, read in one go.
 
         The registry is that of the actor's organisation. Nothing is refused when no case is
         named (whether one must be is the caller's rule), nor while the registry is empty
@@ -253,23 +276,24 @@ class Cases:
         a member with: it needs an open case, not membership.
         """
         if number is None:
-            return None
+            return CaseCheck(None, registered=False)
         with self._db.read() as conn:
             org_id = _org_id(conn, _org_name(actor))
             row = _row(conn, number, org_id)
             if row is None:
                 required = _cases_required(conn, org_id) or _in_use(conn, org_id)
-                return CaseRefusal.UNKNOWN if required else None
+                return CaseCheck(CaseRefusal.UNKNOWN if required else None, registered=False)
             if row["status"] != CaseStatus.OPEN.value:
-                return CaseRefusal.CLOSED
+                return CaseCheck(CaseRefusal.CLOSED, registered=True)
             if actor.is_local:
-                return None
+                return CaseCheck(None, registered=True)
             user = conn.execute(
                 "SELECT id FROM users WHERE id IN (SELECT user_id FROM case_members "
                 f"WHERE case_id = ?) AND {name_is(conn, 'name')}",
                 (row["id"], actor.name),
             ).fetchone()
-            return None if user is not None else CaseRefusal.NOT_MEMBER
+            refusal = None if user is not None else CaseRefusal.NOT_MEMBER
+            return CaseCheck(refusal, registered=True)
 
 
 def _org_name(actor: Actor) -> str:

@@ -24,7 +24,7 @@ from facesearch.accountability import (
 )
 from facesearch.app.cases import sees_every_case
 from facesearch.app.checks import log
-from facesearch.app.reads import probe_kept, search_record
+from facesearch.app.reads import probe_kept, search_record, work_of_case
 from facesearch.app.records import SearchRecord
 from facesearch.app.scope import reach_of
 from facesearch.app.verify import verdict_words
@@ -182,18 +182,35 @@ def _summary(e: AuditEntry) -> tuple[str, tuple[Link, ...]]:
 
 def case_timeline(store: AccountabilityStore, actor: Actor, number: str) -> CaseTimeline:
     """The timeline of a case ``actor`` may see (NotFoundError otherwise). For a member
-    (not one who sees every case) it begins when the case was opened: what was logged under
-    its number before, while the registry did not hold it, was no work of this case."""
+    (not one who sees every case) it holds the case's work (``reads.work_of_case``): it begins
+    when the case was opened, since what was logged under its number before, while the
+    registry did not hold it, was no work of this case, and it leaves out a use that was in
+    flight when the case was opened, and the verdicts on a search it leaves out."""
     case = visible_case(store, actor, number)
     head = store.audit.head()
-    since = None if sees_every_case(actor) else case.opened_at
+    member = not sees_every_case(actor)
+    since = case.opened_at if member else None
     entries = store.audit.entries(org=actor.org, case=case.number, limit=None, since=since)
     events = []
+    searches: set[int] = set()  # those shown: a verdict follows its search in the trail
     for e in entries:
-        if e.action in TIMELINE_ACTIONS and e.seq <= head.seq:
-            text, links = _summary(e)
-            events.append(CaseEvent(e, text, (*links, Link(f"audit entry {e.seq}", _audit(e)))))
+        if e.action not in TIMELINE_ACTIONS or e.seq > head.seq:
+            continue
+        if member and not _members_see(e, case, searches):
+            continue
+        if e.action == Action.SEARCH.value:
+            searches.add(e.seq)
+        text, links = _summary(e)
+        events.append(CaseEvent(e, text, (*links, Link(f"audit entry {e.seq}", _audit(e)))))
     return CaseTimeline(case, tuple(events), head)
+
+
+def _members_see(e: AuditEntry, case: Case, searches: set[int]) -> bool:
+    """Whether the case's members see entry ``e`` of its timeline: the case's work, and for a
+    verdict, one on a search they see (``searches``: those shown before it)."""
+    if not work_of_case(e, case):
+        return False
+    return e.action != Action.DECISION.value or e.payload.get("search_seq") in searches
 
 
 def _kept_probe(store: AccountabilityStore, entry: AuditEntry) -> bytes | None:

@@ -8,6 +8,11 @@ Once the case registry holds a case (``accountability.cases``), a search, verifi
 decision must name an open case of which the user is a member (the local CLI actor: an open
 case); a refusal is a ``case_refused`` audit entry and a PermissionDeniedError. A home whose
 registry is empty works as before, with free-text case numbers.
+
+A use checked under a number the registry did not hold says so in its entry
+(``"case_registered": false``, ``case_marks``): a case of that number opened while it ran
+(after its check, before its entry) was not the case it was checked against, and its members
+do not see it (``reads.work_of_case``). Entries without the field are judged by their time.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from facesearch.errors import (
     ConfigError,
     FaceSearchError,
     InputError,
+    NotFoundError,
     PermissionDeniedError,
     TrainingRequiredError,
 )
@@ -46,10 +52,13 @@ from facesearch.gallery.catalog import Catalog, check_name, check_new_collection
 from facesearch.settings import Settings
 
 __all__ = [
+    "CASE_REGISTERED",
     "UPLOADED_PHOTO",
+    "CheckedUse",
     "Failure",
     "allow",
     "bytes_of",
+    "case_marks",
     "case_required",
     "check_case",
     "check_case_use",
@@ -59,6 +68,7 @@ __all__ = [
     "check_new_collection_name",
     "check_top",
     "check_use",
+    "checked_use",
     "entry_missing",
     "log",
     "log_failure",
@@ -78,6 +88,30 @@ CASE_WORK = frozenset({Permission.SEARCH, Permission.VERIFY, Permission.DECIDE})
 TRAINED_WORK = frozenset({Permission.SEARCH, Permission.VERIFY})
 UPLOADED_PHOTO = "the uploaded photo"  # what messages call an upload with no usable file name
 MAX_ERROR_CHARS = 500
+# the payload field of a use checked while the registry did not hold its case number
+CASE_REGISTERED = "case_registered"
+
+
+def case_marks(case: str | None, registered: bool | None) -> dict[str, Any]:
+    """What the entry of a use under ``case`` says of the registry when it was checked:
+    ``{"case_registered": False}`` unless the registry held the number then (``registered``
+    None: not checked against it, as unsure as not held); nothing when no case is named."""
+    return {} if case is None or registered else {CASE_REGISTERED: False}
+
+
+@dataclass(frozen=True)
+class CheckedUse:
+    """A use that passed ``check_use``: its case number and purpose, and whether the case
+    registry held that number when it was checked (None: not checked against it, for work
+    that is not a search, verification or decision)."""
+
+    case: str | None
+    purpose: str | None
+    registered: bool | None
+
+    def marks(self) -> dict[str, Any]:
+        """Its entry's fields on the registry (``case_marks``)."""
+        return case_marks(self.case, self.registered)
 
 
 def check_case(
@@ -110,14 +144,30 @@ def check_use(
     *,
     settings: Settings | None = None,
 ) -> tuple[str | None, str | None]:
+    """The case and purpose of a use that passed ``checked_use``."""
+    use = checked_use(store, actor, permission, case, purpose, settings=settings)
+    return use.case, use.purpose
+
+
+def checked_use(
+    store: AccountabilityStore,
+    actor: Actor,
+    permission: Permission,
+    case: str | None,
+    purpose: str | None,
+    *,
+    settings: Settings | None = None,
+) -> CheckedUse:
     """The permission, then the case and purpose (required per ``case_required``), then for
     searches, verifications and decisions the case registry (``check_case_use``), then for
     searches and verifications the training (``training.require_training``: ``settings``
-    must be given for them)."""
+    must be given for them). The use, with what the registry held when it was checked:
+    its entry carries ``marks()``."""
     allow(actor, permission)
     case, purpose = check_case(case, purpose, required=case_required(store, actor))
+    registered = None
     if permission in CASE_WORK:
-        check_case_use(store, actor, permission, case, purpose)
+        registered = check_case_use(store, actor, permission, case, purpose)
     if permission in TRAINED_WORK:
         if settings is None:
             raise TypeError("check_use needs the settings for a search or a verification")
@@ -129,10 +179,11 @@ def check_use(
                 "reason": "training_required",
                 "outcome": exc.code,
                 "error": str(exc),
+                **case_marks(case, registered),
             }
             log(store, actor, Action.CASE_REFUSED, case, purpose, payload)
             raise
-    return case, purpose
+    return CheckedUse(case, purpose, registered)
 
 
 def check_case_use(
@@ -141,18 +192,21 @@ def check_case_use(
     permission: Permission,
     case: str | None,
     purpose: str | None,
-) -> None:
+) -> bool:
     """PermissionDeniedError, logged as a ``case_refused`` entry, if the case registry refuses
-    ``actor`` work under ``case`` (unknown, closed, or not a member: ``Cases.refusal``)."""
-    refusal = store.cases.refusal(case, actor)
+    ``actor`` work under ``case`` (unknown, closed, or not a member: ``Cases.check``).
+    Whether the registry held the number, read with the refusal (``CheckedUse.registered``)."""
+    checked = store.cases.check(case, actor)
+    refusal = checked.refusal
     if refusal is None or case is None:
-        return
+        return checked.registered
     error = PermissionDeniedError(refusal.message(case, actor.name))
     payload = {
         "attempt": permission.value,
         "reason": refusal.value,
         "outcome": error.code,
         "error": str(error),
+        **case_marks(case, checked.registered),
     }
     log(store, actor, Action.CASE_REFUSED, case, purpose, payload)
     raise error
@@ -220,12 +274,16 @@ def log(
 @dataclass(frozen=True)
 class Failure:
     """An attempt that failed: its error, the model it ran with, the photos read before it
-    failed (named in its entry by sha256, never kept), and when it started (None: now)."""
+    failed (named in its entry by sha256, never kept), when it started (None: now), and
+    whether the registry held its case number when it was checked (None: it was not checked,
+    as an upload the server refused before the application's checks; ``log_failure`` reads
+    the registry then)."""
 
     error: FaceSearchError
     model_id: str
     photos: Sequence[bytes] = ()
     started: datetime | None = None
+    registered: bool | None = None
 
 
 def log_failure(
@@ -239,8 +297,11 @@ def log_failure(
 ) -> int:
     """Log an attempt that failed (case and purpose checked but not required); returns its
     entry's seq. The payload: ``outcome`` (the error's code), ``error``, ``started``,
-    ``ended``, then ``fields``."""
+    ``ended``, then ``fields``, then ``case_marks``."""
     case, purpose = check_case(case, purpose, required=False)
+    registered = failure.registered
+    if registered is None and case is not None:  # not checked: what the registry holds now
+        registered = _registered_now(store, actor, case)
     moment = now()
     payload: dict[str, Any] = {
         "outcome": failure.error.code,
@@ -248,5 +309,15 @@ def log_failure(
         "started": iso(failure.started or moment),
         "ended": iso(moment),
         **fields,
+        **case_marks(case, registered),
     }
     return log(store, actor, action, case, purpose, payload).seq
+
+
+def _registered_now(store: AccountabilityStore, actor: Actor, case: str) -> bool:
+    """Whether ``actor``'s registry holds case ``case`` (read before the entry is written:
+    a case is never taken out of a registry, so one held now is held when it is)."""
+    try:
+        return store.cases.check(case, actor).registered
+    except (NotFoundError, PermissionDeniedError):  # no organisation, or no registry
+        return False

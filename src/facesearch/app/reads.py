@@ -26,13 +26,14 @@ from facesearch.accountability import (
     Actor,
     AuditEntry,
     CandidateState,
+    Case,
     Permission,
     Role,
     can,
 )
 from facesearch.accountability.audit import entry_in_org
 from facesearch.accountability.permissions import DEFAULT_ORG
-from facesearch.app.checks import allow, check_case, check_use, log
+from facesearch.app.checks import CASE_REGISTERED, allow, check_case, check_use, log
 from facesearch.app.records import OUTCOME_OK, SearchRecord
 from facesearch.app.scope import Scope, reach_of, scope_of
 from facesearch.core.calibration import CalibrationTable
@@ -61,6 +62,7 @@ __all__ = [
     "search_record",
     "visible_search",
     "withdrawn",
+    "work_of_case",
 ]
 
 T = TypeVar("T")
@@ -98,16 +100,24 @@ def may_see_search(store: AccountabilityStore, actor: Actor, entry: AuditEntry) 
 
 def _member_since(store: AccountabilityStore, actor: Actor, number: str, entry: AuditEntry) -> bool:
     """Whether ``actor`` is a member of case ``number`` of its organisation's registry and
-    ``entry`` was logged under that case once it was opened. A number outside the registry
-    (as ``default`` takes while its registry is empty): no. A search logged under a number
-    before a case of that number was opened was not that case's: opening a case of a number
-    seen in the trail must not open others' searches to its opener."""
+    ``entry`` is that case's work (``work_of_case``). A number outside the registry (as
+    ``default`` takes while its registry is empty): no."""
     assert actor.org is not None
     try:
         case = store.cases.get(number, actor.org)
     except NotFoundError:
         return False
-    return actor.name in case.members and entry.time >= case.opened_at
+    return actor.name in case.members and work_of_case(entry, case)
+
+
+def work_of_case(entry: AuditEntry, case: Case) -> bool:
+    """Whether ``entry``, logged under ``case``'s number, is that case's work for its members:
+    logged once it was opened, and not a use checked while the registry did not hold the
+    number (``checks.case_marks``: one in flight when the case was opened). A search logged
+    under a number before a case of that number was opened was not that case's: opening a
+    case of a number seen in the trail, or in use by a search still running, must not open
+    others' searches to its opener. Its author, admins, auditors and supervisors see it."""
+    return entry.time >= case.opened_at and entry.payload.get(CASE_REGISTERED) is not False
 
 
 def visible_search(store: AccountabilityStore, actor: Actor, seq: int) -> AuditEntry:

@@ -27,7 +27,7 @@ from facesearch.app.checks import (
     bytes_of,
     check_decision,
     check_top,
-    check_use,
+    checked_use,
     iso,
     log,
     log_failure,
@@ -141,9 +141,10 @@ def _searched(
     """``search``, with the entry it wrote and the engine's result."""
     check_decision(request.threshold, request.max_fmr)
     check_top(request.top)
-    case, purpose = check_use(
+    use = checked_use(
         store, actor, Permission.SEARCH, request.case, request.purpose, settings=engine.settings
     )
+    case, purpose = use.case, use.purpose
     check_approval(store, actor, request.approval, request.probe)
     started = now()
     data: bytes | None = None
@@ -153,7 +154,7 @@ def _searched(
         result = engine.search(data, name=source, analysed=analysed, **request.options())
     except FaceSearchError as exc:
         read = [data] if data else []
-        failure = Failure(exc, engine.pipeline.model_id, read, started)
+        failure = Failure(exc, engine.pipeline.model_id, read, started, use.registered)
         record_failed_search(store, actor, request, failure)
         raise
     days = retention_days(store, actor, engine.settings.probe.retention_days)
@@ -176,6 +177,7 @@ def _searched(
     # when its probe ends for this organisation (the bytes may stay longer for another's)
     payload["probe_kept_until"] = iso(store.db.now() + timedelta(days=days))
     payload.update(approved(request))
+    payload.update(use.marks())  # a case opened while it ran is not the one it was checked in
     entry = log(store, actor, Action.SEARCH, case, purpose, payload, keep_probe=(data, days))
     logged = replace(
         record, id=entry.seq, actor=entry.actor, case=case, purpose=purpose, ended=payload["ended"]

@@ -20,7 +20,7 @@ from facesearch.app.checks import (
     Failure,
     bytes_of,
     check_decision,
-    check_use,
+    checked_use,
     iso,
     log,
     log_failure,
@@ -108,9 +108,10 @@ def verify(
 ) -> VerifyRecord:
     """Compare the main faces of two photos and log it."""
     check_decision(request.threshold, request.max_fmr)
-    case, purpose = check_use(
+    use = checked_use(
         store, actor, Permission.VERIFY, request.case, request.purpose, settings=engine.settings
     )
+    case, purpose = use.case, use.purpose
     started = now()
     read: list[bytes] = []
     try:
@@ -126,7 +127,7 @@ def verify(
             names=(name_a, name_b),
         )
     except FaceSearchError as exc:  # every attempt is logged with its outcome
-        failure = Failure(exc, engine.pipeline.model_id, read, started)
+        failure = Failure(exc, engine.pipeline.model_id, read, started, use.registered)
         record_failed_verify(store, actor, request, failure)
         raise
     keep = retention_days(store, actor, engine.settings.probe.retention_days)
@@ -148,6 +149,7 @@ def verify(
         "parameters": request.parameters(engine.pipeline.model_id),
         # when its photos end for this organisation (their bytes may stay longer for another's)
         "probe_kept_until": iso(store.db.now() + timedelta(days=keep)),
+        **use.marks(),  # a case opened while it ran is not the one it was checked in
     }
     with store.db.write():  # the photos and the entry naming them commit together
         for data in dict.fromkeys((data_a, data_b)):

@@ -28,7 +28,7 @@ from facesearch.accountability.audit_entries import MAX_PAYLOAD_BYTES
 from facesearch.app.checks import (
     Failure,
     check_decision,
-    check_use,
+    checked_use,
     iso,
     log,
     log_failure,
@@ -181,9 +181,10 @@ def verify_pairs(
     """Compare the main faces of every pair of ``request.pairs_file`` and log the run
     (``progress`` is called as the images are analysed)."""
     check_decision(request.threshold, request.max_fmr)
-    case, purpose = check_use(
+    use = checked_use(
         store, actor, Permission.VERIFY, request.case, request.purpose, settings=engine.settings
     )
+    case, purpose = use.case, use.purpose
     started = now()
     model_id = engine.pipeline.model_id
     try:
@@ -202,7 +203,7 @@ def verify_pairs(
         analysed = _analyse(engine, paths, fused, progress or (lambda done, total: None))
         results = tuple(_compare(engine, pair, analysed, request) for pair in pairs)
     except FaceSearchError as exc:  # every attempt is logged with its outcome
-        failure = Failure(exc, model_id, (), started)
+        failure = Failure(exc, model_id, (), started, use.registered)
         parameters = request.parameters(model_id)
         log_failure(
             store, actor, Action.VERIFY, case, purpose, failure, kind="pairs", parameters=parameters
@@ -222,6 +223,7 @@ def verify_pairs(
         "models": list(models),
         "threshold": None if threshold is None else round(threshold, 6),
         "parameters": request.parameters(model_id),
+        **use.marks(),  # a case opened while it ran is not the one it was checked in
     }
     parts = range(0, len(results), PAIRS_PER_ENTRY)
     entries = []

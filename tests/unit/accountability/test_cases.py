@@ -18,6 +18,7 @@ from facesearch.accountability import (
     Role,
     User,
 )
+from facesearch.accountability.cases import CaseCheck
 from facesearch.accountability.schema import MIGRATIONS
 from facesearch.errors import InputError, NotFoundError, PermissionDeniedError
 
@@ -121,6 +122,22 @@ def test_refusal_says_why_work_under_a_case_is_not_allowed(
     store.cases.close("K-1", by=ROOT)
     assert store.cases.refusal("K-1", alice) is CaseRefusal.CLOSED
     assert store.cases.refusal("K-1", ROOT) is CaseRefusal.CLOSED
+
+
+def test_check_says_with_the_refusal_whether_the_registry_held_the_number(
+    store: AccountabilityStore, people: dict[str, User]
+):
+    """Read at once: a use checked while the registry did not hold its number is not the
+    work of a case of that number opened while it ran (``app.checks.case_marks``)."""
+    alice, bob = people["alice"], people["bob"]
+    assert store.cases.check("K-1", alice) == CaseCheck(None, registered=False)
+    store.cases.open("K-1", "t", members=("alice",), by=ROOT)
+    assert store.cases.check("K-1", alice) == CaseCheck(None, registered=True)
+    assert store.cases.check("K-1", bob) == CaseCheck(CaseRefusal.NOT_MEMBER, registered=True)
+    assert store.cases.check("K-9", alice) == CaseCheck(CaseRefusal.UNKNOWN, registered=False)
+    assert store.cases.check(None, alice) == CaseCheck(None, registered=False)
+    store.cases.close("K-1", by=ROOT)
+    assert store.cases.check("K-1", ROOT) == CaseCheck(CaseRefusal.CLOSED, registered=True)
 
 
 def test_the_audit_trail_still_verifies_after_case_changes(
