@@ -2,10 +2,11 @@
 
 Who may see a case: its members, admins, auditors and supervisors (and the local CLI actor);
 anyone else gets the NotFoundError of a case that does not exist (no existence oracle). The
-timeline is every search, verification, candidate decision, erasure, export, refusal and case event
-(open, close, member added) logged under the case, in seq (time) order, each with links to
-what it concerns. Reading the timeline is not logged; producing a report is (an ``export``
-entry under the case), and the report carries that entry and the chain head it made.
+timeline is every search, verification, candidate decision, erasure, export, refusal and case
+event (open, close, member added) logged under the case, in seq (time) order, each with links
+to what it concerns; a member's holds the case's work only (``case_timeline``). Reading the
+timeline is not logged; producing a report is (an ``export`` entry under the case), and the
+report carries that entry and the chain head it made.
 """
 
 from __future__ import annotations

@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 
 from facesearch.accountability import AccountabilityStore, Action, Actor
-from facesearch.app import SearchRequest, VerifyRequest, search, verify
+from facesearch.app import SearchRequest, VerifyRequest, record_failed_search, search, verify
 from facesearch.app.case_report import case_report, case_timeline
 from facesearch.app.cases import OpenCaseRequest, open_case
+from facesearch.app.checks import CASE_REGISTERED, Failure
 from facesearch.app.reads import visible_search
 from facesearch.app.review import DecideRequest, decide
 from facesearch.engine import Engine
@@ -121,3 +122,19 @@ def test_a_search_under_a_case_opened_before_it_started_is_shown_to_its_members(
     assert record.id is not None
     assert visible_search(store, inv2, record.id).seq == record.id
     assert _timeline_actions(store, inv2) == ["case_open", "search"]
+
+
+def test_an_attempt_logged_before_any_check_says_what_the_registry_held_when_logged(
+    engine: Engine, store: AccountabilityStore, probe_photo: Any
+) -> None:
+    """An upload the server refuses before the application's checks is logged unchecked: its
+    entry says whether the registry held its number when it was written."""
+    inv1, inv2 = store.accounts.get_user("inv1"), store.accounts.get_user("inv2")
+    failure = Failure(InputError("not an image"), engine.pipeline.model_id)
+    before = record_failed_search(store, inv1, SearchRequest(b"x", NUMBER, "p"), failure)
+    open_case(store, inv2, OpenCaseRequest(NUMBER, "opened after", members=("inv1",)))
+    after = record_failed_search(store, inv1, SearchRequest(b"x", NUMBER, "p"), failure)
+    assert store.audit.get(before).payload[CASE_REGISTERED] is False
+    assert CASE_REGISTERED not in store.audit.get(after).payload
+    searches = [e.entry.seq for e in case_timeline(store, inv2, NUMBER).events]
+    assert before not in searches and after in searches
