@@ -464,3 +464,49 @@ def test_erase_by_photo_shows_the_strangers_and_refuses_past_the_limit(fake_home
         )
         assert 'id="preview-strangers"' in r.text and 'id="preview-refused"' not in r.text
         assert 'id="erase-button"' in r.text
+
+
+def _held_form(page: str) -> dict[str, str]:
+    """The fields of the form that previews a photo still held after a failed preview."""
+    found = re.search(
+        r'<form method="post" action="/gallery/forget/again" class="inline" id="again-form">'
+        r"(.*?)</form>",
+        page,
+        re.S,
+    )
+    assert found, "no way to preview the held photo again"
+    return dict(re.findall(r'<input [^>]*name="([^"]+)"[^>]* value="([^"]*)"', found.group(1)))
+
+
+def test_a_failed_preview_again_keeps_the_photo_held(fake_homes: Any) -> None:
+    """The same photo previewed again at a rate the calibration cannot resolve, or at a rate
+    that is not a number, is refused (422) with the photo still held: the page shows the error,
+    a field for the rate and "choose another photo", and the photo previews at a rate that
+    works without being chosen again."""
+    home = fake_homes("analyst-ui-held", erase_like_max_strangers=1e-3)
+    with TestClient(create_app(home.settings, pipelines=FakePipeline)) as client:
+        admin = html(home, "admin1")
+        photo = {"photo": ("p2.png", face_photo(2, 7), PHOTO_TYPE)}
+        r = client.post("/gallery/forget", headers=admin, files=photo, data={"reason": "DSR-16"})
+        stricter = _again_forms(r.text)["stricter-form"]
+        below = client.post(
+            "/gallery/forget/again", headers=admin, data={**stricter, "max_fmr": "1e-30"}
+        )
+        assert below.status_code == 422, below.text
+        assert "below what this calibration can resolve" in below.text
+        assert 'id="held"' in below.text and 'id="another-form"' in below.text
+        held = _held_form(below.text)
+        assert held["reason"] == "DSR-16" and held["max_fmr"] == "1e-30"
+        assert held["token"] != stricter["token"]  # held again under a new token
+        typo = client.post("/gallery/forget/again", headers=admin, data={**held, "max_fmr": "x"})
+        assert typo.status_code == 422 and "false match rate" in typo.text
+        held = _held_form(typo.text)
+        again = client.post(
+            "/gallery/forget/again",
+            headers=admin,
+            data={**held, "max_fmr": stricter["max_fmr"]},
+        )
+        assert again.status_code == 200, again.text
+        assert 'id="erase-button"' in again.text and "the same photo" in again.text
+        assert client.post("/gallery/forget/again", headers=admin, data=held).status_code == 404
+        assert entries(client, home, "erase") == []

@@ -16,7 +16,9 @@ When the preview says the erasure would take too many faces of other people
 have checked are the person, and ``POST /gallery/forget/selected`` erases those by id (an
 ``erase`` entry like ``forget --face``; the photo is not blocklisted); or ``POST
 /gallery/forget/again`` previews the same photo at the stricter rate the refusal suggests, or
-opens the form for another photo, the reason and case kept either way.
+opens the form for another photo, the reason and case kept either way. When that preview fails
+(a rate below what the calibration resolves, say), the photo stays held and the page shows the
+error with the same two choices, the rate typed in a field.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.responses import HTMLResponse
 
 from facesearch import app
+from facesearch.app.limits import Draft
 from facesearch.app.vector_erasure import VectorStoreErasure
 from facesearch.errors import FaceSearchError, InputError
 from facesearch.server import browse_services, gallery_services, services, views
@@ -89,15 +92,24 @@ async def forget_preview(
 
 
 async def _preview(
-    page: Page, data: bytes, rate: float | None, form: dict[str, str], photo_name: str
+    page: Page,
+    data: bytes,
+    rate: float | None,
+    form: dict[str, str],
+    photo_name: str,
+    held: Draft | None = None,
 ) -> HTMLResponse:
-    """The preview of an erasure like ``data`` at ``rate``, the photo held for its confirm."""
+    """The preview of an erasure like ``data`` at ``rate``, the photo held for its confirm.
+    When it fails, a photo that was ``held`` (previewed again) stays held: the page shows the
+    error with its choices again, so the admin need not choose the photo again."""
     try:
         preview = await browse_services.erase_preview(
             page.c, page.who, data, rate, form["case"] or None
         )
     except FaceSearchError as exc:
-        return _render(page, error=exc, form=form)
+        if held is None:
+            return _render(page, error=exc, form=form)
+        return _still_held(page, exc, held, form)
     token = page.c.drafts.put(page.who.name, data, rate)
     return _render(
         page,
@@ -123,13 +135,22 @@ async def forget_again(
     form = {"max_fmr": max_fmr, "reason": reason, "case": case}
     if not token:
         return _render(page, form=form)
+    draft = page.c.drafts.take(token, page.who.name)  # 404 once done, expired or not yours
     try:
         _reason(reason)
         rate = _max_fmr(max_fmr)
     except FaceSearchError as exc:
-        return _render(page, error=exc, form=form)
-    draft = page.c.drafts.take(token, page.who.name)  # 404 once done, expired or not yours
-    return await _preview(page, draft.photo, rate, form, "the same photo")
+        return _still_held(page, exc, draft, form)
+    return await _preview(page, draft.photo, rate, form, "the same photo", held=draft)
+
+
+def _still_held(
+    page: Page, error: FaceSearchError, draft: Draft, form: dict[str, str]
+) -> HTMLResponse:
+    """``error`` on the page of a photo held again (under a new token) for its owner, with the
+    choices of a refused preview: preview it again at a rate typed, or choose another."""
+    token = page.c.drafts.put(page.who.name, draft.photo, draft.max_fmr)
+    return _render(page, error=error, form=form, held_token=token, photo_name="the same photo")
 
 
 @pages.post("/gallery/forget/confirm")
