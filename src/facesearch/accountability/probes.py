@@ -3,7 +3,8 @@
 The audit entry of a search names its probe by SHA-256; ``ProbeStore`` keeps the bytes under
 that digest until the retention period ends: once per sha256, as long as the longest
 retention any keep asked for; when it ends for one organisation, its entries say
-(``probe_kept_until`` of a search or a verification, read by ``app.reads`` and ``app.erase``).
+(``probe_kept_until`` of a search, a verification or a search request, read by ``app.reads``
+and ``app.erase``).
 ``purge_expired`` deletes the bytes, never the
 audit entry; ``erase`` deletes chosen probes early (``forget --like`` of the person they
 show), in the transaction of the entry that records it, where it also asks which of them

@@ -11,7 +11,9 @@ name, the case, purpose and parameters; its seq is the request's id), ``search_a
 request (``approval``). A request's state is read from those entries, never stored apart:
 pending, then approved or denied (the first decision counts), then run (a search that ran
 with it; a failed attempt is logged with it too but leaves it approved). The probe's bytes are
-kept from the request on (``ProbeStore``), for the deployment's probe retention.
+kept from the request on (``ProbeStore``), for the organisation's probe retention: the entry
+says until when (``probe_kept_until``, as a search's does), and an approved request whose
+probe has ended for its organisation, or that an erasure of it took since, no longer runs.
 
 Only the organisation's supervisors see its requests (another organisation's request answers
 NotFoundError, as an unknown one does), and no one decides their own; an investigator sees
@@ -35,10 +37,12 @@ from facesearch.app.checks import (
     check_decision,
     check_top,
     check_use,
+    iso,
     log,
     now,
     sha256,
 )
+from facesearch.app.reads import probe_kept
 from facesearch.app.records import OUTCOME_OK, SearchRecord
 from facesearch.app.scope import policy_of, retention_days, scope_of
 from facesearch.engine import Engine
@@ -182,6 +186,8 @@ def request_search(
     )
     # the probe commits with the entry that names it (an erasure never sees one without it)
     payload = asked.payload()
+    # when its probe ends for this organisation (the bytes may stay longer for another's)
+    payload["probe_kept_until"] = iso(store.db.now() + timedelta(days=days))
     entry = log(
         store, actor, Action.SEARCH_REQUEST, case, purpose, payload, keep_probe=(data, days)
     )
@@ -258,13 +264,18 @@ def run_approved(
     allow(actor, Permission.SEARCH)
     found = get_request(store, actor, seq)
     _check_runnable(found, actor)
+    gone = NotFoundError(
+        f"the probe of search request {seq} is no longer kept (its retention period "
+        "ended, or an erasure took it): request the search again"
+    )
+    # kept for the organisation's own retention, and not taken by its erasure since: the
+    # bytes may stay longer for another organisation's record (``reads.probe_kept``)
+    if not probe_kept(store, store.audit.get(seq)):
+        raise gone
     try:
         data = store.probes.get(found.probe_sha256)
     except NotFoundError as exc:
-        raise NotFoundError(
-            f"the probe of search request {seq} is no longer kept (its retention period "
-            "ended): request the search again"
-        ) from exc
+        raise gone from exc
     request = SearchRequest(
         data,
         case=found.case,

@@ -313,9 +313,10 @@ def _kept_probes_like(
 
 
 def _kept_for(store: AccountabilityStore, org: str) -> list[str]:
-    """The kept probes ``org``'s entries name and that are kept for ``org``: a search of it
-    or a verification naming it since the last erasure of ``org`` that took it, whose
-    retention is not over for ``org`` (``reads.kept_for_its_org``). One another organisation
+    """The kept probes ``org``'s entries name and that are kept for ``org``: a search of it,
+    a verification naming it or a search request of it (pending, approved or run) since the
+    last erasure of ``org`` that took it, whose retention is not over for ``org``
+    (``reads.kept_for_its_org``). One another organisation
     used as well (probes are stored once per sha256, as long as the longest retention) counts
     and goes for ``org`` as any other: its bytes stay while another organisation keeps it
     (``_kept_by_others``), but ``org``'s erasure lists it (``probes_deleted``), and ``org``'s
@@ -323,10 +324,11 @@ def _kept_for(store: AccountabilityStore, org: str) -> list[str]:
     or not someone else searched or verified that photo."""
     taken, moment = _taken(store, org), store.db.now()
     verified = store.probes.verifications(org)
+    requested = _requested(store, org)
     return [
         d
         for d in store.probes.kept(org)
-        if _kept(store, org, d, taken, verified.get(d, []), moment)
+        if _kept(store, org, d, taken, _keeps(store, d, verified, requested), moment)
     ]
 
 
@@ -338,24 +340,44 @@ def _taken(store: AccountabilityStore, org: str) -> dict[str, int]:
     return taken
 
 
+def _requested(store: AccountabilityStore, org: str) -> dict[str, list[AuditEntry]]:
+    """``{probe sha256: [entry, ...]}``: ``org``'s search requests (``app.approvals``), which
+    keep their probe from the request on, as a search keeps its own."""
+    out: dict[str, list[AuditEntry]] = {}
+    for e in store.audit.entries(org=org, action=Action.SEARCH_REQUEST, limit=None):
+        digest = e.payload.get("probe_sha256")
+        if isinstance(digest, str) and digest:
+            out.setdefault(digest.lower(), []).append(e)
+    return out
+
+
+def _keeps(
+    store: AccountabilityStore,
+    digest: str,
+    verified: dict[str, list[int]],
+    requested: dict[str, list[AuditEntry]],
+) -> list[AuditEntry]:
+    """An organisation's verifications (their seqs in ``verified``) and search requests that
+    name probe ``digest``: what keeps it besides its searches."""
+    return [store.audit.get(seq) for seq in verified.get(digest, [])] + requested.get(digest, [])
+
+
 def _kept(
     store: AccountabilityStore,
     org: str,
     digest: str,
     taken: dict[str, int],
-    verified: list[int],
+    keeps: list[AuditEntry],
     moment: datetime,
 ) -> bool:
     """Whether probe ``digest``, which ``org``'s entries name, is kept for ``org``: by its
-    searches of it and its verifications naming it (``verified``: their seqs) that ran, each
-    for the retention it was kept for, since its last erasure that took it; a probe of a
-    search request alone until such an erasure. A search or verification that failed names
-    its photo by sha256 but kept no bytes: it keeps nothing (the bytes under that sha256 are
-    another's, perhaps another organisation's)."""
-    uses = store.audit.entries(org=org, probe=digest, limit=None)
-    uses += [store.audit.get(seq) for seq in verified]
-    if not uses:  # kept by a search request only
-        return digest not in taken
+    searches of it, and ``keeps``, its verifications naming it and its search requests of
+    it, each for the retention it was kept for (``probe_kept_until``; a request from before
+    it was written: until an erasure takes it), since its last erasure that took it. A
+    search or verification that failed names its photo by sha256 but kept no bytes: it
+    keeps nothing (the bytes under that sha256 are another's, perhaps another
+    organisation's); a request beside it still keeps its probe."""
+    uses = store.audit.entries(org=org, probe=digest, limit=None) + keeps
     since = taken.get(digest, 0)
     ran = [e for e in uses if e.payload.get("outcome", OUTCOME_OK) == OUTCOME_OK]
     return any(e.seq > since and kept_for_its_org(e, moment) for e in ran)
@@ -363,10 +385,10 @@ def _kept(
 
 def _kept_by_others(store: AccountabilityStore, org: str, digest: str) -> bool:
     """Whether an organisation other than ``org`` still keeps probe ``digest`` (``_kept``):
-    then its bytes stay for that one's record. Once every other organisation that searched or
-    verified it has erased it too, or its retention for them is over, the bytes go. Asked
-    inside the erasure's write transaction (``ProbeStore.erase``), so that a keep by
-    another organisation cannot slip in between the answer and the delete."""
+    then its bytes stay for that one's record. Once every other organisation that searched,
+    verified or asked to search it has erased it too, or its retention for them is over, the
+    bytes go. Asked inside the erasure's write transaction (``ProbeStore.erase``), so that a
+    keep by another organisation cannot slip in between the answer and the delete."""
     moment = store.db.now()
     others = store.probes.named_by(digest) - {org.lower()}
     return any(
@@ -375,7 +397,12 @@ def _kept_by_others(store: AccountabilityStore, org: str, digest: str) -> bool:
             o,
             digest,
             _taken(store, o),
-            store.probes.verifications(o, digest).get(digest, []),
+            _keeps(
+                store,
+                digest,
+                store.probes.verifications(o, digest),
+                {digest: _requested(store, o).get(digest, [])},
+            ),
             moment,
         )
         for o in others

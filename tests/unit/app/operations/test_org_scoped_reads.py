@@ -337,3 +337,100 @@ def test_a_photo_kept_while_an_erasure_deletes_it_keeps_its_bytes(
         if kind == "search":
             assert probe_of(store, agent, done["customs"].id)[0] == probe
         assert waited
+
+
+def _approvals(engine: Engine, store: AccountabilityStore) -> tuple[Any, Any]:
+    """Police's searches need a supervisor's approval: its supervisor and its investigator
+    (trained)."""
+    from tests.homes import PASSWORD, pass_training
+
+    from facesearch.accountability import Role
+
+    me = local_actor("tester")
+    store.orgs.change("police", policy={"search_approval": True}, by=me)
+    sup = store.accounts.add_user("sup-police", Role.SUPERVISOR, PASSWORD, by=me, org="police")
+    inv = store.accounts.add_user("inv-police", Role.INVESTIGATOR, PASSWORD, by=me, org="police")
+    pass_training(store, engine.settings, "inv-police")
+    return sup, inv
+
+
+def test_a_search_request_keeps_its_probe_beside_a_failed_search_of_it(
+    engine: Engine, store: AccountabilityStore, tmp_path: Path
+) -> None:
+    """Police's approved request of a photo of person 0 ran and failed (no face number 5):
+    the failed search names the photo but keeps nothing, and the request, still approved and
+    runnable, keeps it. Police's erasure like person 0 counted the request's probe only when
+    no search named it at all: beside the failed search it counted it as not kept, left its
+    bytes stored and the request runnable on the erased person's photo."""
+    from facesearch.app.approvals import approve, request_search, run_approved
+    from facesearch.errors import InputError
+
+    officer = _police(engine, store, tmp_path)
+    sup, inv = _approvals(engine, store)
+    store.cases.open("P-1", "a request that failed", by=inv)
+    probe = face_photo(0, 8)
+    asked = request_search(engine, store, inv, SearchRequest(probe, "P-1", "p", face=5))
+    approve(store, sup, asked.id, None)
+    with pytest.raises(InputError, match="no face number 5"):
+        run_approved(engine, store, inv, asked.id)
+    erased = erase(engine, store, officer, EraseRequest("asked", like=face_photo(0, 9)))
+    assert erased.probes_deleted == 1
+    with pytest.raises(NotFoundError):
+        store.probes.expires(_sha(probe))  # kept for no one else: the bytes are gone
+    with pytest.raises(NotFoundError, match="no longer kept"):
+        run_approved(engine, store, inv, asked.id)
+
+
+def test_a_search_request_after_an_erasure_keeps_its_probe_for_the_next_one(
+    engine: Engine, store: AccountabilityStore, tmp_path: Path
+) -> None:
+    """A request alone kept its probe only until an erasure had once taken that photo: a
+    second request of it after the erasure stored the bytes anew, and the next erasure like
+    the person neither counted nor deleted them."""
+    from facesearch.app.approvals import request_search
+
+    officer = _police(engine, store, tmp_path)
+    _, inv = _approvals(engine, store)
+    store.cases.open("P-1", "asked twice", by=inv)
+    probe = face_photo(0, 8)
+    like = EraseRequest("asked", like=face_photo(0, 9))
+    request_search(engine, store, inv, SearchRequest(probe, "P-1", "p"))
+    assert erase(engine, store, officer, like).probes_deleted == 1
+    request_search(engine, store, inv, SearchRequest(probe, "P-1", "p"))
+    assert store.probes.get(_sha(probe)) == probe
+    assert erase(engine, store, officer, like).probes_deleted == 1
+    with pytest.raises(NotFoundError):
+        store.probes.expires(_sha(probe))
+
+
+def test_a_search_request_s_probe_ends_with_its_organisation_s_retention(
+    engine: Engine, home: Any, tmp_path: Path
+) -> None:
+    """Police keeps its probes 1 day, the default organisation 30; police asked to search a
+    photo the default organisation searched too. A search request's entry said nothing of its
+    retention, so after police's day the request still ran on the bytes kept for the other
+    organisation, and police's erasure like the person still counted the probe. Its entry now
+    says ``probe_kept_until``, as a search's does, and both honour it."""
+    from facesearch.app.approvals import approve, request_search, run_approved
+
+    clock = FakeClock(datetime.now(UTC))
+    with AccountabilityStore.open(home.home, clock=clock) as store:
+        officer = _police(engine, store, tmp_path)
+        store.orgs.change("police", policy={"probe_retention_days": 1}, by=local_actor("tester"))
+        sup, inv = _approvals(engine, store)
+        store.cases.open("P-1", "a probe both used", by=inv)
+        store.cases.open("D-1", "a probe both used", by=local_actor("tester"))
+        photo = face_photo(0, 8)
+        asked = request_search(engine, store, inv, SearchRequest(photo, "P-1", "p"))
+        entry = store.audit.get(asked.id)
+        assert entry.payload["probe_kept_until"] == (clock() + timedelta(days=1)).isoformat()
+        ours = search(engine, store, local_actor("tester"), SearchRequest(photo, "D-1", "p"))
+        clock.advance(days=2)
+        approve(store, sup, asked.id, None)
+        with pytest.raises(NotFoundError, match="no longer kept"):
+            run_approved(engine, store, inv, asked.id)
+        like = EraseRequest("asked", like=face_photo(0, 9), case="P-1")
+        erased = erase(engine, store, officer, like)
+        assert (len(erased.face_ids), erased.probes_deleted) == (1, 0)  # its day is over
+        assert ours.id is not None
+        assert probe_of(store, local_actor("tester"), ours.id)[0] == photo  # its 30 days
