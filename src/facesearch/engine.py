@@ -401,10 +401,13 @@ class Engine(Closing):
         like: ImageInput | PersonLike | None = None,
         max_fmr: float | None = None,
         ray: RayScan | None = None,
+        audited: bool = False,
     ) -> ForgetResult:
         """Erase faces from the catalog and the vector store; ``like`` (a photo, or the
-        ``person_like`` of one) also blocklists, its faces found on Ray with ``ray``."""
-        return erase_faces(self, face_ids, image_id, subject, like, max_fmr, ray)
+        ``person_like`` of one) also blocklists, its faces found on Ray with ``ray``.
+        ``audited``: the caller records the blocklist entry once its audit entry is written
+        (``forgetting.erase_faces``)."""
+        return erase_faces(self, face_ids, image_id, subject, like, max_fmr, ray, audited)
 
     def stats(self) -> dict[str, Any]:
         out = dict(self.catalog.stats())

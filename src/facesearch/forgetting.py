@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from facesearch.errors import InputError
+from facesearch.gallery.run_lease import this_process
 from facesearch.like_odds import like_odds
 from facesearch.results import ForgetResult, PersonLike
 from facesearch.types import MAX_ID
@@ -46,9 +47,12 @@ def erase_faces(
     like: ImageInput | PersonLike | None,
     max_fmr: float | None,
     ray: RayScan | None = None,
+    audited: bool = False,
 ) -> ForgetResult:
     """Exactly one of face ids, an image id, a subject or ``like`` (a photo, or the
-    ``person_like`` of one, which also blocklists)."""
+    ``person_like`` of one, which also blocklists). ``audited``: the caller writes an audit
+    entry of the erasure and then marks its blocklist entry recorded
+    (``ForgetResult.blocklist_entry``); otherwise it is recorded here, once the faces went."""
     chosen = [x is not None for x in (face_ids, image_id, subject, like)]
     if sum(chosen) != 1:
         raise InputError("forget takes exactly one of face ids, image id, subject or like")
@@ -56,6 +60,7 @@ def erase_faces(
     # Loaded before the catalog changes: loading later would already drop the erased
     # faces (it catches up with the catalog) and the count below would say 0.
     engine.indexes.ensure_loaded()
+    entry: int | None = None
     if face_ids is not None:
         removed = engine.catalog.delete_faces(list(face_ids), prune_images=True)
     elif image_id is not None:
@@ -71,7 +76,7 @@ def erase_faces(
         # Blocklisted before the scan, so no face of the person escapes both: an ingest batch
         # committed before the entry is in the catalog the scan reads, one committed after it
         # checks the entry in its own write transaction (``Catalog.add_images``).
-        with blocklisted_for_the_scan(engine, person):
+        with blocklisted_for_the_scan(engine, person) as entry:
             matched = engine.faces_like(person, ray=ray)
         removed = engine.catalog.delete_faces(matched, prune_images=True) if matched else []
     n = engine.indexes.remove(f.id for f in removed)
@@ -79,25 +84,36 @@ def erase_faces(
     engine.indexes.save()
     engine.catalog.checkpoint()
     catalog = engine.catalog.last_erasure if removed else None
-    return ForgetResult(tuple(removed), like is not None, n, milvus, catalog)
+    if entry is not None and not audited:
+        engine.catalog.blocklist_recorded(entry)
+    return ForgetResult(tuple(removed), like is not None, n, milvus, catalog, entry)
 
 
 @contextmanager
 def blocklisted_for_the_scan(
     engine: Engine, person: PersonLike, org: str | None = None
-) -> Iterator[None]:
+) -> Iterator[int]:
     """``person`` on the erasure blocklist for the block (the scan for their faces) and after
     it: from now on the ingests of ``org`` (None: the host's erasure, every ingest of the
     deployment) skip new faces like them (``gallery.blocklist`` says how strictly). The entry
     is this erasure's own, taken out again when the block fails, before anything is erased,
     so that a failed erasure (Ray unreachable, ...) leaves no opt-out the trail does not
     record; another erasure of the same photo keeps its own. The same photo entered twice
-    counts once in K, the number of people whose entries set the threshold."""
+    counts once in K, the number of people whose entries set the threshold.
+
+    The entry is *pending* (it names this process) until ``Catalog.blocklist_recorded``: the
+    erasure's audit entry is written after the faces go. A process killed before that (kill
+    -9, the OOM killer) takes nothing back and writes no entry; ``app.blocklist_pending``
+    finds its entry (its process gone) for someone to keep or take back. Yields its id."""
     added = engine.catalog.blocklist_add(
-        engine.pipeline.model_id, person.embedding, note=f"forget --like, {_now()}", org=org
+        engine.pipeline.model_id,
+        person.embedding,
+        note=f"forget --like, {_now()}",
+        org=org,
+        pending=this_process(),
     )
     try:
-        yield
+        yield added
     except BaseException:
         engine.catalog.blocklist_remove(added)
         raise

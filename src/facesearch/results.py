@@ -184,6 +184,7 @@ class ForgetResult:
     index_vectors_removed: int
     milvus: VectorErasure | None = None  # what Milvus did; None: FAISS files, or none held
     catalog: CatalogErasure | None = None  # what the catalog's database did; None: nothing
+    blocklist_entry: int | None = None  # the blocklist entry it made (a like erasure's)
 
     def as_dict(self) -> dict[str, Any]:
         return {

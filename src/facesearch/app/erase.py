@@ -14,6 +14,7 @@ case is.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -200,9 +201,10 @@ def erase(
     # says why); taken back if the scan fails, so that a failed erasure leaves nothing. The
     # host's (a like erasure of every collection) blocklists for all, in ``Engine.forget``.
     own_entry = person is not None and not scope.everything
+    blocked: int | None = None  # its blocklist entry: pending until its audit entry is in
     if own_entry:
         assert person is not None and scope.org is not None
-        with blocklisted_for_the_scan(engine, person, scope.org):
+        with blocklisted_for_the_scan(engine, person, scope.org) as blocked:
             # read again: a collection the organisation's ingest claimed since is scanned too
             scope = reach_of(store, engine.catalog, actor)
             face_ids = _owned_faces(engine, scope, request, person)
@@ -216,9 +218,10 @@ def erase(
         like=None if face_ids is not None else person,
         max_fmr=request.max_fmr,
         ray=request.ray,
+        audited=True,
     )
     if own_entry:
-        result = replace(result, blocklisted=True)
+        result = replace(result, blocklisted=True, blocklist_entry=blocked)
     image_ids = {f.image_id for f in result.faces}
     if request.image_id:
         image_ids.add(request.image_id)
@@ -256,9 +259,19 @@ def erase(
         ids = ", ".join(str(i) for i in face_ids[:20])
         more = " ..." if len(face_ids) > 20 else ""
         kept = f"; the {len(probes)} kept probe images like it were NOT deleted" if probes else ""
+        blocked = result.blocklist_entry
+        if blocked is not None:  # to settle (``app.blocklist_pending``)
+            with suppress(FaceSearchError):
+                engine.catalog.blocklist_unrecorded(blocked, str(exc))
+            kept += (
+                f"; its blocklist entry {blocked} is pending: 'facesearch erasure settle "
+                f"{blocked}' keeps or takes it back"
+            )
         raise entry_missing(
             exc, f"erased {len(face_ids)} faces (ids {ids}{more}) and {len(image_ids)} images{kept}"
         ) from exc
+    if result.blocklist_entry is not None:  # pending until now (``app.blocklist_pending``)
+        engine.catalog.blocklist_recorded(result.blocklist_entry)
     return ErasureRecord(
         id=entry.seq,
         reason=why,

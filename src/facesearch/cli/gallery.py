@@ -27,6 +27,7 @@ from facesearch.app import (
     search,
 )
 from facesearch.app import gallery as app_gallery
+from facesearch.app.blocklist_pending import pending_blocklist
 from facesearch.cli.common import Cli, add_case_arguments, emit, request_from
 from facesearch.core.calibration import describe_expected
 from facesearch.core.text import escaped, shown_name
@@ -256,6 +257,14 @@ def cmd_forget(args: argparse.Namespace, cli: Cli) -> int:
     )
     with cli.local() as local:
         record = erase(local.engine, local.store, local.actor, request)
+        left = [p for p in pending_blocklist(local.engine, local.store, local.actor) if p.gone]
+    if left:  # an erasure killed before its audit entry: ``erasure blocklist`` says more
+        print(
+            f"warning: {len(left)} blocklist entr{'y' if len(left) == 1 else 'ies'} of an "
+            "erasure killed before its audit entry was written: see `facesearch erasure "
+            "blocklist`",
+            file=sys.stderr,
+        )
     if args.json:
         emit(record.as_json())
         return 0

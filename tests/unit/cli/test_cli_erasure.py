@@ -178,3 +178,43 @@ def test_ingest_tells_photos_an_erasure_opted_out_from_photos_that_failed(
     assert "0 failed, 2 blocklisted" in again.out, again.out
     assert again.err.count("  blocklisted: ") == 2 and "  failed: " not in again.err
     assert "every image failed or was blocklisted" in again.err
+
+
+def test_a_pending_blocklist_entry_of_a_dead_erasure_is_listed_warned_of_and_settled(
+    fake_homes: Any, cli: Any, tmp_path: Path
+) -> None:
+    """``erasure blocklist`` lists a blocklist entry whose erasure's process died before its
+    audit entry was written, ``forget`` warns of it, and ``erasure settle`` takes it back in
+    an ``erase`` entry (``test_erasure_killed`` kills a real erasure)."""
+    import subprocess
+    import sys
+
+    import numpy as np
+    from tests.fakes import DIM, FakePipeline, write_photo
+
+    from facesearch.gallery.catalog import Catalog, RunOwner
+    from facesearch.gallery.run_lease import this_process
+
+    home = fake_homes("erasure-blocklist-pending", users=False)
+    listed = cli(home.home, "erasure", "blocklist")
+    assert listed.code == 0 and "no pending blocklist entries" in listed.out
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    me = this_process()
+    owner = RunOwner(me.host, me.space, dead.pid, "1")  # its pid is free now
+    with Catalog.open_home(home.home) as cat:
+        model = FakePipeline(home.settings).model_id
+        entry = cat.blocklist_add(model, np.ones(DIM), pending=owner)
+    listed = cli(home.home, "erasure", "blocklist")
+    assert f"entry {entry}:" in listed.out and "its process is gone" in listed.out
+    photo = write_photo(tmp_path / "probes", 2, 9)
+    forgot = cli(home.home, "forget", "--like", str(photo), "--reason", "DSR-3")
+    assert forgot.code == 0 and "erasure blocklist" in forgot.err
+    blank = cli(home.home, "erasure", "settle", str(entry), "--take-back", "--reason", " ")
+    assert blank.code != 0 and "reason is required" in blank.err
+    settled = cli(
+        home.home, "erasure", "settle", str(entry), "--take-back", "--reason", "crashed DSR-3"
+    )
+    assert settled.code == 0 and "taken back" in settled.out, settled.err
+    assert last_erasure_entry(home.home)["pending_blocklist"]["settled"] == "taken back"
+    assert "no pending" in cli(home.home, "erasure", "blocklist").out

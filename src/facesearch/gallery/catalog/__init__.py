@@ -27,6 +27,7 @@ from facesearch.gallery.catalog.records import (
     IngestRun,
     NewFace,
     NewImage,
+    PendingBlock,
     RunOwner,
     RunStatus,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "MemberFace",
     "NewFace",
     "NewImage",
+    "PendingBlock",
     "PeopleAssignment",
     "PeopleSnapshot",
     "RunOwner",

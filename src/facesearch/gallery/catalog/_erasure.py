@@ -12,7 +12,7 @@ import numpy.typing as npt
 
 from facesearch.gallery.catalog import _codec, _read, _write
 from facesearch.gallery.catalog._connection import CatalogConnection
-from facesearch.gallery.catalog.records import BlocklistSeen, FaceRecord
+from facesearch.gallery.catalog.records import BlocklistSeen, FaceRecord, PendingBlock, RunOwner
 
 
 class Erasure(CatalogConnection):
@@ -66,23 +66,71 @@ class Erasure(CatalogConnection):
     # -- blocklist ----------------------------------------------------------------------------
 
     def blocklist_add(
-        self, model_id: str, embedding: npt.ArrayLike, note: str = "", *, org: str | None = None
+        self,
+        model_id: str,
+        embedding: npt.ArrayLike,
+        note: str = "",
+        *,
+        org: str | None = None,
+        pending: RunOwner | None = None,
     ) -> int:
         """Remember an embedding whose matches ingest must refuse; returns its id. ``org``:
         the organisation whose erasure made it, whose ingests alone refuse them (None: the
-        host's erasure, for every ingest of the deployment)."""
+        host's erasure, for every ingest of the deployment). ``pending``: the erasing process,
+        until ``blocklist_recorded`` says its audit entry is written (the entry applies
+        meanwhile all the same)."""
         _codec.check_name(model_id, "model")
         if org is not None:
             _codec.check_name(org, "organisation")
         blob, dim = _codec.encode_embedding(embedding)
+        held = None if pending is None else _codec.dump_json_object(pending.as_dict(), "owner")
         with self._writing() as conn:
             key = _write.model_key(conn, model_id, dim, {})
             return _write.insert_id(
                 conn,
-                "INSERT INTO blocklist (model_id, dim, embedding, added, note, org) "
-                "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-                (key, dim, blob, _codec.now_utc(), str(note), org),
+                "INSERT INTO blocklist (model_id, dim, embedding, added, note, org, pending) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                (key, dim, blob, _codec.now_utc(), str(note), org, held),
             )
+
+    def blocklist_recorded(self, entry_id: int) -> bool:
+        """Entry ``entry_id`` is recorded (its erasure's audit entry is written): no longer
+        pending. False when there is no such entry pending."""
+        with self._writing() as conn:
+            cur = conn.execute(
+                "UPDATE blocklist SET pending = NULL WHERE id = ? AND pending IS NOT NULL",
+                (int(entry_id),),
+            )
+            return bool(cur.rowcount)
+
+    def blocklist_unrecorded(self, entry_id: int, why: str) -> None:
+        """Pending entry ``entry_id`` will not be recorded by its erasure, which could not
+        write its audit entry (``why``): it stays pending, to settle at once."""
+        with self._writing() as conn:
+            row = conn.execute(
+                "SELECT pending FROM blocklist WHERE id = ? AND pending IS NOT NULL",
+                (int(entry_id),),
+            ).fetchone()
+            if row is None:
+                return
+            held = _codec.load_json(str(row[0]))
+            held = {**(held if isinstance(held, dict) else {}), "failed": str(why)}
+            conn.execute(
+                "UPDATE blocklist SET pending = ? WHERE id = ?",
+                (_codec.dump_json_object(held, "pending"), int(entry_id)),
+            )
+
+    def blocklist_pending(self) -> list[PendingBlock]:
+        """The entries still pending (``blocklist_add(pending=...)``), oldest first."""
+        with self._reading() as conn:
+            rows = conn.execute(
+                "SELECT b.id, m.name, b.org, b.added, b.note, b.pending FROM blocklist b "
+                "JOIN models m ON m.id = b.model_id WHERE b.pending IS NOT NULL ORDER BY b.id"
+            ).fetchall()
+        return [
+            PendingBlock(int(r[0]), str(r[1]), r[2], str(r[3]), str(r[4]), *_owner(str(r[5])))
+            for r in rows
+        ]
 
     def blocklist_remove(self, entry_id: int) -> None:
         """Take entry ``entry_id`` off the blocklist (an erasure that failed before erasing
@@ -128,3 +176,19 @@ class Erasure(CatalogConnection):
             ).fetchall()
         rows.sort(key=lambda r: (r[0] is not None, str(r[0]).lower()))
         return {None if r[0] is None else str(r[0]): int(r[1]) for r in rows}
+
+
+def _owner(text: str) -> tuple[RunOwner | None, str | None]:
+    """The process of a pending entry, and why its erasure gave up recording it (if so)."""
+    try:
+        held = _codec.load_json(text)
+    except ValueError:
+        return None, None
+    if not isinstance(held, dict):
+        return None, None
+    failed = held.get("failed")
+    try:
+        owner = RunOwner.from_dict(held)
+    except (ValueError, KeyError, TypeError):
+        owner = None
+    return owner, None if failed is None else str(failed)

@@ -249,6 +249,8 @@ _V7 = (
 
 _V8 = (f"ALTER TABLE blocklist ADD COLUMN org {_TEXT}",)
 
+_V9 = (f"ALTER TABLE blocklist ADD COLUMN pending {_TEXT}",)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "images, faces, subjects, collections, models, ingest runs", _V1),
     Migration(2, "erasure: blocklist, catalog id and erasure generation", _V2),
@@ -258,4 +260,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "the identity of the database holding the catalog (PostgreSQL only)", _V6),
     Migration(7, "ingest runs: counts committed so far, the process holding the run", _V7),
     Migration(8, "blocklist: the organisation an entry applies to (NULL: every one)", _V8),
+    Migration(9, "blocklist: the erasure process of an entry its audit entry awaits", _V9),
 )

@@ -62,6 +62,31 @@ class BlocklistSeen:
 
 
 @dataclass(frozen=True)
+class PendingBlock:
+    """An erasure-blocklist entry whose erasure has not yet written its audit entry
+    (``Catalog.blocklist_pending``): one still running, or one killed in between."""
+
+    id: int
+    model_id: str
+    org: str | None  # None: the host's, for every ingest
+    added: str  # UTC ISO 8601
+    note: str
+    owner: RunOwner | None  # the erasing process (None: unreadable)
+    failed: str | None = None  # why its erasure gave up recording it (``blocklist_unrecorded``)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "model_id": self.model_id,
+            "org": self.org,
+            "added": self.added,
+            "note": self.note,
+            "process": None if self.owner is None else self.owner.as_dict(),
+            "failed": self.failed,
+        }
+
+
+@dataclass(frozen=True)
 class AddedImage:
     """What ``add_images`` did with one NewImage, in the order they were given."""
 

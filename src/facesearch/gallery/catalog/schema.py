@@ -27,7 +27,9 @@ vector index can never mistake a new face for an erased one):
     ingest_failures  id, run_id, source, reason
     blocklist        id, model_id, dim, embedding, added, note                    (version 2);
                      org: the organisation whose erasure made it, whose ingests alone
-                     skip faces like it (NULL: the host's, deployment-wide)     (version 8)
+                     skip faces like it (NULL: the host's, deployment-wide)     (version 8);
+                     pending: the process of the erasure that made it (JSON, a RunOwner)
+                     until the erasure's audit entry is written, then NULL     (version 9)
     catalog_state    one row: catalog_id (random, per file), erasure_generation  (version 2);
                      database_id: the database the catalog is in (version 6; PostgreSQL
                      only, NULL in SQLite: see ``_identity``)
@@ -236,6 +238,13 @@ _V8 = (
     "ALTER TABLE blocklist ADD COLUMN org TEXT",
 )
 
+_V9 = (
+    # An erasure's entry goes in before its scan and is recorded once the erasure's audit
+    # entry is written; one whose process was killed in between stays pending, for someone to
+    # keep or take back (``app.blocklist_pending``). The entries from before: NULL, recorded.
+    "ALTER TABLE blocklist ADD COLUMN pending TEXT",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "images, faces, subjects, collections, models, ingest runs", _V1),
     Migration(2, "erasure: blocklist, catalog id and erasure generation", _V2),
@@ -246,6 +255,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "the identity of the database holding the catalog (PostgreSQL only)", _V6),
     Migration(7, "ingest runs: counts committed so far, the process holding the run", _V7),
     Migration(8, "blocklist: the organisation an entry applies to (NULL: every one)", _V8),
+    Migration(9, "blocklist: the erasure process of an entry its audit entry awaits", _V9),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

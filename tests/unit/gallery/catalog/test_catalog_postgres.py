@@ -324,3 +324,36 @@ def test_the_blocklist_of_a_version_7_catalog_stays_deployment_wide(pg_url: str)
         assert cat.blocklist("sface", "NORTH").shape == (2, 4)
         assert cat.blocklist("sface", "south").shape == (1, 4)
         assert cat.blocklist_sizes("sface") == {None: 1, "North": 1}
+
+
+def test_the_blocklist_of_a_version_8_catalog_has_no_pending_entry(pg_url: str) -> None:
+    """Migration 9 in PostgreSQL: the entries from before are recorded; a new erasure's is
+    pending, naming its process, until its audit entry is written."""
+    import numpy as np
+
+    from facesearch.gallery.catalog import RunOwner
+    from facesearch.gallery.catalog.schema import migrate
+    from facesearch.sqlstore.pg import PgConnection
+
+    old = PgConnection(pg_url, _connection.PG_SCHEMA, _connection.PG_LOCK_KEY)
+    migrate(old, 8)  # type: ignore[arg-type]
+    vector = np.array([0.5, -0.5, 0.5, -0.5], np.float32)
+    old.close()
+    sql(pg_url, "INSERT INTO models (name, dim) VALUES ('sface', 4)")
+    sql(
+        pg_url,
+        "INSERT INTO blocklist (model_id, dim, embedding, added, note) "
+        "VALUES (1, 4, %s, '2024-01-01T00:00:00', 'forget --like')",
+        vector.astype("<f4").tobytes(),
+    )
+    with Catalog.open_postgres(pg_url) as cat:
+        assert sql(pg_url, "SELECT version FROM schema_version") == [(SCHEMA_VERSION,)]
+        assert sql(pg_url, "SELECT pending FROM blocklist") == [(None,)]
+        assert cat.blocklist_pending() == []
+        owner = RunOwner("here", "space", 7, "123")
+        added = cat.blocklist_add("sface", -vector, pending=owner)
+        (pending,) = cat.blocklist_pending()
+        assert (pending.id, pending.model_id, pending.owner) == (added, "sface", owner)
+        assert cat.blocklist("sface").shape == (2, 4)  # applied while pending
+        assert cat.blocklist_recorded(added) and not cat.blocklist_recorded(added)
+        assert cat.blocklist_pending() == []

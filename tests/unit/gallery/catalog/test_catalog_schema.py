@@ -162,6 +162,32 @@ def test_the_blocklist_of_a_version_7_catalog_stays_deployment_wide(tmp_path: Pa
         assert cat.blocklist("sface", "south").shape == (1, 4)
 
 
+def test_the_blocklist_of_a_version_8_catalog_has_no_pending_entry(tmp_path: Path) -> None:
+    """Version 9 marks an erasure's entry pending until its audit entry is written; the
+    entries from before are recorded (NULL)."""
+    path = tmp_path / "old.sqlite"
+    conn = raw(path)
+    migrate(conn, target=8)
+    vector = np.array([0.5, -0.5, 0.5, -0.5], np.float32)
+    conn.execute("INSERT INTO models (name, dim) VALUES ('sface', 4)")
+    conn.execute(
+        "INSERT INTO blocklist (model_id, dim, embedding, added, note, org) "
+        "VALUES (1, 4, ?, '2024-01-01T00:00:00', 'forget --like', 'north')",
+        (vector.astype("<f4").tobytes(),),
+    )
+    conn.close()
+    with Catalog.open(path) as cat:
+        assert cat._conn is not None and schema_version(cat._conn) == SCHEMA_VERSION == 9
+        assert cat.blocklist_pending() == []
+        owner = RunOwner("here", "space", 7, "123")
+        added = cat.blocklist_add("sface", -vector, org="north", pending=owner)
+        (pending,) = cat.blocklist_pending()
+        assert (pending.id, pending.org, pending.owner) == (added, "north", owner)
+        assert cat.blocklist("sface", "north").shape == (2, 4)  # applied while pending
+        assert cat.blocklist_recorded(added) and not cat.blocklist_recorded(added)
+        assert cat.blocklist_pending() == []
+
+
 def test_a_newer_catalog_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "c.sqlite"
     Catalog.open(path).close()
