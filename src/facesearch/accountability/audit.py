@@ -255,10 +255,13 @@ class AuditTrail:
         offset: int = 0,
         probe: str | None = None,
         newest_first: bool = False,
+        before: int | None = None,
+        after: int | None = None,
     ) -> list[AuditEntry]:
         """Entries in seq order (``newest_first``: the last first); since is inclusive, until
         exclusive; limit None = all; ``org``: only that organisation's (None: every
-        organisation's); ``probe``: only the searches whose payload names that probe sha256."""
+        organisation's); ``probe``: only the searches whose payload names that probe sha256;
+        ``before``/``after``: only those with a lower/higher seq (a page's cursor)."""
         with self._db.read() as conn:
             sql, args = select(
                 conn,
@@ -272,6 +275,8 @@ class AuditTrail:
                 offset,
                 probe,
                 newest_first=newest_first,
+                before=before,
+                after=after,
             )
             return [entry_of(row) for row in conn.execute(sql, args)]
 

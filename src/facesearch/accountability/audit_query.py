@@ -69,14 +69,23 @@ def select(
     probe: str | None = None,
     what: str = "",
     newest_first: bool = False,
+    before: int | None = None,
+    after: int | None = None,
 ) -> tuple[str, list[Any]]:
     """The parameterised SELECT behind entries(), count() and export() (``what``: the
     columns, default the entry's with its MAC; a count asks for no order or limit;
-    ``newest_first``: in descending seq order)."""
+    ``newest_first``: in descending seq order; ``before``/``after``: only the entries whose
+    seq is below/above it, a page's cursor that new entries do not shift)."""
     if (limit is not None and limit < 0) or offset < 0:
         raise InputError("limit and offset must not be negative")
     where: list[str] = []
     args: list[Any] = []
+    if before is not None:
+        where.append("seq < ?")
+        args.append(int(before))
+    if after is not None:
+        where.append("seq > ?")
+        args.append(int(after))
     if org is not None:
         clause, values = org_clause(canonical_org(conn, org))
         where.append(clause)

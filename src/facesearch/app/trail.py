@@ -34,10 +34,12 @@ from facesearch.sqlstore import database_target
 
 __all__ = [
     "AuditFilter",
+    "AuditPage",
     "ExportFormat",
     "audit_entries",
     "audit_entry",
     "audit_head",
+    "audit_page",
     "export_audit",
     "open_store",
     "parse_action",
@@ -106,8 +108,12 @@ def audit_entries(
     limit: int | None = 100,
     offset: int = 0,
     newest_first: bool = False,
+    before: int | None = None,
+    after: int | None = None,
 ) -> list[AuditEntry]:
-    """Entries in seq order, or the last first (``limit`` None: all)."""
+    """Entries in seq order, or the last first (``limit`` None: all); ``before``/``after``:
+    only those with a lower/higher seq, the cursor of a page that new entries do not shift
+    (an offset does: every page view appends a read entry)."""
     allow(actor, Permission.READ_AUDIT)
     return store.audit.entries(
         newest_first=newest_first,
@@ -119,7 +125,63 @@ def audit_entries(
         until=where.until,
         limit=limit,
         offset=offset,
+        before=before,
+        after=after,
     )
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    """One page of the trail, in the order asked for, and the cursors of its neighbours:
+    ``earlier`` (ask ``before=earlier``) when older entries match, ``later`` (ask
+    ``after=later``) when newer ones do or may (None: none)."""
+
+    entries: list[AuditEntry]
+    earlier: int | None
+    later: int | None
+
+
+def audit_page(
+    store: AccountabilityStore,
+    actor: Actor,
+    where: AuditFilter = AuditFilter(),
+    *,
+    limit: int = 100,
+    newest_first: bool = False,
+    before: int | None = None,
+    after: int | None = None,
+    offset: int = 0,
+) -> AuditPage:
+    """``limit`` entries next to a cursor: below ``before`` (the page before it), above
+    ``after`` (the page after it), or from the newest (``newest_first``) or the first entry
+    when neither is given; in the order asked for either way. A cursor is a seq, so entries
+    appended between two pages (each page view appends a read) neither repeat nor skip a
+    row, as an ``offset`` (kept for old links) does."""
+    if limit < 1:
+        raise InputError("limit must be at least 1")
+    cursor = before is not None or after is not None
+    # towards the older entries (descending) from ``before`` or the newest, else ascending
+    downwards = before is not None or (after is None and newest_first)
+    found = audit_entries(
+        store,
+        actor,
+        where,
+        limit=limit + 1,
+        offset=offset,
+        newest_first=downwards,
+        before=before,
+        after=after,
+    )
+    more, rows = len(found) > limit, found[:limit]
+    behind = cursor or offset > 0  # entries on the far side of where this page started
+    older = more if downwards else behind
+    newer = behind if downwards else more
+    if downwards != newest_first:
+        rows.reverse()
+    # an empty page past a cursor leads back to the cursor's own entry
+    low = min((e.seq for e in rows), default=None if after is None else after + 1)
+    high = max((e.seq for e in rows), default=None if before is None else before - 1)
+    return AuditPage(rows, earlier=low if older else None, later=high if newer else None)
 
 
 def audit_entry(store: AccountabilityStore, actor: Actor, seq: int) -> AuditEntry:

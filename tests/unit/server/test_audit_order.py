@@ -64,3 +64,63 @@ def test_a_false_match_rate_below_the_calibration_is_refused_as_input(fake_homes
             files={"like": ("p.png", face_photo(1, 0), "image/png")},
         )
         assert r.status_code == 422, r.text
+
+
+def _links(page: str) -> dict[str, str]:
+    found = re.findall(r'<a class="button secondary"[^>]* href="\?([^"]+)">(Earlier|Later)<', page)
+    return {k.lower(): v.replace("&amp;", "&") for v, k in found}
+
+
+def test_new_entries_between_two_audit_pages_neither_repeat_nor_skip_a_row(
+    fake_homes: Any,
+) -> None:
+    """The audit page paged by offset: every read of personal data appends an entry while an
+    auditor pages, so "Earlier" showed the last row of the page before again. It pages by
+    seq: the rows of "Earlier" are those right below the last one shown, whatever was added;
+    "Later" leads back to the rows above; an old ``page=N`` link still opens, one with a
+    cursor as well is refused (422), as is a cursor that is not a seq."""
+    home = fake_homes("audit-cursor")
+    with TestClient(create_app(home.settings, pipelines=FakePipeline)) as client:
+        auditor = home.auth("aud1") | HTML
+
+        def read_a_face() -> None:  # a read of personal data: one read entry
+            r = client.get("/api/v1/faces/1", headers=home.auth("inv1"), params={"case": "K-1"})
+            assert r.status_code == 200, r.text
+
+        for _ in range(60):  # more than a page of read entries
+            read_a_face()
+        every = [
+            e["seq"]
+            for e in client.get(
+                "/api/v1/audit", headers=home.auth("aud1"), params={"limit": 1000}
+            ).json()["items"]
+        ]
+        first = client.get("/audit", headers=auditor, params={"action": "read"}).text
+        shown = _seqs(first)
+        assert len(shown) == 50 and "later" not in _links(first), _links(first)
+        for _ in range(3):  # new entries, of the filtered action, between the two views
+            read_a_face()
+        second = client.get("/audit?" + _links(first)["earlier"], headers=auditor).text
+        rows = _seqs(second)
+        assert rows and not set(rows) & set(shown), (shown, rows)
+        below = [s for s in reversed(every) if s < shown[-1]]
+        assert rows == below[: len(rows)], (rows, below)  # nothing skipped
+        back = client.get("/audit?" + _links(second)["later"], headers=auditor).text
+        assert _seqs(back)[-1] == shown[-1] and "action=read" in _links(second)["later"]
+        oldest = client.get("/audit", headers=auditor, params={"order": "oldest"}).text
+        on = client.get("/audit?" + _links(oldest)["later"], headers=auditor).text
+        assert _seqs(on)[0] == _seqs(oldest)[-1] + 1
+        old = client.get("/audit?page=2", headers=auditor)  # an old link: the offset's page
+        assert old.status_code == 200 and len(_seqs(old.text)) > 0
+        assert client.get("/audit?page=2&before=9", headers=auditor).status_code == 422
+        assert client.get("/audit?before=x", headers=auditor).status_code == 422
+        api = client.get(
+            "/api/v1/audit", headers=home.auth("aud1"), params={"order": "newest", "limit": 5}
+        ).json()
+        read_a_face()
+        more = client.get(
+            "/api/v1/audit",
+            headers=home.auth("aud1"),
+            params={"order": "newest", "limit": 5, "before": api["earlier"]},
+        ).json()
+        assert [e["seq"] for e in more["items"]] == [api["earlier"] - k for k in range(1, 6)]

@@ -61,7 +61,9 @@ def _breaks(breaks: Sequence[ChainBreak]) -> list[dict[str, Any]]:
 
 
 @api.get(
-    "/audit", summary="Audit entries, oldest first (order=newest: the last first), with filters"
+    "/audit",
+    summary="Audit entries, oldest first (order=newest: the last first), with filters; a page "
+    "at a time by cursor: before=SEQ or after=SEQ, as the earlier and later fields give them",
 )
 async def list_audit(
     who: Auditor,
@@ -74,20 +76,31 @@ async def list_audit(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
     order: Annotated[Literal["oldest", "newest"], Query()] = "oldest",
+    before: Annotated[int | None, Query(ge=1, le=MAX_ID, description="seq, exclusive")] = None,
+    after: Annotated[int | None, Query(ge=0, le=MAX_ID, description="seq, exclusive")] = None,
 ) -> dict[str, Any]:
     where = trail.AuditFilter(
         actor or None, action, case or None, _time(since, "since"), _time(until, "until")
     )
 
     def make() -> dict[str, Any]:
-        entries = trail.audit_entries(
-            c.store, who.user, where, limit=limit, offset=offset, newest_first=order == "newest"
+        found = trail.audit_page(
+            c.store,
+            who.user,
+            where,
+            limit=limit,
+            offset=offset,
+            newest_first=order == "newest",
+            before=before,
+            after=after,
         )
         head = trail.audit_head(c.store, who.user)
         return {
-            "items": [views.entry_view(e) for e in entries],
+            "items": [views.entry_view(e) for e in found.entries],
             "limit": limit,
             "offset": offset,
+            "earlier": found.earlier,
+            "later": found.later,
             "head": {"seq": head.seq, "hash": head.hash},
         }
 
@@ -186,16 +199,22 @@ async def audit_page(
     page_no: Annotated[int, Query(alias="page", ge=1, le=1_000_000)] = 1,
     verify: Annotated[str, Query(max_length=100)] = "",
     order: Annotated[Literal["newest", "oldest"], Query()] = "newest",
+    before: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    after: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
 ) -> HTMLResponse:
     """The trail a page at a time, the newest entries first (``order=oldest``: from the
-    first), filtered by actor, action, case and dates."""
+    first), filtered by actor, action, case and dates. "Earlier" and "Later" page by seq
+    (``before``, ``after``): each view of the page appends a read entry, which shifted an
+    offset's pages by one. ``page=N`` (the offset of old links) still opens its page."""
     c, who = page.c, page.who
     filters = {"actor": actor, "action": action, "case": case, "since": since, "until": until}
     filters["order"] = order
     error = None
-    entries: list[Any] = []
+    found = trail.AuditPage([], None, None)
     report = None
     try:
+        if page_no > 1 and (before is not None or after is not None):
+            raise InputError("give page or before/after, not both")
         chosen = Action(action) if action else None
         where = trail.AuditFilter(
             actor.strip() or None,
@@ -204,14 +223,16 @@ async def audit_page(
             _day(since, "since", end=False),
             _day(until, "until", end=True),
         )
-        entries = await _blocking(
-            lambda: trail.audit_entries(
+        found = await _blocking(
+            lambda: trail.audit_page(
                 c.store,
                 who.user,
                 where,
-                limit=AUDIT_PAGE + 1,
+                limit=AUDIT_PAGE,
                 offset=(page_no - 1) * AUDIT_PAGE,
                 newest_first=order == "newest",
+                before=before,
+                after=after,
             )
         )
         if verify:
@@ -226,15 +247,14 @@ async def audit_page(
         "audit.html",
         422 if error else 200,
         error=error,
-        entries=[views.entry_view(e) for e in entries[:AUDIT_PAGE]],
-        more=len(entries) > AUDIT_PAGE,
-        page=page_no,
+        entries=[views.entry_view(e) for e in found.entries],
+        earlier=None if found.earlier is None else urlencode({**filters, "before": found.earlier}),
+        later=None if found.later is None else urlencode({**filters, "after": found.later}),
         filters=filters,
         actions=[a.value for a in Action],
         head=head,
         report=report,
         summarise=audit_summary,
-        query=lambda n: urlencode({**filters, "page": n}),
     )
 
 
