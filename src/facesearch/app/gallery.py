@@ -149,9 +149,12 @@ def collection(
 
 
 def stats(store: AccountabilityStore, catalog: Catalog, actor: Actor) -> dict[str, Any]:
-    """What the catalog holds (counts per collection, subjects, models); for an organisation
-    that does not own every collection, the counts of those it sees only (its models by name
-    and size, without the catalog-wide face count of each)."""
+    """What the catalog holds (counts per collection, subjects, ingest runs, models); for an
+    organisation that does not own every collection, the counts of those it sees only: the
+    subjects labelling a face in them, the ingest runs into those it owns (a shared one's
+    runs are its owner's), its models by name and size, without the catalog-wide face count
+    of each. ``ingest_failures``: the files that could not be ingested; ``ingest_blocklisted``:
+    those skipped because every face matches the erasure blocklist."""
     allow(actor, Permission.READ_GALLERY)
     scope = scope_of(store, catalog, actor)
     held = dict(catalog.stats())
@@ -160,10 +163,15 @@ def stats(store: AccountabilityStore, catalog: Catalog, actor: Actor) -> dict[st
             return held
         return {**held, "blocklist": _blocklist_entries(catalog, held["models"], actor.org)}
     seen = [c for c in catalog.collections() if scope.sees(c.name)]
+    runs = catalog.run_counts(sorted(c.name for c in seen if scope.owns(c.name)))
     return {
         "images": sum(c.images for c in seen),
         "faces": sum(c.faces for c in seen),
+        "subjects": catalog.subject_count(sorted(c.name for c in seen)),
         "collections": len(seen),
+        "ingest_runs": runs.runs,
+        "ingest_failures": runs.failed,
+        "ingest_blocklisted": runs.blocklisted,
         "models": [{k: v for k, v in m.items() if k != "faces"} for m in held.get("models", [])]
         if seen
         else [],

@@ -27,6 +27,7 @@ import numpy.typing as npt
 from facesearch.core.text import shown_name
 from facesearch.errors import BlocklistChangedError, FaceSearchError, InputError, NoFaceError
 from facesearch.gallery.catalog import (
+    EVERY_FACE_BLOCKED,
     AddedImage,
     BlocklistSeen,
     Catalog,
@@ -45,7 +46,6 @@ COMMIT_EVERY = 128  # images per catalog transaction
 SAVE_INDEX_EVERY_S = 600.0
 MAX_SKIPPED_LISTED = 1000  # skipped archive members listed in a summary
 BLOCKLISTED = "blocklisted"  # the code of an image whose every face is on the blocklist
-EVERY_FACE_BLOCKED = "every face matches the erasure blocklist"
 
 
 @dataclass(frozen=True)

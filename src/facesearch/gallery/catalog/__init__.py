@@ -16,6 +16,7 @@ from facesearch.gallery.catalog._people import (
     StoredPerson,
 )
 from facesearch.gallery.catalog.records import (
+    EVERY_FACE_BLOCKED,
     RUN_STATUSES,
     AddedImage,
     BlocklistSeen,
@@ -28,6 +29,7 @@ from facesearch.gallery.catalog.records import (
     NewFace,
     NewImage,
     PendingBlock,
+    RunCounts,
     RunOwner,
     RunStatus,
 )
@@ -36,6 +38,7 @@ from facesearch.gallery.catalog.store import CATALOG_FILE, Catalog
 
 __all__ = [
     "CATALOG_FILE",
+    "EVERY_FACE_BLOCKED",
     "RUN_STATUSES",
     "SCHEMA_VERSION",
     "AddedImage",
@@ -55,6 +58,7 @@ __all__ = [
     "PendingBlock",
     "PeopleAssignment",
     "PeopleSnapshot",
+    "RunCounts",
     "RunOwner",
     "RunStatus",
     "StoredPerson",

@@ -13,7 +13,14 @@ from typing import Any, TypeVar
 
 from facesearch.errors import NotFoundError
 from facesearch.gallery.catalog import _codec
-from facesearch.gallery.catalog.records import FaceRecord, ImageRecord, IngestRun, RunOwner
+from facesearch.gallery.catalog.records import (
+    EVERY_FACE_BLOCKED,
+    FaceRecord,
+    ImageRecord,
+    IngestRun,
+    RunCounts,
+    RunOwner,
+)
 from facesearch.types import BBox
 
 T = TypeVar("T")
@@ -192,9 +199,63 @@ def blocklist_version(conn: sqlite3.Connection, model_id: str, org: str | None) 
     return int(row[0]), int(row[1])
 
 
+# A failure that is a photo skipped by the erasure blocklist (or a copy of one), as SQL
+_BLOCKED = "(reason = ? OR reason LIKE ?)"
+_BLOCKED_ARGS = (EVERY_FACE_BLOCKED, "%, which failed: " + EVERY_FACE_BLOCKED)
+
+
+def _run_collection(conn: sqlite3.Connection) -> str:
+    """SQL for the collection an ingest run went into (its arguments, a JSON object)."""
+    if getattr(conn, "dialect", "sqlite") == "postgresql":
+        return "(arguments::jsonb ->> 'collection')"
+    return "json_extract(arguments, '$.collection')"
+
+
+def run_counts(conn: sqlite3.Connection, collections: Sequence[str] | None) -> RunCounts:
+    """The ingest runs into ``collections`` (None: every run) and their failed and
+    blocklisted files. The runs table is small (one row a run) and failures are found by
+    run through ``ingest_failures_by_run``."""
+    if collections is not None and not collections:
+        return RunCounts(0, 0, 0)
+    runs = "SELECT id FROM ingest_runs"
+    args: list[Any] = []
+    if collections is not None:
+        runs += f" WHERE {_run_collection(conn)} IN ({placeholders(len(collections))})"
+        args = list(collections)
+    count = int(conn.execute(f"SELECT count(*) FROM ({runs}) r", args).fetchone()[0])
+    row = conn.execute(
+        f"""SELECT count(*), coalesce(sum(CASE WHEN {_BLOCKED} THEN 1 ELSE 0 END), 0)
+        FROM ingest_failures WHERE run_id IN ({runs})""",
+        [*_BLOCKED_ARGS, *args],
+    ).fetchone()
+    failures, blocked = int(row[0]), int(row[1])
+    return RunCounts(count, failures - blocked, blocked)
+
+
+def subject_count(conn: sqlite3.Connection, collections: Sequence[str] | None) -> int:
+    """How many subjects label a face in ``collections`` (None: every subject, each labels
+    a face). Reads the faces of those collections (their images through the collection's
+    index, their faces through the image's): 13 ms a 10,000 faces on SQLite, where looking
+    each subject of the catalog up through ``faces_by_subject`` took 230 ms on 100,000
+    faces whatever the collections held (benchmarks/org_counts.py)."""
+    if collections is None:
+        return int(conn.execute("SELECT count(*) FROM subjects").fetchone()[0])
+    if not collections:
+        return 0
+    row = conn.execute(
+        f"""SELECT count(DISTINCT f.subject_id) FROM faces f JOIN images i ON i.id = f.image_id
+        WHERE f.subject_id IS NOT NULL AND i.collection_id IN (
+            SELECT id FROM collections WHERE name IN ({placeholders(len(collections))}))""",
+        list(collections),
+    ).fetchone()
+    return int(row[0])
+
+
 def stats(conn: sqlite3.Connection) -> dict[str, Any]:
     def one(sql: str) -> int:
         return int(conn.execute(sql).fetchone()[0] or 0)
+
+    runs = run_counts(conn, None)
 
     models = conn.execute("SELECT name, dim, face_count FROM models ORDER BY name").fetchall()
     return {
@@ -202,8 +263,9 @@ def stats(conn: sqlite3.Connection) -> dict[str, Any]:
         "faces": one("SELECT sum(face_count) FROM models"),
         "subjects": one("SELECT count(*) FROM subjects"),
         "collections": one("SELECT count(*) FROM collections"),
-        "ingest_runs": one("SELECT count(*) FROM ingest_runs"),
-        "ingest_failures": one("SELECT count(*) FROM ingest_failures"),
+        "ingest_runs": runs.runs,
+        "ingest_failures": runs.failed,  # files that could not be ingested
+        "ingest_blocklisted": runs.blocklisted,  # skipped: every face on the blocklist
         "blocklist": one("SELECT count(*) FROM blocklist"),
         "models": [{"name": m[0], "dim": m[1], "faces": m[2]} for m in models],
     }

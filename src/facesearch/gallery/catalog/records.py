@@ -153,6 +153,22 @@ class RunOwner:
         return cls(str(data["host"]), str(data["space"]), int(data["pid"]), str(data["since"]))
 
 
+# The reason recorded for a photo an ingest skipped because every face in it matches an entry
+# of the erasure blocklist (an opt-out, not a broken file); a later copy of its bytes in the
+# same run records "the same bytes as SOURCE, which failed: " and this.
+EVERY_FACE_BLOCKED = "every face matches the erasure blocklist"
+
+
+@dataclass(frozen=True)
+class RunCounts:
+    """Ingest runs and the files they did not add: ``failed``, those that could not be
+    ingested; ``blocklisted``, those skipped on purpose (``EVERY_FACE_BLOCKED``)."""
+
+    runs: int
+    failed: int
+    blocklisted: int
+
+
 @dataclass(frozen=True)
 class IngestRun:
     id: int

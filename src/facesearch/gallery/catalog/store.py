@@ -32,6 +32,7 @@ from facesearch.gallery.catalog.records import (
     IngestFailure,
     IngestRun,
     NewImage,
+    RunCounts,
     RunOwner,
     RunStatus,
 )
@@ -294,9 +295,22 @@ class Catalog(VectorsView, Erasure, People, Browse, Identity):
     # -- reports --------------------------------------------------------------------------------
 
     def stats(self) -> dict[str, Any]:
-        """Counts of everything held; cheap (counters and small tables)."""
+        """Counts of everything held; cheap (counters and small tables). ``ingest_failures``
+        counts the files that could not be ingested, ``ingest_blocklisted`` those skipped
+        because every face in them matches the erasure blocklist."""
         with self._reading() as conn:
             return _read.stats(conn)
+
+    def run_counts(self, collections: Sequence[str] | None = None) -> RunCounts:
+        """The ingest runs into ``collections`` (None: every run), with the files they
+        failed and those the erasure blocklist skipped."""
+        with self._reading() as conn:
+            return _read.run_counts(conn, collections)
+
+    def subject_count(self, collections: Sequence[str] | None = None) -> int:
+        """How many subjects label a face in ``collections`` (None: in any)."""
+        with self._reading() as conn:
+            return _read.subject_count(conn, collections)
 
     def export_subject(self, name: str) -> dict[str, Any]:
         """Everything held about a subject, JSON-serialisable (a subject-access export).

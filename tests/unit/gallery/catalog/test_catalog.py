@@ -11,7 +11,15 @@ import numpy as np
 import pytest
 
 from facesearch.errors import CatalogError, InputError, NotFoundError
-from facesearch.gallery.catalog import CATALOG_FILE, Catalog, NewFace, NewImage, RunOwner
+from facesearch.gallery.catalog import (
+    CATALOG_FILE,
+    EVERY_FACE_BLOCKED,
+    Catalog,
+    NewFace,
+    NewImage,
+    RunCounts,
+    RunOwner,
+)
 from facesearch.types import BBox
 
 LANDMARKS = ((10.25, 20.5), (30.125, 20.0), (20.0, 30.0), (12.0, 40.0), (28.0, 40.0))
@@ -418,6 +426,33 @@ def test_another_connection_reaches_the_same_catalog(cat: Catalog) -> None:
         assert other.runs(held=True)[0].id == run
 
 
+def test_runs_and_subjects_are_counted_for_some_collections(cat: Catalog) -> None:
+    """What an organisation's gallery page counts: the runs into its collections, their
+    failed files apart from those the erasure blocklist skipped (and a copy of one), and the
+    subjects labelling a face in its collections."""
+    mine, theirs = cat.start_run({"collection": "mine"}), cat.start_run({"collection": "theirs"})
+    cat.record_failure(mine, "a.jpg", EVERY_FACE_BLOCKED)
+    cat.record_failure(
+        mine, "b.jpg", f"the same bytes as a.jpg, which failed: {EVERY_FACE_BLOCKED}"
+    )
+    cat.record_failure(mine, "c.jpg", "cannot decode the image")
+    cat.record_failure(theirs, "d.jpg", "cannot decode the image")
+    cat.add_images("mine", [new_image("a", 2, subject="Ann"), new_image("b", 1, subject="Bo")])
+    cat.add_images("theirs", [new_image("c", 1, subject="Ann"), new_image("d", 1, subject="Cy")])
+    assert cat.run_counts(["mine"]) == RunCounts(1, 1, 2)
+    assert cat.run_counts(["theirs", "nobody's"]) == RunCounts(1, 1, 0)
+    assert cat.run_counts() == RunCounts(2, 2, 2) and cat.run_counts([]) == RunCounts(0, 0, 0)
+    stats = cat.stats()
+    assert (stats["ingest_runs"], stats["ingest_failures"], stats["ingest_blocklisted"]) == (
+        2,
+        2,
+        2,
+    )
+    assert cat.subject_count(["mine"]) == 2 and cat.subject_count(["theirs"]) == 2
+    assert cat.subject_count(["mine", "theirs"]) == 3 == cat.subject_count()
+    assert cat.subject_count([]) == 0 and cat.subject_count(["nobody's"]) == 0
+
+
 def test_stats(cat: Catalog, tmp_path: Path, database_url: str) -> None:
     where = database_url or f"sqlite {tmp_path / CATALOG_FILE}"  # the test cluster has no password
     assert cat.database == where
@@ -430,6 +465,7 @@ def test_stats(cat: Catalog, tmp_path: Path, database_url: str) -> None:
         "collections": 2,
         "ingest_runs": 0,
         "ingest_failures": 0,
+        "ingest_blocklisted": 0,
         "blocklist": 0,
         "models": [
             {"name": "arc", "dim": 512, "faces": 1},
