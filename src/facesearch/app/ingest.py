@@ -226,7 +226,8 @@ def _counts(summary: IngestSummary) -> dict[str, Any]:
         "duplicates": summary.duplicates,
         "faces_added": summary.faces_added,
         "faces_blocked": summary.faces_blocked,
-        "failed": len(summary.failed),
+        "failed": len(summary.failed),  # every source not added, the blocklisted among them
+        "blocklisted": len(summary.blocklisted),  # of those, skipped by the erasure blocklist
     }
 
 

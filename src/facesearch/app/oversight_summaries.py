@@ -18,6 +18,7 @@ __all__ = [
     "erasure_summary",
     "export_summary",
     "failed",
+    "failed_files",
     "ingest_summary",
     "naming_summary",
     "outcome",
@@ -97,12 +98,23 @@ def ingest_summary(entry: AuditEntry, started_by: str | None = None) -> str:
         f"{_count(p.get('faces_added'), 'face')} added"
     ]
     if isinstance(p.get("failed"), int) and p["failed"]:
-        parts.append(f"{p['failed']} failed")
+        parts.append(failed_files(p))
     if failed(entry):
         parts.append(_ending(outcome(entry), str(p.get("error") or "")))
     if started_by is not None and started_by != entry.actor:
         parts.append(f"started by {started_by}")
     return "; ".join(parts)
+
+
+def failed_files(payload: Mapping[str, Any]) -> str:
+    """An ingest entry's sources not added: "3 failed", or "1 failed, 2 blocklisted" when
+    the erasure blocklist skipped some (entries from before 'blocklisted' was logged count
+    those as failed)."""
+    total = payload.get("failed") or 0
+    blocked = payload.get("blocklisted") or 0
+    if not isinstance(total, int) or not isinstance(blocked, int) or not blocked:
+        return f"{total} failed"
+    return f"{total - blocked} failed, {blocked} blocklisted"
 
 
 def _ending(code: str, error: str) -> str:

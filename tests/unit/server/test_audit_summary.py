@@ -76,3 +76,21 @@ def test_an_ingest_stopped_before_its_first_photo_says_none_failed_as_0() -> Non
     }
     text = audit_summary({"action": "ingest", "payload": payload})
     assert text == "0 images, 0 faces into c; 0 failed (stopped: interrupted (Ctrl-C))"
+
+
+def test_an_ingest_tells_the_photos_the_blocklist_skipped_from_those_that_failed() -> None:
+    """The run's entry counts every source not added as failed; the erasure blocklist's
+    skips among them (logged as 'blocklisted' since) read as failed on the audit page and
+    in the oversight summary, where ``facesearch ingest`` said "1 failed, 2 blocklisted"."""
+    from datetime import UTC, datetime
+
+    from facesearch.accountability import Action, AuditEntry
+    from facesearch.app.oversight_summaries import ingest_summary
+
+    counts = {"collection": "c", "images_added": 0, "faces_added": 0, "failed": 3}
+    new, old = {**counts, "blocklisted": 2}, counts
+    assert audit_summary({"action": "ingest", "payload": new}).endswith("; 1 failed, 2 blocklisted")
+    assert audit_summary({"action": "ingest", "payload": old}).endswith("; 3 failed")
+    moment = datetime(2026, 1, 1, tzinfo=UTC)
+    entry = AuditEntry(1, moment, "a", Action.INGEST, None, None, new, "", "")
+    assert ingest_summary(entry).endswith("added; 1 failed, 2 blocklisted")

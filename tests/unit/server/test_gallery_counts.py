@@ -40,7 +40,8 @@ def test_the_gallery_page_tells_blocklisted_photos_from_failed_ones(
     fake_homes: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """``facesearch ingest`` says "0 failed, 2 blocklisted" after ``forget --like``; the
-    gallery page counted the two photos the erasure blocklist skipped as "2 files failed"."""
+    gallery page counted the two photos the erasure blocklist skipped as "2 files failed",
+    and the run's entry on the audit page as "3 failed"."""
     home = fake_homes("gallery-blocklisted")
     photos = tmp_path / "photos"
     for shot in (1, 2):
@@ -53,10 +54,12 @@ def test_the_gallery_page_tells_blocklisted_photos_from_failed_ones(
     with TestClient(create_app(home.settings, pipelines=FakePipeline)) as client:
         page = client.get("/gallery", headers=home.auth("admin1") | HTML).text
         stats = client.get("/api/v1/stats", headers=home.auth("admin1")).json()
+        trail = client.get("/audit?action=ingest", headers=home.auth("aud1") | HTML).text
     assert _shown(page, "ingest-runs").endswith(
         "(1 file failed, 2 skipped by the erasure blocklist)"
     ), _shown(page, "ingest-runs")
     assert (stats["ingest_failures"], stats["ingest_blocklisted"]) == (1, 2)
+    assert "0 images, 0 faces into later; 1 failed, 2 blocklisted" in trail
 
 
 def test_an_organisation_s_gallery_page_counts_its_own_subjects_and_ingest_runs(

@@ -18,6 +18,7 @@ from starlette.background import BackgroundTask
 
 from facesearch.accountability import Action, AuditHead, ChainBreak
 from facesearch.app import trail
+from facesearch.app.oversight_summaries import failed_files
 from facesearch.errors import FaceSearchError, InputError
 from facesearch.server import views
 from facesearch.server.deps import Auditor, AuditorPage, Ctx
@@ -302,7 +303,7 @@ def audit_summary(entry: dict[str, Any]) -> str:
         stopped = "" if outcome == "ok" else f" ({how}: {p.get('error')})"
         return (
             f"{p.get('images_added') or 0} images, {p.get('faces_added') or 0} faces into "
-            f"{p.get('collection')}; {p.get('failed') or 0} failed{stopped}"
+            f"{p.get('collection')}; {failed_files(p)}{stopped}"
         )
     if action == "training_passed":
         until = str(p.get("valid_until", ""))[:10]  # the day: the page shows no raw times
