@@ -83,16 +83,39 @@ def _naming_the_home(settings: Settings) -> Iterator[None]:
         ) from exc
 
 
+NO_TERMINAL = (
+    "no terminal to ask for the password at: pipe it in with --password-stdin "
+    "(printf '%s\\n' \"$PASSWORD\" | facesearch users ... --password-stdin)"
+)
+
+
 def _read_password(from_stdin: bool) -> str:
     if from_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
-        password = getpass.getpass("password: ")
-        if getpass.getpass("again: ") != password:
+        if not _has_terminal():  # getpass would read stdin, echoing it, or fail at its end
+            raise InputError(NO_TERMINAL)
+        try:
+            password = getpass.getpass("password: ")
+            again = getpass.getpass("again: ")
+        except EOFError as exc:
+            raise InputError(NO_TERMINAL) from exc
+        if again != password:
             raise InputError("the two passwords differ")
     if not password:
         raise InputError("no password given")
     return password
+
+
+def _has_terminal() -> bool:
+    """Whether getpass can ask at a terminal: stdin is one, or the process has /dev/tty."""
+    if sys.stdin.isatty():
+        return True
+    try:
+        with open("/dev/tty"):
+            return True
+    except OSError:
+        return False
 
 
 def _when(moment: datetime | None) -> str | None:

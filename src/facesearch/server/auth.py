@@ -46,7 +46,7 @@ from facesearch.accountability import Permission, Role, User, can, require
 from facesearch.app import sessions
 from facesearch.app.handles import Store
 from facesearch.app.limits import Limiter
-from facesearch.errors import AuthenticationError
+from facesearch.errors import AuthenticationError, PermissionDeniedError
 from facesearch.server.asgi import HttpMiddleware
 from facesearch.server.errors import CsrfError, RateLimitedError
 from facesearch.server.limits import retry_seconds, send_error
@@ -324,15 +324,21 @@ def needs(permission: Permission) -> Callable[[Request], Awaitable[Principal]]:
     return dependency
 
 
-def needs_any(*permissions: Permission) -> Callable[[Request], Awaitable[Principal]]:
+def needs_any(
+    *permissions: Permission, doing: str | None = None
+) -> Callable[[Request], Awaitable[Principal]]:
     """Like ``needs``, for a route that any one of ``permissions`` opens (the route itself
-    then decides what the principal may see)."""
+    then decides what the principal may see). ``doing``: what the refusal says the user may
+    not do ("read searches"); without it, what the first permission does."""
 
     async def dependency(request: Request) -> Principal:
         principal = current(request)
         await check_csrf(request)
         if not any(principal.can(p) for p in permissions):
-            require(principal.user, permissions[0])  # raises, naming the first
+            if doing is None:
+                require(principal.user, permissions[0])  # raises, naming the first
+            user = principal.user
+            raise PermissionDeniedError(f"{user.name} ({user.role.value}) may not {doing}")
         return principal
 
     dependency.__name__ = "needs_" + "_or_".join(p.value for p in permissions)

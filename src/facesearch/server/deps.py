@@ -62,7 +62,7 @@ _search = needs(Permission.SEARCH)
 _decide = needs(Permission.DECIDE)
 # Reading a search (its record, probe and candidates): reviewers, and auditors for oversight;
 # which searches each may see is decided by app.reads.may_see_search.
-_read_search = needs_any(Permission.DECIDE, Permission.READ_AUDIT)
+_read_search = needs_any(Permission.DECIDE, Permission.READ_AUDIT, doing="read searches")
 _read_gallery = needs(Permission.READ_GALLERY)
 _erase = needs(Permission.ERASE)
 _curate = needs(Permission.CURATE)  # build a collection's people, review them
@@ -80,7 +80,8 @@ Reader = Annotated[Principal, Depends(_read_gallery)]
 # A candidate's crop or file: gallery readers, and auditors reaching it from a search they
 # oversee (``?search=``; without it the read itself asks for read_gallery).
 CandidateReader = Annotated[
-    Principal, Depends(needs_any(Permission.READ_GALLERY, Permission.READ_AUDIT))
+    Principal,
+    Depends(needs_any(Permission.READ_GALLERY, Permission.READ_AUDIT, doing="read gallery faces")),
 ]
 Eraser = Annotated[Principal, Depends(_erase)]
 Curator = Annotated[Principal, Depends(_curate)]
@@ -89,7 +90,7 @@ Admin = Annotated[Principal, Depends(_manage_users)]
 Auditor = Annotated[Principal, Depends(_read_audit)]
 SettingsAdmin = Annotated[Principal, Depends(needs(Permission.MANAGE_SETTINGS))]
 Operator = Annotated[Principal, Depends(needs(Permission.MANAGE_ORGS))]
-_open_cases = needs_any(Permission.MANAGE_USERS, Permission.SEARCH)  # admins, investigators
+_open_cases = needs_any(Permission.MANAGE_USERS, Permission.SEARCH, doing="open cases")
 CaseOpener = Annotated[Principal, Depends(_open_cases)]
 PolicySetter = Annotated[Principal, Depends(needs(Permission.SET_POLICY))]
 Sharer = Annotated[Principal, Depends(needs(Permission.SHARE))]

@@ -208,3 +208,27 @@ def test_an_unusable_index_folder_is_named_not_a_traceback(
     assert r.code == 2 and r.out == "", r.err
     index = Path(h.home) / "index"
     assert f"facesearch: error: {index}: cannot use the index folder: Permission denied" in r.err
+
+
+def test_users_add_without_a_terminal_says_to_pipe_the_password(tmp_path: Path) -> None:
+    """``users add NAME`` with no terminal to ask at (a script, cron, CI) printed Python's
+    EOFError traceback and exited 1; it says to use --password-stdin instead, exit 2, and adds
+    no account."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "c"), "XDG_STATE_HOME": str(tmp_path)}
+    args = [sys.executable, "-m", "facesearch", "--home", str(tmp_path / "h"), "users"]
+    ran = subprocess.run(
+        [*args, "add", "alice", "--role", "admin"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=env,
+        start_new_session=True,  # no controlling terminal: getpass cannot open /dev/tty
+        timeout=120,
+    )
+    assert ran.returncode == 2, ran.stderr
+    assert "Traceback" not in ran.stderr and "--password-stdin" in ran.stderr
+    listed = subprocess.run([*args, "list"], capture_output=True, text=True, env=env, timeout=120)
+    assert "alice" not in listed.stdout

@@ -110,3 +110,24 @@ def test_an_organisation_s_admin_reads_no_server_path_or_address(
     assert (
         mine["home"] == str(home.home) and mine["database_url"] == "postgresql://fs@db.internal/fs"
     )
+
+
+def test_a_refusal_of_a_route_several_roles_open_names_what_the_route_does(
+    client: TestClient, home: Any
+) -> None:
+    """The platform operator asking for a search, a candidate's crop, the case list form or
+    the search requests was told it "may not record a verdict on a candidate" (the first of
+    the route's permissions), whatever it asked for."""
+    me = local_actor("tester")
+    with AccountabilityStore.open(home.home) as store:
+        store.accounts.add_user("op2", "operator", PASSWORD, by=me, org=None)
+        operator = {"Authorization": f"Bearer {store.accounts.issue_token('op2', by=me)}"}
+    for path, doing in (
+        ("/api/v1/searches/1", "read searches"),
+        ("/api/v1/searches/99999", "read searches"),
+        ("/api/v1/faces/1/crop", "read gallery faces"),
+    ):
+        r = client.get(path, headers=operator)
+        message = r.json()["error"]["message"]
+        assert r.status_code == 403, path
+        assert message == f"op2 (operator) may not {doing}", path

@@ -36,7 +36,7 @@ api = APIRouter(prefix="/api/v1", tags=["search requests"])
 pages = APIRouter(include_in_schema=False)
 
 _supervise = needs(Permission.SUPERVISE)
-_requests = needs_any(Permission.SUPERVISE, Permission.SEARCH)  # which ones: app.approvals
+_requests = needs_any(Permission.SUPERVISE, Permission.SEARCH, doing="see search requests")
 Supervisor = Annotated[Principal, Depends(_supervise)]
 RequestReader = Annotated[Principal, Depends(_requests)]
 SupervisorPage = Annotated[Page, Depends(page_for(_supervise))]
