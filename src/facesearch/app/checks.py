@@ -72,6 +72,7 @@ __all__ = [
     "entry_missing",
     "log",
     "log_failure",
+    "registered_now",
 ]
 
 
@@ -301,7 +302,7 @@ def log_failure(
     case, purpose = check_case(case, purpose, required=False)
     registered = failure.registered
     if registered is None and case is not None:  # not checked: what the registry holds now
-        registered = _registered_now(store, actor, case)
+        registered = registered_now(store, actor, case)
     moment = now()
     payload: dict[str, Any] = {
         "outcome": failure.error.code,
@@ -314,7 +315,7 @@ def log_failure(
     return log(store, actor, action, case, purpose, payload).seq
 
 
-def _registered_now(store: AccountabilityStore, actor: Actor, case: str) -> bool:
+def registered_now(store: AccountabilityStore, actor: Actor, case: str) -> bool:
     """Whether ``actor``'s registry holds case ``case`` (read before the entry is written:
     a case is never taken out of a registry, so one held now is held when it is)."""
     try:

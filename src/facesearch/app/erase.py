@@ -25,10 +25,12 @@ from facesearch.accountability.text_checks import MAX_PURPOSE_CHARS, clean_text
 from facesearch.app.checks import (
     allow,
     bytes_of,
+    case_marks,
     case_required,
     check_case,
     entry_missing,
     log,
+    registered_now,
     sha256,
 )
 from facesearch.app.reads import erased_probes, kept_for_its_org
@@ -158,6 +160,9 @@ def erase(
     allow(actor, Permission.ERASE)
     request.check()
     case, purpose = check_case(request.case, request.purpose, required=False)
+    # read before the erasure runs: a case of this number opened meanwhile is not its case
+    # for the case's members (``reads.work_of_case``), as for a search in flight
+    marks = case_marks(case, case is not None and registered_now(store, actor, case))
     why = clean_text(request.reason, "the reason", MAX_PURPOSE_CHARS, one_line=False)
     if why is None:
         if case_required(store, actor):
@@ -243,6 +248,8 @@ def erase(
     if like_data is not None:
         payload["probes_deleted"] = {"count": len(probes), "sha256": probes}
         payload["like"] = like
+
+    payload.update(marks)
 
     def write_entry() -> AuditEntry:
         return log(store, actor, Action.ERASE, case, purpose, payload)

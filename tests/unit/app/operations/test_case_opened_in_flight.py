@@ -138,3 +138,26 @@ def test_an_attempt_logged_before_any_check_says_what_the_registry_held_when_log
     assert CASE_REGISTERED not in store.audit.get(after).payload
     searches = [e.entry.seq for e in case_timeline(store, inv2, NUMBER).events]
     assert before not in searches and after in searches
+
+
+def test_an_erasure_in_flight_when_its_case_is_opened_is_not_shown_to_its_members(
+    engine: Engine, store: AccountabilityStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An erasure names its case as free text (no registry check: it is no case's work to
+    refuse), so one running while a case of that number is opened was shown, faces and
+    reason, in the timeline of that case's members."""
+    from facesearch.app import EraseRequest, erase
+
+    admin, inv2 = store.accounts.get_user("admin1"), store.accounts.get_user("inv2")
+    _opening_while(engine, monkeypatch, "forget", inv2, store)
+    first, second = engine.catalog.faces([1, 2])
+    request = EraseRequest("a request", face_ids=(first.id,), case=NUMBER)
+    record = erase(engine, store, admin, request)
+    assert store.audit.get(record.id).payload[CASE_REGISTERED] is False
+    assert _timeline_actions(store, inv2) == ["case_open"]
+    assert Action.ERASE.value in _timeline_actions(store, admin)
+    monkeypatch.undo()  # the case is open now
+    request = EraseRequest("a request", face_ids=(second.id,), case=NUMBER)
+    later = erase(engine, store, admin, request)
+    assert CASE_REGISTERED not in store.audit.get(later.id).payload  # once opened: its work
+    assert _timeline_actions(store, inv2).count(Action.ERASE.value) == 1
