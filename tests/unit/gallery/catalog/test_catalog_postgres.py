@@ -297,16 +297,15 @@ def test_the_lock_timeout_joins_the_urls_options(url: str, expected: str) -> Non
     assert _connection._with_option(url, "lock_timeout=50") == expected
 
 
-def test_the_blocklist_of_a_version_7_catalog_stays_deployment_wide(pg_url: str) -> None:
-    """Migration 8 in PostgreSQL: the entries from before (the host's) apply to every
-    ingest; a new one of an organisation to that organisation's only."""
+def _old_catalog_with_one_entry(pg_url: str, version: int) -> Any:
+    """A catalog at schema ``version`` holding one blocklist entry of the host's; its vector."""
     import numpy as np
 
     from facesearch.gallery.catalog.schema import migrate
     from facesearch.sqlstore.pg import PgConnection
 
     old = PgConnection(pg_url, _connection.PG_SCHEMA, _connection.PG_LOCK_KEY)
-    migrate(old, 7)  # type: ignore[arg-type]
+    migrate(old, version)  # type: ignore[arg-type]
     vector = np.array([0.5, -0.5, 0.5, -0.5], np.float32)
     old.close()
     sql(pg_url, "INSERT INTO models (name, dim) VALUES ('sface', 4)")
@@ -316,6 +315,15 @@ def test_the_blocklist_of_a_version_7_catalog_stays_deployment_wide(pg_url: str)
         "VALUES (1, 4, %s, '2024-01-01T00:00:00', 'forget --like')",
         vector.astype("<f4").tobytes(),
     )
+    return vector
+
+
+def test_the_blocklist_of_a_version_7_catalog_stays_deployment_wide(pg_url: str) -> None:
+    """Migration 8 in PostgreSQL: the entries from before (the host's) apply to every
+    ingest; a new one of an organisation to that organisation's only."""
+    import numpy as np
+
+    vector = _old_catalog_with_one_entry(pg_url, 7)
     with Catalog.open_postgres(pg_url) as cat:
         assert sql(pg_url, "SELECT version FROM schema_version") == [(SCHEMA_VERSION,)]
         assert sql(pg_url, "SELECT org FROM blocklist") == [(None,)]
@@ -329,23 +337,9 @@ def test_the_blocklist_of_a_version_7_catalog_stays_deployment_wide(pg_url: str)
 def test_the_blocklist_of_a_version_8_catalog_has_no_pending_entry(pg_url: str) -> None:
     """Migration 9 in PostgreSQL: the entries from before are recorded; a new erasure's is
     pending, naming its process, until its audit entry is written."""
-    import numpy as np
-
     from facesearch.gallery.catalog import RunOwner
-    from facesearch.gallery.catalog.schema import migrate
-    from facesearch.sqlstore.pg import PgConnection
 
-    old = PgConnection(pg_url, _connection.PG_SCHEMA, _connection.PG_LOCK_KEY)
-    migrate(old, 8)  # type: ignore[arg-type]
-    vector = np.array([0.5, -0.5, 0.5, -0.5], np.float32)
-    old.close()
-    sql(pg_url, "INSERT INTO models (name, dim) VALUES ('sface', 4)")
-    sql(
-        pg_url,
-        "INSERT INTO blocklist (model_id, dim, embedding, added, note) "
-        "VALUES (1, 4, %s, '2024-01-01T00:00:00', 'forget --like')",
-        vector.astype("<f4").tobytes(),
-    )
+    vector = _old_catalog_with_one_entry(pg_url, 8)
     with Catalog.open_postgres(pg_url) as cat:
         assert sql(pg_url, "SELECT version FROM schema_version") == [(SCHEMA_VERSION,)]
         assert sql(pg_url, "SELECT pending FROM blocklist") == [(None,)]

@@ -137,21 +137,29 @@ def test_the_runs_of_a_version_6_catalog_are_not_held_and_say_they_were_not_coun
         assert "ingest_runs_held" in " ".join(row[3] for row in plan)
 
 
+OLD_ENTRY = np.array([0.5, -0.5, 0.5, -0.5], np.float32)
+
+
+def _old_catalog_with_one_entry(path: Path, version: int, org: str | None = None) -> None:
+    """A catalog at schema ``version`` holding one blocklist entry (``OLD_ENTRY``; ``org``
+    from version 8, which added it)."""
+    conn = raw(path)
+    migrate(conn, target=version)
+    conn.execute("INSERT INTO models (name, dim) VALUES ('sface', 4)")
+    names, marks = "model_id, dim, embedding, added, note", "1, 4, ?, ?, ?"
+    row: list[object] = [OLD_ENTRY.astype("<f4").tobytes(), "2024-01-01T00:00:00", "forget --like"]
+    if org is not None:
+        names, marks, row = f"{names}, org", f"{marks}, ?", [*row, org]
+    conn.execute(f"INSERT INTO blocklist ({names}) VALUES ({marks})", row)
+    conn.close()
+
+
 def test_the_blocklist_of_a_version_7_catalog_stays_deployment_wide(tmp_path: Path) -> None:
     """Version 8 gives each blocklist entry the organisation it applies to; the entries from
     before were all the host's erasures (an organisation's made none): every ingest still
     skips faces like them."""
-    path = tmp_path / "old.sqlite"
-    conn = raw(path)
-    migrate(conn, target=7)
-    vector = np.array([0.5, -0.5, 0.5, -0.5], np.float32)
-    conn.execute("INSERT INTO models (name, dim) VALUES ('sface', 4)")
-    conn.execute(
-        "INSERT INTO blocklist (model_id, dim, embedding, added, note) "
-        "VALUES (1, 4, ?, '2024-01-01T00:00:00', 'forget --like')",
-        (vector.astype("<f4").tobytes(),),
-    )
-    conn.close()
+    path, vector = tmp_path / "old.sqlite", OLD_ENTRY
+    _old_catalog_with_one_entry(path, 7)
     with Catalog.open(path) as cat:
         assert cat._conn is not None and schema_version(cat._conn) == SCHEMA_VERSION
         assert np.array_equal(cat.blocklist("sface"), [vector])
@@ -165,17 +173,8 @@ def test_the_blocklist_of_a_version_7_catalog_stays_deployment_wide(tmp_path: Pa
 def test_the_blocklist_of_a_version_8_catalog_has_no_pending_entry(tmp_path: Path) -> None:
     """Version 9 marks an erasure's entry pending until its audit entry is written; the
     entries from before are recorded (NULL)."""
-    path = tmp_path / "old.sqlite"
-    conn = raw(path)
-    migrate(conn, target=8)
-    vector = np.array([0.5, -0.5, 0.5, -0.5], np.float32)
-    conn.execute("INSERT INTO models (name, dim) VALUES ('sface', 4)")
-    conn.execute(
-        "INSERT INTO blocklist (model_id, dim, embedding, added, note, org) "
-        "VALUES (1, 4, ?, '2024-01-01T00:00:00', 'forget --like', 'north')",
-        (vector.astype("<f4").tobytes(),),
-    )
-    conn.close()
+    path, vector = tmp_path / "old.sqlite", OLD_ENTRY
+    _old_catalog_with_one_entry(path, 8, org="north")
     with Catalog.open(path) as cat:
         assert cat._conn is not None and schema_version(cat._conn) == SCHEMA_VERSION == 9
         assert cat.blocklist_pending() == []
