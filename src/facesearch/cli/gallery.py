@@ -325,12 +325,13 @@ def stats_table(stats: dict[str, Any]) -> str:
     """``Engine.stats()`` as aligned lines: scalars first, then a table per list (models)."""
     lines = []
     tables = []
+    width = max((len(k) for k, v in stats.items() if not isinstance(v, list)), default=0)
     for key, value in stats.items():
         if isinstance(value, list):
             tables.append((key, value))
             continue
         text = f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else value
-        lines.append(f"{key.replace('_', ' '):<16} {text}")
+        lines.append(f"{key.replace('_', ' '):<{width}} {text}")
     for key, rows in tables:
         lines.append("")
         lines.append(key.replace("_", " "))

@@ -126,6 +126,12 @@ def test_stats_is_a_readable_table(home: Any, run: Any) -> None:
     assert re.search(rf"^faces\s+{faces}$", r.out, re.M), r.out
     assert re.search(rf"^indexed faces\s+{faces}$", r.out, re.M), r.out
     assert re.search(rf"sface\S*\s+128\s+{faces}$", r.out, re.M), r.out
+    names = [k.replace("_", " ") for k, v in data.items() if not isinstance(v, list)]
+    starts = set()  # where each value begins: one column, the longest name's included
+    for line in r.out.split("\n\n")[0].splitlines():
+        name = max((n for n in names if line.startswith(n + " ")), key=len)
+        starts.add(len(line) - len(line[len(name) :].lstrip(" ")))
+    assert len(starts) == 1, r.out
 
 
 def test_ingest_shows_progress_when_stderr_is_not_a_terminal(
