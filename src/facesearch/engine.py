@@ -22,7 +22,7 @@ from typing import Any, Unpack
 import numpy as np
 import numpy.typing as npt
 
-from facesearch.core.calibration import CalibrationTable, load_table
+from facesearch.core.calibration import CalibrationTable, load_fused_table, load_table
 from facesearch.core.decode import check_pixels, encode_png
 from facesearch.core.fusion import Fusion, load_fusion
 from facesearch.core.matching import Scoring, Verification, check_decision, check_top
@@ -45,6 +45,7 @@ from facesearch.results import (
     VerifyResult,
 )
 from facesearch.settings import Settings
+from facesearch.settings.checks import env_name
 from facesearch.types import Closing, Face, Image, ImageFaces
 
 log = logging.getLogger(__name__)
@@ -95,12 +96,14 @@ class Engine(Closing):
     @property
     def scoring(self) -> Scoring:
         """The first model's table, and the fusion and its table where a second model is
-        configured (loaded on first use; a configured second model without them is an error)."""
+        configured (loaded on first use; a configured second model without them is an error).
+        With ``calibration_file`` both tables come from that file, the fused one too."""
         if self._scoring is None:
             second = self.pipeline.second_spec
             primary = self.pipeline.model_id
             fusion = None if second is None else load_fusion(primary, second.model_id)
-            fused = None if fusion is None else load_table(fusion.model_id)
+            own = self.settings.models.calibration_file
+            fused = None if fusion is None else load_fused_table(fusion.model_id, own)
             self._scoring = Scoring(self.calibration, fusion, fused)
         return self._scoring
 
@@ -218,8 +221,13 @@ class Engine(Closing):
         where ``fusion`` is not None): ``scoring.compare`` at ``threshold`` or at the one of
         ``max_fmr`` (default ``settings.matching.verify_max_fmr``)."""
         check_decision(threshold, max_fmr)
-        max_fmr = self.settings.matching.verify_max_fmr if max_fmr is None else max_fmr
-        return self.scoring.compare(face_a, face_b, max_fmr=max_fmr, threshold=threshold)
+        if max_fmr is not None:  # asked for: below the table's floor, the caller's input
+            return self.scoring.compare(face_a, face_b, max_fmr=max_fmr, threshold=threshold)
+        max_fmr = self.settings.matching.verify_max_fmr  # the deployment's: its configuration
+        setting = env_name("verify_max_fmr")
+        return self.scoring.compare(
+            face_a, face_b, max_fmr=max_fmr, threshold=threshold, setting=setting
+        )
 
     # -- gallery -------------------------------------------------------------------------
     def ingest(
@@ -363,7 +371,8 @@ class Engine(Closing):
         assert face.embedding is not None
         if max_fmr is None:
             fmr = self.settings.matching.blocklist_max_fmr
-            return PersonLike(face.embedding, self.calibration.threshold_for_fmr(fmr))
+            limit = self.calibration.threshold_for_fmr(fmr, setting=env_name("blocklist_max_fmr"))
+            return PersonLike(face.embedding, limit)
         return PersonLike(face.embedding, self.calibration.threshold_for_asked_fmr(max_fmr))
 
     def faces_like(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,8 @@ import pytest
 from tests.fakes import FakePipeline, face_photo, face_pixels, gallery_photos, person_name
 
 from facesearch import Engine, InputError, PersonLike
+from facesearch.core.calibration import save_table
+from facesearch.errors import ConfigError
 from facesearch.gallery.catalog import NewFace, NewImage
 from facesearch.settings import Settings
 from facesearch.types import BBox
@@ -113,6 +116,33 @@ def test_without_a_second_model_verify_is_the_first_alone(tmp_path: Path) -> Non
         assert v.models == (engine.pipeline.model_id,)
         assert v.similarity == pytest.approx(float(a.embedding @ b.embedding))
         assert v.fmr == pytest.approx(engine.calibration.fmr_at(v.similarity))
+
+
+def test_an_operators_calibration_file_prices_the_fused_score_too(tmp_path: Path) -> None:
+    """Before: FACESEARCH_CALIBRATION_FILE replaced the first model's table only; verify
+    priced the fused score with the shipped table (LFW) and said so."""
+    shipped = Settings(home=tmp_path / "home")
+    with Engine(shipped, pipeline=FakePipeline(shipped)) as engine:
+        first, fused = engine.calibration, engine.scoring.fused_table
+    assert fused is not None
+    own = tmp_path / "own.json"
+    save_table(replace(first, source="our staff"), own, replace(fused, source="our staff, fused"))
+    settings = shipped.replace(calibration_file=own)
+    with Engine(settings, pipeline=FakePipeline(settings)) as engine:
+        v = engine.verify(face_pixels(3, 1), face_pixels(3, 2)).verification
+        assert v.calibration_source.startswith("Calibrated on our staff, fused:")
+        assert engine.calibration.source == "our staff"
+
+
+def test_a_too_strict_verify_max_fmr_setting_is_a_configuration_error(tmp_path: Path) -> None:
+    """Before: an InputError ('ask for 3.6e-07 or more'; 422 in the API) that did not name the
+    setting, as if the caller had asked for the rate."""
+    settings = Settings(home=tmp_path / "home").replace(verify_max_fmr=1e-9)
+    with Engine(settings, pipeline=FakePipeline(settings)) as engine:
+        with pytest.raises(ConfigError, match=r"^FACESEARCH_VERIFY_MAX_FMR=1e-09 is below"):
+            engine.verify(face_pixels(3, 1), face_pixels(3, 2))
+        with pytest.raises(InputError, match=r"ask for 3\.6e-07 or more"):
+            engine.verify(face_pixels(3, 1), face_pixels(3, 2), max_fmr=1e-9)
 
 
 @pytest.mark.parametrize("max_fmr", [0.0, 2.0, float("nan")])

@@ -11,10 +11,9 @@ from typing import Any
 
 from facesearch.app.analyse import open_pipeline
 from facesearch.cli.common import Cli
-from facesearch.errors import InputError
 from facesearch.evaluation import lfw
 from facesearch.evaluation.lfw import EmbeddingSet
-from facesearch.gallery.sources import is_image_name
+from facesearch.settings import Settings
 
 __all__ = ["add_parsers"]
 
@@ -36,9 +35,19 @@ def add_parsers(sub: Any) -> None:
     q.add_argument("--out", type=Path, default=Path("eval-results"), help="folder for JSON")
     q.set_defaults(handler=cmd_eval_1n)
 
-    p = sub.add_parser("calibrate", help="build a similarity -> false-match-rate table")
+    p = sub.add_parser(
+        "calibrate",
+        help="build similarity -> false-match-rate tables (FACESEARCH_CALIBRATION_FILE)",
+    )
     p.add_argument("data", type=Path, nargs="?", help="folder of Person/photo files (default: LFW)")
-    p.add_argument("--out", type=Path, required=True, help="where to write the JSON table")
+    p.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="where to write the JSON file: the first model's table and, while a second model "
+        "is on, the fused score's, which verify uses; nothing is written when the table verify "
+        "uses cannot resolve FACESEARCH_VERIFY_MAX_FMR",
+    )
     p.add_argument(
         "--fused",
         action="store_true",
@@ -90,32 +99,35 @@ def cmd_eval_1n(args: argparse.Namespace, cli: Cli) -> int:
 
 
 def cmd_calibrate(args: argparse.Namespace, cli: Cli) -> int:
-    import numpy as np
-
-    from facesearch.core.calibration import build_table, save_table
+    from facesearch.core.calibration import save_table
+    from facesearch.evaluation import own_calibration as own
+    from facesearch.settings.checks import env_name
 
     data: Path = args.data or cli.settings.lfw_dir
     if args.fused:
         return _calibrate_fused(data, args.out, cli)
-    root = data / lfw.IMAGES if (data / lfw.IMAGES).is_dir() else data
-    names = sorted(str(p.relative_to(root)) for p in root.glob("*/*") if is_image_name(p.name))
-    if not names:
-        raise InputError(f"{root}: no Person/photo image files to calibrate from")
+    root = own.folder_root(data)
     with open_pipeline(cli.settings, pipelines=cli.pipelines) as pipeline:
-        emb = lfw.embed_images(pipeline, root, names, progress=True)
-    model_id = emb.model_ids[0]
-    labels = np.array([n.split("/")[0] for n in names])
-    table = build_table(
-        emb.embeddings[emb.found],
-        labels[emb.found].tolist(),
-        model_id=model_id,
-        source=f"{root} ({int(emb.found.sum()):,} images, {len(set(labels)):,} people)",
-    )
-    save_table(table, args.out)
+        tables = own.build_own_tables(pipeline, root, progress=True)
+    rate = cli.settings.matching.verify_max_fmr
+    setting = env_name("verify_max_fmr")
+    note = " (its default)" if rate == Settings().matching.verify_max_fmr else ""
+    own.check_resolves(tables, root, rate, setting, note)
+    save_table(tables.table, args.out, tables.fused)
+    table, fused = tables.table, tables.fused
+    if fused is None:
+        holds = f"the first model's table, resolving false match rates down to {table.min_fmr:.1e}"
+    else:
+        holds = (
+            f"the first model's table, resolving false match rates down to {table.min_fmr:.1e}, "
+            f"and the fused score's, which verify uses, down to {fused.min_fmr:.1e}"
+        )
+    decides = tables.verify_table.threshold_for_fmr(rate)
     print(
-        f"wrote {args.out}: {table.impostor_pairs:,} impostor pairs, "
-        f"{table.genuine_pairs:,} genuine pairs; threshold at FMR 1e-3 = "
-        f"{table.threshold_for_fmr(1e-3):.4f}"
+        f"wrote {args.out}: {tables.people:,} people, {tables.images:,} photos with a face, "
+        f"{table.impostor_pairs:,} impostor pairs, {table.genuine_pairs:,} genuine pairs\n"
+        f"  it holds {holds}\n"
+        f"  verify's threshold at {setting}={rate:g}{note}: {decides:.4f}"
     )
     return 0
 

@@ -117,6 +117,12 @@ class CalibrationTable:
         sims, log_rates = self._log_curve
         return min(1.0, float(np.exp(np.interp(similarity, sims, log_rates))))
 
+    @property
+    def lowest_askable(self) -> str:
+        """``min_fmr`` in two significant figures, rounded up: the rarest rate to suggest
+        (4.3e-07 for a floor of 4.33e-07 would be refused in its turn)."""
+        return f"{_round_up(self.min_fmr):.1e}"
+
     def threshold_for_asked_fmr(self, max_fmr: float) -> float:
         """``threshold_for_fmr`` of a rate someone asked for (a search's, an erasure's, a
         verification's ``max_fmr``): below what this table resolves it is their input that
@@ -126,17 +132,22 @@ class CalibrationTable:
             raise InputError(
                 f"a false match rate of {max_fmr:g} is below what this calibration can "
                 f"resolve ({self.min_fmr:.1e}, from {self.impostor_pairs:,} impostor pairs): "
-                f"ask for {self.min_fmr:.1e} or more"
+                f"ask for {self.lowest_askable} or more"
             )
         return self.threshold_for_fmr(max_fmr)
 
-    def threshold_for_fmr(self, max_fmr: float) -> float:
-        """The lowest similarity whose estimated FMR is at most ``max_fmr``."""
+    def threshold_for_fmr(self, max_fmr: float, *, setting: str = "") -> float:
+        """The lowest similarity whose estimated FMR is at most ``max_fmr``; ConfigError
+        below ``min_fmr``, naming ``setting`` (its environment variable) where the rate is
+        that setting's value."""
         if max_fmr < self.min_fmr:
+            what = f"{setting}={max_fmr:g}" if setting else f"an FMR of {max_fmr:g}"
+            fix = f": set {setting} to {self.lowest_askable} or more" if setting else ""
             raise ConfigError(
-                f"an FMR of {max_fmr:g} is below what this calibration can resolve "
-                f"({self.min_fmr:.1e}, from {self.impostor_pairs:,} impostor pairs"
-                f"{', bounded conservatively' if self.conservative else ''})"
+                f"{what} is below what the calibration table of "
+                f"{self.model_id.split(':')[0]} can resolve ({self.min_fmr:.1e}, from "
+                f"{self.impostor_pairs:,} impostor pairs"
+                f"{', bounded conservatively' if self.conservative else ''}){fix}"
             )
         for sim, rate in zip(self.similarity, self.fmr, strict=True):
             if rate <= max_fmr:
@@ -165,6 +176,15 @@ def describe_expected(expected: float) -> str:
     if expected < 10:
         return "about " + f"{expected:.2f}".rstrip("0").rstrip(".")
     return f"about {expected:,.0f}"
+
+
+def _round_up(x: float, digits: int = 2) -> float:
+    """``x`` rounded up to ``digits`` significant figures (a float that prints as such)."""
+    if x <= 0:
+        return x
+    power = math.floor(math.log10(x)) - digits + 1
+    up = math.ceil(round(x / 10.0**power, 9)) * 10.0**power
+    return float(f"{up:.{digits - 1}e}")
 
 
 def _round_sig(x: float, digits: int = 2) -> int:
@@ -305,9 +325,15 @@ class ScoreHistograms:
         )
 
 
-def save_table(table: CalibrationTable, path: Path) -> None:
+FUSED = "fused"  # the key of an operator's file's table of the fused score
+
+
+def save_table(table: CalibrationTable, path: Path, fused: CalibrationTable | None = None) -> None:
+    """Write ``table``; with ``fused``, the table of the fused score of both models as the
+    file's ``fused`` record (what ``load_fused_table`` reads), next to the first model's."""
+    record = table.as_dict() | ({FUSED: fused.as_dict()} if fused is not None else {})
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_private(path, json.dumps(table.as_dict(), separators=(",", ":")).encode())
+    write_private(path, json.dumps(record, separators=(",", ":")).encode())
 
 
 def table_from_dict(raw: dict[str, Any]) -> CalibrationTable:
@@ -334,11 +360,7 @@ def table_from_dict(raw: dict[str, Any]) -> CalibrationTable:
 def load_table(model_id: str, override: Path | None = None) -> CalibrationTable:
     """The operator's table when given, else the one shipped for ``model_id``."""
     if override is not None:
-        try:
-            raw = json.loads(override.read_text())
-        except (OSError, ValueError) as exc:
-            raise ConfigError(f"cannot read calibration file {override}: {exc}") from exc
-        table = table_from_dict(raw)
+        table = table_from_dict(_read_file(override))
     else:
         name = f"calibration-{model_id.split(':')[0]}.json"
         try:
@@ -355,3 +377,43 @@ def load_table(model_id: str, override: Path | None = None) -> CalibrationTable:
             "rebuild it with 'facesearch calibrate'"
         )
     return table
+
+
+def load_fused_table(fusion_id: str, override: Path | None = None) -> CalibrationTable:
+    """The table of the fused score of ``fusion_id`` (``Fusion.model_id``): with an
+    operator's file (``override``), the file's own (``save_table``'s ``fused``), and a
+    ConfigError where it has none or one of another fusion -- never the shipped table in its
+    place, which would price the fused score on other photos than the operator asked for;
+    without a file, the one shipped for ``fusion_id``."""
+    if override is None:
+        return load_table(fusion_id)
+    raw = _read_file(override).get(FUSED)
+    rebuild = f"rebuild it with 'facesearch calibrate DIR --out {override}'"
+    if raw is None:
+        raise ConfigError(
+            f"calibration file {override} (FACESEARCH_CALIBRATION_FILE) has no table for the "
+            f"fused score of both models ({fusion_id}), which verify uses while a second "
+            f"model is on: {rebuild} with the second model on (it writes both tables), or "
+            "set FACESEARCH_SECOND_EMBEDDER=none to verify with the first model alone"
+        )
+    if not isinstance(raw, dict):
+        raise ConfigError(f"calibration file {override}: its fused table is not a table")
+    table = table_from_dict(raw)
+    if table.model_id != fusion_id:
+        raise ConfigError(
+            f"the fused table in calibration file {override} is for {table.model_id}, not "
+            f"the fusion in use ({fusion_id}: its models or its fitted numbers differ); "
+            f"{rebuild}"
+        )
+    return table
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    """The JSON record of an operator's calibration file."""
+    try:
+        raw = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read calibration file {path}: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"calibration file {path} is not a calibration table")
+    return raw

@@ -73,9 +73,13 @@ def compare(
     max_fmr: float,
     threshold: float | None = None,
     fusion: Fusion | None = None,
+    setting: str = "",
 ) -> Verification:
     """Decide whether ``a`` and ``b`` are the same person. With ``fusion``, both faces need
-    their ``second_embedding`` too and ``table`` must be the fused table."""
+    their ``second_embedding`` too and ``table`` must be the fused table. ``setting``: the
+    environment variable ``max_fmr`` came from, where it is a setting's value and not a rate
+    someone asked for (below the table's floor it is then a ConfigError naming it, not an
+    InputError)."""
     scores = [cosine(a.embedding, b.embedding, "")]
     if fusion is None:
         models: tuple[str, ...] = (table.model_id,)
@@ -84,7 +88,12 @@ def compare(
         scores.append(cosine(a.second_embedding, b.second_embedding, " by the second model"))
         models = tuple(fusion.model_ids)
         similarity = float(fusion.fuse(*scores))
-    t = table.threshold_for_asked_fmr(max_fmr) if threshold is None else threshold
+    if threshold is not None:
+        t = threshold
+    elif setting:
+        t = table.threshold_for_fmr(max_fmr, setting=setting)
+    else:
+        t = table.threshold_for_asked_fmr(max_fmr)
     fmr = table.fmr_at(similarity)
     t_fmr = table.fmr_at(t)
     return Verification(
@@ -112,15 +121,29 @@ class Scoring:
     fusion: Fusion | None = None
     fused_table: CalibrationTable | None = None
 
+    @property
+    def verify_table(self) -> CalibrationTable:
+        """The table a 1:1 decision is priced by: the fused one where there are two models."""
+        if self.fusion is None or self.fused_table is None:
+            return self.table
+        return self.fused_table
+
     def compare(
-        self, a: Face, b: Face, *, max_fmr: float, threshold: float | None = None
+        self,
+        a: Face,
+        b: Face,
+        *,
+        max_fmr: float,
+        threshold: float | None = None,
+        setting: str = "",
     ) -> Verification:
         """``compare`` with both models where there are two (the faces then need their
         ``second_embedding``), else with the first alone."""
-        if self.fusion is None or self.fused_table is None:
-            return compare(a, b, self.table, max_fmr=max_fmr, threshold=threshold)
-        table, fusion = self.fused_table, self.fusion
-        return compare(a, b, table, max_fmr=max_fmr, threshold=threshold, fusion=fusion)
+        table = self.verify_table
+        fusion = None if table is self.table else self.fusion
+        return compare(
+            a, b, table, max_fmr=max_fmr, threshold=threshold, fusion=fusion, setting=setting
+        )
 
 
 def check_decision(threshold: float | None, max_fmr: float | None) -> None:

@@ -149,11 +149,13 @@ def embed_images(
     progress: bool = True,
     second: bool = False,
     listed_in: str = "asked for",
+    label: str = "embedding LFW",
 ) -> EmbeddingSet:
     """Main-face embeddings of ``names`` (paths relative to ``root``), cached on disk (one
     cache per model); with ``second``, the second model's embeddings of the same faces too
     where one is configured (``settings.models.second_embedder``). InputError, before any is
-    embedded, when an image to embed is missing (``listed_in``: which list named them)."""
+    embedded, when an image to embed is missing (``listed_in``: which list named them);
+    ``label``: the progress bar's."""
     second = second and pipeline.second_spec is not None
     model_ids: tuple[str, ...] = (pipeline.model_id,)
     if second:
@@ -171,7 +173,7 @@ def embed_images(
         results = pipeline.run(items, main_only=True, second=second)
         specs = [pipeline.embedder_spec, pipeline.second_spec][: len(known)]
         dims = [int(spec.embedding_dim or 0) for spec in specs if spec is not None]
-        for result in progress_of(results, len(todo), progress):
+        for result in progress_of(results, len(todo), progress, label):
             if isinstance(result, ImageFaces) and result.faces:
                 face = result.faces[0]
                 vectors = [face.embedding, face.second_embedding][: len(known)]

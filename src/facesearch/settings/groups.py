@@ -111,8 +111,10 @@ class ModelSettings(Group):
     )
     calibration_file: Path | None = setting(
         None,
-        "Calibration table (JSON from 'facesearch calibrate') to use instead of the one "
-        "shipped for the embedder.",
+        "Calibration tables (JSON from 'facesearch calibrate DIR') to use instead of the "
+        "shipped ones: the first model's and, while a second model is on, the fused score's, "
+        "which verify decides by (a file without it is refused, never made up from the "
+        "shipped one).",
         "calibration_file",
     )
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from importlib import resources
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,11 +11,12 @@ from facesearch.core.calibration import (
     build_table,
     describe_expected,
     describe_fmr,
+    load_fused_table,
     load_table,
     save_table,
     table_from_dict,
 )
-from facesearch.errors import ConfigError
+from facesearch.errors import ConfigError, InputError
 
 
 def clustered(
@@ -151,3 +153,35 @@ def test_the_words_claim_no_rarer_rate_than_the_held_out_check_reached(name: str
     above = t.similarity[next(i for i, f in enumerate(t.fmr) if f <= 1e-4)]
     assert describe_fmr(t.fmr_at(above), t.words_floor).startswith("about 1 in")
     assert not table_from_dict({**json.loads(raw), "checked_fmr": 0}).checked_fmr  # custom
+
+
+def test_the_rarest_rate_suggested_is_one_the_table_takes() -> None:
+    """Before: the shipped SFace table (floor 4.33e-07) said 'ask for 4.3e-07 or more', and
+    4.3e-07 was refused in its turn."""
+    table = load_table(shipped_sface_id())
+    assert table.lowest_askable == "4.4e-07"
+    with pytest.raises(InputError, match=r"ask for 4\.4e-07 or more"):
+        table.threshold_for_asked_fmr(4.3e-7)
+    table.threshold_for_asked_fmr(float(table.lowest_askable))
+    with pytest.raises(ConfigError, match=r"^FACESEARCH_X=1e-09 is below .* set FACESEARCH_X to"):
+        table.threshold_for_fmr(1e-9, setting="FACESEARCH_X")
+
+
+def test_an_operators_file_gives_its_own_fused_table_or_none(tmp_path: Path) -> None:
+    x, labels = clustered()
+    first = build_table(x, labels, model_id="m:1", source="ours")
+    fused = build_table(x, labels, model_id="m+n:2", source="ours, fused")
+    both, alone = tmp_path / "both.json", tmp_path / "alone.json"
+    save_table(first, both, fused)
+    save_table(first, alone)
+    assert load_table("m:1", both) == first and load_table("m:1", alone) == first
+    assert load_fused_table("m+n:2", both) == fused
+    with pytest.raises(ConfigError, match="has no table for the fused score"):
+        load_fused_table("m+n:2", alone)  # never the shipped one in its place
+    with pytest.raises(ConfigError, match="is for m\\+n:2, not the fusion in use"):
+        load_fused_table("m+n:3", both)
+
+
+def shipped_sface_id() -> str:
+    raw = resources.files("facesearch").joinpath("data", "calibration-sface.json").read_text()
+    return str(json.loads(raw)["model_id"])
