@@ -150,12 +150,14 @@ def embed_images(
     second: bool = False,
     listed_in: str = "asked for",
     label: str = "embedding LFW",
+    cache: bool = True,
 ) -> EmbeddingSet:
     """Main-face embeddings of ``names`` (paths relative to ``root``), cached on disk (one
-    cache per model); with ``second``, the second model's embeddings of the same faces too
-    where one is configured (``settings.models.second_embedder``). InputError, before any is
-    embedded, when an image to embed is missing (``listed_in``: which list named them);
-    ``label``: the progress bar's."""
+    cache per model) unless ``cache`` is false; with ``second``, the second model's
+    embeddings of the same faces too where one is configured
+    (``settings.models.second_embedder``). InputError, before any is embedded, when an image
+    to embed is missing (``listed_in``: which list named them); ``label``: the progress
+    bar's."""
     second = second and pipeline.second_spec is not None
     model_ids: tuple[str, ...] = (pipeline.model_id,)
     if second:
@@ -165,7 +167,7 @@ def embed_images(
     folder = pipeline.settings.cache_dir / "eval"
     keys = [cache_key(pipeline)] + ([second_cache_key(pipeline)] if second else [])
     caches = [folder / f"{root.name}-{tag}-{key}.npz" for key in keys]
-    known = [_load_cache(cache) for cache in caches]
+    known = [_load_cache(c) if cache else {} for c in caches]
     todo = [n for n in names if any(n not in k for k in known)]
     if todo:
         require_images(root, todo, len(names), listed_in)
@@ -184,8 +186,9 @@ def embed_images(
                 source = str(getattr(result, "source", None) or getattr(result, "path", ""))
                 for k, dim in zip(known, dims, strict=True):
                     k[source] = (np.zeros(dim, np.float32), False)
-        for cache, k in zip(caches, known, strict=True):
-            _save_cache(cache, k)
+        for path, k in zip(caches, known, strict=True):
+            if cache:
+                _save_cache(path, k)
     emb = [np.stack([k[n][0] for n in names]).astype(np.float32) for k in known]
     found = np.array([known[0][n][1] for n in names], dtype=bool)
     return EmbeddingSet(

@@ -60,13 +60,22 @@ def folder_root(data: Path) -> Path:
 
 
 def build_own_tables(pipeline: FacePipeline, root: Path, *, progress: bool = True) -> OwnTables:
-    """Both tables of every pair of the main faces of ``root/Person/photo`` (embeddings
-    cached like LFW's, ``lfw.embed_images``); the fused one only while a second model is on."""
+    """Both tables of every pair of the main faces of ``root/Person/photo``; the fused one only
+    while a second model is on. The embeddings are cached (``lfw.embed_images``) only for the
+    evaluation data under ``settings.lfw_dir``: an operator's own photos are people's faces,
+    and their vectors are not left in the cache folder (where no erasure would find them)."""
     names = sorted(str(p.relative_to(root)) for p in root.glob("*/*") if is_image_name(p.name))
     if not names:
         raise InputError(f"{root}: no Person/photo image files to calibrate from")
+    evaluation = root.resolve().is_relative_to(pipeline.settings.lfw_dir.resolve())
     emb = embed_images(
-        pipeline, root, names, progress=progress, second=True, label=f"embedding {root.name}"
+        pipeline,
+        root,
+        names,
+        progress=progress,
+        second=True,
+        label=f"embedding {root.name}",
+        cache=evaluation,
     )
     labels = [n.split("/")[0] for n in np.asarray(names)[emb.found]]
     people = len(set(labels))

@@ -115,3 +115,16 @@ def test_a_too_strict_verify_max_fmr_setting_is_named_as_configuration(
     r = cli(tmp_path / "home", "verify", str(a), str(b), "--max-fmr", "1e-9")  # asked for
     assert r.code == 2 and "ask for 3.6e-07 or more" in r.err
     assert "FACESEARCH_VERIFY_MAX_FMR" not in r.err
+
+
+def test_calibrate_leaves_no_embedding_of_an_operators_photos_in_the_cache(
+    cli: Any, env: pytest.MonkeyPatch, photos: Path, tmp_path: Path
+) -> None:
+    """Before: the faces of DIR were cached as embeddings under cache_dir/eval, keyed by the
+    folder and file names: biometric vectors of the operator's people that outlived the
+    photos and no erasure reached (and a photo replaced under its name kept its old one)."""
+    env.setenv("FACESEARCH_VERIFY_MAX_FMR", "0.3")
+    r = cli(tmp_path / "home", "calibrate", str(photos), "--out", str(tmp_path / "t.json"))
+    assert r.code == 0, r.err
+    cached = tmp_path / "cache" / "eval"
+    assert not cached.exists() or not any(cached.iterdir())
