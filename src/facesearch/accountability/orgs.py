@@ -132,13 +132,32 @@ def _checked(key: str, value: Any) -> Any:
     raise InputError(f"unknown policy {key!r}")  # pragma: no cover - callers check the key
 
 
+CASES_HELD = "the registry holds cases"  # why cases are required whatever the policy says
+
+
 @dataclass(frozen=True)
 class Organisation:
+    """An organisation; ``holds_cases``: its case registry holds a case (cases are never
+    removed), which makes cases required whatever ``policy.cases_required`` says."""
+
     name: str
     created_by: str
     created_at: datetime
     quota_faces: int | None
     policy: OrgPolicy = field(default_factory=OrgPolicy)
+    holds_cases: bool = False
+
+    @property
+    def cases_required(self) -> bool:
+        """The rule in force: every search, verification and decision names an open case of
+        the registry (the policy, or the registry holding a case: ``cases.refusal``)."""
+        return self.policy.cases_required or self.holds_cases
+
+    @property
+    def cases_required_reason(self) -> str | None:
+        if self.policy.cases_required:
+            return "policy"
+        return CASES_HELD if self.holds_cases else None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -147,6 +166,8 @@ class Organisation:
             "created_at": format_time(self.created_at),
             "quota_faces": self.quota_faces,
             "policy": self.policy.as_json(),
+            "cases_required": self.cases_required,
+            "cases_required_reason": self.cases_required_reason,
         }
 
 
@@ -169,13 +190,13 @@ class Organisations:
 
     def get(self, name: str) -> Organisation:
         with self._db.read() as conn:
-            return _org_of(_existing(conn, name))
+            return _org_of(conn, _existing(conn, name))
 
     def all(self) -> list[Organisation]:
         with self._db.read() as conn:
             order = by_name(conn, "name")
             rows = conn.execute(f"SELECT {_COLUMNS} FROM organisations ORDER BY {order}")
-            return [_org_of(row) for row in rows.fetchall()]
+            return [_org_of(conn, row) for row in rows.fetchall()]
 
     def add(
         self,
@@ -211,7 +232,7 @@ class Organisations:
                 payload={"name": name, "quota_faces": quota_faces, "policy": chosen.as_json()},
                 org=name,
             )
-            return _org_of(_existing(conn, name))
+            return _org_of(conn, _existing(conn, name))
 
     def change(
         self,
@@ -226,13 +247,15 @@ class Organisations:
         with self._db.write() as conn:
             actor = current_actor(conn, by)
             row = _existing(conn, name)
-            org = _org_of(row)
+            org = _org_of(conn, row)
             if not sees_all_orgs(actor):
                 if actor.org is None or actor.org.lower() != org.name.lower():
                     raise NotFoundError(f"no organisation {name}")
                 require(actor, Permission.SET_POLICY)
             changes: dict[str, Any] = {}
             new_policy = org.policy.with_changes(policy or {})
+            if "cases_required" in (policy or {}) and not new_policy.cases_required:
+                _check_cases_optional(org)
             if new_policy != org.policy:
                 changes["policy"] = {
                     "old": org.policy.as_json(),
@@ -256,7 +279,7 @@ class Organisations:
                     payload={"name": org.name, **changes},
                     org=org.name,
                 )
-            return _org_of(_existing(conn, name))
+            return _org_of(conn, _existing(conn, name))
 
     # --- collections ------------------------------------------------------------------------
 
@@ -371,6 +394,17 @@ def require_local_or(actor: Actor, permission: Permission) -> None:
         require(actor, permission)
 
 
+def _check_cases_optional(org: Organisation) -> None:
+    """InputError when ``cases_required=false`` could not switch the rule off: once the
+    registry holds a case (and cases are never removed) every search names one of them."""
+    if org.holds_cases:
+        raise InputError(
+            f"cases_required=false cannot take effect: the case registry of {org.name} holds "
+            "cases, and once it does every search, verification and decision names an open "
+            "case of it whatever the policy says (cases are closed, never removed)"
+        )
+
+
 def _check_quota(quota: object) -> None:
     if quota is None:
         return
@@ -401,7 +435,7 @@ def _owner(conn: sqlite3.Connection, collection: str) -> str:
     return DEFAULT_ORG if row is None else str(row[0])
 
 
-def _org_of(row: sqlite3.Row) -> Organisation:
+def _org_of(conn: sqlite3.Connection, row: sqlite3.Row) -> Organisation:
     try:
         stored = json.loads(row["policies"] or "{}")
     except ValueError:
@@ -412,4 +446,9 @@ def _org_of(row: sqlite3.Row) -> Organisation:
         created_at=parse_time(row["created_at"]),
         quota_faces=None if row["quota_faces"] is None else int(row["quota_faces"]),
         policy=OrgPolicy.from_json(stored if isinstance(stored, dict) else {}),
+        holds_cases=bool(
+            conn.execute(
+                "SELECT EXISTS (SELECT 1 FROM cases WHERE org_id = ?)", (row["id"],)
+            ).fetchone()[0]
+        ),
     )

@@ -18,7 +18,7 @@ per day (UTC), so the trail says the rule was off.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
@@ -123,7 +123,10 @@ def training_course(
         faces = int(catalog.stats().get("faces", 0))
     else:
         faces = sum(c.faces for c in catalog.collections() if scope.sees(c.name))
-    return training_content(settings, faces, policy_of(store, actor))
+    policy = policy_of(store, actor)
+    if actor.org is not None:  # the rule in force: the registry holding a case requires them
+        policy = replace(policy, cases_required=store.orgs.get(actor.org).cases_required)
+    return training_content(settings, faces, policy)
 
 
 def training_required(settings: Settings, actor: Actor) -> bool:

@@ -84,8 +84,15 @@ def _quota(text: str | None) -> int | None:
 
 def _line(org: Organisation) -> str:
     quota = "no quota" if org.quota_faces is None else f"quota {org.quota_faces:,} faces"
-    policy = ", ".join(f"{k}={v}" for k, v in org.policy.as_json().items())
+    policy = ", ".join(_policy_text(org, k, v) for k, v in org.policy.as_json().items())
     return f"{org.name:<20} {quota:<24} {policy}"
+
+
+def _policy_text(org: Organisation, key: str, value: Any) -> str:
+    """``key=value``; ``cases_required`` as the rule in force, and why if not the policy."""
+    if key == "cases_required" and org.cases_required != value:
+        return f"cases_required={org.cases_required} ({org.cases_required_reason}; policy {value})"
+    return f"{key}={value}"
 
 
 def cmd_orgs_add(args: argparse.Namespace, cli: Cli) -> int:

@@ -36,6 +36,29 @@ def test_the_default_organisation_of_a_new_home_enforces_cases_only_once_used(st
     assert default.policy.cases_required is False and default.created_by == "system:migration"
 
 
+def test_cases_required_shows_the_rule_in_force_once_the_registry_holds_a_case(store, orgs):
+    """The registry holding a case enforces cases whatever the policy (``cases.refusal``):
+    the organisation says so, and cases_required=false is refused, not silently kept."""
+    default = store.orgs.get("default")
+    assert (default.cases_required, default.as_json()["cases_required_reason"]) == (False, None)
+    store.orgs.change("default", policy={"cases_required": False}, by=ROOT)  # empty: it may
+    store.cases.open("K-1", "one", by=ROOT)
+    default = store.orgs.get("default")
+    shown = default.as_json()
+    assert shown["policy"]["cases_required"] is False
+    assert shown["cases_required"] is True
+    assert shown["cases_required_reason"] == "the registry holds cases"
+    assert store.cases.refusal("NOPE", ROOT) is not None  # the rule shown is the rule applied
+    before = store.audit.head()
+    for policy in ({"cases_required": False}, {"cases_required": "off", "two_person": False}):
+        with pytest.raises(InputError, match=r"cannot take effect.*holds cases"):
+            store.orgs.change("default", policy=policy, by=ROOT)
+    assert store.audit.head() == before and store.orgs.get("default").policy.two_person is True
+    acme = store.orgs.change("acme", policy={"cases_required": False}, by=orgs["ann"])
+    assert (acme.cases_required, acme.cases_required_reason) == (False, None)  # no case yet
+    assert store.orgs.get("beta").as_json()["cases_required_reason"] == "policy"
+
+
 def test_an_organisation_name_is_taken_whatever_its_case(store, orgs):
     before = store.audit.head()
     for taken in ("ACME", "Default", "beta"):

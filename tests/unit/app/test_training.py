@@ -156,6 +156,30 @@ def test_a_pilot_waives_training_once_per_user_per_day(
     assert _actions(store, "ana") == [Action.TRAINING_WAIVED.value] * 2
 
 
+class _NoFaces:
+    """A catalog of no collections (``training_course`` reads its stats and collections)."""
+
+    def stats(self) -> dict[str, int]:
+        return {"faces": 0}
+
+    def collections(self) -> list[object]:
+        return []
+
+
+def test_the_course_says_cases_are_required_once_the_registry_holds_one(
+    store: AccountabilityStore, settings: Settings, ana: Actor
+) -> None:
+    words = "Every search names an open case of the case registry"
+
+    def says() -> bool:
+        course = training.training_course(store, _NoFaces(), settings, ana)  # type: ignore[arg-type]
+        return any(words in line for s in course.sections for line in s.paragraphs)
+
+    assert not says()  # default's policy: false, and its registry is empty
+    store.cases.open("K-1", "one", by=LOCAL)
+    assert says()
+
+
 def test_the_course_works_out_the_strangers_at_this_gallery_size(settings: Settings) -> None:
     content = training.training_content(settings, 250_000, OrgPolicy(max_fmr=1e-4))
     assert content.expected_strangers == pytest.approx(25.0)

@@ -104,3 +104,17 @@ def test_two_organisations_each_search_their_own_collections_and_shares(
     assert [g.payload["to"] for g in grants] == ["customs"]
     assert not any(e.org == "customs" for e in police_entries)
     assert {e.org for e in police_entries} == {"police"}  # as the organisation spells it
+
+
+def test_orgs_list_shows_cases_required_in_force_once_the_registry_holds_a_case(
+    cli: Any, fake_homes: Any
+) -> None:
+    h = fake_homes("cli-orgs-cases", users=False).home
+    assert "cases_required=False," in cli(h, "orgs", "list").out  # default's: none kept yet
+    assert cli(h, "cases", "open", "K-1", "--title", "t").code == 0
+    line = cli(h, "orgs", "list").out
+    assert "cases_required=True (the registry holds cases; policy False)" in line
+    (shown,) = [json.loads(x) for x in cli(h, "orgs", "list", "--json").out.splitlines()]
+    assert shown["cases_required"] is True and shown["policy"]["cases_required"] is False
+    off = cli(h, "orgs", "set", "default", "--policy", "cases_required=false")
+    assert off.code == 2 and "cannot take effect" in off.err and "holds cases" in off.err

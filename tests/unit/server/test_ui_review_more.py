@@ -197,6 +197,26 @@ def test_the_operator_has_no_cases_link(orgs_client: TestClient, orgs_home: Any)
         assert 'href="/cases"' in page(orgs_client, orgs_home, who, "/cases"), who
 
 
+def test_the_orgs_page_and_api_show_cases_required_in_force(
+    orgs_client: TestClient, orgs_home: Any
+) -> None:
+    """harbour's policy says cases are not required, but its registry holds a case, which
+    requires them (``cases.refusal``): the page and the API show the rule in force."""
+    me = local_actor("tester")
+    with AccountabilityStore.open(orgs_home.home) as store:
+        store.orgs.change("harbour", policy={"cases_required": False}, by=me)
+        store.cases.open("H-1", "harbour's", by=local_actor("tester", org="harbour"))
+    shown = orgs_client.get("/api/v1/orgs/harbour", headers=orgs_home.auth("had")).json()
+    assert shown["cases_required"] is True and shown["policy"]["cases_required"] is False
+    assert shown["cases_required_reason"] == "the registry holds cases"
+    text = page(orgs_client, orgs_home, "had", "/orgs")
+    assert 'True <span class="hint">(the registry holds cases; policy False)</span>' in text
+    off = orgs_client.patch(
+        "/api/v1/orgs/harbour", json={"cases_required": False}, headers=orgs_home.auth("had")
+    )
+    assert off.status_code == 422 and "cannot take effect" in off.text, off.text
+
+
 class _Tables(HTMLParser):
     """Per table of a page: its id, how many header cells its head row has, and the colspan
     of each body cell that spans columns."""
