@@ -53,6 +53,7 @@ from facesearch.settings import Settings
 
 __all__ = [
     "CASE_REGISTERED",
+    "TRAINING_WAIVED",
     "UPLOADED_PHOTO",
     "CheckedUse",
     "Failure",
@@ -91,6 +92,9 @@ UPLOADED_PHOTO = "the uploaded photo"  # what messages call an upload with no us
 MAX_ERROR_CHARS = 500
 # the payload field of a use checked while the registry did not hold its case number
 CASE_REGISTERED = "case_registered"
+# the payload field of a search or verification whose user was not required to pass the
+# training (FACESEARCH_TRAINING_REQUIRED off for a pilot: ``training.require_training``)
+TRAINING_WAIVED = "training_waived"
 
 
 def case_marks(case: str | None, registered: bool | None) -> dict[str, Any]:
@@ -100,19 +104,28 @@ def case_marks(case: str | None, registered: bool | None) -> dict[str, Any]:
     return {} if case is None or registered else {CASE_REGISTERED: False}
 
 
+def waiver_marks(waived: bool) -> dict[str, Any]:
+    """What the entry of a search or verification says of training: ``{"training_waived":
+    True}`` when its user was not required to pass it (``training.require_training``)."""
+    return {TRAINING_WAIVED: True} if waived else {}
+
+
 @dataclass(frozen=True)
 class CheckedUse:
-    """A use that passed ``check_use``: its case number and purpose, and whether the case
+    """A use that passed ``check_use``: its case number and purpose, whether the case
     registry held that number when it was checked (None: not checked against it, for work
-    that is not a search, verification or decision)."""
+    that is not a search, verification or decision), and whether training was waived for
+    its user (a search or verification with FACESEARCH_TRAINING_REQUIRED off)."""
 
     case: str | None
     purpose: str | None
     registered: bool | None
+    training_waived: bool = False
 
     def marks(self) -> dict[str, Any]:
-        """Its entry's fields on the registry (``case_marks``)."""
-        return case_marks(self.case, self.registered)
+        """Its entry's fields on the registry (``case_marks``) and on training
+        (``waiver_marks``)."""
+        return {**case_marks(self.case, self.registered), **waiver_marks(self.training_waived)}
 
 
 def check_case(
@@ -167,13 +180,14 @@ def checked_use(
     allow(actor, permission)
     case, purpose = check_case(case, purpose, required=case_required(store, actor))
     registered = None
+    waived = False
     if permission in CASE_WORK:
         registered = check_case_use(store, actor, permission, case, purpose)
     if permission in TRAINED_WORK:
         if settings is None:
             raise TypeError("check_use needs the settings for a search or a verification")
         try:
-            require_training(store, settings, actor)
+            waived = require_training(store, settings, actor)
         except TrainingRequiredError as exc:  # refused and logged, as a refused case is
             payload = {
                 "attempt": permission.value,
@@ -184,7 +198,7 @@ def checked_use(
             }
             log(store, actor, Action.CASE_REFUSED, case, purpose, payload)
             raise
-    return CheckedUse(case, purpose, registered)
+    return CheckedUse(case, purpose, registered, waived)
 
 
 def check_case_use(
@@ -278,13 +292,14 @@ class Failure:
     failed (named in its entry by sha256, never kept), when it started (None: now), and
     whether the registry held its case number when it was checked (None: it was not checked,
     as an upload the server refused before the application's checks; ``log_failure`` reads
-    the registry then)."""
+    the registry then), and whether training was waived for its user (``CheckedUse``)."""
 
     error: FaceSearchError
     model_id: str
     photos: Sequence[bytes] = ()
     started: datetime | None = None
     registered: bool | None = None
+    training_waived: bool = False
 
 
 def log_failure(
@@ -298,7 +313,7 @@ def log_failure(
 ) -> int:
     """Log an attempt that failed (case and purpose checked but not required); returns its
     entry's seq. The payload: ``outcome`` (the error's code), ``error``, ``started``,
-    ``ended``, then ``fields``, then ``case_marks``."""
+    ``ended``, then ``fields``, then ``case_marks`` and ``waiver_marks``."""
     case, purpose = check_case(case, purpose, required=False)
     registered = failure.registered
     if registered is None and case is not None:  # not checked: what the registry holds now
@@ -311,6 +326,7 @@ def log_failure(
         "ended": iso(moment),
         **fields,
         **case_marks(case, registered),
+        **waiver_marks(failure.training_waived),
     }
     return log(store, actor, action, case, purpose, payload).seq
 

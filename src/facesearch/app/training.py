@@ -12,7 +12,8 @@ that did not pass. ``require_training`` refuses (TrainingRequiredError, HTTP 403
 must pass and has no current pass. The local CLI actor is exempt (whoever runs the CLI can read
 the home's files anyway), as is everyone when ``settings.accounts.training_required`` is off
 for a pilot: ``require_training`` then writes a ``training_waived`` entry, at most one per user
-per day (UTC), so the trail says the rule was off.
+per day (UTC), and each search and verification entry carries ``"training_waived": true``
+(``TRAINING_WAIVED``), so the trail says the rule was off for every use.
 """
 
 from __future__ import annotations
@@ -163,15 +164,17 @@ def _valid_until(recorded: object, passed_at: datetime) -> datetime:
     return until if until.tzinfo is not None else until.replace(tzinfo=UTC)
 
 
-def require_training(store: AccountabilityStore, settings: Settings, actor: Actor) -> None:
-    """TrainingRequiredError unless ``actor`` may search and verify as far as training goes.
-    The local CLI actor is exempt; with ``training_required`` off every user is, and the
-    trail says so (``training_waived``)."""
+def require_training(store: AccountabilityStore, settings: Settings, actor: Actor) -> bool:
+    """TrainingRequiredError unless ``actor`` may search and verify as far as training goes;
+    whether training was waived for it (the caller's entry then says so: ``TRAINING_WAIVED``).
+    The local CLI actor is exempt (not waived: it never needs it); with ``training_required``
+    off every user is, and the trail says so (``training_waived``, once a day, and a field of
+    each search and verification entry)."""
     if actor.is_local:
-        return
+        return False
     if not settings.accounts.training_required:
         training_waived(store, actor)
-        return
+        return True
     status = training_status(store, settings, actor)
     if status.required and not status.current:
         when = "" if status.valid_until is None else f" (the last pass expired {_day(status)})"
@@ -179,6 +182,7 @@ def require_training(store: AccountabilityStore, settings: Settings, actor: Acto
             f"{actor.name} must pass the training and its quiz before searching or "
             f"verifying{when}; it is renewed every year. Take it on the Training page (/training)"
         )
+    return False
 
 
 def _day(status: TrainingStatus) -> str:

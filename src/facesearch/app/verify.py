@@ -127,7 +127,9 @@ def verify(
             names=(name_a, name_b),
         )
     except FaceSearchError as exc:  # every attempt is logged with its outcome
-        failure = Failure(exc, engine.pipeline.model_id, read, started, use.registered)
+        failure = Failure(
+            exc, engine.pipeline.model_id, read, started, use.registered, use.training_waived
+        )
         record_failed_verify(store, actor, request, failure)
         raise
     keep = retention_days(store, actor, engine.settings.probe.retention_days)

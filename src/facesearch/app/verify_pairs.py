@@ -203,7 +203,7 @@ def verify_pairs(
         analysed = _analyse(engine, paths, fused, progress or (lambda done, total: None))
         results = tuple(_compare(engine, pair, analysed, request) for pair in pairs)
     except FaceSearchError as exc:  # every attempt is logged with its outcome
-        failure = Failure(exc, model_id, (), started, use.registered)
+        failure = Failure(exc, model_id, (), started, use.registered, use.training_waived)
         parameters = request.parameters(model_id)
         log_failure(
             store, actor, Action.VERIFY, case, purpose, failure, kind="pairs", parameters=parameters
