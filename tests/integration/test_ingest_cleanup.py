@@ -19,6 +19,7 @@ import pytest
 from fastapi.testclient import TestClient
 from tests.jobs import job_finished
 
+from facesearch.accountability import AccountabilityStore
 from facesearch.errors import CatalogError
 from facesearch.server import create_app
 
@@ -133,9 +134,15 @@ def test_only_the_images_added_stay_and_skipped_members_are_reported(
 def test_a_job_with_nothing_to_keep_leaves_nothing(client: TestClient, home: Any) -> None:
     junk = _zip({f"j/{i}.jpg": os.urandom(3000) for i in range(JUNK)})
     job = finished(client, home, upload(client, home, junk, "junk.zip"))
-    assert job["status"] == "completed" and job["images_added"] == 0
+    # nothing came of it: failed, as the CLI exits 2, and its run's entry says so
+    why = "every image failed or was blocklisted"
+    assert job["status"] == "failed" and job["error"] == f"nothing ingested from the uploads: {why}"
+    assert job["images_added"] == 0
     assert job["failed"] == JUNK and job["files_removed"] == JUNK
     assert not (home.home / "uploads" / job["id"]).exists()
+    with AccountabilityStore.open(home.home) as store:
+        (ended,) = [store.audit.get(seq) for seq in job["audit_seqs"]]
+    assert ended.payload["outcome"] == "nothing_ingested" and why in ended.payload["error"]
 
 
 def test_a_failed_job_is_cleaned_up(

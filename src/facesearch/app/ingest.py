@@ -1,10 +1,12 @@
 """Ingest, checked and logged (``ingest``). An ingest must not happen unlogged, even one that
 is killed: before anything is added, an ``ingest`` entry with ``outcome`` ``started`` names the
 collection, the paths given (the first 100) and the catalog's run id; when the run ends, a
-second ``ingest`` entry (``started_entry``: the first's id) gives its outcome (``ok``,
-``interrupted`` for Ctrl-C, or the error's code and message), the run id and the counts (so
-far, for a run that stopped), and how its new faces joined the persons of the collection when
-they have been built (``people.attach_new``).
+second ``ingest`` entry (``started_entry``: the first's id) gives its outcome (``ok``;
+``nothing_ingested`` with the reason as ``error`` for a run that got nothing at all of its
+paths, as ``nothing_ingested`` says, which the CLI exits 2 for and the server's job fails
+with; ``interrupted`` for Ctrl-C; or the error's code and message), the run id and the counts
+(so far, for a run that stopped), and how its new faces joined the persons of the collection
+when they have been built (``people.attach_new``).
 
 A run killed outright (kill -9, the OOM killer, a power cut) cannot write its end entry, so
 another process writes it: ``outcome`` ``abandoned``, by ``system:ingest``, with the counts of
@@ -40,6 +42,7 @@ from facesearch.app.checks import (
     log,
 )
 from facesearch.app.people import attach_new
+from facesearch.app.records import OUTCOME_OK
 from facesearch.app.scope import scope_of
 from facesearch.core.text import shown_name
 from facesearch.engine import Engine
@@ -48,12 +51,13 @@ from facesearch.gallery import run_lease
 from facesearch.gallery.ingest import Analyse, IngestSummary, ProgressFn
 from facesearch.gallery.ray_ingest import RayAnalyser, RayOptions
 
-__all__ = ["IngestRecord", "IngestRequest", "ingest"]
+__all__ = ["NOTHING_INGESTED", "IngestRecord", "IngestRequest", "ingest", "nothing_ingested"]
 
 log_module = logging.getLogger(__name__)
 
 MAX_LOGGED_PATHS = 100
 DEFAULT_COLLECTION = "default"
+NOTHING_INGESTED = "nothing_ingested"  # the outcome of a run that got nothing of its paths
 
 
 @dataclass(frozen=True)
@@ -73,11 +77,45 @@ class IngestRequest:
 
 @dataclass(frozen=True)
 class IngestRecord:
+    """A run that ended: its end entry, its summary, and its outcome as that entry logs it
+    (``ok``, or ``nothing_ingested`` with ``error`` saying why)."""
+
     id: int  # the audit entry
     summary: IngestSummary
+    outcome: str = OUTCOME_OK
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == OUTCOME_OK
 
     def as_json(self) -> dict[str, Any]:
-        return {"id": self.id, **self.summary.as_dict()}
+        return {
+            "id": self.id,
+            "outcome": self.outcome,
+            "error": self.error,
+            **self.summary.as_dict(),
+        }
+
+
+def nothing_ingested(
+    *summaries: IngestSummary, unreadable: int = 0, source: str = "the paths given"
+) -> str | None:
+    """Why nothing at all came of ``source`` (no image added and none already held: every
+    path missing, every file failed or blocklisted, no image file found), or None when
+    something did; ``unreadable``: files that failed before any run (a job's uploads that
+    could not be unpacked). Some images failing while others are read is not nothing."""
+    if any(s.images_added or s.duplicates for s in summaries):
+        return None
+    failed = unreadable + sum(len(s.failed) for s in summaries)
+    broken = unreadable + sum(len(s.broken) for s in summaries)
+    if not failed:
+        why = "no image file found in them"
+    elif not broken:
+        why = "every image was skipped by the erasure blocklist"
+    else:
+        why = "every image failed or was blocklisted"
+    return f"nothing ingested from {source}: {why}"
 
 
 def claim_collection(
@@ -180,9 +218,12 @@ def ingest(
                 _log_stopped(store, actor, (case, purpose), base, started[0].seq, run_id, seen, exc)
             raise
         attached = attach_new(engine, request.collection) if summary.faces_added else None
+        error = nothing_ingested(summary)
+        outcome = OUTCOME_OK if error is None else NOTHING_INGESTED
         payload = {
             **base,
-            "outcome": "ok",
+            "outcome": outcome,
+            **({} if error is None else {"error": error}),
             "started_entry": started[0].seq,
             **_counts(summary),
             "people": None if attached is None else attached.as_dict(),
@@ -198,7 +239,7 @@ def ingest(
     finally:
         if held:
             _release(engine, held[0])
-    return IngestRecord(entry.seq, summary)
+    return IngestRecord(entry.seq, summary, outcome, error)
 
 
 def _log_abandoned(engine: Engine, store: AccountabilityStore) -> None:

@@ -123,7 +123,8 @@ def _ending(code: str, error: str) -> str:
         error = error[: MAX_ERROR_CHARS - 1] + "…"
     if not error:
         return code.replace("_", " ")
-    return error if error.startswith(code) else f"{code.replace('_', ' ')}: {error}"
+    said = error.startswith((code, code.replace("_", " ")))  # "nothing ingested from ..."
+    return error if said else f"{code.replace('_', ' ')}: {error}"
 
 
 def running_summary(entry: AuditEntry) -> str:

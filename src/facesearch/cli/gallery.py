@@ -32,7 +32,6 @@ from facesearch.cli.common import Cli, add_case_arguments, emit, request_from
 from facesearch.core.calibration import describe_expected
 from facesearch.core.text import escaped, shown_name
 from facesearch.errors import InputError
-from facesearch.gallery.ingest import IngestSummary
 from facesearch.results import SAME_FILE_NOTE
 
 __all__ = ["add_parsers", "stats_table"]
@@ -121,7 +120,7 @@ def cmd_ingest(args: argparse.Namespace, cli: Cli) -> int:
     finally:
         bar.close()
     summary = record.summary
-    code = 2 if nothing_read(summary) else 0
+    code = 0 if record.ok else 2  # nothing at all came of the paths (``nothing_ingested``)
     if args.json:
         emit(record.as_json())
         return code
@@ -149,20 +148,8 @@ def cmd_ingest(args: argparse.Namespace, cli: Cli) -> int:
         more = summary.skipped_count - 20
         print(f"  ... and {more} more skipped (see --json)", file=sys.stderr)
     if code:
-        why = (
-            "every image failed or was blocklisted"
-            if summary.failed
-            else "no image file found in them"
-        )
-        print(f"facesearch: error: nothing ingested from the paths given: {why}", file=sys.stderr)
+        print(f"facesearch: error: {record.error}", file=sys.stderr)
     return code
-
-
-def nothing_read(summary: IngestSummary) -> bool:
-    """Whether an ingest got nothing at all from its paths: no image added and none already
-    there (every path missing, every file failed, no image file found). Exit 2 then, as
-    ``detect`` does; a run where some images failed and others were read exits 0."""
-    return not summary.images_added and not summary.duplicates
 
 
 def cmd_search(args: argparse.Namespace, cli: Cli) -> int:

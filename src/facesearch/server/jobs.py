@@ -10,7 +10,9 @@ The job, on the ingest lane, then
    ``plain/NNNNNN-name``. The archives are then deleted, so erasing an image can delete its
    file;
 2. ingests ``labelled/`` with labels from folder names and ``plain/`` without, each through
-   ``app.uploads.ingest_job`` (one audit entry each), reporting progress as it goes.
+   ``app.uploads.ingest_job`` (one audit entry each), reporting progress as it goes. A job
+   of which nothing at all came (every file failed or was blocklisted, no image found: what
+   the CLI exits 2 for) ends ``failed``, its ``error`` saying why (``app.ingest.nothing_ingested``).
 
 Archive members skipped on purpose (links, devices, pipes, archives inside the archive, files
 that are not images) are listed in the job with their reason (``skipped``).
@@ -49,7 +51,7 @@ from typing import Any
 
 from facesearch.accountability import Actor
 from facesearch.app.handles import Store
-from facesearch.app.ingest import IngestRecord
+from facesearch.app.ingest import IngestRecord, nothing_ingested
 from facesearch.app.limits import JobBoard
 from facesearch.app.uploads import (
     finish_job,
@@ -68,6 +70,7 @@ from facesearch.server.upload_names import label_folder, original_name, safe_nam
 log = logging.getLogger(__name__)
 
 MAX_LISTED_FAILURES = 50
+FROM_UPLOADS = "the uploads"  # what a job's error says nothing was ingested from
 MAX_LISTED_SKIPPED = 200
 MAX_JOBS_KEPT = 200
 PUBLISH_EVERY_S = 1.0
@@ -295,7 +298,10 @@ class Jobs:
             self.publish(job, force=True)
             runs = [(labelled, True), (plain, False)]
             ingest_job(engine, store, actor, job.id, job.collection, runs, progress, done)
-            outcome = (JobStatus.COMPLETED, None)
+            # failed when nothing at all came of the uploads, as the CLI exits 2 (each run's
+            # end entry says nothing_ingested)
+            nothing = nothing_ingested(*job.runs, unreadable=job.unpack_failed, source=FROM_UPLOADS)
+            outcome = (JobStatus.COMPLETED if nothing is None else JobStatus.FAILED, nothing)
         except FaceSearchError as exc:
             outcome = (JobStatus.FAILED, str(exc))
         except Exception:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from tests.homes import Ran, run_cli
 
-from facesearch.accountability import AccountabilityStore
+from facesearch.accountability import AccountabilityStore, Action
 
 VECTOR_KEYS = {
     "store",
@@ -177,7 +177,11 @@ def test_ingest_tells_photos_an_erasure_opted_out_from_photos_that_failed(
     assert again.code == 2, again.err  # nothing ingested
     assert "0 failed, 2 blocklisted" in again.out, again.out
     assert again.err.count("  blocklisted: ") == 2 and "  failed: " not in again.err
-    assert "every image failed or was blocklisted" in again.err
+    why = "nothing ingested from the paths given: every image was skipped by the erasure blocklist"
+    assert f"facesearch: error: {why}" in again.err
+    with AccountabilityStore.open(home) as store:  # the trail says what the exit code says
+        ended = store.audit.entries(action=Action.INGEST, limit=None)[-1].payload
+    assert (ended["outcome"], ended["error"], ended["blocklisted"]) == ("nothing_ingested", why, 2)
 
 
 def test_a_pending_blocklist_entry_of_a_dead_erasure_is_listed_warned_of_and_settled(

@@ -18,6 +18,7 @@ from starlette.background import BackgroundTask
 
 from facesearch.accountability import Action, AuditHead, ChainBreak
 from facesearch.app import trail
+from facesearch.app.ingest import NOTHING_INGESTED
 from facesearch.app.oversight_summaries import failed_files
 from facesearch.errors import FaceSearchError, InputError
 from facesearch.server import views
@@ -299,7 +300,7 @@ def audit_summary(entry: dict[str, Any]) -> str:
         return f"ingest started into {p.get('collection')} ({n} path{'' if n == 1 else 's'} given)"
     if action == "ingest":
         outcome = p.get("outcome", "ok")
-        how = "abandoned" if outcome == "abandoned" else "stopped"
+        how = {"abandoned": "abandoned", NOTHING_INGESTED: "failed"}.get(outcome, "stopped")
         stopped = "" if outcome == "ok" else f" ({how}: {p.get('error')})"
         return (
             f"{p.get('images_added') or 0} images, {p.get('faces_added') or 0} faces into "

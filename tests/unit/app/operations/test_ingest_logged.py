@@ -11,8 +11,11 @@ from tests.fakes import write_photo
 
 from facesearch.accountability import AccountabilityStore
 from facesearch.app import IngestRequest, ingest
+from facesearch.app.ingest import NOTHING_INGESTED
+from facesearch.app.oversight_summaries import ingest_summary
 from facesearch.engine import Engine
 from facesearch.gallery.ingest import IngestSummary
+from facesearch.server.routes.audit import audit_summary
 
 
 def _photos(folder: Path, count: int) -> Path:
@@ -49,6 +52,30 @@ def test_a_run_logs_its_start_before_anything_is_added_and_its_end(
     assert ended.payload["started_entry"] == started.seq
     assert ended.payload["images_added"] == 2 == done.summary.images_added
     assert store.verify().ok
+
+
+def test_a_run_that_got_nothing_of_its_paths_is_logged_as_such_not_ok(
+    engine: Engine, store: AccountabilityStore, tmp_path: Path
+) -> None:
+    """``ingest bad.jpg`` exited 2 ("nothing ingested") but its end entry said ``ok``: the
+    trail could not tell it from a run that added something."""
+    admin = store.accounts.get_user("admin1")
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"not an image")
+    before = store.audit.count()
+    done = ingest(engine, store, admin, IngestRequest((bad,), collection="bad"))
+    (_, ended) = _ingests(store, before)
+    why = "nothing ingested from the paths given: every image failed or was blocklisted"
+    assert (done.outcome, done.error, done.ok) == (NOTHING_INGESTED, why, False)
+    assert ended.seq == done.id and ended.payload["outcome"] == NOTHING_INGESTED
+    assert ended.payload["error"] == why and ended.payload["failed"] == 1
+    assert done.as_json()["outcome"] == NOTHING_INGESTED
+    assert ingest_summary(ended) == f"collection bad: 0 images, 0 faces added; 1 failed; {why}"
+    assert audit_summary(ended.as_dict()).endswith(f"1 failed (failed: {why})")
+    photos = _photos(tmp_path / "p", 1)
+    ingest(engine, store, admin, IngestRequest((photos,), collection="bad"))
+    again = ingest(engine, store, admin, IngestRequest((photos,), collection="bad"))
+    assert again.ok and again.summary.duplicates == 1  # read, nothing new: not nothing
 
 
 @pytest.mark.parametrize(
