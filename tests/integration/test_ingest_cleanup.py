@@ -135,7 +135,7 @@ def test_a_job_with_nothing_to_keep_leaves_nothing(client: TestClient, home: Any
     junk = _zip({f"j/{i}.jpg": os.urandom(3000) for i in range(JUNK)})
     job = finished(client, home, upload(client, home, junk, "junk.zip"))
     # nothing came of it: failed, as the CLI exits 2, and its run's entry says so
-    why = "every image failed or was blocklisted"
+    why = "every file failed"
     assert job["status"] == "failed" and job["error"] == f"nothing ingested from the uploads: {why}"
     assert job["images_added"] == 0
     assert job["failed"] == JUNK and job["files_removed"] == JUNK

@@ -113,8 +113,10 @@ def nothing_ingested(
         why = "no image file found in them"
     elif not broken:
         why = "every image was skipped by the erasure blocklist"
+    elif broken == failed:
+        why = "every file failed"
     else:
-        why = "every image failed or was blocklisted"
+        why = "every file failed or was skipped by the erasure blocklist"
     return f"nothing ingested from {source}: {why}"
 
 

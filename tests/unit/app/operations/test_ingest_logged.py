@@ -11,10 +11,10 @@ from tests.fakes import write_photo
 
 from facesearch.accountability import AccountabilityStore
 from facesearch.app import IngestRequest, ingest
-from facesearch.app.ingest import NOTHING_INGESTED
+from facesearch.app.ingest import NOTHING_INGESTED, nothing_ingested
 from facesearch.app.oversight_summaries import ingest_summary
 from facesearch.engine import Engine
-from facesearch.gallery.ingest import IngestSummary
+from facesearch.gallery.ingest import BLOCKLISTED, FailedSource, IngestSummary
 from facesearch.server.routes.audit import audit_summary
 
 
@@ -65,7 +65,7 @@ def test_a_run_that_got_nothing_of_its_paths_is_logged_as_such_not_ok(
     before = store.audit.count()
     done = ingest(engine, store, admin, IngestRequest((bad,), collection="bad"))
     (_, ended) = _ingests(store, before)
-    why = "nothing ingested from the paths given: every image failed or was blocklisted"
+    why = "nothing ingested from the paths given: every file failed"
     assert (done.outcome, done.error, done.ok) == (NOTHING_INGESTED, why, False)
     assert ended.seq == done.id and ended.payload["outcome"] == NOTHING_INGESTED
     assert ended.payload["error"] == why and ended.payload["failed"] == 1
@@ -76,6 +76,32 @@ def test_a_run_that_got_nothing_of_its_paths_is_logged_as_such_not_ok(
     ingest(engine, store, admin, IngestRequest((photos,), collection="bad"))
     again = ingest(engine, store, admin, IngestRequest((photos,), collection="bad"))
     assert again.ok and again.summary.duplicates == 1  # read, nothing new: not nothing
+
+
+def _summary(*codes: str, added: int = 0, duplicates: int = 0) -> IngestSummary:
+    summary = IngestSummary(run_id=1, images_added=added, duplicates=duplicates)
+    for n, code in enumerate(codes):
+        summary.fail(FailedSource(f"{n}.jpg", code, code))
+    return summary
+
+
+def test_nothing_ingested_says_why_nothing_came_of_the_paths() -> None:
+    start = "nothing ingested from the paths given: "
+    assert nothing_ingested(_summary()) == start + "no image file found in them"
+    assert nothing_ingested(_summary("no_face")) == start + "every file failed"
+    blocked = nothing_ingested(_summary(BLOCKLISTED, BLOCKLISTED))
+    assert blocked == start + "every image was skipped by the erasure blocklist"
+    both = nothing_ingested(_summary("no_face"), _summary(BLOCKLISTED), source="the uploads")
+    assert (
+        both == "nothing ingested from the uploads: every file failed or was skipped by the "
+        "erasure blocklist"
+    )
+    assert (
+        nothing_ingested(_summary(), unreadable=2, source="x")
+        == "nothing ingested from x: every file failed"
+    )
+    assert nothing_ingested(_summary("no_face", added=1)) is None
+    assert nothing_ingested(_summary("no_face"), _summary(duplicates=1)) is None
 
 
 @pytest.mark.parametrize(
