@@ -108,12 +108,20 @@ def test_analysis_processes_auto_is_one_fewer_than_the_cores_from_two_cores() ->
     assert processes_for(upper, 4) == 3
 
 
-@pytest.mark.parametrize("address", ["", "auto", "10.0.0.5:6379", "ray://head.local:10001"])
+@pytest.mark.parametrize(
+    "address", ["", "auto", "10.0.0.5:6379", "ray://head.local:10001", "[fd00::5]:6379"]
+)
 def test_a_ray_address_is_empty_auto_or_host_and_port(address: str) -> None:
     assert Settings.from_env(env={"FACESEARCH_RAY_ADDRESS": address}).ray_address == address
 
 
-@pytest.mark.parametrize("address", ["head", "head:port", "head:0", ":6379", "a b:1", "auto:"])
+@pytest.mark.parametrize(
+    "address",
+    [
+        *("head", "head:port", "head:0", ":6379", "a b:1", "auto:", "http://evil:80"),
+        *("h:1/../x:2", "--address:1", "ray://u:p@evil:10001", "h:\u0661\u0662", "-h:1"),
+    ],
+)
 def test_a_ray_address_of_another_form_is_refused_when_read(address: str) -> None:
     with pytest.raises(ConfigError, match="ray_address must be empty, auto, or HOST:PORT"):
         Settings.from_env(env={"FACESEARCH_RAY_ADDRESS": address})

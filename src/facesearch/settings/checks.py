@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import re
 import typing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -134,13 +135,18 @@ def trusted_networks(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6N
     return tuple(networks)
 
 
+_HOST = re.compile(r"[A-Za-z0-9_.]([A-Za-z0-9_.-]*[A-Za-z0-9_])?|\[[0-9A-Fa-f:.]+\]")
+
+
 def _check_ray_address(address: str) -> None:
-    """``ray_address``: empty, ``auto``, or ``[ray://]HOST:PORT`` with a port number."""
+    """``ray_address``: empty, ``auto``, or ``[ray://]HOST:PORT``: a host name, an IPv4
+    address or a bracketed IPv6 one, and a port of ASCII digits (nothing else: no scheme,
+    user, path or option-like text reaches ``ray.init``)."""
     if address in ("", "auto"):
         return
     host, _, port = address.removeprefix("ray://").rpartition(":")
-    port_ok = port.isdigit() and 0 < int(port) < 65536
-    if not host or not port_ok or any(c.isspace() for c in host):
+    port_ok = port.isascii() and port.isdigit() and 0 < int(port) < 65536
+    if not port_ok or _HOST.fullmatch(host) is None:
         raise ConfigError(
             f"ray_address must be empty, auto, or HOST:PORT (ray://HOST:PORT), not {address!r}"
         )
