@@ -159,7 +159,11 @@ def audit_page(
     row, as an ``offset`` (kept for old links) does."""
     if limit < 1:
         raise InputError("limit must be at least 1")
+    if before is not None and after is not None:
+        raise InputError("give before or after, not both: a page lies on one side of a cursor")
     cursor = before is not None or after is not None
+    if cursor and offset:
+        raise InputError("give a cursor (before, after) or an offset, not both")
     # towards the older entries (descending) from ``before`` or the newest, else ascending
     downwards = before is not None or (after is None and newest_first)
     found = audit_entries(
@@ -173,7 +177,15 @@ def audit_page(
         after=after,
     )
     more, rows = len(found) > limit, found[:limit]
-    behind = cursor or offset > 0  # entries on the far side of where this page started
+    # entries on the far side of where this page started: past an offset, some; past a
+    # cursor, those at or beyond it, if any (an "Earlier" to an empty page helps no one)
+    behind = offset > 0
+    if cursor:
+        if before is not None:
+            beyond = audit_entries(store, actor, where, limit=1, after=before - 1)
+        else:
+            beyond = audit_entries(store, actor, where, limit=1, before=(after or 0) + 1)
+        behind = bool(beyond)
     older = more if downwards else behind
     newer = behind if downwards else more
     if downwards != newest_first:

@@ -124,3 +124,31 @@ def test_new_entries_between_two_audit_pages_neither_repeat_nor_skip_a_row(
             params={"order": "newest", "limit": 5, "before": api["earlier"]},
         ).json()
         assert [e["seq"] for e in more["items"]] == [api["earlier"] - k for k in range(1, 6)]
+
+
+def test_a_cursor_page_offers_no_way_to_an_empty_page_and_refuses_two_positions(
+    fake_homes: Any,
+) -> None:
+    """Past a cursor, "Earlier" (or "Later") was offered whether or not any entry lay that
+    way, leading to an empty page; the API took before and after together, and a cursor
+    with an offset, and answered with a page that skipped entries (``before=5&offset=2``)."""
+    home = fake_homes("audit-cursor-edges")
+    with TestClient(create_app(home.settings, pipelines=FakePipeline)) as client:
+        api = home.auth("aud1")
+        every = [
+            e["seq"]
+            for e in client.get("/api/v1/audit", headers=api, params={"limit": 1000}).json()[
+                "items"
+            ]
+        ]
+        first, second = every[0], every[1]
+        page = client.get(
+            "/api/v1/audit", headers=api, params={"order": "newest", "after": first - 1}
+        ).json()
+        assert page["earlier"] is None, page  # nothing older than the trail's first entry
+        page = client.get("/api/v1/audit", headers=api, params={"before": second}).json()
+        assert [e["seq"] for e in page["items"]] == [first] and page["earlier"] is None
+        assert page["later"] == first  # newer entries lie past the cursor
+        for params in ({"before": 9, "after": 2}, {"before": 9, "offset": 2}):
+            r = client.get("/api/v1/audit", headers=api, params=params)
+            assert r.status_code == 422, (params, r.text)
