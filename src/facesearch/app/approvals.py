@@ -97,6 +97,9 @@ class ApprovalRequest:
     note: str | None = None
     decision_id: int | None = None  # the approve or deny entry
     search_id: int | None = None  # the search that ran it
+    # False once its probe ended for the organisation (retention, or its erasure took it):
+    # it can no longer be approved or run (read for pending and approved requests only)
+    probe_kept: bool = True
 
     def payload(self) -> dict[str, Any]:
         """The ``search_request`` entry's payload."""
@@ -143,6 +146,7 @@ class ApprovalRequest:
             "note": self.note,
             "decision_id": self.decision_id,
             "search_id": self.search_id,
+            "probe_kept": self.probe_kept,
         }
 
 
@@ -214,6 +218,8 @@ def _decide(
     found = _request(store, actor, seq)
     if found.state is not ApprovalState.PENDING:
         raise InputError(f"search request {seq} is {found.state.value} already")
+    if not found.probe_kept and action is Action.SEARCH_APPROVE:
+        raise NotFoundError(_gone(seq))
     if found.requester == actor.name:
         raise PermissionDeniedError("no one approves or denies their own search request")
     payload = {"request_seq": seq, "note": text}
@@ -240,7 +246,7 @@ def requests(
         org=org, actor=actor.name if mine else None, action=Action.SEARCH_REQUEST, limit=None
     )
     asked = [ApprovalRequest.from_entry(e) for e in found]
-    states = _with_states(store, org, asked)
+    states = _with_kept_probes(store, found, _with_states(store, org, asked))
     if pending_only:
         states = [r for r in states if r.state is ApprovalState.PENDING]
     return sorted(states, key=lambda r: r.id, reverse=True)
@@ -264,13 +270,10 @@ def run_approved(
     allow(actor, Permission.SEARCH)
     found = get_request(store, actor, seq)
     _check_runnable(found, actor)
-    gone = NotFoundError(
-        f"the probe of search request {seq} is no longer kept (its retention period "
-        "ended, or an erasure took it): request the search again"
-    )
+    gone = NotFoundError(_gone(seq))
     # kept for the organisation's own retention, and not taken by its erasure since: the
     # bytes may stay longer for another organisation's record (``reads.probe_kept``)
-    if not probe_kept(store, store.audit.get(seq)):
+    if not found.probe_kept:  # read with its state (``_with_kept_probes``)
         raise gone
     try:
         data = store.probes.get(found.probe_sha256)
@@ -306,6 +309,13 @@ def check_approval(
         raise PermissionDeniedError(
             f"search request {approval} was approved for another probe photo"
         )
+
+
+def _gone(seq: int) -> str:
+    return (
+        f"the probe of search request {seq} is no longer kept (its retention period "
+        "ended, or an erasure took it): request the search again"
+    )
 
 
 def _check_runnable(found: ApprovalRequest, actor: Actor) -> None:
@@ -347,7 +357,22 @@ def _request(store: AccountabilityStore, actor: Actor, seq: int) -> ApprovalRequ
         entry = None
     if entry is None or entry.action != Action.SEARCH_REQUEST:
         raise NotFoundError(f"no search request {seq}")
-    return _with_states(store, org, [ApprovalRequest.from_entry(entry)])[0]
+    return _with_kept_probes(
+        store, [entry], _with_states(store, org, [ApprovalRequest.from_entry(entry)])
+    )[0]
+
+
+def _with_kept_probes(
+    store: AccountabilityStore, entries: list[AuditEntry], asked: list[ApprovalRequest]
+) -> list[ApprovalRequest]:
+    """``asked`` (the requests of ``entries``) with ``probe_kept`` read for those that may
+    still run: pending or approved (``reads.probe_kept``)."""
+    by_seq = {e.seq: e for e in entries}
+    live = (ApprovalState.PENDING, ApprovalState.APPROVED)
+    return [
+        replace(r, probe_kept=probe_kept(store, by_seq[r.id])) if r.state in live else r
+        for r in asked
+    ]
 
 
 def _with_states(

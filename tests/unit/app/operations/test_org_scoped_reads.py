@@ -362,7 +362,7 @@ def test_a_search_request_keeps_its_probe_beside_a_failed_search_of_it(
     runnable, keeps it. Police's erasure like person 0 counted the request's probe only when
     no search named it at all: beside the failed search it counted it as not kept, left its
     bytes stored and the request runnable on the erased person's photo."""
-    from facesearch.app.approvals import approve, request_search, run_approved
+    from facesearch.app.approvals import approve, get_request, request_search, run_approved
     from facesearch.errors import InputError
 
     officer = _police(engine, store, tmp_path)
@@ -379,6 +379,8 @@ def test_a_search_request_keeps_its_probe_beside_a_failed_search_of_it(
         store.probes.expires(_sha(probe))  # kept for no one else: the bytes are gone
     with pytest.raises(NotFoundError, match="no longer kept"):
         run_approved(engine, store, inv, asked.id)
+    shown = get_request(store, inv, asked.id)  # still approved, but not runnable: it says so
+    assert (shown.state.value, shown.as_json()["probe_kept"]) == ("approved", False)
 
 
 def test_a_search_request_after_an_erasure_keeps_its_probe_for_the_next_one(
@@ -411,7 +413,8 @@ def test_a_search_request_s_probe_ends_with_its_organisation_s_retention(
     retention, so after police's day the request still ran on the bytes kept for the other
     organisation, and police's erasure like the person still counted the probe. Its entry now
     says ``probe_kept_until``, as a search's does, and both honour it."""
-    from facesearch.app.approvals import approve, request_search, run_approved
+    from facesearch.app.approvals import approve, request_search, requests, run_approved
+    from facesearch.errors import PermissionDeniedError
 
     clock = FakeClock(datetime.now(UTC))
     with AccountabilityStore.open(home.home, clock=clock) as store:
@@ -426,8 +429,12 @@ def test_a_search_request_s_probe_ends_with_its_organisation_s_retention(
         assert entry.payload["probe_kept_until"] == (clock() + timedelta(days=1)).isoformat()
         ours = search(engine, store, local_actor("tester"), SearchRequest(photo, "D-1", "p"))
         clock.advance(days=2)
-        approve(store, sup, asked.id, None)
+        # its supervisor is told, and can no longer approve it (only deny it)
+        (shown,) = requests(store, sup)
+        assert (shown.state.value, shown.as_json()["probe_kept"]) == ("pending", False)
         with pytest.raises(NotFoundError, match="no longer kept"):
+            approve(store, sup, asked.id, None)
+        with pytest.raises(PermissionDeniedError, match="waits for a supervisor"):
             run_approved(engine, store, inv, asked.id)
         like = EraseRequest("asked", like=face_photo(0, 9), case="P-1")
         erased = erase(engine, store, officer, like)
