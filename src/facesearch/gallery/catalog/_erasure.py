@@ -6,6 +6,7 @@ which, and what is left to the server (see ``_connection``)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -93,32 +94,88 @@ class Erasure(CatalogConnection):
                 (key, dim, blob, _codec.now_utc(), str(note), org, held),
             )
 
-    def blocklist_recorded(self, entry_id: int) -> bool:
-        """Entry ``entry_id`` is recorded (its erasure's audit entry is written): no longer
-        pending. False when there is no such entry pending."""
+    def blocklist_recorded(self, entry_id: int, owner: RunOwner | None = None) -> bool:
+        """Entry ``entry_id`` is recorded by its erasure (its audit entry is written): no
+        longer pending. False, and nothing changes, when it is not pending for its erasure any
+        more: settled, or being settled, meanwhile (``blocklist_claim``: the settlement's
+        ``erase`` entry says what became of it), or (``owner`` given) pending for another
+        process."""
         with self._writing() as conn:
-            cur = conn.execute(
-                "UPDATE blocklist SET pending = NULL WHERE id = ? AND pending IS NOT NULL",
-                (int(entry_id),),
-            )
-            return bool(cur.rowcount)
+            if _erasures(conn, entry_id, owner) is None:
+                return False
+            conn.execute("UPDATE blocklist SET pending = NULL WHERE id = ?", (int(entry_id),))
+            return True
 
-    def blocklist_unrecorded(self, entry_id: int, why: str) -> None:
-        """Pending entry ``entry_id`` will not be recorded by its erasure, which could not
-        write its audit entry (``why``): it stays pending, to settle at once."""
+    def blocklist_renew(self, entry_id: int, owner: RunOwner) -> bool:
+        """``owner``, the erasure of pending entry ``entry_id``, still runs (its last sign of
+        life, by which another machine judges it: ``app.blocklist_pending``). False when the
+        entry is no longer pending for it (settled or being settled meanwhile)."""
         with self._writing() as conn:
-            row = conn.execute(
-                "SELECT pending FROM blocklist WHERE id = ? AND pending IS NOT NULL",
-                (int(entry_id),),
-            ).fetchone()
-            if row is None:
-                return
-            held = _codec.load_json(str(row[0]))
-            held = {**(held if isinstance(held, dict) else {}), "failed": str(why)}
+            held = _erasures(conn, entry_id, owner)
+            if held is None:
+                return False
+            held = {**held, "renewed": _codec.now_utc()}
             conn.execute(
                 "UPDATE blocklist SET pending = ? WHERE id = ?",
                 (_codec.dump_json_object(held, "pending"), int(entry_id)),
             )
+            return True
+
+    def blocklist_unrecorded(self, entry_id: int, why: str) -> None:
+        """Pending entry ``entry_id`` will not be recorded by its erasure, which could not
+        write its audit entry (``why``): it stays pending, to settle at once (unless it is
+        being settled already)."""
+        with self._writing() as conn:
+            held = _erasures(conn, entry_id, None)
+            if held is None:
+                return
+            held = {**held, "failed": str(why)}
+            conn.execute(
+                "UPDATE blocklist SET pending = ? WHERE id = ?",
+                (_codec.dump_json_object(held, "pending"), int(entry_id)),
+            )
+
+    def blocklist_claim(self, entry_id: int, held: str, settler: RunOwner) -> str | None:
+        """Start settling pending entry ``entry_id``, as ``settler``, if its pending text is
+        still ``held`` (``PendingBlock.held``, as read): one compare-and-set, so that of two
+        settlements at once exactly one claims it. Returns the text that now marks it
+        (``blocklist_settled`` and ``blocklist_unclaim`` take it); None when it changed
+        meanwhile (settled, being settled, renewed by its erasure, or gone): nothing changes.
+        The entry stays pending, naming ``settler``, until the settlement ends."""
+        try:
+            was = _codec.load_json(held)
+        except ValueError:
+            was = held
+        marker = {**settler.as_dict(), "settling": True, "renewed": _codec.now_utc(), "was": was}
+        text = _codec.dump_json_object(marker, "pending")
+        with self._writing() as conn:
+            cur = conn.execute(
+                "UPDATE blocklist SET pending = ? WHERE id = ? AND pending = ?",
+                (text, int(entry_id), str(held)),
+            )
+            return text if cur.rowcount else None
+
+    def blocklist_unclaim(self, entry_id: int, marker: str, held: str) -> bool:
+        """A settlement that could not be logged gives entry ``entry_id`` back: pending as it
+        was (``held``), if it still bears the settlement's ``marker``."""
+        with self._writing() as conn:
+            cur = conn.execute(
+                "UPDATE blocklist SET pending = ? WHERE id = ? AND pending = ?",
+                (str(held), int(entry_id), str(marker)),
+            )
+            return bool(cur.rowcount)
+
+    def blocklist_settled(self, entry_id: int, marker: str, *, keep: bool) -> bool:
+        """The settlement that claimed entry ``entry_id`` (``marker``) is logged: the entry is
+        recorded (``keep``) or taken off the blocklist. False if it no longer bears
+        ``marker``."""
+        sql = (
+            "UPDATE blocklist SET pending = NULL WHERE id = ? AND pending = ?"
+            if keep
+            else "DELETE FROM blocklist WHERE id = ? AND pending = ?"
+        )
+        with self._writing() as conn:
+            return bool(conn.execute(sql, (int(entry_id), str(marker))).rowcount)
 
     def blocklist_pending(self) -> list[PendingBlock]:
         """The entries still pending (``blocklist_add(pending=...)``), oldest first."""
@@ -127,16 +184,18 @@ class Erasure(CatalogConnection):
                 "SELECT b.id, m.name, b.org, b.added, b.note, b.pending FROM blocklist b "
                 "JOIN models m ON m.id = b.model_id WHERE b.pending IS NOT NULL ORDER BY b.id"
             ).fetchall()
-        return [
-            PendingBlock(int(r[0]), str(r[1]), r[2], str(r[3]), str(r[4]), *_owner(str(r[5])))
-            for r in rows
-        ]
+        return [_pending(r) for r in rows]
 
-    def blocklist_remove(self, entry_id: int) -> None:
-        """Take entry ``entry_id`` off the blocklist (an erasure that failed before erasing
-        anything takes back the entry it had just made)."""
+    def blocklist_remove(self, entry_id: int, *, owner: RunOwner | None = None) -> bool:
+        """Take entry ``entry_id`` off the blocklist; False if there is none. ``owner``: the
+        erasure that made it takes it back (it failed before erasing anything), only while
+        it is pending for that erasure: not once settled, or being settled, meanwhile (kept
+        by someone, it stays)."""
         with self._writing() as conn:
-            conn.execute("DELETE FROM blocklist WHERE id = ?", (int(entry_id),))
+            if owner is not None and _erasures(conn, entry_id, owner) is None:
+                return False
+            cur = conn.execute("DELETE FROM blocklist WHERE id = ?", (int(entry_id),))
+            return bool(cur.rowcount)
 
     def blocklist_screen(
         self, model_id: str, org: str | None = None
@@ -178,17 +237,52 @@ class Erasure(CatalogConnection):
         return {None if r[0] is None else str(r[0]): int(r[1]) for r in rows}
 
 
-def _owner(text: str) -> tuple[RunOwner | None, str | None]:
-    """The process of a pending entry, and why its erasure gave up recording it (if so)."""
+def _pending(row: Any) -> PendingBlock:
+    """The PendingBlock of a row (id, model, org, added, note, pending)."""
+    held = str(row[5])
     try:
-        held = _codec.load_json(text)
+        parsed = _codec.load_json(held)
     except ValueError:
-        return None, None
-    if not isinstance(held, dict):
-        return None, None
-    failed = held.get("failed")
+        parsed = None
+    fields: dict[str, Any] = parsed if isinstance(parsed, dict) else {}
     try:
-        owner = RunOwner.from_dict(held)
+        owner: RunOwner | None = RunOwner.from_dict(fields)
     except (ValueError, KeyError, TypeError):
         owner = None
-    return owner, None if failed is None else str(failed)
+    failed, renewed = fields.get("failed"), fields.get("renewed")
+    return PendingBlock(
+        int(row[0]),
+        str(row[1]),
+        row[2],
+        str(row[3]),
+        str(row[4]),
+        owner,
+        None if failed is None else str(failed),
+        None if renewed is None else str(renewed),
+        fields.get("settling") is True,
+        held,
+    )
+
+
+def _erasures(conn: Any, entry_id: int, owner: RunOwner | None) -> dict[str, Any] | None:
+    """The pending fields of entry ``entry_id`` while it is pending for its erasure (not
+    being settled) and, ``owner`` given, that erasure is ``owner``; else None."""
+    row = conn.execute(
+        "SELECT pending FROM blocklist WHERE id = ? AND pending IS NOT NULL", (int(entry_id),)
+    ).fetchone()
+    if row is None:
+        return None
+    try:
+        held = _codec.load_json(str(row[0]))
+    except ValueError:
+        held = None
+    fields: dict[str, Any] = held if isinstance(held, dict) else {}
+    if fields.get("settling") is True:
+        return None
+    if owner is not None:
+        try:
+            if RunOwner.from_dict(fields) != owner:
+                return None
+        except (ValueError, KeyError, TypeError):
+            return None
+    return fields

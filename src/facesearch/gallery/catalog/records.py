@@ -73,6 +73,9 @@ class PendingBlock:
     note: str
     owner: RunOwner | None  # the erasing process (None: unreadable)
     failed: str | None = None  # why its erasure gave up recording it (``blocklist_unrecorded``)
+    renewed: str | None = None  # the owner's last sign of life (UTC ISO 8601; None: none yet)
+    settling: bool = False  # ``owner`` is a settlement of it, not its erasure (``blocklist_claim``)
+    held: str = field(default="", compare=False, repr=False)  # the pending text, as stored
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -83,6 +86,8 @@ class PendingBlock:
             "note": self.note,
             "process": None if self.owner is None else self.owner.as_dict(),
             "failed": self.failed,
+            "renewed": self.renewed,
+            "settling": self.settling,
         }
 
 
