@@ -5,13 +5,16 @@ or Milvus's delete, flush and compaction)."""
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from facesearch.errors import InputError
-from facesearch.gallery.run_lease import this_process
+from facesearch.errors import FaceSearchError, InputError
+from facesearch.gallery.catalog import Catalog, RunOwner
+from facesearch.gallery.run_lease import RELEASE_WAIT_S, RENEW_EVERY_S, this_process
 from facesearch.like_odds import like_odds
 from facesearch.results import ForgetResult, PersonLike
 from facesearch.types import MAX_ID
@@ -19,6 +22,8 @@ from facesearch.types import MAX_ID
 if TYPE_CHECKING:
     from facesearch.engine import Engine, ImageInput
     from facesearch.gallery.ray_scan import RayScan
+
+log = logging.getLogger(__name__)
 
 
 def check_ids(face_ids: Sequence[int] | None, image_id: int | None) -> None:
@@ -61,6 +66,7 @@ def erase_faces(
     # faces (it catches up with the catalog) and the count below would say 0.
     engine.indexes.ensure_loaded()
     entry: int | None = None
+    owner: RunOwner | None = None
     if face_ids is not None:
         removed = engine.catalog.delete_faces(list(face_ids), prune_images=True)
     elif image_id is not None:
@@ -76,7 +82,8 @@ def erase_faces(
         # Blocklisted before the scan, so no face of the person escapes both: an ingest batch
         # committed before the entry is in the catalog the scan reads, one committed after it
         # checks the entry in its own write transaction (``Catalog.add_images``).
-        with blocklisted_for_the_scan(engine, person) as entry:
+        owner = this_process()
+        with blocklisted_for_the_scan(engine, person, owner=owner) as entry:
             matched = engine.faces_like(person, ray=ray)
         removed = engine.catalog.delete_faces(matched, prune_images=True) if matched else []
     n = engine.indexes.remove(f.id for f in removed)
@@ -84,14 +91,18 @@ def erase_faces(
     engine.indexes.save()
     engine.catalog.checkpoint()
     catalog = engine.catalog.last_erasure if removed else None
-    if entry is not None and not audited:
-        engine.catalog.blocklist_recorded(entry)
+    if entry is not None and not audited and not engine.catalog.blocklist_recorded(entry, owner):
+        log.warning(
+            "blocklist entry %d was settled by someone else while this erasure ran (its "
+            "process was taken for gone): the settlement's erase entry says what became of it",
+            entry,
+        )
     return ForgetResult(tuple(removed), like is not None, n, milvus, catalog, entry)
 
 
 @contextmanager
 def blocklisted_for_the_scan(
-    engine: Engine, person: PersonLike, org: str | None = None
+    engine: Engine, person: PersonLike, org: str | None = None, *, owner: RunOwner | None = None
 ) -> Iterator[int]:
     """``person`` on the erasure blocklist for the block (the scan for their faces) and after
     it: from now on the ingests of ``org`` (None: the host's erasure, every ingest of the
@@ -101,22 +112,74 @@ def blocklisted_for_the_scan(
     record; another erasure of the same photo keeps its own. The same photo entered twice
     counts once in K, the number of people whose entries set the threshold.
 
-    The entry is *pending* (it names this process) until ``Catalog.blocklist_recorded``: the
-    erasure's audit entry is written after the faces go. A process killed before that (kill
-    -9, the OOM killer) takes nothing back and writes no entry; ``app.blocklist_pending``
-    finds its entry (its process gone) for someone to keep or take back. Yields its id."""
+    The entry is *pending* (it names this process, ``owner``) until
+    ``Catalog.blocklist_recorded``: the erasure's audit entry is written after the faces go.
+    During the scan, however long, a thread renews it every ``RENEW_EVERY_S``: the sign of
+    life by which another machine tells it from an erasure killed before its entry (kill -9,
+    the OOM killer), which takes nothing back and writes no entry; ``app.blocklist_pending``
+    finds such an entry for someone to keep or take back. One settled meanwhile (its process
+    taken for gone) is that settlement's: a failed erasure does not take it back, and a
+    warning says so. Yields its id."""
+    owner = owner or this_process()
     added = engine.catalog.blocklist_add(
         engine.pipeline.model_id,
         person.embedding,
         note=f"forget --like, {_now()}",
         org=org,
-        pending=this_process(),
+        pending=owner,
     )
+    renewal = _Renewal(engine.catalog, added, owner)
     try:
         yield added
     except BaseException:
-        engine.catalog.blocklist_remove(added)
+        renewal.stop()
+        if not engine.catalog.blocklist_remove(added, owner=owner):
+            log.warning(
+                "blocklist entry %d was settled by someone else while this erasure ran (its "
+                "process was taken for gone): the erasure failed, and leaves it as settled",
+                added,
+            )
         raise
+    renewal.stop()
+
+
+class _Renewal:
+    """Renews pending entry ``entry_id`` of ``owner`` every ``every_s`` from a thread of its
+    own, on a catalog connection of its own, until ``stop`` (as ``run_lease.RunLease``)."""
+
+    def __init__(
+        self, catalog: Catalog, entry_id: int, owner: RunOwner, every_s: float | None = None
+    ) -> None:
+        self._entry, self._owner = entry_id, owner
+        self._every_s = RENEW_EVERY_S if every_s is None else every_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._renew, args=(catalog,), name=f"fs-blocklist-{entry_id}", daemon=True
+        )
+        self._thread.start()
+
+    def _renew(self, catalog: Catalog) -> None:
+        own: Catalog | None = None  # opened at the first renewal: a short scan needs none
+        try:
+            while not self._stop.wait(self._every_s):
+                try:
+                    own = own or catalog.another()
+                    if not own.blocklist_renew(self._entry, self._owner):
+                        log.warning(
+                            "blocklist entry %d was settled by someone else while this "
+                            "erasure scans (its process was taken for gone); the scan goes on",
+                            self._entry,
+                        )
+                        return
+                except FaceSearchError as exc:
+                    log.warning("could not renew pending blocklist entry %d: %s", self._entry, exc)
+        finally:
+            if own is not None:
+                own.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=RELEASE_WAIT_S)
 
 
 def _now() -> str:

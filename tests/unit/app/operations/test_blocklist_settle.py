@@ -5,7 +5,9 @@ entry was settled meanwhile neither takes it back nor records it, and says so.""
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,8 +19,10 @@ from facesearch.accountability import AccountabilityStore, Action, local_actor
 from facesearch.app.blocklist_pending import _why_gone, pending_blocklist, settle_pending
 from facesearch.engine import Engine
 from facesearch.errors import CatalogError, NotFoundError
+from facesearch.forgetting import blocklisted_for_the_scan
 from facesearch.gallery.catalog import PendingBlock, RunOwner
 from facesearch.gallery.run_lease import this_process
+from facesearch.results import PersonLike
 
 HOST = local_actor("tester")
 
@@ -114,3 +118,35 @@ def test_an_erasure_elsewhere_that_renewed_its_entry_is_not_taken_for_gone() -> 
     silent = (now - timedelta(hours=2)).isoformat()
     gone = _why_gone(PendingBlock(1, "m", None, added, "", elsewhere, renewed=silent), now)
     assert gone is not None and f"last renewed {silent}" in gone
+
+
+def test_an_erasure_renews_its_entry_during_its_scan(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("facesearch.forgetting.RENEW_EVERY_S", 0.02)
+    person = PersonLike(np.ones(DIM, np.float32), 1)
+    with blocklisted_for_the_scan(engine, person) as entry:
+        deadline = time.monotonic() + 10
+        while engine.catalog.blocklist_pending()[0].renewed is None:
+            assert time.monotonic() < deadline, "the scan's entry was never renewed"
+            time.sleep(0.02)
+    assert engine.catalog.blocklist_recorded(entry, this_process())
+
+
+@pytest.mark.parametrize("keep", [True, False])
+def test_an_erasure_whose_entry_was_settled_meanwhile_leaves_it_and_says_so(
+    engine: Engine, store: AccountabilityStore, caplog: pytest.LogCaptureFixture, keep: bool
+) -> None:
+    """Before, a failed erasure took back an entry someone chose to keep meanwhile."""
+    person = PersonLike(np.ones(DIM, np.float32), 1)
+    with (
+        caplog.at_level(logging.WARNING, "facesearch.forgetting"),
+        pytest.raises(RuntimeError, match="Ray"),
+        blocklisted_for_the_scan(engine, person) as entry,
+    ):
+        (seen,) = engine.catalog.blocklist_pending()  # as if taken for gone elsewhere
+        marker = engine.catalog.blocklist_claim(entry, seen.held, _dead())
+        assert marker is not None and engine.catalog.blocklist_settled(entry, marker, keep=keep)
+        raise RuntimeError("Ray is unreachable")
+    assert engine.catalog.blocklist(engine.pipeline.model_id).shape[0] == (1 if keep else 0)
+    assert f"blocklist entry {entry} was settled by someone else" in caplog.text
