@@ -13,6 +13,7 @@ case is.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass, replace
@@ -41,6 +42,7 @@ from facesearch.engine import Engine, ImageInput
 from facesearch.errors import FaceSearchError, InputError, NotFoundError
 from facesearch.forgetting import blocklisted_for_the_scan, check_ids
 from facesearch.gallery.ray_scan import RayScan
+from facesearch.gallery.run_lease import this_process
 from facesearch.gallery.uploads import UPLOADS, current_upload
 from facesearch.like_odds import like_odds
 from facesearch.pipeline import Decodable
@@ -49,6 +51,7 @@ from facesearch.types import ImageFaces
 
 __all__ = ["EraseRequest", "ErasureRecord", "erase"]
 
+_log = logging.getLogger(__name__)
 NO_REASON = "no reason given (home without user accounts)"
 
 
@@ -277,8 +280,14 @@ def erase(
         raise entry_missing(
             exc, f"erased {len(face_ids)} faces (ids {ids}{more}) and {len(image_ids)} images{kept}"
         ) from exc
-    if result.blocklist_entry is not None:  # pending until now (``app.blocklist_pending``)
-        engine.catalog.blocklist_recorded(result.blocklist_entry)
+    blocked = result.blocklist_entry
+    # pending until now (``app.blocklist_pending``); this process's own entry only
+    if blocked is not None and not engine.catalog.blocklist_recorded(blocked, this_process()):
+        _log.warning(
+            "blocklist entry %d was settled by someone else while this erasure ran (its "
+            "process was taken for gone): the settlement's erase entry says what became of it",
+            blocked,
+        )
     return ErasureRecord(
         id=entry.seq,
         reason=why,

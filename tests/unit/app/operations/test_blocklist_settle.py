@@ -150,3 +150,32 @@ def test_an_erasure_whose_entry_was_settled_meanwhile_leaves_it_and_says_so(
         raise RuntimeError("Ray is unreachable")
     assert engine.catalog.blocklist(engine.pipeline.model_id).shape[0] == (1 if keep else 0)
     assert f"blocklist entry {entry} was settled by someone else" in caplog.text
+
+
+def test_an_audited_erasure_whose_entry_was_settled_meanwhile_says_so(
+    engine: Engine,
+    store: AccountabilityStore,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """``app.erase`` recorded its entry after its audit entry without looking: an entry
+    someone took back meanwhile (its process taken for gone) went unremarked."""
+    from tests.fakes import face_photo
+
+    from facesearch.app import EraseRequest, erase
+
+    real = engine.forget
+
+    def settled_elsewhere(**kwargs: Any) -> Any:
+        result = real(**kwargs)
+        (seen,) = engine.catalog.blocklist_pending()  # taken for gone, and taken back
+        marker = engine.catalog.blocklist_claim(seen.id, seen.held, _dead())
+        assert marker is not None
+        assert engine.catalog.blocklist_settled(seen.id, marker, keep=False)
+        return result
+
+    monkeypatch.setattr(engine, "forget", settled_elsewhere)
+    with caplog.at_level(logging.WARNING, "facesearch.app.erase"):
+        erase(engine, store, HOST, EraseRequest("a request", like=face_photo(0, 9)))
+    assert "was settled by someone else while this erasure ran" in caplog.text
+    assert engine.catalog.blocklist(engine.pipeline.model_id).shape[0] == 0
