@@ -510,3 +510,25 @@ def test_a_failed_preview_again_keeps_the_photo_held(fake_homes: Any) -> None:
         assert 'id="erase-button"' in again.text and "the same photo" in again.text
         assert client.post("/gallery/forget/again", headers=admin, data=held).status_code == 404
         assert entries(client, home, "erase") == []
+
+
+def test_a_first_preview_that_fails_holds_the_photo_too(fake_homes: Any) -> None:
+    """The first preview of a photo, at a rate the calibration cannot resolve or without a
+    reason, answered 422 with an empty form: the browser sends no file twice, so the admin
+    chose the photo again. It is held as after a refused preview, and previews from there."""
+    home = fake_homes("analyst-ui-held-first", erase_like_max_strangers=1e-3)
+    with TestClient(create_app(home.settings, pipelines=FakePipeline)) as client:
+        admin = html(home, "admin1")
+        photo = {"photo": ("p2.png", face_photo(2, 7), PHOTO_TYPE)}
+        for data in ({"reason": "DSR-17", "max_fmr": "1e-30"}, {"reason": "", "max_fmr": ""}):
+            r = client.post("/gallery/forget", headers=admin, files=photo, data=data)
+            assert r.status_code == 422, r.text
+            assert 'id="held"' in r.text and 'id="another-form"' in r.text
+        held = _held_form(r.text)
+        again = client.post(
+            "/gallery/forget/again", headers=admin, data={**held, "reason": "DSR-17"}
+        )
+        assert again.status_code == 200 and "the same photo" in again.text
+        no_photo = client.post("/gallery/forget", headers=admin, data={"reason": "DSR-17"})
+        assert no_photo.status_code == 422 and 'id="held"' not in no_photo.text
+        assert entries(client, home, "erase") == []

@@ -30,7 +30,6 @@ from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.responses import HTMLResponse
 
 from facesearch import app
-from facesearch.app.limits import Draft
 from facesearch.app.vector_erasure import VectorStoreErasure
 from facesearch.errors import FaceSearchError, InputError
 from facesearch.server import browse_services, gallery_services, services, views
@@ -82,12 +81,17 @@ async def forget_preview(
 ) -> HTMLResponse:
     form = {"max_fmr": max_fmr, "reason": reason, "case": case}
     try:
-        _reason(reason)
-        rate = _max_fmr(max_fmr)
         upload = photo if photo is not None and photo.filename else None
         data = await services.read_image(upload, page.c)
     except FaceSearchError as exc:
         return _render(page, error=exc, form=form)
+    # the photo read: from here on a failure holds it (a browser sends no file twice), so a
+    # mistyped rate or a missing reason does not make the admin choose it again
+    try:
+        _reason(reason)
+        rate = _max_fmr(max_fmr)
+    except FaceSearchError as exc:
+        return _still_held(page, exc, data, None, form)
     return await _preview(page, data, rate, form, services.upload_label(upload))
 
 
@@ -97,19 +101,16 @@ async def _preview(
     rate: float | None,
     form: dict[str, str],
     photo_name: str,
-    held: Draft | None = None,
 ) -> HTMLResponse:
     """The preview of an erasure like ``data`` at ``rate``, the photo held for its confirm.
-    When it fails, a photo that was ``held`` (previewed again) stays held: the page shows the
-    error with its choices again, so the admin need not choose the photo again."""
+    When it fails, the photo (``held``) stays held: the page shows the error with the
+    choices of a refused preview, so the admin need not choose the photo again."""
     try:
         preview = await browse_services.erase_preview(
             page.c, page.who, data, rate, form["case"] or None
         )
     except FaceSearchError as exc:
-        if held is None:
-            return _render(page, error=exc, form=form)
-        return _still_held(page, exc, held, form)
+        return _still_held(page, exc, data, rate, form)
     token = page.c.drafts.put(page.who.name, data, rate)
     return _render(
         page,
@@ -140,16 +141,20 @@ async def forget_again(
         _reason(reason)
         rate = _max_fmr(max_fmr)
     except FaceSearchError as exc:
-        return _still_held(page, exc, draft, form)
-    return await _preview(page, draft.photo, rate, form, "the same photo", held=draft)
+        return _still_held(page, exc, draft.photo, draft.max_fmr, form)
+    return await _preview(page, draft.photo, rate, form, "the same photo")
 
 
 def _still_held(
-    page: Page, error: FaceSearchError, draft: Draft, form: dict[str, str]
+    page: Page,
+    error: FaceSearchError,
+    photo: bytes,
+    rate: float | None,
+    form: dict[str, str],
 ) -> HTMLResponse:
-    """``error`` on the page of a photo held again (under a new token) for its owner, with the
+    """``error`` on the page of ``photo`` held (under a new token) for its owner, with the
     choices of a refused preview: preview it again at a rate typed, or choose another."""
-    token = page.c.drafts.put(page.who.name, draft.photo, draft.max_fmr)
+    token = page.c.drafts.put(page.who.name, photo, rate)
     return _render(page, error=error, form=form, held_token=token, photo_name="the same photo")
 
 
