@@ -524,6 +524,7 @@ def test_a_first_preview_that_fails_holds_the_photo_too(fake_homes: Any) -> None
             r = client.post("/gallery/forget", headers=admin, files=photo, data=data)
             assert r.status_code == 422, r.text
             assert 'id="held"' in r.text and 'id="another-form"' in r.text
+            assert 'The photo <span class="mono">p2.png</span> is still held' in r.text
         held = _held_form(r.text)
         again = client.post(
             "/gallery/forget/again", headers=admin, data={**held, "reason": "DSR-17"}

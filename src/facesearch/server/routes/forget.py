@@ -37,6 +37,7 @@ from facesearch.server.deps import EraserPage
 from facesearch.server.rendering import Page
 
 pages = APIRouter(include_in_schema=False)
+SAME_PHOTO = "the same photo"  # what a photo held between two previews is called
 
 
 def _max_fmr(text: str) -> float | None:
@@ -91,7 +92,7 @@ async def forget_preview(
         _reason(reason)
         rate = _max_fmr(max_fmr)
     except FaceSearchError as exc:
-        return _still_held(page, exc, data, None, form)
+        return _still_held(page, exc, data, None, form, services.upload_label(upload))
     return await _preview(page, data, rate, form, services.upload_label(upload))
 
 
@@ -110,7 +111,7 @@ async def _preview(
             page.c, page.who, data, rate, form["case"] or None
         )
     except FaceSearchError as exc:
-        return _still_held(page, exc, data, rate, form)
+        return _still_held(page, exc, data, rate, form, photo_name)
     token = page.c.drafts.put(page.who.name, data, rate)
     return _render(
         page,
@@ -141,8 +142,8 @@ async def forget_again(
         _reason(reason)
         rate = _max_fmr(max_fmr)
     except FaceSearchError as exc:
-        return _still_held(page, exc, draft.photo, draft.max_fmr, form)
-    return await _preview(page, draft.photo, rate, form, "the same photo")
+        return _still_held(page, exc, draft.photo, draft.max_fmr, form, SAME_PHOTO)
+    return await _preview(page, draft.photo, rate, form, SAME_PHOTO)
 
 
 def _still_held(
@@ -151,11 +152,13 @@ def _still_held(
     photo: bytes,
     rate: float | None,
     form: dict[str, str],
+    photo_name: str,
 ) -> HTMLResponse:
-    """``error`` on the page of ``photo`` held (under a new token) for its owner, with the
-    choices of a refused preview: preview it again at a rate typed, or choose another."""
+    """``error`` on the page of ``photo`` (``photo_name``) held (under a new token) for its
+    owner, with the choices of a refused preview: preview it again at a rate typed, or choose
+    another."""
     token = page.c.drafts.put(page.who.name, photo, rate)
-    return _render(page, error=error, form=form, held_token=token, photo_name="the same photo")
+    return _render(page, error=error, form=form, held_token=token, photo_name=photo_name)
 
 
 @pages.post("/gallery/forget/confirm")
