@@ -6,15 +6,14 @@ or Milvus's delete, flush and compaction)."""
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from facesearch.errors import FaceSearchError, InputError
-from facesearch.gallery.catalog import Catalog, RunOwner
-from facesearch.gallery.run_lease import RELEASE_WAIT_S, RENEW_EVERY_S, this_process
+from facesearch.errors import InputError
+from facesearch.gallery.catalog import RunOwner
+from facesearch.gallery.run_lease import RENEW_EVERY_S, Renewer, this_process
 from facesearch.like_odds import like_odds
 from facesearch.results import ForgetResult, PersonLike
 from facesearch.types import MAX_ID
@@ -128,7 +127,15 @@ def blocklisted_for_the_scan(
         org=org,
         pending=owner,
     )
-    renewal = _Renewal(engine.catalog, added, owner)
+    renewal = Renewer(
+        engine.catalog,
+        lambda own: own.blocklist_renew(added, owner),
+        name=f"fs-blocklist-{added}",
+        lost=f"blocklist entry {added} was settled by someone else while this erasure scans "
+        "(its process was taken for gone); the scan goes on",
+        what=f"pending blocklist entry {added}",
+        every_s=RENEW_EVERY_S,
+    )
     try:
         yield added
     except BaseException:
@@ -141,45 +148,6 @@ def blocklisted_for_the_scan(
             )
         raise
     renewal.stop()
-
-
-class _Renewal:
-    """Renews pending entry ``entry_id`` of ``owner`` every ``every_s`` from a thread of its
-    own, on a catalog connection of its own, until ``stop`` (as ``run_lease.RunLease``)."""
-
-    def __init__(
-        self, catalog: Catalog, entry_id: int, owner: RunOwner, every_s: float | None = None
-    ) -> None:
-        self._entry, self._owner = entry_id, owner
-        self._every_s = RENEW_EVERY_S if every_s is None else every_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._renew, args=(catalog,), name=f"fs-blocklist-{entry_id}", daemon=True
-        )
-        self._thread.start()
-
-    def _renew(self, catalog: Catalog) -> None:
-        own: Catalog | None = None  # opened at the first renewal: a short scan needs none
-        try:
-            while not self._stop.wait(self._every_s):
-                try:
-                    own = own or catalog.another()
-                    if not own.blocklist_renew(self._entry, self._owner):
-                        log.warning(
-                            "blocklist entry %d was settled by someone else while this "
-                            "erasure scans (its process was taken for gone); the scan goes on",
-                            self._entry,
-                        )
-                        return
-                except FaceSearchError as exc:
-                    log.warning("could not renew pending blocklist entry %d: %s", self._entry, exc)
-        finally:
-            if own is not None:
-                own.close()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=RELEASE_WAIT_S)
 
 
 def _now() -> str:

@@ -127,6 +127,17 @@ class CheckedUse:
         (``waiver_marks``)."""
         return {**case_marks(self.case, self.registered), **waiver_marks(self.training_waived)}
 
+    def failure(
+        self,
+        error: FaceSearchError,
+        model_id: str,
+        photos: Sequence[bytes] = (),
+        started: datetime | None = None,
+    ) -> Failure:
+        """This use's attempt that failed with ``error``: a ``Failure`` carrying what was
+        checked (its entry says the same as a success's would)."""
+        return Failure(error, model_id, photos, started, self.registered, self.training_waived)
+
 
 def check_case(
     case: str | None, purpose: str | None, *, required: bool

@@ -154,9 +154,7 @@ def _searched(
         result = engine.search(data, name=source, analysed=analysed, **request.options())
     except FaceSearchError as exc:
         read = [data] if data else []
-        failure = Failure(
-            exc, engine.pipeline.model_id, read, started, use.registered, use.training_waived
-        )
+        failure = use.failure(exc, engine.pipeline.model_id, read, started)
         record_failed_search(store, actor, request, failure)
         raise
     days = retention_days(store, actor, engine.settings.probe.retention_days)

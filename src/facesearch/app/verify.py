@@ -127,9 +127,7 @@ def verify(
             names=(name_a, name_b),
         )
     except FaceSearchError as exc:  # every attempt is logged with its outcome
-        failure = Failure(
-            exc, engine.pipeline.model_id, read, started, use.registered, use.training_waived
-        )
+        failure = use.failure(exc, engine.pipeline.model_id, read, started)
         record_failed_verify(store, actor, request, failure)
         raise
     keep = retention_days(store, actor, engine.settings.probe.retention_days)

@@ -26,7 +26,6 @@ from typing import Any
 from facesearch.accountability import AccountabilityStore, Action, Actor, Permission
 from facesearch.accountability.audit_entries import MAX_PAYLOAD_BYTES
 from facesearch.app.checks import (
-    Failure,
     check_decision,
     checked_use,
     iso,
@@ -203,7 +202,7 @@ def verify_pairs(
         analysed = _analyse(engine, paths, fused, progress or (lambda done, total: None))
         results = tuple(_compare(engine, pair, analysed, request) for pair in pairs)
     except FaceSearchError as exc:  # every attempt is logged with its outcome
-        failure = Failure(exc, model_id, (), started, use.registered, use.training_waived)
+        failure = use.failure(exc, model_id, (), started)
         parameters = request.parameters(model_id)
         log_failure(
             store, actor, Action.VERIFY, case, purpose, failure, kind="pairs", parameters=parameters

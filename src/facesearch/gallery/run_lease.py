@@ -26,6 +26,7 @@ import logging
 import os
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -37,6 +38,7 @@ __all__ = [
     "LEASE_S",
     "RENEW_EVERY_S",
     "Abandoned",
+    "Renewer",
     "RunLease",
     "abandoned",
     "hold",
@@ -133,43 +135,72 @@ def _why_gone(run: IngestRun, now: datetime) -> str | None:
     return f"{who} has given no sign of life since {run.renewed} (a hold lasts {LEASE_S:.0f} s)"
 
 
+class Renewer:
+    """Calls ``renew(own)`` every ``every_s`` from a thread of its own, ``own`` being a catalog
+    connection of its own (opened at the first renewal: a short job needs none), until
+    ``stop``. A renewal that answers False means another process took over what is renewed
+    (it took this one for gone): ``lost`` is logged and the renewals end; a renewal that
+    fails is logged (``what``: what is renewed) and tried again at the next turn."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        renew: Callable[[Catalog], bool],
+        *,
+        name: str,
+        lost: str,
+        what: str,
+        every_s: float = RENEW_EVERY_S,
+    ) -> None:
+        self._renew_with, self._lost, self._what = renew, lost, what
+        self._every_s = every_s
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, args=(catalog,), name=name, daemon=True)
+        self.thread.start()
+
+    def _run(self, catalog: Catalog) -> None:
+        own: Catalog | None = None
+        try:
+            while not self._stop.wait(self._every_s):
+                try:
+                    own = own or catalog.another()
+                    if not self._renew_with(own):
+                        log.warning("%s", self._lost)
+                        return
+                except FaceSearchError as exc:
+                    log.warning("could not renew %s: %s", self._what, exc)
+        finally:
+            if own is not None:
+                own.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.thread.join(timeout=RELEASE_WAIT_S)
+
+
 class RunLease:
     """The hold of one run, renewed from a thread until ``release`` (use ``hold``)."""
 
     def __init__(self, catalog: Catalog, run_id: int, every_s: float = RENEW_EVERY_S) -> None:
         self.run_id = run_id
-        self._every_s = every_s
-        self._stop = threading.Event()
         catalog.hold_run(run_id, this_process())
-        self._thread = threading.Thread(
-            target=self._renew, args=(catalog,), name=f"fs-run-{run_id}-hold", daemon=True
+        self._renewer = Renewer(
+            catalog,
+            lambda own: own.renew_run(run_id),
+            name=f"fs-run-{run_id}-hold",
+            lost=f"ingest run {run_id} was released by another process, which took this one "
+            f"for gone (no renewal for {LEASE_S:.0f} s); the run goes on",
+            what=f"the hold of ingest run {run_id}",
+            every_s=every_s,
         )
-        self._thread.start()
 
-    def _renew(self, catalog: Catalog) -> None:
-        own: Catalog | None = None  # opened at the first renewal: a short run needs none
-        try:
-            while not self._stop.wait(self._every_s):
-                try:
-                    own = own or catalog.another()
-                    if not own.renew_run(self.run_id):
-                        log.warning(
-                            "ingest run %d was released by another process, which took this "
-                            "one for gone (no renewal for %.0f s); the run goes on",
-                            self.run_id,
-                            LEASE_S,
-                        )
-                        return
-                except FaceSearchError as exc:
-                    log.warning("could not renew the hold of ingest run %d: %s", self.run_id, exc)
-        finally:
-            if own is not None:
-                own.close()
+    @property
+    def _thread(self) -> threading.Thread:
+        return self._renewer.thread
 
     def release(self, catalog: Catalog) -> None:
         """Nobody holds the run any more: its end is recorded (``catalog``: the caller's)."""
-        self._stop.set()
-        self._thread.join(timeout=RELEASE_WAIT_S)
+        self._renewer.stop()
         catalog.release_run(self.run_id)
 
 
