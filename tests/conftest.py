@@ -14,11 +14,14 @@ from pathlib import Path
 import pytest
 from tests.fakes import FakePipeline, gallery_photos, install_fakes
 from tests.homes import Home, copy_anchor, live_server, make_home
+from tests.logging_lock import install as _lock_log_capture
 
 from facesearch.pipeline import FacePipeline
 from facesearch.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
+
+_lock_log_capture()  # before the first test phase: see tests/logging_lock.py
 
 
 def lfw_dir() -> Path:
