@@ -36,7 +36,7 @@ def package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     (root / "loud.py").write_text("class Shout:\n    pass\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     yield "lazypkg"
-    for name in [m for m in sys.modules if m == "lazypkg" or m.startswith("lazypkg.")]:
+    for name in [m for m in list(sys.modules) if m == "lazypkg" or m.startswith("lazypkg.")]:
         del sys.modules[name]
 
 
