@@ -4,11 +4,18 @@ of a catalog image deleted (``gallery.upload_jobs``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from facesearch.accountability import AccountabilityStore, Actor
-from facesearch.app.ingest import IngestRecord, IngestRequest, ingest
+from facesearch.accountability import AccountabilityStore, Action, Actor, AuditEntry, Permission
+from facesearch.app.checks import allow, log
+from facesearch.app.ingest import (
+    NOTHING_INGESTED,
+    IngestRecord,
+    IngestRequest,
+    ingest,
+    nothing_ingested,
+)
 from facesearch.engine import Engine
 from facesearch.errors import NotFoundError
 from facesearch.gallery.ingest import IngestSummary
@@ -19,6 +26,7 @@ __all__ = [
     "ingest_job",
     "job_visible",
     "lock_job",
+    "log_nothing_unpacked",
     "release_job",
     "remove_leftover_jobs",
 ]
@@ -43,9 +51,13 @@ def ingest_job(
     runs: Sequence[tuple[Path, bool]],
     on_run: Callable[[int, IngestSummary], None],
     on_done: Callable[[IngestRecord], None] = lambda _: None,
+    *,
+    unpack_failed: int = 0,
 ) -> list[IngestRecord]:
     """Ingest each (folder, label from folder names) of a job in turn; ``on_run(images seen
-    before this run, summary so far)`` reports progress, ``on_done(record)`` each run ended."""
+    before this run, summary so far)`` reports progress, ``on_done(record)`` each run ended.
+    ``unpack_failed``: the job's files that could not be unpacked, which each run's entry
+    counts (none of them is in a folder)."""
     records = []
     seen = 0
     for folder, from_dir in runs:
@@ -56,7 +68,7 @@ def ingest_job(
             (folder,),
             collection=collection,
             label_from_dir=from_dir,
-            extra={"upload_job": job_id},
+            extra={"upload_job": job_id, "unpack_failed": unpack_failed},
             background=True,  # the server's searches come first
         )
 
@@ -68,6 +80,47 @@ def ingest_job(
         records.append(record)
         on_done(record)
     return records
+
+
+MAX_LOGGED_FAILURES = 20  # of the files that could not be unpacked, those an entry names
+
+
+def log_nothing_unpacked(
+    store: AccountabilityStore,
+    actor: Actor,
+    job_id: str,
+    collection: str,
+    *,
+    failures: Sequence[Mapping[str, str]],
+    unpack_failed: int,
+    skipped: int,
+    source: str,
+) -> AuditEntry:
+    """The entry of a job none of whose files gave an image to ingest (each failed to unpack,
+    or was skipped on purpose): no run took place, so no run's entry says what came of the
+    upload. ``failures``: the first files that failed, with why; ``unpack_failed``: how many
+    did; ``skipped``: archive members left out on purpose; ``source``: what the error says
+    nothing was ingested from."""
+    allow(actor, Permission.INGEST)
+    payload = {
+        "collection": collection,
+        "paths": [],
+        "paths_total": 0,
+        "upload_job": job_id,
+        "outcome": NOTHING_INGESTED,
+        "error": nothing_ingested(unreadable=unpack_failed, source=source),
+        "unpack_failed": unpack_failed,
+        "unpack_failures": [dict(f) for f in failures[:MAX_LOGGED_FAILURES]],
+        "skipped": skipped,
+        "images_seen": 0,
+        "images_added": 0,
+        "duplicates": 0,
+        "faces_added": 0,
+        "faces_blocked": 0,
+        "failed": unpack_failed,
+        "blocklisted": 0,
+    }
+    return log(store, actor, Action.INGEST, None, None, payload)
 
 
 def finish_job(engine: Engine, folder: Path) -> int:

@@ -19,7 +19,7 @@ from facesearch.server.auth import Principal
 from facesearch.server.context import Context
 from facesearch.server.jobs import IngestJob
 from facesearch.server.limits import sniff_image, sniff_ingest
-from facesearch.server.upload_names import incoming_name, safe_name
+from facesearch.server.upload_names import incoming_name, upload_stem
 
 INGEST_EXT = {
     "zip": ".zip",
@@ -71,9 +71,7 @@ async def start(
                 ext = IMAGE_EXT[fmt]
             else:
                 ext = INGEST_EXT[kind]
-            stem = safe_name(upload.filename or "upload")
-            for suffix in (".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz", ext):
-                stem = stem.removesuffix(suffix).removesuffix(suffix.upper())
+            stem = upload_stem(upload.filename, ext)
             target = job.folder / "incoming" / incoming_name(n, stem, ext)
             await upload.seek(0)
             size = await anyio.to_thread.run_sync(_copy, upload, target)

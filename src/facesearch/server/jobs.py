@@ -57,6 +57,7 @@ from facesearch.app.uploads import (
     finish_job,
     ingest_job,
     lock_job,
+    log_nothing_unpacked,
     release_job,
     remove_leftover_jobs,
 )
@@ -297,7 +298,29 @@ class Jobs:
             job.status = JobStatus.INGESTING
             self.publish(job, force=True)
             runs = [(labelled, True), (plain, False)]
-            ingest_job(engine, store, actor, job.id, job.collection, runs, progress, done)
+            ingest_job(
+                engine,
+                store,
+                actor,
+                job.id,
+                job.collection,
+                runs,
+                progress,
+                done,
+                unpack_failed=job.unpack_failed,
+            )
+            if not job.runs:  # no image came out of the files: no run, so its own entry
+                entry = log_nothing_unpacked(
+                    store,
+                    actor,
+                    job.id,
+                    job.collection,
+                    failures=job.failures,
+                    unpack_failed=job.unpack_failed,
+                    skipped=job.skipped_count,
+                    source=FROM_UPLOADS,
+                )
+                job.audit_seqs.append(entry.seq)
             # failed when nothing at all came of the uploads, as the CLI exits 2 (each run's
             # end entry says nothing_ingested)
             nothing = nothing_ingested(*job.runs, unreadable=job.unpack_failed, source=FROM_UPLOADS)

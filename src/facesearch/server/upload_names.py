@@ -57,6 +57,24 @@ def upload_label(upload: UploadFile | None) -> str:
     return safe_name(name, UPLOADED_PHOTO) if name else UPLOADED_PHOTO
 
 
+_ARCHIVE_SUFFIXES = (".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz")
+
+
+def upload_stem(filename: str | None, ext: str) -> str:
+    """An uploaded file's safe name without its archive suffixes and ``ext``, the extension
+    of what it holds, which ``incoming_name`` adds back: "photos.tar.gz" gives "photos".
+    Suffixes go until none is left ("also.tar.gz" gave "also.tar", stored and shown as
+    "also.tar.tar.gz")."""
+    stem = safe_name(filename or "upload")
+    while True:
+        shorter = stem
+        for suffix in (*_ARCHIVE_SUFFIXES, ext):
+            shorter = shorter.removesuffix(suffix).removesuffix(suffix.upper())
+        if shorter in (stem, ""):
+            return stem
+        stem = shorter
+
+
 def incoming_name(number: int, stem: str, ext: str) -> str:
     return f"{number:06d}-{stem}{ext}"
 

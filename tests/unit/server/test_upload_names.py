@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from tests.jobs import job_finished
 
-from facesearch.server.upload_names import label_folder, safe_name
+from facesearch.server.upload_names import (
+    incoming_name,
+    label_folder,
+    original_name,
+    safe_name,
+    upload_stem,
+)
 
 
 @pytest.mark.parametrize(
@@ -65,3 +72,24 @@ def test_an_uploaded_archive_s_folder_label_is_the_subject_as_written(fake_homes
 
     with Catalog.open(home.home / "catalog.sqlite") as catalog:
         assert [f.subject for f in catalog.faces_of_subject("Ana 😀")] == ["Ana 😀"]
+
+
+@pytest.mark.parametrize(
+    ("filename", "ext", "stem"),
+    [
+        ("also.tar.gz", ".tar.gz", "also"),  # was "also.tar": stored as also.tar.tar.gz
+        ("photos.TAR.GZ", ".tar.gz", "photos"),
+        ("set.tar.xz", ".tar.xz", "set"),
+        ("a.zip", ".zip", "a"),
+        ("misnamed.zip", ".tar.gz", "misnamed"),
+        ("face.JPG", ".jpg", "face"),
+        ("v1.2.png", ".png", "v1.2"),
+        (".zip", ".zip", "zip"),
+        (None, ".png", "upload"),
+    ],
+)
+def test_an_upload_s_stem_loses_every_archive_suffix(
+    filename: str | None, ext: str, stem: str
+) -> None:
+    assert upload_stem(filename, ext) == stem
+    assert original_name(Path(incoming_name(3, stem, ext))) == stem + ext

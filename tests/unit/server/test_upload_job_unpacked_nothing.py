@@ -1,0 +1,68 @@
+"""An upload job none of whose files could be unpacked: its audit entry (stop 26 left the
+job without one: a user's upload, received and refused, left no trace in the trail)."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from typing import Any
+
+from tests.fakes import FakePipeline, face_photo
+from tests.jobs import job_finished
+
+from facesearch.accountability import AccountabilityStore, Action
+
+
+def _upload(home: Any, files: list[tuple[str, bytes]]) -> tuple[dict[str, Any], list[Any]]:
+    """Upload ``files`` as admin1 into the collection "up"; the finished job and the entries
+    it names."""
+    from fastapi.testclient import TestClient
+
+    from facesearch.server import create_app
+
+    with TestClient(create_app(home.settings, pipelines=FakePipeline)) as client:
+        admin = home.auth("admin1")
+        r = client.post(
+            "/api/v1/ingest-jobs",
+            headers=admin,
+            files=[("files", f) for f in files],
+            data={"collection": "up"},
+        )
+        assert r.status_code == 202, r.text
+        job = job_finished(lambda path: client.get(path, headers=admin), r.json(), 60)
+    with AccountabilityStore.open(home.home) as store:
+        entries = [store.audit.get(seq) for seq in job["audit_seqs"]]
+    return job, entries
+
+
+def test_a_job_none_of_whose_files_unpack_has_its_entry(fake_homes: Any) -> None:
+    home = fake_homes("unpacked-nothing")
+    broken = b"PK\x03\x04" + b"\x00" * 200  # a zip's signature, then nothing a zip has
+    job, entries = _upload(home, [("broken.zip", broken), ("also.tar.gz", b"\x1f\x8b junk")])
+    assert job["status"] == "failed" and job["failed"] == 2, job
+    assert len(entries) == 1, job  # before: no run, so no entry at all
+    (entry,) = entries
+    assert entry.action == Action.INGEST and entry.actor == "admin1"
+    assert entry.payload["outcome"] == "nothing_ingested"
+    assert (
+        entry.payload["error"]
+        == job["error"]
+        == ("nothing ingested from the uploads: every file failed")
+    )
+    assert entry.payload["upload_job"] == job["id"]
+    assert entry.payload["unpack_failed"] == 2
+    assert entry.payload["images_added"] == entry.payload["faces_added"] == 0
+    assert entry.payload["paths"] == []  # no folder was ingested; the files that failed:
+    failures = {f["path"]: f["reason"] for f in entry.payload["unpack_failures"]}
+    assert sorted(failures) == ["also.tar.gz", "broken.zip"] and all(failures.values())
+
+
+def test_a_job_s_entries_count_the_files_that_did_not_unpack(fake_homes: Any) -> None:
+    home = fake_homes("unpacked-some")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("a.png", face_photo(3, 4))
+    job, entries = _upload(home, [("good.zip", buf.getvalue()), ("broken.zip", b"PK\x03\x04")])
+    assert job["status"] == "completed" and job["images_added"] == 1, job
+    (entry,) = entries
+    assert entry.payload["outcome"] == "ok" and entry.payload["unpack_failed"] == 1
