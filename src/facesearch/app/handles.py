@@ -14,6 +14,7 @@ from facesearch.app.abandoned_runs import log_abandoned
 from facesearch.app.local import PipelineFactory
 from facesearch.core.calibration import CalibrationTable
 from facesearch.engine import Engine
+from facesearch.errors import ConfigError
 from facesearch.gallery.catalog import Catalog
 from facesearch.pipeline import Decodable, FacePipeline
 from facesearch.settings import Settings
@@ -26,6 +27,7 @@ __all__ = [
     "PipelineFactory",
     "Store",
     "analyse",
+    "check_calibration",
     "close_gallery",
     "load",
     "load_models",
@@ -47,6 +49,24 @@ def model_of(settings: Settings, pipelines: PipelineFactory) -> tuple[str, Calib
     probe = Engine(settings, open_catalog=False, pipeline=pipelines(settings))
     try:
         return probe.pipeline.model_id, probe.calibration
+    finally:
+        probe.close()
+
+
+def check_calibration(settings: Settings, pipelines: PipelineFactory) -> str | None:
+    """Read the calibration tables a server prices its answers with, before it starts
+    (no weights are loaded): ConfigError when the first model's cannot be read
+    (``FACESEARCH_CALIBRATION_FILE`` missing, not a table, of another model), since no
+    search could be answered; the reason, returned, when verify will refuse (a second model
+    is on and the file has no fused table), since searches still can."""
+    probe = Engine(settings, open_catalog=False, pipeline=pipelines(settings))
+    try:
+        probe.calibration  # noqa: B018 -- read now: ConfigError
+        try:
+            probe.scoring  # noqa: B018
+        except ConfigError as exc:
+            return str(exc)
+        return None
     finally:
         probe.close()
 

@@ -360,7 +360,11 @@ def table_from_dict(raw: dict[str, Any]) -> CalibrationTable:
 def load_table(model_id: str, override: Path | None = None) -> CalibrationTable:
     """The operator's table when given, else the one shipped for ``model_id``."""
     if override is not None:
-        table = table_from_dict(_read_file(override))
+        raw = _read_file(override)
+        try:
+            table = table_from_dict(raw)
+        except ConfigError as exc:  # which file, and which setting named it
+            raise ConfigError(f"calibration file {override}: {exc}") from exc
     else:
         name = f"calibration-{model_id.split(':')[0]}.json"
         try:
@@ -372,8 +376,9 @@ def load_table(model_id: str, override: Path | None = None) -> CalibrationTable:
             ) from exc
         table = table_from_dict(json.loads(text))
     if table.model_id != model_id:
+        where = "calibration table" if override is None else f"calibration file {override}"
         raise ConfigError(
-            f"calibration table is for model {table.model_id}, not {model_id}; "
+            f"{where} is for model {table.model_id}, not {model_id}; "
             "rebuild it with 'facesearch calibrate'"
         )
     return table

@@ -77,6 +77,11 @@ def create_app(
     """The application for the facesearch home in ``settings``; ``pipelines`` makes the
     face pipelines (tests give a fake one)."""
     os.umask(0o077)  # uploads, kept probes, index files: owner-only (issue 7, item 2)
+    # a calibration file no search could be priced with is refused now, not in the
+    # start-up after "serving at ..." (ConfigError: the CLI's exit 2)
+    refused = handles.check_calibration(settings, pipelines)
+    if refused is not None:
+        log.warning("verify will refuse every request: %s", refused)
     warn_loose_modes(settings)
     store = trail.open_store(settings)  # with the settings' account policy
     key_file, anchor_file = trail.trail_files(settings)
