@@ -66,13 +66,12 @@ def upload_stem(filename: str | None, ext: str) -> str:
     Suffixes go until none is left ("also.tar.gz" gave "also.tar", stored and shown as
     "also.tar.tar.gz")."""
     stem = safe_name(filename or "upload")
+    suffixes = (*_ARCHIVE_SUFFIXES, ext.lower())
     while True:
-        shorter = stem
-        for suffix in (*_ARCHIVE_SUFFIXES, ext):
-            shorter = shorter.removesuffix(suffix).removesuffix(suffix.upper())
-        if shorter in (stem, ""):
+        cut = next((s for s in suffixes if stem.lower().endswith(s)), "")
+        if not cut or len(cut) == len(stem):
             return stem
-        stem = shorter
+        stem = stem[: -len(cut)]
 
 
 def incoming_name(number: int, stem: str, ext: str) -> str:

@@ -79,6 +79,9 @@ def test_an_uploaded_archive_s_folder_label_is_the_subject_as_written(fake_homes
     [
         ("also.tar.gz", ".tar.gz", "also"),  # was "also.tar": stored as also.tar.tar.gz
         ("photos.TAR.GZ", ".tar.gz", "photos"),
+        ("Photos.Tar.Gz", ".tar.gz", "Photos"),
+        ("x.tar.gz.zip", ".zip", "x"),
+        ("tar.gz", ".tar.gz", "tar"),
         ("set.tar.xz", ".tar.xz", "set"),
         ("a.zip", ".zip", "a"),
         ("misnamed.zip", ".tar.gz", "misnamed"),
