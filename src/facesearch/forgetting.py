@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager, suppress
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from facesearch.errors import InputError
+from facesearch.errors import FaceSearchError, InputError
 from facesearch.gallery.catalog import RunOwner
 from facesearch.gallery.run_lease import RENEW_EVERY_S, Renewer, this_process
 from facesearch.like_odds import like_odds
@@ -64,61 +65,95 @@ def erase_faces(
     # Loaded before the catalog changes: loading later would already drop the erased
     # faces (it catches up with the catalog) and the count below would say 0.
     engine.indexes.ensure_loaded()
-    entry: int | None = None
-    owner: RunOwner | None = None
-    if face_ids is not None:
-        removed = engine.catalog.delete_faces(list(face_ids), prune_images=True)
-    elif image_id is not None:
-        removed = engine.catalog.delete_image(image_id)
-    elif subject is not None:
-        removed = engine.catalog.delete_subject(subject, prune_images=True)
-    else:
-        assert like is not None
-        person = like if isinstance(like, PersonLike) else engine.person_like(like, max_fmr)
-        refusal = like_odds(engine, person, None).refusal
-        if refusal is not None:
-            raise InputError(refusal)
-        # Blocklisted before the scan, so no face of the person escapes both: an ingest batch
-        # committed before the entry is in the catalog the scan reads, one committed after it
-        # checks the entry in its own write transaction (``Catalog.add_images``).
-        owner = this_process()
-        with blocklisted_for_the_scan(engine, person, owner=owner) as entry:
+    hold: ErasureHold | None = None
+    with ExitStack() as held:
+        if face_ids is not None:
+            removed = engine.catalog.delete_faces(list(face_ids), prune_images=True)
+        elif image_id is not None:
+            removed = engine.catalog.delete_image(image_id)
+        elif subject is not None:
+            removed = engine.catalog.delete_subject(subject, prune_images=True)
+        else:
+            assert like is not None
+            person = like if isinstance(like, PersonLike) else engine.person_like(like, max_fmr)
+            refusal = like_odds(engine, person, None).refusal
+            if refusal is not None:
+                raise InputError(refusal)
+            # Blocklisted before the scan, so no face of the person escapes both: an ingest
+            # batch committed before the entry is in the catalog the scan reads, one committed
+            # after it checks the entry in its own write transaction (``Catalog.add_images``).
+            # Held (renewed) until this erasure is over: recorded here, or by the caller's
+            # audit entry (``audited``).
+            hold = held.enter_context(blocklisted_for_the_scan(engine, person))
             matched = engine.faces_like(person, ray=ray)
-        removed = engine.catalog.delete_faces(matched, prune_images=True) if matched else []
-    n = engine.indexes.remove(f.id for f in removed)
-    milvus = engine.indexes.last_erasure if n else None  # this remove's (save may erase more)
-    engine.indexes.save()
-    engine.catalog.checkpoint()
-    catalog = engine.catalog.last_erasure if removed else None
-    if entry is not None and not audited and not engine.catalog.blocklist_recorded(entry, owner):
+            hold.scanned()
+            removed = engine.catalog.delete_faces(matched, prune_images=True) if matched else []
+        n = engine.indexes.remove(f.id for f in removed)
+        milvus = engine.indexes.last_erasure if n else None  # this remove's (save: more)
+        engine.indexes.save()
+        engine.catalog.checkpoint()
+        catalog = engine.catalog.last_erasure if removed else None
+        if hold is not None and not audited:
+            hold.recorded()
+    entry = None if hold is None else hold.id
+    return ForgetResult(tuple(removed), like is not None, n, milvus, catalog, entry)
+
+
+@dataclass
+class ErasureHold:
+    """An erasure's own pending blocklist entry (``blocklisted_for_the_scan``), held until the
+    erasure is over: renewed all along, taken back if the erasure fails during its scan, left
+    to settle at once if it fails after (faces may be gone by then)."""
+
+    id: int
+    owner: RunOwner
+    engine: Engine
+    erasing: bool = False  # the scan is over: faces are being erased
+
+    def scanned(self) -> None:
+        """The scan is over; what follows erases, so a failure no longer takes the entry
+        back."""
+        self.erasing = True
+
+    def recorded(self) -> None:
+        """The erasure's audit entry is written (or, for the host's CLI, its faces went)."""
+        record_entry(self.engine, self.id, self.owner)
+
+
+def record_entry(engine: Engine, entry: int, owner: RunOwner) -> None:
+    """Pending blocklist entry ``entry`` of erasure ``owner`` is recorded: no longer pending.
+    One settled meanwhile (its process taken for gone) stays as settled, and a warning says
+    so."""
+    if not engine.catalog.blocklist_recorded(entry, owner):
         log.warning(
             "blocklist entry %d was settled by someone else while this erasure ran (its "
             "process was taken for gone): the settlement's erase entry says what became of it",
             entry,
         )
-    return ForgetResult(tuple(removed), like is not None, n, milvus, catalog, entry)
 
 
 @contextmanager
 def blocklisted_for_the_scan(
     engine: Engine, person: PersonLike, org: str | None = None, *, owner: RunOwner | None = None
-) -> Iterator[int]:
-    """``person`` on the erasure blocklist for the block (the scan for their faces) and after
-    it: from now on the ingests of ``org`` (None: the host's erasure, every ingest of the
-    deployment) skip new faces like them (``gallery.blocklist`` says how strictly). The entry
-    is this erasure's own, taken out again when the block fails, before anything is erased,
-    so that a failed erasure (Ray unreachable, ...) leaves no opt-out the trail does not
-    record; another erasure of the same photo keeps its own. The same photo entered twice
-    counts once in K, the number of people whose entries set the threshold.
+) -> Iterator[ErasureHold]:
+    """``person`` on the erasure blocklist for the block (the erasure: its scan for their
+    faces, then their deletion and its audit entry) and after it: from now on the ingests of
+    ``org`` (None: the host's erasure, every ingest of the deployment) skip new faces like
+    them (``gallery.blocklist`` says how strictly). The same photo entered twice counts once
+    in K, the number of people whose entries set the threshold.
 
-    The entry is *pending* (it names this process, ``owner``) until
-    ``Catalog.blocklist_recorded``: the erasure's audit entry is written after the faces go.
-    During the scan, however long, a thread renews it every ``RENEW_EVERY_S``: the sign of
-    life by which another machine tells it from an erasure killed before its entry (kill -9,
-    the OOM killer), which takes nothing back and writes no entry; ``app.blocklist_pending``
-    finds such an entry for someone to keep or take back. One settled meanwhile (its process
-    taken for gone) is that settlement's: a failed erasure does not take it back, and a
-    warning says so. Yields its id."""
+    The entry is this erasure's own, and *pending* (it names this process, ``owner``) until
+    ``ErasureHold.recorded``, once the erasure's audit entry is written. A failure during
+    the scan (Ray unreachable, ...; before ``ErasureHold.scanned``) takes it back, before
+    anything is erased, so that a failed erasure leaves no opt-out the trail does not record;
+    another erasure of the same photo keeps its own. A failure after the scan (faces may be
+    gone) leaves it pending, marked failed, for someone to keep or take back at once
+    (``app.blocklist_pending``), not once this process ends. Throughout the block, however
+    long, a thread renews it every ``RENEW_EVERY_S``: the sign of life by which another
+    machine tells it from an erasure killed before its entry (kill -9, the OOM killer), which
+    takes nothing back and writes no entry. One settled meanwhile (its process taken for
+    gone) is that settlement's: a failed erasure does not take it back, and a warning says
+    so."""
     owner = owner or this_process()
     added = engine.catalog.blocklist_add(
         engine.pipeline.model_id,
@@ -131,16 +166,22 @@ def blocklisted_for_the_scan(
         engine.catalog,
         lambda own: own.blocklist_renew(added, owner),
         name=f"fs-blocklist-{added}",
-        lost=f"blocklist entry {added} was settled by someone else while this erasure scans "
-        "(its process was taken for gone); the scan goes on",
+        lost=f"blocklist entry {added} was settled by someone else while this erasure runs "
+        "(its process was taken for gone); the erasure goes on",
         what=f"pending blocklist entry {added}",
         every_s=RENEW_EVERY_S,
     )
+    hold = ErasureHold(added, owner, engine)
     try:
-        yield added
-    except BaseException:
+        yield hold
+    except BaseException as exc:
         renewal.stop()
-        if not engine.catalog.blocklist_remove(added, owner=owner):
+        if hold.erasing:
+            with suppress(FaceSearchError):  # the first failure's reason stays
+                engine.catalog.blocklist_unrecorded(
+                    added, f"the erasure failed after its scan: {type(exc).__name__}: {exc}"
+                )
+        elif not engine.catalog.blocklist_remove(added, owner=owner):
             log.warning(
                 "blocklist entry %d was settled by someone else while this erasure ran (its "
                 "process was taken for gone): the erasure failed, and leaves it as settled",

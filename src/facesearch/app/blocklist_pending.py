@@ -164,7 +164,7 @@ def _why_gone(block: PendingBlock, now: datetime) -> str | None:
     it during the scan: ``forgetting.blocklisted_for_the_scan``), or when it gave none the
     entry's age, ten times an ingest's lease (what follows the scan takes a while too)."""
     if block.failed is not None and not block.settling:
-        return f"its erasure could not write its audit entry ({block.failed})"
+        return f"its erasure ended without recording it: {block.failed}"
     owner = block.owner
     who = "its settlement, " if block.settling else ""
     if owner is not None:

@@ -13,9 +13,8 @@ case is.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterator
-from contextlib import suppress
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -40,7 +39,7 @@ from facesearch.app.scope import Scope, reach_of
 from facesearch.app.vector_erasure import VectorStoreErasure, vector_part
 from facesearch.engine import Engine, ImageInput
 from facesearch.errors import FaceSearchError, InputError, NotFoundError
-from facesearch.forgetting import blocklisted_for_the_scan, check_ids
+from facesearch.forgetting import ErasureHold, blocklisted_for_the_scan, check_ids, record_entry
 from facesearch.gallery.ray_scan import RayScan
 from facesearch.gallery.run_lease import this_process
 from facesearch.gallery.uploads import UPLOADS, current_upload
@@ -51,7 +50,6 @@ from facesearch.types import ImageFaces
 
 __all__ = ["EraseRequest", "ErasureRecord", "erase"]
 
-_log = logging.getLogger(__name__)
 NO_REASON = "no reason given (home without user accounts)"
 
 
@@ -209,100 +207,103 @@ def erase(
     # says why); taken back if the scan fails, so that a failed erasure leaves nothing. The
     # host's (a like erasure of every collection) blocklists for all, in ``Engine.forget``.
     own_entry = person is not None and not scope.everything
-    blocked: int | None = None  # its blocklist entry: pending until its audit entry is in
-    if own_entry:
-        assert person is not None and scope.org is not None
-        with blocklisted_for_the_scan(engine, person, scope.org) as blocked:
+    with ExitStack() as held:
+        # its own blocklist entry, held (renewed) until its audit entry records it
+        hold: ErasureHold | None = None
+        if own_entry:
+            assert person is not None and scope.org is not None
+            hold = held.enter_context(blocklisted_for_the_scan(engine, person, scope.org))
             # read again: a collection the organisation's ingest claimed since is scanned too
             scope = reach_of(store, engine.catalog, actor)
             face_ids = _owned_faces(engine, scope, request, person)
-    else:
-        face_ids = _owned_faces(engine, scope, request, person)
-    store.audit.check_writable()
-    result = engine.forget(
-        face_ids=face_ids,
-        image_id=request.image_id,
-        subject=None if face_ids is not None else request.subject,
-        like=None if face_ids is not None else person,
-        max_fmr=request.max_fmr,
-        ray=request.ray,
-        audited=True,
-    )
-    if own_entry:
-        result = replace(result, blocklisted=True, blocklist_entry=blocked)
-    image_ids = {f.image_id for f in result.faces}
-    if request.image_id:
-        image_ids.add(request.image_id)
-    deleted = _delete_uploaded_copies(engine, result)
-    vectors = vector_part(engine, result)
-    face_ids = [f.id for f in result.faces]
-    subjects = sorted({f.subject for f in result.faces if f.subject})
-    payload: dict[str, Any] = {
-        "reason": why,
-        "selector": selector,
-        "counts": {"faces": len(face_ids), "images": len(image_ids), "subjects": len(subjects)},
-        "removed": {"faces": face_ids, "images": sorted(image_ids), "subjects": subjects},
-        "index_vectors_removed": result.index_vectors_removed,
-        "blocklisted": result.blocklisted,
-        "uploaded_files_deleted": deleted,
-        "vector_store": vectors.as_json(),
-        "catalog_store": catalog_part(result),
-    }
-    if like_data is not None:
-        payload["probes_deleted"] = {"count": len(probes), "sha256": probes}
-        payload["like"] = like
-
-    payload.update(marks)
-
-    def write_entry() -> AuditEntry:
-        return log(store, actor, Action.ERASE, case, purpose, payload)
-
-    try:
-        # the kept probes' bytes go in the same transaction as the entry that records them,
-        # but not those another organisation keeps, asked in that transaction too
-        entry = (
-            store.probes.erase(probes, then=write_entry, unless=_others_keep(store, org))
-            if probes
-            else write_entry()
+            hold.scanned()
+        else:
+            face_ids = _owned_faces(engine, scope, request, person)
+        store.audit.check_writable()
+        result = engine.forget(
+            face_ids=face_ids,
+            image_id=request.image_id,
+            subject=None if face_ids is not None else request.subject,
+            like=None if face_ids is not None else person,
+            max_fmr=request.max_fmr,
+            ray=request.ray,
+            audited=True,
         )
-    except FaceSearchError as exc:
-        ids = ", ".join(str(i) for i in face_ids[:20])
-        more = " ..." if len(face_ids) > 20 else ""
-        kept = f"; the {len(probes)} kept probe images like it were NOT deleted" if probes else ""
-        blocked = result.blocklist_entry
-        if blocked is not None:  # to settle (``app.blocklist_pending``)
-            with suppress(FaceSearchError):
-                engine.catalog.blocklist_unrecorded(blocked, str(exc))
-            kept += (
-                f"; its blocklist entry {blocked} is pending: 'facesearch erasure settle "
-                f"{blocked}' keeps or takes it back"
+        if hold is not None:
+            result = replace(result, blocklisted=True, blocklist_entry=hold.id)
+        image_ids = {f.image_id for f in result.faces}
+        if request.image_id:
+            image_ids.add(request.image_id)
+        deleted = _delete_uploaded_copies(engine, result)
+        vectors = vector_part(engine, result)
+        face_ids = [f.id for f in result.faces]
+        subjects = sorted({f.subject for f in result.faces if f.subject})
+        payload: dict[str, Any] = {
+            "reason": why,
+            "selector": selector,
+            "counts": {"faces": len(face_ids), "images": len(image_ids), "subjects": len(subjects)},
+            "removed": {"faces": face_ids, "images": sorted(image_ids), "subjects": subjects},
+            "index_vectors_removed": result.index_vectors_removed,
+            "blocklisted": result.blocklisted,
+            "uploaded_files_deleted": deleted,
+            "vector_store": vectors.as_json(),
+            "catalog_store": catalog_part(result),
+        }
+        if like_data is not None:
+            payload["probes_deleted"] = {"count": len(probes), "sha256": probes}
+            payload["like"] = like
+
+        payload.update(marks)
+
+        def write_entry() -> AuditEntry:
+            return log(store, actor, Action.ERASE, case, purpose, payload)
+
+        try:
+            # the kept probes' bytes go in the same transaction as the entry that records
+            # them, but not those another organisation keeps, asked in that transaction too
+            entry = (
+                store.probes.erase(probes, then=write_entry, unless=_others_keep(store, org))
+                if probes
+                else write_entry()
             )
-        raise entry_missing(
-            exc, f"erased {len(face_ids)} faces (ids {ids}{more}) and {len(image_ids)} images{kept}"
-        ) from exc
-    blocked = result.blocklist_entry
-    # pending until now (``app.blocklist_pending``); this process's own entry only
-    if blocked is not None and not engine.catalog.blocklist_recorded(blocked, this_process()):
-        _log.warning(
-            "blocklist entry %d was settled by someone else while this erasure ran (its "
-            "process was taken for gone): the settlement's erase entry says what became of it",
-            blocked,
+        except FaceSearchError as exc:
+            ids = ", ".join(str(i) for i in face_ids[:20])
+            more = " ..." if len(face_ids) > 20 else ""
+            kept = ""
+            if probes:
+                kept = f"; the {len(probes)} kept probe images like it were NOT deleted"
+            blocked = result.blocklist_entry
+            if blocked is not None:  # to settle at once (``app.blocklist_pending``)
+                with suppress(FaceSearchError):
+                    engine.catalog.blocklist_unrecorded(
+                        blocked, f"its audit entry could not be written: {exc}"
+                    )
+                kept += (
+                    f"; its blocklist entry {blocked} is pending: 'facesearch erasure settle "
+                    f"{blocked}' keeps or takes it back"
+                )
+            erased = f"erased {len(face_ids)} faces (ids {ids}{more}) and {len(image_ids)} images"
+            raise entry_missing(exc, erased + kept) from exc
+        # pending until now (``app.blocklist_pending``); this process's own entry only
+        if hold is not None:
+            hold.recorded()
+        elif result.blocklist_entry is not None:  # the host's, made in ``Engine.forget``
+            record_entry(engine, result.blocklist_entry, this_process())
+        return ErasureRecord(
+            id=entry.seq,
+            reason=why,
+            face_ids=tuple(face_ids),
+            image_ids=tuple(sorted(image_ids)),
+            images=tuple(sorted({f.source for f in result.faces})),
+            subjects=tuple(subjects),
+            index_vectors_removed=result.index_vectors_removed,
+            blocklisted=result.blocklisted,
+            uploaded_files_deleted=deleted,
+            probes_deleted=len(probes) if like_data is not None else None,
+            vectors=vectors,
+            catalog_store=catalog_part(result),
+            like=like,
         )
-    return ErasureRecord(
-        id=entry.seq,
-        reason=why,
-        face_ids=tuple(face_ids),
-        image_ids=tuple(sorted(image_ids)),
-        images=tuple(sorted({f.source for f in result.faces})),
-        subjects=tuple(subjects),
-        index_vectors_removed=result.index_vectors_removed,
-        blocklisted=result.blocklisted,
-        uploaded_files_deleted=deleted,
-        probes_deleted=len(probes) if like_data is not None else None,
-        vectors=vectors,
-        catalog_store=catalog_part(result),
-        like=like,
-    )
 
 
 def catalog_part(result: ForgetResult) -> dict[str, Any] | None:

@@ -122,12 +122,13 @@ class Erasure(CatalogConnection):
             return True
 
     def blocklist_unrecorded(self, entry_id: int, why: str) -> None:
-        """Pending entry ``entry_id`` will not be recorded by its erasure, which could not
-        write its audit entry (``why``): it stays pending, to settle at once (unless it is
-        being settled already)."""
+        """Pending entry ``entry_id`` will not be recorded by its erasure, which failed after
+        its scan (``why``: it could not erase, or write its audit entry): it stays pending, to
+        settle at once (unless it is being settled already). The first failure's ``why``
+        stays."""
         with self._writing() as conn:
             held = _erasures(conn, entry_id, None)
-            if held is None:
+            if held is None or "failed" in held:
                 return
             held = {**held, "failed": str(why)}
             conn.execute(

@@ -125,12 +125,12 @@ def test_an_erasure_renews_its_entry_during_its_scan(
 ) -> None:
     monkeypatch.setattr("facesearch.forgetting.RENEW_EVERY_S", 0.02)
     person = PersonLike(np.ones(DIM, np.float32), 1)
-    with blocklisted_for_the_scan(engine, person) as entry:
+    with blocklisted_for_the_scan(engine, person) as hold:
         deadline = time.monotonic() + 10
         while engine.catalog.blocklist_pending()[0].renewed is None:
             assert time.monotonic() < deadline, "the scan's entry was never renewed"
             time.sleep(0.02)
-    assert engine.catalog.blocklist_recorded(entry, this_process())
+    assert engine.catalog.blocklist_recorded(hold.id, this_process())
 
 
 @pytest.mark.parametrize("keep", [True, False])
@@ -142,14 +142,14 @@ def test_an_erasure_whose_entry_was_settled_meanwhile_leaves_it_and_says_so(
     with (
         caplog.at_level(logging.WARNING, "facesearch.forgetting"),
         pytest.raises(RuntimeError, match="Ray"),
-        blocklisted_for_the_scan(engine, person) as entry,
+        blocklisted_for_the_scan(engine, person) as hold,
     ):
         (seen,) = engine.catalog.blocklist_pending()  # as if taken for gone elsewhere
-        marker = engine.catalog.blocklist_claim(entry, seen.held, _dead())
-        assert marker is not None and engine.catalog.blocklist_settled(entry, marker, keep=keep)
+        marker = engine.catalog.blocklist_claim(hold.id, seen.held, _dead())
+        assert marker is not None and engine.catalog.blocklist_settled(hold.id, marker, keep=keep)
         raise RuntimeError("Ray is unreachable")
     assert engine.catalog.blocklist(engine.pipeline.model_id).shape[0] == (1 if keep else 0)
-    assert f"blocklist entry {entry} was settled by someone else" in caplog.text
+    assert f"blocklist entry {hold.id} was settled by someone else" in caplog.text
 
 
 def test_an_audited_erasure_whose_entry_was_settled_meanwhile_says_so(
@@ -175,7 +175,7 @@ def test_an_audited_erasure_whose_entry_was_settled_meanwhile_says_so(
         return result
 
     monkeypatch.setattr(engine, "forget", settled_elsewhere)
-    with caplog.at_level(logging.WARNING, "facesearch.app.erase"):
+    with caplog.at_level(logging.WARNING, "facesearch.forgetting"):
         erase(engine, store, HOST, EraseRequest("a request", like=face_photo(0, 9)))
     assert "was settled by someone else while this erasure ran" in caplog.text
     assert engine.catalog.blocklist(engine.pipeline.model_id).shape[0] == 0

@@ -132,7 +132,7 @@ def test_an_erasure_whose_audit_entry_fails_leaves_its_entry_pending_to_settle_n
             erase(engine, store, HOST, EraseRequest("DSR-2", like=face_photo(0, 9)))
     (pending,) = pending_blocklist(engine, store, HOST)
     assert f"blocklist entry {pending.block.id} is pending" in str(raised.value)
-    assert pending.gone is not None and "could not write its audit entry" in pending.gone
+    assert pending.gone is not None and "its audit entry could not be written" in pending.gone
     settle_pending(engine, store, HOST, pending.block.id, keep=True, reason="DSR-2, recorded")
     assert pending_blocklist(engine, store, HOST) == []
     assert engine.catalog.blocklist(engine.pipeline.model_id).shape[0] == 1
