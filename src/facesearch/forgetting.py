@@ -177,10 +177,7 @@ def blocklisted_for_the_scan(
     except BaseException as exc:
         renewal.stop()
         if hold.erasing:
-            with suppress(FaceSearchError):  # the first failure's reason stays
-                engine.catalog.blocklist_unrecorded(
-                    added, f"the erasure failed after its scan: {type(exc).__name__}: {exc}"
-                )
+            mark_failed(engine, added, exc)
         elif not engine.catalog.blocklist_remove(added, owner=owner):
             log.warning(
                 "blocklist entry %d was settled by someone else while this erasure ran (its "
@@ -189,6 +186,28 @@ def blocklisted_for_the_scan(
             )
         raise
     renewal.stop()
+
+
+@contextmanager
+def failed_if_raised(engine: Engine, entry: int | None) -> Iterator[None]:
+    """Pending blocklist entry ``entry`` (None: no entry) marked failed if the block raises:
+    what follows an erasure's scan and precedes its audit entry (``mark_failed``)."""
+    try:
+        yield
+    except BaseException as exc:
+        if entry is not None:
+            mark_failed(engine, entry, exc)
+        raise
+
+
+def mark_failed(engine: Engine, entry: int, exc: BaseException) -> None:
+    """Pending blocklist entry ``entry`` will not be recorded: its erasure failed after its
+    scan (faces may be gone), with ``exc``. It stays, to settle at once; the first failure's
+    reason stays."""
+    with suppress(FaceSearchError):
+        engine.catalog.blocklist_unrecorded(
+            entry, f"the erasure failed after its scan: {type(exc).__name__}: {exc}"
+        )
 
 
 def _now() -> str:

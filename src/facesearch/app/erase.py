@@ -39,7 +39,13 @@ from facesearch.app.scope import Scope, reach_of
 from facesearch.app.vector_erasure import VectorStoreErasure, vector_part
 from facesearch.engine import Engine, ImageInput
 from facesearch.errors import FaceSearchError, InputError, NotFoundError
-from facesearch.forgetting import ErasureHold, blocklisted_for_the_scan, check_ids, record_entry
+from facesearch.forgetting import (
+    ErasureHold,
+    blocklisted_for_the_scan,
+    check_ids,
+    failed_if_raised,
+    record_entry,
+)
 from facesearch.gallery.ray_scan import RayScan
 from facesearch.gallery.run_lease import this_process
 from facesearch.gallery.uploads import UPLOADS, current_upload
@@ -231,6 +237,8 @@ def erase(
         )
         if hold is not None:
             result = replace(result, blocklisted=True, blocklist_entry=hold.id)
+        else:  # the host's entry, made (and no longer renewed) in ``Engine.forget``
+            held.enter_context(failed_if_raised(engine, result.blocklist_entry))
         image_ids = {f.image_id for f in result.faces}
         if request.image_id:
             image_ids.add(request.image_id)

@@ -7,6 +7,7 @@ server: until its restart)."""
 
 from __future__ import annotations
 
+import importlib
 import time
 from typing import Any
 
@@ -23,18 +24,29 @@ HOST = local_actor("tester")
 
 def _actor(store: AccountabilityStore, who: str) -> Actor:
     """The host's CLI (its entry blocklists for every ingest, in ``Engine.forget``), or an
-    organisation's admin (its own entry, in ``app.erase``)."""
-    return HOST if who == "host" else store.accounts.get_user(who)
+    organisation's admin in a home of several organisations (its own organisation's entry,
+    in ``app.erase``; in a home of one, it erases as the host does)."""
+    if who == "host":
+        return HOST
+    store.orgs.add("south", by=HOST)
+    store.orgs.claim("south-photos", "south", by=HOST)
+    return store.accounts.get_user(who)
 
 
 @pytest.mark.parametrize("who", ["host", "admin1"])
+@pytest.mark.parametrize("where", ["deleting", "after"])
 def test_an_erasure_that_fails_after_its_scan_leaves_its_entry_to_settle_at_once(
     engine: Engine,
     store: AccountabilityStore,
     probe_photo: Any,
     monkeypatch: pytest.MonkeyPatch,
     who: str,
+    where: str,
 ) -> None:
+    """It fails deleting the faces (nothing went), or after (the faces went, not the uploaded
+    copies), before its audit entry."""
+    # the module (``facesearch.app.erase`` the attribute is the function)
+    erase_module = importlib.import_module("facesearch.app.erase")
     model = engine.pipeline.model_id
     faces = engine.catalog.stats()["faces"]
 
@@ -42,11 +54,15 @@ def test_an_erasure_that_fails_after_its_scan_leaves_its_entry_to_settle_at_once
         raise CatalogError("the disk is full")
 
     with monkeypatch.context() as m:
-        m.setattr(engine.catalog, "delete_faces", broken)
+        if where == "deleting":
+            m.setattr(engine.catalog, "delete_faces", broken)
+        else:
+            m.setattr(erase_module, "_delete_uploaded_copies", broken)
         with pytest.raises(CatalogError, match="the disk is full"):
             erase(engine, store, _actor(store, who), EraseRequest("DSR-20", like=probe_photo(1)))
-    assert engine.catalog.stats()["faces"] == faces  # nothing went
+    assert (engine.catalog.stats()["faces"] == faces) is (where == "deleting")
     (pending,) = pending_blocklist(engine, store, HOST)
+    assert pending.block.org == (None if who == "host" else "default")
     assert pending.gone is not None and "the disk is full" in pending.gone, pending
     settle_pending(engine, store, HOST, pending.block.id, keep=False, reason="erase again")
     assert engine.catalog.blocklist(model).shape[0] == 0 and not engine.catalog.blocklist_pending()
@@ -75,4 +91,6 @@ def test_an_erasure_renews_its_entry_after_its_scan_too(
     monkeypatch.setattr(engine.catalog, "delete_faces", after_a_renewal)
     done = erase(engine, store, _actor(store, who), EraseRequest("DSR-21", like=probe_photo(1)))
     assert done.face_ids and done.blocklisted
+    (entry,) = engine.catalog.blocklist_sizes(engine.pipeline.model_id)
+    assert entry == (None if who == "host" else "default")
     assert engine.catalog.blocklist_pending() == []  # recorded
