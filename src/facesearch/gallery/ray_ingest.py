@@ -45,7 +45,7 @@ from facesearch.gallery.ray_cluster import AUTO, INSTALL, connected, first_line,
 from facesearch.pipeline import Decodable, FacePipeline, Result, read_file
 from facesearch.settings import Settings
 
-__all__ = ["AUTO", "RayAnalyser", "RayOptions", "actor_shape", "batch_failure"]
+__all__ = ["AUTO", "RayAnalyser", "RayOptions", "actor_settings", "actor_shape", "batch_failure"]
 
 log = logging.getLogger(__name__)
 
@@ -105,11 +105,18 @@ class RayAnalyser:
         with _connected(ray, self.options, self.settings) as cpus:
             actors, per_actor = actor_shape(cpus, self.options.actors)
             log.info("Ray: %d actor(s) of %d CPU(s) on a cluster of %d", actors, per_actor, cpus)
-            worker_settings = self.settings.replace(threads=per_actor)
+            worker_settings = actor_settings(self.settings, per_actor)
             iterator = iter(items)
             # a file's bytes are dropped as its row is made: the actors read them again
             while rows := [_row(n, item) for n, item in enumerate(islice(iterator, WINDOW))]:
                 yield from _analysed(ray, rows, worker_settings, actors, per_actor)
+
+
+def actor_settings(settings: Settings, per_actor: int) -> Settings:
+    """The settings an actor is made with (they travel to the cluster, stored there): its
+    threads, and neither the database's nor the vector store's URL, which an actor, that
+    only analyses images, never opens, and whose passwords the cluster need not hold."""
+    return settings.replace(threads=per_actor, database_url="", vectors_url="")
 
 
 def _row(n: int, item: Decodable) -> dict[str, Any]:

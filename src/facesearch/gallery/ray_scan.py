@@ -19,8 +19,9 @@ a worker that would open another one, or none, fails the scan instead of returni
 As in the single-process scan, each chunk is its own read: a face added while the scan runs
 may or may not be found.
 
-The Ray tasks get the home and the database URL (with its password, as the ingest's actors
-get the settings): a cluster of other machines must be one the operator trusts with both.
+The Ray tasks get the home and the database URL, with its password (the ingest's actors get
+neither URL: ``ray_ingest.actor_settings``): a cluster of other machines must be one the
+operator trusts with both, as anyone who can run code on its workers can read them.
 """
 
 from __future__ import annotations

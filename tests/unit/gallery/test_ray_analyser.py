@@ -98,3 +98,20 @@ def test_without_ray_the_error_says_what_to_install(monkeypatch: pytest.MonkeyPa
     analyser = RayAnalyser(Settings.from_env(env={}), RayOptions())
     with pytest.raises(ConfigError, match=r"pip install 'facesearch\[distributed\]'"):
         next(analyser([]))
+
+
+def test_an_actor_is_made_without_the_database_s_or_vector_store_s_url(tmp_path: Path) -> None:
+    """The actors got the whole settings, passwords in the URLs included, stored in the
+    cluster with each actor's constructor; an actor only analyses images."""
+    from facesearch.gallery.ray_ingest import actor_settings
+
+    settings = Settings.from_env(
+        env={},
+        home=tmp_path / "home",
+        database_url="postgresql://fs:s3cret@db.example:5432/faces",
+        vectors_url="http://root:Milvus@milvus.example:19530",
+    )
+    sent = actor_settings(settings, 3)
+    assert (sent.database_url, sent.index.vectors_url, sent.models.threads) == ("", "", 3)
+    assert b"s3cret" not in pickle.dumps(sent) and b"Milvus@" not in pickle.dumps(sent)
+    assert settings.replace(database_url="", vectors_url="", threads=3) == sent  # else the same
