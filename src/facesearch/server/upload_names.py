@@ -23,11 +23,34 @@ _UNSAFE = re.compile(r"[^\w.\- ]+")
 _NUMBER = re.compile(r"^\d{6}-")
 
 
+MAX_NAME_CHARS = 80
+# of a safe name in UTF-8: with a number in front ("000001-") and an archive's suffix after
+# it, it stays under the 255 bytes a file name may have
+MAX_NAME_BYTES = 200
+_MAX_EXT_CHARS = 10  # a longer last suffix is no extension, and is cut like the rest
+
+
 def safe_name(name: str, fallback: str = "file") -> str:
-    """A file or folder name that is only ever a name: no separators, no leading dot."""
+    """A file or folder name that is only ever a name: no separators, no leading dot, at most
+    MAX_NAME_CHARS characters and MAX_NAME_BYTES bytes, its extension kept when it is cut.
+    (It was cut to 80 characters: a photo with a longer name lost its ".jpg", and with it
+    its image ("no image file found"), and 80 characters of 4 bytes each made a name too
+    long for the file system: a 500, or the whole job failed.)"""
     base = PurePosixPath(name.replace("\\", "/")).name
-    cleaned = _UNSAFE.sub("_", base).strip(" .")[:80]
-    return cleaned or fallback
+    return _shortened(_UNSAFE.sub("_", base).strip(" .")) or fallback
+
+
+def _shortened(name: str) -> str:
+    if len(name) <= MAX_NAME_CHARS and len(name.encode("utf-8")) <= MAX_NAME_BYTES:
+        return name
+    stem, dot, ext = name.rpartition(".")
+    if not dot or not stem or len(ext) > _MAX_EXT_CHARS:
+        stem, ext = name, ""
+    else:
+        ext = dot + ext
+    room = MAX_NAME_BYTES - len(ext.encode("utf-8"))  # a character cut in two is dropped
+    stem = stem[: MAX_NAME_CHARS - len(ext)].encode("utf-8")[:room].decode("utf-8", "ignore")
+    return stem.rstrip(" .") + ext  # its first character is neither (safe_name strips them)
 
 
 def label_folder(label: str) -> str:

@@ -96,3 +96,57 @@ def test_an_upload_s_stem_loses_every_archive_suffix(
 ) -> None:
     assert upload_stem(filename, ext) == stem
     assert original_name(Path(incoming_name(3, stem, ext))) == stem + ext
+
+
+@pytest.mark.parametrize(
+    ("name", "ext"),
+    [
+        ("A" * 300 + ".jpg", ".jpg"),  # was cut to 80 "A"s: no image file any more
+        ("\U0001d400" * 300 + ".png", ".png"),  # 80 characters of 4 bytes: too long a name
+        ("\U0001d400" * 120, ""),  # a label's folder
+        ("a." + "b" * 300, ""),  # no extension: cut like the rest
+    ],
+)
+def test_a_long_name_is_cut_to_a_file_name_keeping_its_extension(name: str, ext: str) -> None:
+    cut = safe_name(name)
+    assert cut.endswith(ext) and len(cut) <= 80 and len(cut.encode()) <= 200, cut
+    assert len(label_folder(name).encode()) <= 255
+    stem = upload_stem(name, ".tar.bz2")
+    assert len(incoming_name(999999, stem, ".tar.bz2").encode()) <= 255
+
+
+def test_uploads_with_long_names_are_ingested(fake_homes: Any) -> None:
+    """A photo named with 300 characters failed its job ("no image file found": its name lost
+    ".png"); one of 300 four-byte characters was a 500 (the file name was too long to save);
+    an archive with such a folder or member failed its whole job ("internal error")."""
+    import io
+    import zipfile
+
+    from fastapi.testclient import TestClient
+    from tests.fakes import FakePipeline, face_photo
+
+    from facesearch.server import create_app
+
+    home = fake_homes("upload-long-names")
+    wide = "\U0001d400"  # a letter of 4 bytes in UTF-8
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr(f"{wide * 120}/a.png", face_photo(3, 1))
+        zf.writestr(f"ok/{wide * 120}.png", face_photo(4, 1))
+    uploads = [
+        [("A" * 300 + ".png", face_photo(1, 1))],
+        [(wide * 300 + ".png", face_photo(2, 1))],
+        [("long.zip", buf.getvalue())],
+    ]
+    with TestClient(create_app(home.settings, pipelines=FakePipeline)) as client:
+        admin = home.auth("admin1")
+        for files, added in zip(uploads, (1, 1, 2), strict=True):
+            r = client.post(
+                "/api/v1/ingest-jobs",
+                headers=admin,
+                files=[("files", f) for f in files],
+                data={"collection": "long", "label_from_dir": "true"},
+            )
+            assert r.status_code == 202, r.text
+            job = job_finished(lambda path: client.get(path, headers=admin), r.json(), 60)
+            assert job["status"] == "completed" and job["images_added"] == added, job
