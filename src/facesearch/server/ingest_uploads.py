@@ -19,7 +19,7 @@ from facesearch.server.auth import Principal
 from facesearch.server.context import Context
 from facesearch.server.jobs import IngestJob
 from facesearch.server.limits import sniff_image, sniff_ingest
-from facesearch.server.upload_names import incoming_name, upload_stem
+from facesearch.server.upload_names import incoming_name, upload_label, upload_stem
 
 INGEST_EXT = {
     "zip": ".zip",
@@ -63,11 +63,13 @@ async def start(
     job = ctx.jobs.new(who.name, collection, label_from_dir, subject, org=who.user.org)
     try:
         for n, upload in enumerate(files, start=1):
+            # which file of the request a refusal is about (it said "the uploaded photo")
+            label = upload_label(upload)
             await upload.seek(0)
-            kind = sniff_ingest(await upload.read(512))
+            kind = sniff_ingest(await upload.read(512), label)
             if kind == "image":
                 await upload.seek(0)
-                fmt, _, _ = sniff_image(await upload.read(), ctx.settings.limits.max_pixels)
+                fmt, _, _ = sniff_image(await upload.read(), ctx.settings.limits.max_pixels, label)
                 ext = IMAGE_EXT[fmt]
             else:
                 ext = INGEST_EXT[kind]

@@ -105,9 +105,10 @@ def _unreadable(exc: Exception) -> str:
     return f"cannot read the image: {reason}" if reason else "cannot read the image"
 
 
-def sniff_ingest(head: bytes) -> str:
+def sniff_ingest(head: bytes, name: str | None = None) -> str:
     """What an ingest upload is, from its first 512 bytes: zip, tar, tar.gz, tar.bz2,
-    tar.xz or image; 415 otherwise."""
+    tar.xz or image; 415 otherwise, naming the file (``name``, the client's file name made
+    safe) when there is one."""
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         return "zip"
     if len(head) >= 262 and head[257:262] == b"ustar":
@@ -121,8 +122,8 @@ def sniff_ingest(head: bytes) -> str:
     if _magic_image(head[:16]):
         return "image"
     raise UnsupportedMediaError(
-        "not an image or an archive: images, .zip or .tar(.gz/.bz2/.xz) expected "
-        "(read from the bytes)"
+        f"{name + ': ' if name else ''}not an image or an archive: images, .zip or "
+        ".tar(.gz/.bz2/.xz) expected (read from the bytes)"
     )
 
 

@@ -150,3 +150,37 @@ def test_uploads_with_long_names_are_ingested(fake_homes: Any) -> None:
             assert r.status_code == 202, r.text
             job = job_finished(lambda path: client.get(path, headers=admin), r.json(), 60)
             assert job["status"] == "completed" and job["images_added"] == added, job
+
+
+def test_a_refused_file_of_many_is_named(fake_homes: Any) -> None:
+    """One bad file among many refused the request as "the uploaded photo: ..." (or, not
+    an image nor an archive, with no name at all): which of them was left to guess."""
+    import io
+
+    from fastapi.testclient import TestClient
+    from PIL import Image
+    from tests.fakes import FakePipeline, face_photo
+
+    from facesearch.server import create_app
+
+    home = fake_homes("upload-refusals")
+    good = [(f"g{n}.png", face_photo(n, 1)) for n in range(3)]
+    settings = home.settings.replace(max_pixels=160 * 160)
+    big = io.BytesIO()
+    Image.new("L", (200, 200)).save(big, "PNG")
+    bad = {
+        "notes.txt": (b"hello", 415),
+        "IMG_0042.jpg": (b"\xff\xd8\xff\xe0" + b"\0" * 100, 422),
+        "panorama.png": (big.getvalue(), 413),
+    }
+    with TestClient(create_app(settings, pipelines=FakePipeline)) as client:
+        admin = home.auth("admin1")
+        for name, (data, status) in bad.items():
+            r = client.post(
+                "/api/v1/ingest-jobs",
+                headers=admin,
+                files=[("files", f) for f in [*good, (name, data)]],
+            )
+            assert r.status_code == status, r.text
+            assert name in r.json()["error"]["message"], r.text
+    assert not [p for p in (home.home / "uploads").rglob("*") if p.is_file()]
