@@ -393,7 +393,12 @@ class Jobs:
 
 
 def _shorter(failure: FailedSource, folder: Path) -> dict[str, str]:
-    """A failure of an ingest run, its path shown below the job's folder."""
+    """A failure of an ingest run, its path shown below the job's folder, and so the paths
+    its reason names ("the same bytes as /srv/home/uploads/<job>/plain/... , which failed"
+    showed the server's folders)."""
     path, reason = failure.source, failure.reason
     prefix = str(folder.resolve()) + "/"
-    return {"path": path[len(prefix) :] if path.startswith(prefix) else path, "reason": reason}
+    return {
+        "path": path[len(prefix) :] if path.startswith(prefix) else path,
+        "reason": reason.replace(prefix, ""),
+    }

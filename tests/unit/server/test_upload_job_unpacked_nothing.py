@@ -66,3 +66,19 @@ def test_a_job_s_entries_count_the_files_that_did_not_unpack(fake_homes: Any) ->
     assert job["status"] == "completed" and job["images_added"] == 1, job
     (entry,) = entries
     assert entry.payload["outcome"] == "ok" and entry.payload["unpack_failed"] == 1
+
+
+def test_a_job_s_failures_name_no_server_folder(fake_homes: Any) -> None:
+    """A junk member with the bytes of one that failed before it was listed as "the same
+    bytes as /…/home/uploads/<job>/plain/000001-j0.jpg, which failed": the server's folders,
+    where every other path of the job is shown below the job's folder."""
+    home = fake_homes("unpacked-junk")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for n in range(3):
+            zf.writestr(f"j{n}.jpg", b"x")
+    job, _ = _upload(home, [("junk.zip", buf.getvalue())])
+    assert job["status"] == "failed" and job["failed"] == 3, job
+    reasons = [f["reason"] for f in job["failures"]]
+    assert reasons[1].startswith("the same bytes as plain/000001-j0.jpg, which failed"), reasons
+    assert not [r for r in reasons if str(home.home) in r or "uploads/" in r], reasons
