@@ -413,9 +413,22 @@ def load_fused_table(fusion_id: str, override: Path | None = None) -> Calibratio
     return table
 
 
+MAX_FILE_BYTES = 64 << 20  # an operator's calibration file; a table is some 40 KB
+
+
 def _read_file(path: Path) -> dict[str, Any]:
-    """The JSON record of an operator's calibration file."""
+    """The JSON record of an operator's calibration file: a regular file of at most
+    MAX_FILE_BYTES (a pipe or a device was read until it ended: ``serve`` waited without a
+    word on a pipe, and /dev/zero filled the memory until the process was killed)."""
     try:
+        size = path.stat().st_size
+        if not path.is_file():
+            raise ConfigError(f"calibration file {path} is not a file (a folder, pipe or device)")
+        if size > MAX_FILE_BYTES:
+            raise ConfigError(
+                f"calibration file {path} is {size:,} bytes, more than a calibration table "
+                f"({MAX_FILE_BYTES:,} at most)"
+            )
         raw = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot read calibration file {path}: {exc}") from exc

@@ -74,3 +74,36 @@ def test_a_file_without_the_fused_table_lets_the_server_start_and_says_verify_wi
         create_app(shipped.replace(calibration_file=own), pipelines=FakePipeline)
     (said,) = [r.getMessage() for r in caplog.records if "verify will refuse" in r.getMessage()]
     assert "has no table for the fused score" in said and str(own) in said, said
+
+
+def test_a_calibration_file_that_is_a_pipe_is_refused_at_once(
+    fake_homes: Any, tmp_path: Path
+) -> None:
+    """A pipe (or a device) was read until it ended: serve waited without a word on a pipe
+    no one wrote to, and /dev/zero filled the memory until the process was killed."""
+    import os
+    import threading
+
+    from facesearch.server import create_app
+
+    home = fake_homes("calibration-pipe", users=False)
+    pipe = tmp_path / "table.json"
+    os.mkfifo(pipe)
+    raised: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            create_app(home.settings.replace(calibration_file=pipe), pipelines=FakePipeline)
+        except BaseException as exc:
+            raised.append(exc)
+
+    thread = threading.Thread(target=start, daemon=True)
+    thread.start()
+    thread.join(20)
+    if thread.is_alive():  # still reading: give it an end, then fail
+        fd = os.open(pipe, os.O_WRONLY | os.O_NONBLOCK)
+        os.close(fd)
+        thread.join(5)
+        pytest.fail("create_app waited on the pipe")
+    (exc,) = raised
+    assert isinstance(exc, ConfigError) and f"calibration file {pipe} is not a file" in str(exc)
