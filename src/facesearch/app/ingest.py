@@ -73,6 +73,8 @@ class IngestRequest:
     ray: RayOptions | None = None  # analyse on a Ray cluster (gallery.ray_ingest); None: here
     # one chunk analysed at a time, leaving the CPU to searches (the server's upload jobs)
     background: bool = False
+    # what the end entry's error says nothing was ingested from (``nothing_ingested``)
+    source: str = "the paths given"
 
 
 @dataclass(frozen=True)
@@ -220,7 +222,7 @@ def ingest(
                 _log_stopped(store, actor, (case, purpose), base, started[0].seq, run_id, seen, exc)
             raise
         attached = attach_new(engine, request.collection) if summary.faces_added else None
-        error = nothing_ingested(summary)
+        error = nothing_ingested(summary, source=request.source)
         outcome = OUTCOME_OK if error is None else NOTHING_INGESTED
         payload = {
             **base,

@@ -22,6 +22,7 @@ from facesearch.gallery.ingest import IngestSummary
 from facesearch.gallery.upload_jobs import clean_job, lock_job, release_job, remove_leftovers
 
 __all__ = [
+    "FROM_UPLOADS",
     "finish_job",
     "ingest_job",
     "job_visible",
@@ -30,6 +31,9 @@ __all__ = [
     "release_job",
     "remove_leftover_jobs",
 ]
+
+
+FROM_UPLOADS = "the uploads"  # what a job's errors say nothing was ingested from
 
 
 def job_visible(store: AccountabilityStore, actor: Actor, job_actor: str) -> bool:
@@ -70,6 +74,7 @@ def ingest_job(
             label_from_dir=from_dir,
             extra={"upload_job": job_id, "unpack_failed": unpack_failed},
             background=True,  # the server's searches come first
+            source=FROM_UPLOADS,  # its folders are the server's, not paths anyone gave
         )
 
         def progress(summary: IngestSummary, before: int = before) -> None:

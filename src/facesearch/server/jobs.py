@@ -54,6 +54,7 @@ from facesearch.app.handles import Store
 from facesearch.app.ingest import IngestRecord, nothing_ingested
 from facesearch.app.limits import JobBoard
 from facesearch.app.uploads import (
+    FROM_UPLOADS,
     finish_job,
     ingest_job,
     lock_job,
@@ -71,7 +72,6 @@ from facesearch.server.upload_names import label_folder, original_name, safe_nam
 log = logging.getLogger(__name__)
 
 MAX_LISTED_FAILURES = 50
-FROM_UPLOADS = "the uploads"  # what a job's error says nothing was ingested from
 MAX_LISTED_SKIPPED = 200
 MAX_JOBS_KEPT = 200
 PUBLISH_EVERY_S = 1.0

@@ -82,3 +82,23 @@ def test_a_job_s_failures_name_no_server_folder(fake_homes: Any) -> None:
     reasons = [f["reason"] for f in job["failures"]]
     assert reasons[1].startswith("the same bytes as plain/000001-j0.jpg, which failed"), reasons
     assert not [r for r in reasons if str(home.home) in r or "uploads/" in r], reasons
+
+
+def test_a_run_of_a_job_that_got_nothing_says_so_of_the_uploads(fake_homes: Any) -> None:
+    """A job whose run got nothing logged "nothing ingested from the paths given" (paths no
+    one gave: the job's own folders) where the job and the entry of a job with no run say
+    "from the uploads": the trail read two ways for one thing."""
+    home = fake_homes("unpacked-junk-run")
+    job, entries = _upload(home, [("junk.zip", _zip({"j.jpg": b"x"}))])
+    (entry,) = entries
+    assert entry.payload["outcome"] == "nothing_ingested" and entry.payload["run_id"], entry
+    assert entry.payload["error"] == job["error"], (entry.payload, job)
+    assert job["error"] == "nothing ingested from the uploads: every file failed"
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
