@@ -102,3 +102,34 @@ def _zip(members: dict[str, bytes]) -> bytes:
         for name, data in members.items():
             zf.writestr(name, data)
     return buf.getvalue()
+
+
+def test_an_archive_is_not_unpacked_past_the_disk_s_free_margin(fake_homes: Any) -> None:
+    """Members were written whatever the room left: 2 MB of members that compress 1000 to 1
+    made 2 GB under uploads/ (a real server), so an upload could fill the disk the catalog
+    and the audit trail write to. Here every byte is under the margin."""
+    import shutil
+
+    from fastapi.testclient import TestClient
+
+    from facesearch.server import create_app
+
+    home = fake_homes("unpacked-disk-full")
+    free = shutil.disk_usage(home.home).free
+    settings = home.settings.replace(server_min_free_bytes=free + (1 << 40))
+    with TestClient(create_app(settings, pipelines=FakePipeline)) as client:
+        admin = home.auth("admin1")
+        r = client.post(
+            "/api/v1/ingest-jobs",
+            headers=admin,
+            files={"files": ("big.zip", _zip({"a.png": face_photo(1, 1), "b.png": b"x"}))},
+        )
+        assert r.status_code == 202, r.text
+        job = job_finished(lambda path: client.get(path, headers=admin), r.json(), 60)
+    assert job["status"] == "failed" and job["failed"] == 2 and job["images_total"] == 0, job
+    reasons = {f["path"]: f["reason"] for f in job["failures"]}
+    assert sorted(reasons) == ["a.png", "b.png"], reasons
+    assert all("the disk would have less than" in why for why in reasons.values()), reasons
+    with AccountabilityStore.open(home.home) as store:
+        (entry,) = [store.audit.get(seq) for seq in job["audit_seqs"]]
+    assert entry.payload["unpack_failed"] == 2
