@@ -27,6 +27,7 @@ __all__ = [
     "ingest_job",
     "job_visible",
     "lock_job",
+    "log_job_without_run",
     "log_nothing_unpacked",
     "release_job",
     "remove_leftover_jobs",
@@ -107,13 +108,44 @@ def log_nothing_unpacked(
     did; ``skipped``: archive members left out on purpose; ``source``: what the error says
     nothing was ingested from."""
     allow(actor, Permission.INGEST)
+    error = nothing_ingested(unreadable=unpack_failed, source=source)
+    return log_job_without_run(
+        store,
+        actor,
+        job_id,
+        collection,
+        outcome=NOTHING_INGESTED,
+        error=str(error),
+        failures=failures,
+        unpack_failed=unpack_failed,
+        skipped=skipped,
+    )
+
+
+def log_job_without_run(
+    store: AccountabilityStore,
+    actor: Actor,
+    job_id: str,
+    collection: str,
+    *,
+    outcome: str,
+    error: str,
+    failures: Sequence[Mapping[str, str]] = (),
+    unpack_failed: int = 0,
+    skipped: int = 0,
+) -> AuditEntry:
+    """The ``ingest`` entry of an upload job that ended before any run wrote one: nothing
+    came of its files (``log_nothing_unpacked``), or it failed (``outcome``: the error's
+    code, or ``error`` for one that is not the application's; a full disk while unpacking,
+    the organisation's quota reached, another organisation's collection). It records what
+    happened, so it asks no permission: the upload was allowed when it arrived."""
     payload = {
         "collection": collection,
         "paths": [],
         "paths_total": 0,
         "upload_job": job_id,
-        "outcome": NOTHING_INGESTED,
-        "error": nothing_ingested(unreadable=unpack_failed, source=source),
+        "outcome": outcome,
+        "error": error[:500],
         "unpack_failed": unpack_failed,
         "unpack_failures": [dict(f) for f in failures[:MAX_LOGGED_FAILURES]],
         "skipped": skipped,

@@ -58,6 +58,7 @@ from facesearch.app.uploads import (
     finish_job,
     ingest_job,
     lock_job,
+    log_job_without_run,
     log_nothing_unpacked,
     release_job,
     remove_leftover_jobs,
@@ -327,9 +328,11 @@ class Jobs:
             outcome = (JobStatus.COMPLETED if nothing is None else JobStatus.FAILED, nothing)
         except FaceSearchError as exc:
             outcome = (JobStatus.FAILED, str(exc))
-        except Exception:
+            self._log_failed(job, store, actor, exc.code, str(exc))
+        except Exception as exc:
             log.exception("ingest job %s failed", job.id)
             outcome = (JobStatus.FAILED, "internal error; it was logged")
+            self._log_failed(job, store, actor, "error", f"{type(exc).__name__}: {exc}")
         finally:
             # the job is done only once its leftovers are gone (a client polling for
             # "completed" must find the folder clean)
@@ -338,6 +341,31 @@ class Jobs:
             job.status, job.error = outcome
             job.finished = datetime.now(UTC).isoformat(timespec="seconds")
             self.publish(job, force=True)
+
+    def _log_failed(
+        self, job: IngestJob, store: Store, actor: Actor, code: str, error: str
+    ) -> None:
+        """The entry of a job that failed before any run wrote one (unpacking on a full disk,
+        the organisation's quota reached, ...): the upload is recorded all the same. A run's
+        own failure is its entry's (``app.ingest``). One that cannot be written is logged."""
+        if job.audit_seqs:
+            return
+        try:
+            entry = log_job_without_run(
+                store,
+                actor,
+                job.id,
+                job.collection,
+                outcome=code,
+                error=error,
+                failures=job.failures,
+                unpack_failed=job.unpack_failed,
+                skipped=job.skipped_count,
+            )
+        except Exception:
+            log.exception("the failure of ingest job %s could not be logged", job.id)
+            return
+        job.audit_seqs.append(entry.seq)
 
     def _clean(self, job: IngestJob, engine: Engine) -> None:
         """Delete every file of the job that is not the source of an image in the catalog."""

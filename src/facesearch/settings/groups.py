@@ -300,7 +300,8 @@ class ServerSettings(Group):
     min_free_bytes: int = setting(
         256 * 1024 * 1024,
         "Free bytes on the home's disk below which /health answers 503 (storage nearly full: "
-        "ingest and the audit trail would fail).",
+        "ingest and the audit trail would fail); an upload job unpacks no archive member "
+        "that would take the disk below it.",
         "server_min_free_bytes",
     )
 

@@ -7,6 +7,7 @@ import io
 import zipfile
 from typing import Any
 
+import pytest
 from tests.fakes import FakePipeline, face_photo
 from tests.jobs import job_finished
 
@@ -133,3 +134,36 @@ def test_an_archive_is_not_unpacked_past_the_disk_s_free_margin(fake_homes: Any)
     with AccountabilityStore.open(home.home) as store:
         (entry,) = [store.audit.get(seq) for seq in job["audit_seqs"]]
     assert entry.payload["unpack_failed"] == 2
+
+
+def test_a_job_that_fails_before_any_run_has_its_entry(
+    fake_homes: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk while unpacking, or a refusal before the first run (the organisation's
+    quota reached): the job ended failed ("internal error", or the refusal) and the trail
+    had no entry of the upload."""
+    from facesearch.errors import PermissionDeniedError
+    from facesearch.server.jobs import Jobs
+
+    home = fake_homes("failed-before-a-run")
+
+    def full(*args: Any, **kwargs: Any) -> Any:
+        raise OSError(28, "No space left on device")
+
+    def refused(*args: Any, **kwargs: Any) -> Any:
+        raise PermissionDeniedError("organisation default holds 10 faces: its quota is reached")
+
+    photo = [("a.png", face_photo(3, 4))]
+    with monkeypatch.context() as m:
+        m.setattr(Jobs, "_unpack", full)
+        job, (entry,) = _upload(home, photo)
+    assert job["status"] == "failed" and job["error"] == "internal error; it was logged"
+    assert entry.action == Action.INGEST and entry.payload["outcome"] == "error"
+    assert entry.payload["error"] == "OSError: [Errno 28] No space left on device"
+    assert entry.payload["upload_job"] == job["id"] and entry.payload["images_added"] == 0
+    with monkeypatch.context() as m:
+        m.setattr("facesearch.server.jobs.ingest_job", refused)
+        job, (entry,) = _upload(home, photo)
+    assert job["status"] == "failed" and "quota is reached" in job["error"]
+    assert entry.payload["outcome"] == "forbidden", entry.payload  # the error's code
+    assert "quota is reached" in entry.payload["error"]
