@@ -10,12 +10,16 @@ from _pytest.logging import LogCaptureHandler, catching_logs
 
 
 def _churn(stop: threading.Event) -> None:
-    """Make a logger and take it out again, as a module imported in a thread adds its own."""
+    """Make loggers, as modules imported in a thread add their own, then take them out again
+    (a batch at a time: the registry's size changes for a while, not for an instant)."""
     registry = logging.root.manager.loggerDict
+    names = [f"tests.logging_lock.churn.{n}" for n in range(50)]
     while not stop.is_set():
-        logging.getLogger("tests.logging_lock.churn")
+        for name in names:
+            logging.getLogger(name)
         with logging._lock:  # type: ignore[attr-defined]
-            registry.pop("tests.logging_lock.churn", None)
+            for name in names:
+                registry.pop(name, None)
 
 
 def test_a_test_phase_beginning_while_a_thread_makes_a_logger_does_not_fail() -> None:
