@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -109,6 +109,7 @@ class ErasureHold:
     owner: RunOwner
     engine: Engine
     erasing: bool = False  # the scan is over: faces are being erased
+    done: bool = False  # recorded: nothing that follows can be the erasure's failure
 
     def scanned(self) -> None:
         """The scan is over; what follows erases, so a failure no longer takes the entry
@@ -116,20 +117,31 @@ class ErasureHold:
         self.erasing = True
 
     def recorded(self) -> None:
-        """The erasure's audit entry is written (or, for the host's CLI, its faces went)."""
-        record_entry(self.engine, self.id, self.owner)
-
-
-def record_entry(engine: Engine, entry: int, owner: RunOwner) -> None:
-    """Pending blocklist entry ``entry`` of erasure ``owner`` is recorded: no longer pending.
-    One settled meanwhile (its process taken for gone) stays as settled, and a warning says
-    so."""
-    if not engine.catalog.blocklist_recorded(entry, owner):
-        log.warning(
-            "blocklist entry %d was settled by someone else while this erasure ran (its "
-            "process was taken for gone): the settlement's erase entry says what became of it",
-            entry,
-        )
+        """The erasure's audit entry is written (or, for the Python API's unaudited
+        ``Engine.forget``, its faces went): the entry is no longer pending. Never raises: the
+        erasure is done and said so. One settled meanwhile (its process taken for gone)
+        stays as settled; one the catalog could not mark stays pending; a warning says
+        which."""
+        self.done = True
+        try:
+            recorded = self.engine.catalog.blocklist_recorded(self.id, self.owner)
+        except FaceSearchError as exc:
+            log.warning(
+                "blocklist entry %d could not be marked recorded (%s): its erasure's audit "
+                "entry records it; it stays pending until this process ends, then 'facesearch "
+                "erasure settle %d --keep' records it",
+                self.id,
+                exc,
+                self.id,
+            )
+            return
+        if not recorded:
+            log.warning(
+                "blocklist entry %d was settled by someone else while this erasure ran (its "
+                "process was taken for gone): the settlement's erase entry says what became "
+                "of it",
+                self.id,
+            )
 
 
 @contextmanager
@@ -176,7 +188,9 @@ def blocklisted_for_the_scan(
         yield hold
     except BaseException as exc:
         renewal.stop()
-        if hold.erasing:
+        if hold.done:
+            pass  # recorded: the erasure's entry says what it did
+        elif hold.erasing:
             mark_failed(engine, added, exc)
         elif not engine.catalog.blocklist_remove(added, owner=owner):
             log.warning(
@@ -188,25 +202,23 @@ def blocklisted_for_the_scan(
     renewal.stop()
 
 
-@contextmanager
-def failed_if_raised(engine: Engine, entry: int | None) -> Iterator[None]:
-    """Pending blocklist entry ``entry`` (None: no entry) marked failed if the block raises:
-    what follows an erasure's scan and precedes its audit entry (``mark_failed``)."""
-    try:
-        yield
-    except BaseException as exc:
-        if entry is not None:
-            mark_failed(engine, entry, exc)
-        raise
-
-
 def mark_failed(engine: Engine, entry: int, exc: BaseException) -> None:
     """Pending blocklist entry ``entry`` will not be recorded: its erasure failed after its
     scan (faces may be gone), with ``exc``. It stays, to settle at once; the first failure's
-    reason stays."""
-    with suppress(FaceSearchError):
+    reason stays. When the catalog cannot mark it either (the same outage), a warning says
+    that it stays pending until this process ends."""
+    try:
         engine.catalog.blocklist_unrecorded(
             entry, f"the erasure failed after its scan: {type(exc).__name__}: {exc}"
+        )
+    except FaceSearchError as marking:
+        log.warning(
+            "blocklist entry %d, of an erasure that failed after its scan (%s), could not be "
+            "marked failed (%s): it stays pending until this process ends, then 'facesearch "
+            "erasure blocklist' lists it to settle",
+            entry,
+            exc,
+            marking,
         )
 
 

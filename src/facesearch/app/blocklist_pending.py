@@ -161,7 +161,7 @@ def _why_gone(block: PendingBlock, now: datetime) -> str | None:
     """Why the process of ``block`` (its erasure, or a settlement of it cut short) is surely
     gone; None while it may run: from the kernel when the process ran in this machine's pid
     space (``run_lease.process_gone``), else from its last sign of life (its erasure renews
-    it during the scan: ``forgetting.blocklisted_for_the_scan``), or when it gave none the
+    it until its audit entry: ``forgetting.blocklisted_for_the_scan``), or when it gave none the
     entry's age, ten times an ingest's lease (what follows the scan takes a while too)."""
     if block.failed is not None and not block.settling:
         return f"its erasure ended without recording it: {block.failed}"

@@ -39,15 +39,8 @@ from facesearch.app.scope import Scope, reach_of
 from facesearch.app.vector_erasure import VectorStoreErasure, vector_part
 from facesearch.engine import Engine, ImageInput
 from facesearch.errors import FaceSearchError, InputError, NotFoundError
-from facesearch.forgetting import (
-    ErasureHold,
-    blocklisted_for_the_scan,
-    check_ids,
-    failed_if_raised,
-    record_entry,
-)
+from facesearch.forgetting import ErasureHold, blocklisted_for_the_scan, check_ids
 from facesearch.gallery.ray_scan import RayScan
-from facesearch.gallery.run_lease import this_process
 from facesearch.gallery.uploads import UPLOADS, current_upload
 from facesearch.like_odds import like_odds
 from facesearch.pipeline import Decodable
@@ -133,6 +126,8 @@ def _owned_faces(
     organisation owning every collection). None: erase as requested."""
     catalog = engine.catalog
     if scope.everything:
+        if person is not None:  # every collection's faces like the photo
+            return [f.id for f in catalog.faces(engine.faces_like(person, None, request.ray))]
         if not request.face_ids:
             return None
         held = {f.id for f in catalog.faces(list(request.face_ids))}
@@ -207,38 +202,34 @@ def erase(
         org = None if scope.everything else scope.org
         probes = _kept_probes_like(engine, store, person, org)
     store.audit.check_writable()
-    # An organisation's erasure like a photo: its own ingests skip the person from now on
+    # An erasure like a photo blocklists the person: an organisation's for its own ingests
     # (another organisation's are not changed, nor told), even when its gallery holds no face
-    # of them yet. Before the scan, so that no face escapes both (``forgetting.erase_faces``
-    # says why); taken back if the scan fails, so that a failed erasure leaves nothing. The
-    # host's (a like erasure of every collection) blocklists for all, in ``Engine.forget``.
-    own_entry = person is not None and not scope.everything
+    # of them yet; the host's (every collection) for every ingest. Before the scan, so that no
+    # face escapes both (``forgetting.erase_faces`` says why); taken back if the scan fails,
+    # so that a failed erasure leaves nothing; held (renewed) until its audit entry records
+    # it, and left to settle at once if the erasure fails after its scan.
     with ExitStack() as held:
-        # its own blocklist entry, held (renewed) until its audit entry records it
         hold: ErasureHold | None = None
-        if own_entry:
-            assert person is not None and scope.org is not None
-            hold = held.enter_context(blocklisted_for_the_scan(engine, person, scope.org))
+        if person is not None:
+            entry_org = None if scope.everything else scope.org
+            hold = held.enter_context(blocklisted_for_the_scan(engine, person, entry_org))
             # read again: a collection the organisation's ingest claimed since is scanned too
             scope = reach_of(store, engine.catalog, actor)
-            face_ids = _owned_faces(engine, scope, request, person)
-            hold.scanned()
-        else:
-            face_ids = _owned_faces(engine, scope, request, person)
+        face_ids = _owned_faces(engine, scope, request, person)
         store.audit.check_writable()
+        engine.indexes.ensure_loaded()
+        if hold is not None:
+            hold.scanned()  # what follows erases: a failure no longer takes the entry back
         result = engine.forget(
             face_ids=face_ids,
             image_id=request.image_id,
             subject=None if face_ids is not None else request.subject,
-            like=None if face_ids is not None else person,
             max_fmr=request.max_fmr,
             ray=request.ray,
             audited=True,
         )
         if hold is not None:
             result = replace(result, blocklisted=True, blocklist_entry=hold.id)
-        else:  # the host's entry, made (and no longer renewed) in ``Engine.forget``
-            held.enter_context(failed_if_raised(engine, result.blocklist_entry))
         image_ids = {f.image_id for f in result.faces}
         if request.image_id:
             image_ids.add(request.image_id)
@@ -292,11 +283,8 @@ def erase(
                 )
             erased = f"erased {len(face_ids)} faces (ids {ids}{more}) and {len(image_ids)} images"
             raise entry_missing(exc, erased + kept) from exc
-        # pending until now (``app.blocklist_pending``); this process's own entry only
-        if hold is not None:
+        if hold is not None:  # pending until now (``app.blocklist_pending``)
             hold.recorded()
-        elif result.blocklist_entry is not None:  # the host's, made in ``Engine.forget``
-            record_entry(engine, result.blocklist_entry, this_process())
         return ErasureRecord(
             id=entry.seq,
             reason=why,

@@ -8,6 +8,7 @@ server: until its restart)."""
 from __future__ import annotations
 
 import importlib
+import logging
 import time
 from typing import Any
 
@@ -94,3 +95,85 @@ def test_an_erasure_renews_its_entry_after_its_scan_too(
     (entry,) = engine.catalog.blocklist_sizes(engine.pipeline.model_id)
     assert entry == (None if who == "host" else "default")
     assert engine.catalog.blocklist_pending() == []  # recorded
+
+
+@pytest.mark.parametrize("who", ["host", "admin1"])
+def test_an_erasure_whose_trail_fails_before_it_erases_takes_its_entry_back(
+    engine: Engine, store: AccountabilityStore, probe_photo: Any, who: str
+) -> None:
+    """The trail checked again after the scan, before anything is erased, is unwritable: the
+    entry was left pending and marked failed, to settle by hand, though nothing was erased
+    (found in review)."""
+    actor = _actor(store, who)
+    real = store.audit.check_writable
+    calls: list[None] = []
+
+    def second_fails() -> None:
+        calls.append(None)
+        if len(calls) == 2:
+            raise CatalogError("the audit key is unreadable")
+        real()
+
+    faces = engine.catalog.stats()["faces"]
+    store.audit.check_writable = second_fails  # type: ignore[method-assign]
+    try:
+        with pytest.raises(CatalogError, match="the audit key is unreadable"):
+            erase(engine, store, actor, EraseRequest("DSR-22", like=probe_photo(1)))
+    finally:
+        del store.audit.check_writable
+    assert engine.catalog.stats()["faces"] == faces
+    assert engine.catalog.blocklist_pending() == []
+    assert engine.catalog.blocklist(engine.pipeline.model_id).shape[0] == 0
+
+
+@pytest.mark.parametrize("who", ["host", "admin1"])
+def test_an_erasure_whose_entry_cannot_be_marked_recorded_still_succeeds(
+    engine: Engine,
+    store: AccountabilityStore,
+    probe_photo: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    who: str,
+) -> None:
+    """Its audit entry is written, then marking the entry recorded fails (database locked):
+    the erasure raised, and its entry read 'ended without recording it: the erasure failed
+    after its scan', inviting a take-back the erase entry ('blocklisted': true) contradicts
+    (found in review). Now it returns, the entry stays pending, unmarked, and a warning says
+    how to settle it."""
+
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        raise CatalogError("database is locked")
+
+    monkeypatch.setattr(engine.catalog, "blocklist_recorded", locked)
+    with caplog.at_level(logging.WARNING, "facesearch.forgetting"):
+        done = erase(engine, store, _actor(store, who), EraseRequest("DSR-23", like=probe_photo(1)))
+    assert done.face_ids and done.blocklisted
+    (block,) = engine.catalog.blocklist_pending()
+    assert block.failed is None
+    assert f"blocklist entry {block.id} could not be marked recorded" in caplog.text
+    assert f"erasure settle {block.id} --keep" in caplog.text
+
+
+def test_an_erasure_whose_failure_cannot_be_marked_says_so(
+    engine: Engine,
+    store: AccountabilityStore,
+    probe_photo: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The catalog is down: the deletion fails, and marking the entry failed fails too. The
+    entry stays pending for this process; before, nothing said so (found in review)."""
+
+    def down(*args: Any, **kwargs: Any) -> Any:
+        raise CatalogError("the database is down")
+
+    monkeypatch.setattr(engine.catalog, "delete_faces", down)
+    monkeypatch.setattr(engine.catalog, "blocklist_unrecorded", down)
+    with (
+        caplog.at_level(logging.WARNING, "facesearch.forgetting"),
+        pytest.raises(CatalogError, match="the database is down"),
+    ):
+        erase(engine, store, HOST, EraseRequest("DSR-24", like=probe_photo(1)))
+    (block,) = engine.catalog.blocklist_pending()
+    assert f"blocklist entry {block.id}, of an erasure that failed after its scan" in caplog.text
+    assert "stays pending until this process ends" in caplog.text
