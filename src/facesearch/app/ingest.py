@@ -51,7 +51,14 @@ from facesearch.gallery import run_lease
 from facesearch.gallery.ingest import Analyse, IngestSummary, ProgressFn
 from facesearch.gallery.ray_ingest import RayAnalyser, RayOptions
 
-__all__ = ["NOTHING_INGESTED", "IngestRecord", "IngestRequest", "ingest", "nothing_ingested"]
+__all__ = [
+    "NOTHING_INGESTED",
+    "IngestRecord",
+    "IngestRequest",
+    "ingest",
+    "nothing_ingested",
+    "own_collection_name",
+]
 
 log_module = logging.getLogger(__name__)
 
@@ -122,6 +129,15 @@ def nothing_ingested(
     return f"nothing ingested from {source}: {why}"
 
 
+def own_collection_name(org: str, requested: str) -> str:
+    """The collection an ingest of organisation ``org`` into ``requested`` goes into: an
+    organisation other than ``default`` asking for the collection ``default`` gets its own,
+    named after it."""
+    if requested == DEFAULT_COLLECTION and org.lower() != DEFAULT_ORG:
+        return org
+    return requested
+
+
 def claim_collection(
     engine: Engine, store: AccountabilityStore, actor: Actor, request: IngestRequest
 ) -> str:
@@ -133,9 +149,7 @@ def claim_collection(
     if actor.org is None:
         raise PermissionDeniedError(f"{actor.name} belongs to no organisation: no collections")
     org = store.orgs.get(actor.org)
-    name = request.collection
-    if name == DEFAULT_COLLECTION and org.name.lower() != DEFAULT_ORG:
-        name = org.name
+    name = own_collection_name(org.name, request.collection)
     known = {c.name: c for c in engine.catalog.collections()}
     if name not in known:
         check_new_collection_name(name)  # before it is claimed; one made before keeps its name

@@ -15,6 +15,7 @@ from facesearch.app.ingest import (
     IngestRequest,
     ingest,
     nothing_ingested,
+    own_collection_name,
 )
 from facesearch.engine import Engine
 from facesearch.errors import NotFoundError
@@ -139,6 +140,8 @@ def log_job_without_run(
     code, or ``error`` for one that is not the application's; a full disk while unpacking,
     the organisation's quota reached, another organisation's collection). It records what
     happened, so it asks no permission: the upload was allowed when it arrived."""
+    if actor.org is not None:  # as the job's runs would have named it (``claim_collection``)
+        collection = own_collection_name(actor.org, collection)
     payload = {
         "collection": collection,
         "paths": [],

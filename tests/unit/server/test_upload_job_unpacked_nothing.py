@@ -167,3 +167,41 @@ def test_a_job_that_fails_before_any_run_has_its_entry(
     assert job["status"] == "failed" and "quota is reached" in job["error"]
     assert entry.payload["outcome"] == "forbidden", entry.payload  # the error's code
     assert "quota is reached" in entry.payload["error"]
+
+
+def test_the_entry_of_a_job_without_a_run_names_the_collection_its_runs_would_have(
+    fake_homes: Any,
+) -> None:
+    """An organisation other than default asks for "default" and gets its own collection,
+    named after it: a run's entry said "north", the entry of a job that got nothing
+    "default", the host's collection (found in review)."""
+    from facesearch.accountability import local_actor
+    from facesearch.app.uploads import log_nothing_unpacked
+
+    home = fake_homes("job-entry-collection")
+    with AccountabilityStore.open(home.home) as store:
+        store.orgs.add("north", by=local_actor("tester"))
+        north = local_actor("tester", org="north")
+        for asked, named in (("default", "north"), ("north-photos", "north-photos")):
+            entry = log_nothing_unpacked(
+                store,
+                north,
+                "job1",
+                asked,
+                failures=[],
+                unpack_failed=1,
+                skipped=0,
+                source="the uploads",
+            )
+            assert entry.payload["collection"] == named
+        host = log_nothing_unpacked(
+            store,
+            local_actor("tester"),
+            "job2",
+            "default",
+            failures=[],
+            unpack_failed=1,
+            skipped=0,
+            source="the uploads",
+        )
+        assert host.payload["collection"] == "default"
