@@ -94,3 +94,18 @@ def test_an_ingest_tells_the_photos_the_blocklist_skipped_from_those_that_failed
     moment = datetime(2026, 1, 1, tzinfo=UTC)
     entry = AuditEntry(1, moment, "a", Action.INGEST, None, None, new, "", "")
     assert ingest_summary(entry).endswith("added; 1 failed, 2 blocklisted")
+
+
+def test_an_upload_job_s_ingest_entries_name_the_job_and_count_in_words() -> None:
+    """The page read '1 images, 1 faces into up; 0 failed' and, for the job's run, 'ingest
+    started into up (1 path given)': a path no one gave (the job's own folder), and no job
+    named (found by the attack pass on upload jobs)."""
+    job = {"collection": "up", "upload_job": "a597a6a95d9dfc34"}
+    started = {**job, "outcome": "started", "paths_total": 1}
+    ended = {**job, "outcome": "ok", "images_added": 1, "faces_added": 1, "failed": 0}
+    assert audit_summary({"action": "ingest", "payload": started}) == (
+        "ingest started into up (upload job a597a6a95d9dfc34)"
+    )
+    assert audit_summary({"action": "ingest", "payload": ended}) == (
+        "1 image, 1 face into up; 0 failed; upload job a597a6a95d9dfc34"
+    )

@@ -295,16 +295,18 @@ def audit_summary(entry: dict[str, Any]) -> str:
     if action == "erase":
         counts = ", ".join(f"{v} {k}" for k, v in p.get("counts", {}).items())
         return f"{counts}; reason: {p.get('reason', '')}"
+    job = f"; upload job {p['upload_job']}" if p.get("upload_job") else ""
     if action == "ingest" and p.get("outcome") == "started":
         n = p.get("paths_total")
-        return f"ingest started into {p.get('collection')} ({n} path{'' if n == 1 else 's'} given)"
+        given = f"{n} path{'' if n == 1 else 's'} given" if not job else job.removeprefix("; ")
+        return f"ingest started into {p.get('collection')} ({given})"
     if action == "ingest":
         outcome = p.get("outcome", "ok")
         how = {"abandoned": "abandoned", NOTHING_INGESTED: "failed"}.get(outcome, "stopped")
         stopped = "" if outcome == "ok" else f" ({how}: {p.get('error')})"
         return (
-            f"{p.get('images_added') or 0} images, {p.get('faces_added') or 0} faces into "
-            f"{p.get('collection')}; {failed_files(p)}{stopped}"
+            f"{_many(p.get('images_added'), 'image')}, {_many(p.get('faces_added'), 'face')} "
+            f"into {p.get('collection')}; {failed_files(p)}{stopped}{job}"
         )
     if action == "training_passed":
         until = str(p.get("valid_until", ""))[:10]  # the day: the page shows no raw times
@@ -313,6 +315,12 @@ def audit_summary(entry: dict[str, Any]) -> str:
         return f"alert {p.get('rule')}: {p.get('detail', '')}"[:200]
     text = ", ".join(f"{k}={v}" for k, v in p.items() if not isinstance(v, dict | list))
     return text[:200]
+
+
+def _many(n: object, one: str) -> str:
+    """ "1 image", "0 images", "12 images" (what is not a number counts as 0)."""
+    count = n if isinstance(n, int) and not isinstance(n, bool) else 0
+    return f"{count} {one}{'' if count == 1 else 's'}"
 
 
 def _day(text: str, what: str, *, end: bool) -> datetime | None:
