@@ -168,16 +168,17 @@ class People(CatalogConnection):
         """Write an assignment in one transaction; the person id of each group.
 
         Rows pinned meanwhile, faces erased meanwhile and faces said meanwhile not to be the
-        person they would go to are left alone; persons left without faces are removed.
+        person they would go to are left alone; persons left without faces are removed. A
+        group whose person is gone meanwhile (merged away, or its last face erased) goes to a
+        new person.
         ``build``: (method, threshold) of a full build, recorded.
         """
         a = assignment
         with self._writing() as conn:
             cid = _collection(conn, collection)
             now = _codec.now_utc()
-            ids = tuple(
-                pid if pid is not None else _new_person(conn, cid, now) for pid in a.persons
-            )
+            live = _live_persons(conn, cid, [p for p in a.persons if p is not None])
+            ids = tuple(pid if pid in live else _new_person(conn, cid, now) for pid in a.persons)
             checked = int(a.previous is not None)
             was = a.previous if a.previous is not None else np.full(len(a.face_ids), NO_ID)
             conn.executemany(
@@ -364,6 +365,16 @@ def _collection(conn: sqlite3.Connection, name: str) -> int:
     if cid is None:
         raise NotFoundError(f"no collection named {name!r}")
     return cid
+
+
+def _live_persons(conn: sqlite3.Connection, cid: int, person_ids: Sequence[int]) -> set[int]:
+    """Those of ``person_ids`` that exist in collection ``cid`` now."""
+    out: set[int] = set()
+    for part in _read.chunks(sorted({int(i) for i in person_ids})):
+        sql = f"""SELECT id FROM persons WHERE collection_id = ?
+            AND id IN ({_read.placeholders(len(part))})"""
+        out.update(int(r[0]) for r in conn.execute(sql, (cid, *part)))
+    return out
 
 
 def _new_person(conn: sqlite3.Connection, cid: int, now: str) -> int:

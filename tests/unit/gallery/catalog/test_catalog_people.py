@@ -202,3 +202,34 @@ def test_a_person_id_past_int64_is_not_found_not_a_database_error(
         cat.person(person_id)
     with pytest.raises(NotFoundError):
         cat.merge_persons(1, person_id)
+
+
+@pytest.mark.parametrize("meanwhile", ["merge", "erase"])
+def test_a_build_whose_person_went_meanwhile_puts_its_faces_in_a_new_person(
+    cat: Catalog, meanwhile: str
+) -> None:
+    """Attack pass: a build (or an ingest's attach) snapshots, then a reviewer merges a person
+    away or an erasure takes its last face, and the build writes faces into that person:
+    "catalog database error: FOREIGN KEY constraint failed", the whole build lost (an
+    attach's faces left without a person). The gone person's faces go to a new person."""
+    first, second, third = assign(cat, "main", [[1], [3], [4]])
+    snap = cat.people_snapshot("main", "sface")
+    if meanwhile == "merge":  # after the build's snapshot, before its write
+        cat.merge_persons(second, first)
+    else:
+        cat.delete_faces([1])
+    faces = np.array([1, 3, 4], np.int64)
+    assignment = PeopleAssignment(
+        face_ids=faces,
+        groups=np.array([0, 1, 0], np.int64),  # the build puts face 4 with face 1
+        persons=(first, second),
+        pinned=np.zeros(3, bool),
+        certainty=np.full(3, 0.5, np.float32),
+        previous=snap.persons[np.searchsorted(snap.face_ids, faces)],
+    )
+    (gone, kept) = cat.write_people("main", assignment, build=("test", 0.3))
+    assert gone not in (first, second, third) and kept == second
+    expected = {second: [1, 3], gone: [4]} if meanwhile == "merge" else {second: [3], gone: [4]}
+    assert {p: sorted(f) for p, f in membership(cat).items()} == expected
+    with pytest.raises(NotFoundError):
+        cat.person(first)
