@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
 MAX_ID = 2**63 - 1  # the largest SQLite integer: no id of the catalog or the trail is larger
+# a subject's, person's or collection's name: a folder name's limit on common file systems
+MAX_NAME_CHARS = 255
 
 Embedding = npt.NDArray[np.float32]
 Image = npt.NDArray[np.uint8]  # H x W x 3, RGB

@@ -191,7 +191,7 @@ def test_roles(client: TestClient, home: Any) -> None:
         ("/api/v1/people/{A}/split", {"face_id": ["{ALL}"]}, 422),  # would leave A empty
         ("/api/v1/people/{A}/not", {"face_id": "{FB}"}, 422),
         ("/api/v1/people/{A}/not", {"face_id": "-1"}, 422),
-        ("/api/v1/people/{A}/name", {"name": "x" * 201}, 422),
+        ("/api/v1/people/{A}/name", {"name": "x" * 256}, 422),
         ("/api/v1/people?collection=nowhere", None, 404),
         ("/api/v1/people/build", {"collection": "nowhere"}, 404),
     ],
@@ -376,3 +376,46 @@ def test_a_person_s_faces_come_a_page_at_a_time(
     assert [len(s) for s in shown] == [3, len(GALLERY_SHOTS) - 3]
     assert not set(shown[0]) & set(shown[1])
     assert "page 1 of 2" in first and f'href="/people/{person}?at=2"' in first
+
+
+def test_a_page_past_the_last_shows_the_last(
+    client: TestClient, home: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Attack pass: /people?at=999999 said "Persons 47,999,953–47,999,952 of 57", and a
+    person page past its last page "page 50 of 2" with no face (a person split meanwhile
+    leaves a bookmarked later page so)."""
+    from facesearch.server.routes import people as people_routes
+
+    api = Api(client, home)
+    html = api.headers | HTML
+    built = client.post("/people/build", headers=html, data={"collection": "default"})
+    person = int(re.findall(r'data-person="(\d+)"', built.text)[0])
+    grid = client.get("/people?at=999999", headers=html)
+    assert grid.status_code == 200
+    assert f"Persons 1–{PEOPLE} of {PEOPLE}," in grid.text
+    assert len(re.findall(r'data-person="\d+"', grid.text)) == PEOPLE
+    monkeypatch.setattr(people_routes, "FACES_PER_PAGE", 3)
+    late = client.get(f"/people/{person}?at=50", headers=html).text
+    assert "page 2 of 2" in late
+    assert len(re.findall(r'data-face="\d+"', late)) == len(GALLERY_SHOTS) - 3
+
+
+def test_a_name_as_long_as_the_cli_allows_is_taken_by_the_api_and_the_page(
+    client: TestClient, home: Any
+) -> None:
+    """Attack pass: `people name` takes 255 characters, the API and the person page only 200:
+    a person the CLI named 240 characters long could not be saved again from its page (it
+    answered a bare 422 page, "name: string should have at most 200 characters")."""
+    api = Api(client, home)
+    html = api.headers | HTML
+    api.build()
+    person = api.people()[0]["person"]
+    name = "Ann " * 60  # 240 characters
+    r = api.post(f"/api/v1/people/{person}/name", {"name": name})
+    assert r.status_code == 200 and r.json()["person"]["name"] == name.strip(), r.text
+    page = client.get(f"/people/{person}", headers=html).text
+    assert 'maxlength="255"' in page
+    r = client.post(f"/people/{person}/name", headers=html, data={"name": name + "Bo"})
+    assert r.status_code == 303, r.text
+    r = api.post(f"/api/v1/people/{person}/name", {"name": "x" * 256})
+    assert r.status_code == 422 and error_code(r) == "invalid_request"

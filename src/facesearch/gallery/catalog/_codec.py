@@ -22,7 +22,7 @@ from facesearch.core.text import (
     is_plain_name,
 )
 from facesearch.errors import InputError
-from facesearch.types import BBox
+from facesearch.types import MAX_NAME_CHARS, BBox
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _F32 = np.dtype("<f4")
@@ -31,9 +31,6 @@ _F64 = np.dtype("<f8")
 
 def now_utc() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
-
-
-MAX_NAME_CHARS = 255  # a folder name's limit on common file systems (subjects come from them)
 
 
 def check_name(name: str, what: str) -> str:

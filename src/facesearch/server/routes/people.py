@@ -23,7 +23,7 @@ from facesearch.server import gallery_services
 from facesearch.server.deps import Ctx, Curator, CuratorPage, Reader, ReaderPage
 from facesearch.server.rendering import Page, optional_int
 from facesearch.server.views import API, shown_source
-from facesearch.types import MAX_ID
+from facesearch.types import MAX_ID, MAX_NAME_CHARS
 
 api = APIRouter(prefix="/api/v1", tags=["people"])
 pages = APIRouter(include_in_schema=False)
@@ -93,7 +93,7 @@ async def name_person(
     person_id: int,
     who: Curator,
     c: Ctx,
-    name: Annotated[str | None, Form(max_length=200)] = None,
+    name: Annotated[str | None, Form(max_length=MAX_NAME_CHARS)] = None,
 ) -> dict[str, Any]:
     request = app_people.ReviewRequest(person_id, name=(name or "").strip() or None)
     return review_view(await gallery_services.review(c, who, "name", request))
@@ -144,6 +144,8 @@ async def _people_page(
     if names and await gallery_services.people_built(c, who, chosen):
         found = await gallery_services.people(c, who, chosen)
         people = sorted(found.people, key=lambda p: (-len(p.faces), p.person))
+    pages = max(1, -(-len(people) // PAGE_SIZE))
+    at = min(at, pages)  # past the last page: the last (it said "Persons 47,999,905–47,999,904")
     first = (at - 1) * PAGE_SIZE
     return page.render(
         "people.html",
@@ -155,7 +157,7 @@ async def _people_page(
         shown=people[first : first + PAGE_SIZE],
         first=first,
         at=at,
-        pages=max(1, -(-len(people) // PAGE_SIZE)),
+        pages=pages,
         **values,
     )
 
@@ -195,14 +197,17 @@ async def _person_page(
     on one page ran into the read rate limit, and its crops failed with 429)."""
     person = await gallery_services.person(page.c, page.who, person_id)
     view = person_view(person)
+    pages = max(1, -(-len(view["faces"]) // FACES_PER_PAGE))
+    at = min(at, pages)  # past the last page (a person split meanwhile): the last
     first = (at - 1) * FACES_PER_PAGE
     return page.render(
         "person.html",
         person=view,
+        max_name=MAX_NAME_CHARS,
         shown=view["faces"][first : first + FACES_PER_PAGE],
         first=first,
         at=at,
-        pages=max(1, -(-len(view["faces"]) // FACES_PER_PAGE)),
+        pages=pages,
         error=error,
         **values,
     )
@@ -226,7 +231,7 @@ async def _review_page(
 
 @pages.post("/people/{person_id:int}/name")
 async def person_name(
-    person_id: int, page: CuratorPage, name: Annotated[str, Form(max_length=200)] = ""
+    person_id: int, page: CuratorPage, name: Annotated[str, Form(max_length=MAX_NAME_CHARS)] = ""
 ) -> Response:
     request = app_people.ReviewRequest(person_id, name=name.strip() or None)
     return await _review_page(page, person_id, "name", request)
