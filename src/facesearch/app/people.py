@@ -269,16 +269,14 @@ Change = tuple[StoredPerson, dict[str, Any]]
 
 
 def _name(catalog: Catalog, request: ReviewRequest) -> Change:
-    before = catalog.person(request.person)
-    after = catalog.name_person(request.person, request.name)
+    before, after = catalog.name_person(request.person, request.name)
     return after, {"name": after.name, "previous_name": before.name, "face_ids": _ids(after)}
 
 
 def _merge(catalog: Catalog, request: ReviewRequest) -> Change:
     if request.other is None:
         raise InputError("name the other person")
-    other = catalog.person(request.other)
-    kept = catalog.merge_persons(request.person, other.id)
+    other, kept = catalog.merge_persons(request.person, request.other)
     return kept, {"other": other.id, "other_name": other.name, "face_ids": _ids(other)}
 
 

@@ -256,3 +256,38 @@ def test_person_names_skip_a_person_merged_away_meanwhile(
     admin = store.accounts.get_user("admin1")
     names = person_names(engine, store, admin, [*persons, 999_999])
     assert sorted(names) == persons
+
+
+def test_a_review_logs_what_it_replaced_with_another_writer_at_the_person(
+    unlabelled: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Attack pass (CLI renames while the server renamed the same person): the entry's
+    ``previous_name``, and a merge's ``other_name`` and ``face_ids``, were read before the
+    change, in a transaction of their own: a rename or a face added by another process in
+    between left an entry that named a name the person no longer had, or merged faces it
+    did not list. Now read in the change's transaction."""
+    engine, store = unlabelled
+    build(engine, store)
+    a, b, c = sorted(partition(engine, store))[:3]
+    catalog = engine.catalog
+    name, merge = catalog.name_person, catalog.merge_persons
+
+    def renamed_meanwhile(person: int, new: str | None) -> Any:
+        name(person, "Meanwhile")  # another process, between the read and the write
+        return name(person, new)
+
+    monkeypatch.setattr(catalog, "name_person", renamed_meanwhile)
+    named = name_person(engine, store, ME, ReviewRequest(a, name="Ann"))
+    assert store.audit.get(named.id).payload["previous_name"] == "Meanwhile"
+
+    grown = {f.face_id for f in catalog.person(b).faces} | {
+        f.face_id for f in catalog.person(c).faces
+    }
+
+    def grew_meanwhile(keep: int, other: int) -> Any:
+        merge(other, c)  # e.g. an ingest's attach put faces in ``other`` meanwhile
+        return merge(keep, other)
+
+    monkeypatch.setattr(catalog, "merge_persons", grew_meanwhile)
+    merged = merge_persons(engine, store, ME, ReviewRequest(a, other=b))
+    assert store.audit.get(merged.id).payload["face_ids"] == sorted(grown)

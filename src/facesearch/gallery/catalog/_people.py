@@ -262,24 +262,27 @@ class People(CatalogConnection):
 
     # -- review: each pins the faces it decides on ------------------------------------------
 
-    def name_person(self, person_id: int, name: str | None) -> StoredPerson:
-        """Name a person (None: unname it) and pin its faces: a named person anchors them."""
+    def name_person(self, person_id: int, name: str | None) -> tuple[StoredPerson, StoredPerson]:
+        """Name a person (None: unname it) and pin its faces: a named person anchors them.
+        Returns the person as it was (read in the same transaction: what the change
+        replaced, even with another writer at it) and as it is."""
         if name is not None:
             _codec.check_name(name, "person")
         with self._writing() as conn:
-            _person(conn, person_id)
+            before = _person(conn, person_id)
             conn.execute(
                 "UPDATE persons SET name = ?, updated = ? WHERE id = ?",
                 (name, _codec.now_utc(), int(person_id)),
             )
             conn.execute("UPDATE face_persons SET pinned = 1 WHERE person_id = ?", (person_id,))
-            return _person(conn, person_id)
+            return before, _person(conn, person_id)
 
-    def merge_persons(self, keep: int, other: int) -> StoredPerson:
+    def merge_persons(self, keep: int, other: int) -> tuple[StoredPerson, StoredPerson]:
         """Move every face of ``other`` into ``keep`` (pinned) and remove ``other``; its
         name is kept when ``keep`` has none, and its not-this-person rows move along (those of the
         faces now in ``keep`` are dropped: the reviewer has just said they are ``keep``).
-        InputError for two collections or two faces of one image."""
+        InputError for two collections or two faces of one image. Returns ``other`` as it was
+        merged (read in the same transaction) and ``keep`` as it is."""
         if int(keep) == int(other):
             raise InputError("a person cannot be merged with itself")
         with self._writing() as conn:
@@ -312,7 +315,7 @@ class People(CatalogConnection):
             )
             conn.execute("DELETE FROM persons WHERE id = ?", (other,))
             _recertify(conn, (keep,))
-            return _person(conn, keep)
+            return second, _person(conn, keep)
 
     def split_person(self, person_id: int, face_ids: Sequence[int]) -> StoredPerson:
         """Move ``face_ids`` off ``person_id`` into a new person; both sides are pinned, so

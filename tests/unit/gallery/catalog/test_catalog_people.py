@@ -107,7 +107,8 @@ def test_erasing_faces_removes_their_rows_and_a_person_left_empty(cat: Catalog) 
 def test_merge_moves_and_pins_the_faces_and_keeps_a_name(cat: Catalog) -> None:
     first, second, third = assign(cat, "main", [[1], [3], [4]])
     cat.name_person(third, "Cy")
-    merged = cat.merge_persons(first, third)
+    gone, merged = cat.merge_persons(first, third)
+    assert gone.id == third and gone.name == "Cy"
     assert merged.id == first and merged.name == "Cy"
     assert sorted(f.face_id for f in merged.faces) == [1, 4] and all(f.pinned for f in merged.faces)
     with pytest.raises(NotFoundError):
