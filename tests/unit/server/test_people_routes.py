@@ -419,3 +419,22 @@ def test_a_name_as_long_as_the_cli_allows_is_taken_by_the_api_and_the_page(
     assert r.status_code == 303, r.text
     r = api.post(f"/api/v1/people/{person}/name", {"name": "x" * 256})
     assert r.status_code == 422 and error_code(r) == "invalid_request"
+
+
+def test_a_built_collection_left_without_faces_is_built_not_yet_to_build(
+    client: TestClient, home: Any
+) -> None:
+    """Attack pass: after `forget` took every face of a built collection (or a build of a
+    collection of no face), the People page said "The people of solo have not been built
+    yet" and offered "Build": it had been, and an ingest into it attaches new faces."""
+    from facesearch.gallery.catalog import Catalog
+
+    api = Api(client, home)
+    html = api.headers | HTML
+    api.build()
+    with Catalog.open(home.home / "catalog.sqlite") as catalog:
+        catalog.delete_faces([f["face_id"] for p in api.people() for f in p["faces"]])
+    page = client.get("/people", headers=html)
+    assert page.status_code == 200, page.text
+    assert 'id="no-persons"' in page.text and 'id="not-built"' not in page.text
+    assert "Rebuild the people of default" in page.text

@@ -141,7 +141,8 @@ async def _people_page(
     if chosen not in names and (names or collection):  # none at all: the page says so
         raise NotFoundError(f"no collection named {chosen!r}")
     people: list[app_people.PersonRecord] = []
-    if names and await gallery_services.people_built(c, who, chosen):
+    built = bool(names) and await gallery_services.people_built(c, who, chosen)
+    if built:
         found = await gallery_services.people(c, who, chosen)
         people = sorted(found.people, key=lambda p: (-len(p.faces), p.person))
     pages = max(1, -(-len(people) // PAGE_SIZE))
@@ -152,7 +153,7 @@ async def _people_page(
         status,
         collections=collections,
         collection=chosen,
-        built=bool(people),
+        built=built,  # a build of no faces (all erased since) is built, not "not yet"
         total=len(people),
         shown=people[first : first + PAGE_SIZE],
         first=first,
