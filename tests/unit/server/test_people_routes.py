@@ -438,3 +438,32 @@ def test_a_built_collection_left_without_faces_is_built_not_yet_to_build(
     assert page.status_code == 200, page.text
     assert 'id="no-persons"' in page.text and 'id="not-built"' not in page.text
     assert "Rebuild the people of default" in page.text
+
+
+def test_a_collection_shared_read_only_offers_no_review(client: TestClient, home: Any) -> None:
+    """Attack pass: an organisation's admin looking at the persons of a collection shared
+    with it read-only was offered Build, Name, Merge, Split and "Not this person"; each
+    answered 404 "no person with id 45" under the very person the page showed. The pages
+    now say the collection is read-only and offer no change; its owner's pages are as
+    before."""
+    from facesearch.accountability import AccountabilityStore, local_actor
+
+    Api(client, home).build()
+    with AccountabilityStore.open(home.home) as store:
+        me = local_actor("tester")
+        store.orgs.add("north", by=me)
+        store.accounts.add_user("northadm", "admin", "correct horse battery staple", by=me,
+                                org="north")  # fmt: skip
+        token = store.accounts.issue_token("northadm", by=me)
+        store.orgs.grant("default", "north", by=me)
+    north = {"Authorization": f"Bearer {token}"} | HTML
+    grid = client.get("/people?collection=default", headers=north)
+    assert grid.status_code == 200, grid.text
+    person = re.findall(r'data-person="(\d+)"', grid.text)[0]
+    assert 'id="read-only"' in grid.text and 'id="build-button"' not in grid.text
+    page = client.get(f"/people/{person}", headers=north).text
+    assert 'id="read-only"' in page
+    assert f'action="/people/{person}/' not in page and 'form="split-form"' not in page
+    own = Api(client, home).headers | HTML
+    mine = client.get(f"/people/{person}", headers=own).text
+    assert 'id="read-only"' not in mine and f'action="/people/{person}/name"' in mine

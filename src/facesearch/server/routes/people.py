@@ -153,6 +153,7 @@ async def _people_page(
         status,
         collections=collections,
         collection=chosen,
+        own=await _owns(page, chosen),
         built=built,  # a build of no faces (all erased since) is built, not "not yet"
         total=len(people),
         shown=people[first : first + PAGE_SIZE],
@@ -204,6 +205,7 @@ async def _person_page(
     return page.render(
         "person.html",
         person=view,
+        own=await _owns(page, person.collection),
         max_name=MAX_NAME_CHARS,
         shown=view["faces"][first : first + FACES_PER_PAGE],
         first=first,
@@ -212,6 +214,13 @@ async def _person_page(
         error=error,
         **values,
     )
+
+
+async def _owns(page: Page, collection: str) -> bool:
+    """Whether the user's organisation owns ``collection``, so may build and review its
+    persons: a collection shared with it is read-only (the pages offered the forms, and
+    each answered "no person with id N" under the person it showed)."""
+    return collection in {c.name for c in await gallery_services.own_collections(page.c, page.who)}
 
 
 async def _review_page(
