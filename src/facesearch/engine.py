@@ -411,12 +411,16 @@ class Engine(Closing):
         max_fmr: float | None = None,
         ray: RayScan | None = None,
         audited: bool = False,
+        unname_persons: bool = False,
     ) -> ForgetResult:
         """Erase faces from the catalog and the vector store; ``like`` (a photo, or the
         ``person_like`` of one) also blocklists, its faces found on Ray with ``ray``.
         ``audited``: the caller records the blocklist entry once its audit entry is written
-        (``forgetting.erase_faces``)."""
-        return erase_faces(self, face_ids, image_id, subject, like, max_fmr, ray, audited)
+        (``forgetting.erase_faces``). ``unname_persons``: face ids that are someone's (found
+        like a photo): the persons they belong to lose their names, as with ``like``."""
+        return erase_faces(
+            self, face_ids, image_id, subject, like, max_fmr, ray, audited, unname_persons
+        )
 
     def stats(self) -> dict[str, Any]:
         out = dict(self.catalog.stats())

@@ -53,9 +53,12 @@ def erase_faces(
     max_fmr: float | None,
     ray: RayScan | None = None,
     audited: bool = False,
+    unname_persons: bool = False,
 ) -> ForgetResult:
     """Exactly one of face ids, an image id, a subject or ``like`` (a photo, or the
-    ``person_like`` of one, which also blocklists). ``audited``: the caller writes an audit
+    ``person_like`` of one, which also blocklists). An erasure of someone (a subject, like a
+    photo, or ``unname_persons`` with face ids: the faces of someone found by the caller)
+    takes the names of the persons it takes a face from. ``audited``: the caller writes an audit
     entry of the erasure and then marks its blocklist entry recorded
     (``ForgetResult.blocklist_entry``); otherwise it is recorded here, once the faces went."""
     chosen = [x is not None for x in (face_ids, image_id, subject, like)]
@@ -68,7 +71,9 @@ def erase_faces(
     hold: ErasureHold | None = None
     with ExitStack() as held:
         if face_ids is not None:
-            removed = engine.catalog.delete_faces(list(face_ids), prune_images=True)
+            removed = engine.catalog.delete_faces(
+                list(face_ids), prune_images=True, unname_persons=unname_persons
+            )
         elif image_id is not None:
             removed = engine.catalog.delete_image(image_id)
         elif subject is not None:
@@ -87,7 +92,11 @@ def erase_faces(
             hold = held.enter_context(blocklisted_for_the_scan(engine, person))
             matched = engine.faces_like(person, ray=ray)
             hold.scanned()
-            removed = engine.catalog.delete_faces(matched, prune_images=True) if matched else []
+            removed = (
+                engine.catalog.delete_faces(matched, prune_images=True, unname_persons=True)
+                if matched
+                else []
+            )
         n = engine.indexes.remove(f.id for f in removed)
         milvus = engine.indexes.last_erasure if n else None  # this remove's (save: more)
         engine.indexes.save()

@@ -227,6 +227,8 @@ def erase(
             max_fmr=request.max_fmr,
             ray=request.ray,
             audited=True,
+            # an erasure of someone: the persons it takes a face from lose their names
+            unname_persons=person is not None or request.subject is not None,
         )
         if hold is not None:
             result = replace(result, blocklisted=True, blocklist_entry=hold.id)

@@ -291,3 +291,25 @@ def test_a_review_logs_what_it_replaced_with_another_writer_at_the_person(
     monkeypatch.setattr(catalog, "merge_persons", grew_meanwhile)
     merged = merge_persons(engine, store, ME, ReviewRequest(a, other=b))
     assert store.audit.get(merged.id).payload["face_ids"] == sorted(grown)
+
+
+def test_an_erasure_like_a_photo_takes_the_name_of_a_person_it_leaves_with_a_stranger(
+    unlabelled: Setup, tmp_path: Path
+) -> None:
+    """Attack pass: a stranger's face merged into the person named "Al Gore", then the
+    erasure like Al Gore's photo; the person lived on with the stranger's face and the name
+    "Al Gore": personal data after the erasure, labelling the stranger."""
+    engine, store = unlabelled
+    build(engine, store)
+    groups = partition(engine, store)
+    of = {sources_of(engine, faces).pop(): p for p, faces in groups.items()}
+    gore, stranger = of[person_name(0)], of[person_name(1)]
+    name_person(engine, store, ME, ReviewRequest(gore, name="Al Gore"))
+    (theirs, *_) = sorted(groups[stranger])
+    moved = split_person(engine, store, ME, ReviewRequest(stranger, face_ids=(theirs,)))
+    merge_persons(engine, store, ME, ReviewRequest(gore, other=moved.person.person))
+    erase(engine, store, ME, EraseRequest("DSR-30", like=write_photo(tmp_path, 0, 0)))
+    left = show_person(engine, store, ME, gore)
+    assert [f.face_id for f in left.faces] == [theirs]
+    assert left.name is None
+    assert show_person(engine, store, ME, stranger).faces  # the stranger's own person stays

@@ -22,18 +22,24 @@ class Erasure(CatalogConnection):
     # -- erasure ------------------------------------------------------------------------------
 
     def delete_faces(
-        self, ids: Sequence[int], *, with_embeddings: bool = False, prune_images: bool = False
+        self,
+        ids: Sequence[int],
+        *,
+        with_embeddings: bool = False,
+        prune_images: bool = False,
+        unname_persons: bool = False,
     ) -> list[FaceRecord]:
         """Erase these faces and the subjects left without a face; return what was erased
         (ids not in the catalog are skipped).
 
         ``prune_images`` also erases the images left without any face (their source paths and
-        metadata may name the person).
+        metadata may name the person). ``unname_persons``: an erasure of someone (like a
+        photo, a subject): the persons it takes a face from lose their names.
         """
         with self._writing(durable=True) as conn:
             found = _read.faces_by_id(conn, ids, with_embeddings)
             records = [found[i] for i in dict.fromkeys(int(i) for i in ids) if i in found]
-            _write.erase_faces(conn, records, prune_images)
+            _write.erase_faces(conn, records, prune_images, unname_persons)
         self._after_erasure()
         return records
 
@@ -55,11 +61,12 @@ class Erasure(CatalogConnection):
     def delete_subject(
         self, name: str, *, with_embeddings: bool = False, prune_images: bool = False
     ) -> list[FaceRecord]:
-        """Erase every face labelled ``name`` and the subject itself; return the faces."""
+        """Erase every face labelled ``name`` and the subject itself; return the faces. The
+        persons they belonged to lose their names (``delete_faces``' ``unname_persons``)."""
         with self._writing(durable=True) as conn:
             sid = _read.subject_id(conn, name)
             records = _read.select_faces(conn, "f.subject_id = ?", (sid,), with_embeddings)
-            _write.erase_faces(conn, records, prune_images)
+            _write.erase_faces(conn, records, prune_images, unname_persons=True)
             conn.execute("DELETE FROM subjects WHERE id = ?", (sid,))
         self._after_erasure()
         return records

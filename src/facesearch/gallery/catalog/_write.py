@@ -107,12 +107,19 @@ def require_run(conn: sqlite3.Connection, run_id: int) -> None:
 
 
 def erase_faces(
-    conn: sqlite3.Connection, records: Sequence[FaceRecord], prune_images: bool
+    conn: sqlite3.Connection,
+    records: Sequence[FaceRecord],
+    prune_images: bool,
+    unname_persons: bool = False,
 ) -> None:
     """Delete these faces, the subjects they leave without a face and, with
-    ``prune_images``, the images they leave without one."""
+    ``prune_images``, the images they leave without one. ``unname_persons``: the erasure is
+    of someone (like a photo, or a subject), so the persons it takes a face from lose their
+    names too (a person left without faces goes, with its name, in any case)."""
     ids = [r.id for r in records]
     labels = subjects_of(conn, ids)
+    if unname_persons:
+        unname_persons_of(conn, ids)
     for part in _read.chunks(ids):
         conn.execute(f"DELETE FROM faces WHERE id IN ({_read.placeholders(len(part))})", part)
     prune_subjects(conn, labels)
@@ -123,6 +130,19 @@ def erase_faces(
                 AND NOT EXISTS (SELECT 1 FROM faces WHERE faces.image_id = images.id)""",
                 part,
             )
+
+
+def unname_persons_of(conn: sqlite3.Connection, face_ids: Sequence[int]) -> None:
+    """Take the names of the persons these faces belong to: the name a reviewer gave may be
+    the erased person's, and would stay on the faces of others the person holds."""
+    now = _codec.now_utc()
+    for part in _read.chunks(sorted({int(i) for i in face_ids})):
+        conn.execute(
+            f"""UPDATE persons SET name = NULL, updated = ? WHERE name IS NOT NULL AND id IN
+            (SELECT person_id FROM face_persons WHERE face_id IN
+            ({_read.placeholders(len(part))}))""",
+            (now, *part),
+        )
 
 
 def subjects_of(conn: sqlite3.Connection, face_ids: Sequence[int]) -> set[int]:

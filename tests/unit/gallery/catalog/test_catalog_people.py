@@ -234,3 +234,30 @@ def test_a_build_whose_person_went_meanwhile_puts_its_faces_in_a_new_person(
     assert {p: sorted(f) for p, f in membership(cat).items()} == expected
     with pytest.raises(NotFoundError):
         cat.person(first)
+
+
+def test_an_erasure_of_someone_takes_the_names_of_the_persons_it_took_a_face_from(
+    cat: Catalog,
+) -> None:
+    """Attack pass: a stranger's face merged into person "Al Gore", then the erasure like Al
+    Gore's photo took his faces; the person lived on with the stranger's face and the name
+    "Al Gore", personal data after the erasure, labelling the stranger. An erasure of
+    someone (like a photo, a subject) now takes the names of the persons it took a face
+    from; an erasure of a face (an edit) does not."""
+    gore, other = assign(cat, "main", [[1, 3], [2, 4]])  # faces 1 and 2 share an image
+    cat.name_person(gore, "Al Gore")
+    cat.name_person(other, "Bea")
+    cat.delete_faces([3], prune_images=True)  # one face, as an edit: the name stays
+    assert cat.person(gore).name == "Al Gore"
+    cat.delete_faces([4], prune_images=True, unname_persons=True)  # like a photo
+    assert cat.person(other).name is None and [f.face_id for f in cat.person(other).faces] == [2]
+    assert cat.person(gore).name == "Al Gore"
+
+
+def test_an_erasure_of_a_subject_takes_the_names_of_its_faces_persons(cat: Catalog) -> None:
+    ann, plain = assign(cat, "main", [[1, 3], [4]])  # face 1 is labelled "ann", 3 and 4 not
+    cat.name_person(ann, "Ann")
+    cat.name_person(plain, "Bo")
+    cat.delete_subject("ann")  # faces 1 and 2
+    assert cat.person(ann).name is None and [f.face_id for f in cat.person(ann).faces] == [3]
+    assert cat.person(plain).name == "Bo"
