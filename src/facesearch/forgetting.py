@@ -102,10 +102,11 @@ def erase_faces(
         engine.indexes.save()
         engine.catalog.checkpoint()
         catalog = engine.catalog.last_erasure if removed else None
+        unnamed = engine.catalog.last_unnamed if removed else ()
         if hold is not None and not audited:
             hold.recorded()
     entry = None if hold is None else hold.id
-    return ForgetResult(tuple(removed), like is not None, n, milvus, catalog, entry)
+    return ForgetResult(tuple(removed), like is not None, n, milvus, catalog, entry, unnamed)
 
 
 @dataclass

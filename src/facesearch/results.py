@@ -185,6 +185,7 @@ class ForgetResult:
     milvus: VectorErasure | None = None  # what Milvus did; None: FAISS files, or none held
     catalog: CatalogErasure | None = None  # what the catalog's database did; None: nothing
     blocklist_entry: int | None = None  # the blocklist entry it made (a like erasure's)
+    persons_unnamed: tuple[int, ...] = ()  # persons an erasure of someone took the names of
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -194,4 +195,5 @@ class ForgetResult:
             "subjects": sorted({f.subject for f in self.faces if f.subject}),
             "index_vectors_removed": self.index_vectors_removed,
             "blocklisted": self.blocklisted,
+            "persons_unnamed": list(self.persons_unnamed),
         }

@@ -92,6 +92,7 @@ class ErasureRecord:
     vectors: VectorStoreErasure  # the vector store's part, and what its server finishes later
     catalog_store: dict[str, Any] | None = None  # the catalog database's part (catalog_part)
     like: dict[str, Any] | None = None  # with ``like``: threshold, FMR, strangers expected
+    persons_unnamed: tuple[int, ...] = ()  # an erasure of someone: persons it took names of
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -105,6 +106,7 @@ class ErasureRecord:
             "index_vectors_removed": self.index_vectors_removed,
             "blocklisted": self.blocklisted,
             "uploaded_files_deleted": self.uploaded_files_deleted,
+            "persons_unnamed": list(self.persons_unnamed),
         }
         if self.probes_deleted is not None:
             out["probes_deleted"] = self.probes_deleted
@@ -249,6 +251,7 @@ def erase(
             "uploaded_files_deleted": deleted,
             "vector_store": vectors.as_json(),
             "catalog_store": catalog_part(result),
+            "persons_unnamed": list(result.persons_unnamed),
         }
         if like_data is not None:
             payload["probes_deleted"] = {"count": len(probes), "sha256": probes}
@@ -301,6 +304,7 @@ def erase(
             vectors=vectors,
             catalog_store=catalog_part(result),
             like=like,
+            persons_unnamed=result.persons_unnamed,
         )
 
 

@@ -274,6 +274,12 @@ def cmd_forget(args: argparse.Namespace, cli: Cli) -> int:
         )
     if record.probes_deleted is not None:
         print(f"deleted {record.probes_deleted} kept probe photo(s) showing the person")
+    if record.persons_unnamed:
+        ids = ", ".join(str(p) for p in record.persons_unnamed)
+        print(
+            f"took the name of {len(record.persons_unnamed)} person(s) it took faces from, "
+            f"whose other faces stay (persons {ids}): name them again after a check"
+        )
     if record.like is not None:
         like = record.like
         print(

@@ -308,8 +308,10 @@ def test_an_erasure_like_a_photo_takes_the_name_of_a_person_it_leaves_with_a_str
     (theirs, *_) = sorted(groups[stranger])
     moved = split_person(engine, store, ME, ReviewRequest(stranger, face_ids=(theirs,)))
     merge_persons(engine, store, ME, ReviewRequest(gore, other=moved.person.person))
-    erase(engine, store, ME, EraseRequest("DSR-30", like=write_photo(tmp_path, 0, 0)))
+    done = erase(engine, store, ME, EraseRequest("DSR-30", like=write_photo(tmp_path, 0, 0)))
     left = show_person(engine, store, ME, gore)
     assert [f.face_id for f in left.faces] == [theirs]
     assert left.name is None
+    assert done.persons_unnamed == (gore,)  # said, and in its audit entry
+    assert store.audit.get(done.id).payload["persons_unnamed"] == [gore]
     assert show_person(engine, store, ME, stranger).faces  # the stranger's own person stays

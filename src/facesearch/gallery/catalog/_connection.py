@@ -111,6 +111,7 @@ class CatalogConnection(Closing):
         self.dialect: str = getattr(conn, "dialect", "sqlite")
         self.location = str(path) if path is not None else ""
         self.last_erasure: CatalogErasure | None = None
+        self.last_unnamed: tuple[int, ...] = ()  # the persons the last erasure unnamed
         self._database_id: str | None = None
         self._url = ""  # PostgreSQL's, for ``another``
         self._busy_timeout_s = 30.0

@@ -34,12 +34,14 @@ class Erasure(CatalogConnection):
 
         ``prune_images`` also erases the images left without any face (their source paths and
         metadata may name the person). ``unname_persons``: an erasure of someone (like a
-        photo, a subject): the persons it takes a face from lose their names.
+        photo, a subject): the persons it takes a face from lose their names (those still
+        there afterwards: ``last_unnamed``).
         """
         with self._writing(durable=True) as conn:
             found = _read.faces_by_id(conn, ids, with_embeddings)
             records = [found[i] for i in dict.fromkeys(int(i) for i in ids) if i in found]
-            _write.erase_faces(conn, records, prune_images, unname_persons)
+            unnamed = _write.erase_faces(conn, records, prune_images, unname_persons)
+        self.last_unnamed = tuple(unnamed)
         self._after_erasure()
         return records
 
@@ -55,6 +57,7 @@ class Erasure(CatalogConnection):
             conn.execute("DELETE FROM faces WHERE image_id = ?", (int(image_id),))
             conn.execute("DELETE FROM images WHERE id = ?", (int(image_id),))
             _write.prune_subjects(conn, labels)
+        self.last_unnamed = ()
         self._after_erasure()
         return records
 
@@ -66,8 +69,9 @@ class Erasure(CatalogConnection):
         with self._writing(durable=True) as conn:
             sid = _read.subject_id(conn, name)
             records = _read.select_faces(conn, "f.subject_id = ?", (sid,), with_embeddings)
-            _write.erase_faces(conn, records, prune_images, unname_persons=True)
+            unnamed = _write.erase_faces(conn, records, prune_images, unname_persons=True)
             conn.execute("DELETE FROM subjects WHERE id = ?", (sid,))
+        self.last_unnamed = tuple(unnamed)
         self._after_erasure()
         return records
 

@@ -111,15 +111,15 @@ def erase_faces(
     records: Sequence[FaceRecord],
     prune_images: bool,
     unname_persons: bool = False,
-) -> None:
+) -> list[int]:
     """Delete these faces, the subjects they leave without a face and, with
     ``prune_images``, the images they leave without one. ``unname_persons``: the erasure is
     of someone (like a photo, or a subject), so the persons it takes a face from lose their
-    names too (a person left without faces goes, with its name, in any case)."""
+    names too (a person left without faces goes, with its name, in any case). Returns the
+    persons that lost their names and are still there."""
     ids = [r.id for r in records]
     labels = subjects_of(conn, ids)
-    if unname_persons:
-        unname_persons_of(conn, ids)
+    unnamed = unname_persons_of(conn, ids) if unname_persons else []
     for part in _read.chunks(ids):
         conn.execute(f"DELETE FROM faces WHERE id IN ({_read.placeholders(len(part))})", part)
     prune_subjects(conn, labels)
@@ -130,19 +130,36 @@ def erase_faces(
                 AND NOT EXISTS (SELECT 1 FROM faces WHERE faces.image_id = images.id)""",
                 part,
             )
+    return _still_there(conn, unnamed)
 
 
-def unname_persons_of(conn: sqlite3.Connection, face_ids: Sequence[int]) -> None:
+def _still_there(conn: sqlite3.Connection, person_ids: Sequence[int]) -> list[int]:
+    """Those of these persons that still exist (one left without faces is gone)."""
+    kept: list[int] = []
+    for part in _read.chunks(list(person_ids)):
+        rows = conn.execute(
+            f"SELECT id FROM persons WHERE id IN ({_read.placeholders(len(part))}) ORDER BY id",
+            part,
+        )
+        kept.extend(int(r[0]) for r in rows)
+    return kept
+
+
+def unname_persons_of(conn: sqlite3.Connection, face_ids: Sequence[int]) -> list[int]:
     """Take the names of the persons these faces belong to: the name a reviewer gave may be
-    the erased person's, and would stay on the faces of others the person holds."""
+    the erased person's, and would stay on the faces of others the person holds. Returns the
+    ids of the persons that had a name."""
     now = _codec.now_utc()
+    unnamed: set[int] = set()
     for part in _read.chunks(sorted({int(i) for i in face_ids})):
-        conn.execute(
+        rows = conn.execute(
             f"""UPDATE persons SET name = NULL, updated = ? WHERE name IS NOT NULL AND id IN
             (SELECT person_id FROM face_persons WHERE face_id IN
-            ({_read.placeholders(len(part))}))""",
+            ({_read.placeholders(len(part))})) RETURNING id""",
             (now, *part),
-        )
+        ).fetchall()
+        unnamed.update(int(r[0]) for r in rows)
+    return sorted(unnamed)
 
 
 def subjects_of(conn: sqlite3.Connection, face_ids: Sequence[int]) -> set[int]:

@@ -248,10 +248,10 @@ def test_an_erasure_of_someone_takes_the_names_of_the_persons_it_took_a_face_fro
     cat.name_person(gore, "Al Gore")
     cat.name_person(other, "Bea")
     cat.delete_faces([3], prune_images=True)  # one face, as an edit: the name stays
-    assert cat.person(gore).name == "Al Gore"
+    assert cat.person(gore).name == "Al Gore" and cat.last_unnamed == ()
     cat.delete_faces([4], prune_images=True, unname_persons=True)  # like a photo
     assert cat.person(other).name is None and [f.face_id for f in cat.person(other).faces] == [2]
-    assert cat.person(gore).name == "Al Gore"
+    assert cat.person(gore).name == "Al Gore" and cat.last_unnamed == (other,)
 
 
 def test_an_erasure_of_a_subject_takes_the_names_of_its_faces_persons(cat: Catalog) -> None:
@@ -260,4 +260,6 @@ def test_an_erasure_of_a_subject_takes_the_names_of_its_faces_persons(cat: Catal
     cat.name_person(plain, "Bo")
     cat.delete_subject("ann")  # faces 1 and 2
     assert cat.person(ann).name is None and [f.face_id for f in cat.person(ann).faces] == [3]
-    assert cat.person(plain).name == "Bo"
+    assert cat.person(plain).name == "Bo" and cat.last_unnamed == (ann,)
+    cat.delete_faces([3, 4], unname_persons=True)  # both persons go: none is left unnamed
+    assert cat.persons("main") == [] and cat.last_unnamed == ()
