@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from tests.jobs import job_finished
+from tests.made_images import zip_of
 
 from facesearch.accountability import AccountabilityStore
 from facesearch.errors import CatalogError
@@ -62,7 +63,7 @@ def archive(probe_photo: Any, numbers: tuple[int, int] = (6, 7)) -> bytes:
         tar_member(tf, "links/hard.jpg", type=tarfile.LNKTYPE, linkname="Colin_Powell/6.jpg")
         tar_member(tf, "dev/tty.jpg", type=tarfile.CHRTYPE)
         tar_member(tf, "dev/pipe.jpg", type=tarfile.FIFOTYPE)
-        tar_member(tf, "nested/more.zip", _zip({"x.jpg": b"x"}))
+        tar_member(tf, "nested/more.zip", zip_of({"x.jpg": b"x"}))
         tar_member(tf, "nested/more.tar.gz", b"\x1f\x8b\x08\x00")
         tar_member(tf, "notes.txt", b"hello")
     return buf.getvalue()
@@ -73,14 +74,6 @@ def _grey_png() -> bytes:
 
     out = io.BytesIO()
     Image.new("RGB", (300, 300), (128, 128, 128)).save(out, format="PNG")
-    return out.getvalue()
-
-
-def _zip(members: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
     return out.getvalue()
 
 
@@ -132,7 +125,7 @@ def test_only_the_images_added_stay_and_skipped_members_are_reported(
 
 
 def test_a_job_with_nothing_to_keep_leaves_nothing(client: TestClient, home: Any) -> None:
-    junk = _zip({f"j/{i}.jpg": os.urandom(3000) for i in range(JUNK)})
+    junk = zip_of({f"j/{i}.jpg": os.urandom(3000) for i in range(JUNK)})
     job = finished(client, home, upload(client, home, junk, "junk.zip"))
     # nothing came of it: failed, as the CLI exits 2, and its run's entry says so
     why = "every file failed"
@@ -221,7 +214,7 @@ def test_cli_ingest_reports_skipped_members(
     with tarfile.open(path, "w") as tf:
         tar_member(tf, "Colin_Powell/6.jpg", probe_photo("Colin_Powell", 6).read_bytes())
         tar_member(tf, "links/sym.jpg", type=tarfile.SYMTYPE, linkname="/etc/passwd")
-        tar_member(tf, "nested/more.zip", _zip({"x.jpg": b"x"}))
+        tar_member(tf, "nested/more.zip", zip_of({"x.jpg": b"x"}))
     env = {
         **os.environ,
         "FACESEARCH_CACHE_DIR": str(settings.cache_dir),

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from tests.fakes import FakePipeline, face_photo
 from tests.jobs import job_finished
+from tests.made_images import zip_of
 
 from facesearch.accountability import AccountabilityStore, Action
 
@@ -90,19 +91,11 @@ def test_a_run_of_a_job_that_got_nothing_says_so_of_the_uploads(fake_homes: Any)
     one gave: the job's own folders) where the job and the entry of a job with no run say
     "from the uploads": the trail read two ways for one thing."""
     home = fake_homes("unpacked-junk-run")
-    job, entries = _upload(home, [("junk.zip", _zip({"j.jpg": b"x"}))])
+    job, entries = _upload(home, [("junk.zip", zip_of({"j.jpg": b"x"}))])
     (entry,) = entries
     assert entry.payload["outcome"] == "nothing_ingested" and entry.payload["run_id"], entry
     assert entry.payload["error"] == job["error"], (entry.payload, job)
     assert job["error"] == "nothing ingested from the uploads: every file failed"
-
-
-def _zip(members: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-    return buf.getvalue()
 
 
 def test_an_archive_is_not_unpacked_past_the_disk_s_free_margin(fake_homes: Any) -> None:
@@ -123,7 +116,7 @@ def test_an_archive_is_not_unpacked_past_the_disk_s_free_margin(fake_homes: Any)
         r = client.post(
             "/api/v1/ingest-jobs",
             headers=admin,
-            files={"files": ("big.zip", _zip({"a.png": face_photo(1, 1), "b.png": b"x"}))},
+            files={"files": ("big.zip", zip_of({"a.png": face_photo(1, 1), "b.png": b"x"}))},
         )
         assert r.status_code == 202, r.text
         job = job_finished(lambda path: client.get(path, headers=admin), r.json(), 60)
