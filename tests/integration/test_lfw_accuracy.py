@@ -17,6 +17,10 @@ from facesearch.settings import Settings
 
 pytestmark = [pytest.mark.lfw, pytest.mark.slow]
 
+# how many genuine pairs of balanced accuracy the fusion weights' fit may move by from one
+# CPU's precision to another's (test_the_shipped_fusion_is_what_calibrate_fused_fits)
+NOISE_PAIRS = 2.0
+
 
 def independent_ten_fold(scores: np.ndarray, same: np.ndarray) -> float:
     """Plain 10-fold: 600 pairs per fold in file order; best threshold on the other nine."""
@@ -119,7 +123,14 @@ def test_lfw_view2_sface_dlib_and_fused_side_by_side(view2_both: tuple[list[Any]
             f"{name:12} {100 * m['accuracy_mean']:.2f} ± {100 * m['accuracy_std']:.2f} %  "
             f"TAR@1e-3 {100 * m['tar_at_far_1e-3']:.2f} %  EER {100 * m['eer']:.2f} %"
         )
-    assert sface["accuracy_mean"] == pytest.approx(0.9942, abs=0.0004)  # unchanged by fusion
+    # the bar on every CPU (99.42 % on an AMX Xeon's bf16, 99.37 % on an AMD EPYC Zen 4's):
+    # the exact figure moves with the precision the CPU runs
+    assert sface["accuracy_mean"] >= 0.9930
+    # unchanged by fusion: the primary's figure is the primary alone's
+    from facesearch.evaluation import lfw as lfw_eval
+
+    alone = lfw_eval.EmbeddingSet(names=emb.names, embeddings=emb.embeddings, found=emb.found)
+    assert sface["accuracy_mean"] == pytest.approx(lfw_eval.evaluate(pairs, alone)["accuracy_mean"])
     assert dlib["accuracy_mean"] > 0.985
     # fitted on the other nine folds each time, the fusion beats SFace alone
     assert fused["accuracy_mean"] >= sface["accuracy_mean"] + 0.0008
@@ -130,9 +141,10 @@ def test_lfw_view2_sface_dlib_and_fused_side_by_side(view2_both: tuple[list[Any]
 
 def test_the_shipped_fusion_is_what_calibrate_fused_fits(pipeline: Any, lfw: Path) -> None:
     """The shipped fusion and table are what 'facesearch calibrate --fused' fits today: the
-    normalisation from View 1's training people, weights that beat their neighbours on the
-    fit's grid (the full grid search takes minutes; a chip or model change without a refit
-    moves the normalisation and fails here), a table over every pair of LFW."""
+    normalisation from View 1's training people, weights that no neighbour on the fit's grid
+    beats by more than the CPU's noise (the full grid search takes minutes; a model change
+    without a refit moves the normalisation and fails here), a table over every pair of
+    LFW."""
     import numpy as np
 
     from facesearch.core.calibration import load_table
@@ -157,10 +169,18 @@ def test_the_shipped_fusion_is_what_calibrate_fused_fits(pipeline: Any, lfw: Pat
         )
         for scores in (pairs.impostor, pairs.genuine)
     )
-    best = weights_key(shipped.weights, z_imp, z_gen)
+    # Near its top the grid is flat: weights 0.50-0.60 lie within about 4 genuine pairs of
+    # balanced accuracy of each other (of 217,637 genuine pairs), and the CPU moves the
+    # embeddings by about one. 0.58 beat both neighbours on an AMX Xeon (bf16) and on an AMD
+    # EPYC Zen 4 (bf16 and fp32, by 0.9-1.5 pairs); on another CI machine 0.57 beat it by
+    # 0.65 of a pair. So a neighbour may score above the shipped weights by less than
+    # NOISE_PAIRS genuine pairs, and no more.
+    one_pair = 0.5 / z_gen.shape[1]
+    shipped_accuracy = weights_key(shipped.weights, z_imp, z_gen)[0]
     w = shipped.weights[0]
     for other in (w - WEIGHT_STEP, w + WEIGHT_STEP):
-        assert weights_key((other, 1 - other), z_imp, z_gen) < best
+        accuracy = weights_key((other, 1 - other), z_imp, z_gen)[0]
+        assert (accuracy - shipped_accuracy) / one_pair < NOISE_PAIRS, other
     table = load_table(shipped.model_id)
     n = int(sets.all[0].found.sum())
     assert table.impostor_pairs + table.genuine_pairs == n * (n - 1) // 2  # all of LFW
