@@ -91,9 +91,11 @@ def file_bytes(
     *,
     case: str | None = None,
     search: int | None = None,
+    people_read: int | None = None,
 ) -> bytes:
     """``face_crop``: a JPEG crop of the gallery face ``item_id``; ``image_file``: the bytes
-    of the source file (or archive member) of the gallery image ``item_id``."""
+    of the source file (or archive member) of the gallery image ``item_id``. ``search`` or
+    ``people_read``: reached from that search's or People page's read (``read_gallery``)."""
     key, read = FILE_READS[what]
     return read_gallery(
         store,
@@ -103,6 +105,7 @@ def file_bytes(
         lambda c: read(c, item_id, settings),
         case=case,
         search=search,
+        people_read=people_read,
         **{key: item_id},
     )
 

@@ -3,7 +3,8 @@
 - ``build_people``: cluster every face of a collection into persons (``gallery.people``);
   one ``people_build`` entry with the counts.
 - ``list_people`` and ``show_person``: reads of personal data, one ``read`` entry each (what
-  "people": the collection and the counts; "person": the person and the face ids shown).
+  "people": the collection and the counts; "person": the person and the face ids shown). The
+  crops and photos they show are part of that read (``app.people_reads``).
 - ``name_person``, ``merge_persons``, ``split_person``, ``not_person``: a reviewer's change,
   one entry each (``person_name``, ``person_merge``, ``person_split``, ``person_not``); a
   later build or ingest never undoes it (the faces are pinned, "not this person" is kept).
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
@@ -183,13 +184,14 @@ def show_person(
     *,
     case: str | None = None,
 ) -> PersonRecord:
-    """One person and every face of it (the least certain first), logged as one read."""
+    """One person and every face of it (the least certain first), logged as one read (its
+    entry: the record's ``read``)."""
     allow(actor, Permission.READ_GALLERY)
     check_case(case, None, required=False)
     record = PersonRecord.of(_person(engine, store, actor, person))
     faces = [f.face_id for f in record.faces]
-    log_read(store, actor, "person", case=case, person=record.person, face_ids=faces)
-    return record
+    entry = log_read(store, actor, "person", case=case, person=record.person, face_ids=faces)
+    return replace(record, read=entry.seq)
 
 
 def people_built(engine: Engine, store: AccountabilityStore, actor: Actor, collection: str) -> bool:

@@ -51,6 +51,7 @@ class PersonRecord:
     name: str | None
     collection: str
     faces: tuple[PersonFace, ...]
+    read: int | None = None  # the audit entry of the read that returned it (``show_person``)
 
     @classmethod
     def of(cls, stored: StoredPerson) -> PersonRecord:

@@ -9,8 +9,10 @@ oracle).
 A read through a search (its record or page, a candidate) is logged under the search's case
 and names the candidate face ids it shows; the images such a view shows (probe, probe crops,
 candidates' crops and files reached with ``search=``) are part of that read and not logged
-again. Any other read (a face, an image, a subject) is logged under the case the reader gave,
-or none. A subject export (embeddings included) needs a case and purpose like a search.
+again. Likewise the crops and photos a People or person page showed, reached with that page's
+read (``people_reads``). Any other read (a face, an image, a subject) is logged under the case
+the reader gave, or none. A subject export (embeddings included) needs a case and purpose like
+a search.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from facesearch.accountability import (
 from facesearch.accountability.audit import entry_in_org
 from facesearch.accountability.permissions import DEFAULT_ORG
 from facesearch.app.checks import CASE_REGISTERED, allow, check_case, check_use, log
+from facesearch.app.people_reads import covered_by_people_read
 from facesearch.app.records import OUTCOME_OK, SearchRecord
 from facesearch.app.scope import Scope, reach_of, scope_of
 from facesearch.core.calibration import CalibrationTable
@@ -342,6 +345,7 @@ def read_gallery(
     *,
     case: str | None = None,
     search: int | None = None,
+    people_read: int | None = None,
     **ids: Any,
 ) -> T:
     """``make(catalog)``: a read of ``what`` (face, face_crop, image, image_file, subject)
@@ -349,8 +353,14 @@ def read_gallery(
     from that search's view (the actor must be able to see the search, and the face or image
     must be one of its candidates, still held and in a collection the actor sees now;
     NotFoundError otherwise, as for one erased since), part of the read of that search: not
-    logged again."""
+    logged again. With ``people_read``: a crop or photo a People or person page showed, part
+    of that page's read (``people_reads.covered_by_people_read``): not logged again."""
     check_case(case, None, required=False)
+    if search is not None and people_read is not None:
+        raise InputError("a read is part of a search or of a people read, not both")
+    if people_read is not None:
+        covered_by_people_read(store, catalog, actor, people_read, ids)
+        return make(catalog)
     if search is None:
         allow(actor, Permission.READ_GALLERY)  # auditors reach candidates via a search
         check_in_scope(store, catalog, actor, ids)

@@ -1,8 +1,9 @@
 """The gallery as the API and the pages both use it, as the server's adapter over ``app/``:
 reads of faces, crops, images, files and subjects (each charged to the reader and logged by the
-app layer, unless part of the read of a search), collections and stats, erasure (an upload's
-ingest job starts in ``ingest_uploads``), and people (``app.people``: a list or a person is a
-read, charged and logged; a build and each review change are audited by the app layer)."""
+app layer, unless part of the read of a search, or of a People or person page), collections
+and stats, erasure (an upload's ingest job starts in ``ingest_uploads``), and people
+(``app.people``: a list or a person is a read, charged and logged, whose crops and photos are
+part of it; a build and each review change are audited by the app layer)."""
 
 from __future__ import annotations
 
@@ -29,12 +30,12 @@ T = TypeVar("T")
 
 
 async def _gallery_read(
-    ctx: Context, who: Principal, search: int | None, run: Callable[[Gallery], T]
+    ctx: Context, who: Principal, run: Callable[[Gallery], T], *, part_of_a_read: bool = False
 ) -> T:
     """A read of the gallery on a catalog thread, charged to the reader unless it is part
-    of the read of a search (``search``); one the reader may not make is refused first,
-    uncharged."""
-    if search is None:  # auditors reach candidates via a search
+    of the read of a search or of a People page (``part_of_a_read``: the app layer checks
+    that it is); one the reader may not make is refused first, uncharged."""
+    if not part_of_a_read:  # auditors reach candidates via a search
         _charge_read(ctx, who)
     return await ctx.workers.on_catalog(run)
 
@@ -47,7 +48,7 @@ def _charge_read(ctx: Context, who: Principal) -> None:
 
 async def face(ctx: Context, who: Principal, face_id: int, case: str | None) -> dict[str, Any]:
     record = await _gallery_read(
-        ctx, who, None, lambda c: app_gallery.face(ctx.store, c, who.user, face_id, case=case)
+        ctx, who, lambda c: app_gallery.face(ctx.store, c, who.user, face_id, case=case)
     )
     return views.face_view(record)
 
@@ -59,28 +60,38 @@ async def file_bytes(
     item_id: int,
     case: str | None,
     search: int | None,
+    people_read: int | None = None,
 ) -> bytes:
-    """A face's crop or an image's file (``app.gallery.file_bytes``)."""
+    """A face's crop or an image's file (``app.gallery.file_bytes``); uncharged when reached
+    from a search's view (``search``) or a People page's (``people_read``)."""
     return await _gallery_read(
         ctx,
         who,
-        search,
         lambda c: app_gallery.file_bytes(
-            ctx.store, c, ctx.settings, who.user, what, item_id, case=case, search=search
+            ctx.store,
+            c,
+            ctx.settings,
+            who.user,
+            what,
+            item_id,
+            case=case,
+            search=search,
+            people_read=people_read,
         ),
+        part_of_a_read=search is not None or people_read is not None,
     )
 
 
 async def image(ctx: Context, who: Principal, image_id: int, case: str | None) -> dict[str, Any]:
     record, faces = await _gallery_read(
-        ctx, who, None, lambda c: app_gallery.image(ctx.store, c, who.user, image_id, case=case)
+        ctx, who, lambda c: app_gallery.image(ctx.store, c, who.user, image_id, case=case)
     )
     return views.image_view(record, faces)
 
 
 async def subject(ctx: Context, who: Principal, name: str, case: str | None) -> dict[str, Any]:
     faces = await _gallery_read(
-        ctx, who, None, lambda c: app_gallery.subject(ctx.store, c, who.user, name, case=case)
+        ctx, who, lambda c: app_gallery.subject(ctx.store, c, who.user, name, case=case)
     )
     return {"name": name, "faces": [views.face_view(f) for f in faces]}
 

@@ -101,14 +101,16 @@ def test_build_list_and_show_are_logged(client: TestClient, home: Any) -> None:
     (entry,) = api.entries("people_build", start)
     assert entry["actor"] == "inv1" and entry["seq"] == built["id"]
 
-    people = api.people()
+    listed = api.get("/api/v1/people").json()
+    people = listed["people"]
     assert len(people) == PEOPLE
     faces = [f["face_id"] for p in people for f in p["faces"]]
     assert len(faces) == len(set(faces)) == PEOPLE * len(GALLERY_SHOTS)
     for p in people:
         assert p["count"] == len(p["faces"]) == len(GALLERY_SHOTS)
         assert p["cover"] in {f["face_id"] for f in p["faces"]}
-        assert p["links"]["cover_crop"] == f"/api/v1/faces/{p['cover']}/crop"
+        cover = f"/api/v1/faces/{p['cover']}/crop?people_read={listed['id']}"
+        assert p["links"]["cover_crop"] == cover  # part of the list's read
         assert all("/" not in f["image_path"] for f in p["faces"])  # file names, never paths
 
     one = api.get(f"/api/v1/people/{people[0]['person']}").json()
@@ -240,10 +242,11 @@ def test_pages_build_review_and_link_each_photo(client: TestClient, home: Any) -
     assert page.status_code == 200
     faces = [int(f) for f in re.findall(r'data-face="(\d+)"', page.text)]
     assert len(faces) == len(GALLERY_SHOTS)
-    assert len(re.findall(r'href="/api/v1/images/\d+/file"[^>]*>Photo<', page.text)) == len(faces)
+    photos = r'href="/api/v1/images/\d+/file\?people_read=\d+"[^>]*>Photo<'
+    assert len(re.findall(photos, page.text)) == len(faces)
     assert 'form="split-form"' in page.text and f'action="/people/{person}/not"' in page.text
 
-    # the crop links the pages show are logged reads of the gallery, like the Gallery's
+    # a crop without the page's read is a logged read of the gallery, like the Gallery's
     start = api.head()
     crop = client.get(f"/api/v1/faces/{faces[0]}/crop", headers=api.headers)
     assert crop.status_code == 200 and crop.headers["content-type"] == "image/jpeg"

@@ -9,6 +9,9 @@ audit entry (action ``read``) and one of the reader's ``server_read_rate_limit``
 none. The crop and file links of a search's candidates carry ``?search=ID`` instead: they are
 part of the read of that search's view (which named its candidates), neither charged nor
 logged again (for users who may see that search, of its candidates only; 404 otherwise).
+Likewise the crop and photo links of a People or person page (and of ``/api/v1/people``)
+carry ``?people_read=SEQ``, that page's read entry: for the user who made it, within an hour,
+of the faces it showed still held and in reach (``app.people_reads``; 404 otherwise).
 Sources are shown as file names (``name.jpg``, ``archive.zip!member``), never server paths.
 The reads themselves, and what they log, are ``app.gallery``'s (through ``services``).
 """
@@ -41,6 +44,18 @@ SearchQuery = Annotated[
     int | None,
     Query(ge=1, le=MAX_ID, description="The search whose candidate this is (its case is logged)."),
 ]
+PeopleReadQuery = Annotated[
+    int | None,
+    Query(
+        description=(
+            "The read of a People or person page that showed this face or photo (the `id` of "
+            "`GET /api/v1/people`, the `read` of `GET /api/v1/people/{id}`): part of that read, "
+            "neither charged nor logged again, for the user who made it, within an hour of it, "
+            "of a face it showed that is still held and in reach; 404 otherwise (past the hour: "
+            "reload the page)."
+        )
+    ),
+]
 
 
 # --- JSON ----------------------------------------------------------------------------------------
@@ -58,9 +73,16 @@ async def get_face(face_id: int, who: Reader, c: Ctx, case: CaseQuery = None) ->
     responses=IMAGE_RESPONSE,
 )
 async def get_face_crop(
-    face_id: int, who: CandidateReader, c: Ctx, case: CaseQuery = None, search: SearchQuery = None
+    face_id: int,
+    who: CandidateReader,
+    c: Ctx,
+    case: CaseQuery = None,
+    search: SearchQuery = None,
+    people_read: PeopleReadQuery = None,
 ) -> Response:
-    jpeg = await gallery_services.file_bytes(c, who, "face_crop", face_id, case, search)
+    jpeg = await gallery_services.file_bytes(
+        c, who, "face_crop", face_id, case, search, people_read
+    )
     return Response(jpeg, media_type="image/jpeg")
 
 
@@ -76,9 +98,16 @@ async def get_image(image_id: int, who: Reader, c: Ctx, case: CaseQuery = None) 
     responses=IMAGE_RESPONSE,
 )
 async def get_image_file(
-    image_id: int, who: CandidateReader, c: Ctx, case: CaseQuery = None, search: SearchQuery = None
+    image_id: int,
+    who: CandidateReader,
+    c: Ctx,
+    case: CaseQuery = None,
+    search: SearchQuery = None,
+    people_read: PeopleReadQuery = None,
 ) -> Response:
-    data = await gallery_services.file_bytes(c, who, "image_file", image_id, case, search)
+    data = await gallery_services.file_bytes(
+        c, who, "image_file", image_id, case, search, people_read
+    )
     return Response(data, media_type=image_type(data))
 
 

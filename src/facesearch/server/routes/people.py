@@ -6,8 +6,12 @@ action ``read``, what ``people`` or ``person``; one of the reader's
 ``server_read_rate_limit`` reads a minute). Building a collection's people and each review
 change (name, merge, split, "not this person") is its own audit entry, made by
 ``app.people``; admins and investigators may make them (permission ``curate``), auditors
-may not. The crops and photos the pages show are the gallery's links
-(``/api/v1/faces/{id}/crop``, ``/api/v1/images/{id}/file``): each one a logged read.
+may not. The crops and photos the pages (and the JSON) show are the gallery's links with the
+read's entry: ``/api/v1/faces/{id}/crop?people_read=SEQ``, ``/api/v1/images/{id}/file?
+people_read=SEQ``. They are part of that read, neither charged nor logged again: a page of 48
+persons is one read, not 49 (``app.people_reads``: for the user who read the page, within an
+hour of it, of the faces it showed still held and in reach; 404 otherwise). Each render of a
+page is its own read, and its links name that render's entry.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from facesearch.types import MAX_ID, MAX_NAME_CHARS
 api = APIRouter(prefix="/api/v1", tags=["people"])
 pages = APIRouter(include_in_schema=False)
 
-PAGE_SIZE = 48  # persons a page of the People grid shows (each cover crop is a read)
+PAGE_SIZE = 48  # persons a page of the People grid shows (one read, its cover crops part of it)
 FACES_PER_PAGE = 60  # faces a page of a person shows
 CollectionQuery = Annotated[
     str, Query(min_length=1, max_length=200, description="The collection (default: default).")
@@ -37,19 +41,21 @@ PersonId = Annotated[int, Form(ge=1, le=MAX_ID)]
 FaceIds = Annotated[list[int], Form(description="Face ids (repeatable).")]
 
 
-def person_view(person: app_people.PersonRecord) -> dict[str, Any]:
+def person_view(person: app_people.PersonRecord, read: int | None = None) -> dict[str, Any]:
     """A person as the API shows it: ``PersonRecord.as_json`` in detail (faces the least
-    certain first, sources as file names) with its count and links."""
+    certain first, sources as file names) with its count and links; ``read``: the entry of
+    the read that shows it, which its crop and photo links name (part of that read)."""
     out = person.as_json(shown_source, detail=True)
+    part = "" if read is None else f"?people_read={read}"
     out["count"] = len(person.faces)
     out["links"] = {
         "self": f"{API}/people/{person.person}",
-        "cover_crop": f"{API}/faces/{person.cover.face_id}/crop",
+        "cover_crop": f"{API}/faces/{person.cover.face_id}/crop{part}",
     }
     for face, shown in zip(person.faces, out["faces"], strict=True):
         shown["links"] = {
-            "crop": f"{API}/faces/{face.face_id}/crop",
-            "image": f"{API}/images/{face.image_id}/file",
+            "crop": f"{API}/faces/{face.face_id}/crop{part}",
+            "image": f"{API}/images/{face.image_id}/file{part}",
         }
     return out
 
@@ -69,13 +75,15 @@ async def list_people(
     return {
         "id": found.id,
         "collection": found.collection,
-        "people": [person_view(p) for p in found.people],
+        "people": [person_view(p, found.id) for p in found.people],
     }
 
 
 @api.get("/people/{person_id:int}", summary="A person and every face of it, least certain first")
 async def get_person(person_id: int, who: Reader, c: Ctx) -> dict[str, Any]:
-    return person_view(await gallery_services.person(c, who, person_id))
+    """``read``: this read's audit entry, which the crop and photo links name."""
+    record = await gallery_services.person(c, who, person_id)
+    return {"read": record.read, **person_view(record, record.read)}
 
 
 @api.post("/people/build", summary="Group the faces of a collection into persons")
@@ -141,10 +149,12 @@ async def _people_page(
     if chosen not in names and (names or collection):  # none at all: the page says so
         raise NotFoundError(f"no collection named {chosen!r}")
     people: list[app_people.PersonRecord] = []
+    read: int | None = None  # this render's read: its cover crops are part of it
     built = bool(names) and await gallery_services.people_built(c, who, chosen)
     if built:
         found = await gallery_services.people(c, who, chosen)
         people = sorted(found.people, key=lambda p: (-len(p.faces), p.person))
+        read = found.id
     pages = max(1, -(-len(people) // PAGE_SIZE))
     at = min(at, pages)  # past the last page: the last (it said "Persons 47,999,905–47,999,904")
     first = (at - 1) * PAGE_SIZE
@@ -160,6 +170,7 @@ async def _people_page(
         first=first,
         at=at,
         pages=pages,
+        read=read,
         **values,
     )
 
@@ -195,10 +206,11 @@ async def _person_page(
     at: int = 1,
     **values: Any,
 ) -> HTMLResponse:
-    """A person's faces, FACES_PER_PAGE a page (each crop is a read: a person of 537 faces
-    on one page ran into the read rate limit, and its crops failed with 429)."""
+    """A person's faces, FACES_PER_PAGE a page (a person of 537 faces on one page, each crop
+    then a read of its own, ran into the read rate limit, and its crops failed with 429; the
+    crops are now part of the page's read, and a page stays a size a browser loads)."""
     person = await gallery_services.person(page.c, page.who, person_id)
-    view = person_view(person)
+    view = person_view(person, person.read)
     pages = max(1, -(-len(view["faces"]) // FACES_PER_PAGE))
     at = min(at, pages)  # past the last page (a person split meanwhile): the last
     first = (at - 1) * FACES_PER_PAGE
