@@ -9,8 +9,10 @@ Each step is one audit entry in the organisation: ``search_request`` (the probe'
 name, the case, purpose and parameters; its seq is the request's id), ``search_approve`` or
 ``search_deny`` (``request_seq``, ``note``), and the search itself, whose payload names the
 request (``approval``). A request's state is read from those entries, never stored apart:
-pending, then approved or denied (the first decision counts), then run (a search that ran
-with it; a failed attempt is logged with it too but leaves it approved). The probe's bytes are
+pending, then approved or denied (the first decision counts: a decision reads the state and
+writes its entry in one write transaction, so a second one at the same time is refused), then
+run (a search that ran with it; a failed attempt is logged with it too but leaves it
+approved). The probe's bytes are
 kept from the request on (``ProbeStore``), for the organisation's probe retention: the entry
 says until when (``probe_kept_until``, as a search's does), and an approved request whose
 probe has ended for its organisation, or that an erasure of it took since, no longer runs.
@@ -215,15 +217,19 @@ def _decide(
 ) -> ApprovalRequest:
     allow(actor, Permission.SUPERVISE)
     text = clean_text(note, "the note", MAX_PURPOSE_CHARS, one_line=False)
-    found = _request(store, actor, seq)
-    if found.state is not ApprovalState.PENDING:
-        raise InputError(f"search request {seq} is {found.state.value} already")
-    if not found.probe_kept and action is Action.SEARCH_APPROVE:
-        raise NotFoundError(_gone(seq))
-    if found.requester == actor.name:
-        raise PermissionDeniedError("no one approves or denies their own search request")
-    payload = {"request_seq": seq, "note": text}
-    entry = log(store, actor, action, found.case, found.purpose, payload)
+    # the state read and the decision written in one write transaction: two supervisors
+    # deciding at once would otherwise both read ``pending`` and both be told their decision
+    # holds, while only the first entry counts (an approve told "denied", or the reverse)
+    with store.db.write():
+        found = _request(store, actor, seq)
+        if found.state is not ApprovalState.PENDING:
+            raise InputError(f"search request {seq} is {found.state.value} already")
+        if not found.probe_kept and action is Action.SEARCH_APPROVE:
+            raise NotFoundError(_gone(seq))
+        if found.requester == actor.name:
+            raise PermissionDeniedError("no one approves or denies their own search request")
+        payload = {"request_seq": seq, "note": text}
+        entry = log(store, actor, action, found.case, found.purpose, payload)
     state = ApprovalState.APPROVED if action is Action.SEARCH_APPROVE else ApprovalState.DENIED
     return replace(
         found,
