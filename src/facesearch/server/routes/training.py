@@ -43,9 +43,11 @@ async def _answers(request: Request) -> list[int]:
         value = form.get(f"q{number}")
         if not isinstance(value, str) or not value.strip():
             raise InputError(f"answer every question: question {number} has no answer")
-        if not value.strip().isdigit() or len(value.strip()) > 2:
+        text = value.strip()
+        # ASCII digits only: "²" is a digit to str.isdigit() but not to int() (a 500 before)
+        if not (text.isascii() and text.isdigit()) or len(text) > 2:
             raise InputError(f"question {number}: the answer is the number of a choice")
-        answers.append(int(value))
+        answers.append(int(text))
     return answers
 
 
