@@ -45,7 +45,8 @@ class OrgPolicy:
     account_expiry_days: int | None = None  # an account unused this long stops signing in
     search_approval: bool = False  # a supervisor approves each search before it runs
     cases_required: bool = True  # every search names an open case of the registry
-    working_hours: str = "07:00-19:00"  # in the organisation's time zone; alerts outside
+    working_hours: str = "07:00-19:00"  # in the organisation's time zone; alerts outside;
+    # a start after the end is a night shift, past midnight (22:00-06:00)
     time_zone: str = "UTC"
     max_searches_per_day: int = 50  # an alert fires past this many by one user in a day
 
@@ -68,9 +69,22 @@ class OrgPolicy:
         return replace(self, **clean)
 
     def hours(self) -> tuple[int, int]:
-        """Working hours as minutes after midnight (start, end)."""
+        """Working hours as minutes after midnight (start, end); start > end: past midnight."""
         start, end = self.working_hours.split("-")
         return _minutes(start), _minutes(end)
+
+    def working_at(self, minute: int) -> bool:
+        """Whether ``minute`` after midnight is within the working hours (start inclusive,
+        end exclusive; a night shift such as 22:00-06:00 runs on past midnight)."""
+        return within_hours(minute, *self.hours())
+
+
+def within_hours(minute: int, start: int, end: int) -> bool:
+    """Whether ``minute`` after midnight lies in [start, end) (minutes after midnight), a
+    window with start > end running on past midnight."""
+    if start < end:
+        return start <= minute < end
+    return minute >= start or minute < end
 
 
 def _minutes(text: str) -> int:
@@ -118,8 +132,11 @@ def _checked(key: str, value: Any) -> Any:
             a, b = _minutes(start), _minutes(end)
         except ValueError as exc:
             raise InputError(f"policy working_hours is {_HOURS}, e.g. 07:00-19:00") from exc
-        if not (0 <= a < 24 * 60 and 0 < b <= 24 * 60 and a < b):
-            raise InputError(f"policy working_hours is {_HOURS} with start before end")
+        if not (0 <= a < 24 * 60 and 0 < b <= 24 * 60 and a != b):
+            raise InputError(
+                f"policy working_hours is {_HOURS} with start and end different "
+                "(a start after the end runs on past midnight, e.g. 22:00-06:00)"
+            )
         return f"{a // 60:02d}:{a % 60:02d}-{b // 60:02d}:{b % 60:02d}"
     if key == "time_zone":
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError

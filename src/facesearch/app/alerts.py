@@ -121,11 +121,10 @@ def local_time(moment: datetime, policy: OrgPolicy) -> datetime:
 
 
 def outside_hours(moment: datetime, policy: OrgPolicy) -> bool:
-    """Whether ``moment`` falls outside the working hours (start inclusive, end exclusive)."""
+    """Whether ``moment`` falls outside the working hours (start inclusive, end exclusive;
+    a night shift runs on past midnight)."""
     here = local_time(moment, policy)
-    start, end = policy.hours()
-    minute = here.hour * 60 + here.minute
-    return not start <= minute < end
+    return not policy.working_at(here.hour * 60 + here.minute)
 
 
 def day_start(moment: datetime, policy: OrgPolicy, days_back: int = 0) -> datetime:

@@ -92,22 +92,27 @@ def day_bars(
 
 def hour_bars(counts: Sequence[int], working: tuple[int, int], *, label: str) -> Markup:
     """Searches by hour of day (24 counts): working hours (start, end in minutes after
-    midnight) shaded, bars outside them in red, the hours 0, 6, 12, 18 and 24 written."""
+    midnight; start > end: a night shift, shaded from start to 24:00 and from 00:00 to end)
+    shaded, bars outside them in red, the hours 0, 6, 12, 18 and 24 written."""
     if len(counts) != 24:
         raise ValueError("one count per hour of the day")
     step, left, base, height = 22, 12, 100, 116
     width = left * 2 + step * 24
     start, end = working
     top = max([*counts, 1])
-    shade_x, shade_w = left + step * start / 60, step * (end - start) / 60
+    spans = [(start, end)] if start < end else [(start, 24 * 60), (0, end)]
     body = [
-        f'<rect x="{_num(shade_x)}" y="0" width="{_num(shade_w)}" height="{base}" '
-        f'fill="{SHADE}"><title>working hours</title></rect>',
+        f'<rect x="{_num(left + step * a / 60)}" y="0" width="{_num(step * (b - a) / 60)}" '
+        f'height="{base}" fill="{SHADE}"><title>working hours</title></rect>'
+        for a, b in spans
+        if b > a
+    ]
+    body += [
         f'<line x1="{left}" y1="{base}" x2="{width - left}" y2="{base}" stroke="{AXIS}"/>',
         _text(width - left, 9, f"max {_plural(max(counts))} in an hour", "end"),
     ]
     for hour, n in enumerate(counts):
-        inside = start <= hour * 60 and (hour + 1) * 60 <= end
+        inside = any(a <= hour * 60 and (hour + 1) * 60 <= b for a, b in spans)
         tip = f"{hour:02d}:00-{hour + 1:02d}:00: {_plural(n)}"
         body.append(
             _bar(left + hour * step + 2, step - 4, n, top, base, BAR if inside else OVER, tip)

@@ -118,7 +118,8 @@ BAD = [
     ("account_expiry_days", 100_001),
     ("max_searches_per_day", None),
     ("max_searches_per_day", 0),
-    ("working_hours", "19:00-07:00"),
+    ("working_hours", "19:00-19:00"),
+    ("working_hours", "00:00-00:00"),
     ("working_hours", "7-19"),
     ("working_hours", "07:00-25:00"),
     ("working_hours", "day"),
@@ -312,3 +313,28 @@ def test_a_bad_organisation_name_is_called_an_organisation_name(store):
 
     with pytest.raises(InputError, match=r"^an organisation name is 1-64 characters"):
         store.orgs.add("x" * 100, by=local_actor("tester"))
+
+
+@pytest.mark.parametrize(
+    ("hours", "inside", "outside"),
+    [
+        ("22:00-06:00", ["22:00", "23:59", "00:00", "05:59"], ["06:00", "12:00", "21:59"]),
+        ("19:00-07:00", ["19:00", "03:00", "06:59"], ["07:00", "18:59"]),
+        ("07:00-19:00", ["07:00", "18:59"], ["06:59", "19:00", "00:00"]),
+        ("00:00-24:00", ["00:00", "12:00", "23:59"], []),
+    ],
+)
+def test_working_hours_may_run_on_past_midnight(
+    hours: str, inside: list[str], outside: list[str]
+) -> None:
+    """A night shift (start after end) is working hours past midnight; it was refused as
+    "start before end", so an organisation working nights could not say so."""
+    policy = OrgPolicy().with_changes({"working_hours": hours})
+    assert policy.working_hours == hours
+
+    def minute(text: str) -> int:
+        h, m = text.split(":")
+        return int(h) * 60 + int(m)
+
+    assert all(policy.working_at(minute(t)) for t in inside)
+    assert not any(policy.working_at(minute(t)) for t in outside)

@@ -5,6 +5,7 @@ user per day; another organisation's entries never count."""
 from __future__ import annotations
 
 import pytest
+from accountability_helpers import ROOT
 from tests.unit.app.oversight_trail import ORG, OTHER, OTHER_PROBE, Trail, at
 
 from facesearch.accountability import Action, Actor, AuditEntry, Role, local_actor
@@ -50,6 +51,16 @@ def test_a_search_outside_working_hours_in_the_organisations_time_zone(trail: Tr
     assert rules(trail, trail.search(at(2, 8, 30), "alice")) == []
     early = trail.search(at(2, 7, 30), "carol", org="default")
     assert rules(trail, early) == [AlertRule.OUTSIDE_HOURS]
+
+
+def test_a_night_shift_alerts_by_day_not_by_night(trail: Trail) -> None:
+    """Working hours 22:00-06:00 (Berlin): searches at 23:00 and 02:00 are inside, one at
+    noon is outside."""
+    trail.store.orgs.change(ORG, policy={"working_hours": "22:00-06:00"}, by=ROOT)
+    assert rules(trail, trail.search(at(0, 23), "alice", probe=OTHER_PROBE)) == []
+    assert rules(trail, trail.search(at(1, 2), "alice", probe=OTHER_PROBE)) == []
+    noon = trail.search(at(1, 12), "alice", probe=OTHER_PROBE)
+    assert rules(trail, noon) == [AlertRule.OUTSIDE_HOURS]
 
 
 def test_one_probe_under_two_cases(trail: Trail) -> None:

@@ -64,3 +64,16 @@ def test_one_value_per_day_and_per_hour() -> None:
         day_bars([1, 2], DAYS, label="x")
     with pytest.raises(ValueError):
         hour_bars([1] * 23, (0, 60), label="x")
+
+
+def test_hour_bars_shade_a_night_shift_on_both_sides_of_midnight() -> None:
+    counts = [1] * 24
+    svg = hour_bars(counts, (22 * 60, 6 * 60), label="by hour")
+    root = ET.fromstring(svg)
+    shades = [r for r in root.iter(f"{NS}rect") if r.findtext(f"{NS}title") == "working hours"]
+    found = bars(svg)
+    slot = float(found[1].get("x", "")) - float(found[0].get("x", ""))
+    widths = sorted(float(r.get("width", "")) for r in shades)
+    assert widths == [pytest.approx(2 * slot), pytest.approx(6 * slot)]
+    red = [h for h, r in enumerate(found) if r.get("fill") == OVER]
+    assert red == list(range(6, 22))
