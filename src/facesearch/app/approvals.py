@@ -12,10 +12,14 @@ request (``approval``). A request's state is read from those entries, never stor
 pending, then approved or denied (the first decision counts: a decision reads the state and
 writes its entry in one write transaction, so a second one at the same time is refused), then
 run (a search that ran with it; a failed attempt is logged with it too but leaves it
-approved). The probe's bytes are
-kept from the request on (``ProbeStore``), for the organisation's probe retention: the entry
-says until when (``probe_kept_until``, as a search's does), and an approved request whose
-probe has ended for its organisation, or that an erasure of it took since, no longer runs.
+approved). A search runs under a request only as approved: its probe's bytes, and every
+parameter the request recorded (case, purpose, collections, ``REQUEST_OPTIONS``); one that
+differs is refused before it starts, with an InputError naming the difference (the Python
+API lets a caller pass ``approval=`` with any search; ``run_approved`` takes them all from
+the request). The probe's bytes are kept from the request on (``ProbeStore``), for the
+organisation's probe retention: the entry says until when (``probe_kept_until``, as a
+search's does), and an approved request whose probe has ended for its organisation, or that
+an erasure of it took since, no longer runs.
 
 Only the organisation's supervisors see its requests (another organisation's request answers
 NotFoundError, as an unknown one does), and no one decides their own; an investigator sees
@@ -24,7 +28,7 @@ and runs only their own, once each. The local CLI user needs no approval.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -68,6 +72,8 @@ __all__ = [
 
 # the options of a search a request fixes (SearchRequest's fields of the same names)
 REQUEST_OPTIONS = ("top", "max_fmr", "threshold", "face", "allow_poor")
+# their defaults other than None (SearchRequest's), for entries written before they were logged
+OPTION_DEFAULTS: dict[str, Any] = {"allow_poor": False}
 # how much earlier than its request a decision's clock may read (the entries' seqs decide)
 CLOCK_SLACK = timedelta(minutes=5)
 
@@ -298,23 +304,77 @@ def run_approved(
 
 
 def check_approval(
-    store: AccountabilityStore, actor: Actor, approval: int | None, probe: object
+    store: AccountabilityStore,
+    actor: Actor,
+    request: SearchRequest,
+    case: str | None,
+    purpose: str | None,
 ) -> None:
-    """PermissionDeniedError unless ``actor`` may search ``probe`` now: with no ``approval``
-    when their organisation needs none, else under request ``approval``, approved, not run,
-    theirs, and for these very bytes. Called by ``search.search`` before it starts."""
-    if approval is None:
+    """PermissionDeniedError unless ``actor`` may search ``request`` now: with no
+    ``approval`` when their organisation needs none, else under request ``approval``,
+    approved, not run, theirs, and for these very bytes; InputError naming the difference
+    unless the search is the one approved in every parameter the request recorded: ``case``
+    and ``purpose`` (as checked), collections and options (``REQUEST_OPTIONS``). Called by
+    ``search.search`` before it starts."""
+    if request.approval is None:
         if needs_approval(store, actor):
             raise PermissionDeniedError(
                 "this organisation's searches need a supervisor's approval first: request one"
             )
         return
-    found = get_request(store, actor, approval)
+    found = get_request(store, actor, request.approval)
     _check_runnable(found, actor)
-    if not isinstance(probe, bytes) or sha256(probe) != found.probe_sha256:
+    if not isinstance(request.probe, bytes) or sha256(request.probe) != found.probe_sha256:
         raise PermissionDeniedError(
-            f"search request {approval} was approved for another probe photo"
+            f"search request {found.id} was approved for another probe photo"
         )
+    differences = _differences(found, request, case, purpose)
+    if differences:
+        raise InputError(
+            f"search request {found.id} was approved with {'; '.join(differences)}: "
+            "search as approved, or request this search again"
+        )
+
+
+def _differences(
+    found: ApprovalRequest, request: SearchRequest, case: str | None, purpose: str | None
+) -> list[str]:
+    """What of the search ``request`` (its checked ``case`` and ``purpose``) differs from
+    what ``found`` asked for, each as "what approved, not what given"."""
+    compared: dict[str, tuple[Any, Any]] = {
+        "case": (found.case, case),
+        "purpose": (found.purpose, purpose),
+        "collections": (_collection_set(found.collections), _collection_set(request.collections)),
+    }
+    for name in REQUEST_OPTIONS:
+        compared[name] = (
+            _option(name, found.options.get(name)),
+            _option(name, getattr(request, name)),
+        )
+    return [
+        f"{name} {_shown(approved)}, not {_shown(given)}"
+        for name, (approved, given) in compared.items()
+        if approved != given
+    ]
+
+
+def _collection_set(collections: Sequence[str] | None) -> frozenset[str] | None:
+    """Collections as a request names them: a set (their order searches the same), None for
+    every collection of the organisation's scope."""
+    return frozenset(collections) if collections else None
+
+
+def _option(name: str, value: Any) -> Any:
+    """An option's value, its default where unset (an entry written before it was logged)."""
+    return OPTION_DEFAULTS.get(name) if value is None else value
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "unset"
+    if isinstance(value, frozenset):
+        return "[" + ", ".join(repr(c) for c in sorted(value)) + "]"
+    return repr(value)
 
 
 def _gone(seq: int) -> str:

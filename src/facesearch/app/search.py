@@ -145,7 +145,7 @@ def _searched(
         store, actor, Permission.SEARCH, request.case, request.purpose, settings=engine.settings
     )
     case, purpose = use.case, use.purpose
-    check_approval(store, actor, request.approval, request.probe)
+    check_approval(store, actor, request, case, purpose)
     started = now()
     data: bytes | None = None
     try:
