@@ -8,15 +8,31 @@ supervisor approves each search before it runs.
 Each step is one audit entry in the organisation: ``search_request`` (the probe's sha256 and
 name, the case, purpose and parameters; its seq is the request's id), ``search_approve`` or
 ``search_deny`` (``request_seq``, ``note``), and the search itself, whose payload names the
-request (``approval``). A request's state is read from those entries, never stored apart:
-pending, then approved or denied (the first decision counts: a decision reads the state and
-writes its entry in one write transaction, so a second one at the same time is refused), then
-run (a search that ran with it; a failed attempt is logged with it too but leaves it
-approved). A search runs under a request only as approved: its probe's bytes, and every
-parameter the request recorded (case, purpose, collections, ``REQUEST_OPTIONS``); one that
-differs is refused before it starts, with an InputError naming the difference (the Python
-API lets a caller pass ``approval=`` with any search; ``run_approved`` takes them all from
-the request). The probe's bytes are kept from the request on (``ProbeStore``), for the
+request (``approval``) and the claim it ran under (``claim``). A request's state is read
+from those entries, never stored apart: pending, then approved or denied (the first decision
+counts: a decision reads the state and writes its entry in one write transaction, so a second
+one at the same time is refused), then running, then run (a search that ran with it) or
+approved again (a failed attempt is logged with it too but leaves it approved).
+
+Running: a search under a request first claims it (``claim_approval``): it reads the state
+and logs a ``search_run_claim`` entry (``request_seq``, ``until``) in one write transaction
+(BEGIN IMMEDIATE on SQLite, the advisory lock on PostgreSQL), so that of two runs at once --
+in two processes on one home, two servers behind one proxy, the CLI and a server, replicas
+on one PostgreSQL -- the second is refused ("running or ran already") while the first is
+under way, and after it once it ran. The claim ends with its search's entry: ``ok`` makes
+the request run; a failed attempt's entry (naming the claim) releases it, approved again. A
+claim no entry of its end follows (its process died, or an error that is not a
+FaceSearchError stopped the search) holds for ``CLAIM_TTL`` from its entry, then lapses and
+the request may run again: long past any search (a server answers 503 after
+``server_request_timeout``), short enough that an investigator can retry the same day. A
+run that outlived its claim (a search longer than ``CLAIM_TTL``) is still logged: its entry
+and a later run's then both name the request.
+
+A search runs under a request only as approved: its probe's bytes, and every parameter the
+request recorded (case, purpose, collections, ``REQUEST_OPTIONS``); one that differs is
+refused before it starts, with an InputError naming the difference (the Python API lets a
+caller pass ``approval=`` with any search; ``run_approved`` takes them all from the
+request). The probe's bytes are kept from the request on (``ProbeStore``), for the
 organisation's probe retention: the entry says until when (``probe_kept_until``, as a
 search's does), and an approved request whose probe has ended for its organisation, or that
 an erasure of it took since, no longer runs.
@@ -62,6 +78,7 @@ __all__ = [
     "ApprovalState",
     "approve",
     "check_approval",
+    "claim_approval",
     "deny",
     "get_request",
     "needs_approval",
@@ -76,12 +93,16 @@ REQUEST_OPTIONS = ("top", "max_fmr", "threshold", "face", "allow_poor")
 OPTION_DEFAULTS: dict[str, Any] = {"allow_poor": False}
 # how much earlier than its request a decision's clock may read (the entries' seqs decide)
 CLOCK_SLACK = timedelta(minutes=5)
+# how long a run's claim holds its request when no entry of its search follows (its process
+# died): then the request may run again
+CLAIM_TTL = timedelta(minutes=15)
 
 
 class ApprovalState(StrEnum):
     PENDING = "pending"  # waiting for a supervisor
     APPROVED = "approved"  # its requester may run it, once
     DENIED = "denied"
+    RUNNING = "running"  # a run claimed it and has not ended (``claim_approval``)
     RUN = "run"  # a search ran with it
 
 
@@ -105,6 +126,8 @@ class ApprovalRequest:
     note: str | None = None
     decision_id: int | None = None  # the approve or deny entry
     search_id: int | None = None  # the search that ran it
+    claim_id: int | None = None  # running: the ``search_run_claim`` entry of the run
+    claimed_until: datetime | None = None  # running: when that claim lapses
     # False once its probe ended for the organisation (retention, or its erasure took it):
     # it can no longer be approved or run (read for pending and approved requests only)
     probe_kept: bool = True
@@ -154,6 +177,7 @@ class ApprovalRequest:
             "note": self.note,
             "decision_id": self.decision_id,
             "search_id": self.search_id,
+            "claimed_until": self.claimed_until.isoformat() if self.claimed_until else None,
             "probe_kept": self.probe_kept,
         }
 
@@ -336,6 +360,29 @@ def check_approval(
         )
 
 
+def claim_approval(
+    store: AccountabilityStore,
+    actor: Actor,
+    request: SearchRequest,
+    case: str | None,
+    purpose: str | None,
+) -> int | None:
+    """``check_approval``, and for a search under a request, claim it for this run: the
+    state read and the ``search_run_claim`` entry written in one write transaction, so that
+    a second run at the same time, in this process or another on the same trail, is refused.
+    Returns the claim's seq (None: no request), which the search's entry names (``claim``):
+    that entry ends the claim (see the module's docstring). Called by ``search.search``."""
+    if request.approval is None:
+        check_approval(store, actor, request, case, purpose)
+        return None
+    with store.db.write():
+        check_approval(store, actor, request, case, purpose)
+        until = store.db.now() + CLAIM_TTL
+        payload = {"request_seq": request.approval, "until": iso(until)}
+        entry = log(store, actor, Action.SEARCH_RUN_CLAIM, case, purpose, payload)
+    return entry.seq
+
+
 def _differences(
     found: ApprovalRequest, request: SearchRequest, case: str | None, purpose: str | None
 ) -> list[str]:
@@ -391,8 +438,17 @@ def _check_runnable(found: ApprovalRequest, actor: Actor) -> None:
         raise PermissionDeniedError(f"search request {found.id} waits for a supervisor")
     if found.state is ApprovalState.DENIED:
         raise PermissionDeniedError(f"search request {found.id} was denied")
+    if found.state is ApprovalState.RUNNING:
+        until = found.claimed_until.isoformat(timespec="seconds") if found.claimed_until else ""
+        raise InputError(
+            f"search request {found.id} is running or ran already (a run of it started and has "
+            f"not ended; should it have stopped without a word, the request runs again from "
+            f"{until})"
+        )
     if found.state is ApprovalState.RUN:
-        raise InputError(f"search request {found.id} ran already (search {found.search_id})")
+        raise InputError(
+            f"search request {found.id} is running or ran already (search {found.search_id} ran it)"
+        )
 
 
 # --- the state of requests, read from the trail ---------------------------------------------
@@ -445,8 +501,8 @@ def _with_states(
     store: AccountabilityStore, org: str, asked: list[ApprovalRequest]
 ) -> list[ApprovalRequest]:
     """``asked`` with their states: the first decision on each (logged since the first
-    request), and for those approved, the search that ran with it (logged since the first
-    of them)."""
+    request), and for those approved, the search that ran with it and the claim of a run
+    not ended (logged since the first of them)."""
     if not asked:
         return []
     ids = {r.id for r in asked}
@@ -457,11 +513,31 @@ def _with_states(
             decisions[asked_for] = e
     approved = [r for r in asked if _approves(decisions.get(r.id))]
     runs: dict[int, int] = {}
-    for e in _since(store, org, (Action.SEARCH,), approved):
+    claims: dict[int, AuditEntry] = {}  # each request's last claim, unless a failure ended it
+    for e in _since(store, org, (Action.SEARCH, Action.SEARCH_RUN_CLAIM), approved):
+        if e.action == Action.SEARCH_RUN_CLAIM:
+            claimed = _int(e.payload.get("request_seq"))
+            if claimed in ids:
+                claims[claimed] = e
+            continue
         ran = _int(e.payload.get("approval"))
-        if ran in ids and e.payload.get("outcome") == OUTCOME_OK and ran not in runs:
-            runs[ran] = e.seq
-    return [_state_of(r, decisions.get(r.id), runs.get(r.id)) for r in asked]
+        if ran not in ids:
+            continue
+        if e.payload.get("outcome") == OUTCOME_OK:
+            runs.setdefault(ran, e.seq)
+        elif ran in claims and _int(e.payload.get("claim")) == claims[ran].seq:
+            del claims[ran]  # its run failed: the request is approved again
+    moment = store.db.now()
+    held = {n: c for n, c in claims.items() if _claimed_until(c) > moment}
+    return [_state_of(r, decisions.get(r.id), runs.get(r.id), held.get(r.id)) for r in asked]
+
+
+def _claimed_until(claim: AuditEntry) -> datetime:
+    """When ``claim`` lapses: its ``until``, else ``CLAIM_TTL`` after its entry."""
+    try:
+        return datetime.fromisoformat(str(claim.payload["until"]))
+    except (KeyError, ValueError):
+        return claim.time + CLAIM_TTL
 
 
 def _since(
@@ -488,7 +564,10 @@ def _approves(decision: AuditEntry | None) -> bool:
 
 
 def _state_of(
-    asked: ApprovalRequest, decision: AuditEntry | None, run: int | None
+    asked: ApprovalRequest,
+    decision: AuditEntry | None,
+    run: int | None,
+    claim: AuditEntry | None,
 ) -> ApprovalRequest:
     if decision is None:
         return asked
@@ -496,6 +575,9 @@ def _state_of(
     state = ApprovalState.APPROVED if approved else ApprovalState.DENIED
     if approved and run is not None:
         state = ApprovalState.RUN
+    elif approved and claim is not None:
+        state = ApprovalState.RUNNING
+        asked = replace(asked, claim_id=claim.seq, claimed_until=_claimed_until(claim))
     return replace(
         asked,
         state=state,

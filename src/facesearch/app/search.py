@@ -8,7 +8,8 @@ probe of a search that ran is kept (``ProbeStore``) for ``probe_retention_days``
 names what its FMRs rest on (the calibration's ``basis``) and, for a probe face in a poorer
 quality bucket, how much less reliable its results are (``results.with_reliability``).
 Where the organisation's policy asks for approval, a search runs only under an approved
-request (``approvals.py``), which its entry names (``approval``).
+request (``approvals.py``), which it claims first (a ``search_run_claim`` entry: one run at a
+time) and its entry names (``approval``, ``claim``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from datetime import timedelta
 from typing import Any
 
 from facesearch.accountability import AccountabilityStore, Action, Actor, AuditEntry, Permission
-from facesearch.app.approvals import check_approval
+from facesearch.app.approvals import claim_approval
 from facesearch.app.checks import (
     UPLOADED_PHOTO,
     Failure,
@@ -145,7 +146,7 @@ def _searched(
         store, actor, Permission.SEARCH, request.case, request.purpose, settings=engine.settings
     )
     case, purpose = use.case, use.purpose
-    check_approval(store, actor, request, case, purpose)
+    claim = claim_approval(store, actor, request, case, purpose)  # refused: nothing logged
     started = now()
     data: bytes | None = None
     try:
@@ -155,7 +156,7 @@ def _searched(
     except FaceSearchError as exc:
         read = [data] if data else []
         failure = use.failure(exc, engine.pipeline.model_id, read, started)
-        record_failed_search(store, actor, request, failure)
+        record_failed_search(store, actor, request, failure, claim=claim)  # ends the claim
         raise
     days = retention_days(store, actor, engine.settings.probe.retention_days)
     digest = sha256(data)  # the name ``store.probes.keep`` gives it, in ``log`` below
@@ -176,7 +177,7 @@ def _searched(
     payload["ended"] = iso(now())
     # when its probe ends for this organisation (the bytes may stay longer for another's)
     payload["probe_kept_until"] = iso(store.db.now() + timedelta(days=days))
-    payload.update(approved(request))
+    payload.update(approved(request, claim))
     payload.update(use.marks())  # a case opened while it ran is not the one it was checked in
     entry = log(store, actor, Action.SEARCH, case, purpose, payload, keep_probe=(data, days))
     logged = replace(
@@ -201,13 +202,19 @@ def scoped(
 
 
 def record_failed_search(
-    store: AccountabilityStore, actor: Actor, request: SearchRequest, failure: Failure
+    store: AccountabilityStore,
+    actor: Actor,
+    request: SearchRequest,
+    failure: Failure,
+    *,
+    claim: int | None = None,
 ) -> int:
     """Log a search attempt that failed; returns its entry's seq. The entry has the shape of
     a search's with no candidates; the probe is named by its sha256 when its bytes were read
     (``failure.photos``), but not kept. ``search`` calls this itself; the server calls it for
     an upload refused before the search could start (not an image, too many pixels,
-    undecodable)."""
+    undecodable). ``claim``: the claim on its approved request the attempt ran under
+    (``approvals.claim_approval``), which this entry ends."""
     return log_failure(
         store,
         actor,
@@ -221,13 +228,16 @@ def record_failed_search(
         parameters=request.parameters(failure.model_id),
         candidates=[],
         probe_faces=[],
-        **approved(request),
+        **approved(request, claim),
     )
 
 
-def approved(request: SearchRequest) -> dict[str, Any]:
-    """What a search's entry says of its approval: the request it ran (none: nothing)."""
-    return {} if request.approval is None else {"approval": request.approval}
+def approved(request: SearchRequest, claim: int | None = None) -> dict[str, Any]:
+    """What a search's entry says of its approval: the request it ran and the claim it ran
+    under (none: nothing)."""
+    if request.approval is None:
+        return {}
+    return {"approval": request.approval} | ({} if claim is None else {"claim": claim})
 
 
 @dataclass(frozen=True)
