@@ -80,6 +80,7 @@ class Action(StrEnum):
     SEARCH_REQUEST = "search_request"  # request id, probe sha256, parameters
     SEARCH_APPROVE = "search_approve"  # request seq, note
     SEARCH_DENY = "search_deny"  # request seq, note
+    SEARCH_REVOKE = "search_revoke"  # request seq, note: an approval withdrawn before its run
     # request seq, until: a run of an approved request starts and holds it (app.approvals)
     SEARCH_RUN_CLAIM = "search_run_claim"
     # The catalog's database (gallery.catalog._identity): a copy made a catalog of its own, or

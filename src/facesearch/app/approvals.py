@@ -4,15 +4,21 @@ supervisor approves each search before it runs.
     request = request_search(engine, store, investigator, SearchRequest(photo, case=..., ...))
     approve(store, supervisor, request.id, "proportionate: armed robbery")
     record = run_approved(engine, store, investigator, request.id)
+    revoke(store, supervisor, request.id, "the suspect was arrested")  # before a run only
 
 Each step is one audit entry in the organisation: ``search_request`` (the probe's sha256 and
 name, the case, purpose and parameters; its seq is the request's id), ``search_approve`` or
 ``search_deny`` (``request_seq``, ``note``), and the search itself, whose payload names the
-request (``approval``) and the claim it ran under (``claim``). A request's state is read
+request (``approval``) and the claim it ran under (``claim``); ``search_revoke``
+(``request_seq``, ``note``) withdraws an approval before its run. A request's state is read
 from those entries, never stored apart: pending, then approved or denied (the first decision
 counts: a decision reads the state and writes its entry in one write transaction, so a second
 one at the same time is refused), then running, then run (a search that ran with it) or
-approved again (a failed attempt is logged with it too but leaves it approved).
+approved again (a failed attempt is logged with it too but leaves it approved). A
+supervisor may revoke an approved request that no run holds (an approval given by mistake, or
+no longer needed): it is then ``revoked`` and never runs; the revocation reads the state and
+writes its entry in one write transaction, as a decision and a run's claim do, so that of a
+revocation and a run at the same time exactly one happens.
 
 Running: a search under a request first claims it (``claim_approval``): it reads the state
 and logs a ``search_run_claim`` entry (``request_seq``, ``until``) in one write transaction
@@ -84,6 +90,7 @@ __all__ = [
     "needs_approval",
     "request_search",
     "requests",
+    "revoke",
     "run_approved",
 ]
 
@@ -104,6 +111,7 @@ class ApprovalState(StrEnum):
     DENIED = "denied"
     RUNNING = "running"  # a run claimed it and has not ended (``claim_approval``)
     RUN = "run"  # a search ran with it
+    REVOKED = "revoked"  # approved, then withdrawn by a supervisor before any run
 
 
 @dataclass(frozen=True)
@@ -128,6 +136,9 @@ class ApprovalRequest:
     search_id: int | None = None  # the search that ran it
     claim_id: int | None = None  # running: the ``search_run_claim`` entry of the run
     claimed_until: datetime | None = None  # running: when that claim lapses
+    revoked_by: str | None = None  # revoked: the supervisor, when and why
+    revoked_at: datetime | None = None
+    revoke_note: str | None = None
     # False once its probe ended for the organisation (retention, or its erasure took it):
     # it can no longer be approved or run (read for pending and approved requests only)
     probe_kept: bool = True
@@ -178,6 +189,9 @@ class ApprovalRequest:
             "decision_id": self.decision_id,
             "search_id": self.search_id,
             "claimed_until": self.claimed_until.isoformat() if self.claimed_until else None,
+            "revoked_by": self.revoked_by,
+            "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
+            "revoke_note": self.revoke_note,
             "probe_kept": self.probe_kept,
         }
 
@@ -240,6 +254,34 @@ def approve(
 def deny(store: AccountabilityStore, actor: Actor, seq: int, note: str | None) -> ApprovalRequest:
     """Deny request ``seq``: it can never run."""
     return _decide(store, actor, seq, note, Action.SEARCH_DENY)
+
+
+def revoke(store: AccountabilityStore, actor: Actor, seq: int, note: str | None) -> ApprovalRequest:
+    """Withdraw the approval of request ``seq`` before it runs (a supervisor of its
+    organisation): it is then revoked and never runs. Refused for a request that is not
+    approved, or that a run holds or ran (``running``, ``run``)."""
+    allow(actor, Permission.SUPERVISE)
+    text = clean_text(note, "the note", MAX_PURPOSE_CHARS, one_line=False)
+    # the state read and the revocation written in one write transaction, as a run's claim
+    # is: of a revocation and a run at the same time, exactly one happens
+    with store.db.write():
+        found = _request(store, actor, seq)
+        if found.state is ApprovalState.PENDING:
+            raise InputError(f"search request {seq} is pending: deny it instead")
+        if found.state is not ApprovalState.APPROVED:
+            raise InputError(
+                f"search request {seq} is {found.state.value}: only an approved request "
+                "that no run holds can be revoked"
+            )
+        payload = {"request_seq": seq, "note": text}
+        entry = log(store, actor, Action.SEARCH_REVOKE, found.case, found.purpose, payload)
+    return replace(
+        found,
+        state=ApprovalState.REVOKED,
+        revoked_by=entry.actor,
+        revoked_at=entry.time,
+        revoke_note=text,
+    )
 
 
 def _decide(
@@ -438,6 +480,10 @@ def _check_runnable(found: ApprovalRequest, actor: Actor) -> None:
         raise PermissionDeniedError(f"search request {found.id} waits for a supervisor")
     if found.state is ApprovalState.DENIED:
         raise PermissionDeniedError(f"search request {found.id} was denied")
+    if found.state is ApprovalState.REVOKED:
+        raise PermissionDeniedError(
+            f"search request {found.id}'s approval was revoked by {found.revoked_by}"
+        )
     if found.state is ApprovalState.RUNNING:
         until = found.claimed_until.isoformat(timespec="seconds") if found.claimed_until else ""
         raise InputError(
@@ -512,6 +558,11 @@ def _with_states(
         if asked_for in ids and asked_for not in decisions:
             decisions[asked_for] = e
     approved = [r for r in asked if _approves(decisions.get(r.id))]
+    revoked: dict[int, AuditEntry] = {}
+    for e in _since(store, org, (Action.SEARCH_REVOKE,), approved):
+        withdrawn = _int(e.payload.get("request_seq"))
+        if withdrawn in ids and withdrawn not in revoked:
+            revoked[withdrawn] = e
     runs: dict[int, int] = {}
     claims: dict[int, AuditEntry] = {}  # each request's last claim, unless a failure ended it
     for e in _since(store, org, (Action.SEARCH, Action.SEARCH_RUN_CLAIM), approved):
@@ -529,7 +580,10 @@ def _with_states(
             del claims[ran]  # its run failed: the request is approved again
     moment = store.db.now()
     held = {n: c for n, c in claims.items() if _claimed_until(c) > moment}
-    return [_state_of(r, decisions.get(r.id), runs.get(r.id), held.get(r.id)) for r in asked]
+    return [
+        _state_of(r, decisions.get(r.id), runs.get(r.id), held.get(r.id), revoked.get(r.id))
+        for r in asked
+    ]
 
 
 def _claimed_until(claim: AuditEntry) -> datetime:
@@ -568,13 +622,22 @@ def _state_of(
     decision: AuditEntry | None,
     run: int | None,
     claim: AuditEntry | None,
+    revocation: AuditEntry | None = None,
 ) -> ApprovalRequest:
     if decision is None:
         return asked
     approved = _approves(decision)
     state = ApprovalState.APPROVED if approved else ApprovalState.DENIED
-    if approved and run is not None:
+    if approved and run is not None:  # a search ran: the record says so, whatever followed
         state = ApprovalState.RUN
+    elif approved and revocation is not None:  # a claim after it was refused
+        state = ApprovalState.REVOKED
+        asked = replace(
+            asked,
+            revoked_by=revocation.actor,
+            revoked_at=revocation.time,
+            revoke_note=revocation.payload.get("note"),
+        )
     elif approved and claim is not None:
         state = ApprovalState.RUNNING
         asked = replace(asked, claim_id=claim.seq, claimed_until=_claimed_until(claim))

@@ -142,3 +142,48 @@ def test_the_approvals_page(client: TestClient, home: Any) -> None:
     assert r.status_code == 303 and r.headers["location"].startswith("/searches/"), r.text
     r = client.post(f"/approvals/{seq}/deny", headers={**home.auth("sup1"), **HTML})
     assert r.status_code == 422 and "already" in r.text  # decided: the page says why
+
+
+def test_a_supervisor_revokes_an_approval_through_the_api_and_the_page(
+    client: TestClient, home: Any
+) -> None:
+    seqs = []
+    for person in (4, 5):
+        r = _ask(client, home, person)
+        assert r.status_code == 201, r.text
+        seqs.append(r.json()["id"])
+        r = client.post(
+            f"/api/v1/search-requests/{seqs[-1]}/approve", headers=home.auth("sup1"), data={}
+        )
+        assert r.status_code == 200, r.text
+    by_api, by_page = seqs
+    r = client.post(
+        f"/api/v1/search-requests/{by_api}/revoke",
+        headers=home.auth("zsup"),  # another organisation's supervisor: unknown
+        data={"note": "x"},
+    )
+    assert r.status_code == 404
+    r = client.post(f"/api/v1/search-requests/{by_api}/revoke", headers=home.auth("inv1"), data={})
+    assert r.status_code == 403
+    r = client.post(
+        f"/api/v1/search-requests/{by_api}/revoke",
+        headers=home.auth("sup1"),
+        data={"note": "no longer needed"},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["state"] == "revoked" and r.json()["revoke_note"] == "no longer needed"
+    r = client.post(f"/api/v1/search-requests/{by_api}/run", headers=home.auth("inv1"))
+    assert r.status_code == 403 and "revoked by sup1" in r.json()["error"]["message"]
+
+    page = client.get("/approvals", headers={**home.auth("sup1"), **HTML}).text
+    assert f'action="/approvals/{by_page}/revoke"' in page
+    assert f'action="/approvals/{by_api}/revoke"' not in page  # revoked already
+    r = client.post(
+        f"/approvals/{by_page}/revoke",
+        headers={**home.auth("sup1"), **HTML},
+        data={"note": "given by mistake"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    page = client.get("/approvals", headers={**home.auth("inv1"), **HTML}).text
+    assert f'action="/approvals/{by_page}/run"' not in page and "given by mistake" in page

@@ -5,7 +5,8 @@ Approvals page ``/approvals``.
 An investigator asks (the probe upload, case, purpose and options, checked as for
 ``POST /api/v1/searches``), sees their own requests, and runs an approved one once (the answer
 is the search, as ``POST /api/v1/searches`` gives it). A supervisor sees the organisation's
-requests and approves or denies them, with a note. Another organisation's request is a 404,
+requests and approves or denies them, with a note, and may revoke an approval before its run.
+Another organisation's request is a 404,
 as an unknown one is. Each step is an audit entry of the organisation.
 """
 
@@ -42,7 +43,7 @@ RequestReader = Annotated[Principal, Depends(_requests)]
 SupervisorPage = Annotated[Page, Depends(page_for(_supervise))]
 SearcherPage = Annotated[Page, Depends(page_for(needs(Permission.SEARCH)))]
 RequestsPage = Annotated[Page, Depends(page_for(_requests))]
-Decision = Literal["approve", "deny"]
+Decision = Literal["approve", "deny", "revoke"]
 SHOWN_DECIDED = 100  # the newest decided requests the page lists (the API lists all)
 NOTE_DOC = "Why it was approved or denied (recorded with the decision)."
 
@@ -75,10 +76,13 @@ async def _listed(c: Context, who: Principal, pending_only: bool) -> list[dict[s
     return [r.as_json() for r in found]
 
 
+VERBS = {"approve": approvals.approve, "deny": approvals.deny, "revoke": approvals.revoke}
+
+
 async def _decide(
-    c: Context, who: Principal, seq: int, note: str | None, *, ok: bool
+    c: Context, who: Principal, seq: int, note: str | None, decision: Decision
 ) -> approvals.ApprovalRequest:
-    verb = approvals.approve if ok else approvals.deny
+    verb = VERBS[decision]
     return await anyio.to_thread.run_sync(lambda: verb(c.store, who.user, seq, note))
 
 
@@ -131,7 +135,10 @@ async def run_request(seq: int, who: Searcher, c: Ctx) -> dict[str, Any]:
 
 @api.post(
     "/search-requests/{seq:int}/{decision}",
-    summary="Approve or deny a search request (supervisors; a decision is final)",
+    summary=(
+        "Approve or deny a search request (supervisors; a decision is final), or revoke an "
+        "approval before its run"
+    ),
 )
 async def decide_request(
     seq: int,
@@ -140,7 +147,7 @@ async def decide_request(
     c: Ctx,
     note: Annotated[str | None, Form(max_length=2000, description=NOTE_DOC)] = None,
 ) -> dict[str, Any]:
-    decided = await _decide(c, who, seq, note, ok=decision == "approve")
+    decided = await _decide(c, who, seq, note, decision)
     return decided.as_json()
 
 
@@ -185,7 +192,7 @@ async def decide_submit(
     note: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     try:
-        await _decide(page.c, page.who, seq, note, ok=decision == "approve")
+        await _decide(page.c, page.who, seq, note, decision)
     except FaceSearchError as exc:
         return await _page(page, error=exc)
     return RedirectResponse("/approvals", status_code=303)
