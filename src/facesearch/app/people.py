@@ -156,6 +156,18 @@ def attach_new(engine: Engine, collection: str) -> people.AttachSummary | None:
 # -- reads -------------------------------------------------------------------------------------
 
 
+def people_page(
+    people: Sequence[PersonRecord], at: int, per_page: int
+) -> tuple[int, int, list[PersonRecord]]:
+    """Page ``at`` (from 1) of ``people``, the most faces first, ``per_page`` a page: (the
+    page shown, the number of pages, its persons). Past the last page: the last."""
+    ranked = sorted(people, key=lambda p: (-len(p.faces), p.person))
+    pages = max(1, -(-len(ranked) // per_page))
+    at = min(max(1, at), pages)
+    first = (at - 1) * per_page
+    return at, pages, ranked[first : first + per_page]
+
+
 def list_people(
     engine: Engine,
     store: AccountabilityStore,
@@ -163,15 +175,33 @@ def list_people(
     collection: str = "default",
     *,
     case: str | None = None,
+    page: tuple[int, int] | None = None,
 ) -> PeopleRecord:
-    """Every person of ``collection`` with its faces, logged as one read."""
+    """Every person of ``collection`` with its faces, logged as one read. The entry says what
+    the read showed, which its crops and photos reached with it may be (``people_reads``):
+    with ``page`` (page ``at``, ``per_page``: the People page's grid, ``people_page``), the
+    cover faces of that page (``face_ids``); without, every face listed (``last_face_id``:
+    faces ingested since are not)."""
     allow(actor, Permission.READ_GALLERY)
     check_case(case, None, required=False)
     scope_of(store, engine.catalog, actor).check_sees(collection)
     found = tuple(PersonRecord.of(p) for p in engine.catalog.persons(collection))
     faces = sum(len(p.faces) for p in found)
+    shown: dict[str, Any]
+    if page is not None:
+        at, _, persons = people_page(found, *page)
+        shown = {"page": at, "face_ids": [p.cover.face_id for p in persons]}
+    else:
+        shown = {"last_face_id": max((f.face_id for p in found for f in p.faces), default=0)}
     entry = log_read(
-        store, actor, "people", case=case, collection=collection, persons=len(found), faces=faces
+        store,
+        actor,
+        "people",
+        case=case,
+        collection=collection,
+        persons=len(found),
+        faces=faces,
+        **shown,
     )
     return PeopleRecord(entry.seq, collection, found)
 

@@ -9,8 +9,10 @@ are part of it, neither charged nor logged again, when ``covered_by_people_read`
   organisation);
 - it is at most ``PEOPLE_READ_LASTS`` old (an hour): a page kept open longer must be reloaded
   (its links are refused, saying so; a reload is a new read);
-- the face is one the read showed: for ``person``, one of its ``face_ids``; for ``people``, a
-  face of a person of its collection now; the photo holds such a face;
+- the face is one the read showed: one of its ``face_ids`` (a person's faces; the covers of
+  a People page's grid); for a ``people`` read that listed every person with every face (the
+  API's), a face of a person of its collection now that was there then (its id at most the
+  entry's ``last_face_id``: ids are never reused); the photo holds such a face;
 - and, in every case, the face (or photo) is still held, in a collection the actor's
   organisation sees now.
 
@@ -96,13 +98,15 @@ def _faces_shown(
     """``{face id: image id}`` of those of ``face_ids`` that read ``entry`` showed, still
     held and seen by ``scope``."""
     payload = entry.payload
-    if payload.get("what") == "person":
-        listed = payload.get("face_ids")
-        shown = {int(i) for i in listed} if isinstance(listed, list) else set()
+    listed = payload.get("face_ids")
+    if payload.get("what") == "person" or listed is not None:
+        shown = {i for i in listed if isinstance(i, int)} if isinstance(listed, list) else set()
         face_ids = [i for i in face_ids if i in shown]
         held = [f for f in catalog.faces(face_ids) if scope.sees(f.collection)]
-    else:
-        collection = payload.get("collection")
+    else:  # the API's list: every face of every person then
+        collection, last = payload.get("collection"), payload.get("last_face_id")
+        last = last if isinstance(last, int) and not isinstance(last, bool) else 0
+        face_ids = [i for i in face_ids if i <= last]
         held = [
             f
             for f in catalog.faces(face_ids)

@@ -175,11 +175,14 @@ REVIEWS: dict[Review, ReviewOperation] = {
 }
 
 
-async def people(ctx: Context, who: Principal, collection: str) -> app_people.PeopleRecord:
-    """Every person of ``collection`` (one read, charged and logged)."""
+async def people(
+    ctx: Context, who: Principal, collection: str, page: tuple[int, int] | None = None
+) -> app_people.PeopleRecord:
+    """Every person of ``collection`` (one read, charged and logged; ``page``: the People
+    page's, whose covers alone the read shows: ``app.people.list_people``)."""
     _charge_read(ctx, who)
     return await ctx.workers.on_engine(
-        lambda e: app_people.list_people(e, ctx.store, who.user, collection)
+        lambda e: app_people.list_people(e, ctx.store, who.user, collection, page=page)
     )
 
 

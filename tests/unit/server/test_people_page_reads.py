@@ -197,3 +197,47 @@ def test_a_crop_outside_the_read_is_not_found_uncharged_and_unlogged(
     # ... while the page's own links are not: part of the read
     assert crop(kept, people).status_code == 200
     assert len(reads(client, home, start)) == 1
+
+
+def test_a_read_covers_what_it_showed_not_the_rest_of_the_collection(
+    client: TestClient, home: Any
+) -> None:
+    """A People page's read covered every face of every person of the collection, and an
+    API list's read the faces ingested after it too: one read an hour opened every crop and
+    photo of the collection, uncharged and unlogged (found by the review). A page's read now
+    covers the covers it showed; an API list's, the faces it listed."""
+    build(client, home)
+    inv1, html = home.auth("inv1"), home.auth("inv1") | HTML
+    start = head(client, home)
+    grid = client.get("/people", headers=html).text
+    covers = {int(f) for f in re.findall(r'<img src="/api/v1/faces/(\d+)/crop', grid)}
+    (page,) = reads(client, home, start)
+    assert set(page["payload"]["face_ids"]) == covers and page["payload"]["page"] == 1
+    listed = client.get("/api/v1/people", headers=inv1).json()
+    every = {f["face_id"]: f["image_id"] for p in listed["people"] for f in p["faces"]}
+    others = sorted(set(every) - covers)
+    assert others and len(covers) == PEOPLE
+
+    def get(path: str) -> int:
+        return client.get(path, headers=inv1).status_code
+
+    seq = page["seq"]
+    assert get(f"/api/v1/faces/{others[0]}/crop?people_read={seq}") == 404  # not shown
+    assert get(f"/api/v1/images/{every[others[0]]}/file?people_read={seq}") == 404
+    assert get(f"/api/v1/faces/{others[0]}/crop?people_read={listed['id']}") == 200  # listed
+
+    admin = home.auth("admin1")
+    r = client.post(
+        "/api/v1/ingest-jobs",
+        headers=admin,
+        files={"files": ("later.png", face_photo(1, 7), "image/png")},
+        data={"collection": "default"},
+    )
+    assert r.status_code == 202, r.text
+    job = job_finished(lambda path: client.get(path, headers=admin), r.json(), 60, 0.1)
+    assert job["status"] == "completed", job
+    build(client, home)
+    now = client.get("/api/v1/people", headers=admin).json()
+    later = max(f["face_id"] for p in now["people"] for f in p["faces"])
+    assert later not in every  # ingested after inv1's list
+    assert get(f"/api/v1/faces/{later}/crop?people_read={listed['id']}") == 404

@@ -10,8 +10,9 @@ may not. The crops and photos the pages (and the JSON) show are the gallery's li
 read's entry: ``/api/v1/faces/{id}/crop?people_read=SEQ``, ``/api/v1/images/{id}/file?
 people_read=SEQ``. They are part of that read, neither charged nor logged again: a page of 48
 persons is one read, not 49 (``app.people_reads``: for the user who read the page, within an
-hour of it, of the faces it showed still held and in reach; 404 otherwise). Each render of a
-page is its own read, and its links name that render's entry.
+hour of it, of the faces it showed still held and in reach -- a People page's covers, a
+person page's faces, the faces the JSON list listed; 404 otherwise). Each render of a page is
+its own read, and its links name that render's entry.
 """
 
 from __future__ import annotations
@@ -148,15 +149,15 @@ async def _people_page(
     chosen = collection or ("default" if "default" in names or not names else names[0])
     if chosen not in names and (names or collection):  # none at all: the page says so
         raise NotFoundError(f"no collection named {chosen!r}")
-    people: list[app_people.PersonRecord] = []
+    total, pages, shown, asked = 0, 1, list[app_people.PersonRecord](), at
     read: int | None = None  # this render's read: its cover crops are part of it
     built = bool(names) and await gallery_services.people_built(c, who, chosen)
+    at = 1
     if built:
-        found = await gallery_services.people(c, who, chosen)
-        people = sorted(found.people, key=lambda p: (-len(p.faces), p.person))
-        read = found.id
-    pages = max(1, -(-len(people) // PAGE_SIZE))
-    at = min(at, pages)  # past the last page: the last (it said "Persons 47,999,905–47,999,904")
+        found = await gallery_services.people(c, who, chosen, page=(asked, PAGE_SIZE))
+        # past the last page: the last (it said "Persons 47,999,905–47,999,904")
+        at, pages, shown = app_people.people_page(found.people, asked, PAGE_SIZE)
+        total, read = len(found.people), found.id
     first = (at - 1) * PAGE_SIZE
     return page.render(
         "people.html",
@@ -165,8 +166,8 @@ async def _people_page(
         collection=chosen,
         own=await _owns(page, chosen),
         built=built,  # a build of no faces (all erased since) is built, not "not yet"
-        total=len(people),
-        shown=people[first : first + PAGE_SIZE],
+        total=total,
+        shown=shown,
         first=first,
         at=at,
         pages=pages,
