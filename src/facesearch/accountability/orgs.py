@@ -132,10 +132,13 @@ def _checked(key: str, value: Any) -> Any:
             a, b = _minutes(start), _minutes(end)
         except ValueError as exc:
             raise InputError(f"policy working_hours is {_HOURS}, e.g. 07:00-19:00") from exc
+        if b == 0 and a > 0:  # an evening ending at midnight (18:00-00:00): 18:00-24:00
+            b = 24 * 60
         if not (0 <= a < 24 * 60 and 0 < b <= 24 * 60 and a != b):
             raise InputError(
-                f"policy working_hours is {_HOURS} with start and end different "
-                "(a start after the end runs on past midnight, e.g. 22:00-06:00)"
+                f"policy working_hours is {_HOURS}: a start from 00:00 to 23:59 and a "
+                "different end (a start after the end runs on past midnight, e.g. "
+                "22:00-06:00; 00:00-24:00: all day)"
             )
         return f"{a // 60:02d}:{a % 60:02d}-{b // 60:02d}:{b % 60:02d}"
     if key == "time_zone":

@@ -338,3 +338,21 @@ def test_working_hours_may_run_on_past_midnight(
 
     assert all(policy.working_at(minute(t)) for t in inside)
     assert not any(policy.working_at(minute(t)) for t in outside)
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"), [("18:00-00:00", "18:00-24:00"), ("22:30-00:00", "22:30-24:00")]
+)
+def test_an_evening_ending_at_midnight_may_be_written_00_00(given: str, kept: str) -> None:
+    """A start after the end runs on past midnight, so 18:00-00:00 (18:00 to midnight) was
+    refused with "start and end different", which they were: it is 18:00-24:00."""
+    policy = OrgPolicy().with_changes({"working_hours": given})
+    assert policy.working_hours == kept
+    assert policy.working_at(23 * 60 + 59) and not policy.working_at(0)
+
+
+@pytest.mark.parametrize("hours", ["24:00-06:00", "07:00-07:00", "00:00-00:00"])
+def test_refused_working_hours_say_what_is_wrong(hours: str) -> None:
+    """24:00-06:00 was told "start and end different", which they were."""
+    with pytest.raises(InputError, match="a start from 00:00 to 23:59 and a different end"):
+        OrgPolicy().with_changes({"working_hours": hours})
