@@ -112,8 +112,19 @@ def view2_both(pipeline: Any, lfw: Path) -> tuple[list[Any], Any]:
     return pairs, emb
 
 
-def test_lfw_view2_sface_dlib_and_fused_side_by_side(view2_both: tuple[list[Any], Any]) -> None:
+# SFace's View 2 accuracy as measured on each CPU kind at the precisions auto picks there with
+# no int8 build (CPU kind, YuNet's, SFace's): bf16 rounds by the CPU's own kernels
+SFACE_VIEW2 = {
+    ("amx", "bf16", "bf16"): 0.9942,  # the 2-core Xeon with AMX
+    ("avx512-vnni", "bf16", "bf16"): 0.9937,  # the 2-core AMD EPYC Zen 4, 2026-12-02
+}
+
+
+def test_lfw_view2_sface_dlib_and_fused_side_by_side(
+    view2_both: tuple[list[Any], Any], pipeline: Any
+) -> None:
     from facesearch.evaluation import fusion_fit
+    from facesearch.models import running_precisions
 
     pairs, emb = view2_both
     models = fusion_fit.side_by_side(pairs, emb, emb.model_ids)["models"]
@@ -123,14 +134,15 @@ def test_lfw_view2_sface_dlib_and_fused_side_by_side(view2_both: tuple[list[Any]
             f"{name:12} {100 * m['accuracy_mean']:.2f} ± {100 * m['accuracy_std']:.2f} %  "
             f"TAR@1e-3 {100 * m['tar_at_far_1e-3']:.2f} %  EER {100 * m['eer']:.2f} %"
         )
-    # the bar on every CPU (99.42 % on an AMX Xeon's bf16, 99.37 % on an AMD EPYC Zen 4's):
-    # the exact figure moves with the precision the CPU runs
+    # the bar on every CPU; where this CPU kind and precision were measured, that figure
+    # (within 0.04 points, about 2 pairs of 6,000), so that a regression shows there
     assert sface["accuracy_mean"] >= 0.9930
-    # unchanged by fusion: the primary's figure is the primary alone's
-    from facesearch.evaluation import lfw as lfw_eval
-
-    alone = lfw_eval.EmbeddingSet(names=emb.names, embeddings=emb.embeddings, found=emb.found)
-    assert sface["accuracy_mean"] == pytest.approx(lfw_eval.evaluate(pairs, alone)["accuracy_mean"])
+    ran = running_precisions(pipeline.settings)
+    kind = (ran["sface"].cpu, ran["yunet"].precision, ran["sface"].precision)
+    known = SFACE_VIEW2.get(kind)
+    print(f"CPU kind and precisions {kind}: measured before {known}")
+    if known is not None:
+        assert sface["accuracy_mean"] == pytest.approx(known, abs=0.0004)
     assert dlib["accuracy_mean"] > 0.985
     # fitted on the other nine folds each time, the fusion beats SFace alone
     assert fused["accuracy_mean"] >= sface["accuracy_mean"] + 0.0008
