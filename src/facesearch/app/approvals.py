@@ -390,6 +390,8 @@ def check_approval(
         return
     found = get_request(store, actor, request.approval)
     _check_runnable(found, actor)
+    if not found.probe_kept:  # its retention over, or its organisation's erasure took it
+        raise NotFoundError(_gone(found.id))
     if not isinstance(request.probe, bytes) or sha256(request.probe) != found.probe_sha256:
         raise PermissionDeniedError(
             f"search request {found.id} was approved for another probe photo"

@@ -379,6 +379,9 @@ def test_a_search_request_keeps_its_probe_beside_a_failed_search_of_it(
         store.probes.expires(_sha(probe))  # kept for no one else: the bytes are gone
     with pytest.raises(NotFoundError, match="no longer kept"):
         run_approved(engine, store, inv, asked.id)
+    # nor through the Python API with the photo's bytes in hand (the review: it ran there)
+    with pytest.raises(NotFoundError, match="no longer kept"):
+        search(engine, store, inv, SearchRequest(probe, "P-1", "p", face=5, approval=asked.id))
     shown = get_request(store, inv, asked.id)  # still approved, but not runnable: it says so
     assert (shown.state.value, shown.as_json()["probe_kept"]) == ("approved", False)
 
