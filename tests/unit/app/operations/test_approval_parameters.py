@@ -8,15 +8,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from tests.unit.app.operations.approval_setup import approvals_on
 
-from facesearch.accountability import AccountabilityStore, Action, Role, local_actor
+from facesearch.accountability import AccountabilityStore, Action
 from facesearch.app import SearchRequest, search
 from facesearch.app.approvals import ApprovalState, approve, get_request, request_search
 from facesearch.engine import Engine
 from facesearch.errors import InputError
 
-PW = "correct-horse-battery-staple"
-ME = local_actor("tester")
 ASKED: dict[str, Any] = {
     "case": "K-7",
     "purpose": "armed robbery, 3 May",
@@ -42,8 +41,7 @@ ASKED: dict[str, Any] = {
 def test_a_search_differing_from_its_approval_is_refused(
     engine: Engine, store: AccountabilityStore, probe_photo: Any, field: str, changed: Any
 ) -> None:
-    store.orgs.change("default", policy={"search_approval": True}, by=ME)
-    sup = store.accounts.add_user("sup1", Role.SUPERVISOR, PW, by=ME)
+    (sup,) = approvals_on(store)
     inv = store.accounts.get_user("inv1")
     photo = probe_photo(2).read_bytes()
     seq = request_search(engine, store, inv, SearchRequest(photo, **ASKED)).id

@@ -10,24 +10,19 @@ import time
 from typing import Any
 
 import pytest
+from tests.unit.app.operations.approval_setup import USE, approvals_on
 
-from facesearch.accountability import AccountabilityStore, Action, Actor, Role, local_actor
+from facesearch.accountability import AccountabilityStore, Action, Actor
 from facesearch.app import SearchRequest, approvals
 from facesearch.app.approvals import ApprovalRequest, approve, deny, get_request, request_search
 from facesearch.engine import Engine
 from facesearch.errors import InputError
 
-PW = "correct-horse-battery-staple"
-ME = local_actor("tester")
-USE: dict[str, Any] = {"case": "K-7", "purpose": "armed robbery, 3 May"}
-
 
 def test_two_supervisors_deciding_at_once_leave_one_decision(
     engine: Engine, store: AccountabilityStore, probe_photo: Any, monkeypatch: Any
 ) -> None:
-    store.orgs.change("default", policy={"search_approval": True}, by=ME)
-    sup1 = store.accounts.add_user("sup1", Role.SUPERVISOR, PW, by=ME)
-    sup2 = store.accounts.add_user("sup2", Role.SUPERVISOR, PW, by=ME)
+    sup1, sup2 = approvals_on(store, "sup1", "sup2")
     inv = store.accounts.get_user("inv1")
     seq = request_search(engine, store, inv, SearchRequest(probe_photo(2), **USE)).id
 
@@ -76,8 +71,7 @@ def test_two_supervisors_deciding_at_once_leave_one_decision(
 def test_a_refused_decision_leaves_the_write_transaction_closed(
     engine: Engine, store: AccountabilityStore, probe_photo: Any
 ) -> None:
-    store.orgs.change("default", policy={"search_approval": True}, by=ME)
-    sup = store.accounts.add_user("sup1", Role.SUPERVISOR, PW, by=ME)
+    (sup,) = approvals_on(store)
     inv = store.accounts.get_user("inv1")
     seq = request_search(engine, store, inv, SearchRequest(probe_photo(2), **USE)).id
     approve(store, sup, seq, "ok")

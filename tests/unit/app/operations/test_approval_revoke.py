@@ -8,8 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from tests.unit.app.operations.approval_setup import ME, PW, USE, approvals_on
 
-from facesearch.accountability import AccountabilityStore, Action, Actor, Role, local_actor
+from facesearch.accountability import AccountabilityStore, Action, Actor, Role
 from facesearch.app import SearchRequest, search
 from facesearch.app.approvals import (
     ApprovalState,
@@ -23,15 +24,11 @@ from facesearch.app.approvals import (
 from facesearch.engine import Engine
 from facesearch.errors import InputError, NotFoundError, PermissionDeniedError
 
-PW = "correct-horse-battery-staple"
-ME = local_actor("tester")
-USE: dict[str, Any] = {"case": "K-7", "purpose": "armed robbery, 3 May"}
-
 
 @pytest.fixture()
 def sup(store: AccountabilityStore) -> Actor:
-    store.orgs.change("default", policy={"search_approval": True}, by=ME)
-    return store.accounts.add_user("sup1", Role.SUPERVISOR, PW, by=ME)
+    (sup,) = approvals_on(store)
+    return sup
 
 
 def _approved(engine: Engine, store: AccountabilityStore, sup: Actor, photo: Any) -> int:

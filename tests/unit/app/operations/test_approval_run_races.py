@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 from tests.fakes import FakePipeline, no_face_photo
+from tests.unit.app.operations.approval_setup import USE, approvals_on
 
-from facesearch.accountability import AccountabilityStore, Action, Actor, Role, local_actor
+from facesearch.accountability import AccountabilityStore, Action, Actor
 from facesearch.accountability.db import utc_now
 from facesearch.app import SearchRequest, search
 from facesearch.app.approvals import (
@@ -29,10 +30,6 @@ from facesearch.app.approvals import (
 from facesearch.engine import Engine
 from facesearch.errors import InputError, NoFaceError
 
-PW = "correct-horse-battery-staple"
-ME = local_actor("tester")
-USE: dict[str, Any] = {"case": "K-7", "purpose": "armed robbery, 3 May"}
-
 
 @pytest.fixture()
 def other(home: Any, fake_pipeline: FakePipeline) -> Iterator[tuple[Engine, AccountabilityStore]]:
@@ -44,8 +41,7 @@ def other(home: Any, fake_pipeline: FakePipeline) -> Iterator[tuple[Engine, Acco
 
 
 def _approved(engine: Engine, store: AccountabilityStore, photo: Any) -> tuple[Actor, int]:
-    store.orgs.change("default", policy={"search_approval": True}, by=ME)
-    sup = store.accounts.add_user("sup1", Role.SUPERVISOR, PW, by=ME)
+    (sup,) = approvals_on(store)
     inv = store.accounts.get_user("inv1")
     seq = request_search(engine, store, inv, SearchRequest(photo, **USE)).id
     approve(store, sup, seq, "proportionate")

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 from tests.fakes import no_face_photo
+from tests.unit.app.operations.approval_setup import ME, PW, USE, approvals_on
 
-from facesearch.accountability import AccountabilityStore, Action, Actor, Role, local_actor
+from facesearch.accountability import AccountabilityStore, Action, Actor, Role
 from facesearch.app import SearchRequest, search
 from facesearch.app.approvals import (
     ApprovalState,
@@ -23,16 +24,12 @@ from facesearch.app.approvals import (
 from facesearch.engine import Engine
 from facesearch.errors import InputError, NoFaceError, NotFoundError, PermissionDeniedError
 
-PW = "correct-horse-battery-staple"
-ME = local_actor("tester")
-USE: dict[str, Any] = {"case": "K-7", "purpose": "armed robbery, 3 May"}
-
 
 @pytest.fixture()
 def sup(store: AccountabilityStore) -> Actor:
     """A supervisor of ``default``, whose policy now asks for approval."""
-    store.orgs.change("default", policy={"search_approval": True}, by=ME)
-    return store.accounts.add_user("sup1", Role.SUPERVISOR, PW, by=ME)
+    (sup,) = approvals_on(store)
+    return sup
 
 
 @pytest.fixture()
