@@ -38,7 +38,8 @@ A search runs under a request only as approved: its probe's bytes, and every par
 request recorded (case, purpose, collections, ``REQUEST_OPTIONS``); one that differs is
 refused before it starts, with an InputError naming the difference (the Python API lets a
 caller pass ``approval=`` with any search; ``run_approved`` takes them all from the
-request). The probe's bytes are kept from the request on (``ProbeStore``), for the
+request), and logged as a ``case_refused`` entry (reason ``not_as_approved``), which the
+supervisor's dashboard lists. The probe's bytes are kept from the request on (``ProbeStore``), for the
 organisation's probe retention: the entry says until when (``probe_kept_until``, as a
 search's does), and an approved request whose probe has ended for its organisation, or that
 an erasure of it took since, no longer runs.
@@ -74,7 +75,7 @@ from facesearch.app.reads import probe_kept
 from facesearch.app.records import OUTCOME_OK, SearchRecord
 from facesearch.app.scope import policy_of, retention_days, scope_of
 from facesearch.engine import Engine
-from facesearch.errors import InputError, NotFoundError, PermissionDeniedError
+from facesearch.errors import FaceSearchError, InputError, NotFoundError, PermissionDeniedError
 
 if TYPE_CHECKING:
     from facesearch.app.search import SearchRequest
@@ -419,12 +420,56 @@ def claim_approval(
     if request.approval is None:
         check_approval(store, actor, request, case, purpose)
         return None
+    _refuse_unlike(store, actor, request, case, purpose)
     with store.db.write():
         check_approval(store, actor, request, case, purpose)
         until = store.db.now() + CLAIM_TTL
         payload = {"request_seq": request.approval, "until": iso(until)}
         entry = log(store, actor, Action.SEARCH_RUN_CLAIM, case, purpose, payload)
     return entry.seq
+
+
+def _refuse_unlike(
+    store: AccountabilityStore,
+    actor: Actor,
+    request: SearchRequest,
+    case: str | None,
+    purpose: str | None,
+) -> None:
+    """A search under request ``request.approval`` that is not the one approved (another
+    photo, or any recorded parameter changed: a wider search than the supervisor saw) is
+    refused and logged as a ``case_refused`` entry (reason ``not_as_approved``, the request
+    and the differences), which the supervisor's dashboard lists with the other refusals.
+    Other refusals (not theirs, pending, denied, revoked, running) are left to
+    ``check_approval``."""
+    assert request.approval is not None
+    found = get_request(store, actor, request.approval)
+    if found.requester != actor.name or found.state is not ApprovalState.APPROVED:
+        return  # another's (NotFoundError, as for none at all), or not runnable: said there
+    error: FaceSearchError
+    if not isinstance(request.probe, bytes) or sha256(request.probe) != found.probe_sha256:
+        differences = ["another probe photo"]
+        error = PermissionDeniedError(
+            f"search request {found.id} was approved for another probe photo"
+        )
+    else:
+        differences = _differences(found, request, case, purpose)
+        error = InputError(
+            f"search request {found.id} was approved with {'; '.join(differences)}: "
+            "search as approved, or request this search again"
+        )
+    if not differences:
+        return
+    payload = {
+        "attempt": Permission.SEARCH.value,
+        "reason": "not_as_approved",
+        "request_seq": found.id,
+        "differences": differences,
+        "outcome": error.code,
+        "error": str(error),
+    }
+    log(store, actor, Action.CASE_REFUSED, case, purpose, payload)
+    raise error
 
 
 def _differences(

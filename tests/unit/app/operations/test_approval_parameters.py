@@ -51,7 +51,13 @@ def test_a_search_differing_from_its_approval_is_refused(
     differing = SearchRequest(photo, **{**ASKED, **changed}, approval=seq)
     with pytest.raises(InputError, match=f"search request {seq} was approved with (.*; )?{field} "):
         search(engine, store, inv, differing)
-    assert store.audit.head() == head  # refused before it started: no entry
+    # refused before it started, and logged as a refusal the supervisor's dashboard lists
+    # (it left no trace: found by the review)
+    (refused,) = [e for e in store.audit.entries(limit=None) if e.seq > head.seq]
+    assert refused.action == Action.CASE_REFUSED and refused.actor == "inv1"
+    assert refused.payload["reason"] == "not_as_approved"
+    assert refused.payload["request_seq"] == seq
+    assert any(d.startswith(f"{field} ") for d in refused.payload["differences"])
     assert get_request(store, inv, seq).state is ApprovalState.APPROVED
 
     # the one approved runs
