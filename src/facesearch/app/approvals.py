@@ -39,10 +39,10 @@ request recorded (case, purpose, collections, ``REQUEST_OPTIONS``); one that dif
 refused before it starts, with an InputError naming the difference (the Python API lets a
 caller pass ``approval=`` with any search; ``run_approved`` takes them all from the
 request), and logged as a ``case_refused`` entry (reason ``not_as_approved``), which the
-supervisor's dashboard lists. The probe's bytes are kept from the request on (``ProbeStore``), for the
-organisation's probe retention: the entry says until when (``probe_kept_until``, as a
-search's does), and an approved request whose probe has ended for its organisation, or that
-an erasure of it took since, no longer runs.
+supervisor's dashboard lists. The probe's bytes are kept from the request on
+(``ProbeStore``), for the organisation's probe retention: the entry says until when
+(``probe_kept_until``, as a search's does), and an approved request whose probe has ended
+for its organisation, or that an erasure of it took since, no longer runs.
 
 Only the organisation's supervisors see its requests (another organisation's request answers
 NotFoundError, as an unknown one does), and no one decides their own; an investigator sees
