@@ -381,28 +381,16 @@ def check_approval(
     ``approval`` when their organisation needs none, else under request ``approval``,
     approved, not run, theirs, and for these very bytes; InputError naming the difference
     unless the search is the one approved in every parameter the request recorded: ``case``
-    and ``purpose`` (as checked), collections and options (``REQUEST_OPTIONS``). Called by
-    ``search.search`` before it starts."""
+    and ``purpose`` (as checked), collections and options (``REQUEST_OPTIONS``)."""
     if request.approval is None:
         if needs_approval(store, actor):
             raise PermissionDeniedError(
                 "this organisation's searches need a supervisor's approval first: request one"
             )
         return
-    found = get_request(store, actor, request.approval)
-    _check_runnable(found, actor)
-    if not found.probe_kept:  # its retention over, or its organisation's erasure took it
-        raise NotFoundError(_gone(found.id))
-    if not isinstance(request.probe, bytes) or sha256(request.probe) != found.probe_sha256:
-        raise PermissionDeniedError(
-            f"search request {found.id} was approved for another probe photo"
-        )
-    differences = _differences(found, request, case, purpose)
-    if differences:
-        raise InputError(
-            f"search request {found.id} was approved with {'; '.join(differences)}: "
-            "search as approved, or request this search again"
-        )
+    unlike = _unlike(_runnable(store, actor, request.approval), request, case, purpose)
+    if unlike is not None:
+        raise unlike.error
 
 
 def claim_approval(
@@ -415,61 +403,76 @@ def claim_approval(
     """``check_approval``, and for a search under a request, claim it for this run: the
     state read and the ``search_run_claim`` entry written in one write transaction, so that
     a second run at the same time, in this process or another on the same trail, is refused.
-    Returns the claim's seq (None: no request), which the search's entry names (``claim``):
-    that entry ends the claim (see the module's docstring). Called by ``search.search``."""
+    A search that is not the one approved is refused and logged as a ``case_refused`` entry
+    (reason ``not_as_approved``, the request and the differences), which the supervisor's
+    dashboard lists. Returns the claim's seq (None: no request), which the search's entry
+    names (``claim``): that entry ends the claim (see the module's docstring). Called by
+    ``search.search``."""
     if request.approval is None:
         check_approval(store, actor, request, case, purpose)
         return None
-    _refuse_unlike(store, actor, request, case, purpose)
     with store.db.write():
-        check_approval(store, actor, request, case, purpose)
-        until = store.db.now() + CLAIM_TTL
-        payload = {"request_seq": request.approval, "until": iso(until)}
-        entry = log(store, actor, Action.SEARCH_RUN_CLAIM, case, purpose, payload)
-    return entry.seq
+        found = _runnable(store, actor, request.approval)
+        unlike = _unlike(found, request, case, purpose)
+        if unlike is not None:  # written with the transaction, raised once it commits
+            refused = {
+                "attempt": Permission.SEARCH.value,
+                "reason": "not_as_approved",
+                "request_seq": found.id,
+                "differences": unlike.differences,
+                "outcome": unlike.error.code,
+                "error": str(unlike.error),
+            }
+            log(store, actor, Action.CASE_REFUSED, case, purpose, refused)
+        else:
+            until = store.db.now() + CLAIM_TTL
+            payload = {"request_seq": found.id, "until": iso(until)}
+            claim = log(store, actor, Action.SEARCH_RUN_CLAIM, case, purpose, payload)
+    if unlike is not None:
+        raise unlike.error
+    return claim.seq
 
 
-def _refuse_unlike(
-    store: AccountabilityStore,
-    actor: Actor,
-    request: SearchRequest,
-    case: str | None,
-    purpose: str | None,
-) -> None:
-    """A search under request ``request.approval`` that is not the one approved (another
-    photo, or any recorded parameter changed: a wider search than the supervisor saw) is
-    refused and logged as a ``case_refused`` entry (reason ``not_as_approved``, the request
-    and the differences), which the supervisor's dashboard lists with the other refusals.
-    Other refusals (not theirs, pending, denied, revoked, running) are left to
-    ``check_approval``."""
-    assert request.approval is not None
-    found = get_request(store, actor, request.approval)
-    if found.requester != actor.name or found.state is not ApprovalState.APPROVED:
-        return  # another's (NotFoundError, as for none at all), or not runnable: said there
+def _runnable(store: AccountabilityStore, actor: Actor, seq: int) -> ApprovalRequest:
+    """Request ``seq`` if ``actor`` may run it now (theirs, approved, no run holding it, its
+    probe still kept); the refusal otherwise."""
+    found = get_request(store, actor, seq)
+    _check_runnable(found, actor)
+    if not found.probe_kept:  # its retention over, or its organisation's erasure took it
+        raise NotFoundError(_gone(found.id))
+    return found
+
+
+@dataclass(frozen=True)
+class _Unlike:
+    """How a search differs from the request it runs under, and the refusal saying so."""
+
+    differences: list[str]
     error: FaceSearchError
+
+
+def _unlike(
+    found: ApprovalRequest, request: SearchRequest, case: str | None, purpose: str | None
+) -> _Unlike | None:
+    """None when ``request`` is the search ``found`` approved: the same probe photo and every
+    recorded parameter (``_differences``); else what differs and the refusal."""
     if not isinstance(request.probe, bytes) or sha256(request.probe) != found.probe_sha256:
-        differences = ["another probe photo"]
-        error = PermissionDeniedError(
-            f"search request {found.id} was approved for another probe photo"
+        return _Unlike(
+            ["another probe photo"],
+            PermissionDeniedError(
+                f"search request {found.id} was approved for another probe photo"
+            ),
         )
-    else:
-        differences = _differences(found, request, case, purpose)
-        error = InputError(
+    differences = _differences(found, request, case, purpose)
+    if not differences:
+        return None
+    return _Unlike(
+        differences,
+        InputError(
             f"search request {found.id} was approved with {'; '.join(differences)}: "
             "search as approved, or request this search again"
-        )
-    if not differences:
-        return
-    payload = {
-        "attempt": Permission.SEARCH.value,
-        "reason": "not_as_approved",
-        "request_seq": found.id,
-        "differences": differences,
-        "outcome": error.code,
-        "error": str(error),
-    }
-    log(store, actor, Action.CASE_REFUSED, case, purpose, payload)
-    raise error
+        ),
+    )
 
 
 def _differences(
