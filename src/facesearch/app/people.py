@@ -27,7 +27,7 @@ from typing import Any
 
 from facesearch.accountability import AccountabilityStore, Action, Actor, Permission
 from facesearch.app.checks import allow, check_case, entry_missing, log
-from facesearch.app.people_records import PeopleRecord, PersonFace, PersonRecord
+from facesearch.app.people_records import PeoplePage, PeopleRecord, PersonFace, PersonRecord
 from facesearch.app.reads import log_read
 from facesearch.app.scope import scope_of
 from facesearch.core import clustering
@@ -156,16 +156,14 @@ def attach_new(engine: Engine, collection: str) -> people.AttachSummary | None:
 # -- reads -------------------------------------------------------------------------------------
 
 
-def people_page(
-    people: Sequence[PersonRecord], at: int, per_page: int
-) -> tuple[int, int, list[PersonRecord]]:
-    """Page ``at`` (from 1) of ``people``, the most faces first, ``per_page`` a page: (the
-    page shown, the number of pages, its persons). Past the last page: the last."""
+def people_page(people: Sequence[PersonRecord], at: int, per_page: int) -> PeoplePage:
+    """Page ``at`` (from 1) of ``people``, the most faces first, ``per_page`` a page. Past
+    the last page: the last."""
     ranked = sorted(people, key=lambda p: (-len(p.faces), p.person))
     pages = max(1, -(-len(ranked) // per_page))
     at = min(max(1, at), pages)
     first = (at - 1) * per_page
-    return at, pages, ranked[first : first + per_page]
+    return PeoplePage(at, pages, tuple(ranked[first : first + per_page]))
 
 
 def list_people(
@@ -188,9 +186,9 @@ def list_people(
     found = tuple(PersonRecord.of(p) for p in engine.catalog.persons(collection))
     faces = sum(len(p.faces) for p in found)
     shown: dict[str, Any]
-    if page is not None:
-        at, _, persons = people_page(found, *page)
-        shown = {"page": at, "face_ids": [p.cover.face_id for p in persons]}
+    paged = None if page is None else people_page(found, *page)
+    if paged is not None:
+        shown = {"page": paged.at, "face_ids": [p.cover.face_id for p in paged.persons]}
     else:
         shown = {"last_face_id": max((f.face_id for p in found for f in p.faces), default=0)}
     entry = log_read(
@@ -203,7 +201,7 @@ def list_people(
         faces=faces,
         **shown,
     )
-    return PeopleRecord(entry.seq, collection, found)
+    return PeopleRecord(entry.seq, collection, found, paged)
 
 
 def show_person(

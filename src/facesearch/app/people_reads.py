@@ -27,7 +27,6 @@ from datetime import timedelta
 from typing import Any
 
 from facesearch.accountability import AccountabilityStore, Action, Actor, AuditEntry, Permission
-from facesearch.accountability.audit import entry_in_org
 from facesearch.app.checks import allow
 from facesearch.app.scope import Scope, scope_of
 from facesearch.errors import NotFoundError
@@ -44,14 +43,12 @@ def people_read(store: AccountabilityStore, actor: Actor, seq: int) -> AuditEntr
     """The ``read`` entry ``seq`` of a People or person page ``actor`` made, at most
     ``PEOPLE_READ_LASTS`` old. NotFoundError, as for no such entry, when it is not one of
     theirs; NotFoundError saying to reload the page when it is older."""
-    entry = _entry(store, seq)
+    entry = _entry(store, actor, seq)
     if (
         entry is None
         or entry.action != Action.READ.value
         or entry.payload.get("what") not in PAGE_READS
         or entry.actor != actor.name
-        or actor.org is None
-        or not entry_in_org(entry.org, actor.org)
     ):
         raise NotFoundError(f"no people read {seq}")
     if store.db.now() - entry.time > PEOPLE_READ_LASTS:
@@ -62,11 +59,13 @@ def people_read(store: AccountabilityStore, actor: Actor, seq: int) -> AuditEntr
     return entry
 
 
-def _entry(store: AccountabilityStore, seq: int) -> AuditEntry | None:
-    if not 1 <= seq <= MAX_ID:  # past int64: no entry, not an overflow
+def _entry(store: AccountabilityStore, actor: Actor, seq: int) -> AuditEntry | None:
+    """Entry ``seq`` of ``actor``'s organisation (None: none there; the operator, of no
+    organisation, reads no People page)."""
+    if actor.org is None or not 1 <= seq <= MAX_ID:  # past int64: no entry, not an overflow
         return None
     try:
-        return store.audit.get(seq)
+        return store.audit.get(seq, org=actor.org)
     except NotFoundError:
         return None
 

@@ -77,12 +77,23 @@ class PersonRecord:
 
 
 @dataclass(frozen=True)
+class PeoplePage:
+    """One page of a collection's persons, the most faces first (``people.people_page``)."""
+
+    at: int  # the page shown, from 1 (past the last: the last)
+    pages: int
+    persons: tuple[PersonRecord, ...]
+
+
+@dataclass(frozen=True)
 class PeopleRecord:
-    """Every person of a collection (every face in exactly one), as read (entry ``id``)."""
+    """Every person of a collection (every face in exactly one), as read (entry ``id``);
+    ``page``: the page of them the read showed, when it showed one (the People page's)."""
 
     id: int  # the read's audit entry
     collection: str
     people: tuple[PersonRecord, ...]
+    page: PeoplePage | None = None
 
     def as_json(
         self, show_path: Callable[[str], str] = str, *, detail: bool = False

@@ -155,8 +155,9 @@ async def _people_page(
     at = 1
     if built:
         found = await gallery_services.people(c, who, chosen, page=(asked, PAGE_SIZE))
+        assert found.page is not None
         # past the last page: the last (it said "Persons 47,999,905–47,999,904")
-        at, pages, shown = app_people.people_page(found.people, asked, PAGE_SIZE)
+        at, pages, shown = found.page.at, found.page.pages, list(found.page.persons)
         total, read = len(found.people), found.id
     first = (at - 1) * PAGE_SIZE
     return page.render(
